@@ -1,0 +1,118 @@
+"""The error tree. One root, ``TaskoraError``; engine error codes map onto it through ``ERROR_CODES``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TaskoraError(Exception):
+    """Root of every error taskora raises on purpose."""
+
+
+class ConfigurationError(TaskoraError, ValueError):
+    """A task, dispatch or app option is wrong; raised where it is given, before anything is enqueued."""
+
+
+class SerializationError(TaskoraError, TypeError):
+    """A payload or result cannot be encoded (or decoded) by the configured serializer."""
+
+
+class ValidationError(TaskoraError):
+    """Input or output failed schema validation; ``issues`` holds what the validator reported."""
+
+    def __init__(self, message: str, issues: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.issues = list(issues or [])
+
+
+class RetryError(TaskoraError):
+    """Raised (usually via ``ctx.retry()``) to ask for another attempt; always retried while attempts remain."""
+
+    def __init__(self, reason: str | None = None, delay: float | None = None) -> None:
+        super().__init__(reason or "retry requested")
+        self.reason = reason
+        self.delay = delay
+
+
+class TimeoutError(TaskoraError):  # noqa: A001 - the seeds' name; shadows the builtin on purpose
+    """A handler ran past its ``timeout``, or a result wait ran out of time."""
+
+
+class JobFailedError(TaskoraError):
+    """The job ended failed; ``error`` is the message stored by the worker, ``job_id`` names the job."""
+
+    def __init__(self, job_id: str, error: str, task: str | None = None) -> None:
+        super().__init__(f"job {job_id} ({task or 'unknown task'}) failed: {error}")
+        self.job_id = job_id
+        self.error = error
+        self.task = task
+
+
+class CancelledError(TaskoraError):
+    """The job was cancelled; ``reason`` says why if the canceller gave one."""
+
+    def __init__(self, job_id: str, reason: str | None = None) -> None:
+        super().__init__(f"job {job_id} was cancelled" + (f": {reason}" if reason else ""))
+        self.job_id = job_id
+        self.reason = reason
+
+
+class ThrottledError(TaskoraError):
+    """A throttled dispatch was rejected (only raised with ``throw_on_reject=True``)."""
+
+
+class DuplicateJobError(TaskoraError):
+    """A deduplicated dispatch found a live job holding its key (only with ``throw_on_reject=True``)."""
+
+    def __init__(self, message: str, existing_id: str | None = None) -> None:
+        super().__init__(message)
+        self.existing_id = existing_id
+
+
+class ExpiredError(TaskoraError):
+    """The job's ``ttl`` passed before a worker started it."""
+
+
+class StalledError(TaskoraError):
+    """The job's worker stopped extending its lock more than ``stall.max_count`` times."""
+
+
+class SchemaVersionMismatchError(TaskoraError):
+    """The Redis keyspace was written by a taskora whose wire format this one cannot read or write."""
+
+    def __init__(self, code: str, ours: tuple[int, int], theirs: dict[str, Any]) -> None:
+        super().__init__(
+            f"{code}: this process speaks wire versions {ours[1]}..{ours[0]}, "
+            f"the store was written for {theirs.get('minCompat')}..{theirs.get('wireVersion')} "
+            f"by {theirs.get('writtenBy')}"
+        )
+        self.code = code
+        self.ours = ours
+        self.theirs = theirs
+
+
+class UnknownTaskError(TaskoraError, KeyError):
+    """No task of that name is registered on this app."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else "unknown task"
+
+
+class BrokerUnreachableError(TaskoraError, ConnectionError):
+    """Redis could not be reached; carries the address that was tried."""
+
+
+#: Error codes raised by the Lua engine (``redis.error_reply('CODE message')``) and what they mean.
+ERROR_CODES: dict[str, type[TaskoraError]] = {
+    "TASKORA_BADARG": ConfigurationError,
+    "TASKORA_META": SchemaVersionMismatchError,
+}
+
+
+def from_engine_reply(text: str) -> TaskoraError:
+    """Translate an engine error reply into the matching exception (unknown codes: plain TaskoraError)."""
+    code, _, message = text.partition(" ")
+    cls = ERROR_CODES.get(code)
+    if cls is None or cls is SchemaVersionMismatchError:
+        return TaskoraError(text)
+    return cls(message or code)

@@ -1,0 +1,159 @@
+"""Payload serialization. JSON by default; any serializer registered with kombu by name.
+
+The JSON form tags the Python types JSON cannot carry (datetime, date, time, Decimal, UUID, bytes,
+tuples, sets) as ``{"__type__": name, "__value__": text}`` so they come back as the same type, the
+way kombu's JSON does. Plain JSON values stay plain, so a TypeScript taskora reads them unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any, Callable, Protocol
+
+from .errors import ConfigurationError, SerializationError
+
+
+class Serializer(Protocol):
+    """Turns job data and results into stored text/bytes and back."""
+
+    name: str
+
+    def dumps(self, value: Any) -> str | bytes: ...
+
+    def loads(self, raw: str | bytes) -> Any: ...
+
+
+_TAG, _VALUE = "__type__", "__value__"
+
+_ENCODERS: dict[type, tuple[str, Callable[[Any], Any]]] = {
+    datetime: ("datetime", lambda v: v.isoformat()),
+    date: ("date", lambda v: v.isoformat()),
+    time: ("time", lambda v: v.isoformat()),
+    Decimal: ("decimal", str),
+    uuid.UUID: ("uuid", str),
+    bytes: ("bytes", lambda v: base64.b64encode(v).decode("ascii")),
+}
+
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "datetime": datetime.fromisoformat,
+    "date": date.fromisoformat,
+    "time": time.fromisoformat,
+    "decimal": Decimal,
+    "uuid": uuid.UUID,
+    "bytes": base64.b64decode,
+    "tuple": tuple,
+    "set": set,
+}
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _tag_containers(value: Any) -> Any:
+    """Wrap tuples and sets, which json would flatten to lists silently; returns ``value`` itself if untouched."""
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, dict):
+        out = {k: _tag_containers(v) for k, v in value.items()}
+        return out
+    if isinstance(value, list):
+        return [_tag_containers(v) for v in value]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return {_TAG: "tuple", _VALUE: [_tag_containers(v) for v in value]}
+    if isinstance(value, (set, frozenset)):
+        return {_TAG: "set", _VALUE: [_tag_containers(v) for v in value]}
+    return value
+
+
+def _encode_default(value: Any) -> Any:
+    # datetime is a subclass of date: look the exact type up first.
+    for cls in (type(value), *type(value).__mro__[1:]):
+        entry = _ENCODERS.get(cls)
+        if entry is not None:
+            return {_TAG: entry[0], _VALUE: entry[1](value)}
+    if hasattr(value, "_fields"):  # namedtuple: a list, as Celery's JSON sends it
+        return list(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _decode_hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 2 and _TAG in obj and _VALUE in obj:
+        decoder = _DECODERS.get(obj[_TAG])
+        if decoder is not None:
+            return decoder(obj[_VALUE])
+    return obj
+
+
+def _needs_tagging(value: Any) -> bool:
+    if isinstance(value, _PLAIN):
+        return False
+    if isinstance(value, dict):
+        return any(_needs_tagging(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_needs_tagging(v) for v in value)
+    return isinstance(value, (tuple, set, frozenset))
+
+
+class JsonSerializer:
+    """The default serializer: compact JSON text with type tags for non-JSON Python values."""
+
+    name = "json"
+
+    def dumps(self, value: Any) -> str:
+        if _needs_tagging(value):
+            value = _tag_containers(value)
+        try:
+            return json.dumps(value, default=_encode_default, separators=(",", ":"), ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise SerializationError(f"cannot serialize {_describe(value)} as JSON: {exc}") from exc
+
+    def loads(self, raw: str | bytes) -> Any:
+        if raw is None:
+            return None
+        return json.loads(raw, object_hook=_decode_hook)
+
+
+class KombuSerializer:
+    """Any serializer registered in kombu's registry (pickle, msgpack, yaml, or a custom one)."""
+
+    def __init__(self, name: str) -> None:
+        from kombu.serialization import registry
+
+        if name not in registry._encoders:
+            raise ConfigurationError(
+                f"unknown serializer {name!r}; registered: {', '.join(sorted(registry._encoders))}"
+            )
+        self.name = name
+        self._registry = registry
+        self._content_type, self._encoding, _ = registry._encoders[name]
+
+    def dumps(self, value: Any) -> bytes:
+        try:
+            _, _, payload = self._registry.dumps(value, serializer=self.name)
+        except Exception as exc:
+            raise SerializationError(f"cannot serialize {_describe(value)} with {self.name}: {exc}") from exc
+        return payload.encode("utf-8") if isinstance(payload, str) else payload
+
+    def loads(self, raw: str | bytes) -> Any:
+        if raw is None:
+            return None
+        return self._registry.loads(raw, self._content_type, self._encoding, accept={self._content_type})
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def get_serializer(spec: str | Serializer | None) -> Serializer:
+    """Resolve a serializer given by name (``"json"``, ``"pickle"``…) or as an object with dumps/loads."""
+    if spec is None or spec == "json":
+        return JsonSerializer()
+    if isinstance(spec, str):
+        return KombuSerializer(spec)
+    if callable(getattr(spec, "dumps", None)) and callable(getattr(spec, "loads", None)):
+        return spec
+    raise ConfigurationError(f"serializer must be a name or an object with dumps/loads, got {spec!r}")
