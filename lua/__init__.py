@@ -1,20 +1,32 @@
-"""The engine's Lua scripts, shipped as package data: one file per job transition."""
+"""The engine's Lua scripts, shipped as package data: one file per job transition.
+
+A script may pull shared helpers in with a line ``--@include lib/<name>``; ``load`` inlines them, so
+Redis receives one self-contained script (Redis scripts share no scope) while the source keeps a
+single copy of each helper.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
+import re
+from functools import cache, lru_cache
 from importlib import resources
 
+_INCLUDE = re.compile(r"^--@include (lib/[a-z_]+)\s*$", re.MULTILINE)
 
-@lru_cache(maxsize=None)
-def load(name: str) -> str:
-    """Return the text of ``<name>.lua``; raises FileNotFoundError naming the script."""
-    path = resources.files(__name__).joinpath(f"{name}.lua")
+
+def _read(relative: str) -> str:
+    path = resources.files(__name__).joinpath(relative)
     if not path.is_file():
-        raise FileNotFoundError(f"taskora engine script {name!r} is not installed (looked for {name}.lua)")
+        raise FileNotFoundError(f"taskora engine script {relative!r} is not installed")
     return path.read_text(encoding="utf-8")
 
 
+@cache
+def load(name: str) -> str:
+    """Return the full text of script ``name`` with its includes inlined."""
+    return _INCLUDE.sub(lambda m: _read(f"{m.group(1)}.lua").rstrip("\n"), _read(f"{name}.lua"))
+
+
 def names() -> list[str]:
-    """Every script shipped with this version, sorted."""
+    """Every script (not helper) shipped with this version, sorted."""
     return sorted(p.name[:-4] for p in resources.files(__name__).iterdir() if p.name.endswith(".lua"))

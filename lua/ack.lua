@@ -1,0 +1,33 @@
+-- ack: complete an active job with its result, and (on the hot path) claim the next one in the
+-- same round trip.
+-- KEYS[1..11]: the task's queue keys (lib/queue.lua)
+-- ARGV[1] prefix, ARGV[2] now ms, ARGV[3] job id, ARGV[4] lock token, ARGV[5] serialized result,
+-- ARGV[6] keep ('1' keep the job and its result, '0' delete it now: results nobody will read),
+-- ARGV[7] next lock token ('' = do not claim), ARGV[8] next lock ttl ms
+-- Returns {status, <claim reply...>}; status 'ok', or 'lost' when another worker owns the job now
+-- (this worker's result is dropped; the job is not completed twice).
+--@include lib/queue
+--@include lib/claim
+
+local id, token = ARGV[3], ARGV[4]
+local job_key = PREFIX .. id
+local status = 'lost'
+if holds_job(job_key, token) then
+  status = 'ok'
+  release(id, job_key)
+  if ARGV[6] == '1' then
+    finish(id, job_key, 'completed', COMPLETED, 'result', ARGV[5])
+  else
+    redis.call('DEL', job_key, job_key .. ':logs')
+  end
+  emit('completed', id)
+end
+
+local reply = {status}
+if ARGV[7] ~= '' then
+  local claimed = claim_next(ARGV[7], ARGV[8])
+  for _, v in ipairs(claimed) do
+    reply[#reply + 1] = v
+  end
+end
+return reply

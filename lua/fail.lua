@@ -1,0 +1,38 @@
+-- fail: end an attempt that raised. With a retry time the job goes to :delayed with its attempt
+-- counter raised (state 'retrying'); without one it fails for good. Optionally claims the next job.
+-- KEYS[1..11]: the task's queue keys (lib/queue.lua)
+-- ARGV[1] prefix, ARGV[2] now ms, ARGV[3] job id, ARGV[4] lock token, ARGV[5] error text,
+-- ARGV[6] retry at ms ('' = permanent failure), ARGV[7] next lock token ('' = do not claim),
+-- ARGV[8] next lock ttl ms
+-- Returns {status, <claim reply...>}: status 'retrying', 'failed', or 'lost' (see ack.lua).
+--@include lib/queue
+--@include lib/claim
+
+local id, token, err, retry_at = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local job_key = PREFIX .. id
+local status = 'lost'
+if holds_job(job_key, token) then
+  release(id, job_key)
+  if retry_at ~= '' then
+    status = 'retrying'
+    local attempt = redis.call('HINCRBY', job_key, 'attempt', 1)
+    redis.call('HSET', job_key, 'state', 'retrying', 'error', err, 'failedAt', NOW_S,
+      'nextAttemptAt', retry_at)
+    redis.call('ZADD', DELAYED, retry_at, id)
+    emit('retrying', id, 'attempt', tostring(attempt), 'nextAttemptAt', retry_at, 'error', err)
+    wake()
+  else
+    status = 'failed'
+    finish(id, job_key, 'failed', FAILED, 'error', err, 'failedAt', NOW_S)
+    emit('failed', id, 'error', err)
+  end
+end
+
+local reply = {status}
+if ARGV[7] ~= '' then
+  local claimed = claim_next(ARGV[7], ARGV[8])
+  for _, v in ipairs(claimed) do
+    reply[#reply + 1] = v
+  end
+end
+return reply

@@ -1,0 +1,74 @@
+-- The claim, inlined by `claim.lua` and by the fused ack/fail-and-claim scripts
+-- (needs lib/queue included first).
+-- luacheck: push ignore 211 (helpers a including script may not use)
+
+local function expire_job(id, job_key)
+  finish(id, job_key, 'expired', EXPIRED)
+  emit('expired', id)
+end
+
+-- Move due delayed jobs (and due retries) to waiting, at most `limit` per call.
+local function promote_due(limit)
+  local due = redis.call('ZRANGEBYSCORE', DELAYED, '-inf', NOW_S, 'LIMIT', '0', tostring(limit))
+  for _, id in ipairs(due) do
+    redis.call('ZREM', DELAYED, id)
+    local job_key = PREFIX .. id
+    local meta = redis.call('HMGET', job_key, 'priority', 'ts', 'expireAt')
+    local expire_at = tonumber(meta[3]) or 0
+    if expire_at > 0 and NOW >= expire_at then
+      expire_job(id, job_key)
+    elseif meta[2] then
+      push_waiting(id, tonumber(meta[1]) or 0, tonumber(meta[2]) or NOW, false)
+      redis.call('HSET', job_key, 'state', 'waiting')
+      emit('promoted', id)
+    end
+  end
+end
+
+local function pop_waiting()
+  local top = redis.call('ZRANGE', PRIORITIZED, '0', '0')
+  if #top > 0 then
+    redis.call('ZREM', PRIORITIZED, top[1])
+    return top[1]
+  end
+  return redis.call('RPOP', WAIT)
+end
+
+-- Next delayed run time as a string, or '' when nothing is delayed.
+local function next_due()
+  local head = redis.call('ZRANGE', DELAYED, '0', '0', 'WITHSCORES')
+  if #head > 0 then
+    return head[2]
+  end
+  return ''
+end
+
+-- Claim the next runnable job under `token` for `lock_ttl` ms.
+-- Returns {id, field, value, ...} (the whole job hash) or {'', next_due_ms}.
+local function claim_next(token, lock_ttl)
+  promote_due(100)
+  for _ = 1, 100 do
+    local id = pop_waiting()
+    if not id then
+      break
+    end
+    local job_key = PREFIX .. id
+    local expire_at = tonumber(redis.call('HGET', job_key, 'expireAt')) or 0
+    if expire_at > 0 and NOW >= expire_at then
+      expire_job(id, job_key)
+    elseif redis.call('EXISTS', job_key) == 1 then
+      redis.call('LPUSH', ACTIVE, id)
+      redis.call('SET', job_key .. ':lock', token, 'PX', lock_ttl)
+      redis.call('HSET', job_key, 'state', 'active', 'processedOn', NOW_S)
+      emit('active', id)
+      if has_waiting() then
+        wake()
+      end
+      local reply = redis.call('HGETALL', job_key)
+      table.insert(reply, 1, id)
+      return reply
+    end
+  end
+  return {'', next_due()}
+end
+-- luacheck: pop

@@ -1,0 +1,64 @@
+-- Shared helpers, inlined into a script where it says `--@include lib/queue`.
+--
+-- Every script that includes this file takes the task's queue keys as KEYS[1..11]:
+--   1 wait (list)   2 prioritized (zset)   3 active (list)   4 delayed (zset)
+--   5 completed     6 failed               7 expired         8 cancelled      (zsets, score = ms)
+--   9 events (stream)   10 stalled (set)   11 marker (zset the blocking claim waits on)
+-- and ARGV[1] = the job key prefix `taskora:{<task>}:`, ARGV[2] = the caller's clock in epoch ms.
+-- luacheck: push ignore 211 (helpers a including script may not use)
+
+local WAIT, PRIORITIZED, ACTIVE, DELAYED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local COMPLETED, FAILED, EXPIRED, CANCELLED = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local EVENTS, STALLED, MARKER = KEYS[9], KEYS[10], KEYS[11]
+local PREFIX = ARGV[1]
+local NOW = tonumber(ARGV[2])
+local NOW_S = ARGV[2]
+
+-- Append a lifecycle event; extra field/value pairs follow the job id.
+local function emit(event, id, ...)
+  redis.call('XADD', EVENTS, 'MAXLEN', '~', '10000', '*', 'event', event, 'jobId', id, ...)
+end
+
+-- Wake one blocked worker; the claim that follows re-arms the marker while work remains.
+local function wake()
+  redis.call('ZADD', MARKER, '0', '0')
+end
+
+-- Put a job id where a claim will find it: the FIFO list for priority 0, the priority zset otherwise.
+local function push_waiting(id, priority, ts, at_front)
+  if priority > 0 then
+    redis.call('ZADD', PRIORITIZED, tostring(-(priority * 1e13) + ts), id)
+  elseif at_front then
+    redis.call('RPUSH', WAIT, id)
+  else
+    redis.call('LPUSH', WAIT, id)
+  end
+end
+
+local function has_waiting()
+  return redis.call('LLEN', WAIT) > 0 or redis.call('ZCARD', PRIORITIZED) > 0
+end
+
+-- A job holds its lock while a worker runs it. The ending transitions accept the holder's token,
+-- or a lapsed lock on a job nobody re-claimed (it is still active and no other token exists).
+local function holds_job(job_key, token)
+  local lock = redis.call('GET', job_key .. ':lock')
+  if lock then
+    return lock == token
+  end
+  return redis.call('HGET', job_key, 'state') == 'active'
+end
+
+-- Take a job out of the active set: unlock it and forget it was seen by the stall sweep.
+local function release(id, job_key)
+  redis.call('LREM', ACTIVE, 1, id)
+  redis.call('DEL', job_key .. ':lock')
+  redis.call('SREM', STALLED, id)
+end
+
+-- Record a terminal state in the job hash, its state zset and the stream.
+local function finish(id, job_key, state, zset, ...)
+  redis.call('HSET', job_key, 'state', state, 'finishedOn', NOW_S, ...)
+  redis.call('ZADD', zset, NOW_S, id)
+end
+-- luacheck: pop

@@ -1,0 +1,87 @@
+"""Every Redis key and channel taskora uses, built in one place from the wire format (version 6).
+
+A task's keys share the hash tag ``{<task>}`` so one job's keys live in one Redis Cluster slot and a
+script may touch them together.
+"""
+
+from __future__ import annotations
+
+#: The wire format this engine writes, and the oldest one it can still read and write.
+WIRE_VERSION = 6
+MIN_COMPAT = 6
+
+
+class Keys:
+    """Key builder for one prefix (``taskora`` or ``taskora:<prefix>``)."""
+
+    __slots__ = ("root",)
+
+    def __init__(self, prefix: str | None = None) -> None:
+        self.root = f"taskora:{prefix}" if prefix else "taskora"
+
+    # -- global keys ----------------------------------------------------------------------------
+    @property
+    def meta(self) -> str:
+        return f"{self.root}:meta"
+
+    @property
+    def migration_lock(self) -> str:
+        return f"{self.root}:migration:lock"
+
+    @property
+    def schedules(self) -> str:
+        return f"{self.root}:schedules"
+
+    @property
+    def schedules_next(self) -> str:
+        return f"{self.root}:schedules:next"
+
+    @property
+    def schedules_lock(self) -> str:
+        return f"{self.root}:schedules:lock"
+
+    def workflow(self, workflow_id: str) -> str:
+        return f"{self.root}:wf:{{{workflow_id}}}"
+
+    # -- per task ---------------------------------------------------------------------------------
+    def task_prefix(self, task: str) -> str:
+        """The prefix every key of ``task`` starts with; a job hash is this plus the job id."""
+        return f"{self.root}:{{{task}}}:"
+
+    def queue(self, task: str) -> list[str]:
+        """The eleven queue keys every transition script takes as KEYS[1..11], in script order."""
+        p = self.task_prefix(task)
+        return [
+            p + "wait", p + "prioritized", p + "active", p + "delayed",
+            p + "completed", p + "failed", p + "expired", p + "cancelled",
+            p + "events", p + "stalled", p + "marker",
+        ]  # fmt: skip
+
+    def state_set(self, task: str, state: str) -> str:
+        return self.task_prefix(task) + state
+
+    def events(self, task: str) -> str:
+        return self.task_prefix(task) + "events"
+
+    def marker(self, task: str) -> str:
+        return self.task_prefix(task) + "marker"
+
+    def cancel_channel(self, task: str) -> str:
+        return self.task_prefix(task) + "cancel"
+
+    def job(self, task: str, job_id: str) -> str:
+        return self.task_prefix(task) + job_id
+
+    def lock(self, task: str, job_id: str) -> str:
+        return self.job(task, job_id) + ":lock"
+
+    def logs(self, task: str, job_id: str) -> str:
+        return self.job(task, job_id) + ":logs"
+
+    def task_from_key(self, key: str) -> str | None:
+        """The task name inside a per-task key, or None when ``key`` is not one."""
+        head = f"{self.root}:{{"
+        if not key.startswith(head):
+            return None
+        end = key.find("}", len(head))
+        return key[len(head) : end] if end > 0 else None

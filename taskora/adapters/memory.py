@@ -1,0 +1,27 @@
+"""The in-memory engine: the same Lua scripts, run in-process by fakeredis on a private FakeServer.
+
+It is a product feature (tests, demos, single-process runs without Redis), not a mock: every
+transition goes through the scripts a real Redis runs. One FakeServer per adapter, so a bad script
+in one app cannot poison another (engine notes, difference #1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fakeredis
+
+from ..clock import Clock
+from .redis import RedisAdapter
+
+
+class MemoryAdapter(RedisAdapter):
+    """A RedisAdapter whose Redis lives in this process."""
+
+    kind = "memory"
+
+    def __init__(self, *, prefix: str | None = None, clock: Clock | None = None) -> None:
+        self.server = fakeredis.FakeServer(version=(7, 0))
+        client: Any = fakeredis.FakeRedis(server=self.server)
+        blocking: Any = fakeredis.FakeRedis(server=self.server)
+        super().__init__(client, blocking, prefix=prefix, clock=clock, address="memory://")

@@ -1,0 +1,387 @@
+"""The Redis adapter: one method per engine transition, plus the reads the app needs.
+
+Two rules from the engine notes shape it. State transitions are never re-sent by redis-py's retry
+(a lost reply would apply them twice), so the command client has retries off; every script is
+also written to be harmless when run again. Blocking reads (the marker wait, the event stream)
+run on their own connection pool with no socket timeout, so a long block is never mistaken for a
+dead connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from ..clock import Clock, SystemClock
+from ..errors import BrokerUnreachableError, SchemaVersionMismatchError
+from .keys import MIN_COMPAT, WIRE_VERSION, Keys
+from .scripts import ScriptSet
+
+log = logging.getLogger("taskora.adapters.redis")
+
+#: Errors that mean "Redis is not answering"; loops back off and try again on these.
+CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+#: Job hash fields that hold serialized payloads; kept as bytes so any serializer round-trips.
+PAYLOAD_FIELDS = frozenset({"data", "result", "progress"})
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def decode_job(flat: Sequence[Any]) -> dict[str, Any]:
+    """A flat HGETALL reply as a dict: text fields as str, payload fields as bytes."""
+    job: dict[str, Any] = {}
+    for i in range(0, len(flat) - 1, 2):
+        name = _text(flat[i])
+        job[name] = flat[i + 1] if name in PAYLOAD_FIELDS else _text(flat[i + 1])
+    return job
+
+
+@dataclass
+class ClaimedJob:
+    """A job this worker holds: its lock token and the job hash as read at claim time."""
+
+    task: str
+    id: str
+    token: str
+    fields: dict[str, Any]
+
+
+@dataclass
+class ClaimResult:
+    """What a claim (or a fused finish-and-claim) returned."""
+
+    job: ClaimedJob | None = None
+    #: When nothing was claimable: the next delayed job's due time (epoch ms), if any.
+    next_due_ms: int | None = None
+    #: For fused transitions: how the finished job ended ('ok', 'retrying', 'failed', 'lost').
+    status: str | None = None
+
+
+@dataclass
+class EnqueueRequest:
+    """Everything one enqueue writes (see lua/enqueue.lua)."""
+
+    task: str
+    id: str
+    data: str | bytes
+    delay_ms: int = 0
+    priority: int = 0
+    max_attempts: int = 1
+    expire_at_ms: int = 0
+    version: int = 1
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def _claim_reply(task: str, token: str, reply: Sequence[Any]) -> ClaimResult:
+    first = _text(reply[0]) if reply else ""
+    if first == "":
+        due = _text(reply[1]) if len(reply) > 1 else ""
+        return ClaimResult(next_due_ms=int(float(due)) if due else None)
+    return ClaimResult(job=ClaimedJob(task, first, token, decode_job(reply[1:])))
+
+
+class RedisAdapter:
+    """Talks to one Redis (or Valkey, or an in-process fakeredis) through the engine scripts."""
+
+    kind = "redis"
+
+    def __init__(
+        self,
+        client: Any,
+        blocking_client: Any,
+        *,
+        prefix: str | None = None,
+        clock: Clock | None = None,
+        address: str = "redis",
+    ) -> None:
+        self.client = client
+        self.blocking = blocking_client
+        self.keys = Keys(prefix)
+        self.prefix = prefix
+        self.clock: Clock = clock or SystemClock()
+        self.address = address
+        self.scripts = ScriptSet()
+        self._scripts_loaded = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def now_ms(self) -> int:
+        return self.clock.now_ms()
+
+    def connect(self) -> None:
+        """Check Redis answers and that its keyspace speaks our wire format."""
+        try:
+            self.client.ping()
+        except CONNECTION_ERRORS as exc:
+            raise BrokerUnreachableError(f"cannot reach Redis at {self.address}: {exc}") from exc
+        self.handshake()
+
+    def handshake(self) -> dict[str, Any]:
+        """Write or read ``taskora:meta`` and refuse a store whose wire window does not meet ours."""
+        reply = self.scripts.handshake(
+            self.client,
+            [self.keys.meta],
+            [WIRE_VERSION, MIN_COMPAT, f"taskora-wire-{WIRE_VERSION}", self.now_ms()],
+        )
+        theirs = {"wireVersion": _text(reply[0]) if reply[0] is not None else None,
+                  "minCompat": _text(reply[1]) if reply[1] is not None else None,
+                  "writtenBy": _text(reply[2]) if reply[2] is not None else None}
+        try:
+            their_version, their_min = int(theirs["wireVersion"]), int(theirs["minCompat"])
+        except (TypeError, ValueError):
+            raise SchemaVersionMismatchError("invalid_meta", (WIRE_VERSION, MIN_COMPAT), theirs) from None
+        if their_min > WIRE_VERSION:
+            raise SchemaVersionMismatchError("theirs_too_new", (WIRE_VERSION, MIN_COMPAT), theirs)
+        if their_version < MIN_COMPAT:
+            raise SchemaVersionMismatchError("theirs_too_old", (WIRE_VERSION, MIN_COMPAT), theirs)
+        return theirs
+
+    def close(self) -> None:
+        for c in (self.client, self.blocking):
+            try:
+                c.close()
+            except Exception:  # closing is best effort: the process may be exiting
+                log.debug("closing a Redis client failed", exc_info=True)
+
+    # -- producing ----------------------------------------------------------------------------
+    def _enqueue_args(self, req: EnqueueRequest) -> tuple[list[str], list[Any]]:
+        args: list[Any] = [
+            self.keys.task_prefix(req.task), self.now_ms(), req.id, req.data, req.delay_ms,
+            req.priority, req.max_attempts, req.expire_at_ms, req.version,
+        ]  # fmt: skip
+        for name, value in req.fields.items():
+            args += [name, value]
+        return self.keys.queue(req.task), args
+
+    def enqueue(self, req: EnqueueRequest) -> bool:
+        keys, args = self._enqueue_args(req)
+        return bool(self.scripts.enqueue(self.client, keys, args))
+
+    def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[bool]:
+        """Enqueue in one non-transactional pipeline: one round trip for the whole batch."""
+        if not requests:
+            return []
+        if not self._scripts_loaded:
+            self.scripts.load_all(self.client)
+            self._scripts_loaded = True
+        calls = [self._enqueue_args(r) for r in requests]
+        replies = self._pipeline_scripts(self.scripts.enqueue, calls)
+        return [bool(r) for r in replies]
+
+    def _pipeline_scripts(self, script: Any, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for keys, args in calls:
+            script.queue_in(pipe, keys, args)
+        replies = pipe.execute(raise_on_error=False)
+        missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+        if missing:  # Redis lost its script cache; those calls never ran, so resend only them
+            self.scripts.load_all(self.client)
+            for i in missing:
+                replies[i] = script(self.client, *calls[i])
+        for r in replies:
+            if isinstance(r, Exception):
+                raise r
+        return replies
+
+    # -- the worker's transitions ---------------------------------------------------------------
+    def claim(self, task: str, token: str, lock_ttl_ms: int) -> ClaimResult:
+        keys = self.keys.queue(task)
+        args = [self.keys.task_prefix(task), self.now_ms(), token, lock_ttl_ms]
+        return _claim_reply(task, token, self.scripts.claim(self.client, keys, args))
+
+    def ack(
+        self, job: ClaimedJob, result: str | bytes, *, keep: bool = True,
+        next_token: str | None = None, lock_ttl_ms: int = 0,
+    ) -> ClaimResult:  # fmt: skip
+        """Complete ``job``; with ``next_token`` also claim the next job in the same round trip."""
+        args = [self.keys.task_prefix(job.task), self.now_ms(), job.id, job.token, result,
+                "1" if keep else "0", next_token or "", lock_ttl_ms]
+        reply = self.scripts.ack(self.client, self.keys.queue(job.task), args)
+        return self._finish_reply(job.task, next_token, reply)
+
+    def fail(
+        self, job: ClaimedJob, error: str, *, retry_at_ms: int | None = None,
+        next_token: str | None = None, lock_ttl_ms: int = 0,
+    ) -> ClaimResult:  # fmt: skip
+        """End a failed attempt: retry at ``retry_at_ms`` or fail for good; optionally claim next."""
+        args = [self.keys.task_prefix(job.task), self.now_ms(), job.id, job.token, error,
+                "" if retry_at_ms is None else retry_at_ms, next_token or "", lock_ttl_ms]
+        reply = self.scripts.fail(self.client, self.keys.queue(job.task), args)
+        return self._finish_reply(job.task, next_token, reply)
+
+    @staticmethod
+    def _finish_reply(task: str, next_token: str | None, reply: Sequence[Any]) -> ClaimResult:
+        status = _text(reply[0])
+        result = _claim_reply(task, next_token or "", reply[1:]) if next_token else ClaimResult()
+        result.status = status
+        return result
+
+    def nack(self, task: str, job_id: str, token: str = "") -> bool:
+        """Give an active job back unfinished; ``token=''`` lets a supervisor requeue a dead child's job."""
+        args = [self.keys.task_prefix(task), self.now_ms(), job_id, token]
+        return bool(self.scripts.nack(self.client, self.keys.queue(task), args))
+
+    def extend_locks(self, held: Iterable[ClaimedJob], lock_ttl_ms: int) -> list[str]:
+        """Heartbeat every held job in one pipeline; one status per job (extended/cancelled/lost)."""
+        jobs = list(held)
+        if not jobs:
+            return []
+        if not self._scripts_loaded:
+            self.scripts.load_all(self.client)
+            self._scripts_loaded = True
+        calls = [([self.keys.job(j.task, j.id), self.keys.lock(j.task, j.id)], [j.token, lock_ttl_ms])
+                 for j in jobs]
+        return [_text(r) for r in self._pipeline_scripts(self.scripts.extend_lock, calls)]
+
+    def finish_cancel(self, job: ClaimedJob) -> bool:
+        args = [self.keys.task_prefix(job.task), self.now_ms(), job.id, job.token]
+        return bool(self.scripts.finish_cancel(self.client, self.keys.queue(job.task), args))
+
+    def stall_sweep(self, task: str, max_count: int) -> tuple[list[str], list[str]]:
+        """Recover (or fail) jobs of dead workers; returns (recovered ids, failed ids)."""
+        args = [self.keys.task_prefix(task), self.now_ms(), max_count]
+        reply = [_text(r) for r in self.scripts.stall_sweep(self.client, self.keys.queue(task), args)]
+        cut = reply.index("|")
+        return reply[:cut], reply[cut + 1 :]
+
+    def trim(self, task: str, *, completed_age_ms: int, completed_count: int, failed_age_ms: int,
+             failed_count: int, batch: int = 1000) -> int:  # fmt: skip
+        args = [self.keys.task_prefix(task), self.now_ms(), completed_age_ms, completed_count,
+                failed_age_ms, failed_count, batch]
+        return int(self.scripts.trim(self.client, self.keys.queue(task), args))
+
+    def set_progress(self, task: str, job_id: str, progress: str | bytes) -> bool:
+        keys = [self.keys.job(task, job_id), self.keys.events(task)]
+        return bool(self.scripts.progress(self.client, keys, [job_id, progress]))
+
+    def append_log(self, task: str, job_id: str, entry: str, cap: int = 1000) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.rpush(self.keys.logs(task, job_id), entry)
+        pipe.ltrim(self.keys.logs(task, job_id), -cap, -1)
+        pipe.execute()
+
+    def wait_for_work(self, task: str, timeout_s: float) -> bool:
+        """Block until a marker says a claim may succeed, or the timeout passes."""
+        # BZPOPMIN's timeout is a float of seconds; 0 would mean forever.
+        popped = self.blocking.bzpopmin(self.keys.marker(task), timeout=max(timeout_s, 0.001))
+        return popped is not None
+
+    def wake_workers(self, task: str, count: int) -> None:
+        """Wake up to ``count`` blocked claimers of ``task`` (used to stop a worker promptly)."""
+        members = {f"wake:{i}": 0 for i in range(count)}
+        if members:
+            self.client.zadd(self.keys.marker(task), members)
+
+    # -- control and reads --------------------------------------------------------------------
+    def cancel(self, task: str, job_id: str, reason: str = "") -> str:
+        keys = self.keys.queue(task) + [self.keys.cancel_channel(task)]
+        args = [self.keys.task_prefix(task), self.now_ms(), job_id, reason]
+        return _text(self.scripts.cancel(self.client, keys, args))
+
+    def get_job(self, task: str, job_id: str) -> dict[str, Any] | None:
+        raw = self.client.hgetall(self.keys.job(task, job_id))
+        return decode_job([x for kv in raw.items() for x in kv]) if raw else None
+
+    def get_fields(self, task: str, job_id: str, names: Sequence[str]) -> dict[str, Any]:
+        values = self.client.hmget(self.keys.job(task, job_id), list(names))
+        return {n: (v if n in PAYLOAD_FIELDS or v is None else _text(v)) for n, v in zip(names, values)}
+
+    def get_logs(self, task: str, job_id: str) -> list[str]:
+        return [_text(x) for x in self.client.lrange(self.keys.logs(task, job_id), 0, -1)]
+
+    def read_events(self, positions: dict[str, str], block_ms: int, count: int = 500) -> list[Any]:
+        """XREAD the given streams from the given ids; blocks at most ``block_ms``."""
+        if not positions:
+            return []
+        return self.blocking.xread(positions, count=count, block=block_ms) or []
+
+    def last_event_id(self, task: str) -> str:
+        """The id of the newest event of ``task`` ("0-0" if none): where a new reader starts."""
+        head = self.client.xrevrange(self.keys.events(task), count=1)
+        return _text(head[0][0]) if head else "0-0"
+
+    def counts(self, task: str) -> dict[str, int]:
+        """How many jobs of ``task`` are in each state, in one round trip."""
+        k = self.keys.queue(task)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.llen(k[0])
+        pipe.zcard(k[1])
+        for i in (2,):
+            pipe.llen(k[i])
+        for i in (3, 4, 5, 6, 7):
+            pipe.zcard(k[i])
+        wait, prio, active, delayed, completed, failed, expired, cancelled = pipe.execute()
+        return {"waiting": wait + prio, "active": active, "delayed": delayed, "completed": completed,
+                "failed": failed, "expired": expired, "cancelled": cancelled}
+
+    def list_ids(self, task: str, state: str, start: int = 0, stop: int = -1) -> list[str]:
+        """Job ids of ``task`` in ``state`` (newest first for finished states)."""
+        k = self.keys
+        if state == "waiting":
+            prio = self.client.zrange(k.state_set(task, "prioritized"), 0, -1)
+            fifo = self.client.lrange(k.state_set(task, "wait"), 0, -1)[::-1]
+            ids = prio + fifo
+            return [_text(i) for i in ids[start : None if stop == -1 else stop + 1]]
+        if state == "active":
+            return [_text(i) for i in self.client.lrange(k.state_set(task, "active"), start, stop)]
+        if state == "delayed":
+            return [_text(i) for i in self.client.zrange(k.state_set(task, "delayed"), start, stop)]
+        return [_text(i) for i in self.client.zrevrange(k.state_set(task, state), start, stop)]
+
+    def purge(self, task: str) -> int:
+        """Delete every waiting and delayed job of ``task``; returns how many."""
+        ids = self.list_ids(task, "waiting") + self.list_ids(task, "delayed")
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.delete(self.keys.job(task, job_id), self.keys.logs(task, job_id))
+        for name in ("wait", "prioritized", "delayed"):
+            pipe.delete(self.keys.state_set(task, name))
+        pipe.execute()
+        return len(ids)
+
+    def pubsub(self) -> Any:
+        return self.blocking.pubsub(ignore_subscribe_messages=True)
+
+
+def _no_retry() -> Retry:
+    return Retry(NoBackoff(), 0)
+
+
+def from_url(url: str, *, prefix: str | None = None, clock: Clock | None = None,
+             **options: Any) -> RedisAdapter:  # fmt: skip
+    """Build the adapter from a ``redis://`` / ``rediss://`` / ``unix://`` URL."""
+    common = {"retry": _no_retry(), "socket_connect_timeout": 5, "health_check_interval": 30, **options}
+    client = redis.Redis.from_url(url, socket_timeout=30, max_connections=64, **common)
+    blocking = redis.Redis.from_url(url, socket_timeout=None, max_connections=10_000, **common)
+    return RedisAdapter(client, blocking, prefix=prefix, clock=clock, address=_safe_address(url))
+
+
+def from_client(client: Any, *, prefix: str | None = None, clock: Clock | None = None) -> RedisAdapter:
+    """Wrap a user's ``redis.Redis``; blocking reads get a sibling pool without a socket timeout."""
+    kwargs = dict(client.connection_pool.connection_kwargs)
+    kwargs.update(socket_timeout=None, retry=_no_retry())
+    pool = client.connection_pool.__class__(
+        connection_class=client.connection_pool.connection_class, max_connections=10_000, **kwargs
+    )
+    blocking = redis.Redis(connection_pool=pool)
+    address = f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+    return RedisAdapter(client, blocking, prefix=prefix, clock=clock, address=address)
+
+
+def _safe_address(url: str) -> str:
+    """The URL without its password, for error messages and banners."""
+    if "@" in url:
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
