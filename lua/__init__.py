@@ -8,7 +8,7 @@ single copy of each helper.
 from __future__ import annotations
 
 import re
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 
 _INCLUDE = re.compile(r"^--@include (lib/[a-z_]+)\s*$", re.MULTILINE)

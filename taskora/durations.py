@@ -1,4 +1,4 @@
-"""Durations as users write them: seconds (int/float), ``timedelta``, or ``"500ms"``/``"30s"``/``"5m"``/``"2h"``/``"1d"``.
+"""Durations as users write them: seconds, ``timedelta``, or ``"500ms"``/``"30s"``/``"5m"``/``"2h"``/``"1d"``.
 
 Python and Celery count in seconds; only the wire counts in epoch milliseconds.
 """

@@ -295,7 +295,7 @@ class RedisAdapter:
 
     def get_fields(self, task: str, job_id: str, names: Sequence[str]) -> dict[str, Any]:
         values = self.client.hmget(self.keys.job(task, job_id), list(names))
-        return {n: (v if n in PAYLOAD_FIELDS or v is None else _text(v)) for n, v in zip(names, values)}
+        return {n: (v if n in PAYLOAD_FIELDS or v is None else _text(v)) for n, v in zip(names, values, strict=True)}
 
     def get_logs(self, task: str, job_id: str) -> list[str]:
         return [_text(x) for x in self.client.lrange(self.keys.logs(task, job_id), 0, -1)]
