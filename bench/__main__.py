@@ -1,0 +1,147 @@
+"""``python -m bench [--quick] [--only celery,taskora,compat] [--runs 3]``: the whole benchmark.
+
+Starts one redis-server, checks which libraries import (a missing one is skipped with a one-line
+notice), then for each run and each scenario runs every library in a fresh subprocess, rotating
+the order of the libraries from run to run so none is always first on a warm or cold machine.
+Prints the table and saves it (Markdown and JSON) under bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from . import config, report
+from .redis_server import RedisServer
+from .workers import REPO_ROOT, worker_env
+
+HERE = Path(__file__).resolve().parent
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, 1 run: proves it works")
+    parser.add_argument("--only", default=",".join(config.LIBRARIES),
+                        help="comma-separated libraries among " + ",".join(config.LIBRARIES))
+    parser.add_argument("--scenarios", default=",".join(config.SCENARIOS),
+                        help="comma-separated scenarios among " + ",".join(config.SCENARIOS))
+    parser.add_argument("--runs", type=int, default=None, help="runs per scenario (3; 1 with --quick)")
+    parser.add_argument("--out", default=None, help="file prefix (default bench/results/latest-<mode>)")
+    parser.add_argument("--redis-server", default=None, help="redis-server binary")
+    args = parser.parse_args(argv)
+    args.mode = "quick" if args.quick else "full"
+    args.runs = args.runs or (1 if args.quick else 3)
+    args.libs = [lib for lib in config.LIBRARIES if lib in args.only.split(",")]
+    args.scenario_list = [s for s in config.SCENARIOS if s in args.scenarios.split(",")]
+    unknown = set(args.only.split(",")) - set(config.LIBRARIES)
+    unknown |= set(args.scenarios.split(",")) - set(config.SCENARIOS)
+    if unknown or not args.libs or not args.scenario_list or args.runs < 1:
+        parser.error(f"nothing to run or unknown names: {', '.join(sorted(unknown)) or '-'}")
+    return args
+
+
+def _child(lib: str, url: str, mode: str, extra: list[str], timeout: float) -> tuple[int, str, str]:
+    """Run ``bench.child``; on timeout stop its process group (its SIGTERM handler stops workers)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.child", "--lib", lib, "--url", url, "--mode", mode, *extra],
+        cwd=str(REPO_ROOT), env=worker_env(url, None), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+        return -1, out, f"timed out after {timeout:.0f}s; {err}"
+    return proc.returncode, out, err
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else "(no output)"
+
+
+def _run_one(lib: str, scenario: str, url: str, args) -> tuple[dict | None, str | None]:
+    sizes = config.QUICK if args.quick else config.FULL
+    code, out, err = _child(lib, url, args.mode, ["--scenario", scenario], sizes.timeout)
+    result_lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
+    if code == 0 and result_lines:
+        return json.loads(result_lines[-1][len("RESULT "):]), None
+    return None, _last_line(err)
+
+
+def _probe(libs: list[str], url: str, mode: str) -> tuple[list[str], dict]:
+    usable, skipped = [], {}
+    for lib in libs:
+        code, _out, err = _child(lib, url, mode, ["--probe"], 60)
+        if code == 0:
+            usable.append(lib)
+        else:
+            skipped[lib] = _last_line(err)
+            print(f"skipping {lib}: {skipped[lib]}", file=sys.stderr)
+    return usable, skipped
+
+
+def _check_apps_in_sync() -> None:
+    """bench/compat_app.py must stay bench/celery_app.py with only the Celery import rewritten."""
+    celery_src = (HERE / "celery_app.py").read_text().splitlines()
+    compat_src = (HERE / "compat_app.py").read_text().splitlines()
+    diff = [(a, b) for a, b in zip(celery_src, compat_src, strict=False) if a != b]
+    expected = [("from celery import Celery", "from taskora.compat import Celery")]
+    if diff != expected or len(celery_src) != len(compat_src):
+        print("warning: bench/compat_app.py differs from bench/celery_app.py beyond the import",
+              file=sys.stderr)
+
+
+def _print_progress(run: int, args, lib: str, scenario: str, result: dict | None, error: str | None):
+    shown = error or ", ".join(f"{k}={v:,.3f}" if v < 100 else f"{k}={v:,.0f}" for k, v in result.items())
+    print(f"[run {run + 1}/{args.runs}] {scenario:<20} {lib:<8} {shown}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    _check_apps_in_sync()
+    results: dict = {}
+    errors: dict = {}
+    started = datetime.datetime.now(datetime.timezone.utc)
+    with RedisServer(args.redis_server) as server:
+        machine = report.machine_info(server.version())
+        libs, skipped = _probe(args.libs, server.url, args.mode)
+        for run in range(args.runs):
+            jobs = [("redis", "calibration")]
+            for scenario in args.scenario_list:
+                order = libs[run % len(libs):] + libs[:run % len(libs)] if libs else []
+                jobs += [(lib, scenario) for lib in order]
+            for lib, scenario in jobs:
+                result, error = _run_one(lib, scenario, server.url, args)
+                _print_progress(run, args, lib, scenario, result, error)
+                if result is not None:
+                    results.setdefault(lib, {}).setdefault(scenario, []).append(result)
+                else:
+                    errors[f"{lib}/{scenario}"] = error
+    doc = {
+        "mode": args.mode, "runs": args.runs, "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine, "libs": [lib for lib in config.LIBRARIES if lib in libs],
+        "skipped": skipped, "results": results, "errors": errors,
+    }
+    text = report.render(doc)
+    print(text)
+    prefix = Path(args.out) if args.out else HERE / "results" / f"latest-{args.mode}"
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    prefix.with_suffix(".md").write_text(text)
+    prefix.with_suffix(".json").write_text(json.dumps(doc, indent=1) + "\n")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The benchmark's Celery project: one no-op task with the settings a performance-minded user picks.
+
+bench/celery_app.py and bench/compat_app.py are the same file except for the import of ``Celery``
+(``celery`` → ``taskora.compat``), which is exactly how a Celery project migrates to taskora; the
+harness warns when they drift apart. Each setting is justified in bench/README.md.
+"""
+
+import os
+import time
+
+from celery import Celery
+
+from .stamps import stamp
+
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+app = Celery("bench", broker=REDIS_URL, backend=REDIS_URL)
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_acks_late=False,
+    worker_prefetch_multiplier=4,
+    worker_disable_rate_limits=True,
+    task_track_started=False,
+    task_ignore_result=False,
+    broker_connection_retry_on_startup=True,
+)
+
+
+@app.task(name="bench-noop")
+def noop(data):
+    started_at = time.time()
+    stamp(data, started_at)
+    return None

@@ -1,0 +1,45 @@
+"""What each mode runs: job counts per scenario, the libraries, the worker pools.
+
+``--quick`` exists so CI can prove the harness still works in well under a minute; its numbers are
+too small to quote. The full sizes keep one run of one library around half a minute on a 2-core
+machine, so three runs of three libraries stay within a few minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sizes:
+    enqueue_single: int
+    enqueue_bulk: int
+    process: int
+    round_trips: int
+    pickups: int
+    memory: int
+    calibration: int
+    bulk_batch: int = 50
+    pickup_rate: float = 200.0  # jobs per second of the paced pickup loop
+    warmup: int = 20  # untimed jobs that open connections and load scripts first
+    timeout: float = 240.0  # bound of one scenario subprocess, seconds
+
+
+QUICK = Sizes(enqueue_single=300, enqueue_bulk=1000, process=300, round_trips=50, pickups=50,
+              memory=1000, calibration=1000, timeout=60.0)
+FULL = Sizes(enqueue_single=5000, enqueue_bulk=20000, process=5000, round_trips=500, pickups=1000,
+             memory=10000, calibration=20000)
+
+LIBRARIES = ("taskora", "compat", "celery")  # table columns, in this order; celery is the baseline
+BASELINE = "celery"
+
+# scenario name -> (pool, concurrency) of the worker it starts, for the process scenarios
+PROCESS_POOLS = {
+    "process_c1": ("solo", 1),
+    "process_threads100": ("threads", 100),
+    "process_prefork2": ("prefork", 2),
+}
+LATENCY_POOL = ("threads", 10)
+MEMORY_POOL = ("threads", 10)
+
+SCENARIOS = ("enqueue_single", "enqueue_bulk", *PROCESS_POOLS, "latency", "memory")

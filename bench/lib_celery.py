@@ -1,0 +1,85 @@
+"""The Celery API side: Celery 5.x itself, and taskora's Celery front on the very same code.
+
+Both drivers run the same dispatch/result code against an app module that differs only in its
+``Celery`` import (bench/celery_app.py, bench/compat_app.py); only the worker command differs
+(``celery -A … worker`` versus ``taskora worker -A …``), as it does for a migrating project.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+
+from .workers import taskora_cli_argv
+
+
+class CeleryDriver:
+    """Dispatch, bulk dispatch, result waits and the worker command of the Celery benchmark app."""
+
+    name = "celery"
+    app_module = "bench.celery_app"
+
+    def __init__(self) -> None:
+        module = importlib.import_module(self.app_module)
+        self.app = module.app
+        self.task = module.noop
+
+    def dispatch(self, payload: dict):
+        """One job the way most Celery code sends it."""
+        return self.task.delay(payload)
+
+    def dispatch_batch(self, payloads: list[dict]) -> list:
+        """A batch through one producer (one pooled connection), with kombu's publish batch.
+
+        ``Producer.batch()`` (kombu ≥ 5.7) buffers the LPUSHes of the batch in one Redis pipeline
+        and flushes it when the block exits; on an older kombu the messages go out one by one on
+        the same connection, which is still the fastest way Celery offers.
+        """
+        with self.app.producer_or_acquire() as producer:
+            batch = getattr(producer, "batch", None)
+            if batch is None:
+                return [self.task.apply_async((p,), producer=producer) for p in payloads]
+            with batch():
+                return [self.task.apply_async((p,), producer=producer) for p in payloads]
+
+    def result(self, handle, timeout: float) -> None:
+        """Block until the job's result is stored; re-raises the task's error."""
+        handle.get(timeout=timeout)
+
+    def verify(self, handles: list, timeout: float) -> None:
+        """Every job reached SUCCESS in the result backend (results are kept for a day)."""
+        deadline = time.monotonic() + timeout
+        pending = list(handles)
+        while pending:
+            state = pending[-1].state
+            if state == "SUCCESS":
+                pending.pop()
+                continue
+            if state in ("FAILURE", "REVOKED"):
+                raise RuntimeError(f"job {pending[-1].id} ended in {state}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(pending)} jobs without a stored result after {timeout:.0f}s")
+            time.sleep(0.01)
+
+    @classmethod
+    def worker_argv(cls, pool: str, concurrency: int) -> list[str]:
+        argv = [sys.executable, "-m", "celery", "-A", cls.app_module, "worker", "-P", pool]
+        if pool != "solo":
+            argv += ["-c", str(concurrency)]
+        return argv + ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"]
+
+    def close(self) -> None:
+        self.app.close()
+
+
+class CompatDriver(CeleryDriver):
+    """taskora's Celery front: the Celery code above, the app imported from ``taskora.compat``."""
+
+    name = "compat"
+    app_module = "bench.compat_app"
+
+    @classmethod
+    def worker_argv(cls, pool: str, concurrency: int) -> list[str]:
+        return taskora_cli_argv() + ["worker", "-A", cls.app_module, "-P", pool,
+                                     "-c", str(concurrency), "-l", "warning"]

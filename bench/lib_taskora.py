@@ -1,0 +1,77 @@
+"""The native taskora side, written against the API of SPEC §4 (``Taskora``, ``@app.task``,
+``dispatch``/``dispatch_many`` returning ``ResultHandle``s, ``taskora worker -A``).
+
+Kept apart from the Celery side on purpose: the harness imports this module only when the
+``taskora`` library is selected, and skips the library with a one-line notice if the import fails
+(for example while taskora's core does not exist yet).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+
+import redis
+
+from .workers import taskora_cli_argv
+
+TASK_NAME = "bench-noop"
+
+
+class TaskoraDriver:
+    """Dispatch, bulk dispatch, result waits and the worker command of the native benchmark app."""
+
+    name = "taskora"
+    app_module = "bench.taskora_app"
+
+    def __init__(self) -> None:
+        module = importlib.import_module(self.app_module)
+        self.app = module.app
+        self.task = module.noop
+        self.redis_url = module.REDIS_URL
+
+    def dispatch(self, payload: dict):
+        return self.task.dispatch(payload)
+
+    def dispatch_batch(self, payloads: list[dict]) -> list:
+        """``dispatch_many``: the whole batch in one pipeline round trip."""
+        return self.task.dispatch_many(payloads)
+
+    def result(self, handle, timeout: float) -> None:
+        handle.result(timeout=timeout)
+
+    def verify(self, handles: list, timeout: float) -> None:
+        """Nothing left waiting, active or delayed, and nothing failed.
+
+        Read from the wire layout (wireVersion 6) rather than through the handles because taskora's
+        default retention keeps only the last 100 completed jobs, so most handles' jobs are gone
+        by design once the run is over.
+        """
+        prefix = f"taskora:{{{TASK_NAME}}}"
+        client = redis.Redis.from_url(self.redis_url)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                pipe = client.pipeline(transaction=False)
+                pipe.llen(f"{prefix}:wait").zcard(f"{prefix}:prioritized").llen(f"{prefix}:active")
+                pipe.zcard(f"{prefix}:delayed").zcard(f"{prefix}:failed")
+                wait, prioritized, active, delayed, failed = pipe.execute()
+                if failed:
+                    raise RuntimeError(f"{failed} jobs failed")
+                if wait + prioritized + active + delayed == 0:
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"jobs still pending after {timeout:.0f}s "
+                                       f"(wait {wait}, prioritized {prioritized}, active {active}, "
+                                       f"delayed {delayed})")
+                time.sleep(0.01)
+        finally:
+            client.close()
+
+    @classmethod
+    def worker_argv(cls, pool: str, concurrency: int) -> list[str]:
+        return taskora_cli_argv() + ["worker", "-A", cls.app_module, "-P", pool,
+                                     "-c", str(concurrency), "-l", "warning"]
+
+    def close(self) -> None:
+        self.app.close()

@@ -1,0 +1,254 @@
+"""The scenarios, written once against a small driver interface.
+
+Every library runs exactly this measurement code; a driver (bench/lib_celery.py,
+bench/lib_taskora.py) only says how that library dispatches one job, dispatches a batch, waits for
+a result, verifies a finished run and starts its worker. What each scenario measures, exactly, is
+written in bench/README.md; the docstrings here say how.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+from . import config, stamps
+from .report import percentile
+from .workers import REPO_ROOT, Worker, wait_for_stamps, worker_env
+
+
+def driver_class(lib: str) -> type:
+    """A library's driver class; importing it does not import the library itself."""
+    if lib in ("celery", "compat"):
+        from . import lib_celery
+        return lib_celery.CeleryDriver if lib == "celery" else lib_celery.CompatDriver
+    if lib == "taskora":
+        from .lib_taskora import TaskoraDriver
+        return TaskoraDriver
+    raise ValueError(f"unknown library {lib!r}")
+
+
+def load_driver(lib: str):
+    """A ready driver: imports the library and its app module (ImportError if it is not usable)."""
+    return driver_class(lib)()
+
+
+class Context:
+    """What a scenario gets: the library, the Redis URL, the sizes and a plain redis-py client."""
+
+    def __init__(self, lib: str, url: str, sizes: config.Sizes):
+        self.lib, self.url, self.sizes = lib, url, sizes
+        self.redis = redis.Redis.from_url(url)
+        self._driver = None
+
+    @property
+    def driver(self):
+        if self._driver is None:
+            self._driver = load_driver(self.lib)
+        return self._driver
+
+    def close(self) -> None:
+        if self._driver is not None:
+            try:
+                self._driver.close()
+            except Exception:  # noqa: BLE001 - closing is best effort, the process ends anyway
+                pass
+        self.redis.close()
+
+
+def wait_clients(client: redis.Redis, expected: int = 1, timeout: float = 15.0) -> None:
+    """Wait until only ``expected`` clients are connected (the previous scenario's are gone)."""
+    deadline = time.monotonic() + timeout
+    while int(client.info("clients")["connected_clients"]) > expected:
+        if time.monotonic() > deadline:
+            raise TimeoutError("other Redis clients are still connected")
+        time.sleep(0.02)
+
+
+def fresh_redis(client: redis.Redis) -> None:
+    """Every scenario starts on an empty Redis with no other client."""
+    wait_clients(client)
+    client.flushall()
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[k:k + size] for k in range(0, len(items), size)]
+
+
+def _warm_up(ctx: Context) -> None:
+    """Untimed dispatches that open the connections and load the scripts."""
+    for _ in range(ctx.sizes.warmup):
+        ctx.driver.dispatch({"i": -1})
+
+
+def enqueue_single(ctx: Context) -> dict:
+    """N dispatches one after the other, no worker running: N / elapsed."""
+    n, driver = ctx.sizes.enqueue_single, ctx.driver
+    _warm_up(ctx)
+    payloads = [{"i": i} for i in range(n)]
+    t0 = time.perf_counter()
+    for payload in payloads:
+        driver.dispatch(payload)
+    return {"jobs_per_s": n / (time.perf_counter() - t0)}
+
+
+def enqueue_bulk(ctx: Context) -> dict:
+    """N jobs in batches of ``bulk_batch`` with the library's batch call, no worker: N / elapsed."""
+    n, driver = ctx.sizes.enqueue_bulk, ctx.driver
+    driver.dispatch_batch([{"i": -1} for _ in range(ctx.sizes.warmup)])
+    batches = _chunks([{"i": i} for i in range(n)], ctx.sizes.bulk_batch)
+    t0 = time.perf_counter()
+    for batch in batches:
+        driver.dispatch_batch(batch)
+    return {"jobs_per_s": n / (time.perf_counter() - t0)}
+
+
+def _process(ctx: Context, pool: str, concurrency: int) -> dict:
+    """N jobs enqueued first, then a worker started: N / (last handler end - first handler start)."""
+    n, driver = ctx.sizes.process, ctx.driver
+    handles: list = []
+    for batch in _chunks([{"i": i} for i in range(n)], ctx.sizes.bulk_batch):
+        handles += driver.dispatch_batch(batch)
+    with tempfile.TemporaryDirectory(prefix="bench-stamps-") as tmp:
+        path = str(Path(tmp) / "stamps")
+        with Worker(driver.worker_argv(pool, concurrency), worker_env(ctx.url, path)) as worker:
+            wait_for_stamps(path, n, ctx.sizes.timeout * 0.7, worker)
+            driver.verify(handles, timeout=30)
+        records = stamps.read(path)
+    if sorted(r[0] for r in records) != list(range(n)):
+        raise RuntimeError("the handlers did not see each job exactly once")
+    first_start = min(r[2] for r in records)
+    last_end = max(r[3] for r in records)
+    return {"jobs_per_s": n / (last_end - first_start)}
+
+
+def process_c1(ctx: Context) -> dict:
+    return _process(ctx, *config.PROCESS_POOLS["process_c1"])
+
+
+def process_threads100(ctx: Context) -> dict:
+    return _process(ctx, *config.PROCESS_POOLS["process_threads100"])
+
+
+def process_prefork2(ctx: Context) -> dict:
+    return _process(ctx, *config.PROCESS_POOLS["process_prefork2"])
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return "timeout" in type(exc).__name__.lower()
+
+
+def _first_round_trip(ctx: Context, worker: Worker, timeout: float = 60.0) -> None:
+    """The first job also waits for the worker to come up; a dead worker ends the wait at once."""
+    handle = ctx.driver.dispatch({"i": -1})
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            ctx.driver.result(handle, timeout=1.0)
+            return
+        except Exception as exc:  # noqa: BLE001 - each library has its own timeout error
+            if not _is_timeout(exc) or time.monotonic() > deadline:
+                raise
+            worker.check_alive()
+
+
+def _ms_percentiles(prefix: str, seconds: list[float]) -> dict:
+    return {f"{prefix}_p{q}_ms": percentile(seconds, q) * 1000 for q in (50, 95, 99)}
+
+
+def latency(ctx: Context) -> dict:
+    """Round trip (one job at a time, idle worker) then pickup (paced loop), one running worker."""
+    s, driver = ctx.sizes, ctx.driver
+    with tempfile.TemporaryDirectory(prefix="bench-stamps-") as tmp:
+        path = str(Path(tmp) / "stamps")
+        with Worker(driver.worker_argv(*config.LATENCY_POOL), worker_env(ctx.url, path)) as worker:
+            _first_round_trip(ctx, worker)
+            for _ in range(s.warmup - 1):
+                driver.result(driver.dispatch({"i": -1}), timeout=10)
+            round_trips = []
+            for i in range(s.round_trips):
+                t0 = time.perf_counter()
+                driver.result(driver.dispatch({"i": i}), timeout=10)
+                round_trips.append(time.perf_counter() - t0)
+            interval, start = 1.0 / s.pickup_rate, time.perf_counter()
+            for i in range(s.pickups):
+                pause = start + i * interval - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                driver.dispatch({"i": i, "t": time.time()})
+            wait_for_stamps(path, s.warmup + s.round_trips + s.pickups, 60, worker)
+        pickups = [started - dispatched for _i, dispatched, started, _e in stamps.read(path) if dispatched]
+    return {**_ms_percentiles("rt", round_trips), **_ms_percentiles("pickup", pickups)}
+
+
+def _used_memory(client: redis.Redis) -> int:
+    wait_clients(client)
+    return int(client.info("memory")["used_memory"])
+
+
+def fill(ctx: Context, n: int) -> None:
+    """Enqueue n jobs in batches and exit (run in its own process by ``memory``)."""
+    for batch in _chunks([{"i": i} for i in range(n)], ctx.sizes.bulk_batch):
+        ctx.driver.dispatch_batch(batch)
+
+
+def memory(ctx: Context) -> dict:
+    """used_memory delta / N with N jobs waiting, then again once a worker has completed them.
+
+    The jobs are enqueued by a separate process and every measurement waits until only this
+    process's plain connection is left, so client-side state (connection buffers, Celery's result
+    subscriptions) is not counted: only what the library stores in Redis.
+    """
+    n = ctx.sizes.memory
+    base = _used_memory(ctx.redis)
+    subprocess.run(
+        [sys.executable, "-m", "bench.child", "--lib", ctx.lib, "--url", ctx.url, "--fill", str(n)],
+        cwd=str(REPO_ROOT), env=worker_env(ctx.url, None), check=True, timeout=ctx.sizes.timeout / 3,
+    )
+    waiting = _used_memory(ctx.redis)
+    with tempfile.TemporaryDirectory(prefix="bench-stamps-") as tmp:
+        path = str(Path(tmp) / "stamps")
+        argv = driver_class(ctx.lib).worker_argv(*config.MEMORY_POOL)  # no app here: no connection
+        with Worker(argv, worker_env(ctx.url, path)) as worker:
+            wait_for_stamps(path, n, ctx.sizes.timeout / 3, worker)
+            worker.stop()  # warm shutdown: every job is acknowledged before the process exits
+    done = _used_memory(ctx.redis)
+    return {"waiting_bytes_per_job": (waiting - base) / n, "completed_bytes_per_job": (done - base) / n}
+
+
+def calibration(ctx: Context) -> dict:
+    """Raw redis-py: PING round trips, then EVALSHA of a one-line script, same client settings."""
+    n, client = ctx.sizes.calibration, redis.Redis.from_url(ctx.url)
+    try:
+        sha = client.script_load("return ARGV[1]")
+        out = {}
+        for name, call in (("ping", client.ping), ("evalsha", lambda: client.evalsha(sha, 0, "x"))):
+            for _ in range(100):
+                call()
+            times = []
+            t0 = time.perf_counter()
+            for _ in range(n):
+                t = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - t)
+            out[f"{name}_per_s"] = n / (time.perf_counter() - t0)
+            out[f"{name}_p50_ms"] = percentile(times, 50) * 1000
+        return out
+    finally:
+        client.close()
+
+
+SCENARIOS = {
+    "enqueue_single": enqueue_single,
+    "enqueue_bulk": enqueue_bulk,
+    "process_c1": process_c1,
+    "process_threads100": process_threads100,
+    "process_prefork2": process_prefork2,
+    "latency": latency,
+    "memory": memory,
+    "calibration": calibration,
+}
