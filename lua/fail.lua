@@ -3,7 +3,7 @@
 -- KEYS[1..11]: the task's queue keys (lib/queue.lua)
 -- ARGV[1] prefix, ARGV[2] now ms, ARGV[3] job id, ARGV[4] lock token, ARGV[5] error text,
 -- ARGV[6] retry at ms ('' = permanent failure), ARGV[7] next lock token ('' = do not claim),
--- ARGV[8] next lock ttl ms
+-- ARGV[8] next lock ttl ms, ARGV[9] error detail (serialized type/traceback; '' = none)
 -- Returns {status, <claim reply...>}: status 'retrying', 'failed', or 'lost' (see ack.lua).
 --@include lib/queue
 --@include lib/claim
@@ -13,6 +13,9 @@ local job_key = PREFIX .. id
 local status = 'lost'
 if holds_job(job_key, token) then
   release(id, job_key)
+  if ARGV[9] ~= '' then
+    redis.call('HSET', job_key, 'errorDetail', ARGV[9])
+  end
   if retry_at ~= '' then
     status = 'retrying'
     local attempt = redis.call('HINCRBY', job_key, 'attempt', 1)

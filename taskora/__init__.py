@@ -1,5 +1,7 @@
 """taskora: a Redis task queue whose every job transition is one atomic Lua script."""
 
+from .app import Taskora, create_taskora
+from .context import AbortSignal, Context
 from .errors import (
     CancelledError,
     ConfigurationError,
@@ -16,10 +18,30 @@ from .errors import (
     UnknownTaskError,
     ValidationError,
 )
+from .events import Event
+from .handles import ResultHandle
+from .memory import memory_adapter
+from .middleware import MiddlewareContext
+from .options import Retention, RetryPolicy, StallPolicy
+from .redis import redis_adapter
+from .task import Task
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AbortSignal",
+    "Context",
+    "Event",
+    "MiddlewareContext",
+    "ResultHandle",
+    "Retention",
+    "RetryPolicy",
+    "StallPolicy",
+    "Task",
+    "Taskora",
+    "create_taskora",
+    "memory_adapter",
+    "redis_adapter",
     "CancelledError",
     "ConfigurationError",
     "DuplicateJobError",

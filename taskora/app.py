@@ -1,0 +1,233 @@
+"""Taskora: the app. It owns the adapter, the task registry, defaults, middleware and events, and
+starts in-process workers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .adapters.redis import RedisAdapter
+from .clock import Clock
+from .errors import ConfigurationError, UnknownTaskError
+from .events import APP_EVENTS, Emitter, Event
+from .handles import ResultHandle
+from .middleware import Middleware
+from .options import TaskOptions, build_task_options, parse_retention
+from .serialization import Serializer, get_serializer
+from .stream import EventStream
+from .task import Task
+
+log = logging.getLogger("taskora.app")
+
+
+def resolve_adapter(adapter: RedisAdapter | str | None, clock: Clock | None = None) -> RedisAdapter:
+    """``None`` or ``"memory://"``: the in-memory engine; a ``redis://`` URL: Redis; else the adapter itself."""
+    if adapter is None or adapter == "memory://" or adapter == "memory":
+        from .memory import memory_adapter
+
+        return memory_adapter(clock=clock)
+    if isinstance(adapter, str):
+        if not adapter.startswith(("redis://", "rediss://", "unix://", "valkey://")):
+            raise ConfigurationError(f"unsupported broker URL {adapter!r}: use redis://, rediss://, unix:// or memory://")
+        from .redis import redis_adapter
+
+        return redis_adapter(adapter.replace("valkey://", "redis://", 1), clock=clock)
+    if isinstance(adapter, RedisAdapter):
+        return adapter
+    raise ConfigurationError(f"adapter must be a URL or an adapter from redis_adapter()/memory_adapter(), got {adapter!r}")
+
+
+class Taskora:
+    """A taskora application.
+
+    Args:
+        adapter: ``redis_adapter(...)``, ``memory_adapter()``, a ``redis://`` URL, or None for the
+            in-memory engine.
+        defaults: task options every task starts from (``retry``, ``timeout``, ``concurrency``...).
+        retention: how long finished jobs are kept (``{"completed": {"max_age": "1h", "max_items": 100}}``).
+        serializer: ``"json"`` (default), a kombu serializer name, or an object with dumps/loads.
+    """
+
+    def __init__(
+        self,
+        adapter: RedisAdapter | str | None = None,
+        *,
+        defaults: Mapping[str, Any] | None = None,
+        retention: Mapping[str, Any] | None = None,
+        serializer: str | Serializer | None = None,
+        clock: Clock | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.adapter = resolve_adapter(adapter, clock)
+        self.defaults: TaskOptions = build_task_options(defaults or {})
+        self.retention = parse_retention(retention)
+        self.serializer = get_serializer(serializer)
+        self.name = name or "taskora"
+        self.tasks: dict[str, Task] = {}
+        self.events = Emitter(APP_EVENTS, "app")
+        self.middleware: list[Middleware] = []
+        self._stream: EventStream | None = None
+        self._stream_lock = threading.Lock()
+        self._worker: Any = None
+
+    def __repr__(self) -> str:
+        return f"<Taskora {self.name} on {self.adapter.address}>"
+
+    # -- tasks ------------------------------------------------------------------------------------
+    def task(self, name: str | Callable[..., Any] | None = None, handler: Callable[..., Any] | None = None,
+             **options: Any) -> Any:  # fmt: skip
+        """Declare a task: ``@app.task("name", retry={...})``, ``@app.task``, or ``app.task("name", fn)``.
+
+        Unknown options, bad values and a name used twice raise ConfigurationError here.
+        """
+        if callable(name) and handler is None:  # bare @app.task
+            return self._register(_default_name(name), name, options)
+        if handler is not None:
+            return self._register(name or _default_name(handler), handler, options)
+
+        def decorate(fn: Callable[..., Any]) -> Task:
+            return self._register(name or _default_name(fn), fn, options)
+
+        return decorate
+
+    def _register(self, name: str, handler: Callable[..., Any] | None, options: Mapping[str, Any],
+                  allowed_extra: Iterable[str] = ()) -> Task:  # fmt: skip
+        if not isinstance(name, str) or not name or any(c in name for c in "{}"):
+            raise ConfigurationError(f"task name must be a non-empty string without braces, got {name!r}")
+        if name in self.tasks:
+            raise ConfigurationError(f"task name {name!r} is already registered on this app")
+        task = Task(self, name, handler, build_task_options(options, self.defaults, allowed_extra=tuple(allowed_extra)))
+        self.tasks[name] = task
+        if any(self.events.has(f"task:{e}") for e in ("completed", "failed", "active", "retrying", "progress",
+                                                        "stalled", "cancelled", "expired")):
+            self._events_reader().listen(name)
+        return task
+
+    def register_task(self, name: str, handler: Callable[..., Any] | None, *, allowed_extra: Iterable[str] = (),
+                      **options: Any) -> Task:  # fmt: skip
+        """Register a task programmatically; ``allowed_extra`` names options a front-end keeps in ``extra``."""
+        return self._register(name, handler, options, allowed_extra)
+
+    def get_task(self, name: str) -> Task:
+        try:
+            return self.tasks[name]
+        except KeyError:
+            raise UnknownTaskError(
+                f"no task named {name!r} is registered; known: {', '.join(sorted(self.tasks)) or 'none'}"
+            ) from None
+
+    def dispatch(self, task: str, data: Any = None, **options: Any) -> ResultHandle[Any]:
+        """Dispatch by task name (the task must be registered, possibly as a contract without handler)."""
+        return self.get_task(task).dispatch(data, **options)
+
+    def handle(self, task: str, job_id: str) -> ResultHandle[Any]:
+        return ResultHandle(self, task, job_id)
+
+    # -- middleware and events ---------------------------------------------------------------------
+    def use(self, middleware: Middleware) -> Taskora:
+        """Add app-wide middleware (runs outside each task's own middleware)."""
+        self.middleware.append(middleware)
+        return self
+
+    def on(self, event: str, listener: Callable[..., Any]) -> Callable[[], None]:
+        """Listen to app events: ``task:completed``, ``task:failed``... and ``worker:ready/error/closing``."""
+        off = self.events.on(event, listener)
+        if event.startswith("task:"):
+            reader = self._events_reader()
+            for name in self.tasks:
+                reader.listen(name)
+        return off
+
+    def _events_reader(self) -> EventStream:
+        with self._stream_lock:
+            if self._stream is None:
+                self._stream = EventStream(self)
+            return self._stream
+
+    def _emit_stream_event(self, task_name: str, name: str, job_id: str, fields: dict[str, str]) -> None:
+        task = self.tasks.get(task_name)
+        wanted = (task is not None and task.events.has(name)) or self.events.has(f"task:{name}")
+        if not wanted or name not in {"active", "completed", "failed", "retrying", "progress", "stalled",
+                                      "cancelled", "expired", "waiting", "delayed"}:
+            return
+        event = self._build_event(task_name, name, job_id, fields)
+        if task is not None:
+            task.events.emit(name, event)
+        self.events.emit(f"task:{name}", event)
+
+    def _build_event(self, task_name: str, name: str, job_id: str, fields: dict[str, str]) -> Event:
+        event = Event(name=name, task=task_name, id=job_id, reason=fields.get("reason"), action=fields.get("action"),
+                      error=fields.get("error"))
+        if "count" in fields:
+            event.count = int(fields["count"])
+        if name == "retrying":
+            event.attempt = int(fields.get("attempt", 0)) - 1
+            event.next_attempt_at = int(fields["nextAttemptAt"]) if "nextAttemptAt" in fields else None
+            event.will_retry = True
+        if name == "progress" and "progress" in fields:
+            event.progress = self.serializer.loads(fields["progress"])
+        if name in ("completed", "failed", "active"):
+            self._enrich_from_job(event)
+        return event
+
+    def _enrich_from_job(self, event: Event) -> None:
+        job = self.adapter.get_fields(event.task, event.id,
+                                      ["attempt", "result", "error", "processedOn", "finishedOn"])
+        event.attempt = int(job["attempt"]) if job.get("attempt") else None
+        if event.name == "completed" and job.get("result") is not None:
+            event.result = self.serializer.loads(job["result"])
+        if event.name == "failed":
+            event.error = job.get("error") or event.error
+            event.will_retry = False
+        if job.get("processedOn") and job.get("finishedOn"):
+            event.duration = (int(job["finishedOn"]) - int(job["processedOn"])) / 1000
+
+    # -- workers ----------------------------------------------------------------------------------
+    def start(self, *, tasks: Iterable[str] | None = None, queues: Iterable[str] | None = None,
+              concurrency: int | None = None) -> Any:  # fmt: skip
+        """Start an in-process worker for the registered tasks (or the given task names / queues).
+
+        Returns the Worker; ``close()`` stops it. Tasks without a handler here are skipped.
+        """
+        from .worker.loop import Worker
+
+        if self._worker is not None:
+            raise ConfigurationError("this app already runs a worker; close() it first")
+        selected = self.select_tasks(tasks, queues)
+        worker = Worker(self, selected, concurrency=concurrency)
+        worker.start()
+        self._worker = worker
+        return worker
+
+    def select_tasks(self, names: Iterable[str] | None = None, queues: Iterable[str] | None = None) -> list[Task]:
+        chosen = [self.get_task(n) for n in names] if names is not None else list(self.tasks.values())
+        if queues is not None:
+            wanted = set(queues)
+            chosen = [t for t in chosen if t.options.queue in wanted]
+        return [t for t in chosen if t.handler is not None]
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop the worker (finishing active jobs, up to ``timeout`` seconds) and the event reader."""
+        if self._worker is not None:
+            self._worker.stop(timeout)
+            self._worker = None
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream = None
+
+    def __enter__(self) -> Taskora:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _default_name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__name__", None) or repr(fn)
+
+
+def create_taskora(*args: Any, **kwargs: Any) -> Taskora:
+    """The seeds' factory name; same as ``Taskora(...)``."""
+    return Taskora(*args, **kwargs)

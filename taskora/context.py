@@ -1,0 +1,103 @@
+"""The handler's view of its job: ``ctx`` (seeds: guide/job-context)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .durations import Duration, to_seconds
+from .errors import CancelledError, RetryError
+
+if TYPE_CHECKING:
+    from .worker.runtime import JobRuntime
+
+
+class AbortSignal:
+    """Set when the job should stop: cancelled, timed out, lock lost, or the worker shutting down.
+
+    Handlers that loop or wait check ``aborted`` or wait on ``wait(timeout)`` and return early.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason: str | None = None
+        self._callbacks: list[Callable[[str], Any]] = []
+
+    @property
+    def aborted(self) -> bool:
+        return self._event.is_set()
+
+    def abort(self, reason: str) -> None:
+        if self._event.is_set():
+            return
+        self.reason = reason
+        self._event.set()
+        for callback in list(self._callbacks):
+            callback(reason)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until aborted or ``timeout`` seconds pass; True when aborted (an interruptible sleep)."""
+        return self._event.wait(timeout)
+
+    def on_abort(self, callback: Callable[[str], Any]) -> None:
+        self._callbacks.append(callback)
+
+    def raise_if_aborted(self, job_id: str = "") -> None:
+        if self._event.is_set():
+            raise CancelledError(job_id, self.reason)
+
+
+class ContextLog:
+    """``ctx.log.info(message, **meta)``: structured entries stored with the job (and logged)."""
+
+    def __init__(self, write: Callable[[str, str, dict[str, Any]], None]) -> None:
+        self._write = write
+
+    def info(self, message: str, **meta: Any) -> None:
+        self._write("info", message, meta)
+
+    def warn(self, message: str, **meta: Any) -> None:
+        self._write("warn", message, meta)
+
+    warning = warn
+
+    def error(self, message: str, **meta: Any) -> None:
+        self._write("error", message, meta)
+
+
+class Context:
+    """Passed as the second argument to handlers that accept one."""
+
+    def __init__(self, job: JobRuntime) -> None:
+        self._job = job
+        self.id: str = job.id
+        self.task: str = job.task_name
+        self.attempt: int = job.attempt
+        self.max_attempts: int = job.max_attempts
+        self.timestamp: int = job.timestamp
+        self.signal: AbortSignal = job.signal
+        self.log = ContextLog(job.write_log)
+
+    def heartbeat(self) -> None:
+        """Extend this job's lock now (the worker also does it on its own every third of the lease)."""
+        self._job.heartbeat()
+
+    def progress(self, value: Any) -> None:
+        """Report progress: a number or any JSON-able object; readable via ``handle.progress()``."""
+        self._job.report_progress(value)
+
+    def retry(self, delay: Duration | None = None, reason: str | None = None) -> RetryError:
+        """Build the error to raise for another attempt: ``raise ctx.retry(delay="5s")``."""
+        return RetryError(reason, None if delay is None else to_seconds(delay, name="ctx.retry delay"))
+
+    def __repr__(self) -> str:
+        return f"<Context {self.task} id={self.id} attempt={self.attempt}>"
+
+
+def log_entry(level: str, message: str, meta: dict[str, Any]) -> str:
+    """One stored log line (JSON), in the shape of the seeds' LogEntry."""
+    return json.dumps({"level": level, "message": message, "meta": meta or None, "timestamp": int(time.time() * 1000)},
+                      default=str)

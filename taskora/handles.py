@@ -1,0 +1,101 @@
+"""ResultHandle: what ``dispatch`` returns at once, to wait for, inspect or cancel one job."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from .errors import CancelledError, ExpiredError, JobFailedError, TimeoutError
+
+if TYPE_CHECKING:
+    from .app import Taskora
+
+T = TypeVar("T")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+class ResultHandle(Generic[T]):
+    """A job, by id. ``result()`` blocks until it is final; ``aresult()`` is the asyncio twin.
+
+    ``enqueued`` is False when flow control rejected the dispatch; ``existing_id`` then names the
+    job that holds the key.
+    """
+
+    def __init__(self, app: Taskora, task: str, job_id: str, *, enqueued: bool = True,
+                 existing_id: str | None = None) -> None:  # fmt: skip
+        self.app = app
+        self.task = task
+        self.id = job_id
+        self.enqueued = enqueued
+        self.existing_id = existing_id
+
+    def __repr__(self) -> str:
+        return f"<ResultHandle {self.task} {self.id}>"
+
+    # -- waiting ----------------------------------------------------------------------------------
+    def result(self, timeout: float | None = None) -> T:
+        """The job's return value; raises JobFailedError, CancelledError, ExpiredError or TimeoutError."""
+        fields = self.app._events_reader().wait(self.task, self.id, timeout)
+        if fields is None:
+            raise TimeoutError(f"job {self.id} ({self.task}) did not finish within {timeout}s")
+        return self._outcome(fields)
+
+    def wait_for(self, timeout: float | None = None) -> T:
+        """Same as ``result(timeout)`` (the seeds' ``waitFor``)."""
+        return self.result(timeout)
+
+    async def aresult(self, timeout: float | None = None) -> T:
+        """Await the job's return value without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+
+        def on_final(fields: dict[str, Any]) -> None:
+            loop.call_soon_threadsafe(lambda: future.done() or future.set_result(fields))
+
+        unsubscribe = await loop.run_in_executor(None, self.app._events_reader().subscribe,
+                                                 self.task, self.id, on_final)
+        try:
+            fields = await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            unsubscribe()
+            raise TimeoutError(f"job {self.id} ({self.task}) did not finish within {timeout}s") from None
+        return self._outcome(fields)
+
+    def _outcome(self, fields: dict[str, Any]) -> T:
+        state = fields.get("state")
+        if state == "completed":
+            raw = fields.get("result")
+            return None if raw is None else self.app.serializer.loads(raw)  # type: ignore[return-value]
+        if state == "failed":
+            raise JobFailedError(self.id, _text(fields.get("error")) or "unknown error", self.task)
+        if state == "cancelled":
+            raise CancelledError(self.id, _text(fields.get("cancelReason")) or None)
+        raise ExpiredError(f"job {self.id} ({self.task}) expired before a worker started it")
+
+    # -- reading ----------------------------------------------------------------------------------
+    def state(self) -> str | None:
+        """waiting, delayed, active, retrying, completed, failed, cancelled, expired; None if unknown."""
+        return _text(self.app.adapter.get_fields(self.task, self.id, ["state"])["state"])
+
+    def progress(self) -> Any:
+        raw = self.app.adapter.get_fields(self.task, self.id, ["progress"])["progress"]
+        return None if raw is None else self.app.serializer.loads(raw)
+
+    def logs(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.app.adapter.get_logs(self.task, self.id)]
+
+    def cancel(self, reason: str | None = None) -> str:
+        """Cancel the job: waiting/delayed at once; active through its worker. Returns what happened."""
+        return self.app.adapter.cancel(self.task, self.id, reason or "")
+
+    async def astate(self) -> str | None:
+        return await asyncio.get_running_loop().run_in_executor(None, self.state)
+
+    async def acancel(self, reason: str | None = None) -> str:
+        return await asyncio.get_running_loop().run_in_executor(None, self.cancel, reason)

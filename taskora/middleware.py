@@ -1,0 +1,53 @@
+"""Koa-style middleware: each ``mw(ctx, call_next)`` runs code before and after the rest of the chain.
+
+``ctx`` is a MiddlewareContext: the job context plus ``data`` (mutable before ``call_next``) and
+``result`` (set after it). A middleware may return a different value to replace the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .context import Context
+
+Middleware = Callable[["MiddlewareContext", Callable[[], Any]], Any]
+
+
+class MiddlewareContext:
+    """What a middleware sees: the job ``ctx``, the input ``data`` and, once computed, ``result``."""
+
+    def __init__(self, ctx: Context, data: Any) -> None:
+        self.ctx = ctx
+        self.data = data
+        self.result: Any = None
+        self.task = ctx.task
+        self.id = ctx.id
+        self.attempt = ctx.attempt
+
+    def __getattr__(self, name: str) -> Any:  # ctx.log, ctx.progress, ctx.signal ... pass through
+        return getattr(self.ctx, name)
+
+
+def compose(middleware: Sequence[Middleware], handler: Callable[[MiddlewareContext], Any]) -> Callable[..., Any]:
+    """Build the onion: ``middleware[0]`` outermost, ``handler`` innermost."""
+
+    def run(mctx: MiddlewareContext, index: int = 0) -> Any:
+        if index == len(middleware):
+            mctx.result = handler(mctx)
+            return mctx.result
+        called = False
+
+        def call_next() -> Any:
+            nonlocal called
+            if called:
+                raise RuntimeError("middleware called call_next() twice")
+            called = True
+            return run(mctx, index + 1)
+
+        returned = middleware[index](mctx, call_next)
+        if returned is not None:
+            mctx.result = returned
+        return mctx.result
+
+    return run

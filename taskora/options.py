@@ -1,0 +1,194 @@
+"""Task options as frozen values, checked when a task is declared so a typo fails at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .durations import to_seconds
+from .errors import ConfigurationError
+
+BACKOFF_STRATEGIES = ("fixed", "linear", "exponential")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and when a failing job runs again (seeds: features/retry-backoff).
+
+    ``attempts`` counts every run, the first included: 3 means one run and up to two retries.
+    """
+
+    attempts: int = 1
+    backoff: str | Callable[[int], float] = "exponential"
+    delay: float = 1.0
+    max_delay: float | None = None
+    jitter: bool = True
+    retry_on: tuple[type[BaseException], ...] = ()
+    no_retry_on: tuple[type[BaseException], ...] = ()
+
+
+@dataclass(frozen=True)
+class StallPolicy:
+    """Lock lease and recovery: a job whose worker stops heart-beating for ``interval`` is stalled."""
+
+    interval: float = 30.0
+    max_count: int = 1
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long finished jobs stay readable (seeds: completed 1 h / 100 jobs, failed 7 d / 300 jobs)."""
+
+    completed_age: float = 3600.0
+    completed_count: int = 100
+    failed_age: float = 7 * 86400.0
+    failed_count: int = 300
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """Everything a task declaration can set; see ``Taskora.task`` for each option's meaning."""
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: float | None = None
+    stall: StallPolicy = field(default_factory=StallPolicy)
+    concurrency: int = 1
+    queue: str = "default"
+    priority: int = 0
+    middleware: tuple[Callable[..., Any], ...] = ()
+    on_cancel: Callable[..., Any] | None = None
+    version: int = 1
+    keep_result: bool = True
+    schedule: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _exception_tuple(value: Any, name: str) -> tuple[type[BaseException], ...]:
+    items = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
+    for item in items:
+        if not (isinstance(item, type) and issubclass(item, BaseException)):
+            raise ConfigurationError(f"retry.{name}: expected exception classes, got {item!r}")
+    return tuple(items)
+
+
+def parse_retry(value: RetryPolicy | Mapping[str, Any] | int | None, base: RetryPolicy | None = None) -> RetryPolicy:
+    """Read ``retry=`` given as a RetryPolicy, a dict of its fields, or a number of attempts."""
+    base = base or RetryPolicy()
+    if value is None:
+        return base
+    if isinstance(value, RetryPolicy):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, Mapping)):
+        raise ConfigurationError(f"retry: expected a dict, a RetryPolicy or a number of attempts, got {value!r}")
+    if isinstance(value, int):
+        value = {"attempts": value}
+    unknown = set(value) - {f for f in RetryPolicy.__dataclass_fields__}
+    if unknown:
+        raise ConfigurationError(f"retry: unknown option(s) {', '.join(sorted(unknown))}")
+    policy = replace(base, **value)
+    return _check_retry(policy)
+
+
+def _check_retry(policy: RetryPolicy) -> RetryPolicy:
+    if not isinstance(policy.attempts, int) or policy.attempts < 1:
+        raise ConfigurationError(f"retry.attempts: must be an integer >= 1, got {policy.attempts!r}")
+    if not callable(policy.backoff) and policy.backoff not in BACKOFF_STRATEGIES:
+        raise ConfigurationError(
+            f"retry.backoff: must be one of {', '.join(BACKOFF_STRATEGIES)} or a function, got {policy.backoff!r}"
+        )
+    delay = to_seconds(policy.delay, name="retry.delay")
+    max_delay = None if policy.max_delay is None else to_seconds(policy.max_delay, name="retry.max_delay")
+    return replace(
+        policy,
+        delay=delay,
+        max_delay=max_delay,
+        retry_on=_exception_tuple(policy.retry_on, "retry_on"),
+        no_retry_on=_exception_tuple(policy.no_retry_on, "no_retry_on"),
+    )
+
+
+def parse_stall(value: StallPolicy | Mapping[str, Any] | None, base: StallPolicy | None = None) -> StallPolicy:
+    base = base or StallPolicy()
+    if value is None:
+        return base
+    if isinstance(value, StallPolicy):
+        return value
+    unknown = set(value) - {"interval", "max_count"}
+    if unknown:
+        raise ConfigurationError(f"stall: unknown option(s) {', '.join(sorted(unknown))}")
+    interval = to_seconds(value.get("interval", base.interval), name="stall.interval")
+    max_count = value.get("max_count", base.max_count)
+    if interval <= 0 or not isinstance(max_count, int) or max_count < 0:
+        raise ConfigurationError(f"stall: interval must be > 0 and max_count an integer >= 0, got {dict(value)}")
+    return StallPolicy(interval=interval, max_count=max_count)
+
+
+def parse_retention(value: Retention | Mapping[str, Any] | None) -> Retention:
+    """Read ``retention={"completed": {"max_age": "1h", "max_items": 100}, "failed": {...}}``."""
+    if value is None:
+        return Retention()
+    if isinstance(value, Retention):
+        return value
+    unknown = set(value) - {"completed", "failed"}
+    if unknown:
+        raise ConfigurationError(f"retention: unknown option(s) {', '.join(sorted(unknown))}")
+    base = Retention()
+    completed = value.get("completed") or {}
+    failed = value.get("failed") or {}
+    return Retention(
+        completed_age=to_seconds(completed.get("max_age", base.completed_age), name="retention.completed.max_age"),
+        completed_count=int(completed.get("max_items", base.completed_count)),
+        failed_age=to_seconds(failed.get("max_age", base.failed_age), name="retention.failed.max_age"),
+        failed_count=int(failed.get("max_items", base.failed_count)),
+    )
+
+
+TASK_OPTION_NAMES = frozenset(TaskOptions.__dataclass_fields__) - {"extra"}
+
+
+def build_task_options(
+    options: Mapping[str, Any], defaults: TaskOptions | None = None, *, allowed_extra: Sequence[str] = ()
+) -> TaskOptions:
+    """Validate ``@taskora.task(...)`` keyword options over the app defaults; unknown names fail."""
+    base = defaults or TaskOptions()
+    unknown = set(options) - TASK_OPTION_NAMES - set(allowed_extra)
+    if unknown:
+        raise ConfigurationError(
+            f"unknown task option(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(TASK_OPTION_NAMES))}"
+        )
+    values: dict[str, Any] = {}
+    extra = {k: v for k, v in options.items() if k in allowed_extra}
+    for name, value in options.items():
+        if name in extra:
+            continue
+        values[name] = _parse_option(name, value, base)
+    return replace(base, **values, extra={**base.extra, **extra})
+
+
+def _parse_option(name: str, value: Any, base: TaskOptions) -> Any:
+    if name == "retry":
+        return parse_retry(value, base.retry)
+    if name == "stall":
+        return parse_stall(value, base.stall)
+    if name == "timeout":
+        return None if value is None else to_seconds(value, name="timeout")
+    if name in ("concurrency", "version"):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigurationError(f"{name}: must be an integer >= 1, got {value!r}")
+        return value
+    if name == "priority":
+        return check_priority(value)
+    if name == "middleware":
+        return tuple(value)
+    if name == "queue":
+        if not isinstance(value, str) or not value:
+            raise ConfigurationError(f"queue: must be a non-empty string, got {value!r}")
+        return value
+    return value
+
+
+def check_priority(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
+        raise ConfigurationError(f"priority: must be an integer from 0 to 1000 (higher runs first), got {value!r}")
+    return value

@@ -1,0 +1,190 @@
+"""One event-stream reader per app: it resolves result waiters and feeds ``on(...)`` listeners.
+
+Waiting on a result never polls. A waiter registers a callback, the reader makes sure it reads
+the task's stream from the current end (fixed *before* the waiter looks at the job once), and the
+first final event for the job wakes it. A result that landed before the waiter came is found by
+that one look.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .adapters.redis import CONNECTION_ERRORS
+
+if TYPE_CHECKING:
+    from .app import Taskora
+
+log = logging.getLogger("taskora.stream")
+
+#: Job states after which nothing more happens to a job.
+FINAL_STATES = frozenset({"completed", "failed", "cancelled", "expired"})
+#: Fields a waiter needs to turn a final job into a value or an error.
+RESULT_FIELDS = ("state", "result", "error", "errorDetail", "cancelReason")
+
+Callback = Callable[[dict[str, Any]], None]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class EventStream:
+    """Reads the ``:events`` streams of the tasks this process waits on or listens to."""
+
+    #: How long one XREAD blocks; a stream added meanwhile joins the read when it returns.
+    BLOCK_MS = 100
+
+    def __init__(self, app: Taskora) -> None:
+        self.app = app
+        self.adapter = app.adapter
+        self._lock = threading.Lock()
+        self._positions: dict[str, str] = {}
+        self._tasks_by_stream: dict[str, str] = {}
+        self._waiters: dict[tuple[str, str], list[Callback]] = defaultdict(list)
+        self._listening: set[str] = set()
+        self._wakeup = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    # -- waiters ----------------------------------------------------------------------------------
+    def subscribe(self, task: str, job_id: str, callback: Callback) -> Callable[[], None]:
+        """Call ``callback(fields)`` once when the job is final; returns an unsubscribe function."""
+        delivered = threading.Event()
+
+        def deliver_once(fields: dict[str, Any]) -> None:
+            if not delivered.is_set():
+                delivered.set()
+                callback(fields)
+
+        key = (task, job_id)
+        with self._lock:
+            self._waiters[key].append(deliver_once)
+        self.watch(task)
+        fields = self.adapter.get_fields(task, job_id, RESULT_FIELDS)
+        if fields.get("state") in FINAL_STATES:
+            self._pop_waiters(key)
+            deliver_once(fields)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                waiting = self._waiters.get(key)
+                if waiting and deliver_once in waiting:
+                    waiting.remove(deliver_once)
+                    if not waiting:
+                        del self._waiters[key]
+
+        return unsubscribe
+
+    def wait(self, task: str, job_id: str, timeout: float | None) -> dict[str, Any] | None:
+        """Block until the job is final; returns its result fields, or None on timeout."""
+        done = threading.Event()
+        box: list[dict[str, Any]] = []
+
+        def on_final(fields: dict[str, Any]) -> None:
+            box.append(fields)
+            done.set()
+
+        unsubscribe = self.subscribe(task, job_id, on_final)
+        if not done.wait(timeout):
+            unsubscribe()
+            return box[0] if box else None
+        return box[0]
+
+    # -- listeners --------------------------------------------------------------------------------
+    def listen(self, task: str) -> None:
+        """Start turning ``task``'s stream entries into task and app events."""
+        with self._lock:
+            self._listening.add(task)
+        self.watch(task)
+
+    # -- the reader ---------------------------------------------------------------------------------
+    def watch(self, task: str) -> None:
+        stream = self.adapter.keys.events(task)
+        with self._lock:
+            if stream in self._positions:
+                return
+        start = self.adapter.last_event_id(task)
+        with self._lock:
+            if stream not in self._positions:
+                self._positions[stream] = start
+                self._tasks_by_stream[stream] = task
+            self._ensure_thread()
+            self._wakeup.notify_all()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stopped = False
+            self._thread = threading.Thread(target=self._run, name="taskora-events", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._wakeup.notify_all()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2)
+
+    def _run(self) -> None:
+        backoff = 0.05
+        while True:
+            with self._lock:
+                while not self._positions and not self._stopped:
+                    self._wakeup.wait()
+                if self._stopped:
+                    return
+                positions = dict(self._positions)
+            try:
+                replies = self.adapter.read_events(positions, block_ms=self.BLOCK_MS)
+                backoff = 0.05
+            except CONNECTION_ERRORS as exc:
+                log.warning("event stream read failed (%s); retrying in %.2fs", exc, backoff)
+                with self._lock:
+                    self._wakeup.wait(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            for stream, entries in replies:
+                self._consume(_text(stream), entries)
+
+    def _consume(self, stream: str, entries: list[Any]) -> None:
+        task = self._tasks_by_stream.get(stream)
+        if task is None or not entries:
+            return
+        with self._lock:
+            self._positions[stream] = _text(entries[-1][0])
+            listening = task in self._listening
+        for _entry_id, raw in entries:
+            fields = {_text(k): _text(v) for k, v in raw.items()}
+            name, job_id = fields.get("event", ""), fields.get("jobId", "")
+            if name in FINAL_STATES:
+                self._resolve(task, job_id, name)
+            if listening:
+                try:
+                    self.app._emit_stream_event(task, name, job_id, fields)
+                except Exception:
+                    log.exception("turning a %s event of %s into listeners' calls failed", name, task)
+
+    def _pop_waiters(self, key: tuple[str, str]) -> list[Callback]:
+        with self._lock:
+            return self._waiters.pop(key, [])
+
+    def _resolve(self, task: str, job_id: str, event: str) -> None:
+        key = (task, job_id)
+        with self._lock:
+            if key not in self._waiters:
+                return
+        fields = self.adapter.get_fields(task, job_id, RESULT_FIELDS)
+        if fields.get("state") is None and event == "completed":
+            fields["state"] = "completed"  # completed without keeping its result (keep_result=False)
+        if fields.get("state") not in FINAL_STATES:
+            return
+        for callback in self._pop_waiters(key):
+            try:
+                callback(fields)
+            except Exception:
+                log.exception("a result waiter for %s %s raised", task, job_id)

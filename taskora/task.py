@@ -1,0 +1,130 @@
+"""Task: a named handler with its options; ``dispatch`` turns data into a job."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from .durations import to_ms
+from .errors import ConfigurationError
+from .events import TASK_EVENTS, Emitter
+from .handles import ResultHandle
+from .options import TaskOptions, check_priority
+
+if TYPE_CHECKING:
+    from .adapters.redis import EnqueueRequest
+    from .app import Taskora
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+#: Options accepted by ``dispatch``; anything else is an error naming the option.
+DISPATCH_OPTIONS = frozenset({"delay", "priority", "ttl", "job_id", "meta"})
+
+
+def _accepts_context(handler: Callable[..., Any]) -> bool:
+    """Handlers may be ``fn(data)`` or ``fn(data, ctx)``; decide once, at declaration."""
+    try:
+        params = list(inspect.signature(handler).parameters.values())
+    except (TypeError, ValueError):
+        return True
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return True
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2
+
+
+class Task(Generic[In, Out]):
+    """A registered task. Call ``dispatch(data)`` to enqueue; call the task itself to run it inline."""
+
+    def __init__(self, app: Taskora, name: str, handler: Callable[..., Any] | None, options: TaskOptions) -> None:
+        self.app = app
+        self.name = name
+        self.handler = handler
+        self.options = options
+        self.events = Emitter(TASK_EVENTS, f"task {name!r}")
+        self.accepts_context = handler is not None and _accepts_context(handler)
+        self.is_async = handler is not None and asyncio.iscoroutinefunction(handler)
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name}>"
+
+    def __call__(self, data: Any = None, ctx: Any = None) -> Any:
+        """Run the handler in this process, as a plain function call (no queue, no retries)."""
+        if self.handler is None:
+            raise ConfigurationError(f"task {self.name!r} has no handler in this process (a contract only)")
+        result = self.handler(data, ctx) if self.accepts_context else self.handler(data)
+        if inspect.isawaitable(result):
+            return asyncio.run(_await(result))
+        return result
+
+    # -- dispatching ----------------------------------------------------------------------------
+    def dispatch(self, data: Any = None, **options: Any) -> ResultHandle[Out]:
+        """Enqueue one job and return its handle at once.
+
+        Options: ``delay`` (seconds or "5m"), ``priority`` (0-1000, higher first), ``ttl`` (expire
+        unless started within it). Errors (bad option, unserializable data) raise here, before
+        anything is written.
+        """
+        request = self.build_request(data, options)
+        created = self.app.adapter.enqueue(request)
+        return ResultHandle(self.app, self.name, request.id, enqueued=created,
+                            existing_id=None if created else request.id)
+
+    def dispatch_many(self, items: Iterable[Any]) -> list[ResultHandle[Out]]:
+        """Enqueue many jobs in one round trip. Each item is data, or ``(data, options_dict)``."""
+        requests = [self.build_request(*_split_item(item)) for item in items]
+        created = self.app.adapter.enqueue_many(requests)
+        return [ResultHandle(self.app, self.name, r.id, enqueued=c) for r, c in zip(requests, created, strict=True)]
+
+    def build_request(self, data: Any, options: Mapping[str, Any]) -> EnqueueRequest:
+        """Validate options and serialize ``data`` into an enqueue request (nothing is sent)."""
+        from .adapters.redis import EnqueueRequest
+
+        unknown = set(options) - DISPATCH_OPTIONS
+        if unknown:
+            raise ConfigurationError(
+                f"{self.name}.dispatch: unknown option(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(sorted(DISPATCH_OPTIONS))}"
+            )
+        delay_ms = to_ms(options["delay"], name="delay") if options.get("delay") is not None else 0
+        priority = check_priority(options.get("priority", self.options.priority))
+        ttl = options.get("ttl")
+        now = self.app.adapter.now_ms()
+        expire_at = now + delay_ms + to_ms(ttl, name="ttl") if ttl is not None else 0
+        meta = {str(k): str(v) for k, v in (options.get("meta") or {}).items()}
+        return EnqueueRequest(
+            task=self.name,
+            id=str(options.get("job_id") or uuid.uuid4()),
+            data=self.app.serializer.dumps(data),
+            delay_ms=delay_ms,
+            priority=priority,
+            max_attempts=self.options.retry.attempts,
+            expire_at_ms=expire_at,
+            version=self.options.version,
+            fields=meta,
+        )
+
+    # -- events -----------------------------------------------------------------------------------
+    def on(self, event: str, listener: Callable[..., Any]) -> Callable[[], None]:
+        """Listen to this task's jobs, from any worker: completed, failed, retrying, active, progress..."""
+        off = self.events.on(event, listener)
+        self.app._events_reader().listen(self.name)
+        return off
+
+    def handle(self, job_id: str) -> ResultHandle[Out]:
+        """A handle on an existing job of this task, by id."""
+        return ResultHandle(self.app, self.name, job_id)
+
+
+def _split_item(item: Any) -> tuple[Any, Mapping[str, Any]]:
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Mapping):
+        return item[0], item[1]
+    return item, {}
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable

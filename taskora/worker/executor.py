@@ -1,0 +1,121 @@
+"""Runs one job's handler: decode, middleware, the call itself, timeout. No Redis writes here; the
+loop turns the Outcome into the matching transition."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..context import Context
+from ..errors import TimeoutError
+from ..middleware import MiddlewareContext, compose
+
+if TYPE_CHECKING:
+    from ..app import Taskora
+    from .runtime import JobRuntime
+
+
+@dataclass
+class Outcome:
+    """How an attempt ended: ``completed`` (with ``result``), ``failed`` (with ``error``) or ``cancelled``."""
+
+    kind: str
+    result: Any = None
+    error: BaseException | None = None
+    duration: float = 0.0
+
+
+class AsyncLoop:
+    """A private event loop thread for ``async def`` handlers, started on first use."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def run(self, awaitable: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), self._get()).result()
+
+    def _get(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, name="taskora-asyncio", daemon=True).start()
+            return self._loop
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._loop = None
+
+
+async def _as_coroutine(awaitable: Any) -> Any:
+    return await awaitable
+
+
+class Executor:
+    """Executes jobs for one app; shared by all of a worker's slots."""
+
+    def __init__(self, app: Taskora) -> None:
+        self.app = app
+        self.async_loop = AsyncLoop()
+
+    def execute(self, runtime: JobRuntime) -> Outcome:
+        started = time.monotonic()
+        outcome = self._execute(runtime)
+        outcome.duration = time.monotonic() - started
+        if runtime.signal.reason == "cancelled":
+            outcome.kind = "cancelled"
+        return outcome
+
+    def _execute(self, runtime: JobRuntime) -> Outcome:
+        task = runtime.task
+        ctx = Context(runtime)
+        try:
+            data = runtime.decode_data()
+            chain = compose([*self.app.middleware, *task.options.middleware],
+                            lambda mctx: self._call_handler(task, mctx.data, ctx))
+            mctx = MiddlewareContext(ctx, data)
+            result = self._with_timeout(runtime, lambda: chain(mctx))
+            return Outcome("completed", result=result)
+        except Exception as exc:
+            return Outcome("failed", error=exc)
+
+    def _call_handler(self, task: Any, data: Any, ctx: Context) -> Any:
+        result = task.handler(data, ctx) if task.accepts_context else task.handler(data)
+        if inspect.isawaitable(result):
+            result = self.async_loop.run(result)
+        return result
+
+    def _with_timeout(self, runtime: JobRuntime, call: Callable[[], Any]) -> Any:
+        """Run ``call``; past the task's timeout, abort the signal and fail the attempt with TimeoutError.
+
+        A thread cannot be killed: the handler keeps its thread until it returns or notices
+        ``ctx.signal``, and whatever it returns then is dropped.
+        """
+        timeout = runtime.task.options.timeout
+        if timeout is None:
+            return call()
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def target() -> None:
+            try:
+                box["result"] = call()
+            except BaseException as exc:  # handed back to the slot thread below
+                box["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=target, name=f"taskora-job-{runtime.id}", daemon=True).start()
+        if not done.wait(timeout):
+            runtime.signal.abort("timeout")
+            raise TimeoutError(f"{runtime.task_name} job {runtime.id} exceeded its timeout of {timeout}s")
+        if "error" in box:
+            raise box["error"]
+        return box.get("result")

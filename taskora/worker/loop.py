@@ -1,0 +1,320 @@
+"""The in-process worker: claim, run, finish, and keep held jobs alive.
+
+Each task gets ``concurrency`` slot threads. A slot blocks on the task's marker, claims a job,
+runs it, and finishes it with a fused finish-and-claim-next script, so a busy slot costs one
+round trip per job. Beside the slots run a heartbeat (extends the locks of held jobs, learns of
+cancels), a cancel listener (pub/sub, instant cancel) and maintenance (stall sweep, retention).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, ClaimResult
+from ..errors import RetryError
+from ..retry import backoff_delay, should_retry
+from .executor import Executor, Outcome
+from .runtime import JobRuntime
+
+if TYPE_CHECKING:
+    from ..app import Taskora
+    from ..task import Task
+
+log = logging.getLogger("taskora.worker")
+
+#: Longest a slot blocks on its marker before looking again (also bounds how late a stop is seen).
+MAX_BLOCK_S = 5.0
+#: How often retention runs.
+TRIM_EVERY_S = 5.0
+
+
+def _new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def error_detail(error: BaseException) -> str:
+    """What the job hash keeps about an exception beyond its text: type, module, arguments, traceback."""
+    try:
+        args = json.loads(json.dumps(list(error.args), default=repr))
+    except (TypeError, ValueError):
+        args = [repr(a) for a in error.args]
+    return json.dumps({
+        "type": type(error).__qualname__,
+        "module": type(error).__module__,
+        "message": str(error),
+        "args": args,
+        "traceback": "".join(traceback.format_exception(type(error), error, error.__traceback__)),
+    })
+
+
+class Worker:
+    """Runs the handlers of ``tasks`` in this process until ``stop()``."""
+
+    def __init__(self, app: Taskora, tasks: Iterable[Task], *, concurrency: int | None = None,
+                 name: str | None = None) -> None:  # fmt: skip
+        self.app = app
+        self.adapter = app.adapter
+        self.tasks = [t for t in tasks if t.handler is not None]
+        self.concurrency = concurrency
+        self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
+        self.executor = Executor(app)
+        self.active: dict[str, JobRuntime] = {}
+        self.processed = 0
+        self._active_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._cold = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._slot_threads: list[threading.Thread] = []
+        self._pubsub: Any = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def slots_for(self, task: Task) -> int:
+        return self.concurrency if self.concurrency is not None else task.options.concurrency
+
+    def start(self) -> None:
+        self.adapter.connect()
+        for task in self.tasks:
+            for i in range(self.slots_for(task)):
+                self._slot_threads.append(self._spawn(f"taskora-slot-{task.name}-{i}", self._slot_loop, task))
+        self._threads.append(self._spawn("taskora-heartbeat", self._heartbeat_loop))
+        self._threads.append(self._spawn("taskora-maintenance", self._maintenance_loop))
+        self._threads.append(self._spawn("taskora-cancel", self._cancel_loop))
+        self.app.events.emit("worker:ready", self)
+
+    def _spawn(self, name: str, target: Any, *args: Any) -> threading.Thread:
+        thread = threading.Thread(target=self._guard, args=(target, *args), name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def _guard(self, target: Any, *args: Any) -> None:
+        try:
+            target(*args)
+        except Exception as exc:  # a loop that dies is reported; the others keep running
+            log.exception("worker thread %s crashed", threading.current_thread().name)
+            self.app.events.emit("worker:error", exc)
+
+    def stop(self, timeout: float | None = None, *, cold: bool = False) -> bool:
+        """Warm stop: claim nothing more, let active jobs finish (up to ``timeout``), then return.
+
+        Cold stop (``cold=True``, or a warm stop that runs out of time): active jobs are told to
+        abort and handed back to the queue unfinished, so another worker runs them; nothing is lost.
+        Returns True when every active job finished here.
+        """
+        self.app.events.emit("worker:closing", self)
+        self._stopping.set()
+        for task in self.tasks:
+            self._safely(self.adapter.wake_workers, task.name, self.slots_for(task))
+        if cold:
+            self._abort_active()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        finished = self._join(self._slot_threads, deadline)
+        if not finished:
+            self._abort_active()
+            finished = self._join(self._slot_threads, time.monotonic() + 1.0)
+        self._cold.set()
+        self._requeue_abandoned()
+        self._join(self._threads, time.monotonic() + 2.0)
+        self.executor.async_loop.stop()
+        return finished
+
+    @staticmethod
+    def _join(threads: list[threading.Thread], deadline: float | None) -> bool:
+        for thread in threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in threads)
+
+    def _abort_active(self) -> None:
+        self._cold.set()
+        with self._active_lock:
+            runtimes = list(self.active.values())
+        for runtime in runtimes:
+            runtime.signal.abort("shutdown")
+
+    def _requeue_abandoned(self) -> None:
+        with self._active_lock:
+            abandoned = list(self.active.values())
+            self.active.clear()
+        for runtime in abandoned:
+            if self._safely(self.adapter.nack, runtime.task_name, runtime.id, runtime.claimed.token):
+                log.warning("job %s (%s) did not stop in time; returned to the queue", runtime.id, runtime.task_name)
+
+    def _safely(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except CONNECTION_ERRORS as exc:
+            log.warning("Redis unreachable during %s: %s", getattr(fn, "__name__", fn), exc)
+            return None
+
+    # -- slots --------------------------------------------------------------------------------
+    def _slot_loop(self, task: Task) -> None:
+        job: ClaimedJob | None = None
+        backoff = 0.05
+        while not self._stopping.is_set() or job is not None:
+            try:
+                job = self._process(job) if job is not None else self._claim_or_wait(task)
+                backoff = 0.05
+            except CONNECTION_ERRORS as exc:
+                log.warning("Redis unreachable (%s); %s retries in %.2fs", exc, task.name, backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 2.0)
+                self._after_reconnect()
+
+    def _after_reconnect(self) -> None:
+        """A restarted Redis may have lost ``taskora:meta``; write it again before going on."""
+        try:
+            self.adapter.handshake()
+        except CONNECTION_ERRORS:
+            pass
+
+    def _claim_or_wait(self, task: Task) -> ClaimedJob | None:
+        claimed = self.adapter.claim(task.name, _new_token(), self._lock_ttl_ms(task))
+        if claimed.job is not None or self._stopping.is_set():
+            return claimed.job
+        timeout = MAX_BLOCK_S
+        if claimed.next_due_ms is not None:
+            timeout = min(timeout, max(0.0, (claimed.next_due_ms - self.adapter.now_ms()) / 1000))
+        if timeout > 0:
+            self.adapter.wait_for_work(task.name, timeout)
+        return None
+
+    @staticmethod
+    def _lock_ttl_ms(task: Task) -> int:
+        return int(task.options.stall.interval * 1000)
+
+    def _process(self, job: ClaimedJob) -> ClaimedJob | None:
+        task = self.app.get_task(job.task)
+        runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
+        with self._active_lock:
+            self.active[job.id] = runtime
+        try:
+            outcome = self.executor.execute(runtime)
+        finally:
+            with self._active_lock:
+                still_ours = self.active.pop(job.id, None) is not None
+        if not still_ours:  # a cold stop already handed it back
+            return None
+        self.processed += 1
+        return self._finish(runtime, outcome).job
+
+    # -- finishing ------------------------------------------------------------------------------
+    def _finish(self, runtime: JobRuntime, outcome: Outcome) -> ClaimResult:
+        task = runtime.task
+        next_token = None if self._stopping.is_set() else _new_token()
+        ttl = self._lock_ttl_ms(task)
+        if runtime.signal.reason == "shutdown" and outcome.kind != "completed":
+            self.adapter.nack(task.name, runtime.id, runtime.claimed.token)
+            return ClaimResult()
+        if outcome.kind == "cancelled":
+            return self._finish_cancelled(runtime)
+        if outcome.kind == "completed":
+            payload = self.app.serializer.dumps(outcome.result)
+            result = self.adapter.ack(runtime.claimed, payload, keep=task.options.keep_result,
+                                      next_token=next_token, lock_ttl_ms=ttl)
+        else:
+            result = self._finish_failed(runtime, outcome.error, next_token, ttl)
+        if result.status == "lost":
+            log.warning("job %s (%s): lock lost while running; its outcome was dropped", runtime.id, task.name)
+        return result
+
+    def _finish_cancelled(self, runtime: JobRuntime) -> ClaimResult:
+        self.adapter.finish_cancel(runtime.claimed)
+        on_cancel = runtime.task.options.on_cancel
+        if on_cancel is not None:
+            try:
+                on_cancel(runtime.decode_data(), runtime.signal.reason)
+            except Exception:
+                log.exception("on_cancel of %s raised for job %s", runtime.task_name, runtime.id)
+        return ClaimResult()
+
+    def _finish_failed(self, runtime: JobRuntime, error: BaseException | None, next_token: str | None,
+                       ttl: int) -> ClaimResult:  # fmt: skip
+        assert error is not None
+        task = runtime.task
+        retry_at = None
+        if should_retry(task.options.retry, error, runtime.attempt):
+            delay = error.delay if isinstance(error, RetryError) and error.delay is not None else None
+            if delay is None:
+                delay = backoff_delay(task.options.retry, runtime.attempt)
+            retry_at = self.adapter.now_ms() + int(delay * 1000)
+        text = f"{type(error).__name__}: {error}"
+        result = self.adapter.fail(runtime.claimed, text, retry_at_ms=retry_at, detail=error_detail(error),
+                                   next_token=next_token, lock_ttl_ms=ttl)
+        if retry_at is None and result.status == "failed" and not self._has_failed_listener(task):
+            log.error("job %s (%s) failed after %d attempt(s): %s", runtime.id, task.name, runtime.attempt, text,
+                      exc_info=(type(error), error, error.__traceback__))
+        return result
+
+    def _has_failed_listener(self, task: Task) -> bool:
+        return task.events.has("failed") or self.app.events.has("task:failed")
+
+    # -- heartbeat, cancels, maintenance ---------------------------------------------------------
+    def _heartbeat_loop(self) -> None:
+        interval = min((t.options.stall.interval for t in self.tasks), default=30.0) / 3
+        while not self._cold.wait(interval):
+            with self._active_lock:
+                runtimes = list(self.active.values())
+            if not runtimes:
+                continue
+            by_ttl: dict[int, list[JobRuntime]] = {}
+            for runtime in runtimes:
+                by_ttl.setdefault(self._lock_ttl_ms(runtime.task), []).append(runtime)
+            for ttl, group in by_ttl.items():
+                statuses = self._safely(self.adapter.extend_locks, [r.claimed for r in group], ttl) or []
+                for runtime, status in zip(group, statuses, strict=False):
+                    runtime.apply_lock_status(status)
+
+    def _cancel_loop(self) -> None:
+        channels = {self.adapter.keys.cancel_channel(t.name) for t in self.tasks}
+        while not self._cold.is_set() and channels:
+            try:
+                self._pubsub = self.adapter.pubsub()
+                self._pubsub.subscribe(*channels)
+                while not self._cold.is_set():
+                    message = self._pubsub.get_message(timeout=0.5)
+                    if message and message.get("type") == "message":
+                        self._on_cancel_message(message["data"])
+            except CONNECTION_ERRORS as exc:
+                log.warning("cancel channel lost (%s); the lock heartbeat still reports cancels", exc)
+                self._cold.wait(1.0)
+            finally:
+                self._close_pubsub()
+
+    def _close_pubsub(self) -> None:
+        if self._pubsub is not None:
+            try:
+                self._pubsub.close()
+            except Exception:  # closing a broken connection may fail; nothing to do about it
+                log.debug("closing the cancel subscription failed", exc_info=True)
+            self._pubsub = None
+
+    def _on_cancel_message(self, raw: Any) -> None:
+        job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+        with self._active_lock:
+            runtime = self.active.get(job_id)
+        if runtime is not None:
+            runtime.signal.abort("cancelled")
+
+    def _maintenance_loop(self) -> None:
+        last_sweep: dict[str, float] = {}
+        while not self._cold.wait(min(TRIM_EVERY_S, self._shortest_stall_interval())):
+            now = time.monotonic()
+            for task in self.tasks:
+                if now - last_sweep.get(task.name, 0.0) >= task.options.stall.interval:
+                    last_sweep[task.name] = now
+                    self._safely(self.adapter.stall_sweep, task.name, task.options.stall.max_count)
+                self._safely(self._trim, task)
+
+    def _shortest_stall_interval(self) -> float:
+        return min((t.options.stall.interval for t in self.tasks), default=30.0)
+
+    def _trim(self, task: Task) -> None:
+        r = self.app.retention
+        self.adapter.trim(task.name, completed_age_ms=int(r.completed_age * 1000), completed_count=r.completed_count,
+                          failed_age_ms=int(r.failed_age * 1000), failed_count=r.failed_count)
