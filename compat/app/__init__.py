@@ -1,0 +1,1 @@
+"""Celery's ``celery.app`` package: the app object, its configuration and its task routing."""

@@ -1,0 +1,1 @@
+"""Celery's ``celery.utils`` helpers that project code imports (``celery.utils.log``)."""

@@ -1,0 +1,281 @@
+"""Celery's ``Signal`` contract: connect forms, sender filtering, weak refs, dispatch_uid, robust send."""
+
+from __future__ import annotations
+
+import gc
+import logging
+from typing import Any
+
+import pytest
+from taskora.compat import signals
+from taskora.compat.signals import Signal
+
+
+@pytest.fixture
+def sig() -> Signal:
+    return Signal(name="test_signal", providing_args=["value"])
+
+
+class _Task:
+    """Stands in for a task object: signals only look at ``name`` (and identity)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def test_connect_as_bare_decorator_returns_the_function(sig: Signal) -> None:
+    seen: list[Any] = []
+
+    @sig.connect
+    def handler(sender: Any = None, **kwargs: Any) -> str:
+        seen.append((sender, kwargs))
+        return "ok"
+
+    assert callable(handler) and handler.__name__ == "handler"
+    result = sig.send(sender="me", value=1)
+    assert result == [(handler, "ok")]
+    assert seen == [("me", {"signal": sig, "value": 1})]
+
+
+def test_connect_with_options_and_as_call(sig: Signal) -> None:
+    calls: list[str] = []
+
+    @sig.connect(weak=False)
+    def decorated(**kwargs: Any) -> None:
+        calls.append("decorated")
+
+    def plain(**kwargs: Any) -> None:
+        calls.append("plain")
+
+    assert sig.connect(plain) is plain
+    sig.send(sender=None)
+    assert calls == ["decorated", "plain"]
+
+
+def test_receiver_without_kwargs_is_refused(sig: Signal) -> None:
+    def no_kwargs(sender: Any) -> None:  # pragma: no cover - never called
+        pass
+
+    with pytest.raises(ValueError, match="keyword arguments"):
+        sig.connect(no_kwargs)
+
+
+def test_sender_filter_by_identity(sig: Signal) -> None:
+    a, b = _Task("a"), _Task("b")
+    heard: list[Any] = []
+
+    def handler(sender: Any = None, **kwargs: Any) -> None:
+        heard.append(sender)
+
+    sig.connect(handler, sender=a)
+    sig.send(sender=b)
+    sig.send(sender=None)
+    sig.send(sender=a)
+    assert heard == [a]
+
+
+def test_sender_as_task_name_string_matches_strings_and_named_objects(sig: Signal) -> None:
+    heard: list[Any] = []
+
+    @sig.connect(sender="proj.tasks.add")
+    def handler(sender: Any = None, **kwargs: Any) -> None:
+        heard.append(sender)
+
+    add, other = _Task("proj.tasks.add"), _Task("proj.tasks.mul")
+    sig.send(sender="proj.tasks.add")  # before_task_publish style: the name itself
+    sig.send(sender=add)  # task_prerun style: the task object
+    sig.send(sender="proj.tasks.mul")
+    sig.send(sender=other)
+    assert heard == ["proj.tasks.add", add]
+
+
+def test_sender_proxy_is_resolved(sig: Signal) -> None:
+    real = _Task("t")
+
+    class Proxy:
+        def _get_current_object(self) -> _Task:
+            return real
+
+    heard: list[Any] = []
+    sig.connect(lambda sender=None, **kw: heard.append(sender), sender=Proxy(), weak=False)
+    sig.send(sender=real)
+    assert heard == [real]
+
+
+def test_receivers_are_weak_by_default(sig: Signal) -> None:
+    calls: list[str] = []
+    sig.connect(lambda **kw: calls.append("weak"))
+    sig.connect(lambda **kw: calls.append("strong"), weak=False)
+    gc.collect()
+    sig.send(sender=None)
+    assert calls == ["strong"]
+    assert len(sig.receivers) == 1
+
+
+def test_bound_method_receiver_lives_as_long_as_its_instance(sig: Signal) -> None:
+    calls: list[str] = []
+
+    class Listener:
+        def on(self, **kwargs: Any) -> None:
+            calls.append("on")
+
+    listener = Listener()
+    sig.connect(listener.on)
+    gc.collect()  # the bound-method object itself is gone; the instance is not
+    sig.send(sender=None)
+    del listener
+    gc.collect()
+    sig.send(sender=None)
+    assert calls == ["on"]
+
+
+def test_connecting_twice_is_deduplicated(sig: Signal) -> None:
+    calls: list[str] = []
+
+    def handler(**kwargs: Any) -> None:
+        calls.append("h")
+
+    sig.connect(handler)
+    sig.connect(handler)
+    sig.send(sender=None)
+    assert calls == ["h"]
+
+
+def test_dispatch_uid_deduplicates_different_functions(sig: Signal) -> None:
+    calls: list[str] = []
+
+    def first(**kwargs: Any) -> None:
+        calls.append("first")
+
+    def second(**kwargs: Any) -> None:
+        calls.append("second")
+
+    sig.connect(first, dispatch_uid="only-once")
+    sig.connect(second, dispatch_uid="only-once")
+    sig.send(sender=None)
+    assert calls == ["first"]
+    assert sig.disconnect(dispatch_uid="only-once") is True
+    sig.send(sender=None)
+    assert calls == ["first"]
+
+
+def test_disconnect_needs_the_same_sender(sig: Signal) -> None:
+    calls: list[str] = []
+
+    def handler(**kwargs: Any) -> None:
+        calls.append("h")
+
+    sig.connect(handler, sender="a")
+    assert sig.disconnect(handler) is False  # connected for sender "a", not for None
+    assert sig.disconnect(handler, sender="a") is True
+    sig.send(sender="a")
+    assert calls == []
+
+
+def test_raising_receiver_is_logged_and_others_still_run(sig: Signal, caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[str] = []
+    boom = RuntimeError("boom")
+
+    def bad(**kwargs: Any) -> None:
+        raise boom
+
+    def good(**kwargs: Any) -> str:
+        calls.append("good")
+        return "fine"
+
+    sig.connect(bad)
+    sig.connect(good)
+    with caplog.at_level(logging.ERROR):
+        result = sig.send(sender=None)
+    assert result == [(bad, boom), (good, "fine")]
+    assert calls == ["good"]
+    assert any(r.name.startswith("celery") and "raised" in r.getMessage() for r in caplog.records)
+    assert sig.send_robust(sender=None) == result
+
+
+def test_retry_receiver_is_retried_until_it_succeeds(sig: Signal, monkeypatch: pytest.MonkeyPatch) -> None:
+    sleeps: list[float] = []
+    monkeypatch.setattr(signals, "_sleep", sleeps.append)
+    attempts: list[int] = []
+
+    def flaky(**kwargs: Any) -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionError("not yet")
+        return "done"
+
+    sig.connect(flaky, retry=True)
+    gc.collect()  # retry implies a strong reference
+    assert sig.send(sender=None)[0][1] == "done"
+    assert len(attempts) == 3 and sleeps == [2.0, 4.0]
+    assert sig.disconnect(flaky) is True
+
+
+def test_has_listeners(sig: Signal) -> None:
+    def handler(**kwargs: Any) -> None:
+        pass
+
+    assert not sig.has_listeners()
+    sig.connect(handler, sender="x")
+    assert sig.has_listeners("x") and not sig.has_listeners("y")
+
+
+def test_named_signals_exist_with_celerys_arguments() -> None:
+    expected = {
+        "task_prerun": {"task_id", "task", "args", "kwargs"},
+        "task_postrun": {"task_id", "task", "args", "kwargs", "retval", "state"},
+        "task_success": {"result"},
+        "task_failure": {"task_id", "exception", "args", "kwargs", "traceback", "einfo"},
+        "task_retry": {"request", "reason", "einfo"},
+        "task_revoked": {"request", "terminated", "signum", "expired"},
+        "task_received": {"request"},
+        "task_rejected": {"message", "exc"},
+        "task_unknown": {"message", "exc", "name", "id"},
+        "before_task_publish": {
+            "body",
+            "exchange",
+            "routing_key",
+            "headers",
+            "properties",
+            "declare",
+            "retry_policy",
+        },
+        "after_task_publish": {"body", "exchange", "routing_key"},
+        "worker_shutting_down": {"sig", "how", "exitcode"},
+        "worker_process_shutdown": {"pid", "exitcode"},
+        "celeryd_init": {"instance", "conf", "options"},
+        "celeryd_after_setup": {"instance", "conf"},
+        "setup_logging": {"loglevel", "logfile", "format", "colorize"},
+        "after_setup_logger": {"logger", "loglevel", "logfile", "format", "colorize"},
+        "after_setup_task_logger": {"logger", "loglevel", "logfile", "format", "colorize"},
+    }
+    for name, args in expected.items():
+        signal = getattr(signals, name)
+        assert isinstance(signal, Signal) and signal.name == name
+        assert signal.providing_args == args, name
+    for name in [
+        "worker_init",
+        "worker_ready",
+        "worker_shutdown",
+        "worker_process_init",
+        "beat_init",
+        "beat_embedded_init",
+        "import_modules",
+    ]:
+        assert isinstance(getattr(signals, name), Signal)
+    assert all(isinstance(getattr(signals, n), Signal) for n in signals.__all__ if n != "Signal")
+
+
+def test_named_signal_round_trip_with_task_sender() -> None:
+    task = _Task("proj.tasks.add")
+    seen: dict[str, Any] = {}
+
+    def on_prerun(sender: Any = None, task_id: str | None = None, **kwargs: Any) -> None:
+        seen.update(sender=sender, task_id=task_id, args=kwargs["args"])
+
+    signals.task_prerun.connect(on_prerun, sender="proj.tasks.add")
+    try:
+        signals.task_prerun.send(sender=task, task_id="id-1", task=task, args=[1, 2], kwargs={})
+    finally:
+        signals.task_prerun.disconnect(on_prerun, sender="proj.tasks.add")
+    assert seen == {"sender": task, "task_id": "id-1", "args": [1, 2]}
