@@ -226,13 +226,15 @@ class IntervalSpec(ScheduleSpec):
         return {"every": self.every_ms, "align": self.align, "timezone": self.timezone}
 
     def _truncate(self, ms: int) -> int:
-        zone = _zone(self.timezone)
-        local = (_EPOCH + ms * _MS).astimezone(zone)
-        index = _ALIGN_UNITS.index(self.align or "second")
-        cut = {"microsecond": 0, "second": 0, "minute": 0, "hour": 0}
-        keys = ("microsecond", "second", "minute", "hour")[: index + 1]
-        floored = local.replace(**{k: cut[k] for k in keys}, fold=0)
-        return _instant_ms(floored.replace(tzinfo=zone))
+        """Start of the ``align`` unit holding ``ms`` on the zone's wall clock (same DST pass)."""
+        local = (_EPOCH + ms * _MS).astimezone(_zone(self.timezone)).replace(microsecond=0)
+        if self.align in ("minute", "hour", "day"):
+            local = local.replace(second=0)
+        if self.align in ("hour", "day"):
+            local = local.replace(minute=0)
+        if self.align == "day":
+            local = local.replace(hour=0, fold=0)
+        return _instant_ms(local)
 
 
 def _unit_ms(unit: str) -> int:
@@ -250,7 +252,10 @@ class _CalendarSpec(ScheduleSpec):
         """The croniter expression for the wall-clock calendar."""
 
     _day_or = True
-    _seconds_first = False
+
+    @property
+    def _seconds_first(self) -> bool:
+        return False
 
     def _iterator(self, start: datetime) -> croniter:
         return croniter(
@@ -356,18 +361,17 @@ class CronSpec(_CalendarSpec):
             )
         _zone(self.timezone)
         try:
-            self._check_fires(f"cron {expr!r}")
+            self._iterator(datetime(2000, 1, 1))
         except (ValueError, KeyError, TypeError, IndexError) as exc:
-            if isinstance(exc, ConfigurationError):
-                raise
             raise ConfigurationError(f"cron: malformed expression {expr!r}: {exc}") from None
+        self._check_fires(f"cron {expr!r}")
 
     @property
     def _expression(self) -> str:
         return self.expression
 
     @property
-    def _seconds_first(self) -> bool:  # type: ignore[override]
+    def _seconds_first(self) -> bool:
         return len(self.expression.split()) == 6
 
     def to_wire(self) -> dict[str, Any]:
