@@ -36,7 +36,7 @@ def resolve_adapter(adapter: RedisAdapter | str | None, clock: Clock | None = No
         return redis_adapter(adapter.replace("valkey://", "redis://", 1), clock=clock)
     if isinstance(adapter, RedisAdapter):
         return adapter
-    raise ConfigurationError(f"adapter must be a URL or an adapter from redis_adapter()/memory_adapter(), got {adapter!r}")
+    raise ConfigurationError(f"adapter must be a URL, redis_adapter() or memory_adapter(), got {adapter!r}")
 
 
 class Taskora:
