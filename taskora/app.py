@@ -125,6 +125,11 @@ class Taskora:
     def handle(self, task: str, job_id: str) -> ResultHandle[Any]:
         return ResultHandle(self, task, job_id)
 
+    def locate(self, job_id: str, among: Iterable[str] | None = None) -> ResultHandle[Any] | None:
+        """A handle on job ``job_id`` when only its id is known, searching this app's tasks (or ``among``)."""
+        task = self.adapter.find_task_of(job_id, list(among) if among is not None else list(self.tasks))
+        return None if task is None else ResultHandle(self, task, job_id)
+
     # -- middleware and events ---------------------------------------------------------------------
     def use(self, middleware: Middleware) -> Taskora:
         """Add app-wide middleware (runs outside each task's own middleware)."""

@@ -297,6 +297,19 @@ class RedisAdapter:
         values = self.client.hmget(self.keys.job(task, job_id), list(names))
         return {n: (v if n in PAYLOAD_FIELDS or v is None else _text(v)) for n, v in zip(names, values, strict=True)}
 
+    def find_task_of(self, job_id: str, task_names: Sequence[str]) -> str | None:
+        """Which of ``task_names`` owns job ``job_id`` (one pipelined EXISTS per name, one round trip)."""
+        names = list(task_names)
+        if not names:
+            return None
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            pipe.exists(self.keys.job(name, job_id))
+        for name, found in zip(names, pipe.execute(), strict=True):
+            if found:
+                return name
+        return None
+
     def get_logs(self, task: str, job_id: str) -> list[str]:
         return [_text(x) for x in self.client.lrange(self.keys.logs(task, job_id), 0, -1)]
 
