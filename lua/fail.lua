@@ -22,7 +22,8 @@ if holds_job(job_key, token) then
     redis.call('HSET', job_key, 'state', 'retrying', 'error', err, 'failedAt', NOW_S,
       'nextAttemptAt', retry_at)
     redis.call('ZADD', DELAYED, retry_at, id)
-    emit('retrying', id, 'attempt', tostring(attempt), 'nextAttemptAt', retry_at, 'error', err)
+    emit('retrying', id, 'attempt', tostring(attempt), 'nextAttemptAt', retry_at, 'failedAt', NOW_S,
+      'error', err)
     wake()
   else
     status = 'failed'

@@ -170,6 +170,7 @@ class Taskora:
         if name == "retrying":
             event.attempt = int(fields.get("attempt", 0)) - 1
             event.next_attempt_at = int(fields["nextAttemptAt"]) if "nextAttemptAt" in fields else None
+            event.extra["failed_at"] = int(fields["failedAt"]) if "failedAt" in fields else None
             event.will_retry = True
         if name == "progress" and "progress" in fields:
             event.progress = self.serializer.loads(fields["progress"])
