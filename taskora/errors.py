@@ -38,6 +38,14 @@ class TimeoutError(TaskoraError):  # noqa: A001 - the seeds' name; shadows the b
     """A handler ran past its ``timeout``, or a result wait ran out of time."""
 
 
+class SoftTimeLimitExceeded(TaskoraError):
+    """Raised inside a handler when its soft time limit passes; the handler may catch it and clean up."""
+
+
+class TimeLimitExceeded(TaskoraError):
+    """A handler ran past its hard time limit: its process was killed (prefork) or its thread abandoned."""
+
+
 class JobFailedError(TaskoraError):
     """The job ended failed; ``error`` is the message stored by the worker, ``job_id`` names the job."""
 

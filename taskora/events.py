@@ -15,7 +15,8 @@ log = logging.getLogger("taskora.events")
 TASK_EVENTS = frozenset({"waiting", "delayed", "active", "completed", "failed", "retrying", "progress",
                          "stalled", "cancelled", "expired"})
 #: Events of the app and its workers.
-APP_EVENTS = frozenset({f"task:{name}" for name in TASK_EVENTS} | {"worker:ready", "worker:error", "worker:closing"})
+APP_EVENTS = frozenset({f"task:{name}" for name in TASK_EVENTS} | {"worker:ready", "worker:error", "worker:closing",
+                                                                   "worker:process-init", "worker:shutdown"})
 
 
 @dataclass

@@ -40,6 +40,15 @@ class Keys:
     def schedules_lock(self) -> str:
         return f"{self.root}:schedules:lock"
 
+    @property
+    def control_channel(self) -> str:
+        """Pub/sub channel workers listen on for remote-control requests (taskora inspect)."""
+        return f"{self.root}:control"
+
+    def control_reply(self, request_id: str) -> str:
+        """List a remote-control request's replies are pushed to (one JSON entry per worker)."""
+        return f"{self.root}:control:reply:{request_id}"
+
     def workflow(self, workflow_id: str) -> str:
         return f"{self.root}:wf:{{{workflow_id}}}"
 
