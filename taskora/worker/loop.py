@@ -73,6 +73,9 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._slot_threads: list[threading.Thread] = []
         self._pubsub: Any = None
+        #: Observers with ``job_started(runtime)`` / ``job_finished(runtime, outcome)`` (CLI logs, prefork
+        #: supervisor bookkeeping); called in the slot thread, errors logged and ignored.
+        self.job_hooks: list[Any] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
     def slots_for(self, task: Task) -> int:
@@ -193,15 +196,26 @@ class Worker:
         runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
         with self._active_lock:
             self.active[job.id] = runtime
+        self._notify("job_started", runtime)
         try:
             outcome = self.executor.execute(runtime)
         finally:
             with self._active_lock:
                 still_ours = self.active.pop(job.id, None) is not None
         if not still_ours:  # a cold stop already handed it back
+            self._notify("job_finished", runtime, None)
             return None
         self.processed += 1
-        return self._finish(runtime, outcome).job
+        next_job = self._finish(runtime, outcome).job
+        self._notify("job_finished", runtime, outcome)
+        return next_job
+
+    def _notify(self, name: str, *args: Any) -> None:
+        for hook in self.job_hooks:
+            try:
+                getattr(hook, name)(*args)
+            except Exception:
+                log.exception("worker job hook %r.%s raised", hook, name)
 
     # -- finishing ------------------------------------------------------------------------------
     def _finish(self, runtime: JobRuntime, outcome: Outcome) -> ClaimResult:
