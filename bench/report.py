@@ -24,9 +24,12 @@ METRICS = [
     ("latency", "rt_p50_ms", "round trip p50", "ms", False),
     ("latency", "rt_p95_ms", "round trip p95", "ms", False),
     ("latency", "rt_p99_ms", "round trip p99", "ms", False),
-    ("latency", "pickup_p50_ms", "pickup p50", "ms", False),
-    ("latency", "pickup_p95_ms", "pickup p95", "ms", False),
-    ("latency", "pickup_p99_ms", "pickup p99", "ms", False),
+    ("latency", "pickup_p50_ms", "pickup p50, paced", "ms", False),
+    ("latency", "pickup_p95_ms", "pickup p95, paced", "ms", False),
+    ("latency", "pickup_p99_ms", "pickup p99, paced", "ms", False),
+    ("latency", "burst_p50_ms", "pickup p50, unpaced", "ms", False),
+    ("latency", "burst_p95_ms", "pickup p95, unpaced", "ms", False),
+    ("latency", "burst_p99_ms", "pickup p99, unpaced", "ms", False),
     ("memory", "waiting_bytes_per_job", "Redis memory per waiting job", "B", False),
     ("memory", "completed_bytes_per_job", "Redis memory per completed job", "B", False),
 ]
@@ -138,6 +141,8 @@ def render(doc: dict) -> str:
         "",
         calibration_table(doc["results"]),
     ]
+    if doc.get("notes"):
+        out += ["", "Notes:"] + [f"- {note}" for note in doc["notes"]]
     if doc["errors"]:
         out += ["", "Errors:"] + [f"- {key}: {msg}" for key, msg in sorted(doc["errors"].items())]
     if doc.get("skipped"):
