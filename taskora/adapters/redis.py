@@ -211,12 +211,12 @@ class RedisAdapter:
         return self._finish_reply(job.task, next_token, reply)
 
     def fail(
-        self, job: ClaimedJob, error: str, *, retry_at_ms: int | None = None, detail: str = "",
+        self, job: ClaimedJob, error: str, *, retry_delay_ms: int | None = None, detail: str = "",
         next_token: str | None = None, lock_ttl_ms: int = 0,
     ) -> ClaimResult:  # fmt: skip
-        """End a failed attempt: retry at ``retry_at_ms`` or fail for good; optionally claim next."""
+        """End a failed attempt: retry ``retry_delay_ms`` from now, or fail for good; optionally claim next."""
         args = [self.keys.task_prefix(job.task), self.now_ms(), job.id, job.token, error,
-                "" if retry_at_ms is None else retry_at_ms, next_token or "", lock_ttl_ms, detail]
+                "" if retry_delay_ms is None else retry_delay_ms, next_token or "", lock_ttl_ms, detail]
         reply = self.scripts.fail(self.client, self.keys.queue(job.task), args)
         return self._finish_reply(job.task, next_token, reply)
 

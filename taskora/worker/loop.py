@@ -251,16 +251,16 @@ class Worker:
                        ttl: int) -> ClaimResult:  # fmt: skip
         assert error is not None
         task = runtime.task
-        retry_at = None
+        retry_delay_ms = None
         if should_retry(task.options.retry, error, runtime.attempt):
             delay = error.delay if isinstance(error, RetryError) and error.delay is not None else None
             if delay is None:
                 delay = backoff_delay(task.options.retry, runtime.attempt)
-            retry_at = self.adapter.now_ms() + int(delay * 1000)
+            retry_delay_ms = int(round(delay * 1000))
         text = f"{type(error).__name__}: {error}"
-        result = self.adapter.fail(runtime.claimed, text, retry_at_ms=retry_at, detail=error_detail(error),
+        result = self.adapter.fail(runtime.claimed, text, retry_delay_ms=retry_delay_ms, detail=error_detail(error),
                                    next_token=next_token, lock_ttl_ms=ttl)
-        if retry_at is None and result.status == "failed" and not self._has_failed_listener(task):
+        if result.status == "failed" and not self._has_failed_listener(task):
             log.error("job %s (%s) failed after %d attempt(s): %s", runtime.id, task.name, runtime.attempt, text,
                       exc_info=(type(error), error, error.__traceback__))
         return result

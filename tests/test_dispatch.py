@@ -1,0 +1,177 @@
+"""Dispatch and results, on both engines: the basic promise of the queue."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from taskora import ConfigurationError, SerializationError, Taskora
+
+
+def test_dispatch_returns_a_handle_whose_result_is_the_return_value(app: Taskora) -> None:
+    add = app.task("add", lambda data: data["x"] + data["y"])
+    app.start()
+
+    handle = add.dispatch({"x": 2, "y": 3})
+
+    assert isinstance(handle.id, str) and handle.enqueued
+    assert handle.result(timeout=10) == 5
+    assert handle.state() == "completed"
+
+
+def test_result_of_a_job_finished_before_anyone_waited(app: Taskora) -> None:
+    done = threading.Event()
+    square = app.task("square", lambda n: n * n)
+    square.on("completed", lambda event: done.set())
+    app.start()
+    handle = square.dispatch(7)
+    assert done.wait(10)
+
+    assert handle.result(timeout=5) == 49
+
+
+def test_dispatch_many_enqueues_every_item_with_its_options(app: Taskora) -> None:
+    echo = app.task("echo", lambda data: data)
+    handles = echo.dispatch_many([1, 2, (3, {"priority": 5}), (4, {"delay": "50ms"})])
+    counts = app.adapter.counts("echo")
+    assert counts["waiting"] == 3 and counts["delayed"] == 1
+
+    app.start()
+
+    assert [h.result(timeout=10) for h in handles] == [1, 2, 3, 4]
+
+
+def test_jobs_run_by_priority_then_in_dispatch_order(make_app) -> None:
+    app = make_app()
+    seen: list[str] = []
+    record = app.task("record", lambda name: seen.append(name), concurrency=1)
+    record.dispatch("low-1")
+    record.dispatch("high", priority=10)
+    record.dispatch("low-2")
+    record.dispatch("mid", priority=5)
+    last = record.dispatch("low-3")
+
+    app.start()
+    last.result(timeout=10)
+
+    assert seen == ["high", "mid", "low-1", "low-2", "low-3"]
+
+
+def test_delayed_job_waits_for_its_delay(app: Taskora) -> None:
+    task = app.task("later", lambda data: "ran")
+    app.start()
+
+    handle = task.dispatch(None, delay=0.3)
+    assert handle.state() == "delayed"
+    assert handle.result(timeout=10) == "ran"
+
+    job = app.adapter.get_job("later", handle.id)
+    assert int(job["processedOn"]) - int(job["ts"]) >= 300
+
+
+def test_ttl_expires_a_job_nobody_started(app: Taskora) -> None:
+    task = app.task("perishable", lambda data: "ran")
+    handle = task.dispatch(None, ttl=0.001, delay=0.05)
+
+    app.start()
+
+    with pytest.raises(Exception) as info:
+        handle.result(timeout=10)
+    assert type(info.value).__name__ == "ExpiredError"
+    assert handle.state() == "expired"
+
+
+def test_payload_types_round_trip_through_the_queue(app: Taskora) -> None:
+    echo = app.task("echo", lambda data: data)
+    app.start()
+    payload = {
+        "when": datetime(2026, 11, 22, 12, 30, tzinfo=timezone.utc),
+        "day": date(2026, 1, 2),
+        "price": Decimal("19.99"),
+        "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "blob": b"\x00\xffraw",
+        "pair": (1, "two"),
+        "nested": [{"tags": {"a"}}],
+    }
+
+    assert echo.dispatch(payload).result(timeout=10) == payload
+
+
+def test_async_handlers_run_on_the_worker(app: Taskora) -> None:
+    async def double(n: int) -> int:
+        return n * 2
+
+    task = app.task("double", double)
+    app.start()
+
+    assert task.dispatch(21).result(timeout=10) == 42
+
+
+def test_aresult_awaits_without_blocking_the_loop(app: Taskora) -> None:
+    import asyncio
+
+    task = app.task("inc", lambda n: n + 1)
+    app.start()
+
+    async def main() -> int:
+        return await task.dispatch(1).aresult(timeout=10)
+
+    assert asyncio.run(main()) == 2
+
+
+# -- bad input: a clear error where it was written, and nothing enqueued ---------------------------
+
+
+def test_non_serializable_payload_is_refused_before_enqueue(app: Taskora) -> None:
+    task = app.task("t", lambda data: data)
+
+    with pytest.raises(SerializationError, match="object"):
+        task.dispatch({"handle": object()})
+
+    assert app.adapter.counts("t")["waiting"] == 0
+
+
+def test_unknown_dispatch_option_is_named(app: Taskora) -> None:
+    task = app.task("t", lambda data: data)
+
+    with pytest.raises(ConfigurationError, match="dealy"):
+        task.dispatch(1, dealy=5)
+
+    assert app.adapter.counts("t")["waiting"] == 0
+
+
+def test_negative_delay_is_refused(app: Taskora) -> None:
+    task = app.task("t", lambda data: data)
+
+    with pytest.raises(ConfigurationError, match="delay"):
+        task.dispatch(1, delay=-1)
+
+    assert app.adapter.counts("t") == {k: 0 for k in app.adapter.counts("t")}
+
+
+def test_task_name_used_twice_is_refused(app: Taskora) -> None:
+    app.task("dup", lambda data: data)
+
+    with pytest.raises(ConfigurationError, match="dup"):
+        app.task("dup", lambda data: data)
+
+
+def test_unknown_task_option_is_named(app: Taskora) -> None:
+    with pytest.raises(ConfigurationError, match="retires"):
+        app.task("t", lambda data: data, retires=3)
+
+
+def test_bad_retry_option_is_named(app: Taskora) -> None:
+    with pytest.raises(ConfigurationError, match="backoff"):
+        app.task("t", lambda data: data, retry={"attempts": 3, "backoff": "quadratic"})
+
+
+def test_dispatch_by_unknown_name_lists_known_tasks(app: Taskora) -> None:
+    app.task("known", lambda data: data)
+
+    with pytest.raises(KeyError, match="known"):
+        app.dispatch("unknown", 1)

@@ -1,0 +1,162 @@
+"""Retries and backoff (seeds: features/retry-backoff), on both engines.
+
+Delays are read from the engine's own timestamps (the retrying event's failedAt and nextAttemptAt),
+never from wall-clock sleeps.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+
+from taskora import JobFailedError, RetryError, Taskora
+from taskora import TimeoutError as TaskoraTimeout
+from taskora.options import RetryPolicy, parse_retry
+from taskora.retry import backoff_delay, should_retry
+
+
+def _retry_delays(app: Taskora, retry: dict, attempts_to_fail: int) -> tuple[list[int], int]:
+    """Run a task that fails ``attempts_to_fail`` times; return each retry's scheduled delay in ms."""
+    delays: list[int] = []
+    runs: list[int] = []
+
+    def flaky(data, ctx):
+        runs.append(ctx.attempt)
+        if ctx.attempt <= attempts_to_fail:
+            raise ConnectionError(f"attempt {ctx.attempt}")
+        return ctx.attempt
+
+    task = app.task("flaky", flaky, retry=retry)
+    task.on("retrying", lambda e: delays.append(e.next_attempt_at - e.extra["failed_at"]))
+    app.start()
+    result = task.dispatch(None).result(timeout=20)
+    return delays, result
+
+
+@pytest.mark.parametrize(
+    ("backoff", "expected"),
+    [
+        ("fixed", [40, 40, 40]),
+        ("linear", [40, 80, 120]),
+        ("exponential", [40, 80, 160]),
+        (lambda attempt: attempt * 0.01 + 0.005, [15, 25, 35]),
+    ],
+    ids=["fixed", "linear", "exponential", "callable"],
+)
+def test_each_backoff_strategy_schedules_its_delays(app: Taskora, backoff, expected) -> None:
+    retry = {"attempts": 4, "backoff": backoff, "delay": "40ms", "jitter": False}
+
+    delays, result = _retry_delays(app, retry, attempts_to_fail=3)
+
+    assert result == 4
+    assert delays == expected
+
+
+def test_max_delay_caps_the_backoff(app: Taskora) -> None:
+    retry = {"attempts": 4, "backoff": "exponential", "delay": 0.03, "max_delay": 0.05, "jitter": False}
+
+    delays, _ = _retry_delays(app, retry, attempts_to_fail=3)
+
+    assert delays == [30, 50, 50]
+
+
+def test_jitter_keeps_each_delay_within_a_quarter(app: Taskora) -> None:
+    retry = {"attempts": 3, "backoff": "fixed", "delay": 0.08, "jitter": True}
+
+    delays, _ = _retry_delays(app, retry, attempts_to_fail=2)
+
+    assert len(delays) == 2 and all(60 <= d <= 100 for d in delays)
+
+
+def test_attempts_count_every_run_then_the_job_fails(app: Taskora) -> None:
+    runs: list[int] = []
+
+    def always(data, ctx):
+        runs.append(ctx.attempt)
+        raise ValueError("nope")
+
+    task = app.task("always", always, retry={"attempts": 3, "delay": 0.01, "jitter": False})
+    app.start()
+
+    with pytest.raises(JobFailedError, match="ValueError: nope"):
+        task.dispatch(None).result(timeout=20)
+    assert runs == [1, 2, 3]
+
+
+def test_manual_retry_uses_its_own_delay_and_ignores_filters(app: Taskora) -> None:
+    delays: list[int] = []
+
+    def polite(data, ctx):
+        if ctx.attempt == 1:
+            raise ctx.retry(delay="70ms", reason="rate limited")
+        return "ok"
+
+    task = app.task("polite", polite, retry={"attempts": 2, "retry_on": [KeyError], "delay": 5})
+    task.on("retrying", lambda e: delays.append(e.next_attempt_at - e.extra["failed_at"]))
+    app.start()
+
+    assert task.dispatch(None).result(timeout=20) == "ok"
+    assert delays == [70]
+
+
+def test_retry_on_whitelists_and_no_retry_on_blacklists(app: Taskora) -> None:
+    runs = {"white": 0, "black": 0}
+
+    def white(data):
+        runs["white"] += 1
+        raise ValueError("not whitelisted")
+
+    def black(data):
+        runs["black"] += 1
+        raise PermissionError("blacklisted")
+
+    w = app.task("white", white, retry={"attempts": 3, "retry_on": [ConnectionError], "delay": 0.01})
+    b = app.task("black", black, retry={"attempts": 3, "no_retry_on": [PermissionError], "delay": 0.01})
+    app.start()
+
+    for handle in (w.dispatch(None), b.dispatch(None)):
+        with pytest.raises(JobFailedError):
+            handle.result(timeout=20)
+    assert runs == {"white": 1, "black": 1}
+
+
+def test_a_timeout_is_not_retried_by_default(app: Taskora) -> None:
+    runs: list[int] = []
+    release = threading.Event()
+
+    def slow(data, ctx):
+        runs.append(ctx.attempt)
+        ctx.signal.wait(5)
+        release.set()
+
+    task = app.task("slow", slow, timeout=0.1, retry={"attempts": 3, "delay": 0.01})
+    app.start()
+
+    with pytest.raises(JobFailedError, match="TimeoutError"):
+        task.dispatch(None).result(timeout=20)
+    assert release.wait(5), "the timed-out handler's signal was not aborted"
+    assert runs == [1]
+
+
+# -- the pure rules ---------------------------------------------------------------------------------
+
+
+def test_should_retry_rules() -> None:
+    policy = RetryPolicy(attempts=3)
+    assert should_retry(policy, ValueError(), 1)
+    assert not should_retry(policy, ValueError(), 3)
+    assert should_retry(RetryPolicy(attempts=2, retry_on=(KeyError,)), RetryError(), 1)
+    assert not should_retry(policy, TaskoraTimeout("t"), 1)
+    assert should_retry(RetryPolicy(attempts=2, retry_on=(TaskoraTimeout,)), TaskoraTimeout("t"), 1)
+
+
+def test_backoff_formulas() -> None:
+    exp = parse_retry({"attempts": 9, "delay": "1s", "jitter": False})
+    assert [backoff_delay(exp, a) for a in (1, 2, 3, 4)] == [1, 2, 4, 8]
+    capped = parse_retry({"attempts": 9, "delay": 1, "max_delay": "3s", "jitter": False})
+    assert backoff_delay(capped, 5) == 3
+    jittered = parse_retry({"attempts": 9, "delay": 1, "backoff": "fixed"})
+    rng = random.Random(7)
+    assert all(0.75 <= backoff_delay(jittered, 1, rng) <= 1.25 for _ in range(200))
