@@ -52,6 +52,16 @@ class Keys:
     def workflow(self, workflow_id: str) -> str:
         return f"{self.root}:wf:{{{workflow_id}}}"
 
+    @property
+    def workflows(self) -> str:
+        """Index of workflows (zset, score = created ms), for listing; additive to wire v6."""
+        return f"{self.root}:workflows"
+
+    @property
+    def workflow_deadlines(self) -> str:
+        """Workflows with a ttl (zset, score = deadline ms), swept by workers; additive to wire v6."""
+        return f"{self.root}:workflows:deadlines"
+
     # -- per task ---------------------------------------------------------------------------------
     def task_prefix(self, task: str) -> str:
         """The prefix every key of ``task`` starts with; a job hash is this plus the job id."""
