@@ -81,6 +81,11 @@ class Context:
         self.signal: AbortSignal = job.signal
         self.log = ContextLog(job.write_log)
 
+    def meta(self, name: str) -> str | None:
+        """An extra job-hash field given at dispatch (``meta={name: value}``); front-ends keep their data there."""
+        value = self._job.fields.get(name)
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
     def heartbeat(self) -> None:
         """Extend this job's lock now (the worker also does it on its own every third of the lease)."""
         self._job.heartbeat()

@@ -83,6 +83,16 @@ class ResultHandle(Generic[T]):
         """waiting, delayed, active, retrying, completed, failed, cancelled, expired; None if unknown."""
         return _text(self.app.adapter.get_fields(self.task, self.id, ["state"])["state"])
 
+    def fields(self, names: list[str] | tuple[str, ...] | None = None) -> dict[str, Any] | None:
+        """The job hash as stored (or only ``names``); None when no such job exists.
+
+        Front-ends (the Celery compat layer) read the metadata they stored with ``dispatch(meta=...)`` here.
+        """
+        if names is None:
+            return self.app.adapter.get_job(self.task, self.id)
+        values = self.app.adapter.get_fields(self.task, self.id, list(names))
+        return values if any(v is not None for v in values.values()) else None
+
     def progress(self) -> Any:
         raw = self.app.adapter.get_fields(self.task, self.id, ["progress"])["progress"]
         return None if raw is None else self.app.serializer.loads(raw)
