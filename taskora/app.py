@@ -221,7 +221,6 @@ class Taskora:
             self._worker = None
         if self._stream is not None:
             self._stream.stop()
-            self._stream = None
 
     def __enter__(self) -> Taskora:
         return self

@@ -107,6 +107,7 @@ class EventStream:
         stream = self.adapter.keys.events(task)
         with self._lock:
             if stream in self._positions:
+                self._ensure_thread()
                 return
         start = self.adapter.last_event_id(task)
         with self._lock:
@@ -117,12 +118,13 @@ class EventStream:
             self._wakeup.notify_all()
 
     def _ensure_thread(self) -> None:
+        self._stopped = False
         if self._thread is None or not self._thread.is_alive():
-            self._stopped = False
             self._thread = threading.Thread(target=self._run, name="taskora-events", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
+        """Stop reading; positions, waiters and listeners stay, and the next watch resumes reading."""
         with self._lock:
             self._stopped = True
             self._wakeup.notify_all()

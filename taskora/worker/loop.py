@@ -83,6 +83,7 @@ class Worker:
 
     def start(self) -> None:
         self.adapter.connect()
+        self._subscribe_cancels()  # before any claim, so no cancel of a job we hold can be missed
         for task in self.tasks:
             for i in range(self.slots_for(task)):
                 self._slot_threads.append(self._spawn(f"taskora-slot-{task.name}-{i}", self._slot_loop, task))
@@ -284,21 +285,26 @@ class Worker:
                 for runtime, status in zip(group, statuses, strict=False):
                     runtime.apply_lock_status(status)
 
-    def _cancel_loop(self) -> None:
+    def _subscribe_cancels(self) -> None:
         channels = {self.adapter.keys.cancel_channel(t.name) for t in self.tasks}
-        while not self._cold.is_set() and channels:
+        if channels:
+            self._pubsub = self.adapter.pubsub()
+            self._pubsub.subscribe(*channels)
+
+    def _cancel_loop(self) -> None:
+        while not self._cold.is_set() and self.tasks:
             try:
-                self._pubsub = self.adapter.pubsub()
-                self._pubsub.subscribe(*channels)
+                if self._pubsub is None:
+                    self._subscribe_cancels()
                 while not self._cold.is_set():
                     message = self._pubsub.get_message(timeout=0.5)
                     if message and message.get("type") == "message":
                         self._on_cancel_message(message["data"])
             except CONNECTION_ERRORS as exc:
                 log.warning("cancel channel lost (%s); the lock heartbeat still reports cancels", exc)
-                self._cold.wait(1.0)
-            finally:
                 self._close_pubsub()
+                self._cold.wait(1.0)
+        self._close_pubsub()
 
     def _close_pubsub(self) -> None:
         if self._pubsub is not None:
