@@ -231,6 +231,13 @@ def test_day_aligned_interval_follows_local_midnight_across_dst(day: date, lengt
     assert local(following, BERLIN).time().isoformat() == "00:00:00"
 
 
+def test_day_aligned_interval_starts_the_day_at_the_first_midnight_when_midnight_repeats():
+    # America/Havana 2024-11-03: 01:00 CDT -> 00:00 CST, so 00:xx happens twice
+    daily = IntervalSpec.of("1d", align="day", timezone="America/Havana")
+    start = ms(2024, 11, 2, 1, 30, tz="America/Havana")  # + 24 h lands in the second 00:30
+    assert daily.next_after(start) == ms(2024, 11, 3, 0, 0, tz="America/Havana", fold=0)
+
+
 def test_aligned_interval_catch_up_with_a_long_backlog_keeps_the_latest_runs():
     hourly = IntervalSpec.of(timedelta(hours=1), align="hour")
     plan = plan_due_runs(hourly, ms(2023, 1, 1, 0), ms(2024, 1, 1, 5, 30), "catch-up-limit:3")
@@ -302,6 +309,19 @@ def test_cron_across_dst_transitions(expr: str, tz: str, start: int, expected: l
         at = spec.next_after(at)
         got.append(at)
     assert got == expected
+
+
+def test_half_hour_dst_gap_shifts_by_the_gap_and_invents_nothing():
+    # Australia/Lord_Howe 2024-10-06: 02:00 -> 02:30 (+10:30 -> +11:00), a 30-minute gap
+    lord_howe = "Australia/Lord_Howe"
+    every_20 = CronSpec("*/20 * * * *", lord_howe)
+    got, at = [], ms(2024, 10, 6, 1, 30, tz=lord_howe)
+    for _ in range(3):
+        at = every_20.next_after(at)
+        got.append(local(at, lord_howe).strftime("%H:%M"))
+    assert got == ["01:40", "02:40", "03:00"]  # 02:00 and 02:20 do not exist and are not moved
+    daily = CronSpec("10 2 * * *", lord_howe)
+    assert local(daily.next_after(ms(2024, 10, 5, 12, tz=lord_howe)), lord_howe).strftime("%d %H:%M") == "06 02:40"
 
 
 @pytest.mark.parametrize(
