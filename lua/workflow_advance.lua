@@ -1,0 +1,72 @@
+-- workflow_advance: record that a workflow node completed and find the nodes it makes ready.
+-- KEYS[1] the workflow hash `taskora:wf:{<id>}`
+-- ARGV[1] now ms, ARGV[2] node index, ARGV[3] serialized result, ARGV[4] keep ms (PEXPIRE once final)
+-- Node fields (written at dispatch): n:<i>:task, :job, :left (deps not yet completed), :next
+-- (comma list of dependents), :deps (comma list), :state (pending|waiting|completed|failed|cancelled),
+-- :mode, :data, :fanin, :meta, :terminal.
+-- Returns {wf state, ready count, then per ready node: idx, task, job id, mode, data, fanin, meta,
+-- dep count, dep results...}. A node already completed (a re-run after a crash between advance and
+-- ack) is not counted twice, but its ready dependents are returned again: the caller's enqueue
+-- with the pre-generated ids is idempotent. Nothing is made ready once the workflow failed or was
+-- cancelled. Returns {'missing'} when the workflow hash is gone.
+
+local wf = KEYS[1]
+local now, idx, result, keep = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local state = redis.call('HGET', wf, 'state')
+if not state then
+  return {'missing'}
+end
+local nk = 'n:' .. idx .. ':'
+local first = redis.call('HGET', wf, nk .. 'state') ~= 'completed'
+if first then
+  redis.call('HSET', wf, nk .. 'state', 'completed', nk .. 'result', result)
+end
+if state ~= 'running' and state ~= 'completed' then
+  return {state, '0'}
+end
+
+if first and redis.call('HGET', wf, nk .. 'terminal') == '1' then
+  local left = redis.call('HINCRBY', wf, 'terminalLeft', -1)
+  if left <= 0 and state == 'running' then
+    state = 'completed'
+    redis.call('HSET', wf, 'state', 'completed', 'finishedOn', now)
+    if redis.call('HGET', wf, 'terminalCount') == '1' then
+      redis.call('HSET', wf, 'result', result)
+    end
+    redis.call('PEXPIRE', wf, keep)
+  end
+end
+
+local reply = {state, '0'}
+local ready = 0
+local nexts = redis.call('HGET', wf, nk .. 'next') or ''
+for dep in string.gmatch(nexts, '[^,]+') do
+  local dk = 'n:' .. dep .. ':'
+  local left
+  if first then
+    left = redis.call('HINCRBY', wf, dk .. 'left', -1)
+  else
+    left = tonumber(redis.call('HGET', wf, dk .. 'left') or '0')
+  end
+  local dstate = redis.call('HGET', wf, dk .. 'state')
+  if left <= 0 and (dstate == 'pending' or dstate == 'waiting') then
+    redis.call('HSET', wf, dk .. 'state', 'waiting')
+    local f = redis.call('HMGET', wf, dk .. 'task', dk .. 'job', dk .. 'mode', dk .. 'data', dk .. 'fanin',
+      dk .. 'meta', dk .. 'deps')
+    reply[#reply + 1] = dep
+    for i = 1, 6 do
+      reply[#reply + 1] = f[i] or ''
+    end
+    local results = {}
+    for d in string.gmatch(f[7] or '', '[^,]+') do
+      results[#results + 1] = redis.call('HGET', wf, 'n:' .. d .. ':result') or ''
+    end
+    reply[#reply + 1] = tostring(#results)
+    for _, r in ipairs(results) do
+      reply[#reply + 1] = r
+    end
+    ready = ready + 1
+  end
+end
+reply[2] = tostring(ready)
+return reply

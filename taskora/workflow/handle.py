@@ -1,0 +1,119 @@
+"""WorkflowHandle: what dispatching a composition returns, to wait for, inspect or cancel it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..errors import CancelledError, JobFailedError, TaskoraError, TimeoutError
+from .store import WorkflowStore
+
+if TYPE_CHECKING:
+    from ..app import Taskora
+    from .graph import Graph
+
+#: Workflow states: running, then completed, failed or cancelled.
+FINAL_STATES = frozenset({"completed", "failed", "cancelled"})
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+class WorkflowHandle:
+    """A dispatched workflow, by id. ``result()`` blocks until it ends; ``cancel()`` cascades."""
+
+    def __init__(self, app: Taskora, workflow_id: str, *, graph: Graph | None = None) -> None:
+        self.app = app
+        self.id = workflow_id
+        self.workflow_id = workflow_id
+        self.graph = graph
+        self._store = WorkflowStore(app.adapter)
+
+    def __repr__(self) -> str:
+        return f"<WorkflowHandle {self.id}>"
+
+    # -- structure ------------------------------------------------------------------------------
+    def nodes(self) -> list[dict[str, Any]]:
+        """Per node: index, task, job id, deps and state (pending, waiting, completed, failed, cancelled)."""
+        raw = self._store.get_all(self.id)
+        count = int(_text(raw.get("nodeCount")) or 0)
+        out = []
+        for i in range(count):
+            p = f"n:{i}:"
+            deps = _text(raw.get(p + "deps")) or ""
+            out.append({"index": i, "task": _text(raw.get(p + "task")), "job_id": _text(raw.get(p + "job")),
+                        "deps": [int(d) for d in deps.split(",") if d], "state": _text(raw.get(p + "state")),
+                        "terminal": _text(raw.get(p + "terminal")) == "1"})
+        return out
+
+    def terminal_jobs(self) -> list[tuple[str, str]]:
+        """(task, job id) of the nodes whose results make the workflow's result, in order."""
+        if self.graph is not None:
+            return [(self.graph.nodes[i].task, self.graph.nodes[i].job_id) for i in self.graph.terminal]
+        f = self._store.fields(self.id, ["terminals"])
+        idx = [int(i) for i in (_text(f["terminals"]) or "").split(",") if i]
+        names = [n for i in idx for n in (f"n:{i}:task", f"n:{i}:job")]
+        values = self._store.fields(self.id, names) if names else {}
+        return [(_text(values[f"n:{i}:task"]) or "", _text(values[f"n:{i}:job"]) or "") for i in idx]
+
+    def job_ids(self) -> list[str]:
+        """Every node's job id, in node order (pre-generated at dispatch)."""
+        if self.graph is not None:
+            return [n.job_id for n in self.graph.nodes]
+        return [n["job_id"] for n in self.nodes()]
+
+    # -- state and result --------------------------------------------------------------------
+    def state(self) -> str | None:
+        """running, completed, failed or cancelled (None once the hash expired or never existed)."""
+        return _text(self._store.fields(self.id, ["state"])["state"])
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The workflow's result: the last step's value, or the list of a final group's values.
+
+        Raises JobFailedError (naming the failed node's job) when a node failed for good,
+        CancelledError when the workflow was cancelled or ran past its ttl, TimeoutError on timeout.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        reader = self.app._events_reader()
+        for task, job_id in self.terminal_jobs():
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if reader.wait(task, job_id, left) is None:
+                raise TimeoutError(f"workflow {self.id} did not finish within {timeout}s")
+        return self._outcome()
+
+    def _outcome(self) -> Any:
+        f = self._store.fields(self.id, ["state", "error", "failedNode", "terminals", "listResult"])
+        state = _text(f["state"])
+        if state == "completed":
+            idx = [int(i) for i in (_text(f["terminals"]) or "").split(",") if i]
+            raw = self._store.fields(self.id, [f"n:{i}:result" for i in idx])
+            values = [self.app.serializer.loads(raw[f"n:{i}:result"]) for i in idx]
+            return values if _text(f["listResult"]) == "1" else values[0]
+        if state == "failed":
+            node = _text(f["failedNode"])
+            job = _text(self._store.fields(self.id, [f"n:{node}:job"])[f"n:{node}:job"]) if node else self.id
+            task = _text(self._store.fields(self.id, [f"n:{node}:task"])[f"n:{node}:task"]) if node else None
+            raise JobFailedError(job or self.id, _text(f["error"]) or "unknown error", task)
+        if state == "cancelled":
+            raise CancelledError(self.id, _text(f["error"]) or None)
+        raise TaskoraError(f"workflow {self.id} is {state or 'unknown'} although its final nodes ended")
+
+    def cancel(self, reason: str | None = None) -> bool:
+        """Cancel every pending and active node; returns False when the workflow had already ended."""
+        from .hooks import end_workflow
+
+        return end_workflow(self.app, self.id, "cancelled", error=reason or "workflow cancelled")
+
+    # -- asyncio twins ----------------------------------------------------------------------------
+    async def aresult(self, timeout: float | None = None) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(None, self.result, timeout)
+
+    async def astate(self) -> str | None:
+        return await asyncio.get_running_loop().run_in_executor(None, self.state)
+
+    async def acancel(self, reason: str | None = None) -> bool:
+        return await asyncio.get_running_loop().run_in_executor(None, self.cancel, reason)

@@ -1,0 +1,100 @@
+"""What a worker does when a workflow node's job ends, and the workflow ttl sweep.
+
+The worker calls these *before* its own ack/fail transition: if it dies in between, the job is run
+again (stall recovery) and the repeated advance is harmless (a completed node is not counted twice
+and its ready dependents are re-enqueued under their pre-generated ids, which enqueue ignores).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .dispatch import job_request
+from .graph import node_input
+from .store import OpenNode, WorkflowStore
+
+if TYPE_CHECKING:
+    from ..app import Taskora
+
+log = logging.getLogger("taskora.workflow")
+
+
+def _node_of(fields: dict[str, Any]) -> tuple[str, int] | None:
+    wf, node = fields.get("_wf"), fields.get("_wfNode")
+    if not wf or node in (None, ""):
+        return None
+    return str(wf), int(node)
+
+
+def on_completed(app: Taskora, fields: dict[str, Any], payload: str | bytes) -> None:
+    """A node completed: record its result and enqueue the nodes it made ready."""
+    where = _node_of(fields)
+    if where is None:
+        return
+    wf_id, node = where
+    store = WorkflowStore(app.adapter)
+    _state, ready = store.advance(wf_id, node, payload)
+    requests = []
+    for r in ready:
+        data = node_input(app.serializer, r.mode, r.data, r.fanin, r.upstream)
+        requests.append(job_request(app, wf_id, r.index, r.task, r.job_id, data, int(r.meta.get("v", 1)), r.meta))
+    if requests:
+        store.enqueue(requests)
+
+
+def on_failed(app: Taskora, fields: dict[str, Any], error: str, detail: str = "") -> None:
+    """A node failed for good: the workflow fails and every unfinished node is settled."""
+    where = _node_of(fields)
+    if where is not None:
+        end_workflow(app, where[0], "failed", node=where[1], error=error, detail=detail)
+
+
+def on_cancelled(app: Taskora, fields: dict[str, Any], reason: str | None) -> None:
+    """A node was cancelled: its workflow is cancelled too (a no-op when that caused it)."""
+    where = _node_of(fields)
+    if where is not None:
+        end_workflow(app, where[0], "cancelled", node=where[1], error=reason or "cancelled")
+
+
+def end_workflow(app: Taskora, wf_id: str, final: str, *, node: int | None = None, error: str = "",
+                 detail: str = "") -> bool:  # fmt: skip
+    """Fail or cancel ``wf_id`` and settle its open nodes; False when it had already ended."""
+    store = WorkflowStore(app.adapter)
+    ended, open_nodes = store.end(wf_id, final, node=node, error=error, detail=detail)
+    if not ended:
+        return False
+    cascade = store.fields(wf_id, ["cascade"])["cascade"]
+    failing_job = None
+    if node is not None:
+        failing_job = store.fields(wf_id, [f"n:{node}:job"])[f"n:{node}:job"]
+    celery = final == "failed" and (cascade or b"") in (b"fail", "fail")
+    store.settle(wf_id, [_settlement(n, final, error, detail, celery, failing_job) for n in open_nodes])
+    store.drop_deadline(wf_id)
+    return True
+
+
+def _settlement(n: OpenNode, final: str, error: str, detail: str, celery: bool,
+                failing_job: Any) -> tuple[OpenNode, str, str, str]:  # fmt: skip
+    """Celery marks the remaining steps failed with the same error, and a chord body with ChordError."""
+    if not celery:
+        return n, "cancelled", f"workflow {final}: {error}" if final == "failed" else error, ""
+    if not n.fanin:
+        return n, "failed", error, detail
+    job = failing_job.decode() if isinstance(failing_job, bytes) else failing_job
+    message = f"Dependency {job} raised {error}"
+    chord_detail = json.dumps({"type": "ChordError", "module": "taskora.compat.exceptions", "message": message,
+                               "args": [message], "traceback": ""})
+    return n, "failed", f"ChordError: {message}", chord_detail
+
+
+def sweep_expired(app: Taskora, limit: int = 100) -> int:
+    """Cancel workflows past their ttl; returns how many this call ended."""
+    store = WorkflowStore(app.adapter)
+    ended = 0
+    for wf_id in store.due_deadlines(limit):
+        if end_workflow(app, wf_id, "cancelled", error="workflow ttl expired"):
+            ended += 1
+        store.drop_deadline(wf_id)
+    return ended
