@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, ClaimResult
 from ..errors import RetryError
 from ..retry import backoff_delay, should_retry
+from ..workflow import hooks as workflow_hooks
 from .executor import Executor, Outcome
 from .runtime import JobRuntime
 
@@ -230,6 +231,7 @@ class Worker:
             return self._finish_cancelled(runtime)
         if outcome.kind == "completed":
             payload = self.app.serializer.dumps(outcome.result)
+            workflow_hooks.on_completed(self.app, runtime.fields, payload)  # before ack: a crash re-runs it
             result = self.adapter.ack(runtime.claimed, payload, keep=task.options.keep_result,
                                       next_token=next_token, lock_ttl_ms=ttl)
         else:
@@ -239,6 +241,7 @@ class Worker:
         return result
 
     def _finish_cancelled(self, runtime: JobRuntime) -> ClaimResult:
+        workflow_hooks.on_cancelled(self.app, runtime.fields, runtime.signal.reason)
         self.adapter.finish_cancel(runtime.claimed)
         on_cancel = runtime.task.options.on_cancel
         if on_cancel is not None:
@@ -259,6 +262,8 @@ class Worker:
                 delay = backoff_delay(task.options.retry, runtime.attempt)
             retry_delay_ms = int(round(delay * 1000))
         text = f"{type(error).__name__}: {error}"
+        if retry_delay_ms is None:
+            workflow_hooks.on_failed(self.app, runtime.fields, text, error_detail(error))
         result = self.adapter.fail(runtime.claimed, text, retry_delay_ms=retry_delay_ms, detail=error_detail(error),
                                    next_token=next_token, lock_ttl_ms=ttl)
         if result.status == "failed" and not self._has_failed_listener(task):
@@ -330,6 +335,7 @@ class Worker:
                     last_sweep[task.name] = now
                     self._safely(self.adapter.stall_sweep, task.name, task.options.stall.max_count)
                 self._safely(self._trim, task)
+            self._safely(workflow_hooks.sweep_expired, self.app)
 
     def _shortest_stall_interval(self) -> float:
         return min((t.options.stall.interval for t in self.tasks), default=30.0)
