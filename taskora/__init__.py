@@ -25,6 +25,7 @@ from .middleware import MiddlewareContext
 from .options import Retention, RetryPolicy, StallPolicy
 from .redis import redis_adapter
 from .task import Task
+from .workflow import Chain, Chord, Group, Signature, WorkflowHandle, chain, chord, group
 
 __version__ = "0.1.0"
 
@@ -38,6 +39,14 @@ __all__ = [
     "RetryPolicy",
     "StallPolicy",
     "Task",
+    "Signature",
+    "Chain",
+    "Group",
+    "Chord",
+    "WorkflowHandle",
+    "chain",
+    "group",
+    "chord",
     "Taskora",
     "create_taskora",
     "memory_adapter",

@@ -108,6 +108,30 @@ class Task(Generic[In, Out]):
             fields=meta,
         )
 
+    # -- workflows --------------------------------------------------------------------------------
+    def s(self, *data: Any, **options: Any) -> Any:
+        """A signature: ``task.s(data)`` binds data, ``task.s()`` takes the previous step's output.
+
+        Compose with ``chain``/``group``/``chord`` or ``|``/``.pipe()``; options: delay, priority, ttl, meta.
+        """
+        from .workflow.signature import Signature
+
+        if len(data) > 1:
+            raise ConfigurationError(f"{self.name}.s() takes one data argument, got {len(data)}")
+        return Signature(self, *data, **options)
+
+    def map(self, items: Iterable[Any], **options: Any) -> Any:
+        """One job per item, in parallel; returns a WorkflowHandle whose result is the list of results."""
+        from .workflow.signature import Group, Signature
+
+        return Group(*[Signature(self, item) for item in items]).dispatch(**options)
+
+    def chunk(self, items: Iterable[Any], *, size: int, **options: Any) -> Any:
+        """Batches of ``size`` run one after another, each in parallel; result: every item's result, in order."""
+        from .workflow.signature import Chunks
+
+        return Chunks(self, items, size).dispatch(**options)
+
     # -- events -----------------------------------------------------------------------------------
     def on(self, event: str, listener: Callable[..., Any]) -> Callable[[], None]:
         """Listen to this task's jobs, from any worker: completed, failed, retrying, active, progress..."""
