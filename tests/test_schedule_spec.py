@@ -471,6 +471,7 @@ def test_cron_without_timezone_reads_as_utc():
     "spec",
     [
         IntervalSpec.of("30s"),
+        IntervalSpec.of("30s", timezone=NEW_YORK),
         IntervalSpec.of("1d", align="day", timezone=BERLIN),
         CronSpec("0 9 * * 1-5", NEW_YORK),
         CronSpec("*/10 * * * * *"),

@@ -221,9 +221,12 @@ class IntervalSpec(ScheduleSpec):
         return due[-limit:]
 
     def to_wire(self) -> dict[str, Any]:
-        if self.align is None:
-            return {"every": self.every_ms}
-        return {"every": self.every_ms, "align": self.align, "timezone": self.timezone}
+        wire: dict[str, Any] = {"every": self.every_ms}
+        if self.align is not None:
+            wire["align"] = self.align
+        if self.align is not None or self.timezone != DEFAULT_TIMEZONE:
+            wire["timezone"] = self.timezone
+        return wire
 
     def _truncate(self, ms: int) -> int:
         """Start of the ``align`` unit holding ``ms`` on the zone's wall clock (same DST pass)."""
