@@ -1,0 +1,1 @@
+"""Helpers that migrate the example Celery projects into a temporary folder and run them for real."""
