@@ -3,6 +3,7 @@
 from .app import Taskora, create_taskora
 from .context import AbortSignal, Context
 from .errors import (
+    BrokerUnreachableError,
     CancelledError,
     ConfigurationError,
     DuplicateJobError,
@@ -30,6 +31,7 @@ from .workflow import Chain, Chord, Group, Signature, WorkflowHandle, chain, cho
 __version__ = "0.1.0"
 
 __all__ = [
+    "BrokerUnreachableError",
     "AbortSignal",
     "Context",
     "Event",

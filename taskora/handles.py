@@ -107,5 +107,11 @@ class ResultHandle(Generic[T]):
     async def astate(self) -> str | None:
         return await asyncio.get_running_loop().run_in_executor(None, self.state)
 
+    async def aprogress(self) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(None, self.progress)
+
+    async def alogs(self) -> list[dict[str, Any]]:
+        return await asyncio.get_running_loop().run_in_executor(None, self.logs)
+
     async def acancel(self, reason: str | None = None) -> str:
         return await asyncio.get_running_loop().run_in_executor(None, self.cancel, reason)

@@ -1,0 +1,79 @@
+"""Every way to build an adapter, and key prefixes keeping apps apart in one Redis."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import pytest
+import redis
+
+from taskora import BrokerUnreachableError, ConfigurationError, Taskora
+from taskora.errors import TaskoraError
+from taskora.memory import memory_adapter
+from taskora.redis import redis_adapter
+from tests.redis_server import free_port
+
+
+def _round_trip(app: Taskora) -> object:
+    task = app.task("echo", lambda data: data)
+    app.start()
+    try:
+        return task.dispatch({"ok": True}).result(timeout=10)
+    finally:
+        app.close()
+
+
+def test_adapter_from_url(redis_url: str) -> None:
+    assert _round_trip(Taskora(redis_adapter(redis_url))) == {"ok": True}
+
+
+def test_adapter_from_options(redis_url: str) -> None:
+    parsed = urlparse(redis_url)
+    adapter = redis_adapter({"host": parsed.hostname, "port": parsed.port, "db": 0})
+    assert _round_trip(Taskora(adapter)) == {"ok": True}
+
+
+def test_adapter_from_a_client(redis_url: str) -> None:
+    assert _round_trip(Taskora(redis_adapter(redis.Redis.from_url(redis_url)))) == {"ok": True}
+
+
+def test_url_and_none_shorthands(redis_url: str) -> None:
+    assert _round_trip(Taskora(redis_url)) == {"ok": True}
+    assert _round_trip(Taskora()) == {"ok": True}
+    assert Taskora("memory://").adapter.kind == "memory"
+
+
+def test_prefixes_keep_apps_apart(redis_url: str) -> None:
+    a = Taskora(redis_adapter(redis_url, prefix="a"))
+    b = Taskora(redis_adapter(redis_url, prefix="b"))
+    a.task("same", lambda d: "from a")
+    b.task("same", lambda d: "from b")
+    handle = a.dispatch("same", None)
+
+    assert b.adapter.counts("same")["waiting"] == 0
+    assert redis.Redis.from_url(redis_url).exists("taskora:a:{same}:" + handle.id)
+    a.start()
+    assert handle.result(timeout=10) == "from a"
+    a.close()
+
+
+def test_in_memory_engines_are_private() -> None:
+    one, two = Taskora(memory_adapter()), Taskora(memory_adapter())
+    one.task("t", lambda d: d)
+    two.task("t", lambda d: d)
+    one.dispatch("t", 1)
+    assert two.adapter.counts("t")["waiting"] == 0
+
+
+def test_unreachable_broker_is_a_clear_error() -> None:
+    app = Taskora(f"redis://127.0.0.1:{free_port()}/0")
+    app.task("t", lambda d: d)
+
+    with pytest.raises(BrokerUnreachableError, match="cannot reach Redis at redis://127.0.0.1"):
+        app.start()
+    assert issubclass(BrokerUnreachableError, TaskoraError)
+
+
+def test_unsupported_broker_url_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="amqp"):
+        Taskora("amqp://guest@localhost//")
