@@ -152,3 +152,57 @@ def test_handle_by_id_and_asyncio_twins(tasks) -> None:
         return await h.aresult(timeout=10), await h.astate()
 
     assert asyncio.run(main()) == ([2, 4], "completed")
+
+
+def test_a_worker_dying_between_advance_and_ack_still_completes_the_workflow_once(make_app) -> None:
+    """The worker advances the workflow, then dies before its ack: the job is recovered by the stall
+    sweep of another worker, runs again, advances again (a no-op), and no downstream job runs twice."""
+    runs: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def counted(name):
+        def run(v):
+            with lock:
+                runs[name] = runs.get(name, 0) + 1
+            return v + 1
+        return run
+
+    def build(app):
+        app.task("first", counted("first"), stall={"interval": 0.5, "max_count": 3})
+        app.task("second", counted("second"), **FAST)
+        app.task("third", counted("third"), **FAST)
+        return app
+
+    dying, rescuer = build(make_app()), None
+    real_ack, crashed = dying.adapter.ack, threading.Event()
+
+    def ack_then_die(job, *args, **kwargs):
+        dying.adapter.ack = real_ack  # only the first ack "crashes"
+        crashed.set()
+        raise RuntimeError("worker process died here")
+
+    dying.adapter.ack = ack_then_die
+    handle = chain(dying.get_task("first").s(1), dying.get_task("second").s(), dying.get_task("third").s()).dispatch()
+    dying.start(tasks=["first"], concurrency=1)
+    assert crashed.wait(10)
+    rescuer = build(make_app())
+    rescuer.start()
+    assert handle.result(timeout=20) == 4
+    assert rescuer.handle("first", handle.job_ids()[0]).result(timeout=20) == 2  # recovered and re-run
+    assert runs["first"] == 2 and runs["second"] == 1 and runs["third"] == 1
+
+
+def test_inspector_lists_workflows_and_shows_nodes(tasks) -> None:
+    from taskora.workflow.inspect import list_workflows, show_workflow
+
+    add, double = tasks.get_task("add"), tasks.get_task("double")
+    tasks.start()
+    h = chain(add.s({"x": 1, "y": 2}), double.s()).dispatch(name="inspected")
+    h.result(timeout=10)
+    listed = list_workflows(tasks)
+    assert [w["id"] for w in listed][:1] == [h.id]
+    assert listed[0]["state"] == "completed" and listed[0]["name"] == "inspected" and listed[0]["nodes"] == 2
+    detail = show_workflow(tasks, h.id)
+    assert detail["result"] == 6
+    assert [(n["task"], n["state"]) for n in detail["nodes"]] == [("add", "completed"), ("double", "completed")]
+    assert detail["graph"]["nodes"][1]["deps"] == [0]
