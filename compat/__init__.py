@@ -1,0 +1,47 @@
+"""``taskora.compat``: Celery's API on taskora's engine. Rewrite ``celery`` imports to ``taskora.compat``.
+
+``from taskora.compat import Celery, shared_task, chain`` works as ``from celery import ...`` does;
+``import taskora.compat as celery`` too.
+"""
+
+from __future__ import annotations
+
+import uuid as _uuid
+
+from . import states
+from ._state import current_app, current_task
+from .app import shared_task
+from .app.base import Celery
+from .app.task import Task
+
+try:  # canvas is filled in by its own module; the package works without it
+    from .canvas import (
+        Signature,
+        chain,
+        chord,
+        chunks,
+        group,
+        maybe_signature,
+        signature,
+        subtask,
+        xmap,
+        xstarmap,
+    )
+except ImportError:  # pragma: no cover - only while canvas.py does not exist yet
+    pass
+
+__version__ = "5.5.0"
+VERSION = (5, 5, 0)
+SERIES = "taskora"
+
+
+def uuid() -> str:
+    """A new task id (``celery.uuid``)."""
+    return str(_uuid.uuid4())
+
+
+__all__ = [
+    "Celery", "shared_task", "Task", "chain", "group", "chord", "signature", "current_app", "current_task",
+    "chunks", "xmap", "xstarmap", "maybe_signature", "Signature", "subtask", "uuid", "states",
+    "__version__", "VERSION",
+]  # fmt: skip

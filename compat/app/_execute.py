@@ -1,0 +1,158 @@
+"""The native handler of a Celery task, the requests it builds, and link/errback callbacks.
+
+A job's data is ``{"args": [...], "kwargs": {...}}``; Celery metadata (headers, eta, root/parent
+ids...) sits in extra job-hash fields named ``celery.<key>``, read back through ``ctx.meta``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from .. import states
+from .._state import get_current_task
+from ..result import CELERY_STATE_KEY, IGNORED_RESULT
+from ._trace import RetrySignal, TraceOutcome, exception_detail, retry_delay, trace
+
+log = logging.getLogger("taskora.compat.worker")
+
+#: Job-hash fields holding JSON values (the others are plain strings).
+JSON_META = ("headers", "link", "link_error", "timelimit")
+
+
+def meta_fields(values: dict[str, Any]) -> dict[str, str]:
+    """Celery metadata as job-hash fields: ``celery.<key>``, JSON for structured values, None dropped."""
+    out = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        out[f"celery.{key}"] = json.dumps(value, default=str) if key in JSON_META else str(value)
+    return out
+
+
+def _meta(ctx: Any, key: str) -> Any:
+    raw = ctx.meta(f"celery.{key}")
+    if raw is None or key not in JSON_META:
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def parent_ids(task_id: str) -> dict[str, Any]:
+    """``parent_id``/``root_id`` for a call made now: the running task is the parent (Celery's trail)."""
+    current = get_current_task()
+    request = current.request if current is not None else None
+    if request is None or request.called_directly or request.id is None:
+        return {"parent_id": None, "root_id": task_id}
+    return {"parent_id": request.id, "root_id": request.root_id or request.id}
+
+
+def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
+    """The ``self.request`` of a job a worker runs."""
+    from .task import Context
+
+    data = data if isinstance(data, dict) else {}
+    headers = _meta(ctx, "headers") or None
+    queue = _meta(ctx, "queue")
+    request = Context(
+        id=ctx.id, task=task.name, args=list(data.get("args") or []), kwargs=dict(data.get("kwargs") or {}),
+        retries=max(0, ctx.attempt - 1), is_eager=False, called_directly=False, eta=_meta(ctx, "eta"),
+        expires=_meta(ctx, "expires"), root_id=_meta(ctx, "root_id") or ctx.id, parent_id=_meta(ctx, "parent_id"),
+        group=_meta(ctx, "group"), group_index=_meta(ctx, "group_index"), hostname=app.hostname,
+        correlation_id=ctx.id, origin=_meta(ctx, "origin"), timelimit=_meta(ctx, "timelimit"), headers=headers,
+        shadow=_meta(ctx, "shadow"), ignore_result=_meta(ctx, "ignore_result") == "True",
+        delivery_info={"exchange": "", "routing_key": queue, "priority": _meta(ctx, "priority"),
+                       "redelivered": False},
+        callbacks=_meta(ctx, "link"), errbacks=_meta(ctx, "link_error"),
+    )  # fmt: skip
+    if headers:
+        request.update({k: v for k, v in headers.items() if isinstance(k, str) and k not in request.__dict__})
+    request._ctx = ctx
+    return request
+
+
+def make_handler(app: Any, task: Any) -> Callable[[Any, Any], Any]:
+    """The function taskora's worker calls for this Celery task: ``handler(data, ctx)``."""
+
+    def handle(data: Any, ctx: Any) -> Any:
+        request = worker_request(app, task, data, ctx)
+        if task.resolved("track_started"):
+            ctx.progress({CELERY_STATE_KEY: {"state": states.STARTED,
+                                             "meta": {"pid": os.getpid(), "hostname": app.hostname}}})
+        outcome = trace(task, request, eager=False)
+        app.run_callbacks(task, request, outcome, request.callbacks, request.errbacks, eager=False)
+        return native_outcome(app, outcome)
+
+    handle.__name__ = f"celery_task_{task.name}"
+    handle.__qualname__ = handle.__name__
+    return handle
+
+
+def native_outcome(app: Any, outcome: TraceOutcome) -> Any:
+    """Turn a traced outcome into what the native worker expects: a value, or an exception to raise."""
+    if outcome.state == states.SUCCESS:
+        return outcome.retval
+    if outcome.state == states.IGNORED:
+        return IGNORED_RESULT
+    if outcome.state == states.RETRY:
+        retry = outcome.retval
+        inner = retry.exc if retry.exc is not None else retry
+        raise RetrySignal(exception_detail(inner), retry_delay(retry, app.__taskora_app__.adapter.now_ms() / 1000))
+    raise outcome.retval
+
+
+def _signature(value: Any, app: Any) -> Any:
+    from ..canvas import maybe_signature
+
+    return maybe_signature(value, app=app)
+
+
+def _accepts_request_exc_tb(sig: Any) -> bool:
+    """New-style errbacks take ``(request, exc, traceback)`` beyond their stored args (§4.7)."""
+    import inspect
+
+    try:
+        params = inspect.signature(sig.type.run).parameters.values()
+    except Exception:
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return any(p.kind is p.VAR_POSITIONAL for p in params) or len(positional) - len(sig.args or ()) >= 3
+
+
+def run_callbacks(app: Any, request: Any, outcome: TraceOutcome, links: Any, errbacks: Any, eager: bool) -> None:
+    """Send ``link`` callbacks with the return value prepended, or run/send ``link_error`` errbacks."""
+    if outcome.state == states.SUCCESS and links:
+        for link in links if isinstance(links, (list, tuple)) else [links]:
+            sig = _signature(link, app)
+            if eager:
+                sig.apply((outcome.retval,))
+            else:
+                sig.apply_async((outcome.retval,), parent_id=request.id, root_id=request.root_id)
+    if outcome.state == states.FAILURE and errbacks:
+        for errback in errbacks if isinstance(errbacks, (list, tuple)) else [errbacks]:
+            _errback(app, request, outcome, _signature(errback, app), eager)
+
+
+def _errback(app: Any, request: Any, outcome: TraceOutcome, sig: Any, eager: bool) -> None:
+    try:
+        if _accepts_request_exc_tb(sig):
+            sig.type(request, outcome.retval, outcome.einfo.tb if outcome.einfo else None, *(sig.args or ()),
+                     **(sig.kwargs or {}))
+        elif eager:
+            sig.apply((request.id,))
+        else:
+            sig.apply_async((request.id,), parent_id=request.id, root_id=request.root_id)
+    except Exception:
+        if eager:
+            raise
+        log.exception("errback %r of task %s[%s] raised", sig, request.task, request.id)
+
+
+def default_hostname() -> str:
+    return f"celery@{socket.gethostname()}"

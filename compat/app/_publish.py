@@ -1,0 +1,127 @@
+"""Publishing one Celery call as a taskora job (``apply_async`` / ``send_task``).
+
+Precedence of options is Celery's: explicit call options > the task's attributes > ``task_routes``
+> ``task_default_queue`` (celery-surface §15.17). ``countdown`` beats ``eta``; a naive ``eta`` is read
+in the app's timezone; ``expires`` becomes the job's TTL (an expired job ends REVOKED). Arguments
+that the serializer cannot encode raise ``EncodeError`` before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from ..signals import after_task_publish, before_task_publish
+from . import _execute
+
+__all__ = ["publish", "native_priority"]
+
+#: Task attributes that are default publish options.
+TASK_PUBLISH_DEFAULTS = ("queue", "priority", "expires", "routing_key", "exchange", "time_limit",
+                         "soft_time_limit", "ignore_result")
+DEFAULT_PRIORITY_STEPS = (0, 3, 6, 9)
+
+
+def native_priority(priority: Any, steps: Any = None) -> int:
+    """Celery's Redis priority (0 highest, None = 0, grouped in steps) → taskora's (higher first)."""
+    value = 0 if priority is None else max(0, min(9, int(priority)))
+    step = max((s for s in (steps or DEFAULT_PRIORITY_STEPS) if s <= value), default=0)
+    return 9 - int(step)
+
+
+def _task_defaults(app: Any, task: Any) -> dict[str, Any]:
+    if task is None:
+        return {}
+    values = {}
+    for attr in TASK_PUBLISH_DEFAULTS:
+        value = task.resolved(attr) if attr in dict(task.from_config) else getattr(task, attr, None)
+        if value is not None:
+            values[attr] = value
+    return values
+
+
+def _timing(app: Any, options: dict[str, Any]) -> tuple[float, float | None, str | None, str | None]:
+    """(delay s, ttl s, eta ISO, expires ISO) from countdown/eta/expires."""
+    from .base import seconds_until
+
+    now = datetime.now(tz=timezone.utc)
+    tz = app.timezone
+    countdown, eta, expires = options.get("countdown"), options.get("eta"), options.get("expires")
+    delay = float(countdown) if countdown is not None else (seconds_until(eta, now, tz) if eta is not None else 0.0)
+    delay = max(0.0, delay)
+    eta_iso = (now.timestamp() + delay) if (countdown is not None or eta is not None) else None
+    ttl = exp_iso = None
+    if expires is not None:
+        remaining = seconds_until(expires, now, tz)
+        exp_iso = datetime.fromtimestamp(now.timestamp() + remaining, tz=timezone.utc).isoformat()
+        ttl = max(0.001, remaining - delay)
+    eta_text = datetime.fromtimestamp(eta_iso, tz=timezone.utc).isoformat() if eta_iso is not None else None
+    return delay, ttl, eta_text, exp_iso
+
+
+def _check_limits(options: dict[str, Any], name: str) -> None:
+    soft, hard = options.get("soft_time_limit"), options.get("time_limit")
+    if soft is not None and hard is not None and float(soft) > float(hard):
+        raise ValueError(f"soft_time_limit must be less than or equal to time_limit for task {name} "
+                         f"(got soft={soft}, hard={hard})")
+
+
+def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any], *,
+            task: Any, task_id: str | None, link: Any, link_error: Any, shadow: str | None) -> Any:  # fmt: skip
+    """Dispatch one call; returns its ``AsyncResult`` at once."""
+    from ..result import AsyncResult
+
+    explicit = {k: v for k, v in options.items() if v is not None}
+    explicit["queue"] = getattr(explicit.get("queue"), "name", explicit.get("queue"))
+    merged = app.router.route(name, args, kwargs, explicit, task=task, task_options=_task_defaults(app, task))
+    _check_limits(merged, name)
+    task_id = task_id or str(uuid.uuid4())
+    data = app._encode({"args": args, "kwargs": kwargs})
+    del data  # encoded again by dispatch; this call only surfaces EncodeError before anything is sent
+    delay, ttl, eta_iso, expires_iso = _timing(app, merged)
+    ids = _execute.parent_ids(task_id)
+    headers = dict(merged.get("headers") or {})
+    meta = _meta(name, task_id, merged, headers, ids, eta_iso, expires_iso, shadow, link, link_error)
+    body = (args, kwargs, {"callbacks": meta.get("link"), "errbacks": meta.get("link_error")})
+    message_headers = {"lang": "py", "task": name, "id": task_id, "shadow": shadow, "eta": eta_iso,
+                       "expires": expires_iso, "retries": merged.get("retries", 0), **headers}
+    before_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
+                             headers=message_headers, properties={"correlation_id": task_id}, declare=[],
+                             retry_policy=None)
+    engine = app._engine_task(task, name, merged["queue"])
+    steps = (app.conf.get("broker_transport_options") or {}).get("priority_steps")
+    engine.dispatch({"args": _listify(args), "kwargs": kwargs}, delay=delay or None, ttl=ttl, job_id=task_id,
+                    priority=native_priority(merged.get("priority"), steps),
+                    meta=_execute.meta_fields(meta))
+    after_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
+                            headers=message_headers)
+    return AsyncResult(task_id, app=app, task_name=name, engine_task=engine.name,
+                       ignored=bool(merged.get("ignore_result")))
+
+
+def _listify(args: list[Any]) -> list[Any]:
+    return [list(a) if isinstance(a, tuple) and not hasattr(a, "_fields") else a for a in args]
+
+
+def _meta(name: str, task_id: str, merged: dict[str, Any], headers: dict[str, Any], ids: dict[str, Any],
+          eta: str | None, expires: str | None, shadow: str | None, link: Any,
+          link_error: Any) -> dict[str, Any]:  # fmt: skip
+    timelimit = [merged.get("time_limit"), merged.get("soft_time_limit")]
+    return {
+        "task": name, "queue": merged["queue"], "headers": headers or None,
+        "root_id": merged.get("root_id") or ids["root_id"], "parent_id": merged.get("parent_id") or ids["parent_id"],
+        "group": merged.get("group_id"), "group_index": merged.get("group_index"), "eta": eta,
+        "expires": expires, "shadow": shadow, "ignore_result": merged.get("ignore_result"),
+        "priority": merged.get("priority"), "origin": f"gen{os.getpid()}@{socket.gethostname()}",
+        "timelimit": timelimit if any(v is not None for v in timelimit) else None,
+        "link": _sigs(link), "link_error": _sigs(link_error),
+    }  # fmt: skip
+
+
+def _sigs(value: Any) -> list[Any] | None:
+    if not value:
+        return None
+    return [dict(v) for v in (value if isinstance(value, (list, tuple)) else [value])]

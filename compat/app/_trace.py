@@ -1,0 +1,148 @@
+"""Running one Celery task invocation (worker or eager): request push, signals, hooks, retry outcome.
+
+Both the worker handler and ``Task.apply`` go through :func:`trace`, so signals and hooks behave the
+same in both. Celery runs ``on_success``/``on_failure``/``after_return`` *after* storing the state;
+taskora stores the state when the handler returns, so these hooks run just before the job's final
+state is written (their exceptions are logged, and re-raised in eager mode, as in Celery).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback as tb_module
+from dataclasses import dataclass
+from typing import Any
+
+from taskora.errors import RetryError
+
+from .. import signals, states
+from .._state import push_task
+from ..exceptions import Ignore, Reject, Retry
+
+log = logging.getLogger("taskora.compat.trace")
+
+
+class RetrySignal(RetryError):
+    """What the worker handler raises for ``self.retry()``: the engine retries the same job id.
+
+    Its single argument is the JSON detail of the retry's exception, which ``AsyncResult.info``
+    shows while the task is in RETRY.
+    """
+
+    def __init__(self, detail: str, delay: float | None) -> None:
+        super().__init__(detail, delay)
+        self.args = (detail,)
+
+
+class ExceptionInfo:
+    """Celery's ``einfo``: the exception, its type and its formatted traceback."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exception = exc
+        self.type = type(exc)
+        self.tb = exc.__traceback__
+        self.traceback = "".join(tb_module.format_exception(type(exc), exc, exc.__traceback__))
+
+    def __str__(self) -> str:
+        return self.traceback
+
+
+@dataclass
+class TraceOutcome:
+    """How one invocation ended: state (SUCCESS, FAILURE, RETRY, IGNORED), value or exception."""
+
+    state: str
+    retval: Any = None
+    einfo: ExceptionInfo | None = None
+
+
+def exception_detail(exc: BaseException | None) -> str:
+    """The JSON form of an exception the result side rebuilds (type, module, args)."""
+    if exc is None:
+        return ""
+    try:
+        args = json.loads(json.dumps(list(exc.args), default=repr))
+    except (TypeError, ValueError):
+        args = [repr(a) for a in exc.args]
+    return json.dumps({"type": type(exc).__qualname__, "module": type(exc).__module__, "args": args,
+                       "message": str(exc)})
+
+
+def _safe(hook: Any, *args: Any, eager: bool) -> None:
+    try:
+        hook(*args)
+    except Exception:
+        if eager:
+            raise
+        log.exception("task hook %r raised", hook)
+
+
+def trace(task: Any, request: Any, *, eager: bool) -> TraceOutcome:
+    """Run ``task`` for ``request`` (already built) with signals and hooks; never raises task errors."""
+    args, kwargs = list(request.args or ()), dict(request.kwargs or {})
+    with task.pushed_request(request), push_task(task):
+        signals.task_prerun.send(sender=task, task_id=request.id, task=task, args=args, kwargs=kwargs)
+        outcome = _run(task, request, args, kwargs, eager)
+        signals.task_postrun.send(sender=task, task_id=request.id, task=task, args=args, kwargs=kwargs,
+                                  retval=outcome.retval, state=outcome.state)
+    return outcome
+
+
+def _run(task: Any, request: Any, args: list[Any], kwargs: dict[str, Any], eager: bool) -> TraceOutcome:
+    try:
+        _safe(task.before_start, request.id, args, kwargs, eager=eager)
+        retval = task.execute_body(args, kwargs)
+    except Retry as retry:
+        return _on_retry(task, request, retry, args, kwargs, eager)
+    except Ignore:
+        return TraceOutcome(states.IGNORED)
+    except Reject as reject:
+        if reject.requeue:
+            return _on_retry(task, request, Retry(exc=reject, when=0), args, kwargs, eager)
+        return _on_failure(task, request, reject, args, kwargs, eager)
+    except Exception as exc:
+        return _on_failure(task, request, exc, args, kwargs, eager)
+    pending = getattr(request, "_pending_retry", None)
+    if pending is not None and not eager:  # retry(throw=False): the retry was already "sent"
+        return _on_retry(task, request, pending, args, kwargs, eager)
+    _safe(task.on_success, retval, request.id, args, kwargs, eager=eager)
+    signals.task_success.send(sender=task, result=retval)
+    _safe(task.after_return, states.SUCCESS, retval, request.id, args, kwargs, None, eager=eager)
+    return TraceOutcome(states.SUCCESS, retval)
+
+
+def _on_retry(task: Any, request: Any, retry: Retry, args: list[Any], kwargs: dict[str, Any],
+              eager: bool) -> TraceOutcome:  # fmt: skip
+    einfo = ExceptionInfo(retry)
+    _safe(task.on_retry, retry.exc if retry.exc is not None else retry, request.id, args, kwargs, einfo, eager=eager)
+    signals.task_retry.send(sender=task, request=request, reason=retry, einfo=einfo)
+    return TraceOutcome(states.RETRY, retry, einfo)
+
+
+def _on_failure(task: Any, request: Any, exc: BaseException, args: list[Any], kwargs: dict[str, Any],
+                eager: bool) -> TraceOutcome:  # fmt: skip
+    einfo = ExceptionInfo(exc)
+    _safe(task.on_failure, exc, request.id, args, kwargs, einfo, eager=eager)
+    signals.task_failure.send(sender=task, task_id=request.id, exception=exc, args=args, kwargs=kwargs,
+                              traceback=einfo.tb, einfo=einfo)
+    if isinstance(exc, getattr(task, "throws", ()) or ()):
+        log.info("Task %s[%s] raised expected: %r", task.name, request.id, exc)
+    _safe(task.after_return, states.FAILURE, exc, request.id, args, kwargs, None, eager=eager)
+    return TraceOutcome(states.FAILURE, exc, einfo)
+
+
+def retry_delay(retry: Retry, now_s: float) -> float:
+    """Seconds until the retry runs: ``when`` is a countdown, a datetime ETA or an ISO string."""
+    from datetime import datetime, timezone
+
+    when = retry.when
+    if when is None:
+        return 0.0
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when)
+    if isinstance(when, datetime):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return max(0.0, when.timestamp() - now_s)
+    return max(0.0, float(when))

@@ -1,0 +1,449 @@
+"""Celery's ``Task`` base class and its request ``Context`` (``celery.app.task``).
+
+A task object is a per-process singleton bound to one app; ``@app.task`` creates a subclass whose
+``run`` is the decorated function. Calling paths:
+
+* ``task(*args)``: runs here, ``request.called_directly`` is True, no state, ``retry()`` re-raises.
+* ``apply()``: runs here with full tracing (signals, hooks, eager retries) → ``EagerResult``.
+* ``delay()``/``apply_async()``: checks the call signature (``typing``), serializes the arguments
+  (``EncodeError`` before anything is sent), then publishes a taskora job — or, under
+  ``task_always_eager``, round-trips the arguments and runs ``apply()``.
+
+Retries (``self.retry``) keep the task id: in a worker the handler turns the ``Retry`` into a native
+retry of the same job (state RETRY while it waits), with Celery's countdown rules.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+import random
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from .. import exceptions as exc_mod
+from .. import states
+from ..exceptions import Retry
+from ..result import CELERY_STATE_KEY, AsyncResult, EagerResult
+from ._trace import trace
+
+__all__ = ["Context", "Task", "backoff_countdown"]
+
+#: The task whose ``__call__`` a worker/eager trace is invoking (so it does not push a direct request).
+_tracing: contextvars.ContextVar[Any] = contextvars.ContextVar("taskora_compat_tracing", default=None)
+
+#: Request attributes Celery defines; unknown ones may be set too (custom headers).
+_REQUEST_DEFAULTS: dict[str, Any] = {
+    "id": None, "task": None, "args": None, "kwargs": None, "retries": 0, "is_eager": False,
+    "called_directly": True, "eta": None, "expires": None, "delivery_info": None, "root_id": None,
+    "parent_id": None, "group": None, "group_index": None, "chord": None, "chain": None,
+    "callbacks": None, "errbacks": None, "hostname": None, "correlation_id": None, "reply_to": None,
+    "origin": None, "timelimit": None, "headers": None, "shadow": None, "ignore_result": False,
+    "lang": "py", "argsrepr": None, "kwargsrepr": None, "properties": None, "stamps": None,
+    "stamped_headers": None, "replaced_task_nesting": 0, "utc": None, "logfile": None, "loglevel": None,
+    "taskset": None, "content_type": None, "content_encoding": None,
+}  # fmt: skip
+
+
+class Context:
+    """``self.request``: what the running invocation knows about itself (celery-surface §3.4)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.__dict__.update(_REQUEST_DEFAULTS)
+        self.children: list[Any] = []
+        self.update(*args, **kwargs)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.__dict__.update(*args, **kwargs)
+
+    def clear(self) -> None:
+        self.__dict__.clear()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+    def __repr__(self) -> str:
+        return f"<Context: {self.as_dict()!r}>"
+
+
+def backoff_countdown(factor: Any, retries: int, maximum: int, full_jitter: bool) -> int:
+    """Celery's autoretry countdown: ``min(maximum, factor * 2**retries)``, then full jitter (§2.1)."""
+    factor = int(max(1.0, float(factor)))
+    countdown = min(int(maximum), factor * (2**retries))
+    if full_jitter:
+        countdown = random.randrange(countdown + 1)
+    return max(0, countdown)
+
+
+def _raise_with_context(exc: BaseException) -> None:
+    current = sys.exc_info()[1]
+    if current is None:
+        raise exc
+    if current is exc:
+        raise exc
+    raise exc from current
+
+
+class Task:
+    """Base class of every Celery task (subclass it for custom bases; ``base=``/``task_cls=``)."""
+
+    name: str | None = None
+    typing: bool | None = None
+    max_retries: int | None = 3
+    default_retry_delay: float = 180
+    rate_limit: Any = None
+    ignore_result: bool | None = None
+    store_errors_even_if_ignored: bool | None = None
+    serializer: str | None = None
+    time_limit: float | None = None
+    soft_time_limit: float | None = None
+    autoretry_for: tuple[type[BaseException], ...] = ()
+    dont_autoretry_for: tuple[type[BaseException], ...] = ()
+    retry_kwargs: Mapping[str, Any] = {}
+    retry_backoff: Any = False
+    retry_backoff_max: int = 600
+    retry_jitter: bool = True
+    acks_late: bool | None = None
+    acks_on_failure_or_timeout: bool | None = None
+    reject_on_worker_lost: bool | None = None
+    track_started: bool | None = None
+    store_eager_result: bool | None = None
+    throws: tuple[type[BaseException], ...] = ()
+    trail: bool = True
+    send_events: bool = True
+    expires: Any = None
+    priority: int | None = None
+    resultrepr_maxsize: int = 1024
+    abstract: bool = True
+    Request = "celery.worker.request:Request"
+    Strategy = "celery.worker.strategy:default"
+
+    MaxRetriesExceededError = exc_mod.MaxRetriesExceededError
+    OperationalError = exc_mod.OperationalError
+
+    _app: Any = None
+    __bound__ = False
+    #: Settings a task attribute falls back to when left None.
+    from_config: tuple[tuple[str, str], ...] = (
+        ("serializer", "task_serializer"), ("rate_limit", "task_default_rate_limit"),
+        ("priority", "task_default_priority"), ("track_started", "task_track_started"),
+        ("acks_late", "task_acks_late"), ("acks_on_failure_or_timeout", "task_acks_on_failure_or_timeout"),
+        ("reject_on_worker_lost", "task_reject_on_worker_lost"), ("ignore_result", "task_ignore_result"),
+        ("store_eager_result", "task_store_eager_result"),
+        ("store_errors_even_if_ignored", "task_store_errors_even_if_ignored"),
+        ("time_limit", "task_time_limit"), ("soft_time_limit", "task_soft_time_limit"),
+    )  # fmt: skip
+
+    # -- binding ------------------------------------------------------------------------------------
+    @classmethod
+    def bind(cls, app: Any) -> Any:
+        """Bind the class to ``app`` and run ``on_bound``; settings are read later, when first needed
+        (:meth:`resolved`), so binding never forces the app's configuration to load."""
+        cls._app = app
+        cls.__bound__ = True
+        cls.on_bound(app)
+        return app
+
+    def resolved(self, attr: str) -> Any:
+        """The attribute's value, or when it is None the matching ``task_*`` setting of the app."""
+        value = getattr(self, attr, None)
+        if value is None:
+            setting = dict(self.from_config).get(attr)
+            if setting is not None:
+                value = self._get_app().conf.get(setting)
+        return value
+
+    @classmethod
+    def on_bound(cls, app: Any) -> None:
+        """Called when the class is bound to an app (override point)."""
+
+    @property
+    def app(self) -> Any:
+        return self._get_app()
+
+    @classmethod
+    def _get_app(cls) -> Any:
+        if cls._app is None:
+            from .._state import get_current_app
+
+            cls._app = get_current_app()
+        if not cls.__bound__:
+            cls.bind(cls._app)
+        return cls._app
+
+    # -- the request stack --------------------------------------------------------------------------
+    @property
+    def _requests(self) -> contextvars.ContextVar[tuple[Context, ...]]:
+        var = self.__dict__.get("_request_var")
+        if var is None:
+            var = contextvars.ContextVar(f"celery_request_{id(self)}", default=())
+            self.__dict__["_request_var"] = var
+        return var
+
+    @property
+    def request(self) -> Context:
+        stack = self._requests.get()
+        if stack:
+            return stack[-1]
+        default = self.__dict__.get("_default_request")
+        if default is None:
+            default = self.__dict__["_default_request"] = Context()
+        return default
+
+    @contextmanager
+    def pushed_request(self, request: Context) -> Iterator[Context]:
+        token = self._requests.set((*self._requests.get(), request))
+        try:
+            yield request
+        finally:
+            self._requests.reset(token)
+
+    def push_request(self, *args: Any, **kwargs: Any) -> None:
+        self._requests.set((*self._requests.get(), Context(*args, **kwargs)))
+
+    def pop_request(self) -> None:
+        self._requests.set(self._requests.get()[:-1])
+
+    # -- running ------------------------------------------------------------------------------------
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("Tasks must define the run method.")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task here; inside a worker/eager trace the trace's request is the current one."""
+        if _tracing.get() is self:
+            _tracing.set(None)
+            return self.run(*args, **kwargs)
+        from .._state import push_task
+
+        with self.pushed_request(Context(args=list(args), kwargs=kwargs, called_directly=True)), push_task(self):
+            return self.run(*args, **kwargs)
+
+    def execute_body(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """What a worker calls: ``__call__`` when a subclass overrides it (Flask pattern), else ``run``."""
+        if type(self).__call__ is not Task.__call__:
+            token = _tracing.set(self)
+            try:
+                return self(*args, **kwargs)
+            finally:
+                _tracing.reset(token)
+        return self.run(*args, **kwargs)
+
+    def _install_autoretry(self) -> None:
+        """Wrap ``run`` so ``autoretry_for`` exceptions call ``self.retry`` (Celery wraps run too)."""
+        autoretry_for = tuple(self.autoretry_for or ())
+        if not autoretry_for or self.__dict__.get("_autoretry_installed"):
+            return
+        original = self.run
+        task = self
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return original(*args, **kwargs)
+            except (exc_mod.Ignore, Retry):
+                raise
+            except tuple(task.dont_autoretry_for or ()):
+                raise
+            except autoretry_for as exc:
+                options = dict(task.retry_kwargs or {})
+                if task.retry_backoff:
+                    options["countdown"] = backoff_countdown(task.retry_backoff, task.request.retries,
+                                                             task.retry_backoff_max, task.retry_jitter)
+                raise task.retry(exc=exc, **options) from None
+
+        self.__dict__["run"] = run
+        self.__dict__["_original_run"] = original
+        self.__dict__["_autoretry_installed"] = True
+
+    # -- calling ------------------------------------------------------------------------------------
+    def check_arguments(self, *args: Any, **kwargs: Any) -> None:
+        """Raise TypeError now when ``run`` cannot take these arguments (``typing=True``)."""
+        try:
+            signature = inspect.signature(self.__dict__.get("_original_run") or self.run)
+        except (TypeError, ValueError):
+            return
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.name}() {exc}") from None
+
+    def delay(self, *args: Any, **kwargs: Any) -> Any:
+        """``apply_async(args, kwargs)``: send the task with default options."""
+        return self.apply_async(args, kwargs)
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, task_id: str | None = None, producer: Any = None,
+                    link: Any = None, link_error: Any = None, shadow: str | None = None,
+                    **options: Any) -> Any:  # fmt: skip
+        """Send the task to workers (or run it eagerly under ``task_always_eager``)."""
+        args, kwargs = _check_call(args, kwargs)
+        app = self._get_app()
+        if (self.typing if self.typing is not None else app.strict_typing):
+            self.check_arguments(*args, **kwargs)
+        if app.conf.task_always_eager:
+            args, kwargs = app.round_trip(args, kwargs)
+            return self.apply(args, kwargs, task_id=task_id or str(uuid.uuid4()), link=link, link_error=link_error,
+                              **options)
+        return app._send(self.name, args, kwargs, options, task=self, task_id=task_id, link=link,
+                         link_error=link_error, shadow=shadow)
+
+    def apply(self, args: Any = None, kwargs: Any = None, link: Any = None, link_error: Any = None,
+              task_id: str | None = None, retries: int | None = None, throw: bool | None = None,
+              logfile: Any = None, loglevel: Any = None, headers: Mapping[str, Any] | None = None,
+              **options: Any) -> EagerResult:  # fmt: skip
+        """Run here with full tracing; eager retries re-run at once unless exceptions propagate (§3.3.7)."""
+        args, kwargs = _check_call(args, kwargs)
+        app = self._get_app()
+        task_id = task_id or str(uuid.uuid4())
+        throw = app.conf.task_eager_propagates if throw is None else throw
+        request = app.eager_request(self, task_id, args, kwargs, retries or 0, headers, options)
+        outcome = trace(self, request, eager=True)
+        if outcome.state == states.RETRY:
+            if throw:
+                raise outcome.retval
+            retry: Retry = outcome.retval
+            return self.apply(getattr(retry, "retry_args", None) or args,
+                              getattr(retry, "retry_kwargs", None) or kwargs,
+                              link=link, link_error=link_error, task_id=task_id, retries=(retries or 0) + 1,
+                              throw=throw, headers=headers, **options)
+        if outcome.state == states.FAILURE and throw:
+            raise outcome.retval
+        app.run_callbacks(self, request, outcome, link, link_error, eager=True)
+        tb = outcome.einfo.traceback if outcome.einfo is not None else None
+        state = states.SUCCESS if outcome.state == states.IGNORED else outcome.state
+        return EagerResult(task_id, outcome.retval, state, traceback=tb, name=self.name, app=app)
+
+    # -- retry ----------------------------------------------------------------------------------------
+    def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None, throw: bool = True,
+              eta: Any = None, countdown: float | None = None, max_retries: int | None = None,
+              **options: Any) -> Retry:  # fmt: skip
+        """Ask for this task to run again with the same id (celery-surface §3.3); ``raise self.retry(...)``.
+
+        Raises:
+            Retry: the retry is scheduled (always, unless ``throw=False``).
+            The given ``exc`` (or MaxRetriesExceededError without one): ``max_retries`` is exhausted.
+        """
+        request = self.request
+        retries = request.retries + 1
+        limit = self.max_retries if max_retries is None else max_retries
+        if request.called_directly:
+            _raise_with_context(exc or Retry("Task can be retried", None))
+        if not eta and countdown is None:
+            countdown = self.default_retry_delay
+        new_args = list(args) if args is not None else list(request.args or ())
+        new_kwargs = dict(kwargs) if kwargs is not None else dict(request.kwargs or {})
+        if limit is not None and retries > limit:
+            if exc is not None:
+                _raise_with_context(exc)
+            raise self.MaxRetriesExceededError(
+                f"Can't retry {self.name}[{request.id}] args:{tuple(new_args)} kwargs:{new_kwargs}",
+                task_args=new_args, task_kwargs=new_kwargs)
+        ret = Retry(exc=exc, when=countdown if countdown is not None else eta, is_eager=request.is_eager,
+                    sig=self._retry_signature(new_args, new_kwargs, options))
+        ret.retry_args, ret.retry_kwargs = new_args, new_kwargs  # type: ignore[attr-defined]
+        if not request.is_eager and not throw:
+            request._pending_retry = ret
+        if throw:
+            raise ret
+        return ret
+
+    def _retry_signature(self, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
+        try:
+            return self.signature(args, kwargs, options={**options, "task_id": self.request.id})
+        except ImportError:  # canvas not available: eager mode re-applies from retry_args instead
+            return None
+
+    # -- state ------------------------------------------------------------------------------------------
+    def update_state(self, task_id: str | None = None, state: str | None = None, meta: Any = None,
+                     **kwargs: Any) -> None:  # fmt: skip
+        """Store a custom state (e.g. ``'PROGRESS'``) with ``meta`` as its info, for the running task."""
+        request = self.request
+        if task_id is not None and task_id != request.id:
+            raise exc_mod.BackendStoreError(
+                f"update_state for another task ({task_id}) is not supported: a task may only set its own "
+                "state in taskora", state=state, task_id=task_id)
+        ctx = getattr(request, "_ctx", None)
+        if ctx is None:
+            return  # direct or eager call: nothing is stored for it (Celery's eager default)
+        ctx.progress({CELERY_STATE_KEY: {"state": state, "meta": meta}})
+
+    def AsyncResult(self, task_id: str, **kwargs: Any) -> AsyncResult:  # noqa: N802 - Celery's name
+        return AsyncResult(task_id, app=self._get_app(), task_name=self.name, **kwargs)
+
+    # -- hooks (no-ops; override) ---------------------------------------------------------------------
+    def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
+        """Before ``run``, after ``task_prerun``."""
+
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        """After the task returned."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """After the task raised (for good)."""
+
+    def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """After the task asked to be retried."""
+
+    def after_return(self, status: str, retval: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """After SUCCESS or FAILURE (not RETRY); ``einfo`` is always None, as in Celery."""
+
+    def shadow_name(self, args: Any, kwargs: Any, options: Any) -> str | None:
+        return None
+
+    # -- canvas hooks (filled by taskora.compat.canvas) ---------------------------------------------------
+    def signature(self, args: Any = None, *starargs: Any, **starkwargs: Any) -> Any:
+        from ..canvas import signature
+
+        return signature(self, args, *starargs, **starkwargs)
+
+    subtask = signature
+
+    def s(self, *args: Any, **kwargs: Any) -> Any:
+        return self.signature(args, kwargs)
+
+    def si(self, *args: Any, **kwargs: Any) -> Any:
+        return self.signature(args, kwargs, immutable=True)
+
+    def map(self, it: Any) -> Any:
+        from ..canvas import xmap
+
+        return xmap(self.s(), it)
+
+    def starmap(self, it: Any) -> Any:
+        from ..canvas import xstarmap
+
+        return xstarmap(self.s(), it)
+
+    def chunks(self, it: Any, n: int) -> Any:
+        from ..canvas import chunks
+
+        return chunks(self.s(), it, n)
+
+    def __repr__(self) -> str:
+        return f"<@task: {self.name} of {self._app.main if self._app is not None else '<unbound>'}>"
+
+    def __reduce__(self) -> Any:
+        from .._state import get_current_app
+
+        return (_task_by_name, (self.name,)) if get_current_app() is not None else object.__reduce__(self)
+
+
+def _task_by_name(name: str) -> Any:
+    from .._state import get_current_app
+
+    return get_current_app().tasks[name]
+
+
+def _check_call(args: Any, kwargs: Any) -> tuple[list[Any], dict[str, Any]]:
+    if args is None:
+        args = ()
+    if not isinstance(args, (list, tuple)):
+        raise TypeError("task args must be a list or tuple")
+    if kwargs is None:
+        kwargs = {}
+    if not isinstance(kwargs, Mapping):
+        raise TypeError("task keyword arguments must be a mapping")
+    return list(args), dict(kwargs)

@@ -1,0 +1,623 @@
+"""Celery's result objects (``celery.result``) over taskora job hashes.
+
+An :class:`AsyncResult` reads the job of its id: the native state maps onto Celery's (waiting/delayed
+→ PENDING, active → STARTED with ``track_started`` else PENDING, retrying → RETRY, completed →
+SUCCESS, failed → FAILURE, cancelled/expired → REVOKED), a custom state set by ``update_state`` is
+read from the job's progress field, and an id nobody knows is PENDING (celery-surface §15.9).
+``get()`` waits on the engine's event stream (no polling per job) and re-raises the original
+exception class rebuilt from the stored type, module and arguments (§5.5).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from taskora import errors as native_errors
+
+from . import states
+from ._state import get_current_app, get_current_task
+from .exceptions import ImproperlyConfigured, SecurityError, TaskRevokedError, TimeoutError
+
+__all__ = [
+    "ResultBase",
+    "AsyncResult",
+    "EagerResult",
+    "ResultSet",
+    "GroupResult",
+    "allow_join_result",
+    "denied_join_result",
+    "result_from_tuple",
+    "rebuild_exception",
+    "CELERY_STATE_KEY",
+    "IGNORED_RESULT",
+]
+
+#: Key of the Celery state record kept in a job's progress field (``update_state``, STARTED).
+CELERY_STATE_KEY = "__celery__"
+#: The value a worker stores for a task that raised ``Ignore`` (no Celery state is stored).
+IGNORED_RESULT = {"__celery_ignored__": True}
+#: Module and name of the native retry signal whose error detail carries the retry's exception.
+RETRY_SIGNAL = ("taskora.compat.app._trace", "RetrySignal")
+
+_join_allowed: contextvars.ContextVar[bool] = contextvars.ContextVar("taskora_compat_join", default=False)
+_synthetic: dict[tuple[str, str], type[Exception]] = {}
+
+_NATIVE_STATES = {
+    "waiting": states.PENDING,
+    "delayed": states.PENDING,
+    "retrying": states.RETRY,
+    "completed": states.SUCCESS,
+    "failed": states.FAILURE,
+    "cancelled": states.REVOKED,
+    "expired": states.REVOKED,
+}
+
+
+@contextmanager
+def allow_join_result() -> Iterator[None]:
+    """Allow ``result.get()`` inside a task for the block (Celery's escape hatch; deadlock-prone)."""
+    token = _join_allowed.set(True)
+    try:
+        yield
+    finally:
+        _join_allowed.reset(token)
+
+
+@contextmanager
+def denied_join_result() -> Iterator[None]:
+    token = _join_allowed.set(False)
+    try:
+        yield
+    finally:
+        _join_allowed.reset(token)
+
+
+def assert_will_not_block() -> None:
+    """Celery refuses ``get()`` inside a running task (worker or eager): it can deadlock a pool."""
+    task = get_current_task()
+    if task is not None and not task.request.called_directly and not _join_allowed.get():
+        raise RuntimeError("Never call result.get() within a task!\nSee https://docs.celeryq.dev/en/latest/"
+                           "userguide/tasks.html#avoid-launching-synchronous-subtasks")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _lookup_class(module: str, qualname: str) -> Any:
+    target: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        if target is None:
+            return None
+        target = getattr(target, part, None)
+    return target
+
+
+def rebuild_exception(detail: dict[str, Any]) -> BaseException:
+    """The exception a worker stored (type, module, args), rebuilt the way Celery does (§5.5).
+
+    The class is looked up among modules already imported here; an unknown class becomes a synthetic
+    exception class of the same name; a name that is not an exception class is a ``SecurityError``.
+    """
+    module, qualname = str(detail.get("module") or "builtins"), str(detail.get("type") or "Exception")
+    args = detail.get("args")
+    args = list(args) if isinstance(args, list) else [detail.get("message", "")]
+    cls = _lookup_class(module, qualname)
+    if cls is None:
+        cls = _synthetic.setdefault((module, qualname), type(qualname.rsplit(".", 1)[-1], (Exception,),
+                                                              {"__module__": module}))
+    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+        return SecurityError(f"Expected an exception class, got {module}.{qualname} with payload {args!r}")
+    try:
+        return cls(*args)
+    except Exception:
+        return Exception(*args)
+
+
+def _loads_detail(raw: Any) -> dict[str, Any]:
+    try:
+        detail = json.loads(_text(raw) or "")
+    except ValueError:
+        return {}
+    return detail if isinstance(detail, dict) else {}
+
+
+class ResultBase:
+    """Base of every result class (``isinstance`` checks in user code)."""
+
+    parent: Any = None
+
+
+class AsyncResult(ResultBase):
+    """The result of a task sent to workers, by id.
+
+    Args:
+        id: The task id.
+        backend: Accepted for Celery's signature (the engine is the app's).
+        task_name: The Celery task name, when known (saves looking the job up among all tasks).
+        app: The Celery app (default: the current app).
+        parent: The previous result in a chain.
+    """
+
+    def __init__(self, id: str, backend: Any = None, task_name: str | None = None, app: Any = None,
+                 parent: Any = None, *, engine_task: str | None = None, ignored: bool = False) -> None:  # fmt: skip
+        if isinstance(id, ResultBase):
+            id = id.id  # type: ignore[attr-defined]
+        if not isinstance(id, str) or not id:
+            raise ValueError(f"AsyncResult needs a task id string, got {id!r}")
+        self.id = id
+        self.app = app if app is not None else get_current_app()
+        self.backend = backend if backend is not None else getattr(self.app, "backend", None)
+        self.parent = parent
+        self.ignored = ignored
+        self._task_name = task_name
+        self._engine_task = engine_task
+        self._cache: dict[str, Any] | None = None
+
+    task_id = property(lambda self: self.id)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self.id}>"
+
+    def __str__(self) -> str:
+        return self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, AsyncResult):
+            return other.id == self.id
+        if isinstance(other, str):
+            return other == self.id
+        return NotImplemented
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.id, None, self._task_name, None, self.parent))
+
+    # -- locating and reading the job -------------------------------------------------------------
+    def _handle(self) -> Any:
+        native = self.app.__taskora_app__
+        if self._engine_task is None:
+            among = self.app._engine_names_for(self._task_name)
+            handle = native.locate(self.id, among)
+            if handle is None:
+                return None
+            self._engine_task = handle.task
+        return native.handle(self._engine_task, self.id)
+
+    def _fields(self) -> dict[str, Any] | None:
+        if self._cache is not None:
+            return self._cache
+        handle = self._handle()
+        job = handle.fields() if handle is not None else None
+        if job is not None and job.get("state") in ("completed", "failed", "cancelled", "expired"):
+            self._cache = job
+        return job
+
+    def _decode(self, raw: Any) -> Any:
+        return None if raw is None else self.app.__taskora_app__.serializer.loads(raw)
+
+    def _custom_state(self, job: dict[str, Any]) -> tuple[str, Any] | None:
+        record = self._decode(job.get("progress")) if job.get("progress") is not None else None
+        if isinstance(record, dict) and isinstance(record.get(CELERY_STATE_KEY), dict):
+            entry = record[CELERY_STATE_KEY]
+            return str(entry.get("state")), entry.get("meta")
+        return None
+
+    def _state_and_info(self) -> tuple[str, Any]:
+        job = self._fields()
+        if job is None:
+            return states.PENDING, None
+        native = _text(job.get("state"))
+        if native == "completed":
+            value = self._decode(job.get("result"))
+            if value == IGNORED_RESULT:
+                custom = self._custom_state(job)
+                return custom if custom is not None else (states.PENDING, None)
+            return states.SUCCESS, value
+        if native == "failed":
+            return states.FAILURE, self._failure(job)
+        if native in ("cancelled", "expired"):
+            return states.REVOKED, TaskRevokedError("expired" if native == "expired" else "revoked")
+        if native == "retrying":
+            return states.RETRY, self._retry_exception(job)
+        if native == "active":
+            custom = self._custom_state(job)
+            if custom is not None:
+                return custom
+            return (states.STARTED, None) if self.app._tracks_started(job) else (states.PENDING, None)
+        return _NATIVE_STATES.get(native or "", states.PENDING), None
+
+    def _failure(self, job: dict[str, Any]) -> BaseException:
+        detail = _loads_detail(job.get("errorDetail"))
+        if detail:
+            return rebuild_exception(detail)
+        return Exception(_text(job.get("error")) or "unknown error")
+
+    def _retry_exception(self, job: dict[str, Any]) -> Any:
+        detail = _loads_detail(job.get("errorDetail"))
+        if (detail.get("module"), detail.get("type")) == RETRY_SIGNAL and detail.get("args"):
+            inner = _loads_detail(detail["args"][0])
+            return rebuild_exception(inner) if inner else None
+        return rebuild_exception(detail) if detail else None
+
+    # -- Celery's properties ------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        return self._state_and_info()[0]
+
+    status = state
+
+    @property
+    def result(self) -> Any:
+        return self._state_and_info()[1]
+
+    info = result
+
+    @property
+    def traceback(self) -> str | None:
+        job = self._fields()
+        if job is None or _text(job.get("state")) not in ("failed", "retrying"):
+            return None
+        return _loads_detail(job.get("errorDetail")).get("traceback")
+
+    @property
+    def date_done(self) -> datetime | None:
+        job = self._fields()
+        done = _text(job.get("finishedOn")) if job else None
+        return datetime.fromtimestamp(int(done) / 1000, tz=timezone.utc) if done else None
+
+    def _envelope(self) -> dict[str, Any]:
+        job = self._fields()
+        data = self._decode(job.get("data")) if job else None
+        return data if isinstance(data, dict) else {}
+
+    @property
+    def name(self) -> str | None:
+        job = self._fields()
+        return _text(job.get("celery.task")) if job else self._task_name
+
+    @property
+    def args(self) -> list[Any] | None:
+        return self._envelope().get("args")
+
+    @property
+    def kwargs(self) -> dict[str, Any] | None:
+        return self._envelope().get("kwargs")
+
+    @property
+    def retries(self) -> int | None:
+        job = self._fields()
+        return int(_text(job.get("attempt")) or 1) - 1 if job else None
+
+    @property
+    def queue(self) -> str | None:
+        job = self._fields()
+        return _text(job.get("celery.queue")) if job else None
+
+    @property
+    def worker(self) -> str | None:
+        return None
+
+    @property
+    def children(self) -> list[Any]:
+        return []
+
+    def ready(self) -> bool:
+        return self.state in states.READY_STATES
+
+    def successful(self) -> bool:
+        return self.state == states.SUCCESS
+
+    def failed(self) -> bool:
+        return self.state == states.FAILURE
+
+    def exists(self) -> bool:
+        return self._fields() is not None
+
+    # -- waiting ------------------------------------------------------------------------------------
+    def get(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.5, no_ack: bool = True,
+            follow_parents: bool = True, callback: Callable[..., Any] | None = None, on_message: Any = None,
+            on_interval: Callable[[], Any] | None = None, disable_sync_subtasks: bool = True,
+            EXCEPTION_STATES: Any = None, PROPAGATE_STATES: Any = None) -> Any:  # fmt: skip
+        """Wait until the task is ready and return its value (or raise its exception).
+
+        Raises:
+            TimeoutError: (``taskora.compat.exceptions.TimeoutError``) not ready within ``timeout``.
+            RuntimeError: called inside a task without ``allow_join_result``.
+        """
+        if self.ignored:
+            return None
+        if disable_sync_subtasks:
+            assert_will_not_block()
+        if follow_parents and propagate and self.parent is not None:
+            self.parent.maybe_throw()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        handle = self._wait_for_job(deadline, interval, on_interval)
+        try:
+            handle.result(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        except native_errors.TimeoutError:
+            raise TimeoutError("The operation timed out.") from None
+        except native_errors.TaskoraError:
+            pass  # the outcome is read below from the job itself
+        value = self._final_value(propagate)
+        if callback is not None:
+            callback(self.id, value)
+        return value
+
+    wait = get
+
+    def _wait_for_job(self, deadline: float | None, interval: float, on_interval: Any) -> Any:
+        """Poll (every ``interval``) only while the id is unknown; once located, waits are pushed."""
+        while True:
+            handle = self._handle()
+            if handle is not None:
+                return handle
+            if on_interval is not None:
+                on_interval()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError("The operation timed out.")
+            wait = interval if deadline is None else min(interval, max(0.0, deadline - time.monotonic()))
+            time.sleep(wait)  # the id is not in the store yet: nothing to subscribe to
+
+    def _final_value(self, propagate: bool) -> Any:
+        self._cache = None
+        state, info = self._state_and_info()
+        if state in states.PROPAGATE_STATES and propagate:
+            raise info
+        return info
+
+    def maybe_throw(self, propagate: bool = True, callback: Callable[..., Any] | None = None) -> None:
+        state, info = self._state_and_info()
+        if propagate and state in states.PROPAGATE_STATES:
+            raise info
+        if callback is not None:
+            callback(self.id, info)
+
+    maybe_reraise = maybe_throw
+
+    def throw(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError("AsyncResult.throw is only meaningful on promise-based backends")
+
+    # -- control ------------------------------------------------------------------------------------
+    def revoke(self, connection: Any = None, terminate: bool = False, signal: Any = None, wait: bool = False,
+               timeout: float | None = None) -> None:  # fmt: skip
+        self.app.control.revoke(self.id, terminate=terminate, signal=signal or "SIGTERM", reply=wait,
+                                timeout=timeout)
+
+    def forget(self) -> None:
+        """Celery deletes the stored result; taskora keeps finished jobs for ``result_expires``."""
+        raise ImproperlyConfigured("forget() is not supported: finished jobs are kept for result_expires "
+                                   "(taskora's retention) and trimmed then")
+
+    def as_tuple(self) -> tuple[Any, Any]:
+        parent = self.parent
+        return (self.id, parent.as_tuple() if parent is not None else None), None
+
+    def as_list(self) -> list[Any]:
+        results = []
+        node: Any = self
+        while node is not None:
+            results.append(node.id)
+            node = node.parent
+        return results
+
+    @property
+    def supports_native_join(self) -> bool:
+        return True
+
+
+class EagerResult(AsyncResult):
+    """The result of a task run in this process (``apply()`` or ``task_always_eager``): always ready."""
+
+    def __init__(self, id: str, ret_value: Any, state: str, traceback: str | None = None,
+                 name: str | None = None, app: Any = None) -> None:  # fmt: skip
+        self.id = id
+        self.app = app
+        self.backend = None
+        self.parent = None
+        self.ignored = False
+        self._result = ret_value
+        self._state = state
+        self._traceback = traceback
+        self._name = name
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.id, self._result, self._state, self._traceback, self._name))
+
+    def _state_and_info(self) -> tuple[str, Any]:
+        return self._state, self._result
+
+    @property
+    def traceback(self) -> str | None:
+        return self._traceback
+
+    @property
+    def name(self) -> str | None:
+        return self._name
+
+    def ready(self) -> bool:
+        return True
+
+    def get(self, timeout: float | None = None, propagate: bool = True, disable_sync_subtasks: bool = True,
+            **kwargs: Any) -> Any:  # fmt: skip
+        if disable_sync_subtasks:
+            assert_will_not_block()
+        if self.successful():
+            return self._result
+        if self._state in states.PROPAGATE_STATES and propagate:
+            exc = self._result
+            raise exc if isinstance(exc, BaseException) else Exception(exc)
+        return self._result
+
+    wait = get
+
+    def forget(self) -> None:
+        """Nothing is stored for an eager result."""
+
+    def revoke(self, *args: Any, **kwargs: Any) -> None:
+        self._state = states.REVOKED
+        self._result = TaskRevokedError("revoked")
+
+    @property
+    def date_done(self) -> datetime | None:
+        return None
+
+
+class ResultSet(ResultBase):
+    """An ordered collection of results, joined in order."""
+
+    def __init__(self, results: Iterable[Any], app: Any = None, **kwargs: Any) -> None:
+        self.results = list(results)
+        self._app = app
+
+    @property
+    def app(self) -> Any:
+        if self._app is None:
+            self._app = self.results[0].app if self.results else get_current_app()
+        return self._app
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.results)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.results[index]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: [{', '.join(r.id for r in self.results)}]>"
+
+    def add(self, result: Any) -> None:
+        if result not in self.results:
+            self.results.append(result)
+
+    def remove(self, result: Any) -> None:
+        if isinstance(result, str):
+            result = AsyncResult(result, app=self._app)
+        self.results.remove(result)
+
+    def discard(self, result: Any) -> None:
+        try:
+            self.remove(result)
+        except (KeyError, ValueError):
+            pass
+
+    def update(self, results: Iterable[Any]) -> None:
+        self.results.extend(r for r in results if r not in self.results)
+
+    def clear(self) -> None:
+        self.results[:] = []
+
+    def successful(self) -> bool:
+        return all(r.successful() for r in self.results)
+
+    def failed(self) -> bool:
+        return any(r.failed() for r in self.results)
+
+    def waiting(self) -> bool:
+        return any(not r.ready() for r in self.results)
+
+    def ready(self) -> bool:
+        return all(r.ready() for r in self.results)
+
+    def completed_count(self) -> int:
+        """How many results are SUCCESS (failures are not counted, as in Celery)."""
+        return sum(int(r.successful()) for r in self.results)
+
+    def maybe_throw(self, callback: Callable[..., Any] | None = None, propagate: bool = True) -> None:
+        for result in self.results:
+            result.maybe_throw(callback=callback, propagate=propagate)
+
+    maybe_reraise = maybe_throw
+
+    def revoke(self, connection: Any = None, terminate: bool = False, signal: Any = None, wait: bool = False,
+               timeout: float | None = None) -> None:  # fmt: skip
+        for result in self.results:
+            result.revoke(terminate=terminate, signal=signal)
+
+    def forget(self) -> None:
+        for result in self.results:
+            result.forget()
+
+    def join(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.5,
+             callback: Callable[..., Any] | None = None, no_ack: bool = True, on_message: Any = None,
+             disable_sync_subtasks: bool = True, on_interval: Any = None) -> list[Any]:  # fmt: skip
+        """Every value in order; ``timeout`` is one budget for the whole set."""
+        if disable_sync_subtasks:
+            assert_will_not_block()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        values = []
+        for result in self.results:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            value = result.get(timeout=remaining, propagate=propagate, interval=interval,
+                               disable_sync_subtasks=False)
+            if callback is not None:
+                callback(result.id, value)
+            else:
+                values.append(value)
+        return values
+
+    join_native = join
+    get = join
+
+    def iterate(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.5) -> Iterator[Any]:
+        for result in self.results:
+            yield result.get(timeout=timeout, propagate=propagate, interval=interval)
+
+    @property
+    def supports_native_join(self) -> bool:
+        return True
+
+
+class GroupResult(ResultSet):
+    """The results of a group, with the group's id (canvas extends it with save/restore)."""
+
+    def __init__(self, id: str | None = None, results: Iterable[Any] | None = None, parent: Any = None,
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(results or [], **kwargs)
+        self.id = id
+        self.parent = parent
+
+    @property
+    def children(self) -> list[Any]:
+        return self.results
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self.id} [{', '.join(r.id for r in self.results)}]>"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, GroupResult):
+            return other.id == self.id and other.results == self.results
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def as_tuple(self) -> tuple[Any, Any]:
+        parent = self.parent
+        return (self.id, parent.as_tuple() if parent is not None else None), [r.as_tuple() for r in self.results]
+
+
+def result_from_tuple(r: Any, app: Any = None) -> Any:
+    """Rebuild a result (tree) from ``as_tuple()`` output."""
+    if isinstance(r, ResultBase):
+        return r
+    (id_, parent), nodes = r
+    parent_result = result_from_tuple(parent, app) if parent else None
+    if nodes is not None:
+        return GroupResult(id_, [result_from_tuple(child, app) for child in nodes], parent=parent_result, app=app)
+    return AsyncResult(id_, app=app, parent=parent_result)
