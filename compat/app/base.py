@@ -334,6 +334,7 @@ class Celery:
         if not task.name:
             task.name = self.gen_task_name(type(task).__name__, type(task).__module__)
         type(task).bind(self)
+        task._install_autoretry()
         self._register(task)
         return task
 

@@ -54,5 +54,6 @@ def build_task(app: Any, fun: Callable[..., Any], name: str, base: type, bind: b
     cls.bind(app)
     task = cls()
     task.__wrapped__ = fun
+    task._install_autoretry()
     functools.update_wrapper(task, fun, assigned=("__doc__", "__module__"), updated=())
     return task
