@@ -1,0 +1,134 @@
+"""``taskora worker -A proj``: run a worker process (prefork, threads, solo or asyncio pool)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+import click
+
+from ..worker.control import ControlHandler, ControlServer
+from ..worker.pools import POOL_NAMES, StopSignals, WorkerSettings, make_pool, serve
+from ._app import LoadedApp, app_option, resolve
+from ._output import CliError, broker_errors
+from ._process import LOG_LEVELS, PidFile, detach, expand_hostname, setup_logging
+
+log = logging.getLogger("taskora.worker")
+
+
+def split_queues(values: Iterable[str]) -> list[str]:
+    """``-Q a,b -Q c`` -> ``[a, b, c]``."""
+    return [q.strip() for v in values for q in v.split(",") if q.strip()]
+
+
+def load_beat(app: Any) -> Any:
+    """The scheduler runner for ``-B``/``beat``; a clear error when the scheduler is not installed."""
+    try:
+        from ..scheduler.runner import SchedulerRunner
+    except ImportError as exc:
+        raise CliError(f"the scheduler is not available ({exc}); -B/beat needs taskora.scheduler.runner") from None
+    return SchedulerRunner(app)
+
+
+@click.command()
+@app_option
+@click.option("-c", "--concurrency", type=click.IntRange(min=1), default=None,
+              help="Child processes (prefork) or slots (threads, asyncio). Default: CPU count.")
+@click.option("-P", "--pool", type=click.Choice(POOL_NAMES, case_sensitive=False), default="prefork",
+              show_default=True)
+@click.option("-Q", "--queues", multiple=True, help="Run only the tasks routed to these queues (comma-separated).")
+@click.option("-X", "--exclude-queues", multiple=True, help="Run every task except those routed to these queues.")
+@click.option("-n", "--hostname", default="taskora@%h", show_default=True, help="Node name (%h, %n, %d expand).")
+@click.option("-l", "--loglevel", default="WARNING", show_default=True, help=f"One of {', '.join(LOG_LEVELS)}.")
+@click.option("-B", "--beat", is_flag=True, help="Also run the scheduler (leader-elected) in this worker.")
+@click.option("--max-tasks-per-child", type=click.IntRange(min=1), default=None)
+@click.option("--max-memory-per-child", type=click.IntRange(min=1), default=None, help="KiB of resident memory.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Default hard time limit, seconds.")
+@click.option("--soft-time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Default soft time limit, seconds.")
+@click.option("--pidfile", default=None)
+@click.option("-f", "--logfile", default=None)
+@click.option("--detach", is_flag=True, help="Run in the background (needs --logfile).")
+@click.pass_context
+@broker_errors
+def worker(ctx: click.Context, app_spec: str | None, **opts: Any) -> None:
+    """Run a worker for the app's tasks until SIGTERM (warm) or a second SIGTERM (cold)."""
+    setup_logging(opts["loglevel"], opts["logfile"])
+    loaded = resolve(ctx, app_spec)
+    settings = _settings(loaded, opts)
+    beat = load_beat(loaded.app) if opts["beat"] else None
+    if opts["detach"]:
+        detach(opts["logfile"])
+    pidfile = PidFile(opts["pidfile"])
+    pidfile.acquire()
+    try:
+        _run(loaded, settings, beat)
+    finally:
+        pidfile.release()
+
+
+def _settings(loaded: LoadedApp, opts: dict[str, Any]) -> WorkerSettings:
+    app = loaded.app
+    include, exclude = split_queues(opts["queues"]), set(split_queues(opts["exclude_queues"]))
+    tasks = [t for t in app.select_tasks(queues=include or None) if t.options.queue not in exclude]
+    if not tasks:
+        known = sorted({t.options.queue for t in app.tasks.values()})
+        raise CliError(f"no tasks to run: queues {include or 'all'} minus {sorted(exclude) or 'none'} select none "
+                       f"of the app's tasks (their queues: {', '.join(known) or 'none registered'})")
+    pool = opts["pool"].lower()
+    return WorkerSettings(
+        app=app, tasks=tasks, hostname=expand_hostname(opts["hostname"]),
+        concurrency=opts["concurrency"] or os.cpu_count() or 1, pool=pool,
+        soft_time_limit=opts["soft_time_limit"], time_limit=opts["time_limit"],
+        max_tasks_per_child=opts["max_tasks_per_child"], max_memory_per_child=opts["max_memory_per_child"],
+        extra={"queues": sorted({t.options.queue for t in tasks}), "beat": bool(opts["beat"])},
+    )
+
+
+def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
+    app = s.app
+    app.adapter.connect()
+    loaded.worker_init(hostname=s.hostname, pool=s.pool, concurrency=s.concurrency)
+    click.echo(banner(loaded, s), err=True)
+    signals = StopSignals()
+    signals.install()
+    pool = make_pool(s)
+    pool.start()
+    control = ControlServer(app, ControlHandler(app, [t.name for t in s.tasks], s.hostname, pool=s.pool,
+                                                concurrency=s.concurrency, active=pool.active, stats=pool.stats))
+    control.start()
+    if beat is not None:
+        beat.start()
+    log.info("%s ready.", s.hostname)
+    try:
+        serve(pool, signals, name=s.hostname)
+    finally:
+        if beat is not None:
+            beat.stop()
+        control.stop()
+        app.events.emit("worker:shutdown", {"hostname": s.hostname, "pool": s.pool})
+    log.info("%s stopped.", s.hostname)
+    sys.stdout.flush()
+
+
+def banner(loaded: LoadedApp, s: WorkerSettings) -> str:
+    """The startup banner a person reads: app, broker, pool, queues, tasks."""
+    tasks = "\n".join(f"  . {t.name}" for t in sorted(s.tasks, key=lambda t: t.name))
+    limits = f"soft={s.soft_time_limit or '-'}s hard={s.time_limit or '-'}s"
+    return (f"-------------- {s.hostname} v{_version()}\n"
+            f"- ** app:         {loaded.spec} ({loaded.app.name})\n"
+            f"- ** broker:      {loaded.app.adapter.address}\n"
+            f"- ** pool:        {s.pool} (concurrency: {s.concurrency})\n"
+            f"- ** queues:      {', '.join(s.extra['queues'])}\n"
+            f"- ** time limits: {limits}   beat: {'on' if s.extra['beat'] else 'off'}   pid: {os.getpid()}\n"
+            f"[tasks]\n{tasks}\n")
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__

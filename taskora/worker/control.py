@@ -1,0 +1,175 @@
+"""Remote control: ``taskora inspect`` asks every live worker over one pub/sub channel.
+
+A request is published as JSON ``{"id", "command", "args", "destination"}`` on the control channel;
+each worker that is addressed pushes ``{"hostname": ..., "reply": ...}`` to the request's reply list
+(which expires on its own). The caller knows how many workers heard the request from PUBLISH's
+return value, so it stops as soon as they have all answered, or at the timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..adapters.redis import CONNECTION_ERRORS
+
+if TYPE_CHECKING:
+    from ..app import Taskora
+
+log = logging.getLogger("taskora.worker.control")
+
+#: Commands every worker answers.
+COMMANDS = ("ping", "active", "scheduled", "stats", "registered")
+#: How long an unread reply list lives.
+REPLY_TTL_S = 60
+
+
+class ControlHandler:
+    """Answers the commands for one worker (a threads process or a prefork supervisor)."""
+
+    def __init__(self, app: Taskora, task_names: Iterable[str], hostname: str, *, pool: str, concurrency: int,
+                 active: Callable[[], list[dict[str, Any]]], stats: Callable[[], dict[str, Any]]) -> None:  # fmt: skip
+        self.app = app
+        self.task_names = list(task_names)
+        self.hostname = hostname
+        self.pool = pool
+        self.concurrency = concurrency
+        self._active = active
+        self._stats = stats
+        self.started = time.time()
+
+    def handle(self, command: str, args: dict[str, Any]) -> Any:
+        if command not in COMMANDS:
+            return {"error": f"unknown control command {command!r}; known: {', '.join(COMMANDS)}"}
+        return getattr(self, f"cmd_{command}")(**args)
+
+    def cmd_ping(self) -> str:
+        return "pong"
+
+    def cmd_active(self) -> list[dict[str, Any]]:
+        return self._active()
+
+    def cmd_registered(self) -> list[str]:
+        return sorted(self.task_names)
+
+    def cmd_scheduled(self) -> list[dict[str, Any]]:
+        """Delayed jobs (eta/countdown, retry backoff) of the tasks this worker runs, soonest first."""
+        found: list[dict[str, Any]] = []
+        keys = self.app.adapter.keys
+        for name in self.task_names:
+            for job_id, due in self.app.adapter.client.zrange(keys.state_set(name, "delayed"), 0, 99,
+                                                               withscores=True):
+                found.append({"id": job_id.decode() if isinstance(job_id, bytes) else job_id, "task": name,
+                              "eta_ms": int(due)})
+        return sorted(found, key=lambda j: j["eta_ms"])
+
+    def cmd_stats(self) -> dict[str, Any]:
+        return {"hostname": self.hostname, "pid": os.getpid(), "pool": self.pool, "concurrency": self.concurrency,
+                "uptime_s": round(time.time() - self.started, 3), "broker": self.app.adapter.address,
+                **self._stats()}
+
+
+class ControlServer:
+    """A daemon thread subscribed to the control channel, answering through a ControlHandler."""
+
+    def __init__(self, app: Taskora, handler: ControlHandler) -> None:
+        self.app = app
+        self.handler = handler
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="taskora-control", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+
+    def _run(self) -> None:
+        channel = self.app.adapter.keys.control_channel
+        while not self._stop.is_set():
+            pubsub = None
+            try:
+                pubsub = self.app.adapter.pubsub()
+                pubsub.subscribe(channel)
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=0.5)
+                    if message and message.get("type") == "message":
+                        self._answer(message["data"])
+            except CONNECTION_ERRORS as exc:
+                log.warning("control channel lost (%s); resubscribing", exc)
+                self._stop.wait(1.0)
+            finally:
+                if pubsub is not None:
+                    _close_quietly(pubsub)
+
+    def _answer(self, raw: Any) -> None:
+        try:
+            request = json.loads(raw)
+            destination = request.get("destination")
+            if destination and self.handler.hostname not in destination:
+                return
+            reply = self.handler.handle(request["command"], request.get("args") or {})
+        except Exception as exc:  # a bad request must not kill the control thread
+            log.exception("control request %r failed", raw)
+            reply, request = {"error": f"{type(exc).__name__}: {exc}"}, _maybe_json(raw)
+        if "id" not in request:
+            return
+        key = self.app.adapter.keys.control_reply(str(request["id"]))
+        pipe = self.app.adapter.client.pipeline(transaction=False)
+        pipe.rpush(key, json.dumps({"hostname": self.handler.hostname, "reply": reply}, default=str))
+        pipe.expire(key, REPLY_TTL_S)
+        pipe.execute()
+
+
+def _maybe_json(raw: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+        return value if isinstance(value, dict) else {}
+    except (TypeError, ValueError):
+        return {}
+
+
+def _close_quietly(pubsub: Any) -> None:
+    try:
+        pubsub.close()
+    except Exception:  # the connection may already be gone
+        log.debug("closing the control subscription failed", exc_info=True)
+
+
+def broadcast(app: Taskora, command: str, *, args: dict[str, Any] | None = None, timeout: float = 1.0,
+              destination: Iterable[str] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Send ``command`` to live workers; returns ``{hostname: reply}`` from those that answered in time."""
+    adapter = app.adapter
+    request_id = uuid.uuid4().hex
+    targets = list(destination) if destination else None
+    request = {"id": request_id, "command": command, "args": args or {}, "destination": targets}
+    listeners = int(adapter.client.publish(adapter.keys.control_channel, json.dumps(request)))
+    expected = min(listeners, len(targets)) if targets else listeners
+    replies: dict[str, Any] = {}
+    key = adapter.keys.control_reply(request_id)
+    deadline = time.monotonic() + timeout
+    while len(replies) < expected:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        popped = adapter.blocking.blpop([key], timeout=max(left, 0.01))
+        if popped is None:
+            break
+        entry = json.loads(popped[1])
+        replies[entry["hostname"]] = entry["reply"]
+    adapter.client.delete(key)
+    return replies
+
+
+def default_hostname() -> str:
+    return socket.gethostname()

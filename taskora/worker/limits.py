@@ -1,0 +1,138 @@
+"""Time limits: the soft one raises inside the handler, the hard one ends the attempt for good.
+
+Soft limit: ``SoftTimeLimitExceeded`` is raised asynchronously in the thread running the handler
+(``PyThreadState_SetAsyncExc``), so a handler can catch it and clean up. Python delivers such an
+exception between bytecodes: a handler blocked inside one long C call (a single ``time.sleep(60)``,
+a socket read) sees it only when that call returns.
+
+Hard limit: in a prefork child the supervisor kills the process (``supervisor.py``); with threads
+the attempt fails with ``TimeLimitExceeded`` at once and its thread is abandoned (a thread cannot be
+killed; it is told to stop through ``ctx.signal`` and whatever it returns later is dropped).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigurationError, SoftTimeLimitExceeded, TimeLimitExceeded
+
+if TYPE_CHECKING:
+    from ..middleware import MiddlewareContext
+    from ..task import Task
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    """Seconds, or None for no limit."""
+
+    soft: float | None = None
+    hard: float | None = None
+
+
+def _seconds(value: Any, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigurationError(f"{what} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def limits_for(task: Task, default_soft: float | None = None, default_hard: float | None = None) -> TimeLimits:
+    """A task's limits: its own ``soft_time_limit``/``time_limit`` (kept in ``options.extra``) over the defaults."""
+    extra = task.options.extra
+    soft = extra.get("soft_time_limit", default_soft)
+    hard = extra.get("time_limit", default_hard)
+    return TimeLimits(_seconds(soft, f"{task.name}: soft_time_limit"), _seconds(hard, f"{task.name}: time_limit"))
+
+
+def raise_in_thread(ident: int, exc_type: type[BaseException] | None) -> bool:
+    """Schedule ``exc_type`` in thread ``ident`` (None clears a pending one); True when a thread was hit."""
+    target = ctypes.py_object(exc_type) if exc_type is not None else None
+    hit = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), target)
+    if hit > 1:  # never expected: undo rather than hit several threads
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), None)
+    return hit == 1
+
+
+class SoftLimit:
+    """Arms a timer that raises SoftTimeLimitExceeded in one thread; ``disarm`` makes sure it cannot land later."""
+
+    def __init__(self, seconds: float, ident: int) -> None:
+        self._ident = ident
+        self._lock = threading.Lock()
+        self._armed = True
+        self._fired = False
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._armed:
+                self._fired = raise_in_thread(self._ident, SoftTimeLimitExceeded)
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._armed = False
+            self._timer.cancel()
+            if self._fired:  # raised but maybe not delivered yet: never let it escape into the worker
+                raise_in_thread(self._ident, None)
+
+
+class TimeLimitMiddleware:
+    """App middleware enforcing per-task limits; ``enforce_hard=False`` where a supervisor kills instead."""
+
+    def __init__(self, app: Any, *, soft: float | None = None, hard: float | None = None,
+                 enforce_hard: bool = True) -> None:  # fmt: skip
+        self.app = app
+        self.default_soft = _seconds(soft, "--soft-time-limit")
+        self.default_hard = _seconds(hard, "--time-limit")
+        self.enforce_hard = enforce_hard
+
+    def limits(self, task: Task) -> TimeLimits:
+        return limits_for(task, self.default_soft, self.default_hard)
+
+    def __call__(self, mctx: MiddlewareContext, call_next: Callable[[], Any]) -> Any:
+        limits = self.limits(self.app.get_task(mctx.task))
+        if limits.hard is not None and self.enforce_hard:
+            return self._with_hard_limit(mctx, call_next, limits)
+        return _with_soft_limit(call_next, limits.soft)
+
+    def _with_hard_limit(self, mctx: MiddlewareContext, call_next: Callable[[], Any], limits: TimeLimits) -> Any:
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def target() -> None:
+            try:
+                box["result"] = _with_soft_limit(call_next, limits.soft)
+            except BaseException as exc:  # handed to the slot thread below
+                box["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=target, name=f"taskora-limited-{mctx.id}", daemon=True).start()
+        if not done.wait(limits.hard):
+            mctx.ctx.signal.abort("timeout")
+            raise TimeLimitExceeded(f"{mctx.task} job {mctx.id} exceeded its hard time limit of {limits.hard:g}s")
+        if "error" in box:
+            raise box["error"]
+        return box.get("result")
+
+
+def _with_soft_limit(call_next: Callable[[], Any], soft: float | None) -> Any:
+    if soft is None:
+        return call_next()
+    guard = SoftLimit(soft, threading.get_ident())
+    try:
+        return call_next()
+    finally:
+        guard.disarm()
+
+
+def install(middleware: TimeLimitMiddleware) -> None:
+    """Put the limits outermost in the app's chain (they must cover every other middleware too)."""
+    middleware.app.middleware.insert(0, middleware)

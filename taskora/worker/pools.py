@@ -1,0 +1,236 @@
+"""Pool strategies for ``taskora worker``: how a worker process runs its slots.
+
+``threads`` runs N slots in this process, ``solo`` one, ``asyncio`` N slots whose ``async def``
+handlers share one event loop; ``prefork`` (``supervisor.py``) runs N child processes. Each pool has
+the same small surface (start, request_stop, wait, restart, active, stats), so the command line and
+the signal handling never branch on the pool kind.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from . import limits
+from .loop import Worker
+
+if TYPE_CHECKING:
+    from ..app import Taskora
+    from ..task import Task
+    from .executor import Outcome
+    from .runtime import JobRuntime
+
+log = logging.getLogger("taskora.worker")
+job_log = logging.getLogger("taskora.worker.jobs")
+
+#: Pool names accepted by ``-P``.
+POOL_NAMES = ("prefork", "threads", "solo", "asyncio")
+
+
+@dataclass
+class WorkerSettings:
+    """Everything a pool needs to know, as given on the command line."""
+
+    app: Taskora
+    tasks: list[Task]
+    hostname: str
+    concurrency: int
+    pool: str = "threads"
+    soft_time_limit: float | None = None
+    time_limit: float | None = None
+    max_tasks_per_child: int | None = None
+    max_memory_per_child: int | None = None  # KiB of resident memory, as Celery's option
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Pool(Protocol):
+    settings: WorkerSettings
+
+    def start(self) -> None: ...
+    def request_stop(self, cold: bool) -> None: ...
+    def wait(self, timeout: float | None) -> bool: ...
+    def restart(self) -> None: ...
+    def active(self) -> list[dict[str, Any]]: ...
+    def stats(self) -> dict[str, Any]: ...
+
+
+class JobLogger:
+    """One log line per job received / succeeded / failed, formatted only when INFO is on."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+
+    def job_started(self, runtime: JobRuntime) -> None:
+        if job_log.isEnabledFor(logging.INFO):
+            job_log.info("%sTask %s[%s] received attempt=%d", self.prefix, runtime.task_name, runtime.id,
+                         runtime.attempt)
+
+    def job_finished(self, runtime: JobRuntime, outcome: Outcome | None) -> None:
+        if not job_log.isEnabledFor(logging.INFO):
+            return
+        name, job_id = runtime.task_name, runtime.id
+        if outcome is None:
+            job_log.warning("%sTask %s[%s] returned to the queue unfinished", self.prefix, name, job_id)
+        elif outcome.kind == "completed":
+            job_log.info("%sTask %s[%s] succeeded in %.6fs: %s", self.prefix, name, job_id, outcome.duration,
+                         _short(outcome.result))
+        elif outcome.kind == "cancelled":
+            job_log.info("%sTask %s[%s] cancelled after %.6fs", self.prefix, name, job_id, outcome.duration)
+        else:
+            error = outcome.error
+            job_log.info("%sTask %s[%s] failed in %.6fs: %s: %s", self.prefix, name, job_id, outcome.duration,
+                         type(error).__name__, error)
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_active(worker: Worker, hostname: str) -> list[dict[str, Any]]:
+    """What ``inspect active`` shows for one in-process Worker."""
+    now = time.monotonic()
+    with worker._active_lock:
+        runtimes = list(worker.active.values())
+    return [{"id": r.id, "task": r.task_name, "attempt": r.attempt, "runtime_s": round(now - r.started, 3),
+             "worker": hostname} for r in runtimes]
+
+
+class ThreadPool:
+    """N slot threads in this process; hard limits fail the job and abandon its thread."""
+
+    kind = "threads"
+
+    def __init__(self, settings: WorkerSettings, *, index: int = 0, enforce_hard: bool = True,
+                 hooks: Iterable[Any] = ()) -> None:  # fmt: skip
+        self.settings = settings
+        self.index = index
+        self.enforce_hard = enforce_hard
+        self.hooks = list(hooks)
+        self.worker: Worker | None = None
+        self._stoppers: list[threading.Thread] = []
+
+    def slots(self) -> int:
+        return self.settings.concurrency
+
+    def start(self) -> None:
+        s = self.settings
+        self.limits = limits.TimeLimitMiddleware(s.app, soft=s.soft_time_limit, hard=s.time_limit,
+                                                 enforce_hard=self.enforce_hard)
+        limits.install(self.limits)
+        s.app.events.emit("worker:process-init", {"hostname": s.hostname, "pool": s.pool, "index": self.index})
+        self.worker = Worker(s.app, s.tasks, concurrency=self.slots(), name=s.hostname)
+        self.worker.job_hooks.append(JobLogger())
+        self.worker.job_hooks.extend(self.hooks)
+        self.worker.start()
+
+    def request_stop(self, cold: bool) -> None:
+        """Warm: finish active jobs. Cold: abort them; the engine hands them to another worker."""
+        worker = self.worker
+        if worker is None:
+            return
+        args: tuple[Any, ...] = (0.0, True) if cold else (None, False)
+        stopper = threading.Thread(target=lambda: worker.stop(args[0], cold=args[1]), name="taskora-stop",
+                                   daemon=True)
+        stopper.start()
+        self._stoppers.append(stopper)
+
+    def wait(self, timeout: float | None) -> bool:
+        """True once a stop has completed (cold stops complete even while a warm one still drains)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for stopper in list(self._stoppers):
+            stopper.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if not stopper.is_alive():
+                return True
+        return False
+
+    def restart(self) -> None:
+        log.info("SIGHUP: the %s pool has no child processes to replace; ignored", self.kind)
+
+    def active(self) -> list[dict[str, Any]]:
+        return [] if self.worker is None else describe_active(self.worker, self.settings.hostname)
+
+    def stats(self) -> dict[str, Any]:
+        processed = 0 if self.worker is None else self.worker.processed
+        return {"processed": processed, "slots": self.slots()}
+
+
+class SoloPool(ThreadPool):
+    """One slot: jobs run one at a time."""
+
+    kind = "solo"
+
+    def slots(self) -> int:
+        return 1
+
+
+class AsyncioPool(ThreadPool):
+    """N slots whose ``async def`` handlers run concurrently on the worker's one event loop."""
+
+    kind = "asyncio"
+
+
+def make_pool(settings: WorkerSettings) -> Pool:
+    """The pool strategy named by ``settings.pool``."""
+    if settings.pool == "prefork":
+        from .supervisor import Supervisor
+
+        return Supervisor(settings)
+    classes: dict[str, type[ThreadPool]] = {"threads": ThreadPool, "solo": SoloPool, "asyncio": AsyncioPool}
+    if settings.pool not in classes:
+        raise ValueError(f"unknown pool {settings.pool!r}; choose one of {', '.join(POOL_NAMES)}")
+    return classes[settings.pool](settings)
+
+
+class StopSignals:
+    """SIGTERM/SIGINT once = warm shutdown, twice = cold; SIGHUP = replace child processes.
+
+    Handlers only count and wake ``serve``; all real work happens outside signal context.
+    """
+
+    def __init__(self) -> None:
+        self.terms = 0
+        self.hups = 0
+        self.changed = threading.Event()
+
+    def install(self, *, interrupt: bool = True, hangup: bool = True) -> None:
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, self._on_term if interrupt else signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, self._on_hup if hangup else signal.SIG_IGN)
+
+    def _on_term(self, signum: int, frame: Any) -> None:
+        self.request_stop()
+
+    def _on_hup(self, signum: int, frame: Any) -> None:
+        self.hups += 1
+        self.changed.set()
+
+    def request_stop(self) -> None:
+        """Same as receiving SIGTERM (used e.g. when a child reaches --max-tasks-per-child)."""
+        self.terms += 1
+        self.changed.set()
+
+
+def serve(pool: Pool, signals: StopSignals, *, name: str = "worker") -> None:
+    """Run until the pool has stopped after a shutdown request; turns signals into pool calls."""
+    handled_terms = handled_hups = 0
+    while True:
+        signals.changed.wait(0.5)
+        signals.changed.clear()
+        while handled_hups < signals.hups:
+            handled_hups += 1
+            log.info("%s: SIGHUP, replacing child processes", name)
+            pool.restart()
+        while handled_terms < signals.terms:
+            handled_terms += 1
+            cold = handled_terms >= 2
+            log.warning("%s: %s shutdown requested%s", name, "cold" if cold else "warm",
+                        "" if cold else " (finishing active jobs; signal again for a cold shutdown)")
+            pool.request_stop(cold)
+        if handled_terms and pool.wait(0):
+            return

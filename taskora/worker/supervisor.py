@@ -1,0 +1,288 @@
+"""The prefork pool: a supervisor process with N forked children, each a full worker with one slot
+per task.
+
+Children report each job they take and finish over a pipe, so the supervisor always knows what a
+child holds. A child that dies has its jobs handed back at once (``nack`` with the child's lock
+token, so a job that already finished is left alone) and is replaced. A job past its hard time
+limit gets its child killed and is failed with ``TimeLimitExceeded``. Warm/cold shutdown is
+forwarded as SIGTERM (children count them); SIGHUP starts fresh children and drains the old ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import resource
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob
+from ..errors import TimeLimitExceeded
+from ..retry import backoff_delay, should_retry
+from ..workflow import hooks as workflow_hooks
+from .loop import error_detail
+from .pools import StopSignals, ThreadPool, WorkerSettings, serve
+
+log = logging.getLogger("taskora.worker.supervisor")
+
+#: After a cold shutdown request, children still alive this long are killed (their jobs requeued).
+COLD_KILL_AFTER_S = 10.0
+#: Longest the monitor waits without looking at time limits.
+MONITOR_TICK_S = 0.5
+
+
+@dataclass
+class HeldJob:
+    task: str
+    token: str
+    attempt: int
+    hard: float | None
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Child:
+    index: int
+    process: Any
+    conn: Connection
+    held: dict[str, HeldJob] = field(default_factory=dict)
+    processed: int = 0
+    retiring: bool = False
+    open: bool = True
+    overrun: set[str] = field(default_factory=set)
+
+    @property
+    def pid(self) -> int:
+        return int(self.process.pid)
+
+
+class Supervisor:
+    """Pool strategy ``prefork`` (same surface as ThreadPool)."""
+
+    kind = "prefork"
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self.children: dict[int, Child] = {}
+        self.processed = 0
+        self._lock = threading.RLock()
+        self._stopping = False
+        self._cold_deadline: float | None = None
+        self._done = threading.Event()
+        self._context = multiprocessing.get_context("fork")
+        self._monitor: threading.Thread | None = None
+
+    # -- pool surface ---------------------------------------------------------------------------
+    def start(self) -> None:
+        for index in range(self.settings.concurrency):
+            self._spawn(index)
+        self._monitor = threading.Thread(target=self._monitor_loop, name="taskora-supervisor", daemon=True)
+        self._monitor.start()
+
+    def request_stop(self, cold: bool) -> None:
+        with self._lock:
+            self._stopping = True
+            if cold:
+                self._cold_deadline = time.monotonic() + COLD_KILL_AFTER_S
+            children = list(self.children.values())
+        for child in children:
+            _signal(child.pid, signal.SIGTERM)
+
+    def wait(self, timeout: float | None) -> bool:
+        return self._done.wait(timeout)
+
+    def restart(self) -> None:
+        """Fresh children first, then a warm stop of the old ones: no job is dropped."""
+        with self._lock:
+            if self._stopping:
+                return
+            old = [c for c in self.children.values() if not c.retiring]
+            for child in old:
+                child.retiring = True
+                self._spawn(child.index)
+        for child in old:
+            _signal(child.pid, signal.SIGTERM)
+
+    def active(self) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        with self._lock:
+            return [{"id": job_id, "task": h.task, "attempt": h.attempt, "runtime_s": round(now - h.started, 3),
+                     "worker": self.settings.hostname, "pid": c.pid}
+                    for c in self.children.values() for job_id, h in c.held.items()]
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            children = [{"index": c.index, "pid": c.pid, "processed": c.processed, "active": len(c.held)}
+                        for c in self.children.values()]
+            return {"processed": self.processed, "children": children}
+
+    # -- children -------------------------------------------------------------------------------
+    def _spawn(self, index: int) -> Child:
+        reader, writer = self._context.Pipe(duplex=False)
+        process = self._context.Process(target=_child_main, args=(self.settings, writer, index),
+                                        name=f"ForkPoolWorker-{index + 1}", daemon=False)
+        process.start()
+        writer.close()
+        child = Child(index, process, reader)
+        with self._lock:
+            self.children[child.pid] = child
+        log.debug("started child %d (pid %d)", index, child.pid)
+        return child
+
+    def _monitor_loop(self) -> None:
+        while True:
+            with self._lock:
+                children = list(self.children.values())
+                if self._stopping and not children:
+                    self._done.set()
+                    return
+            waitables: list[Any] = [c.conn for c in children if c.open] + [c.process.sentinel for c in children]
+            ready = set(wait(waitables, timeout=MONITOR_TICK_S))
+            for child in children:
+                if child.conn in ready:
+                    self._drain(child)
+                if child.process.sentinel in ready:
+                    self._reap(child)
+            self._enforce_limits(children)
+
+    def _drain(self, child: Child) -> None:
+        while child.open:
+            try:
+                if not child.conn.poll():
+                    return
+                message = child.conn.recv()
+            except (EOFError, OSError):
+                child.open = False
+                return
+            self._on_message(child, message)
+
+    def _on_message(self, child: Child, message: tuple[Any, ...]) -> None:
+        kind, job_id = message[0], message[1]
+        with self._lock:
+            if kind == "start":
+                child.held[job_id] = HeldJob(task=message[2], token=message[3], attempt=message[4], hard=message[5])
+            elif kind == "end":
+                child.held.pop(job_id, None)
+                child.processed += 1
+                self.processed += 1
+
+    def _reap(self, child: Child) -> None:
+        child.process.join()
+        self._drain(child)
+        with self._lock:
+            self.children.pop(child.pid, None)
+            respawn = not self._stopping and not child.retiring
+        code = child.process.exitcode
+        if code != 0:
+            how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            log.error("child %d (pid %d) died (%s) holding %d job(s)", child.index, child.pid, how, len(child.held))
+        for job_id, held in child.held.items():
+            try:
+                if job_id in child.overrun:
+                    self._fail_time_limit(job_id, held, child.pid)
+                else:
+                    self._requeue(job_id, held)
+            except Exception:  # never let one job stop the supervisor; stall recovery remains
+                log.exception("handling job %s of dead child pid %d failed", job_id, child.pid)
+        child.conn.close()
+        if respawn:
+            self._spawn(child.index)
+
+    def _enforce_limits(self, children: list[Child]) -> None:
+        now = time.monotonic()
+        for child in children:
+            for job_id, held in list(child.held.items()):
+                if held.hard is not None and now - held.started > held.hard and job_id not in child.overrun:
+                    log.error("Task %s[%s] hard time limit (%gs) exceeded; killing child pid %d", held.task, job_id,
+                              held.hard, child.pid)
+                    child.overrun.add(job_id)
+                    _signal(child.pid, signal.SIGKILL)
+        if self._cold_deadline is not None and now > self._cold_deadline:
+            for child in children:
+                _signal(child.pid, signal.SIGKILL)
+
+    # -- jobs of dead children --------------------------------------------------------------------
+    def _requeue(self, job_id: str, held: HeldJob) -> None:
+        try:
+            if self.settings.app.adapter.nack(held.task, job_id, held.token):
+                log.warning("Task %s[%s] returned to the queue (its process died)", held.task, job_id)
+        except CONNECTION_ERRORS as exc:
+            log.warning("could not requeue %s[%s] (%s); stall recovery will", held.task, job_id, exc)
+
+    def _fail_time_limit(self, job_id: str, held: HeldJob, pid: int) -> None:
+        app = self.settings.app
+        error = TimeLimitExceeded(f"{held.task} job {job_id} exceeded its hard time limit of {held.hard:g}s "
+                                  f"(child pid {pid} killed)")
+        task = app.get_task(held.task)
+        retry_delay_ms = None
+        if should_retry(task.options.retry, error, held.attempt):
+            retry_delay_ms = int(round(backoff_delay(task.options.retry, held.attempt) * 1000))
+        text, detail = f"TimeLimitExceeded: {error}", error_detail(error)
+        try:
+            if retry_delay_ms is None:
+                workflow_hooks.on_failed(app, app.adapter.get_job(held.task, job_id) or {}, text, detail)
+            app.adapter.fail(ClaimedJob(held.task, job_id, held.token, {}), text, retry_delay_ms=retry_delay_ms,
+                             detail=detail)
+            log.error("Task %s[%s] failed: %s", held.task, job_id, text)
+        except CONNECTION_ERRORS as exc:
+            log.warning("could not fail %s[%s] (%s); stall recovery will pick it up", held.task, job_id, exc)
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+class _Reporter:
+    """Inside a child: tells the supervisor which jobs it holds; retires the child past its limits."""
+
+    def __init__(self, conn: Connection, pool: ThreadPool, signals: StopSignals) -> None:
+        self.conn = conn
+        self.pool = pool
+        self.signals = signals
+        self.done = 0
+        self._lock = threading.Lock()
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        with self._lock:
+            try:
+                self.conn.send(message)
+            except (OSError, ValueError):  # the supervisor is gone; the engine's stall recovery still covers us
+                log.debug("supervisor pipe closed", exc_info=True)
+
+    def job_started(self, runtime: Any) -> None:
+        hard = self.pool.limits.limits(runtime.task).hard
+        self._send(("start", runtime.id, runtime.task_name, runtime.claimed.token, runtime.attempt, hard))
+
+    def job_finished(self, runtime: Any, outcome: Any) -> None:
+        self._send(("end", runtime.id))
+        self.done += 1
+        s = self.pool.settings
+        if s.max_tasks_per_child and self.done >= s.max_tasks_per_child and not self.signals.terms:
+            log.info("child pid %d ran %d task(s) (--max-tasks-per-child); replacing it", os.getpid(), self.done)
+            self.signals.request_stop()
+        rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if s.max_memory_per_child and rss_kib > s.max_memory_per_child and not self.signals.terms:
+            log.warning("child pid %d uses %d KiB > --max-memory-per-child %d; replacing it", os.getpid(), rss_kib,
+                        s.max_memory_per_child)
+            self.signals.request_stop()
+
+
+def _child_main(settings: WorkerSettings, conn: Connection, index: int) -> None:
+    """Entry point of a forked child: a one-slot-per-task worker until SIGTERM (twice: cold)."""
+    signals = StopSignals()
+    signals.install(interrupt=False, hangup=False)  # Ctrl-C reaches the whole group: only the supervisor acts
+    pool = ThreadPool(settings, index=index, enforce_hard=False)
+    reporter = _Reporter(conn, pool, signals)
+    pool.hooks.append(reporter)
+    pool.slots = lambda: 1  # type: ignore[method-assign]
+    pool.start()
+    serve(pool, signals, name=f"child {index} (pid {os.getpid()})")
+    conn.close()

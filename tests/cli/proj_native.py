@@ -1,0 +1,78 @@
+"""A native taskora project the CLI tests run workers for (``-A tests.cli.proj_native``).
+
+The broker comes from ``TASKORA_TEST_URL``; handlers that must be observed from the test process
+write marker files under ``TASKORA_TEST_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from taskora import Taskora
+from taskora.errors import SoftTimeLimitExceeded
+
+app = Taskora(os.environ.get("TASKORA_TEST_URL", "redis://127.0.0.1:1/0"), name="proj_native")
+
+
+def _mark(name: str, text: str = "") -> None:
+    directory = os.environ.get("TASKORA_TEST_DIR")
+    if directory:
+        Path(directory, name).write_text(text or str(os.getpid()))
+
+
+@app.task("add")
+def add(data: dict[str, int]) -> int:
+    return data["a"] + data["b"]
+
+
+@app.task("noop")
+def noop(data: Any) -> None:
+    return None
+
+
+@app.task("whoami")
+def whoami(data: Any) -> int:
+    return os.getpid()
+
+
+@app.task("slow", queue="slow")
+def slow(data: dict[str, Any]) -> str:
+    """Marks that it started, then works for ``seconds`` in small steps (so limits can interrupt it)."""
+    _mark(f"started-{data['tag']}")
+    deadline = time.monotonic() + float(data["seconds"])
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+    return f"done-{data['tag']}"
+
+
+def careful(data: Any) -> str:
+    """Catches its soft time limit and returns what it managed."""
+    try:
+        while True:
+            time.sleep(0.02)
+    except SoftTimeLimitExceeded:
+        return "cleaned-up"
+
+
+LIMITS = ("soft_time_limit", "time_limit")
+app.register_task("careful", careful, allowed_extra=LIMITS, queue="slow", soft_time_limit=0.5, time_limit=30)
+
+
+def stuck(data: Any) -> str:
+    _mark("stuck-started")
+    while True:
+        time.sleep(0.05)
+
+
+app.register_task("stuck", stuck, allowed_extra=LIMITS, queue="slow", time_limit=1)
+
+
+@app.task("slow_async", queue="slow")
+async def slow_async(data: dict[str, Any]) -> str:
+    import asyncio
+
+    await asyncio.sleep(float(data["seconds"]))
+    return "async-done"
