@@ -38,7 +38,8 @@ def dispatch_workflow(root: Composable, *, ttl: Any = None, name: str | None = N
 
 
 def _root_request(app: Taskora, wf_id: str, index: int, node: Node, wf_expire_at: int) -> EnqueueRequest:
-    data = node.data if node.mode == "bound" else node_input(app.serializer, node.mode, node.data, True, [])
+    # A root takes no upstream value, except a fan-in root (a chord whose header is empty) which gets [].
+    data = node_input(app.serializer, node.mode, node.data, True, []) if node.fanin else node.data
     assert data is not None
     return job_request(app, wf_id, index, node.task, node.job_id, data, node.version,
                        {"fields": node.meta, **node.opts}, wf_expire_at)

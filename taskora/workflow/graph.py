@@ -124,7 +124,8 @@ class GraphBuilder:
             raise ConfigurationError(f"{sig.task.name}.s() has no input: the first step of a workflow needs "
                                      f"bound data, e.g. {sig.task.name}.s(data)")
         data = None if sig.mode == "pipe" else self.serializer.dumps(sig.data)
-        node = Node(task=sig.task.name, deps=list(deps), job_id=self.new_id(), version=sig.task.options.version,
+        job_id = str(sig.options.get("job_id") or self.new_id())
+        node = Node(task=sig.task.name, deps=list(deps), job_id=job_id, version=sig.task.options.version,
                     mode=sig.mode, data=data, fanin=fanin and sig.mode != "bound",
                     meta={str(k): str(v) for k, v in (sig.options.get("meta") or {}).items()},
                     opts=_node_opts(sig), max_attempts=sig.task.options.retry.attempts)

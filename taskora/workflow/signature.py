@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 #: Node modes understood by the engine (see the module docstring).
 MODES = frozenset({"bound", "pipe", "prepend"})
 #: Per-node options a signature may carry.
-NODE_OPTIONS = frozenset({"delay", "priority", "ttl", "meta"})
+NODE_OPTIONS = frozenset({"delay", "priority", "ttl", "meta", "job_id"})
 _UNSET: Any = object()
 
 

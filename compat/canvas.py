@@ -1,0 +1,387 @@
+"""Celery's canvas (``celery.canvas``) on taskora's native workflow engine.
+
+A Celery signature is a dict (``task``, ``args``, ``kwargs``, ``options``, ``subtask_type``,
+``immutable``) that round-trips through JSON. Sending a composition flattens it into one native
+workflow: a mutable signature becomes a node in ``prepend`` mode (the upstream result is put first in
+its args, Celery's partial application), an immutable one (``.si``) a ``bound`` node; the DAG lives in
+Redis and is advanced by the engine's Lua script, with ``cascade="fail"`` so a failing step fails the
+remaining steps with the same error (a chord body with ``ChordError``), as Celery does.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from taskora.workflow import Chain as NativeChain
+from taskora.workflow import Chord as NativeChord
+from taskora.workflow import Group as NativeGroup
+from taskora.workflow import Signature as NativeSignature
+from taskora.workflow.dispatch import dispatch_workflow
+
+from ._state import get_current_app
+
+__all__ = ["Signature", "signature", "maybe_signature", "chain", "group", "chord", "subtask"]
+
+
+class Signature(dict):  # type: ignore[type-arg]
+    """A task invocation as a dict: pass it around, serialize it, compose it with ``|``."""
+
+    TYPES: dict[str, type[Signature]] = {}
+
+    def __init__(self, task: Any = None, args: Any = None, kwargs: Any = None, options: Any = None,
+                 type: Any = None, subtask_type: str | None = None, immutable: bool = False, app: Any = None,
+                 **ex: Any) -> None:  # fmt: skip
+        if isinstance(task, dict):  # Signature(dict) copies
+            super().__init__(copy.deepcopy(dict(task)))
+            self["args"] = tuple(self.get("args") or ())
+            self._app = app
+            return
+        self._app = app or getattr(task, "_app", None) or getattr(type, "_app", None)
+        name = task if isinstance(task, str) or task is None else task.name
+        super().__init__(task=name, args=tuple(args or ()), kwargs=dict(kwargs or {}),
+                         options={**(options or {}), **ex}, subtask_type=subtask_type, immutable=bool(immutable))
+
+    # -- dict-backed properties -----------------------------------------------------------------
+    task = property(lambda self: self.get("task"))
+    name = property(lambda self: self.get("task"))
+    args = property(lambda self: tuple(self.get("args") or ()))
+    kwargs = property(lambda self: self.get("kwargs") or {})
+    options = property(lambda self: self.setdefault("options", {}))
+    subtask_type = property(lambda self: self.get("subtask_type"))
+    immutable = property(lambda self: bool(self.get("immutable")))
+    id = property(lambda self: self.options.get("task_id"))
+
+    @property
+    def app(self) -> Any:
+        return self._app or get_current_app()
+
+    @property
+    def type(self) -> Any:
+        return self.app.tasks[self.task]
+
+    def __json__(self) -> dict[str, Any]:
+        return dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], app: Any = None) -> Signature:
+        kind = d.get("subtask_type")
+        target = cls.TYPES.get(kind, Signature) if kind else Signature
+        return target._from(d, app)
+
+    @classmethod
+    def _from(cls, d: dict[str, Any], app: Any) -> Signature:
+        return cls(dict(d), app=app)
+
+    # -- partial application ----------------------------------------------------------------------
+    def _merge(self, args: Any = None, kwargs: Any = None, options: Any = None) -> tuple[tuple, dict, dict]:
+        opts = {**self.options, **{k: v for k, v in (options or {}).items() if v is not None}}
+        if self.immutable:
+            return self.args, dict(self.kwargs), opts
+        return tuple(args or ()) + self.args, {**self.kwargs, **(kwargs or {})}, opts
+
+    def clone(self, args: Any = None, kwargs: Any = None, **opts: Any) -> Signature:
+        new_args, new_kwargs, new_opts = self._merge(args, kwargs, opts)
+        sig = Signature.from_dict({**copy.deepcopy(dict(self)), "args": new_args, "kwargs": new_kwargs,
+                                   "options": copy.deepcopy(new_opts)}, app=self._app)
+        return sig
+
+    partial = clone
+
+    def replace(self, args: Any = None, kwargs: Any = None, options: Any = None) -> Signature:
+        sig = self.clone()
+        if args is not None:
+            sig["args"] = tuple(args)
+        if kwargs is not None:
+            sig["kwargs"] = dict(kwargs)
+        if options is not None:
+            sig["options"] = dict(options)
+        return sig
+
+    def set(self, immutable: bool | None = None, **options: Any) -> Signature:
+        if immutable is not None:
+            self["immutable"] = bool(immutable)
+        self.options.update(options)
+        return self
+
+    def set_immutable(self, immutable: bool) -> None:
+        self["immutable"] = bool(immutable)
+
+    def link(self, callback: Any) -> Any:
+        links = self.options.setdefault("link", [])
+        if callback not in links:
+            links.append(callback)
+        return callback
+
+    def link_error(self, errback: Any) -> Any:
+        errbacks = self.options.setdefault("link_error", [])
+        if errback not in errbacks:
+            errbacks.append(errback)
+        return errback
+
+    def on_error(self, errback: Any) -> Signature:
+        self.link_error(errback)
+        return self
+
+    def freeze(self, _id: str | None = None, **_: Any) -> Any:
+        """Assign the task id now (if absent) and return the result it will have."""
+        self.options.setdefault("task_id", _id or str(uuid.uuid4()))
+        return self.app.AsyncResult(self.id, task_name=self.task)
+
+    # -- calling ------------------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        new_args, new_kwargs, _ = self._merge(args, kwargs)
+        return self.type(*new_args, **new_kwargs)
+
+    def delay(self, *args: Any, **kwargs: Any) -> Any:
+        return self.apply_async(args, kwargs)
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, route_name: Any = None, **options: Any) -> Any:
+        new_args, new_kwargs, opts = self._merge(args, kwargs, options)
+        if self.task in self.app.tasks:
+            return self.type.apply_async(new_args, new_kwargs, **opts)
+        return self.app.send_task(self.task, new_args, new_kwargs, **opts)
+
+    def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        new_args, new_kwargs, opts = self._merge(args, kwargs, options)
+        return self.type.apply(new_args, new_kwargs, **opts)
+
+    def __invert__(self) -> Any:
+        return self.apply_async().get()
+
+    def __or__(self, other: Any) -> Any:
+        if isinstance(other, _chain):
+            return _chain(self, *other.tasks, app=self._app)
+        if isinstance(other, group):
+            members = list(other.tasks)
+            return _chain(self, members[0] if len(members) == 1 else other, app=self._app)
+        if isinstance(other, Signature):
+            return _chain(self, other, app=self._app)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        args = ", ".join([*map(repr, self.args), *(f"{k}={v!r}" for k, v in self.kwargs.items())])
+        return f"{self.task}({args}){'!' if self.immutable else ''}"
+
+    # -- to the native engine -----------------------------------------------------------------------
+    def _native(self, app: Any) -> Any:
+        """This signature as a native node: prepend mode, or bound when immutable."""
+        from .app import _publish
+
+        name, opts = self.task, dict(self.options)
+        task = app.tasks[name] if name in app.tasks else None
+        explicit = {k: v for k, v in opts.items() if v is not None and k not in ("link", "link_error")}
+        merged = app.router.route(name, list(self.args), dict(self.kwargs), explicit, task=task,
+                                  task_options=_publish._task_defaults(app, task))
+        task_id = opts.get("task_id") or str(uuid.uuid4())
+        self.options["task_id"] = task_id
+        delay, ttl, eta_iso, expires_iso = _publish._timing(app, merged)
+        ids = {"root_id": merged.get("root_id") or task_id, "parent_id": merged.get("parent_id")}
+        meta = _publish._meta(name, task_id, merged, dict(merged.get("headers") or {}), ids, eta_iso,
+                              expires_iso, None, opts.get("link"), opts.get("link_error"))
+        engine = app._engine_task(task, name, merged["queue"])
+        data = {"args": _publish._listify(list(self.args)), "kwargs": dict(self.kwargs)}
+        return NativeSignature(engine, data, mode="bound" if self.immutable else "prepend", job_id=task_id,
+                               meta=_publish._execute.meta_fields(meta), delay=delay or None, ttl=ttl,
+                               priority=_publish.native_priority(merged.get("priority")))
+
+
+class _chain(Signature):
+    """``chain(a, b, c)`` / ``a | b | c``: each step gets the previous result prepended."""
+
+    def __init__(self, *tasks: Any, app: Any = None, **options: Any) -> None:
+        steps: list[Signature] = []
+        for t in _flatten_arg(tasks):
+            t = maybe_signature(t, app=app)
+            steps.extend(t.tasks if isinstance(t, _chain) else [t])
+        super().__init__("celery.chain", (), {"tasks": steps}, options, subtask_type="chain", app=app)
+
+    @classmethod
+    def _from(cls, d: dict[str, Any], app: Any) -> Signature:
+        return cls(*[maybe_signature(t, app=app) for t in d["kwargs"]["tasks"]], app=app, **d.get("options", {}))
+
+    tasks = property(lambda self: list(self["kwargs"]["tasks"]))
+
+    @property
+    def app(self) -> Any:
+        return self._app or (self.tasks[0].app if self.tasks else get_current_app())
+
+    def __or__(self, other: Any) -> Any:
+        steps = self.tasks
+        if isinstance(other, _chain):
+            return _chain(*steps, *other.tasks, app=self._app)
+        if isinstance(other, Signature):
+            return _chain(*steps, other, app=self._app)
+        return NotImplemented
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.apply_async(args, kwargs)
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        steps = self.tasks
+        if not steps:
+            return None
+        if args or kwargs:
+            steps[0] = steps[0].clone(args, kwargs)
+        app = self.app
+        natives = [s._native(app) for s in steps]
+        dispatch_workflow(NativeChain(*natives), cascade="fail")
+        return _results_of(steps, app)
+
+    def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        last = None
+        for i, step in enumerate(self.tasks):
+            last = step.apply(args, kwargs) if i == 0 else step.apply((last.get(),))
+        return last
+
+    def __repr__(self) -> str:
+        return " | ".join(repr(t) for t in self.tasks)
+
+
+class group(Signature):  # noqa: N801 - Celery's name
+    """``group(a, b, ...)``: members in parallel; ``GroupResult`` ordered as given."""
+
+    def __init__(self, *tasks: Any, app: Any = None, **options: Any) -> None:
+        members = [maybe_signature(t, app=app) for t in _flatten_arg(tasks)]
+        super().__init__("celery.group", (), {"tasks": members}, options, subtask_type="group", app=app)
+
+    @classmethod
+    def _from(cls, d: dict[str, Any], app: Any) -> Signature:
+        return cls([maybe_signature(t, app=app) for t in d["kwargs"]["tasks"]], app=app, **d.get("options", {}))
+
+    tasks = property(lambda self: list(self["kwargs"]["tasks"]))
+
+    @property
+    def app(self) -> Any:
+        return self._app or (self.tasks[0].app if self.tasks else get_current_app())
+
+    def __or__(self, other: Any) -> Any:
+        if isinstance(other, group) and not other.tasks:
+            return self
+        if isinstance(other, Signature):
+            return chord(self, body=other, app=self._app)
+        return NotImplemented
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.apply_async(args, kwargs)
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        if options.get("link") is not None:
+            raise TypeError("Cannot add link to group: use a chord")
+        app = self.app
+        members = [m.clone(args, kwargs) if (args or kwargs) else m for m in self.tasks]
+        if not members:
+            return app.GroupResult(str(uuid.uuid4()), [])
+        dispatch_workflow(NativeGroup(*[m._native(app) for m in members]), cascade="fail")
+        return app.GroupResult(str(uuid.uuid4()), [app.AsyncResult(m.id, task_name=m.task) for m in members])
+
+    def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        return self.app.GroupResult(str(uuid.uuid4()), [m.apply(args, kwargs) for m in self.tasks])
+
+
+class chord(Signature):  # noqa: N801 - Celery's name
+    """``chord(header)(body)`` / ``chord(header, body)``: the body gets the list of header results."""
+
+    def __init__(self, header: Any, body: Any = None, app: Any = None, **options: Any) -> None:
+        members = header.tasks if isinstance(header, group) else [maybe_signature(t, app=app) for t in header]
+        super().__init__("celery.chord", (), {"header": members, "body": maybe_signature(body, app=app)},
+                         options, subtask_type="chord", app=app)
+
+    @classmethod
+    def _from(cls, d: dict[str, Any], app: Any) -> Signature:
+        kw = d["kwargs"]
+        return cls([maybe_signature(t, app=app) for t in kw["header"]], maybe_signature(kw.get("body"), app=app),
+                   app=app, **d.get("options", {}))
+
+    tasks = property(lambda self: list(self["kwargs"]["header"]))
+    body = property(lambda self: self["kwargs"]["body"])
+
+    @property
+    def app(self) -> Any:
+        return self._app or (self.tasks[0].app if self.tasks else self.body.app)
+
+    def __or__(self, other: Any) -> Any:
+        if isinstance(other, Signature):
+            return chord(self.tasks, self.body | other, app=self._app)
+        return NotImplemented
+
+    def __call__(self, body: Any = None, **options: Any) -> Any:
+        if body is not None:
+            return chord(self.tasks, body, app=self._app).apply_async(**options)
+        return self.apply_async(**options)
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        app, body = self.app, self.body
+        if body is None:
+            raise TypeError("chord needs a body: chord(header)(body) or chord(header, body)")
+        header = [m.clone(args, kwargs) if (args or kwargs) else m for m in self.tasks]
+        native_header = NativeGroup(*[m._native(app) for m in header])
+        body_steps = body.tasks if isinstance(body, _chain) else [body]
+        native_body = NativeChain(*[s._native(app) for s in body_steps])
+        dispatch_workflow(NativeChord(native_header, native_body), cascade="fail")
+        parent = app.GroupResult(str(uuid.uuid4()), [app.AsyncResult(m.id, task_name=m.task) for m in header])
+        return _results_of(body_steps, app, parent)
+
+    def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        results = [m.apply(args, kwargs).get() for m in self.tasks]
+        return self.body.apply((results,))
+
+
+def _results_of(steps: list[Signature], app: Any, parent: Any = None) -> Any:
+    """The last step's AsyncResult, with ``.parent`` links back through the earlier steps."""
+    result = parent
+    for step in steps:
+        if isinstance(step, group):
+            result = app.GroupResult(str(uuid.uuid4()), [app.AsyncResult(m.id, task_name=m.task)
+                                                          for m in step.tasks], parent=result)
+        else:
+            result = app.AsyncResult(step.id, task_name=step.task, parent=result)
+    return result
+
+
+def _flatten_arg(values: tuple[Any, ...]) -> list[Any]:
+    if len(values) == 1 and not isinstance(values[0], dict) and isinstance(values[0], Iterable):
+        return list(values[0])
+    return list(values)
+
+
+def chain(*tasks: Any, **options: Any) -> Any:
+    """``chain(a, b)``; a chain starting with a group followed by steps is a chord (§15.2)."""
+    steps = _flatten_arg(tasks)
+    built = _chain(*steps, **options)
+    first = built.tasks[0] if built.tasks else None
+    if isinstance(first, group) and len(built.tasks) > 1:
+        rest = built.tasks[1:]
+        return chord(first, rest[0] if len(rest) == 1 else _chain(*rest), app=options.get("app"))
+    return built
+
+
+def signature(varies: Any, *args: Any, **kwargs: Any) -> Signature:
+    """A signature from a task name, a task, a dict, or another signature (cloned)."""
+    app = kwargs.get("app")
+    if isinstance(varies, dict):
+        if isinstance(varies, Signature):
+            return varies.clone()
+        return Signature.from_dict(varies, app=app)
+    return Signature(varies, *args, **kwargs)
+
+
+subtask = signature
+
+
+def maybe_signature(d: Any, app: Any = None, clone: bool = False) -> Any:
+    """None stays None; a dict becomes the right Signature subclass."""
+    if d is None:
+        return None
+    if isinstance(d, Signature):
+        if app is not None and d._app is None:
+            d._app = app
+        return d.clone() if clone else d
+    if isinstance(d, dict):
+        return Signature.from_dict(d, app=app)
+    return d
+
+
+Signature.TYPES.update({"chain": _chain, "group": group, "chord": chord})

@@ -1,0 +1,72 @@
+"""Celery canvas on the native workflow engine (in-process worker on the in-memory engine)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from taskora.compat.canvas import Signature, chain, chord, group
+
+from .canvas_proj import add, app, fail, mul, tsum
+
+
+@pytest.fixture(scope="module")
+def worker():
+    native = app.__taskora_app__
+    native.start()
+    yield native
+    native.close(timeout=5)
+
+
+def test_signature_is_a_json_round_tripping_dict() -> None:
+    sig = add.s(2, 2).set(countdown=1)
+    assert set(sig) == {"task", "args", "kwargs", "options", "subtask_type", "immutable"}
+    again = Signature.from_dict(json.loads(json.dumps(sig)))
+    assert again == sig and again.args == (2, 2) and again.options == {"countdown": 1}
+    assert type(Signature.from_dict(json.loads(json.dumps(chain(add.s(1, 2), mul.s(3)))))).__name__ == "_chain"
+
+
+def test_partial_args_are_prepended_and_immutable_ignores_them() -> None:
+    assert add.s(2).clone((3,)).args == (3, 2)
+    assert add.si(2, 2).clone((3,)).args == (2, 2)
+
+
+def test_or_combinations() -> None:
+    assert type(add.s(1, 1) | mul.s(2)).__name__ == "_chain"
+    assert isinstance(group(add.s(1, 1), add.s(2, 2)) | tsum.s(), chord)
+    assert isinstance(chain(group(add.s(1, 1)), tsum.s()), chord)
+    g = group(add.s(1, 1))
+    assert g | group() is g
+
+
+def test_chain_results(worker) -> None:
+    assert (add.s(2, 2) | add.s(4) | mul.s(8)).apply_async().get(timeout=10) == 64
+    res = (add.s(1, 1) | add.si(10, 10) | add.s(1)).delay()
+    assert res.get(timeout=10) == 21
+    assert res.parent.get(timeout=5) == 20 and res.parent.parent.get(timeout=5) == 2
+
+
+def test_chord_and_group(worker) -> None:
+    assert chord([add.s(i, i) for i in range(10)])(tsum.s()).get(timeout=10) == 90
+    assert chord([add.s(1, 1), add.s(2, 2)], tsum.s()).delay().get(timeout=10) == 6
+    g = group(add.s(i, i) for i in range(5)).apply_async()
+    assert g.get(timeout=10) == [0, 2, 4, 6, 8]
+    assert g.completed_count() == 5 and g.successful() and g.ready()
+
+
+def test_a_failing_step_fails_the_rest_with_the_original_error(worker) -> None:
+    res = (add.s(1, 1) | fail.s() | mul.s(2)).delay()
+    with pytest.raises(KeyError):
+        res.get(timeout=10)
+
+
+def test_a_failing_chord_header_gives_the_body_a_chord_error(worker) -> None:
+    res = chord([add.s(1, 1), fail.s()], tsum.s()).delay()
+    with pytest.raises(Exception) as info:
+        res.get(timeout=10)
+    assert type(info.value).__name__ == "ChordError"
+
+
+def test_eager_apply() -> None:
+    assert (add.s(2, 2) | mul.s(3)).apply().get() == 12
+    assert chord([add.s(1, 1), add.s(2, 2)], tsum.s()).apply().get() == 6
