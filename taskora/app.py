@@ -59,6 +59,7 @@ class Taskora:
         serializer: str | Serializer | None = None,
         clock: Clock | None = None,
         name: str | None = None,
+        scheduler: Mapping[str, Any] | None = None,
     ) -> None:
         self.adapter = resolve_adapter(adapter, clock)
         self.defaults: TaskOptions = build_task_options(defaults or {})
@@ -71,6 +72,9 @@ class Taskora:
         self._stream: EventStream | None = None
         self._stream_lock = threading.Lock()
         self._worker: Any = None
+        #: Scheduler runner settings (``poll_interval``, ``lock_ttl``, ``prune``); see SchedulerRunner.
+        self.scheduler_options: dict[str, Any] = dict(scheduler or {})
+        self._schedules: Any = None
 
     def __repr__(self) -> str:
         return f"<Taskora {self.name} on {self.adapter.address}>"
@@ -99,6 +103,8 @@ class Taskora:
         if name in self.tasks:
             raise ConfigurationError(f"task name {name!r} is already registered on this app")
         task = Task(self, name, handler, build_task_options(options, self.defaults, allowed_extra=tuple(allowed_extra)))
+        if task.options.schedule is not None:  # validated before the task is registered
+            self.schedules.declare(name, task=name, check_task=False, **task.options.schedule)
         self.tasks[name] = task
         if any(self.events.has(f"task:{e}") for e in ("completed", "failed", "active", "retrying", "progress",
                                                         "stalled", "cancelled", "expired")):
@@ -129,6 +135,27 @@ class Taskora:
         """A handle on job ``job_id`` when only its id is known, searching this app's tasks (or ``among``)."""
         task = self.adapter.find_task_of(job_id, list(among) if among is not None else list(self.tasks))
         return None if task is None else ResultHandle(self, task, job_id)
+
+    # -- schedules ----------------------------------------------------------------------------------
+    @property
+    def schedules(self) -> Any:
+        """The ScheduleManager: ``list/pause/resume/update/remove/trigger`` on stored schedules."""
+        if self._schedules is None:
+            from .scheduler.manager import ScheduleManager
+
+            self._schedules = ScheduleManager(self)
+        return self._schedules
+
+    def schedule(self, name: str, *, task: str, every: Any = None, cron: str | None = None,
+                 timezone: str | None = None, data: Any = None, on_missed: str | None = None,
+                 overlap: bool = False) -> Any:  # fmt: skip
+        """Declare a named schedule of a registered task (``every=`` duration or ``cron=`` + ``timezone=``).
+
+        Unknown task, bad cron, unknown zone or policy raise ConfigurationError here; the scheduler
+        (``taskora worker -B`` / ``taskora beat``) stores and runs it.
+        """
+        return self.schedules.declare(name, task=task, every=every, cron=cron, timezone=timezone, data=data,
+                                      on_missed=on_missed, overlap=overlap)
 
     # -- middleware and events ---------------------------------------------------------------------
     def use(self, middleware: Middleware) -> Taskora:
