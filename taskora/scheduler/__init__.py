@@ -21,6 +21,9 @@ from .spec import (
     spec_from_wire,
 )
 
+# The leader loop and the manager import the app's adapter layer; load them only when used
+# (``from taskora.scheduler.runner import SchedulerRunner``), so the pure half stays import-light.
+
 __all__ = [
     "CATCH_UP_HARD_CAP",
     "DEFAULT_TIMEZONE",
