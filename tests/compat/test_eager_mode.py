@@ -7,7 +7,6 @@ from datetime import datetime
 
 import pytest
 from kombu.exceptions import EncodeError
-
 from taskora.compat import Celery, states
 from taskora.compat.exceptions import AlwaysEagerIgnored, MaxRetriesExceededError, Retry
 from taskora.compat.result import EagerResult
