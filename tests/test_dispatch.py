@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from taskora import ConfigurationError, SerializationError, Taskora
+from taskora import ConfigurationError, ExpiredError, SerializationError, Taskora
+from taskora.clock import VirtualClock
 
 
 def test_dispatch_returns_a_handle_whose_result_is_the_return_value(app: Taskora) -> None:
@@ -73,16 +74,20 @@ def test_delayed_job_waits_for_its_delay(app: Taskora) -> None:
     assert int(job["processedOn"]) - int(job["ts"]) >= 300
 
 
-def test_ttl_expires_a_job_nobody_started(app: Taskora) -> None:
+def test_ttl_expires_a_job_nobody_started(make_app) -> None:
+    clock = VirtualClock()
+    app = make_app(clock=clock)
     task = app.task("perishable", lambda data: "ran")
-    handle = task.dispatch(None, ttl=0.001, delay=0.05)
+    stale = task.dispatch(None, ttl="1s")
+    fresh = task.dispatch(None, ttl="1h")
+    clock.advance(2)
 
     app.start()
 
-    with pytest.raises(Exception) as info:
-        handle.result(timeout=10)
-    assert type(info.value).__name__ == "ExpiredError"
-    assert handle.state() == "expired"
+    with pytest.raises(ExpiredError):
+        stale.result(timeout=10)
+    assert stale.state() == "expired"
+    assert fresh.result(timeout=10) == "ran"
 
 
 def test_payload_types_round_trip_through_the_queue(app: Taskora) -> None:

@@ -75,18 +75,21 @@ class Executor:
 
     def _execute(self, runtime: JobRuntime) -> Outcome:
         task = runtime.task
-        ctx = Context(runtime)
         try:
             data = runtime.decode_data()
-            chain = compose([*self.app.middleware, *task.options.middleware],
-                            lambda mctx: self._call_handler(task, mctx.data, ctx))
+            middleware = [*self.app.middleware, *task.options.middleware]
+            if not middleware and not task.accepts_context:  # the common, cheapest path: no ctx to build
+                result = self._with_timeout(runtime, lambda: self._call_handler(task, data, None))
+                return Outcome("completed", result=result)
+            ctx = Context(runtime)
+            chain = compose(middleware, lambda mctx: self._call_handler(task, mctx.data, ctx))
             mctx = MiddlewareContext(ctx, data)
             result = self._with_timeout(runtime, lambda: chain(mctx))
             return Outcome("completed", result=result)
         except Exception as exc:
             return Outcome("failed", error=exc)
 
-    def _call_handler(self, task: Any, data: Any, ctx: Context) -> Any:
+    def _call_handler(self, task: Any, data: Any, ctx: Context | None) -> Any:
         result = task.handler(data, ctx) if task.accepts_context else task.handler(data)
         if inspect.isawaitable(result):
             result = self.async_loop.run(result)
