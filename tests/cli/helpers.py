@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -56,10 +57,11 @@ class WorkerProcess:
     """A ``taskora worker`` subprocess in its own session; killed (by pid) when the test ends."""
 
     def __init__(self, url: str, workdir: Path, *args: str, hostname: str | None = None) -> None:
-        self.hostname = hostname or f"w{uuid.uuid4().hex[:6]}@test"
+        template = hostname or f"w{uuid.uuid4().hex[:6]}@test"
+        self.hostname = template.replace("%h", socket.gethostname())  # what the worker will call itself
         self.log_path = workdir / f"{self.hostname}.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        cmd = [sys.executable, "-m", "taskora", "worker", "-A", PROJ, "-n", self.hostname, "-l", "info", *args]
+        cmd = [sys.executable, "-m", "taskora", "worker", "-A", PROJ, "-n", template, "-l", "info", *args]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env_for(url, workdir), stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
 
