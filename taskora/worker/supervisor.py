@@ -267,12 +267,18 @@ class _Reporter:
         s = self.pool.settings
         if s.max_tasks_per_child and self.done >= s.max_tasks_per_child and not self.signals.terms:
             log.info("child pid %d ran %d task(s) (--max-tasks-per-child); replacing it", os.getpid(), self.done)
-            self.signals.request_stop()
+            self._retire()
         rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         if s.max_memory_per_child and rss_kib > s.max_memory_per_child and not self.signals.terms:
             log.warning("child pid %d uses %d KiB > --max-memory-per-child %d; replacing it", os.getpid(), rss_kib,
                         s.max_memory_per_child)
-            self.signals.request_stop()
+            self._retire()
+
+    def _retire(self) -> None:
+        """Stop claiming right now (this runs in the slot thread), then shut down warm."""
+        if self.pool.worker is not None:
+            self.pool.worker._stopping.set()
+        self.signals.request_stop()
 
 
 def _child_main(settings: WorkerSettings, conn: Connection, index: int) -> None:

@@ -1,0 +1,75 @@
+"""The prefork supervisor under a real ``taskora worker -P prefork`` subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+from taskora import Taskora
+
+from ..cli.helpers import PROJ, run_cli, wait_until
+
+
+def _children(redis_url: str, tmp_path: Path, hostname: str) -> list[int]:
+    out = run_cli(redis_url, tmp_path, "inspect", "stats", "-A", PROJ, "--json", "-d", hostname)
+    return sorted(c["pid"] for c in json.loads(out.stdout)[hostname]["children"])
+
+
+def test_sigkill_of_a_child_loses_no_job(client: Taskora, start_worker, tmp_path: Path) -> None:
+    # Given a prefork worker running a job
+    worker = start_worker("-P", "prefork", "-c", "2")
+    handle = client.dispatch("slow", {"tag": "victim", "seconds": 0.5})
+    marker = tmp_path / "started-victim"
+    wait_until(marker.exists, what="the job to start in a child")
+    victim = int(marker.read_text())
+    # When the child running it is killed
+    marker.unlink()
+    os.kill(victim, signal.SIGKILL)
+    # Then the supervisor hands the job back at once and a fresh child runs it
+    assert handle.result(timeout=15) == "done-victim"
+    assert int(marker.read_text()) != victim
+    assert "died (signal 9) holding 1 job(s)" in worker.log()
+    assert f"Task slow[{handle.id}] returned to the queue" in worker.log()
+
+
+def test_sighup_replaces_children_without_dropping_jobs(client: Taskora, redis_url: str, start_worker,
+                                                        tmp_path: Path) -> None:  # fmt: skip
+    worker = start_worker("-P", "prefork", "-c", "2")
+    before = _children(redis_url, tmp_path, worker.hostname)
+    handle = client.dispatch("slow", {"tag": "hup", "seconds": 1.0})
+    wait_until((tmp_path / "started-hup").exists, what="the job to start")
+    worker.signal(signal.SIGHUP)
+    assert handle.result(timeout=15) == "done-hup"  # the old child finished it while draining
+    after = wait_until(lambda: (p := _children(redis_url, tmp_path, worker.hostname)) and len(p) == 2
+                       and not set(p) & set(before) and p, what="two fresh children")
+    assert client.dispatch("add", {"a": 5, "b": 5}).result(timeout=15) == 10
+    assert len(after) == 2
+
+
+def test_max_tasks_per_child_replaces_the_child(client: Taskora, start_worker) -> None:
+    start_worker("-P", "prefork", "-c", "1", "--max-tasks-per-child", "2")
+    pids = [client.dispatch("whoami", None).result(timeout=15) for _ in range(6)]
+    assert len(set(pids)) >= 3  # a new child every two jobs
+
+
+def test_warm_shutdown_of_prefork_finishes_jobs_and_exits_zero(client: Taskora, start_worker,
+                                                               tmp_path: Path) -> None:  # fmt: skip
+    worker = start_worker("-P", "prefork", "-c", "2")
+    handles = [client.dispatch("slow", {"tag": f"p{i}", "seconds": 0.8}) for i in range(2)]
+    wait_until(lambda: all((tmp_path / f"started-p{i}").exists() for i in range(2)), what="both jobs to start")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait_exit() == 0
+    assert [h.state() for h in handles] == ["completed", "completed"]
+
+
+def test_cold_shutdown_of_prefork_requeues_jobs(client: Taskora, start_worker, tmp_path: Path) -> None:
+    worker = start_worker("-P", "prefork", "-c", "1")
+    handle = client.dispatch("slow", {"tag": "pc", "seconds": 30})
+    wait_until((tmp_path / "started-pc").exists, what="the job to start")
+    worker.signal(signal.SIGINT)
+    wait_until(lambda: "warm shutdown requested" in worker.log(), what="the warm shutdown to begin")
+    worker.signal(signal.SIGINT)
+    assert worker.wait_exit() == 0
+    assert handle.state() == "waiting"
