@@ -71,10 +71,9 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else "(no output)"
 
 
-def _run_one(lib: str, scenario: str, url: str, args, notes: set) -> tuple[dict | None, str | None]:
+def _run_one(lib: str, scenario: str, url: str, args) -> tuple[dict | None, str | None]:
     sizes = config.QUICK if args.quick else config.FULL
     code, out, err = _child(lib, url, args.mode, ["--scenario", scenario], sizes.timeout)
-    notes.update(ln[len("NOTE "):].strip() for ln in out.splitlines() if ln.startswith("NOTE "))
     result_lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
     if code == 0 and result_lines:
         return json.loads(result_lines[-1][len("RESULT "):]), None
@@ -114,7 +113,6 @@ def main(argv: list[str] | None = None) -> int:
     _check_apps_in_sync()
     results: dict = {}
     errors: dict = {}
-    notes: set = set()
     started = datetime.datetime.now(datetime.timezone.utc)
     with RedisServer(args.redis_server) as server:
         machine = report.machine_info(server.version())
@@ -125,16 +123,17 @@ def main(argv: list[str] | None = None) -> int:
                 order = libs[run % len(libs):] + libs[:run % len(libs)] if libs else []
                 jobs += [(lib, scenario) for lib in order]
             for lib, scenario in jobs:
-                result, error = _run_one(lib, scenario, server.url, args, notes)
+                result, error = _run_one(lib, scenario, server.url, args)
                 _print_progress(run, args, lib, scenario, result, error)
                 if result is not None:
                     results.setdefault(lib, {}).setdefault(scenario, []).append(result)
                 else:
-                    errors[f"{lib}/{scenario}"] = error
+                    errors.setdefault(f"{lib}/{scenario}", []).append(f"run {run + 1}: {error}")
     doc = {
         "mode": args.mode, "runs": args.runs, "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine, "libs": [lib for lib in config.LIBRARIES if lib in libs],
-        "skipped": skipped, "notes": sorted(notes), "results": results, "errors": errors,
+        "scenarios": args.scenario_list,
+        "skipped": skipped, "results": results, "errors": errors,
     }
     text = report.render(doc)
     print(text)

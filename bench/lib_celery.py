@@ -43,6 +43,10 @@ class CeleryDriver:
             with batch():
                 return [self.task.apply_async((p,), producer=producer) for p in payloads]
 
+    def can_batch(self) -> bool:
+        """Whether the app has Celery's producer API (taskora's Celery front may not have it yet)."""
+        return hasattr(self.app, "producer_or_acquire")
+
     def result(self, handle, timeout: float) -> None:
         """Block until the job's result is stored; re-raises the task's error."""
         handle.get(timeout=timeout)

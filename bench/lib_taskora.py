@@ -8,10 +8,7 @@ Kept apart from the Celery side on purpose: the harness imports this module only
 
 from __future__ import annotations
 
-import functools
 import importlib
-import subprocess
-import sys
 import time
 
 import redis
@@ -19,17 +16,6 @@ import redis
 from .workers import taskora_cli_argv
 
 TASK_NAME = "bench-noop"
-INTERIM_WORKER = "bench.taskora_worker"
-
-
-@functools.cache
-def _has_worker_command() -> bool:
-    """Whether ``taskora worker --help`` works (the CLI is being written alongside this bench)."""
-    try:
-        done = subprocess.run(taskora_cli_argv() + ["worker", "--help"], capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
 
 
 class TaskoraDriver:
@@ -50,6 +36,9 @@ class TaskoraDriver:
     def dispatch_batch(self, payloads: list[dict]) -> list:
         """``dispatch_many``: the whole batch in one pipeline round trip."""
         return self.task.dispatch_many(payloads)
+
+    def can_batch(self) -> bool:
+        return True
 
     def result(self, handle, timeout: float) -> None:
         handle.result(timeout=timeout)
@@ -84,11 +73,8 @@ class TaskoraDriver:
 
     @classmethod
     def worker_argv(cls, pool: str, concurrency: int) -> list[str]:
-        """``taskora worker``; until that command exists, the interim bench/taskora_worker.py."""
-        tail = ["-A", cls.app_module, "-P", pool, "-c", str(concurrency), "-l", "warning"]
-        if _has_worker_command():
-            return taskora_cli_argv() + ["worker", *tail]
-        return [sys.executable, "-m", INTERIM_WORKER, *tail]
+        return taskora_cli_argv() + ["worker", "-A", cls.app_module, "-P", pool,
+                                     "-c", str(concurrency), "-l", "warning"]
 
     def close(self) -> None:
         self.app.close()

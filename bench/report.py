@@ -65,12 +65,14 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:,.0f}"
 
 
-def _cell(stats: dict | None, unit: str, error: str | None) -> str:
+def _cell(stats: dict | None, unit: str, failed: bool, runs: int) -> str:
     if stats is None:
-        return "error" if error else "–"
+        return "error" if failed else "–"
     text = _fmt(stats["median"], unit)
     if stats["n"] > 1:
         text += f" ({_fmt(stats['min'], unit)}–{_fmt(stats['max'], unit)})"
+    if stats["n"] < runs:
+        text += f" [{stats['n']} of {runs} runs]"
     return text
 
 
@@ -78,16 +80,18 @@ def _values(results: dict, lib: str, scenario: str, metric: str) -> list[float]:
     return [run[metric] for run in results.get(lib, {}).get(scenario, []) if metric in run]
 
 
-def table(results: dict, errors: dict, libs: list[str]) -> str:
+def table(results: dict, errors: dict, libs: list[str], runs: int, scenarios: list[str]) -> str:
     """The comparison table in Markdown; ratios are library ÷ Celery of the medians."""
     others = [lib for lib in libs if lib != BASELINE]
     ratio_cols = [lib for lib in others if BASELINE in libs]
     head = ["scenario", "unit"] + libs + [f"{lib} ÷ {BASELINE}" for lib in ratio_cols]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
     for scenario, metric, label, unit, higher in METRICS:
+        if scenario not in scenarios:
+            continue
         stats = {lib: summarize(_values(results, lib, scenario, metric)) for lib in libs}
         row = [label, unit + (" ↑" if higher else " ↓")]
-        row += [_cell(stats[lib], unit, errors.get(f"{lib}/{scenario}")) for lib in libs]
+        row += [_cell(stats[lib], unit, f"{lib}/{scenario}" in errors, runs) for lib in libs]
         base = stats.get(BASELINE)
         for lib in ratio_cols:
             ok = stats[lib] and base and base["median"]
@@ -96,11 +100,11 @@ def table(results: dict, errors: dict, libs: list[str]) -> str:
     return "\n".join(lines)
 
 
-def calibration_table(results: dict) -> str:
+def calibration_table(results: dict, runs: int) -> str:
     lines = ["| calibration | unit | value |", "|---|---|---:|"]
     for scenario, metric, label, unit, higher in CALIBRATION:
         stats = summarize(_values(results, "redis", scenario, metric))
-        lines.append(f"| {label} | {unit}{' ↑' if higher else ' ↓'} | {_cell(stats, unit, None)} |")
+        lines.append(f"| {label} | {unit}{' ↑' if higher else ' ↓'} | {_cell(stats, unit, False, runs)} |")
     return "\n".join(lines)
 
 
@@ -137,14 +141,12 @@ def render(doc: dict) -> str:
         "Cells: median (min–max) over the runs. ↑ higher is better, ↓ lower is better; "
         f"the ratio columns divide the medians by {BASELINE}'s.",
         "",
-        table(doc["results"], doc["errors"], doc["libs"]),
+        table(doc["results"], doc["errors"], doc["libs"], doc["runs"], doc["scenarios"]),
         "",
-        calibration_table(doc["results"]),
+        calibration_table(doc["results"], doc["runs"]),
     ]
-    if doc.get("notes"):
-        out += ["", "Notes:"] + [f"- {note}" for note in doc["notes"]]
     if doc["errors"]:
-        out += ["", "Errors:"] + [f"- {key}: {msg}" for key, msg in sorted(doc["errors"].items())]
+        out += ["", "Errors:"] + [f"- {key}, {msg}" for key, msgs in sorted(doc["errors"].items()) for msg in msgs]
     if doc.get("skipped"):
         out += ["", "Skipped:"] + [f"- {lib}: {msg}" for lib, msg in sorted(doc["skipped"].items())]
     return "\n".join(out) + "\n"

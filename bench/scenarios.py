@@ -61,12 +61,8 @@ class Context:
 
 
 def start_worker(lib: str, pool: str, concurrency: int, url: str, stamp_file: str | None) -> Worker:
-    """Start a library's worker; say so on stdout (``NOTE …``) when it is not the real command."""
-    argv = driver_class(lib).worker_argv(pool, concurrency)  # the class: no app, no connection here
-    if "bench.taskora_worker" in argv:
-        print(f"NOTE {lib}: worker run by the interim bench/taskora_worker.py (app.start() in a "
-              "subprocess), `taskora worker` not available yet", flush=True)
-    return Worker(argv, worker_env(url, stamp_file))
+    """Start a library's worker with its own command (from the driver class: no app, no connection)."""
+    return Worker(driver_class(lib).worker_argv(pool, concurrency), worker_env(url, stamp_file))
 
 
 def wait_clients(client: redis.Redis, expected: int = 1, timeout: float = 15.0) -> None:
@@ -86,6 +82,13 @@ def fresh_redis(client: redis.Redis) -> None:
 
 def _chunks(items: list, size: int) -> list[list]:
     return [items[k:k + size] for k in range(0, len(items), size)]
+
+
+def enqueue_untimed(driver, payloads: list[dict], batch: int) -> list:
+    """Set-up enqueueing: batches when the library has them, else one by one (not measured)."""
+    if not driver.can_batch():
+        return [driver.dispatch(p) for p in payloads]
+    return [h for chunk in _chunks(payloads, batch) for h in driver.dispatch_batch(chunk)]
 
 
 def _warm_up(ctx: Context) -> None:
@@ -119,9 +122,7 @@ def enqueue_bulk(ctx: Context) -> dict:
 def _process(ctx: Context, pool: str, concurrency: int) -> dict:
     """N jobs enqueued first, then a worker started: N / (last handler end - first handler start)."""
     n, driver = ctx.sizes.process, ctx.driver
-    handles: list = []
-    for batch in _chunks([{"i": i} for i in range(n)], ctx.sizes.bulk_batch):
-        handles += driver.dispatch_batch(batch)
+    handles = enqueue_untimed(driver, [{"i": i} for i in range(n)], ctx.sizes.bulk_batch)
     with tempfile.TemporaryDirectory(prefix="bench-stamps-") as tmp:
         path = str(Path(tmp) / "stamps")
         with start_worker(ctx.lib, pool, concurrency, ctx.url, path) as worker:
@@ -228,8 +229,7 @@ def _used_memory(client: redis.Redis) -> int:
 
 def fill(ctx: Context, n: int) -> None:
     """Enqueue n jobs in batches and exit (run in its own process by ``memory``)."""
-    for batch in _chunks([{"i": i} for i in range(n)], ctx.sizes.bulk_batch):
-        ctx.driver.dispatch_batch(batch)
+    enqueue_untimed(ctx.driver, [{"i": i} for i in range(n)], ctx.sizes.bulk_batch)
 
 
 def memory(ctx: Context) -> dict:
