@@ -4,7 +4,8 @@
 -- ARGV[1] prefix, ARGV[2] now ms, ARGV[3] job id, ARGV[4] lock token, ARGV[5] error text,
 -- ARGV[6] retry delay ms, counted from now ('' = permanent failure),
 -- ARGV[7] next lock token ('' = do not claim), ARGV[8] next lock ttl ms,
--- ARGV[9] error detail (serialized type/traceback; '' = none)
+-- ARGV[9] error detail (serialized type/traceback; '' = none),
+-- ARGV[10] '1' when ARGV[11] holds new serialized data for the retry (else '0')
 -- Returns {status, <claim reply...>}: status 'retrying', 'failed', or 'lost' (see ack.lua).
 --@include lib/queue
 --@include lib/claim
@@ -20,6 +21,9 @@ if holds_job(job_key, token) then
   if retry_delay ~= '' then
     status = 'retrying'
     local retry_at = tostring(NOW + tonumber(retry_delay))
+    if ARGV[10] == '1' then
+      redis.call('HSET', job_key, 'data', ARGV[11])
+    end
     local attempt = redis.call('HINCRBY', job_key, 'attempt', 1)
     redis.call('HSET', job_key, 'state', 'retrying', 'error', err, 'failedAt', NOW_S,
       'nextAttemptAt', retry_at)

@@ -94,9 +94,17 @@ class Context:
         """Report progress: a number or any JSON-able object; readable via ``handle.progress()``."""
         self._job.report_progress(value)
 
-    def retry(self, delay: Duration | None = None, reason: str | None = None) -> RetryError:
-        """Build the error to raise for another attempt: ``raise ctx.retry(delay="5s")``."""
-        return RetryError(reason, None if delay is None else to_seconds(delay, name="ctx.retry delay"))
+    def retry(self, delay: Duration | None = None, reason: str | None = None,
+              data: Any = RetryError.KEEP_DATA) -> RetryError:  # fmt: skip
+        """Build the error to raise for another attempt: ``raise ctx.retry(delay="5s")``.
+
+        ``data`` replaces the job's input for the next attempt (it is serialized now, so a bad
+        value fails here rather than in the worker's bookkeeping).
+        """
+        seconds = None if delay is None else to_seconds(delay, name="ctx.retry delay")
+        if data is not RetryError.KEEP_DATA:
+            self._job.check_serializable(data)
+        return RetryError(reason, seconds, data)
 
     def __repr__(self) -> str:
         return f"<Context {self.task} id={self.id} attempt={self.attempt}>"

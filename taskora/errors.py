@@ -28,10 +28,15 @@ class ValidationError(TaskoraError):
 class RetryError(TaskoraError):
     """Raised (usually via ``ctx.retry()``) to ask for another attempt; always retried while attempts remain."""
 
-    def __init__(self, reason: str | None = None, delay: float | None = None) -> None:
+    #: Marks "no new data": the next attempt gets the job's current input.
+    KEEP_DATA: Any = object()
+
+    def __init__(self, reason: str | None = None, delay: float | None = None, data: Any = KEEP_DATA) -> None:
         super().__init__(reason or "retry requested")
         self.reason = reason
         self.delay = delay
+        #: The next attempt's input, when the retry changes it (Celery's ``retry(args=, kwargs=)``).
+        self.data = data
 
 
 class TimeoutError(TaskoraError):  # noqa: A001 - the seeds' name; shadows the builtin on purpose

@@ -160,3 +160,28 @@ def test_backoff_formulas() -> None:
     jittered = parse_retry({"attempts": 9, "delay": 1, "backoff": "fixed"})
     rng = random.Random(7)
     assert all(0.75 <= backoff_delay(jittered, 1, rng) <= 1.25 for _ in range(200))
+
+
+def test_a_manual_retry_can_give_the_next_attempt_new_data(app: Taskora) -> None:
+    seen: list[object] = []
+
+    def paginate(data, ctx):
+        seen.append(data)
+        if data["page"] < 3:
+            raise ctx.retry(delay=0.01, data={"page": data["page"] + 1})
+        return data["page"]
+
+    task = app.task("paginate", paginate, retry={"attempts": 5})
+    app.start()
+
+    assert task.dispatch({"page": 1}).result(timeout=20) == 3
+    assert seen == [{"page": 1}, {"page": 2}, {"page": 3}]
+
+
+def test_retry_data_that_cannot_be_serialized_fails_in_the_handler(app: Taskora) -> None:
+    task = app.task("bad-retry", lambda data, ctx: (_ for _ in ()).throw(ctx.retry(data=object())),
+                    retry={"attempts": 2})
+    app.start()
+
+    with pytest.raises(JobFailedError, match="SerializationError"):
+        task.dispatch(None).result(timeout=20)

@@ -212,11 +212,13 @@ class RedisAdapter:
 
     def fail(
         self, job: ClaimedJob, error: str, *, retry_delay_ms: int | None = None, detail: str = "",
-        next_token: str | None = None, lock_ttl_ms: int = 0,
+        retry_data: str | bytes | None = None, next_token: str | None = None, lock_ttl_ms: int = 0,
     ) -> ClaimResult:  # fmt: skip
-        """End a failed attempt: retry ``retry_delay_ms`` from now, or fail for good; optionally claim next."""
+        """End a failed attempt: retry ``retry_delay_ms`` from now (with ``retry_data`` as its new input, if
+        given), or fail for good; optionally claim the next job in the same round trip."""
         args = [self.keys.task_prefix(job.task), self.now_ms(), job.id, job.token, error,
-                "" if retry_delay_ms is None else retry_delay_ms, next_token or "", lock_ttl_ms, detail]
+                "" if retry_delay_ms is None else retry_delay_ms, next_token or "", lock_ttl_ms, detail,
+                "0" if retry_data is None else "1", "" if retry_data is None else retry_data]
         reply = self.scripts.fail(self.client, self.keys.queue(job.task), args)
         return self._finish_reply(job.task, next_token, reply)
 

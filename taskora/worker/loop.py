@@ -264,8 +264,11 @@ class Worker:
         text = f"{type(error).__name__}: {error}"
         if retry_delay_ms is None:
             workflow_hooks.on_failed(self.app, runtime.fields, text, error_detail(error))
+        retry_data = None
+        if retry_delay_ms is not None and isinstance(error, RetryError) and error.data is not RetryError.KEEP_DATA:
+            retry_data = runtime.encode(error.data)
         result = self.adapter.fail(runtime.claimed, text, retry_delay_ms=retry_delay_ms, detail=error_detail(error),
-                                   next_token=next_token, lock_ttl_ms=ttl)
+                                   retry_data=retry_data, next_token=next_token, lock_ttl_ms=ttl)
         if result.status == "failed" and not self._has_failed_listener(task):
             log.error("job %s (%s) failed after %d attempt(s): %s", runtime.id, task.name, runtime.attempt, text,
                       exc_info=(type(error), error, error.__traceback__))

@@ -44,6 +44,12 @@ class JobRuntime:
         raw = self.claimed.fields.get("data")
         return None if raw is None else self._serializer.loads(raw)
 
+    def check_serializable(self, value: Any) -> None:
+        self._serializer.dumps(value)
+
+    def encode(self, value: Any) -> str | bytes:
+        return self._serializer.dumps(value)
+
     def heartbeat(self) -> None:
         status = self._adapter.extend_locks([self.claimed], self._lock_ttl_ms)[0]
         self.apply_lock_status(status)
