@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -73,13 +75,14 @@ class SchedulerRunner:
                                      f"tick={self.tick}s lock_ttl={self.lock_ttl}s")
         if options.get("prune"):
             app.schedules.sources["native"].prune = True
-        self.token = uuid.uuid4().hex
+        #: Who holds ``taskora:schedules:lock`` is readable by people: ``<pid>@<host>:<random>``.
+        self.token = f"{os.getpid()}@{socket.gethostname()}:{uuid.uuid4().hex[:16]}"
         self.is_leader = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
-        return f"<SchedulerRunner {self.token[:8]} leader={self.is_leader}>"
+        return f"<SchedulerRunner {self.token} leader={self.is_leader}>"
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> SchedulerRunner:
@@ -140,7 +143,7 @@ class SchedulerRunner:
             self.is_leader = False
             return TickResult(leader=False)
         if status == 2 or not self.is_leader:
-            log.info("scheduler: %s is now the leader", self.token[:8])
+            log.info("scheduler: %s is now the leader", self.token)
             self.is_leader = True
             self.app.schedules.sync()
         return self._run_due(self.app.adapter.now_ms())
