@@ -76,3 +76,7 @@ async def slow_async(data: dict[str, Any]) -> str:
 
     await asyncio.sleep(float(data["seconds"]))
     return "async-done"
+
+
+app.on("worker:process-init", lambda info: _mark(f"process-init-{info['index']}", info["pool"]))
+app.on("worker:shutdown", lambda info: _mark("worker-shutdown", info["hostname"]))

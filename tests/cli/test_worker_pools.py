@@ -37,13 +37,16 @@ def test_queues_option_runs_only_routed_tasks(client: Taskora, start_worker) -> 
 
 
 def test_warm_shutdown_finishes_the_running_job(client: Taskora, start_worker, tmp_path: Path) -> None:
-    worker = start_worker("-P", "threads", "-c", "1")
+    pidfile = tmp_path / "worker.pid"
+    worker = start_worker("-P", "threads", "-c", "1", "--pidfile", str(pidfile))
+    assert int(pidfile.read_text()) == worker.proc.pid
     handle = client.dispatch("slow", {"tag": "warm", "seconds": 1.0})
     wait_until(lambda: (tmp_path / "started-warm").exists(), what="the job to start")
     worker.signal(signal.SIGTERM)
     assert worker.wait_exit() == 0
     assert handle.state() == "completed" and handle.result(timeout=1) == "done-warm"
     assert "warm shutdown requested" in worker.log()
+    assert not pidfile.exists()
 
 
 def test_cold_shutdown_returns_the_job_and_a_new_worker_finishes_it(client: Taskora, start_worker,

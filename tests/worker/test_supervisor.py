@@ -62,6 +62,9 @@ def test_warm_shutdown_of_prefork_finishes_jobs_and_exits_zero(client: Taskora, 
     worker.signal(signal.SIGTERM)
     assert worker.wait_exit() == 0
     assert [h.state() for h in handles] == ["completed", "completed"]
+    # each child announced itself (compat fires worker_process_init from this), the main process its end
+    assert [(tmp_path / f"process-init-{i}").read_text() for i in range(2)] == ["prefork", "prefork"]
+    assert (tmp_path / "worker-shutdown").read_text() == worker.hostname
 
 
 def test_cold_shutdown_of_prefork_requeues_jobs(client: Taskora, start_worker, tmp_path: Path) -> None:
