@@ -25,3 +25,7 @@ class MemoryAdapter(RedisAdapter):
         client: Any = fakeredis.FakeRedis(server=self.server)
         blocking: Any = fakeredis.FakeRedis(server=self.server)
         super().__init__(client, blocking, prefix=prefix, clock=clock, address="memory://")
+
+    def flush(self) -> None:
+        """Forget everything stored (this engine is private to its app, so nothing else is touched)."""
+        self.client.flushall()

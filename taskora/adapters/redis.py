@@ -321,6 +321,11 @@ class RedisAdapter:
             return []
         return self.blocking.xread(positions, count=count, block=block_ms) or []
 
+    def next_due_ms(self, task: str) -> int | None:
+        """When the earliest delayed job (or retry) of ``task`` is due, in epoch ms; None if none is."""
+        head = self.client.zrange(self.keys.state_set(task, "delayed"), 0, 0, withscores=True)
+        return int(head[0][1]) if head else None
+
     def last_event_id(self, task: str) -> str:
         """The id of the newest event of ``task`` ("0-0" if none): where a new reader starts."""
         head = self.client.xrevrange(self.keys.events(task), count=1)

@@ -178,6 +178,23 @@ class Worker:
         except CONNECTION_ERRORS:
             pass
 
+    def run_until_idle(self, limit: int = 100_000) -> int:
+        """Claim and run every due job of this worker's tasks in the calling thread, until none is left.
+
+        No threads, no blocking: the synchronous mode behind ``taskora.testing.TestRunner``.
+        Returns how many jobs ran.
+        """
+        ran, progressed = 0, True
+        while progressed and ran < limit:
+            progressed = False
+            for task in self.tasks:
+                job = self.adapter.claim(task.name, _new_token(), self._lock_ttl_ms(task)).job
+                while job is not None and ran < limit:
+                    job = self._process(job)
+                    ran += 1
+                    progressed = True
+        return ran
+
     def _claim_or_wait(self, task: Task) -> ClaimedJob | None:
         claimed = self.adapter.claim(task.name, _new_token(), self._lock_ttl_ms(task))
         if claimed.job is not None or self._stopping.is_set():
