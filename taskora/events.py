@@ -16,7 +16,8 @@ TASK_EVENTS = frozenset({"waiting", "delayed", "active", "completed", "failed", 
                          "stalled", "cancelled", "expired"})
 #: Events of the app and its workers.
 APP_EVENTS = frozenset({f"task:{name}" for name in TASK_EVENTS} | {"worker:ready", "worker:error", "worker:closing",
-                                                                   "worker:process-init", "worker:shutdown"})
+                                                                   "worker:process-init", "worker:shutdown",
+                                                                   "workflow:failed", "workflow:cancelled"})
 
 
 @dataclass

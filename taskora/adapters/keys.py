@@ -62,6 +62,10 @@ class Keys:
         """Workflows with a ttl (zset, score = deadline ms), swept by workers; additive to wire v6."""
         return f"{self.root}:workflows:deadlines"
 
+    def group_result(self, group_id: str) -> str:
+        """A saved group's member list (string, JSON), for ``GroupResult.save/restore``; additive to wire v6."""
+        return f"{self.root}:group:{{{group_id}}}"
+
     # -- per task ---------------------------------------------------------------------------------
     def task_prefix(self, task: str) -> str:
         """The prefix every key of ``task`` starts with; a job hash is this plus the job id."""
