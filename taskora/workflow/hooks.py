@@ -11,6 +11,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ..events import Event
 from .dispatch import job_request
 from .graph import node_input
 from .store import OpenNode, WorkflowStore
@@ -70,9 +71,37 @@ def end_workflow(app: Taskora, wf_id: str, final: str, *, node: int | None = Non
     if node is not None:
         failing_job = store.fields(wf_id, [f"n:{node}:job"])[f"n:{node}:job"]
     celery = final == "failed" and (cascade or b"") in (b"fail", "fail")
-    store.settle(wf_id, [_settlement(n, final, error, detail, celery, failing_job) for n in open_nodes])
+    settled = [_settlement(n, final, error, detail, celery, failing_job) for n in open_nodes]
+    node_fields = _node_fields(store, wf_id, open_nodes)
+    store.settle(wf_id, settled, node_fields)
     store.drop_deadline(wf_id)
+    _announce(app, wf_id, final, node, error, settled, node_fields)
     return True
+
+
+def _node_fields(store: WorkflowStore, wf_id: str, nodes: list[OpenNode]) -> dict[int, dict[str, str]]:
+    """The front-end job fields each open node would have been enqueued with (kept on its settled job)."""
+    if not nodes:
+        return {}
+    raw = store.fields(wf_id, [f"n:{n.index}:meta" for n in nodes])
+    out: dict[int, dict[str, str]] = {}
+    for n in nodes:
+        value = raw.get(f"n:{n.index}:meta")
+        meta = json.loads(value.decode() if isinstance(value, bytes) else value) if value else {}
+        out[n.index] = {str(k): str(v) for k, v in (meta.get("fields") or {}).items()}
+    return out
+
+
+def _announce(app: Taskora, wf_id: str, final: str, node: int | None, error: str,
+              settled: list[tuple[OpenNode, str, str, str]], node_fields: dict[int, dict[str, str]]) -> None:
+    """Emit ``workflow:<final>`` in this process only (the one that ended it), listing the settled nodes."""
+    name = f"workflow:{final}"
+    if not app.events.has(name):
+        return
+    nodes = [{"index": n.index, "task": n.task, "job_id": n.job_id, "fanin": n.fanin, "state": state,
+              "error": err, "detail": det, "fields": node_fields.get(n.index, {})} for n, state, err, det in settled]
+    app.events.emit(name, Event(name=name, task="", id=wf_id, error=error, reason=error,
+                                extra={"node": node, "settled": nodes}))
 
 
 def _settlement(n: OpenNode, final: str, error: str, detail: str, celery: bool,

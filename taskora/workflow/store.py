@@ -107,17 +107,20 @@ class WorkflowStore:
         return True, [OpenNode(int(rest[i]), _text(rest[i + 1]), _text(rest[i + 2]), _text(rest[i + 3]),
                                _text(rest[i + 4]) == "1") for i in range(0, len(rest), 5)]
 
-    def settle(self, wf_id: str, items: Sequence[tuple[OpenNode, str, str, str]]) -> list[str]:
+    def settle(self, wf_id: str, items: Sequence[tuple[OpenNode, str, str, str]],
+               node_fields: dict[int, dict[str, str]] | None = None) -> list[str]:  # fmt: skip
         """Finish node jobs, given (node, final state, error, detail) each, in one pipeline: created
-        final, dequeued, or flagged for cancel when active."""
+        final (with the node's front-end fields from ``node_fields``), dequeued, or flagged for cancel
+        when active."""
         if not items:
             return []
         self.adapter.scripts.load_all(self.client)
         calls = []
         for n, final, error, detail in items:
             keys = self.keys.queue(n.task) + [self.keys.cancel_channel(n.task)]
+            extra = [part for k, v in (node_fields or {}).get(n.index, {}).items() for part in (k, v)]
             args = [self.keys.task_prefix(n.task), self.adapter.now_ms(), n.job_id, final, error, detail,
-                    "_wf", wf_id, "_wfNode", str(n.index)]
+                    *extra, "_wf", wf_id, "_wfNode", str(n.index)]
             calls.append((keys, args))
         return [_text(r) for r in self.adapter._pipeline_scripts(self.scripts.workflow_settle, calls)]
 
