@@ -157,6 +157,20 @@ class Taskora:
         return self.schedules.declare(name, task=task, every=every, cron=cron, timezone=timezone, data=data,
                                       on_missed=on_missed, overlap=overlap)
 
+    # -- reading and repairing ---------------------------------------------------------------------
+    def inspect(self) -> Any:
+        """Read-only queue views: ``inspect().waiting()/active()/.../stats()/find(id)``."""
+        from .inspector import Inspector
+
+        return Inspector(self)
+
+    @property
+    def dead_letters(self) -> Any:
+        """Failed jobs: ``dead_letters.list()``, ``.retry(job_id)``, ``.retry_all()``."""
+        from .inspector import DeadLetters
+
+        return DeadLetters(self)
+
     # -- middleware and events ---------------------------------------------------------------------
     def use(self, middleware: Middleware) -> Taskora:
         """Add app-wide middleware (runs outside each task's own middleware)."""

@@ -250,6 +250,14 @@ class RedisAdapter:
         args = [self.keys.task_prefix(job.task), self.now_ms(), job.id, job.token]
         return bool(self.scripts.finish_cancel(self.client, self.keys.queue(job.task), args))
 
+    def retry_failed(self, task: str, job_ids: Sequence[str]) -> int:
+        """Move failed jobs back to waiting with a fresh attempt count (the dead-letter retry)."""
+        ids = list(job_ids)
+        if not ids:
+            return 0
+        args = [self.keys.task_prefix(task), self.now_ms(), *ids]
+        return int(self.scripts.dlq_retry(self.client, self.keys.queue(task), args))
+
     def stall_sweep(self, task: str, max_count: int) -> tuple[list[str], list[str]]:
         """Recover (or fail) jobs of dead workers; returns (recovered ids, failed ids)."""
         args = [self.keys.task_prefix(task), self.now_ms(), max_count]

@@ -1,0 +1,150 @@
+"""Read-only views of the queues (``app.inspect()``) and the dead-letter queue (``app.dead_letters``).
+
+Both are views over the per-state sets the engine already keeps: nothing extra is stored.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import UnknownTaskError
+
+if TYPE_CHECKING:
+    from .app import Taskora
+
+STATES = ("waiting", "active", "delayed", "completed", "failed", "expired", "cancelled")
+
+
+@dataclass
+class JobInfo:
+    """One job as stored, decoded (the seeds' JobInfo)."""
+
+    id: str
+    task: str
+    state: str | None
+    data: Any = None
+    result: Any = None
+    error: str | None = None
+    progress: Any = None
+    attempt: int = 0
+    version: int = 1
+    timestamp: int = 0
+    processed_on: int | None = None
+    finished_on: int | None = None
+    logs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def timeline(self) -> list[tuple[str, int]]:
+        """(what, epoch ms) pairs rebuilt from the job's timestamps."""
+        points = [("dispatched", self.timestamp), ("started", self.processed_on), ("finished", self.finished_on)]
+        return [(name, at) for name, at in points if at]
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value not in (None, "") else None
+
+
+class Inspector:
+    """Job lists per state, lookups by id and counts, across the app's tasks or for one task."""
+
+    def __init__(self, app: Taskora) -> None:
+        self.app = app
+
+    def _task_names(self, task: str | None) -> list[str]:
+        if task is None:
+            return list(self.app.tasks)
+        self.app.get_task(task)  # a clear error for an unknown name
+        return [task]
+
+    def jobs(self, state: str, *, task: str | None = None, limit: int = 50, offset: int = 0) -> list[JobInfo]:
+        if state not in STATES:
+            raise ValueError(f"unknown state {state!r}; states: {', '.join(STATES)}")
+        found: list[JobInfo] = []
+        for name in self._task_names(task):
+            ids = self.app.adapter.list_ids(name, state, 0, offset + limit - 1)
+            found += [info for info in (self.job(name, i) for i in ids) if info is not None]
+        return found[offset : offset + limit]
+
+    def waiting(self, **kw: Any) -> list[JobInfo]:
+        return self.jobs("waiting", **kw)
+
+    def active(self, **kw: Any) -> list[JobInfo]:
+        return self.jobs("active", **kw)
+
+    def delayed(self, **kw: Any) -> list[JobInfo]:
+        return self.jobs("delayed", **kw)
+
+    def completed(self, **kw: Any) -> list[JobInfo]:
+        return self.jobs("completed", **kw)
+
+    def failed(self, **kw: Any) -> list[JobInfo]:
+        return self.jobs("failed", **kw)
+
+    def expired(self, **kw: Any) -> list[JobInfo]:
+        return self.jobs("expired", **kw)
+
+    def cancelled(self, **kw: Any) -> list[JobInfo]:
+        return self.jobs("cancelled", **kw)
+
+    def stats(self, *, task: str | None = None) -> dict[str, int]:
+        """Job counts per state, summed over the app's tasks (or for ``task``)."""
+        totals = dict.fromkeys(STATES, 0)
+        for name in self._task_names(task):
+            for state, count in self.app.adapter.counts(name).items():
+                totals[state] += count
+        return totals
+
+    def find(self, job_id: str, *, task: str | None = None) -> JobInfo | None:
+        """A job by id; searches every registered task unless ``task`` is given."""
+        name = task if task is not None else self.app.adapter.find_task_of(job_id, list(self.app.tasks))
+        return None if name is None else self.job(name, job_id)
+
+    def job(self, task: str, job_id: str) -> JobInfo | None:
+        raw = self.app.adapter.get_job(task, job_id)
+        if raw is None:
+            return None
+        loads = self.app.serializer.loads
+        return JobInfo(
+            id=job_id, task=task, state=raw.get("state"),
+            data=loads(raw["data"]) if raw.get("data") is not None else None,
+            result=loads(raw["result"]) if raw.get("result") is not None else None,
+            error=raw.get("error"),
+            progress=loads(raw["progress"]) if raw.get("progress") is not None else None,
+            attempt=int(raw.get("attempt", 0)), version=int(raw.get("_v", 1)), timestamp=int(raw.get("ts", 0)),
+            processed_on=_int(raw.get("processedOn")), finished_on=_int(raw.get("finishedOn")),
+            logs=[json.loads(line) for line in self.app.adapter.get_logs(task, job_id)],
+        )  # fmt: skip
+
+
+class DeadLetters:
+    """The failed jobs, as a queue you can read and retry from (``app.dead_letters``)."""
+
+    BATCH = 100
+
+    def __init__(self, app: Taskora) -> None:
+        self.app = app
+        self._inspector = Inspector(app)
+
+    def list(self, *, task: str | None = None, limit: int = 50, offset: int = 0) -> list[JobInfo]:
+        return self._inspector.failed(task=task, limit=limit, offset=offset)
+
+    def retry(self, job_id: str, *, task: str | None = None) -> bool:
+        """Requeue one failed job with a fresh attempt count; False if it is not failed (any more)."""
+        name = task if task is not None else self.app.adapter.find_task_of(job_id, list(self.app.tasks))
+        if name is None:
+            raise UnknownTaskError(f"no registered task holds job {job_id!r}")
+        return self.app.adapter.retry_failed(name, [job_id]) == 1
+
+    def retry_all(self, *, task: str | None = None) -> int:
+        """Requeue every failed job (of ``task``, or of every task), in batches; returns how many."""
+        total = 0
+        for name in self._inspector._task_names(task):
+            while True:
+                ids = self.app.adapter.list_ids(name, "failed", 0, self.BATCH - 1)
+                moved = self.app.adapter.retry_failed(name, ids)
+                total += moved
+                if len(ids) < self.BATCH or moved == 0:
+                    break
+        return total
