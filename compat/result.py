@@ -6,24 +6,29 @@ SUCCESS, failed → FAILURE, cancelled/expired → REVOKED), a custom state set 
 read from the job's progress field, and an id nobody knows is PENDING (celery-surface §15.9).
 ``get()`` waits on the engine's event stream (no polling per job) and re-raises the original
 exception class rebuilt from the stored type, module and arguments (§5.5).
+
+``ResultSet``/``GroupResult`` (``_result_set.py``), the exception transport
+(``_exception_transport.py``) and the join guard (``_result_base.py``) live in their own modules and
+are re-exported here, so every ``celery.result`` import path keeps working.
 """
 
 from __future__ import annotations
 
-import contextvars
-import json
-import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from taskora import errors as native_errors
 
 from . import states
-from ._state import get_current_app, get_current_task
-from .exceptions import ImproperlyConfigured, SecurityError, TaskRevokedError, TimeoutError
+from ._exception_transport import failure_exception, rebuild_exception, retry_exception
+from ._exception_transport import loads_detail as _loads_detail
+from ._exception_transport import text as _text
+from ._result_base import ResultBase, allow_join_result, assert_will_not_block, denied_join_result
+from ._result_set import GroupResult, ResultSet
+from ._state import get_current_app
+from .exceptions import ImproperlyConfigured, TaskRevokedError, TimeoutError
 
 __all__ = [
     "ResultBase",
@@ -37,17 +42,14 @@ __all__ = [
     "rebuild_exception",
     "CELERY_STATE_KEY",
     "IGNORED_RESULT",
+    "assert_will_not_block",
 ]
 
 #: Key of the Celery state record kept in a job's progress field (``update_state``, STARTED).
 CELERY_STATE_KEY = "__celery__"
 #: The value a worker stores for a task that raised ``Ignore`` (no Celery state is stored).
 IGNORED_RESULT = {"__celery_ignored__": True}
-#: Module and name of the native retry signal whose error detail carries the retry's exception.
-RETRY_SIGNAL = ("taskora.compat.app._trace", "RetrySignal")
 
-_join_allowed: contextvars.ContextVar[bool] = contextvars.ContextVar("taskora_compat_join", default=False)
-_synthetic: dict[tuple[str, str], type[Exception]] = {}
 
 _NATIVE_STATES = {
     "waiting": states.PENDING,
@@ -58,83 +60,6 @@ _NATIVE_STATES = {
     "cancelled": states.REVOKED,
     "expired": states.REVOKED,
 }
-
-
-@contextmanager
-def allow_join_result() -> Iterator[None]:
-    """Allow ``result.get()`` inside a task for the block (Celery's escape hatch; deadlock-prone)."""
-    token = _join_allowed.set(True)
-    try:
-        yield
-    finally:
-        _join_allowed.reset(token)
-
-
-@contextmanager
-def denied_join_result() -> Iterator[None]:
-    token = _join_allowed.set(False)
-    try:
-        yield
-    finally:
-        _join_allowed.reset(token)
-
-
-def assert_will_not_block() -> None:
-    """Celery refuses ``get()`` inside a running task (worker or eager): it can deadlock a pool."""
-    task = get_current_task()
-    if task is not None and not task.request.called_directly and not _join_allowed.get():
-        raise RuntimeError("Never call result.get() within a task!\nSee https://docs.celeryq.dev/en/latest/"
-                           "userguide/tasks.html#avoid-launching-synchronous-subtasks")
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def _lookup_class(module: str, qualname: str) -> Any:
-    target: Any = sys.modules.get(module)
-    for part in qualname.split("."):
-        if target is None:
-            return None
-        target = getattr(target, part, None)
-    return target
-
-
-def rebuild_exception(detail: dict[str, Any]) -> BaseException:
-    """The exception a worker stored (type, module, args), rebuilt the way Celery does (§5.5).
-
-    The class is looked up among modules already imported here; an unknown class becomes a synthetic
-    exception class of the same name; a name that is not an exception class is a ``SecurityError``.
-    """
-    module, qualname = str(detail.get("module") or "builtins"), str(detail.get("type") or "Exception")
-    args = detail.get("args")
-    args = list(args) if isinstance(args, list) else [detail.get("message", "")]
-    cls = _lookup_class(module, qualname)
-    if cls is None:
-        cls = _synthetic.setdefault((module, qualname), type(qualname.rsplit(".", 1)[-1], (Exception,),
-                                                              {"__module__": module}))
-    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
-        return SecurityError(f"Expected an exception class, got {module}.{qualname} with payload {args!r}")
-    try:
-        return cls(*args)
-    except Exception:
-        return Exception(*args)
-
-
-def _loads_detail(raw: Any) -> dict[str, Any]:
-    try:
-        detail = json.loads(_text(raw) or "")
-    except ValueError:
-        return {}
-    return detail if isinstance(detail, dict) else {}
-
-
-class ResultBase:
-    """Base of every result class (``isinstance`` checks in user code)."""
-
-    parent: Any = None
 
 
 class AsyncResult(ResultBase):
@@ -226,30 +151,17 @@ class AsyncResult(ResultBase):
                 return custom if custom is not None else (states.PENDING, None)
             return states.SUCCESS, value
         if native == "failed":
-            return states.FAILURE, self._failure(job)
+            return states.FAILURE, failure_exception(job)
         if native in ("cancelled", "expired"):
             return states.REVOKED, TaskRevokedError("expired" if native == "expired" else "revoked")
         if native == "retrying":
-            return states.RETRY, self._retry_exception(job)
+            return states.RETRY, retry_exception(job)
         if native == "active":
             custom = self._custom_state(job)
             if custom is not None:
                 return custom
             return (states.STARTED, None) if self.app._tracks_started(job) else (states.PENDING, None)
         return _NATIVE_STATES.get(native or "", states.PENDING), None
-
-    def _failure(self, job: dict[str, Any]) -> BaseException:
-        detail = _loads_detail(job.get("errorDetail"))
-        if detail:
-            return rebuild_exception(detail)
-        return Exception(_text(job.get("error")) or "unknown error")
-
-    def _retry_exception(self, job: dict[str, Any]) -> Any:
-        detail = _loads_detail(job.get("errorDetail"))
-        if (detail.get("module"), detail.get("type")) == RETRY_SIGNAL and detail.get("args"):
-            inner = _loads_detail(detail["args"][0])
-            return rebuild_exception(inner) if inner else None
-        return rebuild_exception(detail) if detail else None
 
     # -- Celery's properties ------------------------------------------------------------------------
     @property
@@ -472,144 +384,6 @@ class EagerResult(AsyncResult):
     @property
     def date_done(self) -> datetime | None:
         return None
-
-
-class ResultSet(ResultBase):
-    """An ordered collection of results, joined in order."""
-
-    def __init__(self, results: Iterable[Any], app: Any = None, **kwargs: Any) -> None:
-        self.results = list(results)
-        self._app = app
-
-    @property
-    def app(self) -> Any:
-        if self._app is None:
-            self._app = self.results[0].app if self.results else get_current_app()
-        return self._app
-
-    def __len__(self) -> int:
-        return len(self.results)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.results)
-
-    def __getitem__(self, index: int) -> Any:
-        return self.results[index]
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}: [{', '.join(r.id for r in self.results)}]>"
-
-    def add(self, result: Any) -> None:
-        if result not in self.results:
-            self.results.append(result)
-
-    def remove(self, result: Any) -> None:
-        if isinstance(result, str):
-            result = AsyncResult(result, app=self._app)
-        self.results.remove(result)
-
-    def discard(self, result: Any) -> None:
-        try:
-            self.remove(result)
-        except (KeyError, ValueError):
-            pass
-
-    def update(self, results: Iterable[Any]) -> None:
-        self.results.extend(r for r in results if r not in self.results)
-
-    def clear(self) -> None:
-        self.results[:] = []
-
-    def successful(self) -> bool:
-        return all(r.successful() for r in self.results)
-
-    def failed(self) -> bool:
-        return any(r.failed() for r in self.results)
-
-    def waiting(self) -> bool:
-        return any(not r.ready() for r in self.results)
-
-    def ready(self) -> bool:
-        return all(r.ready() for r in self.results)
-
-    def completed_count(self) -> int:
-        """How many results are SUCCESS (failures are not counted, as in Celery)."""
-        return sum(int(r.successful()) for r in self.results)
-
-    def maybe_throw(self, callback: Callable[..., Any] | None = None, propagate: bool = True) -> None:
-        for result in self.results:
-            result.maybe_throw(callback=callback, propagate=propagate)
-
-    maybe_reraise = maybe_throw
-
-    def revoke(self, connection: Any = None, terminate: bool = False, signal: Any = None, wait: bool = False,
-               timeout: float | None = None) -> None:  # fmt: skip
-        for result in self.results:
-            result.revoke(terminate=terminate, signal=signal)
-
-    def forget(self) -> None:
-        for result in self.results:
-            result.forget()
-
-    def join(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.5,
-             callback: Callable[..., Any] | None = None, no_ack: bool = True, on_message: Any = None,
-             disable_sync_subtasks: bool = True, on_interval: Any = None) -> list[Any]:  # fmt: skip
-        """Every value in order; ``timeout`` is one budget for the whole set."""
-        if disable_sync_subtasks:
-            assert_will_not_block()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        values = []
-        for result in self.results:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            value = result.get(timeout=remaining, propagate=propagate, interval=interval,
-                               disable_sync_subtasks=False)
-            if callback is not None:
-                callback(result.id, value)
-            else:
-                values.append(value)
-        return values
-
-    join_native = join
-    get = join
-
-    def iterate(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.5) -> Iterator[Any]:
-        for result in self.results:
-            yield result.get(timeout=timeout, propagate=propagate, interval=interval)
-
-    @property
-    def supports_native_join(self) -> bool:
-        return True
-
-
-class GroupResult(ResultSet):
-    """The results of a group, with the group's id (canvas extends it with save/restore)."""
-
-    def __init__(self, id: str | None = None, results: Iterable[Any] | None = None, parent: Any = None,
-                 **kwargs: Any) -> None:  # fmt: skip
-        super().__init__(results or [], **kwargs)
-        self.id = id
-        self.parent = parent
-
-    @property
-    def children(self) -> list[Any]:
-        return self.results
-
-    def __str__(self) -> str:
-        return str(self.id)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}: {self.id} [{', '.join(r.id for r in self.results)}]>"
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, GroupResult):
-            return other.id == self.id and other.results == self.results
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def as_tuple(self) -> tuple[Any, Any]:
-        parent = self.parent
-        return (self.id, parent.as_tuple() if parent is not None else None), [r.as_tuple() for r in self.results]
 
 
 def result_from_tuple(r: Any, app: Any = None) -> Any:

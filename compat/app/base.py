@@ -1,11 +1,9 @@
 """The ``Celery`` application: Celery's app API over one native :class:`taskora.Taskora`.
 
-* ``broker_url`` picks the engine: ``redis://``/``rediss://``/``unix://`` → Redis, ``memory://`` (or
-  no broker at all) → the in-process engine. The native app is created on first use, after the
-  configuration is loaded; ``__taskora_app__`` is what ``taskora worker -A proj`` runs.
-* Each Celery task is a native task of the same name whose job data is ``{"args", "kwargs"}``.
-  Its native queue is the task's Celery queue (decorator ``queue=`` > ``task_routes`` >
-  ``task_default_queue``), so ``taskora worker -Q a,b`` selects it.
+The app is split by concept: ``_engine.py`` (the native app and engine tasks), ``_tasks.py`` (task
+creation and registration), ``_worker_hooks.py`` (what ``taskora worker -A`` calls); this module
+keeps construction, configuration shortcuts, sending, results and control.
+
 * **Per-call queues.** The engine keeps jobs per task, and a worker's ``-Q`` selects tasks by queue.
   A call routed to a queue other than its task's own (``apply_async(queue='x')`` or a router
   function deciding per call) is dispatched to the engine task ``"x::<name>"``: the same handler
@@ -21,22 +19,23 @@
 
 from __future__ import annotations
 
-import importlib
 import socket
 import threading
 import warnings
-from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from taskora import Taskora
-from taskora.errors import ConfigurationError, RetryError, SerializationError
+from taskora.errors import SerializationError
 
 from .. import _state
-from ..exceptions import AlwaysEagerIgnored, EncodeError, ImproperlyConfigured, NotRegistered
+from ..exceptions import AlwaysEagerIgnored, EncodeError, NotRegistered
 from ..result import AsyncResult, GroupResult, ResultSet
 from ..signals import Signal
 from . import _execute
+from ._engine import BUILTIN_TASKS, EngineMixin
+from ._tasks import TaskMixin
+from ._worker_hooks import WorkerHooksMixin
 from .config import Settings
 from .registry import TaskRegistry
 from .routing import Router
@@ -44,18 +43,8 @@ from .task import Context, Task
 
 __all__ = ["Celery", "BUILTIN_TASKS"]
 
-#: Names Celery always registers (canvas fills in the behaviour of the ones it needs).
-BUILTIN_TASKS = ("celery.accumulate", "celery.backend_cleanup", "celery.chain", "celery.chord",
-                 "celery.chord_unlock", "celery.chunks", "celery.group", "celery.map", "celery.starmap")
-#: Native retry attempts of a Celery task: retries are counted (and limited) by ``Task.retry``.
-UNLIMITED_ATTEMPTS = 2**31 - 1
-#: Options a Celery task keeps in the native task's ``extra`` (read by the worker / CLI).
-EXTRA_OPTIONS = ("celery_task", "soft_time_limit", "time_limit", "acks_late", "reject_on_worker_lost",
-                 "rate_limit", "celery_queue")
-_PER_CALL_QUEUE_SEP = "::"
 
-
-class Celery:
+class Celery(TaskMixin, EngineMixin, WorkerHooksMixin):
     """A Celery application (``Celery('proj', broker='redis://…')``); see celery-surface §1."""
 
     SYSTEM = "taskora"
@@ -134,250 +123,6 @@ class Celery:
         return _state.get_current_worker_task()
 
     # -- the native app -------------------------------------------------------------------------------
-    @property
-    def __taskora_app__(self) -> Taskora:
-        """The native app this Celery app runs on (what ``taskora worker -A`` starts workers for)."""
-        with self._lock:
-            if self._native is None:
-                self._native = self._make_native()
-            self.finalize(auto=True)
-            self._sync_native()
-            return self._native
-
-    def _make_native(self) -> Taskora:
-        effective = self.conf.effective()
-        url = effective.broker_url
-        retention = None
-        if effective.result_expires:
-            retention = {"completed": {"max_age": effective.result_expires, "max_items": 10**9},
-                         "failed": {"max_age": max(effective.result_expires, 7 * 86400), "max_items": 10**9}}
-        adapter: Any = url if url and not url.startswith("memory") else None
-        if url and url.startswith(("redis://", "rediss://", "unix://")) and effective.key_prefix:
-            from taskora.redis import redis_adapter
-
-            adapter = redis_adapter(url, prefix=effective.key_prefix.rstrip(":"))
-        try:
-            return Taskora(adapter, retention=retention, serializer=self.conf.get("task_serializer") or "json",
-                           name=self.main or "celery")
-        except ConfigurationError as exc:
-            raise ImproperlyConfigured(f"broker_url {url!r}: {exc}") from exc
-
-    @property
-    def router(self) -> Router:
-        if self._router is None:
-            self._router = Router(self.conf)
-        return self._router
-
-    def _sync_native(self) -> None:
-        """Register every Celery task that has no native twin yet (tasks may be added at any time)."""
-        native = self._native
-        if native is None:
-            return
-        for name, task in list(self._tasks.items()):
-            if name not in native.tasks and not name.startswith("celery."):
-                self._register_native(task, self._home_queue(task))
-            elif name not in native.tasks and getattr(task, "run", None) is not None and task.name in BUILTIN_TASKS:
-                continue
-
-    def _home_queue(self, task: Task) -> str:
-        own = getattr(task, "queue", None)
-        return self.router.route(task.name, task=task, task_queue=getattr(own, "name", own))["queue"]
-
-    def _native_name(self, name: str, queue: str, home: str) -> str:
-        return name if queue == home else f"{queue}{_PER_CALL_QUEUE_SEP}{name}"
-
-    def _register_native(self, task: Task, queue: str, engine_name: str | None = None) -> Any:
-        native = self._native
-        assert native is not None
-        engine_name = engine_name or task.name
-        if engine_name in native.tasks:
-            return native.tasks[engine_name]
-        task._install_autoretry()
-        extra = {"celery_task": task, "soft_time_limit": task.resolved("soft_time_limit"),
-                 "time_limit": task.resolved("time_limit"), "acks_late": task.resolved("acks_late"),
-                 "reject_on_worker_lost": task.resolved("reject_on_worker_lost"),
-                 "rate_limit": task.resolved("rate_limit"), "celery_queue": queue}
-        return native.register_task(
-            engine_name, _execute.make_handler(self, task), allowed_extra=EXTRA_OPTIONS, queue=queue,
-            retry={"attempts": UNLIMITED_ATTEMPTS, "retry_on": (RetryError,), "backoff": "fixed", "delay": 0,
-                   "jitter": False},
-            keep_result=not task.resolved("ignore_result"), **extra)  # fmt: skip
-
-    def _engine_task(self, task: Task | None, name: str, queue: str) -> Any:
-        native = self.__taskora_app__
-        if task is None:
-            if name not in native.tasks:
-                native.register_task(name, None, queue=queue)
-            return native.tasks[name]
-        home = native.tasks[task.name].options.queue if task.name in native.tasks else queue
-        return self._register_native(task, queue, self._native_name(task.name, queue, home))
-
-    def _engine_names_for(self, name: str | None) -> list[str] | None:
-        """Engine task names a job of Celery task ``name`` may live under (None: search every task)."""
-        native = self.__taskora_app__
-        if name is None:
-            return None
-        return [n for n in native.tasks if n == name or n.endswith(f"{_PER_CALL_QUEUE_SEP}{name}")]
-
-    def select_queues(self, queues: Iterable[str] | None = None) -> None:
-        """Prepare a worker consuming ``queues`` (``-Q``): every task also gets an engine twin per queue."""
-        native = self.__taskora_app__
-        wanted = set(queues or ()) | {spec for spec in self.router.queues}
-        for name, task in list(self._tasks.items()):
-            if name.startswith("celery.") or name not in native.tasks:
-                continue
-            home = native.tasks[name].options.queue
-            for queue in wanted - {home}:
-                self._register_native(task, queue, self._native_name(name, queue, home))
-
-    def _tracks_started(self, job: dict[str, Any]) -> bool:
-        task = self._tasks.get(str(job.get("celery.task") or ""))
-        return bool(task is not None and task.resolved("track_started"))
-
-    # -- worker integration ----------------------------------------------------------------------------
-    def __taskora_worker_init__(self, hostname: str | None = None, pool: str | None = None,
-                                concurrency: int | None = None,
-                                queues: Iterable[str] | None = None) -> None:  # fmt: skip
-        """Called by ``taskora worker -A`` before it starts: imports, default app, signals wiring."""
-        from .. import signals
-        from ..utils.log import set_current_task_getter
-
-        if hostname:
-            self.hostname = hostname if "@" in hostname else f"celery@{hostname}"
-        self.set_current()
-        self.set_default()
-        self.loader_import_default_modules()
-        set_current_task_getter(_state.get_current_task)
-        native = self.__taskora_app__
-        if queues is not None:
-            self.select_queues(queues)
-        options = {"hostname": self.hostname, "pool": pool, "concurrency": concurrency}
-        signals.celeryd_init.send(sender=self.hostname, instance=self, conf=self.conf, options=options)
-        signals.celeryd_after_setup.send(sender=self.hostname, instance=self, conf=self.conf)
-        signals.worker_init.send(sender=self)
-        native.on("worker:ready", lambda *_: signals.worker_ready.send(sender=self))
-        native.on("worker:closing", lambda *_: signals.worker_shutting_down.send(
-            sender=self.hostname, sig="SIGTERM", how="Warm", exitcode=0))
-        for event, signal in (("worker:process-init", signals.worker_process_init),
-                              ("worker:shutdown", signals.worker_shutdown)):
-            try:
-                native.on(event, lambda *_a, _s=signal: _s.send(sender=self.hostname))
-            except ValueError:  # the native worker does not emit this event (yet)
-                pass
-
-    def loader_import_default_modules(self) -> None:
-        """Import ``imports``/``include`` modules and pending ``autodiscover_tasks`` packages."""
-        from .. import signals
-
-        signals.import_modules.send(sender=self)
-        for module in self.conf.effective().include:
-            importlib.import_module(module)
-        for packages, related_name in self._autodiscover:
-            self._discover(packages, related_name)
-        self._autodiscover.clear()
-        self._sync_native()
-
-    # -- tasks ------------------------------------------------------------------------------------------
-    @property
-    def Task(self) -> type[Task]:  # noqa: N802 - Celery's name
-        """The app-bound base class (``class MyTask(app.Task)``)."""
-        cls = self.__dict__.get("_task_base")
-        if cls is None:
-            base = self._task_cls_spec or Task
-            if isinstance(base, str):
-                module, _, attr = base.replace(":", ".").rpartition(".")
-                base = getattr(importlib.import_module(module), attr)
-            cls = type(base.__name__, (base,), {"_app": self, "__module__": base.__module__, "abstract": True,
-                                                "__bound__": True})
-            self.__dict__["_task_base"] = cls
-        return cls
-
-    def task(self, *args: Any, **opts: Any) -> Any:
-        """``@app.task``, ``@app.task()``, ``@app.task(**options)``: create and register a task."""
-        if len(args) == 1 and not opts and callable(args[0]):
-            return self._task_from_fun(args[0])
-        if args:
-            raise TypeError(f"argument 1 to @task() must be a callable, got {args[0]!r}")
-
-        def decorate(fun: Callable[..., Any]) -> Any:
-            return self._task_from_fun(fun, **opts)
-
-        return decorate
-
-    def _task_from_fun(self, fun: Callable[..., Any], name: str | None = None, base: Any = None, bind: bool = False,
-                       **options: Any) -> Task:  # fmt: skip
-        from .registry import build_task
-
-        for key in ("shared", "lazy", "filter", "pydantic", "pydantic_strict", "pydantic_context",
-                    "pydantic_dump_kwargs"):
-            options.pop(key, None)
-        name = name or self.gen_task_name(fun.__name__, fun.__module__)
-        existing = self._tasks.get(name)
-        if existing is not None and getattr(existing, "__wrapped__", None) is not fun:
-            warnings.warn(f"task name {name!r} is already registered; keeping the first", stacklevel=3)
-            return existing
-        if existing is not None:
-            return existing
-        task = build_task(self, fun, name, base or self.Task, bind, options)
-        self._register(task)
-        return task
-
-    def _register(self, task: Task) -> None:
-        self._tasks[task.name] = task
-        if self._native is not None and task.name not in self._native.tasks:
-            self._register_native(task, self._home_queue(task))
-
-    def register_task(self, task: Any, **options: Any) -> Task:
-        """Register a class-based task (an instance or a class); replaces a task of the same name."""
-        if isinstance(task, type):
-            task = task()
-        if not task.name:
-            task.name = self.gen_task_name(type(task).__name__, type(task).__module__)
-        type(task).bind(self)
-        task._install_autoretry()
-        self._register(task)
-        return task
-
-    def gen_task_name(self, name: str, module: str) -> str:
-        if module == "__main__" and self.main:
-            module = self.main
-        return f"{module}.{name}"
-
-    @property
-    def tasks(self) -> TaskRegistry:
-        self.finalize(auto=True)
-        return self._tasks
-
-    def finalize(self, auto: bool = False) -> None:
-        """Bind pending work and fire ``on_after_finalize`` once."""
-        with self._lock:
-            if self._finalized:
-                return
-            if auto and not self.autofinalize:
-                raise RuntimeError("Contract breach: app not finalized")
-            self._finalized = True
-        self.on_after_finalize.send(sender=self)
-
-    def autodiscover_tasks(self, packages: Any = None, related_name: str | None = "tasks", force: bool = False) -> None:
-        """Import ``<package>.<related_name>`` for each package (lazily, at worker start, unless ``force``)."""
-        if force:
-            self._discover(packages, related_name)
-        else:
-            self._autodiscover.append((packages, related_name))
-
-    def _discover(self, packages: Any, related_name: str | None) -> None:
-        if callable(packages):
-            packages = packages()
-        if packages is None:
-            packages = _django_apps()
-        for package in packages or ():
-            module = f"{package}.{related_name}" if related_name else package
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name != module:
-                    raise
-
     # -- configuration shortcuts ---------------------------------------------------------------------------
     def config_from_object(self, obj: Any, silent: bool = False, force: bool = False,
                            namespace: str | None = None) -> bool:  # fmt: skip
@@ -526,14 +271,6 @@ def _plain_args(data: dict[str, Any]) -> dict[str, Any]:
     """Tuples travel as lists (kombu's JSON), so a task sees ``request.args`` as a list."""
     return {"args": [list(a) if isinstance(a, tuple) and not hasattr(a, "_fields") else a for a in data["args"]],
             "kwargs": data["kwargs"]}
-
-
-def _django_apps() -> list[str]:
-    try:
-        from django.apps import apps  # type: ignore[import-not-found]
-    except ImportError:
-        return []
-    return [config.name for config in apps.get_app_configs()]
 
 
 def as_utc(when: datetime, tz: Any) -> datetime:

@@ -1,0 +1,150 @@
+"""The native side of a Celery app: its :class:`taskora.Taskora`, and one engine task per Celery task.
+
+* ``broker_url`` picks the engine: ``redis://``/``rediss://``/``unix://`` → Redis, ``memory://`` (or
+  no broker at all) → the in-process engine. The native app is created on first use, after the
+  configuration is loaded.
+* Each Celery task is a native task of the same name whose job data is ``{"args", "kwargs"}``; its
+  native queue is the task's Celery queue, so ``taskora worker -Q a,b`` selects it. A call routed to
+  another queue goes to the engine task ``"<queue>::<name>"`` (see ``base.py``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from taskora import Taskora
+from taskora.errors import ConfigurationError, RetryError
+
+from ..exceptions import ImproperlyConfigured
+from . import _execute
+from .routing import Router
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .registry import TaskRegistry
+    from .task import Task
+
+__all__ = ["EngineMixin", "BUILTIN_TASKS", "UNLIMITED_ATTEMPTS", "EXTRA_OPTIONS"]
+
+#: Names Celery always registers (canvas fills in the behaviour of the ones it needs).
+BUILTIN_TASKS = ("celery.accumulate", "celery.backend_cleanup", "celery.chain", "celery.chord",
+                 "celery.chord_unlock", "celery.chunks", "celery.group", "celery.map", "celery.starmap")
+#: Native retry attempts of a Celery task: retries are counted (and limited) by ``Task.retry``.
+UNLIMITED_ATTEMPTS = 2**31 - 1
+#: Options a Celery task keeps in the native task's ``extra`` (read by the worker / CLI).
+EXTRA_OPTIONS = ("celery_task", "soft_time_limit", "time_limit", "acks_late", "reject_on_worker_lost",
+                 "rate_limit", "celery_queue")
+_PER_CALL_QUEUE_SEP = "::"
+
+
+class EngineMixin:
+    """Creates the native app lazily and keeps one native task per Celery task (and per extra queue)."""
+
+    conf: Settings
+    main: str | None
+    _tasks: TaskRegistry
+    _lock: threading.RLock
+    _native: Taskora | None
+    _router: Router | None
+
+    @property
+    def __taskora_app__(self) -> Taskora:
+        """The native app this Celery app runs on (what ``taskora worker -A`` starts workers for)."""
+        with self._lock:
+            if self._native is None:
+                self._native = self._make_native()
+            self.finalize(auto=True)
+            self._sync_native()
+            return self._native
+
+    def _make_native(self) -> Taskora:
+        effective = self.conf.effective()
+        url = effective.broker_url
+        retention = None
+        if effective.result_expires:
+            retention = {"completed": {"max_age": effective.result_expires, "max_items": 10**9},
+                         "failed": {"max_age": max(effective.result_expires, 7 * 86400), "max_items": 10**9}}
+        adapter: Any = url if url and not url.startswith("memory") else None
+        if url and url.startswith(("redis://", "rediss://", "unix://")) and effective.key_prefix:
+            from taskora.redis import redis_adapter
+
+            adapter = redis_adapter(url, prefix=effective.key_prefix.rstrip(":"))
+        try:
+            return Taskora(adapter, retention=retention, serializer=self.conf.get("task_serializer") or "json",
+                           name=self.main or "celery")
+        except ConfigurationError as exc:
+            raise ImproperlyConfigured(f"broker_url {url!r}: {exc}") from exc
+
+    @property
+    def router(self) -> Router:
+        if self._router is None:
+            self._router = Router(self.conf)
+        return self._router
+
+    def _sync_native(self) -> None:
+        """Register every Celery task that has no native twin yet (tasks may be added at any time)."""
+        native = self._native
+        if native is None:
+            return
+        for name, task in list(self._tasks.items()):
+            if name not in native.tasks and not name.startswith("celery."):
+                self._register_native(task, self._home_queue(task))
+            elif name not in native.tasks and getattr(task, "run", None) is not None and task.name in BUILTIN_TASKS:
+                continue
+
+    def _home_queue(self, task: Task) -> str:
+        own = getattr(task, "queue", None)
+        return self.router.route(task.name, task=task, task_queue=getattr(own, "name", own))["queue"]
+
+    def _native_name(self, name: str, queue: str, home: str) -> str:
+        return name if queue == home else f"{queue}{_PER_CALL_QUEUE_SEP}{name}"
+
+    def _register_native(self, task: Task, queue: str, engine_name: str | None = None) -> Any:
+        native = self._native
+        assert native is not None
+        engine_name = engine_name or task.name
+        if engine_name in native.tasks:
+            return native.tasks[engine_name]
+        task._install_autoretry()
+        extra = {"celery_task": task, "soft_time_limit": task.resolved("soft_time_limit"),
+                 "time_limit": task.resolved("time_limit"), "acks_late": task.resolved("acks_late"),
+                 "reject_on_worker_lost": task.resolved("reject_on_worker_lost"),
+                 "rate_limit": task.resolved("rate_limit"), "celery_queue": queue}
+        return native.register_task(
+            engine_name, _execute.make_handler(self, task), allowed_extra=EXTRA_OPTIONS, queue=queue,
+            retry={"attempts": UNLIMITED_ATTEMPTS, "retry_on": (RetryError,), "backoff": "fixed", "delay": 0,
+                   "jitter": False},
+            keep_result=not task.resolved("ignore_result"), **extra)  # fmt: skip
+
+    def _engine_task(self, task: Task | None, name: str, queue: str) -> Any:
+        native = self.__taskora_app__
+        if task is None:
+            if name not in native.tasks:
+                native.register_task(name, None, queue=queue)
+            return native.tasks[name]
+        home = native.tasks[task.name].options.queue if task.name in native.tasks else queue
+        return self._register_native(task, queue, self._native_name(task.name, queue, home))
+
+    def _engine_names_for(self, name: str | None) -> list[str] | None:
+        """Engine task names a job of Celery task ``name`` may live under (None: search every task)."""
+        native = self.__taskora_app__
+        if name is None:
+            return None
+        return [n for n in native.tasks if n == name or n.endswith(f"{_PER_CALL_QUEUE_SEP}{name}")]
+
+    def select_queues(self, queues: Iterable[str] | None = None) -> None:
+        """Prepare a worker consuming ``queues`` (``-Q``): every task also gets an engine twin per queue."""
+        native = self.__taskora_app__
+        wanted = set(queues or ()) | {spec for spec in self.router.queues}
+        for name, task in list(self._tasks.items()):
+            if name.startswith("celery.") or name not in native.tasks:
+                continue
+            home = native.tasks[name].options.queue
+            for queue in wanted - {home}:
+                self._register_native(task, queue, self._native_name(name, queue, home))
+
+    def _tracks_started(self, job: dict[str, Any]) -> bool:
+        task = self._tasks.get(str(job.get("celery.task") or ""))
+        return bool(task is not None and task.resolved("track_started"))
