@@ -21,9 +21,11 @@ from taskora.workflow import Group as NativeGroup
 from taskora.workflow import Signature as NativeSignature
 from taskora.workflow.dispatch import dispatch_workflow
 
+from . import _canvas_worker, _state
 from ._state import get_current_app
 
-__all__ = ["Signature", "signature", "maybe_signature", "chain", "group", "chord", "subtask"]
+__all__ = ["Signature", "signature", "maybe_signature", "chain", "group", "chord", "subtask", "chunks", "xmap",
+           "xstarmap"]
 
 
 class Signature(dict):  # type: ignore[type-arg]
@@ -64,6 +66,13 @@ class Signature(dict):  # type: ignore[type-arg]
 
     def __json__(self) -> dict[str, Any]:
         return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Signature:
+        """Copies the dict (nested signatures too) but shares the app, which holds locks and connections."""
+        clone = type(self).__new__(type(self))
+        dict.update(clone, {k: copy.deepcopy(v, memo) for k, v in self.items()})
+        clone._app = self._app
+        return clone
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], app: Any = None) -> Signature:
@@ -220,14 +229,19 @@ class _chain(Signature):
         return self.apply_async(args, kwargs)
 
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
-        steps = self.tasks
+        steps = [s.clone() for s in self.tasks]
         if not steps:
             return None
         if args or kwargs:
             steps[0] = steps[0].clone(args, kwargs)
+        opts = {**self.options, **{k: v for k, v in options.items() if v is not None}}
+        for errback in _as_list(opts.get("link_error")):  # a chain's errback is attached to every step
+            for step in steps:
+                step.link_error(errback)
+        for callback in _as_list(opts.get("link")):  # and its callback to the last one
+            steps[-1].link(callback)
         app = self.app
-        natives = [s._native(app) for s in steps]
-        dispatch_workflow(NativeChain(*natives), cascade="fail")
+        dispatch_workflow(NativeChain(*[_to_native(s, app) for s in steps]), cascade="fail")
         return _results_of(steps, app)
 
     def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
@@ -267,15 +281,39 @@ class group(Signature):  # noqa: N801 - Celery's name
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.apply_async(args, kwargs)
 
+    def link(self, sig: Any) -> Any:
+        """Celery attaches a group's callback (made immutable) to its first member only; prefer a chord."""
+        if self.tasks:
+            self.tasks[0].link(maybe_signature(sig, app=self._app).clone().set(immutable=True))
+        return sig
+
+    def link_error(self, sig: Any) -> Any:
+        """Any member may fail, so every member gets a clone of the errback."""
+        for task in self.tasks:
+            task.link_error(maybe_signature(sig, app=self._app).clone())
+        return sig
+
+    def skew(self, start: float = 1.0, stop: float | None = None, step: float = 1.0) -> group:
+        """Stagger the members: countdowns ``start``, ``start + step``... (the last repeats past ``stop``)."""
+        value = float(start)
+        for task in self.tasks:
+            task.set(countdown=value)
+            if stop is None or value + step <= stop:
+                value += step
+        return self
+
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         if options.get("link") is not None:
             raise TypeError("Cannot add link to group: use a chord")
+        if options.get("link_error") is not None:
+            raise TypeError("Cannot add link_error to group: do that on individual tasks or use .link_error()")
         app = self.app
         members = [m.clone(args, kwargs) if (args or kwargs) else m for m in self.tasks]
         if not members:
             return app.GroupResult(str(uuid.uuid4()), [])
-        dispatch_workflow(NativeGroup(*[m._native(app) for m in members]), cascade="fail")
-        return app.GroupResult(str(uuid.uuid4()), [app.AsyncResult(m.id, task_name=m.task) for m in members])
+        dispatch_workflow(NativeGroup(*[_to_native(m, app) for m in members]), cascade="fail")
+        return app.GroupResult(self.options.get("task_id") or str(uuid.uuid4()),
+                               [_result_of(m, app) for m in members])
 
     def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         return self.app.GroupResult(str(uuid.uuid4()), [m.apply(args, kwargs) for m in self.tasks])
@@ -307,21 +345,37 @@ class chord(Signature):  # noqa: N801 - Celery's name
             return chord(self.tasks, self.body | other, app=self._app)
         return NotImplemented
 
+    def link(self, callback: Any) -> Any:
+        """A chord's callback follows its body."""
+        self.body.link(callback)
+        return callback
+
+    def link_error(self, errback: Any) -> Any:
+        """A chord's errback goes on its body (it fires with a ChordError when a header member fails)."""
+        self.body.link_error(errback)
+        return errback
+
     def __call__(self, body: Any = None, **options: Any) -> Any:
         if body is not None:
-            return chord(self.tasks, body, app=self._app).apply_async(**options)
+            return chord(self.tasks, body, app=self._app, **self.options).apply_async(**options)
         return self.apply_async(**options)
 
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         app, body = self.app, self.body
         if body is None:
             raise TypeError("chord needs a body: chord(header)(body) or chord(header, body)")
+        body = body.clone()
+        opts = {**self.options, **{k: v for k, v in options.items() if v is not None}}
+        for callback in _as_list(opts.get("link")):
+            body.link(callback)
+        for errback in _as_list(opts.get("link_error")):
+            body.link_error(errback)
         header = [m.clone(args, kwargs) if (args or kwargs) else m for m in self.tasks]
-        native_header = NativeGroup(*[m._native(app) for m in header])
+        native_header = NativeGroup(*[_to_native(m, app) for m in header])
         body_steps = body.tasks if isinstance(body, _chain) else [body]
-        native_body = NativeChain(*[s._native(app) for s in body_steps])
+        native_body = NativeChain(*[_to_native(s, app) for s in body_steps])
         dispatch_workflow(NativeChord(native_header, native_body), cascade="fail")
-        parent = app.GroupResult(str(uuid.uuid4()), [app.AsyncResult(m.id, task_name=m.task) for m in header])
+        parent = app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in header])
         return _results_of(body_steps, app, parent)
 
     def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
@@ -329,16 +383,43 @@ class chord(Signature):  # noqa: N801 - Celery's name
         return self.body.apply((results,))
 
 
+def _to_native(sig: Signature, app: Any) -> Any:
+    """Any canvas kind as a native composition (a plain signature, xmap and xstarmap are one node)."""
+    if isinstance(sig, _chain):
+        return NativeChain(*[_to_native(s, app) for s in sig.tasks])
+    if isinstance(sig, group):
+        return NativeGroup(*[_to_native(m, app) for m in sig.tasks])
+    if isinstance(sig, chord):
+        return NativeChord(NativeGroup(*[_to_native(m, app) for m in sig.tasks]), _to_native(sig.body, app))
+    if isinstance(sig, chunks):
+        return _to_native(sig.group(), app)
+    return sig._native(app)
+
+
+def _result_of(sig: Signature, app: Any, parent: Any = None) -> Any:
+    """The result a dispatched canvas element has (its ids were assigned by ``_to_native``)."""
+    if isinstance(sig, _chain):
+        return _results_of(sig.tasks, app, parent)
+    if isinstance(sig, chord):
+        header = app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in sig.tasks], parent=parent)
+        return _result_of(sig.body, app, header)
+    if isinstance(sig, group):
+        return app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in sig.tasks], parent=parent)
+    return app.AsyncResult(sig.id, task_name=sig.task, parent=parent)
+
+
 def _results_of(steps: list[Signature], app: Any, parent: Any = None) -> Any:
     """The last step's AsyncResult, with ``.parent`` links back through the earlier steps."""
     result = parent
     for step in steps:
-        if isinstance(step, group):
-            result = app.GroupResult(str(uuid.uuid4()), [app.AsyncResult(m.id, task_name=m.task)
-                                                          for m in step.tasks], parent=result)
-        else:
-            result = app.AsyncResult(step.id, task_name=step.task, parent=result)
+        result = _result_of(step, app, result)
     return result
+
+
+def _as_list(value: Any) -> list[Any]:
+    if not value:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def _flatten_arg(values: tuple[Any, ...]) -> list[Any]:
@@ -384,4 +465,83 @@ def maybe_signature(d: Any, app: Any = None, clone: bool = False) -> Any:
     return d
 
 
-Signature.TYPES.update({"chain": _chain, "group": group, "chord": chord})
+class xmap(Signature):  # noqa: N801 - Celery's name
+    """``task.map(it)``: ONE ``celery.map`` task calling ``task(item)`` for each item; its result is the list."""
+
+    builtin, kind = "celery.map", "xmap"
+
+    def __init__(self, task: Any, it: Any, app: Any = None, **options: Any) -> None:
+        task = maybe_signature(task, app=app)
+        app = app or getattr(task, "_app", None)
+        if isinstance(it, (str, bytes)) or not isinstance(it, Iterable):
+            raise TypeError(f"{self.builtin}: the items must be an iterable (list, tuple, generator), got {it!r}")
+        super().__init__(self.builtin, (), {"task": task, "it": list(it)}, options, subtask_type=self.kind,
+                         immutable=True, app=app)
+
+    @classmethod
+    def _from(cls, d: dict[str, Any], app: Any) -> Signature:
+        kw = d["kwargs"]
+        return cls(maybe_signature(kw["task"], app=app), kw["it"], app=app, **d.get("options", {}))
+
+    def __repr__(self) -> str:
+        task, it = self.kwargs["task"], self.kwargs["it"]
+        return f"[{task.task}(x) for x in {_short(it)}]"
+
+
+class xstarmap(xmap):  # noqa: N801 - Celery's name
+    """``task.starmap(it)``: ONE ``celery.starmap`` task calling ``task(*args)`` for each args tuple."""
+
+    builtin, kind = "celery.starmap", "xstarmap"
+
+    def __repr__(self) -> str:
+        task, it = self.kwargs["task"], self.kwargs["it"]
+        return f"[{task.task}(*x) for x in {_short(it)}]"
+
+
+class chunks(Signature):  # noqa: N801 - Celery's name
+    """``task.chunks(it, n)``: the argument tuples split into chunks of ``n``, one ``xstarmap`` task each.
+
+    Sending it runs a group of chunk tasks (one workflow node per chunk) whose ``get()`` is a list of
+    lists; ``.group()`` gives that group (e.g. to ``.skew()`` it).
+    """
+
+    def __init__(self, task: Any, it: Any, n: int, app: Any = None, **options: Any) -> None:
+        task = maybe_signature(task, app=app)
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"chunks: the chunk size n must be a positive integer, got {n!r}")
+        if isinstance(it, (str, bytes)) or not isinstance(it, Iterable):
+            raise TypeError(f"chunks: the items must be an iterable of argument tuples, got {it!r}")
+        super().__init__("celery.chunks", (), {"task": task, "it": list(it), "n": n}, options,
+                         subtask_type="chunks", immutable=True, app=app or getattr(task, "_app", None))
+
+    @classmethod
+    def _from(cls, d: dict[str, Any], app: Any) -> Signature:
+        kw = d["kwargs"]
+        return cls(maybe_signature(kw["task"], app=app), kw["it"], kw["n"], app=app, **d.get("options", {}))
+
+    def group(self) -> group:
+        task, it, n = self.kwargs["task"], self.kwargs["it"], self.kwargs["n"]
+        return group([xstarmap(task, it[i : i + n], app=self._app) for i in range(0, len(it), n)], app=self._app)
+
+    def __call__(self, **options: Any) -> Any:
+        return self.apply_async(**options)
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        return self.group().apply_async(**options)  # immutable: call-time args are ignored
+
+    def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        return self.group().apply(**options)
+
+    @classmethod
+    def apply_chunks(cls, task: Any, it: Any, n: int, app: Any = None) -> Any:
+        return cls(task, it, n, app=app)()
+
+
+def _short(items: list[Any]) -> str:
+    return repr(items) if len(items) <= 3 else f"[{', '.join(map(repr, items[:3]))}, ...]"
+
+
+Signature.TYPES.update({"chain": _chain, "group": group, "chord": chord, "xmap": xmap, "xstarmap": xstarmap,
+                        "chunks": chunks})
+_state.connect_on_app_finalize(_canvas_worker.register_builtins)
+_canvas_worker.install_group_persistence()

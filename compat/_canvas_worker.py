@@ -1,0 +1,128 @@
+"""The worker half of the canvas: Celery's ``celery.map``/``celery.starmap`` builtin tasks, chord
+errbacks fired when a header member fails, and ``GroupResult.save()/restore()``.
+
+A chord body that never runs (a header member failed) is settled FAILURE with ``ChordError`` by the
+native engine in the worker that ran the failing member; the engine announces it with the in-process
+``workflow:failed`` event, and :func:`attach` turns that into Celery's body errbacks, run there:
+new-style ``(request, exc, traceback)`` errbacks inline, old-style ones sent with the body's id.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from taskora.workflow import delete_group, load_group, save_group
+
+from . import _state, states
+from .result import AsyncResult, GroupResult
+
+#: Builtins this module implements (Celery registers them on every app).
+CANVAS_BUILTINS = ("celery.map", "celery.starmap")
+#: How long a saved group is kept when ``result_expires`` is unset (Celery's default, one day).
+DEFAULT_GROUP_TTL = 86400.0
+
+
+def register_builtins(app: Any) -> None:
+    """``celery.map`` / ``celery.starmap``: call a task once per item inside one task, return the list."""
+    from .canvas import signature
+
+    @app.task(name="celery.map", shared=False, lazy=False)
+    def xmap(task: Any, it: Any) -> list[Any]:
+        fn = signature(task, app=app).type
+        return [fn(item) for item in it]
+
+    @app.task(name="celery.starmap", shared=False, lazy=False)
+    def xstarmap(task: Any, it: Any) -> list[Any]:
+        fn = signature(task, app=app).type
+        return [fn(*item) for item in it]
+
+
+def attach(app: Any, native: Any) -> None:
+    """Called when ``app``'s native app is made: builtins get engine twins, chord errbacks a listener."""
+    for name in CANVAS_BUILTINS:
+        task = app._tasks.get(name)
+        if task is not None and name not in native.tasks:
+            app._register_native(task, app._home_queue(task))
+    native.on("workflow:failed", lambda event: fire_chord_errbacks(app, event))
+
+
+def fire_chord_errbacks(app: Any, event: Any) -> None:
+    """Run the errbacks of every chord body the failed workflow settled with a ChordError."""
+    for node in event.extra.get("settled") or ():
+        if not node.get("fanin") or node.get("state") != "failed":
+            continue
+        fields = node.get("fields") or {}
+        errbacks = _json(fields.get("celery.link_error"))
+        if errbacks:
+            _fire(app, node, fields, errbacks)
+
+
+def _fire(app: Any, node: dict[str, Any], fields: dict[str, str], errbacks: list[Any]) -> None:
+    from .app import _execute
+    from .app._trace import TraceOutcome
+    from .app.task import Context
+    from .exceptions import ChordError
+
+    detail = _json(node.get("detail")) or {}
+    exc = ChordError(detail.get("message") or node.get("error") or "chord header failed")
+    request = Context(id=node["job_id"], task=fields.get("celery.task"), args=[], kwargs={}, retries=0,
+                      is_eager=False, called_directly=False, root_id=fields.get("celery.root_id") or node["job_id"],
+                      parent_id=fields.get("celery.parent_id"), errbacks=errbacks, callbacks=None,
+                      delivery_info={"exchange": "", "routing_key": fields.get("celery.queue")},
+                      hostname=app.hostname)  # fmt: skip
+    outcome = TraceOutcome(states.FAILURE, exc, None)
+    for errback in errbacks:
+        _execute._errback(app, request, outcome, _execute._signature(errback, app), eager=False)
+
+
+def _json(raw: Any) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+# -- GroupResult.save() / restore() ------------------------------------------------------------------
+def _group_ttl(app: Any) -> float:
+    expires = app.conf.effective().result_expires
+    return float(expires) if expires else DEFAULT_GROUP_TTL
+
+
+def _member(result: Any) -> str:
+    if isinstance(result, GroupResult):
+        raise TypeError(f"GroupResult.save(): nested group {result.id} is not supported; save it on its own")
+    return json.dumps({"id": result.id, "task": getattr(result, "_task_name", None)})
+
+
+def _save(self: GroupResult, backend: Any = None) -> GroupResult:
+    """Store this group's member ids under its id (kept for ``result_expires``) so ``restore`` finds it."""
+    if not self.id:
+        raise ValueError("GroupResult.save() needs a group id")
+    save_group(self.app.__taskora_app__, self.id, [_member(r) for r in self.results], ttl=_group_ttl(self.app))
+    return self
+
+
+def _restore(cls: type[GroupResult], id: str, backend: Any = None, app: Any = None) -> GroupResult | None:
+    """The group saved under ``id`` (None when it was never saved or has expired)."""
+    app = app or _state.get_current_app()
+    members = load_group(app.__taskora_app__, id)
+    if members is None:
+        return None
+    results = [AsyncResult(m["id"], task_name=m.get("task"), app=app) for m in map(json.loads, members)]
+    return cls(id, results, app=app)
+
+
+def _delete(self: GroupResult, backend: Any = None) -> None:
+    """Forget the saved group (the members' results stay)."""
+    if self.id:
+        delete_group(self.app.__taskora_app__, self.id)
+
+
+def install_group_persistence() -> None:
+    """Give ``taskora.compat.result.GroupResult`` Celery's ``save``/``restore``/``delete``."""
+    GroupResult.save = _save  # type: ignore[attr-defined]
+    GroupResult.restore = classmethod(_restore)  # type: ignore[attr-defined]
+    GroupResult.delete = _delete  # type: ignore[attr-defined]
