@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from taskora import Taskora
@@ -55,9 +56,16 @@ class EngineMixin:
         with self._lock:
             if self._native is None:
                 self._native = self._make_native()
+                self._attach_canvas(self._native)
             self.finalize(auto=True)
             self._sync_native()
             return self._native
+
+    def _attach_canvas(self, native: Taskora) -> None:
+        """Canvas builtins (celery.map/starmap) get engine twins; chord errbacks listen on the engine."""
+        from .. import _canvas_worker
+
+        _canvas_worker.attach(self, native)
 
     def _make_native(self) -> Taskora:
         effective = self.conf.effective()
@@ -116,13 +124,28 @@ class EngineMixin:
             engine_name, _execute.make_handler(self, task), allowed_extra=EXTRA_OPTIONS, queue=queue,
             retry={"attempts": UNLIMITED_ATTEMPTS, "retry_on": (RetryError,), "backoff": "fixed", "delay": 0,
                    "jitter": False},
-            keep_result=not task.resolved("ignore_result"), **extra)  # fmt: skip
+            keep_result=not task.resolved("ignore_result"), **self._stall_options(), **extra)  # fmt: skip
+
+    def _stall_options(self) -> dict[str, Any]:
+        """``stall`` for an engine task: the explicit ``visibility_timeout`` becomes the lock lease.
+
+        Celery's default (3600 s on Redis) is not copied: taskora's 30 s heart-beaten lease recovers a
+        dead worker's job within seconds instead of an hour, without redelivering live ones.
+        """
+        value = (self.conf.get("broker_transport_options") or {}).get("visibility_timeout")
+        if value is None:
+            return {}
+        seconds = value.total_seconds() if isinstance(value, timedelta) else value
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+            raise ImproperlyConfigured("broker_transport_options['visibility_timeout'] must be a positive number "
+                                       f"of seconds (or a timedelta), got {value!r}")
+        return {"stall": {"interval": float(seconds)}}
 
     def _engine_task(self, task: Task | None, name: str, queue: str) -> Any:
         native = self.__taskora_app__
         if task is None:
             if name not in native.tasks:
-                native.register_task(name, None, queue=queue)
+                native.register_task(name, None, queue=queue, **self._stall_options())
             return native.tasks[name]
         home = native.tasks[task.name].options.queue if task.name in native.tasks else queue
         return self._register_native(task, queue, self._native_name(task.name, queue, home))
