@@ -1,0 +1,84 @@
+"""The settings taskora acts on (``conf.effective()``): env overrides applied, durations in seconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+__all__ = ["EffectiveSettings", "resolve"]
+
+_VT = "broker_transport_options['visibility_timeout']"
+
+
+@dataclass(frozen=True)
+class EffectiveSettings:
+    """The settings taskora must convert before acting on them, as plain values: environment
+    overrides applied, durations in seconds. Settings used as they are (serializer names, booleans
+    such as ``task_acks_late``) are read from ``conf`` directly."""
+
+    broker_url: str | None
+    result_backend: str | None
+    timezone: str | None  # IANA name; None = local time (enable_utc=False and no timezone)
+    accept_content: tuple[str, ...]
+    task_default_queue: str
+    task_default_priority: int | None  # Celery's Redis scale: 0 is the highest
+    task_time_limit: float | None
+    task_soft_time_limit: float | None
+    result_expires: float | None  # None = keep forever (Celery's None or 0)
+    #: ``broker_transport_options['visibility_timeout']`` (Redis default 3600 s): how long a claimed
+    #: job may go unacknowledged before another worker gets it, i.e. taskora's stall/lock window.
+    visibility_timeout: float
+    key_prefix: str  # broker_transport_options['global_keyprefix']
+    worker_concurrency: int | None
+    worker_max_tasks_per_child: int | None
+    worker_max_memory_per_child: int | None  # KiB, as Celery counts it
+    include: tuple[str, ...]  # `imports` then `include`: modules the worker imports at start
+
+
+def _seconds(value: Any, setting: str) -> float | None:
+    """A duration setting in seconds (number or timedelta); anything else names the setting."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"{setting} must be a number of seconds or a timedelta, got {value!r}") from None
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def resolve(conf: Settings) -> EffectiveSettings:
+    transport = conf.get("broker_transport_options") or {}
+    return EffectiveSettings(
+        broker_url=conf.broker_url,
+        result_backend=conf.result_backend,
+        timezone=conf.timezone or ("UTC" if conf.get("enable_utc") else None),
+        accept_content=_names(conf.get("accept_content")),
+        task_default_queue=conf.get("task_default_queue") or "celery",
+        task_default_priority=_int(conf.get("task_default_priority")),
+        task_time_limit=_seconds(conf.get("task_time_limit"), "task_time_limit"),
+        task_soft_time_limit=_seconds(conf.get("task_soft_time_limit"), "task_soft_time_limit"),
+        result_expires=_seconds(conf.get("result_expires"), "result_expires") or None,
+        visibility_timeout=_seconds(transport.get("visibility_timeout"), _VT) or 3600.0,
+        key_prefix=str(transport.get("global_keyprefix") or ""),
+        worker_concurrency=_int(conf.get("worker_concurrency")),
+        worker_max_tasks_per_child=_int(conf.get("worker_max_tasks_per_child")),
+        worker_max_memory_per_child=_int(conf.get("worker_max_memory_per_child")),
+        include=_names(conf.get("imports")) + _names(conf.get("include")),
+    )
