@@ -135,3 +135,21 @@ def test_schedules_cli_lists_pauses_triggers_and_removes(beats: list, redis_url:
     assert _cli(redis_url, "remove", "hourly-report").returncode == 0
     missing = _cli(redis_url, "pause", "hourly-report")
     assert missing.returncode != 0 and "no schedule named 'hourly-report'" in missing.stderr
+
+
+def test_celery_project_beat_sends_its_entries(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    proc = subprocess.Popen([sys.executable, "-m", "taskora", "beat", "-A", "tests.beat_celery_app"], cwd=ROOT,
+                            env=_env(redis_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        def runs() -> int:  # Celery's default priority puts jobs in the prioritized set
+            return client.llen(KEYS.state_set("beatproj.add", "wait")) + client.zcard(
+                KEYS.state_set("beatproj.add", "prioritized"))
+
+        _wait_for(lambda: runs() >= 2, 20, "two beat runs")
+        stored = set(client.hkeys(KEYS.schedules))
+        assert stored == {b"add-every-second", b"add-hourly"}
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0, proc.stderr.read().decode() if proc.stderr else ""
+    assert client.get(KEYS.schedules_lock) is None  # released on a clean stop
