@@ -13,6 +13,8 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from taskora.errors import RetryError
+
 from .. import states
 from .._state import get_current_task
 from ..result import CELERY_STATE_KEY, IGNORED_RESULT
@@ -87,14 +89,14 @@ def make_handler(app: Any, task: Any) -> Callable[[Any, Any], Any]:
                                              "meta": {"pid": os.getpid(), "hostname": app.hostname}}})
         outcome = trace(task, request, eager=False)
         app.run_callbacks(task, request, outcome, request.callbacks, request.errbacks, eager=False)
-        return native_outcome(app, outcome)
+        return native_outcome(app, outcome, data, ctx)
 
     handle.__name__ = f"celery_task_{task.name}"
     handle.__qualname__ = handle.__name__
     return handle
 
 
-def native_outcome(app: Any, outcome: TraceOutcome) -> Any:
+def native_outcome(app: Any, outcome: TraceOutcome, data: Any = None, ctx: Any = None) -> Any:
     """Turn a traced outcome into what the native worker expects: a value, or an exception to raise."""
     if outcome.state == states.SUCCESS:
         return outcome.retval
@@ -103,8 +105,23 @@ def native_outcome(app: Any, outcome: TraceOutcome) -> Any:
     if outcome.state == states.RETRY:
         retry = outcome.retval
         inner = retry.exc if retry.exc is not None else retry
-        raise RetrySignal(exception_detail(inner), retry_delay(retry, app.__taskora_app__.adapter.now_ms() / 1000))
+        delay = retry_delay(retry, app.__taskora_app__.adapter.now_ms() / 1000)
+        raise RetrySignal(exception_detail(inner), delay, _retry_data(retry, data, ctx))
     raise outcome.retval
+
+
+def _retry_data(retry: Any, data: Any, ctx: Any) -> Any:
+    """The next attempt's job data when ``retry(args=, kwargs=)`` changed the call, else "keep"."""
+    args, kwargs = getattr(retry, "retry_args", None), getattr(retry, "retry_kwargs", None)
+    if args is None or ctx is None:
+        return RetryError.KEEP_DATA
+    envelope = data if isinstance(data, dict) else {}
+    new_args = [list(a) if type(a) is tuple else a for a in args]
+    new_kwargs = dict(kwargs or {})
+    if new_args == list(envelope.get("args") or []) and new_kwargs == dict(envelope.get("kwargs") or {}):
+        return RetryError.KEEP_DATA
+    # ctx.retry serializes the data now: arguments the serializer cannot encode fail this attempt
+    return ctx.retry(data={**envelope, "args": new_args, "kwargs": new_kwargs}).data
 
 
 def _signature(value: Any, app: Any) -> Any:

@@ -27,11 +27,12 @@ class RetrySignal(RetryError):
     """What the worker handler raises for ``self.retry()``: the engine retries the same job id.
 
     Its single argument is the JSON detail of the retry's exception, which ``AsyncResult.info``
-    shows while the task is in RETRY.
+    shows while the task is in RETRY; ``data`` is the next attempt's ``{"args", "kwargs"}`` when
+    ``retry(args=, kwargs=)`` changed them.
     """
 
-    def __init__(self, detail: str, delay: float | None) -> None:
-        super().__init__(detail, delay)
+    def __init__(self, detail: str, delay: float | None, data: Any = RetryError.KEEP_DATA) -> None:
+        super().__init__(detail, delay, data)
         self.args = (detail,)
 
 
