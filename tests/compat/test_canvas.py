@@ -70,3 +70,45 @@ def test_a_failing_chord_header_gives_the_body_a_chord_error(worker) -> None:
 def test_eager_apply() -> None:
     assert (add.s(2, 2) | mul.s(3)).apply().get() == 12
     assert chord([add.s(1, 1), add.s(2, 2)], tsum.s()).apply().get() == 6
+
+
+def test_chunks_map_starmap_are_immutable_json_round_tripping_signatures() -> None:
+    from taskora.compat.canvas import chunks, xmap, xstarmap
+
+    ch = add.chunks([(1, 1), (2, 2), (3, 3)], 2)
+    assert isinstance(ch, chunks) and ch.immutable and ch.subtask_type == "chunks"
+    again = Signature.from_dict(json.loads(json.dumps(ch)))
+    assert isinstance(again, chunks) and json.dumps(again) == json.dumps(ch)
+    assert [len(m.kwargs["it"]) for m in again.group().tasks] == [2, 1]
+    m = tsum.map([[1], [2]])
+    assert isinstance(m, xmap) and m.task == "celery.map" and m.immutable
+    assert isinstance(Signature.from_dict(json.loads(json.dumps(m))), xmap)
+    assert isinstance(Signature.from_dict(json.loads(json.dumps(add.starmap([(1, 2)])))), xstarmap)
+    with pytest.raises(ValueError, match="chunk size"):
+        add.chunks([(1, 1)], 0)
+    with pytest.raises(TypeError, match="iterable"):
+        tsum.map(5)
+
+
+def test_eager_execution_of_every_canvas_type() -> None:
+    assert add.s(2, 2).apply().get() == 4
+    assert (add.s(1, 1) | add.si(10, 10) | add.s(1)).apply().get() == 21
+    assert group(add.s(i, i) for i in range(3)).apply().get() == [0, 2, 4]
+    assert chord([add.s(i, i) for i in range(10)], tsum.s()).apply().get() == 90
+    assert add.chunks(zip(range(4), range(4), strict=True), 3).apply().get() == [[0, 2, 4], [6]]
+    assert tsum.map([[1, 2], [3]]).apply().get() == [3, 3]
+    assert add.starmap([(1, 2), (3, 4)]).apply().get() == [3, 7]
+
+
+def test_group_skew_link_and_link_error_placement() -> None:
+    g = group(add.s(1, 1), add.s(2, 2), add.s(3, 3)).skew(start=1, stop=2)
+    assert [t.options["countdown"] for t in g.tasks] == [1.0, 2.0, 2.0]
+    g.link(tsum.s())
+    assert g.tasks[0].options["link"][0].immutable and "link" not in g.tasks[1].options
+    g.link_error(fail.s())
+    assert all(len(t.options["link_error"]) == 1 for t in g.tasks)
+    with pytest.raises(TypeError, match="use a chord"):
+        g.apply_async(link=tsum.s())
+    c = chord([add.s(1, 1)], tsum.s())
+    c.link_error(fail.s())
+    assert c.body.options["link_error"] == [fail.s()]
