@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from ..task import Task
 
 
+#: Optional job-hash fields (given at dispatch through ``meta=``) overriding a task's limits for one job, in
+#: seconds; front-ends with per-call limits (Celery's ``apply_async(time_limit=)``) write them.
+JOB_SOFT_FIELD = "softTimeLimit"
+JOB_HARD_FIELD = "timeLimit"
+
+
 @dataclass(frozen=True)
 class TimeLimits:
     """Seconds, or None for no limit."""
@@ -41,12 +47,27 @@ def _seconds(value: Any, what: str) -> float | None:
     return float(value)
 
 
-def limits_for(task: Task, default_soft: float | None = None, default_hard: float | None = None) -> TimeLimits:
-    """A task's limits: its own ``soft_time_limit``/``time_limit`` (kept in ``options.extra``) over the defaults."""
+def limits_for(task: Task, default_soft: float | None = None, default_hard: float | None = None,
+               job_meta: Callable[[str], Any] | None = None) -> TimeLimits:  # fmt: skip
+    """A task's limits: its own ``soft_time_limit``/``time_limit`` (kept in ``options.extra``) over the defaults,
+    and over both, the job's own limits (``JOB_*_FIELD`` job-hash fields read through ``job_meta``)."""
     extra = task.options.extra
     soft = extra.get("soft_time_limit", default_soft)
     hard = extra.get("time_limit", default_hard)
+    if job_meta is not None:
+        soft = _job_seconds(job_meta(JOB_SOFT_FIELD), soft)
+        hard = _job_seconds(job_meta(JOB_HARD_FIELD), hard)
     return TimeLimits(_seconds(soft, f"{task.name}: soft_time_limit"), _seconds(hard, f"{task.name}: time_limit"))
+
+
+def _job_seconds(raw: Any, fallback: Any) -> Any:
+    if raw is None or raw == "":
+        return fallback
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    try:
+        return float(text)
+    except ValueError:
+        return text  # _seconds names the bad value
 
 
 def raise_in_thread(ident: int, exc_type: type[BaseException] | None) -> bool:
@@ -93,11 +114,11 @@ class TimeLimitMiddleware:
         self.default_hard = _seconds(hard, "--time-limit")
         self.enforce_hard = enforce_hard
 
-    def limits(self, task: Task) -> TimeLimits:
-        return limits_for(task, self.default_soft, self.default_hard)
+    def limits(self, task: Task, job_meta: Callable[[str], Any] | None = None) -> TimeLimits:
+        return limits_for(task, self.default_soft, self.default_hard, job_meta)
 
     def __call__(self, mctx: MiddlewareContext, call_next: Callable[[], Any]) -> Any:
-        limits = self.limits(self.app.get_task(mctx.task))
+        limits = self.limits(self.app.get_task(mctx.task), mctx.ctx.meta)
         if limits.hard is not None and self.enforce_hard:
             return self._with_hard_limit(mctx, call_next, limits)
         return _with_soft_limit(call_next, limits.soft)

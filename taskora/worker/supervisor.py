@@ -258,7 +258,7 @@ class _Reporter:
                 log.debug("supervisor pipe closed", exc_info=True)
 
     def job_started(self, runtime: Any) -> None:
-        hard = self.pool.limits.limits(runtime.task).hard
+        hard = self.pool.limits.limits(runtime.task, runtime.fields.get).hard
         self._send(("start", runtime.id, runtime.task_name, runtime.claimed.token, runtime.attempt, hard))
 
     def job_finished(self, runtime: Any, outcome: Any) -> None:
