@@ -4,7 +4,8 @@ Two contracts meet here:
 
 * Celery code must keep working unchanged: ``except Retry``, ``isinstance(e, TaskError)``,
   ``except NotRegistered`` catching a ``KeyError``, ``SoftTimeLimitExceeded`` being a plain
-  ``Exception`` (so a broad ``except Exception`` in a handler catches it, as with billiard) and
+  ``Exception`` (so a broad ``except Exception`` in a handler catches it, as with billiard; it and
+  ``TimeLimitExceeded`` *are* taskora's classes, the ones its workers raise) and
   ``TimeoutError`` *not* being the builtin one. So Celery's own hierarchy is kept class for class.
 * taskora code that only knows the native tree should see compat errors for what they mean: the root
   ``CeleryError`` is a ``TaskoraError``, ``TimeoutError`` is also ``taskora.errors.TimeoutError``,
@@ -338,23 +339,13 @@ class BackendStoreError(BackendError):
 # --- pool errors (billiard's in Celery) ---------------------------------------------------------
 
 
-class _PoolError(Exception):
-    """Shared ``str()`` of the pool errors: ``TimeLimitExceeded(60.0,)``, as Celery logs them."""
-
-    def __str__(self) -> str:
-        return f"{type(self).__name__}{self.args!r}"
-
-
-class SoftTimeLimitExceeded(_PoolError, _native.TimeoutError):
-    """Raised *inside* the task when its soft time limit passes, so it can clean up.
-
-    A plain ``Exception`` subclass (a broad ``except Exception`` swallows it, as in Celery), and a
-    taskora ``TimeoutError``.
-    """
-
-
-class TimeLimitExceeded(_PoolError, _native.TimeoutError):
-    """The hard time limit passed; the task was killed and is stored as failed with this error."""
+#: Raised *inside* the task when its soft time limit passes, so it can clean up. The very class the
+#: worker raises (taskora's), so ``except SoftTimeLimitExceeded:`` in a Celery task catches it; a
+#: plain ``Exception`` subclass (a broad ``except Exception`` swallows it, as in Celery).
+SoftTimeLimitExceeded = _native.SoftTimeLimitExceeded
+#: The hard time limit passed (child killed, or thread abandoned); the job is failed with it, so
+#: ``except TimeLimitExceeded:`` around ``result.get()`` catches the rebuilt error.
+TimeLimitExceeded = _native.TimeLimitExceeded
 
 
 class WorkerLostError(_native.StalledError):

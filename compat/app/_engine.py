@@ -120,6 +120,9 @@ class EngineMixin:
                  "time_limit": task.resolved("time_limit"), "acks_late": task.resolved("acks_late"),
                  "reject_on_worker_lost": task.resolved("reject_on_worker_lost"),
                  "rate_limit": task.resolved("rate_limit"), "celery_queue": queue}
+        for key in ("soft_time_limit", "time_limit"):  # unset: the worker's --(soft-)time-limit applies
+            if extra[key] is None:
+                del extra[key]
         return native.register_task(
             engine_name, _execute.make_handler(self, task), allowed_extra=EXTRA_OPTIONS, queue=queue,
             retry={"attempts": UNLIMITED_ATTEMPTS, "retry_on": (RetryError,), "backoff": "fixed", "delay": 0,

@@ -11,18 +11,29 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from taskora.errors import BrokerUnreachableError
+
+from ..exceptions import OperationalError
 from ..signals import after_task_publish, before_task_publish
 from . import _execute
 
-__all__ = ["publish", "native_priority"]
+__all__ = ["publish", "native_priority", "broker_errors"]
 
 #: Task attributes that are default publish options.
 TASK_PUBLISH_DEFAULTS = ("queue", "priority", "expires", "routing_key", "exchange", "time_limit",
                          "soft_time_limit", "ignore_result")
 DEFAULT_PRIORITY_STEPS = (0, 3, 6, 9)
+#: Job-hash fields of a job's own time limits (see :func:`_limit_fields`).
+JOB_SOFT_FIELD = "softTimeLimit"
+JOB_HARD_FIELD = "timeLimit"
 
 
 def native_priority(priority: Any, steps: Any = None) -> int:
@@ -63,6 +74,10 @@ def _timing(app: Any, options: dict[str, Any]) -> tuple[float, float | None, str
 
 
 def _check_limits(options: dict[str, Any], name: str) -> None:
+    for key in ("soft_time_limit", "time_limit"):
+        value = options.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+            raise ValueError(f"{key} for task {name} must be a positive number of seconds, got {value!r}")
     soft, hard = options.get("soft_time_limit"), options.get("time_limit")
     if soft is not None and hard is not None and float(soft) > float(hard):
         raise ValueError(f"soft_time_limit must be less than or equal to time_limit for task {name} "
@@ -93,13 +108,41 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
                              retry_policy=None)
     engine = app._engine_task(task, name, merged["queue"])
     steps = (app.conf.get("broker_transport_options") or {}).get("priority_steps")
-    engine.dispatch({"args": _listify(args), "kwargs": kwargs}, delay=delay or None, ttl=ttl, job_id=task_id,
-                    priority=native_priority(merged.get("priority"), steps),
-                    meta=_execute.meta_fields(meta))
+    with broker_errors(app):
+        engine.dispatch({"args": _listify(args), "kwargs": kwargs}, delay=delay or None, ttl=ttl, job_id=task_id,
+                        priority=native_priority(merged.get("priority"), steps),
+                        meta={**_execute.meta_fields(meta), **_limit_fields(explicit)})
     after_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
                             headers=message_headers)
     return AsyncResult(task_id, app=app, task_name=name, engine_task=engine.name,
                        ignored=bool(merged.get("ignore_result")))
+
+
+@contextmanager
+def broker_errors(app: Any) -> Iterator[None]:
+    """An unreachable broker raises kombu's ``OperationalError`` naming the address, as Celery's publish does."""
+    try:
+        yield
+    except OperationalError:
+        raise
+    except (BrokerUnreachableError, RedisConnectionError, RedisTimeoutError) as exc:
+        native = app.__taskora_app__
+        address = getattr(native.adapter, "address", None) or "the configured broker_url"
+        raise OperationalError(f"Error connecting to the broker at {address}: {exc}") from exc
+
+
+def _limit_fields(explicit: dict[str, Any]) -> dict[str, str]:
+    """Limits given to this call as the job-hash fields a worker reads over the task's own limits.
+
+    The names are ``taskora.worker.limits.JOB_SOFT_FIELD``/``JOB_HARD_FIELD`` (compat does not import
+    the worker package; a test pins that they match).
+    """
+    fields = {}
+    for option, field in (("soft_time_limit", JOB_SOFT_FIELD), ("time_limit", JOB_HARD_FIELD)):
+        value = explicit.get(option)
+        if value is not None:
+            fields[field] = repr(float(value))
+    return fields
 
 
 def _listify(args: list[Any]) -> list[Any]:
