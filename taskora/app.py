@@ -248,6 +248,14 @@ class Taskora:
         self._worker = worker
         return worker
 
+    def broadcast(self, command: str, *, args: Mapping[str, Any] | None = None, timeout: float = 1.0,
+                  destination: Iterable[str] | None = None) -> dict[str, Any]:  # fmt: skip
+        """Ask live ``taskora worker`` processes a control command (``ping``, ``active``, ``scheduled``,
+        ``stats``, ``registered``); returns ``{hostname: reply}`` from those that answered within ``timeout``."""
+        from .worker.control import broadcast
+
+        return broadcast(self, command, args=dict(args or {}), timeout=timeout, destination=destination)
+
     def select_tasks(self, names: Iterable[str] | None = None, queues: Iterable[str] | None = None) -> list[Task]:
         chosen = [self.get_task(n) for n in names] if names is not None else list(self.tasks.values())
         if queues is not None:
