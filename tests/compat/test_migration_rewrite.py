@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from .projects.harness import load_migrate_imports
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "migrate_imports.py"
 EXAMPLES = ROOT / "examples"
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("migrate_imports", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["migrate_imports"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mi = _load_script()
+mi = load_migrate_imports()
 
 
 def rewrite(source: str) -> str:

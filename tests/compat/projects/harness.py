@@ -20,9 +20,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples"
-_spec = importlib.util.spec_from_file_location("migrate_imports_for_tests", ROOT / "scripts" / "migrate_imports.py")
-migrate_imports = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(migrate_imports)
+
+
+def load_migrate_imports():
+    """``scripts/migrate_imports.py`` as a module (scripts/ is not a package); loaded once per process."""
+    if "migrate_imports" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("migrate_imports", ROOT / "scripts" / "migrate_imports.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["migrate_imports"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["migrate_imports"]
+
+
+migrate_imports = load_migrate_imports()
 
 
 def migrate(example: str, tmp_path: Path) -> Path:
