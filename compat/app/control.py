@@ -1,16 +1,18 @@
-"""``app.control``: revoke, purge and inspect, answered from the job store.
+"""``app.control``: revoke, purge and inspect over taskora's job store and worker control channel.
 
 Celery broadcasts control commands to live workers. taskora's jobs live in Redis, so most answers
 come from there: ``revoke`` cancels the job itself (a waiting/delayed job ends REVOKED at once, a
 running one is aborted through its worker; ``terminate=True`` asks the same, and a prefork worker may
-kill the child), ``purge`` deletes waiting and delayed jobs, and ``inspect()`` reports the active,
-scheduled and waiting jobs of this app's tasks under one node name, the store. When the native app
-offers a worker control channel (``control`` attribute), inspect calls are delegated to it.
+kill the child), ``purge`` deletes waiting and delayed jobs, and ``inspect()`` asks live workers
+over taskora's control channel, as ``taskora inspect`` does (waiting and cancelled jobs come from
+the store).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from typing import Any
 
 __all__ = ["Control", "Inspect"]
@@ -51,75 +53,93 @@ class Control:
                 limit: Any = None, pattern: Any = None, matcher: Any = None) -> Inspect:  # fmt: skip
         return Inspect(self.app, destination=destination, timeout=timeout)
 
-    def ping(self, destination: Any = None, timeout: float = 1.0, **kwargs: Any) -> Any:
-        return self.inspect(destination=destination, timeout=timeout).ping()
+    def ping(self, destination: Any = None, timeout: float = 1.0, **kwargs: Any) -> list[dict[str, Any]]:
+        """``[{node: {"ok": "pong"}}, ...]`` for the workers that answered (Celery's shape)."""
+        answers = self.inspect(destination=destination, timeout=timeout).ping() or {}
+        return [{host: reply} for host, reply in answers.items()]
 
 
 class Inspect:
-    """``app.control.inspect()``: each method returns ``{node: data}``, or None when nobody answers."""
+    """``app.control.inspect()``: each method returns ``{node: data}``, or None when nobody answers.
+
+    ``ping``, ``stats``, ``active``, ``registered`` and ``scheduled`` ask live workers over taskora's
+    control channel (:meth:`taskora.Taskora.broadcast`, what ``taskora inspect`` uses); ``reserved``
+    and ``revoked`` are read from the job store (waiting and cancelled jobs of this app's tasks, also
+    names only ever sent with ``send_task``), under the node name ``taskora@store``.
+    """
 
     def __init__(self, app: Any, destination: Any = None, timeout: float = 1.0) -> None:
         self.app = app
-        self.destination = destination
+        self.destination = [destination] if isinstance(destination, str) else destination
         self.timeout = timeout
 
-    def _delegate(self, method: str, *args: Any) -> tuple[bool, Any]:
-        channel = getattr(self.app.__taskora_app__, "control", None)
-        target = getattr(channel, method, None)
-        if target is None:
-            return False, None
-        return True, target(*args, destination=self.destination, timeout=self.timeout)
-
-    def _jobs(self, state: str) -> list[dict[str, Any]]:
+    def _ask(self, command: str, convert: Callable[[str, Any], Any]) -> dict[str, Any] | None:
         native = self.app.__taskora_app__
-        entries = []
-        for engine_name in list(native.tasks):
-            for job_id in native.adapter.list_ids(engine_name, state):
-                entries.append(self._entry(native, engine_name, job_id))
-        return entries
+        replies = native.broadcast(command, timeout=self.timeout, destination=self.destination or None)
+        return {host: convert(host, reply) for host, reply in sorted(replies.items())} or None
 
-    def _entry(self, native: Any, engine_name: str, job_id: str) -> dict[str, Any]:
+    def _request(self, engine_name: str, job_id: str, hostname: str) -> dict[str, Any]:
+        """A Celery request dict for one job (what ``active``/``reserved``/``scheduled`` list)."""
         from ..result import AsyncResult
 
         result = AsyncResult(job_id, app=self.app, engine_task=engine_name)
-        return {"id": job_id, "name": result.name or engine_name, "args": result.args, "kwargs": result.kwargs,
-                "type": result.name or engine_name, "hostname": STORE_NODE, "time_start": None,
-                "acknowledged": True, "delivery_info": {"routing_key": result.queue}, "worker_pid": None}
+        name = result.name or celery_name(engine_name)
+        return {"id": job_id, "name": name, "type": name, "args": result.args, "kwargs": result.kwargs,
+                "hostname": hostname, "time_start": None, "acknowledged": True, "worker_pid": None,
+                "delivery_info": {"routing_key": result.queue, "redelivered": False}}  # fmt: skip
 
-    def _answer(self, method: str, state: str | None) -> Any:
-        delegated, value = self._delegate(method)
-        if delegated:
-            return value
-        entries = self._jobs(state) if state else []
-        return {STORE_NODE: entries}
+    def _stored(self, state: str) -> list[dict[str, Any]]:
+        native = self.app.__taskora_app__
+        return [self._request(engine_name, job_id, STORE_NODE)
+                for engine_name in list(native.tasks) for job_id in native.adapter.list_ids(engine_name, state)]
 
-    def active(self, safe: Any = None) -> Any:
-        return self._answer("active", "active")
+    def ping(self, destination: Any = None) -> dict[str, Any] | None:
+        return self._ask("ping", lambda host, reply: {"ok": reply})
 
-    def scheduled(self, safe: Any = None) -> Any:
-        delegated, value = self._delegate("scheduled")
-        if delegated:
-            return value
-        return {STORE_NODE: [{"eta": None, "priority": None, "request": e} for e in self._jobs("delayed")]}
+    def stats(self) -> dict[str, Any] | None:
+        return self._ask("stats", _celery_stats)
 
-    def reserved(self, safe: Any = None) -> Any:
-        return self._answer("reserved", "waiting")
+    def active(self, safe: Any = None) -> dict[str, Any] | None:
+        def convert(host: str, jobs: Any) -> list[dict[str, Any]]:
+            now = time.time()
+            return [{**self._request(j["task"], j["id"], host), "time_start": now - float(j.get("runtime_s") or 0)}
+                    for j in jobs]  # fmt: skip
 
-    def revoked(self) -> Any:
-        return self._answer("revoked", "cancelled")
+        return self._ask("active", convert)
 
-    def registered(self, *taskinfoitems: Any) -> Any:
-        delegated, value = self._delegate("registered")
-        if delegated:
-            return value
-        return {STORE_NODE: sorted(n for n in self.app.tasks if not n.startswith("celery."))}
+    def scheduled(self, safe: Any = None) -> dict[str, Any] | None:
+        def convert(host: str, jobs: Any) -> list[dict[str, Any]]:
+            return [{"eta": _iso(j["eta_ms"]), "priority": None, "request": self._request(j["task"], j["id"], host)}
+                    for j in jobs]  # fmt: skip
+
+        return self._ask("scheduled", convert)
+
+    def registered(self, *taskinfoitems: Any) -> dict[str, Any] | None:
+        return self._ask("registered", lambda host, names: sorted({celery_name(n) for n in names}))
 
     registered_tasks = registered
 
-    def ping(self, destination: Any = None) -> Any:
-        delegated, value = self._delegate("ping")
-        return value if delegated else None
+    def reserved(self, safe: Any = None) -> dict[str, Any]:
+        """Jobs waiting to be claimed (read from the store: taskora workers do not prefetch)."""
+        return {STORE_NODE: self._stored("waiting")}
 
-    def stats(self) -> Any:
-        delegated, value = self._delegate("stats")
-        return value if delegated else None
+    def revoked(self) -> dict[str, Any]:
+        return {STORE_NODE: [entry["id"] for entry in self._stored("cancelled")]}
+
+
+def celery_name(engine_name: str) -> str:
+    """The Celery task name of an engine task (per-queue twins are ``"<queue>::<name>"``)."""
+    return engine_name.rpartition("::")[2]
+
+
+def _iso(epoch_ms: Any) -> str:
+    return datetime.fromtimestamp(int(epoch_ms) / 1000, tz=timezone.utc).isoformat()
+
+
+def _celery_stats(host: str, reply: Any) -> Any:
+    """A worker's stats with the keys Celery monitoring reads (``pid``, ``uptime``, ``pool``, ``total``)."""
+    if not isinstance(reply, dict) or "error" in reply:
+        return reply
+    return {**reply, "uptime": int(reply.get("uptime_s") or 0), "total": {"processed": reply.get("processed", 0)},
+            "pool": {"implementation": reply.get("pool"), "max-concurrency": reply.get("concurrency")},
+            "broker": {"hostname": reply.get("broker"), "transport": "redis"}}  # fmt: skip

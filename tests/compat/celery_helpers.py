@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,3 +40,38 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
             return value
         time.sleep(0.02)
     raise AssertionError("condition not reached in time")
+
+
+class CeleryWorker:
+    """A ``python -m taskora worker -A <module>`` subprocess run in ``project`` (its own session; killed by pid)."""
+
+    def __init__(self, project: Path, module: str, redis_url: str, hostname: str, *args: str) -> None:
+        self.hostname = hostname
+        self.log_path = project / f"{hostname}.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        env = dict(os.environ, REDIS_URL=redis_url, PYTHONUNBUFFERED="1",
+                   PYTHONPATH=os.pathsep.join([str(project), os.environ.get("PYTHONPATH", "")]))
+        cmd = [sys.executable, "-m", "taskora", "worker", "-A", module, "-n", hostname, "-l", "info", *args]
+        self.proc = subprocess.Popen(cmd, cwd=project, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_ready(self, app: Celery, timeout: float = 20.0) -> CeleryWorker:
+        """Until the worker answers a ping on the control channel (it is consuming by then)."""
+        def answered() -> bool:
+            assert self.proc.poll() is None, f"worker exited early:\n{self.log()}"
+            return self.hostname in (app.control.inspect(destination=[self.hostname], timeout=0.3).ping() or {})
+
+        wait_until(answered, timeout)
+        return self
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(10)
+        self._log.close()

@@ -1,0 +1,93 @@
+"""``app.control.inspect()`` against a live ``taskora worker -A`` subprocess (the control channel).
+
+Redis only: the control channel is pub/sub between processes.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+
+import pytest
+from taskora.compat import Celery, states
+
+from .celery_helpers import CeleryWorker, wait_until
+
+PROJECT = '''
+    import os
+    import time
+
+    from taskora.compat import Celery
+
+    app = Celery("inspect_proj", broker=os.environ["REDIS_URL"])
+
+
+    @app.task
+    def add(x, y):
+        return x + y
+
+
+    @app.task
+    def hold(path):
+        while not os.path.exists(path):  # released by the test creating the file
+            time.sleep(0.02)
+        return "released"
+'''
+
+
+@pytest.fixture
+def worker_and_client(tmp_path, redis_url):
+    (tmp_path / "inspect_proj.py").write_text(textwrap.dedent(PROJECT))
+    client = Celery("inspect_proj", broker=redis_url)
+    hostname = f"node{uuid.uuid4().hex[:6]}@test"
+    worker = CeleryWorker(tmp_path, "inspect_proj", redis_url, hostname, "-P", "threads", "-c", "2")
+    try:
+        yield worker.wait_ready(client), client
+    finally:
+        worker.stop()
+        client.close()
+
+
+def test_ping_stats_and_registered_come_from_the_live_worker(worker_and_client):
+    worker, client = worker_and_client
+    inspect = client.control.inspect(timeout=2)
+    node = worker.hostname
+    assert inspect.ping() == {node: {"ok": "pong"}}
+    assert client.control.ping(timeout=2) == [{node: {"ok": "pong"}}]
+    stats = inspect.stats()[node]
+    assert stats["pid"] == worker.proc.pid and stats["pool"]["max-concurrency"] == 2
+    assert stats["pool"]["implementation"] == "threads" and "processed" in stats["total"]
+    registered = inspect.registered()[node]
+    assert {"inspect_proj.add", "inspect_proj.hold"} <= set(registered)
+    assert all("::" not in name for name in registered)
+    # a destination nobody answers to: Celery's None
+    assert client.control.inspect(destination=["nobody@nowhere"], timeout=0.3).ping() is None
+
+
+def test_active_and_scheduled_list_the_workers_jobs(worker_and_client, tmp_path):
+    worker, client = worker_and_client
+    node = worker.hostname
+    flag = tmp_path / "release"
+    running = client.send_task("inspect_proj.hold", args=[str(flag)])
+    later = client.send_task("inspect_proj.add", args=[1, 2], countdown=60)
+    inspect = client.control.inspect(timeout=2)
+    active = wait_until(lambda: [r for r in (inspect.active() or {}).get(node, []) if r["id"] == running.id])
+    assert active[0]["name"] == "inspect_proj.hold" and active[0]["args"] == [str(flag)]
+    assert active[0]["hostname"] == node and active[0]["time_start"] > 0
+    scheduled = inspect.scheduled()[node]
+    entry = next(e for e in scheduled if e["request"]["id"] == later.id)
+    assert entry["request"]["name"] == "inspect_proj.add" and entry["request"]["args"] == [1, 2]
+    assert entry["eta"] and later.state == states.PENDING
+    flag.write_text("go")
+    assert running.get(timeout=10) == "released"
+
+
+def test_a_name_no_worker_knows_waits_as_a_job_and_shows_as_reserved(worker_and_client):
+    worker, client = worker_and_client
+    result = client.send_task("billing.charge", args=[42], kwargs={"currency": "EUR"})
+    reserved = client.control.inspect(timeout=2).reserved()["taskora@store"]
+    entry = next(e for e in reserved if e["id"] == result.id)
+    assert entry["name"] == "billing.charge" and entry["args"] == [42] and entry["kwargs"] == {"currency": "EUR"}
+    # no live worker runs it (nor claims it): it stays PENDING and is not in any worker's lists
+    assert result.state == states.PENDING
+    assert "billing.charge" not in client.control.inspect(timeout=2).registered()[worker.hostname]
