@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from taskora.compat.exceptions import ImproperlyConfigured
+
 from taskora.options import StallPolicy
 
 from .celery_helpers import make_celery  # noqa: F401 - fixture
@@ -68,4 +69,4 @@ def test_a_bad_visibility_timeout_names_the_setting(make_celery, value):
         return "pong"
 
     with pytest.raises(ImproperlyConfigured, match=r"visibility_timeout.\] must be a (positive )?number of seconds"):
-        app.__taskora_app__
+        _ = app.__taskora_app__  # the engine tasks are registered here

@@ -14,6 +14,7 @@ import pytest
 from taskora.compat import states
 from taskora.compat.app import _publish
 from taskora.compat.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+
 from taskora.worker import limits
 
 from .celery_helpers import make_celery  # noqa: F401 - fixture
