@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from . import config, report
@@ -103,9 +104,11 @@ def _check_apps_in_sync() -> None:
               file=sys.stderr)
 
 
-def _print_progress(run: int, args, lib: str, scenario: str, result: dict | None, error: str | None):
+def _print_progress(run: int, args, lib: str, scenario: str, result: dict | None, error: str | None,
+                    seconds: float) -> None:
     shown = error or ", ".join(f"{k}={v:,.3f}" if v < 100 else f"{k}={v:,.0f}" for k, v in result.items())
-    print(f"[run {run + 1}/{args.runs}] {scenario:<20} {lib:<8} {shown}", file=sys.stderr, flush=True)
+    print(f"[run {run + 1}/{args.runs}] {scenario:<20} {lib:<8} {seconds:5.1f}s  {shown}",
+          file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                 order = libs[run % len(libs):] + libs[:run % len(libs)] if libs else []
                 jobs += [(lib, scenario) for lib in order]
             for lib, scenario in jobs:
+                t0 = time.monotonic()
                 result, error = _run_one(lib, scenario, server.url, args)
-                _print_progress(run, args, lib, scenario, result, error)
+                _print_progress(run, args, lib, scenario, result, error, time.monotonic() - t0)
                 if result is not None:
                     results.setdefault(lib, {}).setdefault(scenario, []).append(result)
                 else:

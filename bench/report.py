@@ -10,7 +10,9 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 from importlib import metadata
+from pathlib import Path
 
 from .config import BASELINE
 
@@ -125,7 +127,21 @@ def machine_info(redis_version: str) -> dict:
     return {
         "cpu": cpu, "cpus": os.cpu_count(), "system": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(), "redis_server": redis_version, "packages": versions,
+        "commit": _commit(), "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
+
+
+def _commit() -> str:
+    """The repository's commit, with "+changes" when the working tree differs from it."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=Path(__file__).resolve().parent, capture_output=True,
+                              text=True, timeout=10)
+        return done.stdout.strip() if done.returncode == 0 else ""
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        return head + ("+changes" if head and git("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
 
 
 def render(doc: dict) -> str:
@@ -136,7 +152,8 @@ def render(doc: dict) -> str:
         f"## Results ({doc['mode']}, {doc['runs']} run{'s' if doc['runs'] > 1 else ''}, {doc['date']})",
         "",
         f"Machine: {m['cpus']} vCPU ({m['cpu']}), {m['system']}, Python {m['python']}; "
-        f"{m['redis_server']}; {pkgs}.",
+        f"{m['redis_server']}; {pkgs}; commit {m.get('commit') or '?'}; "
+        f"load average at start {m.get('load_average', '?')}.",
         "",
         "Cells: median (min–max) over the runs. ↑ higher is better, ↓ lower is better; "
         f"the ratio columns divide the medians by {BASELINE}'s.",
