@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from . import config, report
 from .redis_server import RedisServer
-from .workers import REPO_ROOT, worker_env
+from .workers import REPO_ROOT, signal_group, worker_env
 
 HERE = Path(__file__).resolve().parent
 
@@ -57,14 +56,22 @@ def _child(lib: str, url: str, mode: str, extra: list[str], timeout: float) -> t
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            out, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
-        return -1, out, f"timed out after {timeout:.0f}s; {err}"
+        out, err = _stop_child(proc)
+        return -1, out, f"{err}\ntimed out after {timeout:.0f}s"
+    except BaseException:  # Ctrl-C: the child is in its own session and would not see it
+        _stop_child(proc)
+        raise
     return proc.returncode, out, err
+
+
+def _stop_child(proc: subprocess.Popen) -> tuple[str, str]:
+    """SIGTERM the child's group (its handler stops its workers), SIGKILL it if that is not enough."""
+    signal_group(proc.pid, signal.SIGTERM)
+    try:
+        return proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        signal_group(proc.pid, signal.SIGKILL)
+        return proc.communicate()
 
 
 def _last_line(text: str) -> str:
@@ -113,6 +120,7 @@ def _print_progress(run: int, args, lib: str, scenario: str, result: dict | None
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # unwinds: stops the child and redis-server
     _check_apps_in_sync()
     results: dict = {}
     errors: dict = {}

@@ -241,10 +241,14 @@ def memory(ctx: Context) -> dict:
     """
     n = ctx.sizes.memory
     base = _used_memory(ctx.redis)
-    subprocess.run(
+    producer = subprocess.run(
         [sys.executable, "-m", "bench.child", "--lib", ctx.lib, "--url", ctx.url, "--fill", str(n)],
-        cwd=str(REPO_ROOT), env=worker_env(ctx.url, None), check=True, timeout=ctx.sizes.timeout / 3,
+        cwd=str(REPO_ROOT), env=worker_env(ctx.url, None), capture_output=True, text=True,
+        timeout=ctx.sizes.timeout / 3,
     )
+    if producer.returncode != 0:
+        lines = producer.stderr.strip().splitlines() or ["(no output)"]
+        raise RuntimeError(f"enqueueing {n} jobs failed: {lines[-1]}")
     waiting = _used_memory(ctx.redis)
     with tempfile.TemporaryDirectory(prefix="bench-stamps-") as tmp:
         path = str(Path(tmp) / "stamps")

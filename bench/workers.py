@@ -76,12 +76,12 @@ class Worker:
         if proc is None:
             return
         if proc.poll() is None:
-            _signal_group(proc.pid, signal.SIGTERM)
+            signal_group(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=self.stop_timeout)
             except subprocess.TimeoutExpired:
                 pass
-        _signal_group(proc.pid, signal.SIGKILL)  # leftover pool children, if any
+        signal_group(proc.pid, signal.SIGKILL)  # leftover pool children, if any
         if proc.poll() is None:
             proc.wait(timeout=10)
 
@@ -100,7 +100,7 @@ class Worker:
 _LIVE: set[Worker] = set()
 
 
-def _signal_group(pid: int, sig: int) -> None:
+def signal_group(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)  # the group id is the worker's pid (start_new_session)
     except (ProcessLookupError, PermissionError):
