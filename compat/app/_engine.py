@@ -57,6 +57,7 @@ class EngineMixin:
             if self._native is None:
                 self._native = self._make_native()
                 self._attach_canvas(self._native)
+                self._attach_beat(self._native)
             self.finalize(auto=True)
             self._sync_native()
             return self._native
@@ -66,6 +67,13 @@ class EngineMixin:
         from .. import _canvas_worker
 
         _canvas_worker.attach(self, native)
+
+    def _attach_beat(self, native: Taskora) -> None:
+        """``beat_schedule`` and ``add_periodic_task`` entries become the native scheduler's schedules, which
+        ``taskora beat -A proj`` / ``taskora worker -B`` run (read when the scheduler starts)."""
+        from ..beat import install_beat_schedule
+
+        install_beat_schedule(self, native)
 
     def _make_native(self) -> Taskora:
         effective = self.conf.effective()
