@@ -14,10 +14,11 @@ MIN_COMPAT = 6
 class Keys:
     """Key builder for one prefix (``taskora`` or ``taskora:<prefix>``)."""
 
-    __slots__ = ("root",)
+    __slots__ = ("root", "_queues")
 
     def __init__(self, prefix: str | None = None) -> None:
         self.root = f"taskora:{prefix}" if prefix else "taskora"
+        self._queues: dict[str, list[str]] = {}
 
     # -- global keys ----------------------------------------------------------------------------
     @property
@@ -72,7 +73,16 @@ class Keys:
         return f"{self.root}:{{{task}}}:"
 
     def queue(self, task: str) -> list[str]:
-        """The eleven queue keys every transition script takes as KEYS[1..11], in script order."""
+        """The eleven queue keys every transition script takes as KEYS[1..11], in script order.
+
+        Built once per task (every transition sends them); callers must not mutate the list.
+        """
+        keys = self._queues.get(task)
+        if keys is None:
+            keys = self._queues[task] = self._build_queue(task)
+        return keys
+
+    def _build_queue(self, task: str) -> list[str]:
         p = self.task_prefix(task)
         return [
             p + "wait", p + "prioritized", p + "active", p + "delayed",
