@@ -26,12 +26,12 @@ EXIT_UNUSABLE = 3
 def _probe(lib: str) -> int:
     try:
         driver = load_driver(lib)
-    except Exception as exc:  # noqa: BLE001 - any failure to import or build the app means "skip"
+    except Exception as exc:  # any failure to import or build the app means "skip"
         print(f"{type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         return EXIT_UNUSABLE
     try:
         driver.close()
-    except Exception:  # noqa: BLE001 - an app that never connected may refuse to close; harmless
+    except Exception:  # an app that never connected may refuse to close; harmless
         pass
     return 0
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         fresh_redis(ctx.redis)
         result = SCENARIOS[args.scenario](ctx)
-    except Exception:  # noqa: BLE001 - reported to the harness, which records an error cell
+    except Exception:  # reported to the harness, which records an error cell
         traceback.print_exc()
         return 1
     finally:

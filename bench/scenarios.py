@@ -55,7 +55,7 @@ class Context:
         if self._driver is not None:
             try:
                 self._driver.close()
-            except Exception:  # noqa: BLE001 - closing is best effort, the process ends anyway
+            except Exception:  # closing is best effort, the process ends anyway
                 pass
         self.redis.close()
 
@@ -172,7 +172,7 @@ def _first_round_trip(ctx: Context, worker: Worker, timeout: float = 60.0) -> No
         try:
             ctx.driver.result(handle, timeout=1.0)
             return
-        except Exception as exc:  # noqa: BLE001 - each library has its own timeout error
+        except Exception as exc:  # each library has its own timeout error
             if not _is_timeout(exc) or time.monotonic() > deadline:
                 raise
             worker.check_alive()
