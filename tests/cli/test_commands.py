@@ -32,18 +32,19 @@ def test_hostname_expands_like_celery(redis_url: str, tmp_path: Path, start_work
 def test_inspect_registered_active_and_scheduled(client: Taskora, redis_url: str, tmp_path: Path,
                                                  start_worker) -> None:  # fmt: skip
     worker = start_worker("-P", "threads", "-c", "1", "-Q", "slow")
-    running = client.dispatch("slow", {"tag": "act", "seconds": 3})
+    running = client.dispatch("slow", {"tag": "act", "seconds": 15})
     later = client.dispatch("slow", {"tag": "later", "seconds": 0}, delay=60)
-    registered = json.loads(run_cli(redis_url, tmp_path, "--json", "-A", PROJ, "inspect", "registered").stdout)
+    registered_out = run_cli(redis_url, tmp_path, "--json", "-A", PROJ, "inspect", "registered", "-t", "5")
+    registered = json.loads(registered_out.stdout)
     assert registered[worker.hostname] == ["careful", "slow", "slow_async", "stuck"]
     from .helpers import wait_until
 
     def active_ids() -> list[str]:
-        out = run_cli(redis_url, tmp_path, "--json", "-A", PROJ, "inspect", "active")
+        out = run_cli(redis_url, tmp_path, "--json", "-A", PROJ, "inspect", "active", "-t", "5")
         return [j["id"] for j in json.loads(out.stdout)[worker.hostname]]
 
     assert wait_until(lambda: running.id in active_ids(), what="the running job to show as active")
-    scheduled = json.loads(run_cli(redis_url, tmp_path, "--json", "-A", PROJ, "inspect", "scheduled").stdout)
+    scheduled = json.loads(run_cli(redis_url, tmp_path, "--json", "-A", PROJ, "inspect", "scheduled", "-t", "5").stdout)
     assert [j["id"] for j in scheduled[worker.hostname]] == [later.id]
 
 
