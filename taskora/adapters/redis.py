@@ -438,7 +438,9 @@ def from_url(url: str, *, prefix: str | None = None, clock: Clock | None = None,
              **options: Any) -> RedisAdapter:  # fmt: skip
     """Build the adapter from a ``redis://`` / ``rediss://`` / ``unix://`` URL."""
     common = {"retry": _no_retry(), "socket_connect_timeout": 5, "health_check_interval": 30, **options}
-    client = redis.Redis.from_url(url, socket_timeout=30, max_connections=64, **common)
+    # One connection per thread that talks at once (slots, heartbeat, producers): never a pool limit that
+    # fails a transition with MaxConnectionsError; connections are only opened when used.
+    client = redis.Redis.from_url(url, socket_timeout=30, max_connections=10_000, **common)
     blocking = redis.Redis.from_url(url, socket_timeout=None, max_connections=10_000, **common)
     return RedisAdapter(client, blocking, prefix=prefix, clock=clock, address=_safe_address(url))
 

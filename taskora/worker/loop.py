@@ -162,8 +162,9 @@ class Worker:
         job: ClaimedJob | None = None
         backoff = 0.05
         while not self._stopping.is_set() or job is not None:
+            claimed, job = job, None  # whatever happens below, a job is handed to _process once
             try:
-                job = self._process(job) if job is not None else self._claim_or_wait(task)
+                job = self._process(claimed) if claimed is not None else self._claim_or_wait(task)
                 backoff = 0.05
             except CONNECTION_ERRORS as exc:
                 log.warning("Redis unreachable (%s); %s retries in %.2fs", exc, task.name, backoff)
@@ -225,9 +226,29 @@ class Worker:
             self._notify("job_finished", runtime, None)
             return None
         self.processed += 1
-        next_job = self._finish(runtime, outcome).job
+        next_job = self._finish_reliably(runtime, outcome).job
         self._notify("job_finished", runtime, outcome)
         return next_job
+
+    def _finish_reliably(self, runtime: JobRuntime, outcome: Outcome) -> ClaimResult:
+        """Record the outcome, retrying while Redis is unreachable; the handler itself never runs twice here.
+
+        Resending is safe: a finish whose reply was lost finds the job no longer held and reports
+        'lost'. Only a cold stop gives up, leaving the job to stall recovery (run again, never lost).
+        """
+        backoff = 0.05
+        while True:
+            try:
+                return self._finish(runtime, outcome)
+            except CONNECTION_ERRORS as exc:
+                if self._cold.is_set():
+                    log.warning("job %s (%s): outcome not recorded before shutdown (%s); stall recovery will "
+                                "run it again", runtime.id, runtime.task_name, exc)
+                    return ClaimResult()
+                log.warning("job %s (%s): Redis unreachable recording its outcome (%s); retrying in %.2fs",
+                            runtime.id, runtime.task_name, exc, backoff)
+                self._cold.wait(backoff)
+                backoff = min(backoff * 2, 2.0)
 
     def _notify(self, name: str, *args: Any) -> None:
         for hook in self.job_hooks:
