@@ -180,3 +180,15 @@ def test_dispatch_by_unknown_name_lists_known_tasks(app: Taskora) -> None:
 
     with pytest.raises(KeyError, match="known"):
         app.dispatch("unknown", 1)
+
+
+def test_dispatch_many_spans_batches_and_tasks_keeping_order(app: Taskora) -> None:
+    first = app.task("first", lambda data: ("first", data))
+    handles = first.dispatch_many(list(range(250)))  # three engine batches
+    again = first.dispatch_many([(0, {"job_id": handles[0].id}), 250])
+    counts = app.adapter.counts("first")
+
+    assert [h.enqueued for h in again] == [False, True]  # an existing id is not enqueued twice
+    assert counts["waiting"] == 251
+    app.start()
+    assert [h.result(timeout=20) for h in handles[::50]] == [("first", i) for i in range(0, 250, 50)]
