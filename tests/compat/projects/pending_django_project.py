@@ -1,0 +1,94 @@
+"""PARKED, not collected (no ``test_`` file prefix): examples/django_project migrated, `manage.py migrate`, then a
+real worker using the ORM.
+
+These pass once (1) ``taskora worker -A proj`` imports the app's modules before selecting its tasks (see
+pending_celery_project.py) and (2) the compat app runs Celery's Django fix-up, ``django.setup()`` before
+``autodiscover_tasks()`` imports the installed apps' ``tasks.py`` (today: ``AppRegistryNotReady``). Then
+move this file to ``tests/compat/test_migration_django_project.py``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import redis
+
+from .harness import migrate, project_env, run_client, worker
+
+pytest.importorskip("django", reason="the Django example needs the test extra (pip install -e '.[test]')")
+pytestmark = pytest.mark.redis_only
+
+SETUP = """
+    import json, os
+    import django
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")
+    django.setup()
+    from shop.models import Order
+    from shop.tasks import mark_paid, revenue
+"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, redis_server):
+    """The migrated project with a migrated sqlite database, and one worker."""
+    root = tmp_path_factory.mktemp("django")
+    project = migrate("django_project", root)
+    url = f"redis://127.0.0.1:{redis_server.port}/10"
+    redis.Redis.from_url(url).flushdb()
+    env = project_env(url, DJANGO_DB_PATH=str(root / "db.sqlite3"), DJANGO_SETTINGS_MODULE="proj.settings")
+    done = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with worker(project, env, "-c", "2", "-P", "threads") as process:
+        yield project, env, process
+
+
+def django_client(site, code: str) -> object:
+    """Run ``code`` in a client process after ``django.setup()``, the way a view or a shell would."""
+    project, env, _ = site
+    return run_client(project, env, textwrap.dedent(SETUP) + textwrap.dedent(code))
+
+
+def test_shared_task_found_by_autodiscover_updates_the_orm(site):
+    out = django_client(site, """
+        order = Order.objects.create(customer="ann", total_cents=990)
+        value = mark_paid.delay(order.pk).get(timeout=30)
+        order.refresh_from_db()
+        print(json.dumps({"value": value, "pk": order.pk, "status": order.status,
+                          "paid": order.paid_at is not None}))
+    """)
+    assert out["value"] == {"id": out["pk"], "status": "paid"}
+    assert out["status"] == "paid" and out["paid"] is True
+
+
+def test_on_commit_dispatch_and_a_bound_aggregate_task(site):
+    out = django_client(site, """
+        import time
+        from django.db import transaction
+        with transaction.atomic():
+            order = Order.objects.create(customer="bob", total_cents=1500)
+            order.pay_later()
+        deadline = time.monotonic() + 30
+        while Order.objects.get(pk=order.pk).status != "paid" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        result = revenue.delay()
+        value = result.get(timeout=30)
+        print(json.dumps({"status": Order.objects.get(pk=order.pk).status, "value": value, "id": result.id,
+                          "expected": sum(o.total_cents for o in Order.objects.filter(status="paid"))}))
+    """)
+    assert out["status"] == "paid"
+    assert out["value"] == {"status": "paid", "total_cents": out["expected"], "task_id": out["id"]}
+
+
+def test_settings_come_from_django_with_the_celery_namespace(site):
+    out = django_client(site, """
+        from proj.celery import app
+        names = sorted(n for n in app.tasks if n.startswith(("shop.", "proj.")))
+        print(json.dumps({"tz": app.conf.timezone, "acks_late": app.conf.task_acks_late,
+                          "limit": app.conf.task_time_limit, "names": names}))
+    """)
+    assert out == {"tz": "Europe/Paris", "acks_late": True, "limit": 300,
+                   "names": ["proj.celery.debug_task", "shop.tasks.mark_paid", "shop.tasks.revenue"]}
