@@ -53,3 +53,30 @@ def test_migration_copies_every_module_of_the_project(tmp_path):
         "proj/store.py", "proj/tasks/__init__.py", "proj/tasks/emails.py", "proj/tasks/orders.py",
         "proj/tasks/reports.py",
     }
+
+
+def _refused(project, env, *args: str, command: str = "worker") -> list[str]:
+    """Run a command that must refuse the configuration; return its output lines."""
+    with worker(project, env, *args, command=command) as process:
+        wait_until(lambda: process.proc.poll() is not None, 30, f"taskora {command} to refuse its configuration")
+    assert process.proc.returncode != 0, process.output()
+    return process.output().splitlines()
+
+
+def test_a_rabbitmq_broker_url_is_refused_naming_the_url(tmp_path, redis_server):
+    project = migrate("celery_project", tmp_path)
+    config = project / "proj" / "celeryconfig.py"
+    config.write_text(config.read_text() + '\nbroker_url = "amqp://guest@rabbit:5672//"\n')
+    lines = _refused(project, project_env(_db_url(redis_server, 12)), "-P", "threads")
+    errors = [line for line in lines if "amqp://guest@rabbit:5672//" in line]
+    assert len(errors) == 1 and "redis://" in errors[0], lines
+
+
+def test_beat_refuses_a_schedule_it_cannot_store_naming_the_entry(tmp_path, redis_server):
+    project = migrate("celery_project", tmp_path)
+    config = project / "proj" / "celeryconfig.py"
+    config.write_text(config.read_text() + '\nbeat_schedule["bad"] = {"task": "proj.tasks.reports.daily_sales", '
+                                           '"schedule": "every minute"}\n')
+    lines = _refused(project, project_env(_db_url(redis_server, 13)), command="beat")
+    errors = [line for line in lines if "beat_schedule['bad']" in line]
+    assert len(errors) == 1 and "every minute" in errors[0], lines
