@@ -28,6 +28,8 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import importlib
+import importlib.util
 import io
 import re
 import shutil
@@ -52,6 +54,8 @@ class Result:
     text: str
     changes: int = 0
     notes: list[str] = field(default_factory=list)
+    #: ``(line, module, names)`` of every ``taskora.compat`` import in the new text (names: ``from`` imports).
+    targets: list[tuple[int, str, tuple[str, ...]]] = field(default_factory=list)
 
 
 @dataclass
@@ -77,9 +81,8 @@ def rewrite_source(source: str, filename: str = "<string>") -> Result:
         elif token.type == tokenize.STRING and _STRING_MENTION.match(token.string):
             notes.append(f"{filename}:{token.start[0]}: string {token.string} names a Celery module (not rewritten)")
     text = _apply(source, edits)
-    if edits:
-        _check(text, filename)
-    return Result(text=text, changes=len(edits), notes=notes)
+    targets = _check(text, filename) if edits else []
+    return Result(text=text, changes=len(edits), notes=notes, targets=targets)
 
 
 def _starts_statement(tokens: list[tokenize.TokenInfo], index: int) -> bool:
@@ -164,18 +167,37 @@ def _apply(source: str, edits: list[_Edit]) -> str:
     return out
 
 
-def _check(text: str, filename: str) -> None:
-    """The rewritten file must parse and import nothing from ``celery`` any more."""
-    tree = ast.parse(text, filename=filename)
-    for node in ast.walk(tree):
+def _check(text: str, filename: str) -> list[tuple[int, str, tuple[str, ...]]]:
+    """The rewritten file must parse and import nothing from ``celery``; returns its compat imports."""
+    targets = []
+    for node in ast.walk(ast.parse(text, filename=filename)):
         modules: list[str] = []
         if isinstance(node, ast.Import):
             modules = [alias.name for alias in node.names]
+            targets += [(node.lineno, m, ()) for m in modules if m.startswith(NEW)]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             modules = [node.module]
+            if node.module.startswith(NEW):
+                targets.append((node.lineno, node.module, tuple(a.name for a in node.names)))
         left = [m for m in modules if m == OLD or m.startswith(OLD + ".")]
         if left:
             raise RuntimeError(f"{filename}:{node.lineno}: import of {left[0]} survived the rewrite")
+    return targets
+
+
+def unsupported(targets: list[tuple[int, str, tuple[str, ...]]]) -> list[str]:
+    """What the rewritten imports ask of ``taskora.compat`` that it does not have (imports it to check)."""
+    problems = []
+    for line, module, names in targets:
+        try:
+            loaded = importlib.import_module(module)
+        except ImportError:
+            problems.append(f"{line}: {module} does not exist in this taskora version")
+            continue
+        for name in names:
+            if name != "*" and not hasattr(loaded, name) and importlib.util.find_spec(f"{module}.{name}") is None:
+                problems.append(f"{line}: {module} has no {name}")
+    return problems
 
 
 def rewrite_file(path: Path) -> Result:
@@ -198,10 +220,12 @@ def python_files(root: Path) -> Iterator[Path]:
             yield path
 
 
-def migrate_tree(source: Path, target: Path | None = None) -> dict[Path, Result]:
+def migrate_tree(source: Path, target: Path | None = None, check: bool = False) -> dict[Path, Result]:
     """Copy ``source`` to ``target`` (or work in place when ``target`` is None) and rewrite every file.
 
-    Returns the results of the files that changed or carry notes, keyed by path relative to the root.
+    With ``check``, each rewritten import is tried against the installed ``taskora.compat`` and what it
+    lacks becomes a note. Returns the results of the files that changed or carry notes, keyed by path
+    relative to the root.
     """
     source = Path(source)
     if not source.is_dir():
@@ -216,6 +240,8 @@ def migrate_tree(source: Path, target: Path | None = None) -> dict[Path, Result]
     results = {}
     for path in python_files(root):
         result = rewrite_file(path)
+        if check:
+            result.notes += [f"{path.relative_to(root)}:{problem}" for problem in unsupported(result.targets)]
         if result.changes or result.notes:
             results[path.relative_to(root)] = result
     return results
@@ -244,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     if (args.target is None) == (not args.in_place):
         parser.error("give either a TARGET folder or --in-place")
     try:
-        results = migrate_tree(args.source, None if args.in_place else args.target)
+        results = migrate_tree(args.source, None if args.in_place else args.target, check=True)
     except (OSError, SyntaxError) as exc:
         print(f"migrate_imports: {exc}", file=sys.stderr)
         return 1

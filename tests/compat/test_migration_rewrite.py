@@ -186,3 +186,21 @@ def test_example_projects_are_celery_code_and_migrate_completely(tmp_path, proje
         text = path.read_text()
         assert _celery_imports(text) == [], path
         compile(text, str(path), "exec")
+
+
+def test_imports_taskora_compat_lacks_are_reported_by_the_command(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "conftest.py").write_text(
+        "from celery import Celery, shared_task, no_such_name\n"
+        "from celery.schedules import crontab\n"
+        "from celery.contrib.testing.worker import start_worker\n"
+    )
+    done = subprocess.run([sys.executable, str(SCRIPT), str(source), str(tmp_path / "dst")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        "note: conftest.py:1: taskora.compat has no no_such_name",
+        "note: conftest.py:3: taskora.compat.contrib.testing.worker does not exist in this taskora version",
+    ]
+    assert mi.unsupported(mi.rewrite_source("from celery.schedules import crontab\n").targets) == []
