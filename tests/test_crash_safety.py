@@ -117,7 +117,6 @@ def test_a_worker_survives_a_redis_restart_while_idle(spawn_worker) -> None:
         assert app.dispatch("crashy", 1).result(timeout=10)["data"] == 1
 
         server.restart()
-        app.adapter.client.connection_pool.disconnect()
         handle = app.dispatch("crashy", 2)
 
         assert handle.result(timeout=30)["data"] == 2

@@ -24,7 +24,7 @@ from redis.retry import Retry
 from ..clock import Clock, SystemClock
 from ..errors import BrokerUnreachableError, SchemaVersionMismatchError
 from .keys import MIN_COMPAT, WIRE_VERSION, Keys
-from .scripts import ScriptSet
+from .scripts import ScriptSet, ThreadConnections
 
 log = logging.getLogger("taskora.adapters.redis")
 
@@ -114,6 +114,9 @@ class RedisAdapter:
         self.address = address
         self.scripts = ScriptSet()
         self._scripts_loaded = False
+        #: What transition scripts are sent through: the calling thread's own connection on a real
+        #: Redis, the client itself otherwise (the in-memory engine has no sockets to save).
+        self.runner: Any = ThreadConnections(client) if _has_sockets(client) else client
 
     # -- lifecycle ----------------------------------------------------------------------------
     def now_ms(self) -> int:
@@ -166,7 +169,7 @@ class RedisAdapter:
 
     def enqueue(self, req: EnqueueRequest) -> bool:
         args = [self.keys.task_prefix(req.task), self.now_ms(), *self._job_record(req)]
-        return bool(self.scripts.enqueue(self.client, self.keys.queue(req.task), args))
+        return bool(self.scripts.enqueue(self.runner, self.keys.queue(req.task), args))
 
     #: Jobs per enqueue_many script call: large enough to amortise a call, small enough to keep one
     #: script short (Redis runs nothing else meanwhile).
@@ -210,7 +213,7 @@ class RedisAdapter:
         if missing:  # Redis lost its script cache; those calls never ran, so resend only them
             self.scripts.load_all(self.client)
             for i in missing:
-                replies[i] = script(self.client, *calls[i])
+                replies[i] = script(self.runner, *calls[i])
         for r in replies:
             if isinstance(r, Exception):
                 raise r
@@ -220,7 +223,7 @@ class RedisAdapter:
     def claim(self, task: str, token: str, lock_ttl_ms: int) -> ClaimResult:
         keys = self.keys.queue(task)
         args = [self.keys.task_prefix(task), self.now_ms(), token, lock_ttl_ms]
-        return _claim_reply(task, token, self.scripts.claim(self.client, keys, args))
+        return _claim_reply(task, token, self.scripts.claim(self.runner, keys, args))
 
     def ack(
         self, job: ClaimedJob, result: str | bytes, *, keep: bool = True,
@@ -229,7 +232,7 @@ class RedisAdapter:
         """Complete ``job``; with ``next_token`` also claim the next job in the same round trip."""
         args = [self.keys.task_prefix(job.task), self.now_ms(), job.id, job.token, result,
                 "1" if keep else "0", next_token or "", lock_ttl_ms]
-        reply = self.scripts.ack(self.client, self.keys.queue(job.task), args)
+        reply = self.scripts.ack(self.runner, self.keys.queue(job.task), args)
         return self._finish_reply(job.task, next_token, reply)
 
     def fail(
@@ -241,7 +244,7 @@ class RedisAdapter:
         args = [self.keys.task_prefix(job.task), self.now_ms(), job.id, job.token, error,
                 "" if retry_delay_ms is None else retry_delay_ms, next_token or "", lock_ttl_ms, detail,
                 "0" if retry_data is None else "1", "" if retry_data is None else retry_data]
-        reply = self.scripts.fail(self.client, self.keys.queue(job.task), args)
+        reply = self.scripts.fail(self.runner, self.keys.queue(job.task), args)
         return self._finish_reply(job.task, next_token, reply)
 
     @staticmethod
@@ -254,7 +257,7 @@ class RedisAdapter:
     def nack(self, task: str, job_id: str, token: str = "") -> bool:
         """Give an active job back unfinished; ``token=''`` lets a supervisor requeue a dead child's job."""
         args = [self.keys.task_prefix(task), self.now_ms(), job_id, token]
-        return bool(self.scripts.nack(self.client, self.keys.queue(task), args))
+        return bool(self.scripts.nack(self.runner, self.keys.queue(task), args))
 
     def extend_locks(self, held: Iterable[ClaimedJob], lock_ttl_ms: int) -> list[str]:
         """Heartbeat every held job in one pipeline; one status per job (extended/cancelled/lost)."""
@@ -270,7 +273,7 @@ class RedisAdapter:
 
     def finish_cancel(self, job: ClaimedJob) -> bool:
         args = [self.keys.task_prefix(job.task), self.now_ms(), job.id, job.token]
-        return bool(self.scripts.finish_cancel(self.client, self.keys.queue(job.task), args))
+        return bool(self.scripts.finish_cancel(self.runner, self.keys.queue(job.task), args))
 
     def retry_failed(self, task: str, job_ids: Sequence[str]) -> int:
         """Move failed jobs back to waiting with a fresh attempt count (the dead-letter retry)."""
@@ -278,12 +281,12 @@ class RedisAdapter:
         if not ids:
             return 0
         args = [self.keys.task_prefix(task), self.now_ms(), *ids]
-        return int(self.scripts.dlq_retry(self.client, self.keys.queue(task), args))
+        return int(self.scripts.dlq_retry(self.runner, self.keys.queue(task), args))
 
     def stall_sweep(self, task: str, max_count: int) -> tuple[list[str], list[str]]:
         """Recover (or fail) jobs of dead workers; returns (recovered ids, failed ids)."""
         args = [self.keys.task_prefix(task), self.now_ms(), max_count]
-        reply = [_text(r) for r in self.scripts.stall_sweep(self.client, self.keys.queue(task), args)]
+        reply = [_text(r) for r in self.scripts.stall_sweep(self.runner, self.keys.queue(task), args)]
         cut = reply.index("|")
         return reply[:cut], reply[cut + 1 :]
 
@@ -291,11 +294,11 @@ class RedisAdapter:
              failed_count: int, batch: int = 1000) -> int:  # fmt: skip
         args = [self.keys.task_prefix(task), self.now_ms(), completed_age_ms, completed_count,
                 failed_age_ms, failed_count, batch]
-        return int(self.scripts.trim(self.client, self.keys.queue(task), args))
+        return int(self.scripts.trim(self.runner, self.keys.queue(task), args))
 
     def set_progress(self, task: str, job_id: str, progress: str | bytes) -> bool:
         keys = [self.keys.job(task, job_id), self.keys.events(task)]
-        return bool(self.scripts.progress(self.client, keys, [job_id, progress]))
+        return bool(self.scripts.progress(self.runner, keys, [job_id, progress]))
 
     def append_log(self, task: str, job_id: str, entry: str, cap: int = 1000) -> None:
         pipe = self.client.pipeline(transaction=False)
@@ -319,7 +322,7 @@ class RedisAdapter:
     def cancel(self, task: str, job_id: str, reason: str = "") -> str:
         keys = self.keys.queue(task) + [self.keys.cancel_channel(task)]
         args = [self.keys.task_prefix(task), self.now_ms(), job_id, reason]
-        return _text(self.scripts.cancel(self.client, keys, args))
+        return _text(self.scripts.cancel(self.runner, keys, args))
 
     def get_job(self, task: str, job_id: str) -> dict[str, Any] | None:
         raw = self.client.hgetall(self.keys.job(task, job_id))
@@ -406,23 +409,23 @@ class RedisAdapter:
     # -- scheduler (taskora:schedules, :schedules:next, :schedules:lock) -------------------------
     def scheduler_lock(self, token: str, ttl_ms: int) -> int:
         """Take or renew the leader lock: 2 taken now, 1 renewed, 0 held by another runner."""
-        return int(self.scripts.scheduler_lock(self.client, [self.keys.schedules_lock], [token, ttl_ms]))
+        return int(self.scripts.scheduler_lock(self.runner, [self.keys.schedules_lock], [token, ttl_ms]))
 
     def scheduler_unlock(self, token: str) -> bool:
-        return bool(self.scripts.scheduler_unlock(self.client, [self.keys.schedules_lock], [token]))
+        return bool(self.scripts.scheduler_unlock(self.runner, [self.keys.schedules_lock], [token]))
 
     def scheduler_tick(self, token: str, records: Sequence[tuple[str, str, int, str, int]]) -> list[str] | None:
         """Record a tick (name, seen config, seen next, new config, new next); None if leadership was lost."""
         args: list[Any] = [token] + [v for record in records for v in record]
         keys = [self.keys.schedules_lock, self.keys.schedules, self.keys.schedules_next]
-        reply = [_text(r) for r in self.scripts.scheduler_tick(self.client, keys, args)]
+        reply = [_text(r) for r in self.scripts.scheduler_tick(self.runner, keys, args)]
         return None if reply[0] == "lost" else reply[1:]
 
     def schedule_set(self, name: str, expected: str, config: str, next_ms: int | None) -> bool:
         """Compare-and-set one schedule (see lua/scheduler_set.lua); ``config=''`` deletes it."""
         keys = [self.keys.schedules, self.keys.schedules_next]
         args = [name, expected, config, "" if next_ms is None else next_ms]
-        return bool(self.scripts.scheduler_set(self.client, keys, args))
+        return bool(self.scripts.scheduler_set(self.runner, keys, args))
 
     def schedules_due(self, now_ms: int, limit: int) -> list[str]:
         """Names of schedules whose next run is at or before ``now_ms``, earliest first."""
@@ -450,6 +453,11 @@ class RedisAdapter:
         configs, scores = pipe.execute()
         return {n: (_text(c), None if s is None else int(s))
                 for n, c, s in zip(names, configs, scores, strict=True) if c is not None}
+
+
+def _has_sockets(client: Any) -> bool:
+    """A redis-py client of a real server (the in-memory engine's fakeredis client is not one)."""
+    return type(client).__module__.split(".")[0] == "redis" and hasattr(client, "connection_pool")
 
 
 def _no_retry() -> Retry:

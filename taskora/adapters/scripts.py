@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 import taskora.lua as engine
 
@@ -51,3 +55,50 @@ class ScriptSet:
 
     def __getattr__(self, name: str) -> Script:  # only reached for a script that does not exist
         raise AttributeError(f"no engine script named {name!r}; have {sorted(self.by_name)}")
+
+
+class ThreadConnections:
+    """Script calls on a connection owned by the calling thread.
+
+    redis-py's ``Redis.execute_command`` takes a pooled connection per call (a lock, a readiness
+    poll, a retry wrapper): about as long as the round trip itself on loopback. Transitions are
+    the hot path, so each thread keeps one connection of its own for them. Everything else
+    (pipelines, reads, pub/sub, blocking waits) still goes through the normal clients.
+    Fork-safe: a process only ever uses connections it opened itself.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._pool = client.connection_pool
+        self._local = threading.local()
+
+    def _connection(self) -> Any:
+        pid = os.getpid()
+        held = getattr(self._local, "held", None)
+        if held is None or held[0] != pid:
+            held = self._local.held = (pid, self._pool.make_connection())
+        return held[1]
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        """One EVALSHA; a call that fails on a connection opened earlier (Redis restarted, an idle
+        connection dropped) is sent once more on a new one: every engine script is safe to resend."""
+        connection = self._connection()
+        was_open = connection.is_connected
+        try:
+            return self._send(connection, "EVALSHA", sha, numkeys, *keys_and_args)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            if not was_open:
+                raise
+        return self._send(connection, "EVALSHA", sha, numkeys, *keys_and_args)
+
+    @staticmethod
+    def _send(connection: Any, *command: Any) -> Any:
+        try:
+            connection.send_command(*command)
+            return connection.read_response()
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            connection.disconnect()  # the next send connects afresh
+            raise
+
+    def script_load(self, text: str) -> Any:
+        return self._client.script_load(text)

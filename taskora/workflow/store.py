@@ -82,7 +82,7 @@ class WorkflowStore:
     def advance(self, wf_id: str, node: int, result: str | bytes) -> tuple[str, list[ReadyNode]]:
         """Mark ``node`` completed; returns the workflow state and the nodes now ready to run."""
         reply = self.scripts.workflow_advance(
-            self.client, [self.keys.workflow(wf_id)], [self.adapter.now_ms(), node, result, KEEP_FINISHED_MS])
+            self.adapter.runner, [self.keys.workflow(wf_id)], [self.adapter.now_ms(), node, result, KEEP_FINISHED_MS])
         state = _text(reply[0])
         if state == "missing":
             return state, []
@@ -100,7 +100,7 @@ class WorkflowStore:
             detail: str = "") -> tuple[bool, list[OpenNode]]:  # fmt: skip
         """Fail or cancel the workflow; returns (this call ended it, the nodes left open)."""
         args = [self.adapter.now_ms(), final, "" if node is None else node, error, KEEP_FINISHED_MS, detail]
-        reply = self.scripts.workflow_fail(self.client, [self.keys.workflow(wf_id)], args)
+        reply = self.scripts.workflow_fail(self.adapter.runner, [self.keys.workflow(wf_id)], args)
         if _text(reply[0]) != "ok":
             return False, []
         rest = reply[1:]
