@@ -85,7 +85,8 @@ def _check_limits(options: dict[str, Any], name: str) -> None:
 
 
 def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any], *,
-            task: Any, task_id: str | None, link: Any, link_error: Any, shadow: str | None) -> Any:  # fmt: skip
+            task: Any, task_id: str | None, link: Any, link_error: Any, shadow: str | None,
+            producer: Any = None) -> Any:  # fmt: skip
     """Dispatch one call; returns its ``AsyncResult`` at once."""
     from ..result import AsyncResult
 
@@ -108,10 +109,15 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
                              retry_policy=None)
     engine = app._engine_task(task, name, merged["queue"])
     steps = (app.conf.get("broker_transport_options") or {}).get("priority_steps")
-    with broker_errors(app):
-        engine.dispatch({"args": _listify(args), "kwargs": kwargs}, delay=delay or None, ttl=ttl, job_id=task_id,
-                        priority=native_priority(merged.get("priority"), steps),
-                        meta={**_execute.meta_fields(meta), **_limit_fields(explicit)})
+    data = {"args": _listify(args), "kwargs": kwargs}
+    dispatch_options = {"delay": delay or None, "ttl": ttl, "job_id": task_id,
+                        "priority": native_priority(merged.get("priority"), steps),
+                        "meta": {**_execute.meta_fields(meta), **_limit_fields(explicit)}}
+    if getattr(producer, "batching", False):
+        producer.defer(engine, data, dispatch_options)
+    else:
+        with broker_errors(app):
+            engine.dispatch(data, **dispatch_options)
     after_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
                             headers=message_headers)
     return AsyncResult(task_id, app=app, task_name=name, engine_task=engine.name,

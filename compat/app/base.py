@@ -199,16 +199,22 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin):
                        group_index=group_index, root_id=root_id, parent_id=parent_id)
         task = self._tasks.get(name)
         result = self._send(name, list(args or ()), dict(kwargs or {}), options, task=task, task_id=task_id,
-                            link=link, link_error=link_error, shadow=shadow)
+                            link=link, link_error=link_error, shadow=shadow, producer=producer)
         return result_cls(result.id, app=self) if result_cls is not None else result
 
     def _send(self, name: str, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any], *,
               task: Task | None, task_id: str | None, link: Any = None, link_error: Any = None,
-              shadow: str | None = None) -> AsyncResult:  # fmt: skip
+              shadow: str | None = None, producer: Any = None) -> AsyncResult:  # fmt: skip
         from . import _publish
 
         return _publish.publish(self, name, args, kwargs, options, task=task, task_id=task_id, link=link,
-                                link_error=link_error, shadow=shadow)
+                                link_error=link_error, shadow=shadow, producer=producer)
+
+    def producer_or_acquire(self, producer: Any = None) -> Any:
+        """Celery's producer context; ``producer.batch()`` sends a run of publishes in one round trip."""
+        from ._producer import producer_or_acquire
+
+        return producer_or_acquire(self, producer)
 
     def eager_request(self, task: Task, task_id: str, args: list[Any], kwargs: dict[str, Any], retries: int,
                       headers: Any, options: dict[str, Any]) -> Context:  # fmt: skip

@@ -289,7 +289,7 @@ class Task:
             return self.apply(args, kwargs, task_id=task_id or str(uuid.uuid4()), link=link, link_error=link_error,
                               **options)
         return app._send(self.name, args, kwargs, options, task=self, task_id=task_id, link=link,
-                         link_error=link_error, shadow=shadow)
+                         link_error=link_error, shadow=shadow, producer=producer)
 
     def apply(self, args: Any = None, kwargs: Any = None, link: Any = None, link_error: Any = None,
               task_id: str | None = None, retries: int | None = None, throw: bool | None = None,
