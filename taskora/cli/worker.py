@@ -74,15 +74,17 @@ def worker(ctx: click.Context, app_spec: str | None, **opts: Any) -> None:
 def _settings(loaded: LoadedApp, opts: dict[str, Any]) -> WorkerSettings:
     app = loaded.app
     include, exclude = split_queues(opts["queues"]), set(split_queues(opts["exclude_queues"]))
+    hostname, pool = expand_hostname(opts["hostname"]), opts["pool"].lower()
+    concurrency = opts["concurrency"] or os.cpu_count() or 1
+    # Before choosing tasks: a front-end registers tasks here (Celery's include/imports/autodiscover).
+    loaded.worker_init(hostname=hostname, pool=pool, concurrency=concurrency, queues=include or None)
     tasks = [t for t in app.select_tasks(queues=include or None) if t.options.queue not in exclude]
     if not tasks:
         known = sorted({t.options.queue for t in app.tasks.values()})
         raise CliError(f"no tasks to run: queues {include or 'all'} minus {sorted(exclude) or 'none'} select none "
                        f"of the app's tasks (their queues: {', '.join(known) or 'none registered'})")
-    pool = opts["pool"].lower()
     return WorkerSettings(
-        app=app, tasks=tasks, hostname=expand_hostname(opts["hostname"]),
-        concurrency=opts["concurrency"] or os.cpu_count() or 1, pool=pool,
+        app=app, tasks=tasks, hostname=hostname, concurrency=concurrency, pool=pool,
         soft_time_limit=opts["soft_time_limit"], time_limit=opts["time_limit"],
         max_tasks_per_child=opts["max_tasks_per_child"], max_memory_per_child=opts["max_memory_per_child"],
         extra={"queues": sorted({t.options.queue for t in tasks}), "beat": bool(opts["beat"])},
@@ -92,7 +94,6 @@ def _settings(loaded: LoadedApp, opts: dict[str, Any]) -> WorkerSettings:
 def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
     app = s.app
     app.adapter.connect()
-    loaded.worker_init(hostname=s.hostname, pool=s.pool, concurrency=s.concurrency)
     click.echo(banner(loaded, s), err=True)
     signals = StopSignals()
     signals.install()
