@@ -401,12 +401,14 @@ def test_runner_thread_fires_on_real_time(make_app: Callable[..., Taskora]) -> N
     assert app.adapter.client.get(app.adapter.keys.schedules_lock) is None
 
 
-def test_a_declared_schedule_can_be_managed_before_any_scheduler_ran(sched_app: Taskora) -> None:
-    sched_app.schedule("nightly", task="ping", cron="0 3 * * *", timezone="Europe/Berlin")
 
+def test_declared_schedules_are_managed_once_stored(sched_app: Taskora) -> None:
+    sched_app.schedule("nightly", task="ping", cron="0 3 * * *", timezone="Europe/Berlin")
+    with pytest.raises(UnknownTaskError, match="no schedule named 'nightly'"):
+        sched_app.schedules.pause("nightly")  # declared, but no scheduler has stored it yet
+
+    sched_app.schedules.sync()
     paused = sched_app.schedules.pause("nightly")
 
     assert paused.config.paused and paused.next_run_ms is None
     assert [s.name for s in sched_app.schedules.list()] == ["nightly"]
-    with pytest.raises(UnknownTaskError, match="no schedule named 'missing'"):
-        sched_app.schedules.pause("missing")

@@ -205,13 +205,7 @@ class ScheduleManager:
         return infos
 
     def get(self, name: str) -> ScheduleInfo:
-        """A stored schedule; one declared in this process but not stored yet (no scheduler has run) is
-        stored first, so ``pause``/``trigger``/... work right after ``app.schedule(...)``."""
         stored = self.app.adapter.schedules_read([name]).get(name)
-        declared = self.declared().get(name) if stored is None else None
-        if declared is not None:
-            self._sync_one(name, declared, None)
-            stored = self.app.adapter.schedules_read([name]).get(name)
         if stored is None:
             known = ", ".join(sorted(self.app.adapter.schedules_read())) or "none"
             raise UnknownTaskError(f"no schedule named {name!r} is stored (known: {known})")
