@@ -1,10 +1,10 @@
 """PARKED, not collected (no ``test_`` file prefix): examples/django_project migrated, `manage.py migrate`, then a
 real worker using the ORM.
 
-These pass once (1) ``taskora worker -A proj`` imports the app's modules before selecting its tasks (see
-pending_celery_project.py) and (2) the compat app runs Celery's Django fix-up, ``django.setup()`` before
-``autodiscover_tasks()`` imports the installed apps' ``tasks.py`` (today: ``AppRegistryNotReady``). Then
-move this file to ``tests/compat/test_migration_django_project.py``.
+These pass once the compat app runs Celery's Django fix-up: ``django.setup()`` before
+``autodiscover_tasks()`` imports the installed apps' ``tasks.py`` (today the worker stops with
+``AppRegistryNotReady``). Run them with ``python -m pytest tests/compat/projects/pending_django_project.py``;
+once they pass, move this file to ``tests/compat/test_migration_django_project.py``.
 """
 
 from __future__ import annotations
