@@ -142,9 +142,14 @@ class TaskMixin:
 
 
 def _django_apps() -> list[str]:
+    """The installed Django apps, setting Django up first when the project has not (a worker process
+    imports ``proj.celery`` before anything calls ``django.setup()``, as Celery's Django fixup does)."""
     try:
+        import django  # type: ignore[import-not-found]
         from django.apps import apps  # type: ignore[import-not-found]
     except ImportError:
         return []
+    if not apps.ready:
+        django.setup()
     return [config.name for config in apps.get_app_configs()]
 

@@ -1,11 +1,5 @@
-"""PARKED, not collected (no ``test_`` file prefix): examples/django_project migrated, `manage.py migrate`, then a
-real worker using the ORM.
-
-These pass once the compat app runs Celery's Django fix-up: ``django.setup()`` before
-``autodiscover_tasks()`` imports the installed apps' ``tasks.py`` (today the worker stops with
-``AppRegistryNotReady``). Run them with ``python -m pytest tests/compat/projects/pending_django_project.py``;
-once they pass, move this file to ``tests/compat/test_migration_django_project.py``.
-"""
+"""examples/django_project migrated: `manage.py migrate`, then a real `taskora worker -A proj` using the
+ORM (the compat app sets Django up before ``autodiscover_tasks()`` imports the apps' ``tasks.py``)."""
 
 from __future__ import annotations
 
@@ -16,7 +10,7 @@ import textwrap
 import pytest
 import redis
 
-from .harness import migrate, project_env, run_client, worker
+from .projects.harness import migrate, project_env, run_client, worker
 
 pytest.importorskip("django", reason="the Django example needs the test extra (pip install -e '.[test]')")
 pytestmark = pytest.mark.redis_only
