@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .adapters.redis import RedisAdapter
+from .adapters.redis import RedisAdapter, safe_address
 from .clock import Clock
 from .errors import ConfigurationError, UnknownTaskError
 from .events import APP_EVENTS, Emitter, Event
@@ -30,7 +30,8 @@ def resolve_adapter(adapter: RedisAdapter | str | None, clock: Clock | None = No
         return memory_adapter(clock=clock)
     if isinstance(adapter, str):
         if not adapter.startswith(("redis://", "rediss://", "unix://", "valkey://")):
-            raise ConfigurationError(f"unsupported broker URL {adapter!r}: use redis://, rediss://, unix:// or memory://")
+            raise ConfigurationError(f"unsupported broker URL {safe_address(adapter)!r}: use redis://, rediss://, "
+                                     f"unix:// or memory://")
         from .redis import redis_adapter
 
         return redis_adapter(adapter.replace("valkey://", "redis://", 1), clock=clock)

@@ -77,3 +77,9 @@ def test_unreachable_broker_is_a_clear_error() -> None:
 def test_unsupported_broker_url_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="amqp"):
         Taskora("amqp://guest@localhost//")
+
+
+def test_a_refused_broker_url_never_shows_its_password() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Taskora("amqp://guest:s3cret@rabbit:5672//")
+    assert "s3cret" not in str(info.value) and "rabbit:5672" in str(info.value)

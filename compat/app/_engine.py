@@ -91,7 +91,7 @@ class EngineMixin:
             return Taskora(adapter, retention=retention, serializer=self.conf.get("task_serializer") or "json",
                            name=self.main or "celery")
         except ConfigurationError as exc:
-            raise ImproperlyConfigured(f"broker_url {url!r}: {exc}") from exc
+            raise ImproperlyConfigured(str(exc).replace("unsupported broker URL", "broker_url", 1)) from exc
 
     @property
     def router(self) -> Router:

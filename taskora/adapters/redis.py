@@ -472,7 +472,7 @@ def from_url(url: str, *, prefix: str | None = None, clock: Clock | None = None,
     # fails a transition with MaxConnectionsError; connections are only opened when used.
     client = redis.Redis.from_url(url, socket_timeout=30, max_connections=10_000, **common)
     blocking = redis.Redis.from_url(url, socket_timeout=None, max_connections=10_000, **common)
-    return RedisAdapter(client, blocking, prefix=prefix, clock=clock, address=_safe_address(url))
+    return RedisAdapter(client, blocking, prefix=prefix, clock=clock, address=safe_address(url))
 
 
 def from_client(client: Any, *, prefix: str | None = None, clock: Clock | None = None) -> RedisAdapter:
@@ -487,7 +487,7 @@ def from_client(client: Any, *, prefix: str | None = None, clock: Clock | None =
     return RedisAdapter(client, blocking, prefix=prefix, clock=clock, address=address)
 
 
-def _safe_address(url: str) -> str:
+def safe_address(url: str) -> str:
     """The URL without its password, for error messages and banners."""
     if "@" in url:
         scheme, _, rest = url.partition("://")
