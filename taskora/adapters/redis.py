@@ -489,7 +489,9 @@ def from_client(client: Any, *, prefix: str | None = None, clock: Clock | None =
 
 def safe_address(url: str) -> str:
     """The URL without its password, for error messages and banners."""
-    if "@" in url:
-        scheme, _, rest = url.partition("://")
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
