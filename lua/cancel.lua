@@ -13,16 +13,10 @@ if not state then
   return 'missing'
 end
 if state == 'active' then
-  redis.call('HSET', job_key, 'cancelledAt', NOW_S, 'cancelReason', reason)
-  redis.call('PUBLISH', KEYS[12], id)
+  flag_cancel(id, job_key, reason, KEYS[12])
   return 'flagged'
 end
-if state == 'waiting' then
-  redis.call('LREM', WAIT, 0, id)
-  redis.call('ZREM', PRIORITIZED, id)
-elseif state == 'delayed' or state == 'retrying' then
-  redis.call('ZREM', DELAYED, id)
-else
+if not unqueue(id, state) then
   return 'finished'
 end
 finish(id, job_key, 'cancelled', CANCELLED, 'cancelledAt', NOW_S, 'cancelReason', reason)

@@ -38,11 +38,4 @@ if holds_job(job_key, token) then
   end
 end
 
-local reply = {status}
-if ARGV[7] ~= '' then
-  local claimed = claim_next(ARGV[7], ARGV[8])
-  for _, v in ipairs(claimed) do
-    reply[#reply + 1] = v
-  end
-end
-return reply
+return with_next_claim(status, ARGV[7], ARGV[8])

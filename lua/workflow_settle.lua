@@ -14,8 +14,7 @@ local id, final, err, detail = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local job_key = PREFIX .. id
 local state = redis.call('HGET', job_key, 'state')
 if state == 'active' then
-  redis.call('HSET', job_key, 'cancelledAt', NOW_S, 'cancelReason', err)
-  redis.call('PUBLISH', KEYS[12], id)
+  flag_cancel(id, job_key, err, KEYS[12])
   return 'flagged'
 end
 if not state then
@@ -23,12 +22,7 @@ if not state then
   if #ARGV > 6 then
     redis.call('HSET', job_key, unpack(ARGV, 7))
   end
-elseif state == 'waiting' then
-  redis.call('LREM', WAIT, 0, id)
-  redis.call('ZREM', PRIORITIZED, id)
-elseif state == 'delayed' or state == 'retrying' then
-  redis.call('ZREM', DELAYED, id)
-else
+elseif not unqueue(id, state) then
   return 'finished'
 end
 if detail ~= '' then

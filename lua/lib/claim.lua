@@ -71,4 +71,14 @@ local function claim_next(token, lock_ttl)
   end
   return {'', next_due()}
 end
+-- A fused transition's reply: its status, then (when a next-lock token is given) the next claim.
+local function with_next_claim(status, token, lock_ttl)
+  local reply = {status}
+  if token ~= '' then
+    for _, v in ipairs(claim_next(token, lock_ttl)) do
+      reply[#reply + 1] = v
+    end
+  end
+  return reply
+end
 -- luacheck: pop

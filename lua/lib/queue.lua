@@ -61,4 +61,23 @@ local function finish(id, job_key, state, zset, ...)
   redis.call('HSET', job_key, 'state', state, 'finishedOn', NOW_S, ...)
   redis.call('ZADD', zset, NOW_S, id)
 end
+-- Flag an active job for cancel and tell its worker, which ends it through finish_cancel.
+local function flag_cancel(id, job_key, reason, channel)
+  redis.call('HSET', job_key, 'cancelledAt', NOW_S, 'cancelReason', reason)
+  redis.call('PUBLISH', channel, id)
+end
+
+-- Take a waiting or delayed job out of its queue; false when ``state`` is neither.
+local function unqueue(id, state)
+  if state == 'waiting' then
+    redis.call('LREM', WAIT, 0, id)
+    redis.call('ZREM', PRIORITIZED, id)
+    return true
+  end
+  if state == 'delayed' or state == 'retrying' then
+    redis.call('ZREM', DELAYED, id)
+    return true
+  end
+  return false
+end
 -- luacheck: pop
