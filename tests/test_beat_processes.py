@@ -18,6 +18,8 @@ import redis
 
 from taskora.adapters.keys import Keys
 
+from .waiting import wait_until
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCK_TTL = 2.0
 KEYS = Keys()
@@ -47,15 +49,7 @@ def beats(redis_url: str) -> Iterator[list[subprocess.Popen[bytes]]]:
         kill_all()
 
 
-def _wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+_wait_for = wait_until
 
 
 def _fire_times(client: redis.Redis) -> list[int]:

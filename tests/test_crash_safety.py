@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,19 +15,9 @@ from taskora import JobFailedError, Taskora
 from taskora.redis import redis_adapter
 
 from .redis_server import RedisServer
+from .waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str) -> object:
-    """Poll another process's visible state until ``condition`` holds (there is no event to await)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture

@@ -7,14 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from taskora import Taskora
 from taskora.worker.control import broadcast
+
+from ..waiting import wait_until  # noqa: F401 - re-exported for the CLI tests
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJ = "tests.cli.proj_native"
@@ -40,17 +40,6 @@ def client_app(url: str) -> Taskora:
     for name in TASKS:
         app.register_task(name, None)
     return app
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    """Poll ``condition`` until it returns something truthy (another process is doing the work)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class WorkerProcess:

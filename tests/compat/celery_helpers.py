@@ -6,13 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from taskora.compat import Celery
+
+from ..waiting import wait_until  # noqa: F401 - re-exported for the compat tests
 
 
 @pytest.fixture
@@ -29,17 +30,6 @@ def make_celery(adapter_kind: str, request: pytest.FixtureRequest) -> Iterator[C
     yield make
     for app in reversed(apps):
         app.close()
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll ``predicate`` until truthy (state written by a worker thread), failing after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 class CeleryWorker:
