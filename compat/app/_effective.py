@@ -68,7 +68,7 @@ def resolve(conf: Settings) -> EffectiveSettings:
     return EffectiveSettings(
         broker_url=conf.broker_url,
         result_backend=conf.result_backend,
-        timezone=conf.timezone or ("UTC" if conf.get("enable_utc") else None),
+        timezone=effective_timezone(conf),
         accept_content=_names(conf.get("accept_content")),
         task_default_queue=conf.get("task_default_queue") or "celery",
         task_default_priority=_int(conf.get("task_default_priority")),
@@ -82,3 +82,11 @@ def resolve(conf: Settings) -> EffectiveSettings:
         worker_max_memory_per_child=_int(conf.get("worker_max_memory_per_child")),
         include=_names(conf.get("imports")) + _names(conf.get("include")),
     )
+
+
+def effective_timezone(conf: Any) -> str | None:
+    """The app's IANA zone: ``timezone``, else UTC under ``enable_utc``, else None (local time).
+
+    Kept separate from :func:`resolve` because publishing asks for it on every call (naive ``eta``).
+    """
+    return conf.timezone or ("UTC" if conf.get("enable_utc") else None)

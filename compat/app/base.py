@@ -159,7 +159,9 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin):
     def timezone(self) -> Any:
         from zoneinfo import ZoneInfo
 
-        name = self.conf.effective().timezone
+        from ._effective import effective_timezone
+
+        name = effective_timezone(self.conf)
         return ZoneInfo(name) if name else datetime.now().astimezone().tzinfo
 
     def now(self) -> datetime:

@@ -263,10 +263,15 @@ class Task:
     # -- calling ------------------------------------------------------------------------------------
     def check_arguments(self, *args: Any, **kwargs: Any) -> None:
         """Raise TypeError now when ``run`` cannot take these arguments (``typing=True``)."""
-        try:
-            signature = inspect.signature(self.__dict__.get("_original_run") or self.run)
-        except (TypeError, ValueError):
-            return
+        run = self.__dict__.get("_original_run") or self.run
+        cached = self.__dict__.get("_run_signature")
+        if cached is None or cached[0] != run:  # computed once per run function, not per call
+            try:
+                cached = (run, inspect.signature(run))
+            except (TypeError, ValueError):
+                return
+            self.__dict__["_run_signature"] = cached
+        signature = cached[1]
         try:
             signature.bind(*args, **kwargs)
         except TypeError as exc:
