@@ -6,8 +6,12 @@
 -- ARGV[7] next lock token ('' = do not claim), ARGV[8] next lock ttl ms
 -- Returns {status, <claim reply...>}; status 'ok', or 'lost' when another worker owns the job now
 -- (this worker's result is dropped; the job is not completed twice).
+-- A kept result of at most INLINE_RESULT_MAX bytes also rides on the 'completed' event (an additive
+-- field), so a client waiting on the job has it without reading the job hash.
 --@include lib/queue
 --@include lib/claim
+
+local INLINE_RESULT_MAX = 512
 
 local id, token = ARGV[3], ARGV[4]
 local job_key = PREFIX .. id
@@ -20,7 +24,11 @@ if holds_job(job_key, token) then
   else
     redis.call('DEL', job_key, job_key .. ':logs')
   end
-  emit('completed', id)
+  if ARGV[6] == '1' and #ARGV[5] <= INLINE_RESULT_MAX then
+    emit('completed', id, 'result', ARGV[5])
+  else
+    emit('completed', id)
+  end
 end
 
 return with_next_claim(status, ARGV[7], ARGV[8])

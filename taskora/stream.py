@@ -25,6 +25,8 @@ log = logging.getLogger("taskora.stream")
 FINAL_STATES = frozenset({"completed", "failed", "cancelled", "expired"})
 #: Fields a waiter needs to turn a final job into a value or an error.
 RESULT_FIELDS = ("state", "result", "error", "errorDetail", "cancelReason")
+#: Event fields that carry serialized payloads: kept as bytes, for any serializer.
+PAYLOAD_EVENT_FIELDS = frozenset({"result", "progress"})
 
 Callback = Callable[[dict[str, Any]], None]
 
@@ -161,10 +163,10 @@ class EventStream:
             self._positions[stream] = _text(entries[-1][0])
             listening = task in self._listening
         for _entry_id, raw in entries:
-            fields = {_text(k): _text(v) for k, v in raw.items()}
+            fields = _event_fields(raw)
             name, job_id = fields.get("event", ""), fields.get("jobId", "")
             if name in FINAL_STATES:
-                self._resolve(task, job_id, name)
+                self._resolve(task, job_id, name, fields)
             if listening:
                 try:
                     self.app._emit_stream_event(task, name, job_id, fields)
@@ -175,12 +177,15 @@ class EventStream:
         with self._lock:
             return self._waiters.pop(key, [])
 
-    def _resolve(self, task: str, job_id: str, event: str) -> None:
+    def _resolve(self, task: str, job_id: str, event: str, event_fields: dict[str, Any]) -> None:
         key = (task, job_id)
         with self._lock:
             if key not in self._waiters:
                 return
-        fields = self.adapter.get_fields(task, job_id, RESULT_FIELDS)
+        if event == "completed" and "result" in event_fields:  # small results ride on the event
+            fields: dict[str, Any] = {"state": "completed", "result": event_fields["result"]}
+        else:
+            fields = self.adapter.get_fields(task, job_id, RESULT_FIELDS)
         if fields.get("state") is None and event == "completed":
             fields["state"] = "completed"  # completed without keeping its result (keep_result=False)
         if fields.get("state") not in FINAL_STATES:
@@ -190,3 +195,12 @@ class EventStream:
                 callback(fields)
             except Exception:
                 log.exception("a result waiter for %s %s raised", task, job_id)
+
+
+def _event_fields(raw: dict[Any, Any]) -> dict[str, Any]:
+    """A stream entry's fields: names and plain values as text, payloads as the stored bytes."""
+    fields: dict[str, Any] = {}
+    for k, v in raw.items():
+        name = _text(k)
+        fields[name] = v if name in PAYLOAD_EVENT_FIELDS else _text(v)
+    return fields

@@ -192,3 +192,15 @@ def test_dispatch_many_spans_batches_and_tasks_keeping_order(app: Taskora) -> No
     assert counts["waiting"] == 251
     app.start()
     assert [h.result(timeout=20) for h in handles[::50]] == [("first", i) for i in range(0, 250, 50)]
+
+
+def test_small_results_ride_on_the_completed_event_and_large_ones_do_not(app: Taskora) -> None:
+    echo = app.task("echo", lambda data: data)
+    app.start()
+    small, large = echo.dispatch("x" * 10), echo.dispatch("y" * 5000)
+
+    assert small.result(timeout=10) == "x" * 10 and large.result(timeout=10) == "y" * 5000
+    stream = app.adapter.client.xrange(app.adapter.keys.events("echo"))
+    completed = {f[b"jobId"].decode(): f for _, f in stream if f[b"event"] == b"completed"}
+    assert completed[small.id][b"result"] == b'"' + b"x" * 10 + b'"'
+    assert b"result" not in completed[large.id]
