@@ -11,7 +11,7 @@ from typing import Any
 from .adapters.redis import RedisAdapter, safe_address
 from .clock import Clock
 from .errors import ConfigurationError, UnknownTaskError
-from .events import APP_EVENTS, Emitter, Event
+from .events import APP_EVENTS, TASK_EVENTS, Emitter, Event
 from .handles import ResultHandle
 from .middleware import Middleware
 from .options import TaskOptions, build_task_options, parse_retention
@@ -107,8 +107,7 @@ class Taskora:
         if task.options.schedule is not None:  # validated before the task is registered
             self.schedules.declare(name, task=name, check_task=False, **task.options.schedule)
         self.tasks[name] = task
-        if any(self.events.has(f"task:{e}") for e in ("completed", "failed", "active", "retrying", "progress",
-                                                        "stalled", "cancelled", "expired")):
+        if any(self.events.has(f"task:{e}") for e in TASK_EVENTS):
             self._events_reader().listen(name)
         return task
 
@@ -196,8 +195,7 @@ class Taskora:
     def _emit_stream_event(self, task_name: str, name: str, job_id: str, fields: dict[str, str]) -> None:
         task = self.tasks.get(task_name)
         wanted = (task is not None and task.events.has(name)) or self.events.has(f"task:{name}")
-        if not wanted or name not in {"active", "completed", "failed", "retrying", "progress", "stalled",
-                                      "cancelled", "expired", "waiting", "delayed"}:
+        if not wanted or name not in TASK_EVENTS:
             return
         event = self._build_event(task_name, name, job_id, fields)
         if task is not None:

@@ -102,9 +102,6 @@ class TestRunner:
 
     def run(self, task: Task | str, data: Any = None, **options: Any) -> Any:
         """Like ``execute`` but returns the handler's result, or raises the job's error."""
-        return self.dispatch_and_wait(task, data, **options)
-
-    def dispatch_and_wait(self, task: Task | str, data: Any = None, **options: Any) -> Any:
         outcome = self.execute(task, data, **options)
         return self.app.handle(self._local(task).name, outcome.id).result(timeout=0)
 
