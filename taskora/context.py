@@ -22,31 +22,44 @@ class AbortSignal:
     """
 
     def __init__(self) -> None:
-        self._event = threading.Event()
+        # The Event is made only when someone waits: most jobs are never aborted nor waited on.
+        self._lock = threading.Lock()
+        self._event: threading.Event | None = None
+        self._aborted = False
         self.reason: str | None = None
         self._callbacks: list[Callable[[str], Any]] = []
 
     @property
     def aborted(self) -> bool:
-        return self._event.is_set()
+        return self._aborted
 
     def abort(self, reason: str) -> None:
-        if self._event.is_set():
-            return
-        self.reason = reason
-        self._event.set()
+        with self._lock:
+            if self._aborted:
+                return
+            self.reason = reason
+            self._aborted = True
+            event = self._event
+        if event is not None:
+            event.set()
         for callback in list(self._callbacks):
             callback(reason)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until aborted or ``timeout`` seconds pass; True when aborted (an interruptible sleep)."""
-        return self._event.wait(timeout)
+        with self._lock:
+            if self._aborted:
+                return True
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        return event.wait(timeout)
 
     def on_abort(self, callback: Callable[[str], Any]) -> None:
         self._callbacks.append(callback)
 
     def raise_if_aborted(self, job_id: str = "") -> None:
-        if self._event.is_set():
+        if self._aborted:
             raise CancelledError(job_id, self.reason)
 
 

@@ -2,6 +2,10 @@
 
 ``ctx`` is a MiddlewareContext: the job context plus ``data`` (mutable before ``call_next``) and
 ``result`` (set after it). A middleware may return a different value to replace the result.
+
+A middleware object may also define ``applies_to(task, fields) -> bool``: when it returns False for
+a job, the worker leaves that middleware out of the job's chain, and a job that no middleware
+applies to runs its handler directly (no context object, no chain), the worker's cheapest path.
 """
 
 from __future__ import annotations

@@ -42,9 +42,13 @@ def _text(value: Any) -> str:
 def decode_job(flat: Sequence[Any]) -> dict[str, Any]:
     """A flat HGETALL reply as a dict: text fields as str, payload fields as bytes."""
     job: dict[str, Any] = {}
-    for i in range(0, len(flat) - 1, 2):
-        name = _text(flat[i])
-        job[name] = flat[i + 1] if name in PAYLOAD_FIELDS else _text(flat[i + 1])
+    pairs = iter(flat)
+    for raw_name, value in zip(pairs, pairs, strict=False):  # one per job in a worker: kept to plain bytecode
+        name = raw_name.decode("utf-8", "replace") if type(raw_name) is bytes else str(raw_name)
+        if name in PAYLOAD_FIELDS:
+            job[name] = value
+        else:
+            job[name] = value.decode("utf-8", "replace") if type(value) is bytes else str(value)
     return job
 
 

@@ -14,6 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 import taskora.lua as engine
 
 from ..errors import from_engine_reply
+from .direct import DirectConnection
 
 
 class Script:
@@ -62,21 +63,24 @@ class ThreadConnections:
 
     redis-py's ``Redis.execute_command`` takes a pooled connection per call (a lock, a readiness
     poll, a retry wrapper): about as long as the round trip itself on loopback. Transitions are
-    the hot path, so each thread keeps one connection of its own for them. Everything else
-    (pipelines, reads, pub/sub, blocking waits) still goes through the normal clients.
+    the hot path, so each thread keeps one connection of its own for them: a ``DirectConnection``
+    (a bare socket with hiredis) where the client's settings allow it, else one of redis-py's.
+    Everything else (pipelines, reads, pub/sub, blocking waits) still goes through the normal clients.
     Fork-safe: a process only ever uses connections it opened itself.
     """
 
     def __init__(self, client: Any) -> None:
         self._client = client
         self._pool = client.connection_pool
+        self._direct = DirectConnection.supports(self._pool)
         self._local = threading.local()
 
     def _connection(self) -> Any:
         pid = os.getpid()
         held = getattr(self._local, "held", None)
         if held is None or held[0] != pid:
-            held = self._local.held = (pid, self._pool.make_connection())
+            connection = DirectConnection(self._pool) if self._direct else _PooledConnection(self._pool)
+            held = self._local.held = (pid, connection)
         return held[1]
 
     def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
@@ -85,20 +89,30 @@ class ThreadConnections:
         connection = self._connection()
         was_open = connection.is_connected
         try:
-            return self._send(connection, "EVALSHA", sha, numkeys, *keys_and_args)
+            return connection.call("EVALSHA", sha, numkeys, *keys_and_args)
         except (RedisConnectionError, RedisTimeoutError, OSError):
             if not was_open:
                 raise
-        return self._send(connection, "EVALSHA", sha, numkeys, *keys_and_args)
-
-    @staticmethod
-    def _send(connection: Any, *command: Any) -> Any:
-        try:
-            connection.send_command(*command)
-            return connection.read_response()
-        except (RedisConnectionError, RedisTimeoutError, OSError):
-            connection.disconnect()  # the next send connects afresh
-            raise
+        return connection.call("EVALSHA", sha, numkeys, *keys_and_args)
 
     def script_load(self, text: str) -> Any:
         return self._client.script_load(text)
+
+
+class _PooledConnection:
+    """A redis-py connection with ``DirectConnection``'s small interface (TLS and other set-ups)."""
+
+    def __init__(self, pool: Any) -> None:
+        self._connection = pool.make_connection()
+
+    @property
+    def is_connected(self) -> bool:
+        return bool(self._connection.is_connected)
+
+    def call(self, *command: Any) -> Any:
+        try:
+            self._connection.send_command(*command)
+            return self._connection.read_response()
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            self._connection.disconnect()  # the next send connects afresh
+            raise

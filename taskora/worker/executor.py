@@ -54,6 +54,13 @@ class AsyncLoop:
                 self._loop = None
 
 
+def _applies(middleware: Any, runtime: JobRuntime) -> bool:
+    """A middleware may say it has nothing to do for a job (``applies_to(task, fields) -> bool``), so a job
+    that needs none of the installed ones keeps the cheapest path (no ctx, no chain)."""
+    applies_to = getattr(middleware, "applies_to", None)
+    return applies_to is None or bool(applies_to(runtime.task, runtime.fields))
+
+
 async def _as_coroutine(awaitable: Any) -> Any:
     return await awaitable
 
@@ -77,7 +84,7 @@ class Executor:
         task = runtime.task
         try:
             data = runtime.decode_data()
-            middleware = [*self.app.middleware, *task.options.middleware]
+            middleware = [m for m in (*self.app.middleware, *task.options.middleware) if _applies(m, runtime)]
             if not middleware and not task.accepts_context:  # the common, cheapest path: no ctx to build
                 result = self._with_timeout(runtime, lambda: self._call_handler(task, data, None))
                 return Outcome("completed", result=result)

@@ -117,6 +117,11 @@ class TimeLimitMiddleware:
     def limits(self, task: Task, job_meta: Callable[[str], Any] | None = None) -> TimeLimits:
         return limits_for(task, self.default_soft, self.default_hard, job_meta)
 
+    def applies_to(self, task: Task, fields: dict[str, Any]) -> bool:
+        """False when no limit covers this job: the executor then skips this middleware altogether."""
+        limits = self.limits(task, fields.get)
+        return limits.soft is not None or (limits.hard is not None and self.enforce_hard)
+
     def __call__(self, mctx: MiddlewareContext, call_next: Callable[[], Any]) -> Any:
         limits = self.limits(self.app.get_task(mctx.task), mctx.ctx.meta)
         if limits.hard is not None and self.enforce_hard:

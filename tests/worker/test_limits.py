@@ -56,3 +56,28 @@ def test_middleware_limits_a_worker_job(make_app) -> None:
         app.dispatch("hang", None).result(timeout=10)
     with pytest.raises(Exception, match=SoftTimeLimitExceeded.__name__):
         app.dispatch("nap", None).result(timeout=10)
+
+
+def test_the_middleware_steps_aside_only_for_jobs_no_limit_covers(make_app) -> None:
+    # Given a limits middleware without defaults, as the CLI installs it when no flag is given
+    app = make_app()
+    plain = app.register_task("plain", lambda d: d)
+    limited = app.register_task("limited", lambda d: d, allowed_extra=("soft_time_limit",), soft_time_limit=5)
+    middleware = TimeLimitMiddleware(app)
+    # Then it has nothing to do for a plain job, so the executor skips it (no context, no chain) ...
+    assert not middleware.applies_to(plain, {"data": b"1"})
+    # ... but a task limit, a per-job limit (Celery's apply_async(time_limit=)) or a default still apply
+    assert middleware.applies_to(limited, {})
+    assert middleware.applies_to(plain, {"timeLimit": b"2"})
+    assert TimeLimitMiddleware(app, soft=3).applies_to(plain, {})
+    # and a hard limit a supervisor enforces (prefork) leaves nothing for the middleware to do
+    assert not TimeLimitMiddleware(app, hard=3, enforce_hard=False).applies_to(plain, {})
+
+
+def test_a_per_job_limit_is_enforced_on_an_otherwise_unlimited_task(make_app) -> None:
+    app = make_app()
+    app.register_task("sleepy", lambda d: _busy(30))
+    app.middleware.insert(0, TimeLimitMiddleware(app))
+    app.start()
+    with pytest.raises(Exception, match=SoftTimeLimitExceeded.__name__):
+        app.dispatch("sleepy", None, meta={"softTimeLimit": "0.2"}).result(timeout=10)

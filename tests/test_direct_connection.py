@@ -1,0 +1,114 @@
+"""The bare hot-path connection (taskora/adapters/direct.py) against a real redis-server.
+
+It replaces redis-py only for the worker's and producer's script calls, so it must open the same
+connection redis-py would (password, ACL user, database, Unix socket), word errors the same way,
+and recover from a restarted server.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+import redis
+from redis.exceptions import AuthenticationError, NoScriptError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from taskora import Taskora
+from taskora.adapters.direct import DirectConnection
+from taskora.adapters.scripts import ThreadConnections
+
+from .redis_server import RedisServer, free_port
+
+
+def _pool(url: str) -> redis.ConnectionPool:
+    return redis.Redis.from_url(url).connection_pool
+
+
+def test_it_talks_to_the_database_of_the_url(redis_server: RedisServer) -> None:
+    url = f"redis://127.0.0.1:{redis_server.port}/3"
+    redis.Redis.from_url(url).flushdb()
+    connection = DirectConnection(_pool(url))
+    assert connection.call("SET", "direct-db", "three") == b"OK"
+    assert redis.Redis.from_url(url).get("direct-db") == b"three"
+    assert redis.Redis.from_url(redis_server.url).get("direct-db") is None
+
+
+def test_error_replies_are_redis_py_exceptions_worded_as_redis_py_does(redis_url: str) -> None:
+    connection = DirectConnection(_pool(redis_url))
+    with pytest.raises(NoScriptError):
+        connection.call("EVALSHA", "0" * 40, 0)
+    with pytest.raises(ResponseError) as raised:
+        connection.call("NOSUCHCOMMAND")
+    assert not str(raised.value).startswith("ERR ")
+    assert "NOSUCHCOMMAND" in str(raised.value).upper()
+    assert connection.call("PING") == b"PONG"  # the connection is still usable after error replies
+
+
+def test_a_restarted_server_costs_one_failed_call_then_the_thread_reconnects(redis_server: RedisServer) -> None:
+    client = redis.Redis.from_url(redis_server.url)
+    runner = ThreadConnections(client)
+    sha = client.script_load("return ARGV[1]")
+    assert runner.evalsha(sha, 0, "before") == b"before"
+    redis_server.restart()
+    client.script_load("return ARGV[1]")  # the restarted server has an empty script cache
+    # evalsha resends once on a fresh connection when one opened earlier has died
+    assert runner.evalsha(sha, 0, "after") == b"after"
+
+
+def test_an_unreachable_server_is_a_connection_error_that_names_it() -> None:
+    port = free_port()
+    connection = DirectConnection(_pool(f"redis://127.0.0.1:{port}/0"))
+    with pytest.raises(RedisConnectionError, match=f"127.0.0.1:{port}"):
+        connection.call("PING")
+    assert not connection.is_connected
+
+
+@pytest.fixture(scope="module")
+def password_server() -> Iterator[RedisServer]:
+    server = RedisServer(extra_args=("--requirepass", "s3cret", "--user", "alice", "on", ">alice-pw", "~*", "&*",
+                                     "+@all")).start()  # fmt: skip
+    yield server
+    server.stop()
+
+
+def test_password_and_acl_user_are_sent_like_redis_py_does(password_server: RedisServer) -> None:
+    port = password_server.port
+    assert DirectConnection(_pool(f"redis://:s3cret@127.0.0.1:{port}/0")).call("PING") == b"PONG"
+    assert DirectConnection(_pool(f"redis://alice:alice-pw@127.0.0.1:{port}/0")).call("ACL", "WHOAMI") == b"alice"
+    with pytest.raises(AuthenticationError, match=f"127.0.0.1:{port}"):
+        DirectConnection(_pool(f"redis://:wrong@127.0.0.1:{port}/0")).call("PING")
+
+
+def test_a_job_runs_end_to_end_on_a_password_protected_server(password_server: RedisServer) -> None:
+    app = Taskora(f"redis://:s3cret@127.0.0.1:{password_server.port}/2")
+
+    @app.task("direct-double")
+    def double(data: int) -> int:
+        return data * 2
+
+    app.start()
+    try:
+        assert double.dispatch(21).result(timeout=10) == 42
+    finally:
+        app.close()
+
+
+def test_unix_sockets_are_supported() -> None:
+    path = os.path.join(tempfile.mkdtemp(prefix="taskora-sock-"), "redis.sock")
+    server = RedisServer(extra_args=("--unixsocket", path, "--unixsocketperm", "700")).start()
+    try:
+        pool = _pool(f"unix://{path}?db=1")
+        assert DirectConnection.supports(pool)
+        connection = DirectConnection(pool)
+        connection.call("SET", "over-unix", "yes")
+        assert redis.Redis(unix_socket_path=path, db=1).get("over-unix") == b"yes"
+    finally:
+        server.stop()
+
+
+def test_tls_connections_stay_with_redis_py() -> None:
+    pool = redis.Redis.from_url("rediss://127.0.0.1:6390/0").connection_pool  # never connected
+    assert not DirectConnection.supports(pool)
