@@ -6,29 +6,9 @@
 -- ARGV[7] next lock token ('' = do not claim), ARGV[8] next lock ttl ms
 -- Returns {status, <claim reply...>}; status 'ok', or 'lost' when another worker owns the job now
 -- (this worker's result is dropped; the job is not completed twice).
--- A kept result of at most INLINE_RESULT_MAX bytes also rides on the 'completed' event (an additive
--- field), so a client waiting on the job has it without reading the job hash.
 --@include lib/queue
 --@include lib/claim
+--@include lib/complete
 
-local INLINE_RESULT_MAX = 512
-
-local id, token = ARGV[3], ARGV[4]
-local job_key = PREFIX .. id
-local status = 'lost'
-if holds_job(job_key, token) then
-  status = 'ok'
-  release(id, job_key)
-  if ARGV[6] == '1' then
-    finish(id, job_key, 'completed', COMPLETED, 'result', ARGV[5])
-  else
-    redis.call('DEL', job_key, job_key .. ':logs')
-  end
-  if ARGV[6] == '1' and #ARGV[5] <= INLINE_RESULT_MAX then
-    emit('completed', id, 'result', ARGV[5])
-  else
-    emit('completed', id)
-  end
-end
-
+local status = complete_job(ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 return with_next_claim(status, ARGV[7], ARGV[8])

@@ -1,5 +1,6 @@
 """A worker process for the crash-safety tests: ``python -m tests.crash_worker URL MODE``.
 
+Optional third argument: the task's concurrency (slots in the process; 1 by default).
 MODE ``hang``: the handler records its run and then blocks (so the test can kill the process
 mid-job); MODE ``quick``: the handler records its run and returns. Runs count in Redis, so the
 test sees every execution across processes. Exits 0 on SIGTERM after a warm stop.
@@ -19,7 +20,7 @@ from taskora import Taskora
 STALL = {"interval": 0.5, "max_count": 1}
 
 
-def build(url: str, mode: str) -> Taskora:
+def build(url: str, mode: str, concurrency: int = 1) -> Taskora:
     app = Taskora(url)
     counter = redis.Redis.from_url(url)
 
@@ -29,13 +30,13 @@ def build(url: str, mode: str) -> Taskora:
             threading.Event().wait(120)
         return {"done_by": os.getpid(), "data": data}
 
-    app.task("crashy", crashy, stall=STALL)
+    app.task("crashy", crashy, stall=STALL, concurrency=concurrency)
     return app
 
 
 def main() -> None:
     url, mode = sys.argv[1], sys.argv[2]
-    app = build(url, mode)
+    app = build(url, mode, int(sys.argv[3]) if len(sys.argv) > 3 else 1)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     app.start()

@@ -13,6 +13,7 @@ import redis
 
 from taskora import JobFailedError, Taskora
 from taskora.redis import redis_adapter
+from taskora.worker.feeder import FEEDER_MIN_SLOTS
 
 from .redis_server import RedisServer
 from .waiting import wait_until
@@ -24,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def spawn_worker(redis_url: str) -> Iterator[Callable[[str], subprocess.Popen[str]]]:
     procs: list[subprocess.Popen[str]] = []
 
-    def spawn(mode: str, url: str = redis_url) -> subprocess.Popen[str]:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.crash_worker", url, mode], cwd=ROOT,
+    def spawn(mode: str, url: str = redis_url, concurrency: int = 1) -> subprocess.Popen[str]:
+        proc = subprocess.Popen([sys.executable, "-m", "tests.crash_worker", url, mode, str(concurrency)], cwd=ROOT,
                                 stdout=subprocess.PIPE, text=True)
         procs.append(proc)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
@@ -64,6 +65,29 @@ def test_a_job_of_a_killed_worker_is_recovered_and_completes_once(redis_url, spa
     job = app.adapter.get_job("crashy", handle.id)
     assert job["state"] == "completed" and job["stalledCount"] == "1"
     assert app.adapter.counts("crashy")["completed"] == 1
+    app.close()
+
+
+def test_jobs_of_a_killed_fed_slot_group_are_recovered_and_complete_once(redis_url, spawn_worker) -> None:
+    # Given a worker whose 16 slots are fed in batches (feeder.py), all of them stuck in handlers
+    app = producer(redis_url)
+    slots = FEEDER_MIN_SLOTS * 2
+    doomed = spawn_worker("hang", concurrency=slots)
+    handles = [app.dispatch("crashy", {"n": n}) for n in range(slots + 10)]
+    wait_until(lambda: sum(1 for h in handles if runs(redis_url, h.id)) == slots, 10, "every slot to start a job")
+
+    # When the process is killed and another worker comes
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait(5)
+    rescuer = spawn_worker("quick", concurrency=slots)
+
+    # Then every job completes, each killed one ran exactly twice, the rest once
+    for h in handles:
+        assert h.result(timeout=30)["done_by"] == rescuer.pid
+    started_by_doomed = [h for h in handles if runs(redis_url, h.id)[0].startswith(f"{doomed.pid}:")]
+    assert len(started_by_doomed) == slots
+    assert all(len(runs(redis_url, h.id)) == (2 if h in started_by_doomed else 1) for h in handles)
+    assert app.adapter.counts("crashy") == {**app.adapter.counts("crashy"), "completed": len(handles), "active": 0}
     app.close()
 
 

@@ -39,6 +39,11 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+def _pairs(flat: Sequence[Any]) -> dict[Any, Any]:
+    pairs = iter(flat)
+    return dict(zip(pairs, pairs, strict=False))
+
+
 def decode_job(flat: Sequence[Any]) -> dict[str, Any]:
     """A flat HGETALL reply as a dict: text fields as str, payload fields as bytes."""
     job: dict[str, Any] = {}
@@ -71,6 +76,25 @@ class ClaimResult:
     next_due_ms: int | None = None
     #: For fused transitions: how the finished job ended ('ok', 'retrying', 'failed', 'lost').
     status: str | None = None
+
+
+@dataclass
+class Completion:
+    """One completed job for ``ack_many``: the job, its serialized result, and whether to keep it."""
+
+    job: ClaimedJob
+    result: str | bytes
+    keep: bool = True
+
+
+@dataclass
+class BatchResult:
+    """What ``ack_many`` returned: a status per completion ('ok'/'lost'), the jobs claimed, and (when it
+    claimed fewer than asked) the next delayed run time, if any."""
+
+    statuses: list[str] = field(default_factory=list)
+    jobs: list[ClaimedJob] = field(default_factory=list)
+    next_due_ms: int | None = None
 
 
 @dataclass
@@ -251,6 +275,25 @@ class RedisAdapter:
         reply = self.scripts.fail(self.runner, self.keys.queue(job.task), args)
         return self._finish_reply(job.task, next_token, reply)
 
+    def ack_many(self, task: str, completions: Sequence[Completion], *, claim: int = 0, token: str = "",
+                 lock_ttl_ms: int = 0) -> BatchResult:  # fmt: skip
+        """Complete ``completions`` (jobs of ``task``), then claim up to ``claim`` jobs under ``token``: one
+        round trip for a whole group of slots."""
+        args: list[Any] = [self.keys.task_prefix(task), self.now_ms(), token, lock_ttl_ms, claim, len(completions)]
+        for c in completions:
+            args += (c.job.id, c.job.token, c.result, "1" if c.keep else "0")
+        reply = self.scripts.ack_many(self.runner, self.keys.queue(task), args)
+        n = len(completions)
+        batch = BatchResult(statuses=[_text(s) for s in reply[:n]])
+        due = _text(reply[n])
+        batch.next_due_ms = int(float(due)) if due else None
+        i = n + 1
+        while i < len(reply):
+            size = int(reply[i])
+            batch.jobs.append(ClaimedJob(task, _text(reply[i + 1]), token, decode_job(reply[i + 2:i + 1 + size])))
+            i += 1 + size
+        return batch
+
     @staticmethod
     def _finish_reply(task: str, next_token: str | None, reply: Sequence[Any]) -> ClaimResult:
         status = _text(reply[0])
@@ -313,8 +356,10 @@ class RedisAdapter:
     def wait_for_work(self, task: str, timeout_s: float) -> bool:
         """Block until a marker says a claim may succeed, or the timeout passes."""
         # BZPOPMIN's timeout is a float of seconds; 0 would mean forever.
-        popped = self.blocking.bzpopmin(self.keys.marker(task), timeout=max(timeout_s, 0.001))
-        return popped is not None
+        timeout = max(timeout_s, 0.001)
+        if isinstance(self.runner, ThreadConnections):  # the calling thread's own connection: no pool on the way
+            return self.runner.call("BZPOPMIN", self.keys.marker(task), timeout) is not None
+        return self.blocking.bzpopmin(self.keys.marker(task), timeout=timeout) is not None
 
     def wake_workers(self, task: str, count: int) -> None:
         """Wake up to ``count`` blocked claimers of ``task`` (used to stop a worker promptly)."""
@@ -333,7 +378,10 @@ class RedisAdapter:
         return decode_job([x for kv in raw.items() for x in kv]) if raw else None
 
     def get_fields(self, task: str, job_id: str, names: Sequence[str]) -> dict[str, Any]:
-        values = self.client.hmget(self.keys.job(task, job_id), list(names))
+        if isinstance(self.runner, ThreadConnections):
+            values = self.runner.call("HMGET", self.keys.job(task, job_id), *names)
+        else:
+            values = self.client.hmget(self.keys.job(task, job_id), list(names))
         return {n: (v if n in PAYLOAD_FIELDS or v is None else _text(v)) for n, v in zip(names, values, strict=True)}
 
     def find_task_of(self, job_id: str, task_names: Sequence[str]) -> str | None:
@@ -356,6 +404,12 @@ class RedisAdapter:
         """XREAD the given streams from the given ids; blocks at most ``block_ms``."""
         if not positions:
             return []
+        if isinstance(self.runner, ThreadConnections):
+            streams = list(positions)
+            reply = self.runner.call("XREAD", "COUNT", count, "BLOCK", block_ms, "STREAMS", *streams,
+                                     *(positions[s] for s in streams))
+            by_stream = reply.items() if isinstance(reply, dict) else reply or ()  # RESP3 (TLS set-ups) / RESP2
+            return [(stream, [(entry_id, _pairs(flat)) for entry_id, flat in entries]) for stream, entries in by_stream]
         return self.blocking.xread(positions, count=count, block=block_ms) or []
 
     def next_due_ms(self, task: str) -> int | None:

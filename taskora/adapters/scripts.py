@@ -84,16 +84,21 @@ class ThreadConnections:
         return held[1]
 
     def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
-        """One EVALSHA; a call that fails on a connection opened earlier (Redis restarted, an idle
-        connection dropped) is sent once more on a new one: every engine script is safe to resend."""
+        """One EVALSHA (every engine script is safe to resend, see ``call``)."""
+        return self.call("EVALSHA", sha, numkeys, *keys_and_args)
+
+    def call(self, *command: Any) -> Any:
+        """One command. A call that fails on a connection opened earlier (Redis restarted, an idle
+        connection dropped) is sent once more on a new one, so only commands safe to resend come here:
+        engine scripts, reads, and blocking pops of the marker (a lost marker costs latency, not a job)."""
         connection = self._connection()
         was_open = connection.is_connected
         try:
-            return connection.call("EVALSHA", sha, numkeys, *keys_and_args)
+            return connection.call(*command)
         except (RedisConnectionError, RedisTimeoutError, OSError):
             if not was_open:
                 raise
-        return connection.call("EVALSHA", sha, numkeys, *keys_and_args)
+        return connection.call(*command)
 
     def script_load(self, text: str) -> Any:
         return self._client.script_load(text)

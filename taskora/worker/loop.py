@@ -22,6 +22,7 @@ from ..errors import RetryError
 from ..retry import backoff_delay, should_retry
 from ..workflow import hooks as workflow_hooks
 from .executor import Executor, Outcome
+from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
 from .runtime import JobRuntime
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ class Worker:
         self._cold = threading.Event()
         self._threads: list[threading.Thread] = []
         self._slot_threads: list[threading.Thread] = []
+        self._feeders: list[tuple[SlotFeeder, threading.Thread]] = []
         self._pubsub: Any = None
         #: Observers with ``job_started(runtime)`` / ``job_finished(runtime, outcome)`` (CLI logs, prefork
         #: supervisor bookkeeping); called in the slot thread, errors logged and ignored.
@@ -86,12 +88,21 @@ class Worker:
         self.adapter.connect()
         self._subscribe_cancels()  # before any claim, so no cancel of a job we hold can be missed
         for task in self.tasks:
-            for i in range(self.slots_for(task)):
-                self._slot_threads.append(self._spawn(f"taskora-slot-{task.name}-{i}", self._slot_loop, task))
+            slots = self.slots_for(task)
+            feeder = self._start_feeder(task, slots) if slots >= FEEDER_MIN_SLOTS else None
+            for i in range(slots):
+                loop, args = (self._slot_loop, (task,)) if feeder is None else (self._fed_slot_loop, (feeder,))
+                self._slot_threads.append(self._spawn(f"taskora-slot-{task.name}-{i}", loop, *args))
         self._threads.append(self._spawn("taskora-heartbeat", self._heartbeat_loop))
         self._threads.append(self._spawn("taskora-maintenance", self._maintenance_loop))
         self._threads.append(self._spawn("taskora-cancel", self._cancel_loop))
         self.app.events.emit("worker:ready", self)
+
+    def _start_feeder(self, task: Task, slots: int) -> SlotFeeder:
+        feeder = SlotFeeder(self.adapter, task, slots, lock_ttl_ms=self._lock_ttl_ms(task), stopping=self._stopping,
+                            cold=self._cold, new_token=_new_token)
+        self._feeders.append((feeder, self._spawn(f"taskora-feeder-{task.name}", feeder.run)))
+        return feeder
 
     def _spawn(self, name: str, target: Any, *args: Any) -> threading.Thread:
         thread = threading.Thread(target=self._guard, args=(target, *args), name=name, daemon=True)
@@ -116,6 +127,8 @@ class Worker:
         self._stopping.set()
         for task in self.tasks:
             self._safely(self.adapter.wake_workers, task.name, self.slots_for(task))
+        for feeder, _thread in self._feeders:
+            feeder.wake()
         if cold:
             self._abort_active()
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -123,6 +136,7 @@ class Worker:
         if not finished:
             self._abort_active()
             finished = self._join(self._slot_threads, time.monotonic() + 1.0)
+        self._join([thread for _feeder, thread in self._feeders], time.monotonic() + 5.0)  # their last acks
         self._cold.set()
         self._requeue_abandoned()
         self._join(self._threads, time.monotonic() + 2.0)
@@ -172,6 +186,14 @@ class Worker:
                 backoff = min(backoff * 2, 2.0)
                 self._after_reconnect()
 
+    def _fed_slot_loop(self, feeder: SlotFeeder) -> None:
+        """A slot of a group with a feeder: take a claimed job, run it, hand it back, repeat."""
+        try:
+            while (job := feeder.next_job()) is not None:
+                self._process(job, feeder)
+        finally:
+            feeder.slot_exited()
+
     def _after_reconnect(self) -> None:
         """A restarted Redis may have lost ``taskora:meta``; write it again before going on."""
         try:
@@ -211,7 +233,7 @@ class Worker:
     def _lock_ttl_ms(task: Task) -> int:
         return int(task.options.stall.interval * 1000)
 
-    def _process(self, job: ClaimedJob) -> ClaimedJob | None:
+    def _process(self, job: ClaimedJob, feeder: SlotFeeder | None = None) -> ClaimedJob | None:
         task = self.app.get_task(job.task)
         runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
         with self._active_lock:
@@ -226,11 +248,11 @@ class Worker:
             self._notify("job_finished", runtime, None)
             return None
         self.processed += 1
-        next_job = self._finish_reliably(runtime, outcome).job
+        next_job = self._finish_reliably(runtime, outcome, feeder).job
         self._notify("job_finished", runtime, outcome)
         return next_job
 
-    def _finish_reliably(self, runtime: JobRuntime, outcome: Outcome) -> ClaimResult:
+    def _finish_reliably(self, runtime: JobRuntime, outcome: Outcome, feeder: SlotFeeder | None) -> ClaimResult:
         """Record the outcome, retrying while Redis is unreachable; the handler itself never runs twice here.
 
         Resending is safe: a finish whose reply was lost finds the job no longer held and reports
@@ -239,7 +261,7 @@ class Worker:
         backoff = 0.05
         while True:
             try:
-                return self._finish(runtime, outcome)
+                return self._finish(runtime, outcome, feeder)
             except CONNECTION_ERRORS as exc:
                 if self._cold.is_set():
                     log.warning("job %s (%s): outcome not recorded before shutdown (%s); stall recovery will "
@@ -258,9 +280,11 @@ class Worker:
                 log.exception("worker job hook %r.%s raised", hook, name)
 
     # -- finishing ------------------------------------------------------------------------------
-    def _finish(self, runtime: JobRuntime, outcome: Outcome) -> ClaimResult:
+    def _finish(self, runtime: JobRuntime, outcome: Outcome, feeder: SlotFeeder | None = None) -> ClaimResult:
+        """Record the outcome; a slot of its own also claims its next job in the same call, a fed slot hands
+        a completed job to its feeder."""
         task = runtime.task
-        next_token = None if self._stopping.is_set() else _new_token()
+        next_token = None if self._stopping.is_set() or feeder is not None else _new_token()
         ttl = self._lock_ttl_ms(task)
         if runtime.signal.reason == "shutdown" and outcome.kind != "completed":
             self.adapter.nack(task.name, runtime.id, runtime.claimed.token)
@@ -270,8 +294,11 @@ class Worker:
         if outcome.kind == "completed":
             payload = self.app.serializer.dumps(outcome.result)
             workflow_hooks.on_completed(self.app, runtime.fields, payload)  # before ack: a crash re-runs it
-            result = self.adapter.ack(runtime.claimed, payload, keep=task.options.keep_result,
-                                      next_token=next_token, lock_ttl_ms=ttl)
+            if feeder is not None:
+                result = ClaimResult(status=feeder.complete(runtime.claimed, payload, task.options.keep_result))
+            else:
+                result = self.adapter.ack(runtime.claimed, payload, keep=task.options.keep_result,
+                                          next_token=next_token, lock_ttl_ms=ttl)
         else:
             result = self._finish_failed(runtime, outcome.error, next_token, ttl)
         if result.status == "lost":

@@ -1,0 +1,170 @@
+"""SlotFeeder: one thread that claims and acknowledges for a whole group of slots.
+
+With a handful of slots, each slot finishing a job and claiming the next in one script call is
+the cheapest loop. With dozens, those round trips run side by side, and a hundred threads waking
+for a hundred replies spend more time passing the GIL around than running Python. A feeder gives
+such a group one Redis conversation instead: slots hand it their completed jobs and wait for work;
+it sends every completion gathered so far and a claim for every idle slot as one ``ack_many``
+script call, and hands out what it claimed. Under load, batches form by themselves (whatever
+finished while the previous call was in flight); with one job at a time, each call carries one job.
+
+When the queue runs dry the feeder blocks on the task's marker like a slot would. Meanwhile it
+cannot send anything, so a slot that finishes then acknowledges its job itself: no completion ever
+waits on an idle queue. Only completed jobs go through the feeder; failures, retries, cancels and
+shutdown hand-backs stay on the slot's own transitions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, Completion
+
+if TYPE_CHECKING:
+    from ..adapters.redis import RedisAdapter
+    from ..task import Task
+
+log = logging.getLogger("taskora.worker")
+
+#: A task with at least this many slots in one process gets a feeder (measured: with fewer, a slot's
+#: own fused ack-and-claim is as fast and adds no thread hand-off to a job's latency).
+FEEDER_MIN_SLOTS = 8
+#: Longest the feeder blocks on the marker before looking again.
+MAX_BLOCK_S = 5.0
+
+
+class SlotFeeder:
+    """Claims for and acknowledges the jobs of ``slots`` slot threads of one task."""
+
+    def __init__(self, adapter: RedisAdapter, task: Task, slots: int, *, lock_ttl_ms: int,
+                 stopping: threading.Event, cold: threading.Event, new_token: Any) -> None:  # fmt: skip
+        self.adapter = adapter
+        self.task = task
+        self.lock_ttl_ms = lock_ttl_ms
+        self._stopping = stopping
+        self._cold = cold
+        self._new_token = new_token
+        self._lock = threading.Lock()
+        self._job_ready = threading.Condition(self._lock)  # slots wait here for a job
+        self._work_ready = threading.Condition(self._lock)  # the feeder waits here for something to send
+        self._ready: deque[ClaimedJob] = deque()
+        self._completions: list[Completion] = []
+        self._idle_slots = 0
+        self._live_slots = slots
+        self._parked = False
+
+    # -- the slots' side ----------------------------------------------------------------------------
+    def next_job(self) -> ClaimedJob | None:
+        """Block until a job is claimed for this slot; None once the worker stops and none is left."""
+        with self._lock:
+            self._idle_slots += 1
+            self._work_ready.notify()
+            while not self._ready and not self._stopping.is_set():
+                self._job_ready.wait()
+            self._idle_slots -= 1
+            return self._ready.popleft() if self._ready else None
+
+    def complete(self, job: ClaimedJob, result: str | bytes, keep: bool) -> str | None:
+        """Hand in a completed job. Returns None when the feeder will send it, or the ack's status when
+        the feeder is blocked on an empty queue and the calling slot acknowledged the job itself."""
+        with self._lock:
+            if not self._parked:
+                self._completions.append(Completion(job, result, keep))
+                self._work_ready.notify()
+                return None
+        return self.adapter.ack(job, result, keep=keep).status
+
+    def slot_exited(self) -> None:
+        with self._lock:
+            self._live_slots -= 1
+            self._work_ready.notify()
+
+    def wake(self) -> None:
+        """Called on stop: slots waiting for work and the feeder re-check the stop flag."""
+        with self._lock:
+            self._job_ready.notify_all()
+            self._work_ready.notify()
+
+    # -- the feeder's thread --------------------------------------------------------------------------
+    def run(self) -> None:
+        while True:
+            completions, wanted, last = self._take_work()
+            if completions or wanted:
+                claimed, next_due_ms = self._exchange(completions, wanted)
+                if wanted and claimed < wanted and not self._stopping.is_set():
+                    self._park(next_due_ms)
+            if last:
+                break
+        self._return_unstarted()
+
+    def _take_work(self) -> tuple[list[Completion], int, bool]:
+        """Wait until there is something to send; returns (completions, jobs to claim, is this the last round)."""
+        with self._lock:
+            while True:
+                stopping = self._stopping.is_set()
+                wanted = 0 if stopping else max(0, self._idle_slots - len(self._ready))
+                last = stopping and self._live_slots == 0
+                if self._completions or wanted or last:
+                    completions, self._completions = self._completions, []
+                    return completions, wanted, last
+                self._work_ready.wait()
+
+    def _exchange(self, completions: list[Completion], wanted: int) -> tuple[int, int | None]:
+        """Send the completions and claim up to ``wanted`` jobs; resends until Redis answers (a resent
+        completion finds its job no longer held and reports 'lost', never completing it twice)."""
+        backoff = 0.05
+        while True:
+            try:
+                batch = self.adapter.ack_many(self.task.name, completions, claim=wanted, token=self._new_token(),
+                                              lock_ttl_ms=self.lock_ttl_ms)
+                break
+            except CONNECTION_ERRORS as exc:
+                if self._cold.is_set():
+                    log.warning("%s: %d completion(s) not recorded before shutdown (%s); stall recovery will run "
+                                "them again", self.task.name, len(completions), exc)
+                    return 0, None
+                log.warning("%s: Redis unreachable (%s); feeder retries in %.2fs", self.task.name, exc, backoff)
+                self._cold.wait(backoff)
+                backoff = min(backoff * 2, 2.0)
+        for completion, status in zip(completions, batch.statuses, strict=True):
+            if status == "lost":
+                log.warning("job %s (%s): lock lost while running; its outcome was dropped", completion.job.id,
+                            self.task.name)
+        if batch.jobs:
+            with self._lock:
+                self._ready.extend(batch.jobs)
+                self._job_ready.notify(len(batch.jobs))
+        return len(batch.jobs), batch.next_due_ms
+
+    def _park(self, next_due_ms: int | None) -> None:
+        """Block on the marker until a job may be claimable; slots acknowledge for themselves meanwhile."""
+        timeout = MAX_BLOCK_S
+        if next_due_ms is not None:
+            timeout = min(timeout, max(0.0, (next_due_ms - self.adapter.now_ms()) / 1000))
+        with self._lock:
+            if self._completions:  # something arrived meanwhile: send it first
+                return
+            self._parked = True
+        try:
+            if timeout > 0:
+                self.adapter.wait_for_work(self.task.name, timeout)
+        except CONNECTION_ERRORS as exc:
+            log.warning("%s: Redis unreachable while waiting for work (%s)", self.task.name, exc)
+            self._cold.wait(0.5)
+        finally:
+            with self._lock:
+                self._parked = False
+
+    def _return_unstarted(self) -> None:
+        """Jobs claimed for slots that stopped before taking them go back to the front of the queue."""
+        with self._lock:
+            unstarted, self._ready = list(self._ready), deque()
+        for job in unstarted:
+            try:
+                self.adapter.nack(self.task.name, job.id, job.token)
+            except CONNECTION_ERRORS as exc:
+                log.warning("job %s (%s): could not be handed back (%s); stall recovery will", job.id,
+                            self.task.name, exc)
