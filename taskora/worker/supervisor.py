@@ -1,9 +1,12 @@
 """The prefork pool: a supervisor process with N forked children, each a full worker with one slot
 per task.
 
-Children report each job they take and finish over a pipe, so the supervisor always knows what a
-child holds. A child that dies has its jobs handed back at once (``nack`` with the child's lock
-token, so a job that already finished is left alone) and is replaced. A job past its hard time
+Children tell the supervisor over a pipe which jobs they hold: not per job (two messages per job
+would cost the supervisor two wake-ups per job, a fifth of the pool's throughput on two cores) but
+as a snapshot, sent at most every ``REPORT_EVERY_S`` while it changes. A child that dies has the
+jobs of its last snapshot handed back at once (``nack`` with the child's lock token, so a job that
+already finished is left alone; one taken after the snapshot is recovered by the stall sweep when
+its lock lapses) and is replaced. A job past its hard time
 limit gets its child killed and is failed with ``TimeLimitExceeded``. Warm/cold shutdown is
 forwarded as SIGTERM (children count them); SIGHUP starts fresh children and drains the old ones.
 """
@@ -34,6 +37,8 @@ log = logging.getLogger("taskora.worker.supervisor")
 COLD_KILL_AFTER_S = 10.0
 #: Longest the monitor waits without looking at time limits.
 MONITOR_TICK_S = 0.5
+#: How often a busy child sends the supervisor its held jobs (a snapshot, only when it changed).
+REPORT_EVERY_S = 0.05
 
 
 @dataclass
@@ -162,14 +167,15 @@ class Supervisor:
             self._on_message(child, message)
 
     def _on_message(self, child: Child, message: tuple[Any, ...]) -> None:
-        kind, job_id = message[0], message[1]
+        kind, held, processed = message
+        if kind != "held":
+            return
         with self._lock:
-            if kind == "start":
-                child.held[job_id] = HeldJob(task=message[2], token=message[3], attempt=message[4], hard=message[5])
-            elif kind == "end":
-                child.held.pop(job_id, None)
-                child.processed += 1
-                self.processed += 1
+            # ``started`` is the child's time.monotonic(): CLOCK_MONOTONIC, the same clock in every process
+            child.held = {job_id: HeldJob(task, token, attempt, hard, started)
+                          for job_id, (task, token, attempt, hard, started) in held.items()}
+            self.processed += processed - child.processed
+            child.processed = processed
 
     def _reap(self, child: Child) -> None:
         child.process.join()
@@ -241,38 +247,67 @@ def _signal(pid: int, signum: int) -> None:
 
 
 class _Reporter:
-    """Inside a child: tells the supervisor which jobs it holds; retires the child past its limits."""
+    """Inside a child: keeps the supervisor's view of its held jobs current; retires the child past its limits."""
 
     def __init__(self, conn: Connection, pool: ThreadPool, signals: StopSignals) -> None:
         self.conn = conn
         self.pool = pool
         self.signals = signals
         self.done = 0
+        self._held: dict[str, tuple[str, str, int, float | None, float]] = {}
+        self._changed = threading.Event()
+        self._closing = threading.Event()
         self._lock = threading.Lock()
-
-    def _send(self, message: tuple[Any, ...]) -> None:
-        with self._lock:
-            try:
-                self.conn.send(message)
-            except (OSError, ValueError):  # the supervisor is gone; the engine's stall recovery still covers us
-                log.debug("supervisor pipe closed", exc_info=True)
+        self._thread = threading.Thread(target=self._report_loop, name="taskora-reporter", daemon=True)
+        self._thread.start()
 
     def job_started(self, runtime: Any) -> None:
         hard = self.pool.limits.limits(runtime.task, runtime.fields.get).hard
-        self._send(("start", runtime.id, runtime.task_name, runtime.claimed.token, runtime.attempt, hard))
+        with self._lock:
+            self._held[runtime.id] = (runtime.task_name, runtime.claimed.token, runtime.attempt, hard, time.monotonic())
+        self._changed.set()
 
     def job_finished(self, runtime: Any, outcome: Any) -> None:
-        self._send(("end", runtime.id))
-        self.done += 1
+        with self._lock:
+            self._held.pop(runtime.id, None)
+            self.done += 1
+        self._changed.set()
         s = self.pool.settings
         if s.max_tasks_per_child and self.done >= s.max_tasks_per_child and not self.signals.terms:
             log.info("child pid %d ran %d task(s) (--max-tasks-per-child); replacing it", os.getpid(), self.done)
             self._retire()
-        rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        if s.max_memory_per_child and rss_kib > s.max_memory_per_child and not self.signals.terms:
-            log.warning("child pid %d uses %d KiB > --max-memory-per-child %d; replacing it", os.getpid(), rss_kib,
-                        s.max_memory_per_child)
-            self._retire()
+        if s.max_memory_per_child and not self.signals.terms:
+            rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            if rss_kib > s.max_memory_per_child:
+                log.warning("child pid %d uses %d KiB > --max-memory-per-child %d; replacing it", os.getpid(),
+                            rss_kib, s.max_memory_per_child)
+                self._retire()
+
+    def close(self) -> None:
+        """Send the final state (nothing held once the worker stopped) and stop reporting."""
+        self._closing.set()
+        self._changed.set()
+        self._thread.join(timeout=2)
+
+    def _report_loop(self) -> None:
+        while True:
+            self._changed.wait()
+            self._changed.clear()
+            if not self._send_snapshot() or self._closing.is_set():
+                return
+            if self._closing.wait(REPORT_EVERY_S):  # a busy child reports at most this often
+                self._send_snapshot()
+                return
+
+    def _send_snapshot(self) -> bool:
+        with self._lock:
+            snapshot, done = dict(self._held), self.done
+        try:
+            self.conn.send(("held", snapshot, done))
+            return True
+        except (OSError, ValueError):  # the supervisor is gone; the engine's stall recovery still covers us
+            log.debug("supervisor pipe closed", exc_info=True)
+            return False
 
     def _retire(self) -> None:
         """Stop claiming right now (this runs in the slot thread), then shut down warm."""
@@ -291,4 +326,5 @@ def _child_main(settings: WorkerSettings, conn: Connection, index: int) -> None:
     pool.slots = lambda: 1  # type: ignore[method-assign]
     pool.start()
     serve(pool, signals, name=f"child {index} (pid {os.getpid()})")
+    reporter.close()
     conn.close()
