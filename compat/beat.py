@@ -24,7 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from taskora.errors import ConfigurationError
+from taskora.errors import ConfigurationError, reject_unknown
 from taskora.scheduler import ScheduleConfig
 
 from .schedules import CELERY_ON_MISSED, maybe_schedule
@@ -56,10 +56,7 @@ def translate_entry(key: str, entry: Any, timezone: str, app: Any = None) -> Bea
     """One ``beat_schedule`` entry -> a native schedule config; errors name the entry and the field."""
     if not isinstance(entry, Mapping):
         raise ConfigurationError(f"beat_schedule[{key!r}]: expected a dict with 'task' and 'schedule', got {entry!r}")
-    unknown = set(entry) - ENTRY_KEYS
-    if unknown:
-        raise ConfigurationError(f"beat_schedule[{key!r}]: unknown key(s) {', '.join(sorted(unknown))}; "
-                                 f"known: {', '.join(sorted(ENTRY_KEYS))}")
+    reject_unknown(f"beat_schedule[{key!r}]", entry, ENTRY_KEYS, noun="key(s)")
     task = entry.get("task")
     if not isinstance(task, str) or not task:
         raise ConfigurationError(f"beat_schedule[{key!r}]: 'task' must be a task name, got {task!r}")

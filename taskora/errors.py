@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -11,6 +12,15 @@ class TaskoraError(Exception):
 
 class ConfigurationError(TaskoraError, ValueError):
     """A task, dispatch or app option is wrong; raised where it is given, before anything is enqueued."""
+
+
+def reject_unknown(where: str, given: Iterable[str], known: Iterable[str], *, noun: str = "option(s)") -> None:
+    """Raise ConfigurationError naming the names in ``given`` that are not ``known``, and the known ones."""
+    known = set(known)
+    unknown = set(given) - known
+    if unknown:
+        raise ConfigurationError(f"{where}: unknown {noun} {', '.join(sorted(unknown))}; "
+                                 f"known: {', '.join(sorted(known))}")
 
 
 class SerializationError(TaskoraError, TypeError):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .durations import to_seconds
-from .errors import ConfigurationError
+from .errors import ConfigurationError, reject_unknown
 
 BACKOFF_STRATEGIES = ("fixed", "linear", "exponential")
 
@@ -83,9 +83,7 @@ def parse_retry(value: RetryPolicy | Mapping[str, Any] | int | None, base: Retry
         raise ConfigurationError(f"retry: expected a dict, a RetryPolicy or a number of attempts, got {value!r}")
     if isinstance(value, int):
         value = {"attempts": value}
-    unknown = set(value) - {f for f in RetryPolicy.__dataclass_fields__}
-    if unknown:
-        raise ConfigurationError(f"retry: unknown option(s) {', '.join(sorted(unknown))}")
+    reject_unknown("retry", value, RetryPolicy.__dataclass_fields__)
     policy = replace(base, **value)
     return _check_retry(policy)
 
@@ -114,9 +112,7 @@ def parse_stall(value: StallPolicy | Mapping[str, Any] | None, base: StallPolicy
         return base
     if isinstance(value, StallPolicy):
         return value
-    unknown = set(value) - {"interval", "max_count"}
-    if unknown:
-        raise ConfigurationError(f"stall: unknown option(s) {', '.join(sorted(unknown))}")
+    reject_unknown("stall", value, {"interval", "max_count"})
     interval = to_seconds(value.get("interval", base.interval), name="stall.interval")
     max_count = value.get("max_count", base.max_count)
     if interval <= 0 or not isinstance(max_count, int) or max_count < 0:
@@ -130,9 +126,7 @@ def parse_retention(value: Retention | Mapping[str, Any] | None) -> Retention:
         return Retention()
     if isinstance(value, Retention):
         return value
-    unknown = set(value) - {"completed", "failed"}
-    if unknown:
-        raise ConfigurationError(f"retention: unknown option(s) {', '.join(sorted(unknown))}")
+    reject_unknown("retention", value, {"completed", "failed"})
     base = Retention()
     completed = value.get("completed") or {}
     failed = value.get("failed") or {}

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .durations import to_ms
-from .errors import ConfigurationError
+from .errors import ConfigurationError, reject_unknown
 from .events import TASK_EVENTS, Emitter
 from .handles import ResultHandle
 from .options import TaskOptions, check_priority
@@ -84,12 +84,7 @@ class Task(Generic[In, Out]):
         """Validate options and serialize ``data`` into an enqueue request (nothing is sent)."""
         from .adapters.redis import EnqueueRequest
 
-        unknown = set(options) - DISPATCH_OPTIONS
-        if unknown:
-            raise ConfigurationError(
-                f"{self.name}.dispatch: unknown option(s) {', '.join(sorted(unknown))}; "
-                f"known: {', '.join(sorted(DISPATCH_OPTIONS))}"
-            )
+        reject_unknown(f"{self.name}.dispatch", options, DISPATCH_OPTIONS)
         delay_ms = to_ms(options["delay"], name="delay") if options.get("delay") is not None else 0
         priority = check_priority(options.get("priority", self.options.priority))
         ttl = options.get("ttl")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigurationError, TaskoraError, UnknownTaskError
+from ..errors import ConfigurationError, TaskoraError, UnknownTaskError, reject_unknown
 from .spec import MissedRunPolicy, ScheduleConfig, make_spec
 
 if TYPE_CHECKING:
@@ -85,10 +85,7 @@ def config_from_options(task: str, options: Mapping[str, Any], *, overlap: bool 
     """Validate a native schedule declaration (task option or ``app.schedule``) into a config."""
     if not isinstance(options, Mapping):
         raise ConfigurationError(f"schedule for {task!r}: expected a dict like {{'every': '5m'}}, got {options!r}")
-    unknown = set(options) - _SCHEDULE_KEYS
-    if unknown:
-        raise ConfigurationError(f"schedule for {task!r}: unknown key(s) {', '.join(sorted(unknown))}; "
-                                 f"known: {', '.join(sorted(_SCHEDULE_KEYS))}")
+    reject_unknown(f"schedule for {task!r}", options, _SCHEDULE_KEYS, noun="key(s)")
     spec = make_spec(every=options.get("every"), cron=options.get("cron"), timezone=options.get("timezone"))
     on_missed = MissedRunPolicy.parse(options.get("on_missed", options.get("onMissed")))
     overlap = options.get("overlap", overlap)
@@ -230,9 +227,7 @@ class ScheduleManager:
 
         A new timing takes effect from now (next run = its first fire time after now).
         """
-        unknown = set(changes) - _SCHEDULE_KEYS - {"task"}
-        if unknown:
-            raise ConfigurationError(f"schedules.update({name!r}): unknown option(s) {', '.join(sorted(unknown))}")
+        reject_unknown(f"schedules.update({name!r})", changes, _SCHEDULE_KEYS | {"task"})
         if "task" in changes and changes["task"] not in self.app.tasks:
             raise ConfigurationError(f"schedules.update({name!r}): no task named {changes['task']!r} is registered")
         return self._change(name, lambda info: self._updated(info, changes))

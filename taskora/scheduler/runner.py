@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..adapters.redis import CONNECTION_ERRORS
 from ..durations import to_seconds
-from ..errors import ConfigurationError, TaskoraError
+from ..errors import ConfigurationError, TaskoraError, reject_unknown
 from .manager import RUNNING_STATES, run_id
 from .spec import ScheduleConfig, plan_due_runs
 
@@ -62,10 +62,7 @@ class SchedulerRunner:
 
     def __init__(self, app: Taskora, *, tick: Any = None, lock_ttl: Any = None) -> None:
         options = getattr(app, "scheduler_options", {}) or {}
-        unknown = set(options) - {"poll_interval", "lock_ttl", "prune"}
-        if unknown:
-            raise ConfigurationError(f"scheduler: unknown option(s) {', '.join(sorted(unknown))}; "
-                                     "known: lock_ttl, poll_interval, prune")
+        reject_unknown("scheduler", options, {"poll_interval", "lock_ttl", "prune"})
         self.app = app
         self.tick = to_seconds(tick if tick is not None else options.get("poll_interval", DEFAULT_TICK), name="tick")
         self.lock_ttl = to_seconds(lock_ttl if lock_ttl is not None else options.get("lock_ttl", DEFAULT_LOCK_TTL),

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, reject_unknown
 
 if TYPE_CHECKING:
     from ..task import Task
@@ -63,10 +63,7 @@ class Signature(Composable):
     """One task invocation: ``task.s(data)`` (bound) or ``task.s()`` (receives upstream output)."""
 
     def __init__(self, task: Task, data: Any = _UNSET, *, mode: str | None = None, **options: Any) -> None:
-        unknown = set(options) - NODE_OPTIONS
-        if unknown:
-            raise ConfigurationError(f"{task.name}.s(): unknown option(s) {', '.join(sorted(unknown))}; "
-                                     f"known: {', '.join(sorted(NODE_OPTIONS))}")
+        reject_unknown(f"{task.name}.s()", options, NODE_OPTIONS)
         bound = data is not _UNSET
         mode = mode or ("bound" if bound else "pipe")
         if mode not in MODES:
