@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 
 from taskora import Taskora
-from taskora.adapters.redis import Completion, EnqueueRequest
+from taskora.adapters.redis import ClaimedJob, Completion, EnqueueRequest
 from taskora.errors import JobFailedError
 from taskora.worker.feeder import FEEDER_MIN_SLOTS
 
@@ -37,7 +37,7 @@ def test_ack_many_completes_a_batch_and_claims_for_idle_slots(app: Taskora) -> N
     assert first.jobs[0].fields["state"] == "active"
 
     done = [Completion(first.jobs[0], b'"a"'), Completion(first.jobs[1], b'"b"', keep=False)]
-    stranger = Completion(first.jobs[0].__class__("batch", "job-2", "not-its-token", {}), b'"x"')
+    stranger = Completion(ClaimedJob("batch", "job-2", "not-its-token", {}), b'"x"')
     second = adapter.ack_many("batch", [*done, stranger], claim=5, token="t2", lock_ttl_ms=30_000)
     # job-2 was still waiting, so the 'stranger' ack is refused, and then job-2 is claimed
     assert second.statuses == ["ok", "ok", "lost"]

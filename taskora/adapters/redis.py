@@ -290,7 +290,7 @@ class RedisAdapter:
         i = n + 1
         while i < len(reply):
             size = int(reply[i])
-            batch.jobs.append(ClaimedJob(task, _text(reply[i + 1]), token, decode_job(reply[i + 2:i + 1 + size])))
+            batch.jobs.append(_claim_reply(task, token, reply[i + 1:i + 1 + size]).job)
             i += 1 + size
         return batch
 

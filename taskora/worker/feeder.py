@@ -22,6 +22,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, Completion
+from .idle import wait_for_work
 
 if TYPE_CHECKING:
     from ..adapters.redis import RedisAdapter
@@ -32,8 +33,6 @@ log = logging.getLogger("taskora.worker")
 #: A task with at least this many slots in one process gets a feeder (measured: with fewer, a slot's
 #: own fused ack-and-claim is as fast and adds no thread hand-off to a job's latency).
 FEEDER_MIN_SLOTS = 8
-#: Longest the feeder blocks on the marker before looking again.
-MAX_BLOCK_S = 5.0
 
 
 class SlotFeeder:
@@ -141,16 +140,12 @@ class SlotFeeder:
 
     def _park(self, next_due_ms: int | None) -> None:
         """Block on the marker until a job may be claimable; slots acknowledge for themselves meanwhile."""
-        timeout = MAX_BLOCK_S
-        if next_due_ms is not None:
-            timeout = min(timeout, max(0.0, (next_due_ms - self.adapter.now_ms()) / 1000))
         with self._lock:
             if self._completions:  # something arrived meanwhile: send it first
                 return
             self._parked = True
         try:
-            if timeout > 0:
-                self.adapter.wait_for_work(self.task.name, timeout)
+            wait_for_work(self.adapter, self.task.name, next_due_ms)
         except CONNECTION_ERRORS as exc:
             log.warning("%s: Redis unreachable while waiting for work (%s)", self.task.name, exc)
             self._cold.wait(0.5)

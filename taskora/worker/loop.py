@@ -23,6 +23,7 @@ from ..retry import backoff_delay, should_retry
 from ..workflow import hooks as workflow_hooks
 from .executor import Executor, Outcome
 from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
+from .idle import wait_for_work
 from .runtime import JobRuntime
 
 if TYPE_CHECKING:
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("taskora.worker")
 
-#: Longest a slot blocks on its marker before looking again (also bounds how late a stop is seen).
-MAX_BLOCK_S = 5.0
 #: How often retention runs.
 TRIM_EVERY_S = 5.0
 
@@ -222,11 +221,7 @@ class Worker:
         claimed = self.adapter.claim(task.name, _new_token(), self._lock_ttl_ms(task))
         if claimed.job is not None or self._stopping.is_set():
             return claimed.job
-        timeout = MAX_BLOCK_S
-        if claimed.next_due_ms is not None:
-            timeout = min(timeout, max(0.0, (claimed.next_due_ms - self.adapter.now_ms()) / 1000))
-        if timeout > 0:
-            self.adapter.wait_for_work(task.name, timeout)
+        wait_for_work(self.adapter, task.name, claimed.next_due_ms)
         return None
 
     @staticmethod

@@ -167,9 +167,7 @@ class Supervisor:
             self._on_message(child, message)
 
     def _on_message(self, child: Child, message: tuple[Any, ...]) -> None:
-        kind, held, processed = message
-        if kind != "held":
-            return
+        _kind, held, processed = message  # ("held", {job id: (task, token, attempt, hard, started)}, done)
         with self._lock:
             # ``started`` is the child's time.monotonic(): CLOCK_MONOTONIC, the same clock in every process
             child.held = {job_id: HeldJob(task, token, attempt, hard, started)
