@@ -136,6 +136,13 @@ def app_option(fn: Any) -> Any:
                         help="The app: a module, module:attr or package.")(fn)
 
 
+def process_options(fn: Any) -> Any:
+    """``--pidfile``, ``-f/--logfile`` and ``--detach``, shared by the long-running commands (worker, beat)."""
+    fn = click.option("--detach", is_flag=True, help="Run in the background (needs --logfile).")(fn)
+    fn = click.option("-f", "--logfile", default=None)(fn)
+    return click.option("--pidfile", default=None)(fn)
+
+
 def json_option(fn: Any) -> Any:
     return click.option("--json", "as_json", is_flag=True, default=False, help="Machine-readable output.")(fn)
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..worker.pools import StopSignals
-from ._app import app_option, resolve
+from ._app import app_option, process_options, resolve
 from ._output import broker_errors
 from ._process import LOG_LEVELS, PidFile, detach, setup_logging
 from .worker import load_beat
@@ -21,9 +21,7 @@ log = logging.getLogger("taskora.beat")
 @click.option("-l", "--loglevel", default="WARNING", show_default=True, help=f"One of {', '.join(LOG_LEVELS)}.")
 @click.option("-s", "--schedule", "schedule_file", default=None,
               help="Accepted for Celery compatibility: schedule state lives in Redis, not in a file.")
-@click.option("--pidfile", default=None)
-@click.option("-f", "--logfile", default=None)
-@click.option("--detach", is_flag=True, help="Run in the background (needs --logfile).")
+@process_options
 @click.pass_context
 @broker_errors
 def beat(ctx: click.Context, app_spec: str | None, **opts: Any) -> None:

@@ -12,7 +12,7 @@ import click
 
 from ..worker.control import ControlHandler, ControlServer
 from ..worker.pools import POOL_NAMES, StopSignals, WorkerSettings, make_pool, serve
-from ._app import LoadedApp, app_option, resolve
+from ._app import LoadedApp, app_option, process_options, resolve
 from ._output import CliError, broker_errors
 from ._process import LOG_LEVELS, PidFile, detach, expand_hostname, setup_logging
 
@@ -50,9 +50,7 @@ def load_beat(app: Any) -> Any:
               help="Default hard time limit, seconds.")
 @click.option("--soft-time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Default soft time limit, seconds.")
-@click.option("--pidfile", default=None)
-@click.option("-f", "--logfile", default=None)
-@click.option("--detach", is_flag=True, help="Run in the background (needs --logfile).")
+@process_options
 @click.pass_context
 @broker_errors
 def worker(ctx: click.Context, app_spec: str | None, **opts: Any) -> None:
