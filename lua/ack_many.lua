@@ -6,7 +6,7 @@
 -- 4 items: job id, its lock token, serialized result, keep ('1'/'0', as in ack.lua).
 -- Returns {status_1, ..., status_n, next_due, m_1, <claim 1>, m_2, <claim 2>, ...}: a status per
 -- completion ('ok' or 'lost'), the next delayed run time ('' when none or when every claim
--- succeeded), then each claimed job as its item count m and {id, field, value, ...}.
+-- succeeded), then each claimed job as its item count m and {id, more, field, value, ...}.
 --@include lib/queue
 --@include lib/claim
 --@include lib/complete

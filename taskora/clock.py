@@ -1,5 +1,7 @@
-"""Time as the engine sees it. Scripts never read Redis' clock: the caller passes ``now`` in ms, so a
-virtual clock (tests, the TestRunner) drives delays, retries, TTLs and schedules."""
+"""Time as the engine sees it. The caller passes ``now`` in ms to every script, so a virtual clock
+(tests, the TestRunner) drives delays, retries, TTLs and schedules. One exception: a claim queued
+behind a blocking wait (``RedisAdapter.wait_then_claim``) reads Redis' clock, since nobody knows when
+it will run; that path is only taken with the system clock."""
 
 from __future__ import annotations
 

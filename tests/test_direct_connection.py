@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -112,3 +113,19 @@ def test_unix_sockets_are_supported() -> None:
 def test_tls_connections_stay_with_redis_py() -> None:
     pool = redis.Redis.from_url("rediss://127.0.0.1:6390/0").connection_pool  # never connected
     assert not DirectConnection.supports(pool)
+
+
+def test_commands_sent_together_run_in_order_the_second_as_soon_as_a_blocked_first_ends(redis_url: str) -> None:
+    connection = DirectConnection(_pool(redis_url))
+    replies: list = []
+    waiter = threading.Thread(target=lambda: replies.extend(
+        connection.call_many([("BLPOP", "together", 5), ("LPUSH", "after-the-wait", "ran")])))
+    waiter.start()
+    client = redis.Redis.from_url(redis_url)
+    client.rpush("together", "x")
+    waiter.join(10)
+    assert replies == [[b"together", b"x"], 1]
+    assert client.lrange("after-the-wait", 0, -1) == [b"ran"]
+    # an error reply is returned in its place, and the replies after it are still read
+    failed, pong = connection.call_many([("EVALSHA", "0" * 40, 0), ("PING",)])
+    assert isinstance(failed, NoScriptError) and pong == b"PONG"

@@ -126,3 +126,26 @@ def test_a_warm_stop_in_the_middle_loses_and_doubles_nothing(make_app: Callable[
     assert all_ran.wait(60), f"{sum(runs.values())} of {total} ran"
     app.close(timeout=30)
     assert set(runs.values()) == {1} and len(runs) == total
+
+
+def test_bursts_after_quiet_spells_run_every_job_once(make_app: Callable[..., Taskora]) -> None:
+    # Idle, one slot keeps the watch and runs what it claims; a burst hands claiming back to the
+    # feeder; quiet again, the watch resumes. Every switch must keep every job running exactly once.
+    app = make_app()
+    runs: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def record(n: int) -> int:
+        with lock:
+            runs[n] += 1
+        return n
+
+    task = app.task("fed-bursts", record, concurrency=SLOTS)
+    app.start()
+    n = 0
+    for _round in range(4):
+        assert task.dispatch(n).result(timeout=5) == n  # alone: claimed by the watching slot
+        burst = task.dispatch_many(list(range(n + 1, n + 301)))
+        assert [h.result(timeout=60) for h in burst] == list(range(n + 1, n + 301))
+        n += 301
+    assert set(runs.values()) == {1} and len(runs) == n

@@ -44,7 +44,8 @@ local function next_due()
 end
 
 -- Claim the next runnable job under `token` for `lock_ttl` ms.
--- Returns {id, field, value, ...} (the whole job hash) or {'', next_due_ms}.
+-- Returns {id, more, field, value, ...} (more: '1' when other jobs are waiting, then the whole job
+-- hash) or {'', next_due_ms}.
 local function claim_next(token, lock_ttl)
   promote_due(100)
   for _ = 1, 100 do
@@ -61,10 +62,12 @@ local function claim_next(token, lock_ttl)
       redis.call('SET', job_key .. ':lock', token, 'PX', lock_ttl)
       redis.call('HSET', job_key, 'state', 'active', 'processedOn', NOW_S)
       emit('active', id)
-      if has_waiting() then
+      local more = has_waiting()
+      if more then
         wake()
       end
       local reply = redis.call('HGETALL', job_key)
+      table.insert(reply, 1, more and '1' or '0')
       table.insert(reply, 1, id)
       return reply
     end

@@ -4,15 +4,21 @@
 --   1 wait (list)   2 prioritized (zset)   3 active (list)   4 delayed (zset)
 --   5 completed     6 failed               7 expired         8 cancelled      (zsets, score = ms)
 --   9 events (stream)   10 stalled (set)   11 marker (zset the blocking claim waits on)
--- and ARGV[1] = the job key prefix `taskora:{<task>}:`, ARGV[2] = the caller's clock in epoch ms.
+-- and ARGV[1] = the job key prefix `taskora:{<task>}:`, ARGV[2] = the caller's clock in epoch ms, or
+-- '' for Redis' own clock (only sent by a claim queued behind a blocking wait: its caller cannot know
+-- when it will run).
 -- luacheck: push ignore 211 (helpers a including script may not use)
 
 local WAIT, PRIORITIZED, ACTIVE, DELAYED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local COMPLETED, FAILED, EXPIRED, CANCELLED = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local EVENTS, STALLED, MARKER = KEYS[9], KEYS[10], KEYS[11]
 local PREFIX = ARGV[1]
-local NOW = tonumber(ARGV[2])
 local NOW_S = ARGV[2]
+if NOW_S == '' then
+  local clock = redis.call('TIME')
+  NOW_S = string.format('%.0f', tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000))
+end
+local NOW = tonumber(NOW_S)
 
 -- Append a lifecycle event; extra field/value pairs follow the job id.
 local function emit(event, id, ...)

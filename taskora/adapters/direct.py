@@ -116,27 +116,36 @@ class DirectConnection:
         """Send one command and return its reply; error replies raise (NoScriptError, ResponseError)."""
         if self._sock is None:
             self.connect()
-        reply = self._round_trip(hiredis.pack_command(command))
+        reply = self._round_trip(hiredis.pack_command(command), 1)[0]
         if isinstance(reply, hiredis.ReplyError):
-            text = str(reply)
-            if text.startswith("NOSCRIPT"):
-                raise NoScriptError(text)
-            raise ResponseError(text[4:] if text.startswith("ERR ") else text)  # as redis-py words it
+            raise _error(reply)
         return reply
 
-    def _round_trip(self, packed: bytes) -> Any:
+    def call_many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Send ``commands`` in one write and read one reply each. Redis runs them in order, each as
+        soon as the one before it is done (also when that one blocked), with no round trip between.
+        Error replies come back as exceptions in the list, so every reply is read."""
+        if self._sock is None:
+            self.connect()
+        packed = b"".join(hiredis.pack_command(command) for command in commands)
+        return [_error(r) if isinstance(r, hiredis.ReplyError) else r for r in self._round_trip(packed, len(commands))]
+
+    def _round_trip(self, packed: bytes, count: int) -> list[Any]:
         sock, reader = self._sock, self._reader
         assert sock is not None and reader is not None
         try:
             sock.sendall(packed)
-            reply = reader.gets()
-            while reply is False:
-                n = sock.recv_into(self._buffer)
-                if n == 0:
-                    raise RedisConnectionError(f"Redis at {self.where()} closed the connection")
-                reader.feed(self._buffer, 0, n)
+            replies: list[Any] = []
+            while len(replies) < count:
                 reply = reader.gets()
-            return reply
+                while reply is False:
+                    n = sock.recv_into(self._buffer)
+                    if n == 0:
+                        raise RedisConnectionError(f"Redis at {self.where()} closed the connection")
+                    reader.feed(self._buffer, 0, n)
+                    reply = reader.gets()
+                replies.append(reply)
+            return replies
         except TimeoutError as exc:
             self.disconnect()
             raise RedisTimeoutError(f"Timeout reading from Redis at {self.where()}") from exc
@@ -146,3 +155,11 @@ class DirectConnection:
         except RedisConnectionError:
             self.disconnect()
             raise
+
+
+def _error(reply: Any) -> Exception:
+    """An error reply as the exception redis-py would raise for it."""
+    text = str(reply)
+    if text.startswith("NOSCRIPT"):
+        return NoScriptError(text)
+    return ResponseError(text[4:] if text.startswith("ERR ") else text)  # as redis-py words it

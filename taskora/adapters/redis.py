@@ -17,12 +17,12 @@ from typing import Any
 import redis
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from ..clock import Clock, SystemClock
-from ..errors import BrokerUnreachableError, SchemaVersionMismatchError
+from ..errors import BrokerUnreachableError, SchemaVersionMismatchError, from_engine_reply
 from .keys import MIN_COMPAT, WIRE_VERSION, Keys
 from .scripts import ScriptSet, ThreadConnections
 
@@ -76,6 +76,8 @@ class ClaimResult:
     next_due_ms: int | None = None
     #: For fused transitions: how the finished job ended ('ok', 'retrying', 'failed', 'lost').
     status: str | None = None
+    #: With a job: other jobs were waiting when it was claimed.
+    more: bool = False
 
 
 @dataclass
@@ -117,7 +119,20 @@ def _claim_reply(task: str, token: str, reply: Sequence[Any]) -> ClaimResult:
     if first == "":
         due = _text(reply[1]) if len(reply) > 1 else ""
         return ClaimResult(next_due_ms=int(float(due)) if due else None)
-    return ClaimResult(job=ClaimedJob(task, first, token, decode_job(reply[1:])))
+    return ClaimResult(job=ClaimedJob(task, first, token, decode_job(reply[2:])), more=reply[1] in (b"1", "1"))
+
+
+def _batch_reply(task: str, token: str, n: int, reply: Sequence[Any]) -> BatchResult:
+    """ack_many's reply: ``n`` statuses, the next due time, then each claimed job as (size, fields...)."""
+    batch = BatchResult(statuses=[_text(s) for s in reply[:n]])
+    due = _text(reply[n])
+    batch.next_due_ms = int(float(due)) if due else None
+    i = n + 1
+    while i < len(reply):
+        size = int(reply[i])
+        batch.jobs.append(_claim_reply(task, token, reply[i + 1:i + 1 + size]).job)
+        i += 1 + size
+    return batch
 
 
 class RedisAdapter:
@@ -283,17 +298,35 @@ class RedisAdapter:
         for c in completions:
             args += (c.job.id, c.job.token, c.result, "1" if c.keep else "0")
         reply = self.scripts.ack_many(self.runner, self.keys.queue(task), args)
-        n = len(completions)
-        batch = BatchResult(statuses=[_text(s) for s in reply[:n]])
-        due = _text(reply[n])
-        batch.next_due_ms = int(float(due)) if due else None
-        i = n + 1
-        while i < len(reply):
-            size = int(reply[i])
-            batch.jobs.append(_claim_reply(task, token, reply[i + 1:i + 1 + size]).job)
-            i += 1 + size
-        return batch
+        return _batch_reply(task, token, len(completions), reply)
 
+    # -- waiting for work -------------------------------------------------------------------------
+    def wait_then_claim(self, task: str, timeout_s: float, token: str, lock_ttl_ms: int) -> ClaimResult:
+        """``wait_for_work``, then ``claim``: one job for one slot."""
+        args = [self.keys.task_prefix(task), "", token, lock_ttl_ms]
+        return _claim_reply(task, token, self._after_wait(task, timeout_s, self.scripts.claim, args))
+
+    def _after_wait(self, task: str, timeout_s: float, script: Any, args: list[Any]) -> Any:
+        """Block on the marker, then run ``script``. On a real Redis both go out in one write on this
+        thread's connection: Redis runs the script the moment the wait ends, and the caller wakes once,
+        to the script's reply. A script after a wait that timed out is what the caller sends next anyway.
+        Its ``now`` is '' (Redis' clock), since nobody knows when it will run; with another clock than
+        the system's (a virtual one) or no sockets (the in-memory engine) the two calls go one by one."""
+        keys = self.keys.queue(task)
+        if timeout_s <= 0 or not (isinstance(self.runner, ThreadConnections) and isinstance(self.clock, SystemClock)):
+            if timeout_s > 0:
+                self.wait_for_work(task, timeout_s)
+            args[1] = self.now_ms()
+            return script(self.runner, keys, args)
+        marker_wait = ("BZPOPMIN", self.keys.marker(task), max(timeout_s, 0.001))
+        waited, reply = self.runner.call_many(marker_wait, ("EVALSHA", script.sha, len(keys), *keys, *args))
+        if isinstance(waited, Exception):
+            raise waited
+        if isinstance(reply, NoScriptError):  # Redis lost its script cache; the script did not run
+            return script(self.runner, keys, args)
+        if isinstance(reply, ResponseError):
+            raise from_engine_reply(str(reply)) from reply
+        return reply
     @staticmethod
     def _finish_reply(task: str, next_token: str | None, reply: Sequence[Any]) -> ClaimResult:
         status = _text(reply[0])

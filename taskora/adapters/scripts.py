@@ -100,6 +100,18 @@ class ThreadConnections:
                 raise
         return connection.call(*command)
 
+    def call_many(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """``commands`` in one write, one reply each (error replies as exceptions in the list); resent
+        once like ``call``, so the same rule holds: only commands that are safe to send again."""
+        connection = self._connection()
+        was_open = connection.is_connected
+        try:
+            return connection.call_many(list(commands))
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            if not was_open:
+                raise
+        return connection.call_many(list(commands))
+
     def script_load(self, text: str) -> Any:
         return self._client.script_load(text)
 
@@ -120,4 +132,18 @@ class _PooledConnection:
             return self._connection.read_response()
         except (RedisConnectionError, RedisTimeoutError, OSError):
             self._connection.disconnect()  # the next send connects afresh
+            raise
+
+    def call_many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        try:
+            self._connection.send_packed_command(self._connection.pack_commands(commands))
+            replies = []
+            for _ in commands:
+                try:
+                    replies.append(self._connection.read_response())
+                except ResponseError as exc:  # NoScriptError included; the replies after it are still read
+                    replies.append(exc)
+            return replies
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            self._connection.disconnect()
             raise

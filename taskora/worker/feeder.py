@@ -8,10 +8,13 @@ it sends every completion gathered so far and a claim for every idle slot as one
 script call, and hands out what it claimed. Under load, batches form by themselves (whatever
 finished while the previous call was in flight); with one job at a time, each call carries one job.
 
-When the queue runs dry the feeder blocks on the task's marker like a slot would. Meanwhile it
-cannot send anything, so a slot that finishes then acknowledges its job itself: no completion ever
-waits on an idle queue. Only completed jobs go through the feeder; failures, retries, cancels and
-shutdown hand-backs stay on the slot's own transitions.
+When the queue runs dry, one idle slot keeps the watch: it blocks on the task's marker with its
+claim queued behind the wait (``wait_then_claim``) and runs the job that arrives itself, so a job
+reaching an idle worker is not passed from thread to thread. With nothing else waiting, the watch
+passes to another idle slot; a burst (the claim reports more jobs waiting) or no idle slot left
+hands claiming back to the feeder. While a slot watches, a slot that finishes acknowledges its job
+itself: no completion ever waits on an idle queue. Only completed jobs go through the feeder;
+failures, retries, cancels and shutdown hand-backs stay on the slot's own transitions.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, Completion
-from .idle import wait_for_work
+from .idle import wait_then_claim
 
 if TYPE_CHECKING:
     from ..adapters.redis import RedisAdapter
@@ -53,18 +56,56 @@ class SlotFeeder:
         self._completions: list[Completion] = []
         self._idle_slots = 0
         self._live_slots = slots
-        self._parked = False
+        self._parked = False  # True while a slot keeps the watch on the marker
+        self._watch_wanted = False  # the feeder asks an idle slot to take the watch
+        self._watch_due_ms: int | None = None  # when the next delayed job is due, for the watch's timeout
 
     # -- the slots' side ----------------------------------------------------------------------------
     def next_job(self) -> ClaimedJob | None:
-        """Block until a job is claimed for this slot; None once the worker stops and none is left."""
+        """Block until a job is claimed for this slot; None once the worker stops and none is left.
+
+        While the queue is empty, one idle slot takes the watch instead: it waits on the marker itself
+        and runs the job its own claim brings, so a job arriving at an idle worker is not handed from
+        thread to thread on its way to a handler."""
         with self._lock:
             self._idle_slots += 1
             self._work_ready.notify()
-            while not self._ready and not self._stopping.is_set():
-                self._job_ready.wait()
-            self._idle_slots -= 1
-            return self._ready.popleft() if self._ready else None
+            while True:
+                while not self._ready and not self._watch_wanted and not self._stopping.is_set():
+                    self._job_ready.wait()
+                if self._ready or self._stopping.is_set():
+                    self._idle_slots -= 1
+                    return self._ready.popleft() if self._ready else None
+                self._watch_wanted = False
+                job = self._keep_watch(self._watch_due_ms)
+                if job is not None:
+                    self._idle_slots -= 1
+                    return job
+
+    def _keep_watch(self, next_due_ms: int | None) -> ClaimedJob | None:
+        """Wait on the marker and claim one job as the wait ends (called and returning with the lock held).
+        With a job and nothing else waiting, the watch passes to another idle slot; when more jobs wait
+        (a burst), no slot is idle, or a wait ends without a job, the feeder takes over again."""
+        self._lock.release()
+        job, more = None, False
+        try:
+            claimed = wait_then_claim(self.adapter, self.task.name, next_due_ms, self._new_token(), self.lock_ttl_ms)
+            job, more = claimed.job, claimed.more
+            if job is not None and self._stopping.is_set():  # a stop ended the wait: it goes straight back
+                self._hand_back([job])
+                job = None
+        except CONNECTION_ERRORS as exc:
+            log.warning("%s: Redis unreachable while waiting for work (%s)", self.task.name, exc)
+            self._cold.wait(0.5)
+        finally:
+            self._lock.acquire()
+        if job is not None and not more and self._idle_slots - 1 > len(self._ready):
+            self._watch_wanted = True  # another idle slot keeps watching, with the same next-due time
+            self._job_ready.notify()
+        else:  # more jobs to claim, all slots busy, or the wait ended empty-handed: the feeder takes over
+            self._parked = False
+            self._work_ready.notify()
+        return job
 
     def complete(self, job: ClaimedJob, result: str | bytes, keep: bool) -> str | None:
         """Hand in a completed job. Returns None when the feeder will send it, or the ack's status when
@@ -133,31 +174,35 @@ class SlotFeeder:
                 log.warning("job %s (%s): lock lost while running; its outcome was dropped", completion.job.id,
                             self.task.name)
         if batch.jobs:
-            with self._lock:
-                self._ready.extend(batch.jobs)
-                self._job_ready.notify(len(batch.jobs))
+            self._hand_out(batch.jobs)
         return len(batch.jobs), batch.next_due_ms
 
     def _park(self, next_due_ms: int | None) -> None:
-        """Block on the marker until a job may be claimable; slots acknowledge for themselves meanwhile."""
+        """With the queue empty, hand the wait on the marker to an idle slot (see ``next_job``) and sleep
+        until it ends; slots acknowledge for themselves meanwhile."""
         with self._lock:
             if self._completions:  # something arrived meanwhile: send it first
                 return
             self._parked = True
-        try:
-            wait_for_work(self.adapter, self.task.name, next_due_ms)
-        except CONNECTION_ERRORS as exc:
-            log.warning("%s: Redis unreachable while waiting for work (%s)", self.task.name, exc)
-            self._cold.wait(0.5)
-        finally:
-            with self._lock:
-                self._parked = False
+            self._watch_wanted, self._watch_due_ms = True, next_due_ms
+            self._job_ready.notify(len(self._ready) + 1)  # whoever wakes takes a ready job first, then the watch
+            while self._parked and not self._stopping.is_set():
+                self._work_ready.wait()
+            self._watch_wanted = False
+
+    def _hand_out(self, jobs: list[ClaimedJob]) -> None:
+        with self._lock:
+            self._ready.extend(jobs)
+            self._job_ready.notify(len(jobs))
 
     def _return_unstarted(self) -> None:
         """Jobs claimed for slots that stopped before taking them go back to the front of the queue."""
         with self._lock:
             unstarted, self._ready = list(self._ready), deque()
-        for job in unstarted:
+        self._hand_back(unstarted)
+
+    def _hand_back(self, jobs: list[ClaimedJob]) -> None:
+        for job in jobs:
             try:
                 self.adapter.nack(self.task.name, job.id, job.token)
             except CONNECTION_ERRORS as exc:

@@ -1,8 +1,8 @@
 """The in-process worker: claim, run, finish, and keep held jobs alive.
 
-Each task gets ``concurrency`` slot threads. A slot blocks on the task's marker, claims a job,
-runs it, and finishes it with a fused finish-and-claim-next script, so a busy slot costs one
-round trip per job. Beside the slots run a heartbeat (extends the locks of held jobs, learns of
+Each task gets ``concurrency`` slot threads. An idle slot blocks on the task's marker with its
+claim queued behind the wait (Redis runs it as the wait ends), runs the job, and finishes it with a
+fused finish-and-claim-next script, so a busy slot costs one round trip per job. Beside the slots run a heartbeat (extends the locks of held jobs, learns of
 cancels), a cancel listener (pub/sub, instant cancel) and maintenance (stall sweep, retention).
 """
 
@@ -23,7 +23,7 @@ from ..retry import backoff_delay, should_retry
 from ..workflow import hooks as workflow_hooks
 from .executor import Executor, Outcome
 from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
-from .idle import wait_for_work
+from .idle import wait_then_claim
 from .runtime import JobRuntime
 
 if TYPE_CHECKING:
@@ -218,11 +218,16 @@ class Worker:
         return ran
 
     def _claim_or_wait(self, task: Task) -> ClaimedJob | None:
-        claimed = self.adapter.claim(task.name, _new_token(), self._lock_ttl_ms(task))
-        if claimed.job is not None or self._stopping.is_set():
-            return claimed.job
-        wait_for_work(self.adapter, task.name, claimed.next_due_ms)
-        return None
+        """Claim a job; with none to claim, wait for one and claim it as the wait ends. A job claimed by a
+        wait that a stop ended goes straight back to the front of the queue."""
+        ttl = self._lock_ttl_ms(task)
+        claimed = self.adapter.claim(task.name, _new_token(), ttl)
+        while claimed.job is None and not self._stopping.is_set():
+            claimed = wait_then_claim(self.adapter, task.name, claimed.next_due_ms, _new_token(), ttl)
+            if claimed.job is not None and self._stopping.is_set():
+                self.adapter.nack(task.name, claimed.job.id, claimed.job.token)
+                return None
+        return claimed.job
 
     @staticmethod
     def _lock_ttl_ms(task: Task) -> int:
