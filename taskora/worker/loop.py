@@ -2,8 +2,9 @@
 
 Each task gets ``concurrency`` slot threads. An idle slot blocks on the task's marker with its
 claim queued behind the wait (Redis runs it as the wait ends), runs the job, and finishes it with a
-fused finish-and-claim-next script, so a busy slot costs one round trip per job. Beside the slots run a heartbeat (extends the locks of held jobs, learns of
-cancels), a cancel listener (pub/sub, instant cancel) and maintenance (stall sweep, retention).
+fused finish-and-claim-next script, so a busy slot costs one round trip per job. Beside the slots
+run a heartbeat (extends the locks of held jobs, learns of cancels), a cancel listener (pub/sub,
+instant cancel) and maintenance (stall sweep, retention).
 """
 
 from __future__ import annotations
