@@ -3,14 +3,15 @@
 Waiting on a result never polls. A waiter registers a callback, the reader makes sure it reads
 the task's stream from the current end (fixed *before* the waiter looks at the job once), and the
 first final event for the job wakes it. A result that landed before the waiter came is found by
-that one look.
+that one look. A stream nobody waits on or listens to any more is dropped from the read, so a
+producer that once waited on a result is not woken by every later event of that task.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,7 @@ class EventStream:
         self._positions: dict[str, str] = {}
         self._tasks_by_stream: dict[str, str] = {}
         self._waiters: dict[tuple[str, str], list[Callback]] = defaultdict(list)
+        self._waiting_on: Counter[str] = Counter()  # waiters per task
         self._listening: set[str] = set()
         self._wakeup = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
@@ -66,6 +68,7 @@ class EventStream:
         key = (task, job_id)
         with self._lock:
             self._waiters[key].append(deliver_once)
+            self._waiting_on[task] += 1
         self.watch(task)
         fields = self.adapter.get_fields(task, job_id, RESULT_FIELDS)
         if fields.get("state") in FINAL_STATES:
@@ -77,6 +80,7 @@ class EventStream:
                 waiting = self._waiters.get(key)
                 if waiting and deliver_once in waiting:
                     waiting.remove(deliver_once)
+                    self._waiting_on[task] -= 1
                     if not waiting:
                         del self._waiters[key]
 
@@ -138,6 +142,7 @@ class EventStream:
         backoff = 0.05
         while True:
             with self._lock:
+                self._drop_unwatched()
                 while not self._positions and not self._stopped:
                     self._wakeup.wait()
                 if self._stopped:
@@ -175,7 +180,17 @@ class EventStream:
 
     def _pop_waiters(self, key: tuple[str, str]) -> list[Callback]:
         with self._lock:
-            return self._waiters.pop(key, [])
+            callbacks = self._waiters.pop(key, [])
+            self._waiting_on[key[0]] -= len(callbacks)
+            return callbacks
+
+    def _drop_unwatched(self) -> None:
+        """Stop reading streams of tasks nobody waits on or listens to (called with the lock held); a
+        later waiter starts again from the stream's end, and its one look covers the time in between."""
+        for stream, task in list(self._tasks_by_stream.items()):
+            if self._waiting_on[task] <= 0 and task not in self._listening:
+                self._positions.pop(stream, None)
+                del self._tasks_by_stream[stream]
 
     def _resolve(self, task: str, job_id: str, event: str, event_fields: dict[str, Any]) -> None:
         key = (task, job_id)

@@ -12,6 +12,8 @@ import pytest
 from taskora import ConfigurationError, ExpiredError, SerializationError, Taskora
 from taskora.clock import VirtualClock
 
+from .waiting import wait_until
+
 
 def test_dispatch_returns_a_handle_whose_result_is_the_return_value(app: Taskora) -> None:
     add = app.task("add", lambda data: data["x"] + data["y"])
@@ -204,3 +206,26 @@ def test_small_results_ride_on_the_completed_event_and_large_ones_do_not(app: Ta
     completed = {f[b"jobId"].decode(): f for _, f in stream if f[b"event"] == b"completed"}
     assert completed[small.id][b"result"] == b'"' + b"x" * 10 + b'"'
     assert b"result" not in completed[large.id]
+
+
+def test_a_producer_done_waiting_stops_reading_the_tasks_events(app: Taskora) -> None:
+    # Once nobody in this process waits on a job of the task (and nothing listens), its event stream
+    # leaves the reader, so later jobs of that task no longer wake this process.
+    double = app.task("double", lambda n: n * 2)
+    streams_read: list[set[str]] = []
+    read_events = app.adapter.read_events
+
+    def spy(positions: dict[str, str], block_ms: int, count: int = 500) -> list:
+        streams_read.append(set(positions))
+        return read_events(positions, block_ms, count)
+
+    app.adapter.read_events = spy  # type: ignore[method-assign]
+    app.start()
+    assert double.dispatch(1).result(timeout=10) == 2
+    reads_while_waiting = len(streams_read)
+    assert reads_while_waiting > 0
+    later = [double.dispatch(n) for n in range(20)]
+    wait_until(lambda: all(h.state() == "completed" for h in later), what="20 more jobs completed")
+    stream = app.adapter.keys.events("double")
+    assert not any(stream in read for read in streams_read[reads_while_waiting:])
+    assert double.dispatch(21).result(timeout=10) == 42  # waiting again reads the stream again
