@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,8 @@ RESULT_FIELDS = ("state", "result", "error", "errorDetail", "cancelReason")
 PAYLOAD_EVENT_FIELDS = frozenset({"result", "progress"})
 
 Callback = Callable[[dict[str, Any]], None]
+#: ``_wait_alone``'s answer when the shared reader has to take over.
+_NOT_ALONE = object()
 
 
 def _text(value: Any) -> str:
@@ -50,6 +53,7 @@ class EventStream:
         self._tasks_by_stream: dict[str, str] = {}
         self._waiters: dict[tuple[str, str], list[Callback]] = defaultdict(list)
         self._waiting_on: Counter[str] = Counter()  # waiters per task
+        self._alone_on: Counter[str] = Counter()  # waiters per task reading the stream themselves
         self._listening: set[str] = set()
         self._wakeup = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
@@ -87,7 +91,57 @@ class EventStream:
         return unsubscribe
 
     def wait(self, task: str, job_id: str, timeout: float | None) -> dict[str, Any] | None:
-        """Block until the job is final; returns its result fields, or None on timeout."""
+        """Block until the job is final; returns its result fields, or None on timeout.
+
+        When the reader is not reading the task's stream anyway (no other waiter, no listener), the
+        calling thread reads it itself: the final event then wakes the waiter directly, instead of
+        waking the reader thread, which then wakes the waiter. One such waiter per task at a time;
+        more join the shared reader, so a hundred waiting threads do not each read every event."""
+        with self._lock:
+            alone = (self._waiting_on[task] <= 0 and self._alone_on[task] == 0 and task not in self._listening)
+            if alone:
+                self._alone_on[task] += 1
+        if not alone:
+            return self._wait_shared(task, job_id, timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            fields = self._wait_alone(task, job_id, deadline)
+        except CONNECTION_ERRORS as exc:
+            log.warning("reading the events of %s failed (%s); the shared reader takes over", task, exc)
+            fields = _NOT_ALONE
+        finally:
+            with self._lock:
+                self._alone_on[task] -= 1
+        if fields is _NOT_ALONE:
+            return self._wait_shared(task, job_id, None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return fields  # type: ignore[return-value]
+
+    #: Longest one XREAD of a waiter reading alone blocks before it looks at its deadline again.
+    ALONE_BLOCK_S = 5.0
+
+    def _wait_alone(self, task: str, job_id: str, deadline: float | None) -> dict[str, Any] | None | object:
+        got = self.adapter.stream_end_and_fields(task, job_id, RESULT_FIELDS)
+        if got is None:
+            return _NOT_ALONE
+        position, fields = got
+        if fields.get("state") in FINAL_STATES:
+            return fields
+        stream = self.adapter.keys.events(task)
+        while True:
+            remaining = self.ALONE_BLOCK_S if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            block_ms = max(1, int(min(remaining, self.ALONE_BLOCK_S) * 1000))
+            for _stream, entries in self.adapter.read_events({stream: position}, block_ms):
+                for entry_id, raw in entries:
+                    position = _text(entry_id)
+                    event = _event_fields(raw)
+                    if event.get("jobId") == job_id and event.get("event") in FINAL_STATES:
+                        final = self._final_fields(task, job_id, event["event"], event)
+                        if final is not None:
+                            return final
+
+    def _wait_shared(self, task: str, job_id: str, timeout: float | None) -> dict[str, Any] | None:
         done = threading.Event()
         box: list[dict[str, Any]] = []
 
@@ -178,6 +232,16 @@ class EventStream:
                 except Exception:
                     log.exception("turning a %s event of %s into listeners' calls failed", name, task)
 
+    def _final_fields(self, task: str, job_id: str, event: str, event_fields: dict[str, Any]) -> dict[str, Any] | None:
+        """A final event's result fields: from the event when the result rides on it, else from the job."""
+        if event == "completed" and "result" in event_fields:  # small results ride on the event
+            fields: dict[str, Any] = {"state": "completed", "result": event_fields["result"]}
+        else:
+            fields = self.adapter.get_fields(task, job_id, RESULT_FIELDS)
+        if fields.get("state") is None and event == "completed":
+            fields["state"] = "completed"  # completed without keeping its result (keep_result=False)
+        return fields if fields.get("state") in FINAL_STATES else None
+
     def _pop_waiters(self, key: tuple[str, str]) -> list[Callback]:
         with self._lock:
             callbacks = self._waiters.pop(key, [])
@@ -197,13 +261,8 @@ class EventStream:
         with self._lock:
             if key not in self._waiters:
                 return
-        if event == "completed" and "result" in event_fields:  # small results ride on the event
-            fields: dict[str, Any] = {"state": "completed", "result": event_fields["result"]}
-        else:
-            fields = self.adapter.get_fields(task, job_id, RESULT_FIELDS)
-        if fields.get("state") is None and event == "completed":
-            fields["state"] = "completed"  # completed without keeping its result (keep_result=False)
-        if fields.get("state") not in FINAL_STATES:
+        fields = self._final_fields(task, job_id, event, event_fields)
+        if fields is None:
             return
         for callback in self._pop_waiters(key):
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from datetime import date, datetime, timezone
@@ -210,7 +211,7 @@ def test_small_results_ride_on_the_completed_event_and_large_ones_do_not(app: Ta
 
 def test_a_producer_done_waiting_stops_reading_the_tasks_events(app: Taskora) -> None:
     # Once nobody in this process waits on a job of the task (and nothing listens), its event stream
-    # leaves the reader, so later jobs of that task no longer wake this process.
+    # leaves the shared reader (which aresult always uses), so later jobs no longer wake this process.
     double = app.task("double", lambda n: n * 2)
     streams_read: list[set[str]] = []
     read_events = app.adapter.read_events
@@ -221,11 +222,47 @@ def test_a_producer_done_waiting_stops_reading_the_tasks_events(app: Taskora) ->
 
     app.adapter.read_events = spy  # type: ignore[method-assign]
     app.start()
-    assert double.dispatch(1).result(timeout=10) == 2
+    assert asyncio.run(double.dispatch(1).aresult(timeout=10)) == 2
     reads_while_waiting = len(streams_read)
     assert reads_while_waiting > 0
     later = [double.dispatch(n) for n in range(20)]
     wait_until(lambda: all(h.state() == "completed" for h in later), what="20 more jobs completed")
     stream = app.adapter.keys.events("double")
     assert not any(stream in read for read in streams_read[reads_while_waiting:])
-    assert double.dispatch(21).result(timeout=10) == 42  # waiting again reads the stream again
+    assert asyncio.run(double.dispatch(21).aresult(timeout=10)) == 42  # waiting again reads it again
+    assert stream in streams_read[-1]
+
+
+def test_threads_waiting_at_once_each_get_their_own_result(app: Taskora) -> None:
+    # The first waiter of a task reads its events itself, the others share the app's reader; a waiter
+    # whose job is already done, or fails, or outlives its timeout is answered the same either way.
+    slow = threading.Event()
+
+    def work(n: int) -> int:
+        if n == -1:
+            raise ValueError("minus one")
+        if n == -2:
+            slow.wait(10)
+        return n * 10
+
+    task = app.task("many-waiters", work, concurrency=4)
+    app.start()
+    done_before = task.dispatch(7)
+    assert done_before.result(timeout=10) == 70
+    outcomes: dict[int, object] = {}
+
+    def wait_on(n: int) -> None:
+        handle = task.dispatch(n)
+        try:
+            outcomes[n] = handle.result(timeout=0.5 if n == -2 else 10)
+        except Exception as exc:  # noqa: BLE001 - the test records which error each waiter saw
+            outcomes[n] = type(exc).__name__
+
+    threads = [threading.Thread(target=wait_on, args=(n,)) for n in [-2, -1, *range(12)]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    slow.set()
+    assert done_before.result(timeout=1) == 70
+    assert outcomes == {-2: "TimeoutError", -1: "JobFailedError", **{n: n * 10 for n in range(12)}}

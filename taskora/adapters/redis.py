@@ -445,6 +445,21 @@ class RedisAdapter:
             return [(stream, [(entry_id, _pairs(flat)) for entry_id, flat in entries]) for stream, entries in by_stream]
         return self.blocking.xread(positions, count=count, block=block_ms) or []
 
+    def stream_end_and_fields(self, task: str, job_id: str,
+                              names: Sequence[str]) -> tuple[str, dict[str, Any]] | None:  # fmt: skip
+        """Where the task's event stream ends now, then the job's ``names`` fields: one write, one round
+        trip on this thread's connection, in that order (so a final event the look missed comes after
+        that position). None where they cannot go out together (the in-memory engine)."""
+        if not isinstance(self.runner, ThreadConnections):
+            return None
+        head, look = self.runner.call_many(("XREVRANGE", self.keys.events(task), "+", "-", "COUNT", 1),
+                                           ("HMGET", self.keys.job(task, job_id), *names))
+        for reply in (head, look):
+            if isinstance(reply, Exception):
+                raise reply
+        fields = {n: (v if n in PAYLOAD_FIELDS or v is None else _text(v)) for n, v in zip(names, look, strict=True)}
+        return (_text(head[0][0]) if head else "0-0"), fields
+
     def next_due_ms(self, task: str) -> int | None:
         """When the earliest delayed job (or retry) of ``task`` is due, in epoch ms; None if none is."""
         head = self.client.zrange(self.keys.state_set(task, "delayed"), 0, 0, withscores=True)
