@@ -44,6 +44,8 @@ class EventStream:
 
     #: How long one XREAD blocks; a stream added meanwhile joins the read when it returns.
     BLOCK_MS = 100
+    #: Longest one XREAD of a waiter reading alone blocks before it looks at its deadline again.
+    ALONE_BLOCK_S = 5.0
 
     def __init__(self, app: Taskora) -> None:
         self.app = app
@@ -115,9 +117,6 @@ class EventStream:
         if fields is _NOT_ALONE:
             return self._wait_shared(task, job_id, None if deadline is None else max(0.0, deadline - time.monotonic()))
         return fields  # type: ignore[return-value]
-
-    #: Longest one XREAD of a waiter reading alone blocks before it looks at its deadline again.
-    ALONE_BLOCK_S = 5.0
 
     def _wait_alone(self, task: str, job_id: str, deadline: float | None) -> dict[str, Any] | None | object:
         got = self.adapter.stream_end_and_fields(task, job_id, RESULT_FIELDS)

@@ -122,6 +122,16 @@ def _claim_reply(task: str, token: str, reply: Sequence[Any]) -> ClaimResult:
     return ClaimResult(job=ClaimedJob(task, first, token, decode_job(reply[2:])), more=reply[1] in (b"1", "1"))
 
 
+def _field_values(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    """HMGET's values by name: text, except payloads (kept as bytes for any serializer) and missing ones."""
+    return {n: (v if n in PAYLOAD_FIELDS or v is None else _text(v)) for n, v in zip(names, values, strict=True)}
+
+
+def _head_id(head: Sequence[Any]) -> str:
+    """The entry id of an ``XREVRANGE ... COUNT 1`` reply ("0-0" for an empty stream)."""
+    return _text(head[0][0]) if head else "0-0"
+
+
 def _batch_reply(task: str, token: str, n: int, reply: Sequence[Any]) -> BatchResult:
     """ack_many's reply: ``n`` statuses, the next due time, then each claimed job as (size, fields...)."""
     batch = BatchResult(statuses=[_text(s) for s in reply[:n]])
@@ -302,31 +312,28 @@ class RedisAdapter:
 
     # -- waiting for work -------------------------------------------------------------------------
     def wait_then_claim(self, task: str, timeout_s: float, token: str, lock_ttl_ms: int) -> ClaimResult:
-        """``wait_for_work``, then ``claim``: one job for one slot."""
+        """Block on the marker (``wait_for_work``), then claim. On a real Redis both go out in one write
+        on this thread's connection: Redis runs the claim the moment the wait ends, and the caller wakes
+        once, to the claim's reply. A claim after a wait that timed out is what the caller sends next
+        anyway. Its ``now`` is '' (Redis' clock), since nobody knows when it will run; with another clock
+        than the system's (a virtual one) or no sockets (the in-memory engine) the two go one by one."""
+        keys, claim = self.keys.queue(task), self.scripts.claim
         args = [self.keys.task_prefix(task), "", token, lock_ttl_ms]
-        return _claim_reply(task, token, self._after_wait(task, timeout_s, self.scripts.claim, args))
-
-    def _after_wait(self, task: str, timeout_s: float, script: Any, args: list[Any]) -> Any:
-        """Block on the marker, then run ``script``. On a real Redis both go out in one write on this
-        thread's connection: Redis runs the script the moment the wait ends, and the caller wakes once,
-        to the script's reply. A script after a wait that timed out is what the caller sends next anyway.
-        Its ``now`` is '' (Redis' clock), since nobody knows when it will run; with another clock than
-        the system's (a virtual one) or no sockets (the in-memory engine) the two calls go one by one."""
-        keys = self.keys.queue(task)
         if timeout_s <= 0 or not (isinstance(self.runner, ThreadConnections) and isinstance(self.clock, SystemClock)):
             if timeout_s > 0:
                 self.wait_for_work(task, timeout_s)
             args[1] = self.now_ms()
-            return script(self.runner, keys, args)
-        marker_wait = ("BZPOPMIN", self.keys.marker(task), max(timeout_s, 0.001))
-        waited, reply = self.runner.call_many(marker_wait, ("EVALSHA", script.sha, len(keys), *keys, *args))
+            return _claim_reply(task, token, claim(self.runner, keys, args))
+        marker_wait = ("BZPOPMIN", self.keys.marker(task), max(timeout_s, 0.001))  # 0 would mean forever
+        waited, reply = self.runner.call_many(marker_wait, ("EVALSHA", claim.sha, len(keys), *keys, *args))
         if isinstance(waited, Exception):
             raise waited
-        if isinstance(reply, NoScriptError):  # Redis lost its script cache; the script did not run
-            return script(self.runner, keys, args)
-        if isinstance(reply, ResponseError):
+        if isinstance(reply, NoScriptError):  # Redis lost its script cache; the claim did not run
+            reply = claim(self.runner, keys, args)
+        elif isinstance(reply, ResponseError):
             raise from_engine_reply(str(reply)) from reply
-        return reply
+        return _claim_reply(task, token, reply)
+
     @staticmethod
     def _finish_reply(task: str, next_token: str | None, reply: Sequence[Any]) -> ClaimResult:
         status = _text(reply[0])
@@ -415,7 +422,7 @@ class RedisAdapter:
             values = self.runner.call("HMGET", self.keys.job(task, job_id), *names)
         else:
             values = self.client.hmget(self.keys.job(task, job_id), list(names))
-        return {n: (v if n in PAYLOAD_FIELDS or v is None else _text(v)) for n, v in zip(names, values, strict=True)}
+        return _field_values(names, values)
 
     def find_task_of(self, job_id: str, task_names: Sequence[str]) -> str | None:
         """Which of ``task_names`` owns job ``job_id`` (one pipelined EXISTS per name, one round trip)."""
@@ -457,8 +464,7 @@ class RedisAdapter:
         for reply in (head, look):
             if isinstance(reply, Exception):
                 raise reply
-        fields = {n: (v if n in PAYLOAD_FIELDS or v is None else _text(v)) for n, v in zip(names, look, strict=True)}
-        return (_text(head[0][0]) if head else "0-0"), fields
+        return _head_id(head), _field_values(names, look)
 
     def next_due_ms(self, task: str) -> int | None:
         """When the earliest delayed job (or retry) of ``task`` is due, in epoch ms; None if none is."""
@@ -467,8 +473,7 @@ class RedisAdapter:
 
     def last_event_id(self, task: str) -> str:
         """The id of the newest event of ``task`` ("0-0" if none): where a new reader starts."""
-        head = self.client.xrevrange(self.keys.events(task), count=1)
-        return _text(head[0][0]) if head else "0-0"
+        return _head_id(self.client.xrevrange(self.keys.events(task), count=1))
 
     def counts(self, task: str) -> dict[str, int]:
         """How many jobs of ``task`` are in each state, in one round trip."""

@@ -1,6 +1,6 @@
-"""Waiting on an empty queue, the same for a slot of its own and for a feeder: block on the task's
-marker until a job may be claimable, the next delayed job falls due, or ``MAX_BLOCK_S`` passes
-(which also bounds how late a stop is seen), and claim as the wait ends."""
+"""Waiting on an empty queue, the same for a slot of its own and for a feeder's watching slot: block
+on the task's marker until a job may be claimable, the next delayed job falls due, or
+``MAX_BLOCK_S`` passes (which also bounds how late a stop is seen), and claim as the wait ends."""
 
 from __future__ import annotations
 
@@ -24,4 +24,3 @@ def wait_then_claim(adapter: RedisAdapter, task: str, next_due_ms: int | None, t
                     lock_ttl_ms: int) -> ClaimResult:  # fmt: skip
     """One slot's wait: the claim runs in Redis as soon as the wait ends."""
     return adapter.wait_then_claim(task, wait_timeout(adapter, next_due_ms), token, lock_ttl_ms)
-
