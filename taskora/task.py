@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -12,6 +11,7 @@ from .durations import to_ms
 from .errors import ConfigurationError, reject_unknown
 from .events import TASK_EVENTS, Emitter
 from .handles import ResultHandle
+from .ids import random_uuid
 from .options import TaskOptions, check_priority
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ class Task(Generic[In, Out]):
         meta = {str(k): str(v) for k, v in (options.get("meta") or {}).items()}
         return EnqueueRequest(
             task=self.name,
-            id=str(options.get("job_id") or uuid.uuid4()),
+            id=str(options.get("job_id") or random_uuid()),
             data=self.app.serializer.dumps(data),
             delay_ms=delay_ms,
             priority=priority,

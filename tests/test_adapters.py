@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from urllib.parse import urlparse
 
 import pytest
@@ -83,3 +85,11 @@ def test_a_refused_broker_url_never_shows_its_password() -> None:
     with pytest.raises(ConfigurationError) as info:
         Taskora("amqp://guest:s3cret@rabbit:5672//")
     assert "s3cret" not in str(info.value) and "rabbit:5672" in str(info.value)
+
+
+def test_a_redis_only_process_never_loads_the_in_memory_engine() -> None:
+    """fakeredis is half of taskora's import time; a worker on Redis starts without it."""
+    code = ("import sys, taskora; from taskora import Taskora; Taskora('redis://127.0.0.1:1/0'); "
+            "print('fakeredis' in sys.modules); taskora.memory_adapter(); print('fakeredis' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["False", "True"]

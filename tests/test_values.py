@@ -1,13 +1,15 @@
-"""Pure value handling: durations and the JSON serializer."""
+"""Pure value handling: durations, the JSON serializer, ids."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
 
 from taskora import ConfigurationError, SerializationError
 from taskora.durations import to_ms, to_seconds
+from taskora.ids import lock_token, random_uuid
 from taskora.serialization import JsonSerializer, get_serializer
 
 
@@ -32,6 +34,22 @@ def test_durations_go_to_the_wire_in_ms() -> None:
 
 def test_plain_json_stays_plain_for_other_runtimes() -> None:
     assert JsonSerializer().dumps({"x": 1, "y": [1, 2]}) == '{"x":1,"y":[1,2]}'
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-32-be"])
+def test_json_reads_stored_bytes_in_any_json_encoding(encoding) -> None:
+    text = JsonSerializer().dumps({"name": "café", "when": (1, 2)})
+    assert JsonSerializer().loads(text.encode(encoding)) == {"name": "café", "when": (1, 2)}
+
+
+def test_job_ids_are_version_4_uuids_and_tokens_128_random_bits() -> None:
+    ids = {random_uuid() for _ in range(2000)}
+    assert len(ids) == 2000
+    for text in list(ids)[:200]:
+        parsed = uuid.UUID(text)
+        assert (str(parsed), parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)
+    tokens = {lock_token() for _ in range(2000)}
+    assert len(tokens) == 2000 and all(len(t) == 32 and int(t, 16) >= 0 for t in tokens)
 
 
 def test_json_refuses_what_it_cannot_carry() -> None:

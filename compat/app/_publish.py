@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from taskora.errors import BrokerUnreachableError
+from taskora.ids import random_uuid
 
 from ..exceptions import OperationalError
 from ..signals import after_task_publish, before_task_publish
@@ -94,7 +94,7 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     explicit["queue"] = getattr(explicit.get("queue"), "name", explicit.get("queue"))
     merged = app.router.route(name, args, kwargs, explicit, task=task, task_options=_task_defaults(app, task))
     _check_limits(merged, name)
-    task_id = task_id or str(uuid.uuid4())
+    task_id = task_id or random_uuid()
     data = app._encode({"args": args, "kwargs": kwargs})
     del data  # encoded again by dispatch; this call only surfaces EncodeError before anything is sent
     delay, ttl, eta_iso, expires_iso = _timing(app, merged)

@@ -19,10 +19,11 @@ import contextvars
 import inspect
 import random
 import sys
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+
+from taskora.ids import random_uuid
 
 from .. import exceptions as exc_mod
 from .. import states
@@ -291,7 +292,7 @@ class Task:
             self.check_arguments(*args, **kwargs)
         if app.conf.task_always_eager:
             args, kwargs = app.round_trip(args, kwargs)
-            return self.apply(args, kwargs, task_id=task_id or str(uuid.uuid4()), link=link, link_error=link_error,
+            return self.apply(args, kwargs, task_id=task_id or random_uuid(), link=link, link_error=link_error,
                               **options)
         return app._send(self.name, args, kwargs, options, task=self, task_id=task_id, link=link,
                          link_error=link_error, shadow=shadow, producer=producer)
@@ -303,7 +304,7 @@ class Task:
         """Run here with full tracing; eager retries re-run at once unless exceptions propagate (§3.3.7)."""
         args, kwargs = _check_call(args, kwargs)
         app = self._get_app()
-        task_id = task_id or str(uuid.uuid4())
+        task_id = task_id or random_uuid()
         throw = app.conf.task_eager_propagates if throw is None else throw
         request = app.eager_request(self, task_id, args, kwargs, retries or 0, headers, options)
         outcome = trace(self, request, eager=True)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import fakeredis
-
 from ..clock import Clock
 from .redis import RedisAdapter
 
@@ -21,6 +19,8 @@ class MemoryAdapter(RedisAdapter):
     kind = "memory"
 
     def __init__(self, *, prefix: str | None = None, clock: Clock | None = None) -> None:
+        import fakeredis  # here, not at module level: a process that only talks to Redis never loads it
+
         self.server = fakeredis.FakeServer(version=(7, 0))
         client: Any = fakeredis.FakeRedis(server=self.server)
         blocking: Any = fakeredis.FakeRedis(server=self.server)

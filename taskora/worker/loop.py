@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, ClaimResult
 from ..errors import RetryError
+from ..ids import lock_token
 from ..retry import backoff_delay, should_retry
 from ..workflow import hooks as workflow_hooks
 from .executor import Executor, Outcome
@@ -37,8 +38,7 @@ log = logging.getLogger("taskora.worker")
 TRIM_EVERY_S = 5.0
 
 
-def _new_token() -> str:
-    return uuid.uuid4().hex
+_new_token = lock_token
 
 
 def error_detail(error: BaseException) -> str:
