@@ -129,3 +129,32 @@ def test_commands_sent_together_run_in_order_the_second_as_soon_as_a_blocked_fir
     # an error reply is returned in its place, and the replies after it are still read
     failed, pong = connection.call_many([("EVALSHA", "0" * 40, 0), ("PING",)])
     assert isinstance(failed, NoScriptError) and pong == b"PONG"
+
+
+def test_commands_sent_ahead_are_read_in_order_also_by_a_later_call(redis_url: str) -> None:
+    connection = DirectConnection(_pool(redis_url))
+    redis.Redis.from_url(redis_url).delete("sent-ahead")
+    first = connection.send("INCR", "sent-ahead")
+    second = connection.send("EVALSHA", "0" * 40, 0)
+    third = connection.send("INCR", "sent-ahead")
+    assert connection.call("GET", "sent-ahead") == b"2"  # reads the three replies before its own
+    assert first.result() == 1 and third.result() == 2
+    with pytest.raises(NoScriptError):
+        second.result()
+
+
+def test_commands_in_flight_fail_with_a_connection_error_when_the_connection_breaks(redis_url: str) -> None:
+    connection = DirectConnection(_pool(redis_url))
+    name = f"in-flight-{os.getpid()}"
+    connection.call("CLIENT", "SETNAME", name)
+    client = redis.Redis.from_url(redis_url)
+    pending = connection.send("BLPOP", "never-pushed", 10)
+    assert _kill_client_named(client, name) == 1
+    with pytest.raises(RedisConnectionError):
+        pending.result()
+    assert connection.call("PING") == b"PONG"  # the next call opens a new connection
+
+
+def _kill_client_named(client: redis.Redis, name: str) -> int:
+    ids = [c["id"] for c in client.client_list() if c.get("name") == name]
+    return sum(int(client.execute_command("CLIENT", "KILL", "ID", i)) for i in ids)

@@ -120,7 +120,8 @@ class Inspect:
     registered_tasks = registered
 
     def reserved(self, safe: Any = None) -> dict[str, Any]:
-        """Jobs waiting to be claimed (read from the store: taskora workers do not prefetch)."""
+        """Jobs waiting to be claimed, read from the store. taskora workers keep no prefetch buffer: a solo or
+        prefork slot holds at most one short job ahead, and that job is already active in the store."""
         return {STORE_NODE: self._stored("waiting")}
 
     def revoked(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ redis-py's exception types, so callers handle both kinds of connection alike.
 from __future__ import annotations
 
 import socket
+from collections import deque
 from typing import Any
 
 import hiredis
@@ -54,6 +55,7 @@ class DirectConnection:
         self._sock: socket.socket | None = None
         self._reader: Any = None
         self._buffer = bytearray(READ_SIZE)
+        self._in_flight: deque[InFlight] = deque()  # sent with ``send``, replies not read yet, in order
 
     @property
     def is_connected(self) -> bool:
@@ -105,6 +107,9 @@ class DirectConnection:
 
     def disconnect(self) -> None:
         sock, self._sock, self._reader = self._sock, None, None
+        while self._in_flight:
+            self._in_flight.popleft().fail(RedisConnectionError(f"connection to Redis at {self.where()} was closed "
+                                                                "before the reply was read"))
         if sock is not None:
             try:
                 sock.close()
@@ -114,6 +119,8 @@ class DirectConnection:
     # -- calling ----------------------------------------------------------------------------------
     def call(self, *command: Any) -> Any:
         """Send one command and return its reply; error replies raise (NoScriptError, ResponseError)."""
+        if self._in_flight:
+            self._settle(None)  # replies come in order: read those of commands sent ahead first
         if self._sock is None:
             self.connect()
         reply = self._round_trip(hiredis.pack_command(command), 1)[0]
@@ -125,36 +132,107 @@ class DirectConnection:
         """Send ``commands`` in one write and read one reply each. Redis runs them in order, each as
         soon as the one before it is done (also when that one blocked), with no round trip between.
         Error replies come back as exceptions in the list, so every reply is read."""
+        if self._in_flight:
+            self._settle(None)  # replies come in order: read those of commands sent ahead first
         if self._sock is None:
             self.connect()
         packed = b"".join(hiredis.pack_command(command) for command in commands)
         return [_error(r) if isinstance(r, hiredis.ReplyError) else r for r in self._round_trip(packed, len(commands))]
 
-    def _round_trip(self, packed: bytes, count: int) -> list[Any]:
-        sock, reader = self._sock, self._reader
-        assert sock is not None and reader is not None
+    def send(self, *command: Any) -> InFlight:
+        """Send one command without waiting for its reply: the caller works meanwhile and reads the reply
+        with ``InFlight.result()``. Any later call on this connection reads it first (replies come in order)."""
+        if self._sock is None:
+            self.connect()
         try:
-            sock.sendall(packed)
-            replies: list[Any] = []
-            while len(replies) < count:
-                reply = reader.gets()
-                while reply is False:
-                    n = sock.recv_into(self._buffer)
-                    if n == 0:
-                        raise RedisConnectionError(f"Redis at {self.where()} closed the connection")
-                    reader.feed(self._buffer, 0, n)
-                    reply = reader.gets()
-                replies.append(reply)
-            return replies
-        except TimeoutError as exc:
-            self.disconnect()
-            raise RedisTimeoutError(f"Timeout reading from Redis at {self.where()}") from exc
+            self._sock.sendall(hiredis.pack_command(command))  # type: ignore[union-attr]
         except OSError as exc:
-            self.disconnect()
-            raise RedisConnectionError(f"Error talking to Redis at {self.where()}: {exc}") from exc
+            raise self._lost(exc) from exc
+        pending = InFlight(self)
+        self._in_flight.append(pending)
+        return pending
+
+    def _settle(self, target: InFlight | None) -> None:
+        """Read replies of sent commands, in order, up to ``target`` (all of them for None)."""
+        while self._in_flight:
+            pending = self._in_flight[0]
+            try:
+                reply = self._read_reply()
+            except (OSError, RedisConnectionError) as exc:
+                failure = exc if isinstance(exc, RedisConnectionError) else self._lost(exc)
+                self.disconnect()  # every command still in flight fails: no reply will come for any of them
+                pending.fail(failure)  # this one with the error itself
+                return
+            self._in_flight.popleft()
+            pending.settle(reply)
+            if pending is target:
+                return
+
+    def _round_trip(self, packed: bytes, count: int) -> list[Any]:
+        try:
+            self._sock.sendall(packed)  # type: ignore[union-attr]
+            return [self._read_reply() for _ in range(count)]
         except RedisConnectionError:
             self.disconnect()
             raise
+        except OSError as exc:
+            raise self._lost(exc) from exc
+
+    def _read_reply(self) -> Any:
+        reader = self._reader
+        reply = reader.gets()
+        while reply is False:
+            n = self._sock.recv_into(self._buffer)  # type: ignore[union-attr]
+            if n == 0:
+                raise RedisConnectionError(f"Redis at {self.where()} closed the connection")
+            reader.feed(self._buffer, 0, n)
+            reply = reader.gets()
+        return reply
+
+    def _lost(self, exc: OSError) -> Exception:
+        """A socket error as redis-py's exception. The connection is closed first: a partly sent command
+        or partly read reply leaves it out of step."""
+        self.disconnect()
+        if isinstance(exc, TimeoutError):
+            return RedisTimeoutError(f"Timeout reading from Redis at {self.where()}")
+        return RedisConnectionError(f"Error talking to Redis at {self.where()}: {exc}")
+
+
+class InFlight:
+    """A command sent without waiting: ``result()`` reads its reply (or raises what went wrong)."""
+
+    __slots__ = ("_connection", "_done", "_reply", "_failure")
+
+    def __init__(self, connection: DirectConnection | None = None) -> None:
+        self._connection = connection
+        self._done = connection is None
+        self._reply: Any = None
+        self._failure: BaseException | None = None
+
+    @classmethod
+    def settled(cls, reply: Any = None, failure: BaseException | None = None) -> InFlight:
+        """One whose reply is already known (a connection that cannot send ahead ran it at once)."""
+        pending = cls()
+        pending._reply, pending._failure = reply, failure
+        return pending
+
+    def settle(self, reply: Any) -> None:
+        if isinstance(reply, hiredis.ReplyError):
+            self._failure = _error(reply)
+        else:
+            self._reply = reply
+        self._done = True
+
+    def fail(self, exc: BaseException) -> None:
+        self._failure, self._done = exc, True
+
+    def result(self) -> Any:
+        if not self._done:
+            assert self._connection is not None
+            self._connection._settle(self)
+        if self._failure is not None:
+            raise self._failure
+        return self._reply
 
 
 def _error(reply: Any) -> Exception:

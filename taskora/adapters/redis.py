@@ -23,6 +23,7 @@ from redis.retry import Retry
 
 from ..clock import Clock, SystemClock
 from ..errors import BrokerUnreachableError, SchemaVersionMismatchError, from_engine_reply
+from .direct import InFlight
 from .keys import MIN_COMPAT, WIRE_VERSION, Keys
 from .scripts import ScriptSet, ThreadConnections
 
@@ -122,6 +123,14 @@ def _claim_reply(task: str, token: str, reply: Sequence[Any]) -> ClaimResult:
     return ClaimResult(job=ClaimedJob(task, first, token, decode_job(reply[2:])), more=reply[1] in (b"1", "1"))
 
 
+def _finish_reply(task: str, next_token: str | None, reply: Sequence[Any]) -> ClaimResult:
+    """A fused finish-and-claim's reply: the finished job's status, then (with a next token) the claim."""
+    status = _text(reply[0])
+    result = _claim_reply(task, next_token or "", reply[1:]) if next_token else ClaimResult()
+    result.status = status
+    return result
+
+
 def _field_values(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
     """HMGET's values by name: text, except payloads (kept as bytes for any serializer) and missing ones."""
     return {n: (v if n in PAYLOAD_FIELDS or v is None else _text(v)) for n, v in zip(names, values, strict=True)}
@@ -143,6 +152,27 @@ def _batch_reply(task: str, token: str, n: int, reply: Sequence[Any]) -> BatchRe
         batch.jobs.append(_claim_reply(task, token, reply[i + 1:i + 1 + size]).job)
         i += 1 + size
     return batch
+
+
+class ClaimInFlight:
+    """A claim (or a fused finish-and-claim) sent ahead: ``result()`` reads its ClaimResult."""
+
+    def __init__(self, sent: InFlight, resend: Any, task: str, token: str, fused: bool) -> None:
+        self._sent, self._resend = sent, resend
+        self.task, self.token, self.fused = task, token, fused
+
+    def result(self) -> ClaimResult:
+        """The reply; raises a connection error when the connection broke before it was read (then whether
+        Redis ran the script is unknown: every script is harmless to run again)."""
+        try:
+            reply = self._sent.result()
+        except NoScriptError:
+            reply = self._resend()
+        except ResponseError as exc:
+            raise from_engine_reply(str(exc)) from exc
+        if self.fused:
+            return _finish_reply(self.task, self.token, reply)
+        return _claim_reply(self.task, self.token, reply)
 
 
 class RedisAdapter:
@@ -286,7 +316,7 @@ class RedisAdapter:
         args = [self.keys.task_prefix(job.task), self.now_ms(), job.id, job.token, result,
                 "1" if keep else "0", next_token or "", lock_ttl_ms]
         reply = self.scripts.ack(self.runner, self.keys.queue(job.task), args)
-        return self._finish_reply(job.task, next_token, reply)
+        return _finish_reply(job.task, next_token, reply)
 
     def fail(
         self, job: ClaimedJob, error: str, *, retry_delay_ms: int | None = None, detail: str = "",
@@ -298,7 +328,7 @@ class RedisAdapter:
                 "" if retry_delay_ms is None else retry_delay_ms, next_token or "", lock_ttl_ms, detail,
                 "0" if retry_data is None else "1", "" if retry_data is None else retry_data]
         reply = self.scripts.fail(self.runner, self.keys.queue(job.task), args)
-        return self._finish_reply(job.task, next_token, reply)
+        return _finish_reply(job.task, next_token, reply)
 
     def ack_many(self, task: str, completions: Sequence[Completion], *, claim: int = 0, token: str = "",
                  lock_ttl_ms: int = 0) -> BatchResult:  # fmt: skip
@@ -309,6 +339,30 @@ class RedisAdapter:
             args += (c.job.id, c.job.token, c.result, "1" if c.keep else "0")
         reply = self.scripts.ack_many(self.runner, self.keys.queue(task), args)
         return _batch_reply(task, token, len(completions), reply)
+
+    def ack_later(self, job: ClaimedJob, result: str | bytes, *, keep: bool, next_token: str,
+                  lock_ttl_ms: int) -> ClaimInFlight:  # fmt: skip
+        """``ack`` with the next claim, its reply read later: the caller runs a job it already holds while
+        Redis completes this one and claims the next (see ``worker/lookahead.py``)."""
+        args = [self.keys.task_prefix(job.task), self.now_ms(), job.id, job.token, result, "1" if keep else "0",
+                next_token, lock_ttl_ms]
+        return self._later(self.scripts.ack, self.keys.queue(job.task), args, job.task, next_token, fused=True)
+
+    def claim_later(self, task: str, token: str, lock_ttl_ms: int) -> ClaimInFlight:
+        """``claim``, its reply read later."""
+        args = [self.keys.task_prefix(task), self.now_ms(), token, lock_ttl_ms]
+        return self._later(self.scripts.claim, self.keys.queue(task), args, task, token, fused=False)
+
+    def _later(self, script: Any, keys: list[str], args: list[Any], task: str, token: str,
+               fused: bool) -> ClaimInFlight:  # fmt: skip
+        def resend() -> Any:  # NOSCRIPT: Redis lost its script cache and did not run it; send it loading the script
+            return script(self.runner, keys, args)
+
+        if isinstance(self.runner, ThreadConnections):
+            sent = self.runner.send("EVALSHA", script.sha, len(keys), *keys, *args)
+        else:  # the in-memory engine has no socket to send ahead on: it runs now
+            sent = InFlight.settled(resend())
+        return ClaimInFlight(sent, resend, task, token, fused)
 
     # -- waiting for work -------------------------------------------------------------------------
     def wait_then_claim(self, task: str, timeout_s: float, token: str, lock_ttl_ms: int) -> ClaimResult:
@@ -333,13 +387,6 @@ class RedisAdapter:
         elif isinstance(reply, ResponseError):
             raise from_engine_reply(str(reply)) from reply
         return _claim_reply(task, token, reply)
-
-    @staticmethod
-    def _finish_reply(task: str, next_token: str | None, reply: Sequence[Any]) -> ClaimResult:
-        status = _text(reply[0])
-        result = _claim_reply(task, next_token or "", reply[1:]) if next_token else ClaimResult()
-        result.status = status
-        return result
 
     def nack(self, task: str, job_id: str, token: str = "") -> bool:
         """Give an active job back unfinished; ``token=''`` lets a supervisor requeue a dead child's job."""

@@ -14,7 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 import taskora.lua as engine
 
 from ..errors import from_engine_reply
-from .direct import DirectConnection
+from .direct import DirectConnection, InFlight
 
 
 class Script:
@@ -111,6 +111,24 @@ class ThreadConnections:
             if not was_open:
                 raise
         return connection.call_many(list(commands))
+
+    def send(self, *command: Any) -> InFlight:
+        """One command whose reply the caller reads later (``InFlight.result()``), working meanwhile. Only
+        a direct connection sends ahead; redis-py's runs the command at once. A send that fails on a
+        connection opened earlier is made once more on a new one, as in ``call``."""
+        connection = self._connection()
+        if not isinstance(connection, DirectConnection):
+            try:
+                return InFlight.settled(connection.call(*command))
+            except ResponseError as exc:
+                return InFlight.settled(failure=exc)
+        was_open = connection.is_connected
+        try:
+            return connection.send(*command)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            if not was_open:
+                raise
+        return connection.send(*command)
 
     def script_load(self, text: str) -> Any:
         return self._client.script_load(text)

@@ -26,6 +26,7 @@ from ..workflow import hooks as workflow_hooks
 from .executor import Executor, Outcome
 from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
 from .idle import wait_then_claim
+from .lookahead import Lookahead, SentClaim
 from .runtime import JobRuntime
 
 if TYPE_CHECKING:
@@ -68,6 +69,12 @@ class Worker:
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
         self.executor = Executor(app)
         self.active: dict[str, JobRuntime] = {}
+        #: Jobs slots claimed ahead (lookahead.py) and have not started: the heartbeat keeps their locks,
+        #: cancels and stops reach them. Whoever pops a job from here owns it.
+        self.reserved: dict[str, ClaimedJob] = {}
+        #: Cancels of jobs that were not running here when they came, oldest first: a job this worker claimed
+        #: (ahead, or with a reply still on its way) and has not started yet never starts.
+        self._cancel_before_start: dict[str, None] = {}
         self.processed = 0
         self._active_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -160,9 +167,12 @@ class Worker:
         with self._active_lock:
             abandoned = list(self.active.values())
             self.active.clear()
+            reserved = list(self.reserved.values())
         for runtime in abandoned:
             if self._safely(self.adapter.nack, runtime.task_name, runtime.id, runtime.claimed.token):
                 log.warning("job %s (%s) did not stop in time; returned to the queue", runtime.id, runtime.task_name)
+        for job in reserved:  # held ahead by a slot that is still stuck in its handler
+            self._release_reserved(job)
 
     def _safely(self, fn: Any, *args: Any) -> Any:
         try:
@@ -173,18 +183,24 @@ class Worker:
 
     # -- slots --------------------------------------------------------------------------------
     def _slot_loop(self, task: Task) -> None:
+        lookahead = Lookahead()
         job: ClaimedJob | None = None
         backoff = 0.05
         while not self._stopping.is_set() or job is not None:
             claimed, job = job, None  # whatever happens below, a job is handed to _process once
             try:
-                job = self._process(claimed) if claimed is not None else self._claim_or_wait(task)
+                if claimed is not None:
+                    job = self._process(claimed, lookahead=lookahead)
+                else:
+                    self._settle(lookahead)
+                    job = self._pop_ahead(lookahead) or self._claim_or_wait(task)
                 backoff = 0.05
             except CONNECTION_ERRORS as exc:
                 log.warning("Redis unreachable (%s); %s retries in %.2fs", exc, task.name, backoff)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 2.0)
                 self._after_reconnect()
+        self._give_back_ahead(lookahead)
 
     def _fed_slot_loop(self, feeder: SlotFeeder) -> None:
         """A slot of a group with a feeder: take a claimed job, run it, hand it back, repeat."""
@@ -234,14 +250,22 @@ class Worker:
     def _lock_ttl_ms(task: Task) -> int:
         return int(task.options.stall.interval * 1000)
 
-    def _process(self, job: ClaimedJob, feeder: SlotFeeder | None = None) -> ClaimedJob | None:
+    def _process(self, job: ClaimedJob, feeder: SlotFeeder | None = None,
+                 lookahead: Lookahead | None = None) -> ClaimedJob | None:  # fmt: skip
         task = self.app.get_task(job.task)
         runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
         with self._active_lock:
             self.active[job.id] = runtime
+            cancelled = bool(self._cancel_before_start) and job.id in self._cancel_before_start
+            if cancelled:  # cancelled after it was claimed, before it started: it never starts
+                del self._cancel_before_start[job.id]
         self._notify("job_started", runtime)
         try:
-            outcome = self.executor.execute(runtime)
+            if cancelled:
+                runtime.signal.abort("cancelled")
+                outcome = Outcome("cancelled")
+            else:
+                outcome = self.executor.execute(runtime)
         finally:
             with self._active_lock:
                 still_ours = self.active.pop(job.id, None) is not None
@@ -249,12 +273,13 @@ class Worker:
             self._notify("job_finished", runtime, None)
             return None
         self.processed += 1
-        next_job = self._finish_reliably(runtime, outcome, feeder).job
+        next_job = self._reliably(runtime, lambda: self._finish(runtime, outcome, feeder, lookahead)).job
         self._notify("job_finished", runtime, outcome)
         return next_job
 
-    def _finish_reliably(self, runtime: JobRuntime, outcome: Outcome, feeder: SlotFeeder | None) -> ClaimResult:
-        """Record the outcome, retrying while Redis is unreachable; the handler itself never runs twice here.
+    def _reliably(self, runtime: JobRuntime, finish: Any) -> ClaimResult:
+        """Record ``runtime``'s outcome with ``finish()``, retrying while Redis is unreachable; the handler
+        itself never runs twice here.
 
         Resending is safe: a finish whose reply was lost finds the job no longer held and reports
         'lost'. Only a cold stop gives up, leaving the job to stall recovery (run again, never lost).
@@ -262,7 +287,7 @@ class Worker:
         backoff = 0.05
         while True:
             try:
-                return self._finish(runtime, outcome, feeder)
+                return finish()
             except CONNECTION_ERRORS as exc:
                 if self._cold.is_set():
                     log.warning("job %s (%s): outcome not recorded before shutdown (%s); stall recovery will "
@@ -275,36 +300,127 @@ class Worker:
 
     def _notify(self, name: str, *args: Any) -> None:
         for hook in self.job_hooks:
+            method = getattr(hook, name, None)  # a hook implements the events it cares about
+            if method is None:
+                continue
             try:
-                getattr(hook, name)(*args)
+                method(*args)
             except Exception:
                 log.exception("worker job hook %r.%s raised", hook, name)
 
     # -- finishing ------------------------------------------------------------------------------
-    def _finish(self, runtime: JobRuntime, outcome: Outcome, feeder: SlotFeeder | None = None) -> ClaimResult:
-        """Record the outcome; a slot of its own also claims its next job in the same call, a fed slot hands
-        a completed job to its feeder."""
+    def _finish(self, runtime: JobRuntime, outcome: Outcome, feeder: SlotFeeder | None = None,
+                lookahead: Lookahead | None = None) -> ClaimResult:  # fmt: skip
+        """Record the outcome and say which job runs next. A slot of its own claims its next job in the same
+        call, or, holding one claimed ahead already, runs that one while this call's reply is on its way;
+        a fed slot hands a completed job to its feeder."""
         task = runtime.task
-        next_token = None if self._stopping.is_set() or feeder is not None else _new_token()
+        if lookahead is not None:
+            self._settle(lookahead)  # the previous reply first: replies come in order, and it may bring a job
+        holds_next = lookahead is not None and lookahead.ahead is not None
+        stopping = self._stopping.is_set()
+        next_token = None if stopping or feeder is not None or holds_next else _new_token()
         ttl = self._lock_ttl_ms(task)
         if runtime.signal.reason == "shutdown" and outcome.kind != "completed":
             self.adapter.nack(task.name, runtime.id, runtime.claimed.token)
             return ClaimResult()
         if outcome.kind == "cancelled":
-            return self._finish_cancelled(runtime)
+            return self._next_after(lookahead, self._finish_cancelled(runtime), outcome)
         if outcome.kind == "completed":
             payload = self.app.serializer.dumps(outcome.result)
+            keep = task.options.keep_result
             workflow_hooks.on_completed(self.app, runtime.fields, payload)  # before ack: a crash re-runs it
             if feeder is not None:
-                result = ClaimResult(status=feeder.complete(runtime.claimed, payload, task.options.keep_result))
+                result = ClaimResult(status=feeder.complete(runtime.claimed, payload, keep))
+            elif holds_next and not stopping and Lookahead.worth_it(outcome.duration):
+                assert lookahead is not None
+                request = self.adapter.ack_later(runtime.claimed, payload, keep=keep, next_token=_new_token(),
+                                                 lock_ttl_ms=ttl)
+                lookahead.sent = SentClaim(request, runtime, payload, keep)
+                return ClaimResult(job=self._pop_ahead(lookahead))
             else:
-                result = self.adapter.ack(runtime.claimed, payload, keep=task.options.keep_result,
-                                          next_token=next_token, lock_ttl_ms=ttl)
+                result = self.adapter.ack(runtime.claimed, payload, keep=keep, next_token=next_token, lock_ttl_ms=ttl)
         else:
             result = self._finish_failed(runtime, outcome.error, next_token, ttl)
-        if result.status == "lost":
-            log.warning("job %s (%s): lock lost while running; its outcome was dropped", runtime.id, task.name)
+        self._warn_if_lost(runtime, result.status)
+        return self._next_after(lookahead, result, outcome)
+
+    @staticmethod
+    def _warn_if_lost(runtime: JobRuntime, status: str | None) -> None:
+        if status == "lost":
+            log.warning("job %s (%s): lock lost while running; its outcome was dropped", runtime.id, runtime.task_name)
+
+    # -- claiming ahead (lookahead.py) -------------------------------------------------------------
+    def _next_after(self, lookahead: Lookahead | None, result: ClaimResult, outcome: Outcome) -> ClaimResult:
+        """A slot of its own runs next the job its finish claimed, else the one it holds ahead. After a short job
+        with more waiting, it also claims one ahead now, to run the job just claimed while that reply comes."""
+        if lookahead is None:
+            return result
+        if result.job is None:
+            result.job = self._pop_ahead(lookahead)
+        elif result.more and not self._stopping.is_set() and Lookahead.worth_it(outcome.duration):
+            task = self.app.get_task(result.job.task)
+            lookahead.sent = SentClaim(self.adapter.claim_later(task.name, _new_token(), self._lock_ttl_ms(task)))
         return result
+
+    def _settle(self, lookahead: Lookahead) -> None:
+        """Read the reply of the slot's request in flight: note a lost completion, hold the job it claimed."""
+        sent, lookahead.sent = lookahead.sent, None
+        if sent is None:
+            return
+        try:
+            result = sent.request.result()
+        except CONNECTION_ERRORS as exc:
+            if sent.runtime is None:  # a plain claim: a job it took stays locked until stall recovery frees it
+                log.warning("Redis unreachable reading a claim (%s); a job it took returns after its lock lapses", exc)
+                return
+            runtime = sent.runtime
+            log.warning("job %s (%s): Redis unreachable recording its outcome (%s); sending it again", runtime.id,
+                        runtime.task_name, exc)
+            result = self._reliably(runtime, lambda: self.adapter.ack(runtime.claimed, sent.payload, keep=sent.keep))
+        if sent.runtime is not None:
+            self._warn_if_lost(sent.runtime, result.status)
+        if result.job is not None:
+            lookahead.ahead = result.job
+            with self._active_lock:
+                self.reserved[result.job.id] = result.job
+            self._notify("job_reserved", result.job)
+
+    def _pop_ahead(self, lookahead: Lookahead) -> ClaimedJob | None:
+        """The job claimed ahead, to run now; None without one, or once a stop began (it is handed back)."""
+        job = lookahead.ahead
+        if job is None or self._stopping.is_set():
+            return None
+        lookahead.ahead = None
+        with self._active_lock:
+            still_ours = self.reserved.pop(job.id, None) is not None
+        return job if still_ours else None
+
+    def _give_back_ahead(self, lookahead: Lookahead) -> None:
+        """A stopping slot returns the job it claimed ahead to the front of the queue (or, if it was cancelled
+        meanwhile, records the cancel): it never started."""
+        try:
+            self._settle(lookahead)
+        except CONNECTION_ERRORS:
+            pass
+        job, lookahead.ahead = lookahead.ahead, None
+        if job is not None:
+            self._release_reserved(job)
+
+    def _release_reserved(self, job: ClaimedJob) -> None:
+        with self._active_lock:
+            ours = self.reserved.pop(job.id, None) is not None
+            cancelled = self._cancel_before_start.pop(job.id, False) is None
+        if not ours:
+            return
+        if cancelled:
+            task = self.app.get_task(job.task)
+            runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
+            runtime.signal.abort("cancelled")
+            self._safely(self._finish_cancelled, runtime)
+        elif self._safely(self.adapter.nack, job.task, job.id, job.token):
+            log.debug("job %s (%s), claimed ahead, returned to the queue", job.id, job.task)
+        self._notify("job_released", job)
 
     def _finish_cancelled(self, runtime: JobRuntime) -> ClaimResult:
         workflow_hooks.on_cancelled(self.app, runtime.fields, runtime.signal.reason)
@@ -349,8 +465,7 @@ class Worker:
         while not self._cold.wait(interval):
             with self._active_lock:
                 runtimes = list(self.active.values())
-            if not runtimes:
-                continue
+                reserved = list(self.reserved.values())
             by_ttl: dict[int, list[JobRuntime]] = {}
             for runtime in runtimes:
                 by_ttl.setdefault(self._lock_ttl_ms(runtime.task), []).append(runtime)
@@ -358,6 +473,19 @@ class Worker:
                 statuses = self._safely(self.adapter.extend_locks, [r.claimed for r in group], ttl) or []
                 for runtime, status in zip(group, statuses, strict=False):
                     runtime.apply_lock_status(status)
+            if reserved:
+                self._extend_reserved(reserved)
+
+    def _extend_reserved(self, jobs: list[ClaimedJob]) -> None:
+        """Keep the locks of jobs claimed ahead; note a cancel for when they start, drop one that was lost."""
+        for job in jobs:
+            ttl = self._lock_ttl_ms(self.app.get_task(job.task))
+            status = (self._safely(self.adapter.extend_locks, [job], ttl) or ["extended"])[0]
+            with self._active_lock:
+                if status == "cancelled":
+                    self._note_cancel(job.id)
+                elif status == "lost":
+                    self.reserved.pop(job.id, None)
 
     def _subscribe_cancels(self) -> None:
         channels = {self.adapter.keys.cancel_channel(t.name) for t in self.tasks}
@@ -392,8 +520,19 @@ class Worker:
         job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
         with self._active_lock:
             runtime = self.active.get(job_id)
+            if runtime is None:  # maybe claimed here and not started yet; more likely another worker's job
+                self._note_cancel(job_id)
         if runtime is not None:
             runtime.signal.abort("cancelled")
+
+    #: How many cancels of jobs not running here a worker remembers.
+    CANCELS_REMEMBERED = 1000
+
+    def _note_cancel(self, job_id: str) -> None:
+        """Remember a cancel for a job that has not started here (call with ``_active_lock`` held)."""
+        self._cancel_before_start[job_id] = None
+        if len(self._cancel_before_start) > self.CANCELS_REMEMBERED:
+            del self._cancel_before_start[next(iter(self._cancel_before_start))]
 
     def _maintenance_loop(self) -> None:
         last_sweep: dict[str, float] = {}

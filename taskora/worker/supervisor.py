@@ -265,6 +265,17 @@ class _Reporter:
             self._held[runtime.id] = (runtime.task_name, runtime.claimed.token, runtime.attempt, hard, time.monotonic())
         self._changed.set()
 
+    def job_reserved(self, job: Any) -> None:
+        """A job claimed ahead (not started, so no time limit yet): handed back too should this child die."""
+        with self._lock:
+            self._held[job.id] = (job.task, job.token, int(job.fields.get("attempt", 1)), None, time.monotonic())
+        self._changed.set()
+
+    def job_released(self, job: Any) -> None:
+        with self._lock:
+            self._held.pop(job.id, None)
+        self._changed.set()
+
     def job_finished(self, runtime: Any, outcome: Any) -> None:
         with self._lock:
             self._held.pop(runtime.id, None)

@@ -1,0 +1,133 @@
+"""Claiming one job ahead in a slot of its own (taskora/worker/lookahead.py), on both engines.
+
+After a short job, with more jobs waiting, a solo slot holds the next job claimed while it runs the
+current one. These tests pin what that must not change: every job runs once and in order, a stop
+hands the job held ahead back to the front of the queue without running it, and a cancel that comes
+while the job is held ahead means it never starts.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from taskora import Taskora
+from taskora.worker.loop import Worker
+from tests.waiting import wait_until
+
+
+class Reservations:
+    """A worker job hook recording the jobs claimed ahead and the ones handed back unstarted."""
+
+    def __init__(self) -> None:
+        self.reserved: list[str] = []
+        self.released: list[str] = []
+
+    def job_reserved(self, job: Any) -> None:
+        self.reserved.append(job.id)
+
+    def job_released(self, job: Any) -> None:
+        self.released.append(job.id)
+
+
+def test_a_backlog_of_short_jobs_runs_once_each_in_order_mostly_claimed_ahead(app: Taskora) -> None:
+    runs: list[int] = []
+    task = app.task("short", lambda d: runs.append(d["i"]))
+    handles = task.dispatch_many([{"i": i} for i in range(300)])
+    hooks = Reservations()
+    worker = Worker(app, [task], concurrency=1)
+    worker.job_hooks.append(hooks)
+    worker.start()
+    try:
+        for handle in handles:
+            handle.result(timeout=30)
+    finally:
+        worker.stop(timeout=10)
+    assert runs == list(range(300))
+    assert len(hooks.reserved) > 150, "the slot should run most of a backlog of short jobs from claims made ahead"
+    assert hooks.released == [] and worker.reserved == {}
+    assert app.adapter.counts("short")["active"] == 0
+
+
+def _one_job_held_ahead(app: Taskora, name: str) -> tuple[Worker, list[Any], list[int], threading.Event]:
+    """Jobs 0..3; job 0 is short, job 1 blocks until the returned event is set. While job 1 runs, job 2 is
+    claimed ahead (active in the store, not started)."""
+    release, blocking = threading.Event(), threading.Event()
+    runs: list[int] = []
+
+    def handler(data: dict[str, int]) -> None:
+        runs.append(data["i"])
+        if data["i"] == 1:
+            blocking.set()
+            release.wait(15)
+
+    task = app.task(name, handler)
+    handles = task.dispatch_many([{"i": i} for i in range(4)])
+    worker = Worker(app, [task], concurrency=1)
+    worker.start()
+    assert blocking.wait(10)
+    wait_until(lambda: handles[2].state() == "active", what="job 2 claimed ahead")
+    return worker, handles, runs, release
+
+
+def test_a_stop_hands_the_job_claimed_ahead_back_to_the_front_unstarted(app: Taskora) -> None:
+    worker, handles, runs, release = _one_job_held_ahead(app, "held-ahead")
+    hooks = Reservations()
+    worker.job_hooks.append(hooks)
+    stopper = threading.Thread(target=worker.stop, kwargs={"timeout": 10})
+    stopper.start()
+    wait_until(worker._stopping.is_set, what="the stop to begin")
+    release.set()
+    stopper.join(15)
+    assert runs == [0, 1]
+    assert [h.state() for h in handles] == ["completed", "completed", "waiting", "waiting"]
+    assert hooks.released == [handles[2].id]
+    assert app.adapter.counts("held-ahead")["active"] == 0
+    assert app.adapter.claim("held-ahead", "next-worker", 30_000).job.id == handles[2].id
+
+
+def test_a_job_cancelled_while_claimed_ahead_never_starts(app: Taskora) -> None:
+    worker, handles, runs, release = _one_job_held_ahead(app, "cancel-ahead")
+    try:
+        assert handles[2].cancel("not needed") == "flagged"
+        wait_until(lambda: handles[2].id in worker._cancel_before_start, what="the worker to hear of the cancel")
+        release.set()
+        handles[3].result(timeout=15)
+    finally:
+        worker.stop(timeout=10)
+    assert runs == [0, 1, 3]
+    assert handles[2].state() == "cancelled"
+    assert app.adapter.counts("cancel-ahead")["active"] == 0
+
+
+class _ReplyNeverCame:
+    """A request whose connection broke before its reply was read (and, here, before it was sent at all)."""
+
+    def result(self) -> Any:
+        raise RedisConnectionError("connection closed before the reply was read")
+
+
+def test_a_completion_whose_reply_is_lost_is_sent_again(app: Taskora) -> None:
+    runs: list[int] = []
+    task = app.task("lost-reply", lambda d: runs.append(d["i"]))
+    handles = task.dispatch_many([{"i": i} for i in range(40)])
+    real_ack_later = app.adapter.ack_later
+    lost: list[int] = []
+
+    def ack_later(job: Any, *args: Any, **kwargs: Any) -> Any:
+        if len(lost) < 5:  # the first few completions sent ahead never reach Redis
+            lost.append(1)
+            return _ReplyNeverCame()
+        return real_ack_later(job, *args, **kwargs)
+
+    app.adapter.ack_later = ack_later  # type: ignore[method-assign]
+    worker = Worker(app, [task], concurrency=1)
+    worker.start()
+    try:
+        assert [h.result(timeout=30) for h in handles] == [None] * 40
+    finally:
+        worker.stop(timeout=10)
+    assert len(lost) == 5 and runs == list(range(40))
+    assert app.adapter.counts("lost-reply")["active"] == 0
