@@ -134,9 +134,8 @@ def test_commands_sent_together_run_in_order_the_second_as_soon_as_a_blocked_fir
 def test_commands_sent_ahead_are_read_in_order_also_by_a_later_call(redis_url: str) -> None:
     connection = DirectConnection(_pool(redis_url))
     redis.Redis.from_url(redis_url).delete("sent-ahead")
-    first = connection.send("INCR", "sent-ahead")
-    second = connection.send("EVALSHA", "0" * 40, 0)
-    third = connection.send("INCR", "sent-ahead")
+    first, second = connection.send(("INCR", "sent-ahead"), ("EVALSHA", "0" * 40, 0))
+    (third,) = connection.send(("INCR", "sent-ahead"))
     assert connection.call("GET", "sent-ahead") == b"2"  # reads the three replies before its own
     assert first.result() == 1 and third.result() == 2
     with pytest.raises(NoScriptError):
@@ -148,7 +147,7 @@ def test_commands_in_flight_fail_with_a_connection_error_when_the_connection_bre
     name = f"in-flight-{os.getpid()}"
     connection.call("CLIENT", "SETNAME", name)
     client = redis.Redis.from_url(redis_url)
-    pending = connection.send("BLPOP", "never-pushed", 10)
+    (pending,) = connection.send(("BLPOP", "never-pushed", 10))
     assert _kill_client_named(client, name) == 1
     with pytest.raises(RedisConnectionError):
         pending.result()

@@ -139,17 +139,18 @@ class DirectConnection:
         packed = b"".join(hiredis.pack_command(command) for command in commands)
         return [_error(r) if isinstance(r, hiredis.ReplyError) else r for r in self._round_trip(packed, len(commands))]
 
-    def send(self, *command: Any) -> InFlight:
-        """Send one command without waiting for its reply: the caller works meanwhile and reads the reply
-        with ``InFlight.result()``. Any later call on this connection reads it first (replies come in order)."""
+    def send(self, *commands: tuple[Any, ...]) -> list[InFlight]:
+        """Send ``commands`` in one write without waiting for their replies: the caller works meanwhile and
+        reads each with ``InFlight.result()``. Any later call on this connection reads them first
+        (replies come in order). One write also means Redis runs them back to back."""
         if self._sock is None:
             self.connect()
         try:
-            self._sock.sendall(hiredis.pack_command(command))  # type: ignore[union-attr]
+            self._sock.sendall(b"".join(hiredis.pack_command(command) for command in commands))  # type: ignore[union-attr]
         except OSError as exc:
             raise self._lost(exc) from exc
-        pending = InFlight(self)
-        self._in_flight.append(pending)
+        pending = [InFlight(self) for _ in commands]
+        self._in_flight.extend(pending)
         return pending
 
     def _settle(self, target: InFlight | None) -> None:

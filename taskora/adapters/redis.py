@@ -45,12 +45,21 @@ def _pairs(flat: Sequence[Any]) -> dict[Any, Any]:
     return dict(zip(pairs, pairs, strict=False))
 
 
+#: Field names seen in job hashes, decoded once (the same dozen names come with every claimed job).
+_FIELD_NAMES: dict[Any, str] = {}
+
+
 def decode_job(flat: Sequence[Any]) -> dict[str, Any]:
     """A flat HGETALL reply as a dict: text fields as str, payload fields as bytes."""
     job: dict[str, Any] = {}
     pairs = iter(flat)
+    names = _FIELD_NAMES
     for raw_name, value in zip(pairs, pairs, strict=False):  # one per job in a worker: kept to plain bytecode
-        name = raw_name.decode("utf-8", "replace") if type(raw_name) is bytes else str(raw_name)
+        name = names.get(raw_name)
+        if name is None:
+            name = raw_name.decode("utf-8", "replace") if type(raw_name) is bytes else str(raw_name)
+            if len(names) < 1024:  # a bounded cache: arbitrary extra fields must not grow it forever
+                names[raw_name] = name
         if name in PAYLOAD_FIELDS:
             job[name] = value
         else:
@@ -129,6 +138,12 @@ def _finish_reply(task: str, next_token: str | None, reply: Sequence[Any]) -> Cl
     result = _claim_reply(task, next_token or "", reply[1:]) if next_token else ClaimResult()
     result.status = status
     return result
+
+
+def _xread_entries(reply: Any) -> list[Any]:
+    """An XREAD reply as ``[(stream, [(entry id, fields dict), ...]), ...]`` (RESP2, or RESP3's map)."""
+    by_stream = reply.items() if isinstance(reply, dict) else reply or ()
+    return [(stream, [(entry_id, _pairs(flat)) for entry_id, flat in entries]) for stream, entries in by_stream]
 
 
 def _field_values(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
@@ -359,7 +374,7 @@ class RedisAdapter:
             return script(self.runner, keys, args)
 
         if isinstance(self.runner, ThreadConnections):
-            sent = self.runner.send("EVALSHA", script.sha, len(keys), *keys, *args)
+            (sent,) = self.runner.send(("EVALSHA", script.sha, len(keys), *keys, *args))
         else:  # the in-memory engine has no socket to send ahead on: it runs now
             sent = InFlight.settled(resend())
         return ClaimInFlight(sent, resend, task, token, fused)
@@ -493,10 +508,8 @@ class RedisAdapter:
             return []
         if isinstance(self.runner, ThreadConnections):
             streams = list(positions)
-            reply = self.runner.call("XREAD", "COUNT", count, "BLOCK", block_ms, "STREAMS", *streams,
-                                     *(positions[s] for s in streams))
-            by_stream = reply.items() if isinstance(reply, dict) else reply or ()  # RESP3 (TLS set-ups) / RESP2
-            return [(stream, [(entry_id, _pairs(flat)) for entry_id, flat in entries]) for stream, entries in by_stream]
+            return _xread_entries(self.runner.call("XREAD", "COUNT", count, "BLOCK", block_ms, "STREAMS", *streams,
+                                                   *(positions[s] for s in streams)))
         return self.blocking.xread(positions, count=count, block=block_ms) or []
 
     def stream_end_and_fields(self, task: str, job_id: str,

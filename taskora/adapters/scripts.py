@@ -83,6 +83,12 @@ class ThreadConnections:
             held = self._local.held = (pid, connection)
         return held[1]
 
+    @property
+    def sends_ahead(self) -> bool:
+        """True when ``send`` really sends without waiting (a direct connection), so a blocking command
+        sent ahead does not hold the caller up."""
+        return self._direct
+
     def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
         """One EVALSHA (every engine script is safe to resend, see ``call``)."""
         return self.call("EVALSHA", sha, numkeys, *keys_and_args)
@@ -112,23 +118,26 @@ class ThreadConnections:
                 raise
         return connection.call_many(list(commands))
 
-    def send(self, *command: Any) -> InFlight:
-        """One command whose reply the caller reads later (``InFlight.result()``), working meanwhile. Only
-        a direct connection sends ahead; redis-py's runs the command at once. A send that fails on a
-        connection opened earlier is made once more on a new one, as in ``call``."""
+    def send(self, *commands: tuple[Any, ...]) -> list[InFlight]:
+        """``commands`` whose replies the caller reads later (``InFlight.result()``), working meanwhile. Only a
+        direct connection sends ahead (in one write); redis-py's runs each command at once. A send that
+        fails on a connection opened earlier is made once more on a new one, as in ``call``."""
         connection = self._connection()
         if not isinstance(connection, DirectConnection):
-            try:
-                return InFlight.settled(connection.call(*command))
-            except ResponseError as exc:
-                return InFlight.settled(failure=exc)
+            done = []
+            for command in commands:
+                try:
+                    done.append(InFlight.settled(connection.call(*command)))
+                except ResponseError as exc:
+                    done.append(InFlight.settled(failure=exc))
+            return done
         was_open = connection.is_connected
         try:
-            return connection.send(*command)
+            return connection.send(*commands)
         except (RedisConnectionError, RedisTimeoutError, OSError):
             if not was_open:
                 raise
-        return connection.send(*command)
+        return connection.send(*commands)
 
     def script_load(self, text: str) -> Any:
         return self._client.script_load(text)

@@ -259,28 +259,32 @@ class _Reporter:
         self._thread = threading.Thread(target=self._report_loop, name="taskora-reporter", daemon=True)
         self._thread.start()
 
+    def _mark_changed(self) -> None:
+        if not self._changed.is_set():  # set() takes a lock and notifies: skipped while a report is due anyway
+            self._changed.set()
+
     def job_started(self, runtime: Any) -> None:
         hard = self.pool.limits.limits(runtime.task, runtime.fields.get).hard
         with self._lock:
             self._held[runtime.id] = (runtime.task_name, runtime.claimed.token, runtime.attempt, hard, time.monotonic())
-        self._changed.set()
+        self._mark_changed()
 
     def job_reserved(self, job: Any) -> None:
         """A job claimed ahead (not started, so no time limit yet): handed back too should this child die."""
         with self._lock:
             self._held[job.id] = (job.task, job.token, int(job.fields.get("attempt", 1)), None, time.monotonic())
-        self._changed.set()
+        self._mark_changed()
 
     def job_released(self, job: Any) -> None:
         with self._lock:
             self._held.pop(job.id, None)
-        self._changed.set()
+        self._mark_changed()
 
     def job_finished(self, runtime: Any, outcome: Any) -> None:
         with self._lock:
             self._held.pop(runtime.id, None)
             self.done += 1
-        self._changed.set()
+        self._mark_changed()
         s = self.pool.settings
         if s.max_tasks_per_child and self.done >= s.max_tasks_per_child and not self.signals.terms:
             log.info("child pid %d ran %d task(s) (--max-tasks-per-child); replacing it", os.getpid(), self.done)
