@@ -212,12 +212,21 @@ def test_small_results_ride_on_the_completed_event_and_large_ones_do_not(app: Ta
 def test_a_producer_done_waiting_stops_reading_the_tasks_events(app: Taskora) -> None:
     # Once nobody in this process waits on a job of the task (and nothing listens), its event stream
     # leaves the shared reader (which aresult always uses), so later jobs no longer wake this process.
-    double = app.task("double", lambda n: n * 2)
+    stream = app.adapter.keys.events("double")
+    reading = threading.Event()
+
+    def double_once_read(n: int) -> int:  # the first job ends only once the reader reads its stream
+        assert reading.wait(10)
+        return n * 2
+
+    double = app.task("double", double_once_read)
     streams_read: list[set[str]] = []
     read_events = app.adapter.read_events
 
     def spy(positions: dict[str, str], block_ms: int, count: int = 500) -> list:
         streams_read.append(set(positions))
+        if stream in positions:
+            reading.set()
         return read_events(positions, block_ms, count)
 
     app.adapter.read_events = spy  # type: ignore[method-assign]
@@ -227,7 +236,6 @@ def test_a_producer_done_waiting_stops_reading_the_tasks_events(app: Taskora) ->
     assert reads_while_waiting > 0
     later = [double.dispatch(n) for n in range(20)]
     wait_until(lambda: all(h.state() == "completed" for h in later), what="20 more jobs completed")
-    stream = app.adapter.keys.events("double")
     assert not any(stream in read for read in streams_read[reads_while_waiting:])
     assert asyncio.run(double.dispatch(21).aresult(timeout=10)) == 42  # waiting again reads it again
     assert stream in streams_read[-1]

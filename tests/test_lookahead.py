@@ -105,6 +105,9 @@ def test_a_job_cancelled_while_claimed_ahead_never_starts(app: Taskora) -> None:
 class _ReplyNeverCame:
     """A request whose connection broke before its reply was read (and, here, before it was sent at all)."""
 
+    def __init__(self, task: str, token: str) -> None:
+        self.task, self.token = task, token
+
     def result(self) -> Any:
         raise RedisConnectionError("connection closed before the reply was read")
 
@@ -119,7 +122,7 @@ def test_a_completion_whose_reply_is_lost_is_sent_again(app: Taskora) -> None:
     def ack_later(job: Any, *args: Any, **kwargs: Any) -> Any:
         if len(lost) < 5:  # the first few completions sent ahead never reach Redis
             lost.append(1)
-            return _ReplyNeverCame()
+            return _ReplyNeverCame(job.task, kwargs["next_token"])
         return real_ack_later(job, *args, **kwargs)
 
     app.adapter.ack_later = ack_later  # type: ignore[method-assign]

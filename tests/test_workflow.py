@@ -50,6 +50,17 @@ def test_group_results_keep_member_order(tasks) -> None:
     assert handle.result(timeout=10) == list(range(20))
 
 
+def test_a_finished_workflow_whose_final_jobs_were_trimmed_still_gives_its_result(tasks) -> None:
+    # retention deletes completed jobs (last 100 kept); the workflow's own record keeps every node's result
+    ident = tasks.get_task("ident")
+    tasks.start()
+    handle = group(ident.s(i) for i in range(5)).dispatch()
+    assert handle.result(timeout=10) == list(range(5))
+    for task, job_id in handle.terminal_jobs():
+        tasks.adapter.client.delete(tasks.adapter.keys.job(task, job_id))
+    assert WorkflowHandle(tasks, handle.id).result(timeout=3) == list(range(5))
+
+
 def test_chord_body_receives_the_list_of_header_results(tasks) -> None:
     add, total = tasks.get_task("add"), tasks.get_task("total")
     tasks.start()

@@ -549,6 +549,19 @@ class RedisAdapter:
         return {"waiting": wait + prio, "active": active, "delayed": delayed, "completed": completed,
                 "failed": failed, "expired": expired, "cancelled": cancelled}
 
+    def held_with(self, task: str, tokens: Iterable[str], chunk: int = 1000) -> list[str]:
+        """Ids of ``task``'s active jobs locked under one of ``tokens``: what a dead worker had claimed when it
+        died, found without the claim's reply it never read."""
+        wanted = set(tokens)
+        ids = self.list_ids(task, "active") if wanted else []
+        found = []
+        for i in range(0, len(ids), chunk):
+            part = ids[i:i + chunk]
+            locks = self.client.mget([self.keys.lock(task, job_id) for job_id in part])
+            found += [job_id for job_id, lock in zip(part, locks, strict=True)
+                      if lock is not None and _text(lock) in wanted]
+        return found
+
     def list_ids(self, task: str, state: str, start: int = 0, stop: int = -1) -> list[str]:
         """Job ids of ``task`` in ``state`` (newest first for finished states)."""
         k = self.keys

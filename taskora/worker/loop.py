@@ -2,7 +2,8 @@
 
 Each task gets ``concurrency`` slot threads. An idle slot blocks on the task's marker with its
 claim queued behind the wait (Redis runs it as the wait ends), runs the job, and finishes it with a
-fused finish-and-claim-next script, so a busy slot costs one round trip per job. Beside the slots
+fused finish-and-claim-next script, so a busy slot costs one round trip per job; after short jobs it
+claims one ahead and runs it while that round trip is on its way (lookahead.py). Beside the slots
 run a heartbeat (extends the locks of held jobs, learns of cancels), a cancel listener (pub/sub,
 instant cancel) and maintenance (stall sweep, retention).
 """
@@ -337,6 +338,7 @@ class Worker:
                 request = self.adapter.ack_later(runtime.claimed, payload, keep=keep, next_token=_new_token(),
                                                  lock_ttl_ms=ttl)
                 lookahead.sent = SentClaim(request, runtime, payload, keep)
+                self._notify("claim_sent", request.task, request.token)
                 return ClaimResult(job=self._pop_ahead(lookahead))
             else:
                 result = self.adapter.ack(runtime.claimed, payload, keep=keep, next_token=next_token, lock_ttl_ms=ttl)
@@ -361,6 +363,7 @@ class Worker:
         elif result.more and not self._stopping.is_set() and Lookahead.worth_it(outcome.duration):
             task = self.app.get_task(result.job.task)
             lookahead.sent = SentClaim(self.adapter.claim_later(task.name, _new_token(), self._lock_ttl_ms(task)))
+            self._notify("claim_sent", task.name, lookahead.sent.request.token)
         return result
 
     def _settle(self, lookahead: Lookahead) -> None:
@@ -385,6 +388,7 @@ class Worker:
             with self._active_lock:
                 self.reserved[result.job.id] = result.job
             self._notify("job_reserved", result.job)
+        self._notify("claim_read", sent.request.token)
 
     def _pop_ahead(self, lookahead: Lookahead) -> ClaimedJob | None:
         """The job claimed ahead, to run now; None without one, or once a stop began (it is handed back)."""

@@ -56,6 +56,8 @@ class Child:
     process: Any
     conn: Connection
     held: dict[str, HeldJob] = field(default_factory=dict)
+    #: Claims sent ahead whose replies the child has not read: lock token -> task (see lookahead.py).
+    claims: dict[str, str] = field(default_factory=dict)
     processed: int = 0
     retiring: bool = False
     open: bool = True
@@ -167,8 +169,10 @@ class Supervisor:
             self._on_message(child, message)
 
     def _on_message(self, child: Child, message: tuple[Any, ...]) -> None:
-        _kind, held, processed = message  # ("held", {job id: (task, token, attempt, hard, started)}, done)
+        # ("held", {job id: (task, token, attempt, hard, started)}, done, {claim token in flight: task})
+        _kind, held, processed, claims = message
         with self._lock:
+            child.claims = claims
             # ``started`` is the child's time.monotonic(): CLOCK_MONOTONIC, the same clock in every process
             child.held = {job_id: HeldJob(task, token, attempt, hard, started)
                           for job_id, (task, token, attempt, hard, started) in held.items()}
@@ -193,6 +197,7 @@ class Supervisor:
                     self._requeue(job_id, held)
             except Exception:  # never let one job stop the supervisor; stall recovery remains
                 log.exception("handling job %s of dead child pid %d failed", job_id, child.pid)
+        self._requeue_claims_in_flight(child)
         child.conn.close()
         if respawn:
             self._spawn(child.index)
@@ -211,6 +216,18 @@ class Supervisor:
                 _signal(child.pid, signal.SIGKILL)
 
     # -- jobs of dead children --------------------------------------------------------------------
+    def _requeue_claims_in_flight(self, child: Child) -> None:
+        """A child that died with a claim sent ahead had not read which job it claimed: find it by its lock."""
+        adapter = self.settings.app.adapter
+        for token, task in child.claims.items():
+            try:
+                for job_id in adapter.held_with(task, [token]):
+                    if job_id not in child.held:
+                        self._requeue(job_id, HeldJob(task, token, 1, None))
+            except CONNECTION_ERRORS as exc:
+                log.warning("could not look for %s's claim of dead child pid %d (%s); stall recovery will", task,
+                            child.pid, exc)
+
     def _requeue(self, job_id: str, held: HeldJob) -> None:
         try:
             if self.settings.app.adapter.nack(held.task, job_id, held.token):
@@ -253,6 +270,7 @@ class _Reporter:
         self.signals = signals
         self.done = 0
         self._held: dict[str, tuple[str, str, int, float | None, float]] = {}
+        self._claims: dict[str, str] = {}  # lock token of a claim sent ahead -> task
         self._changed = threading.Event()
         self._closing = threading.Event()
         self._lock = threading.Lock()
@@ -273,6 +291,16 @@ class _Reporter:
         """A job claimed ahead (not started, so no time limit yet): handed back too should this child die."""
         with self._lock:
             self._held[job.id] = (job.task, job.token, int(job.fields.get("attempt", 1)), None, time.monotonic())
+        self._mark_changed()
+
+    def claim_sent(self, task: str, token: str) -> None:
+        with self._lock:
+            self._claims[token] = task
+        self._mark_changed()
+
+    def claim_read(self, token: str) -> None:
+        with self._lock:
+            self._claims.pop(token, None)
         self._mark_changed()
 
     def job_released(self, job: Any) -> None:
@@ -314,9 +342,9 @@ class _Reporter:
 
     def _send_snapshot(self) -> bool:
         with self._lock:
-            snapshot, done = dict(self._held), self.done
+            snapshot, done, claims = dict(self._held), self.done, dict(self._claims)
         try:
-            self.conn.send(("held", snapshot, done))
+            self.conn.send(("held", snapshot, done, claims))
             return True
         except (OSError, ValueError):  # the supervisor is gone; the engine's stall recovery still covers us
             log.debug("supervisor pipe closed", exc_info=True)

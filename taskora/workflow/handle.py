@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 #: Workflow states: running, then completed, failed or cancelled.
 FINAL_STATES = frozenset({"completed", "failed", "cancelled"})
+#: How long ``result()`` waits on one final node's job before it looks at the workflow's own state again.
+WAIT_SLICE_S = 1.0
 
 
 def _text(value: Any) -> str | None:
@@ -80,9 +82,17 @@ class WorkflowHandle:
         deadline = None if timeout is None else time.monotonic() + timeout
         reader = self.app._events_reader()
         for task, job_id in self.terminal_jobs():
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if reader.wait(task, job_id, left) is None:
-                raise TimeoutError(f"workflow {self.id} did not finish within {timeout}s")
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutError(f"workflow {self.id} did not finish within {timeout}s")
+                if reader.wait(task, job_id, WAIT_SLICE_S if left is None else min(left, WAIT_SLICE_S)) is not None:
+                    break
+                # A final node's job can be gone already (retention trims completed jobs) while the workflow's
+                # own record, which keeps every node's result, says it ended. Otherwise (the usual case) the
+                # wait ends with the job, so the caller sees the cascade of a failure settled too.
+                if self.state() in FINAL_STATES:
+                    return self._outcome()
         return self._outcome()
 
     def _outcome(self) -> Any:

@@ -17,6 +17,11 @@ def _children(redis_url: str, tmp_path: Path, hostname: str) -> list[int]:
     return sorted(c["pid"] for c in json.loads(out.stdout)[hostname]["children"])
 
 
+def _active_ids(client: Taskora, hostname: str) -> list[str]:
+    """The jobs a worker's supervisor knows its children hold (``inspect active``)."""
+    return [job["id"] for job in client.broadcast("active", timeout=1.0, destination=[hostname]).get(hostname, [])]
+
+
 def test_sigkill_of_a_child_loses_no_job(client: Taskora, start_worker, tmp_path: Path) -> None:
     # Given a prefork worker running a job
     worker = start_worker("-P", "prefork", "-c", "2")
@@ -32,6 +37,27 @@ def test_sigkill_of_a_child_loses_no_job(client: Taskora, start_worker, tmp_path
     assert int(marker.read_text()) != victim
     assert "died (signal 9) holding 1 job(s)" in worker.log()
     assert f"Task slow[{handle.id}] returned to the queue" in worker.log()
+
+
+def test_a_child_killed_with_a_claim_in_flight_hands_that_job_back_too(client: Taskora, start_worker,
+                                                                       tmp_path: Path) -> None:  # fmt: skip
+    # Given a backlog: short jobs, then a long one, then one more. After a short job the child claims the
+    # job after the long one ahead, and reads that claim's reply only when the long one ends.
+    quick = [client.dispatch("slow", {"tag": f"quick{i}", "seconds": 0}) for i in range(3)]
+    victim = client.dispatch("slow", {"tag": "victim", "seconds": 30})
+    ahead = client.dispatch("slow", {"tag": "ahead", "seconds": 0})
+    worker = start_worker("-P", "prefork", "-c", "1")
+    assert [h.result(timeout=15) for h in quick] == ["done-quick0", "done-quick1", "done-quick2"]
+    marker = tmp_path / "started-victim"
+    wait_until(marker.exists, what="the long job to start")
+    wait_until(lambda: ahead.state() == "active", what="the next job to be claimed ahead")
+    wait_until(lambda: victim.id in _active_ids(client, worker.hostname), what="the supervisor to see the long job")
+    # When the child dies
+    os.kill(int(marker.read_text()), signal.SIGKILL)
+    # Then the job it claimed ahead is found by its lock and handed back at once, not after stall recovery
+    assert ahead.result(timeout=10) == "done-ahead"
+    assert f"Task slow[{ahead.id}] returned to the queue" in worker.log()
+    assert f"Task slow[{victim.id}] returned to the queue" in worker.log()
 
 
 def test_sighup_replaces_children_without_dropping_jobs(client: Taskora, redis_url: str, start_worker,
