@@ -377,7 +377,7 @@ class Worker:
             if sent.runtime is None:  # a plain claim: a job it took stays locked until stall recovery frees it
                 log.warning("Redis unreachable reading a claim (%s); a job it took returns after its lock lapses", exc)
                 return
-            runtime = sent.runtime
+            runtime = sent.runtime  # its outcome is sent again; a job the lost reply claimed waits as above
             log.warning("job %s (%s): Redis unreachable recording its outcome (%s); sending it again", runtime.id,
                         runtime.task_name, exc)
             result = self._reliably(runtime, lambda: self.adapter.ack(runtime.claimed, sent.payload, keep=sent.keep))
@@ -412,6 +412,8 @@ class Worker:
             self._release_reserved(job)
 
     def _release_reserved(self, job: ClaimedJob) -> None:
+        """Hand back a job claimed ahead that will not run here: to the front of the queue, or, when it was
+        cancelled meanwhile, recorded as cancelled. Whoever pops it from ``reserved`` does it, once."""
         with self._active_lock:
             ours = self.reserved.pop(job.id, None) is not None
             cancelled = self._cancel_before_start.pop(job.id, False) is None
