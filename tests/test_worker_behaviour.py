@@ -10,6 +10,8 @@ import threading
 import pytest
 
 from taskora import CancelledError, JobFailedError, SchemaVersionMismatchError, Taskora
+from taskora.worker.feeder import FEEDER_MIN_SLOTS
+from taskora.worker.loop import Worker
 
 
 def test_handler_timeout_fails_the_job_and_aborts_its_signal(app: Taskora) -> None:
@@ -25,6 +27,19 @@ def test_handler_timeout_fails_the_job_and_aborts_its_signal(app: Taskora) -> No
     with pytest.raises(JobFailedError, match="TimeoutError"):
         task.dispatch(None).result(timeout=10)
     assert reasons.get(timeout=5) == "timeout"
+
+
+@pytest.mark.parametrize("slots", [1, FEEDER_MIN_SLOTS])
+def test_a_result_that_cannot_be_serialized_fails_the_job_and_the_slot_goes_on(app: Taskora, slots: int) -> None:
+    task = app.task("unreadable", lambda n: object() if n == 1 else n)
+    worker = Worker(app, [task], concurrency=slots)
+    worker.start()
+    try:
+        with pytest.raises(JobFailedError, match="SerializationError: cannot serialize <object object"):
+            task.dispatch(1).result(timeout=10)
+        assert task.dispatch(2).result(timeout=10) == 2
+    finally:
+        worker.stop(timeout=10)
 
 
 def test_cancelling_a_waiting_job_cancels_it_at_once(app: Taskora) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, ClaimResult
-from ..errors import RetryError
+from ..errors import RetryError, SerializationError
 from ..ids import lock_token
 from ..retry import backoff_delay, should_retry
 from ..workflow import hooks as workflow_hooks
@@ -201,15 +201,29 @@ class Worker:
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 2.0)
                 self._after_reconnect()
+            except Exception:  # a bug here must not take the slot down with it
+                self._report_slot_error(task.name, claimed)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 2.0)
         self._give_back_ahead(lookahead)
 
     def _fed_slot_loop(self, feeder: SlotFeeder) -> None:
         """A slot of a group with a feeder: take a claimed job, run it, hand it back, repeat."""
         try:
             while (job := feeder.next_job()) is not None:
-                self._process(job, feeder)
+                try:
+                    self._process(job, feeder)
+                except Exception:  # a bug here must not take the slot down with it
+                    self._report_slot_error(feeder.task.name, job)
         finally:
             feeder.slot_exited()
+
+    @staticmethod
+    def _report_slot_error(task: str, job: ClaimedJob | None) -> None:
+        """An unexpected error in a slot: logged, and the slot carries on. A job it held stays locked until its
+        lock lapses; then stall recovery runs it again (or fails it after the task's stall limit)."""
+        held = f" while holding job {job.id}" if job is not None else ""
+        log.exception("slot of %s: unexpected error%s; the slot carries on", task, held)
 
     def _after_reconnect(self) -> None:
         """A restarted Redis may have lost ``taskora:meta``; write it again before going on."""
@@ -327,8 +341,13 @@ class Worker:
             return ClaimResult()
         if outcome.kind == "cancelled":
             return self._next_after(lookahead, self._finish_cancelled(runtime), outcome)
+        payload: str | bytes = ""
         if outcome.kind == "completed":
-            payload = self.app.serializer.dumps(outcome.result)
+            try:
+                payload = self.app.serializer.dumps(outcome.result)
+            except SerializationError as exc:  # a result nobody could read back fails the attempt, saying why
+                outcome.kind, outcome.result, outcome.error = "failed", None, exc
+        if outcome.kind == "completed":
             keep = task.options.keep_result
             workflow_hooks.on_completed(self.app, runtime.fields, payload)  # before ack: a crash re-runs it
             if feeder is not None:
