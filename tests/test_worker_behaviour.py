@@ -12,6 +12,7 @@ import pytest
 from taskora import CancelledError, JobFailedError, SchemaVersionMismatchError, Taskora
 from taskora.worker.feeder import FEEDER_MIN_SLOTS
 from taskora.worker.loop import Worker
+from tests.waiting import wait_until
 
 
 def test_handler_timeout_fails_the_job_and_aborts_its_signal(app: Taskora) -> None:
@@ -39,6 +40,32 @@ def test_a_result_that_cannot_be_serialized_fails_the_job_and_the_slot_goes_on(a
             task.dispatch(1).result(timeout=10)
         assert task.dispatch(2).result(timeout=10) == 2
     finally:
+        worker.stop(timeout=10)
+
+
+def test_a_heartbeat_that_crashes_runs_again_and_keeps_the_locks(app: Taskora) -> None:
+    release = threading.Event()
+    task = app.task("held", lambda _: release.wait(10), stall={"interval": 0.6})  # a heartbeat every 0.2 s
+    calls: list[int] = []
+    extend_locks = app.adapter.extend_locks
+
+    def flaky(jobs, ttl):  # the first beat hits a bug
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise RuntimeError("a bug in the heartbeat")
+        return extend_locks(jobs, ttl)
+
+    app.adapter.extend_locks = flaky  # type: ignore[method-assign]
+    worker = Worker(app, [task], concurrency=1)
+    worker.start()
+    try:
+        handle = task.dispatch(None)
+        wait_until(lambda: len(calls) >= 3, what="the heartbeat to beat again after its crash")
+        release.set()
+        assert handle.result(timeout=10) is True
+        assert app.adapter.get_fields("held", handle.id, ["attempt"])["attempt"] == "1"  # it never ran twice
+    finally:
+        release.set()
         worker.stop(timeout=10)
 
 

@@ -101,28 +101,38 @@ class Worker:
             for i in range(slots):
                 loop, args = (self._slot_loop, (task,)) if feeder is None else (self._fed_slot_loop, (feeder,))
                 self._slot_threads.append(self._spawn(f"taskora-slot-{task.name}-{i}", loop, *args))
-        self._threads.append(self._spawn("taskora-heartbeat", self._heartbeat_loop))
-        self._threads.append(self._spawn("taskora-maintenance", self._maintenance_loop))
-        self._threads.append(self._spawn("taskora-cancel", self._cancel_loop))
+        self._threads.append(self._spawn("taskora-heartbeat", self._heartbeat_loop, restart=True))
+        self._threads.append(self._spawn("taskora-maintenance", self._maintenance_loop, restart=True))
+        self._threads.append(self._spawn("taskora-cancel", self._cancel_loop, restart=True))
         self.app.events.emit("worker:ready", self)
 
     def _start_feeder(self, task: Task, slots: int) -> SlotFeeder:
         feeder = SlotFeeder(self.adapter, task, slots, lock_ttl_ms=self._lock_ttl_ms(task), stopping=self._stopping,
                             cold=self._cold, new_token=_new_token)
-        self._feeders.append((feeder, self._spawn(f"taskora-feeder-{task.name}", feeder.run)))
+        self._feeders.append((feeder, self._spawn(f"taskora-feeder-{task.name}", feeder.run, restart=True)))
         return feeder
 
-    def _spawn(self, name: str, target: Any, *args: Any) -> threading.Thread:
-        thread = threading.Thread(target=self._guard, args=(target, *args), name=name, daemon=True)
+    #: A service loop (heartbeat, maintenance, cancels, a feeder) that crashes runs again after this long.
+    RESTART_AFTER_S = 1.0
+
+    def _spawn(self, name: str, target: Any, *args: Any, restart: bool = False) -> threading.Thread:
+        thread = threading.Thread(target=self._guard, args=(target, restart, *args), name=name, daemon=True)
         thread.start()
         return thread
 
-    def _guard(self, target: Any, *args: Any) -> None:
-        try:
-            target(*args)
-        except Exception as exc:  # a loop that dies is reported; the others keep running
-            log.exception("worker thread %s crashed", threading.current_thread().name)
-            self.app.events.emit("worker:error", exc)
+    def _guard(self, target: Any, restart: bool, *args: Any) -> None:
+        """Run a worker thread's loop. A crash is reported (log, ``worker:error``); a service loop then runs
+        again: without its heartbeat, a worker's locks would lapse and its running jobs run twice."""
+        while True:
+            try:
+                target(*args)
+                return
+            except Exception as exc:
+                log.exception("worker thread %s crashed%s", threading.current_thread().name,
+                              "; it starts again" if restart else "")
+                self.app.events.emit("worker:error", exc)
+            if not restart or self._cold.wait(self.RESTART_AFTER_S):
+                return
 
     def stop(self, timeout: float | None = None, *, cold: bool = False) -> bool:
         """Warm stop: claim nothing more, let active jobs finish (up to ``timeout``), then return.
