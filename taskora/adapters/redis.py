@@ -140,12 +140,6 @@ def _finish_reply(task: str, next_token: str | None, reply: Sequence[Any]) -> Cl
     return result
 
 
-def _xread_entries(reply: Any) -> list[Any]:
-    """An XREAD reply as ``[(stream, [(entry id, fields dict), ...]), ...]`` (RESP2, or RESP3's map)."""
-    by_stream = reply.items() if isinstance(reply, dict) else reply or ()
-    return [(stream, [(entry_id, _pairs(flat)) for entry_id, flat in entries]) for stream, entries in by_stream]
-
-
 def _field_values(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
     """HMGET's values by name: text, except payloads (kept as bytes for any serializer) and missing ones."""
     return {n: (v if n in PAYLOAD_FIELDS or v is None else _text(v)) for n, v in zip(names, values, strict=True)}
@@ -508,8 +502,10 @@ class RedisAdapter:
             return []
         if isinstance(self.runner, ThreadConnections):
             streams = list(positions)
-            return _xread_entries(self.runner.call("XREAD", "COUNT", count, "BLOCK", block_ms, "STREAMS", *streams,
-                                                   *(positions[s] for s in streams)))
+            reply = self.runner.call("XREAD", "COUNT", count, "BLOCK", block_ms, "STREAMS", *streams,
+                                     *(positions[s] for s in streams))
+            by_stream = reply.items() if isinstance(reply, dict) else reply or ()  # RESP3 (TLS set-ups) / RESP2
+            return [(stream, [(entry_id, _pairs(flat)) for entry_id, flat in entries]) for stream, entries in by_stream]
         return self.blocking.xread(positions, count=count, block=block_ms) or []
 
     def stream_end_and_fields(self, task: str, job_id: str,

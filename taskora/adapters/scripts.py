@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -83,12 +84,6 @@ class ThreadConnections:
             held = self._local.held = (pid, connection)
         return held[1]
 
-    @property
-    def sends_ahead(self) -> bool:
-        """True when ``send`` really sends without waiting (a direct connection), so a blocking command
-        sent ahead does not hold the caller up."""
-        return self._direct
-
     def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
         """One EVALSHA (every engine script is safe to resend, see ``call``)."""
         return self.call("EVALSHA", sha, numkeys, *keys_and_args)
@@ -97,47 +92,38 @@ class ThreadConnections:
         """One command. A call that fails on a connection opened earlier (Redis restarted, an idle
         connection dropped) is sent once more on a new one, so only commands safe to resend come here:
         engine scripts, reads, and blocking pops of the marker (a lost marker costs latency, not a job)."""
-        connection = self._connection()
-        was_open = connection.is_connected
-        try:
-            return connection.call(*command)
-        except (RedisConnectionError, RedisTimeoutError, OSError):
-            if not was_open:
-                raise
-        return connection.call(*command)
+        return self._resent_once(lambda connection: connection.call(*command))
 
     def call_many(self, *commands: tuple[Any, ...]) -> list[Any]:
         """``commands`` in one write, one reply each (error replies as exceptions in the list); resent
         once like ``call``, so the same rule holds: only commands that are safe to send again."""
-        connection = self._connection()
-        was_open = connection.is_connected
-        try:
-            return connection.call_many(list(commands))
-        except (RedisConnectionError, RedisTimeoutError, OSError):
-            if not was_open:
-                raise
-        return connection.call_many(list(commands))
+        return self._resent_once(lambda connection: connection.call_many(list(commands)))
 
     def send(self, *commands: tuple[Any, ...]) -> list[InFlight]:
         """``commands`` whose replies the caller reads later (``InFlight.result()``), working meanwhile. Only a
         direct connection sends ahead (in one write); redis-py's runs each command at once. A send that
         fails on a connection opened earlier is made once more on a new one, as in ``call``."""
-        connection = self._connection()
-        if not isinstance(connection, DirectConnection):
+        if not self._direct:
             done = []
             for command in commands:
                 try:
-                    done.append(InFlight.settled(connection.call(*command)))
+                    done.append(InFlight.settled(self.call(*command)))
                 except ResponseError as exc:
                     done.append(InFlight.settled(failure=exc))
             return done
+        return self._resent_once(lambda connection: connection.send(*commands))
+
+    def _resent_once(self, use: Callable[[Any], Any]) -> Any:
+        """``use(connection)`` on this thread's connection; when it fails on a connection opened earlier
+        (Redis restarted, an idle connection dropped), once more on a new one."""
+        connection = self._connection()
         was_open = connection.is_connected
         try:
-            return connection.send(*commands)
+            return use(connection)
         except (RedisConnectionError, RedisTimeoutError, OSError):
             if not was_open:
                 raise
-        return connection.send(*commands)
+        return use(connection)
 
     def script_load(self, text: str) -> Any:
         return self._client.script_load(text)
