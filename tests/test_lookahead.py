@@ -11,9 +11,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from taskora import Taskora
+from taskora.worker import lookahead
 from taskora.worker.loop import Worker
 from tests.waiting import wait_until
 
@@ -51,9 +53,13 @@ def test_a_backlog_of_short_jobs_runs_once_each_in_order_mostly_claimed_ahead(ap
     assert app.adapter.counts("short")["active"] == 0
 
 
-def _one_job_held_ahead(app: Taskora, name: str) -> tuple[Worker, list[Any], list[int], threading.Event]:
+def _one_job_held_ahead(app: Taskora, name: str,
+                        monkeypatch: pytest.MonkeyPatch) -> tuple[Worker, list[Any], list[int], threading.Event]:
     """Jobs 0..3; job 0 is short, job 1 blocks until the returned event is set. While job 1 runs, job 2 is
-    claimed ahead (active in the store, not started)."""
+    claimed ahead (active in the store, not started), and stays there: the claim watch's patience is made
+    longer than the test."""
+    monkeypatch.setattr(lookahead, "AHEAD_AFTER_JOBS_UNDER_S", 1.0)  # however slow this machine runs job 0
+    monkeypatch.setattr(lookahead, "RELEASE_AHEAD_AFTER_S", 60.0)
     release, blocking = threading.Event(), threading.Event()
     runs: list[int] = []
 
@@ -72,8 +78,9 @@ def _one_job_held_ahead(app: Taskora, name: str) -> tuple[Worker, list[Any], lis
     return worker, handles, runs, release
 
 
-def test_a_stop_hands_the_job_claimed_ahead_back_to_the_front_unstarted(app: Taskora) -> None:
-    worker, handles, runs, release = _one_job_held_ahead(app, "held-ahead")
+def test_a_stop_hands_the_job_claimed_ahead_back_to_the_front_unstarted(app: Taskora,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    worker, handles, runs, release = _one_job_held_ahead(app, "held-ahead", monkeypatch)
     hooks = Reservations()
     worker.job_hooks.append(hooks)
     stopper = threading.Thread(target=worker.stop, kwargs={"timeout": 10})
@@ -88,8 +95,8 @@ def test_a_stop_hands_the_job_claimed_ahead_back_to_the_front_unstarted(app: Tas
     assert app.adapter.claim("held-ahead", "next-worker", 30_000).job.id == handles[2].id
 
 
-def test_a_job_cancelled_while_claimed_ahead_never_starts(app: Taskora) -> None:
-    worker, handles, runs, release = _one_job_held_ahead(app, "cancel-ahead")
+def test_a_job_cancelled_while_claimed_ahead_never_starts(app: Taskora, monkeypatch: pytest.MonkeyPatch) -> None:
+    worker, handles, runs, release = _one_job_held_ahead(app, "cancel-ahead", monkeypatch)
     try:
         assert handles[2].cancel("not needed") == "flagged"
         wait_until(lambda: handles[2].id in worker._cancel_before_start, what="the worker to hear of the cancel")
@@ -100,6 +107,82 @@ def test_a_job_cancelled_while_claimed_ahead_never_starts(app: Taskora) -> None:
     assert runs == [0, 1, 3]
     assert handles[2].state() == "cancelled"
     assert app.adapter.counts("cancel-ahead")["active"] == 0
+
+
+class ClaimsSent:
+    """A worker job hook recording the claims its slots sent ahead, by lock token."""
+
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+
+    def claim_sent(self, task: str, token: str) -> None:
+        self.tokens.append(token)
+
+
+def test_a_job_claimed_ahead_behind_a_slow_one_goes_back_for_an_idle_worker(app: Taskora,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # Job 0 is short, so its slot claims job 2 ahead as job 1 starts; job 1 then runs long. Job 2 must not
+    # wait for it while another worker idles: it goes back to the queue, and the idle worker runs it.
+    monkeypatch.setattr(lookahead, "AHEAD_AFTER_JOBS_UNDER_S", 1.0)  # however slow this machine runs job 0
+    release, blocking = threading.Event(), threading.Event()
+    runs: list[int] = []
+
+    def handler(data: dict[str, int]) -> None:
+        runs.append(data["i"])
+        if data["i"] == 1:
+            blocking.set()
+            release.wait(15)
+
+    task = app.task("slow-after-short", handler)
+    handles = task.dispatch_many([{"i": i} for i in range(4)])
+    sent = ClaimsSent()
+    busy, idle = Worker(app, [task], concurrency=1), Worker(app, [task], concurrency=1)
+    busy.job_hooks.append(sent)
+    busy.start()
+    try:
+        assert blocking.wait(10)
+        assert len(sent.tokens) == 1, "job 0 was short: its slot claimed the next job ahead as job 1 started"
+        idle.start()
+        assert handles[2].result(timeout=10) is None and handles[3].result(timeout=10) is None
+        assert sorted(runs) == [0, 1, 2, 3] and handles[1].state() == "active"  # job 3 may go first
+    finally:
+        release.set()
+        busy.stop(timeout=10)
+        idle.stop(timeout=10)
+    assert handles[1].state() == "completed" and sorted(runs) == [0, 1, 2, 3]
+    assert busy.reserved == {} and idle.reserved == {}
+    counts = app.adapter.counts("slow-after-short")
+    assert counts["active"] == 0 and counts["completed"] == 4
+
+
+def test_a_job_whose_claim_ahead_outlived_its_lock_does_not_run_twice(app: Taskora,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # Should the claim watch not hand job 2 back (here it never tries), job 2's lock lapses while job 1 runs
+    # and stall recovery returns it to the queue. Reading the old claim afterwards, the slot must not run it
+    # on the strength of that claim: it runs once, when claimed again.
+    monkeypatch.setattr(lookahead, "AHEAD_AFTER_JOBS_UNDER_S", 1.0)
+    monkeypatch.setattr(lookahead, "RELEASE_AHEAD_AFTER_S", 60.0)
+    requeued, runs = threading.Event(), []
+
+    def handler(data: dict[str, int]) -> None:
+        runs.append(data["i"])
+        if data["i"] == 1:
+            requeued.wait(15)
+
+    task = app.task("lapsed-ahead", handler, stall={"interval": 0.3, "max_count": 5})
+    handles = task.dispatch_many([{"i": i} for i in range(3)])
+    requeued_events = []
+    task.on("stalled", lambda event: (requeued_events.append(event), requeued.set()))
+    worker = Worker(app, [task], concurrency=1)
+    worker.start()
+    try:
+        assert handles[2].result(timeout=15) is None
+    finally:
+        requeued.set()
+        worker.stop(timeout=10)
+    assert requeued_events, "job 2's lock lapsed and stall recovery returned it"
+    assert runs == [0, 1, 2]
+    assert app.adapter.counts("lapsed-ahead")["active"] == 0
 
 
 class _ReplyNeverCame:

@@ -1,4 +1,4 @@
-"""Claiming one job ahead, for a slot that runs its jobs alone (``solo``, each prefork child).
+"""Claiming one job ahead, for a slot of its own (``solo``, each prefork child, a group of few thread slots).
 
 A busy slot finishes a job with one script that completes it and claims the next, and then waits
 for the reply before it can run anything: on loopback that round trip is as long as a short handler,
@@ -13,11 +13,19 @@ its lock, a cancel is noted and honoured before it starts, a stop hands it back 
 queue, and a crash leaves it to the supervisor or to stall recovery like any job a worker holds.
 So a slot claims ahead only where that wait is short: after a job that ran under
 ``AHEAD_AFTER_JOBS_UNDER_S``, and, to begin with, only when its claim reported more jobs waiting.
+
+A short job can be followed by a slow one, though. While a slot runs a job, its claim ahead is in
+flight, the reply unread on the slot's own connection, so the worker's claim watch (``ClaimWatch``)
+keeps an eye on it from another thread: once the job before has run ``RELEASE_AHEAD_AFTER_S``, the
+watch finds the job that claim took by its lock token and hands it back to the front of the queue,
+where an idle slot or worker takes it. The slot, reading the reply later, knows not to run it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,9 +35,14 @@ if TYPE_CHECKING:
 #: A slot claims ahead only right after a job that ran shorter than this (seconds): the job claimed
 #: ahead waits about as long as the one before it runs.
 AHEAD_AFTER_JOBS_UNDER_S = 0.002
+#: A job claimed ahead that has waited this long (seconds) behind the job its slot runs goes back to the
+#: front of the queue: that job turned out slow, and another slot or worker may be idle.
+RELEASE_AHEAD_AFTER_S = 0.05
+#: Longest the watch waits before it looks again for the job of a claim that had taken none yet.
+LOOK_AGAIN_AT_MOST_S = 5.0
 
 
-@dataclass
+@dataclass(eq=False)
 class SentClaim:
     """A request whose reply the slot has not read yet: a claim, possibly fused with a completion."""
 
@@ -39,18 +52,73 @@ class SentClaim:
     runtime: JobRuntime | None = None
     payload: str | bytes = ""
     keep: bool = True
+    sent_at: float = field(default_factory=time.monotonic)
+    #: Set once the claim watch handed back the job this claim took: the slot must not run it.
+    released: bool = False
+    #: How many times the watch found no job held under this claim's token (it had not run yet, or
+    #: found the queue empty).
+    looks: int = 0
 
 
 class Lookahead:
-    """One slot's claim-ahead state: the job it holds but has not started, and the request in flight."""
+    """One slot's claim-ahead state: the job it holds but has not started, and the request in flight.
 
-    __slots__ = ("ahead", "sent")
+    ``lock`` is held by the slot while it takes the request to read its reply, and by the claim watch
+    while it hands back the job that request took: one or the other has that job, never both."""
+
+    __slots__ = ("ahead", "lock", "sent")
 
     def __init__(self) -> None:
         self.ahead: ClaimedJob | None = None
         self.sent: SentClaim | None = None
+        self.lock = threading.Lock()
 
     @staticmethod
     def worth_it(duration_s: float) -> bool:
         """Whether to claim ahead after a job that ran ``duration_s``."""
         return duration_s < AHEAD_AFTER_JOBS_UNDER_S
+
+
+class ClaimWatch:
+    """The slots' claims in flight, each with when to look at it; ``due()`` hands over the overdue ones.
+
+    A busy slot sends a claim for every job it runs, so sending must cost next to nothing: it records
+    the claim, and wakes the watching thread only when that thread sleeps without a deadline. A claim
+    the slot read meanwhile is dropped when its time comes."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._watched: dict[Lookahead, tuple[SentClaim, float]] = {}
+        self._sleeping_for_good = False
+        self._closed = False
+
+    def sent(self, lookahead: Lookahead, claim: SentClaim) -> None:
+        """Watch ``claim``, which ``lookahead``'s slot just sent, or look at it again later."""
+        wait = RELEASE_AHEAD_AFTER_S if claim.looks == 0 else min(RELEASE_AHEAD_AFTER_S * 2**claim.looks,
+                                                                  LOOK_AGAIN_AT_MOST_S)
+        with self._changed:
+            self._watched[lookahead] = (claim, time.monotonic() + wait)
+            if self._sleeping_for_good:
+                self._sleeping_for_good = False
+                self._changed.notify()
+
+    def due(self) -> list[tuple[Lookahead, SentClaim]]:
+        """Wait until some claims are due, and hand them over (the watch forgets them); [] once closed."""
+        with self._changed:
+            while not self._closed:
+                now = time.monotonic()
+                due = [(slot, claim) for slot, (claim, at) in self._watched.items() if at <= now]
+                for slot, _claim in due:
+                    del self._watched[slot]
+                unread = [(slot, claim) for slot, claim in due if slot.sent is claim]
+                if unread:
+                    return unread
+                next_at = min((at for _claim, at in self._watched.values()), default=None)
+                self._sleeping_for_good = next_at is None
+                self._changed.wait(None if next_at is None else next_at - now)
+            return []
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()

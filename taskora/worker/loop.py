@@ -27,7 +27,7 @@ from ..workflow import hooks as workflow_hooks
 from .executor import Executor, Outcome
 from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
 from .idle import wait_then_claim
-from .lookahead import Lookahead, SentClaim
+from .lookahead import ClaimWatch, Lookahead, SentClaim
 from .runtime import JobRuntime
 
 if TYPE_CHECKING:
@@ -76,6 +76,9 @@ class Worker:
         #: Cancels of jobs that were not running here when they came, oldest first: a job this worker claimed
         #: (ahead, or with a reply still on its way) and has not started yet never starts.
         self._cancel_before_start: dict[str, None] = {}
+        #: Claims slots sent ahead and have not read; a job such a claim took is handed back once the job
+        #: before it has run too long (lookahead.py).
+        self._claim_watch = ClaimWatch()
         self.processed = 0
         self._active_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -95,12 +98,16 @@ class Worker:
     def start(self) -> None:
         self.adapter.connect()
         self._subscribe_cancels()  # before any claim, so no cancel of a job we hold can be missed
+        slots_of_their_own = False
         for task in self.tasks:
             slots = self.slots_for(task)
             feeder = self._start_feeder(task, slots) if slots >= FEEDER_MIN_SLOTS else None
+            slots_of_their_own = slots_of_their_own or feeder is None
             for i in range(slots):
                 loop, args = (self._slot_loop, (task,)) if feeder is None else (self._fed_slot_loop, (feeder,))
                 self._slot_threads.append(self._spawn(f"taskora-slot-{task.name}-{i}", loop, *args))
+        if slots_of_their_own:  # they may claim ahead
+            self._threads.append(self._spawn("taskora-claim-watch", self._claim_watch_loop, restart=True))
         self._threads.append(self._spawn("taskora-heartbeat", self._heartbeat_loop, restart=True))
         self._threads.append(self._spawn("taskora-maintenance", self._maintenance_loop, restart=True))
         self._threads.append(self._spawn("taskora-cancel", self._cancel_loop, restart=True))
@@ -156,6 +163,7 @@ class Worker:
             finished = self._join(self._slot_threads, time.monotonic() + 1.0)
         self._join([thread for _feeder, thread in self._feeders], time.monotonic() + 5.0)  # their last acks
         self._cold.set()
+        self._claim_watch.close()
         self._requeue_abandoned()
         self._join(self._threads, time.monotonic() + 2.0)
         self.executor.async_loop.stop()
@@ -366,8 +374,7 @@ class Worker:
                 assert lookahead is not None
                 request = self.adapter.ack_later(runtime.claimed, payload, keep=keep, next_token=_new_token(),
                                                  lock_ttl_ms=ttl)
-                lookahead.sent = SentClaim(request, runtime, payload, keep)
-                self._notify("claim_sent", request.task, request.token)
+                self._send_ahead(lookahead, SentClaim(request, runtime, payload, keep))
                 return ClaimResult(job=self._pop_ahead(lookahead))
             else:
                 result = self.adapter.ack(runtime.claimed, payload, keep=keep, next_token=next_token, lock_ttl_ms=ttl)
@@ -391,13 +398,20 @@ class Worker:
             result.job = self._pop_ahead(lookahead)
         elif result.more and not self._stopping.is_set() and Lookahead.worth_it(outcome.duration):
             task = self.app.get_task(result.job.task)
-            lookahead.sent = SentClaim(self.adapter.claim_later(task.name, _new_token(), self._lock_ttl_ms(task)))
-            self._notify("claim_sent", task.name, lookahead.sent.request.token)
+            self._send_ahead(lookahead, SentClaim(self.adapter.claim_later(task.name, _new_token(),
+                                                                           self._lock_ttl_ms(task))))
         return result
 
+    def _send_ahead(self, lookahead: Lookahead, sent: SentClaim) -> None:
+        lookahead.sent = sent
+        self._claim_watch.sent(lookahead, sent)
+        self._notify("claim_sent", sent.request.task, sent.request.token)
+
     def _settle(self, lookahead: Lookahead) -> None:
-        """Read the reply of the slot's request in flight: note a lost completion, hold the job it claimed."""
-        sent, lookahead.sent = lookahead.sent, None
+        """Read the reply of the slot's request in flight: note a lost completion, hold the job it claimed
+        (unless the claim watch handed that job back meanwhile)."""
+        with lookahead.lock:
+            sent, lookahead.sent = lookahead.sent, None
         if sent is None:
             return
         try:
@@ -412,12 +426,56 @@ class Worker:
             result = self._reliably(runtime, lambda: self.adapter.ack(runtime.claimed, sent.payload, keep=sent.keep))
         if sent.runtime is not None:
             self._warn_if_lost(sent.runtime, result.status)
-        if result.job is not None:
+        if result.job is not None and not sent.released and self._still_held(result.job, sent):
             lookahead.ahead = result.job
             with self._active_lock:
                 self.reserved[result.job.id] = result.job
             self._notify("job_reserved", result.job)
         self._notify("claim_read", sent.request.token)
+
+    def _still_held(self, job: ClaimedJob, sent: SentClaim) -> bool:
+        """Whether a job claimed ahead is still this worker's. Nobody kept its lock while the reply was unread;
+        the claim watch hands such a job back long before the lock could lapse, but should that have failed
+        (Redis unreachable), a claim older than a heartbeat interval is checked before its job runs."""
+        ttl = self._lock_ttl_ms(self.app.get_task(job.task))
+        if time.monotonic() - sent.sent_at < ttl / 3000:
+            return True
+        status = (self._safely(self.adapter.extend_locks, [job], ttl) or ["lost"])[0]
+        if status == "cancelled":
+            with self._active_lock:
+                self._note_cancel(job.id)
+        elif status == "lost":
+            log.warning("job %s (%s), claimed ahead long ago, is no longer held here; stall recovery returns it",
+                        job.id, job.task)
+            return False
+        return True
+
+    def _claim_watch_loop(self) -> None:
+        while not self._cold.is_set():
+            for lookahead, sent in self._claim_watch.due():
+                self._release_claimed_ahead(lookahead, sent)
+
+    def _release_claimed_ahead(self, lookahead: Lookahead, sent: SentClaim) -> None:
+        """The job before the one ``sent`` claimed is still running: hand the claimed job back to the front of
+        the queue, for an idle slot or worker, instead of keeping it waiting. Under the slot's lock, so the slot
+        reads the claim either before (and runs that job itself) or after (and knows it is gone)."""
+        request = sent.request
+        with lookahead.lock:
+            if lookahead.sent is not sent:
+                return  # the slot read it meanwhile
+            ids = self._safely(self.adapter.held_with, request.task, [request.token])
+            if not ids:  # it has not run yet, or took no job (another worker emptied the queue first)
+                sent.looks += 1
+                self._claim_watch.sent(lookahead, sent)
+                return
+            with self._active_lock:
+                if any(job_id in self._cancel_before_start for job_id in ids):
+                    return  # the slot finishes the cancel when it reads the claim
+            sent.released = True  # also if a nack's reply is lost: a job it did not requeue lapses to stall recovery
+            for job_id in ids:
+                if self._safely(self.adapter.nack, request.task, job_id, request.token):
+                    log.debug("job %s (%s), claimed ahead behind a slow job, returned to the queue", job_id,
+                              request.task)
 
     def _pop_ahead(self, lookahead: Lookahead) -> ClaimedJob | None:
         """The job claimed ahead, to run now; None without one, or once a stop began (it is handed back)."""
