@@ -40,6 +40,8 @@ CALIBRATION = [
     ("calibration", "ping_p50_ms", "redis-py PING p50", "ms", False),
     ("calibration", "evalsha_per_s", "EVALSHA `return ARGV[1]`, sequential", "ops/s", True),
     ("calibration", "evalsha_p50_ms", "EVALSHA p50", "ms", False),
+    ("calibration", "bare_pickup_p50_ms", "bare pickup p50 (LPUSH → BLPOP, paced)", "ms", False),
+    ("calibration", "bare_pickup_p99_ms", "bare pickup p99 (LPUSH → BLPOP, paced)", "ms", False),
 ]
 PACKAGES = ("taskora", "celery", "kombu", "billiard", "redis", "hiredis")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from . import config, stamps
+from . import bare_pickup, config, stamps
 from .report import percentile
 from .workers import REPO_ROOT, Worker, wait_for_stamps, worker_env
 
@@ -260,7 +260,9 @@ def memory(ctx: Context) -> dict:
 
 
 def calibration(ctx: Context) -> dict:
-    """Raw redis-py: PING round trips, then EVALSHA of a one-line script, same client settings."""
+    """Raw redis-py: PING round trips, then EVALSHA of a one-line script, same client settings; then the
+    bare pickup (bench/bare_pickup.py), as many values and as paced as the pickup loop."""
+    bare = bare_pickup.measure(ctx.url, ctx.sizes.pickups, ctx.sizes.pickup_rate)
     n, client = ctx.sizes.calibration, redis.Redis.from_url(ctx.url)
     try:
         sha = client.script_load("return ARGV[1]")
@@ -276,7 +278,7 @@ def calibration(ctx: Context) -> dict:
                 times.append(time.perf_counter() - t)
             out[f"{name}_per_s"] = n / (time.perf_counter() - t0)
             out[f"{name}_p50_ms"] = percentile(times, 50) * 1000
-        return out
+        return {**out, **_ms_percentiles("bare_pickup", bare)}
     finally:
         client.close()
 

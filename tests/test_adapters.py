@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from urllib.parse import urlparse
 
 import pytest
@@ -33,6 +34,48 @@ def test_adapter_from_options(redis_url: str) -> None:
     parsed = urlparse(redis_url)
     adapter = redis_adapter({"host": parsed.hostname, "port": parsed.port, "db": 0})
     assert _round_trip(Taskora(adapter)) == {"ok": True}
+
+
+def test_options_override_the_connection_defaults(redis_url: str) -> None:
+    adapter = redis_adapter({"url": redis_url, "socket_timeout": 2.5, "max_connections": 50})
+    assert adapter.client.connection_pool.connection_kwargs["socket_timeout"] == 2.5
+    assert adapter.client.connection_pool.max_connections == 50
+    assert adapter.blocking.connection_pool.connection_kwargs["socket_timeout"] is None  # blocking reads wait
+    assert _round_trip(Taskora(adapter)) == {"ok": True}
+
+
+@pytest.mark.parametrize("build", ["client", "options"])
+def test_an_idle_worker_waits_quietly_under_a_short_socket_timeout(redis_url: str, build: str) -> None:
+    # An idle slot blocks on Redis between jobs; with a socket timeout shorter than that wait, each wait
+    # used to end in a read timeout, taken for an unreachable Redis. Waits now stay under the timeout.
+    target = redis.Redis.from_url(redis_url, socket_timeout=0.3) if build == "client" else \
+        {"url": redis_url, "socket_timeout": 0.3}
+    adapter = redis_adapter(target)
+    assert adapter.longest_block_s < 0.3
+    app = Taskora(adapter)
+    task = app.task("patient", lambda n: n * 2)
+    waits_ended, failures, three_waits = [], [], threading.Event()
+    wait_then_claim = adapter.wait_then_claim
+
+    def counted(*args: object, **kwargs: object) -> object:
+        try:
+            claimed = wait_then_claim(*args, **kwargs)
+        except Exception as exc:
+            failures.append(exc)
+            raise
+        waits_ended.append(claimed)
+        if len(waits_ended) >= 3:
+            three_waits.set()
+        return claimed
+
+    adapter.wait_then_claim = counted  # type: ignore[method-assign]
+    app.start()
+    try:
+        assert three_waits.wait(10), f"the idle worker's waits failed: {failures}"
+        assert failures == []
+        assert task.dispatch(21).result(timeout=10) == 42
+    finally:
+        app.close()
 
 
 def test_adapter_from_a_client(redis_url: str) -> None:

@@ -209,6 +209,9 @@ class RedisAdapter:
         #: What transition scripts are sent through: the calling thread's own connection on a real
         #: Redis, the client itself otherwise (the in-memory engine has no sockets to save).
         self.runner: Any = ThreadConnections(client) if _has_sockets(client) else client
+        #: Longest a blocking command on the runner may block: shorter than the client's socket timeout, or
+        #: the read would time out first and the wait would look like a broken connection.
+        self.longest_block_s = _longest_block(client)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def now_ms(self) -> int:
@@ -387,7 +390,8 @@ class RedisAdapter:
                 self.wait_for_work(task, timeout_s)
             args[1] = self.now_ms()
             return _claim_reply(task, token, claim(self.runner, keys, args))
-        marker_wait = ("BZPOPMIN", self.keys.marker(task), max(timeout_s, 0.001))  # 0 would mean forever
+        block_s = max(min(timeout_s, self.longest_block_s), 0.001)  # 0 would mean forever
+        marker_wait = ("BZPOPMIN", self.keys.marker(task), block_s)
         waited, reply = self.runner.call_many(marker_wait, ("EVALSHA", claim.sha, len(keys), *keys, *args))
         if isinstance(waited, Exception):
             raise waited
@@ -454,6 +458,7 @@ class RedisAdapter:
         # BZPOPMIN's timeout is a float of seconds; 0 would mean forever.
         timeout = max(timeout_s, 0.001)
         if isinstance(self.runner, ThreadConnections):  # the calling thread's own connection: no pool on the way
+            timeout = min(timeout, self.longest_block_s)
             return self.runner.call("BZPOPMIN", self.keys.marker(task), timeout) is not None
         return self.blocking.bzpopmin(self.keys.marker(task), timeout=timeout) is not None
 
@@ -502,6 +507,7 @@ class RedisAdapter:
             return []
         if isinstance(self.runner, ThreadConnections):
             streams = list(positions)
+            block_ms = max(1, min(block_ms, int(self.longest_block_s * 1000)))
             reply = self.runner.call("XREAD", "COUNT", count, "BLOCK", block_ms, "STREAMS", *streams,
                                      *(positions[s] for s in streams))
             by_stream = reply.items() if isinstance(reply, dict) else reply or ()  # RESP3 (TLS set-ups) / RESP2
@@ -640,6 +646,16 @@ def _has_sockets(client: Any) -> bool:
     return type(client).__module__.split(".")[0] == "redis" and hasattr(client, "connection_pool")
 
 
+def _longest_block(client: Any) -> float:
+    """How long a blocking command may block on ``client``'s connections: a margin under its socket timeout
+    (none: no bound), so a quiet wait never reads as a dead connection."""
+    pool = getattr(client, "connection_pool", None)
+    timeout = pool.connection_kwargs.get("socket_timeout") if pool is not None else None
+    if not timeout:
+        return float("inf")
+    return max(0.01, timeout - min(1.0, timeout / 2))
+
+
 def _no_retry() -> Retry:
     return Retry(NoBackoff(), 0)
 
@@ -647,11 +663,13 @@ def _no_retry() -> Retry:
 def from_url(url: str, *, prefix: str | None = None, clock: Clock | None = None,
              **options: Any) -> RedisAdapter:  # fmt: skip
     """Build the adapter from a ``redis://`` / ``rediss://`` / ``unix://`` URL."""
-    common = {"retry": _no_retry(), "socket_connect_timeout": 5, "health_check_interval": 30, **options}
-    # One connection per thread that talks at once (slots, heartbeat, producers): never a pool limit that
-    # fails a transition with MaxConnectionsError; connections are only opened when used.
-    client = redis.Redis.from_url(url, socket_timeout=30, max_connections=10_000, **common)
-    blocking = redis.Redis.from_url(url, socket_timeout=None, max_connections=10_000, **common)
+    # One connection per thread that talks at once (slots, heartbeat, producers): no pool limit that fails
+    # a transition with MaxConnectionsError by default; connections are only opened when used. The user's
+    # options win, except that blocking reads have no socket timeout.
+    common = {"retry": _no_retry(), "socket_connect_timeout": 5, "health_check_interval": 30,
+              "max_connections": 10_000, "socket_timeout": 30, **options}
+    client = redis.Redis.from_url(url, **common)
+    blocking = redis.Redis.from_url(url, **{**common, "socket_timeout": None})
     return RedisAdapter(client, blocking, prefix=prefix, clock=clock, address=safe_address(url))
 
 
