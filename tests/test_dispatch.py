@@ -77,6 +77,23 @@ def test_delayed_job_waits_for_its_delay(app: Taskora) -> None:
     assert int(job["processedOn"]) - int(job["ts"]) >= 300
 
 
+@pytest.mark.parametrize("concurrency", [1, 10])  # a slot of its own waits; a feeder's watching slot waits
+def test_a_delayed_job_starts_when_it_falls_due(app: Taskora, concurrency: int) -> None:
+    # An idle worker's wait for the next delayed job is ended by the worker's own alarm at the due time: a
+    # timeout left to Redis ends only at its next cron tick, up to 100 ms later (hz 10).
+    task = app.task("on-time", lambda n: n, concurrency=concurrency)
+    app.start()
+    task.dispatch(-1).result(timeout=10)  # the worker is up, and idle from here on
+    lateness_ms = []
+    for i in range(5):
+        handle = task.dispatch(i, delay=0.2)
+        assert handle.result(timeout=10) == i
+        job = app.adapter.get_job("on-time", handle.id)
+        lateness_ms.append(int(job["processedOn"]) - int(job["ts"]) - 200)
+    assert min(lateness_ms) >= 0
+    assert sorted(lateness_ms)[2] < 50, f"started this late after falling due (ms): {lateness_ms}"
+
+
 def test_ttl_expires_a_job_nobody_started(make_app) -> None:
     clock = VirtualClock()
     app = make_app(clock=clock)

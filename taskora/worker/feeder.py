@@ -25,7 +25,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, Completion
-from .idle import wait_then_claim
+from .idle import DueAlarm, wait_then_claim
 
 if TYPE_CHECKING:
     from ..adapters.redis import RedisAdapter
@@ -42,13 +42,15 @@ class SlotFeeder:
     """Claims for and acknowledges the jobs of ``slots`` slot threads of one task."""
 
     def __init__(self, adapter: RedisAdapter, task: Task, slots: int, *, lock_ttl_ms: int,
-                 stopping: threading.Event, cold: threading.Event, new_token: Any) -> None:  # fmt: skip
+                 stopping: threading.Event, cold: threading.Event, new_token: Any,
+                 due_alarm: DueAlarm | None = None) -> None:  # fmt: skip
         self.adapter = adapter
         self.task = task
         self.lock_ttl_ms = lock_ttl_ms
         self._stopping = stopping
         self._cold = cold
         self._new_token = new_token
+        self._due_alarm = due_alarm
         self._lock = threading.Lock()
         self._job_ready = threading.Condition(self._lock)  # slots wait here for a job
         self._work_ready = threading.Condition(self._lock)  # the feeder waits here for something to send
@@ -89,7 +91,8 @@ class SlotFeeder:
         self._lock.release()
         job, more = None, False
         try:
-            claimed = wait_then_claim(self.adapter, self.task.name, next_due_ms, self._new_token(), self.lock_ttl_ms)
+            claimed = wait_then_claim(self.adapter, self.task.name, next_due_ms, self._new_token(), self.lock_ttl_ms,
+                                      self._due_alarm)
             job, more = claimed.job, claimed.more
             if job is not None and self._stopping.is_set():  # a stop ended the wait: it goes straight back
                 self._hand_back([job])

@@ -26,7 +26,7 @@ from ..retry import backoff_delay, should_retry
 from ..workflow import hooks as workflow_hooks
 from .executor import Executor, Outcome
 from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
-from .idle import wait_then_claim
+from .idle import DueAlarm, wait_then_claim
 from .lookahead import ClaimWatch, Lookahead, SentClaim
 from .runtime import JobRuntime
 
@@ -79,6 +79,8 @@ class Worker:
         #: Claims slots sent ahead and have not read; a job such a claim took is handed back once the job
         #: before it has run too long (lookahead.py).
         self._claim_watch = ClaimWatch()
+        #: Ends idle slots' waits the moment a delayed job falls due (idle.py).
+        self._due_alarm = DueAlarm(self.adapter)
         self.processed = 0
         self._active_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -106,6 +108,7 @@ class Worker:
             for i in range(slots):
                 loop, args = (self._slot_loop, (task,)) if feeder is None else (self._fed_slot_loop, (feeder,))
                 self._slot_threads.append(self._spawn(f"taskora-slot-{task.name}-{i}", loop, *args))
+        self._threads.append(self._spawn("taskora-due-alarm", self._due_alarm.run, restart=True))
         if slots_of_their_own:  # they may claim ahead
             self._threads.append(self._spawn("taskora-claim-watch", self._claim_watch_loop, restart=True))
         self._threads.append(self._spawn("taskora-heartbeat", self._heartbeat_loop, restart=True))
@@ -115,7 +118,7 @@ class Worker:
 
     def _start_feeder(self, task: Task, slots: int) -> SlotFeeder:
         feeder = SlotFeeder(self.adapter, task, slots, lock_ttl_ms=self._lock_ttl_ms(task), stopping=self._stopping,
-                            cold=self._cold, new_token=_new_token)
+                            cold=self._cold, new_token=_new_token, due_alarm=self._due_alarm)
         self._feeders.append((feeder, self._spawn(f"taskora-feeder-{task.name}", feeder.run, restart=True)))
         return feeder
 
@@ -164,6 +167,7 @@ class Worker:
         self._join([thread for _feeder, thread in self._feeders], time.monotonic() + 5.0)  # their last acks
         self._cold.set()
         self._claim_watch.close()
+        self._due_alarm.close()
         self._requeue_abandoned()
         self._join(self._threads, time.monotonic() + 2.0)
         self.executor.async_loop.stop()
@@ -273,7 +277,7 @@ class Worker:
         ttl = self._lock_ttl_ms(task)
         claimed = self.adapter.claim(task.name, _new_token(), ttl)
         while claimed.job is None and not self._stopping.is_set():
-            claimed = wait_then_claim(self.adapter, task.name, claimed.next_due_ms, _new_token(), ttl)
+            claimed = wait_then_claim(self.adapter, task.name, claimed.next_due_ms, _new_token(), ttl, self._due_alarm)
             if claimed.job is not None and self._stopping.is_set():
                 self.adapter.nack(task.name, claimed.job.id, claimed.job.token)
                 return None
