@@ -507,7 +507,7 @@ class RedisAdapter:
             return []
         if isinstance(self.runner, ThreadConnections):
             streams = list(positions)
-            block_ms = max(1, min(block_ms, int(self.longest_block_s * 1000)))
+            block_ms = max(1, int(min(block_ms, self.longest_block_s * 1000)))
             reply = self.runner.call("XREAD", "COUNT", count, "BLOCK", block_ms, "STREAMS", *streams,
                                      *(positions[s] for s in streams))
             by_stream = reply.items() if isinstance(reply, dict) else reply or ()  # RESP3 (TLS set-ups) / RESP2

@@ -16,11 +16,19 @@ from taskora.errors import SoftTimeLimitExceeded
 
 app = Taskora(os.environ.get("TASKORA_TEST_URL", "redis://127.0.0.1:1/0"), name="proj_native")
 
+if os.environ.get("TASKORA_TEST_HOLD_AHEAD_S"):  # a test that needs a job to stay claimed ahead meanwhile
+    from taskora.worker import lookahead
+
+    lookahead.RELEASE_AHEAD_AFTER_S = float(os.environ["TASKORA_TEST_HOLD_AHEAD_S"])
+
 
 def _mark(name: str, text: str = "") -> None:
+    """Write a marker whole (written aside, then renamed): a test that sees it exist reads its text."""
     directory = os.environ.get("TASKORA_TEST_DIR")
     if directory:
-        Path(directory, name).write_text(text or str(os.getpid()))
+        aside = Path(directory, f".{name}.{os.getpid()}")
+        aside.write_text(text or str(os.getpid()))
+        aside.replace(Path(directory, name))
 
 
 @app.task("add")

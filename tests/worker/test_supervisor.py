@@ -7,6 +7,8 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from taskora import Taskora
 
 from ..cli.helpers import PROJ, run_cli, wait_until
@@ -39,10 +41,12 @@ def test_sigkill_of_a_child_loses_no_job(client: Taskora, start_worker, tmp_path
     assert f"Task slow[{handle.id}] returned to the queue" in worker.log()
 
 
-def test_a_child_killed_with_a_claim_in_flight_hands_that_job_back_too(client: Taskora, start_worker,
-                                                                       tmp_path: Path) -> None:  # fmt: skip
+def test_a_child_killed_with_a_claim_in_flight_hands_that_job_back_too(
+        client: Taskora, start_worker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     # Given a backlog: short jobs, then a long one, then one more. After a short job the child claims the
-    # job after the long one ahead, and reads that claim's reply only when the long one ends.
+    # job after the long one ahead, and reads that claim's reply only when the long one ends (here the claim
+    # watch is told to wait longer than the test before it hands that job back itself).
+    monkeypatch.setenv("TASKORA_TEST_HOLD_AHEAD_S", "60")
     quick = [client.dispatch("slow", {"tag": f"quick{i}", "seconds": 0}) for i in range(3)]
     victim = client.dispatch("slow", {"tag": "victim", "seconds": 30})
     ahead = client.dispatch("slow", {"tag": "ahead", "seconds": 0})
