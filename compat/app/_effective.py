@@ -15,6 +15,12 @@ __all__ = ["EffectiveSettings", "resolve"]
 
 _VT = "broker_transport_options['visibility_timeout']"
 
+#: ``broker_transport_options`` keys that tune the Redis connection; kombu hands them to redis-py as they are,
+#: and so does taskora. The value each must have: seconds, a count, a flag, a mapping or a name.
+CONNECTION_OPTIONS = {"socket_timeout": "seconds", "socket_connect_timeout": "seconds",
+                      "health_check_interval": "seconds", "max_connections": "count", "socket_keepalive": "flag",
+                      "socket_keepalive_options": "mapping", "client_name": "name"}
+
 
 @dataclass(frozen=True)
 class EffectiveSettings:
@@ -35,6 +41,9 @@ class EffectiveSettings:
     #: job may go unacknowledged before another worker gets it, i.e. taskora's stall/lock window.
     visibility_timeout: float
     key_prefix: str  # broker_transport_options['global_keyprefix']
+    #: redis-py options from ``broker_transport_options`` (``CONNECTION_OPTIONS``) and a ``broker_use_ssl``
+    #: mapping (``ssl_cert_reqs``, ``ssl_ca_certs``, ...).
+    connection_options: dict[str, Any]
     worker_concurrency: int | None
     worker_max_tasks_per_child: int | None
     worker_max_memory_per_child: int | None  # KiB, as Celery counts it
@@ -63,10 +72,47 @@ def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+def _connection_options(transport: dict[str, Any], use_ssl: Any) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for key, kind in CONNECTION_OPTIONS.items():
+        value = transport.get(key)
+        if value is None:
+            continue
+        setting = f"broker_transport_options[{key!r}]"
+        if kind == "seconds":
+            try:
+                seconds = None if isinstance(value, bool) else _seconds(value, setting)
+            except ImproperlyConfigured:
+                seconds = None
+            if not seconds or seconds <= 0:
+                raise ImproperlyConfigured(f"{setting} must be a positive number of seconds, got {value!r}")
+            value = seconds
+        elif kind == "count" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ImproperlyConfigured(f"{setting} must be a positive whole number, got {value!r}")
+        elif kind == "flag" and not isinstance(value, bool):
+            raise ImproperlyConfigured(f"{setting} must be True or False, got {value!r}")
+        elif kind == "mapping" and not isinstance(value, dict):
+            raise ImproperlyConfigured(f"{setting} must be a dict of socket options, got {value!r}")
+        elif kind == "name" and not isinstance(value, str):
+            raise ImproperlyConfigured(f"{setting} must be a string, got {value!r}")
+        options[key] = value
+    if isinstance(use_ssl, dict):
+        options.update(use_ssl)
+    return options
+
+
+def _broker_url(conf: Settings) -> str | None:
+    """``broker_url``, on TLS when ``broker_use_ssl`` asks for it (as kombu's Redis transport does)."""
+    url = conf.broker_url
+    if url and conf.get("broker_use_ssl") and url.startswith("redis://"):
+        return "rediss://" + url[len("redis://"):]
+    return url
+
+
 def resolve(conf: Settings) -> EffectiveSettings:
     transport = conf.get("broker_transport_options") or {}
     return EffectiveSettings(
-        broker_url=conf.broker_url,
+        broker_url=_broker_url(conf),
         result_backend=conf.result_backend,
         timezone=effective_timezone(conf),
         accept_content=_names(conf.get("accept_content")),
@@ -77,6 +123,7 @@ def resolve(conf: Settings) -> EffectiveSettings:
         result_expires=_seconds(conf.get("result_expires"), "result_expires") or None,
         visibility_timeout=_seconds(transport.get("visibility_timeout"), _VT) or 3600.0,
         key_prefix=str(transport.get("global_keyprefix") or ""),
+        connection_options=_connection_options(transport, conf.get("broker_use_ssl")),
         worker_concurrency=_int(conf.get("worker_concurrency")),
         worker_max_tasks_per_child=_int(conf.get("worker_max_tasks_per_child")),
         worker_max_memory_per_child=_int(conf.get("worker_max_memory_per_child")),

@@ -70,3 +70,46 @@ def test_a_bad_visibility_timeout_names_the_setting(make_celery, value):
 
     with pytest.raises(ImproperlyConfigured, match=r"visibility_timeout.\] must be a (positive )?number of seconds"):
         _ = app.__taskora_app__  # the engine tasks are registered here
+
+
+def test_connection_tuning_reaches_the_redis_client(redis_url):
+    # Given the connection keys kombu hands to redis-py
+    from taskora.compat import Celery
+
+    app = Celery("proj", broker=redis_url, broker_transport_options={
+        "socket_timeout": 7.5, "socket_connect_timeout": timedelta(seconds=3), "max_connections": 40,
+        "health_check_interval": 10, "client_name": "proj-worker", "visibility_timeout": 60})
+    try:
+        # Then taskora's connections use them
+        kwargs = app.__taskora_app__.adapter.client.connection_pool.connection_kwargs
+        assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (7.5, 3.0)
+        assert (kwargs["health_check_interval"], kwargs["client_name"]) == (10.0, "proj-worker")
+        assert app.__taskora_app__.adapter.client.connection_pool.max_connections == 40
+        assert app.__taskora_app__.adapter.client.ping()
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("socket_timeout", "slow", "a positive number of seconds"),
+    ("socket_timeout", 0, "a positive number of seconds"),
+    ("max_connections", 0, "a positive whole number"),
+    ("socket_keepalive", "yes", "True or False"),
+    ("client_name", 7, "a string"),
+])
+def test_a_bad_connection_option_names_the_key(make_celery, key, value, expected):
+    app = make_celery(broker_transport_options={key: value})
+    with pytest.raises(ImproperlyConfigured, match=rf"broker_transport_options\['{key}'\] must be {expected}"):
+        app.conf.effective()
+
+
+def test_broker_use_ssl_puts_the_broker_on_tls_with_its_options():
+    import ssl
+
+    from taskora.compat import Celery
+
+    app = Celery("proj", broker="redis://cache.internal:6380/2",
+                 broker_use_ssl={"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": "/etc/ssl/ca.pem"})
+    effective = app.conf.effective()
+    assert effective.broker_url == "rediss://cache.internal:6380/2"
+    assert effective.connection_options == {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": "/etc/ssl/ca.pem"}
