@@ -53,29 +53,37 @@ def test_a_backlog_of_short_jobs_runs_once_each_in_order_mostly_claimed_ahead(ap
     assert app.adapter.counts("short")["active"] == 0
 
 
+class SlowSecondJob:
+    """A task whose backlog is jobs 0..count-1: job 1 blocks until ``release`` is set, the others return at
+    once, so the slot claims job 2 ahead as job 1 starts (claiming ahead is allowed after any job here)."""
+
+    def __init__(self, app: Taskora, name: str, monkeypatch: pytest.MonkeyPatch, count: int = 4,
+                 **options: Any) -> None:  # fmt: skip
+        monkeypatch.setattr(lookahead, "AHEAD_AFTER_JOBS_UNDER_S", 1.0)  # however slow this machine runs job 0
+        self.release, self.blocking = threading.Event(), threading.Event()
+        self.runs: list[int] = []
+        self.task = app.task(name, self._handler, **options)
+        self.handles = self.task.dispatch_many([{"i": i} for i in range(count)])
+
+    def _handler(self, data: dict[str, int]) -> None:
+        self.runs.append(data["i"])
+        if data["i"] == 1:
+            self.blocking.set()
+            self.release.wait(15)
+
+
 def _one_job_held_ahead(app: Taskora, name: str,
                         monkeypatch: pytest.MonkeyPatch) -> tuple[Worker, list[Any], list[int], threading.Event]:
     """Jobs 0..3; job 0 is short, job 1 blocks until the returned event is set. While job 1 runs, job 2 is
     claimed ahead (active in the store, not started), and stays there: the claim watch's patience is made
     longer than the test."""
-    monkeypatch.setattr(lookahead, "AHEAD_AFTER_JOBS_UNDER_S", 1.0)  # however slow this machine runs job 0
     monkeypatch.setattr(lookahead, "RELEASE_AHEAD_AFTER_S", 60.0)
-    release, blocking = threading.Event(), threading.Event()
-    runs: list[int] = []
-
-    def handler(data: dict[str, int]) -> None:
-        runs.append(data["i"])
-        if data["i"] == 1:
-            blocking.set()
-            release.wait(15)
-
-    task = app.task(name, handler)
-    handles = task.dispatch_many([{"i": i} for i in range(4)])
-    worker = Worker(app, [task], concurrency=1)
+    backlog = SlowSecondJob(app, name, monkeypatch)
+    worker = Worker(app, [backlog.task], concurrency=1)
     worker.start()
-    assert blocking.wait(10)
-    wait_until(lambda: handles[2].state() == "active", what="job 2 claimed ahead")
-    return worker, handles, runs, release
+    assert backlog.blocking.wait(10)
+    wait_until(lambda: backlog.handles[2].state() == "active", what="job 2 claimed ahead")
+    return worker, backlog.handles, backlog.runs, backlog.release
 
 
 def test_a_stop_hands_the_job_claimed_ahead_back_to_the_front_unstarted(app: Taskora,
@@ -123,24 +131,14 @@ def test_a_job_claimed_ahead_behind_a_slow_one_goes_back_for_an_idle_worker(app:
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     # Job 0 is short, so its slot claims job 2 ahead as job 1 starts; job 1 then runs long. Job 2 must not
     # wait for it while another worker idles: it goes back to the queue, and the idle worker runs it.
-    monkeypatch.setattr(lookahead, "AHEAD_AFTER_JOBS_UNDER_S", 1.0)  # however slow this machine runs job 0
-    release, blocking = threading.Event(), threading.Event()
-    runs: list[int] = []
-
-    def handler(data: dict[str, int]) -> None:
-        runs.append(data["i"])
-        if data["i"] == 1:
-            blocking.set()
-            release.wait(15)
-
-    task = app.task("slow-after-short", handler)
-    handles = task.dispatch_many([{"i": i} for i in range(4)])
+    backlog = SlowSecondJob(app, "slow-after-short", monkeypatch)
+    task, handles, runs, release = backlog.task, backlog.handles, backlog.runs, backlog.release
     sent = ClaimsSent()
     busy, idle = Worker(app, [task], concurrency=1), Worker(app, [task], concurrency=1)
     busy.job_hooks.append(sent)
     busy.start()
     try:
-        assert blocking.wait(10)
+        assert backlog.blocking.wait(10)
         assert len(sent.tokens) == 1, "job 0 was short: its slot claimed the next job ahead as job 1 started"
         idle.start()
         assert handles[2].result(timeout=10) is None and handles[3].result(timeout=10) is None
@@ -160,17 +158,9 @@ def test_a_job_whose_claim_ahead_outlived_its_lock_does_not_run_twice(app: Tasko
     # Should the claim watch not hand job 2 back (here it never tries), job 2's lock lapses while job 1 runs
     # and stall recovery returns it to the queue. Reading the old claim afterwards, the slot must not run it
     # on the strength of that claim: it runs once, when claimed again.
-    monkeypatch.setattr(lookahead, "AHEAD_AFTER_JOBS_UNDER_S", 1.0)
     monkeypatch.setattr(lookahead, "RELEASE_AHEAD_AFTER_S", 60.0)
-    requeued, runs = threading.Event(), []
-
-    def handler(data: dict[str, int]) -> None:
-        runs.append(data["i"])
-        if data["i"] == 1:
-            requeued.wait(15)
-
-    task = app.task("lapsed-ahead", handler, stall={"interval": 0.3, "max_count": 5})
-    handles = task.dispatch_many([{"i": i} for i in range(3)])
+    backlog = SlowSecondJob(app, "lapsed-ahead", monkeypatch, count=3, stall={"interval": 0.3, "max_count": 5})
+    task, handles, runs, requeued = backlog.task, backlog.handles, backlog.runs, backlog.release  # job 1 ends then
     requeued_events = []
     task.on("stalled", lambda event: (requeued_events.append(event), requeued.set()))
     worker = Worker(app, [task], concurrency=1)

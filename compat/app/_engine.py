@@ -83,8 +83,7 @@ class EngineMixin:
             retention = {"completed": {"max_age": effective.result_expires, "max_items": 10**9},
                          "failed": {"max_age": max(effective.result_expires, 7 * 86400), "max_items": 10**9}}
         adapter: Any = url if url and not url.startswith("memory") else None
-        if url and url.startswith(("redis://", "rediss://", "unix://")) and (effective.key_prefix
-                                                                           or effective.connection_options):
+        if url and url.startswith(("redis://", "rediss://", "unix://")):
             from taskora.redis import redis_adapter
 
             adapter = redis_adapter({"url": url, **effective.connection_options},

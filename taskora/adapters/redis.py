@@ -390,8 +390,7 @@ class RedisAdapter:
                 self.wait_for_work(task, timeout_s)
             args[1] = self.now_ms()
             return _claim_reply(task, token, claim(self.runner, keys, args))
-        block_s = max(min(timeout_s, self.longest_block_s), 0.001)  # 0 would mean forever
-        marker_wait = ("BZPOPMIN", self.keys.marker(task), block_s)
+        marker_wait = ("BZPOPMIN", self.keys.marker(task), self._block_s(timeout_s))
         waited, reply = self.runner.call_many(marker_wait, ("EVALSHA", claim.sha, len(keys), *keys, *args))
         if isinstance(waited, Exception):
             raise waited
@@ -455,12 +454,13 @@ class RedisAdapter:
 
     def wait_for_work(self, task: str, timeout_s: float) -> bool:
         """Block until a marker says a claim may succeed, or the timeout passes."""
-        # BZPOPMIN's timeout is a float of seconds; 0 would mean forever.
-        timeout = max(timeout_s, 0.001)
         if isinstance(self.runner, ThreadConnections):  # the calling thread's own connection: no pool on the way
-            timeout = min(timeout, self.longest_block_s)
-            return self.runner.call("BZPOPMIN", self.keys.marker(task), timeout) is not None
-        return self.blocking.bzpopmin(self.keys.marker(task), timeout=timeout) is not None
+            return self.runner.call("BZPOPMIN", self.keys.marker(task), self._block_s(timeout_s)) is not None
+        return self.blocking.bzpopmin(self.keys.marker(task), timeout=max(timeout_s, 0.001)) is not None
+
+    def _block_s(self, timeout_s: float) -> float:
+        """A blocking command's timeout on the runner: under its socket timeout, and never 0 (forever)."""
+        return max(min(timeout_s, self.longest_block_s), 0.001)
 
     def wake_workers(self, task: str, count: int) -> None:
         """Wake up to ``count`` blocked claimers of ``task`` (used to stop a worker promptly)."""
@@ -507,7 +507,7 @@ class RedisAdapter:
             return []
         if isinstance(self.runner, ThreadConnections):
             streams = list(positions)
-            block_ms = max(1, int(min(block_ms, self.longest_block_s * 1000)))
+            block_ms = max(1, int(self._block_s(block_ms / 1000) * 1000))
             reply = self.runner.call("XREAD", "COUNT", count, "BLOCK", block_ms, "STREAMS", *streams,
                                      *(positions[s] for s in streams))
             by_stream = reply.items() if isinstance(reply, dict) else reply or ()  # RESP3 (TLS set-ups) / RESP2

@@ -13,6 +13,8 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from ..adapters.redis import CONNECTION_ERRORS
+
 if TYPE_CHECKING:
     from ..adapters.redis import ClaimResult, RedisAdapter
 
@@ -66,7 +68,7 @@ class DueAlarm:
         while (task := self._next_due()) is not None:
             try:
                 self.adapter.wake_workers(task, 1)
-            except Exception as exc:  # the waits still end on their own timeout, only later
+            except CONNECTION_ERRORS as exc:  # the waits still end on their own timeout, only later
                 log.warning("could not wake %s's idle slots for a delayed job (%s)", task, exc)
 
     def _next_due(self) -> str | None:

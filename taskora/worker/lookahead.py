@@ -94,8 +94,7 @@ class ClaimWatch:
 
     def sent(self, lookahead: Lookahead, claim: SentClaim) -> None:
         """Watch ``claim``, which ``lookahead``'s slot just sent, or look at it again later."""
-        wait = RELEASE_AHEAD_AFTER_S if claim.looks == 0 else min(RELEASE_AHEAD_AFTER_S * 2**claim.looks,
-                                                                  LOOK_AGAIN_AT_MOST_S)
+        wait = min(RELEASE_AHEAD_AFTER_S * 2**claim.looks, LOOK_AGAIN_AT_MOST_S)
         with self._changed:
             self._watched[lookahead] = (claim, time.monotonic() + wait)
             if self._sleeping_for_good:

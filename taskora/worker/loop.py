@@ -100,17 +100,14 @@ class Worker:
     def start(self) -> None:
         self.adapter.connect()
         self._subscribe_cancels()  # before any claim, so no cancel of a job we hold can be missed
-        slots_of_their_own = False
         for task in self.tasks:
             slots = self.slots_for(task)
             feeder = self._start_feeder(task, slots) if slots >= FEEDER_MIN_SLOTS else None
-            slots_of_their_own = slots_of_their_own or feeder is None
             for i in range(slots):
                 loop, args = (self._slot_loop, (task,)) if feeder is None else (self._fed_slot_loop, (feeder,))
                 self._slot_threads.append(self._spawn(f"taskora-slot-{task.name}-{i}", loop, *args))
         self._threads.append(self._spawn("taskora-due-alarm", self._due_alarm.run, restart=True))
-        if slots_of_their_own:  # they may claim ahead
-            self._threads.append(self._spawn("taskora-claim-watch", self._claim_watch_loop, restart=True))
+        self._threads.append(self._spawn("taskora-claim-watch", self._claim_watch_loop, restart=True))
         self._threads.append(self._spawn("taskora-heartbeat", self._heartbeat_loop, restart=True))
         self._threads.append(self._spawn("taskora-maintenance", self._maintenance_loop, restart=True))
         self._threads.append(self._spawn("taskora-cancel", self._cancel_loop, restart=True))
