@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, time
@@ -88,19 +89,58 @@ def _decode_hook(obj: dict[str, Any]) -> Any:
     return obj
 
 
+_PLAIN_TYPES = frozenset(_PLAIN)
+
+
 def _needs_tagging(value: Any) -> bool:
-    if isinstance(value, _PLAIN):
+    """Whether ``value`` holds a tuple or set anywhere (checked on every dispatch: plain loops, exact types first)."""
+    if type(value) in _PLAIN_TYPES or isinstance(value, _PLAIN):
         return False
     if isinstance(value, dict):
-        return any(_needs_tagging(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_needs_tagging(v) for v in value)
-    return isinstance(value, (tuple, set, frozenset))
+        value = value.values()
+    elif not isinstance(value, list):
+        return isinstance(value, (tuple, set, frozenset))
+    for item in value:
+        if type(item) not in _PLAIN_TYPES and _needs_tagging(item):
+            return True
+    return False
 
 
 #: Built once: ``json.dumps``/``json.loads`` with options build a new encoder/decoder on every call, a
 #: measurable share of a worker's per-job time.
 _ENCODER = json.JSONEncoder(default=_encode_default, separators=(",", ":"), ensure_ascii=False)
+
+
+class _ThreadEncoder(threading.local):
+    """The C encoder behind ``_ENCODER``, made once per thread.
+
+    ``JSONEncoder.encode`` makes a new C encoder on every call, which is most of the cost of encoding a
+    small payload (3.6 µs of 5.3 for ``{"i": 1}`` here), paid on every dispatch and every result. One
+    per thread, because its ``markers`` (the containers being encoded, for cycle detection) must not be
+    shared by two encodes at once; they are cleared after a failed encode, which leaves some behind.
+    """
+
+    def __init__(self) -> None:
+        make = json.encoder.c_make_encoder
+        self.markers: dict[int, Any] = {}
+        self.encode: Callable[[Any, int], Any] | None = None
+        if make is not None:  # None without CPython's C accelerator: _ENCODER.encode does the work
+            self.encode = make(self.markers, _encode_default, json.encoder.encode_basestring, None, ":", ",",
+                               False, False, True)
+
+
+_THREAD_ENCODER = _ThreadEncoder()
+
+
+def _encode_json(value: Any) -> str:
+    encoder = _THREAD_ENCODER
+    if encoder.encode is None:
+        return _ENCODER.encode(value)
+    try:
+        return "".join(encoder.encode(value, 0))
+    except BaseException:
+        encoder.markers.clear()
+        raise
 _DECODER = json.JSONDecoder(object_hook=_decode_hook)
 _BOM_STARTS = (b"\xef", b"\xfe", b"\xff")
 
@@ -121,12 +161,15 @@ class JsonSerializer:
     name = "json"
 
     def dumps(self, value: Any) -> str:
-        if _needs_tagging(value):
-            value = _tag_containers(value)
+        if value is None:  # what most handlers return
+            return "null"
         try:
-            return _ENCODER.encode(value)
+            return _encode_json(_tag_containers(value) if _needs_tagging(value) else value)
         except (TypeError, ValueError) as exc:
             raise SerializationError(f"cannot serialize {_describe(value)} as JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise SerializationError(f"cannot serialize {_describe(value)} as JSON: it contains itself, or is "
+                                     f"nested deeper than Python's recursion limit") from exc
 
     def loads(self, raw: str | bytes) -> Any:
         if raw is None:

@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from .adapters.redis import EnqueueRequest
 from .durations import to_ms
 from .errors import ConfigurationError, reject_unknown
 from .events import TASK_EVENTS, Emitter
@@ -15,7 +16,6 @@ from .ids import random_uuid
 from .options import TaskOptions, check_priority
 
 if TYPE_CHECKING:
-    from .adapters.redis import EnqueueRequest
     from .app import Taskora
 
 In = TypeVar("In")
@@ -82,14 +82,15 @@ class Task(Generic[In, Out]):
 
     def build_request(self, data: Any, options: Mapping[str, Any]) -> EnqueueRequest:
         """Validate options and serialize ``data`` into an enqueue request (nothing is sent)."""
-        from .adapters.redis import EnqueueRequest
-
+        defaults = self.options
+        if not options:  # the task's defaults, validated when it was declared: most dispatches
+            return EnqueueRequest(self.name, random_uuid(), self.app.serializer.dumps(data), 0, defaults.priority,
+                                  defaults.retry.attempts, 0, defaults.version, {})
         reject_unknown(f"{self.name}.dispatch", options, DISPATCH_OPTIONS)
         delay_ms = to_ms(options["delay"], name="delay") if options.get("delay") is not None else 0
-        priority = check_priority(options.get("priority", self.options.priority))
+        priority = check_priority(options.get("priority", defaults.priority))
         ttl = options.get("ttl")
-        now = self.app.adapter.now_ms()
-        expire_at = now + delay_ms + to_ms(ttl, name="ttl") if ttl is not None else 0
+        expire_at = self.app.adapter.now_ms() + delay_ms + to_ms(ttl, name="ttl") if ttl is not None else 0
         meta = {str(k): str(v) for k, v in (options.get("meta") or {}).items()}
         return EnqueueRequest(
             task=self.name,
@@ -97,9 +98,9 @@ class Task(Generic[In, Out]):
             data=self.app.serializer.dumps(data),
             delay_ms=delay_ms,
             priority=priority,
-            max_attempts=self.options.retry.attempts,
+            max_attempts=defaults.retry.attempts,
             expire_at_ms=expire_at,
-            version=self.options.version,
+            version=defaults.version,
             fields=meta,
         )
 

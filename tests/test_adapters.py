@@ -136,3 +136,18 @@ def test_a_redis_only_process_never_loads_the_in_memory_engine() -> None:
             "print('fakeredis' in sys.modules); taskora.memory_adapter(); print('fakeredis' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_dispatch_many_survives_a_lost_script_cache(redis_url: str) -> None:
+    """Batches go out on the thread's own connection; a Redis that forgot its scripts (restart, failover,
+    SCRIPT FLUSH) answers NOSCRIPT without running them, and each batch is sent again, once."""
+    app = Taskora(redis_url)
+    try:
+        task = app.task("flushed-batch", lambda d: d)
+        task.dispatch_many([0])  # the scripts are loaded
+        redis.Redis.from_url(redis_url).script_flush()
+        handles = task.dispatch_many(list(range(250)))  # three script calls of up to 100 jobs
+        assert [h.enqueued for h in handles] == [True] * 250
+        assert app.adapter.counts("flushed-batch")["waiting"] == 251
+    finally:
+        app.close()

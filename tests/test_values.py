@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -55,6 +57,36 @@ def test_job_ids_are_version_4_uuids_and_tokens_128_random_bits() -> None:
 def test_json_refuses_what_it_cannot_carry() -> None:
     with pytest.raises(SerializationError, match="JSON"):
         JsonSerializer().dumps({"f": lambda: 1})
+
+
+def test_json_names_a_value_that_contains_itself() -> None:
+    looped: dict = {"name": "a"}
+    looped["self"] = looped
+    with pytest.raises(SerializationError, match="contains itself"):
+        JsonSerializer().dumps(looped)
+    listed: list = [1]
+    listed.append(listed)
+    with pytest.raises(SerializationError, match="contains itself"):
+        JsonSerializer().dumps(listed)
+
+
+def test_json_encodes_a_value_once_fixed_after_it_failed() -> None:
+    """The encoder is reused per thread; a failure part-way must not leave it thinking the containers it
+    was in are still being encoded (it would then call them circular the next time)."""
+    serializer, record = JsonSerializer(), {"k": [1, 2]}
+    record["bad"] = object()
+    with pytest.raises(SerializationError, match="not JSON serializable"):
+        serializer.dumps({"record": record})
+    del record["bad"]
+    assert serializer.dumps({"record": record}) == '{"record":{"k":[1,2]}}'
+
+
+def test_json_encodes_one_value_in_many_threads_at_once() -> None:
+    """Each thread has its own encoder: the Decimals run Python code mid-encode, where threads switch."""
+    shared = {"rows": [{"n": i, "at": Decimal(i), "tags": ["a", "b"]} for i in range(200)]}
+    expected = JsonSerializer().dumps(shared)
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(lambda _: JsonSerializer().dumps(shared), range(400))) == {expected}
 
 
 def test_kombu_serializers_by_name() -> None:
