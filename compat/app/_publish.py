@@ -3,7 +3,8 @@
 Precedence of options is Celery's: explicit call options > the task's attributes > ``task_routes``
 > ``task_default_queue`` (celery-surface §15.17). ``countdown`` beats ``eta``; a naive ``eta`` is read
 in the app's timezone; ``expires`` becomes the job's TTL (an expired job ends REVOKED). Arguments
-that the serializer cannot encode raise ``EncodeError`` before anything is written.
+that the serializer cannot encode raise ``EncodeError`` before anything is written (after
+``before_task_publish``, as in Celery, where kombu serializes as it publishes).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from taskora.errors import BrokerUnreachableError
+from taskora.errors import BrokerUnreachableError, SerializationError
 from taskora.ids import random_uuid
 
-from ..exceptions import OperationalError
+from ..exceptions import EncodeError, OperationalError
 from ..signals import after_task_publish, before_task_publish
 from . import _execute
+from .task import settings_of
 
 __all__ = ["publish", "native_priority", "broker_errors"]
 
@@ -47,8 +49,9 @@ def _task_defaults(app: Any, task: Any) -> dict[str, Any]:
     if task is None:
         return {}
     values = {}
+    from_config = settings_of(task.from_config)
     for attr in TASK_PUBLISH_DEFAULTS:
-        value = task.resolved(attr) if attr in dict(task.from_config) else getattr(task, attr, None)
+        value = task.resolved(attr) if attr in from_config else getattr(task, attr, None)
         if value is not None:
             values[attr] = value
     return values
@@ -58,9 +61,11 @@ def _timing(app: Any, options: dict[str, Any]) -> tuple[float, float | None, str
     """(delay s, ttl s, eta ISO, expires ISO) from countdown/eta/expires."""
     from .base import seconds_until
 
+    countdown, eta, expires = options.get("countdown"), options.get("eta"), options.get("expires")
+    if countdown is None and eta is None and expires is None:  # most calls: no clock, no timezone to resolve
+        return 0.0, None, None, None
     now = datetime.now(tz=timezone.utc)
     tz = app.timezone
-    countdown, eta, expires = options.get("countdown"), options.get("eta"), options.get("expires")
     delay = float(countdown) if countdown is not None else (seconds_until(eta, now, tz) if eta is not None else 0.0)
     delay = max(0.0, delay)
     eta_iso = (now.timestamp() + delay) if (countdown is not None or eta is not None) else None
@@ -95,8 +100,9 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     merged = app.router.route(name, args, kwargs, explicit, task=task, task_options=_task_defaults(app, task))
     _check_limits(merged, name)
     task_id = task_id or random_uuid()
-    data = app._encode({"args": args, "kwargs": kwargs})
-    del data  # encoded again by dispatch; this call only surfaces EncodeError before anything is sent
+    batching = getattr(producer, "batching", False)
+    if batching:  # the batch goes out later, at once: an argument that cannot be encoded fails this call now
+        app._encode({"args": args, "kwargs": kwargs})
     delay, ttl, eta_iso, expires_iso = _timing(app, merged)
     ids = _execute.parent_ids(task_id)
     headers = dict(merged.get("headers") or {})
@@ -113,11 +119,11 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     dispatch_options = {"delay": delay or None, "ttl": ttl, "job_id": task_id,
                         "priority": native_priority(merged.get("priority"), steps),
                         "meta": {**_execute.meta_fields(meta), **_limit_fields(explicit)}}
-    if getattr(producer, "batching", False):
+    if batching:
         producer.defer(engine, data, dispatch_options)
     else:
-        with broker_errors(app):
-            engine.dispatch(data, **dispatch_options)
+        with broker_errors(app), encode_errors():
+            engine.dispatch(data, **dispatch_options)  # serializes before anything is sent
     after_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
                             headers=message_headers)
     return AsyncResult(task_id, app=app, task_name=name, engine_task=engine.name,
@@ -135,6 +141,15 @@ def broker_errors(app: Any) -> Iterator[None]:
         native = app.__taskora_app__
         address = getattr(native.adapter, "address", None) or "the configured broker_url"
         raise OperationalError(f"Error connecting to the broker at {address}: {exc}") from exc
+
+
+@contextmanager
+def encode_errors() -> Iterator[None]:
+    """Arguments the serializer refuses raise kombu's ``EncodeError``, as Celery's publish does."""
+    try:
+        yield
+    except SerializationError as exc:
+        raise EncodeError(str(exc)) from exc
 
 
 def _limit_fields(explicit: dict[str, Any]) -> dict[str, str]:
@@ -164,10 +179,22 @@ def _meta(name: str, task_id: str, merged: dict[str, Any], headers: dict[str, An
         "root_id": merged.get("root_id") or ids["root_id"], "parent_id": merged.get("parent_id") or ids["parent_id"],
         "group": merged.get("group_id"), "group_index": merged.get("group_index"), "eta": eta,
         "expires": expires, "shadow": shadow, "ignore_result": merged.get("ignore_result"),
-        "priority": merged.get("priority"), "origin": f"gen{os.getpid()}@{socket.gethostname()}",
+        "priority": merged.get("priority"), "origin": _origin(),
         "timelimit": timelimit if any(v is not None for v in timelimit) else None,
         "link": _sigs(link), "link_error": _sigs(link_error),
     }  # fmt: skip
+
+
+_ORIGIN: tuple[int, str] = (0, "")
+
+
+def _origin() -> str:
+    """Celery's ``origin`` header, ``gen<pid>@<host>``: made once per process (a forked child makes its own)."""
+    global _ORIGIN
+    pid = os.getpid()
+    if _ORIGIN[0] != pid:
+        _ORIGIN = (pid, f"gen{pid}@{socket.gethostname()}")
+    return _ORIGIN[1]
 
 
 def _sigs(value: Any) -> list[Any] | None:

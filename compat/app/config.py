@@ -305,6 +305,7 @@ class Settings(MutableMapping[str, Any]):
     ) -> None:
         self._lock = threading.RLock()
         self._namespace = namespace
+        self._names: dict[str, str] = {}  # key as written -> setting name, for this namespace (_canonical)
         self._on_configure = on_configure
         self._early: dict[str, Any] = {}  # raw keys written before the first load, last write last
         self._source_spec: tuple[Any, bool] | None = None  # (object or import path, silent)
@@ -348,6 +349,7 @@ class Settings(MutableMapping[str, Any]):
             self._source_spec = (obj, silent)
             if namespace is not None:
                 self._namespace = namespace
+                self._names = {}
             now = force or self._loaded
             if now:
                 self._loaded = False
@@ -426,7 +428,13 @@ class Settings(MutableMapping[str, Any]):
     # --- mapping protocol ------------------------------------------------------------------------
 
     def _canonical(self, key: str) -> str:
-        return _classify(key, self._namespace)[0] or key
+        """The setting name of ``key``; remembered, since every publish reads a dozen settings."""
+        name = self._names.get(key)
+        if name is None:
+            name = _classify(key, self._namespace)[0] or key
+            if len(self._names) < 4096:  # keys are names written in code; a bound all the same
+                self._names[key] = name
+        return name
 
     def _raw_candidates(self, key: str) -> list[str]:
         prefix = _prefix(self._namespace)
@@ -436,8 +444,9 @@ class Settings(MutableMapping[str, Any]):
         return [key, prefixed.upper() if prefix.isupper() else prefixed]
 
     def __getitem__(self, key: str) -> Any:
-        self._ensure_loaded()
-        name = self._canonical(key)
+        if not self._loaded:
+            self._ensure_loaded()
+        name = self._names.get(key) or self._canonical(key)
         for layer in (self._changes, self._explicit, self._source):
             if name in layer:
                 return layer[name]
@@ -485,7 +494,7 @@ class Settings(MutableMapping[str, Any]):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        derive = _DERIVED.get(self._canonical(name))
+        derive = _DERIVED.get(self._names.get(name) or self._canonical(name))
         if derive is not None:
             return derive(self)
         try:

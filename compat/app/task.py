@@ -16,6 +16,7 @@ retry of the same job (state RETRY while it waits), with Celery's countdown rule
 from __future__ import annotations
 
 import contextvars
+import functools
 import inspect
 import random
 import sys
@@ -71,6 +72,27 @@ class Context:
 
     def __repr__(self) -> str:
         return f"<Context: {self.as_dict()!r}>"
+
+
+@functools.lru_cache(maxsize=64)
+def settings_of(from_config: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
+    """A task class's ``from_config`` as {attribute: setting}, built once per tuple (read on every publish)."""
+    return dict(from_config)
+
+
+def _positional_range(signature: inspect.Signature) -> tuple[float, float]:
+    """How many positional arguments alone bind to ``signature`` (fewest, most); (inf, -inf) when no call
+    without keywords does (a keyword-only parameter without a default)."""
+    least, most = 0, 0.0
+    for param in signature.parameters.values():
+        if param.kind is param.VAR_POSITIONAL:
+            most = float("inf")
+        elif param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            most += 1
+            least += param.default is param.empty
+        elif param.kind is param.KEYWORD_ONLY and param.default is param.empty:
+            return float("inf"), float("-inf")
+    return least, most
 
 
 def backoff_countdown(factor: Any, retries: int, maximum: int, full_jitter: bool) -> int:
@@ -155,7 +177,7 @@ class Task:
         """The attribute's value, or when it is None the matching ``task_*`` setting of the app."""
         value = getattr(self, attr, None)
         if value is None:
-            setting = dict(self.from_config).get(attr)
+            setting = settings_of(self.from_config).get(attr)
             if setting is not None:
                 value = self._get_app().conf.get(setting)
         return value
@@ -268,13 +290,16 @@ class Task:
         cached = self.__dict__.get("_run_signature")
         if cached is None or cached[0] != run:  # computed once per run function, not per call
             try:
-                cached = (run, inspect.signature(run))
+                signature = inspect.signature(run)
             except (TypeError, ValueError):
                 return
+            cached = (run, signature, _positional_range(signature))
             self.__dict__["_run_signature"] = cached
-        signature = cached[1]
+        least, most = cached[2]
+        if not kwargs and least <= len(args) <= most:  # the usual call, settled without binding (µs per publish)
+            return
         try:
-            signature.bind(*args, **kwargs)
+            cached[1].bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"{self.name}() {exc}") from None
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import kombu.exceptions
 import pytest
 
 from .celery_helpers import make_celery  # noqa: F401 - fixture
@@ -46,3 +47,22 @@ def test_a_batch_sends_its_publishes_when_the_block_ends(make_celery) -> None:
         assert [r.get(timeout=20) for r in results] == [2 * i for i in range(60)] + [42]
     finally:
         worker.stop(timeout=5)
+
+
+def test_an_argument_the_serializer_refuses_raises_encode_error_and_sends_nothing(make_celery) -> None:
+    """As in Celery: kombu's EncodeError, raised by the call itself, at once or inside a batch."""
+    app = make_celery()
+
+    @app.task
+    def echo(value):
+        return value
+
+    counts = app.__taskora_app__.adapter.counts
+    with pytest.raises(kombu.exceptions.EncodeError, match="not JSON serializable"):
+        echo.delay(object())
+    with app.producer_or_acquire() as producer, producer.batch():
+        sent = echo.apply_async((1,), producer=producer)
+        with pytest.raises(kombu.exceptions.EncodeError, match="not JSON serializable"):
+            echo.apply_async((object(),), producer=producer)
+    assert counts(echo.name)["waiting"] == 1
+    assert app.__taskora_app__.inspect().find(sent.id) is not None
