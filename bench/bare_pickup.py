@@ -1,13 +1,15 @@
-"""The pickup floor of this machine: how long one value takes from a plain redis-py ``LPUSH`` in one
-process to a plain ``BLPOP`` in another, paced like the pickup loop.
+"""The pickup and round-trip floors of this machine: how long one value takes from a plain redis-py
+``LPUSH`` in one process to a plain ``BLPOP`` in another, paced like the pickup loop; and how long
+the same value takes there and back (the other process ``LPUSH``es it to a reply list the first one
+``BLPOP``s), one at a time like the round-trip loop.
 
 No queue does less for a job that arrives at an idle worker: a producer's write, Redis waking a
 blocked client, and a consumer process waking to the reply. On a virtual machine, waking idle
 processes costs several round trips' worth of time, so this row says how much of a queue's pickup
 latency is the machine's and how much is the queue's own work (scripts, decoding, dispatching).
 
-Run as ``python -m bench.bare_pickup URL KEY N``: the consumer side, which prints ``ready``, then one
-latency in seconds per line.
+Run as ``python -m bench.bare_pickup URL KEY N [REPLY_KEY]``: the consumer side, which prints
+``ready``, then one latency in seconds per line; with ``REPLY_KEY`` it echoes each value there instead.
 """
 
 from __future__ import annotations
@@ -30,17 +32,56 @@ def consume(url: str, key: str, count: int) -> None:
     print("\n".join(repr(lat) for lat in latencies), flush=True)
 
 
+def echo(url: str, key: str, count: int, reply_key: str) -> None:
+    client = redis.Redis.from_url(url)
+    client.ping()
+    print("ready", flush=True)
+    for _ in range(count):
+        _key, value = client.blpop([key])
+        client.lpush(reply_key, value)
+
+
+def measure_round_trip(url: str, count: int) -> list[float]:
+    """``count`` values there and back through an echoing process, one at a time; the times taken."""
+    key, reply_key = "bench:bare-round-trip", "bench:bare-round-trip:reply"
+    client = redis.Redis.from_url(url)
+    client.delete(key, reply_key)
+    echoer = _start(url, key, count, reply_key)
+    try:
+        times = []
+        for _ in range(count):
+            t0 = time.perf_counter()
+            client.lpush(key, b"x")
+            client.blpop([reply_key])
+            times.append(time.perf_counter() - t0)
+        echoer.communicate(timeout=60)
+    finally:
+        if echoer.poll() is None:
+            echoer.kill()
+        client.delete(key, reply_key)
+        client.close()
+    return times
+
+
+def _start(url: str, key: str, count: int, reply_key: str | None = None) -> subprocess.Popen:
+    """The other process, once it is connected and waiting."""
+    extra = [reply_key] if reply_key else []
+    process = subprocess.Popen([sys.executable, "-m", "bench.bare_pickup", url, key, str(count), *extra],
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != "ready":
+        process.kill()
+        raise RuntimeError("the bare pickup consumer did not start")
+    return process
+
+
 def measure(url: str, count: int, rate: float) -> list[float]:
     """Push ``count`` time stamps at ``rate`` per second to a consumer process; the latencies it saw."""
     key = "bench:bare-pickup"
     client = redis.Redis.from_url(url)
     client.delete(key)
-    consumer = subprocess.Popen([sys.executable, "-m", "bench.bare_pickup", url, key, str(count)],
-                                stdout=subprocess.PIPE, text=True)
+    consumer = _start(url, key, count)
     try:
-        assert consumer.stdout is not None
-        if consumer.stdout.readline().strip() != "ready":
-            raise RuntimeError("the bare pickup consumer did not start")
         start = time.perf_counter()
         for k in range(count):
             pause = start + k / rate - time.perf_counter()
@@ -57,4 +98,7 @@ def measure(url: str, count: int, rate: float) -> list[float]:
 
 
 if __name__ == "__main__":
-    consume(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    if len(sys.argv) > 4:
+        echo(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    else:
+        consume(sys.argv[1], sys.argv[2], int(sys.argv[3]))

@@ -42,6 +42,8 @@ CALIBRATION = [
     ("calibration", "evalsha_p50_ms", "EVALSHA p50", "ms", False),
     ("calibration", "bare_pickup_p50_ms", "bare pickup p50 (LPUSH → BLPOP, paced)", "ms", False),
     ("calibration", "bare_pickup_p99_ms", "bare pickup p99 (LPUSH → BLPOP, paced)", "ms", False),
+    ("calibration", "bare_rt_p50_ms", "bare round trip p50 (LPUSH → BLPOP → LPUSH → BLPOP)", "ms", False),
+    ("calibration", "bare_rt_p99_ms", "bare round trip p99", "ms", False),
 ]
 PACKAGES = ("taskora", "celery", "kombu", "billiard", "redis", "hiredis")
 

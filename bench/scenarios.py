@@ -261,8 +261,9 @@ def memory(ctx: Context) -> dict:
 
 def calibration(ctx: Context) -> dict:
     """Raw redis-py: PING round trips, then EVALSHA of a one-line script, same client settings; then the
-    bare pickup (bench/bare_pickup.py), as many values and as paced as the pickup loop."""
+    bare pickup and round trip (bench/bare_pickup.py), as many and as paced as the latency loops."""
     bare = bare_pickup.measure(ctx.url, ctx.sizes.pickups, ctx.sizes.pickup_rate)
+    bare_round_trips = bare_pickup.measure_round_trip(ctx.url, ctx.sizes.round_trips)
     n, client = ctx.sizes.calibration, redis.Redis.from_url(ctx.url)
     try:
         sha = client.script_load("return ARGV[1]")
@@ -278,7 +279,7 @@ def calibration(ctx: Context) -> dict:
                 times.append(time.perf_counter() - t)
             out[f"{name}_per_s"] = n / (time.perf_counter() - t0)
             out[f"{name}_p50_ms"] = percentile(times, 50) * 1000
-        return {**out, **_ms_percentiles("bare_pickup", bare)}
+        return {**out, **_ms_percentiles("bare_pickup", bare), **_ms_percentiles("bare_rt", bare_round_trips)}
     finally:
         client.close()
 
