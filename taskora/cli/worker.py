@@ -73,7 +73,8 @@ def _settings(loaded: LoadedApp, opts: dict[str, Any]) -> WorkerSettings:
     app = loaded.app
     include, exclude = split_queues(opts["queues"]), set(split_queues(opts["exclude_queues"]))
     hostname, pool = expand_hostname(opts["hostname"]), opts["pool"].lower()
-    concurrency = opts["concurrency"] or os.cpu_count() or 1
+    # solo runs one slot whatever -c says; the banner, stats and worker_init say so too
+    concurrency = 1 if pool == "solo" else opts["concurrency"] or os.cpu_count() or 1
     # Before choosing tasks: a front-end registers tasks here (Celery's include/imports/autodiscover).
     loaded.worker_init(hostname=hostname, pool=pool, concurrency=concurrency, queues=include or None)
     tasks = [t for t in app.select_tasks(queues=include or None) if t.options.queue not in exclude]
