@@ -261,6 +261,8 @@ class Signal:
     send_robust = send
 
     def _live_receivers(self, sender: Any) -> list[Callable[..., Any]]:
+        if not self._receivers:  # most signals have nobody listening; sent several times per task
+            return []
         with self._lock:
             self._drop_dead()
             entries = list(self._receivers)

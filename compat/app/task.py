@@ -74,9 +74,17 @@ class Context:
         return f"<Context: {self.as_dict()!r}>"
 
 
+def settings_of(from_config: Any) -> Mapping[str, str]:
+    """A task class's ``from_config`` as {attribute: setting}, built once per tuple (read on every publish);
+    a list given by a subclass works too, built each time."""
+    try:
+        return _settings_of_tuple(from_config)
+    except TypeError:  # unhashable
+        return dict(from_config)
+
+
 @functools.lru_cache(maxsize=64)
-def settings_of(from_config: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
-    """A task class's ``from_config`` as {attribute: setting}, built once per tuple (read on every publish)."""
+def _settings_of_tuple(from_config: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
     return dict(from_config)
 
 
