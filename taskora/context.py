@@ -99,6 +99,13 @@ class Context:
         value = self._job.fields.get(name)
         return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
+    def metas(self, prefix: str) -> dict[str, str]:
+        """Every extra field whose name starts with ``prefix``, keyed by the rest of the name: one pass over
+        the job for a front-end that keeps a dozen fields under one prefix and reads them all per job."""
+        cut = len(prefix)
+        return {name[cut:]: value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+                for name, value in self._job.fields.items() if name.startswith(prefix)}
+
     def heartbeat(self) -> None:
         """Extend this job's lock now (the worker also does it on its own every third of the lease)."""
         self._job.heartbeat()

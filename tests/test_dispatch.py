@@ -49,6 +49,15 @@ def test_dispatch_many_enqueues_every_item_with_its_options(app: Taskora) -> Non
     assert [h.result(timeout=10) for h in handles] == [1, 2, 3, 4]
 
 
+def test_meta_given_at_dispatch_reaches_the_handler(app: Taskora) -> None:
+    """Front-ends keep their own fields on the job (``meta``) and read them back one by one or by prefix."""
+    seen = app.task("seen", lambda data, ctx: {"one": ctx.meta("front.a"), "missing": ctx.meta("nope"),
+                                                "prefixed": ctx.metas("front.")})
+    app.start()
+    handle = seen.dispatch(None, meta={"front.a": 1, "front.b": "x y", "other": "z"})
+    assert handle.result(timeout=10) == {"one": "1", "missing": None, "prefixed": {"a": "1", "b": "x y"}}
+
+
 def test_jobs_run_by_priority_then_in_dispatch_order(make_app) -> None:
     app = make_app()
     seen: list[str] = []

@@ -19,6 +19,7 @@ from .. import states
 from .._state import get_current_task
 from ..result import CELERY_STATE_KEY, IGNORED_RESULT
 from ._trace import RetrySignal, TraceOutcome, exception_detail, retry_delay, trace
+from .task import Context
 
 log = logging.getLogger("taskora.compat.worker")
 
@@ -36,14 +37,17 @@ def meta_fields(values: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _meta(ctx: Any, key: str) -> Any:
-    raw = ctx.meta(f"celery.{key}")
-    if raw is None or key not in JSON_META:
-        return raw
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
+def _celery_meta(ctx: Any) -> dict[str, Any]:
+    """The job's Celery metadata (see :func:`meta_fields`) in one read, structured values decoded."""
+    values: dict[str, Any] = ctx.metas("celery.")
+    for key in JSON_META:
+        raw = values.get(key)
+        if raw is not None:
+            try:
+                values[key] = json.loads(raw)
+            except ValueError:
+                values[key] = None
+    return values
 
 
 def parent_ids(task_id: str) -> dict[str, Any]:
@@ -57,21 +61,19 @@ def parent_ids(task_id: str) -> dict[str, Any]:
 
 def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
     """The ``self.request`` of a job a worker runs."""
-    from .task import Context
-
     data = data if isinstance(data, dict) else {}
-    headers = _meta(ctx, "headers") or None
-    queue = _meta(ctx, "queue")
+    meta = _celery_meta(ctx)
+    headers = meta.get("headers") or None
     request = Context(
         id=ctx.id, task=task.name, args=list(data.get("args") or []), kwargs=dict(data.get("kwargs") or {}),
-        retries=max(0, ctx.attempt - 1), is_eager=False, called_directly=False, eta=_meta(ctx, "eta"),
-        expires=_meta(ctx, "expires"), root_id=_meta(ctx, "root_id") or ctx.id, parent_id=_meta(ctx, "parent_id"),
-        group=_meta(ctx, "group"), group_index=_meta(ctx, "group_index"), hostname=app.hostname,
-        correlation_id=ctx.id, origin=_meta(ctx, "origin"), timelimit=_meta(ctx, "timelimit"), headers=headers,
-        shadow=_meta(ctx, "shadow"), ignore_result=_meta(ctx, "ignore_result") == "True",
-        delivery_info={"exchange": "", "routing_key": queue, "priority": _meta(ctx, "priority"),
+        retries=max(0, ctx.attempt - 1), is_eager=False, called_directly=False, eta=meta.get("eta"),
+        expires=meta.get("expires"), root_id=meta.get("root_id") or ctx.id, parent_id=meta.get("parent_id"),
+        group=meta.get("group"), group_index=meta.get("group_index"), hostname=app.hostname,
+        correlation_id=ctx.id, origin=meta.get("origin"), timelimit=meta.get("timelimit"), headers=headers,
+        shadow=meta.get("shadow"), ignore_result=meta.get("ignore_result") == "True",
+        delivery_info={"exchange": "", "routing_key": meta.get("queue"), "priority": meta.get("priority"),
                        "redelivered": False},
-        callbacks=_meta(ctx, "link"), errbacks=_meta(ctx, "link_error"),
+        callbacks=meta.get("link"), errbacks=meta.get("link_error"),
     )  # fmt: skip
     if headers:
         request.update({k: v for k, v in headers.items() if isinstance(k, str) and k not in request.__dict__})
