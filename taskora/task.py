@@ -66,8 +66,10 @@ class Task(Generic[In, Out]):
         """Enqueue one job and return its handle at once.
 
         Options: ``delay`` (seconds or "5m"), ``priority`` (0-1000, higher first), ``ttl`` (expire
-        unless started within it). Errors (bad option, unserializable data) raise here, before
-        anything is written.
+        unless started within it), ``job_id`` (a dispatch with the id of an existing job creates
+        nothing), ``meta`` (a dict stored on the job as strings; handlers read it with
+        ``ctx.meta(name)``/``ctx.metas(prefix)``). Errors (bad option, unserializable data) raise
+        here, before anything is written.
         """
         request = self.build_request(data, options)
         created = self.app.adapter.enqueue(request)
