@@ -8,8 +8,9 @@ blocked client, and a consumer process waking to the reply. On a virtual machine
 processes costs several round trips' worth of time, so this row says how much of a queue's pickup
 latency is the machine's and how much is the queue's own work (scripts, decoding, dispatching).
 
-Run as ``python -m bench.bare_pickup URL KEY N [REPLY_KEY]``: the consumer side, which prints
-``ready``, then one latency in seconds per line; with ``REPLY_KEY`` it echoes each value there instead.
+Run as ``python -m bench.bare_pickup URL KEY N [REPLY_KEY]``: the other process (``other_side``), which
+prints ``ready``, then one latency in seconds per line; with ``REPLY_KEY`` it echoes each value there
+instead.
 """
 
 from __future__ import annotations
@@ -21,24 +22,20 @@ import time
 import redis
 
 
-def consume(url: str, key: str, count: int) -> None:
+def other_side(url: str, key: str, count: int, reply_key: str | None) -> None:
+    """Take ``count`` values off ``key``: print how late each time stamp arrived, or echo each value to
+    ``reply_key``."""
     client = redis.Redis.from_url(url)
     client.ping()
     print("ready", flush=True)
     latencies = []
     for _ in range(count):
         _key, value = client.blpop([key])
-        latencies.append(time.time() - float(value))
+        if reply_key:
+            client.lpush(reply_key, value)
+        else:
+            latencies.append(time.time() - float(value))
     print("\n".join(repr(lat) for lat in latencies), flush=True)
-
-
-def echo(url: str, key: str, count: int, reply_key: str) -> None:
-    client = redis.Redis.from_url(url)
-    client.ping()
-    print("ready", flush=True)
-    for _ in range(count):
-        _key, value = client.blpop([key])
-        client.lpush(reply_key, value)
 
 
 def measure_round_trip(url: str, count: int) -> list[float]:
@@ -56,10 +53,7 @@ def measure_round_trip(url: str, count: int) -> list[float]:
             times.append(time.perf_counter() - t0)
         echoer.communicate(timeout=60)
     finally:
-        if echoer.poll() is None:
-            echoer.kill()
-        client.delete(key, reply_key)
-        client.close()
+        _clean_up(echoer, client, key, reply_key)
     return times
 
 
@@ -73,6 +67,13 @@ def _start(url: str, key: str, count: int, reply_key: str | None = None) -> subp
         process.kill()
         raise RuntimeError("the bare pickup consumer did not start")
     return process
+
+
+def _clean_up(process: subprocess.Popen, client: redis.Redis, *keys: str) -> None:
+    if process.poll() is None:
+        process.kill()
+    client.delete(*keys)
+    client.close()
 
 
 def measure(url: str, count: int, rate: float) -> list[float]:
@@ -90,15 +91,9 @@ def measure(url: str, count: int, rate: float) -> list[float]:
             client.lpush(key, repr(time.time()))
         out, _err = consumer.communicate(timeout=60)
     finally:
-        if consumer.poll() is None:
-            consumer.kill()
-        client.delete(key)
-        client.close()
+        _clean_up(consumer, client, key)
     return [float(line) for line in out.split()]
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 4:
-        echo(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])
-    else:
-        consume(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    other_side(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None)

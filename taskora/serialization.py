@@ -141,6 +141,8 @@ def _encode_json(value: Any) -> str:
     except BaseException:
         encoder.markers.clear()
         raise
+
+
 _DECODER = json.JSONDecoder(object_hook=_decode_hook)
 _BOM_STARTS = (b"\xef", b"\xfe", b"\xff")
 

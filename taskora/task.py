@@ -84,19 +84,19 @@ class Task(Generic[In, Out]):
 
     def build_request(self, data: Any, options: Mapping[str, Any]) -> EnqueueRequest:
         """Validate options and serialize ``data`` into an enqueue request (nothing is sent)."""
-        defaults = self.options
-        if not options:  # the task's defaults, validated when it was declared: most dispatches
-            return EnqueueRequest(self.name, random_uuid(), self.app.serializer.dumps(data), 0, defaults.priority,
-                                  defaults.retry.attempts, 0, defaults.version, {})
-        reject_unknown(f"{self.name}.dispatch", options, DISPATCH_OPTIONS)
-        delay_ms = to_ms(options["delay"], name="delay") if options.get("delay") is not None else 0
-        priority = check_priority(options.get("priority", defaults.priority))
-        ttl = options.get("ttl")
-        expire_at = self.app.adapter.now_ms() + delay_ms + to_ms(ttl, name="ttl") if ttl is not None else 0
-        meta = {str(k): str(v) for k, v in (options.get("meta") or {}).items()}
+        defaults = self.options  # validated when the task was declared: a dispatch without options skips checks
+        job_id, delay_ms, priority, expire_at, meta = None, 0, defaults.priority, 0, {}
+        if options:
+            reject_unknown(f"{self.name}.dispatch", options, DISPATCH_OPTIONS)
+            job_id = options.get("job_id")
+            delay_ms = to_ms(options["delay"], name="delay") if options.get("delay") is not None else 0
+            priority = check_priority(options.get("priority", defaults.priority))
+            ttl = options.get("ttl")
+            expire_at = self.app.adapter.now_ms() + delay_ms + to_ms(ttl, name="ttl") if ttl is not None else 0
+            meta = {str(k): str(v) for k, v in (options.get("meta") or {}).items()}
         return EnqueueRequest(
             task=self.name,
-            id=str(options.get("job_id") or random_uuid()),
+            id=str(job_id or random_uuid()),
             data=self.app.serializer.dumps(data),
             delay_ms=delay_ms,
             priority=priority,

@@ -26,14 +26,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from taskora import Taskora
-from taskora.errors import SerializationError
 
 from .. import _state
-from ..exceptions import AlwaysEagerIgnored, EncodeError, NotRegistered
+from ..exceptions import AlwaysEagerIgnored, NotRegistered
 from ..result import AsyncResult, GroupResult, ResultSet
 from ..signals import Signal
 from . import _execute
 from ._engine import BUILTIN_TASKS, EngineMixin
+from ._publish import encode_errors
 from ._tasks import TaskMixin
 from ._worker_hooks import WorkerHooksMixin
 from .config import Settings
@@ -179,10 +179,8 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin):
         return list(data["args"]), dict(data["kwargs"])
 
     def _encode(self, data: Any) -> Any:
-        try:
+        with encode_errors():
             return self.__taskora_app__.serializer.dumps(_plain_args(data))
-        except SerializationError as exc:
-            raise EncodeError(str(exc)) from exc
 
     def send_task(self, name: str, args: Any = None, kwargs: Any = None, countdown: float | None = None,
                   eta: Any = None, task_id: str | None = None, producer: Any = None, connection: Any = None,

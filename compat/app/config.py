@@ -446,7 +446,7 @@ class Settings(MutableMapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         if not self._loaded:
             self._ensure_loaded()
-        name = self._names.get(key) or self._canonical(key)
+        name = self._canonical(key)
         for layer in (self._changes, self._explicit, self._source):
             if name in layer:
                 return layer[name]
@@ -494,7 +494,7 @@ class Settings(MutableMapping[str, Any]):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        derive = _DERIVED.get(self._names.get(name) or self._canonical(name))
+        derive = _DERIVED.get(self._canonical(name))
         if derive is not None:
             return derive(self)
         try:
