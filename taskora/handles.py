@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .errors import CancelledError, ExpiredError, JobFailedError, TimeoutError
+from .errors import CancelledError, ExpiredError, JobFailedError, JobNotFoundError, TimeoutError
 
 if TYPE_CHECKING:
     from .app import Taskora
@@ -24,23 +24,29 @@ class ResultHandle(Generic[T]):
     """A job, by id. ``result()`` blocks until it is final; ``aresult()`` is the asyncio twin.
 
     ``enqueued`` is False when flow control rejected the dispatch; ``existing_id`` then names the
-    job that holds the key.
+    job that holds the key. ``created`` marks a handle whose dispatch just wrote the job, so waiting on it
+    need not first check that the job exists (every other handle does, see ``result``).
     """
 
     def __init__(self, app: Taskora, task: str, job_id: str, *, enqueued: bool = True,
-                 existing_id: str | None = None) -> None:  # fmt: skip
+                 existing_id: str | None = None, created: bool = False) -> None:  # fmt: skip
         self.app = app
         self.task = task
         self.id = job_id
         self.enqueued = enqueued
         self.existing_id = existing_id
+        self._created = created
 
     def __repr__(self) -> str:
         return f"<ResultHandle {self.task} {self.id}>"
 
     # -- waiting ----------------------------------------------------------------------------------
     def result(self, timeout: float | None = None) -> T:
-        """The job's return value; raises JobFailedError, CancelledError, ExpiredError or TimeoutError."""
+        """The job's return value; raises JobFailedError, CancelledError, ExpiredError or TimeoutError.
+
+        An id with no job raises JobNotFoundError at once: no event would ever end the wait.
+        """
+        self._check_exists()
         fields = self.app._events_reader().wait(self.task, self.id, timeout)
         if fields is None:
             raise TimeoutError(f"job {self.id} ({self.task}) did not finish within {timeout}s")
@@ -53,6 +59,8 @@ class ResultHandle(Generic[T]):
     async def aresult(self, timeout: float | None = None) -> T:
         """Await the job's return value without blocking the event loop."""
         loop = asyncio.get_running_loop()
+        if not self._created:
+            await loop.run_in_executor(None, self._check_exists)
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
 
         def on_final(fields: dict[str, Any]) -> None:
@@ -66,6 +74,11 @@ class ResultHandle(Generic[T]):
             unsubscribe()
             raise TimeoutError(f"job {self.id} ({self.task}) did not finish within {timeout}s") from None
         return self._outcome(fields)
+
+    def _check_exists(self) -> None:
+        """Raise JobNotFoundError when the id names no job (skipped for the handle of a job just dispatched)."""
+        if not self._created and self.state() is None:
+            raise JobNotFoundError(self.id, self.task)
 
     def _outcome(self, fields: dict[str, Any]) -> T:
         state = fields.get("state")
