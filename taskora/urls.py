@@ -17,8 +17,8 @@ MASK = "****"
 _QUERY_PASSWORD = re.compile(r"(?i)([?&;]password=)[^&#;]*")
 
 
-def mask_url(url: str) -> str:
-    """``url`` with every password in it replaced by ``****``; text that is not a URL comes back unchanged.
+def mask_url(url: str, *, mask: str = MASK) -> str:
+    """``url`` with every password in it replaced by ``mask``; text that is not a URL comes back unchanged.
 
     >>> mask_url("redis://:s3cret@cache:6379/0")
     'redis://:****@cache:6379/0'
@@ -30,7 +30,9 @@ def mask_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
-    return f"{scheme}://{_mask_userinfo(rest)}" if "@" in _authority(rest) else f"{scheme}://{_mask_query(rest)}"
+    if "@" in _authority(rest):
+        return f"{scheme}://{_mask_userinfo(rest, mask)}"
+    return f"{scheme}://{_mask_query(rest, mask)}"
 
 
 def _authority(rest: str) -> str:
@@ -44,14 +46,14 @@ def _end_of_authority(rest: str, start: int = 0) -> int:
     return min(ends) if ends else len(rest)
 
 
-def _mask_userinfo(rest: str) -> str:
+def _mask_userinfo(rest: str, mask: str) -> str:
     """Mask the password of ``user:password@host...`` (a password may itself hold ``@`` or ``:``)."""
     authority = _authority(rest)
     credentials, _, host = authority.rpartition("@")
     user, colon, _ = credentials.partition(":")
-    masked = f"{user}:{MASK}@{host}" if colon else f"{MASK}@{host}" if not user else f"{user}@{host}"
-    return masked + _mask_query(rest[len(authority):])
+    masked = f"{user}:{mask}@{host}" if colon else f"{user}@{host}"
+    return masked + _mask_query(rest[len(authority):], mask)
 
 
-def _mask_query(text: str) -> str:
-    return _QUERY_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
+def _mask_query(text: str, mask: str) -> str:
+    return _QUERY_PASSWORD.sub(lambda m: m.group(1) + mask, text)
