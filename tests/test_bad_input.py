@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from taskora import ConfigurationError, SerializationError, Taskora
-from taskora.errors import BrokerUnreachableError, JobNotFoundError, TaskoraError
+from taskora.errors import BrokerUnreachableError, JobFailedError, JobNotFoundError, RetryError, TaskoraError
 from taskora.redis import redis_adapter
 from taskora.urls import mask_url
 
@@ -103,6 +103,30 @@ def test_bad_task_timeouts_are_refused_at_declaration(app: Taskora, value: Any, 
     assert words in str(raised.value)
     with pytest.raises(ConfigurationError, match="retry.delay"):
         app.task("slow", lambda d: d, retry={"attempts": 2, "delay": value})
+
+
+# -- a retry that cannot be scheduled fails the job; it never stays active ---------------------------------
+
+def _raise(error: BaseException) -> Any:
+    raise error
+
+
+@pytest.mark.parametrize(("handler", "retry", "why"), [
+    (lambda d: _raise(RetryError("again", delay=math.nan)), 3, "finite"),
+    (lambda d: _raise(RetryError("again", delay=1e300)), 3, "out of range"),
+    (lambda d: _raise(RetryError("again", data=object())), 3, "cannot serialize"),
+    (lambda d: 1 / 0, {"attempts": 3, "backoff": lambda attempt: math.inf}, "finite"),
+    (lambda d: 1 / 0, {"attempts": 3, "backoff": lambda attempt: "soon"}, "'soon'"),
+], ids=["RetryError NaN", "RetryError huge", "RetryError unserializable data", "backoff inf", "backoff text"])
+def test_a_retry_with_a_bad_delay_fails_the_job_saying_why(app: Taskora, handler: Callable[[Any], Any], retry: Any,
+                                                           why: str) -> None:  # fmt: skip
+    flaky = app.task("flaky", handler, retry=retry)
+    app.start()
+    handle = flaky.dispatch(1)
+    with pytest.raises(JobFailedError, match="not retried") as raised:
+        handle.result(timeout=10)
+    assert why in str(raised.value)
+    assert handle.state() == "failed"
 
 
 # -- waiting on a job that does not exist ---------------------------------------------------------------
