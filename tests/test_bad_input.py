@@ -19,7 +19,8 @@ from taskora.errors import BrokerUnreachableError, JobFailedError, JobNotFoundEr
 from taskora.redis import redis_adapter
 from taskora.urls import mask_url
 
-from .cli.helpers import PROJ, run_cli
+from .cli.helpers import PROJ, WorkerProcess, client_app, run_cli
+from .redis_server import RedisServer
 
 
 def _deeply_nested(depth: int = 100_000) -> list[Any]:
@@ -190,6 +191,40 @@ def test_app_repr_address_and_errors_never_show_the_password(url: str) -> None:
     with pytest.raises(BrokerUnreachableError) as raised:
         app.adapter.connect()
     assert "s3cret" not in str(raised.value) and "127.0.0.1:1" in str(raised.value)
+
+
+@pytest.fixture(scope="module")
+def locked_redis() -> Iterator[RedisServer]:
+    """A redis-server that requires the password ``s3cret``."""
+    server = RedisServer(extra_args=("--requirepass", "s3cret")).start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("form", ["userinfo", "query"])
+def test_the_worker_banner_and_status_show_the_url_masked(locked_redis: RedisServer, tmp_path: Path,
+                                                          form: str) -> None:
+    base = f"127.0.0.1:{locked_redis.port}/0"
+    url = f"redis://:s3cret@{base}" if form == "userinfo" else f"redis://{base}?password=s3cret"
+    client = client_app(url)
+    worker = WorkerProcess(url, tmp_path, "-P", "solo")
+    try:
+        worker.wait_ready(client)
+        status = run_cli(url, tmp_path, "status", "-A", PROJ, "--json", "-t", "0.5")
+        assert status.returncode == 0, status.stderr
+    finally:
+        worker.stop()
+        client.close()
+    assert mask_url(url) in worker.log() and "****" in mask_url(url)
+    assert "s3cret" not in worker.log() + status.stdout + status.stderr
+
+
+def test_a_wrong_password_is_exit_3_naming_the_masked_url(locked_redis: RedisServer, tmp_path: Path) -> None:
+    url = f"redis://:wrong-s3cret@127.0.0.1:{locked_redis.port}/0"
+    out = _worker_exit(url, tmp_path)
+    assert out.returncode == 3, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and mask_url(url) in out.stderr, out.stderr
+    assert "s3cret" not in out.stderr + out.stdout
 
 
 # -- pickle is opt-in -------------------------------------------------------------------------------------

@@ -204,7 +204,7 @@ class RedisAdapter:
         self.keys = Keys(prefix)
         self.prefix = prefix
         self.clock: Clock = clock or SystemClock()
-        self.address = address
+        self.address = mask_url(address)  # shown in banners, reprs and errors: never with its password
         self.scripts = ScriptSet()
         self._scripts_loaded = False
         #: What transition scripts are sent through: the calling thread's own connection on a real
