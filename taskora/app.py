@@ -17,7 +17,7 @@ from .middleware import Middleware
 from .options import TaskOptions, build_task_options, parse_retention
 from .serialization import Serializer, get_serializer
 from .stream import EventStream
-from .task import Task
+from .task import Task, check_utf8
 from .urls import mask_url
 
 log = logging.getLogger("taskora.app")
@@ -244,6 +244,9 @@ class Taskora:
 
         if self._worker is not None:
             raise ConfigurationError("this app already runs a worker; close() it first")
+        if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int)
+                                        or concurrency < 1):
+            raise ConfigurationError(f"start: concurrency must be an integer >= 1, got {concurrency!r}")
         selected = self.select_tasks(tasks, queues)
         worker = Worker(self, selected, concurrency=concurrency)
         worker.start()
@@ -286,6 +289,7 @@ def _check_task_name(name: Any, *, allow_none: bool = False) -> None:
         return
     if not isinstance(name, str) or not name.strip() or any(c in name for c in "{}"):
         raise ConfigurationError(f"task name must be a non-empty string without braces, got {name!r}")
+    check_utf8(name, "task name")
 
 
 def _default_name(fn: Callable[..., Any]) -> str:

@@ -132,10 +132,16 @@ def parse_retention(value: Retention | Mapping[str, Any] | None) -> Retention:
     failed = value.get("failed") or {}
     return Retention(
         completed_age=to_seconds(completed.get("max_age", base.completed_age), name="retention.completed.max_age"),
-        completed_count=int(completed.get("max_items", base.completed_count)),
+        completed_count=_count(completed.get("max_items", base.completed_count), "retention.completed.max_items"),
         failed_age=to_seconds(failed.get("max_age", base.failed_age), name="retention.failed.max_age"),
-        failed_count=int(failed.get("max_items", base.failed_count)),
+        failed_count=_count(failed.get("max_items", base.failed_count), "retention.failed.max_items"),
     )
+
+
+def _count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"{name}: must be an integer >= 0, got {value!r}")
+    return value
 
 
 TASK_OPTION_NAMES = frozenset(TaskOptions.__dataclass_fields__) - {"extra"}

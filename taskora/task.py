@@ -94,7 +94,7 @@ class Task(Generic[In, Out]):
             priority = check_priority(options.get("priority", defaults.priority))
             ttl = options.get("ttl")
             expire_at = self.app.adapter.now_ms() + delay_ms + to_ms(ttl, name="ttl") if ttl is not None else 0
-            meta = _meta_fields(options.get("meta"), f"{self.name}.dispatch")
+            meta = check_meta(options.get("meta"), f"{self.name}.dispatch")
         return EnqueueRequest(
             task=self.name,
             id=job_id or random_uuid(),
@@ -163,21 +163,33 @@ def check_job_id(value: Any, where: str) -> str | None:
                                  f"without braces, got {value!r}")
     if text in RESERVED_JOB_IDS or text.endswith(_RESERVED_ID_SUFFIXES):
         raise ConfigurationError(f"{where}: job_id {value!r} is reserved (it names one of the task's own keys)")
+    check_utf8(text, f"{where}: job_id")
     return text
 
 
-def _meta_fields(value: Any, where: str) -> dict[str, str]:
-    """``meta`` as job-hash fields: a dict of names to values, stored as strings."""
+def check_meta(value: Any, where: str) -> dict[str, str]:
+    """``meta`` as job-hash fields: a dict of names to values, stored as (UTF-8) strings."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise ConfigurationError(f"{where}: meta must be a dict of name -> value, got {type(value).__name__} "
                                  f"({value!r})")
     fields = {str(k): str(v) for k, v in value.items()}
-    for name in fields:
+    for name, text in fields.items():
         if not name:
             raise ConfigurationError(f"{where}: meta has an empty field name")
+        check_utf8(name, f"{where}: meta field name")
+        check_utf8(text, f"{where}: meta[{name!r}]")
     return fields
+
+
+def check_utf8(text: str, what: str) -> None:
+    """Redis stores UTF-8: a lone surrogate (``"\\ud800"``) would fail inside the client with no name on it."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigurationError(f"{what}: {text!r} holds a lone surrogate, which has no UTF-8 form") from None
 
 
 def _split_item(item: Any) -> tuple[Any, Mapping[str, Any]]:

@@ -57,6 +57,9 @@ BAD_DISPATCHES: list[tuple[str, Any, dict[str, Any], type[TaskoraError], tuple[s
     ("ttl overflow", 1, {"ttl": 1e30}, ConfigurationError, ("ttl", "out of range")),
     ("ttl negative", 1, {"ttl": "-5s"}, ConfigurationError, ("ttl", "'-5s'")),
     ("priority text", 1, {"priority": "x"}, ConfigurationError, ("priority", "'x'")),
+    ("meta value surrogate", 1, {"meta": {"a": "\ud800"}}, ConfigurationError, ("meta['a']", "surrogate")),
+    ("meta name surrogate", 1, {"meta": {"\ud800": 1}}, ConfigurationError, ("meta field name", "surrogate")),
+    ("job id surrogate", 1, {"job_id": "\ud800"}, ConfigurationError, ("job_id", "surrogate")),
 ]
 
 
@@ -104,6 +107,29 @@ def test_bad_task_timeouts_are_refused_at_declaration(app: Taskora, value: Any, 
     assert words in str(raised.value)
     with pytest.raises(ConfigurationError, match="retry.delay"):
         app.task("slow", lambda d: d, retry={"attempts": 2, "delay": value})
+
+
+@pytest.mark.parametrize(("options", "words"), [({"meta": "abc"}, "meta"), ({"job_id": ""}, "job_id"),
+                                                ({"delay": 1e30}, "delay"), ({"job_id": "events"}, "reserved")])
+def test_bad_workflow_step_options_raise_and_write_nothing(app: Taskora, options: dict[str, Any], words: str) -> None:
+    from taskora.workflow import chain
+
+    echo = app.task("echo", lambda d: d)
+    with pytest.raises(ConfigurationError, match=words):
+        chain(echo.s(1), echo.s(2, **options)).dispatch()
+    assert _task_keys(app, "echo") == []
+    assert list(app.adapter.client.keys("taskora:wf:*")) == []
+
+
+@pytest.mark.parametrize(("make", "words"), [
+    (lambda app: Taskora(app.adapter, retention={"completed": {"max_items": "abc"}}), "retention.completed.max_items"),
+    (lambda app: Taskora(app.adapter, retention={"failed": {"max_items": -1}}), "retention.failed.max_items"),
+    (lambda app: app.task("caf\udce9", lambda d: d), "surrogate"),
+    (lambda app: app.start(concurrency="x"), "concurrency"),
+], ids=["retention text", "retention negative", "task name surrogate", "start concurrency"])
+def test_bad_app_settings_raise_naming_the_setting(app: Taskora, make: Callable[[Taskora], Any], words: str) -> None:
+    with pytest.raises(ConfigurationError, match=words):
+        make(app)
 
 
 # -- a retry that cannot be scheduled fails the job; it never stays active ---------------------------------

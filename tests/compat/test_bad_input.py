@@ -138,3 +138,20 @@ def test_broker_errors_and_settings_never_show_the_password(adapter_kind: str) -
         assert "s3cret" not in repr(app.__taskora_app__)
     finally:
         app.close()
+
+
+def test_bad_options_on_a_canvas_step_raise_before_anything_is_published(make_celery) -> None:
+    from taskora.compat import chain
+
+    app = make_celery()
+
+    @app.task
+    def add(x, y):
+        return x + y
+
+    with pytest.raises(OptionTypeError, match="countdown"):
+        chain(add.s(1, 2), add.s(3).set(countdown="abc")).apply_async()
+    with pytest.raises(ConfigurationError, match="eta"):
+        chain(add.s(1, 2), add.s(3).set(eta="tomorrow")).apply_async()
+    assert _stored_keys(app, add.name) == []
+    assert list(app.__taskora_app__.adapter.client.keys("taskora:wf:*")) == []
