@@ -107,6 +107,30 @@ def check_call_options(options: dict[str, Any], name: str) -> None:
         _check_priority(options["priority"], where)
 
 
+def check_call_shape(explicit: dict[str, Any], task_id: Any, link: Any, link_error: Any, name: str) -> None:
+    """Refuse options of a type the publish cannot use (``queue=5``, ``headers="x"``, ``task_id=5``...), naming
+    them, before routing or writing anything; Celery fails later and less clearly, or ships them as they are."""
+    where = f"apply_async of task {name}"
+    queue = explicit.get("queue")
+    if queue is not None and not isinstance(getattr(queue, "name", queue), str):
+        _wrong_type(where, "queue", queue, "a queue name or a kombu Queue")
+    if not isinstance(explicit.get("headers", {}), dict):
+        _wrong_type(where, "headers", explicit["headers"], "a dict")
+    retries = explicit.get("retries", 0)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        _wrong_type(where, "retries", retries, "an integer >= 0")
+    if task_id is not None and not isinstance(task_id, str):
+        _wrong_type(where, "task_id", task_id, "a string")
+    for key, value in (("link", link), ("link_error", link_error)):
+        items = value if isinstance(value, (list, tuple)) else [value] if value else []
+        if not all(isinstance(item, dict) for item in items):
+            _wrong_type(where, key, value, "a signature or a list of signatures")
+
+
+def _wrong_type(where: str, key: str, value: Any, expected: str) -> None:
+    raise OptionTypeError(f"{where}: {key} must be {expected}, got {type(value).__name__} ({_show(value)})")
+
+
 def _check_seconds(value: Any, key: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise OptionTypeError(f"{where}: {key} must be a number of seconds, got {type(value).__name__} "
@@ -164,6 +188,7 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     from ..result import AsyncResult
 
     explicit = {k: v for k, v in options.items() if v is not None}
+    check_call_shape(explicit, task_id, link, link_error, name)
     explicit["queue"] = getattr(explicit.get("queue"), "name", explicit.get("queue"))
     merged = app.router.route(name, args, kwargs, explicit, task=task, task_options=_task_defaults(app, task))
     _check_limits(merged, name)

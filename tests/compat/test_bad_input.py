@@ -47,6 +47,11 @@ BAD_OPTIONS: list[tuple[str, dict[str, Any], type[Exception], type[Exception], t
     ("priority text", {"priority": "x"}, ConfigurationError, ValueError, ("priority", "'x'")),
     ("priority list", {"priority": [1]}, OptionTypeError, TypeError, ("priority", "list")),
     ("task id of a queue key", {"task_id": "wait"}, ConfigurationError, ValueError, ("job_id", "reserved")),
+    ("task id not a string", {"task_id": 5}, OptionTypeError, TypeError, ("task_id", "int")),
+    ("queue not a name", {"queue": 5}, OptionTypeError, TypeError, ("queue", "int")),
+    ("headers not a dict", {"headers": "x"}, OptionTypeError, TypeError, ("headers", "'x'")),
+    ("retries text", {"retries": "x"}, OptionTypeError, TypeError, ("retries", "'x'")),
+    ("link text", {"link": "x"}, OptionTypeError, TypeError, ("link", "signature")),
 ]
 
 
