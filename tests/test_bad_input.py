@@ -322,3 +322,16 @@ def test_worker_on_a_missing_database_exits_3_with_one_line(redis_server: Any, t
     out = _worker_exit(url, tmp_path)
     assert out.returncode == 3, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "DB index is out of range" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize(("url", "words"), [
+    ("redis://:s3cret@cache:abc/0", "Port"),
+    ("redis://:s3cret@cache:99999/0", "Port out of range"),
+    ("redis://:s3cret@cache:6379/abc", "database must be a number"),  # redis-py would quietly use database 0
+    ("redis://:s3cret@cache:6379/0?socket_timeout=soon", "socket_timeout"),
+    ("redis://:s3cret@[::1/0", "IPv6"),
+])
+def test_an_unreadable_broker_url_is_a_configuration_error_with_the_password_masked(url: str, words: str) -> None:
+    with pytest.raises(ConfigurationError, match=words) as raised:
+        Taskora(url)
+    assert "redis://:****@" in str(raised.value) and "s3cret" not in str(raised.value)
