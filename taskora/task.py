@@ -163,7 +163,8 @@ def check_job_id(value: Any, where: str) -> str | None:
                                  f"without braces, got {value!r}")
     if text in RESERVED_JOB_IDS or text.endswith(_RESERVED_ID_SUFFIXES):
         raise ConfigurationError(f"{where}: job_id {value!r} is reserved (it names one of the task's own keys)")
-    check_utf8(text, f"{where}: job_id")
+    if not text.isascii():
+        check_utf8(text, f"{where}: job_id")
     return text
 
 
@@ -175,11 +176,12 @@ def check_meta(value: Any, where: str) -> dict[str, str]:
         raise ConfigurationError(f"{where}: meta must be a dict of name -> value, got {type(value).__name__} "
                                  f"({value!r})")
     fields = {str(k): str(v) for k, v in value.items()}
-    for name, text in fields.items():
-        if not name:
-            raise ConfigurationError(f"{where}: meta has an empty field name")
-        check_utf8(name, f"{where}: meta field name")
-        check_utf8(text, f"{where}: meta[{name!r}]")
+    if "" in fields:
+        raise ConfigurationError(f"{where}: meta has an empty field name")
+    if not ("".join(fields) + "".join(fields.values())).isascii():  # the usual case skips the per-field checks
+        for name, text in fields.items():
+            check_utf8(name, f"{where}: meta field name")
+            check_utf8(text, f"{where}: meta[{name!r}]")
     return fields
 
 
