@@ -24,8 +24,8 @@ class ResultHandle(Generic[T]):
     """A job, by id. ``result()`` blocks until it is final; ``aresult()`` is the asyncio twin.
 
     ``enqueued`` is False when flow control rejected the dispatch; ``existing_id`` then names the
-    job that holds the key. ``created`` marks a handle whose dispatch just wrote the job, so waiting on it
-    need not first check that the job exists (every other handle does, see ``result``).
+    job that holds the key. ``created`` marks a handle whose dispatch just wrote the job, so an unbounded wait
+    on it need not first check that the job exists (every other handle does, see ``result``).
     """
 
     def __init__(self, app: Taskora, task: str, job_id: str, *, enqueued: bool = True,
@@ -44,11 +44,14 @@ class ResultHandle(Generic[T]):
     def result(self, timeout: float | None = None) -> T:
         """The job's return value; raises JobFailedError, CancelledError, ExpiredError or TimeoutError.
 
-        An id with no job raises JobNotFoundError at once: no event would ever end the wait.
+        An id with no job raises JobNotFoundError: at once without a timeout (no event would ever end the
+        wait), else when the timeout ends the wait (so a bounded wait costs no extra round trip).
         """
-        self._check_exists()
+        if timeout is None and not self._created:
+            self._check_exists()
         fields = self.app._events_reader().wait(self.task, self.id, timeout)
         if fields is None:
+            self._check_exists()
             raise TimeoutError(f"job {self.id} ({self.task}) did not finish within {timeout}s")
         return self._outcome(fields)
 
@@ -59,7 +62,7 @@ class ResultHandle(Generic[T]):
     async def aresult(self, timeout: float | None = None) -> T:
         """Await the job's return value without blocking the event loop."""
         loop = asyncio.get_running_loop()
-        if not self._created:
+        if timeout is None and not self._created:
             await loop.run_in_executor(None, self._check_exists)
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
 
@@ -72,12 +75,13 @@ class ResultHandle(Generic[T]):
             fields = await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
             unsubscribe()
+            await loop.run_in_executor(None, self._check_exists)
             raise TimeoutError(f"job {self.id} ({self.task}) did not finish within {timeout}s") from None
         return self._outcome(fields)
 
     def _check_exists(self) -> None:
-        """Raise JobNotFoundError when the id names no job (skipped for the handle of a job just dispatched)."""
-        if not self._created and self.state() is None:
+        """Raise JobNotFoundError when the id names no job (never dispatched, or already trimmed by retention)."""
+        if self.state() is None:
             raise JobNotFoundError(self.id, self.task)
 
     def _outcome(self, fields: dict[str, Any]) -> T:

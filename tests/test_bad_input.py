@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 
 from taskora import ConfigurationError, SerializationError, Taskora
-from taskora.errors import BrokerUnreachableError, JobFailedError, JobNotFoundError, RetryError, TaskoraError
+from taskora.errors import (
+    BrokerUnreachableError,
+    JobFailedError,
+    JobNotFoundError,
+    RetryError,
+    TaskoraError,
+    TimeoutError,
+)
 from taskora.redis import redis_adapter
 from taskora.urls import mask_url
 
@@ -182,6 +189,19 @@ def test_result_of_an_unknown_id_raises_at_once(app: Taskora) -> None:
     assert isinstance(raised, JobNotFoundError) and "'no-such-job'" in str(raised) and "echo" in str(raised)
     raised = _finishes(lambda: asyncio.run(app.handle("echo", "no-such-job").aresult()))
     assert isinstance(raised, JobNotFoundError)
+    # with a timeout the wait costs no extra round trip; when it runs out, the missing job is named
+    with pytest.raises(JobNotFoundError, match="no-such-job"):
+        app.handle("echo", "no-such-job").result(timeout=0.2)
+    with pytest.raises(JobNotFoundError, match="no-such-job"):
+        asyncio.run(app.handle("echo", "no-such-job").aresult(timeout=0.2))
+
+
+def test_a_timeout_on_a_job_that_exists_is_still_a_timeout(app: Taskora) -> None:
+    echo = app.task("echo", lambda d: d)  # no worker: the job waits
+    with pytest.raises(TimeoutError):
+        echo.dispatch(1).result(timeout=0.2)
+    with pytest.raises(TimeoutError):
+        app.handle("echo", echo.dispatch(2).id).result(timeout=0.2)
 
 
 def test_result_by_id_still_waits_for_a_job_that_exists(app: Taskora) -> None:
