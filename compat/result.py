@@ -19,6 +19,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from kombu.exceptions import ContentDisallowed
+
 from taskora import errors as native_errors
 
 from . import states
@@ -278,8 +280,8 @@ class AsyncResult(ResultBase):
             except native_errors.JobNotFoundError:
                 self._engine_task = None  # not (or no longer) stored: poll for it like an unknown id
                 continue
-            except native_errors.TaskoraError:
-                pass  # the outcome is read by the caller from the job itself
+            except (native_errors.TaskoraError, ContentDisallowed):
+                pass  # the outcome is read by the caller from the job itself (results under result_accept_content)
             return
 
     def _wait_for_job(self, deadline: float | None, interval: float, on_interval: Any) -> Any:

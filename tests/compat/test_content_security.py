@@ -94,3 +94,17 @@ def test_results_are_loaded_only_under_result_accept_content(start_project: Any,
             reader.AsyncResult(job.id).get(timeout=5)
     finally:
         reader.close()
+
+
+def test_result_accept_content_alone_decides_how_results_load(start_project: Any, redis_url: str) -> None:
+    """Jobs refused (accept_content is JSON only) but results accepted: get() returns the stored value."""
+    _, client = start_project("pickle")
+    job = client.send_task("secure_proj.store", args=[1])
+    assert job.get(timeout=20) == "ran"
+    reader = Celery("secure_proj", broker=redis_url, task_serializer="pickle", accept_content=["json"],
+                    result_accept_content=["pickle"])
+    reader.task(name="secure_proj.store")(lambda value: None)
+    try:
+        assert reader.AsyncResult(job.id).get(timeout=5) == "ran"
+    finally:
+        reader.close()
