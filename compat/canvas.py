@@ -191,6 +191,7 @@ class Signature(dict):  # type: ignore[type-arg]
                                   task_options=_publish._task_defaults(app, task))
         task_id = opts.get("task_id") or str(uuid.uuid4())
         self.options["task_id"] = task_id
+        _publish.check_call_options(merged, name)
         delay, ttl, eta_iso, expires_iso = _publish._timing(app, merged)
         ids = {"root_id": merged.get("root_id") or task_id, "parent_id": merged.get("parent_id")}
         meta = _publish._meta(name, task_id, merged, dict(merged.get("headers") or {}), ids, eta_iso,

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from kombu.exceptions import ContentDisallowed
+
 from taskora import errors as native_errors
 
 from . import states
@@ -130,7 +132,10 @@ class AsyncResult(ResultBase):
         return job
 
     def _decode(self, raw: Any) -> Any:
-        return None if raw is None else self.app.__taskora_app__.serializer.loads(raw)
+        if raw is None:
+            return None
+        serializer = self.app.__taskora_app__.serializer  # results load under result_accept_content
+        return getattr(serializer, "loads_result", serializer.loads)(raw)
 
     def _custom_state(self, job: dict[str, Any]) -> tuple[str, Any] | None:
         record = self._decode(job.get("progress")) if job.get("progress") is not None else None
@@ -255,19 +260,29 @@ class AsyncResult(ResultBase):
         if follow_parents and propagate and self.parent is not None:
             self.parent.maybe_throw()
         deadline = None if timeout is None else time.monotonic() + timeout
-        handle = self._wait_for_job(deadline, interval, on_interval)
-        try:
-            handle.result(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        except native_errors.TimeoutError:
-            raise TimeoutError("The operation timed out.") from None
-        except native_errors.TaskoraError:
-            pass  # the outcome is read below from the job itself
+        self._wait_until_final(deadline, interval, on_interval)
         value = self._final_value(propagate)
         if callback is not None:
             callback(self.id, value)
         return value
 
     wait = get
+
+    def _wait_until_final(self, deadline: float | None, interval: float, on_interval: Any) -> None:
+        """Wait for the job to end. An id with no job waits as PENDING, as Celery's does (the native handle
+        raises JobNotFoundError instead): it is looked up again every ``interval`` until it appears."""
+        while True:
+            handle = self._wait_for_job(deadline, interval, on_interval)
+            try:
+                handle.result(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            except native_errors.TimeoutError:
+                raise TimeoutError("The operation timed out.") from None
+            except native_errors.JobNotFoundError:
+                self._engine_task = None  # not (or no longer) stored: poll for it like an unknown id
+                continue
+            except (native_errors.TaskoraError, ContentDisallowed):
+                pass  # the outcome is read by the caller from the job itself (results under result_accept_content)
+            return
 
     def _wait_for_job(self, deadline: float | None, interval: float, on_interval: Any) -> Any:
         """Poll (every ``interval``) only while the id is unknown; once located, waits are pushed."""

@@ -17,7 +17,8 @@ from .middleware import Middleware
 from .options import TaskOptions, build_task_options, parse_retention
 from .serialization import Serializer, get_serializer
 from .stream import EventStream
-from .task import Task
+from .task import Task, check_utf8
+from .urls import mask_url
 
 log = logging.getLogger("taskora.app")
 
@@ -49,6 +50,7 @@ class Taskora:
         defaults: task options every task starts from (``retry``, ``timeout``, ``concurrency``...).
         retention: how long finished jobs are kept (``{"completed": {"max_age": "1h", "max_items": 100}}``).
         serializer: ``"json"`` (default), a kombu serializer name, or an object with dumps/loads.
+        allow_pickle: must be True for ``serializer="pickle"``, whose payloads run code when loaded.
     """
 
     def __init__(
@@ -61,11 +63,12 @@ class Taskora:
         clock: Clock | None = None,
         name: str | None = None,
         scheduler: Mapping[str, Any] | None = None,
+        allow_pickle: bool = False,
     ) -> None:
         self.adapter = resolve_adapter(adapter, clock)
         self.defaults: TaskOptions = build_task_options(defaults or {})
         self.retention = parse_retention(retention)
-        self.serializer = get_serializer(serializer)
+        self.serializer = get_serializer(serializer, allow_pickle=allow_pickle)
         self.name = name or "taskora"
         self.tasks: dict[str, Task] = {}
         self.events = Emitter(APP_EVENTS, "app")
@@ -78,7 +81,7 @@ class Taskora:
         self._schedules: Any = None
 
     def __repr__(self) -> str:
-        return f"<Taskora {self.name} on {self.adapter.address}>"
+        return f"<Taskora {self.name} on {mask_url(self.adapter.address)}>"
 
     # -- tasks ------------------------------------------------------------------------------------
     def task(self, name: str | Callable[..., Any] | None = None, handler: Callable[..., Any] | None = None,
@@ -90,17 +93,17 @@ class Taskora:
         if callable(name) and handler is None:  # bare @app.task
             return self._register(_default_name(name), name, options)
         if handler is not None:
-            return self._register(name or _default_name(handler), handler, options)
+            return self._register(_default_name(handler) if name is None else name, handler, options)
+        _check_task_name(name, allow_none=True)  # a bad name fails at the decorator, not at the function below
 
         def decorate(fn: Callable[..., Any]) -> Task:
-            return self._register(name or _default_name(fn), fn, options)
+            return self._register(_default_name(fn) if name is None else name, fn, options)
 
         return decorate
 
     def _register(self, name: str, handler: Callable[..., Any] | None, options: Mapping[str, Any],
                   allowed_extra: Iterable[str] = ()) -> Task:  # fmt: skip
-        if not isinstance(name, str) or not name or any(c in name for c in "{}"):
-            raise ConfigurationError(f"task name must be a non-empty string without braces, got {name!r}")
+        _check_task_name(name)
         if name in self.tasks:
             raise ConfigurationError(f"task name {name!r} is already registered on this app")
         task = Task(self, name, handler, build_task_options(options, self.defaults, allowed_extra=tuple(allowed_extra)))
@@ -241,6 +244,9 @@ class Taskora:
 
         if self._worker is not None:
             raise ConfigurationError("this app already runs a worker; close() it first")
+        if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int)
+                                        or concurrency < 1):
+            raise ConfigurationError(f"start: concurrency must be an integer >= 1, got {concurrency!r}")
         selected = self.select_tasks(tasks, queues)
         worker = Worker(self, selected, concurrency=concurrency)
         worker.start()
@@ -275,6 +281,15 @@ class Taskora:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _check_task_name(name: Any, *, allow_none: bool = False) -> None:
+    """A task name is part of every Redis key of the task (``taskora:{<name>}:...``): no braces, no blanks."""
+    if name is None and allow_none:
+        return
+    if not isinstance(name, str) or not name.strip() or any(c in name for c in "{}"):
+        raise ConfigurationError(f"task name must be a non-empty string without braces, got {name!r}")
+    check_utf8(name, "task name")
 
 
 def _default_name(fn: Callable[..., Any]) -> str:

@@ -125,6 +125,21 @@ class BrokerUnreachableError(TaskoraError, ConnectionError):
     """Redis could not be reached; carries the address that was tried."""
 
 
+class OptionTypeError(ConfigurationError, TypeError):
+    """An option was given a value of the wrong type (``countdown="abc"``); both a ValueError and a TypeError,
+    so code written against either (Celery raises TypeError here) keeps catching it."""
+
+
+class JobNotFoundError(TaskoraError, LookupError):
+    """No job with that id exists (never dispatched, or removed by retention); waiting on it would never end."""
+
+    def __init__(self, job_id: str, task: str | None = None) -> None:
+        super().__init__(f"no job {job_id!r}" + (f" of task {task!r}" if task else "")
+                         + " exists (never dispatched, or already removed by retention)")
+        self.job_id = job_id
+        self.task = task
+
+
 #: Error codes raised by the Lua engine (``redis.error_reply('CODE message')``) and what they mean.
 ERROR_CODES: dict[str, type[TaskoraError]] = {
     "TASKORA_BADARG": ConfigurationError,

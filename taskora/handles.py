@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .errors import CancelledError, ExpiredError, JobFailedError, TimeoutError
+from .errors import CancelledError, ExpiredError, JobFailedError, JobNotFoundError, TimeoutError
 
 if TYPE_CHECKING:
     from .app import Taskora
@@ -24,25 +24,34 @@ class ResultHandle(Generic[T]):
     """A job, by id. ``result()`` blocks until it is final; ``aresult()`` is the asyncio twin.
 
     ``enqueued`` is False when flow control rejected the dispatch; ``existing_id`` then names the
-    job that holds the key.
+    job that holds the key. ``created`` marks a handle whose dispatch just wrote the job, so an unbounded wait
+    on it need not first check that the job exists (every other handle does, see ``result``).
     """
 
     def __init__(self, app: Taskora, task: str, job_id: str, *, enqueued: bool = True,
-                 existing_id: str | None = None) -> None:  # fmt: skip
+                 existing_id: str | None = None, created: bool = False) -> None:  # fmt: skip
         self.app = app
         self.task = task
         self.id = job_id
         self.enqueued = enqueued
         self.existing_id = existing_id
+        self._created = created
 
     def __repr__(self) -> str:
         return f"<ResultHandle {self.task} {self.id}>"
 
     # -- waiting ----------------------------------------------------------------------------------
     def result(self, timeout: float | None = None) -> T:
-        """The job's return value; raises JobFailedError, CancelledError, ExpiredError or TimeoutError."""
+        """The job's return value; raises JobFailedError, CancelledError, ExpiredError or TimeoutError.
+
+        An id with no job raises JobNotFoundError: at once without a timeout (no event would ever end the
+        wait), else when the timeout ends the wait (so a bounded wait costs no extra round trip).
+        """
+        if timeout is None and not self._created:
+            self._check_exists()
         fields = self.app._events_reader().wait(self.task, self.id, timeout)
         if fields is None:
+            self._check_exists()
             raise TimeoutError(f"job {self.id} ({self.task}) did not finish within {timeout}s")
         return self._outcome(fields)
 
@@ -53,6 +62,8 @@ class ResultHandle(Generic[T]):
     async def aresult(self, timeout: float | None = None) -> T:
         """Await the job's return value without blocking the event loop."""
         loop = asyncio.get_running_loop()
+        if timeout is None and not self._created:
+            await loop.run_in_executor(None, self._check_exists)
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
 
         def on_final(fields: dict[str, Any]) -> None:
@@ -64,8 +75,14 @@ class ResultHandle(Generic[T]):
             fields = await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
             unsubscribe()
+            await loop.run_in_executor(None, self._check_exists)
             raise TimeoutError(f"job {self.id} ({self.task}) did not finish within {timeout}s") from None
         return self._outcome(fields)
+
+    def _check_exists(self) -> None:
+        """Raise JobNotFoundError when the id names no job (never dispatched, or already trimmed by retention)."""
+        if self.state() is None:
+            raise JobNotFoundError(self.id, self.task)
 
     def _outcome(self, fields: dict[str, Any]) -> T:
         state = fields.get("state")

@@ -132,10 +132,16 @@ def parse_retention(value: Retention | Mapping[str, Any] | None) -> Retention:
     failed = value.get("failed") or {}
     return Retention(
         completed_age=to_seconds(completed.get("max_age", base.completed_age), name="retention.completed.max_age"),
-        completed_count=int(completed.get("max_items", base.completed_count)),
+        completed_count=_count(completed.get("max_items", base.completed_count), "retention.completed.max_items"),
         failed_age=to_seconds(failed.get("max_age", base.failed_age), name="retention.failed.max_age"),
-        failed_count=int(failed.get("max_items", base.failed_count)),
+        failed_count=_count(failed.get("max_items", base.failed_count), "retention.failed.max_items"),
     )
+
+
+def _count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"{name}: must be an integer >= 0, got {value!r}")
+    return value
 
 
 TASK_OPTION_NAMES = frozenset(TaskOptions.__dataclass_fields__) - {"extra"}
@@ -166,7 +172,7 @@ def _parse_option(name: str, value: Any, base: TaskOptions) -> Any:
     if name == "stall":
         return parse_stall(value, base.stall)
     if name == "timeout":
-        return None if value is None else to_seconds(value, name="timeout")
+        return None if value is None else _positive_seconds(value, "timeout")
     if name in ("concurrency", "version"):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigurationError(f"{name}: must be an integer >= 1, got {value!r}")
@@ -180,6 +186,14 @@ def _parse_option(name: str, value: Any, base: TaskOptions) -> Any:
             raise ConfigurationError(f"queue: must be a non-empty string, got {value!r}")
         return value
     return value
+
+
+def _positive_seconds(value: Any, name: str) -> float:
+    """A limit of 0 s would fail every run at once; None (not 0) is how a task has no limit."""
+    seconds = to_seconds(value, name=name)
+    if seconds <= 0:
+        raise ConfigurationError(f"{name}: must be more than 0 seconds (None for no limit), got {value!r}")
+    return seconds
 
 
 def check_priority(value: Any) -> int:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from .adapters.redis import RedisAdapter, from_client, from_url
 from .clock import Clock
 from .errors import ConfigurationError
+from .urls import mask_url
 
 
 def redis_adapter(
@@ -24,7 +26,7 @@ def redis_adapter(
         prefix: namespaces every key as ``taskora:<prefix>:...`` so apps can share one Redis.
     """
     if isinstance(target, str):
-        return from_url(target, prefix=prefix, clock=clock)
+        return _from_url(target, prefix=prefix, clock=clock)
     if isinstance(target, Mapping):
         options = dict(target)
         url = options.pop("url", None)
@@ -32,10 +34,29 @@ def redis_adapter(
             host, port, db = options.pop("host", "localhost"), options.pop("port", 6379), options.pop("db", 0)
             scheme = "rediss" if options.pop("ssl", False) else "redis"
             url = f"{scheme}://{host}:{port}/{db}"
-        return from_url(url, prefix=prefix, clock=clock, **options)
+        return _from_url(url, prefix=prefix, clock=clock, **options)
     if hasattr(target, "connection_pool"):
         return from_client(target, prefix=prefix, clock=clock)
     raise ConfigurationError(f"redis_adapter: expected a URL, an options dict or a redis client, got {target!r}")
+
+
+def _from_url(url: str, **options: Any) -> RedisAdapter:
+    """``from_url``, with a URL redis-py cannot read (a port of ``abc``, a database of ``/abc``, which it would
+    silently read as database 0) refused as a ConfigurationError naming the URL, its password masked."""
+    try:
+        _check_database(url)
+        return from_url(url, **options)
+    except ConfigurationError:
+        raise
+    except ValueError as exc:
+        raise ConfigurationError(f"broker URL {mask_url(url)!r}: {exc}") from None
+
+
+def _check_database(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme in ("redis", "rediss") and parts.path.strip("/") and not parts.path.strip("/").isdigit():
+        raise ConfigurationError(f"broker URL {mask_url(url)!r}: the database must be a number (redis://host:6379/0), "
+                                 f"got {parts.path!r}")
 
 
 __all__ = ["RedisAdapter", "redis_adapter"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from .durations import to_seconds
 from .errors import RetryError, TimeoutError
 from .options import RetryPolicy
 
@@ -42,3 +43,20 @@ def backoff_delay(policy: RetryPolicy, attempt: int, rng: random.Random | None =
     if policy.jitter:
         delay *= (rng or random).uniform(0.75, 1.25)
     return max(delay, 0.0)
+
+
+def retry_delay_ms(policy: RetryPolicy, error: BaseException, attempt: int) -> tuple[int | None, str | None]:
+    """Milliseconds until the retry of a failed attempt, or ``(None, why)`` when no valid delay comes out.
+
+    The delay of ``RetryError(delay=...)`` (or else the backoff) is checked like any duration: a NaN, an
+    infinite or enormous delay, or a backoff function that raises or returns text, fails the job
+    with the reason instead of breaking the worker's bookkeeping and leaving the job active until it stalls.
+    """
+    delay = error.delay if isinstance(error, RetryError) and error.delay is not None else None
+    try:
+        if delay is None:
+            delay = backoff_delay(policy, attempt)
+        seconds = to_seconds(delay, name="retry delay", allow_negative=True)  # a past delay: retry at once
+        return int(round(max(seconds, 0.0) * 1000)), None
+    except Exception as exc:  # noqa: BLE001 - any failure here is the policy's, reported on the job
+        return None, f"{type(exc).__name__}: {exc}"

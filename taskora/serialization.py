@@ -166,12 +166,15 @@ class JsonSerializer:
         if value is None:  # what most handlers return
             return "null"
         try:
-            return _encode_json(_tag_containers(value) if _needs_tagging(value) else value)
+            text = _encode_json(_tag_containers(value) if _needs_tagging(value) else value)
         except (TypeError, ValueError) as exc:
             raise SerializationError(f"cannot serialize {_describe(value)} as JSON: {exc}") from exc
         except RecursionError as exc:
             raise SerializationError(f"cannot serialize {_describe(value)} as JSON: it contains itself, or is "
                                      f"nested deeper than Python's recursion limit") from exc
+        if not text.isascii():
+            _check_utf8(text)
+        return text
 
     def loads(self, raw: str | bytes) -> Any:
         if raw is None:
@@ -206,16 +209,46 @@ class KombuSerializer:
         return self._registry.loads(raw, self._content_type, self._encoding, accept={self._content_type})
 
 
+def _check_utf8(text: str) -> None:
+    """Refuse text Redis cannot store: a lone surrogate (``"\\ud800"``) has no UTF-8 form, and would fail
+    later, as a bare UnicodeEncodeError inside the Redis client, with no word on which value was wrong."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise SerializationError(f"cannot serialize as JSON: the text holds {text[exc.start]!r} (a lone UTF-16 "
+                                 f"surrogate, at character {exc.start} of the encoded payload), which has no "
+                                 "UTF-8 form") from exc
+
+
 def _describe(value: Any) -> str:
-    text = repr(value)
+    """A short repr for an error message; never fails (a deeply nested value cannot even be repr'd)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"a {type(value).__name__} nested too deep to show"
+    except Exception:
+        return f"a {type(value).__name__}"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def get_serializer(spec: str | Serializer | None) -> Serializer:
-    """Resolve a serializer given by name (``"json"``, ``"pickle"``…) or as an object with dumps/loads."""
+#: Serializers that run code from the payload when they load it. Whoever can write to the store (a shared
+#: Redis, a leaked password) then runs code in every worker, so using one must be asked for by name.
+UNSAFE_SERIALIZERS = frozenset({"pickle"})
+
+
+def get_serializer(spec: str | Serializer | None, *, allow_pickle: bool = False) -> Serializer:
+    """Resolve a serializer given by name (``"json"``, ``"msgpack"``…) or as an object with dumps/loads.
+
+    ``"pickle"`` is refused unless ``allow_pickle=True``: loading a pickle runs code chosen by whoever wrote it.
+    """
     if spec is None or spec == "json":
         return JsonSerializer()
     if isinstance(spec, str):
+        if spec in UNSAFE_SERIALIZERS and not allow_pickle:
+            raise ConfigurationError(
+                f"serializer {spec!r}: loading it runs code from whoever can write to the store; pass "
+                f"allow_pickle=True to use it anyway, or use 'json' (the default) or 'msgpack'"
+            )
         return KombuSerializer(spec)
     if callable(getattr(spec, "dumps", None)) and callable(getattr(spec, "loads", None)):
         return spec

@@ -74,13 +74,14 @@ class Task(Generic[In, Out]):
         request = self.build_request(data, options)
         created = self.app.adapter.enqueue(request)
         return ResultHandle(self.app, self.name, request.id, enqueued=created,
-                            existing_id=None if created else request.id)
+                            existing_id=None if created else request.id, created=created)
 
     def dispatch_many(self, items: Iterable[Any]) -> list[ResultHandle[Out]]:
         """Enqueue many jobs in one round trip. Each item is data, or ``(data, options_dict)``."""
         requests = [self.build_request(*_split_item(item)) for item in items]
         created = self.app.adapter.enqueue_many(requests)
-        return [ResultHandle(self.app, self.name, r.id, enqueued=c) for r, c in zip(requests, created, strict=True)]
+        return [ResultHandle(self.app, self.name, r.id, enqueued=c, created=c)
+                for r, c in zip(requests, created, strict=True)]
 
     def build_request(self, data: Any, options: Mapping[str, Any]) -> EnqueueRequest:
         """Validate options and serialize ``data`` into an enqueue request (nothing is sent)."""
@@ -88,15 +89,15 @@ class Task(Generic[In, Out]):
         job_id, delay_ms, priority, expire_at, meta = None, 0, defaults.priority, 0, {}
         if options:
             reject_unknown(f"{self.name}.dispatch", options, DISPATCH_OPTIONS)
-            job_id = options.get("job_id")
+            job_id = check_job_id(options.get("job_id"), f"{self.name}.dispatch")
             delay_ms = to_ms(options["delay"], name="delay") if options.get("delay") is not None else 0
             priority = check_priority(options.get("priority", defaults.priority))
             ttl = options.get("ttl")
             expire_at = self.app.adapter.now_ms() + delay_ms + to_ms(ttl, name="ttl") if ttl is not None else 0
-            meta = {str(k): str(v) for k, v in (options.get("meta") or {}).items()}
+            meta = check_meta(options.get("meta"), f"{self.name}.dispatch")
         return EnqueueRequest(
             task=self.name,
-            id=str(job_id or random_uuid()),
+            id=job_id or random_uuid(),
             data=self.app.serializer.dumps(data),
             delay_ms=delay_ms,
             priority=priority,
@@ -140,6 +141,57 @@ class Task(Generic[In, Out]):
     def handle(self, job_id: str) -> ResultHandle[Out]:
         """A handle on an existing job of this task, by id."""
         return ResultHandle(self.app, self.name, job_id)
+
+
+#: Names of the per-task keys next to the job hashes (``taskora:{task}:<name>``): a job with one of these ids
+#: would write its hash over a queue's key.
+RESERVED_JOB_IDS = frozenset({"wait", "prioritized", "active", "delayed", "completed", "failed", "expired",
+                              "cancelled", "events", "stalled", "marker", "cancel"})
+#: A job's own side keys are ``<job key>:lock`` and ``<job key>:logs``; an id ending so would be another job's.
+_RESERVED_ID_SUFFIXES = (":lock", ":logs")
+
+
+def check_job_id(value: Any, where: str) -> str | None:
+    """``job_id`` as given to dispatch: None (a fresh uuid), or a non-empty string that is not a key name."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ConfigurationError(f"{where}: job_id must be a string, got {type(value).__name__} ({value!r})")
+    text = str(value)
+    if not text.strip() or "{" in text or "}" in text or len(text) > 1024:
+        raise ConfigurationError(f"{where}: job_id must be a non-empty string of at most 1024 characters "
+                                 f"without braces, got {value!r}")
+    if text in RESERVED_JOB_IDS or text.endswith(_RESERVED_ID_SUFFIXES):
+        raise ConfigurationError(f"{where}: job_id {value!r} is reserved (it names one of the task's own keys)")
+    if not text.isascii():
+        check_utf8(text, f"{where}: job_id")
+    return text
+
+
+def check_meta(value: Any, where: str) -> dict[str, str]:
+    """``meta`` as job-hash fields: a dict of names to values, stored as (UTF-8) strings."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"{where}: meta must be a dict of name -> value, got {type(value).__name__} "
+                                 f"({value!r})")
+    fields = {str(k): str(v) for k, v in value.items()}
+    if "" in fields:
+        raise ConfigurationError(f"{where}: meta has an empty field name")
+    if not ("".join(fields) + "".join(fields.values())).isascii():  # the usual case skips the per-field checks
+        for name, text in fields.items():
+            check_utf8(name, f"{where}: meta field name")
+            check_utf8(text, f"{where}: meta[{name!r}]")
+    return fields
+
+
+def check_utf8(text: str, what: str) -> None:
+    """Redis stores UTF-8: a lone surrogate (``"\\ud800"``) would fail inside the client with no name on it."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigurationError(f"{what}: {text!r} holds a lone surrogate, which has no UTF-8 form") from None
 
 
 def _split_item(item: Any) -> tuple[Any, Mapping[str, Any]]:

@@ -90,7 +90,7 @@ def test_json_encodes_one_value_in_many_threads_at_once() -> None:
 
 
 def test_kombu_serializers_by_name() -> None:
-    pickle = get_serializer("pickle")
+    pickle = get_serializer("pickle", allow_pickle=True)
     assert pickle.loads(pickle.dumps({"a": {1, 2}})) == {"a": {1, 2}}
     with pytest.raises(ConfigurationError, match="nope"):
         get_serializer("nope")

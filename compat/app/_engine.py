@@ -20,6 +20,7 @@ from taskora.errors import ConfigurationError, RetryError
 
 from ..exceptions import ImproperlyConfigured
 from . import _execute
+from ._content import accepting_serializer
 from .routing import Router
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ class EngineMixin:
             adapter = redis_adapter({"url": url, **effective.connection_options},
                                     prefix=effective.key_prefix.rstrip(":") or None)
         try:
-            return Taskora(adapter, retention=retention, serializer=self.conf.get("task_serializer") or "json",
+            return Taskora(adapter, retention=retention, serializer=accepting_serializer(self.conf),
                            name=self.main or "celery")
         except ConfigurationError as exc:
             raise ImproperlyConfigured(str(exc).replace("unsupported broker URL", "broker_url", 1)) from exc

@@ -13,13 +13,14 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from taskora.errors import BrokerUnreachableError, SerializationError
+from taskora.durations import MAX_SECONDS
+from taskora.errors import BrokerUnreachableError, ConfigurationError, OptionTypeError, SerializationError
 from taskora.ids import random_uuid
 
 from ..exceptions import EncodeError, OperationalError
@@ -89,6 +90,97 @@ def _check_limits(options: dict[str, Any], name: str) -> None:
                          f"(got soft={soft}, hard={hard})")
 
 
+def check_call_options(options: dict[str, Any], name: str) -> None:
+    """Refuse a ``countdown``/``eta``/``expires``/``priority`` that cannot be a job, naming the option and the value.
+
+    Celery raises a bare TypeError/ValueError/OverflowError (or ships the bad value to the worker); here the
+    error is a ``ConfigurationError`` (a ValueError), or ``OptionTypeError`` (also a TypeError) for a value of
+    the wrong type, raised before anything is published.
+    """
+    where = f"apply_async of task {name}"
+    if options.get("countdown") is not None:
+        _check_seconds(options["countdown"], "countdown", where)
+    for key in ("eta", "expires"):
+        if options.get(key) is not None:
+            _check_when(options[key], key, where)
+    if options.get("priority") is not None:
+        _check_priority(options["priority"], where)
+
+
+def check_call_shape(explicit: dict[str, Any], task_id: Any, link: Any, link_error: Any, name: str) -> None:
+    """Refuse options of a type the publish cannot use (``queue=5``, ``headers="x"``, ``task_id=5``...), naming
+    them, before routing or writing anything; Celery fails later and less clearly, or ships them as they are."""
+    where = f"apply_async of task {name}"
+    queue = explicit.get("queue")
+    if queue is not None and not isinstance(getattr(queue, "name", queue), str):
+        _wrong_type(where, "queue", queue, "a queue name or a kombu Queue")
+    if not isinstance(explicit.get("headers", {}), dict):
+        _wrong_type(where, "headers", explicit["headers"], "a dict")
+    retries = explicit.get("retries", 0)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        _wrong_type(where, "retries", retries, "an integer >= 0")
+    if task_id is not None and not isinstance(task_id, str):
+        _wrong_type(where, "task_id", task_id, "a string")
+    for key, value in (("link", link), ("link_error", link_error)):
+        items = value if isinstance(value, (list, tuple)) else [value] if value else []
+        if not all(isinstance(item, dict) for item in items):
+            _wrong_type(where, key, value, "a signature or a list of signatures")
+
+
+def _wrong_type(where: str, key: str, value: Any, expected: str) -> None:
+    raise OptionTypeError(f"{where}: {key} must be {expected}, got {type(value).__name__} ({_show(value)})")
+
+
+def _check_seconds(value: Any, key: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise OptionTypeError(f"{where}: {key} must be a number of seconds, got {type(value).__name__} "
+                              f"({_show(value)})")
+    try:
+        seconds = float(value)
+    except OverflowError:
+        seconds = float("inf")
+    if seconds != seconds or abs(seconds) > MAX_SECONDS:
+        raise ConfigurationError(f"{where}: {key}={_show(value)} is out of range (at most {MAX_SECONDS:.0e} seconds)")
+    return seconds
+
+
+def _check_when(value: Any, key: str, where: str) -> None:
+    """``eta``/``expires``: a datetime, an ISO 8601 string, a timedelta or a number of seconds from now."""
+    if isinstance(value, timedelta):
+        _check_seconds(value.total_seconds(), key, where)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ConfigurationError(f"{where}: {key}={_show(value)} is not an ISO 8601 date and time") from None
+        _check_year(parsed, key, where)
+    elif isinstance(value, datetime):
+        _check_year(value, key, where)
+    else:
+        _check_seconds(value, key, where)
+
+
+def _check_year(value: datetime, key: str, where: str) -> None:
+    """Year 9999 is the last a datetime holds: one there cannot be moved to UTC or stored as an ISO time."""
+    if value.year >= 9999:
+        raise ConfigurationError(f"{where}: {key}={value.isoformat()} is out of range (must be before year 9999)")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_priority(value: Any, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise OptionTypeError(f"{where}: priority must be an integer from 0 to 9, got {type(value).__name__} "
+                              f"({_show(value)})")
+    try:
+        int(value)
+    except ValueError:
+        raise ConfigurationError(f"{where}: priority must be an integer from 0 to 9, got {_show(value)}") from None
+
+
 def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any], *,
             task: Any, task_id: str | None, link: Any, link_error: Any, shadow: str | None,
             producer: Any = None) -> Any:  # fmt: skip
@@ -96,9 +188,11 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     from ..result import AsyncResult
 
     explicit = {k: v for k, v in options.items() if v is not None}
+    check_call_shape(explicit, task_id, link, link_error, name)
     explicit["queue"] = getattr(explicit.get("queue"), "name", explicit.get("queue"))
     merged = app.router.route(name, args, kwargs, explicit, task=task, task_options=_task_defaults(app, task))
     _check_limits(merged, name)
+    check_call_options(merged, name)
     task_id = task_id or random_uuid()
     batching = getattr(producer, "batching", False)
     if batching:  # the batch goes out later, at once: an argument that cannot be encoded fails this call now

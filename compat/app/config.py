@@ -32,6 +32,8 @@ from copy import deepcopy
 from datetime import timedelta
 from typing import Any
 
+from taskora.urls import mask_url
+
 from ..exceptions import ImproperlyConfigured
 from ..utils.log import DEFAULT_PROCESS_LOG_FMT, DEFAULT_TASK_LOG_FMT
 from ._effective import EffectiveSettings, resolve
@@ -160,7 +162,6 @@ OLD_TO_NEW: dict[str, str] = {old: new for new, old in NEW_TO_OLD.items()}
 _MIX_HEAD = "Cannot mix new and old setting keys"
 _HIDDEN = re.compile("API|TOKEN|KEY|SECRET|PASS|PROFANITIES_LIST|SIGNATURE|DATABASE", re.IGNORECASE)
 _MASK = "********"
-_URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
 
 
 def check_mixing(keys: Iterable[str]) -> None:
@@ -254,8 +255,8 @@ def _translate(raw: Mapping[str, Any], namespace: str | None) -> dict[str, Any]:
 
 
 def _mask_url(value: Any) -> Any:
-    """Hide the password of a ``scheme://user:password@host`` URL."""
-    return _URL_PASSWORD.sub(rf"\1{_MASK}@", value) if isinstance(value, str) else value
+    """Hide the password of a URL, given as ``scheme://user:password@host`` or as ``?password=``."""
+    return mask_url(value, mask=_MASK) if isinstance(value, str) else value
 
 
 def _censor(key: str, value: Any) -> Any:

@@ -17,12 +17,13 @@ from typing import Any
 import redis
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import InvalidResponse, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from ..clock import Clock, SystemClock
 from ..errors import BrokerUnreachableError, SchemaVersionMismatchError, from_engine_reply
+from ..urls import mask_url
 from .direct import InFlight
 from .keys import MIN_COMPAT, WIRE_VERSION, Keys
 from .scripts import ScriptSet, ThreadConnections
@@ -203,7 +204,7 @@ class RedisAdapter:
         self.keys = Keys(prefix)
         self.prefix = prefix
         self.clock: Clock = clock or SystemClock()
-        self.address = address
+        self.address = mask_url(address)  # shown in banners, reprs and errors: never with its password
         self.scripts = ScriptSet()
         self._scripts_loaded = False
         #: What transition scripts are sent through: the calling thread's own connection on a real
@@ -223,6 +224,11 @@ class RedisAdapter:
             self.client.ping()
         except CONNECTION_ERRORS as exc:
             raise BrokerUnreachableError(f"cannot reach Redis at {self.address}: {exc}") from exc
+        except InvalidResponse as exc:  # something answered, but not in Redis's protocol
+            raise BrokerUnreachableError(f"the server at {self.address} does not speak the Redis protocol "
+                                         f"({exc}); is this a Redis port?") from exc
+        except ResponseError as exc:  # refused while connecting: SELECT of a missing database, AUTH, HELLO
+            raise BrokerUnreachableError(f"Redis at {self.address} refused the connection: {exc}") from exc
         self.handshake()
 
     def handshake(self) -> dict[str, Any]:
@@ -691,10 +697,5 @@ def from_client(client: Any, *, prefix: str | None = None, clock: Clock | None =
 
 
 def safe_address(url: str) -> str:
-    """The URL without its password, for error messages and banners."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not sep or not at or ":" not in credentials:
-        return url
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"
+    """The URL without its password, for error messages and banners (see ``taskora.urls.mask_url``)."""
+    return mask_url(url)

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, ClaimResult
 from ..errors import RetryError, SerializationError
 from ..ids import lock_token
-from ..retry import backoff_delay, should_retry
+from ..retry import retry_delay_ms as retry_delay_ms_of
+from ..retry import should_retry
 from ..workflow import hooks as workflow_hooks
 from .executor import Executor, Outcome
 from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
@@ -531,18 +532,18 @@ class Worker:
                        ttl: int) -> ClaimResult:  # fmt: skip
         assert error is not None
         task = runtime.task
-        retry_delay_ms = None
+        retry_delay_ms, not_retried = None, None
         if should_retry(task.options.retry, error, runtime.attempt):
-            delay = error.delay if isinstance(error, RetryError) and error.delay is not None else None
-            if delay is None:
-                delay = backoff_delay(task.options.retry, runtime.attempt)
-            retry_delay_ms = int(round(delay * 1000))
-        text = f"{type(error).__name__}: {error}"
-        if retry_delay_ms is None:
-            workflow_hooks.on_failed(self.app, runtime.fields, text, error_detail(error))
+            retry_delay_ms, not_retried = retry_delay_ms_of(task.options.retry, error, runtime.attempt)
         retry_data = None
         if retry_delay_ms is not None and isinstance(error, RetryError) and error.data is not RetryError.KEEP_DATA:
-            retry_data = runtime.encode(error.data)
+            try:
+                retry_data = runtime.encode(error.data)
+            except SerializationError as exc:  # the next attempt's data cannot be stored: fail, do not hang
+                retry_delay_ms, not_retried = None, str(exc)
+        text = f"{type(error).__name__}: {error}" + (f" (not retried: {not_retried})" if not_retried else "")
+        if retry_delay_ms is None:
+            workflow_hooks.on_failed(self.app, runtime.fields, text, error_detail(error))
         result = self.adapter.fail(runtime.claimed, text, retry_delay_ms=retry_delay_ms, detail=error_detail(error),
                                    retry_data=retry_data, next_token=next_token, lock_ttl_ms=ttl)
         if result.status == "failed" and not self._has_failed_listener(task):

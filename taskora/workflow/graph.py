@@ -18,6 +18,7 @@ from typing import Any
 from ..durations import to_ms
 from ..errors import ConfigurationError
 from ..serialization import Serializer
+from ..task import check_job_id, check_meta
 from .signature import Chain, Chord, Chunks, Composable, Group, Signature
 
 
@@ -124,10 +125,11 @@ class GraphBuilder:
             raise ConfigurationError(f"{sig.task.name}.s() has no input: the first step of a workflow needs "
                                      f"bound data, e.g. {sig.task.name}.s(data)")
         data = None if sig.mode == "pipe" else self.serializer.dumps(sig.data)
-        job_id = str(sig.options.get("job_id") or self.new_id())
+        where = f"{sig.task.name}.s()"
+        job_id = check_job_id(sig.options.get("job_id"), where) or self.new_id()
         node = Node(task=sig.task.name, deps=list(deps), job_id=job_id, version=sig.task.options.version,
                     mode=sig.mode, data=data, fanin=fanin and sig.mode != "bound",
-                    meta={str(k): str(v) for k, v in (sig.options.get("meta") or {}).items()},
+                    meta=check_meta(sig.options.get("meta"), where),
                     opts=_node_opts(sig), max_attempts=sig.task.options.retry.attempts)
         self.graph.nodes.append(node)
         return len(self.graph.nodes) - 1
