@@ -27,6 +27,7 @@ from ..workflow import hooks as workflow_hooks
 from .executor import Executor, Outcome
 from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
 from .idle import DueAlarm, wait_then_claim
+from .liveness import Liveness
 from .lookahead import ClaimWatch, Lookahead, SentClaim
 from .runtime import JobRuntime
 
@@ -69,6 +70,9 @@ class Worker:
         self.concurrency = concurrency
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
         self.executor = Executor(app)
+        #: This process's liveness key and lock tokens (liveness.py); plain tokens until ``start()`` beats.
+        self.liveness = Liveness(self.adapter, self.name)
+        self._new_token = _new_token
         self.active: dict[str, JobRuntime] = {}
         #: Jobs slots claimed ahead (lookahead.py) and have not started: the heartbeat keeps their locks,
         #: cancels and stops reach them. Whoever pops a job from here owns it.
@@ -99,6 +103,8 @@ class Worker:
 
     def start(self) -> None:
         self.adapter.connect()
+        self.liveness.beat()  # before any claim under a token that names this worker
+        self._new_token = self.liveness.new_token
         self._subscribe_cancels()  # before any claim, so no cancel of a job we hold can be missed
         for task in self.tasks:
             slots = self.slots_for(task)
@@ -109,13 +115,16 @@ class Worker:
         self._threads.append(self._spawn("taskora-due-alarm", self._due_alarm.run, restart=True))
         self._threads.append(self._spawn("taskora-claim-watch", self._claim_watch_loop, restart=True))
         self._threads.append(self._spawn("taskora-heartbeat", self._heartbeat_loop, restart=True))
+        self._threads.append(self._spawn("taskora-liveness", self.liveness.beat_until, self._cold, restart=True))
+        self._threads.append(self._spawn("taskora-reclaim", self.liveness.reclaim_until, self.tasks, self._cold,
+                                         restart=True))
         self._threads.append(self._spawn("taskora-maintenance", self._maintenance_loop, restart=True))
         self._threads.append(self._spawn("taskora-cancel", self._cancel_loop, restart=True))
         self.app.events.emit("worker:ready", self)
 
     def _start_feeder(self, task: Task, slots: int) -> SlotFeeder:
         feeder = SlotFeeder(self.adapter, task, slots, lock_ttl_ms=self._lock_ttl_ms(task), stopping=self._stopping,
-                            cold=self._cold, new_token=_new_token, due_alarm=self._due_alarm)
+                            cold=self._cold, new_token=self._new_token, due_alarm=self._due_alarm)
         self._feeders.append((feeder, self._spawn(f"taskora-feeder-{task.name}", feeder.run, restart=True)))
         return feeder
 
@@ -167,6 +176,7 @@ class Worker:
         self._due_alarm.close()
         self._requeue_abandoned()
         self._join(self._threads, time.monotonic() + 2.0)
+        self.liveness.gone()
         self.executor.async_loop.stop()
         return finished
 
@@ -261,7 +271,7 @@ class Worker:
         while progressed and ran < limit:
             progressed = False
             for task in self.tasks:
-                job = self.adapter.claim(task.name, _new_token(), self._lock_ttl_ms(task)).job
+                job = self.adapter.claim(task.name, self._new_token(), self._lock_ttl_ms(task)).job
                 while job is not None and ran < limit:
                     job = self._process(job)
                     ran += 1
@@ -272,9 +282,10 @@ class Worker:
         """Claim a job; with none to claim, wait for one and claim it as the wait ends. A job claimed by a
         wait that a stop ended goes straight back to the front of the queue."""
         ttl = self._lock_ttl_ms(task)
-        claimed = self.adapter.claim(task.name, _new_token(), ttl)
+        claimed = self.adapter.claim(task.name, self._new_token(), ttl)
         while claimed.job is None and not self._stopping.is_set():
-            claimed = wait_then_claim(self.adapter, task.name, claimed.next_due_ms, _new_token(), ttl, self._due_alarm)
+            claimed = wait_then_claim(self.adapter, task.name, claimed.next_due_ms, self._new_token(), ttl,
+                                      self._due_alarm)
             if claimed.job is not None and self._stopping.is_set():
                 self.adapter.nack(task.name, claimed.job.id, claimed.job.token)
                 return None
@@ -353,7 +364,7 @@ class Worker:
             self._settle(lookahead)  # the previous reply first: replies come in order, and it may bring a job
         holds_next = lookahead is not None and lookahead.ahead is not None
         stopping = self._stopping.is_set()
-        next_token = None if stopping or feeder is not None or holds_next else _new_token()
+        next_token = None if stopping or feeder is not None or holds_next else self._new_token()
         ttl = self._lock_ttl_ms(task)
         if runtime.signal.reason == "shutdown" and outcome.kind != "completed":
             self.adapter.nack(task.name, runtime.id, runtime.claimed.token)
@@ -373,7 +384,7 @@ class Worker:
                 result = ClaimResult(status=feeder.complete(runtime.claimed, payload, keep))
             elif holds_next and not stopping and Lookahead.worth_it(outcome.duration):
                 assert lookahead is not None
-                request = self.adapter.ack_later(runtime.claimed, payload, keep=keep, next_token=_new_token(),
+                request = self.adapter.ack_later(runtime.claimed, payload, keep=keep, next_token=self._new_token(),
                                                  lock_ttl_ms=ttl)
                 self._send_ahead(lookahead, SentClaim(request, runtime, payload, keep))
                 return ClaimResult(job=self._pop_ahead(lookahead))
@@ -399,7 +410,7 @@ class Worker:
             result.job = self._pop_ahead(lookahead)
         elif result.more and not self._stopping.is_set() and Lookahead.worth_it(outcome.duration):
             task = self.app.get_task(result.job.task)
-            self._send_ahead(lookahead, SentClaim(self.adapter.claim_later(task.name, _new_token(),
+            self._send_ahead(lookahead, SentClaim(self.adapter.claim_later(task.name, self._new_token(),
                                                                            self._lock_ttl_ms(task))))
         return result
 
