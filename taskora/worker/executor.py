@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..context import Context
-from ..errors import TimeoutError
+from ..errors import TimeoutError, WorkerLostError
 from ..middleware import MiddlewareContext, compose
 
 if TYPE_CHECKING:
@@ -61,6 +61,15 @@ def _applies(middleware: Any, runtime: JobRuntime) -> bool:
     return applies_to is None or bool(applies_to(runtime.task, runtime.fields))
 
 
+def _exit_as_error(runtime: JobRuntime, exit_: SystemExit) -> WorkerLostError:
+    """A handler's ``sys.exit()`` ends its attempt the way a process death does under prefork (Celery reports
+    that as WorkerLostError too); here the worker itself carries on."""
+    error = WorkerLostError(f"{runtime.task_name} job {runtime.id}: the handler called sys.exit({exit_.code!r}); "
+                            "the attempt ends here, the worker carries on")
+    error.__cause__ = exit_
+    return error
+
+
 async def _as_coroutine(awaitable: Any) -> Any:
     return await awaitable
 
@@ -95,6 +104,8 @@ class Executor:
             return Outcome("completed", result=result)
         except Exception as exc:
             return Outcome("failed", error=exc)
+        except SystemExit as exc:  # would end the slot thread and leave the job active until stall recovery
+            return Outcome("failed", error=_exit_as_error(runtime, exc))
 
     def _call_handler(self, task: Any, data: Any, ctx: Context | None) -> Any:
         result = task.handler(data, ctx) if task.accepts_context else task.handler(data)
