@@ -150,3 +150,7 @@ class WorkerLostError(TaskoraError):
 
 class MalformedJobError(TaskoraError):
     """A claimed job's stored fields cannot be read (e.g. ``attempt`` is not a number); it fails for good."""
+
+
+class WorkerError(TaskoraError):
+    """The worker itself failed while handling a job (not its handler); the job is failed, never left active."""

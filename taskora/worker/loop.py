@@ -10,21 +10,20 @@ instant cancel) and maintenance (stall sweep, retention).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, ClaimResult
-from ..errors import RetryError, SerializationError
+from ..errors import MalformedJobError, RetryError, SerializationError, WorkerError
 from ..ids import lock_token
 from ..retry import backoff_delay, should_retry
 from ..workflow import hooks as workflow_hooks
 from .executor import Executor, Outcome
+from .failures import error_detail, error_text
 from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
 from .idle import DueAlarm, wait_then_claim
 from .liveness import Liveness
@@ -42,21 +41,6 @@ TRIM_EVERY_S = 5.0
 
 
 _new_token = lock_token
-
-
-def error_detail(error: BaseException) -> str:
-    """What the job hash keeps about an exception beyond its text: type, module, arguments, traceback."""
-    try:
-        args = json.loads(json.dumps(list(error.args), default=repr))
-    except (TypeError, ValueError):
-        args = [repr(a) for a in error.args]
-    return json.dumps({
-        "type": type(error).__qualname__,
-        "module": type(error).__module__,
-        "message": str(error),
-        "args": args,
-        "traceback": "".join(traceback.format_exception(type(error), error, error.__traceback__)),
-    })
 
 
 class Worker:
@@ -230,8 +214,9 @@ class Worker:
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 2.0)
                 self._after_reconnect()
-            except Exception:  # a bug here must not take the slot down with it
+            except Exception as exc:  # a bug here must not take the slot down with it, nor leave its job active
                 self._report_slot_error(task.name, claimed)
+                self._fail_held(claimed, exc)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 2.0)
         self._give_back_ahead(lookahead)
@@ -242,17 +227,35 @@ class Worker:
             while (job := feeder.next_job()) is not None:
                 try:
                     self._process(job, feeder)
-                except Exception:  # a bug here must not take the slot down with it
+                except Exception as exc:  # a bug here must not take the slot down with it, nor leave its job active
                     self._report_slot_error(feeder.task.name, job)
+                    self._fail_held(job, exc)
         finally:
             feeder.slot_exited()
 
     @staticmethod
     def _report_slot_error(task: str, job: ClaimedJob | None) -> None:
-        """An unexpected error in a slot: logged, and the slot carries on. A job it held stays locked until its
-        lock lapses; then stall recovery runs it again (or fails it after the task's stall limit)."""
+        """An unexpected error in a slot: logged (the job it held is failed by ``_fail_held``), the slot carries on."""
         held = f" while holding job {job.id}" if job is not None else ""
         log.exception("slot of %s: unexpected error%s; the slot carries on", task, held)
+
+    def _fail_held(self, job: ClaimedJob | None, error: BaseException) -> None:
+        """End a job the worker could not handle: failed for good with ``error``, which names the job and task.
+        Written only while the job's lock is still ours (after an outcome went through it is left alone)."""
+        if job is None:
+            return
+        with self._active_lock:
+            self.active.pop(job.id, None)
+            self.reserved.pop(job.id, None)
+        if not isinstance(error, MalformedJobError):
+            error = WorkerError(f"{job.task} job {job.id}: the worker failed handling it: {error_text(error)}")
+        try:
+            status = self.adapter.fail(job, error_text(error), detail=error_detail(error)).status
+        except Exception:  # Redis unreachable, or worse: the lock lapses and stall recovery takes over
+            log.exception("job %s (%s): could not record its failure; stall recovery will", job.id, job.task)
+            return
+        if status == "failed":
+            log.error("job %s (%s) failed: %s", job.id, job.task, error_text(error))
 
     def _after_reconnect(self) -> None:
         """A restarted Redis may have lost ``taskora:meta``; write it again before going on."""
@@ -298,7 +301,11 @@ class Worker:
     def _process(self, job: ClaimedJob, feeder: SlotFeeder | None = None,
                  lookahead: Lookahead | None = None) -> ClaimedJob | None:  # fmt: skip
         task = self.app.get_task(job.task)
-        runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
+        try:
+            runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
+        except (TypeError, ValueError) as exc:  # a field it cannot read: it would fail the same way every time
+            self._fail_held(job, MalformedJobError(f"{job.task} job {job.id} cannot be run: {error_text(exc)}"))
+            return None
         with self._active_lock:
             self.active[job.id] = runtime
             cancelled = bool(self._cancel_before_start) and job.id in self._cancel_before_start
@@ -548,7 +555,7 @@ class Worker:
             if delay is None:
                 delay = backoff_delay(task.options.retry, runtime.attempt)
             retry_delay_ms = int(round(delay * 1000))
-        text = f"{type(error).__name__}: {error}"
+        text = error_text(error)
         if retry_delay_ms is None:
             workflow_hooks.on_failed(self.app, runtime.fields, text, error_detail(error))
         retry_data = None

@@ -31,7 +31,7 @@ from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob
 from ..errors import TaskoraError, TimeLimitExceeded, WorkerLostError
 from ..retry import backoff_delay, should_retry
 from ..workflow import hooks as workflow_hooks
-from .loop import error_detail
+from .failures import error_detail, error_text
 from .pools import StopSignals, ThreadPool, WorkerSettings, serve
 from .running_board import RunningBoard
 
@@ -290,7 +290,7 @@ class Supervisor:
         retry_delay_ms = None
         if should_retry(task.options.retry, error, held.attempt):
             retry_delay_ms = int(round(backoff_delay(task.options.retry, held.attempt) * 1000))
-        text, detail = f"{type(error).__name__}: {error}", error_detail(error)
+        text, detail = error_text(error), error_detail(error)
         try:
             if retry_delay_ms is None:
                 workflow_hooks.on_failed(app, app.adapter.get_job(held.task, job_id) or {}, text, detail)
