@@ -4,6 +4,7 @@ loop turns the Outcome into the matching transition."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import threading
 import time
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..context import Context
 from ..errors import TimeoutError, WorkerLostError
 from ..middleware import MiddlewareContext, compose
+from .interrupt import stop_overrunning
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -38,7 +40,16 @@ class AsyncLoop:
         self._lock = threading.Lock()
 
     def run(self, awaitable: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), self._get()).result()
+        future = asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), self._get())
+        try:
+            while True:  # short waits: an interrupt (interrupt.py) reaches this thread only between them
+                try:
+                    return future.result(timeout=0.05)
+                except concurrent.futures.TimeoutError:
+                    continue
+        except BaseException:  # the waiting thread was interrupted (timeout): the coroutine stops too
+            future.cancel()
+            raise
 
     def _get(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -68,6 +79,11 @@ def _exit_as_error(runtime: JobRuntime, exit_: SystemExit) -> WorkerLostError:
                             "the attempt ends here, the worker carries on")
     error.__cause__ = exit_
     return error
+
+
+def _stop_in_background(thread: threading.Thread, done: threading.Event, what: str) -> None:
+    threading.Thread(target=stop_overrunning, args=(thread, done, what), name="taskora-interrupt",
+                     daemon=True).start()
 
 
 async def _as_coroutine(awaitable: Any) -> Any:
@@ -114,10 +130,8 @@ class Executor:
         return result
 
     def _with_timeout(self, runtime: JobRuntime, call: Callable[[], Any]) -> Any:
-        """Run ``call``; past the task's timeout, abort the signal and fail the attempt with TimeoutError.
-
-        A thread cannot be killed: the handler keeps its thread until it returns or notices
-        ``ctx.signal``, and whatever it returns then is dropped.
+        """Run ``call``; past the task's timeout, abort the signal, fail the attempt with TimeoutError and
+        interrupt the handler's thread (interrupt.py); whatever it returns after that is dropped.
         """
         timeout = runtime.task.options.timeout
         if timeout is None:
@@ -133,9 +147,11 @@ class Executor:
             finally:
                 done.set()
 
-        threading.Thread(target=target, name=f"taskora-job-{runtime.id}", daemon=True).start()
+        thread = threading.Thread(target=target, name=f"taskora-job-{runtime.id}", daemon=True)
+        thread.start()
         if not done.wait(timeout):
             runtime.signal.abort("timeout")
+            _stop_in_background(thread, done, f"{runtime.task_name} job {runtime.id}")
             raise TimeoutError(f"{runtime.task_name} job {runtime.id} exceeded its timeout of {timeout}s")
         if "error" in box:
             raise box["error"]
