@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("taskora.worker")
 
-#: How often retention runs.
-TRIM_EVERY_S = 5.0
+#: How often retention runs: at most about a second of finished jobs accumulates beyond the limits.
+TRIM_EVERY_S = 1.0
 
 
 _new_token = lock_token
@@ -660,7 +660,21 @@ class Worker:
     def _shortest_stall_interval(self) -> float:
         return min((t.options.stall.interval for t in self.tasks), default=30.0)
 
-    def _trim(self, task: Task) -> None:
+    #: Jobs one trim call deletes per state at most (one call stays short), and the longest a worker's
+    #: maintenance spends trimming one task per round, calling again while each call deleted a whole batch.
+    TRIM_BATCH = 1000
+    TRIM_BUDGET_S = 2.0
+
+    def _trim(self, task: Task) -> int:
+        """Apply retention to ``task``: as many batches as it takes to catch up (within the budget), so a task
+        that finishes thousands of jobs a second keeps its finished records within the limits."""
         r = self.app.retention
-        self.adapter.trim(task.name, completed_age_ms=int(r.completed_age * 1000), completed_count=r.completed_count,
-                          failed_age_ms=int(r.failed_age * 1000), failed_count=r.failed_count)
+        deadline, removed = time.monotonic() + self.TRIM_BUDGET_S, 0
+        while not self._cold.is_set():
+            batch = self.adapter.trim(task.name, completed_age_ms=int(r.completed_age * 1000),
+                                      completed_count=r.completed_count, failed_age_ms=int(r.failed_age * 1000),
+                                      failed_count=r.failed_count, batch=self.TRIM_BATCH)
+            removed += batch
+            if batch < self.TRIM_BATCH or time.monotonic() > deadline:
+                return removed
+        return removed
