@@ -221,8 +221,9 @@ class Supervisor:
     def _settle_job_of_dead_child(self, child: Child, job_id: str, held: HeldJob,
                                   running: dict[str, tuple[str, str, int]], how: str) -> None:  # fmt: skip
         """Past its hard time limit: TimeLimitExceeded. The only job running when the child died: a failed
-        attempt (WorkerLostError). One of several running (which of them killed it is unknown): handed back and
-        counted as lost, not as an attempt. Claimed but not started, or killed by a shutdown: back to the queue."""
+        attempt (WorkerLostError). One of several running (which of them killed it is unknown), or of a task
+        redelivered however often its worker is lost (``stall.max_lost=None``): handed back and counted as lost,
+        not as an attempt. Claimed but not started, or killed by a shutdown: back to the queue."""
         if job_id in child.overrun:
             error: TaskoraError = TimeLimitExceeded(
                 f"{held.task} job {job_id} exceeded its hard time limit of {held.hard:g}s (child pid {child.pid} "
@@ -230,11 +231,14 @@ class Supervisor:
             self._fail_job_of_dead_child(job_id, held, error)
         elif job_id not in running or child.shut_down:
             self._requeue(job_id, held)
-        elif len(running) == 1:
+        elif len(running) == 1 and not self._redelivered_until_done(held.task):
             error = WorkerLostError(f"worker process died ({how}) while running this job")
             self._fail_job_of_dead_child(job_id, held, error)
         else:
             self._reclaim(job_id, held, how)
+
+    def _redelivered_until_done(self, task: str) -> bool:
+        return self.settings.app.get_task(task).options.stall.max_lost is None
 
     def _reclaim(self, job_id: str, held: HeldJob, how: str) -> None:
         app = self.settings.app
@@ -244,8 +248,8 @@ class Supervisor:
             log.warning("could not hand back %s[%s] (%s); stall recovery will", held.task, job_id, exc)
             return
         if status != "lost":
-            log.warning("Task %s[%s]: its process died (%s) while it ran beside other jobs; %s", held.task, job_id,
-                        how, "failed (lost too often)" if status == "failed" else status)
+            log.warning("Task %s[%s]: its process died (%s) while it ran; handed back as lost: %s", held.task,
+                        job_id, how, "failed (lost too often)" if status == "failed" else status)
 
     def _enforce_limits(self, children: list[Child]) -> None:
         now = time.monotonic()

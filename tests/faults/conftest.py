@@ -16,7 +16,7 @@ from taskora import Taskora
 from ..cli.helpers import ROOT, WorkerProcess, env_for
 
 PROJ = "tests.faults.proj_poison"
-TASKS = ("poison", "innocent")
+TASKS = ("poison", "innocent", "durable")
 
 
 class PoisonWorker(WorkerProcess):

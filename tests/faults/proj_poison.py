@@ -50,3 +50,11 @@ def poison(data: dict[str, Any], ctx: Any) -> str:
 def innocent(data: Any, ctx: Any) -> int:
     _runs.rpush(f"runs:{ctx.id}", f"{os.getpid()}:{ctx.attempt}")
     return os.getpid()
+
+
+@app.task("durable", stall={"max_lost": None})
+def durable(data: dict[str, Any], ctx: Any) -> str:
+    """Kills its process until its ``until_run``-th run; redelivered however often its worker is lost."""
+    if _runs.rpush(f"runs:{ctx.id}", f"{os.getpid()}:{ctx.attempt}") < data["until_run"]:
+        _die(data["how"])
+    return "done"

@@ -79,3 +79,14 @@ def test_sys_exit_in_a_handler_fails_the_attempt_and_the_worker_carries_on(clien
     assert len(runs(handle.id)) == 3
     assert client.dispatch("innocent", None).result(timeout=15) > 0
     assert worker.proc.poll() is None
+
+
+def test_a_task_redelivered_until_done_is_handed_back_after_each_death(client: Taskora, start_worker,
+                                                                      runs) -> None:  # fmt: skip
+    # Given a task with stall.max_lost=None (what Celery's acks_late + reject_on_worker_lost map to)
+    start_worker("-P", "prefork", "-c", "1")
+    handle = client.dispatch("durable", {"how": "segfault", "until_run": 4})
+    # Then each death hands it back uncharged, until a run completes
+    assert handle.result(timeout=30) == "done"
+    job = client.adapter.get_job("durable", handle.id)
+    assert (job["attempt"], job["lostCount"], len(runs(handle.id))) == ("1", "3", 4)
