@@ -460,6 +460,13 @@ class RedisAdapter:
         """Say that worker ``worker_id`` (called ``name``) runs, for ``ttl_ms`` from now."""
         self.client.set(self.keys.worker_alive(worker_id), name, px=ttl_ms)
 
+    def mark_all_alive(self, workers: dict[str, str], ttl_ms: int) -> None:
+        """``mark_alive`` for several workers (``{worker id: name}``) in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for worker_id, name in workers.items():
+            pipe.set(self.keys.worker_alive(worker_id), name, px=ttl_ms)
+        pipe.execute()
+
     def mark_gone(self, worker_id: str) -> None:
         self.client.delete(self.keys.worker_alive(worker_id))
 

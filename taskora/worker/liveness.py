@@ -36,6 +36,20 @@ RECLAIM_EVERY_S = 0.5
 
 _OWNED = re.compile(r"^(w[0-9a-f]{16}):[0-9a-f]+$")
 
+#: Set in a prefork child: the liveness id its supervisor beats for it (see ``adopt``).
+_adopted_id: str | None = None
+
+
+def new_worker_id() -> str:
+    return "w" + uuid.uuid4().hex[:16]
+
+
+def adopt(worker_id: str) -> None:
+    """In a prefork child: take the id whose key the supervisor keeps alive. The supervisor never runs handler
+    code, so a handler that holds the GIL for seconds (one long C call) cannot make its own job look lost."""
+    global _adopted_id
+    _adopted_id = worker_id
+
 
 def owner_of(token: str) -> str | None:
     """The worker id inside a lock token taken by a liveness-keeping worker, else None."""
@@ -49,18 +63,21 @@ class Liveness:
     def __init__(self, adapter: RedisAdapter, name: str) -> None:
         self.adapter = adapter
         self.name = name
-        self.worker_id = "w" + uuid.uuid4().hex[:16]
+        #: False in a prefork child: its supervisor beats its key (``adopt``).
+        self.beats = _adopted_id is None
+        self.worker_id = _adopted_id or new_worker_id()
 
     def new_token(self) -> str:
         """A lock token that names this worker: reclaimable once this worker stops beating."""
         return f"{self.worker_id}:{lock_token()}"
 
     def beat(self) -> None:
-        self.adapter.mark_alive(self.worker_id, self.name, int(ALIVE_TTL_S * 1000))
+        if self.beats:
+            self.adapter.mark_alive(self.worker_id, self.name, int(ALIVE_TTL_S * 1000))
 
     def beat_until(self, stopped: threading.Event) -> None:
         """Refresh the liveness key until ``stopped``; a failed beat is retried at the next tick."""
-        while not stopped.wait(BEAT_EVERY_S):
+        while self.beats and not stopped.wait(BEAT_EVERY_S):
             try:
                 self.beat()
             except CONNECTION_ERRORS as exc:
@@ -68,6 +85,8 @@ class Liveness:
 
     def gone(self) -> None:
         """A clean stop: nothing of ours is held any more, so no key should outlive us."""
+        if not self.beats:
+            return  # the supervisor drops the key once this child has exited
         try:
             self.adapter.mark_gone(self.worker_id)
         except CONNECTION_ERRORS:

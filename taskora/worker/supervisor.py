@@ -16,6 +16,7 @@ forwarded as SIGTERM (children count them); SIGHUP starts fresh children and dra
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -31,6 +32,7 @@ from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob
 from ..errors import TaskoraError, TimeLimitExceeded, WorkerLostError
 from ..retry import backoff_delay, should_retry
 from ..workflow import hooks as workflow_hooks
+from . import liveness
 from .failures import error_detail, error_text
 from .pools import StopSignals, ThreadPool, WorkerSettings, serve
 from .running_board import RunningBoard
@@ -60,6 +62,8 @@ class Child:
     process: Any
     conn: Connection
     board: RunningBoard
+    #: The liveness id the supervisor beats for this child (liveness.py); it names the child's lock tokens.
+    liveness_id: str
     held: dict[str, HeldJob] = field(default_factory=dict)
     #: Claims sent ahead whose replies the child has not read: lock token -> task (see lookahead.py).
     claims: dict[str, str] = field(default_factory=dict)
@@ -97,6 +101,21 @@ class Supervisor:
             self._spawn(index)
         self._monitor = threading.Thread(target=self._monitor_loop, name="taskora-supervisor", daemon=True)
         self._monitor.start()
+        threading.Thread(target=self._beat_loop, name="taskora-supervisor-liveness", daemon=True).start()
+
+    def _beat_loop(self) -> None:
+        """Keep every live child's liveness key: here, where no handler runs, a handler that holds its process's
+        GIL for seconds cannot make its job look lost. A dead child's key is dropped once its jobs are settled."""
+        while not self._done.wait(liveness.BEAT_EVERY_S):
+            with self._lock:
+                alive = {c.liveness_id: self.settings.hostname for c in self.children.values()}
+            self._beat(alive)
+
+    def _beat(self, alive: dict[str, str]) -> None:
+        try:
+            self.settings.app.adapter.mark_all_alive(alive, int(liveness.ALIVE_TTL_S * 1000))
+        except CONNECTION_ERRORS as exc:
+            log.warning("Redis unreachable refreshing the children's liveness (%s)", exc)
 
     def request_stop(self, cold: bool) -> None:
         with self._lock:
@@ -138,12 +157,13 @@ class Supervisor:
     # -- children -------------------------------------------------------------------------------
     def _spawn(self, index: int) -> Child:
         reader, writer = self._context.Pipe(duplex=False)
-        board = RunningBoard()
-        process = self._context.Process(target=_child_main, args=(self.settings, writer, index, board),
-                                        name=f"ForkPoolWorker-{index + 1}", daemon=False)
+        board, liveness_id = RunningBoard(), liveness.new_worker_id()
+        self._beat({liveness_id: self.settings.hostname})  # alive before its first claim
+        process = self._context.Process(target=_child_main, name=f"ForkPoolWorker-{index + 1}", daemon=False,
+                                        args=(self.settings, writer, index, board, liveness_id, os.getpid()))
         process.start()
         writer.close()
-        child = Child(index, process, reader, board)
+        child = Child(index, process, reader, board, liveness_id)
         with self._lock:
             self.children[child.pid] = child
         log.debug("started child %d (pid %d)", index, child.pid)
@@ -205,10 +225,18 @@ class Supervisor:
             except Exception:  # never let one job stop the supervisor; stall recovery remains
                 log.exception("handling job %s of dead child pid %d failed", job_id, child.pid)
         self._requeue_claims_in_flight(child)
+        self._drop_liveness(child)
         child.conn.close()
         child.board.close()
         if respawn:
             self._spawn(child.index)
+
+    def _drop_liveness(self, child: Child) -> None:
+        """Jobs the dead child claimed that no report named go back through any worker's reclaimer now."""
+        try:
+            self.settings.app.adapter.mark_gone(child.liveness_id)
+        except CONNECTION_ERRORS:
+            pass  # the key lapses by itself within seconds
 
     @staticmethod
     def _jobs_of_dead_child(child: Child, running: dict[str, tuple[str, str, int]]) -> dict[str, HeldJob]:
@@ -417,8 +445,26 @@ class _Reporter:
         self.signals.request_stop()
 
 
-def _child_main(settings: WorkerSettings, conn: Connection, index: int, board: RunningBoard) -> None:
+def _die_with_supervisor(supervisor_pid: int) -> None:
+    """A child outliving its supervisor would run jobs nobody beats for (they would run twice): on Linux the
+    kernel kills it when the supervisor dies; elsewhere the child's pipe reports fail and it runs on."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != supervisor_pid:  # it died before the prctl
+        os._exit(1)
+
+
+#: prctl option: the signal a process gets when its parent dies (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+
+
+def _child_main(settings: WorkerSettings, conn: Connection, index: int, board: RunningBoard, liveness_id: str,
+                supervisor_pid: int) -> None:  # fmt: skip
     """Entry point of a forked child: a one-slot-per-task worker until SIGTERM (twice: cold)."""
+    _die_with_supervisor(supervisor_pid)
+    liveness.adopt(liveness_id)
     signals = StopSignals()
     signals.install(interrupt=False, hangup=False)  # Ctrl-C reaches the whole group: only the supervisor acts
     pool = ThreadPool(settings, index=index, enforce_hard=False)

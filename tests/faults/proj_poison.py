@@ -43,6 +43,8 @@ def poison(data: dict[str, Any], ctx: Any) -> str:
         time.sleep(120)
     if data["how"] == "slow":  # alive and busy, longer than a liveness key lasts without a beat
         time.sleep(data["seconds"])
+    if data["how"] == "gil":  # one C call that holds the GIL for seconds: no thread of this process runs meanwhile
+        sum(range(data["n"]))
     return "survived"
 
 

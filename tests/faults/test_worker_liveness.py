@@ -3,6 +3,7 @@ alive worker keeps its job; restarts of healthy workers never fail a healthy job
 
 from __future__ import annotations
 
+import os
 import time
 
 from taskora import Taskora
@@ -39,3 +40,41 @@ def test_a_slow_job_of_a_live_worker_is_never_taken_away(client: Taskora, start_
     assert handle.result(timeout=20) == "survived"
     assert len(runs(handle.id)) == 1
     assert "lostCount" not in client.adapter.get_job("poison", handle.id)
+
+
+def test_a_handler_holding_the_gil_for_seconds_in_prefork_keeps_its_job(client: Taskora, start_worker,
+                                                                        runs) -> None:  # fmt: skip
+    # Given two prefork workers, one child stuck in a single C call (~4 s) that starves its own threads
+    start_worker("-P", "prefork", "-c", "1")
+    start_worker("-P", "prefork", "-c", "1")
+    handle = client.dispatch("poison", {"how": "gil", "n": 400_000_000})
+    # Then its supervisor keeps it alive: it runs once, to the end
+    assert handle.result(timeout=60) == "survived"
+    assert len(runs(handle.id)) == 1
+    assert "lostCount" not in client.adapter.get_job("poison", handle.id)
+
+
+def test_a_killed_prefork_supervisor_takes_its_children_along_and_their_jobs_come_back(
+        client: Taskora, start_worker, runs) -> None:  # fmt: skip
+    doomed = start_worker("-P", "prefork", "-c", "1")
+    handle = client.dispatch("poison", {"how": "hang", "until_run": 2})
+    wait_until(lambda: runs(handle.id), 15, "the job to start in a child")
+    start_worker("-P", "prefork", "-c", "1")
+    # When only the supervisor process is killed
+    killed_at = time.monotonic()
+    doomed.proc.kill()
+    # Then its child dies with it (no orphan runs the job on), and another worker runs the job within 3 s
+    wait_until(lambda: len(runs(handle.id)) == 2, 10, "the second run")
+    assert time.monotonic() - killed_at < 3.0
+    assert handle.result(timeout=15) == "survived"
+    child_pid = int(runs(handle.id)[0].split(":")[0])
+    wait_until(lambda: not _alive(child_pid), 5, "the orphaned child to be gone")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie (dead, not yet reaped by init) counts as gone
+        return stat.read().split(") ")[1][0] != "Z"
