@@ -249,13 +249,14 @@ class Worker:
             self.reserved.pop(job.id, None)
         if not isinstance(error, MalformedJobError):
             error = WorkerError(f"{job.task} job {job.id}: the worker failed handling it: {error_text(error)}")
+        text, detail = error_text(error), error_detail(error)
         try:
-            status = self.adapter.fail(job, error_text(error), detail=error_detail(error)).status
+            if self.adapter.fail(job, text, detail=detail).status != "failed":
+                return  # its outcome went through before the error: nothing to end
+            log.error("job %s (%s) failed: %s", job.id, job.task, text)
+            workflow_hooks.on_failed(self.app, job.fields, text, detail)  # after: only a job that really failed
         except Exception:  # Redis unreachable, or worse: the lock lapses and stall recovery takes over
             log.exception("job %s (%s): could not record its failure; stall recovery will", job.id, job.task)
-            return
-        if status == "failed":
-            log.error("job %s (%s) failed: %s", job.id, job.task, error_text(error))
 
     def _after_reconnect(self) -> None:
         """A restarted Redis may have lost ``taskora:meta``; write it again before going on."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from taskora import JobFailedError, Taskora
+from taskora import JobFailedError, Taskora, chain
 from taskora.worker.feeder import FEEDER_MIN_SLOTS
 from taskora.worker.loop import Worker
 
@@ -75,5 +75,18 @@ def test_a_bug_while_recording_an_outcome_fails_the_job_instead_of_leaving_it_ac
         assert failed.value.error == (f"WorkerError: plain job {handle.id}: the worker failed handling it: "
                                       "KeyError: 'a bug'")
         assert task.dispatch(2).result(timeout=10) == 2
+    finally:
+        worker.stop(timeout=10)
+
+
+def test_a_malformed_workflow_node_fails_its_workflow(app: Taskora) -> None:
+    first, second = app.task("first", lambda n: n + 1), app.task("second", lambda n: n * 2)
+    handle = chain(first.s(1), second.s()).dispatch()
+    first_id = handle.job_ids()[0]
+    app.adapter.client.hset(app.adapter.keys.job("first", first_id), "attempt", "abc")
+    worker = _run(app, first, 1)
+    try:
+        with pytest.raises(JobFailedError, match="MalformedJobError"):
+            handle.result(timeout=10)
     finally:
         worker.stop(timeout=10)
