@@ -1,5 +1,6 @@
 -- trim: retention. Deletes finished jobs older than their age limit or beyond their count limit,
--- oldest first, at most ARGV[7] per state zset per call so one call stays short.
+-- oldest first, at most ARGV[7] per state zset per call so one call stays short (the worker calls
+-- again at once while a call deleted a whole batch, so retention keeps up with any rate).
 -- KEYS[1..11]: the task's queue keys (lib/queue.lua)
 -- ARGV[1] prefix, ARGV[2] now ms, ARGV[3] completed max age ms, ARGV[4] completed max count,
 -- ARGV[5] failed max age ms, ARGV[6] failed max count (also used for expired and cancelled),
@@ -9,11 +10,19 @@
 
 local batch = tonumber(ARGV[7])
 
+-- Delete the jobs `ids` of one state zset: their hashes and logs, then their zset entries, a few
+-- hundred keys per command (all keys of a task share one hash tag, so one slot).
 local function drop(zset, ids)
-  for _, id in ipairs(ids) do
-    local job_key = PREFIX .. id
-    redis.call('DEL', job_key, job_key .. ':logs')
-    redis.call('ZREM', zset, id)
+  for i = 1, #ids, 250 do
+    local keys, members = {}, {}
+    for j = i, math.min(i + 249, #ids) do
+      local job_key = PREFIX .. ids[j]
+      keys[#keys + 1] = job_key
+      keys[#keys + 1] = job_key .. ':logs'
+      members[#members + 1] = ids[j]
+    end
+    redis.call('DEL', unpack(keys))
+    redis.call('ZREM', zset, unpack(members))
   end
   return #ids
 end

@@ -154,3 +154,18 @@ def from_engine_reply(text: str) -> TaskoraError:
     if cls is None or cls is SchemaVersionMismatchError:
         return TaskoraError(text)
     return cls(message or code)
+
+
+class WorkerLostError(TaskoraError):
+    """The process running a job died (a signal, ``os._exit``, a crash in C code) before the job finished.
+
+    Counted as a failed attempt, so the task's retry policy bounds a job that kills its worker every time.
+    """
+
+
+class MalformedJobError(TaskoraError):
+    """A claimed job's stored fields cannot be read (e.g. ``attempt`` is not a number); it fails for good."""
+
+
+class WorkerError(TaskoraError):
+    """The worker itself failed while handling a job (not its handler); the job is failed, never left active."""

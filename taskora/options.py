@@ -30,10 +30,16 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class StallPolicy:
-    """Lock lease and recovery: a job whose worker stops heart-beating for ``interval`` is stalled."""
+    """Lock lease and recovery: a job whose worker stops heart-beating for ``interval`` is stalled.
+
+    A job whose worker is known to be gone (its liveness key lapsed) is handed back within seconds instead,
+    counted in ``lostCount``; it fails only past ``max_lost`` (None: redelivered until done), so restarts of
+    healthy workers never fail a healthy job.
+    """
 
     interval: float = 30.0
     max_count: int = 1
+    max_lost: int | None = 20
 
 
 @dataclass(frozen=True)
@@ -112,12 +118,15 @@ def parse_stall(value: StallPolicy | Mapping[str, Any] | None, base: StallPolicy
         return base
     if isinstance(value, StallPolicy):
         return value
-    reject_unknown("stall", value, {"interval", "max_count"})
+    reject_unknown("stall", value, {"interval", "max_count", "max_lost"})
     interval = to_seconds(value.get("interval", base.interval), name="stall.interval")
     max_count = value.get("max_count", base.max_count)
     if interval <= 0 or not isinstance(max_count, int) or max_count < 0:
         raise ConfigurationError(f"stall: interval must be > 0 and max_count an integer >= 0, got {dict(value)}")
-    return StallPolicy(interval=interval, max_count=max_count)
+    max_lost = value.get("max_lost", base.max_lost)
+    if max_lost is not None and (not isinstance(max_lost, int) or isinstance(max_lost, bool) or max_lost < 0):
+        raise ConfigurationError(f"stall: max_lost must be None or an integer >= 0, got {max_lost!r}")
+    return StallPolicy(interval=interval, max_count=max_count, max_lost=max_lost)
 
 
 def parse_retention(value: Retention | Mapping[str, Any] | None) -> Retention:

@@ -187,10 +187,13 @@ def test_a_worker_dying_between_advance_and_ack_still_completes_the_workflow_onc
     dying, rescuer = build(make_app()), None
     real_ack, crashed = dying.adapter.ack, threading.Event()
 
+    class ProcessDied(BaseException):
+        """Ends the slot thread as a death would (a worker bug, an Exception, would fail the job instead)."""
+
     def ack_then_die(job, *args, **kwargs):
         dying.adapter.ack = real_ack  # only the first ack "crashes"
         crashed.set()
-        raise RuntimeError("worker process died here")
+        raise ProcessDied("worker process died here")
 
     dying.adapter.ack = ack_then_die
     handle = chain(dying.get_task("first").s(1), dying.get_task("second").s(), dying.get_task("third").s()).dispatch()

@@ -137,22 +137,25 @@ class EngineMixin:
             engine_name, _execute.make_handler(self, task), allowed_extra=EXTRA_OPTIONS, queue=queue,
             retry={"attempts": UNLIMITED_ATTEMPTS, "retry_on": (RetryError,), "backoff": "fixed", "delay": 0,
                    "jitter": False},
-            keep_result=not task.resolved("ignore_result"), **self._stall_options(), **extra)  # fmt: skip
+            keep_result=not task.resolved("ignore_result"), **self._stall_options(task), **extra)  # fmt: skip
 
-    def _stall_options(self) -> dict[str, Any]:
+    def _stall_options(self, task: Task | None = None) -> dict[str, Any]:
         """``stall`` for an engine task: the explicit ``visibility_timeout`` becomes the lock lease.
 
         Celery's default (3600 s on Redis) is not copied: taskora's 30 s heart-beaten lease recovers a
-        dead worker's job within seconds instead of an hour, without redelivering live ones.
+        dead worker's job within seconds instead of an hour, without redelivering live ones. A task with
+        ``acks_late`` and ``reject_on_worker_lost`` is redelivered however often its worker is lost, as in Celery.
         """
+        redeliver = task is not None and all(task.resolved(name) for name in ("acks_late", "reject_on_worker_lost"))
+        lost: dict[str, Any] = {"max_lost": None} if redeliver else {}
         value = (self.conf.get("broker_transport_options") or {}).get("visibility_timeout")
         if value is None:
-            return {}
+            return {"stall": lost} if lost else {}
         seconds = value.total_seconds() if isinstance(value, timedelta) else value
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
             raise ImproperlyConfigured("broker_transport_options['visibility_timeout'] must be a positive number "
                                        f"of seconds (or a timedelta), got {value!r}")
-        return {"stall": {"interval": float(seconds)}}
+        return {"stall": {"interval": float(seconds), **lost}}
 
     def _engine_task(self, task: Task | None, name: str, queue: str) -> Any:
         native = self.__taskora_app__

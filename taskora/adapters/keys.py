@@ -68,6 +68,10 @@ class Keys:
         return f"{self.root}:group:{{{group_id}}}"
 
     # -- per task ---------------------------------------------------------------------------------
+    def worker_alive(self, worker_id: str) -> str:
+        """A running worker's liveness key (string, PX): present while it heart-beats (additive to wire 6)."""
+        return f"{self.root}:alive:{worker_id}"
+
     def task_prefix(self, task: str) -> str:
         """The prefix every key of ``task`` starts with; a job hash is this plus the job id."""
         return f"{self.root}:{{{task}}}:"

@@ -4,6 +4,7 @@ loop turns the Outcome into the matching transition."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import threading
 import time
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..context import Context
-from ..errors import TimeoutError
+from ..errors import TimeoutError, WorkerLostError
 from ..middleware import MiddlewareContext, compose
+from .interrupt import stop_overrunning
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -38,7 +40,16 @@ class AsyncLoop:
         self._lock = threading.Lock()
 
     def run(self, awaitable: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), self._get()).result()
+        future = asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), self._get())
+        try:
+            while True:  # short waits: an interrupt (interrupt.py) reaches this thread only between them
+                try:
+                    return future.result(timeout=0.05)
+                except concurrent.futures.TimeoutError:
+                    continue
+        except BaseException:  # the waiting thread was interrupted (timeout): the coroutine stops too
+            future.cancel()
+            raise
 
     def _get(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -59,6 +70,20 @@ def _applies(middleware: Any, runtime: JobRuntime) -> bool:
     that needs none of the installed ones keeps the cheapest path (no ctx, no chain)."""
     applies_to = getattr(middleware, "applies_to", None)
     return applies_to is None or bool(applies_to(runtime.task, runtime.fields))
+
+
+def _exit_as_error(runtime: JobRuntime, exit_: SystemExit) -> WorkerLostError:
+    """A handler's ``sys.exit()`` ends its attempt the way a process death does under prefork (Celery reports
+    that as WorkerLostError too); here the worker itself carries on."""
+    error = WorkerLostError(f"{runtime.task_name} job {runtime.id}: the handler called sys.exit({exit_.code!r}); "
+                            "the attempt ends here, the worker carries on")
+    error.__cause__ = exit_
+    return error
+
+
+def _stop_in_background(thread: threading.Thread, done: threading.Event, what: str) -> None:
+    threading.Thread(target=stop_overrunning, args=(thread, done, what), name="taskora-interrupt",
+                     daemon=True).start()
 
 
 async def _as_coroutine(awaitable: Any) -> Any:
@@ -95,6 +120,8 @@ class Executor:
             return Outcome("completed", result=result)
         except Exception as exc:
             return Outcome("failed", error=exc)
+        except SystemExit as exc:  # would end the slot thread and leave the job active until stall recovery
+            return Outcome("failed", error=_exit_as_error(runtime, exc))
 
     def _call_handler(self, task: Any, data: Any, ctx: Context | None) -> Any:
         result = task.handler(data, ctx) if task.accepts_context else task.handler(data)
@@ -103,10 +130,8 @@ class Executor:
         return result
 
     def _with_timeout(self, runtime: JobRuntime, call: Callable[[], Any]) -> Any:
-        """Run ``call``; past the task's timeout, abort the signal and fail the attempt with TimeoutError.
-
-        A thread cannot be killed: the handler keeps its thread until it returns or notices
-        ``ctx.signal``, and whatever it returns then is dropped.
+        """Run ``call``; past the task's timeout, abort the signal, fail the attempt with TimeoutError and
+        interrupt the handler's thread (interrupt.py); whatever it returns after that is dropped.
         """
         timeout = runtime.task.options.timeout
         if timeout is None:
@@ -122,9 +147,11 @@ class Executor:
             finally:
                 done.set()
 
-        threading.Thread(target=target, name=f"taskora-job-{runtime.id}", daemon=True).start()
+        thread = threading.Thread(target=target, name=f"taskora-job-{runtime.id}", daemon=True)
+        thread.start()
         if not done.wait(timeout):
             runtime.signal.abort("timeout")
+            _stop_in_background(thread, done, f"{runtime.task_name} job {runtime.id}")
             raise TimeoutError(f"{runtime.task_name} job {runtime.id} exceeded its timeout of {timeout}s")
         if "error" in box:
             raise box["error"]

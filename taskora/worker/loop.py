@@ -10,24 +10,24 @@ instant cancel) and maintenance (stall sweep, retention).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, ClaimResult
-from ..errors import RetryError, SerializationError
+from ..errors import MalformedJobError, RetryError, SerializationError, WorkerError
 from ..ids import lock_token
 from ..retry import retry_delay_ms as retry_delay_ms_of
 from ..retry import should_retry
 from ..workflow import hooks as workflow_hooks
 from .executor import Executor, Outcome
+from .failures import error_detail, error_text
 from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
 from .idle import DueAlarm, wait_then_claim
+from .liveness import Liveness
 from .lookahead import ClaimWatch, Lookahead, SentClaim
 from .runtime import JobRuntime
 
@@ -37,26 +37,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("taskora.worker")
 
-#: How often retention runs.
-TRIM_EVERY_S = 5.0
+#: How often retention runs: at most about a second of finished jobs accumulates beyond the limits.
+TRIM_EVERY_S = 1.0
 
 
 _new_token = lock_token
-
-
-def error_detail(error: BaseException) -> str:
-    """What the job hash keeps about an exception beyond its text: type, module, arguments, traceback."""
-    try:
-        args = json.loads(json.dumps(list(error.args), default=repr))
-    except (TypeError, ValueError):
-        args = [repr(a) for a in error.args]
-    return json.dumps({
-        "type": type(error).__qualname__,
-        "module": type(error).__module__,
-        "message": str(error),
-        "args": args,
-        "traceback": "".join(traceback.format_exception(type(error), error, error.__traceback__)),
-    })
 
 
 class Worker:
@@ -70,6 +55,9 @@ class Worker:
         self.concurrency = concurrency
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
         self.executor = Executor(app)
+        #: This process's liveness key and lock tokens (liveness.py); plain tokens until ``start()`` beats.
+        self.liveness = Liveness(self.adapter, self.name)
+        self._new_token = _new_token
         self.active: dict[str, JobRuntime] = {}
         #: Jobs slots claimed ahead (lookahead.py) and have not started: the heartbeat keeps their locks,
         #: cancels and stops reach them. Whoever pops a job from here owns it.
@@ -100,6 +88,8 @@ class Worker:
 
     def start(self) -> None:
         self.adapter.connect()
+        self.liveness.beat()  # before any claim under a token that names this worker
+        self._new_token = self.liveness.new_token
         self._subscribe_cancels()  # before any claim, so no cancel of a job we hold can be missed
         for task in self.tasks:
             slots = self.slots_for(task)
@@ -110,13 +100,16 @@ class Worker:
         self._threads.append(self._spawn("taskora-due-alarm", self._due_alarm.run, restart=True))
         self._threads.append(self._spawn("taskora-claim-watch", self._claim_watch_loop, restart=True))
         self._threads.append(self._spawn("taskora-heartbeat", self._heartbeat_loop, restart=True))
+        self._threads.append(self._spawn("taskora-liveness", self.liveness.beat_until, self._cold, restart=True))
+        self._threads.append(self._spawn("taskora-reclaim", self.liveness.reclaim_until, self.tasks, self._cold,
+                                         restart=True))
         self._threads.append(self._spawn("taskora-maintenance", self._maintenance_loop, restart=True))
         self._threads.append(self._spawn("taskora-cancel", self._cancel_loop, restart=True))
         self.app.events.emit("worker:ready", self)
 
     def _start_feeder(self, task: Task, slots: int) -> SlotFeeder:
         feeder = SlotFeeder(self.adapter, task, slots, lock_ttl_ms=self._lock_ttl_ms(task), stopping=self._stopping,
-                            cold=self._cold, new_token=_new_token, due_alarm=self._due_alarm)
+                            cold=self._cold, new_token=self._new_token, due_alarm=self._due_alarm)
         self._feeders.append((feeder, self._spawn(f"taskora-feeder-{task.name}", feeder.run, restart=True)))
         return feeder
 
@@ -168,6 +161,7 @@ class Worker:
         self._due_alarm.close()
         self._requeue_abandoned()
         self._join(self._threads, time.monotonic() + 2.0)
+        self.liveness.gone()
         self.executor.async_loop.stop()
         return finished
 
@@ -221,8 +215,9 @@ class Worker:
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 2.0)
                 self._after_reconnect()
-            except Exception:  # a bug here must not take the slot down with it
+            except Exception as exc:  # a bug here must not take the slot down with it, nor leave its job active
                 self._report_slot_error(task.name, claimed)
+                self._fail_held(claimed, exc)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 2.0)
         self._give_back_ahead(lookahead)
@@ -233,17 +228,36 @@ class Worker:
             while (job := feeder.next_job()) is not None:
                 try:
                     self._process(job, feeder)
-                except Exception:  # a bug here must not take the slot down with it
+                except Exception as exc:  # a bug here must not take the slot down with it, nor leave its job active
                     self._report_slot_error(feeder.task.name, job)
+                    self._fail_held(job, exc)
         finally:
             feeder.slot_exited()
 
     @staticmethod
     def _report_slot_error(task: str, job: ClaimedJob | None) -> None:
-        """An unexpected error in a slot: logged, and the slot carries on. A job it held stays locked until its
-        lock lapses; then stall recovery runs it again (or fails it after the task's stall limit)."""
+        """An unexpected error in a slot: logged (the job it held is failed by ``_fail_held``), the slot carries on."""
         held = f" while holding job {job.id}" if job is not None else ""
         log.exception("slot of %s: unexpected error%s; the slot carries on", task, held)
+
+    def _fail_held(self, job: ClaimedJob | None, error: BaseException) -> None:
+        """End a job the worker could not handle: failed for good with ``error``, which names the job and task.
+        Written only while the job's lock is still ours (after an outcome went through it is left alone)."""
+        if job is None:
+            return
+        with self._active_lock:
+            self.active.pop(job.id, None)
+            self.reserved.pop(job.id, None)
+        if not isinstance(error, MalformedJobError):
+            error = WorkerError(f"{job.task} job {job.id}: the worker failed handling it: {error_text(error)}")
+        text, detail = error_text(error), error_detail(error)
+        try:
+            if self.adapter.fail(job, text, detail=detail).status != "failed":
+                return  # its outcome went through before the error: nothing to end
+            log.error("job %s (%s) failed: %s", job.id, job.task, text)
+            workflow_hooks.on_failed(self.app, job.fields, text, detail)  # after: only a job that really failed
+        except Exception:  # Redis unreachable, or worse: the lock lapses and stall recovery takes over
+            log.exception("job %s (%s): could not record its failure; stall recovery will", job.id, job.task)
 
     def _after_reconnect(self) -> None:
         """A restarted Redis may have lost ``taskora:meta``; write it again before going on."""
@@ -262,7 +276,7 @@ class Worker:
         while progressed and ran < limit:
             progressed = False
             for task in self.tasks:
-                job = self.adapter.claim(task.name, _new_token(), self._lock_ttl_ms(task)).job
+                job = self.adapter.claim(task.name, self._new_token(), self._lock_ttl_ms(task)).job
                 while job is not None and ran < limit:
                     job = self._process(job)
                     ran += 1
@@ -273,9 +287,10 @@ class Worker:
         """Claim a job; with none to claim, wait for one and claim it as the wait ends. A job claimed by a
         wait that a stop ended goes straight back to the front of the queue."""
         ttl = self._lock_ttl_ms(task)
-        claimed = self.adapter.claim(task.name, _new_token(), ttl)
+        claimed = self.adapter.claim(task.name, self._new_token(), ttl)
         while claimed.job is None and not self._stopping.is_set():
-            claimed = wait_then_claim(self.adapter, task.name, claimed.next_due_ms, _new_token(), ttl, self._due_alarm)
+            claimed = wait_then_claim(self.adapter, task.name, claimed.next_due_ms, self._new_token(), ttl,
+                                      self._due_alarm)
             if claimed.job is not None and self._stopping.is_set():
                 self.adapter.nack(task.name, claimed.job.id, claimed.job.token)
                 return None
@@ -288,7 +303,11 @@ class Worker:
     def _process(self, job: ClaimedJob, feeder: SlotFeeder | None = None,
                  lookahead: Lookahead | None = None) -> ClaimedJob | None:  # fmt: skip
         task = self.app.get_task(job.task)
-        runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
+        try:
+            runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
+        except (TypeError, ValueError) as exc:  # a field it cannot read: it would fail the same way every time
+            self._fail_held(job, MalformedJobError(f"{job.task} job {job.id} cannot be run: {error_text(exc)}"))
+            return None
         with self._active_lock:
             self.active[job.id] = runtime
             cancelled = bool(self._cancel_before_start) and job.id in self._cancel_before_start
@@ -354,7 +373,7 @@ class Worker:
             self._settle(lookahead)  # the previous reply first: replies come in order, and it may bring a job
         holds_next = lookahead is not None and lookahead.ahead is not None
         stopping = self._stopping.is_set()
-        next_token = None if stopping or feeder is not None or holds_next else _new_token()
+        next_token = None if stopping or feeder is not None or holds_next else self._new_token()
         ttl = self._lock_ttl_ms(task)
         if runtime.signal.reason == "shutdown" and outcome.kind != "completed":
             self.adapter.nack(task.name, runtime.id, runtime.claimed.token)
@@ -374,7 +393,7 @@ class Worker:
                 result = ClaimResult(status=feeder.complete(runtime.claimed, payload, keep))
             elif holds_next and not stopping and Lookahead.worth_it(outcome.duration):
                 assert lookahead is not None
-                request = self.adapter.ack_later(runtime.claimed, payload, keep=keep, next_token=_new_token(),
+                request = self.adapter.ack_later(runtime.claimed, payload, keep=keep, next_token=self._new_token(),
                                                  lock_ttl_ms=ttl)
                 self._send_ahead(lookahead, SentClaim(request, runtime, payload, keep))
                 return ClaimResult(job=self._pop_ahead(lookahead))
@@ -400,7 +419,7 @@ class Worker:
             result.job = self._pop_ahead(lookahead)
         elif result.more and not self._stopping.is_set() and Lookahead.worth_it(outcome.duration):
             task = self.app.get_task(result.job.task)
-            self._send_ahead(lookahead, SentClaim(self.adapter.claim_later(task.name, _new_token(),
+            self._send_ahead(lookahead, SentClaim(self.adapter.claim_later(task.name, self._new_token(),
                                                                            self._lock_ttl_ms(task))))
         return result
 
@@ -541,7 +560,7 @@ class Worker:
                 retry_data = runtime.encode(error.data)
             except SerializationError as exc:  # the next attempt's data cannot be stored: fail, do not hang
                 retry_delay_ms, not_retried = None, str(exc)
-        text = f"{type(error).__name__}: {error}" + (f" (not retried: {not_retried})" if not_retried else "")
+        text = error_text(error) + (f" (not retried: {not_retried})" if not_retried else "")
         if retry_delay_ms is None:
             workflow_hooks.on_failed(self.app, runtime.fields, text, error_detail(error))
         result = self.adapter.fail(runtime.claimed, text, retry_delay_ms=retry_delay_ms, detail=error_detail(error),
@@ -643,7 +662,21 @@ class Worker:
     def _shortest_stall_interval(self) -> float:
         return min((t.options.stall.interval for t in self.tasks), default=30.0)
 
-    def _trim(self, task: Task) -> None:
+    #: Jobs one trim call deletes per state at most (one call stays short), and the longest a worker's
+    #: maintenance spends trimming one task per round, calling again while each call deleted a whole batch.
+    TRIM_BATCH = 1000
+    TRIM_BUDGET_S = 2.0
+
+    def _trim(self, task: Task) -> int:
+        """Apply retention to ``task``: as many batches as it takes to catch up (within the budget), so a task
+        that finishes thousands of jobs a second keeps its finished records within the limits."""
         r = self.app.retention
-        self.adapter.trim(task.name, completed_age_ms=int(r.completed_age * 1000), completed_count=r.completed_count,
-                          failed_age_ms=int(r.failed_age * 1000), failed_count=r.failed_count)
+        deadline, removed = time.monotonic() + self.TRIM_BUDGET_S, 0
+        while not self._cold.is_set():
+            batch = self.adapter.trim(task.name, completed_age_ms=int(r.completed_age * 1000),
+                                      completed_count=r.completed_count, failed_age_ms=int(r.failed_age * 1000),
+                                      failed_count=r.failed_count, batch=self.TRIM_BATCH)
+            removed += batch
+            if batch < self.TRIM_BATCH or time.monotonic() > deadline:
+                return removed
+        return removed

@@ -6,13 +6,17 @@ would cost the supervisor two wake-ups per job, a fifth of the pool's throughput
 as a snapshot, sent at most every ``REPORT_EVERY_S`` while it changes. A child that dies has the
 jobs of its last snapshot handed back at once (``nack`` with the child's lock token, so a job that
 already finished is left alone; one taken after the snapshot is recovered by the stall sweep when
-its lock lapses) and is replaced. A job past its hard time
+its lock lapses) and is replaced. A job the child was *running* when it died is different: that death is
+a failed attempt (``WorkerLostError``, under the task's retry policy), so a handler that kills its process
+cannot run forever; the child names its running jobs on a shared page before each handler starts
+(running_board.py), so even a handler that dies at once is counted. A job past its hard time
 limit gets its child killed and is failed with ``TimeLimitExceeded``. Warm/cold shutdown is
 forwarded as SIGTERM (children count them); SIGHUP starts fresh children and drains the old ones.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -25,11 +29,14 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob
-from ..errors import TimeLimitExceeded
-from ..retry import backoff_delay, should_retry
+from ..errors import TaskoraError, TimeLimitExceeded, WorkerLostError
+from ..retry import retry_delay_ms as retry_delay_ms_of
+from ..retry import should_retry
 from ..workflow import hooks as workflow_hooks
-from .loop import error_detail
+from . import liveness
+from .failures import error_detail, error_text
 from .pools import StopSignals, ThreadPool, WorkerSettings, serve
+from .running_board import RunningBoard
 
 log = logging.getLogger("taskora.worker.supervisor")
 
@@ -55,6 +62,9 @@ class Child:
     index: int
     process: Any
     conn: Connection
+    board: RunningBoard
+    #: The liveness id the supervisor beats for this child (liveness.py); it names the child's lock tokens.
+    liveness_id: str
     held: dict[str, HeldJob] = field(default_factory=dict)
     #: Claims sent ahead whose replies the child has not read: lock token -> task (see lookahead.py).
     claims: dict[str, str] = field(default_factory=dict)
@@ -62,6 +72,8 @@ class Child:
     retiring: bool = False
     open: bool = True
     overrun: set[str] = field(default_factory=set)
+    #: Killed by a cold shutdown: the jobs it was running are handed back, not charged an attempt.
+    shut_down: bool = False
 
     @property
     def pid(self) -> int:
@@ -90,6 +102,21 @@ class Supervisor:
             self._spawn(index)
         self._monitor = threading.Thread(target=self._monitor_loop, name="taskora-supervisor", daemon=True)
         self._monitor.start()
+        threading.Thread(target=self._beat_loop, name="taskora-supervisor-liveness", daemon=True).start()
+
+    def _beat_loop(self) -> None:
+        """Keep every live child's liveness key: here, where no handler runs, a handler that holds its process's
+        GIL for seconds cannot make its job look lost. A dead child's key is dropped once its jobs are settled."""
+        while not self._done.wait(liveness.BEAT_EVERY_S):
+            with self._lock:
+                alive = {c.liveness_id: self.settings.hostname for c in self.children.values()}
+            self._beat(alive)
+
+    def _beat(self, alive: dict[str, str]) -> None:
+        try:
+            self.settings.app.adapter.mark_all_alive(alive, int(liveness.ALIVE_TTL_S * 1000))
+        except CONNECTION_ERRORS as exc:
+            log.warning("Redis unreachable refreshing the children's liveness (%s)", exc)
 
     def request_stop(self, cold: bool) -> None:
         with self._lock:
@@ -131,11 +158,13 @@ class Supervisor:
     # -- children -------------------------------------------------------------------------------
     def _spawn(self, index: int) -> Child:
         reader, writer = self._context.Pipe(duplex=False)
-        process = self._context.Process(target=_child_main, args=(self.settings, writer, index),
-                                        name=f"ForkPoolWorker-{index + 1}", daemon=False)
+        board, liveness_id = RunningBoard(), liveness.new_worker_id()
+        self._beat({liveness_id: self.settings.hostname})  # alive before its first claim
+        process = self._context.Process(target=_child_main, name=f"ForkPoolWorker-{index + 1}", daemon=False,
+                                        args=(self.settings, writer, index, board, liveness_id, os.getpid()))
         process.start()
         writer.close()
-        child = Child(index, process, reader)
+        child = Child(index, process, reader, board, liveness_id)
         with self._lock:
             self.children[child.pid] = child
         log.debug("started child %d (pid %d)", index, child.pid)
@@ -186,21 +215,70 @@ class Supervisor:
             self.children.pop(child.pid, None)
             respawn = not self._stopping and not child.retiring
         code = child.process.exitcode
-        if code != 0:
-            how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-            log.error("child %d (pid %d) died (%s) holding %d job(s)", child.index, child.pid, how, len(child.held))
-        for job_id, held in child.held.items():
+        how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        running = child.board.read()
+        if code != 0 or running:
+            log.error("child %d (pid %d) died (%s) holding %d job(s)", child.index, child.pid, how,
+                      len(set(child.held) | set(running)))
+        for job_id, held in self._jobs_of_dead_child(child, running).items():
             try:
-                if job_id in child.overrun:
-                    self._fail_time_limit(job_id, held, child.pid)
-                else:
-                    self._requeue(job_id, held)
+                self._settle_job_of_dead_child(child, job_id, held, running, how)
             except Exception:  # never let one job stop the supervisor; stall recovery remains
                 log.exception("handling job %s of dead child pid %d failed", job_id, child.pid)
         self._requeue_claims_in_flight(child)
+        self._drop_liveness(child)
         child.conn.close()
+        child.board.close()
         if respawn:
             self._spawn(child.index)
+
+    def _drop_liveness(self, child: Child) -> None:
+        """Jobs the dead child claimed that no report named go back through any worker's reclaimer now."""
+        try:
+            self.settings.app.adapter.mark_gone(child.liveness_id)
+        except CONNECTION_ERRORS:
+            pass  # the key lapses by itself within seconds
+
+    @staticmethod
+    def _jobs_of_dead_child(child: Child, running: dict[str, tuple[str, str, int]]) -> dict[str, HeldJob]:
+        """Its last reported jobs, plus running ones the board names that no report carried yet."""
+        jobs = dict(child.held)
+        for job_id, (task, token, attempt) in running.items():
+            jobs.setdefault(job_id, HeldJob(task, token, attempt, None))
+        return jobs
+
+    def _settle_job_of_dead_child(self, child: Child, job_id: str, held: HeldJob,
+                                  running: dict[str, tuple[str, str, int]], how: str) -> None:  # fmt: skip
+        """Past its hard time limit: TimeLimitExceeded. The only job running when the child died: a failed
+        attempt (WorkerLostError). One of several running (which of them killed it is unknown), or of a task
+        redelivered however often its worker is lost (``stall.max_lost=None``): handed back and counted as lost,
+        not as an attempt. Claimed but not started, or killed by a shutdown: back to the queue."""
+        if job_id in child.overrun:
+            error: TaskoraError = TimeLimitExceeded(
+                f"{held.task} job {job_id} exceeded its hard time limit of {held.hard:g}s (child pid {child.pid} "
+                f"killed)")
+            self._fail_job_of_dead_child(job_id, held, error)
+        elif job_id not in running or child.shut_down:
+            self._requeue(job_id, held)
+        elif len(running) == 1 and not self._redelivered_until_done(held.task):
+            error = WorkerLostError(f"worker process died ({how}) while running this job")
+            self._fail_job_of_dead_child(job_id, held, error)
+        else:
+            self._reclaim(job_id, held, how)
+
+    def _redelivered_until_done(self, task: str) -> bool:
+        return self.settings.app.get_task(task).options.stall.max_lost is None
+
+    def _reclaim(self, job_id: str, held: HeldJob, how: str) -> None:
+        app = self.settings.app
+        try:
+            status = app.adapter.reclaim(held.task, job_id, held.token, app.get_task(held.task).options.stall.max_lost)
+        except CONNECTION_ERRORS as exc:
+            log.warning("could not hand back %s[%s] (%s); stall recovery will", held.task, job_id, exc)
+            return
+        if status != "lost":
+            log.warning("Task %s[%s]: its process died (%s) while it ran; handed back as lost: %s", held.task,
+                        job_id, how, "failed (lost too often)" if status == "failed" else status)
 
     def _enforce_limits(self, children: list[Child]) -> None:
         now = time.monotonic()
@@ -213,6 +291,7 @@ class Supervisor:
                     _signal(child.pid, signal.SIGKILL)
         if self._cold_deadline is not None and now > self._cold_deadline:
             for child in children:
+                child.shut_down = True
                 _signal(child.pid, signal.SIGKILL)
 
     # -- jobs of dead children --------------------------------------------------------------------
@@ -235,23 +314,28 @@ class Supervisor:
         except CONNECTION_ERRORS as exc:
             log.warning("could not requeue %s[%s] (%s); stall recovery will", held.task, job_id, exc)
 
-    def _fail_time_limit(self, job_id: str, held: HeldJob, pid: int) -> None:
+    def _fail_job_of_dead_child(self, job_id: str, held: HeldJob, error: TaskoraError) -> None:
+        """End the attempt a dead child was running with ``error``: retried under the task's policy, else failed.
+        Written only while the dead child's lock token still holds the job, so a job it had finished, or that
+        another worker took over meanwhile, is left alone."""
         app = self.settings.app
-        error = TimeLimitExceeded(f"{held.task} job {job_id} exceeded its hard time limit of {held.hard:g}s "
-                                  f"(child pid {pid} killed)")
         task = app.get_task(held.task)
-        retry_delay_ms = None
+        retry_delay_ms, not_retried = None, None
         if should_retry(task.options.retry, error, held.attempt):
-            retry_delay_ms = int(round(backoff_delay(task.options.retry, held.attempt) * 1000))
-        text, detail = f"TimeLimitExceeded: {error}", error_detail(error)
+            retry_delay_ms, not_retried = retry_delay_ms_of(task.options.retry, error, held.attempt)
+        text = error_text(error) + (f" (not retried: {not_retried})" if not_retried else "")
+        detail = error_detail(error)
         try:
             if retry_delay_ms is None:
                 workflow_hooks.on_failed(app, app.adapter.get_job(held.task, job_id) or {}, text, detail)
-            app.adapter.fail(ClaimedJob(held.task, job_id, held.token, {}), text, retry_delay_ms=retry_delay_ms,
-                             detail=detail)
-            log.error("Task %s[%s] failed: %s", held.task, job_id, text)
+            result = app.adapter.fail(ClaimedJob(held.task, job_id, held.token, {}), text,
+                                      retry_delay_ms=retry_delay_ms, detail=detail)
         except CONNECTION_ERRORS as exc:
             log.warning("could not fail %s[%s] (%s); stall recovery will pick it up", held.task, job_id, exc)
+            return
+        if result.status != "lost":
+            log.error("Task %s[%s] attempt %d %s: %s", held.task, job_id, held.attempt,
+                      "failed, will retry" if result.status == "retrying" else "failed", text)
 
 
 def _signal(pid: int, signum: int) -> None:
@@ -264,8 +348,10 @@ def _signal(pid: int, signum: int) -> None:
 class _Reporter:
     """Inside a child: keeps the supervisor's view of its held jobs current; retires the child past its limits."""
 
-    def __init__(self, conn: Connection, pool: ThreadPool, signals: StopSignals) -> None:
+    def __init__(self, conn: Connection, pool: ThreadPool, signals: StopSignals, board: RunningBoard) -> None:
         self.conn = conn
+        self.board = board
+        self._running: dict[str, tuple[str, str, int]] = {}
         self.pool = pool
         self.signals = signals
         self.done = 0
@@ -285,6 +371,8 @@ class _Reporter:
         hard = self.pool.limits.limits(runtime.task, runtime.fields.get).hard
         with self._lock:
             self._held[runtime.id] = (runtime.task_name, runtime.claimed.token, runtime.attempt, hard, time.monotonic())
+            self._running[runtime.id] = (runtime.task_name, runtime.claimed.token, runtime.attempt)
+            self.board.write(self._running)  # before the handler runs: a death from here on is this job's
         self._mark_changed()
 
     def job_reserved(self, job: Any) -> None:
@@ -311,6 +399,8 @@ class _Reporter:
     def job_finished(self, runtime: Any, outcome: Any) -> None:
         with self._lock:
             self._held.pop(runtime.id, None)
+            if self._running.pop(runtime.id, None) is not None:
+                self.board.write(self._running)
             self.done += 1
         self._mark_changed()
         s = self.pool.settings
@@ -357,12 +447,30 @@ class _Reporter:
         self.signals.request_stop()
 
 
-def _child_main(settings: WorkerSettings, conn: Connection, index: int) -> None:
+def _die_with_supervisor(supervisor_pid: int) -> None:
+    """A child outliving its supervisor would run jobs nobody beats for (they would run twice): on Linux the
+    kernel kills it when the supervisor dies; elsewhere the child's pipe reports fail and it runs on."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != supervisor_pid:  # it died before the prctl
+        os._exit(1)
+
+
+#: prctl option: the signal a process gets when its parent dies (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+
+
+def _child_main(settings: WorkerSettings, conn: Connection, index: int, board: RunningBoard, liveness_id: str,
+                supervisor_pid: int) -> None:  # fmt: skip
     """Entry point of a forked child: a one-slot-per-task worker until SIGTERM (twice: cold)."""
+    _die_with_supervisor(supervisor_pid)
+    liveness.adopt(liveness_id)
     signals = StopSignals()
     signals.install(interrupt=False, hangup=False)  # Ctrl-C reaches the whole group: only the supervisor acts
     pool = ThreadPool(settings, index=index, enforce_hard=False)
-    reporter = _Reporter(conn, pool, signals)
+    reporter = _Reporter(conn, pool, signals, board)
     pool.hooks.append(reporter)
     pool.slots = lambda: 1  # type: ignore[method-assign]
     pool.start()

@@ -1,0 +1,49 @@
+"""How a failure is written down: the error text and detail a job hash keeps, safe for any exception.
+
+A handler may raise anything, including an exception whose ``__str__`` itself raises; the worker must still
+record the failure (a job never stays active because its error could not be printed).
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+
+
+def error_message(error: BaseException) -> str:
+    """``str(error)``, or a placeholder saying why that failed."""
+    try:
+        return str(error)
+    except Exception as exc:  # an exception type with a broken __str__
+        try:
+            why = f"{type(exc).__name__}: {exc}"
+        except Exception:
+            why = type(exc).__name__
+        return f"<str() of this {type(error).__name__} raised {why}>"
+
+
+def error_text(error: BaseException) -> str:
+    """The ``error`` field of a failed job: ``Type: message``."""
+    return f"{type(error).__name__}: {error_message(error)}"
+
+
+def error_detail(error: BaseException) -> str:
+    """What the job hash keeps about an exception beyond its text: type, module, arguments, traceback."""
+    try:
+        args = json.loads(json.dumps(list(error.args), default=repr))
+    except Exception:  # unserializable arguments, or a repr that raises
+        args = [_safe_repr(a) for a in error.args]
+    return json.dumps({
+        "type": type(error).__qualname__,
+        "module": type(error).__module__,
+        "message": error_message(error),
+        "args": args,
+        "traceback": "".join(traceback.format_exception(type(error), error, error.__traceback__)),
+    })
+
+
+def _safe_repr(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return f"<unrepresentable {type(value).__name__}>"

@@ -1,0 +1,126 @@
+"""Worker liveness: recover the jobs of a killed worker in seconds, not after its locks lapse.
+
+A job's lock lasts ``stall.interval`` (30 s by default) so that a slow handler is never taken away; that
+same lease made a killed worker's jobs wait out the whole interval. So each running worker also keeps a
+short-lived liveness key (``taskora:alive:<worker id>``, refreshed every ``BEAT_EVERY_S``) and puts its id
+in every lock token it takes. Every worker's reclaimer looks at the locks of active jobs: a token whose
+worker has no liveness key belongs to a process that is gone, and the job goes back to the queue at once
+(lua/reclaim.lua, only while that token still holds it). A slow handler's worker keeps beating, so its job
+stays where it is. Tokens without a worker id (a TypeScript worker's, an embedded ``run_until_idle``)
+are left to the ordinary stall sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ..adapters.redis import CONNECTION_ERRORS
+from ..ids import lock_token
+
+if TYPE_CHECKING:
+    from ..adapters.redis import RedisAdapter
+    from ..task import Task
+
+log = logging.getLogger("taskora.worker")
+
+#: How long a liveness key lasts without a beat, and how often a worker beats and looks for gone workers.
+ALIVE_TTL_S = 2.0
+BEAT_EVERY_S = 0.5
+RECLAIM_EVERY_S = 0.5
+
+_OWNED = re.compile(r"^(w[0-9a-f]{16}):[0-9a-f]+$")
+
+#: Set in a prefork child: the liveness id its supervisor beats for it (see ``adopt``).
+_adopted_id: str | None = None
+
+
+def new_worker_id() -> str:
+    return "w" + uuid.uuid4().hex[:16]
+
+
+def adopt(worker_id: str) -> None:
+    """In a prefork child: take the id whose key the supervisor keeps alive. The supervisor never runs handler
+    code, so a handler that holds the GIL for seconds (one long C call) cannot make its own job look lost."""
+    global _adopted_id
+    _adopted_id = worker_id
+
+
+def owner_of(token: str) -> str | None:
+    """The worker id inside a lock token taken by a liveness-keeping worker, else None."""
+    match = _OWNED.match(token)
+    return match.group(1) if match else None
+
+
+class Liveness:
+    """One worker process's liveness key, its lock tokens, and its look-out for workers that are gone."""
+
+    def __init__(self, adapter: RedisAdapter, name: str) -> None:
+        self.adapter = adapter
+        self.name = name
+        #: False in a prefork child: its supervisor beats its key (``adopt``).
+        self.beats = _adopted_id is None
+        self.worker_id = _adopted_id or new_worker_id()
+
+    def new_token(self) -> str:
+        """A lock token that names this worker: reclaimable once this worker stops beating."""
+        return f"{self.worker_id}:{lock_token()}"
+
+    def beat(self) -> None:
+        if self.beats:
+            self.adapter.mark_alive(self.worker_id, self.name, int(ALIVE_TTL_S * 1000))
+
+    def beat_until(self, stopped: threading.Event) -> None:
+        """Refresh the liveness key until ``stopped``; a failed beat is retried at the next tick."""
+        while self.beats and not stopped.wait(BEAT_EVERY_S):
+            try:
+                self.beat()
+            except CONNECTION_ERRORS as exc:
+                log.warning("Redis unreachable refreshing worker liveness (%s)", exc)
+
+    def gone(self) -> None:
+        """A clean stop: nothing of ours is held any more, so no key should outlive us."""
+        if not self.beats:
+            return  # the supervisor drops the key once this child has exited
+        try:
+            self.adapter.mark_gone(self.worker_id)
+        except CONNECTION_ERRORS:
+            pass
+
+    def reclaim_until(self, tasks: Iterable[Task], stopped: threading.Event) -> None:
+        """Look for gone workers' jobs until ``stopped``. After Redis was unreachable, wait until every live
+        worker has had time to beat again: keys that lapsed during the outage do not mean their workers died."""
+        tasks = list(tasks)
+        quiet_until = 0.0
+        while not stopped.wait(RECLAIM_EVERY_S):
+            if time.monotonic() < quiet_until:
+                continue
+            try:
+                for task in tasks:
+                    self.reclaim(task)
+            except CONNECTION_ERRORS as exc:
+                log.warning("Redis unreachable looking for jobs of gone workers (%s)", exc)
+                quiet_until = time.monotonic() + 2 * ALIVE_TTL_S
+
+    def reclaim(self, task: Task) -> list[str]:
+        """Hand back ``task``'s active jobs whose worker is gone; returns their ids."""
+        held = [(job_id, token, owner) for job_id, token in self.adapter.locks_of_active(task.name)
+                if (owner := owner_of(token)) is not None and owner != self.worker_id]
+        if not held:
+            return []
+        alive = self.adapter.alive({owner for _job_id, _token, owner in held})
+        reclaimed = []
+        for job_id, token, owner in held:
+            if owner in alive:
+                continue
+            status = self.adapter.reclaim(task.name, job_id, token, task.options.stall.max_lost)
+            if status != "lost":
+                log.warning("Task %s[%s]: its worker %s is gone; job %s", task.name, job_id, owner,
+                            "failed (lost too often)" if status == "failed" else status)
+                reclaimed.append(job_id)
+        return reclaimed

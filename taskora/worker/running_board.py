@@ -1,0 +1,53 @@
+"""The jobs a prefork child is running right now, on a page of memory its supervisor can read after it died.
+
+A child reports its held jobs over a pipe at most every few milliseconds (supervisor.py), so a handler
+that kills its process at once (``os.abort``, a segfault) can die before any report says it started.
+The board closes that gap without a message per job: the slot thread writes it before the handler runs,
+into an anonymous shared mapping inherited through ``fork``, and nothing reads it until the child is dead.
+Two halves are written alternately and a header names the complete one, so a write cut short by the
+child's death still leaves the previous complete board readable.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import struct
+from typing import Any
+
+#: Bytes per half; a child runs one job per task, so this holds hundreds of running jobs.
+HALF_SIZE = 64 * 1024
+_HEADER = struct.Struct("<II")  # which half is complete (0/1), its length
+
+
+class RunningBoard:
+    """Written only by one child (under its own lock), read only by the supervisor once that child died."""
+
+    def __init__(self) -> None:
+        self._map = mmap.mmap(-1, _HEADER.size + 2 * HALF_SIZE)  # MAP_SHARED | MAP_ANONYMOUS
+        self._half = 0
+
+    def write(self, running: dict[str, tuple[str, str, int]]) -> bool:
+        """Publish ``{job id: (task, lock token, attempt)}``; False when it does not fit (the pipe reports remain)."""
+        body = json.dumps(running, separators=(",", ":")).encode()
+        if len(body) > HALF_SIZE:
+            return False
+        self._half ^= 1
+        start = _HEADER.size + self._half * HALF_SIZE
+        self._map[start:start + len(body)] = body
+        self._map[:_HEADER.size] = _HEADER.pack(self._half, len(body))
+        return True
+
+    def read(self) -> dict[str, tuple[str, str, int]]:
+        half, length = _HEADER.unpack(self._map[:_HEADER.size])
+        if length == 0 or half > 1 or length > HALF_SIZE:
+            return {}
+        start = _HEADER.size + half * HALF_SIZE
+        try:
+            raw: dict[str, Any] = json.loads(self._map[start:start + length])
+        except ValueError:
+            return {}
+        return {job_id: (str(task), str(token), int(attempt)) for job_id, (task, token, attempt) in raw.items()}
+
+    def close(self) -> None:
+        self._map.close()

@@ -1,0 +1,32 @@
+"""Retention keeps up with any rate: one maintenance round trims every finished record beyond the limits,
+not one batch of them (both engines)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from taskora import Taskora
+from taskora.worker.loop import Worker
+
+_JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def test_one_round_trims_a_backlog_many_batches_long(make_app: Callable[..., Taskora]) -> None:
+    app = make_app(retention={"completed": {"max_items": 10}, "failed": {"max_items": 5}})
+    task = app.task("quick", lambda n: n if n % 10 else 1 / 0)
+    worker = Worker(app, [task])
+    worker.TRIM_BATCH = 300  # several batches per state: 2,700 completed and 300 failed jobs
+    task.dispatch_many(list(range(3000)))
+    assert worker.run_until_idle() == 3000
+    counts = app.adapter.counts("quick")
+    assert (counts["completed"], counts["failed"]) == (2700, 300)
+
+    assert worker._trim(task) == 2700 - 10 + 300 - 5
+
+    counts = app.adapter.counts("quick")
+    assert (counts["completed"], counts["failed"]) == (10, 5)
+    prefix = app.adapter.keys.task_prefix("quick")
+    keys = [k.decode()[len(prefix):] for k in app.adapter.client.scan_iter(match=prefix + "*")]
+    job_keys = [k for k in keys if _JOB_ID.fullmatch(k)]
+    assert len(job_keys) == 15  # the records of the jobs kept, and nothing else of the trimmed ones
