@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskora import Taskora
 from taskora.errors import ConfigurationError, RetryError
+from taskora.rate_limits import parse_rate_limit
 
 from ..exceptions import ImproperlyConfigured
 from . import _execute
@@ -150,7 +151,7 @@ class EngineMixin:
         extra = {"celery_task": task, "soft_time_limit": task.resolved("soft_time_limit"),
                  "time_limit": task.resolved("time_limit"), "acks_late": task.resolved("acks_late"),
                  "reject_on_worker_lost": task.resolved("reject_on_worker_lost"),
-                 "rate_limit": task.resolved("rate_limit"), "celery_queue": queue}
+                 "rate_limit": self._rate_limit(task), "celery_queue": queue}
         for key in ("soft_time_limit", "time_limit"):  # unset: the worker's --(soft-)time-limit applies
             if extra[key] is None:
                 del extra[key]
@@ -159,6 +160,17 @@ class EngineMixin:
             retry={"attempts": UNLIMITED_ATTEMPTS, "retry_on": (RetryError,), "backoff": "fixed", "delay": 0,
                    "jitter": False},
             keep_result=not task.resolved("ignore_result"), **self._stall_options(), **extra)  # fmt: skip
+
+    def _rate_limit(self, task: Task) -> Any:
+        """The task's ``rate_limit`` (its own, annotations, ``task_default_rate_limit``), checked now so a typo fails
+        at registration; None when ``worker_disable_rate_limits`` is set."""
+        if self.conf.get("worker_disable_rate_limits"):
+            return None
+        value = task.resolved("rate_limit")
+        try:
+            return parse_rate_limit(value, name=f"{task.name}: rate_limit")
+        except ConfigurationError as exc:
+            raise ImproperlyConfigured(str(exc)) from exc
 
     def _stall_options(self) -> dict[str, Any]:
         """``stall`` for an engine task: the explicit ``visibility_timeout`` becomes the lock lease.

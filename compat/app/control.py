@@ -42,6 +42,28 @@ class Control:
                   **kwargs: Any) -> None:  # fmt: skip
         self.revoke(task_id, destination=destination, terminate=True, signal=signal, **kwargs)
 
+    def rate_limit(self, task_name: str, rate_limit: Any, destination: Any = None, reply: bool = False,
+                   timeout: float = 1.0, **kwargs: Any) -> list[dict[str, Any]] | None:  # fmt: skip
+        """Set a task's rate limit (``"5/s"``, ``"100/m"``; None or 0 lifts it) for every worker at once.
+
+        The limit lives in the engine, shared by all workers (stricter than Celery's per-worker buckets); it
+        holds until a worker for the task starts again with the task's declared ``rate_limit``.
+
+        As with Celery the task is named, not imported: a producer that does not register it still sets it.
+
+        Raises:
+            taskora.ConfigurationError: ``rate_limit`` is not a rate limit (a ValueError; nothing is changed).
+        """
+        from taskora.rate_limits import parse_rate_limit, set_rate_limit
+
+        engine_names = sorted(set(self.app._engine_names_for(task_name) or ()) | {task_name})
+        parse_rate_limit(rate_limit, name=f"{task_name}: rate_limit")  # checked before anything is written
+        native = self.app.__taskora_app__
+        for engine_name in engine_names:
+            set_rate_limit(native, engine_name, rate_limit)
+        answer = {"ok": "new rate limit set successfully"}
+        return [{STORE_NODE: answer}] if reply else None
+
     def purge(self, connection: Any = None) -> int:
         """Delete every waiting and delayed job of this app's tasks; returns how many."""
         native = self.app.__taskora_app__

@@ -594,6 +594,19 @@ class RedisAdapter:
         pipe.execute()
         return len(ids)
 
+    def set_rate_limit(self, task: str, interval_ms: float | None) -> None:
+        """Set (or with None remove) ``task``'s limiter, read by every claim (see taskora/rate_limits.py)."""
+        key = self.keys.rate_limit(task)
+        if interval_ms is None:
+            self.client.delete(key)
+        else:
+            self.client.hset(key, "interval", repr(float(interval_ms)))
+
+    def rate_limit_interval(self, task: str) -> float | None:
+        """The ms between two starts of ``task`` in force, or None when it has no limit."""
+        raw = self.client.hget(self.keys.rate_limit(task), "interval")
+        return None if raw is None else float(raw)
+
     def pubsub(self) -> Any:
         return self.blocking.pubsub(ignore_subscribe_messages=True)
 

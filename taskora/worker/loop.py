@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, ClaimResult
 from ..errors import RetryError, SerializationError
 from ..ids import lock_token
+from ..rate_limits import apply_rate_limits
 from ..retry import backoff_delay, should_retry
 from ..workflow import hooks as workflow_hooks
 from .executor import Executor, Outcome
@@ -99,6 +100,7 @@ class Worker:
 
     def start(self) -> None:
         self.adapter.connect()
+        apply_rate_limits(self.app, self.tasks)  # the tasks' declared limits, shared with every other worker
         self._subscribe_cancels()  # before any claim, so no cancel of a job we hold can be missed
         for task in self.tasks:
             slots = self.slots_for(task)
