@@ -221,6 +221,9 @@ class EngineMixin:
             home = native.tasks[name].options.queue
             for queue in wanted - {home}:
                 self._register_native(task, queue, self._native_name(name, queue, home))
+        from . import _revoke
+
+        _revoke.attach(self, native)  # a worker sends task_revoked for terminated and expired jobs
 
     def _tracks_started(self, job: dict[str, Any]) -> bool:
         task = self._tasks.get(str(job.get("celery.task") or ""))

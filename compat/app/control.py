@@ -29,14 +29,24 @@ class Control:
 
     def revoke(self, task_id: str | Iterable[str], destination: Any = None, terminate: bool = False,
                signal: str = "SIGTERM", **kwargs: Any) -> None:  # fmt: skip
-        """Cancel the job(s): REVOKED at once when not started, aborted through the worker when running."""
+        """Revoke the job(s): one not started yet is REVOKED at once and never runs.
+
+        A running one is told to stop (``ctx.signal``) and ends REVOKED when it does; with ``terminate=True`` it
+        is REVOKED at once and its worker stops the handler: a prefork child gets ``signal`` and is replaced, a
+        thread gets :class:`taskora.worker.terminate.Terminated` raised inside the handler.
+
+        Raises:
+            ValueError: ``signal`` is not a signal name or number (nothing is revoked).
+        """
         from ..result import AsyncResult
 
         ids = [task_id] if isinstance(task_id, str) else list(task_id)
+        signame = _signal_name(signal) if terminate else ""
         for job_id in ids:
             handle = AsyncResult(job_id, app=self.app)._handle()
             if handle is not None:
-                handle.cancel("terminated" if terminate else "revoked")
+                reason = "terminated" if terminate else "revoked"
+                handle.app.adapter.cancel(handle.task, handle.id, reason, terminate=signame)
 
     def terminate(self, task_id: str | Iterable[str], destination: Any = None, signal: str = "SIGTERM",
                   **kwargs: Any) -> None:  # fmt: skip
@@ -148,6 +158,15 @@ class Inspect:
 
     def revoked(self) -> dict[str, Any]:
         return {STORE_NODE: [entry["id"] for entry in self._stored("cancelled")]}
+
+
+def _signal_name(value: Any) -> str:
+    """``"SIGKILL"``, ``"KILL"``, ``9`` -> ``"SIGKILL"`` (Celery accepts each); ValueError naming a bad one."""
+    import signal
+
+    from taskora.worker.terminate import signal_number
+
+    return signal.Signals(signal_number(value or "SIGTERM")).name
 
 
 def celery_name(engine_name: str) -> str:

@@ -474,9 +474,10 @@ class RedisAdapter:
             self.client.zadd(self.keys.marker(task), members)
 
     # -- control and reads --------------------------------------------------------------------
-    def cancel(self, task: str, job_id: str, reason: str = "") -> str:
+    def cancel(self, task: str, job_id: str, reason: str = "", *, terminate: str = "") -> str:
+        """Cancel a job (see lua/cancel.lua); ``terminate`` (a signal name) also ends an active one at once."""
         keys = self.keys.queue(task) + [self.keys.cancel_channel(task)]
-        args = [self.keys.task_prefix(task), self.now_ms(), job_id, reason]
+        args = [self.keys.task_prefix(task), self.now_ms(), job_id, reason, terminate]
         return _text(self.scripts.cancel(self.runner, keys, args))
 
     def get_job(self, task: str, job_id: str) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..context import Context
 from ..errors import TimeoutError
 from ..middleware import MiddlewareContext, compose
+from .terminate import Terminator
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -71,10 +72,13 @@ class Executor:
     def __init__(self, app: Taskora) -> None:
         self.app = app
         self.async_loop = AsyncLoop()
+        #: Stops a handler whose job is revoked with terminate=True (a prefork child sets its kill_process).
+        self.terminator = Terminator(app.adapter)
 
     def execute(self, runtime: JobRuntime) -> Outcome:
         started = time.monotonic()
-        outcome = self._execute(runtime)
+        with self.terminator.running(runtime):
+            outcome = self._execute(runtime)
         outcome.duration = time.monotonic() - started
         if runtime.signal.reason == "cancelled":
             outcome.kind = "cancelled"
