@@ -117,11 +117,12 @@ def set_rate_limit(app: Taskora, task_name: str, limit: Any) -> RateLimit | None
 
 
 def apply_rate_limits(app: Taskora, tasks: Iterable[Task]) -> None:
-    """Write the declared limit of each task a worker starts for (clearing one no longer declared).
+    """Record the limit each task a worker starts for declares, when it differs from the one recorded.
 
-    A limit changed at run time (``set_rate_limit``, Celery's ``control.rate_limit``) holds until a
-    worker for that task starts again, as a restarted Celery worker forgets it too.
+    A limit changed at run time (``set_rate_limit``, Celery's ``control.rate_limit``) so stays in force
+    while workers start and stop (prefork children are replaced), until a deploy changes the task's
+    declared limit: then that one applies.
     """
     limits = [(task.name, rate_limit_of(task)) for task in tasks]  # every one parsed before anything is written
     for name, limit in limits:
-        app.adapter.set_rate_limit(name, None if limit is None else limit.interval_ms)
+        app.adapter.declare_rate_limit(name, None if limit is None else limit.interval_ms)

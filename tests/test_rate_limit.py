@@ -13,7 +13,7 @@ import uuid
 import pytest
 from taskora.compat import Celery
 
-from taskora import ConfigurationError
+from taskora import ConfigurationError, Taskora
 from taskora.clock import VirtualClock
 from taskora.rate_limits import RateLimit, parse_rate_limit, set_rate_limit
 from taskora.worker.loop import Worker
@@ -100,6 +100,53 @@ def test_an_in_process_worker_with_many_slots_keeps_the_pace(make_app):
         worker.stop(5)
     starts = sorted(int(app.adapter.get_job(task.name, h.id)["processedOn"]) for h in handles)
     assert all(b - a >= 100 for a, b in zip(starts, starts[1:], strict=False)), starts
+
+
+def test_a_limit_set_at_run_time_survives_workers_starting_until_the_declared_one_changes(make_app):
+    app = make_app()
+    task = app.task("tuned", lambda n: n, rate_limit="5/s")
+    redeployed = make_app(share=True)
+    new_code = redeployed.task("tuned", lambda n: n, rate_limit="10/s")
+
+    def start_and_stop(on, tasks) -> float | None:
+        worker = Worker(on, tasks)
+        worker.start()  # records the declared limit
+        worker.stop(5)
+        return app.adapter.rate_limit_interval("tuned")
+
+    assert start_and_stop(app, [task]) == 200
+    set_rate_limit(app, task.name, "1/h")  # an operator slows it down for every worker
+    assert start_and_stop(app, [task]) == 3_600_000  # a worker (or prefork child) starting keeps it
+    assert start_and_stop(redeployed, [new_code]) == 100  # a deploy declaring another limit replaces it
+    set_rate_limit(app, task.name, None)
+    assert app.adapter.rate_limit_interval(task.name) is None
+
+
+def test_a_worker_over_the_limit_waits_without_polling(redis_url):
+    """Two jobs of a 1/s task: the second waits a second, in a few claims, not thousands."""
+    app = Taskora(redis_url)
+    task = app.task("slow-api", lambda n: n, rate_limit="1/s", concurrency=3)
+    worker = Worker(app, [task])
+    worker.start()
+    try:
+        first = task.dispatch(1)
+        assert first.result(timeout=10) == 1
+        calls_before = _script_calls(app)
+        second = task.dispatch(2)
+        assert second.result(timeout=10) == 2
+        calls = _script_calls(app) - calls_before
+    finally:
+        worker.stop(5)
+        app.close()
+    started = [int(app.adapter.get_job(task.name, h.id)["processedOn"]) for h in (first, second)]
+    assert started[1] - started[0] >= 1000
+    print(f"script calls while the second job waited: {calls}")
+    assert calls < 40, calls  # enqueue, a refused claim per idle slot, the due claim, ack, heartbeats
+
+
+def _script_calls(app) -> int:
+    stats = app.adapter.client.info("commandstats")
+    return sum(int(stats.get(name, {}).get("calls", 0)) for name in ("cmdstat_evalsha", "cmdstat_eval"))
 
 
 PROJECT = '''

@@ -57,7 +57,7 @@ class Control:
         """Set a task's rate limit (``"5/s"``, ``"100/m"``; None or 0 lifts it) for every worker at once.
 
         The limit lives in the engine, shared by all workers (stricter than Celery's per-worker buckets); it
-        holds until a worker for the task starts again with the task's declared ``rate_limit``.
+        holds until a deploy changes the task's declared ``rate_limit`` (workers starting do not undo it).
 
         As with Celery the task is named, not imported: a producer that does not register it still sets it.
 

@@ -599,9 +599,22 @@ class RedisAdapter:
         """Set (or with None remove) ``task``'s limiter, read by every claim (see taskora/rate_limits.py)."""
         key = self.keys.rate_limit(task)
         if interval_ms is None:
-            self.client.delete(key)
+            self.client.hdel(key, "interval", "tat")  # the declared limit stays recorded (see declare_rate_limit)
         else:
             self.client.hset(key, "interval", repr(float(interval_ms)))
+
+    def declare_rate_limit(self, task: str, interval_ms: float | None) -> bool:
+        """Write the limit ``task`` declares in code, unless that declaration is already recorded (a limit set at
+        run time then stays in force); True when something was written."""
+        key, declared = self.keys.rate_limit(task), "" if interval_ms is None else repr(float(interval_ms))
+        recorded = self.client.hget(key, "declared")
+        if (recorded.decode() if isinstance(recorded, bytes) else recorded or "") == declared:
+            return False
+        if interval_ms is None:
+            self.client.delete(key)
+        else:
+            self.client.hset(key, mapping={"interval": declared, "declared": declared})
+        return True
 
     def rate_limit_interval(self, task: str) -> float | None:
         """The ms between two starts of ``task`` in force, or None when it has no limit."""
