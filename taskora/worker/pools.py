@@ -198,8 +198,8 @@ def terminate_process(signum: int) -> None:
     """Make this process die by ``signum`` (a terminated job's prefork child). The main thread delivers it
     with the default action, as the signal may be one this process handles (SIGTERM: warm shutdown)."""
     signals = _installed
-    if signals is None:
-        die_by(signum)
+    if signals is None:  # no serve loop whose main thread could reset a handler: kill by default action or SIGKILL
+        os.kill(os.getpid(), signum if signal.getsignal(signum) == signal.SIG_DFL else signal.SIGKILL)
         return
     signals.terminate_with = signum
     signals.changed.set()
