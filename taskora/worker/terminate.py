@@ -93,7 +93,8 @@ class Terminator:
                 raise_in_thread(ident, None)  # one raised too late stays undelivered
 
     def _on_abort(self, runtime: JobRuntime, reason: str) -> None:
-        if reason != "cancelled":
+        # the cancel message says "cancelled"; a heartbeat that runs first finds the job ended: "lost"
+        if reason not in ("cancelled", "lost"):
             return
         signum = self._signal_of(runtime)
         if signum is None:
