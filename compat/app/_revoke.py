@@ -7,7 +7,9 @@ request. Here:
   which tells this module before it kills or interrupts the handler: ``terminated=True``;
 * an expiry is decided by the engine's claim (the job is never handed to a worker), which writes an
   ``expired`` event; every worker consuming that queue reads it, and the first to mark the job
-  (``HSETNX``) sends ``expired=True``, so the signal goes out once, whichever worker reads first.
+  (``HSETNX``) sends ``expired=True``, so the signal goes out once, whichever worker reads first;
+* a revoke of a job that had not started (its ``cancelled`` event, reason ``revoked``) goes out the same
+  way, with ``terminated=False, expired=False``.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ def attach(app: Any, native: Taskora) -> None:
         return
     app._revoke_signals_attached = True
     terminate.on_terminated(lambda runtime, signum: _on_terminated(app, runtime, signum))
-    native.on("task:expired", lambda event: _on_expired(app, native, event))
+    native.on("task:expired", lambda event: _on_dropped(app, native, event, expired=True))
+    native.on("task:cancelled", lambda event: _on_dropped(app, native, event, expired=False))
 
 
 def _celery_task(app: Any, engine_name: str) -> Any:
@@ -56,9 +59,10 @@ def _on_terminated(app: Any, runtime: JobRuntime, signum: int) -> None:
     signals.task_revoked.send(sender=task, request=request, terminated=True, signum=signum, expired=False)
 
 
-def _on_expired(app: Any, native: Taskora, event: Event) -> None:
+def _on_dropped(app: Any, native: Taskora, event: Event, *, expired: bool) -> None:
+    """An expired job, or one revoked before it ran (a terminated one is told by its worker instead)."""
     task = _celery_task(app, event.task)
-    if task is None:
+    if task is None or (not expired and event.reason != "revoked"):
         return
     job = native.adapter.get_job(event.task, event.id)
     if job is None or not native.adapter.client.hsetnx(native.adapter.keys.job(event.task, event.id), SENT_FIELD, "1"):
@@ -67,4 +71,4 @@ def _on_expired(app: Any, native: Taskora, event: Event) -> None:
     data = data if isinstance(data, dict) else {}
     request = Context(id=event.id, task=task.name, args=list(data.get("args") or []),
                       kwargs=dict(data.get("kwargs") or {}), hostname=app.hostname, is_eager=False)
-    signals.task_revoked.send(sender=task, request=request, terminated=False, signum=None, expired=True)
+    signals.task_revoked.send(sender=task, request=request, terminated=False, signum=None, expired=expired)

@@ -204,3 +204,9 @@ def test_revoking_a_waiting_task_means_it_never_runs(rvproj):
     start("-P", "threads", "-c", "1")
     assert proj.touch.delay(str(tmp_path / "after")).get(timeout=20) == "ran"
     assert not ran.exists() and waiting.state == "REVOKED"
+    later = proj.touch.apply_async((str(ran),), countdown=60)  # revoked while a worker runs: it sends task_revoked
+    later.revoke()
+    assert later.state == "REVOKED"
+    wait_until(lambda: _signals(tmp_path), 5, "task_revoked for the revoked task")
+    (sent,) = _signals(tmp_path)
+    assert sent["id"] == later.id and sent["terminated"] is False and sent["expired"] is False
