@@ -12,10 +12,11 @@ import uuid
 
 import pytest
 from taskora.compat import Celery
+from taskora.compat.exceptions import ImproperlyConfigured
 
 from taskora import ConfigurationError, Taskora
 from taskora.clock import VirtualClock
-from taskora.rate_limits import RateLimit, parse_rate_limit, set_rate_limit
+from taskora.rate_limits import RateLimit, parse_rate_limit, rate_limit_of, set_rate_limit
 from taskora.worker.loop import Worker
 
 from .compat.celery_helpers import CeleryWorker
@@ -147,6 +148,57 @@ def test_a_worker_over_the_limit_waits_without_polling(redis_url):
 def _script_calls(app) -> int:
     stats = app.adapter.client.info("commandstats")
     return sum(int(stats.get(name, {}).get("calls", 0)) for name in ("cmdstat_evalsha", "cmdstat_eval"))
+
+
+class SlowAll:
+    """A Celery annotation object: ``annotate_any`` answers for every task."""
+
+    def annotate(self, task):
+        return None
+
+    def annotate_any(self):
+        return {"rate_limit": "1/h"}
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({}, {"proj.own": RateLimit(5, 1), "proj.plain": None}),
+    ({"task_default_rate_limit": "3/m"}, {"proj.own": RateLimit(5, 1), "proj.plain": RateLimit(3, 60)}),
+    ({"task_annotations": {"proj.plain": {"rate_limit": "7/s"}}}, {"proj.plain": RateLimit(7, 1)}),
+    ({"task_annotations": [{"proj.own": {"rate_limit": "2/s"}}, {"*": {"rate_limit": "9/s"}}]},
+     {"proj.own": RateLimit(9, 1), "proj.plain": RateLimit(9, 1)}),  # Celery applies "*" last
+    ({"task_annotations": SlowAll()}, {"proj.own": RateLimit(1, 3600)}),
+    ({"worker_disable_rate_limits": True, "task_default_rate_limit": "3/m"}, {"proj.own": None, "proj.plain": None}),
+])  # fmt: skip
+def test_celery_rate_limits_come_from_the_task_annotations_and_defaults(settings, expected):
+    app = Celery("proj", broker="memory://", **settings)
+
+    @app.task(name="proj.own", rate_limit="5/s")
+    def own():
+        return 1
+
+    @app.task(name="proj.plain")
+    def plain():
+        return 2
+
+    try:
+        native = app.__taskora_app__
+        assert {name: rate_limit_of(native.tasks[name]) for name in expected} == expected
+    finally:
+        app.close()
+
+
+def test_a_bad_celery_rate_limit_fails_naming_the_task():
+    app = Celery("proj", broker="memory://")
+
+    @app.task(name="proj.typo", rate_limit="5/fortnight")
+    def typo():
+        return 1
+
+    try:
+        with pytest.raises(ImproperlyConfigured, match="proj.typo: rate_limit"):
+            app.__taskora_app__  # noqa: B018 - registration happens here
+    finally:
+        app.close()
 
 
 PROJECT = '''

@@ -24,6 +24,7 @@ from taskora.rate_limits import parse_rate_limit
 
 from ..exceptions import ImproperlyConfigured
 from . import _execute
+from ._annotations import annotated
 from .routing import Router
 
 if TYPE_CHECKING:
@@ -162,11 +163,13 @@ class EngineMixin:
             keep_result=not task.resolved("ignore_result"), **self._stall_options(), **extra)  # fmt: skip
 
     def _rate_limit(self, task: Task) -> Any:
-        """The task's ``rate_limit`` (its own, annotations, ``task_default_rate_limit``), checked now so a typo fails
-        at registration; None when ``worker_disable_rate_limits`` is set."""
+        """The task's ``rate_limit`` (``task_annotations`` over its own, then ``task_default_rate_limit``), checked
+        now so a typo fails at registration; None when ``worker_disable_rate_limits`` is set."""
         if self.conf.get("worker_disable_rate_limits"):
             return None
-        value = task.resolved("rate_limit")
+        found, value = annotated(self.conf.get("task_annotations"), task, "rate_limit")
+        if not found:
+            value = task.resolved("rate_limit")
         try:
             return parse_rate_limit(value, name=f"{task.name}: rate_limit")
         except ConfigurationError as exc:
