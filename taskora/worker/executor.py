@@ -38,8 +38,13 @@ class AsyncLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
 
-    def run(self, awaitable: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), self._get()).result()
+    def run(self, awaitable: Any, on_interrupt: Callable[[Callable[[], Any]], Any] | None = None) -> Any:
+        """Run ``awaitable`` on the loop and wait for it; ``on_interrupt(cancel)`` is handed a function that
+        cancels it (a waiting thread cannot be interrupted otherwise: the wait is one C call)."""
+        future = asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), self._get())
+        if on_interrupt is not None:
+            on_interrupt(future.cancel)
+        return future.result()
 
     def _get(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -103,7 +108,7 @@ class Executor:
     def _call_handler(self, task: Any, data: Any, ctx: Context | None) -> Any:
         result = task.handler(data, ctx) if task.accepts_context else task.handler(data)
         if inspect.isawaitable(result):
-            result = self.async_loop.run(result)
+            result = self.async_loop.run(result, self.terminator.on_terminate_here)
         return result
 
     def _with_timeout(self, runtime: JobRuntime, call: Callable[[], Any]) -> Any:

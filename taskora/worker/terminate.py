@@ -8,7 +8,8 @@ afterwards counts; what is left is to stop the work itself:
   the supervisor replaces it (the main thread delivers it: ``pools.serve``);
 * with threads a thread cannot be killed, so :class:`Terminated` is raised inside the handler's thread
   (``PyThreadState_SetAsyncExc``, as soft time limits are). Python delivers it between bytecodes: a
-  handler blocked in one long C call sees it when that call returns.
+  handler blocked in one long C call sees it when that call returns. An ``async def`` handler's
+  coroutine is cancelled (``CancelledError`` at its current ``await``).
 
 Listeners added with :func:`on_terminated` are told first, in the worker process that ran the job
 (the Celery front sends ``task_revoked`` with ``terminated=True`` from there).
@@ -77,6 +78,7 @@ class Terminator:
         self.kill_process = kill_process
         self._lock = threading.Lock()
         self._running: dict[str, int] = {}  # job id -> ident of the thread running its handler
+        self._interrupts: dict[int, list[Callable[[], Any]]] = {}  # thread ident -> what else stops its handler
 
     @contextmanager
     def running(self, runtime: JobRuntime) -> Iterator[None]:
@@ -90,7 +92,14 @@ class Terminator:
         finally:
             with self._lock:
                 self._running.pop(runtime.id, None)
+                self._interrupts.pop(ident, None)
                 raise_in_thread(ident, None)  # one raised too late stays undelivered
+
+    def on_terminate_here(self, interrupt: Callable[[], Any]) -> None:
+        """Also call ``interrupt`` should the handler running in this thread be terminated (e.g. cancel the
+        coroutine of an ``async def`` handler, which the waiting thread cannot reach)."""
+        with self._lock:
+            self._interrupts.setdefault(threading.get_ident(), []).append(interrupt)
 
     def _on_abort(self, runtime: JobRuntime, reason: str) -> None:
         # the cancel message says "cancelled"; a heartbeat that runs first finds the job ended: "lost"
@@ -113,8 +122,12 @@ class Terminator:
             self.kill_process(signum)
             return
         with self._lock:
-            if self._running.get(runtime.id) == ident:
-                raise_in_thread(ident, Terminated)
+            if self._running.get(runtime.id) != ident:
+                return
+            interrupts = self._interrupts.pop(ident, [])
+            raise_in_thread(ident, Terminated)
+        for interrupt in interrupts:
+            interrupt()
 
     def _signal_of(self, runtime: JobRuntime) -> int | None:
         """The terminate signal recorded on the job, or None for a plain cancel."""
