@@ -98,8 +98,10 @@ class Terminator:
     def on_terminate_here(self, interrupt: Callable[[], Any]) -> None:
         """Also call ``interrupt`` should the handler running in this thread be terminated (e.g. cancel the
         coroutine of an ``async def`` handler, which the waiting thread cannot reach)."""
+        ident = threading.get_ident()
         with self._lock:
-            self._interrupts.setdefault(threading.get_ident(), []).append(interrupt)
+            if ident in self._running.values():  # not in a thread of its own (hard time limit): nothing to track
+                self._interrupts.setdefault(ident, []).append(interrupt)
 
     def _on_abort(self, runtime: JobRuntime, reason: str) -> None:
         # the cancel message says "cancelled"; a heartbeat that runs first finds the job ended: "lost"
