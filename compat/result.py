@@ -144,6 +144,11 @@ class AsyncResult(ResultBase):
             return str(entry.get("state")), entry.get("meta")
         return None
 
+    def _expired(self, job: dict[str, Any]) -> bool:
+        """Past its ``expires``: the engine's next claim ends it as expired, whenever a worker gets to it."""
+        expire_at = int(float(_text(job.get("expireAt")) or 0))
+        return 0 < expire_at <= self.app.__taskora_app__.adapter.now_ms()
+
     def _state_and_info(self) -> tuple[str, Any]:
         job = self._fields()
         if job is None:
@@ -159,6 +164,8 @@ class AsyncResult(ResultBase):
             return states.FAILURE, failure_exception(job)
         if native in ("cancelled", "expired"):
             return states.REVOKED, TaskRevokedError("expired" if native == "expired" else "revoked")
+        if native in ("waiting", "delayed") and self._expired(job):
+            return states.REVOKED, TaskRevokedError("expired")  # no worker claimed it yet; none will run it
         if native == "retrying":
             return states.RETRY, retry_exception(job)
         if native == "active":

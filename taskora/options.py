@@ -67,6 +67,7 @@ class TaskOptions:
     version: int = 1
     keep_result: bool = True
     schedule: Mapping[str, Any] | None = None
+    rate_limit: Any = None  # a taskora.rate_limits.RateLimit (parsed from "5/s", a number, {"limit", "per"})
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -190,6 +191,10 @@ def _parse_option(name: str, value: Any, base: TaskOptions) -> Any:
         return check_priority(value)
     if name == "middleware":
         return tuple(value)
+    if name == "rate_limit":
+        from .rate_limits import parse_rate_limit
+
+        return parse_rate_limit(value)
     if name == "queue":
         if not isinstance(value, str) or not value:
             raise ConfigurationError(f"queue: must be a non-empty string, got {value!r}")

@@ -6,20 +6,25 @@
 * Each Celery task is a native task of the same name whose job data is ``{"args", "kwargs"}``; its
   native queue is the task's Celery queue, so ``taskora worker -Q a,b`` selects it. A call routed to
   another queue goes to the engine task ``"<queue>::<name>"`` (see ``base.py``).
+* A queue is therefore a set of engine tasks (their keys), and a worker consumes queues by running the
+  engine tasks of those queues: with ``-Q a,b`` exactly those; without ``-Q`` Celery's default,
+  ``task_default_queue`` plus the queues declared in ``task_queues`` (:class:`CeleryNative`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from taskora import Taskora
 from taskora.errors import ConfigurationError, RetryError
+from taskora.rate_limits import parse_rate_limit
 
 from ..exceptions import ImproperlyConfigured
 from . import _execute
+from ._annotations import annotated
 from ._content import accepting_serializer
 from .routing import Router
 
@@ -28,7 +33,7 @@ if TYPE_CHECKING:
     from .registry import TaskRegistry
     from .task import Task
 
-__all__ = ["EngineMixin", "BUILTIN_TASKS", "UNLIMITED_ATTEMPTS", "EXTRA_OPTIONS"]
+__all__ = ["EngineMixin", "BUILTIN_TASKS", "CeleryNative", "UNLIMITED_ATTEMPTS", "EXTRA_OPTIONS"]
 
 #: Names Celery always registers (canvas fills in the behaviour of the ones it needs).
 BUILTIN_TASKS = ("celery.accumulate", "celery.backend_cleanup", "celery.chain", "celery.chord",
@@ -39,6 +44,23 @@ UNLIMITED_ATTEMPTS = 2**31 - 1
 EXTRA_OPTIONS = ("celery_task", "soft_time_limit", "time_limit", "acks_late", "reject_on_worker_lost",
                  "rate_limit", "celery_queue")
 _PER_CALL_QUEUE_SEP = "::"
+
+
+class CeleryNative(Taskora):
+    """The native app of a Celery app: a worker given no queues consumes Celery's default queues.
+
+    Native apps run every task when no queue is named; a Celery worker started without ``-Q`` consumes
+    only ``task_default_queue`` and the declared ``task_queues``, so tasks routed elsewhere (a
+    ``task_routes`` entry, ``@app.task(queue=...)``) wait for a worker of their own queue.
+    """
+
+    #: Returns the queues a worker consumes when none are named (set by the Celery app).
+    default_worker_queues: Callable[[], list[str]] | None = None
+
+    def select_tasks(self, names: Iterable[str] | None = None, queues: Iterable[str] | None = None) -> list[Any]:
+        if names is None and queues is None and self.default_worker_queues is not None:
+            queues = self.default_worker_queues()
+        return super().select_tasks(names, queues)
 
 
 class EngineMixin:
@@ -90,10 +112,12 @@ class EngineMixin:
             adapter = redis_adapter({"url": url, **effective.connection_options},
                                     prefix=effective.key_prefix.rstrip(":") or None)
         try:
-            return Taskora(adapter, retention=retention, serializer=accepting_serializer(self.conf),
-                           name=self.main or "celery")
+            native = CeleryNative(adapter, retention=retention, serializer=accepting_serializer(self.conf),
+                                  name=self.main or "celery")
         except ConfigurationError as exc:
             raise ImproperlyConfigured(str(exc).replace("unsupported broker URL", "broker_url", 1)) from exc
+        native.default_worker_queues = self.default_worker_queues
+        return native
 
     @property
     def router(self) -> Router:
@@ -129,7 +153,7 @@ class EngineMixin:
         extra = {"celery_task": task, "soft_time_limit": task.resolved("soft_time_limit"),
                  "time_limit": task.resolved("time_limit"), "acks_late": task.resolved("acks_late"),
                  "reject_on_worker_lost": task.resolved("reject_on_worker_lost"),
-                 "rate_limit": task.resolved("rate_limit"), "celery_queue": queue}
+                 "rate_limit": self._rate_limit(task), "celery_queue": queue}
         for key in ("soft_time_limit", "time_limit"):  # unset: the worker's --(soft-)time-limit applies
             if extra[key] is None:
                 del extra[key]
@@ -138,6 +162,19 @@ class EngineMixin:
             retry={"attempts": UNLIMITED_ATTEMPTS, "retry_on": (RetryError,), "backoff": "fixed", "delay": 0,
                    "jitter": False},
             keep_result=not task.resolved("ignore_result"), **self._stall_options(task), **extra)  # fmt: skip
+
+    def _rate_limit(self, task: Task) -> Any:
+        """The task's ``rate_limit`` (``task_annotations`` over its own, then ``task_default_rate_limit``), checked
+        now so a typo fails at registration; None when ``worker_disable_rate_limits`` is set."""
+        if self.conf.get("worker_disable_rate_limits"):
+            return None
+        found, value = annotated(self.conf.get("task_annotations"), task, "rate_limit")
+        if not found:
+            value = task.resolved("rate_limit")
+        try:
+            return parse_rate_limit(value, name=f"{task.name}: rate_limit")
+        except ConfigurationError as exc:
+            raise ImproperlyConfigured(str(exc)) from exc
 
     def _stall_options(self, task: Task | None = None) -> dict[str, Any]:
         """``stall`` for an engine task: the explicit ``visibility_timeout`` becomes the lock lease.
@@ -173,6 +210,14 @@ class EngineMixin:
             return None
         return [n for n in native.tasks if n == name or n.endswith(f"{_PER_CALL_QUEUE_SEP}{name}")]
 
+    def default_worker_queues(self) -> list[str]:
+        """The queues a worker started without ``-Q`` consumes, as Celery's: ``task_default_queue`` and every
+        queue declared in ``task_queues`` (their engine twins are registered here)."""
+        default = self.router.default_queue
+        queues = [default, *(name for name in self.router.queues if name != default)]
+        self.select_queues(queues)
+        return queues
+
     def select_queues(self, queues: Iterable[str] | None = None) -> None:
         """Prepare a worker consuming ``queues`` (``-Q``): every task also gets an engine twin per queue."""
         native = self.__taskora_app__
@@ -183,6 +228,9 @@ class EngineMixin:
             home = native.tasks[name].options.queue
             for queue in wanted - {home}:
                 self._register_native(task, queue, self._native_name(name, queue, home))
+        from . import _revoke
+
+        _revoke.attach(self, native)  # a worker sends task_revoked for terminated and expired jobs
 
     def _tracks_started(self, job: dict[str, Any]) -> bool:
         task = self._tasks.get(str(job.get("celery.task") or ""))

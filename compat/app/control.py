@@ -29,18 +29,50 @@ class Control:
 
     def revoke(self, task_id: str | Iterable[str], destination: Any = None, terminate: bool = False,
                signal: str = "SIGTERM", **kwargs: Any) -> None:  # fmt: skip
-        """Cancel the job(s): REVOKED at once when not started, aborted through the worker when running."""
+        """Revoke the job(s): one not started yet is REVOKED at once and never runs.
+
+        A running one is told to stop (``ctx.signal``) and ends REVOKED when it does; with ``terminate=True`` it
+        is REVOKED at once and its worker stops the handler: a prefork child gets ``signal`` and is replaced, a
+        thread gets :class:`taskora.worker.terminate.Terminated` raised inside the handler.
+
+        Raises:
+            ValueError: ``signal`` is not a signal name or number (nothing is revoked).
+        """
         from ..result import AsyncResult
 
         ids = [task_id] if isinstance(task_id, str) else list(task_id)
+        signame = _signal_name(signal) if terminate else ""
         for job_id in ids:
             handle = AsyncResult(job_id, app=self.app)._handle()
             if handle is not None:
-                handle.cancel("terminated" if terminate else "revoked")
+                reason = "terminated" if terminate else "revoked"
+                handle.app.adapter.cancel(handle.task, handle.id, reason, terminate=signame)
 
     def terminate(self, task_id: str | Iterable[str], destination: Any = None, signal: str = "SIGTERM",
                   **kwargs: Any) -> None:  # fmt: skip
         self.revoke(task_id, destination=destination, terminate=True, signal=signal, **kwargs)
+
+    def rate_limit(self, task_name: str, rate_limit: Any, destination: Any = None, reply: bool = False,
+                   timeout: float = 1.0, **kwargs: Any) -> list[dict[str, Any]] | None:  # fmt: skip
+        """Set a task's rate limit (``"5/s"``, ``"100/m"``; None or 0 lifts it) for every worker at once.
+
+        The limit lives in the engine, shared by all workers (stricter than Celery's per-worker buckets); it
+        holds until a deploy changes the task's declared ``rate_limit`` (workers starting do not undo it).
+
+        As with Celery the task is named, not imported: a producer that does not register it still sets it.
+
+        Raises:
+            taskora.ConfigurationError: ``rate_limit`` is not a rate limit (a ValueError; nothing is changed).
+        """
+        from taskora.rate_limits import parse_rate_limit, set_rate_limit
+
+        engine_names = sorted(set(self.app._engine_names_for(task_name) or ()) | {task_name})
+        parse_rate_limit(rate_limit, name=f"{task_name}: rate_limit")  # checked before anything is written
+        native = self.app.__taskora_app__
+        for engine_name in engine_names:
+            set_rate_limit(native, engine_name, rate_limit)
+        answer = {"ok": "new rate limit set successfully"}
+        return [{STORE_NODE: answer}] if reply else None
 
     def purge(self, connection: Any = None) -> int:
         """Delete every waiting and delayed job of this app's tasks; returns how many."""
@@ -126,6 +158,15 @@ class Inspect:
 
     def revoked(self) -> dict[str, Any]:
         return {STORE_NODE: [entry["id"] for entry in self._stored("cancelled")]}
+
+
+def _signal_name(value: Any) -> str:
+    """``"SIGKILL"``, ``"KILL"``, ``9`` -> ``"SIGKILL"`` (Celery accepts each); ValueError naming a bad one."""
+    import signal
+
+    from taskora.worker.terminate import signal_number
+
+    return signal.Signals(signal_number(value or "SIGTERM")).name
 
 
 def celery_name(engine_name: str) -> str:

@@ -2,6 +2,26 @@
 -- (needs lib/queue included first).
 -- luacheck: push ignore 211 (helpers a including script may not use)
 
+-- The task's rate limit, shared by every worker (Celery's token bucket of capacity 1): a hash at
+-- `<prefix>ratelimit` (same hash tag as the task's other keys) with `interval`, the ms between two
+-- starts, and `tat`, the epoch ms from which the next job may start. No hash: no limit.
+local RATE_KEY = PREFIX .. 'ratelimit'
+
+-- The ms interval of the task's rate limit (nil when unlimited), and the epoch ms the next start is
+-- due at when that is still ahead (nil when a job may start now).
+local function rate_limit()
+  local rate = redis.call('HMGET', RATE_KEY, 'interval', 'tat')
+  local interval = tonumber(rate[1])
+  if not interval then
+    return nil, nil
+  end
+  local due = tonumber(rate[2]) or 0
+  if due > NOW then
+    return interval, due
+  end
+  return interval, nil
+end
+
 local function expire_job(id, job_key)
   finish(id, job_key, 'expired', EXPIRED)
   emit('expired', id)
@@ -45,9 +65,13 @@ end
 
 -- Claim the next runnable job under `token` for `lock_ttl` ms.
 -- Returns {id, more, field, value, ...} (more: '1' when other jobs are waiting, then the whole job
--- hash) or {'', next_due_ms}.
+-- hash) or {'', next_due_ms}; over the rate limit, next_due_ms is when the next job may start.
 local function claim_next(token, lock_ttl)
   promote_due(100)
+  local rate_interval, rate_due = rate_limit()
+  if rate_due and has_waiting() then
+    return {'', string.format('%.0f', rate_due)}
+  end
   for _ = 1, 100 do
     local id = pop_waiting()
     if not id then
@@ -61,6 +85,9 @@ local function claim_next(token, lock_ttl)
       redis.call('LPUSH', ACTIVE, id)
       redis.call('SET', job_key .. ':lock', token, 'PX', lock_ttl)
       redis.call('HSET', job_key, 'state', 'active', 'processedOn', NOW_S)
+      if rate_interval then
+        redis.call('HSET', RATE_KEY, 'tat', string.format('%.0f', math.ceil(NOW + rate_interval)))
+      end
       emit('active', id)
       local more = has_waiting()
       if more then

@@ -103,6 +103,10 @@ class Keys:
     def marker(self, task: str) -> str:
         return self.task_prefix(task) + "marker"
 
+    def rate_limit(self, task: str) -> str:
+        """The task's limiter (hash: ``interval`` ms between starts, ``tat`` next start ms); additive to wire v6."""
+        return self.task_prefix(task) + "ratelimit"
+
     def cancel_channel(self, task: str) -> str:
         return self.task_prefix(task) + "cancel"
 

@@ -517,9 +517,10 @@ class RedisAdapter:
             self.client.zadd(self.keys.marker(task), members)
 
     # -- control and reads --------------------------------------------------------------------
-    def cancel(self, task: str, job_id: str, reason: str = "") -> str:
+    def cancel(self, task: str, job_id: str, reason: str = "", *, terminate: str = "") -> str:
+        """Cancel a job (see lua/cancel.lua); ``terminate`` (a signal name) also ends an active one at once."""
         keys = self.keys.queue(task) + [self.keys.cancel_channel(task)]
-        args = [self.keys.task_prefix(task), self.now_ms(), job_id, reason]
+        args = [self.keys.task_prefix(task), self.now_ms(), job_id, reason, terminate]
         return _text(self.scripts.cancel(self.runner, keys, args))
 
     def get_job(self, task: str, job_id: str) -> dict[str, Any] | None:
@@ -636,6 +637,32 @@ class RedisAdapter:
             pipe.delete(self.keys.state_set(task, name))
         pipe.execute()
         return len(ids)
+
+    def set_rate_limit(self, task: str, interval_ms: float | None) -> None:
+        """Set (or with None remove) ``task``'s limiter, read by every claim (see taskora/rate_limits.py)."""
+        key = self.keys.rate_limit(task)
+        if interval_ms is None:
+            self.client.hdel(key, "interval", "tat")  # the declared limit stays recorded (see declare_rate_limit)
+        else:
+            self.client.hset(key, "interval", repr(float(interval_ms)))
+
+    def declare_rate_limit(self, task: str, interval_ms: float | None) -> bool:
+        """Write the limit ``task`` declares in code, unless that declaration is already recorded (a limit set at
+        run time then stays in force); True when something was written."""
+        key, declared = self.keys.rate_limit(task), "" if interval_ms is None else repr(float(interval_ms))
+        recorded = self.client.hget(key, "declared")
+        if (recorded.decode() if isinstance(recorded, bytes) else recorded or "") == declared:
+            return False
+        if interval_ms is None:
+            self.client.delete(key)
+        else:
+            self.client.hset(key, mapping={"interval": declared, "declared": declared})
+        return True
+
+    def rate_limit_interval(self, task: str) -> float | None:
+        """The ms between two starts of ``task`` in force, or None when it has no limit."""
+        raw = self.client.hget(self.keys.rate_limit(task), "interval")
+        return None if raw is None else float(raw)
 
     def pubsub(self) -> Any:
         return self.blocking.pubsub(ignore_subscribe_messages=True)

@@ -16,6 +16,7 @@ from ..context import Context
 from ..errors import TimeoutError, WorkerLostError
 from ..middleware import MiddlewareContext, compose
 from .interrupt import stop_overrunning
+from .terminate import Terminator
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -39,15 +40,20 @@ class AsyncLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
 
-    def run(self, awaitable: Any) -> Any:
+    def run(self, awaitable: Any, on_interrupt: Callable[[Callable[[], Any]], Any] | None = None) -> Any:
+        """Run ``awaitable`` on the loop and wait for it; ``on_interrupt(cancel)`` is handed a function that
+        cancels it (revoke-terminate). The wait is a loop of short waits so that an interrupt raised in this
+        thread (a timeout, interrupt.py) reaches it between them; the coroutine is then cancelled too."""
         future = asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), self._get())
+        if on_interrupt is not None:
+            on_interrupt(future.cancel)
         try:
-            while True:  # short waits: an interrupt (interrupt.py) reaches this thread only between them
+            while True:
                 try:
                     return future.result(timeout=0.05)
                 except concurrent.futures.TimeoutError:
                     continue
-        except BaseException:  # the waiting thread was interrupted (timeout): the coroutine stops too
+        except BaseException:
             future.cancel()
             raise
 
@@ -96,10 +102,13 @@ class Executor:
     def __init__(self, app: Taskora) -> None:
         self.app = app
         self.async_loop = AsyncLoop()
+        #: Stops a handler whose job is revoked with terminate=True (a prefork child sets its kill_process).
+        self.terminator = Terminator(app.adapter)
 
     def execute(self, runtime: JobRuntime) -> Outcome:
         started = time.monotonic()
-        outcome = self._execute(runtime)
+        with self.terminator.running(runtime):
+            outcome = self._execute(runtime)
         outcome.duration = time.monotonic() - started
         if runtime.signal.reason == "cancelled":
             outcome.kind = "cancelled"
@@ -126,7 +135,7 @@ class Executor:
     def _call_handler(self, task: Any, data: Any, ctx: Context | None) -> Any:
         result = task.handler(data, ctx) if task.accepts_context else task.handler(data)
         if inspect.isawaitable(result):
-            result = self.async_loop.run(result)
+            result = self.async_loop.run(result, self.terminator.on_terminate_here)
         return result
 
     def _with_timeout(self, runtime: JobRuntime, call: Callable[[], Any]) -> Any:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, ClaimResult
 from ..errors import MalformedJobError, RetryError, SerializationError, WorkerError
 from ..ids import lock_token
+from ..rate_limits import apply_rate_limits
 from ..retry import retry_delay_ms as retry_delay_ms_of
 from ..retry import should_retry
 from ..workflow import hooks as workflow_hooks
@@ -90,6 +91,7 @@ class Worker:
         self.adapter.connect()
         self.liveness.beat()  # before any claim under a token that names this worker
         self._new_token = self.liveness.new_token
+        apply_rate_limits(self.app, self.tasks)  # the tasks' declared limits, shared with every other worker
         self._subscribe_cancels()  # before any claim, so no cancel of a job we hold can be missed
         for task in self.tasks:
             slots = self.slots_for(task)

@@ -9,6 +9,7 @@ the signal handling never branch on the pool kind.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -125,6 +126,8 @@ class ThreadPool:
         limits.install(self.limits)
         s.app.events.emit("worker:process-init", {"hostname": s.hostname, "pool": s.pool, "index": self.index})
         self.worker = Worker(s.app, s.tasks, concurrency=self.slots(), name=s.hostname)
+        if not self.enforce_hard:  # a prefork child: a terminated job's process dies by the signal, as Celery's
+            self.worker.executor.terminator.kill_process = terminate_process
         self.worker.job_hooks.append(JobLogger())
         self.worker.job_hooks.extend(self.hooks)
         self.worker.start()
@@ -187,6 +190,30 @@ def make_pool(settings: WorkerSettings) -> Pool:
     return classes[settings.pool](settings)
 
 
+#: The StopSignals this process installed (its main thread runs ``serve``), for ``terminate_process``.
+_installed: StopSignals | None = None
+
+
+def terminate_process(signum: int) -> None:
+    """Make this process die by ``signum`` (a terminated job's prefork child). The main thread delivers it
+    with the default action, as the signal may be one this process handles (SIGTERM: warm shutdown)."""
+    signals = _installed
+    if signals is None:  # no serve loop whose main thread could reset a handler: kill by default action or SIGKILL
+        os.kill(os.getpid(), signum if signal.getsignal(signum) == signal.SIG_DFL else signal.SIGKILL)
+        return
+    signals.terminate_with = signum
+    signals.changed.set()
+
+
+def die_by(signum: int) -> None:
+    """Deliver ``signum`` to this process with its default action (main thread only); SIGKILL if it survives."""
+    if signum not in (signal.SIGKILL, signal.SIGSTOP):
+        signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signum])
+    os.kill(os.getpid(), signum)
+    os.kill(os.getpid(), signal.SIGKILL)  # a signal whose default action is to ignore it
+
+
 class StopSignals:
     """SIGTERM/SIGINT once = warm shutdown, twice = cold; SIGHUP = replace child processes.
 
@@ -197,8 +224,12 @@ class StopSignals:
         self.terms = 0
         self.hups = 0
         self.changed = threading.Event()
+        #: A signal this process must die by (``terminate_process``), delivered by ``serve``.
+        self.terminate_with: int | None = None
 
     def install(self, *, interrupt: bool = True, hangup: bool = True) -> None:
+        global _installed
+        _installed = self
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGINT, self._on_term if interrupt else signal.SIG_IGN)
         signal.signal(signal.SIGHUP, self._on_hup if hangup else signal.SIG_IGN)
@@ -222,6 +253,8 @@ def serve(pool: Pool, signals: StopSignals, *, name: str = "worker") -> None:
     while True:
         signals.changed.wait(0.5)
         signals.changed.clear()
+        if signals.terminate_with is not None:
+            die_by(signals.terminate_with)
         while handled_hups < signals.hups:
             handled_hups += 1
             log.info("%s: SIGHUP, replacing child processes", name)

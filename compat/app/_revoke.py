@@ -1,0 +1,74 @@
+"""``task_revoked`` from the worker: a job terminated while it ran, or one that expired before it started.
+
+Celery sends ``task_revoked(request, terminated, signum, expired)`` in the worker that dropped the
+request. Here:
+
+* a terminate is seen by the worker process running the handler (``taskora.worker.terminate``),
+  which tells this module before it kills or interrupts the handler: ``terminated=True``;
+* an expiry is decided by the engine's claim (the job is never handed to a worker), which writes an
+  ``expired`` event; every worker consuming that queue reads it, and the first to mark the job
+  (``HSETNX``) sends ``expired=True``, so the signal goes out once, whichever worker reads first;
+* a revoke of a job that had not started (its ``cancelled`` event, reason ``revoked``) goes out the same
+  way, with ``terminated=False, expired=False``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from taskora.context import Context as NativeContext
+from taskora.worker import terminate
+
+from .. import signals
+from . import _execute
+from .task import Context
+
+if TYPE_CHECKING:
+    from taskora import Taskora
+    from taskora.events import Event
+    from taskora.worker.runtime import JobRuntime
+
+log = logging.getLogger("taskora.compat")
+
+__all__ = ["attach"]
+
+#: Job-hash field marking that ``task_revoked`` was sent for an expired job (by one worker only).
+SENT_FIELD = "celeryRevokedSent"
+
+
+def attach(app: Any, native: Taskora) -> None:
+    """Send ``task_revoked`` from this worker for the app's terminated and expired jobs (once per app)."""
+    if getattr(app, "_revoke_signals_attached", False):
+        return
+    app._revoke_signals_attached = True
+    terminate.on_terminated(lambda runtime, signum: _on_terminated(app, runtime, signum))
+    native.on("task:expired", lambda event: _on_dropped(app, native, event, expired=True))
+    native.on("task:cancelled", lambda event: _on_dropped(app, native, event, expired=False))
+
+
+def _celery_task(app: Any, engine_name: str) -> Any:
+    return app._tasks.get(engine_name.rpartition("::")[2])
+
+
+def _on_terminated(app: Any, runtime: JobRuntime, signum: int) -> None:
+    task = _celery_task(app, runtime.task_name)
+    if task is None:
+        return
+    request = _execute.worker_request(app, task, runtime.decode_data(), NativeContext(runtime))
+    signals.task_revoked.send(sender=task, request=request, terminated=True, signum=signum, expired=False)
+
+
+def _on_dropped(app: Any, native: Taskora, event: Event, *, expired: bool) -> None:
+    """An expired job, or one revoked before it ran (a terminated one is told by its worker instead)."""
+    task = _celery_task(app, event.task)
+    if task is None or (not expired and event.reason != "revoked"):
+        return
+    job = native.adapter.get_job(event.task, event.id)
+    if job is None or not native.adapter.client.hsetnx(native.adapter.keys.job(event.task, event.id), SENT_FIELD, "1"):
+        return  # trimmed already, or another worker sent it
+    data = native.serializer.loads(job["data"]) if job.get("data") is not None else {}
+    data = data if isinstance(data, dict) else {}
+    request = Context(id=event.id, task=task.name, args=list(data.get("args") or []),
+                      kwargs=dict(data.get("kwargs") or {}), hostname=app.hostname, is_eager=False)
+    signals.task_revoked.send(sender=task, request=request, terminated=False, signum=None, expired=expired)

@@ -1,0 +1,145 @@
+"""Terminate: stop a running handler when its job is cancelled with a signal (Celery's
+``revoke(terminate=True, signal=...)``).
+
+The engine has already ended the job as cancelled (``lua/cancel.lua``), so nothing the attempt does
+afterwards counts; what is left is to stop the work itself:
+
+* in a prefork child the process gets the signal and dies by it, as a Celery pool process does, and
+  the supervisor replaces it (the main thread delivers it: ``pools.serve``);
+* with threads a thread cannot be killed, so :class:`Terminated` is raised inside the handler's thread
+  (``PyThreadState_SetAsyncExc``, as soft time limits are). Python delivers it between bytecodes: a
+  handler blocked in one long C call sees it when that call returns. An ``async def`` handler's
+  coroutine is cancelled (``CancelledError`` at its current ``await``).
+
+Listeners added with :func:`on_terminated` are told first, in the worker process that ran the job
+(the Celery front sends ``task_revoked`` with ``terminated=True`` from there).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from .limits import raise_in_thread
+
+if TYPE_CHECKING:
+    from .runtime import JobRuntime
+
+log = logging.getLogger("taskora.worker")
+
+__all__ = ["Terminated", "Terminator", "on_terminated", "signal_number"]
+
+#: Job-hash field cancel.lua writes: the signal name of a terminate.
+TERMINATE_FIELD = "terminateSignal"
+
+_listeners: list[Callable[[JobRuntime, int], Any]] = []
+
+
+class Terminated(Exception):  # noqa: N818 - the name users see in a traceback: the job was terminated
+    """Raised inside a handler's thread when its job is revoked with ``terminate=True``."""
+
+
+def on_terminated(listener: Callable[[JobRuntime, int], Any]) -> Callable[[], None]:
+    """Call ``listener(runtime, signum)`` whenever this process terminates a job; returns an unsubscribe."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener) if listener in _listeners else None
+
+
+def signal_number(name: Any) -> int:
+    """``"SIGKILL"``, ``"KILL"``, ``9`` or ``signal.SIGKILL`` -> 9.
+
+    Raises:
+        ValueError: not a signal of this platform (naming it).
+    """
+    if isinstance(name, int) and not isinstance(name, bool):
+        return int(signal.Signals(name))
+    text = str(name).strip().upper()
+    if text.isdigit():
+        return int(signal.Signals(int(text)))
+    try:
+        return int(signal.Signals[text if text.startswith("SIG") else f"SIG{text}"])
+    except KeyError:
+        raise ValueError(f"unknown signal {name!r}; expected a name such as 'SIGTERM' or 'SIGKILL', or a number") \
+            from None
+
+
+class Terminator:
+    """Watches the handlers running in one worker process and stops one whose job is terminated.
+
+    ``kill_process``: called with the signal number in a prefork child (None with threads).
+    """
+
+    def __init__(self, adapter: Any, kill_process: Callable[[int], None] | None = None) -> None:
+        self.adapter = adapter
+        self.kill_process = kill_process
+        self._lock = threading.Lock()
+        self._running: dict[str, int] = {}  # job id -> ident of the thread running its handler
+        self._interrupts: dict[int, list[Callable[[], Any]]] = {}  # thread ident -> what else stops its handler
+
+    @contextmanager
+    def running(self, runtime: JobRuntime) -> Iterator[None]:
+        """Around one handler call in the current thread: a terminate may interrupt it, never what follows."""
+        ident = threading.get_ident()
+        with self._lock:
+            self._running[runtime.id] = ident
+        runtime.signal.on_abort(lambda reason: self._on_abort(runtime, reason))
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running.pop(runtime.id, None)
+                self._interrupts.pop(ident, None)
+                raise_in_thread(ident, None)  # one raised too late stays undelivered
+
+    def on_terminate_here(self, interrupt: Callable[[], Any]) -> None:
+        """Also call ``interrupt`` should the handler running in this thread be terminated (e.g. cancel the
+        coroutine of an ``async def`` handler, which the waiting thread cannot reach)."""
+        ident = threading.get_ident()
+        with self._lock:
+            if ident in self._running.values():  # not in a thread of its own (hard time limit): nothing to track
+                self._interrupts.setdefault(ident, []).append(interrupt)
+
+    def _on_abort(self, runtime: JobRuntime, reason: str) -> None:
+        # the cancel message says "cancelled"; a heartbeat that runs first finds the job ended: "lost"
+        if reason not in ("cancelled", "lost"):
+            return
+        signum = self._signal_of(runtime)
+        if signum is None:
+            return
+        with self._lock:
+            ident = self._running.get(runtime.id)
+        if ident is None:
+            return
+        log.warning("Task %s[%s] terminated (signal %s)", runtime.task_name, runtime.id, signal.Signals(signum).name)
+        for listener in list(_listeners):
+            try:
+                listener(runtime, signum)
+            except Exception:
+                log.exception("a terminate listener raised for job %s", runtime.id)
+        if self.kill_process is not None:
+            self.kill_process(signum)
+            return
+        with self._lock:
+            if self._running.get(runtime.id) != ident:
+                return
+            interrupts = self._interrupts.pop(ident, [])
+            raise_in_thread(ident, Terminated)
+        for interrupt in interrupts:
+            interrupt()
+
+    def _signal_of(self, runtime: JobRuntime) -> int | None:
+        """The terminate signal recorded on the job, or None for a plain cancel."""
+        name = self.adapter.get_fields(runtime.task_name, runtime.id, [TERMINATE_FIELD]).get(TERMINATE_FIELD)
+        if isinstance(name, bytes):
+            name = name.decode()
+        if not name:
+            return None
+        try:
+            return signal_number(name)
+        except ValueError:
+            log.warning("job %s: %s; terminating with SIGTERM", runtime.id, name)
+            return int(signal.SIGTERM)
