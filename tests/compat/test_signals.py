@@ -1,4 +1,6 @@
-"""Celery's ``Signal`` contract: connect forms, sender filtering, weak refs, dispatch_uid, robust send."""
+# ruff: noqa: F811 - the make_celery fixture is imported, then requested by name
+"""Celery's ``Signal`` contract (connect forms, sender filtering, weak refs, dispatch_uid, robust send), and the
+signals and outcomes of a worker's moments (received, Reject requeue, ignore_result, internal errors)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,10 @@ from typing import Any
 
 import pytest
 from taskora.compat import signals
+from taskora.compat.exceptions import Reject
 from taskora.compat.signals import Signal
+
+from .celery_helpers import make_celery, wait_until  # noqa: F401 - fixture
 
 
 @pytest.fixture
@@ -279,3 +284,93 @@ def test_named_signal_round_trip_with_task_sender() -> None:
     finally:
         signals.task_prerun.disconnect(on_prerun, sender="proj.tasks.add")
     assert seen == {"sender": task, "task_id": "id-1", "args": [1, 2]}
+
+
+# --- signals and outcomes at a worker's moments (in-process workers, both engines) ----------------------------
+
+
+@pytest.fixture
+def connected() -> Any:
+    """``connected(signal, receiver, **options)``: connect for this test only (strongly held)."""
+    made: list[tuple[Signal, Any]] = []
+
+    def connect(signal: Signal, receiver: Any, **options: Any) -> Any:
+        signal.connect(receiver, weak=False, **options)
+        made.append((signal, receiver))
+        return receiver
+
+    yield connect
+    for signal, receiver in made:
+        signal.disconnect(receiver, sender=None)
+
+
+@pytest.mark.usefixtures("adapter_kind")
+def test_task_received_is_sent_before_prerun_with_the_request(make_celery: Any, connected: Any) -> None:
+    app = make_celery()
+    order: list[tuple[str, Any]] = []
+    connected(signals.task_received, lambda sender=None, request=None, **kw: order.append(("received", request)))
+    connected(signals.task_prerun, lambda sender=None, task_id=None, **kw: order.append(("prerun", task_id)))
+
+    @app.task
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    result = add.delay(2, 3)
+    app.__taskora_app__.start(concurrency=1)
+    assert result.get(timeout=10) == 5
+    (first, request), second = order
+    assert first == "received" and request.id == result.id and request.args == [2, 3]
+    assert second == ("prerun", result.id)
+
+
+@pytest.mark.usefixtures("adapter_kind")
+def test_reject_requeue_redelivers_once_at_the_back_marked_redelivered(make_celery: Any) -> None:
+    app = make_celery()
+    runs: list[tuple[str, bool, int]] = []
+
+    @app.task(bind=True)
+    def picky(self: Any, label: str) -> str:
+        redelivered = self.request.delivery_info["redelivered"]
+        runs.append((label, redelivered, self.request.retries))
+        if label == "a" and not redelivered:
+            raise Reject("not yet", requeue=True)
+        return label
+
+    first, second = picky.delay("a"), picky.delay("b")
+    app.__taskora_app__.start(concurrency=1)
+    assert first.get(timeout=15) == "a" and second.get(timeout=15) == "b"
+    # a requeue is neither a retry nor a hot loop: one redelivery, behind the job queued after it
+    assert runs == [("a", False, 0), ("b", False, 0), ("a", True, 0)]
+
+
+def test_eager_reject_requeue_is_rejected_not_rerun() -> None:
+    from taskora.compat import Celery
+
+    app = Celery("eager", broker="memory://", task_always_eager=True)
+    calls: list[int] = []
+
+    @app.task
+    def picky() -> None:
+        calls.append(1)
+        raise Reject("no", requeue=True)
+
+    result = picky.delay()
+    assert result.state == "REJECTED" and calls == [1]
+    app.close()
+
+
+@pytest.mark.usefixtures("adapter_kind")
+def test_ignore_result_per_call_stores_nothing(make_celery: Any) -> None:
+    app = make_celery()
+
+    @app.task
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    ignored = add.apply_async((1, 2), ignore_result=True)
+    kept = add.delay(3, 4)
+    app.__taskora_app__.start(concurrency=1)
+    assert kept.get(timeout=10) == 7
+    handle = ignored._handle()
+    wait_until(lambda: handle.state() == "completed", what="the ignored job to finish")
+    assert ignored.state == "PENDING" and ignored.result is None
