@@ -18,13 +18,14 @@ from taskora.errors import RetryError
 from .. import signals, states
 from .._state import get_current_task
 from ..result import CELERY_STATE_KEY, IGNORED_RESULT
-from ._trace import RetrySignal, TraceOutcome, exception_detail, retry_delay, task_name, trace
+from ._trace import ExceptionInfo, RetrySignal, TraceOutcome, exception_detail, retry_delay, task_name, trace, trace_log
 from .task import Context
 
 log = logging.getLogger("taskora.compat.worker")
 #: Celery's logger of task receipt (``Task x[id] received``).
 strategy_log = logging.getLogger("celery.worker.strategy")
 LOG_RECEIVED = "Task %s[%s] received"
+LOG_INTERNAL_ERROR = "Task %s[%s] INTERNAL ERROR: %s"
 #: Seconds before a job rejected with ``Reject(requeue=True)`` is due again (at the back of its queue):
 #: long enough that a task rejecting every delivery cannot spin a worker, short enough to feel immediate.
 REQUEUE_DELAY = 1.0
@@ -94,13 +95,18 @@ def make_handler(app: Any, task: Any) -> Callable[[Any, Any], Any]:
     """The function taskora's worker calls for this Celery task: ``handler(data, ctx)``."""
 
     def handle(data: Any, ctx: Any) -> Any:
-        request = worker_request(app, task, data, ctx)
-        received(app, task, request)
-        if task.resolved("track_started"):
-            ctx.progress({CELERY_STATE_KEY: {"state": states.STARTED,
-                                             "meta": {"pid": os.getpid(), "hostname": app.hostname}}})
-        outcome = trace(task, request, eager=False)
-        app.run_callbacks(task, request, outcome, request.callbacks, request.errbacks, eager=False)
+        request = None
+        try:
+            request = worker_request(app, task, data, ctx)
+            received(app, task, request)
+            if task.resolved("track_started"):
+                ctx.progress({CELERY_STATE_KEY: {"state": states.STARTED,
+                                                 "meta": {"pid": os.getpid(), "hostname": app.hostname}}})
+            outcome = trace(task, request, eager=False)
+            app.run_callbacks(task, request, outcome, request.callbacks, request.errbacks, eager=False)
+        except Exception as exc:  # not the task's own error (trace keeps those): the job fails, saying so
+            internal_error(task, ctx, data, request, exc)
+            raise
         return native_outcome(app, outcome, data, ctx, task, request)
 
     handle.__name__ = f"celery_task_{task.name}"
@@ -114,6 +120,17 @@ def received(app: Any, task: Any, request: Any) -> None:
     if strategy_log.isEnabledFor(logging.INFO):
         strategy_log.info(LOG_RECEIVED, task_name(task, request), request.id)
     signals.task_received.send(sender=app, request=request)
+
+
+def internal_error(task: Any, ctx: Any, data: Any, request: Any, exc: BaseException) -> None:
+    """Celery's ``task_internal_error``: the machinery around the task body failed (bad message metadata, a
+    callback that cannot be sent...). Logged as ``Task x[id] INTERNAL ERROR: …`` at CRITICAL."""
+    envelope = data if isinstance(data, dict) else {}
+    args, kwargs = envelope.get("args") or [], envelope.get("kwargs") or {}
+    einfo = ExceptionInfo(exc)
+    trace_log.critical(LOG_INTERNAL_ERROR, task.name, ctx.id, repr(exc), exc_info=(type(exc), exc, exc.__traceback__))
+    signals.task_internal_error.send(sender=task, task_id=ctx.id, args=args, kwargs=kwargs, request=request,
+                                     exception=exc, traceback=einfo.tb, einfo=einfo)
 
 
 def _redeliveries(data: dict[str, Any]) -> int:

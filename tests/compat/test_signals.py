@@ -374,3 +374,29 @@ def test_ignore_result_per_call_stores_nothing(make_celery: Any) -> None:
     handle = ignored._handle()
     wait_until(lambda: handle.state() == "completed", what="the ignored job to finish")
     assert ignored.state == "PENDING" and ignored.result is None
+
+
+@pytest.mark.usefixtures("adapter_kind")
+def test_task_internal_error_when_the_message_around_the_task_is_broken(make_celery: Any, connected: Any,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    app = make_celery()
+    seen: list[dict[str, Any]] = []
+    connected(signals.task_internal_error, lambda **kw: seen.append(kw))
+    ran: list[int] = []
+
+    @app.task
+    def add(x: int, y: int) -> int:
+        ran.append(1)
+        return x + y
+
+    engine = app._engine_task(add, add.name, "celery")
+    # headers must be a mapping: a list there is a message this worker cannot turn into a request
+    handle = engine.dispatch({"args": [1, 2], "kwargs": {}}, meta={"celery.headers": "[1]"})
+    with caplog.at_level(logging.CRITICAL, logger="celery.app.trace"):
+        app.__taskora_app__.start(concurrency=1)
+        wait_until(lambda: handle.state() == "failed", what="the broken job to fail (never stay active)")
+    (sent,) = seen
+    assert sent["sender"] is add and sent["task_id"] == handle.id and sent["args"] == [1, 2]
+    assert isinstance(sent["exception"], AttributeError) and sent["einfo"].exception is sent["exception"]
+    assert ran == []
+    assert f"Task {add.name}[{handle.id}] INTERNAL ERROR: AttributeError(" in caplog.text
