@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from .. import _state
 
@@ -41,16 +42,32 @@ class WorkerHooksMixin:
         native.events.on("task:failed", _logged_by_trace)
         signals.celeryd_after_setup.send(sender=self.hostname, instance=self, conf=self.conf)
         signals.worker_init.send(sender=self)
-        native.on("worker:ready", lambda *_: signals.worker_ready.send(sender=self))
-        native.on("worker:closing", lambda *_: signals.worker_shutting_down.send(
-            sender=self.hostname, sig="SIGTERM", how="Warm", exitcode=0))
-        for event, signal in (("worker:process-init", signals.worker_process_init),
-                              ("worker:shutdown", signals.worker_shutdown)):
-            try:
-                native.on(event, lambda *_a, _s=signal: _s.send(sender=self.hostname))
-            except ValueError:  # the native worker does not emit this event (yet)
-                pass
+        _relay_worker_events(self, native)
 
 
 def _logged_by_trace(*_event: object) -> None:
     """Failures of Celery tasks are logged by the trace (``Task x[id] raised unexpected: …``)."""
+
+
+def _relay_worker_events(app: Any, native: Any) -> None:
+    """Send Celery's worker signals at the native worker's moments (events emitted in the process concerned)."""
+    from .. import signals
+
+    hostname = app.hostname
+    native.on("worker:ready", lambda *_: signals.worker_ready.send(sender=app))
+    native.on("worker:closing", lambda *_: signals.worker_shutting_down.send(
+        sender=hostname, sig="SIGTERM", how="Warm", exitcode=0))
+    native.on("worker:process-init", lambda *_: signals.worker_process_init.send(sender=hostname))
+    native.on("worker:shutdown", lambda *_: signals.worker_shutdown.send(sender=hostname))
+    # a prefork child about to exit, in that child
+    native.on("worker:process-shutdown", lambda info: signals.worker_process_shutdown.send(
+        sender=hostname, pid=info["pid"], exitcode=info["exitcode"]))
+    native.on("scheduler:start", _beat_started)
+
+
+def _beat_started(runner: Any) -> None:
+    """``-B``: the scheduler starts inside this worker, so it is both beat's start and an embedded beat's."""
+    from .. import signals
+
+    signals.beat_init.send(sender=runner)
+    signals.beat_embedded_init.send(sender=runner)

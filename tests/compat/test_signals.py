@@ -400,3 +400,79 @@ def test_task_internal_error_when_the_message_around_the_task_is_broken(make_cel
     assert isinstance(sent["exception"], AttributeError) and sent["einfo"].exception is sent["exception"]
     assert ran == []
     assert f"Task {add.name}[{handle.id}] INTERNAL ERROR: AttributeError(" in caplog.text
+
+
+# --- worker-process moments: a real `taskora worker -A` subprocess ---------------------------------------------
+
+PROCESS_SIGNALS = '''
+import json
+import os
+
+from taskora.compat import Celery
+from taskora.compat.signals import beat_embedded_init, beat_init, worker_process_init, worker_process_shutdown
+
+app = Celery("sigproj", broker=os.environ["REDIS_URL"])
+app.conf.beat_schedule = {"tick": {"task": "sigproj.noop", "schedule": 3600.0}}
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def record(name, **fields):
+    with open(os.path.join(HERE, "signals.jsonl"), "a") as fh:
+        fh.write(json.dumps({"signal": name, "pid": os.getpid(), **fields}) + "\\n")
+
+
+class Recorder:
+    """Receivers bound to an instance, kept alive by the module (Celery's weak references)."""
+
+    def process_init(self, sender=None, **kwargs):
+        record("worker_process_init", sender=sender)
+
+    def process_shutdown(self, sender=None, pid=None, exitcode=None, **kwargs):
+        record("worker_process_shutdown", sender=sender, sent_pid=pid, exitcode=exitcode)
+
+    def beat_started(self, sender=None, signal=None, **kwargs):
+        record(signal.name, sender=type(sender).__name__)
+
+
+recorder = Recorder()
+worker_process_init.connect(recorder.process_init)
+worker_process_shutdown.connect(recorder.process_shutdown)
+beat_init.connect(recorder.beat_started)
+beat_embedded_init.connect(recorder.beat_started)
+
+
+@app.task(name="sigproj.noop")
+def noop():
+    return os.getpid()
+'''
+
+
+def test_prefork_child_and_embedded_beat_moments_send_their_signals(tmp_path: Any, redis_url: str) -> None:
+    import json
+    import signal as signum
+
+    from taskora.compat import Celery
+
+    from .celery_helpers import CeleryWorker
+
+    (tmp_path / "sigproj.py").write_text(PROCESS_SIGNALS)
+    client = Celery("client", broker=redis_url)
+    worker = CeleryWorker(tmp_path, "sigproj", redis_url, "sig@test", "-P", "prefork", "-c", "1", "-B")
+    try:
+        worker.wait_ready(client)
+        child_pid = client.send_task("sigproj.noop").get(timeout=20)
+        worker.proc.send_signal(signum.SIGTERM)
+        assert worker.proc.wait(20) == 0
+    finally:
+        worker.stop()
+        client.close()
+    lines = [json.loads(line) for line in (tmp_path / "signals.jsonl").read_text().splitlines()]
+    by_signal = {line["signal"]: line for line in lines}
+    assert by_signal["worker_process_init"] == {"signal": "worker_process_init", "pid": child_pid,
+                                                "sender": "sig@test"}
+    assert by_signal["worker_process_shutdown"] == {"signal": "worker_process_shutdown", "pid": child_pid,
+                                                    "sender": "sig@test", "sent_pid": child_pid, "exitcode": 0}
+    main_pid = worker.proc.pid
+    assert by_signal["beat_init"] == {"signal": "beat_init", "pid": main_pid, "sender": "SchedulerRunner"}
+    assert by_signal["beat_embedded_init"] == {"signal": "beat_embedded_init", "pid": main_pid,
+                                               "sender": "SchedulerRunner"}
