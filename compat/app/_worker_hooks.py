@@ -62,6 +62,8 @@ def _relay_worker_events(app: Any, native: Any) -> None:
     # a prefork child about to exit, in that child
     native.on("worker:process-shutdown", lambda info: signals.worker_process_shutdown.send(
         sender=hostname, pid=info["pid"], exitcode=info["exitcode"]))
+    # the worker's liveness beat (it renews its jobs' locks), in each process running jobs
+    native.on("worker:heartbeat", lambda worker: signals.heartbeat_sent.send(sender=worker))
     native.on("scheduler:start", _beat_started)
 
 

@@ -409,9 +409,11 @@ import json
 import os
 
 from taskora.compat import Celery
-from taskora.compat.signals import beat_embedded_init, beat_init, worker_process_init, worker_process_shutdown
+from taskora.compat.signals import (beat_embedded_init, beat_init, heartbeat_sent, worker_process_init,
+                                    worker_process_shutdown)
 
 app = Celery("sigproj", broker=os.environ["REDIS_URL"])
+app.conf.broker_transport_options = {"visibility_timeout": 1.5}  # the lock heartbeat beats every 0.5 s
 app.conf.beat_schedule = {"tick": {"task": "sigproj.noop", "schedule": 3600.0}}
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -433,12 +435,20 @@ class Recorder:
     def beat_started(self, sender=None, signal=None, **kwargs):
         record(signal.name, sender=type(sender).__name__)
 
+    def heartbeat(self, sender=None, **kwargs):
+        if not self.beats:
+            record("heartbeat_sent", sender=type(sender).__name__)
+        self.beats += 1
+
+    beats = 0
+
 
 recorder = Recorder()
 worker_process_init.connect(recorder.process_init)
 worker_process_shutdown.connect(recorder.process_shutdown)
 beat_init.connect(recorder.beat_started)
 beat_embedded_init.connect(recorder.beat_started)
+heartbeat_sent.connect(recorder.heartbeat)
 
 
 @app.task(name="sigproj.noop")
@@ -447,7 +457,7 @@ def noop():
 '''
 
 
-def test_prefork_child_and_embedded_beat_moments_send_their_signals(tmp_path: Any, redis_url: str) -> None:
+def test_prefork_child_heartbeat_and_embedded_beat_moments_send_their_signals(tmp_path: Any, redis_url: str) -> None:
     import json
     import signal as signum
 
@@ -461,6 +471,7 @@ def test_prefork_child_and_embedded_beat_moments_send_their_signals(tmp_path: An
     try:
         worker.wait_ready(client)
         child_pid = client.send_task("sigproj.noop").get(timeout=20)
+        wait_until(lambda: "heartbeat_sent" in (tmp_path / "signals.jsonl").read_text(), what="a heartbeat")
         worker.proc.send_signal(signum.SIGTERM)
         assert worker.proc.wait(20) == 0
     finally:
@@ -472,6 +483,7 @@ def test_prefork_child_and_embedded_beat_moments_send_their_signals(tmp_path: An
                                                 "sender": "sig@test"}
     assert by_signal["worker_process_shutdown"] == {"signal": "worker_process_shutdown", "pid": child_pid,
                                                     "sender": "sig@test", "sent_pid": child_pid, "exitcode": 0}
+    assert by_signal["heartbeat_sent"] == {"signal": "heartbeat_sent", "pid": child_pid, "sender": "Worker"}
     main_pid = worker.proc.pid
     assert by_signal["beat_init"] == {"signal": "beat_init", "pid": main_pid, "sender": "SchedulerRunner"}
     assert by_signal["beat_embedded_init"] == {"signal": "beat_embedded_init", "pid": main_pid,
