@@ -52,6 +52,7 @@ def _logged_by_trace(*_event: object) -> None:
 def _relay_worker_events(app: Any, native: Any) -> None:
     """Send Celery's worker signals at the native worker's moments (events emitted in the process concerned)."""
     from .. import signals
+    from ._revocations import relay_revocations
 
     hostname = app.hostname
     native.on("worker:ready", lambda *_: signals.worker_ready.send(sender=app))
@@ -65,6 +66,7 @@ def _relay_worker_events(app: Any, native: Any) -> None:
     # the worker's liveness beat (it renews its jobs' locks), in each process running jobs
     native.on("worker:heartbeat", lambda worker: signals.heartbeat_sent.send(sender=worker))
     native.on("scheduler:start", _beat_started)
+    relay_revocations(app, native)
 
 
 def _beat_started(runner: Any) -> None:

@@ -488,3 +488,75 @@ def test_prefork_child_heartbeat_and_embedded_beat_moments_send_their_signals(tm
     assert by_signal["beat_init"] == {"signal": "beat_init", "pid": main_pid, "sender": "SchedulerRunner"}
     assert by_signal["beat_embedded_init"] == {"signal": "beat_embedded_init", "pid": main_pid,
                                                "sender": "SchedulerRunner"}
+
+
+REVOKED = '''
+import json
+import os
+import time
+
+from taskora.compat import Celery
+from taskora.compat.signals import task_revoked
+
+app = Celery("revproj", broker=os.environ["REDIS_URL"])
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@task_revoked.connect
+def revoked(sender=None, request=None, terminated=None, signum=None, expired=None, **kwargs):
+    with open(os.path.join(HERE, "revoked.jsonl"), "a") as fh:
+        fh.write(json.dumps({"sender": sender.name, "id": request.id, "args": request.args, "terminated": terminated,
+                             "signum": signum, "expired": expired, "pid": os.getpid()}) + "\\n")
+
+
+@app.task(name="revproj.add")
+def add(x, y):
+    return x + y
+
+
+@app.task(name="revproj.slow")
+def slow(seconds):
+    time.sleep(seconds)
+    return seconds
+'''
+
+
+def test_task_revoked_once_for_revoked_expired_and_terminated_jobs(tmp_path: Any, redis_url: str) -> None:
+    import json
+
+    from taskora.compat import Celery
+
+    from .celery_helpers import CeleryWorker
+
+    (tmp_path / "revproj.py").write_text(REVOKED)
+    client = Celery("client", broker=redis_url)
+    workers = [CeleryWorker(tmp_path, "revproj", redis_url, f"rev{n}@test", "-P", "threads", "-c", "1")
+               for n in (1, 2)]
+    lines = tmp_path / "revoked.jsonl"
+
+    def recorded() -> dict[str, dict[str, Any]]:
+        text = lines.read_text() if lines.exists() else ""
+        return {entry["id"]: entry for entry in map(json.loads, text.splitlines())}
+
+    try:
+        for worker in workers:
+            worker.wait_ready(client)
+        waiting = client.send_task("revproj.add", (1, 2), countdown=60)
+        client.control.revoke(waiting.id)
+        expiring = client.send_task("revproj.add", (3, 4), countdown=1, expires=0.5)
+        running = client.send_task("revproj.slow", (1.0,))
+        wait_until(lambda: running._handle().state() == "active", what="the slow job to start")
+        client.control.revoke(running.id, terminate=True)
+        wait_until(lambda: len(recorded()) == 3, what="three task_revoked signals")
+    finally:
+        for worker in workers:
+            worker.stop()
+        client.close()
+    seen = recorded()
+    assert lines.read_text().count("\n") == 3  # once per job, though two workers follow the events
+    pids = {w.proc.pid for w in workers}
+    assert seen[waiting.id] == {"sender": "revproj.add", "id": waiting.id, "args": [1, 2], "terminated": False,
+                                "signum": None, "expired": False, "pid": seen[waiting.id]["pid"]}
+    assert seen[expiring.id]["expired"] is True and seen[expiring.id]["terminated"] is False
+    assert seen[running.id]["terminated"] is True and seen[running.id]["signum"] == 15
+    assert {entry["pid"] for entry in seen.values()} <= pids
