@@ -560,3 +560,32 @@ def test_task_revoked_once_for_revoked_expired_and_terminated_jobs(tmp_path: Any
     assert seen[expiring.id]["expired"] is True and seen[expiring.id]["terminated"] is False
     assert seen[running.id]["terminated"] is True and seen[running.id]["signum"] == 15
     assert {entry["pid"] for entry in seen.values()} <= pids
+
+
+@pytest.mark.usefixtures("adapter_kind")
+def test_task_rejected_for_a_job_that_is_no_celery_call(make_celery: Any, connected: Any,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    from taskora.compat.exceptions import InvalidTaskError
+
+    app = make_celery()
+    seen: list[dict[str, Any]] = []
+    connected(signals.task_rejected, lambda **kw: seen.append(kw))
+    ran: list[int] = []
+
+    @app.task
+    def add(x: int = 0, y: int = 0) -> int:
+        ran.append(1)
+        return x + y
+
+    engine = app._engine_task(add, add.name, "celery")
+    handle = engine.dispatch(5)  # a native dispatch of plain data to a Celery task
+    with caplog.at_level(logging.ERROR, logger="celery.worker.strategy"):
+        app.__taskora_app__.start(concurrency=1)
+        wait_until(lambda: handle.state() == "failed", what="the invalid job to fail (never run, never stay active)")
+    (sent,) = seen
+    assert sent["sender"] is app and isinstance(sent["exc"], InvalidTaskError)
+    assert sent["message"].id == handle.id and sent["message"].payload == 5
+    assert ran == []
+    assert "Received invalid task message: job" in caplog.text and "got int" in caplog.text
+    with pytest.raises(InvalidTaskError, match="got int"):
+        app.AsyncResult(handle.id).get(timeout=5)
