@@ -20,7 +20,17 @@ from .. import signals, states
 from .._state import get_current_task
 from ..exceptions import InvalidTaskError
 from ..result import CELERY_STATE_KEY, IGNORED_RESULT
-from ._trace import ExceptionInfo, RetrySignal, TraceOutcome, exception_detail, retry_delay, task_name, trace, trace_log
+from ._trace import (
+    ExceptionInfo,
+    RetrySignal,
+    TraceOutcome,
+    exception_detail,
+    mark_logged,
+    retry_delay,
+    task_name,
+    trace,
+    trace_log,
+)
 from .task import Context
 
 log = logging.getLogger("taskora.compat.worker")
@@ -154,6 +164,7 @@ def reject_invalid(app: Any, task: Any, ctx: Any, data: Any, problem: str) -> In
     and it fails (never runs, never stays active) with the returned error."""
     exc = InvalidTaskError(f"job {ctx.id} of task {task.name!r}: {problem}")
     strategy_log.error(LOG_INVALID, exc, _short_repr(data))
+    mark_logged(exc)
     signals.task_rejected.send(sender=app, message=InvalidMessage(ctx.id, task.name, data), exc=exc)
     return exc
 
@@ -172,6 +183,7 @@ def internal_error(task: Any, ctx: Any, data: Any, request: Any, exc: BaseExcept
     trace_log.critical(LOG_INTERNAL_ERROR, task.name, ctx.id, repr(exc), exc_info=(type(exc), exc, exc.__traceback__))
     signals.task_internal_error.send(sender=task, task_id=ctx.id, args=args, kwargs=kwargs, request=request,
                                      exception=exc, traceback=einfo.tb, einfo=einfo)
+    mark_logged(exc)
 
 
 def _redeliveries(data: dict[str, Any]) -> int:

@@ -31,6 +31,8 @@ LOG_FAILURE = "Task %s[%s] %s: %s"
 LOG_RETRY = "Task %s[%s] retry: %s"
 LOG_IGNORED = "Task %s[%s] ignored"
 LOG_REJECTED = "Task %s[%s] %s"
+#: Attribute set on an exception this module logged, so the worker does not log the same failure again.
+LOGGED_MARK = "_celery_trace_logged"
 #: Longest repr of a return value in the success line (Celery's ``resultrepr_maxsize``).
 RESULT_REPR_MAXSIZE = 1024
 
@@ -157,6 +159,7 @@ def _on_reject(task: Any, request: Any, reject: Reject, args: list[Any], kwargs:
         return TraceOutcome(states.REJECTED, reject, einfo)
     signals.task_failure.send(sender=task, task_id=request.id, exception=reject, args=args, kwargs=kwargs,
                               traceback=einfo.tb, einfo=einfo)
+    mark_logged(reject)
     return TraceOutcome(states.FAILURE, reject, einfo)
 
 
@@ -194,6 +197,15 @@ def _log_failure(task: Any, request: Any, exc: BaseException) -> None:
     else:
         trace_log.error(LOG_FAILURE, task_name(task, request), request.id, "raised unexpected", _safe_repr(exc),
                         exc_info=(type(exc), exc, exc.__traceback__))
+    mark_logged(exc)
+
+
+def mark_logged(exc: BaseException) -> None:
+    """Note that ``exc`` was logged in Celery's words (the worker's own failure line then stays quiet)."""
+    try:
+        setattr(exc, LOGGED_MARK, True)
+    except (AttributeError, TypeError):  # an exception type that refuses attributes is logged twice, not lost
+        pass
 
 
 def retry_delay(retry: Retry, now_s: float) -> float:

@@ -38,15 +38,9 @@ class WorkerHooksMixin:
         if not setup_worker_logging(self.conf, loglevel, logfile):
             # in each process that runs tasks, after the banner (which stays on the terminal)
             native.on("worker:process-init", lambda *_: redirect_stdouts(self.conf))
-        # the trace logs each failure in Celery's words; a failed listener keeps the native line quiet
-        native.events.on("task:failed", _logged_by_trace)
         signals.celeryd_after_setup.send(sender=self.hostname, instance=self, conf=self.conf)
         signals.worker_init.send(sender=self)
         _relay_worker_events(self, native)
-
-
-def _logged_by_trace(*_event: object) -> None:
-    """Failures of Celery tasks are logged by the trace (``Task x[id] raised unexpected: …``)."""
 
 
 def _relay_worker_events(app: Any, native: Any) -> None:

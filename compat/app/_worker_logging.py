@@ -28,11 +28,14 @@ from taskora.cli._process import CLI_HANDLER_NAME
 
 from .. import signals
 from ..utils.log import ColorFormatter, LoggingProxy, TaskFormatter, get_logger, log_level
+from ._trace import LOGGED_MARK
 
 __all__ = ["LogSetup", "redirect_stdouts", "setup_worker_logging"]
 
 #: Logger of the native worker's own per-job lines; a Celery worker logs Celery's lines instead.
 NATIVE_JOB_LOGGER = "taskora.worker.jobs"
+#: Logger of the native worker's failure lines (``job … failed after …``).
+NATIVE_WORKER_LOGGER = "taskora.worker"
 #: Loggers a hijacking setup clears, as Celery does (besides the root logger).
 HIJACKED_LOGGERS = ("celery", "celery.task", "celery.redirected")
 
@@ -102,7 +105,7 @@ def setup_worker_logging(conf: Any, loglevel: int | str | None = None, logfile: 
     if first is not None:
         root.removeHandler(first)
         first.close()
-    logging.getLogger(NATIVE_JOB_LOGGER).setLevel(logging.WARNING)  # Celery's lines replace the native ones
+    _quiet_native_duplicates()
     if responses:
         return True
     _configure_root(root, setup)
@@ -111,6 +114,22 @@ def setup_worker_logging(conf: Any, loglevel: int | str | None = None, logfile: 
     signals.after_setup_task_logger.send(sender=None, logger=task_logger,
                                          **{**setup.describe(), "format": setup.task_format})
     return False
+
+
+class SkipTraceLogged(logging.Filter):
+    """Drops the native worker's failure record of an exception the Celery trace already logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not getattr(error, LOGGED_MARK, False)
+
+
+def _quiet_native_duplicates() -> None:
+    """Celery's lines replace the native per-job lines; failures the trace did not see stay logged."""
+    logging.getLogger(NATIVE_JOB_LOGGER).setLevel(logging.WARNING)
+    native = logging.getLogger(NATIVE_WORKER_LOGGER)
+    if not any(isinstance(f, SkipTraceLogged) for f in native.filters):
+        native.addFilter(SkipTraceLogged())
 
 
 def _has_handler(logger: logging.Logger) -> bool:

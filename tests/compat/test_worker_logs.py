@@ -258,3 +258,25 @@ def test_beat_logs_each_due_task_it_sends(tmp_path: Path, redis_url: str, client
         worker.stop()
     assert re.search(rf"^{STAMP}INFO/MainProcess\] Scheduler: Sending due task add-often \(logproj\.add\)$",
                      text, re.M)
+
+
+HARD_LIMIT = '''
+
+@app.task(name="logproj.stuck", time_limit=0.5)
+def stuck():
+    import time
+    time.sleep(3)
+'''
+
+
+def test_a_failure_the_trace_never_saw_is_still_logged(tmp_path: Path, redis_url: str, client: Celery) -> None:
+    logfile = tmp_path / "worker.log"
+    worker = run_worker(write_project(tmp_path, "", HARD_LIMIT), redis_url, client, "--logfile", str(logfile))
+    try:
+        stuck = client.send_task("logproj.stuck")
+        with pytest.raises(Exception, match="hard time limit"):
+            stuck.get(timeout=20)
+        text = logged(logfile, rf"ERROR/MainProcess\] .*{re.escape(stuck.id)}.*TimeLimitExceeded")
+    finally:
+        worker.stop()
+    assert text.count("TimeLimitExceeded: ") >= 1
