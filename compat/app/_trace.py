@@ -132,7 +132,7 @@ def _run(task: Any, request: Any, args: list[Any], kwargs: dict[str, Any], eager
 def _on_success(task: Any, request: Any, retval: Any, args: list[Any], kwargs: dict[str, Any], eager: bool,
                 runtime: float) -> TraceOutcome:  # fmt: skip
     _safe(task.on_success, retval, request.id, args, kwargs, eager=eager)
-    signals.task_success.send(sender=task, result=retval)
+    signals.task_success.send(sender=task, result=retval, runtime=runtime)
     if trace_log.isEnabledFor(logging.INFO):
         trace_log.info(LOG_SUCCESS, task_name(task, request), request.id, runtime, result_repr(retval))
     _safe(task.after_return, states.SUCCESS, retval, request.id, args, kwargs, None, eager=eager)

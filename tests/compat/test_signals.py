@@ -229,7 +229,7 @@ def test_named_signals_exist_with_celerys_arguments() -> None:
     expected = {
         "task_prerun": {"task_id", "task", "args", "kwargs"},
         "task_postrun": {"task_id", "task", "args", "kwargs", "retval", "state"},
-        "task_success": {"result"},
+        "task_success": {"result", "runtime"},
         "task_failure": {"task_id", "exception", "args", "kwargs", "traceback", "einfo"},
         "task_retry": {"request", "reason", "einfo"},
         "task_revoked": {"request", "terminated", "signum", "expired"},
@@ -310,6 +310,8 @@ def test_task_received_is_sent_before_prerun_with_the_request(make_celery: Any, 
     order: list[tuple[str, Any]] = []
     connected(signals.task_received, lambda sender=None, request=None, **kw: order.append(("received", request)))
     connected(signals.task_prerun, lambda sender=None, task_id=None, **kw: order.append(("prerun", task_id)))
+    successes: list[dict[str, Any]] = []
+    connected(signals.task_success, lambda **kw: successes.append(kw))
 
     @app.task
     def add(x: int, y: int) -> int:
@@ -321,6 +323,8 @@ def test_task_received_is_sent_before_prerun_with_the_request(make_celery: Any, 
     (first, request), second = order
     assert first == "received" and request.id == result.id and request.args == [2, 3]
     assert second == ("prerun", result.id)
+    (success,) = successes  # Celery 5.7 also sends how long the body ran
+    assert success["result"] == 5 and isinstance(success["runtime"], float) and 0 <= success["runtime"] < 5
 
 
 @pytest.mark.usefixtures("adapter_kind")
