@@ -280,3 +280,21 @@ def test_a_failure_the_trace_never_saw_is_still_logged(tmp_path: Path, redis_url
     finally:
         worker.stop()
     assert text.count("TimeLimitExceeded: ") >= 1
+
+
+def test_prefork_children_log_in_the_same_formats(tmp_path: Path, redis_url: str, client: Celery) -> None:
+    logfile = tmp_path / "worker.log"
+    worker = CeleryWorker(write_project(tmp_path), "logproj", redis_url, "pre@test", "-P", "prefork", "-c", "1",
+                          "--logfile", str(logfile)).wait_ready(client)
+    try:
+        added = client.send_task("logproj.add", (4, 4))
+        assert added.get(timeout=20) == 8
+        text = logged(logfile, r"Task logproj\.add.* succeeded")
+    finally:
+        worker.stop()
+    a = re.escape(added.id)
+    child = r"INFO/ForkPoolWorker-1\]"
+    assert re.search(rf"^{STAMP}{child} Task logproj\.add\[{a}\] received$", text, re.M)
+    assert re.search(rf"^{STAMP}{child} logproj\.add\[{a}\]: adding 4 and 4$", text, re.M)
+    assert re.search(rf"^{STAMP}WARNING/ForkPoolWorker-1\] printed by add$", text, re.M)
+    assert re.search(rf"^{STAMP}{child} Task logproj\.add\[{a}\] succeeded in \d[\d.e-]*s: 8$", text, re.M)
