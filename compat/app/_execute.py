@@ -11,35 +11,21 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from taskora.errors import RetryError
 
 from .. import signals, states
 from .._state import get_current_task
-from ..exceptions import InvalidTaskError
 from ..result import CELERY_STATE_KEY, IGNORED_RESULT
-from ._trace import (
-    ExceptionInfo,
-    RetrySignal,
-    TraceOutcome,
-    exception_detail,
-    mark_logged,
-    retry_delay,
-    task_name,
-    trace,
-    trace_log,
-)
+from ._trace import RetrySignal, TraceOutcome, exception_detail, retry_delay, task_name, trace
+from ._worker_errors import envelope_problem, internal_error, reject_invalid
 from .task import Context
 
 log = logging.getLogger("taskora.compat.worker")
 #: Celery's logger of task receipt (``Task x[id] received``).
 strategy_log = logging.getLogger("celery.worker.strategy")
 LOG_RECEIVED = "Task %s[%s] received"
-LOG_INTERNAL_ERROR = "Task %s[%s] INTERNAL ERROR: %s"
-LOG_INVALID = ("Received invalid task message: %s\nThe message has been ignored and discarded.\n\n"
-               "The full contents of the message body was:\n%s")
 #: Seconds before a job rejected with ``Reject(requeue=True)`` is due again (at the back of its queue):
 #: long enough that a task rejecting every delivery cannot spin a worker, short enough to feel immediate.
 REQUEUE_DELAY = 1.0
@@ -137,53 +123,6 @@ def received(app: Any, task: Any, request: Any) -> None:
     if strategy_log.isEnabledFor(logging.INFO):
         strategy_log.info(LOG_RECEIVED, task_name(task, request), request.id)
     signals.task_received.send(sender=app, request=request)
-
-
-@dataclass(frozen=True)
-class InvalidMessage:
-    """What ``task_rejected`` receivers get as ``message`` for a job that is not a Celery task call."""
-
-    id: str
-    task: str
-    payload: Any
-
-
-def envelope_problem(data: Any) -> str | None:
-    """Why ``data`` is not a Celery call (``{"args": [...], "kwargs": {...}}``), or None when it is one."""
-    if not isinstance(data, dict):
-        return f"expected a mapping with 'args' and 'kwargs', got {type(data).__name__}"
-    if not isinstance(data.get("args", []), (list, tuple)):
-        return f"'args' must be a list, got {type(data['args']).__name__}"
-    if not isinstance(data.get("kwargs", {}), dict):
-        return f"'kwargs' must be a mapping, got {type(data['kwargs']).__name__}"
-    return None
-
-
-def reject_invalid(app: Any, task: Any, ctx: Any, data: Any, problem: str) -> InvalidTaskError:
-    """A job that is no Celery call is discarded as Celery's consumer does: logged, ``task_rejected`` sent,
-    and it fails (never runs, never stays active) with the returned error."""
-    exc = InvalidTaskError(f"job {ctx.id} of task {task.name!r}: {problem}")
-    strategy_log.error(LOG_INVALID, exc, _short_repr(data))
-    mark_logged(exc)
-    signals.task_rejected.send(sender=app, message=InvalidMessage(ctx.id, task.name, data), exc=exc)
-    return exc
-
-
-def _short_repr(value: Any, limit: int = 1024) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def internal_error(task: Any, ctx: Any, data: Any, request: Any, exc: BaseException) -> None:
-    """Celery's ``task_internal_error``: the machinery around the task body failed (bad message metadata, a
-    callback that cannot be sent...). Logged as ``Task x[id] INTERNAL ERROR: …`` at CRITICAL."""
-    envelope = data if isinstance(data, dict) else {}
-    args, kwargs = envelope.get("args") or [], envelope.get("kwargs") or {}
-    einfo = ExceptionInfo(exc)
-    trace_log.critical(LOG_INTERNAL_ERROR, task.name, ctx.id, repr(exc), exc_info=(type(exc), exc, exc.__traceback__))
-    signals.task_internal_error.send(sender=task, task_id=ctx.id, args=args, kwargs=kwargs, request=request,
-                                     exception=exc, traceback=einfo.tb, einfo=einfo)
-    mark_logged(exc)
 
 
 def _redeliveries(data: dict[str, Any]) -> int:
