@@ -1,4 +1,5 @@
-"""What ``taskora worker -A proj`` calls on a Celery app before starting: imports, default app, signals."""
+"""What ``taskora worker -A proj`` and ``taskora beat -A proj`` call on a Celery app before starting: imports,
+default app, Celery's logging setup, and the wiring that sends Celery's worker and beat signals."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ __all__ = ["WorkerHooksMixin"]
 
 
 class WorkerHooksMixin:
-    """``__taskora_worker_init__``: the CLI's hook (found without importing compat)."""
+    """``__taskora_worker_init__`` and ``__taskora_beat_init__``: the CLI's hooks (found without importing compat)."""
 
     def __taskora_worker_init__(self, hostname: str | None = None, pool: str | None = None,
                                 concurrency: int | None = None, queues: Iterable[str] | None = None,
@@ -41,6 +42,17 @@ class WorkerHooksMixin:
         signals.celeryd_after_setup.send(sender=self.hostname, instance=self, conf=self.conf)
         signals.worker_init.send(sender=self)
         _relay_worker_events(self, native)
+
+    def __taskora_beat_init__(self, loglevel: int | str | None = None, logfile: str | None = None) -> None:
+        """Called by ``taskora beat -A`` before the scheduler starts: Celery's logging setup, and ``beat_init``
+        when the scheduler starts (not embedded: no ``beat_embedded_init``)."""
+        from .. import signals
+        from ._worker_logging import setup_worker_logging
+
+        self.set_current()
+        self.set_default()
+        setup_worker_logging(self.conf, loglevel, logfile)
+        self.__taskora_app__.on("scheduler:start", lambda runner: signals.beat_init.send(sender=runner))
 
 
 def _relay_worker_events(app: Any, native: Any) -> None:

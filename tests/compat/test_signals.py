@@ -593,3 +593,54 @@ def test_task_rejected_for_a_job_that_is_no_celery_call(make_celery: Any, connec
     assert "Received invalid task message: job" in caplog.text and "got int" in caplog.text
     with pytest.raises(InvalidTaskError, match="got int"):
         app.AsyncResult(handle.id).get(timeout=5)
+
+
+BEAT_ALONE = '''
+import json
+import os
+
+from taskora.compat import Celery
+from taskora.compat.signals import beat_embedded_init, beat_init
+
+app = Celery("beatalone", broker=os.environ["REDIS_URL"])
+app.conf.beat_schedule = {"often": {"task": "beatalone.add", "schedule": 1.0, "args": (1, 2)}}
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@beat_init.connect
+@beat_embedded_init.connect
+def started(sender=None, signal=None, **kwargs):
+    with open(os.path.join(HERE, "beat.jsonl"), "a") as fh:
+        fh.write(json.dumps({"signal": signal.name, "sender": type(sender).__name__}) + "\\n")
+
+
+@app.task(name="beatalone.add")
+def add(x, y):
+    return x + y
+'''
+
+
+def test_standalone_beat_sends_beat_init_and_logs_in_celerys_format(tmp_path: Any, redis_url: str) -> None:
+    import json
+    import os
+    import re
+    import subprocess
+    import sys
+
+    (tmp_path / "beatalone.py").write_text(BEAT_ALONE)
+    logfile = tmp_path / "beat.log"
+    env = dict(os.environ, REDIS_URL=redis_url, PYTHONPATH=os.pathsep.join([str(tmp_path),
+                                                                            os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-m", "taskora", "beat", "-A", "beatalone", "-l", "info", "--logfile",
+                             str(logfile)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_until(lambda: logfile.exists() and logfile.read_text().count("Sending due task often") >= 1,
+                   what="beat to send a due task")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    lines = [json.loads(line) for line in (tmp_path / "beat.jsonl").read_text().splitlines()]
+    assert lines == [{"signal": "beat_init", "sender": "SchedulerRunner"}]  # not embedded in a worker
+    assert re.search(r"^\[[\d\- :,]+: INFO/MainProcess\] Scheduler: Sending due task often \(beatalone\.add\)$",
+                     logfile.read_text(), re.M)
