@@ -106,6 +106,7 @@ def setup_worker_logging(conf: Any, loglevel: int | str | None = None, logfile: 
         root.removeHandler(first)
         first.close()
     _quiet_native_duplicates()
+    logging.captureWarnings(True)  # warnings reach the log (``py.warnings``), as in a Celery worker
     if responses:
         return True
     _configure_root(root, setup)
