@@ -40,6 +40,12 @@ def boom():
     raise ValueError("boom")
 
 
+@app.task(name="logproj.warns")
+def warns():
+    import warnings
+    warnings.warn("careful now", UserWarning)
+
+
 @app.task(name="logproj.flaky", bind=True)
 def flaky(self):
     if self.request.retries < 1:
@@ -113,12 +119,14 @@ def test_log_settings_are_honoured(tmp_path: Path, redis_url: str, client: Celer
     try:
         added = client.send_task("logproj.add", (1, 1))
         assert added.get(timeout=20) == 2
-        text = logged(logfile, r"^PROC INFO celery\.app\.trace: Task logproj\.add.* succeeded")
+        client.send_task("logproj.warns").get(timeout=20)
+        text = logged(logfile, r"^PROC INFO celery\.app\.trace: Task logproj\.warns.* succeeded")
     finally:
         worker.stop()
     assert f"PROC INFO celery.worker.strategy: Task logproj.add[{added.id}] received" in text
     assert f"TASK logproj.add {added.id}: adding 1 and 1" in text
     assert "PROC ERROR celery.redirected: printed by add" in text
+    assert re.search(r"^PROC WARNING py\.warnings: .*UserWarning: careful now", text, re.M)  # captured, as Celery
 
 
 def test_redirect_off_keeps_prints_out_of_the_log(tmp_path: Path, redis_url: str, client: Celery) -> None:
