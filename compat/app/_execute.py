@@ -73,16 +73,16 @@ def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
     data = data if isinstance(data, dict) else {}
     meta = _celery_meta(ctx)
     headers = meta.get("headers") or None
-    redelivered = _redeliveries(data)
+    requeued = _redeliveries(data)  # Reject(requeue=True) runs count as attempts, not as retries
     request = Context(
         id=ctx.id, task=task.name, args=list(data.get("args") or []), kwargs=dict(data.get("kwargs") or {}),
-        retries=max(0, ctx.attempt - 1 - redelivered), is_eager=False, called_directly=False, eta=meta.get("eta"),
+        retries=max(0, ctx.attempt - 1 - requeued), is_eager=False, called_directly=False, eta=meta.get("eta"),
         expires=meta.get("expires"), root_id=meta.get("root_id") or ctx.id, parent_id=meta.get("parent_id"),
         group=meta.get("group"), group_index=meta.get("group_index"), hostname=app.hostname,
         correlation_id=ctx.id, origin=meta.get("origin"), timelimit=meta.get("timelimit"), headers=headers,
         shadow=meta.get("shadow"), ignore_result=meta.get("ignore_result") == "True",
         delivery_info={"exchange": "", "routing_key": meta.get("queue"), "priority": meta.get("priority"),
-                       "redelivered": redelivered > 0},
+                       "redelivered": requeued + _stall_recoveries(ctx) > 0},
         callbacks=meta.get("link"), errbacks=meta.get("link_error"),
     )  # fmt: skip
     if headers:
@@ -128,6 +128,14 @@ def received(app: Any, task: Any, request: Any) -> None:
 def _redeliveries(data: dict[str, Any]) -> int:
     try:
         return max(0, int(data.get(REDELIVERED_KEY) or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _stall_recoveries(ctx: Any) -> int:
+    """How often the job came back after its worker died (its lock lapsed): those runs are redeliveries too."""
+    try:
+        return max(0, int(ctx.meta("stalledCount") or 0))
     except (TypeError, ValueError):
         return 0
 

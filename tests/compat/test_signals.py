@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from typing import Any
 
 import pytest
@@ -644,3 +645,56 @@ def test_standalone_beat_sends_beat_init_and_logs_in_celerys_format(tmp_path: An
     assert lines == [{"signal": "beat_init", "sender": "SchedulerRunner"}]  # not embedded in a worker
     assert re.search(r"^\[[\d\- :,]+: INFO/MainProcess\] Scheduler: Sending due task often \(beatalone\.add\)$",
                      logfile.read_text(), re.M)
+
+
+CRASHY = '''
+import json
+import os
+import time
+
+from taskora.compat import Celery
+
+app = Celery("crashproj", broker=os.environ["REDIS_URL"])
+app.conf.broker_transport_options = {"visibility_timeout": 1.0}  # a dead worker's job comes back within seconds
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@app.task(name="crashproj.once", bind=True)
+def once(self):
+    redelivered = self.request.delivery_info["redelivered"]
+    with open(os.path.join(HERE, "deliveries.jsonl"), "a") as fh:
+        fh.write(json.dumps({"pid": os.getpid(), "redelivered": redelivered}) + "\\n")
+    if not redelivered:
+        time.sleep(60)  # the test kills this worker here
+    return "done"
+'''
+
+
+def test_a_job_recovered_from_a_dead_worker_is_marked_redelivered(tmp_path: Any, redis_url: str) -> None:
+    import json
+    import signal as signum
+
+    from taskora.compat import Celery
+
+    from .celery_helpers import CeleryWorker
+
+    (tmp_path / "crashproj.py").write_text(CRASHY)
+    client = Celery("client", broker=redis_url)
+    deliveries = tmp_path / "deliveries.jsonl"
+    first = CeleryWorker(tmp_path, "crashproj", redis_url, "crash1@test", "-P", "threads", "-c", "1")
+    second = None
+    try:
+        first.wait_ready(client)
+        result = client.send_task("crashproj.once")
+        wait_until(lambda: deliveries.exists(), what="the first delivery")
+        os.killpg(first.proc.pid, signum.SIGKILL)
+        first.proc.wait(10)
+        second = CeleryWorker(tmp_path, "crashproj", redis_url, "crash2@test", "-P", "threads", "-c", "1")
+        assert result.get(timeout=30) == "done"
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+        client.close()
+    runs = [json.loads(line) for line in deliveries.read_text().splitlines()]
+    assert [run["redelivered"] for run in runs] == [False, True]
