@@ -17,6 +17,7 @@ re-sent by a new leader is the same job.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from .schedules import CELERY_ON_MISSED, maybe_schedule
 
 __all__ = ["BeatEntry", "BeatTranslator", "celery_timezone", "install_beat_schedule", "translate_entry"]
 
+#: Celery beat's logger: ``Scheduler: Sending due task …`` lines are what people grep for.
+beat_log = logging.getLogger("celery.beat")
 #: The schedule source name translated entries are stored under (``"source": "celery"``).
 SOURCE = "celery"
 #: Keys a ``beat_schedule`` entry may have (Celery's ScheduleEntry arguments).
@@ -148,6 +151,7 @@ class BeatTranslator:
             entry = BeatEntry(config, tuple(extra.get("args") or ()), dict(extra.get("kwargs") or {}),
                               dict(extra.get("options") or {}))
         options = {k: v for k, v in entry.options.items() if k != "task_id"}
+        beat_log.info("Scheduler: Sending due task %s (%s)", name, config.task)
         return self.app.send_task(config.task, entry.args, entry.kwargs, task_id=job_id, **options)
 
 

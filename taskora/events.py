@@ -17,6 +17,8 @@ TASK_EVENTS = frozenset({"waiting", "delayed", "active", "completed", "failed", 
 #: Events of the app and its workers.
 APP_EVENTS = frozenset({f"task:{name}" for name in TASK_EVENTS} | {"worker:ready", "worker:error", "worker:closing",
                                                                    "worker:process-init", "worker:shutdown",
+                                                                   "worker:process-shutdown", "worker:heartbeat",
+                                                                   "scheduler:start",
                                                                    "workflow:failed", "workflow:cancelled"})
 
 

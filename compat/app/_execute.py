@@ -15,13 +15,22 @@ from typing import Any
 
 from taskora.errors import RetryError
 
-from .. import states
+from .. import signals, states
 from .._state import get_current_task
 from ..result import CELERY_STATE_KEY, IGNORED_RESULT
-from ._trace import RetrySignal, TraceOutcome, exception_detail, retry_delay, trace
+from ._trace import RetrySignal, TraceOutcome, exception_detail, retry_delay, task_name, trace
+from ._worker_errors import envelope_problem, internal_error, reject_invalid
 from .task import Context
 
 log = logging.getLogger("taskora.compat.worker")
+#: Celery's logger of task receipt (``Task x[id] received``).
+strategy_log = logging.getLogger("celery.worker.strategy")
+LOG_RECEIVED = "Task %s[%s] received"
+#: Seconds before a job rejected with ``Reject(requeue=True)`` is due again (at the back of its queue):
+#: long enough that a task rejecting every delivery cannot spin a worker, short enough to feel immediate.
+REQUEUE_DELAY = 1.0
+#: Job-data key counting ``Reject(requeue=True)`` redeliveries (they are attempts, not retries).
+REDELIVERED_KEY = "redelivered"
 
 #: Job-hash fields holding JSON values (the others are plain strings).
 JSON_META = ("headers", "link", "link_error", "timelimit")
@@ -64,15 +73,16 @@ def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
     data = data if isinstance(data, dict) else {}
     meta = _celery_meta(ctx)
     headers = meta.get("headers") or None
+    requeued = _redeliveries(data)  # Reject(requeue=True) runs count as attempts, not as retries
     request = Context(
         id=ctx.id, task=task.name, args=list(data.get("args") or []), kwargs=dict(data.get("kwargs") or {}),
-        retries=max(0, ctx.attempt - 1), is_eager=False, called_directly=False, eta=meta.get("eta"),
+        retries=max(0, ctx.attempt - 1 - requeued), is_eager=False, called_directly=False, eta=meta.get("eta"),
         expires=meta.get("expires"), root_id=meta.get("root_id") or ctx.id, parent_id=meta.get("parent_id"),
         group=meta.get("group"), group_index=meta.get("group_index"), hostname=app.hostname,
         correlation_id=ctx.id, origin=meta.get("origin"), timelimit=meta.get("timelimit"), headers=headers,
         shadow=meta.get("shadow"), ignore_result=meta.get("ignore_result") == "True",
         delivery_info={"exchange": "", "routing_key": meta.get("queue"), "priority": meta.get("priority"),
-                       "redelivered": False},
+                       "redelivered": requeued + _stall_recoveries(ctx) > 0},
         callbacks=meta.get("link"), errbacks=meta.get("link_error"),
     )  # fmt: skip
     if headers:
@@ -85,31 +95,84 @@ def make_handler(app: Any, task: Any) -> Callable[[Any, Any], Any]:
     """The function taskora's worker calls for this Celery task: ``handler(data, ctx)``."""
 
     def handle(data: Any, ctx: Any) -> Any:
-        request = worker_request(app, task, data, ctx)
-        if task.resolved("track_started"):
-            ctx.progress({CELERY_STATE_KEY: {"state": states.STARTED,
-                                             "meta": {"pid": os.getpid(), "hostname": app.hostname}}})
-        outcome = trace(task, request, eager=False)
-        app.run_callbacks(task, request, outcome, request.callbacks, request.errbacks, eager=False)
-        return native_outcome(app, outcome, data, ctx)
+        problem = envelope_problem(data)
+        if problem is not None:
+            raise reject_invalid(app, task, ctx, data, problem)
+        request = None
+        try:
+            request = worker_request(app, task, data, ctx)
+            received(app, task, request)
+            if task.resolved("track_started"):
+                ctx.progress({CELERY_STATE_KEY: {"state": states.STARTED,
+                                                 "meta": {"pid": os.getpid(), "hostname": app.hostname}}})
+            outcome = trace(task, request, eager=False)
+            app.run_callbacks(task, request, outcome, request.callbacks, request.errbacks, eager=False)
+        except Exception as exc:  # not the task's own error (trace keeps those): the job fails, saying so
+            internal_error(task, ctx, data, request, exc)
+            raise
+        return native_outcome(app, outcome, data, ctx, task, request)
 
     handle.__name__ = f"celery_task_{task.name}"
     handle.__qualname__ = handle.__name__
     return handle
 
 
-def native_outcome(app: Any, outcome: TraceOutcome, data: Any = None, ctx: Any = None) -> Any:
-    """Turn a traced outcome into what the native worker expects: a value, or an exception to raise."""
+def received(app: Any, task: Any, request: Any) -> None:
+    """Celery's moment of receipt: the ``Task x[id] received`` line and ``task_received`` (sender: the app,
+    standing in for Celery's consumer)."""
+    if strategy_log.isEnabledFor(logging.INFO):
+        strategy_log.info(LOG_RECEIVED, task_name(task, request), request.id)
+    signals.task_received.send(sender=app, request=request)
+
+
+def _redeliveries(data: dict[str, Any]) -> int:
+    try:
+        return max(0, int(data.get(REDELIVERED_KEY) or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _stall_recoveries(ctx: Any) -> int:
+    """How often the job came back after its worker died (its lock lapsed): those runs are redeliveries too."""
+    try:
+        return max(0, int(ctx.meta("stalledCount") or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _ignores_result(task: Any, request: Any) -> bool:
+    return bool(getattr(request, "ignore_result", False) or task.resolved("ignore_result"))
+
+
+def native_outcome(app: Any, outcome: TraceOutcome, data: Any = None, ctx: Any = None, task: Any = None,
+                   request: Any = None) -> Any:  # fmt: skip
+    """Turn a traced outcome into what the native worker expects: a value, or an exception to raise.
+
+    With ``ignore_result`` the value is not stored (the result stays PENDING, as with Celery's backend).
+    ``Reject(requeue=True)`` sends the job to the back of its queue after :data:`REQUEUE_DELAY`, marked
+    redelivered, without counting a retry.
+    """
     if outcome.state == states.SUCCESS:
-        return outcome.retval
+        ignored = task is not None and _ignores_result(task, request)
+        return IGNORED_RESULT if ignored else outcome.retval
     if outcome.state == states.IGNORED:
         return IGNORED_RESULT
+    if outcome.state == states.REJECTED:
+        raise _requeue(outcome.retval, data, ctx)
     if outcome.state == states.RETRY:
         retry = outcome.retval
         inner = retry.exc if retry.exc is not None else retry
         delay = retry_delay(retry, app.__taskora_app__.adapter.now_ms() / 1000)
         raise RetrySignal(exception_detail(inner), delay, _retry_data(retry, data, ctx))
     raise outcome.retval
+
+
+def _requeue(reject: Any, data: Any, ctx: Any) -> RetrySignal:
+    """The retry that puts a rejected job back, its data counting one more redelivery."""
+    envelope = data if isinstance(data, dict) else {}
+    again = {**envelope, REDELIVERED_KEY: _redeliveries(envelope) + 1}
+    new_data = ctx.retry(data=again).data if ctx is not None else RetryError.KEEP_DATA
+    return RetrySignal(exception_detail(reject), REQUEUE_DELAY, new_data)
 
 
 def _retry_data(retry: Any, data: Any, ctx: Any) -> Any:

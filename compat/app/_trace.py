@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import reprlib
+import time
 import traceback as tb_module
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,18 @@ from .._state import push_task
 from ..exceptions import Ignore, Reject, Retry
 
 log = logging.getLogger("taskora.compat.trace")
+#: Celery's logger of task outcomes: projects filter and alert on its name and its lines.
+trace_log = logging.getLogger("celery.app.trace")
+#: ``Task …`` line formats, word for word Celery's (``celery.app.trace``).
+LOG_SUCCESS = "Task %s[%s] succeeded in %ss: %s"
+LOG_FAILURE = "Task %s[%s] %s: %s"
+LOG_RETRY = "Task %s[%s] retry: %s"
+LOG_IGNORED = "Task %s[%s] ignored"
+LOG_REJECTED = "Task %s[%s] %s"
+#: Attribute set on an exception this module logged, so the worker does not log the same failure again.
+LOGGED_MARK = "_celery_trace_logged"
+#: Longest repr of a return value in the success line (Celery's ``resultrepr_maxsize``).
+RESULT_REPR_MAXSIZE = 1024
 
 
 class RetrySignal(RetryError):
@@ -84,33 +98,76 @@ def trace(task: Any, request: Any, *, eager: bool) -> TraceOutcome:
     args, kwargs = list(request.args or ()), dict(request.kwargs or {})
     with task.pushed_request(request), push_task(task):
         signals.task_prerun.send(sender=task, task_id=request.id, task=task, args=args, kwargs=kwargs)
-        outcome = _run(task, request, args, kwargs, eager)
+        outcome = _run(task, request, args, kwargs, eager, time.monotonic())
         signals.task_postrun.send(sender=task, task_id=request.id, task=task, args=args, kwargs=kwargs,
                                   retval=outcome.retval, state=outcome.state)
     return outcome
 
 
-def _run(task: Any, request: Any, args: list[Any], kwargs: dict[str, Any], eager: bool) -> TraceOutcome:
+def task_name(task: Any, request: Any) -> str:
+    """The name the log lines show: the request's ``shadow`` name when set, as Celery's ``get_task_name``."""
+    return getattr(request, "shadow", None) or task.name
+
+
+def _run(task: Any, request: Any, args: list[Any], kwargs: dict[str, Any], eager: bool,
+         started: float) -> TraceOutcome:  # fmt: skip
     try:
         _safe(task.before_start, request.id, args, kwargs, eager=eager)
         retval = task.execute_body(args, kwargs)
     except Retry as retry:
         return _on_retry(task, request, retry, args, kwargs, eager)
     except Ignore:
+        trace_log.info(LOG_IGNORED, task_name(task, request), request.id)
         return TraceOutcome(states.IGNORED)
     except Reject as reject:
-        if reject.requeue:
-            return _on_retry(task, request, Retry(exc=reject, when=0), args, kwargs, eager)
-        return _on_failure(task, request, reject, args, kwargs, eager)
+        return _on_reject(task, request, reject, args, kwargs)
     except Exception as exc:
         return _on_failure(task, request, exc, args, kwargs, eager)
     pending = getattr(request, "_pending_retry", None)
     if pending is not None and not eager:  # retry(throw=False): the retry was already "sent"
         return _on_retry(task, request, pending, args, kwargs, eager)
+    return _on_success(task, request, retval, args, kwargs, eager, time.monotonic() - started)
+
+
+def _on_success(task: Any, request: Any, retval: Any, args: list[Any], kwargs: dict[str, Any], eager: bool,
+                runtime: float) -> TraceOutcome:  # fmt: skip
     _safe(task.on_success, retval, request.id, args, kwargs, eager=eager)
-    signals.task_success.send(sender=task, result=retval)
+    signals.task_success.send(sender=task, result=retval, runtime=runtime)
+    if trace_log.isEnabledFor(logging.INFO):
+        trace_log.info(LOG_SUCCESS, task_name(task, request), request.id, runtime, result_repr(retval))
     _safe(task.after_return, states.SUCCESS, retval, request.id, args, kwargs, None, eager=eager)
     return TraceOutcome(states.SUCCESS, retval)
+
+
+def result_repr(value: Any) -> str:
+    """``repr(value)`` cut to :data:`RESULT_REPR_MAXSIZE` characters, never raising."""
+    limiter = reprlib.Repr()
+    limiter.maxstring = limiter.maxother = RESULT_REPR_MAXSIZE
+    try:
+        text = repr(value)
+    except Exception:
+        text = limiter.repr(value)
+    return text if len(text) <= RESULT_REPR_MAXSIZE else text[:RESULT_REPR_MAXSIZE - 3] + "..."
+
+
+def _on_reject(task: Any, request: Any, reject: Reject, args: list[Any], kwargs: dict[str, Any]) -> TraceOutcome:
+    """``Reject``: logged as rejected; without ``requeue`` the task fails (``task_failure``, no hooks), as in Celery."""
+    einfo = ExceptionInfo(reject)
+    trace_log.warning(LOG_REJECTED, task_name(task, request), request.id, _safe_repr(reject),
+                      exc_info=(type(reject), reject, reject.__traceback__))
+    if reject.requeue:
+        return TraceOutcome(states.REJECTED, reject, einfo)
+    signals.task_failure.send(sender=task, task_id=request.id, exception=reject, args=args, kwargs=kwargs,
+                              traceback=einfo.tb, einfo=einfo)
+    mark_logged(reject)
+    return TraceOutcome(states.FAILURE, reject, einfo)
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return f"<unrepresentable {type(value).__name__}>"
 
 
 def _on_retry(task: Any, request: Any, retry: Retry, args: list[Any], kwargs: dict[str, Any],
@@ -118,6 +175,7 @@ def _on_retry(task: Any, request: Any, retry: Retry, args: list[Any], kwargs: di
     einfo = ExceptionInfo(retry)
     _safe(task.on_retry, retry.exc if retry.exc is not None else retry, request.id, args, kwargs, einfo, eager=eager)
     signals.task_retry.send(sender=task, request=request, reason=retry, einfo=einfo)
+    trace_log.info(LOG_RETRY, task_name(task, request), request.id, retry)
     return TraceOutcome(states.RETRY, retry, einfo)
 
 
@@ -127,10 +185,27 @@ def _on_failure(task: Any, request: Any, exc: BaseException, args: list[Any], kw
     _safe(task.on_failure, exc, request.id, args, kwargs, einfo, eager=eager)
     signals.task_failure.send(sender=task, task_id=request.id, exception=exc, args=args, kwargs=kwargs,
                               traceback=einfo.tb, einfo=einfo)
-    if isinstance(exc, getattr(task, "throws", ()) or ()):
-        log.info("Task %s[%s] raised expected: %r", task.name, request.id, exc)
+    _log_failure(task, request, exc)
     _safe(task.after_return, states.FAILURE, exc, request.id, args, kwargs, None, eager=eager)
     return TraceOutcome(states.FAILURE, exc, einfo)
+
+
+def _log_failure(task: Any, request: Any, exc: BaseException) -> None:
+    """An exception listed in ``throws`` is expected (INFO, no traceback); any other is an ERROR with one."""
+    if isinstance(exc, tuple(getattr(task, "throws", ()) or ())):
+        trace_log.info(LOG_FAILURE, task_name(task, request), request.id, "raised expected", _safe_repr(exc))
+    else:
+        trace_log.error(LOG_FAILURE, task_name(task, request), request.id, "raised unexpected", _safe_repr(exc),
+                        exc_info=(type(exc), exc, exc.__traceback__))
+    mark_logged(exc)
+
+
+def mark_logged(exc: BaseException) -> None:
+    """Note that ``exc`` was logged in Celery's words (the worker's own failure line then stays quiet)."""
+    try:
+        setattr(exc, LOGGED_MARK, True)
+    except (AttributeError, TypeError):  # an exception type that refuses attributes is logged twice, not lost
+        pass
 
 
 def retry_delay(retry: Retry, now_s: float) -> float:

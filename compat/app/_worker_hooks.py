@@ -1,8 +1,10 @@
-"""What ``taskora worker -A proj`` calls on a Celery app before starting: imports, default app, signals."""
+"""What ``taskora worker -A proj`` and ``taskora beat -A proj`` call on a Celery app before starting: imports,
+default app, Celery's logging setup, and the wiring that sends Celery's worker and beat signals."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from .. import _state
 
@@ -10,14 +12,18 @@ __all__ = ["WorkerHooksMixin"]
 
 
 class WorkerHooksMixin:
-    """``__taskora_worker_init__``: the CLI's hook (found without importing compat)."""
+    """``__taskora_worker_init__`` and ``__taskora_beat_init__``: the CLI's hooks (found without importing compat)."""
 
     def __taskora_worker_init__(self, hostname: str | None = None, pool: str | None = None,
-                                concurrency: int | None = None,
-                                queues: Iterable[str] | None = None) -> None:  # fmt: skip
-        """Called by ``taskora worker -A`` before it starts: imports, default app, signals wiring."""
+                                concurrency: int | None = None, queues: Iterable[str] | None = None,
+                                loglevel: int | str | None = None, logfile: str | None = None) -> None:  # fmt: skip
+        """Called by ``taskora worker -A`` before it starts: imports, default app, logging, signals wiring.
+
+        ``loglevel``/``logfile`` default to what the CLI's first logging setup used.
+        """
         from .. import signals
         from ..utils.log import set_current_task_getter
+        from ._worker_logging import redirect_stdouts, setup_worker_logging
 
         if hostname:
             self.hostname = hostname if "@" in hostname else f"celery@{hostname}"
@@ -30,14 +36,48 @@ class WorkerHooksMixin:
             self.select_queues(queues)
         options = {"hostname": self.hostname, "pool": pool, "concurrency": concurrency}
         signals.celeryd_init.send(sender=self.hostname, instance=self, conf=self.conf, options=options)
+        if not setup_worker_logging(self.conf, loglevel, logfile):
+            # in each process that runs tasks, after the banner (which stays on the terminal)
+            native.on("worker:process-init", lambda *_: redirect_stdouts(self.conf))
         signals.celeryd_after_setup.send(sender=self.hostname, instance=self, conf=self.conf)
         signals.worker_init.send(sender=self)
-        native.on("worker:ready", lambda *_: signals.worker_ready.send(sender=self))
-        native.on("worker:closing", lambda *_: signals.worker_shutting_down.send(
-            sender=self.hostname, sig="SIGTERM", how="Warm", exitcode=0))
-        for event, signal in (("worker:process-init", signals.worker_process_init),
-                              ("worker:shutdown", signals.worker_shutdown)):
-            try:
-                native.on(event, lambda *_a, _s=signal: _s.send(sender=self.hostname))
-            except ValueError:  # the native worker does not emit this event (yet)
-                pass
+        _relay_worker_events(self, native)
+
+    def __taskora_beat_init__(self, loglevel: int | str | None = None, logfile: str | None = None) -> None:
+        """Called by ``taskora beat -A`` before the scheduler starts: Celery's logging setup, and ``beat_init``
+        when the scheduler starts (not embedded: no ``beat_embedded_init``)."""
+        from .. import signals
+        from ._worker_logging import setup_worker_logging
+
+        self.set_current()
+        self.set_default()
+        setup_worker_logging(self.conf, loglevel, logfile)
+        self.__taskora_app__.on("scheduler:start", lambda runner: signals.beat_init.send(sender=runner))
+
+
+def _relay_worker_events(app: Any, native: Any) -> None:
+    """Send Celery's worker signals at the native worker's moments (events emitted in the process concerned)."""
+    from .. import signals
+    from ._revocations import relay_revocations
+
+    hostname = app.hostname
+    native.on("worker:ready", lambda *_: signals.worker_ready.send(sender=app))
+    native.on("worker:closing", lambda *_: signals.worker_shutting_down.send(
+        sender=hostname, sig="SIGTERM", how="Warm", exitcode=0))
+    native.on("worker:process-init", lambda *_: signals.worker_process_init.send(sender=hostname))
+    native.on("worker:shutdown", lambda *_: signals.worker_shutdown.send(sender=hostname))
+    # a prefork child about to exit, in that child
+    native.on("worker:process-shutdown", lambda info: signals.worker_process_shutdown.send(
+        sender=hostname, pid=info["pid"], exitcode=info["exitcode"]))
+    # the worker's liveness beat (it renews its jobs' locks), in each process running jobs
+    native.on("worker:heartbeat", lambda worker: signals.heartbeat_sent.send(sender=worker))
+    native.on("scheduler:start", _beat_started)
+    relay_revocations(app, native)
+
+
+def _beat_started(runner: Any) -> None:
+    """``-B``: the scheduler starts inside this worker, so it is both beat's start and an embedded beat's."""
+    from .. import signals
+
+    signals.beat_init.send(sender=runner)
+    signals.beat_embedded_init.send(sender=runner)

@@ -29,6 +29,7 @@ __all__ = [
     "get_task_logger",
     "set_current_task_getter",
     "current_task_fields",
+    "ColorFormatter",
     "TaskFormatter",
     "LoggingProxy",
 ]
@@ -126,12 +127,32 @@ def current_task_fields() -> tuple[str, str] | None:
     return (UNKNOWN if name is None else str(name), UNKNOWN if task_id is None else str(task_id))
 
 
-class TaskFormatter(logging.Formatter):
+#: ANSI colour of a record's whole line by level name (INFO stays uncoloured), as Celery colours them.
+LEVEL_COLORS = {"DEBUG": 34, "WARNING": 33, "ERROR": 31, "CRITICAL": 35}
+RESET_SEQ = "\033[0m"
+
+
+class ColorFormatter(logging.Formatter):
+    """Formatter that colours each line by severity when ``use_color`` is true (``worker_log_color``)."""
+
+    def __init__(self, fmt: str | None = None, datefmt: str | None = None, use_color: bool = False,
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(fmt, datefmt, **kwargs)
+        self.use_color = use_color
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        color = LEVEL_COLORS.get(record.levelname)
+        if self.use_color and color is not None:
+            return f"\033[1;{color}m{text}{RESET_SEQ}"
+        return text
+
+
+class TaskFormatter(ColorFormatter):
     """Formatter that fills ``%(task_name)s`` and ``%(task_id)s`` from the running task.
 
     Values the record already carries (``extra={"task_id": …}``) are overwritten while a task runs,
-    and kept otherwise; missing ones become ``"???"``. ``use_color`` is accepted for Celery's
-    signature and ignored (output is never colourised).
+    and kept otherwise; missing ones become ``"???"``. ``use_color`` colours lines by severity.
     """
 
     def __init__(
@@ -141,8 +162,7 @@ class TaskFormatter(logging.Formatter):
         use_color: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(fmt or DEFAULT_TASK_LOG_FMT, datefmt, **kwargs)
-        self.use_color = use_color
+        super().__init__(fmt or DEFAULT_TASK_LOG_FMT, datefmt, use_color, **kwargs)
 
     def format(self, record: logging.LogRecord) -> str:
         fields = current_task_fields()
@@ -168,7 +188,7 @@ class LoggingProxy:
 
     def __init__(self, target: logging.Logger, loglevel: int | str | None = None) -> None:
         self.logger = target
-        self.loglevel = _level(loglevel if loglevel is not None else (target.level or logging.WARNING))
+        self.loglevel = log_level(loglevel if loglevel is not None else (target.level or logging.WARNING))
         self.closed = False
 
     def write(self, data: str) -> int:
@@ -205,7 +225,7 @@ class LoggingProxy:
         return None
 
 
-def _level(level: int | str) -> int:
+def log_level(level: int | str) -> int:
     """Accept ``"warning"``/``"WARNING"`` or a number."""
     if isinstance(level, str):
         value = logging.getLevelName(level.upper())

@@ -15,6 +15,8 @@ from ._output import CliError
 #: Accepted ``-l`` values (any case), Celery's names included.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL")
 LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"
+#: Name of the root handler set up here, so a front-end (compat) can replace it with its own setup.
+CLI_HANDLER_NAME = "taskora.cli"
 
 
 def setup_logging(level: str, logfile: str | None) -> None:
@@ -26,6 +28,7 @@ def setup_logging(level: str, logfile: str | None) -> None:
                                  param_hint="-l/--loglevel")
     handler: logging.Handler = logging.FileHandler(logfile) if logfile else logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.set_name(CLI_HANDLER_NAME)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)

@@ -28,6 +28,9 @@ def beat(ctx: click.Context, app_spec: str | None, **opts: Any) -> None:
     """Run the scheduler for the app's schedules (several beats may run: one leads, the others wait)."""
     setup_logging(opts["loglevel"], opts["logfile"])
     loaded = resolve(ctx, app_spec)
+    hook = getattr(loaded.source, "__taskora_beat_init__", None)
+    if callable(hook):  # a front-end (compat) sets up its logging and beat signals
+        hook()
     runner = load_beat(loaded.app)
     if opts["schedule_file"]:
         log.info("-s %s ignored: taskora keeps schedule state in Redis", opts["schedule_file"])

@@ -89,6 +89,7 @@ class SchedulerRunner:
         self.app.schedules.validate()
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="taskora-scheduler", daemon=True)
+        self.app.events.emit("scheduler:start", self)
         self._thread.start()
         return self
 

@@ -591,6 +591,7 @@ class Worker:
                     runtime.apply_lock_status(status)
             if reserved:
                 self._extend_reserved(reserved)
+            self.app.events.emit("worker:heartbeat", self)
 
     def _extend_reserved(self, jobs: list[ClaimedJob]) -> None:
         """Keep the locks of jobs claimed ahead; note a cancel for when they start, drop one that was lost."""

@@ -477,3 +477,5 @@ def _child_main(settings: WorkerSettings, conn: Connection, index: int, board: R
     serve(pool, signals, name=f"child {index} (pid {os.getpid()})")
     reporter.close()
     conn.close()
+    settings.app.events.emit("worker:process-shutdown", {"hostname": settings.hostname, "pid": os.getpid(),
+                                                         "exitcode": 0})

@@ -129,3 +129,22 @@ def test_logging_proxy_forwards_prints_to_a_logger(caplog: pytest.LogCaptureFixt
         (logging.WARNING, "b"),
     ]
     assert proxy.isatty() is False and proxy.fileno() is None
+
+
+def test_color_formatter_colours_by_level_only_when_asked() -> None:
+    from taskora.compat.utils.log import ColorFormatter
+
+    error = logging.LogRecord("x", logging.ERROR, __file__, 1, "bad", None, None)
+    info = logging.LogRecord("x", logging.INFO, __file__, 1, "fine", None, None)
+    assert ColorFormatter("%(message)s", use_color=True).format(error) == "\033[1;31mbad\033[0m"
+    assert ColorFormatter("%(message)s", use_color=True).format(info) == "fine"
+    assert ColorFormatter("%(message)s").format(error) == "bad"
+    assert log.TaskFormatter("%(task_name)s %(message)s", use_color=True).format(error) == "\033[1;31m??? bad\033[0m"
+
+
+def test_worker_log_color_reads_as_celerys() -> None:
+    from taskora.compat.app._worker_logging import supports_color
+
+    assert supports_color(False, None) is False
+    # True or unset: colour only a terminal, never a log file (stderr is not a tty under pytest's capture)
+    assert supports_color(True, "worker.log") is False and supports_color(None, "worker.log") is False
