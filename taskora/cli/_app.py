@@ -42,6 +42,17 @@ class LoadedApp:
         if callable(hook):
             hook(**info)
 
+    def import_task_modules(self) -> None:
+        """Let a front-end import the modules that register its tasks (compat: ``include=``, autodiscover)."""
+        hook = getattr(self.source, "__taskora_import_modules__", None)
+        if callable(hook):
+            hook()
+
+    @property
+    def default_nodename(self) -> str:
+        """``celery@%h`` for a Celery app (what its deployments and health checks expect), else ``taskora@%h``."""
+        return "taskora@%h" if self.source is self.app else "celery@%h"
+
 
 def is_app_like(obj: Any) -> bool:
     return isinstance(obj, Taskora) or (not isinstance(obj, type) and hasattr(obj, "__taskora_app__"))
@@ -178,20 +189,37 @@ def app_option(fn: Any) -> Any:
 
 
 def process_options(fn: Any) -> Any:
-    """``--pidfile``, ``-f/--logfile`` and ``--detach``, shared by the long-running commands (worker, beat)."""
-    fn = click.option("--detach", is_flag=True, help="Run in the background (needs --logfile).")(fn)
-    fn = click.option("-f", "--logfile", default=None)(fn)
-    return click.option("--pidfile", default=None)(fn)
+    """Celery's daemon options, shared by the long-running commands (worker, beat): ``-D/--detach``,
+    ``--pidfile``, ``-f/--logfile`` (``%n``/``%h``/``%d``/``%i``/``%I`` expand), ``--uid``, ``--gid``, ``--umask``,
+    and ``--connect-retries``."""
+    options = [
+        click.option("-D", "--detach", is_flag=True, help="Run in the background (logs go to --logfile)."),
+        click.option("-f", "--logfile", default=None, help="Write the log to this file instead of stderr."),
+        click.option("--pidfile", default=None, help="Write the pid here; refuse to start if a live process holds it."),
+        click.option("--uid", default=None, help="Run as this user (name or number) once started as root."),
+        click.option("--gid", default=None, help="Run as this group (name or number)."),
+        click.option("--umask", default=None, help="File mode creation mask, octal (e.g. 0o22 or 022)."),
+        click.option("--connect-retries", type=click.IntRange(min=0), default=None,
+                     help="Retries of the first broker connection (0: none). Default: the app's "
+                          "broker_connection_max_retries, else 100."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
 
 
 def json_option(fn: Any) -> Any:
     return click.option("--json", "as_json", is_flag=True, default=False, help="Machine-readable output.")(fn)
 
 
-def resolve(ctx: Any, app_spec: str | None) -> LoadedApp:
-    """Load the app named here or before the subcommand."""
+def resolve(ctx: Any, app_spec: str | None, *, import_tasks: bool = True) -> LoadedApp:
+    """Load the app named here or before the subcommand, with its task modules imported (a Celery app's
+    ``include=``/``imports``/``autodiscover_tasks()``, as the worker imports them) unless told not to."""
     root = ctx.find_root().obj
-    return load_app(app_spec or getattr(root, "app_spec", None))
+    loaded = load_app(app_spec or getattr(root, "app_spec", None))
+    if import_tasks:
+        loaded.import_task_modules()
+    return loaded
 
 
 def wants_json(ctx: Any, as_json: bool) -> bool:
