@@ -18,7 +18,7 @@ from .worker import load_beat
 log = logging.getLogger("taskora.beat")
 
 
-@click.command()
+@click.command(short_help="Run the scheduler (Celery's beat options accepted).")
 @app_option
 @click.option("-l", "--loglevel", default="WARNING", show_default=True, help=f"One of {', '.join(LOG_LEVELS)}.")
 @beat_celery_options

@@ -36,7 +36,7 @@ def load_beat(app: Any) -> Any:
     return SchedulerRunner(app)
 
 
-@click.command()
+@click.command(short_help="Run a worker (Celery's worker options accepted).")
 @app_option
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), default=None,
               help="Child processes (prefork) or slots (threads, asyncio). Default: --autoscale MAX, else CPU count.")

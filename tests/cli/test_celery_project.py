@@ -49,9 +49,10 @@ def _env(url: str, project: Path, **extra: str) -> dict[str, str]:
                 PYTHONPATH=os.pathsep.join([str(project), str(ROOT), os.environ.get("PYTHONPATH", "")]))
 
 
-def cli(url: str, project: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+def cli(url: str, project: Path, *args: str, input: str | None = None,
+        **extra: str) -> subprocess.CompletedProcess[str]:  # fmt: skip
     return subprocess.run([sys.executable, "-m", "taskora", *args], cwd=project, env=_env(url, project, **extra),
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, input=input)
 
 
 @pytest.fixture
@@ -109,3 +110,23 @@ def test_retry_on_startup_off_exits_3_at_once(project: Path) -> None:
     out = cli(dead, project, "worker", "-A", "app.celery", "-P", "solo", RETRY_ON_STARTUP="0")
     assert out.returncode == 3, out.stderr
     assert "Trying again" not in out.stderr and "retrying on startup is off" in out.stderr
+
+
+def test_control_revoke_goes_through_the_celery_app(client: Celery, redis_url: str, project: Path) -> None:
+    sent = client.send_task("jobs.add", args=[1, 2])
+    out = cli(redis_url, project, "-A", "app.celery", "control", "revoke", sent.id)
+    assert out.returncode == 0, out.stderr
+    assert f"tasks flagged as revoked: {sent.id}" in out.stdout
+    assert client.AsyncResult(sent.id).state == "REVOKED"
+
+
+def test_shell_and_report_for_a_celery_app(redis_url: str, project: Path) -> None:
+    script = "print('got', add.name, type(celery).__name__, app is celery)\nprint(add.delay(2, 3).id)\n"
+    shell = cli(redis_url, project, "-A", "app.celery", "shell", "-q", input=script)
+    assert shell.returncode == 0, shell.stderr
+    assert "got jobs.add Celery True" in shell.stdout  # the include= module's task, by its short name
+    secret = redis_url.replace("redis://", "redis://:hunter2@")
+    report = cli(secret, project, "-A", "app.celery", "report")
+    assert report.returncode == 0, report.stderr
+    assert "hunter2" not in report.stdout and "(Celery 'flaskproj', " in report.stdout
+    assert "broker_connection_retry_on_startup: True" in report.stdout  # the app's own settings, censored
