@@ -76,8 +76,10 @@ def beat_celery_options(fn: Any) -> Any:
 def log_ignored(opts: dict[str, Any]) -> None:
     """One INFO line per accepted-and-ignored option that was given."""
     for key, (flag, why) in IGNORED.items():
-        if opts.get(key):
-            log.info("%s %s accepted and ignored: %s", flag, "" if opts[key] is True else opts[key], why)
+        value = opts.get(key)
+        if value:
+            given = flag if value is True else f"{flag} {value}"
+            log.info("%s accepted and ignored: %s", given, why)
 
 
 def parse_autoscale(value: str | None) -> tuple[int, int] | None:

@@ -40,8 +40,9 @@ def load_beat(app: Any) -> Any:
 @app_option
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), default=None,
               help="Child processes (prefork) or slots (threads, asyncio). Default: --autoscale MAX, else CPU count.")
-@click.option("-P", "--pool", type=click.Choice(POOL_NAMES, case_sensitive=False), default="prefork",
-              show_default=True)
+@click.option("-P", "--pool", type=click.Choice([*POOL_NAMES, "processes"], case_sensitive=False), default="prefork",
+              show_default=True, callback=lambda _c, _p, v: "prefork" if v.lower() == "processes" else v,
+              help="'processes' is Celery's alias of prefork.")
 @click.option("-Q", "--queues", multiple=True, help="Run only the tasks routed to these queues (comma-separated).")
 @click.option("-X", "--exclude-queues", multiple=True, help="Run every task except those routed to these queues.")
 @click.option("-n", "--hostname", default=None,

@@ -105,6 +105,13 @@ def test_module_attribute_that_is_a_module_is_searched(modules) -> None:
     assert load_app("ra_first").app.name == "first"  # Celery takes the first instance among the globals
 
 
+def test_app_from_the_environment(modules, monkeypatch: pytest.MonkeyPatch) -> None:
+    modules("ra_env.py", "from taskora import Taskora\ncelery = Taskora(name='from-env')\n")
+    monkeypatch.delenv("TASKORA_APP", raising=False)
+    monkeypatch.setenv("CELERY_APP", "ra_env.celery")  # what Celery's click reads when -A is not given
+    assert load_app(None).app.name == "from-env"
+
+
 def test_hostname_expansions() -> None:
     full = socket.gethostname()
     host, _, domain = full.partition(".")
