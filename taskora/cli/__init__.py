@@ -26,6 +26,7 @@ COMMANDS = {
     "control": "taskora.cli.control:control",
     "shell": "taskora.cli.shell:shell",
     "report": "taskora.cli.report:report",
+    "events": "taskora.cli.events:events",
 }
 
 

@@ -1,13 +1,15 @@
-"""``taskora control``, ``shell`` and ``report`` on a native app, as subprocesses against redis-server."""
+"""``taskora control``, ``shell``, ``report`` and ``events`` on a native app, as subprocesses against redis-server."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from taskora import Taskora
 
-from .helpers import PROJ, run_cli, wait_until
+from .helpers import PROJ, ROOT, env_for, run_cli, wait_until
 
 
 def test_control_revoke_cancels_waiting_jobs_and_names_unknown_ones(client: Taskora, redis_url: str,
@@ -56,3 +58,31 @@ def test_report_masks_the_broker_password(tmp_path: Path) -> None:
     assert report["app"]["name"] == "proj_native" and report["software"]["taskora"]
     human = run_cli(url, tmp_path, "-A", PROJ, "report")
     assert human.stdout.startswith("software -> taskora:") and "queue: 'default'" in human.stdout
+
+
+def test_events_prints_each_transition_of_a_job(client: Taskora, redis_url: str, tmp_path: Path,
+                                                start_worker) -> None:  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "taskora", "events", "-A", PROJ, "--json", "-n", "3",
+                             "--timeout", "30"], cwd=ROOT, env=env_for(redis_url, tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    try:
+        assert proc.stderr is not None and "listening to" in proc.stderr.readline()  # its streams' ends are fixed
+        handle = client.dispatch("add", {"a": 5, "b": 6})
+        start_worker("-P", "threads", "-c", "1")
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [(e["name"], e["task"], e["id"]) for e in events] == [(n, "add", handle.id)
+                                                                 for n in ("waiting", "active", "completed")]
+    assert events[-1]["result"] == 11 and proc.returncode == 0
+
+
+def test_events_human_line_reads_like_celery_dump() -> None:
+    from taskora.cli.events import render
+    from taskora.events import Event
+
+    line = render(Event(name="completed", task="add", id="j1", result=11, duration=0.25))
+    assert line.split(" ", 1)[1] == "task-completed add[j1] duration=0.25 result=11"
