@@ -77,11 +77,27 @@ class PidFile:
                            exit_code=EXIT_PIDFILE_HELD)
 
     def acquire(self) -> None:
+        """Create the file exclusively (two workers starting at once cannot both hold it); a stale one, whose
+        process is gone, is replaced."""
         if not self.path:
             return
-        self.check()
-        with open(self.path, "w") as fh:
-            fh.write(f"{os.getpid()}\n")
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                self.check()  # raises while a live process holds it
+                self._remove_stale()
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"{os.getpid()}\n")
+            return
+        raise CliError(f"Pidfile ({self.path}) keeps being recreated by another process", exit_code=EXIT_PIDFILE_HELD)
+
+    def _remove_stale(self) -> None:
+        try:
+            os.unlink(self.path or "")
+        except FileNotFoundError:
+            pass
 
     def _read(self) -> int | None:
         try:
