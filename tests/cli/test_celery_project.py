@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from taskora.compat import Celery
 
-from ..redis_server import free_port
+from ..redis_server import RedisServer, free_port
 from .helpers import ROOT, wait_until
 
 APP = """
@@ -130,3 +130,29 @@ def test_shell_and_report_for_a_celery_app(redis_url: str, project: Path) -> Non
     assert report.returncode == 0, report.stderr
     assert "hunter2" not in report.stdout and "(Celery 'flaskproj', " in report.stdout
     assert "broker_connection_retry_on_startup: True" in report.stdout  # the app's own settings, censored
+
+
+def test_worker_for_a_celery_app_waits_for_redis_with_the_apps_retry_settings(project: Path) -> None:
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    log_path = project / "early.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "taskora", "worker", "-A", "app.celery", "-P", "threads",
+                                 "-c", "1"], cwd=project, env=_env(url, project),
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    server = RedisServer(port=port)
+    try:
+        wait_until(lambda: "Trying again in 2.00 seconds... (1/100)" in log_path.read_text(),
+                   what="the first retry to be logged")
+        server.start()
+        app = Celery("client", broker=url)
+        try:
+            sent = app.send_task("jobs.add", args=[7, 8])
+            wait_until(lambda: app.AsyncResult(sent.id).state == "SUCCESS", timeout=20, what="the job to succeed")
+        finally:
+            app.close()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        server.stop()
