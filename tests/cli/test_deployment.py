@@ -126,3 +126,14 @@ def test_beat_accepts_celery_options(redis_url: str, tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
     assert not (tmp_path / "beat.pid").exists()
+
+
+def test_purge_at_start_and_include_modules(client: Taskora, start_worker) -> None:
+    stale = [client.dispatch("noop", None) for _ in range(3)]
+    worker = start_worker("-P", "threads", "-c", "1", "--purge", "-I", "tests.cli.proj_extra")
+    assert [h.state() for h in stale] == [None, None, None]  # deleted before the worker took any
+    assert "purge: Erased 3 jobs from the queue." in worker.log()
+    registered = broadcast(client, "registered", timeout=5, destination=[worker.hostname])[worker.hostname]
+    assert "extra" in registered
+    client.register_task("extra", None)
+    assert client.dispatch("extra", None).result(timeout=15) == "extra-ran"
