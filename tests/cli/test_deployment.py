@@ -82,13 +82,14 @@ def test_pidfile_held_by_a_live_worker_refuses_a_second(redis_url: str, tmp_path
 def test_detach_writes_pid_and_log_and_stops_on_sigterm(client: Taskora, redis_url: str, tmp_path: Path) -> None:
     pidfile, logfile = tmp_path / "%n.pid", tmp_path / "%n.log"
     out = run_cli(redis_url, tmp_path, "worker", "-A", PROJ, "-P", "threads", "-c", "1", "-n", "daemon@test",
-                  "-D", "--pidfile", str(pidfile), "-f", str(logfile), "-l", "info")
+                  "-D", "--pidfile", str(pidfile), "-f", str(logfile), "-l", "info", "--umask", "077")
     assert out.returncode == 0, out.stderr
     pidfile, logfile = tmp_path / "daemon.pid", tmp_path / "daemon.log"  # %n: the node name's name part
     pid = int(wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), what="the daemon's pidfile"))
     try:
         assert client.dispatch("add", {"a": 4, "b": 4}).result(timeout=15) == 8
         wait_until(lambda: "daemon@test ready." in logfile.read_text(), what="the log in --logfile")
+        assert logfile.stat().st_mode & 0o777 == 0o600  # created under --umask 077
     finally:
         os.kill(pid, signal.SIGTERM)
     wait_until(lambda: not pidfile.exists(), what="the daemon to stop and remove its pidfile")
