@@ -14,6 +14,13 @@ __all__ = ["WorkerHooksMixin"]
 class WorkerHooksMixin:
     """``__taskora_worker_init__`` and ``__taskora_beat_init__``: the CLI's hooks (found without importing compat)."""
 
+    def __taskora_import_modules__(self) -> None:
+        """Called by ``taskora purge/status/call/result/shell -A``: register the tasks of ``include=`` and
+        autodiscovered modules, as the worker does, so those commands see every task."""
+        self.set_current()
+        self.set_default()
+        self.loader_import_default_modules()
+
     def __taskora_worker_init__(self, hostname: str | None = None, pool: str | None = None,
                                 concurrency: int | None = None, queues: Iterable[str] | None = None,
                                 loglevel: int | str | None = None, logfile: str | None = None) -> None:  # fmt: skip

@@ -23,6 +23,10 @@ COMMANDS = {
     "call": "taskora.cli.jobs:call",
     "result": "taskora.cli.jobs:result",
     "schedules": "taskora.cli.schedules:schedules",
+    "control": "taskora.cli.control:control",
+    "shell": "taskora.cli.shell:shell",
+    "report": "taskora.cli.report:report",
+    "events": "taskora.cli.events:events",
 }
 
 

@@ -12,7 +12,7 @@ from ._app import app_option, json_option, resolve, wants_json
 from ._output import CliError, broker_errors, emit
 
 
-@click.command()
+@click.command(short_help="Ask live workers: ping, active, scheduled, stats, registered.")
 @click.argument("command", type=click.Choice(COMMANDS))
 @app_option
 @json_option

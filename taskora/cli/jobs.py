@@ -19,7 +19,7 @@ def _connected(ctx: click.Context, app_spec: str | None) -> LoadedApp:
     return loaded
 
 
-@click.command()
+@click.command(short_help="Jobs per state for each task, and the live workers.")
 @app_option
 @json_option
 @click.option("-t", "--timeout", type=float, default=1.0, show_default=True, help="Seconds to wait for workers.")
@@ -46,7 +46,7 @@ def _render_status(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@click.command()
+@click.command(short_help="Delete waiting and delayed jobs.")
 @app_option
 @json_option
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
@@ -68,7 +68,7 @@ def purge(ctx: click.Context, app_spec: str | None, as_json: bool, force: bool, 
          lambda _: f"Purged {total} job{'s' if total != 1 else ''} from {len(names)} task(s).")
 
 
-@click.command()
+@click.command(short_help="Dispatch a task; print its id (or its result with --wait).")
 @click.argument("name")
 @app_option
 @json_option
@@ -119,7 +119,7 @@ def _native_data(args: list[Any] | None, kwargs: dict[str, Any] | None, data_jso
     return kwargs
 
 
-@click.command()
+@click.command(short_help="Show a job's state and result.")
 @click.argument("job_id")
 @app_option
 @json_option

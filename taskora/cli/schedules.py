@@ -80,7 +80,7 @@ def _human(action: str, data: dict[str, Any]) -> str:
     return f"{action}d {data['name']}: {state}"
 
 
-@click.group()
+@click.group(short_help="List and manage the stored schedules.")
 def schedules() -> None:
     """List and manage the stored schedules (shared by every scheduler on this Redis)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -13,8 +14,10 @@ import click
 from ..worker.control import ControlHandler, ControlServer
 from ..worker.pools import POOL_NAMES, StopSignals, WorkerSettings, make_pool, serve
 from ._app import LoadedApp, app_option, process_options, resolve
-from ._output import CliError, broker_errors
-from ._process import LOG_LEVELS, PidFile, detach, expand_hostname, setup_logging
+from ._celery_options import log_ignored, parse_autoscale, split_modules, worker_celery_options
+from ._connect import broker_label, connect_with_retry, retry_policy
+from ._output import EXIT_APP, CliError, broker_errors
+from ._process import LOG_LEVELS, daemonize, expand_hostname, prepare_process
 
 log = logging.getLogger("taskora.worker")
 
@@ -33,15 +36,17 @@ def load_beat(app: Any) -> Any:
     return SchedulerRunner(app)
 
 
-@click.command()
+@click.command(short_help="Run a worker (Celery's worker options accepted).")
 @app_option
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), default=None,
-              help="Child processes (prefork) or slots (threads, asyncio). Default: CPU count.")
-@click.option("-P", "--pool", type=click.Choice(POOL_NAMES, case_sensitive=False), default="prefork",
-              show_default=True)
+              help="Child processes (prefork) or slots (threads, asyncio). Default: --autoscale MAX, else CPU count.")
+@click.option("-P", "--pool", type=click.Choice([*POOL_NAMES, "processes"], case_sensitive=False), default="prefork",
+              show_default=True, callback=lambda _c, _p, v: "prefork" if v.lower() == "processes" else v,
+              help="'processes' is Celery's alias of prefork.")
 @click.option("-Q", "--queues", multiple=True, help="Run only the tasks routed to these queues (comma-separated).")
 @click.option("-X", "--exclude-queues", multiple=True, help="Run every task except those routed to these queues.")
-@click.option("-n", "--hostname", default="taskora@%h", show_default=True, help="Node name (%h, %n, %d expand).")
+@click.option("-n", "--hostname", default=None,
+              help="Node name (%h, %n, %d expand). Default: celery@%h for a Celery app, else taskora@%h.")
 @click.option("-l", "--loglevel", default="WARNING", show_default=True, help=f"One of {', '.join(LOG_LEVELS)}.")
 @click.option("-B", "--beat", is_flag=True, help="Also run the scheduler (leader-elected) in this worker.")
 @click.option("--max-tasks-per-child", type=click.IntRange(min=1), default=None)
@@ -50,31 +55,43 @@ def load_beat(app: Any) -> Any:
               help="Default hard time limit, seconds.")
 @click.option("--soft-time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Default soft time limit, seconds.")
+@worker_celery_options
 @process_options
 @click.pass_context
 @broker_errors
 def worker(ctx: click.Context, app_spec: str | None, **opts: Any) -> None:
     """Run a worker for the app's tasks until SIGTERM (warm) or a second SIGTERM (cold)."""
-    setup_logging(opts["loglevel"], opts["logfile"])
-    loaded = resolve(ctx, app_spec)
-    settings = _settings(loaded, opts)
+    loaded = resolve(ctx, app_spec, import_tasks=False)
+    nodename = expand_hostname(opts["hostname"] or loaded.default_nodename)
+    pidfile = prepare_process(opts, nodename)
+    log_ignored(opts)
+    import_modules(split_modules(opts["include"]))
+    settings = _settings(loaded, nodename, opts)
     beat = load_beat(loaded.app) if opts["beat"] else None
-    if opts["detach"]:
-        detach(opts["logfile"])
-    pidfile = PidFile(opts["pidfile"])
-    pidfile.acquire()
+    daemonize(opts["detach"], pidfile)
     try:
+        connect_with_retry(loaded, retry_policy(loaded.source, opts["connect_retries"]))
+        if opts["purge"]:
+            _purge(settings)
         _run(loaded, settings, beat)
     finally:
         pidfile.release()
 
 
-def _settings(loaded: LoadedApp, opts: dict[str, Any]) -> WorkerSettings:
+def import_modules(names: list[str]) -> None:
+    """``-I mod1,mod2``: import before choosing tasks, so their tasks register."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise CliError(f"-I {name}: cannot import: {exc}", exit_code=EXIT_APP) from exc
+
+
+def _settings(loaded: LoadedApp, hostname: str, opts: dict[str, Any]) -> WorkerSettings:
     app = loaded.app
     include, exclude = split_queues(opts["queues"]), set(split_queues(opts["exclude_queues"]))
-    hostname, pool = expand_hostname(opts["hostname"]), opts["pool"].lower()
-    # solo runs one slot whatever -c says; the banner, stats and worker_init say so too
-    concurrency = 1 if pool == "solo" else opts["concurrency"] or os.cpu_count() or 1
+    pool = opts["pool"].lower()
+    concurrency = _concurrency(pool, opts)
     # Before choosing tasks: a front-end registers tasks here (Celery's include/imports/autodiscover).
     loaded.worker_init(hostname=hostname, pool=pool, concurrency=concurrency, queues=include or None)
     tasks = [t for t in app.select_tasks(queues=include or None) if t.options.queue not in exclude]
@@ -90,9 +107,25 @@ def _settings(loaded: LoadedApp, opts: dict[str, Any]) -> WorkerSettings:
     )
 
 
+def _concurrency(pool: str, opts: dict[str, Any]) -> int:
+    """solo runs one slot whatever -c says; else -c, else --autoscale's MAX (the pool keeps that size), else CPUs."""
+    if pool == "solo":
+        return 1
+    autoscale = parse_autoscale(opts["autoscale"])
+    if autoscale and not opts["concurrency"]:
+        log.info("--autoscale %s,%s: running %s slots (taskora pools do not resize)", *autoscale, autoscale[0])
+        return autoscale[0]
+    return opts["concurrency"] or os.cpu_count() or 1
+
+
+def _purge(s: WorkerSettings) -> None:
+    """``--purge``: what Celery does before consuming, for the tasks this worker runs."""
+    purged = sum(s.app.adapter.purge(t.name) for t in s.tasks)
+    log.warning("purge: Erased %d job%s from the queue.", purged, "" if purged == 1 else "s")
+
+
 def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
     app = s.app
-    app.adapter.connect()
     click.echo(banner(loaded, s), err=True)
     signals = StopSignals()
     signals.install()
@@ -121,7 +154,7 @@ def banner(loaded: LoadedApp, s: WorkerSettings) -> str:
     limits = f"soft={s.soft_time_limit or '-'}s hard={s.time_limit or '-'}s"
     return (f"-------------- {s.hostname} v{_version()}\n"
             f"- ** app:         {loaded.spec} ({loaded.app.name})\n"
-            f"- ** broker:      {loaded.app.adapter.address}\n"
+            f"- ** broker:      {broker_label(loaded)}\n"
             f"- ** pool:        {s.pool} (concurrency: {s.concurrency})\n"
             f"- ** queues:      {', '.join(s.extra['queues'])}\n"
             f"- ** time limits: {limits}   beat: {'on' if s.extra['beat'] else 'off'}   pid: {os.getpid()}\n"

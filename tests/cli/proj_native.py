@@ -46,6 +46,12 @@ def whoami(data: Any) -> int:
     return os.getpid()
 
 
+@app.task("ids")
+def ids(data: Any) -> list[int]:
+    """The uid and gid the worker runs as (for --uid/--gid)."""
+    return [os.getuid(), os.getgid()]
+
+
 @app.task("slow", queue="slow")
 def slow(data: dict[str, Any]) -> str:
     """Marks that it started, then works for ``seconds`` in small steps (so limits can interrupt it)."""

@@ -74,16 +74,42 @@ def test_front_end_objects_via_taskora_app_dunder(modules) -> None:
 
 def test_errors_name_what_is_wrong(modules) -> None:
     modules("ra_bad.py", "import no_such_dependency_here\n")
-    modules("ra_two_apps.py", "from taskora import Taskora\nx = Taskora()\ny = Taskora()\n")
     modules("ra_none.py", "value = 3\n")
     cases = {"ra_missing_mod": "no module named 'ra_missing_mod'",
              "ra_bad": "importing 'ra_bad' failed: ModuleNotFoundError",
-             "ra_two_apps": "holds 2 apps",
+             "ra_none.nothing": "module 'ra_none' has no attribute 'nothing', and there is no module",
+             "ra_missing_mod.celery": "no module named 'ra_missing_mod'",
              "ra_none": "no app found",
              "ra_none:value": "'value' is int"}
     for spec, message in cases.items():
         with pytest.raises(AppLoadError, match=message):
             load_app(spec)
+
+
+def test_dotted_attribute_as_flask_tutorials_write_it(modules) -> None:
+    # -A app.celery: `app` is a module holding a Flask-like `app` object and the Celery-style `celery` app
+    modules("ra_flask.py", "from taskora import Taskora\napp = object()\ncelery = Taskora(name='flaskish')\n")
+    modules("ra_worker/__init__.py", "")
+    modules("ra_worker/tasks.py", "from taskora import Taskora\nqueue = Taskora(name='dotted-module')\n")
+    assert load_app("ra_flask.celery").app.name == "flaskish"
+    assert load_app("ra_flask").app.name == "flaskish"  # the non-app `app` is skipped, `celery` found
+    assert load_app("ra_worker.tasks").app.name == "dotted-module"  # no attribute `tasks`: the module
+
+
+def test_module_attribute_that_is_a_module_is_searched(modules) -> None:
+    modules("ra_nest/__init__.py", "from . import inner\n")
+    modules("ra_nest/inner.py", "from taskora import Taskora\ncelery = Taskora(name='inner-celery')\n")
+    modules("ra_first.py", "from taskora import Taskora\nx = Taskora(name='first')\ny = Taskora(name='second')\n")
+    assert load_app("ra_nest.inner").app.name == "inner-celery"
+    assert load_app("ra_nest:inner").app.name == "inner-celery"
+    assert load_app("ra_first").app.name == "first"  # Celery takes the first instance among the globals
+
+
+def test_app_from_the_environment(modules, monkeypatch: pytest.MonkeyPatch) -> None:
+    modules("ra_env.py", "from taskora import Taskora\ncelery = Taskora(name='from-env')\n")
+    monkeypatch.delenv("TASKORA_APP", raising=False)
+    monkeypatch.setenv("CELERY_APP", "ra_env.celery")  # what Celery's click reads when -A is not given
+    assert load_app(None).app.name == "from-env"
 
 
 def test_hostname_expansions() -> None:

@@ -102,7 +102,8 @@ def test_dead_broker_is_a_one_line_error(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = f"redis://127.0.0.1:{s.getsockname()[1]}/0"
-    for args in (["worker", "-A", PROJ, "-P", "solo"], ["inspect", "ping", "-A", PROJ], ["status", "-A", PROJ],
+    for args in (["worker", "-A", PROJ, "-P", "solo", "--connect-retries", "0"],
+                 ["inspect", "ping", "-A", PROJ], ["status", "-A", PROJ],
                  ["call", "add", "-A", PROJ, "--data", "1"], ["result", "x", "-A", PROJ]):
         out = run_cli(dead, tmp_path, *args)
         assert out.returncode == 3, (args, out.stderr)
