@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BrokerUnreachableError
-from ._masking import mask_url
+from ..urls import mask_url
 from ._output import BrokerError
 
 log = logging.getLogger("taskora.worker")

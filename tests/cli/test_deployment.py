@@ -47,7 +47,7 @@ def test_retries_exhausted_exit_3_with_the_password_masked(tmp_path: Path) -> No
     assert out.returncode == 3, out.stderr
     assert "hunter2" not in out.stderr
     assert "Trying again in 2.00 seconds... (1/1)" in out.stderr
-    assert "redis://:***@127.0.0.1" in out.stderr and "password=***" in out.stderr
+    assert "redis://:****@127.0.0.1" in out.stderr and "password=****" in out.stderr
     assert out.stderr.strip().splitlines()[-1].startswith("Error: cannot reach the broker")
     assert "gave up after 1 retries" in out.stderr
 

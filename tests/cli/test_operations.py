@@ -54,7 +54,7 @@ def test_report_masks_the_broker_password(tmp_path: Path) -> None:
     out = run_cli(url, tmp_path, "-A", PROJ, "report", "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert "hunter2" not in out.stdout and report["broker"] == "redis://:***@127.0.0.1:1/0?password=***"
+    assert "hunter2" not in out.stdout and report["broker"] == "redis://:****@127.0.0.1:1/0?password=****"
     assert report["app"]["name"] == "proj_native" and report["software"]["taskora"]
     human = run_cli(url, tmp_path, "-A", PROJ, "report")
     assert human.stdout.startswith("software -> taskora:") and "queue: 'default'" in human.stdout
