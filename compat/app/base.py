@@ -65,12 +65,10 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin):
         self.on_after_configure = Signal(name="app.on_after_configure", providing_args={"source"})
         self.on_after_finalize = Signal(name="app.on_after_finalize")
         self.on_after_fork = Signal(name="app.on_after_fork")
-        preconf = {k: v for k, v in (changes or {}).items()}
-        preconf.update(kwargs)
-        for key, value in (("broker_url", broker), ("result_backend", backend), ("include", include)):
-            if value is not None:
-                preconf[key] = value
-        self.conf = Settings(preconf, namespace=namespace, on_configure=self._on_configured)
+        auto = {k: v for k, v in (("broker_url", broker), ("result_backend", backend), ("include", include))
+                if v is not None}
+        auto.update((k, v) for k, v in kwargs.items() if v is not None)
+        self.conf = Settings(changes, auto=auto, namespace=namespace, on_configure=self._on_configured)
         if config_source is not None:
             self.conf.config_from_object(config_source, silent=config_source_silent)
         self._task_cls_spec = task_cls

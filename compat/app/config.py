@@ -290,6 +290,10 @@ class Settings(MutableMapping[str, Any]):
     Args:
         preconf: Values set before any config source is read (the app's constructor arguments);
             they beat the source, as Celery's constructor values do.
+        auto: Values of the constructor's own arguments (``broker=``, ``backend=``, ``include=``,
+            keyword settings). They beat the source like ``preconf`` but, as in Celery, are left out of
+            the old/new name mixing check: ``Celery(broker=...)`` followed by
+            ``conf.update(flask_app.config)`` holding ``CELERY_RESULT_BACKEND`` is one old-style source.
         namespace: Key prefix of the source (``"CELERY"`` for Django settings); may also be given to
             :meth:`config_from_object`.
         on_configure: Called with the settings right after each (re)load, before the first read
@@ -300,6 +304,7 @@ class Settings(MutableMapping[str, Any]):
         self,
         preconf: Mapping[str, Any] | None = None,
         *,
+        auto: Mapping[str, Any] | None = None,
         namespace: str | None = None,
         on_configure: Callable[[Settings], Any] | None = None,
     ) -> None:
@@ -318,8 +323,11 @@ class Settings(MutableMapping[str, Any]):
         self._raw: dict[str, Any] = {}  # the source as read (unknown keys are looked up here)
         self._added: dict[str, Any] = {}  # add_defaults
         self._defaults: dict[str, Any] = {}
+        self._auto_keys: frozenset[str] = frozenset(auto or ())
         if preconf:
             self.update(preconf)
+        if auto:
+            self.update(auto)
 
     # --- loading --------------------------------------------------------------------------------
 
@@ -397,7 +405,7 @@ class Settings(MutableMapping[str, Any]):
     def _load(self) -> None:
         raw = self._read_source()
         if not self._namespace:
-            check_mixing(raw if self._source_ok else self._early)
+            check_mixing(raw if self._source_ok else self._early.keys() - self._auto_keys)
         self._raw = raw
         self._source = _translate(raw, self._namespace)
         self._explicit = {self._canonical(key): value for key, value in self._early.items()}

@@ -429,6 +429,48 @@ def test_mixing_in_constructor_values_without_a_source_raises() -> None:
         conf.finalize()
 
 
+def test_constructor_arguments_are_left_out_of_the_mixing_check() -> None:
+    """Flask's pattern: ``Celery(broker=...)`` then ``conf.update(flask_app.config)`` holding the old
+    ``CELERY_RESULT_BACKEND`` (and Flask's own keys). Celery 5.7 accepts it: its constructor values are
+    not part of the one configuration source the check looks at."""
+    from taskora.compat import Celery
+
+    app = Celery("flaskish", broker="redis://b/0", set_as_current=False)
+    app.conf.update({"CELERY_RESULT_BACKEND": "redis://r/1", "SECRET_KEY": "s", "TESTING": True, "DEBUG": False})
+    assert (app.conf.result_backend, app.conf.broker_url) == ("redis://r/1", "redis://b/0")
+    assert app.conf.effective().result_backend == "redis://r/1" and app.conf.SECRET_KEY == "s"
+    app.close()
+
+
+def test_constructor_keyword_settings_are_left_out_of_the_mixing_check_too() -> None:
+    from taskora.compat import Celery
+
+    app = Celery("kw", backend="redis://c/0", task_acks_late=True, set_as_current=False)
+    app.conf.update({"CELERY_RESULT_BACKEND": "redis://a/1", "CELERY_ALWAYS_EAGER": True})
+    assert (app.conf.result_backend, app.conf.task_always_eager, app.conf.task_acks_late) == ("redis://a/1", True, True)
+    app.close()
+
+
+def test_conf_update_mixing_names_still_raises_on_an_app() -> None:
+    from taskora.compat import Celery
+
+    app = Celery("mixed", set_as_current=False)
+    app.conf.update({"CELERY_RESULT_BACKEND": "redis://a/1", "broker_url": "redis://b/0"})
+    with pytest.raises(ImproperlyConfigured, match="CELERY_RESULT_BACKEND"):
+        app.conf.result_backend  # noqa: B018 - loading happens on the first read
+    app.close()
+
+
+def test_a_source_is_checked_on_its_own_keys_only() -> None:
+    from taskora.compat import Celery
+
+    app = Celery("src", broker="redis://b/0", set_as_current=False)
+    app.conf.task_serializer = "json"
+    app.config_from_object({"CELERY_RESULT_BACKEND": "redis://a/1"})
+    assert (app.conf.result_backend, app.conf.broker_url) == ("redis://a/1", "redis://b/0")
+    app.close()
+
+
 def test_new_name_wins_when_both_spellings_are_given() -> None:
     conf = Settings()
     conf.config_from_object({"result_expires": 10, "CELERY_TASK_RESULT_EXPIRES": 99})
