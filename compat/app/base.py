@@ -34,7 +34,7 @@ from ..signals import Signal
 from . import _execute
 from ._engine import BUILTIN_TASKS, EngineMixin
 from ._publish import encode_errors
-from ._tasks import TaskMixin
+from ._tasks import TaskMixin, django_task_cls
 from ._worker_hooks import WorkerHooksMixin
 from .config import Settings
 from .registry import TaskRegistry
@@ -71,7 +71,7 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin):
         self.conf = Settings(changes, auto=auto, namespace=namespace, on_configure=self._on_configured)
         if config_source is not None:
             self.conf.config_from_object(config_source, silent=config_source_silent)
-        self._task_cls_spec = task_cls
+        self._task_cls_spec = task_cls or django_task_cls()
         self._tasks = TaskRegistry()
         self._finalized = False
         self._lock = threading.RLock()

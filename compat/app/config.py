@@ -8,8 +8,11 @@ namespace='CELERY')``. :class:`Settings` gives all of them Celery's semantics:
 * Known settings are stored under their new name; the old alias reads and writes the same value.
   Unknown names are accepted silently and kept as given.
 * Layers, strongest first: writes through ``conf`` (constructor values included) → the config source
-  → ``add_defaults`` → defaults. The source is read lazily, on the first read of any setting, then
+  → ``add_defaults`` → defaults. The source is imported lazily, on the first read of any setting, then
   ``on_configure`` runs; ``config_from_object`` after that reloads and drops later ``conf`` writes.
+* The source is read live, as Celery reads it: each read looks the setting up in the source object
+  again, so Django's ``override_settings(CELERY_TASK_ALWAYS_EAGER=True)`` (or pytest-django's
+  ``settings`` fixture) takes effect inside the test and is undone after it.
 * A source mixing old and new names raises :class:`ImproperlyConfigured` unless one style dominates
   and every minority key has its counterpart too (Celery's rule); a namespace turns the check off.
 * Attribute reads apply Celery's derived values: env ``CELERY_BROKER_URL``, ``CELERY_RESULT_BACKEND``,
@@ -253,6 +256,21 @@ def _translate(raw: Mapping[str, Any], namespace: str | None) -> dict[str, Any]:
     return values
 
 
+_MISSING: Any = object()
+
+
+def _read_key(source: Any, key: str) -> Any:
+    """``source[key]`` of a mapping, ``source.key`` of any other object (module, class, Django settings)."""
+    if isinstance(source, Mapping):
+        return source.get(key, _MISSING)
+    if key.startswith("_"):
+        return _MISSING
+    try:
+        return getattr(source, key, _MISSING)
+    except Exception:  # a property that fails to compute is simply not a setting (as in _as_dict)
+        return _MISSING
+
+
 def _mask_url(value: Any) -> Any:
     """Hide the password of a ``scheme://user:password@host`` URL."""
     return _URL_PASSWORD.sub(rf"\1{_MASK}@", value) if isinstance(value, str) else value
@@ -319,7 +337,9 @@ class Settings(MutableMapping[str, Any]):
         self._loaded = False
         self._changes: dict[str, Any] = {}  # writes since the load (new names)
         self._explicit: dict[str, Any] = {}  # the early writes (new names)
-        self._source: dict[str, Any] = {}  # known settings of the source (new names)
+        self._source: dict[str, Any] = {}  # known settings of the source at load (new names), for iteration
+        self._live: Any = None  # the source object itself: reads look settings up in it (see _from_source)
+        self._spellings: dict[str, tuple[str, ...]] = {}  # setting name -> its keys in the source, strongest first
         self._raw: dict[str, Any] = {}  # the source as read (unknown keys are looked up here)
         self._added: dict[str, Any] = {}  # add_defaults
         self._defaults: dict[str, Any] = {}
@@ -408,6 +428,7 @@ class Settings(MutableMapping[str, Any]):
             check_mixing(raw if self._source_ok else self._early.keys() - self._auto_keys)
         self._raw = raw
         self._source = _translate(raw, self._namespace)
+        self._spellings = {}
         self._explicit = {self._canonical(key): value for key, value in self._early.items()}
         self._changes = {}
         self._added = {}
@@ -416,7 +437,7 @@ class Settings(MutableMapping[str, Any]):
         self._defaults = deepcopy(DEFAULTS)
 
     def _read_source(self) -> dict[str, Any]:
-        self._source_ok = False
+        self._source_ok, self._live = False, None
         if self._source_spec is None:
             return {}
         target, silent = self._source_spec
@@ -426,8 +447,31 @@ class Settings(MutableMapping[str, Any]):
             if silent:
                 return {}
             raise
-        self._source_ok = True
+        self._source_ok, self._live = True, obj
         return _as_dict(obj)
+
+    def _source_keys(self, name: str) -> tuple[str, ...]:
+        """The keys that spell setting ``name`` in the source, in the order :func:`_classify` ranks them."""
+        keys = self._spellings.get(name)
+        if keys is None:
+            prefix = _prefix(self._namespace)
+            prefixed = ((prefix + name.upper() if prefix.isupper() else prefix + name),) if prefix else ()
+            old = (NEW_TO_OLD[name],) if name in NEW_TO_OLD else ()
+            keys = self._spellings[name] = (*prefixed, name, *old)
+        return keys
+
+    def _from_source(self, name: str) -> Any:
+        """Setting ``name`` as the source holds it now (``_MISSING`` if it does not): read live, not from
+        the load's snapshot, so a test's ``override_settings`` is seen while it lasts."""
+        source = self._live
+        if source is None:
+            return _MISSING
+        keys = self._source_keys(name) if name in SETTING_NAMES else self._raw_candidates(name)
+        for key in keys:
+            value = _read_key(source, key)
+            if value is not _MISSING:
+                return value
+        return _MISSING
 
     def _resolve_defaults(self, defaults: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> dict[str, Any]:
         values = defaults() if callable(defaults) else defaults
@@ -455,13 +499,12 @@ class Settings(MutableMapping[str, Any]):
         if not self._loaded:
             self._ensure_loaded()
         name = self._canonical(key)
-        for layer in (self._changes, self._explicit, self._source):
+        for layer in (self._changes, self._explicit):
             if name in layer:
                 return layer[name]
-        if name not in SETTING_NAMES:
-            for raw_key in self._raw_candidates(key):
-                if raw_key in self._raw:
-                    return self._raw[raw_key]
+        value = self._from_source(name if name in SETTING_NAMES else key)
+        if value is not _MISSING:
+            return value
         for layer in (self._added, self._defaults):
             if name in layer:
                 return layer[name]

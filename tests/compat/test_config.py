@@ -381,6 +381,47 @@ def test_default_exchange_and_routing_key_follow_the_default_queue() -> None:
     assert conf.task_default_exchange == "work" and conf.task_default_routing_key == "work"
 
 
+# --- the source read live (Django's override_settings) -------------------------------------------------------
+
+
+class _SettingsLike:
+    """Stands for ``django.conf.settings``: an object whose attributes a test overrides and restores."""
+
+    CELERY_BROKER_URL = "redis://h/0"
+    TIME_ZONE = "Europe/Paris"
+
+
+def test_source_is_read_live_so_an_override_takes_effect_and_is_undone(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = Settings()
+    conf.config_from_object(_SettingsLike, namespace="CELERY")
+    assert conf.task_always_eager is False and conf.broker_url == "redis://h/0"
+    with monkeypatch.context() as patch:  # what override_settings(CELERY_TASK_ALWAYS_EAGER=True, ...) does
+        patch.setattr(_SettingsLike, "CELERY_TASK_ALWAYS_EAGER", True, raising=False)
+        patch.setattr(_SettingsLike, "CELERY_RESULT_EXPIRES", 5, raising=False)
+        patch.setattr(_SettingsLike, "TIME_ZONE", "Asia/Tokyo")
+        assert conf.task_always_eager is True and conf["result_expires"] == 5
+        assert conf.effective().result_expires == 5.0 and conf.timezone == "Asia/Tokyo"
+    assert conf.task_always_eager is False and conf.result_expires == timedelta(days=1)
+    assert conf.timezone == "Europe/Paris"
+
+
+def test_writes_through_conf_still_beat_the_live_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = Settings()
+    conf.config_from_object(_SettingsLike, namespace="CELERY")
+    conf.task_always_eager = True
+    monkeypatch.setattr(_SettingsLike, "CELERY_TASK_ALWAYS_EAGER", False, raising=False)
+    assert conf.task_always_eager is True
+
+
+def test_live_source_keeps_the_precedence_of_spellings() -> None:
+    source = {"result_expires": 10, "CELERY_TASK_RESULT_EXPIRES": 99}
+    conf = Settings()
+    conf.config_from_object(source)
+    assert conf.result_expires == 10
+    del source["result_expires"]
+    assert conf.result_expires == 99
+
+
 # --- mixing old and new names ----------------------------------------------------------------------
 
 
