@@ -555,3 +555,60 @@ def test_effective_defaults_and_never_expiring_results() -> None:
     assert eff.result_expires is None and eff.visibility_timeout == 3600.0 and eff.timezone is None
     assert Settings({"result_expires": None}).effective().result_expires is None
     assert Settings({"timezone": "Asia/Tokyo"}).effective().timezone == "Asia/Tokyo"
+
+
+# --- result_expires in Redis ---------------------------------------------------------------------------------
+
+
+def _finished_result(redis_url: str, monkeypatch: pytest.MonkeyPatch, fail: bool, **settings: Any) -> Any:
+    """A task run to its end by a real worker on redis-server; returns (app, result)."""
+    from taskora.compat import Celery
+
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+    app = Celery("expiry", broker=redis_url)
+    app.conf.update(settings)  # not as constructor keywords: Celery ignores a keyword whose value is None
+
+    @app.task
+    def job():
+        if fail:
+            raise ValueError("boom")
+        return "done"
+
+    result = job.delay()
+    app.__taskora_app__.start(concurrency=1)
+    result.get(timeout=10, propagate=False)
+    return app, result
+
+
+def _trim_later(app: Any, seconds: float) -> None:
+    """The worker's retention pass (what its maintenance loop runs every few seconds), ``seconds`` from now:
+    the engine's clock is moved forward instead of the test waiting."""
+    from taskora.clock import VirtualClock
+
+    native = app.__taskora_app__
+    native.close(timeout=5)
+    adapter, kept = native.adapter, native.retention
+    adapter.clock = VirtualClock(adapter.now_ms() + int(seconds * 1000))
+    for name in native.tasks:
+        adapter.trim(name, completed_age_ms=int(kept.completed_age * 1000), completed_count=kept.completed_count,
+                     failed_age_ms=int(kept.failed_age * 1000), failed_count=kept.failed_count)
+
+
+@pytest.mark.parametrize("expires", [None, 0])
+def test_result_expires_none_keeps_results_forever(redis_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                   expires: Any) -> None:  # fmt: skip
+    app, result = _finished_result(redis_url, monkeypatch, fail=False, result_expires=expires)
+    _trim_later(app, 30 * 86400)  # the engine's own default would have dropped it after an hour
+    assert app.AsyncResult(result.id).state == "SUCCESS" and app.AsyncResult(result.id).result == "done"
+    app.close()
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_result_expires_drops_successes_and_failures_alike(redis_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                           fail: bool) -> None:  # fmt: skip
+    app, result = _finished_result(redis_url, monkeypatch, fail=fail, result_expires=timedelta(minutes=10))
+    _trim_later(app, 5 * 60)
+    assert app.AsyncResult(result.id).state == ("FAILURE" if fail else "SUCCESS")
+    _trim_later(app, 11 * 60)  # as in Celery, an expired result reads PENDING
+    assert app.AsyncResult(result.id).state == "PENDING"
+    app.close()
