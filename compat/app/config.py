@@ -30,6 +30,7 @@ import importlib
 import os
 import re
 import threading
+import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from copy import deepcopy
 from datetime import timedelta
@@ -259,16 +260,24 @@ def _translate(raw: Mapping[str, Any], namespace: str | None) -> dict[str, Any]:
 _MISSING: Any = object()
 
 
-def _read_key(source: Any, key: str) -> Any:
-    """``source[key]`` of a mapping, ``source.key`` of any other object (module, class, Django settings)."""
+def _live_reader(source: Any) -> Callable[[str, Any], Any]:
+    """``read(key, default)`` over the source as it is at each call (Celery reads its source live too).
+
+    A mapping or a module is read through its dict (a miss is one dict lookup); any other object, such as
+    Django's settings, through ``getattr``, because ``override_settings`` swaps what is behind it.
+    """
+    if isinstance(source, types.ModuleType):
+        return vars(source).get
     if isinstance(source, Mapping):
-        return source.get(key, _MISSING)
-    if key.startswith("_"):
-        return _MISSING
-    try:
-        return getattr(source, key, _MISSING)
-    except Exception:  # a property that fails to compute is simply not a setting (as in _as_dict)
-        return _MISSING
+        return source.get
+
+    def read(key: str, default: Any) -> Any:
+        try:
+            return getattr(source, key, default)
+        except Exception:  # a property that fails to compute is simply not a setting (as in _as_dict)
+            return default
+
+    return read
 
 
 def _mask_url(value: Any) -> Any:
@@ -338,7 +347,7 @@ class Settings(MutableMapping[str, Any]):
         self._changes: dict[str, Any] = {}  # writes since the load (new names)
         self._explicit: dict[str, Any] = {}  # the early writes (new names)
         self._source: dict[str, Any] = {}  # known settings of the source at load (new names), for iteration
-        self._live: Any = None  # the source object itself: reads look settings up in it (see _from_source)
+        self._live: Callable[[str, Any], Any] | None = None  # reads the source as it is now (_from_source)
         self._spellings: dict[str, tuple[str, ...]] = {}  # setting name -> its keys in the source, strongest first
         self._raw: dict[str, Any] = {}  # the source as read (unknown keys are looked up here)
         self._added: dict[str, Any] = {}  # add_defaults
@@ -447,7 +456,7 @@ class Settings(MutableMapping[str, Any]):
             if silent:
                 return {}
             raise
-        self._source_ok, self._live = True, obj
+        self._source_ok, self._live = True, _live_reader(obj)
         return _as_dict(obj)
 
     def _source_keys(self, name: str) -> tuple[str, ...]:
@@ -463,14 +472,15 @@ class Settings(MutableMapping[str, Any]):
     def _from_source(self, name: str) -> Any:
         """Setting ``name`` as the source holds it now (``_MISSING`` if it does not): read live, not from
         the load's snapshot, so a test's ``override_settings`` is seen while it lasts."""
-        source = self._live
-        if source is None:
+        read = self._live
+        if read is None:
             return _MISSING
         keys = self._source_keys(name) if name in SETTING_NAMES else self._raw_candidates(name)
         for key in keys:
-            value = _read_key(source, key)
-            if value is not _MISSING:
-                return value
+            if not key.startswith("_"):
+                value = read(key, _MISSING)
+                if value is not _MISSING:
+                    return value
         return _MISSING
 
     def _resolve_defaults(self, defaults: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> dict[str, Any]:
