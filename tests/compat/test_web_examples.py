@@ -36,6 +36,19 @@ def flask_site(tmp_path_factory, redis_server):
 
 
 @pytest.fixture(scope="module")
+def flask_factory_site(tmp_path_factory, redis_server):
+    """The current Flask docs' layout: `taskora worker -A make_celery` finds the one app in that module."""
+    pytest.importorskip("flask", reason="the Flask example needs the test extra (pip install -e '.[test]')")
+    project = migrate("flask_app", tmp_path_factory.mktemp("flask_factory"))
+    url = _db_url(redis_server, 13)
+    env = project_env(url, FLASK_CELERY__broker_url=url, FLASK_CELERY__result_backend=url,
+                      FLASK_PROCESS_STEP_SECONDS="0.2")
+    process = _serve(project, env, "make_celery")
+    yield project, env
+    assert process.stop() is not None, process.output()
+
+
+@pytest.fixture(scope="module")
 def fastapi_site(tmp_path_factory, redis_server):
     pytest.importorskip("fastapi", reason="the FastAPI example needs the test extra (pip install -e '.[test]')")
     pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx (the test extra)")
@@ -96,6 +109,46 @@ def test_flask_long_task_reports_progress_from_the_app_context(flask_site):
     assert "PROGRESS" in out["states"]
     first = out["progress"][0]
     assert first["total"] == 8 and first["status"].startswith("Monthly report: step ")
+
+
+FACTORY_CLIENT = """
+    import json, time
+    from task_app import create_app
+
+    client = create_app().test_client()
+
+    def poll(result_id, seen):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            body = client.get(f"/tasks/result/{result_id}").get_json()
+            seen.append(body)
+            if body["ready"]:
+                return body
+            time.sleep(0.02)
+        raise SystemExit(f"gave up polling {result_id}: {seen[-3:]}")
+"""
+
+
+def test_flask_factory_shared_task_result_is_polled_through_async_result(flask_factory_site):
+    project, env = flask_factory_site
+    out = run_client(project, env, FACTORY_CLIENT + """
+    result_id = client.post("/tasks/add", data={"a": 20, "b": 22}).get_json()["result_id"]
+    print(json.dumps(poll(result_id, [])))
+    """)
+    assert out == {"ready": True, "successful": True, "value": 42}
+
+
+def test_flask_factory_progress_runs_in_the_app_context(flask_factory_site):
+    project, env = flask_factory_site
+    out = run_client(project, env, FACTORY_CLIENT + """
+    result_id = client.post("/tasks/process", data={"total": 6}).get_json()["result_id"]
+    seen = []
+    done = poll(result_id, seen)
+    progress = [b["value"] for b in seen if not b["ready"] and b["value"]]
+    print(json.dumps({"done": done, "progress": progress}))
+    """)
+    assert out["done"] == {"ready": True, "successful": True, "value": {"current": 6, "total": 6}}
+    assert out["progress"] and all(p["total"] == 6 and 1 <= p["current"] <= 6 for p in out["progress"])
 
 
 FASTAPI_CLIENT = """
