@@ -37,7 +37,7 @@ from ._publish import encode_errors
 from ._tasks import TaskMixin, django_task_cls
 from ._worker_hooks import WorkerHooksMixin
 from .config import Settings
-from .registry import TaskRegistry
+from .registry import TaskRegistry, check_task_name
 from .routing import Router
 from .task import Context, Task
 
@@ -190,6 +190,7 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin):
                   chain: Any = None, task_type: Any = None, replaced_task_nesting: int = 0,
                   **options: Any) -> Any:  # fmt: skip
         """Send a task by name (never eager); a locally registered task lends its options."""
+        check_task_name(name)  # the engine could not key it: refused here, naming it, before anything is sent
         if self.conf.task_always_eager:
             warnings.warn(AlwaysEagerIgnored("task_always_eager has no effect on send_task"), stacklevel=2)
         options.update(countdown=countdown, eta=eta, expires=expires, time_limit=time_limit,

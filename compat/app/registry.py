@@ -43,7 +43,7 @@ class TaskRegistry(dict):  # type: ignore[type-arg]
 
     def register(self, task: Any) -> None:
         task = task() if isinstance(task, type) else task
-        self[task.name] = task
+        self[check_task_name(task.name)] = task
 
     def unregister(self, name: Any) -> None:
         try:

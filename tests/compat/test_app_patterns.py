@@ -152,3 +152,15 @@ def test_under_django_settings_tasks_are_django_tasks_unless_task_cls_is_given(
     finally:
         django_app.close()
         custom_app.close()
+
+
+def test_send_task_and_registry_refuse_a_brace_name_naming_it(app: Celery) -> None:
+    with pytest.raises(ImproperlyConfigured, match="'remote\\{1\\}'"):
+        app.send_task("remote{1}", args=(1,))
+
+    class Braced(Task):
+        name = "reg{x}"
+
+    with pytest.raises(ImproperlyConfigured, match="reg"):
+        app.tasks.register(Braced)
+    assert "reg{x}" not in app.tasks
