@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import _state
+from .registry import check_task_name
 
 __all__ = ["shared_task", "app_or_default", "default_app", "current_app", "current_task"]
 
@@ -40,19 +41,24 @@ class _SharedTask:
 
 
 def shared_task(*args: Any, **options: Any) -> Any:
-    """``@shared_task`` / ``@shared_task(**options)``: a task registered on every app, current and future."""
+    """``@shared_task`` / ``@shared_task(**options)`` / ``shared_task(fun, **options)``: a task registered on
+    every app, current and future."""
 
     def create(fun: Callable[..., Any]) -> _SharedTask:
         if isinstance(fun, _SharedTask):
             raise TypeError("@shared_task applied twice")
+        if options.get("name") is not None:  # refused here, not in every app that registers it
+            check_task_name(options["name"])
         proxy = _SharedTask(fun, options)
         _state.connect_on_app_finalize(proxy._on_app)
         return proxy
 
-    if len(args) == 1 and not options and callable(args[0]):
+    if len(args) == 1:  # @shared_task, or shared_task(fun, name=...) with options
+        if not callable(args[0]):
+            raise TypeError(f"argument 1 to @shared_task() must be a callable, got {args[0]!r}")
         return create(args[0])
     if args:
-        raise TypeError(f"argument 1 to @shared_task() must be a callable, got {args[0]!r}")
+        raise TypeError(f"@shared_task() takes exactly 1 argument ({len(args) + len(options)} given)")
     return create
 
 

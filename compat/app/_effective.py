@@ -11,7 +11,12 @@ from ..exceptions import ImproperlyConfigured
 if TYPE_CHECKING:
     from .config import Settings
 
-__all__ = ["EffectiveSettings", "resolve"]
+__all__ = ["EffectiveSettings", "resolve", "result_retention"]
+
+#: How long "never expire" keeps a finished job: the engine's retention takes a finite age (100 years).
+_FOREVER_S = 100 * 365 * 86400.0
+#: Count limit of the retention: Celery keeps any number of results, bounded by age only.
+_ANY_NUMBER = 10**9
 
 _VT = "broker_transport_options['visibility_timeout']"
 
@@ -137,3 +142,12 @@ def effective_timezone(conf: Any) -> str | None:
     Kept separate from :func:`resolve` because publishing asks for it on every call (naive ``eta``).
     """
     return conf.timezone or ("UTC" if conf.get("enable_utc") else None)
+
+
+def result_retention(effective: EffectiveSettings) -> dict[str, Any]:
+    """The engine's retention for Celery's ``result_expires``: a finished job (its result) is kept that long,
+    whatever its outcome, as Celery's result backend expires SUCCESS and FAILURE alike; ``None``/``0`` keep
+    results forever. Without this the engine's own defaults (1 h / 100 completed jobs) would apply."""
+    age = effective.result_expires or _FOREVER_S
+    policy = {"max_age": age, "max_items": _ANY_NUMBER}
+    return {"completed": dict(policy), "failed": dict(policy)}

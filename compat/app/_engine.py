@@ -101,10 +101,9 @@ class EngineMixin:
     def _make_native(self) -> Taskora:
         effective = self.conf.effective()
         url = effective.broker_url
-        retention = None
-        if effective.result_expires:
-            retention = {"completed": {"max_age": effective.result_expires, "max_items": 10**9},
-                         "failed": {"max_age": max(effective.result_expires, 7 * 86400), "max_items": 10**9}}
+        from ._effective import result_retention  # Celery's result_expires, in the engine's terms
+
+        retention = result_retention(effective)
         adapter: Any = url if url and not url.startswith("memory") else None
         if url and url.startswith(("redis://", "rediss://", "unix://")):
             from taskora.redis import redis_adapter

@@ -9,9 +9,10 @@ that the serializer cannot encode raise ``EncodeError`` before anything is writt
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -28,7 +29,7 @@ from ..signals import after_task_publish, before_task_publish
 from . import _execute
 from .task import settings_of
 
-__all__ = ["publish", "native_priority", "broker_errors"]
+__all__ = ["publish", "native_priority", "broker_errors", "send_on_commit"]
 
 #: Task attributes that are default publish options.
 TASK_PUBLISH_DEFAULTS = ("queue", "priority", "expires", "routing_key", "exchange", "time_limit",
@@ -295,3 +296,11 @@ def _sigs(value: Any) -> list[Any] | None:
     if not value:
         return None
     return [dict(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+
+
+def send_on_commit(send: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Call ``send(*args, **kwargs)`` through Django's ``transaction.on_commit`` (``DjangoTask.delay_on_commit``):
+    after the commit of the current transaction, at once in autocommit, never after a rollback."""
+    from django.db import transaction  # type: ignore[import-not-found] - only DjangoTask, under Django, calls this
+
+    transaction.on_commit(functools.partial(send, *args, **kwargs))

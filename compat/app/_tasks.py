@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
 
-from .registry import TaskRegistry
+from .registry import TaskRegistry, check_task_name
 from .task import Task
 
-__all__ = ["TaskMixin"]
+__all__ = ["TaskMixin", "django_task_cls"]
+
+#: The base of an app's tasks under Django (Celery's Django fixup switches ``task_cls`` to it).
+DJANGO_TASK_CLS = "taskora.compat.contrib.django.task:DjangoTask"
+
+
+def django_task_cls() -> str | None:
+    """``DjangoTask`` when the app is made with ``DJANGO_SETTINGS_MODULE`` set and Django installed (its tasks
+    then have ``delay_on_commit``), else None: what Celery's Django fixup decides at app creation."""
+    if not os.environ.get("DJANGO_SETTINGS_MODULE") or importlib.util.find_spec("django") is None:
+        return None
+    return DJANGO_TASK_CLS
 
 
 class TaskMixin:
@@ -54,12 +67,27 @@ class TaskMixin:
             self.__dict__["_task_base"] = cls
         return cls
 
+    @Task.setter
+    def Task(self, cls: type[Task]) -> None:  # noqa: N802 - Celery's name
+        """``app.Task = ContextTask`` (Flask's ``make_celery``): later ``@app.task`` use it as base, as in Celery."""
+        if not (isinstance(cls, type) and issubclass(cls, Task)):
+            raise TypeError(f"app.Task must be a Task subclass, got {cls!r}")
+        self.__dict__["_task_base"] = cls
+
+    @Task.deleter
+    def Task(self) -> None:  # noqa: N802 - Celery's name
+        """Forget an assigned base: the next read builds the app's default ``Task`` again."""
+        self.__dict__.pop("_task_base", None)
+
     def task(self, *args: Any, **opts: Any) -> Any:
-        """``@app.task``, ``@app.task()``, ``@app.task(**options)``: create and register a task."""
-        if len(args) == 1 and not opts and callable(args[0]):
-            return self._task_from_fun(args[0])
+        """``@app.task``, ``@app.task()``, ``@app.task(**options)``, and ``app.task(fun, **options)``
+        (the function passed positionally with options, as Celery allows): create and register a task."""
+        if len(args) == 1:
+            if not callable(args[0]):
+                raise TypeError(f"argument 1 to @task() must be a callable, got {args[0]!r}")
+            return self._task_from_fun(args[0], **opts)
         if args:
-            raise TypeError(f"argument 1 to @task() must be a callable, got {args[0]!r}")
+            raise TypeError(f"@task() takes exactly 1 argument ({len(args) + len(opts)} given)")
 
         def decorate(fun: Callable[..., Any]) -> Any:
             return self._task_from_fun(fun, **opts)
@@ -73,7 +101,7 @@ class TaskMixin:
         for key in ("shared", "lazy", "filter", "pydantic", "pydantic_strict", "pydantic_context",
                     "pydantic_dump_kwargs"):
             options.pop(key, None)
-        name = name or self.gen_task_name(fun.__name__, fun.__module__)
+        name = check_task_name(name or self.gen_task_name(fun.__name__, fun.__module__))
         existing = self._tasks.get(name)
         if existing is not None and getattr(existing, "__wrapped__", None) is not fun:
             warnings.warn(f"task name {name!r} is already registered; keeping the first", stacklevel=3)
@@ -95,6 +123,7 @@ class TaskMixin:
             task = task()
         if not task.name:
             task.name = self.gen_task_name(type(task).__name__, type(task).__module__)
+        check_task_name(task.name)
         type(task).bind(self)
         task._install_autoretry()
         self._register(task)

@@ -34,10 +34,10 @@ from ..signals import Signal
 from . import _execute
 from ._engine import BUILTIN_TASKS, EngineMixin
 from ._publish import encode_errors
-from ._tasks import TaskMixin
+from ._tasks import TaskMixin, django_task_cls
 from ._worker_hooks import WorkerHooksMixin
 from .config import Settings
-from .registry import TaskRegistry
+from .registry import TaskRegistry, check_task_name
 from .routing import Router
 from .task import Context, Task
 
@@ -65,15 +65,13 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin):
         self.on_after_configure = Signal(name="app.on_after_configure", providing_args={"source"})
         self.on_after_finalize = Signal(name="app.on_after_finalize")
         self.on_after_fork = Signal(name="app.on_after_fork")
-        preconf = {k: v for k, v in (changes or {}).items()}
-        preconf.update(kwargs)
-        for key, value in (("broker_url", broker), ("result_backend", backend), ("include", include)):
-            if value is not None:
-                preconf[key] = value
-        self.conf = Settings(preconf, namespace=namespace, on_configure=self._on_configured)
+        auto = {k: v for k, v in (("broker_url", broker), ("result_backend", backend), ("include", include))
+                if v is not None}
+        auto.update((k, v) for k, v in kwargs.items() if v is not None)
+        self.conf = Settings(changes, auto=auto, namespace=namespace, on_configure=self._on_configured)
         if config_source is not None:
             self.conf.config_from_object(config_source, silent=config_source_silent)
-        self._task_cls_spec = task_cls
+        self._task_cls_spec = task_cls or django_task_cls()
         self._tasks = TaskRegistry()
         self._finalized = False
         self._lock = threading.RLock()
@@ -192,6 +190,7 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin):
                   chain: Any = None, task_type: Any = None, replaced_task_nesting: int = 0,
                   **options: Any) -> Any:  # fmt: skip
         """Send a task by name (never eager); a locally registered task lends its options."""
+        check_task_name(name)  # the engine could not key it: refused here, naming it, before anything is sent
         if self.conf.task_always_eager:
             warnings.warn(AlwaysEagerIgnored("task_always_eager has no effect on send_task"), stacklevel=2)
         options.update(countdown=countdown, eta=eta, expires=expires, time_limit=time_limit,

@@ -8,8 +8,11 @@ namespace='CELERY')``. :class:`Settings` gives all of them Celery's semantics:
 * Known settings are stored under their new name; the old alias reads and writes the same value.
   Unknown names are accepted silently and kept as given.
 * Layers, strongest first: writes through ``conf`` (constructor values included) → the config source
-  → ``add_defaults`` → defaults. The source is read lazily, on the first read of any setting, then
+  → ``add_defaults`` → defaults. The source is imported lazily, on the first read of any setting, then
   ``on_configure`` runs; ``config_from_object`` after that reloads and drops later ``conf`` writes.
+* The source is read live, as Celery reads it: each read looks the setting up in the source object
+  again, so Django's ``override_settings(CELERY_TASK_ALWAYS_EAGER=True)`` (or pytest-django's
+  ``settings`` fixture) takes effect inside the test and is undone after it.
 * A source mixing old and new names raises :class:`ImproperlyConfigured` unless one style dominates
   and every minority key has its counterpart too (Celery's rule); a namespace turns the check off.
 * Attribute reads apply Celery's derived values: env ``CELERY_BROKER_URL``, ``CELERY_RESULT_BACKEND``,
@@ -27,6 +30,7 @@ import importlib
 import os
 import re
 import threading
+import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from copy import deepcopy
 from datetime import timedelta
@@ -254,6 +258,29 @@ def _translate(raw: Mapping[str, Any], namespace: str | None) -> dict[str, Any]:
     return values
 
 
+_MISSING: Any = object()
+
+
+def _live_reader(source: Any) -> Callable[[str, Any], Any]:
+    """``read(key, default)`` over the source as it is at each call (Celery reads its source live too).
+
+    A mapping or a module is read through its dict (a miss is one dict lookup); any other object, such as
+    Django's settings, through ``getattr``, because ``override_settings`` swaps what is behind it.
+    """
+    if isinstance(source, types.ModuleType):
+        return vars(source).get
+    if isinstance(source, Mapping):
+        return source.get
+
+    def read(key: str, default: Any) -> Any:
+        try:
+            return getattr(source, key, default)
+        except Exception:  # a property that fails to compute is simply not a setting (as in _as_dict)
+            return default
+
+    return read
+
+
 def _mask_url(value: Any) -> Any:
     """Hide the password of a URL, given as ``scheme://user:password@host`` or as ``?password=``."""
     return mask_url(value, mask=_MASK) if isinstance(value, str) else value
@@ -291,6 +318,10 @@ class Settings(MutableMapping[str, Any]):
     Args:
         preconf: Values set before any config source is read (the app's constructor arguments);
             they beat the source, as Celery's constructor values do.
+        auto: Values of the constructor's own arguments (``broker=``, ``backend=``, ``include=``,
+            keyword settings). They beat the source like ``preconf`` but, as in Celery, are left out of
+            the old/new name mixing check: ``Celery(broker=...)`` followed by
+            ``conf.update(flask_app.config)`` holding ``CELERY_RESULT_BACKEND`` is one old-style source.
         namespace: Key prefix of the source (``"CELERY"`` for Django settings); may also be given to
             :meth:`config_from_object`.
         on_configure: Called with the settings right after each (re)load, before the first read
@@ -301,6 +332,7 @@ class Settings(MutableMapping[str, Any]):
         self,
         preconf: Mapping[str, Any] | None = None,
         *,
+        auto: Mapping[str, Any] | None = None,
         namespace: str | None = None,
         on_configure: Callable[[Settings], Any] | None = None,
     ) -> None:
@@ -315,12 +347,17 @@ class Settings(MutableMapping[str, Any]):
         self._loaded = False
         self._changes: dict[str, Any] = {}  # writes since the load (new names)
         self._explicit: dict[str, Any] = {}  # the early writes (new names)
-        self._source: dict[str, Any] = {}  # known settings of the source (new names)
+        self._source: dict[str, Any] = {}  # known settings of the source at load (new names), for iteration
+        self._live: Callable[[str, Any], Any] | None = None  # reads the source as it is now (_from_source)
+        self._spellings: dict[str, tuple[str, ...]] = {}  # setting name -> its keys in the source, strongest first
         self._raw: dict[str, Any] = {}  # the source as read (unknown keys are looked up here)
         self._added: dict[str, Any] = {}  # add_defaults
         self._defaults: dict[str, Any] = {}
+        self._auto_keys: frozenset[str] = frozenset(auto or ())
         if preconf:
             self.update(preconf)
+        if auto:
+            self.update(auto)
 
     # --- loading --------------------------------------------------------------------------------
 
@@ -398,9 +435,10 @@ class Settings(MutableMapping[str, Any]):
     def _load(self) -> None:
         raw = self._read_source()
         if not self._namespace:
-            check_mixing(raw if self._source_ok else self._early)
+            check_mixing(raw if self._source_ok else self._early.keys() - self._auto_keys)
         self._raw = raw
         self._source = _translate(raw, self._namespace)
+        self._spellings = {}
         self._explicit = {self._canonical(key): value for key, value in self._early.items()}
         self._changes = {}
         self._added = {}
@@ -409,7 +447,7 @@ class Settings(MutableMapping[str, Any]):
         self._defaults = deepcopy(DEFAULTS)
 
     def _read_source(self) -> dict[str, Any]:
-        self._source_ok = False
+        self._source_ok, self._live = False, None
         if self._source_spec is None:
             return {}
         target, silent = self._source_spec
@@ -419,8 +457,32 @@ class Settings(MutableMapping[str, Any]):
             if silent:
                 return {}
             raise
-        self._source_ok = True
+        self._source_ok, self._live = True, _live_reader(obj)
         return _as_dict(obj)
+
+    def _source_keys(self, name: str) -> tuple[str, ...]:
+        """The keys that spell setting ``name`` in the source, in the order :func:`_classify` ranks them."""
+        keys = self._spellings.get(name)
+        if keys is None:
+            prefix = _prefix(self._namespace)
+            prefixed = ((prefix + name.upper() if prefix.isupper() else prefix + name),) if prefix else ()
+            old = (NEW_TO_OLD[name],) if name in NEW_TO_OLD else ()
+            keys = self._spellings[name] = (*prefixed, name, *old)
+        return keys
+
+    def _from_source(self, name: str) -> Any:
+        """Setting ``name`` as the source holds it now (``_MISSING`` if it does not): read live, not from
+        the load's snapshot, so a test's ``override_settings`` is seen while it lasts."""
+        read = self._live
+        if read is None:
+            return _MISSING
+        keys = self._source_keys(name) if name in SETTING_NAMES else self._raw_candidates(name)
+        for key in keys:
+            if not key.startswith("_"):
+                value = read(key, _MISSING)
+                if value is not _MISSING:
+                    return value
+        return _MISSING
 
     def _resolve_defaults(self, defaults: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> dict[str, Any]:
         values = defaults() if callable(defaults) else defaults
@@ -448,13 +510,12 @@ class Settings(MutableMapping[str, Any]):
         if not self._loaded:
             self._ensure_loaded()
         name = self._canonical(key)
-        for layer in (self._changes, self._explicit, self._source):
+        for layer in (self._changes, self._explicit):
             if name in layer:
                 return layer[name]
-        if name not in SETTING_NAMES:
-            for raw_key in self._raw_candidates(key):
-                if raw_key in self._raw:
-                    return self._raw[raw_key]
+        value = self._from_source(name if name in SETTING_NAMES else key)
+        if value is not _MISSING:
+            return value
         for layer in (self._added, self._defaults):
             if name in layer:
                 return layer[name]

@@ -6,9 +6,31 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from ..exceptions import NotRegistered
+from ..exceptions import ImproperlyConfigured, NotRegistered
 
-__all__ = ["TaskRegistry", "build_task"]
+__all__ = ["TaskRegistry", "build_task", "check_task_name"]
+
+#: Characters a task name cannot hold: the engine wraps the name in ``{…}`` as the Redis Cluster hash tag
+#: of all the task's keys, so a brace inside it would put the keys in another slot (or split the tag).
+_FORBIDDEN_IN_NAMES = "{}"
+
+
+def check_task_name(name: Any) -> str:
+    """Refuse a task name the engine cannot key, at decoration, so the mistake names its task and the
+    app's other tasks keep working (the engine would otherwise refuse it at the first publish of any task).
+
+    Raises:
+        ImproperlyConfigured: the name is not a non-empty string, or holds ``{`` or ``}``.
+    """
+    if not isinstance(name, str) or not name:
+        raise ImproperlyConfigured(f"task name must be a non-empty string, got {name!r}")
+    bad = sorted({c for c in name if c in _FORBIDDEN_IN_NAMES})
+    if bad:
+        raise ImproperlyConfigured(
+            f"task name {name!r} contains {' and '.join(repr(c) for c in bad)}: braces are the Redis hash tag "
+            "of the task's keys in taskora; give the task another name (name=...)"
+        )
+    return name
 
 
 class TaskRegistry(dict):  # type: ignore[type-arg]
@@ -21,7 +43,7 @@ class TaskRegistry(dict):  # type: ignore[type-arg]
 
     def register(self, task: Any) -> None:
         task = task() if isinstance(task, type) else task
-        self[task.name] = task
+        self[check_task_name(task.name)] = task
 
     def unregister(self, name: Any) -> None:
         try:

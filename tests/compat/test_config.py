@@ -381,6 +381,47 @@ def test_default_exchange_and_routing_key_follow_the_default_queue() -> None:
     assert conf.task_default_exchange == "work" and conf.task_default_routing_key == "work"
 
 
+# --- the source read live (Django's override_settings) -------------------------------------------------------
+
+
+class _SettingsLike:
+    """Stands for ``django.conf.settings``: an object whose attributes a test overrides and restores."""
+
+    CELERY_BROKER_URL = "redis://h/0"
+    TIME_ZONE = "Europe/Paris"
+
+
+def test_source_is_read_live_so_an_override_takes_effect_and_is_undone(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = Settings()
+    conf.config_from_object(_SettingsLike, namespace="CELERY")
+    assert conf.task_always_eager is False and conf.broker_url == "redis://h/0"
+    with monkeypatch.context() as patch:  # what override_settings(CELERY_TASK_ALWAYS_EAGER=True, ...) does
+        patch.setattr(_SettingsLike, "CELERY_TASK_ALWAYS_EAGER", True, raising=False)
+        patch.setattr(_SettingsLike, "CELERY_RESULT_EXPIRES", 5, raising=False)
+        patch.setattr(_SettingsLike, "TIME_ZONE", "Asia/Tokyo")
+        assert conf.task_always_eager is True and conf["result_expires"] == 5
+        assert conf.effective().result_expires == 5.0 and conf.timezone == "Asia/Tokyo"
+    assert conf.task_always_eager is False and conf.result_expires == timedelta(days=1)
+    assert conf.timezone == "Europe/Paris"
+
+
+def test_writes_through_conf_still_beat_the_live_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = Settings()
+    conf.config_from_object(_SettingsLike, namespace="CELERY")
+    conf.task_always_eager = True
+    monkeypatch.setattr(_SettingsLike, "CELERY_TASK_ALWAYS_EAGER", False, raising=False)
+    assert conf.task_always_eager is True
+
+
+def test_live_source_keeps_the_precedence_of_spellings() -> None:
+    source = {"result_expires": 10, "CELERY_TASK_RESULT_EXPIRES": 99}
+    conf = Settings()
+    conf.config_from_object(source)
+    assert conf.result_expires == 10
+    del source["result_expires"]
+    assert conf.result_expires == 99
+
+
 # --- mixing old and new names ----------------------------------------------------------------------
 
 
@@ -429,6 +470,48 @@ def test_mixing_in_constructor_values_without_a_source_raises() -> None:
         conf.finalize()
 
 
+def test_constructor_arguments_are_left_out_of_the_mixing_check() -> None:
+    """Flask's pattern: ``Celery(broker=...)`` then ``conf.update(flask_app.config)`` holding the old
+    ``CELERY_RESULT_BACKEND`` (and Flask's own keys). Celery 5.7 accepts it: its constructor values are
+    not part of the one configuration source the check looks at."""
+    from taskora.compat import Celery
+
+    app = Celery("flaskish", broker="redis://b/0", set_as_current=False)
+    app.conf.update({"CELERY_RESULT_BACKEND": "redis://r/1", "SECRET_KEY": "s", "TESTING": True, "DEBUG": False})
+    assert (app.conf.result_backend, app.conf.broker_url) == ("redis://r/1", "redis://b/0")
+    assert app.conf.effective().result_backend == "redis://r/1" and app.conf.SECRET_KEY == "s"
+    app.close()
+
+
+def test_constructor_keyword_settings_are_left_out_of_the_mixing_check_too() -> None:
+    from taskora.compat import Celery
+
+    app = Celery("kw", backend="redis://c/0", task_acks_late=True, set_as_current=False)
+    app.conf.update({"CELERY_RESULT_BACKEND": "redis://a/1", "CELERY_ALWAYS_EAGER": True})
+    assert (app.conf.result_backend, app.conf.task_always_eager, app.conf.task_acks_late) == ("redis://a/1", True, True)
+    app.close()
+
+
+def test_conf_update_mixing_names_still_raises_on_an_app() -> None:
+    from taskora.compat import Celery
+
+    app = Celery("mixed", set_as_current=False)
+    app.conf.update({"CELERY_RESULT_BACKEND": "redis://a/1", "broker_url": "redis://b/0"})
+    with pytest.raises(ImproperlyConfigured, match="CELERY_RESULT_BACKEND"):
+        app.conf.result_backend  # noqa: B018 - loading happens on the first read
+    app.close()
+
+
+def test_a_source_is_checked_on_its_own_keys_only() -> None:
+    from taskora.compat import Celery
+
+    app = Celery("src", broker="redis://b/0", set_as_current=False)
+    app.conf.task_serializer = "json"
+    app.config_from_object({"CELERY_RESULT_BACKEND": "redis://a/1"})
+    assert (app.conf.result_backend, app.conf.broker_url) == ("redis://a/1", "redis://b/0")
+    app.close()
+
+
 def test_new_name_wins_when_both_spellings_are_given() -> None:
     conf = Settings()
     conf.config_from_object({"result_expires": 10, "CELERY_TASK_RESULT_EXPIRES": 99})
@@ -472,3 +555,60 @@ def test_effective_defaults_and_never_expiring_results() -> None:
     assert eff.result_expires is None and eff.visibility_timeout == 3600.0 and eff.timezone is None
     assert Settings({"result_expires": None}).effective().result_expires is None
     assert Settings({"timezone": "Asia/Tokyo"}).effective().timezone == "Asia/Tokyo"
+
+
+# --- result_expires in Redis ---------------------------------------------------------------------------------
+
+
+def _finished_result(redis_url: str, monkeypatch: pytest.MonkeyPatch, fail: bool, **settings: Any) -> Any:
+    """A task run to its end by a real worker on redis-server; returns (app, result)."""
+    from taskora.compat import Celery
+
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+    app = Celery("expiry", broker=redis_url)
+    app.conf.update(settings)  # not as constructor keywords: Celery ignores a keyword whose value is None
+
+    @app.task
+    def job():
+        if fail:
+            raise ValueError("boom")
+        return "done"
+
+    result = job.delay()
+    app.__taskora_app__.start(concurrency=1)
+    result.get(timeout=10, propagate=False)
+    return app, result
+
+
+def _trim_later(app: Any, seconds: float) -> None:
+    """The worker's retention pass (what its maintenance loop runs every few seconds), ``seconds`` from now:
+    the engine's clock is moved forward instead of the test waiting."""
+    from taskora.clock import VirtualClock
+
+    native = app.__taskora_app__
+    native.close(timeout=5)
+    adapter, kept = native.adapter, native.retention
+    adapter.clock = VirtualClock(adapter.now_ms() + int(seconds * 1000))
+    for name in native.tasks:
+        adapter.trim(name, completed_age_ms=int(kept.completed_age * 1000), completed_count=kept.completed_count,
+                     failed_age_ms=int(kept.failed_age * 1000), failed_count=kept.failed_count)
+
+
+@pytest.mark.parametrize("expires", [None, 0])
+def test_result_expires_none_keeps_results_forever(redis_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                   expires: Any) -> None:  # fmt: skip
+    app, result = _finished_result(redis_url, monkeypatch, fail=False, result_expires=expires)
+    _trim_later(app, 30 * 86400)  # the engine's own default would have dropped it after an hour
+    assert app.AsyncResult(result.id).state == "SUCCESS" and app.AsyncResult(result.id).result == "done"
+    app.close()
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_result_expires_drops_successes_and_failures_alike(redis_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                           fail: bool) -> None:  # fmt: skip
+    app, result = _finished_result(redis_url, monkeypatch, fail=fail, result_expires=timedelta(minutes=10))
+    _trim_later(app, 5 * 60)
+    assert app.AsyncResult(result.id).state == ("FAILURE" if fail else "SUCCESS")
+    _trim_later(app, 11 * 60)  # as in Celery, an expired result reads PENDING
+    assert app.AsyncResult(result.id).state == "PENDING"
+    app.close()

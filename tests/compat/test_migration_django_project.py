@@ -86,3 +86,42 @@ def test_settings_come_from_django_with_the_celery_namespace(site):
     """)
     assert out == {"tz": "Europe/Paris", "acks_late": True, "limit": 300,
                    "names": ["proj.celery.debug_task", "shop.tasks.mark_paid", "shop.tasks.revenue"]}
+
+
+def test_django_test_runner_with_override_settings_and_delay_on_commit(site):
+    """``manage.py test shop``: ``override_settings(CELERY_TASK_ALWAYS_EAGER=True)`` makes ``.delay()`` eager
+    for that test only (Django settings are read live), and ``delay_on_commit`` waits for the commit."""
+    project, env, _ = site
+    done = subprocess.run([sys.executable, "manage.py", "test", "shop", "-v", "2"], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Ran 3 tests" in done.stderr and "OK" in done.stderr
+
+
+def test_delay_on_commit_with_a_worker_sends_after_commit_and_never_after_rollback(site):
+    out = django_client(site, """
+        from taskora.compat.signals import before_task_publish
+        from django.db import transaction
+        sent = []
+        before_task_publish.connect(lambda sender=None, headers=None, **kw: sent.append(headers["id"]), weak=False)
+        order = Order.objects.create(customer="dee", total_cents=700)
+        try:
+            with transaction.atomic():
+                mark_paid.delay_on_commit(order.pk)
+                raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
+        after_rollback = len(sent)
+        autocommit = mark_paid.delay_on_commit(order.pk)  # no transaction open: sent at once
+        after_autocommit = len(sent)
+        with transaction.atomic():
+            returned = mark_paid.apply_async_on_commit((order.pk,))
+            inside = len(sent)
+        values = [mark_paid.AsyncResult(task_id).get(timeout=30) for task_id in sent]
+        order.refresh_from_db()
+        print(json.dumps({"counts": [after_rollback, after_autocommit, inside, len(sent)],
+                          "returned": [autocommit, returned], "values": values, "status": order.status,
+                          "pk": order.pk}))
+    """)
+    assert out["counts"] == [0, 1, 1, 2] and out["returned"] == [None, None]
+    assert out["values"] == [{"id": out["pk"], "status": "paid"}] * 2 and out["status"] == "paid"

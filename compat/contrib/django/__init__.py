@@ -1,0 +1,1 @@
+"""``celery.contrib.django``: the Django task class (``DjangoTask``)."""
