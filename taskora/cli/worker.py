@@ -66,11 +66,12 @@ def worker(ctx: click.Context, app_spec: str | None, **opts: Any) -> None:
     pidfile = prepare_process(opts, nodename)
     log_ignored(opts)
     import_modules(split_modules(opts["include"]))
-    settings = _settings(loaded, nodename, opts)
     beat = load_beat(loaded.app) if opts["beat"] else None
     daemonize(opts["detach"], pidfile)
     try:
+        # Connected before the app's worker set-up, which may already read Redis (a Celery app's listeners).
         connect_with_retry(loaded, retry_policy(loaded.source, opts["connect_retries"]))
+        settings = _settings(loaded, nodename, opts)
         if opts["purge"]:
             _purge(settings)
         _run(loaded, settings, beat)
