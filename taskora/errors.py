@@ -122,7 +122,15 @@ class UnknownTaskError(TaskoraError, KeyError):
 
 
 class BrokerUnreachableError(TaskoraError, ConnectionError):
-    """Redis could not be reached; carries the address that was tried."""
+    """Redis could not be reached; carries the address that was tried.
+
+    ``retryable`` is False when waiting cannot help (the server is not a Redis, or refused the password or
+    the database): a worker starting up retries only the other kind, as it waits for a Redis still booting.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class OptionTypeError(ConfigurationError, TypeError):

@@ -16,8 +16,8 @@ from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, InvalidResponse, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import InvalidResponse, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -222,13 +222,17 @@ class RedisAdapter:
         """Check Redis answers and that its keyspace speaks our wire format."""
         try:
             self.client.ping()
+        except AuthenticationError as exc:  # a ConnectionError to redis-py, but no wait will fix a password
+            raise BrokerUnreachableError(f"Redis at {self.address} refused the connection: {exc}",
+                                         retryable=False) from exc
         except CONNECTION_ERRORS as exc:
             raise BrokerUnreachableError(f"cannot reach Redis at {self.address}: {exc}") from exc
         except InvalidResponse as exc:  # something answered, but not in Redis's protocol
             raise BrokerUnreachableError(f"the server at {self.address} does not speak the Redis protocol "
-                                         f"({exc}); is this a Redis port?") from exc
+                                         f"({exc}); is this a Redis port?", retryable=False) from exc
         except ResponseError as exc:  # refused while connecting: SELECT of a missing database, AUTH, HELLO
-            raise BrokerUnreachableError(f"Redis at {self.address} refused the connection: {exc}") from exc
+            raise BrokerUnreachableError(f"Redis at {self.address} refused the connection: {exc}",
+                                         retryable=False) from exc
         self.handshake()
 
     def handshake(self) -> dict[str, Any]:

@@ -69,6 +69,8 @@ def connect_with_retry(loaded: Any, policy: RetryPolicy) -> None:
             return
         except BrokerUnreachableError as exc:
             reason = _reason(exc)
+            if not exc.retryable:  # not a Redis, or it refused us: waiting cannot help
+                raise BrokerError(str(exc)) from exc
             if not policy.retry or (policy.max_retries is not None and tries >= policy.max_retries):
                 raise BrokerError(_gave_up(url, reason, policy, tries)) from exc
         tries += 1
