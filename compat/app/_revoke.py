@@ -6,8 +6,9 @@ request. Here:
 * a terminate is seen by the worker process running the handler (``taskora.worker.terminate``),
   which tells this module before it kills or interrupts the handler: ``terminated=True``;
 * an expiry is decided by the engine's claim (the job is never handed to a worker), which writes an
-  ``expired`` event; every worker consuming that queue reads it, and the first to mark the job
-  (``HSETNX``) sends ``expired=True``, so the signal goes out once, whichever worker reads first;
+  ``expired`` event; every worker consuming that queue reads it, and the first to set the job's
+  ``:revoked-signal`` mark (``SET NX``, expiring) sends ``expired=True``, so the signal goes out once,
+  whichever worker reads first;
 * a revoke of a job that had not started (its ``cancelled`` event, reason ``revoked``) goes out the same
   way, with ``terminated=False, expired=False``.
 """
@@ -30,11 +31,13 @@ if TYPE_CHECKING:
     from taskora.worker.runtime import JobRuntime
 
 log = logging.getLogger("taskora.compat")
+#: Celery logs its "Discarding revoked task" line from the worker's request module.
+request_log = logging.getLogger("celery.worker.request")
 
 __all__ = ["attach"]
 
-#: Job-hash field marking that ``task_revoked`` was sent for an expired job (by one worker only).
-SENT_FIELD = "celeryRevokedSent"
+#: How long the "signal already sent" mark of a job lives (seconds): workers read the event within moments.
+SENT_MARK_TTL = 3600
 
 
 def attach(app: Any, native: Taskora) -> None:
@@ -65,10 +68,20 @@ def _on_dropped(app: Any, native: Taskora, event: Event, *, expired: bool) -> No
     if task is None or (not expired and event.reason != "revoked"):
         return
     job = native.adapter.get_job(event.task, event.id)
-    if job is None or not native.adapter.client.hsetnx(native.adapter.keys.job(event.task, event.id), SENT_FIELD, "1"):
+    if job is None or not _first_to_announce(native, event):
         return  # trimmed already, or another worker sent it
+    if not expired:
+        request_log.info("Discarding revoked task: %s[%s]", task.name, event.id)
     data = native.serializer.loads(job["data"]) if job.get("data") is not None else {}
     data = data if isinstance(data, dict) else {}
     request = Context(id=event.id, task=task.name, args=list(data.get("args") or []),
                       kwargs=dict(data.get("kwargs") or {}), hostname=app.hostname, is_eager=False)
     signals.task_revoked.send(sender=task, request=request, terminated=False, signum=None, expired=expired)
+
+
+def _first_to_announce(native: Taskora, event: Event) -> bool:
+    """One worker of all that read the event wins; the mark is a key of its own (expiring), so a job hash
+    trimmed meanwhile is never recreated by it."""
+    adapter = native.adapter
+    mark = adapter.keys.job(event.task, event.id) + ":revoked-signal"
+    return bool(adapter.client.set(mark, "1", nx=True, ex=SENT_MARK_TTL))

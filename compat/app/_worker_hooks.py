@@ -65,7 +65,6 @@ class WorkerHooksMixin:
 def _relay_worker_events(app: Any, native: Any) -> None:
     """Send Celery's worker signals at the native worker's moments (events emitted in the process concerned)."""
     from .. import signals
-    from ._revocations import relay_revocations
 
     hostname = app.hostname
     native.on("worker:ready", lambda *_: signals.worker_ready.send(sender=app))
@@ -79,7 +78,6 @@ def _relay_worker_events(app: Any, native: Any) -> None:
     # the worker's liveness beat (it renews its jobs' locks), in each process running jobs
     native.on("worker:heartbeat", lambda worker: signals.heartbeat_sent.send(sender=worker))
     native.on("scheduler:start", _beat_started)
-    relay_revocations(app, native)
 
 
 def _beat_started(runner: Any) -> None:

@@ -22,7 +22,11 @@ CLI_HANDLER_NAME = "taskora.cli"
 
 
 def setup_logging(level: str, logfile: str | None) -> None:
-    """Root logging at ``level`` to stderr, or to ``logfile``."""
+    """Root logging at ``level`` to stderr, or to ``logfile``.
+
+    Handlers the project added to the root logger when its app module was imported are kept (the module is
+    imported first, to name the node): a Celery app's worker then decides about them as Celery does
+    (``worker_hijack_root_logger``). Only a handler this function installed before is replaced."""
     name = level.upper()
     numeric = {"WARN": logging.WARNING, "FATAL": logging.CRITICAL}.get(name, getattr(logging, name, None))
     if not isinstance(numeric, int):
@@ -32,7 +36,7 @@ def setup_logging(level: str, logfile: str | None) -> None:
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.set_name(CLI_HANDLER_NAME)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != CLI_HANDLER_NAME] + [handler]
     root.setLevel(numeric)
 
 
