@@ -76,7 +76,8 @@ class chunks(Signature):  # noqa: N801 - Celery's name
     def __call__(self, **options: Any) -> Any:
         return self.apply_async(**options)
 
-    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+    # No route_name here, as in Celery (its chain, group and chord signatures differ from Signature's too).
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:  # type: ignore[override]
         return self.group().apply_async(**options)  # immutable: call-time args are ignored
 
     def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from taskora.errors import ConfigurationError, reject_unknown
-from taskora.scheduler import ScheduleConfig
+from taskora.scheduler import MissedRunPolicy, ScheduleConfig
 
 from .schedules import CELERY_ON_MISSED, maybe_schedule
 
@@ -78,7 +78,8 @@ def translate_entry(key: str, entry: Any, timezone: str, app: Any = None) -> Bea
         raise ConfigurationError(f"beat_schedule[{key!r}]: {exc}") from None
     args, kwargs, options = _call_parts(key, entry)
     extra = {"args": _json_safe(list(args)), "kwargs": _json_safe(kwargs), "options": _json_safe(options)}
-    config = ScheduleConfig(task=task, spec=spec, on_missed=CELERY_ON_MISSED, overlap=True, extra=extra)
+    on_missed = MissedRunPolicy.parse(CELERY_ON_MISSED)
+    config = ScheduleConfig(task=task, spec=spec, on_missed=on_missed, overlap=True, extra=extra)
     return BeatEntry(config, args, kwargs, options)
 
 

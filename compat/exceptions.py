@@ -290,7 +290,7 @@ class _CancelledLike(_native.CancelledError):
 
     def __init__(self, *args: Any) -> None:
         Exception.__init__(self, *args)
-        self.job_id = None
+        self.job_id = None  # type: ignore[assignment]  # Celery's form names no job: str elsewhere
         self.reason = str(args[0]) if args else None
 
 
@@ -376,7 +376,7 @@ class CeleryCommandException(click.ClickException):
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message=message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click types it ClassVar; a per-error code is intended
 
 
 def _safe_repr(value: object) -> str:

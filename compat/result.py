@@ -383,8 +383,9 @@ class EagerResult(AsyncResult):
     def ready(self) -> bool:
         return True
 
-    def get(self, timeout: float | None = None, propagate: bool = True, disable_sync_subtasks: bool = True,
-            **kwargs: Any) -> Any:  # fmt: skip
+    # Celery's EagerResult.get takes fewer positional arguments than AsyncResult.get: kept as Celery has it.
+    def get(self, timeout: float | None = None, propagate: bool = True,  # type: ignore[override]
+            disable_sync_subtasks: bool = True, **kwargs: Any) -> Any:  # fmt: skip
         if disable_sync_subtasks:
             assert_will_not_block()
         if self.successful():
@@ -394,7 +395,7 @@ class EagerResult(AsyncResult):
             raise exc if isinstance(exc, BaseException) else Exception(exc)
         return self._result
 
-    wait = get
+    wait = get  # type: ignore[assignment]  # as get above
 
     def forget(self) -> None:
         """Nothing is stored for an eager result."""

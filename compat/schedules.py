@@ -279,7 +279,8 @@ class crontab(BaseSchedule):  # noqa: N801 - Celery's public name
 
     def _build_spec(self, zone: str) -> CrontabSpec:
         fields = (self.minute, self.hour, self.day_of_week, self.day_of_month, self.month_of_year)
-        return CrontabSpec(*(frozenset(values) for values in fields), timezone=zone)
+        minute, hour, dow, dom, month = (frozenset(values) for values in fields)
+        return CrontabSpec(minute, hour, dow, dom, month, timezone=zone)
 
     def to_spec(self, timezone: str | None = None) -> CrontabSpec:
         zone = timezone or self.tz

@@ -121,7 +121,7 @@ def _reference(receiver: Callable[..., Any], weak: bool, on_dead: Callable[[], N
         try:
             owner = getattr(receiver, "__self__", None)
             if owner is not None and getattr(receiver, "__func__", None) is not None:
-                return weakref.WeakMethod(receiver, lambda _ref: on_dead())  # type: ignore[arg-type]
+                return weakref.WeakMethod(receiver, lambda _ref: on_dead())
             return weakref.ref(receiver, lambda _ref: on_dead())
         except TypeError:
             pass  # not weak-referenceable (e.g. a builtin): keep it strongly, as a weak=False receiver

@@ -99,16 +99,16 @@ class state(str):
 
     __slots__ = ()
 
-    def __gt__(self, other: str) -> bool:  # type: ignore[override]
+    def __gt__(self, other: str) -> bool:
         return precedence(self) < precedence(other)
 
-    def __ge__(self, other: str) -> bool:  # type: ignore[override]
+    def __ge__(self, other: str) -> bool:
         return precedence(self) <= precedence(other)
 
-    def __lt__(self, other: str) -> bool:  # type: ignore[override]
+    def __lt__(self, other: str) -> bool:
         return precedence(self) > precedence(other)
 
-    def __le__(self, other: str) -> bool:  # type: ignore[override]
+    def __le__(self, other: str) -> bool:
         return precedence(self) >= precedence(other)
 
     # str defines __eq__; defining the orderings does not touch hashing, but be explicit about it.

@@ -70,7 +70,7 @@ class Taskora:
         self.retention = parse_retention(retention)
         self.serializer = get_serializer(serializer, allow_pickle=allow_pickle)
         self.name = name or "taskora"
-        self.tasks: dict[str, Task] = {}
+        self.tasks: dict[str, Task[Any, Any]] = {}
         self.events = Emitter(APP_EVENTS, "app")
         self.middleware: list[Middleware] = []
         self._stream: EventStream | None = None
@@ -96,17 +96,20 @@ class Taskora:
             return self._register(_default_name(handler) if name is None else name, handler, options)
         _check_task_name(name, allow_none=True)  # a bad name fails at the decorator, not at the function below
 
-        def decorate(fn: Callable[..., Any]) -> Task:
+        def decorate(fn: Callable[..., Any]) -> Task[Any, Any]:
             return self._register(_default_name(fn) if name is None else name, fn, options)
 
         return decorate
 
-    def _register(self, name: str, handler: Callable[..., Any] | None, options: Mapping[str, Any],
-                  allowed_extra: Iterable[str] = ()) -> Task:  # fmt: skip
-        _check_task_name(name)
+    def _register(self, name: str | Callable[..., Any], handler: Callable[..., Any] | None,
+                  options: Mapping[str, Any],
+                  allowed_extra: Iterable[str] = ()) -> Task[Any, Any]:  # fmt: skip
+        _check_task_name(name)  # also rejects a function passed where the name goes: app.task(fn, handler)
+        assert isinstance(name, str)  # for the type checker: _check_task_name raised otherwise
         if name in self.tasks:
             raise ConfigurationError(f"task name {name!r} is already registered on this app")
-        task = Task(self, name, handler, build_task_options(options, self.defaults, allowed_extra=tuple(allowed_extra)))
+        task_options = build_task_options(options, self.defaults, allowed_extra=tuple(allowed_extra))
+        task: Task[Any, Any] = Task(self, name, handler, task_options)
         if task.options.schedule is not None:  # validated before the task is registered
             self.schedules.declare(name, task=name, check_task=False, **task.options.schedule)
         self.tasks[name] = task
@@ -115,11 +118,11 @@ class Taskora:
         return task
 
     def register_task(self, name: str, handler: Callable[..., Any] | None, *, allowed_extra: Iterable[str] = (),
-                      **options: Any) -> Task:  # fmt: skip
+                      **options: Any) -> Task[Any, Any]:  # fmt: skip
         """Register a task programmatically; ``allowed_extra`` names options a front-end keeps in ``extra``."""
         return self._register(name, handler, options, allowed_extra)
 
-    def get_task(self, name: str) -> Task:
+    def get_task(self, name: str) -> Task[Any, Any]:
         try:
             return self.tasks[name]
         except KeyError:
@@ -261,7 +264,8 @@ class Taskora:
 
         return broadcast(self, command, args=dict(args or {}), timeout=timeout, destination=destination)
 
-    def select_tasks(self, names: Iterable[str] | None = None, queues: Iterable[str] | None = None) -> list[Task]:
+    def select_tasks(self, names: Iterable[str] | None = None,
+                     queues: Iterable[str] | None = None) -> list[Task[Any, Any]]:  # fmt: skip
         chosen = [self.get_task(n) for n in names] if names is not None else list(self.tasks.values())
         if queues is not None:
             wanted = set(queues)

@@ -67,7 +67,11 @@ class ResultHandle(Generic[T]):
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
 
         def on_final(fields: dict[str, Any]) -> None:
-            loop.call_soon_threadsafe(lambda: future.done() or future.set_result(fields))
+            loop.call_soon_threadsafe(settle, fields)
+
+        def settle(fields: dict[str, Any]) -> None:
+            if not future.done():
+                future.set_result(fields)
 
         unsubscribe = await loop.run_in_executor(None, self.app._events_reader().subscribe,
                                                  self.task, self.id, on_final)

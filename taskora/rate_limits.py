@@ -97,7 +97,7 @@ def parse_rate_limit(value: Any, *, name: str = "rate_limit") -> RateLimit | Non
     return _checked(float(value), 1.0, name, value)
 
 
-def rate_limit_of(task: Task) -> RateLimit | None:
+def rate_limit_of(task: Task[Any, Any]) -> RateLimit | None:
     """The limit a task declares: the native ``rate_limit=`` option, else a front-end's ``extra['rate_limit']``."""
     own = getattr(task.options, "rate_limit", None)
     if own is not None:
@@ -116,7 +116,7 @@ def set_rate_limit(app: Taskora, task_name: str, limit: Any) -> RateLimit | None
     return parsed
 
 
-def apply_rate_limits(app: Taskora, tasks: Iterable[Task]) -> None:
+def apply_rate_limits(app: Taskora, tasks: Iterable[Task[Any, Any]]) -> None:
     """Record the limit each task a worker starts for declares, when it differs from the one recorded.
 
     A limit changed at run time (``set_rate_limit``, Celery's ``control.rate_limit``) so stays in force

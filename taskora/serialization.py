@@ -121,7 +121,7 @@ class _ThreadEncoder(threading.local):
     """
 
     def __init__(self) -> None:
-        make = json.encoder.c_make_encoder
+        make = getattr(json.encoder, "c_make_encoder", None)  # private, so absent from typeshed
         self.markers: dict[int, Any] = {}
         self.encode: Callable[[Any, int], Any] | None = None
         if make is not None:  # None without CPython's C accelerator: _ENCODER.encode does the work
@@ -193,7 +193,7 @@ class KombuSerializer:
                 f"unknown serializer {name!r}; registered: {', '.join(sorted(registry._encoders))}"
             )
         self.name = name
-        self._registry = registry
+        self._registry: Any = registry  # kombu's registry methods are unannotated
         self._content_type, self._encoding, _ = registry._encoders[name]
 
     def dumps(self, value: Any) -> bytes:

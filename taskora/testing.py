@@ -61,12 +61,12 @@ class TestRunner:
             runner.import_task(task)
         return runner
 
-    def import_task(self, task: Task) -> Task:
+    def import_task(self, task: Task[Any, Any]) -> Task[Any, Any]:
         """Register a copy of ``task`` (same handler and options) on the runner's app."""
         existing = self.app.tasks.get(task.name)
         if existing is not None:
             return existing
-        copy = Task(self.app, task.name, task.handler, task.options)
+        copy: Task[Any, Any] = Task(self.app, task.name, task.handler, task.options)
         self.app.tasks[task.name] = copy
         return copy
 
@@ -75,7 +75,7 @@ class TestRunner:
         return self.app.task(*args, **kwargs)
 
     # -- dispatching and processing -----------------------------------------------------------------
-    def dispatch(self, task: Task | str, data: Any = None, **options: Any) -> ResultHandle[Any]:
+    def dispatch(self, task: Task[Any, Any] | str, data: Any = None, **options: Any) -> ResultHandle[Any]:
         return self._local(task).dispatch(data, **options)
 
     def process_all(self) -> int:
@@ -87,7 +87,7 @@ class TestRunner:
         self.clock.advance(to_seconds(duration, name="advance_time"))
         return self.process_all()
 
-    def execute(self, task: Task | str, data: Any = None, **options: Any) -> ExecutionResult:
+    def execute(self, task: Task[Any, Any] | str, data: Any = None, **options: Any) -> ExecutionResult:
         """Dispatch, process, and jump the clock over delays and retry backoffs until the job is final."""
         handle = self.dispatch(task, data, **options)
         for _ in range(MAX_TIME_JUMPS):
@@ -100,13 +100,13 @@ class TestRunner:
             self.clock.set(max(due, self.clock.now_ms()))
         return self._outcome(handle)
 
-    def run(self, task: Task | str, data: Any = None, **options: Any) -> Any:
+    def run(self, task: Task[Any, Any] | str, data: Any = None, **options: Any) -> Any:
         """Like ``execute`` but returns the handler's result, or raises the job's error."""
         outcome = self.execute(task, data, **options)
         return self.app.handle(self._local(task).name, outcome.id).result(timeout=0)
 
     # -- reading ------------------------------------------------------------------------------------
-    def jobs(self, task: Task | str | None = None) -> list[dict[str, Any]]:
+    def jobs(self, task: Task[Any, Any] | str | None = None) -> list[dict[str, Any]]:
         """Every job the runner knows, with its stored fields (``id`` and ``task`` added)."""
         names = [self._local(task).name] if task is not None else list(self.app.tasks)
         found: list[dict[str, Any]] = []
@@ -125,15 +125,15 @@ class TestRunner:
         self.app.close()
 
     # -- helpers ------------------------------------------------------------------------------------
-    def _local(self, task: Task | str) -> Task:
+    def _local(self, task: Task[Any, Any] | str) -> Task[Any, Any]:
         if isinstance(task, Task):
             return self.import_task(task)
         return self.app.get_task(task)
 
     def _next_due_ms(self) -> int | None:
         due = [self.app.adapter.next_due_ms(name) for name in self.app.tasks]
-        due = [d for d in due if d is not None]
-        return min(due) if due else None
+        pending = [d for d in due if d is not None]
+        return min(pending) if pending else None
 
     def _outcome(self, handle: ResultHandle[Any]) -> ExecutionResult:
         fields = handle.fields() or {}

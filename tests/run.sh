@@ -17,5 +17,7 @@ echo "== luacheck (engine scripts, as Redis receives them)"
 python scripts/lint_lua.py
 echo "== ruff"
 ruff check taskora compat tests scripts
+echo "== mypy (strict on taskora, default checks on taskora.compat)"
+scripts/typecheck.sh
 echo "== pytest"
 python -m pytest -q -p no:cacheprovider "$@"

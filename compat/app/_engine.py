@@ -73,6 +73,10 @@ class EngineMixin:
     _native: Taskora | None
     _router: Router | None
 
+    if TYPE_CHECKING:  # provided by _tasks.TaskMixin
+
+        def finalize(self, auto: bool = False) -> None: ...
+
     @property
     def __taskora_app__(self) -> Taskora:
         """The native app this Celery app runs on (what ``taskora worker -A`` starts workers for)."""
@@ -137,6 +141,7 @@ class EngineMixin:
 
     def _home_queue(self, task: Task) -> str:
         own = getattr(task, "queue", None)
+        assert task.name is not None  # only registered (so named) tasks get here
         return self.router.route(task.name, task=task, task_queue=getattr(own, "name", own))["queue"]
 
     def _native_name(self, name: str, queue: str, home: str) -> str:
@@ -146,6 +151,7 @@ class EngineMixin:
         native = self._native
         assert native is not None
         engine_name = engine_name or task.name
+        assert engine_name is not None  # only registered (so named) tasks get here
         if engine_name in native.tasks:
             return native.tasks[engine_name]
         task._install_autoretry()
@@ -199,6 +205,7 @@ class EngineMixin:
             if name not in native.tasks:
                 native.register_task(name, None, queue=queue, **self._stall_options())
             return native.tasks[name]
+        assert task.name is not None  # only registered (so named) tasks get here
         home = native.tasks[task.name].options.queue if task.name in native.tasks else queue
         return self._register_native(task, queue, self._native_name(task.name, queue, home))
 

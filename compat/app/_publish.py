@@ -301,6 +301,6 @@ def _sigs(value: Any) -> list[Any] | None:
 def send_on_commit(send: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """Call ``send(*args, **kwargs)`` through Django's ``transaction.on_commit`` (``DjangoTask.delay_on_commit``):
     after the commit of the current transaction, at once in autocommit, never after a rollback."""
-    from django.db import transaction  # type: ignore[import-not-found] - only DjangoTask, under Django, calls this
+    from django.db import transaction  # only DjangoTask, under Django, calls this
 
     transaction.on_commit(functools.partial(send, *args, **kwargs))

@@ -8,12 +8,15 @@ import os
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .registry import TaskRegistry, check_task_name
 from .task import Task
 
 __all__ = ["TaskMixin", "django_task_cls"]
+
+#: The task class under a second name: in TaskMixin's annotations, ``Task`` is the mixin's own property.
+_Task = Task
 
 #: The base of an app's tasks under Django (Celery's Django fixup switches ``task_cls`` to it).
 DJANGO_TASK_CLS = "taskora.compat.contrib.django.task:DjangoTask"
@@ -40,6 +43,12 @@ class TaskMixin:
     conf: Any
     on_after_finalize: Any
     _native: Any
+
+    if TYPE_CHECKING:  # provided by _engine.EngineMixin
+
+        def _sync_native(self) -> None: ...
+        def _register_native(self, task: _Task, queue: str, engine_name: str | None = None) -> Any: ...
+        def _home_queue(self, task: _Task) -> str: ...
 
     def loader_import_default_modules(self) -> None:
         """Import ``imports``/``include`` modules and pending ``autodiscover_tasks`` packages."""
@@ -95,7 +104,7 @@ class TaskMixin:
         return decorate
 
     def _task_from_fun(self, fun: Callable[..., Any], name: str | None = None, base: Any = None, bind: bool = False,
-                       **options: Any) -> Task:  # fmt: skip
+                       **options: Any) -> _Task:  # fmt: skip
         from .registry import build_task
 
         for key in ("shared", "lazy", "filter", "pydantic", "pydantic_strict", "pydantic_context",
@@ -112,12 +121,12 @@ class TaskMixin:
         self._register(task)
         return task
 
-    def _register(self, task: Task) -> None:
+    def _register(self, task: _Task) -> None:
         self._tasks[task.name] = task
         if self._native is not None and task.name not in self._native.tasks:
             self._register_native(task, self._home_queue(task))
 
-    def register_task(self, task: Any, **options: Any) -> Task:
+    def register_task(self, task: Any, **options: Any) -> _Task:
         """Register a class-based task (an instance or a class); replaces a task of the same name."""
         if isinstance(task, type):
             task = task()
@@ -174,8 +183,8 @@ def _django_apps() -> list[str]:
     """The installed Django apps, setting Django up first when the project has not (a worker process
     imports ``proj.celery`` before anything calls ``django.setup()``, as Celery's Django fixup does)."""
     try:
-        import django  # type: ignore[import-not-found]
-        from django.apps import apps  # type: ignore[import-not-found]
+        import django
+        from django.apps import apps
     except ImportError:
         return []
     if not apps.ready:

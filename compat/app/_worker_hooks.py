@@ -4,15 +4,29 @@ default app, Celery's logging setup, and the wiring that sends Celery's worker a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _state
+
+if TYPE_CHECKING:
+    from taskora import Taskora
 
 __all__ = ["WorkerHooksMixin"]
 
 
 class WorkerHooksMixin:
     """``__taskora_worker_init__`` and ``__taskora_beat_init__``: the CLI's hooks (found without importing compat)."""
+
+    conf: Any
+
+    if TYPE_CHECKING:  # provided by the app's other parts (base.py, _tasks.py, _engine.py)
+
+        def set_current(self) -> None: ...
+        def set_default(self) -> None: ...
+        def loader_import_default_modules(self) -> None: ...
+        def select_queues(self, queues: Iterable[str] | None = None) -> None: ...
+        @property
+        def __taskora_app__(self) -> Taskora: ...
 
     def __taskora_import_modules__(self) -> None:
         """Called by ``taskora purge/status/call/result/shell -A``: register the tasks of ``include=`` and

@@ -162,5 +162,5 @@ def redirect_stdouts(conf: Any) -> None:
         return
     level = log_level(conf.get("worker_redirect_stdouts_level") or "WARNING")
     target = get_logger("celery.redirected")
-    sys.stdout = LoggingProxy(target, level)  # type: ignore[assignment]
-    sys.stderr = LoggingProxy(target, level)  # type: ignore[assignment]
+    sys.stdout = LoggingProxy(target, level)
+    sys.stderr = LoggingProxy(target, level)

@@ -33,7 +33,7 @@ def check_task_name(name: Any) -> str:
     return name
 
 
-class TaskRegistry(dict):  # type: ignore[type-arg]
+class TaskRegistry(dict):
     """Name → task object; an unknown name raises ``NotRegistered`` (a ``KeyError``)."""
 
     NotRegistered = NotRegistered
@@ -72,7 +72,7 @@ def build_task(app: Any, fun: Callable[..., Any], name: str, base: type, bind: b
     }  # fmt: skip
     attrs.update(options)
     attrs.pop("app")
-    cls = type(fun.__name__, (base,), attrs)
+    cls: Any = type(fun.__name__, (base,), attrs)  # a subclass of base, the Task class given
     cls.bind(app)
     task = cls()
     task.__wrapped__ = fun

@@ -22,7 +22,7 @@ import random
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskora.ids import random_uuid
 
@@ -72,6 +72,11 @@ class Context:
 
     def __repr__(self) -> str:
         return f"<Context: {self.as_dict()!r}>"
+
+    if TYPE_CHECKING:  # a request holds whatever its message and the engine bring: any attribute, as in Celery
+
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
 
 def settings_of(from_config: Any) -> Mapping[str, str]:

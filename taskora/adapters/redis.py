@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis
 from redis.backoff import NoBackoff
@@ -159,7 +159,8 @@ def _batch_reply(task: str, token: str, n: int, reply: Sequence[Any]) -> BatchRe
     i = n + 1
     while i < len(reply):
         size = int(reply[i])
-        batch.jobs.append(_claim_reply(task, token, reply[i + 1:i + 1 + size]).job)
+        claimed = _claim_reply(task, token, reply[i + 1:i + 1 + size]).job
+        batch.jobs.append(cast(ClaimedJob, claimed))  # ack_many lists claimed jobs only: never None here
         i += 1 + size
     return batch
 
@@ -242,9 +243,9 @@ class RedisAdapter:
             [self.keys.meta],
             [WIRE_VERSION, MIN_COMPAT, f"taskora-wire-{WIRE_VERSION}", self.now_ms()],
         )
-        theirs = {"wireVersion": _text(reply[0]) if reply[0] is not None else None,
-                  "minCompat": _text(reply[1]) if reply[1] is not None else None,
-                  "writtenBy": _text(reply[2]) if reply[2] is not None else None}
+        theirs: dict[str, Any] = {"wireVersion": _text(reply[0]) if reply[0] is not None else None,
+                                  "minCompat": _text(reply[1]) if reply[1] is not None else None,
+                                  "writtenBy": _text(reply[2]) if reply[2] is not None else None}
         try:
             their_version, their_min = int(theirs["wireVersion"]), int(theirs["minCompat"])
         except (TypeError, ValueError):
@@ -729,7 +730,7 @@ def _longest_block(client: Any) -> float:
     """How long a blocking command may block on ``client``'s connections: a margin under its socket timeout
     (none: no bound), so a quiet wait never reads as a dead connection."""
     pool = getattr(client, "connection_pool", None)
-    timeout = pool.connection_kwargs.get("socket_timeout") if pool is not None else None
+    timeout: float | None = pool.connection_kwargs.get("socket_timeout") if pool is not None else None
     if not timeout:
         return float("inf")
     return max(0.01, timeout - min(1.0, timeout / 2))

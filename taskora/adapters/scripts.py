@@ -6,7 +6,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
@@ -16,6 +16,8 @@ import taskora.lua as engine
 
 from ..errors import from_engine_reply
 from .direct import DirectConnection, InFlight
+
+_R = TypeVar("_R")  # what a command sent through _resent_once replies
 
 
 class Script:
@@ -113,7 +115,7 @@ class ThreadConnections:
             return done
         return self._resent_once(lambda connection: connection.send(*commands))
 
-    def _resent_once(self, use: Callable[[Any], Any]) -> Any:
+    def _resent_once(self, use: Callable[[Any], _R]) -> _R:
         """``use(connection)`` on this thread's connection; when it fails on a connection opened earlier
         (Redis restarted, an idle connection dropped), once more on a new one."""
         connection = self._connection()

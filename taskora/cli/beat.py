@@ -25,7 +25,7 @@ log = logging.getLogger("taskora.beat")
 @process_options
 @click.pass_context
 @broker_errors
-def beat(ctx: click.Context, app_spec: str | None, **opts: Any) -> None:
+def beat(ctx: click.Context, /, app_spec: str | None, **opts: Any) -> None:
     """Run the scheduler for the app's schedules (several beats may run: one leads, the others wait)."""
     loaded = resolve(ctx, app_spec)
     pidfile = prepare_process(opts, "beat@%h")

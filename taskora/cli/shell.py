@@ -46,7 +46,7 @@ def shell_namespace(loaded: LoadedApp) -> dict[str, Any]:
 
 def _tasks(loaded: LoadedApp) -> dict[str, Any]:
     """The tasks users call: a Celery app's own task objects (``add.delay``), else the native ones."""
-    front = getattr(loaded.source, "tasks", None)
+    front: Any = getattr(loaded.source, "tasks", None)
     if loaded.source is not loaded.app and hasattr(front, "items"):
         return {n: t for n, t in front.items() if not n.startswith("celery.")}
     return dict(loaded.app.tasks)

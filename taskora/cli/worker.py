@@ -59,7 +59,7 @@ def load_beat(app: Any) -> Any:
 @process_options
 @click.pass_context
 @broker_errors
-def worker(ctx: click.Context, app_spec: str | None, **opts: Any) -> None:
+def worker(ctx: click.Context, /, app_spec: str | None, **opts: Any) -> None:
     """Run a worker for the app's tasks until SIGTERM (warm) or a second SIGTERM (cold)."""
     loaded = resolve(ctx, app_spec, import_tasks=False)
     nodename = expand_hostname(opts["hostname"] or loaded.default_nodename)

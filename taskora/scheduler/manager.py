@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, TaskoraError, UnknownTaskError, reject_unknown
-from .spec import MissedRunPolicy, ScheduleConfig, make_spec
+from .spec import MissedRunPolicy, ScheduleConfig, ScheduleSpec, make_spec
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -234,6 +234,7 @@ class ScheduleManager:
 
     def _updated(self, info: ScheduleInfo, changes: Mapping[str, Any]) -> tuple[ScheduleConfig, int | None]:
         config, next_run = info.config, info.next_run_ms
+        spec: ScheduleSpec
         if "every" in changes or "cron" in changes:
             zone = changes.get("timezone", config.spec.timezone if "cron" in changes else None)
             spec = make_spec(every=changes.get("every"), cron=changes.get("cron"), timezone=zone)

@@ -449,7 +449,8 @@ class CrontabSpec(_CalendarSpec):
     @classmethod
     def from_wire(cls, sets: Mapping[str, Any], timezone: str) -> CrontabSpec:
         try:
-            return cls(*(frozenset(sets[key]) for _, key, _, _ in _CRONTAB_FIELDS), timezone=timezone)
+            minute, hour, dow, dom, month = (frozenset(sets[key]) for _, key, _, _ in _CRONTAB_FIELDS)
+            return cls(minute, hour, dow, dom, month, timezone=timezone)
         except (KeyError, TypeError) as exc:
             raise ConfigurationError(f"crontab: malformed field sets {dict(sets)!r} ({exc})") from None
 

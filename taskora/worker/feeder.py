@@ -41,7 +41,7 @@ FEEDER_MIN_SLOTS = 8
 class SlotFeeder:
     """Claims for and acknowledges the jobs of ``slots`` slot threads of one task."""
 
-    def __init__(self, adapter: RedisAdapter, task: Task, slots: int, *, lock_ttl_ms: int,
+    def __init__(self, adapter: RedisAdapter, task: Task[Any, Any], slots: int, *, lock_ttl_ms: int,
                  stopping: threading.Event, cold: threading.Event, new_token: Any,
                  due_alarm: DueAlarm | None = None) -> None:  # fmt: skip
         self.adapter = adapter

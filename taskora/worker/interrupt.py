@@ -31,7 +31,7 @@ def interrupt(thread: threading.Thread) -> bool:
     ident = thread.ident
     if ident is None or not thread.is_alive():
         return False
-    hit = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(HandlerInterrupted))
+    hit: int = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(HandlerInterrupted))
     if hit > 1:  # cannot happen for one ident; undo rather than hit threads at random
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), None)
         return False

@@ -47,7 +47,7 @@ def _seconds(value: Any, what: str) -> float | None:
     return float(value)
 
 
-def limits_for(task: Task, default_soft: float | None = None, default_hard: float | None = None,
+def limits_for(task: Task[Any, Any], default_soft: float | None = None, default_hard: float | None = None,
                job_meta: Callable[[str], Any] | None = None) -> TimeLimits:  # fmt: skip
     """A task's limits: its own ``soft_time_limit``/``time_limit`` (kept in ``options.extra``) over the defaults,
     and over both, the job's own limits (``JOB_*_FIELD`` job-hash fields read through ``job_meta``)."""
@@ -73,7 +73,7 @@ def _job_seconds(raw: Any, fallback: Any) -> Any:
 def raise_in_thread(ident: int, exc_type: type[BaseException] | None) -> bool:
     """Schedule ``exc_type`` in thread ``ident`` (None clears a pending one); True when a thread was hit."""
     target = ctypes.py_object(exc_type) if exc_type is not None else None
-    hit = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), target)
+    hit: int = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), target)
     if hit > 1:  # never expected: undo rather than hit several threads
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), None)
     return hit == 1
@@ -114,10 +114,10 @@ class TimeLimitMiddleware:
         self.default_hard = _seconds(hard, "--time-limit")
         self.enforce_hard = enforce_hard
 
-    def limits(self, task: Task, job_meta: Callable[[str], Any] | None = None) -> TimeLimits:
+    def limits(self, task: Task[Any, Any], job_meta: Callable[[str], Any] | None = None) -> TimeLimits:
         return limits_for(task, self.default_soft, self.default_hard, job_meta)
 
-    def applies_to(self, task: Task, fields: dict[str, Any]) -> bool:
+    def applies_to(self, task: Task[Any, Any], fields: dict[str, Any]) -> bool:
         """False when no limit covers this job: the executor then skips this middleware altogether."""
         limits = self.limits(task, fields.get)
         return limits.soft is not None or (limits.hard is not None and self.enforce_hard)

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..adapters.redis import CONNECTION_ERRORS
 from ..ids import lock_token
@@ -92,7 +92,7 @@ class Liveness:
         except CONNECTION_ERRORS:
             pass
 
-    def reclaim_until(self, tasks: Iterable[Task], stopped: threading.Event) -> None:
+    def reclaim_until(self, tasks: Iterable[Task[Any, Any]], stopped: threading.Event) -> None:
         """Look for gone workers' jobs until ``stopped``. After Redis was unreachable, wait until every live
         worker has had time to beat again: keys that lapsed during the outage do not mean their workers died."""
         tasks = list(tasks)
@@ -107,7 +107,7 @@ class Liveness:
                 log.warning("Redis unreachable looking for jobs of gone workers (%s)", exc)
                 quiet_until = time.monotonic() + 2 * ALIVE_TTL_S
 
-    def reclaim(self, task: Task) -> list[str]:
+    def reclaim(self, task: Task[Any, Any]) -> list[str]:
         """Hand back ``task``'s active jobs whose worker is gone; returns their ids."""
         held = [(job_id, token, owner) for job_id, token in self.adapter.locks_of_active(task.name)
                 if (owner := owner_of(token)) is not None and owner != self.worker_id]

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, ClaimResult
@@ -48,7 +48,7 @@ _new_token = lock_token
 class Worker:
     """Runs the handlers of ``tasks`` in this process until ``stop()``."""
 
-    def __init__(self, app: Taskora, tasks: Iterable[Task], *, concurrency: int | None = None,
+    def __init__(self, app: Taskora, tasks: Iterable[Task[Any, Any]], *, concurrency: int | None = None,
                  name: str | None = None) -> None:  # fmt: skip
         self.app = app
         self.adapter = app.adapter
@@ -84,7 +84,7 @@ class Worker:
         self.job_hooks: list[Any] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def slots_for(self, task: Task) -> int:
+    def slots_for(self, task: Task[Any, Any]) -> int:
         return self.concurrency if self.concurrency is not None else task.options.concurrency
 
     def start(self) -> None:
@@ -109,7 +109,7 @@ class Worker:
         self._threads.append(self._spawn("taskora-cancel", self._cancel_loop, restart=True))
         self.app.events.emit("worker:ready", self)
 
-    def _start_feeder(self, task: Task, slots: int) -> SlotFeeder:
+    def _start_feeder(self, task: Task[Any, Any], slots: int) -> SlotFeeder:
         feeder = SlotFeeder(self.adapter, task, slots, lock_ttl_ms=self._lock_ttl_ms(task), stopping=self._stopping,
                             cold=self._cold, new_token=self._new_token, due_alarm=self._due_alarm)
         self._feeders.append((feeder, self._spawn(f"taskora-feeder-{task.name}", feeder.run, restart=True)))
@@ -199,7 +199,7 @@ class Worker:
             return None
 
     # -- slots --------------------------------------------------------------------------------
-    def _slot_loop(self, task: Task) -> None:
+    def _slot_loop(self, task: Task[Any, Any]) -> None:
         lookahead = Lookahead()
         job: ClaimedJob | None = None
         backoff = 0.05
@@ -285,7 +285,7 @@ class Worker:
                     progressed = True
         return ran
 
-    def _claim_or_wait(self, task: Task) -> ClaimedJob | None:
+    def _claim_or_wait(self, task: Task[Any, Any]) -> ClaimedJob | None:
         """Claim a job; with none to claim, wait for one and claim it as the wait ends. A job claimed by a
         wait that a stop ended goes straight back to the front of the queue."""
         ttl = self._lock_ttl_ms(task)
@@ -299,7 +299,7 @@ class Worker:
         return claimed.job
 
     @staticmethod
-    def _lock_ttl_ms(task: Task) -> int:
+    def _lock_ttl_ms(task: Task[Any, Any]) -> int:
         return int(task.options.stall.interval * 1000)
 
     def _process(self, job: ClaimedJob, feeder: SlotFeeder | None = None,
@@ -333,7 +333,7 @@ class Worker:
         self._notify("job_finished", runtime, outcome)
         return next_job
 
-    def _reliably(self, runtime: JobRuntime, finish: Any) -> ClaimResult:
+    def _reliably(self, runtime: JobRuntime, finish: Callable[[], ClaimResult]) -> ClaimResult:
         """Record ``runtime``'s outcome with ``finish()``, retrying while Redis is unreachable; the handler
         itself never runs twice here.
 
@@ -572,7 +572,7 @@ class Worker:
                       exc_info=(type(error), error, error.__traceback__))
         return result
 
-    def _has_failed_listener(self, task: Task) -> bool:
+    def _has_failed_listener(self, task: Task[Any, Any]) -> bool:
         return task.events.has("failed") or self.app.events.has("task:failed")
 
     # -- heartbeat, cancels, maintenance ---------------------------------------------------------
@@ -670,7 +670,7 @@ class Worker:
     TRIM_BATCH = 1000
     TRIM_BUDGET_S = 2.0
 
-    def _trim(self, task: Task) -> int:
+    def _trim(self, task: Task[Any, Any]) -> int:
         """Apply retention to ``task``: as many batches as it takes to catch up (within the budget), so a task
         that finishes thousands of jobs a second keeps its finished records within the limits."""
         r = self.app.retention

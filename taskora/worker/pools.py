@@ -38,7 +38,7 @@ class WorkerSettings:
     """Everything a pool needs to know, as given on the command line."""
 
     app: Taskora
-    tasks: list[Task]
+    tasks: list[Task[Any, Any]]
     hostname: str
     concurrency: int
     pool: str = "threads"

@@ -19,7 +19,7 @@ log = logging.getLogger("taskora.worker")
 class JobRuntime:
     """Everything the worker tracks for a job it holds; the handler sees it through ``Context``."""
 
-    def __init__(self, task: Task, claimed: ClaimedJob, adapter: RedisAdapter, serializer: Serializer,
+    def __init__(self, task: Task[Any, Any], claimed: ClaimedJob, adapter: RedisAdapter, serializer: Serializer,
                  lock_ttl_ms: int) -> None:  # fmt: skip
         fields = claimed.fields
         self.task = task

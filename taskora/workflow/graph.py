@@ -158,9 +158,11 @@ def node_input(serializer: Serializer, mode: str, data: Any, fanin: bool,
                upstream: list[Any]) -> str | bytes:  # fmt: skip
     """The serialized job data of a node whose deps completed with the serialized ``upstream`` results."""
     if mode == "bound":
-        return data
+        serialized: str | bytes = data  # bound data was serialized when the workflow was dispatched
+        return serialized
     if mode == "pipe" and not fanin and len(upstream) == 1:
-        return upstream[0]  # the upstream result is already this node's serialized input
+        passed_on: str | bytes = upstream[0]  # the upstream result is already this node's serialized input
+        return passed_on
     values = [serializer.loads(r) if r not in (None, b"", "") else None for r in upstream]
     value = values if fanin else (values[0] if values else None)
     if mode == "pipe":

@@ -29,7 +29,7 @@ def list_workflows(app: Taskora, limit: int = 100) -> list[dict[str, Any]]:
             continue
         out.append({"id": wf_id, "name": _text(f["name"]) or None, "state": _text(f["state"]),
                     "nodes": int(_text(f["nodeCount"]) or 0), "created_at": int(_text(f["createdAt"]) or 0),
-                    "finished_on": int(_text(f["finishedOn"])) if f["finishedOn"] else None})
+                    "finished_on": int(_text(f["finishedOn"]) or 0) if f["finishedOn"] else None})
     store.forget(gone)
     return out
 

@@ -62,7 +62,7 @@ class Composable:
 class Signature(Composable):
     """One task invocation: ``task.s(data)`` (bound) or ``task.s()`` (receives upstream output)."""
 
-    def __init__(self, task: Task, data: Any = _UNSET, *, mode: str | None = None, **options: Any) -> None:
+    def __init__(self, task: Task[Any, Any], data: Any = _UNSET, *, mode: str | None = None, **options: Any) -> None:
         reject_unknown(f"{task.name}.s()", options, NODE_OPTIONS)
         bound = data is not _UNSET
         mode = mode or ("bound" if bound else "pipe")
@@ -95,7 +95,7 @@ class Chain(Composable):
             flat.extend(step.steps if isinstance(step, Chain) else [step])
         if not flat:
             raise ConfigurationError("chain() needs at least one step")
-        self.steps = tuple(flat)
+        self.steps: tuple[Composable, ...] = tuple(flat)
 
     def __or__(self, other: Composable) -> Chain:
         if not isinstance(other, Composable):
@@ -146,7 +146,7 @@ class Chunks(Composable):
     The result is one flat list of every item's result, in item order.
     """
 
-    def __init__(self, task: Task, items: Iterable[Any], size: int) -> None:
+    def __init__(self, task: Task[Any, Any], items: Iterable[Any], size: int) -> None:
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise ConfigurationError(f"{task.name}.chunk: size must be a positive integer, got {size!r}")
         self.task = task
