@@ -376,7 +376,7 @@ class CeleryCommandException(click.ClickException):
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message=message)
-        self.exit_code = exit_code  # type: ignore[misc]  # click types it ClassVar; a per-error code is intended
+        self.exit_code = exit_code  # type: ignore[misc, unused-ignore]  # a ClassVar in click >= 8.5; a per-error code is intended
 
 
 def _safe_repr(value: object) -> str:

@@ -28,7 +28,7 @@ class CliError(click.ClickException):
     def __init__(self, message: str, exit_code: int | None = None) -> None:
         super().__init__(message)
         if exit_code is not None:
-            self.exit_code = exit_code  # type: ignore[misc]  # click types it ClassVar; a per-error code is intended
+            self.exit_code = exit_code  # type: ignore[misc, unused-ignore]  # a ClassVar in click >= 8.5; a per-error code is intended
 
 
 class AppLoadError(CliError):
