@@ -28,7 +28,8 @@ from ._exception_transport import text as _text
 from ._result_base import ResultBase, allow_join_result, assert_will_not_block, denied_join_result
 from ._result_set import GroupResult, ResultSet
 from ._state import get_current_app
-from .exceptions import ImproperlyConfigured, TaskRevokedError, TimeoutError
+from .backends._meta import META_FIELD
+from .exceptions import TaskRevokedError, TimeoutError
 
 __all__ = [
     "ResultBase",
@@ -60,6 +61,9 @@ _NATIVE_STATES = {
     "cancelled": states.REVOKED,
     "expired": states.REVOKED,
 }
+
+
+_FINISHED = ("completed", "failed", "cancelled", "expired")
 
 
 class AsyncResult(ResultBase):
@@ -141,8 +145,26 @@ class AsyncResult(ResultBase):
 
     def _state_and_info(self) -> tuple[str, Any]:
         job = self._fields()
+        stored = self._stored_write(job)
+        if stored is not None:
+            return stored.status, stored.info()
         if job is None:
             return states.PENDING, None
+        return self._job_state_and_info(job)
+
+    def _stored_write(self, job: dict[str, Any] | None) -> Any:
+        """An explicit backend write (``store_result``/``forget``) newer than the job's own outcome, if any."""
+        if job is not None and META_FIELD not in job:
+            return None
+        stored_meta = getattr(self.backend, "stored_meta", None)
+        stored = stored_meta(self.id, job) if stored_meta is not None else None
+        if stored is None or job is None:
+            return stored
+        finished = _text(job.get("finishedOn"))
+        newer = not finished or _text(job.get("state")) not in _FINISHED or stored.stored_ms >= int(finished)
+        return stored if newer else None
+
+    def _job_state_and_info(self, job: dict[str, Any]) -> tuple[str, Any]:
         native = _text(job.get("state"))
         if native == "completed":
             value = self._decode(job.get("result"))
@@ -257,7 +279,8 @@ class AsyncResult(ResultBase):
         deadline = None if timeout is None else time.monotonic() + timeout
         handle = self._wait_for_job(deadline, interval, on_interval)
         try:
-            handle.result(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if handle is not None:
+                handle.result(None if deadline is None else max(0.0, deadline - time.monotonic()))
         except native_errors.TimeoutError:
             raise TimeoutError("The operation timed out.") from None
         except native_errors.TaskoraError:
@@ -270,11 +293,17 @@ class AsyncResult(ResultBase):
     wait = get
 
     def _wait_for_job(self, deadline: float | None, interval: float, on_interval: Any) -> Any:
-        """Poll (every ``interval``) only while the id is unknown; once located, waits are pushed."""
+        """Poll (every ``interval``) only while the id is unknown; once located, waits are pushed.
+
+        None: no job has the id but a ready state was stored for it (``backend.store_result``).
+        """
         while True:
             handle = self._handle()
             if handle is not None:
                 return handle
+            stored = self._stored_write(None)
+            if stored is not None and stored.status in states.READY_STATES:
+                return None
             if on_interval is not None:
                 on_interval()
             if deadline is not None and time.monotonic() >= deadline:
@@ -308,9 +337,9 @@ class AsyncResult(ResultBase):
                                 timeout=timeout)
 
     def forget(self) -> None:
-        """Celery deletes the stored result; taskora keeps finished jobs for ``result_expires``."""
-        raise ImproperlyConfigured("forget() is not supported: finished jobs are kept for result_expires "
-                                   "(taskora's retention) and trimmed then")
+        """Forget the result: the id reads as PENDING from now on (the job itself is trimmed by retention)."""
+        self._cache = None
+        self.backend.forget(self.id)
 
     def as_tuple(self) -> tuple[Any, Any]:
         parent = self.parent

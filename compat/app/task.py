@@ -198,6 +198,11 @@ class Task:
     def app(self) -> Any:
         return self._get_app()
 
+    @property
+    def backend(self) -> Any:
+        """The app's result backend (``self.backend.store_result(...)`` inside a task)."""
+        return self._get_app().backend
+
     @classmethod
     def _get_app(cls) -> Any:
         if cls._app is None:
@@ -402,9 +407,8 @@ class Task:
         """Store a custom state (e.g. ``'PROGRESS'``) with ``meta`` as its info, for the running task."""
         request = self.request
         if task_id is not None and task_id != request.id:
-            raise exc_mod.BackendStoreError(
-                f"update_state for another task ({task_id}) is not supported: a task may only set its own "
-                "state in taskora", state=state, task_id=task_id)
+            self.backend.store_result(task_id, meta, state or "")
+            return
         ctx = getattr(request, "_ctx", None)
         if ctx is None:
             return  # direct or eager call: nothing is stored for it (Celery's eager default)
