@@ -159,7 +159,10 @@ class BaseSchedule:
         self.app = app
 
     def now(self) -> datetime:
-        return self.nowfun() if self.nowfun is not None else datetime.now(_UTC)
+        """``nowfun()``, else the app's ``now()`` (its timezone), else the current UTC time."""
+        if self.nowfun is not None:
+            return self.nowfun()
+        return self.app.now() if callable(getattr(self.app, "now", None)) else datetime.now(_UTC)
 
     @property
     def tz(self) -> str:
