@@ -15,13 +15,15 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
+from ._broadcast import BroadcastMixin
+
 __all__ = ["Control", "Inspect"]
 
 #: The node name used for answers read from the job store.
 STORE_NODE = "taskora@store"
 
 
-class Control:
+class Control(BroadcastMixin):
     """Remote control of the app's workers (celery-surface §1.7)."""
 
     def __init__(self, app: Any) -> None:
