@@ -27,10 +27,11 @@ from taskora.workflow import Signature as NativeSignature
 from taskora.workflow.dispatch import dispatch_workflow
 
 from . import _canvas_worker, _state
+from ._stamping import StampingVisitor, stamp_headers, stamp_links, stamps_as_headers
 from ._state import get_current_app
 
-__all__ = ["Signature", "signature", "maybe_signature", "chain", "group", "chord", "subtask", "chunks", "xmap",
-           "xstarmap"]
+__all__ = ["StampingVisitor", "Signature", "signature", "maybe_signature", "chain", "group", "chord", "subtask",
+           "chunks", "xmap", "xstarmap"]
 
 
 class Signature(dict):  # type: ignore[type-arg]
@@ -54,9 +55,12 @@ class Signature(dict):  # type: ignore[type-arg]
     # -- dict-backed properties -----------------------------------------------------------------
     task = property(lambda self: self.get("task"))
     name = property(lambda self: self.get("task"))
-    args = property(lambda self: tuple(self.get("args") or ()))
-    kwargs = property(lambda self: self.get("kwargs") or {})
-    options = property(lambda self: self.setdefault("options", {}))
+    args = property(lambda self: tuple(self.get("args") or ()),
+                    lambda self, value: self.__setitem__("args", tuple(value)))
+    kwargs = property(lambda self: self.get("kwargs") or {},
+                      lambda self, value: self.__setitem__("kwargs", dict(value)))
+    options = property(lambda self: self.setdefault("options", {}),
+                       lambda self, value: self.__setitem__("options", dict(value)))
     subtask_type = property(lambda self: self.get("subtask_type"))
     immutable = property(lambda self: bool(self.get("immutable")))
     id = property(lambda self: self.options.get("task_id"))
@@ -144,6 +148,32 @@ class Signature(dict):  # type: ignore[type-arg]
         self.options.setdefault("task_id", _id or str(uuid.uuid4()))
         return self.app.AsyncResult(self.id, task_name=self.task)
 
+    # -- stamping (see _stamping.py) ------------------------------------------------------------------
+    def stamp(self, visitor: StampingVisitor | None = None, append_stamps: bool = False, **headers: Any) -> Signature:
+        """Stamp this signature (and its links) with ``headers`` and/or the stamps ``visitor`` decides."""
+        self.stamp_links(visitor, append_stamps, **headers)
+        extra = (visitor.on_signature(self, **headers) or {}) if visitor is not None else None
+        return self.set(**stamp_headers(self, extra, append_stamps, **headers))
+
+    def stamp_links(self, visitor: StampingVisitor | None, append_stamps: bool = False, **headers: Any) -> None:
+        stamp_links(self, visitor, append_stamps, **headers)
+
+    def _stamp_headers(self, visitor_headers: Any = None, append_stamps: bool = False, self_headers: bool = True,
+                       **headers: Any) -> dict[str, Any]:  # fmt: skip
+        return stamp_headers(self, visitor_headers, append_stamps, self_headers, **headers)
+
+    def _stamp_parts(self, visitor: StampingVisitor | None, append_stamps: bool, start: str, end: str,
+                     parts: list[Signature], **headers: Any) -> dict[str, Any]:  # fmt: skip
+        """Stamp a composite: its own stamps from ``visitor.<start>``, then its links, then each part."""
+        extra = (getattr(visitor, start)(self, **headers) or {}) if visitor is not None else None
+        headers = stamp_headers(self, extra, append_stamps, **headers)
+        self.stamp_links(visitor, append_stamps, **headers)
+        for part in parts:
+            part.stamp(visitor, append_stamps, **headers)
+        if visitor is not None:
+            getattr(visitor, end)(self, **headers)
+        return headers
+
     # -- calling ------------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         new_args, new_kwargs, _ = self._merge(args, kwargs)
@@ -154,6 +184,7 @@ class Signature(dict):  # type: ignore[type-arg]
 
     def apply_async(self, args: Any = None, kwargs: Any = None, route_name: Any = None, **options: Any) -> Any:
         new_args, new_kwargs, opts = self._merge(args, kwargs, options)
+        opts = _with_stamp_headers(opts)
         if self.task in self.app.tasks:
             return self.type.apply_async(new_args, new_kwargs, **opts)
         return self.app.send_task(self.task, new_args, new_kwargs, **opts)
@@ -184,7 +215,7 @@ class Signature(dict):  # type: ignore[type-arg]
         """This signature as a native node: prepend mode, or bound when immutable."""
         from .app import _publish
 
-        name, opts = self.task, dict(self.options)
+        name, opts = self.task, _with_stamp_headers(dict(self.options))
         task = app.tasks[name] if name in app.tasks else None
         explicit = {k: v for k, v in opts.items() if v is not None and k not in ("link", "link_error")}
         merged = app.router.route(name, list(self.args), dict(self.kwargs), explicit, task=task,
@@ -258,6 +289,10 @@ class _chain(Signature):
     def __repr__(self) -> str:
         return " | ".join(repr(t) for t in self.tasks)
 
+    def stamp(self, visitor: StampingVisitor | None = None, append_stamps: bool = False, **headers: Any) -> Signature:
+        self._stamp_parts(visitor, append_stamps, "on_chain_start", "on_chain_end", self.tasks, **headers)
+        return self
+
 
 class group(Signature):  # noqa: N801 - Celery's name
     """``group(a, b, ...)``: members in parallel; ``GroupResult`` ordered as given."""
@@ -297,6 +332,10 @@ class group(Signature):  # noqa: N801 - Celery's name
         for task in self.tasks:
             task.link_error(maybe_signature(sig, app=self._app).clone())
         return sig
+
+    def stamp(self, visitor: StampingVisitor | None = None, append_stamps: bool = False, **headers: Any) -> Signature:
+        self._stamp_parts(visitor, append_stamps, "on_group_start", "on_group_end", self.tasks, **headers)
+        return self
 
     def skew(self, start: float = 1.0, stop: float | None = None, step: float = 1.0) -> group:
         """Stagger the members: countdowns ``start``, ``start + step``... (the last repeats past ``stop``)."""
@@ -360,6 +399,16 @@ class chord(Signature):  # noqa: N801 - Celery's name
         self.body.link_error(errback)
         return errback
 
+    def stamp(self, visitor: StampingVisitor | None = None, append_stamps: bool = False, **headers: Any) -> Signature:
+        """Stamp the header (as a group), then the body with the chord's stamps and ``on_chord_body``'s."""
+        headers = self._stamp_parts(visitor, append_stamps, "on_chord_header_start", "on_chord_header_end",
+                                    self.tasks, **headers)
+        body = self.body
+        if body is not None:
+            extra = (visitor.on_chord_body(self, **headers) or {}) if visitor is not None else None
+            body.stamp(visitor, append_stamps, **stamp_headers(self, extra, append_stamps, **headers))
+        return self
+
     def __call__(self, body: Any = None, **options: Any) -> Any:
         if body is not None:
             return chord(self.tasks, body, app=self._app, **self.options).apply_async(**options)
@@ -386,6 +435,16 @@ class chord(Signature):  # noqa: N801 - Celery's name
     def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         results = [m.apply(args, kwargs).get() for m in self.tasks]
         return self.body.apply((results,))
+
+
+def _with_stamp_headers(options: dict[str, Any]) -> dict[str, Any]:
+    """Send options with the stamps moved into the message headers (where the worker's request reads them)."""
+    stamped = stamps_as_headers(options)
+    if not stamped:
+        return options
+    rest = {k: v for k, v in options.items() if k not in stamped}
+    rest["headers"] = {**(options.get("headers") or {}), **stamped}
+    return rest
 
 
 def _to_native(sig: Signature, app: Any) -> Any:

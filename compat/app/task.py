@@ -44,8 +44,8 @@ _REQUEST_DEFAULTS: dict[str, Any] = {
     "parent_id": None, "group": None, "group_index": None, "chord": None, "chain": None,
     "callbacks": None, "errbacks": None, "hostname": None, "correlation_id": None, "reply_to": None,
     "origin": None, "timelimit": None, "headers": None, "shadow": None, "ignore_result": False,
-    "lang": "py", "argsrepr": None, "kwargsrepr": None, "properties": None, "stamps": None,
-    "stamped_headers": None, "replaced_task_nesting": 0, "utc": None, "logfile": None, "loglevel": None,
+    "lang": "py", "argsrepr": None, "kwargsrepr": None, "properties": None,
+    "replaced_task_nesting": 0, "utc": None, "logfile": None, "loglevel": None,
     "taskset": None, "content_type": None, "content_encoding": None,
 }  # fmt: skip
 
@@ -66,6 +66,32 @@ class Context:
 
     def get(self, key: str, default: Any = None) -> Any:
         return getattr(self, key, default)
+
+    # Stamps arrive as message headers (``stamped_headers`` names them); set values win.
+    @property
+    def stamped_headers(self) -> list[str] | None:
+        if "stamped_headers" in self.__dict__:
+            return self.__dict__["stamped_headers"]
+        return (self.__dict__.get("headers") or {}).get("stamped_headers")
+
+    @stamped_headers.setter
+    def stamped_headers(self, value: list[str] | None) -> None:
+        self.__dict__["stamped_headers"] = value
+
+    @property
+    def stamps(self) -> dict[str, Any] | None:
+        """``{stamp: value}`` of the stamps this task was sent with (None when it has none)."""
+        if "stamps" in self.__dict__:
+            return self.__dict__["stamps"]
+        headers = self.__dict__.get("headers") or {}
+        names = self.stamped_headers
+        if not names:
+            return headers.get("stamps")
+        return {name: headers.get("stamps", {}).get(name, headers.get(name)) for name in names}
+
+    @stamps.setter
+    def stamps(self, value: dict[str, Any] | None) -> None:
+        self.__dict__["stamps"] = value
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
