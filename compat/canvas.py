@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from taskora.workflow import Chain as NativeChain
@@ -367,9 +367,12 @@ class chord(Signature):  # noqa: N801 - Celery's name
     """``chord(header)(body)`` / ``chord(header, body)``: the body gets the list of header results."""
 
     def __init__(self, header: Any, body: Any = None, app: Any = None, **options: Any) -> None:
-        members = header.tasks if isinstance(header, group) else [maybe_signature(t, app=app) for t in header]
+        lazy = header if isinstance(header, Iterator) else None  # a generator: sent as it yields
+        members = [] if lazy is not None else (
+            header.tasks if isinstance(header, group) else [maybe_signature(t, app=app) for t in header])
         super().__init__("celery.chord", (), {"header": members, "body": maybe_signature(body, app=app)},
                          options, subtask_type="chord", app=app)
+        self._lazy_header = lazy
 
     @classmethod
     def _from(cls, d: dict[str, Any], app: Any) -> Signature:
@@ -411,7 +414,8 @@ class chord(Signature):  # noqa: N801 - Celery's name
 
     def __call__(self, body: Any = None, **options: Any) -> Any:
         if body is not None:
-            return chord(self.tasks, body, app=self._app, **self.options).apply_async(**options)
+            header = self._lazy_header if getattr(self, "_lazy_header", None) is not None else self.tasks
+            return chord(header, body, app=self._app, **self.options).apply_async(**options)
         return self.apply_async(**options)
 
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
@@ -424,6 +428,8 @@ class chord(Signature):  # noqa: N801 - Celery's name
             body.link(callback)
         for errback in _as_list(opts.get("link_error")):
             body.link_error(errback)
+        if getattr(self, "_lazy_header", None) is not None:
+            return _apply_lazy_chord(self._lazy_header, body, args, kwargs, app)
         header = [m.clone(args, kwargs) if (args or kwargs) else m for m in self.tasks]
         native_header = NativeGroup(*[_to_native(m, app) for m in header])
         body_steps = body.tasks if isinstance(body, _chain) else [body]
@@ -433,8 +439,24 @@ class chord(Signature):  # noqa: N801 - Celery's name
         return _results_of(body_steps, app, parent)
 
     def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
-        results = [m.apply(args, kwargs).get() for m in self.tasks]
+        header = getattr(self, "_lazy_header", None) or self.tasks
+        results = [maybe_signature(m, app=self._app).apply(args, kwargs).get() for m in header]
         return self.body.apply((results,))
+
+
+def _apply_lazy_chord(header: Iterator[Any], body: Signature, args: Any, kwargs: Any, app: Any) -> Any:
+    """Send each header member as the generator yields it, then ``celery.chord_unlock`` to join them."""
+    group_id = str(uuid.uuid4())
+    body_id = _canvas_worker.lazy_chord_result_id(body)
+    results = []
+    for item in header:
+        member = maybe_signature(item, app=app)
+        member = member.clone(args, kwargs) if (args or kwargs) else member
+        results.append(member.apply_async(group_id=group_id))
+    members = [{"id": r.id, "task": getattr(r, "_task_name", None)} for r in results]
+    app.send_task("celery.chord_unlock", (group_id, members, dict(body)))
+    parent = app.GroupResult(group_id, results)
+    return app.AsyncResult(body_id, task_name=None, parent=parent)
 
 
 def _with_stamp_headers(options: dict[str, Any]) -> dict[str, Any]:
