@@ -67,6 +67,23 @@ class Context:
     def get(self, key: str, default: Any = None) -> Any:
         return getattr(self, key, default)
 
+    # The limits a task was sent with: ``timelimit`` is Celery's wire pair (hard, soft); set values win.
+    @property
+    def time_limit(self) -> float | None:
+        return self.__dict__.get("time_limit", _limit_of(self.__dict__.get("timelimit"), 0))
+
+    @time_limit.setter
+    def time_limit(self, value: float | None) -> None:
+        self.__dict__["time_limit"] = value
+
+    @property
+    def soft_time_limit(self) -> float | None:
+        return self.__dict__.get("soft_time_limit", _limit_of(self.__dict__.get("timelimit"), 1))
+
+    @soft_time_limit.setter
+    def soft_time_limit(self, value: float | None) -> None:
+        self.__dict__["soft_time_limit"] = value
+
     # Stamps arrive as message headers (``stamped_headers`` names them); set values win.
     @property
     def stamped_headers(self) -> list[str] | None:
@@ -98,6 +115,11 @@ class Context:
 
     def __repr__(self) -> str:
         return f"<Context: {self.as_dict()!r}>"
+
+
+def _limit_of(timelimit: Any, index: int) -> Any:
+    """One half of a ``(hard, soft)`` time-limit pair (None when absent)."""
+    return timelimit[index] if isinstance(timelimit, (list, tuple)) and len(timelimit) > index else None
 
 
 def settings_of(from_config: Any) -> Mapping[str, str]:
