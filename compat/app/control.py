@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from ._broadcast import BroadcastMixin
+from ._control_extras import ControlExtrasMixin
 
 __all__ = ["Control", "Inspect"]
 
@@ -23,7 +23,7 @@ __all__ = ["Control", "Inspect"]
 STORE_NODE = "taskora@store"
 
 
-class Control(BroadcastMixin):
+class Control(ControlExtrasMixin):
     """Remote control of the app's workers (celery-surface §1.7)."""
 
     def __init__(self, app: Any) -> None:

@@ -120,3 +120,22 @@ def test_signature_args_kwargs_and_options_are_settable(make_celery):
     sig.kwargs = {"z": 1}
     sig.options = {"countdown": 3}
     assert sig.args == (5, 6) and sig["args"] == (5, 6) and sig.kwargs == {"z": 1} and sig.options == {"countdown": 3}
+
+
+def test_revoke_by_stamped_headers_cancels_only_the_matching_waiting_jobs(make_celery):
+    from taskora.compat import states
+
+    app = make_celery()
+
+    @app.task(name="st.slow")
+    def slow(x):
+        return x
+
+    blue = signature("st.slow", (1,), app=app).stamp(colour="blue").apply_async()
+    listed = signature("st.slow", (2,), app=app).stamp(colour=["red", "green"]).apply_async()
+    plain = signature("st.slow", (3,), app=app).apply_async()
+    cancelled = app.control.revoke_by_stamped_headers({"colour": ["blue", "green"]})
+    assert sorted(cancelled) == sorted([blue.id, listed.id])
+    assert blue.state == states.REVOKED and listed.state == states.REVOKED and plain.state == states.PENDING
+    with pytest.raises(ValueError, match="dict of stamps"):
+        app.control.revoke_by_stamped_headers({})
