@@ -15,11 +15,11 @@ from typing import Any
 
 from taskora.workflow import delete_group, load_group, save_group
 
-from . import _state, states
+from . import _replace, _state, states
 from .result import AsyncResult, GroupResult
 
 #: Builtins this module implements (Celery registers them on every app).
-CANVAS_BUILTINS = ("celery.map", "celery.starmap", "celery.chord_unlock")
+CANVAS_BUILTINS = ("celery.map", "celery.starmap", "celery.chord_unlock", "celery.replace_relay")
 #: Seconds between two checks of a lazy chord's header (Celery's ``chord_unlock`` default interval).
 CHORD_UNLOCK_INTERVAL = 1.0
 #: How long a saved group is kept when ``result_expires`` is unset (Celery's default, one day).
@@ -45,6 +45,8 @@ def register_builtins(app: Any) -> None:
     def chord_unlock(self: Any, group_id: str, members: list[dict[str, Any]], body: Any,
                      interval: float = CHORD_UNLOCK_INTERVAL) -> None:  # fmt: skip
         unlock_lazy_chord(self, app, members, body, interval)
+
+    _replace.register_relay(app)
 
 
 def unlock_lazy_chord(task: Any, app: Any, members: list[dict[str, Any]], body: Any, interval: float) -> None:
@@ -83,6 +85,7 @@ def attach(app: Any, native: Any) -> None:
         if task is not None and name not in native.tasks:
             app._register_native(task, app._home_queue(task))
     native.on("workflow:failed", lambda event: fire_chord_errbacks(app, event))
+    native.on("workflow:failed", lambda event: _replace.forward_failure(app, event))
 
 
 def fire_chord_errbacks(app: Any, event: Any) -> None:

@@ -146,6 +146,8 @@ class AsyncResult(ResultBase):
     def _state_and_info(self) -> tuple[str, Any]:
         job = self._fields()
         stored = self._stored_write(job)
+        if stored is not None and stored.replaced_by:
+            return self._follow(stored)._state_and_info()
         if stored is not None:
             return stored.status, stored.info()
         if job is None:
@@ -158,11 +160,23 @@ class AsyncResult(ResultBase):
             return None
         stored_meta = getattr(self.backend, "stored_meta", None)
         stored = stored_meta(self.id, job) if stored_meta is not None else None
-        if stored is None or job is None:
+        if stored is None or job is None or stored.replaced_by:
             return stored
         finished = _text(job.get("finishedOn"))
         newer = not finished or _text(job.get("state")) not in _FINISHED or stored.stored_ms >= int(finished)
         return stored if newer else None
+
+    def _follow(self, stored: Any) -> AsyncResult:
+        """The result of the job that replaced this task (``Task.replace``)."""
+        target = stored.replaced_by
+        return AsyncResult(str(target["id"]), task_name=target.get("task"), app=self.app)
+
+    def _replacement(self) -> AsyncResult | None:
+        job = self._fields()
+        if job is None or META_FIELD not in job:
+            return None
+        stored = self._stored_write(job)
+        return self._follow(stored) if stored is not None and stored.replaced_by else None
 
     def _job_state_and_info(self, job: dict[str, Any]) -> tuple[str, Any]:
         native = _text(job.get("state"))
@@ -285,6 +299,12 @@ class AsyncResult(ResultBase):
             raise TimeoutError("The operation timed out.") from None
         except native_errors.TaskoraError:
             pass  # the outcome is read below from the job itself
+        self._cache = None
+        replacement = self._replacement() if handle is not None else None
+        if replacement is not None:  # the task was replaced: its result is the replacement's
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            return replacement.get(timeout=left, propagate=propagate, interval=interval, callback=callback,
+                                   disable_sync_subtasks=False)
         value = self._final_value(propagate)
         if callback is not None:
             callback(self.id, value)

@@ -44,9 +44,8 @@ _REQUEST_DEFAULTS: dict[str, Any] = {
     "parent_id": None, "group": None, "group_index": None, "chord": None, "chain": None,
     "callbacks": None, "errbacks": None, "hostname": None, "correlation_id": None, "reply_to": None,
     "origin": None, "timelimit": None, "headers": None, "shadow": None, "ignore_result": False,
-    "lang": "py", "argsrepr": None, "kwargsrepr": None, "properties": None,
-    "replaced_task_nesting": 0, "utc": None, "logfile": None, "loglevel": None,
-    "taskset": None, "content_type": None, "content_encoding": None,
+    "lang": "py", "argsrepr": None, "kwargsrepr": None, "properties": None, "utc": None, "logfile": None,
+    "loglevel": None, "taskset": None, "content_type": None, "content_encoding": None,
 }  # fmt: skip
 
 
@@ -83,6 +82,17 @@ class Context:
     @soft_time_limit.setter
     def soft_time_limit(self, value: float | None) -> None:
         self.__dict__["soft_time_limit"] = value
+
+    @property
+    def replaced_task_nesting(self) -> int:
+        """How many ``Task.replace`` calls led to this task (0 for a task sent directly)."""
+        if "replaced_task_nesting" in self.__dict__:
+            return self.__dict__["replaced_task_nesting"]
+        return int((self.__dict__.get("headers") or {}).get("replaced_task_nesting") or 0)
+
+    @replaced_task_nesting.setter
+    def replaced_task_nesting(self, value: int) -> None:
+        self.__dict__["replaced_task_nesting"] = value
 
     # Stamps arrive as message headers (``stamped_headers`` names them); set values win.
     @property
@@ -448,6 +458,22 @@ class Task:
             return self.signature(args, kwargs, options={**options, "task_id": self.request.id})
         except ImportError:  # canvas not available: eager mode re-applies from retry_args instead
             return None
+
+    # -- replacing --------------------------------------------------------------------------------------
+    def replace(self, sig: Any) -> Any:
+        """Replace this running task with ``sig``: its result (and place in a chain/group/chord) becomes
+        ``sig``'s. Raises ``Ignore`` in a worker (``raise self.replace(...)``); eager, returns ``sig``'s value.
+
+        Raises:
+            ImproperlyConfigured: ``sig`` is part of a chord, or an empty chain.
+        """
+        return self.on_replace(sig)
+
+    def on_replace(self, sig: Any) -> Any:
+        """Override point (Celery 5.3+): called with the replacement; the default sends it."""
+        from .._replace import replace
+
+        return replace(self, sig)
 
     # -- state ------------------------------------------------------------------------------------------
     def update_state(self, task_id: str | None = None, state: str | None = None, meta: Any = None,

@@ -39,6 +39,8 @@ class StoredMeta:
     traceback: str | None = None
     name: str | None = None
     forgotten: bool = False
+    #: ``{"id", "task"}`` of the job whose outcome this id's result is (``Task.replace``).
+    replaced_by: dict[str, Any] | None = None
 
     def info(self) -> Any:
         """The result as ``AsyncResult.result`` shows it (a stored exception rebuilt)."""
@@ -49,7 +51,8 @@ class StoredMeta:
     def encode(self, serializer: Any) -> Any:
         result = {"__exc__": exception_detail(self.result)} if isinstance(self.result, BaseException) else self.result
         raw = serializer.dumps({"status": self.status, "result": result, "stored": self.stored_ms,
-                                "traceback": self.traceback, "name": self.name, "forgotten": self.forgotten})
+                                "traceback": self.traceback, "name": self.name, "forgotten": self.forgotten,
+                                "replaced_by": self.replaced_by})
         # job-hash fields are read back as text: a binary serializer's output (pickle) travels as base64
         return "b64:" + base64.b64encode(raw).decode() if isinstance(raw, bytes) else "txt:" + raw
 
@@ -66,4 +69,5 @@ class StoredMeta:
         if not isinstance(data, dict) or "status" not in data or "stored" not in data:
             return None
         return cls(status=str(data["status"]), result=data.get("result"), stored_ms=int(data["stored"]),
-                   traceback=data.get("traceback"), name=data.get("name"), forgotten=bool(data.get("forgotten")))
+                   traceback=data.get("traceback"), name=data.get("name"), forgotten=bool(data.get("forgotten")),
+                   replaced_by=data.get("replaced_by") if isinstance(data.get("replaced_by"), dict) else None)

@@ -96,6 +96,11 @@ class Backend:
         self._write(task_id, StoredMeta(status=states.PENDING, result=None, stored_ms=self._now_ms(),
                                         forgotten=True))
 
+    def mark_as_replaced(self, task_id: str, by_id: str, by_task: str | None = None) -> None:
+        """Record that ``task_id``'s result is job ``by_id``'s (``Task.replace``); AsyncResult follows it."""
+        self._write(task_id, StoredMeta(status=states.PENDING, result=None, stored_ms=self._now_ms(),
+                                        replaced_by={"id": by_id, "task": by_task}))
+
     # -- reads --------------------------------------------------------------------------------------
     def get_task_meta(self, task_id: str, cache: bool = True) -> dict[str, Any]:
         """Celery's meta dict: ``task_id``, ``status``, ``result``, ``traceback``, ``children``, ``date_done``."""
