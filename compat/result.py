@@ -155,15 +155,15 @@ class AsyncResult(ResultBase):
         return self._job_state_and_info(job)
 
     def _stored_write(self, job: dict[str, Any] | None) -> Any:
-        """An explicit backend write (``store_result``/``forget``) newer than the job's own outcome, if any."""
+        """An explicit backend write (``store_result``/``forget``) that overrides the job's state, if any: one made
+        after the job finished, or any while it has not (its outcome, once there, is newer)."""
         if job is not None and META_FIELD not in job:
             return None
         stored_meta = getattr(self.backend, "stored_meta", None)
         stored = stored_meta(self.id, job) if stored_meta is not None else None
         if stored is None or job is None or stored.replaced_by:
             return stored
-        finished = _text(job.get("finishedOn"))
-        newer = not finished or _text(job.get("state")) not in _FINISHED or stored.stored_ms >= int(finished)
+        newer = stored.after_finish or _text(job.get("state")) not in _FINISHED
         return stored if newer else None
 
     def _follow(self, stored: Any) -> AsyncResult:

@@ -31,7 +31,7 @@ def exception_detail(exc: BaseException) -> dict[str, Any]:
 
 @dataclass
 class StoredMeta:
-    """One explicit write: the state, its result, and when it was stored (epoch ms, for last-write-wins)."""
+    """One explicit write: the state, its result, when it was stored (epoch ms) and whether the job had finished."""
 
     status: str
     result: Any
@@ -41,6 +41,8 @@ class StoredMeta:
     forgotten: bool = False
     #: ``{"id", "task"}`` of the job whose outcome this id's result is (``Task.replace``).
     replaced_by: dict[str, Any] | None = None
+    #: Written after the job had finished: it overrides the job's outcome (otherwise the outcome wins).
+    after_finish: bool = False
 
     def info(self) -> Any:
         """The result as ``AsyncResult.result`` shows it (a stored exception rebuilt)."""
@@ -52,7 +54,7 @@ class StoredMeta:
         result = {"__exc__": exception_detail(self.result)} if isinstance(self.result, BaseException) else self.result
         raw = serializer.dumps({"status": self.status, "result": result, "stored": self.stored_ms,
                                 "traceback": self.traceback, "name": self.name, "forgotten": self.forgotten,
-                                "replaced_by": self.replaced_by})
+                                "replaced_by": self.replaced_by, "after_finish": self.after_finish})
         # job-hash fields are read back as text: a binary serializer's output (pickle) travels as base64
         return "b64:" + base64.b64encode(raw).decode() if isinstance(raw, bytes) else "txt:" + raw
 
@@ -70,4 +72,5 @@ class StoredMeta:
             return None
         return cls(status=str(data["status"]), result=data.get("result"), stored_ms=int(data["stored"]),
                    traceback=data.get("traceback"), name=data.get("name"), forgotten=bool(data.get("forgotten")),
-                   replaced_by=data.get("replaced_by") if isinstance(data.get("replaced_by"), dict) else None)
+                   replaced_by=data.get("replaced_by") if isinstance(data.get("replaced_by"), dict) else None,
+                   after_finish=bool(data.get("after_finish")))

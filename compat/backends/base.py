@@ -10,8 +10,9 @@ as a *stored meta* record:
 * for an id no job has, in a key of its own (``<root>:celery:meta:<id>``) that expires with
   ``result_expires``.
 
-The later write wins, as in Celery's backends: a stored meta newer than the job's finish time is what
-``AsyncResult`` shows; a job that finishes after the store (a redelivered task completing) replaces it.
+The later write wins, as in Celery's backends: a write made after the job finished is what
+``AsyncResult`` shows; one made before (a task storing a state for itself, a redelivered task) shows
+until the job finishes, and the job's outcome replaces it then.
 ``forget`` stores a PENDING tombstone, so a forgotten result reads as unknown.
 """
 

@@ -17,6 +17,8 @@ from .base import Backend
 
 __all__ = ["RedisBackend"]
 
+#: Job states after which an explicit write overrides the job's own outcome.
+FINISHED_STATES = ("completed", "failed", "cancelled", "expired")
 #: How often a write to a job hash is retried when the job changed between the check and the write.
 _WATCH_ATTEMPTS = 5
 
@@ -42,30 +44,31 @@ class RedisBackend(Backend):
 
     # -- explicit writes ----------------------------------------------------------------------------
     def _write(self, task_id: str, meta: StoredMeta) -> None:
-        encoded = meta.encode(self._native.serializer)
         for _ in range(_WATCH_ATTEMPTS):
             job_key = self._job_key(task_id)
             if job_key is None:
-                self._set_standalone(task_id, encoded)
+                break
+            if self._set_in_job(job_key, meta):
                 return
-            if self._set_in_job(job_key, encoded):
-                return
-        self._set_standalone(task_id, encoded)
+        self._set_standalone(task_id, meta.encode(self._native.serializer))
 
     def _job_key(self, task_id: str) -> str | None:
         handle = self._native.locate(task_id)
         return None if handle is None else self._native.adapter.keys.job(handle.task, task_id)
 
-    def _set_in_job(self, job_key: str, encoded: str) -> bool:
-        """HSET the meta into the job hash only while it exists (a trimmed job must not come back half)."""
+    def _set_in_job(self, job_key: str, meta: StoredMeta) -> bool:
+        """HSET the meta into the job hash only while it exists (a trimmed job must not come back half),
+        noting whether the job had finished: a write made while it ran yields to its outcome."""
         with self.client.pipeline(transaction=True) as pipe:
             try:
                 pipe.watch(job_key)
-                if not pipe.exists(job_key):
+                state = pipe.hget(job_key, "state")
+                if state is None:
                     pipe.reset()
                     return False
+                meta.after_finish = (state.decode() if isinstance(state, bytes) else state) in FINISHED_STATES
                 pipe.multi()
-                pipe.hset(job_key, META_FIELD, encoded)
+                pipe.hset(job_key, META_FIELD, meta.encode(self._native.serializer))
                 pipe.execute()
                 return True
             except redis.WatchError:
