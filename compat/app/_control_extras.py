@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["ControlExtrasMixin"]
+__all__ = ["ControlExtrasMixin", "InspectExtrasMixin"]
 
 #: Job states a stamped-header revoke looks through (finished jobs are left alone, as in Celery).
 _OPEN_STATES = ("waiting", "delayed", "active")
@@ -87,3 +87,33 @@ def _stamped_with(fields: dict[str, Any] | None, wanted: dict[str, set[Any]]) ->
 
 def _hashable(value: Any) -> Any:
     return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+
+
+class InspectExtrasMixin:
+    """Celery's ``inspect()`` methods answered by ``taskora.compat.worker.inspect_commands`` on each worker."""
+
+    app: Any
+    destination: Any
+    timeout: float
+
+    def _ask_with(self, command: str, **arguments: Any) -> dict[str, Any] | None:
+        replies = self.app.__taskora_app__.broadcast(command, args=arguments, timeout=self.timeout,
+                                                     destination=self.destination or None)
+        return dict(sorted(replies.items())) or None
+
+    def clock(self) -> dict[str, Any] | None:
+        return self._ask_with("clock")
+
+    def active_queues(self) -> dict[str, Any] | None:
+        return self._ask_with("active_queues")
+
+    def query_task(self, *ids: Any) -> dict[str, Any] | None:
+        """``{node: {id: [state, request]}}`` for the given ids running on each worker."""
+        flat = [i for item in ids for i in ([item] if isinstance(item, str) else item)]
+        return self._ask_with("query_task", ids=flat)
+
+    def report(self) -> dict[str, Any] | None:
+        return self._ask_with("report")
+
+    def conf(self, with_defaults: bool = False) -> dict[str, Any] | None:
+        return self._ask_with("conf", with_defaults=with_defaults)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from ._control_extras import ControlExtrasMixin
+from ._control_extras import ControlExtrasMixin, InspectExtrasMixin
 
 __all__ = ["Control", "Inspect"]
 
@@ -61,7 +61,7 @@ class Control(ControlExtrasMixin):
         return [{host: reply} for host, reply in answers.items()]
 
 
-class Inspect:
+class Inspect(InspectExtrasMixin):
     """``app.control.inspect()``: each method returns ``{node: data}``, or None when nobody answers.
 
     ``ping``, ``stats``, ``active``, ``registered`` and ``scheduled`` ask live workers over taskora's

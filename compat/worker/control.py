@@ -29,6 +29,8 @@ class ControlState:
     app: Any
     hostname: str
     consumer: Any = None
+    #: The native control handler answering (its ``task_names`` and built-in commands).
+    worker: Any = None
 
 
 class Panel:
@@ -65,7 +67,7 @@ def _answering(fun: Callable[..., Any]) -> Callable[..., Any]:
     def answer(handler: Any, **arguments: Any) -> Any:
         from .._state import get_current_app
 
-        return fun(ControlState(app=get_current_app(), hostname=handler.hostname), **arguments)
+        return fun(ControlState(app=get_current_app(), hostname=handler.hostname, worker=handler), **arguments)
 
     return answer
 

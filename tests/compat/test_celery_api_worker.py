@@ -12,10 +12,11 @@ import pytest
 from taskora.compat import Celery
 from taskora.compat.worker import control as worker_control
 
-from .celery_helpers import CeleryWorker
+from .celery_helpers import CeleryWorker, wait_until
 
 PROJECT = '''
     import os
+    import time
 
     from taskora.compat import Celery
     from taskora.compat.worker import state as worker_state
@@ -27,6 +28,13 @@ PROJECT = '''
     @app.task
     def add(x, y):
         return x + y
+
+
+    @app.task
+    def hold(path):
+        while not os.path.exists(path):  # released by the test creating the file
+            time.sleep(0.02)
+        return "released"
 
 
     @control_command(args=[("n", int)], visible=False)
@@ -50,7 +58,7 @@ def worker_and_client(tmp_path, redis_url):
     (tmp_path / "control_proj.py").write_text(textwrap.dedent(PROJECT))
     client = Celery("control_proj", broker=redis_url)
     hostname = f"node{uuid.uuid4().hex[:6]}@test"
-    worker = CeleryWorker(tmp_path, "control_proj", redis_url, hostname, "-P", "threads", "-c", "1")
+    worker = CeleryWorker(tmp_path, "control_proj", redis_url, hostname, "-P", "threads", "-c", "2")
     try:
         yield worker.wait_ready(client), client
     finally:
@@ -98,3 +106,29 @@ def test_registry_and_bad_broadcast_input(redis_url):
 def test_built_in_commands_cannot_be_replaced():
     with pytest.raises(ValueError, match="built in"):
         worker_control.control_command(name="ping")(lambda state: "mine")
+
+
+def test_inspect_clock_queues_query_task_report_and_conf(worker_and_client, tmp_path):
+    worker, client = worker_and_client
+    node = worker.hostname
+    inspect = client.control.inspect(timeout=5)
+    first, second = inspect.clock()[node]["clock"], inspect.clock()[node]["clock"]
+    assert 0 < first < second
+    [queue] = inspect.active_queues()[node]
+    assert queue["name"] == "celery" and queue["exchange"]["name"] == "celery" and queue["routing_key"] == "celery"
+    release = tmp_path / "release"
+    held = client.send_task("control_proj.hold", (str(release),))
+    try:
+        def running():
+            return inspect.query_task(held.id)[node]
+
+        answer = wait_until(running, 10, "the held task to be active")
+        state, request = answer[held.id]
+        assert state == "active" and request["id"] == held.id and request["name"] == "control_proj.hold"
+        assert inspect.query_task("no-such-id")[node] == {}
+    finally:
+        release.touch()
+    assert held.get(timeout=10) == "released"
+    assert "software -> celery:" in inspect.report()[node]["ok"]
+    settings = inspect.conf(with_defaults=True)[node]
+    assert settings["broker_url"].startswith("redis://") and "timezone" in settings
