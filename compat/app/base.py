@@ -37,6 +37,7 @@ from ._engine import BUILTIN_TASKS, EngineMixin
 from ._publish import encode_errors
 from ._tasks import TaskMixin
 from ._worker_hooks import WorkerHooksMixin
+from .amqp import AppObjectsMixin
 from .config import Settings
 from .registry import TaskRegistry
 from .routing import Router
@@ -45,7 +46,7 @@ from .task import Context, Task
 __all__ = ["Celery", "BUILTIN_TASKS"]
 
 
-class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin):
+class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin, AppObjectsMixin):
     """A Celery application (``Celery('proj', broker='redis://…')``); see celery-surface §1."""
 
     SYSTEM = "taskora"
