@@ -177,3 +177,25 @@ def test_entries_read_the_apps_clock(make_celery, monkeypatch):
     entry = beat.ScheduleEntry(name="e", task="t", schedule=timedelta(minutes=5), app=app)
     assert entry.last_run_at == moment
     assert entry.is_due() == (False, 300.0)
+
+
+class DateutilLikeZone:
+    """What dateutil's ``tz.gettz`` returns: a tzinfo knowing only its zoneinfo file."""
+
+    _filename = "/usr/share/zoneinfo/America/New_York"
+
+
+def test_entries_accept_a_tzinfo_timezone_setting(make_celery, monkeypatch):
+    from zoneinfo import ZoneInfo
+
+    app = make_celery()
+    zone = ZoneInfo("America/New_York")
+    app.conf.timezone = zone
+    moment = datetime(2026, 11, 1, 0, 30, tzinfo=zone)
+    monkeypatch.setattr(app, "now", lambda: moment)
+    entry = beat.ScheduleEntry(name="daily", task="t", schedule=timedelta(days=1), relative=True, app=app)
+    assert entry.schedule.tz == "America/New_York"
+    due, wait = entry.is_due()
+    assert due is False and wait > 0
+    app.conf.timezone = DateutilLikeZone()
+    assert entry.schedule.tz == "America/New_York"
