@@ -299,7 +299,7 @@ class AsyncResult(ResultBase):
             raise TimeoutError("The operation timed out.") from None
         except native_errors.TaskoraError:
             pass  # the outcome is read below from the job itself
-        self._cache = None
+        self._cache = None  # read the outcome afresh; a finished job's fields are cached for _final_value
         replacement = self._replacement() if handle is not None else None
         if replacement is not None:  # the task was replaced: its result is the replacement's
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -332,7 +332,7 @@ class AsyncResult(ResultBase):
             time.sleep(wait)  # the id is not in the store yet: nothing to subscribe to
 
     def _final_value(self, propagate: bool) -> Any:
-        self._cache = None
+        """The outcome read after waiting (``get`` cleared the cache first; a finished job is read once)."""
         state, info = self._state_and_info()
         if state in states.PROPAGATE_STATES and propagate:
             raise info
