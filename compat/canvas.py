@@ -514,15 +514,28 @@ def _flatten_arg(values: tuple[Any, ...]) -> list[Any]:
     return list(values)
 
 
-def chain(*tasks: Any, **options: Any) -> Any:
-    """``chain(a, b)``; a chain starting with a group followed by steps is a chord (§15.2)."""
-    steps = _flatten_arg(tasks)
-    built = _chain(*steps, **options)
-    first = built.tasks[0] if built.tasks else None
-    if isinstance(first, group) and len(built.tasks) > 1:
-        rest = built.tasks[1:]
-        return chord(first, rest[0] if len(rest) == 1 else _chain(*rest), app=options.get("app"))
-    return built
+class _AnyChain(type):
+    """``isinstance(sig, chain)`` is true for every chain, however it was built (``|``, ``from_dict``)."""
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, _chain)
+
+
+class chain(_chain, metaclass=_AnyChain):  # noqa: N801 - Celery's name
+    """``chain(a, b)``; a chain starting with a group followed by steps is a chord (§15.2).
+
+    A class, as in Celery (``isinstance(x, chain)`` is valid), whose constructor returns the built
+    ``_chain`` (or ``chord``), so what it makes is exactly what ``a | b`` makes.
+    """
+
+    def __new__(cls, *tasks: Any, **options: Any) -> Any:  # type: ignore[misc]
+        steps = _flatten_arg(tasks)
+        built = _chain(*steps, **options)
+        first = built.tasks[0] if built.tasks else None
+        if isinstance(first, group) and len(built.tasks) > 1:
+            rest = built.tasks[1:]
+            return chord(first, rest[0] if len(rest) == 1 else _chain(*rest), app=options.get("app"))
+        return built
 
 
 def signature(varies: Any, *args: Any, **kwargs: Any) -> Signature:
