@@ -13,6 +13,7 @@ from ._state import current_app, current_task
 from .app import shared_task
 from .app.base import Celery
 from .app.task import Task
+from .worker import inspect_commands as _inspect_commands  # noqa: F401 - registers Celery's inspect commands
 
 try:  # canvas is filled in by its own module; the package works without it
     from .canvas import (

@@ -10,15 +10,18 @@ new-style ``(request, exc, traceback)`` errbacks inline, old-style ones sent wit
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from taskora.workflow import delete_group, load_group, save_group
 
-from . import _state, states
+from . import _replace, _state, states
 from .result import AsyncResult, GroupResult
 
 #: Builtins this module implements (Celery registers them on every app).
-CANVAS_BUILTINS = ("celery.map", "celery.starmap")
+CANVAS_BUILTINS = ("celery.map", "celery.starmap", "celery.chord_unlock", "celery.replace_relay")
+#: Seconds between two checks of a lazy chord's header (Celery's ``chord_unlock`` default interval).
+CHORD_UNLOCK_INTERVAL = 1.0
 #: How long a saved group is kept when ``result_expires`` is unset (Celery's default, one day).
 DEFAULT_GROUP_TTL = 86400.0
 
@@ -37,6 +40,43 @@ def register_builtins(app: Any) -> None:
         fn = signature(task, app=app).type
         return [fn(*item) for item in it]
 
+    @app.task(name="celery.chord_unlock", shared=False, lazy=False, bind=True, max_retries=None,
+              ignore_result=True)  # fmt: skip
+    def chord_unlock(self: Any, group_id: str, members: list[dict[str, Any]], body: Any,
+                     interval: float = CHORD_UNLOCK_INTERVAL) -> None:  # fmt: skip
+        unlock_lazy_chord(self, app, members, body, interval)
+
+    _replace.register_relay(app)
+
+
+def unlock_lazy_chord(task: Any, app: Any, members: list[dict[str, Any]], body: Any, interval: float) -> None:
+    """A lazy chord's body, sent once every header member is ready (else checked again in ``interval`` s).
+
+    Chords whose header is a generator are sent member by member as the generator yields (Celery's
+    incremental header); their body cannot be part of one native workflow, so this builtin joins them.
+    A failed member fails the body with ``ChordError`` (stored for the body's id), as Celery does.
+    """
+    from .canvas import signature
+    from .exceptions import ChordError
+
+    results = [AsyncResult(m["id"], task_name=m.get("task"), app=app) for m in members]
+    if not all(result.ready() for result in results):
+        raise task.retry(countdown=interval)
+    body_sig = signature(body, app=app)
+    failed = next((r for r in results if r.state in states.PROPAGATE_STATES), None)
+    if failed is not None:
+        error = ChordError(f"Dependency {failed.id} raised {failed.result!r}")
+        app.backend.mark_as_failure(lazy_chord_result_id(body_sig), error)
+        return
+    body_sig.apply_async(([result.result for result in results],))
+
+
+def lazy_chord_result_id(body: Any) -> str:
+    """The id whose result a chord's caller gets: the body's, or its last step's when the body is a chain."""
+    steps = getattr(body, "tasks", None) if body.get("subtask_type") == "chain" else None
+    target = steps[-1] if steps else body
+    return target.options.setdefault("task_id", str(uuid.uuid4()))
+
 
 def attach(app: Any, native: Any) -> None:
     """Called when ``app``'s native app is made: builtins get engine twins, chord errbacks a listener."""
@@ -45,6 +85,7 @@ def attach(app: Any, native: Any) -> None:
         if task is not None and name not in native.tasks:
             app._register_native(task, app._home_queue(task))
     native.on("workflow:failed", lambda event: fire_chord_errbacks(app, event))
+    native.on("workflow:failed", lambda event: _replace.forward_failure(app, event))
 
 
 def fire_chord_errbacks(app: Any, event: Any) -> None:

@@ -7,6 +7,9 @@ source of the native app. The scheduler reads it when it starts (``taskora beat 
 stores each entry in ``taskora:schedules``. Entries removed from ``beat_schedule`` disappear from
 the store at the next start, as Celery beat's merge does.
 
+Celery's in-process scheduler classes (``Scheduler``, ``PersistentScheduler``, ``ScheduleEntry``,
+``Service``) are in ``_beat_scheduler.py`` and exported here, for code that drives or subclasses them.
+
 Celery's behaviour is the default for translated entries: a new entry first fires one interval
 after beat starts (a crontab at its next match); runs missed while no beat ran collapse into one
 immediate run (``on_missed="skip"``); runs may overlap (Celery beat takes no lock). Each run is sent
@@ -28,9 +31,21 @@ from typing import Any
 from taskora.errors import ConfigurationError, reject_unknown
 from taskora.scheduler import MissedRunPolicy, ScheduleConfig
 
+from ._beat_scheduler import (
+    DEFAULT_MAX_INTERVAL,
+    BeatLazyFunc,
+    PersistentScheduler,
+    ScheduleEntry,
+    Scheduler,
+    SchedulingError,
+    Service,
+    event_t,
+)
 from .schedules import CELERY_ON_MISSED, maybe_schedule
 
-__all__ = ["BeatEntry", "BeatTranslator", "celery_timezone", "install_beat_schedule", "translate_entry"]
+__all__ = ["BeatEntry", "BeatTranslator", "celery_timezone", "install_beat_schedule", "translate_entry",
+           "BeatLazyFunc", "DEFAULT_MAX_INTERVAL", "PersistentScheduler", "ScheduleEntry", "Scheduler",
+           "SchedulingError", "Service", "event_t"]
 
 #: Celery beat's logger: ``Scheduler: Sending due task …`` lines are what people grep for.
 beat_log = logging.getLogger("celery.beat")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from taskora.workflow import Chain as NativeChain
@@ -27,10 +27,11 @@ from taskora.workflow import Signature as NativeSignature
 from taskora.workflow.dispatch import dispatch_workflow
 
 from . import _canvas_worker, _state
+from ._stamping import StampingVisitor, stamp_headers, stamp_links, stamps_as_headers
 from ._state import get_current_app
 
-__all__ = ["Signature", "signature", "maybe_signature", "chain", "group", "chord", "subtask", "chunks", "xmap",
-           "xstarmap"]
+__all__ = ["StampingVisitor", "Signature", "signature", "maybe_signature", "chain", "group", "chord", "subtask",
+           "chunks", "xmap", "xstarmap"]
 
 
 class Signature(dict):
@@ -54,9 +55,12 @@ class Signature(dict):
     # -- dict-backed properties -----------------------------------------------------------------
     task = property(lambda self: self.get("task"))
     name = property(lambda self: self.get("task"))
-    args = property(lambda self: tuple(self.get("args") or ()))
-    kwargs = property(lambda self: self.get("kwargs") or {})
-    options = property(lambda self: self.setdefault("options", {}))
+    args = property(lambda self: tuple(self.get("args") or ()),
+                    lambda self, value: self.__setitem__("args", tuple(value)))
+    kwargs = property(lambda self: self.get("kwargs") or {},
+                      lambda self, value: self.__setitem__("kwargs", dict(value)))
+    options = property(lambda self: self.setdefault("options", {}),
+                       lambda self, value: self.__setitem__("options", dict(value)))
     subtask_type = property(lambda self: self.get("subtask_type"))
     immutable = property(lambda self: bool(self.get("immutable")))
     id = property(lambda self: self.options.get("task_id"))
@@ -144,6 +148,32 @@ class Signature(dict):
         self.options.setdefault("task_id", _id or str(uuid.uuid4()))
         return self.app.AsyncResult(self.id, task_name=self.task)
 
+    # -- stamping (see _stamping.py) ------------------------------------------------------------------
+    def stamp(self, visitor: StampingVisitor | None = None, append_stamps: bool = False, **headers: Any) -> Signature:
+        """Stamp this signature (and its links) with ``headers`` and/or the stamps ``visitor`` decides."""
+        self.stamp_links(visitor, append_stamps, **headers)
+        extra = (visitor.on_signature(self, **headers) or {}) if visitor is not None else None
+        return self.set(**stamp_headers(self, extra, append_stamps, **headers))
+
+    def stamp_links(self, visitor: StampingVisitor | None, append_stamps: bool = False, **headers: Any) -> None:
+        stamp_links(self, visitor, append_stamps, **headers)
+
+    def _stamp_headers(self, visitor_headers: Any = None, append_stamps: bool = False, self_headers: bool = True,
+                       **headers: Any) -> dict[str, Any]:  # fmt: skip
+        return stamp_headers(self, visitor_headers, append_stamps, self_headers, **headers)
+
+    def _stamp_parts(self, visitor: StampingVisitor | None, append_stamps: bool, start: str, end: str,
+                     parts: list[Signature], **headers: Any) -> dict[str, Any]:  # fmt: skip
+        """Stamp a composite: its own stamps from ``visitor.<start>``, then its links, then each part."""
+        extra = (getattr(visitor, start)(self, **headers) or {}) if visitor is not None else None
+        headers = stamp_headers(self, extra, append_stamps, **headers)
+        self.stamp_links(visitor, append_stamps, **headers)
+        for part in parts:
+            part.stamp(visitor, append_stamps, **headers)
+        if visitor is not None:
+            getattr(visitor, end)(self, **headers)
+        return headers
+
     # -- calling ------------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         new_args, new_kwargs, _ = self._merge(args, kwargs)
@@ -154,6 +184,7 @@ class Signature(dict):
 
     def apply_async(self, args: Any = None, kwargs: Any = None, route_name: Any = None, **options: Any) -> Any:
         new_args, new_kwargs, opts = self._merge(args, kwargs, options)
+        opts = _with_stamp_headers(opts)
         if self.task in self.app.tasks:
             return self.type.apply_async(new_args, new_kwargs, **opts)
         return self.app.send_task(self.task, new_args, new_kwargs, **opts)
@@ -184,7 +215,7 @@ class Signature(dict):
         """This signature as a native node: prepend mode, or bound when immutable."""
         from .app import _publish
 
-        name, opts = self.task, dict(self.options)
+        name, opts = self.task, _with_stamp_headers(dict(self.options))
         task = app.tasks[name] if name in app.tasks else None
         explicit = {k: v for k, v in opts.items() if v is not None and k not in ("link", "link_error")}
         merged = app.router.route(name, list(self.args), dict(self.kwargs), explicit, task=task,
@@ -260,6 +291,10 @@ class _chain(Signature):
     def __repr__(self) -> str:
         return " | ".join(repr(t) for t in self.tasks)
 
+    def stamp(self, visitor: StampingVisitor | None = None, append_stamps: bool = False, **headers: Any) -> Signature:
+        self._stamp_parts(visitor, append_stamps, "on_chain_start", "on_chain_end", self.tasks, **headers)
+        return self
+
 
 class group(Signature):  # noqa: N801 - Celery's name
     """``group(a, b, ...)``: members in parallel; ``GroupResult`` ordered as given."""
@@ -300,6 +335,10 @@ class group(Signature):  # noqa: N801 - Celery's name
             task.link_error(maybe_signature(sig, app=self._app).clone())
         return sig
 
+    def stamp(self, visitor: StampingVisitor | None = None, append_stamps: bool = False, **headers: Any) -> Signature:
+        self._stamp_parts(visitor, append_stamps, "on_group_start", "on_group_end", self.tasks, **headers)
+        return self
+
     def skew(self, start: float = 1.0, stop: float | None = None, step: float = 1.0) -> group:
         """Stagger the members: countdowns ``start``, ``start + step``... (the last repeats past ``stop``)."""
         value = float(start)
@@ -331,9 +370,12 @@ class chord(Signature):  # noqa: N801 - Celery's name
     """``chord(header)(body)`` / ``chord(header, body)``: the body gets the list of header results."""
 
     def __init__(self, header: Any, body: Any = None, app: Any = None, **options: Any) -> None:
-        members = header.tasks if isinstance(header, group) else [maybe_signature(t, app=app) for t in header]
+        lazy = header if isinstance(header, Iterator) else None  # a generator: sent as it yields
+        members = [] if lazy is not None else (
+            header.tasks if isinstance(header, group) else [maybe_signature(t, app=app) for t in header])
         super().__init__("celery.chord", (), {"header": members, "body": maybe_signature(body, app=app)},
                          options, subtask_type="chord", app=app)
+        self._lazy_header = lazy
 
     @classmethod
     def _from(cls, d: dict[str, Any], app: Any) -> Signature:
@@ -363,9 +405,20 @@ class chord(Signature):  # noqa: N801 - Celery's name
         self.body.link_error(errback)
         return errback
 
+    def stamp(self, visitor: StampingVisitor | None = None, append_stamps: bool = False, **headers: Any) -> Signature:
+        """Stamp the header (as a group), then the body with the chord's stamps and ``on_chord_body``'s."""
+        headers = self._stamp_parts(visitor, append_stamps, "on_chord_header_start", "on_chord_header_end",
+                                    self.tasks, **headers)
+        body = self.body
+        if body is not None:
+            extra = (visitor.on_chord_body(self, **headers) or {}) if visitor is not None else None
+            body.stamp(visitor, append_stamps, **stamp_headers(self, extra, append_stamps, **headers))
+        return self
+
     def __call__(self, body: Any = None, **options: Any) -> Any:
         if body is not None:
-            return chord(self.tasks, body, app=self._app, **self.options).apply_async(**options)
+            header = self._lazy_header if getattr(self, "_lazy_header", None) is not None else self.tasks
+            return chord(header, body, app=self._app, **self.options).apply_async(**options)
         return self.apply_async(**options)
 
     # No route_name here, as in Celery (its chain, group and chord signatures differ from Signature's too).
@@ -379,6 +432,9 @@ class chord(Signature):  # noqa: N801 - Celery's name
             body.link(callback)
         for errback in _as_list(opts.get("link_error")):
             body.link_error(errback)
+        lazy_header = getattr(self, "_lazy_header", None)
+        if lazy_header is not None:
+            return _apply_lazy_chord(lazy_header, body, args, kwargs, app)
         header = [m.clone(args, kwargs) if (args or kwargs) else m for m in self.tasks]
         native_header = NativeGroup(*[_to_native(m, app) for m in header])
         body_steps = body.tasks if isinstance(body, _chain) else [body]
@@ -388,8 +444,34 @@ class chord(Signature):  # noqa: N801 - Celery's name
         return _results_of(body_steps, app, parent)
 
     def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
-        results = [m.apply(args, kwargs).get() for m in self.tasks]
+        header = getattr(self, "_lazy_header", None) or self.tasks
+        results = [maybe_signature(m, app=self._app).apply(args, kwargs).get() for m in header]
         return self.body.apply((results,))
+
+
+def _apply_lazy_chord(header: Iterator[Any], body: Signature, args: Any, kwargs: Any, app: Any) -> Any:
+    """Send each header member as the generator yields it, then ``celery.chord_unlock`` to join them."""
+    group_id = str(uuid.uuid4())
+    body_id = _canvas_worker.lazy_chord_result_id(body)
+    results = []
+    for item in header:
+        member = maybe_signature(item, app=app)
+        member = member.clone(args, kwargs) if (args or kwargs) else member
+        results.append(member.apply_async(group_id=group_id))
+    members = [{"id": r.id, "task": getattr(r, "_task_name", None)} for r in results]
+    app.send_task("celery.chord_unlock", (group_id, members, dict(body)))
+    parent = app.GroupResult(group_id, results)
+    return app.AsyncResult(body_id, task_name=None, parent=parent)
+
+
+def _with_stamp_headers(options: dict[str, Any]) -> dict[str, Any]:
+    """Send options with the stamps moved into the message headers (where the worker's request reads them)."""
+    stamped = stamps_as_headers(options)
+    if not stamped:
+        return options
+    rest = {k: v for k, v in options.items() if k not in stamped}
+    rest["headers"] = {**(options.get("headers") or {}), **stamped}
+    return rest
 
 
 def _to_native(sig: Signature, app: Any) -> Any:
@@ -437,15 +519,28 @@ def _flatten_arg(values: tuple[Any, ...]) -> list[Any]:
     return list(values)
 
 
-def chain(*tasks: Any, **options: Any) -> Any:
-    """``chain(a, b)``; a chain starting with a group followed by steps is a chord (§15.2)."""
-    steps = _flatten_arg(tasks)
-    built = _chain(*steps, **options)
-    first = built.tasks[0] if built.tasks else None
-    if isinstance(first, group) and len(built.tasks) > 1:
-        rest = built.tasks[1:]
-        return chord(first, rest[0] if len(rest) == 1 else _chain(*rest), app=options.get("app"))
-    return built
+class _AnyChain(type):
+    """``isinstance(sig, chain)`` is true for every chain, however it was built (``|``, ``from_dict``)."""
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, _chain)
+
+
+class chain(_chain, metaclass=_AnyChain):  # noqa: N801 - Celery's name
+    """``chain(a, b)``; a chain starting with a group followed by steps is a chord (§15.2).
+
+    A class, as in Celery (``isinstance(x, chain)`` is valid), whose constructor returns the built
+    ``_chain`` (or ``chord``), so what it makes is exactly what ``a | b`` makes.
+    """
+
+    def __new__(cls, *tasks: Any, **options: Any) -> Any:
+        steps = _flatten_arg(tasks)
+        built = _chain(*steps, **options)
+        first = built.tasks[0] if built.tasks else None
+        if isinstance(first, group) and len(built.tasks) > 1:
+            rest = built.tasks[1:]
+            return chord(first, rest[0] if len(rest) == 1 else _chain(*rest), app=options.get("app"))
+        return built
 
 
 def signature(varies: Any, *args: Any, **kwargs: Any) -> Signature:

@@ -30,7 +30,8 @@ from ._exception_transport import text as _text
 from ._result_base import ResultBase, allow_join_result, assert_will_not_block, denied_join_result
 from ._result_set import GroupResult, ResultSet
 from ._state import get_current_app
-from .exceptions import ImproperlyConfigured, TaskRevokedError, TimeoutError
+from .backends._meta import META_FIELD
+from .exceptions import TaskRevokedError, TimeoutError
 
 __all__ = [
     "ResultBase",
@@ -62,6 +63,9 @@ _NATIVE_STATES = {
     "cancelled": states.REVOKED,
     "expired": states.REVOKED,
 }
+
+
+_FINISHED = ("completed", "failed", "cancelled", "expired")
 
 
 class AsyncResult(ResultBase):
@@ -151,8 +155,40 @@ class AsyncResult(ResultBase):
 
     def _state_and_info(self) -> tuple[str, Any]:
         job = self._fields()
+        stored = self._stored_write(job)
+        if stored is not None and stored.replaced_by:
+            return self._follow(stored)._state_and_info()
+        if stored is not None:
+            return stored.status, stored.info()
         if job is None:
             return states.PENDING, None
+        return self._job_state_and_info(job)
+
+    def _stored_write(self, job: dict[str, Any] | None) -> Any:
+        """An explicit backend write (``store_result``/``forget``) that overrides the job's state, if any: one made
+        after the job finished, or any while it has not (its outcome, once there, is newer)."""
+        if job is not None and META_FIELD not in job:
+            return None
+        stored_meta = getattr(self.backend, "stored_meta", None)
+        stored = stored_meta(self.id, job) if stored_meta is not None else None
+        if stored is None or job is None or stored.replaced_by:
+            return stored
+        newer = stored.after_finish or _text(job.get("state")) not in _FINISHED
+        return stored if newer else None
+
+    def _follow(self, stored: Any) -> AsyncResult:
+        """The result of the job that replaced this task (``Task.replace``)."""
+        target = stored.replaced_by
+        return AsyncResult(str(target["id"]), task_name=target.get("task"), app=self.app)
+
+    def _replacement(self) -> AsyncResult | None:
+        job = self._fields()
+        if job is None or META_FIELD not in job:
+            return None
+        stored = self._stored_write(job)
+        return self._follow(stored) if stored is not None and stored.replaced_by else None
+
+    def _job_state_and_info(self, job: dict[str, Any]) -> tuple[str, Any]:
         native = _text(job.get("state"))
         if native == "completed":
             value = self._decode(job.get("result"))
@@ -267,7 +303,13 @@ class AsyncResult(ResultBase):
         if follow_parents and propagate and self.parent is not None:
             self.parent.maybe_throw()
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._wait_until_final(deadline, interval, on_interval)
+        handle = self._wait_until_final(deadline, interval, on_interval)
+        self._cache = None  # read the outcome afresh; a finished job's fields are cached for _final_value
+        replacement = self._replacement() if handle is not None else None
+        if replacement is not None:  # the task was replaced: its result is the replacement's
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            return replacement.get(timeout=left, propagate=propagate, interval=interval, callback=callback,
+                                   disable_sync_subtasks=False)
         value = self._final_value(propagate)
         if callback is not None:
             callback(self.id, value)
@@ -275,11 +317,14 @@ class AsyncResult(ResultBase):
 
     wait = get
 
-    def _wait_until_final(self, deadline: float | None, interval: float, on_interval: Any) -> None:
-        """Wait for the job to end. An id with no job waits as PENDING, as Celery's does (the native handle
-        raises JobNotFoundError instead): it is looked up again every ``interval`` until it appears."""
+    def _wait_until_final(self, deadline: float | None, interval: float, on_interval: Any) -> Any:
+        """Wait for the job to end; returns its handle (None: no job, but a ready state was stored for the id).
+        An id with no job waits as PENDING, as Celery's does (the native handle raises JobNotFoundError
+        instead): it is looked up again every ``interval`` until it appears."""
         while True:
             handle = self._wait_for_job(deadline, interval, on_interval)
+            if handle is None:
+                return None
             try:
                 handle.result(None if deadline is None else max(0.0, deadline - time.monotonic()))
             except native_errors.TimeoutError:
@@ -289,14 +334,20 @@ class AsyncResult(ResultBase):
                 continue
             except (native_errors.TaskoraError, ContentDisallowed):
                 pass  # the outcome is read by the caller from the job itself (results under result_accept_content)
-            return
+            return handle
 
     def _wait_for_job(self, deadline: float | None, interval: float, on_interval: Any) -> Any:
-        """Poll (every ``interval``) only while the id is unknown; once located, waits are pushed."""
+        """Poll (every ``interval``) only while the id is unknown; once located, waits are pushed.
+
+        None: no job has the id but a ready state was stored for it (``backend.store_result``).
+        """
         while True:
             handle = self._handle()
             if handle is not None:
                 return handle
+            stored = self._stored_write(None)
+            if stored is not None and stored.status in states.READY_STATES:
+                return None
             if on_interval is not None:
                 on_interval()
             if deadline is not None and time.monotonic() >= deadline:
@@ -305,7 +356,7 @@ class AsyncResult(ResultBase):
             time.sleep(wait)  # the id is not in the store yet: nothing to subscribe to
 
     def _final_value(self, propagate: bool) -> Any:
-        self._cache = None
+        """The outcome read after waiting (``get`` cleared the cache first; a finished job is read once)."""
         state, info = self._state_and_info()
         if state in states.PROPAGATE_STATES and propagate:
             raise info
@@ -330,9 +381,11 @@ class AsyncResult(ResultBase):
                                 timeout=timeout)
 
     def forget(self) -> None:
-        """Celery deletes the stored result; taskora keeps finished jobs for ``result_expires``."""
-        raise ImproperlyConfigured("forget() is not supported: finished jobs are kept for result_expires "
-                                   "(taskora's retention) and trimmed then")
+        """Forget the result: the id reads as PENDING from now on (the job itself is trimmed by retention)."""
+        self._cache = None
+        backend = self.backend
+        assert backend is not None, "AsyncResult.forget needs an app with a backend"
+        backend.forget(self.id)
 
     def as_tuple(self) -> tuple[Any, Any]:
         parent = self.parent

@@ -151,6 +151,19 @@ def _as_ms(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
+def zone_name(zone: Any) -> str:
+    """The IANA name of a zone given as a name, a ``ZoneInfo`` or a dateutil ``tzfile`` (its zoneinfo path)."""
+    if isinstance(zone, str):
+        return zone
+    key = getattr(zone, "key", None)
+    if isinstance(key, str):
+        return key
+    filename = getattr(zone, "_filename", None)
+    if isinstance(filename, str) and "zoneinfo/" in filename:
+        return filename.rsplit("zoneinfo/", 1)[1]
+    return str(zone)
+
+
 class BaseSchedule:
     """What every Celery schedule has: a clock (``nowfun``) and an app whose ``timezone`` applies."""
 
@@ -159,13 +172,18 @@ class BaseSchedule:
         self.app = app
 
     def now(self) -> datetime:
-        return self.nowfun() if self.nowfun is not None else datetime.now(_UTC)
+        """``nowfun()``, else the app's ``now()`` (its timezone), else the current UTC time."""
+        if self.nowfun is not None:
+            return self.nowfun()
+        return self.app.now() if callable(getattr(self.app, "now", None)) else datetime.now(_UTC)
 
     @property
     def tz(self) -> str:
-        """The app's timezone name (``app.timezone`` or ``app.conf.timezone``), UTC by default."""
-        zone = getattr(self.app, "timezone", None) or getattr(getattr(self.app, "conf", None), "timezone", None)
-        return str(zone) if zone else "UTC"
+        """The app's timezone name (``app.conf.timezone``, a name or a tzinfo, else ``app.timezone``), UTC by
+        default."""
+        configured = getattr(getattr(self.app, "conf", None), "timezone", None)
+        zone = configured if configured is not None else getattr(self.app, "timezone", None)
+        return zone_name(zone) if zone else "UTC"
 
     def to_spec(self, timezone: str | None = None) -> ScheduleSpec:
         """The native spec the beat translator stores; ``timezone`` defaults to the app's."""

@@ -106,6 +106,20 @@ class Context:
         return {name[cut:]: value.decode("utf-8", "replace") if isinstance(value, bytes) else value
                 for name, value in self._job.fields.items() if name.startswith(prefix)}
 
+    def hand_off_workflow(self) -> tuple[str, int] | None:
+        """Detach this job from its workflow node: ``(workflow id, node)``, or None when it is not a node.
+
+        This job's own outcome then no longer advances (or fails) the workflow; the caller makes another
+        job finish the node with :func:`taskora.workflow.hooks.on_completed`/``on_failed`` (the Celery
+        front's ``Task.replace``). A worker that dies before acking runs the job again with its node.
+        """
+        fields = self._job.fields
+        wf_id, node = fields.pop("_wf", None), fields.pop("_wfNode", None)
+        if not wf_id or node in (None, b"", ""):
+            return None
+        as_text = [v.decode() if isinstance(v, bytes) else str(v) for v in (wf_id, node)]
+        return as_text[0], int(as_text[1])
+
     def heartbeat(self) -> None:
         """Extend this job's lock now (the worker also does it on its own every third of the lease)."""
         self._job.heartbeat()

@@ -28,6 +28,7 @@ from typing import Any
 from taskora import Taskora
 
 from .. import _state
+from ..backends.app_mixin import BackendMixin
 from ..exceptions import AlwaysEagerIgnored, NotRegistered
 from ..result import AsyncResult, GroupResult, ResultSet
 from ..signals import Signal
@@ -36,6 +37,7 @@ from ._engine import BUILTIN_TASKS, EngineMixin
 from ._publish import encode_errors
 from ._tasks import TaskMixin, django_task_cls
 from ._worker_hooks import WorkerHooksMixin
+from .amqp import AppObjectsMixin
 from .config import Settings
 from .registry import TaskRegistry, check_task_name
 from .routing import Router
@@ -44,7 +46,7 @@ from .task import Context, Task
 __all__ = ["Celery", "BUILTIN_TASKS"]
 
 
-class Celery(TaskMixin, EngineMixin, WorkerHooksMixin):
+class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin, AppObjectsMixin):
     """A Celery application (``Celery('proj', broker='redis://…')``); see celery-surface §1."""
 
     SYSTEM = "taskora"
@@ -259,10 +261,6 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin):
 
             self._control = Control(self)
         return self._control
-
-    @property
-    def backend(self) -> Any:
-        return self
 
     def close(self) -> None:
         """Stop this app's in-process worker and event reader, and forget it as current/default app."""

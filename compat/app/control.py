@@ -15,13 +15,15 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
+from ._control_extras import ControlExtrasMixin, InspectExtrasMixin
+
 __all__ = ["Control", "Inspect"]
 
 #: The node name used for answers read from the job store.
 STORE_NODE = "taskora@store"
 
 
-class Control:
+class Control(ControlExtrasMixin):
     """Remote control of the app's workers (celery-surface §1.7)."""
 
     def __init__(self, app: Any) -> None:
@@ -91,7 +93,7 @@ class Control:
         return [{host: reply} for host, reply in answers.items()]
 
 
-class Inspect:
+class Inspect(InspectExtrasMixin):
     """``app.control.inspect()``: each method returns ``{node: data}``, or None when nobody answers.
 
     ``ping``, ``stats``, ``active``, ``registered`` and ``scheduled`` ask live workers over taskora's

@@ -44,9 +44,8 @@ _REQUEST_DEFAULTS: dict[str, Any] = {
     "parent_id": None, "group": None, "group_index": None, "chord": None, "chain": None,
     "callbacks": None, "errbacks": None, "hostname": None, "correlation_id": None, "reply_to": None,
     "origin": None, "timelimit": None, "headers": None, "shadow": None, "ignore_result": False,
-    "lang": "py", "argsrepr": None, "kwargsrepr": None, "properties": None, "stamps": None,
-    "stamped_headers": None, "replaced_task_nesting": 0, "utc": None, "logfile": None, "loglevel": None,
-    "taskset": None, "content_type": None, "content_encoding": None,
+    "lang": "py", "argsrepr": None, "kwargsrepr": None, "properties": None, "utc": None, "logfile": None,
+    "loglevel": None, "taskset": None, "content_type": None, "content_encoding": None,
 }  # fmt: skip
 
 
@@ -67,6 +66,60 @@ class Context:
     def get(self, key: str, default: Any = None) -> Any:
         return getattr(self, key, default)
 
+    # The limits a task was sent with: ``timelimit`` is Celery's wire pair (hard, soft); set values win.
+    @property
+    def time_limit(self) -> float | None:
+        return self.__dict__.get("time_limit", _limit_of(self.__dict__.get("timelimit"), 0))
+
+    @time_limit.setter
+    def time_limit(self, value: float | None) -> None:
+        self.__dict__["time_limit"] = value
+
+    @property
+    def soft_time_limit(self) -> float | None:
+        return self.__dict__.get("soft_time_limit", _limit_of(self.__dict__.get("timelimit"), 1))
+
+    @soft_time_limit.setter
+    def soft_time_limit(self, value: float | None) -> None:
+        self.__dict__["soft_time_limit"] = value
+
+    @property
+    def replaced_task_nesting(self) -> int:
+        """How many ``Task.replace`` calls led to this task (0 for a task sent directly)."""
+        if "replaced_task_nesting" in self.__dict__:
+            return self.__dict__["replaced_task_nesting"]
+        return int((self.__dict__.get("headers") or {}).get("replaced_task_nesting") or 0)
+
+    @replaced_task_nesting.setter
+    def replaced_task_nesting(self, value: int) -> None:
+        self.__dict__["replaced_task_nesting"] = value
+
+    # Stamps arrive as message headers (``stamped_headers`` names them); set values win.
+    @property
+    def stamped_headers(self) -> list[str] | None:
+        if "stamped_headers" in self.__dict__:
+            return self.__dict__["stamped_headers"]
+        return (self.__dict__.get("headers") or {}).get("stamped_headers")
+
+    @stamped_headers.setter
+    def stamped_headers(self, value: list[str] | None) -> None:
+        self.__dict__["stamped_headers"] = value
+
+    @property
+    def stamps(self) -> dict[str, Any] | None:
+        """``{stamp: value}`` of the stamps this task was sent with (None when it has none)."""
+        if "stamps" in self.__dict__:
+            return self.__dict__["stamps"]
+        headers = self.__dict__.get("headers") or {}
+        names = self.stamped_headers
+        if not names:
+            return headers.get("stamps")
+        return {name: headers.get("stamps", {}).get(name, headers.get(name)) for name in names}
+
+    @stamps.setter
+    def stamps(self, value: dict[str, Any] | None) -> None:
+        self.__dict__["stamps"] = value
+
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
@@ -77,6 +130,11 @@ class Context:
 
         def __getattr__(self, name: str) -> Any: ...
         def __setattr__(self, name: str, value: Any) -> None: ...
+
+
+def _limit_of(timelimit: Any, index: int) -> Any:
+    """One half of a ``(hard, soft)`` time-limit pair (None when absent)."""
+    return timelimit[index] if isinstance(timelimit, (list, tuple)) and len(timelimit) > index else None
 
 
 def settings_of(from_config: Any) -> Mapping[str, str]:
@@ -202,6 +260,11 @@ class Task:
     @property
     def app(self) -> Any:
         return self._get_app()
+
+    @property
+    def backend(self) -> Any:
+        """The app's result backend (``self.backend.store_result(...)`` inside a task)."""
+        return self._get_app().backend
 
     @classmethod
     def _get_app(cls) -> Any:
@@ -401,15 +464,30 @@ class Task:
         except ImportError:  # canvas not available: eager mode re-applies from retry_args instead
             return None
 
+    # -- replacing --------------------------------------------------------------------------------------
+    def replace(self, sig: Any) -> Any:
+        """Replace this running task with ``sig``: its result (and place in a chain/group/chord) becomes
+        ``sig``'s. Raises ``Ignore`` in a worker (``raise self.replace(...)``); eager, returns ``sig``'s value.
+
+        Raises:
+            ImproperlyConfigured: ``sig`` is part of a chord, or an empty chain.
+        """
+        return self.on_replace(sig)
+
+    def on_replace(self, sig: Any) -> Any:
+        """Override point (Celery 5.3+): called with the replacement; the default sends it."""
+        from .._replace import replace
+
+        return replace(self, sig)
+
     # -- state ------------------------------------------------------------------------------------------
     def update_state(self, task_id: str | None = None, state: str | None = None, meta: Any = None,
                      **kwargs: Any) -> None:  # fmt: skip
         """Store a custom state (e.g. ``'PROGRESS'``) with ``meta`` as its info, for the running task."""
         request = self.request
         if task_id is not None and task_id != request.id:
-            raise exc_mod.BackendStoreError(
-                f"update_state for another task ({task_id}) is not supported: a task may only set its own "
-                "state in taskora", state=state, task_id=task_id)
+            self.backend.store_result(task_id, meta, state or "")
+            return
         ctx = getattr(request, "_ctx", None)
         if ctx is None:
             return  # direct or eager call: nothing is stored for it (Celery's eager default)

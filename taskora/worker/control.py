@@ -29,6 +29,15 @@ log = logging.getLogger("taskora.worker.control")
 COMMANDS = ("ping", "active", "scheduled", "stats", "registered")
 #: How long an unread reply list lives.
 REPLY_TTL_S = 60
+#: Commands added by a front end (the Celery front's ``control_command``): ``fn(handler, **args)``.
+EXTRA_COMMANDS: dict[str, Callable[..., Any]] = {}
+
+
+def register_command(name: str, fn: Callable[..., Any]) -> None:
+    """Make every worker of this process answer ``name`` with ``fn(handler, **args)``."""
+    if name in COMMANDS:
+        raise ValueError(f"control command {name!r} is built in and cannot be replaced")
+    EXTRA_COMMANDS[name] = fn
 
 
 class ControlHandler:
@@ -46,8 +55,12 @@ class ControlHandler:
         self.started = time.time()
 
     def handle(self, command: str, args: dict[str, Any]) -> Any:
+        extra = EXTRA_COMMANDS.get(command)
+        if extra is not None:
+            return extra(self, **args)
         if command not in COMMANDS:
-            return {"error": f"unknown control command {command!r}; known: {', '.join(COMMANDS)}"}
+            known = ", ".join([*COMMANDS, *sorted(EXTRA_COMMANDS)])
+            return {"error": f"unknown control command {command!r}; known: {known}"}
         return getattr(self, f"cmd_{command}")(**args)
 
     def cmd_ping(self) -> str:

@@ -1,0 +1,101 @@
+"""Custom remote-control commands (``celery.worker.control``): ``@control_command``/``@inspect_command``.
+
+A decorated function ``fun(state, **arguments)`` becomes a command every taskora worker of the process
+that imported it answers (the module defining it must be imported by the worker, e.g. the task module
+given to ``-A``). ``app.control.broadcast(name, arguments={...}, reply=True)`` returns
+``[{hostname: reply}, ...]``. ``state`` carries ``app``, ``hostname`` and ``consumer`` (None: a taskora
+worker has no kombu consumer).
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from taskora.worker.control import register_command
+
+__all__ = ["Panel", "ControlState", "control_command", "inspect_command", "add_consumer", "cancel_consumer"]
+
+controller_info_t = namedtuple(  # noqa: PYI024 - Celery's public name
+    "controller_info_t", ["alias", "type", "visible", "default_timeout", "help", "signature", "args", "variadic"])
+
+
+@dataclass
+class ControlState:
+    """What a command receives as ``state`` (Celery passes the worker's pidbox state)."""
+
+    app: Any
+    hostname: str
+    consumer: Any = None
+    #: The native control handler answering (its ``task_names`` and built-in commands).
+    worker: Any = None
+
+
+class Panel:
+    """The registry of remote-control commands: ``Panel.data[name]`` and ``Panel.meta[name]``."""
+
+    data: dict[str, Callable[..., Any]] = {}
+    meta: dict[str, controller_info_t] = {}
+
+    @classmethod
+    def register(cls, *args: Any, **kwargs: Any) -> Any:
+        if args and callable(args[0]):
+            return cls._register(**kwargs)(args[0])
+        return cls._register(**kwargs)
+
+    @classmethod
+    def _register(cls, type: str = "action", name: str | None = None, alias: str | None = None,  # noqa: A002
+                  visible: bool = True, default_timeout: float = 1.0, help: str | None = None,  # noqa: A002
+                  signature: str | None = None, args: Any = None, variadic: Any = None) -> Any:  # fmt: skip
+        def decorate(fun: Callable[..., Any]) -> Callable[..., Any]:
+            control_name = name or fun.__name__
+            info = controller_info_t(alias, type, visible, default_timeout, help or fun.__doc__, signature,
+                                     args, variadic)
+            for key in filter(None, (control_name, alias)):
+                cls.data[key] = fun
+                cls.meta[key] = info
+                register_command(key, _answering(fun))
+            return fun
+
+        return decorate
+
+
+def _answering(fun: Callable[..., Any]) -> Callable[..., Any]:
+    """The worker-side call: build the Celery ``state`` from the answering worker, pass the arguments."""
+    def answer(handler: Any, **arguments: Any) -> Any:
+        from .._state import get_current_app
+
+        return fun(ControlState(app=get_current_app(), hostname=handler.hostname, worker=handler), **arguments)
+
+    return answer
+
+
+def control_command(**kwargs: Any) -> Any:
+    """Register a command that acts (``@control_command(args=[('n', int)])``)."""
+    return Panel.register(type="control", **kwargs)
+
+
+def inspect_command(**kwargs: Any) -> Any:
+    """Register a command that reports (``@inspect_command()``)."""
+    return Panel.register(type="inspect", **kwargs)
+
+
+def _fixed_queues(what: str) -> Any:
+    from ..exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"{what}: a taskora worker's queues are fixed when it starts (-Q); restart the "
+                               "worker with the queues it should consume")
+
+
+@control_command(args=[("queue", str)], signature="<queue>")
+def add_consumer(state: Any, queue: str, *args: Any, **kwargs: Any) -> Any:
+    """Celery starts consuming ``queue`` at run time; taskora workers take their queues at start."""
+    return _fixed_queues(f"add_consumer({queue!r})")
+
+
+@control_command(args=[("queue", str)], signature="<queue>")
+def cancel_consumer(state: Any, queue: str, **kwargs: Any) -> Any:
+    """Celery stops consuming ``queue`` at run time; taskora workers take their queues at start."""
+    return _fixed_queues(f"cancel_consumer({queue!r})")
