@@ -1,0 +1,1 @@
+"""``celery.contrib`` for migrated projects: the pytest plugin and the embedded test worker."""
