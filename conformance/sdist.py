@@ -40,12 +40,14 @@ def celery_sdist(version: str = DEFAULT_VERSION, cache: Path = DEFAULT_CACHE) ->
 
 
 def extract(tarball: Path, member: str, dest: Path) -> Path:
-    """Extract the folder ``member`` (e.g. ``t/integration``) of the sdist into ``dest``; returns its path."""
-    prefix = f"{tarball.name.removesuffix('.tar.gz')}/{member.strip('/')}/"
+    """Extract the folder or file ``member`` (e.g. ``t/integration``) of the sdist into ``dest``; returns its path."""
+    top = tarball.name.removesuffix(".tar.gz")
+    name = f"{top}/{member.strip('/')}"
     with tarfile.open(tarball) as archive:
-        members = [m for m in archive.getmembers() if m.name.startswith(prefix) and (m.isfile() or m.isdir())]
+        members = [m for m in archive.getmembers()
+                   if (m.name == name or m.name.startswith(name + "/")) and (m.isfile() or m.isdir())]  # fmt: skip
         if not members:
-            raise SdistUnavailable(f"{tarball} has no folder {member}")
+            raise SdistUnavailable(f"{tarball} has no {member}")
         safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # the safe filter, where Python has it
         archive.extractall(dest, members=members, **safe)
-    return Path(dest) / prefix.rstrip("/")
+    return Path(dest) / name

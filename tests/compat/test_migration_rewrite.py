@@ -194,14 +194,14 @@ def test_imports_taskora_compat_lacks_are_reported_by_the_command(tmp_path):
     (source / "conftest.py").write_text(
         "from celery import Celery, shared_task, no_such_name\n"
         "from celery.schedules import crontab\n"
-        "from celery.contrib.testing.worker import start_worker\n"
+        "from celery.contrib.abortable import AbortableTask\n"
     )
     done = subprocess.run([sys.executable, str(SCRIPT), str(source), str(tmp_path / "dst")],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
         "note: conftest.py:1: taskora.compat has no no_such_name",
-        "note: conftest.py:3: taskora.compat.contrib.testing.worker does not exist in this taskora version",
+        "note: conftest.py:3: taskora.compat.contrib.abortable does not exist in this taskora version",
     ]
     assert mi.unsupported(mi.rewrite_source("from celery.schedules import crontab\n").targets) == []
 

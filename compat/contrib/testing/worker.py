@@ -8,7 +8,6 @@ processes, which needs a store they can share, so on the in-memory engine (Celer
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import socket
@@ -30,7 +29,6 @@ WORKER_LOGLEVEL = os.environ.get("WORKER_LOGLEVEL", "error")
 test_worker_starting = Signal(name="test_worker_starting", providing_args=set())
 test_worker_started = Signal(name="test_worker_started", providing_args={"worker", "consumer"})
 test_worker_stopped = Signal(name="test_worker_stopped", providing_args={"worker"})
-_serial = itertools.count(1)
 
 
 class WorkerStartError(TaskoraError):
@@ -38,8 +36,8 @@ class WorkerStartError(TaskoraError):
 
 
 def anon_nodename() -> str:
-    """A node name unique in this process (two embedded workers must not answer each other's pings)."""
-    return f"gen{os.getpid()}-{next(_serial)}@{socket.gethostname()}"
+    """Celery's name for an embedded worker, ``gen<pid>@<host>`` (its suite pings the worker by this name)."""
+    return f"gen{os.getpid()}@{socket.gethostname()}"
 
 
 class TestWorkController:
