@@ -188,6 +188,7 @@ def tally(name: str, log: Path, note: str = "", collection_error: str = "") -> F
     result = FileResult(name, note=note)
     collected: list[str] = []
     outcomes: dict[str, set[str]] = {}
+    body_ok: set[str] = set()
     for line in log.read_text(encoding="utf-8").splitlines() if log.exists() else []:
         entry = json.loads(line)
         if "collected" in entry:
@@ -195,10 +196,12 @@ def tally(name: str, log: Path, note: str = "", collection_error: str = "") -> F
         else:
             kind = "skipped" if entry["xfail"] else entry["outcome"]
             outcomes.setdefault(entry["nodeid"], set()).add(kind)
-            result.body_passed += entry["when"] == "call" and kind == "passed"
+            if entry["when"] == "call" and kind == "passed":  # a test with subtests reports several calls
+                body_ok.add(entry["nodeid"])
     if not collected and not outcomes:
         result.failed, result.note = 1, f"nothing collected: {note or collection_error or 'the file did not import'}"
         return result
+    result.body_passed = len(body_ok)
     for nodeid in collected or list(outcomes):
         seen = outcomes.get(nodeid, {"failed"})  # collected but never reported: it did not run to the end
         if "failed" in seen:

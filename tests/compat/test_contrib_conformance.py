@@ -60,7 +60,8 @@ def test_tally_fails_a_test_whose_teardown_fails_and_one_that_never_finished(tmp
                _report("a", "setup", "passed"), _report("a", "call", "passed"), _report("a", "teardown", "passed"),
                _report("b", "call", "passed"), _report("b", "teardown", "failed"),
                _report("c", "setup", "skipped"),
-               _report("d", "call", "skipped", xfail=True))  # fmt: skip
+               _report("d", "call", "skipped", xfail=True),
+               _report("a", "call", "passed"))  # a second call report: a subtest  # fmt: skip
     result = celery_suite.tally("test_f.py", log)
     assert (result.passed, result.failed, result.skipped, result.body_passed) == (1, 2, 2, 2)
     assert result.failures == ["b", "e"]
