@@ -8,7 +8,8 @@ Steps: get the sdist (``pip download``), extract ``t/integration``, rewrite its 
 in its own process (taskora's ``taskora_celery`` plugin provides Celery's fixtures; the suite's
 ``celery_session_worker`` is an embedded taskora worker on the Redis broker and backend). Tests
 listed in ``conformance/not_applicable.txt`` are left out. Prints one line per file and a final
-``N passed, M failed``; ``--check-floor`` exits 1 when N is below ``conformance/floor.txt``.
+``N passed, M failed``; ``--check-floor`` exits 1 when a file (or the total of the files run) passes
+fewer tests than recorded in ``conformance/floor.txt``, so a subset run (``--files``) is checked too.
 A test counts as passed only when its setup, call and teardown all pass.
 """
 
@@ -81,19 +82,37 @@ def load_not_applicable(path: Path = NOT_APPLICABLE) -> dict[str, str]:
     return entries
 
 
-def read_floor(path: Path | None = None) -> int:
+def read_floor(path: Path | None = None) -> dict[str, int]:
+    """``{test file: passed}`` as last recorded (lines ``<file> <passed>``; ``#`` comments)."""
     path = path or FLOOR
-    numbers = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
-               if line.strip() and not line.startswith("#")]  # fmt: skip
-    if len(numbers) != 1 or not numbers[0].isdigit():
-        raise ValueError(f"{path} must hold one number (the last recorded pass count), found {numbers!r}")
-    return int(numbers[0])
+    floor = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, _, count = line.strip().partition(" ")
+        if not name.endswith(".py") or not count.strip().isdigit():
+            raise ValueError(f"{path}:{number}: expected '<test file> <passed count>', got {line!r}")
+        floor[name] = int(count)
+    return floor
 
 
-def write_floor(passed: int, path: Path | None = None) -> None:
+def write_floor(results: dict[str, int], path: Path | None = None) -> None:
+    """Record the pass counts of the files just run (other files keep their entries)."""
     path = path or FLOOR
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
-    path.write_text("\n".join([*lines, str(passed)]) + "\n", encoding="utf-8")
+    comments = [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
+    floor = {**read_floor(path), **results}
+    path.write_text("\n".join([*comments, *(f"{name} {floor[name]}" for name in sorted(floor))]) + "\n",
+                    encoding="utf-8")
+
+
+def below_floor(results: dict[str, int], floor: dict[str, int]) -> list[str]:
+    """What dropped: each file that passes fewer tests than recorded, and the total of the files run."""
+    drops = [f"{name}: {passed} passed < floor {floor[name]}" for name, passed in results.items()
+             if passed < floor.get(name, 0)]  # fmt: skip
+    recorded = sum(floor.get(name, 0) for name in results)
+    if sum(results.values()) < recorded:
+        drops.append(f"total: {sum(results.values())} passed < floor {recorded}")
+    return drops
 
 
 def prepare_suite(version: str, workdir: Path, migrate: bool = True) -> Path:
@@ -241,8 +260,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="test files of t/integration to run (comma-separated or repeated; default: all)")
     parser.add_argument("--timeout", type=float, default=30.0, help="per-test timeout in seconds (default 30)")
     parser.add_argument("--celery-version", default=DEFAULT_VERSION, help=f"Celery sdist (default {DEFAULT_VERSION})")
-    parser.add_argument("--check-floor", action="store_true", help="exit 1 if fewer tests pass than floor.txt")
-    parser.add_argument("--write-floor", action="store_true", help="record this run's pass count in floor.txt")
+    parser.add_argument("--check-floor", action="store_true", help="exit 1 if a file passes fewer tests than floor.txt")
+    parser.add_argument("--write-floor", action="store_true", help="record this run's pass counts in floor.txt")
     parser.add_argument("--workdir", type=Path, help="keep the migrated suite here (default: a temp folder)")
     parser.add_argument("--failures", action="store_true", help="list the node ids of failing tests")
     parser.add_argument("--reference-python", metavar="PYTHON",
@@ -270,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if args.reference_python else _floor_verdict(passed, args)
 
 
-def _run_all(suite: Path, wanted: list[str], args: argparse.Namespace) -> int:
+def _run_all(suite: Path, wanted: list[str], args: argparse.Namespace) -> dict[str, int]:
     not_applicable = load_not_applicable()
     skipped_files = {k: v for k, v in not_applicable.items() if "::" not in k and (not wanted or k in wanted)}
     files = select_files(suite, wanted, skipped_files)
@@ -280,20 +299,20 @@ def _run_all(suite: Path, wanted: list[str], args: argparse.Namespace) -> int:
             flush(server.url)
             results.append(run_file(suite, name, server.url, args.timeout, not_applicable, args.reference_python))
             print(f"# {name}: {results[-1].passed} passed, {results[-1].failed} failed", flush=True)
-    passed, _ = report(results, skipped_files, time.monotonic() - started)
+    report(results, skipped_files, time.monotonic() - started)
     if args.failures:
         for r in results:
             print("\n".join(f"FAILED {nodeid}" for nodeid in r.failures))
-    return passed
+    return {r.name: r.passed for r in results}
 
 
-def _floor_verdict(passed: int, args: argparse.Namespace) -> int:
+def _floor_verdict(passed: dict[str, int], args: argparse.Namespace) -> int:
     if args.write_floor:
         write_floor(passed)
-    if args.check_floor and passed < read_floor():
-        print(f"celery_suite: {passed} passed is below the recorded floor of {read_floor()}", file=sys.stderr)
-        return 1
-    return 0
+    drops = below_floor(passed, read_floor()) if args.check_floor else []
+    for drop in drops:
+        print(f"celery_suite: below the recorded floor: {drop}", file=sys.stderr)
+    return 1 if drops else 0
 
 
 if __name__ == "__main__":

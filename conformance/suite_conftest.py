@@ -23,7 +23,11 @@ def pytest_collection_modifyitems(items):
     """Every test gets the harness's timeout, ahead of the suite's own (longer) ``@pytest.mark.timeout``."""
     for item in items:
         item.add_marker(pytest.mark.timeout(_TIMEOUT), append=False)
-    _write({"collected": [item.nodeid for item in items]})
+
+
+def pytest_collection_finish(session):
+    """The tests that will run: after ``--deselect`` (which may act after the hook above)."""
+    _write({"collected": [item.nodeid for item in session.items]})
 
 
 def pytest_runtest_logreport(report):

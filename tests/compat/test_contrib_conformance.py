@@ -81,30 +81,34 @@ def test_the_harness_timeout_beats_a_suites_longer_timeout_marker(tmp_path):
         "def test_hangs():\n"
         "    threading.Event().wait(60)\n\n"
         "def test_quick():\n"
+        "    pass\n\n"
+        "def test_left_out():\n"
         "    pass\n"
     )
     log = tmp_path / "log.jsonl"
     env = {"CONFORMANCE_RESULTS": str(log), "CONFORMANCE_TIMEOUT": "1", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_slow.py"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=50)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_slow.py",
+                           "--deselect", "test_slow.py::test_left_out"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=50)  # fmt: skip
     assert "Timeout" in done.stdout, done.stdout[-2000:]
     result = celery_suite.tally("test_slow.py", log)
-    assert (result.passed, result.failed) == (1, 1)
+    assert (result.passed, result.failed) == (1, 1)  # the deselected test is neither
 
 
-def test_floor_is_one_number_and_check_floor_fails_below_it(tmp_path, monkeypatch):
+def test_floor_is_per_file_and_check_floor_fails_when_a_file_drops(tmp_path, monkeypatch):
     floor = tmp_path / "floor.txt"
-    floor.write_text("# the ratchet\n5\n")
+    floor.write_text("# the ratchet\ntest_a.py 5\ntest_b.py 2\n")
     monkeypatch.setattr(celery_suite, "FLOOR", floor)
-    args = Namespace(write_floor=False, check_floor=True)
-    assert celery_suite._floor_verdict(4, args) == 1
-    assert celery_suite._floor_verdict(5, args) == 0
-    celery_suite._floor_verdict(7, Namespace(write_floor=True, check_floor=False))
-    assert floor.read_text() == "# the ratchet\n7\n"
-    floor.write_text("5\n6\n")
-    with pytest.raises(ValueError, match="one number"):
+    check = Namespace(write_floor=False, check_floor=True)
+    assert celery_suite._floor_verdict({"test_a.py": 4, "test_b.py": 9}, check) == 1  # a file dropped
+    assert celery_suite._floor_verdict({"test_a.py": 5}, check) == 0  # a subset run checks its own files
+    assert celery_suite._floor_verdict({"test_new.py": 0}, check) == 0
+    celery_suite._floor_verdict({"test_a.py": 7}, Namespace(write_floor=True, check_floor=False))
+    assert floor.read_text() == "# the ratchet\ntest_a.py 7\ntest_b.py 2\n"
+    floor.write_text("test_a.py five\n")
+    with pytest.raises(ValueError, match="floor.txt:1: expected '<test file> <passed count>'"):
         celery_suite.read_floor(floor)
-    assert celery_suite.read_floor(ROOT / "conformance" / "floor.txt") >= 0  # the recorded one parses
+    assert isinstance(celery_suite.read_floor(ROOT / "conformance" / "floor.txt"), dict)  # the recorded one parses
 
 
 def test_the_command_runs_a_file_and_prints_the_table_and_final_line(integration):
