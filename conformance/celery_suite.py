@@ -170,8 +170,9 @@ def run_file(suite: Path, name: str, redis_url: str, timeout: float, not_applica
     started = time.monotonic()
     note, output = "", ""
     try:
-        output = subprocess.run(command, cwd=suite, env=_env(redis_url, timeout, log), capture_output=True, text=True,
-                                timeout=_file_budget(suite / "t" / "integration" / name, timeout)).stdout
+        done = subprocess.run(command, cwd=suite, env=_env(redis_url, timeout, log), capture_output=True, text=True,
+                              timeout=_file_budget(suite / "t" / "integration" / name, timeout))
+        output = done.stdout + done.stderr  # a conftest that fails to import reports on stderr
     except subprocess.TimeoutExpired:
         note = "killed: the file outlasted its budget; tests that never finished count as failed"
     result = tally(name, log, note, _first_error(output))
