@@ -129,3 +129,21 @@ def test_manager_waits_joins_and_asserts_task_states(test_app):
         manager.ensure_not_for_a_while(lambda: manager.true_or_raise(lambda: False), (Sentinel,), max_retries=2)
         manager.wait_until_idle()
     assert not manager.is_received(["no-such-task-id"])
+
+
+def test_wait_until_idle_gives_up_on_a_job_that_never_ends(test_app):
+    started, release = threading.Event(), threading.Event()
+
+    @test_app.task(name="contribtests.stuck")
+    def stuck():
+        started.set()
+        release.wait(30)
+
+    with start_worker(test_app, pool="threads", concurrency=2, shutdown_timeout=15):
+        stuck.delay()
+        assert started.wait(10)
+        try:
+            with pytest.raises(AssertionError, match="workers still busy after 0.5s"):
+                Manager(test_app).wait_until_idle(timeout=0.5)
+        finally:
+            release.set()

@@ -169,18 +169,22 @@ class ManagerMixin:
             raise Sentinel()
         return res
 
-    def wait_until_idle(self) -> None:
-        """Purge waiting jobs, then wait (up to ``block_timeout``) until no worker runs a job."""
+    def wait_until_idle(self, timeout: float = 60.0) -> None:
+        """Purge waiting jobs, then wait until no worker runs a job; AssertionError after ``timeout`` seconds.
+
+        Why a limit (Celery waits forever): a job that never ends would otherwise hang the test run in a
+        fixture teardown, where no per-test timeout applies any more.
+        """
         control = self.app.control
         while control.purge():
             pass
-        deadline = time.monotonic() + self.block_timeout
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             active = control.inspect().active() or {}
             if not sum(len(jobs) for jobs in active.values()):
                 return
-            time.sleep(0.05)
-        raise AssertionError(f"workers still busy after {self.block_timeout}s")
+            time.sleep(0.05)  # no event says "idle"; the workers' active lists are polled
+        raise AssertionError(f"workers still busy after {timeout}s: {control.inspect().active()}")
 
 
 class Manager(ManagerMixin):
