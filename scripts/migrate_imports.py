@@ -34,6 +34,7 @@ import io
 import re
 import shutil
 import sys
+import tempfile
 import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -186,31 +187,70 @@ def _check(text: str, filename: str) -> list[tuple[int, str, tuple[str, ...]]]:
 
 
 def unsupported(targets: list[tuple[int, str, tuple[str, ...]]]) -> list[str]:
-    """What the rewritten imports ask of ``taskora.compat`` that it does not have (imports it to check)."""
+    """What the rewritten imports ask of ``taskora.compat`` that it does not have (imports it to check).
+
+    Never raises: a module that fails to import, or a name whose lookup raises, is a note like any other
+    gap, because the rewrite itself is still right and the user needs the whole list, not the first one.
+    """
     problems = []
     for line, module, names in targets:
-        try:
-            loaded = importlib.import_module(module)
-        except ImportError:
-            problems.append(f"{line}: {module} does not exist in this taskora version")
+        loaded, error = _try_import(module)
+        if loaded is None:
+            problems.append(f"{line}: {module} {error}")
             continue
-        for name in names:
-            if name != "*" and not hasattr(loaded, name) and importlib.util.find_spec(f"{module}.{name}") is None:
-                problems.append(f"{line}: {module} has no {name}")
+        problems += [f"{line}: {why}" for why in (_missing(loaded, module, name) for name in names) if why]
     return problems
 
 
-def rewrite_file(path: Path) -> Result:
-    """Rewrite one file in place, keeping its encoding and line endings."""
+def _try_import(module: str) -> tuple[object | None, str]:
+    """``(module, "")``, or ``(None, why)`` when importing it fails for any reason."""
+    try:
+        return importlib.import_module(module), ""
+    except ImportError:
+        return None, "does not exist in this taskora version"
+    except Exception as exc:  # noqa: BLE001 - a broken module is a note, not a crash of the migration
+        return None, f"failed to import ({type(exc).__name__}: {exc})"
+
+
+def _missing(loaded: object, module: str, name: str) -> str | None:
+    """Why ``from module import name`` would fail (None when it works): no attribute, no submodule, or
+    the error a lazy attribute raises (``schedules.solar`` explains itself with an ImportError)."""
+    if name == "*":
+        return None
+    try:
+        if hasattr(loaded, name):
+            return None
+    except Exception as exc:  # noqa: BLE001 - a lazy attribute whose lookup fails is simply not provided
+        return f"{module} has no {name} ({exc})"
+    if hasattr(loaded, "__path__"):  # only a package has submodules; find_spec raises on a plain module
+        try:
+            if importlib.util.find_spec(f"{module}.{name}") is not None:
+                return None
+        except (ImportError, ValueError):
+            pass
+    return f"{module} has no {name}"
+
+
+def rewrite_file(path: Path, display: str | None = None) -> Result:
+    """Rewrite one file in place, keeping its encoding and line endings; ``display`` names it in notes."""
+    encoding, result = _plan_file(path, display or str(path))
+    if result.changes:
+        _write(path, encoding, result.text)
+    return result
+
+
+def _plan_file(path: Path, display: str) -> tuple[str, Result]:
+    """Read ``path`` in its declared encoding and compute its rewrite without writing anything."""
     with tokenize.open(path) as handle:
         encoding = handle.encoding
     with open(path, encoding=encoding, newline="") as handle:
         source = handle.read()
-    result = rewrite_source(source, filename=str(path))
-    if result.changes:
-        with open(path, "w", encoding=encoding, newline="") as handle:
-            handle.write(result.text)
-    return result
+    return encoding, rewrite_source(source, filename=display)
+
+
+def _write(path: Path, encoding: str, text: str) -> None:
+    with open(path, "w", encoding=encoding, newline="") as handle:
+        handle.write(text)
 
 
 def python_files(root: Path) -> Iterator[Path]:
@@ -223,6 +263,9 @@ def python_files(root: Path) -> Iterator[Path]:
 def migrate_tree(source: Path, target: Path | None = None, check: bool = False) -> dict[Path, Result]:
     """Copy ``source`` to ``target`` (or work in place when ``target`` is None) and rewrite every file.
 
+    All or nothing: the copy is built in a hidden sibling folder of ``target`` and renamed into place
+    only when every file has been rewritten, and an in-place run writes only once every file's rewrite
+    is known, so an error (a file that does not parse, a full disk) never leaves a half-migrated tree.
     With ``check``, each rewritten import is tried against the installed ``taskora.compat`` and what it
     lacks becomes a note. Returns the results of the files that changed or carry notes, keyed by path
     relative to the root.
@@ -230,21 +273,51 @@ def migrate_tree(source: Path, target: Path | None = None, check: bool = False) 
     source = Path(source)
     if not source.is_dir():
         raise NotADirectoryError(f"project folder {source} does not exist or is not a directory")
-    root = source
-    if target is not None:
-        target = Path(target)
-        if target.exists() and any(target.iterdir()):
-            raise FileExistsError(f"target folder {target} exists and is not empty")
-        shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_IGNORED_DIRS, "*.pyc"))
-        root = target
-    results = {}
+    if target is None:
+        plans = _plan_tree(source, source, check)
+        for path, (encoding, result) in plans.items():
+            if result.changes:
+                _write(source / path, encoding, result.text)
+        return _reported(plans)
+    return _migrate_copy(source, Path(target), check)
+
+
+def _migrate_copy(source: Path, target: Path, check: bool) -> dict[Path, Result]:
+    """Build the rewritten copy in a staging folder next to ``target``, then rename it into place."""
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise FileExistsError(f"target folder {target} exists and is not empty")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.migrating-", dir=target.parent))
+    try:
+        ignore = shutil.ignore_patterns(*_IGNORED_DIRS, "*.pyc")
+        shutil.copytree(source, staging, dirs_exist_ok=True, ignore=ignore)
+        plans = _plan_tree(staging, source, check)
+        for path, (encoding, result) in plans.items():
+            if result.changes:
+                _write(staging / path, encoding, result.text)
+        if target.exists():
+            target.rmdir()
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return _reported(plans)
+
+
+def _plan_tree(root: Path, named_as: Path, check: bool) -> dict[Path, tuple[str, Result]]:
+    """Every file's rewrite under ``root``, computed in memory; notes and errors name ``named_as``'s files."""
+    plans = {}
     for path in python_files(root):
-        result = rewrite_file(path)
+        relative = path.relative_to(root)
+        encoding, result = _plan_file(path, str(named_as / relative))
         if check:
-            result.notes += [f"{path.relative_to(root)}:{problem}" for problem in unsupported(result.targets)]
-        if result.changes or result.notes:
-            results[path.relative_to(root)] = result
-    return results
+            result.notes += [f"{relative}:{problem}" for problem in unsupported(result.targets)]
+        plans[relative] = (encoding, result)
+    return plans
+
+
+def _reported(plans: dict[Path, tuple[str, Result]]) -> dict[Path, Result]:
+    return {path: result for path, (_, result) in plans.items() if result.changes or result.notes}
 
 
 def _diff(source: Path) -> int:

@@ -194,13 +194,66 @@ def test_imports_taskora_compat_lacks_are_reported_by_the_command(tmp_path):
     (source / "conftest.py").write_text(
         "from celery import Celery, shared_task, no_such_name\n"
         "from celery.schedules import crontab\n"
-        "from celery.contrib.testing.worker import start_worker\n"
+        "from celery.contrib.abortable import AbortableTask\n"
     )
     done = subprocess.run([sys.executable, str(SCRIPT), str(source), str(tmp_path / "dst")],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
         "note: conftest.py:1: taskora.compat has no no_such_name",
-        "note: conftest.py:3: taskora.compat.contrib.testing.worker does not exist in this taskora version",
+        "note: conftest.py:3: taskora.compat.contrib.abortable does not exist in this taskora version",
     ]
     assert mi.unsupported(mi.rewrite_source("from celery.schedules import crontab\n").targets) == []
+
+
+@pytest.fixture(scope="module")
+def celery_sdist(tmp_path_factory):
+    """Celery 5.7.0's sdist (env TASKORA_CELERY_SDIST, the harness cache, or ``pip download``)."""
+    from conformance.sdist import SdistUnavailable
+    from conformance.sdist import celery_sdist as fetch
+
+    try:
+        return fetch("5.7.0")
+    except SdistUnavailable as exc:
+        pytest.skip(f"no network and no local copy of the celery 5.7.0 sdist: {exc}")
+
+
+@pytest.mark.parametrize("tree", ["examples", "t/integration"])
+def test_celerys_own_trees_migrate_completely_with_notes_for_what_compat_lacks(celery_sdist, tmp_path, tree):
+    from conformance.sdist import extract
+
+    original = extract(celery_sdist, tree, tmp_path / "sdist")
+    results = mi.migrate_tree(original, tmp_path / "migrated", check=True)
+    copied = sorted(p.relative_to(tmp_path / "migrated") for p in mi.python_files(tmp_path / "migrated"))
+    assert copied == sorted(p.relative_to(original) for p in mi.python_files(original))
+    for path in mi.python_files(tmp_path / "migrated"):
+        text = path.read_text()
+        assert _celery_imports(text) == [], path
+        compile(text, str(path), "exec")
+    assert sum(r.changes for r in results.values()) > 20
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging folder left
+
+
+def test_names_that_cannot_be_resolved_become_notes_not_crashes():
+    targets = mi.rewrite_source(
+        "from celery.canvas import StampingVisitor, Signature\n"  # a name inside a plain module
+        "from celery.schedules import solar, crontab\n"  # a lazy attribute that raises ImportError
+        "import celery.no_such_module as m\n"
+    ).targets
+    problems = mi.unsupported(targets)
+    assert problems[0] == "1: taskora.compat.canvas has no StampingVisitor"
+    assert problems[1].startswith("2: taskora.compat.schedules has no solar (") and "ephem" in problems[1]
+    assert problems[2] == "3: taskora.compat.no_such_module does not exist in this taskora version"
+    assert len(problems) == 3
+
+
+def test_a_failing_copy_writes_nothing_and_in_place_writes_nothing(tmp_path):
+    source = _project(tmp_path / "src")
+    (source / "zz_broken.py").write_text("from celery import (\n")
+    with pytest.raises(SyntaxError) as info:
+        mi.migrate_tree(source, tmp_path / "out" / "dst")
+    assert info.value.filename == str(source / "zz_broken.py")
+    assert list((tmp_path / "out").iterdir()) == []
+    with pytest.raises(SyntaxError):
+        mi.migrate_tree(source)
+    assert (source / "proj" / "celery.py").read_text().startswith("from celery import Celery")

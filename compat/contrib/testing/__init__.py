@@ -1,0 +1,1 @@
+"""``celery.contrib.testing``: test apps, an embedded worker and the integration-test manager."""
