@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TREES = {"taskora": "taskora", "compat": "taskora.compat", "lua": "taskora.lua"}
 # Leaf modules every layer may use: they import nothing of ours.
-FOUNDATION = {"taskora.errors", "taskora.clock", "taskora.ids"}
+FOUNDATION = {"taskora.errors", "taskora.clock", "taskora.ids", "taskora.urls"}
 
 
 def module_files() -> dict[str, Path]:
