@@ -48,9 +48,7 @@ def announce(app: Any, native: Any, event: Any, *, expired: bool) -> None:
 
 
 def _first_to_announce(native: Any, event: Any) -> bool:
-    adapter = native.adapter
-    mark = adapter.keys.task_prefix(event.task) + event.id + ":revoked-signal"
-    return bool(adapter.client.set(mark, "1", nx=True, ex=SENT_MARK_TTL))
+    return native.adapter.mark_job_once(event.task, event.id, "revoked-signal", SENT_MARK_TTL)
 
 
 def _request(app: Any, native: Any, event: Any) -> Context:

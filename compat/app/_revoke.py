@@ -65,7 +65,7 @@ def _on_dropped(app: Any, native: Taskora, event: Event, *, expired: bool) -> No
     if task is None or (not expired and event.reason != "revoked"):
         return
     job = native.adapter.get_job(event.task, event.id)
-    if job is None or not native.adapter.client.hsetnx(native.adapter.keys.job(event.task, event.id), SENT_FIELD, "1"):
+    if job is None or not native.adapter.set_job_field_once(event.task, event.id, SENT_FIELD):
         return  # trimmed already, or another worker sent it
     data = native.serializer.loads(job["data"]) if job.get("data") is not None else {}
     data = data if isinstance(data, dict) else {}
