@@ -12,9 +12,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 if TYPE_CHECKING:
     from ..clock import Clock
     from .keys import Keys
+
+#: Errors that mean "the store is not answering" (any adapter raises these); loops back off and try again on them.
+CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
 @dataclass
@@ -72,6 +78,9 @@ class EnqueueRequest:
     expire_at_ms: int = 0
     version: int = 1
     fields: dict[str, str] = field(default_factory=dict)
+
+#: How long a finished workflow hash is kept (ms), like failed jobs by default.
+KEEP_FINISHED_MS = 7 * 24 * 3600 * 1000
 
 
 @dataclass

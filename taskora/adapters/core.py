@@ -12,21 +12,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse, NoScriptError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..clock import Clock, SystemClock
 from ..errors import BrokerUnreachableError, SchemaVersionMismatchError
 from ..urls import mask_url
+from .base import CONNECTION_ERRORS
 from .keys import MIN_COMPAT, WIRE_VERSION, Keys
 from .replies import _text
 from .scripts import ScriptSet, ThreadConnections
 
 log = logging.getLogger("taskora.adapters.redis")
 
-#: Errors that mean "Redis is not answering"; loops back off and try again on these.
-CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+__all__ = ["CONNECTION_ERRORS", "RedisCore"]
 
 
 class RedisCore:

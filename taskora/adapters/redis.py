@@ -17,10 +17,10 @@ from redis.retry import Retry
 
 from ..clock import Clock
 from ..urls import mask_url
-from .base import BatchResult, ClaimedJob, ClaimResult, Completion, EnqueueRequest
+from .base import CONNECTION_ERRORS, BatchResult, ClaimedJob, ClaimResult, Completion, EnqueueRequest
 from .claiming import ClaimingOps
 from .control import ControlOps
-from .core import CONNECTION_ERRORS, RedisCore
+from .core import RedisCore
 from .dispatch import DispatchOps
 from .maintenance import MaintenanceOps
 from .replies import PAYLOAD_FIELDS, ClaimInFlight, decode_job

@@ -12,12 +12,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .base import OpenNode, ReadyNode
+from .base import KEEP_FINISHED_MS, OpenNode, ReadyNode
 from .core import RedisCore
 from .replies import _text
-
-#: How long a finished workflow hash is kept (ms), like failed jobs by default.
-KEEP_FINISHED_MS = 7 * 24 * 3600 * 1000
 
 
 class WorkflowOps(RedisCore):

@@ -10,8 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.base import Adapter, EnqueueRequest, OpenNode, ReadyNode
-from ..adapters.workflows import KEEP_FINISHED_MS
+from ..adapters.base import KEEP_FINISHED_MS, Adapter, EnqueueRequest, OpenNode, ReadyNode
 
 if TYPE_CHECKING:
     from .graph import Graph
