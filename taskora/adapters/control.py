@@ -75,3 +75,25 @@ class ControlOps(JobReads):
     def set_job_field_once(self, task: str, job_id: str, name: str, value: str = "1") -> bool:
         """Write field ``name`` of a job's hash unless it is there: True for the one caller that wrote it."""
         return bool(self.client.hsetnx(self.keys.job(task, job_id), name, value))
+
+    # -- the control channel: broadcast requests, workers' replies on a per-request list ------------------------
+    def control_publish(self, request_json: str) -> int:
+        """Broadcast a control request to every subscribed worker; returns how many were listening."""
+        return int(self.client.publish(self.keys.control_channel, request_json))
+
+    def control_reply(self, request_id: str, reply_json: str, ttl_s: int) -> None:
+        """Append one worker's reply to ``request_id``'s reply list, which expires ``ttl_s`` after the last one."""
+        key = self.keys.control_reply(request_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.rpush(key, reply_json)
+        pipe.expire(key, ttl_s)
+        pipe.execute()
+
+    def control_wait_reply(self, request_id: str, timeout_s: float) -> Any:
+        """The next reply to ``request_id`` (raw), waiting at most ``timeout_s``; None when none came."""
+        popped = self.blocking.blpop([self.keys.control_reply(request_id)], timeout=max(timeout_s, 0.01))
+        return None if popped is None else popped[1]
+
+    def control_forget(self, request_id: str) -> None:
+        """Drop replies to ``request_id`` nobody will read."""
+        self.client.delete(self.keys.control_reply(request_id))

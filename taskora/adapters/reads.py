@@ -90,6 +90,13 @@ class JobReads(RedisCore):
         return {"waiting": wait + prio, "active": active, "delayed": delayed, "completed": completed,
                 "failed": failed, "expired": expired, "cancelled": cancelled}
 
+    def delayed_head(self, task: str, count: int) -> list[tuple[str, int]]:
+        """The ``count`` soonest delayed jobs (eta/countdown, retry backoff) of ``task``: (id, due epoch ms)."""
+        if count <= 0:  # ZRANGE 0 -1 would be every delayed job
+            return []
+        head = self.client.zrange(self.keys.state_set(task, "delayed"), 0, count - 1, withscores=True)
+        return [(_text(job_id), int(due)) for job_id, due in head]
+
     def list_ids(self, task: str, state: str, start: int = 0, stop: int = -1) -> list[str]:
         """Job ids of ``task`` in ``state`` (newest first for finished states)."""
         k = self.keys
