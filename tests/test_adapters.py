@@ -157,7 +157,9 @@ def test_dispatch_many_survives_a_lost_script_cache(redis_url: str) -> None:
 def _contract_members() -> dict[str, object]:
     from taskora.adapters.base import Adapter
 
-    return {name: value for name, value in vars(Adapter).items() if callable(value) and not name.startswith("_")}
+    concerns = [cls for cls in Adapter.__mro__ if cls.__module__ == Adapter.__module__]
+    return {name: value for cls in concerns for name, value in vars(cls).items()
+            if callable(value) and not name.startswith("_")}
 
 
 @pytest.mark.parametrize("kind", ["redis", "memory"])

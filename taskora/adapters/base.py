@@ -1,9 +1,10 @@
 """The adapter contract: what the layers above ``adapters/`` may ask of a store, and the values they exchange.
 
-``Adapter`` is a ``typing.Protocol`` derived from what the app, the worker, the scheduler, the inspectors,
-workflows and the Celery front actually call. Code above ``adapters/`` types against it and never reaches
-into a concrete adapter's connection or scripts (tests/test_import_contract.py checks that), so a store is
-one class that satisfies this protocol: today ``RedisAdapter`` (and the in-memory engine built on it).
+``Adapter`` is a ``typing.Protocol`` (one protocol per concern, combined) derived from what the app, the
+worker, the scheduler, the inspectors, workflows and the Celery front actually call. Code above ``adapters/``
+types against it and never reaches into a concrete adapter's connection or scripts
+(tests/test_import_contract.py checks that), so a store is one class that satisfies this protocol: today
+``RedisAdapter`` (and the in-memory engine built on it).
 """
 
 from __future__ import annotations
@@ -119,29 +120,25 @@ class InFlightClaim(Protocol):
     def result(self) -> ClaimResult: ...
 
 
-class Adapter(Protocol):
-    """One store of jobs, reached only through named operations (every state change is one engine script)."""
+class Lifecycle(Protocol):
+    """Lifecycle (adapters/core.py)."""
 
-    kind: str
-    keys: Keys
-    prefix: str | None
-    clock: Clock
-    #: Where the store is, for banners and errors: never with a password.
-    address: str
-    #: Longest a blocking wait may last on the adapter's connections (seconds; inf for no bound).
-    longest_block_s: float
-
-    # -- lifecycle (adapters/core.py) --
     def now_ms(self) -> int: ...
     def connect(self) -> None: ...
     def handshake(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
-    # -- producing (adapters/dispatch.py) --
+
+class Producing(Protocol):
+    """Producing (adapters/dispatch.py)."""
+
     def enqueue(self, req: EnqueueRequest) -> bool: ...
     def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[bool]: ...
 
-    # -- the worker's transitions (adapters/claiming.py, adapters/waiting.py) --
+
+class Transitions(Protocol):
+    """The worker's transitions (adapters/claiming.py, adapters/waiting.py)."""
+
     def claim(self, task: str, token: str, lock_ttl_ms: int) -> ClaimResult: ...
     def ack(self, job: ClaimedJob, result: str | bytes, *, keep: bool = True, next_token: str | None = None,
             lock_ttl_ms: int = 0) -> ClaimResult: ...  # fmt: skip
@@ -162,7 +159,10 @@ class Adapter(Protocol):
     def wait_for_work(self, task: str, timeout_s: float) -> bool: ...
     def wake_workers(self, task: str, count: int) -> None: ...
 
-    # -- job reads (adapters/reads.py) --
+
+class JobReading(Protocol):
+    """Job reads (adapters/reads.py)."""
+
     def get_job(self, task: str, job_id: str) -> dict[str, Any] | None: ...
     def get_fields(self, task: str, job_id: str, names: Sequence[str]) -> dict[str, Any]: ...
     def find_task_of(self, job_id: str, task_names: Sequence[str]) -> str | None: ...
@@ -176,7 +176,10 @@ class Adapter(Protocol):
     def list_ids(self, task: str, state: str, start: int = 0, stop: int = -1) -> list[str]: ...
     def delayed_head(self, task: str, count: int) -> list[tuple[str, int]]: ...
 
-    # -- control (adapters/control.py) --
+
+class Controlling(Protocol):
+    """Control (adapters/control.py)."""
+
     def cancel(self, task: str, job_id: str, reason: str = "", *, terminate: str = "") -> str: ...
     def retry_failed(self, task: str, job_ids: Sequence[str]) -> int: ...
     def purge(self, task: str) -> int: ...
@@ -191,7 +194,10 @@ class Adapter(Protocol):
     def control_wait_reply(self, request_id: str, timeout_s: float) -> Any: ...
     def control_forget(self, request_id: str) -> None: ...
 
-    # -- maintenance (adapters/maintenance.py) --
+
+class Maintaining(Protocol):
+    """Maintenance (adapters/maintenance.py)."""
+
     def stall_sweep(self, task: str, max_count: int) -> tuple[list[str], list[str]]: ...
     def reclaim(self, task: str, job_id: str, token: str, max_lost: int | None) -> str: ...
     def locks_of_active(self, task: str, chunk: int = 1000) -> list[tuple[str, str]]: ...
@@ -203,7 +209,10 @@ class Adapter(Protocol):
     def trim(self, task: str, *, completed_age_ms: int, completed_count: int, failed_age_ms: int,
              failed_count: int, batch: int = 1000) -> int: ...  # fmt: skip
 
-    # -- scheduler (adapters/scheduling.py) --
+
+class Scheduling(Protocol):
+    """Scheduler (adapters/scheduling.py)."""
+
     def scheduler_lock(self, token: str, ttl_ms: int) -> int: ...
     def scheduler_unlock(self, token: str) -> bool: ...
     def scheduler_tick(self, token: str,
@@ -213,7 +222,10 @@ class Adapter(Protocol):
     def schedules_earliest(self) -> int | None: ...
     def schedules_read(self, names: Sequence[str] | None = None) -> dict[str, tuple[str, int | None]]: ...
 
-    # -- workflows and saved groups (adapters/workflows.py) --
+
+class WorkflowStoring(Protocol):
+    """Workflows and saved groups (adapters/workflows.py)."""
+
     def workflow_create(self, wf_id: str, fields: Mapping[str, Any], *, created_at: int, expire_at: int) -> None: ...
     def workflow_advance(self, wf_id: str, node: int, result: str | bytes) -> tuple[str, list[ReadyNode]]: ...
     def workflow_end(self, wf_id: str, final: str, *, node: int | None = None, error: str = "",
@@ -230,3 +242,17 @@ class Adapter(Protocol):
     def group_save(self, group_id: str, members_json: str, ttl_ms: int | None) -> None: ...
     def group_load(self, group_id: str) -> str | None: ...
     def group_delete(self, group_id: str) -> bool: ...
+
+
+class Adapter(Lifecycle, Producing, Transitions, JobReading, Controlling, Maintaining, Scheduling, WorkflowStoring,
+              Protocol):  # fmt: skip
+    """One store of jobs, reached only through named operations (every state change is one engine script)."""
+
+    kind: str
+    keys: Keys
+    prefix: str | None
+    clock: Clock
+    #: Where the store is, for banners and errors: never with a password.
+    address: str
+    #: Longest a blocking wait may last on the adapter's connections (seconds; inf for no bound).
+    longest_block_s: float
