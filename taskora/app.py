@@ -8,7 +8,8 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .adapters.redis import RedisAdapter, safe_address
+from .adapters.base import Adapter
+from .adapters.redis import RedisAdapter
 from .clock import Clock
 from .errors import ConfigurationError, UnknownTaskError
 from .events import APP_EVENTS, TASK_EVENTS, Emitter, Event
@@ -23,7 +24,7 @@ from .urls import mask_url
 log = logging.getLogger("taskora.app")
 
 
-def resolve_adapter(adapter: RedisAdapter | str | None, clock: Clock | None = None) -> RedisAdapter:
+def resolve_adapter(adapter: Adapter | str | None, clock: Clock | None = None) -> Adapter:
     """``None`` or ``"memory://"``: the in-memory engine; a ``redis://`` URL: Redis; else the adapter itself."""
     if adapter is None or adapter == "memory://" or adapter == "memory":
         from .memory import memory_adapter
@@ -31,7 +32,7 @@ def resolve_adapter(adapter: RedisAdapter | str | None, clock: Clock | None = No
         return memory_adapter(clock=clock)
     if isinstance(adapter, str):
         if not adapter.startswith(("redis://", "rediss://", "unix://", "valkey://")):
-            raise ConfigurationError(f"unsupported broker URL {safe_address(adapter)!r}: use redis://, rediss://, "
+            raise ConfigurationError(f"unsupported broker URL {mask_url(adapter)!r}: use redis://, rediss://, "
                                      f"unix:// or memory://")
         from .redis import redis_adapter
 
@@ -55,7 +56,7 @@ class Taskora:
 
     def __init__(
         self,
-        adapter: RedisAdapter | str | None = None,
+        adapter: Adapter | str | None = None,
         *,
         defaults: Mapping[str, Any] | None = None,
         retention: Mapping[str, Any] | None = None,
@@ -65,7 +66,7 @@ class Taskora:
         scheduler: Mapping[str, Any] | None = None,
         allow_pickle: bool = False,
     ) -> None:
-        self.adapter = resolve_adapter(adapter, clock)
+        self.adapter: Adapter = resolve_adapter(adapter, clock)
         self.defaults: TaskOptions = build_task_options(defaults or {})
         self.retention = parse_retention(retention)
         self.serializer = get_serializer(serializer, allow_pickle=allow_pickle)

@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .adapters.redis import CONNECTION_ERRORS
+from .adapters.base import CONNECTION_ERRORS
 
 if TYPE_CHECKING:
     from .app import Taskora

@@ -151,3 +151,94 @@ def test_dispatch_many_survives_a_lost_script_cache(redis_url: str) -> None:
         assert app.adapter.counts("flushed-batch")["waiting"] == 251
     finally:
         app.close()
+
+
+# -- the adapter contract (taskora/adapters/base.py) ---------------------------------------------------------------
+def _contract_members() -> dict[str, object]:
+    from taskora.adapters.base import Adapter
+
+    concerns = [cls for cls in Adapter.__mro__ if cls.__module__ == Adapter.__module__]
+    return {name: value for cls in concerns for name, value in vars(cls).items()
+            if callable(value) and not name.startswith("_")}
+
+
+@pytest.mark.parametrize("kind", ["redis", "memory"])
+def test_each_adapter_has_every_contract_operation_with_its_parameters(kind: str) -> None:
+    import inspect
+
+    from taskora.adapters.memory import MemoryAdapter
+    from taskora.adapters.redis import RedisAdapter
+
+    cls = RedisAdapter if kind == "redis" else MemoryAdapter
+    members = _contract_members()
+    assert len(members) > 60
+    for name, declared in members.items():
+        implemented = getattr(cls, name, None)
+        assert implemented is not None, f"{cls.__name__} lacks {name}"
+        assert list(inspect.signature(implemented).parameters) == list(inspect.signature(declared).parameters), name
+
+
+def test_the_old_import_places_still_work() -> None:
+    from taskora.adapters import base
+    from taskora.adapters.redis import (
+        CONNECTION_ERRORS,
+        BatchResult,
+        ClaimedJob,
+        ClaimInFlight,
+        ClaimResult,
+        Completion,
+        EnqueueRequest,
+        RedisAdapter,
+        decode_job,
+    )
+    from taskora.workflow.store import KEEP_FINISHED_MS, OpenNode, ReadyNode
+
+    assert (ClaimedJob, ClaimResult, Completion, BatchResult, EnqueueRequest) == (
+        base.ClaimedJob, base.ClaimResult, base.Completion, base.BatchResult, base.EnqueueRequest)
+    assert (OpenNode, ReadyNode, KEEP_FINISHED_MS, CONNECTION_ERRORS) == (
+        base.OpenNode, base.ReadyNode, base.KEEP_FINISHED_MS, base.CONNECTION_ERRORS)
+    assert callable(decode_job) and ClaimInFlight.result and RedisAdapter.enqueue_many
+
+
+def test_saved_groups_round_trip_and_expire(app: Taskora) -> None:
+    adapter = app.adapter
+    assert adapter.group_load("g1") is None
+    adapter.group_save("g1", '["a", "b"]', None)
+    assert adapter.group_load("g1") == '["a", "b"]'
+    adapter.group_save("g2", "[]", 60_000)
+    assert 0 < adapter.client.pttl(adapter.keys.group_result("g2")) <= 60_000
+    assert adapter.group_delete("g1") is True
+    assert adapter.group_delete("g1") is False and adapter.group_load("g1") is None
+
+
+def test_once_only_marks_let_exactly_one_caller_through(app: Taskora) -> None:
+    adapter = app.adapter
+    assert adapter.mark_job_once("t", "j1", "revoked-signal", 60) is True
+    assert adapter.mark_job_once("t", "j1", "revoked-signal", 60) is False
+    assert adapter.mark_job_once("t", "j2", "revoked-signal", 60) is True  # per job
+    assert 0 < adapter.client.ttl(adapter.keys.task_prefix("t") + "j1:revoked-signal") <= 60
+
+
+def test_delayed_head_lists_the_soonest_delayed_jobs(app: Taskora) -> None:
+    task = app.task("later", lambda data: data)
+    for delay in (30_000, 10_000, 20_000):
+        task.dispatch({}, delay=delay)
+    head = app.adapter.delayed_head("later", 2)
+    assert len(head) == 2 and head[0][1] < head[1][1]
+    assert [due for _id, due in head] == sorted(due for _id, due in app.adapter.delayed_head("later", 10))[:2]
+    assert app.adapter.delayed_head("later", 0) == []
+
+
+def test_control_replies_are_published_collected_and_forgotten(app: Taskora) -> None:
+    adapter = app.adapter
+    pubsub = adapter.pubsub()
+    pubsub.subscribe(adapter.keys.control_channel)
+    assert adapter.control_publish('{"command": "ping"}') == 1
+    adapter.control_reply("r1", '{"hostname": "w1"}', 30)
+    assert 0 < adapter.client.ttl(adapter.keys.control_reply("r1")) <= 30
+    assert adapter.control_wait_reply("r1", 1.0) in (b'{"hostname": "w1"}', '{"hostname": "w1"}')
+    assert adapter.control_wait_reply("r1", 0.05) is None  # nothing more came
+    adapter.control_reply("r1", "{}", 30)
+    adapter.control_forget("r1")
+    assert adapter.client.exists(adapter.keys.control_reply("r1")) == 0
+    pubsub.close()

@@ -101,3 +101,88 @@ def test_the_contract_sees_a_backward_import(tmp_path: Path) -> None:
 @pytest.mark.parametrize("module", ["taskora.compat.app.base", "taskora.adapters.redis", "taskora.lua"])
 def test_every_tree_is_read(module: str) -> None:
     assert module in MODULES
+
+
+# -- the adapter contract (taskora/adapters/base.py) ---------------------------------------------------------------
+#: Modules above adapters/ that may import a concrete adapter module: where one is constructed.
+CONSTRUCTORS = {"taskora.app", "taskora.redis", "taskora.memory"}
+#: What the layers above may import from adapters/: the contract and its values (the rest is one adapter's inside).
+CONTRACT = {"taskora.adapters.base"}
+#: Attributes of an adapter that are its inside: its connections and its engine scripts.
+ADAPTER_INSIDE = {"client", "blocking", "scripts", "runner"}
+#: worker/ modules that still reach past the contract (being split in parallel): the lead shrinks this list.
+WORKER_ALLOWED = {
+    "taskora.worker.control": {"imports taskora.adapters.redis", "adapter.client", "adapter.blocking"},
+    "taskora.worker.feeder": {"imports taskora.adapters.redis"},
+    "taskora.worker.idle": {"imports taskora.adapters.redis"},
+    "taskora.worker.liveness": {"imports taskora.adapters.redis"},
+    "taskora.worker.lookahead": {"imports taskora.adapters.redis"},
+    "taskora.worker.loop": {"imports taskora.adapters.redis"},
+    "taskora.worker.runtime": {"imports taskora.adapters.redis"},
+    "taskora.worker.supervisor": {"imports taskora.adapters.redis"},
+}
+
+
+def _names_adapter(node: ast.expr) -> bool:
+    """``adapter``, ``self.adapter``, ``app.adapter``, ``native.adapter``...: an expression naming an adapter."""
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+    return name == "adapter" or name.endswith("_adapter")
+
+
+def adapter_bypasses(path: Path) -> set[str]:
+    """``adapter.client``-like uses in one file: an adapter's connections, scripts, or any underscore name."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Attribute) and _names_adapter(node.value):
+            if node.attr in ADAPTER_INSIDE or (node.attr.startswith("_") and not node.attr.startswith("__")):
+                found.add(f"adapter.{node.attr}")
+    return found
+
+
+def concrete_adapter_imports(module: str, path: Path) -> set[str]:
+    return {f"imports {target}" for target in imported_names(module, path)
+            if target.startswith("taskora.adapters") and target not in CONTRACT}
+
+
+def contract_breaches() -> dict[str, set[str]]:
+    """Per module above adapters/: how it reaches past the Adapter protocol, beyond what it is allowed."""
+    breaches = {}
+    for module, path in sorted(MODULES.items()):
+        if layer(module) not in ("taskora", "compat") or module in FOUNDATION:
+            continue
+        found = adapter_bypasses(path)
+        if module not in CONSTRUCTORS:
+            found |= concrete_adapter_imports(module, path)
+        found -= WORKER_ALLOWED.get(module, set())
+        if found:
+            breaches[module] = found
+    return breaches
+
+
+def test_code_above_adapters_goes_through_the_adapter_contract() -> None:
+    assert contract_breaches() == {}
+
+
+def test_the_worker_allow_list_only_names_what_is_still_there() -> None:
+    """An allow-list entry that no longer happens must go, so the list only ever shrinks."""
+    for module, allowed in WORKER_ALLOWED.items():
+        path = MODULES[module]
+        assert allowed <= adapter_bypasses(path) | concrete_adapter_imports(module, path), module
+
+
+@pytest.mark.parametrize("source", [
+    "def f(app):\n    return app.adapter.client.get('k')\n",
+    "def f(adapter):\n    adapter.scripts.load_all(None)\n",
+    "def f(self):\n    return self.adapter._pipeline_scripts(None, [])\n",
+    "def f(native):\n    return native.adapter.runner\n",
+])
+def test_the_contract_sees_a_bypass(tmp_path: Path, source: str) -> None:
+    fake = tmp_path / "x.py"
+    fake.write_text(source)
+    assert adapter_bypasses(fake)
+
+
+def test_the_contract_sees_a_concrete_adapter_import(tmp_path: Path) -> None:
+    fake = tmp_path / "x.py"
+    fake.write_text("from ..adapters.redis import RedisAdapter\nfrom ..adapters.base import Adapter\n")
+    assert concrete_adapter_imports("taskora.workflow.x", fake) == {"imports taskora.adapters.redis"}

@@ -68,7 +68,7 @@ def _on_dropped(app: Any, native: Taskora, event: Event, *, expired: bool) -> No
     if task is None or (not expired and event.reason != "revoked"):
         return
     job = native.adapter.get_job(event.task, event.id)
-    if job is None or not _first_to_announce(native, event):
+    if job is None or not native.adapter.mark_job_once(event.task, event.id, "revoked-signal", SENT_MARK_TTL):
         return  # trimmed already, or another worker sent it
     if not expired:
         request_log.info("Discarding revoked task: %s[%s]", task.name, event.id)
@@ -78,10 +78,3 @@ def _on_dropped(app: Any, native: Taskora, event: Event, *, expired: bool) -> No
                       kwargs=dict(data.get("kwargs") or {}), hostname=app.hostname, is_eager=False)
     signals.task_revoked.send(sender=task, request=request, terminated=False, signum=None, expired=expired)
 
-
-def _first_to_announce(native: Taskora, event: Event) -> bool:
-    """One worker of all that read the event wins; the mark is a key of its own (expiring), so a job hash
-    trimmed meanwhile is never recreated by it."""
-    adapter = native.adapter
-    mark = adapter.keys.job(event.task, event.id) + ":revoked-signal"
-    return bool(adapter.client.set(mark, "1", nx=True, ex=SENT_MARK_TTL))

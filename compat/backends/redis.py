@@ -33,7 +33,7 @@ class RedisBackend(Backend):
     @property
     def client(self) -> Any:
         """The Redis client of the app's store (``redis.Redis``, a cluster client or fakeredis)."""
-        return self._native.adapter.client
+        return self._native.adapter.raw_client()
 
     def _now_ms(self) -> int:
         return int(self._native.adapter.now_ms())

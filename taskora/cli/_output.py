@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..adapters.redis import CONNECTION_ERRORS
+from ..adapters.base import CONNECTION_ERRORS
 from ..errors import BrokerUnreachableError, TaskoraError
 
 F = TypeVar("F", bound=Callable[..., Any])

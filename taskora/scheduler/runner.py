@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.redis import CONNECTION_ERRORS
+from ..adapters.base import CONNECTION_ERRORS
 from ..durations import to_seconds
 from ..errors import ConfigurationError, TaskoraError, reject_unknown
 from .manager import RUNNING_STATES, run_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.redis import EnqueueRequest
+from ..adapters.base import EnqueueRequest
 from ..durations import to_ms
 from ..errors import ConfigurationError
 from .graph import Node, build_graph, node_input

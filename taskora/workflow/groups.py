@@ -26,23 +26,23 @@ def _check_id(group_id: Any) -> str:
 
 def save_group(app: Taskora, group_id: str, members: Sequence[str], ttl: Any = None) -> None:
     """Store ``members`` under ``group_id`` (replacing a previous save); ``ttl`` (seconds, "1d"...) expires it."""
-    key = app.adapter.keys.group_result(_check_id(group_id))
+    group_id = _check_id(group_id)
     bad = [m for m in members if not isinstance(m, str)]
     if bad:
         raise ConfigurationError(f"group members must be strings, got {bad[0]!r}")
     px = to_ms(ttl, name="ttl") if ttl is not None else None
-    app.adapter.client.set(key, json.dumps(list(members)), px=px if px else None)
+    app.adapter.group_save(group_id, json.dumps(list(members)), px if px else None)
 
 
 def load_group(app: Taskora, group_id: str) -> list[str] | None:
     """The members saved under ``group_id``, or None when nothing was saved (or it expired)."""
-    raw = app.adapter.client.get(app.adapter.keys.group_result(_check_id(group_id)))
+    raw = app.adapter.group_load(_check_id(group_id))
     if raw is None:
         return None
-    members = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    members = json.loads(raw)
     return [str(m) for m in members]
 
 
 def delete_group(app: Taskora, group_id: str) -> bool:
     """Forget a saved group; True when something was deleted."""
-    return bool(app.adapter.client.delete(app.adapter.keys.group_result(_check_id(group_id))))
+    return app.adapter.group_delete(_check_id(group_id))

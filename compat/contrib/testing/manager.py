@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from kombu.utils.functional import retry_over_time
 
-from taskora.adapters.redis import CONNECTION_ERRORS
+from taskora.adapters.base import CONNECTION_ERRORS
 
 from ... import states
 from ...exceptions import TimeoutError as CeleryTimeoutError

@@ -143,7 +143,7 @@ def _queue_list(queues: Iterable[str] | str | None) -> list[str] | None:
 
 
 def _in_memory(native: Any) -> bool:
-    from taskora.adapters.memory import MemoryAdapter
+    from taskora.memory import MemoryAdapter
 
     return isinstance(native.adapter, MemoryAdapter)
 

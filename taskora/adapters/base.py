@@ -1,0 +1,261 @@
+"""The adapter contract: what the layers above ``adapters/`` may ask of a store, and the values they exchange.
+
+``Adapter`` is a ``typing.Protocol`` (one protocol per concern, combined) derived from what the app, the
+worker, the scheduler, the inspectors, workflows and the Celery front actually call. Code above ``adapters/``
+types against it and never reaches into a concrete adapter's connection or scripts
+(tests/test_import_contract.py checks that), so a store is one class that satisfies this protocol: today
+``RedisAdapter`` (and the in-memory engine built on it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+if TYPE_CHECKING:
+    from ..clock import Clock
+    from .keys import Keys
+
+#: Errors that mean "the store is not answering" (any adapter raises these); loops back off and try again on them.
+CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+@dataclass
+class ClaimedJob:
+    """A job this worker holds: its lock token and the job hash as read at claim time."""
+
+    task: str
+    id: str
+    token: str
+    fields: dict[str, Any]
+
+
+@dataclass
+class ClaimResult:
+    """What a claim (or a fused finish-and-claim) returned."""
+
+    job: ClaimedJob | None = None
+    #: When nothing was claimable: the next delayed job's due time (epoch ms), if any.
+    next_due_ms: int | None = None
+    #: For fused transitions: how the finished job ended ('ok', 'retrying', 'failed', 'lost').
+    status: str | None = None
+    #: With a job: other jobs were waiting when it was claimed.
+    more: bool = False
+
+
+@dataclass
+class Completion:
+    """One completed job for ``ack_many``: the job, its serialized result, and whether to keep it."""
+
+    job: ClaimedJob
+    result: str | bytes
+    keep: bool = True
+
+
+@dataclass
+class BatchResult:
+    """What ``ack_many`` returned: a status per completion ('ok'/'lost'), the jobs claimed, and (when it
+    claimed fewer than asked) the next delayed run time, if any."""
+
+    statuses: list[str] = field(default_factory=list)
+    jobs: list[ClaimedJob] = field(default_factory=list)
+    next_due_ms: int | None = None
+
+
+@dataclass(slots=True)
+class EnqueueRequest:
+    """Everything one enqueue writes (see lua/enqueue.lua)."""
+
+    task: str
+    id: str
+    data: str | bytes
+    delay_ms: int = 0
+    priority: int = 0
+    max_attempts: int = 1
+    expire_at_ms: int = 0
+    version: int = 1
+    fields: dict[str, str] = field(default_factory=dict)
+
+#: How long a finished workflow hash is kept (ms), like failed jobs by default.
+KEEP_FINISHED_MS = 7 * 24 * 3600 * 1000
+
+
+@dataclass
+class ReadyNode:
+    """A workflow node whose deps all completed: what the caller needs to build and enqueue its job."""
+
+    index: int
+    task: str
+    job_id: str
+    mode: str
+    data: bytes
+    fanin: bool
+    meta: dict[str, Any]
+    upstream: list[bytes]
+
+
+@dataclass
+class OpenNode:
+    """A workflow node that had not finished when its workflow failed or was cancelled."""
+
+    index: int
+    task: str
+    job_id: str
+    previous: str
+    #: The node takes a group's results (a chord body): Celery fails it with a ChordError.
+    fanin: bool = False
+
+
+class InFlightClaim(Protocol):
+    """A claim sent ahead (``claim_later`` / ``ack_later``): its reply is read with ``result()``."""
+
+    task: str
+    token: str
+    fused: bool
+
+    def result(self) -> ClaimResult: ...
+
+
+class Lifecycle(Protocol):
+    """Lifecycle (adapters/core.py)."""
+
+    def now_ms(self) -> int: ...
+    def connect(self) -> None: ...
+    def handshake(self) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+    def raw_client(self) -> Any:
+        """The Redis client under the store, for a front-end that exposes another library's raw key/value API
+        (the Celery front's ``RedisBackend.client``); taskora itself never goes around the named operations."""
+        ...
+
+
+class Producing(Protocol):
+    """Producing (adapters/dispatch.py)."""
+
+    def enqueue(self, req: EnqueueRequest) -> bool: ...
+    def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[bool]: ...
+
+
+class Transitions(Protocol):
+    """The worker's transitions (adapters/claiming.py, adapters/waiting.py)."""
+
+    def claim(self, task: str, token: str, lock_ttl_ms: int) -> ClaimResult: ...
+    def ack(self, job: ClaimedJob, result: str | bytes, *, keep: bool = True, next_token: str | None = None,
+            lock_ttl_ms: int = 0) -> ClaimResult: ...  # fmt: skip
+    def fail(self, job: ClaimedJob, error: str, *, retry_delay_ms: int | None = None, detail: str = "",
+             retry_data: str | bytes | None = None, next_token: str | None = None,
+             lock_ttl_ms: int = 0) -> ClaimResult: ...  # fmt: skip
+    def ack_many(self, task: str, completions: Sequence[Completion], *, claim: int = 0, token: str = "",
+                 lock_ttl_ms: int = 0) -> BatchResult: ...  # fmt: skip
+    def ack_later(self, job: ClaimedJob, result: str | bytes, *, keep: bool, next_token: str,
+                  lock_ttl_ms: int) -> InFlightClaim: ...  # fmt: skip
+    def claim_later(self, task: str, token: str, lock_ttl_ms: int) -> InFlightClaim: ...
+    def nack(self, task: str, job_id: str, token: str = "") -> bool: ...
+    def extend_locks(self, held: Iterable[ClaimedJob], lock_ttl_ms: int) -> list[str]: ...
+    def finish_cancel(self, job: ClaimedJob) -> bool: ...
+    def set_progress(self, task: str, job_id: str, progress: str | bytes) -> bool: ...
+    def append_log(self, task: str, job_id: str, entry: str, cap: int = 1000) -> None: ...
+    def wait_then_claim(self, task: str, timeout_s: float, token: str, lock_ttl_ms: int) -> ClaimResult: ...
+    def wait_for_work(self, task: str, timeout_s: float) -> bool: ...
+    def wake_workers(self, task: str, count: int) -> None: ...
+
+
+class JobReading(Protocol):
+    """Job reads (adapters/reads.py)."""
+
+    def get_job(self, task: str, job_id: str) -> dict[str, Any] | None: ...
+    def get_fields(self, task: str, job_id: str, names: Sequence[str]) -> dict[str, Any]: ...
+    def find_task_of(self, job_id: str, task_names: Sequence[str]) -> str | None: ...
+    def get_logs(self, task: str, job_id: str) -> list[str]: ...
+    def read_events(self, positions: dict[str, str], block_ms: int, count: int = 500) -> list[Any]: ...
+    def stream_end_and_fields(self, task: str, job_id: str,
+                              names: Sequence[str]) -> tuple[str, dict[str, Any]] | None: ...  # fmt: skip
+    def next_due_ms(self, task: str) -> int | None: ...
+    def last_event_id(self, task: str) -> str: ...
+    def counts(self, task: str) -> dict[str, int]: ...
+    def list_ids(self, task: str, state: str, start: int = 0, stop: int = -1) -> list[str]: ...
+    def delayed_head(self, task: str, count: int) -> list[tuple[str, int]]: ...
+
+
+class Controlling(Protocol):
+    """Control (adapters/control.py)."""
+
+    def cancel(self, task: str, job_id: str, reason: str = "", *, terminate: str = "") -> str: ...
+    def retry_failed(self, task: str, job_ids: Sequence[str]) -> int: ...
+    def purge(self, task: str) -> int: ...
+    def set_rate_limit(self, task: str, interval_ms: float | None) -> None: ...
+    def declare_rate_limit(self, task: str, interval_ms: float | None) -> bool: ...
+    def rate_limit_interval(self, task: str) -> float | None: ...
+    def pubsub(self) -> Any: ...
+    def mark_job_once(self, task: str, job_id: str, mark: str, ttl_s: int) -> bool: ...
+    def control_publish(self, request_json: str) -> int: ...
+    def control_reply(self, request_id: str, reply_json: str, ttl_s: int) -> None: ...
+    def control_wait_reply(self, request_id: str, timeout_s: float) -> Any: ...
+    def control_forget(self, request_id: str) -> None: ...
+
+
+class Maintaining(Protocol):
+    """Maintenance (adapters/maintenance.py)."""
+
+    def stall_sweep(self, task: str, max_count: int) -> tuple[list[str], list[str]]: ...
+    def reclaim(self, task: str, job_id: str, token: str, max_lost: int | None) -> str: ...
+    def locks_of_active(self, task: str, chunk: int = 1000) -> list[tuple[str, str]]: ...
+    def held_with(self, task: str, tokens: Iterable[str], chunk: int = 1000) -> list[str]: ...
+    def mark_alive(self, worker_id: str, name: str, ttl_ms: int) -> None: ...
+    def mark_all_alive(self, workers: dict[str, str], ttl_ms: int) -> None: ...
+    def mark_gone(self, worker_id: str) -> None: ...
+    def alive(self, worker_ids: Iterable[str]) -> set[str]: ...
+    def trim(self, task: str, *, completed_age_ms: int, completed_count: int, failed_age_ms: int,
+             failed_count: int, batch: int = 1000) -> int: ...  # fmt: skip
+
+
+class Scheduling(Protocol):
+    """Scheduler (adapters/scheduling.py)."""
+
+    def scheduler_lock(self, token: str, ttl_ms: int) -> int: ...
+    def scheduler_unlock(self, token: str) -> bool: ...
+    def scheduler_tick(self, token: str,
+                       records: Sequence[tuple[str, str, int, str, int]]) -> list[str] | None: ...  # fmt: skip
+    def schedule_set(self, name: str, expected: str, config: str, next_ms: int | None) -> bool: ...
+    def schedules_due(self, now_ms: int, limit: int) -> list[str]: ...
+    def schedules_earliest(self) -> int | None: ...
+    def schedules_read(self, names: Sequence[str] | None = None) -> dict[str, tuple[str, int | None]]: ...
+
+
+class WorkflowStoring(Protocol):
+    """Workflows and saved groups (adapters/workflows.py)."""
+
+    def workflow_create(self, wf_id: str, fields: Mapping[str, Any], *, created_at: int, expire_at: int) -> None: ...
+    def workflow_advance(self, wf_id: str, node: int, result: str | bytes) -> tuple[str, list[ReadyNode]]: ...
+    def workflow_end(self, wf_id: str, final: str, *, node: int | None = None, error: str = "",
+                     detail: str = "") -> tuple[bool, list[OpenNode]]: ...  # fmt: skip
+    def workflow_settle(self, wf_id: str, items: Sequence[tuple[OpenNode, str, str, str]],
+                        node_fields: dict[int, dict[str, str]] | None = None) -> list[str]: ...  # fmt: skip
+    def workflow_fields(self, wf_id: str, names: Sequence[str]) -> dict[str, Any]: ...
+    def workflow_hash(self, wf_id: str) -> dict[str, Any]: ...
+    def workflow_ids(self, start: int = 0, stop: int = -1) -> list[str]: ...
+    def workflow_forget(self, wf_ids: Sequence[str]) -> None: ...
+    def workflow_due_deadlines(self, limit: int = 100) -> list[str]: ...
+    def workflow_drop_deadline(self, wf_id: str) -> None: ...
+    def workflow_memory_usage(self, wf_id: str) -> int: ...
+    def group_save(self, group_id: str, members_json: str, ttl_ms: int | None) -> None: ...
+    def group_load(self, group_id: str) -> str | None: ...
+    def group_delete(self, group_id: str) -> bool: ...
+
+
+class Adapter(Lifecycle, Producing, Transitions, JobReading, Controlling, Maintaining, Scheduling, WorkflowStoring,
+              Protocol):  # fmt: skip
+    """One store of jobs, reached only through named operations (every state change is one engine script)."""
+
+    kind: str
+    keys: Keys
+    prefix: str | None
+    clock: Clock
+    #: Where the store is, for banners and errors: never with a password.
+    address: str
+    #: Longest a blocking wait may last on the adapter's connections (seconds; inf for no bound).
+    longest_block_s: float

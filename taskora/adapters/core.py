@@ -1,0 +1,146 @@
+"""The Redis adapter's core: its connections, the wire handshake, and how scripts are sent.
+
+Two rules from the engine notes shape it. State transitions are never re-sent by redis-py's retry
+(a lost reply would apply them twice), so the command client has retries off; every script is
+also written to be harmless when run again. Blocking reads (the marker wait, the event stream)
+run on their own connection pool with no socket timeout, so a long block is never mistaken for a
+dead connection. Every concern of the adapter (adapters/dispatch.py, claiming.py, ...) builds on this.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from redis.exceptions import AuthenticationError, InvalidResponse, NoScriptError, ResponseError
+
+from ..clock import Clock, SystemClock
+from ..errors import BrokerUnreachableError, SchemaVersionMismatchError
+from ..urls import mask_url
+from .base import CONNECTION_ERRORS
+from .keys import MIN_COMPAT, WIRE_VERSION, Keys
+from .replies import _text
+from .scripts import ScriptSet, ThreadConnections
+
+log = logging.getLogger("taskora.adapters.redis")
+
+__all__ = ["CONNECTION_ERRORS", "RedisCore"]
+
+
+class RedisCore:
+    """Talks to one Redis (or Valkey, or an in-process fakeredis) through the engine scripts."""
+
+    kind = "redis"
+
+    def __init__(
+        self,
+        client: Any,
+        blocking_client: Any,
+        *,
+        prefix: str | None = None,
+        clock: Clock | None = None,
+        address: str = "redis",
+    ) -> None:
+        self.client = client
+        self.blocking = blocking_client
+        self.keys = Keys(prefix)
+        self.prefix = prefix
+        self.clock: Clock = clock or SystemClock()
+        self.address = mask_url(address)  # shown in banners, reprs and errors: never with its password
+        self.scripts = ScriptSet()
+        self._scripts_loaded = False
+        #: What transition scripts are sent through: the calling thread's own connection on a real
+        #: Redis, the client itself otherwise (the in-memory engine has no sockets to save).
+        self.runner: Any = ThreadConnections(client) if _has_sockets(client) else client
+        #: Longest a blocking command on the runner may block: shorter than the client's socket timeout, or
+        #: the read would time out first and the wait would look like a broken connection.
+        self.longest_block_s = _longest_block(client)
+
+    def now_ms(self) -> int:
+        return self.clock.now_ms()
+
+    def raw_client(self) -> Any:
+        return self.client
+
+    def connect(self) -> None:
+        """Check Redis answers and that its keyspace speaks our wire format."""
+        try:
+            self.client.ping()
+        except AuthenticationError as exc:  # a ConnectionError to redis-py, but no wait will fix a password
+            raise BrokerUnreachableError(f"Redis at {self.address} refused the connection: {exc}",
+                                         retryable=False) from exc
+        except CONNECTION_ERRORS as exc:
+            raise BrokerUnreachableError(f"cannot reach Redis at {self.address}: {exc}") from exc
+        except InvalidResponse as exc:  # something answered, but not in Redis's protocol
+            raise BrokerUnreachableError(f"the server at {self.address} does not speak the Redis protocol "
+                                         f"({exc}); is this a Redis port?", retryable=False) from exc
+        except ResponseError as exc:  # refused while connecting: SELECT of a missing database, AUTH, HELLO
+            raise BrokerUnreachableError(f"Redis at {self.address} refused the connection: {exc}",
+                                         retryable=False) from exc
+        self.handshake()
+
+    def handshake(self) -> dict[str, Any]:
+        """Write or read ``taskora:meta`` and refuse a store whose wire window does not meet ours."""
+        reply = self.scripts.handshake(
+            self.client,
+            [self.keys.meta],
+            [WIRE_VERSION, MIN_COMPAT, f"taskora-wire-{WIRE_VERSION}", self.now_ms()],
+        )
+        theirs = {"wireVersion": _text(reply[0]) if reply[0] is not None else None,
+                  "minCompat": _text(reply[1]) if reply[1] is not None else None,
+                  "writtenBy": _text(reply[2]) if reply[2] is not None else None}
+        try:
+            their_version, their_min = int(theirs["wireVersion"]), int(theirs["minCompat"])
+        except (TypeError, ValueError):
+            raise SchemaVersionMismatchError("invalid_meta", (WIRE_VERSION, MIN_COMPAT), theirs) from None
+        if their_min > WIRE_VERSION:
+            raise SchemaVersionMismatchError("theirs_too_new", (WIRE_VERSION, MIN_COMPAT), theirs)
+        if their_version < MIN_COMPAT:
+            raise SchemaVersionMismatchError("theirs_too_old", (WIRE_VERSION, MIN_COMPAT), theirs)
+        return theirs
+
+    def close(self) -> None:
+        for c in (self.client, self.blocking):
+            try:
+                c.close()
+            except Exception:  # closing is best effort: the process may be exiting
+                log.debug("closing a Redis client failed", exc_info=True)
+
+    def _pipeline_scripts(self, script: Any, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """Many calls of ``script`` in one round trip, on this thread's connection where there is one
+        (a redis-py pipeline packs every argument through Python first: 5 µs a job for enqueue_many)."""
+        if isinstance(self.runner, ThreadConnections):
+            replies = self.runner.call_many(*(("EVALSHA", script.sha, len(keys), *keys, *args) for keys, args in calls))
+        else:
+            pipe = self.client.pipeline(transaction=False)
+            for keys, args in calls:
+                script.queue_in(pipe, keys, args)
+            replies = pipe.execute(raise_on_error=False)
+        missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+        if missing:  # Redis lost its script cache; those calls never ran, so resend only them
+            self.scripts.load_all(self.client)
+            for i in missing:
+                replies[i] = script(self.runner, *calls[i])
+        for r in replies:
+            if isinstance(r, Exception):
+                raise r
+        return replies
+
+    def _block_s(self, timeout_s: float) -> float:
+        """A blocking command's timeout on the runner: under its socket timeout, and never 0 (forever)."""
+        return max(min(timeout_s, self.longest_block_s), 0.001)
+
+
+def _has_sockets(client: Any) -> bool:
+    """A redis-py client of a real server (the in-memory engine's fakeredis client is not one)."""
+    return type(client).__module__.split(".")[0] == "redis" and hasattr(client, "connection_pool")
+
+
+def _longest_block(client: Any) -> float:
+    """How long a blocking command may block on ``client``'s connections: a margin under its socket timeout
+    (none: no bound), so a quiet wait never reads as a dead connection."""
+    pool = getattr(client, "connection_pool", None)
+    timeout = pool.connection_kwargs.get("socket_timeout") if pool is not None else None
+    if not timeout:
+        return float("inf")
+    return max(0.01, timeout - min(1.0, timeout / 2))

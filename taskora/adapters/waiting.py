@@ -1,0 +1,51 @@
+"""Waiting for work: blocking on a task's marker, the fused wait-then-claim, and waking blocked claimers."""
+
+from __future__ import annotations
+
+from redis.exceptions import NoScriptError, ResponseError
+
+from ..clock import SystemClock
+from ..errors import from_engine_reply
+from .base import ClaimResult
+from .core import RedisCore
+from .replies import _claim_reply
+from .scripts import ThreadConnections
+
+
+class WaitingOps(RedisCore):
+    """The marker sorted set (``taskora:...:marker``) says when a claim may succeed."""
+
+    def wait_then_claim(self, task: str, timeout_s: float, token: str, lock_ttl_ms: int) -> ClaimResult:
+        """Block on the marker (``wait_for_work``), then claim. On a real Redis both go out in one write
+        on this thread's connection: Redis runs the claim the moment the wait ends, and the caller wakes
+        once, to the claim's reply. A claim after a wait that timed out is what the caller sends next
+        anyway. Its ``now`` is '' (Redis' clock), since nobody knows when it will run; with another clock
+        than the system's (a virtual one) or no sockets (the in-memory engine) the two go one by one."""
+        keys, claim = self.keys.queue(task), self.scripts.claim
+        args = [self.keys.task_prefix(task), "", token, lock_ttl_ms]
+        if timeout_s <= 0 or not (isinstance(self.runner, ThreadConnections) and isinstance(self.clock, SystemClock)):
+            if timeout_s > 0:
+                self.wait_for_work(task, timeout_s)
+            args[1] = self.now_ms()
+            return _claim_reply(task, token, claim(self.runner, keys, args))
+        marker_wait = ("BZPOPMIN", self.keys.marker(task), self._block_s(timeout_s))
+        waited, reply = self.runner.call_many(marker_wait, ("EVALSHA", claim.sha, len(keys), *keys, *args))
+        if isinstance(waited, Exception):
+            raise waited
+        if isinstance(reply, NoScriptError):  # Redis lost its script cache; the claim did not run
+            reply = claim(self.runner, keys, args)
+        elif isinstance(reply, ResponseError):
+            raise from_engine_reply(str(reply)) from reply
+        return _claim_reply(task, token, reply)
+
+    def wait_for_work(self, task: str, timeout_s: float) -> bool:
+        """Block until a marker says a claim may succeed, or the timeout passes."""
+        if isinstance(self.runner, ThreadConnections):  # the calling thread's own connection: no pool on the way
+            return self.runner.call("BZPOPMIN", self.keys.marker(task), self._block_s(timeout_s)) is not None
+        return self.blocking.bzpopmin(self.keys.marker(task), timeout=max(timeout_s, 0.001)) is not None
+
+    def wake_workers(self, task: str, count: int) -> None:
+        """Wake up to ``count`` blocked claimers of ``task`` (used to stop a worker promptly)."""
+        members = {f"wake:{i}": 0 for i in range(count)}
+        if members:
+            self.client.zadd(self.keys.marker(task), members)
