@@ -86,9 +86,9 @@ class RedisCore:
             [self.keys.meta],
             [WIRE_VERSION, MIN_COMPAT, f"taskora-wire-{WIRE_VERSION}", self.now_ms()],
         )
-        theirs = {"wireVersion": _text(reply[0]) if reply[0] is not None else None,
-                  "minCompat": _text(reply[1]) if reply[1] is not None else None,
-                  "writtenBy": _text(reply[2]) if reply[2] is not None else None}
+        theirs: dict[str, Any] = {"wireVersion": _text(reply[0]) if reply[0] is not None else None,
+                                  "minCompat": _text(reply[1]) if reply[1] is not None else None,
+                                  "writtenBy": _text(reply[2]) if reply[2] is not None else None}
         try:
             their_version, their_min = int(theirs["wireVersion"]), int(theirs["minCompat"])
         except (TypeError, ValueError):
@@ -140,7 +140,7 @@ def _longest_block(client: Any) -> float:
     """How long a blocking command may block on ``client``'s connections: a margin under its socket timeout
     (none: no bound), so a quiet wait never reads as a dead connection."""
     pool = getattr(client, "connection_pool", None)
-    timeout = pool.connection_kwargs.get("socket_timeout") if pool is not None else None
+    timeout: float | None = pool.connection_kwargs.get("socket_timeout") if pool is not None else None
     if not timeout:
         return float("inf")
     return max(0.01, timeout - min(1.0, timeout / 2))

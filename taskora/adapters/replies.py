@@ -6,7 +6,7 @@ Every adapter module parses what Redis answers through these, so one reply shape
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from redis.exceptions import NoScriptError, ResponseError
 
@@ -83,7 +83,8 @@ def _batch_reply(task: str, token: str, n: int, reply: Sequence[Any]) -> BatchRe
     i = n + 1
     while i < len(reply):
         size = int(reply[i])
-        batch.jobs.append(_claim_reply(task, token, reply[i + 1:i + 1 + size]).job)
+        claimed = _claim_reply(task, token, reply[i + 1:i + 1 + size]).job
+        batch.jobs.append(cast(ClaimedJob, claimed))  # ack_many lists claimed jobs only: never None here
         i += 1 + size
     return batch
 
