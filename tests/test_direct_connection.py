@@ -157,3 +157,29 @@ def test_commands_in_flight_fail_with_a_connection_error_when_the_connection_bre
 def _kill_client_named(client: redis.Redis, name: str) -> int:
     ids = [c["id"] for c in client.client_list() if c.get("name") == name]
     return sum(int(client.execute_command("CLIENT", "KILL", "ID", i)) for i in ids)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_a_call_interrupted_before_its_reply_leaves_no_stale_reply_behind(redis_url: str) -> None:
+    """A signal handler raising mid-read (a soft time limit does) must not leave the blocked command's reply
+    to be read by the next call as its own."""
+    import signal
+
+    connection = DirectConnection(_pool(redis_url))
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise _Interrupted()
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        with pytest.raises(_Interrupted):
+            connection.call("BLPOP", "direct-nothing-here", "1")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert connection.call("PING") == b"PONG"
+    assert connection.call("SET", "direct-after", "1") == b"OK"

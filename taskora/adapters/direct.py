@@ -178,6 +178,12 @@ class DirectConnection:
             raise
         except OSError as exc:
             raise self._lost(exc) from exc
+        except BaseException:
+            # Interrupted between the write and the last reply (a soft time limit's signal, a timeout's async
+            # exception): the replies still to come would be read by the next call as its own. Drop the
+            # connection instead; the next call opens a fresh one.
+            self.disconnect()
+            raise
 
     def _read_reply(self) -> Any:
         reader = self._reader
