@@ -18,6 +18,9 @@ __all__ = ["rebuild_exception", "failure_exception", "retry_exception", "loads_d
 #: Module and name of the native retry signal whose error detail carries the retry's exception.
 RETRY_SIGNAL = ("taskora.compat.app._trace", "RetrySignal")
 
+#: Native error types the engine stores under stable names, shown as the Celery type a Celery user expects.
+_AS_CELERY = {("taskora.errors", "DependencyFailedError"): ("taskora.compat.exceptions", "ChordError")}
+
 #: Synthetic classes made for stored exception types that are not importable here (one per name).
 _synthetic: dict[tuple[str, str], type[Exception]] = {}
 
@@ -44,6 +47,7 @@ def rebuild_exception(detail: dict[str, Any]) -> BaseException:
     exception class of the same name; a name that is not an exception class is a ``SecurityError``.
     """
     module, qualname = str(detail.get("module") or "builtins"), str(detail.get("type") or "Exception")
+    module, qualname = _AS_CELERY.get((module, qualname), (module, qualname))
     args = detail.get("args")
     args = list(args) if isinstance(args, list) else [detail.get("message", "")]
     cls = _lookup_class(module, qualname)

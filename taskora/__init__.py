@@ -6,9 +6,13 @@ from .errors import (
     BrokerUnreachableError,
     CancelledError,
     ConfigurationError,
+    DependencyFailedError,
     DuplicateJobError,
     ExpiredError,
     JobFailedError,
+    JobNotFoundError,
+    MalformedJobError,
+    OptionTypeError,
     RetryError,
     SchemaVersionMismatchError,
     SerializationError,
@@ -18,6 +22,8 @@ from .errors import (
     TimeoutError,
     UnknownTaskError,
     ValidationError,
+    WorkerError,
+    WorkerLostError,
 )
 from .events import Event
 from .handles import ResultHandle
@@ -31,6 +37,12 @@ from .workflow import Chain, Chord, Group, Signature, WorkflowHandle, chain, cho
 __version__ = "0.1.0"
 
 __all__ = [
+    "DependencyFailedError",
+    "JobNotFoundError",
+    "MalformedJobError",
+    "OptionTypeError",
+    "WorkerError",
+    "WorkerLostError",
     "BrokerUnreachableError",
     "AbortSignal",
     "Context",

@@ -96,6 +96,13 @@ class ExpiredError(TaskoraError):
     """The job's ``ttl`` passed before a worker started it."""
 
 
+class DependencyFailedError(TaskoraError):
+    """A workflow node that never ran because a node it depends on failed (a chord body whose group failed).
+
+    Stored on that node's job under this stable name; a front-end may show it as its own type (the Celery
+    front raises ``ChordError``)."""
+
+
 class StalledError(TaskoraError):
     """The job's worker stopped extending its lock more than ``stall.max_count`` times."""
 

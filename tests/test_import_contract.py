@@ -186,3 +186,23 @@ def test_the_contract_sees_a_concrete_adapter_import(tmp_path: Path) -> None:
     fake = tmp_path / "x.py"
     fake.write_text("from ..adapters.redis import RedisAdapter\nfrom ..adapters.base import Adapter\n")
     assert concrete_adapter_imports("taskora.workflow.x", fake) == {"imports taskora.adapters.redis"}
+
+
+def compat_names_in_native_code() -> list[str]:
+    """String literals naming the Celery front in native modules (docstrings aside): the engine building or
+    storing one of compat's types by name would tie old jobs to compat's file layout."""
+    found = []
+    for module, path in sorted(MODULES.items()):
+        if layer(module) == "compat":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                if "taskora.compat" in node.value:
+                    found.append(f"{module}:{node.lineno}: {node.value!r}")
+    return found
+
+
+def test_native_code_names_nothing_of_the_celery_front() -> None:
+    assert compat_names_in_native_code() == []

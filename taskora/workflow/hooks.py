@@ -106,16 +106,17 @@ def _announce(app: Taskora, wf_id: str, final: str, node: int | None, error: str
 
 def _settlement(n: OpenNode, final: str, error: str, detail: str, celery: bool,
                 failing_job: Any) -> tuple[OpenNode, str, str, str]:  # fmt: skip
-    """Celery marks the remaining steps failed with the same error, and a chord body with ChordError."""
+    """Celery marks the remaining steps failed with the same error, and a fan-in node (a chord body) with a
+    DependencyFailedError naming the failed job (which the Celery front shows as its ChordError)."""
     if not celery:
         return n, "cancelled", f"workflow {final}: {error}" if final == "failed" else error, ""
     if not n.fanin:
         return n, "failed", error, detail
     job = failing_job.decode() if isinstance(failing_job, bytes) else failing_job
     message = f"Dependency {job} raised {error}"
-    chord_detail = json.dumps({"type": "ChordError", "module": "taskora.compat.exceptions", "message": message,
+    chord_detail = json.dumps({"type": "DependencyFailedError", "module": "taskora.errors", "message": message,
                                "args": [message], "traceback": ""})
-    return n, "failed", f"ChordError: {message}", chord_detail
+    return n, "failed", f"DependencyFailedError: {message}", chord_detail
 
 
 def sweep_expired(app: Taskora, limit: int = 100) -> int:
