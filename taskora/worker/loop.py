@@ -30,6 +30,7 @@ from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
 from .idle import DueAlarm, wait_then_claim
 from .liveness import Liveness
 from .lookahead import ClaimWatch, Lookahead, SentClaim
+from .reconnect import OUTAGE, Backoff, GaveUp, address_of, once, run_forever, until_done
 from .runtime import JobRuntime
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ class Worker:
                  name: str | None = None) -> None:  # fmt: skip
         self.app = app
         self.adapter = app.adapter
+        #: The broker's address (password masked) for outage logs (reconnect.py).
+        self._address = address_of(self.adapter)
         self.tasks = [t for t in tasks if t.handler is not None]
         self.concurrency = concurrency
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
@@ -90,7 +93,7 @@ class Worker:
     def start(self) -> None:
         self.adapter.connect()
         self.liveness.beat()  # before any claim under a token that names this worker
-        self._new_token = self.liveness.new_token
+        self._new_token = self.liveness.new_token  # names this worker once its key is written
         apply_rate_limits(self.app, self.tasks)  # the tasks' declared limits, shared with every other worker
         self._subscribe_cancels()  # before any claim, so no cancel of a job we hold can be missed
         for task in self.tasks:
@@ -192,17 +195,14 @@ class Worker:
             self._release_reserved(job)
 
     def _safely(self, fn: Any, *args: Any) -> Any:
-        try:
-            return fn(*args)
-        except CONNECTION_ERRORS as exc:
-            log.warning("Redis unreachable during %s: %s", getattr(fn, "__name__", fn), exc)
-            return None
+        """``fn(*args)``, or None when Redis is unreachable (reported once per outage, reconnect.py)."""
+        return once(self._address, fn, *args)
 
     # -- slots --------------------------------------------------------------------------------
     def _slot_loop(self, task: Task) -> None:
         lookahead = Lookahead()
         job: ClaimedJob | None = None
-        backoff = 0.05
+        backoff = Backoff()
         while not self._stopping.is_set() or job is not None:
             claimed, job = job, None  # whatever happens below, a job is handed to _process once
             try:
@@ -211,17 +211,16 @@ class Worker:
                 else:
                     self._settle(lookahead)
                     job = self._pop_ahead(lookahead) or self._claim_or_wait(task)
-                backoff = 0.05
+                OUTAGE.back()
+                backoff.reset()
             except CONNECTION_ERRORS as exc:
-                log.warning("Redis unreachable (%s); %s retries in %.2fs", exc, task.name, backoff)
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 2.0)
+                OUTAGE.lost(self._address, exc, f"slot of {task.name}")
+                backoff.wait(self._stopping)
                 self._after_reconnect()
             except Exception as exc:  # a bug here must not take the slot down with it, nor leave its job active
                 self._report_slot_error(task.name, claimed)
                 self._fail_held(claimed, exc)
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 2.0)
+                backoff.wait(self._stopping)
         self._give_back_ahead(lookahead)
 
     def _fed_slot_loop(self, feeder: SlotFeeder) -> None:
@@ -340,19 +339,13 @@ class Worker:
         Resending is safe: a finish whose reply was lost finds the job no longer held and reports
         'lost'. Only a cold stop gives up, leaving the job to stall recovery (run again, never lost).
         """
-        backoff = 0.05
-        while True:
-            try:
-                return finish()
-            except CONNECTION_ERRORS as exc:
-                if self._cold.is_set():
-                    log.warning("job %s (%s): outcome not recorded before shutdown (%s); stall recovery will "
-                                "run it again", runtime.id, runtime.task_name, exc)
-                    return ClaimResult()
-                log.warning("job %s (%s): Redis unreachable recording its outcome (%s); retrying in %.2fs",
-                            runtime.id, runtime.task_name, exc, backoff)
-                self._cold.wait(backoff)
-                backoff = min(backoff * 2, 2.0)
+        try:
+            result: ClaimResult = until_done(self._address, finish, self._cold)
+            return result
+        except GaveUp as exc:
+            log.warning("job %s (%s): outcome not recorded before shutdown (%s); stall recovery will "
+                        "run it again", runtime.id, runtime.task_name, exc)
+            return ClaimResult()
 
     def _notify(self, name: str, *args: Any) -> None:
         for hook in self.job_hooks:
@@ -440,12 +433,13 @@ class Worker:
         try:
             result = sent.request.result()
         except CONNECTION_ERRORS as exc:
+            OUTAGE.lost(self._address, exc, "reading a reply sent ahead")
             if sent.runtime is None:  # a plain claim: a job it took stays locked until stall recovery frees it
-                log.warning("Redis unreachable reading a claim (%s); a job it took returns after its lock lapses", exc)
+                log.debug("a claim's reply was lost (%s); a job it took returns after its lock lapses", exc)
                 return
             runtime = sent.runtime  # its outcome is sent again; a job the lost reply claimed waits as above
-            log.warning("job %s (%s): Redis unreachable recording its outcome (%s); sending it again", runtime.id,
-                        runtime.task_name, exc)
+            log.debug("job %s (%s): its outcome's reply was lost (%s); sending it again", runtime.id,
+                      runtime.task_name, exc)
             result = self._reliably(runtime, lambda: self.adapter.ack(runtime.claimed, sent.payload, keep=sent.keep))
         if sent.runtime is not None:
             self._warn_if_lost(sent.runtime, result.status)
@@ -611,19 +605,19 @@ class Worker:
             self._pubsub.subscribe(*channels)
 
     def _cancel_loop(self) -> None:
-        while not self._cold.is_set() and self.tasks:
-            try:
-                if self._pubsub is None:
-                    self._subscribe_cancels()
-                while not self._cold.is_set():
-                    message = self._pubsub.get_message(timeout=0.5)
-                    if message and message.get("type") == "message":
-                        self._on_cancel_message(message["data"])
-            except CONNECTION_ERRORS as exc:
-                log.warning("cancel channel lost (%s); the lock heartbeat still reports cancels", exc)
-                self._close_pubsub()
-                self._cold.wait(1.0)
+        """Listen for cancels until a cold stop; a lost channel is subscribed again (the lock heartbeat still
+        reports cancels meanwhile)."""
+        if self.tasks:
+            run_forever(self._address, self._listen_for_cancels, self._cold, on_lost=self._close_pubsub, pause=1.0)
         self._close_pubsub()
+
+    def _listen_for_cancels(self) -> None:
+        if self._pubsub is None:
+            self._subscribe_cancels()
+        while not self._cold.is_set():
+            message = self._pubsub.get_message(timeout=0.5)
+            if message and message.get("type") == "message":
+                self._on_cancel_message(message["data"])
 
     def _close_pubsub(self) -> None:
         if self._pubsub is not None:

@@ -36,6 +36,7 @@ from ..workflow import hooks as workflow_hooks
 from . import liveness
 from .failures import error_detail, error_text
 from .pools import StopSignals, ThreadPool, WorkerSettings, serve
+from .reconnect import address_of, once
 from .running_board import RunningBoard
 
 log = logging.getLogger("taskora.worker.supervisor")
@@ -113,10 +114,13 @@ class Supervisor:
             self._beat(alive)
 
     def _beat(self, alive: dict[str, str]) -> None:
+        adapter = self.settings.app.adapter
         try:
-            self.settings.app.adapter.mark_all_alive(alive, int(liveness.ALIVE_TTL_S * 1000))
-        except CONNECTION_ERRORS as exc:
-            log.warning("Redis unreachable refreshing the children's liveness (%s)", exc)
+            once(address_of(adapter), adapter.mark_all_alive, alive, int(liveness.ALIVE_TTL_S * 1000))
+        except Exception as exc:  # a full Redis refuses the keys: the children's jobs fall back on lock expiry
+            if not liveness.refused_when_full(exc):
+                raise
+            log.debug("Redis is full (maxmemory); the children's liveness keys wait for the next beat: %s", exc)
 
     def request_stop(self, cold: bool) -> None:
         with self._lock:
