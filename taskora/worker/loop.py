@@ -24,24 +24,25 @@ from ..rate_limits import apply_rate_limits
 from ..retry import retry_delay_ms as retry_delay_ms_of
 from ..retry import should_retry
 from ..workflow import hooks as workflow_hooks
+from .cancels import CancelListener
 from .executor import Executor, Outcome
 from .failures import error_detail, error_text
 from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
+from .heartbeat import Heartbeat
+from .held import HeldJobs
 from .idle import DueAlarm, wait_then_claim
 from .liveness import Liveness
 from .lookahead import ClaimWatch, Lookahead, SentClaim
-from .reconnect import OUTAGE, Backoff, GaveUp, address_of, once, run_forever, until_done
-from .runtime import JobRuntime
+from .maintenance import Maintenance
+from .reconnect import OUTAGE, Backoff, GaveUp, address_of, once, until_done
+from .runtime import JobRuntime, lock_ttl_ms
+from .threads import ServiceThreads
 
 if TYPE_CHECKING:
     from ..app import Taskora
     from ..task import Task
 
 log = logging.getLogger("taskora.worker")
-
-#: How often retention runs: at most about a second of finished jobs accumulates beyond the limits.
-TRIM_EVERY_S = 1.0
-
 
 _new_token = lock_token
 
@@ -62,26 +63,30 @@ class Worker:
         #: This process's liveness key and lock tokens (liveness.py); plain tokens until ``start()`` beats.
         self.liveness = Liveness(self.adapter, self.name)
         self._new_token = _new_token
-        self.active: dict[str, JobRuntime] = {}
-        #: Jobs slots claimed ahead (lookahead.py) and have not started: the heartbeat keeps their locks,
-        #: cancels and stops reach them. Whoever pops a job from here owns it.
-        self.reserved: dict[str, ClaimedJob] = {}
-        #: Cancels of jobs that were not running here when they came, oldest first: a job this worker claimed
-        #: (ahead, or with a reply still on its way) and has not started yet never starts.
-        self._cancel_before_start: dict[str, None] = {}
+        #: The jobs held here (held.py). ``active``: running; ``reserved``: claimed ahead (lookahead.py), not
+        #: started, kept by the heartbeat; ``_cancel_before_start``: cancels of jobs not running here, so a job
+        #: claimed (ahead, or with a reply on its way) and not started yet never starts.
+        self.held = HeldJobs()
+        self.active = self.held.active
+        self.reserved = self.held.reserved
+        self._cancel_before_start = self.held.cancel_before_start
         #: Claims slots sent ahead and have not read; a job such a claim took is handed back once the job
         #: before it has run too long (lookahead.py).
         self._claim_watch = ClaimWatch()
         #: Ends idle slots' waits the moment a delayed job falls due (idle.py).
         self._due_alarm = DueAlarm(self.adapter)
         self.processed = 0
-        self._active_lock = threading.Lock()
+        self._active_lock = self.held.lock
         self._stopping = threading.Event()
         self._cold = threading.Event()
+        self.service = ServiceThreads(app.events, self._cold)
         self._threads: list[threading.Thread] = []
         self._slot_threads: list[threading.Thread] = []
         self._feeders: list[tuple[SlotFeeder, threading.Thread]] = []
-        self._pubsub: Any = None
+        self.cancels = CancelListener(self.adapter, self.tasks, self.held, self._cold, self._address)
+        self.heartbeat = Heartbeat(self.adapter, self.tasks, self.held, app.get_task, self._address,
+                                   lambda: app.events.emit("worker:heartbeat", self))
+        self.maintenance = Maintenance(app, self.tasks, self._cold, self._address)
         #: Observers with ``job_started(runtime)`` / ``job_finished(runtime, outcome)`` (CLI logs, prefork
         #: supervisor bookkeeping); called in the slot thread, errors logged and ignored.
         self.job_hooks: list[Any] = []
@@ -95,7 +100,7 @@ class Worker:
         self.liveness.beat()  # before any claim under a token that names this worker
         self._new_token = self.liveness.new_token  # names this worker once its key is written
         apply_rate_limits(self.app, self.tasks)  # the tasks' declared limits, shared with every other worker
-        self._subscribe_cancels()  # before any claim, so no cancel of a job we hold can be missed
+        self.cancels.subscribe()  # before any claim, so no cancel of a job we hold can be missed
         for task in self.tasks:
             slots = self.slots_for(task)
             feeder = self._start_feeder(task, slots) if slots >= FEEDER_MIN_SLOTS else None
@@ -104,12 +109,12 @@ class Worker:
                 self._slot_threads.append(self._spawn(f"taskora-slot-{task.name}-{i}", loop, *args))
         self._threads.append(self._spawn("taskora-due-alarm", self._due_alarm.run, restart=True))
         self._threads.append(self._spawn("taskora-claim-watch", self._claim_watch_loop, restart=True))
-        self._threads.append(self._spawn("taskora-heartbeat", self._heartbeat_loop, restart=True))
+        self._threads.append(self._spawn("taskora-heartbeat", self.heartbeat.run, self._cold, restart=True))
         self._threads.append(self._spawn("taskora-liveness", self.liveness.beat_until, self._cold, restart=True))
         self._threads.append(self._spawn("taskora-reclaim", self.liveness.reclaim_until, self.tasks, self._cold,
                                          restart=True))
-        self._threads.append(self._spawn("taskora-maintenance", self._maintenance_loop, restart=True))
-        self._threads.append(self._spawn("taskora-cancel", self._cancel_loop, restart=True))
+        self._threads.append(self._spawn("taskora-maintenance", self.maintenance.run, restart=True))
+        self._threads.append(self._spawn("taskora-cancel", self.cancels.run, restart=True))
         self.app.events.emit("worker:ready", self)
 
     def _start_feeder(self, task: Task, slots: int) -> SlotFeeder:
@@ -118,27 +123,8 @@ class Worker:
         self._feeders.append((feeder, self._spawn(f"taskora-feeder-{task.name}", feeder.run, restart=True)))
         return feeder
 
-    #: A service loop (heartbeat, maintenance, cancels, a feeder) that crashes runs again after this long.
-    RESTART_AFTER_S = 1.0
-
     def _spawn(self, name: str, target: Any, *args: Any, restart: bool = False) -> threading.Thread:
-        thread = threading.Thread(target=self._guard, args=(target, restart, *args), name=name, daemon=True)
-        thread.start()
-        return thread
-
-    def _guard(self, target: Any, restart: bool, *args: Any) -> None:
-        """Run a worker thread's loop. A crash is reported (log, ``worker:error``); a service loop then runs
-        again: without its heartbeat, a worker's locks would lapse and its running jobs run twice."""
-        while True:
-            try:
-                target(*args)
-                return
-            except Exception as exc:
-                log.exception("worker thread %s crashed%s", threading.current_thread().name,
-                              "; it starts again" if restart else "")
-                self.app.events.emit("worker:error", exc)
-            if not restart or self._cold.wait(self.RESTART_AFTER_S):
-                return
+        return self.service.spawn(name, target, *args, restart=restart)
 
     def stop(self, timeout: float | None = None, *, cold: bool = False) -> bool:
         """Warm stop: claim nothing more, let active jobs finish (up to ``timeout``), then return.
@@ -170,11 +156,7 @@ class Worker:
         self.executor.async_loop.stop()
         return finished
 
-    @staticmethod
-    def _join(threads: list[threading.Thread], deadline: float | None) -> bool:
-        for thread in threads:
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        return not any(t.is_alive() for t in threads)
+    _join = staticmethod(ServiceThreads.join)
 
     def _abort_active(self) -> None:
         self._cold.set()
@@ -297,9 +279,7 @@ class Worker:
                 return None
         return claimed.job
 
-    @staticmethod
-    def _lock_ttl_ms(task: Task) -> int:
-        return int(task.options.stall.interval * 1000)
+    _lock_ttl_ms = staticmethod(lock_ttl_ms)
 
     def _process(self, job: ClaimedJob, feeder: SlotFeeder | None = None,
                  lookahead: Lookahead | None = None) -> ClaimedJob | None:  # fmt: skip
@@ -569,111 +549,5 @@ class Worker:
     def _has_failed_listener(self, task: Task) -> bool:
         return task.events.has("failed") or self.app.events.has("task:failed")
 
-    # -- heartbeat, cancels, maintenance ---------------------------------------------------------
-    def _heartbeat_loop(self) -> None:
-        interval = min((t.options.stall.interval for t in self.tasks), default=30.0) / 3
-        while not self._cold.wait(interval):
-            with self._active_lock:
-                runtimes = list(self.active.values())
-                reserved = list(self.reserved.values())
-            by_ttl: dict[int, list[JobRuntime]] = {}
-            for runtime in runtimes:
-                by_ttl.setdefault(self._lock_ttl_ms(runtime.task), []).append(runtime)
-            for ttl, group in by_ttl.items():
-                statuses = self._safely(self.adapter.extend_locks, [r.claimed for r in group], ttl) or []
-                for runtime, status in zip(group, statuses, strict=False):
-                    runtime.apply_lock_status(status)
-            if reserved:
-                self._extend_reserved(reserved)
-            self.app.events.emit("worker:heartbeat", self)
-
-    def _extend_reserved(self, jobs: list[ClaimedJob]) -> None:
-        """Keep the locks of jobs claimed ahead; note a cancel for when they start, drop one that was lost."""
-        for job in jobs:
-            ttl = self._lock_ttl_ms(self.app.get_task(job.task))
-            status = (self._safely(self.adapter.extend_locks, [job], ttl) or ["extended"])[0]
-            with self._active_lock:
-                if status == "cancelled":
-                    self._note_cancel(job.id)
-                elif status == "lost":
-                    self.reserved.pop(job.id, None)
-
-    def _subscribe_cancels(self) -> None:
-        channels = {self.adapter.keys.cancel_channel(t.name) for t in self.tasks}
-        if channels:
-            self._pubsub = self.adapter.pubsub()
-            self._pubsub.subscribe(*channels)
-
-    def _cancel_loop(self) -> None:
-        """Listen for cancels until a cold stop; a lost channel is subscribed again (the lock heartbeat still
-        reports cancels meanwhile)."""
-        if self.tasks:
-            run_forever(self._address, self._listen_for_cancels, self._cold, on_lost=self._close_pubsub, pause=1.0)
-        self._close_pubsub()
-
-    def _listen_for_cancels(self) -> None:
-        if self._pubsub is None:
-            self._subscribe_cancels()
-        while not self._cold.is_set():
-            message = self._pubsub.get_message(timeout=0.5)
-            if message and message.get("type") == "message":
-                self._on_cancel_message(message["data"])
-
-    def _close_pubsub(self) -> None:
-        if self._pubsub is not None:
-            try:
-                self._pubsub.close()
-            except Exception:  # closing a broken connection may fail; nothing to do about it
-                log.debug("closing the cancel subscription failed", exc_info=True)
-            self._pubsub = None
-
-    def _on_cancel_message(self, raw: Any) -> None:
-        job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
-        with self._active_lock:
-            runtime = self.active.get(job_id)
-            if runtime is None:  # maybe claimed here and not started yet; more likely another worker's job
-                self._note_cancel(job_id)
-        if runtime is not None:
-            runtime.signal.abort("cancelled")
-
-    #: How many cancels of jobs not running here a worker remembers.
-    CANCELS_REMEMBERED = 1000
-
     def _note_cancel(self, job_id: str) -> None:
-        """Remember a cancel for a job that has not started here (call with ``_active_lock`` held)."""
-        self._cancel_before_start[job_id] = None
-        if len(self._cancel_before_start) > self.CANCELS_REMEMBERED:
-            del self._cancel_before_start[next(iter(self._cancel_before_start))]
-
-    def _maintenance_loop(self) -> None:
-        last_sweep: dict[str, float] = {}
-        while not self._cold.wait(min(TRIM_EVERY_S, self._shortest_stall_interval())):
-            now = time.monotonic()
-            for task in self.tasks:
-                if now - last_sweep.get(task.name, 0.0) >= task.options.stall.interval:
-                    last_sweep[task.name] = now
-                    self._safely(self.adapter.stall_sweep, task.name, task.options.stall.max_count)
-                self._safely(self._trim, task)
-            self._safely(workflow_hooks.sweep_expired, self.app)
-
-    def _shortest_stall_interval(self) -> float:
-        return min((t.options.stall.interval for t in self.tasks), default=30.0)
-
-    #: Jobs one trim call deletes per state at most (one call stays short), and the longest a worker's
-    #: maintenance spends trimming one task per round, calling again while each call deleted a whole batch.
-    TRIM_BATCH = 1000
-    TRIM_BUDGET_S = 2.0
-
-    def _trim(self, task: Task) -> int:
-        """Apply retention to ``task``: as many batches as it takes to catch up (within the budget), so a task
-        that finishes thousands of jobs a second keeps its finished records within the limits."""
-        r = self.app.retention
-        deadline, removed = time.monotonic() + self.TRIM_BUDGET_S, 0
-        while not self._cold.is_set():
-            batch = self.adapter.trim(task.name, completed_age_ms=int(r.completed_age * 1000),
-                                      completed_count=r.completed_count, failed_age_ms=int(r.failed_age * 1000),
-                                      failed_count=r.failed_count, batch=self.TRIM_BATCH)
-            removed += batch
-            if batch < self.TRIM_BATCH or time.monotonic() > deadline:
-                return removed
-        return removed
+        self.held.note_cancel(job_id)
