@@ -18,15 +18,13 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, ClaimResult
-from ..errors import MalformedJobError, RetryError, SerializationError, WorkerError
+from ..errors import MalformedJobError, SerializationError
 from ..ids import lock_token
 from ..rate_limits import apply_rate_limits
-from ..retry import retry_delay_ms as retry_delay_ms_of
-from ..retry import should_retry
 from ..workflow import hooks as workflow_hooks
 from .cancels import CancelListener
 from .executor import Executor, Outcome
-from .failures import error_detail, error_text
+from .failures import error_text
 from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
 from .heartbeat import Heartbeat
 from .held import HeldJobs
@@ -34,7 +32,8 @@ from .idle import DueAlarm, wait_then_claim
 from .liveness import Liveness
 from .lookahead import ClaimWatch, Lookahead, SentClaim
 from .maintenance import Maintenance
-from .reconnect import OUTAGE, Backoff, GaveUp, address_of, once, until_done
+from .outcomes import Outcomes
+from .reconnect import OUTAGE, Backoff, address_of, once
 from .runtime import JobRuntime, lock_ttl_ms
 from .threads import ServiceThreads
 
@@ -87,6 +86,7 @@ class Worker:
         self.heartbeat = Heartbeat(self.adapter, self.tasks, self.held, app.get_task, self._address,
                                    lambda: app.events.emit("worker:heartbeat", self))
         self.maintenance = Maintenance(app, self.tasks, self._cold, self._address)
+        self.outcomes = Outcomes(app, self.held, self._cold, self._address)
         #: Observers with ``job_started(runtime)`` / ``job_finished(runtime, outcome)`` (CLI logs, prefork
         #: supervisor bookkeeping); called in the slot thread, errors logged and ignored.
         self.job_hooks: list[Any] = []
@@ -201,7 +201,7 @@ class Worker:
                 self._after_reconnect()
             except Exception as exc:  # a bug here must not take the slot down with it, nor leave its job active
                 self._report_slot_error(task.name, claimed)
-                self._fail_held(claimed, exc)
+                self.outcomes.fail_held(claimed, exc)
                 backoff.wait(self._stopping)
         self._give_back_ahead(lookahead)
 
@@ -213,34 +213,15 @@ class Worker:
                     self._process(job, feeder)
                 except Exception as exc:  # a bug here must not take the slot down with it, nor leave its job active
                     self._report_slot_error(feeder.task.name, job)
-                    self._fail_held(job, exc)
+                    self.outcomes.fail_held(job, exc)
         finally:
             feeder.slot_exited()
 
     @staticmethod
     def _report_slot_error(task: str, job: ClaimedJob | None) -> None:
-        """An unexpected error in a slot: logged (the job it held is failed by ``_fail_held``), the slot carries on."""
+        """An unexpected error in a slot: logged (the job it held is failed by ``fail_held``), the slot carries on."""
         held = f" while holding job {job.id}" if job is not None else ""
         log.exception("slot of %s: unexpected error%s; the slot carries on", task, held)
-
-    def _fail_held(self, job: ClaimedJob | None, error: BaseException) -> None:
-        """End a job the worker could not handle: failed for good with ``error``, which names the job and task.
-        Written only while the job's lock is still ours (after an outcome went through it is left alone)."""
-        if job is None:
-            return
-        with self._active_lock:
-            self.active.pop(job.id, None)
-            self.reserved.pop(job.id, None)
-        if not isinstance(error, MalformedJobError):
-            error = WorkerError(f"{job.task} job {job.id}: the worker failed handling it: {error_text(error)}")
-        text, detail = error_text(error), error_detail(error)
-        try:
-            if self.adapter.fail(job, text, detail=detail).status != "failed":
-                return  # its outcome went through before the error: nothing to end
-            log.error("job %s (%s) failed: %s", job.id, job.task, text)
-            workflow_hooks.on_failed(self.app, job.fields, text, detail)  # after: only a job that really failed
-        except Exception:  # Redis unreachable, or worse: the lock lapses and stall recovery takes over
-            log.exception("job %s (%s): could not record its failure; stall recovery will", job.id, job.task)
 
     def _after_reconnect(self) -> None:
         """A restarted Redis may have lost ``taskora:meta``; write it again before going on."""
@@ -287,7 +268,7 @@ class Worker:
         try:
             runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
         except (TypeError, ValueError) as exc:  # a field it cannot read: it would fail the same way every time
-            self._fail_held(job, MalformedJobError(f"{job.task} job {job.id} cannot be run: {error_text(exc)}"))
+            self.outcomes.fail_held(job, MalformedJobError(f"{job.task} job {job.id} cannot be run: {error_text(exc)}"))
             return None
         with self._active_lock:
             self.active[job.id] = runtime
@@ -308,24 +289,9 @@ class Worker:
             self._notify("job_finished", runtime, None)
             return None
         self.processed += 1
-        next_job = self._reliably(runtime, lambda: self._finish(runtime, outcome, feeder, lookahead)).job
+        next_job = self.outcomes.reliably(runtime, lambda: self._finish(runtime, outcome, feeder, lookahead)).job
         self._notify("job_finished", runtime, outcome)
         return next_job
-
-    def _reliably(self, runtime: JobRuntime, finish: Any) -> ClaimResult:
-        """Record ``runtime``'s outcome with ``finish()``, retrying while Redis is unreachable; the handler
-        itself never runs twice here.
-
-        Resending is safe: a finish whose reply was lost finds the job no longer held and reports
-        'lost'. Only a cold stop gives up, leaving the job to stall recovery (run again, never lost).
-        """
-        try:
-            result: ClaimResult = until_done(self._address, finish, self._cold)
-            return result
-        except GaveUp as exc:
-            log.warning("job %s (%s): outcome not recorded before shutdown (%s); stall recovery will "
-                        "run it again", runtime.id, runtime.task_name, exc)
-            return ClaimResult()
 
     def _notify(self, name: str, *args: Any) -> None:
         for hook in self.job_hooks:
@@ -354,7 +320,7 @@ class Worker:
             self.adapter.nack(task.name, runtime.id, runtime.claimed.token)
             return ClaimResult()
         if outcome.kind == "cancelled":
-            return self._next_after(lookahead, self._finish_cancelled(runtime), outcome)
+            return self._next_after(lookahead, self.outcomes.finish_cancelled(runtime), outcome)
         payload: str | bytes = ""
         if outcome.kind == "completed":
             try:
@@ -375,14 +341,9 @@ class Worker:
             else:
                 result = self.adapter.ack(runtime.claimed, payload, keep=keep, next_token=next_token, lock_ttl_ms=ttl)
         else:
-            result = self._finish_failed(runtime, outcome.error, next_token, ttl)
-        self._warn_if_lost(runtime, result.status)
+            result = self.outcomes.finish_failed(runtime, outcome.error, next_token, ttl)
+        self.outcomes.warn_if_lost(runtime, result.status)
         return self._next_after(lookahead, result, outcome)
-
-    @staticmethod
-    def _warn_if_lost(runtime: JobRuntime, status: str | None) -> None:
-        if status == "lost":
-            log.warning("job %s (%s): lock lost while running; its outcome was dropped", runtime.id, runtime.task_name)
 
     # -- claiming ahead (lookahead.py) -------------------------------------------------------------
     def _next_after(self, lookahead: Lookahead | None, result: ClaimResult, outcome: Outcome) -> ClaimResult:
@@ -420,9 +381,12 @@ class Worker:
             runtime = sent.runtime  # its outcome is sent again; a job the lost reply claimed waits as above
             log.debug("job %s (%s): its outcome's reply was lost (%s); sending it again", runtime.id,
                       runtime.task_name, exc)
-            result = self._reliably(runtime, lambda: self.adapter.ack(runtime.claimed, sent.payload, keep=sent.keep))
+            def resend() -> ClaimResult:
+                return self.adapter.ack(runtime.claimed, sent.payload, keep=sent.keep)
+
+            result = self.outcomes.reliably(runtime, resend)
         if sent.runtime is not None:
-            self._warn_if_lost(sent.runtime, result.status)
+            self.outcomes.warn_if_lost(sent.runtime, result.status)
         if result.job is not None and not sent.released and self._still_held(result.job, sent):
             lookahead.ahead = result.job
             with self._active_lock:
@@ -507,47 +471,10 @@ class Worker:
             task = self.app.get_task(job.task)
             runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
             runtime.signal.abort("cancelled")
-            self._safely(self._finish_cancelled, runtime)
+            self._safely(self.outcomes.finish_cancelled, runtime)
         elif self._safely(self.adapter.nack, job.task, job.id, job.token):
             log.debug("job %s (%s), claimed ahead, returned to the queue", job.id, job.task)
         self._notify("job_released", job)
-
-    def _finish_cancelled(self, runtime: JobRuntime) -> ClaimResult:
-        workflow_hooks.on_cancelled(self.app, runtime.fields, runtime.signal.reason)
-        self.adapter.finish_cancel(runtime.claimed)
-        on_cancel = runtime.task.options.on_cancel
-        if on_cancel is not None:
-            try:
-                on_cancel(runtime.decode_data(), runtime.signal.reason)
-            except Exception:
-                log.exception("on_cancel of %s raised for job %s", runtime.task_name, runtime.id)
-        return ClaimResult()
-
-    def _finish_failed(self, runtime: JobRuntime, error: BaseException | None, next_token: str | None,
-                       ttl: int) -> ClaimResult:  # fmt: skip
-        assert error is not None
-        task = runtime.task
-        retry_delay_ms, not_retried = None, None
-        if should_retry(task.options.retry, error, runtime.attempt):
-            retry_delay_ms, not_retried = retry_delay_ms_of(task.options.retry, error, runtime.attempt)
-        retry_data = None
-        if retry_delay_ms is not None and isinstance(error, RetryError) and error.data is not RetryError.KEEP_DATA:
-            try:
-                retry_data = runtime.encode(error.data)
-            except SerializationError as exc:  # the next attempt's data cannot be stored: fail, do not hang
-                retry_delay_ms, not_retried = None, str(exc)
-        text = error_text(error) + (f" (not retried: {not_retried})" if not_retried else "")
-        if retry_delay_ms is None:
-            workflow_hooks.on_failed(self.app, runtime.fields, text, error_detail(error))
-        result = self.adapter.fail(runtime.claimed, text, retry_delay_ms=retry_delay_ms, detail=error_detail(error),
-                                   retry_data=retry_data, next_token=next_token, lock_ttl_ms=ttl)
-        if result.status == "failed" and not self._has_failed_listener(task):
-            log.error("job %s (%s) failed after %d attempt(s): %s", runtime.id, task.name, runtime.attempt, text,
-                      exc_info=(type(error), error, error.__traceback__))
-        return result
-
-    def _has_failed_listener(self, task: Task) -> bool:
-        return task.events.has("failed") or self.app.events.has("task:failed")
 
     def _note_cancel(self, job_id: str) -> None:
         self.held.note_cancel(job_id)
