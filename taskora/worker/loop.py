@@ -23,6 +23,7 @@ from ..ids import lock_token
 from ..rate_limits import apply_rate_limits
 from ..workflow import hooks as workflow_hooks
 from .cancels import CancelListener
+from .claims_ahead import ClaimsAhead
 from .executor import Executor, Outcome
 from .failures import error_text
 from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
@@ -87,6 +88,9 @@ class Worker:
                                    lambda: app.events.emit("worker:heartbeat", self))
         self.maintenance = Maintenance(app, self.tasks, self._cold, self._address)
         self.outcomes = Outcomes(app, self.held, self._cold, self._address)
+        self.ahead = ClaimsAhead(app, self.held, self.outcomes, self._claim_watch, stopping=self._stopping,
+                                 cold=self._cold, new_token=lambda: self._new_token(), notify=self._notify,
+                                 address=self._address)
         #: Observers with ``job_started(runtime)`` / ``job_finished(runtime, outcome)`` (CLI logs, prefork
         #: supervisor bookkeeping); called in the slot thread, errors logged and ignored.
         self.job_hooks: list[Any] = []
@@ -108,7 +112,7 @@ class Worker:
                 loop, args = (self._slot_loop, (task,)) if feeder is None else (self._fed_slot_loop, (feeder,))
                 self._slot_threads.append(self._spawn(f"taskora-slot-{task.name}-{i}", loop, *args))
         self._threads.append(self._spawn("taskora-due-alarm", self._due_alarm.run, restart=True))
-        self._threads.append(self._spawn("taskora-claim-watch", self._claim_watch_loop, restart=True))
+        self._threads.append(self._spawn("taskora-claim-watch", self.ahead.watch, restart=True))
         self._threads.append(self._spawn("taskora-heartbeat", self.heartbeat.run, self._cold, restart=True))
         self._threads.append(self._spawn("taskora-liveness", self.liveness.beat_until, self._cold, restart=True))
         self._threads.append(self._spawn("taskora-reclaim", self.liveness.reclaim_until, self.tasks, self._cold,
@@ -174,7 +178,7 @@ class Worker:
             if self._safely(self.adapter.nack, runtime.task_name, runtime.id, runtime.claimed.token):
                 log.warning("job %s (%s) did not stop in time; returned to the queue", runtime.id, runtime.task_name)
         for job in reserved:  # held ahead by a slot that is still stuck in its handler
-            self._release_reserved(job)
+            self.ahead.release_reserved(job)
 
     def _safely(self, fn: Any, *args: Any) -> Any:
         """``fn(*args)``, or None when Redis is unreachable (reported once per outage, reconnect.py)."""
@@ -191,8 +195,8 @@ class Worker:
                 if claimed is not None:
                     job = self._process(claimed, lookahead=lookahead)
                 else:
-                    self._settle(lookahead)
-                    job = self._pop_ahead(lookahead) or self._claim_or_wait(task)
+                    self.ahead.settle(lookahead)
+                    job = self.ahead.pop_ahead(lookahead) or self._claim_or_wait(task)
                 OUTAGE.back()
                 backoff.reset()
             except CONNECTION_ERRORS as exc:
@@ -203,7 +207,7 @@ class Worker:
                 self._report_slot_error(task.name, claimed)
                 self.outcomes.fail_held(claimed, exc)
                 backoff.wait(self._stopping)
-        self._give_back_ahead(lookahead)
+        self.ahead.give_back(lookahead)
 
     def _fed_slot_loop(self, feeder: SlotFeeder) -> None:
         """A slot of a group with a feeder: take a claimed job, run it, hand it back, repeat."""
@@ -311,7 +315,7 @@ class Worker:
         a fed slot hands a completed job to its feeder."""
         task = runtime.task
         if lookahead is not None:
-            self._settle(lookahead)  # the previous reply first: replies come in order, and it may bring a job
+            self.ahead.settle(lookahead)  # the previous reply first: replies come in order, and it may bring a job
         holds_next = lookahead is not None and lookahead.ahead is not None
         stopping = self._stopping.is_set()
         next_token = None if stopping or feeder is not None or holds_next else self._new_token()
@@ -320,7 +324,7 @@ class Worker:
             self.adapter.nack(task.name, runtime.id, runtime.claimed.token)
             return ClaimResult()
         if outcome.kind == "cancelled":
-            return self._next_after(lookahead, self.outcomes.finish_cancelled(runtime), outcome)
+            return self.ahead.next_after(lookahead, self.outcomes.finish_cancelled(runtime), outcome)
         payload: str | bytes = ""
         if outcome.kind == "completed":
             try:
@@ -336,145 +340,11 @@ class Worker:
                 assert lookahead is not None
                 request = self.adapter.ack_later(runtime.claimed, payload, keep=keep, next_token=self._new_token(),
                                                  lock_ttl_ms=ttl)
-                self._send_ahead(lookahead, SentClaim(request, runtime, payload, keep))
-                return ClaimResult(job=self._pop_ahead(lookahead))
+                self.ahead.send_ahead(lookahead, SentClaim(request, runtime, payload, keep))
+                return ClaimResult(job=self.ahead.pop_ahead(lookahead))
             else:
                 result = self.adapter.ack(runtime.claimed, payload, keep=keep, next_token=next_token, lock_ttl_ms=ttl)
         else:
             result = self.outcomes.finish_failed(runtime, outcome.error, next_token, ttl)
         self.outcomes.warn_if_lost(runtime, result.status)
-        return self._next_after(lookahead, result, outcome)
-
-    # -- claiming ahead (lookahead.py) -------------------------------------------------------------
-    def _next_after(self, lookahead: Lookahead | None, result: ClaimResult, outcome: Outcome) -> ClaimResult:
-        """A slot of its own runs next the job its finish claimed, else the one it holds ahead. After a short job
-        with more waiting, it also claims one ahead now, to run the job just claimed while that reply comes."""
-        if lookahead is None:
-            return result
-        if result.job is None:
-            result.job = self._pop_ahead(lookahead)
-        elif result.more and not self._stopping.is_set() and Lookahead.worth_it(outcome.duration):
-            task = self.app.get_task(result.job.task)
-            self._send_ahead(lookahead, SentClaim(self.adapter.claim_later(task.name, self._new_token(),
-                                                                           self._lock_ttl_ms(task))))
-        return result
-
-    def _send_ahead(self, lookahead: Lookahead, sent: SentClaim) -> None:
-        lookahead.sent = sent
-        self._claim_watch.sent(lookahead, sent)
-        self._notify("claim_sent", sent.request.task, sent.request.token)
-
-    def _settle(self, lookahead: Lookahead) -> None:
-        """Read the reply of the slot's request in flight: note a lost completion, hold the job it claimed
-        (unless the claim watch handed that job back meanwhile)."""
-        with lookahead.lock:
-            sent, lookahead.sent = lookahead.sent, None
-        if sent is None:
-            return
-        try:
-            result = sent.request.result()
-        except CONNECTION_ERRORS as exc:
-            OUTAGE.lost(self._address, exc, "reading a reply sent ahead")
-            if sent.runtime is None:  # a plain claim: a job it took stays locked until stall recovery frees it
-                log.debug("a claim's reply was lost (%s); a job it took returns after its lock lapses", exc)
-                return
-            runtime = sent.runtime  # its outcome is sent again; a job the lost reply claimed waits as above
-            log.debug("job %s (%s): its outcome's reply was lost (%s); sending it again", runtime.id,
-                      runtime.task_name, exc)
-            def resend() -> ClaimResult:
-                return self.adapter.ack(runtime.claimed, sent.payload, keep=sent.keep)
-
-            result = self.outcomes.reliably(runtime, resend)
-        if sent.runtime is not None:
-            self.outcomes.warn_if_lost(sent.runtime, result.status)
-        if result.job is not None and not sent.released and self._still_held(result.job, sent):
-            lookahead.ahead = result.job
-            with self._active_lock:
-                self.reserved[result.job.id] = result.job
-            self._notify("job_reserved", result.job)
-        self._notify("claim_read", sent.request.token)
-
-    def _still_held(self, job: ClaimedJob, sent: SentClaim) -> bool:
-        """Whether a job claimed ahead is still this worker's. Nobody kept its lock while the reply was unread;
-        the claim watch hands such a job back long before the lock could lapse, but should that have failed
-        (Redis unreachable), a claim older than a heartbeat interval is checked before its job runs."""
-        ttl = self._lock_ttl_ms(self.app.get_task(job.task))
-        if time.monotonic() - sent.sent_at < ttl / 3000:
-            return True
-        status = (self._safely(self.adapter.extend_locks, [job], ttl) or ["lost"])[0]
-        if status == "cancelled":
-            with self._active_lock:
-                self._note_cancel(job.id)
-        elif status == "lost":
-            log.warning("job %s (%s), claimed ahead long ago, is no longer held here; stall recovery returns it",
-                        job.id, job.task)
-            return False
-        return True
-
-    def _claim_watch_loop(self) -> None:
-        while not self._cold.is_set():
-            for lookahead, sent in self._claim_watch.due():
-                self._release_claimed_ahead(lookahead, sent)
-
-    def _release_claimed_ahead(self, lookahead: Lookahead, sent: SentClaim) -> None:
-        """The job before the one ``sent`` claimed is still running: hand the claimed job back to the front of
-        the queue, for an idle slot or worker, instead of keeping it waiting. Under the slot's lock, so the slot
-        reads the claim either before (and runs that job itself) or after (and knows it is gone)."""
-        request = sent.request
-        with lookahead.lock:
-            if lookahead.sent is not sent:
-                return  # the slot read it meanwhile
-            ids = self._safely(self.adapter.held_with, request.task, [request.token])
-            if not ids:  # it has not run yet, or took no job (another worker emptied the queue first)
-                sent.looks += 1
-                self._claim_watch.sent(lookahead, sent)
-                return
-            with self._active_lock:
-                if any(job_id in self._cancel_before_start for job_id in ids):
-                    return  # the slot finishes the cancel when it reads the claim
-            sent.released = True  # also if a nack's reply is lost: a job it did not requeue lapses to stall recovery
-            for job_id in ids:
-                if self._safely(self.adapter.nack, request.task, job_id, request.token):
-                    log.debug("job %s (%s), claimed ahead behind a slow job, returned to the queue", job_id,
-                              request.task)
-
-    def _pop_ahead(self, lookahead: Lookahead) -> ClaimedJob | None:
-        """The job claimed ahead, to run now; None without one, or once a stop began (it is handed back)."""
-        job = lookahead.ahead
-        if job is None or self._stopping.is_set():
-            return None
-        lookahead.ahead = None
-        with self._active_lock:
-            still_ours = self.reserved.pop(job.id, None) is not None
-        return job if still_ours else None
-
-    def _give_back_ahead(self, lookahead: Lookahead) -> None:
-        """A stopping slot returns the job it claimed ahead to the front of the queue (or, if it was cancelled
-        meanwhile, records the cancel): it never started."""
-        try:
-            self._settle(lookahead)
-        except CONNECTION_ERRORS:
-            pass
-        job, lookahead.ahead = lookahead.ahead, None
-        if job is not None:
-            self._release_reserved(job)
-
-    def _release_reserved(self, job: ClaimedJob) -> None:
-        """Hand back a job claimed ahead that will not run here: to the front of the queue, or, when it was
-        cancelled meanwhile, recorded as cancelled. Whoever pops it from ``reserved`` does it, once."""
-        with self._active_lock:
-            ours = self.reserved.pop(job.id, None) is not None
-            cancelled = self._cancel_before_start.pop(job.id, False) is None
-        if not ours:
-            return
-        if cancelled:
-            task = self.app.get_task(job.task)
-            runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
-            runtime.signal.abort("cancelled")
-            self._safely(self.outcomes.finish_cancelled, runtime)
-        elif self._safely(self.adapter.nack, job.task, job.id, job.token):
-            log.debug("job %s (%s), claimed ahead, returned to the queue", job.id, job.task)
-        self._notify("job_released", job)
-
-    def _note_cancel(self, job_id: str) -> None:
-        self.held.note_cancel(job_id)
+        return self.ahead.next_after(lookahead, result, outcome)
