@@ -3,9 +3,11 @@
 Each task gets ``concurrency`` slot threads. An idle slot blocks on the task's marker with its
 claim queued behind the wait (Redis runs it as the wait ends), runs the job, and finishes it with a
 fused finish-and-claim-next script, so a busy slot costs one round trip per job; after short jobs it
-claims one ahead and runs it while that round trip is on its way (lookahead.py). Beside the slots
-run a heartbeat (extends the locks of held jobs, learns of cancels), a cancel listener (pub/sub,
-instant cancel) and maintenance (stall sweep, retention).
+claims one ahead and runs it while that round trip is on its way (lookahead.py, claims_ahead.py). Beside
+the slots run a heartbeat (heartbeat.py: extends the locks of held jobs, learns of cancels), a cancel
+listener (cancels.py: pub/sub, instant cancel) and maintenance (maintenance.py: stall sweep, retention).
+The Worker owns these collaborators and the registry of what it holds (held.py); it wires them together,
+runs the slots and records outcomes through outcomes.py.
 """
 
 from __future__ import annotations
@@ -191,16 +193,17 @@ class Worker:
         backoff = Backoff()
         while not self._stopping.is_set() or job is not None:
             claimed, job = job, None  # whatever happens below, a job is handed to _process once
+            started = time.monotonic()
             try:
                 if claimed is not None:
                     job = self._process(claimed, lookahead=lookahead)
                 else:
                     self.ahead.settle(lookahead)
                     job = self.ahead.pop_ahead(lookahead) or self._claim_or_wait(task)
-                OUTAGE.back()
+                OUTAGE.back(started)
                 backoff.reset()
             except CONNECTION_ERRORS as exc:
-                OUTAGE.lost(self._address, exc, f"slot of {task.name}")
+                OUTAGE.lost(self._address, exc, f"slot of {task.name}", started)
                 backoff.wait(self._stopping)
                 self._after_reconnect()
             except Exception as exc:  # a bug here must not take the slot down with it, nor leave its job active

@@ -34,31 +34,41 @@ class Outage:
 
     Invariant: each outage logs exactly one WARNING (on its first failure) and one INFO (on the first
     success after it), however many threads fail or recover; a forked child starts with a clean record.
+    A call that was already under way when the outage began (or ended) says nothing about the connection
+    now: given its start (``started``, time.monotonic()), its success does not end the outage, nor does its
+    failure start a new one.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._since: float | None = None
+        self._back_at = 0.0
 
     @property
     def down(self) -> bool:
         return self._since is not None
 
-    def lost(self, address: str, error: BaseException, doing: str = "") -> None:
+    def lost(self, address: str, error: BaseException, doing: str = "", started: float | None = None) -> None:
         """A call to Redis failed with a connection error: the first failure of an outage is logged."""
         with self._lock:
-            first, self._since = self._since is None, self._since or time.monotonic()
+            stale = started is not None and started < self._back_at  # sent on a connection the outage broke
+            first = self._since is None and not stale
+            if first:
+                self._since = time.monotonic()
         if first:
             log.warning("Redis unreachable at %s: %s; retrying", mask_url(address), error)
         else:
             log.debug("Redis still unreachable%s: %s", f" ({doing})" if doing else "", error)
 
-    def back(self) -> None:
+    def back(self, started: float | None = None) -> None:
         """A call to Redis succeeded: the first success after an outage is logged (cheap when none was)."""
         if self._since is None:
             return
         with self._lock:
-            since, self._since = self._since, None
+            since = self._since
+            if since is None or (started is not None and started < since):
+                return  # its reply was on its way before the outage began
+            self._since, self._back_at = None, time.monotonic()
         if since is not None:
             log.info("Redis reachable again after %.1f s", time.monotonic() - since)
 
@@ -66,6 +76,7 @@ class Outage:
         """Forget any outage (a forked child reports its own)."""
         self._lock = threading.Lock()
         self._since = None
+        self._back_at = 0.0
 
 
 #: The process's record: shared by every thread, fresh in every forked child.
@@ -98,12 +109,13 @@ def address_of(adapter: Any) -> str:
 
 def once(address: str, fn: Callable[..., T], *args: Any) -> T | None:
     """Call ``fn(*args)`` once; a connection error is reported to ``OUTAGE`` and gives None."""
+    started = time.monotonic()
     try:
         result = fn(*args)
     except CONNECTION_ERRORS as exc:
-        OUTAGE.lost(address, exc, getattr(fn, "__name__", ""))
+        OUTAGE.lost(address, exc, getattr(fn, "__name__", ""), started)
         return None
-    OUTAGE.back()
+    OUTAGE.back(started)
     return result
 
 
@@ -116,15 +128,16 @@ def until_done(address: str, fn: Callable[[], T], give_up: threading.Event) -> T
     last connection error) once ``give_up`` is set while Redis is still unreachable."""
     backoff = Backoff()
     while True:
+        started = time.monotonic()
         try:
             result = fn()
         except CONNECTION_ERRORS as exc:
-            OUTAGE.lost(address, exc, getattr(fn, "__name__", ""))
+            OUTAGE.lost(address, exc, getattr(fn, "__name__", ""), started)
             if give_up.is_set():
                 raise GaveUp(str(exc)) from exc
             backoff.wait(give_up)
             continue
-        OUTAGE.back()
+        OUTAGE.back(started)
         return result
 
 
@@ -134,14 +147,15 @@ def run_forever(address: str, body: Callable[[], None], stop: threading.Event, *
     any) cleans up, and the loop pauses (``pause`` seconds, else a growing backoff) before running it again."""
     backoff = Backoff()
     while not stop.is_set():
+        started = time.monotonic()
         try:
             body()
         except CONNECTION_ERRORS as exc:
-            OUTAGE.lost(address, exc, getattr(body, "__name__", ""))
+            OUTAGE.lost(address, exc, getattr(body, "__name__", ""), started)
             if on_lost is not None:
                 on_lost()
             if stop.wait(pause) if pause is not None else backoff.wait(stop):
                 return
             continue
-        OUTAGE.back()
+        OUTAGE.back(started)
         backoff.reset()
