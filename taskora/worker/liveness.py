@@ -87,6 +87,8 @@ class Liveness:
         """Write our liveness key. A Redis at ``maxmemory`` that refuses the write (``noeviction``) is reported
         once and tried again at the next beat: the worker still drains the queue, which frees the memory."""
         if not self.beats:
+            if not self._beaten:  # a prefork child: name our tokens only if the supervisor's key got written
+                self._keyed = self._beaten = bool(self.adapter.alive({self.worker_id}))
             return
         try:
             self.adapter.mark_alive(self.worker_id, self.name, int(ALIVE_TTL_S * 1000))

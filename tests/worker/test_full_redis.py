@@ -25,11 +25,11 @@ def full_server() -> Iterator[RedisServer]:
 
 
 def _fill(client: Taskora) -> int:
-    """Enqueue jobs until Redis refuses one; returns how many were enqueued."""
+    """Enqueue jobs of a few milliseconds each until Redis refuses one; returns how many were enqueued."""
     enqueued = 0
     while enqueued < 100_000:
         try:
-            client.dispatch("noop", {"pad": "x" * 200})
+            client.dispatch("slow", {"seconds": 0.004, "tag": enqueued, "pad": "x" * 100})
         except TaskoraError as exc:
             assert "maxmemory" in str(exc), exc
             return enqueued
@@ -37,9 +37,10 @@ def _fill(client: Taskora) -> int:
     raise AssertionError("Redis never became full")
 
 
-@pytest.mark.parametrize("stored_meta", [True, False], ids=["meta-stored", "fresh-store"])
+@pytest.mark.parametrize(("stored_meta", "pool"), [(True, "threads"), (False, "threads"), (True, "prefork")],
+                         ids=["meta-stored", "fresh-store", "prefork"])
 def test_a_worker_started_against_a_full_redis_drains_its_queue(full_server: RedisServer, tmp_path: Path,
-                                                               stored_meta: bool) -> None:  # fmt: skip
+                                                               stored_meta: bool, pool: str) -> None:  # fmt: skip
     # Given a Redis filled with waiting jobs until an enqueue failed (with taskora:meta written first, or
     # filled by clients only, so that no worker ever wrote it)
     client = client_app(full_server.url)
@@ -48,13 +49,17 @@ def test_a_worker_started_against_a_full_redis_drains_its_queue(full_server: Red
         if stored_meta:
             client.adapter.connect()
         enqueued = _fill(client)
-        assert client.adapter.counts("noop")["waiting"] == enqueued > 100
+        assert client.adapter.counts("slow")["waiting"] == enqueued > 100
         # When a worker starts
-        worker = WorkerProcess(full_server.url, tmp_path, "-P", "threads", "-c", "2")
+        worker = WorkerProcess(full_server.url, tmp_path, "-P", pool, "-c", "2")
         # Then it drains the queue
-        wait_until(lambda: client.adapter.counts("noop")["waiting"] == 0, 30, "the queue to drain")
+        wait_until(lambda: client.adapter.counts("slow")["waiting"] == 0, 60, "the queue to drain")
         assert worker.proc.poll() is None, worker.log()
-        assert "is full (maxmemory)" in worker.log(), worker.log()
+        # And no job ran twice (in a prefork pool, children whose liveness keys were refused do not take each
+        # other's jobs for jobs of gone workers)
+        assert "is gone" not in worker.log() and "returned to the queue" not in worker.log(), worker.log()
+        if pool == "threads":
+            assert "is full (maxmemory)" in worker.log(), worker.log()
     finally:
         client.close()
         if worker is not None:
