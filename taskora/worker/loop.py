@@ -85,17 +85,22 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._slot_threads: list[threading.Thread] = []
         self._feeders: list[tuple[SlotFeeder, threading.Thread]] = []
-        self.cancels = CancelListener(self.adapter, self.tasks, self.held, self._cold, self._address)
-        self.heartbeat = Heartbeat(self.adapter, self.tasks, self.held, app.get_task, self._address,
-                                   lambda: app.events.emit("worker:heartbeat", self))
-        self.maintenance = Maintenance(app, self.tasks, self._cold, self._address)
-        self.outcomes = Outcomes(app, self.held, self._cold, self._address)
-        self.ahead = ClaimsAhead(app, self.held, self.outcomes, self._claim_watch, stopping=self._stopping,
-                                 cold=self._cold, new_token=lambda: self._new_token(), notify=self._notify,
-                                 address=self._address)
         #: Observers with ``job_started(runtime)`` / ``job_finished(runtime, outcome)`` (CLI logs, prefork
         #: supervisor bookkeeping); called in the slot thread, errors logged and ignored.
         self.job_hooks: list[Any] = []
+        self._make_collaborators()
+
+    def _make_collaborators(self) -> None:
+        """The parts the worker owns beside its slots, each sharing what it holds (``held``) and its stop flags."""
+        app, address = self.app, self._address
+        self.cancels = CancelListener(self.adapter, self.tasks, self.held, self._cold, address)
+        self.heartbeat = Heartbeat(self.adapter, self.tasks, self.held, app.get_task, address,
+                                   lambda: app.events.emit("worker:heartbeat", self))
+        self.maintenance = Maintenance(app, self.tasks, self._cold, address)
+        self.outcomes = Outcomes(app, self.held, self._cold, address)
+        self.ahead = ClaimsAhead(app, self.held, self.outcomes, self._claim_watch, stopping=self._stopping,
+                                 cold=self._cold, new_token=lambda: self._new_token(), notify=self._notify,
+                                 address=address)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def slots_for(self, task: Task) -> int:
