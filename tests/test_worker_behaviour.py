@@ -107,8 +107,8 @@ def test_cancel_reaches_the_worker_through_the_heartbeat_without_pubsub(make_app
     started = threading.Event()
     task = app.task("long", lambda data, ctx: (started.set(), ctx.signal.wait(10)), stall={"interval": 0.3})
     worker = app.start()
-    worker._close_pubsub = lambda: None
-    worker._on_cancel_message = lambda raw: None  # the pub/sub message is "lost"
+    worker.cancels.close = lambda: None  # type: ignore[method-assign]
+    worker.cancels.on_message = lambda raw: None  # type: ignore[method-assign] - the pub/sub message is "lost"
     handle = task.dispatch(None)
     assert started.wait(10)
 

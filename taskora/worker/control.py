@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.redis import CONNECTION_ERRORS
+from .reconnect import OUTAGE, address_of
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -119,7 +120,7 @@ class ControlServer:
                     if message and message.get("type") == "message":
                         self._answer(message["data"])
             except CONNECTION_ERRORS as exc:
-                log.warning("control channel lost (%s); resubscribing", exc)
+                OUTAGE.lost(address_of(self.app.adapter), exc, "control channel; resubscribing")
                 self._stop.wait(1.0)
             finally:
                 if pubsub is not None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, Completion
 from .idle import DueAlarm, wait_then_claim
+from .reconnect import OUTAGE, GaveUp, address_of, until_done
 
 if TYPE_CHECKING:
     from ..adapters.redis import RedisAdapter
@@ -98,7 +99,7 @@ class SlotFeeder:
                 self._hand_back([job])
                 job = None
         except CONNECTION_ERRORS as exc:
-            log.warning("%s: Redis unreachable while waiting for work (%s)", self.task.name, exc)
+            OUTAGE.lost(address_of(self.adapter), exc, f"feeder of {self.task.name} waiting for work")
             self._cold.wait(0.5)
         finally:
             self._lock.acquire()
@@ -158,20 +159,16 @@ class SlotFeeder:
     def _exchange(self, completions: list[Completion], wanted: int) -> tuple[int, int | None]:
         """Send the completions and claim up to ``wanted`` jobs; resends until Redis answers (a resent
         completion finds its job no longer held and reports 'lost', never completing it twice)."""
-        backoff = 0.05
-        while True:
-            try:
-                batch = self.adapter.ack_many(self.task.name, completions, claim=wanted, token=self._new_token(),
-                                              lock_ttl_ms=self.lock_ttl_ms)
-                break
-            except CONNECTION_ERRORS as exc:
-                if self._cold.is_set():
-                    log.warning("%s: %d completion(s) not recorded before shutdown (%s); stall recovery will run "
-                                "them again", self.task.name, len(completions), exc)
-                    return 0, None
-                log.warning("%s: Redis unreachable (%s); feeder retries in %.2fs", self.task.name, exc, backoff)
-                self._cold.wait(backoff)
-                backoff = min(backoff * 2, 2.0)
+        def send() -> Any:
+            return self.adapter.ack_many(self.task.name, completions, claim=wanted, token=self._new_token(),
+                                         lock_ttl_ms=self.lock_ttl_ms)
+
+        try:
+            batch = until_done(address_of(self.adapter), send, self._cold)
+        except GaveUp as exc:
+            log.warning("%s: %d completion(s) not recorded before shutdown (%s); stall recovery will run "
+                        "them again", self.task.name, len(completions), exc)
+            return 0, None
         for completion, status in zip(completions, batch.statuses, strict=True):
             if status == "lost":
                 log.warning("job %s (%s): lock lost while running; its outcome was dropped", completion.job.id,
@@ -209,5 +206,6 @@ class SlotFeeder:
             try:
                 self.adapter.nack(self.task.name, job.id, job.token)
             except CONNECTION_ERRORS as exc:
-                log.warning("job %s (%s): could not be handed back (%s); stall recovery will", job.id,
-                            self.task.name, exc)
+                OUTAGE.lost(address_of(self.adapter), exc)
+                log.debug("job %s (%s): could not be handed back (%s); stall recovery will", job.id,
+                          self.task.name, exc)

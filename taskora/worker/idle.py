@@ -14,6 +14,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from ..adapters.redis import CONNECTION_ERRORS
+from .reconnect import OUTAGE, address_of
 
 if TYPE_CHECKING:
     from ..adapters.redis import ClaimResult, RedisAdapter
@@ -69,7 +70,7 @@ class DueAlarm:
             try:
                 self.adapter.wake_workers(task, 1)
             except CONNECTION_ERRORS as exc:  # the waits still end on their own timeout, only later
-                log.warning("could not wake %s's idle slots for a delayed job (%s)", task, exc)
+                OUTAGE.lost(address_of(self.adapter), exc, f"waking {task}'s idle slots for a delayed job")
 
     def _next_due(self) -> str | None:
         """Block until some task's time comes and return it (forgotten: slots that wait again say so again);

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..adapters.redis import CONNECTION_ERRORS
 from ..ids import lock_token
+from .reconnect import OUTAGE, address_of, once
 
 if TYPE_CHECKING:
     from ..adapters.redis import RedisAdapter
@@ -51,6 +52,12 @@ def adopt(worker_id: str) -> None:
     _adopted_id = worker_id
 
 
+def refused_when_full(error: BaseException) -> bool:
+    """Whether ``error`` is Redis refusing a write because it is at ``maxmemory`` with ``noeviction`` (its OOM
+    reply, as redis-py and the direct adapter both word it)."""
+    return "used memory > 'maxmemory'" in str(error)
+
+
 def owner_of(token: str) -> str | None:
     """The worker id inside a lock token taken by a liveness-keeping worker, else None."""
     match = _OWNED.match(token)
@@ -66,22 +73,40 @@ class Liveness:
         #: False in a prefork child: its supervisor beats its key (``adopt``).
         self.beats = _adopted_id is None
         self.worker_id = _adopted_id or new_worker_id()
+        #: Whether tokens name us: not while a full Redis has refused every beat so far (nothing to keep them).
+        self._keyed = True
+        self._beaten = False
+        self._full_reported = False
 
     def new_token(self) -> str:
-        """A lock token that names this worker: reclaimable once this worker stops beating."""
-        return f"{self.worker_id}:{lock_token()}"
+        """A lock token that names this worker: reclaimable once this worker stops beating. Until a beat got
+        through after a full Redis refused the first (at start-up), a plain token, left to the stall sweep."""
+        return f"{self.worker_id}:{lock_token()}" if self._keyed else lock_token()
 
     def beat(self) -> None:
-        if self.beats:
+        """Write our liveness key. A Redis at ``maxmemory`` that refuses the write (``noeviction``) is reported
+        once and tried again at the next beat: the worker still drains the queue, which frees the memory."""
+        if not self.beats:
+            if not self._beaten:  # a prefork child: name our tokens only if the supervisor's key got written
+                self._keyed = self._beaten = bool(self.adapter.alive({self.worker_id}))
+            return
+        try:
             self.adapter.mark_alive(self.worker_id, self.name, int(ALIVE_TTL_S * 1000))
+        except Exception as exc:
+            if not refused_when_full(exc):
+                raise
+            self._keyed = self._beaten
+            if not self._full_reported:
+                self._full_reported = True
+                log.warning("Redis at %s is full (maxmemory) and refused this worker's liveness key; its jobs are "
+                            "recovered by lock expiry until a beat gets through", address_of(self.adapter))
+            return
+        self._keyed = self._beaten = True
 
     def beat_until(self, stopped: threading.Event) -> None:
         """Refresh the liveness key until ``stopped``; a failed beat is retried at the next tick."""
         while self.beats and not stopped.wait(BEAT_EVERY_S):
-            try:
-                self.beat()
-            except CONNECTION_ERRORS as exc:
-                log.warning("Redis unreachable refreshing worker liveness (%s)", exc)
+            once(address_of(self.adapter), self.beat)
 
     def gone(self) -> None:
         """A clean stop: nothing of ours is held any more, so no key should outlive us."""
@@ -104,7 +129,7 @@ class Liveness:
                 for task in tasks:
                     self.reclaim(task)
             except CONNECTION_ERRORS as exc:
-                log.warning("Redis unreachable looking for jobs of gone workers (%s)", exc)
+                OUTAGE.lost(address_of(self.adapter), exc, "looking for jobs of gone workers")
                 quiet_until = time.monotonic() + 2 * ALIVE_TTL_S
 
     def reclaim(self, task: Task[Any, Any]) -> list[str]:

@@ -3,9 +3,11 @@
 Each task gets ``concurrency`` slot threads. An idle slot blocks on the task's marker with its
 claim queued behind the wait (Redis runs it as the wait ends), runs the job, and finishes it with a
 fused finish-and-claim-next script, so a busy slot costs one round trip per job; after short jobs it
-claims one ahead and runs it while that round trip is on its way (lookahead.py). Beside the slots
-run a heartbeat (extends the locks of held jobs, learns of cancels), a cancel listener (pub/sub,
-instant cancel) and maintenance (stall sweep, retention).
+claims one ahead and runs it while that round trip is on its way (lookahead.py, claims_ahead.py). Beside
+the slots run a heartbeat (heartbeat.py: extends the locks of held jobs, learns of cancels), a cancel
+listener (cancels.py: pub/sub, instant cancel) and maintenance (maintenance.py: stall sweep, retention).
+The Worker owns these collaborators and the registry of what it holds (held.py); it wires them together,
+runs the slots and records outcomes through outcomes.py.
 """
 
 from __future__ import annotations
@@ -14,23 +16,29 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, ClaimResult
-from ..errors import MalformedJobError, RetryError, SerializationError, WorkerError
+from ..errors import MalformedJobError, SerializationError
 from ..ids import lock_token
 from ..rate_limits import apply_rate_limits
-from ..retry import retry_delay_ms as retry_delay_ms_of
-from ..retry import should_retry
 from ..workflow import hooks as workflow_hooks
+from .cancels import CancelListener
+from .claims_ahead import ClaimsAhead
 from .executor import Executor, Outcome
-from .failures import error_detail, error_text
+from .failures import error_text
 from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
+from .heartbeat import Heartbeat
+from .held import HeldJobs
 from .idle import DueAlarm, wait_then_claim
 from .liveness import Liveness
 from .lookahead import ClaimWatch, Lookahead, SentClaim
-from .runtime import JobRuntime
+from .maintenance import Maintenance
+from .outcomes import Outcomes
+from .reconnect import OUTAGE, Backoff, address_of, once
+from .runtime import JobRuntime, lock_ttl_ms
+from .threads import ServiceThreads
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -38,20 +46,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("taskora.worker")
 
-#: How often retention runs: at most about a second of finished jobs accumulates beyond the limits.
-TRIM_EVERY_S = 1.0
-
-
 _new_token = lock_token
 
 
 class Worker:
     """Runs the handlers of ``tasks`` in this process until ``stop()``."""
 
-    def __init__(self, app: Taskora, tasks: Iterable[Task[Any, Any]], *, concurrency: int | None = None,
+    def __init__(self, app: Taskora, tasks: Iterable[Task], *, concurrency: int | None = None,
                  name: str | None = None) -> None:  # fmt: skip
         self.app = app
         self.adapter = app.adapter
+        #: The broker's address (password masked) for outage logs (reconnect.py).
+        self._address = address_of(self.adapter)
         self.tasks = [t for t in tasks if t.handler is not None]
         self.concurrency = concurrency
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
@@ -59,40 +65,53 @@ class Worker:
         #: This process's liveness key and lock tokens (liveness.py); plain tokens until ``start()`` beats.
         self.liveness = Liveness(self.adapter, self.name)
         self._new_token = _new_token
-        self.active: dict[str, JobRuntime] = {}
-        #: Jobs slots claimed ahead (lookahead.py) and have not started: the heartbeat keeps their locks,
-        #: cancels and stops reach them. Whoever pops a job from here owns it.
-        self.reserved: dict[str, ClaimedJob] = {}
-        #: Cancels of jobs that were not running here when they came, oldest first: a job this worker claimed
-        #: (ahead, or with a reply still on its way) and has not started yet never starts.
-        self._cancel_before_start: dict[str, None] = {}
+        #: The jobs held here (held.py). ``active``: running; ``reserved``: claimed ahead (lookahead.py), not
+        #: started, kept by the heartbeat; ``_cancel_before_start``: cancels of jobs not running here, so a job
+        #: claimed (ahead, or with a reply on its way) and not started yet never starts.
+        self.held = HeldJobs()
+        self.active = self.held.active
+        self.reserved = self.held.reserved
+        self._cancel_before_start = self.held.cancel_before_start
         #: Claims slots sent ahead and have not read; a job such a claim took is handed back once the job
         #: before it has run too long (lookahead.py).
         self._claim_watch = ClaimWatch()
         #: Ends idle slots' waits the moment a delayed job falls due (idle.py).
         self._due_alarm = DueAlarm(self.adapter)
         self.processed = 0
-        self._active_lock = threading.Lock()
+        self._active_lock = self.held.lock
         self._stopping = threading.Event()
         self._cold = threading.Event()
+        self.service = ServiceThreads(app.events, self._cold)
         self._threads: list[threading.Thread] = []
         self._slot_threads: list[threading.Thread] = []
         self._feeders: list[tuple[SlotFeeder, threading.Thread]] = []
-        self._pubsub: Any = None
         #: Observers with ``job_started(runtime)`` / ``job_finished(runtime, outcome)`` (CLI logs, prefork
         #: supervisor bookkeeping); called in the slot thread, errors logged and ignored.
         self.job_hooks: list[Any] = []
+        self._make_collaborators()
+
+    def _make_collaborators(self) -> None:
+        """The parts the worker owns beside its slots, each sharing what it holds (``held``) and its stop flags."""
+        app, address = self.app, self._address
+        self.cancels = CancelListener(self.adapter, self.tasks, self.held, self._cold, address)
+        self.heartbeat = Heartbeat(self.adapter, self.tasks, self.held, app.get_task, address,
+                                   lambda: app.events.emit("worker:heartbeat", self))
+        self.maintenance = Maintenance(app, self.tasks, self._cold, address)
+        self.outcomes = Outcomes(app, self.held, self._cold, address)
+        self.ahead = ClaimsAhead(app, self.held, self.outcomes, self._claim_watch, stopping=self._stopping,
+                                 cold=self._cold, new_token=lambda: self._new_token(), notify=self._notify,
+                                 address=address)
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def slots_for(self, task: Task[Any, Any]) -> int:
+    def slots_for(self, task: Task) -> int:
         return self.concurrency if self.concurrency is not None else task.options.concurrency
 
     def start(self) -> None:
         self.adapter.connect()
         self.liveness.beat()  # before any claim under a token that names this worker
-        self._new_token = self.liveness.new_token
+        self._new_token = self.liveness.new_token  # names this worker once its key is written
         apply_rate_limits(self.app, self.tasks)  # the tasks' declared limits, shared with every other worker
-        self._subscribe_cancels()  # before any claim, so no cancel of a job we hold can be missed
+        self.cancels.subscribe()  # before any claim, so no cancel of a job we hold can be missed
         for task in self.tasks:
             slots = self.slots_for(task)
             feeder = self._start_feeder(task, slots) if slots >= FEEDER_MIN_SLOTS else None
@@ -100,42 +119,23 @@ class Worker:
                 loop, args = (self._slot_loop, (task,)) if feeder is None else (self._fed_slot_loop, (feeder,))
                 self._slot_threads.append(self._spawn(f"taskora-slot-{task.name}-{i}", loop, *args))
         self._threads.append(self._spawn("taskora-due-alarm", self._due_alarm.run, restart=True))
-        self._threads.append(self._spawn("taskora-claim-watch", self._claim_watch_loop, restart=True))
-        self._threads.append(self._spawn("taskora-heartbeat", self._heartbeat_loop, restart=True))
+        self._threads.append(self._spawn("taskora-claim-watch", self.ahead.watch, restart=True))
+        self._threads.append(self._spawn("taskora-heartbeat", self.heartbeat.run, self._cold, restart=True))
         self._threads.append(self._spawn("taskora-liveness", self.liveness.beat_until, self._cold, restart=True))
         self._threads.append(self._spawn("taskora-reclaim", self.liveness.reclaim_until, self.tasks, self._cold,
                                          restart=True))
-        self._threads.append(self._spawn("taskora-maintenance", self._maintenance_loop, restart=True))
-        self._threads.append(self._spawn("taskora-cancel", self._cancel_loop, restart=True))
+        self._threads.append(self._spawn("taskora-maintenance", self.maintenance.run, restart=True))
+        self._threads.append(self._spawn("taskora-cancel", self.cancels.run, restart=True))
         self.app.events.emit("worker:ready", self)
 
-    def _start_feeder(self, task: Task[Any, Any], slots: int) -> SlotFeeder:
+    def _start_feeder(self, task: Task, slots: int) -> SlotFeeder:
         feeder = SlotFeeder(self.adapter, task, slots, lock_ttl_ms=self._lock_ttl_ms(task), stopping=self._stopping,
                             cold=self._cold, new_token=self._new_token, due_alarm=self._due_alarm)
         self._feeders.append((feeder, self._spawn(f"taskora-feeder-{task.name}", feeder.run, restart=True)))
         return feeder
 
-    #: A service loop (heartbeat, maintenance, cancels, a feeder) that crashes runs again after this long.
-    RESTART_AFTER_S = 1.0
-
     def _spawn(self, name: str, target: Any, *args: Any, restart: bool = False) -> threading.Thread:
-        thread = threading.Thread(target=self._guard, args=(target, restart, *args), name=name, daemon=True)
-        thread.start()
-        return thread
-
-    def _guard(self, target: Any, restart: bool, *args: Any) -> None:
-        """Run a worker thread's loop. A crash is reported (log, ``worker:error``); a service loop then runs
-        again: without its heartbeat, a worker's locks would lapse and its running jobs run twice."""
-        while True:
-            try:
-                target(*args)
-                return
-            except Exception as exc:
-                log.exception("worker thread %s crashed%s", threading.current_thread().name,
-                              "; it starts again" if restart else "")
-                self.app.events.emit("worker:error", exc)
-            if not restart or self._cold.wait(self.RESTART_AFTER_S):
-                return
+        return self.service.spawn(name, target, *args, restart=restart)
 
     def stop(self, timeout: float | None = None, *, cold: bool = False) -> bool:
         """Warm stop: claim nothing more, let active jobs finish (up to ``timeout``), then return.
@@ -167,11 +167,7 @@ class Worker:
         self.executor.async_loop.stop()
         return finished
 
-    @staticmethod
-    def _join(threads: list[threading.Thread], deadline: float | None) -> bool:
-        for thread in threads:
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        return not any(t.is_alive() for t in threads)
+    _join = staticmethod(ServiceThreads.join)
 
     def _abort_active(self) -> None:
         self._cold.set()
@@ -189,40 +185,37 @@ class Worker:
             if self._safely(self.adapter.nack, runtime.task_name, runtime.id, runtime.claimed.token):
                 log.warning("job %s (%s) did not stop in time; returned to the queue", runtime.id, runtime.task_name)
         for job in reserved:  # held ahead by a slot that is still stuck in its handler
-            self._release_reserved(job)
+            self.ahead.release_reserved(job)
 
     def _safely(self, fn: Any, *args: Any) -> Any:
-        try:
-            return fn(*args)
-        except CONNECTION_ERRORS as exc:
-            log.warning("Redis unreachable during %s: %s", getattr(fn, "__name__", fn), exc)
-            return None
+        """``fn(*args)``, or None when Redis is unreachable (reported once per outage, reconnect.py)."""
+        return once(self._address, fn, *args)
 
     # -- slots --------------------------------------------------------------------------------
-    def _slot_loop(self, task: Task[Any, Any]) -> None:
+    def _slot_loop(self, task: Task) -> None:
         lookahead = Lookahead()
         job: ClaimedJob | None = None
-        backoff = 0.05
+        backoff = Backoff()
         while not self._stopping.is_set() or job is not None:
             claimed, job = job, None  # whatever happens below, a job is handed to _process once
+            started = time.monotonic()
             try:
                 if claimed is not None:
                     job = self._process(claimed, lookahead=lookahead)
                 else:
-                    self._settle(lookahead)
-                    job = self._pop_ahead(lookahead) or self._claim_or_wait(task)
-                backoff = 0.05
+                    self.ahead.settle(lookahead)
+                    job = self.ahead.pop_ahead(lookahead) or self._claim_or_wait(task)
+                OUTAGE.back(started)
+                backoff.reset()
             except CONNECTION_ERRORS as exc:
-                log.warning("Redis unreachable (%s); %s retries in %.2fs", exc, task.name, backoff)
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 2.0)
+                OUTAGE.lost(self._address, exc, f"slot of {task.name}", started)
+                backoff.wait(self._stopping)
                 self._after_reconnect()
             except Exception as exc:  # a bug here must not take the slot down with it, nor leave its job active
                 self._report_slot_error(task.name, claimed)
-                self._fail_held(claimed, exc)
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 2.0)
-        self._give_back_ahead(lookahead)
+                self.outcomes.fail_held(claimed, exc)
+                backoff.wait(self._stopping)
+        self.ahead.give_back(lookahead)
 
     def _fed_slot_loop(self, feeder: SlotFeeder) -> None:
         """A slot of a group with a feeder: take a claimed job, run it, hand it back, repeat."""
@@ -232,34 +225,15 @@ class Worker:
                     self._process(job, feeder)
                 except Exception as exc:  # a bug here must not take the slot down with it, nor leave its job active
                     self._report_slot_error(feeder.task.name, job)
-                    self._fail_held(job, exc)
+                    self.outcomes.fail_held(job, exc)
         finally:
             feeder.slot_exited()
 
     @staticmethod
     def _report_slot_error(task: str, job: ClaimedJob | None) -> None:
-        """An unexpected error in a slot: logged (the job it held is failed by ``_fail_held``), the slot carries on."""
+        """An unexpected error in a slot: logged (the job it held is failed by ``fail_held``), the slot carries on."""
         held = f" while holding job {job.id}" if job is not None else ""
         log.exception("slot of %s: unexpected error%s; the slot carries on", task, held)
-
-    def _fail_held(self, job: ClaimedJob | None, error: BaseException) -> None:
-        """End a job the worker could not handle: failed for good with ``error``, which names the job and task.
-        Written only while the job's lock is still ours (after an outcome went through it is left alone)."""
-        if job is None:
-            return
-        with self._active_lock:
-            self.active.pop(job.id, None)
-            self.reserved.pop(job.id, None)
-        if not isinstance(error, MalformedJobError):
-            error = WorkerError(f"{job.task} job {job.id}: the worker failed handling it: {error_text(error)}")
-        text, detail = error_text(error), error_detail(error)
-        try:
-            if self.adapter.fail(job, text, detail=detail).status != "failed":
-                return  # its outcome went through before the error: nothing to end
-            log.error("job %s (%s) failed: %s", job.id, job.task, text)
-            workflow_hooks.on_failed(self.app, job.fields, text, detail)  # after: only a job that really failed
-        except Exception:  # Redis unreachable, or worse: the lock lapses and stall recovery takes over
-            log.exception("job %s (%s): could not record its failure; stall recovery will", job.id, job.task)
 
     def _after_reconnect(self) -> None:
         """A restarted Redis may have lost ``taskora:meta``; write it again before going on."""
@@ -285,7 +259,7 @@ class Worker:
                     progressed = True
         return ran
 
-    def _claim_or_wait(self, task: Task[Any, Any]) -> ClaimedJob | None:
+    def _claim_or_wait(self, task: Task) -> ClaimedJob | None:
         """Claim a job; with none to claim, wait for one and claim it as the wait ends. A job claimed by a
         wait that a stop ended goes straight back to the front of the queue."""
         ttl = self._lock_ttl_ms(task)
@@ -298,9 +272,7 @@ class Worker:
                 return None
         return claimed.job
 
-    @staticmethod
-    def _lock_ttl_ms(task: Task[Any, Any]) -> int:
-        return int(task.options.stall.interval * 1000)
+    _lock_ttl_ms = staticmethod(lock_ttl_ms)
 
     def _process(self, job: ClaimedJob, feeder: SlotFeeder | None = None,
                  lookahead: Lookahead | None = None) -> ClaimedJob | None:  # fmt: skip
@@ -308,7 +280,7 @@ class Worker:
         try:
             runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
         except (TypeError, ValueError) as exc:  # a field it cannot read: it would fail the same way every time
-            self._fail_held(job, MalformedJobError(f"{job.task} job {job.id} cannot be run: {error_text(exc)}"))
+            self.outcomes.fail_held(job, MalformedJobError(f"{job.task} job {job.id} cannot be run: {error_text(exc)}"))
             return None
         with self._active_lock:
             self.active[job.id] = runtime
@@ -329,30 +301,9 @@ class Worker:
             self._notify("job_finished", runtime, None)
             return None
         self.processed += 1
-        next_job = self._reliably(runtime, lambda: self._finish(runtime, outcome, feeder, lookahead)).job
+        next_job = self.outcomes.reliably(runtime, lambda: self._finish(runtime, outcome, feeder, lookahead)).job
         self._notify("job_finished", runtime, outcome)
         return next_job
-
-    def _reliably(self, runtime: JobRuntime, finish: Callable[[], ClaimResult]) -> ClaimResult:
-        """Record ``runtime``'s outcome with ``finish()``, retrying while Redis is unreachable; the handler
-        itself never runs twice here.
-
-        Resending is safe: a finish whose reply was lost finds the job no longer held and reports
-        'lost'. Only a cold stop gives up, leaving the job to stall recovery (run again, never lost).
-        """
-        backoff = 0.05
-        while True:
-            try:
-                return finish()
-            except CONNECTION_ERRORS as exc:
-                if self._cold.is_set():
-                    log.warning("job %s (%s): outcome not recorded before shutdown (%s); stall recovery will "
-                                "run it again", runtime.id, runtime.task_name, exc)
-                    return ClaimResult()
-                log.warning("job %s (%s): Redis unreachable recording its outcome (%s); retrying in %.2fs",
-                            runtime.id, runtime.task_name, exc, backoff)
-                self._cold.wait(backoff)
-                backoff = min(backoff * 2, 2.0)
 
     def _notify(self, name: str, *args: Any) -> None:
         for hook in self.job_hooks:
@@ -372,7 +323,7 @@ class Worker:
         a fed slot hands a completed job to its feeder."""
         task = runtime.task
         if lookahead is not None:
-            self._settle(lookahead)  # the previous reply first: replies come in order, and it may bring a job
+            self.ahead.settle(lookahead)  # the previous reply first: replies come in order, and it may bring a job
         holds_next = lookahead is not None and lookahead.ahead is not None
         stopping = self._stopping.is_set()
         next_token = None if stopping or feeder is not None or holds_next else self._new_token()
@@ -381,7 +332,7 @@ class Worker:
             self.adapter.nack(task.name, runtime.id, runtime.claimed.token)
             return ClaimResult()
         if outcome.kind == "cancelled":
-            return self._next_after(lookahead, self._finish_cancelled(runtime), outcome)
+            return self.ahead.next_after(lookahead, self.outcomes.finish_cancelled(runtime), outcome)
         payload: str | bytes = ""
         if outcome.kind == "completed":
             try:
@@ -397,289 +348,11 @@ class Worker:
                 assert lookahead is not None
                 request = self.adapter.ack_later(runtime.claimed, payload, keep=keep, next_token=self._new_token(),
                                                  lock_ttl_ms=ttl)
-                self._send_ahead(lookahead, SentClaim(request, runtime, payload, keep))
-                return ClaimResult(job=self._pop_ahead(lookahead))
+                self.ahead.send_ahead(lookahead, SentClaim(request, runtime, payload, keep))
+                return ClaimResult(job=self.ahead.pop_ahead(lookahead))
             else:
                 result = self.adapter.ack(runtime.claimed, payload, keep=keep, next_token=next_token, lock_ttl_ms=ttl)
         else:
-            result = self._finish_failed(runtime, outcome.error, next_token, ttl)
-        self._warn_if_lost(runtime, result.status)
-        return self._next_after(lookahead, result, outcome)
-
-    @staticmethod
-    def _warn_if_lost(runtime: JobRuntime, status: str | None) -> None:
-        if status == "lost":
-            log.warning("job %s (%s): lock lost while running; its outcome was dropped", runtime.id, runtime.task_name)
-
-    # -- claiming ahead (lookahead.py) -------------------------------------------------------------
-    def _next_after(self, lookahead: Lookahead | None, result: ClaimResult, outcome: Outcome) -> ClaimResult:
-        """A slot of its own runs next the job its finish claimed, else the one it holds ahead. After a short job
-        with more waiting, it also claims one ahead now, to run the job just claimed while that reply comes."""
-        if lookahead is None:
-            return result
-        if result.job is None:
-            result.job = self._pop_ahead(lookahead)
-        elif result.more and not self._stopping.is_set() and Lookahead.worth_it(outcome.duration):
-            task = self.app.get_task(result.job.task)
-            self._send_ahead(lookahead, SentClaim(self.adapter.claim_later(task.name, self._new_token(),
-                                                                           self._lock_ttl_ms(task))))
-        return result
-
-    def _send_ahead(self, lookahead: Lookahead, sent: SentClaim) -> None:
-        lookahead.sent = sent
-        self._claim_watch.sent(lookahead, sent)
-        self._notify("claim_sent", sent.request.task, sent.request.token)
-
-    def _settle(self, lookahead: Lookahead) -> None:
-        """Read the reply of the slot's request in flight: note a lost completion, hold the job it claimed
-        (unless the claim watch handed that job back meanwhile)."""
-        with lookahead.lock:
-            sent, lookahead.sent = lookahead.sent, None
-        if sent is None:
-            return
-        try:
-            result = sent.request.result()
-        except CONNECTION_ERRORS as exc:
-            if sent.runtime is None:  # a plain claim: a job it took stays locked until stall recovery frees it
-                log.warning("Redis unreachable reading a claim (%s); a job it took returns after its lock lapses", exc)
-                return
-            runtime = sent.runtime  # its outcome is sent again; a job the lost reply claimed waits as above
-            log.warning("job %s (%s): Redis unreachable recording its outcome (%s); sending it again", runtime.id,
-                        runtime.task_name, exc)
-            result = self._reliably(runtime, lambda: self.adapter.ack(runtime.claimed, sent.payload, keep=sent.keep))
-        if sent.runtime is not None:
-            self._warn_if_lost(sent.runtime, result.status)
-        if result.job is not None and not sent.released and self._still_held(result.job, sent):
-            lookahead.ahead = result.job
-            with self._active_lock:
-                self.reserved[result.job.id] = result.job
-            self._notify("job_reserved", result.job)
-        self._notify("claim_read", sent.request.token)
-
-    def _still_held(self, job: ClaimedJob, sent: SentClaim) -> bool:
-        """Whether a job claimed ahead is still this worker's. Nobody kept its lock while the reply was unread;
-        the claim watch hands such a job back long before the lock could lapse, but should that have failed
-        (Redis unreachable), a claim older than a heartbeat interval is checked before its job runs."""
-        ttl = self._lock_ttl_ms(self.app.get_task(job.task))
-        if time.monotonic() - sent.sent_at < ttl / 3000:
-            return True
-        status = (self._safely(self.adapter.extend_locks, [job], ttl) or ["lost"])[0]
-        if status == "cancelled":
-            with self._active_lock:
-                self._note_cancel(job.id)
-        elif status == "lost":
-            log.warning("job %s (%s), claimed ahead long ago, is no longer held here; stall recovery returns it",
-                        job.id, job.task)
-            return False
-        return True
-
-    def _claim_watch_loop(self) -> None:
-        while not self._cold.is_set():
-            for lookahead, sent in self._claim_watch.due():
-                self._release_claimed_ahead(lookahead, sent)
-
-    def _release_claimed_ahead(self, lookahead: Lookahead, sent: SentClaim) -> None:
-        """The job before the one ``sent`` claimed is still running: hand the claimed job back to the front of
-        the queue, for an idle slot or worker, instead of keeping it waiting. Under the slot's lock, so the slot
-        reads the claim either before (and runs that job itself) or after (and knows it is gone)."""
-        request = sent.request
-        with lookahead.lock:
-            if lookahead.sent is not sent:
-                return  # the slot read it meanwhile
-            ids = self._safely(self.adapter.held_with, request.task, [request.token])
-            if not ids:  # it has not run yet, or took no job (another worker emptied the queue first)
-                sent.looks += 1
-                self._claim_watch.sent(lookahead, sent)
-                return
-            with self._active_lock:
-                if any(job_id in self._cancel_before_start for job_id in ids):
-                    return  # the slot finishes the cancel when it reads the claim
-            sent.released = True  # also if a nack's reply is lost: a job it did not requeue lapses to stall recovery
-            for job_id in ids:
-                if self._safely(self.adapter.nack, request.task, job_id, request.token):
-                    log.debug("job %s (%s), claimed ahead behind a slow job, returned to the queue", job_id,
-                              request.task)
-
-    def _pop_ahead(self, lookahead: Lookahead) -> ClaimedJob | None:
-        """The job claimed ahead, to run now; None without one, or once a stop began (it is handed back)."""
-        job = lookahead.ahead
-        if job is None or self._stopping.is_set():
-            return None
-        lookahead.ahead = None
-        with self._active_lock:
-            still_ours = self.reserved.pop(job.id, None) is not None
-        return job if still_ours else None
-
-    def _give_back_ahead(self, lookahead: Lookahead) -> None:
-        """A stopping slot returns the job it claimed ahead to the front of the queue (or, if it was cancelled
-        meanwhile, records the cancel): it never started."""
-        try:
-            self._settle(lookahead)
-        except CONNECTION_ERRORS:
-            pass
-        job, lookahead.ahead = lookahead.ahead, None
-        if job is not None:
-            self._release_reserved(job)
-
-    def _release_reserved(self, job: ClaimedJob) -> None:
-        """Hand back a job claimed ahead that will not run here: to the front of the queue, or, when it was
-        cancelled meanwhile, recorded as cancelled. Whoever pops it from ``reserved`` does it, once."""
-        with self._active_lock:
-            ours = self.reserved.pop(job.id, None) is not None
-            cancelled = self._cancel_before_start.pop(job.id, False) is None
-        if not ours:
-            return
-        if cancelled:
-            task = self.app.get_task(job.task)
-            runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
-            runtime.signal.abort("cancelled")
-            self._safely(self._finish_cancelled, runtime)
-        elif self._safely(self.adapter.nack, job.task, job.id, job.token):
-            log.debug("job %s (%s), claimed ahead, returned to the queue", job.id, job.task)
-        self._notify("job_released", job)
-
-    def _finish_cancelled(self, runtime: JobRuntime) -> ClaimResult:
-        workflow_hooks.on_cancelled(self.app, runtime.fields, runtime.signal.reason)
-        self.adapter.finish_cancel(runtime.claimed)
-        on_cancel = runtime.task.options.on_cancel
-        if on_cancel is not None:
-            try:
-                on_cancel(runtime.decode_data(), runtime.signal.reason)
-            except Exception:
-                log.exception("on_cancel of %s raised for job %s", runtime.task_name, runtime.id)
-        return ClaimResult()
-
-    def _finish_failed(self, runtime: JobRuntime, error: BaseException | None, next_token: str | None,
-                       ttl: int) -> ClaimResult:  # fmt: skip
-        assert error is not None
-        task = runtime.task
-        retry_delay_ms, not_retried = None, None
-        if should_retry(task.options.retry, error, runtime.attempt):
-            retry_delay_ms, not_retried = retry_delay_ms_of(task.options.retry, error, runtime.attempt)
-        retry_data = None
-        if retry_delay_ms is not None and isinstance(error, RetryError) and error.data is not RetryError.KEEP_DATA:
-            try:
-                retry_data = runtime.encode(error.data)
-            except SerializationError as exc:  # the next attempt's data cannot be stored: fail, do not hang
-                retry_delay_ms, not_retried = None, str(exc)
-        text = error_text(error) + (f" (not retried: {not_retried})" if not_retried else "")
-        if retry_delay_ms is None:
-            workflow_hooks.on_failed(self.app, runtime.fields, text, error_detail(error))
-        result = self.adapter.fail(runtime.claimed, text, retry_delay_ms=retry_delay_ms, detail=error_detail(error),
-                                   retry_data=retry_data, next_token=next_token, lock_ttl_ms=ttl)
-        if result.status == "failed" and not self._has_failed_listener(task):
-            log.error("job %s (%s) failed after %d attempt(s): %s", runtime.id, task.name, runtime.attempt, text,
-                      exc_info=(type(error), error, error.__traceback__))
-        return result
-
-    def _has_failed_listener(self, task: Task[Any, Any]) -> bool:
-        return task.events.has("failed") or self.app.events.has("task:failed")
-
-    # -- heartbeat, cancels, maintenance ---------------------------------------------------------
-    def _heartbeat_loop(self) -> None:
-        interval = min((t.options.stall.interval for t in self.tasks), default=30.0) / 3
-        while not self._cold.wait(interval):
-            with self._active_lock:
-                runtimes = list(self.active.values())
-                reserved = list(self.reserved.values())
-            by_ttl: dict[int, list[JobRuntime]] = {}
-            for runtime in runtimes:
-                by_ttl.setdefault(self._lock_ttl_ms(runtime.task), []).append(runtime)
-            for ttl, group in by_ttl.items():
-                statuses = self._safely(self.adapter.extend_locks, [r.claimed for r in group], ttl) or []
-                for runtime, status in zip(group, statuses, strict=False):
-                    runtime.apply_lock_status(status)
-            if reserved:
-                self._extend_reserved(reserved)
-            self.app.events.emit("worker:heartbeat", self)
-
-    def _extend_reserved(self, jobs: list[ClaimedJob]) -> None:
-        """Keep the locks of jobs claimed ahead; note a cancel for when they start, drop one that was lost."""
-        for job in jobs:
-            ttl = self._lock_ttl_ms(self.app.get_task(job.task))
-            status = (self._safely(self.adapter.extend_locks, [job], ttl) or ["extended"])[0]
-            with self._active_lock:
-                if status == "cancelled":
-                    self._note_cancel(job.id)
-                elif status == "lost":
-                    self.reserved.pop(job.id, None)
-
-    def _subscribe_cancels(self) -> None:
-        channels = {self.adapter.keys.cancel_channel(t.name) for t in self.tasks}
-        if channels:
-            self._pubsub = self.adapter.pubsub()
-            self._pubsub.subscribe(*channels)
-
-    def _cancel_loop(self) -> None:
-        while not self._cold.is_set() and self.tasks:
-            try:
-                if self._pubsub is None:
-                    self._subscribe_cancels()
-                while not self._cold.is_set():
-                    message = self._pubsub.get_message(timeout=0.5)
-                    if message and message.get("type") == "message":
-                        self._on_cancel_message(message["data"])
-            except CONNECTION_ERRORS as exc:
-                log.warning("cancel channel lost (%s); the lock heartbeat still reports cancels", exc)
-                self._close_pubsub()
-                self._cold.wait(1.0)
-        self._close_pubsub()
-
-    def _close_pubsub(self) -> None:
-        if self._pubsub is not None:
-            try:
-                self._pubsub.close()
-            except Exception:  # closing a broken connection may fail; nothing to do about it
-                log.debug("closing the cancel subscription failed", exc_info=True)
-            self._pubsub = None
-
-    def _on_cancel_message(self, raw: Any) -> None:
-        job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
-        with self._active_lock:
-            runtime = self.active.get(job_id)
-            if runtime is None:  # maybe claimed here and not started yet; more likely another worker's job
-                self._note_cancel(job_id)
-        if runtime is not None:
-            runtime.signal.abort("cancelled")
-
-    #: How many cancels of jobs not running here a worker remembers.
-    CANCELS_REMEMBERED = 1000
-
-    def _note_cancel(self, job_id: str) -> None:
-        """Remember a cancel for a job that has not started here (call with ``_active_lock`` held)."""
-        self._cancel_before_start[job_id] = None
-        if len(self._cancel_before_start) > self.CANCELS_REMEMBERED:
-            del self._cancel_before_start[next(iter(self._cancel_before_start))]
-
-    def _maintenance_loop(self) -> None:
-        last_sweep: dict[str, float] = {}
-        while not self._cold.wait(min(TRIM_EVERY_S, self._shortest_stall_interval())):
-            now = time.monotonic()
-            for task in self.tasks:
-                if now - last_sweep.get(task.name, 0.0) >= task.options.stall.interval:
-                    last_sweep[task.name] = now
-                    self._safely(self.adapter.stall_sweep, task.name, task.options.stall.max_count)
-                self._safely(self._trim, task)
-            self._safely(workflow_hooks.sweep_expired, self.app)
-
-    def _shortest_stall_interval(self) -> float:
-        return min((t.options.stall.interval for t in self.tasks), default=30.0)
-
-    #: Jobs one trim call deletes per state at most (one call stays short), and the longest a worker's
-    #: maintenance spends trimming one task per round, calling again while each call deleted a whole batch.
-    TRIM_BATCH = 1000
-    TRIM_BUDGET_S = 2.0
-
-    def _trim(self, task: Task[Any, Any]) -> int:
-        """Apply retention to ``task``: as many batches as it takes to catch up (within the budget), so a task
-        that finishes thousands of jobs a second keeps its finished records within the limits."""
-        r = self.app.retention
-        deadline, removed = time.monotonic() + self.TRIM_BUDGET_S, 0
-        while not self._cold.is_set():
-            batch = self.adapter.trim(task.name, completed_age_ms=int(r.completed_age * 1000),
-                                      completed_count=r.completed_count, failed_age_ms=int(r.failed_age * 1000),
-                                      failed_count=r.failed_count, batch=self.TRIM_BATCH)
-            removed += batch
-            if batch < self.TRIM_BATCH or time.monotonic() > deadline:
-                return removed
-        return removed
+            result = self.outcomes.finish_failed(runtime, outcome.error, next_token, ttl)
+        self.outcomes.warn_if_lost(runtime, result.status)
+        return self.ahead.next_after(lookahead, result, outcome)

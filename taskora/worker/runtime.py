@@ -67,3 +67,8 @@ class JobRuntime:
         self._adapter.append_log(self.task_name, self.id, log_entry(level, message, meta))
         getattr(log, "warning" if level == "warn" else level)("[%s %s] %s %s", self.task_name, self.id, message,
                                                              meta or "")
+
+
+def lock_ttl_ms(task: Task) -> int:
+    """How long a job of ``task`` stays locked without a heartbeat: its stall interval."""
+    return int(task.options.stall.interval * 1000)

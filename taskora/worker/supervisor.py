@@ -3,7 +3,7 @@ per task.
 
 Children tell the supervisor over a pipe which jobs they hold: not per job (two messages per job
 would cost the supervisor two wake-ups per job, a fifth of the pool's throughput on two cores) but
-as a snapshot, sent at most every ``REPORT_EVERY_S`` while it changes. A child that dies has the
+as a snapshot, sent at most every ``REPORT_EVERY_S`` while it changes (prefork_child.py). A child that dies has the
 jobs of its last snapshot handed back at once (``nack`` with the child's lock token, so a job that
 already finished is left alone; one taken after the snapshot is recovered by the stall sweep when
 its lock lapses) and is replaced. A job the child was *running* when it died is different: that death is
@@ -16,11 +16,9 @@ forwarded as SIGTERM (children count them); SIGHUP starts fresh children and dra
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing
 import os
-import resource
 import signal
 import threading
 import time
@@ -35,7 +33,9 @@ from ..retry import should_retry
 from ..workflow import hooks as workflow_hooks
 from . import liveness
 from .failures import error_detail, error_text
-from .pools import StopSignals, ThreadPool, WorkerSettings, serve
+from .pools import WorkerSettings
+from .prefork_child import child_main
+from .reconnect import address_of, once
 from .running_board import RunningBoard
 
 log = logging.getLogger("taskora.worker.supervisor")
@@ -44,8 +44,6 @@ log = logging.getLogger("taskora.worker.supervisor")
 COLD_KILL_AFTER_S = 10.0
 #: Longest the monitor waits without looking at time limits.
 MONITOR_TICK_S = 0.5
-#: How often a busy child sends the supervisor its held jobs (a snapshot, only when it changed).
-REPORT_EVERY_S = 0.05
 
 
 @dataclass
@@ -113,10 +111,13 @@ class Supervisor:
             self._beat(alive)
 
     def _beat(self, alive: dict[str, str]) -> None:
+        adapter = self.settings.app.adapter
         try:
-            self.settings.app.adapter.mark_all_alive(alive, int(liveness.ALIVE_TTL_S * 1000))
-        except CONNECTION_ERRORS as exc:
-            log.warning("Redis unreachable refreshing the children's liveness (%s)", exc)
+            once(address_of(adapter), adapter.mark_all_alive, alive, int(liveness.ALIVE_TTL_S * 1000))
+        except Exception as exc:  # a full Redis refuses the keys: the children's jobs fall back on lock expiry
+            if not liveness.refused_when_full(exc):
+                raise
+            log.debug("Redis is full (maxmemory); the children's liveness keys wait for the next beat: %s", exc)
 
     def request_stop(self, cold: bool) -> None:
         with self._lock:
@@ -160,7 +161,7 @@ class Supervisor:
         reader, writer = self._context.Pipe(duplex=False)
         board, liveness_id = RunningBoard(), liveness.new_worker_id()
         self._beat({liveness_id: self.settings.hostname})  # alive before its first claim
-        process = self._context.Process(target=_child_main, name=f"ForkPoolWorker-{index + 1}", daemon=False,
+        process = self._context.Process(target=child_main, name=f"ForkPoolWorker-{index + 1}", daemon=False,
                                         args=(self.settings, writer, index, board, liveness_id, os.getpid()))
         process.start()
         writer.close()
@@ -343,139 +344,3 @@ def _signal(pid: int, signum: int) -> None:
         os.kill(pid, signum)
     except ProcessLookupError:
         pass
-
-
-class _Reporter:
-    """Inside a child: keeps the supervisor's view of its held jobs current; retires the child past its limits."""
-
-    def __init__(self, conn: Connection, pool: ThreadPool, signals: StopSignals, board: RunningBoard) -> None:
-        self.conn = conn
-        self.board = board
-        self._running: dict[str, tuple[str, str, int]] = {}
-        self.pool = pool
-        self.signals = signals
-        self.done = 0
-        self._held: dict[str, tuple[str, str, int, float | None, float]] = {}
-        self._claims: dict[str, str] = {}  # lock token of a claim sent ahead -> task
-        self._changed = threading.Event()
-        self._closing = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._report_loop, name="taskora-reporter", daemon=True)
-        self._thread.start()
-
-    def _mark_changed(self) -> None:
-        if not self._changed.is_set():  # set() takes a lock and notifies: skipped while a report is due anyway
-            self._changed.set()
-
-    def job_started(self, runtime: Any) -> None:
-        hard = self.pool.limits.limits(runtime.task, runtime.fields.get).hard
-        with self._lock:
-            self._held[runtime.id] = (runtime.task_name, runtime.claimed.token, runtime.attempt, hard, time.monotonic())
-            self._running[runtime.id] = (runtime.task_name, runtime.claimed.token, runtime.attempt)
-            self.board.write(self._running)  # before the handler runs: a death from here on is this job's
-        self._mark_changed()
-
-    def job_reserved(self, job: Any) -> None:
-        """A job claimed ahead (not started, so no time limit yet): handed back too should this child die."""
-        with self._lock:
-            self._held[job.id] = (job.task, job.token, int(job.fields.get("attempt", 1)), None, time.monotonic())
-        self._mark_changed()
-
-    def claim_sent(self, task: str, token: str) -> None:
-        with self._lock:
-            self._claims[token] = task
-        self._mark_changed()
-
-    def claim_read(self, token: str) -> None:
-        with self._lock:
-            self._claims.pop(token, None)
-        self._mark_changed()
-
-    def job_released(self, job: Any) -> None:
-        with self._lock:
-            self._held.pop(job.id, None)
-        self._mark_changed()
-
-    def job_finished(self, runtime: Any, outcome: Any) -> None:
-        with self._lock:
-            self._held.pop(runtime.id, None)
-            if self._running.pop(runtime.id, None) is not None:
-                self.board.write(self._running)
-            self.done += 1
-        self._mark_changed()
-        s = self.pool.settings
-        if s.max_tasks_per_child and self.done >= s.max_tasks_per_child and not self.signals.terms:
-            log.info("child pid %d ran %d task(s) (--max-tasks-per-child); replacing it", os.getpid(), self.done)
-            self._retire()
-        if s.max_memory_per_child and not self.signals.terms:
-            rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            if rss_kib > s.max_memory_per_child:
-                log.warning("child pid %d uses %d KiB > --max-memory-per-child %d; replacing it", os.getpid(),
-                            rss_kib, s.max_memory_per_child)
-                self._retire()
-
-    def close(self) -> None:
-        """Send the final state (nothing held once the worker stopped) and stop reporting."""
-        self._closing.set()
-        self._changed.set()
-        self._thread.join(timeout=2)
-
-    def _report_loop(self) -> None:
-        while True:
-            self._changed.wait()
-            self._changed.clear()
-            if not self._send_snapshot() or self._closing.is_set():
-                return
-            if self._closing.wait(REPORT_EVERY_S):  # a busy child reports at most this often
-                self._send_snapshot()
-                return
-
-    def _send_snapshot(self) -> bool:
-        with self._lock:
-            snapshot, done, claims = dict(self._held), self.done, dict(self._claims)
-        try:
-            self.conn.send(("held", snapshot, done, claims))
-            return True
-        except (OSError, ValueError):  # the supervisor is gone; the engine's stall recovery still covers us
-            log.debug("supervisor pipe closed", exc_info=True)
-            return False
-
-    def _retire(self) -> None:
-        """Stop claiming right now (this runs in the slot thread), then shut down warm."""
-        if self.pool.worker is not None:
-            self.pool.worker._stopping.set()
-        self.signals.request_stop()
-
-
-def _die_with_supervisor(supervisor_pid: int) -> None:
-    """A child outliving its supervisor would run jobs nobody beats for (they would run twice): on Linux the
-    kernel kills it when the supervisor dies; elsewhere the child's pipe reports fail and it runs on."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != supervisor_pid:  # it died before the prctl
-        os._exit(1)
-
-
-#: prctl option: the signal a process gets when its parent dies (linux/prctl.h).
-PR_SET_PDEATHSIG = 1
-
-
-def _child_main(settings: WorkerSettings, conn: Connection, index: int, board: RunningBoard, liveness_id: str,
-                supervisor_pid: int) -> None:  # fmt: skip
-    """Entry point of a forked child: a one-slot-per-task worker until SIGTERM (twice: cold)."""
-    _die_with_supervisor(supervisor_pid)
-    liveness.adopt(liveness_id)
-    signals = StopSignals()
-    signals.install(interrupt=False, hangup=False)  # Ctrl-C reaches the whole group: only the supervisor acts
-    pool = ThreadPool(settings, index=index, enforce_hard=False)
-    reporter = _Reporter(conn, pool, signals, board)
-    pool.hooks.append(reporter)
-    pool.slots = lambda: 1  # type: ignore[method-assign]
-    pool.start()
-    serve(pool, signals, name=f"child {index} (pid {os.getpid()})")
-    reporter.close()
-    conn.close()
-    settings.app.events.emit("worker:process-shutdown", {"hostname": settings.hostname, "pid": os.getpid(),
-                                                         "exitcode": 0})

@@ -16,13 +16,13 @@ def test_one_round_trims_a_backlog_many_batches_long(make_app: Callable[..., Tas
     app = make_app(retention={"completed": {"max_items": 10}, "failed": {"max_items": 5}})
     task = app.task("quick", lambda n: n if n % 10 else 1 / 0)
     worker = Worker(app, [task])
-    worker.TRIM_BATCH = 300  # several batches per state: 2,700 completed and 300 failed jobs
+    worker.maintenance.TRIM_BATCH = 300  # several batches per state: 2,700 completed and 300 failed jobs
     task.dispatch_many(list(range(3000)))
     assert worker.run_until_idle() == 3000
     counts = app.adapter.counts("quick")
     assert (counts["completed"], counts["failed"]) == (2700, 300)
 
-    assert worker._trim(task) == 2700 - 10 + 300 - 5
+    assert worker.maintenance.trim(task) == 2700 - 10 + 300 - 5
 
     counts = app.adapter.counts("quick")
     assert (counts["completed"], counts["failed"]) == (10, 5)

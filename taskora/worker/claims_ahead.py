@@ -1,0 +1,184 @@
+"""ClaimsAhead: the claims a worker's slots send ahead of need, and what becomes of the jobs they take.
+
+After a short job with more waiting, a slot claims its next job ahead and runs the one it holds while
+that reply is on its way (lookahead.py holds the per-slot state and the claim watch). This module reads
+those replies, hands back what will not run here, and keeps the claim watch's promise: a job claimed
+behind a slow one goes back to the queue instead of waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, ClaimResult
+from .lookahead import ClaimWatch, Lookahead, SentClaim
+from .reconnect import OUTAGE, once
+from .runtime import JobRuntime, lock_ttl_ms
+
+if TYPE_CHECKING:
+    from ..app import Taskora
+    from .executor import Outcome
+    from .held import HeldJobs
+    from .outcomes import Outcomes
+
+log = logging.getLogger("taskora.worker")
+
+
+class ClaimsAhead:
+    """Sends, reads and hands back the claims slots make ahead.
+
+    Invariant: a job claimed ahead is in ``held.reserved`` from the moment its reply is read until whoever pops
+    it runs it or hands it back, exactly once; a job whose cancel came meanwhile never starts, and a claim
+    older than a heartbeat interval is re-checked before its job runs.
+    """
+
+    def __init__(self, app: Taskora, held: HeldJobs, outcomes: Outcomes, claim_watch: ClaimWatch, *,
+                 stopping: threading.Event, cold: threading.Event, new_token: Callable[[], str],
+                 notify: Callable[..., None], address: str) -> None:  # fmt: skip
+        self.app = app
+        self.adapter = app.adapter
+        self.held = held
+        self.outcomes = outcomes
+        self.claim_watch = claim_watch
+        self.stopping = stopping
+        self.cold = cold
+        self.new_token = new_token
+        self.notify = notify
+        self.address = address
+
+    def _safely(self, fn: Any, *args: Any) -> Any:
+        return once(self.address, fn, *args)
+
+    def next_after(self, lookahead: Lookahead | None, result: ClaimResult, outcome: Outcome) -> ClaimResult:
+        """A slot of its own runs next the job its finish claimed, else the one it holds ahead. After a short job
+        with more waiting, it also claims one ahead now, to run the job just claimed while that reply comes."""
+        if lookahead is None:
+            return result
+        if result.job is None:
+            result.job = self.pop_ahead(lookahead)
+        elif result.more and not self.stopping.is_set() and Lookahead.worth_it(outcome.duration):
+            task = self.app.get_task(result.job.task)
+            self.send_ahead(lookahead, SentClaim(self.adapter.claim_later(task.name, self.new_token(),
+                                                                           lock_ttl_ms(task))))
+        return result
+
+    def send_ahead(self, lookahead: Lookahead, sent: SentClaim) -> None:
+        lookahead.sent = sent
+        self.claim_watch.sent(lookahead, sent)
+        self.notify("claim_sent", sent.request.task, sent.request.token)
+
+    def settle(self, lookahead: Lookahead) -> None:
+        """Read the reply of the slot's request in flight: note a lost completion, hold the job it claimed
+        (unless the claim watch handed that job back meanwhile)."""
+        with lookahead.lock:
+            sent, lookahead.sent = lookahead.sent, None
+        if sent is None:
+            return
+        try:
+            result = sent.request.result()
+        except CONNECTION_ERRORS as exc:
+            OUTAGE.lost(self.address, exc, "reading a reply sent ahead")
+            if sent.runtime is None:  # a plain claim: a job it took stays locked until stall recovery frees it
+                log.debug("a claim's reply was lost (%s); a job it took returns after its lock lapses", exc)
+                return
+            runtime = sent.runtime  # its outcome is sent again; a job the lost reply claimed waits as above
+            log.debug("job %s (%s): its outcome's reply was lost (%s); sending it again", runtime.id,
+                      runtime.task_name, exc)
+            def resend() -> ClaimResult:
+                return self.adapter.ack(runtime.claimed, sent.payload, keep=sent.keep)
+
+            result = self.outcomes.reliably(runtime, resend)
+        if sent.runtime is not None:
+            self.outcomes.warn_if_lost(sent.runtime, result.status)
+        if result.job is not None and not sent.released and self._still_held(result.job, sent):
+            lookahead.ahead = result.job
+            with self.held.lock:
+                self.held.reserved[result.job.id] = result.job
+            self.notify("job_reserved", result.job)
+        self.notify("claim_read", sent.request.token)
+
+    def _still_held(self, job: ClaimedJob, sent: SentClaim) -> bool:
+        """Whether a job claimed ahead is still this worker's. Nobody kept its lock while the reply was unread;
+        the claim watch hands such a job back long before the lock could lapse, but should that have failed
+        (Redis unreachable), a claim older than a heartbeat interval is checked before its job runs."""
+        ttl = lock_ttl_ms(self.app.get_task(job.task))
+        if time.monotonic() - sent.sent_at < ttl / 3000:
+            return True
+        status = (self._safely(self.adapter.extend_locks, [job], ttl) or ["lost"])[0]
+        if status == "cancelled":
+            with self.held.lock:
+                self.held.note_cancel(job.id)
+        elif status == "lost":
+            log.warning("job %s (%s), claimed ahead long ago, is no longer held here; stall recovery returns it",
+                        job.id, job.task)
+            return False
+        return True
+
+    def watch(self) -> None:
+        while not self.cold.is_set():
+            for lookahead, sent in self.claim_watch.due():
+                self._release_claimed_ahead(lookahead, sent)
+
+    def _release_claimed_ahead(self, lookahead: Lookahead, sent: SentClaim) -> None:
+        """The job before the one ``sent`` claimed is still running: hand the claimed job back to the front of
+        the queue, for an idle slot or worker, instead of keeping it waiting. Under the slot's lock, so the slot
+        reads the claim either before (and runs that job itself) or after (and knows it is gone)."""
+        request = sent.request
+        with lookahead.lock:
+            if lookahead.sent is not sent:
+                return  # the slot read it meanwhile
+            ids = self._safely(self.adapter.held_with, request.task, [request.token])
+            if not ids:  # it has not run yet, or took no job (another worker emptied the queue first)
+                sent.looks += 1
+                self.claim_watch.sent(lookahead, sent)
+                return
+            with self.held.lock:
+                if any(job_id in self.held.cancel_before_start for job_id in ids):
+                    return  # the slot finishes the cancel when it reads the claim
+            sent.released = True  # also if a nack's reply is lost: a job it did not requeue lapses to stall recovery
+            for job_id in ids:
+                if self._safely(self.adapter.nack, request.task, job_id, request.token):
+                    log.debug("job %s (%s), claimed ahead behind a slow job, returned to the queue", job_id,
+                              request.task)
+
+    def pop_ahead(self, lookahead: Lookahead) -> ClaimedJob | None:
+        """The job claimed ahead, to run now; None without one, or once a stop began (it is handed back)."""
+        job = lookahead.ahead
+        if job is None or self.stopping.is_set():
+            return None
+        lookahead.ahead = None
+        with self.held.lock:
+            still_ours = self.held.reserved.pop(job.id, None) is not None
+        return job if still_ours else None
+
+    def give_back(self, lookahead: Lookahead) -> None:
+        """A stopping slot returns the job it claimed ahead to the front of the queue (or, if it was cancelled
+        meanwhile, records the cancel): it never started."""
+        try:
+            self.settle(lookahead)
+        except CONNECTION_ERRORS:
+            pass
+        job, lookahead.ahead = lookahead.ahead, None
+        if job is not None:
+            self.release_reserved(job)
+
+    def release_reserved(self, job: ClaimedJob) -> None:
+        """Hand back a job claimed ahead that will not run here: to the front of the queue, or, when it was
+        cancelled meanwhile, recorded as cancelled. Whoever pops it from ``reserved`` does it, once."""
+        with self.held.lock:
+            ours = self.held.reserved.pop(job.id, None) is not None
+            cancelled = self.held.cancel_before_start.pop(job.id, False) is None
+        if not ours:
+            return
+        if cancelled:
+            task = self.app.get_task(job.task)
+            runtime = JobRuntime(task, job, self.adapter, self.app.serializer, lock_ttl_ms(task))
+            runtime.signal.abort("cancelled")
+            self._safely(self.outcomes.finish_cancelled, runtime)
+        elif self._safely(self.adapter.nack, job.task, job.id, job.token):
+            log.debug("job %s (%s), claimed ahead, returned to the queue", job.id, job.task)
+        self.notify("job_released", job)

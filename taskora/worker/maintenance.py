@@ -1,0 +1,65 @@
+"""Maintenance: the stall sweep, retention and workflow expiry a worker runs beside its slots."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from ..workflow import hooks as workflow_hooks
+from .reconnect import once
+
+if TYPE_CHECKING:
+    from ..app import Taskora
+    from ..task import Task
+
+#: How often retention runs: at most about a second of finished jobs accumulates beyond the limits.
+TRIM_EVERY_S = 1.0
+
+
+class Maintenance:
+    """Sweeps each task for stalled jobs once per stall interval and applies retention about every second.
+
+    Invariant: each round is bounded (``TRIM_BUDGET_S`` per task), a cold stop ends it, and Redis being
+    unreachable only skips a round (reported once per outage, reconnect.py).
+    """
+
+    #: Jobs one trim call deletes per state at most (one call stays short), and the longest a worker's
+    #: maintenance spends trimming one task per round, calling again while each call deleted a whole batch.
+    TRIM_BATCH = 1000
+    TRIM_BUDGET_S = 2.0
+
+    def __init__(self, app: Taskora, tasks: list[Task], cold: threading.Event, address: str) -> None:
+        self.app = app
+        self.adapter = app.adapter
+        self.tasks = tasks
+        self.cold = cold
+        self.address = address
+
+    def run(self) -> None:
+        last_sweep: dict[str, float] = {}
+        while not self.cold.wait(min(TRIM_EVERY_S, self._shortest_stall_interval())):
+            now = time.monotonic()
+            for task in self.tasks:
+                if now - last_sweep.get(task.name, 0.0) >= task.options.stall.interval:
+                    last_sweep[task.name] = now
+                    once(self.address, self.adapter.stall_sweep, task.name, task.options.stall.max_count)
+                once(self.address, self.trim, task)
+            once(self.address, workflow_hooks.sweep_expired, self.app)
+
+    def _shortest_stall_interval(self) -> float:
+        return min((t.options.stall.interval for t in self.tasks), default=30.0)
+
+    def trim(self, task: Task) -> int:
+        """Apply retention to ``task``: as many batches as it takes to catch up (within the budget), so a task
+        that finishes thousands of jobs a second keeps its finished records within the limits."""
+        r = self.app.retention
+        deadline, removed = time.monotonic() + self.TRIM_BUDGET_S, 0
+        while not self.cold.is_set():
+            batch = self.adapter.trim(task.name, completed_age_ms=int(r.completed_age * 1000),
+                                      completed_count=r.completed_count, failed_age_ms=int(r.failed_age * 1000),
+                                      failed_count=r.failed_count, batch=self.TRIM_BATCH)
+            removed += batch
+            if batch < self.TRIM_BATCH or time.monotonic() > deadline:
+                return removed
+        return removed
