@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .reconnect import run_forever
 
 if TYPE_CHECKING:
-    from ..adapters.redis import RedisAdapter
+    from ..adapters.base import Adapter
     from ..task import Task
     from .held import HeldJobs
 
@@ -24,7 +24,7 @@ class CancelListener:
     a lost channel is subscribed again, and the lock heartbeat reports cancels meanwhile.
     """
 
-    def __init__(self, adapter: RedisAdapter, tasks: list[Task], held: HeldJobs, cold: threading.Event,
+    def __init__(self, adapter: Adapter, tasks: list[Task[Any, Any]], held: HeldJobs, cold: threading.Event,
                  address: str) -> None:  # fmt: skip
         self.adapter = adapter
         self.tasks = tasks

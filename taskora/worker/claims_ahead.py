@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, ClaimResult
+from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, ClaimResult
 from .lookahead import ClaimWatch, Lookahead, SentClaim
 from .reconnect import OUTAGE, once
 from .runtime import JobRuntime, lock_ttl_ms

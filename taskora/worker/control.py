@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.redis import CONNECTION_ERRORS
+from ..adapters.base import CONNECTION_ERRORS
 from .reconnect import OUTAGE, address_of
 
 if TYPE_CHECKING:
@@ -75,13 +75,8 @@ class ControlHandler:
 
     def cmd_scheduled(self) -> list[dict[str, Any]]:
         """Delayed jobs (eta/countdown, retry backoff) of the tasks this worker runs, soonest first."""
-        found: list[dict[str, Any]] = []
-        keys = self.app.adapter.keys
-        for name in self.task_names:
-            for job_id, due in self.app.adapter.client.zrange(keys.state_set(name, "delayed"), 0, 99,
-                                                               withscores=True):
-                found.append({"id": job_id.decode() if isinstance(job_id, bytes) else job_id, "task": name,
-                              "eta_ms": int(due)})
+        found = [{"id": job_id, "task": name, "eta_ms": due}
+                 for name in self.task_names for job_id, due in self.app.adapter.delayed_head(name, 100)]
         return sorted(found, key=lambda j: j["eta_ms"])
 
     def cmd_stats(self) -> dict[str, Any]:
@@ -138,11 +133,9 @@ class ControlServer:
             reply, request = {"error": f"{type(exc).__name__}: {exc}"}, _maybe_json(raw)
         if "id" not in request:
             return
-        key = self.app.adapter.keys.control_reply(str(request["id"]))
-        pipe = self.app.adapter.client.pipeline(transaction=False)
-        pipe.rpush(key, json.dumps({"hostname": self.handler.hostname, "reply": reply}, default=str))
-        pipe.expire(key, REPLY_TTL_S)
-        pipe.execute()
+        self.app.adapter.control_reply(str(request["id"]),
+                                       json.dumps({"hostname": self.handler.hostname, "reply": reply}, default=str),
+                                       REPLY_TTL_S)
 
 
 def _maybe_json(raw: Any) -> dict[str, Any]:
@@ -167,21 +160,20 @@ def broadcast(app: Taskora, command: str, *, args: dict[str, Any] | None = None,
     request_id = uuid.uuid4().hex
     targets = list(destination) if destination else None
     request = {"id": request_id, "command": command, "args": args or {}, "destination": targets}
-    listeners = int(adapter.client.publish(adapter.keys.control_channel, json.dumps(request)))
+    listeners = adapter.control_publish(json.dumps(request))
     expected = min(listeners, len(targets)) if targets else listeners
     replies: dict[str, Any] = {}
-    key = adapter.keys.control_reply(request_id)
     deadline = time.monotonic() + timeout
     while len(replies) < expected:
         left = deadline - time.monotonic()
         if left <= 0:
             break
-        popped = adapter.blocking.blpop([key], timeout=max(left, 0.01))
-        if popped is None:
+        raw = adapter.control_wait_reply(request_id, left)
+        if raw is None:
             break
-        entry = json.loads(popped[1])
+        entry = json.loads(raw)
         replies[entry["hostname"]] = entry["reply"]
-    adapter.client.delete(key)
+    adapter.control_forget(request_id)
     return replies
 
 

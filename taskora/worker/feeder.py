@@ -24,12 +24,12 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, Completion
+from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, Completion
 from .idle import DueAlarm, wait_then_claim
 from .reconnect import OUTAGE, GaveUp, address_of, until_done
 
 if TYPE_CHECKING:
-    from ..adapters.redis import RedisAdapter
+    from ..adapters.base import Adapter
     from ..task import Task
 
 log = logging.getLogger("taskora.worker")
@@ -42,7 +42,7 @@ FEEDER_MIN_SLOTS = 8
 class SlotFeeder:
     """Claims for and acknowledges the jobs of ``slots`` slot threads of one task."""
 
-    def __init__(self, adapter: RedisAdapter, task: Task[Any, Any], slots: int, *, lock_ttl_ms: int,
+    def __init__(self, adapter: Adapter, task: Task[Any, Any], slots: int, *, lock_ttl_ms: int,
                  stopping: threading.Event, cold: threading.Event, new_token: Any,
                  due_alarm: DueAlarm | None = None) -> None:  # fmt: skip
         self.adapter = adapter

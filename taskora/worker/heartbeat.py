@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .reconnect import once
 from .runtime import lock_ttl_ms
 
 if TYPE_CHECKING:
-    from ..adapters.redis import ClaimedJob, RedisAdapter
+    from ..adapters.base import Adapter, ClaimedJob
     from ..task import Task
     from .held import HeldJobs
     from .runtime import JobRuntime
@@ -25,8 +25,9 @@ class Heartbeat:
     was cancelled never starts, one that was lost is no longer held.
     """
 
-    def __init__(self, adapter: RedisAdapter, tasks: list[Task], held: HeldJobs, task_of: Callable[[str], Task],
-                 address: str, on_beat: Callable[[], None]) -> None:  # fmt: skip
+    def __init__(self, adapter: Adapter, tasks: list[Task[Any, Any]], held: HeldJobs,
+                 task_of: Callable[[str], Task[Any, Any]], address: str,
+                 on_beat: Callable[[], None]) -> None:  # fmt: skip
         self.adapter = adapter
         self.tasks = tasks
         self.held = held

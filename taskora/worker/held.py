@@ -6,7 +6,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..adapters.redis import ClaimedJob
+    from ..adapters.base import ClaimedJob
     from .runtime import JobRuntime
 
 

@@ -13,11 +13,11 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from ..adapters.redis import CONNECTION_ERRORS
+from ..adapters.base import CONNECTION_ERRORS
 from .reconnect import OUTAGE, address_of
 
 if TYPE_CHECKING:
-    from ..adapters.redis import ClaimResult, RedisAdapter
+    from ..adapters.base import Adapter, ClaimResult
 
 log = logging.getLogger("taskora.worker")
 
@@ -25,14 +25,14 @@ log = logging.getLogger("taskora.worker")
 MAX_BLOCK_S = 5.0
 
 
-def wait_timeout(adapter: RedisAdapter, next_due_ms: int | None) -> float:
+def wait_timeout(adapter: Adapter, next_due_ms: int | None) -> float:
     """How long to block: until ``next_due_ms`` (epoch ms) when a delayed job is due sooner than ``MAX_BLOCK_S``."""
     if next_due_ms is None:
         return MAX_BLOCK_S
     return min(MAX_BLOCK_S, max(0.0, (next_due_ms - adapter.now_ms()) / 1000))
 
 
-def wait_then_claim(adapter: RedisAdapter, task: str, next_due_ms: int | None, token: str,
+def wait_then_claim(adapter: Adapter, task: str, next_due_ms: int | None, token: str,
                     lock_ttl_ms: int, alarm: DueAlarm | None = None) -> ClaimResult:  # fmt: skip
     """One slot's wait: the claim runs in Redis as soon as the wait ends (at the latest when ``alarm``
     wakes the marker for the delayed job due next)."""
@@ -47,7 +47,7 @@ class DueAlarm:
     worker). Slots say what they expect; each task keeps only its earliest time. A wake that finds
     nothing to claim (another worker was quicker) costs one empty claim, nothing more."""
 
-    def __init__(self, adapter: RedisAdapter) -> None:
+    def __init__(self, adapter: Adapter) -> None:
         self.adapter = adapter
         self._due_ms: dict[str, int] = {}
         self._changed = threading.Condition()

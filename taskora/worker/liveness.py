@@ -20,12 +20,12 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.redis import CONNECTION_ERRORS
+from ..adapters.base import CONNECTION_ERRORS
 from ..ids import lock_token
 from .reconnect import OUTAGE, address_of, once
 
 if TYPE_CHECKING:
-    from ..adapters.redis import RedisAdapter
+    from ..adapters.base import Adapter
     from ..task import Task
 
 log = logging.getLogger("taskora.worker")
@@ -67,7 +67,7 @@ def owner_of(token: str) -> str | None:
 class Liveness:
     """One worker process's liveness key, its lock tokens, and its look-out for workers that are gone."""
 
-    def __init__(self, adapter: RedisAdapter, name: str) -> None:
+    def __init__(self, adapter: Adapter, name: str) -> None:
         self.adapter = adapter
         self.name = name
         #: False in a prefork child: its supervisor beats its key (``adopt``).

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..adapters.redis import ClaimedJob, ClaimInFlight
+    from ..adapters.base import ClaimedJob, InFlightClaim
     from .runtime import JobRuntime
 
 #: A slot claims ahead only right after a job that ran shorter than this (seconds): the job claimed
@@ -46,7 +46,7 @@ LOOK_AGAIN_AT_MOST_S = 5.0
 class SentClaim:
     """A request whose reply the slot has not read yet: a claim, possibly fused with a completion."""
 
-    request: ClaimInFlight
+    request: InFlightClaim
     #: The job the same request completes, with what to resend if the reply never comes; None for a
     #: plain claim.
     runtime: JobRuntime | None = None

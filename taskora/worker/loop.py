@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob, ClaimResult
+from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, ClaimResult
 from ..errors import MalformedJobError, SerializationError
 from ..ids import lock_token
 from ..rate_limits import apply_rate_limits
@@ -52,7 +52,7 @@ _new_token = lock_token
 class Worker:
     """Runs the handlers of ``tasks`` in this process until ``stop()``."""
 
-    def __init__(self, app: Taskora, tasks: Iterable[Task], *, concurrency: int | None = None,
+    def __init__(self, app: Taskora, tasks: Iterable[Task[Any, Any]], *, concurrency: int | None = None,
                  name: str | None = None) -> None:  # fmt: skip
         self.app = app
         self.adapter = app.adapter
@@ -103,7 +103,7 @@ class Worker:
                                  address=address)
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def slots_for(self, task: Task) -> int:
+    def slots_for(self, task: Task[Any, Any]) -> int:
         return self.concurrency if self.concurrency is not None else task.options.concurrency
 
     def start(self) -> None:
@@ -128,7 +128,7 @@ class Worker:
         self._threads.append(self._spawn("taskora-cancel", self.cancels.run, restart=True))
         self.app.events.emit("worker:ready", self)
 
-    def _start_feeder(self, task: Task, slots: int) -> SlotFeeder:
+    def _start_feeder(self, task: Task[Any, Any], slots: int) -> SlotFeeder:
         feeder = SlotFeeder(self.adapter, task, slots, lock_ttl_ms=self._lock_ttl_ms(task), stopping=self._stopping,
                             cold=self._cold, new_token=self._new_token, due_alarm=self._due_alarm)
         self._feeders.append((feeder, self._spawn(f"taskora-feeder-{task.name}", feeder.run, restart=True)))
@@ -192,7 +192,7 @@ class Worker:
         return once(self._address, fn, *args)
 
     # -- slots --------------------------------------------------------------------------------
-    def _slot_loop(self, task: Task) -> None:
+    def _slot_loop(self, task: Task[Any, Any]) -> None:
         lookahead = Lookahead()
         job: ClaimedJob | None = None
         backoff = Backoff()
@@ -259,7 +259,7 @@ class Worker:
                     progressed = True
         return ran
 
-    def _claim_or_wait(self, task: Task) -> ClaimedJob | None:
+    def _claim_or_wait(self, task: Task[Any, Any]) -> ClaimedJob | None:
         """Claim a job; with none to claim, wait for one and claim it as the wait ends. A job claimed by a
         wait that a stop ended goes straight back to the front of the queue."""
         ttl = self._lock_ttl_ms(task)

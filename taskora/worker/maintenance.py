@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..workflow import hooks as workflow_hooks
 from .reconnect import once
@@ -29,7 +29,7 @@ class Maintenance:
     TRIM_BATCH = 1000
     TRIM_BUDGET_S = 2.0
 
-    def __init__(self, app: Taskora, tasks: list[Task], cold: threading.Event, address: str) -> None:
+    def __init__(self, app: Taskora, tasks: list[Task[Any, Any]], cold: threading.Event, address: str) -> None:
         self.app = app
         self.adapter = app.adapter
         self.tasks = tasks
@@ -50,7 +50,7 @@ class Maintenance:
     def _shortest_stall_interval(self) -> float:
         return min((t.options.stall.interval for t in self.tasks), default=30.0)
 
-    def trim(self, task: Task) -> int:
+    def trim(self, task: Task[Any, Any]) -> int:
         """Apply retention to ``task``: as many batches as it takes to catch up (within the budget), so a task
         that finishes thousands of jobs a second keeps its finished records within the limits."""
         r = self.app.retention

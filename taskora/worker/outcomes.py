@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.redis import ClaimedJob, ClaimResult
+from ..adapters.base import ClaimedJob, ClaimResult
 from ..errors import MalformedJobError, RetryError, SerializationError, WorkerError
 from ..retry import retry_delay_ms as retry_delay_ms_of
 from ..retry import should_retry
@@ -112,6 +112,6 @@ class Outcomes:
                       exc_info=(type(error), error, error.__traceback__))
         return result
 
-    def _has_failed_listener(self, task: Task) -> bool:
+    def _has_failed_listener(self, task: Task[Any, Any]) -> bool:
         return task.events.has("failed") or self.app.events.has("task:failed")
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..adapters.redis import CONNECTION_ERRORS
+from ..adapters.base import CONNECTION_ERRORS
 from ..urls import mask_url
 
 log = logging.getLogger("taskora.worker")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..context import AbortSignal, log_entry
 
 if TYPE_CHECKING:
-    from ..adapters.redis import ClaimedJob, RedisAdapter
+    from ..adapters.base import Adapter, ClaimedJob
     from ..serialization import Serializer
     from ..task import Task
 
@@ -19,7 +19,7 @@ log = logging.getLogger("taskora.worker")
 class JobRuntime:
     """Everything the worker tracks for a job it holds; the handler sees it through ``Context``."""
 
-    def __init__(self, task: Task[Any, Any], claimed: ClaimedJob, adapter: RedisAdapter, serializer: Serializer,
+    def __init__(self, task: Task[Any, Any], claimed: ClaimedJob, adapter: Adapter, serializer: Serializer,
                  lock_ttl_ms: int) -> None:  # fmt: skip
         fields = claimed.fields
         self.task = task
@@ -69,6 +69,6 @@ class JobRuntime:
                                                              meta or "")
 
 
-def lock_ttl_ms(task: Task) -> int:
+def lock_ttl_ms(task: Task[Any, Any]) -> int:
     """How long a job of ``task`` stays locked without a heartbeat: its stall interval."""
     return int(task.options.stall.interval * 1000)

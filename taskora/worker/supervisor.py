@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from ..adapters.redis import CONNECTION_ERRORS, ClaimedJob
+from ..adapters.base import CONNECTION_ERRORS, ClaimedJob
 from ..errors import TaskoraError, TimeLimitExceeded, WorkerLostError
 from ..retry import retry_delay_ms as retry_delay_ms_of
 from ..retry import should_retry
