@@ -236,12 +236,12 @@ def test_celerys_own_trees_migrate_completely_with_notes_for_what_compat_lacks(c
 
 def test_names_that_cannot_be_resolved_become_notes_not_crashes():
     targets = mi.rewrite_source(
-        "from celery.canvas import StampingVisitor, Signature\n"  # a name inside a plain module
+        "from celery.canvas import NoSuchVisitor, Signature\n"  # a name inside a plain module
         "from celery.schedules import solar, crontab\n"  # a lazy attribute that raises ImportError
         "import celery.no_such_module as m\n"
     ).targets
     problems = mi.unsupported(targets)
-    assert problems[0] == "1: taskora.compat.canvas has no StampingVisitor"
+    assert problems[0] == "1: taskora.compat.canvas has no NoSuchVisitor"
     assert problems[1].startswith("2: taskora.compat.schedules has no solar (") and "ephem" in problems[1]
     assert problems[2] == "3: taskora.compat.no_such_module does not exist in this taskora version"
     assert len(problems) == 3
