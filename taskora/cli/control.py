@@ -2,9 +2,10 @@
 
 A Celery app's actions go to its ``app.control`` (taskora.compat), so the CLI does what the Python API
 does. ``revoke`` and ``terminate`` act on the job in Redis (a waiting job ends at once, a running one
-is stopped by its worker), so they work for a native app too. The other Celery actions change a
-running worker in place; taskora workers do not take those commands (yet), and the CLI says so
-instead of pretending: stop and restart the worker with new options, or use SIGTERM for ``shutdown``.
+is stopped by its worker), and ``rate_limit`` changes the limit every worker reads from Redis, so those
+work for a native app too. The other Celery actions change a running worker in place; taskora workers
+do not take those commands (yet), and the CLI says so instead of pretending: stop and restart the worker
+with new options, or use SIGTERM for ``shutdown``.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ from typing import Any
 
 import click
 
+from ..rate_limits import set_rate_limit
 from ._app import LoadedApp, app_option, json_option, resolve, wants_json
 from ._output import CliError, broker_errors, emit
 
 #: Actions that act on jobs; each works for every app.
 JOB_ACTIONS = ("revoke", "terminate")
+#: Actions on what every worker reads from Redis; each works for every app.
+STORE_ACTIONS = ("rate_limit",)
 #: Celery actions that reconfigure live workers, and what to do instead with taskora.
 WORKER_ACTIONS = {
-    "rate_limit": "set rate_limit on the task (or in task_annotations) and restart the workers",
     "time_limit": "set time_limit/soft_time_limit on the task, or restart with --time-limit/--soft-time-limit",
     "shutdown": "send SIGTERM to the worker process (warm shutdown), as Celery's shutdown does",
     "add_consumer": "restart the worker with the queue added to -Q",
@@ -34,7 +37,7 @@ STORE_NODE = "taskora@store"
 
 @click.command(context_settings={"ignore_unknown_options": True},
                short_help="Revoke or terminate jobs (Celery's control action names).")
-@click.argument("action", type=click.Choice([*JOB_ACTIONS, *WORKER_ACTIONS]), metavar="ACTION")
+@click.argument("action", type=click.Choice([*JOB_ACTIONS, *STORE_ACTIONS, *WORKER_ACTIONS]), metavar="ACTION")
 @click.argument("args", nargs=-1)
 @app_option
 @json_option
@@ -44,7 +47,8 @@ STORE_NODE = "taskora@store"
 @broker_errors
 def control(ctx: click.Context, action: str, args: tuple[str, ...], app_spec: str | None, as_json: bool,
             timeout: float, destination: tuple[str, ...]) -> None:  # fmt: skip
-    """Celery's control actions: revoke ID..., terminate SIGNAL ID... (others: see the error they give).
+    """Celery's control actions: revoke ID..., terminate SIGNAL ID..., rate_limit TASK RATE (others: see the error
+    they give).
 
     ACTION is one of revoke, terminate, rate_limit, time_limit, shutdown, add_consumer, cancel_consumer,
     pool_grow, pool_shrink."""
@@ -103,5 +107,17 @@ def _worker_action(loaded: LoadedApp, action: str, args: tuple[str, ...]) -> Non
         reply: Any = method(*args)
         click.echo(reply if reply is not None else f"{action}: sent")
         return
+    if action == "rate_limit":
+        _set_rate_limit(loaded, args)
+        return
     raise CliError(f"control {action}: not supported by taskora workers (they do not change in place); "
                    f"instead, {WORKER_ACTIONS[action]}")
+
+
+def _set_rate_limit(loaded: LoadedApp, args: tuple[str, ...]) -> None:
+    """``rate_limit TASK RATE`` for a native app: the limit every worker of the task reads from Redis."""
+    if len(args) != 2:
+        raise click.UsageError("rate_limit takes TASK RATE (e.g. rate_limit send-email 10/s; 0 lifts the limit)")
+    task, rate = args
+    limit = set_rate_limit(loaded.app, task, None if rate.lower() in ("0", "none") else rate)
+    click.echo(f"rate_limit: {task} is now {'unlimited' if limit is None else rate} on every worker")

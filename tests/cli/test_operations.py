@@ -40,6 +40,17 @@ def test_control_worker_actions_say_what_to_do_instead(redis_url: str, tmp_path:
     assert bad.returncode == 2 and "needs at least one task id" in bad.stderr
 
 
+def test_control_rate_limit_sets_the_limit_every_worker_reads(client: Taskora, redis_url: str,
+                                                               tmp_path: Path) -> None:  # fmt: skip
+    out = run_cli(redis_url, tmp_path, "-A", PROJ, "control", "rate_limit", "add", "4/s")
+    assert out.returncode == 0 and "add is now 4/s" in out.stdout, out.stderr
+    assert client.adapter.rate_limit_interval("add") == 250
+    lifted = run_cli(redis_url, tmp_path, "-A", PROJ, "control", "rate_limit", "add", "0")
+    assert lifted.returncode == 0 and client.adapter.rate_limit_interval("add") is None
+    bad = run_cli(redis_url, tmp_path, "-A", PROJ, "control", "rate_limit", "add", "fast")
+    assert bad.returncode != 0 and "rate_limit" in bad.stderr
+
+
 def test_shell_has_the_app_and_tasks_in_scope(client: Taskora, redis_url: str, tmp_path: Path) -> None:
     script = "print('got', add.name, taskora_app.name, app is taskora_app)\nprint(add.dispatch({'a': 1, 'b': 2}).id)\n"
     out = run_cli(redis_url, tmp_path, "-A", PROJ, "shell", "-q", input=script)
