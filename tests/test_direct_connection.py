@@ -183,3 +183,13 @@ def test_a_call_interrupted_before_its_reply_leaves_no_stale_reply_behind(redis_
         signal.signal(signal.SIGALRM, previous)
     assert connection.call("PING") == b"PONG"
     assert connection.call("SET", "direct-after", "1") == b"OK"
+
+
+def test_a_redis_loading_its_data_is_a_connection_error_to_wait_out() -> None:
+    """A restarted Redis answers -LOADING while it replays its AOF: an outcome sent then must be kept and
+    resent like one sent while Redis was down, not dropped as a failed script (it made jobs run twice)."""
+    from taskora.adapters.base import CONNECTION_ERRORS
+    from taskora.adapters.direct import _error
+
+    assert isinstance(_error("LOADING Redis is loading the dataset in memory"), CONNECTION_ERRORS)
+    assert not isinstance(_error("ERR unknown command"), CONNECTION_ERRORS)

@@ -21,7 +21,7 @@ from typing import Any
 
 import hiredis
 from redis.connection import Connection, UnixDomainSocketConnection
-from redis.exceptions import AuthenticationError, NoScriptError, ResponseError
+from redis.exceptions import AuthenticationError, BusyLoadingError, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -247,4 +247,6 @@ def _error(reply: Any) -> Exception:
     text = str(reply)
     if text.startswith("NOSCRIPT"):
         return NoScriptError(text)
+    if text.startswith("LOADING"):  # a restarted Redis replaying its AOF: wait and retry, as redis-py's does
+        return BusyLoadingError(text)
     return ResponseError(text[4:] if text.startswith("ERR ") else text)  # as redis-py words it
