@@ -75,6 +75,7 @@ def render(s: dict[str, Any]) -> str:
         ("redeliveries (next run)", s["redeliveries"]),
         ("next-run p50/p90/max (s)", f"{s['redelivery_p50']} / {s['redelivery_p90']} / {s['redelivery_max']}"),
         ("slowest next runs (s)", [d for d, _ in s["slowest_redeliveries"]]),
+        ("errors in worker logs", s["worker_log_errors"] or "none"),
         ("verdict", "; ".join(s["problems"]) or "OK"),
     ]  # fmt: skip
     return "\n".join(f"{k:>28}: {v}" for k, v in rows)

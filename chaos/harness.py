@@ -10,6 +10,7 @@ import importlib
 import json
 import os
 import random
+import re
 import shutil
 import tempfile
 import time
@@ -132,6 +133,7 @@ def run(cfg: Config) -> dict[str, Any]:
             workers_started=fleet.started,
             workdir=str(workdir),
         )
+        summary["worker_log_errors"] = worker_log_errors(workdir)
         summary["problems"] = verdict(summary, cfg.max_redelivery)
         app.close()
         return summary
@@ -140,6 +142,18 @@ def run(cfg: Config) -> dict[str, Any]:
         server.stop()
         if not cfg.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def worker_log_errors(workdir: Path) -> list[tuple[str, int]]:
+    """The exceptions the workers logged (a traceback's last line, numbers blanked), most frequent first:
+    the first place to look when a run fails."""
+    counts: dict[str, int] = {}
+    for path in workdir.glob("worker-*.log"):
+        for line in path.read_text(errors="replace").splitlines():
+            if re.match(r"^[A-Za-z_][\w.]*(Error|Exception): ", line):
+                shape = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}|\d+", "N", line)[:140]
+                counts[shape] = counts.get(shape, 0) + 1
+    return sorted(counts.items(), key=lambda kv: -kv[1])[:8]
 
 
 def _save_timeline(workdir: Path, injector: Injector) -> None:
