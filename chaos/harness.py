@@ -121,7 +121,9 @@ def run(cfg: Config) -> dict[str, Any]:
         tap.poll()
         _save_timeline(workdir, injector)
         states = {**final_states(app, work, WORK), **final_states(app, poison, POISON)}
-        summary = summarize(states, work, poison, read_runs(workdir), injector.deaths, tap.hand_backs)
+        summary = summarize(
+            states, work, poison, read_runs(workdir), injector.deaths, tap.hand_backs, cfg.max_redelivery
+        )
         summary.update(
             seconds=round(elapsed, 1),
             faults=dict(_count_kinds(injector.done)),

@@ -6,7 +6,9 @@ Definitions:
   first successful run was not killed afterwards — it was alive to record that outcome, so the second run
   means a finished job ran again. If that process was killed between the handler's end and the outcome's
   write (the record is written inside the handler, the outcome after it returns), the job rightly runs
-  again: such jobs are counted apart as ``rerun_after_late_kill``, with the longest end-to-kill gap;
+  again: such jobs are counted apart as ``rerun_after_late_kill``, with the longest end-to-kill gap. A kill
+  more than ``grace`` seconds after the handler ended excuses nothing (an outcome is written within
+  milliseconds, or as soon as Redis is back), so that job counts as a duplicate;
 - re-executed: a job whose handler started more than once (a killed run is redelivered; expected under faults);
 - hand-back delay: for a run cut short (a start without an end), the time from its process's death (the
   kill, or the poison job's own start) to the job being put back (its ``retrying``/``stalled`` event, or
@@ -101,7 +103,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def summarize(states: dict[str, dict[str, Any]], work: list[str], poison: list[str],
               runs: dict[str, list[Run]], deaths: dict[int, float],
-              hand_backs: dict[str, list[float]]) -> dict[str, Any]:  # fmt: skip
+              hand_backs: dict[str, list[float]], grace: float = 5.0) -> dict[str, Any]:  # fmt: skip
     """The report's numbers; ``states`` maps a job id to its fields in Redis (``{}`` if it is gone)."""
     all_deaths = {**self_deaths(runs, set(poison)), **deaths}
     slow = sorted(redelivery_delays(runs, all_deaths), reverse=True)
@@ -115,7 +117,7 @@ def summarize(states: dict[str, dict[str, Any]], work: list[str], poison: list[s
     late_kills = {
         j: all_deaths[done[0].pid] - (done[0].end or 0)
         for j, done in twice.items()
-        if all_deaths.get(done[0].pid, 0) > (done[0].end or 0)
+        if 0 < all_deaths.get(done[0].pid, 0) - (done[0].end or 0) <= grace
     }
     duplicates = [j for j in twice if j not in late_kills]
     never_ran = [j for j in work if not runs.get(j)]
