@@ -37,7 +37,7 @@ class EventTap:
     def _read(self, key: str) -> None:
         while True:
             start = f"({self.positions[key]}" if key in self.positions else "-"
-            entries: list[Any] = self.client.xrange(key, start, "+", count=5000)
+            entries: list[Any] = self.client.xrange(key, start, "+", count=5000) or []
             for entry_id, fields in entries:
                 self._note(entry_id.decode(), fields)
             if not entries:

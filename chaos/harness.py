@@ -76,7 +76,7 @@ def finished(app: Any, total: int) -> bool | None:
         counts = [app.adapter.counts(task) for task in (WORK, POISON)]
     except (redis.RedisError, OSError):
         return None
-    return sum(c["completed"] + c["failed"] for c in counts) >= total
+    return bool(sum(c["completed"] + c["failed"] for c in counts) >= total)
 
 
 def drive(cfg: Config, app: Any, fleet: Fleet, injector: Injector, tap: EventTap, total: int,

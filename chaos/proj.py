@@ -41,16 +41,16 @@ def _record(kind: str, job_id: str, attempt: int) -> None:
     os.write(fd, f"{kind} {job_id} {attempt} {pid} {time.time():.6f}\n".encode())
 
 
-@app.task("chaos.work", retry=WORK_RETRY)
+@app.task("chaos.work", retry=WORK_RETRY)  # type: ignore[untyped-decorator]
 def work(data: dict[str, Any], ctx: Any) -> int:
     """Record the start, sleep a few ms to ~200 ms (so faults land mid-run), record the end."""
     _record("S", ctx.id, ctx.attempt)
     time.sleep(random.uniform(0.002, data.get("max_sleep", 0.2)))
     _record("E", ctx.id, ctx.attempt)
-    return data["n"]
+    return int(data["n"])
 
 
-@app.task("chaos.poison", retry=POISON_RETRY, queue=POISON_QUEUE)
+@app.task("chaos.poison", retry=POISON_RETRY, queue=POISON_QUEUE)  # type: ignore[untyped-decorator]
 def poison(data: dict[str, Any], ctx: Any) -> None:
     """Record the start, then kill this process the way ``how`` says; never returns."""
     _record("S", ctx.id, ctx.attempt)
