@@ -22,6 +22,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -93,6 +94,11 @@ class Supervisor:
         self._done = threading.Event()
         self._context = multiprocessing.get_context("fork")
         self._monitor: threading.Thread | None = None
+        #: Hand-backs of dead children's jobs that Redis could not take (an outage): retried every monitor tick
+        #: until done. Each is written only while the dead child's lock still holds the job, so a late one is
+        #: safe; left to lock expiry instead, such a job waited out the whole stall interval.
+        self._deferred: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = []
+        self._retrying = False
 
     # -- pool surface ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -186,6 +192,7 @@ class Supervisor:
                 if child.process.sentinel in ready:
                     self._reap(child)
             self._enforce_limits(children)
+            self._retry_deferred()
 
     def _drain(self, child: Child) -> None:
         while child.open:
@@ -275,7 +282,7 @@ class Supervisor:
         try:
             status = app.adapter.reclaim(held.task, job_id, held.token, app.get_task(held.task).options.stall.max_lost)
         except CONNECTION_ERRORS as exc:
-            log.warning("could not hand back %s[%s] (%s); stall recovery will", held.task, job_id, exc)
+            self._defer(f"hand back {held.task}[{job_id}]", exc, self._reclaim, job_id, held, how)
             return
         if status != "lost":
             log.warning("Task %s[%s]: its process died (%s) while it ran; handed back as lost: %s", held.task,
@@ -296,6 +303,23 @@ class Supervisor:
                 _signal(child.pid, signal.SIGKILL)
 
     # -- jobs of dead children --------------------------------------------------------------------
+    def _defer(self, what: str, exc: BaseException, fn: Callable[..., None], *args: Any) -> None:
+        """Keep a hand-back Redis refused for the next monitor tick (said once: a retry that fails again is quiet)."""
+        if not self._retrying:
+            log.warning("could not %s (%s); retrying until Redis takes it", what, exc)
+        self._deferred.append((what, fn, args))
+
+    def _retry_deferred(self) -> None:
+        pending, self._deferred = self._deferred, []
+        self._retrying = True
+        try:
+            for what, fn, args in pending:
+                fn(*args)  # defers itself again while Redis still refuses
+                if not self._deferred or self._deferred[-1][0] != what:
+                    log.info("done: %s, now that Redis is reachable", what)
+        finally:
+            self._retrying = False
+
     def _requeue_claims_in_flight(self, child: Child) -> None:
         """A child that died with a claim sent ahead had not read which job it claimed: find it by its lock."""
         adapter = self.settings.app.adapter
@@ -305,15 +329,15 @@ class Supervisor:
                     if job_id not in child.held:
                         self._requeue(job_id, HeldJob(task, token, 1, None))
             except CONNECTION_ERRORS as exc:
-                log.warning("could not look for %s's claim of dead child pid %d (%s); stall recovery will", task,
-                            child.pid, exc)
+                log.warning("could not look for %s's claim of dead child pid %d (%s); its lock's expiry will",
+                            task, child.pid, exc)
 
     def _requeue(self, job_id: str, held: HeldJob) -> None:
         try:
             if self.settings.app.adapter.nack(held.task, job_id, held.token):
                 log.warning("Task %s[%s] returned to the queue (its process died)", held.task, job_id)
         except CONNECTION_ERRORS as exc:
-            log.warning("could not requeue %s[%s] (%s); stall recovery will", held.task, job_id, exc)
+            self._defer(f"requeue {held.task}[{job_id}]", exc, self._requeue, job_id, held)
 
     def _fail_job_of_dead_child(self, job_id: str, held: HeldJob, error: TaskoraError) -> None:
         """End the attempt a dead child was running with ``error``: retried under the task's policy, else failed.
@@ -332,7 +356,7 @@ class Supervisor:
             result = app.adapter.fail(ClaimedJob(held.task, job_id, held.token, {}), text,
                                       retry_delay_ms=retry_delay_ms, detail=detail)
         except CONNECTION_ERRORS as exc:
-            log.warning("could not fail %s[%s] (%s); stall recovery will pick it up", held.task, job_id, exc)
+            self._defer(f"fail {held.task}[{job_id}]", exc, self._fail_job_of_dead_child, job_id, held, error)
             return
         if result.status != "lost":
             log.error("Task %s[%s] attempt %d %s: %s", held.task, job_id, held.attempt,

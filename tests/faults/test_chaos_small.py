@@ -14,8 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 #: 300 jobs on 2 workers (threads + prefork, 2 slots each), 8 faults over 6 s of which 1 restarts Redis.
 ARGS = ["--jobs", "300", "--workers", "2", "--threads", "2", "--faults", "8", "--redis-restarts", "1",
@@ -29,11 +27,6 @@ def run_chaos() -> dict:
     return json.loads(done.stdout)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "library bug found by this harness: the direct connection turns Redis's -LOADING reply (Redis loading "
-    "its AOF after a restart) into ResponseError/TaskoraError instead of a connection error "
-    "(taskora/adapters/direct.py _error), so an ack in that window is dropped and the job runs again; "
-    "intermittent at this size. Remove this mark once fixed."))
 def test_no_job_is_lost_or_completed_twice_under_faults() -> None:
     summary = run_chaos()
     # The faults happened while jobs ran: every planned one, a Redis restart among them
