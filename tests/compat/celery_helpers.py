@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -65,3 +68,15 @@ class CeleryWorker:
                 pass
             self.proc.wait(10)
         self._log.close()
+
+
+def import_project(tmp_path: Path, name: str, source: str, redis_url: str,
+                   monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Write a one-module Celery project that reads ``REDIS_URL`` and import it here too, so the test sends its
+    calls with the project's own settings (routes, queues) as the workers run them. A fresh import each time;
+    pop ``sys.modules[name]`` after the test."""
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop(name, None)
+    return importlib.import_module(name)

@@ -7,16 +7,14 @@ Every task returns the hostname of the worker that ran it, so the test sees who 
 
 from __future__ import annotations
 
-import importlib
 import sys
-import textwrap
 import uuid
 
 import pytest
 from taskora.compat import Celery
 from taskora.compat.exceptions import TimeLimitExceeded
 
-from .celery_helpers import CeleryWorker
+from .celery_helpers import CeleryWorker, import_project
 
 PROJECT = '''
 import os
@@ -73,11 +71,7 @@ def hang(seconds):
 @pytest.fixture
 def qproj(tmp_path, redis_url, monkeypatch):
     """The workers, and the project imported here too (its calls route with the project's own settings)."""
-    (tmp_path / "qproj.py").write_text(textwrap.dedent(PROJECT))
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("qproj", None)
-    client = importlib.import_module("qproj").app
+    client = import_project(tmp_path, "qproj", PROJECT, redis_url, monkeypatch).app
     tag = uuid.uuid4().hex[:6]
     workers = {
         "reports": CeleryWorker(tmp_path, "qproj", redis_url, f"reports{tag}@test", "-P", "threads", "-Q", "reports"),

@@ -9,16 +9,14 @@ The project's ``task_revoked`` receiver appends one JSON line per signal to a fi
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
-import textwrap
 import time
 import uuid
 
 import pytest
 
-from .celery_helpers import CeleryWorker, wait_until
+from .celery_helpers import CeleryWorker, import_project, wait_until
 
 PROJECT = '''
 import json
@@ -78,11 +76,7 @@ def touch(path):
 
 @pytest.fixture
 def rvproj(tmp_path, redis_url, monkeypatch):
-    (tmp_path / "rvproj.py").write_text(textwrap.dedent(PROJECT))
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("rvproj", None)
-    module = importlib.import_module("rvproj")
+    module = import_project(tmp_path, "rvproj", PROJECT, redis_url, monkeypatch)
     workers: list[CeleryWorker] = []
 
     def start(*args: str) -> CeleryWorker:
