@@ -36,6 +36,7 @@ from .liveness import Liveness
 from .lookahead import ClaimWatch, Lookahead, SentClaim
 from .maintenance import Maintenance
 from .outcomes import Outcomes
+from .quarantine import Quarantine
 from .reconnect import OUTAGE, Backoff, address_of, once
 from .runtime import JobRuntime, lock_ttl_ms
 from .threads import ServiceThreads
@@ -69,6 +70,8 @@ class Worker:
         #: started, kept by the heartbeat; ``_cancel_before_start``: cancels of jobs not running here, so a job
         #: claimed (ahead, or with a reply on its way) and not started yet never starts.
         self.held = HeldJobs()
+        #: Runs a job handed back from a process that died with it alone here (quarantine.py).
+        self.quarantine = Quarantine()
         self.active = self.held.active
         self.reserved = self.held.reserved
         self._cancel_before_start = self.held.cancel_before_start
@@ -282,6 +285,12 @@ class Worker:
         except (TypeError, ValueError) as exc:  # a field it cannot read: it would fail the same way every time
             self.outcomes.fail_held(job, MalformedJobError(f"{job.task} job {job.id} cannot be run: {error_text(exc)}"))
             return None
+        with self.quarantine.admit(job.fields, self._lock_ttl_ms(task) / 1000):
+            return self._run(runtime, feeder, lookahead)
+
+    def _run(self, runtime: JobRuntime, feeder: SlotFeeder | None, lookahead: Lookahead | None) -> ClaimedJob | None:
+        """Run one held job's handler and record its outcome; returns the job its slot claimed next, if any."""
+        job = runtime.claimed
         with self._active_lock:
             self.active[job.id] = runtime
             cancelled = bool(self._cancel_before_start) and job.id in self._cancel_before_start

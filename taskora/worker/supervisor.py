@@ -9,7 +9,8 @@ already finished is left alone; one taken after the snapshot is recovered by the
 its lock lapses) and is replaced. A job the child was *running* when it died is different: that death is
 a failed attempt (``WorkerLostError``, under the task's retry policy), so a handler that kills its process
 cannot run forever; the child names its running jobs on a shared page before each handler starts
-(running_board.py), so even a handler that dies at once is counted. A job past its hard time
+(running_board.py), so even a handler that dies at once is counted. A job counted lost runs alone in its child
+the next time (quarantine.py), so a poison job is soon charged for its own deaths. A job past its hard time
 limit gets its child killed and is failed with ``TimeLimitExceeded``. Warm/cold shutdown is
 forwarded as SIGTERM (children count them); SIGHUP starts fresh children and drains the old ones.
 """
@@ -234,6 +235,7 @@ class Supervisor:
             except Exception:  # never let one job stop the supervisor; stall recovery remains
                 log.exception("handling job %s of dead child pid %d failed", job_id, child.pid)
         self._requeue_claims_in_flight(child)
+        self._requeue_unstarted(child, running)
         self._drop_liveness(child)
         child.conn.close()
         child.board.close()
@@ -331,6 +333,20 @@ class Supervisor:
             except CONNECTION_ERRORS as exc:
                 log.warning("could not look for %s's claim of dead child pid %d (%s); its lock's expiry will",
                             task, child.pid, exc)
+
+    def _requeue_unstarted(self, child: Child, running: dict[str, tuple[str, str, int]]) -> None:
+        """Jobs still locked under the dead child's liveness id that it never started (claimed after its last
+        report) go back uncounted: left to the reclaimers, each would count as lost, and a job counted lost
+        runs quarantined (quarantine.py). The running board names every job it started."""
+        adapter = self.settings.app.adapter
+        for task in self.settings.tasks:
+            try:
+                for job_id, token in adapter.locks_of_active(task.name):
+                    if liveness.owner_of(token) == child.liveness_id and job_id not in running:
+                        self._requeue(job_id, HeldJob(task.name, token, 1, None))
+            except CONNECTION_ERRORS as exc:
+                log.warning("could not look for %s jobs of dead child pid %d (%s); the reclaimers will", task.name,
+                            child.pid, exc)
 
     def _requeue(self, job_id: str, held: HeldJob) -> None:
         try:

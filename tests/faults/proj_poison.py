@@ -51,6 +51,8 @@ def poison(data: dict[str, Any], ctx: Any) -> str:
 @app.task("innocent", retry=RETRY)
 def innocent(data: Any, ctx: Any) -> int:
     _runs.rpush(f"runs:{ctx.id}", f"{os.getpid()}:{ctx.attempt}")
+    if isinstance(data, dict):  # {"seconds": s}: busy for a while, so a poison job dies beside it
+        time.sleep(data["seconds"])
     return os.getpid()
 
 

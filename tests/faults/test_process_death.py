@@ -67,6 +67,23 @@ def test_a_job_running_beside_a_poison_job_is_handed_back_not_charged(client: Ta
         assert {r.split(":")[1] for r in runs(handle.id)} == {"1"}
 
 
+def test_a_poison_job_is_quarantined_after_killing_the_jobs_beside_it(client: Taskora, start_worker,
+                                                                     runs) -> None:  # fmt: skip
+    # Given slow jobs that keep the child's other slot busy, and one poison job among them
+    slow = [client.dispatch("innocent", {"seconds": 0.4}) for _ in range(8)]
+    poison = client.dispatch("poison", {"how": "abort"})
+    start_worker("-P", "prefork", "-c", "1")
+    # Then the poison job's first death, beside a slow job, is counted as lost for both; from then on it runs
+    # alone in its child, so each later death is its own failed attempt, and the slow jobs are not hit again
+    with pytest.raises(JobFailedError, match=r"WorkerLostError: worker process died \(signal 6\)"):
+        poison.result(timeout=60)
+    job = client.adapter.get_job("poison", poison.id)
+    assert (job["attempt"], job.get("lostCount", "0")) in {("3", "1"), ("3", "0")}, job
+    assert [r.split(":")[1] for r in runs(poison.id)][-3:] == ["1", "2", "3"]
+    lost = [int(client.adapter.get_job("innocent", h.id).get("lostCount", "0")) for h in slow if h.result(timeout=30)]
+    assert sum(lost) <= 1 and max(lost) <= 1, lost
+
+
 @pytest.mark.parametrize("pool", ["threads", "solo"])
 def test_sys_exit_in_a_handler_fails_the_attempt_and_the_worker_carries_on(client: Taskora, start_worker, runs,
                                                                          pool: str) -> None:  # fmt: skip
