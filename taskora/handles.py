@@ -28,6 +28,9 @@ class ResultHandle(Generic[T]):
     on it need not first check that the job exists (every other handle does, see ``result``).
     """
 
+    #: How often an unbounded ``result()`` checks that its job still exists.
+    RECHECK_S = 30.0
+
     def __init__(self, app: Taskora, task: str, job_id: str, *, enqueued: bool = True,
                  existing_id: str | None = None, created: bool = False) -> None:  # fmt: skip
         self.app = app
@@ -49,11 +52,22 @@ class ResultHandle(Generic[T]):
         """
         if timeout is None and not self._created:
             self._check_exists()
-        fields = self.app._events_reader().wait(self.task, self.id, timeout)
+        fields = self._wait_final(timeout)
         if fields is None:
             self._check_exists()
             raise TimeoutError(f"job {self.id} ({self.task}) did not finish within {timeout}s")
         return self._outcome(fields)
+
+    def _wait_final(self, timeout: float | None) -> dict[str, Any] | None:
+        """The final fields, or None on timeout. An unbounded wait looks every ``RECHECK_S`` whether the job
+        still exists: one trimmed by retention between its final event and our wait would otherwise be waited
+        for forever (it raises JobNotFoundError instead)."""
+        reader = self.app._events_reader()
+        if timeout is not None:
+            return reader.wait(self.task, self.id, timeout)
+        while (fields := reader.wait(self.task, self.id, self.RECHECK_S)) is None:
+            self._check_exists()
+        return fields
 
     def wait_for(self, timeout: float | None = None) -> T:
         """Same as ``result(timeout)`` (the seeds' ``waitFor``)."""
@@ -76,12 +90,22 @@ class ResultHandle(Generic[T]):
         unsubscribe = await loop.run_in_executor(None, self.app._events_reader().subscribe,
                                                  self.task, self.id, on_final)
         try:
-            fields = await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+            fields = await self._await_final(future, timeout)
+        except BaseException:
             unsubscribe()
-            await loop.run_in_executor(None, self._check_exists)
-            raise TimeoutError(f"job {self.id} ({self.task}) did not finish within {timeout}s") from None
+            raise
         return self._outcome(fields)
+
+    async def _await_final(self, future: asyncio.Future[dict[str, Any]], timeout: float | None) -> dict[str, Any]:
+        """``future``'s fields; an unbounded wait checks every ``RECHECK_S`` that the job still exists."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), self.RECHECK_S if timeout is None else timeout)
+            except asyncio.TimeoutError:
+                await loop.run_in_executor(None, self._check_exists)
+                if timeout is not None:
+                    raise TimeoutError(f"job {self.id} ({self.task}) did not finish within {timeout}s") from None
 
     def _check_exists(self) -> None:
         """Raise JobNotFoundError when the id names no job (never dispatched, or already trimmed by retention)."""

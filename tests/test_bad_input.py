@@ -185,6 +185,35 @@ def _finishes(call: Callable[[], Any], within: float = 5.0) -> Any:
     return outcome[0]
 
 
+def test_an_unbounded_wait_ends_when_its_job_is_removed(app: Taskora) -> None:
+    # Given a waiting job, and waits without a timeout on it (no worker runs it)
+    app.task("echo", lambda d: d)
+    job_id = app.dispatch("echo", 1).id
+    handle = app.handle("echo", job_id)
+    handle.RECHECK_S = 0.2
+    ahandle = app.handle("echo", job_id)
+    ahandle.RECHECK_S = 0.2
+    waits = [lambda: handle.result(), lambda: asyncio.run(ahandle.aresult())]
+    outcomes: list[BaseException] = []
+    threads = [threading.Thread(target=lambda w=w: outcomes.append(_raised(w)), daemon=True) for w in waits]
+    for thread in threads:
+        thread.start()
+    # When the job is removed (as retention trims a finished job) while they wait
+    assert app.adapter.purge("echo") == 1
+    # Then both waits end with JobNotFoundError instead of waiting forever
+    for thread in threads:
+        thread.join(10)
+    assert [type(o) for o in outcomes] == [JobNotFoundError, JobNotFoundError], outcomes
+
+
+def _raised(fn: Callable[[], Any]) -> BaseException:
+    try:
+        fn()
+    except BaseException as exc:
+        return exc
+    return AssertionError("returned")
+
+
 def test_result_of_an_unknown_id_raises_at_once(app: Taskora) -> None:
     app.task("echo", lambda d: d)
     raised = _finishes(lambda: app.handle("echo", "no-such-job").result())
