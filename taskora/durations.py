@@ -60,6 +60,3 @@ def to_ms(value: Duration, *, name: str = "duration") -> int:
     """Convert a user duration to whole milliseconds for the wire."""
     return int(round(to_seconds(value, name=name) * 1000))
 
-
-def optional_ms(value: Duration | None, *, name: str = "duration") -> int | None:
-    return None if value is None else to_ms(value, name=name)

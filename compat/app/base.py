@@ -29,7 +29,7 @@ from taskora import Taskora
 
 from .. import _state
 from ..backends.app_mixin import BackendMixin
-from ..exceptions import AlwaysEagerIgnored, NotRegistered
+from ..exceptions import AlwaysEagerIgnored
 from ..result import AsyncResult, GroupResult, ResultSet
 from ..signals import Signal
 from . import _execute
@@ -291,6 +291,3 @@ def seconds_until(when: Any, now: datetime, tz: Any) -> float:
         when = datetime.fromisoformat(when)
     return (as_utc(when, tz) - now).total_seconds()
 
-
-def _raise_not_registered(name: str) -> None:
-    raise NotRegistered(name)

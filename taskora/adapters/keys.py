@@ -118,11 +118,3 @@ class Keys:
 
     def logs(self, task: str, job_id: str) -> str:
         return self.job(task, job_id) + ":logs"
-
-    def task_from_key(self, key: str) -> str | None:
-        """The task name inside a per-task key, or None when ``key`` is not one."""
-        head = f"{self.root}:{{"
-        if not key.startswith(head):
-            return None
-        end = key.find("}", len(head))
-        return key[len(head) : end] if end > 0 else None
