@@ -215,12 +215,17 @@ def die_by(signum: int) -> None:
 
 
 class StopSignals:
-    """SIGTERM/SIGINT once = warm shutdown, twice = cold; SIGHUP = replace child processes.
+    """SIGTERM/SIGINT once = warm shutdown, twice = cold; SIGQUIT = cold; SIGHUP = replace child processes.
 
-    Handlers only count and wake ``serve``; all real work happens outside signal context.
+    Handlers only count and wake ``serve``; all real work happens outside signal context. A prefork child
+    counts SIGTERM once only (``repeat_term=False``): a service manager that signals the whole process group
+    (systemd's default ``KillMode=control-group``, ``kill -TERM -<pgid>``) reaches it as well as its
+    supervisor, which forwards the warm stop, and two SIGTERMs must not make a cold stop of one. The
+    supervisor escalates to cold with SIGQUIT.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, repeat_term: bool = True) -> None:
+        self.repeat_term = repeat_term
         self.terms = 0
         self.hups = 0
         self.changed = threading.Event()
@@ -233,9 +238,15 @@ class StopSignals:
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGINT, self._on_term if interrupt else signal.SIG_IGN)
         signal.signal(signal.SIGHUP, self._on_hup if hangup else signal.SIG_IGN)
+        signal.signal(signal.SIGQUIT, self._on_quit)
 
     def _on_term(self, signum: int, frame: Any) -> None:
-        self.request_stop()
+        if self.repeat_term or self.terms == 0:
+            self.request_stop()
+
+    def _on_quit(self, signum: int, frame: Any) -> None:
+        self.terms = max(self.terms + 1, 2)
+        self.changed.set()
 
     def _on_hup(self, signum: int, frame: Any) -> None:
         self.hups += 1

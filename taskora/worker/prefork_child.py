@@ -143,10 +143,10 @@ PR_SET_PDEATHSIG = 1
 
 def child_main(settings: WorkerSettings, conn: Connection, index: int, board: RunningBoard, liveness_id: str,
                 supervisor_pid: int) -> None:  # fmt: skip
-    """Entry point of a forked child: a one-slot-per-task worker until SIGTERM (twice: cold)."""
+    """Entry point of a forked child: a one-slot-per-task worker until SIGTERM (warm) or SIGQUIT (cold)."""
     _die_with_supervisor(supervisor_pid)
     liveness.adopt(liveness_id)
-    signals = StopSignals()
+    signals = StopSignals(repeat_term=False)  # cold only by the supervisor's SIGQUIT (see StopSignals)
     signals.install(interrupt=False, hangup=False)  # Ctrl-C reaches the whole group: only the supervisor acts
     pool = ThreadPool(settings, index=index, enforce_hard=False)
     reporter = Reporter(conn, pool, signals, board)

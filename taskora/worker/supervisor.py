@@ -11,8 +11,9 @@ a failed attempt (``WorkerLostError``, under the task's retry policy), so a hand
 cannot run forever; the child names its running jobs on a shared page before each handler starts
 (running_board.py), so even a handler that dies at once is counted. A job counted lost runs alone in its child
 the next time (quarantine.py), so a poison job is soon charged for its own deaths. A job past its hard time
-limit gets its child killed and is failed with ``TimeLimitExceeded``. Warm/cold shutdown is
-forwarded as SIGTERM (children count them); SIGHUP starts fresh children and drains the old ones.
+limit gets its child killed and is failed with ``TimeLimitExceeded``. A warm shutdown is forwarded as
+SIGTERM, a cold one as SIGQUIT (a child counts SIGTERM once: the whole process group may get it, see
+pools.StopSignals); SIGHUP starts fresh children and drains the old ones.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ class Supervisor:
                 self._cold_deadline = time.monotonic() + COLD_KILL_AFTER_S
             children = list(self.children.values())
         for child in children:
-            _signal(child.pid, signal.SIGTERM)
+            _signal(child.pid, signal.SIGQUIT if cold else signal.SIGTERM)
 
     def wait(self, timeout: float | None) -> bool:
         return self._done.wait(timeout)
