@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from . import limits
 from .loop import Worker
+from .wakeup import Wakeup
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -228,7 +229,8 @@ class StopSignals:
         self.repeat_term = repeat_term
         self.terms = 0
         self.hups = 0
-        self.changed = threading.Event()
+        #: Set by the signal handlers, so not a threading.Event (wakeup.py).
+        self.changed = Wakeup()
         #: A signal this process must die by (``terminate_process``), delivered by ``serve``.
         self.terminate_with: int | None = None
 
