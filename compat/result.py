@@ -53,6 +53,9 @@ CELERY_STATE_KEY = "__celery__"
 #: The value a worker stores for a task that raised ``Ignore`` (no Celery state is stored).
 IGNORED_RESULT = {"__celery_ignored__": True}
 
+#: First pause of a wait for an id not stored yet (it doubles up to ``get(interval=)``).
+FIRST_LOOKUP_S = 0.005
+
 
 _NATIVE_STATES = {
     "waiting": states.PENDING,
@@ -337,10 +340,13 @@ class AsyncResult(ResultBase):
             return handle
 
     def _wait_for_job(self, deadline: float | None, interval: float, on_interval: Any) -> Any:
-        """Poll (every ``interval``) only while the id is unknown; once located, waits are pushed.
+        """Poll only while the id is unknown; once located, waits are pushed. The pause starts at
+        ``FIRST_LOOKUP_S`` and doubles up to ``interval``: the id of a chain's later task is unknown until the
+        task before it ends, and a flat ``interval`` made every ``chain(...)().get()`` last half a second more.
 
         None: no job has the id but a ready state was stored for it (``backend.store_result``).
         """
+        pause = min(FIRST_LOOKUP_S, interval)
         while True:
             handle = self._handle()
             if handle is not None:
@@ -352,8 +358,9 @@ class AsyncResult(ResultBase):
                 on_interval()
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError("The operation timed out.")
-            wait = interval if deadline is None else min(interval, max(0.0, deadline - time.monotonic()))
+            wait = pause if deadline is None else min(pause, max(0.0, deadline - time.monotonic()))
             time.sleep(wait)  # the id is not in the store yet: nothing to subscribe to
+            pause = min(pause * 2, interval)
 
     def _final_value(self, propagate: bool) -> Any:
         """The outcome read after waiting (``get`` cleared the cache first; a finished job is read once)."""

@@ -180,3 +180,14 @@ def test_a_failing_chord_header_gives_the_body_a_chord_error_and_fires_its_errba
     assert new["id"] == res.id and new["exc"] == "ChordError" and new["pid"] != os.getpid()
     (old,) = seen(proj, "errback-old")
     assert old["id"] == res.id
+
+
+def test_a_chain_result_is_looked_up_soon_after_its_last_task_is_dispatched(proj) -> None:
+    from taskora.compat import chain
+
+    # The last task's id is unknown to the store until the tasks before it end; get() polls for it, with
+    # pauses that start small (a flat interval made every chain get() last that interval more)
+    started = time.monotonic()
+    result = chain(proj.add.s(1, 1), proj.add.s(2), proj.add.s(3))()
+    assert result.get(timeout=30, interval=10) == 7
+    assert time.monotonic() - started < 5, "get() slept a whole interval before looking the last task up again"
