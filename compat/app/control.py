@@ -76,6 +76,10 @@ class Control(ControlExtrasMixin):
         answer = {"ok": "new rate limit set successfully"}
         return [{STORE_NODE: answer}] if reply else None
 
+    def shutdown(self, destination: Any = None, **kwargs: Any) -> list[dict[str, Any]] | None:
+        """Ask live workers (all, or those in ``destination``) for a warm shutdown, as SIGTERM does."""
+        return self.broadcast("shutdown", destination=destination, **kwargs)
+
     def purge(self, connection: Any = None) -> int:
         """Delete every waiting and delayed job of this app's tasks; returns how many."""
         native = self.app.__taskora_app__

@@ -5,7 +5,7 @@ does. ``revoke`` and ``terminate`` act on the job in Redis (a waiting job ends a
 is stopped by its worker), and ``rate_limit`` changes the limit every worker reads from Redis, so those
 work for a native app too. The other Celery actions change a running worker in place; taskora workers
 do not take those commands (yet), and the CLI says so instead of pretending: stop and restart the worker
-with new options, or use SIGTERM for ``shutdown``.
+with new options. ``shutdown`` goes to live workers over the control channel: a warm shutdown, as SIGTERM.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from ._output import CliError, broker_errors, emit
 JOB_ACTIONS = ("revoke", "terminate")
 #: Actions on what every worker reads from Redis; each works for every app.
 STORE_ACTIONS = ("rate_limit",)
+#: Actions sent to live workers over the control channel.
+BROADCAST_ACTIONS = ("shutdown",)
 #: Celery actions that reconfigure live workers, and what to do instead with taskora.
 WORKER_ACTIONS = {
     "time_limit": "set time_limit/soft_time_limit on the task, or restart with --time-limit/--soft-time-limit",
-    "shutdown": "send SIGTERM to the worker process (warm shutdown), as Celery's shutdown does",
     "add_consumer": "restart the worker with the queue added to -Q",
     "cancel_consumer": "restart the worker without the queue in -Q",
     "pool_grow": "restart the worker with a larger -c",
@@ -37,23 +38,30 @@ STORE_NODE = "taskora@store"
 
 @click.command(context_settings={"ignore_unknown_options": True},
                short_help="Revoke or terminate jobs (Celery's control action names).")
-@click.argument("action", type=click.Choice([*JOB_ACTIONS, *STORE_ACTIONS, *WORKER_ACTIONS]), metavar="ACTION")
+@click.argument("action", type=click.Choice([*JOB_ACTIONS, *STORE_ACTIONS, *BROADCAST_ACTIONS, *WORKER_ACTIONS]),
+                metavar="ACTION")
 @click.argument("args", nargs=-1)
 @app_option
 @json_option
-@click.option("-t", "--timeout", type=float, default=1.0, show_default=True, help="Accepted (Celery's option).")
-@click.option("-d", "--destination", multiple=True, help="Accepted (Celery's option); jobs are acted on in Redis.")
+@click.option("-t", "--timeout", type=float, default=1.0, show_default=True,
+              help="How long to wait for workers' replies (shutdown).")
+@click.option("-d", "--destination", multiple=True,
+              help="Worker node names a shutdown goes to (default: all); jobs are acted on in Redis.")
 @click.pass_context
 @broker_errors
 def control(ctx: click.Context, action: str, args: tuple[str, ...], app_spec: str | None, as_json: bool,
             timeout: float, destination: tuple[str, ...]) -> None:  # fmt: skip
-    """Celery's control actions: revoke ID..., terminate SIGNAL ID..., rate_limit TASK RATE (others: see the error
-    they give).
+    """Celery's control actions: revoke ID..., terminate SIGNAL ID..., rate_limit TASK RATE, shutdown (others: see
+    the error they give).
 
     ACTION is one of revoke, terminate, rate_limit, time_limit, shutdown, add_consumer, cancel_consumer,
     pool_grow, pool_shrink."""
     loaded = resolve(ctx, app_spec)
     loaded.app.adapter.connect()
+    if action in BROADCAST_ACTIONS:
+        replies = loaded.app.broadcast(action, timeout=timeout, destination=destination or None)
+        emit(replies, wants_json(ctx, as_json), _render_replies)
+        return
     if action not in JOB_ACTIONS:
         _worker_action(loaded, action, args)
         return
@@ -97,6 +105,18 @@ def _render(outcome: dict[str, str], terminate: bool) -> str:
     if flagged:
         lines.append(f"        tasks flagged as {'terminated' if terminate else 'revoked'}: {', '.join(flagged)}")
     lines.extend(f"        {job_id}: {what}" for job_id, what in outcome.items())
+    return "\n".join(lines)
+
+
+def _render_replies(replies: dict[str, Any]) -> str:
+    """Celery's ``->  node: OK`` lines, one per worker that answered."""
+    if not replies:
+        return "Error: No nodes replied within time constraint."
+    lines = []
+    for host, reply in sorted(replies.items()):
+        error = reply.get("error") if isinstance(reply, dict) else None
+        lines.append(f"->  {host}: {'ERROR' if error else 'OK'}")
+        lines.append(f"        {error or (reply.get('ok') if isinstance(reply, dict) else reply)}")
     return "\n".join(lines)
 
 

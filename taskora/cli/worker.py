@@ -133,7 +133,8 @@ def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
     pool = make_pool(s)
     pool.start()
     control = ControlServer(app, ControlHandler(app, [t.name for t in s.tasks], s.hostname, pool=s.pool,
-                                                concurrency=s.concurrency, active=pool.active, stats=pool.stats))
+                                                concurrency=s.concurrency, active=pool.active, stats=pool.stats,
+                                                request_stop=signals.request_stop))
     control.start()
     if beat is not None:
         beat.start()

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("taskora.worker.control")
 
-#: Commands every worker answers.
-COMMANDS = ("ping", "active", "scheduled", "stats", "registered")
+#: Commands every worker answers (``shutdown`` only a worker that can be stopped: the CLI's).
+COMMANDS = ("ping", "active", "scheduled", "stats", "registered", "shutdown")
 #: How long an unread reply list lives.
 REPLY_TTL_S = 60
 #: Commands added by a front end (the Celery front's ``control_command``): ``fn(handler, **args)``.
@@ -45,8 +45,11 @@ class ControlHandler:
     """Answers the commands for one worker (a threads process or a prefork supervisor)."""
 
     def __init__(self, app: Taskora, task_names: Iterable[str], hostname: str, *, pool: str, concurrency: int,
-                 active: Callable[[], list[dict[str, Any]]], stats: Callable[[], dict[str, Any]]) -> None:  # fmt: skip
+                 active: Callable[[], list[dict[str, Any]]], stats: Callable[[], dict[str, Any]],
+                 request_stop: Callable[[], None] | None = None) -> None:  # fmt: skip
         self.app = app
+        #: What SIGTERM does to this worker (a warm shutdown); None where nothing may stop it remotely.
+        self._request_stop = request_stop
         self.task_names = list(task_names)
         self.hostname = hostname
         self.pool = pool
@@ -78,6 +81,14 @@ class ControlHandler:
         found = [{"id": job_id, "task": name, "eta_ms": due}
                  for name in self.task_names for job_id, due in self.app.adapter.delayed_head(name, 100)]
         return sorted(found, key=lambda j: j["eta_ms"])
+
+    def cmd_shutdown(self, msg: str = "Got shutdown from remote") -> dict[str, str]:
+        """A warm shutdown, as SIGTERM: running jobs finish, then the worker exits."""
+        if self._request_stop is None:
+            return {"error": "this worker is not stopped remotely (it runs inside its application)"}
+        log.warning("%s: %s", self.hostname, msg)
+        self._request_stop()
+        return {"ok": "shutting down"}
 
     def cmd_stats(self) -> dict[str, Any]:
         return {"hostname": self.hostname, "pid": os.getpid(), "pool": self.pool, "concurrency": self.concurrency,

@@ -32,8 +32,24 @@ def test_control_terminate_stops_a_running_job(client: Taskora, redis_url: str, 
     wait_until(lambda: running.state() == "cancelled", timeout=20, what="the worker to end the job cancelled")
 
 
+def test_control_shutdown_stops_the_named_worker_warm(client: Taskora, redis_url: str, tmp_path: Path,
+                                                     start_worker) -> None:  # fmt: skip
+    # Given two workers, one of them (prefork) running a 1.5 s job
+    target = start_worker("-P", "prefork", "-c", "1", "-Q", "slow")
+    other = start_worker("-P", "threads", "-c", "1")
+    running = client.dispatch("slow", {"tag": "shut", "seconds": 1.5})
+    wait_until(lambda: (tmp_path / "started-shut").exists(), what="the job to start")
+    # When `control shutdown -d <its name>` is sent
+    out = run_cli(redis_url, tmp_path, "-A", PROJ, "control", "shutdown", "-d", target.hostname)
+    # Then only that worker answers and stops, after its running job finished (a warm shutdown)
+    assert out.returncode == 0 and out.stdout.splitlines() == [f"->  {target.hostname}: OK", "        shutting down"]
+    assert target.wait_exit() == 0
+    assert running.result(timeout=5) is not None
+    assert other.proc.poll() is None and client.dispatch("add", {"a": 1, "b": 2}).result(timeout=15) == 3
+
+
 def test_control_worker_actions_say_what_to_do_instead(redis_url: str, tmp_path: Path) -> None:
-    for action, hint in (("shutdown", "SIGTERM"), ("pool_grow", "larger -c"), ("add_consumer", "-Q")):
+    for action, hint in (("pool_grow", "larger -c"), ("add_consumer", "-Q")):
         out = run_cli(redis_url, tmp_path, "-A", PROJ, "control", action, "x")
         assert out.returncode == 1 and f"control {action}: not supported" in out.stderr and hint in out.stderr
     bad = run_cli(redis_url, tmp_path, "-A", PROJ, "control", "revoke")
