@@ -68,7 +68,7 @@ def test_ack_frees_the_slot_and_the_next_job_of_the_key_starts(app: Taskora) -> 
     assert counter(app, "one-at-a-time", "k") == "1"
 
 
-@pytest.mark.parametrize("way_out", ["fail", "retry", "cancel", "nack", "stall"])
+@pytest.mark.parametrize("way_out", ["fail", "retry", "cancel", "nack", "stall", "reclaim"])
 def test_every_way_out_of_active_frees_the_slot(make_app: Callable[..., Taskora], way_out: str) -> None:
     clock = VirtualClock()
     app = make_app(clock=clock)
@@ -81,7 +81,7 @@ def test_every_way_out_of_active_frees_the_slot(make_app: Callable[..., Taskora]
     leave_active(app, job, way_out, clock)
 
     assert counter(app, "exits", "k") is None
-    assert claim(app, "exits").id == (job.id if way_out in ("nack", "stall") else follower.id)
+    assert claim(app, "exits").id == (job.id if way_out in ("nack", "stall", "reclaim") else follower.id)
 
 
 def leave_active(app: Taskora, job: Any, way_out: str, clock: VirtualClock) -> None:
@@ -94,6 +94,8 @@ def leave_active(app: Taskora, job: Any, way_out: str, clock: VirtualClock) -> N
         assert adapter.cancel("exits", job.id, "stop", terminate="SIGTERM") == "terminated"
     elif way_out == "nack":
         assert adapter.nack("exits", job.id, job.token)
+    elif way_out == "reclaim":  # its worker's liveness key lapsed: handed back without waiting for the lock
+        assert adapter.reclaim("exits", job.id, job.token, None) == "recovered"
     else:  # its worker died: the lock lapses and two sweeps find it
         adapter.stall_sweep("exits", 1)
         clock.advance(LOCK_MS / 1000 + 1)
