@@ -24,3 +24,13 @@ def claim_control(task: Task[Any, Any], data: Any, options: Mapping[str, Any],
     expire_at, fields = job_expiry(options.get("ttl"), task.options.ttl,
                                    lambda: task.app.adapter.now_ms() + delay_ms, where)
     return expire_at, {**fields, **concurrency.job_fields(task.options, data, options, where)}
+
+
+def node_claim_fields(task: Task[Any, Any], data: str | bytes) -> dict[str, str]:
+    """A workflow step's concurrency key and limit, from its task's declaration (a key function gets the
+    step's input). A workflow's ttl is its own (``dispatch(ttl=...)`` on the workflow), not the task's."""
+    options = task.options
+    if not options.singleton and options.concurrency_key is None:
+        return {}
+    value = task.app.serializer.loads(data) if callable(options.concurrency_key) else None
+    return concurrency.job_fields(options, value, {}, f"{task.name} (workflow step)")

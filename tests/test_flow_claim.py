@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from taskora import ConfigurationError, ExpiredError, Taskora
+from taskora import ConfigurationError, ExpiredError, Taskora, group
 from taskora.clock import VirtualClock
 
 LOCK_MS = 30_000
@@ -165,6 +165,16 @@ def test_a_running_worker_runs_a_singleton_task_one_job_at_a_time(app: Taskora) 
     assert peak_of_running(app, "singleton-work", 4, 1, singleton=True) == 1
 
 
+def test_workflow_steps_of_a_keyed_task_carry_its_key(app: Taskora) -> None:
+    task = app.task("step", lambda d: d, concurrency_key=lambda d: f"user:{d}", concurrency_limit=1)
+    single = app.task("lonely", lambda d: d, singleton=True)
+    group(task.s(1), task.s(1), task.s(2), single.s(0)).dispatch()
+
+    started = {(job.fields["concurrencyKey"], job.fields["concurrencyLimit"]) for job in claim_all(app, "step")}
+    assert started == {("user:1", "1"), ("user:2", "1")}  # the second job of user:1 is held back
+    assert claim(app, "lonely").fields["concurrencyKey"] == "__singleton__"
+
+
 def test_ttl_fail_keeps_the_job_as_expired_and_discard_removes_it(make_app: Callable[..., Taskora]) -> None:
     clock = VirtualClock()
     app = make_app(clock=clock)
@@ -182,6 +192,17 @@ def test_ttl_fail_keeps_the_job_as_expired_and_discard_removes_it(make_app: Call
     assert app.inspect().expired(task="dropped") == []
     events = app.adapter.client.xrange(app.adapter.keys.task_prefix("dropped") + "events")  # type: ignore[attr-defined]
     assert [f[b"event"] for _, f in events] == [b"waiting", b"expired"]
+
+
+def test_a_delayed_job_past_its_ttl_is_discarded_when_it_would_be_promoted(make_app: Callable[..., Taskora]) -> None:
+    clock = VirtualClock()
+    app = make_app(clock=clock)
+    task = app.task("later", lambda d: d, ttl={"max": "1s", "on_expire": "discard"})
+    handle = task.dispatch(1, delay="1s")  # the ttl counts from when it is due: expires 2 s from now
+    clock.advance(3)
+
+    assert claim(app, "later") is None
+    assert app.adapter.get_job("later", handle.id) is None and app.adapter.list_ids("later", "delayed") == []
 
 
 def test_a_task_ttl_counts_from_dispatch_and_a_dispatch_ttl_overrides_it(make_app: Callable[..., Taskora]) -> None:
