@@ -23,8 +23,12 @@ def _read(relative: str) -> str:
 
 @cache
 def load(name: str) -> str:
-    """Return the full text of script ``name`` with its includes inlined."""
-    return _INCLUDE.sub(lambda m: _read(f"{m.group(1)}.lua").rstrip("\n"), _read(f"{name}.lua"))
+    """Return the full text of script ``name`` with its includes inlined (a helper may include another)."""
+    return _inline(_read(f"{name}.lua"))
+
+
+def _inline(text: str) -> str:
+    return _INCLUDE.sub(lambda m: _inline(_read(f"{m.group(1)}.lua").rstrip("\n")), text)
 
 
 def names() -> list[str]:

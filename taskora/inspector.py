@@ -34,6 +34,9 @@ class JobInfo:
     processed_on: int | None = None
     finished_on: int | None = None
     logs: list[dict[str, Any]] = field(default_factory=list)
+    concurrency_key: str | None = None  # its per-key concurrency slot (taskora.concurrency), if any
+    concurrency_limit: int | None = None
+    expire_at: int | None = None  # epoch ms its ttl ends at, if it has one (taskora.ttl)
 
     @property
     def timeline(self) -> list[tuple[str, int]]:
@@ -115,6 +118,8 @@ class Inspector:
             attempt=int(raw.get("attempt", 0)), version=int(raw.get("_v", 1)), timestamp=int(raw.get("ts", 0)),
             processed_on=_int(raw.get("processedOn")), finished_on=_int(raw.get("finishedOn")),
             logs=[json.loads(line) for line in self.app.adapter.get_logs(task, job_id)],
+            concurrency_key=raw.get("concurrencyKey") or None, concurrency_limit=_int(raw.get("concurrencyLimit")),
+            expire_at=_int(raw.get("expireAt")),
         )  # fmt: skip
 
 

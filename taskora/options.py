@@ -6,8 +6,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .concurrency import check_key, check_limit, check_singleton, check_task_options
 from .durations import to_seconds
 from .errors import ConfigurationError, reject_unknown
+from .ttl import parse_ttl
 
 BACKOFF_STRATEGIES = ("fixed", "linear", "exponential")
 
@@ -68,6 +70,10 @@ class TaskOptions:
     keep_result: bool = True
     schedule: Mapping[str, Any] | None = None
     rate_limit: Any = None  # a taskora.rate_limits.RateLimit (parsed from "5/s", a number, {"limit", "per"})
+    concurrency_key: Any = None  # str or fn(data) -> str: taskora.concurrency
+    concurrency_limit: int | None = None
+    singleton: bool = False
+    ttl: Any = None  # a taskora.ttl.TtlPolicy (parsed from "1h" or {"max", "on_expire"})
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -173,7 +179,9 @@ def build_task_options(
         if name in extra:
             continue
         values[name] = _parse_option(name, value, base)
-    return replace(base, **values, extra={**base.extra, **extra})
+    built = replace(base, **values, extra={**base.extra, **extra})
+    check_task_options(built, "task options")
+    return built
 
 
 def _parse_option(name: str, value: Any, base: TaskOptions) -> Any:
@@ -195,11 +203,29 @@ def _parse_option(name: str, value: Any, base: TaskOptions) -> Any:
         from .rate_limits import parse_rate_limit
 
         return parse_rate_limit(value)
+    if name in CLAIM_OPTIONS:
+        return _parse_claim_option(name, value)
     if name == "queue":
         if not isinstance(value, str) or not value:
             raise ConfigurationError(f"queue: must be a non-empty string, got {value!r}")
         return value
     return value
+
+
+CLAIM_OPTIONS = frozenset({"concurrency_key", "concurrency_limit", "singleton", "ttl"})
+
+
+def _parse_claim_option(name: str, value: Any) -> Any:
+    """Options the claim enforces: taskora.concurrency and taskora.ttl (None: not set)."""
+    if value is None:
+        return None if name != "singleton" else False
+    if name == "concurrency_key":
+        return check_key(value, "task options", allow_callable=True)
+    if name == "concurrency_limit":
+        return check_limit(value, "task options")
+    if name == "singleton":
+        return check_singleton(value, "task options")
+    return parse_ttl(value, "task options")
 
 
 def _positive_seconds(value: Any, name: str) -> float:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .adapters.base import EnqueueRequest
+from .claim_control import CLAIM_DISPATCH_OPTIONS, claim_control
 from .durations import to_ms
 from .errors import ConfigurationError, reject_unknown
 from .events import TASK_EVENTS, Emitter
@@ -23,6 +24,7 @@ Out = TypeVar("Out")
 
 #: Options accepted by ``dispatch``; anything else is an error naming the option.
 DISPATCH_OPTIONS = frozenset({"delay", "priority", "ttl", "job_id", "meta"})
+DISPATCH_OPTIONS |= CLAIM_DISPATCH_OPTIONS
 
 
 def _accepts_context(handler: Callable[..., Any]) -> bool:
@@ -86,15 +88,15 @@ class Task(Generic[In, Out]):
     def build_request(self, data: Any, options: Mapping[str, Any]) -> EnqueueRequest:
         """Validate options and serialize ``data`` into an enqueue request (nothing is sent)."""
         defaults = self.options  # validated when the task was declared: a dispatch without options skips checks
-        job_id, delay_ms, priority, expire_at, meta = None, 0, defaults.priority, 0, {}
+        job_id, delay_ms, priority, meta = None, 0, defaults.priority, {}
         if options:
             reject_unknown(f"{self.name}.dispatch", options, DISPATCH_OPTIONS)
             job_id = check_job_id(options.get("job_id"), f"{self.name}.dispatch")
             delay_ms = to_ms(options["delay"], name="delay") if options.get("delay") is not None else 0
             priority = check_priority(options.get("priority", defaults.priority))
-            ttl = options.get("ttl")
-            expire_at = self.app.adapter.now_ms() + delay_ms + to_ms(ttl, name="ttl") if ttl is not None else 0
             meta = check_meta(options.get("meta"), f"{self.name}.dispatch")
+        expire_at, claim_fields = claim_control(self, data, options, delay_ms)
+        meta = {**meta, **claim_fields}
         return EnqueueRequest(
             task=self.name,
             id=job_id or random_uuid(),

@@ -22,8 +22,14 @@ local function rate_limit()
   return interval, nil
 end
 
+-- A job not started within its ttl: kept as expired, or deleted when its task said
+-- on_expire='discard' (the job hash's `onExpire`); the 'expired' event is sent either way.
 local function expire_job(id, job_key)
-  finish(id, job_key, 'expired', EXPIRED)
+  if redis.call('HGET', job_key, 'onExpire') == 'discard' then
+    redis.call('DEL', job_key, job_key .. ':logs')
+  else
+    finish(id, job_key, 'expired', EXPIRED)
+  end
   emit('expired', id)
 end
 
@@ -66,6 +72,7 @@ end
 -- Claim the next runnable job under `token` for `lock_ttl` ms.
 -- Returns {id, more, field, value, ...} (more: '1' when other jobs are waiting, then the whole job
 -- hash) or {'', next_due_ms}; over the rate limit, next_due_ms is when the next job may start.
+-- A job whose concurrency key is full is skipped (lib/concurrency).
 local function claim_next(token, lock_ttl)
   promote_due(100)
   local rate_interval, rate_due = rate_limit()
@@ -81,7 +88,7 @@ local function claim_next(token, lock_ttl)
     local expire_at = tonumber(redis.call('HGET', job_key, 'expireAt')) or 0
     if expire_at > 0 and NOW >= expire_at then
       expire_job(id, job_key)
-    elseif redis.call('EXISTS', job_key) == 1 then
+    elseif redis.call('EXISTS', job_key) == 1 and take_slot(id, job_key) then
       redis.call('LPUSH', ACTIVE, id)
       redis.call('SET', job_key .. ':lock', token, 'PX', lock_ttl)
       redis.call('HSET', job_key, 'state', 'active', 'processedOn', NOW_S)
@@ -89,6 +96,7 @@ local function claim_next(token, lock_ttl)
         redis.call('HSET', RATE_KEY, 'tat', string.format('%.0f', math.ceil(NOW + rate_interval)))
       end
       emit('active', id)
+      put_back_held()
       local more = has_waiting()
       if more then
         wake()
@@ -99,7 +107,7 @@ local function claim_next(token, lock_ttl)
       return reply
     end
   end
-  return {'', next_due()}
+  return {'', due_after_held(put_back_held(), next_due())}
 end
 -- A fused transition's reply: its status, then (when a next-lock token is given) the next claim.
 local function with_next_claim(status, token, lock_ttl)

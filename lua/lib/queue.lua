@@ -55,11 +55,15 @@ local function holds_job(job_key, token)
   return redis.call('HGET', job_key, 'state') == 'active'
 end
 
--- Take a job out of the active set: unlock it and forget it was seen by the stall sweep.
+--@include lib/concurrency
+
+-- Take a job out of the active set: unlock it, free its concurrency slot and forget it was seen by
+-- the stall sweep.
 local function release(id, job_key)
   redis.call('LREM', ACTIVE, 1, id)
   redis.call('DEL', job_key .. ':lock')
   redis.call('SREM', STALLED, id)
+  free_slot(job_key)
 end
 
 -- Record a terminal state in the job hash, its state zset and the stream.
