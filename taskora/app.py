@@ -67,6 +67,8 @@ class Taskora:
         allow_pickle: bool = False,
     ) -> None:
         self.adapter: Adapter = resolve_adapter(adapter, clock)
+        #: Built here from a URL: its sockets are ours to close (a user's adapter or client is theirs).
+        self._owns_connections = isinstance(adapter, str) and adapter not in ("memory://", "memory")
         self.defaults: TaskOptions = build_task_options(defaults or {})
         self.retention = parse_retention(retention)
         self.serializer = get_serializer(serializer, allow_pickle=allow_pickle)
@@ -274,12 +276,15 @@ class Taskora:
         return [t for t in chosen if t.handler is not None]
 
     def close(self, timeout: float | None = None) -> None:
-        """Stop the worker (finishing active jobs, up to ``timeout`` seconds) and the event reader."""
+        """Stop the worker (finishing active jobs, up to ``timeout`` seconds) and the event reader, and close the
+        connections of an app built from a URL (they reopen if the app is used again)."""
         if self._worker is not None:
             self._worker.stop(timeout)
             self._worker = None
         if self._stream is not None:
             self._stream.stop()
+        if self._owns_connections:
+            self.adapter.close()
 
     def __enter__(self) -> Taskora:
         return self

@@ -100,6 +100,8 @@ class RedisCore:
         return theirs
 
     def close(self) -> None:
+        if isinstance(self.runner, ThreadConnections):
+            self.runner.close()
         for c in (self.client, self.blocking):
             try:
                 c.close()

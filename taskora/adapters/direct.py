@@ -15,6 +15,7 @@ redis-py's exception types, so callers handle both kinds of connection alike.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections import deque
 from typing import Any
@@ -53,6 +54,8 @@ class DirectConnection:
         self._connect_timeout = kwargs.get("socket_connect_timeout") or self._timeout
         self._keepalive = bool(kwargs.get("socket_keepalive"))
         self._sock: socket.socket | None = None
+        #: The process that opened it: a forked child never closes its parent's socket.
+        self.pid = os.getpid()
         self._reader: Any = None
         self._buffer = bytearray(READ_SIZE)
         self._in_flight: deque[InFlight] = deque()  # sent with ``send``, replies not read yet, in order
@@ -104,6 +107,12 @@ class DirectConnection:
             self.call("SELECT", self._db)
         if self._client_name:
             self.call("CLIENT", "SETNAME", self._client_name)
+
+    def __del__(self) -> None:
+        """A connection whose thread ended closes its socket when collected, without a ResourceWarning."""
+        sock = getattr(self, "_sock", None)
+        if sock is not None and getattr(self, "pid", None) == os.getpid():
+            sock.close()
 
     def disconnect(self) -> None:
         sock, self._sock, self._reader = self._sock, None, None

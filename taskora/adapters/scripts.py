@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -69,7 +70,8 @@ class ThreadConnections:
     the hot path, so each thread keeps one connection of its own for them: a ``DirectConnection``
     (a bare socket with hiredis) where the client's settings allow it, else one of redis-py's.
     Everything else (pipelines, reads, pub/sub, blocking waits) still goes through the normal clients.
-    Fork-safe: a process only ever uses connections it opened itself.
+    Fork-safe: a process only ever uses connections it opened itself. ``close`` closes every connection
+    still open (the adapter's ``close``); one whose thread ended is closed when it is collected.
     """
 
     def __init__(self, client: Any) -> None:
@@ -77,14 +79,23 @@ class ThreadConnections:
         self._pool = client.connection_pool
         self._direct = DirectConnection.supports(self._pool)
         self._local = threading.local()
+        self._opened: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def _connection(self) -> Any:
         pid = os.getpid()
         held = getattr(self._local, "held", None)
         if held is None or held[0] != pid:
             connection = DirectConnection(self._pool) if self._direct else _PooledConnection(self._pool)
+            self._opened.add(connection)
             held = self._local.held = (pid, connection)
         return held[1]
+
+    def close(self) -> None:
+        """Close the connections this process opened (a forked child's copies are its parent's: left alone)."""
+        pid = os.getpid()
+        for connection in list(self._opened):
+            if connection.pid == pid:
+                connection.disconnect()
 
     def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
         """One EVALSHA (every engine script is safe to resend, see ``call``)."""
@@ -136,6 +147,14 @@ class _PooledConnection:
 
     def __init__(self, pool: Any) -> None:
         self._connection = pool.make_connection()
+        self.pid = os.getpid()
+
+    def disconnect(self) -> None:
+        self._connection.disconnect()
+
+    def __del__(self) -> None:
+        if self.pid == os.getpid():
+            self._connection.disconnect()
 
     @property
     def is_connected(self) -> bool:
