@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .adapters.base import EnqueueRequest
+from .dispatch_hooks import before_dispatch
 from .durations import to_ms
 from .errors import ConfigurationError, reject_unknown
 from .events import TASK_EVENTS, Emitter
@@ -95,7 +96,7 @@ class Task(Generic[In, Out]):
             ttl = options.get("ttl")
             expire_at = self.app.adapter.now_ms() + delay_ms + to_ms(ttl, name="ttl") if ttl is not None else 0
             meta = check_meta(options.get("meta"), f"{self.name}.dispatch")
-        return EnqueueRequest(
+        return before_dispatch(self.app, self.options.middleware, EnqueueRequest(
             task=self.name,
             id=job_id or random_uuid(),
             data=self.app.serializer.dumps(data),
@@ -105,7 +106,7 @@ class Task(Generic[In, Out]):
             expire_at_ms=expire_at,
             version=defaults.version,
             fields=meta,
-        )
+        ))
 
     # -- workflows --------------------------------------------------------------------------------
     def s(self, *data: Any, **options: Any) -> Any:

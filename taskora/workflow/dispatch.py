@@ -6,6 +6,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.base import EnqueueRequest
+from ..dispatch_hooks import before_dispatch
 from ..durations import to_ms
 from ..errors import ConfigurationError
 from .graph import Node, build_graph, node_input
@@ -57,5 +58,6 @@ def job_request(app: Taskora, wf_id: str, index: int, task: str, job_id: str, da
     attempts = int(meta.get("attempts") or (local.options.retry.attempts if local else 1))
     priority = int(meta.get("priority", local.options.priority if local else 0))
     fields = {**{str(k): str(v) for k, v in (meta.get("fields") or {}).items()}, "_wf": wf_id, "_wfNode": str(index)}
-    return EnqueueRequest(task=task, id=job_id, data=data, delay_ms=delay, priority=priority, max_attempts=attempts,
-                          expire_at_ms=expire_at, version=version, fields=fields)
+    request = EnqueueRequest(task=task, id=job_id, data=data, delay_ms=delay, priority=priority, max_attempts=attempts,
+                             expire_at_ms=expire_at, version=version, fields=fields)
+    return before_dispatch(app, local.options.middleware if local else (), request)
