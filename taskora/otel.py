@@ -75,7 +75,7 @@ class OpenTelemetryMiddleware:
             return result
 
     def _record_failure(self, span: Any, mctx: MiddlewareContext, error: BaseException) -> None:
-        span.set_attribute("taskora.outcome", "retrying" if _will_retry(mctx, error) else "failed")
+        span.set_attribute("taskora.outcome", "retrying" if will_retry(mctx, error) else "failed")
         span.record_exception(error)
         span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, f"{type(error).__name__}: {error}"))
 
@@ -96,7 +96,7 @@ def _attributes(task: str, job_id: str, operation: str) -> dict[str, Any]:
             "messaging.message.id": job_id, "taskora.task": task, "taskora.job_id": job_id}
 
 
-def _will_retry(mctx: MiddlewareContext, error: BaseException) -> bool:
+def will_retry(mctx: MiddlewareContext, error: BaseException) -> bool:
     """Whether the worker will run this job again after ``error`` (the task's retry policy decides)."""
     task = getattr(getattr(mctx.ctx, "_job", None), "task", None)  # the worker's runtime of this job
     if task is None or not isinstance(error, Exception):
