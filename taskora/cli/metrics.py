@@ -42,6 +42,8 @@ def metrics(ctx: click.Context, app_spec: str | None, host: str, port: int) -> N
         raise click.ClickException(str(exc)) from exc
     app = resolve(ctx, app_spec).app
     app.adapter.connect()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # before the banner: whoever reads it may stop us
     try:
         server = ThreadingHTTPServer((host, port), _handler_for(app))
     except OSError as exc:
@@ -49,13 +51,11 @@ def metrics(ctx: click.Context, app_spec: str | None, host: str, port: int) -> N
     bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
     click.echo(f"-> taskora metrics: serving http://{bound_host}:{bound_port}/metrics for {len(app.tasks)} "
                f"task(s) on {app.adapter.address}", err=True)
-    _serve_until_stopped(server)
+    _serve_until_stopped(server, stop)
 
 
-def _serve_until_stopped(server: ThreadingHTTPServer) -> None:
-    """Serve on a thread; SIGTERM or Ctrl-C in the main thread shuts it down cleanly."""
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+def _serve_until_stopped(server: ThreadingHTTPServer, stop: threading.Event) -> None:
+    """Serve on a thread until ``stop`` is set (SIGTERM) or Ctrl-C, then shut the server down cleanly."""
     thread = threading.Thread(target=server.serve_forever, name="taskora-metrics-http", daemon=True)
     thread.start()
     try:
