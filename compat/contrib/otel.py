@@ -29,6 +29,8 @@ from .. import signals
 #: Message headers that carry the trace context (the W3C propagator's fields).
 CONTEXT_HEADERS = ("traceparent", "tracestate", "baggage")
 _OUTCOMES = {"SUCCESS": "completed", "RETRY": "retrying"}
+#: The receivers' ``dispatch_uid``: connecting them twice is a no-op.
+_UID = "taskora.compat.contrib.otel"
 
 
 class _CelerySpans:
@@ -109,16 +111,17 @@ def instrument(tracer_provider: Any = None, propagator: Any = None) -> Callable[
     """Trace every Celery-front task published and run in this process; returns a function that stops it.
 
     Call it where both the publishing code and the worker start (e.g. in ``worker_process_init`` and at
-    web-app start). ``tracer_provider`` defaults to the global one, ``propagator`` to the global one."""
+    web-app start). ``tracer_provider`` defaults to the global one, ``propagator`` to the global one. A
+    second call in the same process changes nothing (the first one's receivers stay, spans are not doubled)."""
     spans = _CelerySpans(tracer_provider, propagator)
     pairs = ((signals.before_task_publish, spans.before_publish), (signals.after_task_publish, spans.after_publish),
              (signals.task_prerun, spans.prerun), (signals.task_retry, spans.retry),
              (signals.task_failure, spans.failure), (signals.task_postrun, spans.postrun))
     for signal, receiver in pairs:
-        signal.connect(receiver, weak=False)
+        signal.connect(receiver, weak=False, dispatch_uid=_UID)
 
     def uninstrument() -> None:
-        for signal, receiver in pairs:
-            signal.disconnect(receiver)
+        for signal, _receiver in pairs:
+            signal.disconnect(dispatch_uid=_UID)
 
     return uninstrument

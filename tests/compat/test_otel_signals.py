@@ -48,6 +48,7 @@ def test_one_trace_from_delay_to_the_task_body(make_celery: Any, traced: tuple[A
         with tracer.start_as_current_span("inside the task"):
             return x + y
 
+    instrument(tracer_provider=provider)  # again, e.g. in the worker's process init: no doubled spans
     app.__taskora_app__.start(concurrency=1)
     with tracer.start_as_current_span("web request"):
         result = add.delay(2, 3)
