@@ -68,8 +68,9 @@ class Histogram:
                 self.counts[i] += 1
 
     def buckets(self) -> list[tuple[str, int]]:
-        return [("+Inf" if b == float("inf") else repr(b), n) for b, n in zip(DURATION_BUCKETS, self.counts,
-                                                                              strict=True)]
+        """``(le, cumulative count)`` per bucket, as HistogramMetricFamily takes them."""
+        bounds = ["+Inf" if b == float("inf") else repr(b) for b in DURATION_BUCKETS]
+        return list(zip(bounds, self.counts, strict=True))
 
 
 class StreamTally:
