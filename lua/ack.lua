@@ -8,6 +8,7 @@
 -- (this worker's result is dropped; the job is not completed twice).
 --@include lib/queue
 --@include lib/claim
+--@include lib/metrics
 --@include lib/complete
 
 local status = complete_job(ARGV[3], ARGV[4], ARGV[5], ARGV[6])

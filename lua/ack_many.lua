@@ -9,6 +9,7 @@
 -- succeeded), then each claimed job as its item count m and {id, more, field, value, ...}.
 --@include lib/queue
 --@include lib/claim
+--@include lib/metrics
 --@include lib/complete
 
 local token, lock_ttl, wanted, n = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])

@@ -9,6 +9,7 @@
 -- Returns {status, <claim reply...>}: status 'retrying', 'failed', or 'lost' (see ack.lua).
 --@include lib/queue
 --@include lib/claim
+--@include lib/metrics
 
 local id, token, err, retry_delay = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local job_key = PREFIX .. id
@@ -34,6 +35,7 @@ if holds_job(job_key, token) then
   else
     status = 'failed'
     finish(id, job_key, 'failed', FAILED, 'error', err, 'failedAt', NOW_S)
+    count_throughput('failed')
     emit('failed', id, 'error', err)
   end
 end

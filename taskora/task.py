@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .adapters.base import EnqueueRequest
 from .claim_control import CLAIM_DISPATCH_OPTIONS, claim_control
+from .dispatch_hooks import before_dispatch
 from .durations import to_ms
 from .errors import ConfigurationError, reject_unknown
 from .events import TASK_EVENTS, Emitter
@@ -97,7 +98,7 @@ class Task(Generic[In, Out]):
             meta = check_meta(options.get("meta"), f"{self.name}.dispatch")
         expire_at, claim_fields = claim_control(self, data, options, delay_ms)
         meta = {**meta, **claim_fields}
-        return EnqueueRequest(
+        return before_dispatch(self.app, self.options.middleware, EnqueueRequest(
             task=self.name,
             id=job_id or random_uuid(),
             data=self.app.serializer.dumps(data),
@@ -107,7 +108,7 @@ class Task(Generic[In, Out]):
             expire_at_ms=expire_at,
             version=defaults.version,
             fields=meta,
-        )
+        ))
 
     # -- workflows --------------------------------------------------------------------------------
     def s(self, *data: Any, **options: Any) -> Any:

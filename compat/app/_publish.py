@@ -208,6 +208,7 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     before_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
                              headers=message_headers, properties={"correlation_id": task_id}, declare=[],
                              retry_policy=None)
+    meta["headers"] = _with_added_headers(headers, message_headers) or None  # e.g. a tracer's traceparent
     engine = app._engine_task(task, name, merged["queue"])
     steps = (app.conf.get("broker_transport_options") or {}).get("priority_steps")
     data = {"args": _listify(args), "kwargs": kwargs}
@@ -223,6 +224,16 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
                             headers=message_headers)
     return AsyncResult(task_id, app=app, task_name=name, engine_task=engine.name,
                        ignored=bool(merged.get("ignore_result")))
+
+
+#: Headers the front writes itself; any other a ``before_task_publish`` receiver adds travels with the job.
+_PROTOCOL_HEADERS = frozenset({"lang", "task", "id", "shadow", "eta", "expires", "retries"})
+
+
+def _with_added_headers(headers: dict[str, Any], message_headers: dict[str, Any]) -> dict[str, Any]:
+    """``headers`` plus what ``before_task_publish`` receivers added to the message's (Celery sends those)."""
+    added = {k: v for k, v in message_headers.items() if k not in _PROTOCOL_HEADERS and k not in headers}
+    return {**headers, **added} if added else headers
 
 
 @contextmanager

@@ -1,4 +1,4 @@
--- Completing a held job, inlined by ack.lua and ack_many.lua (needs lib/queue included first).
+-- Completing a held job, inlined by ack.lua and ack_many.lua (needs lib/queue and lib/metrics first).
 -- luacheck: push ignore 211 (helpers a including script may not use)
 
 -- A kept result of at most INLINE_RESULT_MAX bytes also rides on the 'completed' event (an additive
@@ -19,6 +19,7 @@ local function complete_job(id, token, result, keep)
   else
     redis.call('DEL', job_key, job_key .. ':logs')
   end
+  count_throughput('completed')
   if keep == '1' and #result <= INLINE_RESULT_MAX then
     emit('completed', id, 'result', result)
   else

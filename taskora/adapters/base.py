@@ -247,8 +247,21 @@ class WorkflowStoring(Protocol):
     def group_delete(self, group_id: str) -> bool: ...
 
 
+#: Stream entries read by ``events_since``: (stream key, [(entry id, {field: value})]) per stream.
+StreamEntries = list[tuple[str, list[tuple[str, dict[str, str]]]]]
+
+
+class Observing(Protocol):
+    """Non-blocking reads for a metrics exporter (adapters/observing.py)."""
+
+    def events_since(self, positions: Mapping[str, str], count: int) -> StreamEntries: ...
+    def job_timings(self, task: str, job_ids: Sequence[str]) -> list[tuple[int | None, int | None]]: ...
+    def oldest_waiting_ms(self, task: str) -> int | None: ...
+    def control_listeners(self) -> int: ...
+
+
 class Adapter(Lifecycle, Producing, Transitions, JobReading, Controlling, Maintaining, Scheduling, WorkflowStoring,
-              Protocol):  # fmt: skip
+              Observing, Protocol):  # fmt: skip
     """One store of jobs, reached only through named operations (every state change is one engine script)."""
 
     kind: str

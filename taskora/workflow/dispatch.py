@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..adapters.base import EnqueueRequest
 from ..claim_control import node_claim_fields
+from ..dispatch_hooks import before_dispatch
 from ..durations import to_ms
 from ..errors import ConfigurationError
 from .graph import Node, build_graph, node_input
@@ -60,5 +61,6 @@ def job_request(app: Taskora, wf_id: str, index: int, task: str, job_id: str, da
     fields = {**{str(k): str(v) for k, v in (meta.get("fields") or {}).items()}, "_wf": wf_id, "_wfNode": str(index)}
     if local is not None:
         fields.update(node_claim_fields(local, data))
-    return EnqueueRequest(task=task, id=job_id, data=data, delay_ms=delay, priority=priority, max_attempts=attempts,
-                          expire_at_ms=expire_at, version=version, fields=fields)
+    request = EnqueueRequest(task=task, id=job_id, data=data, delay_ms=delay, priority=priority, max_attempts=attempts,
+                             expire_at_ms=expire_at, version=version, fields=fields)
+    return before_dispatch(app, local.options.middleware if local else (), request)
