@@ -68,6 +68,10 @@ class TaskOptions:
     keep_result: bool = True
     schedule: Mapping[str, Any] | None = None
     rate_limit: Any = None  # a taskora.rate_limits.RateLimit (parsed from "5/s", a number, {"limit", "per"})
+    input: Any = None  # a schema (taskora/schemas.py) for the job data; see taskora/validation.py
+    output: Any = None  # a schema for the handler's return value
+    since: int | None = None  # the oldest payload version still run (versioning.py); None: 1
+    migrate: Any = None  # {version: step} or [step, ...] (versioning.py)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
