@@ -96,6 +96,13 @@ class Inspector:
                 totals[state] += count
         return totals
 
+    def migrations(self, task: str) -> Any:
+        """Waiting and delayed jobs of ``task`` per payload version, and the ``since`` it is safe to raise to
+        (a MigrationStatus, taskora/migration_status.py)."""
+        from .migration_status import migration_status
+
+        return migration_status(self.app, task)
+
     def find(self, job_id: str, *, task: str | None = None) -> JobInfo | None:
         """A job by id; searches every registered task unless ``task`` is given."""
         name = task if task is not None else self.app.adapter.find_task_of(job_id, list(self.app.tasks))

@@ -69,6 +69,9 @@ def parse_versioning(task: str, version: int | None, since: Any, migrate: Any) -
     if migrate is not None and not isinstance(migrate, Mapping):
         raise ConfigurationError(f"{where}: migrate must be a dict {{version: fn}} or a list of functions, "
                                  f"got {type(migrate).__name__}")
+    if migrate and version is None:
+        raise ConfigurationError(f"{where}: migrate given as a dict needs version= (the current payload version, "
+                                 f"the highest step); or give migrate as a list of steps")
     version = version or 1
     since = since or 1
     if since > version:

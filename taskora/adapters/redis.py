@@ -25,12 +25,13 @@ from .dispatch import DispatchOps
 from .maintenance import MaintenanceOps
 from .replies import PAYLOAD_FIELDS, ClaimInFlight, decode_job
 from .scheduling import SchedulingOps
+from .versions import VersionReads
 from .waiting import WaitingOps
 from .workflows import WorkflowOps
 
 
 class RedisAdapter(DispatchOps, ClaimingOps, WaitingOps, ControlOps, MaintenanceOps, SchedulingOps, WorkflowOps,
-                   RedisCore):  # fmt: skip
+                   VersionReads, RedisCore):  # fmt: skip
     """Talks to one Redis (or Valkey, or an in-process fakeredis) through the engine scripts."""
 
     kind = "redis"
