@@ -99,9 +99,10 @@ def implement(app: Taskora, contract: TaskContract[In, Out], handler: Callable[.
         return lambda fn: implement(app, contract, fn, **options)
     if not callable(handler):
         raise ConfigurationError(f"implement({contract.name!r}): handler must be callable, got {handler!r}")
-    if "input" in options or "output" in options:
-        raise ConfigurationError(f"implement({contract.name!r}): input/output schemas come from the contract; "
-                                 f"declare them in define_task()")
+    for side in ("input", "output"):
+        if side in options and getattr(contract, side) is not None:
+            raise ConfigurationError(f"implement({contract.name!r}): the contract already has an {side} schema; "
+                                     f"a worker-side {side}= is only for a static_contract()")
     merged = {**contract.options(), **options}
     existing = app.tasks.get(contract.name)
     if existing is None:
