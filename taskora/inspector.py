@@ -13,6 +13,7 @@ from .errors import UnknownTaskError
 
 if TYPE_CHECKING:
     from .app import Taskora
+    from .migration_status import MigrationStatus
 
 STATES = ("waiting", "active", "delayed", "completed", "failed", "expired", "cancelled")
 
@@ -96,7 +97,7 @@ class Inspector:
                 totals[state] += count
         return totals
 
-    def migrations(self, task: str) -> Any:
+    def migrations(self, task: str) -> MigrationStatus:
         """Waiting and delayed jobs of ``task`` per payload version, and the ``since`` it is safe to raise to
         (a MigrationStatus, taskora/migration_status.py)."""
         from .migration_status import migration_status

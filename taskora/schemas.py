@@ -129,10 +129,9 @@ def _pydantic_issues(exc: Exception) -> list[dict[str, Any]] | None:
 
 
 def dump_value(value: Any) -> Any:
-    """A returned model stored as JSON: a pydantic model (or a dataclass) becomes a dict, anything else stays."""
+    """A pydantic model stored as JSON (a dict); anything else as it is, for the serializer to handle (a
+    pickle serializer keeps a dataclass whole, so only a schema's ``dump`` turns one into a dict)."""
     pydantic = sys.modules.get("pydantic")
     if pydantic is not None and isinstance(value, pydantic.BaseModel):
         return value.model_dump(mode="json")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
     return value

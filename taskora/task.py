@@ -57,6 +57,7 @@ class Task(Generic[In, Out]):
         """Run the handler in this process, as a plain function call (no queue, no retries)."""
         if self.handler is None:
             raise ConfigurationError(f"task {self.name!r} has no handler in this process (a contract only)")
+        data = self.io.for_handler(data, self.options.version)  # the input schema, as a worker applies it
         result = self.handler(data, ctx) if self.accepts_context else self.handler(data)
         if inspect.isawaitable(result):
             return asyncio.run(_await(result))

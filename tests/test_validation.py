@@ -145,3 +145,16 @@ def test_a_schema_that_is_not_a_schema_fails_at_declaration_naming_the_task(app:
     with pytest.raises(ConfigurationError, match=r"task 'order': input: .* is not a schema"):
         app.task("order", lambda d: d, input=bad)
     assert "order" not in app.tasks
+
+
+def test_a_direct_call_validates_the_input_like_a_worker(app: Taskora) -> None:
+    task = app.task("order", lambda order: (type(order).__name__, order.qty), input=Order)
+    assert task({"sku": "a", "qty": "2"}) == ("Order", 2)
+    with pytest.raises(ValidationError, match="qty: Field required"):
+        task({"sku": "a"})
+
+
+def test_a_model_dispatched_to_a_task_without_schema_is_stored_as_json(app: Taskora) -> None:
+    task = app.task("plain", lambda data: data)
+    handle = task.dispatch(Order(sku="a", qty=1))
+    assert app.inspect().find(handle.id).data == {"sku": "a", "qty": 1, "note": "none"}
