@@ -158,3 +158,34 @@ def test_a_model_dispatched_to_a_task_without_schema_is_stored_as_json(app: Task
     task = app.task("plain", lambda data: data)
     handle = task.dispatch(Order(sku="a", qty=1))
     assert app.inspect().find(handle.id).data == {"sku": "a", "qty": 1, "note": "none"}
+
+
+def test_taskora_validates_without_pydantic_installed(tmp_path: Any) -> None:
+    """pydantic is an optional extra: with it unimportable, a dataclass schema still validates end to end."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "nopydantic.py"
+    script.write_text(textwrap.dedent("""
+        import dataclasses, sys
+        sys.modules["pydantic"] = None  # import pydantic -> ImportError
+        from taskora import Taskora, ValidationError
+
+        @dataclasses.dataclass
+        class Point:
+            x: int
+
+        app = Taskora()
+        task = app.task("p", lambda p: p.x * 2, input=Point)
+        try:
+            task.dispatch({"x": "no"})
+        except ValidationError as error:
+            print(error)
+        app.start()
+        print(task.dispatch({"x": 4}).result(timeout=10))
+        app.close()
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["task 'p' input: 1 validation error: x: expected int, got str", "8"]
