@@ -12,6 +12,7 @@ from .schemas import Schema, as_schema, dump_value
 from .versioning import Versioning, parse_versioning
 
 if TYPE_CHECKING:
+    from .app import Taskora
     from .options import TaskOptions
 
 #: Values stored as they are: a returned value of one of these types needs no model dump.
@@ -72,3 +73,9 @@ class TaskIO:
         if self.output is None:
             return value
         return self.output.validate(value, f"task {self.task!r} result")
+
+
+def typed_result(app: Taskora, task: str | None, value: Any) -> Any:
+    """A stored result of a job of ``task`` as its producer receives it (the output model when it has one)."""
+    found = app.tasks.get(task) if task else None
+    return value if found is None else found.io.typed_result(value)

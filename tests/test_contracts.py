@@ -94,7 +94,7 @@ def test_contracts_compose_into_workflows_from_a_producer(make_app: Callable[...
 
     assert chain(p_resize.s({"url": "c", "width": 64}), p_thumb.s()).dispatch().result(timeout=10) == "thumb:c@64"
     fanned = group(p_resize.s(Resize(url="g", width=w)) for w in (1, 2)).dispatch().result(timeout=10)
-    assert fanned == [{"key": "g@1", "width": 1}, {"key": "g@2", "width": 2}]
+    assert fanned == [Resized(key="g@1", width=1), Resized(key="g@2", width=2)]  # typed like a dispatch
 
 
 def test_a_workflow_step_with_bad_bound_data_fails_before_anything_is_written(app: Taskora) -> None:

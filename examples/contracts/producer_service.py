@@ -24,9 +24,10 @@ class Billing:
         return self.render.dispatch(invoice).result(timeout=timeout)
 
     def bill(self, invoice: Invoice | dict, timeout: float = 30) -> Delivery:
-        """Render then deliver, as one workflow: each step runs wherever its contract is implemented."""
-        result = chain(self.render.s(invoice), self.deliver.s()).dispatch().result(timeout=timeout)
-        return Delivery.model_validate(result)
+        """Render then deliver, as one workflow: each step runs wherever its contract is implemented; the
+        result is the last step's output model."""
+        delivery: Delivery = chain(self.render.s(invoice), self.deliver.s()).dispatch().result(timeout=timeout)
+        return delivery
 
     def close(self) -> None:
         self.app.close()
