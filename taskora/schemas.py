@@ -8,7 +8,8 @@ The protocol (so msgspec, attrs or a hand-written checker is a few lines)::
 
     class MySchema:
         def validate(self, value):      # -> the value the handler receives (may be converted)
-            ...                         # raise taskora.ValidationError(message, issues) on bad input
+            ...                         # raise taskora.ValidationError(message, issues) on bad input;
+                                        # a ValueError/TypeError becomes one issue on the whole value
         def dump(self, value):          # optional: -> a JSON-able value to store; default: value unchanged
             ...
 
@@ -50,14 +51,16 @@ class Schema:
             return self._validate(value)
         except ValidationError as exc:
             raise validation_error(what, exc.issues or [issue((), str(exc))]) from None
-        except Exception as exc:
+        except (ValueError, TypeError) as exc:  # pydantic's, msgspec's and attrs' errors are among these
             issues = _pydantic_issues(exc)
-            if issues is None:
-                raise
-            raise validation_error(what, issues) from None
+            raise validation_error(what, issues if issues is not None else [issue((), _message(exc))]) from exc
 
     def dump(self, value: Any) -> Any:
         return self._dump(value)
+
+
+def _message(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def issue(path: Sequence[Any], message: str) -> dict[str, Any]:

@@ -189,3 +189,14 @@ def test_taskora_validates_without_pydantic_installed(tmp_path: Any) -> None:
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["task 'p' input: 1 validation error: x: expected int, got str", "8"]
+
+
+def test_a_protocol_schema_raising_value_error_reports_it_as_one_issue(app: Taskora) -> None:
+    class Integer:  # the shape of a msgspec/attrs adapter: their errors are ValueError/TypeError subclasses
+        def validate(self, value: Any) -> int:
+            return int(value)
+
+    task = app.task("int", lambda n: n, input=Integer())
+    with pytest.raises(ValidationError, match=r"<root>: ValueError: invalid literal for int\(\) with base 10: 'x'"):
+        task.dispatch("x")
+    assert app.inspect().find(task.dispatch("7").id).data == 7  # the converted value is what is stored
