@@ -2,6 +2,7 @@
 
 from .app import Taskora, create_taskora
 from .context import AbortSignal, Context
+from .contracts import TaskContract, define_task, static_contract
 from .errors import (
     BrokerUnreachableError,
     CancelledError,
@@ -12,6 +13,7 @@ from .errors import (
     JobFailedError,
     JobNotFoundError,
     MalformedJobError,
+    MigrationError,
     OptionTypeError,
     RetryError,
     SchemaVersionMismatchError,
@@ -31,12 +33,20 @@ from .memory import memory_adapter
 from .middleware import MiddlewareContext
 from .options import Retention, RetryPolicy, StallPolicy
 from .redis import redis_adapter
+from .schema_dataclasses import DataclassSchema
 from .task import Task
+from .versioning import into
 from .workflow import Chain, Chord, Group, Signature, WorkflowHandle, chain, chord, group
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DataclassSchema",
+    "MigrationError",
+    "TaskContract",
+    "define_task",
+    "static_contract",
+    "into",
     "DependencyFailedError",
     "JobNotFoundError",
     "MalformedJobError",

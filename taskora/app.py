@@ -52,6 +52,7 @@ class Taskora:
         retention: how long finished jobs are kept (``{"completed": {"max_age": "1h", "max_items": 100}}``).
         serializer: ``"json"`` (default), a kombu serializer name, or an object with dumps/loads.
         allow_pickle: must be True for ``serializer="pickle"``, whose payloads run code when loaded.
+        validate_on_dispatch: validate input against the task's schema before enqueueing (default True).
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class Taskora:
         name: str | None = None,
         scheduler: Mapping[str, Any] | None = None,
         allow_pickle: bool = False,
+        validate_on_dispatch: bool = True,
     ) -> None:
         self.adapter: Adapter = resolve_adapter(adapter, clock)
         #: Built here from a URL: its sockets are ours to close (a user's adapter or client is theirs).
@@ -73,6 +75,8 @@ class Taskora:
         self.retention = parse_retention(retention)
         self.serializer = get_serializer(serializer, allow_pickle=allow_pickle)
         self.name = name or "taskora"
+        #: Validate input against a task's schema at dispatch (``dispatch(..., skip_validation=True)`` per call).
+        self.validate_on_dispatch = bool(validate_on_dispatch)
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.events = Emitter(APP_EVENTS, "app")
         self.middleware: list[Middleware] = []
@@ -124,6 +128,18 @@ class Taskora:
                       **options: Any) -> Task[Any, Any]:  # fmt: skip
         """Register a task programmatically; ``allowed_extra`` names options a front-end keeps in ``extra``."""
         return self._register(name, handler, options, allowed_extra)
+
+    def register(self, contract: Any) -> Task[Any, Any]:
+        """A producer-side task for a contract (``define_task``): dispatch and await it without its handler."""
+        from .contracts import register
+
+        return register(self, contract)
+
+    def implement(self, contract: Any, handler: Callable[..., Any] | None = None, **options: Any) -> Any:
+        """Attach the handler (and worker-side options) to a contract; without handler, a decorator."""
+        from .contracts import implement
+
+        return implement(self, contract, handler, **options)
 
     def get_task(self, name: str) -> Task[Any, Any]:
         try:

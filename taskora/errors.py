@@ -120,6 +120,19 @@ class SchemaVersionMismatchError(TaskoraError):
         self.ours = ours
         self.theirs = theirs
 
+    @classmethod
+    def for_job(cls, code: str, task: str, job_version: int, since: int, version: int) -> SchemaVersionMismatchError:
+        """A job whose payload version (``_v``) this worker's task does not accept (versioning.py)."""
+        error = cls(code, (version, since), {"version": job_version})
+        side = "newer than" if code == "job_too_new" else "older than"
+        error.args = (f"task {task!r}: job payload version {job_version} is {side} the versions this worker "
+                      f"accepts ({since}..{version}, since..version)",)
+        return error
+
+
+class MigrationError(TaskoraError):
+    """A task's migration step raised while upgrading an older job's payload; the job fails, not retried."""
+
 
 class UnknownTaskError(TaskoraError, KeyError):
     """No task of that name is registered on this app."""

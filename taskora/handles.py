@@ -116,7 +116,9 @@ class ResultHandle(Generic[T]):
         state = fields.get("state")
         if state == "completed":
             raw = fields.get("result")
-            return None if raw is None else self.app.serializer.loads(raw)  # type: ignore[return-value]
+            value = None if raw is None else self.app.serializer.loads(raw)
+            task = self.app.tasks.get(self.task)
+            return value if task is None else task.io.typed_result(value)  # type: ignore[return-value]
         if state == "failed":
             raise JobFailedError(self.id, _text(fields.get("error")) or "unknown error", self.task)
         if state == "cancelled":

@@ -13,6 +13,7 @@ from .errors import UnknownTaskError
 
 if TYPE_CHECKING:
     from .app import Taskora
+    from .migration_status import MigrationStatus
 
 STATES = ("waiting", "active", "delayed", "completed", "failed", "expired", "cancelled")
 
@@ -98,6 +99,13 @@ class Inspector:
             for state, count in self.app.adapter.counts(name).items():
                 totals[state] += count
         return totals
+
+    def migrations(self, task: str) -> MigrationStatus:
+        """Waiting and delayed jobs of ``task`` per payload version, and the ``since`` it is safe to raise to
+        (a MigrationStatus, taskora/migration_status.py)."""
+        from .migration_status import migration_status
+
+        return migration_status(self.app, task)
 
     def find(self, job_id: str, *, task: str | None = None) -> JobInfo | None:
         """A job by id; searches every registered task unless ``task`` is given."""

@@ -74,6 +74,10 @@ class TaskOptions:
     concurrency_limit: int | None = None
     singleton: bool = False
     ttl: Any = None  # a taskora.ttl.TtlPolicy (parsed from "1h" or {"max", "on_expire"})
+    input: Any = None  # a schema (taskora/schemas.py) for the job data; see taskora/validation.py
+    output: Any = None  # a schema for the handler's return value
+    since: int | None = None  # the oldest payload version still run (versioning.py); None: 1
+    migrate: Any = None  # {version: step} or [step, ...] (versioning.py)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import random
 
 from .durations import to_seconds
-from .errors import RetryError, TimeoutError
+from .errors import MigrationError, RetryError, SchemaVersionMismatchError, TimeoutError, ValidationError
 from .options import RetryPolicy
+
+#: Failures another attempt cannot fix: the same data fails the same schema, version check or migration.
+NEVER_RETRIED = (ValidationError, SchemaVersionMismatchError, MigrationError)
 
 
 def should_retry(policy: RetryPolicy, error: BaseException, attempt: int) -> bool:
@@ -15,7 +18,7 @@ def should_retry(policy: RetryPolicy, error: BaseException, attempt: int) -> boo
     ``RetryError`` always retries while attempts remain; ``TimeoutError`` only when listed in
     ``retry_on``; otherwise ``retry_on`` whitelists and ``no_retry_on`` blacklists.
     """
-    if attempt >= policy.attempts:
+    if attempt >= policy.attempts or isinstance(error, NEVER_RETRIED):
         return False
     if isinstance(error, RetryError):
         return True

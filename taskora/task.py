@@ -16,6 +16,7 @@ from .events import TASK_EVENTS, Emitter
 from .handles import ResultHandle
 from .ids import random_uuid
 from .options import TaskOptions, check_priority
+from .validation import TaskIO
 
 if TYPE_CHECKING:
     from .app import Taskora
@@ -24,7 +25,7 @@ In = TypeVar("In")
 Out = TypeVar("Out")
 
 #: Options accepted by ``dispatch``; anything else is an error naming the option.
-DISPATCH_OPTIONS = frozenset({"delay", "priority", "ttl", "job_id", "meta"})
+DISPATCH_OPTIONS = frozenset({"delay", "priority", "ttl", "job_id", "meta", "skip_validation"})
 DISPATCH_OPTIONS |= CLAIM_DISPATCH_OPTIONS
 
 
@@ -47,7 +48,7 @@ class Task(Generic[In, Out]):
         self.app = app
         self.name = name
         self.handler = handler
-        self.options = options
+        self.io, self.options = TaskIO.build(name, options)  # schemas and payload versions (validation.py)
         self.events = Emitter(TASK_EVENTS, f"task {name!r}")
         self.accepts_context = handler is not None and _accepts_context(handler)
         self.is_async = handler is not None and asyncio.iscoroutinefunction(handler)
@@ -59,6 +60,7 @@ class Task(Generic[In, Out]):
         """Run the handler in this process, as a plain function call (no queue, no retries)."""
         if self.handler is None:
             raise ConfigurationError(f"task {self.name!r} has no handler in this process (a contract only)")
+        data = self.io.for_handler(data, self.options.version)  # the input schema, as a worker applies it
         result = self.handler(data, ctx) if self.accepts_context else self.handler(data)
         if inspect.isawaitable(result):
             return asyncio.run(_await(result))
@@ -90,6 +92,7 @@ class Task(Generic[In, Out]):
         """Validate options and serialize ``data`` into an enqueue request (nothing is sent)."""
         defaults = self.options  # validated when the task was declared: a dispatch without options skips checks
         job_id, delay_ms, priority, meta = None, 0, defaults.priority, {}
+        data = self.io.for_dispatch(data, self.app.validate_on_dispatch and not options.get("skip_validation"))
         if options:
             reject_unknown(f"{self.name}.dispatch", options, DISPATCH_OPTIONS)
             job_id = check_job_id(options.get("job_id"), f"{self.name}.dispatch")

@@ -105,10 +105,10 @@ class TaskMixin:
 
     def _task_from_fun(self, fun: Callable[..., Any], name: str | None = None, base: Any = None, bind: bool = False,
                        **options: Any) -> _Task:  # fmt: skip
+        from ._pydantic import pydantic_run
         from .registry import build_task
 
-        for key in ("shared", "lazy", "filter", "pydantic", "pydantic_strict", "pydantic_context",
-                    "pydantic_dump_kwargs"):
+        for key in ("shared", "lazy", "filter"):
             options.pop(key, None)
         name = check_task_name(name or self.gen_task_name(fun.__name__, fun.__module__))
         existing = self._tasks.get(name)
@@ -117,7 +117,10 @@ class TaskMixin:
             return existing
         if existing is not None:
             return existing
-        task = build_task(self, fun, name, base or self.Task, bind, options)
+        run = pydantic_run(self, fun, name, options)  # fun itself unless pydantic=True (_pydantic.py)
+        task = build_task(self, run, name, base or self.Task, bind, options)
+        if run is not fun:
+            task.__wrapped__, task._decorated_fun_run, task._pydantic_bind = fun, run, bind
         self._register(task)
         return task
 

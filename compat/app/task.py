@@ -30,6 +30,7 @@ from .. import exceptions as exc_mod
 from .. import states
 from ..exceptions import Retry
 from ..result import CELERY_STATE_KEY, AsyncResult, EagerResult
+from ._pydantic import dump_arguments as dump_pydantic_arguments
 from ._trace import trace
 
 __all__ = ["Context", "Task", "backoff_countdown"]
@@ -391,6 +392,8 @@ class Task:
         app = self._get_app()
         if (self.typing if self.typing is not None else app.strict_typing):
             self.check_arguments(*args, **kwargs)
+        if getattr(self, "_decorated_fun_run", None) is not None and options.get("serializer") != "pickle":
+            args, kwargs = dump_pydantic_arguments(self, args, kwargs)  # pydantic=True (_pydantic.py)
         if app.conf.task_always_eager:
             args, kwargs = app.round_trip(args, kwargs)
             return self.apply(args, kwargs, task_id=task_id or random_uuid(), link=link, link_error=link_error,

@@ -26,12 +26,13 @@ from .maintenance import MaintenanceOps
 from .observing import ObservingOps
 from .replies import PAYLOAD_FIELDS, ClaimInFlight, decode_job
 from .scheduling import SchedulingOps
+from .versions import VersionReads
 from .waiting import WaitingOps
 from .workflows import WorkflowOps
 
 
 class RedisAdapter(DispatchOps, ClaimingOps, WaitingOps, ControlOps, MaintenanceOps, SchedulingOps, WorkflowOps,
-                   ObservingOps, RedisCore):  # fmt: skip
+                   ObservingOps, VersionReads, RedisCore):  # fmt: skip
     """Talks to one Redis (or Valkey, or an in-process fakeredis) through the engine scripts."""
 
     kind = "redis"

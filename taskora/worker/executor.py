@@ -117,16 +117,16 @@ class Executor:
     def _execute(self, runtime: JobRuntime) -> Outcome:
         task = runtime.task
         try:
-            data = runtime.decode_data()
+            data = task.io.for_handler(runtime.decode_data(), runtime.version)  # migrate, validate
             middleware = [m for m in (*self.app.middleware, *task.options.middleware) if _applies(m, runtime)]
             if not middleware and not task.accepts_context:  # the common, cheapest path: no ctx to build
                 result = self._with_timeout(runtime, lambda: self._call_handler(task, data, None))
-                return Outcome("completed", result=result)
+                return Outcome("completed", result=task.io.for_result(result))
             ctx = Context(runtime)
             chain = compose(middleware, lambda mctx: self._call_handler(task, mctx.data, ctx))
             mctx = MiddlewareContext(ctx, data)
             result = self._with_timeout(runtime, lambda: chain(mctx))
-            return Outcome("completed", result=result)
+            return Outcome("completed", result=task.io.for_result(result))
         except Exception as exc:
             return Outcome("failed", error=exc)
         except SystemExit as exc:  # would end the slot thread and leave the job active until stall recovery

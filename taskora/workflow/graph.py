@@ -124,7 +124,7 @@ class GraphBuilder:
         if not deps and sig.mode == "pipe" and not fanin:
             raise ConfigurationError(f"{sig.task.name}.s() has no input: the first step of a workflow needs "
                                      f"bound data, e.g. {sig.task.name}.s(data)")
-        data = None if sig.mode == "pipe" else self.serializer.dumps(sig.data)
+        data = None if sig.mode == "pipe" else self.serializer.dumps(_bound_data(sig))
         where = f"{sig.task.name}.s()"
         job_id = check_job_id(sig.options.get("job_id"), where) or self.new_id()
         node = Node(task=sig.task.name, deps=list(deps), job_id=job_id, version=sig.task.options.version,
@@ -133,6 +133,13 @@ class GraphBuilder:
                     opts=_node_opts(sig), max_attempts=sig.task.options.retry.attempts)
         self.graph.nodes.append(node)
         return len(self.graph.nodes) - 1
+
+
+def _bound_data(sig: Signature) -> Any:
+    """A step's bound data as a dispatch stores it: validated by the task's input schema (validation.py)."""
+    if sig.mode != "bound":
+        return sig.data
+    return sig.task.io.for_dispatch(sig.data, sig.task.app.validate_on_dispatch)
 
 
 def _node_opts(sig: Signature) -> dict[str, int]:

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CancelledError, JobFailedError, TaskoraError, TimeoutError
+from ..validation import typed_result
 from .store import WorkflowStore
 
 if TYPE_CHECKING:
@@ -100,8 +101,9 @@ class WorkflowHandle:
         state = _text(f["state"])
         if state == "completed":
             idx = [int(i) for i in (_text(f["terminals"]) or "").split(",") if i]
-            raw = self._store.fields(self.id, [f"n:{i}:result" for i in idx])
-            values = [self.app.serializer.loads(raw[f"n:{i}:result"]) for i in idx]
+            raw = self._store.fields(self.id, [f"n:{i}:{name}" for i in idx for name in ("result", "task")])
+            values = [typed_result(self.app, _text(raw[f"n:{i}:task"]), self.app.serializer.loads(raw[f"n:{i}:result"]))
+                      for i in idx]  # fmt: skip
             return values if _text(f["listResult"]) == "1" else values[0]
         if state == "failed":
             node = _text(f["failedNode"])
