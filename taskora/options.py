@@ -68,6 +68,7 @@ class TaskOptions:
     keep_result: bool = True
     schedule: Mapping[str, Any] | None = None
     rate_limit: Any = None  # a taskora.rate_limits.RateLimit (parsed from "5/s", a number, {"limit", "per"})
+    collect: Any = None  # a taskora.collect.CollectConfig (parsed from {"key", "delay", "max_size", "max_wait"})
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -167,6 +168,9 @@ def build_task_options(
         raise ConfigurationError(
             f"unknown task option(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(TASK_OPTION_NAMES))}"
         )
+    from .collect import check_task_options
+
+    check_task_options(options)
     values: dict[str, Any] = {}
     extra = {k: v for k, v in options.items() if k in allowed_extra}
     for name, value in options.items():
@@ -195,6 +199,10 @@ def _parse_option(name: str, value: Any, base: TaskOptions) -> Any:
         from .rate_limits import parse_rate_limit
 
         return parse_rate_limit(value)
+    if name == "collect":
+        from .collect import parse_collect
+
+        return parse_collect(value)
     if name == "queue":
         if not isinstance(value, str) or not value:
             raise ConfigurationError(f"queue: must be a non-empty string, got {value!r}")

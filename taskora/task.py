@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from . import collect
 from .adapters.base import EnqueueRequest
 from .durations import to_ms
 from .errors import ConfigurationError, reject_unknown
@@ -48,6 +49,8 @@ class Task(Generic[In, Out]):
         self.events = Emitter(TASK_EVENTS, f"task {name!r}")
         self.accepts_context = handler is not None and _accepts_context(handler)
         self.is_async = handler is not None and asyncio.iscoroutinefunction(handler)
+        if options.collect is not None:
+            collect.check_serializer(name, app.serializer)
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"
@@ -71,6 +74,8 @@ class Task(Generic[In, Out]):
         ``ctx.meta(name)``/``ctx.metas(prefix)``). Errors (bad option, unserializable data) raise
         here, before anything is written.
         """
+        if self.options.collect is not None:  # an item for the task's buffer, not a job (taskora/collect.py)
+            return collect.push(self, data, options)
         request = self.build_request(data, options)
         created = self.app.adapter.enqueue(request)
         return ResultHandle(self.app, self.name, request.id, enqueued=created,
@@ -78,6 +83,8 @@ class Task(Generic[In, Out]):
 
     def dispatch_many(self, items: Iterable[Any]) -> list[ResultHandle[Out]]:
         """Enqueue many jobs in one round trip. Each item is data, or ``(data, options_dict)``."""
+        if self.options.collect is not None:
+            return [collect.push(self, *_split_item(item)) for item in items]
         requests = [self.build_request(*_split_item(item)) for item in items]
         created = self.app.adapter.enqueue_many(requests)
         return [ResultHandle(self.app, self.name, r.id, enqueued=c, created=c)
@@ -85,6 +92,9 @@ class Task(Generic[In, Out]):
 
     def build_request(self, data: Any, options: Mapping[str, Any]) -> EnqueueRequest:
         """Validate options and serialize ``data`` into an enqueue request (nothing is sent)."""
+        if self.options.collect is not None:
+            raise ConfigurationError(f"task {self.name!r} collects items into batches: dispatch() its items; it "
+                                     f"cannot be a workflow step or take a job of its own")
         defaults = self.options  # validated when the task was declared: a dispatch without options skips checks
         job_id, delay_ms, priority, expire_at, meta = None, 0, defaults.priority, 0, {}
         if options:
@@ -106,6 +116,15 @@ class Task(Generic[In, Out]):
             version=defaults.version,
             fields=meta,
         )
+
+    # -- collect buffers (taskora/collect.py) -------------------------------------------------------
+    def peek_collect(self, key: str) -> list[Any]:
+        """The items buffered under ``key``, oldest first; drains nothing and moves no timer."""
+        return collect.peek(self, key)
+
+    def inspect_collect(self, key: str) -> collect.CollectBufferInfo | None:
+        """``count``, ``oldest_at``, ``newest_at`` (epoch ms) of the buffer of ``key``; None when empty."""
+        return collect.inspect(self, key)
 
     # -- workflows --------------------------------------------------------------------------------
     def s(self, *data: Any, **options: Any) -> Any:
