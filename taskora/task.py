@@ -92,9 +92,7 @@ class Task(Generic[In, Out]):
 
     def build_request(self, data: Any, options: Mapping[str, Any]) -> EnqueueRequest:
         """Validate options and serialize ``data`` into an enqueue request (nothing is sent)."""
-        if self.options.collect is not None:
-            raise ConfigurationError(f"task {self.name!r} collects items into batches: dispatch() its items; it "
-                                     f"cannot be a workflow step or take a job of its own")
+        self._refuse_if_collect()
         defaults = self.options  # validated when the task was declared: a dispatch without options skips checks
         job_id, delay_ms, priority, expire_at, meta = None, 0, defaults.priority, 0, {}
         if options:
@@ -134,6 +132,7 @@ class Task(Generic[In, Out]):
         """
         from .workflow.signature import Signature
 
+        self._refuse_if_collect()
         if len(data) > 1:
             raise ConfigurationError(f"{self.name}.s() takes one data argument, got {len(data)}")
         return Signature(self, *data, **options)
@@ -142,13 +141,21 @@ class Task(Generic[In, Out]):
         """One job per item, in parallel; returns a WorkflowHandle whose result is the list of results."""
         from .workflow.signature import Group, Signature
 
+        self._refuse_if_collect()
         return Group(*[Signature(self, item) for item in items]).dispatch(**options)
 
     def chunk(self, items: Iterable[Any], *, size: int, **options: Any) -> Any:
         """Batches of ``size`` run one after another, each in parallel; result: every item's result, in order."""
         from .workflow.signature import Chunks
 
+        self._refuse_if_collect()
         return Chunks(self, items, size).dispatch(**options)
+
+    def _refuse_if_collect(self) -> None:
+        """A collect task's dispatch pushes an item; a job of its own (a workflow step) would bypass the buffer."""
+        if self.options.collect is not None:
+            raise ConfigurationError(f"task {self.name!r} collects items into batches: dispatch() its items; it "
+                                     f"cannot be a workflow step or take a job of its own")
 
     # -- events -----------------------------------------------------------------------------------
     def on(self, event: str, listener: Callable[..., Any]) -> Callable[[], None]:
