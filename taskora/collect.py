@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .adapters.base import CollectPush
 from .durations import to_ms
-from .errors import ConfigurationError, SerializationError, TaskoraError, reject_unknown
+from .errors import ConfigurationError, TaskoraError, reject_unknown
 from .handles import ResultHandle
 from .ids import random_uuid
 
@@ -127,10 +127,9 @@ def push(task: Task[Any, Any], data: Any, options: Mapping[str, Any]) -> ResultH
 
 
 def _dumps(task: Task[Any, Any], data: Any) -> str:
+    """The item as JSON text (a kombu json serializer gives UTF-8 bytes)."""
     text = task.app.serializer.dumps(data)
-    if not isinstance(text, str):
-        raise SerializationError(f"task {task.name!r}: collect items must serialize to JSON text")
-    return text
+    return text if isinstance(text, str) else text.decode("utf-8")
 
 
 def peek(task: Task[Any, Any], key: str) -> list[Any]:
