@@ -276,3 +276,30 @@ def test_a_batch_of_a_sigkilled_worker_runs_again_with_every_item(redis_url: str
     assert batchy.peek_collect("k") == [] and app.adapter.counts("batchy")["completed"] == 1
     assert redis.Redis.from_url(redis_url).keys("*collect*") == []
     app.close()
+
+
+def test_a_promoted_flush_job_not_yet_claimed_is_replaced_by_the_next_push(vapp: Taskora,
+                                                                           clock: VirtualClock) -> None:
+    col, batches = collector(vapp, max_size=3)
+    for v in range(1, 5):  # 1-3: a waiting batch; 4: buffered, with its flush job delayed
+        col.dispatch(v)
+    ((timer, _),) = vapp.adapter.delayed_head("col", 1)
+    clock.advance(0.5)
+    first = vapp.adapter.claim("col", "token-1", 30_000).job  # promotes the timer, claims the older batch
+    assert first is not None and first.id != timer
+    assert vapp.adapter.list_ids("col", "waiting") == [timer]
+    col.dispatch(5)
+    assert vapp.adapter.list_ids("col", "waiting") == [] and vapp.adapter.get_job("col", timer) is None
+    clock.advance(0.5)
+    run_due(vapp)
+    assert batches == [[4, 5]]
+
+
+def test_each_buffered_push_emits_a_collect_event(app: Taskora) -> None:
+    col, _ = collector(app, max_size=3)
+    seen: list[tuple[int | None, Any]] = []
+    col.on("collect", lambda event: seen.append((event.count, event.extra["key"])))
+    for v in range(2):
+        col.dispatch(v)
+    wait_until(lambda: len(seen) == 2, 10, "two collect events")
+    assert seen == [(1, "c1"), (2, "c1")]
