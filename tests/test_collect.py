@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from taskora import ConfigurationError, Taskora
+from taskora.adapters.base import CollectPush
 from taskora.clock import VirtualClock
 from taskora.redis import redis_adapter
 from taskora.worker.loop import Worker
@@ -303,3 +304,21 @@ def test_each_buffered_push_emits_a_collect_event(app: Taskora) -> None:
         col.dispatch(v)
     wait_until(lambda: len(seen) == 2, 10, "two collect events")
     assert seen == [(1, "c1"), (2, "c1")]
+
+
+def test_dispatch_many_pushes_each_item(vapp: Taskora) -> None:
+    col, batches = collector(vapp, max_size=4)
+    handles = col.dispatch_many([1, 2, 3, 4, 5])
+    assert len(handles) == 5
+    run_due(vapp)
+    assert batches == [[1, 2, 3, 4]] and col.peek_collect("c1") == [5]
+
+
+def test_a_resent_push_adds_nothing(vapp: Taskora) -> None:
+    """A push sent again (a connection dropped before its reply) finds its job id taken and changes nothing."""
+    collector(vapp)
+    push = CollectPush(task="col", id="push-1", item="7", key="c1", delay_ms=500)
+    assert vapp.adapter.collect_push(push) == (0, 1)
+    assert vapp.adapter.collect_push(push) == (-1, 0)
+    assert vapp.adapter.collect_items("col", "c1") == [b"7"]
+    assert vapp.adapter.collect_meta("col", "c1")["count"] == "1"
