@@ -1,6 +1,6 @@
 """A worker process for the collect crash test: ``python -m tests.collect_worker URL MODE``.
 
-Task ``batchy`` collects under key ``k`` (max_size 5). MODE ``hang``: the handler records its batch and
+Task ``batchy`` collects under key ``k`` (max_size 5, delay 1 s). MODE ``hang``: the handler records its batch and
 blocks (so the test can SIGKILL the process mid-batch); MODE ``quick``: it records the batch and returns
 its size. Batches are recorded in Redis (``runs:<job id>``: ``pid|json``) so the test sees every run.
 """
@@ -32,7 +32,7 @@ def declare(app: Taskora, mode: str | None, url: str = "") -> Any:
             threading.Event().wait(120)
         return len(items)
 
-    return app.task("batchy", batchy, collect={"key": "k", "delay": "30s", "max_size": 5}, stall=STALL)
+    return app.task("batchy", batchy, collect={"key": "k", "delay": "1s", "max_size": 5}, stall=STALL)
 
 
 def runs(url: str, job_id: str) -> list[tuple[int, Any]]:

@@ -257,24 +257,28 @@ def spawn_worker(redis_url: str) -> Iterator[Callable[[str], subprocess.Popen[st
         proc.wait(10)
 
 
-def test_a_batch_of_a_sigkilled_worker_runs_again_with_every_item(redis_url: str, spawn_worker) -> None:
+@pytest.mark.parametrize("items", [5, 3], ids=["flushed-by-max-size", "flushed-by-delay"])
+def test_a_batch_of_a_sigkilled_worker_runs_again_with_every_item(redis_url: str, spawn_worker, items: int) -> None:
+    """max_size: the batch is written by the push; delay: the claim drains the buffer into the job. Either way
+    the items are in the job before the handler starts, so the re-run after the kill has them all."""
     from .collect_worker import declare, runs
 
     app = Taskora(redis_adapter(redis_url))
     batchy = declare(app, None)
     doomed = spawn_worker("hang")
-    handles = [batchy.dispatch({"n": n}) for n in range(5)]  # max_size 5: the fifth push makes the batch
-    batch_id = handles[-1].id
+    handles = [batchy.dispatch({"n": n}) for n in range(items)]
+    batch_id = handles[-1].id  # the fifth push made the batch; with 3 items, the last push armed the timer
     wait_until(lambda: runs(redis_url, batch_id), 10, "the first worker to start the batch")
+    assert batchy.peek_collect("k") == []
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(5)
     spawn_worker("quick")
 
-    assert handles[-1].result(timeout=30) == 5
+    assert handles[-1].result(timeout=30) == items
     recorded = runs(redis_url, batch_id)
     assert [pid for pid, _ in recorded][0] == doomed.pid and len(recorded) == 2
-    assert all(items == [{"n": n} for n in range(5)] for _, items in recorded)
-    assert batchy.peek_collect("k") == [] and app.adapter.counts("batchy")["completed"] == 1
+    assert all(got == [{"n": n} for n in range(items)] for _, got in recorded)
+    assert app.adapter.counts("batchy")["completed"] == 1
     assert redis.Redis.from_url(redis_url).keys("*collect*") == []
     app.close()
 
