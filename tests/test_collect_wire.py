@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from taskora import Taskora
+from taskora.clock import VirtualClock
 from taskora.memory import memory_adapter
 from taskora.redis import redis_adapter
+from taskora.worker.loop import Worker
 
 from .waiting import wait_until
 
@@ -87,19 +89,26 @@ def _read(client: Any, key: str, kind: str) -> Any:
 
 
 @pytest.fixture(params=["redis", "memory"])
-def recorded_app(request: pytest.FixtureRequest) -> Any:
-    prefix = RECORDING["prefix"]
-    if request.param == "redis":
-        adapter = redis_adapter(request.getfixturevalue("redis_url"), prefix=prefix)
-    else:
-        adapter = memory_adapter(prefix=prefix)
-    app = Taskora(adapter)
-    yield app
-    app.close(timeout=5)
+def make_recorded(request: pytest.FixtureRequest) -> Any:
+    """``make(clock=None)``: an app on the recording's prefix, on redis-server or the in-memory engine."""
+    apps: list[Taskora] = []
+
+    def make(clock: VirtualClock | None = None) -> Taskora:
+        prefix = RECORDING["prefix"]
+        if request.param == "redis":
+            adapter = redis_adapter(request.getfixturevalue("redis_url"), prefix=prefix, clock=clock)
+        else:
+            adapter = memory_adapter(prefix=prefix, clock=clock)
+        apps.append(Taskora(adapter))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        app.close(timeout=5)
 
 
-def test_collect_replays_the_typescript_recording(recorded_app: Taskora) -> None:
-    app, prefix = recorded_app, RECORDING["prefix"]
+def test_collect_replays_the_typescript_recording(make_recorded: Any) -> None:
+    app, prefix = make_recorded(), RECORDING["prefix"]
     client = app.adapter.raw_client()
     batches: list[list[Any]] = []
 
@@ -125,3 +134,53 @@ def test_collect_replays_the_typescript_recording(recorded_app: Taskora) -> None
     assert col.inspect_collect("c1") is expected["inspectCollectAfter"]
     ours, theirs = normalized(dump(client, prefix)).splitlines(), normalized(RECORDING["after"]).splitlines()
     assert [e for e in ours if e not in theirs] == [] and [e for e in theirs if e not in ours] == []
+
+
+def restore(client: Any, snapshot: dict[str, Any]) -> None:
+    """Write a recorded keyspace dump back (hash fields in their recorded order, stream entries with their ids)."""
+    for key, entry in snapshot.items():
+        kind, value = entry["type"], entry["value"]
+        if kind == "hash":
+            client.hset(key, mapping=value)
+        elif kind == "list":
+            client.rpush(key, *value)
+        elif kind == "zset":
+            client.zadd(key, {member: score for member, score in value})
+        elif kind == "stream":
+            for e in value:
+                client.xadd(key, e["fields"], id=e["id"])
+        else:
+            client.set(key, value, px=entry["pttl"] if entry["pttl"] > 0 else None)
+
+
+def test_a_python_worker_finishes_a_buffer_typescript_wrote_as_typescript_does(make_recorded: Any) -> None:
+    """The recording's 'pushed' keyspace (a batch waiting, two items buffered behind a flush job, all written by
+    TypeScript) run by a Python worker ends as the recording's 'after'. The worker's clock is the recording's:
+    it claims the batch before the flush job is due, then again once it is (when the TypeScript worker did)."""
+    clock = VirtualClock(_recorded_claim_ms(0))
+    app, prefix = make_recorded(clock), RECORDING["prefix"]
+    client = app.adapter.raw_client()
+    restore(client, RECORDING["snapshots"]["pushed"])
+    batches: list[list[Any]] = []
+
+    @app.task("col", collect={"key": "c1", "delay": "500ms", "max_size": 3})
+    def col(items: list[Any]) -> int:
+        batches.append(items)
+        return len(items)
+
+    worker = Worker(app, app.tasks.values())
+    assert app.adapter.wait_for_work("col", 1)  # a worker's wait takes the wake-up TypeScript left in the marker
+    assert worker.run_until_idle() == 1
+    clock.set(_recorded_claim_ms(-1))
+    assert worker.run_until_idle() == 1
+    assert batches == [[{"v": 1}, {"v": 2}, {"v": 3}], [{"v": 4}, {"v": 5}]]
+    ours, theirs = normalized(dump(client, prefix)).splitlines(), normalized(RECORDING["after"]).splitlines()
+    assert [e for e in ours if e not in theirs] == [] and [e for e in theirs if e not in ours] == []
+
+
+def _recorded_claim_ms(index: int) -> int:
+    """The ``now`` of the recording's claims, in order: each claim first promotes ``delayed 0 <now>``."""
+    bounds = [int(c["cmd"][3]) for c in RECORDING["commands"]
+              if c.get("src") == "lua" and c.get("cmd", [""])[0] == "ZRANGEBYSCORE" and c["cmd"][2] == "0"
+              and c["cmd"][3] != "+inf"]
+    return bounds[index]
