@@ -1,6 +1,7 @@
 """taskora: a Redis task queue whose every job transition is one atomic Lua script."""
 
 from .app import Taskora, create_taskora
+from .collect import CollectBufferInfo, CollectConfig
 from .context import AbortSignal, Context
 from .errors import (
     BrokerUnreachableError,
@@ -52,6 +53,8 @@ __all__ = [
     "Retention",
     "RetryPolicy",
     "StallPolicy",
+    "CollectConfig",
+    "CollectBufferInfo",
     "Task",
     "Signature",
     "Chain",
