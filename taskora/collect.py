@@ -83,14 +83,27 @@ def parse_collect(value: Any) -> CollectConfig | None:
     delay_ms = to_ms(value["delay"], name="collect.delay")
     if delay_ms <= 0:
         raise ConfigurationError(f"collect.delay: must be more than 0, got {value['delay']!r}")
-    max_size = value.get("max_size")
-    if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1):
-        raise ConfigurationError(f"collect.max_size: must be an integer >= 1 (or left out), got {max_size!r}")
-    max_wait = value.get("max_wait")
-    max_wait_ms = 0 if max_wait is None else to_ms(max_wait, name="collect.max_wait")
-    if max_wait is not None and max_wait_ms <= 0:
-        raise ConfigurationError(f"collect.max_wait: must be more than 0 (or left out), got {max_wait!r}")
-    return CollectConfig(key=key, delay_ms=delay_ms, max_size=max_size or 0, max_wait_ms=max_wait_ms)
+    return CollectConfig(key=key, delay_ms=delay_ms, max_size=_max_size(value.get("max_size")),
+                         max_wait_ms=_max_wait_ms(value.get("max_wait")))
+
+
+def _max_size(value: Any) -> int:
+    """``max_size`` as the engine takes it: 0 when left out."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"collect.max_size: must be an integer >= 1 (or left out), got {value!r}")
+    return value
+
+
+def _max_wait_ms(value: Any) -> int:
+    """``max_wait`` in ms as the engine takes it: 0 when left out."""
+    if value is None:
+        return 0
+    ms = to_ms(value, name="collect.max_wait")
+    if ms <= 0:
+        raise ConfigurationError(f"collect.max_wait: must be more than 0 (or left out), got {value!r}")
+    return ms
 
 
 def check_task_options(options: Mapping[str, Any]) -> None:
