@@ -326,3 +326,14 @@ def test_a_resent_push_adds_nothing(vapp: Taskora) -> None:
     assert vapp.adapter.collect_push(push) == (-1, 0)
     assert vapp.adapter.collect_items("col", "c1") == [b"7"]
     assert vapp.adapter.collect_meta("col", "c1")["count"] == "1"
+
+
+def test_cancelling_a_timer_keeps_its_items_for_the_next_flush(vapp: Taskora, clock: VirtualClock) -> None:
+    col, batches = collector(vapp)
+    col.dispatch(1).cancel()
+    clock.advance(1)
+    assert run_due(vapp) == 0 and col.peek_collect("c1") == [1]
+    col.dispatch(2)
+    clock.advance(1)
+    run_due(vapp)
+    assert batches == [[1, 2]]
