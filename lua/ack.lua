@@ -7,6 +7,7 @@
 -- Returns {status, <claim reply...>}; status 'ok', or 'lost' when another worker owns the job now
 -- (this worker's result is dropped; the job is not completed twice).
 --@include lib/queue
+--@include lib/collect
 --@include lib/claim
 --@include lib/metrics
 --@include lib/complete

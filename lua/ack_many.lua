@@ -8,6 +8,7 @@
 -- completion ('ok' or 'lost'), the next delayed run time ('' when none or when every claim
 -- succeeded), then each claimed job as its item count m and {id, more, field, value, ...}.
 --@include lib/queue
+--@include lib/collect
 --@include lib/claim
 --@include lib/metrics
 --@include lib/complete

@@ -4,6 +4,7 @@
 -- Returns {id, more, field, value, ...} (more: '1' when other jobs are waiting, then the whole job
 -- hash), or {'', next_due_ms or ''}.
 --@include lib/queue
+--@include lib/collect
 --@include lib/claim
 
 return claim_next(ARGV[3], ARGV[4])

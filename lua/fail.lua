@@ -8,6 +8,7 @@
 -- ARGV[10] '1' when ARGV[11] holds new serialized data for the retry (else '0')
 -- Returns {status, <claim reply...>}: status 'retrying', 'failed', or 'lost' (see ack.lua).
 --@include lib/queue
+--@include lib/collect
 --@include lib/claim
 --@include lib/metrics
 

@@ -1,6 +1,7 @@
 """taskora: a Redis task queue whose every job transition is one atomic Lua script."""
 
 from .app import Taskora, create_taskora
+from .collect import CollectBufferInfo, CollectConfig
 from .context import AbortSignal, Context
 from .contracts import TaskContract, define_task, static_contract
 from .errors import (
@@ -62,6 +63,8 @@ __all__ = [
     "Retention",
     "RetryPolicy",
     "StallPolicy",
+    "CollectConfig",
+    "CollectBufferInfo",
     "Task",
     "Signature",
     "Chain",

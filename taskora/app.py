@@ -232,6 +232,8 @@ class Taskora:
                       error=fields.get("error"))
         if "count" in fields:
             event.count = int(fields["count"])
+        if name == "collect":  # an item joined buffer ``key`` (count: its size now); id: the flush job armed
+            event.extra["key"] = fields.get("key")
         if name == "retrying":
             event.attempt = int(fields.get("attempt", 0)) - 1
             event.next_attempt_at = int(fields["nextAttemptAt"]) if "nextAttemptAt" in fields else None

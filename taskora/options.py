@@ -78,6 +78,7 @@ class TaskOptions:
     output: Any = None  # a schema for the handler's return value
     since: int | None = None  # the oldest payload version still run (versioning.py); None: 1
     migrate: Any = None  # {version: step} or [step, ...] (versioning.py)
+    collect: Any = None  # a taskora.collect.CollectConfig (parsed from {"key", "delay", "max_size", "max_wait"})
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -177,6 +178,9 @@ def build_task_options(
         raise ConfigurationError(
             f"unknown task option(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(TASK_OPTION_NAMES))}"
         )
+    from .collect import check_task_options
+
+    check_task_options(options)
     values: dict[str, Any] = {}
     extra = {k: v for k, v in options.items() if k in allowed_extra}
     for name, value in options.items():
@@ -209,6 +213,10 @@ def _parse_option(name: str, value: Any, base: TaskOptions) -> Any:
         return parse_rate_limit(value)
     if name in CLAIM_OPTIONS:
         return _parse_claim_option(name, value)
+    if name == "collect":
+        from .collect import parse_collect
+
+        return parse_collect(value)
     if name == "queue":
         if not isinstance(value, str) or not value:
             raise ConfigurationError(f"queue: must be a non-empty string, got {value!r}")

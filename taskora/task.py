@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from . import collect
 from .adapters.base import EnqueueRequest
 from .claim_control import CLAIM_DISPATCH_OPTIONS, claim_control
 from .dispatch_hooks import before_dispatch
@@ -52,6 +53,8 @@ class Task(Generic[In, Out]):
         self.events = Emitter(TASK_EVENTS, f"task {name!r}")
         self.accepts_context = handler is not None and _accepts_context(handler)
         self.is_async = handler is not None and asyncio.iscoroutinefunction(handler)
+        if options.collect is not None:
+            collect.check_serializer(name, app.serializer)
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"
@@ -76,6 +79,8 @@ class Task(Generic[In, Out]):
         ``ctx.meta(name)``/``ctx.metas(prefix)``). Errors (bad option, unserializable data) raise
         here, before anything is written.
         """
+        if self.options.collect is not None:  # an item for the task's buffer, not a job (taskora/collect.py)
+            return collect.push(self, data, options)
         request = self.build_request(data, options)
         created = self.app.adapter.enqueue(request)
         return ResultHandle(self.app, self.name, request.id, enqueued=created,
@@ -83,6 +88,8 @@ class Task(Generic[In, Out]):
 
     def dispatch_many(self, items: Iterable[Any]) -> list[ResultHandle[Out]]:
         """Enqueue many jobs in one round trip. Each item is data, or ``(data, options_dict)``."""
+        if self.options.collect is not None:
+            return [collect.push(self, *_split_item(item)) for item in items]
         requests = [self.build_request(*_split_item(item)) for item in items]
         created = self.app.adapter.enqueue_many(requests)
         return [ResultHandle(self.app, self.name, r.id, enqueued=c, created=c)
@@ -90,6 +97,7 @@ class Task(Generic[In, Out]):
 
     def build_request(self, data: Any, options: Mapping[str, Any]) -> EnqueueRequest:
         """Validate options and serialize ``data`` into an enqueue request (nothing is sent)."""
+        self._refuse_if_collect()
         defaults = self.options  # validated when the task was declared: a dispatch without options skips checks
         job_id, delay_ms, priority, meta = None, 0, defaults.priority, {}
         data = self.io.for_dispatch(data, self.app.validate_on_dispatch and not options.get("skip_validation"))
@@ -113,6 +121,15 @@ class Task(Generic[In, Out]):
             fields=meta,
         ))
 
+    # -- collect buffers (taskora/collect.py) -------------------------------------------------------
+    def peek_collect(self, key: str) -> list[Any]:
+        """The items buffered under ``key``, oldest first; drains nothing and moves no timer."""
+        return collect.peek(self, key)
+
+    def inspect_collect(self, key: str) -> collect.CollectBufferInfo | None:
+        """``count``, ``oldest_at``, ``newest_at`` (epoch ms) of the buffer of ``key``; None when empty."""
+        return collect.inspect(self, key)
+
     # -- workflows --------------------------------------------------------------------------------
     def s(self, *data: Any, **options: Any) -> Any:
         """A signature: ``task.s(data)`` binds data, ``task.s()`` takes the previous step's output.
@@ -121,6 +138,7 @@ class Task(Generic[In, Out]):
         """
         from .workflow.signature import Signature
 
+        self._refuse_if_collect()
         if len(data) > 1:
             raise ConfigurationError(f"{self.name}.s() takes one data argument, got {len(data)}")
         return Signature(self, *data, **options)
@@ -129,13 +147,21 @@ class Task(Generic[In, Out]):
         """One job per item, in parallel; returns a WorkflowHandle whose result is the list of results."""
         from .workflow.signature import Group, Signature
 
+        self._refuse_if_collect()
         return Group(*[Signature(self, item) for item in items]).dispatch(**options)
 
     def chunk(self, items: Iterable[Any], *, size: int, **options: Any) -> Any:
         """Batches of ``size`` run one after another, each in parallel; result: every item's result, in order."""
         from .workflow.signature import Chunks
 
+        self._refuse_if_collect()
         return Chunks(self, items, size).dispatch(**options)
+
+    def _refuse_if_collect(self) -> None:
+        """A collect task's dispatch pushes an item; a job of its own (a workflow step) would bypass the buffer."""
+        if self.options.collect is not None:
+            raise ConfigurationError(f"task {self.name!r} collects items into batches: dispatch() its items; it "
+                                     f"cannot be a workflow step or take a job of its own")
 
     # -- events -----------------------------------------------------------------------------------
     def on(self, event: str, listener: Callable[..., Any]) -> Callable[[], None]:

@@ -1,5 +1,5 @@
 -- The claim, inlined by `claim.lua` and by the fused ack/fail-and-claim scripts
--- (needs lib/queue included first).
+-- (needs lib/queue, then lib/collect, included first).
 -- luacheck: push ignore 211 (helpers a including script may not use)
 
 -- The task's rate limit, shared by every worker (Celery's token bucket of capacity 1): a hash at
@@ -88,7 +88,7 @@ local function claim_next(token, lock_ttl)
     local expire_at = tonumber(redis.call('HGET', job_key, 'expireAt')) or 0
     if expire_at > 0 and NOW >= expire_at then
       expire_job(id, job_key)
-    elseif redis.call('EXISTS', job_key) == 1 and take_slot(id, job_key) then
+    elseif redis.call('EXISTS', job_key) == 1 and collect_drain(id, job_key) and take_slot(id, job_key) then
       redis.call('LPUSH', ACTIVE, id)
       redis.call('SET', job_key .. ':lock', token, 'PX', lock_ttl)
       redis.call('HSET', job_key, 'state', 'active', 'processedOn', NOW_S)

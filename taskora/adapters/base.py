@@ -261,8 +261,31 @@ class Observing(Protocol):
     def control_listeners(self) -> int: ...
 
 
+@dataclass(slots=True)
+class CollectPush:
+    """One item for a collect buffer (see lua/collect_push.lua): the job id it flushes into or arms as timer."""
+
+    task: str
+    id: str
+    item: str
+    key: str
+    delay_ms: int
+    max_size: int = 0
+    max_wait_ms: int = 0
+    version: int = 1
+    max_attempts: int = 1
+
+
+class Collecting(Protocol):
+    """Collect buffers: push an item (one script), and read a buffer without changing it."""
+
+    def collect_push(self, push: CollectPush) -> tuple[int, int]: ...
+    def collect_items(self, task: str, key: str) -> list[bytes]: ...
+    def collect_meta(self, task: str, key: str) -> dict[str, str]: ...
+
+
 class Adapter(Lifecycle, Producing, Transitions, JobReading, Controlling, Maintaining, Scheduling, WorkflowStoring,
-              Observing, Protocol):  # fmt: skip
+              Observing, Collecting, Protocol):  # fmt: skip
     """One store of jobs, reached only through named operations (every state change is one engine script)."""
 
     kind: str

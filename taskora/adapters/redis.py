@@ -19,6 +19,7 @@ from ..clock import Clock
 from ..urls import mask_url
 from .base import CONNECTION_ERRORS, BatchResult, ClaimedJob, ClaimResult, Completion, EnqueueRequest
 from .claiming import ClaimingOps
+from .collecting import CollectOps
 from .control import ControlOps
 from .core import RedisCore
 from .dispatch import DispatchOps
@@ -32,7 +33,7 @@ from .workflows import WorkflowOps
 
 
 class RedisAdapter(DispatchOps, ClaimingOps, WaitingOps, ControlOps, MaintenanceOps, SchedulingOps, WorkflowOps,
-                   ObservingOps, VersionReads, RedisCore):  # fmt: skip
+                   ObservingOps, VersionReads, CollectOps, RedisCore):  # fmt: skip
     """Talks to one Redis (or Valkey, or an in-process fakeredis) through the engine scripts."""
 
     kind = "redis"

@@ -1,0 +1,33 @@
+"""Collect buffers: the push (lua/collect_push.lua) and the two reads of a buffer (items, meta).
+
+The drain into a job happens in the claim (lua/lib/collect.lua), so nothing here takes items out.
+"""
+
+from __future__ import annotations
+
+from .base import CollectPush
+from .core import RedisCore
+from .replies import _text
+
+
+class CollectOps(RedisCore):
+    """The keys ``<task prefix>collect:<key>:items|meta|job`` (wire v6, as TypeScript taskora writes them)."""
+
+    def collect_key(self, task: str, key: str, part: str) -> str:
+        return f"{self.keys.task_prefix(task)}collect:{key}:{part}"
+
+    def collect_push(self, push: CollectPush) -> tuple[int, int]:
+        """Append ``push.item``; returns (1 flushed into ``push.id`` / 0 buffered / -1 resent, buffer count)."""
+        args = [self.keys.task_prefix(push.task), self.now_ms(), push.id, push.item, push.key, push.delay_ms,
+                push.max_size, push.max_wait_ms, push.version, push.max_attempts]
+        flushed, count = self.scripts.collect_push(self.runner, self.keys.queue(push.task), args)
+        return int(flushed), int(count)
+
+    def collect_items(self, task: str, key: str) -> list[bytes]:
+        """The buffered items, oldest first, in one LRANGE (a consistent snapshot); nothing changes."""
+        return list(self.client.lrange(self.collect_key(task, key, "items"), 0, -1))
+
+    def collect_meta(self, task: str, key: str) -> dict[str, str]:
+        """The buffer's ``count``/``firstAt``/``lastAt`` (empty when no buffer exists); nothing changes."""
+        raw = self.client.hgetall(self.collect_key(task, key, "meta"))
+        return {_text(k): _text(v) for k, v in raw.items()}
