@@ -181,6 +181,12 @@ class JobReading(Protocol):
     def delayed_head(self, task: str, count: int) -> list[tuple[str, int]]: ...
 
 
+class MetricsReading(Protocol):
+    """Throughput counters (adapters/metrics_reads.py)."""
+
+    def throughput(self, task: str, minutes: int) -> list[tuple[int, int, int]]: ...
+
+
 class Controlling(Protocol):
     """Control (adapters/control.py)."""
 
@@ -247,8 +253,8 @@ class WorkflowStoring(Protocol):
     def group_delete(self, group_id: str) -> bool: ...
 
 
-class Adapter(Lifecycle, Producing, Transitions, JobReading, Controlling, Maintaining, Scheduling, WorkflowStoring,
-              Protocol):  # fmt: skip
+class Adapter(Lifecycle, Producing, Transitions, JobReading, MetricsReading, Controlling, Maintaining, Scheduling,
+              WorkflowStoring, Protocol):  # fmt: skip
     """One store of jobs, reached only through named operations (every state change is one engine script)."""
 
     kind: str

@@ -23,6 +23,7 @@ from .control import ControlOps
 from .core import RedisCore
 from .dispatch import DispatchOps
 from .maintenance import MaintenanceOps
+from .metrics_reads import MetricsReads
 from .replies import PAYLOAD_FIELDS, ClaimInFlight, decode_job
 from .scheduling import SchedulingOps
 from .waiting import WaitingOps
@@ -30,7 +31,7 @@ from .workflows import WorkflowOps
 
 
 class RedisAdapter(DispatchOps, ClaimingOps, WaitingOps, ControlOps, MaintenanceOps, SchedulingOps, WorkflowOps,
-                   RedisCore):  # fmt: skip
+                   MetricsReads, RedisCore):  # fmt: skip
     """Talks to one Redis (or Valkey, or an in-process fakeredis) through the engine scripts."""
 
     kind = "redis"
