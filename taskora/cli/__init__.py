@@ -27,6 +27,7 @@ COMMANDS = {
     "shell": "taskora.cli.shell:shell",
     "report": "taskora.cli.report:report",
     "events": "taskora.cli.events:events",
+    "board": "taskora.cli.board:board",
 }
 
 
