@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+import types
 from typing import Any
 
 import pytest
@@ -157,6 +159,18 @@ def test_one_hub_reader_fans_events_out_to_every_listener(app: Taskora) -> None:
     finally:
         hub.stop()
     assert hub.listeners == 0
+
+
+def test_metrics_are_served_behind_the_boards_auth_when_taskora_prometheus_exists(
+        app: Taskora, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    exposition = types.ModuleType("taskora.prometheus")
+    exposition.render = lambda rendered_app: f"taskora_tasks {len(rendered_app.tasks)}\n"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "taskora.prometheus", exposition)
+    app.register_task("t", None)
+    client = TestClient(create_board(app, auth=PASSWORD))
+    assert client.get("/metrics").status_code == 401
+    reply = client.get("/metrics", headers={"Authorization": f"Bearer {PASSWORD}"})
+    assert reply.text == "taskora_tasks 1\n" and reply.headers["content-type"].startswith("text/plain")
 
 
 def test_login_then_session_reports_the_token(app: Taskora) -> None:
