@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UnknownTaskError
+from ..workflow.handle import WorkflowHandle
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -60,6 +61,14 @@ def purge_pending(app: Taskora, task: str) -> dict[str, Any]:
     """Delete ``task``'s waiting and delayed jobs (``taskora purge`` for one task)."""
     app.get_task(task)
     return {"task": task, "deleted": app.adapter.purge(task)}
+
+
+def cancel_workflow(app: Taskora, wf_id: str) -> dict[str, Any]:
+    """Cancel a running workflow: its pending nodes never run, its waiting ones are cancelled."""
+    handle = WorkflowHandle(app, wf_id)
+    if handle.state() is None:
+        raise UnknownTaskError(f"no workflow {wf_id!r} is stored")
+    return {"id": wf_id, "cancelled": handle.cancel("cancelled from the board")}
 
 
 def schedule_action(app: Taskora, name: str, action: str) -> dict[str, Any]:

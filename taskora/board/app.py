@@ -190,6 +190,16 @@ def api_schedules(board: Board, request: Request) -> Any:
     return {"schedules": views.schedules(board.app)}
 
 
+@_api()
+def api_workflows(board: Board, request: Request) -> Any:
+    return {"workflows": views.workflows(board.app, limit=_int_param(request, "limit", 50))}
+
+
+@_api()
+def api_workflow(board: Board, request: Request) -> Any:
+    return views.workflow(board.app, request.path_params["wf_id"])
+
+
 # -- actions ----------------------------------------------------------------------------------------------
 @_api(write=True)
 def api_retry(board: Board, request: Request) -> Any:
@@ -214,6 +224,11 @@ def api_purge_dead_letters(board: Board, request: Request) -> Any:
 @_api(write=True)
 def api_purge_pending(board: Board, request: Request) -> Any:
     return actions.purge_pending(board.app, request.path_params["task"])
+
+
+@_api(write=True)
+def api_cancel_workflow(board: Board, request: Request) -> Any:
+    return actions.cancel_workflow(board.app, request.path_params["wf_id"])
 
 
 @_api(write=True)
@@ -289,6 +304,9 @@ def create_board(app: Taskora, *, auth: Any = None, read_only: bool = False, tit
         Route("/api/dlq/purge", api_purge_dead_letters, methods=["POST"]),
         Route("/api/schedules", api_schedules),
         Route("/api/schedules/{name}/{action}", api_schedule_action, methods=["POST"]),
+        Route("/api/workflows", api_workflows),
+        Route("/api/workflows/{wf_id}", api_workflow),
+        Route("/api/workflows/{wf_id}/cancel", api_cancel_workflow, methods=["POST"]),
         Route("/api/events", api_events),
         *_metrics_route(),
     ]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigurationError, UnknownTaskError
 from ..inspector import STATES, Inspector, JobInfo
 from ..urls import mask_url
+from ..workflow.inspect import list_workflows, show_workflow
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -47,11 +48,20 @@ def task_jobs(app: Taskora, task: str, state: str, *, offset: int = 0, limit: in
     if not 0 <= offset or not 1 <= limit <= MAX_PAGE:
         raise ConfigurationError(f"offset must be >= 0 and limit 1..{MAX_PAGE}, got offset={offset} limit={limit}")
     ids = app.adapter.list_ids(task, state, offset, offset + limit - 1)
-    inspector = Inspector(app)
-    jobs = [summary(info) for info in (inspector.job(task, i) for i in ids) if info is not None]
+    jobs = [row for row in (_row(app, task, i) for i in ids) if row is not None]
     counts = app.adapter.counts(task)
     return {"task": task, "state": state, "offset": offset, "limit": limit, "counts": counts, "jobs": jobs,
-            "total": counts[state], "throughput": inspector.throughput(task=task, minutes=60)}
+            "total": counts[state], "throughput": Inspector(app).throughput(task=task, minutes=60)}
+
+
+def _row(app: Taskora, task: str, job_id: str) -> dict[str, Any] | None:
+    """A list row from the job's hash alone (no payload decoding, no logs: one read per job)."""
+    raw = app.adapter.get_job(task, job_id)
+    if raw is None:  # deleted between the id list and this read
+        return None
+    return {"id": job_id, "task": task, "state": raw.get("state"), "attempt": int(raw.get("attempt", 0)),
+            "timestamp": int(raw.get("ts", 0)), "finishedOn": _int_or_none(raw.get("finishedOn")),
+            "error": raw.get("error")}
 
 
 def summary(info: JobInfo) -> dict[str, Any]:
@@ -92,6 +102,38 @@ def dead_letters(app: Taskora, *, task: str | None = None, limit: int = 50) -> d
 def schedules(app: Taskora) -> list[dict[str, Any]]:
     """Every stored schedule: its timing, task, next run (None when paused) and last run."""
     return [info.to_dict() for info in app.schedules.list()]
+
+
+def workflows(app: Taskora, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest workflows: id, name, state, node count, created/finished (ms)."""
+    return list_workflows(app, limit=min(max(limit, 1), MAX_PAGE))
+
+
+def workflow(app: Taskora, wf_id: str) -> dict[str, Any] | None:
+    """One workflow with its nodes (task, job id, deps, state) and each node's layer for drawing the DAG:
+    a root is layer 0, any other node one more than its deepest dependency."""
+    shown = show_workflow(app, wf_id)
+    if shown is None:
+        return None
+    for node, layer in zip(shown["nodes"], _layers(shown["nodes"]), strict=True):
+        node["layer"] = layer
+    return {key: shown[key] for key in ("id", "name", "state", "error", "created_at", "nodes")} | {
+        "result": _shown(shown["result"])}
+
+
+def _layers(nodes: list[dict[str, Any]]) -> list[int]:
+    """Each node's depth in the DAG: 0 for a root, else one more than its deepest dependency. Nodes come in
+    dependency order (one pass settles it); further passes only run if some do not, up to one per node."""
+    layer = {node["index"]: 0 for node in nodes}
+    for _ in range(len(nodes)):
+        changed = False
+        for node in nodes:
+            depth = 1 + max((layer.get(d, 0) for d in node["deps"]), default=-1)
+            if depth != layer[node["index"]]:
+                layer[node["index"]], changed = depth, True
+        if not changed:
+            break
+    return [layer[node["index"]] for node in nodes]
 
 
 def _check_task(app: Taskora, task: str) -> None:

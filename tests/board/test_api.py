@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-from taskora import JobFailedError, Taskora
+from taskora import JobFailedError, Taskora, chain, chord
 from taskora.board import create_board
 from taskora.board.live import EventHub
 
@@ -178,3 +178,23 @@ def test_login_then_session_reports_the_token(app: Taskora) -> None:
     csrf = login(client)
     assert client.get("/api/session").json() == {"authenticated": True, "mode": "password", "readOnly": False,
                                                  "title": "taskora", "csrf": csrf}
+
+
+def test_a_workflow_shows_its_nodes_by_layer_and_a_running_one_can_be_cancelled(app: Taskora) -> None:
+    fetch = app.task("fetch", lambda data: data["id"] * 10)
+    app.task("total", lambda values: sum(values))
+    app.register_task("never_run", None)  # no handler: the chain waits on it
+    app.start()
+    done = chord([fetch.s({"id": i}) for i in (1, 2, 3)], app.get_task("total").s()).dispatch()
+    assert done.result(timeout=10) == 60
+    client, csrf = board_client(app)
+    shown = client.get(f"/api/workflows/{done.id}").json()
+    assert shown["state"] == "completed" and shown["result"] == 60
+    assert [(n["task"], n["layer"], n["state"]) for n in shown["nodes"]] == [
+        ("fetch", 0, "completed"), ("fetch", 0, "completed"), ("fetch", 0, "completed"), ("total", 1, "completed")]
+    running = chain(app.get_task("never_run").s(1), fetch.s()).dispatch()
+    assert [w["id"] for w in client.get("/api/workflows").json()["workflows"]] == [running.id, done.id]
+    assert client.post(f"/api/workflows/{running.id}/cancel", headers={"X-CSRF-Token": csrf}).json()["cancelled"]
+    assert client.get(f"/api/workflows/{running.id}").json()["state"] == "cancelled"
+    assert client.get("/api/workflows/no-such").status_code == 404
+    assert client.post("/api/workflows/no-such/cancel", headers={"X-CSRF-Token": csrf}).status_code == 404

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from taskora import JobFailedError, Taskora
+from taskora import JobFailedError, Taskora, chord
 from taskora.redis import redis_adapter
 
 from ..waiting import wait_until
@@ -53,6 +53,8 @@ class LiveBoard:
         self.fixed, self.gate = threading.Event(), threading.Event()
         self.app = Taskora(redis_adapter(redis_url))
         self.app.task("flaky", self._flaky)
+        self.app.task("fetch", lambda data: data["id"] * 10)
+        self.app.task("total", lambda values: sum(values))
         self.app.schedule("nightly", task="flaky", every="1h")
         self.app.schedules.sync()
         self.app.start()
@@ -143,3 +145,22 @@ def test_operate_a_failed_job_and_a_schedule_in_the_browser(live: LiveBoard, pag
     expect(row.locator('button[data-action="Resume"]')).to_be_visible()
     assert live.app.schedules.get("nightly").paused
     shot(page, "4-schedule-paused")
+
+
+def test_a_workflow_is_drawn_with_each_nodes_state(live: LiveBoard, page: Any) -> None:
+    fetch, total = live.app.get_task("fetch"), live.app.get_task("total")
+    done = chord([fetch.s({"id": i}) for i in (1, 2, 3)], total.s()).dispatch(name="nightly totals")
+    assert done.result(timeout=10) == 60
+    page.goto(live.url)
+    page.fill("#password", PASSWORD)
+    page.click("#login button")
+    page.click('a[href="#/workflows"]')
+    page.locator(f'tr[data-workflow="{done.id}"] a').click()
+    expect(page.locator("#workflow-state")).to_have_text("completed")
+    expect(page.locator('#dag a[data-state="completed"]')).to_have_count(4)
+    expect(page.locator("#dag line")).to_have_count(3)  # each fetch feeds the total
+    expect(page.locator("#workflow-result")).to_have_text("60")
+    shot(page, "5-workflow")
+    page.locator('#dag a[data-node="3"]').click()
+    expect(page.locator("#job-state")).to_have_text("completed")
+    expect(page.locator("#workflow-link")).to_have_text(done.id)

@@ -128,7 +128,9 @@ async function jobPage(id) {
       " · state ", el("b", { id: "job-state", class: "state-" + job.state }, job.state),
       " · attempt " + job.attempt + (job.maxAttempts ? " of " + job.maxAttempts : ""),
       " · version " + job.version),
-    job.workflow ? el("p", {}, "part of workflow " + job.workflow + " (node " + job.workflowNode + ")") : null,
+    job.workflow ? el("p", {}, "part of workflow ", el("a", { href: "#/workflow/" + encodeURIComponent(job.workflow),
+                                                          id: "workflow-link" }, job.workflow),
+                      " (node " + job.workflowNode + ")") : null,
     actions,
     el("h2", {}, "Timeline"),
     el("ul", {}, job.timeline.map(([what, at]) => el("li", {}, what + ": " + when(at)))),
@@ -172,6 +174,57 @@ async function schedulesPage() {
           " ", button("Trigger", path(s, "trigger"))))))];
 }
 
+async function workflowsPage() {
+  const data = await api("workflows");
+  return [el("h1", {}, "Workflows"),
+    data.workflows.length ? null : el("p", { class: "muted" }, "No workflows stored."),
+    el("table", { id: "workflows" }, el("tr", {}, ["id", "name", "state", "nodes", "created"].map((h) => el("th", {}, h))),
+      data.workflows.map((w) => el("tr", { "data-workflow": w.id },
+        el("td", {}, el("a", { href: "#/workflow/" + encodeURIComponent(w.id) }, w.id)), el("td", {}, w.name || "-"),
+        el("td", {}, stateCell(w.state)), el("td", { class: "num" }, w.nodes), el("td", {}, when(w.created_at)))))];
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
+function dag(nodes) {
+  // Columns by layer (a node sits one column right of its deepest dependency), rows in node order.
+  const W = 170, H = 46, GAP_X = 60, GAP_Y = 16, rows = {};
+  const at = nodes.map((n) => { const row = (rows[n.layer] = (rows[n.layer] ?? -1) + 1);
+                                return { x: 10 + n.layer * (W + GAP_X), y: 10 + row * (H + GAP_Y) }; });
+  const width = 20 + (Math.max(0, ...nodes.map((n) => n.layer)) + 1) * (W + GAP_X);
+  const height = 20 + Math.max(1, ...Object.values(rows).map((r) => r + 1)) * (H + GAP_Y);
+  const picture = svg("svg", { width, height, class: "dag", id: "dag" });
+  nodes.forEach((n, i) => n.deps.forEach((d) => picture.append(svg("line", { x1: at[d].x + W, y1: at[d].y + H / 2,
+    x2: at[i].x, y2: at[i].y + H / 2, class: "edge" }))));
+  nodes.forEach((n, i) => {
+    const box = svg("a", { href: "#/job/" + encodeURIComponent(n.job_id), "data-node": n.index, "data-state": n.state },
+      svg("rect", { x: at[i].x, y: at[i].y, width: W, height: H, rx: 6, class: "node node-" + n.state }),
+      svg("text", { x: at[i].x + 8, y: at[i].y + 18 }, "#" + n.index + " " + n.task),
+      svg("text", { x: at[i].x + 8, y: at[i].y + 36, class: "node-state" }, n.state));
+    picture.append(box);
+  });
+  return picture;
+}
+
+async function workflowPage(id) {
+  const wf = await api("workflows/" + encodeURIComponent(id));
+  return [el("h1", {}, "Workflow " + (wf.name || wf.id)),
+    el("p", {}, "state ", el("b", { id: "workflow-state", class: "state-" + wf.state }, wf.state),
+      " · " + wf.nodes.length + " nodes · created " + when(wf.created_at)),
+    el("div", { class: "actions" }, wf.state === "running"
+      ? button("Cancel workflow", "workflows/" + encodeURIComponent(id) + "/cancel", "Cancel workflow " + id + "?", true)
+      : null),
+    wf.error ? el("pre", { class: "error" }, wf.error) : null,
+    el("div", { class: "dag-box" }, dag(wf.nodes)),
+    wf.state === "completed" ? [el("h2", {}, "Result"), el("pre", { id: "workflow-result" }, shown(wf.result))] : null];
+}
+
 // -- routing, login, live -------------------------------------------------------------------------------
 function route() {
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
@@ -182,6 +235,8 @@ function route() {
   if (parts[0] === "job" && parts[1]) return () => jobPage(parts[1]);
   if (parts[0] === "dlq") return deadLetters;
   if (parts[0] === "schedules") return schedulesPage;
+  if (parts[0] === "workflows") return workflowsPage;
+  if (parts[0] === "workflow" && parts[1]) return () => workflowPage(parts[1]);
   return overview;
 }
 
