@@ -187,6 +187,12 @@ class MetricsReading(Protocol):
     def throughput(self, task: str, minutes: int) -> list[tuple[int, int, int]]: ...
 
 
+class JobRemoving(Protocol):
+    """Deleting a finished job (adapters/job_removal.py)."""
+
+    def delete_finished(self, task: str, job_id: str) -> str | None: ...
+
+
 class Controlling(Protocol):
     """Control (adapters/control.py)."""
 
@@ -253,8 +259,8 @@ class WorkflowStoring(Protocol):
     def group_delete(self, group_id: str) -> bool: ...
 
 
-class Adapter(Lifecycle, Producing, Transitions, JobReading, MetricsReading, Controlling, Maintaining, Scheduling,
-              WorkflowStoring, Protocol):  # fmt: skip
+class Adapter(Lifecycle, Producing, Transitions, JobReading, MetricsReading, JobRemoving, Controlling, Maintaining,
+              Scheduling, WorkflowStoring, Protocol):  # fmt: skip
     """One store of jobs, reached only through named operations (every state change is one engine script)."""
 
     kind: str

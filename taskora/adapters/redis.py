@@ -22,6 +22,7 @@ from .claiming import ClaimingOps
 from .control import ControlOps
 from .core import RedisCore
 from .dispatch import DispatchOps
+from .job_removal import JobRemoval
 from .maintenance import MaintenanceOps
 from .metrics_reads import MetricsReads
 from .replies import PAYLOAD_FIELDS, ClaimInFlight, decode_job
@@ -31,7 +32,7 @@ from .workflows import WorkflowOps
 
 
 class RedisAdapter(DispatchOps, ClaimingOps, WaitingOps, ControlOps, MaintenanceOps, SchedulingOps, WorkflowOps,
-                   MetricsReads, RedisCore):  # fmt: skip
+                   MetricsReads, JobRemoval, RedisCore):  # fmt: skip
     """Talks to one Redis (or Valkey, or an in-process fakeredis) through the engine scripts."""
 
     kind = "redis"

@@ -6,14 +6,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import UnknownTaskError
+from ..errors import TaskoraError, UnknownTaskError
 from ..workflow.handle import WorkflowHandle
 
 if TYPE_CHECKING:
     from ..app import Taskora
 
+#: The states a job may be deleted in (lua/delete_finished.lua); any other is cancelled instead.
+FINISHED_STATES = ("completed", "failed", "expired", "cancelled")
 #: Jobs deleted per engine call when purging the dead letters (one short script call each).
 PURGE_BATCH = 1000
+
+
+class JobStateConflict(TaskoraError):
+    """The action does not apply to the job in the state it is in (answered with 409)."""
 
 
 def _owner(app: Taskora, job_id: str) -> str:
@@ -33,6 +39,18 @@ def cancel_job(app: Taskora, job_id: str) -> dict[str, Any]:
     """Cancel a waiting/delayed job at once, or flag a running one for its worker to stop."""
     task = _owner(app, job_id)
     return {"id": job_id, "task": task, "outcome": app.handle(task, job_id).cancel("cancelled from the board")}
+
+
+def delete_job(app: Taskora, job_id: str) -> dict[str, Any]:
+    """Delete a finished job for good; a waiting, delayed or active one is refused (cancel it instead)."""
+    task = _owner(app, job_id)
+    state = app.adapter.delete_finished(task, job_id)
+    if state is None:
+        raise UnknownTaskError(f"job {job_id!r} is gone")
+    if state not in FINISHED_STATES:
+        raise JobStateConflict(f"job {job_id} is {state}: only finished jobs ({', '.join(FINISHED_STATES)}) "
+                               "are deleted; cancel it first")
+    return {"id": job_id, "task": task, "deleted": True, "state": state}
 
 
 def retry_all(app: Taskora, task: str | None = None) -> dict[str, Any]:

@@ -91,6 +91,8 @@ def _api(write: bool = False) -> Callable[[Callable[[Board, Request], Any]], End
                 result = fn(board, request)
             except UnknownTaskError as exc:
                 return JSONResponse({"error": str(exc)}, status_code=404)
+            except actions.JobStateConflict as exc:
+                return JSONResponse({"error": str(exc)}, status_code=409)
             except (ConfigurationError, ValueError) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
             except CONNECTION_ERRORS as exc:
@@ -212,6 +214,11 @@ def api_cancel(board: Board, request: Request) -> Any:
 
 
 @_api(write=True)
+def api_delete(board: Board, request: Request) -> Any:
+    return actions.delete_job(board.app, request.path_params["job_id"])
+
+
+@_api(write=True)
 def api_retry_all(board: Board, request: Request) -> Any:
     return actions.retry_all(board.app, request.query_params.get("task") or None)
 
@@ -299,6 +306,7 @@ def create_board(app: Taskora, *, auth: Any = None, read_only: bool = False, tit
         Route("/api/jobs/{job_id}", api_job),
         Route("/api/jobs/{job_id}/retry", api_retry, methods=["POST"]),
         Route("/api/jobs/{job_id}/cancel", api_cancel, methods=["POST"]),
+        Route("/api/jobs/{job_id}/delete", api_delete, methods=["POST"]),
         Route("/api/dlq", api_dead_letters),
         Route("/api/dlq/retry-all", api_retry_all, methods=["POST"]),
         Route("/api/dlq/purge", api_purge_dead_letters, methods=["POST"]),

@@ -198,3 +198,19 @@ def test_a_workflow_shows_its_nodes_by_layer_and_a_running_one_can_be_cancelled(
     assert client.get(f"/api/workflows/{running.id}").json()["state"] == "cancelled"
     assert client.get("/api/workflows/no-such").status_code == 404
     assert client.post("/api/workflows/no-such/cancel", headers={"X-CSRF-Token": csrf}).status_code == 404
+
+
+def test_a_finished_job_can_be_deleted_and_a_pending_one_cannot(app: Taskora) -> None:
+    failing_app(app)
+    failed = failed_job(app)
+    waiting = app.dispatch("flaky", 2, delay="1h").id
+    client, csrf = board_client(app)
+    post = lambda path: client.post(path, headers={"X-CSRF-Token": csrf})  # noqa: E731
+    refused = post(f"/api/jobs/{waiting}/delete")
+    assert refused.status_code == 409 and "delayed" in refused.json()["error"]
+    assert app.handle("flaky", waiting).state() == "delayed" and app.adapter.counts("flaky")["delayed"] == 1
+    assert post(f"/api/jobs/{failed}/delete").json() == {"id": failed, "task": "flaky", "deleted": True,
+                                                         "state": "failed"}
+    assert app.inspect().find(failed) is None and app.adapter.counts("flaky")["failed"] == 0
+    assert app.adapter.get_logs("flaky", failed) == []
+    assert post(f"/api/jobs/{failed}/delete").status_code == 404

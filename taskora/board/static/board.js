@@ -122,7 +122,8 @@ async function jobPage(id) {
   const actions = el("div", { class: "actions" },
     job.state === "failed" ? button("Retry", "jobs/" + encodeURIComponent(id) + "/retry") : null,
     ["waiting", "delayed", "active"].includes(job.state)
-      ? button("Cancel", "jobs/" + encodeURIComponent(id) + "/cancel", "Cancel job " + id + "?", true) : null);
+      ? button("Cancel", "jobs/" + encodeURIComponent(id) + "/cancel", "Cancel job " + id + "?", true)
+      : button("Delete", "jobs/" + encodeURIComponent(id) + "/delete", "Delete job " + id + " for good?", true));
   return [el("h1", {}, "Job " + id),
     el("p", {}, "task ", el("a", { href: "#/task/" + encodeURIComponent(job.task) + "/" + job.state + "/0" }, job.task),
       " · state ", el("b", { id: "job-state", class: "state-" + job.state }, job.state),
