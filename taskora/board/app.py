@@ -13,7 +13,7 @@ import html
 import importlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from ..adapters.base import CONNECTION_ERRORS
 from ..errors import ConfigurationError, UnknownTaskError
 from . import actions, views
 from .live import EventHub
+from .redaction import DEFAULT_REDACT, Redactor
 from .security import COOKIE, CSRF_HEADER, BoardAuth, Session, resolve_auth
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ log = logging.getLogger("taskora.board")
 
 STATIC = Path(__file__).resolve().parent / "static"
 UNAUTHORIZED = {"error": "unauthorized"}
+#: Seconds a failed login waits before its answer.
+LOGIN_FAILURE_DELAY_S = 0.5
 #: Seconds between SSE keep-alive comments (proxies close idle connections).
 KEEPALIVE_S = 15.0
 
@@ -45,8 +48,8 @@ Endpoint = Callable[[Request], Response]
 class Board:
     """The state the routes share: the taskora app, how requests are let in, and the event hub."""
 
-    def __init__(self, app: Taskora, auth: BoardAuth, read_only: bool, title: str) -> None:
-        self.app, self.auth, self.read_only, self.title = app, auth, read_only, title
+    def __init__(self, app: Taskora, auth: BoardAuth, read_only: bool, title: str, redact: Redactor) -> None:
+        self.app, self.auth, self.read_only, self.title, self.redact = app, auth, read_only, title, redact
         self.hub = EventHub(app)
 
     def session(self, request: Request) -> Session | None:
@@ -150,6 +153,7 @@ async def login(request: Request) -> Response:
     except (ValueError, AttributeError):
         given = None
     if not board.auth.password_matches(given):
+        await asyncio.sleep(LOGIN_FAILURE_DELAY_S)  # slows guessing; lockouts belong to the proxy
         return JSONResponse(UNAUTHORIZED, status_code=401)
     session = board.auth.fresh(logged_in=True)  # a new nonce: a session fixed before login is worthless
     response = JSONResponse({"authenticated": True, "csrf": board.auth.csrf_token(session)})
@@ -178,7 +182,8 @@ def api_task_jobs(board: Board, request: Request) -> Any:
 
 @_api()
 def api_job(board: Board, request: Request) -> Any:
-    return views.job_detail(board.app, request.path_params["job_id"], request.query_params.get("task"))
+    return views.job_detail(board.app, request.path_params["job_id"], request.query_params.get("task"),
+                            redact=board.redact)
 
 
 @_api()
@@ -286,14 +291,16 @@ def _metrics_route() -> list[Route]:
     return [Route("/metrics", api_metrics)]
 
 
-def create_board(app: Taskora, *, auth: Any = None, read_only: bool = False, title: str = "taskora") -> Starlette:
+def create_board(app: Taskora, *, auth: Any = None, read_only: bool = False, title: str = "taskora",
+                 redact: Iterable[str] = DEFAULT_REDACT) -> Starlette:  # fmt: skip
     """The board for ``app`` as an ASGI app.
 
     ``auth``: None (the default) takes the password from ``TASKORA_BOARD_PASSWORD`` and refuses to build a
     board without one; a string is the password; ``callable(request) -> bool`` lets the host framework decide;
-    False turns authentication off. ``read_only`` refuses every action with 403.
+    False turns authentication off. ``read_only`` refuses every action with 403. ``redact``: key names whose
+    values are masked wherever they appear in a job's data, result, progress and logs.
     """
-    board = Board(app, resolve_auth(auth), bool(read_only), title)
+    board = Board(app, resolve_auth(auth), bool(read_only), title, Redactor(redact))
     routes = [
         Route("/", page),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -8,6 +8,7 @@ Pages read a bounded slice of the store whatever its size: a task's job list is 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, UnknownTaskError
@@ -70,16 +71,18 @@ def summary(info: JobInfo) -> dict[str, Any]:
             "timestamp": info.timestamp, "finishedOn": info.finished_on, "error": info.error}
 
 
-def job_detail(app: Taskora, job_id: str, task: str | None = None) -> dict[str, Any] | None:
-    """Everything about one job: payloads, error with its traceback, logs, progress, attempts, timeline."""
+def job_detail(app: Taskora, job_id: str, task: str | None = None,
+               redact: Callable[[Any], Any] = lambda value: value) -> dict[str, Any] | None:  # fmt: skip
+    """Everything about one job: payloads (through ``redact``), error with its traceback, logs, progress,
+    attempts, timeline."""
     if task is not None:
         _check_task(app, task)
     info = Inspector(app).find(job_id, task=task)
     if info is None:
         return None
     raw = app.adapter.get_job(info.task, job_id) or {}
-    detail = {**summary(info), "data": _shown(info.data), "result": _shown(info.result),
-              "progress": _shown(info.progress), "logs": info.logs, "version": info.version,
+    detail = {**summary(info), "data": redact(_shown(info.data)), "result": redact(_shown(info.result)),
+              "progress": redact(_shown(info.progress)), "logs": redact(info.logs), "version": info.version,
               "maxAttempts": _int_or_none(raw.get("maxAttempts")), "timeline": info.timeline,
               "traceback": _traceback(raw.get("errorDetail")), "workflow": _text_or_none(raw.get("_wf")),
               "workflowNode": _int_or_none(raw.get("_wfNode"))}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 from starlette.testclient import TestClient
 
 from taskora import Taskora
 from taskora.board import create_board
+from taskora.board.app import LOGIN_FAILURE_DELAY_S
 from taskora.errors import ConfigurationError
 
 from .helpers import PASSWORD, board_client, login
@@ -48,9 +50,11 @@ def test_before_login_nothing_is_shown(app_with_job: tuple[Taskora, str]) -> Non
     for path in [*READS, f"/api/jobs/{job_id}"]:
         reply = client.get(path)
         assert (reply.status_code, reply.json()) == (401, {"error": "unauthorized"}), path
-    for wrong in ("wrong", "", None, ["x"]):
+    for wrong in ("wrong", None, ["x"]):
+        started = time.monotonic()
         reply = client.post("/api/login", json={"password": wrong})
         assert (reply.status_code, reply.json()) == (401, {"error": "unauthorized"})
+        assert time.monotonic() - started >= LOGIN_FAILURE_DELAY_S  # guessing is slowed
     page, session = client.get("/"), client.get("/api/session").json()
     assert page.status_code == 200 and job_id not in page.text and "secret-payload" not in page.text
     assert session["authenticated"] is False and session["csrf"] is None
@@ -125,3 +129,22 @@ def test_the_core_never_imports_the_web_stack() -> None:
             "sys.exit(str(web) if web else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_secret_keys_are_masked_at_any_depth_before_leaving_the_server(app: Taskora) -> None:
+    app.register_task("t", None)
+    data = {"user": {"name": "ada", "Password": "hunter2"}, "calls": [{"api-key": "k-123", "url": "/x"}],
+            "pin": "0000"}
+    job_id = app.dispatch("t", data).id
+    client, _ = board_client(app)
+    reply = client.get(f"/api/jobs/{job_id}")
+    assert reply.json()["data"] == {"user": {"name": "ada", "Password": "****"},
+                                    "calls": [{"api-key": "****", "url": "/x"}], "pin": "0000"}
+    assert "hunter2" not in reply.text and "k-123" not in reply.text
+    own, _ = board_client(app, redact=["pin"])
+    assert own.get(f"/api/jobs/{job_id}").json()["data"]["pin"] == "****"
+    everything, _ = board_client(app, redact=())
+    assert everything.get(f"/api/jobs/{job_id}").json()["data"] == data
+    for bad in ("password", [""], [3]):
+        with pytest.raises(ConfigurationError, match="redact"):
+            create_board(app, auth=PASSWORD, redact=bad)
