@@ -164,3 +164,23 @@ def test_a_workflow_is_drawn_with_each_nodes_state(live: LiveBoard, page: Any) -
     page.locator('#dag a[data-node="3"]').click()
     expect(page.locator("#job-state")).to_have_text("completed")
     expect(page.locator("#workflow-link")).to_have_text(done.id)
+
+
+def test_the_overview_charts_the_engines_per_minute_counters(live: LiveBoard, page: Any) -> None:
+    now = live.app.adapter.now_ms()
+    minute = now - now % 60_000 - 5 * 60_000  # five minutes ago: no job of this test runs then
+    client: Any = live.app.adapter.client  # written as a worker's ack/fail scripts write them (interop 22)
+    for kind, times in (("completed", 7), ("failed", 2)):
+        key = f"{live.app.adapter.keys.task_prefix('flaky')}metrics:{kind}:{minute}"
+        client.incrby(key, times)
+        client.expire(key, 86400)
+    page.goto(live.url)
+    page.fill("#password", PASSWORD)
+    page.click("#login button")
+    bars = page.locator("#chart > div")
+    expect(bars).to_have_count(60)
+    expect(page.locator('#chart > div[title$=": 7 completed, 2 failed"]')).to_have_count(1)
+    shot(page, "6-throughput")
+    page.click("#range")
+    expect(page.locator("h2", has_text="last 24 hours, per hour")).to_be_visible()
+    assert 24 <= bars.count() <= 25

@@ -62,7 +62,7 @@ function button(label, path, confirmText, danger) {
 // -- pages ------------------------------------------------------------------------------------------
 function chart(rows) {
   const top = Math.max(1, ...rows.map((r) => r.completed + r.failed));
-  return el("div", { class: "chart", title: "jobs per minute, last " + rows.length + " minutes" },
+  return el("div", { class: "chart", id: "chart" },
     rows.map((r) => el("div", { title: when(r.minute) + ": " + r.completed + " completed, " + r.failed + " failed" },
       el("span", { class: "c", style: "height:" + (90 * r.completed / top) + "px" }),
       el("span", { class: "f", style: "height:" + (90 * r.failed / top) + "px" }))));
@@ -73,11 +73,28 @@ function cards(counts, link) {
     { class: "card", href: link ? link(s) : null, "data-state": s }, el("b", {}, counts[s] ?? 0), s)));
 }
 
+let lastDay = false;  // the overview's chart: the last hour per minute, or the last 24 hours per hour
+
+function perHour(rows) {
+  const hours = new Map();
+  for (const r of rows) {
+    const hour = r.minute - (r.minute % 3600000);
+    const sum = hours.get(hour) || { minute: hour, completed: 0, failed: 0 };
+    sum.completed += r.completed; sum.failed += r.failed;
+    hours.set(hour, sum);
+  }
+  return [...hours.values()];
+}
+
 async function overview() {
-  const data = await api("overview");
+  const data = await api("overview?minutes=" + (lastDay ? 1440 : 60));
   const sum = data.throughput.reduce((a, r) => [a[0] + r.completed, a[1] + r.failed], [0, 0]);
+  const toggle = el("a", { href: "#/", id: "range", onclick: (e) => { e.preventDefault(); lastDay = !lastDay; render(); } },
+                    lastDay ? "show the last hour" : "show the last 24 hours");
   return [el("h1", {}, "Overview"), cards(data.totals),
-    el("h2", {}, "Throughput (last hour): " + sum[0] + " completed, " + sum[1] + " failed"), chart(data.throughput),
+    el("h2", {}, "Throughput (" + (lastDay ? "last 24 hours, per hour" : "last hour, per minute") + "): " + sum[0] +
+      " completed, " + sum[1] + " failed ", el("small", {}, toggle)),
+    chart(lastDay ? perHour(data.throughput) : data.throughput),
     el("h2", {}, "Tasks"),
     el("table", { id: "tasks" }, el("tr", {}, el("th", {}, "task"), STATES.map((s) => el("th", { class: "num" }, s))),
       Object.entries(data.tasks).map(([name, counts]) => el("tr", { "data-task": name },
