@@ -77,6 +77,9 @@ class EventHub:
         positions = {stream: adapter.last_event_id(task) for stream, task in streams.items()}
         self.reading.set()
         while not self._stopped.is_set() and self.listeners:
+            if not positions:  # an app without tasks: nothing to read, and XREAD would not block
+                self._stopped.wait(self.BLOCK_MS / 1000)
+                continue
             try:
                 replies = adapter.read_events(positions, block_ms=self.BLOCK_MS)
             except CONNECTION_ERRORS as exc:

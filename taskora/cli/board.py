@@ -11,6 +11,8 @@ from ..urls import mask_url
 from ._app import app_option, resolve
 from ._output import CliError, broker_errors
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
 
 def _web_stack() -> tuple[Any, Any]:
     try:
@@ -41,6 +43,9 @@ def board(ctx: click.Context, app_spec: str | None, host: str, port: int, no_aut
         web = create_board(app, auth=False if no_auth else None, read_only=read_only)
     except ConfigurationError as exc:
         raise CliError(str(exc)) from None
+    if no_auth and host not in LOOPBACK:
+        click.echo(f"warning: the board on {host} without authentication: anyone who reaches that interface "
+                   "can read and operate the queue", err=True)
     mode = "no authentication" if no_auth else "password from TASKORA_BOARD_PASSWORD"
     click.echo(f"taskora board on http://{host}:{port}/ ({mode}{', read-only' if read_only else ''}); "
                f"broker {mask_url(app.adapter.address)}", err=True)

@@ -214,3 +214,23 @@ def test_a_finished_job_can_be_deleted_and_a_pending_one_cannot(app: Taskora) ->
     assert app.inspect().find(failed) is None and app.adapter.counts("flaky")["failed"] == 0
     assert app.adapter.get_logs("flaky", failed) == []
     assert post(f"/api/jobs/{failed}/delete").status_code == 404
+
+
+def test_the_hub_of_an_app_without_tasks_waits_instead_of_spinning(make_app: Any) -> None:
+    app = make_app()
+    hub = EventHub(app)
+    reads: list[int] = []
+    original = app.adapter.read_events
+    app.adapter.read_events = lambda *a, **k: reads.append(1) or original(*a, **k)  # type: ignore[method-assign]
+
+    async def listen() -> None:
+        queue = hub.subscribe()
+        assert await asyncio.to_thread(hub.reading.wait, 5)
+        await asyncio.sleep(0.3)
+        hub.unsubscribe(queue)
+
+    try:
+        asyncio.run(listen())
+    finally:
+        hub.stop()
+    assert reads == []
