@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -28,7 +28,7 @@ from ..errors import ConfigurationError, UnknownTaskError
 from . import actions, views
 from .live import EventHub
 from .redaction import DEFAULT_REDACT, Redactor
-from .security import COOKIE, CSRF_HEADER, BoardAuth, Session, resolve_auth
+from .security import COOKIE, CSRF_HEADER, AuthHook, BoardAuth, Session, resolve_auth
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -291,8 +291,8 @@ def _metrics_route() -> list[Route]:
     return [Route("/metrics", api_metrics)]
 
 
-def create_board(app: Taskora, *, auth: Any = None, read_only: bool = False, title: str = "taskora",
-                 redact: Iterable[str] = DEFAULT_REDACT) -> Starlette:  # fmt: skip
+def create_board(app: Taskora, *, auth: str | AuthHook | Literal[False] | None = None, read_only: bool = False,
+                 title: str = "taskora", redact: Iterable[str] = DEFAULT_REDACT) -> Starlette:  # fmt: skip
     """The board for ``app`` as an ASGI app.
 
     ``auth``: None (the default) takes the password from ``TASKORA_BOARD_PASSWORD`` and refuses to build a
