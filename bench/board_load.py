@@ -148,6 +148,7 @@ def main() -> None:
                 print(f"| {name} | {median:.1f} | {p95:.1f} |")
         if args.browser:
             loads = browser_loads(f"http://127.0.0.1:{port}/", {
+                "baseline: the CSS file alone (the browser's own cost)": ("static/board.css", "body"),
                 "overview page": ("#/", "#tasks"),
                 "task page, completed": (f"#/task/{TASK}/completed/0", "#jobs tr[data-job]"),
                 "task page, completed, middle": (f"#/task/{TASK}/completed/{args.jobs // 2}", "#jobs tr[data-job]"),
