@@ -96,7 +96,7 @@ class Inspector:
                 totals[state] += count
         return totals
 
-    def throughput(self, *, task: str | None = None, minutes: int = 60) -> list[dict[str, int]]:
+    def throughput(self, task: str | None = None, minutes: int = 60) -> list[dict[str, int]]:
         """Jobs completed and failed per minute over the last ``minutes`` minutes, oldest first, from the
         engine's per-minute counters (kept 24 h): ``{"minute": epoch ms, "completed": n, "failed": n}``."""
         if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 1440:
