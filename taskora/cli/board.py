@@ -12,6 +12,8 @@ from ._app import app_option, resolve
 from ._output import CliError, broker_errors
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: Seconds a stop (SIGTERM, Ctrl-C) waits for open requests, the pages' event streams included.
+GRACEFUL_STOP_S = 2
 
 
 def _web_stack() -> tuple[Any, Any]:
@@ -49,4 +51,5 @@ def board(ctx: click.Context, app_spec: str | None, host: str, port: int, no_aut
     mode = "no authentication" if no_auth else "password from TASKORA_BOARD_PASSWORD"
     click.echo(f"taskora board on http://{host}:{port}/ ({mode}{', read-only' if read_only else ''}); "
                f"broker {mask_url(app.adapter.address)}", err=True)
-    uvicorn.run(web, host=host, port=port, log_level="warning")
+    # An open page holds its event stream for ever: without a bound, a stop would wait for every browser.
+    uvicorn.run(web, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACEFUL_STOP_S)

@@ -40,7 +40,7 @@ def board_process(redis_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.P
                             start_new_session=True)
     yield proc, port
     if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
 
 
@@ -63,7 +63,10 @@ def test_the_board_serves_on_localhost_and_lists_live_workers(
         assert web.get("/api/overview").status_code == 401
         assert web.post("/api/login", json={"password": "s3cret"}).status_code == 200
         overview = web.get("/api/overview").json()
-    assert "add" in overview["tasks"] and worker.hostname in overview["workers"]
-    os.killpg(proc.pid, signal.SIGTERM)
-    output, _ = proc.communicate(timeout=10)
+        assert "add" in overview["tasks"] and worker.hostname in overview["workers"]
+        with web.stream("GET", "/api/events") as events:  # an open page's event stream...
+            lines = events.iter_lines()  # kept: a dropped iterator would close the stream
+            assert next(lines) == "retry: 2000"
+            os.killpg(proc.pid, signal.SIGTERM)
+            output, _ = proc.communicate(timeout=10)  # ...does not hold the stop up
     assert f"taskora board on http://127.0.0.1:{port}/" in output
