@@ -51,6 +51,7 @@ class Board:
     def __init__(self, app: Taskora, auth: BoardAuth, read_only: bool, title: str, redact: Redactor) -> None:
         self.app, self.auth, self.read_only, self.title, self.redact = app, auth, read_only, title, redact
         self.hub = EventHub(app)
+        self.roster = views.WorkerRoster(app)
 
     def session(self, request: Request) -> Session | None:
         return self.auth.decode(request.cookies.get(COOKIE))
@@ -171,7 +172,7 @@ def logout(request: Request) -> Response:
 # -- reads -----------------------------------------------------------------------------------------------
 @_api()
 def api_overview(board: Board, request: Request) -> Any:
-    return views.overview(board.app, minutes=_int_param(request, "minutes", 60))
+    return views.overview(board.app, minutes=_int_param(request, "minutes", 60), roster=board.roster)
 
 
 @_api()

@@ -8,6 +8,9 @@ Pages read a bounded slice of the store whatever its size: a task's job list is 
 from __future__ import annotations
 
 import json
+import math
+import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +28,25 @@ MAX_PAGE = 200
 PING_TIMEOUT = 0.3
 
 
-def overview(app: Taskora, *, minutes: int = 60) -> dict[str, Any]:
+class WorkerRoster:
+    """The workers that answer a ping, asked at most once per ``ttl_s`` however many pages refresh (every
+    open page re-reads the overview when events arrive; the workers should not be pinged for each)."""
+
+    def __init__(self, app: Taskora, ttl_s: float = 5.0) -> None:
+        self.app, self.ttl_s = app, ttl_s
+        self._lock = threading.Lock()
+        self._asked_at = -math.inf
+        self._online: list[str] = []
+
+    def online(self) -> list[str]:
+        with self._lock:
+            if time.monotonic() - self._asked_at >= self.ttl_s:
+                self._online = sorted(self.app.broadcast("ping", timeout=PING_TIMEOUT))
+                self._asked_at = time.monotonic()
+            return list(self._online)
+
+
+def overview(app: Taskora, *, minutes: int = 60, roster: WorkerRoster | None = None) -> dict[str, Any]:
     """Per-task counts by state, their totals, throughput per minute, and the workers that answer a ping."""
     tasks = {name: app.adapter.counts(name) for name in sorted(app.tasks)}
     totals = dict.fromkeys(STATES, 0)
@@ -37,7 +58,7 @@ def overview(app: Taskora, *, minutes: int = 60) -> dict[str, Any]:
         "tasks": tasks,
         "totals": totals,
         "throughput": Inspector(app).throughput(minutes=minutes) if app.tasks else [],
-        "workers": sorted(app.broadcast("ping", timeout=PING_TIMEOUT)),
+        "workers": (roster or WorkerRoster(app)).online(),
     }
 
 

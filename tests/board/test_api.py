@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from taskora import JobFailedError, Taskora, chain, chord
 from taskora.board import create_board
 from taskora.board.live import EventHub
+from taskora.board.views import WorkerRoster
 
 from ..waiting import wait_until
 from .helpers import PASSWORD, board_client, login
@@ -234,3 +235,19 @@ def test_the_hub_of_an_app_without_tasks_waits_instead_of_spinning(make_app: Any
     finally:
         hub.stop()
     assert reads == []
+
+
+def test_refreshing_pages_ping_the_workers_at_most_once_per_interval(app: Taskora,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+    real = app.broadcast
+    monkeypatch.setattr(app, "broadcast", lambda command, **kw: asked.append(command) or real(command, **kw))
+    app.register_task("t", None)
+    client, _ = board_client(app)
+    for _ in range(3):
+        assert client.get("/api/overview").json()["workers"] == []
+    assert asked == ["ping"]
+    roster = WorkerRoster(app, ttl_s=0)
+    roster.online()
+    roster.online()
+    assert asked == ["ping"] * 3
