@@ -45,7 +45,7 @@ def free_port() -> int:
 class LiveBoard:
     """A project with a worker, a stored schedule, and its board served by uvicorn on a free port."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, *, read_only: bool = False) -> None:
         import uvicorn
 
         from taskora.board import create_board
@@ -59,8 +59,9 @@ class LiveBoard:
         self.app.schedules.sync()
         self.app.start()
         self.port = free_port()
-        config = uvicorn.Config(create_board(self.app, auth=PASSWORD), host="127.0.0.1", port=self.port,
-                                log_level="warning", timeout_graceful_shutdown=1)
+        web = create_board(self.app, auth=PASSWORD, read_only=read_only)
+        config = uvicorn.Config(web, host="127.0.0.1", port=self.port, log_level="warning",
+                                timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -184,3 +185,27 @@ def test_the_overview_charts_the_engines_per_minute_counters(live: LiveBoard, pa
     page.click("#range")
     expect(page.locator("h2", has_text="last 24 hours, per hour")).to_be_visible()
     assert 24 <= bars.count() <= 25
+
+
+def test_a_read_only_board_shows_no_action_buttons(redis_url: str) -> None:
+    board = LiveBoard(redis_url, read_only=True)
+    try:
+        handle = board.app.dispatch("flaky", 1)
+        with pytest.raises(JobFailedError):
+            handle.result(timeout=10)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(board.url)
+            page.fill("#password", PASSWORD)
+            page.click("#login button")
+            page.goto(f"{board.url}#/job/{handle.id}")
+            expect(page.locator("#traceback")).to_contain_text("RuntimeError")
+            for where, title in (("#/dlq", "Dead letters"), ("#/schedules", "Schedules"),
+                                 (f"#/job/{handle.id}", f"Job {handle.id}")):
+                page.goto(board.url + where)
+                expect(page.locator("main h1")).to_contain_text(title)
+                expect(page.locator("main button")).to_have_count(0)
+            browser.close()
+    finally:
+        board.stop()
