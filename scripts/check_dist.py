@@ -2,8 +2,9 @@
 
     python scripts/check_dist.py dist/
 
-The wheel must hold each engine script (``lua/**/*.lua``) and the ``py.typed`` markers; the sdist must
-hold the same sources, so a wheel built from it is complete too. A file missing from either is named.
+The wheel must hold each engine script (``lua/**/*.lua``), the ``py.typed`` markers and the board's page
+(``taskora/board/static``); the sdist must hold the same sources, so a wheel built from it is complete too.
+A file missing from either is named.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parent.parent
 # source tree path -> path inside the wheel
 TREES = {"lua": "taskora/lua", "taskora": "taskora", "compat": "taskora/compat"}
-DATA_SUFFIXES = (".lua", ".typed")
+DATA_SUFFIXES = (".lua", ".typed", ".html", ".js", ".css")  # the engine scripts, markers, the board's page
 
 
 def required_files() -> dict[str, str]:

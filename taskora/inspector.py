@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import UnknownTaskError
+from .errors import ConfigurationError, UnknownTaskError
 
 if TYPE_CHECKING:
     from .app import Taskora
@@ -106,6 +106,20 @@ class Inspector:
         from .migration_status import migration_status
 
         return migration_status(self.app, task)
+
+    def throughput(self, task: str | None = None, minutes: int = 60) -> list[dict[str, int]]:
+        """Jobs completed and failed per minute over the last ``minutes`` minutes, oldest first, from the
+        engine's per-minute counters (kept 24 h): ``{"minute": epoch ms, "completed": n, "failed": n}``."""
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 1440:
+            raise ConfigurationError(f"throughput minutes must be an int from 1 to 1440 (the counters' 24 h), "
+                                     f"got {minutes!r}")
+        merged: dict[int, list[int]] = {}
+        for name in self._task_names(task):
+            for minute, completed, failed in self.app.adapter.throughput(name, minutes):
+                row = merged.setdefault(minute, [0, 0])
+                row[0] += completed
+                row[1] += failed
+        return [{"minute": m, "completed": c, "failed": f} for m, (c, f) in sorted(merged.items())]
 
     def find(self, job_id: str, *, task: str | None = None) -> JobInfo | None:
         """A job by id; searches every registered task unless ``task`` is given."""

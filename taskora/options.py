@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .concurrency import check_key, check_limit, check_singleton, check_task_options
+from .concurrency import check_key, check_limit, check_singleton
+from .concurrency import check_task_options as check_claim_options
 from .durations import to_seconds
 from .errors import ConfigurationError, reject_unknown
 from .ttl import parse_ttl
@@ -178,9 +179,9 @@ def build_task_options(
         raise ConfigurationError(
             f"unknown task option(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(TASK_OPTION_NAMES))}"
         )
-    from .collect import check_task_options
+    from .collect import check_task_options as check_collect_options
 
-    check_task_options(options)
+    check_collect_options(options)
     values: dict[str, Any] = {}
     extra = {k: v for k, v in options.items() if k in allowed_extra}
     for name, value in options.items():
@@ -188,7 +189,7 @@ def build_task_options(
             continue
         values[name] = _parse_option(name, value, base)
     built = replace(base, **values, extra={**base.extra, **extra})
-    check_task_options(built, "task options")
+    check_claim_options(built, "task options")
     return built
 
 

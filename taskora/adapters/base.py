@@ -182,6 +182,18 @@ class JobReading(Protocol):
     def job_versions(self, task: str, state: str) -> dict[int, int]: ...  # adapters/versions.py
 
 
+class MetricsReading(Protocol):
+    """Throughput counters (adapters/metrics_reads.py)."""
+
+    def throughput(self, task: str, minutes: int) -> list[tuple[int, int, int]]: ...
+
+
+class JobRemoving(Protocol):
+    """Deleting a finished job (adapters/job_removal.py)."""
+
+    def delete_finished(self, task: str, job_id: str) -> str | None: ...
+
+
 class Controlling(Protocol):
     """Control (adapters/control.py)."""
 
@@ -284,8 +296,8 @@ class Collecting(Protocol):
     def collect_meta(self, task: str, key: str) -> dict[str, str]: ...
 
 
-class Adapter(Lifecycle, Producing, Transitions, JobReading, Controlling, Maintaining, Scheduling, WorkflowStoring,
-              Observing, Collecting, Protocol):  # fmt: skip
+class Adapter(Lifecycle, Producing, Transitions, JobReading, MetricsReading, JobRemoving, Controlling, Maintaining,
+              Scheduling, WorkflowStoring, Observing, Collecting, Protocol):  # fmt: skip
     """One store of jobs, reached only through named operations (every state change is one engine script)."""
 
     kind: str

@@ -23,7 +23,9 @@ from .collecting import CollectOps
 from .control import ControlOps
 from .core import RedisCore
 from .dispatch import DispatchOps
+from .job_removal import JobRemoval
 from .maintenance import MaintenanceOps
+from .metrics_reads import MetricsReads
 from .observing import ObservingOps
 from .replies import PAYLOAD_FIELDS, ClaimInFlight, decode_job
 from .scheduling import SchedulingOps
@@ -33,7 +35,7 @@ from .workflows import WorkflowOps
 
 
 class RedisAdapter(DispatchOps, ClaimingOps, WaitingOps, ControlOps, MaintenanceOps, SchedulingOps, WorkflowOps,
-                   ObservingOps, VersionReads, CollectOps, RedisCore):  # fmt: skip
+                   ObservingOps, VersionReads, CollectOps, MetricsReads, JobRemoval, RedisCore):  # fmt: skip
     """Talks to one Redis (or Valkey, or an in-process fakeredis) through the engine scripts."""
 
     kind = "redis"

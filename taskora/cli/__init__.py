@@ -28,6 +28,7 @@ COMMANDS = {
     "report": "taskora.cli.report:report",
     "events": "taskora.cli.events:events",
     "metrics": "taskora.cli.metrics:metrics",
+    "board": "taskora.cli.board:board",
 }
 
 

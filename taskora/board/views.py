@@ -1,0 +1,191 @@
+"""What the board shows, as JSON-ready dicts: built from the Inspector, the schedule manager and the
+adapter's named reads only, with no web framework in sight (the bench and the tests call these directly).
+
+Pages read a bounded slice of the store whatever its size: a task's job list is one ZREVRANGE/LRANGE of
+``limit`` ids from ``offset`` plus one hash read per shown job, so a million completed jobs cost what ten do.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigurationError, UnknownTaskError
+from ..inspector import STATES, Inspector, JobInfo
+from ..urls import mask_url
+from ..workflow.inspect import list_workflows, show_workflow
+
+if TYPE_CHECKING:
+    from ..app import Taskora
+
+#: Most jobs one page lists.
+MAX_PAGE = 200
+#: How long a worker has to answer the overview's ping (seconds); all answered returns at once.
+PING_TIMEOUT = 0.3
+
+
+class WorkerRoster:
+    """The workers that answer a ping, asked at most once per ``ttl_s`` however many pages refresh (every
+    open page re-reads the overview when events arrive; the workers should not be pinged for each)."""
+
+    def __init__(self, app: Taskora, ttl_s: float = 5.0) -> None:
+        self.app, self.ttl_s = app, ttl_s
+        self._lock = threading.Lock()
+        self._asked_at = -math.inf
+        self._online: list[str] = []
+
+    def online(self) -> list[str]:
+        with self._lock:
+            if time.monotonic() - self._asked_at >= self.ttl_s:
+                self._online = sorted(self.app.broadcast("ping", timeout=PING_TIMEOUT))
+                self._asked_at = time.monotonic()
+            return list(self._online)
+
+
+def overview(app: Taskora, *, minutes: int = 60, roster: WorkerRoster | None = None) -> dict[str, Any]:
+    """Per-task counts by state, their totals, throughput per minute, and the workers that answer a ping."""
+    tasks = {name: app.adapter.counts(name) for name in sorted(app.tasks)}
+    totals = dict.fromkeys(STATES, 0)
+    for counts in tasks.values():
+        for state, count in counts.items():
+            totals[state] += count
+    return {
+        "broker": mask_url(app.adapter.address),
+        "tasks": tasks,
+        "totals": totals,
+        "throughput": Inspector(app).throughput(minutes=minutes) if app.tasks else [],
+        "workers": (roster or WorkerRoster(app)).online(),
+    }
+
+
+def task_jobs(app: Taskora, task: str, state: str, *, offset: int = 0, limit: int = 50) -> dict[str, Any]:
+    """One page of ``task``'s jobs in ``state`` (newest first for finished states) and the task's counts."""
+    _check_task(app, task)
+    if state not in STATES:
+        raise ConfigurationError(f"unknown state {state!r}; states: {', '.join(STATES)}")
+    if not 0 <= offset or not 1 <= limit <= MAX_PAGE:
+        raise ConfigurationError(f"offset must be >= 0 and limit 1..{MAX_PAGE}, got offset={offset} limit={limit}")
+    ids = app.adapter.list_ids(task, state, offset, offset + limit - 1)
+    jobs = [row for row in (_row(app, task, i) for i in ids) if row is not None]
+    counts = app.adapter.counts(task)
+    return {"task": task, "state": state, "offset": offset, "limit": limit, "counts": counts, "jobs": jobs,
+            "total": counts[state], "throughput": Inspector(app).throughput(task=task, minutes=60)}
+
+
+def _row(app: Taskora, task: str, job_id: str) -> dict[str, Any] | None:
+    """A list row from the job's hash alone (no payload decoding, no logs: one read per job)."""
+    raw = app.adapter.get_job(task, job_id)
+    if raw is None:  # deleted between the id list and this read
+        return None
+    return {"id": job_id, "task": task, "state": raw.get("state"), "attempt": int(raw.get("attempt", 0)),
+            "timestamp": int(raw.get("ts", 0)), "finishedOn": _int_or_none(raw.get("finishedOn")),
+            "error": raw.get("error")}
+
+
+def summary(info: JobInfo) -> dict[str, Any]:
+    """A job's row in a list: no payloads (a list of large payloads would make the page slow)."""
+    return {"id": info.id, "task": info.task, "state": info.state, "attempt": info.attempt,
+            "timestamp": info.timestamp, "finishedOn": info.finished_on, "error": info.error}
+
+
+def job_detail(app: Taskora, job_id: str, task: str | None = None,
+               redact: Callable[[Any], Any] = lambda value: value) -> dict[str, Any] | None:  # fmt: skip
+    """Everything about one job: payloads (through ``redact``), error with its traceback, logs, progress,
+    attempts, timeline."""
+    if task is not None:
+        _check_task(app, task)
+    info = Inspector(app).find(job_id, task=task)
+    if info is None:
+        return None
+    raw = app.adapter.get_job(info.task, job_id) or {}
+    detail = {**summary(info), "data": redact(_shown(info.data)), "result": redact(_shown(info.result)),
+              "progress": redact(_shown(info.progress)), "logs": redact(info.logs), "version": info.version,
+              "maxAttempts": _int_or_none(raw.get("maxAttempts")), "timeline": info.timeline,
+              "traceback": _traceback(raw.get("errorDetail")), "workflow": _text_or_none(raw.get("_wf")),
+              "workflowNode": _int_or_none(raw.get("_wfNode"))}
+    return detail
+
+
+def dead_letters(app: Taskora, *, task: str | None = None, limit: int = 50) -> dict[str, Any]:
+    """The newest failed jobs (of ``task`` or every task), grouped by error text, most frequent first."""
+    if task is not None:
+        _check_task(app, task)
+    jobs = [summary(info) for info in app.dead_letters.list(task=task, limit=min(limit, MAX_PAGE))]
+    groups: dict[str, int] = {}
+    for job in jobs:
+        groups[job["error"] or ""] = groups.get(job["error"] or "", 0) + 1
+    total = sum(app.adapter.counts(name)["failed"] for name in ([task] if task else app.tasks))
+    return {"jobs": jobs, "total": total,
+            "groups": [{"error": e, "count": n} for e, n in sorted(groups.items(), key=lambda kv: -kv[1])]}
+
+
+def schedules(app: Taskora) -> list[dict[str, Any]]:
+    """Every stored schedule: its timing, task, next run (None when paused) and last run."""
+    return [info.to_dict() for info in app.schedules.list()]
+
+
+def workflows(app: Taskora, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest workflows: id, name, state, node count, created/finished (ms)."""
+    return list_workflows(app, limit=min(max(limit, 1), MAX_PAGE))
+
+
+def workflow(app: Taskora, wf_id: str) -> dict[str, Any] | None:
+    """One workflow with its nodes (task, job id, deps, state) and each node's layer for drawing the DAG:
+    a root is layer 0, any other node one more than its deepest dependency."""
+    shown = show_workflow(app, wf_id)
+    if shown is None:
+        return None
+    for node, layer in zip(shown["nodes"], _layers(shown["nodes"]), strict=True):
+        node["layer"] = layer
+    return {key: shown[key] for key in ("id", "name", "state", "error", "created_at", "nodes")} | {
+        "result": _shown(shown["result"])}
+
+
+def _layers(nodes: list[dict[str, Any]]) -> list[int]:
+    """Each node's depth in the DAG: 0 for a root, else one more than its deepest dependency. Nodes come in
+    dependency order (one pass settles it); further passes only run if some do not, up to one per node."""
+    layer = {node["index"]: 0 for node in nodes}
+    for _ in range(len(nodes)):
+        changed = False
+        for node in nodes:
+            depth = 1 + max((layer.get(d, 0) for d in node["deps"]), default=-1)
+            if depth != layer[node["index"]]:
+                layer[node["index"]], changed = depth, True
+        if not changed:
+            break
+    return [layer[node["index"]] for node in nodes]
+
+
+def _check_task(app: Taskora, task: str) -> None:
+    if task not in app.tasks:
+        raise UnknownTaskError(f"no task named {task!r} is registered on this app")
+
+
+def _shown(value: Any) -> Any:
+    """A decoded payload as JSON can carry it (anything else as its repr)."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
+def _traceback(detail: Any) -> str | None:
+    if not detail:
+        return None
+    try:
+        return str(json.loads(detail).get("traceback") or "") or None
+    except (ValueError, AttributeError):
+        return None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if value not in (None, "") else None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value.decode() if isinstance(value, bytes) else (str(value) if value else None)

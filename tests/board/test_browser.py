@@ -1,0 +1,211 @@
+"""The real board in headless Chromium (Playwright driving the system browser): log in, read a task's counts,
+open a failed job's traceback, retry it and see it complete live over SSE, pause a schedule.
+
+Screenshots of each step land in tests/artifacts/ (gitignored). Skipped, saying why, only when there is no
+Chromium or no Playwright; ``.ci/run`` installs both (``apt-get install chromium``, ``pip install playwright``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from taskora import JobFailedError, Taskora, chord
+from taskora.redis import redis_adapter
+
+from ..waiting import wait_until
+from .helpers import PASSWORD
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on PATH (apt-get install chromium)"),
+    pytest.mark.skipif(sync_playwright is None, reason="Playwright is not installed (pip install playwright)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveBoard:
+    """A project with a worker, a stored schedule, and its board served by uvicorn on a free port."""
+
+    def __init__(self, redis_url: str, *, read_only: bool = False) -> None:
+        import uvicorn
+
+        from taskora.board import create_board
+
+        self.fixed, self.gate = threading.Event(), threading.Event()
+        self.app = Taskora(redis_adapter(redis_url))
+        self.app.task("flaky", self._flaky)
+        self.app.task("fetch", lambda data: data["id"] * 10)
+        self.app.task("total", lambda values: sum(values))
+        self.app.schedule("nightly", task="flaky", every="1h")
+        self.app.schedules.sync()
+        self.app.start()
+        self.port = free_port()
+        web = create_board(self.app, auth=PASSWORD, read_only=read_only)
+        config = uvicorn.Config(web, host="127.0.0.1", port=self.port, log_level="warning",
+                                timeout_graceful_shutdown=1)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        wait_until(lambda: self.server.started, what="the board to listen")
+
+    def _flaky(self, data: Any) -> str:
+        if not self.fixed.is_set():
+            raise RuntimeError(f"dependency down for {data}")
+        self.gate.wait(20)  # held until the test has seen the job active in the page
+        return "recovered"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def stop(self) -> None:
+        self.gate.set()
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.app.close(timeout=5)
+
+
+@pytest.fixture
+def live(redis_url: str) -> Iterator[LiveBoard]:
+    board = LiveBoard(redis_url)
+    yield board
+    board.stop()
+
+
+@pytest.fixture
+def page(live: LiveBoard) -> Iterator[Any]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        tab = browser.new_page(viewport={"width": 1280, "height": 900})
+        yield tab
+        browser.close()
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"board-{name}.png"), full_page=True)
+
+
+def test_operate_a_failed_job_and_a_schedule_in_the_browser(live: LiveBoard, page: Any) -> None:
+    handle = live.app.dispatch("flaky", {"order": 42})
+    with pytest.raises(JobFailedError):
+        handle.result(timeout=10)
+
+    page.goto(live.url)
+    expect(page.locator("#login")).to_be_visible()
+    page.fill("#password", "wrong")
+    page.click("#login button")
+    expect(page.locator("#login-error")).to_be_visible()
+    expect(page.locator("#tasks")).to_have_count(0)  # a refused login shows nothing
+    page.fill("#password", PASSWORD)
+    page.click("#login button")
+    failed_cell = page.locator('tr[data-task="flaky"] td[data-state="failed"]')
+    expect(failed_cell).to_have_text("1")
+    expect(page.locator("#login")).to_be_hidden()
+    expect(page.locator("#live")).to_have_text("live")
+    shot(page, "1-overview")
+
+    failed_cell.locator("a").click()
+    page.locator(f'tr[data-job="{handle.id}"] a').click()
+    expect(page.locator("#traceback")).to_contain_text("RuntimeError: dependency down for {'order': 42}")
+    expect(page.locator("#job-state")).to_have_text("failed")
+    shot(page, "2-failed-job")
+
+    live.fixed.set()
+    page.click('button[data-action="Retry"]')
+    expect(page.locator("#job-state")).to_have_text("active", timeout=10_000)
+    live.gate.set()  # nothing reloads the page from here on: only the SSE event can show the completion
+    expect(page.locator("#job-state")).to_have_text("completed", timeout=10_000)
+    expect(page.locator("#result")).to_have_text('"recovered"')
+    shot(page, "3-retried-live")
+
+    page.click('a[href="#/schedules"]')
+    row = page.locator('tr[data-schedule="nightly"]')
+    expect(row.locator("td.next")).not_to_have_text("paused")
+    row.locator('button[data-action="Pause"]').click()
+    expect(row.locator("td.next")).to_have_text("paused")
+    expect(row.locator('button[data-action="Resume"]')).to_be_visible()
+    assert live.app.schedules.get("nightly").paused
+    shot(page, "4-schedule-paused")
+
+
+def test_a_workflow_is_drawn_with_each_nodes_state(live: LiveBoard, page: Any) -> None:
+    fetch, total = live.app.get_task("fetch"), live.app.get_task("total")
+    done = chord([fetch.s({"id": i}) for i in (1, 2, 3)], total.s()).dispatch(name="nightly totals")
+    assert done.result(timeout=10) == 60
+    page.goto(live.url)
+    page.fill("#password", PASSWORD)
+    page.click("#login button")
+    page.click('a[href="#/workflows"]')
+    page.locator(f'tr[data-workflow="{done.id}"] a').click()
+    expect(page.locator("#workflow-state")).to_have_text("completed")
+    expect(page.locator('#dag a[data-state="completed"]')).to_have_count(4)
+    expect(page.locator("#dag line")).to_have_count(3)  # each fetch feeds the total
+    expect(page.locator("#workflow-result")).to_have_text("60")
+    shot(page, "5-workflow")
+    page.locator('#dag a[data-node="3"]').click()
+    expect(page.locator("#job-state")).to_have_text("completed")
+    expect(page.locator("#workflow-link")).to_have_text(done.id)
+
+
+def test_the_overview_charts_the_engines_per_minute_counters(live: LiveBoard, page: Any) -> None:
+    now = live.app.adapter.now_ms()
+    minute = now - now % 60_000 - 5 * 60_000  # five minutes ago: no job of this test runs then
+    client: Any = live.app.adapter.client  # written as a worker's ack/fail scripts write them (interop 22)
+    for kind, times in (("completed", 7), ("failed", 2)):
+        key = f"{live.app.adapter.keys.task_prefix('flaky')}metrics:{kind}:{minute}"
+        client.incrby(key, times)
+        client.expire(key, 86400)
+    page.goto(live.url)
+    page.fill("#password", PASSWORD)
+    page.click("#login button")
+    bars = page.locator("#chart > div")
+    expect(bars).to_have_count(60)
+    expect(page.locator('#chart > div[title$=": 7 completed, 2 failed"]')).to_have_count(1)
+    shot(page, "6-throughput")
+    page.click("#range")
+    expect(page.locator("h2", has_text="last 24 hours, per hour")).to_be_visible()
+    assert 24 <= bars.count() <= 25
+
+
+def test_a_read_only_board_shows_no_action_buttons(redis_url: str) -> None:
+    board = LiveBoard(redis_url, read_only=True)
+    try:
+        handle = board.app.dispatch("flaky", 1)
+        with pytest.raises(JobFailedError):
+            handle.result(timeout=10)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(board.url)
+            page.fill("#password", PASSWORD)
+            page.click("#login button")
+            page.goto(f"{board.url}#/job/{handle.id}")
+            expect(page.locator("#traceback")).to_contain_text("RuntimeError")
+            for where, title in (("#/dlq", "Dead letters"), ("#/schedules", "Schedules"),
+                                 (f"#/job/{handle.id}", f"Job {handle.id}")):
+                page.goto(board.url + where)
+                expect(page.locator("main h1")).to_contain_text(title)
+                expect(page.locator("main button")).to_have_count(0)
+            browser.close()
+    finally:
+        board.stop()
