@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import UnknownTaskError
+from .flow_control import user_key
 
 if TYPE_CHECKING:
     from .app import Taskora
@@ -34,6 +35,8 @@ class JobInfo:
     processed_on: int | None = None
     finished_on: int | None = None
     logs: list[dict[str, Any]] = field(default_factory=list)
+    #: The deduplicate key the job was dispatched with (its ``dedupKey``, without the task's key prefix).
+    dedup_key: str | None = None
 
     @property
     def timeline(self) -> list[tuple[str, int]]:
@@ -115,6 +118,7 @@ class Inspector:
             attempt=int(raw.get("attempt", 0)), version=int(raw.get("_v", 1)), timestamp=int(raw.get("ts", 0)),
             processed_on=_int(raw.get("processedOn")), finished_on=_int(raw.get("finishedOn")),
             logs=[json.loads(line) for line in self.app.adapter.get_logs(task, job_id)],
+            dedup_key=user_key(self.app.adapter.flow_key(task, "deduplicate", ""), raw.get("dedupKey")),
         )  # fmt: skip
 
 

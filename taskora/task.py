@@ -11,6 +11,7 @@ from .adapters.base import EnqueueRequest
 from .durations import to_ms
 from .errors import ConfigurationError, reject_unknown
 from .events import TASK_EVENTS, Emitter
+from .flow_control import dispatch_flow, parse_flow, without_flow
 from .handles import ResultHandle
 from .ids import random_uuid
 from .options import TaskOptions, check_priority
@@ -68,10 +69,14 @@ class Task(Generic[In, Out]):
         Options: ``delay`` (seconds or "5m"), ``priority`` (0-1000, higher first), ``ttl`` (expire
         unless started within it), ``job_id`` (a dispatch with the id of an existing job creates
         nothing), ``meta`` (a dict stored on the job as strings; handlers read it with
-        ``ctx.meta(name)``/``ctx.metas(prefix)``). Errors (bad option, unserializable data) raise
-        here, before anything is written.
+        ``ctx.meta(name)``/``ctx.metas(prefix)``), and the flow control of taskora/flow_control.py
+        (``debounce``, ``throttle``, ``deduplicate``, ``throw_on_reject``). Errors (bad option,
+        unserializable data) raise here, before anything is written.
         """
-        request = self.build_request(data, options)
+        flow = parse_flow(f"{self.name}.dispatch", options) if options else None
+        request = self.build_request(data, without_flow(options))
+        if flow is not None:
+            return dispatch_flow(self, request, flow)
         created = self.app.adapter.enqueue(request)
         return ResultHandle(self.app, self.name, request.id, enqueued=created,
                             existing_id=None if created else request.id, created=created)

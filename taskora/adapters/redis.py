@@ -22,6 +22,7 @@ from .claiming import ClaimingOps
 from .control import ControlOps
 from .core import RedisCore
 from .dispatch import DispatchOps
+from .flow import FlowOps
 from .maintenance import MaintenanceOps
 from .replies import PAYLOAD_FIELDS, ClaimInFlight, decode_job
 from .scheduling import SchedulingOps
@@ -30,7 +31,7 @@ from .workflows import WorkflowOps
 
 
 class RedisAdapter(DispatchOps, ClaimingOps, WaitingOps, ControlOps, MaintenanceOps, SchedulingOps, WorkflowOps,
-                   RedisCore):  # fmt: skip
+                   FlowOps, RedisCore):  # fmt: skip
     """Talks to one Redis (or Valkey, or an in-process fakeredis) through the engine scripts."""
 
     kind = "redis"
