@@ -9,6 +9,8 @@ TypeScript ones sharing the Redis) enforce the same limits on each other's jobs.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from .adapters.base import FlowRequest
@@ -25,9 +27,12 @@ FLOW_OPTIONS = ("debounce", "throttle", "deduplicate")
 #: Every dispatch option this module reads (``throw_on_reject`` turns a rejection into an error).
 DISPATCH_FLOW_OPTIONS = frozenset({*FLOW_OPTIONS, "throw_on_reject"})
 #: States in which a job holding a dedup key blocks a new one (and the default of ``while``).
-DEDUP_STATES = ("waiting", "delayed", "active")
-_FIELDS = {"debounce": ("key", "delay"), "throttle": ("key", "max", "window"), "deduplicate": ("key", "while")}
+DEDUP_STATES: tuple[str, ...] = ("waiting", "delayed", "active")
+_FIELDS = {"debounce": frozenset({"key", "delay"}), "throttle": frozenset({"key", "max", "window"}),
+           "deduplicate": frozenset({"key", "while"})}
 _MAX_KEY_LENGTH = 1024
+#: Durations the window cache may key on (anything else is checked uncached, and refused by ``to_ms``).
+_HASHABLE_DURATIONS = (int, float, str, timedelta)
 
 
 class FlowControl:
@@ -56,17 +61,18 @@ def parse_flow(where: str, options: Mapping[str, Any]) -> FlowControl | None:
     kind = given[0]
     config = options[kind]
     if not isinstance(config, Mapping):
-        raise ConfigurationError(f"{where}: {kind} must be a dict with {', '.join(_FIELDS[kind])}, "
+        raise ConfigurationError(f"{where}: {kind} must be a dict with {', '.join(sorted(_FIELDS[kind]))}, "
                                  f"got {type(config).__name__} ({config!r})")
-    reject_unknown(f"{where}: {kind}", config, _FIELDS[kind], noun="field(s)")
-    key = _key(f"{where}: {kind}.key", config.get("key"))
+    if not _FIELDS[kind].issuperset(config):
+        reject_unknown(f"{where}: {kind}", config, _FIELDS[kind], noun="field(s)")
+    key = _key(where, kind, config.get("key"))
     if kind == "debounce":
         return FlowControl(FlowRequest(kind, key), _debounce_delay(where, config, options), throw)
     if kind == "throttle":
         return FlowControl(FlowRequest(kind, key, max=_max(where, config.get("max")),
-                                       window_ms=_positive_ms(f"{where}: throttle.window", config.get("window"))),
+                                       window_ms=_positive_ms(where, "throttle.window", config.get("window"))),
                            0, throw)  # fmt: skip
-    return FlowControl(FlowRequest(kind, key, states=_states(where, config.get("while", DEDUP_STATES))), 0, throw)
+    return FlowControl(FlowRequest(kind, key, states=_states(where, config.get("while"))), 0, throw)
 
 
 def without_flow(options: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -109,15 +115,19 @@ def user_key(prefix: str, stored: Any) -> str | None:
     return text[len(prefix):] if text.startswith(prefix) else text
 
 
-def _key(where: str, value: Any) -> str:
+def _key(where: str, kind: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
-        raise ConfigurationError(f"{where} must be a non-empty string, got {type(value).__name__} ({value!r})")
+        raise ConfigurationError(f"{where}: {kind}.key must be a non-empty string, got {type(value).__name__} "
+                                 f"({value!r})")
     if len(value) > _MAX_KEY_LENGTH:
-        raise ConfigurationError(f"{where} is longer than {_MAX_KEY_LENGTH} characters")
+        raise ConfigurationError(f"{where}: {kind}.key is longer than {_MAX_KEY_LENGTH} characters")
+    if value.isascii():
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ConfigurationError(f"{where}: {value!r} holds a lone surrogate, which has no UTF-8 form") from None
+        raise ConfigurationError(f"{where}: {kind}.key {value!r} holds a lone surrogate, which has no UTF-8 form"
+                                 ) from None
     return value
 
 
@@ -127,15 +137,25 @@ def _debounce_delay(where: str, config: Mapping[str, Any], options: Mapping[str,
                                  "(the debounce delay is the job's delay)")
     if config.get("delay") is None:
         raise ConfigurationError(f"{where}: debounce needs a delay (the window, e.g. '2s')")
-    return _positive_ms(f"{where}: debounce.delay", config["delay"])
+    return _positive_ms(where, "debounce.delay", config["delay"])
 
 
-def _positive_ms(where: str, value: Any) -> int:
+def _positive_ms(where: str, name: str, value: Any) -> int:
     if value is None:
-        raise ConfigurationError(f"{where} is required (a duration, e.g. '1m')")
-    ms = to_ms(value, name=where)
+        raise ConfigurationError(f"{where}: {name} is required (a duration, e.g. '1m')")
+    try:
+        return _duration_ms(value) if isinstance(value, _HASHABLE_DURATIONS) else _duration_ms.__wrapped__(value)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{where}: {name}{str(exc)[len('duration'):]}") from None
+
+
+@lru_cache(maxsize=256)
+def _duration_ms(value: Any) -> int:
+    """A window as whole ms, at least 1; cached, as the same few windows come with every dispatch (a
+    duration string is parsed with a regex). Errors start with "duration" for the caller to rename."""
+    ms = to_ms(value, name="duration")
     if ms < 1:
-        raise ConfigurationError(f"{where} must be at least 1 ms, got {value!r}")
+        raise ConfigurationError(f"duration must be at least 1 ms, got {value!r}")
     return ms
 
 
@@ -146,6 +166,8 @@ def _max(where: str, value: Any) -> int:
 
 
 def _states(where: str, value: Any) -> tuple[str, ...]:
+    if value is None:  # the default: all three
+        return DEDUP_STATES
     if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)) or not value:
         raise ConfigurationError(f"{where}: deduplicate.while must be a non-empty list of "
                                  f"{', '.join(DEDUP_STATES)}, got {value!r}")

@@ -229,6 +229,8 @@ def test_a_completed_job_without_a_kept_result_releases_its_key(make_app: Callab
     ({"throttle": {"key": "k", "max": True, "window": "1m"}}, "throttle.max must be an integer >= 1"),
     ({"throttle": {"key": "k", "max": 5}}, "throttle.window is required"),
     ({"throttle": {"key": "k", "max": 5, "window": "soon"}}, "throttle.window: cannot read 'soon'"),
+    ({"throttle": {"key": "k", "max": 5, "window": [60]}}, "throttle.window: expected a duration, got list"),
+    ({"throttle": {"key": "k", "max": 5, "window": -1}}, "throttle.window: must not be negative"),
     ({"throttle": {"key": "k", "max": 5, "window": "1m", "burst": 2}}, "unknown field(s) burst"),
     ({"deduplicate": {"key": 42}}, "deduplicate.key must be a non-empty string, got int"),
     ({"deduplicate": {"key": ""}}, "deduplicate.key must be a non-empty string"),

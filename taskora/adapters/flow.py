@@ -38,7 +38,9 @@ class FlowOps(RedisCore):
             args = head + [flow.max, flow.window_ms] + DispatchOps._job_record(req)
             status = self.scripts.throttle(self.runner, keys, args)
             return FlowOutcome(_text(status) == "created", _reason(status))
-        record = DispatchOps._job_record(_with_field(req, "dedupKey", key))
+        record = DispatchOps._job_record(req)
+        record[7] += 2  # one more extra field: the job names its dedup key (lib/enqueue.lua's record)
+        record += ("dedupKey", key)
         status, holder = self.scripts.deduplicate(self.runner, keys, head + [",".join(flow.states)] + record)
         return FlowOutcome(_text(status) == "created", _reason(status), existing_id=_text(holder) or None)
 
@@ -47,8 +49,3 @@ def _reason(status: Any) -> str:
     text = _text(status)
     return "" if text == "created" else text
 
-
-def _with_field(req: EnqueueRequest, name: str, value: str) -> EnqueueRequest:
-    return EnqueueRequest(task=req.task, id=req.id, data=req.data, delay_ms=req.delay_ms, priority=req.priority,
-                          max_attempts=req.max_attempts, expire_at_ms=req.expire_at_ms, version=req.version,
-                          fields={**req.fields, name: value})
