@@ -253,3 +253,28 @@ def test_flow_control_is_refused_by_dispatch_many_rather_than_ignored(app: Tasko
     with pytest.raises(ConfigurationError, match="unknown option.*deduplicate"):
         task.dispatch_many([(1, {"deduplicate": {"key": "k"}})])
     assert _keys(app, "taskora:{report}:*") == []
+
+
+# -- virtual time (TestRunner) ------------------------------------------------------------------------
+def test_throttle_and_debounce_windows_follow_the_test_runners_virtual_clock() -> None:
+    from taskora.testing import TestRunner
+
+    runner = TestRunner()
+    runs: list[int] = []
+    task = runner.task("call-api", lambda n: runs.append(n) or n)
+    limit = {"key": "api", "max": 2, "window": "1h"}
+    assert [runner.dispatch(task, n, throttle=limit).enqueued for n in range(3)] == [True, True, False]
+    runner.advance_time("59m")
+    assert runner.dispatch(task, 3, throttle=limit).enqueued is False
+    runner.advance_time("2m")  # the hour is over by the virtual clock, long before Redis' TTL
+    assert runner.dispatch(task, 4, throttle=limit).enqueued
+    runner.process_all()
+
+    runs.clear()
+    for n in range(5):
+        runner.dispatch(task, n, debounce={"key": "k", "delay": "10m"})
+        runner.advance_time("5m")  # each within the window of the one before
+    assert runs == []
+    runner.advance_time("6m")
+    assert runs == [4]
+    runner.dispose()

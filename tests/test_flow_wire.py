@@ -152,6 +152,8 @@ def test_throttle_writes_what_typescript_writes(engine: Any) -> None:
     assert [h.enqueued for h in handles] == [True, True, False]  # as driver_output records
     ours = dump(app, "conf17")
     assert 0 < ours["taskora:conf17:{thr}:throttle:t1"]["pttl"] <= 2000
+    ends = ours.pop("taskora:conf17:{thr}:throttleEnds:t1")  # ours, additive: the window's end by our clock
+    assert 0 < ends["pttl"] <= 2000 and int(ends["value"]) > 0
     assert_same_layout(normalized(ours, Ids()), normalized(rec["snapshots"]["dispatched"], Ids()),
                        additive_event_fields=set())  # fmt: skip
 

@@ -16,7 +16,8 @@ from .dispatch import DispatchOps
 from .replies import _text
 
 #: The flow-control kinds and the key segment each one's keys use.
-KEY_SEGMENTS = {"debounce": "debounce", "throttle": "throttle", "deduplicate": "dedup"}
+KEY_SEGMENTS = {"debounce": "debounce", "throttle": "throttle", "deduplicate": "dedup",
+                "throttle_ends": "throttleEnds"}  # the window's end by the caller's clock (additive)
 
 
 class FlowOps(RedisCore):
@@ -35,7 +36,8 @@ class FlowOps(RedisCore):
             status, replaced = self.scripts.debounce(self.runner, keys, head + DispatchOps._job_record(req))
             return FlowOutcome(_text(status) == "created", _reason(status), replaced_id=_text(replaced) or None)
         if flow.kind == "throttle":
-            args = head + [flow.max, flow.window_ms] + DispatchOps._job_record(req)
+            ends = self.flow_key(req.task, "throttle_ends", flow.key)
+            args = head + [ends, flow.max, flow.window_ms] + DispatchOps._job_record(req)
             status = self.scripts.throttle(self.runner, keys, args)
             return FlowOutcome(_text(status) == "created", _reason(status))
         record = DispatchOps._job_record(req)
