@@ -154,6 +154,8 @@ RESERVED_JOB_IDS = frozenset({"wait", "prioritized", "active", "delayed", "compl
                               "cancelled", "events", "stalled", "marker", "cancel"})
 #: A job's own side keys are ``<job key>:lock`` and ``<job key>:logs``; an id ending so would be another job's.
 _RESERVED_ID_SUFFIXES = (":lock", ":logs")
+#: Flow-control keys are ``<task prefix><kind>:<key>`` (adapters/flow.py): an id starting so could be one.
+_RESERVED_ID_PREFIXES = ("debounce:", "throttle:", "throttleEnds:", "dedup:")
 
 
 def check_job_id(value: Any, where: str) -> str | None:
@@ -166,7 +168,7 @@ def check_job_id(value: Any, where: str) -> str | None:
     if not text.strip() or "{" in text or "}" in text or len(text) > 1024:
         raise ConfigurationError(f"{where}: job_id must be a non-empty string of at most 1024 characters "
                                  f"without braces, got {value!r}")
-    if text in RESERVED_JOB_IDS or text.endswith(_RESERVED_ID_SUFFIXES):
+    if text in RESERVED_JOB_IDS or text.endswith(_RESERVED_ID_SUFFIXES) or text.startswith(_RESERVED_ID_PREFIXES):
         raise ConfigurationError(f"{where}: job_id {value!r} is reserved (it names one of the task's own keys)")
     if not text.isascii():
         check_utf8(text, f"{where}: job_id")

@@ -278,3 +278,11 @@ def test_throttle_and_debounce_windows_follow_the_test_runners_virtual_clock() -
     runner.advance_time("6m")
     assert runs == [4]
     runner.dispose()
+
+
+def test_a_job_id_that_names_a_flow_control_key_is_refused(app: Taskora) -> None:
+    task = app.task("report", lambda n: n)
+    task.dispatch(1, deduplicate={"key": "k1"})
+    with pytest.raises(ConfigurationError, match="reserved"):
+        task.dispatch(2, job_id="dedup:k1")
+    assert _store(app).type("taskora:{report}:dedup:k1") == b"string"
