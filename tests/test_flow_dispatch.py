@@ -286,3 +286,23 @@ def test_a_job_id_that_names_a_flow_control_key_is_refused(app: Taskora) -> None
     with pytest.raises(ConfigurationError, match="reserved"):
         task.dispatch(2, job_id="dedup:k1")
     assert _store(app).type("taskora:{report}:dedup:k1") == b"string"
+
+
+def test_a_job_waiting_for_its_retry_still_holds_its_key(make_app: Callable[..., Taskora]) -> None:
+    clock = VirtualClock()
+    app = make_app(clock=clock)
+    failed_once = threading.Event()
+
+    def flaky(n: int) -> int:
+        if not failed_once.is_set():
+            failed_once.set()
+            raise RuntimeError("first attempt fails")
+        return n
+
+    task = app.task("report", flaky, retry={"attempts": 2, "delay": "1h", "jitter": False})
+    app.start()
+    first = task.dispatch(1, deduplicate={"key": "k", "while": ["delayed"]})
+    wait_until(lambda: first.state() == "retrying", what="the job waiting for its retry")
+
+    again = task.dispatch(2, deduplicate={"key": "k", "while": ["delayed"]})
+    assert (again.enqueued, again.existing_id) == (False, first.id)
