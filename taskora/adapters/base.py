@@ -80,6 +80,7 @@ class EnqueueRequest:
     version: int = 1
     fields: dict[str, str] = field(default_factory=dict)
 
+
 @dataclass(frozen=True, slots=True)
 class FlowRequest:
     """One dispatch's flow control, already validated (taskora/flow_control.py builds it; adapters/flow.py sends it).
