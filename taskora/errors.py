@@ -162,11 +162,14 @@ class OptionTypeError(ConfigurationError, TypeError):
 class JobNotFoundError(TaskoraError, LookupError):
     """No job with that id exists (never dispatched, or removed by retention); waiting on it would never end."""
 
-    def __init__(self, job_id: str, task: str | None = None) -> None:
-        super().__init__(f"no job {job_id!r}" + (f" of task {task!r}" if task else "")
-                         + " exists (never dispatched, or already removed by retention)")
+    def __init__(self, job_id: str, task: str | None = None, replaced_by: str | None = None) -> None:
+        why = f"replaced by job {replaced_by!r} (debounce)" if replaced_by else \
+            "never dispatched, or already removed by retention"
+        super().__init__(f"no job {job_id!r}" + (f" of task {task!r}" if task else "") + f" exists ({why})")
         self.job_id = job_id
         self.task = task
+        #: The job that replaced this one, when a debounced dispatch did (taskora/flow_control.py).
+        self.replaced_by = replaced_by
 
 
 #: Error codes raised by the Lua engine (``redis.error_reply('CODE message')``) and what they mean.

@@ -95,8 +95,8 @@ def dispatch_flow(task: Task[Any, Any], request: EnqueueRequest, flow: FlowContr
         if request.expire_at_ms:  # the ttl counts from when the job becomes runnable, as with ``delay``
             request.expire_at_ms += flow.delay_ms
     outcome = task.app.adapter.enqueue_flow(request, flow.request)
-    if outcome.created:
-        return ResultHandle(task.app, task.name, request.id, created=True)
+    if outcome.created:  # a debounced job may be replaced before anyone waits: its wait looks first
+        return ResultHandle(task.app, task.name, request.id, created=not flow.delay_ms)
     if outcome.reason == "throttled":
         if flow.throw_on_reject:
             raise ThrottledError(flow.request.key, request.id)

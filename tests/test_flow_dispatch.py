@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from taskora import ConfigurationError, DuplicateJobError, JobFailedError, Taskora, ThrottledError
+from taskora import ConfigurationError, DuplicateJobError, JobFailedError, JobNotFoundError, Taskora, ThrottledError
 from taskora.clock import VirtualClock
 
 from .waiting import wait_until
@@ -306,3 +306,25 @@ def test_a_job_waiting_for_its_retry_still_holds_its_key(make_app: Callable[...,
 
     again = task.dispatch(2, deduplicate={"key": "k", "while": ["delayed"]})
     assert (again.enqueued, again.existing_id) == (False, first.id)
+
+
+def test_a_wait_on_a_replaced_debounce_job_ends_naming_the_job_that_replaced_it(app: Taskora) -> None:
+    task = app.task("reindex", lambda n: n)
+    first = task.dispatch(1, debounce={"key": "k", "delay": "1h"})
+    waited: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            first.result()
+        except JobNotFoundError as exc:
+            waited.append(exc)
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    wait_until(lambda: app._events_reader()._waiting_on["reindex"] > 0 or app._events_reader()._alone_on["reindex"],
+               what="the waiter reading the stream")
+    second = task.dispatch(2, debounce={"key": "k", "delay": "1h"})
+    waiter.join(10)
+    assert [e.replaced_by for e in waited] == [second.id]  # type: ignore[attr-defined]
+    with pytest.raises(JobNotFoundError):  # replaced before the wait began: found at once
+        first.result()
