@@ -23,12 +23,20 @@ def _read(relative: str) -> str:
 
 @cache
 def load(name: str) -> str:
-    """Return the full text of script ``name`` with its includes inlined (a helper may include another)."""
-    return _inline(_read(f"{name}.lua"))
+    """Return the full text of script ``name`` with its includes inlined (a helper may include another;
+    each is inlined once, where it is first included)."""
+    return _inline(_read(f"{name}.lua"), set())
 
 
-def _inline(text: str) -> str:
-    return _INCLUDE.sub(lambda m: _inline(_read(f"{m.group(1)}.lua").rstrip("\n")), text)
+def _inline(text: str, seen: set[str]) -> str:
+    def one(match: re.Match[str]) -> str:
+        helper = match.group(1)
+        if helper in seen:
+            return ""
+        seen.add(helper)
+        return _inline(_read(f"{helper}.lua").rstrip("\n"), seen)
+
+    return _INCLUDE.sub(one, text)
 
 
 def names() -> list[str]:

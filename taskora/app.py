@@ -239,6 +239,8 @@ class Taskora:
             event.next_attempt_at = int(fields["nextAttemptAt"]) if "nextAttemptAt" in fields else None
             event.extra["failed_at"] = int(fields["failedAt"]) if "failedAt" in fields else None
             event.will_retry = True
+        if "replacedBy" in fields:  # debounced: the job that replaced this one (taskora/flow_control.py)
+            event.extra["replaced_by"] = fields["replacedBy"]
         if name == "progress" and "progress" in fields:
             event.progress = self.serializer.loads(fields["progress"])
         if name in ("completed", "failed", "active"):

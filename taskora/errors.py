@@ -81,15 +81,29 @@ class CancelledError(TaskoraError):
 
 
 class ThrottledError(TaskoraError):
-    """A throttled dispatch was rejected (only raised with ``throw_on_reject=True``)."""
+    """A throttled dispatch was rejected (only raised with ``throw_on_reject=True``); ``key`` is the throttle
+    key that was full, ``job_id`` the id the rejected job would have had."""
+
+    def __init__(self, key: str, job_id: str | None = None) -> None:
+        super().__init__(f"dispatch throttled: the window of throttle key {key!r} is full")
+        self.key = key
+        self.job_id = job_id
+
+    def __reduce__(self) -> Any:
+        return type(self), (self.key, self.job_id)
 
 
 class DuplicateJobError(TaskoraError):
-    """A deduplicated dispatch found a live job holding its key (only with ``throw_on_reject=True``)."""
+    """A deduplicated dispatch found a live job holding its key (only with ``throw_on_reject=True``);
+    ``existing_id`` is that job."""
 
-    def __init__(self, message: str, existing_id: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, key: str, existing_id: str | None = None) -> None:
+        super().__init__(f"duplicate job: job {existing_id} holds deduplicate key {key!r}")
+        self.key = key
         self.existing_id = existing_id
+
+    def __reduce__(self) -> Any:
+        return type(self), (self.key, self.existing_id)
 
 
 class ExpiredError(TaskoraError):
@@ -161,11 +175,14 @@ class OptionTypeError(ConfigurationError, TypeError):
 class JobNotFoundError(TaskoraError, LookupError):
     """No job with that id exists (never dispatched, or removed by retention); waiting on it would never end."""
 
-    def __init__(self, job_id: str, task: str | None = None) -> None:
-        super().__init__(f"no job {job_id!r}" + (f" of task {task!r}" if task else "")
-                         + " exists (never dispatched, or already removed by retention)")
+    def __init__(self, job_id: str, task: str | None = None, replaced_by: str | None = None) -> None:
+        why = f"replaced by job {replaced_by!r} (debounce)" if replaced_by else \
+            "never dispatched, or already removed by retention"
+        super().__init__(f"no job {job_id!r}" + (f" of task {task!r}" if task else "") + f" exists ({why})")
         self.job_id = job_id
         self.task = task
+        #: The job that replaced this one, when a debounced dispatch did (taskora/flow_control.py).
+        self.replaced_by = replaced_by
 
 
 #: Error codes raised by the Lua engine (``redis.error_reply('CODE message')``) and what they mean.

@@ -13,7 +13,7 @@ log = logging.getLogger("taskora.events")
 
 #: Events a task emits (``task.on(name, fn)``); the app re-emits them as ``task:<name>``.
 TASK_EVENTS = frozenset({"waiting", "delayed", "active", "completed", "failed", "retrying", "progress",
-                         "stalled", "cancelled", "expired", "collect"})
+                         "stalled", "cancelled", "expired", "collect", "debounced"})
 #: Events of the app and its workers.
 APP_EVENTS = frozenset({f"task:{name}" for name in TASK_EVENTS} | {"worker:ready", "worker:error", "worker:closing",
                                                                    "worker:process-init", "worker:shutdown",

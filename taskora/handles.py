@@ -123,6 +123,8 @@ class ResultHandle(Generic[T]):
             raise JobFailedError(self.id, _text(fields.get("error")) or "unknown error", self.task)
         if state == "cancelled":
             raise CancelledError(self.id, _text(fields.get("cancelReason")) or None)
+        if state == "debounced":
+            raise JobNotFoundError(self.id, self.task, replaced_by=_text(fields.get("replacedBy")))
         raise ExpiredError(f"job {self.id} ({self.task}) expired before a worker started it")
 
     # -- reading ----------------------------------------------------------------------------------

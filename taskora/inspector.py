@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError, UnknownTaskError
+from .flow_control import user_key
 
 if TYPE_CHECKING:
     from .app import Taskora
@@ -38,6 +39,8 @@ class JobInfo:
     concurrency_key: str | None = None  # its per-key concurrency slot (taskora.concurrency), if any
     concurrency_limit: int | None = None
     expire_at: int | None = None  # epoch ms its ttl ends at, if it has one (taskora.ttl)
+    #: The deduplicate key the job was dispatched with (its ``dedupKey``, without the task's key prefix).
+    dedup_key: str | None = None
 
     @property
     def timeline(self) -> list[tuple[str, int]]:
@@ -142,6 +145,7 @@ class Inspector:
             logs=[json.loads(line) for line in self.app.adapter.get_logs(task, job_id)],
             concurrency_key=raw.get("concurrencyKey") or None, concurrency_limit=_int(raw.get("concurrencyLimit")),
             expire_at=_int(raw.get("expireAt")),
+            dedup_key=user_key(self.app.adapter.flow_key(task, "deduplicate", ""), raw.get("dedupKey")),
         )  # fmt: skip
 
 

@@ -25,6 +25,8 @@ log = logging.getLogger("taskora.stream")
 
 #: Job states after which nothing more happens to a job.
 FINAL_STATES = frozenset({"completed", "failed", "cancelled", "expired"})
+#: Events that end a wait: a final state, or a debounce that replaced (deleted) the job.
+ENDING_EVENTS = FINAL_STATES | {"debounced"}
 #: Fields a waiter needs to turn a final job into a value or an error.
 RESULT_FIELDS = ("state", "result", "error", "errorDetail", "cancelReason")
 #: Event fields that carry serialized payloads: kept as bytes, for any serializer.
@@ -135,7 +137,7 @@ class EventStream:
                 for entry_id, raw in entries:
                     position = _text(entry_id)
                     event = _event_fields(raw)
-                    if event.get("jobId") == job_id and event.get("event") in FINAL_STATES:
+                    if event.get("jobId") == job_id and event.get("event") in ENDING_EVENTS:
                         final = self._final_fields(task, job_id, event["event"], event)
                         if final is not None:
                             return final
@@ -223,7 +225,7 @@ class EventStream:
         for _entry_id, raw in entries:
             fields = _event_fields(raw)
             name, job_id = fields.get("event", ""), fields.get("jobId", "")
-            if name in FINAL_STATES:
+            if name in ENDING_EVENTS:
                 self._resolve(task, job_id, name, fields)
             if listening:
                 try:
@@ -233,6 +235,8 @@ class EventStream:
 
     def _final_fields(self, task: str, job_id: str, event: str, event_fields: dict[str, Any]) -> dict[str, Any] | None:
         """A final event's result fields: from the event when the result rides on it, else from the job."""
+        if event == "debounced":  # the job is gone: the waiter learns which job replaced it
+            return {"state": "debounced", "replacedBy": event_fields.get("replacedBy")}
         if event == "completed" and "result" in event_fields:  # small results ride on the event
             fields: dict[str, Any] = {"state": "completed", "result": event_fields["result"]}
         else:

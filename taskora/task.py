@@ -14,6 +14,7 @@ from .dispatch_hooks import before_dispatch
 from .durations import to_ms
 from .errors import ConfigurationError, reject_unknown
 from .events import TASK_EVENTS, Emitter
+from .flow_control import dispatch_flow, parse_flow, without_flow
 from .handles import ResultHandle
 from .ids import random_uuid
 from .options import TaskOptions, check_priority
@@ -76,12 +77,16 @@ class Task(Generic[In, Out]):
         Options: ``delay`` (seconds or "5m"), ``priority`` (0-1000, higher first), ``ttl`` (expire
         unless started within it), ``job_id`` (a dispatch with the id of an existing job creates
         nothing), ``meta`` (a dict stored on the job as strings; handlers read it with
-        ``ctx.meta(name)``/``ctx.metas(prefix)``). Errors (bad option, unserializable data) raise
-        here, before anything is written.
+        ``ctx.meta(name)``/``ctx.metas(prefix)``), and the flow control of taskora/flow_control.py
+        (``debounce``, ``throttle``, ``deduplicate``, ``throw_on_reject``). Errors (bad option,
+        unserializable data) raise here, before anything is written.
         """
         if self.options.collect is not None:  # an item for the task's buffer, not a job (taskora/collect.py)
             return collect.push(self, data, options)
-        request = self.build_request(data, options)
+        flow = parse_flow(f"{self.name}.dispatch", options) if options else None
+        request = self.build_request(data, without_flow(options))
+        if flow is not None:
+            return dispatch_flow(self, request, flow)
         created = self.app.adapter.enqueue(request)
         return ResultHandle(self.app, self.name, request.id, enqueued=created,
                             existing_id=None if created else request.id, created=created)
@@ -181,6 +186,8 @@ RESERVED_JOB_IDS = frozenset({"wait", "prioritized", "active", "delayed", "compl
                               "cancelled", "events", "stalled", "marker", "cancel"})
 #: A job's own side keys are ``<job key>:lock`` and ``<job key>:logs``; an id ending so would be another job's.
 _RESERVED_ID_SUFFIXES = (":lock", ":logs")
+#: Flow-control keys are ``<task prefix><kind>:<key>`` (adapters/flow.py): an id starting so could be one.
+_RESERVED_ID_PREFIXES = ("debounce:", "throttle:", "throttleEnds:", "dedup:")
 
 
 def check_job_id(value: Any, where: str) -> str | None:
@@ -193,7 +200,7 @@ def check_job_id(value: Any, where: str) -> str | None:
     if not text.strip() or "{" in text or "}" in text or len(text) > 1024:
         raise ConfigurationError(f"{where}: job_id must be a non-empty string of at most 1024 characters "
                                  f"without braces, got {value!r}")
-    if text in RESERVED_JOB_IDS or text.endswith(_RESERVED_ID_SUFFIXES):
+    if text in RESERVED_JOB_IDS or text.endswith(_RESERVED_ID_SUFFIXES) or text.startswith(_RESERVED_ID_PREFIXES):
         raise ConfigurationError(f"{where}: job_id {value!r} is reserved (it names one of the task's own keys)")
     if not text.isascii():
         check_utf8(text, f"{where}: job_id")

@@ -35,6 +35,8 @@ __all__ = ["publish", "native_priority", "broker_errors", "send_on_commit"]
 TASK_PUBLISH_DEFAULTS = ("queue", "priority", "expires", "routing_key", "exchange", "time_limit",
                          "soft_time_limit", "ignore_result")
 DEFAULT_PRIORITY_STEPS = (0, 3, 6, 9)
+#: taskora's dispatch-time flow control, passed to the native dispatch as given (docs/guide/flow-control.md).
+FLOW_OPTIONS = ("debounce", "throttle", "deduplicate", "throw_on_reject")
 #: Job-hash fields of a job's own time limits (see :func:`_limit_fields`).
 JOB_SOFT_FIELD = "softTimeLimit"
 JOB_HARD_FIELD = "timeLimit"
@@ -214,12 +216,14 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     data = {"args": _listify(args), "kwargs": kwargs}
     dispatch_options = {"delay": delay or None, "ttl": ttl, "job_id": task_id,
                         "priority": native_priority(merged.get("priority"), steps),
-                        "meta": {**_execute.meta_fields(meta), **_limit_fields(explicit)}}
+                        "meta": {**_execute.meta_fields(meta), **_limit_fields(explicit)},
+                        **{k: explicit[k] for k in FLOW_OPTIONS if k in explicit}}
     if batching:
         producer.defer(engine, data, dispatch_options)
     else:
         with broker_errors(app), encode_errors():
-            engine.dispatch(data, **dispatch_options)  # serializes before anything is sent
+            # serializes before anything is sent; a deduplicated call answers with the job holding its key
+            task_id = engine.dispatch(data, **dispatch_options).id
     after_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
                             headers=message_headers)
     return AsyncResult(task_id, app=app, task_name=name, engine_task=engine.name,

@@ -17,6 +17,7 @@ local function complete_job(id, token, result, keep)
   if keep == '1' then
     finish(id, job_key, 'completed', COMPLETED, 'result', result)
   else
+    release_dedup(id, job_key)
     redis.call('DEL', job_key, job_key .. ':logs')
   end
   count_throughput('completed')

@@ -66,10 +66,13 @@ local function release(id, job_key)
   free_slot(job_key)
 end
 
+--@include lib/dedup
+
 -- Record a terminal state in the job hash, its state zset and the stream.
 local function finish(id, job_key, state, zset, ...)
   redis.call('HSET', job_key, 'state', state, 'finishedOn', NOW_S, ...)
   redis.call('ZADD', zset, NOW_S, id)
+  release_dedup(id, job_key)
 end
 -- Flag an active job for cancel and tell its worker, which ends it through finish_cancel.
 local function flag_cancel(id, job_key, reason, channel)

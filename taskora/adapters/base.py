@@ -80,6 +80,36 @@ class EnqueueRequest:
     version: int = 1
     fields: dict[str, str] = field(default_factory=dict)
 
+
+@dataclass(frozen=True, slots=True)
+class FlowRequest:
+    """One dispatch's flow control, already validated (taskora/flow_control.py builds it; adapters/flow.py sends it).
+
+    ``kind`` is debounce, throttle or deduplicate; ``key`` the user's key. Throttle uses ``max`` and
+    ``window_ms``; deduplicate uses ``states`` (the states in which a holder blocks a new job). A debounce
+    window is the request's ``delay_ms``.
+    """
+
+    kind: str
+    key: str
+    max: int = 0
+    window_ms: int = 0
+    states: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FlowOutcome:
+    """What a flow-controlled enqueue did: created the job or not, and the job it deferred to or replaced."""
+
+    created: bool
+    #: Why nothing was created: 'throttled', 'duplicate' or 'exists' (a job with the id exists); '' if created.
+    reason: str = ""
+    #: For 'duplicate': the job holding the dedup key.
+    existing_id: str | None = None
+    #: For a debounce: the still-delayed job this one replaced (deleted), if any.
+    replaced_id: str | None = None
+
+
 #: How long a finished workflow hash is kept (ms), like failed jobs by default.
 KEEP_FINISHED_MS = 7 * 24 * 3600 * 1000
 
@@ -138,6 +168,8 @@ class Producing(Protocol):
 
     def enqueue(self, req: EnqueueRequest) -> bool: ...
     def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[bool]: ...
+    def enqueue_flow(self, req: EnqueueRequest, flow: FlowRequest) -> FlowOutcome: ...  # adapters/flow.py
+    def flow_key(self, task: str, kind: str, key: str) -> str: ...
 
 
 class Transitions(Protocol):

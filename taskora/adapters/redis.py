@@ -23,6 +23,7 @@ from .collecting import CollectOps
 from .control import ControlOps
 from .core import RedisCore
 from .dispatch import DispatchOps
+from .flow import FlowOps
 from .job_removal import JobRemoval
 from .maintenance import MaintenanceOps
 from .metrics_reads import MetricsReads
@@ -35,7 +36,7 @@ from .workflows import WorkflowOps
 
 
 class RedisAdapter(DispatchOps, ClaimingOps, WaitingOps, ControlOps, MaintenanceOps, SchedulingOps, WorkflowOps,
-                   ObservingOps, VersionReads, CollectOps, MetricsReads, JobRemoval, RedisCore):  # fmt: skip
+                   ObservingOps, VersionReads, CollectOps, MetricsReads, JobRemoval, FlowOps, RedisCore):  # fmt: skip
     """Talks to one Redis (or Valkey, or an in-process fakeredis) through the engine scripts."""
 
     kind = "redis"

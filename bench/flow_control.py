@@ -1,0 +1,79 @@
+"""Dispatch with flow control against plain dispatch: what the one-script admission check costs.
+
+Starts its own redis-server, then times single dispatches from one thread (no worker running), each variant
+on a task of its own, in blocks of 250 that alternate the variants (so drift in the machine's load hits them
+alike). Reports the median jobs/s over the blocks of each variant and its ratio to plain dispatch.
+
+    python -m bench.flow_control                  # 5,000 dispatches of each variant x 5 rounds
+    python -m bench.flow_control --jobs 1000 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from taskora import Taskora
+
+from .redis_server import RedisServer
+
+WARMUP = 50
+
+
+def _variants(n: int) -> dict[str, Callable[[int], dict[str, Any]]]:
+    """Per variant: the dispatch options of job ``i``."""
+    return {
+        "plain": lambda i: {},
+        "deduplicate (new key each)": lambda i: {"deduplicate": {"key": f"k{i}"}},
+        "deduplicate (refused)": lambda i: {"deduplicate": {"key": "one"}},
+        "throttle (admitted)": lambda i: {"throttle": {"key": "api", "max": n + WARMUP, "window": "1h"}},
+        "throttle (refused)": lambda i: {"throttle": {"key": "full", "max": 1, "window": "1h"}},
+        "debounce (new key each)": lambda i: {"debounce": {"key": f"k{i}", "delay": "1h"}},
+    }
+
+
+def _block(task: Any, options: Callable[[int], dict[str, Any]], first: int, size: int) -> float:
+    """Jobs/s of ``size`` dispatches numbered from ``first`` (options and payloads built beforehand)."""
+    args = [({"i": i}, options(i)) for i in range(first, first + size)]
+    t0 = time.perf_counter()
+    for data, opts in args:
+        task.dispatch(data, **opts)
+    return size / (time.perf_counter() - t0)
+
+
+def run(jobs: int, rounds: int, block: int = 250) -> dict[str, float]:
+    """Each round times one block of every variant, in an order that rotates; the machine's load (other
+    processes on a shared box) then hits every variant alike, and the median over blocks drops the spikes."""
+    variants = _variants(jobs * rounds)
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    with RedisServer() as server:
+        app = Taskora(server.url)
+        tasks = {name: app.task(f"bench-flow-{n}", lambda _: None) for n, name in enumerate(variants)}
+        for name, task in tasks.items():
+            _block(task, variants[name], -WARMUP, WARMUP)
+        names = list(variants)
+        for r in range(rounds * (jobs // block)):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                rates[name].append(_block(tasks[name], variants[name], r * block, block))
+        app.close()
+    return {name: statistics.median(values) for name, values in rates.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=5_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    medians = run(args.jobs, args.rounds)
+    plain = medians["plain"]
+    print(f"| dispatch ({args.jobs:,} x {args.rounds} rounds, median of 250-job blocks) | jobs/s | vs plain |")
+    print("|---|---:|---:|")
+    for name, rate in medians.items():
+        print(f"| {name} | {rate:,.0f} | {rate / plain:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

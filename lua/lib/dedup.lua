@@ -1,0 +1,31 @@
+-- Deduplication keys, inlined through lib/queue (every ending transition releases them) and by
+-- deduplicate.lua (admission). A key is the string `<prefix>dedup:<user key>` holding the id of the
+-- job that owns it (no TTL, as TypeScript taskora writes it); the job hash names it in `dedupKey`.
+-- luacheck: push ignore 211 (helpers a including script may not use)
+
+-- Release the dedup key a job holds as it reaches a final state (completed, failed, cancelled,
+-- expired) or is deleted. Only the owner releases: a key another job took over since is kept.
+local function release_dedup(id, job_key)
+  local key = redis.call('HGET', job_key, 'dedupKey')
+  if key and redis.call('GET', key) == id then
+    redis.call('DEL', key)
+  end
+end
+
+-- The id of the job holding dedup key `key` in one of the states of `blocking` (a set: state ->
+-- true), or nil when the key is free. A job waiting for a retry ('retrying') counts as 'delayed'.
+local function dedup_holder(prefix, key, blocking)
+  local holder = redis.call('GET', key)
+  if not holder then
+    return nil
+  end
+  local state = redis.call('HGET', prefix .. holder, 'state')
+  if state == 'retrying' then
+    state = 'delayed'
+  end
+  if state and blocking[state] then
+    return holder
+  end
+  return nil
+end
+-- luacheck: pop
