@@ -80,6 +80,8 @@ class Taskora:
         #: Scheduler runner settings (``poll_interval``, ``lock_ttl``, ``prune``); see SchedulerRunner.
         self.scheduler_options: dict[str, Any] = dict(scheduler or {})
         self._schedules: Any = None
+        #: The scheduler ``start()`` runs (a SchedulerRunner), None when not started or opted out.
+        self.scheduler_runner: Any = None
 
     def __repr__(self) -> str:
         return f"<Taskora {self.name} on {mask_url(self.adapter.address)}>"
@@ -239,11 +241,14 @@ class Taskora:
 
     # -- workers ----------------------------------------------------------------------------------
     def start(self, *, tasks: Iterable[str] | None = None, queues: Iterable[str] | None = None,
-              concurrency: int | None = None) -> Any:  # fmt: skip
+              concurrency: int | None = None, scheduler: bool | None = None) -> Any:  # fmt: skip
         """Start an in-process worker for the registered tasks (or the given task names / queues).
 
-        Returns the Worker; ``close()`` stops it. Tasks without a handler here are skipped.
+        Also runs the schedules, leader-elected among every started app and scheduler process
+        (``scheduler=False`` opts out; the default runs it when schedules are declared).
+        Returns the Worker; ``close()`` stops both. Tasks without a handler here are skipped.
         """
+        from .scheduler.embedded import prepare_scheduler
         from .worker.loop import Worker
 
         if self._worker is not None:
@@ -252,9 +257,12 @@ class Taskora:
                                         or concurrency < 1):
             raise ConfigurationError(f"start: concurrency must be an integer >= 1, got {concurrency!r}")
         selected = self.select_tasks(tasks, queues)
+        runner = prepare_scheduler(self, scheduler)
         worker = Worker(self, selected, concurrency=concurrency)
         worker.start()
         self._worker = worker
+        if runner is not None:
+            self.scheduler_runner = runner.start()
         return worker
 
     def broadcast(self, command: str, *, args: Mapping[str, Any] | None = None, timeout: float = 1.0,
@@ -274,7 +282,10 @@ class Taskora:
         return [t for t in chosen if t.handler is not None]
 
     def close(self, timeout: float | None = None) -> None:
-        """Stop the worker (finishing active jobs, up to ``timeout`` seconds) and the event reader."""
+        """Stop the scheduler, the worker (finishing active jobs, up to ``timeout`` seconds) and the event reader."""
+        if self.scheduler_runner is not None:
+            self.scheduler_runner.stop()
+            self.scheduler_runner = None
         if self._worker is not None:
             self._worker.stop(timeout)
             self._worker = None
