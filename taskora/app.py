@@ -195,6 +195,24 @@ class Taskora:
                 reader.listen(name)
         return off
 
+    def rebind(self, adapter: Adapter) -> Adapter:
+        """Point this app (and so every task of it) at another engine; returns the adapter it used.
+
+        The TestRunner and the pytest plugin use it to run a production app in memory or on a test Redis.
+        The event reader, tied to the old engine, is stopped; a new one starts on the new engine.
+        """
+        with self._stream_lock:
+            stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.stop()
+        previous, self.adapter = self.adapter, adapter
+        if any(self.events.has(f"task:{e}") for e in TASK_EVENTS) or any(
+                any(t.events.has(e) for e in TASK_EVENTS) for t in self.tasks.values()):
+            reader = self._events_reader()
+            for name in self.tasks:
+                reader.listen(name)
+        return previous
+
     def _events_reader(self) -> EventStream:
         with self._stream_lock:
             if self._stream is None:

@@ -348,3 +348,16 @@ def test_clear_forgets_jobs_steps_and_time_but_keeps_tasks() -> None:
 
     assert runner.jobs == [] and runner.steps == [] and "t" in runner.app.tasks
     assert runner.clock.now_ms() == T0
+
+
+def test_a_wrapped_app_reads_results_from_each_runners_engine_in_turn() -> None:
+    """Each wrap rebinds the app's event reader too: results of a second runner are not looked for in the first."""
+    app = Taskora()
+    app.task("echo", lambda data: data)
+    for value in ("first", "second"):
+        runner = TestRunner(from_=app)
+        handle = runner.dispatch("echo", value)
+        runner.process_all()
+        assert handle.result(timeout=1) == value
+        runner.dispose()
+    app.close()

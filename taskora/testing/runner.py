@@ -155,7 +155,7 @@ class TestRunner:
         """Give a wrapped app its own engine back (``from_`` mode), or close the runner's app."""
         self.clear()
         if self._wrapped is not None:
-            self.app.adapter = self._wrapped
+            self.app.rebind(self._wrapped)
             self._wrapped = None
         else:
             self.app.close()
@@ -181,9 +181,7 @@ def _swap_adapter(app: Taskora, adapter: Adapter, serializer: Any) -> Adapter:
         raise ConfigurationError("TestRunner: serializer= applies to a standalone runner; a wrapped app keeps its own")
     if app._worker is not None or app.scheduler_runner is not None:
         raise ConfigurationError(f"TestRunner: {app!r} is started; close() it before wrapping it in a runner")
-    original = app.adapter
-    app.adapter = adapter
-    return original
+    return app.rebind(adapter)
 
 
 def create_test_runner(*, from_: Taskora | None = None, serializer: Any = None) -> TestRunner:
