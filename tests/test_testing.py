@@ -50,6 +50,7 @@ def test_execute_jumps_over_retry_backoff_instantly(production_app: Taskora) -> 
     assert outcome.attempts == 3
     assert outcome.progress == 100
     assert [e["message"] for e in outcome.logs] == ["sending"] * 3
+    assert [e["timestamp"] - started for e in outcome.logs] == [0, 10 * MINUTE, 30 * MINUTE]  # the virtual clock
     assert outcome.handle is not None and outcome.handle.result(timeout=0) == outcome.result
     assert runner.clock.now_ms() - started == (10 + 20) * MINUTE  # 10 min, then 20 min of backoff
     runner.dispose()

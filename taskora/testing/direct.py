@@ -38,7 +38,8 @@ class InlineRuntime(JobRuntime):
         self.progress = value
 
     def write_log(self, level: str, message: str, meta: dict[str, Any]) -> None:
-        self.logs.append({"level": level, "message": message, "meta": meta or None})
+        self.logs.append({"level": level, "message": message, "meta": meta or None,
+                          "timestamp": self._adapter.now_ms()})
 
 
 def run_inline(app: Taskora, task: Task[Any, Any], data: Any) -> Any:
