@@ -17,6 +17,8 @@ from taskora.clock import TimedWork, register_timed_work, unregister_timed_work
 from taskora.errors import ConfigurationError, TaskoraError
 from taskora.testing import TestRunner, WorkflowStep, create_test_runner
 
+from .waiting import wait_until
+
 T0 = 1_700_000_000_000
 MINUTE = 60_000
 
@@ -362,3 +364,18 @@ def test_a_wrapped_app_reads_results_from_each_runners_engine_in_turn() -> None:
         assert handle.result(timeout=1) == value
         runner.dispose()
     app.close()
+
+
+def test_a_started_worker_fires_registered_timed_work_from_its_maintenance(buffer: Buffer) -> None:
+    """Production drives the same hooks: the worker's maintenance (about every second) calls run_due."""
+    app = Taskora()
+    batches: list[list[int]] = []
+    app.task("batch", batches.append)
+    clock_start = app.adapter.now_ms()
+    buffer.add(app, 1)
+    buffer.first_at = clock_start - 5_000  # already due
+    app.start()
+    try:
+        wait_until(lambda: batches == [[1]], timeout=10, what="the worker's maintenance to flush the buffer")
+    finally:
+        app.close()
