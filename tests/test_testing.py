@@ -379,3 +379,15 @@ def test_a_started_worker_fires_registered_timed_work_from_its_maintenance(buffe
         wait_until(lambda: batches == [[1]], timeout=10, what="the worker's maintenance to flush the buffer")
     finally:
         app.close()
+
+
+def test_execute_waits_out_a_long_delay_firing_the_schedules_on_the_way() -> None:
+    runner = TestRunner(start_ms=T0)
+    runner.task("heartbeat", lambda data: None, schedule={"every": "1m"})
+    runner.task("later", lambda data: "done")
+
+    outcome = runner.execute("later", {}, delay="1d")  # 1,440 schedule runs come due first
+
+    assert (outcome.state, outcome.result) == ("completed", "done")
+    assert runner.clock.now_ms() == T0 + 24 * 60 * MINUTE
+    assert len(runner.jobs_of("heartbeat")) == 24 * 60

@@ -99,13 +99,22 @@ class TestRunner:
         handle = self.dispatch(task, data, **options)
         self.timeline.run_due()
         for _ in range(MAX_TIME_JUMPS):
-            if handle.state() in FINAL_STATES:
+            state = handle.state()
+            if state in FINAL_STATES or not self._jump_toward(handle.task, state):
                 break
-            due = self.timeline.next_due(after=self.clock.now_ms())
-            if due is None:
-                break
-            self.timeline.step_to(due)
         return read_outcome(handle)
+
+    def _jump_toward(self, task: str, state: str | None) -> bool:
+        """Advance to when the job (delayed or retrying: its task's next due job) or anything else is due,
+        stepping through whatever falls due on the way; False when nothing is left to wait for."""
+        now = self.clock.now_ms()
+        due = self.app.adapter.next_due_ms(task) if state in ("delayed", "retrying") else None
+        if due is None or due <= now:
+            due = self.timeline.next_due(after=now)
+        if due is None:
+            return False
+        self.timeline.advance(due - now)
+        return True
 
     def process_all(self) -> int:
         """Run every job that is due now (and the jobs those dispatch); returns how many ran."""
