@@ -86,6 +86,8 @@ class Taskora:
         #: Scheduler runner settings (``poll_interval``, ``lock_ttl``, ``prune``); see SchedulerRunner.
         self.scheduler_options: dict[str, Any] = dict(scheduler or {})
         self._schedules: Any = None
+        #: The scheduler ``start()`` runs (a SchedulerRunner), None when not started or opted out.
+        self.scheduler_runner: Any = None
 
     def __repr__(self) -> str:
         return f"<Taskora {self.name} on {mask_url(self.adapter.address)}>"
@@ -211,6 +213,24 @@ class Taskora:
                 reader.listen(name)
         return off
 
+    def rebind(self, adapter: Adapter) -> Adapter:
+        """Point this app (and so every task of it) at another engine; returns the adapter it used.
+
+        The TestRunner and the pytest plugin use it to run a production app in memory or on a test Redis.
+        The event reader, tied to the old engine, is stopped; a new one starts on the new engine.
+        """
+        with self._stream_lock:
+            stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.stop()
+        previous, self.adapter = self.adapter, adapter
+        if any(self.events.has(f"task:{e}") for e in TASK_EVENTS) or any(
+                any(t.events.has(e) for e in TASK_EVENTS) for t in self.tasks.values()):
+            reader = self._events_reader()
+            for name in self.tasks:
+                reader.listen(name)
+        return previous
+
     def _events_reader(self) -> EventStream:
         with self._stream_lock:
             if self._stream is None:
@@ -261,11 +281,14 @@ class Taskora:
 
     # -- workers ----------------------------------------------------------------------------------
     def start(self, *, tasks: Iterable[str] | None = None, queues: Iterable[str] | None = None,
-              concurrency: int | None = None) -> Any:  # fmt: skip
+              concurrency: int | None = None, scheduler: bool | None = None) -> Any:  # fmt: skip
         """Start an in-process worker for the registered tasks (or the given task names / queues).
 
-        Returns the Worker; ``close()`` stops it. Tasks without a handler here are skipped.
+        Also runs the schedules, leader-elected among every started app and scheduler process
+        (``scheduler=False`` opts out; the default runs it when schedules are declared).
+        Returns the Worker; ``close()`` stops both. Tasks without a handler here are skipped.
         """
+        from .scheduler.embedded import prepare_scheduler
         from .worker.loop import Worker
 
         if self._worker is not None:
@@ -274,9 +297,12 @@ class Taskora:
                                         or concurrency < 1):
             raise ConfigurationError(f"start: concurrency must be an integer >= 1, got {concurrency!r}")
         selected = self.select_tasks(tasks, queues)
+        runner = prepare_scheduler(self, scheduler)
         worker = Worker(self, selected, concurrency=concurrency)
         worker.start()
         self._worker = worker
+        if runner is not None:
+            self.scheduler_runner = runner.start()
         return worker
 
     def broadcast(self, command: str, *, args: Mapping[str, Any] | None = None, timeout: float = 1.0,
@@ -296,8 +322,11 @@ class Taskora:
         return [t for t in chosen if t.handler is not None]
 
     def close(self, timeout: float | None = None) -> None:
-        """Stop the worker (finishing active jobs, up to ``timeout`` seconds) and the event reader, and close the
-        connections of an app built from a URL (they reopen if the app is used again)."""
+        """Stop the scheduler, the worker (finishing active jobs, up to ``timeout`` seconds) and the event reader,
+        and close the connections of an app built from a URL (they reopen if the app is used again)."""
+        if self.scheduler_runner is not None:
+            self.scheduler_runner.stop()
+            self.scheduler_runner = None
         if self._worker is not None:
             self._worker.stop(timeout)
             self._worker = None

@@ -144,7 +144,8 @@ class Context:
         return f"<Context {self.task} id={self.id} attempt={self.attempt}>"
 
 
-def log_entry(level: str, message: str, meta: dict[str, Any]) -> str:
-    """One stored log line (JSON), in the shape of the seeds' LogEntry."""
-    return json.dumps({"level": level, "message": message, "meta": meta or None, "timestamp": int(time.time() * 1000)},
+def log_entry(level: str, message: str, meta: dict[str, Any], timestamp_ms: int | None = None) -> str:
+    """One stored log line (JSON), in the shape of the seeds' LogEntry; stamped by the app's clock when given."""
+    stamp = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+    return json.dumps({"level": level, "message": message, "meta": meta or None, "timestamp": stamp},
                       default=str)

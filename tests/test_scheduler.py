@@ -191,7 +191,7 @@ def test_overlap_false_runs_again_once_a_worker_completed_the_previous(make_app:
     runner = SchedulerRunner(app)
     runner.tick_once()
     handle = app.schedules.trigger("s")
-    app.start()
+    app.start(scheduler=False)  # only this test's runner ticks
     assert handle.result(timeout=10) == "ok"
     app.schedules.update("s", every=0.001)  # due at once from here
     result = runner.tick_once()

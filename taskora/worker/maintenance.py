@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..clock import timed_work
 from ..workflow import hooks as workflow_hooks
 from .reconnect import once
 
 if TYPE_CHECKING:
     from ..app import Taskora
     from ..task import Task
+
+log = logging.getLogger("taskora.worker")
 
 #: How often retention runs: at most about a second of finished jobs accumulates beyond the limits.
 TRIM_EVERY_S = 1.0
@@ -46,6 +50,15 @@ class Maintenance:
                     once(self.address, self.adapter.stall_sweep, task.name, task.options.stall.max_count)
                 once(self.address, self.trim, task)
             once(self.address, workflow_hooks.sweep_expired, self.app)
+            self.run_timed_work()
+
+    def run_timed_work(self) -> None:
+        """Fire what registered time-based features (taskora.clock.TimedWork) have due; one failing is logged."""
+        for work in timed_work():
+            try:
+                once(self.address, work.run_due, self.app)
+            except Exception:
+                log.exception("maintenance: timed work %r failed", work.name)
 
     def _shortest_stall_interval(self) -> float:
         return min((t.options.stall.interval for t in self.tasks), default=30.0)

@@ -64,7 +64,8 @@ class JobRuntime:
         self._adapter.set_progress(self.task_name, self.id, self._serializer.dumps(value))
 
     def write_log(self, level: str, message: str, meta: dict[str, Any]) -> None:
-        self._adapter.append_log(self.task_name, self.id, log_entry(level, message, meta))
+        self._adapter.append_log(self.task_name, self.id,
+                                 log_entry(level, message, meta, self._adapter.now_ms()))
         getattr(log, "warning" if level == "warn" else level)("[%s %s] %s %s", self.task_name, self.id, message,
                                                              meta or "")
 
