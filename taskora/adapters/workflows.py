@@ -22,6 +22,7 @@ class WorkflowOps(RedisCore):
 
     def workflow_create(self, wf_id: str, fields: Mapping[str, Any], *, created_at: int, expire_at: int) -> None:
         """Write the workflow hash (one HSET: atomic) and index it (and its deadline, if any)."""
+        self.ensure_handshake()
         pipe = self.client.pipeline(transaction=False)
         pipe.hset(self.keys.workflow(wf_id), mapping=dict(fields))
         pipe.zadd(self.keys.workflows, {wf_id: created_at})
@@ -102,6 +103,7 @@ class WorkflowOps(RedisCore):
 
     def group_save(self, group_id: str, members_json: str, ttl_ms: int | None) -> None:
         """Store a group's member ids (JSON), replacing a previous save; expires after ``ttl_ms`` if given."""
+        self.ensure_handshake()
         self.client.set(self.keys.group_result(group_id), members_json, px=ttl_ms if ttl_ms else None)
 
     def group_load(self, group_id: str) -> str | None:
