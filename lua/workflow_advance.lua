@@ -8,13 +8,19 @@
 -- dep count, dep results...}. A node already completed (a re-run after a crash between advance and
 -- ack) is not counted twice, but its ready dependents are returned again: the caller's enqueue
 -- with the pre-generated ids is idempotent. Nothing is made ready once the workflow failed or was
--- cancelled. Returns {'missing'} when the workflow hash is gone.
+-- cancelled. Returns {'missing'} when the workflow hash is gone. A workflow the TypeScript taskora made
+-- (no `nodeCount`: its topology is only in the `graph` JSON) advances as lib/wf_graph.lua says.
+
+--@include lib/wf_graph
 
 local wf = KEYS[1]
 local now, idx, result, keep = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local state = redis.call('HGET', wf, 'state')
 if not state then
   return {'missing'}
+end
+if redis.call('HEXISTS', wf, 'nodeCount') == 0 then -- made by TypeScript: see lib/wf_graph.lua
+  return advance_from_graph(wf, idx, result, state)
 end
 local nk = 'n:' .. idx .. ':'
 local first = redis.call('HGET', wf, nk .. 'state') ~= 'completed'
