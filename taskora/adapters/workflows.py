@@ -30,10 +30,14 @@ class WorkflowOps(RedisCore):
             pipe.zadd(self.keys.workflow_deadlines, {wf_id: expire_at})
         pipe.execute()
 
-    def workflow_advance(self, wf_id: str, node: int, result: str | bytes) -> tuple[str, list[ReadyNode]]:
-        """Mark ``node`` completed; returns the workflow state and the nodes now ready to run."""
-        reply = self.scripts.workflow_advance(
-            self.runner, [self.keys.workflow(wf_id)], [self.now_ms(), node, result, KEEP_FINISHED_MS])
+    def workflow_advance(self, wf_id: str, node: int, result: str | bytes, *,
+                         json_results: bool = False) -> tuple[str, list[ReadyNode]]:  # fmt: skip
+        """Mark ``node`` completed; returns the workflow state and the nodes now ready to run.
+
+        ``json_results``: results are JSON text, so a group's result is stored as the JSON array of its
+        members' results when it completes, as the TypeScript taskora stores it."""
+        args = [self.now_ms(), node, result, KEEP_FINISHED_MS, "1" if json_results else "0"]
+        reply = self.scripts.workflow_advance(self.runner, [self.keys.workflow(wf_id)], args)
         state = _text(reply[0])
         if state == "missing":
             return state, []

@@ -36,7 +36,7 @@ def on_completed(app: Taskora, fields: dict[str, Any], payload: str | bytes) -> 
         return
     wf_id, node = where
     store = WorkflowStore(app.adapter)
-    _state, ready = store.advance(wf_id, node, payload)
+    _state, ready = store.advance(wf_id, node, payload, json_results=app.serializer.name == "json")
     requests = []
     for r in ready:
         data = node_input(app.serializer, r.mode, r.data, r.fanin, r.upstream)
