@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CancelledError, JobFailedError, TaskoraError, TimeoutError
+from ..errors import CancelledError, JobFailedError, TaskoraError, TimeoutError, error_type_of
 from .store import WorkflowStore
 from .wire import wire_terminals
 
@@ -121,7 +121,8 @@ class WorkflowHandle:
             pause = min(pause * 2, 0.05)
 
     def _outcome(self) -> Any:
-        f = self._store.fields(self.id, ["state", "error", "failedNode", "terminals", "listResult", "result"])
+        f = self._store.fields(self.id, ["state", "error", "errorDetail", "failedNode", "terminals", "listResult",
+                                         "result"])
         state = _text(f["state"])
         if state == "completed":
             return self._completed_result(f)
@@ -129,7 +130,8 @@ class WorkflowHandle:
             node = _text(f["failedNode"])
             job = _text(self._store.fields(self.id, [f"n:{node}:job"])[f"n:{node}:job"]) if node else self.id
             task = _text(self._store.fields(self.id, [f"n:{node}:task"])[f"n:{node}:task"]) if node else None
-            raise JobFailedError(job or self.id, _text(f["error"]) or "unknown error", task)
+            raise JobFailedError(job or self.id, _text(f["error"]) or "unknown error", task,
+                                 error_type_of(f["errorDetail"]))
         if state == "cancelled":
             raise CancelledError(self.id, _text(f["error"]) or None)
         raise TaskoraError(f"workflow {self.id} is {state or 'unknown'} although its final nodes ended")
