@@ -145,6 +145,10 @@ class Context:
 
 
 def log_entry(level: str, message: str, meta: dict[str, Any]) -> str:
-    """One stored log line (JSON), in the shape of the seeds' LogEntry."""
-    return json.dumps({"level": level, "message": message, "meta": meta or None, "timestamp": int(time.time() * 1000)},
-                      default=str)
+    """One stored log line (JSON) as the TypeScript taskora writes it (recording 09-progress-logs): compact,
+    ``{"level","message","meta"?,"timestamp"}`` with ``meta`` left out when there is none."""
+    entry: dict[str, Any] = {"level": level, "message": message}
+    if meta:
+        entry["meta"] = meta
+    entry["timestamp"] = int(time.time() * 1000)
+    return json.dumps(entry, default=str, separators=(",", ":"), ensure_ascii=False)

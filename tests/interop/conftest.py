@@ -15,17 +15,19 @@ from taskora.redis import redis_adapter
 
 @pytest.fixture
 def prefixed_app(adapter_kind: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Taskora]]:
-    """``prefixed_app(prefix, **options)``: an app on ``taskora:<prefix>:``; a second one shares the store."""
+    """``prefixed_app(prefix, clock=None, **options)``: an app on ``taskora:<prefix>:``; a second one shares
+    the store."""
     apps: list[Taskora] = []
 
     def make(prefix: str, **options: Any) -> Taskora:
+        clock = options.pop("clock", None)
         if adapter_kind == "redis":
             url = request.getfixturevalue("redis_url") if not apps else request.getfixturevalue("redis_server").url
-            adapter = redis_adapter(url, prefix=prefix)
+            adapter = redis_adapter(url, prefix=prefix, clock=clock)
         elif apps:
             adapter = apps[0].adapter
         else:
-            adapter = memory_adapter(prefix=prefix)
+            adapter = memory_adapter(prefix=prefix, clock=clock)
         app = Taskora(adapter, **options)
         apps.append(app)
         return app

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,10 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 BUCKET = re.compile(r"(:metrics:[a-z]+:)\d+$")
 _HASH_FIELD = re.compile(r"^(?P<key>\S+) hash field (?P<field>[^:]+): (?P<what>.+)$")
 _ZSET_SCORES = re.compile(r"^(?P<key>\S+) zset scores: timestamp-derived")
+#: Event fields holding times that the recordings' volatile lists do not name.
+EVENT_TIME_FIELDS = frozenset({"nextAttemptAt"})
+#: The time in a stored log entry (``<jobId>:logs`` list items), which the volatile list does not name.
+_LOG_TIME = re.compile(r'("timestamp":)\d+')
 
 
 @dataclass
@@ -74,6 +79,25 @@ def load(name: str) -> Recording:
     if len(matches) != 1:
         raise FileNotFoundError(f"{len(matches)} fixtures in {FIXTURES} match {name!r}")
     return Recording(matches[0].stem, json.loads(matches[0].read_text(encoding="utf-8")))
+
+
+class ReplayClock:
+    """Wall-clock time moved back to ``start_ms``: a worker then sees a restored state's ages as they were
+    when it was recorded (retention by age, ttl), however long ago that was."""
+
+    def __init__(self, start_ms: int) -> None:
+        self._offset = int(time.time() * 1000) - start_ms
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000) - self._offset
+
+
+def latest_time(state: dict[str, Any], volatile: Iterable[str]) -> int:
+    """The latest time value in ``state``'s hashes (per the recording's volatile list): when it was taken."""
+    marks = Volatile.parse(volatile)
+    times = [int(v) for key, entry in state.items() if entry["type"] == "hash"
+             for f, v in entry["value"].items() if marks.is_time_field(key, f) and v.isdigit()]
+    return max(times)
 
 
 # -- Redis <-> dump ---------------------------------------------------------------------------------
@@ -167,54 +191,75 @@ def _key_pattern(template: str) -> re.Pattern[str]:
     return re.compile(body)
 
 
+@dataclass(frozen=True)
+class Allowed:
+    """Differences a comparison accepts (additive keys, fields or members of one side), each a documented
+    deliberate difference: ``keys`` and ``members`` are regexes (keys searched, list/set/zset members
+    matched whole); ``fields`` are left out of every hash, ``event_fields`` out of every stream entry."""
+
+    keys: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+    event_fields: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+
+    def __add__(self, other: Allowed) -> Allowed:
+        return Allowed(self.keys + other.keys, self.fields + other.fields, self.event_fields + other.event_fields,
+                       self.members + other.members)
+
+
 def normalize(state: dict[str, Any], volatile: Iterable[str], *, mask_ids: bool = False,
-              ignore_keys: Iterable[str] = (), ignore_fields: Iterable[str] = (),
-              ignore_event_fields: Iterable[str] = ()) -> list[tuple[str, str]]:  # fmt: skip
-    """``state`` with times (and, with ``mask_ids``, ids) replaced by placeholders: sorted (key, entry)
-    pairs, so two dumps compare as multisets. ``ignore_keys`` are regexes of keys left out (additive keys
-    of one side), ``ignore_fields`` fields left out of every hash, ``ignore_event_fields`` out of every
-    stream entry (additive fields of one side)."""
+              allow: Allowed = Allowed()) -> list[tuple[str, str]]:  # fmt: skip
+    """``state`` with times (and, with ``mask_ids``, ids) replaced by placeholders and the ``allow``ed
+    differences left out: sorted (key, entry) pairs, so two dumps compare as multisets. A collection left
+    empty counts as absent, as in Redis."""
     marks = Volatile.parse(volatile)
-    skip = [re.compile(p) for p in ignore_keys]
-    dropped = set(ignore_fields)
+    members = [re.compile(p) for p in allow.members]
     out = []
     for key, entry in state.items():
-        if any(p.search(key) for p in skip):
+        kept = _without_members(entry, members)
+        if kept is None or any(re.search(p, key) for p in allow.keys):
             continue
-        value = _normal_value(marks, key, entry["type"], entry["value"], dropped, set(ignore_event_fields))
-        ttl = "none" if entry["pttl"] < 0 else "set"
-        text = json.dumps({"type": entry["type"], "value": value, "ttl": ttl}, sort_keys=True)
+        value = _normal_value(marks, key, kept["type"], kept["value"], allow)
+        ttl = "none" if kept["pttl"] < 0 else "set"
+        text = json.dumps({"type": kept["type"], "value": value, "ttl": ttl}, sort_keys=True)
         name = BUCKET.sub(r"\1<bucket>", key)
         out.append((UUID.sub("<id>", name), UUID.sub("<id>", text)) if mask_ids else (name, text))
     return sorted(out)
 
 
-def _normal_value(marks: Volatile, key: str, kind: str, value: Any, dropped: set[str],
-                  dropped_event: set[str]) -> Any:  # fmt: skip
+def _without_members(entry: dict[str, Any], members: list[re.Pattern[str]]) -> dict[str, Any] | None:
+    """``entry`` without the list/set/zset members matching ``members``; None when nothing is left."""
+    if not members or entry["type"] not in ("list", "set", "zset"):
+        return entry
+    zset = entry["type"] == "zset"
+    value = [item for item in entry["value"] if not any(p.fullmatch(item[0] if zset else item) for p in members)]
+    return {**entry, "value": value} if value else None
+
+
+def _normal_value(marks: Volatile, key: str, kind: str, value: Any, allow: Allowed) -> Any:
     if kind == "hash":
-        return {f: ("<time>" if marks.is_time_field(key, f) else v) for f, v in value.items() if f not in dropped}
+        return {f: "<time>" if marks.is_time_field(key, f) else v for f, v in value.items() if f not in allow.fields}
     if kind == "zset":
-        timed = marks.has_time_scores(key)
-        return [[m, "<time>" if timed else s] for m, s in value]
-    if kind == "stream":
-        return [{f: v for f, v in e["fields"].items() if f not in dropped_event} for e in value]  # ids: times
+        if marks.has_time_scores(key):  # rank order is time order too: compare members only
+            return sorted([m, "<time>"] for m, _ in value)
+        return value
+    if kind == "stream":  # entry ids are times
+        return [{f: "<time>" if f in EVENT_TIME_FIELDS else v for f, v in e["fields"].items()
+                 if f not in allow.event_fields} for e in value]
+    if kind == "list":
+        return [_LOG_TIME.sub(r'\1"<time>"', item) for item in value]
     return value
 
 
 def assert_same_state(actual: dict[str, Any], expected: dict[str, Any], volatile: Iterable[str], *,
-                      mask_ids: bool = False, ignore_keys: Iterable[str] = (), ignore_fields: Iterable[str] = (),
-                      ignore_event_fields: Iterable[str] = ()) -> None:  # fmt: skip
+                      mask_ids: bool = False, allow: Allowed = Allowed()) -> None:  # fmt: skip
     """Fail listing every key whose normalized entry differs between the two dumps (see ``normalize``)."""
-    options = {"mask_ids": mask_ids, "ignore_keys": list(ignore_keys), "ignore_fields": list(ignore_fields),
-               "ignore_event_fields": list(ignore_event_fields)}
     volatile = list(volatile)
-    ours = normalize(actual, volatile, **options)  # type: ignore[arg-type]
-    theirs = normalize(expected, volatile, **options)  # type: ignore[arg-type]
+    ours = normalize(actual, volatile, mask_ids=mask_ids, allow=allow)
+    theirs = normalize(expected, volatile, mask_ids=mask_ids, allow=allow)
     if ours == theirs:
         return
-    only_ours = [pair for pair in ours if pair not in theirs]
-    only_theirs = [pair for pair in theirs if pair not in ours]
     lines = ["Python's state differs from the TypeScript recording:"]
-    lines += [f"  python:     {k} = {v}" for k, v in only_ours]
-    lines += [f"  typescript: {k} = {v}" for k, v in only_theirs]
+    lines += [f"  python:     {k} = {v}" for k, v in ours if (k, v) not in theirs]
+    lines += [f"  typescript: {k} = {v}" for k, v in theirs if (k, v) not in ours]
     raise AssertionError("\n".join(lines))

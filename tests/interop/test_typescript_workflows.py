@@ -10,12 +10,8 @@ from taskora import Taskora
 
 from ..waiting import wait_until
 from .recording import assert_same_state, dump, load, restore
+from .test_conformance_worker import PYTHON_WORKER
 
-#: Keys a Python worker writes that a TypeScript one does not (additive, documented in
-#: docs/guide/interop.md): liveness keys, and the metrics counters until the "observe" work lands.
-PYTHON_ONLY_KEYS = [r":alive:", r":metrics:"]
-#: Fields a Python worker adds: a ``completed`` event carries the result (a waiter needs no extra read).
-PYTHON_EVENT_FIELDS = ["result"]
 #: Each recording's tasks, as the TypeScript driver defined them.
 TASKS = {
     "add": lambda d: d["x"] + d["y"],
@@ -39,5 +35,4 @@ def test_a_python_worker_finishes_a_typescript_workflow_as_typescript_does(prefi
     app.close(timeout=5)
 
     assert app.adapter.client.hget(wf_key, "result").decode() == rec.after[wf_key]["value"]["result"]
-    assert_same_state(dump(app.adapter.client, rec.prefix), rec.after, rec.volatile, ignore_keys=PYTHON_ONLY_KEYS,
-                      ignore_event_fields=PYTHON_EVENT_FIELDS)
+    assert_same_state(dump(app.adapter.client, rec.prefix), rec.after, rec.volatile, allow=PYTHON_WORKER)
