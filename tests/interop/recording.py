@@ -194,8 +194,8 @@ def _key_pattern(template: str) -> re.Pattern[str]:
 @dataclass(frozen=True)
 class Allowed:
     """Differences a comparison accepts (additive keys, fields or members of one side), each a documented
-    deliberate difference: ``keys`` and ``members`` are regexes (keys searched, list/set/zset members
-    matched whole); ``fields`` are left out of every hash, ``event_fields`` out of every stream entry."""
+    deliberate difference: ``keys`` are regexes searched in key names, ``fields`` regexes of hash fields and
+    ``members`` of list/set/zset members (matched whole); ``event_fields`` are left out of every stream entry."""
 
     keys: tuple[str, ...] = ()
     fields: tuple[str, ...] = ()
@@ -238,7 +238,8 @@ def _without_members(entry: dict[str, Any], members: list[re.Pattern[str]]) -> d
 
 def _normal_value(marks: Volatile, key: str, kind: str, value: Any, allow: Allowed) -> Any:
     if kind == "hash":
-        return {f: "<time>" if marks.is_time_field(key, f) else v for f, v in value.items() if f not in allow.fields}
+        return {f: "<time>" if marks.is_time_field(key, f) else v for f, v in value.items()
+                if not any(re.fullmatch(p, f) for p in allow.fields)}
     if kind == "zset":
         if marks.has_time_scores(key):  # rank order is time order too: compare members only
             return sorted([m, "<time>"] for m, _ in value)
