@@ -137,5 +137,6 @@ def test_a_python_producer_refuses_typescripts_v7_store_as_typescript_did(prefix
     for attempt in (app.adapter.connect, lambda: add.dispatch({"x": 1, "y": 2})):
         with pytest.raises(SchemaVersionMismatchError, match="theirs_too_new"):
             attempt()
-    assert [rec.output(k)["name"] for k in ("ensureConnected", "dispatch", "start")] == ["SchemaVersionMismatchError"] * 3
+    refusals = [rec.output(k)["name"] for k in ("ensureConnected", "dispatch", "start")]
+    assert refusals == ["SchemaVersionMismatchError"] * 3
     assert_same_state(dump(app.adapter.client, rec.prefix), rec.after, rec.volatile)
