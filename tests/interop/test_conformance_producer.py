@@ -5,6 +5,7 @@ ids and times aside. Allowed differences are explained in docs/guide/interop.md.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,9 +13,11 @@ from typing import Any
 import pytest
 
 from taskora import SchemaVersionMismatchError, Taskora, chain, chord, group
+from taskora.scheduler.runner import SchedulerRunner
 
 from ..waiting import wait_until
 from .recording import Allowed, Recording, assert_same_state, dump, load, restore
+from .test_conformance_worker import PYTHON_WORKER
 
 #: What a Python producer writes beyond TypeScript into a workflow: its workflow index and flat per-node
 #: fields (so advancing never parses JSON), and root nodes marked ``waiting`` (their job is enqueued) where
@@ -53,6 +56,23 @@ def _cancel_waiting(app: Taskora, rec: Recording) -> None:
     app.task("slow", lambda d: d).handle(rec.output("jobId")).cancel("user-cancel")
 
 
+def _cancel_active(app: Taskora, rec: Recording) -> None:
+    """08: a cooperative handler, cancelled while it runs; both sides run here (no TypeScript process)."""
+    started = threading.Event()
+
+    def coop(data, ctx):
+        started.set()
+        ctx.signal.wait(10)
+
+    handle = app.task("coop", coop).dispatch({"ms": 10000})
+    app.start()
+    assert started.wait(10)
+    handle.cancel("stop-it")
+    wait_until(lambda: handle.state() == "cancelled" and not app.adapter.client.llen(app.adapter.keys.queue("coop")[2]),
+               what="the cancel to finish")
+    app.close(timeout=5)
+
+
 def _workflow(build: Callable[[Taskora], Any]) -> Callable[[Taskora, Recording], None]:
     def run(app: Taskora, rec: Recording) -> None:
         for name in ("add", "double", "sum"):
@@ -81,6 +101,7 @@ class Scenario:
     act: Callable[[Taskora, Recording], None]
     expected: str  # the snapshot label to compare with, or "after"
     allow: Allowed = Allowed()
+    from_before: bool = True  # start from the recording's ``before`` state (else from an empty prefix)
 
 
 SCENARIOS = [
@@ -91,6 +112,7 @@ SCENARIOS = [
     Scenario("04-delayed", _dispatch_delayed, "dispatched", Allowed(fields=("data",), keys=(r":marker$",))),
     # Python records when a waiting job was cancelled too; TypeScript's worker then popped the marker
     Scenario("07-cancel", _cancel_waiting, "after", Allowed(fields=("cancelledAt",), keys=(r":marker$",))),
+    Scenario("08-cancel-active", _cancel_active, "after", PYTHON_WORKER, from_before=False),
     Scenario("12-chain", _workflow(_chain), "dispatched", PYTHON_WORKFLOW),
     Scenario("13-group", _workflow(_group), "dispatched", PYTHON_WORKFLOW),
     Scenario("14-chord", _workflow(_chord), "dispatched", PYTHON_WORKFLOW),
@@ -101,7 +123,8 @@ SCENARIOS = [
 def test_a_python_producer_writes_what_typescript_wrote(prefixed_app, scenario: Scenario) -> None:
     rec = load(scenario.name.split("-")[0])
     app: Taskora = prefixed_app(rec.prefix)
-    restore(app.adapter.client, rec.before)
+    if scenario.from_before:
+        restore(app.adapter.client, rec.before)
 
     scenario.act(app, rec)
 
@@ -140,3 +163,21 @@ def test_a_python_producer_refuses_typescripts_v7_store_as_typescript_did(prefix
     refusals = [rec.output(k)["name"] for k in ("ensureConnected", "dispatch", "start")]
     assert refusals == ["SchemaVersionMismatchError"] * 3
     assert_same_state(dump(app.adapter.client, rec.prefix), rec.after, rec.volatile)
+
+
+def test_stored_schedules_are_written_as_typescript_writes_them(prefixed_app) -> None:
+    rec = load("15")
+    app: Taskora = prefixed_app(rec.prefix)
+    app.task("tick", lambda d: d)
+    app.schedule("every-1s", task="tick", every=1, data={"kind": "every"})
+    app.schedule("cron-2s", task="tick", cron="*/2 * * * * *", data={"kind": "cron"})
+
+    assert SchedulerRunner(app).tick_once().leader
+    ours, theirs = dump(app.adapter.client, rec.prefix), rec.snapshot("registered")
+    stored = rec.key("schedules")
+    # Our additive keys (``source``; a cron's ``timezone``) follow TypeScript's, in TypeScript's order.
+    for name, text in theirs[stored]["value"].items():
+        assert ours[stored]["value"][name].startswith(text[:-1] + ","), name
+    lock = rec.key("schedules:lock")
+    assert ours[lock]["pttl"] > 0 and theirs[lock]["pttl"] > 0  # the token is each side's own
+    assert_same_state(ours, theirs, rec.volatile, mask_ids=True, allow=Allowed(keys=(r":schedules(:lock)?$",)))

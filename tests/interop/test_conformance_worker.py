@@ -21,7 +21,10 @@ from .recording import Allowed, Recording, ReplayClock, assert_same_state, dump,
 #: counters (engineer "observe" adds TypeScript's, compared there); a completed event's result, a failed
 #: event's error, a retrying event's failure time; a failed job's errorDetail (type, traceback), failedAt
 #: and nextAttemptAt; the ``wake:<n>`` marker members a stopping worker wakes its blocked claimers with.
-PYTHON_WORKER = Allowed(keys=(r":alive:", r":metrics:"), fields=("errorDetail", "failedAt", "nextAttemptAt"),
+#: The marker as a whole is a wake-up signal: whether one is left depends on whether a worker was blocked
+#: on it when it was set, so it is not compared.
+PYTHON_WORKER = Allowed(keys=(r":alive:", r":metrics:", r":marker$"),
+                        fields=("errorDetail", "failedAt", "nextAttemptAt"),
                         event_fields=("result", "error", "failedAt"), members=(r"wake:\d+",))
 
 
@@ -36,6 +39,7 @@ class Scenario:
     app_options: dict[str, Any] = field(default_factory=dict)
     allow: Allowed = Allowed()  # differences of this scenario only
     replay_clock: bool = False  # run at the recording's time (ages matter: retention)
+    then: Callable[[Taskora, Recording], None] | None = None  # what the driver did once the state was there
 
 
 def _kaboom(data: Any, ctx: Any) -> Any:
@@ -55,13 +59,32 @@ def _always_fails(data: Any) -> Any:
     raise Exception("always")
 
 
+def _retry_dead_letter(app: Taskora, rec: Recording) -> None:
+    assert app.dead_letters.retry(rec.output("jobId"), task="flaky")
+
+
+def _cancel(app: Taskora, rec: Recording) -> None:
+    app.tasks["slow"].handle(rec.output("jobId")).cancel("user-cancel")
+
+
+def _lock_expired(app: Taskora, rec: Recording) -> None:
+    """The killed TypeScript worker's lock runs out (30 s in the recording; here at once)."""
+    app.adapter.client.delete(rec.key("{slow}:" + rec.output("jobId") + ":lock"))
+
+
 SCENARIOS = [
     Scenario("02-dispatch", "dispatched", {"add": lambda d: d["x"] + d["y"]}),
     Scenario("04-delayed", "dispatched", {"later": lambda d: {"lagMs": 47}},
              allow=Allowed(fields=("result",))),  # TypeScript's handler returned its measured lag
     Scenario("05-fail-retry", "dispatched", {"boom": _kaboom},
              task_options={"retry": {"attempts": 3, "backoff": "exponential", "delay": 0.4, "jitter": False}}),
+    Scenario("06-dlq-retry", "before", {"flaky": lambda d: {"ok": True, "run": 2, "attempt": 1}},
+             then=_retry_dead_letter, allow=Allowed(event_fields=("reason",))),  # waiting {reason: retried}
+    Scenario("07-cancel", "before", {"slow": lambda d: d}, then=_cancel,
+             allow=Allowed(fields=("cancelledAt",))),  # we record when a waiting job was cancelled too
     Scenario("09-progress", "before", {"prog": _progress_and_logs}),
+    Scenario("10-stall", "after-kill", {"slow": lambda d: "recovered-by-B"},
+             task_options={"stall": {"interval": 2, "max_count": 1}}, then=_lock_expired),
     Scenario("11-ttl", "before", {"ttlt": lambda d: d}),
     Scenario("21-retention", "processed-before-trim", {"ok": lambda d: d, "bad": _always_fails},
              task_options={"stall": {"interval": 1}},
@@ -85,6 +108,8 @@ def test_a_python_worker_ends_where_typescript_ended(prefixed_app, scenario: Sce
     for name, fn in scenario.tasks.items():
         app.task(name, fn, **scenario.task_options)
     restore(app.adapter.client, start)
+    if scenario.then is not None:
+        scenario.then(app, rec)
     app.start()
 
     wait_until(lambda: _settled(app, rec, start, list(scenario.tasks)), what=f"{rec.name} to end as TypeScript's")
