@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CancelledError, JobFailedError, TaskoraError, TimeoutError, error_type_of
 from .store import WorkflowStore
-from .wire import wire_terminals
+from .wire import wire_nodes, wire_terminals
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -46,6 +46,9 @@ class WorkflowHandle:
     def nodes(self) -> list[dict[str, Any]]:
         """Per node: index, task, job id, deps and state (pending, waiting, completed, failed, cancelled)."""
         raw = self._store.get_all(self.id)
+        if raw.get("nodeCount") is None and raw.get("graph") is not None:  # made by TypeScript
+            return [{**node, "state": _text(raw.get(f"n:{node['index']}:state"))}
+                    for node in wire_nodes(_text(raw["graph"]) or "")]
         count = int(_text(raw.get("nodeCount")) or 0)
         out = []
         for i in range(count):

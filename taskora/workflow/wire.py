@@ -14,6 +14,24 @@ from ..errors import TaskoraError
 from .signature import Chain, Chord, Chunks, Composable, Group, Signature
 
 
+def _parsed(graph_json: str) -> dict[str, Any]:
+    try:
+        graph = json.loads(graph_json)
+        if isinstance(graph, dict) and isinstance(graph.get("nodes"), list):
+            return graph
+    except ValueError:
+        pass
+    raise TaskoraError(f"the workflow's graph JSON is not the wire v6 shape: {graph_json[:200]!r}")
+
+
+def wire_nodes(graph_json: str) -> list[dict[str, Any]]:
+    """Per node: index, task, job id, deps and whether it is terminal (``WorkflowHandle.nodes`` without state)."""
+    graph = _parsed(graph_json)
+    terminal = set(graph.get("terminal") or [])
+    return [{"index": i, "task": n.get("taskName"), "job_id": n.get("jobId"), "deps": list(n.get("deps") or []),
+             "terminal": i in terminal} for i, n in enumerate(graph["nodes"])]
+
+
 def wire_terminals(graph_json: str) -> list[tuple[str, str]]:
     """(task, job id) of the graph's terminal nodes, in order: the nodes whose results are the workflow's."""
     try:

@@ -83,3 +83,13 @@ def test_a_python_handle_reads_a_typescript_workflows_result(prefixed_app, name:
     restore(app.adapter.client, rec.after)
 
     assert WorkflowHandle(app, rec.output("workflowId")).result(timeout=5) == expected
+
+
+def test_a_python_handle_lists_a_typescript_workflows_nodes(prefixed_app) -> None:
+    rec = load("14-chord")
+    app: Taskora = prefixed_app(rec.prefix)
+    restore(app.adapter.client, rec.after)
+
+    nodes = WorkflowHandle(app, rec.output("workflowId")).nodes()
+    assert [(n["task"], n["deps"], n["state"], n["terminal"]) for n in nodes] == [
+        ("add", [], "completed", False), ("add", [], "completed", False), ("sum", [0, 1], "completed", True)]
