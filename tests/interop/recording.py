@@ -1,7 +1,7 @@
 """Load, restore and compare the TypeScript taskora's recorded Redis states (tests/fixtures/interop/).
 
 Each ``NN-*.json`` fixture is a recording of what the TypeScript taskora (wire version 6) wrote to Redis for
-one scenario; its format is described in /work/shared/interop/README.md (dumps are ``key -> {type, value,
+one scenario; its format is described in tests/fixtures/interop/README.md (dumps are ``key -> {type, value,
 pttl}``, with a ``volatile`` list naming every id and time in them). Two uses:
 
 * **a TypeScript-made state, finished by Python**: ``restore(client, rec.snapshot("dispatched"))``, run a
