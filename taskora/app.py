@@ -261,11 +261,17 @@ class Taskora:
             event.will_retry = True
         if "replacedBy" in fields:  # debounced: the job that replaced this one (taskora/flow_control.py)
             event.extra["replaced_by"] = fields["replacedBy"]
-        if name == "progress" and "progress" in fields:
-            event.progress = self.serializer.loads(fields["progress"])
+        if name == "progress":
+            event.progress = self._progress_value(fields)
         if name in ("completed", "failed", "active"):
             self._enrich_from_job(event)
         return event
+
+    def _progress_value(self, fields: dict[str, Any]) -> Any:
+        """A progress event's value: field ``value`` as TypeScript (and we) write it, or ``progress`` as
+        Python taskora wrote it before, so entries already in a stream still parse."""
+        raw = fields.get("value", fields.get("progress"))
+        return self.serializer.loads(raw) if raw is not None else None
 
     def _enrich_from_job(self, event: Event) -> None:
         job = self.adapter.get_fields(event.task, event.id,

@@ -145,7 +145,11 @@ class Context:
 
 
 def log_entry(level: str, message: str, meta: dict[str, Any], timestamp_ms: int | None = None) -> str:
-    """One stored log line (JSON), in the shape of the seeds' LogEntry; stamped by the app's clock when given."""
-    stamp = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-    return json.dumps({"level": level, "message": message, "meta": meta or None, "timestamp": stamp},
-                      default=str)
+    """One stored log line (JSON) as the TypeScript taskora writes it (recording 09-progress-logs): compact,
+    ``{"level","message","meta"?,"timestamp"}`` with ``meta`` left out when there is none; stamped by the
+    app's clock when given (virtual time in a TestRunner)."""
+    entry: dict[str, Any] = {"level": level, "message": message}
+    if meta:
+        entry["meta"] = meta
+    entry["timestamp"] = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+    return json.dumps(entry, default=str, separators=(",", ":"), ensure_ascii=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -62,13 +63,17 @@ class TimeLimitExceeded(TaskoraError):
 
 
 class JobFailedError(TaskoraError):
-    """The job ended failed; ``error`` is the message stored by the worker, ``job_id`` names the job."""
+    """The job ended failed; ``error`` is the message stored by the worker (the bare message, as TypeScript
+    stores it), ``error_type`` the exception's type name when a Python worker recorded it, ``job_id`` names
+    the job. The message shows ``Type: message``."""
 
-    def __init__(self, job_id: str, error: str, task: str | None = None) -> None:
-        super().__init__(f"job {job_id} ({task or 'unknown task'}) failed: {error}")
+    def __init__(self, job_id: str, error: str, task: str | None = None, error_type: str | None = None) -> None:
+        shown = f"{error_type}: {error}" if error_type and not error.startswith(f"{error_type}:") else error
+        super().__init__(f"job {job_id} ({task or 'unknown task'}) failed: {shown}")
         self.job_id = job_id
         self.error = error
         self.task = task
+        self.error_type = error_type
 
 
 class CancelledError(TaskoraError):
@@ -214,3 +219,14 @@ class MalformedJobError(TaskoraError):
 
 class WorkerError(TaskoraError):
     """The worker itself failed while handling a job (not its handler); the job is failed, never left active."""
+
+
+def error_type_of(detail: str | bytes | None) -> str | None:
+    """The exception type name in a failed job's ``errorDetail`` JSON (written by Python workers only), or None."""
+    if not detail:
+        return None
+    try:
+        kind = json.loads(detail).get("type")
+    except (ValueError, AttributeError):
+        return None
+    return kind if isinstance(kind, str) and kind else None

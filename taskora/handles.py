@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .errors import CancelledError, ExpiredError, JobFailedError, JobNotFoundError, TimeoutError
+from .errors import CancelledError, ExpiredError, JobFailedError, JobNotFoundError, TimeoutError, error_type_of
 
 if TYPE_CHECKING:
     from .app import Taskora
@@ -120,7 +120,8 @@ class ResultHandle(Generic[T]):
             task = self.app.tasks.get(self.task)
             return value if task is None else task.io.typed_result(value)  # type: ignore[return-value]
         if state == "failed":
-            raise JobFailedError(self.id, _text(fields.get("error")) or "unknown error", self.task)
+            raise JobFailedError(self.id, _text(fields.get("error")) or "unknown error", self.task,
+                                 error_type_of(fields.get("errorDetail")))
         if state == "cancelled":
             raise CancelledError(self.id, _text(fields.get("cancelReason")) or None)
         if state == "debounced":
@@ -147,7 +148,8 @@ class ResultHandle(Generic[T]):
         return None if raw is None else self.app.serializer.loads(raw)
 
     def logs(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.app.adapter.get_logs(self.task, self.id)]
+        """The job's log entries, oldest first; ``meta`` is None for an entry stored without one."""
+        return [{"meta": None, **json.loads(line)} for line in self.app.adapter.get_logs(self.task, self.id)]
 
     def cancel(self, reason: str | None = None) -> str:
         """Cancel the job: waiting/delayed at once; active through its worker. Returns what happened."""

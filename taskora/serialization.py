@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from .errors import ConfigurationError, SerializationError
+from .nonfinite import first_non_finite
 
 
 class Serializer(Protocol):
@@ -108,7 +109,7 @@ def _needs_tagging(value: Any) -> bool:
 
 #: Built once: ``json.dumps``/``json.loads`` with options build a new encoder/decoder on every call, a
 #: measurable share of a worker's per-job time.
-_ENCODER = json.JSONEncoder(default=_encode_default, separators=(",", ":"), ensure_ascii=False)
+_ENCODER = json.JSONEncoder(default=_encode_default, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 class _ThreadEncoder(threading.local):
@@ -126,7 +127,7 @@ class _ThreadEncoder(threading.local):
         self.encode: Callable[[Any, int], Any] | None = None
         if make is not None:  # None without CPython's C accelerator: _ENCODER.encode does the work
             self.encode = make(self.markers, _encode_default, json.encoder.encode_basestring, None, ":", ",",
-                               False, False, True)
+                               False, False, False)  # allow_nan=False: see taskora/nonfinite.py
 
 
 _THREAD_ENCODER = _ThreadEncoder()
@@ -168,7 +169,7 @@ class JsonSerializer:
         try:
             text = _encode_json(_tag_containers(value) if _needs_tagging(value) else value)
         except (TypeError, ValueError) as exc:
-            raise SerializationError(f"cannot serialize {_describe(value)} as JSON: {exc}") from exc
+            raise SerializationError(_refusal(value, exc)) from exc
         except RecursionError as exc:
             raise SerializationError(f"cannot serialize {_describe(value)} as JSON: it contains itself, or is "
                                      f"nested deeper than Python's recursion limit") from exc
@@ -218,6 +219,15 @@ def _check_utf8(text: str) -> None:
         raise SerializationError(f"cannot serialize as JSON: the text holds {text[exc.start]!r} (a lone UTF-16 "
                                  f"surrogate, at character {exc.start} of the encoded payload), which has no "
                                  "UTF-8 form") from exc
+
+
+def _refusal(value: Any, exc: Exception) -> str:
+    """Why ``value`` cannot be JSON; for NaN/Infinity, where it is (taskora/nonfinite.py)."""
+    found = first_non_finite(value) if isinstance(exc, ValueError) else None
+    if found is not None:
+        return (f"cannot serialize {_describe(value)} as JSON: {found[0]} is {found[1]!r}, "
+                "which JSON cannot carry (a TypeScript reader would reject the payload); use None or a string")
+    return f"cannot serialize {_describe(value)} as JSON: {exc}"
 
 
 def _describe(value: Any) -> str:

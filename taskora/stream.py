@@ -29,8 +29,9 @@ FINAL_STATES = frozenset({"completed", "failed", "cancelled", "expired"})
 ENDING_EVENTS = FINAL_STATES | {"debounced"}
 #: Fields a waiter needs to turn a final job into a value or an error.
 RESULT_FIELDS = ("state", "result", "error", "errorDetail", "cancelReason")
-#: Event fields that carry serialized payloads: kept as bytes, for any serializer.
-PAYLOAD_EVENT_FIELDS = frozenset({"result", "progress"})
+#: Event fields that carry serialized payloads: kept as bytes, for any serializer (``value`` is a
+#: progress event's payload; ``progress`` is where older Python versions put it).
+PAYLOAD_EVENT_FIELDS = frozenset({"result", "progress", "value"})
 
 Callback = Callable[[dict[str, Any]], None]
 #: ``_wait_alone``'s answer when the shared reader has to take over.

@@ -275,7 +275,8 @@ class WorkflowStoring(Protocol):
     """Workflows and saved groups (adapters/workflows.py)."""
 
     def workflow_create(self, wf_id: str, fields: Mapping[str, Any], *, created_at: int, expire_at: int) -> None: ...
-    def workflow_advance(self, wf_id: str, node: int, result: str | bytes) -> tuple[str, list[ReadyNode]]: ...
+    def workflow_advance(self, wf_id: str, node: int, result: str | bytes, *,
+                         json_results: bool = False) -> tuple[str, list[ReadyNode]]: ...  # fmt: skip
     def workflow_end(self, wf_id: str, final: str, *, node: int | None = None, error: str = "",
                      detail: str = "") -> tuple[bool, list[OpenNode]]: ...  # fmt: skip
     def workflow_settle(self, wf_id: str, items: Sequence[tuple[OpenNode, str, str, str]],

@@ -23,6 +23,7 @@ class ControlOps(JobReads):
         ids = list(job_ids)
         if not ids:
             return 0
+        self.ensure_handshake()
         args = [self.keys.task_prefix(task), self.now_ms(), *ids]
         return int(self.scripts.dlq_retry(self.runner, self.keys.queue(task), args))
 

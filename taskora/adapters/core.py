@@ -15,11 +15,11 @@ from typing import Any
 from redis.exceptions import AuthenticationError, InvalidResponse, NoScriptError, ResponseError
 
 from ..clock import Clock, SystemClock
-from ..errors import BrokerUnreachableError, SchemaVersionMismatchError
+from ..errors import BrokerUnreachableError, TaskoraError
 from ..urls import mask_url
 from .base import CONNECTION_ERRORS
+from .handshake import WireGate, check_window, stored_meta, unreadable_meta
 from .keys import MIN_COMPAT, WIRE_VERSION, Keys
-from .replies import _text
 from .scripts import ScriptSet, ThreadConnections
 
 log = logging.getLogger("taskora.adapters.redis")
@@ -55,6 +55,7 @@ class RedisCore:
         #: Longest a blocking command on the runner may block: shorter than the client's socket timeout, or
         #: the read would time out first and the wait would look like a broken connection.
         self.longest_block_s = _longest_block(client)
+        self.wire_gate = WireGate()
 
     def now_ms(self) -> int:
         return self.clock.now_ms()
@@ -81,23 +82,25 @@ class RedisCore:
 
     def handshake(self) -> dict[str, Any]:
         """Write or read ``taskora:meta`` and refuse a store whose wire window does not meet ours."""
-        reply = self.scripts.handshake(
-            self.client,
-            [self.keys.meta],
-            [WIRE_VERSION, MIN_COMPAT, f"taskora-wire-{WIRE_VERSION}", self.now_ms()],
-        )
-        theirs: dict[str, Any] = {"wireVersion": _text(reply[0]) if reply[0] is not None else None,
-                                  "minCompat": _text(reply[1]) if reply[1] is not None else None,
-                                  "writtenBy": _text(reply[2]) if reply[2] is not None else None}
         try:
-            their_version, their_min = int(theirs["wireVersion"]), int(theirs["minCompat"])
-        except (TypeError, ValueError):
-            raise SchemaVersionMismatchError("invalid_meta", (WIRE_VERSION, MIN_COMPAT), theirs) from None
-        if their_min > WIRE_VERSION:
-            raise SchemaVersionMismatchError("theirs_too_new", (WIRE_VERSION, MIN_COMPAT), theirs)
-        if their_version < MIN_COMPAT:
-            raise SchemaVersionMismatchError("theirs_too_old", (WIRE_VERSION, MIN_COMPAT), theirs)
+            reply = self.scripts.handshake(
+                self.client,
+                [self.keys.meta],
+                [WIRE_VERSION, MIN_COMPAT, f"taskora-wire-{WIRE_VERSION}", self.now_ms()],
+            )
+        except (ResponseError, TaskoraError) as exc:  # the error reply, raw or translated (adapters/scripts.py)
+            refused = unreadable_meta(exc)
+            if refused is None:
+                raise
+            raise refused from exc
+        theirs = stored_meta(reply)
+        check_window(theirs)
+        self.wire_gate.mark_passed()
         return theirs
+
+    def ensure_handshake(self) -> None:
+        """The handshake, once per adapter, before its first write (see adapters/handshake.py)."""
+        self.wire_gate.ensure(self.handshake)
 
     def close(self) -> None:
         if isinstance(self.runner, ThreadConnections):

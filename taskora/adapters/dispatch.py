@@ -26,6 +26,7 @@ class DispatchOps(RedisCore):
         return record
 
     def enqueue(self, req: EnqueueRequest) -> bool:
+        self.ensure_handshake()
         args = [self.keys.task_prefix(req.task), self.now_ms(), *self._job_record(req)]
         return bool(self.scripts.enqueue(self.runner, self.keys.queue(req.task), args))
 
@@ -33,6 +34,7 @@ class DispatchOps(RedisCore):
         """Enqueue many jobs in one round trip: one script call per task and batch, pipelined."""
         if not requests:
             return []
+        self.ensure_handshake()
         if not self._scripts_loaded:
             self.scripts.load_all(self.client)
             self._scripts_loaded = True

@@ -28,6 +28,7 @@ class SchedulingOps(RedisCore):
 
     def schedule_set(self, name: str, expected: str, config: str, next_ms: int | None) -> bool:
         """Compare-and-set one schedule (see lua/scheduler_set.lua); ``config=''`` deletes it."""
+        self.ensure_handshake()
         keys = [self.keys.schedules, self.keys.schedules_next]
         args = [name, expected, config, "" if next_ms is None else next_ms]
         return bool(self.scripts.scheduler_set(self.runner, keys, args))

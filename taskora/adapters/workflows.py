@@ -22,6 +22,7 @@ class WorkflowOps(RedisCore):
 
     def workflow_create(self, wf_id: str, fields: Mapping[str, Any], *, created_at: int, expire_at: int) -> None:
         """Write the workflow hash (one HSET: atomic) and index it (and its deadline, if any)."""
+        self.ensure_handshake()
         pipe = self.client.pipeline(transaction=False)
         pipe.hset(self.keys.workflow(wf_id), mapping=dict(fields))
         pipe.zadd(self.keys.workflows, {wf_id: created_at})
@@ -29,10 +30,14 @@ class WorkflowOps(RedisCore):
             pipe.zadd(self.keys.workflow_deadlines, {wf_id: expire_at})
         pipe.execute()
 
-    def workflow_advance(self, wf_id: str, node: int, result: str | bytes) -> tuple[str, list[ReadyNode]]:
-        """Mark ``node`` completed; returns the workflow state and the nodes now ready to run."""
-        reply = self.scripts.workflow_advance(
-            self.runner, [self.keys.workflow(wf_id)], [self.now_ms(), node, result, KEEP_FINISHED_MS])
+    def workflow_advance(self, wf_id: str, node: int, result: str | bytes, *,
+                         json_results: bool = False) -> tuple[str, list[ReadyNode]]:  # fmt: skip
+        """Mark ``node`` completed; returns the workflow state and the nodes now ready to run.
+
+        ``json_results``: results are JSON text, so a group's result is stored as the JSON array of its
+        members' results when it completes, as the TypeScript taskora stores it."""
+        args = [self.now_ms(), node, result, KEEP_FINISHED_MS, "1" if json_results else "0"]
+        reply = self.scripts.workflow_advance(self.runner, [self.keys.workflow(wf_id)], args)
         state = _text(reply[0])
         if state == "missing":
             return state, []
@@ -102,6 +107,7 @@ class WorkflowOps(RedisCore):
 
     def group_save(self, group_id: str, members_json: str, ttl_ms: int | None) -> None:
         """Store a group's member ids (JSON), replacing a previous save; expires after ``ttl_ms`` if given."""
+        self.ensure_handshake()
         self.client.set(self.keys.group_result(group_id), members_json, px=ttl_ms if ttl_ms else None)
 
     def group_load(self, group_id: str) -> str | None:

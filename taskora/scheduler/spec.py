@@ -504,6 +504,10 @@ def spec_from_wire(raw: Mapping[str, Any]) -> ScheduleSpec:
     raise ConfigurationError(f"schedule config: needs 'every' (ms) or 'cron', got {dict(raw)!r}")
 
 
+#: The order the TypeScript taskora writes a stored schedule's keys in (JSON.stringify keeps insertion order).
+WIRE_KEY_ORDER = ("task", "overlap", "onMissed", "data", "every", "cron", "timezone", "lastJobId", "lastRun")
+
+
 @dataclass(frozen=True)
 class ScheduleConfig:
     """One entry of the ``taskora:schedules`` hash (the name is the hash field, not part of the JSON).
@@ -543,7 +547,11 @@ class ScheduleConfig:
         return wire
 
     def to_json(self) -> str:
-        return json.dumps(self.to_wire(), separators=(",", ":"), sort_keys=True)
+        """The stored text: TypeScript's keys in TypeScript's order (recording 15), then ours sorted."""
+        wire = self.to_wire()
+        ordered = {k: wire[k] for k in WIRE_KEY_ORDER if k in wire}
+        ordered.update((k, wire[k]) for k in sorted(wire) if k not in ordered)
+        return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> ScheduleConfig:

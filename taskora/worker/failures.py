@@ -23,7 +23,14 @@ def error_message(error: BaseException) -> str:
 
 
 def error_text(error: BaseException) -> str:
-    """The ``error`` field of a failed job: ``Type: message``."""
+    """The ``error`` field of a failed job: the bare message, as the TypeScript taskora writes it (its
+    ``error.message``), or the type's name when the message is empty. The type is kept in ``errorDetail``
+    (see ``error_detail``), and shown by ``JobFailedError``."""
+    return error_message(error) or type(error).__name__
+
+
+def described(error: BaseException) -> str:
+    """``Type: message``, for an error quoted inside another one's message."""
     return f"{type(error).__name__}: {error_message(error)}"
 
 

@@ -27,7 +27,7 @@ from ..workflow import hooks as workflow_hooks
 from .cancels import CancelListener
 from .claims_ahead import ClaimsAhead
 from .executor import Executor, Outcome
-from .failures import error_text
+from .failures import described
 from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
 from .heartbeat import Heartbeat
 from .held import HeldJobs
@@ -283,7 +283,7 @@ class Worker:
         try:
             runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
         except (TypeError, ValueError) as exc:  # a field it cannot read: it would fail the same way every time
-            self.outcomes.fail_held(job, MalformedJobError(f"{job.task} job {job.id} cannot be run: {error_text(exc)}"))
+            self.outcomes.fail_held(job, MalformedJobError(f"{job.task} job {job.id} cannot be run: {described(exc)}"))
             return None
         with self.quarantine.admit(job.fields, self._lock_ttl_ms(task) / 1000):
             return self._run(runtime, feeder, lookahead)

@@ -11,7 +11,7 @@ from ..errors import MalformedJobError, RetryError, SerializationError, WorkerEr
 from ..retry import retry_delay_ms as retry_delay_ms_of
 from ..retry import should_retry
 from ..workflow import hooks as workflow_hooks
-from .failures import error_detail, error_text
+from .failures import described, error_detail, error_text
 from .reconnect import GaveUp, until_done
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class Outcomes:
             self.held.active.pop(job.id, None)
             self.held.reserved.pop(job.id, None)
         if not isinstance(error, MalformedJobError):
-            error = WorkerError(f"{job.task} job {job.id}: the worker failed handling it: {error_text(error)}")
+            error = WorkerError(f"{job.task} job {job.id}: the worker failed handling it: {described(error)}")
         text, detail = error_text(error), error_detail(error)
         try:
             if self.adapter.fail(job, text, detail=detail).status != "failed":
@@ -108,8 +108,8 @@ class Outcomes:
         result = self.adapter.fail(runtime.claimed, text, retry_delay_ms=retry_delay_ms, detail=error_detail(error),
                                    retry_data=retry_data, next_token=next_token, lock_ttl_ms=ttl)
         if result.status == "failed" and not self._has_failed_listener(task):
-            log.error("job %s (%s) failed after %d attempt(s): %s", runtime.id, task.name, runtime.attempt, text,
-                      exc_info=(type(error), error, error.__traceback__))
+            log.error("job %s (%s) failed after %d attempt(s): %s: %s", runtime.id, task.name, runtime.attempt,
+                      type(error).__name__, text, exc_info=(type(error), error, error.__traceback__))
         return result
 
     def _has_failed_listener(self, task: Task[Any, Any]) -> bool:

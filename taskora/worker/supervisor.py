@@ -376,8 +376,8 @@ class Supervisor:
             self._defer(f"fail {held.task}[{job_id}]", exc, self._fail_job_of_dead_child, job_id, held, error)
             return
         if result.status != "lost":
-            log.error("Task %s[%s] attempt %d %s: %s", held.task, job_id, held.attempt,
-                      "failed, will retry" if result.status == "retrying" else "failed", text)
+            log.error("Task %s[%s] attempt %d %s: %s: %s", held.task, job_id, held.attempt,
+                      "failed, will retry" if result.status == "retrying" else "failed", type(error).__name__, text)
 
 
 def _signal(pid: int, signum: int) -> None:

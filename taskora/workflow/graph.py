@@ -20,6 +20,7 @@ from ..errors import ConfigurationError
 from ..serialization import Serializer
 from ..task import check_job_id, check_meta
 from .signature import Chain, Chord, Chunks, Composable, Group, Signature
+from .wire import wire_name, wire_node
 
 
 @dataclass
@@ -61,18 +62,9 @@ class Graph:
 
     def to_wire(self) -> str:
         """The ``graph`` field of wire v6 (``nodes``/``terminal``/``name``), plus our additive node keys."""
-        nodes = []
-        for n in self.nodes:
-            item: dict[str, Any] = {"taskName": n.task, "deps": n.deps, "jobId": n.job_id, "_v": n.version}
-            if n.mode != "pipe" and n.data is not None:
-                item["data"] = n.data.decode("utf-8", "replace") if isinstance(n.data, bytes) else n.data
-            if n.mode != "bound":
-                item["mode"] = n.mode
-            if n.fanin:
-                item["fanin"] = True
-            nodes.append(item)
+        nodes = [wire_node(n.task, n.deps, n.job_id, n.version, n.mode, n.data, n.fanin) for n in self.nodes]
         return json.dumps({"nodes": nodes, "terminal": self.terminal, "name": self.name or ""},
-                          separators=(",", ":"))
+                          separators=(",", ":"), ensure_ascii=False)  # as JSON.stringify writes it
 
 
 class GraphBuilder:
@@ -157,7 +149,7 @@ def _node_opts(sig: Signature) -> dict[str, int]:
 def build_graph(root: Composable, serializer: Serializer, name: str | None = None) -> Graph:
     """Flatten ``root`` into a Graph with fresh job ids."""
     graph = GraphBuilder(serializer).build(root)
-    graph.name = name
+    graph.name = name or wire_name(root)
     return graph
 
 

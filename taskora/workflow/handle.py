@@ -6,9 +6,10 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CancelledError, JobFailedError, TaskoraError, TimeoutError
+from ..errors import CancelledError, JobFailedError, TaskoraError, TimeoutError, error_type_of
 from ..validation import typed_result
 from .store import WorkflowStore
+from .wire import wire_nodes, wire_terminals
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
 FINAL_STATES = frozenset({"completed", "failed", "cancelled"})
 #: How long ``result()`` waits on one final node's job before it looks at the workflow's own state again.
 WAIT_SLICE_S = 1.0
+#: Longest ``result()`` (with no timeout) waits for a workflow whose final jobs ended to end too: the lock
+#: ttl of a TypeScript worker, which advances after its ack (see ``_await_advance``).
+ADVANCE_GRACE_S = 30.0
 
 
 def _text(value: Any) -> str | None:
@@ -43,6 +47,9 @@ class WorkflowHandle:
     def nodes(self) -> list[dict[str, Any]]:
         """Per node: index, task, job id, deps and state (pending, waiting, completed, failed, cancelled)."""
         raw = self._store.get_all(self.id)
+        if raw.get("nodeCount") is None and raw.get("graph") is not None:  # made by TypeScript
+            return [{**node, "state": _text(raw.get(f"n:{node['index']}:state"))}
+                    for node in wire_nodes(_text(raw["graph"]) or "")]
         count = int(_text(raw.get("nodeCount")) or 0)
         out = []
         for i in range(count):
@@ -57,7 +64,9 @@ class WorkflowHandle:
         """(task, job id) of the nodes whose results make the workflow's result, in order."""
         if self.graph is not None:
             return [(self.graph.nodes[i].task, self.graph.nodes[i].job_id) for i in self.graph.terminal]
-        f = self._store.fields(self.id, ["terminals"])
+        f = self._store.fields(self.id, ["terminals", "graph"])
+        if f["terminals"] is None and f["graph"] is not None:  # made by TypeScript: only the graph JSON
+            return wire_terminals(_text(f["graph"]) or "")
         idx = [int(i) for i in (_text(f["terminals"]) or "").split(",") if i]
         names = [n for i in idx for n in (f"n:{i}:task", f"n:{i}:job")]
         values = self._store.fields(self.id, names) if names else {}
@@ -94,25 +103,61 @@ class WorkflowHandle:
                 # wait ends with the job, so the caller sees the cascade of a failure settled too.
                 if self.state() in FINAL_STATES:
                     return self._outcome()
+        self._await_advance(deadline, timeout)
         return self._outcome()
 
+    def _await_advance(self, deadline: float | None, timeout: float | None) -> None:
+        """Wait for the workflow to end once its final nodes' jobs did.
+
+        A Python worker advances a workflow before it acks the node's job, but a TypeScript worker acks
+        first and advances in a separate call: between the two the jobs are final and the workflow still
+        running. No event marks the advance, so this polls briefly, up to the caller's deadline (at most
+        ``ADVANCE_GRACE_S`` without one: a worker that died in that window never advances it)."""
+        limit = time.monotonic() + ADVANCE_GRACE_S
+        deadline = limit if deadline is None else deadline
+        pause = 0.002
+        while self.state() == "running":
+            if time.monotonic() >= deadline:
+                if deadline < limit:
+                    raise TimeoutError(f"workflow {self.id} did not finish within {timeout}s")
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
     def _outcome(self) -> Any:
-        f = self._store.fields(self.id, ["state", "error", "failedNode", "terminals", "listResult"])
+        f = self._store.fields(self.id, ["state", "error", "errorDetail", "failedNode", "terminals", "listResult",
+                                         "result"])
         state = _text(f["state"])
         if state == "completed":
-            idx = [int(i) for i in (_text(f["terminals"]) or "").split(",") if i]
-            raw = self._store.fields(self.id, [f"n:{i}:{name}" for i in idx for name in ("result", "task")])
-            values = [typed_result(self.app, _text(raw[f"n:{i}:task"]), self.app.serializer.loads(raw[f"n:{i}:result"]))
-                      for i in idx]  # fmt: skip
-            return values if _text(f["listResult"]) == "1" else values[0]
+            return self._completed_result(f)
         if state == "failed":
             node = _text(f["failedNode"])
             job = _text(self._store.fields(self.id, [f"n:{node}:job"])[f"n:{node}:job"]) if node else self.id
             task = _text(self._store.fields(self.id, [f"n:{node}:task"])[f"n:{node}:task"]) if node else None
-            raise JobFailedError(job or self.id, _text(f["error"]) or "unknown error", task)
+            raise JobFailedError(job or self.id, _text(f["error"]) or "unknown error", task,
+                                 error_type_of(f["errorDetail"]))
         if state == "cancelled":
             raise CancelledError(self.id, _text(f["error"]) or None)
         raise TaskoraError(f"workflow {self.id} is {state or 'unknown'} although its final nodes ended")
+
+    def _completed_result(self, f: dict[str, Any]) -> Any:
+        """The stored ``result`` (as TypeScript stores it, and we since wire-interop: a group's is the JSON
+        array of its members' results); assembled from the nodes' results when absent (a group of a
+        workflow stored before, or with a serializer other than JSON). Each value comes back as its task's
+        output model when it has one."""
+        listed = _text(f["listResult"]) == "1"
+        idx = [int(i) for i in (_text(f["terminals"]) or "").split(",") if i]
+        stored = self.app.serializer.loads(f["result"]) if f["result"] is not None else None
+        assemble = f["result"] is None or (listed and not isinstance(stored, list))
+        names = ("result", "task") if assemble else ("task",)
+        wanted = [f"n:{i}:{name}" for i in idx for name in names]
+        raw = self._store.fields(self.id, wanted) if wanted else {}
+        values: list[Any] = [self.app.serializer.loads(raw[f"n:{i}:result"]) for i in idx] if assemble else (
+            list(stored or ()) if listed else [stored])
+        tasks = [_text(raw.get(f"n:{i}:task")) for i in idx]
+        if len(tasks) == len(values):
+            values = [typed_result(self.app, task, value) for task, value in zip(tasks, values, strict=True)]
+        return values if listed else values[0]
 
     def cancel(self, reason: str | None = None) -> bool:
         """Cancel every pending and active node; returns False when the workflow had already ended."""

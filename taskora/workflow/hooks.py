@@ -11,6 +11,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ..errors import error_type_of
 from ..events import Event
 from .dispatch import job_request
 from .graph import node_input
@@ -36,7 +37,7 @@ def on_completed(app: Taskora, fields: dict[str, Any], payload: str | bytes) -> 
         return
     wf_id, node = where
     store = WorkflowStore(app.adapter)
-    _state, ready = store.advance(wf_id, node, payload)
+    _state, ready = store.advance(wf_id, node, payload, json_results=app.serializer.name == "json")
     requests = []
     for r in ready:
         data = node_input(app.serializer, r.mode, r.data, r.fanin, r.upstream)
@@ -113,7 +114,8 @@ def _settlement(n: OpenNode, final: str, error: str, detail: str, celery: bool,
     if not n.fanin:
         return n, "failed", error, detail
     job = failing_job.decode() if isinstance(failing_job, bytes) else failing_job
-    message = f"Dependency {job} raised {error}"
+    kind = error_type_of(detail)  # the stored error is the bare message; Celery names the type
+    message = f"Dependency {job} raised {kind + ': ' if kind else ''}{error}"
     chord_detail = json.dumps({"type": "DependencyFailedError", "module": "taskora.errors", "message": message,
                                "args": [message], "traceback": ""})
     return n, "failed", f"DependencyFailedError: {message}", chord_detail

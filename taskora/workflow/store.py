@@ -39,9 +39,10 @@ class WorkflowStore:
         self.adapter.workflow_create(wf_id, fields, created_at=now, expire_at=expire_at)
 
     # -- transitions --------------------------------------------------------------------------
-    def advance(self, wf_id: str, node: int, result: str | bytes) -> tuple[str, list[ReadyNode]]:
+    def advance(self, wf_id: str, node: int, result: str | bytes, *,
+                json_results: bool = False) -> tuple[str, list[ReadyNode]]:  # fmt: skip
         """Mark ``node`` completed; returns the workflow state and the nodes now ready to run."""
-        return self.adapter.workflow_advance(wf_id, node, result)
+        return self.adapter.workflow_advance(wf_id, node, result, json_results=json_results)
 
     def end(self, wf_id: str, final: str, *, node: int | None = None, error: str = "",
             detail: str = "") -> tuple[bool, list[OpenNode]]:  # fmt: skip

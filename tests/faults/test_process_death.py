@@ -19,7 +19,7 @@ def test_a_poison_job_in_prefork_fails_after_its_attempts(client: Taskora, start
     # Then each death is an attempt: after its three attempts the job fails, saying how its process died
     with pytest.raises(JobFailedError) as failed:
         handle.result(timeout=30)
-    assert failed.value.error == f"WorkerLostError: worker process died ({died}) while running this job"
+    assert failed.value.error == f"worker process died ({died}) while running this job"
     assert [r.split(":")[1] for r in runs(handle.id)] == ["1", "2", "3"]
     wait_until(lambda: f"Task poison[{handle.id}] attempt 3 failed: WorkerLostError" in worker.log(),
                what="the supervisor to log the failure")
@@ -91,7 +91,7 @@ def test_sys_exit_in_a_handler_fails_the_attempt_and_the_worker_carries_on(clien
     handle = client.dispatch("poison", {"how": "sysexit"})
     with pytest.raises(JobFailedError) as failed:
         handle.result(timeout=30)
-    assert failed.value.error == (f"WorkerLostError: poison job {handle.id}: the handler called sys.exit(3); the "
+    assert failed.value.error == (f"poison job {handle.id}: the handler called sys.exit(3); the "
                                   "attempt ends here, the worker carries on")
     assert len(runs(handle.id)) == 3
     assert client.dispatch("innocent", None).result(timeout=15) > 0
