@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -47,8 +48,8 @@ class ResultHandle(Generic[T]):
     def result(self, timeout: float | None = None) -> T:
         """The job's return value; raises JobFailedError, CancelledError, ExpiredError or TimeoutError.
 
-        An id with no job raises JobNotFoundError: at once without a timeout (no event would ever end the
-        wait), else when the timeout ends the wait (so a bounded wait costs no extra round trip).
+        An id with no job (never dispatched, or finished and trimmed by retention before this wait) raises
+        JobNotFoundError at once: the wait's first read of the job sees it missing.
         """
         if timeout is None and not self._created:
             self._check_exists()
@@ -64,8 +65,8 @@ class ResultHandle(Generic[T]):
         for forever (it raises JobNotFoundError instead)."""
         reader = self.app._events_reader()
         if timeout is not None:
-            return reader.wait(self.task, self.id, timeout)
-        while (fields := reader.wait(self.task, self.id, self.RECHECK_S)) is None:
+            return reader.wait(self.task, self.id, timeout, missing_ends=True)
+        while (fields := reader.wait(self.task, self.id, self.RECHECK_S, missing_ends=True)) is None:
             self._check_exists()
         return fields
 
@@ -87,8 +88,8 @@ class ResultHandle(Generic[T]):
             if not future.done():
                 future.set_result(fields)
 
-        unsubscribe = await loop.run_in_executor(None, self.app._events_reader().subscribe,
-                                                 self.task, self.id, on_final)
+        unsubscribe = await loop.run_in_executor(None, functools.partial(
+            self.app._events_reader().subscribe, self.task, self.id, on_final, missing_ends=True))
         try:
             fields = await self._await_final(future, timeout)
         except BaseException:
@@ -101,7 +102,10 @@ class ResultHandle(Generic[T]):
         loop = asyncio.get_running_loop()
         while True:
             try:
-                return await asyncio.wait_for(asyncio.shield(future), self.RECHECK_S if timeout is None else timeout)
+                fields = await asyncio.wait_for(asyncio.shield(future), self.RECHECK_S if timeout is None else timeout)
+                if not fields:  # no such job: the subscription saw it missing
+                    await loop.run_in_executor(None, self._check_exists)
+                return fields
             except asyncio.TimeoutError:
                 await loop.run_in_executor(None, self._check_exists)
                 if timeout is not None:

@@ -65,8 +65,12 @@ class EventStream:
         self._stopped = False
 
     # -- waiters ----------------------------------------------------------------------------------
-    def subscribe(self, task: str, job_id: str, callback: Callback) -> Callable[[], None]:
-        """Call ``callback(fields)`` once when the job is final; returns an unsubscribe function."""
+    def subscribe(self, task: str, job_id: str, callback: Callback, *,
+                  missing_ends: bool = False) -> Callable[[], None]:  # fmt: skip
+        """Call ``callback(fields)`` once when the job is final; returns an unsubscribe function. With
+        ``missing_ends``, at once with ``{}`` when there is no such job (never dispatched, or trimmed by
+        retention already: no event would come); without, a job not created yet (a workflow's later node) is
+        waited for."""
         delivered = threading.Event()
 
         def deliver_once(fields: dict[str, Any]) -> None:
@@ -80,9 +84,9 @@ class EventStream:
             self._waiting_on[task] += 1
         self.watch(task)
         fields = self.adapter.get_fields(task, job_id, RESULT_FIELDS)
-        if fields.get("state") in FINAL_STATES:
+        if fields.get("state") in FINAL_STATES or (missing_ends and fields.get("state") is None):
             self._pop_waiters(key)
-            deliver_once(fields)
+            deliver_once(fields if fields.get("state") else {})
 
         def unsubscribe() -> None:
             with self._lock:
@@ -95,7 +99,8 @@ class EventStream:
 
         return unsubscribe
 
-    def wait(self, task: str, job_id: str, timeout: float | None) -> dict[str, Any] | None:
+    def wait(self, task: str, job_id: str, timeout: float | None, *,
+             missing_ends: bool = False) -> dict[str, Any] | None:  # fmt: skip
         """Block until the job is final; returns its result fields, or None on timeout.
 
         When the reader is not reading the task's stream anyway (no other waiter, no listener), the
@@ -107,10 +112,10 @@ class EventStream:
             if alone:
                 self._alone_on[task] += 1
         if not alone:
-            return self._wait_shared(task, job_id, timeout)
+            return self._wait_shared(task, job_id, timeout, missing_ends)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            fields = self._wait_alone(task, job_id, deadline)
+            fields = self._wait_alone(task, job_id, deadline, missing_ends)
         except CONNECTION_ERRORS as exc:
             log.warning("reading the events of %s failed (%s); the shared reader takes over", task, exc)
             fields = _NOT_ALONE
@@ -118,16 +123,20 @@ class EventStream:
             with self._lock:
                 self._alone_on[task] -= 1
         if fields is _NOT_ALONE:
-            return self._wait_shared(task, job_id, None if deadline is None else max(0.0, deadline - time.monotonic()))
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            return self._wait_shared(task, job_id, left, missing_ends)
         return fields  # type: ignore[return-value]
 
-    def _wait_alone(self, task: str, job_id: str, deadline: float | None) -> dict[str, Any] | None | object:
+    def _wait_alone(self, task: str, job_id: str, deadline: float | None,
+                    missing_ends: bool) -> dict[str, Any] | None | object:  # fmt: skip
         got = self.adapter.stream_end_and_fields(task, job_id, RESULT_FIELDS)
         if got is None:
             return _NOT_ALONE
         position, fields = got
         if fields.get("state") in FINAL_STATES:
             return fields
+        if missing_ends and fields.get("state") is None:
+            return None  # no such job (or trimmed by retention already): no event will come; the caller says so
         stream = self.adapter.keys.events(task)
         while True:
             remaining = self.ALONE_BLOCK_S if deadline is None else deadline - time.monotonic()
@@ -143,7 +152,8 @@ class EventStream:
                         if final is not None:
                             return final
 
-    def _wait_shared(self, task: str, job_id: str, timeout: float | None) -> dict[str, Any] | None:
+    def _wait_shared(self, task: str, job_id: str, timeout: float | None,
+                     missing_ends: bool = False) -> dict[str, Any] | None:  # fmt: skip
         done = threading.Event()
         box: list[dict[str, Any]] = []
 
@@ -151,11 +161,10 @@ class EventStream:
             box.append(fields)
             done.set()
 
-        unsubscribe = self.subscribe(task, job_id, on_final)
+        unsubscribe = self.subscribe(task, job_id, on_final, missing_ends=missing_ends)
         if not done.wait(timeout):
             unsubscribe()
-            return box[0] if box else None
-        return box[0]
+        return box[0] if box and box[0] else None  # {}: no such job (the caller says so)
 
     # -- listeners --------------------------------------------------------------------------------
     def listen(self, task: str) -> None:

@@ -185,6 +185,18 @@ def _finishes(call: Callable[[], Any], within: float = 5.0) -> Any:
     return outcome[0]
 
 
+def test_a_wait_on_a_job_trimmed_before_it_raises_at_once(app: Taskora) -> None:
+    # Given a job that finished and was trimmed by retention before anyone waited on it
+    app.task("echo", lambda d: d)
+    handle = app.dispatch("echo", 1)
+    app.start()
+    assert handle.result(timeout=10) == 1
+    app.adapter.trim("echo", completed_age_ms=0, completed_count=0, failed_age_ms=0, failed_count=0)
+    # Then a bounded wait on it raises JobNotFoundError at once, not when its 60 s run out
+    raised = _finishes(lambda: app.handle("echo", handle.id).result(timeout=60), 10)
+    assert isinstance(raised, JobNotFoundError), raised
+
+
 def test_an_unbounded_wait_ends_when_its_job_is_removed(app: Taskora) -> None:
     # Given a waiting job, and waits without a timeout on it (no worker runs it)
     app.task("echo", lambda d: d)
