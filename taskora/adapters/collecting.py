@@ -23,6 +23,12 @@ class CollectOps(RedisCore):
         flushed, count = self.scripts.collect_push(self.runner, self.keys.queue(push.task), args)
         return int(flushed), int(count)
 
+    def collect_buffer_keys(self, task: str) -> list[str]:
+        """Every ``collect:*`` key of ``task`` (items, meta, flush-job pointer of every buffer), found by SCAN:
+        a buffer's own key is only known to its pushes, and a purge must find buffers whose timer is gone."""
+        pattern = _glob_escape(self.keys.task_prefix(task)) + "collect:*"
+        return [_text(k) for k in self.client.scan_iter(match=pattern, count=1000)]
+
     def collect_items(self, task: str, key: str) -> list[bytes]:
         """The buffered items, oldest first, in one LRANGE (a consistent snapshot); nothing changes."""
         return list(self.client.lrange(self.collect_key(task, key, "items"), 0, -1))
@@ -31,3 +37,8 @@ class CollectOps(RedisCore):
         """The buffer's ``count``/``firstAt``/``lastAt`` (empty when no buffer exists); nothing changes."""
         raw = self.client.hgetall(self.collect_key(task, key, "meta"))
         return {_text(k): _text(v) for k, v in raw.items()}
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` as a literal in a SCAN MATCH pattern (a task name may hold ``*``, ``?``, ``[`` or ``\\``)."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
