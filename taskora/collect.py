@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .adapters.base import CollectPush
+from .clock import TimedWork, register_timed_work
 from .durations import to_ms
 from .errors import ConfigurationError, TaskoraError, reject_unknown
 from .handles import ResultHandle
 from .ids import random_uuid
 
 if TYPE_CHECKING:
+    from .app import Taskora
     from .task import Task
 
 #: The keys of ``collect={...}``.
@@ -170,3 +172,33 @@ def inspect(task: Task[Any, Any], key: str) -> CollectBufferInfo | None:
 def _require_collect(task: Task[Any, Any], method: str) -> None:
     if task.options.collect is None:
         raise ConfigurationError(f"{task.name}.{method}: task {task.name!r} has no collect option")
+
+
+def flush(app: Taskora, task_name: str, key: str | None = None) -> int:
+    """Force ``task_name``'s buffer of ``key`` (None: every buffer) out now, each as a waiting batch job, as
+    ``max_size`` would; returns how many batch jobs that made (0 for a task without collect)."""
+    task = app.tasks.get(task_name)
+    if task is None or task.options.collect is None:
+        return 0
+    keys = app.adapter.collect_buffers(task_name) if key is None else [check_key(key, f"{task_name}.flush: key")]
+    made = 0
+    for buffer in keys:
+        taken = app.adapter.collect_flush(task_name, buffer, random_uuid(), task.options.version,
+                                          task.options.retry.attempts)
+        made += taken > 0
+    return made
+
+
+def _no_extra_moment(app: Taskora) -> int | None:
+    """A buffer's flush timer is a delayed job, which virtual time and workers already see; nothing more."""
+    return None
+
+
+def _nothing_to_run(app: Taskora) -> int:
+    """The claim fires a due flush timer (lua/lib/collect.lua drains the buffer into it)."""
+    return 0
+
+
+#: How TestRunner.flush (and advance_time, through the delayed set) reaches collect buffers (taskora/clock.py).
+TIMED_WORK = register_timed_work(TimedWork("collect", next_due=_no_extra_moment, run_due=_nothing_to_run,
+                                           flush=flush))

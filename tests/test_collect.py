@@ -337,3 +337,23 @@ def test_cancelling_a_timer_keeps_its_items_for_the_next_flush(vapp: Taskora, cl
     clock.advance(1)
     run_due(vapp)
     assert batches == [[1, 2]]
+
+
+def test_purge_clears_the_buffers_and_their_flush_jobs(vapp: Taskora, clock: VirtualClock) -> None:
+    """Purged items must not come back as part of a batch at the next push, and a buffer whose timer is gone
+    is purged too; purging a task whose name is a glob of another one leaves the other's buffers."""
+    col, batches = collector(vapp)
+    globby = vapp.task("col*", lambda items: None, collect={"key": "c1", "delay": "1s"})
+    col.dispatch(1), col.dispatch(2), globby.dispatch("other task")
+    orphan = vapp.adapter.keys.task_prefix("col") + "collect:other:"  # a buffer without a flush job
+    vapp.adapter.raw_client().rpush(orphan + "items", "3")
+    vapp.adapter.raw_client().hset(orphan + "meta", mapping={"count": 1, "firstAt": 1, "lastAt": 1})
+    assert vapp.adapter.purge("col*") == 1 and globby.peek_collect("c1") == []
+    assert col.peek_collect("c1") == [1, 2]  # "col*" is a task name here, never a pattern
+    assert vapp.adapter.purge("col") == 1  # c1's flush job
+    assert col.inspect_collect("c1") is None and col.peek_collect("other") == []
+    assert vapp.adapter.collect_buffer_keys("col") == []
+    col.dispatch(4)
+    clock.advance(0.5)
+    run_due(vapp)
+    assert batches == [[4]]

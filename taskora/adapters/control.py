@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .collecting import CollectOps
 from .reads import JobReads
 from .replies import _text
 
 
-class ControlOps(JobReads):
+class ControlOps(JobReads, CollectOps):
     """Operator actions on jobs and tasks (what the CLI, the inspector and the Celery control front send)."""
 
     def cancel(self, task: str, job_id: str, reason: str = "", *, terminate: str = "") -> str:
@@ -28,9 +29,12 @@ class ControlOps(JobReads):
         return int(self.scripts.dlq_retry(self.runner, self.keys.queue(task), args))
 
     def purge(self, task: str) -> int:
-        """Delete every waiting and delayed job of ``task``; returns how many."""
+        """Delete every waiting and delayed job of ``task`` and its collect buffers (items not yet flushed into a
+        job would otherwise come back as a batch at the next push); returns how many jobs."""
         ids = self.list_ids(task, "waiting") + self.list_ids(task, "delayed")
         pipe = self.client.pipeline(transaction=False)
+        for key in self.collect_buffer_keys(task):
+            pipe.delete(key)
         for job_id in ids:
             pipe.delete(self.keys.job(task, job_id), self.keys.logs(task, job_id))
         for name in ("wait", "prioritized", "delayed"):

@@ -208,6 +208,11 @@ def api_workflow(board: Board, request: Request) -> Any:
     return views.workflow(board.app, request.path_params["wf_id"])
 
 
+@_api()
+def api_versions(board: Board, request: Request) -> Any:
+    return views.versions(board.app, request.query_params.get("task") or None)
+
+
 # -- actions ----------------------------------------------------------------------------------------------
 @_api(write=True)
 def api_retry(board: Board, request: Request) -> Any:
@@ -323,6 +328,7 @@ def create_board(app: Taskora, *, auth: str | AuthHook | Literal[False] | None =
         Route("/api/workflows", api_workflows),
         Route("/api/workflows/{wf_id}", api_workflow),
         Route("/api/workflows/{wf_id}/cancel", api_cancel_workflow, methods=["POST"]),
+        Route("/api/versions", api_versions),
         Route("/api/events", api_events),
         *_metrics_route(),
     ]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, UnknownTaskError
 from ..inspector import STATES, Inspector, JobInfo
+from ..migration_status import MigrationStatus
 from ..urls import mask_url
 from ..workflow.inspect import list_workflows, show_workflow
 
@@ -143,6 +144,27 @@ def workflow(app: Taskora, wf_id: str) -> dict[str, Any] | None:
         node["layer"] = layer
     return {key: shown[key] for key in ("id", "name", "state", "error", "created_at", "nodes")} | {
         "result": _shown(shown["result"])}
+
+
+def versions(app: Taskora, task: str | None = None) -> dict[str, Any]:
+    """Per task (or only ``task``): its payload ``version`` and ``since``, its waiting and delayed jobs per
+    version, and ``canBumpSince``, the highest ``since`` no queued job would fall below (``raisable`` when that
+    is above the current one). Reads every queued job's ``_v``: a page for the operator planning a bump."""
+    names = [task] if task is not None else sorted(app.tasks)
+    for name in names:
+        _check_task(app, name)
+    return {"tasks": [_version_row(Inspector(app).migrations(name)) for name in names]}
+
+
+def _version_row(status: MigrationStatus) -> dict[str, Any]:
+    return {"task": status.task, "version": status.version, "since": status.since, "migrations": status.migrations,
+            "waiting": _by_version(status.queue.by_version), "delayed": _by_version(status.delayed.by_version),
+            "canBumpSince": status.can_bump_since, "raisable": status.can_bump_since > status.since}
+
+
+def _by_version(counts: dict[int, int]) -> dict[str, int]:
+    """JSON keys are strings: ``{"1": 3, "2": 10}``, lowest version first."""
+    return {str(version): counts[version] for version in sorted(counts)}
 
 
 def _layers(nodes: list[dict[str, Any]]) -> list[int]:

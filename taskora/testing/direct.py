@@ -1,9 +1,12 @@
 """``TestRunner.run``: call a task's handler directly, with its middleware and an inline retry loop.
 
-No queue is involved (the seeds' run-vs-execute): the data goes through the serializer as a dispatch
-would send it, the app's and the task's middleware run around the handler with a real ``ctx`` whose
-progress and logs go nowhere, and a failed attempt is retried at once while the task's retry policy
-allows it. The last error is raised as the handler raised it.
+No queue is involved (the seeds' run-vs-execute): the data is validated by the task's input schema and
+stamped with its payload version as ``dispatch`` would (a ``ValidationError`` is raised at the call, before
+any attempt), goes through the serializer as a dispatch would send it, is migrated and validated again and
+the result validated by the output schema as a worker does (the executor's own path). The app's and the
+task's middleware run around the handler with a real ``ctx`` whose progress and logs go nowhere, and a
+failed attempt is retried at once while the task's retry policy allows it. The last error is raised as the
+handler raised it.
 """
 
 from __future__ import annotations
@@ -42,19 +45,20 @@ class InlineRuntime(JobRuntime):
                           "timestamp": self._adapter.now_ms()})
 
 
-def run_inline(app: Taskora, task: Task[Any, Any], data: Any) -> Any:
-    """Run ``task``'s handler on ``data`` until it succeeds or its retry policy gives up; return its value."""
+def run_inline(app: Taskora, task: Task[Any, Any], data: Any, *, validate: bool = True) -> Any:
+    """Run ``task``'s handler on ``data`` until it succeeds or its retry policy gives up; return its value.
+    ``validate`` False skips the dispatch-side input check (``skip_validation``); the worker side always checks."""
     if task.handler is None:
         raise ConfigurationError(f"run: task {task.name!r} has no handler in this process (a contract?); "
                                  f"implement it before running it")
     executor = Executor(app)
     policy = task.options.retry
-    encoded = app.serializer.dumps(data)
+    encoded = app.serializer.dumps(task.io.for_dispatch(data, validate and app.validate_on_dispatch))
     job_id = random_uuid()
     attempt = 1
     while True:
         fields = {"id": job_id, "data": encoded, "attempt": str(attempt), "maxAttempts": str(policy.attempts),
-                  "ts": str(app.adapter.now_ms())}
+                  "ts": str(app.adapter.now_ms()), "_v": str(task.options.version)}
         outcome = executor.execute(InlineRuntime(app, task, fields))
         if outcome.kind == "completed":
             return outcome.result

@@ -83,12 +83,14 @@ class TestRunner:
         return self.app.task(*args, **kwargs)
 
     # -- running ------------------------------------------------------------------------------------
-    def run(self, task: Task[Any, Any] | str, data: Any = None) -> Any:
+    def run(self, task: Task[Any, Any] | str, data: Any = None, *, skip_validation: bool = False) -> Any:
         """Call the handler directly (no queue), middleware included, retrying inline per its policy.
 
-        Returns the handler's value; after the last attempt, raises the handler's own exception.
+        The input is validated (unless ``skip_validation``) and stamped with the task's version as a dispatch
+        would, then migrated/validated and the output validated as a worker would. Returns the handler's
+        value; after the last attempt, raises the handler's own exception (or the ``ValidationError``).
         """
-        return run_inline(self.app, self._local(task), data)
+        return run_inline(self.app, self._local(task), data, validate=not skip_validation)
 
     def dispatch(self, task: Task[Any, Any] | str, data: Any = None, **options: Any) -> ResultHandle[Any]:
         """Enqueue only (processed by ``process_all``, ``advance_time`` or ``execute``)."""
@@ -128,14 +130,14 @@ class TestRunner:
         return self.timeline.advance(to_ms(duration, name="advance_time"))
 
     def flush(self, task: Task[Any, Any] | str, key: str | None = None) -> int:
-        """Force ``task``'s collect buffers (one ``key``, or all) out now, then process the jobs that made."""
-        name = self._local(task).name
-        flushers = [work for work in timed_work() if work.flush is not None]
-        if not flushers:
-            raise ConfigurationError(f"flush({name!r}): no buffering feature (collect) is installed in this process")
-        for work in flushers:
-            assert work.flush is not None
-            work.flush(self.app, name, key)
+        """Force ``task``'s buffers (collect's, or another registered TimedWork's; one ``key``, or all) out now,
+        then process the batch jobs that made; returns how many jobs ran."""
+        local = self._local(task)
+        flushers = [work.flush for work in timed_work() if work.flush is not None]
+        flushed = sum(flush(self.app, local.name, key) for flush in flushers)
+        if not flushed and local.options.collect is None:
+            raise ConfigurationError(f"flush({local.name!r}): no buffering feature holds items of this task "
+                                     f"(it has no collect option)")
         return self.process_all()
 
     # -- reading ------------------------------------------------------------------------------------

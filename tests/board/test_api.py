@@ -251,3 +251,24 @@ def test_refreshing_pages_ping_the_workers_at_most_once_per_interval(app: Taskor
     roster.online()
     roster.online()
     assert asked == ["ping"] * 3
+
+
+def test_versions_show_queued_jobs_per_payload_version_and_when_since_can_be_raised(
+        make_app: Any) -> None:  # fmt: skip
+    old, new = make_app(), make_app()
+    old.task("mail", lambda d: d, version=2, migrate={2: lambda d: {**d, "v2": True}})
+    old.dispatch("mail", {"to": "a"}), old.dispatch("mail", {"to": "b"}), old.dispatch("mail", {"to": "c"}, delay="1h")
+    new.task("mail", lambda d: d, version=3, migrate={2: lambda d: {**d, "v2": True}, 3: lambda d: d})
+    new.task("plain", lambda d: d)
+    client, _ = board_client(new)
+
+    body = client.get("/api/versions").json()
+    mail = {"task": "mail", "version": 3, "since": 1, "migrations": 2, "waiting": {"2": 2}, "delayed": {"2": 1},
+            "canBumpSince": 2, "raisable": True}
+    plain = {"task": "plain", "version": 1, "since": 1, "migrations": 0, "waiting": {}, "delayed": {},
+             "canBumpSince": 1, "raisable": False}
+    assert body == {"tasks": [mail, plain]}
+    new.dispatch("mail", {"to": "d"}, delay="2h")
+    assert client.get("/api/versions?task=mail").json()["tasks"][0]["delayed"] == {"2": 1, "3": 1}
+    assert client.get("/api/versions?task=nope").status_code == 404
+    assert TestClient(create_board(new, auth=PASSWORD)).get("/api/versions").status_code == 401

@@ -202,6 +202,23 @@ async function workflowsPage() {
         el("td", {}, stateCell(w.state)), el("td", { class: "num" }, w.nodes), el("td", {}, when(w.created_at)))))];
 }
 
+async function versionsPage() {
+  const data = await api("versions");
+  const counts = (byVersion) => Object.entries(byVersion).map(([v, n]) => "v" + v + ": " + n).join(", ") || "-";
+  return [el("h1", {}, "Payload versions"),
+    el("p", { class: "muted" }, "Waiting and delayed jobs per payload version. Raise a task's since up to " +
+      "\"can raise since to\" without failing a queued job."),
+    el("table", { id: "versions" },
+      el("tr", {}, ["task", "version", "since", "migrations", "waiting", "delayed", "can raise since to"]
+        .map((h) => el("th", {}, h))),
+      data.tasks.map((t) => el("tr", { "data-task": t.task }, el("td", {}, t.task),
+        el("td", { class: "num" }, t.version), el("td", { class: "num since" }, t.since),
+        el("td", { class: "num" }, t.migrations), el("td", { class: "waiting" }, counts(t.waiting)),
+        el("td", { class: "delayed" }, counts(t.delayed)),
+        el("td", { class: "bump" + (t.raisable ? " raisable" : "") },
+          t.raisable ? t.canBumpSince : "no (" + t.since + ")"))))];
+}
+
 const SVG = "http://www.w3.org/2000/svg";
 function svg(tag, attrs, ...children) {
   const node = document.createElementNS(SVG, tag);
@@ -254,6 +271,7 @@ function route() {
   if (parts[0] === "dlq") return deadLetters;
   if (parts[0] === "schedules") return schedulesPage;
   if (parts[0] === "workflows") return workflowsPage;
+  if (parts[0] === "versions") return versionsPage;
   if (parts[0] === "workflow" && parts[1]) return () => workflowPage(parts[1]);
   return overview;
 }
