@@ -3,7 +3,8 @@
 matplotlib is a benchmark requirement only (bench/requirements.txt); without it the harness still
 writes its tables and says that no chart was drawn. A chart shows the medians of the table's
 rows of one scenario (p95 rows left out to keep the groups readable), one bar per library, with
-the min–max of the runs as error bars; a library with no number for a row has no bar there.
+the min–max of the runs as error bars (a log scale when the bars span more than 50×); a library
+with no number for a row has no bar there.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def _draw(plt, results: dict, libs: list[str], scenario: str, title: str, path: 
     stats = {(m, lib): summarize(values(results, lib, scenario, m)) for m, *_ in rows for lib in libs}
     if not any(stats.values()):
         return False
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(rows) * len(libs) / 3), 4.2))
+    fig, ax = plt.subplots(figsize=(min(14.0, max(6.0, 0.35 * len(rows) * len(libs))), 4.2))
     width = 0.8 / len(libs)
     for k, lib in enumerate(libs):
         xs, heights, errs = [], [], [[], []]
@@ -41,6 +42,9 @@ def _draw(plt, results: dict, libs: list[str], scenario: str, title: str, path: 
         ax.bar(xs, heights, width, yerr=errs, label=lib, color=COLORS.get(lib), capsize=2)
     ax.set_xticks(range(len(rows)), [f"{label}\n({unit}{' ↑' if higher else ' ↓'})"
                                      for _m, label, unit, higher in rows], fontsize=8)
+    medians = [st["median"] for st in stats.values() if st and st["median"] > 0]
+    if medians and max(medians) / min(medians) > 50:  # sub-ms next to 100s of ms: bars stay visible
+        ax.set_yscale("log")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, ncols=min(4, len(libs)))
     fig.tight_layout()

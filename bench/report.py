@@ -33,6 +33,7 @@ METRICS = [
     ("latency", "burst_p95_ms", "pickup p95, unpaced", "ms", False),
     ("latency", "burst_p99_ms", "pickup p99, unpaced", "ms", False),
     ("latency_load", "load_rate", "under load: arrival rate (50 % of own max)", "jobs/s", None),
+    ("latency_load", "load_achieved", "under load: arrival rate achieved", "jobs/s", None),
     ("latency_load", "load_pickup_p50_ms", "under load: pickup p50", "ms", False),
     ("latency_load", "load_pickup_p99_ms", "under load: pickup p99", "ms", False),
     ("latency_load", "load_rt_p50_ms", "under load: round trip p50", "ms", False),
