@@ -24,7 +24,11 @@ dramatiq.set_broker(broker)
 QUEUE = "default"
 
 
-@dramatiq.actor(actor_name="bench_noop", queue_name=QUEUE, max_retries=0, store_results=STORE_RESULTS)
+# store_results is an option of the Results middleware: Dramatiq refuses it when none is installed
+RESULT_OPTIONS = {"store_results": True} if STORE_RESULTS else {}
+
+
+@dramatiq.actor(actor_name="bench_noop", queue_name=QUEUE, max_retries=0, **RESULT_OPTIONS)
 def noop(data):
     started_at = time.time()
     stamp(data, started_at)
