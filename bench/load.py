@@ -19,13 +19,13 @@ from pathlib import Path
 from . import stamps
 from .scenarios import (
     Context,
-    _first_job,
-    _has_results,
-    _ms_percentiles,
-    _notes,
-    _process,
     enqueue_single,
+    first_job,
+    ms_percentiles,
+    reason_cells,
+    run_process,
     start_worker,
+    stores_results,
 )
 from .workers import wait_for_stamps
 
@@ -38,14 +38,14 @@ def measured_rate(ctx: Context, pool: tuple[str, int]) -> float:
     """Half the lower of one producer's enqueue rate and the worker's processing rate, measured now."""
     enqueue = enqueue_single(ctx)["jobs_per_s"]
     ctx.redis.flushall()  # this process's driver stays connected: no wait for other clients
-    process = _process(ctx, *pool)["jobs_per_s"]
+    process = run_process(ctx, *pool)["jobs_per_s"]
     ctx.redis.flushall()
     return LOAD_FRACTION * min(enqueue, process)
 
 
 def _arrivals(ctx: Context, rate: float, seconds: float) -> list[float]:
     """Dispatch on a fixed schedule for ``seconds``; every PROBE_EVERY-th also waits for its result."""
-    driver, probe = ctx.driver, _has_results(ctx)
+    driver, probe = ctx.driver, stores_results()
     count = max(1, int(rate * seconds))
     round_trips = []
     start = time.perf_counter()
@@ -69,11 +69,11 @@ def latency_load(ctx: Context) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-stamps-") as tmp:
         path = str(Path(tmp) / "stamps")
         with start_worker(ctx.lib, *pool, ctx.url, path) as worker:
-            _first_job(ctx, worker, path)
+            first_job(ctx, worker, path)
             t0 = time.perf_counter()
             round_trips = _arrivals(ctx, rate, ctx.load_seconds)
             achieved = count / (time.perf_counter() - t0)
             wait_for_stamps(path, 1 + count, 60 + ctx.load_seconds, worker)
         pickups = [start - sent for i, sent, start, _e in stamps.read(path) if i >= 0 and sent]
-    rt = _ms_percentiles("load_rt", round_trips) if round_trips else _notes("load_rt", "results ignored")
-    return {"load_rate": rate, "load_achieved": achieved, **_ms_percentiles("load_pickup", pickups), **rt}
+    rt = ms_percentiles("load_rt", round_trips) if round_trips else reason_cells("load_rt", "results ignored")
+    return {"load_rate": rate, "load_achieved": achieved, **ms_percentiles("load_pickup", pickups), **rt}

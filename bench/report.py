@@ -110,9 +110,9 @@ def note(results: dict, lib: str, scenario: str, metric: str) -> str | None:
 def _ratio(stats: dict, lib: str, others: list[str], higher: bool | None) -> str:
     """``lib``'s median over the best median among ``others`` (best: highest, or lowest for ↓)."""
     mine = stats.get(lib)
-    found = [stats[o]["median"] for o in others if stats.get(o) and stats[o]["median"]]
-    if not mine or not found or higher is None:
-        return "–"
+    found = [stats[o]["median"] for o in others if stats.get(o) and stats[o]["median"] > 0]
+    if not mine or mine["median"] <= 0 or not found or higher is None:
+        return "–"  # a negative memory delta (freed below the baseline) has no meaningful ratio
     best = max(found) if higher else min(found)
     return f"{mine['median'] / best:.2f}×"
 

@@ -148,7 +148,7 @@ def enqueue_bulk(ctx: Context) -> dict:
     return {"jobs_per_s": n / (time.perf_counter() - t0)}
 
 
-def _process(ctx: Context, pool: str, concurrency: int) -> dict:
+def run_process(ctx: Context, pool: str, concurrency: int) -> dict:
     """N jobs enqueued first, then a worker started: N / (last handler end - first handler start)."""
     n, driver = ctx.sizes.process, ctx.driver
     driver_class(ctx.lib).worker_argv(pool, concurrency)  # raises Unsupported before any set-up
@@ -179,15 +179,15 @@ def _check_each_once(seen: list[int], n: int) -> None:
 
 
 def process_c1(ctx: Context) -> dict:
-    return _process(ctx, *config.PROCESS_POOLS["process_c1"])
+    return run_process(ctx, *config.PROCESS_POOLS["process_c1"])
 
 
 def process_threads100(ctx: Context) -> dict:
-    return _process(ctx, *config.PROCESS_POOLS["process_threads100"])
+    return run_process(ctx, *config.PROCESS_POOLS["process_threads100"])
 
 
 def process_prefork2(ctx: Context) -> dict:
-    return _process(ctx, *config.PROCESS_POOLS["process_prefork2"])
+    return run_process(ctx, *config.PROCESS_POOLS["process_prefork2"])
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -208,23 +208,23 @@ def _first_round_trip(ctx: Context, worker: Worker, timeout: float = 60.0) -> No
             worker.check_alive()
 
 
-def _has_results(ctx: Context) -> bool:
+def stores_results() -> bool:
     """Whether this configuration stores results (``BENCH_RESULTS``), i.e. a round trip exists."""
     from .appenv import STORE_RESULTS
 
     return STORE_RESULTS
 
 
-def _first_job(ctx: Context, worker: Worker, path: str) -> None:
+def first_job(ctx: Context, worker: Worker, path: str) -> None:
     """Wait for the worker to be up: a first round trip, or its first stamp without results."""
-    if _has_results(ctx):
+    if stores_results():
         _first_round_trip(ctx, worker)
         return
     ctx.driver.dispatch({"i": -1})
     wait_for_stamps(path, 1, 60, worker)
 
 
-def _ms_percentiles(prefix: str, seconds: list[float]) -> dict:
+def ms_percentiles(prefix: str, seconds: list[float]) -> dict:
     return {f"{prefix}_p{q}_ms": percentile(seconds, q) * 1000 for q in (50, 95, 99)}
 
 
@@ -248,8 +248,8 @@ def latency(ctx: Context) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-stamps-") as tmp:
         path = str(Path(tmp) / "stamps")
         with start_worker(ctx.lib, *config.LATENCY_POOL, ctx.url, path) as worker:
-            _first_job(ctx, worker, path)
-            round_trips = _round_trips(ctx) if _has_results(ctx) else []
+            first_job(ctx, worker, path)
+            round_trips = _round_trips(ctx) if stores_results() else []
             expected = 1 + len(round_trips) + (s.warmup - 1 if round_trips else 0) + s.pickups
             _pickup_loop(driver, s.pickups, s.pickup_rate)
             wait_for_stamps(path, expected, 60, worker)
@@ -258,8 +258,8 @@ def latency(ctx: Context) -> dict:
         records = [(i, started - dispatched) for i, dispatched, started, _e in stamps.read(path) if dispatched]
     paced = [lat for i, lat in records if i < BURST_OFFSET]
     burst = [lat for i, lat in records if i >= BURST_OFFSET]
-    rt = _ms_percentiles("rt", round_trips) if round_trips else _notes("rt", "results ignored")
-    return {**rt, **_ms_percentiles("pickup", paced), **_ms_percentiles("burst", burst)}
+    rt = ms_percentiles("rt", round_trips) if round_trips else reason_cells("rt", "results ignored")
+    return {**rt, **ms_percentiles("pickup", paced), **ms_percentiles("burst", burst)}
 
 
 def _round_trips(ctx: Context) -> list[float]:
@@ -275,7 +275,7 @@ def _round_trips(ctx: Context) -> list[float]:
     return round_trips
 
 
-def _notes(prefix: str, why: str) -> dict:
+def reason_cells(prefix: str, why: str) -> dict:
     """Percentile cells that hold a reason instead of a number (the table prints it)."""
     return {f"{prefix}_p{q}_ms": why for q in (50, 95, 99)}
 
@@ -337,7 +337,7 @@ def calibration(ctx: Context) -> dict:
                 times.append(time.perf_counter() - t)
             out[f"{name}_per_s"] = n / (time.perf_counter() - t0)
             out[f"{name}_p50_ms"] = percentile(times, 50) * 1000
-        return {**out, **_ms_percentiles("bare_pickup", bare), **_ms_percentiles("bare_rt", bare_round_trips)}
+        return {**out, **ms_percentiles("bare_pickup", bare), **ms_percentiles("bare_rt", bare_round_trips)}
     finally:
         client.close()
 

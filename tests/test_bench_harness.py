@@ -98,3 +98,12 @@ def test_an_app_refuses_an_unknown_results_mode() -> None:
                           env={"PATH": "/usr/bin:/bin", "BENCH_RESULTS": "maybe"})
     assert done.returncode == 1
     assert "BENCH_RESULTS='maybe'" in done.stderr
+
+
+def test_no_ratio_against_a_negative_memory_delta() -> None:
+    results = {"taskora": {"memory": [{"completed_bytes_per_job": 160.0}]},
+               "huey": {"memory": [{"completed_bytes_per_job": -14.0}]},
+               "celery": {"memory": [{"completed_bytes_per_job": 400.0}]}}
+    text = report.table(results, {}, ["taskora", "huey", "celery"], 1, ["memory"], "stored")
+    row = dict(zip(_row(text, "scenario"), _row(text, "Redis memory per completed job"), strict=True))
+    assert row["taskora ÷ best peer"] == "0.40×"  # against celery's 400 B, not huey's -14 B
