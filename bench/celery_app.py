@@ -5,14 +5,12 @@ bench/celery_app.py and bench/compat_app.py are the same file except for the imp
 harness warns when they drift apart. Each setting is justified in bench/README.md.
 """
 
-import os
 import time
 
 from celery import Celery
 
+from .appenv import REDIS_URL, STORE_RESULTS
 from .stamps import stamp
-
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 app = Celery("bench", broker=REDIS_URL, backend=REDIS_URL)
 app.conf.update(
@@ -23,7 +21,7 @@ app.conf.update(
     worker_prefetch_multiplier=4,
     worker_disable_rate_limits=True,
     task_track_started=False,
-    task_ignore_result=False,
+    task_ignore_result=not STORE_RESULTS,  # BENCH_RESULTS=stored|ignored
     broker_connection_retry_on_startup=True,
 )
 

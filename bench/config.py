@@ -23,15 +23,23 @@ class Sizes:
     pickup_rate: float = 200.0  # jobs per second of the paced pickup loop
     warmup: int = 20  # untimed jobs that open connections and load scripts first
     timeout: float = 240.0  # bound of one scenario subprocess, seconds
+    load_seconds: float = 30.0  # duration of the steady arrivals of latency_load (--load-seconds)
 
 
 QUICK = Sizes(enqueue_single=300, enqueue_bulk=1000, process=300, round_trips=50, pickups=50,
-              memory=1000, calibration=1000, timeout=60.0)
+              memory=1000, calibration=1000, timeout=60.0, load_seconds=1.0)
 FULL = Sizes(enqueue_single=5000, enqueue_bulk=20000, process=5000, round_trips=500, pickups=1000,
              memory=10000, calibration=20000)
 
-LIBRARIES = ("taskora", "compat", "celery")  # table columns, in this order; celery is the baseline
+# table columns, in this order; celery is the baseline of the ratio columns
+LIBRARIES = ("taskora", "compat", "dramatiq", "huey", "taskiq", "rq", "arq", "celery")
+PEERS = ("dramatiq", "huey", "taskiq", "rq", "arq", "celery")  # "taskora ÷ best peer" compares with these
 BASELINE = "celery"
+# --quick's default --only: all eight take ~6 minutes on 2 shared cores (worker start-up and shutdown
+# dominate at these sizes: Taskiq, RQ and arq spend 5-20 s per scenario), past CI's ~2-minute budget;
+# Huey, the quickest peer to start, keeps the peer code path (bench/lib_<peer>.py) exercised in CI.
+QUICK_LIBRARIES = ("taskora", "compat", "huey", "celery")
+RESULT_MODES = ("stored", "ignored")  # --results: results kept by every library, or not at all
 
 # scenario name -> (pool, concurrency) of the worker it starts, for the process scenarios
 PROCESS_POOLS = {
@@ -42,4 +50,4 @@ PROCESS_POOLS = {
 LATENCY_POOL = ("threads", 10)
 MEMORY_POOL = ("threads", 10)
 
-SCENARIOS = ("enqueue_single", "enqueue_bulk", *PROCESS_POOLS, "latency", "memory")
+SCENARIOS = ("enqueue_single", "enqueue_bulk", *PROCESS_POOLS, "latency", "latency_load", "memory")

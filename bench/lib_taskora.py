@@ -44,32 +44,7 @@ class TaskoraDriver:
         handle.result(timeout=timeout)
 
     def verify(self, handles: list, timeout: float) -> None:
-        """Nothing left waiting, active or delayed, and nothing failed.
-
-        Read from the wire layout (wireVersion 6) rather than through the handles because taskora's
-        default retention keeps only the last 100 completed jobs, so most handles' jobs are gone
-        by design once the run is over.
-        """
-        prefix = f"taskora:{{{TASK_NAME}}}"
-        client = redis.Redis.from_url(self.redis_url)
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                pipe = client.pipeline(transaction=False)
-                pipe.llen(f"{prefix}:wait").zcard(f"{prefix}:prioritized").llen(f"{prefix}:active")
-                pipe.zcard(f"{prefix}:delayed").zcard(f"{prefix}:failed")
-                wait, prioritized, active, delayed, failed = pipe.execute()
-                if failed:
-                    raise RuntimeError(f"{failed} jobs failed")
-                if wait + prioritized + active + delayed == 0:
-                    return
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"jobs still pending after {timeout:.0f}s "
-                                       f"(wait {wait}, prioritized {prioritized}, active {active}, "
-                                       f"delayed {delayed})")
-                time.sleep(0.01)
-        finally:
-            client.close()
+        verify_drained(self.redis_url, timeout)
 
     @classmethod
     def worker_argv(cls, pool: str, concurrency: int) -> list[str]:
@@ -78,3 +53,33 @@ class TaskoraDriver:
 
     def close(self) -> None:
         self.app.close()
+
+
+def verify_drained(redis_url: str, timeout: float) -> None:
+    """Nothing left waiting, active or delayed, and nothing failed.
+
+    Read from the wire layout (wireVersion 6) rather than through the handles because taskora's
+    default retention keeps only the last 100 completed jobs (none with ``keep_result=False``), so
+    most handles' jobs are gone by design once the run is over. taskora's Celery front uses the
+    same layout, so its driver verifies with this too when results are ignored.
+    """
+    prefix = f"taskora:{{{TASK_NAME}}}"
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            pipe = client.pipeline(transaction=False)
+            pipe.llen(f"{prefix}:wait").zcard(f"{prefix}:prioritized").llen(f"{prefix}:active")
+            pipe.zcard(f"{prefix}:delayed").zcard(f"{prefix}:failed")
+            wait, prioritized, active, delayed, failed = pipe.execute()
+            if failed:
+                raise RuntimeError(f"{failed} jobs failed")
+            if wait + prioritized + active + delayed == 0:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"jobs still pending after {timeout:.0f}s "
+                                   f"(wait {wait}, prioritized {prioritized}, active {active}, "
+                                   f"delayed {delayed})")
+            time.sleep(0.01)
+    finally:
+        client.close()

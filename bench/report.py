@@ -1,4 +1,4 @@
-"""Statistics and the results table: median of the runs with min and max, ratios to Celery.
+"""Statistics and the results tables: median of the runs with min and max, ratios to the peers.
 
 Kept free of library imports so a scenario subprocess can use ``percentile`` cheaply and the table
 can be rebuilt from a saved JSON file.
@@ -14,7 +14,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from .config import BASELINE
+from .config import BASELINE, PEERS
 
 # (scenario, metric, label, unit, higher is better), in table order
 METRICS = [
@@ -32,6 +32,12 @@ METRICS = [
     ("latency", "burst_p50_ms", "pickup p50, unpaced", "ms", False),
     ("latency", "burst_p95_ms", "pickup p95, unpaced", "ms", False),
     ("latency", "burst_p99_ms", "pickup p99, unpaced", "ms", False),
+    ("latency_load", "load_rate", "under load: arrival rate (50 % of own max)", "jobs/s", None),
+    ("latency_load", "load_achieved", "under load: arrival rate achieved", "jobs/s", None),
+    ("latency_load", "load_pickup_p50_ms", "under load: pickup p50", "ms", False),
+    ("latency_load", "load_pickup_p99_ms", "under load: pickup p99", "ms", False),
+    ("latency_load", "load_rt_p50_ms", "under load: round trip p50", "ms", False),
+    ("latency_load", "load_rt_p99_ms", "under load: round trip p99", "ms", False),
     ("memory", "waiting_bytes_per_job", "Redis memory per waiting job", "B", False),
     ("memory", "completed_bytes_per_job", "Redis memory per completed job", "B", False),
 ]
@@ -45,7 +51,8 @@ CALIBRATION = [
     ("calibration", "bare_rt_p50_ms", "bare round trip p50 (LPUSH → BLPOP → LPUSH → BLPOP)", "ms", False),
     ("calibration", "bare_rt_p99_ms", "bare round trip p99", "ms", False),
 ]
-PACKAGES = ("taskora", "celery", "kombu", "billiard", "redis", "hiredis")
+PACKAGES = ("taskora", "celery", "kombu", "billiard", "dramatiq", "huey", "taskiq", "taskiq-redis", "rq", "arq",
+            "redis", "hiredis", "matplotlib")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -71,9 +78,9 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:,.0f}"
 
 
-def _cell(stats: dict | None, unit: str, failed: bool, runs: int) -> str:
+def _cell(stats: dict | None, unit: str, note: str | None, failed: bool, runs: int) -> str:
     if stats is None:
-        return "error" if failed else "–"
+        return "error" if failed else f"*{note}*" if note else "–"
     text = _fmt(stats["median"], unit)
     if stats["n"] > 1:
         text += f" ({_fmt(stats['min'], unit)}–{_fmt(stats['max'], unit)})"
@@ -82,26 +89,59 @@ def _cell(stats: dict | None, unit: str, failed: bool, runs: int) -> str:
     return text
 
 
-def _values(results: dict, lib: str, scenario: str, metric: str) -> list[float]:
-    return [run[metric] for run in results.get(lib, {}).get(scenario, []) if metric in run]
+def _runs(results: dict, lib: str, scenario: str) -> list[dict]:
+    return results.get(lib, {}).get(scenario, [])
 
 
-def table(results: dict, errors: dict, libs: list[str], runs: int, scenarios: list[str]) -> str:
-    """The comparison table in Markdown; ratios are library ÷ Celery of the medians."""
-    others = [lib for lib in libs if lib != BASELINE]
-    ratio_cols = [lib for lib in others if BASELINE in libs]
-    head = ["scenario", "unit"] + libs + [f"{lib} ÷ {BASELINE}" for lib in ratio_cols]
+def values(results: dict, lib: str, scenario: str, metric: str) -> list[float]:
+    """The numbers measured for one cell (a run may hold a reason string instead: not a number)."""
+    return [run[metric] for run in _runs(results, lib, scenario) if isinstance(run.get(metric), (int, float))]
+
+
+def note(results: dict, lib: str, scenario: str, metric: str) -> str | None:
+    """Why a cell has no number: the library cannot do the scenario, or the metric does not apply."""
+    for run in _runs(results, lib, scenario):
+        why = run.get(metric, run.get("unsupported"))
+        if isinstance(why, str):
+            return why
+    return None
+
+
+def _ratio(stats: dict, lib: str, others: list[str], higher: bool | None) -> str:
+    """``lib``'s median over the best median among ``others`` (best: highest, or lowest for ↓)."""
+    mine = stats.get(lib)
+    found = [stats[o]["median"] for o in others if stats.get(o) and stats[o]["median"] > 0]
+    if not mine or mine["median"] <= 0 or not found or higher is None:
+        return "–"  # a negative memory delta (freed below the baseline) has no meaningful ratio
+    best = max(found) if higher else min(found)
+    return f"{mine['median'] / best:.2f}×"
+
+
+def _ratio_columns(libs: list[str]) -> list[tuple[str, str, list[str]]]:
+    """(heading, library, libraries compared with): taskora ÷ best peer, then ÷ Celery."""
+    cols = []
+    peers = [lib for lib in libs if lib in PEERS]
+    if "taskora" in libs and peers:
+        cols.append(("taskora ÷ best peer", "taskora", peers))
+    if BASELINE in libs:
+        cols += [(f"{lib} ÷ {BASELINE}", lib, [BASELINE]) for lib in ("taskora", "compat") if lib in libs]
+    return cols
+
+
+def table(results: dict, errors: dict, libs: list[str], runs: int, scenarios: list[str], mode: str) -> str:
+    """One results configuration's table in Markdown, with the ratio columns of _ratio_columns."""
+    ratios = _ratio_columns(libs)
+    head = ["scenario", "unit"] + libs + [heading for heading, _lib, _others in ratios]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
     for scenario, metric, label, unit, higher in METRICS:
         if scenario not in scenarios:
             continue
-        stats = {lib: summarize(_values(results, lib, scenario, metric)) for lib in libs}
-        row = [label, unit + (" ↑" if higher else " ↓")]
-        row += [_cell(stats[lib], unit, f"{lib}/{scenario}" in errors, runs) for lib in libs]
-        base = stats.get(BASELINE)
-        for lib in ratio_cols:
-            ok = stats[lib] and base and base["median"]
-            row.append(f"{stats[lib]['median'] / base['median']:.2f}×" if ok else "–")
+        stats = {lib: summarize(values(results, lib, scenario, metric)) for lib in libs}
+        arrow = "" if higher is None else " ↑" if higher else " ↓"
+        row = [label, unit + arrow]
+        row += [_cell(stats[lib], unit, note(results, lib, scenario, metric),
+                      f"{lib}/{scenario}/{mode}" in errors, runs) for lib in libs]
+        row += [_ratio(stats, lib, others, higher) for _heading, lib, others in ratios]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -109,8 +149,8 @@ def table(results: dict, errors: dict, libs: list[str], runs: int, scenarios: li
 def calibration_table(results: dict, runs: int) -> str:
     lines = ["| calibration | unit | value |", "|---|---|---:|"]
     for scenario, metric, label, unit, higher in CALIBRATION:
-        stats = summarize(_values(results, "redis", scenario, metric))
-        lines.append(f"| {label} | {unit}{' ↑' if higher else ' ↓'} | {_cell(stats, unit, False, runs)} |")
+        stats = summarize(values(results, "redis", scenario, metric))
+        lines.append(f"| {label} | {unit}{' ↑' if higher else ' ↓'} | {_cell(stats, unit, None, False, runs)} |")
     return "\n".join(lines)
 
 
@@ -148,8 +188,14 @@ def _commit() -> str:
         return ""
 
 
+MODE_TITLES = {
+    "stored": "results stored (every library keeps each job's result in Redis)",
+    "ignored": "results ignored (no result written: ignore_result, keep_result=False, no result backend)",
+}
+
+
 def render(doc: dict) -> str:
-    """The whole report (header, table, calibration, errors) from the JSON document of a session."""
+    """The whole report (header, a table per results configuration, calibration, errors)."""
     m = doc["machine"]
     pkgs = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
     out = [
@@ -159,13 +205,15 @@ def render(doc: dict) -> str:
         f"{m['redis_server']}; {pkgs}; commit {m.get('commit') or '?'}; "
         f"load average at start {m.get('load_average', '?')}.",
         "",
-        "Cells: median (min–max) over the runs. ↑ higher is better, ↓ lower is better; "
-        f"the ratio columns divide the medians by {BASELINE}'s.",
-        "",
-        table(doc["results"], doc["errors"], doc["libs"], doc["runs"], doc["scenarios"]),
-        "",
-        calibration_table(doc["results"], doc["runs"]),
+        "Cells: median (min–max) over the runs; *italics*: why there is no number. ↑ higher is better, "
+        "↓ lower is better; the ratio columns divide medians (taskora ÷ the best of the peers "
+        f"{', '.join(PEERS)} in that row; ÷ {BASELINE}). Latency under load: "
+        f"{doc.get('load_seconds', '?')} s of steady arrivals per library.",
     ]
+    for mode in doc.get("result_modes", ["stored"]):
+        out += ["", f"### {MODE_TITLES[mode]}", "",
+                table(doc["results"].get(mode, {}), doc["errors"], doc["libs"], doc["runs"], doc["scenarios"], mode)]
+    out += ["", "### calibration", "", calibration_table(doc["results"].get("calibration", {}), doc["runs"])]
     if doc["errors"]:
         out += ["", "Errors:"] + [f"- {key}, {msg}" for key, msgs in sorted(doc["errors"].items()) for msg in msgs]
     if doc.get("skipped"):

@@ -8,6 +8,7 @@ written in bench/README.md; the docstrings here say how.
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import tempfile
@@ -18,18 +19,28 @@ import redis
 
 from . import bare_pickup, config, stamps
 from .report import percentile
+from .unsupported import Unsupported
 from .workers import REPO_ROOT, Worker, wait_for_stamps, worker_env
+
+# library -> (driver module, driver class); importing a driver module does not import its library
+DRIVERS = {
+    "taskora": ("lib_taskora", "TaskoraDriver"),
+    "compat": ("lib_celery", "CompatDriver"),
+    "celery": ("lib_celery", "CeleryDriver"),
+    "dramatiq": ("lib_dramatiq", "DramatiqDriver"),
+    "rq": ("lib_rq", "RQDriver"),
+    "arq": ("lib_arq", "ArqDriver"),
+    "huey": ("lib_huey", "HueyDriver"),
+    "taskiq": ("lib_taskiq", "TaskiqDriver"),
+}
 
 
 def driver_class(lib: str) -> type:
     """A library's driver class; importing it does not import the library itself."""
-    if lib in ("celery", "compat"):
-        from . import lib_celery
-        return lib_celery.CeleryDriver if lib == "celery" else lib_celery.CompatDriver
-    if lib == "taskora":
-        from .lib_taskora import TaskoraDriver
-        return TaskoraDriver
-    raise ValueError(f"unknown library {lib!r}")
+    if lib not in DRIVERS:
+        raise ValueError(f"unknown library {lib!r}")
+    module, name = DRIVERS[lib]
+    return getattr(importlib.import_module(f"{__package__}.{module}"), name)
 
 
 def load_driver(lib: str):
@@ -44,6 +55,10 @@ class Context:
         self.lib, self.url, self.sizes = lib, url, sizes
         self.redis = redis.Redis.from_url(url)
         self._driver = None
+        # latency under load (bench/load.py): rate and pool from the harness (None: measure here)
+        self.load_rate: float | None = None
+        self.load_pool: tuple[str, int] | None = None
+        self.load_seconds: float = sizes.load_seconds
 
     @property
     def driver(self):
@@ -61,8 +76,16 @@ class Context:
 
 
 def start_worker(lib: str, pool: str, concurrency: int, url: str, stamp_file: str | None) -> Worker:
-    """Start a library's worker with its own command (from the driver class: no app, no connection)."""
-    return Worker(driver_class(lib).worker_argv(pool, concurrency), worker_env(url, stamp_file))
+    """Start a library's worker with its own command (from the driver class: no app, no connection).
+
+    Raises ``Unsupported`` when the library has no such pool; a driver's ``worker_env()`` (if it has
+    one) adds the environment variables its worker is tuned with.
+    """
+    cls = driver_class(lib)
+    argv = cls.worker_argv(pool, concurrency)
+    env = worker_env(url, stamp_file)
+    env.update(getattr(cls, "worker_env", dict)())
+    return Worker(argv, env)
 
 
 def wait_clients(client: redis.Redis, expected: int = 1, timeout: float = 15.0) -> None:
@@ -102,15 +125,21 @@ def enqueue_single(ctx: Context) -> dict:
     n, driver = ctx.sizes.enqueue_single, ctx.driver
     _warm_up(ctx)
     payloads = [{"i": i} for i in range(n)]
+    each = getattr(driver, "dispatch_each", None)  # asyncio drivers: one coroutine for the loop
     t0 = time.perf_counter()
-    for payload in payloads:
-        driver.dispatch(payload)
+    if each is not None:
+        each(payloads)
+    else:
+        for payload in payloads:
+            driver.dispatch(payload)
     return {"jobs_per_s": n / (time.perf_counter() - t0)}
 
 
 def enqueue_bulk(ctx: Context) -> dict:
     """N jobs in batches of ``bulk_batch`` with the library's batch call, no worker: N / elapsed."""
     n, driver = ctx.sizes.enqueue_bulk, ctx.driver
+    if not driver.can_batch():
+        raise Unsupported("no bulk enqueue")
     driver.dispatch_batch([{"i": -1} for _ in range(ctx.sizes.warmup)])
     batches = _chunks([{"i": i} for i in range(n)], ctx.sizes.bulk_batch)
     t0 = time.perf_counter()
@@ -119,9 +148,10 @@ def enqueue_bulk(ctx: Context) -> dict:
     return {"jobs_per_s": n / (time.perf_counter() - t0)}
 
 
-def _process(ctx: Context, pool: str, concurrency: int) -> dict:
+def run_process(ctx: Context, pool: str, concurrency: int) -> dict:
     """N jobs enqueued first, then a worker started: N / (last handler end - first handler start)."""
     n, driver = ctx.sizes.process, ctx.driver
+    driver_class(ctx.lib).worker_argv(pool, concurrency)  # raises Unsupported before any set-up
     handles = enqueue_untimed(driver, [{"i": i} for i in range(n)], ctx.sizes.bulk_batch)
     with tempfile.TemporaryDirectory(prefix="bench-stamps-") as tmp:
         path = str(Path(tmp) / "stamps")
@@ -149,15 +179,15 @@ def _check_each_once(seen: list[int], n: int) -> None:
 
 
 def process_c1(ctx: Context) -> dict:
-    return _process(ctx, *config.PROCESS_POOLS["process_c1"])
+    return run_process(ctx, *config.PROCESS_POOLS["process_c1"])
 
 
 def process_threads100(ctx: Context) -> dict:
-    return _process(ctx, *config.PROCESS_POOLS["process_threads100"])
+    return run_process(ctx, *config.PROCESS_POOLS["process_threads100"])
 
 
 def process_prefork2(ctx: Context) -> dict:
-    return _process(ctx, *config.PROCESS_POOLS["process_prefork2"])
+    return run_process(ctx, *config.PROCESS_POOLS["process_prefork2"])
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -178,7 +208,23 @@ def _first_round_trip(ctx: Context, worker: Worker, timeout: float = 60.0) -> No
             worker.check_alive()
 
 
-def _ms_percentiles(prefix: str, seconds: list[float]) -> dict:
+def stores_results() -> bool:
+    """Whether this configuration stores results (``BENCH_RESULTS``), i.e. a round trip exists."""
+    from .appenv import STORE_RESULTS
+
+    return STORE_RESULTS
+
+
+def first_job(ctx: Context, worker: Worker, path: str) -> None:
+    """Wait for the worker to be up: a first round trip, or its first stamp without results."""
+    if stores_results():
+        _first_round_trip(ctx, worker)
+        return
+    ctx.driver.dispatch({"i": -1})
+    wait_for_stamps(path, 1, 60, worker)
+
+
+def ms_percentiles(prefix: str, seconds: list[float]) -> dict:
     return {f"{prefix}_p{q}_ms": percentile(seconds, q) * 1000 for q in (50, 95, 99)}
 
 
@@ -202,15 +248,9 @@ def latency(ctx: Context) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-stamps-") as tmp:
         path = str(Path(tmp) / "stamps")
         with start_worker(ctx.lib, *config.LATENCY_POOL, ctx.url, path) as worker:
-            _first_round_trip(ctx, worker)
-            for _ in range(s.warmup - 1):
-                driver.result(driver.dispatch({"i": -1}), timeout=10)
-            round_trips = []
-            for i in range(s.round_trips):
-                t0 = time.perf_counter()
-                driver.result(driver.dispatch({"i": i}), timeout=10)
-                round_trips.append(time.perf_counter() - t0)
-            expected = s.warmup + s.round_trips + s.pickups
+            first_job(ctx, worker, path)
+            round_trips = _round_trips(ctx) if stores_results() else []
+            expected = 1 + len(round_trips) + (s.warmup - 1 if round_trips else 0) + s.pickups
             _pickup_loop(driver, s.pickups, s.pickup_rate)
             wait_for_stamps(path, expected, 60, worker)
             _pickup_loop(driver, s.pickups, None, first=BURST_OFFSET)
@@ -218,8 +258,26 @@ def latency(ctx: Context) -> dict:
         records = [(i, started - dispatched) for i, dispatched, started, _e in stamps.read(path) if dispatched]
     paced = [lat for i, lat in records if i < BURST_OFFSET]
     burst = [lat for i, lat in records if i >= BURST_OFFSET]
-    return {**_ms_percentiles("rt", round_trips), **_ms_percentiles("pickup", paced),
-            **_ms_percentiles("burst", burst)}
+    rt = ms_percentiles("rt", round_trips) if round_trips else reason_cells("rt", "results ignored")
+    return {**rt, **ms_percentiles("pickup", paced), **ms_percentiles("burst", burst)}
+
+
+def _round_trips(ctx: Context) -> list[float]:
+    """Warm-up round trips, then the timed ones: dispatch, block until the result is there."""
+    driver = ctx.driver
+    for _ in range(ctx.sizes.warmup - 1):
+        driver.result(driver.dispatch({"i": -1}), timeout=10)
+    round_trips = []
+    for i in range(ctx.sizes.round_trips):
+        t0 = time.perf_counter()
+        driver.result(driver.dispatch({"i": i}), timeout=10)
+        round_trips.append(time.perf_counter() - t0)
+    return round_trips
+
+
+def reason_cells(prefix: str, why: str) -> dict:
+    """Percentile cells that hold a reason instead of a number (the table prints it)."""
+    return {f"{prefix}_p{q}_ms": why for q in (50, 95, 99)}
 
 
 def _used_memory(client: redis.Redis) -> int:
@@ -279,7 +337,7 @@ def calibration(ctx: Context) -> dict:
                 times.append(time.perf_counter() - t)
             out[f"{name}_per_s"] = n / (time.perf_counter() - t0)
             out[f"{name}_p50_ms"] = percentile(times, 50) * 1000
-        return {**out, **_ms_percentiles("bare_pickup", bare), **_ms_percentiles("bare_rt", bare_round_trips)}
+        return {**out, **ms_percentiles("bare_pickup", bare), **ms_percentiles("bare_rt", bare_round_trips)}
     finally:
         client.close()
 
@@ -294,3 +352,12 @@ SCENARIOS = {
     "memory": memory,
     "calibration": calibration,
 }
+
+
+def _latency_load(ctx: Context) -> dict:
+    from .load import latency_load  # bench/load.py imports this module
+
+    return latency_load(ctx)
+
+
+SCENARIOS["latency_load"] = _latency_load

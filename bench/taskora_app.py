@@ -5,19 +5,17 @@ variable) so that the only difference measured is the library. taskora's default
 are; see bench/README.md.
 """
 
-import os
 import time
 
 from taskora import Taskora
 
+from .appenv import REDIS_URL, STORE_RESULTS
 from .stamps import stamp
-
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 app = Taskora(REDIS_URL)
 
 
-@app.task("bench-noop")
+@app.task("bench-noop", keep_result=STORE_RESULTS)  # BENCH_RESULTS=stored|ignored
 def noop(data):
     started_at = time.time()
     stamp(data, started_at)

@@ -115,6 +115,15 @@ def stop_all_workers(*_args) -> None:
         sys.exit(1)
 
 
+def wait_until(ready, timeout: float, what: str, interval: float = 0.01) -> None:
+    """Poll ``ready()`` until it is true; ``TimeoutError(what)`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} after {timeout:.0f}s")
+        time.sleep(interval)
+
+
 def wait_for_stamps(path: str, n: int, timeout: float, worker: Worker | None = None) -> None:
     """Block until ``path`` holds ``n`` records; bounded by ``timeout``, cut short by a dead worker."""
     deadline = time.monotonic() + timeout

@@ -1,0 +1,34 @@
+"""What every benchmark app module reads from its environment, in one place.
+
+The harness runs each library's app in several processes (the measuring child, its workers, the
+memory scenario's producer); all of them must agree on the Redis URL, on whether results are
+stored, and (for libraries whose concurrency is an app setting rather than a worker flag) on the
+worker's concurrency. The harness sets these variables; an app module reads them at import.
+"""
+
+from __future__ import annotations
+
+import os
+
+URL_ENV = "BENCH_REDIS_URL"
+RESULTS_ENV = "BENCH_RESULTS"  # "stored" (default) or "ignored"
+CONCURRENCY_ENV = "BENCH_CONCURRENCY"  # read by apps whose concurrency is a setting (arq)
+RESULT_MODES = ("stored", "ignored")
+
+REDIS_URL = os.environ.get(URL_ENV, "redis://127.0.0.1:6379/0")
+
+
+def results_mode() -> str:
+    """The results configuration of this process; a wrong value is an error, not a silent default."""
+    mode = os.environ.get(RESULTS_ENV, "stored")
+    if mode not in RESULT_MODES:
+        raise ValueError(f"{RESULTS_ENV}={mode!r}: expected one of {', '.join(RESULT_MODES)}")
+    return mode
+
+
+STORE_RESULTS = results_mode() == "stored"
+
+
+def concurrency(default: int = 1) -> int:
+    """The worker concurrency the harness asked for (apps that take it as a setting)."""
+    return int(os.environ.get(CONCURRENCY_ENV, default))

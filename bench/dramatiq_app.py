@@ -1,0 +1,35 @@
+"""The benchmark's Dramatiq project: the same no-op actor on a RedisBroker (settings: bench/README.md).
+
+Results are stored through Dramatiq's own ``Results`` middleware and its Redis backend when
+``BENCH_RESULTS=stored``; with ``ignored`` the middleware is not installed at all, which is how a
+Dramatiq user who never reads results runs it.
+"""
+
+import time
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.results import Results
+from dramatiq.results.backends import RedisBackend
+
+from .appenv import REDIS_URL, STORE_RESULTS
+from .stamps import stamp
+
+broker = RedisBroker(url=REDIS_URL)
+result_backend = RedisBackend(url=REDIS_URL) if STORE_RESULTS else None
+if result_backend is not None:
+    broker.add_middleware(Results(backend=result_backend))
+dramatiq.set_broker(broker)
+
+QUEUE = "default"
+
+
+# store_results is an option of the Results middleware: Dramatiq refuses it when none is installed
+RESULT_OPTIONS = {"store_results": True} if STORE_RESULTS else {}
+
+
+@dramatiq.actor(actor_name="bench_noop", queue_name=QUEUE, max_retries=0, **RESULT_OPTIONS)
+def noop(data):
+    started_at = time.time()
+    stamp(data, started_at)
+    return None

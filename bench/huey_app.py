@@ -1,0 +1,23 @@
+"""The benchmark's Huey project: a RedisHuey and the same no-op task (settings: bench/README.md).
+
+``blocking=True`` (Huey's default) dequeues with BRPOP; ``notify_result=True`` lets a caller wait
+for a result with BLPOP instead of polling. Huey stores no result for a task returning ``None``
+unless ``store_none=True``, so the stored configuration sets it (the no-op returns ``None``).
+"""
+
+import time
+
+from huey import RedisHuey
+
+from .appenv import REDIS_URL, STORE_RESULTS
+from .stamps import stamp
+
+huey = RedisHuey("bench", url=REDIS_URL, results=STORE_RESULTS, store_none=STORE_RESULTS,
+                 blocking=True, notify_result=True)
+
+
+@huey.task(name="bench-noop")
+def noop(data):
+    started_at = time.time()
+    stamp(data, started_at)
+    return None

@@ -1,0 +1,63 @@
+"""The Dramatiq side: ``actor.send`` to a RedisBroker, the ``dramatiq`` worker command.
+
+Dramatiq has no bulk enqueue (``group(...).run()`` sends its messages one by one), so the bulk
+scenario says so. Its worker polls Redis with a backoff capped by ``dramatiq_worker_timeout``; the
+environment of the worker sets that cap and the prefetch (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from .unsupported import Unsupported
+
+WORKER_ENV = {
+    "dramatiq_queue_prefetch": "1000",  # messages fetched per worker process per Redis round trip
+    "dramatiq_worker_timeout": "100",  # ms: ceiling of the idle poll backoff (default 1000)
+}
+
+
+class DramatiqDriver:
+    """Dispatch, result waits, verification and the worker command of bench/dramatiq_app.py."""
+
+    name = "dramatiq"
+    app_module = "bench.dramatiq_app"
+
+    def __init__(self) -> None:
+        self.module = importlib.import_module(self.app_module)
+        self.task = self.module.noop
+
+    def dispatch(self, payload: dict):
+        return self.task.send(payload)
+
+    def can_batch(self) -> bool:
+        return False
+
+    def dispatch_batch(self, payloads: list[dict]) -> list:
+        raise Unsupported("no bulk enqueue")
+
+    def result(self, handle, timeout: float) -> None:
+        if self.module.result_backend is None:
+            raise Unsupported("results ignored")
+        handle.get_result(backend=self.module.result_backend, block=True, timeout=int(timeout * 1000))
+
+    def verify(self, handles: list, timeout: float) -> None:
+        """The queue (and its delay queue) drained and nothing dead-lettered."""
+        broker = self.module.broker
+        broker.join(self.module.QUEUE, timeout=int(timeout * 1000))
+        dead = broker.client.zcard(f"dramatiq:{self.module.QUEUE}.XQ")
+        if dead:
+            raise RuntimeError(f"{dead} messages dead-lettered")
+
+    @classmethod
+    def worker_env(cls) -> dict[str, str]:
+        return dict(WORKER_ENV)
+
+    @classmethod
+    def worker_argv(cls, pool: str, concurrency: int) -> list[str]:
+        processes, threads = {"solo": (1, 1), "threads": (1, concurrency), "prefork": (concurrency, 1)}[pool]
+        return [sys.executable, "-m", "dramatiq", cls.app_module, "-p", str(processes), "-t", str(threads)]
+
+    def close(self) -> None:
+        self.module.broker.close()
