@@ -61,7 +61,7 @@ def _task_defaults(app: Any, task: Any) -> dict[str, Any]:
 
 def _timing(app: Any, options: dict[str, Any]) -> tuple[float, float | None, str | None, str | None]:
     """(delay s, ttl s, eta ISO, expires ISO) from countdown/eta/expires."""
-    from .base import seconds_until
+    from .base import as_utc, seconds_until
 
     countdown, eta, expires = options.get("countdown"), options.get("eta"), options.get("expires")
     if countdown is None and eta is None and expires is None:  # most calls: no clock, no timezone to resolve
@@ -77,6 +77,8 @@ def _timing(app: Any, options: dict[str, Any]) -> tuple[float, float | None, str
         exp_iso = datetime.fromtimestamp(now.timestamp() + remaining, tz=timezone.utc).isoformat()
         ttl = max(0.001, remaining - delay)
     eta_text = datetime.fromtimestamp(eta_iso, tz=timezone.utc).isoformat() if eta_iso is not None else None
+    if isinstance(eta, datetime) and countdown is None:  # the ETA as sent, to the microsecond (Celery's header)
+        eta_text = as_utc(eta, tz).isoformat()
     return delay, ttl, eta_text, exp_iso
 
 
