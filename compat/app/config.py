@@ -82,7 +82,7 @@ _TABLE: dict[str, dict[str, Any]] = {
         "serializer": "json", "backend_transport_options": {}, "chord_retry_interval": 1.0,
         "chord_join_timeout": 3.0, "backend_max_sleep_between_retries_ms": 10000,
         "backend_max_retries": float("inf"), "backend_base_sleep_between_retries_ms": 10,
-        "backend_always_retry": False,
+        "backend_always_retry": False, "chord_expires": None, "failure_expires": None,
     },
     "task": {
         "acks_late": False, "acks_on_failure_or_timeout": True, "always_eager": False, "annotations": None,
