@@ -27,6 +27,7 @@ from taskora.ids import random_uuid
 from ..exceptions import EncodeError, OperationalError
 from ..signals import after_task_publish, before_task_publish
 from . import _execute
+from ._properties import message_properties
 from .task import settings_of
 
 __all__ = ["publish", "native_priority", "broker_errors", "send_on_commit"]
@@ -207,8 +208,9 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     body = (args, kwargs, {"callbacks": meta.get("link"), "errbacks": meta.get("link_error")})
     message_headers = {"lang": "py", "task": name, "id": task_id, "shadow": shadow, "eta": eta_iso,
                        "expires": expires_iso, "retries": merged.get("retries", 0), **headers}
+    meta["properties"] = message_properties(task_id, merged)
     before_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
-                             headers=message_headers, properties={"correlation_id": task_id}, declare=[],
+                             headers=message_headers, properties=meta["properties"], declare=[],
                              retry_policy=None)
     engine = app._engine_task(task, name, merged["queue"])
     steps = (app.conf.get("broker_transport_options") or {}).get("priority_steps")
