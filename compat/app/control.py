@@ -16,7 +16,7 @@ from typing import Any
 
 from ._control_extras import ControlExtrasMixin, InspectExtrasMixin
 from ._inspect_requests import celery_name, celery_stats, request_info, scheduled_entry
-from ._revoked_ids import tell_workers_revoked
+from ._revoked_ids import mark_unstarted_revoked, tell_workers_revoked
 
 __all__ = ["Control", "Inspect", "celery_name"]
 
@@ -31,12 +31,15 @@ class Control(ControlExtrasMixin):
         self.app = app
 
     def revoke(self, task_id: str | Iterable[str], destination: Any = None, terminate: bool = False,
-               signal: str = "SIGTERM", **kwargs: Any) -> None:  # fmt: skip
+               signal: str = "SIGTERM", reply: bool = False, timeout: float = 1.0,
+               **kwargs: Any) -> list[dict[str, Any]] | None:  # fmt: skip
         """Revoke the job(s): one not started yet is REVOKED at once and never runs.
 
         A running one is told to stop (``ctx.signal``) and ends REVOKED when it does; with ``terminate=True`` it
         is REVOKED at once and its worker stops the handler: a prefork child gets ``signal`` and is replaced, a
-        thread gets :class:`taskora.worker.terminate.Terminated` raised inside the handler.
+        thread gets :class:`taskora.worker.terminate.Terminated` raised inside the handler. An id with no job
+        is stored REVOKED unless a state says it started elsewhere (Celery 5.7's worker does the same). The
+        live workers are told the ids (``inspect().revoked()``); with ``reply=True`` their answers are returned.
 
         Raises:
             ValueError: ``signal`` is not a signal name or number (nothing is revoked).
@@ -45,12 +48,16 @@ class Control(ControlExtrasMixin):
 
         ids = [task_id] if isinstance(task_id, str) else list(task_id)
         signame = _signal_name(signal) if terminate else ""
+        without_job = []
         for job_id in ids:
             handle = AsyncResult(job_id, app=self.app)._handle()
-            if handle is not None:
-                reason = "terminated" if terminate else "revoked"
-                handle.app.adapter.cancel(handle.task, handle.id, reason, terminate=signame)
-        tell_workers_revoked(self.app, ids, destination)
+            if handle is None:
+                without_job.append(job_id)
+                continue
+            reason = "terminated" if terminate else "revoked"
+            handle.app.adapter.cancel(handle.task, handle.id, reason, terminate=signame)
+        mark_unstarted_revoked(self.app, without_job)
+        return tell_workers_revoked(self.app, ids, destination, reply=reply, timeout=timeout)
 
     def terminate(self, task_id: str | Iterable[str], destination: Any = None, signal: str = "SIGTERM",
                   **kwargs: Any) -> None:  # fmt: skip

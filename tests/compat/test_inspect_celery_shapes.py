@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from taskora.compat import Celery
+from taskora.compat import Celery, states
 from taskora.compat.contrib.testing.worker import start_worker
 
 from .celery_helpers import CeleryWorker, wait_until
@@ -177,3 +177,15 @@ def test_commands_answer_from_the_workers_app_not_the_current_one(redis_url):
         other.close()
         worker_app.close()
 
+
+
+def test_revoke_with_reply_returns_the_workers_answers_and_marks_ids_without_a_job(worker_and_client):
+    worker, client = worker_and_client
+    started_elsewhere, never_sent = str(uuid.uuid4()), str(uuid.uuid4())
+    client.backend.store_result(started_elsewhere, {"hostname": "other@host"}, states.STARTED)
+    replies = client.control.revoke([started_elsewhere, never_sent], reply=True, timeout=5)
+    [answer] = replies
+    assert set(answer) == {worker.hostname} and "flagged as revoked" in answer[worker.hostname]["ok"]
+    assert client.backend.get_state(started_elsewhere) == states.STARTED  # that worker owns its state
+    assert client.backend.get_state(never_sent) == states.REVOKED
+    assert client.control.revoke(str(uuid.uuid4())) is None  # no reply asked: nothing awaited

@@ -56,3 +56,14 @@ def test_broker_pool_acquire_timeout_is_a_known_setting():
         assert "broker_pool_acquire_timeout" in app.conf.table(with_defaults=True)
     finally:
         app.close()
+
+
+def test_a_retried_task_keeps_its_integer_priority(app):
+    @app.task(bind=True, name="props.retry_priority", max_retries=1)
+    def retry_priority(self):
+        if self.request.retries:
+            return self.request.delivery_info["priority"]
+        raise self.retry(countdown=0.05)
+
+    with start_worker(app, pool="threads", perform_ping_check=False):
+        assert app.tasks["props.retry_priority"].apply_async(priority=7).get(timeout=10) == 7
