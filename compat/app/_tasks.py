@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
@@ -10,6 +11,7 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ._pydantic import pydantic_wrapper
 from .registry import TaskRegistry, check_task_name
 from .task import Task
 
@@ -19,6 +21,8 @@ __all__ = ["TaskMixin", "django_task_cls"]
 _Task = Task
 
 #: The base of an app's tasks under Django (Celery's Django fixup switches ``task_cls`` to it).
+#: Celery's ``@task(pydantic=True, ...)`` options (``compat.app._pydantic``).
+PYDANTIC_OPTIONS = ("pydantic", "pydantic_strict", "pydantic_context", "pydantic_dump_kwargs")
 DJANGO_TASK_CLS = "taskora.compat.contrib.django.task:DjangoTask"
 
 
@@ -107,9 +111,9 @@ class TaskMixin:
                        **options: Any) -> _Task:  # fmt: skip
         from .registry import build_task
 
-        for key in ("shared", "lazy", "filter", "pydantic", "pydantic_strict", "pydantic_context",
-                    "pydantic_dump_kwargs"):
+        for key in ("shared", "lazy", "filter"):
             options.pop(key, None)
+        pydantic = {key: options.pop(key, None) for key in PYDANTIC_OPTIONS}
         name = check_task_name(name or self.gen_task_name(fun.__name__, fun.__module__))
         existing = self._tasks.get(name)
         if existing is not None and getattr(existing, "__wrapped__", None) is not fun:
@@ -117,7 +121,13 @@ class TaskMixin:
             return existing
         if existing is not None:
             return existing
-        task = build_task(self, fun, name, base or self.Task, bind, options)
+        run: Any = fun
+        if pydantic["pydantic"] is True:
+            run = pydantic_wrapper(self, fun, name, bool(pydantic["pydantic_strict"]), pydantic["pydantic_context"],
+                                   pydantic["pydantic_dump_kwargs"])  # fmt: skip
+            options["_dump_pydantic_arguments"] = staticmethod(functools.partial(run.dump_arguments, bound=bind))
+        task = build_task(self, run, name, base or self.Task, bind, options)
+        task.__wrapped__ = fun  # the function as written, also under the pydantic wrapper
         self._register(task)
         return task
 

@@ -217,6 +217,8 @@ class Task:
     resultrepr_maxsize: int = 1024
     abstract: bool = True
     Request = "celery.worker.request:Request"
+    #: ``pydantic=True`` tasks: dumps the models a caller passes (``compat.app._pydantic``).
+    _dump_pydantic_arguments: Any = None
     Strategy = "celery.worker.strategy:default"
 
     MaxRetriesExceededError = exc_mod.MaxRetriesExceededError
@@ -392,6 +394,8 @@ class Task:
         app = self._get_app()
         if (self.typing if self.typing is not None else app.strict_typing):
             self.check_arguments(*args, **kwargs)
+        if self._dump_pydantic_arguments is not None and options.get("serializer") != "pickle":
+            args, kwargs = self._dump_pydantic_arguments(args, kwargs)  # pydantic=True: models travel as dumps
         if app.conf.task_always_eager:
             args, kwargs = app.round_trip(args, kwargs)
             return self.apply(args, kwargs, task_id=task_id or random_uuid(), link=link, link_error=link_error,
