@@ -37,7 +37,7 @@ def app(request):
         return Total(total=(point.x + point.y) * (scale.x if scale else 1))
 
     @app.task(pydantic=True, bind=True, name="pyd.bound")
-    def bound(self, point: "Point") -> "Total":
+    def bound(self, point: Point) -> Total:  # string annotations at run time (__future__), as in Celery's suite
         return Total(total=point.x * point.y + self.request.retries)
 
     @app.task(name="pyd.plain")
