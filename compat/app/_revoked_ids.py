@@ -17,19 +17,22 @@ __all__ = ["NOT_STARTED_STATES", "REVOKE_COMMAND", "mark_unstarted_revoked", "te
 #: States of a task no worker has started: a revoke may record REVOKED over them.
 NOT_STARTED_STATES = (PENDING, RECEIVED, RETRY, REJECTED)
 
+#: How long ``revoke(reply=True)`` waits for answers when no timeout is given (Celery's default).
+DEFAULT_REPLY_TIMEOUT = 1.0
 #: The control command the workers answer (``compat.worker.inspect_commands.revoke``).
 REVOKE_COMMAND = "revoke"
 
 
 def tell_workers_revoked(app: Any, task_ids: Iterable[str], destination: Any = None, *, reply: bool = False,
-                         timeout: float = 1.0) -> list[dict[str, Any]] | None:  # fmt: skip
+                         timeout: float | None = 1.0) -> list[dict[str, Any]] | None:  # fmt: skip
     """Publish the ids to the workers (all, or ``destination``); with ``reply``, ``[{node: answer}, ...]`` of
-    those answering within ``timeout``, else nothing is awaited."""
+    those answering within ``timeout`` (None: Celery's 1 s), else nothing is awaited."""
     ids = [str(task_id) for task_id in task_ids]
     if not ids:
         return [] if reply else None
     targets = [destination] if isinstance(destination, str) else destination
-    replies = app.__taskora_app__.broadcast(REVOKE_COMMAND, args={"task_id": ids}, timeout=timeout if reply else 0.0,
+    wait = (DEFAULT_REPLY_TIMEOUT if timeout is None else timeout) if reply else 0.0
+    replies = app.__taskora_app__.broadcast(REVOKE_COMMAND, args={"task_id": ids}, timeout=wait,
                                             destination=targets or None)  # fmt: skip
     return [{host: answer} for host, answer in sorted(replies.items())] if reply else None
 

@@ -31,7 +31,7 @@ class Control(ControlExtrasMixin):
         self.app = app
 
     def revoke(self, task_id: str | Iterable[str], destination: Any = None, terminate: bool = False,
-               signal: str = "SIGTERM", reply: bool = False, timeout: float = 1.0,
+               signal: str = "SIGTERM", reply: bool = False, timeout: float | None = 1.0,
                **kwargs: Any) -> list[dict[str, Any]] | None:  # fmt: skip
         """Revoke the job(s): one not started yet is REVOKED at once and never runs.
 

@@ -189,3 +189,12 @@ def test_revoke_with_reply_returns_the_workers_answers_and_marks_ids_without_a_j
     assert client.backend.get_state(started_elsewhere) == states.STARTED  # that worker owns its state
     assert client.backend.get_state(never_sent) == states.REVOKED
     assert client.control.revoke(str(uuid.uuid4())) is None  # no reply asked: nothing awaited
+
+
+def test_asyncresult_revoke_wait_asks_the_workers_without_a_timeout(worker_and_client):
+    """``AsyncResult.revoke(wait=True)`` passes ``timeout=None`` (Celery's signature): the default wait applies."""
+    worker, client = worker_and_client
+    pending = client.send_task("shapes_proj.add", args=[1, 2], countdown=60)
+    pending.revoke(wait=True)
+    assert pending.state == states.REVOKED
+    assert pending.id in _inspect(client).revoked()[worker.hostname]
