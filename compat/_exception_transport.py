@@ -44,7 +44,8 @@ def rebuild_exception(detail: dict[str, Any]) -> BaseException:
     """The exception a worker stored (type, module, args), rebuilt the way Celery does (§5.5).
 
     The class is looked up among modules already imported here; an unknown class becomes a synthetic
-    exception class of the same name; a name that is not an exception class is a ``SecurityError``.
+    exception class of the same name; a name that is not an exception class is a ``SecurityError``; a class
+    that cannot be built from the stored args becomes ``Exception("<class ...>([args])")``, as in Celery.
     """
     module, qualname = str(detail.get("module") or "builtins"), str(detail.get("type") or "Exception")
     module, qualname = _AS_CELERY.get((module, qualname), (module, qualname))
@@ -58,8 +59,8 @@ def rebuild_exception(detail: dict[str, Any]) -> BaseException:
         return SecurityError(f"Expected an exception class, got {module}.{qualname} with payload {args!r}")
     try:
         return cls(*args)
-    except Exception:
-        return Exception(*args)
+    except Exception:  # its __init__ refuses the stored args: Celery's stand-in names the class and the args
+        return Exception(f"{cls}({args})")
 
 
 def loads_detail(raw: Any) -> dict[str, Any]:

@@ -53,6 +53,8 @@ class EffectiveSettings:
     worker_max_tasks_per_child: int | None
     worker_max_memory_per_child: int | None  # KiB, as Celery counts it
     include: tuple[str, ...]  # `imports` then `include`: modules the worker imports at start
+    #: ``result_failure_expires``: how long a failed task's result is kept (None: as ``result_expires``).
+    result_failure_expires: float | None = None
 
 
 def _seconds(value: Any, setting: str) -> float | None:
@@ -133,6 +135,7 @@ def resolve(conf: Settings) -> EffectiveSettings:
         worker_max_tasks_per_child=_int(conf.get("worker_max_tasks_per_child")),
         worker_max_memory_per_child=_int(conf.get("worker_max_memory_per_child")),
         include=_names(conf.get("imports")) + _names(conf.get("include")),
+        result_failure_expires=_seconds(conf.get("result_failure_expires"), "result_failure_expires"),
     )
 
 
@@ -146,8 +149,11 @@ def effective_timezone(conf: Any) -> str | None:
 
 def result_retention(effective: EffectiveSettings) -> dict[str, Any]:
     """The engine's retention for Celery's ``result_expires``: a finished job (its result) is kept that long,
-    whatever its outcome, as Celery's result backend expires SUCCESS and FAILURE alike; ``None``/``0`` keep
-    results forever. Without this the engine's own defaults (1 h / 100 completed jobs) would apply."""
+    whatever its outcome, as Celery's result backend expires SUCCESS and FAILURE alike (unless
+    ``result_failure_expires`` keeps failures a time of their own, as Celery 5.7's Redis backend does);
+    ``None``/``0`` keep results forever. Without this the engine's own defaults (1 h / 100 completed jobs)
+    would apply."""
     age = effective.result_expires or _FOREVER_S
-    policy = {"max_age": age, "max_items": _ANY_NUMBER}
-    return {"completed": dict(policy), "failed": dict(policy)}
+    failed_age = age if effective.result_failure_expires is None else (effective.result_failure_expires or _FOREVER_S)
+    return {"completed": {"max_age": age, "max_items": _ANY_NUMBER},
+            "failed": {"max_age": failed_age, "max_items": _ANY_NUMBER}}

@@ -33,7 +33,7 @@ REQUEUE_DELAY = 1.0
 REDELIVERED_KEY = "redelivered"
 
 #: Job-hash fields holding JSON values (the others are plain strings).
-JSON_META = ("headers", "link", "link_error", "timelimit")
+JSON_META = ("headers", "link", "link_error", "timelimit", "properties")
 
 
 def meta_fields(values: dict[str, Any]) -> dict[str, str]:
@@ -81,14 +81,22 @@ def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
         group=meta.get("group"), group_index=meta.get("group_index"), hostname=app.hostname,
         correlation_id=ctx.id, origin=meta.get("origin"), timelimit=meta.get("timelimit"), headers=headers,
         shadow=meta.get("shadow"), ignore_result=meta.get("ignore_result") == "True",
-        delivery_info={"exchange": "", "routing_key": meta.get("queue"), "priority": meta.get("priority"),
+        delivery_info={"exchange": "", "routing_key": meta.get("queue"), "priority": _priority(meta.get("priority")),
                        "redelivered": requeued + _stall_recoveries(ctx) > 0},
-        callbacks=meta.get("link"), errbacks=meta.get("link_error"),
+        callbacks=meta.get("link"), errbacks=meta.get("link_error"), properties=meta.get("properties") or {},
     )  # fmt: skip
     if headers:
         request.update({k: v for k, v in headers.items() if isinstance(k, str) and k not in request.__dict__})
     request._ctx = ctx
     return request
+
+
+def _priority(stored: Any) -> int | None:
+    """The priority the call was sent with, as the integer it was (job-hash fields are text)."""
+    try:
+        return None if stored is None else int(stored)
+    except (TypeError, ValueError):
+        return None
 
 
 def make_handler(app: Any, task: Any) -> Callable[[Any, Any], Any]:

@@ -27,6 +27,7 @@ from taskora.ids import random_uuid
 from ..exceptions import EncodeError, OperationalError
 from ..signals import after_task_publish, before_task_publish
 from . import _execute
+from ._properties import message_properties
 from .task import settings_of
 
 __all__ = ["publish", "native_priority", "broker_errors", "send_on_commit"]
@@ -63,7 +64,7 @@ def _task_defaults(app: Any, task: Any) -> dict[str, Any]:
 
 def _timing(app: Any, options: dict[str, Any]) -> tuple[float, float | None, str | None, str | None]:
     """(delay s, ttl s, eta ISO, expires ISO) from countdown/eta/expires."""
-    from .base import seconds_until
+    from .base import as_utc, seconds_until
 
     countdown, eta, expires = options.get("countdown"), options.get("eta"), options.get("expires")
     if countdown is None and eta is None and expires is None:  # most calls: no clock, no timezone to resolve
@@ -79,6 +80,8 @@ def _timing(app: Any, options: dict[str, Any]) -> tuple[float, float | None, str
         exp_iso = datetime.fromtimestamp(now.timestamp() + remaining, tz=timezone.utc).isoformat()
         ttl = max(0.001, remaining - delay)
     eta_text = datetime.fromtimestamp(eta_iso, tz=timezone.utc).isoformat() if eta_iso is not None else None
+    if isinstance(eta, datetime) and countdown is None:  # the ETA as sent, to the microsecond (Celery's header)
+        eta_text = as_utc(eta, tz).isoformat()
     return delay, ttl, eta_text, exp_iso
 
 
@@ -207,8 +210,9 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     body = (args, kwargs, {"callbacks": meta.get("link"), "errbacks": meta.get("link_error")})
     message_headers = {"lang": "py", "task": name, "id": task_id, "shadow": shadow, "eta": eta_iso,
                        "expires": expires_iso, "retries": merged.get("retries", 0), **headers}
+    meta["properties"] = message_properties(task_id, merged)
     before_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
-                             headers=message_headers, properties={"correlation_id": task_id}, declare=[],
+                             headers=message_headers, properties=meta["properties"], declare=[],
                              retry_policy=None)
     meta["headers"] = _with_added_headers(headers, message_headers) or None  # e.g. a tracer's traceparent
     engine = app._engine_task(task, name, merged["queue"])

@@ -19,6 +19,7 @@ __all__ = ["TaskMixin", "django_task_cls"]
 _Task = Task
 
 #: The base of an app's tasks under Django (Celery's Django fixup switches ``task_cls`` to it).
+#: Celery's ``@task(pydantic=True, ...)`` options (``compat.app._pydantic``).
 DJANGO_TASK_CLS = "taskora.compat.contrib.django.task:DjangoTask"
 
 

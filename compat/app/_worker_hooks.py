@@ -51,6 +51,7 @@ class WorkerHooksMixin:
         self.set_current()
         self.set_default()
         self.loader_import_default_modules()
+        self.conf.include = worker_includes(self)
         set_current_task_getter(_state.get_current_task)
         native = self.__taskora_app__
         if queues is not None:
@@ -74,6 +75,19 @@ class WorkerHooksMixin:
         self.set_default()
         setup_worker_logging(self.conf, loglevel, logfile)
         self.__taskora_app__.on("scheduler:start", lambda runner: signals.beat_init.send(sender=runner))
+
+
+def worker_includes(app: Any) -> tuple[str, ...]:
+    """``conf.include`` once a worker starts: the modules asked for, plus every module defining a task.
+
+    Celery's worker records them there (``inspect conf`` shows them). Only modules already imported are
+    added, so a later import of the list (a worker restart) imports nothing new and cannot fail.
+    """
+    import sys
+
+    defining = {getattr(task, "__module__", None) for task in list(app.tasks.values())}
+    loaded = {module for module in defining if isinstance(module, str) and module in sys.modules}
+    return tuple(sorted(set(app.conf.include or ()) | loaded))
 
 
 def _relay_worker_events(app: Any, native: Any) -> None:

@@ -262,6 +262,12 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin, AppObjectsM
             self._control = Control(self)
         return self._control
 
+    def bugreport(self) -> str:
+        """Versions, platform and settings for a bug report (passwords of broker and backend URLs masked)."""
+        from ._bugreport import bugreport
+
+        return bugreport(self)
+
     def close(self) -> None:
         """Stop this app's in-process worker and event reader, and forget it as current/default app."""
         native, self._native = self._native, None

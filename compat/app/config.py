@@ -36,10 +36,9 @@ from copy import deepcopy
 from datetime import timedelta
 from typing import Any
 
-from taskora.urls import mask_url
-
 from ..exceptions import ImproperlyConfigured
 from ..utils.log import DEFAULT_PROCESS_LOG_FMT, DEFAULT_TASK_LOG_FMT
+from ._bugreport import sanitize_url
 from ._effective import EffectiveSettings, resolve
 
 # fmt: off
@@ -64,7 +63,8 @@ _TABLE: dict[str, dict[str, Any]] = {
         "connection_timeout": 4, "connection_retry": True, "connection_retry_on_startup": None,
         "connection_max_retries": 100, "channel_error_retry": False, "failover_strategy": None,
         "heartbeat": 120, "heartbeat_checkrate": 3.0, "login_method": None,
-        "native_delayed_delivery_queue_type": "quorum", "pool_limit": 10, "use_ssl": False,
+        "native_delayed_delivery_queue_type": "quorum", "pool_limit": 10, "pool_acquire_timeout": None,
+        "use_ssl": False,
         "host": None, "port": None, "user": None, "password": None, "vhost": None,
     },
     "control": {"queue_ttl": 300.0, "queue_expires": 10.0, "exchange": "celery"},
@@ -83,7 +83,7 @@ _TABLE: dict[str, dict[str, Any]] = {
         "serializer": "json", "backend_transport_options": {}, "chord_retry_interval": 1.0,
         "chord_join_timeout": 3.0, "backend_max_sleep_between_retries_ms": 10000,
         "backend_max_retries": float("inf"), "backend_base_sleep_between_retries_ms": 10,
-        "backend_always_retry": False,
+        "backend_always_retry": False, "chord_expires": None, "failure_expires": None,
     },
     "task": {
         "acks_late": False, "acks_on_failure_or_timeout": True, "always_eager": False, "annotations": None,
@@ -282,8 +282,8 @@ def _live_reader(source: Any) -> Callable[[str, Any], Any]:
 
 
 def _mask_url(value: Any) -> Any:
-    """Hide the password of a URL, given as ``scheme://user:password@host`` or as ``?password=``."""
-    return mask_url(value, mask=_MASK) if isinstance(value, str) else value
+    """Hide the passwords of a URL (``scheme://user:password@host``, ``?password=``, or several joined by ``;``)."""
+    return sanitize_url(value, mask=_MASK)
 
 
 def _censor(key: str, value: Any) -> Any:
@@ -584,17 +584,28 @@ class Settings(MutableMapping[str, Any]):
             return {**self._explicit, **self._changes}
 
     def without_defaults(self) -> dict[str, Any]:
-        """Everything set by the source or through ``conf`` (defaults left out)."""
+        """Everything set by the source, through ``conf`` or by ``add_defaults`` (Celery's built-in defaults left
+        out; Celery's ``without_defaults`` keeps the added layers too)."""
         self._ensure_loaded()
-        values = {k: v for k, v in self._raw.items() if _classify(k, self._namespace)[0] is None}
+        values = dict(self._added)
+        values.update((k, v) for k, v in self._raw.items() if _classify(k, self._namespace)[0] is None)
         values.update(self._source)
         values.update(self._explicit)
         values.update(self._changes)
         return values
 
+    def deprecated_keys(self) -> list[str]:
+        """The old (Celery <= 3.1) setting names the source or the constructor spells, sorted."""
+        self._ensure_loaded()
+        return sorted(key for key in (*self._raw, *self._early) if key in OLD_TO_NEW)
+
     def table(self, with_defaults: bool = False, censored: bool = True) -> dict[str, Any]:
-        """Settings as a dict (secrets and URL passwords masked unless ``censored=False``)."""
+        """Settings as a dict (secrets and URL passwords masked unless ``censored=False``).
+
+        ``deprecated_settings`` lists the old-style keys in use: Celery keeps it among the settings, so its
+        ``inspect conf`` and bug report show it."""
         values = dict(self.items()) if with_defaults else self.without_defaults()
+        values["deprecated_settings"] = self.deprecated_keys()
         if not censored:
             return values
         return {key: _censor(key, value) for key, value in values.items()}

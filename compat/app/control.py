@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
 from typing import Any
 
 from ._control_extras import ControlExtrasMixin, InspectExtrasMixin
+from ._inspect_requests import celery_name, celery_stats, request_info, scheduled_entry
+from ._revoked_ids import mark_unstarted_revoked, tell_workers_revoked
 
-__all__ = ["Control", "Inspect"]
+__all__ = ["Control", "Inspect", "celery_name"]
 
 #: The node name used for answers read from the job store.
 STORE_NODE = "taskora@store"
@@ -30,12 +31,15 @@ class Control(ControlExtrasMixin):
         self.app = app
 
     def revoke(self, task_id: str | Iterable[str], destination: Any = None, terminate: bool = False,
-               signal: str = "SIGTERM", **kwargs: Any) -> None:  # fmt: skip
+               signal: str = "SIGTERM", reply: bool = False, timeout: float | None = 1.0,
+               **kwargs: Any) -> list[dict[str, Any]] | None:  # fmt: skip
         """Revoke the job(s): one not started yet is REVOKED at once and never runs.
 
         A running one is told to stop (``ctx.signal``) and ends REVOKED when it does; with ``terminate=True`` it
         is REVOKED at once and its worker stops the handler: a prefork child gets ``signal`` and is replaced, a
-        thread gets :class:`taskora.worker.terminate.Terminated` raised inside the handler.
+        thread gets :class:`taskora.worker.terminate.Terminated` raised inside the handler. An id with no job
+        is stored REVOKED unless a state says it started elsewhere (Celery 5.7's worker does the same). The
+        live workers are told the ids (``inspect().revoked()``); with ``reply=True`` their answers are returned.
 
         Raises:
             ValueError: ``signal`` is not a signal name or number (nothing is revoked).
@@ -44,11 +48,16 @@ class Control(ControlExtrasMixin):
 
         ids = [task_id] if isinstance(task_id, str) else list(task_id)
         signame = _signal_name(signal) if terminate else ""
+        without_job = []
         for job_id in ids:
             handle = AsyncResult(job_id, app=self.app)._handle()
-            if handle is not None:
-                reason = "terminated" if terminate else "revoked"
-                handle.app.adapter.cancel(handle.task, handle.id, reason, terminate=signame)
+            if handle is None:
+                without_job.append(job_id)
+                continue
+            reason = "terminated" if terminate else "revoked"
+            handle.app.adapter.cancel(handle.task, handle.id, reason, terminate=signame)
+        mark_unstarted_revoked(self.app, without_job)
+        return tell_workers_revoked(self.app, ids, destination, reply=reply, timeout=timeout)
 
     def terminate(self, task_id: str | Iterable[str], destination: Any = None, signal: str = "SIGTERM",
                   **kwargs: Any) -> None:  # fmt: skip
@@ -100,10 +109,10 @@ class Control(ControlExtrasMixin):
 class Inspect(InspectExtrasMixin):
     """``app.control.inspect()``: each method returns ``{node: data}``, or None when nobody answers.
 
-    ``ping``, ``stats``, ``active``, ``registered`` and ``scheduled`` ask live workers over taskora's
-    control channel (:meth:`taskora.Taskora.broadcast`, what ``taskora inspect`` uses); ``reserved``
-    and ``revoked`` are read from the job store (waiting and cancelled jobs of this app's tasks, also
-    names only ever sent with ``send_task``), under the node name ``taskora@store``.
+    Every method asks the live workers over taskora's control channel (:meth:`taskora.Taskora.broadcast`,
+    what ``taskora inspect`` uses) and answers in Celery's shapes, keyed by each worker's node name;
+    ``reserved`` alone is read from the job store (jobs waiting to be claimed, also names only ever
+    sent with ``send_task``), under the node name ``taskora@store``.
     """
 
     def __init__(self, app: Any, destination: Any = None, timeout: float = 1.0) -> None:
@@ -116,44 +125,34 @@ class Inspect(InspectExtrasMixin):
         replies = native.broadcast(command, timeout=self.timeout, destination=self.destination or None)
         return {host: convert(host, reply) for host, reply in sorted(replies.items())} or None
 
-    def _request(self, engine_name: str, job_id: str, hostname: str) -> dict[str, Any]:
-        """A Celery request dict for one job (what ``active``/``reserved``/``scheduled`` list)."""
-        from ..result import AsyncResult
-
-        result = AsyncResult(job_id, app=self.app, engine_task=engine_name)
-        name = result.name or celery_name(engine_name)
-        return {"id": job_id, "name": name, "type": name, "args": result.args, "kwargs": result.kwargs,
-                "hostname": hostname, "time_start": None, "acknowledged": True, "worker_pid": None,
-                "delivery_info": {"routing_key": result.queue, "redelivered": False}}  # fmt: skip
-
     def _stored(self, state: str) -> list[dict[str, Any]]:
         native = self.app.__taskora_app__
-        return [self._request(engine_name, job_id, STORE_NODE)
+        return [request_info(self.app, engine_name, job_id, STORE_NODE, acknowledged=False)
                 for engine_name in list(native.tasks) for job_id in native.adapter.list_ids(engine_name, state)]
 
     def ping(self, destination: Any = None) -> dict[str, Any] | None:
         return self._ask("ping", lambda host, reply: {"ok": reply})
 
     def stats(self) -> dict[str, Any] | None:
-        return self._ask("stats", _celery_stats)
+        return self._ask("stats", celery_stats)
 
     def active(self, safe: Any = None) -> dict[str, Any] | None:
         def convert(host: str, jobs: Any) -> list[dict[str, Any]]:
             now = time.time()
-            return [{**self._request(j["task"], j["id"], host), "time_start": now - float(j.get("runtime_s") or 0)}
-                    for j in jobs]  # fmt: skip
+            return [request_info(self.app, j["task"], j["id"], host, worker_pid=j.get("pid"),
+                                 time_start=now - float(j.get("runtime_s") or 0)) for j in jobs]  # fmt: skip
 
         return self._ask("active", convert)
 
     def scheduled(self, safe: Any = None) -> dict[str, Any] | None:
         def convert(host: str, jobs: Any) -> list[dict[str, Any]]:
-            return [{"eta": _iso(j["eta_ms"]), "priority": None, "request": self._request(j["task"], j["id"], host)}
-                    for j in jobs]  # fmt: skip
+            return [scheduled_entry(self.app, j["task"], j["id"], host, j["eta_ms"]) for j in jobs]
 
         return self._ask("scheduled", convert)
 
     def registered(self, *taskinfoitems: Any) -> dict[str, Any] | None:
-        return self._ask("registered", lambda host, names: sorted({celery_name(n) for n in names}))
+        """Each worker's task names; with attribute names, ``"name [attr=value ...]"`` strings (Celery's form)."""
+        return self._ask_with("dump_tasks", taskinfoitems=list(taskinfoitems))
 
     registered_tasks = registered
 
@@ -162,8 +161,13 @@ class Inspect(InspectExtrasMixin):
         prefork slot holds at most one short job ahead, and that job is already active in the store."""
         return {STORE_NODE: self._stored("waiting")}
 
-    def revoked(self) -> dict[str, Any]:
-        return {STORE_NODE: [entry["id"] for entry in self._stored("cancelled")]}
+    def revoked(self) -> dict[str, Any] | None:
+        """Each worker's revoked ids: those it was told of (``hello``) and the cancelled jobs of its tasks."""
+        return self._ask_with("revoked")
+
+    def hello(self, from_node: str, revoked: Any = None) -> dict[str, Any] | None:
+        """Celery's mingle exchange: hand revoked ids to the workers, get back theirs and their clock."""
+        return self._ask_with("hello", from_node=from_node, revoked=revoked)
 
 
 def _signal_name(value: Any) -> str:
@@ -173,21 +177,3 @@ def _signal_name(value: Any) -> str:
     from taskora.worker.terminate import signal_number
 
     return signal.Signals(signal_number(value or "SIGTERM")).name
-
-
-def celery_name(engine_name: str) -> str:
-    """The Celery task name of an engine task (per-queue twins are ``"<queue>::<name>"``)."""
-    return engine_name.rpartition("::")[2]
-
-
-def _iso(epoch_ms: Any) -> str:
-    return datetime.fromtimestamp(int(epoch_ms) / 1000, tz=timezone.utc).isoformat()
-
-
-def _celery_stats(host: str, reply: Any) -> Any:
-    """A worker's stats with the keys Celery monitoring reads (``pid``, ``uptime``, ``pool``, ``total``)."""
-    if not isinstance(reply, dict) or "error" in reply:
-        return reply
-    return {**reply, "uptime": int(reply.get("uptime_s") or 0), "total": {"processed": reply.get("processed", 0)},
-            "pool": {"implementation": reply.get("pool"), "max-concurrency": reply.get("concurrency")},
-            "broker": {"hostname": reply.get("broker"), "transport": "redis"}}  # fmt: skip

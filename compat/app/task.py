@@ -31,6 +31,7 @@ from .. import states
 from ..exceptions import Retry
 from ..result import CELERY_STATE_KEY, AsyncResult, EagerResult
 from ._pydantic import dump_arguments as dump_pydantic_arguments
+from ._retry_args import retry_arguments
 from ._trace import trace
 
 __all__ = ["Context", "Task", "backoff_countdown"]
@@ -217,6 +218,7 @@ class Task:
     resultrepr_maxsize: int = 1024
     abstract: bool = True
     Request = "celery.worker.request:Request"
+    #: ``pydantic=True`` tasks: dumps the models a caller passes (``compat.app._pydantic``).
     Strategy = "celery.worker.strategy:default"
 
     MaxRetriesExceededError = exc_mod.MaxRetriesExceededError
@@ -444,8 +446,7 @@ class Task:
             _raise_with_context(exc or Retry("Task can be retried", None))
         if not eta and countdown is None:
             countdown = self.default_retry_delay
-        new_args = list(args) if args is not None else list(request.args or ())
-        new_kwargs = dict(kwargs) if kwargs is not None else dict(request.kwargs or {})
+        new_args, new_kwargs = retry_arguments(self.run, request.args, request.kwargs, args, kwargs)
         if limit is not None and retries > limit:
             if exc is not None:
                 _raise_with_context(exc)

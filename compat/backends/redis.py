@@ -12,6 +12,8 @@ from typing import Any
 
 import redis
 
+from ..states import FAILURE
+from ._decoding import decoding_twin, wants_decoded
 from ._meta import META_FIELD, StoredMeta
 from .base import Backend
 
@@ -31,9 +33,20 @@ class RedisBackend(Backend):
         return self.app.__taskora_app__
 
     @property
-    def client(self) -> Any:
-        """The Redis client of the app's store (``redis.Redis``, a cluster client or fakeredis)."""
+    def _store(self) -> Any:
+        """The raw (bytes) client of the app's store, what the backend itself reads and writes with."""
         return self._native.adapter.raw_client()
+
+    @property
+    def client(self) -> Any:
+        """The Redis client of the app's store (``redis.Redis``, a cluster client or fakeredis); one answering
+        ``str`` when the backend URL says ``?decode_responses=true``."""
+        return decoding_twin(self._store) if wants_decoded(self.url) else self._store
+
+    @property
+    def compression(self) -> str | None:
+        """``result_compression``, except with ``decode_responses`` (compressed bytes are not text), as in Celery."""
+        return None if wants_decoded(self.url) else self.app.conf.get("result_compression")
 
     def _now_ms(self) -> int:
         return int(self._native.adapter.now_ms())
@@ -50,7 +63,7 @@ class RedisBackend(Backend):
                 break
             if self._set_in_job(job_key, meta):
                 return
-        self._set_standalone(task_id, meta.encode(self._native.serializer))
+        self._set_standalone(task_id, meta.encode(self._native.serializer), meta.status)
 
     def _job_key(self, task_id: str) -> str | None:
         handle = self._native.locate(task_id)
@@ -59,7 +72,7 @@ class RedisBackend(Backend):
     def _set_in_job(self, job_key: str, meta: StoredMeta) -> bool:
         """HSET the meta into the job hash only while it exists (a trimmed job must not come back half),
         noting whether the job had finished: a write made while it ran yields to its outcome."""
-        with self.client.pipeline(transaction=True) as pipe:
+        with self._store.pipeline(transaction=True) as pipe:
             try:
                 pipe.watch(job_key)
                 state = pipe.hget(job_key, "state")
@@ -74,12 +87,15 @@ class RedisBackend(Backend):
             except redis.WatchError:
                 return False
 
-    def _set_standalone(self, task_id: str, encoded: str) -> None:
-        expires = self.app.conf.effective().result_expires
-        self.client.set(self.get_key_for_task(task_id), encoded, ex=int(expires) if expires else None)
+    def _set_standalone(self, task_id: str, encoded: str, status: str) -> None:
+        effective = self.app.conf.effective()
+        expires = effective.result_expires
+        if status == FAILURE and effective.result_failure_expires is not None:
+            expires = effective.result_failure_expires  # Celery 5.7: failures may be kept longer (or shorter)
+        self._store.set(self.get_key_for_task(task_id), encoded, ex=int(expires) if expires else None)
 
     def stored_meta(self, task_id: str, job: dict[str, Any] | None) -> StoredMeta | None:
-        raw = job.get(META_FIELD) if job is not None else self.client.get(self.get_key_for_task(task_id))
+        raw = job.get(META_FIELD) if job is not None else self._store.get(self.get_key_for_task(task_id))
         return StoredMeta.decode(self._native.serializer, raw)
 
     # -- Celery's raw key/value access ------------------------------------------------------------------

@@ -14,6 +14,8 @@ class LimitedSet:
     """A set that forgets its oldest members past ``maxlen`` or after ``expires`` seconds (``0``: never).
 
     Expired members are dropped by :meth:`purge` (called when an ``add`` goes past ``maxlen``), as in Celery.
+    Members are stamped with :func:`time.monotonic` (as in Celery 5.7), so a wall-clock step never expires
+    them early or keeps them forever.
 
     The worker keeps revoked and finished ids in these so that a long-running process stays bounded.
     """
@@ -28,7 +30,7 @@ class LimitedSet:
 
     def add(self, item: Any, now: float | None = None) -> None:
         self._data.pop(item, None)
-        stamp = time.time() if now is None else now
+        stamp = time.monotonic() if now is None else now
         self._data[item] = stamp
         if self.maxlen and len(self._data) > self.maxlen:
             self.purge(now=stamp)
@@ -60,7 +62,7 @@ class LimitedSet:
         while self.maxlen and len(self._data) > self.maxlen:
             self._data.popitem(last=False)
         if self.expires:
-            limit = (time.time() if now is None else now) - self.expires
+            limit = (time.monotonic() if now is None else now) - self.expires
             while len(self._data) > self.minlen and next(iter(self._data.values())) < limit:
                 self._data.popitem(last=False)
 

@@ -65,11 +65,18 @@ class Panel:
 def _answering(fun: Callable[..., Any]) -> Callable[..., Any]:
     """The worker-side call: build the Celery ``state`` from the answering worker, pass the arguments."""
     def answer(handler: Any, **arguments: Any) -> Any:
-        from .._state import get_current_app
-
-        return fun(ControlState(app=get_current_app(), hostname=handler.hostname, worker=handler), **arguments)
+        return fun(ControlState(app=worker_app(handler), hostname=handler.hostname, worker=handler), **arguments)
 
     return answer
+
+
+def worker_app(handler: Any) -> Any:
+    """The Celery app whose worker answers: the one running on the handler's engine app (Celery's
+    ``state.app``), not merely the current app, which a test may have replaced with another one."""
+    from .._state import apps, get_current_app
+
+    owner = next((app for app in apps() if getattr(app, "_native", None) is handler.app), None)
+    return owner if owner is not None else get_current_app()
 
 
 def control_command(**kwargs: Any) -> Any:

@@ -1,16 +1,20 @@
 """Celery's inspect commands beyond taskora's own (``clock``, ``active_queues``, ``query_task``, ``report``,
-``conf``), answered by every ``taskora worker`` running a Celery app; ``app.control.inspect()`` asks them.
+``conf``, ``dump_tasks``, ``revoked``, ``hello``), answered by every ``taskora worker`` running a Celery app;
+``app.control.inspect()`` asks them. ``revoke`` records the ids ``app.control.revoke`` sends.
 """
 
 from __future__ import annotations
 
 import itertools
-import platform
 from typing import Any
 
-from .control import inspect_command
+from .control import control_command, inspect_command
 
-__all__ = ["clock", "active_queues", "query_task", "report", "conf"]
+__all__ = ["clock", "active_queues", "query_task", "report", "conf", "dump_tasks", "revoked", "hello",
+           "revoke"]
+
+#: The task attributes ``registered()`` shows when asked for none (Celery's default).
+DEFAULT_TASK_INFO_ITEMS = ("exchange", "routing_key", "rate_limit")
 
 #: This worker's logical clock: it advances with every inspect command the process answers.
 _ticks = itertools.count(1)
@@ -41,28 +45,89 @@ def _queue_dict(name: str) -> dict[str, Any]:
 @inspect_command(args=[("ids", list)])
 def query_task(state: Any, ids: Any = (), **kwargs: Any) -> dict[str, Any]:
     """``{id: ["active", request]}`` for the given ids this worker is running now."""
-    from ..app.control import Inspect
+    from ..app._inspect_requests import request_info
 
     wanted = {ids} if isinstance(ids, str) else set(ids or ())
     running = [job for job in state.worker.handle("active", {}) if job["id"] in wanted]
-    inspect = Inspect(state.app)
-    return {job["id"]: ["active", inspect._request(job["task"], job["id"], state.hostname)] for job in running}
+    return {job["id"]: ["active", request_info(state.app, job["task"], job["id"], state.hostname,
+                                               time_start=_started(job), worker_pid=job.get("pid"))]
+            for job in running}  # fmt: skip
+
+
+def _started(job: dict[str, Any]) -> float:
+    import time
+
+    return time.time() - float(job.get("runtime_s") or 0)
 
 
 @inspect_command()
 def report(state: Any, **kwargs: Any) -> dict[str, str]:
-    from taskora import __version__ as engine_version
-
-    from .. import __version__ as api_version
-
-    lines = [f"software -> celery:{api_version} (taskora {engine_version}) kombu:n/a py:{platform.python_version()}",
-             f"platform -> system:{platform.system()} arch:{platform.machine()}",
-             f"loader -> {type(state.app).__module__}", "settings -> transport:redis results:taskora",
-             state.app.conf.humanize()]  # fmt: skip
-    return {"ok": "\n".join(lines)}
+    """The worker app's ``bugreport()`` (versions, platform, settings with passwords masked)."""
+    return {"ok": state.app.bugreport()}
 
 
 @inspect_command(args=[("with_defaults", bool)])
 def conf(state: Any, with_defaults: bool = False, **kwargs: Any) -> dict[str, Any]:
     """The worker app's settings (secrets censored), with Celery's defaults when asked."""
     return state.app.conf.table(with_defaults=with_defaults)
+
+
+@inspect_command(name="dump_tasks", variadic="taskinfoitems")
+def dump_tasks(state: Any, taskinfoitems: Any = None, builtins: bool = False, **kwargs: Any) -> list[str]:
+    """The app's task names, sorted, each with the asked attributes set on it: ``"name [attr=value ...]"``.
+
+    Celery's ``registered`` (alias ``dump_tasks``); ``celery.*`` built-ins only with ``builtins=True``.
+    """
+    items = [item for item in (taskinfoitems or DEFAULT_TASK_INFO_ITEMS)
+             if isinstance(item, str) and not item.startswith("_")]  # fmt: skip
+    registry = state.app.tasks
+    names = sorted(name for name in registry if builtins or not name.startswith("celery."))
+    return [_task_info(registry[name], items) for name in names]
+
+
+def _task_info(task: Any, items: list[str]) -> str:
+    fields = {item: str(getattr(task, item, None)) for item in items if getattr(task, item, None) is not None}
+    if not fields:
+        return str(task.name)
+    return "{} [{}]".format(task.name, " ".join(f"{key}={value}" for key, value in fields.items()))
+
+
+@inspect_command()
+def revoked(state: Any, **kwargs: Any) -> list[str]:
+    """The ids this worker knows as revoked: those handed to it (``hello``) and the cancelled jobs of its tasks.
+
+    A taskora revoke cancels the job in the store (no broadcast reaches the workers), so the store is
+    where the worker learns of it.
+    """
+    from . import state as worker_state
+
+    native = state.app.__taskora_app__
+    stored = [job_id for name in state.worker.task_names for job_id in native.adapter.list_ids(name, "cancelled")]
+    worker_state.revoked.purge()
+    return list(dict.fromkeys([*worker_state.revoked, *stored]))
+
+
+@inspect_command(visible=False, args=[("from_node", str)])
+def hello(state: Any, from_node: str, revoked: Any = None, **kwargs: Any) -> dict[str, Any] | None:
+    """Celery's mingle sync: take another node's revoked ids (stamped here, on this host's clock), answer ours.
+
+    The node asking gets no answer from itself (None), as in Celery.
+    """
+    from . import state as worker_state
+
+    if from_node == state.hostname:
+        return None
+    if revoked:
+        worker_state.merge_revoked(revoked)
+    worker_state.revoked.purge()
+    return {"revoked": list(worker_state.revoked), "clock": next(_ticks)}
+
+
+@control_command(name="revoke", args=[("task_id", str)])
+def revoke(state: Any, task_id: Any, **kwargs: Any) -> dict[str, str]:
+    """Remember ``task_id`` (one id or a list) as revoked here; the job itself was cancelled in the store."""
+    from . import state as worker_state
+
+    ids = [task_id] if isinstance(task_id, str) else list(task_id or ())
+    worker_state.revoked.update(ids)
+    return {"ok": f"tasks {', '.join(ids)} flagged as revoked"}

@@ -14,7 +14,7 @@ from .. import signals
 from ..utils.collections import LimitedSet
 
 __all__ = ["SOFTWARE_INFO", "active_requests", "reserved_requests", "requests", "revoked", "revoked_stamps",
-           "successful_requests", "total_count", "all_total_count", "task_accepted", "task_ready",
+           "successful_requests", "total_count", "all_total_count", "merge_revoked", "task_accepted", "task_ready",
            "task_reserved", "should_stop", "should_terminate", "reset_state"]
 
 SOFTWARE_INFO = {"sw_ident": "taskora", "sw_ver": "5.5.0", "sw_sys": platform.system()}
@@ -47,6 +47,16 @@ def reset_state() -> None:
                       total_count):
         container.clear()
     all_total_count[0] = 0
+
+
+def merge_revoked(task_ids: Any) -> None:
+    """Add task ids revoked elsewhere (another worker's ``hello``), stamped with this host's clock.
+
+    Stamps that come with them are dropped: they were taken on another host's monotonic clock, and one
+    ahead of ours would never expire here (Celery 5.7 does the same).
+    """
+    if task_ids:
+        revoked.update(list(task_ids))
 
 
 def task_reserved(request: Any) -> None:

@@ -71,7 +71,8 @@ class ControlHandler:
         return "pong"
 
     def cmd_active(self) -> list[dict[str, Any]]:
-        return self._active()
+        """The running jobs; each names the ``pid`` running it (a prefork child's, else this process's)."""
+        return [{"pid": os.getpid(), **job} for job in self._active()]
 
     def cmd_registered(self) -> list[str]:
         return sorted(self.task_names)
