@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ._control_extras import ControlExtrasMixin, InspectExtrasMixin
+from ._control_live import LiveControlMixin
 
 __all__ = ["Control", "Inspect"]
 
@@ -23,7 +24,7 @@ __all__ = ["Control", "Inspect"]
 STORE_NODE = "taskora@store"
 
 
-class Control(ControlExtrasMixin):
+class Control(ControlExtrasMixin, LiveControlMixin):
     """Remote control of the app's workers (celery-surface §1.7)."""
 
     def __init__(self, app: Any) -> None:
