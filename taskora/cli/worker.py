@@ -144,7 +144,8 @@ def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
     handler = ControlHandler(app, [t.name for t in s.tasks], s.hostname, pool=s.pool, concurrency=s.concurrency,
                              active=pool.active, stats=lambda: _stats(pool, autoscaler),
                              request_stop=signals.request_stop)
-    handler.ops = LiveOps(pool, autoscaler=autoscaler, on_tasks=lambda names: setattr(handler, "task_names", names))
+    handler.ops = LiveOps(pool, autoscaler=autoscaler, on_tasks=lambda names: setattr(handler, "task_names", names),
+                          prepare_queue=getattr(loaded.source, "select_queues", None))  # Celery: per-queue twins
     control = ControlServer(app, handler)
     control.start()
     if autoscaler is not None:

@@ -32,8 +32,11 @@ class LiveOps:
     """The live operations of one worker process; ``on_tasks`` is told the task names it serves after a change."""
 
     def __init__(self, pool: Pool, *, autoscaler: Autoscaler | None = None,
-                 on_tasks: Callable[[list[str]], None] | None = None) -> None:  # fmt: skip
+                 on_tasks: Callable[[list[str]], None] | None = None,
+                 prepare_queue: Callable[[list[str]], None] | None = None) -> None:  # fmt: skip
         self.pool = pool
+        #: A front-end's step before a queue's tasks are chosen (the Celery front registers per-queue twins).
+        self._prepare_queue = prepare_queue
         self.settings = pool.settings
         self.autoscaler = autoscaler
         self._on_tasks = on_tasks
@@ -67,6 +70,8 @@ class LiveOps:
         name = _queue_name(queue, "add_consumer")
         s = self.settings
         served = {t.name for t in s.tasks}
+        if self._prepare_queue is not None:
+            self._prepare_queue([name])
         new = [t for t in s.app.select_tasks(queues=[name]) if t.name not in served]
         if new:
             s.tasks.extend(new)
