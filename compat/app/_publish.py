@@ -188,6 +188,7 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
             task: Any, task_id: str | None, link: Any, link_error: Any, shadow: str | None,
             producer: Any = None) -> Any:  # fmt: skip
     """Dispatch one call; returns its ``AsyncResult`` at once."""
+    from .._children import note_child
     from ..result import AsyncResult
 
     explicit = {k: v for k, v in options.items() if v is not None}
@@ -226,8 +227,10 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
             task_id = engine.dispatch(data, **dispatch_options).id
     after_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
                             headers=message_headers)
-    return AsyncResult(task_id, app=app, task_name=name, engine_task=engine.name,
-                       ignored=bool(merged.get("ignore_result")))
+    result = AsyncResult(task_id, app=app, task_name=name, engine_task=engine.name,
+                         ignored=bool(merged.get("ignore_result")))
+    note_child(result)  # a task sending it has it as a child (compat/_children.py)
+    return result
 
 
 #: Headers the front writes itself; any other a ``before_task_publish`` receiver adds travels with the job.
