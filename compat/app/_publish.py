@@ -190,6 +190,7 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     """Dispatch one call; returns its ``AsyncResult`` at once."""
     from .._children import note_child
     from ..result import AsyncResult
+    from . import _unknown
 
     explicit = {k: v for k, v in options.items() if v is not None}
     check_call_shape(explicit, task_id, link, link_error, name)
@@ -213,6 +214,7 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
                              retry_policy=None)
     meta["headers"] = _with_added_headers(headers, message_headers) or None  # e.g. a tracer's traceparent
     engine = app._engine_task(task, name, merged["queue"])
+    _unknown.note_sent(app.__taskora_app__, merged["queue"], engine.name)  # for workers to find unknown names
     steps = (app.conf.get("broker_transport_options") or {}).get("priority_steps")
     data = {"args": _listify(args), "kwargs": kwargs}
     dispatch_options = {"delay": delay or None, "ttl": ttl, "job_id": task_id,

@@ -15,6 +15,7 @@ from ..worker.autoscale import DEFAULT_KEEPALIVE_S, Autoscaler
 from ..worker.control import ControlHandler, ControlServer
 from ..worker.live_ops import LiveOps
 from ..worker.pools import POOL_NAMES, Pool, StopSignals, WorkerSettings, make_pool, serve
+from ..worker.unknown import UnknownTasks
 from ._app import LoadedApp, app_option, process_options, resolve
 from ._celery_options import log_ignored, parse_autoscale, split_modules, worker_celery_options
 from ._connect import broker_label, connect_with_retry, retry_policy
@@ -148,6 +149,8 @@ def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
                           prepare_queue=getattr(loaded.source, "select_queues", None))  # Celery: per-queue twins
     control = ControlServer(app, handler)
     control.start()
+    unknown = UnknownTasks(app, lambda: list(s.extra["queues"]), s.hostname)
+    unknown.start()
     if autoscaler is not None:
         autoscaler.start()
     if beat is not None:
@@ -160,6 +163,7 @@ def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
             beat.stop()
         if autoscaler is not None:
             autoscaler.stop()
+        unknown.stop()
         control.stop()
         app.events.emit("worker:shutdown", {"hostname": s.hostname, "pool": s.pool})
     log.info("%s stopped.", s.hostname)
