@@ -182,6 +182,7 @@ class Worker:
 
     def serve_tasks(self, tasks: list[Task[Any, Any]], slots: int) -> None:
         """``add_consumer``: start ``slots`` slots for each of ``tasks`` (new to this worker, or dropped before)."""
+        apply_rate_limits(self.app, [t for t in tasks if t not in self.tasks])  # their declared limits, as at start
         with self._resize_lock:
             for task in tasks:
                 if task not in self.tasks:

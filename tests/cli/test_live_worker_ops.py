@@ -72,10 +72,11 @@ def test_pool_shrink_lets_the_running_job_finish_then_runs_one_at_a_time(client:
     assert [j.result(timeout=10) for j in later] == ["done-c", "done-d"]
 
 
+@pytest.mark.parametrize("pool", ["threads", "prefork"])
 def test_autoscale_grows_with_the_backlog_and_shrinks_when_idle(client: Taskora, redis_url: str, tmp_path: Path,
-                                                                start_worker) -> None:  # fmt: skip
+                                                                start_worker, pool: str) -> None:  # fmt: skip
     # Given a worker autoscaled between 1 and 3 slots, shrinking after 1 s of idleness
-    worker = start_worker("-P", "threads", "--autoscale", "3,1", "--autoscale-keepalive", "1", "-Q", "slow")
+    worker = start_worker("-P", pool, "--autoscale", "3,1", "--autoscale-keepalive", "1", "-Q", "slow")
     assert size_of(client, worker.hostname) == 1
     # When three long jobs arrive, they all run at once (the pool grew to MAX)
     jobs = [slow(client, tag, 2.0) for tag in "abc"]

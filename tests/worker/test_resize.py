@@ -74,3 +74,40 @@ def test_a_resize_count_must_be_a_positive_whole_number() -> None:
     for bad in (0, -1, "x", 1.5, True, None):
         with pytest.raises(ConfigurationError, match="pool_grow: n must be a positive whole number"):
             slot_delta(bad, "pool_grow")
+
+
+class SizedPool:
+    """A pool that only has a size: what the autoscaler's decisions change."""
+
+    def __init__(self, size: int) -> None:
+        self.current = size
+
+    def size(self) -> int:
+        return self.current
+
+    def grow(self, n: int) -> int:
+        self.current += n
+        return self.current
+
+    def shrink(self, n: int) -> int:
+        self.current -= n
+        return self.current
+
+
+def test_autoscaler_grows_at_once_within_max_and_shrinks_only_after_the_keepalive(app: Taskora) -> None:
+    from taskora.worker.autoscale import Autoscaler
+
+    pool = SizedPool(2)
+    scaler = Autoscaler(app, pool, [], max_size=5, min_size=2, keepalive_s=30)  # type: ignore[arg-type]
+    scaler.scale_once(demand=9, now=100.0)
+    assert pool.size() == 5  # capped at MAX
+    scaler.scale_once(demand=0, now=129.0)
+    assert pool.size() == 5  # idle, but not for the keepalive yet
+    scaler.scale_once(demand=3, now=131.0)
+    assert pool.size() == 3  # 31 s since it was last fully needed: down to the demand
+    scaler.scale_once(demand=0, now=140.0)
+    assert pool.size() == 3  # the keepalive counts again from the last shrink
+    scaler.scale_once(demand=0, now=162.0)
+    assert pool.size() == 2  # never below MIN
+    with pytest.raises(ConfigurationError, match="MIN <= MAX"):
+        Autoscaler(app, pool, [], max_size=2, min_size=3)  # type: ignore[arg-type]
