@@ -19,7 +19,8 @@ __all__ = ["rebuild_exception", "failure_exception", "retry_exception", "loads_d
 RETRY_SIGNAL = ("taskora.compat.app._trace", "RetrySignal")
 
 #: Native error types the engine stores under stable names, shown as the Celery type a Celery user expects.
-_AS_CELERY = {("taskora.errors", "DependencyFailedError"): ("taskora.compat.exceptions", "ChordError")}
+_AS_CELERY = {("taskora.errors", "DependencyFailedError"): ("taskora.compat.exceptions", "ChordError"),
+              ("taskora.errors", "UnknownTaskError"): ("taskora.compat.exceptions", "NotRegistered")}
 
 #: Synthetic classes made for stored exception types that are not importable here (one per name).
 _synthetic: dict[tuple[str, str], type[Exception]] = {}

@@ -273,8 +273,22 @@ class AsyncResult(ResultBase):
         return None
 
     @property
-    def children(self) -> list[Any]:
-        return []
+    def children(self) -> list[Any] | None:
+        """The results of the tasks this task sent while it ran; None until it is ready (compat/_children.py)."""
+        from ._children import children_of
+
+        return children_of(self, self._fields(), self.ready())
+
+    def iterdeps(self, intermediate: bool = False) -> Any:
+        from ._children import iterdeps
+
+        return iterdeps(self, intermediate)
+
+    def collect(self, intermediate: bool = False, **kwargs: Any) -> Any:
+        """``(result, value)`` for this result and, once it is ready, its children's, depth by depth."""
+        from ._children import collect
+
+        return collect(self, intermediate, **kwargs)
 
     def ready(self) -> bool:
         return self.state in states.READY_STATES

@@ -18,6 +18,7 @@ TASK_EVENTS = frozenset({"waiting", "delayed", "active", "completed", "failed", 
 APP_EVENTS = frozenset({f"task:{name}" for name in TASK_EVENTS} | {"worker:ready", "worker:error", "worker:closing",
                                                                    "worker:process-init", "worker:shutdown",
                                                                    "worker:process-shutdown", "worker:heartbeat",
+                                                                   "worker:task-unknown",
                                                                    "scheduler:start",
                                                                    "workflow:failed", "workflow:cancelled"})
 

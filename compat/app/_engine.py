@@ -234,9 +234,10 @@ class EngineMixin:
             home = native.tasks[name].options.queue
             for queue in wanted - {home}:
                 self._register_native(task, queue, self._native_name(name, queue, home))
-        from . import _revoke
+        from . import _revoke, _unknown
 
         _revoke.attach(self, native)  # a worker sends task_revoked for terminated and expired jobs
+        _unknown.attach(self, native)  # and task_unknown for the jobs of unknown tasks it fails
 
     def _tracks_started(self, job: dict[str, Any]) -> bool:
         task = self._tasks.get(str(job.get("celery.task") or ""))

@@ -16,6 +16,7 @@ from typing import Any
 from taskora.errors import RetryError
 
 from .. import signals, states
+from .._children import store_children
 from .._state import get_current_task
 from ..result import CELERY_STATE_KEY, IGNORED_RESULT
 from ._trace import RetrySignal, TraceOutcome, exception_detail, retry_delay, task_name, trace
@@ -115,6 +116,7 @@ def make_handler(app: Any, task: Any) -> Callable[[Any, Any], Any]:
                                                  "meta": {"pid": os.getpid(), "hostname": app.hostname}}})
             outcome = trace(task, request, eager=False)
             app.run_callbacks(task, request, outcome, request.callbacks, request.errbacks, eager=False)
+            store_children(app, ctx, request)
         except Exception as exc:  # not the task's own error (trace keeps those): the job fails, saying so
             internal_error(task, ctx, data, request, exc)
             raise

@@ -191,7 +191,9 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
             task: Any, task_id: str | None, link: Any, link_error: Any, shadow: str | None,
             producer: Any = None) -> Any:  # fmt: skip
     """Dispatch one call; returns its ``AsyncResult`` at once."""
+    from .._children import note_child
     from ..result import AsyncResult
+    from . import _unknown
 
     explicit = {k: v for k, v in options.items() if v is not None}
     check_call_shape(explicit, task_id, link, link_error, name)
@@ -216,6 +218,7 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
                              retry_policy=None)
     meta["headers"] = _with_added_headers(headers, message_headers) or None  # e.g. a tracer's traceparent
     engine = app._engine_task(task, name, merged["queue"])
+    _unknown.note_sent(app.__taskora_app__, merged["queue"], engine.name)  # for workers to find unknown names
     steps = (app.conf.get("broker_transport_options") or {}).get("priority_steps")
     data = {"args": _listify(args), "kwargs": kwargs}
     dispatch_options = {"delay": delay or None, "ttl": ttl, "job_id": task_id,
@@ -230,8 +233,10 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
             task_id = engine.dispatch(data, **dispatch_options).id
     after_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
                             headers=message_headers)
-    return AsyncResult(task_id, app=app, task_name=name, engine_task=engine.name,
-                       ignored=bool(merged.get("ignore_result")))
+    result = AsyncResult(task_id, app=app, task_name=name, engine_task=engine.name,
+                         ignored=bool(merged.get("ignore_result")))
+    note_child(result)  # a task sending it has it as a child (compat/_children.py)
+    return result
 
 
 #: Headers the front writes itself; any other a ``before_task_publish`` receiver adds travels with the job.

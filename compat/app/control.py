@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._control_extras import ControlExtrasMixin, InspectExtrasMixin
+from ._control_live import LiveControlMixin
 from ._inspect_requests import celery_name, celery_stats, request_info, scheduled_entry
 from ._revoked_ids import mark_unstarted_revoked, tell_workers_revoked
 
@@ -24,7 +25,7 @@ __all__ = ["Control", "Inspect", "celery_name"]
 STORE_NODE = "taskora@store"
 
 
-class Control(ControlExtrasMixin):
+class Control(ControlExtrasMixin, LiveControlMixin):
     """Remote control of the app's workers (celery-surface §1.7)."""
 
     def __init__(self, app: Any) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskora.worker.control import register_command
+from taskora.worker.live_ops import LIVE_COMMANDS
 
 __all__ = ["Panel", "ControlState", "control_command", "inspect_command", "add_consumer", "cancel_consumer"]
 
@@ -56,7 +57,8 @@ class Panel:
             for key in filter(None, (control_name, alias)):
                 cls.data[key] = fun
                 cls.meta[key] = info
-                register_command(key, _answering(fun))
+                if key not in LIVE_COMMANDS:  # those every taskora worker answers itself (live_ops.py)
+                    register_command(key, _answering(fun))
             return fun
 
         return decorate
@@ -89,20 +91,18 @@ def inspect_command(**kwargs: Any) -> Any:
     return Panel.register(type="inspect", **kwargs)
 
 
-def _fixed_queues(what: str) -> Any:
-    from ..exceptions import ImproperlyConfigured
-
-    raise ImproperlyConfigured(f"{what}: a taskora worker's queues are fixed when it starts (-Q); restart the "
-                               "worker with the queues it should consume")
+def _live(state: Any, command: str, **arguments: Any) -> Any:
+    """Run one of the worker's own live operations (taskora.worker.live_ops) for a caller holding ``state``."""
+    return state.worker.handle(command, arguments)
 
 
 @control_command(args=[("queue", str)], signature="<queue>")
 def add_consumer(state: Any, queue: str, *args: Any, **kwargs: Any) -> Any:
-    """Celery starts consuming ``queue`` at run time; taskora workers take their queues at start."""
-    return _fixed_queues(f"add_consumer({queue!r})")
+    """Start consuming ``queue``: the worker starts serving the tasks routed to it (``{'ok': 'add consumer Q'}``)."""
+    return _live(state, "add_consumer", queue=queue)
 
 
 @control_command(args=[("queue", str)], signature="<queue>")
 def cancel_consumer(state: Any, queue: str, **kwargs: Any) -> Any:
-    """Celery stops consuming ``queue`` at run time; taskora workers take their queues at start."""
-    return _fixed_queues(f"cancel_consumer({queue!r})")
+    """Stop consuming ``queue``: its tasks' running jobs finish, no new one starts here."""
+    return _live(state, "cancel_consumer", queue=queue)

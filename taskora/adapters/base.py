@@ -331,8 +331,15 @@ class Collecting(Protocol):
     def collect_flush(self, task: str, key: str, job_id: str, version: int, max_attempts: int) -> int: ...
 
 
+class QueueIndexing(Protocol):
+    """Which task names were sent to each queue (adapters/queue_index.py)."""
+
+    def note_queue_task(self, queue: str, task: str) -> None: ...
+    def queue_tasks(self, queue: str) -> set[str]: ...
+
+
 class Adapter(Lifecycle, Producing, Transitions, JobReading, MetricsReading, JobRemoving, Controlling, Maintaining,
-              Scheduling, WorkflowStoring, Observing, Collecting, Protocol):  # fmt: skip
+              Scheduling, WorkflowStoring, Observing, Collecting, QueueIndexing, Protocol):  # fmt: skip
     """One store of jobs, reached only through named operations (every state change is one engine script)."""
 
     kind: str

@@ -41,7 +41,7 @@ def worker_celery_options(fn: Any) -> Any:
     """The Celery worker options taskora accepts beyond its own (see the module docstring)."""
     options = [
         click.option("--autoscale", default=None, metavar="MAX,MIN",
-                     help="MAX becomes the concurrency when -c is not given (the pool does not resize)."),
+                     help="Resize the pool between MIN and MAX by the backlog (starts at MIN)."),
         click.option("-I", "--include", multiple=True, help="Modules to import before starting (comma-separated)."),
         _flag("--purge", "--discard", help="Delete the selected tasks' waiting and delayed jobs before starting."),
         _flag("-E", "--task-events", "--events", "task_events", help="Accepted; events are always recorded."),

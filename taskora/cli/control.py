@@ -1,11 +1,11 @@
 """``taskora control ACTION [ARGS]``: Celery's ``celery control`` names, mapped to what the app can do.
 
-A Celery app's actions go to its ``app.control`` (taskora.compat), so the CLI does what the Python API
+A Celery app's job actions go to its ``app.control`` (taskora.compat), so the CLI does what the Python API
 does. ``revoke`` and ``terminate`` act on the job in Redis (a waiting job ends at once, a running one
 is stopped by its worker), and ``rate_limit`` changes the limit every worker reads from Redis, so those
-work for a native app too. The other Celery actions change a running worker in place; taskora workers
-do not take those commands (yet), and the CLI says so instead of pretending: stop and restart the worker
-with new options. ``shutdown`` goes to live workers over the control channel: a warm shutdown, as SIGTERM.
+work for a native app too. The actions that change a running worker in place (``pool_grow``, ``pool_shrink``,
+``add_consumer``, ``cancel_consumer``, ``time_limit``, ``shutdown``) go to live workers over the control channel
+(all, or those named by ``-d``), and each worker's Celery-shaped reply is printed.
 """
 
 from __future__ import annotations
@@ -23,15 +23,9 @@ JOB_ACTIONS = ("revoke", "terminate")
 #: Actions on what every worker reads from Redis; each works for every app.
 STORE_ACTIONS = ("rate_limit",)
 #: Actions sent to live workers over the control channel.
-BROADCAST_ACTIONS = ("shutdown",)
-#: Celery actions that reconfigure live workers, and what to do instead with taskora.
-WORKER_ACTIONS = {
-    "time_limit": "set time_limit/soft_time_limit on the task, or restart with --time-limit/--soft-time-limit",
-    "add_consumer": "restart the worker with the queue added to -Q",
-    "cancel_consumer": "restart the worker without the queue in -Q",
-    "pool_grow": "restart the worker with a larger -c",
-    "pool_shrink": "restart the worker with a smaller -c",
-}
+BROADCAST_ACTIONS = ("shutdown", "pool_grow", "pool_shrink", "add_consumer", "cancel_consumer", "time_limit")
+#: Celery actions that reconfigure live workers that taskora workers do not take, and what to do instead.
+WORKER_ACTIONS: dict[str, str] = {}
 #: The node name answers read from the job store are reported under (as compat's inspect does).
 STORE_NODE = "taskora@store"
 
@@ -51,15 +45,15 @@ STORE_NODE = "taskora@store"
 @broker_errors
 def control(ctx: click.Context, action: str, args: tuple[str, ...], app_spec: str | None, as_json: bool,
             timeout: float, destination: tuple[str, ...]) -> None:  # fmt: skip
-    """Celery's control actions: revoke ID..., terminate SIGNAL ID..., rate_limit TASK RATE, shutdown (others: see
-    the error they give).
+    """Celery's control actions: revoke ID..., terminate SIGNAL ID..., rate_limit TASK RATE, shutdown,
+    pool_grow [N], pool_shrink [N], add_consumer QUEUE, cancel_consumer QUEUE, time_limit TASK SOFT [HARD].
 
-    ACTION is one of revoke, terminate, rate_limit, time_limit, shutdown, add_consumer, cancel_consumer,
-    pool_grow, pool_shrink."""
+    The worker actions go to every live worker, or to those named by -d."""
     loaded = resolve(ctx, app_spec)
     loaded.app.adapter.connect()
     if action in BROADCAST_ACTIONS:
-        replies = loaded.app.broadcast(action, timeout=timeout, destination=destination or None)
+        replies = loaded.app.broadcast(action, args=broadcast_args(action, args), timeout=timeout,
+                                       destination=destination or None)
         emit(replies, wants_json(ctx, as_json), _render_replies)
         return
     if action not in JOB_ACTIONS:
@@ -69,6 +63,35 @@ def control(ctx: click.Context, action: str, args: tuple[str, ...], app_spec: st
     ids = _job_ids(action, args)
     outcome = _cancel(loaded, ids, terminate)
     emit({STORE_NODE: outcome}, wants_json(ctx, as_json), lambda o: _render(o[STORE_NODE], terminate))
+
+
+def broadcast_args(action: str, args: tuple[str, ...]) -> dict[str, Any]:
+    """Celery's positional arguments of a worker action, as the control command's named ones."""
+    if action in ("pool_grow", "pool_shrink"):
+        if len(args) > 1 or (args and not args[0].isdigit()) or (args and int(args[0]) < 1):
+            raise click.UsageError(f"{action} takes [N], a positive number of slots (default 1)")
+        return {"n": int(args[0]) if args else 1}
+    if action in ("add_consumer", "cancel_consumer"):
+        if not args:
+            raise click.UsageError(f"{action} takes QUEUE (e.g. {action} reports)")
+        return {"queue": args[0]}
+    if action == "time_limit":
+        if not 2 <= len(args) <= 3:
+            raise click.UsageError("time_limit takes TASK SOFT [HARD] (seconds; 0 for none)")
+        return {"task_name": args[0], "soft": _seconds_arg(args[1]), "hard": _seconds_arg(args[2] if args[2:] else "0")}
+    if args:
+        raise click.UsageError(f"{action} takes no arguments")
+    return {}
+
+
+def _seconds_arg(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        raise click.UsageError(f"time_limit: {text!r} is not a number of seconds") from None
+    if value < 0:
+        raise click.UsageError(f"time_limit: {text!r} must not be negative")
+    return value or None
 
 
 def _job_ids(action: str, args: tuple[str, ...]) -> list[str]:

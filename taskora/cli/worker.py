@@ -11,8 +11,11 @@ from typing import Any
 
 import click
 
+from ..worker.autoscale import DEFAULT_KEEPALIVE_S, Autoscaler
 from ..worker.control import ControlHandler, ControlServer
-from ..worker.pools import POOL_NAMES, StopSignals, WorkerSettings, make_pool, serve
+from ..worker.live_ops import LiveOps
+from ..worker.pools import POOL_NAMES, Pool, StopSignals, WorkerSettings, make_pool, serve
+from ..worker.unknown import UnknownTasks
 from ._app import LoadedApp, app_option, process_options, resolve
 from ._celery_options import log_ignored, parse_autoscale, split_modules, worker_celery_options
 from ._connect import broker_label, connect_with_retry, retry_policy
@@ -55,6 +58,8 @@ def load_beat(app: Any) -> Any:
               help="Default hard time limit, seconds.")
 @click.option("--soft-time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Default soft time limit, seconds.")
+@click.option("--autoscale-keepalive", type=click.FloatRange(min=0), default=DEFAULT_KEEPALIVE_S, show_default=True,
+              help="With --autoscale: seconds the pool stays larger than needed before it shrinks.")
 @worker_celery_options
 @process_options
 @click.pass_context
@@ -104,18 +109,22 @@ def _settings(loaded: LoadedApp, hostname: str, opts: dict[str, Any]) -> WorkerS
         app=app, tasks=tasks, hostname=hostname, concurrency=concurrency, pool=pool,
         soft_time_limit=opts["soft_time_limit"], time_limit=opts["time_limit"],
         max_tasks_per_child=opts["max_tasks_per_child"], max_memory_per_child=opts["max_memory_per_child"],
-        extra={"queues": sorted({t.options.queue for t in tasks}), "beat": bool(opts["beat"])},
+        extra={"queues": sorted({t.options.queue for t in tasks}), "beat": bool(opts["beat"]),
+               "autoscale": None if pool == "solo" else parse_autoscale(opts["autoscale"]),
+               "autoscale_keepalive": opts["autoscale_keepalive"]},
     )
 
 
 def _concurrency(pool: str, opts: dict[str, Any]) -> int:
-    """solo runs one slot whatever -c says; else -c, else --autoscale's MAX (the pool keeps that size), else CPUs."""
+    """solo runs one slot whatever -c says; with --autoscale the pool starts at MIN (at least 1; as Celery, -c is
+    then ignored) and the autoscaler resizes it; else -c, else CPUs."""
     if pool == "solo":
         return 1
     autoscale = parse_autoscale(opts["autoscale"])
-    if autoscale and not opts["concurrency"]:
-        log.info("--autoscale %s,%s: running %s slots (taskora pools do not resize)", *autoscale, autoscale[0])
-        return autoscale[0]
+    if autoscale:
+        if opts["concurrency"]:
+            log.info("--autoscale %s,%s given: -c %s ignored", *autoscale, opts["concurrency"])
+        return max(1, autoscale[1])
     return opts["concurrency"] or os.cpu_count() or 1
 
 
@@ -132,10 +141,18 @@ def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
     signals.install()
     pool = make_pool(s)
     pool.start()
-    control = ControlServer(app, ControlHandler(app, [t.name for t in s.tasks], s.hostname, pool=s.pool,
-                                                concurrency=s.concurrency, active=pool.active, stats=pool.stats,
-                                                request_stop=signals.request_stop))
+    autoscaler = _autoscaler(s, pool)
+    handler = ControlHandler(app, [t.name for t in s.tasks], s.hostname, pool=s.pool, concurrency=s.concurrency,
+                             active=pool.active, stats=lambda: _stats(pool, autoscaler),
+                             request_stop=signals.request_stop)
+    handler.ops = LiveOps(pool, autoscaler=autoscaler, on_tasks=lambda names: setattr(handler, "task_names", names),
+                          prepare_queue=getattr(loaded.source, "select_queues", None))  # Celery: per-queue twins
+    control = ControlServer(app, handler)
     control.start()
+    unknown = UnknownTasks(app, lambda: list(s.extra["queues"]), s.hostname)
+    unknown.start()
+    if autoscaler is not None:
+        autoscaler.start()
     if beat is not None:
         beat.start()
     log.info("%s ready.", s.hostname)
@@ -144,10 +161,29 @@ def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
     finally:
         if beat is not None:
             beat.stop()
+        if autoscaler is not None:
+            autoscaler.stop()
+        unknown.stop()
         control.stop()
         app.events.emit("worker:shutdown", {"hostname": s.hostname, "pool": s.pool})
     log.info("%s stopped.", s.hostname)
     sys.stdout.flush()
+
+
+def _autoscaler(s: WorkerSettings, pool: Pool) -> Autoscaler | None:
+    """``--autoscale MAX,MIN``: the thread that resizes ``pool`` by the backlog (MIN of 0 counts as 1)."""
+    bounds = s.extra.get("autoscale")
+    if not bounds:
+        return None
+    max_size, min_size = bounds[0], max(1, bounds[1])
+    return Autoscaler(s.app, pool, [t.name for t in s.tasks], max_size=max(max_size, min_size), min_size=min_size,
+                      keepalive_s=s.extra["autoscale_keepalive"])
+
+
+def _stats(pool: Pool, autoscaler: Autoscaler | None) -> dict[str, Any]:
+    """The pool's stats (its current size as ``concurrency``), with Celery's ``autoscaler`` entry when on."""
+    stats = pool.stats()
+    return stats if autoscaler is None else {**stats, "autoscaler": autoscaler.info()}
 
 
 def banner(loaded: LoadedApp, s: WorkerSettings) -> str:

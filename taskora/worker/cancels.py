@@ -39,6 +39,11 @@ class CancelListener:
             self._pubsub = self.adapter.pubsub()
             self._pubsub.subscribe(*channels)
 
+    def add_channel(self, task: Task[Any, Any]) -> None:
+        """Listen for the cancels of a task this worker starts serving while running (``add_consumer``)."""
+        if self._pubsub is not None:
+            self._pubsub.subscribe(self.adapter.keys.cancel_channel(task.name))
+
     def run(self) -> None:
         """Listen until a cold stop."""
         if self.tasks:

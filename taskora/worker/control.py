@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.base import CONNECTION_ERRORS
+from .live_ops import LIVE_COMMANDS
 from .reconnect import OUTAGE, address_of
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ EXTRA_COMMANDS: dict[str, Callable[..., Any]] = {}
 
 def register_command(name: str, fn: Callable[..., Any]) -> None:
     """Make every worker of this process answer ``name`` with ``fn(handler, **args)``."""
-    if name in COMMANDS:
+    if name in COMMANDS or name in LIVE_COMMANDS:
         raise ValueError(f"control command {name!r} is built in and cannot be replaced")
     EXTRA_COMMANDS[name] = fn
 
@@ -46,8 +47,10 @@ class ControlHandler:
 
     def __init__(self, app: Taskora, task_names: Iterable[str], hostname: str, *, pool: str, concurrency: int,
                  active: Callable[[], list[dict[str, Any]]], stats: Callable[[], dict[str, Any]],
-                 request_stop: Callable[[], None] | None = None) -> None:  # fmt: skip
+                 request_stop: Callable[[], None] | None = None, ops: Any = None) -> None:  # fmt: skip
         self.app = app
+        #: The worker's live operations (live_ops.LiveOps: pool_grow, add_consumer, ...); None: it has none.
+        self.ops = ops
         #: What SIGTERM does to this worker (a warm shutdown); None where nothing may stop it remotely.
         self._request_stop = request_stop
         self.task_names = list(task_names)
@@ -59,11 +62,15 @@ class ControlHandler:
         self.started = time.time()
 
     def handle(self, command: str, args: dict[str, Any]) -> Any:
+        if command in LIVE_COMMANDS:
+            if self.ops is None:
+                return {"error": f"{command}: this worker does not change in place (it runs inside its application)"}
+            return self.ops.handle(command, args)
         extra = EXTRA_COMMANDS.get(command)
         if extra is not None:
             return extra(self, **args)
         if command not in COMMANDS:
-            known = ", ".join([*COMMANDS, *sorted(EXTRA_COMMANDS)])
+            known = ", ".join([*COMMANDS, *LIVE_COMMANDS, *sorted(EXTRA_COMMANDS)])
             return {"error": f"unknown control command {command!r}; known: {known}"}
         return getattr(self, f"cmd_{command}")(**args)
 

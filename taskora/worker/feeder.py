@@ -59,6 +59,7 @@ class SlotFeeder:
         self._completions: list[Completion] = []
         self._idle_slots = 0
         self._live_slots = slots
+        self._retiring = 0  # slots asked to leave by pool_shrink (the next idle ones do)
         self._parked = False  # True while a slot keeps the watch on the marker
         self._watch_wanted = False  # the feeder asks an idle slot to take the watch
         self._watch_due_ms: int | None = None  # when the next delayed job is due, for the watch's timeout
@@ -74,10 +75,12 @@ class SlotFeeder:
             self._idle_slots += 1
             self._work_ready.notify()
             while True:
-                while not self._ready and not self._watch_wanted and not self._stopping.is_set():
+                while not (self._ready or self._watch_wanted or self._retiring or self._stopping.is_set()):
                     self._job_ready.wait()
-                if self._ready or self._stopping.is_set():
+                if self._ready or self._stopping.is_set() or self._retiring:
                     self._idle_slots -= 1
+                    if not self._ready and not self._stopping.is_set():
+                        self._retiring -= 1  # pool_shrink: this idle slot leaves (its loop ends on None)
                     return self._ready.popleft() if self._ready else None
                 self._watch_wanted = False
                 job = self._keep_watch(self._watch_due_ms)
@@ -120,6 +123,17 @@ class SlotFeeder:
                 self._work_ready.notify()
                 return None
         return self.adapter.ack(job, result, keep=keep).status
+
+    def add_slots(self, n: int) -> None:
+        """``pool_grow``: ``n`` more slot threads (started by the worker) will ask this feeder for work."""
+        with self._lock:
+            self._live_slots += n
+
+    def retire(self, n: int) -> None:
+        """``pool_shrink``: the next ``n`` slots that are idle leave (``next_job`` returns None to them)."""
+        with self._lock:
+            self._retiring += n
+            self._job_ready.notify_all()
 
     def slot_exited(self) -> None:
         with self._lock:

@@ -47,13 +47,26 @@ def _seconds(value: Any, what: str) -> float | None:
     return float(value)
 
 
+def seconds_or_none(value: Any, what: str) -> float | None:
+    """A limit given over the control channel (``time_limit TASK SOFT [HARD]``): seconds, text of seconds, or
+    None/0 for none."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigurationError(f"{what} must be a number of seconds, got {value!r}") from None
+    return None if value is None or value == 0 else _seconds(value, what)
+
+
 def limits_for(task: Task[Any, Any], default_soft: float | None = None, default_hard: float | None = None,
-               job_meta: Callable[[str], Any] | None = None) -> TimeLimits:  # fmt: skip
-    """A task's limits: its own ``soft_time_limit``/``time_limit`` (kept in ``options.extra``) over the defaults,
-    and over both, the job's own limits (``JOB_*_FIELD`` job-hash fields read through ``job_meta``)."""
+               job_meta: Callable[[str], Any] | None = None,
+               override: TimeLimits | None = None) -> TimeLimits:  # fmt: skip
+    """A task's limits: its own ``soft_time_limit``/``time_limit`` (kept in ``options.extra``, or as set live by
+    the ``time_limit`` control command: ``override``) over the defaults, and over both, the job's own limits
+    (``JOB_*_FIELD`` job-hash fields read through ``job_meta``)."""
     extra = task.options.extra
-    soft = extra.get("soft_time_limit", default_soft)
-    hard = extra.get("time_limit", default_hard)
+    soft = extra.get("soft_time_limit", default_soft) if override is None else (override.soft or default_soft)
+    hard = extra.get("time_limit", default_hard) if override is None else (override.hard or default_hard)
     if job_meta is not None:
         soft = _job_seconds(job_meta(JOB_SOFT_FIELD), soft)
         hard = _job_seconds(job_meta(JOB_HARD_FIELD), hard)
@@ -108,14 +121,16 @@ class TimeLimitMiddleware:
     """App middleware enforcing per-task limits; ``enforce_hard=False`` where a supervisor kills instead."""
 
     def __init__(self, app: Any, *, soft: float | None = None, hard: float | None = None,
-                 enforce_hard: bool = True) -> None:  # fmt: skip
+                 enforce_hard: bool = True, overrides: dict[str, TimeLimits] | None = None) -> None:  # fmt: skip
         self.app = app
+        #: Limits set live per task name (the ``time_limit`` control command, live_ops.py); read on each job.
+        self.overrides = overrides if overrides is not None else {}
         self.default_soft = _seconds(soft, "--soft-time-limit")
         self.default_hard = _seconds(hard, "--time-limit")
         self.enforce_hard = enforce_hard
 
     def limits(self, task: Task[Any, Any], job_meta: Callable[[str], Any] | None = None) -> TimeLimits:
-        return limits_for(task, self.default_soft, self.default_hard, job_meta)
+        return limits_for(task, self.default_soft, self.default_hard, job_meta, self.overrides.get(task.name))
 
     def applies_to(self, task: Task[Any, Any], fields: dict[str, Any]) -> bool:
         """False when no limit covers this job: the executor then skips this middleware altogether."""

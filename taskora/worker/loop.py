@@ -38,6 +38,7 @@ from .maintenance import Maintenance
 from .outcomes import Outcomes
 from .quarantine import Quarantine
 from .reconnect import OUTAGE, Backoff, address_of, once
+from .resize import Retirements
 from .runtime import JobRuntime, lock_ttl_ms
 from .threads import ServiceThreads
 
@@ -91,6 +92,11 @@ class Worker:
         #: Observers with ``job_started(runtime)`` / ``job_finished(runtime, outcome)`` (CLI logs, prefork
         #: supervisor bookkeeping); called in the slot thread, errors logged and ignored.
         self.job_hooks: list[Any] = []
+        #: Slots per task now (``pool_grow``/``pool_shrink`` change it live, resize.py), and slots asked to leave.
+        self.slot_counts: dict[str, int] = {}
+        self.retirements = Retirements()
+        self._feeder_of: dict[str, SlotFeeder] = {}
+        self._resize_lock = threading.Lock()
         self._make_collaborators()
 
     def _make_collaborators(self) -> None:
@@ -107,6 +113,8 @@ class Worker:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def slots_for(self, task: Task[Any, Any]) -> int:
+        if task.name in self.slot_counts:
+            return self.slot_counts[task.name]
         return self.concurrency if self.concurrency is not None else task.options.concurrency
 
     def start(self) -> None:
@@ -117,10 +125,9 @@ class Worker:
         self.cancels.subscribe()  # before any claim, so no cancel of a job we hold can be missed
         for task in self.tasks:
             slots = self.slots_for(task)
-            feeder = self._start_feeder(task, slots) if slots >= FEEDER_MIN_SLOTS else None
-            for i in range(slots):
-                loop, args = (self._slot_loop, (task,)) if feeder is None else (self._fed_slot_loop, (feeder,))
-                self._slot_threads.append(self._spawn(f"taskora-slot-{task.name}-{i}", loop, *args))
+            if slots >= FEEDER_MIN_SLOTS:
+                self._feeder_of[task.name] = self._start_feeder(task, slots)
+            self._spawn_slots(task, 0, slots)
         self._threads.append(self._spawn("taskora-due-alarm", self._due_alarm.run, restart=True))
         self._threads.append(self._spawn("taskora-claim-watch", self.ahead.watch, restart=True))
         self._threads.append(self._spawn("taskora-heartbeat", self.heartbeat.run, self._cold, restart=True))
@@ -130,6 +137,77 @@ class Worker:
         self._threads.append(self._spawn("taskora-maintenance", self.maintenance.run, restart=True))
         self._threads.append(self._spawn("taskora-cancel", self.cancels.run, restart=True))
         self.app.events.emit("worker:ready", self)
+
+    def _spawn_slots(self, task: Task[Any, Any], first: int, count: int) -> None:
+        feeder = self._feeder_of.get(task.name)
+        for i in range(first, first + count):
+            loop, args = (self._slot_loop, (task,)) if feeder is None else (self._fed_slot_loop, (feeder,))
+            self._slot_threads.append(self._spawn(f"taskora-slot-{task.name}-{i}", loop, *args))
+        self.slot_counts[task.name] = first + count
+
+    def size(self) -> int:
+        """Slots per task now (the largest, should tasks differ)."""
+        return max((self.slots_for(t) for t in self.tasks), default=0)
+
+    def grow(self, n: int) -> int:
+        """``n`` more slots for each task, serving at once; returns the new size."""
+        with self._resize_lock:
+            for task in self.tasks:
+                current = self.slots_for(task)
+                if current == 0:  # not served (cancel_consumer)
+                    continue
+                feeder = self._feeder_of.get(task.name)
+                if feeder is not None:
+                    feeder.add_slots(n)
+                self._spawn_slots(task, current, n)
+        return self.size()
+
+    def shrink(self, n: int) -> int:
+        """Ask ``n`` slots of each task (keeping at least one) to leave once they hold no job; returns the new size.
+        Idle slots are woken to leave at once; busy ones finish their job first (resize.py)."""
+        with self._resize_lock:
+            for task in self.tasks:
+                current = self.slots_for(task)
+                leaving = min(n, current - 1)
+                if leaving <= 0:
+                    continue
+                self.slot_counts[task.name] = current - leaving
+                feeder = self._feeder_of.get(task.name)
+                if feeder is not None:
+                    feeder.retire(leaving)
+                else:
+                    self.retirements.add(task.name, leaving)
+                    self._safely(self.adapter.wake_workers, task.name, leaving)
+        return self.size()
+
+    def serve_tasks(self, tasks: list[Task[Any, Any]], slots: int) -> None:
+        """``add_consumer``: start ``slots`` slots for each of ``tasks`` (new to this worker, or dropped before)."""
+        apply_rate_limits(self.app, [t for t in tasks if t not in self.tasks])  # their declared limits, as at start
+        with self._resize_lock:
+            for task in tasks:
+                if task not in self.tasks:
+                    self.tasks.append(task)  # the heartbeat, maintenance and cancel listener share this list
+                    self.cancels.add_channel(task)
+                feeder = self._feeder_of.get(task.name)
+                if feeder is not None:
+                    feeder.add_slots(slots)
+                self._spawn_slots(task, self.slot_counts.get(task.name, 0), slots)
+
+    def drop_tasks(self, names: set[str]) -> None:
+        """``cancel_consumer``: every slot of these tasks leaves once it holds no job (running jobs finish, and
+        the heartbeat keeps their locks meanwhile)."""
+        with self._resize_lock:
+            for task in self.tasks:
+                count = self.slot_counts.get(task.name, 0)
+                if task.name not in names or count == 0:
+                    continue
+                self.slot_counts[task.name] = 0
+                feeder = self._feeder_of.get(task.name)
+                if feeder is not None:
+                    feeder.retire(count)
+                else:
+                    self.retirements.add(task.name, count)
+                self._safely(self.adapter.wake_workers, task.name, count)
 
     def _start_feeder(self, task: Task[Any, Any], slots: int) -> SlotFeeder:
         feeder = SlotFeeder(self.adapter, task, slots, lock_ttl_ms=self._lock_ttl_ms(task), stopping=self._stopping,
@@ -200,6 +278,8 @@ class Worker:
         job: ClaimedJob | None = None
         backoff = Backoff()
         while not self._stopping.is_set() or job is not None:
+            if job is None and self.retirements.take(task.name):
+                break  # pool_shrink: this slot holds nothing now, so it leaves (lookahead handed back below)
             claimed, job = job, None  # whatever happens below, a job is handed to _process once
             started = time.monotonic()
             try:
@@ -266,8 +346,10 @@ class Worker:
         """Claim a job; with none to claim, wait for one and claim it as the wait ends. A job claimed by a
         wait that a stop ended goes straight back to the front of the queue."""
         ttl = self._lock_ttl_ms(task)
+        if self.retirements.pending(task.name):
+            return None  # a slot is to leave: this one claims nothing and leaves on its next turn
         claimed = self.adapter.claim(task.name, self._new_token(), ttl)
-        while claimed.job is None and not self._stopping.is_set():
+        while claimed.job is None and not self._stopping.is_set() and not self.retirements.pending(task.name):
             claimed = wait_then_claim(self.adapter, task.name, claimed.next_due_ms, self._new_token(), ttl,
                                       self._due_alarm)
             if claimed.job is not None and self._stopping.is_set():
@@ -334,7 +416,7 @@ class Worker:
         if lookahead is not None:
             self.ahead.settle(lookahead)  # the previous reply first: replies come in order, and it may bring a job
         holds_next = lookahead is not None and lookahead.ahead is not None
-        stopping = self._stopping.is_set()
+        stopping = self._stopping.is_set() or self.retirements.pending(task.name)  # a leaving slot claims no next
         next_token = None if stopping or feeder is not None or holds_next else self._new_token()
         ttl = self._lock_ttl_ms(task)
         if runtime.signal.reason == "shutdown" and outcome.kind != "completed":

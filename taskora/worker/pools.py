@@ -59,6 +59,11 @@ class Pool(Protocol):
     def restart(self) -> None: ...
     def active(self) -> list[dict[str, Any]]: ...
     def stats(self) -> dict[str, Any]: ...
+    def size(self) -> int: ...
+    def grow(self, n: int) -> int: ...
+    def shrink(self, n: int) -> int: ...
+    def change_tasks(self, added: list[Task[Any, Any]], dropped: list[Task[Any, Any]]) -> None: ...
+    def limits_changed(self) -> None: ...
 
 
 class JobLogger:
@@ -123,7 +128,8 @@ class ThreadPool:
     def start(self) -> None:
         s = self.settings
         self.limits = limits.TimeLimitMiddleware(s.app, soft=s.soft_time_limit, hard=s.time_limit,
-                                                 enforce_hard=self.enforce_hard)
+                                                 enforce_hard=self.enforce_hard,
+                                                 overrides=s.extra.setdefault("time_limits", {}))
         limits.install(self.limits)
         s.app.events.emit("worker:process-init", {"hostname": s.hostname, "pool": s.pool, "index": self.index})
         self.worker = Worker(s.app, s.tasks, concurrency=self.slots(), name=s.hostname)
@@ -161,7 +167,26 @@ class ThreadPool:
 
     def stats(self) -> dict[str, Any]:
         processed = 0 if self.worker is None else self.worker.processed
-        return {"processed": processed, "slots": self.slots()}
+        return {"processed": processed, "slots": self.size(), "concurrency": self.size()}
+
+    def size(self) -> int:
+        """Slots per task now (``pool_grow``/``pool_shrink``/``--autoscale`` change it)."""
+        return self.slots() if self.worker is None else self.worker.size()
+
+    def grow(self, n: int) -> int:
+        return self.slots() if self.worker is None else self.worker.grow(n)
+
+    def shrink(self, n: int) -> int:
+        return self.slots() if self.worker is None else self.worker.shrink(n)
+
+    def change_tasks(self, added: list[Task[Any, Any]], dropped: list[Task[Any, Any]]) -> None:
+        """``add_consumer``/``cancel_consumer``: start slots for ``added``, let those of ``dropped`` leave."""
+        if self.worker is not None:
+            self.worker.serve_tasks([t for t in added if t.handler is not None], max(1, self.size()))
+            self.worker.drop_tasks({t.name for t in dropped})
+
+    def limits_changed(self) -> None:
+        """Nothing to do: the time-limit middleware reads the live overrides on each job."""
 
 
 class SoloPool(ThreadPool):

@@ -161,8 +161,48 @@ class Supervisor:
     def stats(self) -> dict[str, Any]:
         with self._lock:
             children = [{"index": c.index, "pid": c.pid, "processed": c.processed, "active": len(c.held)}
-                        for c in self.children.values()]
-            return {"processed": self.processed, "children": children}
+                        for c in self.children.values() if not c.retiring]
+            return {"processed": self.processed, "children": children, "concurrency": len(children)}
+
+    def change_tasks(self, added: list[Any], dropped: list[Any]) -> None:
+        """``add_consumer``/``cancel_consumer`` (``settings.tasks`` already changed): fresh children run the new
+        set, the old ones finish their jobs warm."""
+        self.restart()
+
+    def limits_changed(self) -> None:
+        """``time_limit``: fresh children (and their reports, which carry each job's hard limit to this
+        supervisor) apply the new limits to jobs started from now on."""
+        self.restart()
+
+    # -- live resizing (pool_grow / pool_shrink / --autoscale) -----------------------------------
+    def size(self) -> int:
+        """Children serving now (those retiring, finishing their last jobs, not counted)."""
+        with self._lock:
+            return sum(not c.retiring for c in self.children.values())
+
+    def grow(self, n: int) -> int:
+        """``n`` more children, each a fresh fork serving at once; returns the new size."""
+        with self._lock:
+            if self._stopping:
+                return self.size()
+            used = {c.index for c in self.children.values()}
+            free = [i for i in range(len(used) + n) if i not in used][:n]
+        for index in free:
+            self._spawn(index)
+        return self.size()
+
+    def shrink(self, n: int) -> int:
+        """Retire ``n`` children (keeping one), idle ones first: each gets a warm stop, so its running job
+        finishes and is not replaced."""
+        with self._lock:
+            serving = sorted((c for c in self.children.values() if not c.retiring),
+                             key=lambda c: (len(c.held), -c.index))  # idle ones first, the newest first
+            leaving = serving[:max(0, min(n, len(serving) - 1))]
+            for child in leaving:
+                child.retiring = True
+        for child in leaving:
+            _signal(child.pid, signal.SIGTERM)
+        return self.size()
 
     # -- children -------------------------------------------------------------------------------
     def _spawn(self, index: int) -> Child:

@@ -58,7 +58,8 @@ def test_celery_options_from_a_compose_file_are_accepted(client: Taskora, redis_
                           "-E", "-O", "fair", "--without-gossip", "--without-mingle", "--without-heartbeat",
                           "--prefetch-multiplier", "4", "-S", str(tmp_path / "statedb"), "--scheduler", "x:Y")
     stats = broadcast(client, "stats", timeout=5, destination=[worker.hostname])[worker.hostname]
-    assert stats["concurrency"] == 3  # --autoscale MAX (either order) when -c is not given
+    assert stats["concurrency"] == 1  # --autoscale (either order) starts at MIN (tests/cli/test_live_worker_ops.py)
+    assert stats["autoscaler"]["max"] == 3
     assert stats["pool"] == "prefork"  # Celery's alias
     assert client.dispatch("add", {"a": 1, "b": 1}).result(timeout=15) == 2
     log = worker.log()

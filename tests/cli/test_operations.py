@@ -48,10 +48,14 @@ def test_control_shutdown_stops_the_named_worker_warm(client: Taskora, redis_url
     assert other.proc.poll() is None and client.dispatch("add", {"a": 1, "b": 2}).result(timeout=15) == 3
 
 
-def test_control_worker_actions_say_what_to_do_instead(redis_url: str, tmp_path: Path) -> None:
-    for action, hint in (("pool_grow", "larger -c"), ("add_consumer", "-Q")):
-        out = run_cli(redis_url, tmp_path, "-A", PROJ, "control", action, "x")
-        assert out.returncode == 1 and f"control {action}: not supported" in out.stderr and hint in out.stderr
+def test_control_worker_actions_check_their_arguments(redis_url: str, tmp_path: Path) -> None:
+    from taskora.cli.control import WORKER_ACTIONS
+
+    assert WORKER_ACTIONS == {}  # every Celery worker action is supported now (tests/cli/test_live_worker_ops.py)
+    for args, said in ((("pool_grow", "x"), "pool_grow takes [N]"), (("add_consumer",), "add_consumer takes QUEUE"),
+                       (("time_limit", "t"), "time_limit takes TASK SOFT [HARD]")):
+        out = run_cli(redis_url, tmp_path, "-A", PROJ, "control", *args)
+        assert out.returncode == 2 and said in out.stderr, out.stderr
     bad = run_cli(redis_url, tmp_path, "-A", PROJ, "control", "revoke")
     assert bad.returncode == 2 and "needs at least one task id" in bad.stderr
 
