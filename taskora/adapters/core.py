@@ -21,6 +21,7 @@ from .base import CONNECTION_ERRORS
 from .keys import MIN_COMPAT, WIRE_VERSION, Keys
 from .replies import _text
 from .scripts import ScriptSet, ThreadConnections
+from .topology import is_cluster_client
 
 log = logging.getLogger("taskora.adapters.redis")
 
@@ -43,7 +44,7 @@ class RedisCore:
     ) -> None:
         self.client = client
         self.blocking = blocking_client
-        self.keys = Keys(prefix)
+        self.keys = Keys(prefix, cluster=is_cluster_client(client))
         self.prefix = prefix
         self.clock: Clock = clock or SystemClock()
         self.address = mask_url(address)  # shown in banners, reprs and errors: never with its password
@@ -111,6 +112,8 @@ class RedisCore:
     def _pipeline_scripts(self, script: Any, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
         """Many calls of ``script`` in one round trip, on this thread's connection where there is one
         (a redis-py pipeline packs every argument through Python first: 5 µs a job for enqueue_many)."""
+        if self.keys.cluster:  # a cluster pipeline cannot run scripts (redis-py refuses): one call each
+            return [script(self.client, keys, args) for keys, args in calls]
         if isinstance(self.runner, ThreadConnections):
             replies = self.runner.call_many(*(("EVALSHA", script.sha, len(keys), *keys, *args) for keys, args in calls))
         else:

@@ -25,7 +25,10 @@ class ObservingOps(JobReads):
         """Up to ``count`` entries per stream after each given id, decoded; never blocks (no BLOCK)."""
         if not positions:
             return []
-        reply = self.client.xread(dict(positions), count=count) or []
+        if self.keys.cluster:  # one XREAD may only name streams of one slot
+            reply = [e for s, p in positions.items() for e in (self.client.xread({s: p}, count=count) or [])]
+        else:
+            reply = self.client.xread(dict(positions), count=count) or []
         by_stream = reply.items() if isinstance(reply, dict) else reply
         return [(_text(stream), [(_text(entry_id), {_text(k): _text(v) for k, v in fields.items()})
                                  for entry_id, fields in entries]) for stream, entries in by_stream]

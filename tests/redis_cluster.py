@@ -1,0 +1,175 @@
+"""Throwaway Redis Cluster (3 masters, 3 replicas) and Sentinel set-ups for the test session, on free loopback
+ports, without persistence. Started by session fixtures only when a test asks for them (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+from .redis_server import RedisServer, free_port
+
+#: How long a master may be silent before its replica takes over (ms): short, so a failover test is quick.
+NODE_TIMEOUT_MS = 1000
+
+
+def cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+class RedisCluster:
+    """Six ``redis-server --cluster-enabled yes`` nodes, joined by ``redis-cli --cluster create``
+    with ``--cluster-replicas 1``: 3 masters, each with a replica."""
+
+    def __init__(self, masters: int = 3) -> None:
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            raise RuntimeError("redis-cli is not installed (apt-get install -y redis-tools)")
+        self.cli = cli
+        self.nodes = [self._node() for _ in range(masters * 2)]
+
+    @staticmethod
+    def _node() -> RedisServer:
+        port = cluster_port()
+        conf = Path(tempfile.mkdtemp(prefix="taskora-cluster-")) / "nodes.conf"
+        return RedisServer(port, ("--cluster-enabled", "yes", "--cluster-config-file", str(conf),
+                                  "--cluster-node-timeout", str(NODE_TIMEOUT_MS)))  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        """The cluster URL form taskora reads (``redis+cluster://host:port,host:port/``)."""
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes[:3]) + "/"
+
+    def start(self) -> RedisCluster:
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        subprocess.run([self.cli, "--cluster", "create", *addresses, "--cluster-replicas", "1", "--cluster-yes"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)  # fmt: skip
+        self.wait_healthy()
+        return self
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        """Until every running node reports ``cluster_state:ok`` and every slot has a master."""
+        deadline = time.monotonic() + timeout
+        while not self._healthy():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the test cluster was not healthy within {timeout}s")
+            time.sleep(0.05)  # polling the nodes' state: there is no event to wait on
+
+    def _healthy(self) -> bool:
+        for node in self.running():
+            with redis.Redis(port=node.port, socket_timeout=2) as client:
+                info = client.execute_command("CLUSTER", "INFO")
+                text = info.decode() if isinstance(info, bytes) else str(info)
+                if "cluster_state:ok" not in text or "cluster_slots_ok:16384" not in text:
+                    return False
+        return True
+
+    def running(self) -> list[RedisServer]:
+        return [n for n in self.nodes if n.process is not None and n.process.poll() is None]
+
+    def master_of(self, key: str) -> RedisServer:
+        """The node serving ``key``'s slot now."""
+        with redis.Redis(port=self.running()[0].port) as client:
+            slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))
+            for start, end, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
+                if start <= slot <= end:
+                    port = int(master[1])
+                    return next(n for n in self.nodes if n.port == port)
+        raise RuntimeError(f"no master serves the slot of {key!r}")
+
+    def flushall(self) -> None:
+        for node in self.running():
+            with redis.Redis(port=node.port) as client:
+                if client.execute_command("ROLE")[0] in (b"master", "master"):
+                    client.flushall()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+class RedisSentinels:
+    """A master, one replica and three sentinels watching it as ``mymaster`` (quorum 2)."""
+
+    service = "mymaster"
+
+    def __init__(self) -> None:
+        self.master = RedisServer()
+        self.replica = RedisServer(extra_args=("--replicaof", "127.0.0.1", str(self.master.port)))
+        self.sentinels = [SentinelServer(self._sentinel_conf()) for _ in range(3)]
+
+    def _sentinel_conf(self) -> Path:
+        conf = Path(tempfile.mkdtemp(prefix="taskora-sentinel-")) / "sentinel.conf"
+        conf.write_text(f"sentinel monitor {self.service} 127.0.0.1 {self.master.port} 2\n"
+                        f"sentinel down-after-milliseconds {self.service} {NODE_TIMEOUT_MS}\n"
+                        f"sentinel failover-timeout {self.service} 10000\n")  # fmt: skip
+        return conf
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        return f"redis+sentinel://{hosts}/{self.service}/0"
+
+    def start(self) -> RedisSentinels:
+        self.master.start()
+        self.replica.start()
+        for sentinel in self.sentinels:
+            sentinel.start()
+        self.wait_watched()
+        return self
+
+    def master_port(self) -> int:
+        with redis.Redis(port=self.sentinels[0].port, decode_responses=True) as client:
+            return int(client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)[1])
+
+    def wait_watched(self, timeout: float = 30.0) -> None:
+        """Until every sentinel sees the replica (so a failover can promote it)."""
+        deadline = time.monotonic() + timeout
+        while not all(self._sees_replica(s) for s in self.sentinels):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the sentinels did not see the replica within {timeout}s")
+            time.sleep(0.05)  # polling the sentinels' view: there is no event to wait on
+
+    def _sees_replica(self, sentinel: RedisServer) -> bool:
+        with redis.Redis(port=sentinel.port, decode_responses=True) as client:
+            replicas = client.execute_command("SENTINEL", "REPLICAS", self.service)
+            others = client.execute_command("SENTINEL", "SENTINELS", self.service)
+            return bool(replicas) and len(others) >= 2
+
+    def stop(self) -> None:
+        for server in (*self.sentinels, self.replica, self.master):
+            server.stop()
+
+
+class SentinelServer(RedisServer):
+    """``redis-server <conf> --sentinel``: the config file (which Sentinel rewrites) must come first."""
+
+    def __init__(self, conf: Path) -> None:
+        super().__init__()
+        self.conf = conf
+
+    def start(self) -> SentinelServer:
+        self.process = subprocess.Popen(
+            [self.binary, str(self.conf), "--sentinel", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", self.dir, "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self._wait_ready()
+        return self
