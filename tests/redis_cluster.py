@@ -14,6 +14,9 @@ import redis
 
 from .redis_server import RedisServer, free_port
 
+#: A replica that never finished its first sync cannot be promoted; Redis waits 5 s before a diskless sync by
+#: default, so a master killed early would take its slots down with it.
+FAST_REPLICATION = ("--repl-diskless-sync-delay", "0")
 #: How long a master may be silent before its replica takes over (ms): short, so a failover test is quick.
 NODE_TIMEOUT_MS = 1000
 
@@ -32,6 +35,12 @@ def cluster_port() -> int:
         return port
 
 
+def replica_in_sync(client: redis.Redis) -> bool:
+    """True for a master, or for a replica whose link to its master is up (it can be promoted)."""
+    info = client.info("replication")
+    return info.get("role") != "slave" or info.get("master_link_status") == "up"
+
+
 class RedisCluster:
     """Six ``redis-server --cluster-enabled yes`` nodes, joined by ``redis-cli --cluster create``
     with ``--cluster-replicas 1``: 3 masters, each with a replica."""
@@ -48,7 +57,8 @@ class RedisCluster:
         port = cluster_port()
         conf = Path(tempfile.mkdtemp(prefix="taskora-cluster-")) / "nodes.conf"
         return RedisServer(port, ("--cluster-enabled", "yes", "--cluster-config-file", str(conf),
-                                  "--cluster-node-timeout", str(NODE_TIMEOUT_MS)))  # fmt: skip
+                                  "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+                                  *FAST_REPLICATION))  # fmt: skip
 
     @property
     def url(self) -> str:
@@ -78,6 +88,8 @@ class RedisCluster:
                 info = client.execute_command("CLUSTER", "INFO")
                 text = info.decode() if isinstance(info, bytes) else str(info)
                 if "cluster_state:ok" not in text or "cluster_slots_ok:16384" not in text:
+                    return False
+                if not replica_in_sync(client):
                     return False
         return True
 
@@ -111,8 +123,8 @@ class RedisSentinels:
     service = "mymaster"
 
     def __init__(self) -> None:
-        self.master = RedisServer()
-        self.replica = RedisServer(extra_args=("--replicaof", "127.0.0.1", str(self.master.port)))
+        self.master = RedisServer(extra_args=FAST_REPLICATION)
+        self.replica = RedisServer(extra_args=("--replicaof", "127.0.0.1", str(self.master.port), *FAST_REPLICATION))
         self.sentinels = [SentinelServer(self._sentinel_conf()) for _ in range(3)]
 
     def _sentinel_conf(self) -> Path:
@@ -142,10 +154,14 @@ class RedisSentinels:
     def wait_watched(self, timeout: float = 30.0) -> None:
         """Until every sentinel sees the replica (so a failover can promote it)."""
         deadline = time.monotonic() + timeout
-        while not all(self._sees_replica(s) for s in self.sentinels):
+        while not (all(self._sees_replica(s) for s in self.sentinels) and self._replica_synced()):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the sentinels did not see the replica within {timeout}s")
             time.sleep(0.05)  # polling the sentinels' view: there is no event to wait on
+
+    def _replica_synced(self) -> bool:
+        with redis.Redis(port=self.replica.port) as client:
+            return replica_in_sync(client)
 
     def _sees_replica(self, sentinel: RedisServer) -> bool:
         with redis.Redis(port=sentinel.port, decode_responses=True) as client:

@@ -15,9 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from redis.exceptions import ClusterDownError, ReadOnlyError, RedisClusterException, TryAgainError
+
 from ..errors import ConfigurationError
 from ..urls import mask_url
 
+#: What a store in the middle of a failover answers: no node reachable for a slot (RedisClusterException), the
+#: cluster or master down (CLUSTERDOWN, MASTERDOWN), a slot being moved (TRYAGAIN), a write to a demoted master
+#: (READONLY). Each passes once the failover is over, so the worker treats them as a lost connection.
+FAILOVER_ERRORS = (RedisClusterException, ClusterDownError, TryAgainError, ReadOnlyError)
 #: Schemes of a cluster URL (``redis+cluster://host:port[,host:port...]/``).
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 #: Schemes of a Sentinel URL: ours (``redis+sentinel://h:p[,h:p]/service/db``) and kombu's (``sentinel://h:p;...``).
