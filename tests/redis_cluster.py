@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -105,6 +106,25 @@ class RedisCluster:
                     port = int(master[1])
                     return next(n for n in self.nodes if n.port == port)
         raise RuntimeError(f"no master serves the slot of {key!r}")
+
+    def masters(self) -> list[RedisServer]:
+        return [n for n in self.running() if self._role(n)[0] in (b"master", "master")]
+
+    def replica_of(self, master: RedisServer) -> RedisServer:
+        """The running node replicating ``master``."""
+        return next(n for n in self.running() if self._role(n)[0] in (b"slave", "slave")
+                    and int(self._role(n)[2]) == master.port)  # fmt: skip
+
+    @staticmethod
+    def _role(node: RedisServer) -> list[Any]:
+        with redis.Redis(port=node.port) as client:
+            return list(client.execute_command("ROLE"))
+
+    def is_down(self) -> bool:
+        """True once a running node reports ``cluster_state:fail`` (a slot without any node)."""
+        with redis.Redis(port=self.running()[0].port) as client:
+            info = client.execute_command("CLUSTER", "INFO")
+        return "cluster_state:fail" in (info.decode() if isinstance(info, bytes) else str(info))
 
     def flushall(self) -> None:
         for node in self.running():

@@ -178,6 +178,32 @@ def test_killing_a_cluster_master_mid_load_loses_no_job(cluster_url: str, redis_
     assert timings["worker_resumed_s"] < 20
 
 
+def test_while_a_slot_has_no_node_the_cluster_is_down_and_taskora_waits_it_out(
+        cluster_url: str, redis_cluster: RedisCluster) -> None:  # fmt: skip
+    """A master and its replica both gone: every node answers CLUSTERDOWN. That is an unreachable store to
+    taskora (a dispatch raises a connection error, never an engine error), and the worker running through
+    the outage runs jobs again once the nodes are back, without a restart."""
+    app = Taskora(redis_adapter(cluster_url))
+    task = app.task("steady", lambda n: n)
+    app.start()
+    other = next(n for n in redis_cluster.masters() if n.port != redis_cluster.master_of("{steady}").port)
+    down = [other, redis_cluster.replica_of(other)]
+    for node in down:
+        node.stop()
+    try:
+        wait_until(redis_cluster.is_down, timeout=30, what="the cluster to report cluster_state:fail")
+        with pytest.raises(CONNECTION_ERRORS):
+            task.dispatch(99)
+    finally:
+        for node in down:
+            node.start()
+    try:
+        redis_cluster.wait_healthy()
+        assert [task.dispatch(n).result(timeout=30) for n in range(5)] == list(range(5))
+    finally:
+        app.close(timeout=5)
+
+
 def test_killing_the_sentinel_master_mid_load_loses_no_job(redis_sentinels: RedisSentinels) -> None:
     old = redis_sentinels.master_port()
     victim = next(s for s in (redis_sentinels.master, redis_sentinels.replica) if s.port == old)
