@@ -22,6 +22,7 @@ from taskora import ConfigurationError, Taskora, TaskoraError
 from taskora.adapters.base import CONNECTION_ERRORS
 from taskora.adapters.topology import parse_topology_url
 from taskora.redis import redis_adapter
+from taskora.worker.control import ControlHandler, ControlServer
 from taskora.worker.loop import Worker
 from tests.redis_cluster import RedisCluster, RedisSentinels
 from tests.waiting import wait_until
@@ -81,6 +82,20 @@ def test_a_users_redis_cluster_client_runs_tasks(cluster_url: str, redis_cluster
     finally:
         app.close(timeout=5)
         client.close()
+
+
+def test_remote_control_reaches_workers_connected_to_any_node_of_a_cluster(cluster_url: str) -> None:
+    """A worker's control subscription sits on one node; PUBLISH and PUBSUB NUMSUB count per node."""
+    app = Taskora(redis_adapter(cluster_url))
+    handler = ControlHandler(app, ["x"], "worker-1", pool="threads", concurrency=1, active=list, stats=dict)
+    server = ControlServer(app, handler)
+    server.start()
+    try:
+        wait_until(lambda: app.adapter.control_listeners() == 1, timeout=10, what="the worker to subscribe")
+        assert list(app.broadcast("ping", timeout=5)) == ["worker-1"]
+    finally:
+        server.stop()
+        app.close(timeout=5)
 
 
 def test_every_family_of_keys_a_script_takes_shares_one_slot_on_a_cluster(cluster_url: str) -> None:

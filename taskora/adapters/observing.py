@@ -11,6 +11,7 @@ from typing import Any
 from .base import StreamEntries
 from .reads import JobReads
 from .replies import _text
+from .topology import subscribers
 
 #: Scores in the prioritized set are ``-(priority * 1e13) + enqueue ms``; the enqueue time is the rest.
 _PRIORITY_STEP = 10**13
@@ -58,8 +59,7 @@ class ObservingOps(JobReads):
 
     def control_listeners(self) -> int:
         """How many workers listen on the control channel now (PUBSUB NUMSUB): the workers online."""
-        reply: Any = self.client.pubsub_numsub(self.keys.control_channel)
-        return int(reply[0][1]) if reply else 0
+        return subscribers(self.client, self.keys.control_channel, self.keys.cluster)
 
 
 def _ms(value: Any) -> int | None:

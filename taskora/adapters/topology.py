@@ -138,6 +138,13 @@ def _bad(url: str, why: str) -> ConfigurationError:
     return ConfigurationError(f"broker URL {mask_url(url)!r}: {why}")
 
 
+def subscribers(client: Any, channel: str, cluster: bool) -> int:
+    """PUBSUB NUMSUB of ``channel``. A cluster node counts only the subscribers connected to it (a PUBLISH
+    reaches every node, and its reply too counts only the local ones), so on a cluster every node is asked."""
+    reply: Any = client.pubsub_numsub(channel, target_nodes="all") if cluster else client.pubsub_numsub(channel)
+    return int(reply[0][1]) if reply else 0
+
+
 #: Longest one blocking read waits while other streams (maybe on other nodes) go unwatched (ms).
 STREAM_SLICE_MS = 50
 
