@@ -25,6 +25,7 @@ from taskora.redis import redis_adapter
 from taskora.worker.control import ControlHandler, ControlServer
 from taskora.worker.loop import Worker
 from tests.redis_cluster import RedisCluster, RedisSentinels
+from tests.redis_server import RedisServer
 from tests.waiting import wait_until
 
 # -- URLs ---------------------------------------------------------------------------------------------
@@ -96,6 +97,38 @@ def test_remote_control_reaches_workers_connected_to_any_node_of_a_cluster(clust
     finally:
         server.stop()
         app.close(timeout=5)
+
+
+def test_transitions_go_straight_to_the_node_owning_each_tasks_slot(cluster_url: str,
+                                                                     redis_cluster: RedisCluster) -> None:
+    """The per-thread node connections (adapters/slot_connections.py) pick the node by slot: tasks spread over
+    all three masters run without a single MOVED redirection."""
+    app = Taskora(redis_adapter(cluster_url))
+    names = spread_over_masters(app, redis_cluster)
+    tasks = [app.task(name, lambda n: n + 1) for name in names]
+    moved_before = sum(moved_replies(node) for node in redis_cluster.masters())
+    app.start()
+    try:
+        assert type(app.adapter.runner).__name__ == "SlotConnections"
+        assert [t.dispatch(i).result(timeout=10) for i, t in enumerate(tasks) for _ in range(5)] == \
+            [i + 1 for i in range(len(tasks)) for _ in range(5)]
+    finally:
+        app.close(timeout=5)
+    assert sum(moved_replies(node) for node in redis_cluster.masters()) == moved_before
+
+
+def spread_over_masters(app: Taskora, cluster: RedisCluster) -> list[str]:
+    """One task name per master (by the slot of the task's hash tag)."""
+    by_master: dict[int, str] = {}
+    for i in range(200):
+        by_master.setdefault(cluster.master_of(app.adapter.keys.marker(f"t{i}")).port, f"t{i}")
+    assert len(by_master) == 3
+    return list(by_master.values())
+
+
+def moved_replies(node: RedisServer) -> int:
+    with redis.Redis(port=node.port, decode_responses=True) as client:
+        return int(client.info("errorstats").get("errorstat_MOVED", {}).get("count", 0))
 
 
 def test_every_family_of_keys_a_script_takes_shares_one_slot_on_a_cluster(cluster_url: str) -> None:

@@ -21,6 +21,7 @@ from .base import CONNECTION_ERRORS
 from .keys import MIN_COMPAT, WIRE_VERSION, Keys
 from .replies import _text
 from .scripts import ScriptSet, ThreadConnections
+from .slot_connections import thread_connections_of
 from .topology import is_cluster_client
 
 log = logging.getLogger("taskora.adapters.redis")
@@ -52,7 +53,7 @@ class RedisCore:
         self._scripts_loaded = False
         #: What transition scripts are sent through: the calling thread's own connection on a real
         #: Redis, the client itself otherwise (the in-memory engine has no sockets to save).
-        self.runner: Any = ThreadConnections(client) if _has_sockets(client) else client
+        self.runner: Any = ThreadConnections(client) if _has_sockets(client) else thread_connections_of(client)
         #: Longest a blocking command on the runner may block: shorter than the client's socket timeout, or
         #: the read would time out first and the wait would look like a broken connection.
         self.longest_block_s = _longest_block(client)
@@ -144,7 +145,7 @@ def _has_sockets(client: Any) -> bool:
 def _longest_block(client: Any) -> float:
     """How long a blocking command may block on ``client``'s connections: a margin under its socket timeout
     (none: no bound), so a quiet wait never reads as a dead connection."""
-    pool = getattr(client, "connection_pool", None)
+    pool = getattr(client, "connection_pool", None) or getattr(client, "nodes_manager", None)  # a cluster's
     timeout: float | None = pool.connection_kwargs.get("socket_timeout") if pool is not None else None
     if not timeout:
         return float("inf")
