@@ -64,6 +64,17 @@ def test_a_bad_topology_url_is_refused_naming_what_is_wrong(url: str, why: str) 
         redis_adapter(url)
 
 
+def test_an_app_takes_a_cluster_url_as_its_adapter(cluster_url: str) -> None:
+    app = Taskora(cluster_url)
+    try:
+        task = app.task("inc", lambda n: n + 1)
+        app.start()
+        assert type(app.adapter.raw_client()).__name__ == "RedisCluster"
+        assert task.dispatch(1).result(timeout=10) == 2
+    finally:
+        app.close(timeout=5)
+
+
 def test_a_refused_url_never_shows_its_password() -> None:
     with pytest.raises(ConfigurationError) as caught:
         redis_adapter("redis+sentinel://:s3cret@s1:26379")
