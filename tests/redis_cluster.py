@@ -120,6 +120,22 @@ class RedisCluster:
         with redis.Redis(port=node.port) as client:
             return list(client.execute_command("ROLE"))
 
+    def move_slot(self, key: str) -> RedisServer:
+        """Move ``key``'s slot and its keys to another master, as a resharding does; returns the new owner."""
+        source = self.master_of(key)
+        target = next(m for m in self.masters() if m.port != source.port)
+        with redis.Redis(port=source.port) as src, redis.Redis(port=target.port) as dst:
+            slot = int(src.execute_command("CLUSTER", "KEYSLOT", key))
+            source_id, target_id = src.execute_command("CLUSTER", "MYID"), dst.execute_command("CLUSTER", "MYID")
+            dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+            src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+            while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+                src.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
+        for master in self.masters():
+            with redis.Redis(port=master.port) as client:
+                client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        return target
+
     def is_down(self) -> bool:
         """True once a running node reports ``cluster_state:fail`` (a slot without any node)."""
         with redis.Redis(port=self.running()[0].port) as client:

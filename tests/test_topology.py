@@ -128,6 +128,26 @@ def test_transitions_go_straight_to_the_node_owning_each_tasks_slot(cluster_url:
     assert sum(moved_replies(node) for node in redis_cluster.masters()) == moved_before
 
 
+def test_a_worker_and_a_producer_follow_a_tasks_slot_to_another_master(cluster_url: str,
+                                                                         redis_cluster: RedisCluster) -> None:
+    """Resharding moves a slot while the worker waits on it and the producer's slot map is stale: both get
+    MOVED from the old node, refresh their map, and go on on the new one."""
+    app = Taskora(redis_adapter(cluster_url))
+    task = app.task("moving", lambda n: n * 10)
+    app.start()
+    try:
+        assert task.dispatch(1).result(timeout=10) == 10
+        marker = app.adapter.keys.marker("moving")
+        old = redis_cluster.master_of(marker)
+        moved_before = moved_replies(old)
+        new = redis_cluster.move_slot(marker)
+        assert [task.dispatch(n).result(timeout=10) for n in range(20)] == [n * 10 for n in range(20)]
+        assert redis_cluster.master_of(marker).port == new.port
+        assert moved_replies(old) > moved_before  # the old node redirected a stale call
+    finally:
+        app.close(timeout=5)
+
+
 def spread_over_masters(app: Taskora, cluster: RedisCluster) -> list[str]:
     """One task name per master (by the slot of the task's hash tag)."""
     by_master: dict[int, str] = {}

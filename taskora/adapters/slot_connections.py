@@ -73,8 +73,9 @@ class SlotConnections(ThreadConnections):
     def send(self, *commands: tuple[Any, ...]) -> list[InFlight]:
         """Sent ahead on the key's node; a redirect or lost connection surfaces when the reply is read, and
         the reader resends (ClaimInFlight), which comes back here through ``call`` with a fresh map."""
-        return self._routed(commands[0], lambda c: c.send(*commands),
-                            lambda: [InFlight.settled(r) for r in self._one_by_one(commands)])  # fmt: skip
+        sent = self._routed(commands[0], lambda c: c.send(*commands),
+                            lambda: [_settled(r) for r in self._one_by_one(commands)])  # fmt: skip
+        return [_Redirectable(one, command, self) for one, command in zip(sent, commands, strict=True)]
 
     def _one_by_one(self, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
         replies: list[Any] = []
@@ -99,11 +100,39 @@ class SlotConnections(ThreadConnections):
         self._refresh()
         return fallback()
 
+    def again(self, command: tuple[Any, ...]) -> Any:
+        """``command`` through the cluster client after a slot-map refresh (a redirect came back)."""
+        self._refresh()
+        return self._client.execute_command(*command)
+
     def _refresh(self) -> None:
         try:
             self._client.nodes_manager.initialize()
         except Exception:  # no node answers yet (a failover in progress): the fallback call says so
             self._client.nodes_manager.reinitialize_counter = 0
+
+
+class _Redirectable(InFlight):
+    """A command sent ahead whose reply, when it is a redirect (the slot moved since the map was read), is
+    asked for again through the cluster client: the redirected command did not run."""
+
+    __slots__ = ("_inner", "_command", "_owner")
+
+    def __init__(self, inner: InFlight, command: tuple[Any, ...], owner: SlotConnections) -> None:
+        super().__init__()
+        self._inner, self._command, self._owner = inner, command, owner
+
+    def result(self) -> Any:
+        try:
+            return self._inner.result()
+        except ResponseError as exc:
+            if not _is_redirect(exc):
+                raise
+        return self._owner.again(self._command)
+
+
+def _settled(reply: Any) -> InFlight:
+    return InFlight.settled(failure=reply) if isinstance(reply, Exception) else InFlight.settled(reply)
 
 
 def _plain(node: Any) -> bool:
