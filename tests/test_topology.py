@@ -183,6 +183,25 @@ def test_a_sentinel_url_and_a_master_for_client_both_run_tasks(redis_sentinels: 
             app.close(timeout=5)
 
 
+def test_a_celery_app_on_kombus_sentinel_url_with_the_master_in_transport_options(
+        redis_sentinels: RedisSentinels) -> None:  # fmt: skip
+    from taskora.compat import Celery
+
+    broker = ";".join(f"sentinel://127.0.0.1:{s.port}" for s in redis_sentinels.sentinels)
+    app = Celery("proj", broker=broker, broker_transport_options={"master_name": redis_sentinels.service})
+
+    @app.task
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    native = app.__taskora_app__
+    native.start()
+    try:
+        assert add.delay(2, 3).get(timeout=10) == 5
+    finally:
+        native.close(timeout=5)
+
+
 # -- failover mid-load ----------------------------------------------------------------------------------
 
 #: Jobs dispatched per failover test; the master is killed once a third of them were dispatched.
