@@ -10,6 +10,7 @@ from typing import Any
 
 from .adapters.base import Adapter
 from .adapters.redis import RedisAdapter
+from .adapters.topology import CLUSTER_SCHEMES, SENTINEL_SCHEMES
 from .clock import Clock
 from .errors import ConfigurationError, UnknownTaskError
 from .events import APP_EVENTS, TASK_EVENTS, Emitter, Event
@@ -24,6 +25,9 @@ from .urls import mask_url
 log = logging.getLogger("taskora.app")
 
 
+#: Cluster and Sentinel URL schemes (taskora/adapters/topology.py), as prefixes.
+TOPOLOGY_PREFIXES = tuple(f"{scheme}://" for scheme in (*CLUSTER_SCHEMES, *SENTINEL_SCHEMES))
+
 def resolve_adapter(adapter: Adapter | str | None, clock: Clock | None = None) -> Adapter:
     """``None`` or ``"memory://"``: the in-memory engine; a ``redis://`` URL: Redis; else the adapter itself."""
     if adapter is None or adapter == "memory://" or adapter == "memory":
@@ -31,9 +35,9 @@ def resolve_adapter(adapter: Adapter | str | None, clock: Clock | None = None) -
 
         return memory_adapter(clock=clock)
     if isinstance(adapter, str):
-        if not adapter.startswith(("redis://", "rediss://", "unix://", "valkey://")):
+        if not adapter.startswith(("redis://", "rediss://", "unix://", "valkey://", *TOPOLOGY_PREFIXES)):
             raise ConfigurationError(f"unsupported broker URL {mask_url(adapter)!r}: use redis://, rediss://, "
-                                     f"unix:// or memory://")
+                                     f"unix://, redis+cluster://, redis+sentinel:// or memory://")
         from .redis import redis_adapter
 
         return redis_adapter(adapter.replace("valkey://", "redis://", 1), clock=clock)

@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from taskora import Taskora
+from taskora.app import TOPOLOGY_PREFIXES
 from taskora.errors import ConfigurationError, RetryError
 from taskora.rate_limits import parse_rate_limit
 
@@ -109,9 +110,10 @@ class EngineMixin:
 
         retention = result_retention(effective)
         adapter: Any = url if url and not url.startswith("memory") else None
-        if url and url.startswith(("redis://", "rediss://", "unix://")):
+        if url and url.startswith(("redis://", "rediss://", "unix://", *TOPOLOGY_PREFIXES)):
             from taskora.redis import redis_adapter
 
+            url = _with_master_name(url, self.conf.get("broker_transport_options") or {})
             adapter = redis_adapter({"url": url, **effective.connection_options},
                                     prefix=effective.key_prefix.rstrip(":") or None)
         try:
@@ -242,3 +244,11 @@ class EngineMixin:
     def _tracks_started(self, job: dict[str, Any]) -> bool:
         task = self._tasks.get(str(job.get("celery.task") or ""))
         return bool(task is not None and task.resolved("track_started"))
+
+
+def _with_master_name(url: str, transport_options: Any) -> str:
+    """kombu names a Sentinel master in ``broker_transport_options['master_name']``; taskora in the URL."""
+    name = transport_options.get("master_name") if isinstance(transport_options, dict) else None
+    if not name or not url.startswith("sentinel://") or "master_name=" in url:
+        return url
+    return f"{url}{'&' if '?' in url.rpartition(';')[2] else '?'}master_name={name}"

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .topology import FAILOVER_ERRORS
+
 if TYPE_CHECKING:
     from ..clock import Clock
     from .keys import Keys
 
 #: Errors that mean "the store is not answering" (any adapter raises these); loops back off and try again on them.
-CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError, *FAILOVER_ERRORS)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from typing import Any
 from .collecting import CollectOps
 from .reads import JobReads
 from .replies import _text
+from .topology import subscribers
 
 
 class ControlOps(JobReads, CollectOps):
@@ -80,7 +81,8 @@ class ControlOps(JobReads, CollectOps):
     # -- the control channel: broadcast requests, workers' replies on a per-request list ------------------------
     def control_publish(self, request_json: str) -> int:
         """Broadcast a control request to every subscribed worker; returns how many were listening."""
-        return int(self.client.publish(self.keys.control_channel, request_json))
+        listening = int(self.client.publish(self.keys.control_channel, request_json))
+        return subscribers(self.client, self.keys.control_channel, True) if self.keys.cluster else listening
 
     def control_reply(self, request_id: str, reply_json: str, ttl_s: int) -> None:
         """Append one worker's reply to ``request_id``'s reply list, which expires ``ttl_s`` after the last one."""

@@ -21,6 +21,8 @@ from .base import CONNECTION_ERRORS
 from .handshake import WireGate, check_window, stored_meta, unreadable_meta
 from .keys import MIN_COMPAT, WIRE_VERSION, Keys
 from .scripts import ScriptSet, ThreadConnections
+from .slot_connections import thread_connections_of
+from .topology import is_cluster_client
 
 log = logging.getLogger("taskora.adapters.redis")
 
@@ -43,7 +45,7 @@ class RedisCore:
     ) -> None:
         self.client = client
         self.blocking = blocking_client
-        self.keys = Keys(prefix)
+        self.keys = Keys(prefix, cluster=is_cluster_client(client))
         self.prefix = prefix
         self.clock: Clock = clock or SystemClock()
         self.address = mask_url(address)  # shown in banners, reprs and errors: never with its password
@@ -51,7 +53,7 @@ class RedisCore:
         self._scripts_loaded = False
         #: What transition scripts are sent through: the calling thread's own connection on a real
         #: Redis, the client itself otherwise (the in-memory engine has no sockets to save).
-        self.runner: Any = ThreadConnections(client) if _has_sockets(client) else client
+        self.runner: Any = ThreadConnections(client) if _has_sockets(client) else thread_connections_of(client)
         #: Longest a blocking command on the runner may block: shorter than the client's socket timeout, or
         #: the read would time out first and the wait would look like a broken connection.
         self.longest_block_s = _longest_block(client)
@@ -114,6 +116,8 @@ class RedisCore:
     def _pipeline_scripts(self, script: Any, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
         """Many calls of ``script`` in one round trip, on this thread's connection where there is one
         (a redis-py pipeline packs every argument through Python first: 5 µs a job for enqueue_many)."""
+        if self.keys.cluster:  # a cluster pipeline cannot run scripts (redis-py refuses): one call each
+            return [script(self.client, keys, args) for keys, args in calls]
         if isinstance(self.runner, ThreadConnections):
             replies = self.runner.call_many(*(("EVALSHA", script.sha, len(keys), *keys, *args) for keys, args in calls))
         else:
@@ -144,7 +148,7 @@ def _has_sockets(client: Any) -> bool:
 def _longest_block(client: Any) -> float:
     """How long a blocking command may block on ``client``'s connections: a margin under its socket timeout
     (none: no bound), so a quiet wait never reads as a dead connection."""
-    pool = getattr(client, "connection_pool", None)
+    pool = getattr(client, "connection_pool", None) or getattr(client, "nodes_manager", None)  # a cluster's
     timeout: float | None = pool.connection_kwargs.get("socket_timeout") if pool is not None else None
     if not timeout:
         return float("inf")

@@ -34,12 +34,13 @@ class DirectConnection:
     """One connection, opened lazily on first use and re-opened after a failure."""
 
     @staticmethod
-    def supports(pool: Any) -> bool:
-        """True when ``pool``'s connections are plain TCP/Unix ones this class can open the same way."""
+    def supports(pool: Any, *, ignore_connect_hook: bool = False) -> bool:
+        """True when ``pool``'s connections are plain TCP/Unix ones this class can open the same way
+        (``ignore_connect_hook``: the caller vouches for the pool's connect hook, see slot_connections.py)."""
         kwargs = pool.connection_kwargs
         return (pool.connection_class in (Connection, UnixDomainSocketConnection)
                 and kwargs.get("credential_provider") is None
-                and kwargs.get("redis_connect_func") is None)  # fmt: skip
+                and (ignore_connect_hook or kwargs.get("redis_connect_func") is None))  # fmt: skip
 
     def __init__(self, pool: Any) -> None:
         kwargs = pool.connection_kwargs

@@ -14,10 +14,14 @@ MIN_COMPAT = 6
 class Keys:
     """Key builder for one prefix (``taskora`` or ``taskora:<prefix>``)."""
 
-    __slots__ = ("root", "_queues")
+    __slots__ = ("root", "cluster", "_schedules", "_queues")
 
-    def __init__(self, prefix: str | None = None) -> None:
+    def __init__(self, prefix: str | None = None, *, cluster: bool = False) -> None:
         self.root = f"taskora:{prefix}" if prefix else "taskora"
+        #: On a Redis Cluster the scheduler's keys share the hash tag ``{schedules}``, since one script
+        #: (scheduler_tick) takes all three; on a single Redis they keep TypeScript's untagged names.
+        self.cluster = cluster
+        self._schedules = f"{self.root}:{{schedules}}" if cluster else f"{self.root}:schedules"
         self._queues: dict[str, list[str]] = {}
 
     # -- global keys ----------------------------------------------------------------------------
@@ -31,15 +35,15 @@ class Keys:
 
     @property
     def schedules(self) -> str:
-        return f"{self.root}:schedules"
+        return self._schedules
 
     @property
     def schedules_next(self) -> str:
-        return f"{self.root}:schedules:next"
+        return f"{self._schedules}:next"
 
     @property
     def schedules_lock(self) -> str:
-        return f"{self.root}:schedules:lock"
+        return f"{self._schedules}:lock"
 
     @property
     def control_channel(self) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from .base import StreamEntries
 from .reads import JobReads
 from .replies import _text
+from .topology import subscribers
 
 #: Scores in the prioritized set are ``-(priority * 1e13) + enqueue ms``; the enqueue time is the rest.
 _PRIORITY_STEP = 10**13
@@ -25,7 +26,10 @@ class ObservingOps(JobReads):
         """Up to ``count`` entries per stream after each given id, decoded; never blocks (no BLOCK)."""
         if not positions:
             return []
-        reply = self.client.xread(dict(positions), count=count) or []
+        if self.keys.cluster:  # one XREAD may only name streams of one slot
+            reply = [e for s, p in positions.items() for e in (self.client.xread({s: p}, count=count) or [])]
+        else:
+            reply = self.client.xread(dict(positions), count=count) or []
         by_stream = reply.items() if isinstance(reply, dict) else reply
         return [(_text(stream), [(_text(entry_id), {_text(k): _text(v) for k, v in fields.items()})
                                  for entry_id, fields in entries]) for stream, entries in by_stream]
@@ -55,8 +59,7 @@ class ObservingOps(JobReads):
 
     def control_listeners(self) -> int:
         """How many workers listen on the control channel now (PUBSUB NUMSUB): the workers online."""
-        reply: Any = self.client.pubsub_numsub(self.keys.control_channel)
-        return int(reply[0][1]) if reply else 0
+        return subscribers(self.client, self.keys.control_channel, self.keys.cluster)
 
 
 def _ms(value: Any) -> int | None:

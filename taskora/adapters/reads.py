@@ -8,6 +8,7 @@ from typing import Any
 from .core import RedisCore
 from .replies import _field_values, _head_id, _pairs, _text, decode_job
 from .scripts import ThreadConnections
+from .topology import read_streams
 
 
 class JobReads(RedisCore):
@@ -44,6 +45,8 @@ class JobReads(RedisCore):
         """XREAD the given streams from the given ids; blocks at most ``block_ms``."""
         if not positions:
             return []
+        if self.keys.cluster:  # one XREAD may only name streams of one slot
+            return read_streams(self.blocking, positions, count, block_ms)
         if isinstance(self.runner, ThreadConnections):
             streams = list(positions)
             block_ms = max(1, int(self._block_s(block_ms / 1000) * 1000))

@@ -44,7 +44,8 @@ class RedisAdapter(DispatchOps, ClaimingOps, WaitingOps, ControlOps, Maintenance
     kind = "redis"
 
 
-def _no_retry() -> Retry:
+def no_retry() -> Retry:
+    """No automatic resend: a state transition whose reply was lost must not run twice (see core.py)."""
     return Retry(NoBackoff(), 0)
 
 
@@ -54,7 +55,7 @@ def from_url(url: str, *, prefix: str | None = None, clock: Clock | None = None,
     # One connection per thread that talks at once (slots, heartbeat, producers): no pool limit that fails
     # a transition with MaxConnectionsError by default; connections are only opened when used. The user's
     # options win, except that blocking reads have no socket timeout.
-    common = {"retry": _no_retry(), "socket_connect_timeout": 5, "health_check_interval": 30,
+    common = {"retry": no_retry(), "socket_connect_timeout": 5, "health_check_interval": 30,
               "max_connections": 10_000, "socket_timeout": 30, **options}
     client = redis.Redis.from_url(url, **common)
     blocking = redis.Redis.from_url(url, **{**common, "socket_timeout": None})
@@ -64,7 +65,7 @@ def from_url(url: str, *, prefix: str | None = None, clock: Clock | None = None,
 def from_client(client: Any, *, prefix: str | None = None, clock: Clock | None = None) -> RedisAdapter:
     """Wrap a user's ``redis.Redis``; blocking reads get a sibling pool without a socket timeout."""
     kwargs = dict(client.connection_pool.connection_kwargs)
-    kwargs.update(socket_timeout=None, retry=_no_retry())
+    kwargs.update(socket_timeout=None, retry=no_retry())
     pool = client.connection_pool.__class__(
         connection_class=client.connection_pool.connection_class, max_connections=10_000, **kwargs
     )

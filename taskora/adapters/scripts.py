@@ -17,6 +17,7 @@ import taskora.lua as engine
 
 from ..errors import from_engine_reply
 from .direct import DirectConnection, InFlight
+from .topology import FAILOVER_ERRORS
 
 _R = TypeVar("_R")  # what a command sent through _resent_once replies
 
@@ -38,6 +39,8 @@ class Script:
         except NoScriptError:
             client.script_load(self.text)
             return client.evalsha(self.sha, len(keys), *keys, *args)
+        except FAILOVER_ERRORS:  # not the script's answer: the store is failing over (see topology.py)
+            raise
         except ResponseError as exc:
             raise from_engine_reply(str(exc)) from exc
 
@@ -160,8 +163,15 @@ class _PooledConnection:
     def is_connected(self) -> bool:
         return bool(self._connection.is_connected)
 
+    def _connect(self) -> None:
+        """Connect through ``connect()``, as redis-py's pool does: a Sentinel-managed connection asks the
+        sentinels for the master there (sending first would connect to the default localhost:6379)."""
+        if not self._connection.is_connected:
+            self._connection.connect()
+
     def call(self, *command: Any) -> Any:
         try:
+            self._connect()
             self._connection.send_command(*command)
             return self._connection.read_response()
         except (RedisConnectionError, RedisTimeoutError, OSError):
@@ -170,6 +180,7 @@ class _PooledConnection:
 
     def call_many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         try:
+            self._connect()
             self._connection.send_packed_command(self._connection.pack_commands(commands))
             replies = []
             for _ in commands:

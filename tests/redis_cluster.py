@@ -1,0 +1,227 @@
+"""Throwaway Redis Cluster (3 masters, 3 replicas) and Sentinel set-ups for the test session, on free loopback
+ports, without persistence. Started by session fixtures only when a test asks for them (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from .redis_server import RedisServer, free_port
+
+#: A replica that never finished its first sync cannot be promoted; Redis waits 5 s before a diskless sync by
+#: default, so a master killed early would take its slots down with it.
+FAST_REPLICATION = ("--repl-diskless-sync-delay", "0")
+#: How long a master may be silent before its replica takes over (ms): short, so a failover test is quick.
+NODE_TIMEOUT_MS = 1000
+
+
+def cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+def replica_in_sync(client: redis.Redis) -> bool:
+    """True for a master, or for a replica whose link to its master is up (it can be promoted)."""
+    info = client.info("replication")
+    return info.get("role") != "slave" or info.get("master_link_status") == "up"
+
+
+class RedisCluster:
+    """Six ``redis-server --cluster-enabled yes`` nodes, joined by ``redis-cli --cluster create``
+    with ``--cluster-replicas 1``: 3 masters, each with a replica."""
+
+    def __init__(self, masters: int = 3) -> None:
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            raise RuntimeError("redis-cli is not installed (apt-get install -y redis-tools)")
+        self.cli = cli
+        self.nodes = [self._node() for _ in range(masters * 2)]
+
+    @staticmethod
+    def _node() -> RedisServer:
+        port = cluster_port()
+        conf = Path(tempfile.mkdtemp(prefix="taskora-cluster-")) / "nodes.conf"
+        return RedisServer(port, ("--cluster-enabled", "yes", "--cluster-config-file", str(conf),
+                                  "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+                                  *FAST_REPLICATION))  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        """The cluster URL form taskora reads (``redis+cluster://host:port,host:port/``)."""
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes[:3]) + "/"
+
+    def start(self) -> RedisCluster:
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        subprocess.run([self.cli, "--cluster", "create", *addresses, "--cluster-replicas", "1", "--cluster-yes"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)  # fmt: skip
+        self.wait_healthy()
+        return self
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        """Until every running node reports ``cluster_state:ok`` and every slot has a master."""
+        deadline = time.monotonic() + timeout
+        while not self._healthy():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the test cluster was not healthy within {timeout}s")
+            time.sleep(0.05)  # polling the nodes' state: there is no event to wait on
+
+    def _healthy(self) -> bool:
+        for node in self.running():
+            with redis.Redis(port=node.port, socket_timeout=2) as client:
+                info = client.execute_command("CLUSTER", "INFO")
+                text = info.decode() if isinstance(info, bytes) else str(info)
+                if "cluster_state:ok" not in text or "cluster_slots_ok:16384" not in text:
+                    return False
+                if not replica_in_sync(client):
+                    return False
+        return True
+
+    def running(self) -> list[RedisServer]:
+        return [n for n in self.nodes if n.process is not None and n.process.poll() is None]
+
+    def master_of(self, key: str) -> RedisServer:
+        """The node serving ``key``'s slot now."""
+        with redis.Redis(port=self.running()[0].port) as client:
+            slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))
+            for start, end, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
+                if start <= slot <= end:
+                    port = int(master[1])
+                    return next(n for n in self.nodes if n.port == port)
+        raise RuntimeError(f"no master serves the slot of {key!r}")
+
+    def masters(self) -> list[RedisServer]:
+        return [n for n in self.running() if self._role(n)[0] in (b"master", "master")]
+
+    def replica_of(self, master: RedisServer) -> RedisServer:
+        """The running node replicating ``master``."""
+        return next(n for n in self.running() if self._role(n)[0] in (b"slave", "slave")
+                    and int(self._role(n)[2]) == master.port)  # fmt: skip
+
+    @staticmethod
+    def _role(node: RedisServer) -> list[Any]:
+        with redis.Redis(port=node.port) as client:
+            return list(client.execute_command("ROLE"))
+
+    def move_slot(self, key: str) -> RedisServer:
+        """Move ``key``'s slot and its keys to another master, as a resharding does; returns the new owner."""
+        source = self.master_of(key)
+        target = next(m for m in self.masters() if m.port != source.port)
+        with redis.Redis(port=source.port) as src, redis.Redis(port=target.port) as dst:
+            slot = int(src.execute_command("CLUSTER", "KEYSLOT", key))
+            source_id, target_id = src.execute_command("CLUSTER", "MYID"), dst.execute_command("CLUSTER", "MYID")
+            dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+            src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+            while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+                src.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
+        for master in self.masters():
+            with redis.Redis(port=master.port) as client:
+                client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        return target
+
+    def is_down(self) -> bool:
+        """True once a running node reports ``cluster_state:fail`` (a slot without any node)."""
+        with redis.Redis(port=self.running()[0].port) as client:
+            info = client.execute_command("CLUSTER", "INFO")
+        return "cluster_state:fail" in (info.decode() if isinstance(info, bytes) else str(info))
+
+    def flushall(self) -> None:
+        for node in self.running():
+            with redis.Redis(port=node.port) as client:
+                if client.execute_command("ROLE")[0] in (b"master", "master"):
+                    client.flushall()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+class RedisSentinels:
+    """A master, one replica and three sentinels watching it as ``mymaster`` (quorum 2)."""
+
+    service = "mymaster"
+
+    def __init__(self) -> None:
+        self.master = RedisServer(extra_args=FAST_REPLICATION)
+        self.replica = RedisServer(extra_args=("--replicaof", "127.0.0.1", str(self.master.port), *FAST_REPLICATION))
+        self.sentinels = [SentinelServer(self._sentinel_conf()) for _ in range(3)]
+
+    def _sentinel_conf(self) -> Path:
+        conf = Path(tempfile.mkdtemp(prefix="taskora-sentinel-")) / "sentinel.conf"
+        conf.write_text(f"sentinel monitor {self.service} 127.0.0.1 {self.master.port} 2\n"
+                        f"sentinel down-after-milliseconds {self.service} {NODE_TIMEOUT_MS}\n"
+                        f"sentinel failover-timeout {self.service} 10000\n")  # fmt: skip
+        return conf
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        return f"redis+sentinel://{hosts}/{self.service}/0"
+
+    def start(self) -> RedisSentinels:
+        self.master.start()
+        self.replica.start()
+        for sentinel in self.sentinels:
+            sentinel.start()
+        self.wait_watched()
+        return self
+
+    def master_port(self) -> int:
+        with redis.Redis(port=self.sentinels[0].port, decode_responses=True) as client:
+            return int(client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)[1])
+
+    def wait_watched(self, timeout: float = 30.0) -> None:
+        """Until every sentinel sees the replica (so a failover can promote it)."""
+        deadline = time.monotonic() + timeout
+        while not (all(self._sees_replica(s) for s in self.sentinels) and self._replica_synced()):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the sentinels did not see the replica within {timeout}s")
+            time.sleep(0.05)  # polling the sentinels' view: there is no event to wait on
+
+    def _replica_synced(self) -> bool:
+        with redis.Redis(port=self.replica.port) as client:
+            return replica_in_sync(client)
+
+    def _sees_replica(self, sentinel: RedisServer) -> bool:
+        with redis.Redis(port=sentinel.port, decode_responses=True) as client:
+            replicas = client.execute_command("SENTINEL", "REPLICAS", self.service)
+            others = client.execute_command("SENTINEL", "SENTINELS", self.service)
+            return bool(replicas) and len(others) >= 2
+
+    def stop(self) -> None:
+        for server in (*self.sentinels, self.replica, self.master):
+            server.stop()
+
+
+class SentinelServer(RedisServer):
+    """``redis-server <conf> --sentinel``: the config file (which Sentinel rewrites) must come first."""
+
+    def __init__(self, conf: Path) -> None:
+        super().__init__()
+        self.conf = conf
+
+    def start(self) -> SentinelServer:
+        self.process = subprocess.Popen(
+            [self.binary, str(self.conf), "--sentinel", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", self.dir, "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self._wait_ready()
+        return self
