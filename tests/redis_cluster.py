@@ -223,5 +223,6 @@ class SentinelServer(RedisServer):
              "--dir", self.dir, "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        self._wait_ready()
+        if not self._wait_ready():
+            raise RuntimeError(f"redis-server --sentinel did not answer on port {self.port}")
         return self

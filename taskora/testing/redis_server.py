@@ -72,7 +72,7 @@ class LocalRedis:
         raise ConfigurationError(f"redis-server did not start on port {self.port}: exit code "
                                  f"{self.process.poll() if self.process else None}")
 
-    def _wait_ready(self, timeout: float) -> bool:
+    def _wait_ready(self, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._answers():
