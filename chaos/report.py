@@ -19,6 +19,7 @@ Definitions:
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
+def _error_type(job: dict[str, Any]) -> str:
+    """The type of the exception a failed job ended with: ``errorDetail``'s (the ``error`` field holds the bare
+    message, as TypeScript writes it), else the ``Type:`` prefix of an error text the engine wrote itself."""
+    try:
+        return str(json.loads(job["errorDetail"])["type"])
+    except (KeyError, TypeError, ValueError):
+        return str(job.get("error", "")).split(":")[0]
+
+
 def summarize(states: dict[str, dict[str, Any]], work: list[str], poison: list[str],
               runs: dict[str, list[Run]], deaths: dict[int, float],
               hand_backs: dict[str, list[float]], grace: float = 5.0) -> dict[str, Any]:  # fmt: skip
@@ -122,7 +132,7 @@ def summarize(states: dict[str, dict[str, Any]], work: list[str], poison: list[s
     duplicates = [j for j in twice if j not in late_kills]
     never_ran = [j for j in work if not runs.get(j)]
     poison_outcomes = Counter(
-        f"{states.get(j, {}).get('state')}: {str(states.get(j, {}).get('error', '')).split(':')[0]}" for j in poison
+        f"{states.get(j, {}).get('state')}: {_error_type(states.get(j, {}))}" for j in poison
     )
     return {
         "jobs": len(work) + len(poison),
@@ -143,7 +153,7 @@ def summarize(states: dict[str, dict[str, Any]], work: list[str], poison: list[s
         "poison_errors": Counter(_shape(str(states.get(j, {}).get("error", ""))) for j in poison).most_common(5),
         "slowest_redeliveries": [(round(d, 3), j) for d, j in slow[:5]],
         "poison_ok": all(
-            states.get(j, {}).get("state") == "failed" and str(states[j].get("error", "")).startswith("WorkerLostError")
+            states.get(j, {}).get("state") == "failed" and _error_type(states[j]) == "WorkerLostError"
             for j in poison
         ),
         "poison_runs": dict(Counter(len(runs.get(j, ())) for j in poison)),

@@ -74,7 +74,8 @@ def test_a_job_below_since_fails_with_the_mismatch_error_naming_both_versions(ma
 
     with pytest.raises(JobFailedError) as caught:
         handle.result(timeout=10)
-    assert "SchemaVersionMismatchError: task 'mail': job payload version 1 is older than" in caught.value.error
+    assert caught.value.error_type == "SchemaVersionMismatchError"
+    assert "task 'mail': job payload version 1 is older than" in caught.value.error
     assert "(2..3, since..version)" in caught.value.error
     assert calls == []
     assert worker_app.inspect().failed(task="mail")[0].attempt == 1  # not retried

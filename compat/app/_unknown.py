@@ -10,19 +10,27 @@ import threading
 import weakref
 from typing import Any
 
+from taskora.adapters.base import CONNECTION_ERRORS
+
 #: Per native app, the (queue, engine task) pairs this process has noted already (one write per pair).
 _noted: weakref.WeakKeyDictionary[Any, set[tuple[str, str]]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
 def note_sent(native: Any, queue: str, engine_name: str) -> None:
-    """Record, once per process, that ``engine_name`` jobs go to ``queue`` (adapters/queue_index.py)."""
+    """Record, once per process, that ``engine_name`` jobs go to ``queue`` (adapters/queue_index.py). Best effort:
+    a broker that cannot take the note is left to the dispatch that follows, which reports it as Celery would
+    (kombu's OperationalError), and the note is tried again with the next send."""
     with _lock:
         seen = _noted.setdefault(native, set())
         if (queue, engine_name) in seen:
             return
+    try:
+        native.adapter.note_queue_task(queue, engine_name)
+    except CONNECTION_ERRORS:
+        return
+    with _lock:
         seen.add((queue, engine_name))
-    native.adapter.note_queue_task(queue, engine_name)
 
 
 def attach(app: Any, native: Any) -> None:

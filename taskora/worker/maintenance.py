@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import timed_work
 from ..workflow import hooks as workflow_hooks
-from .reconnect import once
+from .reconnect import once, once_silent_on_success
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -56,7 +56,7 @@ class Maintenance:
         """Fire what registered time-based features (taskora.clock.TimedWork) have due; one failing is logged."""
         for work in timed_work():
             try:
-                once(self.address, work.run_due, self.app)
+                once_silent_on_success(self.address, work.run_due, self.app)
             except Exception:
                 log.exception("maintenance: timed work %r failed", work.name)
 

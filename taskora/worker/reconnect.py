@@ -119,6 +119,17 @@ def once(address: str, fn: Callable[..., T], *args: Any) -> T | None:
     return result
 
 
+def once_silent_on_success(address: str, fn: Callable[..., T], *args: Any) -> T | None:
+    """``once`` for work that may not touch Redis at all (a registered feature with nothing due): a connection
+    error is reported, but a return is not taken as Redis being reachable again."""
+    started = time.monotonic()
+    try:
+        return fn(*args)
+    except CONNECTION_ERRORS as exc:
+        OUTAGE.lost(address, exc, getattr(fn, "__name__", ""), started)
+        return None
+
+
 class GaveUp(Exception):
     """``until_done`` stopped retrying because its ``give_up`` event was set; carries the last error."""
 
