@@ -2,7 +2,8 @@
 
 Starts its own redis-server, then times single dispatches from one thread (no worker running), each variant
 on a task of its own, in blocks of 250 that alternate the variants (so drift in the machine's load hits them
-alike). Reports the median jobs/s over the blocks of each variant and its ratio to plain dispatch.
+alike). Reports the median jobs/s over the blocks of each variant and its ratio to plain dispatch. A debounce
+job is a delayed job, so ``plain, delay 1h`` is there to tell the cost of debouncing from that of delaying.
 
     python -m bench.flow_control                  # 5,000 dispatches of each variant x 5 rounds
     python -m bench.flow_control --jobs 1000 --rounds 3
@@ -27,6 +28,7 @@ def _variants(n: int) -> dict[str, Callable[[int], dict[str, Any]]]:
     """Per variant: the dispatch options of job ``i``."""
     return {
         "plain": lambda i: {},
+        "plain, delay 1h": lambda i: {"delay": "1h"},  # what a debounce job is: a delayed one
         "deduplicate (new key each)": lambda i: {"deduplicate": {"key": f"k{i}"}},
         "deduplicate (refused)": lambda i: {"deduplicate": {"key": "one"}},
         "throttle (admitted)": lambda i: {"throttle": {"key": "api", "max": n + WARMUP, "window": "1h"}},

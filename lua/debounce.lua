@@ -11,18 +11,21 @@
 --@include lib/enqueue
 
 local key, id = ARGV[3], ARGV[4]
-if redis.call('EXISTS', PREFIX .. id) == 1 then
-  return {'exists', ''}
-end
 local replaced = ''
 local old = redis.call('GET', key)
 if old and redis.call('HGET', PREFIX .. old, 'state') == 'delayed' then
+  -- nothing may change when the new id exists (enqueue_record checks it too, for a free key)
+  if redis.call('EXISTS', PREFIX .. id) == 1 then
+    return {'exists', ''}
+  end
   redis.call('ZREM', DELAYED, old)
   redis.call('DEL', PREFIX .. old, PREFIX .. old .. ':logs')
   emit('debounced', old, 'replacedBy', id)
   replaced = old
 end
-enqueue_record(4)
+if enqueue_record(4) == 0 then
+  return {'exists', ''}
+end
 redis.call('SET', key, id, 'PX', string.format('%.0f', tonumber(ARGV[6]) * 2))
 wake()
 return {'created', replaced}

@@ -10,11 +10,7 @@
 --@include lib/enqueue
 
 local key = ARGV[3]
-local blocking = {}
-for state in string.gmatch(ARGV[4], '[^,]+') do
-  blocking[state] = true
-end
-local holder = dedup_holder(PREFIX, key, blocking)
+local holder = dedup_holder(PREFIX, key, ARGV[4])
 if holder then
   return {'duplicate', holder}
 end

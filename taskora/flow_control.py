@@ -48,31 +48,60 @@ class FlowControl:
 
 
 def parse_flow(where: str, options: Mapping[str, Any]) -> FlowControl | None:
-    """The flow control ``options`` ask for (None when none), or ConfigurationError naming what is wrong."""
+    """The flow control ``options`` ask for (None when none), or ConfigurationError naming what is wrong.
+
+    Every call checks every field; what a call repeats (a window string, a ``while`` list, a throttle's
+    whole config) is parsed once and cached, so an admitted dispatch pays little over a plain one.
+    """
     throw = options.get("throw_on_reject", False)
-    if not isinstance(throw, bool):
+    if throw is not False and throw is not True:
         raise ConfigurationError(f"{where}: throw_on_reject must be True or False, got {throw!r}")
-    given = [name for name in FLOW_OPTIONS if options.get(name) is not None]
-    if not given:
+    kind = _flow_kind(where, options)
+    if kind is None:
         return None
-    if len(given) > 1:
-        raise ConfigurationError(f"{where}: {' and '.join(given)} are mutually exclusive; "
-                                 "give one flow-control option per dispatch")
-    kind = given[0]
     config = options[kind]
-    if not isinstance(config, Mapping):
+    if type(config) is not dict and not isinstance(config, Mapping):
         raise ConfigurationError(f"{where}: {kind} must be a dict with {', '.join(sorted(_FIELDS[kind]))}, "
                                  f"got {type(config).__name__} ({config!r})")
     if not _FIELDS[kind].issuperset(config):
         reject_unknown(f"{where}: {kind}", config, _FIELDS[kind], noun="field(s)")
     key = _key(where, kind, config.get("key"))
+    if kind == "deduplicate":
+        return FlowControl(FlowRequest(kind, key, states=_states(where, config.get("while"))), 0, throw)
     if kind == "debounce":
         return FlowControl(FlowRequest(kind, key), _debounce_delay(where, config, options), throw)
-    if kind == "throttle":
-        return FlowControl(FlowRequest(kind, key, max=_max(where, config.get("max")),
-                                       window_ms=_positive_ms(where, "throttle.window", config.get("window"))),
-                           0, throw)  # fmt: skip
-    return FlowControl(FlowRequest(kind, key, states=_states(where, config.get("while"))), 0, throw)
+    return _throttle(where, key, config.get("max"), config.get("window"), throw)
+
+
+def _flow_kind(where: str, options: Mapping[str, Any]) -> str | None:
+    """The one flow-control option given (None when none); two or more are refused."""
+    kind = None
+    for name in FLOW_OPTIONS:
+        if options.get(name) is not None:
+            if kind is not None:
+                given = [name for name in FLOW_OPTIONS if options.get(name) is not None]
+                raise ConfigurationError(f"{where}: {' and '.join(given)} are mutually exclusive; "
+                                         "give one flow-control option per dispatch")
+            kind = name
+    return kind
+
+
+def _throttle(where: str, key: str, max_: Any, window: Any, throw: bool) -> FlowControl:
+    """A throttle's FlowControl; cached per (key, max, window, throw), as a throttle's config is the same on
+    every dispatch (a hit is a checked config: only valid ones are cached, and errors name ``where``)."""
+    if type(max_) is int and isinstance(window, _HASHABLE_DURATIONS) and type(window) is not bool:
+        try:
+            return _cached_throttle(key, max_, window, throw)
+        except ConfigurationError:
+            pass  # not cached: checked again below, so the error names the call site
+    return FlowControl(FlowRequest("throttle", key, max=_max(where, max_),
+                                   window_ms=_positive_ms(where, "throttle.window", window)), 0, throw)
+
+
+@lru_cache(maxsize=256)
+def _cached_throttle(key: str, max_: int, window: Any, throw: bool) -> FlowControl:
+    return FlowControl(FlowRequest("throttle", key, max=_max("", max_),
+                                   window_ms=_positive_ms("", "throttle.window", window)), 0, throw)
 
 
 def without_flow(options: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -12,8 +12,9 @@ local function release_dedup(id, job_key)
   end
 end
 
--- The id of the job holding dedup key `key` in one of the states of `blocking` (a set: state ->
--- true), or nil when the key is free. A job waiting for a retry ('retrying') counts as 'delayed'.
+-- The id of the job holding dedup key `key` in one of the `blocking` states (comma-separated, of
+-- waiting, delayed, active), or nil when the key is free. A job waiting for a retry ('retrying')
+-- counts as 'delayed'. The list is only read when a holder exists: a free key costs one GET.
 local function dedup_holder(prefix, key, blocking)
   local holder = redis.call('GET', key)
   if not holder then
@@ -23,8 +24,13 @@ local function dedup_holder(prefix, key, blocking)
   if state == 'retrying' then
     state = 'delayed'
   end
-  if state and blocking[state] then
-    return holder
+  if not state then
+    return nil
+  end
+  for listed in string.gmatch(blocking, '[^,]+') do
+    if listed == state then
+      return holder
+    end
   end
   return nil
 end

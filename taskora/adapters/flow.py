@@ -8,7 +8,7 @@ job hash field ``dedupKey``.
 
 from __future__ import annotations
 
-from typing import Any
+from functools import lru_cache
 
 from .base import EnqueueRequest, FlowOutcome, FlowRequest
 from .core import RedisCore
@@ -28,26 +28,38 @@ class FlowOps(RedisCore):
         return f"{self.keys.task_prefix(task)}{KEY_SEGMENTS[kind]}:{key}"
 
     def enqueue_flow(self, req: EnqueueRequest, flow: FlowRequest) -> FlowOutcome:
-        """Enqueue ``req`` under ``flow`` in one script call; see ``FlowOutcome``."""
-        key = self.flow_key(req.task, flow.kind, flow.key)
-        head: list[Any] = [self.keys.task_prefix(req.task), self.now_ms(), key]
+        """Enqueue ``req`` under ``flow`` in one script call; see ``FlowOutcome``.
+
+        The hot path of every flow-controlled dispatch: the argument list is built in one go, and a created
+        job's outcome is a shared constant (``FlowOutcome`` is frozen).
+        """
+        prefix = self.keys.task_prefix(req.task)
+        key = f"{prefix}{KEY_SEGMENTS[flow.kind]}:{flow.key}"
         keys = self.keys.queue(req.task)
-        if flow.kind == "debounce":
-            status, replaced = self.scripts.debounce(self.runner, keys, head + DispatchOps._job_record(req))
-            return FlowOutcome(_text(status) == "created", _reason(status), replaced_id=_text(replaced) or None)
+        if flow.kind == "deduplicate":
+            record = DispatchOps._job_record(req)
+            record[7] += 2  # one more extra field: the job names its dedup key (lib/enqueue.lua's record)
+            status, holder = self.scripts.deduplicate(self.runner, keys, [
+                prefix, self.now_ms(), key, _states_arg(flow.states), *record, "dedupKey", key])
+            return _CREATED if status in _CREATED_REPLY else FlowOutcome(False, _text(status), _text(holder) or None)
         if flow.kind == "throttle":
-            ends = self.flow_key(req.task, "throttle_ends", flow.key)
-            args = head + [ends, flow.max, flow.window_ms] + DispatchOps._job_record(req)
-            status = self.scripts.throttle(self.runner, keys, args)
-            return FlowOutcome(_text(status) == "created", _reason(status))
-        record = DispatchOps._job_record(req)
-        record[7] += 2  # one more extra field: the job names its dedup key (lib/enqueue.lua's record)
-        record += ("dedupKey", key)
-        status, holder = self.scripts.deduplicate(self.runner, keys, head + [",".join(flow.states)] + record)
-        return FlowOutcome(_text(status) == "created", _reason(status), existing_id=_text(holder) or None)
+            status = self.scripts.throttle(self.runner, keys, [
+                prefix, self.now_ms(), key, f"{prefix}throttleEnds:{flow.key}", flow.max, flow.window_ms,
+                *DispatchOps._job_record(req)])
+            return _CREATED if status in _CREATED_REPLY else FlowOutcome(False, _text(status))
+        status, replaced = self.scripts.debounce(self.runner, keys, [
+            prefix, self.now_ms(), key, *DispatchOps._job_record(req)])
+        if status in _CREATED_REPLY:
+            return FlowOutcome(True, "", replaced_id=_text(replaced)) if replaced else _CREATED
+        return FlowOutcome(False, _text(status))
 
 
-def _reason(status: Any) -> str:
-    text = _text(status)
-    return "" if text == "created" else text
+#: A script's reply for a created job (bytes from Redis, str from a decoding client).
+_CREATED_REPLY = (b"created", "created")
+_CREATED = FlowOutcome(True)
 
+
+@lru_cache(maxsize=16)
+def _states_arg(states: tuple[str, ...]) -> str:
+    """ARGV of deduplicate.lua: the blocking states, comma-separated (the same few tuples every time)."""
+    return ",".join(states)
