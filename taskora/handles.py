@@ -21,6 +21,10 @@ def _text(value: Any) -> str | None:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+#: How many of a task's events are searched for the replacement of a debounced job that is gone.
+REPLACED_LOOKBACK = 10_000
+
+
 class ResultHandle(Generic[T]):
     """A job, by id. ``result()`` blocks until it is final; ``aresult()`` is the asyncio twin.
 
@@ -114,7 +118,17 @@ class ResultHandle(Generic[T]):
     def _check_exists(self) -> None:
         """Raise JobNotFoundError when the id names no job (never dispatched, or already trimmed by retention)."""
         if self.state() is None:
-            raise JobNotFoundError(self.id, self.task)
+            raise JobNotFoundError(self.id, self.task, replaced_by=self._replaced_by())
+
+    def _replaced_by(self) -> str | None:
+        """The job that replaced this one under ``debounce`` (its ``debounced`` event, found in the task's event
+        stream), when that is why it is gone: a wait that began just after the replacement still names it."""
+        stream = self.app.adapter.keys.events(self.task)
+        for _stream, entries in self.app.adapter.events_since({stream: "0-0"}, REPLACED_LOOKBACK):
+            for _entry_id, fields in reversed(entries):
+                if fields.get("event") == "debounced" and fields.get("jobId") == self.id:
+                    return fields.get("replacedBy")
+        return None
 
     def _outcome(self, fields: dict[str, Any]) -> T:
         state = fields.get("state")
