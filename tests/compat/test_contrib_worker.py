@@ -167,3 +167,16 @@ def test_a_prefork_embedded_worker_keeps_its_bookkeeping_in_the_test_process(tes
             assert result.id in received
     finally:
         signals.task_received.disconnect(on_received)
+
+
+def test_revoke_by_stamped_headers_is_answered_and_remembered_by_the_worker(test_app):
+    _mul(test_app)
+    worker_state.revoked_stamps.clear()
+    try:
+        with start_worker(test_app, pool="solo") as worker:
+            replies = test_app.control.revoke_by_stamped_headers({"tenant": ["a"]}, reply=True)
+            assert replies == [
+                {worker.hostname: {"ok": "headers {'tenant': ['a']} flagged as revoked, but not terminated"}}]
+            assert worker_state.revoked_stamps == {"tenant": ["a"]}
+    finally:
+        worker_state.revoked_stamps.clear()
