@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import _state
+from . import trace  # noqa: F401 - ``celery.app.trace`` is reachable as an attribute, as in Celery
 from .registry import check_task_name
 
 __all__ = ["shared_task", "app_or_default", "default_app", "current_app", "current_task"]

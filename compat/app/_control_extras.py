@@ -43,11 +43,14 @@ class ControlExtrasMixin:
         return answers[:limit] if limit else answers
 
     def revoke_by_stamped_headers(self, headers: dict[str, Any], destination: Any = None, terminate: bool = False,
-                                  signal: str = "SIGTERM", **kwargs: Any) -> list[str]:  # fmt: skip
+                                  signal: str = "SIGTERM", reply: bool = False, timeout: float | None = None,
+                                  **kwargs: Any) -> list[Any]:  # fmt: skip
         """Cancel every unfinished job stamped with one of ``headers``' values (``{stamp: value or [values]}``).
 
         Jobs are found in the store (waiting, delayed and running), so this reaches every worker; jobs
-        sent later with those stamps are not affected. Returns the ids cancelled.
+        sent later with those stamps are not affected. The live workers are told the stamps
+        (``worker.state.revoked_stamps``). Returns the ids cancelled; with ``reply=True``, the workers'
+        answers instead (``[{node: {'ok': ...}}]``, Celery's), within ``timeout`` (1 s).
 
         Raises:
             ValueError: ``headers`` is not a non-empty dict.
@@ -64,7 +67,11 @@ class ControlExtrasMixin:
                     if _stamped_with(handle.fields(["celery.headers"]), wanted):
                         handle.cancel("terminated" if terminate else "revoked")
                         cancelled.append(job_id)
-        return cancelled
+        targets = [destination] if isinstance(destination, str) else destination
+        wait = (1.0 if timeout is None else timeout) if reply else 0.0
+        replies = native.broadcast("revoke_by_stamped_headers", args={"headers": headers, "terminate": terminate},
+                                   timeout=wait, destination=targets or None)  # fmt: skip
+        return [{host: answer} for host, answer in sorted(replies.items())] if reply else cancelled
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -19,14 +19,14 @@ from .. import signals, states
 from .._children import store_children
 from .._state import get_current_task
 from ..result import CELERY_STATE_KEY, IGNORED_RESULT
-from ._trace import RetrySignal, TraceOutcome, exception_detail, retry_delay, task_name, trace
+from ._trace import RetrySignal, TraceOutcome, exception_detail, retry_delay, trace
 from ._worker_errors import envelope_problem, internal_error, reject_invalid
 from .task import Context
+from .trace import LOG_RECEIVED, log_context, log_line
 
 log = logging.getLogger("taskora.compat.worker")
 #: Celery's logger of task receipt (``Task x[id] received``).
 strategy_log = logging.getLogger("celery.worker.strategy")
-LOG_RECEIVED = "Task %s[%s] received"
 #: Seconds before a job rejected with ``Reject(requeue=True)`` is due again (at the back of its queue):
 #: long enough that a task rejecting every delivery cannot spin a worker, short enough to feel immediate.
 REQUEUE_DELAY = 1.0
@@ -82,6 +82,7 @@ def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
         group=meta.get("group"), group_index=meta.get("group_index"), hostname=app.hostname,
         correlation_id=ctx.id, origin=meta.get("origin"), timelimit=meta.get("timelimit"), headers=headers,
         shadow=meta.get("shadow"), ignore_result=meta.get("ignore_result") == "True",
+        argsrepr=meta.get("argsrepr"), kwargsrepr=meta.get("kwargsrepr"),
         delivery_info={"exchange": "", "routing_key": meta.get("queue"), "priority": _priority(meta.get("priority")),
                        "redelivered": requeued + _stall_recoveries(ctx) > 0},
         callbacks=meta.get("link"), errbacks=meta.get("link_error"), properties=meta.get("properties") or {},
@@ -131,7 +132,8 @@ def received(app: Any, task: Any, request: Any) -> None:
     """Celery's moment of receipt: the ``Task x[id] received`` line and ``task_received`` (sender: the app,
     standing in for Celery's consumer)."""
     if strategy_log.isEnabledFor(logging.INFO):
-        strategy_log.info(LOG_RECEIVED, task_name(task, request), request.id)
+        context = log_context(task, request, eta=getattr(request, "eta", None))
+        log_line(strategy_log, logging.INFO, LOG_RECEIVED, context)
     signals.task_received.send(sender=app, request=request)
 
 

@@ -301,6 +301,7 @@ def _meta(name: str, task_id: str, merged: dict[str, Any], headers: dict[str, An
         "priority": merged.get("priority"), "origin": _origin(),
         "timelimit": timelimit if any(v is not None for v in timelimit) else None,
         "link": _sigs(link), "link_error": _sigs(link_error),
+        "argsrepr": merged.get("argsrepr"), "kwargsrepr": merged.get("kwargsrepr"),  # the log lines' (trace.py)
     }  # fmt: skip
 
 

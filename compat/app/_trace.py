@@ -21,16 +21,11 @@ from taskora.errors import RetryError
 from .. import signals, states
 from .._state import push_task
 from ..exceptions import Ignore, Reject, Retry
+from .trace import LOG_FAILURE, LOG_IGNORED, LOG_REJECTED, LOG_RETRY, LOG_SUCCESS, log_context, log_line
 
 log = logging.getLogger("taskora.compat.trace")
 #: Celery's logger of task outcomes: projects filter and alert on its name and its lines.
 trace_log = logging.getLogger("celery.app.trace")
-#: ``Task …`` line formats, word for word Celery's (``celery.app.trace``).
-LOG_SUCCESS = "Task %s[%s] succeeded in %ss: %s"
-LOG_FAILURE = "Task %s[%s] %s: %s"
-LOG_RETRY = "Task %s[%s] retry: %s"
-LOG_IGNORED = "Task %s[%s] ignored"
-LOG_REJECTED = "Task %s[%s] %s"
 #: Attribute set on an exception this module logged, so the worker does not log the same failure again.
 LOGGED_MARK = "_celery_trace_logged"
 #: Longest repr of a return value in the success line (Celery's ``resultrepr_maxsize``).
@@ -104,11 +99,6 @@ def trace(task: Any, request: Any, *, eager: bool) -> TraceOutcome:
     return outcome
 
 
-def task_name(task: Any, request: Any) -> str:
-    """The name the log lines show: the request's ``shadow`` name when set, as Celery's ``get_task_name``."""
-    return getattr(request, "shadow", None) or task.name
-
-
 def _run(task: Any, request: Any, args: list[Any], kwargs: dict[str, Any], eager: bool,
          started: float) -> TraceOutcome:  # fmt: skip
     try:
@@ -117,7 +107,7 @@ def _run(task: Any, request: Any, args: list[Any], kwargs: dict[str, Any], eager
     except Retry as retry:
         return _on_retry(task, request, retry, args, kwargs, eager)
     except Ignore:
-        trace_log.info(LOG_IGNORED, task_name(task, request), request.id)
+        log_line(trace_log, logging.INFO, LOG_IGNORED, log_context(task, request, description="ignored"))
         return TraceOutcome(states.IGNORED)
     except Reject as reject:
         return _on_reject(task, request, reject, args, kwargs)
@@ -134,7 +124,8 @@ def _on_success(task: Any, request: Any, retval: Any, args: list[Any], kwargs: d
     _safe(task.on_success, retval, request.id, args, kwargs, eager=eager)
     signals.task_success.send(sender=task, result=retval, runtime=runtime)
     if trace_log.isEnabledFor(logging.INFO):
-        trace_log.info(LOG_SUCCESS, task_name(task, request), request.id, runtime, result_repr(retval))
+        log_line(trace_log, logging.INFO, LOG_SUCCESS,
+                 log_context(task, request, runtime=runtime, return_value=result_repr(retval)))
     _safe(task.after_return, states.SUCCESS, retval, request.id, args, kwargs, None, eager=eager)
     return TraceOutcome(states.SUCCESS, retval)
 
@@ -153,8 +144,8 @@ def result_repr(value: Any) -> str:
 def _on_reject(task: Any, request: Any, reject: Reject, args: list[Any], kwargs: dict[str, Any]) -> TraceOutcome:
     """``Reject``: logged as rejected; without ``requeue`` the task fails (``task_failure``, no hooks), as in Celery."""
     einfo = ExceptionInfo(reject)
-    trace_log.warning(LOG_REJECTED, task_name(task, request), request.id, _safe_repr(reject),
-                      exc_info=(type(reject), reject, reject.__traceback__))
+    log_line(trace_log, logging.WARNING, LOG_REJECTED, log_context(task, request, exc=_safe_repr(reject)),
+             exc_info=(type(reject), reject, reject.__traceback__))
     if reject.requeue:
         return TraceOutcome(states.REJECTED, reject, einfo)
     signals.task_failure.send(sender=task, task_id=request.id, exception=reject, args=args, kwargs=kwargs,
@@ -175,7 +166,7 @@ def _on_retry(task: Any, request: Any, retry: Retry, args: list[Any], kwargs: di
     einfo = ExceptionInfo(retry)
     _safe(task.on_retry, retry.exc if retry.exc is not None else retry, request.id, args, kwargs, einfo, eager=eager)
     signals.task_retry.send(sender=task, request=request, reason=retry, einfo=einfo)
-    trace_log.info(LOG_RETRY, task_name(task, request), request.id, retry)
+    log_line(trace_log, logging.INFO, LOG_RETRY, log_context(task, request, exc=retry))
     return TraceOutcome(states.RETRY, retry, einfo)
 
 
@@ -193,10 +184,12 @@ def _on_failure(task: Any, request: Any, exc: BaseException, args: list[Any], kw
 def _log_failure(task: Any, request: Any, exc: BaseException) -> None:
     """An exception listed in ``throws`` is expected (INFO, no traceback); any other is an ERROR with one."""
     if isinstance(exc, tuple(getattr(task, "throws", ()) or ())):
-        trace_log.info(LOG_FAILURE, task_name(task, request), request.id, "raised expected", _safe_repr(exc))
+        log_line(trace_log, logging.INFO, LOG_FAILURE,
+                 log_context(task, request, description="raised expected", exc=_safe_repr(exc)))
     else:
-        trace_log.error(LOG_FAILURE, task_name(task, request), request.id, "raised unexpected", _safe_repr(exc),
-                        exc_info=(type(exc), exc, exc.__traceback__))
+        log_line(trace_log, logging.ERROR, LOG_FAILURE,
+                 log_context(task, request, description="raised unexpected", exc=_safe_repr(exc)),
+                 exc_info=(type(exc), exc, exc.__traceback__))
     mark_logged(exc)
 
 

@@ -44,6 +44,7 @@ class WorkerHooksMixin:
         """
         from .. import signals
         from ..utils.log import set_current_task_getter
+        from ..worker import control  # noqa: F401 - registers Celery's built-in commands this worker answers
         from ._worker_logging import redirect_stdouts, setup_worker_logging
 
         if hostname:

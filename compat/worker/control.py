@@ -106,3 +106,24 @@ def add_consumer(state: Any, queue: str, *args: Any, **kwargs: Any) -> Any:
 def cancel_consumer(state: Any, queue: str, **kwargs: Any) -> Any:
     """Stop consuming ``queue``: its tasks' running jobs finish, no new one starts here."""
     return _live(state, "cancel_consumer", queue=queue)
+
+
+@control_command(signature="<headers>")
+def revoke_by_stamped_headers(state: Any, headers: dict[str, Any], terminate: bool = False, signal: Any = None,
+                              **kwargs: Any) -> dict[str, str]:  # fmt: skip
+    """Remember stamp revocations in this worker's ``worker.state.revoked_stamps`` (Celery's reply words).
+
+    The jobs already stored with those stamps are cancelled by the caller, in the store, for every worker.
+    """
+    from . import state as worker_state
+
+    for header, stamps in headers.items():
+        known = _as_list(worker_state.revoked_stamps.get(header) or [])
+        worker_state.revoked_stamps[header] = known + [s for s in _as_list(stamps) if s not in known]
+    if not terminate:
+        return {"ok": f"headers {headers} flagged as revoked, but not terminated"}
+    return {"ok": f"headers {headers} revoked"}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple, set)) else [value]

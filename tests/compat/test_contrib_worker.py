@@ -6,10 +6,11 @@ import threading
 
 import pytest
 import redis
-from taskora.compat import _state
+from taskora.compat import _state, signals
 from taskora.compat.contrib.testing.app import DEFAULT_TEST_CONFIG, TestApp, setup_default_app
 from taskora.compat.contrib.testing.manager import Manager, Sentinel
 from taskora.compat.contrib.testing.worker import WorkerStartError, start_worker
+from taskora.compat.worker import state as worker_state
 
 from taskora.adapters.memory import MemoryAdapter
 
@@ -47,7 +48,7 @@ def test_embedded_worker_runs_tasks_answers_ping_and_stops_on_exit(test_app, eng
     with start_worker(test_app, pool=pool, concurrency=2) as worker:
         assert mul.delay(6, 7).get(timeout=10) == 42
         assert {worker.hostname: {"ok": "pong"}} in test_app.control.ping(timeout=2)
-        expected = "threads" if pool == "prefork" and engine == "memory" else pool  # no shared store to fork from
+        expected = "threads" if pool == "prefork" else pool  # in the test process, as Celery's embedded worker
         assert worker.pool.settings.pool == expected
     assert test_app.control.ping(timeout=0.3, destination=[worker.hostname]) == []
 
@@ -147,3 +148,35 @@ def test_wait_until_idle_gives_up_on_a_job_that_never_ends(test_app):
                 Manager(test_app).wait_until_idle(timeout=0.5)
         finally:
             release.set()
+
+
+def test_a_prefork_embedded_worker_keeps_its_bookkeeping_in_the_test_process(test_app):
+    """Celery's suite reads ``worker.state`` and ``task_received`` in the test process after a prefork run."""
+    mul = _mul(test_app)
+    received = []
+
+    def on_received(sender=None, request=None, **kwargs):
+        received.append(request.id)
+
+    signals.task_received.connect(on_received, weak=False)
+    try:
+        with start_worker(test_app, pool="prefork", concurrency=1):
+            result = mul.delay(2, 3)
+            assert result.get(timeout=10) == 6
+            assert result.id in worker_state.successful_requests
+            assert result.id in received
+    finally:
+        signals.task_received.disconnect(on_received)
+
+
+def test_revoke_by_stamped_headers_is_answered_and_remembered_by_the_worker(test_app):
+    _mul(test_app)
+    worker_state.revoked_stamps.clear()
+    try:
+        with start_worker(test_app, pool="solo") as worker:
+            replies = test_app.control.revoke_by_stamped_headers({"tenant": ["a"]}, reply=True)
+            assert replies == [
+                {worker.hostname: {"ok": "headers {'tenant': ['a']} flagged as revoked, but not terminated"}}]
+            assert worker_state.revoked_stamps == {"tenant": ["a"]}
+    finally:
+        worker_state.revoked_stamps.clear()

@@ -1,9 +1,12 @@
 """``start_worker``: an embedded taskora worker for a test, ready once it answers ping, stopped on exit.
 
 The worker is the one ``taskora worker -A`` runs (same pools, same control channel), started inside
-the test process: ``solo`` and ``threads`` run their slots as threads here; ``prefork`` forks child
-processes, which needs a store they can share, so on the in-memory engine (Celery's default
-``memory://`` test broker) it runs as ``threads`` with the same concurrency.
+the test process, where its slots run as threads whatever pool is asked for. ``prefork`` runs as
+``threads`` with the same concurrency: Celery's embedded prefork worker keeps its bookkeeping in the
+test process (``worker.state.successful_requests``, revoked ids, the ``task_received``/``task_*``
+signals, the trace log records a test reads from ``caplog``), and a taskora prefork child would keep
+all of that in a forked process the test cannot see. The in-memory engine (Celery's default
+``memory://`` test broker) could not share its store with forked children either.
 """
 
 from __future__ import annotations
@@ -84,9 +87,7 @@ class TestWorkController:
         tasks = native.select_tasks(queues=self.queues)
         if not tasks:
             raise WorkerStartError(f"the embedded worker has no tasks to run (queues: {self.queues or 'all'})")
-        pool = self.pool_cls
-        if pool == "prefork" and _in_memory(native):
-            pool = "threads"  # forked children cannot share this process's in-memory store
+        pool = "threads" if self.pool_cls == "prefork" else self.pool_cls  # state shared with the test (above)
         return WorkerSettings(app=native, tasks=tasks, hostname=self.hostname, concurrency=self.concurrency,
                               pool=pool, **self.limits)
 
@@ -140,12 +141,6 @@ def _queue_list(queues: Iterable[str] | str | None) -> list[str] | None:
         return None
     items = queues.split(",") if isinstance(queues, str) else list(queues)
     return [q.strip() for q in items if q.strip()] or None
-
-
-def _in_memory(native: Any) -> bool:
-    from taskora.memory import MemoryAdapter
-
-    return isinstance(native.adapter, MemoryAdapter)
 
 
 def setup_app_for_worker(app: Any, loglevel: str | int = WORKER_LOGLEVEL, logfile: str | None = None) -> None:
