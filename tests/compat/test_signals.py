@@ -554,7 +554,8 @@ def test_task_revoked_once_for_revoked_expired_and_terminated_jobs(tmp_path: Any
         running = client.send_task("revproj.slow", (1.0,))
         wait_until(lambda: running._handle().state() == "active", what="the slow job to start")
         client.control.revoke(running.id, terminate=True)
-        wait_until(lambda: len(recorded()) == 3, what="three task_revoked signals")
+        wait_until(lambda: len(recorded()) == 3, what=f"three task_revoked signals (waiting {waiting.id}, expiring "
+                                                       f"{expiring.id}, running {running.id})")
     finally:
         for worker in workers:
             worker.stop()
