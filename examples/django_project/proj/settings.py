@@ -21,6 +21,8 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("DJANGO_DB_PATH", str(BASE_DIR / "db.sqlite3")),
+        # The web process and the worker write the same file: wait for the other's lock instead of failing at 5 s.
+        "OPTIONS": {"timeout": 30},
     }
 }
 
