@@ -40,8 +40,10 @@ if os.environ.get("UNKPROJ_EXTRA"):  # a worker of a newer deploy that has the t
 
 @task_unknown.connect
 def seen(sender=None, message=None, exc=None, name=None, id=None, **kwargs):
-    with open(os.path.join(os.environ["UNKPROJ_DIR"], "unknown-" + id), "w") as out:
+    path = os.path.join(os.environ["UNKPROJ_DIR"], "unknown-" + id)
+    with open(path + ".tmp", "w") as out:  # renamed when complete: the test waits for the file to exist
         json.dump({"name": name, "exc": [type(exc).__name__, *exc.args], "message": message}, out)
+    os.replace(path + ".tmp", path)
 '''
 
 
