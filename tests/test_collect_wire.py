@@ -17,6 +17,7 @@ from taskora.memory import memory_adapter
 from taskora.redis import redis_adapter
 from taskora.worker.loop import Worker
 
+from .interop_keyspace import restore
 from .waiting import wait_until
 
 RECORDING = json.loads((Path(__file__).parent / "fixtures" / "interop" / "20-collect.json").read_text())
@@ -134,23 +135,6 @@ def test_collect_replays_the_typescript_recording(make_recorded: Any) -> None:
     assert col.inspect_collect("c1") is expected["inspectCollectAfter"]
     ours, theirs = normalized(dump(client, prefix)).splitlines(), normalized(RECORDING["after"]).splitlines()
     assert [e for e in ours if e not in theirs] == [] and [e for e in theirs if e not in ours] == []
-
-
-def restore(client: Any, snapshot: dict[str, Any]) -> None:
-    """Write a recorded keyspace dump back (hash fields in their recorded order, stream entries with their ids)."""
-    for key, entry in snapshot.items():
-        kind, value = entry["type"], entry["value"]
-        if kind == "hash":
-            client.hset(key, mapping=value)
-        elif kind == "list":
-            client.rpush(key, *value)
-        elif kind == "zset":
-            client.zadd(key, {member: score for member, score in value})
-        elif kind == "stream":
-            for e in value:
-                client.xadd(key, e["fields"], id=e["id"])
-        else:
-            client.set(key, value, px=entry["pttl"] if entry["pttl"] > 0 else None)
 
 
 def test_a_python_worker_finishes_a_buffer_typescript_wrote_as_typescript_does(make_recorded: Any) -> None:
