@@ -120,8 +120,12 @@ class RedisCluster:
         with redis.Redis(port=node.port) as client:
             return list(client.execute_command("ROLE"))
 
-    def move_slot(self, key: str) -> RedisServer:
-        """Move ``key``'s slot and its keys to another master, as a resharding does; returns the new owner."""
+    def move_slot(self, key: str, *, keys_per_step: int = 100, step_pause_s: float = 0.0) -> RedisServer:
+        """Move ``key``'s slot and its keys to another master, as a resharding does; returns the new owner.
+
+        With a small ``keys_per_step`` and a pause between steps the slot stays half-moved for a while, as
+        in a real resharding under load: the source answers ASK for keys it no longer has, and a command
+        whose keys are split between the two nodes gets TRYAGAIN until the last key has moved."""
         source = self.master_of(key)
         target = next(m for m in self.masters() if m.port != source.port)
         with redis.Redis(port=source.port) as src, redis.Redis(port=target.port) as dst:
@@ -129,11 +133,14 @@ class RedisCluster:
             source_id, target_id = src.execute_command("CLUSTER", "MYID"), dst.execute_command("CLUSTER", "MYID")
             dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
             src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
-            while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
-                src.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
-        for master in self.masters():
-            with redis.Redis(port=master.port) as client:
-                client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+            try:
+                while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, keys_per_step):
+                    src.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
+                    time.sleep(step_pause_s)  # pacing the resharding, as redis-cli --cluster reshard does
+            finally:
+                for master in self.masters():
+                    with redis.Redis(port=master.port) as client:
+                        client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
         return target
 
     def is_down(self) -> bool:

@@ -148,6 +148,30 @@ def test_a_worker_and_a_producer_follow_a_tasks_slot_to_another_master(cluster_u
         app.close(timeout=5)
 
 
+def test_a_slot_resharded_key_by_key_under_load_loses_no_job(cluster_url: str, redis_cluster: RedisCluster) -> None:
+    """While a task's slot is half-moved, the old node answers ASK for the keys already gone and TRYAGAIN to a
+    script whose keys sit on both nodes; the producer and the worker keep going through it, and every job runs."""
+    app = Taskora(redis_adapter(cluster_url))
+    try:
+        old = redis_cluster.master_of(app.adapter.keys.marker("load"))
+        before = redirect_replies(old)
+        new_owner: list[RedisServer] = []
+        run_through_failover(app, lambda: new_owner.append(
+            redis_cluster.move_slot("{load}", keys_per_step=1, step_pause_s=0.005)))
+    finally:
+        app.close(timeout=5)
+    assert redis_cluster.master_of("{load}").port == new_owner[0].port != old.port
+    after = redirect_replies(old)
+    print(f"redirects from the old node during the move: { {k: after[k] - before[k] for k in after} }")
+    assert after["ASK"] > before["ASK"] and after["TRYAGAIN"] > before["TRYAGAIN"], after  # really half-moved
+
+
+def redirect_replies(node: RedisServer) -> dict[str, int]:
+    with redis.Redis(port=node.port, decode_responses=True) as client:
+        stats = client.info("errorstats")
+    return {kind: int(stats.get(f"errorstat_{kind}", {}).get("count", 0)) for kind in ("ASK", "TRYAGAIN", "MOVED")}
+
+
 def spread_over_masters(app: Taskora, cluster: RedisCluster) -> list[str]:
     """One task name per master (by the slot of the task's hash tag)."""
     by_master: dict[int, str] = {}
