@@ -15,7 +15,6 @@ from ..worker.autoscale import DEFAULT_KEEPALIVE_S, Autoscaler
 from ..worker.control import ControlHandler, ControlServer
 from ..worker.live_ops import LiveOps
 from ..worker.pools import POOL_NAMES, Pool, StopSignals, WorkerSettings, make_pool, serve
-from ..worker.served import ServedTasks
 from ..worker.unknown import UnknownTasks
 from ._app import LoadedApp, app_option, process_options, resolve
 from ._celery_options import log_ignored, parse_autoscale, split_modules, worker_celery_options
@@ -150,8 +149,6 @@ def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
                           prepare_queue=getattr(loaded.source, "select_queues", None))  # Celery: per-queue twins
     control = ControlServer(app, handler)
     control.start()
-    served = ServedTasks(app.adapter, lambda: handler.task_names)  # what this worker serves, for the others to see
-    served.start()
     unknown = UnknownTasks(app, lambda: list(s.extra["queues"]), s.hostname)
     unknown.start()
     if autoscaler is not None:
@@ -168,7 +165,6 @@ def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
             autoscaler.stop()
         unknown.stop()
         control.stop()
-        served.stop()
         app.events.emit("worker:shutdown", {"hostname": s.hostname, "pool": s.pool})
     log.info("%s stopped.", s.hostname)
     sys.stdout.flush()

@@ -40,12 +40,16 @@ class ServedTasks:
                               what="writing this worker's task names")
 
     def start(self) -> None:
-        """Write the names now (before this worker claims anything), then keep them fresh."""
+        """Write the names now, then keep them fresh."""
+        self.refresh()
+        self._beat.start()
+
+    def refresh(self) -> None:
+        """Write the names now (they changed, or we start); if Redis is unreachable, the beat writes them later."""
         try:
             self.publish()
-        except CONNECTION_ERRORS as exc:  # the beat writes them once Redis is back
+        except CONNECTION_ERRORS as exc:
             log.debug("writing this worker's task names failed: %s", exc)
-        self._beat.start()
 
     def publish(self) -> None:
         """Write the names; a Redis at ``maxmemory`` refusing it is logged, and the next beat tries again."""

@@ -102,11 +102,13 @@ def test_add_and_cancel_consumer_change_what_a_live_worker_runs(client: Taskora,
     lines = control(redis_url, tmp_path, "add_consumer", "default", "-d", worker.hostname)
     # Then it runs the waiting job, and reports the task as its own
     assert lines == [f"->  {worker.hostname}: OK", "        add consumer default"]
+    assert "add" in client.adapter.served_by_live_workers()  # what the look for unknown tasks reads (worker/served.py)
     assert waiting.result(timeout=15) == 3
     assert "add" in broadcast(client, "registered", timeout=5, destination=[worker.hostname])[worker.hostname]
     # When it is told to stop consuming 'default'
     lines = control(redis_url, tmp_path, "cancel_consumer", "default", "-d", worker.hostname)
     assert lines == [f"->  {worker.hostname}: OK", "        no longer consuming from default"]
+    assert "add" not in client.adapter.served_by_live_workers()
     # Then a new 'add' job stays waiting while the worker still serves 'slow'
     left = client.dispatch("add", {"a": 2, "b": 2})
     assert slow(client, "after", 0.2).result(timeout=15) == "done-after"

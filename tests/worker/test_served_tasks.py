@@ -4,10 +4,13 @@ slow to answer control requests keeps its jobs; a name nobody serves is still fa
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from taskora import Taskora
 from taskora.redis import redis_adapter
+from taskora.worker.control import ControlHandler, ControlServer
 from taskora.worker.served import ServedTasks
 from taskora.worker.unknown import UnknownTasks
 
@@ -70,3 +73,21 @@ def test_the_registry_works_on_a_redis_cluster(cluster_url):
         assert "t0" not in adapter.served_by_live_workers()
     finally:
         adapter.close()
+
+
+def test_a_control_command_that_changes_the_names_writes_them_before_it_replies(app):
+    handler = ControlHandler(app, ["a"], "here@test", pool="threads", concurrency=1, active=list, stats=dict)
+
+    class AddsB:  # what LiveOps.add_consumer does to the handler's names (tests/cli/test_live_worker_ops.py)
+        def handle(self, command: str, args: dict) -> dict:
+            handler.task_names = ["a", "b"]
+            return {"ok": "add consumer b"}
+
+    handler.ops = AddsB()
+    server = ControlServer(app, handler)  # not started: no beat, only what answering a request writes
+    server.served.refresh()
+    assert app.adapter.served_by_live_workers() == {"a"}
+    server._answer(json.dumps({"id": "r1", "command": "add_consumer", "args": {"queue": "b"}}))
+    assert app.adapter.served_by_live_workers() == {"a", "b"}
+    server.served.stop()
+    assert app.adapter.served_by_live_workers() == set()
