@@ -3,8 +3,9 @@ worker can tell a task name some live worker knows from one nobody knows (worker
 
 Asking (a ``registered`` broadcast with a timeout) confused "no worker knows it" with "a worker that knows it did
 not answer in time" (a worker busy with a slow control command, a slow link), and a job of a known task was then
-failed as unknown: lost. Instead each ``taskora worker`` writes its names with a lifetime of ``SERVED_TTL_S`` and
-refreshes them every ``liveness.BEAT_EVERY_S`` (adapters/worker_registry.py), and again at once when
+failed as unknown: lost. Instead every worker that answers control requests (its ControlServer: each ``taskora
+worker``, the Celery front's embedded test worker) writes the names it answers ``registered`` with, for
+``SERVED_TTL_S``, refreshed every ``liveness.BEAT_EVERY_S`` (adapters/worker_registry.py) and at once when
 ``add_consumer``/``cancel_consumer`` change them. The lifetime is longer than the liveness key's on purpose:
 failing a job is final, while a gone worker's names staying known a few seconds more only delays failing the
 jobs of a name nobody serves.
