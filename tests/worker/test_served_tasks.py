@@ -9,11 +9,13 @@ import json
 import pytest
 
 from taskora import Taskora
+from taskora.adapters.base import CONNECTION_ERRORS
 from taskora.redis import redis_adapter
 from taskora.worker.control import ControlHandler, ControlServer
 from taskora.worker.served import ServedTasks
 from taskora.worker.unknown import UnknownTasks
 
+from ..redis_server import RedisServer
 from ..waiting import wait_until
 
 
@@ -91,3 +93,29 @@ def test_a_control_command_that_changes_the_names_writes_them_before_it_replies(
     assert app.adapter.served_by_live_workers() == {"a", "b"}
     server.served.stop()
     assert app.adapter.served_by_live_workers() == set()
+
+
+def test_after_redis_was_unreachable_the_look_waits_until_other_workers_could_write_again() -> None:
+    # Their names may have lapsed during the outage: until they had time to beat, a name is not judged unknown
+    with RedisServer(extra_args=("--appendonly", "yes", "--appendfsync", "always")) as server:
+        app = Taskora(server.url)
+        try:
+            queue, _job_id = _waiting_job_of_a_name_this_app_cannot_run(app)
+            unknown = UnknownTasks(app, lambda: [queue], "here@test")
+            server.stop()
+            with pytest.raises(CONNECTION_ERRORS):
+                unknown._look()
+            server.start()
+            wait_until(lambda: _answers(app), what="Redis to answer again")
+            unknown._look()  # nobody serves 'ghost', but other workers' names are not back yet: nothing failed
+            assert app.adapter.counts("ghost")["waiting"] == 1
+            assert unknown.check_once() == 1  # the look itself, once the quiet time is over
+        finally:
+            app.close()
+
+
+def _answers(app: Taskora) -> bool:
+    try:
+        return app.adapter.counts("ghost") is not None
+    except CONNECTION_ERRORS:
+        return False
