@@ -1,5 +1,5 @@
 """``app.control`` methods that change live workers in place (Celery's ``pool_grow``, ``pool_shrink``,
-``add_consumer``, ``cancel_consumer``, ``time_limit``): each is a broadcast of the control command every
+``autoscale``, ``add_consumer``, ``cancel_consumer``, ``time_limit``): each is a broadcast of the control command every
 ``taskora worker`` answers (taskora.worker.live_ops), with Celery's arguments and reply shapes.
 """
 
@@ -25,6 +25,12 @@ class LiveControlMixin:
     def pool_shrink(self, n: int = 1, destination: Any = None, **kwargs: Any) -> Replies:
         """Shrink each addressed worker's pool by ``n`` (a slot leaves after its running job; one always stays)."""
         return self.broadcast("pool_shrink", arguments={"n": n}, destination=destination, **kwargs)
+
+    def autoscale(self, max: int | None, min: int | None, destination: Any = None,  # noqa: A002 - Celery's names
+                  **kwargs: Any) -> Replies:  # fmt: skip
+        """Change the bounds of the addressed ``--autoscale`` workers (``{'ok': 'autoscale now max=X min=Y'}``; a
+        worker without autoscale answers Celery's ``{'error': "ValueError('Autoscale not enabled')"}``)."""
+        return self.broadcast("autoscale", arguments={"max": max, "min": min}, destination=destination, **kwargs)
 
     def add_consumer(self, queue: str, exchange: Any = None, exchange_type: str = "direct", routing_key: Any = None,
                      options: Any = None, destination: Any = None, **kwargs: Any) -> Replies:  # fmt: skip

@@ -340,8 +340,16 @@ class QueueIndexing(Protocol):
     def queue_tasks(self, queue: str) -> set[str]: ...
 
 
+class WorkerRegistry(Protocol):
+    """Which task names each live worker serves (adapters/worker_registry.py)."""
+
+    def publish_served(self, worker_id: str, names: Iterable[str], ttl_ms: int) -> None: ...
+    def withdraw_served(self, worker_id: str) -> None: ...
+    def served_by_live_workers(self) -> set[str]: ...
+
+
 class Adapter(Lifecycle, Producing, Transitions, JobReading, MetricsReading, JobRemoving, Controlling, Maintaining,
-              Scheduling, WorkflowStoring, Observing, Collecting, QueueIndexing, Protocol):  # fmt: skip
+              Scheduling, WorkflowStoring, Observing, Collecting, QueueIndexing, WorkerRegistry, Protocol):  # fmt: skip
     """One store of jobs, reached only through named operations (every state change is one engine script)."""
 
     kind: str

@@ -33,12 +33,13 @@ from .replies import PAYLOAD_FIELDS, ClaimInFlight, decode_job
 from .scheduling import SchedulingOps
 from .versions import VersionReads
 from .waiting import WaitingOps
+from .worker_registry import WorkerRegistryOps
 from .workflows import WorkflowOps
 
 
 class RedisAdapter(DispatchOps, ClaimingOps, WaitingOps, ControlOps, MaintenanceOps, SchedulingOps, WorkflowOps,
                    ObservingOps, VersionReads, CollectOps, MetricsReads, JobRemoval, FlowOps, QueueIndexOps,
-                   RedisCore):  # fmt: skip
+                   WorkerRegistryOps, RedisCore):  # fmt: skip
     """Talks to one Redis (or Valkey, or an in-process fakeredis) through the engine scripts."""
 
     kind = "redis"

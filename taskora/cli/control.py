@@ -4,8 +4,8 @@ A Celery app's job actions go to its ``app.control`` (taskora.compat), so the CL
 does. ``revoke`` and ``terminate`` act on the job in Redis (a waiting job ends at once, a running one
 is stopped by its worker), and ``rate_limit`` changes the limit every worker reads from Redis, so those
 work for a native app too. The actions that change a running worker in place (``pool_grow``, ``pool_shrink``,
-``add_consumer``, ``cancel_consumer``, ``time_limit``, ``shutdown``) go to live workers over the control channel
-(all, or those named by ``-d``), and each worker's Celery-shaped reply is printed.
+``autoscale``, ``add_consumer``, ``cancel_consumer``, ``time_limit``, ``shutdown``) go to live workers over the
+control channel (all, or those named by ``-d``), and each worker's Celery-shaped reply is printed.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ JOB_ACTIONS = ("revoke", "terminate")
 #: Actions on what every worker reads from Redis; each works for every app.
 STORE_ACTIONS = ("rate_limit",)
 #: Actions sent to live workers over the control channel.
-BROADCAST_ACTIONS = ("shutdown", "pool_grow", "pool_shrink", "add_consumer", "cancel_consumer", "time_limit")
+BROADCAST_ACTIONS = ("shutdown", "pool_grow", "pool_shrink", "autoscale", "add_consumer", "cancel_consumer",
+                     "time_limit")
 #: Celery actions that reconfigure live workers that taskora workers do not take, and what to do instead.
 WORKER_ACTIONS: dict[str, str] = {}
 #: The node name answers read from the job store are reported under (as compat's inspect does).
@@ -46,7 +47,8 @@ STORE_NODE = "taskora@store"
 def control(ctx: click.Context, action: str, args: tuple[str, ...], app_spec: str | None, as_json: bool,
             timeout: float, destination: tuple[str, ...]) -> None:  # fmt: skip
     """Celery's control actions: revoke ID..., terminate SIGNAL ID..., rate_limit TASK RATE, shutdown,
-    pool_grow [N], pool_shrink [N], add_consumer QUEUE, cancel_consumer QUEUE, time_limit TASK SOFT [HARD].
+    pool_grow [N], pool_shrink [N], autoscale MAX [MIN], add_consumer QUEUE, cancel_consumer QUEUE,
+    time_limit TASK SOFT [HARD].
 
     The worker actions go to every live worker, or to those named by -d."""
     loaded = resolve(ctx, app_spec)
@@ -71,6 +73,10 @@ def broadcast_args(action: str, args: tuple[str, ...]) -> dict[str, Any]:
         if len(args) > 1 or (args and not args[0].isdigit()) or (args and int(args[0]) < 1):
             raise click.UsageError(f"{action} takes [N], a positive number of slots (default 1)")
         return {"n": int(args[0]) if args else 1}
+    if action == "autoscale":
+        if not 1 <= len(args) <= 2 or not all(arg.isdigit() for arg in args):
+            raise click.UsageError("autoscale takes MAX [MIN], whole numbers of slots (e.g. autoscale 10 3)")
+        return {"max": int(args[0]), "min": int(args[1]) if args[1:] else None}
     if action in ("add_consumer", "cancel_consumer"):
         if not args:
             raise click.UsageError(f"{action} takes QUEUE (e.g. {action} reports)")

@@ -4,6 +4,9 @@ A request is published as JSON ``{"id", "command", "args", "destination"}`` on t
 each worker that is addressed pushes ``{"hostname": ..., "reply": ...}`` to the request's reply list
 (which expires on its own). The caller knows how many workers heard the request from PUBLISH's
 return value, so it stops as soon as they have all answered, or at the timeout.
+
+A worker that listens also keeps the task names it serves in Redis (served.py), so that whether a live worker
+knows a task name is read, not asked: a worker busy answering a slow request would not answer in time.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..adapters.base import CONNECTION_ERRORS
 from .live_ops import LIVE_COMMANDS
 from .reconnect import OUTAGE, address_of
+from .served import ServedTasks
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -105,15 +109,18 @@ class ControlHandler:
 
 
 class ControlServer:
-    """A daemon thread subscribed to the control channel, answering through a ControlHandler."""
+    """A daemon thread subscribed to the control channel, answering through a ControlHandler; while it runs, the
+    handler's task names (``registered``, changed by ``add_consumer``/``cancel_consumer``) are kept in Redis."""
 
     def __init__(self, app: Taskora, handler: ControlHandler) -> None:
         self.app = app
         self.handler = handler
+        self.served = ServedTasks(app.adapter, lambda: self.handler.task_names)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self.served.start()
         self._thread = threading.Thread(target=self._run, name="taskora-control", daemon=True)
         self._thread.start()
 
@@ -121,6 +128,7 @@ class ControlServer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(2.0)
+        self.served.stop()
 
     def _run(self) -> None:
         channel = self.app.adapter.keys.control_channel
@@ -146,7 +154,10 @@ class ControlServer:
             destination = request.get("destination")
             if destination and self.handler.hostname not in destination:
                 return
+            served_before = list(self.handler.task_names)
             reply = self.handler.handle(request["command"], request.get("args") or {})
+            if self.handler.task_names != served_before:  # add_consumer, cancel_consumer: say so now, not at the beat
+                self.served.refresh()
         except Exception as exc:  # a bad request must not kill the control thread
             log.exception("control request %r failed", raw)
             reply, request = {"error": f"{type(exc).__name__}: {exc}"}, _maybe_json(raw)

@@ -1,5 +1,5 @@
 """What a running ``taskora worker`` changes in place when told over the control channel (Celery's control
-commands ``pool_grow``, ``pool_shrink``, ``add_consumer``, ``cancel_consumer``, ``time_limit``).
+commands ``pool_grow``, ``pool_shrink``, ``autoscale``, ``add_consumer``, ``cancel_consumer``, ``time_limit``).
 
 Replies are Celery's: ``{"ok": ...}`` or ``{"error": ...}``. The threads pools change in this process; a prefork
 supervisor grows and shrinks its children directly, and for a change to what children run (their tasks, their
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("taskora.worker.control")
 
 #: The control commands LiveOps answers (method names).
-LIVE_COMMANDS = ("pool_grow", "pool_shrink", "add_consumer", "cancel_consumer", "time_limit")
+LIVE_COMMANDS = ("pool_grow", "pool_shrink", "autoscale", "add_consumer", "cancel_consumer", "time_limit")
 
 
 class LiveOps:
@@ -64,6 +64,15 @@ class LiveOps:
         size = self.pool.shrink(count)
         log.info("%s: pool_shrink %d -> %d slot(s)", self.settings.hostname, count, size)
         return {"ok": "pool will shrink"}
+
+    def autoscale(self, max: Any = None, min: Any = None, **_: Any) -> dict[str, Any]:  # noqa: A002 - Celery's names
+        """Celery's: new autoscale bounds (MIN 0 counts as 1, as ``--autoscale`` does); a worker started without
+        ``--autoscale`` answers Celery's error (its ValueError, as kombu replies it)."""
+        if self.autoscaler is None:
+            return {"error": "ValueError('Autoscale not enabled')"}
+        low = _count_or_none(min, "min")
+        max_size, min_size = self.autoscaler.update(_count_or_none(max, "max"), None if low is None else low or 1)
+        return {"ok": f"autoscale now max={max_size} min={min_size}"}
 
     # -- queues ---------------------------------------------------------------------------------
     def add_consumer(self, queue: Any = None, **_: Any) -> dict[str, Any]:
@@ -124,3 +133,14 @@ def _queue_name(queue: Any, what: str) -> str:
     if not isinstance(queue, str) or not queue.strip():
         raise ConfigurationError(f"needs a queue name, got {queue!r}")
     return queue.strip()
+
+
+def _count_or_none(value: Any, what: str) -> int | None:
+    """An autoscale bound as Celery's CLI sends it (``int``, or its digits); None keeps the current one."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"{what} must be a whole number of slots, got {value!r}")
+    return value

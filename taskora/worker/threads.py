@@ -1,11 +1,16 @@
-"""ServiceThreads: start a worker's threads so that a crash in one is reported and, for a service, survived."""
+"""Worker threads: ``ServiceThreads`` starts a worker's threads so that a crash in one is reported and, for a
+service, survived; ``Periodic`` runs one step every N seconds (the autoscaler, the look for unknown task names,
+the served-task beat) and outlives a Redis outage or a failed step."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
+
+from ..adapters.base import CONNECTION_ERRORS
 
 log = logging.getLogger("taskora.worker")
 
@@ -47,3 +52,40 @@ class ServiceThreads:
         for thread in threads:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return not any(t.is_alive() for t in threads)
+
+
+class Periodic:
+    """Runs ``step`` every ``every_s`` seconds on a daemon thread named ``name`` until ``stop()``.
+
+    A step that cannot reach Redis is logged at debug level (the next step tries again, once Redis is back); any
+    other error is logged with its traceback and the steps go on: a periodic duty that died silently would stop
+    doing its job (resizing the pool, failing unknown jobs, keeping this worker's task names known) unseen.
+    """
+
+    def __init__(self, name: str, step: Callable[[], object], every_s: float, *, what: str) -> None:
+        self.name = name
+        self.step = step
+        self.every_s = every_s
+        #: What a step does, for the log ("autoscale: reading the backlog").
+        self.what = what
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Ask the thread to end and wait up to ``timeout`` seconds for the step it may be in."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.step()
+            except CONNECTION_ERRORS as exc:
+                log.debug("%s failed, tried again in %.1fs: %s", self.what, self.every_s, exc)
+            except Exception:
+                log.exception("%s failed; tried again in %.1fs", self.what, self.every_s)

@@ -3,24 +3,29 @@ message of an unregistered task (``NotRegistered``, the ``task_unknown`` signal)
 
 taskora workers claim by task name, so such a job would wait forever unseen. Every ``interval_s`` a worker process
 looks, for each queue it consumes, at the task names producers noted for that queue (adapters/queue_index.py);
-a name with waiting jobs that this app has no handler for, and that no live worker lists in ``registered`` (so a
-worker of a newer deploy that has it keeps its jobs), is unknown: each of its waiting jobs is claimed and failed
-(not retried), logged with Celery's line, and announced as the app event ``worker:task-unknown``
+a name with waiting jobs that this app has no handler for, and that no live worker lists in the served-task
+registry (worker/served.py: every ``taskora worker`` keeps its names there, so a worker of a newer deploy that has
+it keeps its jobs, however busy it is), is unknown: each of its waiting jobs is claimed and failed (not retried),
+logged with Celery's line, and announced as the app event ``worker:task-unknown``
 (``{"name", "id", "queue", "hostname", "error"}``; the Celery front sends ``task_unknown`` from it).
+
+A TypeScript worker writes no such registry, so a name only TypeScript workers serve is unknown here: route it
+to a queue no ``taskora worker`` of this app consumes (migration_guide/api.md, ``task_unknown``).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..adapters.base import CONNECTION_ERRORS
 from ..errors import UnknownTaskError
 from ..ids import lock_token
-from .control import broadcast
 from .failures import error_detail, error_text
+from .served import SERVED_TTL_S
+from .threads import Periodic
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -41,32 +46,32 @@ class UnknownTasks:
         self.app = app
         self.queues = queues
         self.hostname = hostname
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic("taskora-unknown-tasks", self._look, interval_s,
+                                  what="looking for jobs of unknown tasks")
+        #: After Redis was unreachable, other workers' names may have lapsed meanwhile: no look until they beat.
+        self._quiet_until = 0.0
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="taskora-unknown-tasks", daemon=True)
-        self._thread.start()
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2.0)
+        self._periodic.stop()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.check_once()
-            except CONNECTION_ERRORS as exc:  # the next look, once Redis is back
-                log.debug("looking for jobs of unknown tasks failed: %s", exc)
+    def _look(self) -> None:
+        if time.monotonic() < self._quiet_until:
+            return
+        try:
+            self.check_once()
+        except CONNECTION_ERRORS:
+            self._quiet_until = time.monotonic() + SERVED_TTL_S
+            raise
 
     def check_once(self) -> int:
         """One look; returns how many jobs were failed."""
         candidates = self._unknown_with_waiting_jobs()
         if not candidates:
             return 0
-        known = self._registered_by_live_workers()
+        known = self.app.adapter.served_by_live_workers()
         return sum(self._fail_waiting(name, queue) for name, queue in candidates.items() if name not in known)
 
     def _unknown_with_waiting_jobs(self) -> dict[str, str]:
@@ -77,10 +82,6 @@ class UnknownTasks:
                 if (task is None or task.handler is None) and adapter.counts(name)["waiting"]:
                     found[name] = queue
         return found
-
-    def _registered_by_live_workers(self) -> set[str]:
-        replies = broadcast(self.app, "registered", timeout=1.0)
-        return {name for reply in replies.values() if isinstance(reply, list) for name in reply}
 
     def _fail_waiting(self, name: str, queue: str) -> int:
         adapter, failed = self.app.adapter, 0

@@ -102,11 +102,13 @@ def test_add_and_cancel_consumer_change_what_a_live_worker_runs(client: Taskora,
     lines = control(redis_url, tmp_path, "add_consumer", "default", "-d", worker.hostname)
     # Then it runs the waiting job, and reports the task as its own
     assert lines == [f"->  {worker.hostname}: OK", "        add consumer default"]
+    assert "add" in client.adapter.served_by_live_workers()  # what the look for unknown tasks reads (worker/served.py)
     assert waiting.result(timeout=15) == 3
     assert "add" in broadcast(client, "registered", timeout=5, destination=[worker.hostname])[worker.hostname]
     # When it is told to stop consuming 'default'
     lines = control(redis_url, tmp_path, "cancel_consumer", "default", "-d", worker.hostname)
     assert lines == [f"->  {worker.hostname}: OK", "        no longer consuming from default"]
+    assert "add" not in client.adapter.served_by_live_workers()
     # Then a new 'add' job stays waiting while the worker still serves 'slow'
     left = client.dispatch("add", {"a": 2, "b": 2})
     assert slow(client, "after", 0.2).result(timeout=15) == "done-after"
@@ -132,3 +134,26 @@ def test_time_limit_applies_to_jobs_started_from_now_on(client: Taskora, redis_u
     # And lifting the limits (0 0) lets the next one finish
     control(redis_url, tmp_path, "time_limit", "slow", "0", "0", "-d", worker.hostname)
     assert slow(client, "free", 0.8).result(timeout=10) == "done-free"
+
+
+@pytest.mark.parametrize("pool", ["threads", "prefork"])
+def test_control_autoscale_changes_a_live_workers_bounds(client: Taskora, redis_url: str, tmp_path: Path,
+                                                         start_worker, pool: str) -> None:  # fmt: skip
+    # Given a worker autoscaled between 1 and 3 slots, and one without autoscale
+    worker = start_worker("-P", pool, "--autoscale", "3,1", "-Q", "slow")
+    fixed = start_worker("-P", "threads", "-c", "1", "-Q", "slow")
+    # When its bounds are raised to 2..4: Celery's reply, and the pool is at the new MIN at once
+    assert control(redis_url, tmp_path, "autoscale", "4", "2", "-d", worker.hostname) == [
+        f"->  {worker.hostname}: OK", "        autoscale now max=4 min=2"]
+    wait_until(lambda: size_of(client, worker.hostname) == 2, what="the pool to grow to the new MIN")
+    stats = broadcast(client, "stats", timeout=5, destination=[worker.hostname])[worker.hostname]
+    assert stats["autoscaler"] == {"max": 4, "min": 2, "qty": 2}
+    # When MAX goes below the size, the pool shrinks to it; bounds that contradict each other change nothing
+    assert control(redis_url, tmp_path, "autoscale", "1", "1", "-d", worker.hostname)[1].strip() == (
+        "autoscale now max=1 min=1")
+    wait_until(lambda: size_of(client, worker.hostname) == 1, what="the pool to shrink to the new MAX")
+    assert control(redis_url, tmp_path, "autoscale", "2", "3", "-d", worker.hostname) == [
+        f"->  {worker.hostname}: ERROR", "        autoscale: new bounds: need 1 <= MIN <= MAX, got MIN=3 MAX=2"]
+    # A worker without autoscale answers Celery's error
+    assert control(redis_url, tmp_path, "autoscale", "4", "-d", fixed.hostname) == [
+        f"->  {fixed.hostname}: ERROR", "        ValueError('Autoscale not enabled')"]

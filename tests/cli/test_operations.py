@@ -53,6 +53,7 @@ def test_control_worker_actions_check_their_arguments(redis_url: str, tmp_path: 
 
     assert WORKER_ACTIONS == {}  # every Celery worker action is supported now (tests/cli/test_live_worker_ops.py)
     for args, said in ((("pool_grow", "x"), "pool_grow takes [N]"), (("add_consumer",), "add_consumer takes QUEUE"),
+                       (("autoscale",), "autoscale takes MAX [MIN]"), (("autoscale", "4", "x"), "autoscale takes MAX"),
                        (("time_limit", "t"), "time_limit takes TASK SOFT [HARD]")):
         out = run_cli(redis_url, tmp_path, "-A", PROJ, "control", *args)
         assert out.returncode == 2 and said in out.stderr, out.stderr

@@ -87,3 +87,24 @@ def test_pool_grow_shrink_and_time_limit_as_celery(cproj):
         {host: {"ok": "time limits set successfully"}}]
     with pytest.raises(SoftTimeLimitExceeded):
         nap.delay(3).get(timeout=20)
+
+
+def test_autoscale_without_autoscale_is_celerys_error(cproj):
+    client, host = cproj
+    assert client.control.autoscale(4, 2, destination=[host], reply=True, timeout=5) == [
+        {host: {"error": "ValueError('Autoscale not enabled')"}}]
+
+
+def test_autoscale_changes_the_bounds_of_an_autoscaled_worker(cproj, tmp_path, redis_url):
+    client, _host = cproj
+    scaled = CeleryWorker(tmp_path, "cproj", redis_url, f"scaled{uuid.uuid4().hex[:6]}@test", "-P", "threads",
+                          "--autoscale", "3,1")
+    try:
+        scaled.wait_ready(client)
+        host = scaled.hostname
+        assert client.control.autoscale(5, 2, destination=[host], reply=True, timeout=5) == [
+            {host: {"ok": "autoscale now max=5 min=2"}}]
+        stats = client.control.inspect(destination=[host], timeout=5).stats()[host]
+        assert stats["autoscaler"] == {"max": 5, "min": 2, "qty": 2}  # grown to the new MIN at once, as Celery
+    finally:
+        scaled.stop()

@@ -1,6 +1,7 @@
 """A job sent under a task name no live worker knows (``send_task`` of a renamed or never-imported task) ends as
 Celery's does: ``FAILURE`` with ``NotRegistered(name)``, and the worker consuming its queue sends ``task_unknown``
-with Celery's arguments. A name another live worker knows is left to it."""
+with Celery's arguments. A name another live worker knows is left to it, even while that worker is too busy to
+answer control requests."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import os
 
 from taskora.compat import Celery
 from taskora.compat.signals import task_unknown
+from taskora.compat.worker.control import control_command
 
 app = Celery("unkproj", broker=os.environ["REDIS_URL"])
 
@@ -36,6 +38,15 @@ if os.environ.get("UNKPROJ_EXTRA"):  # a worker of a newer deploy that has the t
 
         time.sleep(2)  # its jobs wait behind each other past the other worker's look for unknown names
         return "newer"
+
+
+@control_command(args=[("seconds", float)])
+def busy(state, seconds):
+    """A slow custom control command: the worker's replies to every other request wait behind it."""
+    import time
+
+    time.sleep(seconds)
+    return {"ok": "done"}
 
 
 @task_unknown.connect
@@ -85,5 +96,24 @@ def test_a_task_another_live_worker_knows_is_left_to_it(unkproj, redis_url, monk
         results = [module.app.send_task("unkproj.newer") for _ in range(4)]
         assert [r.get(timeout=30) for r in results] == ["newer"] * 4
         assert not list(tmp_path.glob("unknown-*"))
+    finally:
+        newer.stop()
+
+
+def test_a_task_of_a_worker_too_busy_to_answer_control_is_left_to_it(unkproj, redis_url, monkeypatch):
+    module, tmp_path, worker = unkproj
+    monkeypatch.setenv("UNKPROJ_EXTRA", "1")
+    newer = CeleryWorker(tmp_path, "unkproj", redis_url, f"newer{uuid.uuid4().hex[:6]}@test", "-P", "threads",
+                         "-c", "1")
+    try:
+        newer.wait_ready(module.app)
+        # Control requests are answered one at a time: behind this one, newer answers nothing for 15 s, while its
+        # four jobs (2 s each, one at a time) wait through at least one of the other worker's looks (every 5 s).
+        module.app.control.broadcast("busy", arguments={"seconds": 15}, destination=[newer.hostname])
+        assert not module.app.control.inspect(destination=[newer.hostname], timeout=1.0).registered()
+        results = [module.app.send_task("unkproj.newer") for _ in range(4)]
+        assert [r.get(timeout=40) for r in results] == ["newer"] * 4
+        assert not list(tmp_path.glob("unknown-*"))
+        assert "Received unregistered task" not in worker.log()
     finally:
         newer.stop()

@@ -1,0 +1,121 @@
+"""The served-task registry (worker/served.py, adapters/worker_registry.py): a name some live worker serves is known
+to the look for unknown task names (worker/unknown.py) without asking that worker anything, so a worker that is
+slow to answer control requests keeps its jobs; a name nobody serves is still failed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from taskora import Taskora
+from taskora.adapters.base import CONNECTION_ERRORS
+from taskora.redis import redis_adapter
+from taskora.worker.control import ControlHandler, ControlServer
+from taskora.worker.served import ServedTasks
+from taskora.worker.unknown import UnknownTasks
+
+from ..redis_server import RedisServer
+from ..waiting import wait_until
+
+
+def _waiting_job_of_a_name_this_app_cannot_run(app: Taskora) -> tuple[str, str]:
+    """A job sent under ``ghost`` (a producer-side task here, as a contract is); returns (queue, job id)."""
+    ghost = app.register_task("ghost", None)
+    handle = ghost.dispatch(1)
+    app.adapter.note_queue_task(ghost.options.queue, "ghost")
+    return ghost.options.queue, handle.id
+
+
+def test_a_name_a_live_worker_serves_keeps_its_jobs_and_is_failed_once_that_worker_stops(app):
+    queue, job_id = _waiting_job_of_a_name_this_app_cannot_run(app)
+    unknown = UnknownTasks(app, lambda: [queue], "here@test")
+    other = ServedTasks(app.adapter, lambda: ["ghost", "other"])  # a worker with no control listener at all
+    other.start()
+    try:
+        assert unknown.check_once() == 0
+        assert app.adapter.counts("ghost")["waiting"] == 1
+    finally:
+        other.stop()
+    assert app.adapter.served_by_live_workers() == set()
+    assert unknown.check_once() == 1
+    assert app.adapter.get_job("ghost", job_id)["state"] == "failed"
+
+
+def test_a_worker_that_stopped_beating_is_forgotten_when_its_names_lapse(app):
+    app.adapter.publish_served("wlive", ["a", "b"], 60_000)
+    app.adapter.publish_served("wdead", ["b", "c"], 50)
+    wait_until(lambda: app.adapter.served_by_live_workers() == {"a", "b"}, what="the dead worker's names to lapse")
+    app.adapter.withdraw_served("wlive")
+    assert app.adapter.served_by_live_workers() == set()
+
+
+def test_names_change_with_the_next_beat(app):
+    names = ["a"]
+    served = ServedTasks(app.adapter, lambda: names)
+    served.start()
+    try:
+        assert app.adapter.served_by_live_workers() == {"a"}
+        names[:] = ["a", "b"]  # add_consumer: the control handler's task names grew
+        wait_until(lambda: app.adapter.served_by_live_workers() == {"a", "b"}, what="the new names")
+    finally:
+        served.stop()
+
+
+@pytest.mark.cluster
+def test_the_registry_works_on_a_redis_cluster(cluster_url):
+    adapter = redis_adapter(cluster_url)
+    try:
+        for n in range(8):  # ids whose keys land on different slots
+            adapter.publish_served(f"w{n}", [f"t{n}"], 60_000)
+        adapter.publish_served("wdead", ["gone"], 50)
+        wait_until(lambda: adapter.served_by_live_workers() == {f"t{n}" for n in range(8)},
+                   what="every live worker's names, and not the dead one's")
+        adapter.withdraw_served("w0")
+        assert "t0" not in adapter.served_by_live_workers()
+    finally:
+        adapter.close()
+
+
+def test_a_control_command_that_changes_the_names_writes_them_before_it_replies(app):
+    handler = ControlHandler(app, ["a"], "here@test", pool="threads", concurrency=1, active=list, stats=dict)
+
+    class AddsB:  # what LiveOps.add_consumer does to the handler's names (tests/cli/test_live_worker_ops.py)
+        def handle(self, command: str, args: dict) -> dict:
+            handler.task_names = ["a", "b"]
+            return {"ok": "add consumer b"}
+
+    handler.ops = AddsB()
+    server = ControlServer(app, handler)  # not started: no beat, only what answering a request writes
+    server.served.refresh()
+    assert app.adapter.served_by_live_workers() == {"a"}
+    server._answer(json.dumps({"id": "r1", "command": "add_consumer", "args": {"queue": "b"}}))
+    assert app.adapter.served_by_live_workers() == {"a", "b"}
+    server.served.stop()
+    assert app.adapter.served_by_live_workers() == set()
+
+
+def test_after_redis_was_unreachable_the_look_waits_until_other_workers_could_write_again() -> None:
+    # Their names may have lapsed during the outage: until they had time to beat, a name is not judged unknown
+    with RedisServer(extra_args=("--appendonly", "yes", "--appendfsync", "always")) as server:
+        app = Taskora(server.url)
+        try:
+            queue, _job_id = _waiting_job_of_a_name_this_app_cannot_run(app)
+            unknown = UnknownTasks(app, lambda: [queue], "here@test")
+            server.stop()
+            with pytest.raises(CONNECTION_ERRORS):
+                unknown._look()
+            server.start()
+            wait_until(lambda: _answers(app), what="Redis to answer again")
+            unknown._look()  # nobody serves 'ghost', but other workers' names are not back yet: nothing failed
+            assert app.adapter.counts("ghost")["waiting"] == 1
+            assert unknown.check_once() == 1  # the look itself, once the quiet time is over
+        finally:
+            app.close()
+
+
+def _answers(app: Taskora) -> bool:
+    try:
+        return app.adapter.counts("ghost") is not None
+    except CONNECTION_ERRORS:
+        return False
