@@ -133,6 +133,9 @@ def test_a_queue_of_newer_jobs_is_handed_back_with_a_growing_backoff(make_app: C
     warnings = [r.getMessage() for r in caplog.records if "newer than this worker's version 2" in r.getMessage()]
     assert len(warnings) == 1 and "payload version 3" in warnings[0]
     assert old_app.inspect().failed(task="mail") == []
+    old_app.close()
+    assert old_app.adapter.purge("mail") == 20
+    assert not old_app.adapter.raw_client().exists("taskora:{mail}:newer")  # the index goes with the jobs
 
 
 def test_a_migration_step_that_raises_fails_the_job_with_its_reason(make_app: Callable[..., Taskora]) -> None:
