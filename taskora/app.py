@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from . import event_values
 from .adapters.base import Adapter
 from .adapters.redis import RedisAdapter
 from .adapters.topology import CLUSTER_SCHEMES, SENTINEL_SCHEMES
@@ -268,7 +269,7 @@ class Taskora:
         if name == "progress":
             event.progress = self._progress_value(fields)
         if name in ("completed", "failed", "active"):
-            self._enrich_from_job(event)
+            self._enrich_from_job(event, fields)
         return event
 
     def _progress_value(self, fields: dict[str, Any]) -> Any:
@@ -277,14 +278,13 @@ class Taskora:
         raw = fields.get("value", fields.get("progress"))
         return self.serializer.loads(raw) if raw is not None else None
 
-    def _enrich_from_job(self, event: Event) -> None:
-        job = self.adapter.get_fields(event.task, event.id,
-                                      ["attempt", "result", "error", "processedOn", "finishedOn"])
+    def _enrich_from_job(self, event: Event, fields: dict[str, Any]) -> None:
+        job = self.adapter.get_fields(event.task, event.id, event_values.JOB_FIELDS)
         event.attempt = int(job["attempt"]) if job.get("attempt") else None
-        if event.name == "completed" and job.get("result") is not None:
-            event.result = self.serializer.loads(job["result"])
+        if event.name == "completed":
+            event_values.set_result(self, event, fields, job)  # the value handle.result() gives (event_values.py)
         if event.name == "failed":
-            event.error = job.get("error") or event.error
+            event_values.set_failure(event, job)
             event.will_retry = False
         if job.get("processedOn") and job.get("finishedOn"):
             event.duration = (int(job["finishedOn"]) - int(job["processedOn"])) / 1000

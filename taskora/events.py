@@ -31,8 +31,8 @@ class Event:
     task: str
     id: str
     attempt: int | None = None
-    result: Any = None
-    error: str | None = None
+    result: Any = None  # completed: what handle.result() returns (taskora/event_values.py)
+    error: str | None = None  # failed, retrying: the stored message
     will_retry: bool | None = None
     next_attempt_at: int | None = None
     duration: float | None = None
@@ -41,6 +41,8 @@ class Event:
     count: int | None = None
     action: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    raw_result: str | bytes | None = None  # completed: the result as stored (serialized)
+    exception: BaseException | None = None  # failed: the JobFailedError handle.result() raises
 
 
 class Emitter:

@@ -39,13 +39,24 @@ class MigrationStatus:
     delayed: VersionCounts
 
     @property
+    def newer(self) -> dict[int, int]:
+        """Queued jobs (waiting or delayed) stamped with a version above this app's ``version``, per version:
+        dispatched by newer code, they wait for a newer worker (a worker of this version hands them back
+        without running or failing them, taskora/version_handoff.py)."""
+        counts = dict(self.queue.by_version)
+        for version, jobs in self.delayed.by_version.items():
+            counts[version] = counts.get(version, 0) + jobs
+        return {version: jobs for version, jobs in sorted(counts.items()) if version > self.version}
+
+    @property
     def can_bump_since(self) -> int:
         oldest = [v for v in (self.queue.oldest, self.delayed.oldest) if v is not None]
         return min(min(oldest), self.version) if oldest else self.version
 
 
 def migration_status(app: Taskora, task: str) -> MigrationStatus:
-    """Count the waiting and delayed jobs of ``task`` per ``_v`` (one pipelined read per 1000 jobs)."""
+    """Count the waiting and delayed jobs of ``task`` per ``_v`` (a Lua script over bounded slices of each
+    queue key, adapters/versions.py)."""
     versions = app.get_task(task).io.versions
     return MigrationStatus(
         task=task, version=versions.version, since=versions.since, migrations=len(versions.steps),

@@ -8,8 +8,9 @@ the worker to a job stamped with an older ``_v`` (seeds: features/versioning).
 * a list of steps (the tuple form), ``[v1_to_v2, v2_to_v3]``: step ``i`` turns ``since+i`` into
   ``since+i+1``, and the version is ``since + len(steps)`` (a ``version=`` that disagrees is an error).
 
-A job older than ``since`` or newer than the worker's ``version`` is never run: it fails with
-SchemaVersionMismatchError naming both versions.
+A job older than ``since`` is never run: it fails with SchemaVersionMismatchError naming both versions. A job
+newer than the worker's ``version`` is never run either: the worker leaves it for a newer one
+(taskora/version_handoff.py); ``check`` still refuses it for a caller that runs a job directly.
 """
 
 from __future__ import annotations

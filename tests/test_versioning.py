@@ -11,7 +11,11 @@ from typing import Any
 import pydantic
 import pytest
 
+import taskora.adapters.versions as version_reads
+import taskora.version_handoff as version_handoff
 from taskora import ConfigurationError, JobFailedError, Taskora, into
+
+from .waiting import wait_until
 
 
 class MailV3(pydantic.BaseModel):
@@ -81,16 +85,57 @@ def test_a_job_below_since_fails_with_the_mismatch_error_naming_both_versions(ma
     assert worker_app.inspect().failed(task="mail")[0].attempt == 1  # not retried
 
 
-def test_a_job_newer_than_the_worker_is_never_run(make_app: Callable[..., Taskora]) -> None:
-    handle = _producer(make_app, 5).dispatch({"to": "future"})
-    calls: list[Any] = []
-    worker_app = make_app()
-    worker_app.task("mail", calls.append, version=3, migrate={2: _v2})
-    worker_app.start()
+def test_a_job_newer_than_the_worker_waits_uncharged_for_a_newer_worker(make_app: Callable[..., Taskora],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rolling deploy: a v2 job meets a v1 worker first. The v1 worker hands it back (delayed, attempt not
+    counted, never failed), keeps running the older jobs queued behind it, and a v2 worker started later runs it
+    at once: its maintenance takes the job back, long before the v1 worker's backoff (1 min here) ends."""
+    monkeypatch.setattr(version_handoff, "BASE_MS", 60_000)
+    newer = _producer(make_app, 2).dispatch({"to": "future"})
+    older = [_producer(make_app, 1).dispatch({"to": f"old{i}"}) for i in range(3)]
+    old_calls: list[Any] = []
+    old_app = make_app()
+    old_app.task("mail", lambda d: old_calls.append(d) or d["to"])
+    old_app.start()
 
-    with pytest.raises(JobFailedError, match="job payload version 5 is newer than the versions this worker accepts"):
-        handle.result(timeout=10)
-    assert calls == []
+    assert [h.result(timeout=10) for h in older] == ["old0", "old1", "old2"]  # not starved behind the v2 job
+    wait_until(lambda: newer.fields(["newerParks"]) == {"newerParks": "1"}, what="the v2 job handed back")
+    assert newer.state() == "delayed" and newer.fields(["attempt"]) == {"attempt": "1"}
+    assert old_app.inspect().migrations("mail").newer == {2: 1}
+    assert old_app.inspect().failed(task="mail") == []
+
+    new_app = make_app()
+    new_app.task("mail", lambda d: f"v2 ran {d['to']}", version=2, migrate={2: _v2})
+    new_app.start()
+    assert newer.result(timeout=10) == "v2 ran future"
+    assert old_calls == [{"to": f"old{i}"} for i in range(3)]  # the v1 worker never ran the v2 job
+    assert newer.fields(["attempt"]) == {"attempt": "1"}  # handed back uncharged (maybe more than once: the v1
+    # worker still runs and may claim it again before the v2 worker does; each time it hands it back)
+
+
+def test_a_queue_of_newer_jobs_is_handed_back_with_a_growing_backoff(make_app: Callable[..., Taskora],
+                                                                     caplog: pytest.LogCaptureFixture,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """An old worker alone with newer jobs looks at each again after 1 s, 2 s, 4 s...: no busy loop; it says so
+    once per version in its log."""
+    monkeypatch.setattr(version_handoff, "_warned", set())  # the warning is once per process: start afresh
+    handles = [_producer(make_app, 3).dispatch({"to": f"n{i}"}) for i in range(20)]
+    old_app = make_app()
+    old_app.task("mail", lambda d: d, version=2, migrate={2: _v2})
+    with caplog.at_level("WARNING", logger="taskora.worker"):
+        old_app.start()
+        wait_until(lambda: old_app.inspect().migrations("mail").delayed.by_version == {3: 20},
+                   what="20 v3 jobs handed back")
+        wait_until(lambda: handles[0].fields(["newerParks"]) == {"newerParks": "2"}, timeout=10,
+                   what="the first job met again after its 1 s backoff")
+    parks = [int(h.fields(["newerParks"])["newerParks"]) for h in handles]
+    assert max(parks) <= 3  # at most 1 s + 2 s of backoff have passed: no job was taken back a 4th time
+    warnings = [r.getMessage() for r in caplog.records if "newer than this worker's version 2" in r.getMessage()]
+    assert len(warnings) == 1 and "payload version 3" in warnings[0]
+    assert old_app.inspect().failed(task="mail") == []
+    old_app.close()
+    assert old_app.adapter.purge("mail") == 20
+    assert not old_app.adapter.raw_client().exists("taskora:{mail}:newer")  # the index goes with the jobs
 
 
 def test_a_migration_step_that_raises_fails_the_job_with_its_reason(make_app: Callable[..., Taskora]) -> None:
@@ -120,6 +165,27 @@ def test_migrations_counts_waiting_and_delayed_jobs_per_version(make_app: Callab
     assert status.queue.by_version == {1: 2, 2: 1}
     assert status.delayed.by_version == {1: 1}
     assert (status.queue.oldest, status.delayed.oldest, status.can_bump_since) == (1, 1, 1)
+
+
+def test_migrations_counts_across_script_calls_and_priorities(make_app: Callable[..., Taskora],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counting script reads a bounded slice per call; a queue longer than one slice (and prioritized jobs,
+    which sit in their own key) is counted in full; jobs above the app's version are reported as ``newer``."""
+    monkeypatch.setattr(version_reads, "CHUNK", 3)
+    v1 = _producer(make_app, 1)
+    for i in range(4):
+        v1.dispatch({"to": f"plain{i}"})
+        v1.dispatch({"to": f"urgent{i}"}, priority=5)
+    v3 = _producer(make_app, 3)
+    for i in range(7):
+        v3.dispatch({"to": f"later{i}"}, delay="1h")
+    inspector_app = make_app()
+    inspector_app.task("mail", lambda d: d, version=2, migrate={2: _v2})
+
+    status = inspector_app.inspect().migrations("mail")
+
+    assert (status.queue.by_version, status.delayed.by_version) == ({1: 8}, {3: 7})
+    assert status.newer == {3: 7}
 
 
 def test_migrations_of_an_empty_task_allow_since_up_to_the_version(app: Taskora) -> None:

@@ -196,6 +196,9 @@ class Transitions(Protocol):
     def wait_then_claim(self, task: str, timeout_s: float, token: str, lock_ttl_ms: int) -> ClaimResult: ...
     def wait_for_work(self, task: str, timeout_s: float) -> bool: ...
     def wake_workers(self, task: str, count: int) -> None: ...
+    def park_newer(self, job: ClaimedJob, worker_version: int, base_ms: int,
+                   cap_ms: int) -> int | None: ...  # adapters/versions.py
+    def unpark_newer(self, task: str, worker_version: int, limit: int = 1000) -> int: ...  # adapters/versions.py
 
 
 class JobReading(Protocol):

@@ -38,7 +38,7 @@ class ControlOps(JobReads, CollectOps):
             pipe.delete(key)
         for job_id in ids:
             pipe.delete(self.keys.job(task, job_id), self.keys.logs(task, job_id))
-        for name in ("wait", "prioritized", "delayed"):
+        for name in ("wait", "prioritized", "delayed", "newer"):  # newer: the index of adapters/versions.py
             pipe.delete(self.keys.state_set(task, name))
         pipe.execute()
         return len(ids)

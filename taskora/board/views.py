@@ -159,6 +159,7 @@ def versions(app: Taskora, task: str | None = None) -> dict[str, Any]:
 def _version_row(status: MigrationStatus) -> dict[str, Any]:
     return {"task": status.task, "version": status.version, "since": status.since, "migrations": status.migrations,
             "waiting": _by_version(status.queue.by_version), "delayed": _by_version(status.delayed.by_version),
+            "newer": _by_version(status.newer),  # queued jobs waiting for a worker of a newer version
             "canBumpSince": status.can_bump_since, "raisable": status.can_bump_since > status.since}
 
 

@@ -23,6 +23,7 @@ from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, ClaimResult
 from ..errors import MalformedJobError, SerializationError
 from ..ids import lock_token
 from ..rate_limits import apply_rate_limits
+from ..version_handoff import is_too_new, leave_for_newer_worker
 from ..workflow import hooks as workflow_hooks
 from .cancels import CancelListener
 from .claims_ahead import ClaimsAhead
@@ -366,6 +367,9 @@ class Worker:
             runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
         except (TypeError, ValueError) as exc:  # a field it cannot read: it would fail the same way every time
             self.outcomes.fail_held(job, MalformedJobError(f"{job.task} job {job.id} cannot be run: {described(exc)}"))
+            return None
+        if is_too_new(task, runtime.version):  # dispatched by newer code: never run nor failed here
+            self._safely(leave_for_newer_worker, self.adapter, task, job, runtime.version)  # else: stall recovery
             return None
         with self.quarantine.admit(job.fields, self._lock_ttl_ms(task) / 1000):
             return self._run(runtime, feeder, lookahead)

@@ -7,6 +7,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from .. import version_handoff
 from ..clock import timed_work
 from ..workflow import hooks as workflow_hooks
 from .reconnect import once, once_silent_on_success
@@ -50,6 +51,7 @@ class Maintenance:
                     once(self.address, self.adapter.stall_sweep, task.name, task.options.stall.max_count)
                 once(self.address, self.trim, task)
             once(self.address, workflow_hooks.sweep_expired, self.app)
+            once(self.address, version_handoff.take_back, self.adapter, self.tasks)  # jobs parked for us
             self.run_timed_work()
 
     def run_timed_work(self) -> None:

@@ -264,11 +264,13 @@ def test_versions_show_queued_jobs_per_payload_version_and_when_since_can_be_rai
 
     body = client.get("/api/versions").json()
     mail = {"task": "mail", "version": 3, "since": 1, "migrations": 2, "waiting": {"2": 2}, "delayed": {"2": 1},
-            "canBumpSince": 2, "raisable": True}
+            "newer": {}, "canBumpSince": 2, "raisable": True}
     plain = {"task": "plain", "version": 1, "since": 1, "migrations": 0, "waiting": {}, "delayed": {},
-             "canBumpSince": 1, "raisable": False}
+             "newer": {}, "canBumpSince": 1, "raisable": False}
     assert body == {"tasks": [mail, plain]}
     new.dispatch("mail", {"to": "d"}, delay="2h")
     assert client.get("/api/versions?task=mail").json()["tasks"][0]["delayed"] == {"2": 1, "3": 1}
+    old_board, _ = board_client(old)  # the v2 deployment sees the v3 job as waiting for a newer worker
+    assert old_board.get("/api/versions?task=mail").json()["tasks"][0]["newer"] == {"3": 1}
     assert client.get("/api/versions?task=nope").status_code == 404
     assert TestClient(create_board(new, auth=PASSWORD)).get("/api/versions").status_code == 401
