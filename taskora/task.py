@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import collect
+from . import collect, flow_batch
 from .adapters.base import EnqueueRequest
 from .claim_control import CLAIM_DISPATCH_OPTIONS, claim_control
 from .dispatch_hooks import before_dispatch
@@ -92,10 +92,14 @@ class Task(Generic[In, Out]):
                             existing_id=None if created else request.id, created=created)
 
     def dispatch_many(self, items: Iterable[Any]) -> list[ResultHandle[Out]]:
-        """Enqueue many jobs in one round trip. Each item is data, or ``(data, options_dict)``."""
+        """Enqueue many jobs in one round trip. Each item is data, or ``(data, options_dict)``; an item's
+        ``deduplicate`` is decided in the same script call, ``throttle``/``debounce`` items go one by one."""
         if self.options.collect is not None:
             return [collect.push(self, *_split_item(item)) for item in items]
-        requests = [self.build_request(*_split_item(item)) for item in items]
+        pairs = [_split_item(item) for item in items]
+        if flow_batch.has_flow(pairs):  # deduplicate, throttle, debounce items (taskora/flow_batch.py)
+            return flow_batch.dispatch_many(self, pairs)
+        requests = [self.build_request(data, options) for data, options in pairs]
         created = self.app.adapter.enqueue_many(requests)
         return [ResultHandle(self.app, self.name, r.id, enqueued=c, created=c)
                 for r, c in zip(requests, created, strict=True)]

@@ -172,6 +172,8 @@ class Producing(Protocol):
     def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[bool]: ...
     def enqueue_flow(self, req: EnqueueRequest, flow: FlowRequest) -> FlowOutcome: ...  # adapters/flow.py
     def flow_key(self, task: str, kind: str, key: str) -> str: ...
+    def enqueue_many_deduplicated(self, requests: Sequence[EnqueueRequest],
+                                  flows: Sequence[FlowRequest | None]) -> list[FlowOutcome]: ...  # adapters/flow.py
 
 
 class Transitions(Protocol):
