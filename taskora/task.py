@@ -187,7 +187,7 @@ class Task(Generic[In, Out]):
 #: Names of the per-task keys next to the job hashes (``taskora:{task}:<name>``): a job with one of these ids
 #: would write its hash over a queue's key.
 RESERVED_JOB_IDS = frozenset({"wait", "prioritized", "active", "delayed", "completed", "failed", "expired",
-                              "cancelled", "events", "stalled", "marker", "cancel"})
+                              "cancelled", "events", "stalled", "marker", "cancel", "singleton"})
 #: A job's own side keys are ``<job key>:lock`` and ``<job key>:logs``; an id ending so would be another job's.
 _RESERVED_ID_SUFFIXES = (":lock", ":logs")
 #: Flow-control keys are ``<task prefix><kind>:<key>`` (adapters/flow.py): an id starting so could be one.

@@ -76,6 +76,15 @@ class FlowOps(RedisCore):
         return [_CREATED if status in _CREATED_REPLY else FlowOutcome(False, _text(status), _text(holder) or None)
                 for status, holder in zip(reply[::2], reply[1::2], strict=True)]
 
+    def declare_singleton(self, task: str, singleton: bool) -> None:
+        """Record whether this worker's ``task`` is ``singleton=True`` (the string ``<task prefix>singleton``):
+        the claim script then starts no job of the task while one is active, whoever produced the job."""
+        key = f"{self.keys.task_prefix(task)}singleton"
+        if singleton:
+            self.client.set(key, "1")
+        else:
+            self.client.delete(key)
+
 
 #: A script's reply for a created job (bytes from Redis, str from a decoding client).
 _CREATED_REPLY = (b"created", "created")
