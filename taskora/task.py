@@ -143,7 +143,8 @@ class Task(Generic[In, Out]):
     def s(self, *data: Any, **options: Any) -> Any:
         """A signature: ``task.s(data)`` binds data, ``task.s()`` takes the previous step's output.
 
-        Compose with ``chain``/``group``/``chord`` or ``|``/``.pipe()``; options: delay, priority, ttl, meta.
+        Compose with ``chain``/``group``/``chord`` or ``|``/``.pipe()``; options: delay, priority, ttl, meta,
+        job_id, concurrency_key, concurrency_limit (flow control is refused: workflow/step_options.py).
         """
         from .workflow.signature import Signature
 

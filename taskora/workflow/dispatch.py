@@ -59,8 +59,8 @@ def job_request(app: Taskora, wf_id: str, index: int, task: str, job_id: str, da
     attempts = int(meta.get("attempts") or (local.options.retry.attempts if local else 1))
     priority = int(meta.get("priority", local.options.priority if local else 0))
     fields = {**{str(k): str(v) for k, v in (meta.get("fields") or {}).items()}, "_wf": wf_id, "_wfNode": str(index)}
-    if local is not None:
-        fields.update(node_claim_fields(local, data))
+    if local is not None and "concurrencyKey" not in fields:  # a step's own key wins; its own limit too
+        fields.update({k: v for k, v in node_claim_fields(local, data).items() if k not in fields})
     request = EnqueueRequest(task=task, id=job_id, data=data, delay_ms=delay, priority=priority, max_attempts=attempts,
                              expire_at_ms=expire_at, version=version, fields=fields)
     return before_dispatch(app, local.options.middleware if local else (), request)

@@ -20,6 +20,7 @@ from ..errors import ConfigurationError
 from ..serialization import Serializer
 from ..task import check_job_id, check_meta
 from .signature import Chain, Chord, Chunks, Composable, Group, Signature
+from .step_options import step_claim_fields
 from .wire import wire_name, wire_node
 
 
@@ -119,9 +120,9 @@ class GraphBuilder:
         data = None if sig.mode == "pipe" else self.serializer.dumps(_bound_data(sig))
         where = f"{sig.task.name}.s()"
         job_id = check_job_id(sig.options.get("job_id"), where) or self.new_id()
+        fields = {**check_meta(sig.options.get("meta"), where), **step_claim_fields(sig.task, sig.options, where)}
         node = Node(task=sig.task.name, deps=list(deps), job_id=job_id, version=sig.task.options.version,
-                    mode=sig.mode, data=data, fanin=fanin and sig.mode != "bound",
-                    meta=check_meta(sig.options.get("meta"), where),
+                    mode=sig.mode, data=data, fanin=fanin and sig.mode != "bound", meta=fields,
                     opts=_node_opts(sig), max_attempts=sig.task.options.retry.attempts)
         self.graph.nodes.append(node)
         return len(self.graph.nodes) - 1
