@@ -94,3 +94,23 @@ def test_concurrency_key_and_ttl_work_in_dispatch_many(app: Taskora) -> None:
     assert infos[1].dedup_key == "d"
     fields = app.adapter.raw_client().hgetall(f"taskora:{{per-tenant}}:{handles[0].id}")
     assert int(fields[b"expireAt"]) > 0
+
+
+def test_a_batch_writes_the_job_and_key_a_single_deduplicate_dispatch_writes(app: Taskora) -> None:
+    """Single dispatch is checked against TypeScript's recording (tests/test_flow_wire.py); a batch item must
+    leave the same keys, fields and events, so a TypeScript worker releases its key the same way."""
+    app.task("one", lambda d: d).dispatch({"v": 1}, deduplicate={"key": "d1"}, job_id="j1")
+    app.task("many", lambda d: d).dispatch_many([({"v": 1}, {"deduplicate": {"key": "d1"}, "job_id": "j1"})])
+    client = app.adapter.raw_client()
+
+    def layout(task: str) -> dict[str, Any]:
+        prefix = f"taskora:{{{task}}}:"
+        job = {k.decode(): v.decode().replace(prefix, "<p>") for k, v in client.hgetall(prefix + "j1").items()}
+        job.pop("ts")
+        events = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in client.xrange(prefix + "events")]
+        keys = sorted(k.decode().replace(prefix, "<p>") for k in client.keys(prefix + "*"))
+        return {"job": job, "key": client.get(prefix + "dedup:d1"), "events": events, "keys": keys,
+                "wait": client.lrange(prefix + "wait", 0, -1)}
+
+    assert layout("many") == layout("one")
+    assert layout("one")["job"]["dedupKey"] == "<p>dedup:d1"
