@@ -12,6 +12,7 @@ from ..durations import to_ms
 from ..errors import ConfigurationError
 from .graph import Node, build_graph, node_input
 from .handle import WorkflowHandle
+from .step_options import enqueue_steps, step_of
 from .store import WorkflowStore
 
 if TYPE_CHECKING:
@@ -34,8 +35,8 @@ def dispatch_workflow(root: Composable, *, ttl: Any = None, name: str | None = N
     expire_at = app.adapter.now_ms() + to_ms(ttl, name="ttl") if ttl is not None else 0
     store = WorkflowStore(app.adapter)
     store.create(wf_id, graph, expire_at=expire_at, cascade=cascade)
-    requests = [_root_request(app, wf_id, i, graph.nodes[i], expire_at) for i in graph.roots()]
-    store.enqueue(requests)
+    enqueue_steps(app, wf_id, [step_of(i, _root_request(app, wf_id, i, graph.nodes[i], expire_at), graph.nodes[i].opts)
+                               for i in graph.roots()])
     return WorkflowHandle(app, wf_id, graph=graph)
 
 
