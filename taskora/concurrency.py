@@ -10,13 +10,15 @@ script counts each key's active jobs in ``conc:<key>`` and skips a job whose key
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from .app import Taskora
     from .options import TaskOptions
+    from .task import Task
 
 #: The key every job of a ``singleton=True`` task shares (one slot for the whole task).
 SINGLETON_KEY = "__singleton__"
@@ -96,3 +98,15 @@ def _task_key(options: TaskOptions, data: Any, where: str) -> str | None:
         raise ConfigurationError(f"{where}: the concurrency_key function must return a non-empty string, "
                                  f"got {key!r}")
     return key
+
+
+def declare_singletons(app: Taskora, tasks: Iterable[Task[Any, Any]]) -> None:
+    """Record, as a worker starts for ``tasks``, which of them are ``singleton=True``, for the claim script.
+
+    A job a Python producer dispatches carries the singleton key already; one written by a TypeScript
+    producer does not (TypeScript enforces ``singleton`` in its worker, from the task's declaration). With
+    the declaration in Redis the claim runs one job of the task at a time whoever produced it. A worker
+    whose task is not singleton clears it, so a redeployed task drops the limit.
+    """
+    for task in tasks:
+        app.adapter.declare_singleton(task.name, task.options.singleton)

@@ -19,7 +19,7 @@ from .errors import ConfigurationError, DuplicateJobError, ThrottledError, rejec
 from .handles import ResultHandle
 
 if TYPE_CHECKING:
-    from .adapters.base import EnqueueRequest
+    from .adapters.base import EnqueueRequest, FlowOutcome
     from .task import Task
 
 #: The flow-control options of ``dispatch``, mutually exclusive.
@@ -105,8 +105,8 @@ def _cached_throttle(key: str, max_: int, window: Any, throw: bool) -> FlowContr
 
 
 def without_flow(options: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``options`` minus the flow-control ones (which ``build_request`` does not take: only ``dispatch``
-    applies them, so ``dispatch_many`` and signatures refuse them as unknown rather than ignore them)."""
+    """``options`` minus the flow-control ones (which ``build_request`` does not take: ``dispatch`` and
+    ``dispatch_many`` apply them, taskora/flow_batch.py; workflow signatures refuse them)."""
     if not DISPATCH_FLOW_OPTIONS.intersection(options):
         return options
     return {name: value for name, value in options.items() if name not in DISPATCH_FLOW_OPTIONS}
@@ -124,14 +124,21 @@ def dispatch_flow(task: Task[Any, Any], request: EnqueueRequest, flow: FlowContr
         if request.expire_at_ms:  # the ttl counts from when the job becomes runnable, as with ``delay``
             request.expire_at_ms += flow.delay_ms
     outcome = task.app.adapter.enqueue_flow(request, flow.request)
+    return outcome_handle(task, request, flow, outcome)
+
+
+def outcome_handle(task: Task[Any, Any], request: EnqueueRequest, flow: FlowControl | None,
+                   outcome: FlowOutcome) -> ResultHandle[Any]:  # fmt: skip
+    """The handle of one flow-controlled enqueue (``flow`` None: a plain job of a batch), or the error
+    ``throw_on_reject`` asks for."""
     if outcome.created:  # a debounced job may be replaced before anyone waits: its wait looks first
-        return ResultHandle(task.app, task.name, request.id, created=not flow.delay_ms)
+        return ResultHandle(task.app, task.name, request.id, created=flow is None or not flow.delay_ms)
     if outcome.reason == "throttled":
-        if flow.throw_on_reject:
+        if flow is not None and flow.throw_on_reject:
             raise ThrottledError(flow.request.key, request.id)
         return ResultHandle(task.app, task.name, request.id, enqueued=False)
     existing = outcome.existing_id or request.id
-    if outcome.reason == "duplicate" and flow.throw_on_reject:
+    if outcome.reason == "duplicate" and flow is not None and flow.throw_on_reject:
         raise DuplicateJobError(flow.request.key, existing)
     return ResultHandle(task.app, task.name, existing, enqueued=False, existing_id=existing)
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .concurrency import declare_singletons
 from .durations import to_seconds
 from .errors import ConfigurationError
 
@@ -123,6 +124,8 @@ def apply_rate_limits(app: Taskora, tasks: Iterable[Task[Any, Any]]) -> None:
     while workers start and stop (prefork children are replaced), until a deploy changes the task's
     declared limit: then that one applies.
     """
+    tasks = list(tasks)
     limits = [(task.name, rate_limit_of(task)) for task in tasks]  # every one parsed before anything is written
     for name, limit in limits:
         app.adapter.declare_rate_limit(name, None if limit is None else limit.interval_ms)
+    declare_singletons(app, tasks)  # the other task-wide claim rule a worker declares (taskora/concurrency.py)

@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import collect
+from . import collect, flow_batch
 from .adapters.base import EnqueueRequest
 from .claim_control import CLAIM_DISPATCH_OPTIONS, claim_control
 from .dispatch_hooks import before_dispatch
@@ -92,10 +92,14 @@ class Task(Generic[In, Out]):
                             existing_id=None if created else request.id, created=created)
 
     def dispatch_many(self, items: Iterable[Any]) -> list[ResultHandle[Out]]:
-        """Enqueue many jobs in one round trip. Each item is data, or ``(data, options_dict)``."""
+        """Enqueue many jobs in one round trip. Each item is data, or ``(data, options_dict)``; an item's
+        ``deduplicate`` is decided in the same script call, ``throttle``/``debounce`` items go one by one."""
         if self.options.collect is not None:
             return [collect.push(self, *_split_item(item)) for item in items]
-        requests = [self.build_request(*_split_item(item)) for item in items]
+        pairs = [_split_item(item) for item in items]
+        if flow_batch.has_flow(pairs):  # deduplicate, throttle, debounce items (taskora/flow_batch.py)
+            return flow_batch.dispatch_many(self, pairs)
+        requests = [self.build_request(data, options) for data, options in pairs]
         created = self.app.adapter.enqueue_many(requests)
         return [ResultHandle(self.app, self.name, r.id, enqueued=c, created=c)
                 for r, c in zip(requests, created, strict=True)]
@@ -139,7 +143,8 @@ class Task(Generic[In, Out]):
     def s(self, *data: Any, **options: Any) -> Any:
         """A signature: ``task.s(data)`` binds data, ``task.s()`` takes the previous step's output.
 
-        Compose with ``chain``/``group``/``chord`` or ``|``/``.pipe()``; options: delay, priority, ttl, meta.
+        Compose with ``chain``/``group``/``chord`` or ``|``/``.pipe()``; options: delay, priority, ttl, meta,
+        job_id, concurrency_key, concurrency_limit (flow control is refused: workflow/step_options.py).
         """
         from .workflow.signature import Signature
 
@@ -183,7 +188,7 @@ class Task(Generic[In, Out]):
 #: Names of the per-task keys next to the job hashes (``taskora:{task}:<name>``): a job with one of these ids
 #: would write its hash over a queue's key.
 RESERVED_JOB_IDS = frozenset({"wait", "prioritized", "active", "delayed", "completed", "failed", "expired",
-                              "cancelled", "events", "stalled", "marker", "cancel"})
+                              "cancelled", "events", "stalled", "marker", "cancel", "singleton"})
 #: A job's own side keys are ``<job key>:lock`` and ``<job key>:logs``; an id ending so would be another job's.
 _RESERVED_ID_SUFFIXES = (":lock", ":logs")
 #: Flow-control keys are ``<task prefix><kind>:<key>`` (adapters/flow.py): an id starting so could be one.

@@ -248,13 +248,6 @@ def test_bad_flow_control_is_refused_at_the_call_site_and_writes_nothing(
     assert _keys(app, "taskora:{report}:*") == []
 
 
-def test_flow_control_is_refused_by_dispatch_many_rather_than_ignored(app: Taskora) -> None:
-    task = app.task("report", lambda n: n)
-    with pytest.raises(ConfigurationError, match="unknown option.*deduplicate"):
-        task.dispatch_many([(1, {"deduplicate": {"key": "k"}})])
-    assert _keys(app, "taskora:{report}:*") == []
-
-
 # -- virtual time (TestRunner) ------------------------------------------------------------------------
 def test_throttle_and_debounce_windows_follow_the_test_runners_virtual_clock() -> None:
     from taskora.testing import TestRunner

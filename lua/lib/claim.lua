@@ -79,6 +79,9 @@ local function claim_next(token, lock_ttl)
   if rate_due and has_waiting() then
     return {'', string.format('%.0f', rate_due)}
   end
+  if singleton_busy() and has_waiting() then  -- lib/concurrency: look again within a second
+    return {'', due_after_held(1, next_due())}
+  end
   for _ = 1, 100 do
     local id = pop_waiting()
     if not id then

@@ -59,6 +59,14 @@ local function due_after_held(held, due)
   return string.format('%.0f', retry)
 end
 
+-- Whether a claim of a task declared `singleton=True` by its Python worker must wait: the worker wrote
+-- the string `<prefix>singleton` as it started, and a job of the task is active. This holds for every
+-- job of the task, whoever produced it (a TypeScript producer writes no concurrency key; TypeScript's
+-- own claim enforces its worker's singleton the same way, from the active list).
+local function singleton_busy()
+  return redis.call('LLEN', ACTIVE) > 0 and redis.call('EXISTS', PREFIX .. 'singleton') == 1
+end
+
 -- Free the slot of a job leaving active (completed, failed, retried, cancelled, given back, stalled)
 -- and wake a worker for the jobs that waited on it.
 local function free_slot(job_key)

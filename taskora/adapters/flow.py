@@ -8,7 +8,9 @@ job hash field ``dedupKey``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from .base import EnqueueRequest, FlowOutcome, FlowRequest
 from .core import RedisCore
@@ -52,6 +54,36 @@ class FlowOps(RedisCore):
         if status in _CREATED_REPLY:
             return FlowOutcome(True, "", replaced_id=_text(replaced)) if replaced else _CREATED
         return FlowOutcome(False, _text(status))
+
+    def enqueue_many_deduplicated(self, requests: Sequence[EnqueueRequest],
+                                  flows: Sequence[FlowRequest | None]) -> list[FlowOutcome]:  # fmt: skip
+        """Enqueue a batch of one task's jobs in one script call (lua/deduplicate_many.lua), each under its
+        ``deduplicate`` request or none; one outcome per request, in order, as ``enqueue_flow`` gives."""
+        if not requests:
+            return []
+        self.ensure_handshake()
+        prefix = self.keys.task_prefix(requests[0].task)
+        args: list[Any] = [prefix, self.now_ms()]
+        for req, flow in zip(requests, flows, strict=True):
+            record = DispatchOps._job_record(req)
+            if flow is None:
+                args += ("", "", *record)
+                continue
+            key = f"{prefix}dedup:{flow.key}"
+            record[7] += 2  # the job names its dedup key (one more extra field pair)
+            args += (key, _states_arg(flow.states), *record, "dedupKey", key)
+        reply = self.scripts.deduplicate_many(self.runner, self.keys.queue(requests[0].task), args)
+        return [_CREATED if status in _CREATED_REPLY else FlowOutcome(False, _text(status), _text(holder) or None)
+                for status, holder in zip(reply[::2], reply[1::2], strict=True)]
+
+    def declare_singleton(self, task: str, singleton: bool) -> None:
+        """Record whether this worker's ``task`` is ``singleton=True`` (the string ``<task prefix>singleton``):
+        the claim script then starts no job of the task while one is active, whoever produced the job."""
+        key = f"{self.keys.task_prefix(task)}singleton"
+        if singleton:
+            self.client.set(key, "1")
+        else:
+            self.client.delete(key)
 
 
 #: A script's reply for a created job (bytes from Redis, str from a decoding client).

@@ -12,6 +12,7 @@ from ..durations import to_ms
 from ..errors import ConfigurationError
 from .graph import Node, build_graph, node_input
 from .handle import WorkflowHandle
+from .step_options import enqueue_steps, step_of
 from .store import WorkflowStore
 
 if TYPE_CHECKING:
@@ -34,8 +35,8 @@ def dispatch_workflow(root: Composable, *, ttl: Any = None, name: str | None = N
     expire_at = app.adapter.now_ms() + to_ms(ttl, name="ttl") if ttl is not None else 0
     store = WorkflowStore(app.adapter)
     store.create(wf_id, graph, expire_at=expire_at, cascade=cascade)
-    requests = [_root_request(app, wf_id, i, graph.nodes[i], expire_at) for i in graph.roots()]
-    store.enqueue(requests)
+    enqueue_steps(app, wf_id, [step_of(i, _root_request(app, wf_id, i, graph.nodes[i], expire_at), graph.nodes[i].opts)
+                               for i in graph.roots()])
     return WorkflowHandle(app, wf_id, graph=graph)
 
 
@@ -59,8 +60,8 @@ def job_request(app: Taskora, wf_id: str, index: int, task: str, job_id: str, da
     attempts = int(meta.get("attempts") or (local.options.retry.attempts if local else 1))
     priority = int(meta.get("priority", local.options.priority if local else 0))
     fields = {**{str(k): str(v) for k, v in (meta.get("fields") or {}).items()}, "_wf": wf_id, "_wfNode": str(index)}
-    if local is not None:
-        fields.update(node_claim_fields(local, data))
+    if local is not None and "concurrencyKey" not in fields:  # a step's own key wins; its own limit too
+        fields.update({k: v for k, v in node_claim_fields(local, data).items() if k not in fields})
     request = EnqueueRequest(task=task, id=job_id, data=data, delay_ms=delay, priority=priority, max_attempts=attempts,
                              expire_at_ms=expire_at, version=version, fields=fields)
     return before_dispatch(app, local.options.middleware if local else (), request)

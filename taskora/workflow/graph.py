@@ -20,6 +20,7 @@ from ..errors import ConfigurationError
 from ..serialization import Serializer
 from ..task import check_job_id, check_meta
 from .signature import Chain, Chord, Chunks, Composable, Group, Signature
+from .step_options import step_claim_fields, step_dedup
 from .wire import wire_name, wire_node
 
 
@@ -37,8 +38,8 @@ class Node:
     fanin: bool = False
     #: Extra job-hash fields for the node's job (front-end metadata).
     meta: dict[str, str] = field(default_factory=dict)
-    #: delay_ms, priority, ttl_ms for the node's job.
-    opts: dict[str, int] = field(default_factory=dict)
+    #: delay_ms, priority, ttl_ms for the node's job (and ``dedup``, step_options.py).
+    opts: dict[str, Any] = field(default_factory=dict)
     max_attempts: int = 1
 
 
@@ -119,10 +120,11 @@ class GraphBuilder:
         data = None if sig.mode == "pipe" else self.serializer.dumps(_bound_data(sig))
         where = f"{sig.task.name}.s()"
         job_id = check_job_id(sig.options.get("job_id"), where) or self.new_id()
+        fields = {**check_meta(sig.options.get("meta"), where), **step_claim_fields(sig.task, sig.options, where)}
         node = Node(task=sig.task.name, deps=list(deps), job_id=job_id, version=sig.task.options.version,
-                    mode=sig.mode, data=data, fanin=fanin and sig.mode != "bound",
-                    meta=check_meta(sig.options.get("meta"), where),
-                    opts=_node_opts(sig), max_attempts=sig.task.options.retry.attempts)
+                    mode=sig.mode, data=data, fanin=fanin and sig.mode != "bound", meta=fields,
+                    opts={**_node_opts(sig), **step_dedup(where, sig.options)},
+                    max_attempts=sig.task.options.retry.attempts)
         self.graph.nodes.append(node)
         return len(self.graph.nodes) - 1
 

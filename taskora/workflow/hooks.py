@@ -15,6 +15,7 @@ from ..errors import error_type_of
 from ..events import Event
 from .dispatch import job_request
 from .graph import node_input
+from .step_options import enqueue_steps, step_of
 from .store import OpenNode, WorkflowStore
 
 if TYPE_CHECKING:
@@ -38,12 +39,13 @@ def on_completed(app: Taskora, fields: dict[str, Any], payload: str | bytes) -> 
     wf_id, node = where
     store = WorkflowStore(app.adapter)
     _state, ready = store.advance(wf_id, node, payload, json_results=app.serializer.name == "json")
-    requests = []
+    steps = []
     for r in ready:
         data = node_input(app.serializer, r.mode, r.data, r.fanin, r.upstream)
-        requests.append(job_request(app, wf_id, r.index, r.task, r.job_id, data, int(r.meta.get("v", 1)), r.meta))
-    if requests:
-        store.enqueue(requests)
+        request = job_request(app, wf_id, r.index, r.task, r.job_id, data, int(r.meta.get("v", 1)), r.meta)
+        steps.append(step_of(r.index, request, r.meta))
+    if steps:
+        enqueue_steps(app, wf_id, steps)  # a deduplicated step fails the workflow (step_options.py)
 
 
 def on_failed(app: Taskora, fields: dict[str, Any], error: str, detail: str = "") -> None:

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, reject_unknown
+from .step_options import STEP_CLAIM_OPTIONS, refuse_flow_options, step_dedup
 
 if TYPE_CHECKING:
     from ..task import Task
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 #: Node modes understood by the engine (see the module docstring).
 MODES = frozenset({"bound", "pipe", "prepend"})
 #: Per-node options a signature may carry.
-NODE_OPTIONS = frozenset({"delay", "priority", "ttl", "meta", "job_id"})
+NODE_OPTIONS = frozenset({"delay", "priority", "ttl", "meta", "job_id", "deduplicate"}) | STEP_CLAIM_OPTIONS
 _UNSET: Any = object()
 
 
@@ -63,7 +64,9 @@ class Signature(Composable):
     """One task invocation: ``task.s(data)`` (bound) or ``task.s()`` (receives upstream output)."""
 
     def __init__(self, task: Task[Any, Any], data: Any = _UNSET, *, mode: str | None = None, **options: Any) -> None:
+        refuse_flow_options(f"{task.name}.s()", options)  # with the reason (step_options.py)
         reject_unknown(f"{task.name}.s()", options, NODE_OPTIONS)
+        step_dedup(f"{task.name}.s()", options)  # checked here, at the call site; applied as the step is reached
         bound = data is not _UNSET
         mode = mode or ("bound" if bound else "pipe")
         if mode not in MODES:
