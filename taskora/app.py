@@ -202,6 +202,17 @@ class Taskora:
 
         return DeadLetters(self)
 
+    def clean(self, task: str, *, state: str = "completed", older_than: Any = 0, limit: int | None = None,
+              batch: int = 1000) -> int:  # fmt: skip
+        """Delete ``task``'s jobs in the finished ``state`` that finished more than ``older_than`` ago (a
+        duration), at most ``limit``, in batches of ``batch``; returns how many went (taskora/cleaning.py)."""
+        from . import cleaning
+
+        self.get_task(task)
+        request = cleaning.make_request(task, self.adapter.now_ms(), state=state, older_than=older_than,
+                                        limit=limit, batch=batch)
+        return cleaning.run(self.adapter, request)
+
     # -- middleware and events ---------------------------------------------------------------------
     def use(self, middleware: Middleware) -> Taskora:
         """Add app-wide middleware (runs outside each task's own middleware)."""

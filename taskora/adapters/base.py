@@ -223,9 +223,10 @@ class MetricsReading(Protocol):
 
 
 class JobRemoving(Protocol):
-    """Deleting a finished job (adapters/job_removal.py)."""
+    """Deleting finished jobs: one, or a batch by age (adapters/job_removal.py)."""
 
     def delete_finished(self, task: str, job_id: str) -> str | None: ...
+    def clean_finished(self, task: str, state: str, before_ms: int, batch: int) -> tuple[int, int]: ...
 
 
 class Controlling(Protocol):
