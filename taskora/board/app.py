@@ -111,9 +111,14 @@ def _api(write: bool = False) -> Callable[[Callable[[Board, Request], Any]], End
 
 
 def _int_param(request: Request, name: str, default: int) -> int:
+    value = _optional_int_param(request, name)
+    return default if value is None else value
+
+
+def _optional_int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None:
-        return default
+        return None
     try:
         return int(raw)
     except ValueError:
@@ -245,6 +250,14 @@ def api_purge_pending(board: Board, request: Request) -> Any:
 
 
 @_api(write=True)
+def api_clean(board: Board, request: Request) -> Any:
+    query = request.query_params
+    return actions.clean_by_age(board.app, request.path_params["task"], query.get("state", "completed"),
+                                query.get("olderThan"), _optional_int_param(request, "before"),
+                                _optional_int_param(request, "limit"))
+
+
+@_api(write=True)
 def api_cancel_workflow(board: Board, request: Request) -> Any:
     return actions.cancel_workflow(board.app, request.path_params["wf_id"])
 
@@ -316,6 +329,7 @@ def create_board(app: Taskora, *, auth: str | AuthHook | Literal[False] | None =
         Route("/api/overview", api_overview),
         Route("/api/tasks/{task}/jobs", api_task_jobs),
         Route("/api/tasks/{task}/purge", api_purge_pending, methods=["POST"]),
+        Route("/api/tasks/{task}/clean", api_clean, methods=["POST"]),
         Route("/api/jobs/{job_id}", api_job),
         Route("/api/jobs/{job_id}/retry", api_retry, methods=["POST"]),
         Route("/api/jobs/{job_id}/cancel", api_cancel, methods=["POST"]),

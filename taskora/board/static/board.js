@@ -106,6 +106,20 @@ async function overview() {
     el("p", { class: "muted" }, "broker: " + data.broker)];
 }
 
+const FINISHED = ["completed", "failed", "expired", "cancelled"];
+
+// "Clean by age": delete this task's jobs in a finished state that finished longer ago than the age typed.
+function cleanControl(name, state) {
+  if (session.readOnly || !FINISHED.includes(state)) return null;
+  const age = el("input", { id: "clean-age", value: "1h", size: "6", title: "an age: 30s, 15m, 1h, 7d (0: all)" });
+  const path = () => "tasks/" + encodeURIComponent(name) + "/clean?state=" + state +
+                     "&olderThan=" + encodeURIComponent(age.value.trim());
+  return el("span", { class: "clean" }, "finished more than ", age, " ago: ",
+    el("button", { class: "danger", "data-action": "Clean", id: "clean",
+                   onclick: () => act(path(), "Delete every " + state + " job of " + name + " that finished more than " +
+                                               age.value.trim() + " ago?") }, "Clean"));
+}
+
 async function taskPage(name, state, offset) {
   const data = await api("tasks/" + encodeURIComponent(name) + "/jobs?state=" + state + "&offset=" + offset +
                          "&limit=" + PAGE);
@@ -119,7 +133,8 @@ async function taskPage(name, state, offset) {
                                   "Retry every failed job of " + name + "?") : null,
       state === "waiting" || state === "delayed" ? button("Purge waiting and delayed",
         "tasks/" + encodeURIComponent(name) + "/purge", "Delete every waiting and delayed job of " + name + "?",
-        true) : null),
+        true) : null,
+      cleanControl(name, state)),
     el("table", { id: "jobs" }, el("tr", {}, ["id", "state", "attempt", "created", "finished", "error"]
       .map((h) => el("th", {}, h))),
       data.jobs.map((j) => el("tr", { "data-job": j.id }, el("td", {}, jobLink(j.id)), el("td", {}, stateCell(j.state)),
