@@ -8,6 +8,7 @@ Pages read a bounded slice of the store whatever its size: a task's job list is 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import time
@@ -23,6 +24,8 @@ from ..workflow.inspect import list_workflows, show_workflow
 if TYPE_CHECKING:
     from ..app import Taskora
 
+log = logging.getLogger("taskora.board")
+
 #: Most jobs one page lists.
 MAX_PAGE = 200
 #: How long a worker has to answer the overview's ping (seconds); all answered returns at once.
@@ -31,20 +34,41 @@ PING_TIMEOUT = 0.3
 
 class WorkerRoster:
     """The workers that answer a ping, asked at most once per ``ttl_s`` however many pages refresh (every
-    open page re-reads the overview when events arrive; the workers should not be pinged for each)."""
+    open page re-reads the overview when events arrive; the workers should not be pinged for each).
+
+    Only the first call waits for the ping. Later ones answer at once from the last ping and, when it is
+    older than ``ttl_s``, ask again in the background: a ping waits up to PING_TIMEOUT for workers that
+    do not answer, and no page load should wait for that (it was the overview's slowest 5 %)."""
 
     def __init__(self, app: Taskora, ttl_s: float = 5.0) -> None:
         self.app, self.ttl_s = app, ttl_s
         self._lock = threading.Lock()
         self._asked_at = -math.inf
+        self._refreshing = False
         self._online: list[str] = []
 
     def online(self) -> list[str]:
         with self._lock:
-            if time.monotonic() - self._asked_at >= self.ttl_s:
-                self._online = sorted(self.app.broadcast("ping", timeout=PING_TIMEOUT))
-                self._asked_at = time.monotonic()
+            if self._asked_at == -math.inf:
+                self._online, self._asked_at = self._ping(), time.monotonic()
+            elif time.monotonic() - self._asked_at >= self.ttl_s and not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self._refresh, name="taskora-board-roster", daemon=True).start()
             return list(self._online)
+
+    def _ping(self) -> list[str]:
+        return sorted(self.app.broadcast("ping", timeout=PING_TIMEOUT))
+
+    def _refresh(self) -> None:
+        try:
+            online = self._ping()
+        except Exception as exc:  # a thread of its own: the next page load asks again
+            log.warning("board: pinging the workers failed (%s: %s); showing the last answer", type(exc).__name__, exc)
+            online = None
+        with self._lock:
+            if online is not None:
+                self._online, self._asked_at = online, time.monotonic()
+            self._refreshing = False
 
 
 def overview(app: Taskora, *, minutes: int = 60, roster: WorkerRoster | None = None) -> dict[str, Any]:

@@ -291,13 +291,18 @@ function route() {
   return overview;
 }
 
+let renderCount = 0;  // renders overlap (a click during a load, a live refresh): only the newest one draws
+
 async function render() {
   const main = document.getElementById("main");
+  const mine = ++renderCount;
   try {
     const content = await route()();
-    main.replaceChildren(...[content].flat(2).filter(Boolean));
+    if (mine === renderCount) main.replaceChildren(...[content].flat(2).filter(Boolean));
   } catch (error) {
-    if (error.message !== "unauthorized") main.replaceChildren(el("p", { class: "error" }, error.message));
+    if (error.message !== "unauthorized" && mine === renderCount) {
+      main.replaceChildren(el("p", { class: "error" }, error.message));
+    }
   }
 }
 
@@ -320,15 +325,22 @@ function startLive() {
   });
 }
 
-async function start() {
-  session = await (await fetch("api/session", { credentials: "same-origin" })).json();
+// The page arrives with the session embedded (page.py), so its data is asked for at once; after a login
+// the session is read from the API. The event stream opens once the page is drawn (off the critical path).
+function embeddedSession() {
+  const tag = document.getElementById("board-session");
+  return tag ? JSON.parse(tag.textContent) : null;
+}
+
+async function start(known) {
+  session = known || await (await fetch("api/session", { credentials: "same-origin" })).json();
   if (!session.authenticated) { showLogin(); return; }
   document.getElementById("login").hidden = true;
   document.getElementById("nav").hidden = false;
   document.getElementById("search").hidden = false;
   document.getElementById("logout").hidden = session.mode !== "password";
+  await render();
   startLive();
-  render();
 }
 
 document.getElementById("login").addEventListener("submit", async (event) => {
@@ -349,4 +361,4 @@ document.getElementById("logout").addEventListener("click", async () => {
   showLogin();
 });
 window.addEventListener("hashchange", render);
-start();
+start(embeddedSession());
