@@ -229,6 +229,13 @@ class JobRemoving(Protocol):
     def clean_finished(self, task: str, state: str, before_ms: int, batch: int) -> tuple[int, int]: ...
 
 
+class PageReading(Protocol):
+    """The board's bounded list reads (adapters/page_reads.py)."""
+
+    def job_rows(self, task: str, job_ids: Sequence[str], names: Sequence[str]) -> list[dict[str, Any] | None]: ...
+    def waiting_ids(self, task: str, start: int, stop: int) -> list[str]: ...
+
+
 class Controlling(Protocol):
     """Control (adapters/control.py)."""
 
@@ -342,7 +349,7 @@ class QueueIndexing(Protocol):
 
 
 class Adapter(Lifecycle, Producing, Transitions, JobReading, MetricsReading, JobRemoving, Controlling, Maintaining,
-              Scheduling, WorkflowStoring, Observing, Collecting, QueueIndexing, Protocol):  # fmt: skip
+              Scheduling, WorkflowStoring, Observing, Collecting, QueueIndexing, PageReading, Protocol):  # fmt: skip
     """One store of jobs, reached only through named operations (every state change is one engine script)."""
 
     kind: str

@@ -94,21 +94,29 @@ def task_jobs(app: Taskora, task: str, state: str, *, offset: int = 0, limit: in
         raise ConfigurationError(f"unknown state {state!r}; states: {', '.join(STATES)}")
     if not 0 <= offset or not 1 <= limit <= MAX_PAGE:
         raise ConfigurationError(f"offset must be >= 0 and limit 1..{MAX_PAGE}, got offset={offset} limit={limit}")
-    ids = app.adapter.list_ids(task, state, offset, offset + limit - 1)
-    jobs = [row for row in (_row(app, task, i) for i in ids) if row is not None]
+    jobs = _rows(app, task, _page_ids(app, task, state, offset, offset + limit - 1))
     counts = app.adapter.counts(task)
     return {"task": task, "state": state, "offset": offset, "limit": limit, "counts": counts, "jobs": jobs,
             "total": counts[state], "throughput": Inspector(app).throughput(task=task, minutes=60)}
 
 
-def _row(app: Taskora, task: str, job_id: str) -> dict[str, Any] | None:
-    """A list row from the job's hash alone (no payload decoding, no logs: one read per job)."""
-    raw = app.adapter.get_job(task, job_id)
-    if raw is None:  # deleted between the id list and this read
-        return None
-    return {"id": job_id, "task": task, "state": raw.get("state"), "attempt": int(raw.get("attempt", 0)),
-            "timestamp": int(raw.get("ts", 0)), "finishedOn": _int_or_none(raw.get("finishedOn")),
-            "error": raw.get("error")}
+#: The hash fields a list row shows (no payloads: a page of large payloads would be slow).
+ROW_FIELDS = ("state", "attempt", "ts", "finishedOn", "error")
+
+
+def _page_ids(app: Taskora, task: str, state: str, start: int, stop: int) -> list[str]:
+    """The ids a page shows, reading only that slice of the state's list or set."""
+    if state == "waiting":
+        return app.adapter.waiting_ids(task, start, stop)
+    return app.adapter.list_ids(task, state, start, stop)
+
+
+def _rows(app: Taskora, task: str, ids: list[str]) -> list[dict[str, Any]]:
+    """List rows of ``ids`` from one pipelined read; a job deleted since its id was listed is left out."""
+    rows = app.adapter.job_rows(task, ids, ROW_FIELDS)
+    return [{"id": job_id, "task": task, "state": raw["state"], "attempt": int(raw["attempt"] or 0),
+             "timestamp": int(raw["ts"] or 0), "finishedOn": _int_or_none(raw["finishedOn"]), "error": raw["error"]}
+            for job_id, raw in zip(ids, rows, strict=True) if raw is not None]
 
 
 def summary(info: JobInfo) -> dict[str, Any]:
