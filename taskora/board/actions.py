@@ -82,9 +82,12 @@ def clean_by_age(app: Taskora, task: str, state: str, older_than: str | None, be
     than ``older_than`` ago; with neither, every one (TypeScript's default, ``before`` = now)."""
     if older_than is not None and before_ms is not None:
         raise ConfigurationError("clean: give olderThan or before, not both")
+    if older_than is not None and not older_than.strip():  # an emptied age box must not mean "every job"
+        raise ConfigurationError("clean: olderThan is empty; give an age such as '1h', or '0' for every job")
     app.get_task(task)
     now = app.adapter.now_ms()
-    request = cleaning.make_request(task, now, state=state, older_than=older_than or 0, limit=limit)
+    request = cleaning.make_request(task, now, state=state, older_than=older_than if older_than is not None else 0,
+                                    limit=limit)
     if before_ms is not None:
         request = cleaning.CleanRequest(task, request.state, before_ms, request.limit, request.batch)
     return {"ok": True, "task": task, "state": state, "count": cleaning.run(app.adapter, request)}

@@ -72,6 +72,8 @@ def test_the_typescript_boards_before_parameter_and_its_default_of_now(aged: Tas
     ("state=waiting&olderThan=0", 400, "only finished ones"),
     ("olderThan=soon", 400, "clean: older_than"),
     ("olderThan=1h&before=5", 400, "not both"),
+    ("olderThan=", 400, "olderThan is empty"),
+    ("olderThan=%20", 400, "olderThan is empty"),
     ("before=yesterday", 400, "before must be an integer"),
     ("limit=0", 400, "limit must be a positive integer"),
 ])
