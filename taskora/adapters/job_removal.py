@@ -1,13 +1,16 @@
 """Deleting finished jobs for good: one job (lua/delete_finished.lua, the board's "delete" button) or a
-bounded batch of one state older than a cutoff (lua/clean_finished.lua, "clean by age")."""
+bounded batch of one state older than a cutoff (lua/clean_finished.lua, "clean by age").
+
+With the board's bounded list reads (page_reads.py) it makes up what the board needs of a store beyond
+the common reads, so the adapter composes them as one piece."""
 
 from __future__ import annotations
 
-from .core import RedisCore
+from .page_reads import PageReads
 from .replies import _text
 
 
-class JobRemoval(RedisCore):
+class JobRemoval(PageReads):
     """One atomic script call per deletion or batch, so a job is never half deleted."""
 
     def delete_finished(self, task: str, job_id: str) -> str | None:

@@ -28,7 +28,6 @@ from .job_removal import JobRemoval
 from .maintenance import MaintenanceOps
 from .metrics_reads import MetricsReads
 from .observing import ObservingOps
-from .page_reads import PageReads
 from .queue_index import QueueIndexOps
 from .replies import PAYLOAD_FIELDS, ClaimInFlight, decode_job
 from .scheduling import SchedulingOps
@@ -38,7 +37,7 @@ from .workflows import WorkflowOps
 
 
 class RedisAdapter(DispatchOps, ClaimingOps, WaitingOps, ControlOps, MaintenanceOps, SchedulingOps, WorkflowOps,
-                   ObservingOps, VersionReads, CollectOps, MetricsReads, JobRemoval, PageReads, FlowOps, QueueIndexOps,
+                   ObservingOps, VersionReads, CollectOps, MetricsReads, JobRemoval, FlowOps, QueueIndexOps,
                    RedisCore):  # fmt: skip
     """Talks to one Redis (or Valkey, or an in-process fakeredis) through the engine scripts."""
 
