@@ -55,13 +55,16 @@ def _check_count(value: int | None, name: str, maximum: int | None = None) -> No
 
 
 def make_request(task: str, now_ms: int, *, state: str = "completed", older_than: Duration = 0,
-                 limit: int | None = None, batch: int = DEFAULT_BATCH) -> CleanRequest:  # fmt: skip
-    """Validate a clean's arguments (nothing is deleted on a bad one) and fix its cutoff from ``now_ms``."""
+                 before_ms: int | None = None, limit: int | None = None,
+                 batch: int = DEFAULT_BATCH) -> CleanRequest:  # fmt: skip
+    """Validate a clean's arguments (nothing is deleted on a bad one) and fix its cutoff: ``before_ms``
+    when given (TypeScript's ``before``, epoch ms), else ``older_than`` before ``now_ms``."""
     check_state(state)
     age_s = to_seconds(older_than, name="clean: older_than")
     _check_count(limit, "limit")
     _check_count(batch, "batch", MAX_BATCH)
-    return CleanRequest(task, state, now_ms - round(age_s * 1000), limit, batch)
+    cutoff = before_ms if before_ms is not None else now_ms - round(age_s * 1000)
+    return CleanRequest(task, state, cutoff, limit, batch)
 
 
 def run(adapter: JobRemoving, request: CleanRequest) -> int:

@@ -85,11 +85,8 @@ def clean_by_age(app: Taskora, task: str, state: str, older_than: str | None, be
     if older_than is not None and not older_than.strip():  # an emptied age box must not mean "every job"
         raise ConfigurationError("clean: olderThan is empty; give an age such as '1h', or '0' for every job")
     app.get_task(task)
-    now = app.adapter.now_ms()
-    request = cleaning.make_request(task, now, state=state, older_than=older_than if older_than is not None else 0,
-                                    limit=limit)
-    if before_ms is not None:
-        request = cleaning.CleanRequest(task, request.state, before_ms, request.limit, request.batch)
+    request = cleaning.make_request(task, app.adapter.now_ms(), state=state, older_than=older_than or 0,
+                                    before_ms=before_ms, limit=limit)
     return {"ok": True, "task": task, "state": state, "count": cleaning.run(app.adapter, request)}
 
 
