@@ -12,7 +12,9 @@ from . import event_values
 from .adapters.base import Adapter
 from .adapters.redis import RedisAdapter
 from .adapters.topology import CLUSTER_SCHEMES, SENTINEL_SCHEMES
+from .cleaning import DEFAULT_BATCH as CLEAN_BATCH
 from .clock import Clock
+from .durations import Duration
 from .errors import ConfigurationError, UnknownTaskError
 from .events import APP_EVENTS, TASK_EVENTS, Emitter, Event
 from .handles import ResultHandle
@@ -202,6 +204,17 @@ class Taskora:
         from .inspector import DeadLetters
 
         return DeadLetters(self)
+
+    def clean(self, task: str, *, state: str = "completed", older_than: Duration = 0, limit: int | None = None,
+              batch: int = CLEAN_BATCH) -> int:  # fmt: skip
+        """Delete ``task``'s jobs in the finished ``state`` that finished more than ``older_than`` ago (a
+        duration), at most ``limit``, in batches of ``batch``; returns how many went (taskora/cleaning.py)."""
+        from . import cleaning
+
+        self.get_task(task)
+        request = cleaning.make_request(task, self.adapter.now_ms(), state=state, older_than=older_than,
+                                        limit=limit, batch=batch)
+        return cleaning.run(self.adapter, request)
 
     # -- middleware and events ---------------------------------------------------------------------
     def use(self, middleware: Middleware) -> Taskora:

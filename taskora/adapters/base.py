@@ -227,10 +227,19 @@ class MetricsReading(Protocol):
     def throughput(self, task: str, minutes: int) -> list[tuple[int, int, int]]: ...
 
 
-class JobRemoving(Protocol):
-    """Deleting a finished job (adapters/job_removal.py)."""
+class PageReading(Protocol):
+    """The board's bounded list reads (adapters/page_reads.py)."""
+
+    def job_rows(self, task: str, job_ids: Sequence[str], names: Sequence[str]) -> list[dict[str, Any] | None]: ...
+    def waiting_ids(self, task: str, start: int, stop: int) -> list[str]: ...
+
+
+class JobRemoving(PageReading, Protocol):
+    """The board's own operations: deleting finished jobs, one or a batch by age (adapters/job_removal.py),
+    and its bounded list reads (PageReading)."""
 
     def delete_finished(self, task: str, job_id: str) -> str | None: ...
+    def clean_finished(self, task: str, state: str, before_ms: int, batch: int) -> tuple[int, int]: ...
 
 
 class Controlling(Protocol):

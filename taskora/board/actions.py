@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import TaskoraError, UnknownTaskError
+from .. import cleaning
+from ..errors import ConfigurationError, TaskoraError, UnknownTaskError
 from ..workflow.handle import WorkflowHandle
 
 if TYPE_CHECKING:
@@ -73,6 +74,20 @@ def purge_dead_letters(app: Taskora, task: str | None = None) -> dict[str, Any]:
             if removed < PURGE_BATCH:
                 break
     return {"deleted": deleted}
+
+
+def clean_by_age(app: Taskora, task: str, state: str, older_than: str | None, before_ms: int | None,
+                 limit: int | None) -> dict[str, Any]:  # fmt: skip
+    """Delete ``task``'s ``state`` jobs that finished before ``before_ms`` (TypeScript's ``before``) or more
+    than ``older_than`` ago; with neither, every one (TypeScript's default, ``before`` = now)."""
+    if older_than is not None and before_ms is not None:
+        raise ConfigurationError("clean: give olderThan or before, not both")
+    if older_than is not None and not older_than.strip():  # an emptied age box must not mean "every job"
+        raise ConfigurationError("clean: olderThan is empty; give an age such as '1h', or '0' for every job")
+    app.get_task(task)
+    request = cleaning.make_request(task, app.adapter.now_ms(), state=state, older_than=older_than or 0,
+                                    before_ms=before_ms, limit=limit)
+    return {"ok": True, "task": task, "state": state, "count": cleaning.run(app.adapter, request)}
 
 
 def purge_pending(app: Taskora, task: str) -> dict[str, Any]:

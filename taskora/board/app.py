@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import html
 import importlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from starlette.applications import Starlette
@@ -26,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from ..adapters.base import CONNECTION_ERRORS
 from ..errors import ConfigurationError, UnknownTaskError
 from . import actions, views
+from . import page as board_page
 from .live import EventHub
 from .redaction import DEFAULT_REDACT, Redactor
 from .security import COOKIE, CSRF_HEADER, AuthHook, BoardAuth, Session, resolve_auth
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("taskora.board")
 
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = board_page.STATIC
 UNAUTHORIZED = {"error": "unauthorized"}
 #: Seconds a failed login waits before its answer.
 LOGIN_FAILURE_DELAY_S = 0.5
@@ -111,9 +110,14 @@ def _api(write: bool = False) -> Callable[[Callable[[Board, Request], Any]], End
 
 
 def _int_param(request: Request, name: str, default: int) -> int:
+    value = _optional_int_param(request, name)
+    return default if value is None else value
+
+
+def _optional_int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None:
-        return default
+        return None
     try:
         return int(raw)
     except ValueError:
@@ -122,12 +126,13 @@ def _int_param(request: Request, name: str, default: int) -> int:
 
 # -- pages and session ------------------------------------------------------------------------------
 def page(request: Request) -> Response:
-    """The single page; it holds no data (that comes from the API after login), so it is served to all."""
+    """The single page, with its session embedded (page.py); its data comes from the API after login."""
     board: Board = request.app.state.board
-    root = request.scope.get("root_path", "")
-    text = (STATIC / "index.html").read_text(encoding="utf-8")
-    text = text.replace("__BASE__", html.escape(f"{root}/")).replace("__TITLE__", html.escape(board.title))
-    return HTMLResponse(text, headers={"cache-control": "no-store"})
+    body, session = _session_body(board, request)
+    text = board_page.render(f"{request.scope.get('root_path', '')}/", board.title, body)
+    response = HTMLResponse(text, headers={"cache-control": "no-store"})
+    _set_cookie(request, response, board, session)
+    return response
 
 
 def _set_cookie(request: Request, response: Response, board: Board, session: Session) -> None:
@@ -135,13 +140,19 @@ def _set_cookie(request: Request, response: Response, board: Board, session: Ses
                         secure=request.url.scheme == "https", path=f"{request.scope.get('root_path', '')}/")
 
 
-def session_info(request: Request) -> Response:
+def _session_body(board: Board, request: Request) -> tuple[dict[str, Any], Session]:
     """Who the page is talking to: logged in or not, the CSRF token when it is, read-only or not."""
-    board: Board = request.app.state.board
     session = board.session(request) or board.auth.fresh()
     allowed = board.allows(request)
     body = {"authenticated": allowed, "mode": board.auth.mode, "readOnly": board.read_only, "title": board.title,
             "csrf": board.auth.csrf_token(session) if allowed else None}
+    return body, session
+
+
+def session_info(request: Request) -> Response:
+    """The session as JSON (the page embeds the same; it asks again after a login)."""
+    board: Board = request.app.state.board
+    body, session = _session_body(board, request)
     response = JSONResponse(body, headers={"cache-control": "no-store"})
     _set_cookie(request, response, board, session)
     return response
@@ -245,6 +256,14 @@ def api_purge_pending(board: Board, request: Request) -> Any:
 
 
 @_api(write=True)
+def api_clean(board: Board, request: Request) -> Any:
+    query = request.query_params
+    return actions.clean_by_age(board.app, request.path_params["task"], query.get("state", "completed"),
+                                query.get("olderThan"), _optional_int_param(request, "before"),
+                                _optional_int_param(request, "limit"))
+
+
+@_api(write=True)
 def api_cancel_workflow(board: Board, request: Request) -> Any:
     return actions.cancel_workflow(board.app, request.path_params["wf_id"])
 
@@ -316,6 +335,7 @@ def create_board(app: Taskora, *, auth: str | AuthHook | Literal[False] | None =
         Route("/api/overview", api_overview),
         Route("/api/tasks/{task}/jobs", api_task_jobs),
         Route("/api/tasks/{task}/purge", api_purge_pending, methods=["POST"]),
+        Route("/api/tasks/{task}/clean", api_clean, methods=["POST"]),
         Route("/api/jobs/{job_id}", api_job),
         Route("/api/jobs/{job_id}/retry", api_retry, methods=["POST"]),
         Route("/api/jobs/{job_id}/cancel", api_cancel, methods=["POST"]),

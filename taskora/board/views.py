@@ -8,6 +8,7 @@ Pages read a bounded slice of the store whatever its size: a task's job list is 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import time
@@ -23,6 +24,8 @@ from ..workflow.inspect import list_workflows, show_workflow
 if TYPE_CHECKING:
     from ..app import Taskora
 
+log = logging.getLogger("taskora.board")
+
 #: Most jobs one page lists.
 MAX_PAGE = 200
 #: How long a worker has to answer the overview's ping (seconds); all answered returns at once.
@@ -31,20 +34,41 @@ PING_TIMEOUT = 0.3
 
 class WorkerRoster:
     """The workers that answer a ping, asked at most once per ``ttl_s`` however many pages refresh (every
-    open page re-reads the overview when events arrive; the workers should not be pinged for each)."""
+    open page re-reads the overview when events arrive; the workers should not be pinged for each).
+
+    Only the first call waits for the ping. Later ones answer at once from the last ping and, when it is
+    older than ``ttl_s``, ask again in the background: a ping waits up to PING_TIMEOUT for workers that
+    do not answer, and no page load should wait for that (it was the overview's slowest 5 %)."""
 
     def __init__(self, app: Taskora, ttl_s: float = 5.0) -> None:
         self.app, self.ttl_s = app, ttl_s
         self._lock = threading.Lock()
         self._asked_at = -math.inf
+        self._refreshing = False
         self._online: list[str] = []
 
     def online(self) -> list[str]:
         with self._lock:
-            if time.monotonic() - self._asked_at >= self.ttl_s:
-                self._online = sorted(self.app.broadcast("ping", timeout=PING_TIMEOUT))
-                self._asked_at = time.monotonic()
+            if self._asked_at == -math.inf:
+                self._online, self._asked_at = self._ping(), time.monotonic()
+            elif time.monotonic() - self._asked_at >= self.ttl_s and not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self._refresh, name="taskora-board-roster", daemon=True).start()
             return list(self._online)
+
+    def _ping(self) -> list[str]:
+        return sorted(self.app.broadcast("ping", timeout=PING_TIMEOUT))
+
+    def _refresh(self) -> None:
+        try:
+            online = self._ping()
+        except Exception as exc:  # a thread of its own: the next page load asks again
+            log.warning("board: pinging the workers failed (%s: %s); showing the last answer", type(exc).__name__, exc)
+            online = None
+        with self._lock:
+            if online is not None:
+                self._online, self._asked_at = online, time.monotonic()
+            self._refreshing = False
 
 
 def overview(app: Taskora, *, minutes: int = 60, roster: WorkerRoster | None = None) -> dict[str, Any]:
@@ -70,21 +94,29 @@ def task_jobs(app: Taskora, task: str, state: str, *, offset: int = 0, limit: in
         raise ConfigurationError(f"unknown state {state!r}; states: {', '.join(STATES)}")
     if not 0 <= offset or not 1 <= limit <= MAX_PAGE:
         raise ConfigurationError(f"offset must be >= 0 and limit 1..{MAX_PAGE}, got offset={offset} limit={limit}")
-    ids = app.adapter.list_ids(task, state, offset, offset + limit - 1)
-    jobs = [row for row in (_row(app, task, i) for i in ids) if row is not None]
+    jobs = _rows(app, task, _page_ids(app, task, state, offset, offset + limit - 1))
     counts = app.adapter.counts(task)
     return {"task": task, "state": state, "offset": offset, "limit": limit, "counts": counts, "jobs": jobs,
             "total": counts[state], "throughput": Inspector(app).throughput(task=task, minutes=60)}
 
 
-def _row(app: Taskora, task: str, job_id: str) -> dict[str, Any] | None:
-    """A list row from the job's hash alone (no payload decoding, no logs: one read per job)."""
-    raw = app.adapter.get_job(task, job_id)
-    if raw is None:  # deleted between the id list and this read
-        return None
-    return {"id": job_id, "task": task, "state": raw.get("state"), "attempt": int(raw.get("attempt", 0)),
-            "timestamp": int(raw.get("ts", 0)), "finishedOn": _int_or_none(raw.get("finishedOn")),
-            "error": raw.get("error")}
+#: The hash fields a list row shows (no payloads: a page of large payloads would be slow).
+ROW_FIELDS = ("state", "attempt", "ts", "finishedOn", "error")
+
+
+def _page_ids(app: Taskora, task: str, state: str, start: int, stop: int) -> list[str]:
+    """The ids a page shows, reading only that slice of the state's list or set."""
+    if state == "waiting":
+        return app.adapter.waiting_ids(task, start, stop)
+    return app.adapter.list_ids(task, state, start, stop)
+
+
+def _rows(app: Taskora, task: str, ids: list[str]) -> list[dict[str, Any]]:
+    """List rows of ``ids`` from one pipelined read; a job deleted since its id was listed is left out."""
+    rows = app.adapter.job_rows(task, ids, ROW_FIELDS)
+    return [{"id": job_id, "task": task, "state": raw["state"], "attempt": int(raw["attempt"] or 0),
+             "timestamp": int(raw["ts"] or 0), "finishedOn": _int_or_none(raw["finishedOn"]), "error": raw["error"]}
+            for job_id, raw in zip(ids, rows, strict=True) if raw is not None]
 
 
 def summary(info: JobInfo) -> dict[str, Any]:

@@ -20,6 +20,7 @@ COMMANDS = {
     "inspect": "taskora.cli.inspect:inspect",
     "status": "taskora.cli.jobs:status",
     "purge": "taskora.cli.jobs:purge",
+    "clean": "taskora.cli.clean:clean",
     "call": "taskora.cli.jobs:call",
     "result": "taskora.cli.jobs:result",
     "schedules": "taskora.cli.schedules:schedules",

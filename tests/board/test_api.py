@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 import types
 from typing import Any
 
@@ -248,9 +249,28 @@ def test_refreshing_pages_ping_the_workers_at_most_once_per_interval(app: Taskor
         assert client.get("/api/overview").json()["workers"] == []
     assert asked == ["ping"]
     roster = WorkerRoster(app, ttl_s=0)
-    roster.online()
-    roster.online()
-    assert asked == ["ping"] * 3
+    roster.online()  # the first answer waits for the ping
+    assert asked == ["ping"] * 2
+    assert roster.online() == []  # a stale answer is given at once, and asked again in the background
+    wait_until(lambda: asked == ["ping"] * 3, what="the background ping")
+
+
+def test_a_stale_roster_answers_at_once_and_refreshes_in_the_background(app: Taskora,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    gate, answers, pings = threading.Event(), [["w1@host"], ["w1@host", "w2@host"]], []
+
+    def slow_ping(command: str, **kw: Any) -> dict[str, str]:
+        pings.append(command)
+        if len(pings) == 2:
+            assert gate.wait(10)  # the second ping (the refresh) is held: online() must not wait for it
+        return dict.fromkeys(answers[min(len(pings), 2) - 1], "pong")
+
+    monkeypatch.setattr(app, "broadcast", slow_ping)
+    roster = WorkerRoster(app, ttl_s=0)
+    assert roster.online() == ["w1@host"]
+    assert roster.online() == ["w1@host"]  # returned while the refresh waits on the gate
+    gate.set()
+    wait_until(lambda: roster.online() == ["w1@host", "w2@host"], what="the refreshed roster")
 
 
 def test_versions_show_queued_jobs_per_payload_version_and_when_since_can_be_raised(

@@ -189,6 +189,31 @@ def test_the_overview_charts_the_engines_per_minute_counters(live: LiveBoard, pa
     assert 24 <= bars.count() <= 25
 
 
+def test_clean_by_age_from_the_task_page(live: LiveBoard, page: Any) -> None:
+    fetch = live.app.get_task("fetch")
+    old = [fetch.dispatch({"id": i}) for i in range(3)]
+    for handle in old:
+        handle.result(timeout=10)
+    completed = live.app.adapter.keys.state_set("fetch", "completed")  # they finished 30 minutes ago
+    live.app.adapter.client.zadd(completed, {h.id: live.app.adapter.now_ms() - 30 * 60_000 for h in old})
+    recent = [fetch.dispatch({"id": i}) for i in range(2)]
+    for handle in recent:
+        handle.result(timeout=10)
+    page.goto(live.url)
+    page.fill("#password", PASSWORD)
+    page.click("#login button")
+    page.goto(live.url + "#/task/fetch/completed/0")
+    expect(page.locator("#jobs tr[data-job]")).to_have_count(5)
+    page.fill("#clean-age", "15m")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click('button[data-action="Clean"]')
+    expect(page.locator("#toast")).to_contain_text('"count":3')
+    expect(page.locator("#jobs tr[data-job]")).to_have_count(2)
+    expect(page.locator(f'#jobs tr[data-job="{recent[0].id}"]')).to_have_count(1)
+    shot(page, "9-cleaned-by-age")
+    assert all(live.app.inspect().find(h.id) is None for h in old)
+
+
 def test_a_read_only_board_shows_no_action_buttons(redis_url: str) -> None:
     board = LiveBoard(redis_url, read_only=True)
     try:
@@ -204,6 +229,7 @@ def test_a_read_only_board_shows_no_action_buttons(redis_url: str) -> None:
             page.goto(f"{board.url}#/job/{handle.id}")
             expect(page.locator("#traceback")).to_contain_text("RuntimeError")
             for where, title in (("#/dlq", "Dead letters"), ("#/schedules", "Schedules"),
+                                 ("#/task/flaky/failed/0", "Task flaky"),
                                  (f"#/job/{handle.id}", f"Job {handle.id}")):
                 page.goto(board.url + where)
                 expect(page.locator("main h1")).to_contain_text(title)

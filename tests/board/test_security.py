@@ -92,7 +92,7 @@ def test_read_only_refuses_every_action(app_with_job: tuple[Taskora, str]) -> No
     client, csrf = board_client(app, read_only=True)
     assert client.get("/api/session").json()["readOnly"] is True
     for path in (f"/api/jobs/{job_id}/cancel", f"/api/jobs/{job_id}/retry", "/api/dlq/retry-all", "/api/dlq/purge",
-                 "/api/tasks/t/purge", "/api/schedules/s/pause"):
+                 "/api/tasks/t/purge", "/api/tasks/t/clean", "/api/schedules/s/pause"):
         assert client.post(path, headers={"X-CSRF-Token": csrf}).status_code == 403, path
     assert app.handle("t", job_id).state() == "waiting"
 

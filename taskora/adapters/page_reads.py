@@ -1,0 +1,39 @@
+"""The board's list reads: one page of a task's jobs costs the same with ten jobs or a million.
+
+A page's rows come from one pipelined HMGET of a few fields per job (one round trip, no payloads), and
+the waiting ids from the slice of the priority zset and FIFO list the page shows, never the whole queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .core import RedisCore
+from .replies import _field_values, _text
+
+
+class PageReads(RedisCore):
+    """Bounded, pipelined reads for the board's pages (reads change nothing: the shared client serves them)."""
+
+    def job_rows(self, task: str, job_ids: Sequence[str], names: Sequence[str]) -> list[dict[str, Any] | None]:
+        """The ``names`` fields of each job in one round trip; None for a job that is gone (no ``state``)."""
+        if not job_ids:
+            return []
+        fields = ["state", *(n for n in names if n != "state")]
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hmget(self.keys.job(task, job_id), fields)
+        rows = [_field_values(fields, values) for values in pipe.execute()]
+        return [row if row["state"] is not None else None for row in rows]
+
+    def waiting_ids(self, task: str, start: int, stop: int) -> list[str]:
+        """Waiting job ids ``start..stop`` (inclusive) in claim order: the priority zset first, then the
+        FIFO list from its oldest end. Reads only that slice (``list_ids`` reads the whole queue)."""
+        prioritized, fifo = self.keys.state_set(task, "prioritized"), self.keys.state_set(task, "wait")
+        ahead = int(self.client.zcard(prioritized))
+        ids = list(self.client.zrange(prioritized, start, stop)) if start < ahead else []
+        if stop >= ahead:  # the FIFO list's oldest job is its last element (LPUSH adds, a claim takes the tail)
+            first, last = max(start - ahead, 0), stop - ahead
+            ids += list(self.client.lrange(fifo, -(last + 1), -(first + 1)))[::-1]
+        return [_text(i) for i in ids]
