@@ -1,4 +1,5 @@
-"""The child side of the prefork pool: a forked process that runs a one-slot-per-task worker and keeps its
+"""The child side of the prefork pool: a forked process that runs a one-slot-per-task worker (for a Celery app,
+or with ``--max-running``, under a budget: one job at a time, as Celery's child; budget.py) and keeps its
 supervisor told which jobs it holds (see supervisor.py for the protocol and what the supervisor does with it).
 """
 
@@ -55,7 +56,8 @@ class Reporter:
         self._mark_changed()
 
     def job_reserved(self, job: Any) -> None:
-        """A job claimed ahead (not started, so no time limit yet): handed back too should this child die."""
+        """A job claimed ahead or waiting for the budget (not started, so no time limit yet): handed back
+        uncharged too should this child die (the supervisor requeues held jobs that were not running)."""
         with self._lock:
             self._held[job.id] = (job.task, job.token, int(job.fields.get("attempt", 1)), None, time.monotonic())
         self._mark_changed()
@@ -143,7 +145,8 @@ PR_SET_PDEATHSIG = 1
 
 def child_main(settings: WorkerSettings, conn: Connection, index: int, board: RunningBoard, liveness_id: str,
                 supervisor_pid: int) -> None:  # fmt: skip
-    """Entry point of a forked child: a one-slot-per-task worker until SIGTERM (warm) or SIGQUIT (cold)."""
+    """Entry point of a forked child: a one-slot-per-task worker (``ThreadPool.running_budget`` bounds how many of
+    those slots run at once) until SIGTERM (warm) or SIGQUIT (cold)."""
     _die_with_supervisor(supervisor_pid)
     liveness.adopt(liveness_id)
     signals = StopSignals(repeat_term=False)  # cold only by the supervisor's SIGQUIT (see StopSignals)
