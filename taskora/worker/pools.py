@@ -61,6 +61,7 @@ class Pool(Protocol):
     def wait(self, timeout: float | None) -> bool: ...
     def restart(self) -> None: ...
     def active(self) -> list[dict[str, Any]]: ...
+    def reserved(self) -> list[dict[str, Any]]: ...
     def stats(self) -> dict[str, Any]: ...
     def size(self) -> int: ...
     def grow(self, n: int) -> int: ...
@@ -179,6 +180,15 @@ class ThreadPool:
 
     def active(self) -> list[dict[str, Any]]:
         return [] if self.worker is None else describe_active(self.worker, self.settings.hostname)
+
+    def reserved(self) -> list[dict[str, Any]]:
+        """Jobs claimed here and not started: waiting for the budget, or claimed ahead (``inspect reserved``)."""
+        if self.worker is None:
+            return []
+        with self.worker.held.lock:
+            jobs = list(self.worker.held.reserved.values())
+        return [{"id": j.id, "task": j.task, "attempt": int(j.fields.get("attempt", 1)),
+                 "worker": self.settings.hostname, "pid": os.getpid()} for j in jobs]
 
     def stats(self) -> dict[str, Any]:
         processed = 0 if self.worker is None else self.worker.processed

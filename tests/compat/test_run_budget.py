@@ -135,3 +135,24 @@ def test_worker_concurrency_setting_is_the_default_of_c(tmp_path, bproj, start):
     bproj.task_b.delay("b", 0.6)
     recorded = _runs(tmp_path, 2)
     assert most_at_once(recorded) == 1, json.dumps(recorded)
+
+
+@pytest.mark.parametrize("pool", ["threads", "prefork"])
+def test_a_job_waiting_for_the_budget_is_reserved_not_active_and_can_be_revoked(tmp_path, bproj, start, pool):
+    worker = start("-P", pool, "-c", "1")
+    long = bproj.task_a.delay("a-long", 2.0)
+    wait_until(lambda: (tmp_path / "runs" / "started-a-long").exists(), 15)
+    waiting = bproj.task_b.delay("b-waits", 0.0)
+    revoked = bproj.task_c.delay("c-revoked", 0.0)
+    inspect = bproj.app.control.inspect(destination=[worker.hostname], timeout=2)
+
+    def reserved_ids() -> set[str]:
+        return {r["id"] for r in (inspect.reserved() or {}).get(worker.hostname, [])}
+
+    assert wait_until(lambda: reserved_ids() == {waiting.id, revoked.id}, 15)
+    assert [r["id"] for r in (inspect.active() or {})[worker.hostname]] == [long.id]
+    revoked.revoke()
+    wait_until(lambda: revoked.state == "REVOKED", 5)
+    assert runs(tmp_path / "runs") == []  # revoked while the job before it still runs
+    assert waiting.get(timeout=20) and long.get(timeout=20)
+    assert not (tmp_path / "runs" / "started-c-revoked").exists()
