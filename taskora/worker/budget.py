@@ -103,6 +103,14 @@ class RunBudget:
         self._tickets = count()
         self._waiting: deque[int] = deque()
 
+    def try_acquire(self) -> Permit | None:
+        """A permit at once if one is free and nobody waits for one (the uncontended fast path), else None."""
+        with self._changed:
+            if self._waiting or self.running >= self.limit:
+                return None
+            self.running += 1
+            return Permit(self)
+
     def acquire(self, give_up: Callable[[], bool]) -> Permit | None:
         """Wait for a permit; None as soon as ``give_up()`` is true (checked whenever ``wake`` is called)."""
         with self._changed:
@@ -117,12 +125,14 @@ class RunBudget:
                 return None
             finally:
                 self._waiting.remove(ticket)
-                self._changed.notify_all()  # the next in line may go now
+                if self._waiting:
+                    self._changed.notify_all()  # the next in line may go now
 
     def release(self) -> None:
         with self._changed:
             self.running -= 1
-            self._changed.notify_all()
+            if self._waiting:
+                self._changed.notify_all()
 
     def resize(self, limit: int) -> None:
         """A new size (``pool_grow``/``pool_shrink`` of a worker whose ``-c`` is its budget)."""
@@ -157,6 +167,9 @@ class ReservedWait:
 
     def wait(self, job: ClaimedJob) -> Permit | None:
         """A permit to run ``job`` now, or None when it will not run here (handed back, cancelled or lost)."""
+        permit = self.budget.try_acquire()
+        if permit is not None:  # nothing to wait for: the job starts as it would without a budget
+            return permit
         with self.held.lock:
             self.held.reserved[job.id] = job
         self.notify("job_reserved", job)
