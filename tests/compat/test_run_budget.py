@@ -8,6 +8,8 @@ from outside the worker: with ``-c 1`` a job of one task waits for the running j
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import uuid
 from collections.abc import Iterator
@@ -41,7 +43,7 @@ def _write(name, text):
 
 def _record(task, tag, seconds):
     start = time.time()
-    _write("started-" + tag, str(start))
+    _write("started-" + tag, str(os.getpid()))
     time.sleep(seconds)
     run = {"task": task, "tag": tag, "pid": os.getpid(), "start": start, "end": time.time()}
     _write("run-" + tag + "-" + uuid.uuid4().hex + ".json", json.dumps(run))
@@ -156,3 +158,18 @@ def test_a_job_waiting_for_the_budget_is_reserved_not_active_and_can_be_revoked(
     assert runs(tmp_path / "runs") == []  # revoked while the job before it still runs
     assert waiting.get(timeout=20) and long.get(timeout=20)
     assert not (tmp_path / "runs" / "started-c-revoked").exists()
+
+
+def test_a_reserved_job_of_a_killed_prefork_child_runs_once_uncharged(tmp_path, bproj, start):
+    start("-P", "prefork", "-c", "1")
+    bproj.task_a.delay("a-long", 30.0)
+    started = tmp_path / "runs" / "started-a-long"
+    wait_until(started.exists, 15)
+    waiting = bproj.task_b.delay("b-waits", 0.0)
+    native = bproj.app.__taskora_app__
+    wait_until(lambda: native.adapter.get_fields(bproj.task_b.name, waiting.id, ["state"])["state"] == "active", 15)
+    os.kill(int(started.read_text()), signal.SIGKILL)  # the child, while b waits in it for the budget
+    assert waiting.get(timeout=30)
+    b_runs = [r for r in runs(tmp_path / "runs") if r["tag"] == "b-waits"]
+    assert len(b_runs) == 1 and b_runs[0]["pid"] != int(started.read_text()), b_runs
+    assert native.adapter.get_fields(bproj.task_b.name, waiting.id, ["attempt"])["attempt"] == "1"
