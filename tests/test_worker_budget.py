@@ -147,3 +147,21 @@ def test_a_stop_hands_a_reserved_job_back_uncharged(app: Taskora, cold: bool) ->
             stopper.join(10)
         else:
             worker.stop(timeout=10)
+
+
+def test_a_reserved_job_whose_ttl_passes_while_it_waits_expires_and_never_runs(app: Taskora) -> None:
+    a, b, started, release, ran = _blocking_pair(app)
+    worker = Worker(app, [a, b], concurrency=1, max_running=1)
+    worker.start()
+    try:
+        a.dispatch(None)
+        assert started.wait(10)
+        handle = b.dispatch("b1", ttl="300ms")
+        wait_until(lambda: _reserved_here(worker, handle.id), 10, "b1 to be reserved")
+        threading.Event().wait(0.5)  # time itself: past b1's ttl, still waiting for the budget
+        release.set()
+        wait_until(lambda: handle.state() == "expired", 10, "b1 to expire")
+        assert ran == []
+    finally:
+        release.set()
+        worker.stop(timeout=10)

@@ -154,19 +154,24 @@ class ReservedWait:
     """A slot's claimed job waits for a permit as a reserved job of this worker.
 
     ``hand_back(job)`` returns a job that will not run here (ClaimsAhead.release_reserved: to the front of
-    its queue uncharged, or finished as cancelled when its cancel came meanwhile).
+    its queue uncharged, or finished as cancelled when its cancel came meanwhile). A job whose ``expires``
+    passed while it waited is handed back too, and the claim that takes it next expires it (claim.lua), as
+    Celery checks a reserved task's expiry when it is about to run it.
     """
 
     def __init__(self, budget: RunBudget, held: HeldJobs, stopping: threading.Event,
-                 notify: Callable[..., None], hand_back: Callable[[ClaimedJob], None]) -> None:  # fmt: skip
+                 notify: Callable[..., None], hand_back: Callable[[ClaimedJob], None],
+                 now_ms: Callable[[], int]) -> None:  # fmt: skip
         self.budget = budget
+        self.now_ms = now_ms
         self.held = held
         self.stopping = stopping
         self.notify = notify
         self.hand_back = hand_back
 
     def wait(self, job: ClaimedJob) -> Permit | None:
-        """A permit to run ``job`` now, or None when it will not run here (handed back, cancelled or lost)."""
+        """A permit to run ``job`` now, or None when it will not run here (handed back, cancelled, expired or
+        lost)."""
         permit = self.budget.try_acquire()
         if permit is not None:  # nothing to wait for: the job starts as it would without a budget
             return permit
@@ -174,7 +179,7 @@ class ReservedWait:
             self.held.reserved[job.id] = job
         self.notify("job_reserved", job)
         permit = self.budget.acquire(lambda: self._gives_up(job.id))
-        if permit is not None:
+        if permit is not None and not self._expired(job):
             with self.held.lock:
                 ours = self.held.reserved.pop(job.id, None) is not None
             if ours:
@@ -182,11 +187,23 @@ class ReservedWait:
             permit.release()  # the heartbeat found its lock lost meanwhile: stall recovery returns it
             self.notify("job_released", job)
             return None
+        if permit is not None:
+            permit.release()  # it expired while it waited: handed back below, for its next claim to expire it
+        self._let_go(job)
+        return None
+
+    def _let_go(self, job: ClaimedJob) -> None:
         if job.id in self.held.reserved:
             self.hand_back(job)
         else:  # lost meanwhile: nothing to hand back, stall recovery returns it
             self.notify("job_released", job)
-        return None
+
+    def _expired(self, job: ClaimedJob) -> bool:
+        try:
+            expire_at = int(job.fields.get("expireAt") or 0)
+        except (TypeError, ValueError):
+            return False  # unreadable: the claim script read it as none too
+        return expire_at > 0 and self.now_ms() >= expire_at
 
     def _gives_up(self, job_id: str) -> bool:
         """Called under the budget's lock, so it reads ``held`` without its lock (single dict lookups)."""

@@ -116,7 +116,7 @@ class Worker:
                                  cold=self._cold, new_token=lambda: self._new_token(), notify=self._notify,
                                  address=address)
         self._reserved_wait = None if self.budget is None else ReservedWait(
-            self.budget, self.held, self._stopping, self._notify, self.ahead.release_reserved)
+            self.budget, self.held, self._stopping, self._notify, self.ahead.release_reserved, self.adapter.now_ms)
         if self.budget is not None:
             self.held.on_cancel = self.budget.wake
 
