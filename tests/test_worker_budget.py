@@ -165,3 +165,21 @@ def test_a_reserved_job_whose_ttl_passes_while_it_waits_expires_and_never_runs(a
     finally:
         release.set()
         worker.stop(timeout=10)
+
+
+def test_a_celery_threads_pool_resizes_its_budget_with_the_pool(app: Taskora) -> None:
+    from taskora.worker.pools import ThreadPool, WorkerSettings
+
+    app.worker_concurrency_scope = "process"  # what the Celery front sets on the native app it wraps
+    task = app.task("t", lambda data: data)
+    pool = ThreadPool(WorkerSettings(app=app, tasks=[task], hostname="budget@test", concurrency=2))
+    pool.start()
+    try:
+        assert pool.worker is not None and pool.worker.budget is not None
+        assert pool.worker.budget.limit == 2 and pool.stats()["max_running"] == 2
+        assert pool.grow(1) == 3 and pool.worker.budget.limit == 3
+        assert pool.shrink(2) == 1 and pool.worker.budget.limit == 1
+        assert task.dispatch(7).result(timeout=10) == 7
+    finally:
+        pool.request_stop(cold=False)
+        pool.wait(10)
