@@ -57,6 +57,10 @@ class CeleryNative(Taskora):
 
     #: Returns the queues a worker consumes when none are named (set by the Celery app).
     default_worker_queues: Callable[[], list[str]] | None = None
+    #: Celery's ``-c N``: N jobs at a time for the whole worker process (taskora/worker/budget.py).
+    worker_concurrency_scope = "process"
+    #: Returns ``worker_concurrency``, the default of ``-c`` (set by the Celery app).
+    worker_default_concurrency: Callable[[], int | None] | None = None
 
     def select_tasks(self, names: Iterable[str] | None = None, queues: Iterable[str] | None = None) -> list[Any]:
         if names is None and queues is None and self.default_worker_queues is not None:
@@ -122,6 +126,7 @@ class EngineMixin:
         except ConfigurationError as exc:
             raise ImproperlyConfigured(str(exc).replace("unsupported broker URL", "broker_url", 1)) from exc
         native.default_worker_queues = self.default_worker_queues
+        native.worker_default_concurrency = lambda: self.conf.effective().worker_concurrency
         return native
 
     @property

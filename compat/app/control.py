@@ -158,9 +158,15 @@ class Inspect(InspectExtrasMixin):
     registered_tasks = registered
 
     def reserved(self, safe: Any = None) -> dict[str, Any]:
-        """Jobs waiting to be claimed, read from the store. taskora workers keep no prefetch buffer: a solo or
-        prefork slot holds at most one short job ahead, and that job is already active in the store."""
-        return {STORE_NODE: self._stored("waiting")}
+        """Each worker's jobs claimed and not started yet (waiting for its ``-c`` budget, or claimed ahead:
+        Celery's prefetched messages), and the jobs waiting to be claimed, read from the store."""
+        def convert(host: str, jobs: Any) -> list[dict[str, Any]]:
+            if not isinstance(jobs, list):  # a worker that does not answer ``reserved`` (an embedded one)
+                return []
+            return [request_info(self.app, j["task"], j["id"], host, worker_pid=j.get("pid"), acknowledged=False)
+                    for j in jobs]
+
+        return {**(self._ask("reserved", convert) or {}), STORE_NODE: self._stored("waiting")}
 
     def revoked(self) -> dict[str, Any] | None:
         """Each worker's revoked ids: those it was told of (``hello``) and the cancelled jobs of its tasks."""

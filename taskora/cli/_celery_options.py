@@ -20,8 +20,8 @@ log = logging.getLogger("taskora.worker")
 IGNORED: dict[str, tuple[str, str]] = {
     "task_events": ("-E", "taskora records every job transition in Redis already (the event stream)"),
     "optimization": ("-O", "a slot claims a job only when it is free, which is what -O fair asks for"),
-    "prefetch_multiplier": ("--prefetch-multiplier", "jobs are claimed per free slot, not prefetched in batches"),
-    "disable_prefetch": ("--disable-prefetch", "jobs are claimed per free slot, not prefetched in batches"),
+    "prefetch_multiplier": ("--prefetch-multiplier", "a slot holds one claimed job at most (reserved), no batches"),
+    "disable_prefetch": ("--disable-prefetch", "a slot holds one claimed job at most (reserved), no batches"),
     "statedb": ("--statedb", "revoked jobs are recorded in Redis and survive worker restarts"),
     "without_gossip": ("--without-gossip", "workers do not gossip with each other"),
     "without_mingle": ("--without-mingle", "workers do not sync state at startup"),

@@ -12,7 +12,8 @@ from typing import Any
 import click
 
 from ..worker.autoscale import DEFAULT_KEEPALIVE_S, Autoscaler
-from ..worker.control import ControlHandler, ControlServer
+from ..worker.budget import budget_size, default_concurrency
+from ..worker.control import ControlHandler, ControlServer, register_command
 from ..worker.live_ops import LiveOps
 from ..worker.pools import POOL_NAMES, Pool, StopSignals, WorkerSettings, make_pool, serve
 from ..worker.unknown import UnknownTasks
@@ -42,7 +43,11 @@ def load_beat(app: Any) -> Any:
 @click.command(short_help="Run a worker (Celery's worker options accepted).")
 @app_option
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), default=None,
-              help="Child processes (prefork) or slots (threads, asyncio). Default: --autoscale MAX, else CPU count.")
+              help="Child processes (prefork) or slots per task (threads, asyncio); for a Celery app also the jobs "
+                   "run at once. Default: --autoscale MAX, else the app's worker_concurrency, else CPU count.")
+@click.option("--max-running", type=click.IntRange(min=1), default=None,
+              help="At most N handlers run at once in each worker process, whatever their task (solo: 1; a Celery "
+                   "app: its -c, 1 per prefork child; a native app: unbounded across tasks).")
 @click.option("-P", "--pool", type=click.Choice([*POOL_NAMES, "processes"], case_sensitive=False), default="prefork",
               show_default=True, callback=lambda _c, _p, v: "prefork" if v.lower() == "processes" else v,
               help="'processes' is Celery's alias of prefork.")
@@ -97,7 +102,7 @@ def _settings(loaded: LoadedApp, hostname: str, opts: dict[str, Any]) -> WorkerS
     app = loaded.app
     include, exclude = split_queues(opts["queues"]), set(split_queues(opts["exclude_queues"]))
     pool = opts["pool"].lower()
-    concurrency = _concurrency(pool, opts)
+    concurrency = _concurrency(pool, opts, default_concurrency(app))
     # Before choosing tasks: a front-end registers tasks here (Celery's include/imports/autodiscover).
     loaded.worker_init(hostname=hostname, pool=pool, concurrency=concurrency, queues=include or None)
     tasks = [t for t in app.select_tasks(queues=include or None) if t.options.queue not in exclude]
@@ -109,15 +114,17 @@ def _settings(loaded: LoadedApp, hostname: str, opts: dict[str, Any]) -> WorkerS
         app=app, tasks=tasks, hostname=hostname, concurrency=concurrency, pool=pool,
         soft_time_limit=opts["soft_time_limit"], time_limit=opts["time_limit"],
         max_tasks_per_child=opts["max_tasks_per_child"], max_memory_per_child=opts["max_memory_per_child"],
+        max_running=opts["max_running"],
         extra={"queues": sorted({t.options.queue for t in tasks}), "beat": bool(opts["beat"]),
                "autoscale": None if pool == "solo" else parse_autoscale(opts["autoscale"]),
                "autoscale_keepalive": opts["autoscale_keepalive"]},
     )
 
 
-def _concurrency(pool: str, opts: dict[str, Any]) -> int:
+def _concurrency(pool: str, opts: dict[str, Any], app_default: int | None = None) -> int:
     """solo runs one slot whatever -c says; with --autoscale the pool starts at MIN (at least 1; as Celery, -c is
-    then ignored) and the autoscaler resizes it; else -c, else CPUs."""
+    then ignored) and the autoscaler resizes it; else -c, else the app's default (a Celery app's
+    ``worker_concurrency``), else CPUs."""
     if pool == "solo":
         return 1
     autoscale = parse_autoscale(opts["autoscale"])
@@ -125,7 +132,7 @@ def _concurrency(pool: str, opts: dict[str, Any]) -> int:
         if opts["concurrency"]:
             log.info("--autoscale %s,%s given: -c %s ignored", *autoscale, opts["concurrency"])
         return max(1, autoscale[1])
-    return opts["concurrency"] or os.cpu_count() or 1
+    return opts["concurrency"] or app_default or os.cpu_count() or 1
 
 
 def _purge(s: WorkerSettings) -> None:
@@ -147,6 +154,7 @@ def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
                              request_stop=signals.request_stop)
     handler.ops = LiveOps(pool, autoscaler=autoscaler, on_tasks=lambda names: setattr(handler, "task_names", names),
                           prepare_queue=getattr(loaded.source, "select_queues", None))  # Celery: per-queue twins
+    register_command("reserved", _answer_reserved)
     control = ControlServer(app, handler)
     control.start()
     unknown = UnknownTasks(app, lambda: list(s.extra["queues"]), s.hostname)
@@ -168,6 +176,13 @@ def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
         app.events.emit("worker:shutdown", {"hostname": s.hostname, "pool": s.pool})
     log.info("%s stopped.", s.hostname)
     sys.stdout.flush()
+
+
+def _answer_reserved(handler: ControlHandler, **_args: Any) -> list[dict[str, Any]]:
+    """``reserved``: the jobs this worker claimed and has not started (waiting for its budget, or claimed
+    ahead), as Celery's ``inspect reserved`` lists a worker's prefetched messages."""
+    ops = getattr(handler, "ops", None)
+    return [] if ops is None else ops.pool.reserved()
 
 
 def _autoscaler(s: WorkerSettings, pool: Pool) -> Autoscaler | None:
@@ -193,10 +208,18 @@ def banner(loaded: LoadedApp, s: WorkerSettings) -> str:
     return (f"-------------- {s.hostname} v{_version()}\n"
             f"- ** app:         {loaded.spec} ({loaded.app.name})\n"
             f"- ** broker:      {broker_label(loaded)}\n"
-            f"- ** pool:        {s.pool} (concurrency: {s.concurrency})\n"
+            f"- ** pool:        {s.pool} (concurrency: {s.concurrency}, running at once: {_running(s)})\n"
             f"- ** queues:      {', '.join(s.extra['queues'])}\n"
             f"- ** time limits: {limits}   beat: {'on' if s.extra['beat'] else 'off'}   pid: {os.getpid()}\n"
             f"[tasks]\n{tasks}\n")
+
+
+def _running(s: WorkerSettings) -> str:
+    """What bounds the handlers running at once, for the banner."""
+    size = budget_size(s.app, s.pool, s.concurrency, s.max_running)
+    if size is None:
+        return f"{s.concurrency} per task"
+    return f"{size} per child" if s.pool == "prefork" else str(size)
 
 
 def _version() -> str:

@@ -54,12 +54,16 @@ class Heartbeat:
                 runtime.apply_lock_status(status)
 
     def _extend_reserved(self, jobs: list[ClaimedJob]) -> None:
-        """Keep the locks of jobs claimed ahead; note a cancel for when they start, drop one that was lost."""
+        """Keep the locks of jobs claimed ahead or waiting for the budget (budget.py), in one call per lock
+        length; note a cancel for when they start, drop one that was lost."""
+        by_ttl: dict[int, list[ClaimedJob]] = {}
         for job in jobs:
-            ttl = lock_ttl_ms(self.task_of(job.task))
-            status = (once(self.address, self.adapter.extend_locks, [job], ttl) or ["extended"])[0]
+            by_ttl.setdefault(lock_ttl_ms(self.task_of(job.task)), []).append(job)
+        for ttl, group in by_ttl.items():
+            statuses = once(self.address, self.adapter.extend_locks, group, ttl) or []
             with self.held.lock:
-                if status == "cancelled":
-                    self.held.note_cancel(job.id)
-                elif status == "lost":
-                    self.held.reserved.pop(job.id, None)
+                for job, status in zip(group, statuses, strict=False):
+                    if status == "cancelled":
+                        self.held.note_cancel(job.id)
+                    elif status == "lost":
+                        self.held.reserved.pop(job.id, None)

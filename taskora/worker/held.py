@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,12 +27,17 @@ class HeldJobs:
         self.active: dict[str, JobRuntime] = {}
         self.reserved: dict[str, ClaimedJob] = {}
         self.cancel_before_start: dict[str, None] = {}
+        #: Called (with ``lock`` held) when a cancel of a job not running here is noted: wakes jobs waiting
+        #: to run (budget.py), so a cancelled reserved job is handed back at once.
+        self.on_cancel: Callable[[], None] | None = None
 
     def note_cancel(self, job_id: str) -> None:
         """Remember a cancel for a job that has not started here (call with ``lock`` held)."""
         self.cancel_before_start[job_id] = None
         if len(self.cancel_before_start) > self.CANCELS_REMEMBERED:
             del self.cancel_before_start[next(iter(self.cancel_before_start))]
+        if self.on_cancel is not None:
+            self.on_cancel()
 
     def snapshot(self) -> tuple[list[JobRuntime], list[ClaimedJob]]:
         """The running runtimes and the jobs held ahead, as lists the caller may walk without the lock."""

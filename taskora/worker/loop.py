@@ -1,8 +1,9 @@
 """The in-process worker: claim, run, finish, and keep held jobs alive.
 
-Each task gets ``concurrency`` slot threads. An idle slot blocks on the task's marker with its
-claim queued behind the wait (Redis runs it as the wait ends), runs the job, and finishes it with a
-fused finish-and-claim-next script, so a busy slot costs one round trip per job; after short jobs it
+Each task gets ``concurrency`` slot threads; with ``max_running`` a budget (budget.py) lets at most that
+many handlers of any task run at once, claimed jobs waiting for it as reserved jobs. An idle slot blocks on
+the task's marker with its claim queued behind the wait (Redis runs it as the wait ends), runs the job, and
+finishes it with a fused finish-and-claim-next script, so a busy slot costs one round trip per job; after short jobs it
 claims one ahead and runs it while that round trip is on its way (lookahead.py, claims_ahead.py). Beside
 the slots run a heartbeat (heartbeat.py: extends the locks of held jobs, learns of cancels), a cancel
 listener (cancels.py: pub/sub, instant cancel) and maintenance (maintenance.py: stall sweep, retention).
@@ -25,6 +26,7 @@ from ..ids import lock_token
 from ..rate_limits import apply_rate_limits
 from ..version_handoff import is_too_new, leave_for_newer_worker
 from ..workflow import hooks as workflow_hooks
+from .budget import Permit, ReservedWait, RunBudget, check_max_running
 from .cancels import CancelListener
 from .claims_ahead import ClaimsAhead
 from .executor import Executor, Outcome
@@ -56,8 +58,11 @@ class Worker:
     """Runs the handlers of ``tasks`` in this process until ``stop()``."""
 
     def __init__(self, app: Taskora, tasks: Iterable[Task[Any, Any]], *, concurrency: int | None = None,
-                 name: str | None = None) -> None:  # fmt: skip
+                 name: str | None = None, max_running: int | None = None) -> None:  # fmt: skip
         self.app = app
+        limit = check_max_running(max_running)
+        #: At most this many handlers run at once in this process (budget.py); None: each task's slots bound it.
+        self.budget = None if limit is None else RunBudget(limit)
         self.adapter = app.adapter
         #: The broker's address (password masked) for outage logs (reconnect.py).
         self._address = address_of(self.adapter)
@@ -111,6 +116,10 @@ class Worker:
         self.ahead = ClaimsAhead(app, self.held, self.outcomes, self._claim_watch, stopping=self._stopping,
                                  cold=self._cold, new_token=lambda: self._new_token(), notify=self._notify,
                                  address=address)
+        self._reserved_wait = None if self.budget is None else ReservedWait(
+            self.budget, self.held, self._stopping, self._notify, self.ahead.release_reserved, self.adapter.now_ms)
+        if self.budget is not None:
+            self.held.on_cancel = self.budget.wake
 
     # -- lifecycle ----------------------------------------------------------------------------
     def slots_for(self, task: Task[Any, Any]) -> int:
@@ -228,6 +237,8 @@ class Worker:
         """
         self.app.events.emit("worker:closing", self)
         self._stopping.set()
+        if self.budget is not None:
+            self.budget.wake()  # reserved jobs go back to their queues, uncharged
         for task in self.tasks:
             self._safely(self.adapter.wake_workers, task.name, self.slots_for(task))
         for feeder, _thread in self._feeders:
@@ -362,6 +373,17 @@ class Worker:
 
     def _process(self, job: ClaimedJob, feeder: SlotFeeder | None = None,
                  lookahead: Lookahead | None = None) -> ClaimedJob | None:  # fmt: skip
+        permit = None
+        if self._reserved_wait is not None and (permit := self._reserved_wait.wait(job)) is None:
+            return None  # handed back (a stop), cancelled or lost while it waited for the budget
+        try:
+            return self._process_held(job, feeder, lookahead, permit)
+        finally:
+            if permit is not None:
+                permit.release()
+
+    def _process_held(self, job: ClaimedJob, feeder: SlotFeeder | None, lookahead: Lookahead | None,
+                      permit: Permit | None) -> ClaimedJob | None:  # fmt: skip
         task = self.app.get_task(job.task)
         try:
             runtime = JobRuntime(task, job, self.adapter, self.app.serializer, self._lock_ttl_ms(task))
@@ -372,9 +394,10 @@ class Worker:
             self._safely(leave_for_newer_worker, self.adapter, task, job, runtime.version)  # else: stall recovery
             return None
         with self.quarantine.admit(job.fields, self._lock_ttl_ms(task) / 1000):
-            return self._run(runtime, feeder, lookahead)
+            return self._run(runtime, feeder, lookahead, permit)
 
-    def _run(self, runtime: JobRuntime, feeder: SlotFeeder | None, lookahead: Lookahead | None) -> ClaimedJob | None:
+    def _run(self, runtime: JobRuntime, feeder: SlotFeeder | None, lookahead: Lookahead | None,
+             permit: Permit | None = None) -> ClaimedJob | None:  # fmt: skip
         """Run one held job's handler and record its outcome; returns the job its slot claimed next, if any."""
         job = runtime.claimed
         with self._active_lock:
@@ -390,6 +413,8 @@ class Worker:
             else:
                 outcome = self.executor.execute(runtime)
         finally:
+            if permit is not None:
+                permit.release()  # before the finishing round trip: the next job in line runs meanwhile
             with self._active_lock:
                 still_ours = self.active.pop(job.id, None) is not None
         if not still_ours:  # a cold stop already handed it back

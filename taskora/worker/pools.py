@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import limits
+from .budget import budget_size
 from .loop import Worker
 from .wakeup import Wakeup
 
@@ -47,6 +48,8 @@ class WorkerSettings:
     time_limit: float | None = None
     max_tasks_per_child: int | None = None
     max_memory_per_child: int | None = None  # KiB of resident memory, as Celery's option
+    #: At most this many handlers at once per process, for any app and pool (budget.py); None: the pool's default.
+    max_running: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -58,6 +61,7 @@ class Pool(Protocol):
     def wait(self, timeout: float | None) -> bool: ...
     def restart(self) -> None: ...
     def active(self) -> list[dict[str, Any]]: ...
+    def reserved(self) -> list[dict[str, Any]]: ...
     def stats(self) -> dict[str, Any]: ...
     def size(self) -> int: ...
     def grow(self, n: int) -> int: ...
@@ -132,12 +136,24 @@ class ThreadPool:
                                                  overrides=s.extra.setdefault("time_limits", {}))
         limits.install(self.limits)
         s.app.events.emit("worker:process-init", {"hostname": s.hostname, "pool": s.pool, "index": self.index})
-        self.worker = Worker(s.app, s.tasks, concurrency=self.slots(), name=s.hostname)
+        self.worker = Worker(s.app, s.tasks, concurrency=self.slots(), name=s.hostname,
+                             max_running=self.running_budget())
         if not self.enforce_hard:  # a prefork child: a terminated job's process dies by the signal, as Celery's
             self.worker.executor.terminator.kill_process = terminate_process
         self.worker.job_hooks.append(JobLogger())
         self.worker.job_hooks.extend(self.hooks)
         self.worker.start()
+
+    def running_budget(self) -> int | None:
+        """How many handlers may run at once in this process (budget.py): ``solo`` one, a Celery app's prefork
+        child one and its threads ``-c``; a native app none unless ``max_running`` asks."""
+        s = self.settings
+        return budget_size(s.app, "solo" if self.kind == "solo" else s.pool, s.concurrency, s.max_running)
+
+    def _budget_follows_size(self) -> bool:
+        """A Celery app's threads worker: its ``-c`` is its budget, so resizing the pool resizes the budget."""
+        s = self.settings
+        return self.kind != "solo" and s.pool != "prefork" and s.max_running is None
 
     def request_stop(self, cold: bool) -> None:
         """Warm: finish active jobs. Cold: abort them; the engine hands them to another worker."""
@@ -165,19 +181,36 @@ class ThreadPool:
     def active(self) -> list[dict[str, Any]]:
         return [] if self.worker is None else describe_active(self.worker, self.settings.hostname)
 
+    def reserved(self) -> list[dict[str, Any]]:
+        """Jobs claimed here and not started: waiting for the budget, or claimed ahead (``inspect reserved``)."""
+        if self.worker is None:
+            return []
+        with self.worker.held.lock:
+            jobs = list(self.worker.held.reserved.values())
+        return [{"id": j.id, "task": j.task, "attempt": int(j.fields.get("attempt", 1)),
+                 "worker": self.settings.hostname, "pid": os.getpid()} for j in jobs]
+
     def stats(self) -> dict[str, Any]:
         processed = 0 if self.worker is None else self.worker.processed
-        return {"processed": processed, "slots": self.size(), "concurrency": self.size()}
+        budget = None if self.worker is None else self.worker.budget
+        return {"processed": processed, "slots": self.size(), "concurrency": self.size(),
+                "max_running": None if budget is None else budget.limit}
 
     def size(self) -> int:
         """Slots per task now (``pool_grow``/``pool_shrink``/``--autoscale`` change it)."""
         return self.slots() if self.worker is None else self.worker.size()
 
     def grow(self, n: int) -> int:
-        return self.slots() if self.worker is None else self.worker.grow(n)
+        return self.slots() if self.worker is None else self._resized(self.worker.grow(n))
 
     def shrink(self, n: int) -> int:
-        return self.slots() if self.worker is None else self.worker.shrink(n)
+        return self.slots() if self.worker is None else self._resized(self.worker.shrink(n))
+
+    def _resized(self, size: int) -> int:
+        budget = None if self.worker is None else self.worker.budget
+        if budget is not None and self._budget_follows_size():
+            budget.resize(size)
+        return size
 
     def change_tasks(self, added: list[Task[Any, Any]], dropped: list[Task[Any, Any]]) -> None:
         """``add_consumer``/``cancel_consumer``: start slots for ``added``, let those of ``dropped`` leave."""
@@ -190,7 +223,7 @@ class ThreadPool:
 
 
 class SoloPool(ThreadPool):
-    """One slot: jobs run one at a time."""
+    """One slot per task and a budget of one (budget.py): jobs run one at a time, whatever their task."""
 
     kind = "solo"
 

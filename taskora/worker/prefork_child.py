@@ -1,4 +1,5 @@
-"""The child side of the prefork pool: a forked process that runs a one-slot-per-task worker and keeps its
+"""The child side of the prefork pool: a forked process that runs a one-slot-per-task worker (for a Celery app,
+or with ``--max-running``, under a budget: one job at a time, as Celery's child; budget.py) and keeps its
 supervisor told which jobs it holds (see supervisor.py for the protocol and what the supervisor does with it).
 """
 
@@ -36,6 +37,7 @@ class Reporter:
         self.done = 0
         self._held: dict[str, tuple[str, str, int, float | None, float]] = {}
         self._claims: dict[str, str] = {}  # lock token of a claim sent ahead -> task
+        self._reserved: set[str] = set()  # held, not started: claimed ahead or waiting for the budget
         self._changed = threading.Event()
         self._closing = threading.Event()
         self._lock = threading.Lock()
@@ -50,14 +52,17 @@ class Reporter:
         hard = self.pool.limits.limits(runtime.task, runtime.fields.get).hard
         with self._lock:
             self._held[runtime.id] = (runtime.task_name, runtime.claimed.token, runtime.attempt, hard, time.monotonic())
+            self._reserved.discard(runtime.id)
             self._running[runtime.id] = (runtime.task_name, runtime.claimed.token, runtime.attempt)
             self.board.write(self._running)  # before the handler runs: a death from here on is this job's
         self._mark_changed()
 
     def job_reserved(self, job: Any) -> None:
-        """A job claimed ahead (not started, so no time limit yet): handed back too should this child die."""
+        """A job claimed ahead or waiting for the budget (not started, so no time limit yet): handed back
+        uncharged too should this child die (the supervisor requeues held jobs that were not running)."""
         with self._lock:
             self._held[job.id] = (job.task, job.token, int(job.fields.get("attempt", 1)), None, time.monotonic())
+            self._reserved.add(job.id)
         self._mark_changed()
 
     def claim_sent(self, task: str, token: str) -> None:
@@ -73,11 +78,13 @@ class Reporter:
     def job_released(self, job: Any) -> None:
         with self._lock:
             self._held.pop(job.id, None)
+            self._reserved.discard(job.id)
         self._mark_changed()
 
     def job_finished(self, runtime: Any, outcome: Any) -> None:
         with self._lock:
             self._held.pop(runtime.id, None)
+            self._reserved.discard(runtime.id)
             if self._running.pop(runtime.id, None) is not None:
                 self.board.write(self._running)
             self.done += 1
@@ -111,9 +118,9 @@ class Reporter:
 
     def _send_snapshot(self) -> bool:
         with self._lock:
-            snapshot, done, claims = dict(self._held), self.done, dict(self._claims)
+            snapshot, done, claims, reserved = dict(self._held), self.done, dict(self._claims), set(self._reserved)
         try:
-            self.conn.send(("held", snapshot, done, claims))
+            self.conn.send(("held", snapshot, done, claims, reserved))
             return True
         except (OSError, ValueError):  # the supervisor is gone; the engine's stall recovery still covers us
             log.debug("supervisor pipe closed", exc_info=True)
@@ -143,7 +150,8 @@ PR_SET_PDEATHSIG = 1
 
 def child_main(settings: WorkerSettings, conn: Connection, index: int, board: RunningBoard, liveness_id: str,
                 supervisor_pid: int) -> None:  # fmt: skip
-    """Entry point of a forked child: a one-slot-per-task worker until SIGTERM (warm) or SIGQUIT (cold)."""
+    """Entry point of a forked child: a one-slot-per-task worker (``ThreadPool.running_budget`` bounds how many of
+    those slots run at once) until SIGTERM (warm) or SIGQUIT (cold)."""
     _die_with_supervisor(supervisor_pid)
     liveness.adopt(liveness_id)
     signals = StopSignals(repeat_term=False)  # cold only by the supervisor's SIGQUIT (see StopSignals)

@@ -68,6 +68,8 @@ class Child:
     liveness_id: str
     held: dict[str, HeldJob] = field(default_factory=dict)
     #: Claims sent ahead whose replies the child has not read: lock token -> task (see lookahead.py).
+    #: Ids of held jobs not started yet (claimed ahead, or waiting for the child's budget, budget.py).
+    reserved: set[str] = field(default_factory=set)
     claims: dict[str, str] = field(default_factory=dict)
     processed: int = 0
     retiring: bool = False
@@ -156,7 +158,14 @@ class Supervisor:
         with self._lock:
             return [{"id": job_id, "task": h.task, "attempt": h.attempt, "runtime_s": round(now - h.started, 3),
                      "worker": self.settings.hostname, "pid": c.pid}
-                    for c in self.children.values() for job_id, h in c.held.items()]
+                    for c in self.children.values() for job_id, h in c.held.items() if job_id not in c.reserved]
+
+    def reserved(self) -> list[dict[str, Any]]:
+        """The children's held jobs that have not started (``inspect reserved``)."""
+        with self._lock:
+            return [{"id": job_id, "task": h.task, "attempt": h.attempt, "worker": self.settings.hostname,
+                     "pid": c.pid} for c in self.children.values() for job_id, h in c.held.items()
+                    if job_id in c.reserved]
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -248,10 +257,11 @@ class Supervisor:
             self._on_message(child, message)
 
     def _on_message(self, child: Child, message: tuple[Any, ...]) -> None:
-        # ("held", {job id: (task, token, attempt, hard, started)}, done, {claim token in flight: task})
-        _kind, held, processed, claims = message
+        # ("held", {job id: (task, token, attempt, hard, started)}, done, {claim token in flight: task},
+        #  {ids of held jobs not started})
+        _kind, held, processed, claims, reserved = message
         with self._lock:
-            child.claims = claims
+            child.claims, child.reserved = claims, reserved
             # ``started`` is the child's time.monotonic(): CLOCK_MONOTONIC, the same clock in every process
             child.held = {job_id: HeldJob(task, token, attempt, hard, started)
                           for job_id, (task, token, attempt, hard, started) in held.items()}

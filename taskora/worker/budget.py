@@ -1,0 +1,211 @@
+"""RunBudget: at most N handlers run at once in this process, whatever task they belong to.
+
+A worker gives each task its own slots (``concurrency`` per task), so by default a process serving 20
+tasks with ``concurrency=4`` may run 80 jobs at once. A Celery user's ``-c 4`` means four jobs at a time
+for the whole worker, ``solo`` one, and a prefork child one: a budget bounds that. Slots still claim as
+before (each blocks on its own task's queue, holding nothing); a slot that claimed a job then waits here
+for a permit before it runs the handler, and gives the permit back as soon as the handler returns (before
+the finishing round trip), so a slot never holds a permit while it waits on Redis.
+
+A claimed job waiting for a permit is *reserved* (Celery's prefetched message): it stays in
+``HeldJobs.reserved``, so the heartbeat extends its lock, a cancel hands it back as cancelled, a stop
+(warm or cold) hands it back to the front of its queue uncharged (it never started), and a prefork child
+reports it to its supervisor as held but not running. Permits go out in the order slots asked for them,
+right after their claims, so no task starves another. The wait counts toward no time limit nor timeout:
+those start with the handler.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from itertools import count
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ..adapters.base import ClaimedJob
+    from .held import HeldJobs
+
+#: ``app.worker_concurrency_scope``: "task" (the native default: ``concurrency`` slots per task, no budget
+#: unless asked) or "process" (a Celery app: ``-c N`` bounds the whole worker process).
+SCOPES = ("task", "process")
+
+
+def check_max_running(value: Any, where: str = "max_running") -> int | None:
+    """``value`` as a budget size (None: no budget); ConfigurationError naming ``where`` when it is not one."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{where}: expected a whole number of jobs >= 1, got {value!r}")
+    return value
+
+
+def concurrency_scope(app: Any) -> str:
+    """How the app reads ``concurrency``: a front end (compat) sets ``worker_concurrency_scope`` on the native
+    app it wraps; taskora never imports it to ask."""
+    scope = getattr(app, "worker_concurrency_scope", "task")
+    if scope not in SCOPES:
+        raise ConfigurationError(f"worker_concurrency_scope: expected one of {', '.join(SCOPES)}, got {scope!r}")
+    return str(scope)
+
+
+def budget_size(app: Any, pool: str, concurrency: int, max_running: int | None) -> int | None:
+    """The budget of one process that runs handlers, or None for none (each task bounded by its slots only).
+
+    ``max_running`` wins for any app and pool. Else ``solo`` runs one job at a time; for a Celery app
+    (scope "process") a prefork child runs one (Celery's one task per child) and a threads/asyncio worker
+    ``concurrency`` (its ``-c``); a native app keeps its per-task slots.
+    """
+    if max_running is not None:
+        return check_max_running(max_running)
+    if pool == "solo":
+        return 1
+    if concurrency_scope(app) != "process":
+        return None
+    return 1 if pool == "prefork" else max(1, concurrency)
+
+
+def default_concurrency(app: Any) -> int | None:
+    """The app's own default of ``-c`` (a Celery app's ``worker_concurrency``), or None."""
+    read = getattr(app, "worker_default_concurrency", None)
+    value = read() if callable(read) else read
+    return check_max_running(value, "worker_concurrency")
+
+
+class Permit:
+    """One running handler's share of the budget; released once (later calls do nothing)."""
+
+    __slots__ = ("_budget",)
+
+    def __init__(self, budget: RunBudget) -> None:
+        self._budget: RunBudget | None = budget
+
+    def release(self) -> None:
+        budget, self._budget = self._budget, None
+        if budget is not None:
+            budget.release()
+
+
+class RunBudget:
+    """At most ``limit`` permits out at once, handed out first come, first served.
+
+    Invariant: ``running`` <= ``limit`` (a shrink lets the surplus finish), and a waiter gets a permit only
+    when every waiter that asked before it has got one or given up.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = check_max_running(limit, "RunBudget limit") or 1
+        self.running = 0
+        self._changed = threading.Condition()
+        self._tickets = count()
+        self._waiting: deque[int] = deque()
+
+    def try_acquire(self) -> Permit | None:
+        """A permit at once if one is free and nobody waits for one (the uncontended fast path), else None."""
+        with self._changed:
+            if self._waiting or self.running >= self.limit:
+                return None
+            self.running += 1
+            return Permit(self)
+
+    def acquire(self, give_up: Callable[[], bool]) -> Permit | None:
+        """Wait for a permit; None as soon as ``give_up()`` is true (checked whenever ``wake`` is called)."""
+        with self._changed:
+            ticket = next(self._tickets)
+            self._waiting.append(ticket)
+            try:
+                while not give_up():
+                    if self._waiting[0] == ticket and self.running < self.limit:
+                        self.running += 1
+                        return Permit(self)
+                    self._changed.wait()
+                return None
+            finally:
+                self._waiting.remove(ticket)
+                if self._waiting:
+                    self._changed.notify_all()  # the next in line may go now
+
+    def release(self) -> None:
+        with self._changed:
+            self.running -= 1
+            if self._waiting:
+                self._changed.notify_all()
+
+    def resize(self, limit: int) -> None:
+        """A new size (``pool_grow``/``pool_shrink`` of a worker whose ``-c`` is its budget)."""
+        with self._changed:
+            self.limit = check_max_running(limit, "RunBudget limit") or 1
+            self._changed.notify_all()
+
+    def wake(self) -> None:
+        """Make every waiter check its ``give_up`` again (a stop began, a cancel came)."""
+        with self._changed:
+            self._changed.notify_all()
+
+    def waiting(self) -> int:
+        with self._changed:
+            return len(self._waiting)
+
+
+class ReservedWait:
+    """A slot's claimed job waits for a permit as a reserved job of this worker.
+
+    ``hand_back(job)`` returns a job that will not run here (ClaimsAhead.release_reserved: to the front of
+    its queue uncharged, or finished as cancelled when its cancel came meanwhile). A job whose ``expires``
+    passed while it waited is handed back too, and the claim that takes it next expires it (claim.lua), as
+    Celery checks a reserved task's expiry when it is about to run it.
+    """
+
+    def __init__(self, budget: RunBudget, held: HeldJobs, stopping: threading.Event,
+                 notify: Callable[..., None], hand_back: Callable[[ClaimedJob], None],
+                 now_ms: Callable[[], int]) -> None:  # fmt: skip
+        self.budget = budget
+        self.now_ms = now_ms
+        self.held = held
+        self.stopping = stopping
+        self.notify = notify
+        self.hand_back = hand_back
+
+    def wait(self, job: ClaimedJob) -> Permit | None:
+        """A permit to run ``job`` now, or None when it will not run here (handed back, cancelled, expired or
+        lost)."""
+        permit = self.budget.try_acquire()
+        if permit is not None:  # nothing to wait for: the job starts as it would without a budget
+            return permit
+        with self.held.lock:
+            self.held.reserved[job.id] = job
+        self.notify("job_reserved", job)
+        permit = self.budget.acquire(lambda: self._gives_up(job.id))
+        if permit is not None and not self._expired(job):
+            with self.held.lock:
+                ours = self.held.reserved.pop(job.id, None) is not None
+            if ours:
+                return permit
+            permit.release()  # the heartbeat found its lock lost meanwhile: stall recovery returns it
+            self.notify("job_released", job)
+            return None
+        if permit is not None:
+            permit.release()  # it expired while it waited: handed back below, for its next claim to expire it
+        self._let_go(job)
+        return None
+
+    def _let_go(self, job: ClaimedJob) -> None:
+        if job.id in self.held.reserved:
+            self.hand_back(job)
+        else:  # lost meanwhile: nothing to hand back, stall recovery returns it
+            self.notify("job_released", job)
+
+    def _expired(self, job: ClaimedJob) -> bool:
+        try:
+            expire_at = int(job.fields.get("expireAt") or 0)
+        except (TypeError, ValueError):
+            return False  # unreadable: the claim script read it as none too
+        return expire_at > 0 and self.now_ms() >= expire_at
+
+    def _gives_up(self, job_id: str) -> bool:
+        """Called under the budget's lock, so it reads ``held`` without its lock (single dict lookups)."""
+        return (self.stopping.is_set() or job_id in self.held.cancel_before_start
+                or job_id not in self.held.reserved)

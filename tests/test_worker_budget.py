@@ -1,0 +1,185 @@
+"""The running budget (taskora/worker/budget.py), in process on both engines: first come, first served
+permits; a claimed job waiting for one is reserved (kept locked, cancellable, handed back uncharged by a
+stop), and the wait counts toward no timeout."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from taskora import CancelledError, Taskora
+from taskora.errors import ConfigurationError
+from taskora.worker.budget import RunBudget, budget_size, check_max_running
+from taskora.worker.loop import Worker
+from tests.waiting import wait_until
+
+
+def test_permits_go_out_in_the_order_they_were_asked_for() -> None:
+    budget = RunBudget(1)
+    first = budget.acquire(lambda: False)
+    assert first is not None
+    order: list[int] = []
+    threads = []
+    for n in range(4):  # each waiter queued before the next one asks
+        def wait(n: int = n) -> None:
+            permit = budget.acquire(lambda: False)
+            assert permit is not None
+            order.append(n)
+            permit.release()
+
+        threads.append(threading.Thread(target=wait))
+        threads[-1].start()
+        wait_until(lambda n=n: budget.waiting() == n + 1, 5, f"waiter {n} to queue")
+    first.release()
+    first.release()  # a permit is released once; a second call does nothing
+    for thread in threads:
+        thread.join(5)
+    assert order == [0, 1, 2, 3]
+    assert budget.running == 0
+
+
+def test_a_waiter_gives_up_when_woken_and_the_next_in_line_goes() -> None:
+    budget = RunBudget(1)
+    held = budget.acquire(lambda: False)
+    stop = threading.Event()
+    results: dict[str, object] = {}
+    quitter = threading.Thread(target=lambda: results.setdefault("quitter", budget.acquire(stop.is_set)))
+    quitter.start()
+    wait_until(lambda: budget.waiting() == 1, 5, "the quitter to queue")
+    stop.set()
+    budget.wake()
+    quitter.join(5)
+    assert results["quitter"] is None and budget.waiting() == 0
+    assert held is not None
+    held.release()
+    assert budget.acquire(lambda: False) is not None
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_a_bad_budget_size_is_refused_naming_it(bad: object) -> None:
+    with pytest.raises(ConfigurationError, match="max_running"):
+        check_max_running(bad)
+
+
+def test_who_gets_which_budget() -> None:
+    class Celeryish:
+        worker_concurrency_scope = "process"
+
+    native, celery = object(), Celeryish()
+    assert budget_size(native, "threads", 4, None) is None  # native: per-task slots, unchanged
+    assert budget_size(native, "solo", 4, None) == 1
+    assert budget_size(native, "prefork", 4, 3) == 3
+    assert budget_size(celery, "threads", 4, None) == 4
+    assert budget_size(celery, "prefork", 4, None) == 1  # per child
+    assert budget_size(celery, "asyncio", 4, 2) == 2
+
+
+def _blocking_pair(app: Taskora, **b_options: object):
+    """Task ``a`` runs until ``release``; task ``b`` records that it ran. Both with a 0.6 s stall interval."""
+    started, release, ran = threading.Event(), threading.Event(), []
+    a = app.task("a", lambda _: (started.set(), release.wait(20)), stall={"interval": 0.6})
+    b = app.task("b", lambda data: ran.append(data) or data, stall={"interval": 0.6}, **b_options)
+    return a, b, started, release, ran
+
+
+def _reserved_here(worker: Worker, job_id: str) -> bool:
+    with worker.held.lock:
+        return job_id in worker.held.reserved
+
+
+def test_a_reserved_job_keeps_its_lock_and_runs_once_when_the_budget_frees(app: Taskora) -> None:
+    a, b, started, release, ran = _blocking_pair(app, timeout=0.5)
+    worker = Worker(app, [a, b], concurrency=1, max_running=1)
+    worker.start()
+    try:
+        a.dispatch(None)
+        assert started.wait(10)
+        handle = b.dispatch("b1")
+        wait_until(lambda: _reserved_here(worker, handle.id), 10, "b1 to be reserved")
+        threading.Event().wait(1.5)  # time itself: past two lock leases and b's own timeout, waiting for the budget
+        assert ran == [] and _reserved_here(worker, handle.id)
+        release.set()
+        assert handle.result(timeout=10) == "b1"  # its 0.5 s timeout counted from its start, not its claim
+        fields = app.adapter.get_fields("b", handle.id, ["attempt", "lostCount"])
+        assert fields["attempt"] == "1" and fields["lostCount"] in (None, "0")
+    finally:
+        release.set()
+        worker.stop(timeout=10)
+
+
+def test_cancelling_a_reserved_job_cancels_it_before_it_starts(app: Taskora) -> None:
+    a, b, started, release, ran = _blocking_pair(app)
+    worker = Worker(app, [a, b], concurrency=1, max_running=1)
+    worker.start()
+    try:
+        a.dispatch(None)
+        assert started.wait(10)
+        handle = b.dispatch("b1")
+        wait_until(lambda: _reserved_here(worker, handle.id), 10, "b1 to be reserved")
+        handle.cancel(reason="revoked")
+        with pytest.raises(CancelledError):
+            handle.result(timeout=10)  # at once: a is still running
+        assert not release.is_set() and ran == []
+    finally:
+        release.set()
+        worker.stop(timeout=10)
+
+
+@pytest.mark.parametrize("cold", [False, True])
+def test_a_stop_hands_a_reserved_job_back_uncharged(app: Taskora, cold: bool) -> None:
+    a, b, started, release, ran = _blocking_pair(app)
+    worker = Worker(app, [a, b], concurrency=1, max_running=1)
+    worker.start()
+    stopper = None
+    try:
+        a.dispatch(None)
+        assert started.wait(10)
+        handle = b.dispatch("b1")
+        wait_until(lambda: _reserved_here(worker, handle.id), 10, "b1 to be reserved")
+        stopper = threading.Thread(target=lambda: worker.stop(timeout=0 if cold else 10, cold=cold))
+        stopper.start()
+        wait_until(lambda: handle.state() == "waiting", 10, "b1 to be handed back")
+        assert ran == [] and app.adapter.get_fields("b", handle.id, ["attempt"])["attempt"] == "1"
+    finally:
+        release.set()
+        if stopper is not None:
+            stopper.join(10)
+        else:
+            worker.stop(timeout=10)
+
+
+def test_a_reserved_job_whose_ttl_passes_while_it_waits_expires_and_never_runs(app: Taskora) -> None:
+    a, b, started, release, ran = _blocking_pair(app)
+    worker = Worker(app, [a, b], concurrency=1, max_running=1)
+    worker.start()
+    try:
+        a.dispatch(None)
+        assert started.wait(10)
+        handle = b.dispatch("b1", ttl="300ms")
+        wait_until(lambda: _reserved_here(worker, handle.id), 10, "b1 to be reserved")
+        threading.Event().wait(0.5)  # time itself: past b1's ttl, still waiting for the budget
+        release.set()
+        wait_until(lambda: handle.state() == "expired", 10, "b1 to expire")
+        assert ran == []
+    finally:
+        release.set()
+        worker.stop(timeout=10)
+
+
+def test_a_celery_threads_pool_resizes_its_budget_with_the_pool(app: Taskora) -> None:
+    from taskora.worker.pools import ThreadPool, WorkerSettings
+
+    app.worker_concurrency_scope = "process"  # what the Celery front sets on the native app it wraps
+    task = app.task("t", lambda data: data)
+    pool = ThreadPool(WorkerSettings(app=app, tasks=[task], hostname="budget@test", concurrency=2))
+    pool.start()
+    try:
+        assert pool.worker is not None and pool.worker.budget is not None
+        assert pool.worker.budget.limit == 2 and pool.stats()["max_running"] == 2
+        assert pool.grow(1) == 3 and pool.worker.budget.limit == 3
+        assert pool.shrink(2) == 1 and pool.worker.budget.limit == 1
+        assert task.dispatch(7).result(timeout=10) == 7
+    finally:
+        pool.request_stop(cold=False)
+        pool.wait(10)
