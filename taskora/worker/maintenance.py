@@ -51,7 +51,7 @@ class Maintenance:
                     once(self.address, self.adapter.stall_sweep, task.name, task.options.stall.max_count)
                 once(self.address, self.trim, task)
             once(self.address, workflow_hooks.sweep_expired, self.app)
-            once(self.address, version_handoff.take_back, self.adapter, self.tasks)  # jobs parked for us
+            once_silent_on_success(self.address, version_handoff.take_back, self.adapter, self.tasks)  # parked for us
             self.run_timed_work()
 
     def run_timed_work(self) -> None:
