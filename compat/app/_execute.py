@@ -116,6 +116,7 @@ def make_handler(app: Any, task: Any) -> Callable[[Any, Any], Any]:
                 ctx.progress({CELERY_STATE_KEY: {"state": states.STARTED,
                                                  "meta": {"pid": os.getpid(), "hostname": app.hostname}}})
             outcome = trace(task, request, eager=False)
+            store_failure_before_errbacks(app, task, request, outcome)
             app.run_callbacks(task, request, outcome, request.callbacks, request.errbacks, eager=False)
             store_children(app, ctx, request)
         except Exception as exc:  # not the task's own error (trace keeps those): the job fails, saying so
@@ -150,6 +151,18 @@ def _stall_recoveries(ctx: Any) -> int:
         return max(0, int(ctx.meta("stalledCount") or 0))
     except (TypeError, ValueError):
         return 0
+
+
+def store_failure_before_errbacks(app: Any, task: Any, request: Any, outcome: TraceOutcome) -> None:
+    """Record the failure before the errbacks are sent, as Celery's ``mark_as_failure`` does: an errback (or
+    whoever it signals) reading this task's result must see FAILURE, not the PENDING of a job whose failure
+    the engine commits only once this handler returns. Skipped when no failure would be stored at all."""
+    if outcome.state != states.FAILURE or not request.errbacks:
+        return
+    if _ignores_result(task, request) and not task.resolved("store_errors_even_if_ignored"):
+        return
+    traceback = outcome.einfo.traceback if outcome.einfo is not None else None
+    app.backend.store_result(request.id, outcome.retval, states.FAILURE, traceback=traceback, request=request)
 
 
 def _ignores_result(task: Any, request: Any) -> bool:
