@@ -19,6 +19,7 @@ from .. import signals, states
 from .._children import store_children
 from .._state import get_current_task
 from ..result import CELERY_STATE_KEY, IGNORED_RESULT
+from . import _revoked_stamps
 from ._trace import RetrySignal, TraceOutcome, exception_detail, retry_delay, trace
 from ._worker_errors import envelope_problem, internal_error, reject_invalid
 from .task import Context
@@ -112,6 +113,8 @@ def make_handler(app: Any, task: Any) -> Callable[[Any, Any], Any]:
         try:
             request = worker_request(app, task, data, ctx)
             received(app, task, request)
+            if _revoked_stamps.refuse_if_revoked(app, task, request, ctx):
+                return IGNORED_RESULT
             if task.resolved("track_started"):
                 ctx.progress({CELERY_STATE_KEY: {"state": states.STARTED,
                                                  "meta": {"pid": os.getpid(), "hostname": app.hostname}}})
