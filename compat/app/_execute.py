@@ -91,6 +91,7 @@ def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
     if headers:
         request.update({k: v for k, v in headers.items() if isinstance(k, str) and k not in request.__dict__})
     request._ctx = ctx
+    request._explicit_ignore_result = {"True": True, "False": False}.get(meta.get("ignore_result"))
     return request
 
 
@@ -169,7 +170,19 @@ def store_failure_before_errbacks(app: Any, task: Any, request: Any, outcome: Tr
 
 
 def _ignores_result(task: Any, request: Any) -> bool:
+    """The call's ``ignore_result`` when it was sent with one, else the task's (Celery's
+    ``get_actual_ignore_result``): ``apply_async(ignore_result=False)`` keeps a result the task would ignore."""
+    explicit = getattr(request, "_explicit_ignore_result", None)
+    if explicit is not None:
+        return bool(explicit)
     return bool(getattr(request, "ignore_result", False) or task.resolved("ignore_result"))
+
+
+def _keep_beyond_job(app: Any, task: Any, request: Any, value: Any) -> None:
+    """The engine does not keep the finished jobs of a task that ignores results; a call that asked to keep its
+    result gets it stored apart from the job, in the backend's key for ids without a job (``result_expires``)."""
+    if task is not None and request is not None and task.resolved("ignore_result"):
+        app.backend.store_detached_result(request.id, value, states.SUCCESS)
 
 
 def native_outcome(app: Any, outcome: TraceOutcome, data: Any = None, ctx: Any = None, task: Any = None,
@@ -181,8 +194,10 @@ def native_outcome(app: Any, outcome: TraceOutcome, data: Any = None, ctx: Any =
     redelivered, without counting a retry.
     """
     if outcome.state == states.SUCCESS:
-        ignored = task is not None and _ignores_result(task, request)
-        return IGNORED_RESULT if ignored else outcome.retval
+        if task is not None and _ignores_result(task, request):
+            return IGNORED_RESULT
+        _keep_beyond_job(app, task, request, outcome.retval)
+        return outcome.retval
     if outcome.state == states.IGNORED:
         return IGNORED_RESULT
     if outcome.state == states.REJECTED:

@@ -87,6 +87,12 @@ class RedisBackend(Backend):
             except redis.WatchError:
                 return False
 
+    def store_detached_result(self, task_id: str, result: Any, state: str) -> None:
+        """Store ``state``/``result`` in the key of an id without a job, even while the job exists: for a job
+        the engine deletes once it finishes (its task ignores results, but this call asked to keep one)."""
+        meta = StoredMeta(status=state, result=result, stored_ms=self._now_ms())
+        self._set_standalone(task_id, meta.encode(self._native.serializer), state)
+
     def _set_standalone(self, task_id: str, encoded: str, status: str) -> None:
         effective = self.app.conf.effective()
         expires = effective.result_expires
