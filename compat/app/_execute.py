@@ -91,7 +91,7 @@ def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
     if headers:
         request.update({k: v for k, v in headers.items() if isinstance(k, str) and k not in request.__dict__})
     request._ctx = ctx
-    request._explicit_ignore_result = {"True": True, "False": False}.get(meta.get("ignore_result"))
+    request._explicit_ignore_result = {"True": True, "False": False}.get(str(meta.get("ignore_result")))
     return request
 
 
