@@ -406,9 +406,14 @@ class Service:
         self.max_interval = max_interval or app.conf.get("beat_max_loop_interval")
         self.scheduler_cls = scheduler_cls or app.conf.get("beat_scheduler") or self.scheduler_cls
         self.schedule_filename = schedule_filename or app.conf.get("beat_schedule_filename")
-        self.remote_control = remote_control
+        self.remote_control = app.conf.get("beat_enable_remote_control") if remote_control is None else remote_control
         self.hostname = hostname
         self._scheduler: Scheduler | None = None
+        #: The remote-control node (``_beat_pidbox.BeatPidbox``) while beat runs with remote control on.
+        self._pidbox: Any = None
+        #: ``time.monotonic()`` of the loop's last tick: what the node reads to tell a wedged beat.
+        self._last_tick: float | None = None
+        self.effective_max_interval: float | None = None
         self._is_shutdown = threading.Event()
         self._is_stopped = threading.Event()
 
@@ -421,9 +426,13 @@ class Service:
         from .signals import beat_init
 
         beat_init.send(sender=self)
+        self.effective_max_interval = self.scheduler.max_interval
+        self._start_pidbox()
+        self._last_tick = time.monotonic()  # a beat wedged before its first pass goes stale too
         try:
             while not self._is_shutdown.is_set():
                 interval = self.scheduler.tick()
+                self._last_tick = time.monotonic()
                 if interval and interval > 0.0 and not self._is_shutdown.wait(interval):
                     if self.scheduler.should_sync():
                         self.scheduler._do_sync()
@@ -431,6 +440,16 @@ class Service:
             self._is_shutdown.set()
         finally:
             self.sync()
+            if self._pidbox is not None:
+                self._pidbox.stop()
+
+    def _start_pidbox(self) -> None:
+        """With remote control on (``beat_enable_remote_control``), answer ``ping`` as ``celerybeat@host``."""
+        if self.remote_control:
+            from ._beat_pidbox import BeatPidbox
+
+            self._pidbox = BeatPidbox(self)
+            self._pidbox.start()
 
     def sync(self) -> None:
         self.scheduler.close()

@@ -31,6 +31,7 @@ from typing import Any
 from taskora.errors import ConfigurationError, reject_unknown
 from taskora.scheduler import MissedRunPolicy, ScheduleConfig
 
+from ._beat_pidbox import BeatPidbox, beat_nodename
 from ._beat_scheduler import (
     DEFAULT_MAX_INTERVAL,
     BeatLazyFunc,
@@ -45,7 +46,7 @@ from .schedules import CELERY_ON_MISSED, maybe_schedule
 
 __all__ = ["BeatEntry", "BeatTranslator", "celery_timezone", "install_beat_schedule", "translate_entry",
            "BeatLazyFunc", "DEFAULT_MAX_INTERVAL", "PersistentScheduler", "ScheduleEntry", "Scheduler",
-           "SchedulingError", "Service", "event_t"]
+           "SchedulingError", "Service", "event_t", "BeatPidbox", "beat_nodename"]
 
 #: Celery beat's logger: ``Scheduler: Sending due task …`` lines are what people grep for.
 beat_log = logging.getLogger("celery.beat")

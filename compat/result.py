@@ -401,6 +401,12 @@ class AsyncResult(ResultBase):
         self.app.control.revoke(self.id, terminate=terminate, signal=signal or "SIGTERM", reply=wait,
                                 timeout=timeout)
 
+    def revoke_by_stamped_headers(self, headers: dict[str, Any], connection: Any = None, terminate: bool = False,
+                                  signal: Any = None, wait: bool = False, timeout: float | None = None) -> None:
+        """Revoke every task stamped with ``headers`` (``{stamp: value or [values]}``), sent or yet to be sent."""
+        self.app.control.revoke_by_stamped_headers(headers, terminate=terminate, signal=signal or "SIGTERM",
+                                                   reply=wait, timeout=timeout)
+
     def forget(self) -> None:
         """Forget the result: the id reads as PENDING from now on (the job itself is trimmed by retention)."""
         self._cache = None

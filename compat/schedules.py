@@ -19,9 +19,12 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from datetime import timezone as _datetime_timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from taskora.errors import ConfigurationError
 from taskora.scheduler import CrontabSpec, IntervalSpec, ScheduleSpec
+
+from ._relative_deadline import relative_due
 
 __all__ = [
     "CELERY_ON_MISSED",
@@ -144,6 +147,11 @@ def _expand(field: str, spec: Any, max_: int, min_: int = 0) -> set[int]:
     return {int(v) for v in values}
 
 
+def _in_zone(moment: datetime, zone: Any) -> datetime:
+    """``moment`` in ``zone``; a naive one is UTC (Celery's ``maybe_make_aware(naive_as_utc=True)``)."""
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=_UTC)).astimezone(zone)
+
+
 def _as_ms(moment: datetime) -> int:
     """Epoch ms of a datetime; naive ones are UTC, as Celery reads them (``naive_as_utc``)."""
     if moment.tzinfo is None:
@@ -184,6 +192,14 @@ class BaseSchedule:
         configured = getattr(getattr(self.app, "conf", None), "timezone", None)
         zone = configured if configured is not None else getattr(self.app, "timezone", None)
         return zone_name(zone) if zone else "UTC"
+
+    @property
+    def tzinfo(self) -> Any:
+        """The app's timezone as a tzinfo (a configured ``ZoneInfo``/dateutil zone as given, a name looked up)."""
+        configured = getattr(getattr(self.app, "conf", None), "timezone", None)
+        if configured is not None and not isinstance(configured, str):
+            return configured
+        return _UTC if self.tz == "UTC" else ZoneInfo(self.tz)
 
     def to_spec(self, timezone: str | None = None) -> ScheduleSpec:
         """The native spec the beat translator stores; ``timezone`` defaults to the app's."""
@@ -236,10 +252,30 @@ class schedule(BaseSchedule):  # noqa: N801 - Celery's public name
         align = _resolution(self.run_every) if self.relative else None
         return IntervalSpec.of(self.run_every, align=align, timezone=timezone or self.tz)
 
+    def remaining_estimate(self, last_run_at: datetime) -> timedelta:
+        """Time from now until the run after ``last_run_at``; a relative schedule is due at a local clock
+        boundary of the app's timezone, chosen across DST changes as Celery 5.7 does (``_relative_deadline``)."""
+        if not self.relative or self.run_every is None:
+            return super().remaining_estimate(last_run_at)
+        zone = self.tzinfo
+        due = relative_due(_in_zone(last_run_at, zone), self.run_every)
+        return due - _in_zone(self.now(), zone)
+
     def is_due(self, last_run_at: datetime) -> schedstate:
         """``(True, seconds)`` when due, else ``(False, seconds left)``, like Celery."""
         remaining = max(self.remaining_estimate(last_run_at).total_seconds(), 0)
-        return schedstate(True, self.seconds) if remaining == 0 else schedstate(False, remaining)
+        if remaining > 0:
+            return schedstate(False, remaining)
+        return schedstate(True, self._next_check_when_due())
+
+    def _next_check_when_due(self) -> float:
+        """Seconds to the next run once this one is due: the interval, or for a relative schedule the time to
+        its next clock boundary counted from now (a DST day is 23 or 25 hours; a late run realigns)."""
+        if self.relative:
+            following = self.remaining_estimate(self.now()).total_seconds()
+            if following > 0:
+                return following
+        return self.seconds
 
     def __repr__(self) -> str:
         return f"<freq: {self.seconds:.2f} seconds>"

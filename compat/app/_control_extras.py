@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import _revoked_stamps
+
 __all__ = ["ControlExtrasMixin", "InspectExtrasMixin"]
 
 #: Job states a stamped-header revoke looks through (finished jobs are left alone, as in Celery).
@@ -48,8 +50,9 @@ class ControlExtrasMixin:
         """Cancel every unfinished job stamped with one of ``headers``' values (``{stamp: value or [values]}``).
 
         Jobs are found in the store (waiting, delayed and running), so this reaches every worker; jobs
-        sent later with those stamps are not affected. The live workers are told the stamps
-        (``worker.state.revoked_stamps``). Returns the ids cancelled; with ``reply=True``, the workers'
+        sent later with those stamps are refused by the workers: the live ones are told the stamps
+        (``worker.state.revoked_stamps``) and answer before this returns, and the stamps are kept in the store
+        for workers started later (``_revoked_stamps``). Returns the ids cancelled; with ``reply=True``, the workers'
         answers instead (``[{node: {'ok': ...}}]``, Celery's), within ``timeout`` (1 s).
 
         Raises:
@@ -67,8 +70,11 @@ class ControlExtrasMixin:
                     if _stamped_with(handle.fields(["celery.headers"]), wanted):
                         handle.cancel("terminated" if terminate else "revoked")
                         cancelled.append(job_id)
+        _revoked_stamps.remember(self.app, headers)
         targets = [destination] if isinstance(destination, str) else destination
-        wait = (1.0 if timeout is None else timeout) if reply else 0.0
+        # Wait for the live workers' acknowledgement even without reply=True: a task sent right after this call
+        # must find its stamps revoked in every worker (the wait ends as soon as all have answered).
+        wait = 1.0 if timeout is None else timeout
         replies = native.broadcast("revoke_by_stamped_headers", args={"headers": headers, "terminate": terminate},
                                    timeout=wait, destination=targets or None)  # fmt: skip
         return [{host: answer} for host, answer in sorted(replies.items())] if reply else cancelled

@@ -19,6 +19,7 @@ from .. import signals, states
 from .._children import store_children
 from .._state import get_current_task
 from ..result import CELERY_STATE_KEY, IGNORED_RESULT
+from . import _revoked_stamps
 from ._trace import RetrySignal, TraceOutcome, exception_detail, retry_delay, trace
 from ._worker_errors import envelope_problem, internal_error, reject_invalid
 from .task import Context
@@ -90,6 +91,7 @@ def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
     if headers:
         request.update({k: v for k, v in headers.items() if isinstance(k, str) and k not in request.__dict__})
     request._ctx = ctx
+    request._explicit_ignore_result = {"True": True, "False": False}.get(str(meta.get("ignore_result")))
     return request
 
 
@@ -112,10 +114,13 @@ def make_handler(app: Any, task: Any) -> Callable[[Any, Any], Any]:
         try:
             request = worker_request(app, task, data, ctx)
             received(app, task, request)
+            if _revoked_stamps.refuse_if_revoked(app, task, request, ctx):
+                return IGNORED_RESULT
             if task.resolved("track_started"):
                 ctx.progress({CELERY_STATE_KEY: {"state": states.STARTED,
                                                  "meta": {"pid": os.getpid(), "hostname": app.hostname}}})
             outcome = trace(task, request, eager=False)
+            store_failure_before_errbacks(app, task, request, outcome)
             app.run_callbacks(task, request, outcome, request.callbacks, request.errbacks, eager=False)
             store_children(app, ctx, request)
         except Exception as exc:  # not the task's own error (trace keeps those): the job fails, saying so
@@ -152,8 +157,32 @@ def _stall_recoveries(ctx: Any) -> int:
         return 0
 
 
+def store_failure_before_errbacks(app: Any, task: Any, request: Any, outcome: TraceOutcome) -> None:
+    """Record the failure before the errbacks are sent, as Celery's ``mark_as_failure`` does: an errback (or
+    whoever it signals) reading this task's result must see FAILURE, not the PENDING of a job whose failure
+    the engine commits only once this handler returns. Skipped when no failure would be stored at all."""
+    if outcome.state != states.FAILURE or not request.errbacks:
+        return
+    if _ignores_result(task, request) and not task.resolved("store_errors_even_if_ignored"):
+        return
+    traceback = outcome.einfo.traceback if outcome.einfo is not None else None
+    app.backend.store_result(request.id, outcome.retval, states.FAILURE, traceback=traceback, request=request)
+
+
 def _ignores_result(task: Any, request: Any) -> bool:
+    """The call's ``ignore_result`` when it was sent with one, else the task's (Celery's
+    ``get_actual_ignore_result``): ``apply_async(ignore_result=False)`` keeps a result the task would ignore."""
+    explicit = getattr(request, "_explicit_ignore_result", None)
+    if explicit is not None:
+        return bool(explicit)
     return bool(getattr(request, "ignore_result", False) or task.resolved("ignore_result"))
+
+
+def _keep_beyond_job(app: Any, task: Any, request: Any, value: Any) -> None:
+    """The engine does not keep the finished jobs of a task that ignores results; a call that asked to keep its
+    result gets it stored apart from the job, in the backend's key for ids without a job (``result_expires``)."""
+    if task is not None and request is not None and task.resolved("ignore_result"):
+        app.backend.store_detached_result(request.id, value, states.SUCCESS)
 
 
 def native_outcome(app: Any, outcome: TraceOutcome, data: Any = None, ctx: Any = None, task: Any = None,
@@ -165,8 +194,10 @@ def native_outcome(app: Any, outcome: TraceOutcome, data: Any = None, ctx: Any =
     redelivered, without counting a retry.
     """
     if outcome.state == states.SUCCESS:
-        ignored = task is not None and _ignores_result(task, request)
-        return IGNORED_RESULT if ignored else outcome.retval
+        if task is not None and _ignores_result(task, request):
+            return IGNORED_RESULT
+        _keep_beyond_job(app, task, request, outcome.retval)
+        return outcome.retval
     if outcome.state == states.IGNORED:
         return IGNORED_RESULT
     if outcome.state == states.REJECTED:

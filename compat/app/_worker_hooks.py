@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .. import _state
+from .._result_base import _set_task_join_will_block
+from . import _revoked_stamps
 
 if TYPE_CHECKING:
     from taskora import Taskora
@@ -57,6 +59,8 @@ class WorkerHooksMixin:
         native = self.__taskora_app__
         if queues is not None:
             self.select_queues(queues)
+        _revoked_stamps.load_into_worker(self)  # stamps revoked before this worker started
+        _set_task_join_will_block(True)  # its tasks must not wait for results (the embedded worker resets it)
         options = {"hostname": self.hostname, "pool": pool, "concurrency": concurrency}
         signals.celeryd_init.send(sender=self.hostname, instance=self, conf=self.conf, options=options)
         if not setup_worker_logging(self.conf, loglevel, logfile):

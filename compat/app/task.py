@@ -28,6 +28,7 @@ from taskora.ids import random_uuid
 
 from .. import exceptions as exc_mod
 from .. import states
+from .._result_base import denied_join_result
 from ..exceptions import Retry
 from ..result import CELERY_STATE_KEY, AsyncResult, EagerResult
 from ._pydantic import dump_arguments as dump_pydantic_arguments
@@ -398,8 +399,9 @@ class Task:
             args, kwargs = dump_pydantic_arguments(self, args, kwargs)  # pydantic=True (_pydantic.py)
         if app.conf.task_always_eager:
             args, kwargs = app.round_trip(args, kwargs)
-            return self.apply(args, kwargs, task_id=task_id or random_uuid(), link=link, link_error=link_error,
-                              **options)
+            with denied_join_result():  # as on a worker: the task it runs must not wait for other results
+                return self.apply(args, kwargs, task_id=task_id or random_uuid(), link=link, link_error=link_error,
+                                  **options)
         return app._send(self.name, args, kwargs, options, task=self, task_id=task_id, link=link,
                          link_error=link_error, shadow=shadow, producer=producer)
 

@@ -92,6 +92,10 @@ class Backend:
                       request: Any = None) -> None:  # fmt: skip
         self.store_result(task_id, exc, states.RETRY, traceback=traceback, request=request)
 
+    def store_detached_result(self, task_id: str, result: Any, state: str) -> None:
+        """Store a result that must outlive its job (see ``RedisBackend``); here, as any explicit write."""
+        self.store_result(task_id, result, state)
+
     def forget(self, task_id: str) -> None:
         """Forget ``task_id``'s result: it reads as PENDING (an unknown id) from now on."""
         self._write(task_id, StoredMeta(status=states.PENDING, result=None, stored_ms=self._now_ms(),

@@ -7,14 +7,16 @@ by one process are read by any other sharing the store (see ``base.py`` for wher
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
 import redis
 
-from ..states import FAILURE
+from ..states import FAILURE, READY_STATES
 from ._decoding import decoding_twin, wants_decoded
 from ._meta import META_FIELD, StoredMeta
+from ._result_consumer import ResultConsumer
 from .base import Backend
 
 __all__ = ["RedisBackend"]
@@ -48,6 +50,11 @@ class RedisBackend(Backend):
         """``result_compression``, except with ``decode_responses`` (compressed bytes are not text), as in Celery."""
         return None if wants_decoded(self.url) else self.app.conf.get("result_compression")
 
+    @functools.cached_property
+    def result_consumer(self) -> ResultConsumer:
+        """Celery's pub/sub consumer of result channels, for code that drives it directly (``_result_consumer``)."""
+        return ResultConsumer(self)
+
     def _now_ms(self) -> int:
         return int(self._native.adapter.now_ms())
 
@@ -57,6 +64,11 @@ class RedisBackend(Backend):
 
     # -- explicit writes ----------------------------------------------------------------------------
     def _write(self, task_id: str, meta: StoredMeta) -> None:
+        self._store_meta(task_id, meta)
+        if meta.status in READY_STATES and not meta.forgotten:
+            self._store.publish(self.get_key_for_task(task_id), meta.status)  # wakes a ResultConsumer, as Celery's
+
+    def _store_meta(self, task_id: str, meta: StoredMeta) -> None:
         for _ in range(_WATCH_ATTEMPTS):
             job_key = self._job_key(task_id)
             if job_key is None:
@@ -86,6 +98,12 @@ class RedisBackend(Backend):
                 return True
             except redis.WatchError:
                 return False
+
+    def store_detached_result(self, task_id: str, result: Any, state: str) -> None:
+        """Store ``state``/``result`` in the key of an id without a job, even while the job exists: for a job
+        the engine deletes once it finishes (its task ignores results, but this call asked to keep one)."""
+        meta = StoredMeta(status=state, result=result, stored_ms=self._now_ms())
+        self._set_standalone(task_id, meta.encode(self._native.serializer), state)
 
     def _set_standalone(self, task_id: str, encoded: str, status: str) -> None:
         effective = self.app.conf.effective()

@@ -95,6 +95,27 @@ def test_the_harness_timeout_beats_a_suites_longer_timeout_marker(tmp_path):
     assert (result.passed, result.failed) == (1, 1)  # the deselected test is neither
 
 
+def test_a_known_long_test_gets_its_own_timeout_and_the_others_keep_the_harness_one(tmp_path):
+    (tmp_path / "conftest.py").write_text((ROOT / "conformance" / "suite_conftest.py").read_text())
+    (tmp_path / "t" / "integration").mkdir(parents=True)
+    (tmp_path / "t" / "integration" / "test_tasks.py").write_text(
+        "import threading\n\n"
+        "class test_tasks:\n"
+        "    def test_retry(self):\n"
+        "        threading.Event().wait(2)\n\n"
+        "    def test_other(self):\n"
+        "        threading.Event().wait(2)\n"
+    )
+    log = tmp_path / "log.jsonl"
+    env = {"CONFORMANCE_RESULTS": str(log), "CONFORMANCE_TIMEOUT": "1", "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "python_classes=test_*",
+                    "t/integration/test_tasks.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                   timeout=50)  # fmt: skip
+    result = celery_suite.tally("test_tasks.py", log)
+    assert (result.passed, result.failed) == (1, 1)
+    assert result.failures == ["t/integration/test_tasks.py::test_tasks::test_other"]
+
+
 def test_floor_is_per_file_and_check_floor_fails_when_a_file_drops(tmp_path, monkeypatch):
     floor = tmp_path / "floor.txt"
     floor.write_text("# the ratchet\ntest_a.py 5\ntest_b.py 2\n")

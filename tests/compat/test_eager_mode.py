@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 from kombu.exceptions import EncodeError
-from taskora.compat import Celery, states
+from taskora.compat import Celery, _result_base, states
 from taskora.compat.exceptions import AlwaysEagerIgnored, MaxRetriesExceededError, Retry
 from taskora.compat.result import EagerResult
 
@@ -156,17 +156,50 @@ def test_send_task_is_never_eager(app):
     assert result.state == states.PENDING  # queued, nobody runs it here
 
 
-def test_get_inside_an_eager_task_raises_runtime_error(app):
+def test_get_inside_an_applied_task_waits_outside_a_worker_process(app):
+    """Celery's rule: ``apply()`` in a process that is no worker may wait for results inside the task."""
+
     @app.task
     def inner():
         return 1
 
     @app.task
     def outer():
-        return inner.delay().get()
+        return inner.delay().get() + inner.apply().get()
+
+    assert outer.apply(throw=True).get() == 2
+
+
+def test_get_inside_a_task_run_by_eager_delay_raises_runtime_error(app):
+    """An eager ``apply_async``/``delay`` runs its task as a worker would: waiting inside it is refused."""
+
+    @app.task
+    def inner():
+        return 1
+
+    @app.task
+    def outer():
+        return inner.apply().get()
 
     with pytest.raises(RuntimeError, match="Never call result.get"):
-        outer.apply(throw=True)
+        outer.delay().get()
+
+
+def test_get_inside_a_task_in_a_worker_process_raises_runtime_error(app):
+    @app.task
+    def inner():
+        return 1
+
+    @app.task
+    def outer():
+        return inner.apply().get()
+
+    _result_base._set_task_join_will_block(True)  # what `taskora worker` sets in its processes
+    try:
+        with pytest.raises(RuntimeError, match="Never call result.get"):
+            outer.apply(throw=True)
+    finally:
+        _result_base._set_task_join_will_block(False)
 
 
 def test_hooks_order_after_return_einfo_none_and_skipped_on_retry(app):

@@ -23,6 +23,7 @@ from taskora.errors import TaskoraError
 from taskora.worker.control import ControlHandler, ControlServer
 from taskora.worker.pools import POOL_NAMES, Pool, WorkerSettings, make_pool
 
+from ..._result_base import _set_task_join_will_block
 from ...signals import Signal
 
 __all__ = ["TestWorkController", "WorkerStartError", "anon_nodename", "setup_app_for_worker", "start_worker",
@@ -73,6 +74,7 @@ class TestWorkController:
         """Start the pool and the control server (returns at once; see :meth:`ensure_started`)."""
         self.app.__taskora_worker_init__(hostname=self.hostname, pool=self.pool_cls, concurrency=self.concurrency,
                                          queues=self.queues)
+        _set_task_join_will_block(False)  # the test process is no worker process: it may wait (as in Celery)
         native = self.app.__taskora_app__
         native.adapter.connect()
         settings = self._settings(native)
