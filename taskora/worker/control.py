@@ -120,7 +120,8 @@ class ControlServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self.served.start()
+        if self.handler is not None:  # a listener answering by itself (the Celery front's beat) serves no tasks
+            self.served.start()
         self._thread = threading.Thread(target=self._run, name="taskora-control", daemon=True)
         self._thread.start()
 
