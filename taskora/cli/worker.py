@@ -14,7 +14,8 @@ import click
 from ..worker.autoscale import DEFAULT_KEEPALIVE_S, Autoscaler
 from ..worker.control import ControlHandler, ControlServer
 from ..worker.live_ops import LiveOps
-from ..worker.pools import POOL_NAMES, Pool, StopSignals, WorkerSettings, make_pool, serve
+from ..worker.pool_choice import make_pool
+from ..worker.pools import POOL_NAMES, Pool, StopSignals, WorkerSettings, serve
 from ..worker.unknown import UnknownTasks
 from ._app import LoadedApp, app_option, process_options, resolve
 from ._celery_options import log_ignored, parse_autoscale, split_modules, worker_celery_options
