@@ -276,6 +276,9 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin, AppObjectsM
         _state.unregister_app(self)
 
 
+_state.set_app_class(Celery)
+
+
 def _plain_args(data: dict[str, Any]) -> dict[str, Any]:
     """Tuples travel as lists (kombu's JSON), so a task sees ``request.args`` as a list."""
     return {"args": [list(a) if isinstance(a, tuple) and not hasattr(a, "_fields") else a for a in data["args"]],
