@@ -17,7 +17,7 @@ from .events import TASK_EVENTS, Emitter
 from .flow_control import dispatch_flow, parse_flow, without_flow
 from .handles import ResultHandle
 from .ids import random_uuid
-from .job_fields import check_job_id, check_meta, check_utf8  # noqa: F401 - check_utf8: re-exported for taskora.app
+from .job_fields import check_job_id, check_meta
 from .options import TaskOptions, check_priority
 from .validation import TaskIO
 
