@@ -10,6 +10,7 @@ import uuid as _uuid
 
 from . import states
 from ._state import current_app, current_task
+from ._version import SERIES, VERSION, __version__  # noqa: F401 - SERIES: celery.SERIES
 from .app import shared_task
 from .app.base import Celery
 from .app.task import Task
@@ -31,9 +32,6 @@ try:  # canvas is filled in by its own module; the package works without it
 except ImportError:  # pragma: no cover - only while canvas.py does not exist yet
     pass
 
-__version__ = "5.5.0"
-VERSION = (5, 5, 0)
-SERIES = "taskora"
 
 
 def uuid() -> str:

@@ -42,10 +42,8 @@ class ResultSet(ResultBase):
             self.results.append(result)
 
     def remove(self, result: Any) -> None:
-        if isinstance(result, str):
-            from .result import AsyncResult
-
-            result = AsyncResult(result, app=self._app)
+        if isinstance(result, str):  # through the app, as Celery does (importing AsyncResult here is a cycle)
+            result = self.app.AsyncResult(result)
         self.results.remove(result)
 
     def discard(self, result: Any) -> None:

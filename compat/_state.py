@@ -39,6 +39,14 @@ _default: dict[str, Any] = {"explicit": None, "last": None, "fallback": None}
 _apps: list[Any] = []
 #: Callbacks ``fn(app)`` run for each app when it finalizes (shared tasks register through these).
 _on_finalize: list[Callable[[Any], Any]] = []
+#: The class of the fallback app (``Celery``), set by app/base.py where it is defined: this module is imported by
+#: nearly every compat module, so importing the app class here would close an import cycle.
+_app_class: list[Any] = []
+
+
+def set_app_class(cls: Any) -> None:
+    """Name the class ``default_app()`` makes its fallback app from (app/base.py: ``Celery``)."""
+    _app_class[:] = [cls]
 
 
 def set_current_app(app: Any) -> None:
@@ -61,9 +69,7 @@ def default_app() -> Any:
         if app is not None:
             return app
         if _default["fallback"] is None:
-            from .app.base import Celery
-
-            _default["fallback"] = Celery("default", set_as_current=False)
+            _default["fallback"] = _app_class[0]("default", set_as_current=False)
         return _default["fallback"]
 
 

@@ -18,11 +18,12 @@ from .durations import Duration
 from .errors import ConfigurationError, UnknownTaskError
 from .events import APP_EVENTS, TASK_EVENTS, Emitter, Event
 from .handles import ResultHandle
+from .job_fields import check_utf8
 from .middleware import Middleware
 from .options import TaskOptions, build_task_options, parse_retention
 from .serialization import Serializer, get_serializer
 from .stream import EventStream
-from .task import Task, check_utf8
+from .task import Task
 from .urls import mask_url
 
 log = logging.getLogger("taskora.app")

@@ -38,6 +38,8 @@ def beats(redis_url: str) -> Iterator[list[subprocess.Popen[bytes]]]:
             if proc.poll() is None:
                 proc.kill()
             proc.wait(10)
+            if proc.stderr:
+                proc.stderr.close()
 
     try:
         for _ in range(3):
@@ -145,5 +147,6 @@ def test_celery_project_beat_sends_its_entries(redis_url: str) -> None:
         assert stored == {b"add-every-second", b"add-hourly"}
     finally:
         proc.terminate()
-        assert proc.wait(10) == 0, proc.stderr.read().decode() if proc.stderr else ""
+        _, err = proc.communicate(timeout=10)  # waits, and closes the stderr pipe
+        assert proc.returncode == 0, err.decode()
     assert client.get(KEYS.schedules_lock) is None  # released on a clean stop

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from taskora.clock import VirtualClock
 from taskora.redis import redis_adapter
 from taskora.worker.loop import Worker
 
+from .crash_worker import WorkerProcesses, batch_runs, declare_batchy
 from .waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -240,42 +240,30 @@ def test_peek_and_inspect_on_a_task_without_collect_raise(app: Taskora) -> None:
 
 # -- a worker SIGKILLed mid-batch ----------------------------------------------------------------------
 @pytest.fixture
-def spawn_worker(redis_url: str) -> Iterator[Callable[[str], subprocess.Popen[str]]]:
-    procs: list[subprocess.Popen[str]] = []
-
-    def spawn(mode: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.collect_worker", redis_url, mode], cwd=ROOT,
-                                stdout=subprocess.PIPE, text=True)
-        procs.append(proc)
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        return proc
-
-    yield spawn
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
+def spawn_worker(redis_url: str) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """``spawn_worker(mode)``: a tests/crash_worker.py process running the ``batchy`` collect task."""
+    workers = WorkerProcesses(redis_url, task="batchy")
+    yield workers.spawn
+    workers.kill_all()
 
 
 @pytest.mark.parametrize("items", [5, 3], ids=["flushed-by-max-size", "flushed-by-delay"])
 def test_a_batch_of_a_sigkilled_worker_runs_again_with_every_item(redis_url: str, spawn_worker, items: int) -> None:
     """max_size: the batch is written by the push; delay: the claim drains the buffer into the job. Either way
     the items are in the job before the handler starts, so the re-run after the kill has them all."""
-    from .collect_worker import declare, runs
-
     app = Taskora(redis_adapter(redis_url))
-    batchy = declare(app, None)
+    batchy = declare_batchy(app)
     doomed = spawn_worker("hang")
     handles = [batchy.dispatch({"n": n}) for n in range(items)]
     batch_id = handles[-1].id  # the fifth push made the batch; with 3 items, the last push armed the timer
-    wait_until(lambda: runs(redis_url, batch_id), 10, "the first worker to start the batch")
+    wait_until(lambda: batch_runs(redis_url, batch_id), 10, "the first worker to start the batch")
     assert batchy.peek_collect("k") == []
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(5)
     spawn_worker("quick")
 
     assert handles[-1].result(timeout=30) == items
-    recorded = runs(redis_url, batch_id)
+    recorded = batch_runs(redis_url, batch_id)
     assert [pid for pid, _ in recorded][0] == doomed.pid and len(recorded) == 2
     assert all(got == [{"n": n} for n in range(items)] for _, got in recorded)
     assert app.adapter.counts("batchy")["completed"] == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from taskora import JobFailedError, Taskora
 from taskora.redis import redis_adapter
 from taskora.worker.feeder import FEEDER_MIN_SLOTS
 
+from .crash_worker import WorkerProcesses
 from .redis_server import RedisServer
 from .waiting import wait_until
 
@@ -22,21 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def spawn_worker(redis_url: str) -> Iterator[Callable[[str], subprocess.Popen[str]]]:
-    procs: list[subprocess.Popen[str]] = []
-
-    def spawn(mode: str, url: str = redis_url, concurrency: int = 1) -> subprocess.Popen[str]:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.crash_worker", url, mode, str(concurrency)], cwd=ROOT,
-                                stdout=subprocess.PIPE, text=True)
-        procs.append(proc)
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        return proc
-
-    yield spawn
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
+def spawn_worker(redis_url: str) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """``spawn_worker(mode, url=redis_url, concurrency=1)``: a tests/crash_worker.py process running ``crashy``."""
+    workers = WorkerProcesses(redis_url)
+    yield workers.spawn
+    workers.kill_all()
 
 
 def producer(url: str) -> Taskora:

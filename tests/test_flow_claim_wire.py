@@ -18,7 +18,7 @@ import redis
 from taskora import Taskora
 from taskora.redis import redis_adapter
 
-from .interop_keyspace import comparable, dump, recording, restore, stream_fields
+from .interop.recording import Recording, comparable, dump, load, restore, stream_fields
 from .waiting import wait_until
 
 #: Keys one side writes and the other does not, by design: the Python worker's liveness key, and the
@@ -53,19 +53,20 @@ def assert_same(ours: dict[str, Any], theirs: dict[str, Any]) -> None:
         assert any(fields.items() <= entry.items() for entry in mine), fields
 
 
-def job_ids(rec: dict[str, Any]) -> list[str]:
-    return [item["value"] for item in rec["driver_output"] if item["key"].startswith("id:") or item["key"] == "jobId"]
+def job_ids(rec: Recording) -> list[str]:
+    return [item["value"] for item in rec.data["driver_output"]
+            if item["key"].startswith("id:") or item["key"] == "jobId"]
 
 
 def test_a_python_dispatch_with_a_concurrency_key_writes_the_typescript_job(make_app, client) -> None:
-    rec = recording("19-concurrency-key")
+    rec = load("19-concurrency-key")
     app = make_app("conf19")
     task = app.task("cc", lambda data: data)
     app.adapter.handshake()
     for v, job_id in enumerate(job_ids(rec), start=1):
         task.dispatch({"v": v}, job_id=job_id, concurrency_key="tenant-1", concurrency_limit=2)
 
-    assert_same(dump(client, "conf19"), rec["snapshots"]["enqueued"])
+    assert_same(dump(client, "conf19"), rec.snapshot("enqueued"))
 
 
 def slow_value(data: dict[str, Any]) -> int:
@@ -74,33 +75,33 @@ def slow_value(data: dict[str, Any]) -> int:
 
 
 def test_a_typescript_job_state_with_a_concurrency_key_runs_on_python_as_on_typescript(make_app, client) -> None:
-    rec = recording("19-concurrency-key")
-    restore(client, rec["snapshots"]["enqueued"])
+    rec = load("19-concurrency-key")
+    restore(client, rec.snapshot("enqueued"))
     app = make_app("conf19")
     app.task("cc", slow_value, concurrency=3)
     app.start()
 
     wait_until(lambda: client.llen("taskora:conf19:{cc}:active") == 2, 10, "two jobs of tenant-1 to start")
-    assert_same(dump(client, "conf19"), rec["snapshots"]["two-active"])  # the third is held back
+    assert_same(dump(client, "conf19"), rec.snapshot("two-active"))  # the third is held back
     wait_until(lambda: client.zcard("taskora:conf19:{cc}:completed") == 3, 10, "the three jobs to complete")
     app.close(timeout=5)
 
-    assert_same(dump(client, "conf19"), rec["after"])
+    assert_same(dump(client, "conf19"), rec.after)
 
 
 def test_a_python_dispatch_with_a_ttl_writes_the_typescript_job(make_app, client) -> None:
-    rec = recording("11-ttl-expiry")
+    rec = load("11-ttl-expiry")
     app = make_app("conf11")
     task = app.task("ttlt", lambda data: data)
     app.adapter.handshake()
     task.dispatch({"n": 11}, job_id=job_ids(rec)[0], ttl=1.0)
 
-    assert_same(dump(client, "conf11"), rec["before"])
+    assert_same(dump(client, "conf11"), rec.before)
 
 
 def test_a_typescript_job_past_its_ttl_is_expired_by_a_python_worker_as_by_typescript(make_app, client) -> None:
-    rec = recording("11-ttl-expiry")
-    restore(client, rec["before"])  # its expireAt is in 2026-12, already past
+    rec = load("11-ttl-expiry")
+    restore(client, rec.before)  # its expireAt is in 2026-12, already past
     app = make_app("conf11")
     ran = []
     app.task("ttlt", ran.append)
@@ -110,4 +111,4 @@ def test_a_typescript_job_past_its_ttl_is_expired_by_a_python_worker_as_by_types
     app.close(timeout=5)
 
     assert ran == []
-    assert_same(dump(client, "conf11"), rec["after"])
+    assert_same(dump(client, "conf11"), rec.after)

@@ -14,7 +14,6 @@ import json
 import re
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,17 +22,14 @@ from taskora import Taskora
 from taskora.memory import memory_adapter
 from taskora.redis import redis_adapter
 
-FIXTURES = Path(__file__).with_name("fixtures") / "interop"
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+from .interop.recording import UUID, Recording, load
+from .interop.recording import dump as dump_keyspace
+
 #: Hash fields holding ms timestamps: compared as "a number".
 TIME_FIELDS = {"ts", "processedOn", "finishedOn", "writtenAt"}
 #: Keys outside this feature whose layout other parts own (the handshake, metrics, worker liveness), and the
 #: wake-up marker, whose member, score and lifetime are each engine's own business.
 OTHER_KEYS = re.compile(r":meta$|:metrics:|:alive:|:marker$")
-
-
-def recording(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text())
 
 
 @pytest.fixture
@@ -65,28 +61,8 @@ class Ids:
 
 
 def dump(app: Taskora, prefix: str) -> dict[str, Any]:
-    """The keyspace under ``prefix`` in the recordings' dump format."""
-    client = app.adapter.raw_client()
-    out: dict[str, Any] = {}
-    for raw in sorted(client.keys(f"taskora:{prefix}:*")):
-        key = raw.decode()
-        kind = client.type(key).decode()
-        value: Any
-        if kind == "none":
-            continue  # a short-lived key (a wake-up, a lapsed mark) went between the listing and the read
-        if kind == "hash":
-            value = {k.decode(): v.decode() for k, v in client.hgetall(key).items()}
-        elif kind == "list":
-            value = [v.decode() for v in client.lrange(key, 0, -1)]
-        elif kind == "zset":
-            value = [[m.decode(), s] for m, s in client.zrange(key, 0, -1, withscores=True)]
-        elif kind == "stream":
-            value = [{"id": i.decode(), "fields": {k.decode(): v.decode() for k, v in f.items()}}
-                     for i, f in client.xrange(key)]  # fmt: skip
-        else:
-            value = client.get(key).decode()
-        out[key] = {"type": kind, "value": value, "pttl": client.pttl(key)}
-    return out
+    """The keyspace under ``prefix`` in the recordings' dump format (tests/interop/recording.py)."""
+    return dump_keyspace(app.adapter.raw_client(), prefix)
 
 
 def normalized(snapshot: dict[str, Any], ids: Ids) -> dict[str, Any]:
@@ -130,7 +106,7 @@ def assert_same_layout(ours: dict[str, Any], theirs: dict[str, Any], *, additive
 
 
 def test_debounce_writes_what_typescript_writes(engine: Any) -> None:
-    rec = recording("16-debounce.json")
+    rec = load("16-debounce")
     app = engine("conf16")
     task = app.task("deb", lambda data: data["v"])
     handles = [task.dispatch({"v": v}, debounce={"key": "k1", "delay": 0.5}) for v in (1, 2, 3)]
@@ -139,12 +115,12 @@ def test_debounce_writes_what_typescript_writes(engine: Any) -> None:
     assert 500 < ours["taskora:conf16:{deb}:debounce:k1"]["pttl"] <= 1000  # twice the window, as TS sets it
     assert ours["taskora:conf16:{deb}:delayed"]["value"][0][1] == int(
         ours[f"taskora:conf16:{{deb}}:{handles[2].id}"]["value"]["ts"]) + 500  # fmt: skip
-    assert_same_layout(normalized(ours, Ids()), normalized(rec["snapshots"]["dispatched"], Ids()),
+    assert_same_layout(normalized(ours, Ids()), normalized(rec.snapshot("dispatched"), Ids()),
                        additive_event_fields=set())  # fmt: skip
 
 
 def test_throttle_writes_what_typescript_writes(engine: Any) -> None:
-    rec = recording("17-throttle.json")
+    rec = load("17-throttle")
     app = engine("conf17")
     task = app.task("thr", lambda data: data["v"])
     handles = [task.dispatch({"v": v}, throttle={"key": "t1", "max": 2, "window": "2s"}) for v in (1, 2, 3)]
@@ -154,12 +130,12 @@ def test_throttle_writes_what_typescript_writes(engine: Any) -> None:
     assert 0 < ours["taskora:conf17:{thr}:throttle:t1"]["pttl"] <= 2000
     ends = ours.pop("taskora:conf17:{thr}:throttleEnds:t1")  # ours, additive: the window's end by our clock
     assert 0 < ends["pttl"] <= 2000 and int(ends["value"]) > 0
-    assert_same_layout(normalized(ours, Ids()), normalized(rec["snapshots"]["dispatched"], Ids()),
+    assert_same_layout(normalized(ours, Ids()), normalized(rec.snapshot("dispatched"), Ids()),
                        additive_event_fields=set())  # fmt: skip
 
 
 def test_deduplicate_writes_and_releases_what_typescript_does(engine: Any) -> None:
-    rec = recording("18-deduplicate.json")
+    rec = load("18-deduplicate")
     app = engine("conf18")
     started, release = threading.Event(), threading.Event()
     task = app.task("ded", lambda data: (started.set(), release.wait(10), data["v"])[2])
@@ -173,7 +149,7 @@ def test_deduplicate_writes_and_releases_what_typescript_does(engine: Any) -> No
     assert first.result(timeout=10) == 1
     done = dump(app, "conf18")
     assert "taskora:conf18:{ded}:dedup:d1" not in done  # released by the ack, as TS's ACK does
-    assert_same_layout(normalized(done, Ids()), normalized(rec["snapshots"]["after-complete"], Ids()),
+    assert_same_layout(normalized(done, Ids()), normalized(rec.snapshot("after-complete"), Ids()),
                        additive_event_fields={"result"})  # fmt: skip
 
 
@@ -181,7 +157,7 @@ def _values(snapshot: dict[str, Any]) -> dict[str, Any]:
     return {key: (entry["type"], entry["value"]) for key, entry in snapshot.items()}
 
 
-def active_layout_matches(app: Taskora, rec: dict[str, Any], first_id: str, task: Any) -> None:
+def active_layout_matches(app: Taskora, rec: Recording, first_id: str, task: Any) -> None:
     """While the first job runs: the layout of the recording's 'active' snapshot, and a second dispatch
     with the key is refused with the first job's id and writes nothing."""
     active = dump(app, "conf18")
@@ -190,8 +166,8 @@ def active_layout_matches(app: Taskora, rec: dict[str, Any], first_id: str, task
     assert _values(dump(app, "conf18")) == _values(active)  # a rejected dispatch writes nothing
     lock = f"taskora:conf18:{{ded}}:{first_id}:lock"
     assert active.pop(lock)["type"] == "string"  # our lock holds a worker token of our own making
-    theirs = dict(rec["snapshots"]["active"])
-    del theirs[f"taskora:conf18:{{ded}}:{rec['driver_output'][0]['value']['id']}:lock"]
+    theirs = dict(rec.snapshot("active"))
+    del theirs[f"taskora:conf18:{{ded}}:{rec.data['driver_output'][0]['value']['id']}:lock"]
     assert_same_layout(normalized(active, Ids()), normalized(theirs, Ids()), additive_event_fields=set())
 
 
@@ -199,11 +175,11 @@ def test_a_python_worker_releases_the_dedup_key_of_a_typescript_job(engine: Any)
     """The job as TypeScript's DEDUPLICATE_ENQUEUE wrote it (recording 18, its first dispatch: the hash of
     the 'active' snapshot before the claim, the wait list and the key) runs on a Python worker, which
     leaves the keyspace as TypeScript's ack did: completed, and the key released."""
-    rec = recording("18-deduplicate.json")
+    rec = load("18-deduplicate")
     app = engine("conf18")
-    job_id = rec["driver_output"][0]["value"]["id"]
+    job_id = rec.data["driver_output"][0]["value"]["id"]
     job_key = f"taskora:conf18:{{ded}}:{job_id}"
-    recorded = dict(rec["snapshots"]["active"][job_key]["value"], state="waiting")
+    recorded = dict(rec.snapshot("active")[job_key]["value"], state="waiting")
     del recorded["processedOn"]
     client = app.adapter.raw_client()
     client.hset(job_key, mapping=recorded)

@@ -14,7 +14,7 @@ import redis
 from taskora import Taskora
 from taskora.redis import redis_adapter
 
-from .interop_keyspace import dump, recording, restore
+from .interop.recording import dump, load, restore
 from .test_flow_claim_wire import NOT_COMPARED, assert_same
 from .waiting import wait_until
 
@@ -55,9 +55,9 @@ def worker_app(redis_url: str) -> Iterator[Any]:
                                                       ("17-throttle", "conf17", "thr")])
 def test_a_typescript_flow_control_state_runs_on_python_as_on_typescript(
         worker_app: Any, client: redis.Redis, name: str, prefix: str, task: str) -> None:  # fmt: skip
-    rec = recording(name)
-    restore(client, rec["snapshots"]["dispatched"])
-    (expected,) = [item["value"] for item in rec["driver_output"] if item["key"] == "runs"]
+    rec = load(name)
+    restore(client, rec.snapshot("dispatched"))
+    expected = rec.output("runs")
     runs: list[Any] = []
     app = worker_app(prefix, task, runs)
     app.start()
@@ -65,10 +65,10 @@ def test_a_typescript_flow_control_state_runs_on_python_as_on_typescript(
     completed = f"taskora:{prefix}:{{{task}}}:completed"
     wait_until(lambda: client.zcard(completed) == len(expected), 10, f"the {len(expected)} recorded runs")
     app.close(timeout=5)
-    gone = set(rec["after"])  # a key TypeScript's run saw lapse (its TTL) must lapse here too, in its time
+    gone = set(rec.after)  # a key TypeScript's run saw lapse (its TTL) must lapse here too, in its time
     wait_until(lambda: not {k for k, v in dump(client, prefix).items() if v["pttl"] > 0
                             and not any(part in k for part in IGNORED)} - gone, 5,
                "keys with a TTL that the recording saw expire")
 
     assert sorted(runs, key=str) == sorted(expected, key=str)  # debounce: only the last; throttle: the two admitted
-    same_after(dump(client, prefix), rec["after"])
+    same_after(dump(client, prefix), rec.after)

@@ -12,45 +12,15 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-TREES = {"taskora": "taskora", "compat": "taskora.compat", "lua": "taskora.lua"}
+from .import_graph import MODULES, Edge, cycles, edges_of
+
 # Leaf modules every layer may use: they import nothing of ours.
 FOUNDATION = {"taskora.errors", "taskora.clock", "taskora.ids", "taskora.urls"}
 
 
-def module_files() -> dict[str, Path]:
-    modules = {}
-    for tree, package in TREES.items():
-        for path in (ROOT / tree).rglob("*.py"):
-            parts = list(path.relative_to(ROOT / tree).with_suffix("").parts)
-            if parts[-1] == "__init__":
-                parts.pop()
-            modules[".".join([package, *parts])] = path
-    return modules
-
-
-MODULES = module_files()
-
-
 def imported_names(module: str, path: Path) -> Iterator[str]:
-    """Every module of ours that ``module`` imports, resolved to its dotted name."""
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names if alias.name in MODULES)
-        elif isinstance(node, ast.ImportFrom):
-            base = _absolute(package, node)
-            for alias in node.names:
-                full = f"{base}.{alias.name}"
-                yield full if full in MODULES else base
-
-
-def _absolute(package: str, node: ast.ImportFrom) -> str:
-    if not node.level:
-        return node.module or ""
-    parts = package.split(".")
-    parts = parts[: len(parts) - (node.level - 1)]
-    return ".".join(parts + ([node.module] if node.module else []))
+    """Every module of ours that ``module`` imports, resolved to its dotted name, wherever the import stands."""
+    return (edge.target for edge in edges_of(module, path))
 
 
 def layer(module: str) -> str:
@@ -96,6 +66,34 @@ def test_the_contract_sees_a_backward_import(tmp_path: Path) -> None:
     names = set(imported_names("taskora.adapters.x", fake))
     assert "taskora.worker.loop" in names
     assert layer("taskora.worker.loop") not in ALLOWED[layer("taskora.adapters.x")]
+
+
+# -- no module-level import cycle -----------------------------------------------------------------------------------
+def runtime_cycles() -> list[list[str]]:
+    """Groups of modules (in taskora/ and taskora/compat/) that import each other when imported: module-level
+    imports only (function-local and ``TYPE_CHECKING`` ones do not run at import; tests/import_graph.py counts them)."""
+    return cycles(edge for module, path in sorted(MODULES.items()) for edge in edges_of(module, path)
+                  if edge.kind == "module")
+
+
+def test_no_module_level_import_cycle() -> None:
+    assert runtime_cycles() == []
+
+
+def test_the_cycle_check_tells_module_level_imports_from_deferred_ones(tmp_path: Path) -> None:
+    """The checker itself: where an import stands decides its kind, and only module-level edges make a cycle."""
+    fake = tmp_path / "x.py"
+    fake.write_text("from typing import TYPE_CHECKING\n\nfrom .canvas import Signature\n\nif TYPE_CHECKING:\n"
+                    "    from .states import READY_STATES\n\n\nclass C:\n    from . import signals\n\n"
+                    "    def f(self):\n        from . import result\n")
+    kinds = {edge.target: edge.kind for edge in edges_of("taskora.compat.x", fake)}
+    assert kinds == {"taskora.compat.canvas": "module", "taskora.compat.states": "type_checking",
+                     "taskora.compat.signals": "module", "taskora.compat.result": "function"}
+    there = Edge("a", "b", "module", 1)
+    assert cycles([there, Edge("b", "a", "module", 1)]) == [["a", "b"]]
+    assert cycles([there, Edge("b", "a", "function", 1)]) == [["a", "b"]]  # all kinds given: a cycle
+    assert cycles(e for e in [there, Edge("b", "a", "function", 1)]
+                                             if e.kind == "module") == []
 
 
 @pytest.mark.parametrize("module", ["taskora.compat.app.base", "taskora.adapters.redis", "taskora.lua"])

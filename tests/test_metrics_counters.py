@@ -3,10 +3,8 @@ ack/fail scripts, so either language's board charts either language's work."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +14,8 @@ from taskora.errors import JobFailedError
 from taskora.memory import memory_adapter
 from taskora.redis import redis_adapter
 
-RECORDING = Path(__file__).parent / "fixtures" / "interop" / "22-metrics-counters.json"
+from .interop.recording import load
+
 BUCKET = re.compile(r"^(?P<name>.*:metrics:(completed|failed)):(?P<bucket>\d+)$")
 DAY_MS = 86_400_000
 
@@ -78,7 +77,7 @@ def run_recorded_scenario(app: Taskora, concurrency: int) -> list[str]:
 
 
 def test_counters_match_the_typescript_recording(conf22: Taskora, concurrency: int) -> None:
-    recorded = json.loads(RECORDING.read_text())["after"]
+    recorded = load("22-metrics-counters").after
     run_recorded_scenario(conf22, concurrency)
 
     dump = dump_metrics(conf22)

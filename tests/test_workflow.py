@@ -165,6 +165,8 @@ def test_handle_by_id_and_asyncio_twins(tasks) -> None:
     assert asyncio.run(main()) == ([2, 4], "completed")
 
 
+# The test ends a slot thread with an exception on purpose (a simulated process death): pytest reports it.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_worker_dying_between_advance_and_ack_still_completes_the_workflow_once(make_app) -> None:
     """The worker advances the workflow, then dies before its ack: the job is recovered by the stall
     sweep of another worker, runs again, advances again (a no-op), and no downstream job runs twice."""

@@ -12,6 +12,8 @@ from typing import Any
 
 from taskora.urls import mask_url
 
+from .._version import __version__ as api_version
+
 __all__ = ["MASK", "sanitize_url", "bugreport"]
 
 #: What a hidden password reads as (Celery's eight stars).
@@ -45,8 +47,6 @@ def sanitize_url(url: Any, mask: str = MASK) -> Any:
 def bugreport(app: Any) -> str:
     """What Celery's ``app.bugreport()`` prints: versions, platform, loader, transport, settings (censored)."""
     from taskora import __version__ as engine_version
-
-    from .. import __version__ as api_version
 
     return REPORT.format(
         api_version=api_version, engine_version=engine_version, python=platform.python_version(),

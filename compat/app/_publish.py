@@ -28,6 +28,7 @@ from ..exceptions import EncodeError, OperationalError
 from ..signals import after_task_publish, before_task_publish
 from . import _execute
 from ._properties import message_properties
+from ._times import as_utc, seconds_until
 from .task import settings_of
 
 __all__ = ["publish", "native_priority", "broker_errors", "send_on_commit"]
@@ -64,8 +65,6 @@ def _task_defaults(app: Any, task: Any) -> dict[str, Any]:
 
 def _timing(app: Any, options: dict[str, Any]) -> tuple[float, float | None, str | None, str | None]:
     """(delay s, ttl s, eta ISO, expires ISO) from countdown/eta/expires."""
-    from .base import as_utc, seconds_until
-
     countdown, eta, expires = options.get("countdown"), options.get("eta"), options.get("expires")
     if countdown is None and eta is None and expires is None:  # most calls: no clock, no timezone to resolve
         return 0.0, None, None, None

@@ -22,7 +22,7 @@ from __future__ import annotations
 import socket
 import threading
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from taskora import Taskora
@@ -276,24 +276,10 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin, AppObjectsM
         _state.unregister_app(self)
 
 
+_state.set_app_class(Celery)
+
+
 def _plain_args(data: dict[str, Any]) -> dict[str, Any]:
     """Tuples travel as lists (kombu's JSON), so a task sees ``request.args`` as a list."""
     return {"args": [list(a) if isinstance(a, tuple) and not hasattr(a, "_fields") else a for a in data["args"]],
             "kwargs": data["kwargs"]}
-
-
-def as_utc(when: datetime, tz: Any) -> datetime:
-    """A naive ETA is read in the app's timezone (celery-surface §15.21)."""
-    return when.replace(tzinfo=tz).astimezone(timezone.utc) if when.tzinfo is None else when
-
-
-def seconds_until(when: Any, now: datetime, tz: Any) -> float:
-    """``eta``/``expires`` given as seconds, datetime or ISO string → seconds from ``now``."""
-    if isinstance(when, timedelta):
-        return when.total_seconds()
-    if isinstance(when, (int, float)):
-        return float(when)
-    if isinstance(when, str):
-        when = datetime.fromisoformat(when)
-    return (as_utc(when, tz) - now).total_seconds()
-

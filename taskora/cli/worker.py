@@ -15,7 +15,8 @@ from ..worker.autoscale import DEFAULT_KEEPALIVE_S, Autoscaler
 from ..worker.budget import budget_size, default_concurrency
 from ..worker.control import ControlHandler, ControlServer, register_command
 from ..worker.live_ops import LiveOps
-from ..worker.pools import POOL_NAMES, Pool, StopSignals, WorkerSettings, make_pool, serve
+from ..worker.pool_choice import make_pool
+from ..worker.pools import POOL_NAMES, Pool, StopSignals, WorkerSettings, serve
 from ..worker.unknown import UnknownTasks
 from ._app import LoadedApp, app_option, process_options, resolve
 from ._celery_options import log_ignored, parse_autoscale, split_modules, worker_celery_options

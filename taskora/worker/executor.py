@@ -61,7 +61,8 @@ class AsyncLoop:
         with self._lock:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
-                threading.Thread(target=self._loop.run_forever, name="taskora-asyncio", daemon=True).start()
+                threading.Thread(target=_run_until_stopped, args=(self._loop,), name="taskora-asyncio",
+                                 daemon=True).start()
             return self._loop
 
     def stop(self) -> None:
@@ -69,6 +70,15 @@ class AsyncLoop:
             if self._loop is not None:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._loop = None
+
+
+def _run_until_stopped(loop: asyncio.AbstractEventLoop) -> None:
+    """The loop thread: runs the loop until ``AsyncLoop.stop``, then closes it (an unclosed loop keeps its
+    selector's sockets open until garbage collection, and says so with a ResourceWarning)."""
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()
 
 
 def _applies(middleware: Any, runtime: JobRuntime) -> bool:

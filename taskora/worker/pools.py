@@ -237,18 +237,6 @@ class AsyncioPool(ThreadPool):
     kind = "asyncio"
 
 
-def make_pool(settings: WorkerSettings) -> Pool:
-    """The pool strategy named by ``settings.pool``."""
-    if settings.pool == "prefork":
-        from .supervisor import Supervisor
-
-        return Supervisor(settings)
-    classes: dict[str, type[ThreadPool]] = {"threads": ThreadPool, "solo": SoloPool, "asyncio": AsyncioPool}
-    if settings.pool not in classes:
-        raise ValueError(f"unknown pool {settings.pool!r}; choose one of {', '.join(POOL_NAMES)}")
-    return classes[settings.pool](settings)
-
-
 #: The StopSignals this process installed (its main thread runs ``serve``), for ``terminate_process``.
 _installed: StopSignals | None = None
 

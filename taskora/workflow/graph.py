@@ -17,8 +17,8 @@ from typing import Any
 
 from ..durations import to_ms
 from ..errors import ConfigurationError
+from ..job_fields import check_job_id, check_meta
 from ..serialization import Serializer
-from ..task import check_job_id, check_meta
 from .signature import Chain, Chord, Chunks, Composable, Group, Signature
 from .step_options import step_claim_fields, step_dedup
 from .wire import wire_name, wire_node

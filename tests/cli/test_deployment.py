@@ -126,7 +126,10 @@ def test_beat_accepts_celery_options(redis_url: str, tmp_path: Path) -> None:
         assert "-s " in (tmp_path / "beat.log").read_text()  # the ignored option is named in the log
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 0
+        code = proc.wait(20)
+        if proc.stderr:
+            proc.stderr.close()
+    assert code == 0
     assert not (tmp_path / "beat.pid").exists()
 
 

@@ -49,6 +49,8 @@ class Exporter:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
 
 
 @pytest.fixture

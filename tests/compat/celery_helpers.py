@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -68,6 +70,22 @@ class CeleryWorker:
                 pass
             self.proc.wait(10)
         self._log.close()
+
+
+@contextmanager
+def control_worker(project: Path, module: str, source: str, redis_url: str,
+                   *args: str) -> Iterator[tuple[CeleryWorker, Celery]]:
+    """A live ``taskora worker -A <module>`` (``args`` as its options) of the one-module project ``source``,
+    ready on the control channel, and a client app of the same name; both stopped and closed after. What the
+    control/inspect tests need: a node of their own (a unique hostname) to address."""
+    (project / f"{module}.py").write_text(textwrap.dedent(source))
+    client = Celery(module, broker=redis_url)
+    worker = CeleryWorker(project, module, redis_url, f"{module}{uuid.uuid4().hex[:6]}@test", *args)
+    try:
+        yield worker.wait_ready(client), client
+    finally:
+        worker.stop()
+        client.close()
 
 
 def import_project(tmp_path: Path, name: str, source: str, redis_url: str,

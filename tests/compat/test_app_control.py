@@ -5,13 +5,10 @@ Redis only: the control channel is pub/sub between processes.
 
 from __future__ import annotations
 
-import textwrap
-import uuid
-
 import pytest
-from taskora.compat import Celery, states
+from taskora.compat import states
 
-from .celery_helpers import CeleryWorker, wait_until
+from .celery_helpers import control_worker, wait_until
 
 PROJECT = '''
     import os
@@ -37,15 +34,8 @@ PROJECT = '''
 
 @pytest.fixture
 def worker_and_client(tmp_path, redis_url):
-    (tmp_path / "inspect_proj.py").write_text(textwrap.dedent(PROJECT))
-    client = Celery("inspect_proj", broker=redis_url)
-    hostname = f"node{uuid.uuid4().hex[:6]}@test"
-    worker = CeleryWorker(tmp_path, "inspect_proj", redis_url, hostname, "-P", "threads", "-c", "2")
-    try:
-        yield worker.wait_ready(client), client
-    finally:
-        worker.stop()
-        client.close()
+    with control_worker(tmp_path, "inspect_proj", PROJECT, redis_url, "-P", "threads", "-c", "2") as worker_and_client:
+        yield worker_and_client
 
 
 def test_ping_stats_and_registered_come_from_the_live_worker(worker_and_client):

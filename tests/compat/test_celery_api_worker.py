@@ -5,14 +5,11 @@ Redis only: the control channel is pub/sub between processes.
 
 from __future__ import annotations
 
-import textwrap
-import uuid
-
 import pytest
 from taskora.compat import Celery
 from taskora.compat.worker import control as worker_control
 
-from .celery_helpers import CeleryWorker, wait_until
+from .celery_helpers import control_worker, wait_until
 
 PROJECT = '''
     import os
@@ -55,15 +52,8 @@ PROJECT = '''
 
 @pytest.fixture
 def worker_and_client(tmp_path, redis_url):
-    (tmp_path / "control_proj.py").write_text(textwrap.dedent(PROJECT))
-    client = Celery("control_proj", broker=redis_url)
-    hostname = f"node{uuid.uuid4().hex[:6]}@test"
-    worker = CeleryWorker(tmp_path, "control_proj", redis_url, hostname, "-P", "threads", "-c", "2")
-    try:
-        yield worker.wait_ready(client), client
-    finally:
-        worker.stop()
-        client.close()
+    with control_worker(tmp_path, "control_proj", PROJECT, redis_url, "-P", "threads", "-c", "2") as worker_and_client:
+        yield worker_and_client
 
 
 def test_a_custom_control_command_answers_through_broadcast(worker_and_client):

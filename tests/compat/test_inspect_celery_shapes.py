@@ -7,7 +7,6 @@ strings, ``revoked()`` keyed by the worker's node name, ``hello`` (mingle) and `
 
 from __future__ import annotations
 
-import textwrap
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -16,7 +15,7 @@ import pytest
 from taskora.compat import Celery, states
 from taskora.compat.contrib.testing.worker import start_worker
 
-from .celery_helpers import CeleryWorker, wait_until
+from .celery_helpers import control_worker, wait_until
 
 PROJECT = '''
     import os
@@ -48,15 +47,8 @@ PROJECT = '''
 
 @pytest.fixture
 def worker_and_client(tmp_path, redis_url):
-    (tmp_path / "shapes_proj.py").write_text(textwrap.dedent(PROJECT))
-    client = Celery("shapes_proj", broker=redis_url)
-    hostname = f"shapes{uuid.uuid4().hex[:6]}@test"
-    worker = CeleryWorker(tmp_path, "shapes_proj", redis_url, hostname, "-P", "prefork", "-c", "1")
-    try:
-        yield worker.wait_ready(client), client
-    finally:
-        worker.stop()
-        client.close()
+    with control_worker(tmp_path, "shapes_proj", PROJECT, redis_url, "-P", "prefork", "-c", "1") as worker_and_client:
+        yield worker_and_client
 
 
 def _inspect(client):

@@ -261,13 +261,15 @@ def test_typing_checks_the_call_signature_and_unknown_options_become_attributes(
         two.apply_async(1)
 
 
+# Defined once, at import, as a project's shared tasks are: each definition adds a callback that registers it in
+# every app made afterwards (as in Celery), so one made per test would be registered twice by the next app.
+@shared_task
+def mul(x, y):
+    return x * y
+
+
 def test_shared_task_follows_the_current_app_from_other_threads(make_celery):
     app = make_celery()
-
-    @shared_task
-    def mul(x, y):
-        return x * y
-
     start(app)
     box = {}
     thread = threading.Thread(target=lambda: box.setdefault("r", mul.delay(3, 4).get(timeout=10)))

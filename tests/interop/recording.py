@@ -11,6 +11,10 @@ pttl}``, with a ``volatile`` list naming every id and time in them). Two uses:
 
 Times are never compared (hash fields and scores the recording marks as time values, stream entry ids,
 remaining TTLs beyond "has one"); ids are compared literally unless ``mask_ids``.
+
+Where jobs run concurrently only each job's own event order is fixed: ``comparable`` (with ``stream_fields``)
+compares such states with each job's events apart. This is the one module for the recordings: the interop
+suite, the flow-control and the collect wire tests all use it.
 """
 
 from __future__ import annotations
@@ -128,12 +132,14 @@ def _write(client: Any, key: str, kind: str, value: Any) -> None:
 
 
 def dump(client: Any, prefix: str) -> dict[str, Any]:
-    """The keyspace under ``taskora:<prefix>:`` in the recordings' format."""
+    """The keyspace under ``taskora:<prefix>:`` in the recordings' format. A key that goes away while the
+    dump runs (a lock or liveness key lapsing) is left out."""
     out = {}
     for raw in sorted(client.scan_iter(match=f"taskora:{prefix}:*", count=1000)):
         key = _s(raw)
         kind = _s(client.type(key))
-        out[key] = {"type": kind, "value": _read(client, key, kind), "pttl": int(client.pttl(key))}
+        if kind != "none":
+            out[key] = {"type": kind, "value": _read(client, key, kind), "pttl": int(client.pttl(key))}
     return out
 
 
@@ -264,3 +270,42 @@ def assert_same_state(actual: dict[str, Any], expected: dict[str, Any], volatile
     lines += [f"  python:     {k} = {v}" for k, v in ours if (k, v) not in theirs]
     lines += [f"  typescript: {k} = {v}" for k, v in theirs if (k, v) not in ours]
     raise AssertionError("\n".join(lines))
+
+
+# -- comparing with each job's events apart -----------------------------------------------------------
+#: Hash fields holding ms timestamps (volatile in every recording).
+TIME_FIELDS = frozenset({"ts", "processedOn", "finishedOn", "expireAt", "writtenAt"})
+
+
+def comparable(keyspace: dict[str, Any], ignore: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The dump with its volatile parts masked: time fields, lock tokens and TTLs, zset scores, stream ids (the
+    stream becomes each job's ordered event names); keys containing a part of ``ignore`` are left out."""
+    out: dict[str, Any] = {}
+    for key, entry in keyspace.items():
+        if any(part in key for part in ignore):
+            continue
+        kind, value = entry["type"], entry["value"]
+        if kind == "hash":
+            value = {k: ("<ms>" if k in TIME_FIELDS else v) for k, v in value.items()}
+        elif kind == "stream":
+            value = events_by_job(value)
+        elif kind == "zset":
+            value = sorted(member for member, _ in value)
+        elif key.endswith(":lock"):
+            value = "<token>"
+        out[key] = {"type": kind, "value": value, "ttl": entry["pttl"] > 0}
+    return out
+
+
+def events_by_job(stream: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each job's events in order (jobs run concurrently, so only each job's own order is fixed)."""
+    per_job: dict[str, list[str]] = {}
+    for item in stream:
+        per_job.setdefault(item["fields"]["jobId"], []).append(item["fields"]["event"])
+    return per_job
+
+
+def stream_fields(keyspace: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
+    """(key, fields) of every stream entry: fields other than event/jobId are checked separately."""
+    return [(key, item["fields"]) for key, entry in keyspace.items() if entry["type"] == "stream"
+            for item in entry["value"]]

@@ -21,7 +21,8 @@ from typing import Any
 
 from taskora.errors import TaskoraError
 from taskora.worker.control import ControlHandler, ControlServer
-from taskora.worker.pools import POOL_NAMES, Pool, WorkerSettings, make_pool
+from taskora.worker.pool_choice import make_pool
+from taskora.worker.pools import POOL_NAMES, Pool, WorkerSettings
 
 from ..._result_base import _set_task_join_will_block
 from ...signals import Signal
