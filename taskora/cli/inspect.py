@@ -1,4 +1,4 @@
-"""``taskora inspect ping|active|scheduled|stats|registered``: ask live workers."""
+"""``taskora inspect ping|active|reserved|scheduled|stats|registered``: ask live workers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ._app import app_option, json_option, resolve, wants_json
 from ._output import CliError, broker_errors, emit
 
 
-@click.command(short_help="Ask live workers: ping, active, scheduled, stats, registered.")
+@click.command(short_help="Ask live workers: ping, active, reserved, scheduled, stats, registered.")
 @click.argument("command", type=click.Choice(COMMANDS))
 @app_option
 @json_option
@@ -53,6 +53,8 @@ def _body(command: str, reply: Any) -> list[str]:
     if command == "active":
         return [f"* {j['task']}[{j['id']}] attempt={j['attempt']} running {j['runtime_s']}s" for j in reply] \
             or ["- empty -"]
+    if command == "reserved":
+        return [f"* {j['task']}[{j['id']}]" for j in reply] or ["- empty -"]
     if command == "scheduled":
         return [f"* {j['task']}[{j['id']}] eta_ms={j['eta_ms']}" for j in reply] or ["- empty -"]
     return json.dumps(reply, indent=2, sort_keys=True, default=str).splitlines()

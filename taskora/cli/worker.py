@@ -13,7 +13,7 @@ import click
 
 from ..worker.autoscale import DEFAULT_KEEPALIVE_S, Autoscaler
 from ..worker.budget import budget_size, default_concurrency
-from ..worker.control import ControlHandler, ControlServer, register_command
+from ..worker.control import ControlHandler, ControlServer
 from ..worker.live_ops import LiveOps
 from ..worker.pool_choice import make_pool
 from ..worker.pools import POOL_NAMES, Pool, StopSignals, WorkerSettings, serve
@@ -155,7 +155,6 @@ def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
                              request_stop=signals.request_stop)
     handler.ops = LiveOps(pool, autoscaler=autoscaler, on_tasks=lambda names: setattr(handler, "task_names", names),
                           prepare_queue=getattr(loaded.source, "select_queues", None))  # Celery: per-queue twins
-    register_command("reserved", _answer_reserved)
     control = ControlServer(app, handler)
     control.start()
     unknown = UnknownTasks(app, lambda: list(s.extra["queues"]), s.hostname)
@@ -177,13 +176,6 @@ def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
         app.events.emit("worker:shutdown", {"hostname": s.hostname, "pool": s.pool})
     log.info("%s stopped.", s.hostname)
     sys.stdout.flush()
-
-
-def _answer_reserved(handler: ControlHandler, **_args: Any) -> list[dict[str, Any]]:
-    """``reserved``: the jobs this worker claimed and has not started (waiting for its budget, or claimed
-    ahead), as Celery's ``inspect reserved`` lists a worker's prefetched messages."""
-    ops = getattr(handler, "ops", None)
-    return [] if ops is None else ops.pool.reserved()
 
 
 def _autoscaler(s: WorkerSettings, pool: Pool) -> Autoscaler | None:

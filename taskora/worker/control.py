@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("taskora.worker.control")
 
 #: Commands every worker answers (``shutdown`` only a worker that can be stopped: the CLI's).
-COMMANDS = ("ping", "active", "scheduled", "stats", "registered", "shutdown")
+COMMANDS = ("ping", "active", "reserved", "scheduled", "stats", "registered", "shutdown")
 #: How long an unread reply list lives.
 REPLY_TTL_S = 60
 #: Commands added by a front end (the Celery front's ``control_command``): ``fn(handler, **args)``.
@@ -80,6 +80,11 @@ class ControlHandler:
 
     def cmd_ping(self) -> str:
         return "pong"
+
+    def cmd_reserved(self) -> list[dict[str, Any]]:
+        """The jobs this worker claimed and has not started (waiting for its budget, or claimed ahead), as
+        Celery's ``inspect reserved`` lists prefetched messages; none for a worker without a pool to ask."""
+        return [] if self.ops is None else list(self.ops.pool.reserved())
 
     def cmd_active(self) -> list[dict[str, Any]]:
         """The running jobs; each names the ``pid`` running it (a prefork child's, else this process's)."""

@@ -17,7 +17,7 @@ import pytest
 from taskora import Taskora
 
 from .budget_records import most_at_once, runs
-from .helpers import WorkerProcess, wait_until
+from .helpers import WorkerProcess, run_cli, wait_until
 
 PROJ = ("-A", "tests.cli.proj_budget")  # after helpers' own -A: the last one counts
 
@@ -85,6 +85,8 @@ def test_a_reserved_job_survives_a_sigkill_and_runs_once(redis_url, tmp_path, bu
     reserved = budget_client.dispatch("second", {"tag": "reserved", "seconds": 0})
     wait_until(lambda: reserved.state() == "active", 15, "the second job to be claimed (reserved)")
     assert not (tmp_path / "started-reserved").exists()  # claimed, waiting for the budget
+    listed = run_cli(redis_url, tmp_path, "inspect", "reserved", "-d", busy.hostname, *PROJ)
+    assert listed.returncode == 0 and f"* second[{reserved.id}]" in listed.stdout, listed.stdout + listed.stderr
     os.killpg(busy.proc.pid, signal.SIGKILL)
     busy.proc.wait(10)
     _start(workers, redis_url, tmp_path, budget_client, "-P", "threads", "-c", "1")
