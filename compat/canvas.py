@@ -29,6 +29,7 @@ from taskora.workflow.dispatch import dispatch_workflow
 from . import _canvas_worker, _state
 from ._stamping import StampingVisitor, stamp_headers, stamp_links, stamps_as_headers
 from ._state import get_current_app
+from .result import GroupResult
 
 __all__ = ["StampingVisitor", "Signature", "signature", "maybe_signature", "chain", "group", "chord", "subtask",
            "chunks", "xmap", "xstarmap"]
@@ -359,8 +360,10 @@ class group(Signature):  # noqa: N801 - Celery's name
         if not members:
             return app.GroupResult(str(uuid.uuid4()), [])
         dispatch_workflow(NativeGroup(*[_to_native(m, app) for m in members]), cascade="fail")
-        return app.GroupResult(self.options.get("task_id") or str(uuid.uuid4()),
-                               [_result_of(m, app) for m in members])
+        results = [_result_of(m, app) for m in members]
+        if len(results) == 1 and isinstance(results[0], GroupResult):
+            return results[0]  # group(a | group(b, c)): Celery hands back the inner group's result
+        return app.GroupResult(self.options.get("task_id") or str(uuid.uuid4()), results)
 
     def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         return self.app.GroupResult(str(uuid.uuid4()), [m.apply(args, kwargs) for m in self.tasks])
@@ -371,8 +374,7 @@ class chord(Signature):  # noqa: N801 - Celery's name
 
     def __init__(self, header: Any, body: Any = None, app: Any = None, **options: Any) -> None:
         lazy = header if isinstance(header, Iterator) else None  # a generator: sent as it yields
-        members = [] if lazy is not None else (
-            header.tasks if isinstance(header, group) else [maybe_signature(t, app=app) for t in header])
+        members = [] if lazy is not None else _header_members(header, app)
         super().__init__("celery.chord", (), {"header": members, "body": maybe_signature(body, app=app)},
                          options, subtask_type="chord", app=app)
         self._lazy_header = lazy
@@ -447,6 +449,18 @@ class chord(Signature):  # noqa: N801 - Celery's name
         header = getattr(self, "_lazy_header", None) or self.tasks
         results = [maybe_signature(m, app=self._app).apply(args, kwargs).get() for m in header]
         return self.body.apply((results,))
+
+
+def _header_members(header: Any, app: Any) -> list[Signature]:
+    """A chord's header as its list of members, as Celery reads it: a group or a chain gives its tasks,
+    any other single signature (a chord, a plain task) is the one member, a list is signatures."""
+    if isinstance(header, dict):
+        header = maybe_signature(header, app=app)
+    if isinstance(header, (group, _chain)):
+        return header.tasks
+    if isinstance(header, Signature):
+        return [header]
+    return [maybe_signature(t, app=app) for t in header]
 
 
 def _apply_lazy_chord(header: Iterator[Any], body: Signature, args: Any, kwargs: Any, app: Any) -> Any:

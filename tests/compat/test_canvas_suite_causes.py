@@ -1,0 +1,39 @@
+# ruff: noqa: F811 - the make_celery fixture is imported, then requested by name
+"""Canvas shapes from Celery's test_canvas.py that taskora.compat got wrong (issue #14), on a real worker."""
+
+from __future__ import annotations
+
+import pytest
+from taskora.compat import chain, chord, group
+
+from .celery_helpers import make_celery  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.usefixtures("adapter_kind")
+
+
+@pytest.fixture
+def running(make_celery):
+    app = make_celery()
+
+    @app.task(name="cs.add")
+    def add(x, y=0):
+        return x + y
+
+    @app.task(name="cs.tsum")
+    def tsum(values):
+        return sum(values)
+
+    app.__taskora_app__.start(concurrency=2)
+    return app, add, tsum
+
+
+def test_a_group_of_one_chain_ending_in_a_group_returns_the_inner_group_result(running):
+    _, add, _ = running
+    result = group(add.s(1, 2) | group(add.s(1), add.s(2)))()
+    assert result.get(timeout=20) == [4, 5]
+
+
+def test_a_chord_header_may_be_a_chain_or_a_chord(running):
+    _, add, tsum = running
+    assert chord(chain([add.s(1, 1)]), tsum.s())().get(timeout=20) == 2
+    assert chord(chord([add.s(1, 1), add.s(2, 2)], tsum.s()), tsum.s())().get(timeout=20) == 6
