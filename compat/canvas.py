@@ -268,7 +268,7 @@ class _chain(Signature):
 
     # No route_name here, as in Celery (its chain, group and chord signatures differ from Signature's too).
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:  # type: ignore[override]
-        steps = [s.clone() for s in self.tasks]
+        steps = [s.clone() for s in self.tasks if not _is_empty(s)]
         if not steps:
             return None
         if args or kwargs:
@@ -439,7 +439,7 @@ class chord(Signature):  # noqa: N801 - Celery's name
             return _apply_lazy_chord(lazy_header, body, args, kwargs, app)
         header = [m.clone(args, kwargs) if (args or kwargs) else m for m in self.tasks]
         native_header = NativeGroup(*[_to_native(m, app) for m in header])
-        body_steps = body.tasks if isinstance(body, _chain) else [body]
+        body_steps = [s for s in body.tasks if not _is_empty(s)] if isinstance(body, _chain) else [body]
         native_body = NativeChain(*[_to_native(s, app) for s in body_steps])
         dispatch_workflow(NativeChord(native_header, native_body), cascade="fail")
         parent = app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in header])
@@ -460,7 +460,14 @@ def _header_members(header: Any, app: Any) -> list[Signature]:
         return header.tasks
     if isinstance(header, Signature):
         return [header]
-    return [maybe_signature(t, app=app) for t in header]
+    return [signature(t, app=app) if not isinstance(t, dict) else maybe_signature(t, app=app) for t in header]
+
+
+def _is_empty(sig: Any) -> bool:
+    """An empty group or chain (or a chain of only such): a step Celery skips when it sends a chain."""
+    if isinstance(sig, (group, _chain)) and not isinstance(sig, chord):
+        return all(_is_empty(t) for t in sig.tasks)
+    return False
 
 
 def _apply_lazy_chord(header: Iterator[Any], body: Signature, args: Any, kwargs: Any, app: Any) -> Any:
@@ -548,8 +555,7 @@ class chain(_chain, metaclass=_AnyChain):  # noqa: N801 - Celery's name
     """
 
     def __new__(cls, *tasks: Any, **options: Any) -> Any:
-        steps = _flatten_arg(tasks)
-        built = _chain(*steps, **options)
+        built = _chain(*[s for s in _flatten_arg(tasks) if not _is_empty(s)], **options)
         first = built.tasks[0] if built.tasks else None
         if isinstance(first, group) and len(built.tasks) > 1:
             rest = built.tasks[1:]

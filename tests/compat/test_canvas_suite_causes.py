@@ -37,3 +37,16 @@ def test_a_chord_header_may_be_a_chain_or_a_chord(running):
     _, add, tsum = running
     assert chord(chain([add.s(1, 1)]), tsum.s())().get(timeout=20) == 2
     assert chord(chord([add.s(1, 1), add.s(2, 2)], tsum.s()), tsum.s())().get(timeout=20) == 6
+
+
+def test_a_chord_header_may_list_tasks_themselves(running):
+    _, add, tsum = running
+    inner = chord([tsum, tsum], tsum.s() | add.s(32))
+    assert chord([add.s(0, 1)], inner)().get(timeout=20) == 34
+
+
+def test_empty_groups_and_chains_in_a_chain_are_skipped(running):
+    _, add, tsum = running
+    assert chain(group(add.s(2, 2), add.s(4, 4)), group(), group())().get(timeout=20) == [4, 8]
+    assert chain(group(), add.s(10)).apply_async((5,)).get(timeout=20) == 15
+    assert chain(chain(), add.s(10)).apply_async((5,)).get(timeout=20) == 15
