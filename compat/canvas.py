@@ -26,7 +26,7 @@ from taskora.workflow import Group as NativeGroup
 from taskora.workflow import Signature as NativeSignature
 from taskora.workflow.dispatch import dispatch_workflow
 
-from . import _canvas_worker, _state
+from . import _canvas_ids, _canvas_worker, _state
 from ._stamping import StampingVisitor, stamp_headers, stamp_links, stamps_as_headers
 from ._state import get_current_app
 from .result import GroupResult
@@ -280,6 +280,7 @@ class _chain(Signature):
         for callback in _as_list(opts.get("link")):  # and its callback to the last one
             steps[-1].link(callback)
         app = self.app
+        _canvas_ids.thread_ids(steps)
         dispatch_workflow(NativeChain(*[_to_native(s, app) for s in steps]), cascade="fail")
         return _results_of(steps, app)
 
@@ -437,7 +438,8 @@ class chord(Signature):  # noqa: N801 - Celery's name
         lazy_header = getattr(self, "_lazy_header", None)
         if lazy_header is not None:
             return _apply_lazy_chord(lazy_header, body, args, kwargs, app)
-        header = [m.clone(args, kwargs) if (args or kwargs) else m for m in self.tasks]
+        header = [m.clone(args, kwargs) if (args or kwargs) else m.clone() for m in self.tasks]
+        _canvas_ids.thread_ids([group(header, app=app), body])
         native_header = NativeGroup(*[_to_native(m, app) for m in header])
         body_steps = [s for s in body.tasks if not _is_empty(s)] if isinstance(body, _chain) else [body]
         native_body = NativeChain(*[_to_native(s, app) for s in body_steps])

@@ -23,6 +23,10 @@ def running(make_celery):
     def tsum(values):
         return sum(values)
 
+    @app.task(name="cs.ids", bind=True)
+    def ids(self, i):
+        return [self.request.root_id, self.request.parent_id, i]
+
     app.__taskora_app__.start(concurrency=2)
     return app, add, tsum
 
@@ -50,3 +54,15 @@ def test_empty_groups_and_chains_in_a_chain_are_skipped(running):
     assert chain(group(add.s(2, 2), add.s(4, 4)), group(), group())().get(timeout=20) == [4, 8]
     assert chain(group(), add.s(10)).apply_async((5,)).get(timeout=20) == 15
     assert chain(chain(), add.s(10)).apply_async((5,)).get(timeout=20) == 15
+
+
+def test_chain_steps_name_the_step_before_as_parent_and_the_first_as_root(running):
+    app, _, _ = running
+    ids = app.tasks["cs.ids"]
+    result = chain(ids.si(1), ids.si(2), group(ids.si(3), ids.si(4)), ids.si(5))()
+    first, second = result.parent.parent.parent, result.parent.parent
+    members = result.parent.results
+    assert first.get(timeout=20) == [first.id, None, 1]
+    assert second.get(timeout=20) == [first.id, first.id, 2]
+    assert [m.get(timeout=20) for m in members] == [[first.id, second.id, 3], [first.id, second.id, 4]]
+    assert result.get(timeout=20) == [first.id, members[-1].id, 5]

@@ -1,0 +1,74 @@
+"""``root_id``/``parent_id`` of the tasks of a chain or chord, as Celery's workers see them in ``self.request``.
+
+Celery threads ids through a canvas when it is sent: every task has the same ``root_id`` (the task
+that sent it, or else the canvas's first task) and each step's ``parent_id`` is the task before it:
+the sending task for the first step, the previous step's task, and for the step after a group or a
+chord header one of its members (Celery's body is started by the header task that finishes last;
+taskora names the last member).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from .app import _execute
+
+__all__ = ["thread_ids"]
+
+
+def thread_ids(steps: list[Any]) -> None:
+    """Set ``root_id`` and ``parent_id`` on each task of the chain ``steps`` (cloned signatures), unless set."""
+    first = _first_task(steps)
+    if first is None:
+        return
+    ids = _execute.parent_ids(_task_id(first))
+    parent = ids["parent_id"]
+    for step in steps:
+        parent = _thread(step, ids["root_id"], parent)
+
+
+def _thread(sig: Any, root: str, parent: str | None) -> str | None:
+    """Give ``sig``'s tasks their ids; returns the id the next step names as its parent."""
+    kind = sig.get("subtask_type")
+    if kind == "chain":
+        for step in sig.tasks:
+            parent = _thread(step, root, parent)
+        return parent
+    if kind == "group":
+        return _thread_members(sig.tasks, root, parent)
+    if kind == "chord":
+        last = _thread_members(sig.tasks, root, parent)
+        return _thread(sig.body, root, last) if sig.body is not None else last
+    sig.options.setdefault("root_id", root)
+    if parent is not None:
+        sig.options.setdefault("parent_id", parent)
+    return _task_id(sig)
+
+
+def _thread_members(members: list[Any], root: str, parent: str | None) -> str | None:
+    """Each member gets ``parent``; the step after them names the last member."""
+    last = parent
+    for member in members:
+        last = _thread(member, root, parent)
+    return last
+
+
+def _first_task(steps: list[Any]) -> Any:
+    """The first plain task signature of ``steps`` (None when there is none)."""
+    for step in steps:
+        kind = step.get("subtask_type")
+        if kind not in ("chain", "group", "chord"):
+            return step
+        found = _first_task(step.tasks)
+        if found is not None:
+            return found
+    return None
+
+
+def _task_id(sig: Any) -> str:
+    """The signature's task id, assigned now when it has none (``_native`` keeps it)."""
+    options = sig.options
+    if not options.get("task_id"):
+        options["task_id"] = str(uuid.uuid4())
+    return str(options["task_id"])
