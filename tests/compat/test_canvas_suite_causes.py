@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import queue
+
 import pytest
 from taskora.compat import chain, chord, group
 
@@ -66,3 +68,38 @@ def test_chain_steps_name_the_step_before_as_parent_and_the_first_as_root(runnin
     assert second.get(timeout=20) == [first.id, first.id, 2]
     assert [m.get(timeout=20) for m in members] == [[first.id, second.id, 3], [first.id, second.id, 4]]
     assert result.get(timeout=20) == [first.id, members[-1].id, 5]
+
+
+def test_a_callback_with_bytes_args_gets_bytes(make_celery):
+    app = make_celery()
+    got = queue.Queue()
+
+    @app.task(name="cs.identity")
+    def identity(x):
+        return x
+
+    @app.task(name="cs.echo")
+    def echo(message):
+        got.put(message)
+
+    app.__taskora_app__.start(concurrency=2)
+    members = group(identity.si(42), identity.si(1337))
+    members.link(echo.si(b"\x00done"))
+    assert members.delay().get(timeout=20) == [42, 1337]
+    assert got.get(timeout=20) == b"\x00done"
+
+
+def test_a_task_returning_a_result_stores_its_tuple_as_lists(make_celery):
+    app = make_celery()
+
+    @app.task(name="cs.add")
+    def add(x, y=0):
+        return x + y
+
+    @app.task(name="cs.build")
+    def build():
+        return (add.s(1, 1) | group(add.s(3), add.s(4)))()
+
+    app.__taskora_app__.start(concurrency=2)
+    (group_id, _), members = build.delay().get(timeout=20)
+    assert isinstance(members, list) and [type(m) for m in members] == [list, list]
