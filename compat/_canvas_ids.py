@@ -72,3 +72,29 @@ def _task_id(sig: Any) -> str:
     if not options.get("task_id"):
         options["task_id"] = str(uuid.uuid4())
     return str(options["task_id"])
+
+
+def unalias(sigs: list[Any]) -> list[Any]:
+    """``sigs`` with every repeated signature object replaced by a copy without a task id.
+
+    ``group((add.si(1),) * 3)`` holds one object three times; Celery sends three tasks, so each
+    occurrence after the first becomes its own signature (else all three would share one task id).
+    Nested lists (a chain's or group's tasks, a chord's header and body) are rewritten in place.
+    """
+    seen: set[int] = set()
+    return [_distinct(sig, seen) for sig in sigs]
+
+
+def _distinct(sig: Any, seen: set[int]) -> Any:
+    if id(sig) in seen:
+        sig = sig.clone()
+        sig.options.pop("task_id", None)
+    seen.add(id(sig))
+    kind, kwargs = sig.get("subtask_type"), sig.get("kwargs")
+    if kind in ("chain", "group"):
+        kwargs["tasks"] = [_distinct(task, seen) for task in kwargs["tasks"]]
+    elif kind == "chord":
+        kwargs["header"] = [_distinct(task, seen) for task in kwargs["header"]]
+        if kwargs.get("body") is not None:
+            kwargs["body"] = _distinct(kwargs["body"], seen)
+    return sig

@@ -268,7 +268,7 @@ class _chain(Signature):
 
     # No route_name here, as in Celery (its chain, group and chord signatures differ from Signature's too).
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:  # type: ignore[override]
-        steps = [s.clone() for s in self.tasks if not _is_empty(s)]
+        steps = _canvas_ids.unalias([s.clone() for s in self.tasks if not _is_empty(s)])
         if not steps:
             return None
         if args or kwargs:
@@ -357,7 +357,7 @@ class group(Signature):  # noqa: N801 - Celery's name
         if options.get("link_error") is not None:
             raise TypeError("Cannot add link_error to group: do that on individual tasks or use .link_error()")
         app = self.app
-        members = [m.clone(args, kwargs) if (args or kwargs) else m for m in self.tasks]
+        members = _canvas_ids.unalias([m.clone(args, kwargs) for m in _members(self)])
         if not members:
             return app.GroupResult(str(uuid.uuid4()), [])
         dispatch_workflow(NativeGroup(*[_to_native(m, app) for m in members]), cascade="fail")
@@ -438,7 +438,7 @@ class chord(Signature):  # noqa: N801 - Celery's name
         lazy_header = getattr(self, "_lazy_header", None)
         if lazy_header is not None:
             return _apply_lazy_chord(lazy_header, body, args, kwargs, app)
-        header = [m.clone(args, kwargs) if (args or kwargs) else m.clone() for m in self.tasks]
+        header = _canvas_ids.unalias([m.clone(args, kwargs) for m in _members(self)])
         _canvas_ids.thread_ids([group(header, app=app), body])
         native_header = NativeGroup(*[_to_native(m, app) for m in header])
         body_steps = [s for s in body.tasks if not _is_empty(s)] if isinstance(body, _chain) else [body]
@@ -472,6 +472,18 @@ def _is_empty(sig: Any) -> bool:
     return False
 
 
+def _members(sig: Any) -> list[Signature]:
+    """A group's (or chord header's) tasks as Celery sends them: nested groups unrolled into it (their
+    members run in parallel with the others, their results in line), empty chains and groups left out."""
+    members: list[Signature] = []
+    for task in sig.tasks:
+        if isinstance(task, group):
+            members.extend(_members(task))
+        elif not _is_empty(task):
+            members.append(task)
+    return members
+
+
 def _apply_lazy_chord(header: Iterator[Any], body: Signature, args: Any, kwargs: Any, app: Any) -> Any:
     """Send each header member as the generator yields it, then ``celery.chord_unlock`` to join them."""
     group_id = str(uuid.uuid4())
@@ -502,9 +514,9 @@ def _to_native(sig: Signature, app: Any) -> Any:
     if isinstance(sig, _chain):
         return NativeChain(*[_to_native(s, app) for s in sig.tasks])
     if isinstance(sig, group):
-        return NativeGroup(*[_to_native(m, app) for m in sig.tasks])
+        return NativeGroup(*[_to_native(m, app) for m in _members(sig)])
     if isinstance(sig, chord):
-        return NativeChord(NativeGroup(*[_to_native(m, app) for m in sig.tasks]), _to_native(sig.body, app))
+        return NativeChord(NativeGroup(*[_to_native(m, app) for m in _members(sig)]), _to_native(sig.body, app))
     if isinstance(sig, chunks):
         return _to_native(sig.group(), app)
     return sig._native(app)
@@ -515,10 +527,10 @@ def _result_of(sig: Signature, app: Any, parent: Any = None) -> Any:
     if isinstance(sig, _chain):
         return _results_of(sig.tasks, app, parent)
     if isinstance(sig, chord):
-        header = app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in sig.tasks], parent=parent)
+        header = app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in _members(sig)], parent=parent)
         return _result_of(sig.body, app, header)
     if isinstance(sig, group):
-        return app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in sig.tasks], parent=parent)
+        return app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in _members(sig)], parent=parent)
     return app.AsyncResult(sig.id, task_name=sig.task, parent=parent)
 
 

@@ -103,3 +103,21 @@ def test_a_task_returning_a_result_stores_its_tuple_as_lists(make_celery):
     app.__taskora_app__.start(concurrency=2)
     (group_id, _), members = build.delay().get(timeout=20)
     assert isinstance(members, list) and [type(m) for m in members] == [list, list]
+
+
+def test_nested_groups_are_unrolled_and_empty_chains_left_out(running):
+    _, add, _ = running
+    nested = group(add.si(1, 10), group(add.si(1, 100), group(add.si(1, 1000), add.si(1, 2000))))
+    assert nested().get(timeout=20) == [11, 101, 1001, 2001]
+    result = group(chain(), add.s(1, 2), chain(), add.s(3, 4)).apply_async()
+    assert len(result.results) == 2 and result.get(timeout=20) == [3, 7]
+
+
+def test_a_signature_repeated_in_a_canvas_runs_once_per_occurrence(running):
+    _, add, tsum = running
+    inner = chord((group((add.si(1, 1),) * 3),), tsum.s())
+    assert group((inner,)).delay().get(timeout=20) == [6]
+    twice = group(add.si(2, 2), add.si(3, 3))
+    first, second = twice.delay(), twice.delay()
+    assert {r.id for r in first.results}.isdisjoint(r.id for r in second.results)
+    assert first.get(timeout=20) == second.get(timeout=20) == [4, 6]
