@@ -242,7 +242,7 @@ class _chain(Signature):
         steps: list[Signature] = []
         for t in _flatten_arg(tasks):
             t = maybe_signature(t, app=app)
-            steps.extend(t.tasks if isinstance(t, _chain) else [t])
+            steps.extend(t.unchain_tasks() if isinstance(t, _chain) else [t])
         super().__init__("celery.chain", (), {"tasks": steps}, options, subtask_type="chain", app=app)
 
     @classmethod
@@ -255,10 +255,24 @@ class _chain(Signature):
     def app(self) -> Any:
         return self._app or (self.tasks[0].app if self.tasks else get_current_app())
 
+    def unchain_tasks(self) -> list[Signature]:
+        """The steps with this chain's own links kept, as Celery flattens a chain into another: its
+        callbacks on the last step, its errbacks on every step (cloned only when there are links)."""
+        callbacks, errbacks = _as_list(self.options.get("link")), _as_list(self.options.get("link_error"))
+        if not (callbacks or errbacks) or not self.tasks:
+            return self.tasks
+        steps = [step.clone() for step in self.tasks]
+        for callback in callbacks:
+            steps[-1].link(callback)
+        for errback in errbacks:
+            for step in steps:
+                step.link_error(errback)
+        return steps
+
     def __or__(self, other: Any) -> Any:
-        steps = self.tasks
+        steps = self.unchain_tasks()
         if isinstance(other, _chain):
-            return _chain(*steps, *other.tasks, app=self._app)
+            return _chain(*steps, *other.unchain_tasks(), app=self._app)
         if isinstance(other, Signature):
             return _chain(*steps, other, app=self._app)
         return NotImplemented

@@ -121,3 +121,23 @@ def test_a_signature_repeated_in_a_canvas_runs_once_per_occurrence(running):
     first, second = twice.delay(), twice.delay()
     assert {r.id for r in first.results}.isdisjoint(r.id for r in second.results)
     assert first.get(timeout=20) == second.get(timeout=20) == [4, 6]
+
+
+def test_a_chain_flattened_into_another_keeps_its_callbacks(make_celery):
+    app = make_celery()
+    got = queue.Queue()
+
+    @app.task(name="cs.concat")
+    def concat(x, y=""):
+        return x + y
+
+    @app.task(name="cs.echo")
+    def echo(message):
+        got.put(message)
+
+    app.__taskora_app__.start(concurrency=2)
+    inner = chain(concat.s("a"), concat.s("b"))
+    inner.link(echo.si("inner done"))
+    assert chain(inner, concat.s("c")).delay().get(timeout=20) == "abc"
+    assert (inner | concat.s("d")).delay().get(timeout=20) == "abd"
+    assert [got.get(timeout=20), got.get(timeout=20)] == ["inner done", "inner done"]
