@@ -374,7 +374,8 @@ class group(Signature):  # noqa: N801 - Celery's name
         members = _canvas_ids.unalias([m.clone(args, kwargs) for m in _members(self)])
         if not members:
             return app.GroupResult(str(uuid.uuid4()), [])
-        dispatch_workflow(NativeGroup(*[_to_native(m, app) for m in members]), cascade="fail")
+        for member in members:  # each its own workflow: a failing member does not stop its siblings
+            dispatch_workflow(_to_native(member, app), cascade="fail")
         results = [_result_of(m, app) for m in members]
         if len(results) == 1 and isinstance(results[0], GroupResult):
             return results[0]  # group(a | group(b, c)): Celery hands back the inner group's result

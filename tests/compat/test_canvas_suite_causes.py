@@ -141,3 +141,25 @@ def test_a_chain_flattened_into_another_keeps_its_callbacks(make_celery):
     assert chain(inner, concat.s("c")).delay().get(timeout=20) == "abc"
     assert (inner | concat.s("d")).delay().get(timeout=20) == "abd"
     assert [got.get(timeout=20), got.get(timeout=20)] == ["inner done", "inner done"]
+
+
+def test_every_failing_group_member_runs_its_errback(make_celery):
+    app = make_celery()
+    got = queue.Queue()
+
+    @app.task(name="cs.fail")
+    def fail(i):
+        raise ValueError(f"member {i}")
+
+    @app.task(name="cs.record")
+    def record(i):
+        got.put(i)
+
+    app.__taskora_app__.start(concurrency=2)
+    members = [fail.si(i) for i in range(6)]
+    for i, member in enumerate(members):
+        member.link_error(record.si(i))
+    result = group(members)()
+    with pytest.raises(ValueError):
+        result.get(timeout=20)
+    assert sorted(got.get(timeout=20) for _ in range(6)) == list(range(6))
