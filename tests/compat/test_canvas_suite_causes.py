@@ -163,3 +163,19 @@ def test_every_failing_group_member_runs_its_errback(make_celery):
     with pytest.raises(ValueError):
         result.get(timeout=20)
     assert sorted(got.get(timeout=20) for _ in range(6)) == list(range(6))
+
+
+def test_a_chord_whose_header_failed_raises_the_header_error_from_get(make_celery):
+    app = make_celery()
+
+    @app.task(name="cs.fail")
+    def fail():
+        raise KeyError("header member failed")
+
+    @app.task(name="cs.identity")
+    def identity(x):
+        return x
+
+    app.__taskora_app__.start(concurrency=2)
+    with pytest.raises(KeyError, match="header member failed"):
+        chord((fail.s(),), identity.s()).delay().get(timeout=20)
