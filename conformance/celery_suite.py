@@ -91,7 +91,8 @@ def read_floor(path: Path | None = None) -> dict[str, int]:
             continue
         name, _, count = line.strip().partition(" ")
         if not name.partition("::")[0].endswith(".py") or not count.strip().isdigit():
-            raise ValueError(f"{path}:{number}: expected '<test file> <passed count>' (or '<test file>::<select> <passed count>'), got {line!r}")
+            raise ValueError(f"{path}:{number}: expected '<test file> <passed count>' "
+                             f"(or '<test file>::<select> <passed count>'), got {line!r}")
         floor[name] = int(count)
     return floor
 

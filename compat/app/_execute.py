@@ -201,7 +201,8 @@ def _storable(app: Any, retval: Any) -> Any:
     """A task returning a result (``AsyncResult``, ``GroupResult``) stores its ``as_tuple()``, as Celery's
     backend does for every serializer but pickle (``result_from_tuple`` rebuilds it), as JSON lists."""
     if isinstance(retval, ResultBase) and getattr(app.conf, "result_serializer", "json") != "pickle":
-        return json.loads(json.dumps(retval.as_tuple()))
+        result: Any = retval  # AsyncResult, ResultSet, GroupResult: each has as_tuple()
+        return json.loads(json.dumps(result.as_tuple()))
     return retval
 
 
