@@ -16,6 +16,7 @@ from typing import Any
 from taskora.workflow import delete_group, load_group, save_group
 
 from . import _replace, _state, states
+from .app import _execute
 from .result import AsyncResult, GroupResult
 
 #: Builtins this module implements (Celery registers them on every app).
@@ -121,7 +122,7 @@ def _json(raw: Any) -> Any:
     if not raw:
         return None
     try:
-        return json.loads(raw)
+        return _execute.loads_meta(raw)
     except ValueError:
         return None
 

@@ -26,9 +26,10 @@ from taskora.workflow import Group as NativeGroup
 from taskora.workflow import Signature as NativeSignature
 from taskora.workflow.dispatch import dispatch_workflow
 
-from . import _canvas_worker, _state
+from . import _canvas_ids, _canvas_worker, _state
 from ._stamping import StampingVisitor, stamp_headers, stamp_links, stamps_as_headers
 from ._state import get_current_app
+from .result import GroupResult
 
 __all__ = ["StampingVisitor", "Signature", "signature", "maybe_signature", "chain", "group", "chord", "subtask",
            "chunks", "xmap", "xstarmap"]
@@ -241,7 +242,7 @@ class _chain(Signature):
         steps: list[Signature] = []
         for t in _flatten_arg(tasks):
             t = maybe_signature(t, app=app)
-            steps.extend(t.tasks if isinstance(t, _chain) else [t])
+            steps.extend(t.unchain_tasks() if isinstance(t, _chain) else [t])
         super().__init__("celery.chain", (), {"tasks": steps}, options, subtask_type="chain", app=app)
 
     @classmethod
@@ -254,10 +255,24 @@ class _chain(Signature):
     def app(self) -> Any:
         return self._app or (self.tasks[0].app if self.tasks else get_current_app())
 
+    def unchain_tasks(self) -> list[Signature]:
+        """The steps with this chain's own links kept, as Celery flattens a chain into another: its
+        callbacks on the last step, its errbacks on every step (cloned only when there are links)."""
+        callbacks, errbacks = _as_list(self.options.get("link")), _as_list(self.options.get("link_error"))
+        if not (callbacks or errbacks) or not self.tasks:
+            return self.tasks
+        steps = [step.clone() for step in self.tasks]
+        for callback in callbacks:
+            steps[-1].link(callback)
+        for errback in errbacks:
+            for step in steps:
+                step.link_error(errback)
+        return steps
+
     def __or__(self, other: Any) -> Any:
-        steps = self.tasks
+        steps = self.unchain_tasks()
         if isinstance(other, _chain):
-            return _chain(*steps, *other.tasks, app=self._app)
+            return _chain(*steps, *other.unchain_tasks(), app=self._app)
         if isinstance(other, Signature):
             return _chain(*steps, other, app=self._app)
         return NotImplemented
@@ -267,7 +282,7 @@ class _chain(Signature):
 
     # No route_name here, as in Celery (its chain, group and chord signatures differ from Signature's too).
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:  # type: ignore[override]
-        steps = [s.clone() for s in self.tasks]
+        steps = _canvas_ids.unalias([s.clone() for s in self.tasks if not _is_empty(s)])
         if not steps:
             return None
         if args or kwargs:
@@ -279,6 +294,7 @@ class _chain(Signature):
         for callback in _as_list(opts.get("link")):  # and its callback to the last one
             steps[-1].link(callback)
         app = self.app
+        _canvas_ids.thread_ids(steps)
         dispatch_workflow(NativeChain(*[_to_native(s, app) for s in steps]), cascade="fail")
         return _results_of(steps, app)
 
@@ -355,12 +371,15 @@ class group(Signature):  # noqa: N801 - Celery's name
         if options.get("link_error") is not None:
             raise TypeError("Cannot add link_error to group: do that on individual tasks or use .link_error()")
         app = self.app
-        members = [m.clone(args, kwargs) if (args or kwargs) else m for m in self.tasks]
+        members = _canvas_ids.unalias([m.clone(args, kwargs) for m in _members(self)])
         if not members:
             return app.GroupResult(str(uuid.uuid4()), [])
-        dispatch_workflow(NativeGroup(*[_to_native(m, app) for m in members]), cascade="fail")
-        return app.GroupResult(self.options.get("task_id") or str(uuid.uuid4()),
-                               [_result_of(m, app) for m in members])
+        for member in members:  # each its own workflow: a failing member does not stop its siblings
+            dispatch_workflow(_to_native(member, app), cascade="fail")
+        results = [_result_of(m, app) for m in members]
+        if len(results) == 1 and isinstance(results[0], GroupResult):
+            return results[0]  # group(a | group(b, c)): Celery hands back the inner group's result
+        return app.GroupResult(self.options.get("task_id") or str(uuid.uuid4()), results)
 
     def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         return self.app.GroupResult(str(uuid.uuid4()), [m.apply(args, kwargs) for m in self.tasks])
@@ -371,8 +390,7 @@ class chord(Signature):  # noqa: N801 - Celery's name
 
     def __init__(self, header: Any, body: Any = None, app: Any = None, **options: Any) -> None:
         lazy = header if isinstance(header, Iterator) else None  # a generator: sent as it yields
-        members = [] if lazy is not None else (
-            header.tasks if isinstance(header, group) else [maybe_signature(t, app=app) for t in header])
+        members = [] if lazy is not None else _header_members(header, app)
         super().__init__("celery.chord", (), {"header": members, "body": maybe_signature(body, app=app)},
                          options, subtask_type="chord", app=app)
         self._lazy_header = lazy
@@ -435,9 +453,10 @@ class chord(Signature):  # noqa: N801 - Celery's name
         lazy_header = getattr(self, "_lazy_header", None)
         if lazy_header is not None:
             return _apply_lazy_chord(lazy_header, body, args, kwargs, app)
-        header = [m.clone(args, kwargs) if (args or kwargs) else m for m in self.tasks]
+        header = _canvas_ids.unalias([m.clone(args, kwargs) for m in _members(self)])
+        _canvas_ids.thread_ids([group(header, app=app), body])
         native_header = NativeGroup(*[_to_native(m, app) for m in header])
-        body_steps = body.tasks if isinstance(body, _chain) else [body]
+        body_steps = [s for s in body.tasks if not _is_empty(s)] if isinstance(body, _chain) else [body]
         native_body = NativeChain(*[_to_native(s, app) for s in body_steps])
         dispatch_workflow(NativeChord(native_header, native_body), cascade="fail")
         parent = app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in header])
@@ -447,6 +466,37 @@ class chord(Signature):  # noqa: N801 - Celery's name
         header = getattr(self, "_lazy_header", None) or self.tasks
         results = [maybe_signature(m, app=self._app).apply(args, kwargs).get() for m in header]
         return self.body.apply((results,))
+
+
+def _header_members(header: Any, app: Any) -> list[Signature]:
+    """A chord's header as its list of members, as Celery reads it: a group or a chain gives its tasks,
+    any other single signature (a chord, a plain task) is the one member, a list is signatures."""
+    if isinstance(header, dict):
+        header = maybe_signature(header, app=app)
+    if isinstance(header, (group, _chain)):
+        return header.tasks
+    if isinstance(header, Signature):
+        return [header]
+    return [signature(t, app=app) if not isinstance(t, dict) else maybe_signature(t, app=app) for t in header]
+
+
+def _is_empty(sig: Any) -> bool:
+    """An empty group or chain (or a chain of only such): a step Celery skips when it sends a chain."""
+    if isinstance(sig, (group, _chain)) and not isinstance(sig, chord):
+        return all(_is_empty(t) for t in sig.tasks)
+    return False
+
+
+def _members(sig: Any) -> list[Signature]:
+    """A group's (or chord header's) tasks as Celery sends them: nested groups unrolled into it (their
+    members run in parallel with the others, their results in line), empty chains and groups left out."""
+    members: list[Signature] = []
+    for task in sig.tasks:
+        if isinstance(task, group):
+            members.extend(_members(task))
+        elif not _is_empty(task):
+            members.append(task)
+    return members
 
 
 def _apply_lazy_chord(header: Iterator[Any], body: Signature, args: Any, kwargs: Any, app: Any) -> Any:
@@ -479,9 +529,9 @@ def _to_native(sig: Signature, app: Any) -> Any:
     if isinstance(sig, _chain):
         return NativeChain(*[_to_native(s, app) for s in sig.tasks])
     if isinstance(sig, group):
-        return NativeGroup(*[_to_native(m, app) for m in sig.tasks])
+        return NativeGroup(*[_to_native(m, app) for m in _members(sig)])
     if isinstance(sig, chord):
-        return NativeChord(NativeGroup(*[_to_native(m, app) for m in sig.tasks]), _to_native(sig.body, app))
+        return NativeChord(NativeGroup(*[_to_native(m, app) for m in _members(sig)]), _to_native(sig.body, app))
     if isinstance(sig, chunks):
         return _to_native(sig.group(), app)
     return sig._native(app)
@@ -492,10 +542,10 @@ def _result_of(sig: Signature, app: Any, parent: Any = None) -> Any:
     if isinstance(sig, _chain):
         return _results_of(sig.tasks, app, parent)
     if isinstance(sig, chord):
-        header = app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in sig.tasks], parent=parent)
+        header = app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in _members(sig)], parent=parent)
         return _result_of(sig.body, app, header)
     if isinstance(sig, group):
-        return app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in sig.tasks], parent=parent)
+        return app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in _members(sig)], parent=parent)
     return app.AsyncResult(sig.id, task_name=sig.task, parent=parent)
 
 
@@ -534,8 +584,7 @@ class chain(_chain, metaclass=_AnyChain):  # noqa: N801 - Celery's name
     """
 
     def __new__(cls, *tasks: Any, **options: Any) -> Any:
-        steps = _flatten_arg(tasks)
-        built = _chain(*steps, **options)
+        built = _chain(*[s for s in _flatten_arg(tasks) if not _is_empty(s)], **options)
         first = built.tasks[0] if built.tasks else None
         if isinstance(first, group) and len(built.tasks) > 1:
             rest = built.tasks[1:]

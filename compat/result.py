@@ -327,6 +327,8 @@ class AsyncResult(ResultBase):
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             return replacement.get(timeout=left, propagate=propagate, interval=interval, callback=callback,
                                    disable_sync_subtasks=False)
+        if follow_parents and propagate and self.parent is not None and self.failed():
+            self.parent.maybe_throw()  # Celery re-checks the parents while it waits: their error wins
         value = self._final_value(propagate)
         if callback is not None:
             callback(self.id, value)

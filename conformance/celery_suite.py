@@ -1,7 +1,7 @@
 """Run Celery's own integration suite (``t/integration`` of the pinned sdist) against taskora.compat.
 
     python -m conformance.celery_suite [--files test_tasks.py,...] [--timeout 30] [--celery-version 5.7.0]
-                                       [--check-floor] [--write-floor] [--workdir DIR]
+                                       [--check-floor] [--write-floor] [--workdir DIR] [--select CLASS]
 
 Steps: get the sdist (``pip download``), extract ``t/integration``, rewrite its imports with
 ``scripts/migrate_imports.py``, start a private redis-server, and run each test file through pytest
@@ -90,8 +90,9 @@ def read_floor(path: Path | None = None) -> dict[str, int]:
         if not line.strip() or line.startswith("#"):
             continue
         name, _, count = line.strip().partition(" ")
-        if not name.endswith(".py") or not count.strip().isdigit():
-            raise ValueError(f"{path}:{number}: expected '<test file> <passed count>', got {line!r}")
+        if not name.partition("::")[0].endswith(".py") or not count.strip().isdigit():
+            raise ValueError(f"{path}:{number}: expected '<test file> <passed count>' "
+                             f"(or '<test file>::<select> <passed count>'), got {line!r}")
         floor[name] = int(count)
     return floor
 
@@ -156,7 +157,7 @@ def select_files(suite: Path, wanted: list[str] | None, skipped: dict[str, str])
 
 
 def run_file(suite: Path, name: str, redis_url: str, timeout: float, not_applicable: dict[str, str],
-             reference_python: str | None = None) -> FileResult:  # fmt: skip
+             reference_python: str | None = None, select: str | None = None) -> FileResult:  # fmt: skip
     """Run one file in its own pytest process and count its outcomes from the harness log.
 
     ``reference_python``: an interpreter with Celery installed, running the unmigrated suite with Celery's
@@ -165,7 +166,9 @@ def run_file(suite: Path, name: str, redis_url: str, timeout: float, not_applica
     log = Path(tempfile.mkstemp(prefix="conformance-", suffix=".jsonl")[1])
     deselect = [f"t/integration/{entry}" for entry in not_applicable if entry.startswith(f"{name}::")]
     plugin = ["-p", "celery.contrib.pytest"] if reference_python else []
-    command = [reference_python or sys.executable, "-m", "pytest", f"t/integration/{name}", "-q", "-p",
+    targets = [f"t/integration/{name}::{part.strip()}" for part in select.split(",")] if select else \
+        [f"t/integration/{name}"]
+    command = [reference_python or sys.executable, "-m", "pytest", *targets, "-q", "-p",
                "no:cacheprovider", *plugin, *[arg for node in deselect for arg in ("--deselect", node)]]
     started = time.monotonic()
     note, output = "", ""
@@ -270,6 +273,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--write-floor", action="store_true", help="record this run's pass counts in floor.txt")
     parser.add_argument("--workdir", type=Path, help="keep the migrated suite here (default: a temp folder)")
     parser.add_argument("--failures", action="store_true", help="list the node ids of failing tests")
+    parser.add_argument("--select", metavar="CLASS[,...]",
+                        help="run only these classes or tests of each file (e.g. --files test_canvas.py "
+                             "--select test_chain,test_group); its floor line is '<file>::<select> <passed>'")
     parser.add_argument("--reference-python", metavar="PYTHON",
                         help="run Celery's unmigrated suite with this interpreter (a venv with celery installed) "
                              "to measure Celery's own results; the floor is neither checked nor written")
@@ -303,13 +309,14 @@ def _run_all(suite: Path, wanted: list[str], args: argparse.Namespace) -> dict[s
     with RedisServer() as server:
         for name in files:
             flush(server.url)
-            results.append(run_file(suite, name, server.url, args.timeout, not_applicable, args.reference_python))
+            results.append(run_file(suite, name, server.url, args.timeout, not_applicable, args.reference_python,
+                                    args.select))
             print(f"# {name}: {results[-1].passed} passed, {results[-1].failed} failed", flush=True)
     report(results, skipped_files, time.monotonic() - started)
     if args.failures:
         for r in results:
             print("\n".join(f"FAILED {nodeid}" for nodeid in r.failures))
-    return {r.name: r.passed for r in results}
+    return {(f"{r.name}::{args.select}" if args.select else r.name): r.passed for r in results}
 
 
 def _floor_verdict(passed: dict[str, int], args: argparse.Namespace) -> int:

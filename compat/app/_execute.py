@@ -13,10 +13,12 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from taskora.errors import RetryError
+from taskora.errors import RetryError, SerializationError
+from taskora.serialization import JsonSerializer
 
 from .. import signals, states
 from .._children import store_children
+from .._result_base import ResultBase
 from .._state import get_current_task
 from ..result import CELERY_STATE_KEY, IGNORED_RESULT
 from . import _revoked_stamps
@@ -35,6 +37,8 @@ REQUEUE_DELAY = 1.0
 REDELIVERED_KEY = "redelivered"
 
 #: Job-hash fields holding JSON values (the others are plain strings).
+#: Decodes the type tags :func:`_tagged` writes.
+_TAGS = JsonSerializer()
 JSON_META = ("headers", "link", "link_error", "timelimit", "properties")
 
 
@@ -44,8 +48,22 @@ def meta_fields(values: dict[str, Any]) -> dict[str, str]:
     for key, value in values.items():
         if value is None:
             continue
-        out[f"celery.{key}"] = json.dumps(value, default=str) if key in JSON_META else str(value)
+        out[f"celery.{key}"] = json.dumps(value, default=_tagged) if key in JSON_META else str(value)
     return out
+
+
+def _tagged(value: Any) -> Any:
+    """A value JSON cannot carry (bytes, datetime...) in a callback's args: taskora's type tag, so the
+    callback gets the same value back (Celery's kombu JSON does the same); anything else as text."""
+    try:
+        return json.loads(_TAGS.dumps(value))
+    except SerializationError:
+        return str(value)
+
+
+def loads_meta(raw: str) -> Any:
+    """A JSON meta field, type tags decoded (see :func:`_tagged`)."""
+    return _TAGS.loads(raw)
 
 
 def _celery_meta(ctx: Any) -> dict[str, Any]:
@@ -55,7 +73,7 @@ def _celery_meta(ctx: Any) -> dict[str, Any]:
         raw = values.get(key)
         if raw is not None:
             try:
-                values[key] = json.loads(raw)
+                values[key] = loads_meta(raw)
             except ValueError:
                 values[key] = None
     return values
@@ -196,8 +214,9 @@ def native_outcome(app: Any, outcome: TraceOutcome, data: Any = None, ctx: Any =
     if outcome.state == states.SUCCESS:
         if task is not None and _ignores_result(task, request):
             return IGNORED_RESULT
-        _keep_beyond_job(app, task, request, outcome.retval)
-        return outcome.retval
+        value = _storable(app, outcome.retval)
+        _keep_beyond_job(app, task, request, value)
+        return value
     if outcome.state == states.IGNORED:
         return IGNORED_RESULT
     if outcome.state == states.REJECTED:
@@ -208,6 +227,15 @@ def native_outcome(app: Any, outcome: TraceOutcome, data: Any = None, ctx: Any =
         delay = retry_delay(retry, app.__taskora_app__.adapter.now_ms() / 1000)
         raise RetrySignal(exception_detail(inner), delay, _retry_data(retry, data, ctx))
     raise outcome.retval
+
+
+def _storable(app: Any, retval: Any) -> Any:
+    """A task returning a result (``AsyncResult``, ``GroupResult``) stores its ``as_tuple()``, as Celery's
+    backend does for every serializer but pickle (``result_from_tuple`` rebuilds it), as JSON lists."""
+    if isinstance(retval, ResultBase) and getattr(app.conf, "result_serializer", "json") != "pickle":
+        result: Any = retval  # AsyncResult, ResultSet, GroupResult: each has as_tuple()
+        return json.loads(json.dumps(result.as_tuple()))
+    return retval
 
 
 def _requeue(reject: Any, data: Any, ctx: Any) -> RetrySignal:

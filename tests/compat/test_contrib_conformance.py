@@ -152,3 +152,18 @@ def test_an_unknown_file_is_a_clear_error(integration):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
     assert "no such test file in t/integration: test_nope.py" in done.stderr
+
+
+def test_select_runs_only_the_named_classes_and_keys_its_floor_line(tmp_path):
+    (tmp_path / "conftest.py").write_text((ROOT / "conformance" / "suite_conftest.py").read_text())
+    (tmp_path / "pytest.ini").write_text(celery_suite.PYTEST_INI)  # Celery's lower-case test classes
+    (tmp_path / "t" / "integration").mkdir(parents=True)
+    (tmp_path / "t" / "integration" / "test_two.py").write_text(
+        "class test_a:\n    def test_one(self):\n        pass\n\n"
+        "class test_b:\n    def test_two(self):\n        pass\n    def test_three(self):\n        pass\n"
+    )
+    result = celery_suite.run_file(tmp_path, "test_two.py", "redis://127.0.0.1:1/0", 20, {}, select="test_b")
+    assert (result.passed, result.failed) == (2, 0)
+    floor = tmp_path / "floor.txt"
+    floor.write_text("test_two.py::test_b 2\n")
+    assert celery_suite.read_floor(floor) == {"test_two.py::test_b": 2}

@@ -1,0 +1,181 @@
+# ruff: noqa: F811 - the make_celery fixture is imported, then requested by name
+"""Canvas shapes from Celery's test_canvas.py that taskora.compat got wrong (issue #14), on a real worker."""
+
+from __future__ import annotations
+
+import queue
+
+import pytest
+from taskora.compat import chain, chord, group
+
+from .celery_helpers import make_celery  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.usefixtures("adapter_kind")
+
+
+@pytest.fixture
+def running(make_celery):
+    app = make_celery()
+
+    @app.task(name="cs.add")
+    def add(x, y=0):
+        return x + y
+
+    @app.task(name="cs.tsum")
+    def tsum(values):
+        return sum(values)
+
+    @app.task(name="cs.ids", bind=True)
+    def ids(self, i):
+        return [self.request.root_id, self.request.parent_id, i]
+
+    app.__taskora_app__.start(concurrency=2)
+    return app, add, tsum
+
+
+def test_a_group_of_one_chain_ending_in_a_group_returns_the_inner_group_result(running):
+    _, add, _ = running
+    result = group(add.s(1, 2) | group(add.s(1), add.s(2)))()
+    assert result.get(timeout=20) == [4, 5]
+
+
+def test_a_chord_header_may_be_a_chain_or_a_chord(running):
+    _, add, tsum = running
+    assert chord(chain([add.s(1, 1)]), tsum.s())().get(timeout=20) == 2
+    assert chord(chord([add.s(1, 1), add.s(2, 2)], tsum.s()), tsum.s())().get(timeout=20) == 6
+
+
+def test_a_chord_header_may_list_tasks_themselves(running):
+    _, add, tsum = running
+    inner = chord([tsum, tsum], tsum.s() | add.s(32))
+    assert chord([add.s(0, 1)], inner)().get(timeout=20) == 34
+
+
+def test_empty_groups_and_chains_in_a_chain_are_skipped(running):
+    _, add, tsum = running
+    assert chain(group(add.s(2, 2), add.s(4, 4)), group(), group())().get(timeout=20) == [4, 8]
+    assert chain(group(), add.s(10)).apply_async((5,)).get(timeout=20) == 15
+    assert chain(chain(), add.s(10)).apply_async((5,)).get(timeout=20) == 15
+
+
+def test_chain_steps_name_the_step_before_as_parent_and_the_first_as_root(running):
+    app, _, _ = running
+    ids = app.tasks["cs.ids"]
+    result = chain(ids.si(1), ids.si(2), group(ids.si(3), ids.si(4)), ids.si(5))()
+    first, second = result.parent.parent.parent, result.parent.parent
+    members = result.parent.results
+    assert first.get(timeout=20) == [first.id, None, 1]
+    assert second.get(timeout=20) == [first.id, first.id, 2]
+    assert [m.get(timeout=20) for m in members] == [[first.id, second.id, 3], [first.id, second.id, 4]]
+    assert result.get(timeout=20) == [first.id, members[-1].id, 5]
+
+
+def test_a_callback_with_bytes_args_gets_bytes(make_celery):
+    app = make_celery()
+    got = queue.Queue()
+
+    @app.task(name="cs.identity")
+    def identity(x):
+        return x
+
+    @app.task(name="cs.echo")
+    def echo(message):
+        got.put(message)
+
+    app.__taskora_app__.start(concurrency=2)
+    members = group(identity.si(42), identity.si(1337))
+    members.link(echo.si(b"\x00done"))
+    assert members.delay().get(timeout=20) == [42, 1337]
+    assert got.get(timeout=20) == b"\x00done"
+
+
+def test_a_task_returning_a_result_stores_its_tuple_as_lists(make_celery):
+    app = make_celery()
+
+    @app.task(name="cs.add")
+    def add(x, y=0):
+        return x + y
+
+    @app.task(name="cs.build")
+    def build():
+        return (add.s(1, 1) | group(add.s(3), add.s(4)))()
+
+    app.__taskora_app__.start(concurrency=2)
+    (group_id, _), members = build.delay().get(timeout=20)
+    assert isinstance(members, list) and [type(m) for m in members] == [list, list]
+
+
+def test_nested_groups_are_unrolled_and_empty_chains_left_out(running):
+    _, add, _ = running
+    nested = group(add.si(1, 10), group(add.si(1, 100), group(add.si(1, 1000), add.si(1, 2000))))
+    assert nested().get(timeout=20) == [11, 101, 1001, 2001]
+    result = group(chain(), add.s(1, 2), chain(), add.s(3, 4)).apply_async()
+    assert len(result.results) == 2 and result.get(timeout=20) == [3, 7]
+
+
+def test_a_signature_repeated_in_a_canvas_runs_once_per_occurrence(running):
+    _, add, tsum = running
+    inner = chord((group((add.si(1, 1),) * 3),), tsum.s())
+    assert group((inner,)).delay().get(timeout=20) == [6]
+    twice = group(add.si(2, 2), add.si(3, 3))
+    first, second = twice.delay(), twice.delay()
+    assert {r.id for r in first.results}.isdisjoint(r.id for r in second.results)
+    assert first.get(timeout=20) == second.get(timeout=20) == [4, 6]
+
+
+def test_a_chain_flattened_into_another_keeps_its_callbacks(make_celery):
+    app = make_celery()
+    got = queue.Queue()
+
+    @app.task(name="cs.concat")
+    def concat(x, y=""):
+        return x + y
+
+    @app.task(name="cs.echo")
+    def echo(message):
+        got.put(message)
+
+    app.__taskora_app__.start(concurrency=2)
+    inner = chain(concat.s("a"), concat.s("b"))
+    inner.link(echo.si("inner done"))
+    assert chain(inner, concat.s("c")).delay().get(timeout=20) == "abc"
+    assert (inner | concat.s("d")).delay().get(timeout=20) == "abd"
+    assert [got.get(timeout=20), got.get(timeout=20)] == ["inner done", "inner done"]
+
+
+def test_every_failing_group_member_runs_its_errback(make_celery):
+    app = make_celery()
+    got = queue.Queue()
+
+    @app.task(name="cs.fail")
+    def fail(i):
+        raise ValueError(f"member {i}")
+
+    @app.task(name="cs.record")
+    def record(i):
+        got.put(i)
+
+    app.__taskora_app__.start(concurrency=2)
+    members = [fail.si(i) for i in range(6)]
+    for i, member in enumerate(members):
+        member.link_error(record.si(i))
+    result = group(members)()
+    with pytest.raises(ValueError):
+        result.get(timeout=20)
+    assert sorted(got.get(timeout=20) for _ in range(6)) == list(range(6))
+
+
+def test_a_chord_whose_header_failed_raises_the_header_error_from_get(make_celery):
+    app = make_celery()
+
+    @app.task(name="cs.fail")
+    def fail():
+        raise KeyError("header member failed")
+
+    @app.task(name="cs.identity")
+    def identity(x):
+        return x
+
+    app.__taskora_app__.start(concurrency=2)
+    with pytest.raises(KeyError, match="header member failed"):
+        chord((fail.s(),), identity.s()).delay().get(timeout=20)
