@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-secret")
@@ -25,6 +27,11 @@ DATABASES = {
         "OPTIONS": {"timeout": 30},
     }
 }
+if django.VERSION >= (5, 1):
+    # A transaction that reads, then writes (mark_paid: select_for_update is a no-op on SQLite) can deadlock
+    # with another one doing the same, and SQLite then fails at once whatever the timeout. Taking the write
+    # lock when the transaction begins makes the second one wait instead.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
