@@ -5,6 +5,10 @@ stop), and the wait counts toward no timeout."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -75,12 +79,33 @@ def test_who_gets_which_budget() -> None:
     assert budget_size(celery, "asyncio", 4, 2) == 2
 
 
-def _blocking_pair(app: Taskora, **b_options: object):
-    """Task ``a`` runs until ``release``; task ``b`` records that it ran. Both with a 0.6 s stall interval."""
+@dataclass
+class OneReserved:
+    """A one-job budget held by task ``a`` (running until ``release``) while ``b``'s job ``handle`` waits for it,
+    reserved; ``ran`` lists what ``b`` ran."""
+
+    worker: Worker
+    handle: Any
+    release: threading.Event
+    ran: list[Any]
+
+
+@contextmanager
+def one_reserved(app: Taskora, b_task: dict[str, Any] | None = None, **b_dispatch: Any) -> Iterator[OneReserved]:
     started, release, ran = threading.Event(), threading.Event(), []
     a = app.task("a", lambda _: (started.set(), release.wait(20)), stall={"interval": 0.6})
-    b = app.task("b", lambda data: ran.append(data) or data, stall={"interval": 0.6}, **b_options)
-    return a, b, started, release, ran
+    b = app.task("b", lambda data: ran.append(data) or data, stall={"interval": 0.6}, **(b_task or {}))
+    worker = Worker(app, [a, b], concurrency=1, max_running=1)
+    worker.start()
+    try:
+        a.dispatch(None)
+        assert started.wait(10)
+        handle = b.dispatch("b1", **b_dispatch)
+        wait_until(lambda: _reserved_here(worker, handle.id), 10, "b1 to be reserved")
+        yield OneReserved(worker, handle, release, ran)
+    finally:
+        release.set()
+        worker.stop(timeout=10)
 
 
 def _reserved_here(worker: Worker, job_id: str) -> bool:
@@ -89,82 +114,42 @@ def _reserved_here(worker: Worker, job_id: str) -> bool:
 
 
 def test_a_reserved_job_keeps_its_lock_and_runs_once_when_the_budget_frees(app: Taskora) -> None:
-    a, b, started, release, ran = _blocking_pair(app, timeout=0.5)
-    worker = Worker(app, [a, b], concurrency=1, max_running=1)
-    worker.start()
-    try:
-        a.dispatch(None)
-        assert started.wait(10)
-        handle = b.dispatch("b1")
-        wait_until(lambda: _reserved_here(worker, handle.id), 10, "b1 to be reserved")
+    with one_reserved(app, {"timeout": 0.5}) as r:
         threading.Event().wait(1.5)  # time itself: past two lock leases and b's own timeout, waiting for the budget
-        assert ran == [] and _reserved_here(worker, handle.id)
-        release.set()
-        assert handle.result(timeout=10) == "b1"  # its 0.5 s timeout counted from its start, not its claim
-        fields = app.adapter.get_fields("b", handle.id, ["attempt", "lostCount"])
+        assert r.ran == [] and _reserved_here(r.worker, r.handle.id)
+        r.release.set()
+        assert r.handle.result(timeout=10) == "b1"  # its 0.5 s timeout counted from its start, not its claim
+        fields = app.adapter.get_fields("b", r.handle.id, ["attempt", "lostCount"])
         assert fields["attempt"] == "1" and fields["lostCount"] in (None, "0")
-    finally:
-        release.set()
-        worker.stop(timeout=10)
 
 
 def test_cancelling_a_reserved_job_cancels_it_before_it_starts(app: Taskora) -> None:
-    a, b, started, release, ran = _blocking_pair(app)
-    worker = Worker(app, [a, b], concurrency=1, max_running=1)
-    worker.start()
-    try:
-        a.dispatch(None)
-        assert started.wait(10)
-        handle = b.dispatch("b1")
-        wait_until(lambda: _reserved_here(worker, handle.id), 10, "b1 to be reserved")
-        handle.cancel(reason="revoked")
+    with one_reserved(app) as r:
+        r.handle.cancel(reason="revoked")
         with pytest.raises(CancelledError):
-            handle.result(timeout=10)  # at once: a is still running
-        assert not release.is_set() and ran == []
-    finally:
-        release.set()
-        worker.stop(timeout=10)
+            r.handle.result(timeout=10)  # at once: a is still running
+        assert not r.release.is_set() and r.ran == []
 
 
 @pytest.mark.parametrize("cold", [False, True])
 def test_a_stop_hands_a_reserved_job_back_uncharged(app: Taskora, cold: bool) -> None:
-    a, b, started, release, ran = _blocking_pair(app)
-    worker = Worker(app, [a, b], concurrency=1, max_running=1)
-    worker.start()
-    stopper = None
-    try:
-        a.dispatch(None)
-        assert started.wait(10)
-        handle = b.dispatch("b1")
-        wait_until(lambda: _reserved_here(worker, handle.id), 10, "b1 to be reserved")
-        stopper = threading.Thread(target=lambda: worker.stop(timeout=0 if cold else 10, cold=cold))
+    with one_reserved(app) as r:
+        stopper = threading.Thread(target=lambda: r.worker.stop(timeout=0 if cold else 10, cold=cold))
         stopper.start()
-        wait_until(lambda: handle.state() == "waiting", 10, "b1 to be handed back")
-        assert ran == [] and app.adapter.get_fields("b", handle.id, ["attempt"])["attempt"] == "1"
-    finally:
-        release.set()
-        if stopper is not None:
+        try:
+            wait_until(lambda: r.handle.state() == "waiting", 10, "b1 to be handed back")
+            assert r.ran == [] and app.adapter.get_fields("b", r.handle.id, ["attempt"])["attempt"] == "1"
+        finally:
+            r.release.set()
             stopper.join(10)
-        else:
-            worker.stop(timeout=10)
 
 
 def test_a_reserved_job_whose_ttl_passes_while_it_waits_expires_and_never_runs(app: Taskora) -> None:
-    a, b, started, release, ran = _blocking_pair(app)
-    worker = Worker(app, [a, b], concurrency=1, max_running=1)
-    worker.start()
-    try:
-        a.dispatch(None)
-        assert started.wait(10)
-        handle = b.dispatch("b1", ttl="300ms")
-        wait_until(lambda: _reserved_here(worker, handle.id), 10, "b1 to be reserved")
+    with one_reserved(app, ttl="300ms") as r:
         threading.Event().wait(0.5)  # time itself: past b1's ttl, still waiting for the budget
-        release.set()
-        wait_until(lambda: handle.state() == "expired", 10, "b1 to expire")
-        assert ran == []
-    finally:
-        release.set()
-        worker.stop(timeout=10)
+        r.release.set()
+        wait_until(lambda: r.handle.state() == "expired", 10, "b1 to expire")
+        assert r.ran == []
 
 
 def test_a_celery_threads_pool_resizes_its_budget_with_the_pool(app: Taskora) -> None:
