@@ -77,11 +77,16 @@ class RedisProcess:
 
 
 def children(pid: int) -> list[int]:
-    """The pids of a process's children (a prefork supervisor's pool), from /proc."""
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except (OSError, ValueError):
-        return []
+    """The pids of a process's children (a prefork supervisor's pool), from /proc. Linux lists a child under
+    the thread that forked it, and the supervisor replaces dead children from a thread of its own: every
+    thread's list is read, not only the main thread's."""
+    found: list[int] = []
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found.extend(int(p) for p in listing.read_text().split())
+        except (OSError, ValueError):  # the thread ended meanwhile
+            continue
+    return found
 
 
 @dataclass
