@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from taskora.compat.exceptions import NotRegistered
@@ -86,27 +88,31 @@ def test_a_job_of_an_unknown_task_fails_not_registered_and_sends_task_unknown(un
     assert module.known.delay().get(timeout=20) == "known"
 
 
-def test_a_task_another_live_worker_knows_is_left_to_it(unkproj, redis_url, monkeypatch):
-    module, tmp_path, worker = unkproj
+@contextmanager
+def newer_worker(unkproj, redis_url, monkeypatch) -> Iterator[CeleryWorker]:
+    """A second worker, of a newer deploy: it also has ``unkproj.newer``, which the first worker lacks."""
+    module, tmp_path, _ = unkproj
     monkeypatch.setenv("UNKPROJ_EXTRA", "1")
     newer = CeleryWorker(tmp_path, "unkproj", redis_url, f"newer{uuid.uuid4().hex[:6]}@test", "-P", "threads",
                          "-c", "1")
     try:
         newer.wait_ready(module.app)
-        results = [module.app.send_task("unkproj.newer") for _ in range(4)]
-        assert [r.get(timeout=30) for r in results] == ["newer"] * 4
-        assert not list(tmp_path.glob("unknown-*"))
+        yield newer
     finally:
         newer.stop()
 
 
+def test_a_task_another_live_worker_knows_is_left_to_it(unkproj, redis_url, monkeypatch):
+    module, tmp_path, worker = unkproj
+    with newer_worker(unkproj, redis_url, monkeypatch):
+        results = [module.app.send_task("unkproj.newer") for _ in range(4)]
+        assert [r.get(timeout=30) for r in results] == ["newer"] * 4
+        assert not list(tmp_path.glob("unknown-*"))
+
+
 def test_a_task_of_a_worker_too_busy_to_answer_control_is_left_to_it(unkproj, redis_url, monkeypatch):
     module, tmp_path, worker = unkproj
-    monkeypatch.setenv("UNKPROJ_EXTRA", "1")
-    newer = CeleryWorker(tmp_path, "unkproj", redis_url, f"newer{uuid.uuid4().hex[:6]}@test", "-P", "threads",
-                         "-c", "1")
-    try:
-        newer.wait_ready(module.app)
+    with newer_worker(unkproj, redis_url, monkeypatch) as newer:
         # Control requests are answered one at a time: behind this one, newer answers nothing for 15 s, while its
         # four jobs (2 s each, one at a time) wait through at least one of the other worker's looks (every 5 s).
         module.app.control.broadcast("busy", arguments={"seconds": 15}, destination=[newer.hostname])
@@ -115,5 +121,3 @@ def test_a_task_of_a_worker_too_busy_to_answer_control_is_left_to_it(unkproj, re
         assert [r.get(timeout=40) for r in results] == ["newer"] * 4
         assert not list(tmp_path.glob("unknown-*"))
         assert "Received unregistered task" not in worker.log()
-    finally:
-        newer.stop()
