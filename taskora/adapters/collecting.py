@@ -25,9 +25,10 @@ class CollectOps(RedisCore):
 
     def collect_buffer_keys(self, task: str) -> list[str]:
         """Every ``collect:*`` key of ``task`` (items, meta, flush-job pointer of every buffer), found by SCAN:
-        a buffer's own key is only known to its pushes, and a purge must find buffers whose timer is gone."""
+        a buffer's own key is only known to its pushes, and a purge must find buffers whose timer is gone.
+        Each key once: SCAN may return a key twice when Redis resizes its keyspace table mid-scan."""
         pattern = _glob_escape(self.keys.task_prefix(task)) + "collect:*"
-        return [_text(k) for k in self.client.scan_iter(match=pattern, count=1000)]
+        return sorted({_text(k) for k in self.client.scan_iter(match=pattern, count=1000)})
 
     def collect_buffers(self, task: str) -> list[str]:
         """The keys of ``task``'s buffers that hold items (each ``collect:<key>:items`` list), sorted."""
