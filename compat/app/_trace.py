@@ -8,6 +8,7 @@ state is written (their exceptions are logged, and re-raised in eager mode, as i
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import reprlib
@@ -46,13 +47,19 @@ class RetrySignal(RetryError):
 
 
 class ExceptionInfo:
-    """Celery's ``einfo``: the exception, its type and its formatted traceback."""
+    """Celery's ``einfo``: the exception, its type and its formatted traceback.
+
+    The text is formatted when first read: every failure and retry builds one, few hooks read it, and
+    formatting a traceback is most of the cost of a run that retries at once."""
 
     def __init__(self, exc: BaseException) -> None:
         self.exception = exc
         self.type = type(exc)
         self.tb = exc.__traceback__
-        self.traceback = "".join(tb_module.format_exception(type(exc), exc, exc.__traceback__))
+
+    @functools.cached_property
+    def traceback(self) -> str:
+        return "".join(tb_module.format_exception(self.type, self.exception, self.tb))
 
     def __str__(self) -> str:
         return self.traceback

@@ -7,7 +7,8 @@ record the failure (a job never stays active because its error could not be prin
 from __future__ import annotations
 
 import json
-import traceback
+
+from ..tracebacks import format_exception
 
 
 def error_message(error: BaseException) -> str:
@@ -45,7 +46,7 @@ def error_detail(error: BaseException) -> str:
         "module": type(error).__module__,
         "message": error_message(error),
         "args": args,
-        "traceback": "".join(traceback.format_exception(type(error), error, error.__traceback__)),
+        "traceback": format_exception(error),
     })
 
 
