@@ -10,6 +10,7 @@ import time
 from celery import Celery
 
 from .appenv import REDIS_URL, STORE_RESULTS
+from .flaky import PlannedFailure, fail_first_runs
 from .stamps import stamp
 
 app = Celery("bench", broker=REDIS_URL, backend=REDIS_URL)
@@ -29,5 +30,15 @@ app.conf.update(
 @app.task(name="bench-noop")
 def noop(data):
     started_at = time.time()
+    stamp(data, started_at)
+    return None
+
+
+# retries scenario: two immediate retries (countdown 0, no backoff), so the retry path itself is measured
+@app.task(name="bench-flaky", autoretry_for=(PlannedFailure,), max_retries=2, default_retry_delay=0,
+          retry_backoff=False, retry_jitter=False)
+def flaky(data):
+    started_at = time.time()
+    fail_first_runs(data)
     stamp(data, started_at)
     return None

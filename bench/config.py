@@ -19,6 +19,7 @@ class Sizes:
     pickups: int
     memory: int
     calibration: int
+    retries: int
     bulk_batch: int = 50
     pickup_rate: float = 200.0  # jobs per second of the paced pickup loop
     warmup: int = 20  # untimed jobs that open connections and load scripts first
@@ -27,9 +28,9 @@ class Sizes:
 
 
 QUICK = Sizes(enqueue_single=300, enqueue_bulk=1000, process=300, round_trips=50, pickups=50,
-              memory=1000, calibration=1000, timeout=60.0, load_seconds=1.0)
+              memory=1000, calibration=1000, retries=100, timeout=60.0, load_seconds=1.0)
 FULL = Sizes(enqueue_single=5000, enqueue_bulk=20000, process=5000, round_trips=500, pickups=1000,
-             memory=10000, calibration=20000)
+             memory=10000, calibration=20000, retries=2000)
 
 # table columns, in this order; celery is the baseline of the ratio columns
 LIBRARIES = ("taskora", "compat", "dramatiq", "huey", "taskiq", "rq", "arq", "celery")
@@ -48,6 +49,8 @@ PROCESS_POOLS = {
     "process_prefork2": ("prefork", 2),
 }
 LATENCY_POOL = ("threads", 10)
+# one worker process, so a job's three runs are counted in one place (bench/flaky.py)
+RETRY_POOL = ("solo", 1)
 MEMORY_POOL = ("threads", 10)
 
-SCENARIOS = ("enqueue_single", "enqueue_bulk", *PROCESS_POOLS, "latency", "latency_load", "memory")
+SCENARIOS = ("enqueue_single", "enqueue_bulk", *PROCESS_POOLS, "retries", "latency", "latency_load", "memory")

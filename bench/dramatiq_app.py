@@ -13,6 +13,7 @@ from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend
 
 from .appenv import REDIS_URL, STORE_RESULTS
+from .flaky import fail_first_runs
 from .stamps import stamp
 
 broker = RedisBroker(url=REDIS_URL)
@@ -31,5 +32,16 @@ RESULT_OPTIONS = {"store_results": True} if STORE_RESULTS else {}
 @dramatiq.actor(actor_name="bench_noop", queue_name=QUEUE, max_retries=0, **RESULT_OPTIONS)
 def noop(data):
     started_at = time.time()
+    stamp(data, started_at)
+    return None
+
+
+# retries scenario: Dramatiq retries through its delay queue with a backoff of at least min_backoff
+# (ms, with jitter); 1 ms is the shortest it takes, so the retry path itself is measured
+@dramatiq.actor(actor_name="bench_flaky", queue_name=QUEUE, max_retries=2, min_backoff=1, max_backoff=1,
+                **RESULT_OPTIONS)
+def flaky(data):
+    started_at = time.time()
+    fail_first_runs(data)
     stamp(data, started_at)
     return None

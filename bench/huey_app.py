@@ -10,6 +10,7 @@ import time
 from huey import RedisHuey
 
 from .appenv import REDIS_URL, STORE_RESULTS
+from .flaky import fail_first_runs
 from .stamps import stamp
 
 huey = RedisHuey("bench", url=REDIS_URL, results=STORE_RESULTS, store_none=STORE_RESULTS,
@@ -19,5 +20,14 @@ huey = RedisHuey("bench", url=REDIS_URL, results=STORE_RESULTS, store_none=STORE
 @huey.task(name="bench-noop")
 def noop(data):
     started_at = time.time()
+    stamp(data, started_at)
+    return None
+
+
+# retries scenario: two immediate retries (retry_delay 0 re-enqueues at once)
+@huey.task(name="bench-flaky", retries=2, retry_delay=0)
+def flaky(data):
+    started_at = time.time()
+    fail_first_runs(data)
     stamp(data, started_at)
     return None

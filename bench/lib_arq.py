@@ -31,6 +31,13 @@ class ArqDriver(AsyncDriver):
     async def adispatch(self, payload: dict):
         return await self.pool.enqueue_job("bench-noop", payload)
 
+    def dispatch_flaky(self, payload: dict):
+        """A job of the retries scenario (fails twice, then succeeds)."""
+        return self.run(self.pool.enqueue_job("bench-flaky", payload))
+
+    def verify_retries(self, handles: list, timeout: float) -> None:
+        self.verify(handles, timeout)  # one queue for both functions
+
     def can_batch(self) -> bool:
         return False
 

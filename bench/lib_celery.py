@@ -24,10 +24,18 @@ class CeleryDriver:
         module = importlib.import_module(self.app_module)
         self.app = module.app
         self.task = module.noop
+        self.flaky = module.flaky
 
     def dispatch(self, payload: dict):
         """One job the way most Celery code sends it."""
         return self.task.delay(payload)
+
+    def dispatch_flaky(self, payload: dict):
+        """A job of the retries scenario (fails twice, then succeeds)."""
+        return self.flaky.delay(payload)
+
+    def verify_retries(self, handles: list, timeout: float) -> None:
+        self.verify(handles, timeout, task=self.flaky.name)
 
     def dispatch_batch(self, payloads: list[dict]) -> list:
         """A batch through one producer (one pooled connection), with kombu's publish batch.
@@ -51,14 +59,14 @@ class CeleryDriver:
         """Block until the job's result is stored; re-raises the task's error."""
         handle.get(timeout=timeout)
 
-    def verify(self, handles: list, timeout: float) -> None:
+    def verify(self, handles: list, timeout: float, task: str = "bench-noop") -> None:
         """Every job reached SUCCESS in the result backend (results are kept for a day).
 
         With results ignored there is no state to read: the broker's queue and its unacked
         messages must be empty instead.
         """
         if self.app.conf.task_ignore_result:
-            self.verify_drained(timeout)
+            self.verify_drained(timeout, task)
             return
         deadline = time.monotonic() + timeout
         pending = list(handles)
@@ -73,7 +81,8 @@ class CeleryDriver:
                 raise TimeoutError(f"{len(pending)} jobs without a stored result after {timeout:.0f}s")
             time.sleep(0.01)
 
-    def verify_drained(self, timeout: float) -> None:
+    def verify_drained(self, timeout: float, task: str) -> None:
+        """Celery's one queue and its unacked messages empty (``task`` shares that queue)."""
         import redis
 
         client = redis.Redis.from_url(self.app.conf.broker_url)
@@ -100,10 +109,10 @@ class CompatDriver(CeleryDriver):
     name = "compat"
     app_module = "bench.compat_app"
 
-    def verify_drained(self, timeout: float) -> None:
+    def verify_drained(self, timeout: float, task: str) -> None:
         from .lib_taskora import verify_drained
 
-        verify_drained(self.app.conf.broker_url, timeout)
+        verify_drained(self.app.conf.broker_url, timeout, task)
 
     @classmethod
     def worker_argv(cls, pool: str, concurrency: int) -> list[str]:

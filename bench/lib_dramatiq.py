@@ -31,6 +31,13 @@ class DramatiqDriver:
     def dispatch(self, payload: dict):
         return self.task.send(payload)
 
+    def dispatch_flaky(self, payload: dict):
+        """A job of the retries scenario (fails twice, then succeeds)."""
+        return self.module.flaky.send(payload)
+
+    def verify_retries(self, handles: list, timeout: float) -> None:
+        self.verify(handles, timeout)  # both actors share the queue and its dead-letter set
+
     def can_batch(self) -> bool:
         return False
 

@@ -26,6 +26,13 @@ class HueyDriver:
     def dispatch(self, payload: dict):
         return self.module.noop(payload)
 
+    def dispatch_flaky(self, payload: dict):
+        """A job of the retries scenario (fails twice, then succeeds)."""
+        return self.module.flaky(payload)
+
+    def verify_retries(self, handles: list, timeout: float) -> None:
+        self.verify(handles, timeout)  # both tasks share Huey's one queue
+
     def can_batch(self) -> bool:
         return False
 

@@ -30,6 +30,16 @@ class RQDriver:
     def dispatch(self, payload: dict):
         return self.queue.enqueue(self.module.noop, payload, result_ttl=self.module.RESULT_TTL)
 
+    def dispatch_flaky(self, payload: dict):
+        """A job of the retries scenario: RQ's retry policy is given at enqueue, two retries, no interval."""
+        from rq import Retry
+
+        return self.queue.enqueue(self.module.flaky, payload, retry=Retry(max=2),
+                                  result_ttl=self.module.RESULT_TTL)
+
+    def verify_retries(self, handles: list, timeout: float) -> None:
+        self.verify(handles, timeout)  # one queue, one failed-job registry
+
     def can_batch(self) -> bool:
         return True
 

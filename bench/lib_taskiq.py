@@ -28,6 +28,13 @@ class TaskiqDriver(AsyncDriver):
     async def adispatch(self, payload: dict):
         return await self.module.noop.kiq(payload)
 
+    def dispatch_flaky(self, payload: dict):
+        """A job of the retries scenario (fails twice, then succeeds)."""
+        return self.run(self.module.flaky.kiq(payload))
+
+    def verify_retries(self, handles: list, timeout: float) -> None:
+        self.verify(handles, timeout)  # one list for both tasks
+
     def can_batch(self) -> bool:
         return False
 

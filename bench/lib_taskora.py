@@ -16,6 +16,7 @@ import redis
 from .workers import taskora_cli_argv
 
 TASK_NAME = "bench-noop"
+FLAKY_TASK_NAME = "bench-flaky"  # the retries scenario's task
 
 
 class TaskoraDriver:
@@ -28,6 +29,7 @@ class TaskoraDriver:
         module = importlib.import_module(self.app_module)
         self.app = module.app
         self.task = module.noop
+        self.flaky = module.flaky
         self.redis_url = module.REDIS_URL
 
     def dispatch(self, payload: dict):
@@ -36,6 +38,10 @@ class TaskoraDriver:
     def dispatch_batch(self, payloads: list[dict]) -> list:
         """``dispatch_many``: the whole batch in one pipeline round trip."""
         return self.task.dispatch_many(payloads)
+
+    def dispatch_flaky(self, payload: dict):
+        """A job of the retries scenario (fails twice, then succeeds)."""
+        return self.flaky.dispatch(payload)
 
     def can_batch(self) -> bool:
         return True
@@ -46,6 +52,9 @@ class TaskoraDriver:
     def verify(self, handles: list, timeout: float) -> None:
         verify_drained(self.redis_url, timeout)
 
+    def verify_retries(self, handles: list, timeout: float) -> None:
+        verify_drained(self.redis_url, timeout, FLAKY_TASK_NAME)
+
     @classmethod
     def worker_argv(cls, pool: str, concurrency: int) -> list[str]:
         return taskora_cli_argv() + ["worker", "-A", cls.app_module, "-P", pool,
@@ -55,7 +64,7 @@ class TaskoraDriver:
         self.app.close()
 
 
-def verify_drained(redis_url: str, timeout: float) -> None:
+def verify_drained(redis_url: str, timeout: float, task: str = TASK_NAME) -> None:
     """Nothing left waiting, active or delayed, and nothing failed.
 
     Read from the wire layout (wireVersion 6) rather than through the handles because taskora's
@@ -63,7 +72,7 @@ def verify_drained(redis_url: str, timeout: float) -> None:
     most handles' jobs are gone by design once the run is over. taskora's Celery front uses the
     same layout, so its driver verifies with this too when results are ignored.
     """
-    prefix = f"taskora:{{{TASK_NAME}}}"
+    prefix = f"taskora:{{{task}}}"
     client = redis.Redis.from_url(redis_url)
     deadline = time.monotonic() + timeout
     try:

@@ -23,6 +23,7 @@ METRICS = [
     ("process_c1", "jobs_per_s", "process, c=1 (solo)", "jobs/s", True),
     ("process_threads100", "jobs_per_s", "process, threads c=100", "jobs/s", True),
     ("process_prefork2", "jobs_per_s", "process, prefork c=2", "jobs/s", True),
+    ("retries", "jobs_per_s", "retries: jobs failing twice, then succeeding (c=1)", "jobs/s", True),
     ("latency", "rt_p50_ms", "round trip p50", "ms", False),
     ("latency", "rt_p95_ms", "round trip p95", "ms", False),
     ("latency", "rt_p99_ms", "round trip p99", "ms", False),

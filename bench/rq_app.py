@@ -10,6 +10,7 @@ from redis import Redis
 from rq import Queue
 
 from .appenv import REDIS_URL, STORE_RESULTS
+from .flaky import fail_first_runs
 from .stamps import stamp
 
 QUEUE = "bench"
@@ -21,5 +22,13 @@ queue = Queue(QUEUE, connection=connection)
 
 def noop(data):
     started_at = time.time()
+    stamp(data, started_at)
+    return None
+
+
+def flaky(data):
+    """The retries scenario's job; RQ takes the retry policy at enqueue (``Retry(max=2)``, no interval)."""
+    started_at = time.time()
+    fail_first_runs(data)
     stamp(data, started_at)
     return None

@@ -190,6 +190,23 @@ def process_prefork2(ctx: Context) -> dict:
     return run_process(ctx, *config.PROCESS_POOLS["process_prefork2"])
 
 
+def retries(ctx: Context) -> dict:
+    """N jobs that each fail twice and then succeed, enqueued first, then one worker process started:
+    N / (last successful end - first start). Each job succeeds exactly once (the failing runs stamp
+    nothing), and every library retries at once, with no backoff or the shortest it allows."""
+    n, driver = ctx.sizes.retries, ctx.driver
+    driver_class(ctx.lib).worker_argv(*config.RETRY_POOL)
+    handles = [driver.dispatch_flaky({"i": i}) for i in range(n)]
+    with tempfile.TemporaryDirectory(prefix="bench-stamps-") as tmp:
+        path = str(Path(tmp) / "stamps")
+        with start_worker(ctx.lib, *config.RETRY_POOL, ctx.url, path) as worker:
+            wait_for_stamps(path, n, ctx.sizes.timeout * 0.7, worker)
+            driver.verify_retries(handles, timeout=30)
+        records = stamps.read(path)
+    _check_each_once([r[0] for r in records], n)
+    return {"jobs_per_s": n / (max(r[3] for r in records) - min(r[2] for r in records))}
+
+
 def _is_timeout(exc: BaseException) -> bool:
     return "timeout" in type(exc).__name__.lower()
 
@@ -348,6 +365,7 @@ SCENARIOS = {
     "process_c1": process_c1,
     "process_threads100": process_threads100,
     "process_prefork2": process_prefork2,
+    "retries": retries,
     "latency": latency,
     "memory": memory,
     "calibration": calibration,

@@ -8,14 +8,18 @@ event loop, and its users write tasks as coroutines (settings and why: bench/REA
 
 import time
 
+from taskiq.middlewares import SimpleRetryMiddleware
 from taskiq_redis import ListQueueBroker, RedisAsyncResultBackend
 
 from .appenv import REDIS_URL, STORE_RESULTS
+from .flaky import fail_first_runs
 from .stamps import stamp
 
 QUEUE = "bench"
 
-broker = ListQueueBroker(url=REDIS_URL, queue_name=QUEUE)
+# the retries scenario's task asks for retries with its retry_on_error label; the rest never retry
+broker = ListQueueBroker(url=REDIS_URL, queue_name=QUEUE).with_middlewares(
+    SimpleRetryMiddleware(default_retry_count=3))
 if STORE_RESULTS:
     broker = broker.with_result_backend(RedisAsyncResultBackend(redis_url=REDIS_URL, result_ex_time=3600))
 
@@ -23,5 +27,15 @@ if STORE_RESULTS:
 @broker.task(task_name="bench-noop")
 async def noop(data):
     started_at = time.time()
+    stamp(data, started_at)
+    return None
+
+
+# retries scenario: SimpleRetryMiddleware sends a failed message again at once; its max_retries counts
+# failures, the last one included, so 3 means two retries
+@broker.task(task_name="bench-flaky", retry_on_error=True, max_retries=3)
+async def flaky(data):
+    started_at = time.time()
+    fail_first_runs(data)
     stamp(data, started_at)
     return None

@@ -10,6 +10,7 @@ import time
 from taskora import Taskora
 
 from .appenv import REDIS_URL, STORE_RESULTS
+from .flaky import fail_first_runs
 from .stamps import stamp
 
 app = Taskora(REDIS_URL)
@@ -18,5 +19,14 @@ app = Taskora(REDIS_URL)
 @app.task("bench-noop", keep_result=STORE_RESULTS)  # BENCH_RESULTS=stored|ignored
 def noop(data):
     started_at = time.time()
+    stamp(data, started_at)
+    return None
+
+
+# retries scenario: two immediate retries (no backoff), so the retry path itself is measured
+@app.task("bench-flaky", keep_result=STORE_RESULTS, retry={"attempts": 3, "backoff": "fixed", "delay": 0})
+def flaky(data):
+    started_at = time.time()
+    fail_first_runs(data)
     stamp(data, started_at)
     return None
