@@ -41,6 +41,13 @@ METRICS = [
     ("latency_load", "load_rt_p99_ms", "under load: round trip p99", "ms", False),
     ("memory", "waiting_bytes_per_job", "Redis memory per waiting job", "B", False),
     ("memory", "completed_bytes_per_job", "Redis memory per completed job", "B", False),
+    ("scale", "enqueue_small_per_s", "scale: enqueue, smallest backlog (1,000; --quick 200)", "jobs/s", True),
+    ("scale", "enqueue_large_per_s", "scale: enqueue, largest backlog (1,000,000; --quick 2,000)", "jobs/s", True),
+    ("scale", "enqueue_large_ratio", "scale: enqueue, largest ÷ smallest backlog", "×", True),
+    ("scale", "bytes_max", "scale: Redis memory per waiting job, most of any step", "B", False),
+    ("scale", "claim_small_per_s", "scale: claim c=1, draining the smallest backlog", "jobs/s", True),
+    ("scale", "claim_large_per_s", "scale: claim c=1, first 1,000 (100) of the largest backlog", "jobs/s", True),
+    ("scale", "claim_large_ratio", "scale: claim, largest ÷ smallest backlog", "×", True),
 ]
 CALIBRATION = [
     ("calibration", "ping_per_s", "redis-py PING, sequential", "ops/s", True),
@@ -76,6 +83,8 @@ def summarize(values: list[float]) -> dict | None:
 def _fmt(value: float, unit: str) -> str:
     if unit == "ms":
         return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+    if unit == "×":
+        return f"{value:.2f}"
     return f"{value:,.0f}"
 
 

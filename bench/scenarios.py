@@ -379,3 +379,12 @@ def _latency_load(ctx: Context) -> dict:
 
 
 SCENARIOS["latency_load"] = _latency_load
+
+
+def _scale(ctx: Context) -> dict:
+    from .scale import scale  # bench/scale.py imports this module
+
+    return scale(ctx)
+
+
+SCENARIOS["scale"] = _scale
