@@ -25,9 +25,8 @@ from taskora.errors import (
 )
 from taskora.redis import redis_adapter
 from taskora.urls import mask_url
-
-from .cli.helpers import PROJ, WorkerProcess, client_app, run_cli
-from .redis_server import RedisServer
+from tests.cli.helpers import PROJ, WorkerProcess, client_app, run_cli
+from tests.redis_server import RedisServer
 
 
 def _deeply_nested(depth: int = 100_000) -> list[Any]:

@@ -11,16 +11,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
 from taskora.adapters.keys import Keys
+from tests.paths import ROOT
+from tests.waiting import wait_until
 
-from .waiting import wait_until
-
-ROOT = Path(__file__).resolve().parent.parent
 LOCK_TTL = 2.0
 KEYS = Keys()
 

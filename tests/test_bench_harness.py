@@ -15,8 +15,7 @@ import pytest
 
 from bench import report
 from bench.__main__ import _load_args
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT as REPO
 
 
 def _results() -> dict:

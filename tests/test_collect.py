@@ -7,7 +7,6 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +17,8 @@ from taskora.adapters.base import CollectPush
 from taskora.clock import VirtualClock
 from taskora.redis import redis_adapter
 from taskora.worker.loop import Worker
-
-from .crash_worker import WorkerProcesses, batch_runs, declare_batchy
-from .waiting import wait_until
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.crash_worker import WorkerProcesses, batch_runs, declare_batchy
+from tests.waiting import wait_until
 
 
 @pytest.fixture

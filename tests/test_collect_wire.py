@@ -13,9 +13,8 @@ from taskora.clock import VirtualClock
 from taskora.memory import memory_adapter
 from taskora.redis import redis_adapter
 from taskora.worker.loop import Worker
-
-from .interop.recording import Allowed, Volatile, assert_same_state, dump, load, restore
-from .waiting import wait_until
+from tests.interop.recording import Allowed, Volatile, assert_same_state, dump, load, restore
+from tests.waiting import wait_until
 
 RECORDING = load("20-collect")
 #: What the comparison leaves out: the ``result`` field this library adds to completed events (docs/wire-format.md:

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 
 from taskora import JobFailedError, ValidationError
+from tests.paths import ROOT
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.redis_only
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "contracts"
+EXAMPLE = ROOT / "examples" / "contracts"
 INVOICE = {"order_id": "o-1", "lines": [{"sku": "pen", "qty": 2, "unit_cents": 150},
                                         {"sku": "ink", "qty": 1, "unit_cents": 400}]}
 

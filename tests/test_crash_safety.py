@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -13,12 +12,9 @@ import redis
 from taskora import JobFailedError, Taskora
 from taskora.redis import redis_adapter
 from taskora.worker.feeder import FEEDER_MIN_SLOTS
-
-from .crash_worker import WorkerProcesses
-from .redis_server import RedisServer
-from .waiting import wait_until
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.crash_worker import WorkerProcesses
+from tests.redis_server import RedisServer
+from tests.waiting import wait_until
 
 
 @pytest.fixture

@@ -20,8 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from taskora import Taskora
 from taskora.adapters.direct import DirectConnection
 from taskora.adapters.scripts import ThreadConnections
-
-from .redis_server import RedisServer, free_port
+from tests.redis_server import RedisServer, free_port
 
 
 def _pool(url: str) -> redis.ConnectionPool:

@@ -12,8 +12,7 @@ import pytest
 
 from taskora import ConfigurationError, ExpiredError, SerializationError, Taskora
 from taskora.clock import VirtualClock
-
-from .waiting import wait_until
+from tests.waiting import wait_until
 
 
 def test_dispatch_returns_a_handle_whose_result_is_the_return_value(app: Taskora) -> None:

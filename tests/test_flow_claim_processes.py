@@ -9,17 +9,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
 from taskora import Taskora
 from taskora.redis import redis_adapter
+from tests.paths import ROOT
+from tests.waiting import wait_until
 
-from .waiting import wait_until
-
-ROOT = Path(__file__).resolve().parent.parent
 TASK, TENANT = "tenant-job", "t1"
 
 

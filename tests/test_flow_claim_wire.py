@@ -17,9 +17,8 @@ import redis
 
 from taskora import Taskora
 from taskora.redis import redis_adapter
-
-from .interop.recording import Recording, comparable, dump, load, restore, stream_fields
-from .waiting import wait_until
+from tests.interop.recording import Recording, comparable, dump, load, restore, stream_fields
+from tests.waiting import wait_until
 
 #: Keys one side writes and the other does not, by design: the Python worker's liveness key, and the
 #: per-minute metrics counters (not part of this engine yet; see docs/wire-format.md).

@@ -14,8 +14,7 @@ import redis
 
 from taskora import ConfigurationError, DuplicateJobError, JobFailedError, JobNotFoundError, Taskora, ThrottledError
 from taskora.clock import VirtualClock
-
-from .waiting import wait_until
+from tests.waiting import wait_until
 
 
 def _store(app: Taskora) -> Any:

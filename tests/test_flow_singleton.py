@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from pathlib import Path
 from typing import Any
 
 from taskora import Taskora
+from tests.paths import INTEROP_FIXTURES as FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "interop"
 LOCK_MS = 30_000
 
 

@@ -21,9 +21,8 @@ import pytest
 from taskora import Taskora
 from taskora.memory import memory_adapter
 from taskora.redis import redis_adapter
-
-from .interop.recording import UUID, Recording, load
-from .interop.recording import dump as dump_keyspace
+from tests.interop.recording import UUID, Recording, load
+from tests.interop.recording import dump as dump_keyspace
 
 #: Hash fields holding ms timestamps: compared as "a number".
 TIME_FIELDS = {"ts", "processedOn", "finishedOn", "writtenAt"}

@@ -13,10 +13,10 @@ import redis
 
 from taskora import Taskora
 from taskora.redis import redis_adapter
+from tests.interop.recording import dump, load, restore
+from tests.waiting import wait_until
 
-from .interop.recording import dump, load, restore
 from .test_flow_claim_wire import NOT_COMPARED, assert_same
-from .waiting import wait_until
 
 #: The marker zset is a wake-up signal, not state: what is left in it depends on whether each slot was blocked
 #: when the worker stopped (a stopping Python worker wakes its blocked slots with ``wake:<n>`` members, which

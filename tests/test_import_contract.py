@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .import_graph import MODULES, Edge, cycles, edges_of
+from tests.import_graph import MODULES, Edge, cycles, edges_of
 
 # Leaf modules every layer may use: they import nothing of ours.
 FOUNDATION = {"taskora.errors", "taskora.clock", "taskora.ids", "taskora.urls"}

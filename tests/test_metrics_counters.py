@@ -13,8 +13,7 @@ from taskora import Taskora
 from taskora.errors import JobFailedError
 from taskora.memory import memory_adapter
 from taskora.redis import redis_adapter
-
-from .interop.recording import load
+from tests.interop.recording import load
 
 BUCKET = re.compile(r"^(?P<name>.*:metrics:(completed|failed)):(?P<bucket>\d+)$")
 DAY_MS = 86_400_000

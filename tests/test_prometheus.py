@@ -13,8 +13,7 @@ import pytest
 from taskora import Taskora
 from taskora.clock import VirtualClock
 from taskora.prometheus import registry_for, render
-
-from .waiting import wait_until
+from tests.waiting import wait_until
 
 parser = pytest.importorskip("prometheus_client.parser")
 

@@ -11,7 +11,8 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
+
 PROJECT = ROOT / "examples" / "native_pytest_project"
 
 

@@ -18,9 +18,8 @@ from taskora import ConfigurationError, Taskora
 from taskora.clock import VirtualClock
 from taskora.rate_limits import RateLimit, parse_rate_limit, rate_limit_of, set_rate_limit
 from taskora.worker.loop import Worker
-
-from .compat.celery_helpers import CeleryWorker
-from .waiting import wait_until
+from tests.compat.celery_helpers import CeleryWorker
+from tests.waiting import wait_until
 
 
 @pytest.mark.parametrize(("given", "expected"), [

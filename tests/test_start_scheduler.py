@@ -15,8 +15,7 @@ import pytest
 
 from taskora import Taskora
 from taskora.errors import ConfigurationError
-
-from .waiting import wait_until
+from tests.waiting import wait_until
 
 
 def _app_with_schedule(make_app: Callable[..., Taskora], runs: list[str], lock: threading.Lock) -> Taskora:

@@ -10,8 +10,7 @@ import pytest
 
 from taskora.worker.loop import Worker
 from taskora.worker.terminate import Terminated, signal_number
-
-from .waiting import wait_until
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("adapter_kind")
 

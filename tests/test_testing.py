@@ -16,8 +16,7 @@ from taskora import Taskora, chain
 from taskora.clock import TimedWork, register_timed_work, unregister_timed_work
 from taskora.errors import ConfigurationError, TaskoraError
 from taskora.testing import TestRunner, WorkflowStep, create_test_runner
-
-from .waiting import wait_until
+from tests.waiting import wait_until
 
 T0 = 1_700_000_000_000
 MINUTE = 60_000

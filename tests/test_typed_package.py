@@ -12,7 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
+
 SOURCES = ("setup.py", "setup.cfg", "pyproject.toml", "README.md", "LICENSE", "taskora", "compat", "lua")
 
 USER_FILE = '''\

@@ -14,8 +14,7 @@ import pytest
 import taskora.adapters.versions as version_reads
 import taskora.version_handoff as version_handoff
 from taskora import ConfigurationError, JobFailedError, Taskora, into
-
-from .waiting import wait_until
+from tests.waiting import wait_until
 
 
 class MailV3(pydantic.BaseModel):

@@ -2,7 +2,7 @@
 recovers the stalled node (stall interval 0.5 s) and the workflow completes, running each finished
 node once. Real redis-server, real ``python -m taskora worker`` subprocesses.
 
-The module doubles as the workers' app: ``-A tests.test_workflow_crash:crash_app``.
+The module doubles as the workers' app: ``-A <this module>:crash_app``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import redis
 
 from taskora import Taskora
 from taskora.workflow import chain
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 STALL = {"interval": 0.5, "max_count": 1}
 URL_ENV = "TASKORA_WF_CRASH_URL"
 
@@ -52,7 +52,7 @@ def crash_app() -> Taskora:
 def start_worker(url: str, log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen([sys.executable, "-m", "taskora", "worker", "-A",
-                                 "tests.test_workflow_crash:crash_app", "-P", "threads", "-c", "2"], cwd=ROOT,
+                                 f"{__name__}:crash_app", "-P", "threads", "-c", "2"], cwd=ROOT,
                                 stdout=out, stderr=subprocess.STDOUT, env={**os.environ, URL_ENV: url},
                                 start_new_session=True)  # fmt: skip
 

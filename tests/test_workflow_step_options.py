@@ -12,8 +12,7 @@ import pytest
 from taskora import ConfigurationError, JobFailedError, Taskora, chain, group
 from taskora.adapters.base import FlowRequest
 from taskora.workflow.step_options import Step, enqueue_steps
-
-from .waiting import wait_until
+from tests.waiting import wait_until
 
 
 def claim(app: Taskora, task: str) -> Any:
