@@ -1,7 +1,7 @@
 """The wire format is pinned: every key builder, every engine script's SHA-256, and the version
 constants. A failure here means the layout TypeScript taskora (and older Python workers) share
 with us changed: bump WIRE_VERSION (and MIN_COMPAT if old readers would misread), then refresh
-the snapshot with ``python -m tests.test_wire_format --update``."""
+the snapshot with ``python -m tests.adapters.test_wire_format --update``."""
 
 from __future__ import annotations
 

@@ -97,7 +97,7 @@ def test_concurrency_key_and_ttl_work_in_dispatch_many(app: Taskora) -> None:
 
 
 def test_a_batch_writes_the_job_and_key_a_single_deduplicate_dispatch_writes(app: Taskora) -> None:
-    """Single dispatch is checked against TypeScript's recording (tests/test_flow_wire.py); a batch item must
+    """Single dispatch is checked against TypeScript's recording (tests/flow/test_flow_wire.py); a batch item must
     leave the same keys, fields and events, so a TypeScript worker releases its key the same way."""
     app.task("one", lambda d: d).dispatch({"v": 1}, deduplicate={"key": "d1"}, job_id="j1")
     app.task("many", lambda d: d).dispatch_many([({"v": 1}, {"deduplicate": {"key": "d1"}, "job_id": "j1"})])

@@ -22,8 +22,9 @@ from tests.waiting import wait_until
 
 #: Keys one side writes and the other does not, by design: the Python worker's liveness key, and the
 #: per-minute metrics counters (not part of this engine yet; see docs/wire-format.md).
-#: Not compared: our liveness keys, the metrics counters (checked by tests/test_metrics_counters.py), and the
-#: wake-up marker, whose members at a mid-run snapshot depend on when each idle slot last woke.
+#: Not compared: our liveness keys, the metrics counters (checked by
+#: tests/observability/test_metrics_counters.py), and the wake-up marker, whose members at a mid-run
+#: snapshot depend on when each idle slot last woke.
 NOT_COMPARED = (":alive:", ":metrics:", ":marker")
 
 

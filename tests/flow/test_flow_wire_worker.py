@@ -1,7 +1,7 @@
 """The TypeScript recordings of debounce (16) and throttle (17), worker side: the keyspace a TypeScript
 producer left ('dispatched' snapshot) is run by a Python worker, which must leave Redis as the TypeScript
 worker did ('after'), ignoring what the recordings mark volatile. (Recordings 18 and 19 are run worker side
-by tests/test_flow_wire.py and tests/test_flow_claim_wire.py.)"""
+by tests/flow/test_flow_wire.py and tests/flow/test_flow_claim_wire.py.)"""
 
 from __future__ import annotations
 
