@@ -17,7 +17,7 @@ import logging
 import time
 from typing import Any
 
-from taskora.worker.control import REPLY_TTL_S, ControlServer
+from taskora.worker.control import REPLY_TTL_S, ControlListener
 
 from .utils.nodenames import default_nodename, host_format
 
@@ -45,7 +45,7 @@ class BeatPidbox:
         self.app = service.app
         self.hostname = beat_nodename(service.hostname)
         self.thread: Any = None
-        self._server: _BeatControlServer | None = None
+        self._server: _BeatListener | None = None
 
     @property
     def max_tick_age(self) -> float:
@@ -70,7 +70,7 @@ class BeatPidbox:
     def start(self) -> None:
         if self._server is not None:
             return
-        self._server = _BeatControlServer(self)
+        self._server = _BeatListener(self)
         self._server.start()
         self.thread = self._server._thread
 
@@ -81,11 +81,11 @@ class BeatPidbox:
         self.thread = None
 
 
-class _BeatControlServer(ControlServer):
+class _BeatListener(ControlListener):
     """The control-channel listener, answering ``ping`` addressed to beat while it keeps ticking."""
 
     def __init__(self, pidbox: BeatPidbox) -> None:
-        super().__init__(pidbox.app.__taskora_app__, handler=None)  # type: ignore[arg-type]  # answers itself
+        super().__init__(pidbox.app.__taskora_app__)
         self.pidbox = pidbox
 
     def _answer(self, raw: Any) -> None:

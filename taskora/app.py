@@ -25,6 +25,7 @@ from .serialization import Serializer, get_serializer
 from .stream import EventStream
 from .task import Task
 from .urls import mask_url
+from .workflow.runtime import WorkflowRuntime
 
 log = logging.getLogger("taskora.app")
 
@@ -87,6 +88,8 @@ class Taskora:
         self.validate_on_dispatch = bool(validate_on_dispatch)
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.events = Emitter(APP_EVENTS, "app")
+        #: The workflow entry points a signature's ``dispatch()`` and a handle's ``cancel()`` call.
+        self.workflows = WorkflowRuntime(self)
         self.middleware: list[Middleware] = []
         self._stream: EventStream | None = None
         self._stream_lock = threading.Lock()

@@ -4,6 +4,7 @@ behaviour test on both the Redis and the in-memory engine."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +21,15 @@ from .redis_server import RedisServer
 #: elsewhere that parameter is deselected. Why the rest is left out, module by module, is in
 #: docs/guide/connecting.md ("What the test suite runs on a cluster"): mostly time (the suite's budget
 #: for the cluster is ~2 minutes) and tests of single-Redis mechanics (direct connections, fused calls).
-CLUSTER_SUITE = {"test_worker_behaviour.py", "test_dispatch.py", "test_workflow.py", "test_scheduler.py",
-                 "test_retry.py", "test_adapters.py", "test_wait_then_claim.py", "test_topology.py"}
+#: Paths are relative to tests/; a path naming no file fails the session at once (a moved module would
+#: otherwise silently stop running on the cluster).
+CLUSTER_SUITE = {"worker/test_worker_behaviour.py", "api/test_dispatch.py", "workflow/test_workflow.py",
+                 "scheduler/test_scheduler.py", "api/test_retry.py", "adapters/test_adapters.py",
+                 "adapters/test_wait_then_claim.py", "adapters/test_topology.py"}
+TESTS = Path(__file__).resolve().parent
+_missing = sorted(path for path in CLUSTER_SUITE if not (TESTS / path).is_file())
+if _missing:
+    raise pytest.UsageError(f"CLUSTER_SUITE in tests/conftest.py names no test module at {', '.join(_missing)}")
 
 
 @pytest.fixture(scope="session")
@@ -65,13 +73,19 @@ def adapter_kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+def _under_tests(path: Path) -> str:
+    """``path`` relative to tests/, as CLUSTER_SUITE names modules (``api/test_dispatch.py``)."""
+    resolved = path.resolve()
+    return resolved.relative_to(TESTS).as_posix() if resolved.is_relative_to(TESTS) else resolved.name
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run the "cluster" parameter only in CLUSTER_SUITE modules, and not on tests marked ``no_cluster``."""
     keep, drop = [], []
     for item in items:
         params = getattr(item, "callspec", None)
         on_cluster = params is not None and params.params.get("adapter_kind") == "cluster"
-        excluded = item.path.name not in CLUSTER_SUITE or item.get_closest_marker("no_cluster") is not None
+        excluded = _under_tests(item.path) not in CLUSTER_SUITE or item.get_closest_marker("no_cluster") is not None
         (drop if on_cluster and excluded else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

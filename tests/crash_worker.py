@@ -1,6 +1,6 @@
 """Worker processes for the crash tests: ``python -m tests.crash_worker URL MODE [CONCURRENCY] [TASK]``.
 
-TASK ``crashy`` (the default; tests/test_crash_safety.py) is a plain task; ``batchy`` (tests/test_collect.py)
+TASK ``crashy`` (the default; tests/faults/test_crash_safety.py) is a plain task; ``batchy`` (tests/api/test_collect.py)
 collects under key ``k`` (max_size 5, delay 1 s). CONCURRENCY is the task's slots in the process (1 by default).
 MODE ``hang``: the handler records its run and then blocks (so the test can kill the process mid-job); MODE
 ``quick``: it records its run and returns. Runs are recorded in Redis (``runs:<job id>``), so the test sees every

@@ -5,7 +5,7 @@ source with ``ast`` (nothing is imported), each edge tagged with where the impor
 * ``function``: inside a function, run at its first call (often a cycle hidden from the import system);
 * ``type_checking``: under ``if TYPE_CHECKING:``, never run.
 
-Used by tests/test_import_contract.py (the layer rules, no module-level cycle). ``python -m tests.import_graph``
+Used by tests/package/test_import_contract.py (the layer rules, no module-level cycle). ``python -m tests.import_graph``
 prints the edge counts and the strongly connected components (SCCs: groups of modules that import each other,
 directly or around a loop) for each kind of edge taken in turn.
 """

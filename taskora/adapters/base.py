@@ -3,7 +3,7 @@
 ``Adapter`` is a ``typing.Protocol`` (one protocol per concern, combined) derived from what the app, the
 worker, the scheduler, the inspectors, workflows and the Celery front actually call. Code above ``adapters/``
 types against it and never reaches into a concrete adapter's connection or scripts
-(tests/test_import_contract.py checks that), so a store is one class that satisfies this protocol: today
+(tests/package/test_import_contract.py checks that), so a store is one class that satisfies this protocol: today
 ``RedisAdapter`` (and the in-memory engine built on it).
 """
 

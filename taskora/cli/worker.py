@@ -17,6 +17,7 @@ from ..worker.control import ControlHandler, ControlServer
 from ..worker.live_ops import LiveOps
 from ..worker.pool_choice import make_pool
 from ..worker.pools import POOL_NAMES, Pool, StopSignals, WorkerSettings, serve
+from ..worker.served import ServedTasks, on_tasks_changed
 from ..worker.unknown import UnknownTasks
 from ._app import LoadedApp, app_option, process_options, resolve
 from ._celery_options import log_ignored, parse_autoscale, split_modules, worker_celery_options
@@ -153,8 +154,10 @@ def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
     handler = ControlHandler(app, [t.name for t in s.tasks], s.hostname, pool=s.pool, concurrency=s.concurrency,
                              active=pool.active, stats=lambda: _stats(pool, autoscaler),
                              request_stop=signals.request_stop)
-    handler.ops = LiveOps(pool, autoscaler=autoscaler, on_tasks=lambda names: setattr(handler, "task_names", names),
+    served = ServedTasks(app.adapter, lambda: handler.task_names)
+    handler.ops = LiveOps(pool, autoscaler=autoscaler, on_tasks=on_tasks_changed(handler, served),
                           prepare_queue=getattr(loaded.source, "select_queues", None))  # Celery: per-queue twins
+    served.start()
     control = ControlServer(app, handler)
     control.start()
     unknown = UnknownTasks(app, lambda: list(s.extra["queues"]), s.hostname)
@@ -173,6 +176,7 @@ def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
             autoscaler.stop()
         unknown.stop()
         control.stop()
+        served.stop()
         app.events.emit("worker:shutdown", {"hostname": s.hostname, "pool": s.pool})
     log.info("%s stopped.", s.hostname)
     sys.stdout.flush()

@@ -5,8 +5,10 @@ each worker that is addressed pushes ``{"hostname": ..., "reply": ...}`` to the 
 (which expires on its own). The caller knows how many workers heard the request from PUBLISH's
 return value, so it stops as soon as they have all answered, or at the timeout.
 
-A worker that listens also keeps the task names it serves in Redis (served.py), so that whether a live worker
-knows a task name is read, not asked: a worker busy answering a slow request would not answer in time.
+The listener only answers. A worker that answers ``registered`` also keeps those task names in Redis (served.py,
+started beside this server by the worker), so that whether a live worker knows a task name is read, not asked: a
+worker busy answering a slow request would not answer in time. Beat's node (compat/_beat_pidbox.py) listens here
+too and serves no task.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from ..adapters.base import CONNECTION_ERRORS
 from .live_ops import LIVE_COMMANDS
 from .reconnect import OUTAGE, address_of
-from .served import ServedTasks
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -113,20 +114,16 @@ class ControlHandler:
                 **self._stats()}
 
 
-class ControlServer:
-    """A daemon thread subscribed to the control channel, answering through a ControlHandler; while it runs, the
-    handler's task names (``registered``, changed by ``add_consumer``/``cancel_consumer``) are kept in Redis."""
+class ControlListener:
+    """A daemon thread subscribed to the control channel, resubscribing after an outage; ``_answer`` gets each
+    request (a subclass says how: ControlServer through a worker's ControlHandler, beat's node by itself)."""
 
-    def __init__(self, app: Taskora, handler: ControlHandler) -> None:
+    def __init__(self, app: Taskora) -> None:
         self.app = app
-        self.handler = handler
-        self.served = ServedTasks(app.adapter, lambda: self.handler.task_names)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self.handler is not None:  # a listener answering by itself (the Celery front's beat) serves no tasks
-            self.served.start()
         self._thread = threading.Thread(target=self._run, name="taskora-control", daemon=True)
         self._thread.start()
 
@@ -134,7 +131,6 @@ class ControlServer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(2.0)
-        self.served.stop()
 
     def _run(self) -> None:
         channel = self.app.adapter.keys.control_channel
@@ -155,15 +151,23 @@ class ControlServer:
                     _close_quietly(pubsub)
 
     def _answer(self, raw: Any) -> None:
+        raise NotImplementedError  # each listener answers in its own way
+
+
+class ControlServer(ControlListener):
+    """A worker's control listener: each request addressed to it is answered by its ControlHandler."""
+
+    def __init__(self, app: Taskora, handler: ControlHandler) -> None:
+        super().__init__(app)
+        self.handler = handler
+
+    def _answer(self, raw: Any) -> None:
         try:
             request = json.loads(raw)
             destination = request.get("destination")
             if destination and self.handler.hostname not in destination:
                 return
-            served_before = list(self.handler.task_names)
             reply = self.handler.handle(request["command"], request.get("args") or {})
-            if self.handler.task_names != served_before:  # add_consumer, cancel_consumer: say so now, not at the beat
-                self.served.refresh()
         except Exception as exc:  # a bad request must not kill the control thread
             log.exception("control request %r failed", raw)
             reply, request = {"error": f"{type(exc).__name__}: {exc}"}, _maybe_json(raw)

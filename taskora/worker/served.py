@@ -3,10 +3,11 @@ worker can tell a task name some live worker knows from one nobody knows (worker
 
 Asking (a ``registered`` broadcast with a timeout) confused "no worker knows it" with "a worker that knows it did
 not answer in time" (a worker busy with a slow control command, a slow link), and a job of a known task was then
-failed as unknown: lost. Instead every worker that answers control requests (its ControlServer: each ``taskora
-worker``, the Celery front's embedded test worker) writes the names it answers ``registered`` with, for
-``SERVED_TTL_S``, refreshed every ``liveness.BEAT_EVERY_S`` (adapters/worker_registry.py) and at once when
-``add_consumer``/``cancel_consumer`` change them. The lifetime is longer than the liveness key's on purpose:
+failed as unknown: lost. Instead every worker that answers control requests with a ControlHandler (each ``taskora
+worker``, the Celery front's embedded test worker) starts a ServedTasks beside its ControlServer, which writes the
+names the handler answers ``registered`` with, for ``SERVED_TTL_S``, refreshed every ``liveness.BEAT_EVERY_S``
+(adapters/worker_registry.py) and at once when ``add_consumer``/``cancel_consumer`` change them
+(``on_tasks_changed``). The lifetime is longer than the liveness key's on purpose:
 failing a job is final, while a gone worker's names staying known a few seconds more only delays failing the
 jobs of a name nobody serves.
 """
@@ -23,6 +24,7 @@ from .threads import Periodic
 
 if TYPE_CHECKING:
     from ..adapters.base import Adapter
+    from .control import ControlHandler
 
 log = logging.getLogger("taskora.worker")
 
@@ -68,3 +70,15 @@ class ServedTasks:
             self.adapter.withdraw_served(self.worker_id)
         except CONNECTION_ERRORS as exc:  # they lapse on their own
             log.debug("removing this worker's task names failed: %s", exc)
+
+
+def on_tasks_changed(handler: ControlHandler, served: ServedTasks) -> Callable[[list[str]], None]:
+    """What a worker's live operations call (LiveOps ``on_tasks``) when ``add_consumer``/``cancel_consumer`` change
+    its tasks: the handler answers ``registered`` with the new names, and they are written now, before the command
+    replies, not at the next beat (a job of an added task must not be judged unknown in between)."""
+
+    def changed(names: list[str]) -> None:
+        handler.task_names = names
+        served.refresh()
+
+    return changed

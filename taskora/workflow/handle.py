@@ -161,9 +161,7 @@ class WorkflowHandle:
 
     def cancel(self, reason: str | None = None) -> bool:
         """Cancel every pending and active node; returns False when the workflow had already ended."""
-        from .hooks import end_workflow
-
-        return end_workflow(self.app, self.id, "cancelled", error=reason or "workflow cancelled")
+        return self.app.workflows.end(self.id, "cancelled", error=reason or "workflow cancelled")
 
     # -- asyncio twins ----------------------------------------------------------------------------
     async def aresult(self, timeout: float | None = None) -> Any:

@@ -24,6 +24,7 @@ from .step_options import STEP_CLAIM_OPTIONS, refuse_flow_options, step_dedup
 if TYPE_CHECKING:
     from ..task import Task
     from .handle import WorkflowHandle
+    from .runtime import WorkflowRuntime
 
 #: Node modes understood by the engine (see the module docstring).
 MODES = frozenset({"bound", "pipe", "prepend"})
@@ -51,9 +52,8 @@ class Composable:
             ttl: the whole workflow is cancelled if not finished within it (seconds, "5m", timedelta).
             name: a label shown by the inspector.
         """
-        from .dispatch import dispatch_workflow
-
-        return dispatch_workflow(self, ttl=ttl, name=name)
+        runtime: WorkflowRuntime = self.app().workflows  # the app's engine entry points (runtime.py)
+        return runtime.dispatch(self, ttl=ttl, name=name)
 
     def app(self) -> Any:
         """The app of the first task in this composition (where the workflow is stored)."""

@@ -109,8 +109,6 @@ def enqueue_steps(app: Taskora, wf_id: str, steps: Sequence[Step]) -> None:
 
 def _fail_duplicate(app: Taskora, store: WorkflowStore, wf_id: str, step: Step, holder: str) -> None:
     """Finish the step's own job as failed (so its handle resolves), then end the workflow failed at ``step``."""
-    from .hooks import end_workflow
-
     assert step.dedup is not None
     message = f"duplicate job: job {holder} holds deduplicate key {step.dedup.key!r}"
     detail = json.dumps({"type": "DuplicateJobError", "module": "taskora.errors", "message": message,
@@ -118,4 +116,4 @@ def _fail_duplicate(app: Taskora, store: WorkflowStore, wf_id: str, step: Step, 
     node = OpenNode(step.index, step.request.task, step.request.id, "pending")
     fields = {k: v for k, v in step.request.fields.items() if k not in ("_wf", "_wfNode")}
     store.settle(wf_id, [(node, "failed", message, detail)], {step.index: fields})  # first: a waiter sees both
-    end_workflow(app, wf_id, "failed", node=step.index, error=message, detail=detail)
+    app.workflows.end(wf_id, "failed", node=step.index, error=message, detail=detail)

@@ -12,7 +12,7 @@ from taskora import Taskora
 from taskora.adapters.base import CONNECTION_ERRORS
 from taskora.redis import redis_adapter
 from taskora.worker.control import ControlHandler, ControlServer
-from taskora.worker.served import ServedTasks
+from taskora.worker.served import ServedTasks, on_tasks_changed
 from taskora.worker.unknown import UnknownTasks
 
 from ..redis_server import RedisServer
@@ -79,20 +79,40 @@ def test_the_registry_works_on_a_redis_cluster(cluster_url):
 
 def test_a_control_command_that_changes_the_names_writes_them_before_it_replies(app):
     handler = ControlHandler(app, ["a"], "here@test", pool="threads", concurrency=1, active=list, stats=dict)
+    served = ServedTasks(app.adapter, lambda: handler.task_names)  # not started: no beat, only what changes write
+    on_tasks = on_tasks_changed(handler, served)
 
-    class AddsB:  # what LiveOps.add_consumer does to the handler's names (tests/cli/test_live_worker_ops.py)
+    class AddsB:  # what LiveOps.add_consumer does: tells on_tasks the new names, then replies
         def handle(self, command: str, args: dict) -> dict:
-            handler.task_names = ["a", "b"]
+            on_tasks(["a", "b"])
+            assert app.adapter.served_by_live_workers() == {"a", "b"}  # written before the reply below
             return {"ok": "add consumer b"}
 
     handler.ops = AddsB()
-    server = ControlServer(app, handler)  # not started: no beat, only what answering a request writes
-    server.served.refresh()
+    served.refresh()
     assert app.adapter.served_by_live_workers() == {"a"}
-    server._answer(json.dumps({"id": "r1", "command": "add_consumer", "args": {"queue": "b"}}))
+    ControlServer(app, handler)._answer(json.dumps({"id": "r1", "command": "add_consumer", "args": {"queue": "b"}}))
     assert app.adapter.served_by_live_workers() == {"a", "b"}
-    server.served.stop()
+    assert handler.cmd_registered() == ["a", "b"]
+    served.stop()
     assert app.adapter.served_by_live_workers() == set()
+
+
+def test_the_control_listener_only_answers_the_worker_writes_the_names(app):
+    """A ControlServer alone writes no names (beat's node listens too and serves no task); the worker's ServedTasks
+    does, and the listener answers ``registered`` meanwhile."""
+    handler = ControlHandler(app, ["a"], "here@test", pool="threads", concurrency=1, active=list, stats=dict)
+    server = ControlServer(app, handler)
+    server.start()
+    try:
+        wait_until(lambda: "here@test" in app.broadcast("ping", timeout=0.2), what="the listener to answer")
+        assert app.adapter.served_by_live_workers() == set()
+        served = ServedTasks(app.adapter, lambda: handler.task_names)
+        served.start()
+        assert app.adapter.served_by_live_workers() == {"a"}
+        served.stop()
+    finally:
+        server.stop()
 
 
 def test_after_redis_was_unreachable_the_look_waits_until_other_workers_could_write_again() -> None:

@@ -23,6 +23,7 @@ from taskora.errors import TaskoraError
 from taskora.worker.control import ControlHandler, ControlServer
 from taskora.worker.pool_choice import make_pool
 from taskora.worker.pools import POOL_NAMES, Pool, WorkerSettings
+from taskora.worker.served import ServedTasks
 
 from ..._result_base import _set_task_join_will_block
 from ...signals import Signal
@@ -70,6 +71,7 @@ class TestWorkController:
                        "max_tasks_per_child": max_tasks_per_child}
         self.pool: Pool | None = None
         self._control: ControlServer | None = None
+        self._served: ServedTasks | None = None
 
     def start(self) -> None:
         """Start the pool and the control server (returns at once; see :meth:`ensure_started`)."""
@@ -83,6 +85,8 @@ class TestWorkController:
         self.pool.start()
         handler = ControlHandler(native, [t.name for t in settings.tasks], self.hostname, pool=settings.pool,
                                  concurrency=settings.concurrency, active=self.pool.active, stats=self.pool.stats)
+        self._served = ServedTasks(native.adapter, lambda: handler.task_names)
+        self._served.start()
         self._control = ControlServer(native, handler)
         self._control.start()
 
@@ -120,6 +124,9 @@ class TestWorkController:
             if self._control is not None:
                 self._control.stop()
                 self._control = None
+            if self._served is not None:
+                self._served.stop()
+                self._served = None
 
     def reload(self, modules: Iterable[str] | None = None, reload: bool = False, reloader: Any = None) -> None:
         """Restart the pool so that tasks registered since the start are consumed too."""

@@ -1,0 +1,108 @@
+"""The benchmark harness's own logic (bench/): tables, ratio columns, latency-under-load rate, charts.
+
+No timing here: these check what the harness computes and prints from measured numbers, so that a
+table cannot silently compare against the wrong peer or hide why a cell is empty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import report
+from bench.__main__ import _load_args
+from tests.paths import ROOT as REPO
+
+
+def _results() -> dict:
+    return {
+        "taskora": {"enqueue_bulk": [{"jobs_per_s": 3000.0}], "latency": [{"rt_p50_ms": 0.5}]},
+        "huey": {"enqueue_bulk": [{"unsupported": "no bulk enqueue"}], "latency": [{"rt_p50_ms": 0.4}]},
+        "rq": {"enqueue_bulk": [{"jobs_per_s": 2000.0}], "latency": [{"rt_p50_ms": "results ignored"}]},
+        "celery": {"enqueue_bulk": [{"jobs_per_s": 1000.0}], "latency": [{"rt_p50_ms": 4.0}]},
+    }
+
+
+def _row(text: str, label: str) -> list[str]:
+    line = next(ln for ln in text.splitlines() if ln.startswith(f"| {label} |"))
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def test_table_divides_taskora_by_the_best_peer_of_each_row() -> None:
+    text = report.table(_results(), {}, ["taskora", "huey", "rq", "celery"], 1,
+                        ["enqueue_bulk", "latency"], "stored")
+    head = _row(text, "scenario")
+    bulk = dict(zip(head, _row(text, "enqueue, bulk (batches of 50)"), strict=True))
+    assert bulk["taskora ÷ best peer"] == "1.50×"  # rq's 2,000 is the best peer for jobs/s
+    assert bulk["taskora ÷ celery"] == "3.00×"
+    rt = dict(zip(head, _row(text, "round trip p50"), strict=True))
+    assert rt["taskora ÷ best peer"] == "1.25×"  # huey's 0.4 ms is the best (lowest) peer
+
+
+def test_a_cell_without_a_number_says_why() -> None:
+    text = report.table(_results(), {}, ["taskora", "huey", "rq", "celery"], 1,
+                        ["enqueue_bulk", "latency"], "stored")
+    head = _row(text, "scenario")
+    assert dict(zip(head, _row(text, "enqueue, bulk (batches of 50)"), strict=True))["huey"] == "*no bulk enqueue*"
+    assert dict(zip(head, _row(text, "round trip p50"), strict=True))["rq"] == "*results ignored*"
+
+
+def test_a_failed_cell_says_error_not_a_reason() -> None:
+    results = {"taskora": {}, "celery": {"enqueue_bulk": [{"jobs_per_s": 1.0}]}}
+    text = report.table(results, {"taskora/enqueue_bulk/stored": ["run 1: boom"]}, ["taskora", "celery"], 1,
+                        ["enqueue_bulk"], "stored")
+    assert _row(text, "enqueue, bulk (batches of 50)")[2] == "error"
+
+
+def test_load_rate_is_half_the_lower_of_enqueue_and_the_best_pool() -> None:
+    args = argparse.Namespace(load_seconds=None)
+    so_far = {"enqueue_single": [{"jobs_per_s": 9000.0}], "process_c1": [{"jobs_per_s": 1000.0}],
+              "process_prefork2": [{"jobs_per_s": 3000.0}], "process_threads100": [{"unsupported": "x"}]}
+    assert _load_args(args, so_far) == ["--rate", "1500.0", "--pool", "prefork:2"]
+    so_far["enqueue_single"] = [{"jobs_per_s": 2000.0}]  # one producer is the limit now
+    assert _load_args(args, so_far)[:2] == ["--rate", "1000.0"]
+
+
+def test_load_without_measurements_lets_the_scenario_measure() -> None:
+    args = argparse.Namespace(load_seconds=5.0)
+    assert _load_args(args, {"enqueue_single": [{"jobs_per_s": 10.0}]}) == ["--load-seconds", "5.0"]
+
+
+def test_charts_are_svg_files_next_to_the_table(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from bench import charts
+
+    doc = {"mode": "quick", "runs": 1, "date": "today", "libs": ["taskora", "huey", "rq", "celery"],
+           "scenarios": ["enqueue_bulk", "latency", "memory"], "result_modes": ["stored"],
+           "results": {"stored": _results()}}
+    written = charts.write_all(doc, tmp_path / "latest")
+    assert [p.name for p in written] == ["latest-stored-enqueue_bulk.svg", "latest-stored-latency.svg"]
+    assert written[0].read_text().lstrip().startswith("<?xml")
+
+
+def test_bad_results_mode_is_refused_by_name() -> None:
+    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--results", "stored,kept"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "kept" in done.stderr
+
+
+def test_an_app_refuses_an_unknown_results_mode() -> None:
+    code = "import bench.appenv"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "BENCH_RESULTS": "maybe"})
+    assert done.returncode == 1
+    assert "BENCH_RESULTS='maybe'" in done.stderr
+
+
+def test_no_ratio_against_a_negative_memory_delta() -> None:
+    results = {"taskora": {"memory": [{"completed_bytes_per_job": 160.0}]},
+               "huey": {"memory": [{"completed_bytes_per_job": -14.0}]},
+               "celery": {"memory": [{"completed_bytes_per_job": 400.0}]}}
+    text = report.table(results, {}, ["taskora", "huey", "celery"], 1, ["memory"], "stored")
+    row = dict(zip(_row(text, "scenario"), _row(text, "Redis memory per completed job"), strict=True))
+    assert row["taskora ÷ best peer"] == "0.40×"  # against celery's 400 B, not huey's -14 B
