@@ -22,6 +22,7 @@ from .._result_base import ResultBase
 from .._state import get_current_task
 from ..result import CELERY_STATE_KEY, IGNORED_RESULT
 from . import _revoked_stamps
+from ._properties import properties_read
 from ._trace import RetrySignal, TraceOutcome, exception_detail, retry_delay, trace
 from ._worker_errors import envelope_problem, internal_error, reject_invalid
 from .task import Context
@@ -104,7 +105,8 @@ def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
         argsrepr=meta.get("argsrepr"), kwargsrepr=meta.get("kwargsrepr"),
         delivery_info={"exchange": "", "routing_key": meta.get("queue"), "priority": _priority(meta.get("priority")),
                        "redelivered": requeued + _stall_recoveries(ctx) > 0},
-        callbacks=meta.get("link"), errbacks=meta.get("link_error"), properties=meta.get("properties") or {},
+        callbacks=meta.get("link"), errbacks=meta.get("link_error"),
+        properties=properties_read(ctx.id, meta.get("queue"), meta.get("properties")),
     )  # fmt: skip
     if headers:
         request.update({k: v for k, v in headers.items() if isinstance(k, str) and k not in request.__dict__})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["EXTRA_PROPERTIES", "message_properties"]
+__all__ = ["EXTRA_PROPERTIES", "message_properties", "properties_read", "properties_to_keep"]
 
 #: AMQP message properties a caller may set through ``apply_async`` (kombu's ``Message`` properties).
 EXTRA_PROPERTIES = ("app_id", "user_id", "message_id", "type", "cluster_id", "expiration", "timestamp",
@@ -27,3 +27,22 @@ def message_properties(task_id: str, options: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
     properties.update((key, options[key]) for key in EXTRA_PROPERTIES if options.get(key) is not None)
     return properties
+
+
+def properties_to_keep(task_id: str, queue: str | None, properties: dict[str, Any]) -> dict[str, Any] | None:
+    """What the job keeps of ``properties``: only what differs from what ``properties_read`` rebuilds.
+
+    Most messages carry only the broker's own properties, which the job's id and queue give back. Keeping
+    them would cost ~150 bytes per job and, past Redis's 64-byte limit for a compact hash value, turn
+    every waiting job's hash into a full hash table (about four times the memory)."""
+    rebuilt = message_properties(task_id, {"queue": queue})
+    kept = {key: value for key, value in properties.items() if rebuilt.get(key, _ABSENT) != value}
+    return kept or None
+
+
+def properties_read(task_id: str, queue: str | None, kept: dict[str, Any] | None) -> dict[str, Any]:
+    """``request.properties`` of a job: the broker's own, rebuilt, then what the job kept."""
+    return {**message_properties(task_id, {"queue": queue}), **(kept or {})}
+
+
+_ABSENT = object()

@@ -27,7 +27,7 @@ from taskora.ids import random_uuid
 from ..exceptions import EncodeError, OperationalError
 from ..signals import after_task_publish, before_task_publish
 from . import _execute
-from ._properties import message_properties
+from ._properties import message_properties, properties_to_keep
 from ._times import as_utc, seconds_until
 from .task import settings_of
 
@@ -216,6 +216,7 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
                              headers=message_headers, properties=meta["properties"], declare=[],
                              retry_policy=None)
     meta["headers"] = _with_added_headers(headers, message_headers) or None  # e.g. a tracer's traceparent
+    meta["properties"] = properties_to_keep(task_id, merged["queue"], meta["properties"])
     engine = app._engine_task(task, name, merged["queue"])
     _unknown.note_sent(app.__taskora_app__, merged["queue"], engine.name)  # for workers to find unknown names
     steps = (app.conf.get("broker_transport_options") or {}).get("priority_steps")
