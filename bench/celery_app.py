@@ -12,6 +12,7 @@ from celery import Celery
 from .appenv import REDIS_URL, STORE_RESULTS
 from .flaky import PlannedFailure, fail_first_runs
 from .stamps import stamp
+from .steps import run_step
 
 app = Celery("bench", broker=REDIS_URL, backend=REDIS_URL)
 app.conf.update(
@@ -42,3 +43,9 @@ def flaky(data):
     fail_first_runs(data)
     stamp(data, started_at)
     return None
+
+
+# workflows scenario: a node passes its successor's payload on (results kept: a chord needs them)
+@app.task(name="bench-step", ignore_result=False)
+def step(data):
+    return run_step(data)

@@ -23,6 +23,8 @@ class Sizes:
     scale_steps: tuple[int, ...]  # backlog sizes of the scale scenario (bench/scale.py)
     scale_sample: int  # dispatches timed at each step, jobs claimed at the smallest and largest
     scale_timeout: float  # bound of the scale scenario's subprocess, seconds (it fills a million jobs)
+    workflow_chain: int  # nodes of the workflows scenario's chain (bench/workflows.py)
+    workflow_group: int  # members of its group, and of its chord's header
     bulk_batch: int = 50
     pickup_rate: float = 200.0  # jobs per second of the paced pickup loop
     warmup: int = 20  # untimed jobs that open connections and load scripts first
@@ -32,10 +34,12 @@ class Sizes:
 
 QUICK = Sizes(enqueue_single=300, enqueue_bulk=1000, process=300, round_trips=50, pickups=50,
               memory=1000, calibration=1000, retries=100, scale_steps=(200, 2_000),
-              scale_sample=100, scale_timeout=120.0, timeout=60.0, load_seconds=1.0)
+              scale_sample=100, scale_timeout=120.0, workflow_chain=20, workflow_group=100, timeout=60.0,
+              load_seconds=1.0)
 FULL = Sizes(enqueue_single=5000, enqueue_bulk=20000, process=5000, round_trips=500, pickups=1000,
              memory=10000, calibration=20000, retries=2000,
-             scale_steps=(1_000, 10_000, 100_000, 1_000_000), scale_sample=1_000, scale_timeout=1800.0)
+             scale_steps=(1_000, 10_000, 100_000, 1_000_000), scale_sample=1_000, scale_timeout=1800.0,
+             workflow_chain=1_000, workflow_group=10_000)
 
 # table columns, in this order; celery is the baseline of the ratio columns
 LIBRARIES = ("taskora", "compat", "dramatiq", "huey", "taskiq", "rq", "arq", "celery")
@@ -56,8 +60,9 @@ PROCESS_POOLS = {
 LATENCY_POOL = ("threads", 10)
 # one worker process, so a job's three runs are counted in one place (bench/flaky.py)
 RETRY_POOL = ("solo", 1)
-SCALE_POOL = ("solo", 1)  # the one slot that claims at the smallest and at the largest backlog
+SCALE_POOL = ("solo", 1)
+WORKFLOW_POOL = ("threads", 10)  # the one slot that claims at the smallest and at the largest backlog
 MEMORY_POOL = ("threads", 10)
 
 SCENARIOS = ("enqueue_single", "enqueue_bulk", *PROCESS_POOLS, "retries", "latency", "latency_load", "memory",
-             "scale")
+             "workflows", "scale")

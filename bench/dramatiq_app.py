@@ -9,17 +9,22 @@ import time
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import GroupCallbacks
+from dramatiq.rate_limits.backends import RedisBackend as RateLimiterBackend
 from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend
 
 from .appenv import REDIS_URL, STORE_RESULTS
 from .flaky import fail_first_runs
 from .stamps import stamp
+from .steps import run_step
 
 broker = RedisBroker(url=REDIS_URL)
 result_backend = RedisBackend(url=REDIS_URL) if STORE_RESULTS else None
 if result_backend is not None:
     broker.add_middleware(Results(backend=result_backend))
+    # a group's completion callback (the workflows scenario's chord) counts members in a rate-limiter backend
+    broker.add_middleware(GroupCallbacks(RateLimiterBackend(url=REDIS_URL)))
 dramatiq.set_broker(broker)
 
 QUEUE = "default"
@@ -45,3 +50,10 @@ def flaky(data):
     fail_first_runs(data)
     stamp(data, started_at)
     return None
+
+
+# workflows scenario: pipelines pass a node's result on without a result backend; a group's completion
+# callback (the chord) needs the Results middleware, so it exists with results stored only
+@dramatiq.actor(actor_name="bench_step", queue_name=QUEUE, max_retries=0, **RESULT_OPTIONS)
+def step(data):
+    return run_step(data)

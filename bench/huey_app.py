@@ -12,6 +12,7 @@ from huey import RedisHuey
 from .appenv import REDIS_URL, STORE_RESULTS
 from .flaky import fail_first_runs
 from .stamps import stamp
+from .steps import run_step
 
 huey = RedisHuey("bench", url=REDIS_URL, results=STORE_RESULTS, store_none=STORE_RESULTS,
                  blocking=True, notify_result=True)
@@ -31,3 +32,10 @@ def flaky(data):
     fail_first_runs(data)
     stamp(data, started_at)
     return None
+
+
+# workflows scenario: Huey passes a tuple result on as positional arguments (a dict would become keyword
+# arguments of the next node), so the node returns its successor's payload in a one-item tuple
+@huey.task(name="bench-step")
+def step(data):
+    return (run_step(data),)

@@ -38,6 +38,9 @@ class ArqDriver(AsyncDriver):
     def verify_retries(self, handles: list, timeout: float) -> None:
         self.verify(handles, timeout)  # one queue for both functions
 
+    def workflow(self, shape: str, n: int):
+        raise Unsupported("no workflows")
+
     def can_batch(self) -> bool:
         return False
 

@@ -19,12 +19,15 @@ class CeleryDriver:
 
     name = "celery"
     app_module = "bench.celery_app"
+    canvas_module = "celery"  # where chain, group and chord come from
 
     def __init__(self) -> None:
         module = importlib.import_module(self.app_module)
         self.app = module.app
         self.task = module.noop
         self.flaky = module.flaky
+        self.step = module.step
+        self.canvas = importlib.import_module(self.canvas_module)
 
     def dispatch(self, payload: dict):
         """One job the way most Celery code sends it."""
@@ -36,6 +39,17 @@ class CeleryDriver:
 
     def verify_retries(self, handles: list, timeout: float) -> None:
         self.verify(handles, timeout, task=self.flaky.name)
+
+    def workflow(self, shape: str, n: int):
+        """Celery's canvas: ``chain(...)``, ``group(...)``, ``chord(group, body)``, each sent with ``delay()``."""
+        step, canvas = self.step, self.canvas
+        if shape == "chain":
+            return canvas.chain(step.s({"i": 0}), *(step.s() for _ in range(n - 1))).delay()
+        members = canvas.group(step.s({"i": k}) for k in range(n))
+        return (members if shape == "group" else canvas.chord(members, step.s())).delay()
+
+    def verify_workflow(self, timeout: float) -> None:
+        self.verify_drained(timeout, self.step.name)
 
     def dispatch_batch(self, payloads: list[dict]) -> list:
         """A batch through one producer (one pooled connection), with kombu's publish batch.
@@ -108,6 +122,7 @@ class CompatDriver(CeleryDriver):
 
     name = "compat"
     app_module = "bench.compat_app"
+    canvas_module = "taskora.compat"
 
     def verify_drained(self, timeout: float, task: str) -> None:
         from .lib_taskora import verify_drained

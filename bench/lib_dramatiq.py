@@ -35,6 +35,24 @@ class DramatiqDriver:
         """A job of the retries scenario (fails twice, then succeeds)."""
         return self.module.flaky.send(payload)
 
+    def workflow(self, shape: str, n: int):
+        """``pipeline`` (each result piped to the next), ``group``; the chord is a group with a completion
+        callback, which needs the Results middleware (results stored only) and does not get the results."""
+        import dramatiq
+
+        step = self.module.step
+        if shape == "chain":
+            return dramatiq.pipeline([step.message({"i": 0}), *(step.message() for _ in range(n - 1))]).run()
+        members = dramatiq.group([step.message({"i": k}) for k in range(n)])
+        if shape == "chord":
+            if self.module.result_backend is None:
+                raise Unsupported("a group's completion callback needs results stored")
+            members.add_completion_callback(step.message({"i": -1}))
+        return members.run()
+
+    def verify_workflow(self, timeout: float) -> None:
+        self.verify([], timeout)
+
     def verify_retries(self, handles: list, timeout: float) -> None:
         self.verify(handles, timeout)  # both actors share the queue and its dead-letter set
 

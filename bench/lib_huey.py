@@ -30,6 +30,22 @@ class HueyDriver:
         """A job of the retries scenario (fails twice, then succeeds)."""
         return self.module.flaky(payload)
 
+    def workflow(self, shape: str, n: int):
+        """A chain of ``.then()`` pipes, each result passed on; ``group``; a chord is a group ``.then()``."""
+        from huey.api import group
+
+        step = self.module.step
+        if shape == "chain":
+            pipe = step.s({"i": 0})
+            for _ in range(n - 1):
+                pipe.then(step)  # appends at the end of the pipe; returns its head
+            return self.huey.enqueue(pipe)
+        members = group([step.s({"i": k}) for k in range(n)])
+        return self.huey.enqueue(members if shape == "group" else members.then(step))
+
+    def verify_workflow(self, timeout: float) -> None:
+        self.verify([], timeout)
+
     def verify_retries(self, handles: list, timeout: float) -> None:
         self.verify(handles, timeout)  # both tasks share Huey's one queue
 

@@ -40,6 +40,9 @@ class RQDriver:
     def verify_retries(self, handles: list, timeout: float) -> None:
         self.verify(handles, timeout)  # one queue, one failed-job registry
 
+    def workflow(self, shape: str, n: int):
+        raise Unsupported("no workflows (dependencies order jobs but pass no results)")
+
     def can_batch(self) -> bool:
         return True
 

@@ -35,6 +35,9 @@ class TaskiqDriver(AsyncDriver):
     def verify_retries(self, handles: list, timeout: float) -> None:
         self.verify(handles, timeout)  # one list for both tasks
 
+    def workflow(self, shape: str, n: int):
+        raise Unsupported("no workflows (taskiq-pipelines is a separate package)")
+
     def can_batch(self) -> bool:
         return False
 

@@ -17,6 +17,7 @@ from .workers import taskora_cli_argv
 
 TASK_NAME = "bench-noop"
 FLAKY_TASK_NAME = "bench-flaky"  # the retries scenario's task
+STEP_TASK_NAME = "bench-step"  # the workflows scenario's node
 
 
 class TaskoraDriver:
@@ -30,6 +31,7 @@ class TaskoraDriver:
         self.app = module.app
         self.task = module.noop
         self.flaky = module.flaky
+        self.step = module.step
         self.redis_url = module.REDIS_URL
 
     def dispatch(self, payload: dict):
@@ -42,6 +44,18 @@ class TaskoraDriver:
     def dispatch_flaky(self, payload: dict):
         """A job of the retries scenario (fails twice, then succeeds)."""
         return self.flaky.dispatch(payload)
+
+    def workflow(self, shape: str, n: int):
+        """A chain of n nodes, a group of n, or a chord of n into one body, dispatched in one call."""
+        from taskora import chain, chord, group
+
+        if shape == "chain":
+            return chain(self.step.s({"i": 0}), *(self.step.s() for _ in range(n - 1))).dispatch()
+        members = [self.step.s({"i": k}) for k in range(n)]
+        return (group(*members) if shape == "group" else chord(members, self.step.s())).dispatch()
+
+    def verify_workflow(self, timeout: float) -> None:
+        verify_drained(self.redis_url, timeout, STEP_TASK_NAME)
 
     def can_batch(self) -> bool:
         return True

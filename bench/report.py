@@ -41,6 +41,15 @@ METRICS = [
     ("latency_load", "load_rt_p99_ms", "under load: round trip p99", "ms", False),
     ("memory", "waiting_bytes_per_job", "Redis memory per waiting job", "B", False),
     ("memory", "completed_bytes_per_job", "Redis memory per completed job", "B", False),
+    ("workflows", "chain_dispatch_s", "workflows: chain of 1,000 (20), dispatch", "s", False),
+    ("workflows", "chain_complete_s", "workflows: chain of 1,000 (20), completion", "s", False),
+    ("workflows", "chain_bytes_per_node", "workflows: chain of 1,000 (20), Redis memory per node", "B", False),
+    ("workflows", "group_dispatch_s", "workflows: group of 10,000 (100), dispatch", "s", False),
+    ("workflows", "group_complete_s", "workflows: group of 10,000 (100), completion", "s", False),
+    ("workflows", "group_bytes_per_node", "workflows: group of 10,000 (100), Redis memory per node", "B", False),
+    ("workflows", "chord_dispatch_s", "workflows: chord of 10,000 (100) into 1, dispatch", "s", False),
+    ("workflows", "chord_complete_s", "workflows: chord of 10,000 (100) into 1, completion", "s", False),
+    ("workflows", "chord_bytes_per_node", "workflows: chord of 10,000 (100) into 1, Redis memory per node", "B", False),
     ("scale", "enqueue_small_per_s", "scale: enqueue, smallest backlog (1,000; --quick 200)", "jobs/s", True),
     ("scale", "enqueue_large_per_s", "scale: enqueue, largest backlog (1,000,000; --quick 2,000)", "jobs/s", True),
     ("scale", "enqueue_large_ratio", "scale: enqueue, largest ÷ smallest backlog", "×", True),
@@ -83,6 +92,8 @@ def summarize(values: list[float]) -> dict | None:
 def _fmt(value: float, unit: str) -> str:
     if unit == "ms":
         return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+    if unit == "s":
+        return f"{value:.3f}" if value < 10 else f"{value:.1f}"
     if unit == "×":
         return f"{value:.2f}"
     return f"{value:,.0f}"

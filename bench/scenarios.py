@@ -388,3 +388,12 @@ def _scale(ctx: Context) -> dict:
 
 
 SCENARIOS["scale"] = _scale
+
+
+def _workflows(ctx: Context) -> dict:
+    from .workflows import workflows  # bench/workflows.py imports this module
+
+    return workflows(ctx)
+
+
+SCENARIOS["workflows"] = _workflows

@@ -12,6 +12,7 @@ from taskora import Taskora
 from .appenv import REDIS_URL, STORE_RESULTS
 from .flaky import fail_first_runs
 from .stamps import stamp
+from .steps import run_step
 
 app = Taskora(REDIS_URL)
 
@@ -30,3 +31,9 @@ def flaky(data):
     fail_first_runs(data)
     stamp(data, started_at)
     return None
+
+
+# workflows scenario: a node passes its successor's payload on (results kept: a workflow carries them)
+@app.task("bench-step")
+def step(data):
+    return run_step(data)
