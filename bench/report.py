@@ -68,6 +68,20 @@ CALIBRATION = [
     ("calibration", "bare_rt_p50_ms", "bare round trip p50 (LPUSH → BLPOP → LPUSH → BLPOP)", "ms", False),
     ("calibration", "bare_rt_p99_ms", "bare round trip p99", "ms", False),
 ]
+# (scenario, metric, label, calibration metric): each library's median over the machine's own floor
+# in the same run. Throughput over sequential EVALSHA round trips (1.00: one round trip's worth of time per
+# job, the best any one-call-per-job client can do); latency over the bare LPUSH -> BLPOP rows (1.00: no
+# queue work at all; the issue's target is within 1.3).
+FLOORS = [
+    ("enqueue_single", "jobs_per_s", "enqueue, single ÷ EVALSHA/s", "evalsha_per_s"),
+    ("process_c1", "jobs_per_s", "process, c=1 ÷ EVALSHA/s", "evalsha_per_s"),
+    ("process_threads100", "jobs_per_s", "process, threads c=100 ÷ EVALSHA/s", "evalsha_per_s"),
+    ("process_prefork2", "jobs_per_s", "process, prefork c=2 ÷ EVALSHA/s", "evalsha_per_s"),
+    ("latency", "rt_p50_ms", "round trip p50 ÷ bare round trip p50", "bare_rt_p50_ms"),
+    ("latency", "pickup_p50_ms", "pickup p50, paced ÷ bare pickup p50", "bare_pickup_p50_ms"),
+    ("latency_load", "load_pickup_p50_ms", "under load: pickup p50 ÷ bare pickup p50", "bare_pickup_p50_ms"),
+    ("latency_load", "load_rt_p50_ms", "under load: round trip p50 ÷ bare round trip p50", "bare_rt_p50_ms"),
+]
 PACKAGES = ("taskora", "celery", "kombu", "billiard", "dramatiq", "huey", "taskiq", "taskiq-redis", "rq", "arq",
             "redis", "hiredis", "matplotlib")
 
@@ -175,6 +189,24 @@ def calibration_table(results: dict, runs: int) -> str:
     return "\n".join(lines)
 
 
+def floor_table(results: dict, libs: list[str], scenarios: list[str]) -> str | None:
+    """Each library's medians as a fraction of the calibration rows of the same run (None: nothing to show)."""
+    floors = {metric: summarize(values(results.get("calibration", {}), "redis", "calibration", metric))
+              for _s, _m, _l, metric in FLOORS}
+    lines = []
+    for scenario, metric, label, floor in FLOORS:
+        if scenario not in scenarios or not floors[floor] or floors[floor]["median"] <= 0:
+            continue
+        cells = []
+        for lib in libs:
+            stats = summarize(values(results, lib, scenario, metric))
+            cells.append(f"{stats['median'] / floors[floor]['median']:.2f}" if stats else "–")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if not lines:
+        return None
+    return "\n".join(["| scenario ÷ floor | " + " | ".join(libs) + " |", "|---|" + "---:|" * len(libs), *lines])
+
+
 def machine_info(redis_version: str) -> dict:
     """What the numbers depend on: CPU, cores, Python, Redis and package versions."""
     cpu = platform.processor() or "unknown"
@@ -235,6 +267,11 @@ def render(doc: dict) -> str:
         out += ["", f"### {MODE_TITLES[mode]}", "",
                 table(doc["results"].get(mode, {}), doc["errors"], doc["libs"], doc["runs"], doc["scenarios"], mode)]
     out += ["", "### calibration", "", calibration_table(doc["results"].get("calibration", {}), doc["runs"])]
+    for mode in doc.get("result_modes", ["stored"]):
+        merged = {**doc["results"].get(mode, {}), "calibration": doc["results"].get("calibration", {})}
+        floors = floor_table(merged, doc["libs"], doc["scenarios"])
+        if floors:
+            out += ["", f"### as a fraction of the calibration rows, {mode}", "", floors]
     if doc["errors"]:
         out += ["", "Errors:"] + [f"- {key}, {msg}" for key, msgs in sorted(doc["errors"].items()) for msg in msgs]
     if doc.get("skipped"):
