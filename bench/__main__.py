@@ -93,7 +93,7 @@ def _last_line(text: str) -> str:
 def _run_one(lib: str, scenario: str, url: str, args, extra: list[str]) -> tuple[dict | None, str | None]:
     sizes = config.QUICK if args.quick else config.FULL
     load = (args.load_seconds or sizes.load_seconds) if scenario == "latency_load" else 0
-    timeout = sizes.scale_timeout if scenario == "scale" else sizes.timeout + load
+    timeout = {"scale": sizes.scale_timeout, "delayed": sizes.delayed_timeout}.get(scenario, sizes.timeout + load)
     code, out, err = _child(lib, url, args.mode, ["--scenario", scenario, *extra], timeout)
     result_lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
     if code == 0 and result_lines:

@@ -25,6 +25,8 @@ class Sizes:
     scale_timeout: float  # bound of the scale scenario's subprocess, seconds (it fills a million jobs)
     workflow_chain: int  # nodes of the workflows scenario's chain (bench/workflows.py)
     workflow_group: int  # members of its group, and of its chord's header
+    delayed: int  # jobs falling due at once in the delayed scenario (bench/delayed.py)
+    delayed_timeout: float  # bound of its subprocess, seconds
     bulk_batch: int = 50
     pickup_rate: float = 200.0  # jobs per second of the paced pickup loop
     warmup: int = 20  # untimed jobs that open connections and load scripts first
@@ -34,12 +36,13 @@ class Sizes:
 
 QUICK = Sizes(enqueue_single=300, enqueue_bulk=1000, process=300, round_trips=50, pickups=50,
               memory=1000, calibration=1000, retries=100, scale_steps=(200, 2_000),
-              scale_sample=100, scale_timeout=120.0, workflow_chain=20, workflow_group=100, timeout=60.0,
+              scale_sample=100, scale_timeout=120.0, workflow_chain=20, workflow_group=100, delayed=500,
+              delayed_timeout=60.0, timeout=60.0,
               load_seconds=1.0)
 FULL = Sizes(enqueue_single=5000, enqueue_bulk=20000, process=5000, round_trips=500, pickups=1000,
              memory=10000, calibration=20000, retries=2000,
              scale_steps=(1_000, 10_000, 100_000, 1_000_000), scale_sample=1_000, scale_timeout=1800.0,
-             workflow_chain=1_000, workflow_group=10_000)
+             workflow_chain=1_000, workflow_group=10_000, delayed=100_000, delayed_timeout=600.0)
 
 # table columns, in this order; celery is the baseline of the ratio columns
 LIBRARIES = ("taskora", "compat", "dramatiq", "huey", "taskiq", "rq", "arq", "celery")
@@ -61,8 +64,9 @@ LATENCY_POOL = ("threads", 10)
 # one worker process, so a job's three runs are counted in one place (bench/flaky.py)
 RETRY_POOL = ("solo", 1)
 SCALE_POOL = ("solo", 1)
-WORKFLOW_POOL = ("threads", 10)  # the one slot that claims at the smallest and at the largest backlog
+WORKFLOW_POOL = ("threads", 10)
+DELAYED_POOL = ("threads", 10)  # the one slot that claims at the smallest and at the largest backlog
 MEMORY_POOL = ("threads", 10)
 
 SCENARIOS = ("enqueue_single", "enqueue_bulk", *PROCESS_POOLS, "retries", "latency", "latency_load", "memory",
-             "workflows", "scale")
+             "workflows", "delayed", "scale")

@@ -31,6 +31,9 @@ class ArqDriver(AsyncDriver):
     async def adispatch(self, payload: dict):
         return await self.pool.enqueue_job("bench-noop", payload)
 
+    def dispatch_delayed(self, payload: dict, seconds: float):
+        return self.run(self.pool.enqueue_job("bench-noop", payload, _defer_by=seconds))
+
     def dispatch_flaky(self, payload: dict):
         """A job of the retries scenario (fails twice, then succeeds)."""
         return self.run(self.pool.enqueue_job("bench-flaky", payload))

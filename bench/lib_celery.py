@@ -33,6 +33,9 @@ class CeleryDriver:
         """One job the way most Celery code sends it."""
         return self.task.delay(payload)
 
+    def dispatch_delayed(self, payload: dict, seconds: float):
+        return self.task.apply_async((payload,), countdown=seconds)
+
     def dispatch_flaky(self, payload: dict):
         """A job of the retries scenario (fails twice, then succeeds)."""
         return self.flaky.delay(payload)

@@ -31,6 +31,9 @@ class DramatiqDriver:
     def dispatch(self, payload: dict):
         return self.task.send(payload)
 
+    def dispatch_delayed(self, payload: dict, seconds: float):
+        return self.task.send_with_options(args=(payload,), delay=int(seconds * 1000))
+
     def dispatch_flaky(self, payload: dict):
         """A job of the retries scenario (fails twice, then succeeds)."""
         return self.module.flaky.send(payload)

@@ -26,6 +26,10 @@ class HueyDriver:
     def dispatch(self, payload: dict):
         return self.module.noop(payload)
 
+    def dispatch_delayed(self, payload: dict, seconds: float):
+        """Huey's schedule: its consumer moves due tasks to the queue every second (its default interval)."""
+        return self.module.noop.schedule(args=(payload,), delay=seconds)
+
     def dispatch_flaky(self, payload: dict):
         """A job of the retries scenario (fails twice, then succeeds)."""
         return self.module.flaky(payload)

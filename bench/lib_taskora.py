@@ -41,6 +41,9 @@ class TaskoraDriver:
         """``dispatch_many``: the whole batch in one pipeline round trip."""
         return self.task.dispatch_many(payloads)
 
+    def dispatch_delayed(self, payload: dict, seconds: float):
+        return self.task.dispatch(payload, delay=seconds)
+
     def dispatch_flaky(self, payload: dict):
         """A job of the retries scenario (fails twice, then succeeds)."""
         return self.flaky.dispatch(payload)

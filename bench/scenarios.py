@@ -397,3 +397,12 @@ def _workflows(ctx: Context) -> dict:
 
 
 SCENARIOS["workflows"] = _workflows
+
+
+def _delayed(ctx: Context) -> dict:
+    from .delayed import delayed  # bench/delayed.py imports this module
+
+    return delayed(ctx)
+
+
+SCENARIOS["delayed"] = _delayed
