@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import hiredis
@@ -40,7 +41,7 @@ class DirectConnection:
         kwargs = pool.connection_kwargs
         return (pool.connection_class in (Connection, UnixDomainSocketConnection)
                 and kwargs.get("credential_provider") is None
-                and (ignore_connect_hook or kwargs.get("redis_connect_func") is None))  # fmt: skip
+                and (ignore_connect_hook or _no_connect_hook(kwargs.get("redis_connect_func"))))  # fmt: skip
 
     def __init__(self, pool: Any) -> None:
         kwargs = pool.connection_kwargs
@@ -60,6 +61,8 @@ class DirectConnection:
         self._reader: Any = None
         self._buffer = bytearray(READ_SIZE)
         self._in_flight: deque[InFlight] = deque()  # sent with ``send``, replies not read yet, in order
+        #: Run on every (re)connect before the first command: the wire handshake (connection_check.py).
+        self.after_connect: Callable[[DirectConnection], None] | None = None
 
     @property
     def is_connected(self) -> bool:
@@ -79,6 +82,8 @@ class DirectConnection:
         self._sock, self._reader = sock, hiredis.Reader()
         try:
             self._introduce()
+            if self.after_connect is not None:
+                self.after_connect(self)
         except BaseException:
             self.disconnect()
             raise
@@ -250,6 +255,11 @@ class InFlight:
         if self._failure is not None:
             raise self._failure
         return self._reply
+
+
+def _no_connect_hook(hook: Any) -> bool:
+    """No connect hook, or only the adapter's wire check (which a DirectConnection runs itself)."""
+    return hook is None or (bool(getattr(hook, "taskora_wire_check", False)) and hook.inner is None)
 
 
 def _error(reply: Any) -> Exception:

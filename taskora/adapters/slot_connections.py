@@ -45,6 +45,7 @@ class SlotConnections(ThreadConnections):
         self._direct = True
         self._local = threading.local()
         self._opened: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.after_connect: Callable[[Any], None] | None = None
 
     def _connection_for(self, key: Any) -> DirectConnection:
         node = self._client.nodes_manager.get_node_from_slot(self._client.keyslot(key))
@@ -56,6 +57,7 @@ class SlotConnections(ThreadConnections):
         connection = held.get(node.name)
         if connection is None:
             connection = held[node.name] = DirectConnection(node.redis_connection.connection_pool)
+            connection.after_connect = self.after_connect
             self._opened.add(connection)
         return connection
 
