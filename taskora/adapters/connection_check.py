@@ -37,6 +37,16 @@ from .topology import FAILOVER_ERRORS, is_cluster_client
 Run = Callable[..., Any]
 
 
+class StoreChangedError(SchemaVersionMismatchError, RedisConnectionError):
+    """A new connection found a store this process cannot speak to. A SchemaVersionMismatchError to the caller,
+    and a connection error too: a worker waits it out like an outage (logging it, backing off, resuming if the
+    store is put right) instead of crashing its threads or failing its own shutdown."""
+
+    @classmethod
+    def of(cls, refused: SchemaVersionMismatchError) -> StoreChangedError:
+        return cls(refused.code, refused.ours, refused.theirs)
+
+
 class ConnectionCheck:
     """Runs the handshake on each connection an armed adapter opens (see the module docstring)."""
 
@@ -68,9 +78,14 @@ class ConnectionCheck:
                 raise
             self.gate.reopen()
             return
+        except SchemaVersionMismatchError as refused:  # a key that is not a hash
+            raise StoreChangedError.of(refused) from refused
         finally:
             self._busy.on = False
-        check_window(stored_meta(reply))
+        try:
+            check_window(stored_meta(reply))
+        except SchemaVersionMismatchError as refused:
+            raise StoreChangedError.of(refused) from None
 
     def _where_meta_is(self, run: Run, address: str) -> Run:
         """``run`` itself, unless on a cluster ``taskora:meta`` is on another node: then that node's client."""
@@ -82,8 +97,7 @@ class ConnectionCheck:
             raise RedisConnectionError(f"no node holds {self._meta_key} now: {exc}") from exc
         if node.name == address or node.redis_connection is None:
             return run
-        execute: Run = node.redis_connection.execute_command
-        return execute
+        return _resent_once(node.redis_connection.execute_command)
 
     def _handshake(self, run: Run) -> Any:
         args = self._arguments()
@@ -98,6 +112,20 @@ class ConnectionCheck:
             if refused is None:
                 raise
             raise refused from exc
+
+
+def _resent_once(execute: Run) -> Run:
+    """``execute``, sent once more when it fails on a pooled connection that had died (its node restarted, or
+    the connection was killed): the handshake is safe to resend, and only a second failure means the node is
+    unreachable."""
+
+    def run(*command: Any) -> Any:
+        try:
+            return execute(*command)
+        except (RedisConnectionError, RedisTimeoutError):
+            return execute(*command)
+
+    return run
 
 
 class PoolHook:
@@ -162,4 +190,4 @@ def _meta_node(cluster: Any, meta_key: str) -> Callable[[], Any]:
     return lambda: cluster.nodes_manager.get_node_from_slot(slot)
 
 
-__all__ = ["ConnectionCheck", "PoolHook", "SchemaVersionMismatchError", "install"]
+__all__ = ["ConnectionCheck", "PoolHook", "StoreChangedError", "install"]
