@@ -17,6 +17,7 @@ from taskora import SchemaVersionMismatchError, Task, Taskora
 from taskora.redis import redis_adapter
 from tests.redis_cluster import RedisCluster, RedisSentinels
 from tests.redis_server import RedisServer
+from tests.waiting import wait_until
 
 #: What TypeScript's wire-7 recording (23-version-mismatch) leaves in ``taskora:meta``.
 NEWER = {"wireVersion": "7", "minCompat": "7", "writtenBy": "taskora-wire-7"}
@@ -61,6 +62,12 @@ def refused_and_nothing_written(app: Taskora, prefix: str, readers: list[redis.R
         many.dispatch_many([{"x": 3}, {"x": 4}])
     written = set().union(*(keys_under(r, prefix) for r in readers))
     assert written == {app.adapter.keys.meta}, "a write went through before the new store was checked"
+
+
+def handshakes(client: redis.Redis) -> int:
+    """Scripts a restarted server ran: only handshakes, while every write is refused."""
+    stats = client.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("eval", "evalsha"))
 
 
 @pytest.fixture
@@ -159,3 +166,22 @@ def test_a_sentinel_master_whose_store_changed_while_connections_were_down_is_re
     finally:
         app.close(timeout=5)
         master.close()
+
+
+def test_a_running_worker_writes_nothing_to_a_replaced_store_and_still_closes(prefix: str) -> None:
+    with RedisServer() as server:
+        app = Taskora(redis_adapter(server.url, prefix=prefix))
+        add = task_of(app, "add")
+        app.start()
+        try:
+            assert add.dispatch({"x": 1}).result(timeout=10) == {"x": 1}
+            server.restart()
+            with redis.Redis.from_url(server.url) as direct:
+                direct.hset(app.adapter.keys.meta, mapping=NEWER)
+                with pytest.raises(SchemaVersionMismatchError):
+                    add.dispatch({"x": 2})
+                wait_until(lambda: handshakes(direct) >= 3, what="the worker's threads to reconnect and be refused")
+        finally:
+            app.close(timeout=5)  # refused connections read as an outage: closing does not raise
+        with redis.Redis.from_url(server.url) as direct:
+            assert keys_under(direct, prefix) == {app.adapter.keys.meta}
