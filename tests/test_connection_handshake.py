@@ -185,3 +185,23 @@ def test_a_running_worker_writes_nothing_to_a_replaced_store_and_still_closes(pr
             app.close(timeout=5)  # refused connections read as an outage: closing does not raise
         with redis.Redis.from_url(server.url) as direct:
             assert keys_under(direct, prefix) == {app.adapter.keys.meta}
+
+
+def test_a_users_client_keeps_its_own_connect_hook_and_gets_the_check_too(redis_url: str, prefix: str) -> None:
+    set_up: list[int] = []
+
+    def named(connection: Any) -> None:  # the user's own set-up of each connection
+        connection.on_connect()
+        set_up.append(connection.port)
+
+    client = redis.Redis.from_url(redis_url, redis_connect_func=named)
+    app = Taskora(redis_adapter(client, prefix=prefix))
+    direct = redis.Redis.from_url(redis_url)
+    try:
+        dispatched_once_then_store_replaced(app, prefix, [direct])
+        before = len(set_up)
+        refused_and_nothing_written(app, prefix, [direct])
+        assert len(set_up) > before, "the user's connect hook did not run on the new connections"
+    finally:
+        app.close(timeout=5)
+        direct.close()

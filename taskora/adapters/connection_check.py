@@ -169,7 +169,7 @@ def install(adapter: Any) -> ConnectionCheck:
                             adapter.handshake_arguments, meta_node)  # fmt: skip
     if cluster:
         client.user_on_connect_func = PoolHook(check, client.user_on_connect_func, set_up=False)
-    elif hasattr(client, "connection_pool"):
+    elif type(client).__module__.split(".")[0] == "redis":  # not the in-memory engine's fakeredis (no sockets)
         _hook_pool(client.connection_pool, check)
     if hasattr(adapter.runner, "after_connect"):
         adapter.runner.after_connect = lambda connection: check.verify(connection.call, connection.where())
