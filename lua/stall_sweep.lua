@@ -1,7 +1,8 @@
 -- stall_sweep: recover jobs whose worker died. Two phases: an active job whose lock is gone and
 -- that was already active at the previous sweep is stalled; it is re-queued while its stalled count
 -- stays within max_count, and failed past it with TypeScript's error text (its type, StalledError,
--- in errorDetail as a Python worker records it). Then the sweep notes the jobs active now, for the next sweep.
+-- in errorDetail as a Python worker records it). Then the sweep notes the jobs active now, for the
+-- next sweep.
 -- KEYS[1..11]: the task's queue keys (lib/queue.lua)
 -- ARGV[1] prefix, ARGV[2] now ms, ARGV[3] max stalled count
 -- Returns {recovered ids..., '|', failed ids...}.
