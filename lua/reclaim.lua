@@ -21,8 +21,10 @@ if meta[2] then
 end
 local count = redis.call('HINCRBY', job_key, 'lostCount', 1)
 if max_lost and count > max_lost then
-  local err = 'WorkerLostError: its worker was lost ' .. count .. ' times (max ' .. max_lost .. ')'
-  finish(id, job_key, 'failed', FAILED, 'error', err, 'failedAt', NOW_S)
+  local err = 'its worker was lost ' .. count .. ' times (max ' .. max_lost .. ')'
+  local detail = cjson.encode({type = 'WorkerLostError', module = 'taskora.errors', message = err,
+    args = {err}})
+  finish(id, job_key, 'failed', FAILED, 'error', err, 'errorDetail', detail, 'failedAt', NOW_S)
   emit('stalled', id, 'count', tostring(count), 'action', 'failed', 'reason', 'worker-lost')
   emit('failed', id, 'error', err)
   return 'failed'

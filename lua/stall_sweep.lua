@@ -1,7 +1,8 @@
 -- stall_sweep: recover jobs whose worker died. Two phases: an active job whose lock is gone and
 -- that was already active at the previous sweep is stalled; it is re-queued while its stalled count
--- stays within max_count, and failed with StalledError past it. Then the sweep notes the jobs
--- active now, for the next sweep.
+-- stays within max_count, and failed past it with TypeScript's error text (its type, StalledError,
+-- in errorDetail as a Python worker records it). Then the sweep notes the jobs active now, for the
+-- next sweep.
 -- KEYS[1..11]: the task's queue keys (lib/queue.lua)
 -- ARGV[1] prefix, ARGV[2] now ms, ARGV[3] max stalled count
 -- Returns {recovered ids..., '|', failed ids...}.
@@ -11,8 +12,10 @@ local max_count = tonumber(ARGV[3])
 local recovered, failed = {}, {}
 
 local function fail_stalled(id, job_key, count)
-  local err = 'StalledError: job stalled ' .. count .. ' times (max ' .. max_count .. ')'
-  finish(id, job_key, 'failed', FAILED, 'error', err, 'failedAt', NOW_S)
+  local err = 'Job stalled and exceeded max stalled count'
+  local detail = cjson.encode({type = 'StalledError', module = 'taskora.errors', args = {err},
+    message = err .. ' (stalled ' .. count .. ' times, max ' .. max_count .. ')'})
+  finish(id, job_key, 'failed', FAILED, 'error', err, 'errorDetail', detail, 'failedAt', NOW_S)
   emit('stalled', id, 'count', tostring(count), 'action', 'failed')
   emit('failed', id, 'error', err)
   failed[#failed + 1] = id

@@ -17,6 +17,22 @@ if TYPE_CHECKING:
     from .migration_status import MigrationStatus
 
 STATES = ("waiting", "active", "delayed", "completed", "failed", "expired", "cancelled")
+#: Most jobs one ``jobs``/``list_ids`` call returns: a page, not an export (each job is one read).
+MAX_PAGE = 1000
+
+
+def check_page(state: str, limit: int, offset: int) -> None:
+    """ConfigurationError naming what is wrong with a page request (nothing is read then)."""
+    if state not in STATES:
+        raise ConfigurationError(f"unknown state {state!r}; states: {', '.join(STATES)}")
+    if not _is_int(limit) or not 1 <= limit <= MAX_PAGE:
+        raise ConfigurationError(f"limit must be an integer 1..{MAX_PAGE}, got {limit!r}")
+    if not _is_int(offset) or offset < 0:
+        raise ConfigurationError(f"offset must be an integer >= 0, got {offset!r}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass
@@ -66,13 +82,37 @@ class Inspector:
         return [task]
 
     def jobs(self, state: str, *, task: str | None = None, limit: int = 50, offset: int = 0) -> list[JobInfo]:
-        if state not in STATES:
-            raise ValueError(f"unknown state {state!r}; states: {', '.join(STATES)}")
-        found: list[JobInfo] = []
-        for name in self._task_names(task):
-            ids = self.app.adapter.list_ids(name, state, 0, offset + limit - 1)
-            found += [info for info in (self.job(name, i) for i in ids) if info is not None]
-        return found[offset : offset + limit]
+        """One page of jobs in ``state`` (see ``list_ids`` for the order and the bounds)."""
+        return [info for name, job_id in self._page(state, task, limit, offset)
+                if (info := self.job(name, job_id)) is not None]  # fmt: skip
+
+    def list_ids(self, state: str, *, task: str | None = None, limit: int = 50, offset: int = 0) -> list[str]:
+        """Ids of one page of jobs in ``state``: task after task in name order, each in claim order for
+        ``waiting`` and newest first for finished states. Reads only the page (a task's count tells whether
+        the page starts past it), never a whole queue: ``limit`` is 1..MAX_PAGE, ``offset`` >= 0."""
+        return [job_id for _name, job_id in self._page(state, task, limit, offset)]
+
+    def _page(self, state: str, task: str | None, limit: int, offset: int) -> list[tuple[str, str]]:
+        check_page(state, limit, offset)
+        names = self._task_names(task)
+        found: list[tuple[str, str]] = []
+        for name in names:
+            if len(found) == limit:
+                break
+            if len(names) > 1:  # skip whole tasks the page starts past, by their counts (no ids read)
+                total = self.app.adapter.counts(name)[state]
+                if offset >= total:
+                    offset -= total
+                    continue
+            stop = offset + limit - len(found) - 1
+            found += [(name, job_id) for job_id in self._slice(name, state, offset, stop)]
+            offset = 0
+        return found
+
+    def _slice(self, task: str, state: str, start: int, stop: int) -> list[str]:
+        if state == "waiting":  # the priority zset then the FIFO list, reading only the slice
+            return self.app.adapter.waiting_ids(task, start, stop)
+        return self.app.adapter.list_ids(task, state, start, stop)
 
     def waiting(self, **kw: Any) -> list[JobInfo]:
         return self.jobs("waiting", **kw)

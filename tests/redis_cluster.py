@@ -233,3 +233,65 @@ class SentinelServer(RedisServer):
         if not self._wait_ready():
             raise RuntimeError(f"redis-server --sentinel did not answer on port {self.port}")
         return self
+
+
+class Certificates:
+    """A throw-away certificate authority and a server certificate for 127.0.0.1 it signed (``openssl``)."""
+
+    def __init__(self, directory: Path) -> None:
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            raise RuntimeError("openssl is not installed (apt-get install -y openssl)")
+        self.ca, self.cert, self.key = directory / "ca.crt", directory / "server.crt", directory / "server.key"
+        ca_key, request, extensions = directory / "ca.key", directory / "server.csr", directory / "san.ext"
+        extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        for command in (
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", self.ca, "-days", "2",
+             "-subj", "/CN=taskora test CA"],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key, "-out", request, "-subj", "/CN=127.0.0.1"],
+            ["x509", "-req", "-in", request, "-CA", self.ca, "-CAkey", ca_key, "-CAcreateserial", "-out", self.cert,
+             "-days", "2", "-extfile", extensions],
+        ):  # fmt: skip
+            subprocess.run([openssl, *map(str, command)], check=True, capture_output=True, timeout=60)
+
+    def server_args(self) -> tuple[str, ...]:
+        return ("--tls-cert-file", str(self.cert), "--tls-key-file", str(self.key), "--tls-ca-cert-file",
+                str(self.ca), "--tls-auth-clients", "no")  # fmt: skip
+
+
+class TLSRedisCluster(RedisCluster):
+    """The same cluster speaking TLS: to clients on each node's ``tls_port``, between nodes (``tls-cluster``) and
+    to replicas (``tls-replication``). Each node keeps a plain port for this harness's own checks only; Redis
+    answers CLUSTER SLOTS with the ports of the asking connection's kind, so a TLS client sees TLS ports only."""
+
+    def __init__(self, masters: int = 3) -> None:
+        self.certs = Certificates(Path(tempfile.mkdtemp(prefix="taskora-tls-")))
+        self.tls_ports: dict[int, int] = {}  # plain port -> TLS port, per node
+        super().__init__(masters)
+
+    def _node(self) -> RedisServer:  # type: ignore[override]
+        # With tls-cluster the bus port is the TLS port + 10000; the plain port is any other free one.
+        taken = {p for plain, tls in self.tls_ports.items() for p in (plain, tls, tls + 10000)}
+        tls_port = cluster_port()
+        while tls_port in taken or tls_port + 10000 in taken:
+            tls_port = cluster_port()
+        port = free_port()
+        while port in taken or port in (tls_port, tls_port + 10000):
+            port = free_port()
+        self.tls_ports[port] = tls_port
+        conf = Path(tempfile.mkdtemp(prefix="taskora-cluster-")) / "nodes.conf"
+        return RedisServer(port, ("--cluster-enabled", "yes", "--cluster-config-file", str(conf),
+                                  "--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--tls-port", str(tls_port),
+                                  "--tls-cluster", "yes", "--tls-replication", "yes", *self.certs.server_args(),
+                                  *FAST_REPLICATION))  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        """``rediss+cluster://`` with the nodes' TLS ports and the test CA to verify them with."""
+        seeds = ",".join(f"127.0.0.1:{self.tls_ports[n.port]}" for n in self.nodes[:3])
+        return f"rediss+cluster://{seeds}/?ssl_ca_certs={self.certs.ca}"
+
+    def replica_of(self, master: RedisServer) -> RedisServer:
+        """A replica's ROLE names the TLS port it replicates from (``tls-replication``)."""
+        return next(n for n in self.running() if self._role(n)[0] in (b"slave", "slave")
+                    and int(self._role(n)[2]) == self.tls_ports[master.port])  # fmt: skip

@@ -17,6 +17,7 @@ from redis.exceptions import AuthenticationError, InvalidResponse, NoScriptError
 from ..clock import Clock, SystemClock
 from ..errors import BrokerUnreachableError, TaskoraError
 from ..urls import mask_url
+from . import connection_check
 from .base import CONNECTION_ERRORS
 from .handshake import WireGate, check_window, stored_meta, unreadable_meta
 from .keys import MIN_COMPAT, WIRE_VERSION, Keys
@@ -58,6 +59,7 @@ class RedisCore:
         #: the read would time out first and the wait would look like a broken connection.
         self.longest_block_s = _longest_block(client)
         self.wire_gate = WireGate()
+        connection_check.install(self)  # once per connection from the first handshake on
 
     def now_ms(self) -> int:
         return self.clock.now_ms()
@@ -85,11 +87,7 @@ class RedisCore:
     def handshake(self) -> dict[str, Any]:
         """Write or read ``taskora:meta`` and refuse a store whose wire window does not meet ours."""
         try:
-            reply = self.scripts.handshake(
-                self.client,
-                [self.keys.meta],
-                [WIRE_VERSION, MIN_COMPAT, f"taskora-wire-{WIRE_VERSION}", self.now_ms()],
-            )
+            reply = self.scripts.handshake(self.client, [self.keys.meta], self.handshake_arguments())
         except (ResponseError, TaskoraError) as exc:  # the error reply, raw or translated (adapters/scripts.py)
             refused = unreadable_meta(exc)
             if refused is None:
@@ -99,6 +97,10 @@ class RedisCore:
         check_window(theirs)
         self.wire_gate.mark_passed()
         return theirs
+
+    def handshake_arguments(self) -> list[Any]:
+        """ARGV of lua/handshake.lua: our wire window, who we are, and now."""
+        return [WIRE_VERSION, MIN_COMPAT, f"taskora-wire-{WIRE_VERSION}", self.now_ms()]
 
     def ensure_handshake(self) -> None:
         """The handshake, once per adapter, before its first write (see adapters/handshake.py)."""

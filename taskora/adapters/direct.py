@@ -7,8 +7,9 @@ that Python costs about half as much as the round trip itself, and a worker pays
 command is packed by hiredis, sent with one ``sendall``, and the reply is read into the reader
 until it holds one whole value.
 
-It only covers the connections it can reproduce exactly — plain TCP or Unix sockets with a
-password/username, a database number and a client name. Anything else (TLS, credential providers,
+It only covers the connections it can reproduce exactly — TCP or Unix sockets with a
+password/username, a database number and a client name, and TLS wrapped by redis-py's own code
+(direct_tls.py). Anything else (credential providers,
 custom connection classes) keeps using redis-py: see ``DirectConnection.supports``. Errors are
 redis-py's exception types, so callers handle both kinds of connection alike.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import socket
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import hiredis
@@ -25,6 +27,8 @@ from redis.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import AuthenticationError, BusyLoadingError, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .direct_tls import is_tls_pool, tls_wrapper
 
 #: Bytes asked of the socket per ``recv_into``; a claim reply is a few hundred bytes.
 READ_SIZE = 65536
@@ -35,12 +39,12 @@ class DirectConnection:
 
     @staticmethod
     def supports(pool: Any, *, ignore_connect_hook: bool = False) -> bool:
-        """True when ``pool``'s connections are plain TCP/Unix ones this class can open the same way
+        """True when ``pool``'s connections are TCP (TLS or not) or Unix ones this class can open the same way
         (``ignore_connect_hook``: the caller vouches for the pool's connect hook, see slot_connections.py)."""
         kwargs = pool.connection_kwargs
-        return (pool.connection_class in (Connection, UnixDomainSocketConnection)
+        return ((pool.connection_class in (Connection, UnixDomainSocketConnection) or is_tls_pool(pool))
                 and kwargs.get("credential_provider") is None
-                and (ignore_connect_hook or kwargs.get("redis_connect_func") is None))  # fmt: skip
+                and (ignore_connect_hook or _no_connect_hook(kwargs.get("redis_connect_func"))))  # fmt: skip
 
     def __init__(self, pool: Any) -> None:
         kwargs = pool.connection_kwargs
@@ -54,12 +58,15 @@ class DirectConnection:
         self._timeout = kwargs.get("socket_timeout")
         self._connect_timeout = kwargs.get("socket_connect_timeout") or self._timeout
         self._keepalive = bool(kwargs.get("socket_keepalive"))
+        self._tls = tls_wrapper(pool)  # None: plain TCP or Unix (direct_tls.py)
         self._sock: socket.socket | None = None
         #: The process that opened it: a forked child never closes its parent's socket.
         self.pid = os.getpid()
         self._reader: Any = None
         self._buffer = bytearray(READ_SIZE)
         self._in_flight: deque[InFlight] = deque()  # sent with ``send``, replies not read yet, in order
+        #: Run on every (re)connect before the first command: the wire handshake (connection_check.py).
+        self.after_connect: Callable[[DirectConnection], None] | None = None
 
     @property
     def is_connected(self) -> bool:
@@ -79,6 +86,8 @@ class DirectConnection:
         self._sock, self._reader = sock, hiredis.Reader()
         try:
             self._introduce()
+            if self.after_connect is not None:
+                self.after_connect(self)
         except BaseException:
             self.disconnect()
             raise
@@ -93,6 +102,8 @@ class DirectConnection:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._keepalive:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            if self._tls is not None:
+                sock = self._tls(sock)
         sock.settimeout(self._timeout)
         return sock
 
@@ -250,6 +261,11 @@ class InFlight:
         if self._failure is not None:
             raise self._failure
         return self._reply
+
+
+def _no_connect_hook(hook: Any) -> bool:
+    """No connect hook, or only the adapter's wire check (which a DirectConnection runs itself)."""
+    return hook is None or (bool(getattr(hook, "taskora_wire_check", False)) and hook.inner is None)
 
 
 def _error(reply: Any) -> Exception:

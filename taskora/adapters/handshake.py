@@ -1,5 +1,6 @@
 """The wire handshake: read (or, on a fresh store, write) ``taskora:meta`` and refuse a store whose wire
-window does not meet ours, once per adapter before its first write.
+window does not meet ours, once per adapter before its first write, then once per new connection
+(connection_check.py).
 
 The TypeScript taskora does the same on its first dispatch, worker start or explicit connect (recordings
 01-handshake and 23-version-mismatch): a producer that skipped it would dispatch into a store written by a
@@ -57,14 +58,20 @@ class WireGate:
 
     A worker's ``connect()`` passes the gate too, so a process that both works and produces handshakes
     once. A refused handshake leaves the gate closed: every later write asks again, and is refused again
-    until the store is fixed."""
+    until the store is fixed. Once passed, the gate is ``armed``: every connection the adapter opens from
+    then on handshakes as it connects (connection_check.py), which is what catches a store that changed."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._passed = False
+        self.armed = False
 
     def mark_passed(self) -> None:
-        self._passed = True
+        self._passed = self.armed = True
+
+    def reopen(self) -> None:
+        """Make the next write handshake again (a new connection could not check the store itself)."""
+        self._passed = False
 
     def ensure(self, handshake: Callable[[], object]) -> None:
         if self._passed:

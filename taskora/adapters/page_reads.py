@@ -28,12 +28,17 @@ class PageReads(RedisCore):
         return [row if row["state"] is not None else None for row in rows]
 
     def waiting_ids(self, task: str, start: int, stop: int) -> list[str]:
-        """Waiting job ids ``start..stop`` (inclusive) in claim order: the priority zset first, then the
-        FIFO list from its oldest end. Reads only that slice (``list_ids`` reads the whole queue)."""
-        prioritized, fifo = self.keys.state_set(task, "prioritized"), self.keys.state_set(task, "wait")
-        ahead = int(self.client.zcard(prioritized))
-        ids = list(self.client.zrange(prioritized, start, stop)) if start < ahead else []
-        if stop >= ahead:  # the FIFO list's oldest job is its last element (LPUSH adds, a claim takes the tail)
-            first, last = max(start - ahead, 0), stop - ahead
-            ids += list(self.client.lrange(fifo, -(last + 1), -(first + 1)))[::-1]
-        return [_text(i) for i in ids]
+        """Waiting job ids ``start..stop`` (inclusive) in claim order (see ``waiting_slice``)."""
+        return waiting_slice(self.client, self.keys, task, start, stop)
+
+
+def waiting_slice(client: Any, keys: Any, task: str, start: int, stop: int) -> list[str]:
+    """Waiting job ids ``start..stop`` (inclusive, ``stop`` >= 0) in claim order: the priority zset first, then
+    the FIFO list from its oldest end. Reads only that slice, whatever the queue's length."""
+    prioritized, fifo = keys.state_set(task, "prioritized"), keys.state_set(task, "wait")
+    ahead = int(client.zcard(prioritized))
+    ids = list(client.zrange(prioritized, start, stop)) if start < ahead else []
+    if stop >= ahead:  # the FIFO list's oldest job is its last element (LPUSH adds, a claim takes the tail)
+        first, last = max(start - ahead, 0), stop - ahead
+        ids += list(client.lrange(fifo, -(last + 1), -(first + 1)))[::-1]
+    return [_text(i) for i in ids]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .core import RedisCore
+from .page_reads import waiting_slice
 from .replies import _field_values, _head_id, _pairs, _text, decode_job
 from .scripts import ThreadConnections
 from .topology import read_streams
@@ -103,6 +104,8 @@ class JobReads(RedisCore):
     def list_ids(self, task: str, state: str, start: int = 0, stop: int = -1) -> list[str]:
         """Job ids of ``task`` in ``state`` (newest first for finished states)."""
         k = self.keys
+        if state == "waiting" and stop >= 0:  # a bounded read reads only its slice
+            return waiting_slice(self.client, self.keys, task, start, stop)
         if state == "waiting":
             prio = self.client.zrange(k.state_set(task, "prioritized"), 0, -1)
             fifo = self.client.lrange(k.state_set(task, "wait"), 0, -1)[::-1]

@@ -83,15 +83,23 @@ class ThreadConnections:
         self._direct = DirectConnection.supports(self._pool)
         self._local = threading.local()
         self._opened: weakref.WeakSet[Any] = weakref.WeakSet()
+        #: The wire check each new direct connection runs (connection_check.py; pooled ones get it from the pool).
+        self.after_connect: Callable[[Any], None] | None = None
 
     def _connection(self) -> Any:
         pid = os.getpid()
         held = getattr(self._local, "held", None)
         if held is None or held[0] != pid:
-            connection = DirectConnection(self._pool) if self._direct else _PooledConnection(self._pool)
+            connection = self._direct_connection() if self._direct else _PooledConnection(self._pool)
             self._opened.add(connection)
             held = self._local.held = (pid, connection)
         return held[1]
+
+    def _direct_connection(self) -> DirectConnection:
+        """A new direct connection running the wire check on connect (a pooled one gets it from its pool)."""
+        connection = DirectConnection(self._pool)
+        connection.after_connect = self.after_connect
+        return connection
 
     def close(self) -> None:
         """Close the connections this process opened (a forked child's copies are its parent's: left alone)."""

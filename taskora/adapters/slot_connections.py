@@ -35,7 +35,7 @@ class SlotConnections(ThreadConnections):
 
     @staticmethod
     def supports(cluster: Any) -> bool:
-        """True when the cluster's node connections are plain TCP ones a ``DirectConnection`` reproduces."""
+        """True when the cluster's node connections are TCP ones (TLS or not) a ``DirectConnection`` reproduces."""
         nodes = cluster.get_nodes()
         return bool(nodes) and not cluster.read_from_replicas and all(_plain(n) for n in nodes)
 
@@ -45,6 +45,7 @@ class SlotConnections(ThreadConnections):
         self._direct = True
         self._local = threading.local()
         self._opened: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.after_connect: Callable[[Any], None] | None = None
 
     def _connection_for(self, key: Any) -> DirectConnection:
         node = self._client.nodes_manager.get_node_from_slot(self._client.keyslot(key))
@@ -56,6 +57,7 @@ class SlotConnections(ThreadConnections):
         connection = held.get(node.name)
         if connection is None:
             connection = held[node.name] = DirectConnection(node.redis_connection.connection_pool)
+            connection.after_connect = self.after_connect
             self._opened.add(connection)
         return connection
 
@@ -136,7 +138,7 @@ def _settled(reply: Any) -> InFlight:
 
 
 def _plain(node: Any) -> bool:
-    """A node whose connections a DirectConnection opens the same way: plain TCP, and no connect hook but the
+    """A node whose connections a DirectConnection opens the same way: TCP or TLS, and no connect hook but the
     cluster client's own (which only sends READONLY when reading from replicas, refused in ``supports``)."""
     if node.redis_connection is None:
         return False
@@ -154,7 +156,7 @@ def _cluster_on_connect() -> Any:
 
 def thread_connections_of(client: Any) -> Any:
     """What a client that is not a single Redis runs transitions through: per-thread node connections for a
-    cluster whose nodes a ``DirectConnection`` can reach, else the client itself (in-memory engine, TLS)."""
+    cluster whose nodes a ``DirectConnection`` can reach, else the client itself (in-memory engine)."""
     from .topology import is_cluster_client
 
     return SlotConnections(client) if is_cluster_client(client) and SlotConnections.supports(client) else client

@@ -28,9 +28,11 @@ FAILOVER_ERRORS = (RedisClusterException, ClusterDownError, TryAgainError, ReadO
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 #: Schemes of a Sentinel URL: ours (``redis+sentinel://h:p[,h:p]/service/db``) and kombu's (``sentinel://h:p;...``).
 SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel", "sentinel")
+#: TLS options of a ``rediss+`` URL (the CA to trust, a client certificate), named as redis-py names them.
+TLS_OPTIONS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs")
 #: Query options a cluster or sentinel URL may carry besides the credentials.
 _QUERY_OPTIONS = {"password", "username", "master_name", "service_name", "sentinel_password", "sentinel_username",
-                  "db", "socket_timeout", "socket_connect_timeout"}  # fmt: skip
+                  "db", "socket_timeout", "socket_connect_timeout", *TLS_OPTIONS}  # fmt: skip
 
 
 def is_cluster_client(client: Any) -> bool:
@@ -119,8 +121,9 @@ def _read_service(parsed: TopologyURL, paths: list[str]) -> None:
 def connection_options(parsed: TopologyURL) -> dict[str, Any]:
     """Credentials, TLS and timeouts of the URL as redis-py connection keyword arguments."""
     options: dict[str, Any] = {"username": parsed.username, "password": parsed.password}
-    if parsed.tls:
-        options["ssl"] = True
+    if parsed.tls:  # a rediss+ URL; its ssl_* options name the CA and client certificate, as redis-py's do
+        options.update({"ssl": True, **{name: parsed.options.pop(name) for name in TLS_OPTIONS
+                                        if name in parsed.options}})  # fmt: skip
     for name in ("socket_timeout", "socket_connect_timeout"):
         if name in parsed.options:
             options[name] = _seconds(parsed, name)

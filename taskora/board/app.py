@@ -28,6 +28,7 @@ from . import page as board_page
 from .live import EventHub
 from .redaction import DEFAULT_REDACT, Redactor
 from .security import COOKIE, CSRF_HEADER, AuthHook, BoardAuth, Session, resolve_auth
+from .shared_reads import SharedReads
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -51,6 +52,7 @@ class Board:
         self.app, self.auth, self.read_only, self.title, self.redact = app, auth, read_only, title, redact
         self.hub = EventHub(app)
         self.roster = views.WorkerRoster(app)
+        self.shared = SharedReads()  # the overview's reads, once a second for every open page
 
     def session(self, request: Request) -> Session | None:
         return self.auth.decode(request.cookies.get(COOKIE))
@@ -100,6 +102,8 @@ def _api(write: bool = False) -> Callable[[Callable[[Board, Request], Any]], End
                 return JSONResponse({"error": str(exc)}, status_code=400)
             except CONNECTION_ERRORS as exc:
                 return JSONResponse({"error": f"the broker is unreachable: {type(exc).__name__}"}, status_code=503)
+            if write:
+                board.shared.clear()  # the board's own change shows at the next read
             if result is None:
                 return JSONResponse({"error": "not found"}, status_code=404)
             return result if isinstance(result, Response) else JSONResponse(result)
@@ -183,7 +187,8 @@ def logout(request: Request) -> Response:
 # -- reads -----------------------------------------------------------------------------------------------
 @_api()
 def api_overview(board: Board, request: Request) -> Any:
-    return views.overview(board.app, minutes=_int_param(request, "minutes", 60), roster=board.roster)
+    return views.overview(board.app, minutes=_int_param(request, "minutes", 60), roster=board.roster,
+                          shared=board.shared)
 
 
 @_api()

@@ -7,6 +7,7 @@ Pages read a bounded slice of the store whatever its size: a task's job list is 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -20,6 +21,7 @@ from ..inspector import STATES, Inspector, JobInfo
 from ..migration_status import MigrationStatus
 from ..urls import mask_url
 from ..workflow.inspect import list_workflows, show_workflow
+from .shared_reads import SharedReads
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -71,20 +73,23 @@ class WorkerRoster:
             self._refreshing = False
 
 
-def overview(app: Taskora, *, minutes: int = 60, roster: WorkerRoster | None = None) -> dict[str, Any]:
-    """Per-task counts by state, their totals, throughput per minute, and the workers that answer a ping."""
+def overview(app: Taskora, *, minutes: int = 60, roster: WorkerRoster | None = None,
+             shared: SharedReads | None = None) -> dict[str, Any]:  # fmt: skip
+    """Per-task counts by state, their totals, throughput per minute, and the workers that answer a ping.
+    With ``shared`` the counts and throughput are read at most once per its ttl for every page (shared_reads.py)."""
+    read = functools.partial(_overview_counts, app, minutes)
+    counted = shared.get(("overview", minutes), read) if shared is not None else read()
+    return {"broker": mask_url(app.adapter.address), **counted, "workers": (roster or WorkerRoster(app)).online()}
+
+
+def _overview_counts(app: Taskora, minutes: int) -> dict[str, Any]:
     tasks = {name: app.adapter.counts(name) for name in sorted(app.tasks)}
     totals = dict.fromkeys(STATES, 0)
     for counts in tasks.values():
         for state, count in counts.items():
             totals[state] += count
-    return {
-        "broker": mask_url(app.adapter.address),
-        "tasks": tasks,
-        "totals": totals,
-        "throughput": Inspector(app).throughput(minutes=minutes) if app.tasks else [],
-        "workers": (roster or WorkerRoster(app)).online(),
-    }
+    throughput = Inspector(app).throughput(minutes=minutes) if app.tasks else []
+    return {"tasks": tasks, "totals": totals, "throughput": throughput}
 
 
 def task_jobs(app: Taskora, task: str, state: str, *, offset: int = 0, limit: int = 50) -> dict[str, Any]:

@@ -6,6 +6,7 @@ the benchmark (``bench/``) and the Celery-suite harness (``conformance/``) start
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -25,9 +26,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: Names another server binary for every server the tests start (e.g. a ``valkey-server``).
+SERVER_VARIABLE = "TASKORA_TEST_REDIS_SERVER"
+
+
 def redis_server_binary() -> str | None:
-    """Where ``redis-server`` is on PATH, or None."""
-    return shutil.which("redis-server")
+    """``$TASKORA_TEST_REDIS_SERVER`` (another Redis-compatible server, such as Valkey), else where
+    ``redis-server`` is on PATH, or None."""
+    return os.environ.get(SERVER_VARIABLE) or shutil.which("redis-server")
 
 
 class LocalRedis:

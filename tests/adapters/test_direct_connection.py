@@ -109,9 +109,14 @@ def test_unix_sockets_are_supported() -> None:
         server.stop()
 
 
-def test_tls_connections_stay_with_redis_py() -> None:
-    pool = redis.Redis.from_url("rediss://127.0.0.1:6390/0").connection_pool  # never connected
-    assert not DirectConnection.supports(pool)
+def test_tls_connections_are_direct_but_a_custom_connection_class_stays_with_redis_py() -> None:
+    """TLS is wrapped by redis-py's own code (adapters/direct_tls.py; run over TLS in test_topology.py)."""
+    assert DirectConnection.supports(redis.Redis.from_url("rediss://127.0.0.1:6390/0").connection_pool)
+
+    class Custom(redis.SSLConnection):
+        pass
+
+    assert not DirectConnection.supports(redis.ConnectionPool(connection_class=Custom, host="127.0.0.1"))
 
 
 def test_commands_sent_together_run_in_order_the_second_as_soon_as_a_blocked_first_ends(redis_url: str) -> None:

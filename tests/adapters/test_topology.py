@@ -9,23 +9,25 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import redis
 from redis.cluster import ClusterNode
 from redis.cluster import RedisCluster as ClusterClient
+from redis.exceptions import RedisClusterException
 from redis.sentinel import Sentinel
 
-from taskora import ConfigurationError, Taskora, TaskoraError
+from taskora import ConfigurationError, Taskora, TaskoraError, chain
 from taskora.adapters.base import CONNECTION_ERRORS
 from taskora.adapters.topology import parse_topology_url
 from taskora.redis import redis_adapter
 from taskora.worker.control import ControlHandler, ControlServer
 from taskora.worker.loop import Worker
-from tests.redis_cluster import RedisCluster, RedisSentinels
-from tests.redis_server import RedisServer
+from tests.redis_cluster import Certificates, RedisCluster, RedisSentinels, TLSRedisCluster
+from tests.redis_server import RedisServer, free_port
 from tests.waiting import wait_until
 
 # -- URLs ---------------------------------------------------------------------------------------------
@@ -335,4 +337,92 @@ def test_killing_the_sentinel_master_mid_load_loses_no_job(redis_sentinels: Redi
     finally:
         app.close(timeout=5)
     assert redis_sentinels.master_port() != old  # the sentinels promoted the replica
+    assert timings["worker_resumed_s"] < 20
+
+
+# -- a TLS cluster ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_cluster() -> Iterator[TLSRedisCluster]:
+    """Six nodes speaking TLS to clients, to each other and to their replicas (tests/redis_cluster.py)."""
+    cluster = TLSRedisCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def tls_url(tls_cluster: TLSRedisCluster) -> str:
+    tls_cluster.wait_healthy()
+    tls_cluster.flushall()
+    return tls_cluster.url
+
+
+@pytest.mark.cluster
+def test_a_tls_cluster_runs_tasks_and_workflows_on_the_per_node_fast_path(
+        tls_url: str, tls_cluster: TLSRedisCluster) -> None:  # fmt: skip
+    """Over ``rediss+cluster://`` the per-thread node connections speak TLS too (adapters/direct_tls.py): jobs
+    of tasks on all three masters and a chain across them run without one MOVED redirection."""
+    app = Taskora(redis_adapter(tls_url))
+    names = spread_over_masters(app, tls_cluster)
+    tasks = [app.task(name, lambda n: n + 1) for name in names]
+    moved_before = sum(moved_replies(node) for node in tls_cluster.masters())
+    app.start()
+    try:
+        assert type(app.adapter.runner).__name__ == "SlotConnections"
+        assert [t.dispatch(i).result(timeout=10) for i, t in enumerate(tasks) for _ in range(3)] == \
+            [i + 1 for i in range(len(tasks)) for _ in range(3)]
+        assert chain(tasks[0].s(0), *(t.s() for t in tasks[1:])).dispatch().result(timeout=15) == len(tasks)
+        assert {c._tls is not None for c in app.adapter.runner._opened} == {True}
+    finally:
+        app.close(timeout=5)
+    assert sum(moved_replies(node) for node in tls_cluster.masters()) == moved_before
+
+
+def test_a_single_tls_redis_runs_transitions_on_direct_connections(tmp_path: Path) -> None:
+    """The same TLS wrapping serves a single ``rediss://`` Redis: its hot path is no longer redis-py's pool."""
+    certs, tls_port = Certificates(tmp_path), free_port()
+    with RedisServer(extra_args=("--tls-port", str(tls_port), *certs.server_args())):
+        app = Taskora(redis_adapter(f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={certs.ca}"))
+        try:
+            task = app.task("double", lambda n: 2 * n)
+            app.start()
+            assert [task.dispatch(n).result(timeout=10) for n in range(3)] == [0, 2, 4]
+            opened = list(app.adapter.runner._opened)
+            assert opened and {type(c).__name__ for c in opened} == {"DirectConnection"}
+            assert {c._tls is not None for c in opened} == {True}
+        finally:
+            app.close(timeout=5)
+
+
+@pytest.mark.cluster
+def test_a_users_tls_cluster_client_runs_tasks(tls_url: str, tls_cluster: TLSRedisCluster) -> None:
+    port = tls_cluster.tls_ports[tls_cluster.nodes[0].port]
+    client = ClusterClient(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=str(tls_cluster.certs.ca))
+    app = Taskora(redis_adapter(client))
+    try:
+        task = app.task("double", lambda n: 2 * n)
+        app.start()
+        assert task.dispatch(21).result(timeout=10) == 42
+        assert type(app.adapter.runner).__name__ == "SlotConnections"
+    finally:
+        app.close(timeout=5)
+
+
+@pytest.mark.cluster
+def test_a_tls_cluster_whose_certificate_is_not_trusted_is_refused(tls_url: str) -> None:
+    untrusted = tls_url.partition("?")[0]  # no ssl_ca_certs: the test CA is unknown to the system's store
+    with pytest.raises((TaskoraError, redis.RedisError, RedisClusterException), match="(?i)certificate verify failed"):
+        Taskora(redis_adapter(untrusted)).task("t", lambda n: n).dispatch(1)
+
+
+@pytest.mark.cluster
+def test_killing_a_tls_cluster_master_mid_load_loses_no_job(tls_url: str, tls_cluster: TLSRedisCluster) -> None:
+    app = Taskora(redis_adapter(tls_url))
+    try:
+        victim = tls_cluster.master_of(app.adapter.keys.marker("load"))
+        timings = run_through_failover(app, victim.stop)
+    finally:
+        app.close(timeout=5)
+    assert tls_cluster.master_of("{load}").port != victim.port  # its replica was promoted, over TLS replication
     assert timings["worker_resumed_s"] < 20

@@ -28,7 +28,7 @@ def test_a_gone_workers_job_is_requeued_then_fails_past_max_lost(app: Taskora) -
     assert app.adapter.claim("t", Liveness(app.adapter, "gone2").new_token(), 30_000).job.id == job_id
     assert me.reclaim(task) == [job_id]
     job = app.adapter.get_job("t", job_id)
-    assert job["state"] == "failed" and job["error"] == "WorkerLostError: its worker was lost 2 times (max 1)"
+    assert job["state"] == "failed" and job["error"] == "its worker was lost 2 times (max 1)"
 
 
 def test_a_live_workers_job_is_left_alone(app: Taskora) -> None:
