@@ -78,7 +78,7 @@ class Worker:
         #: claimed (ahead, or with a reply on its way) and not started yet never starts.
         self.held = HeldJobs()
         #: Runs a job handed back from a process that died with it alone here (quarantine.py).
-        self.quarantine = Quarantine()
+        self.quarantine = Quarantine(self.held, self._notify)
         self.active = self.held.active
         self.reserved = self.held.reserved
         self._cancel_before_start = self.held.cancel_before_start
@@ -393,8 +393,8 @@ class Worker:
         if is_too_new(task, runtime.version):  # dispatched by newer code: never run nor failed here
             self._safely(leave_for_newer_worker, self.adapter, task, job, runtime.version)  # else: stall recovery
             return None
-        with self.quarantine.admit(job.fields, self._lock_ttl_ms(task) / 1000):
-            return self._run(runtime, feeder, lookahead, permit)
+        with self.quarantine.admit(job) as still_ours:
+            return self._run(runtime, feeder, lookahead, permit) if still_ours else None  # else: lost meanwhile
 
     def _run(self, runtime: JobRuntime, feeder: SlotFeeder | None, lookahead: Lookahead | None,
              permit: Permit | None = None) -> ClaimedJob | None:  # fmt: skip
