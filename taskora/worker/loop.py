@@ -26,6 +26,7 @@ from ..ids import lock_token
 from ..rate_limits import apply_rate_limits
 from ..version_handoff import is_too_new, leave_for_newer_worker
 from ..workflow import hooks as workflow_hooks
+from .abandoned import holding
 from .budget import Permit, ReservedWait, RunBudget, check_max_running
 from .cancels import CancelListener
 from .claims_ahead import ClaimsAhead
@@ -377,7 +378,8 @@ class Worker:
         if self._reserved_wait is not None and (permit := self._reserved_wait.wait(job)) is None:
             return None  # handed back (a stop), cancelled or lost while it waited for the budget
         try:
-            return self._process_held(job, feeder, lookahead, permit)
+            with holding(job.id, permit):  # a handler abandoned past its limit keeps the permit (abandoned.py)
+                return self._process_held(job, feeder, lookahead, permit)
         finally:
             if permit is not None:
                 permit.release()
