@@ -366,7 +366,7 @@ class Worker:
             claimed = wait_then_claim(self.adapter, task.name, claimed.next_due_ms, self._new_token(), ttl,
                                       self._due_alarm)
             if claimed.job is not None and self._stopping.is_set():
-                self.adapter.nack(task.name, claimed.job.id, claimed.job.token)
+                self.adapter.nack(task.name, claimed.job.id, claimed.job.token, unstarted=True)
                 return None
         return claimed.job
 

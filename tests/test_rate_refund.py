@@ -1,0 +1,69 @@
+"""A job handed back without having run gives back its rate-limit turn, in the script that hands it back
+(lua/lib/rate_refund.lua), on both engines: with a limit of N per window, N jobs handed back and run again all
+run within the window."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from taskora import Taskora
+from taskora.clock import VirtualClock
+from taskora.rate_limits import set_rate_limit
+from taskora.version_handoff import leave_for_newer_worker, take_back
+
+N = 5  # jobs, and the limit: 5 starts per second (one every 200 ms)
+
+
+def _claim(app: Taskora, clock: VirtualClock) -> Any:
+    """The next job as soon as the limiter lets it start (virtual time moves to its turn)."""
+    while True:
+        claimed = app.adapter.claim("api", uuid.uuid4().hex, 30_000)
+        if claimed.job is not None or not claimed.next_due_ms:
+            return claimed.job
+        clock.advance((int(claimed.next_due_ms) - clock.now_ms()) / 1000)
+
+
+def _limited(make_app: Callable[..., Taskora], **task: Any) -> tuple[Taskora, VirtualClock, Any]:
+    clock = VirtualClock()
+    app = make_app(clock=clock)
+    limited = app.task("api", lambda n: n, rate_limit=f"{N}/s", **task)
+    set_rate_limit(app, "api", limited.options.rate_limit)
+    return app, clock, limited
+
+
+def _all_run_within_one_window(app: Taskora, clock: VirtualClock, hand_back: Callable[[Any], None]) -> int:
+    """Claim and hand back each of the N jobs, then run them all; the ms from the first claim to the last start."""
+    start = clock.now_ms()
+    for _ in range(N):
+        hand_back(_claim(app, clock))
+    take_back(app.adapter, [app.get_task("api")])  # (a no-op for jobs that went straight back to waiting)
+    for _ in range(N):
+        assert _claim(app, clock) is not None
+    return clock.now_ms() - start
+
+
+def test_jobs_parked_for_a_newer_worker_give_back_their_turns(make_app: Callable[..., Taskora]) -> None:
+    app, clock, _ = _limited(make_app, version=2)
+    old = make_app(clock=clock).register_task("api", None, version=1)  # the old worker's view of the task
+    for n in range(N):
+        app.dispatch("api", n)
+    elapsed = _all_run_within_one_window(app, clock,
+                                         lambda job: leave_for_newer_worker(app.adapter, old, job, 2))
+    assert elapsed < 1000  # without the refunds: five turns spent on hand-backs, the last run at 1.8 s
+
+
+@pytest.mark.parametrize("unstarted, most_ms", [(True, 999), (False, 1800)])
+def test_a_job_handed_back_before_it_started_gives_back_its_turn(make_app: Callable[..., Taskora], unstarted: bool,
+                                                                 most_ms: int) -> None:  # fmt: skip
+    app, clock, limited = _limited(make_app)
+    for n in range(N):
+        limited.dispatch(n)
+    elapsed = _all_run_within_one_window(
+        app, clock, lambda job: app.adapter.nack("api", job.id, job.token, unstarted=unstarted))
+    assert elapsed <= most_ms  # a job that did start (a cold stop's hand-back) keeps its turn spent
+    if not unstarted:
+        assert elapsed == most_ms
