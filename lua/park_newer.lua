@@ -1,7 +1,7 @@
 -- park_newer: an active job whose payload version is newer than the claiming worker's task version
 -- goes back, uncharged (its attempt is not counted), to wait for a newer worker: delayed by a
 -- backoff that doubles with each time it was parked (base .. cap), noted in the NEWER index so a
--- newer worker takes it back at once (unpark_newer), and never failed. Its rate-limit turn is given
+-- newer worker claims it from there (claim_newer), and never failed. Its rate-limit turn is given
 -- back (lib/rate_refund): it did not run.
 -- KEYS[1..11]: the task's queue keys (lib/queue.lua); KEYS[12]: the NEWER index (lib/newer.lua)
 -- ARGV[1] prefix, ARGV[2] now ms, ARGV[3] job id, ARGV[4] lock token, ARGV[5] the worker's task

@@ -200,7 +200,9 @@ class Transitions(Protocol):
     def wake_workers(self, task: str, count: int) -> None: ...
     def park_newer(self, job: ClaimedJob, worker_version: int, base_ms: int,
                    cap_ms: int) -> int | None: ...  # adapters/versions.py
-    def unpark_newer(self, task: str, worker_version: int, limit: int = 1000) -> int: ...  # adapters/versions.py
+    def claim_newer(self, task: str, token: str, lock_ttl_ms: int, worker_version: int,
+                    limit: int = 100) -> ClaimResult: ...  # adapters/versions.py
+    def count_parked(self, task: str, worker_version: int) -> int: ...  # adapters/versions.py
 
 
 class JobReading(Protocol):

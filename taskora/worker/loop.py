@@ -361,10 +361,13 @@ class Worker:
         ttl = self._lock_ttl_ms(task)
         if self.retirements.pending(task.name):
             return None  # a slot is to leave: this one claims nothing and leaves on its next turn
-        claimed = self.adapter.claim(task.name, self._new_token(), ttl)
+        parked = self.maintenance.parked  # jobs parked for this worker's version are claimed first (version_handoff)
+        claimed = parked.claim(task, self._new_token(), ttl)
         while claimed.job is None and not self._stopping.is_set() and not self.retirements.pending(task.name):
             claimed = wait_then_claim(self.adapter, task.name, claimed.next_due_ms, self._new_token(), ttl,
                                       self._due_alarm)
+            if claimed.job is None and parked.waiting_for(task):
+                claimed = parked.claim(task, self._new_token(), ttl)
             if claimed.job is not None and self._stopping.is_set():
                 self.adapter.nack(task.name, claimed.job.id, claimed.job.token, unstarted=True)
                 return None
@@ -447,7 +450,9 @@ class Worker:
         if lookahead is not None:
             self.ahead.settle(lookahead)  # the previous reply first: replies come in order, and it may bring a job
         holds_next = lookahead is not None and lookahead.ahead is not None
-        stopping = self._stopping.is_set() or self.retirements.pending(task.name)  # a leaving slot claims no next
+        # a leaving slot claims no next; nor does one whose next claim takes a job parked for it (version_handoff)
+        stopping = (self._stopping.is_set() or self.retirements.pending(task.name)
+                    or self.maintenance.parked.waiting_for(task))
         next_token = None if stopping or feeder is not None or holds_next else self._new_token()
         ttl = self._lock_ttl_ms(task)
         if runtime.signal.reason == "shutdown" and outcome.kind != "completed":
