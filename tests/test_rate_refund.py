@@ -4,6 +4,7 @@ run within the window."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,9 @@ from taskora import Taskora
 from taskora.clock import VirtualClock
 from taskora.rate_limits import set_rate_limit
 from taskora.version_handoff import ParkedJobs, leave_for_newer_worker
+
+from .test_worker_budget import one_reserved
+from .waiting import wait_until
 
 N = 5  # jobs, and the limit: 5 starts per second (one every 200 ms)
 
@@ -71,3 +75,19 @@ def test_a_job_handed_back_before_it_started_gives_back_its_turn(make_app: Calla
     assert elapsed <= most_ms  # a job that did start (a cold stop's hand-back) keeps its turn spent
     if not unstarted:
         assert elapsed == most_ms
+
+
+def test_a_reserved_job_handed_back_by_a_stop_gives_back_its_turn(app: Taskora) -> None:
+    # Given a one-job budget held by a running job, and a job of a "1/h" task claimed (its turn taken), reserved
+    with one_reserved(app, {"rate_limit": "1/h"}) as r:
+        # When a warm stop hands the reserved job back (it never started)
+        stopper = threading.Thread(target=lambda: r.worker.stop(timeout=10))
+        stopper.start()
+        try:
+            wait_until(lambda: r.handle.state() == "waiting", 10, "b1 to be handed back")
+            # Then its turn is free again: the next claim takes it at once, not in an hour
+            claimed = app.adapter.claim("b", uuid.uuid4().hex, 30_000)
+            assert claimed.job is not None and claimed.job.id == r.handle.id, claimed
+        finally:
+            r.release.set()
+            stopper.join(10)
