@@ -32,8 +32,8 @@ def _ignores_interruption(release: threading.Event, ended: list[float]) -> Any:
 
 @pytest.mark.parametrize("limit, error", [({"time_limit": 0.3}, "TimeLimitExceeded"),
                                           ({"timeout": 0.3}, "TimeoutError")])
-def test_an_abandoned_handler_holds_back_the_next_job_of_a_budget_of_one(app: Taskora, limit: dict[str, Any],
-                                                                        error: str) -> None:  # fmt: skip
+def test_an_abandoned_handler_holds_back_the_next_job_of_a_budget_of_one(
+        app: Taskora, limit: dict[str, Any], error: str, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
     # Given a worker that runs one handler at a time, and a handler that outlives its limit, ignoring interrupts
     release, hog_ended, ran = threading.Event(), [], []
     extra = {"allowed_extra": ("time_limit",)} if "time_limit" in limit else {}
@@ -42,6 +42,7 @@ def test_an_abandoned_handler_holds_back_the_next_job_of_a_budget_of_one(app: Ta
     b = app.register_task("b", lambda data: ran.append(time.monotonic()) or data, stall={"interval": 0.6})
     app.middleware.insert(0, TimeLimitMiddleware(app))
     worker = Worker(app, [hog, b], concurrency=1, max_running=1)
+    caplog.set_level("WARNING", logger="taskora.worker")
     worker.start()
     try:
         # When its job ends failed at its limit (never left active)
@@ -60,6 +61,9 @@ def test_an_abandoned_handler_holds_back_the_next_job_of_a_budget_of_one(app: Ta
         assert ran[0] >= hog_ended[0] and handle.state() == "failed"
         assert worker.budget is not None
         wait_until(lambda: worker.budget.running == 0, 5, "every permit back")  # type: ignore[union-attr]
+        logged = [r.getMessage() for r in caplog.records if handle.id in r.getMessage()]
+        assert any("keeps its place in the running budget until it ends" in m for m in logged), logged
+        assert any("its place in the running budget is free" in m for m in logged), logged
     finally:
         release.set()
         worker.stop(timeout=10)
