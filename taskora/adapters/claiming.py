@@ -77,9 +77,10 @@ class ClaimingOps(RedisCore):
             sent = InFlight.settled(resend())
         return ClaimInFlight(sent, resend, task, token, fused)
 
-    def nack(self, task: str, job_id: str, token: str = "") -> bool:
-        """Give an active job back unfinished; ``token=''`` lets a supervisor requeue a dead child's job."""
-        args = [self.keys.task_prefix(task), self.now_ms(), job_id, token]
+    def nack(self, task: str, job_id: str, token: str = "", *, unstarted: bool = False) -> bool:
+        """Give an active job back unfinished; ``token=''`` lets a supervisor requeue a dead child's job.
+        ``unstarted``: it never ran, so its rate-limit turn is given back too (lua/lib/rate_refund.lua)."""
+        args = [self.keys.task_prefix(task), self.now_ms(), job_id, token, "1" if unstarted else "0"]
         return bool(self.scripts.nack(self.runner, self.keys.queue(task), args))
 
     def extend_locks(self, held: Iterable[ClaimedJob], lock_ttl_ms: int) -> list[str]:

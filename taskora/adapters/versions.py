@@ -1,6 +1,6 @@
 """Payload versions in Redis: counting the ``_v`` of a task's waiting or delayed jobs (the inspector's
 ``migrations()``), and leaving a job stamped newer than a worker's code for a newer worker (lua/park_newer.lua,
-lua/unpark_newer.lua), so a rolling deploy neither fails nor loses such jobs."""
+lua/claim_newer.lua), so a rolling deploy neither fails nor loses such jobs."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from .reads import JobReads
+from .replies import _claim_reply
 
 if TYPE_CHECKING:
-    from .base import ClaimedJob
+    from .base import ClaimedJob, ClaimResult
 
 #: Ids one ``count_versions`` call reads at most: a few ms of Redis' time, so counting a queue of a
 #: million jobs never holds other clients up for longer than that at a time.
@@ -50,11 +51,17 @@ class VersionReads(JobReads):
         reply = self.scripts.park_newer(self.runner, keys, args)
         return int(reply[1]) if int(reply[0]) == 1 else None
 
-    def unpark_newer(self, task: str, worker_version: int, limit: int = 1000) -> int:
-        """Take jobs parked for a worker of ``worker_version`` or newer back to waiting (at most ``limit``)."""
+    def claim_newer(self, task: str, token: str, lock_ttl_ms: int, worker_version: int,
+                    limit: int = 100) -> ClaimResult:
+        """Claim a job parked for a worker of ``worker_version`` or newer, in one script (never through the
+        shared waiting list); without one that can start now, the plain claim (``claim``)."""
         keys = [*self.keys.queue(task), self._newer_key(task)]
-        args = [self.keys.task_prefix(task), self.now_ms(), worker_version, limit]
-        return int(self.scripts.unpark_newer(self.runner, keys, args))
+        args = [self.keys.task_prefix(task), self.now_ms(), token, lock_ttl_ms, worker_version, limit]
+        return _claim_reply(task, token, self.scripts.claim_newer(self.runner, keys, args))
+
+    def count_parked(self, task: str, worker_version: int) -> int:
+        """How many jobs are parked for a worker of ``worker_version`` or newer (stale entries included)."""
+        return int(self.client.zcount(self._newer_key(task), "-inf", worker_version))
 
     def _newer_key(self, task: str) -> str:
         return self.keys.task_prefix(task) + "newer"

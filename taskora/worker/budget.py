@@ -88,6 +88,11 @@ class Permit:
         if budget is not None:
             budget.release()
 
+    def hand_over(self) -> Permit | None:
+        """A permit that takes this one's place (this one's release then does nothing); None when released."""
+        budget, self._budget = self._budget, None
+        return None if budget is None else Permit(budget)
+
 
 class RunBudget:
     """At most ``limit`` permits out at once, handed out first come, first served.

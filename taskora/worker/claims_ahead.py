@@ -53,6 +53,10 @@ class ClaimsAhead:
     def _safely(self, fn: Any, *args: Any) -> Any:
         return once(self.address, fn, *args)
 
+    def _nack_unstarted(self, task: str, job_id: str, token: str) -> bool:
+        """Hand back a job that never ran here, with its rate-limit turn (lua/lib/rate_refund.lua)."""
+        return self.adapter.nack(task, job_id, token, unstarted=True)
+
     def next_after(self, lookahead: Lookahead | None, result: ClaimResult, outcome: Outcome) -> ClaimResult:
         """A slot of its own runs next the job its finish claimed, else the one it holds ahead. After a short job
         with more waiting, it also claims one ahead now, to run the job just claimed while that reply comes."""
@@ -141,7 +145,7 @@ class ClaimsAhead:
                     return  # the slot finishes the cancel when it reads the claim
             sent.released = True  # also if a nack's reply is lost: a job it did not requeue lapses to stall recovery
             for job_id in ids:
-                if self._safely(self.adapter.nack, request.task, job_id, request.token):
+                if self._safely(self._nack_unstarted, request.task, job_id, request.token):
                     log.debug("job %s (%s), claimed ahead behind a slow job, returned to the queue", job_id,
                               request.task)
 
@@ -179,6 +183,6 @@ class ClaimsAhead:
             runtime = JobRuntime(task, job, self.adapter, self.app.serializer, lock_ttl_ms(task))
             runtime.signal.abort("cancelled")
             self._safely(self.outcomes.finish_cancelled, runtime)
-        elif self._safely(self.adapter.nack, job.task, job.id, job.token):
+        elif self._safely(self._nack_unstarted, job.task, job.id, job.token):
             log.debug("job %s (%s), claimed ahead, returned to the queue", job.id, job.task)
         self.notify("job_released", job)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..context import Context
 from ..errors import TimeoutError, WorkerLostError
 from ..middleware import MiddlewareContext, compose
+from .abandoned import keep_place_until_done
 from .interrupt import stop_overrunning
 from .terminate import Terminator
 
@@ -171,6 +172,7 @@ class Executor:
         if not done.wait(timeout):
             runtime.signal.abort("timeout")
             _stop_in_background(thread, done, f"{runtime.task_name} job {runtime.id}")
+            keep_place_until_done(runtime.id, done, f"{runtime.task_name} job {runtime.id}")  # (abandoned.py)
             raise TimeoutError(f"{runtime.task_name} job {runtime.id} exceeded its timeout of {timeout}s")
         if "error" in box:
             raise box["error"]

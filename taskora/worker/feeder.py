@@ -218,7 +218,7 @@ class SlotFeeder:
     def _hand_back(self, jobs: list[ClaimedJob]) -> None:
         for job in jobs:
             try:
-                self.adapter.nack(self.task.name, job.id, job.token)
+                self.adapter.nack(self.task.name, job.id, job.token, unstarted=True)
             except CONNECTION_ERRORS as exc:
                 OUTAGE.lost(address_of(self.adapter), exc)
                 log.debug("job %s (%s): could not be handed back (%s); stall recovery will", job.id,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, SoftTimeLimitExceeded, TimeLimitExceeded
+from .abandoned import keep_place_until_done
 
 if TYPE_CHECKING:
     from ..middleware import MiddlewareContext
@@ -158,6 +159,7 @@ class TimeLimitMiddleware:
         threading.Thread(target=target, name=f"taskora-limited-{mctx.id}", daemon=True).start()
         if not done.wait(limits.hard):
             mctx.ctx.signal.abort("timeout")
+            keep_place_until_done(mctx.id, done, f"{mctx.task} job {mctx.id}")  # in the running budget (abandoned.py)
             raise TimeLimitExceeded(f"{mctx.task} job {mctx.id} exceeded its hard time limit of {limits.hard:g}s")
         if "error" in box:
             raise box["error"]

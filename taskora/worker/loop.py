@@ -26,6 +26,7 @@ from ..ids import lock_token
 from ..rate_limits import apply_rate_limits
 from ..version_handoff import is_too_new, leave_for_newer_worker
 from ..workflow import hooks as workflow_hooks
+from .abandoned import holding
 from .budget import Permit, ReservedWait, RunBudget, check_max_running
 from .cancels import CancelListener
 from .claims_ahead import ClaimsAhead
@@ -78,7 +79,7 @@ class Worker:
         #: claimed (ahead, or with a reply on its way) and not started yet never starts.
         self.held = HeldJobs()
         #: Runs a job handed back from a process that died with it alone here (quarantine.py).
-        self.quarantine = Quarantine()
+        self.quarantine = Quarantine(self.held, self._notify)
         self.active = self.held.active
         self.reserved = self.held.reserved
         self._cancel_before_start = self.held.cancel_before_start
@@ -360,12 +361,15 @@ class Worker:
         ttl = self._lock_ttl_ms(task)
         if self.retirements.pending(task.name):
             return None  # a slot is to leave: this one claims nothing and leaves on its next turn
-        claimed = self.adapter.claim(task.name, self._new_token(), ttl)
+        parked = self.maintenance.parked  # jobs parked for this worker's version are claimed first (version_handoff)
+        claimed = parked.claim(task, self._new_token(), ttl)
         while claimed.job is None and not self._stopping.is_set() and not self.retirements.pending(task.name):
             claimed = wait_then_claim(self.adapter, task.name, claimed.next_due_ms, self._new_token(), ttl,
                                       self._due_alarm)
+            if claimed.job is None and parked.waiting_for(task):
+                claimed = parked.claim(task, self._new_token(), ttl)
             if claimed.job is not None and self._stopping.is_set():
-                self.adapter.nack(task.name, claimed.job.id, claimed.job.token)
+                self.adapter.nack(task.name, claimed.job.id, claimed.job.token, unstarted=True)
                 return None
         return claimed.job
 
@@ -377,7 +381,8 @@ class Worker:
         if self._reserved_wait is not None and (permit := self._reserved_wait.wait(job)) is None:
             return None  # handed back (a stop), cancelled or lost while it waited for the budget
         try:
-            return self._process_held(job, feeder, lookahead, permit)
+            with holding(job.id, permit):  # a handler abandoned past its limit keeps the permit (abandoned.py)
+                return self._process_held(job, feeder, lookahead, permit)
         finally:
             if permit is not None:
                 permit.release()
@@ -393,8 +398,8 @@ class Worker:
         if is_too_new(task, runtime.version):  # dispatched by newer code: never run nor failed here
             self._safely(leave_for_newer_worker, self.adapter, task, job, runtime.version)  # else: stall recovery
             return None
-        with self.quarantine.admit(job.fields, self._lock_ttl_ms(task) / 1000):
-            return self._run(runtime, feeder, lookahead, permit)
+        with self.quarantine.admit(job) as still_ours:
+            return self._run(runtime, feeder, lookahead, permit) if still_ours else None  # else: lost meanwhile
 
     def _run(self, runtime: JobRuntime, feeder: SlotFeeder | None, lookahead: Lookahead | None,
              permit: Permit | None = None) -> ClaimedJob | None:  # fmt: skip
@@ -445,7 +450,9 @@ class Worker:
         if lookahead is not None:
             self.ahead.settle(lookahead)  # the previous reply first: replies come in order, and it may bring a job
         holds_next = lookahead is not None and lookahead.ahead is not None
-        stopping = self._stopping.is_set() or self.retirements.pending(task.name)  # a leaving slot claims no next
+        # a leaving slot claims no next; nor does one whose next claim takes a job parked for it (version_handoff)
+        stopping = (self._stopping.is_set() or self.retirements.pending(task.name)
+                    or self.maintenance.parked.waiting_for(task))
         next_token = None if stopping or feeder is not None or holds_next else self._new_token()
         ttl = self._lock_ttl_ms(task)
         if runtime.signal.reason == "shutdown" and outcome.kind != "completed":

@@ -40,6 +40,8 @@ class Maintenance:
         self.tasks = tasks
         self.cold = cold
         self.address = address
+        #: Jobs parked for this worker's versions (version_handoff.py): looked for each round, claimed by the slots.
+        self.parked = version_handoff.ParkedJobs(self.adapter)
 
     def run(self) -> None:
         last_sweep: dict[str, float] = {}
@@ -51,7 +53,7 @@ class Maintenance:
                     once(self.address, self.adapter.stall_sweep, task.name, task.options.stall.max_count)
                 once(self.address, self.trim, task)
             once(self.address, workflow_hooks.sweep_expired, self.app)
-            once_silent_on_success(self.address, version_handoff.take_back, self.adapter, self.tasks)  # parked for us
+            once_silent_on_success(self.address, self.parked.look, self.tasks)  # jobs parked for our versions
             self.run_timed_work()
 
     def run_timed_work(self) -> None:

@@ -2,70 +2,125 @@
 
 When a process dies running several jobs, which of them killed it is unknown, so each is handed back as
 lost (``lostCount``), not charged an attempt. Left at that, a poison job keeps killing the jobs beside it,
-and a healthy job that keeps meeting poison ones ends past ``stall.max_lost``. So a job with a lost run
-(``lostCount`` > 0) waits until nothing else runs in its process and keeps others from starting while it
-runs: if it kills the process again it died alone, and that death is charged to it as a failed attempt
-(the prefork supervisor sees a single running job). A healthy job is counted lost at most once per poison
-job it meets, the first time that job runs.
+and a healthy job that keeps meeting poison ones ends past ``stall.max_lost``. So a *suspect* job waits
+until nothing else runs in its process and keeps others from starting while it runs: if it kills the
+process again it died alone, and that death is charged to it as a failed attempt (the prefork supervisor
+sees a single running job). A suspect is a job with a lost run (``lostCount`` > 0), or one whose last
+attempt ended because its process died (``WorkerLostError``: it died alone then, so it is the likeliest
+poison job of all; without this its next run, beside others, would kill them and be handed back as lost,
+uncharged). A healthy job is counted lost at most once per poison job it meets, and only when it meets
+that job on its first run.
 
-A suspect never waits longer than ``WAIT_ALONE_S``, nor a third of its lock's lease (nothing extends the
-lock of a job that has not started), for the jobs beside it to end (a handler may run for hours): past
-that it runs beside them, as before quarantine.
+A suspect never waits longer than ``WAIT_ALONE_S`` for the jobs beside it to end (a handler may run for
+hours): past that it runs beside them, as before quarantine. A job that waits (a suspect, or an ordinary job
+behind one) is *reserved* meanwhile (held.py): the heartbeat extends its lock however long its lease, a
+prefork child that dies reports it as held but not started (handed back uncharged), a cancel keeps it from
+starting, and a lock lost meanwhile (the heartbeat could not reach Redis in time) means it does not run here.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..adapters.base import ClaimedJob
+    from .held import HeldJobs
 
 #: Longest a suspect job waits for the jobs running beside it to end before it runs anyway.
 WAIT_ALONE_S = 10.0
 
 
+#: The error type of an attempt that ended with its process (a ``sys.exit`` in a thread: its handler).
+PROCESS_DEATH = "WorkerLostError"
+
+
 def is_suspect(fields: dict[str, Any]) -> bool:
-    """Whether a job was handed back from a process that died while running it."""
+    """Whether a job's process died while running it: handed back as lost, or its last attempt charged."""
     try:
-        return int(fields.get("lostCount") or 0) > 0
+        lost = int(fields.get("lostCount") or 0) > 0
     except (TypeError, ValueError):
+        lost = False
+    return lost or _last_attempt_killed_its_process(fields.get("errorDetail"))
+
+
+def _last_attempt_killed_its_process(detail: Any) -> bool:
+    """``errorDetail`` (failures.error_detail, kept from the last failed attempt) names a process death."""
+    if not detail or PROCESS_DEATH not in str(detail):  # the common case, without parsing a traceback
+        return False
+    try:
+        return bool(json.loads(detail).get("type") == PROCESS_DEATH)
+    except (TypeError, ValueError, AttributeError):
         return False
 
 
 class Quarantine:
-    """Admits jobs to run in this process: any number of ordinary ones together, a suspect one alone."""
+    """Admits jobs to run in this process: any number of ordinary ones together, a suspect one alone.
 
-    def __init__(self) -> None:
+    ``notify(event, job)`` tells the worker's job hooks that a waiting job is held but not started
+    (``job_reserved``) or no longer held (``job_released``), as budget.ReservedWait does.
+    """
+
+    def __init__(self, held: HeldJobs, notify: Callable[..., None]) -> None:
+        self.held = held
+        self.notify = notify
         self._changed = threading.Condition()
         self._running = 0
         self._alone = False
         self._suspects_waiting = 0
 
     @contextmanager
-    def admit(self, fields: dict[str, Any], lock_ttl_s: float) -> Iterator[None]:
-        """Hold the job's place for as long as it runs (and is reported running)."""
-        wait_s = min(WAIT_ALONE_S, lock_ttl_s / 3)
-        alone = self._enter_alone(wait_s) if is_suspect(fields) else self._enter(wait_s)
+    def admit(self, job: ClaimedJob) -> Iterator[bool]:
+        """Hold the job's place for as long as it runs (and is reported running). Yields False when the job
+        is no longer this worker's once its wait ended (its lock was lost meanwhile): it must not run."""
+        waited: list[bool] = []
+
+        def reserve() -> None:
+            waited.append(True)
+            self._reserve(job)
+
+        enter = self._enter_alone if is_suspect(job.fields) else self._enter
+        alone = enter(WAIT_ALONE_S, reserve)
         try:
-            yield
+            yield not waited or self._unreserve(job)
         finally:
             self._leave(alone)
 
-    def _enter(self, wait_s: float) -> bool:
+    def _reserve(self, job: ClaimedJob) -> None:
+        """Before the first wait: the heartbeat keeps its lock from now on (heartbeat.py)."""
+        with self.held.lock:
+            self.held.reserved[job.id] = job
+        self.notify("job_reserved", job)
+
+    def _unreserve(self, job: ClaimedJob) -> bool:
+        with self.held.lock:
+            ours = self.held.reserved.pop(job.id, None) is not None
+        if not ours:  # the heartbeat found its lock lost (stall recovery returns it) or a stop handed it back
+            self.notify("job_released", job)
+        return ours
+
+    def _enter(self, wait_s: float, before_wait: Callable[[], None]) -> bool:
         """An ordinary job: waits only while a suspect runs or is about to (so suspects are not starved)."""
         with self._changed:
             deadline = time.monotonic() + wait_s
+            if self._alone or self._suspects_waiting:
+                before_wait()
             while self._alone or self._suspects_waiting:
                 if not self._changed.wait(deadline - time.monotonic()):
                     break  # a suspect outlived its wait: run beside it, as it would beside us
             self._running += 1
             return False
 
-    def _enter_alone(self, wait_s: float) -> bool:
+    def _enter_alone(self, wait_s: float, before_wait: Callable[[], None]) -> bool:
         with self._changed:
             self._suspects_waiting += 1
             deadline = time.monotonic() + wait_s
+            if self._running or self._alone:
+                before_wait()
             while (self._running or self._alone) and self._changed.wait(max(0.0, deadline - time.monotonic())):
                 pass
             self._suspects_waiting -= 1

@@ -320,7 +320,7 @@ class Supervisor:
                 f"killed)")
             self._fail_job_of_dead_child(job_id, held, error)
         elif job_id not in running or child.shut_down:
-            self._requeue(job_id, held)
+            self._requeue(job_id, held, unstarted=job_id not in running)
         elif len(running) == 1 and not self._redelivered_until_done(held.task):
             error = WorkerLostError(f"worker process died ({how}) while running this job")
             self._fail_job_of_dead_child(job_id, held, error)
@@ -399,12 +399,13 @@ class Supervisor:
                 log.warning("could not look for %s jobs of dead child pid %d (%s); the reclaimers will", task.name,
                             child.pid, exc)
 
-    def _requeue(self, job_id: str, held: HeldJob) -> None:
+    def _requeue(self, job_id: str, held: HeldJob, unstarted: bool = True) -> None:
+        """Back to the front of its queue, uncharged; one that never ran with its rate-limit turn too."""
         try:
-            if self.settings.app.adapter.nack(held.task, job_id, held.token):
+            if self.settings.app.adapter.nack(held.task, job_id, held.token, unstarted=unstarted):
                 log.warning("Task %s[%s] returned to the queue (its process died)", held.task, job_id)
         except CONNECTION_ERRORS as exc:
-            self._defer(f"requeue {held.task}[{job_id}]", exc, self._requeue, job_id, held)
+            self._defer(f"requeue {held.task}[{job_id}]", exc, self._requeue, job_id, held, unstarted)
 
     def _fail_job_of_dead_child(self, job_id: str, held: HeldJob, error: TaskoraError) -> None:
         """End the attempt a dead child was running with ``error``: retried under the task's policy, else failed.
