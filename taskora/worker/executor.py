@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..context import Context
 from ..errors import TimeoutError, WorkerLostError
 from ..middleware import MiddlewareContext, compose
+from . import main_thread
 from .interrupt import stop_overrunning
 from .terminate import Terminator
 
@@ -116,6 +117,15 @@ class Executor:
         self.terminator = Terminator(app.adapter)
 
     def execute(self, runtime: JobRuntime) -> Outcome:
+        """Run the job's handler: here, or on the main thread of a process that runs handlers there
+        (main_thread.py: a prefork child running one job at a time, so signals can interrupt it)."""
+        runner = main_thread.runner()
+        if runner is not None:
+            outcome: Outcome = runner.call(lambda: self._execute_timed(runtime))
+            return outcome
+        return self._execute_timed(runtime)
+
+    def _execute_timed(self, runtime: JobRuntime) -> Outcome:
         started = time.monotonic()
         with self.terminator.running(runtime):
             outcome = self._execute(runtime)
