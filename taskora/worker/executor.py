@@ -120,10 +120,13 @@ class Executor:
         """Run the job's handler: here, or on the main thread of a process that runs handlers there
         (main_thread.py: a prefork child running one job at a time, so signals can interrupt it)."""
         runner = main_thread.runner()
-        if runner is not None:
+        if runner is None:
+            return self._execute_timed(runtime)
+        try:
             outcome: Outcome = runner.call(lambda: self._execute_timed(runtime))
-            return outcome
-        return self._execute_timed(runtime)
+        except main_thread.ChildExiting as exc:  # a cold stop gave up on it and handed the job back already
+            return Outcome("failed", error=exc)
+        return outcome
 
     def _execute_timed(self, runtime: JobRuntime) -> Outcome:
         started = time.monotonic()

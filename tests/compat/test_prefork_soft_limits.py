@@ -10,11 +10,16 @@ failed while the handler ran in a thread of the child (the soft limit then lande
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
 import time
 import uuid
 
 import pytest
+
+from taskora import Taskora
+from taskora.worker.control import broadcast
 
 from .celery_helpers import CeleryWorker, import_project, wait_until
 
@@ -165,3 +170,58 @@ def test_terminate_with_sigusr1_raises_the_soft_limit_in_the_handler(slproj):
     running.revoke(terminate=True, signal="SIGUSR1")
     wait_until(lambda: running.state == "REVOKED", 2.0, "REVOKED")
     assert proj.pid.delay().get(timeout=10) == before  # the child lived on: the handler caught it and returned
+
+
+NATIVE_PROJECT = '''
+import os
+import time
+
+from taskora import Taskora
+from taskora.errors import SoftTimeLimitExceeded
+
+app = Taskora(os.environ["REDIS_URL"])
+
+
+def sleeps(data):
+    began = time.monotonic()
+    try:
+        time.sleep(60)
+    except SoftTimeLimitExceeded:
+        return round(time.monotonic() - began, 3)
+    return -1
+
+
+app.register_task("sleeps", sleeps, allowed_extra=("soft_time_limit",), soft_time_limit=1)
+'''
+
+
+def test_a_native_app_under_max_running_1_gets_the_same_soft_limit(tmp_path, redis_url):
+    (tmp_path / "nativesl.py").write_text(NATIVE_PROJECT)
+    client = Taskora(redis_url)
+    client.register_task("sleeps", None)
+    worker = CeleryWorker(tmp_path, "nativesl", redis_url, f"nsl{uuid.uuid4().hex[:6]}@test", "-P", "prefork",
+                          "-c", "1", "--max-running", "1")
+    try:
+        wait_until(lambda: worker.hostname in broadcast(client, "ping", timeout=0.3, destination=[worker.hostname]),
+                   20, "the worker to answer ping")
+        assert 0.9 <= client.dispatch("sleeps", None).result(timeout=10) < 2.0
+    finally:
+        worker.stop()
+        client.close()
+
+
+def test_warm_then_cold_shutdown_with_a_handler_blocked_on_the_main_thread(slproj):
+    """Warm: the running job is left to finish; cold: the blocked handler is interrupted (the child does not
+    wait for the supervisor's kill), the job goes back to the queue and the worker exits at once."""
+    proj, worker, tmp_path = slproj
+    marker = tmp_path / "started"
+    running = proj.waits_to_be_stopped.delay(str(marker))
+    wait_until(marker.exists, 15, "the handler to start")
+    worker.proc.send_signal(signal.SIGTERM)
+    with pytest.raises(subprocess.TimeoutExpired):
+        worker.proc.wait(1.5)  # warm: still finishing the running job
+    began = time.monotonic()
+    worker.proc.send_signal(signal.SIGQUIT)
+    assert worker.proc.wait(8) == 0
+    assert time.monotonic() - began < 5  # the supervisor would kill a child still running after 10 s
+    assert running.state == "PENDING"  # back in its queue, not charged
