@@ -225,3 +225,18 @@ def test_warm_then_cold_shutdown_with_a_handler_blocked_on_the_main_thread(slpro
     assert worker.proc.wait(8) == 0
     assert time.monotonic() - began < 5  # the supervisor would kill a child still running after 10 s
     assert running.state == "PENDING"  # back in its queue, not charged
+
+
+def test_max_tasks_per_child_still_replaces_a_child_running_handlers_on_its_main_thread(tmp_path, redis_url,
+                                                                                       monkeypatch):  # fmt: skip
+    module = import_project(tmp_path, "slproj", PROJECT, redis_url, monkeypatch)
+    worker = CeleryWorker(tmp_path, "slproj", redis_url, f"sl{uuid.uuid4().hex[:6]}@test", "-P", "prefork", "-c", "1",
+                          "--max-tasks-per-child", "2")
+    try:
+        worker.wait_ready(module.app)
+        pids = [module.pid.delay().get(timeout=15) for _ in range(6)]
+        assert len(set(pids)) == 3, pids
+    finally:
+        worker.stop()
+        module.app.close()
+        sys.modules.pop("slproj", None)
