@@ -79,6 +79,8 @@ class MainThreadRunner:
         """``fn()`` on the main thread (directly when called there); its value, or its exception raised here."""
         if self.on_main_thread():
             return fn()
+        if self._closed:  # the main thread has left ``run``: nobody would take the call
+            raise ChildExiting("the worker process stopped before this handler could start")
         call = _Call(fn)
         self._calls.put(call)
         call.done.wait()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from taskora.errors import SoftTimeLimitExceeded
-from taskora.worker.main_thread import INTERRUPT_SIGNAL, MainThreadRunner, SignalSoftLimit
+from taskora.worker.main_thread import INTERRUPT_SIGNAL, ChildExiting, MainThreadRunner, SignalSoftLimit
 
 
 @pytest.fixture
@@ -79,9 +79,27 @@ def test_an_uncaught_soft_limit_reaches_the_caller(runner: MainThreadRunner) -> 
 
 
 def test_a_disarmed_limit_never_lands_later(runner: MainThreadRunner) -> None:
-    assert run_from_a_thread(runner, limited(runner, 0.2, lambda: "quick")) == {"value": "quick"}
-    # the next call outlives the first one's limit: nothing is raised in it
-    assert run_from_a_thread(runner, lambda: time.sleep(0.4) or "slept again") == {"value": "slept again"}
+    def two_calls() -> Any:
+        first = runner.call(limited(runner, 0.2, lambda: "quick"))
+        return first, runner.call(lambda: time.sleep(0.4) or "slept")  # outlives the first one's limit
+
+    assert run_from_a_thread(runner, two_calls) == {"value": ("quick", "slept")}
+
+
+def test_a_call_after_close_is_refused(runner: MainThreadRunner) -> None:
+    run_from_a_thread(runner, lambda: None)
+    got: list[BaseException] = []
+    slot = threading.Thread(target=lambda: _catch(got, lambda: runner.call(lambda: "late")))
+    slot.start()
+    slot.join(5)
+    assert len(got) == 1 and isinstance(got[0], ChildExiting)
+
+
+def _catch(into: list[BaseException], fn: Callable[[], Any]) -> None:
+    try:
+        fn()
+    except BaseException as exc:
+        into.append(exc)
 
 
 def test_an_interrupt_when_no_call_runs_raises_nothing(runner: MainThreadRunner) -> None:
