@@ -231,7 +231,8 @@ class Signature(dict):
         engine = app._engine_task(task, name, merged["queue"])
         data = {"args": _publish._listify(list(self.args)), "kwargs": dict(self.kwargs)}
         return NativeSignature(engine, data, mode="bound" if self.immutable else "prepend", job_id=task_id,
-                               meta=_publish._execute.meta_fields(meta), delay=delay or None, ttl=ttl,
+                               meta={**_publish._execute.meta_fields(meta), **_publish._limit_fields(explicit)},
+                               delay=delay or None, ttl=ttl,
                                priority=_publish.native_priority(merged.get("priority")))
 
 

@@ -61,6 +61,8 @@ class CeleryNative(Taskora):
     worker_concurrency_scope = "process"
     #: Returns ``worker_concurrency``, the default of ``-c`` (set by the Celery app).
     worker_default_concurrency: Callable[[], int | None] | None = None
+    #: Returns (``worker_prefetch_multiplier``, ``worker_disable_prefetch``) (set by the Celery app; budget.py).
+    worker_prefetch: Callable[[], tuple[Any, Any]] | None = None
 
     def select_tasks(self, names: Iterable[str] | None = None, queues: Iterable[str] | None = None) -> list[Any]:
         if names is None and queues is None and self.default_worker_queues is not None:
@@ -127,6 +129,8 @@ class EngineMixin:
             raise ImproperlyConfigured(str(exc).replace("unsupported broker URL", "broker_url", 1)) from exc
         native.default_worker_queues = self.default_worker_queues
         native.worker_default_concurrency = lambda: self.conf.effective().worker_concurrency
+        native.worker_prefetch = lambda: (self.conf.get("worker_prefetch_multiplier"),
+                                          self.conf.get("worker_disable_prefetch"))
         return native
 
     @property

@@ -108,7 +108,7 @@ _TABLE: dict[str, dict[str, Any]] = {
         "deduplicate_successful_tasks": False, "enable_remote_control": True, "hijack_root_logger": True,
         "log_color": None, "log_format": DEFAULT_PROCESS_LOG_FMT, "lost_wait": 10.0,
         "max_memory_per_child": None, "max_tasks_per_child": None, "pool": "prefork", "pool_putlocks": True,
-        "pool_restarts": False, "proc_alive_timeout": 4.0, "prefetch_multiplier": 4,
+        "pool_restarts": False, "proc_alive_timeout": 4.0, "prefetch_multiplier": 4, "disable_prefetch": False,
         "enable_prefetch_count_reduction": True, "eta_task_limit": None, "redirect_stdouts": True,
         "redirect_stdouts_level": "WARNING", "send_task_events": False, "state_db": None,
         "task_log_format": DEFAULT_TASK_LOG_FMT, "timer": None, "timer_precision": 1.0,

@@ -2,8 +2,9 @@
 
 Each is accepted so that a Celery command line starts a taskora worker unchanged. Those that mean
 something here are honoured (``--autoscale``, ``-I``, ``--purge``, ``--uid``/``--gid``/``--umask``, the
-daemon options); the others name Celery machinery taskora does not have, and the worker says at
-startup (log level INFO) why each one is not needed. migration_guide/deployment.md has the table.
+daemon options, ``--prefetch-multiplier``/``--disable-prefetch``: worker/budget.py); the others name
+Celery machinery taskora does not have, and the worker says at startup (log level INFO) why each one
+is not needed. migration_guide/deployment.md has the table.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ log = logging.getLogger("taskora.worker")
 IGNORED: dict[str, tuple[str, str]] = {
     "task_events": ("-E", "taskora records every job transition in Redis already (the event stream)"),
     "optimization": ("-O", "a slot claims a job only when it is free, which is what -O fair asks for"),
-    "prefetch_multiplier": ("--prefetch-multiplier", "a slot holds one claimed job at most (reserved), no batches"),
-    "disable_prefetch": ("--disable-prefetch", "a slot holds one claimed job at most (reserved), no batches"),
     "statedb": ("--statedb", "revoked jobs are recorded in Redis and survive worker restarts"),
     "without_gossip": ("--without-gossip", "workers do not gossip with each other"),
     "without_mingle": ("--without-mingle", "workers do not sync state at startup"),
@@ -47,8 +46,10 @@ def worker_celery_options(fn: Any) -> Any:
         _flag("-E", "--task-events", "--events", "task_events", help="Accepted; events are always recorded."),
         click.option("-O", "--optimization", type=click.Choice(["default", "fair"]), default=None,
                      help="Accepted; claiming is always fair."),
-        click.option("--prefetch-multiplier", type=click.IntRange(min=1), default=None, help="Accepted; no prefetch."),
-        _flag("--disable-prefetch", help="Accepted; no prefetch."),
+        click.option("--prefetch-multiplier", type=click.IntRange(min=0), default=None,
+                     help="Reserve at most -c x N claimed jobs beyond those running (0: no bound; default: the "
+                          "app's worker_prefetch_multiplier, 4 for a Celery app)."),
+        _flag("--disable-prefetch", help="Reserve no job beyond those running: claim only for a free process."),
         click.option("-S", "--statedb", default=None, help="Accepted; revokes persist in Redis."),
         _flag("--without-gossip", help="Accepted; no gossip."),
         _flag("--without-mingle", help="Accepted; no mingle."),

@@ -119,7 +119,8 @@ def _settings(loaded: LoadedApp, hostname: str, opts: dict[str, Any]) -> WorkerS
         max_running=opts["max_running"],
         extra={"queues": sorted({t.options.queue for t in tasks}), "beat": bool(opts["beat"]),
                "autoscale": None if pool == "solo" else parse_autoscale(opts["autoscale"]),
-               "autoscale_keepalive": opts["autoscale_keepalive"]},
+               "autoscale_keepalive": opts["autoscale_keepalive"],
+               "prefetch_multiplier": opts["prefetch_multiplier"], "disable_prefetch": opts["disable_prefetch"]},
     )
 
 

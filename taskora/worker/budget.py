@@ -68,6 +68,56 @@ def budget_size(app: Any, pool: str, concurrency: int, max_running: int | None) 
     return 1 if pool == "prefork" else max(1, concurrency)
 
 
+#: Celery's default ``worker_prefetch_multiplier``.
+DEFAULT_PREFETCH_MULTIPLIER = 4
+
+
+def reserve_bound(app: Any, pool: str, concurrency: int, multiplier: int | None = None,
+                  disable: bool = False) -> int | None:  # fmt: skip
+    """How many claimed jobs one process may hold reserved (waiting for the budget), or None for no bound.
+
+    Celery's prefetch: ``-c`` x ``worker_prefetch_multiplier`` jobs for the whole worker, none beyond those
+    running with ``worker_disable_prefetch``, no bound with a multiplier of 0. A prefork child holds its
+    share (the multiplier: it runs one job at a time), a threads/solo worker all of it. The command line's
+    ``--prefetch-multiplier``/``--disable-prefetch`` win over the app's settings (a Celery app's
+    ``worker_prefetch_multiplier``/``worker_disable_prefetch``); a native app without them has no bound.
+    """
+    app_multiplier, app_disable = _app_prefetch(app)
+    if disable or (multiplier is None and app_disable):
+        return 0
+    if multiplier is None:
+        multiplier = app_multiplier
+        if multiplier is None:
+            return DEFAULT_PREFETCH_MULTIPLIER * _share(pool, concurrency) if concurrency_scope(app) == "process" \
+                else None
+    if isinstance(multiplier, bool) or not isinstance(multiplier, int) or multiplier < 0:
+        raise ConfigurationError(f"worker_prefetch_multiplier: expected a whole number >= 0, got {multiplier!r}")
+    return None if multiplier == 0 else multiplier * _share(pool, concurrency)
+
+
+def apply_prefetch(budget: RunBudget | None, settings: Any, pool: str) -> None:
+    """Bound the reserved jobs of a worker process that has a budget (``settings``: pools.WorkerSettings, whose
+    ``extra`` carries the command line's ``prefetch_multiplier``/``disable_prefetch``)."""
+    if budget is not None:
+        extra = settings.extra
+        budget.max_reserved = reserve_bound(settings.app, pool, settings.concurrency,
+                                            extra.get("prefetch_multiplier"), bool(extra.get("disable_prefetch")))
+
+
+def _share(pool: str, concurrency: int) -> int:
+    return 1 if pool in ("prefork", "solo") else max(1, concurrency)
+
+
+def _app_prefetch(app: Any) -> tuple[Any, bool]:
+    """The app's own (multiplier, disable) of prefetch: a front end (compat) sets ``worker_prefetch`` on the
+    native app it wraps, returning them; (None, False) when it does not."""
+    read = getattr(app, "worker_prefetch", None)
+    if read is None:
+        return None, False
+    multiplier, disable = read()
+    return multiplier, bool(disable)
+
+
 def default_concurrency(app: Any) -> int | None:
     """The app's own default of ``-c`` (a Celery app's ``worker_concurrency``), or None."""
     read = getattr(app, "worker_default_concurrency", None)
@@ -104,6 +154,8 @@ class RunBudget:
     def __init__(self, limit: int) -> None:
         self.limit = check_max_running(limit, "RunBudget limit") or 1
         self.running = 0
+        #: At most this many claimed jobs wait for a permit (Celery's prefetch, ``reserve_bound``); None: any.
+        self.max_reserved: int | None = None
         self._changed = threading.Condition()
         self._tickets = count()
         self._waiting: deque[int] = deque()
@@ -162,33 +214,39 @@ class ReservedWait:
     its queue uncharged, or finished as cancelled when its cancel came meanwhile). A job whose ``expires``
     passed while it waited is handed back too, and the claim that takes it next expires it (claim.lua), as
     Celery checks a reserved task's expiry when it is about to run it.
+
+    Prefetch (``RunBudget.max_reserved``, Celery's ``-c`` x ``worker_prefetch_multiplier``): a job claimed
+    while that many wait already is turned back at once, so an idle worker may take it; its slot then waits
+    for a permit in line (first come, first served: no task starves another) holding nothing, and with the
+    permit claims again without waiting (``claim_now``), so what it claims runs at once.
     """
 
     def __init__(self, budget: RunBudget, held: HeldJobs, stopping: threading.Event,
                  notify: Callable[..., None], hand_back: Callable[[ClaimedJob], None],
-                 now_ms: Callable[[], int]) -> None:  # fmt: skip
+                 now_ms: Callable[[], int], claim_now: Callable[[str], ClaimedJob | None]) -> None:  # fmt: skip
         self.budget = budget
         self.now_ms = now_ms
         self.held = held
         self.stopping = stopping
         self.notify = notify
         self.hand_back = hand_back
+        self.claim_now = claim_now
 
-    def wait(self, job: ClaimedJob) -> Permit | None:
-        """A permit to run ``job`` now, or None when it will not run here (handed back, cancelled, expired or
-        lost)."""
+    def wait(self, job: ClaimedJob) -> tuple[ClaimedJob, Permit] | None:
+        """The job to run now (``job``, or one claimed instead of it after a turn back) and its permit, or None
+        when nothing runs here now (handed back, cancelled, expired or lost)."""
         permit = self.budget.try_acquire()
         if permit is not None:  # nothing to wait for: the job starts as it would without a budget
-            return permit
-        with self.held.lock:
-            self.held.reserved[job.id] = job
+            return job, permit
+        if not self._reserve(job):
+            return self._turn_back(job)
         self.notify("job_reserved", job)
         permit = self.budget.acquire(lambda: self._gives_up(job.id))
         if permit is not None and not self._expired(job):
             with self.held.lock:
                 ours = self.held.reserved.pop(job.id, None) is not None
             if ours:
-                return permit
+                return job, permit
             permit.release()  # the heartbeat found its lock lost meanwhile: stall recovery returns it
             self.notify("job_released", job)
             return None
@@ -196,6 +254,35 @@ class ReservedWait:
             permit.release()  # it expired while it waited: handed back below, for its next claim to expire it
         self._let_go(job)
         return None
+
+    def _reserve(self, job: ClaimedJob) -> bool:
+        """Hold ``job`` as reserved unless the prefetch bound is reached (it counts every reserved job,
+        those claimed ahead too, as ``inspect reserved`` shows them)."""
+        bound = self.budget.max_reserved
+        with self.held.lock:
+            if bound is not None and len(self.held.reserved) >= bound:
+                return False
+            self.held.reserved[job.id] = job
+            return True
+
+    def _turn_back(self, job: ClaimedJob) -> tuple[ClaimedJob, Permit] | None:
+        """Past the prefetch bound: ``job`` goes back to the front of its queue; once a permit is ours, claim
+        one job of its task to run at once (None when there is none, or a stop came)."""
+        with self.held.lock:
+            self.held.reserved[job.id] = job  # hand_back takes what ``reserved`` holds (or records its cancel)
+        self.hand_back(job)
+        permit = self.budget.acquire(self.stopping.is_set)
+        if permit is None:
+            return None
+        try:
+            claimed = self.claim_now(job.task)
+        except BaseException:
+            permit.release()
+            raise
+        if claimed is None:
+            permit.release()
+            return None
+        return claimed, permit
 
     def _let_go(self, job: ClaimedJob) -> None:
         if job.id in self.held.reserved:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..context import Context
 from ..errors import TimeoutError, WorkerLostError
 from ..middleware import MiddlewareContext, compose
+from . import main_thread
 from .abandoned import keep_place_until_done
 from .interrupt import stop_overrunning
 from .terminate import Terminator
@@ -117,6 +118,18 @@ class Executor:
         self.terminator = Terminator(app.adapter)
 
     def execute(self, runtime: JobRuntime) -> Outcome:
+        """Run the job's handler: here, or on the main thread of a process that runs handlers there
+        (main_thread.py: a prefork child running one job at a time, so signals can interrupt it)."""
+        runner = main_thread.runner()
+        if runner is None:
+            return self._execute_timed(runtime)
+        try:
+            outcome: Outcome = runner.call(lambda: self._execute_timed(runtime))
+        except main_thread.ChildExiting as exc:  # a cold stop gave up on it and handed the job back already
+            return Outcome("failed", error=exc)
+        return outcome
+
+    def _execute_timed(self, runtime: JobRuntime) -> Outcome:
         started = time.monotonic()
         with self.terminator.running(runtime):
             outcome = self._execute(runtime)

@@ -1,9 +1,10 @@
 """Time limits: the soft one raises inside the handler, the hard one ends the attempt for good.
 
-Soft limit: ``SoftTimeLimitExceeded`` is raised asynchronously in the thread running the handler
-(``PyThreadState_SetAsyncExc``), so a handler can catch it and clean up. Python delivers such an
-exception between bytecodes: a handler blocked inside one long C call (a single ``time.sleep(60)``,
-a socket read) sees it only when that call returns.
+Soft limit: ``SoftTimeLimitExceeded`` is raised inside the handler, so it can catch it and clean up. On the
+main thread of a prefork child that runs one job at a time (main_thread.py) a signal raises it, at once even
+inside a blocking call (``time.sleep(60)``, a socket read), as Celery's prefork pool does. Elsewhere it is
+raised asynchronously in the handler's thread (``PyThreadState_SetAsyncExc``): Python delivers that between
+bytecodes, so a handler blocked inside one long C call sees it only when that call returns.
 
 Hard limit: in a prefork child the supervisor kills the process (``supervisor.py``); with threads
 the attempt fails with ``TimeLimitExceeded`` at once and its thread is abandoned (a thread cannot be
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, SoftTimeLimitExceeded, TimeLimitExceeded
+from . import main_thread
 from .abandoned import keep_place_until_done
 
 if TYPE_CHECKING:
@@ -169,7 +171,7 @@ class TimeLimitMiddleware:
 def _with_soft_limit(call_next: Callable[[], Any], soft: float | None) -> Any:
     if soft is None:
         return call_next()
-    guard = SoftLimit(soft, threading.get_ident())
+    guard = main_thread.soft_limit_here(soft) or SoftLimit(soft, threading.get_ident())
     try:
         return call_next()
     finally:

@@ -118,7 +118,8 @@ class Worker:
                                  cold=self._cold, new_token=lambda: self._new_token(), notify=self._notify,
                                  address=address)
         self._reserved_wait = None if self.budget is None else ReservedWait(
-            self.budget, self.held, self._stopping, self._notify, self.ahead.release_reserved, self.adapter.now_ms)
+            self.budget, self.held, self._stopping, self._notify, self.ahead.release_reserved, self.adapter.now_ms,
+            self._claim_now)
         if self.budget is not None:
             self.held.on_cancel = self.budget.wake
 
@@ -375,11 +376,18 @@ class Worker:
 
     _lock_ttl_ms = staticmethod(lock_ttl_ms)
 
+    def _claim_now(self, task_name: str) -> ClaimedJob | None:
+        """One job of ``task_name`` if one is due, without waiting (budget.py: a slot holding a permit)."""
+        return self.adapter.claim(task_name, self._new_token(), self._lock_ttl_ms(self.app.get_task(task_name))).job
+
     def _process(self, job: ClaimedJob, feeder: SlotFeeder | None = None,
                  lookahead: Lookahead | None = None) -> ClaimedJob | None:  # fmt: skip
         permit = None
-        if self._reserved_wait is not None and (permit := self._reserved_wait.wait(job)) is None:
-            return None  # handed back (a stop), cancelled or lost while it waited for the budget
+        if self._reserved_wait is not None:
+            admitted = self._reserved_wait.wait(job)
+            if admitted is None:
+                return None  # handed back (a stop, the prefetch bound), cancelled or lost while it waited
+            job, permit = admitted  # another job of its task when the bound turned this one back
         try:
             with holding(job.id, permit):  # a handler abandoned past its limit keeps the permit (abandoned.py)
                 return self._process_held(job, feeder, lookahead, permit)

@@ -15,7 +15,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from . import liveness
+from . import liveness, main_thread
 from .pools import StopSignals, ThreadPool, WorkerSettings, serve
 from .running_board import RunningBoard
 
@@ -160,8 +160,13 @@ def child_main(settings: WorkerSettings, conn: Connection, index: int, board: Ru
     reporter = Reporter(conn, pool, signals, board)
     pool.hooks.append(reporter)
     pool.slots = lambda: 1  # type: ignore[method-assign]
+    runner = main_thread.install() if main_thread.applies(pool) else None  # one job at a time: on this thread
     pool.start()
-    serve(pool, signals, name=f"child {index} (pid {os.getpid()})")
+    name = f"child {index} (pid {os.getpid()})"
+    if runner is not None:
+        main_thread.serve_with_handlers_on_main_thread(pool, signals, runner, name)
+    else:
+        serve(pool, signals, name=name)
     reporter.close()
     conn.close()
     settings.app.events.emit("worker:process-shutdown", {"hostname": settings.hostname, "pid": os.getpid(),

@@ -63,7 +63,7 @@ def test_celery_options_from_a_compose_file_are_accepted(client: Taskora, redis_
     assert stats["pool"] == "prefork"  # Celery's alias
     assert client.dispatch("add", {"a": 1, "b": 1}).result(timeout=15) == 2
     log = worker.log()
-    for given in ("-E", "-O fair", "--without-gossip", "--prefetch-multiplier 4", "--statedb", "-s ", "--scheduler x"):
+    for given in ("-E", "-O fair", "--without-gossip", "--statedb", "-s ", "--scheduler x"):
         assert any(given in line and "accepted and ignored" in line for line in log.splitlines()), given
 
 

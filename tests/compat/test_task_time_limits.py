@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from taskora.compat import states
+from taskora.compat import chain, chord, group, states
 from taskora.compat.app import _publish
 from taskora.compat.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
@@ -82,6 +82,24 @@ def test_per_call_limits_override_the_tasks_own(make_celery):
     assert limited.get(timeout=10) == "cleaned up"
     assert unlimited.get(timeout=10) == "finished"
     assert relaxed.get(timeout=10) == "finished"
+    with pytest.raises(TimeLimitExceeded):
+        hard.get(timeout=10)
+
+
+def test_a_canvas_members_own_limits_apply_to_its_job(make_celery):
+    """``sig.set(soft_time_limit=...)`` in a chord header, a group or a chain: that member's job gets it."""
+    app = make_celery()
+    _, _, plain = _tasks(app)
+
+    @app.task
+    def collect(results):
+        return results
+
+    start_with_limits(app)
+    header = [plain.s(0.05), plain.s(5).set(soft_time_limit=0.2)]
+    assert chord(header)(collect.s()).get(timeout=10) == ["finished", "cleaned up"]
+    assert group(plain.s(5).set(soft_time_limit=0.2)).delay().get(timeout=10) == ["cleaned up"]
+    hard = chain(plain.si(5).set(time_limit=0.3)).delay()
     with pytest.raises(TimeLimitExceeded):
         hard.get(timeout=10)
 

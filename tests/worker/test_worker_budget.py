@@ -168,3 +168,30 @@ def test_a_celery_threads_pool_resizes_its_budget_with_the_pool(app: Taskora) ->
     finally:
         pool.request_stop(cold=False)
         pool.wait(10)
+
+
+def test_past_the_prefetch_bound_a_claimed_job_goes_back_to_its_queue_and_runs_in_turn(app: Taskora) -> None:
+    started, release, ran = threading.Event(), threading.Event(), []
+    a = app.task("a", lambda _: (started.set(), release.wait(20)), stall={"interval": 0.6})
+    b = app.task("b", lambda data: ran.append(data) or data, stall={"interval": 0.6})
+    c = app.task("c", lambda data: ran.append(data) or data, stall={"interval": 0.6})
+    worker = Worker(app, [a, b, c], concurrency=1, max_running=1)
+    assert worker.budget is not None
+    worker.budget.max_reserved = 1  # -c 1 x worker_prefetch_multiplier 1
+    worker.start()
+    try:
+        a.dispatch(None)
+        assert started.wait(10)
+        held_b = b.dispatch("b1")
+        wait_until(lambda: _reserved_here(worker, held_b.id), 10, "b1 to be reserved")
+        turned_back = c.dispatch("c1")
+        # c's slot claimed c1, found the bound reached, handed it back, and now waits in line holding nothing
+        wait_until(lambda: worker.budget.waiting() == 2 and turned_back.state() == "waiting", 10, "c1 to go back")
+        assert list(worker.held.reserved) == [held_b.id]
+        release.set()
+        assert (held_b.result(timeout=10), turned_back.result(timeout=10)) == ("b1", "c1")
+        assert ran == ["b1", "c1"]  # first come, first served
+        assert app.adapter.get_fields("c", turned_back.id, ["attempt"])["attempt"] == "1"  # not charged
+    finally:
+        release.set()
+        worker.stop(timeout=10)

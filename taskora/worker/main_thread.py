@@ -1,0 +1,242 @@
+"""Handlers on a prefork child's main thread, where a signal can interrupt a blocking call.
+
+A prefork child that runs one job at a time (its budget is 1, budget.py: every child of a Celery app, and a
+native app's child under ``--max-running 1``) runs each handler on its main thread, while claiming, heartbeats,
+reports to the supervisor and the shutdown logic (``pools.serve``) go on in threads. Why: CPython runs signal
+handlers on the main thread only, and a signal aimed at that thread makes a blocking system call there
+(``time.sleep``, ``socket.recv``, ``select``) return at once so that the handler runs. An exception raised in
+another thread (``PyThreadState_SetAsyncExc``, limits.py) waits instead for the blocking call to return.
+
+So the soft time limit here is Celery's: a timer thread sends ``SIGUSR1`` to the main thread
+(``signal.pthread_kill``: a process-wide ``SIGALRM`` may land on any thread and leave the blocking call
+alone), whose handler raises ``SoftTimeLimitExceeded`` in the handler's frame, once. A revoke with
+``terminate=True`` goes the same way: ``SIGUSR1`` raises ``SoftTimeLimitExceeded`` in the handler as it does
+in a Celery pool process, any other signal makes the process die by it (the supervisor replaces it). The
+hard limit is unchanged: the supervisor kills the child (supervisor.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SoftTimeLimitExceeded
+
+if TYPE_CHECKING:
+    from .pools import Pool, StopSignals
+
+log = logging.getLogger("taskora.worker")
+
+#: The signal that interrupts the main thread's handler: Celery's soft-limit signal.
+INTERRUPT_SIGNAL = signal.SIGUSR1
+
+
+class ChildExiting(BaseException):  # noqa: N818 - not an error of the handler's: its process is leaving
+    """Raised in a handler still running on the main thread once its child has stopped (a cold shutdown)."""
+
+
+class _Call:
+    """One handler call handed from a slot thread to the main thread, and its result handed back."""
+
+    __slots__ = ("fn", "value", "error", "done")
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+
+class MainThreadRunner:
+    """Runs calls handed over by slot threads on the main thread, one at a time, interruptible by a signal.
+
+    ``_pending`` is what the next ``INTERRUPT_SIGNAL`` raises in the running call (nothing when None: a late
+    or stray signal is ignored); ``_die_with`` a signal the process must die by (a terminate).
+    """
+
+    def __init__(self) -> None:
+        self._main = threading.get_ident()
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._in_call = False
+        self._pending: BaseException | None = None
+        self._die_with: int | None = None
+        self._closed = False
+
+    def install(self) -> None:
+        """Take over ``INTERRUPT_SIGNAL`` (main thread only, before the first call)."""
+        signal.signal(INTERRUPT_SIGNAL, self._on_signal)
+
+    def on_main_thread(self) -> bool:
+        return threading.get_ident() == self._main
+
+    # -- slot threads -------------------------------------------------------------------------------
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """``fn()`` on the main thread (directly when called there); its value, or its exception raised here."""
+        if self.on_main_thread():
+            return fn()
+        if self._closed:  # the main thread has left ``run``: nobody would take the call
+            raise ChildExiting("the worker process stopped before this handler could start")
+        call = _Call(fn)
+        self._calls.put(call)
+        call.done.wait()
+        if call.error is not None:
+            raise call.error
+        return call.value
+
+    def interrupt(self, error: BaseException) -> bool:
+        """Raise ``error`` in the call running on the main thread; False when none runs (nothing is raised)."""
+        with self._lock:
+            if not self._in_call:
+                return False
+            self._pending = error
+            signal.pthread_kill(self._main, INTERRUPT_SIGNAL)
+            return True
+
+    def cancel_interrupt(self, error: BaseException) -> None:
+        """Make sure ``error``, if still pending, is never raised (its call is ending)."""
+        with self._lock:
+            if self._pending is error:
+                self._pending = None
+
+    def terminate(self, signum: int) -> None:
+        """A revoke with ``terminate=True`` of the running job: ``SIGUSR1`` raises SoftTimeLimitExceeded in its
+        handler (Celery's pool process does the same), any other signal ends this process by it."""
+        if signum == INTERRUPT_SIGNAL:
+            self.interrupt(SoftTimeLimitExceeded("terminated with SIGUSR1"))
+            return
+        self._die_with = signum
+        signal.pthread_kill(self._main, INTERRUPT_SIGNAL)
+
+    def close(self) -> None:
+        """The child stopped: end ``run`` (interrupting a call that still runs: a cold stop gave up on it)."""
+        self._closed = True
+        self._calls.put(None)
+        self.interrupt(ChildExiting("the worker process stopped while this handler ran"))
+
+    # -- the main thread ----------------------------------------------------------------------------
+    def run(self) -> None:
+        """Run handed-over calls until ``close``."""
+        while True:
+            try:
+                call = self._calls.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            if call is None:
+                return
+            self._run_one(call)
+
+    def _run_one(self, call: _Call) -> None:
+        try:
+            self._in_call = True
+            call.value = call.fn()
+        except BaseException as exc:  # handed to the slot thread
+            call.error = exc
+        self._leave_call()
+        call.done.set()
+
+    def _leave_call(self) -> None:
+        """No interrupt may land once the call has ended; one already on its way lands here and is dropped."""
+        while True:
+            try:
+                with self._lock:
+                    self._in_call = False
+                    self._pending = None
+                return
+            except BaseException:  # noqa: S112 - the late interrupt itself: the call it was meant for has ended
+                continue
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        """Signal handler (main thread): die by a terminate's signal, or raise what is pending."""
+        if self._die_with is not None:
+            from .pools import die_by  # pools imports the executor, which imports this module
+
+            die_by(self._die_with)
+        error, self._pending = self._pending, None
+        if error is not None and self._in_call:
+            raise error
+
+
+class SignalSoftLimit:
+    """The soft time limit of one handler call on the main thread: ``SoftTimeLimitExceeded`` raised once in
+    it after ``seconds``, even inside a blocking call; ``disarm`` makes sure it cannot land later."""
+
+    def __init__(self, runner: MainThreadRunner, seconds: float) -> None:
+        self._runner = runner
+        self._error = SoftTimeLimitExceeded(f"soft time limit ({seconds:g}s) exceeded")
+        self._lock = threading.Lock()
+        self._armed = True
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._armed:
+                self._armed = False
+                self._runner.interrupt(self._error)
+
+    def disarm(self) -> None:
+        self._armed = False  # first: a timer firing from here on raises nothing
+        self._timer.cancel()
+        self._runner.cancel_interrupt(self._error)
+
+
+#: The runner of this process, once ``serve_with_handlers_on_main_thread`` installed one (a prefork child).
+_runner: MainThreadRunner | None = None
+
+
+def runner() -> MainThreadRunner | None:
+    """The runner handlers of this process go through, or None (they run in their slot threads)."""
+    return _runner
+
+
+def soft_limit_here(seconds: float) -> SignalSoftLimit | None:
+    """A signal-based soft limit when the calling thread is the main thread of a process whose handlers run
+    there; None otherwise (limits.py then raises in the handler's thread instead)."""
+    current = _runner
+    if current is None or not current.on_main_thread():
+        return None
+    return SignalSoftLimit(current, seconds)
+
+
+def applies(pool: Any) -> bool:
+    """Whether a prefork child's handlers run on its main thread: its budget is one job at a time."""
+    return bool(pool.running_budget() == 1)
+
+
+def install() -> MainThreadRunner:
+    """Route this process's handler calls to its main thread (call there, before the pool starts)."""
+    global _runner
+    _runner = MainThreadRunner()
+    _runner.install()
+    return _runner
+
+
+def serve_with_handlers_on_main_thread(pool: Pool, signals: StopSignals, runner: MainThreadRunner,
+                                       name: str) -> None:  # fmt: skip
+    """``pools.serve`` in a thread while the main thread runs the handlers, until the pool has stopped.
+
+    A terminated job's process dies through the runner (the main thread), not ``serve``'s ``die_by``.
+    """
+    from .pools import serve  # pools imports the executor, which imports this module
+
+    worker = getattr(pool, "worker", None)
+    if worker is not None:
+        worker.executor.terminator.kill_process = runner.terminate
+
+    def serve_then_close() -> None:
+        try:
+            serve(pool, signals, name=name)
+        except BaseException:
+            log.exception("%s: the shutdown loop failed; stopping", name)
+            raise
+        finally:
+            runner.close()
+
+    threading.Thread(target=serve_then_close, name="taskora-serve", daemon=True).start()
+    runner.run()
