@@ -6,6 +6,10 @@ The board closes that gap without a message per job: the slot thread writes it b
 into an anonymous shared mapping inherited through ``fork``, and nothing reads it until the child is dead.
 Two halves are written alternately and a header names the complete one, so a write cut short by the
 child's death still leaves the previous complete board readable.
+
+The board also names the jobs a child completed whose completion is still on its way to Redis (a batch
+sends completions with its next request, batches.py), with their results: the supervisor of a child that
+died records those completions itself, so a finished job never runs again.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from typing import Any
 HALF_SIZE = 64 * 1024
 _HEADER = struct.Struct("<II")  # which half is complete (0/1), its length
 
+#: ``{job id: (task, lock token, keep, serialized result)}``: completed here, not yet recorded in Redis.
+Finished = dict[str, tuple[str, str, bool, "str | bytes"]]
+
 
 class RunningBoard:
     """Written only by one child (under its own lock), read only by the supervisor once that child died."""
@@ -27,9 +34,12 @@ class RunningBoard:
         self._map = mmap.mmap(-1, _HEADER.size + 2 * HALF_SIZE)  # MAP_SHARED | MAP_ANONYMOUS
         self._half = 0
 
-    def write(self, running: dict[str, tuple[str, str, int]]) -> bool:
-        """Publish ``{job id: (task, lock token, attempt)}``; False when it does not fit (the pipe reports remain)."""
-        body = json.dumps(running, separators=(",", ":")).encode()
+    def write(self, running: dict[str, tuple[str, str, int]], finished: Finished | None = None) -> bool:
+        """Publish ``{job id: (task, lock token, attempt)}`` and the completions not recorded yet; False when it
+        does not fit (the pipe reports remain, and a batch sends what waits at once then)."""
+        board = {"r": running, "f": {job_id: [task, token, int(keep), *_text(result)]
+                                      for job_id, (task, token, keep, result) in (finished or {}).items()}}
+        body = json.dumps(board, separators=(",", ":")).encode()
         if len(body) > HALF_SIZE:
             return False
         self._half ^= 1
@@ -39,6 +49,16 @@ class RunningBoard:
         return True
 
     def read(self) -> dict[str, tuple[str, str, int]]:
+        """The running jobs of the last complete board."""
+        running = self._raw().get("r", {})
+        return {job_id: (str(task), str(token), int(attempt)) for job_id, (task, token, attempt) in running.items()}
+
+    def read_finished(self) -> Finished:
+        """The completed jobs of the last complete board whose completion had not been recorded."""
+        return {job_id: (str(task), str(token), bool(keep), _value(kind, text))
+                for job_id, (task, token, keep, kind, text) in self._raw().get("f", {}).items()}
+
+    def _raw(self) -> dict[str, Any]:
         half, length = _HEADER.unpack(self._map[:_HEADER.size])
         if length == 0 or half > 1 or length > HALF_SIZE:
             return {}
@@ -47,7 +67,16 @@ class RunningBoard:
             raw: dict[str, Any] = json.loads(self._map[start:start + length])
         except ValueError:
             return {}
-        return {job_id: (str(task), str(token), int(attempt)) for job_id, (task, token, attempt) in raw.items()}
+        return raw
 
     def close(self) -> None:
         self._map.close()
+
+
+def _text(result: str | bytes) -> tuple[str, str]:
+    """A serialized result as JSON text: ("s", text) or ("b", bytes as latin-1, which maps every byte)."""
+    return ("b", result.decode("latin-1")) if isinstance(result, bytes) else ("s", result)
+
+
+def _value(kind: str, text: str) -> str | bytes:
+    return text.encode("latin-1") if kind == "b" else text
