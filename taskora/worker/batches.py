@@ -16,9 +16,10 @@ completion has not been read back yet is named, with its result, on the child's 
 completion itself instead of running the job again. Only the job that was running re-runs.
 
 Batches are for short jobs only: a job that ran ``AHEAD_AFTER_JOBS_UNDER_S`` or longer sends what
-waits at once. While a job of the batch runs, a watch (a thread of the worker) sends the completions
-waiting behind it once it has run ``SEND_WAITING_AFTER_S``, and hands the jobs queued behind it back to
-the front of the queue, for an idle child to take, once it has run ``RELEASE_AHEAD_AFTER_S``.
+waits at once, with its own completion, in one call. While a job of the batch runs, a watch (a thread
+of the worker) sends the completions waiting behind it once it has run ``SEND_WAITING_AFTER_S``, and
+hands the jobs queued behind it back to the front of the queue, for an idle child to take, once it
+has run ``RELEASE_AHEAD_AFTER_S``.
 """
 
 from __future__ import annotations
@@ -80,17 +81,20 @@ class BatchClaims:
     # -- the slot's side ----------------------------------------------------------------------------
     def finish(self, lookahead: Lookahead, runtime: JobRuntime, payload: str | bytes, keep: bool,
                duration: float, lock_ttl_ms: int) -> ClaimResult | None:  # fmt: skip
-        """Record a completed short job the batch way and return the job to run next; None when this job
-        takes the usual path (it ran long, or its kept result is large: what waited is sent first)."""
-        if not Lookahead.worth_it(duration) or (keep and len(payload) > DEFER_RESULT_MAX):
+        """Record a completed job the batch way and return the job to run next. A short one waits for a later
+        request while the batch lasts; after a long one, what waits is sent at once with it, in one call (claiming
+        the next job, as a slot's usual finish does, when none is held). None: a kept result too large to wait
+        on the running board takes the usual path (what waited is sent first)."""
+        if keep and len(payload) > DEFER_RESULT_MAX:
             self.flush(lookahead)
             return None
+        short = Lookahead.worth_it(duration)
         completion = Completion(runtime.claimed, payload if keep else "", keep)
         held = lookahead.held_count()
         if held == 0 and lookahead.sent is not None:  # the batch in flight brings the next jobs
             self.ahead.settle(lookahead)
             held = lookahead.held_count()
-        if held and (lookahead.sent is not None or held > self.send_at):  # rides with a later request
+        if short and held and (lookahead.sent is not None or held > self.send_at):  # rides with a later request
             with lookahead.lock:
                 lookahead.done.append(completion)
             self.notify("job_deferred", runtime, completion)
@@ -98,9 +102,10 @@ class BatchClaims:
         with lookahead.lock:
             completions, lookahead.done = [*lookahead.done, completion], []
         try:
-            if held:
+            if short and held:
                 return self._send_ahead(lookahead, runtime, completions, lock_ttl_ms)
-            return self._exchange(lookahead, completions, lock_ttl_ms)
+            claim = self.size if short else 0 if held else 1
+            return self._exchange(lookahead, completions, lock_ttl_ms, claim)
         except BaseException:
             with lookahead.lock:  # not sent: the earlier ones wait again (this one is finished again by the retry)
                 lookahead.done[:0] = completions[:-1]
@@ -116,10 +121,11 @@ class BatchClaims:
         self.ahead.send_ahead(lookahead, SentClaim(request, completions=completions, batch=True))
         return ClaimResult(status="ok", job=self.ahead.pop_ahead(lookahead))
 
-    def _exchange(self, lookahead: Lookahead, completions: list[Completion], lock_ttl_ms: int) -> ClaimResult:
-        """Nothing held: complete what waits and claim a batch now (a busy slot's first batch)."""
+    def _exchange(self, lookahead: Lookahead, completions: list[Completion], lock_ttl_ms: int,
+                  claim: int) -> ClaimResult:  # fmt: skip
+        """Complete what waits and claim ``claim`` jobs now (a busy slot's first batch, or after a long job)."""
         task = completions[-1].job.task
-        batch = self.adapter.ack_many(task, completions, claim=self.size, token=self.ahead.new_token(),
+        batch = self.adapter.ack_many(task, completions, claim=claim, token=self.ahead.new_token(),
                                       lock_ttl_ms=lock_ttl_ms)
         self._recorded(completions, batch.statuses)
         self._hold(lookahead, batch.jobs)

@@ -33,13 +33,20 @@ class RunningBoard:
     def __init__(self) -> None:
         self._map = mmap.mmap(-1, _HEADER.size + 2 * HALF_SIZE)  # MAP_SHARED | MAP_ANONYMOUS
         self._half = 0
+        #: Each entry's JSON, made once: a busy child writes the board twice per job, with the same entries.
+        self._fragments: dict[tuple[str, str, str], str] = {}  # (kind, job id, lock token): JSON
 
     def write(self, running: dict[str, tuple[str, str, int]], finished: Finished | None = None) -> bool:
         """Publish ``{job id: (task, lock token, attempt)}`` and the completions not recorded yet; False when it
-        does not fit (the pipe reports remain, and a batch sends what waits at once then)."""
-        board = {"r": running, "f": {job_id: [task, token, int(keep), *_text(result)]
-                                      for job_id, (task, token, keep, result) in (finished or {}).items()}}
-        body = json.dumps(board, separators=(",", ":")).encode()
+        does not fit (the pipe reports remain; a death then re-runs a completion that did not fit)."""
+        old, fragments = self._fragments, {}
+        for kind, entries in (("r", running), ("f", finished or {})):
+            for job_id, entry in entries.items():
+                key = (kind, job_id, entry[1])
+                fragments[key] = old.get(key) or _fragment(kind, job_id, entry)
+        self._fragments = fragments
+        body = ('{"r":{' + ",".join(f for (k, _, _), f in fragments.items() if k == "r") + '},"f":{'
+                + ",".join(f for (k, _, _), f in fragments.items() if k == "f") + "}}").encode()
         if len(body) > HALF_SIZE:
             return False
         self._half ^= 1
@@ -71,6 +78,15 @@ class RunningBoard:
 
     def close(self) -> None:
         self._map.close()
+
+
+def _fragment(kind: str, job_id: str, entry: tuple[Any, ...]) -> str:
+    """One entry as ``"id":[...]`` JSON: a running job's (task, token, attempt), or a finished one's
+    (task, token, keep, result kind, result text)."""
+    if kind == "f":
+        task, token, keep, result = entry
+        entry = (task, token, int(keep), *_text(result))
+    return json.dumps(job_id) + ":" + json.dumps(entry, separators=(",", ":"))
 
 
 def _text(result: str | bytes) -> tuple[str, str]:
