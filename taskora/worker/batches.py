@@ -15,7 +15,7 @@ completion has not been read back yet is named, with its result, on the child's 
 (running_board.py) before the slot moves on, so a supervisor whose child died records that
 completion itself instead of running the job again. Only the job that was running re-runs.
 
-Batches are for short jobs only: a job that ran ``AHEAD_AFTER_JOBS_UNDER_S`` or longer sends what
+Batches are for short jobs only: a job that ran ``BATCH_AFTER_JOBS_UNDER_S`` or longer sends what
 waits at once, with its own completion, in one call. While a job of the batch runs, a watch (a thread
 of the worker) sends the completions waiting behind it once it has run ``SEND_WAITING_AFTER_S``, and
 hands the jobs queued behind it back to the front of the queue, for an idle child to take, once it
@@ -49,6 +49,10 @@ BATCH_JOBS = 8
 #: A completion waits for the next request only with a result this small (kept results; a result nobody
 #: reads is not sent at all): it waits on the running board, whose halves hold 64 KiB.
 DEFER_RESULT_MAX = 512
+#: A job that ran shorter than this (seconds) leaves its completion to a later request of its batch. Looser
+#: than claiming one ahead (lookahead.py, 2 ms): a Celery-front job on a loaded machine often runs past 2 ms,
+#: and each one that does costs a call of its own; jobs queued behind a slow one are handed back anyway.
+BATCH_AFTER_JOBS_UNDER_S = 0.01
 #: Completions waiting behind a job that has run this long (seconds) are sent without waiting for it.
 SEND_WAITING_AFTER_S = 0.05
 #: Jobs per batch for the worker made in this process; set by a prefork child before its worker starts.
@@ -88,7 +92,7 @@ class BatchClaims:
         if keep and len(payload) > DEFER_RESULT_MAX:
             self.flush(lookahead)
             return None
-        short = Lookahead.worth_it(duration)
+        short = duration < BATCH_AFTER_JOBS_UNDER_S
         completion = Completion(runtime.claimed, payload if keep else "", keep)
         held = lookahead.held_count()
         if held == 0 and lookahead.sent is not None:  # the batch in flight brings the next jobs

@@ -412,7 +412,8 @@ class Supervisor:
             except CONNECTION_ERRORS as exc:
                 self._defer(f"complete {task}[{job_id}]", exc, self._record_finished, {job_id: finished[job_id]})
                 continue
-            log.info("Task %s[%s] had completed in the dead child: completion recorded (%s)", task, job_id, status)
+            if status == "ok":  # else the child's own request had recorded it before it died
+                log.info("Task %s[%s] had completed in the dead child: completion recorded", task, job_id)
 
     def _requeue(self, job_id: str, held: HeldJob) -> None:
         try:
