@@ -53,6 +53,8 @@ DEFER_RESULT_MAX = 512
 #: than claiming one ahead (lookahead.py, 2 ms): a Celery-front job on a loaded machine often runs past 2 ms,
 #: and each one that does costs a call of its own; jobs queued behind a slow one are handed back anyway.
 BATCH_AFTER_JOBS_UNDER_S = 0.01
+#: How often an idle worker's batch watch looks whether the worker stopped (seconds).
+IDLE_LOOK_EVERY_S = 1.0
 #: Completions waiting behind a job that has run this long (seconds) are sent without waiting for it.
 SEND_WAITING_AFTER_S = 0.05
 #: Jobs per batch for the worker made in this process; set by a prefork child before its worker starts.
@@ -81,6 +83,8 @@ class BatchClaims:
         self.send_at = max(1, size // 2)
         self.notify = notify
         self._slots: set[Lookahead] = set()
+        #: Set when a slot starts a held job: the watch sleeps without it (an idle worker costs no wake-ups).
+        self._busy = threading.Event()
 
     # -- the slot's side ----------------------------------------------------------------------------
     def finish(self, lookahead: Lookahead, runtime: JobRuntime, payload: str | bytes, keep: bool,
@@ -171,6 +175,8 @@ class BatchClaims:
         lookahead.busy_since = time.monotonic()
         if lookahead not in self._slots:
             self._slots.add(lookahead)
+        if not self._busy.is_set():  # read after busy_since is written: the watch, clearing it, sees one or both
+            self._busy.set()
 
     def _hold(self, lookahead: Lookahead, jobs: list[ClaimedJob]) -> None:
         if not jobs:
@@ -194,16 +200,23 @@ class BatchClaims:
     def watch(self, cold: threading.Event) -> None:
         """A slot whose job has run ``SEND_WAITING_AFTER_S`` sends the completions waiting behind it; one whose
         job has run ``RELEASE_AHEAD_AFTER_S`` also hands back the jobs of its batch queued behind it."""
-        while not cold.wait(SEND_WAITING_AFTER_S):
-            now, release_after = time.monotonic(), lookahead_module.RELEASE_AHEAD_AFTER_S
-            for lookahead in list(self._slots):
-                since = lookahead.busy_since
-                if since is None or now - since < SEND_WAITING_AFTER_S:
-                    continue
-                if lookahead.queue and now - since >= release_after:
-                    self.release_queued(lookahead)
-                if lookahead.done:
-                    self.flush(lookahead)
+        while not cold.is_set():
+            self._busy.clear()
+            if not any(lookahead.busy_since is not None for lookahead in list(self._slots)):
+                self._busy.wait(IDLE_LOOK_EVERY_S)  # until a slot starts a held job (or, now and then, a stop)
+            elif not cold.wait(SEND_WAITING_AFTER_S):
+                self._look(time.monotonic())
+
+    def _look(self, now: float) -> None:
+        release_after = lookahead_module.RELEASE_AHEAD_AFTER_S
+        for lookahead in list(self._slots):
+            since = lookahead.busy_since
+            if since is None or now - since < SEND_WAITING_AFTER_S:
+                continue
+            if lookahead.queue and now - since >= release_after:
+                self.release_queued(lookahead)
+            if lookahead.done:
+                self.flush(lookahead)
 
     def release_queued(self, lookahead: Lookahead) -> None:
         """Behind a slow job: hand back the batch's jobs not started, to the front of the queue."""
