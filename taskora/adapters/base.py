@@ -152,6 +152,15 @@ class InFlightClaim(Protocol):
     def result(self) -> ClaimResult: ...
 
 
+class InFlightBatch(Protocol):
+    """An ``ack_many`` sent ahead (``ack_many_later``): its reply is read with ``result()``."""
+
+    task: str
+    token: str
+
+    def result(self) -> BatchResult: ...
+
+
 class Lifecycle(Protocol):
     """Lifecycle (adapters/core.py)."""
 
@@ -189,6 +198,8 @@ class Transitions(Protocol):
                  lock_ttl_ms: int = 0) -> BatchResult: ...  # fmt: skip
     def ack_later(self, job: ClaimedJob, result: str | bytes, *, keep: bool, next_token: str,
                   lock_ttl_ms: int) -> InFlightClaim: ...  # fmt: skip
+    def ack_many_later(self, task: str, completions: Sequence[Completion], *, claim: int, token: str,
+                       lock_ttl_ms: int) -> InFlightBatch: ...  # fmt: skip
     def claim_later(self, task: str, token: str, lock_ttl_ms: int) -> InFlightClaim: ...
     def nack(self, task: str, job_id: str, token: str = "", *, unstarted: bool = False) -> bool: ...
     def extend_locks(self, held: Iterable[ClaimedJob], lock_ttl_ms: int) -> list[str]: ...

@@ -9,7 +9,7 @@ from typing import Any
 from .base import BatchResult, ClaimedJob, ClaimResult, Completion
 from .core import RedisCore
 from .direct import InFlight
-from .replies import ClaimInFlight, _batch_reply, _claim_reply, _finish_reply, _text
+from .replies import BatchInFlight, ClaimInFlight, _batch_reply, _claim_reply, _finish_reply, _text
 from .scripts import ThreadConnections
 
 
@@ -52,6 +52,25 @@ class ClaimingOps(RedisCore):
             args += (c.job.id, c.job.token, c.result, "1" if c.keep else "0")
         reply = self.scripts.ack_many(self.runner, self.keys.queue(task), args)
         return _batch_reply(task, token, len(completions), reply)
+
+    def ack_many_later(self, task: str, completions: Sequence[Completion], *, claim: int, token: str,
+                       lock_ttl_ms: int) -> BatchInFlight:  # fmt: skip
+        """``ack_many``, its reply read later: a busy prefork child runs the last job of its batch while Redis
+        completes the ones before and claims the next batch (see ``worker/batches.py``)."""
+        args: list[Any] = [self.keys.task_prefix(task), self.now_ms(), token, lock_ttl_ms, claim, len(completions)]
+        for c in completions:
+            args += (c.job.id, c.job.token, c.result, "1" if c.keep else "0")
+        keys = self.keys.queue(task)
+        script = self.scripts.ack_many
+
+        def resend() -> Any:
+            return script(self.runner, keys, args)
+
+        if isinstance(self.runner, ThreadConnections):
+            (sent,) = self.runner.send(("EVALSHA", script.sha, len(keys), *keys, *args))
+        else:  # the in-memory engine has no socket to send ahead on: it runs now
+            sent = InFlight.settled(resend())
+        return BatchInFlight(sent, resend, task, token, len(completions))
 
     def ack_later(self, job: ClaimedJob, result: str | bytes, *, keep: bool, next_token: str,
                   lock_ttl_ms: int) -> ClaimInFlight:  # fmt: skip

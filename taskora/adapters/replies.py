@@ -108,3 +108,25 @@ class ClaimInFlight:
         if self.fused:
             return _finish_reply(self.task, self.token, reply)
         return _claim_reply(self.task, self.token, reply)
+
+
+class BatchInFlight:
+    """An ``ack_many`` sent ahead: ``result()`` reads its BatchResult (statuses of the completions it carried,
+    the jobs it claimed)."""
+
+    fused = False
+
+    def __init__(self, sent: InFlight, resend: Any, task: str, token: str, completions: int) -> None:
+        self._sent, self._resend = sent, resend
+        self.task, self.token, self.completions = task, token, completions
+
+    def result(self) -> BatchResult:
+        """The reply; a connection error when the connection broke first (ack_many is harmless to run again:
+        a completion already recorded reports 'lost')."""
+        try:
+            reply = self._sent.result()
+        except NoScriptError:
+            reply = self._resend()
+        except ResponseError as exc:
+            raise from_engine_reply(str(exc)) from exc
+        return _batch_reply(self.task, self.token, self.completions, reply)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, ClaimResult
+from .batches import BatchClaims, size_in_this_process
 from .lookahead import ClaimWatch, Lookahead, SentClaim
 from .reconnect import OUTAGE, once
 from .runtime import JobRuntime, lock_ttl_ms
@@ -49,6 +50,15 @@ class ClaimsAhead:
         self.new_token = new_token
         self.notify = notify
         self.address = address
+        #: Set in a prefork child (``enable_batches``): its busy slots claim and complete jobs in batches.
+        self.batches: BatchClaims | None = None
+        if size_in_this_process() > 1:
+            self.enable_batches(size_in_this_process())
+
+    def enable_batches(self, size: int) -> None:
+        """Claim and complete ``size`` jobs per round trip while busy (batches.py; a prefork child's slots)."""
+        self.batches = BatchClaims(self, size, self.notify)
+        self.batches.start_watch(self.cold)
 
     def _safely(self, fn: Any, *args: Any) -> Any:
         return once(self.address, fn, *args)
@@ -75,12 +85,19 @@ class ClaimsAhead:
         self.claim_watch.sent(lookahead, sent)
         self.notify("claim_sent", sent.request.task, sent.request.token)
 
-    def settle(self, lookahead: Lookahead) -> None:
+    def settle(self, lookahead: Lookahead, *, batch_may_wait: bool = False) -> None:
         """Read the reply of the slot's request in flight: note a lost completion, hold the job it claimed
-        (unless the claim watch handed that job back meanwhile)."""
+        (unless the claim watch handed that job back meanwhile). With ``batch_may_wait``, a batch's reply is
+        left unread while the slot still holds jobs to run (batches.py reads it when they run out)."""
+        lookahead.busy_since = None
+        if batch_may_wait and lookahead.sent is not None and lookahead.sent.batch and lookahead.holds():
+            return
         with lookahead.lock:
             sent, lookahead.sent = lookahead.sent, None
         if sent is None:
+            return
+        if sent.batch and self.batches is not None:
+            self.batches.read(lookahead, sent)
             return
         try:
             result = sent.request.result()
@@ -96,16 +113,17 @@ class ClaimsAhead:
                 return self.adapter.ack(runtime.claimed, sent.payload, keep=sent.keep)
 
             result = self.outcomes.reliably(runtime, resend)
+        assert isinstance(result, ClaimResult)  # a claim's or a fused finish's reply, not a batch's
         if sent.runtime is not None:
             self.outcomes.warn_if_lost(sent.runtime, result.status)
-        if result.job is not None and not sent.released and self._still_held(result.job, sent):
+        if result.job is not None and not sent.released and self.still_held(result.job, sent):
             lookahead.ahead = result.job
             with self.held.lock:
                 self.held.reserved[result.job.id] = result.job
             self.notify("job_reserved", result.job)
         self.notify("claim_read", sent.request.token)
 
-    def _still_held(self, job: ClaimedJob, sent: SentClaim) -> bool:
+    def still_held(self, job: ClaimedJob, sent: SentClaim) -> bool:
         """Whether a job claimed ahead is still this worker's. Nobody kept its lock while the reply was unread;
         the claim watch hands such a job back long before the lock could lapse, but should that have failed
         (Redis unreachable), a claim older than a heartbeat interval is checked before its job runs."""
@@ -150,14 +168,30 @@ class ClaimsAhead:
                               request.task)
 
     def pop_ahead(self, lookahead: Lookahead) -> ClaimedJob | None:
-        """The job claimed ahead, to run now; None without one, or once a stop began (it is handed back)."""
-        job = lookahead.ahead
-        if job is None or self.stopping.is_set():
+        """The job claimed ahead (or the next of the slot's batch), to run now; None without one, or once a stop
+        began (it is handed back)."""
+        if self.stopping.is_set() or not lookahead.holds():
             return None
-        lookahead.ahead = None
+        with lookahead.lock:
+            if lookahead.ahead is not None:
+                job, lookahead.ahead = lookahead.ahead, None
+            elif lookahead.queue:
+                job = lookahead.queue.popleft()
+            else:  # the batch watch handed the rest back meanwhile
+                return None
         with self.held.lock:
             still_ours = self.held.reserved.pop(job.id, None) is not None
+        if still_ours and self.batches is not None:
+            self.batches.started(lookahead)
         return job if still_ours else None
+
+    def pop_or_flush(self, lookahead: Lookahead) -> ClaimedJob | None:
+        """``pop_ahead``; with nothing held, the completions a batch still owes are sent before the slot
+        goes to claim (and maybe wait)."""
+        job = self.pop_ahead(lookahead)
+        if job is None and self.batches is not None:
+            self.batches.flush(lookahead)
+        return job
 
     def give_back(self, lookahead: Lookahead) -> None:
         """A stopping slot returns the job it claimed ahead to the front of the queue (or, if it was cancelled
@@ -166,9 +200,13 @@ class ClaimsAhead:
             self.settle(lookahead)
         except CONNECTION_ERRORS:
             pass
-        job, lookahead.ahead = lookahead.ahead, None
-        if job is not None:
-            self.release_reserved(job)
+        with lookahead.lock:
+            job, lookahead.ahead = lookahead.ahead, None
+            queued, lookahead.queue = list(lookahead.queue), type(lookahead.queue)()
+        for held in ([job] if job is not None else []) + queued:
+            self.release_reserved(held)
+        if self.batches is not None:
+            self.batches.flush(lookahead)
 
     def release_reserved(self, job: ClaimedJob) -> None:
         """Hand back a job claimed ahead that will not run here: to the front of the queue, or, when it was

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..adapters.base import ClaimedJob, InFlightClaim
+    from ..adapters.base import ClaimedJob, Completion, InFlightBatch, InFlightClaim
     from .runtime import JobRuntime
 
 #: A slot claims ahead only right after a job that ran shorter than this (seconds): the job claimed
@@ -46,7 +47,7 @@ LOOK_AGAIN_AT_MOST_S = 5.0
 class SentClaim:
     """A request whose reply the slot has not read yet: a claim, possibly fused with a completion."""
 
-    request: InFlightClaim
+    request: InFlightClaim | InFlightBatch
     #: The job the same request completes, with what to resend if the reply never comes; None for a
     #: plain claim.
     runtime: JobRuntime | None = None
@@ -58,20 +59,36 @@ class SentClaim:
     #: How many times the watch found no job held under this claim's token (it had not run yet, or
     #: found the queue empty).
     looks: int = 0
+    #: A batch (``ack_many_later``, batches.py): the completions it carries, sent again should its reply be lost.
+    completions: list[Completion] = field(default_factory=list)
+    batch: bool = False
 
 
 class Lookahead:
     """One slot's claim-ahead state: the job it holds but has not started, and the request in flight.
 
     ``lock`` is held by the slot while it takes the request to read its reply, and by the claim watch
-    while it hands back the job that request took: one or the other has that job, never both."""
+    while it hands back the job that request took: one or the other has that job, never both. In a prefork
+    child (batches.py) a slot also holds a batch: ``queue``, jobs claimed together and not started, and ``done``,
+    jobs it completed whose completion rides with its next request; both change only under ``lock``."""
 
-    __slots__ = ("ahead", "lock", "sent")
+    __slots__ = ("ahead", "busy_since", "done", "lock", "queue", "sent")
 
     def __init__(self) -> None:
         self.ahead: ClaimedJob | None = None
         self.sent: SentClaim | None = None
         self.lock = threading.Lock()
+        self.queue: deque[ClaimedJob] = deque()
+        self.done: list[Completion] = []
+        #: When the job the slot runs now started, while it holds a batch (the batch watch reads it).
+        self.busy_since: float | None = None
+
+    def holds(self) -> bool:
+        """Whether the slot holds a job it has not started (claimed ahead, or the rest of a batch)."""
+        return self.ahead is not None or bool(self.queue)
+
+    def held_count(self) -> int:
+        return (self.ahead is not None) + len(self.queue)
 
     @staticmethod
     def worth_it(duration_s: float) -> bool:

@@ -301,7 +301,7 @@ class Worker:
                     job = self._process(claimed, lookahead=lookahead)
                 else:
                     self.ahead.settle(lookahead)
-                    job = self.ahead.pop_ahead(lookahead) or self._claim_or_wait(task)
+                    job = self.ahead.pop_or_flush(lookahead) or self._claim_or_wait(task)
                 OUTAGE.back(started)
                 backoff.reset()
             except CONNECTION_ERRORS as exc:
@@ -456,8 +456,8 @@ class Worker:
         a fed slot hands a completed job to its feeder."""
         task = runtime.task
         if lookahead is not None:
-            self.ahead.settle(lookahead)  # the previous reply first: replies come in order, and it may bring a job
-        holds_next = lookahead is not None and lookahead.ahead is not None
+            self.ahead.settle(lookahead, batch_may_wait=True)  # the previous reply first: it may bring a job
+        holds_next = lookahead is not None and lookahead.holds()
         # a leaving slot claims no next; nor does one whose next claim takes a job parked for it (version_handoff)
         stopping = (self._stopping.is_set() or self.retirements.pending(task.name)
                     or self.maintenance.parked.waiting_for(task))
@@ -477,6 +477,10 @@ class Worker:
         if outcome.kind == "completed":
             keep = task.options.keep_result
             workflow_hooks.on_completed(self.app, runtime.fields, payload)  # before ack: a crash re-runs it
+            if lookahead is not None and self.ahead.batches is not None and not stopping:
+                batched = self.ahead.batches.finish(lookahead, runtime, payload, keep, outcome.duration, ttl)
+                if batched is not None:
+                    return batched
             if feeder is not None:
                 result = ClaimResult(status=feeder.complete(runtime.claimed, payload, keep))
             elif holds_next and not stopping and Lookahead.worth_it(outcome.duration):

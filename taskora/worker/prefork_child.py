@@ -16,8 +16,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from . import liveness, main_thread
+from .batches import BATCH_JOBS, batch_in_this_process
+from .budget import reserve_bound
 from .pools import StopSignals, ThreadPool, WorkerSettings, serve
-from .running_board import RunningBoard
+from .running_board import Finished, RunningBoard
 
 log = logging.getLogger("taskora.worker.supervisor")
 
@@ -32,6 +34,7 @@ class Reporter:
         self.conn = conn
         self.board = board
         self._running: dict[str, tuple[str, str, int]] = {}
+        self._finished: Finished = {}  # completed, completion not recorded yet (batches.py)
         self.pool = pool
         self.signals = signals
         self.done = 0
@@ -54,7 +57,7 @@ class Reporter:
             self._held[runtime.id] = (runtime.task_name, runtime.claimed.token, runtime.attempt, hard, time.monotonic())
             self._reserved.discard(runtime.id)
             self._running[runtime.id] = (runtime.task_name, runtime.claimed.token, runtime.attempt)
-            self.board.write(self._running)  # before the handler runs: a death from here on is this job's
+            self.board.write(self._running, self._finished)  # before the handler runs: a death is this job's
         self._mark_changed()
 
     def job_reserved(self, job: Any) -> None:
@@ -86,7 +89,7 @@ class Reporter:
             self._held.pop(runtime.id, None)
             self._reserved.discard(runtime.id)
             if self._running.pop(runtime.id, None) is not None:
-                self.board.write(self._running)
+                self.board.write(self._running, self._finished)
             self.done += 1
         self._mark_changed()
         s = self.pool.settings
@@ -99,6 +102,21 @@ class Reporter:
                 log.warning("child pid %d uses %d KiB > --max-memory-per-child %d; replacing it", os.getpid(),
                             rss_kib, s.max_memory_per_child)
                 self._retire()
+
+    def job_deferred(self, runtime: Any, completion: Any) -> None:
+        """A completed job whose completion waits for the batch's next request: on the board with its result
+        (a supervisor records it should this child die), no longer held (it must not go back to the queue)."""
+        with self._lock:
+            self._held.pop(runtime.id, None)
+            self._running.pop(runtime.id, None)
+            self._finished[runtime.id] = (runtime.task_name, runtime.claimed.token, completion.keep, completion.result)
+            self.board.write(self._running, self._finished)
+        self._mark_changed()
+
+    def completions_recorded(self, job_ids: list[str]) -> None:
+        with self._lock:
+            if any([self._finished.pop(job_id, None) is not None for job_id in job_ids]):
+                self.board.write(self._running, self._finished)
 
     def close(self) -> None:
         """Send the final state (nothing held once the worker stopped) and stop reporting."""
@@ -148,6 +166,15 @@ def _die_with_supervisor(supervisor_pid: int) -> None:
 PR_SET_PDEATHSIG = 1
 
 
+def batch_size(settings: WorkerSettings) -> int:
+    """Jobs per batch in this child: ``BATCH_JOBS``, or fewer where Celery's prefetch bounds what a child holds
+    (the job it runs plus its reserved share, ``budget.reserve_bound``); 1, no batches, with prefetch off."""
+    extra = settings.extra
+    bound = reserve_bound(settings.app, "prefork", settings.concurrency, extra.get("prefetch_multiplier"),
+                          bool(extra.get("disable_prefetch")))
+    return BATCH_JOBS if bound is None else max(1, min(BATCH_JOBS, bound + 1))
+
+
 def child_main(settings: WorkerSettings, conn: Connection, index: int, board: RunningBoard, liveness_id: str,
                 supervisor_pid: int) -> None:  # fmt: skip
     """Entry point of a forked child: a one-slot-per-task worker (``ThreadPool.running_budget`` bounds how many of
@@ -161,6 +188,7 @@ def child_main(settings: WorkerSettings, conn: Connection, index: int, board: Ru
     pool.hooks.append(reporter)
     pool.slots = lambda: 1  # type: ignore[method-assign]
     runner = main_thread.install() if main_thread.applies(pool) else None  # one job at a time: on this thread
+    batch_in_this_process(batch_size(settings))  # a busy child claims and completes in batches (batches.py)
     pool.start()
     name = f"child {index} (pid {os.getpid()})"
     if runner is not None:

@@ -39,7 +39,7 @@ from .failures import error_detail, error_text
 from .pools import WorkerSettings
 from .prefork_child import child_main
 from .reconnect import address_of, once
-from .running_board import RunningBoard
+from .running_board import Finished, RunningBoard
 
 log = logging.getLogger("taskora.worker.supervisor")
 
@@ -276,17 +276,20 @@ class Supervisor:
             respawn = not self._stopping and not child.retiring
         code = child.process.exitcode
         how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        running = child.board.read()
+        running, finished = child.board.read(), child.board.read_finished()
         if code != 0 or running:
             log.error("child %d (pid %d) died (%s) holding %d job(s)", child.index, child.pid, how,
                       len(set(child.held) | set(running)))
+        self._record_finished(finished)  # first: each is active under the child's lock until recorded
         for job_id, held in self._jobs_of_dead_child(child, running).items():
+            if job_id in finished:
+                continue
             try:
                 self._settle_job_of_dead_child(child, job_id, held, running, how)
             except Exception:  # never let one job stop the supervisor; stall recovery remains
                 log.exception("handling job %s of dead child pid %d failed", job_id, child.pid)
         self._requeue_claims_in_flight(child)
-        self._requeue_unstarted(child, running)
+        self._requeue_unstarted(child, {**running, **finished})
         self._drop_liveness(child)
         child.conn.close()
         child.board.close()
@@ -385,7 +388,7 @@ class Supervisor:
                 log.warning("could not look for %s's claim of dead child pid %d (%s); its lock's expiry will",
                             task, child.pid, exc)
 
-    def _requeue_unstarted(self, child: Child, running: dict[str, tuple[str, str, int]]) -> None:
+    def _requeue_unstarted(self, child: Child, running: dict[str, Any]) -> None:
         """Jobs still locked under the dead child's liveness id that it never started (claimed after its last
         report) go back uncounted: left to the reclaimers, each would count as lost, and a job counted lost
         runs quarantined (quarantine.py). The running board names every job it started."""
@@ -398,6 +401,19 @@ class Supervisor:
             except CONNECTION_ERRORS as exc:
                 log.warning("could not look for %s jobs of dead child pid %d (%s); the reclaimers will", task.name,
                             child.pid, exc)
+
+    def _record_finished(self, finished: Finished) -> None:
+        """Record the completions a dead child's batch had not sent yet (batches.py): those jobs ran to the end
+        and must not run again. Written only while the dead child's lock still holds the job."""
+        adapter = self.settings.app.adapter
+        for job_id, (task, token, keep, result) in finished.items():
+            try:
+                status = adapter.ack(ClaimedJob(task, job_id, token, {}), result, keep=keep).status
+            except CONNECTION_ERRORS as exc:
+                self._defer(f"complete {task}[{job_id}]", exc, self._record_finished, {job_id: finished[job_id]})
+                continue
+            if status == "ok":  # else the child's own request had recorded it before it died
+                log.info("Task %s[%s] had completed in the dead child: completion recorded", task, job_id)
 
     def _requeue(self, job_id: str, held: HeldJob, unstarted: bool = True) -> None:
         """Back to the front of its queue, uncharged; one that never ran with its rate-limit turn too."""

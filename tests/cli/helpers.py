@@ -78,4 +78,19 @@ class WorkerProcess:
             except ProcessLookupError:
                 pass
             self.proc.wait(10)
+            # its prefork children too: one still exiting can hold a blocking claim open in Redis, which the
+            # next test's first job would wake, claiming it for a worker already gone
+            wait_until(lambda: not _group_running(self.proc.pid), 10, f"the processes of {self.hostname} to exit")
         self._log.close()
+
+
+def _group_running(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (a zombie has closed its sockets already)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _ppid, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(pgrp) == pgid and state != "Z":
+            return True
+    return False

@@ -20,6 +20,10 @@ if os.environ.get("TASKORA_TEST_HOLD_AHEAD_S"):  # a test that needs a job to st
     from taskora.worker import lookahead
 
     lookahead.RELEASE_AHEAD_AFTER_S = float(os.environ["TASKORA_TEST_HOLD_AHEAD_S"])
+if os.environ.get("TASKORA_TEST_HOLD_COMPLETIONS_S"):  # a test that needs a batch's completions to wait
+    from taskora.worker import batches
+
+    batches.SEND_WAITING_AFTER_S = float(os.environ["TASKORA_TEST_HOLD_COMPLETIONS_S"])
 
 
 def _mark(name: str, text: str = "") -> None:

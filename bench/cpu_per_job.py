@@ -1,0 +1,120 @@
+"""CPU seconds per 10,000 no-op jobs: a throughput figure that other load on the machine barely moves.
+
+Wall-clock jobs/s on a shared 2-core machine swings with whatever else runs; the CPU time the worker
+processes and ``redis-server`` spend on the same jobs does not (much). This runs one library's worker on
+``N`` pre-enqueued jobs, as ``process_prefork2`` does, and reads user+sys time from ``/proc`` of the
+worker's whole process tree and of ``redis-server`` when the first and the last handler stamp appear,
+so start-up and shutdown are left out. Optionally it prints Redis's ``INFO commandstats`` per job.
+
+    python -m bench.cpu_per_job --lib taskora --pool prefork -c 2 -n 10000 --results ignored --runs 3
+
+Linux only (``/proc``). Numbers per run and the median; see bench/README.md "Profiles".
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+from . import appenv, stamps
+from .redis_server import RedisServer
+from .scenarios import driver_class, enqueue_untimed, start_worker
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """user+sys seconds of one process (all its threads), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15 of stat)
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (children read from every thread: a supervisor forks from a thread)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return found
+
+
+def cpu_of(pids: list[int]) -> dict[int, float]:
+    return {pid: cpu_seconds(pid) for pid in pids}
+
+
+def wait_stamps(path: str, n: int, worker, timeout: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout
+    while stamps.count(path) < n:
+        worker.check_alive()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {stamps.count(path)} of {n} jobs ran within {timeout:.0f}s")
+        time.sleep(0.001)
+
+
+def one_run(lib: str, pool: str, concurrency: int, n: int, server: RedisServer, stats: bool) -> dict:
+    client = redis.Redis.from_url(server.url)
+    client.flushall()
+    driver = driver_class(lib)()
+    enqueue_untimed(driver, [{"i": i} for i in range(n)], 50)
+    client.config_resetstat()
+    with tempfile.TemporaryDirectory(prefix="bench-cpu-") as tmp:
+        path = str(Path(tmp) / "stamps")
+        with start_worker(lib, pool, concurrency, server.url, path) as worker:
+            wait_stamps(path, 1, worker)
+            t0, pids = time.perf_counter(), tree(worker.proc.pid)
+            before, redis_before = cpu_of(pids), cpu_seconds(server.process.pid)
+            wait_stamps(path, n, worker)
+            elapsed = time.perf_counter() - t0
+            after, redis_after = cpu_of(pids), cpu_seconds(server.process.pid)
+            commands = client.info("commandstats") if stats else {}
+    driver.close()
+    done = n - 1
+    worker_cpu = sum(after[p] - before[p] for p in pids)
+    per = 10_000 / done
+    return {"jobs_per_s": done / elapsed, "worker_cpu": worker_cpu * per, "redis_cpu": (redis_after - redis_before) * per,
+            "commands": {k: (v["calls"] / n, v["usec_per_call"]) for k, v in commands.items()}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lib", default="taskora")
+    parser.add_argument("--pool", default="prefork")
+    parser.add_argument("-c", "--concurrency", type=int, default=2)
+    parser.add_argument("-n", "--jobs", type=int, default=10_000)
+    parser.add_argument("--results", default="ignored", choices=["stored", "ignored"])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--commandstats", action="store_true", help="print Redis calls and usec per job")
+    args = parser.parse_args()
+    os.environ[appenv.RESULTS_ENV] = args.results
+    with RedisServer() as server:
+        os.environ[appenv.URL_ENV] = server.url
+        importlib.reload(appenv)  # the app modules (imported later) read both at import
+        rows = [one_run(args.lib, args.pool, args.concurrency, args.jobs, server, args.commandstats)
+                for _ in range(args.runs)]
+    for row in rows:
+        print(f"{args.lib} {args.pool} c={args.concurrency} {args.results}: {row['jobs_per_s']:,.0f} jobs/s, "
+              f"CPU s per 10k jobs: worker {row['worker_cpu']:.2f}, redis {row['redis_cpu']:.2f}")
+    med = {k: statistics.median(r[k] for r in rows) for k in ("jobs_per_s", "worker_cpu", "redis_cpu")}
+    print(f"median: {med['jobs_per_s']:,.0f} jobs/s, worker {med['worker_cpu']:.2f} + redis {med['redis_cpu']:.2f} "
+          f"= {med['worker_cpu'] + med['redis_cpu']:.2f} CPU s per 10k jobs")
+    for name, (calls, usec) in sorted(rows[-1]["commands"].items()):
+        print(f"  {name}: {calls:.2f} calls/job, {usec:.1f} usec/call")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Batches (taskora/worker/batches.py), on both engines: ``ack_many_later`` and a worker whose slots claim
+and complete several jobs per call. A prefork child turns batches on; here the process itself does, so
+the slot's logic runs in-process (the crash-safety half is tests/worker/test_prefork_batches.py)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+
+from taskora import Taskora
+from taskora.adapters.redis import Completion, EnqueueRequest
+from taskora.errors import JobFailedError
+from taskora.worker import batches
+
+
+def test_ack_many_later_completes_and_claims_with_its_reply_read_later(app: Taskora) -> None:
+    app.task("later", lambda d: d)
+    app.adapter.enqueue_many([EnqueueRequest("later", f"job-{i}", b"null") for i in range(4)])
+    first = app.adapter.claim("later", "t0", 30_000).job
+    assert first is not None
+    sent = app.adapter.ack_many_later("later", [Completion(first, b"1", True)], claim=8, token="t1",
+                                      lock_ttl_ms=30_000)
+    batch = sent.result()
+    assert batch.statuses == ["ok"]
+    assert [job.id for job in batch.jobs] == ["job-1", "job-2", "job-3"]  # FIFO, fewer than asked
+    assert {job.token for job in batch.jobs} == {"t1"}
+    assert app.adapter.get_job("later", first.id)["state"] == "completed"  # type: ignore[index]
+
+
+@pytest.fixture
+def batching(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers made in this process work in batches (as a prefork child's)."""
+    monkeypatch.setattr(batches, "_size_here", batches.BATCH_JOBS)
+
+
+@pytest.mark.usefixtures("batching")
+def test_a_batching_slot_runs_every_job_once_with_results(make_app: Callable[..., Taskora]) -> None:
+    app = make_app()
+    runs: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def record(n: int) -> int:
+        with lock:
+            runs[n] += 1
+        return n * 2
+
+    class Deferrals:
+        """Counts completions a slot left to a later request of its batch."""
+
+        count = 0
+
+        def job_deferred(self, runtime: object, completion: Completion) -> None:
+            Deferrals.count += 1
+
+    task = app.task("batched", record, concurrency=1)
+    app.start().job_hooks.append(Deferrals())
+    handles = task.dispatch_many(list(range(300)))
+    assert [h.result(timeout=60) for h in handles] == [n * 2 for n in range(300)]
+    assert set(runs.values()) == {1} and len(runs) == 300
+    assert Deferrals.count > 0  # the batch way was taken
+
+
+@pytest.mark.usefixtures("batching")
+def test_failures_in_a_batch_take_their_own_transitions(make_app: Callable[..., Taskora]) -> None:
+    app = make_app()
+
+    def odd_fails(n: int) -> int:
+        if n % 2:
+            raise ValueError(f"odd: {n}")
+        return n
+
+    task = app.task("half", odd_fails, concurrency=1)
+    handles = task.dispatch_many(list(range(40)))
+    app.start()
+    for n, handle in enumerate(handles):
+        if n % 2:
+            with pytest.raises(JobFailedError, match=f"odd: {n}"):
+                handle.result(timeout=30)
+        else:
+            assert handle.result(timeout=30) == n
