@@ -11,8 +11,7 @@ import pytest
 
 import taskora.version_handoff as version_handoff
 from taskora import Taskora
-
-from .waiting import wait_until
+from tests.waiting import wait_until
 
 
 def _v2(data: dict[str, Any]) -> dict[str, Any]:

@@ -15,9 +15,8 @@ from taskora import Taskora
 from taskora.clock import VirtualClock
 from taskora.rate_limits import set_rate_limit
 from taskora.version_handoff import ParkedJobs, leave_for_newer_worker
-
-from .test_worker_budget import one_reserved
-from .waiting import wait_until
+from tests.waiting import wait_until
+from tests.worker.test_worker_budget import one_reserved
 
 N = 5  # jobs, and the limit: 5 starts per second (one every 200 ms)
 
