@@ -25,9 +25,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SoftTimeLimitExceeded
+from .process_death import die_by
 
 if TYPE_CHECKING:
-    from .pools import Pool, StopSignals
+    pass
 
 log = logging.getLogger("taskora.worker")
 
@@ -153,8 +154,6 @@ class MainThreadRunner:
     def _on_signal(self, signum: int, frame: Any) -> None:
         """Signal handler (main thread): die by a terminate's signal, or raise what is pending."""
         if self._die_with is not None:
-            from .pools import die_by  # pools imports the executor, which imports this module
-
             die_by(self._die_with)
         error, self._pending = self._pending, None
         if error is not None and self._in_call:
@@ -186,7 +185,7 @@ class SignalSoftLimit:
         self._runner.cancel_interrupt(self._error)
 
 
-#: The runner of this process, once ``serve_with_handlers_on_main_thread`` installed one (a prefork child).
+#: The runner of this process, once a prefork child installed one (prefork_child.serve_with_handlers_on_main_thread).
 _runner: MainThreadRunner | None = None
 
 
@@ -215,28 +214,3 @@ def install() -> MainThreadRunner:
     _runner = MainThreadRunner()
     _runner.install()
     return _runner
-
-
-def serve_with_handlers_on_main_thread(pool: Pool, signals: StopSignals, runner: MainThreadRunner,
-                                       name: str) -> None:  # fmt: skip
-    """``pools.serve`` in a thread while the main thread runs the handlers, until the pool has stopped.
-
-    A terminated job's process dies through the runner (the main thread), not ``serve``'s ``die_by``.
-    """
-    from .pools import serve  # pools imports the executor, which imports this module
-
-    worker = getattr(pool, "worker", None)
-    if worker is not None:
-        worker.executor.terminator.kill_process = runner.terminate
-
-    def serve_then_close() -> None:
-        try:
-            serve(pool, signals, name=name)
-        except BaseException:
-            log.exception("%s: the shutdown loop failed; stopping", name)
-            raise
-        finally:
-            runner.close()
-
-    threading.Thread(target=serve_then_close, name="taskora-serve", daemon=True).start()
-    runner.run()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from . import limits
 from .budget import apply_prefetch, budget_size
 from .loop import Worker
+from .process_death import die_by
 from .wakeup import Wakeup
 
 if TYPE_CHECKING:
@@ -251,15 +252,6 @@ def terminate_process(signum: int) -> None:
         return
     signals.terminate_with = signum
     signals.changed.set()
-
-
-def die_by(signum: int) -> None:
-    """Deliver ``signum`` to this process with its default action (main thread only); SIGKILL if it survives."""
-    if signum not in (signal.SIGKILL, signal.SIGSTOP):
-        signal.signal(signum, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signum])
-    os.kill(os.getpid(), signum)
-    os.kill(os.getpid(), signal.SIGKILL)  # a signal whose default action is to ignore it
 
 
 class StopSignals:

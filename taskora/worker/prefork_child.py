@@ -192,10 +192,33 @@ def child_main(settings: WorkerSettings, conn: Connection, index: int, board: Ru
     pool.start()
     name = f"child {index} (pid {os.getpid()})"
     if runner is not None:
-        main_thread.serve_with_handlers_on_main_thread(pool, signals, runner, name)
+        serve_with_handlers_on_main_thread(pool, signals, runner, name)
     else:
         serve(pool, signals, name=name)
     reporter.close()
     conn.close()
     settings.app.events.emit("worker:process-shutdown", {"hostname": settings.hostname, "pid": os.getpid(),
                                                          "exitcode": 0})
+
+
+def serve_with_handlers_on_main_thread(pool: ThreadPool, signals: StopSignals, runner: main_thread.MainThreadRunner,
+                                       name: str) -> None:  # fmt: skip
+    """``pools.serve`` in a thread while the main thread runs the handlers, until the pool has stopped.
+
+    A terminated job's process dies through the runner (the main thread), not ``serve``'s ``die_by``.
+    """
+    worker = getattr(pool, "worker", None)
+    if worker is not None:
+        worker.executor.terminator.kill_process = runner.terminate
+
+    def serve_then_close() -> None:
+        try:
+            serve(pool, signals, name=name)
+        except BaseException:
+            log.exception("%s: the shutdown loop failed; stopping", name)
+            raise
+        finally:
+            runner.close()
+
+    threading.Thread(target=serve_then_close, name="taskora-serve", daemon=True).start()
+    runner.run()
