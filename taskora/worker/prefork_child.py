@@ -167,12 +167,13 @@ PR_SET_PDEATHSIG = 1
 
 
 def batch_size(settings: WorkerSettings) -> int:
-    """Jobs per batch in this child: ``BATCH_JOBS``, or fewer where Celery's prefetch bounds what a child holds
-    (the job it runs plus its reserved share, ``budget.reserve_bound``); 1, no batches, with prefetch off."""
+    """Jobs per batch in this child: ``BATCH_JOBS``, or fewer where Celery's prefetch bounds the jobs a child
+    holds reserved (``budget.reserve_bound``). A batch's next claim goes out with half of it left, so up to
+    1.5 batches wait at once: two thirds of the bound, and 1 (no batches) for a bound under 3 or prefetch off."""
     extra = settings.extra
     bound = reserve_bound(settings.app, "prefork", settings.concurrency, extra.get("prefetch_multiplier"),
                           bool(extra.get("disable_prefetch")))
-    return BATCH_JOBS if bound is None else max(1, min(BATCH_JOBS, bound + 1))
+    return BATCH_JOBS if bound is None else max(1, min(BATCH_JOBS, 2 * bound // 3))
 
 
 def child_main(settings: WorkerSettings, conn: Connection, index: int, board: RunningBoard, liveness_id: str,
