@@ -26,6 +26,8 @@ from redis.exceptions import AuthenticationError, BusyLoadingError, NoScriptErro
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .socket_timeouts import is_timeout, set_kernel_timeout
+
 #: Bytes asked of the socket per ``recv_into``; a claim reply is a few hundred bytes.
 READ_SIZE = 65536
 
@@ -93,7 +95,7 @@ class DirectConnection:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._keepalive:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        sock.settimeout(self._timeout)
+        set_kernel_timeout(sock, self._timeout)  # no poll before each send and read (socket_timeouts.py)
         return sock
 
     def _introduce(self) -> None:
@@ -210,7 +212,7 @@ class DirectConnection:
         """A socket error as redis-py's exception. The connection is closed first: a partly sent command
         or partly read reply leaves it out of step."""
         self.disconnect()
-        if isinstance(exc, TimeoutError):
+        if is_timeout(exc):
             return RedisTimeoutError(f"Timeout reading from Redis at {self.where()}")
         return RedisConnectionError(f"Error talking to Redis at {self.where()}: {exc}")
 

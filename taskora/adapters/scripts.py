@@ -17,6 +17,7 @@ import taskora.lua as engine
 
 from ..errors import from_engine_reply
 from .direct import DirectConnection, InFlight
+from .process_id import current_pid
 from .topology import FAILOVER_ERRORS
 
 _R = TypeVar("_R")  # what a command sent through _resent_once replies
@@ -85,7 +86,7 @@ class ThreadConnections:
         self._opened: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def _connection(self) -> Any:
-        pid = os.getpid()
+        pid = current_pid()  # no system call per script call (process_id.py)
         held = getattr(self._local, "held", None)
         if held is None or held[0] != pid:
             connection = DirectConnection(self._pool) if self._direct else _PooledConnection(self._pool)
