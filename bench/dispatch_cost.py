@@ -7,7 +7,7 @@ counts only this process), and the time Redis spends running the script (``INFO 
 ``task.dispatch(data)`` and the Celery front's ``add.delay(data)``, results stored and ignored, each on a
 fresh throw-away ``redis-server``::
 
-    python -m bench.dispatch_cost                  # 20,000 calls per row
+    python -m bench.dispatch_cost                  # 20,000 calls per row, the minimum of 3 runs
     python -m bench.dispatch_cost --calls 5000 --profile native-ignored   # + a cProfile of one row
 
 ``--bulk`` adds ``dispatch_many``/``enqueue_bulk`` rows (per job, batches of 100).
@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", default=",".join(ROWS))
     parser.add_argument("--bulk", action="store_true", help="per job of dispatch_many / group().apply_async")
     parser.add_argument("--profile", default="", help="a row to run under cProfile (its figures include the profiler)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per row; each figure is its minimum (noise only adds)")
     parser.add_argument("--url", help="an existing Redis (FLUSHALLed!); default: a throw-away redis-server")
     args = parser.parse_args(argv)
     print(f"{'row':<16} {'jobs':>7} {'cpu µs/job':>11} {'wall µs/job':>12} {'redis µs/job':>13} "
@@ -117,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     with RedisServer() as server:
         url = args.url or server.url
         for row in args.rows.split(","):
-            r = measure(url, row, args.calls, args.bulk, profile=row == args.profile)
+            runs = [measure(url, row, args.calls, args.bulk, profile=row == args.profile) for _ in range(args.repeat)]
+            r = {**runs[0], **{k: min(run[k] for run in runs) for k in ("cpu_us", "wall_us", "redis_us", "evalsha_us")}}
             print(f"{r['row']:<16} {r['jobs']:>7} {r['cpu_us']:>11.1f} {r['wall_us']:>12.1f} {r['redis_us']:>13.2f} "
                   f"{r['evalsha_us']:>11.2f}  {r['cmds']}")
 

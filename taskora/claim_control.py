@@ -16,6 +16,13 @@ if TYPE_CHECKING:
 CLAIM_DISPATCH_OPTIONS = concurrency.DISPATCH_OPTIONS | {"ttl"}
 
 
+def claims_nothing(task: Task[Any, Any], options: Mapping[str, Any]) -> bool:
+    """True when ``claim_control`` would add nothing: no dispatch options, and a task with no ttl, no
+    concurrency key and not a singleton (most dispatches; they skip it, taskora/task.py)."""
+    defaults = task.options
+    return not options and defaults.ttl is None and defaults.concurrency_key is None and not defaults.singleton
+
+
 def claim_control(task: Task[Any, Any], data: Any, options: Mapping[str, Any],
                   delay_ms: int) -> tuple[int, dict[str, str]]:  # fmt: skip
     """The job's ``expireAt`` (0: none; its ttl counts from when it is due) and its extra fields.

@@ -48,7 +48,7 @@ def meta_fields(values: dict[str, Any]) -> dict[str, str]:
     for key, value in values.items():
         if value is None:
             continue
-        out[f"celery.{key}"] = json.dumps(value, default=_tagged) if key in JSON_META else str(value)
+        out[f"celery.{key}"] = _META_JSON.encode(value) if key in JSON_META else str(value)
     return out
 
 
@@ -59,6 +59,11 @@ def _tagged(value: Any) -> Any:
         return json.loads(_TAGS.dumps(value))
     except SerializationError:
         return str(value)
+
+
+#: ``json.dumps(value, default=_tagged)``, built once: ``dumps`` with an argument builds a new encoder per call,
+#: and every publish encodes the message properties (the same text either way).
+_META_JSON = json.JSONEncoder(default=_tagged)
 
 
 def loads_meta(raw: str) -> Any:
