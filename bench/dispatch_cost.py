@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", default=",".join(ROWS))
     parser.add_argument("--bulk", action="store_true", help="per job of dispatch_many / group().apply_async")
     parser.add_argument("--profile", default="", help="a row to run under cProfile (its figures include the profiler)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per row; each figure is its minimum (noise only adds)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per row; each figure is the minimum (noise adds)")
     parser.add_argument("--url", help="an existing Redis (FLUSHALLed!); default: a throw-away redis-server")
     args = parser.parse_args(argv)
     print(f"{'row':<16} {'jobs':>7} {'cpu µs/job':>11} {'wall µs/job':>12} {'redis µs/job':>13} "

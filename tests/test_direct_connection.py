@@ -218,3 +218,20 @@ def test_a_server_that_never_answers_is_a_timeout_error_after_the_socket_timeout
             connection.call("PING")
         assert 0.25 <= time.monotonic() - started < 5
         assert not connection.is_connected  # the next call opens a fresh connection
+
+
+
+def test_without_hiredis_the_hot_path_stays_with_redis_py_and_jobs_still_run(redis_url: str) -> None:
+    """hiredis is an extra, never a requirement: without it the bare connection is not used, nothing fails."""
+    import subprocess
+    import sys
+
+    script = ("import sys\nsys.modules['hiredis'] = None\n"
+              "from taskora import Taskora\n"
+              "app = Taskora(sys.argv[1])\n"
+              "double = app.task('double-no-hiredis')(lambda n: n * 2)\n"
+              "handle = double.dispatch(21)\n"
+              "print(type(app.adapter.runner._connection()).__name__, handle.enqueued)\n")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", script, redis_url], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["_PooledConnection", "True"]

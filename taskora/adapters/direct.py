@@ -8,9 +8,10 @@ command is packed by hiredis, sent with one ``sendall``, and the reply is read i
 until it holds one whole value.
 
 It only covers the connections it can reproduce exactly — plain TCP or Unix sockets with a
-password/username, a database number and a client name. Anything else (TLS, credential providers,
-custom connection classes) keeps using redis-py: see ``DirectConnection.supports``. Errors are
-redis-py's exception types, so callers handle both kinds of connection alike.
+password/username, a database number and a client name — and needs ``hiredis`` (the ``hiredis``
+extra). Anything else (TLS, credential providers, custom connection classes, no hiredis) keeps using
+redis-py: see ``DirectConnection.supports``. Errors are redis-py's exception types, so callers handle
+both kinds of connection alike.
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ import socket
 from collections import deque
 from typing import Any
 
-import hiredis
 from redis.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import AuthenticationError, BusyLoadingError, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .socket_timeouts import is_timeout, set_kernel_timeout
+
+try:  # the ``hiredis`` extra (pip install "taskora[hiredis]"): without it, the hot path stays with redis-py
+    import hiredis
+except ImportError:  # pragma: no cover - exercised in a subprocess by tests/test_direct_connection.py
+    hiredis = None  # type: ignore[assignment]
 
 #: Bytes asked of the socket per ``recv_into``; a claim reply is a few hundred bytes.
 READ_SIZE = 65536
@@ -40,7 +45,7 @@ class DirectConnection:
         """True when ``pool``'s connections are plain TCP/Unix ones this class can open the same way
         (``ignore_connect_hook``: the caller vouches for the pool's connect hook, see slot_connections.py)."""
         kwargs = pool.connection_kwargs
-        return (pool.connection_class in (Connection, UnixDomainSocketConnection)
+        return (hiredis is not None and pool.connection_class in (Connection, UnixDomainSocketConnection)
                 and kwargs.get("credential_provider") is None
                 and (ignore_connect_hook or kwargs.get("redis_connect_func") is None))  # fmt: skip
 
