@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import sys
 
 
 def set_kernel_timeout(sock: socket.socket, seconds: float | None) -> None:
@@ -19,6 +20,9 @@ def set_kernel_timeout(sock: socket.socket, seconds: float | None) -> None:
 
     A platform that refuses the options keeps Python's own (polling) timeout: slower, same behaviour.
     """
+    if seconds and sys.platform == "win32":  # SO_RCVTIMEO takes milliseconds as a DWORD there, not a timeval
+        sock.settimeout(seconds)
+        return
     sock.settimeout(None)
     if not seconds:
         return
