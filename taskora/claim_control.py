@@ -17,10 +17,13 @@ CLAIM_DISPATCH_OPTIONS = concurrency.DISPATCH_OPTIONS | {"ttl"}
 
 
 def claims_nothing(task: Task[Any, Any], options: Mapping[str, Any]) -> bool:
-    """True when ``claim_control`` would add nothing: no dispatch options, and a task with no ttl, no
-    concurrency key and not a singleton (most dispatches; they skip it, taskora/task.py)."""
+    """True when ``claim_control`` would add nothing: a task with no ttl, no concurrency key and not a
+    singleton, dispatched without ``ttl``/``concurrency_key``/``concurrency_limit`` (None counts as not
+    given). Most dispatches, the Celery front's included; they skip it (taskora/task.py)."""
     defaults = task.options
-    return not options and defaults.ttl is None and defaults.concurrency_key is None and not defaults.singleton
+    if defaults.ttl is not None or defaults.concurrency_key is not None or defaults.singleton:
+        return False
+    return not options or all(options.get(name) is None for name in CLAIM_DISPATCH_OPTIONS)
 
 
 def claim_control(task: Task[Any, Any], data: Any, options: Mapping[str, Any],
