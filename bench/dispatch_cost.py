@@ -10,7 +10,8 @@ fresh throw-away ``redis-server``::
     python -m bench.dispatch_cost                  # 20,000 calls per row, the minimum of 3 runs
     python -m bench.dispatch_cost --calls 5000 --profile native-ignored   # + a cProfile of one row
 
-``--bulk`` adds ``dispatch_many``/``enqueue_bulk`` rows (per job, batches of 100).
+``--bulk`` measures batches of 100 instead, per job: ``dispatch_many`` and, for the Celery front, a
+``producer.batch()`` of ``apply_async`` calls (as the benchmark's ``enqueue_bulk``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def native_dispatcher(url: str, store: bool, bulk: bool) -> Callable[[dict[str, 
 
 def compat_dispatcher(url: str, store: bool, bulk: bool) -> Callable[[dict[str, int]], Any]:
     """The bench app's Celery-front task (bench/compat_app.py), with the same settings."""
-    from taskora.compat import Celery, group
+    from taskora.compat import Celery
 
     app = Celery("bench", broker=url, backend=url)
     app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"],
@@ -61,8 +62,12 @@ def compat_dispatcher(url: str, store: bool, bulk: bool) -> Callable[[dict[str, 
     def noop(data: Any) -> None:
         return None
 
-    if bulk:
-        return lambda payload: group(noop.s(payload) for _ in range(BATCH)).apply_async()
+    if bulk:  # as bench/lib_celery.py's dispatch_batch: one producer, its publishes in one batch
+        def batch(payload: dict[str, int]) -> list[Any]:
+            with app.producer_or_acquire() as producer, producer.batch():
+                return [noop.apply_async((payload,), producer=producer) for _ in range(BATCH)]
+
+        return batch
     return noop.delay
 
 
