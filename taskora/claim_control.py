@@ -16,6 +16,16 @@ if TYPE_CHECKING:
 CLAIM_DISPATCH_OPTIONS = concurrency.DISPATCH_OPTIONS | {"ttl"}
 
 
+def claims_nothing(task: Task[Any, Any], options: Mapping[str, Any]) -> bool:
+    """True when ``claim_control`` would add nothing: a task with no ttl, no concurrency key and not a
+    singleton, dispatched without ``ttl``/``concurrency_key``/``concurrency_limit`` (None counts as not
+    given). Most dispatches, the Celery front's included; they skip it (taskora/task.py)."""
+    defaults = task.options
+    if defaults.ttl is not None or defaults.concurrency_key is not None or defaults.singleton:
+        return False
+    return not options or all(options.get(name) is None for name in CLAIM_DISPATCH_OPTIONS)
+
+
 def claim_control(task: Task[Any, Any], data: Any, options: Mapping[str, Any],
                   delay_ms: int) -> tuple[int, dict[str, str]]:  # fmt: skip
     """The job's ``expireAt`` (0: none; its ttl counts from when it is due) and its extra fields.

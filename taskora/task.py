@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import collect, flow_batch
 from .adapters.base import EnqueueRequest
-from .claim_control import CLAIM_DISPATCH_OPTIONS, claim_control
+from .claim_control import CLAIM_DISPATCH_OPTIONS, claim_control, claims_nothing
 from .dispatch_hooks import before_dispatch
 from .durations import to_ms
 from .errors import ConfigurationError, reject_unknown
@@ -117,8 +117,10 @@ class Task(Generic[In, Out]):
             delay_ms = to_ms(options["delay"], name="delay") if options.get("delay") is not None else 0
             priority = check_priority(options.get("priority", defaults.priority))
             meta = check_meta(options.get("meta"), f"{self.name}.dispatch")
-        expire_at, claim_fields = claim_control(self, data, options, delay_ms)
-        meta = {**meta, **claim_fields}
+        expire_at = 0
+        if not claims_nothing(self, options):  # ttl, concurrency key (claim_control.py)
+            expire_at, claim_fields = claim_control(self, data, options, delay_ms)
+            meta = {**meta, **claim_fields}
         return before_dispatch(self.app, self.options.middleware, EnqueueRequest(
             task=self.name,
             id=job_id or random_uuid(),

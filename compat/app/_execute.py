@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -49,7 +50,7 @@ def meta_fields(values: dict[str, Any]) -> dict[str, str]:
     for key, value in values.items():
         if value is None:
             continue
-        out[f"celery.{key}"] = json.dumps(value, default=_tagged) if key in JSON_META else str(value)
+        out[f"celery.{key}"] = _meta_json(value) if key in JSON_META else str(value)
     return out
 
 
@@ -60,6 +61,40 @@ def _tagged(value: Any) -> Any:
         return json.loads(_TAGS.dumps(value))
     except SerializationError:
         return str(value)
+
+
+#: ``json.dumps(value, default=_tagged)``, built once: ``dumps`` with an argument builds a new encoder per call,
+#: and every publish encodes the message properties (the same text either way).
+_META_JSON = json.JSONEncoder(default=_tagged)
+
+
+class _ThreadMetaEncoder(threading.local):
+    """The C encoder ``_META_JSON.encode`` makes on every call, made once per thread (its ``markers``, the
+    containers being encoded, must not be shared by two encodes at once); None without CPython's C
+    accelerator. Same arguments as ``JSONEncoder.iterencode``, so the same text as ``json.dumps``."""
+
+    def __init__(self) -> None:
+        make = getattr(json.encoder, "c_make_encoder", None)
+        self.markers: dict[int, Any] = {}
+        self.encode: Callable[[Any, int], Any] | None = None
+        if make is not None:
+            self.encode = make(self.markers, _tagged, json.encoder.encode_basestring_ascii, None, ": ", ", ",
+                               False, False, True)
+
+
+_META_ENCODER = _ThreadMetaEncoder()
+
+
+def _meta_json(value: Any) -> str:
+    """``json.dumps(value, default=_tagged)``, without building an encoder (about half its cost per publish)."""
+    encoder = _META_ENCODER
+    if encoder.encode is None or isinstance(value, str):
+        return _META_JSON.encode(value)
+    try:
+        return "".join(encoder.encode(value, 0))
+    except BaseException:
+        encoder.markers.clear()  # a failed encode leaves its containers behind
+        raise
 
 
 def loads_meta(raw: str) -> Any:

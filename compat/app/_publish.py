@@ -52,12 +52,20 @@ def native_priority(priority: Any, steps: Any = None) -> int:
 
 
 def _task_defaults(app: Any, task: Any) -> dict[str, Any]:
+    """The task's publish options: its attributes, a None one read from its ``task_*`` setting (``resolved``,
+    inlined: every publish reads eight of them)."""
     if task is None:
         return {}
     values = {}
     from_config = settings_of(task.from_config)
+    conf = None
     for attr in TASK_PUBLISH_DEFAULTS:
-        value = task.resolved(attr) if attr in from_config else getattr(task, attr, None)
+        value = getattr(task, attr, None)
+        if value is None and attr in from_config:
+            setting = from_config[attr]
+            if setting is not None:
+                conf = conf if conf is not None else task._get_app().conf
+                value = conf.get(setting)
         if value is not None:
             values[attr] = value
     return values
@@ -190,10 +198,7 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
             task: Any, task_id: str | None, link: Any, link_error: Any, shadow: str | None,
             producer: Any = None) -> Any:  # fmt: skip
     """Dispatch one call; returns its ``AsyncResult`` at once."""
-    from .._children import note_child
-    from ..result import AsyncResult
-    from . import _unknown
-
+    note_child, AsyncResult, _unknown = _late_imports()
     explicit = {k: v for k, v in options.items() if v is not None}
     check_call_shape(explicit, task_id, link, link_error, name)
     explicit["queue"] = getattr(explicit.get("queue"), "name", explicit.get("queue"))
@@ -208,14 +213,17 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     ids = _execute.parent_ids(task_id)
     headers = dict(merged.get("headers") or {})
     meta = _meta(name, task_id, merged, headers, ids, eta_iso, expires_iso, shadow, link, link_error)
-    body = (args, kwargs, {"callbacks": meta.get("link"), "errbacks": meta.get("link_error")})
-    message_headers = {"lang": "py", "task": name, "id": task_id, "shadow": shadow, "eta": eta_iso,
-                       "expires": expires_iso, "retries": merged.get("retries", 0), **headers}
     meta["properties"] = message_properties(task_id, merged)
-    before_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
-                             headers=message_headers, properties=meta["properties"], declare=[],
-                             retry_policy=None)
-    meta["headers"] = _with_added_headers(headers, message_headers) or None  # e.g. a tracer's traceparent
+    listened = before_task_publish.has_listeners(name) or after_task_publish.has_listeners(name)
+    if listened:  # the message as Celery would send it, built only for receivers (most apps have none)
+        body = (args, kwargs, {"callbacks": meta.get("link"), "errbacks": meta.get("link_error")})
+        message_headers = {"lang": "py", "task": name, "id": task_id, "shadow": shadow, "eta": eta_iso,
+                           "expires": expires_iso, "retries": merged.get("retries", 0), **headers}
+        before_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
+                                 headers=message_headers, properties=meta["properties"], declare=[],
+                                 retry_policy=None)
+        headers = _with_added_headers(headers, message_headers)  # e.g. a tracer's traceparent
+    meta["headers"] = headers or None
     meta["properties"] = properties_to_keep(task_id, merged["queue"], meta["properties"])
     engine = app._engine_task(task, name, merged["queue"])
     _unknown.note_sent(app.__taskora_app__, merged["queue"], engine.name)  # for workers to find unknown names
@@ -227,16 +235,51 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
                         **{k: explicit[k] for k in FLOW_OPTIONS if k in explicit}}
     if batching:
         producer.defer(engine, data, dispatch_options)
-    else:
-        with broker_errors(app), encode_errors():
-            # serializes before anything is sent; a deduplicated call answers with the job holding its key
-            task_id = engine.dispatch(data, **dispatch_options).id
-    after_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
-                            headers=message_headers)
+    else:  # serializes before anything is sent; a deduplicated call answers with the job holding its key
+        task_id = _dispatch(app, engine, data, dispatch_options)
+    if listened:
+        after_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
+                                headers=message_headers)
     result = AsyncResult(task_id, app=app, task_name=name, engine_task=engine.name,
                          ignored=bool(merged.get("ignore_result")))
     note_child(result)  # a task sending it has it as a child (compat/_children.py)
     return result
+
+
+def _late_imports() -> tuple[Any, Any, Any]:
+    """``note_child``, ``AsyncResult`` and ``_unknown``, imported at the first publish (they import the app
+    modules back) and kept: an import statement in ``publish`` costs every call a trip through the import
+    machinery."""
+    global _LATE
+    if _LATE is None:
+        from .._children import note_child
+        from ..result import AsyncResult
+        from . import _unknown
+
+        _LATE = (note_child, AsyncResult, _unknown)
+    return _LATE
+
+
+_LATE: tuple[Any, Any, Any] | None = None
+
+
+def _dispatch(app: Any, engine: Any, data: Any, options: dict[str, Any]) -> Any:
+    """``engine.dispatch``'s job id, with the errors of ``broker_errors`` and ``encode_errors`` (one ``try``
+    instead of two generator context managers on every publish)."""
+    try:
+        return engine.dispatch(data, **options).id
+    except OperationalError:
+        raise
+    except SerializationError as exc:
+        raise EncodeError(str(exc)) from exc
+    except (BrokerUnreachableError, RedisConnectionError, RedisTimeoutError) as exc:
+        raise _operational(app, exc) from exc
+
+
+def _operational(app: Any, exc: Exception) -> OperationalError:
+    """kombu's ``OperationalError`` for an unreachable broker, naming the address, as Celery's publish raises."""
+    address = getattr(app.__taskora_app__.adapter, "address", None) or "the configured broker_url"
+    return OperationalError(f"Error connecting to the broker at {address}: {exc}")
 
 
 #: Headers the front writes itself; any other a ``before_task_publish`` receiver adds travels with the job.
@@ -257,9 +300,7 @@ def broker_errors(app: Any) -> Iterator[None]:
     except OperationalError:
         raise
     except (BrokerUnreachableError, RedisConnectionError, RedisTimeoutError) as exc:
-        native = app.__taskora_app__
-        address = getattr(native.adapter, "address", None) or "the configured broker_url"
-        raise OperationalError(f"Error connecting to the broker at {address}: {exc}") from exc
+        raise _operational(app, exc) from exc
 
 
 @contextmanager

@@ -260,7 +260,9 @@ class Router:
             merged["queue"] = task_queue
         merged.update({key: value for key, value in (options or {}).items() if value is not None})
         lookup_name = merged.pop("route_name", None) or name
-        route = self.lookup_route(lookup_name, tuple(args), dict(kwargs or {}), dict(merged), task)
+        route = None
+        if self.routes:  # most apps have none: no copies of the call's arguments to make
+            route = self.lookup_route(lookup_name, tuple(args), dict(kwargs or {}), dict(merged), task)
         for key, value in (route or {}).items():
             if merged.get(key) is None:
                 merged[key] = value

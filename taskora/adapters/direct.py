@@ -9,9 +9,10 @@ until it holds one whole value.
 
 It only covers the connections it can reproduce exactly — TCP or Unix sockets with a
 password/username, a database number and a client name, and TLS wrapped by redis-py's own code
-(direct_tls.py). Anything else (credential providers,
-custom connection classes) keeps using redis-py: see ``DirectConnection.supports``. Errors are
-redis-py's exception types, so callers handle both kinds of connection alike.
+(direct_tls.py) — and needs ``hiredis`` (a dependency; the hot path falls back to redis-py without it).
+Anything else (credential providers, custom connection classes) keeps using redis-py: see
+``DirectConnection.supports``. Errors are redis-py's exception types, so callers handle both kinds of
+connection alike.
 """
 
 from __future__ import annotations
@@ -22,13 +23,18 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import hiredis
 from redis.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import AuthenticationError, BusyLoadingError, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .direct_tls import is_tls_pool, tls_wrapper
+from .socket_timeouts import is_timeout, set_kernel_timeout
+
+try:  # installed with redis[hiredis]; where it cannot be imported, the hot path stays with redis-py
+    import hiredis
+except ImportError:  # pragma: no cover - exercised in a subprocess by tests/test_direct_connection.py
+    hiredis = None  # type: ignore[assignment]
 
 #: Bytes asked of the socket per ``recv_into``; a claim reply is a few hundred bytes.
 READ_SIZE = 65536
@@ -42,7 +48,8 @@ class DirectConnection:
         """True when ``pool``'s connections are TCP (TLS or not) or Unix ones this class can open the same way
         (``ignore_connect_hook``: the caller vouches for the pool's connect hook, see slot_connections.py)."""
         kwargs = pool.connection_kwargs
-        return ((pool.connection_class in (Connection, UnixDomainSocketConnection) or is_tls_pool(pool))
+        return (hiredis is not None
+                and (pool.connection_class in (Connection, UnixDomainSocketConnection) or is_tls_pool(pool))
                 and kwargs.get("credential_provider") is None
                 and (ignore_connect_hook or _no_connect_hook(kwargs.get("redis_connect_func"))))  # fmt: skip
 
@@ -104,7 +111,9 @@ class DirectConnection:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             if self._tls is not None:
                 sock = self._tls(sock)
-        sock.settimeout(self._timeout)
+                sock.settimeout(self._timeout)  # an SSL socket keeps Python's own timeout
+                return sock
+        set_kernel_timeout(sock, self._timeout)  # no poll before each send and read (socket_timeouts.py)
         return sock
 
     def _introduce(self) -> None:
@@ -221,7 +230,7 @@ class DirectConnection:
         """A socket error as redis-py's exception. The connection is closed first: a partly sent command
         or partly read reply leaves it out of step."""
         self.disconnect()
-        if isinstance(exc, TimeoutError):
+        if is_timeout(exc):
             return RedisTimeoutError(f"Timeout reading from Redis at {self.where()}")
         return RedisConnectionError(f"Error talking to Redis at {self.where()}: {exc}")
 

@@ -17,6 +17,7 @@ import taskora.lua as engine
 
 from ..errors import from_engine_reply
 from .direct import DirectConnection, InFlight
+from .process_id import current_pid
 from .topology import FAILOVER_ERRORS
 
 _R = TypeVar("_R")  # what a command sent through _resent_once replies
@@ -87,7 +88,7 @@ class ThreadConnections:
         self.after_connect: Callable[[Any], None] | None = None
 
     def _connection(self) -> Any:
-        pid = os.getpid()
+        pid = current_pid()  # no system call per script call (process_id.py)
         held = getattr(self._local, "held", None)
         if held is None or held[0] != pid:
             connection = self._direct_connection() if self._direct else _PooledConnection(self._pool)

@@ -197,3 +197,45 @@ def test_a_redis_loading_its_data_is_a_connection_error_to_wait_out() -> None:
 
     assert isinstance(_error("LOADING Redis is loading the dataset in memory"), CONNECTION_ERRORS)
     assert not isinstance(_error("ERR unknown command"), CONNECTION_ERRORS)
+
+
+def test_the_socket_timeout_is_the_kernels_so_no_poll_precedes_each_send_and_read(redis_url: str) -> None:
+    """Python's own socket timeout polls before every send and recv (two system calls per round trip)."""
+    connection = DirectConnection(redis.Redis.from_url(redis_url, socket_timeout=30).connection_pool)
+    assert connection.call("PING") == b"PONG"
+    assert connection._sock is not None and connection._sock.gettimeout() is None  # blocking: no poll
+
+
+def test_a_server_that_never_answers_is_a_timeout_error_after_the_socket_timeout() -> None:
+    """The kernel's timeout keeps redis-py's meaning: the call fails with TimeoutError naming the server."""
+    import socket
+    import time
+
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts connections, never replies
+        port = silent.getsockname()[1]
+        pool = redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.3).connection_pool
+        connection = DirectConnection(pool)
+        started = time.monotonic()
+        with pytest.raises(RedisTimeoutError, match=f"127.0.0.1:{port}"):
+            connection.call("PING")
+        assert 0.25 <= time.monotonic() - started < 5
+        assert not connection.is_connected  # the next call opens a fresh connection
+
+
+
+def test_without_hiredis_the_hot_path_stays_with_redis_py_and_jobs_still_run(redis_url: str) -> None:
+    """hiredis is an extra, never a requirement: without it the bare connection is not used, nothing fails."""
+    import subprocess
+    import sys
+
+    script = ("import sys\nsys.modules['hiredis'] = None\n"
+              "from taskora import Taskora\n"
+              "app = Taskora(sys.argv[1])\n"
+              "double = app.task('double-no-hiredis')(lambda n: n * 2)\n"
+              "handle = double.dispatch(21)\n"
+              "print(type(app.adapter.runner._connection()).__name__, handle.enqueued)\n")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", script, redis_url], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["_PooledConnection", "True"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -94,3 +95,24 @@ def test_kombu_serializers_by_name() -> None:
     assert pickle.loads(pickle.dumps({"a": {1, 2}})) == {"a": {1, 2}}
     with pytest.raises(ConfigurationError, match="nope"):
         get_serializer("nope")
+
+
+def test_job_ids_ignore_the_applications_random_seed_and_differ_in_a_forked_child() -> None:
+    """Ids come from a private generator reseeded on fork: two processes never draw the same sequence."""
+    import random as stdlib_random
+
+    stdlib_random.seed(7)
+    first = random_uuid()
+    stdlib_random.seed(7)
+    assert random_uuid() != first
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child writes its next id and leaves at once
+        os.write(write, random_uuid().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child_id = os.read(read, 64).decode()
+    os.close(read)
+    assert uuid.UUID(child_id).version == 4
+    assert child_id != random_uuid()
