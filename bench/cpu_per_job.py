@@ -86,7 +86,8 @@ def one_run(lib: str, pool: str, concurrency: int, n: int, server: RedisServer, 
     done = n - 1
     worker_cpu = sum(after[p] - before[p] for p in pids)
     per = 10_000 / done
-    return {"jobs_per_s": done / elapsed, "worker_cpu": worker_cpu * per, "redis_cpu": (redis_after - redis_before) * per,
+    return {"jobs_per_s": done / elapsed, "worker_cpu": worker_cpu * per,
+            "redis_cpu": (redis_after - redis_before) * per,
             "commands": {k: (v["calls"] / n, v["usec_per_call"]) for k, v in commands.items()}}
 
 

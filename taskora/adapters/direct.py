@@ -33,7 +33,7 @@ from .socket_timeouts import is_timeout, set_kernel_timeout
 
 try:  # installed with redis[hiredis]; where it cannot be imported, the hot path stays with redis-py
     import hiredis
-except ImportError:  # pragma: no cover - exercised in a subprocess by tests/test_direct_connection.py
+except ImportError:  # pragma: no cover - exercised in a subprocess by tests/adapters/test_direct_connection.py
     hiredis = None  # type: ignore[assignment]
 
 #: Bytes asked of the socket per ``recv_into``; a claim reply is a few hundred bytes.

@@ -10,8 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from bench.dispatch_cost import measure
-
-from .redis_server import RedisServer
+from tests.redis_server import RedisServer
 
 
 @pytest.fixture(scope="module")
