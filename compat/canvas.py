@@ -251,6 +251,13 @@ class _chain(Signature):
 
     tasks = property(lambda self: list(self["kwargs"]["tasks"]))
 
+    def clone(self, args: Any = None, kwargs: Any = None, **opts: Any) -> Signature:
+        """Celery's chain clones its steps too, so the task ids a sent copy gets never leak into this chain
+        (sent again, or inside another canvas, it gets new ones)."""
+        sig = super().clone(args, kwargs, **opts)
+        sig["kwargs"]["tasks"] = [step.clone() for step in sig.tasks]
+        return sig
+
     @property
     def app(self) -> Any:
         return self._app or (self.tasks[0].app if self.tasks else get_current_app())
@@ -456,7 +463,7 @@ class chord(Signature):  # noqa: N801 - Celery's name
         header = _canvas_ids.unalias([m.clone(args, kwargs) for m in _members(self)])
         _canvas_ids.thread_ids([group(header, app=app), body])
         native_header = NativeGroup(*[_to_native(m, app) for m in header])
-        body_steps = [s for s in body.tasks if not _is_empty(s)] if isinstance(body, _chain) else [body]
+        body_steps = [s for s in body.unchain_tasks() if not _is_empty(s)] if isinstance(body, _chain) else [body]
         native_body = NativeChain(*[_to_native(s, app) for s in body_steps])
         dispatch_workflow(NativeChord(native_header, native_body), cascade="fail")
         parent = app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in header])

@@ -179,3 +179,36 @@ def test_a_chord_whose_header_failed_raises_the_header_error_from_get(make_celer
     app.__taskora_app__.start(concurrency=2)
     with pytest.raises(KeyError, match="header member failed"):
         chord((fail.s(),), identity.s()).delay().get(timeout=20)
+
+
+def test_a_chain_sent_in_one_chord_then_as_another_chords_body_gets_new_ids_and_keeps_its_errback(make_celery):
+    # test_canvas.py's test_*_errback_called_by_chord_from_chain: one chain object is a chord's header member,
+    # then another chord's body; the first send's task ids leaked into it, so the second chord's steps were
+    # ignored as already known and its errback (on the body chain) never ran
+    app = make_celery()
+    echoed: queue.Queue[str] = queue.Queue()
+
+    @app.task(name="cs.ident")
+    def ident(x):
+        return x
+
+    @app.task(name="cs.fail")
+    def fail(*args):
+        raise KeyError("chain step failed")
+
+    @app.task(name="cs.echo")
+    def echo(message):
+        echoed.put(message)
+
+    app.__taskora_app__.start(concurrency=2)
+    child = chain(ident.si(42), fail.s(), ident.si(42))
+    first = chord((child,), ident.s())
+    first.link_error(echo.si("first"))
+    with pytest.raises(KeyError):
+        first.delay().get(timeout=10)
+    assert echoed.get(timeout=10) == "first"
+    second = chord((ident.si(42),), child)
+    second.link_error(echo.si("second"))
+    with pytest.raises(KeyError):
+        second.delay().get(timeout=10)
+    assert echoed.get(timeout=10) == "second"
