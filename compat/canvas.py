@@ -289,6 +289,8 @@ class _chain(Signature):
 
     # No route_name here, as in Celery (its chain, group and chord signatures differ from Signature's too).
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:  # type: ignore[override]
+        if _always_eager(self.app):
+            return _eagerly(self, args, kwargs)
         steps = _canvas_ids.unalias([s.clone() for s in self.tasks if not _is_empty(s)])
         if not steps:
             return None
@@ -378,6 +380,8 @@ class group(Signature):  # noqa: N801 - Celery's name
         if options.get("link_error") is not None:
             raise TypeError("Cannot add link_error to group: do that on individual tasks or use .link_error()")
         app = self.app
+        if _always_eager(app):
+            return _eagerly(self, args, kwargs)
         members = _canvas_ids.unalias([m.clone(args, kwargs) for m in _members(self)])
         if not members:
             return app.GroupResult(str(uuid.uuid4()), [])
@@ -451,6 +455,8 @@ class chord(Signature):  # noqa: N801 - Celery's name
         app, body = self.app, self.body
         if body is None:
             raise TypeError("chord needs a body: chord(header)(body) or chord(header, body)")
+        if _always_eager(app):
+            return _eagerly(self, args, kwargs)
         body = body.clone()
         opts = {**self.options, **{k: v for k, v in options.items() if v is not None}}
         for callback in _as_list(opts.get("link")):
@@ -473,6 +479,19 @@ class chord(Signature):  # noqa: N801 - Celery's name
         header = getattr(self, "_lazy_header", None) or self.tasks
         results = [maybe_signature(m, app=self._app).apply(args, kwargs).get() for m in header]
         return self.body.apply((results,))
+
+
+def _always_eager(app: Any) -> bool:
+    return bool(app.conf.task_always_eager)
+
+
+def _eagerly(canvas: Signature, args: Any, kwargs: Any) -> Any:
+    """``task_always_eager``: Celery's canvases run inline with ``apply()`` (their results may be waited on
+    inside, as each step's value feeds the next), instead of being sent to workers that may not exist."""
+    from .result import allow_join_result
+
+    with allow_join_result():
+        return canvas.apply(args, kwargs)
 
 
 def _header_members(header: Any, app: Any) -> list[Signature]:

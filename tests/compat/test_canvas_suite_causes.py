@@ -212,3 +212,21 @@ def test_a_chain_sent_in_one_chord_then_as_another_chords_body_gets_new_ids_and_
     with pytest.raises(KeyError):
         second.delay().get(timeout=10)
     assert echoed.get(timeout=10) == "second"
+
+
+def test_canvases_run_inline_under_task_always_eager(make_celery):
+    # no worker runs: before, chain(...).delay().get() waited for one forever
+    app = make_celery()
+    app.conf.task_always_eager = True
+
+    @app.task(name="cs.add")
+    def add(x, y=0):
+        return x + y
+
+    @app.task(name="cs.tsum")
+    def tsum(values):
+        return sum(values)
+
+    assert chain(add.s(1, 1), add.s(2)).delay().get(timeout=5) == 4
+    assert group(add.s(1, 1), add.s(2, 2)).delay().get(timeout=5) == [2, 4]
+    assert chord([add.s(1, 1), add.s(2, 2)], tsum.s()).delay().get(timeout=5) == 6
