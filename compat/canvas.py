@@ -255,7 +255,7 @@ class _chain(Signature):
         """Celery's chain clones its steps too, so the task ids a sent copy gets never leak into this chain
         (sent again, or inside another canvas, it gets new ones)."""
         sig = super().clone(args, kwargs, **opts)
-        sig["kwargs"]["tasks"] = [step.clone() for step in sig.tasks]
+        sig["kwargs"]["tasks"] = [step.clone() for step in sig["kwargs"]["tasks"]]
         return sig
 
     @property
