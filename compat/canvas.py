@@ -26,7 +26,7 @@ from taskora.workflow import Group as NativeGroup
 from taskora.workflow import Signature as NativeSignature
 from taskora.workflow.dispatch import dispatch_workflow
 
-from . import _canvas_ids, _canvas_worker, _state
+from . import _canvas_ids, _canvas_publish, _canvas_worker, _state
 from ._stamping import StampingVisitor, stamp_headers, stamp_links, stamps_as_headers
 from ._state import get_current_app
 from .result import GroupResult
@@ -304,7 +304,8 @@ class _chain(Signature):
             steps[-1].link(callback)
         app = self.app
         _canvas_ids.thread_ids(steps)
-        dispatch_workflow(NativeChain(*[_to_native(s, app) for s in steps]), cascade="fail")
+        with _canvas_publish.announcing(steps[0], app, _members):
+            dispatch_workflow(NativeChain(*[_to_native(s, app) for s in steps]), cascade="fail")
         return _results_of(steps, app)
 
     def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
@@ -386,7 +387,8 @@ class group(Signature):  # noqa: N801 - Celery's name
         if not members:
             return app.GroupResult(str(uuid.uuid4()), [])
         for member in members:  # each its own workflow: a failing member does not stop its siblings
-            dispatch_workflow(_to_native(member, app), cascade="fail")
+            with _canvas_publish.announcing(member, app, _members):
+                dispatch_workflow(_to_native(member, app), cascade="fail")
         results = [_result_of(m, app) for m in members]
         if len(results) == 1 and isinstance(results[0], GroupResult):
             return results[0]  # group(a | group(b, c)): Celery hands back the inner group's result
@@ -471,7 +473,8 @@ class chord(Signature):  # noqa: N801 - Celery's name
         native_header = NativeGroup(*[_to_native(m, app) for m in header])
         body_steps = [s for s in body.unchain_tasks() if not _is_empty(s)] if isinstance(body, _chain) else [body]
         native_body = NativeChain(*[_to_native(s, app) for s in body_steps])
-        dispatch_workflow(NativeChord(native_header, native_body), cascade="fail")
+        with _canvas_publish.announcing(group(header, app=app), app, _members):
+            dispatch_workflow(NativeChord(native_header, native_body), cascade="fail")
         parent = app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in header])
         return _results_of(body_steps, app, parent)
 

@@ -230,3 +230,35 @@ def test_canvases_run_inline_under_task_always_eager(make_celery):
     assert chain(add.s(1, 1), add.s(2)).delay().get(timeout=5) == 4
     assert group(add.s(1, 1), add.s(2, 2)).delay().get(timeout=5) == [2, 4]
     assert chord([add.s(1, 1), add.s(2, 2)], tsum.s()).delay().get(timeout=5) == 6
+
+
+def test_a_canvas_announces_each_task_the_caller_sends_with_the_publish_signals(running):
+    # test_group_chains.py's test_large_group_pipeline counts before_task_publish per task the caller sends
+    from taskora.compat.signals import after_task_publish, before_task_publish
+
+    _, add, tsum = running
+    before: list[tuple[str, str]] = []
+    after: list[str] = []
+
+    def on_before(sender=None, body=None, headers=None, **kwargs):
+        before.append((sender, headers["id"]))
+        assert body[0] and body[2]["callbacks"] is None
+
+    def on_after(sender=None, headers=None, **kwargs):
+        after.append(headers["id"])
+
+    before_task_publish.connect(on_before, weak=False)
+    after_task_publish.connect(on_after, weak=False)
+    try:
+        flow = chain(group(add.si(1, 1), add.si(2, 2)), tsum.s(), add.s(1))
+        result = flow.apply_async()
+        header = chord([add.s(3, 3), add.s(4, 4)], tsum.s()).apply_async()
+        parallel = group(add.s(5, 5), add.s(1, 1) | add.s(1)).apply_async()
+    finally:
+        before_task_publish.disconnect(on_before)
+        after_task_publish.disconnect(on_after)
+    assert result.get(timeout=20) == 7 and header.get(timeout=20) == 14 and parallel.get(timeout=20) == [10, 3]
+    first_ids = [r.id for r in result.parent.parent.results] + [r.id for r in header.parent.results]
+    first_ids += [parallel.results[0].id, parallel.results[1].parent.id]
+    assert [i for _, i in before] == first_ids == after  # only the tasks the caller sends, not later steps
+    assert {name for name, _ in before} == {"cs.add"}
