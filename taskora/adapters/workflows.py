@@ -56,6 +56,13 @@ class WorkflowOps(RedisCore):
                                                   _text(rest[i + 3]), _text(rest[i + 4]) == "1")
                                          for i in range(0, len(rest), 5)]
 
+    def workflow_add_node(self, wf_id: str, caller: int, task: str, job_id: str) -> tuple[str, int | None]:
+        """Add a root node feeding the fan-in node ``caller`` feeds (lua/workflow_add_node.lua): ('ok', index),
+        else (why not, None)."""
+        reply = self.scripts.workflow_add_node(self.runner, [self.keys.workflow(wf_id)], [caller, task, job_id])
+        status = _text(reply[0])
+        return status, int(reply[1]) if status == "ok" else None
+
     def workflow_settle(self, wf_id: str, items: Sequence[tuple[OpenNode, str, str, str]],
                         node_fields: dict[int, dict[str, str]] | None = None) -> list[str]:  # fmt: skip
         """Finish node jobs, given (node, final state, error, detail) each, in one pipeline: created

@@ -262,3 +262,28 @@ def test_a_canvas_announces_each_task_the_caller_sends_with_the_publish_signals(
     first_ids += [parallel.results[0].id, parallel.results[1].parent.id]
     assert [i for _, i in before] == first_ids == after  # only the tasks the caller sends, not later steps
     assert {name for name, _ in before} == {"cs.add"}
+
+
+def test_a_chord_header_task_adds_tasks_to_its_chord_and_the_body_waits_for_them(make_celery):
+    # test_canvas.py's test_add_to_chord: Task.add_to_chord from inside a header task
+    app = make_celery()
+
+    @app.task(name="cs.add")
+    def add(x, y=0):
+        return x + y
+
+    @app.task(name="cs.add_to_all_to_chord", bind=True)
+    def add_to_all_to_chord(self, nums, val):
+        for num in nums:
+            self.add_to_chord(add.s(num, val))
+        return 0
+
+    @app.task(name="cs.identity")
+    def identity(x):
+        return x
+
+    app.__taskora_app__.start(concurrency=2)
+    result = (group([add_to_all_to_chord.s([1, 2, 3], 4)]) | identity.s())()
+    assert sorted(result.get(timeout=20)) == [0, 5, 6, 7]
+    with pytest.raises(ValueError, match="not member of any chord"):
+        add_to_all_to_chord.delay([1], 1).get(timeout=20)
