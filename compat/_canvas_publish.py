@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ._canvas_ids import _task_id
+from ._stamping import stamps_as_headers
 from .signals import after_task_publish, before_task_publish
 
 __all__ = ["announcing"]
@@ -41,7 +42,8 @@ def _message(sig: Any, app: Any) -> dict[str, Any]:
     body = (list(sig.args), dict(sig.kwargs),
             {"callbacks": options.get("link"), "errbacks": options.get("link_error"), "chain": None, "chord": None})
     headers = {"lang": "py", "task": sig.task, "id": task_id, "root_id": options.get("root_id") or task_id,
-               "parent_id": options.get("parent_id"), "retries": 0, **(options.get("headers") or {})}
+               "parent_id": options.get("parent_id"), "retries": 0, "stamped_headers": [], "stamps": {},
+               **stamps_as_headers(options), **(options.get("headers") or {})}
     queue = options.get("queue") or app.conf.task_default_queue
     return {"sender": sig.task, "body": body, "exchange": "", "routing_key": getattr(queue, "name", queue),
             "headers": headers}

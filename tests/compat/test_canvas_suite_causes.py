@@ -240,9 +240,12 @@ def test_a_canvas_announces_each_task_the_caller_sends_with_the_publish_signals(
     before: list[tuple[str, str]] = []
     after: list[str] = []
 
-    def on_before(sender=None, body=None, headers=None, **kwargs):
+    shapes: list[tuple[bool, bool]] = []
+
+    def on_before(sender=None, body=None, headers=None, **kwargs):  # a receiver's error is logged, not raised
         before.append((sender, headers["id"]))
-        assert body[0] and body[2]["callbacks"] is None
+        # Celery's message body and headers: stamping receivers read stamped_headers and stamps
+        shapes.append((bool(body[0]) and body[2]["callbacks"] is None, headers.get("stamped_headers") == []))
 
     def on_after(sender=None, headers=None, **kwargs):
         after.append(headers["id"])
@@ -262,6 +265,7 @@ def test_a_canvas_announces_each_task_the_caller_sends_with_the_publish_signals(
     first_ids += [parallel.results[0].id, parallel.results[1].parent.id]
     assert [i for _, i in before] == first_ids == after  # only the tasks the caller sends, not later steps
     assert {name for name, _ in before} == {"cs.add"}
+    assert shapes == [(True, True)] * len(before)
 
 
 def test_a_chord_header_task_adds_tasks_to_its_chord_and_the_body_waits_for_them(make_celery):
