@@ -13,6 +13,7 @@ import json
 import uuid
 from typing import Any
 
+from taskora.errors import TaskoraError
 from taskora.workflow import delete_group, load_group, save_group
 
 from . import _replace, _state, states
@@ -77,6 +78,35 @@ def lazy_chord_result_id(body: Any) -> str:
     steps = getattr(body, "tasks", None) if body.get("subtask_type") == "chain" else None
     target = steps[-1] if steps else body
     return target.options.setdefault("task_id", str(uuid.uuid4()))
+
+
+def add_to_chord(task: Any, sig: Any, lazy: bool = False) -> Any:
+    """Celery's ``Task.add_to_chord``: from inside a chord header task, add the task ``sig`` to that chord's
+    header; the body waits for it and gets its result last in its list. The task is sent at once.
+
+    Raises:
+        ValueError: the running task is not a member of a chord's header (Celery's message).
+        NotImplementedError: ``lazy=True`` (the task would be sent later by the caller, outside the chord)
+            or ``sig`` is a canvas (a chain, group or chord) rather than one task.
+    """
+    from taskora.workflow.extend import add_to_fan_in
+
+    from .canvas import Signature, maybe_signature
+
+    ctx = getattr(task.request, "_ctx", None)
+    wf_id, node = (ctx.meta("_wf"), ctx.meta("_wfNode")) if ctx is not None else (None, None)
+    if not wf_id or node in (None, ""):
+        raise ValueError("Current task is not member of any chord")
+    sig = maybe_signature(sig, app=task.app).clone()
+    if lazy or type(sig) is not Signature:
+        raise NotImplementedError("Task.add_to_chord supports one task sent at once (lazy=False), not "
+                                  f"{'lazy=True' if lazy else sig.get('subtask_type')}")
+    native = task.app.__taskora_app__
+    try:
+        job_id = add_to_fan_in(native, str(wf_id), int(node), sig._native(task.app))
+    except TaskoraError as exc:
+        raise ValueError(f"Current task is not member of any chord: {exc}") from exc
+    return task.app.AsyncResult(job_id, task_name=sig.task)
 
 
 def attach(app: Any, native: Any) -> None:

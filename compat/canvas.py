@@ -26,7 +26,7 @@ from taskora.workflow import Group as NativeGroup
 from taskora.workflow import Signature as NativeSignature
 from taskora.workflow.dispatch import dispatch_workflow
 
-from . import _canvas_ids, _canvas_worker, _state
+from . import _canvas_ids, _canvas_publish, _canvas_worker, _state
 from ._stamping import StampingVisitor, stamp_headers, stamp_links, stamps_as_headers
 from ._state import get_current_app
 from .result import GroupResult
@@ -252,6 +252,13 @@ class _chain(Signature):
 
     tasks = property(lambda self: list(self["kwargs"]["tasks"]))
 
+    def clone(self, args: Any = None, kwargs: Any = None, **opts: Any) -> Signature:
+        """Celery's chain clones its steps too, so the task ids a sent copy gets never leak into this chain
+        (sent again, or inside another canvas, it gets new ones)."""
+        sig = super().clone(args, kwargs, **opts)
+        sig["kwargs"]["tasks"] = [step.clone() for step in sig["kwargs"]["tasks"]]
+        return sig
+
     @property
     def app(self) -> Any:
         return self._app or (self.tasks[0].app if self.tasks else get_current_app())
@@ -283,6 +290,8 @@ class _chain(Signature):
 
     # No route_name here, as in Celery (its chain, group and chord signatures differ from Signature's too).
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:  # type: ignore[override]
+        if _always_eager(self.app):
+            return _eagerly(self, args, kwargs)
         steps = _canvas_ids.unalias([s.clone() for s in self.tasks if not _is_empty(s)])
         if not steps:
             return None
@@ -296,7 +305,8 @@ class _chain(Signature):
             steps[-1].link(callback)
         app = self.app
         _canvas_ids.thread_ids(steps)
-        dispatch_workflow(NativeChain(*[_to_native(s, app) for s in steps]), cascade="fail")
+        with _canvas_publish.announcing(steps[0], app, _members):
+            dispatch_workflow(NativeChain(*[_to_native(s, app) for s in steps]), cascade="fail")
         return _results_of(steps, app)
 
     def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
@@ -372,11 +382,14 @@ class group(Signature):  # noqa: N801 - Celery's name
         if options.get("link_error") is not None:
             raise TypeError("Cannot add link_error to group: do that on individual tasks or use .link_error()")
         app = self.app
+        if _always_eager(app):
+            return _eagerly(self, args, kwargs)
         members = _canvas_ids.unalias([m.clone(args, kwargs) for m in _members(self)])
         if not members:
             return app.GroupResult(str(uuid.uuid4()), [])
         for member in members:  # each its own workflow: a failing member does not stop its siblings
-            dispatch_workflow(_to_native(member, app), cascade="fail")
+            with _canvas_publish.announcing(member, app, _members):
+                dispatch_workflow(_to_native(member, app), cascade="fail")
         results = [_result_of(m, app) for m in members]
         if len(results) == 1 and isinstance(results[0], GroupResult):
             return results[0]  # group(a | group(b, c)): Celery hands back the inner group's result
@@ -445,6 +458,8 @@ class chord(Signature):  # noqa: N801 - Celery's name
         app, body = self.app, self.body
         if body is None:
             raise TypeError("chord needs a body: chord(header)(body) or chord(header, body)")
+        if _always_eager(app):
+            return _eagerly(self, args, kwargs)
         body = body.clone()
         opts = {**self.options, **{k: v for k, v in options.items() if v is not None}}
         for callback in _as_list(opts.get("link")):
@@ -457,9 +472,10 @@ class chord(Signature):  # noqa: N801 - Celery's name
         header = _canvas_ids.unalias([m.clone(args, kwargs) for m in _members(self)])
         _canvas_ids.thread_ids([group(header, app=app), body])
         native_header = NativeGroup(*[_to_native(m, app) for m in header])
-        body_steps = [s for s in body.tasks if not _is_empty(s)] if isinstance(body, _chain) else [body]
+        body_steps = [s for s in body.unchain_tasks() if not _is_empty(s)] if isinstance(body, _chain) else [body]
         native_body = NativeChain(*[_to_native(s, app) for s in body_steps])
-        dispatch_workflow(NativeChord(native_header, native_body), cascade="fail")
+        with _canvas_publish.announcing(group(header, app=app), app, _members):
+            dispatch_workflow(NativeChord(native_header, native_body), cascade="fail")
         parent = app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in header])
         return _results_of(body_steps, app, parent)
 
@@ -467,6 +483,19 @@ class chord(Signature):  # noqa: N801 - Celery's name
         header = getattr(self, "_lazy_header", None) or self.tasks
         results = [maybe_signature(m, app=self._app).apply(args, kwargs).get() for m in header]
         return self.body.apply((results,))
+
+
+def _always_eager(app: Any) -> bool:
+    return bool(app.conf.task_always_eager)
+
+
+def _eagerly(canvas: Signature, args: Any, kwargs: Any) -> Any:
+    """``task_always_eager``: Celery's canvases run inline with ``apply()`` (their results may be waited on
+    inside, as each step's value feeds the next), instead of being sent to workers that may not exist."""
+    from .result import allow_join_result
+
+    with allow_join_result():
+        return canvas.apply(args, kwargs)
 
 
 def _header_members(header: Any, app: Any) -> list[Signature]:

@@ -55,6 +55,8 @@ IGNORED_RESULT = {"__celery_ignored__": True}
 
 #: First pause of a wait for an id not stored yet (it doubles up to ``get(interval=)``).
 FIRST_LOOKUP_S = 0.005
+#: How long a failed task's ``get()`` waits for its parents to end, so that their error wins (see get()).
+PARENT_GRACE_S = 1.0
 
 
 _NATIVE_STATES = {
@@ -328,13 +330,23 @@ class AsyncResult(ResultBase):
             return replacement.get(timeout=left, propagate=propagate, interval=interval, callback=callback,
                                    disable_sync_subtasks=False)
         if follow_parents and propagate and self.parent is not None and self.failed():
-            self.parent.maybe_throw()  # Celery re-checks the parents while it waits: their error wins
+            self._throw_parents_error(deadline)
         value = self._final_value(propagate)
         if callback is not None:
             callback(self.id, value)
         return value
 
     wait = get
+
+    def _throw_parents_error(self, deadline: float | None) -> None:
+        """Celery re-checks the parents while it waits: their error wins. A chord body is settled by the
+        worker of its last header member a moment before that member's own job ends (the workflow advances
+        first), so the parents get up to ``PARENT_GRACE_S`` (within the caller's deadline) to end too."""
+        left = PARENT_GRACE_S if deadline is None else min(PARENT_GRACE_S, max(0.0, deadline - time.monotonic()))
+        try:
+            self.parent.get(timeout=left, propagate=True, disable_sync_subtasks=False)
+        except TimeoutError:
+            self.parent.maybe_throw()
 
     def _wait_until_final(self, deadline: float | None, interval: float, on_interval: Any) -> Any:
         """Wait for the job to end; returns its handle (None: no job, but a ready state was stored for the id).

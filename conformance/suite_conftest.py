@@ -6,6 +6,8 @@ still leaves the outcome of every test that finished, and the collected list say
 
 import json
 import os
+import signal
+import threading
 
 import pytest
 
@@ -24,12 +26,58 @@ def _write(entry):
 LONG_TESTS = {"t/integration/test_tasks.py::test_tasks::test_retry": 90.0}
 
 
+#: After a test's limit, the backstop interrupts its main thread every this many seconds until it returns.
+BACKSTOP_EVERY_S = 2.0
+
+
+def _limit(item):
+    return max(_TIMEOUT, LONG_TESTS.get(item.nodeid, 0.0))
+
+
 def pytest_collection_modifyitems(items):
     """Every test gets the harness's timeout, ahead of the suite's own (longer) ``@pytest.mark.timeout``;
     a test of ``LONG_TESTS`` gets its own (never less than the harness's)."""
     for item in items:
-        limit = max(_TIMEOUT, LONG_TESTS.get(item.nodeid, 0.0))
-        item.add_marker(pytest.mark.timeout(limit), append=False)
+        item.add_marker(pytest.mark.timeout(_limit(item)), append=False)
+
+
+class _Backstop:
+    """Ends a test that outlived its limit although pytest-timeout fired: pytest's ``subtests.test()``
+    blocks swallow every exception but Exit/KeyboardInterrupt, pytest-timeout's ``Failed`` included, so a
+    test looping over subtests went on to its next blocking wait (test_chord's header-errback tests wait
+    60 s per ``BLPOP``, six times), and the file hung past its budget. This interrupts the main thread
+    (SIGUSR2, whose handler raises ``Failed``) every ``BACKSTOP_EVERY_S`` after the limit until the test
+    returns, so each remaining subtest fails at once and the test ends."""
+
+    def __init__(self, limit):
+        self.limit, self.done = limit, threading.Event()
+        self.main = threading.main_thread().ident
+
+    def _raise(self, signum, frame):
+        if not self.done.is_set():
+            pytest.fail(f"Timeout >{self.limit}s (the harness's backstop: the test outlived its limit)")
+
+    def _run(self):
+        if self.done.wait(self.limit + BACKSTOP_EVERY_S):
+            return
+        while not self.done.is_set():
+            signal.pthread_kill(self.main, signal.SIGUSR2)
+            self.done.wait(BACKSTOP_EVERY_S)
+
+    def __enter__(self):
+        self.previous = signal.signal(signal.SIGUSR2, self._raise)
+        threading.Thread(target=self._run, name="conformance-backstop", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        signal.signal(signal.SIGUSR2, self.previous)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    with _Backstop(_limit(item)):
+        yield
 
 
 def pytest_collection_finish(session):

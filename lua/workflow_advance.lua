@@ -12,6 +12,8 @@
 -- with the pre-generated ids is idempotent. Nothing is made ready once the workflow failed or was
 -- cancelled. Returns {'missing'} when the workflow hash is gone. A workflow the TypeScript taskora made
 -- (no `nodeCount`: its topology is only in the `graph` JSON) advances as lib/wf_graph.lua says.
+-- A running workflow with a failed node (the 'fail' cascade, lib/wf_dependents.lua) answers 'failing' for
+-- its state: the caller then settles what this completion unblocks with workflow_fail ('advanced').
 
 --@include lib/wf_graph
 
@@ -50,7 +52,8 @@ if state ~= 'running' and state ~= 'completed' then
   return {state, '0'}
 end
 
-if first and redis.call('HGET', wf, nk .. 'terminal') == '1' then
+local failing = state == 'running' and redis.call('HEXISTS', wf, 'failedNode') == 1
+if first and not failing and redis.call('HGET', wf, nk .. 'terminal') == '1' then
   local left = redis.call('HINCRBY', wf, 'terminalLeft', -1)
   if left <= 0 and state == 'running' then
     state = 'completed'
@@ -92,4 +95,7 @@ for dep in string.gmatch(nexts, '[^,]+') do
   end
 end
 reply[2] = tostring(ready)
+if failing then
+  reply[1] = 'failing'
+end
 return reply

@@ -486,6 +486,13 @@ class Task:
 
         return replace(self, sig)
 
+    def add_to_chord(self, sig: Any, lazy: bool = False) -> Any:
+        """Add ``sig`` to the header of the chord this running task belongs to; the body waits for it too.
+        Returns its AsyncResult (see ``compat/_canvas_worker.py``)."""
+        from .._canvas_worker import add_to_chord
+
+        return add_to_chord(self, sig, lazy)
+
     # -- state ------------------------------------------------------------------------------------------
     def update_state(self, task_id: str | None = None, state: str | None = None, meta: Any = None,
                      **kwargs: Any) -> None:  # fmt: skip

@@ -11,8 +11,8 @@
   with ``celery.state`` and ``taskora.outcome`` (completed, retrying or failed).
 
 A native app gets the same with ``taskora.otel.OpenTelemetryMiddleware``. Canvas steps (chain, group, chord)
-are published without ``before_task_publish`` (as taskora's canvas goes to the engine directly), so each
-step's ``run`` span starts its own trace.
+go to the engine directly: the tasks the caller sends get ``before_task_publish`` (a ``publish`` span), but
+the headers it adds do not travel with a canvas's jobs, so each step's ``run`` span starts its own trace.
 """
 
 from __future__ import annotations

@@ -45,14 +45,23 @@ class WorkflowOps(RedisCore):
 
     def workflow_end(self, wf_id: str, final: str, *, node: int | None = None, error: str = "",
                      detail: str = "") -> tuple[bool, list[OpenNode]]:  # fmt: skip
-        """Fail or cancel the workflow; returns (this call ended it, the nodes left open)."""
+        """Fail or cancel the workflow; returns (this call ended it, the nodes to settle). A workflow with
+        Celery's ``fail`` cascade may answer (False, nodes): those can never run, the workflow runs on."""
         args = [self.now_ms(), final, "" if node is None else node, error, KEEP_FINISHED_MS, detail]
         reply = self.scripts.workflow_fail(self.runner, [self.keys.workflow(wf_id)], args)
-        if _text(reply[0]) != "ok":
+        if _text(reply[0]) not in ("ok", "open"):
             return False, []
         rest = reply[1:]
-        return True, [OpenNode(int(rest[i]), _text(rest[i + 1]), _text(rest[i + 2]), _text(rest[i + 3]),
-                               _text(rest[i + 4]) == "1") for i in range(0, len(rest), 5)]
+        return _text(reply[0]) == "ok", [OpenNode(int(rest[i]), _text(rest[i + 1]), _text(rest[i + 2]),
+                                                  _text(rest[i + 3]), _text(rest[i + 4]) == "1")
+                                         for i in range(0, len(rest), 5)]
+
+    def workflow_add_node(self, wf_id: str, caller: int, task: str, job_id: str) -> tuple[str, int | None]:
+        """Add a root node feeding the fan-in node ``caller`` feeds (lua/workflow_add_node.lua): ('ok', index),
+        else (why not, None)."""
+        reply = self.scripts.workflow_add_node(self.runner, [self.keys.workflow(wf_id)], [caller, task, job_id])
+        status = _text(reply[0])
+        return status, int(reply[1]) if status == "ok" else None
 
     def workflow_settle(self, wf_id: str, items: Sequence[tuple[OpenNode, str, str, str]],
                         node_fields: dict[int, dict[str, str]] | None = None) -> list[str]:  # fmt: skip

@@ -38,7 +38,9 @@ def on_completed(app: Taskora, fields: dict[str, Any], payload: str | bytes) -> 
         return
     wf_id, node = where
     store = WorkflowStore(app.adapter)
-    _state, ready = store.advance(wf_id, node, payload, json_results=app.serializer.name == "json")
+    state, ready = store.advance(wf_id, node, payload, json_results=app.serializer.name == "json")
+    if state == "failing":  # Celery's cascade: a node failed earlier, this completion may unblock its settling
+        end_workflow(app, wf_id, "advanced", node=node)
     steps = []
     for r in ready:
         data = node_input(app.serializer, r.mode, r.data, r.fanin, r.upstream)
@@ -64,22 +66,42 @@ def on_cancelled(app: Taskora, fields: dict[str, Any], reason: str | None) -> No
 
 def end_workflow(app: Taskora, wf_id: str, final: str, *, node: int | None = None, error: str = "",
                  detail: str = "") -> bool:  # fmt: skip
-    """Fail or cancel ``wf_id`` and settle its open nodes; False when it had already ended."""
+    """Fail or cancel ``wf_id`` and settle its open nodes; False when it had already ended.
+
+    With Celery's ``fail`` cascade a failure (or, ``final="advanced"``, a completion in a workflow that
+    has a failed node) settles only the nodes that can no longer run, failed with the first failure's
+    error; the workflow ends (True) once every node has ended (lua/lib/wf_dependents.lua)."""
     store = WorkflowStore(app.adapter)
     ended, open_nodes = store.end(wf_id, final, node=node, error=error, detail=detail)
-    if not ended:
+    if not ended and not open_nodes:
         return False
-    cascade = store.fields(wf_id, ["cascade"])["cascade"]
-    failing_job = None
-    if node is not None:
-        failing_job = store.fields(wf_id, [f"n:{node}:job"])[f"n:{node}:job"]
-    celery = final == "failed" and (cascade or b"") in (b"fail", "fail")
-    settled = [_settlement(n, final, error, detail, celery, failing_job) for n in open_nodes]
+    first = _first_failure(store, wf_id)
+    if first is not None:  # the 'fail' cascade: what is settled carries the first failure
+        error, detail, failing_job = first
+        settled = [_settlement(n, "failed", error, detail, True, failing_job) for n in open_nodes]
+    else:
+        settled = [_settlement(n, final, error, detail, False, None) for n in open_nodes]
     node_fields = _node_fields(store, wf_id, open_nodes)
     store.settle(wf_id, settled, node_fields)
-    store.drop_deadline(wf_id)
-    _announce(app, wf_id, final, node, error, settled, node_fields)
-    return True
+    if ended:
+        store.drop_deadline(wf_id)
+    _announce(app, wf_id, "cancelled" if final == "cancelled" else "failed", node, error, settled, node_fields,
+              ended)
+    return ended
+
+
+def _first_failure(store: WorkflowStore, wf_id: str) -> tuple[str, str, Any] | None:
+    """(error, detail, failed job id) of a failed workflow with the ``fail`` cascade, else None."""
+    f = store.fields(wf_id, ["cascade", "state", "failedNode", "error", "errorDetail"])
+    if _str(f["cascade"]) != "fail" or _str(f["state"]) == "cancelled" or f["failedNode"] is None:
+        return None
+    failed = _str(f["failedNode"])
+    job = store.fields(wf_id, [f"n:{failed}:job"])[f"n:{failed}:job"]
+    return _str(f["error"]), _str(f["errorDetail"]), job
+
+
+def _str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")
 
 
 def _node_fields(store: WorkflowStore, wf_id: str, nodes: list[OpenNode]) -> dict[int, dict[str, str]]:
@@ -96,15 +118,17 @@ def _node_fields(store: WorkflowStore, wf_id: str, nodes: list[OpenNode]) -> dic
 
 
 def _announce(app: Taskora, wf_id: str, final: str, node: int | None, error: str,
-              settled: list[tuple[OpenNode, str, str, str]], node_fields: dict[int, dict[str, str]]) -> None:
-    """Emit ``workflow:<final>`` in this process only (the one that ended it), listing the settled nodes."""
+              settled: list[tuple[OpenNode, str, str, str]], node_fields: dict[int, dict[str, str]],
+              ended: bool) -> None:  # fmt: skip
+    """Emit ``workflow:<final>`` in this process only (the one that settled them), listing the settled nodes;
+    ``extra["ended"]`` is False while a workflow with the ``fail`` cascade still has nodes running."""
     name = f"workflow:{final}"
     if not app.events.has(name):
         return
     nodes = [{"index": n.index, "task": n.task, "job_id": n.job_id, "fanin": n.fanin, "state": state,
               "error": err, "detail": det, "fields": node_fields.get(n.index, {})} for n, state, err, det in settled]
     app.events.emit(name, Event(name=name, task="", id=wf_id, error=error, reason=error,
-                                extra={"node": node, "settled": nodes}))
+                                extra={"node": node, "settled": nodes, "ended": ended}))
 
 
 def _settlement(n: OpenNode, final: str, error: str, detail: str, celery: bool,

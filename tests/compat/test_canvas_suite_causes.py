@@ -179,3 +179,115 @@ def test_a_chord_whose_header_failed_raises_the_header_error_from_get(make_celer
     app.__taskora_app__.start(concurrency=2)
     with pytest.raises(KeyError, match="header member failed"):
         chord((fail.s(),), identity.s()).delay().get(timeout=20)
+
+
+def test_a_chain_sent_in_one_chord_then_as_another_chords_body_gets_new_ids_and_keeps_its_errback(make_celery):
+    # test_canvas.py's test_*_errback_called_by_chord_from_chain: one chain object is a chord's header member,
+    # then another chord's body; the first send's task ids leaked into it, so the second chord's steps were
+    # ignored as already known and its errback (on the body chain) never ran
+    app = make_celery()
+    echoed: queue.Queue[str] = queue.Queue()
+
+    @app.task(name="cs.ident")
+    def ident(x):
+        return x
+
+    @app.task(name="cs.fail")
+    def fail(*args):
+        raise KeyError("chain step failed")
+
+    @app.task(name="cs.echo")
+    def echo(message):
+        echoed.put(message)
+
+    app.__taskora_app__.start(concurrency=2)
+    child = chain(ident.si(42), fail.s(), ident.si(42))
+    first = chord((child,), ident.s())
+    first.link_error(echo.si("first"))
+    with pytest.raises(KeyError):
+        first.delay().get(timeout=10)
+    assert echoed.get(timeout=10) == "first"
+    second = chord((ident.si(42),), child)
+    second.link_error(echo.si("second"))
+    with pytest.raises(KeyError):
+        second.delay().get(timeout=10)
+    assert echoed.get(timeout=10) == "second"
+
+
+def test_canvases_run_inline_under_task_always_eager(make_celery):
+    # no worker runs: before, chain(...).delay().get() waited for one forever
+    app = make_celery()
+    app.conf.task_always_eager = True
+
+    @app.task(name="cs.add")
+    def add(x, y=0):
+        return x + y
+
+    @app.task(name="cs.tsum")
+    def tsum(values):
+        return sum(values)
+
+    assert chain(add.s(1, 1), add.s(2)).delay().get(timeout=5) == 4
+    assert group(add.s(1, 1), add.s(2, 2)).delay().get(timeout=5) == [2, 4]
+    assert chord([add.s(1, 1), add.s(2, 2)], tsum.s()).delay().get(timeout=5) == 6
+
+
+def test_a_canvas_announces_each_task_the_caller_sends_with_the_publish_signals(running):
+    # test_group_chains.py's test_large_group_pipeline counts before_task_publish per task the caller sends
+    from taskora.compat.signals import after_task_publish, before_task_publish
+
+    _, add, tsum = running
+    before: list[tuple[str, str]] = []
+    after: list[str] = []
+
+    shapes: list[tuple[bool, bool]] = []
+
+    def on_before(sender=None, body=None, headers=None, **kwargs):  # a receiver's error is logged, not raised
+        before.append((sender, headers["id"]))
+        # Celery's message body and headers: stamping receivers read stamped_headers and stamps
+        shapes.append((bool(body[0]) and body[2]["callbacks"] is None, headers.get("stamped_headers") == []))
+
+    def on_after(sender=None, headers=None, **kwargs):
+        after.append(headers["id"])
+
+    before_task_publish.connect(on_before, weak=False)
+    after_task_publish.connect(on_after, weak=False)
+    try:
+        flow = chain(group(add.si(1, 1), add.si(2, 2)), tsum.s(), add.s(1))
+        result = flow.apply_async()
+        header = chord([add.s(3, 3), add.s(4, 4)], tsum.s()).apply_async()
+        parallel = group(add.s(5, 5), add.s(1, 1) | add.s(1)).apply_async()
+    finally:
+        before_task_publish.disconnect(on_before)
+        after_task_publish.disconnect(on_after)
+    assert result.get(timeout=20) == 7 and header.get(timeout=20) == 14 and parallel.get(timeout=20) == [10, 3]
+    first_ids = [r.id for r in result.parent.parent.results] + [r.id for r in header.parent.results]
+    first_ids += [parallel.results[0].id, parallel.results[1].parent.id]
+    assert [i for _, i in before] == first_ids == after  # only the tasks the caller sends, not later steps
+    assert {name for name, _ in before} == {"cs.add"}
+    assert shapes == [(True, True)] * len(before)
+
+
+def test_a_chord_header_task_adds_tasks_to_its_chord_and_the_body_waits_for_them(make_celery):
+    # test_canvas.py's test_add_to_chord: Task.add_to_chord from inside a header task
+    app = make_celery()
+
+    @app.task(name="cs.add")
+    def add(x, y=0):
+        return x + y
+
+    @app.task(name="cs.add_to_all_to_chord", bind=True)
+    def add_to_all_to_chord(self, nums, val):
+        for num in nums:
+            self.add_to_chord(add.s(num, val))
+        return 0
+
+    @app.task(name="cs.identity")
+    def identity(x):
+        return x
+
+    app.__taskora_app__.start(concurrency=2)
+    result = (group([add_to_all_to_chord.s([1, 2, 3], 4)]) | identity.s())()
+    assert sorted(result.get(timeout=20)) == [0, 5, 6, 7]
+    with pytest.raises(ValueError, match="not member of any chord"):
+        add_to_all_to_chord.delay([1], 1).get(timeout=20)

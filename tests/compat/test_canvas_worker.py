@@ -182,6 +182,24 @@ def test_a_failing_chord_header_gives_the_body_a_chord_error_and_fires_its_errba
     assert old["id"] == res.id
 
 
+def test_every_failing_chord_header_member_runs_its_errbacks_and_the_body_errs_once(clean) -> None:
+    from taskora.compat import chain, chord
+    from taskora.compat.exceptions import ChordError
+
+    proj = clean
+    # the second member fails three steps later, long after the first: it still runs, and its errback
+    late = chain(proj.add.s(1, 1), proj.add.s(1), proj.add.s(1), proj.fail.s().on_error(proj.on_error.s()))
+    first = proj.fail.s().on_error(proj.on_error.s())
+    res = chord([first, proj.add.s(1, 1), late], proj.tsum.s().on_error(proj.on_error.s())).delay()
+    with pytest.raises(ChordError):
+        res.get(timeout=20, follow_parents=False)
+    members = res.parent.results
+    assert members[1].get(timeout=10) == 2  # the sibling ran to its end
+    hits = seen(proj, "errback-new", 3)
+    assert sorted(h["id"] for h in hits) == sorted([members[0].id, members[2].id, res.id])
+    assert {h["id"]: h["exc"] for h in hits}[res.id] == "ChordError"
+
+
 def test_a_chain_result_is_looked_up_soon_after_its_last_task_is_dispatched(proj) -> None:
     from taskora.compat import chain
 

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from argparse import Namespace
 from pathlib import Path
 
@@ -93,6 +94,29 @@ def test_the_harness_timeout_beats_a_suites_longer_timeout_marker(tmp_path):
     assert "Timeout" in done.stdout, done.stdout[-2000:]
     result = celery_suite.tally("test_slow.py", log)
     assert (result.passed, result.failed) == (1, 1)  # the deselected test is neither
+
+
+def test_a_test_whose_subtests_swallow_the_timeout_still_ends_soon_after_its_limit(tmp_path):
+    # pytest's subtests.test() swallows pytest-timeout's Failed: without the backstop this loop of waits
+    # (test_chord's header-errback tests, a 60 s BLPOP each) ran for minutes past the limit
+    (tmp_path / "conftest.py").write_text((ROOT / "conformance" / "suite_conftest.py").read_text())
+    (tmp_path / "test_loop.py").write_text(
+        "import threading\n\n"
+        "def test_waits_in_subtests(subtests):\n"
+        "    for _ in range(5):\n"
+        "        with subtests.test(msg='a wait'):\n"
+        "            threading.Event().wait(60)\n\n"
+        "def test_after():\n"
+        "    pass\n"
+    )
+    log = tmp_path / "log.jsonl"
+    env = {"CONFORMANCE_RESULTS": str(log), "CONFORMANCE_TIMEOUT": "1", "PATH": "/usr/bin:/bin"}
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_loop.py"], cwd=tmp_path,
+                   env=env, capture_output=True, text=True, timeout=100)  # fmt: skip
+    assert time.monotonic() - started < 40
+    result = celery_suite.tally("test_loop.py", log)
+    assert (result.passed, result.failed) == (1, 1)
 
 
 def test_a_known_long_test_gets_its_own_timeout_and_the_others_keep_the_harness_one(tmp_path):
