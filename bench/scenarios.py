@@ -372,37 +372,18 @@ SCENARIOS = {
 }
 
 
-def _latency_load(ctx: Context) -> dict:
-    from .load import latency_load  # bench/load.py imports this module
+def _in_module(module: str, name: str):
+    """A scenario written in its own module (bench/load.py, scale.py, ...), which imports this one: it is
+    imported when the scenario runs, not here."""
+    def run(ctx: Context) -> dict:
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)(ctx)
 
-    return latency_load(ctx)
-
-
-SCENARIOS["latency_load"] = _latency_load
-
-
-def _scale(ctx: Context) -> dict:
-    from .scale import scale  # bench/scale.py imports this module
-
-    return scale(ctx)
+    return run
 
 
-SCENARIOS["scale"] = _scale
-
-
-def _workflows(ctx: Context) -> dict:
-    from .workflows import workflows  # bench/workflows.py imports this module
-
-    return workflows(ctx)
-
-
-SCENARIOS["workflows"] = _workflows
-
-
-def _delayed(ctx: Context) -> dict:
-    from .delayed import delayed  # bench/delayed.py imports this module
-
-    return delayed(ctx)
-
-
-SCENARIOS["delayed"] = _delayed
+SCENARIOS.update({
+    "latency_load": _in_module("load", "latency_load"),
+    "scale": _in_module("scale", "scale"),
+    "workflows": _in_module("workflows", "workflows"),
+    "delayed": _in_module("delayed", "delayed"),
+})
