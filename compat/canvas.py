@@ -387,9 +387,7 @@ class group(Signature):  # noqa: N801 - Celery's name
         members = _canvas_ids.unalias([m.clone(args, kwargs) for m in _members(self)])
         if not members:
             return app.GroupResult(str(uuid.uuid4()), [])
-        for member in members:  # each its own workflow: a failing member does not stop its siblings
-            with _canvas_publish.announcing(member, app, _members):
-                dispatch_workflow(_to_native(member, app), cascade="fail")
+        _dispatch_members(members, app)
         results = [_result_of(m, app) for m in members]
         if len(results) == 1 and isinstance(results[0], GroupResult):
             return results[0]  # group(a | group(b, c)): Celery hands back the inner group's result
@@ -552,6 +550,24 @@ def _with_stamp_headers(options: dict[str, Any]) -> dict[str, Any]:
     rest = {k: v for k, v in options.items() if k not in stamped}
     rest["headers"] = {**(options.get("headers") or {}), **stamped}
     return rest
+
+
+def _dispatch_members(members: list[Signature], app: Any) -> None:
+    """Send a group's members. Plain task members go as one workflow: with the ``fail`` cascade a failing
+    member ends only what depends on it, so its siblings run on, and 10,000 members cost a few round trips
+    instead of two each. A member that is itself a canvas goes as its own workflow, as before."""
+    if len(members) > 1 and all(_is_plain(m) for m in members):
+        with _canvas_publish.announcing(group(members, app=app), app, _members):
+            dispatch_workflow(NativeGroup(*[_to_native(m, app) for m in members]), cascade="fail")
+        return
+    for member in members:  # each its own workflow: a failing member does not stop its siblings
+        with _canvas_publish.announcing(member, app, _members):
+            dispatch_workflow(_to_native(member, app), cascade="fail")
+
+
+def _is_plain(sig: Signature) -> bool:
+    """One task (xmap and xstarmap included: each is one node), not a canvas of several."""
+    return not isinstance(sig, (_chain, group, chord, chunks))
 
 
 def _to_native(sig: Signature, app: Any) -> Any:
