@@ -53,10 +53,17 @@ def _message(sig: Any, app: Any) -> dict[str, Any]:
 def announcing(canvas: Any, app: Any, members: Callable[[Any], list[Any]]) -> Iterator[None]:
     """Send ``before_task_publish`` for each root task of ``canvas``, run the dispatch, then
     ``after_task_publish`` for each (not when the dispatch raised: nothing was published)."""
-    messages = [_message(sig, app) for sig in root_tasks(canvas, members)]
+    roots = root_tasks(canvas, members)
+    messages = [_message(sig, app) for sig in roots] if _any_listener_of(roots) else []  # only for receivers
     for message in messages:
         before_task_publish.send(**message, properties={"correlation_id": message["headers"]["id"]}, declare=[],
                                  retry_policy=None)
     yield
     for message in messages:
         after_task_publish.send(**message)
+
+
+def _any_listener_of(roots: list[Any]) -> bool:
+    """Whether a receiver listens to one of these tasks' publishes (checked once per task name)."""
+    names = {sig.task for sig in roots}
+    return any(signal.has_listeners(name) for signal in (before_task_publish, after_task_publish) for name in names)
