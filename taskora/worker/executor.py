@@ -18,6 +18,7 @@ from ..middleware import MiddlewareContext, compose
 from . import main_thread
 from .abandoned import keep_place_until_done
 from .interrupt import stop_overrunning
+from .limits import soft_limited
 from .terminate import Terminator
 
 if TYPE_CHECKING:
@@ -124,7 +125,8 @@ class Executor:
         if runner is None:
             return self._execute_timed(runtime)
         try:
-            outcome: Outcome = runner.call(lambda: self._execute_timed(runtime))
+            outcome: Outcome = runner.run_handler(runtime.task_name, soft_limited(self.app, runtime),
+                                                  lambda: self._execute_timed(runtime))
         except main_thread.ChildExiting as exc:  # a cold stop gave up on it and handed the job back already
             return Outcome("failed", error=exc)
         return outcome

@@ -26,16 +26,22 @@ class HandlerInterrupted(BaseException):  # noqa: N818 - not an error of the han
     """Raised inside a handler thread that ran past its timeout."""
 
 
+def raise_in_thread(ident: int, exc_type: type[BaseException] | None) -> bool:
+    """Schedule ``exc_type`` in thread ``ident`` (None clears a pending one); True when a thread was hit."""
+    target = ctypes.py_object(exc_type) if exc_type is not None else None
+    hit: int = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), target)
+    if hit > 1:  # never expected for one ident: undo rather than hit threads at random
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), None)
+        return False
+    return hit == 1
+
+
 def interrupt(thread: threading.Thread) -> bool:
     """Raise HandlerInterrupted in ``thread``; False when it has already ended."""
     ident = thread.ident
     if ident is None or not thread.is_alive():
         return False
-    hit: int = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(HandlerInterrupted))
-    if hit > 1:  # cannot happen for one ident; undo rather than hit threads at random
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), None)
-        return False
-    return hit == 1
+    return raise_in_thread(ident, HandlerInterrupted)
 
 
 def stop_overrunning(thread: threading.Thread, done: threading.Event, what: str) -> None:

@@ -13,7 +13,6 @@ killed; it is told to stop through ``ctx.signal`` and whatever it returns later 
 
 from __future__ import annotations
 
-import ctypes
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,10 +21,12 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigurationError, SoftTimeLimitExceeded, TimeLimitExceeded
 from . import main_thread
 from .abandoned import keep_place_until_done
+from .interrupt import raise_in_thread
 
 if TYPE_CHECKING:
     from ..middleware import MiddlewareContext
     from ..task import Task
+    from .runtime import JobRuntime
 
 
 #: Optional job-hash fields (given at dispatch through ``meta=``) overriding a task's limits for one job, in
@@ -84,15 +85,6 @@ def _job_seconds(raw: Any, fallback: Any) -> Any:
         return float(text)
     except ValueError:
         return text  # _seconds names the bad value
-
-
-def raise_in_thread(ident: int, exc_type: type[BaseException] | None) -> bool:
-    """Schedule ``exc_type`` in thread ``ident`` (None clears a pending one); True when a thread was hit."""
-    target = ctypes.py_object(exc_type) if exc_type is not None else None
-    hit: int = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), target)
-    if hit > 1:  # never expected: undo rather than hit several threads
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), None)
-    return hit == 1
 
 
 class SoftLimit:
@@ -176,6 +168,14 @@ def _with_soft_limit(call_next: Callable[[], Any], soft: float | None) -> Any:
         return call_next()
     finally:
         guard.disarm()
+
+
+def soft_limited(app: Any, runtime: JobRuntime) -> bool:
+    """Whether a soft time limit covers this job, as the app's installed ``TimeLimitMiddleware`` sees it."""
+    for middleware in app.middleware:
+        if isinstance(middleware, TimeLimitMiddleware):
+            return middleware.limits(runtime.task, runtime.fields.get).soft is not None
+    return False
 
 
 def install(middleware: TimeLimitMiddleware) -> None:

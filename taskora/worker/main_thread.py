@@ -21,6 +21,7 @@ import logging
 import queue
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,11 @@ log = logging.getLogger("taskora.worker")
 
 #: The signal that interrupts the main thread's handler: Celery's soft-limit signal.
 INTERRUPT_SIGNAL = signal.SIGUSR1
+#: A task whose last run in this process took less than this (seconds) runs its next job on its slot thread,
+#: unless a soft time limit covers that job. Handing a call to the main thread and back costs two thread
+#: wake-ups (about 50 µs per call on a 2-core VM, ``bench/README.md`` "Profiles"): a third of a no-op Celery
+#: job's cost, and a handler this short has no long blocking call for a signal to break.
+SHORT_RUN_S = 0.005
 
 
 class ChildExiting(BaseException):  # noqa: N818 - not an error of the handler's: its process is leaving
@@ -59,8 +65,10 @@ class MainThreadRunner:
     or stray signal is ignored); ``_die_with`` a signal the process must die by (a terminate).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, short_run_s: float = SHORT_RUN_S) -> None:
         self._main = threading.get_ident()
+        self._short_run_s = short_run_s
+        self._short_tasks: set[str] = set()  # tasks whose last run took under short_run_s
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._in_call = False
@@ -76,6 +84,28 @@ class MainThreadRunner:
         return threading.get_ident() == self._main
 
     # -- slot threads -------------------------------------------------------------------------------
+    def run_handler(self, task: str, soft_limited: bool, fn: Callable[[], Any]) -> Any:
+        """``fn()``, one handler call of ``task``: on the main thread, or in the calling slot thread when the
+        task's last run here was short (``SHORT_RUN_S``) and no soft limit covers this job.
+
+        Off the main thread a ``revoke(terminate=True, signal="SIGUSR1")`` still raises
+        ``SoftTimeLimitExceeded`` in the handler, but between bytecodes (``terminate`` declines it): a handler
+        that ran under 5 ms last time is not expected to sit in a long blocking call.
+        """
+        def timed() -> Any:  # the handler's own time, not the hand-off's
+            return self._timed(task, fn)
+
+        return self.call(timed) if soft_limited or task not in self._short_tasks else timed()
+
+    def _timed(self, task: str, fn: Callable[[], Any]) -> Any:
+        began = time.monotonic()
+        value = fn()
+        if time.monotonic() - began < self._short_run_s:
+            self._short_tasks.add(task)
+        else:
+            self._short_tasks.discard(task)
+        return value
+
     def call(self, fn: Callable[[], Any]) -> Any:
         """``fn()`` on the main thread (directly when called there); its value, or its exception raised here."""
         if self.on_main_thread():
@@ -104,14 +134,15 @@ class MainThreadRunner:
             if self._pending is error:
                 self._pending = None
 
-    def terminate(self, signum: int) -> None:
+    def terminate(self, signum: int) -> bool:
         """A revoke with ``terminate=True`` of the running job: ``SIGUSR1`` raises SoftTimeLimitExceeded in its
-        handler (Celery's pool process does the same), any other signal ends this process by it."""
+        handler (Celery's pool process does the same), any other signal ends this process by it. False: a
+        ``SIGUSR1`` for a handler that runs on its slot thread, left to the caller (terminate.Terminator)."""
         if signum == INTERRUPT_SIGNAL:
-            self.interrupt(SoftTimeLimitExceeded("terminated with SIGUSR1"))
-            return
+            return self.interrupt(SoftTimeLimitExceeded("terminated with SIGUSR1"))
         self._die_with = signum
         signal.pthread_kill(self._main, INTERRUPT_SIGNAL)
+        return True
 
     def close(self) -> None:
         """The child stopped: end ``run`` (interrupting a call that still runs: a cold stop gave up on it)."""

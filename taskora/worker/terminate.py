@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .limits import raise_in_thread
+from ..errors import SoftTimeLimitExceeded
+from .interrupt import raise_in_thread
 
 if TYPE_CHECKING:
     from .runtime import JobRuntime
@@ -70,10 +71,12 @@ def signal_number(name: Any) -> int:
 class Terminator:
     """Watches the handlers running in one worker process and stops one whose job is terminated.
 
-    ``kill_process``: called with the signal number in a prefork child (None with threads).
+    ``kill_process``: called with the signal number in a prefork child (None with threads); when it returns
+    False it declined (main_thread.py: a ``SIGUSR1`` for a handler running on a slot thread), and
+    ``SoftTimeLimitExceeded`` is raised in the handler's thread instead, as for threads.
     """
 
-    def __init__(self, adapter: Any, kill_process: Callable[[int], None] | None = None) -> None:
+    def __init__(self, adapter: Any, kill_process: Callable[[int], bool | None] | None = None) -> None:
         self.adapter = adapter
         self.kill_process = kill_process
         self._lock = threading.Lock()
@@ -120,14 +123,17 @@ class Terminator:
                 listener(runtime, signum)
             except Exception:
                 log.exception("a terminate listener raised for job %s", runtime.id)
-        if self.kill_process is not None:
-            self.kill_process(signum)
-            return
+        if self.kill_process is None:
+            self._raise_in_handler(runtime.id, ident, Terminated)
+        elif self.kill_process(signum) is False:  # declined: a SIGUSR1 for a handler off the main thread
+            self._raise_in_handler(runtime.id, ident, SoftTimeLimitExceeded)
+
+    def _raise_in_handler(self, job_id: str, ident: int, error: type[BaseException]) -> None:
         with self._lock:
-            if self._running.get(runtime.id) != ident:
+            if self._running.get(job_id) != ident:
                 return
             interrupts = self._interrupts.pop(ident, [])
-            raise_in_thread(ident, Terminated)
+            raise_in_thread(ident, error)
         for interrupt in interrupts:
             interrupt()
 

@@ -27,6 +27,7 @@ PROJECT = '''
 import os
 import select
 import socket
+import threading
 import time
 
 from taskora.compat import Celery
@@ -111,6 +112,20 @@ def waits_to_be_stopped(marker):
     except SoftTimeLimitExceeded:
         return _cleaned_up(began)
     return {"cleaned_up": False}
+
+
+@app.task
+def spins(marker=None):
+    """Short when called without a marker; with one, a loop of short sleeps until it is stopped."""
+    if marker is None:
+        return threading.current_thread() is threading.main_thread()
+    with open(marker, "w") as out:
+        out.write("started")
+    try:
+        while True:
+            time.sleep(0.01)
+    except SoftTimeLimitExceeded:
+        return "stopped"
 '''
 
 
@@ -170,6 +185,22 @@ def test_terminate_with_sigusr1_raises_the_soft_limit_in_the_handler(slproj):
     running.revoke(terminate=True, signal="SIGUSR1")
     wait_until(lambda: running.state == "REVOKED", 2.0, "REVOKED")
     assert proj.pid.delay().get(timeout=10) == before  # the child lived on: the handler caught it and returned
+
+
+def test_terminate_with_sigusr1_reaches_a_handler_on_its_slot_thread(slproj):
+    """A task whose last run was short runs its next job on the child's slot thread (no hand-off to the main
+    thread, main_thread.SHORT_RUN_S): a SIGUSR1 terminate still raises SoftTimeLimitExceeded in it, between
+    bytecodes, and the child lives on."""
+    proj, _worker, tmp_path = slproj
+    marker = tmp_path / "spinning"
+    before = proj.pid.delay().get(timeout=10)
+    assert proj.spins.delay().get(timeout=10) is True  # a task's first run in a child: on its main thread
+    wait_until(lambda: proj.spins.delay().get(timeout=10) is False, 10, "a short run on the slot thread")
+    running = proj.spins.delay(str(marker))
+    wait_until(marker.exists, 15, "the handler to start")
+    running.revoke(terminate=True, signal="SIGUSR1")
+    wait_until(lambda: running.state == "REVOKED", 2.0, "REVOKED")
+    assert proj.pid.delay().get(timeout=10) == before  # the handler caught it and returned: same child
 
 
 NATIVE_PROJECT = '''

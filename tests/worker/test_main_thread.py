@@ -105,3 +105,54 @@ def _catch(into: list[BaseException], fn: Callable[[], Any]) -> None:
 def test_an_interrupt_when_no_call_runs_raises_nothing(runner: MainThreadRunner) -> None:
     assert runner.interrupt(SoftTimeLimitExceeded("late")) is False
     assert run_from_a_thread(runner, lambda: time.sleep(0.2) or "fine") == {"value": "fine"}
+
+
+def handler_threads(runner: MainThreadRunner, calls: list[tuple[str, bool]]) -> list[bool]:
+    """Run ``(task, soft_limited)`` handler calls one after another from a slot-like thread; for each, whether
+    it ran on the main thread."""
+    main = threading.get_ident()
+
+    on_main: list[bool] = []
+
+    def slot() -> None:
+        try:
+            for task, soft in calls:
+                on_main.append(runner.run_handler(task, soft, lambda: threading.get_ident() == main))
+        finally:
+            runner.close()
+
+    threading.Thread(target=slot, daemon=True).start()
+    runner.run()
+    return on_main
+
+
+def test_a_task_whose_last_run_was_short_runs_its_next_job_on_its_slot_thread() -> None:
+    runner = MainThreadRunner(short_run_s=3600)  # every run counts as short
+    runner.install()
+    try:
+        on_main = handler_threads(runner, [("a", False), ("a", False), ("b", False), ("a", False)])
+    finally:
+        signal.signal(INTERRUPT_SIGNAL, signal.SIG_DFL)
+    assert on_main == [True, False, True, False]  # a task's first run goes to the main thread
+
+
+def test_a_soft_limited_job_runs_on_the_main_thread_however_short_its_task() -> None:
+    runner = MainThreadRunner(short_run_s=3600)
+    runner.install()
+    try:
+        assert handler_threads(runner, [("a", False), ("a", True), ("a", False)]) == [True, True, False]
+    finally:
+        signal.signal(INTERRUPT_SIGNAL, signal.SIG_DFL)
+
+
+def test_a_task_whose_last_run_was_long_stays_on_the_main_thread() -> None:
+    runner = MainThreadRunner(short_run_s=0)  # no run is short
+    runner.install()
+    try:
+        assert handler_threads(runner, [("a", False), ("a", False)]) == [True, True]
+    finally:
+        signal.signal(INTERRUPT_SIGNAL, signal.SIG_DFL)
+
+
+def test_a_sigusr1_terminate_with_no_call_on_the_main_thread_is_declined(runner: MainThreadRunner) -> None:
+    assert runner.terminate(INTERRUPT_SIGNAL) is False  # terminate.Terminator raises it in the slot thread
