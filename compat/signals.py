@@ -167,6 +167,7 @@ class Signal:
         # (lookup key, wanted sender, reference to the receiver)
         self._receivers: list[tuple[tuple[Any, Any], Any, Callable[[], Any]]] = []
         self._dead = False
+        self._on_connect: list[Callable[[], Any]] = []
 
     @property
     def receivers(self) -> list[tuple[tuple[Any, Any], Callable[[], Any]]]:
@@ -214,6 +215,13 @@ class Signal:
             self._drop_dead()
             if all(existing != key for existing, _s, _r in self._receivers):
                 self._receivers.append((key, sender, ref))
+        for callback in list(self._on_connect):
+            callback()
+
+    def on_connect(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` after each receiver connects: the front starts work that only a receiver of this
+        signal needs (e.g. reading every task event for ``task_revoked``) when the first one arrives."""
+        self._on_connect.append(callback)
 
     def disconnect(
         self,

@@ -41,11 +41,27 @@ SENT_MARK_TTL = 3600
 
 
 def attach(app: Any, native: Taskora) -> None:
-    """Send ``task_revoked`` from this worker for the app's terminated and expired jobs (once per app)."""
+    """Send ``task_revoked`` from this worker for the app's terminated and expired jobs (once per app).
+
+    Expired and revoked-before-start jobs are learnt from the tasks' event streams, which means reading every
+    event of every job (an ``XREAD`` per job on a busy worker, a quarter of a no-op job's cost): only once a
+    ``task_revoked`` receiver is connected, or when the worker logs ``celery.worker.request`` at INFO.
+    """
     if getattr(app, "_revoke_signals_attached", False):
         return
     app._revoke_signals_attached = True
     terminate.on_terminated(lambda runtime, signum: _on_terminated(app, runtime, signum))
+    if signals.task_revoked.receivers or request_log.isEnabledFor(logging.INFO):
+        _hear_dropped(app, native)
+    else:
+        signals.task_revoked.on_connect(lambda: _hear_dropped(app, native))
+
+
+def _hear_dropped(app: Any, native: Taskora) -> None:
+    """Listen to the engine's ``expired`` and ``cancelled`` events (once per app)."""
+    if getattr(app, "_dropped_heard", False):
+        return
+    app._dropped_heard = True
     native.on("task:expired", lambda event: _on_dropped(app, native, event, expired=True))
     native.on("task:cancelled", lambda event: _on_dropped(app, native, event, expired=False))
 
