@@ -22,6 +22,7 @@ from taskora.context import Context as NativeContext
 from taskora.worker import terminate
 
 from .. import signals
+from ..worker import state as worker_state
 from . import _execute
 from .task import Context
 
@@ -45,16 +46,25 @@ def attach(app: Any, native: Taskora) -> None:
 
     Expired and revoked-before-start jobs are learnt from the tasks' event streams, which means reading every
     event of every job (an ``XREAD`` per job on a busy worker, a quarter of a no-op job's cost): only once a
-    ``task_revoked`` receiver is connected, or when the worker logs ``celery.worker.request`` at INFO.
+    ``task_revoked`` receiver of the project's is connected, or when the worker logs ``celery.worker.request`` at
+    INFO.
     """
     if getattr(app, "_revoke_signals_attached", False):
         return
     app._revoke_signals_attached = True
     terminate.on_terminated(lambda runtime, signum: _on_terminated(app, runtime, signum))
-    if signals.task_revoked.receivers or request_log.isEnabledFor(logging.INFO):
+    if request_log.isEnabledFor(logging.INFO):
         _hear_dropped(app, native)
     else:
-        signals.task_revoked.on_connect(lambda: _hear_dropped(app, native))
+        _hear_dropped_once_received(app, native)
+        signals.task_revoked.on_connect(lambda: _hear_dropped_once_received(app, native))
+
+
+def _hear_dropped_once_received(app: Any, native: Taskora) -> None:
+    """Listen once a project's receiver is connected (``worker.state``'s own bookkeeping does not count: the
+    ids a ``revoke`` names reach it by broadcast; only expired ids would be missing from it)."""
+    if any(key[0] != worker_state.REVOKED_RECEIVER_UID for key, _ref in signals.task_revoked.receivers):
+        _hear_dropped(app, native)
 
 
 def _hear_dropped(app: Any, native: Taskora) -> None:

@@ -112,4 +112,8 @@ def _on_revoked(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
 
 signals.task_prerun.connect(_on_prerun, weak=False)
 signals.task_postrun.connect(_on_postrun, weak=False)
-signals.task_revoked.connect(_on_revoked, weak=False)
+#: The dispatch uid of this module's own ``task_revoked`` receiver: bookkeeping that does not, by itself, make a
+#: worker read every task event (compat/app/_revoke.py); ids revoked by ``revoke`` arrive by broadcast anyway.
+REVOKED_RECEIVER_UID = "taskora.compat.worker.state.revoked"
+
+signals.task_revoked.connect(_on_revoked, weak=False, dispatch_uid=REVOKED_RECEIVER_UID)

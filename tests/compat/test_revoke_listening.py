@@ -14,12 +14,14 @@ from collections.abc import Iterator
 import pytest
 from taskora.compat import Celery
 from taskora.compat.signals import task_revoked
+from taskora.compat.worker.state import REVOKED_RECEIVER_UID
 
 
 @pytest.fixture
 def quiet_worker_app(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Celery]:
     """A worker-side app with no ``task_revoked`` receiver (whatever earlier tests connected) at WARNING."""
-    monkeypatch.setattr(task_revoked, "_receivers", [])
+    own = [entry for entry in task_revoked._receivers if entry[0][0] == REVOKED_RECEIVER_UID]
+    monkeypatch.setattr(task_revoked, "_receivers", own)  # worker.state's bookkeeping stays, as in a worker
     monkeypatch.setattr(task_revoked, "_on_connect", [])
     request_log = logging.getLogger("celery.worker.request")
     monkeypatch.setattr(request_log, "level", logging.WARNING)
