@@ -24,6 +24,7 @@ from taskora.durations import MAX_SECONDS
 from taskora.errors import BrokerUnreachableError, ConfigurationError, OptionTypeError, SerializationError
 from taskora.ids import random_uuid
 
+from .._publish_listeners import publish_listened
 from ..exceptions import EncodeError, OperationalError
 from ..signals import after_task_publish, before_task_publish
 from . import _execute
@@ -214,7 +215,7 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     headers = dict(merged.get("headers") or {})
     meta = _meta(name, task_id, merged, headers, ids, eta_iso, expires_iso, shadow, link, link_error)
     meta["properties"] = message_properties(task_id, merged)
-    listened = before_task_publish.has_listeners(name) or after_task_publish.has_listeners(name)
+    listened = publish_listened(name)
     if listened:  # the message as Celery would send it, built only for receivers (most apps have none)
         body = (args, kwargs, {"callbacks": meta.get("link"), "errbacks": meta.get("link_error")})
         message_headers = {"lang": "py", "task": name, "id": task_id, "shadow": shadow, "eta": eta_iso,
