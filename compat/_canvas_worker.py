@@ -14,6 +14,7 @@ from typing import Any
 
 from taskora.errors import TaskoraError
 from taskora.workflow import delete_group, load_group, save_group
+from taskora.workflow.extend import add_to_fan_in
 
 from . import _canvas_ids, _replace, _state, states
 from .app import _execute
@@ -80,8 +81,6 @@ def add_to_chord(task: Any, sig: Any, lazy: bool = False) -> Any:
         NotImplementedError: ``lazy=True`` (the task would be sent later by the caller, outside the chord)
             or ``sig`` is a canvas (a chain, group or chord) rather than one task.
     """
-    from taskora.workflow.extend import add_to_fan_in
-
     ctx = getattr(task.request, "_ctx", None)
     wf_id, node = (ctx.meta("_wf"), ctx.meta("_wfNode")) if ctx is not None else (None, None)
     if not wf_id or node in (None, ""):

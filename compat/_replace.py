@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from taskora.workflow import hooks
+
 from .canvas import _chain, maybe_signature, signature
 from .exceptions import Ignore, ImproperlyConfigured
 
@@ -83,16 +85,12 @@ def register_relay(app: Any) -> None:
 
 
 def _complete_node(app: Any, target: list[Any], value: Any) -> None:
-    from taskora.workflow import hooks
-
     native = app.__taskora_app__
     hooks.on_completed(native, {"_wf": str(target[0]), "_wfNode": str(target[1])}, native.serializer.dumps(value))
 
 
 def forward_failure(app: Any, event: Any) -> None:
     """A replacement's workflow failed: fail the replaced task's node with the same error."""
-    from taskora.workflow import hooks
-
     for node in event.extra.get("settled") or ():
         fields = node.get("fields") or {}
         if fields.get("celery.task") != RELAY_TASK:

@@ -6,6 +6,7 @@ ids...) sits in extra job-hash fields named ``celery.<key>``, read back through 
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -304,8 +305,6 @@ def _signature(value: Any, app: Any) -> Any:
 
 def _accepts_request_exc_tb(sig: Any) -> bool:
     """New-style errbacks take ``(request, exc, traceback)`` beyond their stored args (§4.7)."""
-    import inspect
-
     try:
         params = inspect.signature(sig.type.run).parameters.values()
     except Exception:

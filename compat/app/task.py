@@ -30,6 +30,7 @@ from .. import exceptions as exc_mod
 from .. import states
 from .._canvas_api import canvas
 from .._result_base import denied_join_result
+from .._state import get_current_app, push_task
 from ..exceptions import Retry
 from ..result import CELERY_STATE_KEY, AsyncResult, EagerResult
 from ._pydantic import dump_arguments as dump_pydantic_arguments
@@ -274,8 +275,6 @@ class Task:
     @classmethod
     def _get_app(cls) -> Any:
         if cls._app is None:
-            from .._state import get_current_app
-
             cls._app = get_current_app()
         if not cls.__bound__:
             cls.bind(cls._app)
@@ -323,8 +322,6 @@ class Task:
         if _tracing.get() is self:
             _tracing.set(None)
             return self.run(*args, **kwargs)
-        from .._state import push_task
-
         with self.pushed_request(Context(args=list(args), kwargs=kwargs, called_directly=True)), push_task(self):
             return self.run(*args, **kwargs)
 
@@ -550,14 +547,10 @@ class Task:
         return f"<@task: {self.name} of {self._app.main if self._app is not None else '<unbound>'}>"
 
     def __reduce__(self) -> Any:
-        from .._state import get_current_app
-
         return (_task_by_name, (self.name,)) if get_current_app() is not None else object.__reduce__(self)
 
 
 def _task_by_name(name: str) -> Any:
-    from .._state import get_current_app
-
     return get_current_app().tasks[name]
 
 
