@@ -8,30 +8,14 @@ from __future__ import annotations
 
 import uuid as _uuid
 
-from . import states
+from . import _canvas_setup, states  # noqa: F401 - _canvas_setup connects the canvas to the modules below it
 from ._state import current_app, current_task
 from ._version import SERIES, VERSION, __version__  # noqa: F401 - SERIES: celery.SERIES
 from .app import shared_task
 from .app.base import Celery
 from .app.task import Task
+from .canvas import Signature, chain, chord, chunks, group, maybe_signature, signature, subtask, xmap, xstarmap
 from .worker import inspect_commands as _inspect_commands  # noqa: F401 - registers Celery's inspect commands
-
-try:  # canvas is filled in by its own module; the package works without it
-    from .canvas import (
-        Signature,
-        chain,
-        chord,
-        chunks,
-        group,
-        maybe_signature,
-        signature,
-        subtask,
-        xmap,
-        xstarmap,
-    )
-except ImportError:  # pragma: no cover - only while canvas.py does not exist yet
-    pass
-
 
 
 def uuid() -> str:

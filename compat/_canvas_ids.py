@@ -14,7 +14,7 @@ from typing import Any
 
 from .app import _execute
 
-__all__ = ["thread_ids"]
+__all__ = ["lazy_chord_result_id", "thread_ids", "unalias"]
 
 
 def thread_ids(steps: list[Any]) -> None:
@@ -98,3 +98,10 @@ def _distinct(sig: Any, seen: set[int]) -> Any:
         if kwargs.get("body") is not None:
             kwargs["body"] = _distinct(kwargs["body"], seen)
     return sig
+
+
+def lazy_chord_result_id(body: Any) -> str:
+    """The id whose result a chord's caller gets: the body's, or its last step's when the body is a chain."""
+    steps = getattr(body, "tasks", None) if body.get("subtask_type") == "chain" else None
+    target = steps[-1] if steps else body
+    return target.options.setdefault("task_id", str(uuid.uuid4()))

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ._canvas_ids import _task_id
+from ._publish_listeners import publish_listened
 from ._stamping import stamps_as_headers
 from .signals import after_task_publish, before_task_publish
 
@@ -54,16 +55,11 @@ def announcing(canvas: Any, app: Any, members: Callable[[Any], list[Any]]) -> It
     """Send ``before_task_publish`` for each root task of ``canvas``, run the dispatch, then
     ``after_task_publish`` for each (not when the dispatch raised: nothing was published)."""
     roots = root_tasks(canvas, members)
-    messages = [_message(sig, app) for sig in roots] if _any_listener_of(roots) else []  # only for receivers
+    listened = publish_listened(*{sig.task for sig in roots})  # each task name checked once
+    messages = [_message(sig, app) for sig in roots] if listened else []  # only for receivers
     for message in messages:
         before_task_publish.send(**message, properties={"correlation_id": message["headers"]["id"]}, declare=[],
                                  retry_policy=None)
     yield
     for message in messages:
         after_task_publish.send(**message)
-
-
-def _any_listener_of(roots: list[Any]) -> bool:
-    """Whether a receiver listens to one of these tasks' publishes (checked once per task name)."""
-    names = {sig.task for sig in roots}
-    return any(signal.has_listeners(name) for signal in (before_task_publish, after_task_publish) for name in names)

@@ -10,14 +10,18 @@ new-style ``(request, exc, traceback)`` errbacks inline, old-style ones sent wit
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from taskora.errors import TaskoraError
 from taskora.workflow import delete_group, load_group, save_group
+from taskora.workflow.extend import add_to_fan_in
 
-from . import _replace, _state, states
+from . import _canvas_ids, _replace, _state, states
 from .app import _execute
+from .app._trace import TraceOutcome
+from .app.task import Context
+from .canvas import Signature, maybe_signature, signature
+from .exceptions import ChordError
 from .result import AsyncResult, GroupResult
 
 #: Builtins this module implements (Celery registers them on every app).
@@ -30,8 +34,6 @@ DEFAULT_GROUP_TTL = 86400.0
 
 def register_builtins(app: Any) -> None:
     """``celery.map`` / ``celery.starmap``: call a task once per item inside one task, return the list."""
-    from .canvas import signature
-
     @app.task(name="celery.map", shared=False, lazy=False)
     def xmap(task: Any, it: Any) -> list[Any]:
         fn = signature(task, app=app).type
@@ -58,9 +60,6 @@ def unlock_lazy_chord(task: Any, app: Any, members: list[dict[str, Any]], body: 
     incremental header); their body cannot be part of one native workflow, so this builtin joins them.
     A failed member fails the body with ``ChordError`` (stored for the body's id), as Celery does.
     """
-    from .canvas import signature
-    from .exceptions import ChordError
-
     results = [AsyncResult(m["id"], task_name=m.get("task"), app=app) for m in members]
     if not all(result.ready() for result in results):
         raise task.retry(countdown=interval)
@@ -68,16 +67,9 @@ def unlock_lazy_chord(task: Any, app: Any, members: list[dict[str, Any]], body: 
     failed = next((r for r in results if r.state in states.PROPAGATE_STATES), None)
     if failed is not None:
         error = ChordError(f"Dependency {failed.id} raised {failed.result!r}")
-        app.backend.mark_as_failure(lazy_chord_result_id(body_sig), error)
+        app.backend.mark_as_failure(_canvas_ids.lazy_chord_result_id(body_sig), error)
         return
     body_sig.apply_async(([result.result for result in results],))
-
-
-def lazy_chord_result_id(body: Any) -> str:
-    """The id whose result a chord's caller gets: the body's, or its last step's when the body is a chain."""
-    steps = getattr(body, "tasks", None) if body.get("subtask_type") == "chain" else None
-    target = steps[-1] if steps else body
-    return target.options.setdefault("task_id", str(uuid.uuid4()))
 
 
 def add_to_chord(task: Any, sig: Any, lazy: bool = False) -> Any:
@@ -89,10 +81,6 @@ def add_to_chord(task: Any, sig: Any, lazy: bool = False) -> Any:
         NotImplementedError: ``lazy=True`` (the task would be sent later by the caller, outside the chord)
             or ``sig`` is a canvas (a chain, group or chord) rather than one task.
     """
-    from taskora.workflow.extend import add_to_fan_in
-
-    from .canvas import Signature, maybe_signature
-
     ctx = getattr(task.request, "_ctx", None)
     wf_id, node = (ctx.meta("_wf"), ctx.meta("_wfNode")) if ctx is not None else (None, None)
     if not wf_id or node in (None, ""):
@@ -131,11 +119,6 @@ def fire_chord_errbacks(app: Any, event: Any) -> None:
 
 
 def _fire(app: Any, node: dict[str, Any], fields: dict[str, str], errbacks: list[Any]) -> None:
-    from .app import _execute
-    from .app._trace import TraceOutcome
-    from .app.task import Context
-    from .exceptions import ChordError
-
     detail = _json(node.get("detail")) or {}
     exc = ChordError(detail.get("message") or node.get("error") or "chord header failed")
     request = Context(id=node["job_id"], task=fields.get("celery.task"), args=[], kwargs={}, retries=0,

@@ -20,6 +20,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from taskora.workflow import hooks
+
+from .canvas import _chain, maybe_signature, signature
 from .exceptions import Ignore, ImproperlyConfigured
 
 __all__ = ["RELAY_TASK", "replace", "register_relay", "forward_failure"]
@@ -32,8 +35,6 @@ TARGET_HEADER = "replace_target"
 
 def replace(task: Any, sig: Any) -> Any:
     """Replace ``task``'s running invocation with ``sig`` (see the module docstring); raises ``Ignore``."""
-    from .canvas import _chain, maybe_signature
-
     request = task.request
     sig = maybe_signature(sig, app=task.app)
     if sig is None or "chord" in sig.options:
@@ -62,8 +63,6 @@ def _set_nesting(sig: Any, nesting: int) -> None:
 
 
 def _send(app: Any, sig: Any, request: Any, target: tuple[str, int] | None, nesting: int) -> Any:
-    from .canvas import signature
-
     relay = signature(RELAY_TASK, app=app)
     relay.options["headers"] = {"replaced_task_nesting": nesting, TARGET_HEADER: list(target) if target else None}
     for callback in _as_list(request.callbacks):
@@ -86,16 +85,12 @@ def register_relay(app: Any) -> None:
 
 
 def _complete_node(app: Any, target: list[Any], value: Any) -> None:
-    from taskora.workflow import hooks
-
     native = app.__taskora_app__
     hooks.on_completed(native, {"_wf": str(target[0]), "_wfNode": str(target[1])}, native.serializer.dumps(value))
 
 
 def forward_failure(app: Any, event: Any) -> None:
     """A replacement's workflow failed: fail the replaced task's node with the same error."""
-    from taskora.workflow import hooks
-
     for node in event.extra.get("settled") or ():
         fields = node.get("fields") or {}
         if fields.get("celery.task") != RELAY_TASK:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ._canvas_api import canvas
+
 __all__ = ["StampingVisitor", "merge_stamps", "stamp_headers", "stamp_links", "stamps_as_headers"]
 
 
@@ -95,12 +97,10 @@ def stamp_headers(sig: Any, visitor_headers: dict[str, Any] | None, append_stamp
 
 def stamp_links(sig: Any, visitor: StampingVisitor | None, append_stamps: bool, **headers: Any) -> None:
     """Stamp ``sig``'s callbacks and errbacks (with the given stamps, not ``sig``'s own)."""
-    from .canvas import maybe_signature
-
     for option, hook in (("link", "on_callback"), ("link_error", "on_errback")):
         link_headers = copy.deepcopy(headers)
         for link in _as_list(sig.options.get(option)):
-            link = maybe_signature(link, app=sig._app)
+            link = canvas().maybe_signature(link, app=sig._app)
             extra = getattr(visitor, hook)(link, **link_headers) or {} if visitor is not None else None
             link_headers = stamp_headers(link, extra, append_stamps, self_headers=False, **link_headers)
             link.stamp(visitor, append_stamps, **link_headers)

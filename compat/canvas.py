@@ -26,10 +26,11 @@ from taskora.workflow import Group as NativeGroup
 from taskora.workflow import Signature as NativeSignature
 from taskora.workflow.dispatch import dispatch_workflow
 
-from . import _canvas_ids, _canvas_publish, _canvas_worker, _state
+from . import _canvas_ids, _canvas_publish
 from ._stamping import StampingVisitor, stamp_headers, stamp_links, stamps_as_headers
 from ._state import get_current_app
-from .result import GroupResult
+from .app import _publish
+from .result import GroupResult, allow_join_result
 
 __all__ = ["StampingVisitor", "Signature", "signature", "maybe_signature", "chain", "group", "chord", "subtask",
            "chunks", "xmap", "xstarmap"]
@@ -214,8 +215,6 @@ class Signature(dict):
     # -- to the native engine -----------------------------------------------------------------------
     def _native(self, app: Any) -> Any:
         """This signature as a native node: prepend mode, or bound when immutable."""
-        from .app import _publish
-
         name, opts = self.task, _with_stamp_headers(dict(self.options))
         task = app.tasks[name] if name in app.tasks else None
         explicit = {k: v for k, v in opts.items() if v is not None and k not in ("link", "link_error")}
@@ -490,8 +489,6 @@ def _always_eager(app: Any) -> bool:
 def _eagerly(canvas: Signature, args: Any, kwargs: Any) -> Any:
     """``task_always_eager``: Celery's canvases run inline with ``apply()`` (their results may be waited on
     inside, as each step's value feeds the next), instead of being sent to workers that may not exist."""
-    from .result import allow_join_result
-
     with allow_join_result():
         return canvas.apply(args, kwargs)
 
@@ -530,7 +527,7 @@ def _members(sig: Any) -> list[Signature]:
 def _apply_lazy_chord(header: Iterator[Any], body: Signature, args: Any, kwargs: Any, app: Any) -> Any:
     """Send each header member as the generator yields it, then ``celery.chord_unlock`` to join them."""
     group_id = str(uuid.uuid4())
-    body_id = _canvas_worker.lazy_chord_result_id(body)
+    body_id = _canvas_ids.lazy_chord_result_id(body)
     results = []
     for item in header:
         member = maybe_signature(item, app=app)
@@ -747,5 +744,3 @@ def _short(items: list[Any]) -> str:
 
 Signature.TYPES.update({"chain": _chain, "group": group, "chord": chord, "xmap": xmap, "xstarmap": xstarmap,
                         "chunks": chunks})
-_state.connect_on_app_finalize(_canvas_worker.register_builtins)
-_canvas_worker.install_group_persistence()

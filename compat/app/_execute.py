@@ -6,6 +6,7 @@ ids...) sits in extra job-hash fields named ``celery.<key>``, read back through 
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from taskora.errors import RetryError, SerializationError
 from taskora.serialization import JsonSerializer
 
 from .. import signals, states
+from .._canvas_api import canvas
 from .._children import store_children
 from .._result_base import ResultBase
 from .._state import get_current_task
@@ -298,15 +300,11 @@ def _retry_data(retry: Any, data: Any, ctx: Any) -> Any:
 
 
 def _signature(value: Any, app: Any) -> Any:
-    from ..canvas import maybe_signature
-
-    return maybe_signature(value, app=app)
+    return canvas().maybe_signature(value, app=app)
 
 
 def _accepts_request_exc_tb(sig: Any) -> bool:
     """New-style errbacks take ``(request, exc, traceback)`` beyond their stored args (§4.7)."""
-    import inspect
-
     try:
         params = inspect.signature(sig.type.run).parameters.values()
     except Exception:

@@ -24,9 +24,12 @@ from taskora.durations import MAX_SECONDS
 from taskora.errors import BrokerUnreachableError, ConfigurationError, OptionTypeError, SerializationError
 from taskora.ids import random_uuid
 
+from .._children import note_child
+from .._publish_listeners import publish_listened
 from ..exceptions import EncodeError, OperationalError
+from ..result import AsyncResult
 from ..signals import after_task_publish, before_task_publish
-from . import _execute
+from . import _execute, _unknown
 from ._properties import message_properties, properties_to_keep
 from ._times import as_utc, seconds_until
 from .task import settings_of
@@ -198,7 +201,6 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
             task: Any, task_id: str | None, link: Any, link_error: Any, shadow: str | None,
             producer: Any = None) -> Any:  # fmt: skip
     """Dispatch one call; returns its ``AsyncResult`` at once."""
-    note_child, AsyncResult, _unknown = _late_imports()
     explicit = {k: v for k, v in options.items() if v is not None}
     check_call_shape(explicit, task_id, link, link_error, name)
     explicit["queue"] = getattr(explicit.get("queue"), "name", explicit.get("queue"))
@@ -214,7 +216,7 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     headers = dict(merged.get("headers") or {})
     meta = _meta(name, task_id, merged, headers, ids, eta_iso, expires_iso, shadow, link, link_error)
     meta["properties"] = message_properties(task_id, merged)
-    listened = before_task_publish.has_listeners(name) or after_task_publish.has_listeners(name)
+    listened = publish_listened(name)
     if listened:  # the message as Celery would send it, built only for receivers (most apps have none)
         body = (args, kwargs, {"callbacks": meta.get("link"), "errbacks": meta.get("link_error")})
         message_headers = {"lang": "py", "task": name, "id": task_id, "shadow": shadow, "eta": eta_iso,
@@ -244,23 +246,6 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
                          ignored=bool(merged.get("ignore_result")))
     note_child(result)  # a task sending it has it as a child (compat/_children.py)
     return result
-
-
-def _late_imports() -> tuple[Any, Any, Any]:
-    """``note_child``, ``AsyncResult`` and ``_unknown``, imported at the first publish (they import the app
-    modules back) and kept: an import statement in ``publish`` costs every call a trip through the import
-    machinery."""
-    global _LATE
-    if _LATE is None:
-        from .._children import note_child
-        from ..result import AsyncResult
-        from . import _unknown
-
-        _LATE = (note_child, AsyncResult, _unknown)
-    return _LATE
-
-
-_LATE: tuple[Any, Any, Any] | None = None
 
 
 def _dispatch(app: Any, engine: Any, data: Any, options: dict[str, Any]) -> Any:

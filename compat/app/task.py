@@ -28,7 +28,9 @@ from taskora.ids import random_uuid
 
 from .. import exceptions as exc_mod
 from .. import states
+from .._canvas_api import canvas
 from .._result_base import denied_join_result
+from .._state import get_current_app, push_task
 from ..exceptions import Retry
 from ..result import CELERY_STATE_KEY, AsyncResult, EagerResult
 from ._pydantic import dump_arguments as dump_pydantic_arguments
@@ -273,8 +275,6 @@ class Task:
     @classmethod
     def _get_app(cls) -> Any:
         if cls._app is None:
-            from .._state import get_current_app
-
             cls._app = get_current_app()
         if not cls.__bound__:
             cls.bind(cls._app)
@@ -322,8 +322,6 @@ class Task:
         if _tracing.get() is self:
             _tracing.set(None)
             return self.run(*args, **kwargs)
-        from .._state import push_task
-
         with self.pushed_request(Context(args=list(args), kwargs=kwargs, called_directly=True)), push_task(self):
             return self.run(*args, **kwargs)
 
@@ -482,16 +480,12 @@ class Task:
 
     def on_replace(self, sig: Any) -> Any:
         """Override point (Celery 5.3+): called with the replacement; the default sends it."""
-        from .._replace import replace
-
-        return replace(self, sig)
+        return canvas().replace(self, sig)
 
     def add_to_chord(self, sig: Any, lazy: bool = False) -> Any:
         """Add ``sig`` to the header of the chord this running task belongs to; the body waits for it too.
         Returns its AsyncResult (see ``compat/_canvas_worker.py``)."""
-        from .._canvas_worker import add_to_chord
-
-        return add_to_chord(self, sig, lazy)
+        return canvas().add_to_chord(self, sig, lazy)
 
     # -- state ------------------------------------------------------------------------------------------
     def update_state(self, task_id: str | None = None, state: str | None = None, meta: Any = None,
@@ -528,11 +522,9 @@ class Task:
     def shadow_name(self, args: Any, kwargs: Any, options: Any) -> str | None:
         return None
 
-    # -- canvas hooks (filled by taskora.compat.canvas) ---------------------------------------------------
+    # -- canvas (reached through _canvas_api.py: the canvas imports this module) -------------------------
     def signature(self, args: Any = None, *starargs: Any, **starkwargs: Any) -> Any:
-        from ..canvas import signature
-
-        return signature(self, args, *starargs, **starkwargs)
+        return canvas().signature(self, args, *starargs, **starkwargs)
 
     subtask = signature
 
@@ -543,32 +535,22 @@ class Task:
         return self.signature(args, kwargs, immutable=True)
 
     def map(self, it: Any) -> Any:
-        from ..canvas import xmap
-
-        return xmap(self.s(), it)
+        return canvas().xmap(self.s(), it)
 
     def starmap(self, it: Any) -> Any:
-        from ..canvas import xstarmap
-
-        return xstarmap(self.s(), it)
+        return canvas().xstarmap(self.s(), it)
 
     def chunks(self, it: Any, n: int) -> Any:
-        from ..canvas import chunks
-
-        return chunks(self.s(), it, n)
+        return canvas().chunks(self.s(), it, n)
 
     def __repr__(self) -> str:
         return f"<@task: {self.name} of {self._app.main if self._app is not None else '<unbound>'}>"
 
     def __reduce__(self) -> Any:
-        from .._state import get_current_app
-
         return (_task_by_name, (self.name,)) if get_current_app() is not None else object.__reduce__(self)
 
 
 def _task_by_name(name: str) -> Any:
-    from .._state import get_current_app
-
     return get_current_app().tasks[name]
 
 
