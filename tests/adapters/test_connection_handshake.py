@@ -6,6 +6,7 @@ SchemaVersionMismatchError before anything is written; a connection that stays o
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -168,23 +169,42 @@ def test_a_sentinel_master_whose_store_changed_while_connections_were_down_is_re
         master.close()
 
 
-def test_a_running_worker_writes_nothing_to_a_replaced_store_and_still_closes(prefix: str) -> None:
-    with RedisServer() as server:
-        app = Taskora(redis_adapter(server.url, prefix=prefix))
+def test_a_running_worker_writes_nothing_to_a_replaced_store_and_still_closes(
+        prefix: str, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """It waits as for an outage, but logs once, at ERROR, that the store behind its URL changed (the URL's
+    password masked), rather than "Redis unreachable"."""
+    with RedisServer(extra_args=("--requirepass", "s3cret")) as server:
+        url = server.url.replace("redis://", "redis://:s3cret@")
+        app = Taskora(redis_adapter(url, prefix=prefix))
         add = task_of(app, "add")
         app.start()
         try:
             assert add.dispatch({"x": 1}).result(timeout=10) == {"x": 1}
             server.restart()
-            with redis.Redis.from_url(server.url) as direct:
+            with redis.Redis.from_url(url) as direct:
                 direct.hset(app.adapter.keys.meta, mapping=NEWER)
+                # connections the worker opened between the restart and that write found an empty store: drop them
+                direct.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
                 with pytest.raises(SchemaVersionMismatchError):
                     add.dispatch({"x": 2})
                 wait_until(lambda: handshakes(direct) >= 3, what="the worker's threads to reconnect and be refused")
+                wait_until(lambda: store_changed_lines(caplog), what="the worker to log that the store changed")
         finally:
             app.close(timeout=5)  # refused connections read as an outage: closing does not raise
-        with redis.Redis.from_url(server.url) as direct:
+        with redis.Redis.from_url(url) as direct:
             assert keys_under(direct, prefix) == {app.adapter.keys.meta}
+    masked = f"redis://:****@127.0.0.1:{server.port}/0"
+    assert store_changed_lines(caplog) == [f"the store behind {masked} changed: theirs_too_new: this process speaks "
+                                           "wire versions 6..6, the store was written for 7..7 by taskora-wire-7; "
+                                           "writing nothing to it, waiting for it to be put right"]  # fmt: skip
+    assert not [r for r in caplog.records if "unreachable" in r.getMessage() and "theirs_too_new" in r.getMessage()]
+    assert "s3cret" not in caplog.text
+
+
+def store_changed_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The worker's ERROR lines saying the store behind its URL changed."""
+    return [r.getMessage() for r in caplog.records
+            if r.levelno == logging.ERROR and r.getMessage().startswith("the store behind ")]  # fmt: skip
 
 
 def test_a_users_client_keeps_its_own_connect_hook_and_gets_the_check_too(redis_url: str, prefix: str) -> None:
