@@ -161,19 +161,27 @@ def _round_trip(connection: Any, command: tuple[Any, ...]) -> Any:
 
 
 def install(adapter: Any) -> ConnectionCheck:
-    """Hook the check into every connection the adapter writes through: the command client's pool (or each
-    cluster node's), and the per-thread connections of the hot path (scripts.py, slot_connections.py)."""
+    """Hook the check into every connection the adapter opens: the command client's pool (or each cluster
+    node's), the per-thread connections of the hot path (scripts.py, slot_connections.py), and the blocking
+    client's (event streams, control replies, subscriptions): a result read from a replaced store's event
+    stream would be another deployment's result for a job of the same id."""
     client, cluster = adapter.client, is_cluster_client(adapter.client)
     meta_node = _meta_node(client, adapter.keys.meta) if cluster else None
     check = ConnectionCheck(adapter.wire_gate, adapter.scripts.handshake, adapter.keys.meta,
                             adapter.handshake_arguments, meta_node)  # fmt: skip
-    if cluster:
-        client.user_on_connect_func = PoolHook(check, client.user_on_connect_func, set_up=False)
-    elif type(client).__module__.split(".")[0] == "redis":  # not the in-memory engine's fakeredis (no sockets)
-        _hook_pool(client.connection_pool, check)
+    for each in (client, adapter.blocking):
+        _hook_client(each, check)
     if hasattr(adapter.runner, "after_connect"):
         adapter.runner.after_connect = lambda connection: check.verify(connection.call, connection.where())
     return check
+
+
+def _hook_client(client: Any, check: ConnectionCheck) -> None:
+    """The check on every new connection of a redis-py client (a cluster's: of each of its nodes)."""
+    if is_cluster_client(client):
+        client.user_on_connect_func = PoolHook(check, client.user_on_connect_func, set_up=False)
+    elif type(client).__module__.split(".")[0] == "redis":  # not the in-memory engine's fakeredis (no sockets)
+        _hook_pool(client.connection_pool, check)
 
 
 def _hook_pool(pool: Any, check: ConnectionCheck) -> None:

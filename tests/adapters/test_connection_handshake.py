@@ -7,6 +7,7 @@ SchemaVersionMismatchError before anything is written; a connection that stays o
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -225,3 +226,41 @@ def test_a_users_client_keeps_its_own_connect_hook_and_gets_the_check_too(redis_
     finally:
         app.close(timeout=5)
         direct.close()
+
+
+
+@pytest.mark.cluster
+def test_a_result_waiter_never_takes_a_replaced_stores_result_for_its_job(
+        cluster_url: str, cluster_nodes: list[redis.Redis], prefix: str) -> None:  # fmt: skip
+    """The blocking client's connections (on a cluster: event streams; everywhere: control replies and
+    subscriptions) are checked too. No state transition goes through them, so a replaced store cannot make a
+    job be lost or run twice that way; but a result waiter whose event stream reconnects to a replaced store
+    would take that store's completed event for a job of the same id ("order-1") as its own result."""
+    app = Taskora(redis_adapter(cluster_url, prefix=prefix))
+    outcome: list[object] = []
+    try:
+        handle = task_of(app, "add").dispatch({"x": 1}, job_id="order-1")  # no worker here: it stays waiting
+        waiter = threading.Thread(target=lambda: outcome.append(_result_or_error(handle)), daemon=True)
+        waiter.start()
+        with _cluster_writer(cluster_nodes) as store:
+            wait_until(lambda: _blocked_on_xread(cluster_nodes), what="the waiter to block on its event stream")
+            store.hset(app.adapter.keys.meta, mapping=NEWER)  # the store is replaced while connections are down
+            for node in cluster_nodes:
+                node.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+            store.xadd(app.adapter.keys.events("add"), {"event": "completed", "jobId": "order-1",
+                                                         "result": '{"theirs": 9}'})  # fmt: skip
+        waiter.join(30)
+    finally:
+        app.close(timeout=5)
+    assert len(outcome) == 1 and isinstance(outcome[0], SchemaVersionMismatchError), outcome
+
+
+def _blocked_on_xread(nodes: list[redis.Redis]) -> bool:
+    return any(c["cmd"] == "xread" for node in nodes for c in node.client_list())
+
+
+def _result_or_error(handle: Any) -> object:
+    try:
+        return handle.result(timeout=3)
+    except Exception as exc:  # what the waiter ends with is the test's subject
+        return exc
