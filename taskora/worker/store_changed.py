@@ -7,7 +7,8 @@ the worker's threads wait it out like an outage and resume if the store is put r
 would send an operator looking for a network problem: Redis answers, it holds data this process must not
 touch. So the first refusal is logged once, at ERROR, with the URL (password masked) and the versions on both
 sides; the same refusal seen again by other threads, or by the same thread on its next attempt, is DEBUG.
-A refusal with other versions (the store replaced once more) is logged again.
+A refusal with other versions (the store replaced once more), or after the worker found the store right
+again (``forget``), is logged again.
 """
 
 from __future__ import annotations
@@ -33,23 +34,28 @@ class StoreChanges:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._reported: str | None = None
+        self._reported: dict[str, str] = {}  # address -> the refusal last logged for it
 
     def report(self, address: str, error: BaseException) -> None:
         text = str(error)
         with self._lock:
-            first = text != self._reported
-            self._reported = text
+            first = self._reported.get(address) != text
+            self._reported[address] = text
         if first:
             log.error("the store behind %s changed: %s; writing nothing to it, waiting for it to be put right",
                       mask_url(address), text)  # fmt: skip
         else:
             log.debug("the store behind %s is still refused: %s", mask_url(address), text)
 
+    def forget(self, address: str) -> None:
+        """The store behind ``address`` was found right again: its next refusal is news."""
+        with self._lock:
+            self._reported.pop(address, None)
+
     def reset(self) -> None:
         """Forget what was reported (a forked child reports its own)."""
         self._lock = threading.Lock()
-        self._reported = None
+        self._reported = {}
 
 
 #: The process's record, fresh in every forked child.

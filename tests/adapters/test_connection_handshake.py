@@ -264,3 +264,36 @@ def _result_or_error(handle: Any) -> object:
         return handle.result(timeout=3)
     except Exception as exc:  # what the waiter ends with is the test's subject
         return exc
+
+
+def test_a_slot_that_reconnects_to_a_replaced_store_waits_it_out_and_runs_again_once_put_right(
+        redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """A slot whose connection dropped handshakes again through the command client; when that client's connection
+    was opened before the store changed, the refusal comes as a plain SchemaVersionMismatchError. The slot
+    waits it out as an outage (it used to crash, leaving the task without a slot) and runs jobs again once
+    ``taskora:meta`` is put right."""
+    caplog.set_level(logging.DEBUG, logger="taskora.worker")
+    app = Taskora(redis_adapter(redis_url, prefix=prefix))
+    add = task_of(app, "add")
+    app.start()
+    direct = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        assert add.dispatch({"x": 1}).result(timeout=10) == {"x": 1}
+        ours = direct.hgetall(app.adapter.keys.meta)
+        direct.hset(app.adapter.keys.meta, mapping=NEWER)  # open connections are not checked again
+        slot = wait_until(lambda: [c for c in direct.client_list() if c["cmd"] == "bzpopmin"], what="an idle slot")
+        direct.client_kill_filter(_id=slot[0]["id"])  # only the slot's own connection drops
+        wait_until(lambda: store_changed_lines(caplog), what="the slot to find the store changed")
+        wait_until(lambda: _slot_went_on(caplog), what="the slot to try again (or crash)")
+        direct.hset(app.adapter.keys.meta, mapping=ours)  # the store is put right
+        assert add.dispatch({"x": 2}).result(timeout=10) == {"x": 2}
+    finally:
+        app.close(timeout=5)
+        direct.close()
+    assert "crashed" not in caplog.text
+
+
+def _slot_went_on(caplog: pytest.LogCaptureFixture) -> bool:
+    """The slot met the replaced store again after its handshake (or its thread crashed)."""
+    return any(r.threadName.startswith("taskora-slot") and ("still refused" in r.getMessage()
+               or "crashed" in r.getMessage()) for r in caplog.records)  # fmt: skip
