@@ -1,5 +1,6 @@
-"""A Sentinel set that speaks TLS only: master, replica and sentinels listen on a TLS port (``port 0``), the
-replica syncs over TLS (``tls-replication``), and the sentinels reach the data nodes and each other over TLS.
+"""A Sentinel set that speaks TLS: master and replica listen on a TLS port only (``port 0``), the replica syncs
+over TLS (``tls-replication``), and the sentinels reach the data nodes and each other over TLS; the sentinels
+answer clients on a TLS port (and on a plain one, for kombu's plain-sentinels-in-front-of-TLS form).
 Certificates come from the same throw-away CA as the TLS cluster (tests/redis_cluster.py ``Certificates``)."""
 
 from __future__ import annotations
@@ -43,15 +44,18 @@ def tls_answers(port: int, certs: Certificates) -> bool:
 
 
 class TLSSentinelServer(SentinelServer):
-    """A sentinel whose config file gives it a TLS port only (``port 0``) and TLS to the data nodes."""
+    """A sentinel on a TLS port that talks TLS to the data nodes. It also answers in plain text on
+    ``plain_port``, as a set whose sentinels are plain in front of TLS data nodes would (kombu's default,
+    where ``broker_use_ssl`` is for the master only); the TLS tests use ``port`` alone."""
 
     def __init__(self, conf: Path, certs: Certificates) -> None:
         super().__init__(conf)
         self.certs = certs
+        self.plain_port = free_port()
 
     def start(self) -> TLSSentinelServer:
         self.process = subprocess.Popen(
-            [self.binary, str(self.conf), "--sentinel", "--port", "0", "--tls-port", str(self.port),
+            [self.binary, str(self.conf), "--sentinel", "--port", str(self.plain_port), "--tls-port", str(self.port),
              "--tls-replication", "yes", *self.certs.server_args(), "--bind", "127.0.0.1", "--dir", self.dir,
              "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

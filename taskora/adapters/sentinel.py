@@ -8,7 +8,7 @@ from typing import Any
 from ..clock import Clock
 from ..urls import mask_url
 from .redis import RedisAdapter, no_retry
-from .sentinel_tls import ExplainedSentinel, tls_settings
+from .sentinel_tls import ExplainedSentinel, tls_settings, with_master_tls
 from .topology import TopologyURL, connection_options
 
 _COMMON = {"socket_connect_timeout": 5, "socket_timeout": 30, "health_check_interval": 30,
@@ -22,8 +22,10 @@ def sentinel_from_url(parsed: TopologyURL, *, prefix: str | None = None, clock: 
     sentinel_kwargs = {"socket_connect_timeout": 2, "socket_timeout": 2,
                        "password": parsed.options.pop("sentinel_password", None),
                        "username": parsed.options.pop("sentinel_username", None)}  # fmt: skip
-    common = {**_COMMON, **connection_options(parsed), "db": parsed.db, "retry": no_retry(), **options}
-    sentinel_kwargs.update(tls_settings(common))
+    common = with_master_tls({**_COMMON, **connection_options(parsed), "db": parsed.db, "retry": no_retry(),
+                              **options})  # fmt: skip
+    if parsed.tls:  # rediss+sentinel://: the sentinels too
+        sentinel_kwargs.update(tls_settings(common))
     sentinel = ExplainedSentinel(parsed.hosts, address=mask_url(parsed.url),
                                  sentinel_kwargs={k: v for k, v in sentinel_kwargs.items() if v is not None})
     assert parsed.service is not None  # parse_topology_url refuses a Sentinel URL without one

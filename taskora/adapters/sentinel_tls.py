@@ -3,7 +3,9 @@
 A ``rediss+sentinel://`` URL means TLS all the way: to the sentinels (asked where the master is) and to the
 master they name, with the same ``ssl_*`` settings (CA, client certificate, ``ssl_cert_reqs``), as a set
 started with ``tls-port`` and ``port 0`` on every server needs. redis-py's ``Sentinel`` gives its sentinel
-clients only ``sentinel_kwargs``, so the TLS settings are copied there too.
+clients only ``sentinel_kwargs``, so the TLS settings are copied there too. A plain ``redis+sentinel://`` or
+kombu's ``sentinel://`` given ``ssl_*`` options (Celery's ``broker_use_ssl``) reaches the master over TLS and
+the sentinels in plain text, as kombu does.
 
 redis-py's ``discover_master`` reports a failure as the ``repr`` of each sentinel client followed by the
 error's class name: an untrusted certificate reads "No master found for 'mymaster' : <redis.client.Redis(...)>
@@ -23,6 +25,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 #: redis-py's ``Sentinel`` and the error its pools raise when no sentinel names a master (untyped there).
 _Sentinel: Any = redis_sentinel.Sentinel
 MasterNotFoundError: Any = redis_sentinel.MasterNotFoundError
+
+
+def with_master_tls(connection: dict[str, Any]) -> dict[str, Any]:
+    """``connection`` with ``ssl=True`` when it carries ``ssl_*`` settings: ``master_for`` then picks redis-py's
+    TLS connection class (its plain one refuses ``ssl_*`` arguments with a TypeError)."""
+    if any(name.startswith("ssl_") for name in connection) and "ssl" not in connection:
+        return {**connection, "ssl": True}
+    return connection
 
 
 def tls_settings(connection: dict[str, Any]) -> dict[str, Any]:

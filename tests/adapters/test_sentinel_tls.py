@@ -1,9 +1,10 @@
-"""taskora behind a Sentinel set that speaks TLS only (#19): master, replica and three sentinels each listen on a
-TLS port alone (``port 0``), the replica syncs over TLS and the sentinels reach the data nodes over TLS
-(tests/redis_sentinel_tls.py). ``rediss+sentinel://`` reaches the sentinels and the master over TLS with the
-URL's ``ssl_*`` settings (taskora/adapters/sentinel_tls.py); a user's TLS ``master_for`` client works too; a set
-whose CA is not trusted is refused with an error naming the URL and the certificate failure; and killing the
-master mid-load loses no job.
+"""taskora behind a Sentinel set over TLS (#19): master and replica listen on a TLS port alone (``port 0``), the
+replica syncs over TLS and the sentinels reach the data nodes over TLS (tests/redis_sentinel_tls.py).
+``rediss+sentinel://`` reaches the sentinels' TLS ports and the master over TLS with the URL's ``ssl_*``
+settings (taskora/adapters/sentinel_tls.py); a user's TLS ``master_for`` client works too; a set whose CA is
+not trusted is refused with an error naming the URL and the certificate failure; Celery's ``broker_use_ssl``
+with kombu's ``sentinel://`` puts the master on TLS behind plain sentinel ports, as kombu does; and killing
+the master mid-load loses no job.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tests.redis_sentinel_tls import TLSRedisSentinels
 
 @pytest.fixture(scope="module")
 def tls_sentinels() -> Iterator[TLSRedisSentinels]:
-    """A master, a replica and three sentinels, all on TLS only, with their own throw-away CA."""
+    """A master and a replica on TLS only, three sentinels on TLS (and plain) ports, with a throw-away CA."""
     sentinels = TLSRedisSentinels().start()
     yield sentinels
     sentinels.stop()
@@ -83,6 +84,55 @@ def test_a_tls_sentinel_set_whose_ca_is_not_trusted_is_refused_naming_the_url(
     assert "certificate verify failed" in text.lower()
     assert "rediss+sentinel://:****@127.0.0.1:" in text and "s3cret" not in text
     assert all(f"127.0.0.1:{s.port}: " in text for s in tls_sentinels.sentinels)  # what each sentinel said
+    assert tls_master.dbsize() == 0
+
+
+def kombu_broker(sentinels: TLSRedisSentinels) -> str:
+    """kombu's ``sentinel://`` form, on the sentinels' plain ports (kombu talks to sentinels in plain text)."""
+    return ";".join(f"sentinel://127.0.0.1:{s.plain_port}" for s in sentinels.sentinels)
+
+
+def test_a_celery_app_reaches_a_tls_master_through_plain_sentinels_with_broker_use_ssl(
+        tls_sentinels: TLSRedisSentinels, tls_master: redis.Redis) -> None:  # fmt: skip
+    """As kombu does: ``broker_use_ssl`` puts the master connection on TLS, the sentinels stay plain."""
+    from taskora.compat import Celery
+
+    app = Celery("proj", broker=kombu_broker(tls_sentinels),
+                 broker_use_ssl={"ssl_ca_certs": str(tls_sentinels.certs.ca)},
+                 broker_transport_options={"master_name": tls_sentinels.service})  # fmt: skip
+
+    @app.task
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    native = app.__taskora_app__
+    native.start()
+    try:
+        assert add.delay(2, 3).get(timeout=10) == 5
+    finally:
+        native.close(timeout=5)
+    assert tls_master.exists(native.adapter.keys.meta)
+
+
+def test_broker_use_ssl_true_with_a_sentinel_broker_speaks_tls_to_the_master(
+        tls_sentinels: TLSRedisSentinels, tls_master: redis.Redis) -> None:  # fmt: skip
+    """``broker_use_ssl=True`` (redis-py's defaults: the system's CAs) is TLS, not a silent plain connection: the
+    test CA is not among the system's, so the master's certificate is refused."""
+    from taskora.compat import Celery
+    from taskora.compat.exceptions import OperationalError
+
+    app = Celery("proj", broker=kombu_broker(tls_sentinels), broker_use_ssl=True,
+                 broker_transport_options={"master_name": tls_sentinels.service})  # fmt: skip
+
+    @app.task
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    try:
+        with pytest.raises(OperationalError, match="(?i)sentinel://127.0.0.1:.*certificate verify failed"):
+            add.delay(2, 3)
+    finally:
+        app.__taskora_app__.close(timeout=5)
     assert tls_master.dbsize() == 0
 
 
