@@ -190,8 +190,12 @@ class RedisSentinels:
         self.wait_watched()
         return self
 
+    def client(self, port: int, **options: Any) -> redis.Redis:
+        """A client of one of the set's servers (the TLS set's override speaks TLS)."""
+        return redis.Redis(port=port, **options)
+
     def master_port(self) -> int:
-        with redis.Redis(port=self.sentinels[0].port, decode_responses=True) as client:
+        with self.client(self.sentinels[0].port, decode_responses=True) as client:
             return int(client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)[1])
 
     def wait_watched(self, timeout: float = 30.0) -> None:
@@ -203,11 +207,11 @@ class RedisSentinels:
             time.sleep(0.05)  # polling the sentinels' view: there is no event to wait on
 
     def _replica_synced(self) -> bool:
-        with redis.Redis(port=self.replica.port) as client:
+        with self.client(self.replica.port) as client:
             return replica_in_sync(client)
 
     def _sees_replica(self, sentinel: RedisServer) -> bool:
-        with redis.Redis(port=sentinel.port, decode_responses=True) as client:
+        with self.client(sentinel.port, decode_responses=True) as client:
             replicas = client.execute_command("SENTINEL", "REPLICAS", self.service)
             others = client.execute_command("SENTINEL", "SENTINELS", self.service)
             return bool(replicas) and len(others) >= 2

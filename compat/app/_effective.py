@@ -105,6 +105,8 @@ def _connection_options(transport: dict[str, Any], use_ssl: Any) -> dict[str, An
         options[key] = value
     if isinstance(use_ssl, dict):
         options.update(use_ssl)
+    elif use_ssl:  # True: redis-py's own defaults, named so a sentinel:// broker reaches its master over TLS too
+        options["ssl_cert_reqs"] = "required"
     return options
 
 

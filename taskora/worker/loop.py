@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, ClaimResult
-from ..errors import MalformedJobError, SerializationError
+from ..errors import MalformedJobError, SchemaVersionMismatchError, SerializationError
 from ..ids import lock_token
 from ..rate_limits import apply_rate_limits
 from ..version_handoff import is_too_new, leave_for_newer_worker
@@ -44,6 +44,7 @@ from .quarantine import Quarantine
 from .reconnect import OUTAGE, Backoff, address_of, once
 from .resize import Retirements
 from .runtime import JobRuntime, lock_ttl_ms
+from .store_changed import STORE_CHANGES
 from .threads import ServiceThreads
 
 if TYPE_CHECKING:
@@ -333,11 +334,16 @@ class Worker:
         log.exception("slot of %s: unexpected error%s; the slot carries on", task, held)
 
     def _after_reconnect(self) -> None:
-        """A restarted Redis may have lost ``taskora:meta``; write it again before going on."""
+        """A restarted Redis may have lost ``taskora:meta``; write it again before going on. A store replaced
+        meanwhile is waited out like an outage (reported as such), never a crash of the slot."""
         try:
             self.adapter.handshake()
         except CONNECTION_ERRORS:
-            pass
+            return
+        except SchemaVersionMismatchError as refused:  # through a connection opened before the store changed
+            OUTAGE.lost(self._address, refused, "handshake after reconnecting")
+            return
+        STORE_CHANGES.forget(self._address)  # the store is right (again): a later replacement is logged anew
 
     def run_until_idle(self, limit: int = 100_000) -> int:
         """Claim and run every due job of this worker's tasks in the calling thread, until none is left.

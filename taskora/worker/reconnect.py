@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from ..adapters.base import CONNECTION_ERRORS
 from ..urls import mask_url
+from .store_changed import STORE_CHANGES, is_store_change
 
 log = logging.getLogger("taskora.worker")
 
@@ -49,7 +50,11 @@ class Outage:
         return self._since is not None
 
     def lost(self, address: str, error: BaseException, doing: str = "", started: float | None = None) -> None:
-        """A call to Redis failed with a connection error: the first failure of an outage is logged."""
+        """A call to Redis failed with a connection error: the first failure of an outage is logged. A store that
+        answers but was replaced (StoreChangedError) is no outage: it is reported as such (store_changed.py)."""
+        if is_store_change(error):
+            STORE_CHANGES.report(address, error)
+            return
         with self._lock:
             stale = started is not None and started < self._back_at  # sent on a connection the outage broke
             first = self._since is None and not stale

@@ -6,6 +6,8 @@ SchemaVersionMismatchError before anything is written; a connection that stays o
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -168,23 +170,42 @@ def test_a_sentinel_master_whose_store_changed_while_connections_were_down_is_re
         master.close()
 
 
-def test_a_running_worker_writes_nothing_to_a_replaced_store_and_still_closes(prefix: str) -> None:
-    with RedisServer() as server:
-        app = Taskora(redis_adapter(server.url, prefix=prefix))
+def test_a_running_worker_writes_nothing_to_a_replaced_store_and_still_closes(
+        prefix: str, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """It waits as for an outage, but logs once, at ERROR, that the store behind its URL changed (the URL's
+    password masked), rather than "Redis unreachable"."""
+    with RedisServer(extra_args=("--requirepass", "s3cret")) as server:
+        url = server.url.replace("redis://", "redis://:s3cret@")
+        app = Taskora(redis_adapter(url, prefix=prefix))
         add = task_of(app, "add")
         app.start()
         try:
             assert add.dispatch({"x": 1}).result(timeout=10) == {"x": 1}
             server.restart()
-            with redis.Redis.from_url(server.url) as direct:
+            with redis.Redis.from_url(url) as direct:
                 direct.hset(app.adapter.keys.meta, mapping=NEWER)
+                # connections the worker opened between the restart and that write found an empty store: drop them
+                direct.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
                 with pytest.raises(SchemaVersionMismatchError):
                     add.dispatch({"x": 2})
                 wait_until(lambda: handshakes(direct) >= 3, what="the worker's threads to reconnect and be refused")
+                wait_until(lambda: store_changed_lines(caplog), what="the worker to log that the store changed")
         finally:
             app.close(timeout=5)  # refused connections read as an outage: closing does not raise
-        with redis.Redis.from_url(server.url) as direct:
+        with redis.Redis.from_url(url) as direct:
             assert keys_under(direct, prefix) == {app.adapter.keys.meta}
+    masked = f"redis://:****@127.0.0.1:{server.port}/0"
+    assert store_changed_lines(caplog) == [f"the store behind {masked} changed: theirs_too_new: this process speaks "
+                                           "wire versions 6..6, the store was written for 7..7 by taskora-wire-7; "
+                                           "writing nothing to it, waiting for it to be put right"]  # fmt: skip
+    assert not [r for r in caplog.records if "unreachable" in r.getMessage() and "theirs_too_new" in r.getMessage()]
+    assert "s3cret" not in caplog.text
+
+
+def store_changed_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The worker's ERROR lines saying the store behind its URL changed."""
+    return [r.getMessage() for r in caplog.records
+            if r.levelno == logging.ERROR and r.getMessage().startswith("the store behind ")]  # fmt: skip
 
 
 def test_a_users_client_keeps_its_own_connect_hook_and_gets_the_check_too(redis_url: str, prefix: str) -> None:
@@ -205,3 +226,74 @@ def test_a_users_client_keeps_its_own_connect_hook_and_gets_the_check_too(redis_
     finally:
         app.close(timeout=5)
         direct.close()
+
+
+
+@pytest.mark.cluster
+def test_a_result_waiter_never_takes_a_replaced_stores_result_for_its_job(
+        cluster_url: str, cluster_nodes: list[redis.Redis], prefix: str) -> None:  # fmt: skip
+    """The blocking client's connections (on a cluster: event streams; everywhere: control replies and
+    subscriptions) are checked too. No state transition goes through them, so a replaced store cannot make a
+    job be lost or run twice that way; but a result waiter whose event stream reconnects to a replaced store
+    would take that store's completed event for a job of the same id ("order-1") as its own result."""
+    app = Taskora(redis_adapter(cluster_url, prefix=prefix))
+    outcome: list[object] = []
+    try:
+        handle = task_of(app, "add").dispatch({"x": 1}, job_id="order-1")  # no worker here: it stays waiting
+        waiter = threading.Thread(target=lambda: outcome.append(_result_or_error(handle)), daemon=True)
+        waiter.start()
+        with _cluster_writer(cluster_nodes) as store:
+            wait_until(lambda: _blocked_on_xread(cluster_nodes), what="the waiter to block on its event stream")
+            store.hset(app.adapter.keys.meta, mapping=NEWER)  # the store is replaced while connections are down
+            for node in cluster_nodes:
+                node.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+            store.xadd(app.adapter.keys.events("add"), {"event": "completed", "jobId": "order-1",
+                                                         "result": '{"theirs": 9}'})  # fmt: skip
+        waiter.join(30)
+    finally:
+        app.close(timeout=5)
+    assert len(outcome) == 1 and isinstance(outcome[0], SchemaVersionMismatchError), outcome
+
+
+def _blocked_on_xread(nodes: list[redis.Redis]) -> bool:
+    return any(c["cmd"] == "xread" for node in nodes for c in node.client_list())
+
+
+def _result_or_error(handle: Any) -> object:
+    try:
+        return handle.result(timeout=3)
+    except Exception as exc:  # what the waiter ends with is the test's subject
+        return exc
+
+
+def test_a_slot_that_reconnects_to_a_replaced_store_waits_it_out_and_runs_again_once_put_right(
+        redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """A slot whose connection dropped handshakes again through the command client; when that client's connection
+    was opened before the store changed, the refusal comes as a plain SchemaVersionMismatchError. The slot
+    waits it out as an outage (it used to crash, leaving the task without a slot) and runs jobs again once
+    ``taskora:meta`` is put right."""
+    caplog.set_level(logging.DEBUG, logger="taskora.worker")
+    app = Taskora(redis_adapter(redis_url, prefix=prefix))
+    add = task_of(app, "add")
+    app.start()
+    direct = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        assert add.dispatch({"x": 1}).result(timeout=10) == {"x": 1}
+        ours = direct.hgetall(app.adapter.keys.meta)
+        direct.hset(app.adapter.keys.meta, mapping=NEWER)  # open connections are not checked again
+        slot = wait_until(lambda: [c for c in direct.client_list() if c["cmd"] == "bzpopmin"], what="an idle slot")
+        direct.client_kill_filter(_id=slot[0]["id"])  # only the slot's own connection drops
+        wait_until(lambda: store_changed_lines(caplog), what="the slot to find the store changed")
+        wait_until(lambda: _slot_went_on(caplog), what="the slot to try again (or crash)")
+        direct.hset(app.adapter.keys.meta, mapping=ours)  # the store is put right
+        assert add.dispatch({"x": 2}).result(timeout=10) == {"x": 2}
+    finally:
+        app.close(timeout=5)
+        direct.close()
+    assert "crashed" not in caplog.text
+
+
+def _slot_went_on(caplog: pytest.LogCaptureFixture) -> bool:
+    """The slot met the replaced store again after its handshake (or its thread crashed)."""
+    return any(r.threadName.startswith("taskora-slot") and ("still refused" in r.getMessage()
+               or "crashed" in r.getMessage()) for r in caplog.records)  # fmt: skip
