@@ -1,6 +1,7 @@
 -- Deduplication keys, inlined through lib/queue (every ending transition releases them) and by
--- deduplicate.lua (admission). A key is the string `<prefix>dedup:<user key>` holding the id of the
--- job that owns it (no TTL, as TypeScript taskora writes it); the job hash names it in `dedupKey`.
+-- deduplicate.lua and deduplicate_many.lua (admission). A key is the string `<prefix>dedup:<user key>`
+-- holding the id of the job that owns it (no TTL, as TypeScript taskora writes it); the job hash
+-- names it in `dedupKey`.
 -- luacheck: push ignore 211 (helpers a including script may not use)
 
 -- Release the dedup key a job holds as it reaches a final state (completed, failed, cancelled,
@@ -12,26 +13,47 @@ local function release_dedup(id, job_key)
   end
 end
 
--- The id of the job holding dedup key `key` in one of the `blocking` states (comma-separated, of
--- waiting, delayed, active), or nil when the key is free. A job waiting for a retry ('retrying')
--- counts as 'delayed'. The list is only read when a holder exists: a free key costs one GET.
-local function dedup_holder(prefix, key, blocking)
-  local holder = redis.call('GET', key)
-  if not holder then
-    return nil
-  end
+-- Whether job `holder` is in one of the `blocking` states (comma-separated, of waiting, delayed,
+-- active). A job waiting for a retry ('retrying') counts as 'delayed'; a holder that is gone does not
+-- block.
+local function dedup_blocks(prefix, holder, blocking)
   local state = redis.call('HGET', prefix .. holder, 'state')
   if state == 'retrying' then
     state = 'delayed'
   end
   if not state then
-    return nil
+    return false
   end
   for listed in string.gmatch(blocking, '[^,]+') do
     if listed == state then
-      return holder
+      return true
     end
   end
-  return nil
+  return false
+end
+
+-- Take dedup key `key` for job `id`, which the caller creates next, unless a job in one of the
+-- `blocking` states holds it. Returns the blocking holder's id (nothing written), or nil and what
+-- the key held before (false when it was free), for `untake_dedup` should the job not be created.
+-- A free key, the common case, costs one SET ... NX GET (Redis 7): no read before the write.
+local function take_dedup(prefix, key, id, blocking)
+  local holder = redis.call('SET', key, id, 'NX', 'GET')
+  if not holder then
+    return nil, false
+  end
+  if dedup_blocks(prefix, holder, blocking) then
+    return holder, holder
+  end
+  redis.call('SET', key, id)
+  return nil, holder
+end
+
+-- Put back a key `take_dedup` took for a job that was then not created (its id exists already).
+local function untake_dedup(key, previous)
+  if previous then
+    redis.call('SET', key, previous)
+  else
+    redis.call('DEL', key)
+  end
 end
 -- luacheck: pop
