@@ -35,6 +35,7 @@ class FlowOps(RedisCore):
         The hot path of every flow-controlled dispatch: the argument list is built in one go, and a created
         job's outcome is a shared constant (``FlowOutcome`` is frozen).
         """
+        self.ensure_handshake()  # a producer's first write may be a flow-controlled one
         prefix = self.keys.task_prefix(req.task)
         key = f"{prefix}{KEY_SEGMENTS[flow.kind]}:{flow.key}"
         keys = self.keys.queue(req.task)
