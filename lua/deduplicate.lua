@@ -8,6 +8,7 @@
 -- {'duplicate', holder id} (nothing written) or {'exists', ''} when a job with this id exists already.
 --@include lib/queue
 --@include lib/enqueue
+--@include lib/dedup_take
 
 local key = ARGV[3]
 local holder, previous = take_dedup(PREFIX, key, ARGV[5], ARGV[4])

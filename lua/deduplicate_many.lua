@@ -9,6 +9,7 @@
 -- (nothing written for it), or 'exists' '' (a job with this id exists already).
 --@include lib/queue
 --@include lib/enqueue
+--@include lib/dedup_take
 
 -- Decide and write the entry at ARGV[i]; returns its status, the holder id ('' if none), and the
 -- index of the next entry.
