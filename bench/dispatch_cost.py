@@ -12,12 +12,19 @@ fresh throw-away ``redis-server``::
 
 ``--bulk`` measures batches of 100 instead, per job: ``dispatch_many`` and, for the Celery front, a
 ``producer.batch()`` of ``apply_async`` calls (as the benchmark's ``enqueue_bulk``).
+
+The flow-control rows (``--rows dedup-ignored,throttle-ignored``, not in the default set) are the native
+dispatch with ``deduplicate`` (a new key per call: every job is created and takes its key) or ``throttle``
+(a ``max`` no call reaches: every job is admitted), to compare with ``native-ignored``::
+
+    python -m bench.dispatch_cost --rows native-ignored,dedup-ignored,throttle-ignored
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import itertools
 import os
 import pstats
 import time
@@ -29,6 +36,8 @@ import redis
 from .redis_server import RedisServer
 
 ROWS = ("native-stored", "native-ignored", "compat-stored", "compat-ignored")
+#: Rows of a native dispatch under a flow-control option (issue #16), run when named in ``--rows``.
+FLOW_ROWS = ("dedup-stored", "dedup-ignored", "throttle-stored", "throttle-ignored")
 BATCH = 100
 PROFILE_SORT = os.environ.get("PROFILE_SORT", "cumulative")
 
@@ -46,6 +55,27 @@ def native_dispatcher(url: str, store: bool, bulk: bool) -> Callable[[dict[str, 
     if bulk:
         return lambda payload: noop.dispatch_many([payload] * BATCH)
     return noop.dispatch
+
+
+def flow_options(kind: str) -> Callable[[dict[str, int]], dict[str, Any]]:
+    """The dispatch options of a flow row's call with ``payload``: a dedup key of its own (created), or one
+    throttle whose ``max`` no run reaches (admitted)."""
+    if kind == "dedup":
+        keys = itertools.count()  # not the payload's number: the warm-up's -0 is the first call's 0
+        return lambda payload: {"deduplicate": {"key": f"k{next(keys)}"}}
+    limit = {"key": "bench", "max": 10**9, "window": "1h"}
+    return lambda payload: {"throttle": limit}
+
+
+def flow_dispatcher(kind: str) -> Callable[[str, bool, bool], Callable[[dict[str, int]], Any]]:
+    """A native dispatcher that sends each call with the flow option of ``kind`` (single dispatch only)."""
+    def build(url: str, store: bool, bulk: bool) -> Callable[[dict[str, int]], Any]:
+        if bulk:
+            raise SystemExit(f"the {kind} rows measure single dispatch; run them without --bulk")
+        dispatch, options = native_dispatcher(url, store, bulk), flow_options(kind)
+        return lambda payload: dispatch(payload, **options(payload))
+
+    return build
 
 
 def compat_dispatcher(url: str, store: bool, bulk: bool) -> Callable[[dict[str, int]], Any]:
@@ -80,7 +110,7 @@ def redis_stats(client: redis.Redis) -> dict[str, tuple[int, float]]:
 def measure(url: str, row: str, calls: int, bulk: bool, profile: bool) -> dict[str, Any]:
     """CPU µs and wall µs per dispatched job in this process, Redis µs per job and EVALSHA µs per call."""
     kind, results = row.split("-")
-    build = native_dispatcher if kind == "native" else compat_dispatcher
+    build = {"native": native_dispatcher, "compat": compat_dispatcher}.get(kind) or flow_dispatcher(kind)
     dispatch = build(url, results == "stored", bulk)
     client = redis.Redis.from_url(url)
     client.flushall()

@@ -2,8 +2,10 @@
 
 Starts its own redis-server, then times single dispatches from one thread (no worker running), each variant
 on a task of its own, in blocks of 250 that alternate the variants (so drift in the machine's load hits them
-alike). Reports the median jobs/s over the blocks of each variant and its ratio to plain dispatch. A debounce
-job is a delayed job, so ``plain, delay 1h`` is there to tell the cost of debouncing from that of delaying.
+alike). Reports the median jobs/s over the blocks of each variant, its ratio to plain dispatch, and the
+paired ratio (the median over rounds of each round's variant block against that round's plain block), which
+a shift in the machine's load between rounds does not move. A debounce job is a delayed job, so
+``plain, delay 1h`` is there to tell the cost of debouncing from that of delaying.
 
     python -m bench.flow_control                  # 5,000 dispatches of each variant x 5 rounds
     python -m bench.flow_control --jobs 1000 --rounds 3
@@ -62,9 +64,10 @@ def _block(task: Any, options: Callable[[int], dict[str, Any]], first: int, size
     return size / (time.perf_counter() - t0)
 
 
-def run(jobs: int, rounds: int, block: int = 250) -> dict[str, float]:
+def run(jobs: int, rounds: int, block: int = 250) -> dict[str, list[float]]:
     """Each round times one block of every variant, in an order that rotates; the machine's load (other
-    processes on a shared box) then hits every variant alike, and the median over blocks drops the spikes."""
+    processes on a shared box) then hits every variant alike. Returns every block's jobs/s per variant, in
+    round order (``summary`` takes medians)."""
     variants = _variants(jobs * rounds)
     rates: dict[str, list[float]] = {name: [] for name in variants}
     with RedisServer() as server:
@@ -77,7 +80,19 @@ def run(jobs: int, rounds: int, block: int = 250) -> dict[str, float]:
             for name in names[r % len(names):] + names[:r % len(names)]:
                 rates[name].append(_block(tasks[name], variants[name], r * block, block, name in BATCHED))
         app.close()
-    return {name: statistics.median(values) for name, values in rates.items()}
+    return rates
+
+
+def summary(rates: dict[str, list[float]]) -> dict[str, tuple[float, float]]:
+    """Per variant: the median jobs/s over its blocks, and the median over rounds of its ratio to the plain
+    block of the same round (the paired ratio: a round's blocks run within a fraction of a second, so a
+    change in the machine's load between rounds cancels out, where the ratio of two medians keeps it)."""
+    out = {}
+    for name, values in rates.items():
+        base = rates["dispatch_many, plain" if name in BATCHED else "plain"]
+        paired = statistics.median(v / b for v, b in zip(values, base, strict=True))
+        out[name] = (statistics.median(values), paired)
+    return out
 
 
 def main() -> None:
@@ -85,14 +100,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    medians = run(args.jobs, args.rounds)
-    plain = medians["plain"]
+    medians = summary(run(args.jobs, args.rounds))
+    plain = medians["plain"][0]
     print(f"| dispatch ({args.jobs:,} x {args.rounds} rounds, median of 250-job blocks) | jobs/s | vs plain "
-          "(dispatch_many rows: vs the plain batch) |")
-    print("|---|---:|---:|")
-    for name, rate in medians.items():  # a batch row against the plain batch
-        base = medians["dispatch_many, plain"] if name in BATCHED else plain
-        print(f"| {name} | {rate:,.0f} | {rate / base:.2f} |")
+          "(dispatch_many rows: vs the plain batch) | paired, median of per-round ratios |")
+    print("|---|---:|---:|---:|")
+    for name, (rate, paired) in medians.items():  # a batch row against the plain batch
+        base = medians["dispatch_many, plain"][0] if name in BATCHED else plain
+        print(f"| {name} | {rate:,.0f} | {rate / base:.2f} | {paired:.2f} |")
 
 
 if __name__ == "__main__":

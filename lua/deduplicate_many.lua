@@ -9,23 +9,26 @@
 -- (nothing written for it), or 'exists' '' (a job with this id exists already).
 --@include lib/queue
 --@include lib/enqueue
+--@include lib/dedup_take
 
 -- Decide and write the entry at ARGV[i]; returns its status, the holder id ('' if none), and the
 -- index of the next entry.
 local function admit(i)
   local key, record = ARGV[i], i + 2
+  local previous = false
   if key ~= '' then
-    local holder = dedup_holder(PREFIX, key, ARGV[i + 1])
+    local holder
+    holder, previous = take_dedup(PREFIX, key, ARGV[record], ARGV[i + 1])
     if holder then
       return 'duplicate', holder, record + 8 + tonumber(ARGV[record + 7])
     end
   end
   local ok, next_i = enqueue_record(record)
   if ok == 0 then
+    if key ~= '' then
+      untake_dedup(key, previous)
+    end
     return 'exists', '', next_i
-  end
-  if key ~= '' then
-    redis.call('SET', key, ARGV[record])
   end
   return 'created', '', next_i
 end

@@ -60,6 +60,8 @@ def parse_flow(where: str, options: Mapping[str, Any]) -> FlowControl | None:
     if kind is None:
         return None
     config = options[kind]
+    if kind == "deduplicate" and type(config) is dict and len(config) == 1 and "key" in config:
+        return FlowControl(FlowRequest(kind, _key(where, kind, config["key"]), states=DEDUP_STATES), 0, throw)
     if type(config) is not dict and not isinstance(config, Mapping):
         raise ConfigurationError(f"{where}: {kind} must be a dict with {', '.join(sorted(_FIELDS[kind]))}, "
                                  f"got {type(config).__name__} ({config!r})")
@@ -74,10 +76,11 @@ def parse_flow(where: str, options: Mapping[str, Any]) -> FlowControl | None:
 
 
 def _flow_kind(where: str, options: Mapping[str, Any]) -> str | None:
-    """The one flow-control option given (None when none); two or more are refused."""
+    """The one flow-control option given (None when none); two or more are refused. One pass over the
+    options given (usually one or two), not over every flow option."""
     kind = None
-    for name in FLOW_OPTIONS:
-        if options.get(name) is not None:
+    for name, value in options.items():
+        if name in _FIELDS and value is not None:
             if kind is not None:
                 given = [name for name in FLOW_OPTIONS if options.get(name) is not None]
                 raise ConfigurationError(f"{where}: {' and '.join(given)} are mutually exclusive; "
@@ -107,7 +110,9 @@ def _cached_throttle(key: str, max_: int, window: Any, throw: bool) -> FlowContr
 def without_flow(options: Mapping[str, Any]) -> Mapping[str, Any]:
     """``options`` minus the flow-control ones (which ``build_request`` does not take: ``dispatch`` and
     ``dispatch_many`` apply them, taskora/flow_batch.py; workflow signatures refuse them)."""
-    if not DISPATCH_FLOW_OPTIONS.intersection(options):
+    if len(options) == 1:  # the common case: the flow option alone
+        return {} if next(iter(options)) in DISPATCH_FLOW_OPTIONS else options
+    if DISPATCH_FLOW_OPTIONS.isdisjoint(options):
         return options
     return {name: value for name, value in options.items() if name not in DISPATCH_FLOW_OPTIONS}
 

@@ -18,6 +18,7 @@ class CollectOps(RedisCore):
 
     def collect_push(self, push: CollectPush) -> tuple[int, int]:
         """Append ``push.item``; returns (1 flushed into ``push.id`` / 0 buffered / -1 resent, buffer count)."""
+        self.ensure_handshake()  # a producer's first write may be a collect item
         args = [self.keys.task_prefix(push.task), self.now_ms(), push.id, push.item, push.key, push.delay_ms,
                 push.max_size, push.max_wait_ms, push.version, push.max_attempts]
         flushed, count = self.scripts.collect_push(self.runner, self.keys.queue(push.task), args)

@@ -35,15 +35,13 @@ class FlowOps(RedisCore):
         The hot path of every flow-controlled dispatch: the argument list is built in one go, and a created
         job's outcome is a shared constant (``FlowOutcome`` is frozen).
         """
+        self.ensure_handshake()  # a producer's first write may be a flow-controlled one
         prefix = self.keys.task_prefix(req.task)
         key = f"{prefix}{KEY_SEGMENTS[flow.kind]}:{flow.key}"
         keys = self.keys.queue(req.task)
         if flow.kind == "deduplicate":
-            record = DispatchOps._job_record(req)
-            record[7] += 2  # one more extra field: the job names its dedup key (lib/enqueue.lua's record)
-            status, holder = self.scripts.deduplicate(self.runner, keys, [
-                prefix, self.now_ms(), key, _states_arg(flow.states), *record, "dedupKey", key])
-            return _CREATED if status in _CREATED_REPLY else FlowOutcome(False, _text(status), _text(holder) or None)
+            reply = self.scripts.deduplicate(self.runner, keys, _dedup_args(prefix, self.now_ms(), key, flow, req))
+            return _CREATED if reply == 1 else FlowOutcome(False, _text(reply[0]), _text(reply[1]) or None)
         if flow.kind == "throttle":
             status = self.scripts.throttle(self.runner, keys, [
                 prefix, self.now_ms(), key, f"{prefix}throttleEnds:{flow.key}", flow.max, flow.window_ms,
@@ -89,6 +87,14 @@ class FlowOps(RedisCore):
 #: A script's reply for a created job (bytes from Redis, str from a decoding client).
 _CREATED_REPLY = (b"created", "created")
 _CREATED = FlowOutcome(True)
+
+
+def _dedup_args(prefix: str, now: int, key: str, flow: FlowRequest, req: EnqueueRequest) -> list[Any]:
+    """ARGV of lua/deduplicate.lua: the job record (lib/enqueue.lua) ends with one more extra field pair,
+    the job naming its dedup key (``dedupKey``)."""
+    record = DispatchOps._job_record(req)
+    record[7] += 2
+    return [prefix, now, key, _states_arg(flow.states), *record, "dedupKey", key]
 
 
 @lru_cache(maxsize=16)
