@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, ClaimResult
 from ..errors import MalformedJobError, SerializationError
 from ..ids import lock_token
+from ..job_thread import ran_here
 from ..rate_limits import apply_rate_limits
 from ..version_handoff import is_too_new, leave_for_newer_worker
 from ..workflow import hooks as workflow_hooks
@@ -413,6 +414,7 @@ class Worker:
              permit: Permit | None = None) -> ClaimedJob | None:  # fmt: skip
         """Run one held job's handler and record its outcome; returns the job its slot claimed next, if any."""
         job = runtime.claimed
+        ran_here(job.id)  # what this thread dispatches for it (a workflow's next step) names it (job_thread.py)
         with self._active_lock:
             self.active[job.id] = runtime
             cancelled = bool(self._cancel_before_start) and job.id in self._cancel_before_start
