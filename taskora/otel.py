@@ -8,7 +8,9 @@
 * in the worker (``__call__``), a CONSUMER span ``<task> process`` continues that context around the rest of
   the middleware and the handler, so spans the handler opens nest under it;
 * a dispatch made by a worker thread right after it ran a job, outside any span (a workflow's next step,
-  enqueued as the step before completes), continues that job's trace.
+  enqueued as the step before completes), continues that job's trace, also when the handler ran on another
+  thread (a prefork child running one job at a time runs it on its main thread): the consumer span's context is
+  kept by job id, and the slot thread names its job (job_thread.py).
 
 Both carry ``messaging.system=taskora``, the task name, the job id; the consumer span also the attempt and
 the outcome (``completed``, ``retrying`` or ``failed``), with the exception recorded on failure. The
@@ -18,11 +20,13 @@ the outcome (``completed``, ``retrying`` or ``failed``), with the exception reco
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .extras import require
+from .job_thread import last_job_here
 from .retry import should_retry
 
 if TYPE_CHECKING:
@@ -31,6 +35,8 @@ if TYPE_CHECKING:
 
 #: Job meta fields holding the propagated context start with this (``otel.traceparent`` ...).
 META_PREFIX = "otel."
+#: Consumer span contexts kept for the jobs run last (a slot thread dispatches for its job right after it).
+REMEMBERED_JOBS = 1024
 
 
 class OpenTelemetryMiddleware:
@@ -43,15 +49,16 @@ class OpenTelemetryMiddleware:
         self._propagate = require("opentelemetry.propagate", "otel", "OpenTelemetryMiddleware")
         self._tracer = self._trace.get_tracer("taskora", __version__, tracer_provider=tracer_provider)
         self._propagator = propagator
-        #: The consumer span of the job this thread ran last: the parent of what the worker enqueues for it.
-        self._last_job = threading.local()
+        #: The consumer spans of the jobs run last, by job id: the parent of what the worker enqueues for a job.
+        self._by_job: OrderedDict[str, Any] = OrderedDict()
+        self._by_job_lock = threading.Lock()
 
     # -- producer: in the process that dispatches ----------------------------------------------------------
     def before_dispatch(self, request: EnqueueRequest) -> None:
         attributes = _attributes(request.task, request.id, "publish")
         parent = None
         if not self._trace.get_current_span().get_span_context().is_valid:
-            parent = getattr(self._last_job, "context", None)
+            parent = self._context_of(last_job_here())
         with self._tracer.start_as_current_span(f"{request.task} publish", context=parent,
                                                 kind=self._trace.SpanKind.PRODUCER, attributes=attributes):
             carrier: dict[str, str] = {}
@@ -65,7 +72,7 @@ class OpenTelemetryMiddleware:
         with self._tracer.start_as_current_span(f"{mctx.task} process", context=parent,
                                                 kind=self._trace.SpanKind.CONSUMER, attributes=attributes,
                                                 record_exception=False, set_status_on_exception=False) as span:
-            self._last_job.context = self._trace.set_span_in_context(span)
+            self._remember(mctx.id, self._trace.set_span_in_context(span))
             try:
                 result = call_next()
             except BaseException as exc:
@@ -73,6 +80,19 @@ class OpenTelemetryMiddleware:
                 raise
             span.set_attribute("taskora.outcome", "completed")
             return result
+
+    def _remember(self, job_id: str, context: Any) -> None:
+        with self._by_job_lock:
+            self._by_job[job_id] = context
+            self._by_job.move_to_end(job_id)
+            while len(self._by_job) > REMEMBERED_JOBS:
+                self._by_job.popitem(last=False)
+
+    def _context_of(self, job_id: str | None) -> Any:
+        if job_id is None:
+            return None
+        with self._by_job_lock:
+            return self._by_job.get(job_id)
 
     def _record_failure(self, span: Any, mctx: MiddlewareContext, error: BaseException) -> None:
         span.set_attribute("taskora.outcome", "retrying" if will_retry(mctx, error) else "failed")

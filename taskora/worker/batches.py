@@ -110,9 +110,10 @@ class BatchClaims:
         with lookahead.lock:
             completions, lookahead.done = [*lookahead.done, completion], []
         try:
-            if short and held:
-                return self._send_ahead(lookahead, runtime, completions, lock_ttl_ms)
-            claim = self.size if short else 0 if held else 1
+            sent = self._send_ahead(lookahead, runtime, completions, lock_ttl_ms) if short and held else None
+            if sent is not None:
+                return sent
+            claim = 0 if held else self.ahead.prefetch.fitting(self.size) if short else 1
             return self._exchange(lookahead, completions, lock_ttl_ms, claim)
         except BaseException:
             with lookahead.lock:  # not sent: the earlier ones wait again (this one is finished again by the retry)
@@ -120,14 +121,18 @@ class BatchClaims:
             raise
 
     def _send_ahead(self, lookahead: Lookahead, runtime: JobRuntime, completions: list[Completion],
-                    lock_ttl_ms: int) -> ClaimResult:  # fmt: skip
-        """Few jobs of the batch are left: send what waits with the next batch's claim, read it once they ran."""
-        task = runtime.task_name
-        request = self.adapter.ack_many_later(task, completions, claim=self.size, token=self.ahead.new_token(),
-                                              lock_ttl_ms=lock_ttl_ms)
-        self.notify("job_deferred", runtime, completions[-1])  # on the board until the reply is read
-        self.ahead.send_ahead(lookahead, SentClaim(request, completions=completions, batch=True))
-        return ClaimResult(status="ok", job=self.ahead.pop_ahead(lookahead))
+                    lock_ttl_ms: int) -> ClaimResult | None:  # fmt: skip
+        """Few jobs of the batch are left: send what waits with the next batch's claim, read it once they ran.
+        None (nothing sent) when the next batch would not fit the prefetch bound (prefetch_room.py)."""
+        def send() -> SentClaim:
+            request = self.adapter.ack_many_later(runtime.task_name, completions, claim=self.size,
+                                                  token=self.ahead.new_token(), lock_ttl_ms=lock_ttl_ms)
+            self.notify("job_deferred", runtime, completions[-1])  # on the board until the reply is read
+            return SentClaim(request, completions=completions, batch=True)
+
+        if not self.ahead.claim_ahead(lookahead, send, jobs=self.size, starting=1):  # one starts now
+            return None
+        return ClaimResult(status="ok", job=self.ahead.pop_now(lookahead))
 
     def _exchange(self, lookahead: Lookahead, completions: list[Completion], lock_ttl_ms: int,
                   claim: int) -> ClaimResult:  # fmt: skip

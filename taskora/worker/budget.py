@@ -27,7 +27,8 @@ from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
     from ..adapters.base import ClaimedJob
-    from .held import HeldJobs
+    from .loop import Worker
+    from .prefetch_room import PrefetchRoom
 
 #: ``app.worker_concurrency_scope``: "task" (the native default: ``concurrency`` slots per task, no budget
 #: unless asked) or "process" (a Celery app: ``-c N`` bounds the whole worker process).
@@ -95,13 +96,13 @@ def reserve_bound(app: Any, pool: str, concurrency: int, multiplier: int | None 
     return None if multiplier == 0 else multiplier * _share(pool, concurrency)
 
 
-def apply_prefetch(budget: RunBudget | None, settings: Any, pool: str) -> None:
-    """Bound the reserved jobs of a worker process that has a budget (``settings``: pools.WorkerSettings, whose
-    ``extra`` carries the command line's ``prefetch_multiplier``/``disable_prefetch``)."""
-    if budget is not None:
-        extra = settings.extra
-        budget.max_reserved = reserve_bound(settings.app, pool, settings.concurrency,
-                                            extra.get("prefetch_multiplier"), bool(extra.get("disable_prefetch")))
+def apply_prefetch(worker: Worker, settings: Any, pool: str) -> None:
+    """Bound the jobs a worker process holds and does not run (``settings``: pools.WorkerSettings, whose ``extra``
+    carries the command line's ``prefetch_multiplier``/``disable_prefetch``): jobs waiting for its budget and
+    jobs its slots claim ahead (prefetch_room.py), so ``--disable-prefetch`` also turns claiming ahead off."""
+    extra = settings.extra
+    worker.ahead.prefetch.bound = reserve_bound(settings.app, pool, settings.concurrency,
+                                                extra.get("prefetch_multiplier"), bool(extra.get("disable_prefetch")))
 
 
 def _share(pool: str, concurrency: int) -> int:
@@ -154,8 +155,6 @@ class RunBudget:
     def __init__(self, limit: int) -> None:
         self.limit = check_max_running(limit, "RunBudget limit") or 1
         self.running = 0
-        #: At most this many claimed jobs wait for a permit (Celery's prefetch, ``reserve_bound``); None: any.
-        self.max_reserved: int | None = None
         self._changed = threading.Condition()
         self._tickets = count()
         self._waiting: deque[int] = deque()
@@ -215,27 +214,30 @@ class ReservedWait:
     passed while it waited is handed back too, and the claim that takes it next expires it (claim.lua), as
     Celery checks a reserved task's expiry when it is about to run it.
 
-    Prefetch (``RunBudget.max_reserved``, Celery's ``-c`` x ``worker_prefetch_multiplier``): a job claimed
-    while that many wait already is turned back at once, so an idle worker may take it; its slot then waits
+    Prefetch (``PrefetchRoom.bound``, Celery's ``-c`` x ``worker_prefetch_multiplier``): a job claimed while
+    that many are held not running already (reserved, or on their way in claims sent ahead) is turned back at
+    once, so an idle worker may take it; its slot then waits
     for a permit in line (first come, first served: no task starves another) holding nothing, and with the
     permit claims again without waiting (``claim_now``), so what it claims runs at once.
     """
 
-    def __init__(self, budget: RunBudget, held: HeldJobs, stopping: threading.Event,
+    def __init__(self, budget: RunBudget, prefetch: PrefetchRoom, stopping: threading.Event,
                  notify: Callable[..., None], hand_back: Callable[[ClaimedJob], None],
                  now_ms: Callable[[], int], claim_now: Callable[[str], ClaimedJob | None]) -> None:  # fmt: skip
         self.budget = budget
         self.now_ms = now_ms
-        self.held = held
+        self.prefetch = prefetch
+        self.held = prefetch.held
         self.stopping = stopping
         self.notify = notify
         self.hand_back = hand_back
         self.claim_now = claim_now
 
-    def wait(self, job: ClaimedJob) -> tuple[ClaimedJob, Permit] | None:
+    def wait(self, job: ClaimedJob, permit: Permit | None = None) -> tuple[ClaimedJob, Permit] | None:
         """The job to run now (``job``, or one claimed instead of it after a turn back) and its permit, or None
-        when nothing runs here now (handed back, cancelled, expired or lost)."""
-        permit = self.budget.try_acquire()
+        when nothing runs here now (handed back, cancelled, expired or lost). ``permit``: one its slot took for
+        it already, with a claim ahead (prefetch_room.py)."""
+        permit = permit or self.budget.try_acquire()
         if permit is not None:  # nothing to wait for: the job starts as it would without a budget
             return job, permit
         if not self._reserve(job):
@@ -256,11 +258,10 @@ class ReservedWait:
         return None
 
     def _reserve(self, job: ClaimedJob) -> bool:
-        """Hold ``job`` as reserved unless the prefetch bound is reached (it counts every reserved job,
-        those claimed ahead too, as ``inspect reserved`` shows them)."""
-        bound = self.budget.max_reserved
+        """Hold ``job`` as reserved unless the prefetch bound is reached (it counts every reserved job, those
+        claimed ahead too, as ``inspect reserved`` shows them, and the jobs claims ahead may bring, not read yet)."""
         with self.held.lock:
-            if bound is not None and len(self.held.reserved) >= bound:
+            if self.prefetch.full():
                 return False
             self.held.reserved[job.id] = job
             return True

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, ClaimResult
 from .batches import BatchClaims, size_in_this_process
 from .lookahead import ClaimWatch, Lookahead, SentClaim
+from .prefetch_room import PrefetchRoom
 from .reconnect import OUTAGE, once
 from .runtime import JobRuntime, lock_ttl_ms
 
 if TYPE_CHECKING:
     from ..app import Taskora
+    from .budget import RunBudget
     from .executor import Outcome
     from .held import HeldJobs
     from .outcomes import Outcomes
@@ -39,7 +41,7 @@ class ClaimsAhead:
 
     def __init__(self, app: Taskora, held: HeldJobs, outcomes: Outcomes, claim_watch: ClaimWatch, *,
                  stopping: threading.Event, cold: threading.Event, new_token: Callable[[], str],
-                 notify: Callable[..., None], address: str) -> None:  # fmt: skip
+                 notify: Callable[..., None], address: str, budget: RunBudget | None = None) -> None:  # fmt: skip
         self.app = app
         self.adapter = app.adapter
         self.held = held
@@ -50,6 +52,8 @@ class ClaimsAhead:
         self.new_token = new_token
         self.notify = notify
         self.address = address
+        #: The prefetch bound and the room claims ahead take from it (``budget.apply_prefetch`` sets the bound).
+        self.prefetch = PrefetchRoom(held, budget)
         #: Set in a prefork child (``enable_batches``): its busy slots claim and complete jobs in batches.
         self.batches: BatchClaims | None = None
         if size_in_this_process() > 1:
@@ -76,9 +80,60 @@ class ClaimsAhead:
             result.job = self.pop_ahead(lookahead)
         elif result.more and not self.stopping.is_set() and Lookahead.worth_it(outcome.duration):
             task = self.app.get_task(result.job.task)
-            self.send_ahead(lookahead, SentClaim(self.adapter.claim_later(task.name, self.new_token(),
-                                                                           lock_ttl_ms(task))))
+            self.claim_ahead(lookahead, lambda: SentClaim(self.adapter.claim_later(task.name, self.new_token(),
+                                                                                    lock_ttl_ms(task))))
         return result
+
+    def finish_ahead(self, lookahead: Lookahead | None, runtime: JobRuntime, payload: str | bytes, keep: bool,
+                     lock_ttl: int) -> ClaimResult | None:  # fmt: skip
+        """Complete ``runtime``'s job and claim one more in one request sent ahead, and hand out the job the slot
+        holds already, to run while the reply comes. None (nothing sent) when the prefetch bound has no room."""
+        assert lookahead is not None  # only a slot of its own holds a job claimed ahead
+
+        def send() -> SentClaim:
+            request = self.adapter.ack_later(runtime.claimed, payload, keep=keep, next_token=self.new_token(),
+                                             lock_ttl_ms=lock_ttl)
+            return SentClaim(request, runtime, payload, keep)
+
+        if not self.claim_ahead(lookahead, send, starting=1):  # the job held is started now: not counted
+            return None
+        return ClaimResult(job=self.pop_now(lookahead))
+
+    def pop_now(self, lookahead: Lookahead) -> ClaimedJob | None:
+        """``pop_ahead`` right after a claim ahead took a permit for it: without a job (cancelled meanwhile, a
+        stop) the permit goes back at once, not held while the slot claims and maybe waits."""
+        job = self.pop_ahead(lookahead)
+        if job is None:
+            self._drop_permit(lookahead)
+        return job
+
+    def claim_ahead(self, lookahead: Lookahead, send: Callable[[], SentClaim], jobs: int = 1,
+                    starting: int = 0) -> bool:  # fmt: skip
+        """Send the claim ``send()`` makes if the ``jobs`` it may bring fit the prefetch bound (prefetch_room.py;
+        ``starting``: jobs the slot holds and starts now); False, nothing sent, when they do not."""
+        taken = self.prefetch.take(jobs, starting)
+        if taken is None:
+            return False
+        room, permit = taken
+        try:
+            sent = send()
+        except BaseException:
+            self.prefetch.give(room)
+            if permit is not None:
+                permit.release()
+            raise
+        sent.room = room
+        self._drop_permit(lookahead)  # an earlier one left unused (not expected): never two
+        lookahead.permit = permit
+        self.send_ahead(lookahead, sent)
+        return True
+
+    @staticmethod
+    def _drop_permit(lookahead: Lookahead) -> None:
+        """Release a permit taken for a next job that the slot no longer has to start."""
+        permit = lookahead.take_permit()
+        if permit is not None:
+            permit.release()
 
     def send_ahead(self, lookahead: Lookahead, sent: SentClaim) -> None:
         lookahead.sent = sent
@@ -96,6 +151,12 @@ class ClaimsAhead:
             sent, lookahead.sent = lookahead.sent, None
         if sent is None:
             return
+        try:
+            self._read(lookahead, sent)
+        finally:
+            self.prefetch.give(sent.room)  # what it brought is reserved by now, or handed back
+
+    def _read(self, lookahead: Lookahead, sent: SentClaim) -> None:
         if sent.batch and self.batches is not None:
             self.batches.read(lookahead, sent)
             return
@@ -189,13 +250,16 @@ class ClaimsAhead:
         """``pop_ahead``; with nothing held, the completions a batch still owes are sent before the slot
         goes to claim (and maybe wait)."""
         job = self.pop_ahead(lookahead)
-        if job is None and self.batches is not None:
-            self.batches.flush(lookahead)
+        if job is None:
+            self._drop_permit(lookahead)
+            if self.batches is not None:
+                self.batches.flush(lookahead)
         return job
 
     def give_back(self, lookahead: Lookahead) -> None:
         """A stopping slot returns the job it claimed ahead to the front of the queue (or, if it was cancelled
         meanwhile, records the cancel): it never started."""
+        self._drop_permit(lookahead)
         try:
             self.settle(lookahead)
         except CONNECTION_ERRORS:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..adapters.base import ClaimedJob, Completion, InFlightBatch, InFlightClaim
+    from .budget import Permit
     from .runtime import JobRuntime
 
 #: A slot claims ahead only right after a job that ran shorter than this (seconds): the job claimed
@@ -62,6 +63,8 @@ class SentClaim:
     #: A batch (``ack_many_later``, batches.py): the completions it carries, sent again should its reply be lost.
     completions: list[Completion] = field(default_factory=list)
     batch: bool = False
+    #: The prefetch room this claim took (prefetch_room.py), given back once its reply is read.
+    room: int = 0
 
 
 class Lookahead:
@@ -72,7 +75,7 @@ class Lookahead:
     child (batches.py) a slot also holds a batch: ``queue``, jobs claimed together and not started, and ``done``,
     jobs it completed whose completion rides with its next request; both change only under ``lock``."""
 
-    __slots__ = ("ahead", "busy_since", "done", "lock", "queue", "sent")
+    __slots__ = ("ahead", "busy_since", "done", "lock", "permit", "queue", "sent")
 
     def __init__(self) -> None:
         self.ahead: ClaimedJob | None = None
@@ -82,6 +85,13 @@ class Lookahead:
         self.done: list[Completion] = []
         #: When the job the slot runs now started, while it holds a batch (the batch watch reads it).
         self.busy_since: float | None = None
+        #: The running budget's permit for the job the slot starts next, taken with a claim ahead
+        #: (prefetch_room.py); that job's wait for the budget uses it (budget.ReservedWait).
+        self.permit: Permit | None = None
+
+    def take_permit(self) -> Permit | None:
+        permit, self.permit = self.permit, None
+        return permit
 
     def holds(self) -> bool:
         """Whether the slot holds a job it has not started (claimed ahead, or the rest of a batch)."""

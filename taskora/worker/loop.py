@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, ClaimResult
 from ..errors import MalformedJobError, SchemaVersionMismatchError, SerializationError
 from ..ids import lock_token
+from ..job_thread import ran_here
 from ..rate_limits import apply_rate_limits
 from ..version_handoff import is_too_new, leave_for_newer_worker
 from ..workflow import hooks as workflow_hooks
@@ -37,7 +38,7 @@ from .heartbeat import Heartbeat
 from .held import HeldJobs
 from .idle import DueAlarm, wait_then_claim
 from .liveness import Liveness
-from .lookahead import ClaimWatch, Lookahead, SentClaim
+from .lookahead import ClaimWatch, Lookahead
 from .maintenance import Maintenance
 from .outcomes import Outcomes
 from .quarantine import Quarantine
@@ -117,10 +118,10 @@ class Worker:
         self.outcomes = Outcomes(app, self.held, self._cold, address)
         self.ahead = ClaimsAhead(app, self.held, self.outcomes, self._claim_watch, stopping=self._stopping,
                                  cold=self._cold, new_token=lambda: self._new_token(), notify=self._notify,
-                                 address=address)
+                                 address=address, budget=self.budget)
         self._reserved_wait = None if self.budget is None else ReservedWait(
-            self.budget, self.held, self._stopping, self._notify, self.ahead.release_reserved, self.adapter.now_ms,
-            self._claim_now)
+            self.budget, self.ahead.prefetch, self._stopping, self._notify, self.ahead.release_reserved,
+            self.adapter.now_ms, self._claim_now)
         if self.budget is not None:
             self.held.on_cancel = self.budget.wake
 
@@ -390,7 +391,7 @@ class Worker:
                  lookahead: Lookahead | None = None) -> ClaimedJob | None:  # fmt: skip
         permit = None
         if self._reserved_wait is not None:
-            admitted = self._reserved_wait.wait(job)
+            admitted = self._reserved_wait.wait(job, None if lookahead is None else lookahead.take_permit())
             if admitted is None:
                 return None  # handed back (a stop, the prefetch bound), cancelled or lost while it waited
             job, permit = admitted  # another job of its task when the bound turned this one back
@@ -419,6 +420,7 @@ class Worker:
              permit: Permit | None = None) -> ClaimedJob | None:  # fmt: skip
         """Run one held job's handler and record its outcome; returns the job its slot claimed next, if any."""
         job = runtime.claimed
+        ran_here(job.id)  # what this thread dispatches for it (a workflow's next step) names it (job_thread.py)
         with self._active_lock:
             self.active[job.id] = runtime
             cancelled = bool(self._cancel_before_start) and job.id in self._cancel_before_start
@@ -489,12 +491,9 @@ class Worker:
                     return batched
             if feeder is not None:
                 result = ClaimResult(status=feeder.complete(runtime.claimed, payload, keep))
-            elif holds_next and not stopping and Lookahead.worth_it(outcome.duration):
-                assert lookahead is not None
-                request = self.adapter.ack_later(runtime.claimed, payload, keep=keep, next_token=self._new_token(),
-                                                 lock_ttl_ms=ttl)
-                self.ahead.send_ahead(lookahead, SentClaim(request, runtime, payload, keep))
-                return ClaimResult(job=self.ahead.pop_ahead(lookahead))
+            elif holds_next and not stopping and Lookahead.worth_it(outcome.duration) \
+                    and (fused := self.ahead.finish_ahead(lookahead, runtime, payload, keep, ttl)) is not None:
+                return fused  # else the prefetch bound had no room: acknowledged below, the held job runs next
             else:
                 result = self.adapter.ack(runtime.claimed, payload, keep=keep, next_token=next_token, lock_ttl_ms=ttl)
         else:

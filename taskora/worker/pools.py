@@ -139,7 +139,7 @@ class ThreadPool:
         s.app.events.emit("worker:process-init", {"hostname": s.hostname, "pool": s.pool, "index": self.index})
         self.worker = Worker(s.app, s.tasks, concurrency=self.slots(), name=s.hostname,
                              max_running=self.running_budget())
-        apply_prefetch(self.worker.budget, s, "solo" if self.kind == "solo" else s.pool)
+        apply_prefetch(self.worker, s, "solo" if self.kind == "solo" else s.pool)
         if not self.enforce_hard:  # a prefork child: a terminated job's process dies by the signal, as Celery's
             self.worker.executor.terminator.kill_process = terminate_process
         self.worker.job_hooks.append(JobLogger())

@@ -13,6 +13,7 @@ import uuid
 from collections import Counter
 
 import pytest
+import redis
 from taskora.compat import Celery
 
 from taskora.worker.budget import reserve_bound
@@ -20,10 +21,14 @@ from taskora.worker.budget import reserve_bound
 from .celery_helpers import CeleryWorker, import_project
 
 TASKS = 6
+#: No-op tasks: their jobs run well under 2 ms, so a busy slot claims its next job ahead (lookahead.py).
+NOOPS = 2
 
 PROJECT = f'''
 import os
 import time
+
+import redis
 
 from taskora.compat import Celery
 
@@ -39,6 +44,20 @@ def _make(name):
 
 
 TASKS = [_make(f"short{{i}}") for i in range({TASKS})]
+
+
+_marks = redis.Redis.from_url(os.environ["REDIS_URL"])
+
+
+def _make_noop(name):
+    @app.task(name=name, bind=True)
+    def noop(self):
+        _marks.sadd("pf:started", self.request.id)  # the job's handler runs: no longer held unstarted
+        return None
+    return noop
+
+
+NOOPS = [_make_noop(f"noop{{i}}") for i in range({NOOPS})]
 '''
 
 
@@ -121,3 +140,91 @@ def test_the_bound_reads_the_celery_settings_and_the_command_line():
     app.conf.worker_disable_prefetch = True
     assert reserve_bound(native, "threads", 3) == 0
     app.close()
+
+
+#: (jobs active and not marked started, jobs active) over the active lists KEYS, the started set ARGV[1]: one
+#: script, so both counts are of one moment.
+COUNT_HELD = """
+local unstarted, active = 0, 0
+for _, key in ipairs(KEYS) do
+  for _, id in ipairs(redis.call('LRANGE', key, 0, -1)) do
+    active = active + 1
+    if redis.call('SISMEMBER', ARGV[1], id) == 0 then unstarted = unstarted + 1 end
+  end
+end
+return {unstarted, active}
+"""
+
+
+class HeldWatch:
+    """Polls Redis in a thread until stopped: the most jobs of the given tasks held unstarted at once, that is
+    active (claimed by the worker, not finished) and not marked started by their handler, read in one MULTI so
+    the counts are of one moment. A job finishing (its handler returned, its ack on its way) is not counted."""
+
+    def __init__(self, redis_url: str, tasks: list[str]) -> None:
+        self.client = redis.Redis.from_url(redis_url)
+        self.keys = [f"taskora:{{{name}}}:active" for name in tasks]
+        self.most = 0
+        self.most_active = 0
+        #: How many polls saw each number of jobs held unstarted.
+        self.seen: Counter[int] = Counter()
+        self.polls = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        count = self.client.register_script(COUNT_HELD)
+        while not self._stop.is_set():
+            unstarted, active = count(keys=self.keys, args=["pf:started"])
+            self.most, self.most_active = max(self.most, unstarted), max(self.most_active, active)
+            self.seen[unstarted] += 1
+            self.polls += 1
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join(5)
+        self.client.close()
+        return self.most
+
+
+def _drain(proj, redis_url: str, start_worker, jobs: int, tasks: int) -> tuple[int, int]:
+    """Enqueue ``jobs`` no-op jobs over the first ``tasks`` no-op tasks, then start the worker (``start_worker()``)
+    and let it drain them while watching Redis and ``inspect reserved``; returns (the most jobs active at once,
+    the most jobs the worker showed reserved). The backlog is complete before the worker starts, so no slot
+    waits idle meanwhile: an idle slot's blocking claim may land while the bound is full (that job goes
+    straight back to its queue, briefly active), which would blur what is measured here."""
+    noops = proj.NOOPS[:tasks]
+    results = [noops[i % tasks].delay() for i in range(jobs)]
+    held = HeldWatch(redis_url, [task.name for task in noops])
+    reserved = ReservedWatch(proj.app)
+    worker = start_worker()
+    for result in results:
+        assert result.get(timeout=120) is None
+    held.stop()
+    most_reserved = reserved.stop()
+    assert held.polls >= 100 and reserved.polls >= 3, (held.polls, reserved.polls)
+    return held, most_reserved[worker.hostname]
+
+
+def test_with_prefetch_disabled_a_busy_child_claims_nothing_ahead(pfproj, redis_url):
+    """Short jobs make a busy slot claim its next job ahead: with ``--disable-prefetch`` it must not, so the
+    child holds only the job it runs (before, a second job was held, claimed ahead, for most of each job)."""
+    proj, start = pfproj
+    held, most_reserved = _drain(proj, redis_url, lambda: start("a", "-P", "prefork", "-c", "1",
+                                                                "--disable-prefetch"), 2000, tasks=1)
+    assert (held.most_active, most_reserved) == (1, 0), (held.most_active, held.most, most_reserved)
+
+
+def test_claims_ahead_count_against_the_prefetch_bound(pfproj, redis_url):
+    """``-c 1 --prefetch-multiplier 1`` with two busy tasks: the child holds at most one job unstarted beyond the
+    one about to start (its permit taken, its handler not yet marked), whether reserved for the budget or claimed
+    ahead. Before, a job claimed ahead by the running slot came on top of the other slot's reserved job: three
+    or four held unstarted for a third of the time. What may still pass the bound in passing is a job the other
+    slot's finish claimed in the same moment, which goes straight back to the front of its queue uncharged."""
+    proj, start = pfproj
+    held, most_reserved = _drain(proj, redis_url, lambda: start("a", "-P", "prefork", "-c", "1",
+                                                                "--prefetch-multiplier", "1"), 2000, tasks=2)
+    busy = sum(polls for unstarted, polls in held.seen.items() if unstarted)
+    past = sum(polls for unstarted, polls in held.seen.items() if unstarted > 2)
+    assert held.most <= 3 and past <= busy * 0.05 and most_reserved <= 1, (held.seen, most_reserved)

@@ -177,7 +177,7 @@ def test_past_the_prefetch_bound_a_claimed_job_goes_back_to_its_queue_and_runs_i
     c = app.task("c", lambda data: ran.append(data) or data, stall={"interval": 0.6})
     worker = Worker(app, [a, b, c], concurrency=1, max_running=1)
     assert worker.budget is not None
-    worker.budget.max_reserved = 1  # -c 1 x worker_prefetch_multiplier 1
+    worker.ahead.prefetch.bound = 1  # -c 1 x worker_prefetch_multiplier 1
     worker.start()
     try:
         a.dispatch(None)

@@ -1,0 +1,82 @@
+"""PrefetchRoom: how many claimed jobs one worker process may hold without running them, and who holds them.
+
+Celery's prefetch contract: a worker holds at most ``-c`` x ``worker_prefetch_multiplier`` messages it is not
+running, none beyond those running with ``worker_disable_prefetch`` (``budget.reserve_bound`` computes that
+bound). Here a job is held and not running in two ways: it is *reserved* (``HeldJobs.reserved``: waiting for
+the running budget, or claimed ahead and read), or it is on its way in the reply of a claim a slot sent ahead
+and has not read yet (lookahead.py). Both count against the same bound: a slot sends a claim ahead only when
+the jobs it may bring fit (``take``), and gives that room back once it has read the reply (``give``), by when
+the job it brought is reserved or gone. A job that must wait for the budget is reserved only while the bound
+has room (``full``), else it goes back to the front of its queue (budget.ReservedWait).
+
+A claim ahead goes out as the slot starts its next job, counting that job as running. Under a running budget
+(budget.py) that holds only if the job gets a permit at once, so ``take`` also takes the permit for it (the
+slot hands it to that job): a slot whose next job would wait for the budget claims nothing ahead.
+
+Without a bound (a native app by default) claims ahead are never refused and nothing is counted: the slot's
+hot path then costs one attribute read.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .budget import Permit, RunBudget
+    from .held import HeldJobs
+
+
+class PrefetchRoom:
+    """The prefetch bound of one worker process and the jobs claims ahead may bring, not read yet.
+
+    Invariant (with a bound): ``len(held.reserved) + ahead`` <= ``bound``, save for the job a slot is about to
+    start (``take``'s ``starting``), which runs at once or is re-checked by ``full`` before it waits.
+    """
+
+    def __init__(self, held: HeldJobs, budget: RunBudget | None = None) -> None:
+        self.held = held
+        self.budget = budget
+        #: At most this many jobs held and not running (``budget.reserve_bound``); None: no bound.
+        self.bound: int | None = None
+        #: Jobs the claims sent ahead and not read yet may bring (counted only with a bound).
+        self.ahead = 0
+
+    def full(self) -> bool:
+        """Whether no other job may wait here, not running (call with ``held.lock`` held)."""
+        bound = self.bound
+        return bound is not None and len(self.held.reserved) + self.ahead >= bound
+
+    def take(self, jobs: int, starting: int = 0) -> tuple[int, Permit | None] | None:
+        """Room for a claim ahead of ``jobs`` jobs, sent as the caller starts its next job: (how many jobs it
+        counted, the permit for the job starting), (0, None) without a bound, None when they do not fit or the
+        job starting would wait for the budget. ``starting``: that job, if it is among the reserved ones."""
+        bound = self.bound
+        if bound is None:
+            return 0, None
+        permit = None if self.budget is None else self.budget.try_acquire()
+        if self.budget is not None and permit is None:
+            return None
+        with self.held.lock:
+            fits = len(self.held.reserved) - starting + self.ahead + jobs <= bound
+            if fits:
+                self.ahead += jobs
+        if not fits:
+            if permit is not None:
+                permit.release()
+            return None
+        return jobs, permit
+
+    def give(self, jobs: int) -> None:
+        """A claim ahead was read (its job, if any, is reserved by now) or never sent: its room is free again."""
+        if jobs:
+            with self.held.lock:
+                self.ahead -= jobs
+
+    def fitting(self, jobs: int) -> int:
+        """How many of ``jobs`` to claim at once when one of them starts right away and the rest wait (a batch
+        claimed by a slot holding nothing): all without a bound, else at least the one that starts."""
+        bound = self.bound
+        if bound is None:
+            return jobs
+        with self.held.lock:
+            return max(1, min(jobs, bound - len(self.held.reserved) - self.ahead + 1))

@@ -1,0 +1,71 @@
+"""Claims ahead and the prefetch bound in an in-process worker (threads pool), on both engines: a native app
+keeps claiming ahead without a bound, ``disable_prefetch`` turns claiming ahead off even without a running
+budget, and a claim ahead is sent only when the bound has room for its job (prefetch_room.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskora import Taskora
+from taskora.worker.pools import ThreadPool, WorkerSettings
+from taskora.worker.prefetch_room import PrefetchRoom
+from tests.worker.test_lookahead import Reservations
+
+
+class ClaimsSent(Reservations):
+    """Also counts the claims the worker's slots sent ahead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = 0
+
+    def claim_sent(self, task: str, token: str) -> None:
+        self.sent += 1
+
+
+def _drain(app: Taskora, **extra: Any) -> ClaimsSent:
+    """300 no-op jobs through a one-slot threads pool started with the command line's ``extra`` options."""
+    runs: list[int] = []
+    task = app.task("short", lambda d: runs.append(d["i"]))
+    handles = task.dispatch_many([{"i": i} for i in range(300)])
+    hooks = ClaimsSent()
+    pool = ThreadPool(WorkerSettings(app=app, tasks=[task], hostname="room@test", concurrency=1, extra=extra),
+                      hooks=[hooks])
+    pool.start()
+    try:
+        for handle in handles:
+            handle.result(timeout=30)
+    finally:
+        pool.request_stop(cold=False)
+        pool.wait(10)
+    assert runs == list(range(300))
+    assert app.adapter.counts("short")["active"] == 0
+    return hooks
+
+
+def test_a_native_app_without_a_bound_keeps_claiming_ahead(app: Taskora) -> None:
+    hooks = _drain(app)
+    assert hooks.sent > 150 and len(hooks.reserved) > 150, (hooks.sent, len(hooks.reserved))
+
+
+def test_disable_prefetch_turns_claiming_ahead_off_without_a_budget(app: Taskora) -> None:
+    hooks = _drain(app, disable_prefetch=True)
+    assert (hooks.sent, hooks.reserved) == (0, []), (hooks.sent, len(hooks.reserved))
+
+
+def test_a_claim_ahead_takes_room_only_while_its_jobs_fit_and_gives_it_back() -> None:
+    from taskora.worker.held import HeldJobs
+
+    held = HeldJobs()
+    room = PrefetchRoom(held)
+    assert room.take(8) == (0, None)  # no bound: nothing counted, never refused
+    room.bound = 2
+    assert room.take(1) == (1, None) and room.ahead == 1
+    held.reserved["a"] = object()  # type: ignore[assignment]
+    assert room.full() and room.take(1) is None  # one reserved + one on its way: the bound is reached
+    assert room.take(1, starting=1) == (1, None)  # ... unless the reserved one starts now
+    room.give(1)
+    room.give(1)
+    assert room.ahead == 0 and not room.full()
+    room.bound = 0
+    assert room.take(1, starting=1) is None  # prefetch disabled: no claim ahead at all
