@@ -26,11 +26,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..adapters.base import ClaimedJob, Completion, InFlightBatch, InFlightClaim
+    from ..adapters.base import ClaimedJob, ClaimResult, Completion, InFlightBatch, InFlightClaim
     from .runtime import JobRuntime
 
 #: A slot claims ahead only right after a job that ran shorter than this (seconds): the job claimed
@@ -62,6 +63,9 @@ class SentClaim:
     #: A batch (``ack_many_later``, batches.py): the completions it carries, sent again should its reply be lost.
     completions: list[Completion] = field(default_factory=list)
     batch: bool = False
+    #: Sends the fused outcome again should its reply be lost (a retried failure's ``fail``); None: ``ack``
+    #: of ``payload``.
+    resend: Callable[[], ClaimResult] | None = None
 
 
 class Lookahead:
