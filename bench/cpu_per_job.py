@@ -23,7 +23,7 @@ from pathlib import Path
 
 import redis
 
-from . import appenv, stamps
+from . import appenv, flaky, stamps
 from .redis_server import RedisServer
 from .scenarios import driver_class, enqueue_untimed, start_worker
 
@@ -66,16 +66,32 @@ def wait_stamps(path: str, n: int, worker, timeout: float = 240.0) -> None:
         time.sleep(0.001)
 
 
-def one_run(lib: str, pool: str, concurrency: int, n: int, server: RedisServer, stats: bool) -> dict:
+def wait_first_run(path: str, task: str, worker) -> None:
+    """Until the first job ran: its first stamp, or for ``flaky`` its first (failing) run, which stamps nothing."""
+    if task != "flaky":
+        wait_stamps(path, 1, worker)
+        return
+    while flaky.first_run_start(path) is None:
+        worker.check_alive()
+        time.sleep(0.001)
+
+
+def one_run(lib: str, pool: str, concurrency: int, n: int, server: RedisServer, stats: bool,
+            task: str = "noop") -> dict:
     client = redis.Redis.from_url(server.url)
     client.flushall()
     driver = driver_class(lib)()
-    enqueue_untimed(driver, [{"i": i} for i in range(n)], 50)
+    payloads = [{"i": i} for i in range(n)]
+    if task == "flaky":  # the retries scenario's task: two failed runs before the one that stamps
+        for payload in payloads:
+            driver.dispatch_flaky(payload)
+    else:
+        enqueue_untimed(driver, payloads, 50)
     client.config_resetstat()
     with tempfile.TemporaryDirectory(prefix="bench-cpu-") as tmp:
         path = str(Path(tmp) / "stamps")
         with start_worker(lib, pool, concurrency, server.url, path) as worker:
-            wait_stamps(path, 1, worker)
+            wait_first_run(path, task, worker)
             t0, pids = time.perf_counter(), tree(worker.proc.pid)
             before, redis_before = cpu_of(pids), cpu_seconds(server.process.pid)
             wait_stamps(path, n, worker)
@@ -100,15 +116,18 @@ def main() -> None:
     parser.add_argument("--results", default="ignored", choices=["stored", "ignored"])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--commandstats", action="store_true", help="print Redis calls and usec per job")
+    parser.add_argument("--task", default="noop", choices=["noop", "flaky"],
+                        help="flaky: the retries scenario's task (fails twice, then succeeds; use one process)")
     args = parser.parse_args()
     os.environ[appenv.RESULTS_ENV] = args.results
     with RedisServer() as server:
         os.environ[appenv.URL_ENV] = server.url
         importlib.reload(appenv)  # the app modules (imported later) read both at import
-        rows = [one_run(args.lib, args.pool, args.concurrency, args.jobs, server, args.commandstats)
+        rows = [one_run(args.lib, args.pool, args.concurrency, args.jobs, server, args.commandstats, args.task)
                 for _ in range(args.runs)]
     for row in rows:
-        print(f"{args.lib} {args.pool} c={args.concurrency} {args.results}: {row['jobs_per_s']:,.0f} jobs/s, "
+        print(f"{args.lib} {args.task} {args.pool} c={args.concurrency} {args.results}: "
+              f"{row['jobs_per_s']:,.0f} jobs/s, "
               f"CPU s per 10k jobs: worker {row['worker_cpu']:.2f}, redis {row['redis_cpu']:.2f}")
     med = {k: statistics.median(r[k] for r in rows) for k in ("jobs_per_s", "worker_cpu", "redis_cpu")}
     print(f"median: {med['jobs_per_s']:,.0f} jobs/s, worker {med['worker_cpu']:.2f} + redis {med['redis_cpu']:.2f} "

@@ -54,11 +54,16 @@ def _before(exc: BaseException) -> tuple[BaseException | None, str]:
 
 
 def _frames(exc: BaseException) -> list[str]:
-    """The "Traceback" header and one entry per frame; positions are left out, so nothing is parsed."""
+    """The "Traceback" header and one entry per frame; positions are left out, so nothing is parsed.
+
+    The summaries are built here rather than by ``StackSummary.extract``, which calls ``linecache.checkcache``
+    for every file of the stack: an ``os.stat`` per file on every failure, about a third of formatting a
+    short traceback, to notice files edited since they were read (which this module does not show)."""
     if exc.__traceback__ is None:
         return []
-    stack = traceback.StackSummary.extract(traceback.walk_tb(exc.__traceback__), lookup_lines=False)
-    return ["Traceback (most recent call last):\n", *stack.format()]
+    entries = [traceback.FrameSummary(frame.f_code.co_filename, lineno, frame.f_code.co_name, lookup_line=False)
+               for frame, lineno in traceback.walk_tb(exc.__traceback__)]
+    return ["Traceback (most recent call last):\n", *traceback.StackSummary.from_list(entries).format()]
 
 
 def _is_group(error: BaseException) -> bool:

@@ -31,6 +31,7 @@ from ..result import AsyncResult
 from ..signals import after_task_publish, before_task_publish
 from . import _execute, _unknown
 from ._properties import message_properties, properties_to_keep
+from ._publish_settings import publish_setting
 from ._times import as_utc, seconds_until
 from .task import settings_of
 
@@ -68,7 +69,7 @@ def _task_defaults(app: Any, task: Any) -> dict[str, Any]:
             setting = from_config[attr]
             if setting is not None:
                 conf = conf if conf is not None else task._get_app().conf
-                value = conf.get(setting)
+                value = publish_setting(conf, setting)
         if value is not None:
             values[attr] = value
     return values
@@ -229,7 +230,7 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     meta["properties"] = properties_to_keep(task_id, merged["queue"], meta["properties"])
     engine = app._engine_task(task, name, merged["queue"])
     _unknown.note_sent(app.__taskora_app__, merged["queue"], engine.name)  # for workers to find unknown names
-    steps = (app.conf.get("broker_transport_options") or {}).get("priority_steps")
+    steps = (publish_setting(app.conf, "broker_transport_options") or {}).get("priority_steps")
     data = {"args": _listify(args), "kwargs": kwargs}
     dispatch_options = {"delay": delay or None, "ttl": ttl, "job_id": task_id,
                         "priority": native_priority(merged.get("priority"), steps),

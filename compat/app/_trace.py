@@ -173,7 +173,8 @@ def _on_retry(task: Any, request: Any, retry: Retry, args: list[Any], kwargs: di
     einfo = ExceptionInfo(retry)
     _safe(task.on_retry, retry.exc if retry.exc is not None else retry, request.id, args, kwargs, einfo, eager=eager)
     signals.task_retry.send(sender=task, request=request, reason=retry, einfo=einfo)
-    log_line(trace_log, logging.INFO, LOG_RETRY, log_context(task, request, exc=retry))
+    if trace_log.isEnabledFor(logging.INFO):  # the context reprs the arguments: only for a line that is written
+        log_line(trace_log, logging.INFO, LOG_RETRY, log_context(task, request, exc=retry))
     return TraceOutcome(states.RETRY, retry, einfo)
 
 

@@ -354,6 +354,7 @@ class Settings(MutableMapping[str, Any]):
         self._added: dict[str, Any] = {}  # add_defaults
         self._defaults: dict[str, Any] = {}
         self._auto_keys: frozenset[str] = frozenset(auto or ())
+        self._writes = 0  # bumped by every change (see ``version``)
         if preconf:
             self.update(preconf)
         if auto:
@@ -365,6 +366,19 @@ class Settings(MutableMapping[str, Any]):
     def configured(self) -> bool:
         """True once the configuration source has been read."""
         return self._loaded
+
+    @property
+    def version(self) -> int | None:
+        """A number that changes with every change of a setting made here (a write, a delete, ``add_defaults``,
+        a (re)load), so a reader can keep what it read until it changes (``_publish_settings``); None while the
+        source is read live (``config_from_object``: Django's ``override_settings`` changes it behind our
+        back), when nothing may be kept."""
+        if not self._loaded:
+            self._ensure_loaded()
+        return None if self._live is not None else self._writes
+
+    def _changed(self) -> None:
+        self._writes += 1
 
     @property
     def namespace(self) -> str | None:
@@ -391,6 +405,7 @@ class Settings(MutableMapping[str, Any]):
             now = force or self._loaded
             if now:
                 self._loaded = False
+            self._changed()
         if now:
             self._ensure_loaded()
             return self._source_ok
@@ -415,6 +430,7 @@ class Settings(MutableMapping[str, Any]):
             self._extra_defaults.append(defaults)
             if self._loaded:
                 self._added.update(self._resolve_defaults(defaults))
+            self._changed()
 
     def finalize(self) -> Settings:
         """Read the configuration now (normally it happens on the first read)."""
@@ -429,6 +445,7 @@ class Settings(MutableMapping[str, Any]):
                 return
             self._load()
             self._loaded = True
+            self._changed()
         if self._on_configure is not None:
             self._on_configure(self)
 
@@ -528,6 +545,7 @@ class Settings(MutableMapping[str, Any]):
             else:
                 self._early.pop(key, None)
                 self._early[key] = value
+            self._changed()
 
     def __delitem__(self, key: str) -> None:
         self._ensure_loaded()
@@ -536,6 +554,7 @@ class Settings(MutableMapping[str, Any]):
             found = [layer.pop(name) for layer in (self._changes, self._explicit) if name in layer]
             for early_key in [k for k in self._early if self._canonical(k) == name]:
                 found.append(self._early.pop(early_key))
+            self._changed()
         if not found:
             raise KeyError(key)
 

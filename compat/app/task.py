@@ -33,6 +33,7 @@ from .._result_base import denied_join_result
 from .._state import get_current_app, push_task
 from ..exceptions import Retry
 from ..result import CELERY_STATE_KEY, AsyncResult, EagerResult
+from ._publish_settings import publish_setting
 from ._pydantic import dump_arguments as dump_pydantic_arguments
 from ._retry_args import retry_arguments
 from ._trace import trace
@@ -395,7 +396,7 @@ class Task:
             self.check_arguments(*args, **kwargs)
         if getattr(self, "_decorated_fun_run", None) is not None and options.get("serializer") != "pickle":
             args, kwargs = dump_pydantic_arguments(self, args, kwargs)  # pydantic=True (_pydantic.py)
-        if app.conf.task_always_eager:
+        if publish_setting(app.conf, "task_always_eager"):
             args, kwargs = app.round_trip(args, kwargs)
             with denied_join_result():  # as on a worker: the task it runs must not wait for other results
                 return self.apply(args, kwargs, task_id=task_id or random_uuid(), link=link, link_error=link_error,

@@ -198,6 +198,8 @@ class Transitions(Protocol):
                  lock_ttl_ms: int = 0) -> BatchResult: ...  # fmt: skip
     def ack_later(self, job: ClaimedJob, result: str | bytes, *, keep: bool, next_token: str,
                   lock_ttl_ms: int) -> InFlightClaim: ...  # fmt: skip
+    def fail_later(self, job: ClaimedJob, error: str, *, retry_delay_ms: int | None, detail: str,
+                   retry_data: str | bytes | None, next_token: str, lock_ttl_ms: int) -> InFlightClaim: ...  # fmt: skip
     def ack_many_later(self, task: str, completions: Sequence[Completion], *, claim: int, token: str,
                        lock_ttl_ms: int) -> InFlightBatch: ...  # fmt: skip
     def claim_later(self, task: str, token: str, lock_ttl_ms: int) -> InFlightClaim: ...

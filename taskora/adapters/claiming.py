@@ -1,5 +1,5 @@
 """The worker's transitions on a held job: claim, ack, fail, nack, heartbeat, cancel-finish, progress and logs,
-including the lookahead pair (``claim_later`` / ``ack_later``) whose replies are read later."""
+including the lookahead calls (``claim_later`` / ``ack_later`` / ``fail_later``) whose replies are read later."""
 
 from __future__ import annotations
 
@@ -37,11 +37,22 @@ class ClaimingOps(RedisCore):
     ) -> ClaimResult:  # fmt: skip
         """End a failed attempt: retry ``retry_delay_ms`` from now (with ``retry_data`` as its new input, if
         given), or fail for good; optionally claim the next job in the same round trip."""
-        args = [self.keys.task_prefix(job.task), self.now_ms(), job.id, job.token, error,
-                "" if retry_delay_ms is None else retry_delay_ms, next_token or "", lock_ttl_ms, detail,
-                "0" if retry_data is None else "1", "" if retry_data is None else retry_data]
+        args = self._fail_args(job, error, retry_delay_ms, detail, retry_data, next_token or "", lock_ttl_ms)
         reply = self.scripts.fail(self.runner, self.keys.queue(job.task), args)
         return _finish_reply(job.task, next_token, reply)
+
+    def fail_later(self, job: ClaimedJob, error: str, *, retry_delay_ms: int | None, detail: str,
+                   retry_data: str | bytes | None, next_token: str, lock_ttl_ms: int) -> ClaimInFlight:  # fmt: skip
+        """``fail`` with the next claim, its reply read later (as ``ack_later``): a slot that holds its next job
+        runs it while Redis records this attempt's failure (or retry) and claims one more."""
+        args = self._fail_args(job, error, retry_delay_ms, detail, retry_data, next_token, lock_ttl_ms)
+        return self._later(self.scripts.fail, self.keys.queue(job.task), args, job.task, next_token, fused=True)
+
+    def _fail_args(self, job: ClaimedJob, error: str, retry_delay_ms: int | None, detail: str,
+                   retry_data: str | bytes | None, next_token: str, lock_ttl_ms: int) -> list[Any]:  # fmt: skip
+        return [self.keys.task_prefix(job.task), self.now_ms(), job.id, job.token, error,
+                "" if retry_delay_ms is None else retry_delay_ms, next_token, lock_ttl_ms, detail,
+                "0" if retry_data is None else "1", "" if retry_data is None else retry_data]
 
     def ack_many(self, task: str, completions: Sequence[Completion], *, claim: int = 0, token: str = "",
                  lock_ttl_ms: int = 0) -> BatchResult:  # fmt: skip

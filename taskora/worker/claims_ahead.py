@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, ClaimResult
 from .batches import BatchClaims, size_in_this_process
+from .failures import FailurePlan
 from .lookahead import ClaimWatch, Lookahead, SentClaim
 from .prefetch_room import PrefetchRoom
 from .reconnect import OUTAGE, once
@@ -135,6 +136,31 @@ class ClaimsAhead:
         if permit is not None:
             permit.release()
 
+    def fail_ahead(self, lookahead: Lookahead | None, runtime: JobRuntime, plan: FailurePlan,
+                   duration_s: float) -> ClaimResult | None:  # fmt: skip
+        """A retried attempt of a slot that holds its next job, sent with one more claim, its reply read later:
+        the slot runs the job it holds meanwhile, so a retry costs one script call and no wait, as a completion
+        does (``ack_later``). None where that does not apply (no job held, a batch in flight, a final failure,
+        a slow job, no prefetch room): the caller sends the failure and waits."""
+        if (lookahead is None or lookahead.ahead is None or lookahead.sent is not None or not plan.retries
+                or self.stopping.is_set() or not Lookahead.worth_it(duration_s)):
+            return None
+        ttl = lock_ttl_ms(runtime.task)
+
+        def resend() -> ClaimResult:  # the reply was lost: record the retry again, claiming nothing
+            return self.adapter.fail(runtime.claimed, plan.text, retry_delay_ms=plan.retry_delay_ms,
+                                     detail=plan.detail, retry_data=plan.retry_data)
+
+        def send() -> SentClaim:
+            request = self.adapter.fail_later(runtime.claimed, plan.text, retry_delay_ms=plan.retry_delay_ms,
+                                              detail=plan.detail, retry_data=plan.retry_data,
+                                              next_token=self.new_token(), lock_ttl_ms=ttl)
+            return SentClaim(request, runtime, resend=resend)
+
+        if not self.claim_ahead(lookahead, send, starting=1):  # the job held is started now: not counted
+            return None
+        return ClaimResult(job=self.pop_now(lookahead))
+
     def send_ahead(self, lookahead: Lookahead, sent: SentClaim) -> None:
         lookahead.sent = sent
         self.claim_watch.sent(lookahead, sent)
@@ -173,7 +199,7 @@ class ClaimsAhead:
             def resend() -> ClaimResult:
                 return self.adapter.ack(runtime.claimed, sent.payload, keep=sent.keep)
 
-            result = self.outcomes.reliably(runtime, resend)
+            result = self.outcomes.reliably(runtime, sent.resend or resend)
         assert isinstance(result, ClaimResult)  # a claim's or a fused finish's reply, not a batch's
         if sent.runtime is not None:
             self.outcomes.warn_if_lost(sent.runtime, result.status)

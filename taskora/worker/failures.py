@@ -7,8 +7,25 @@ record the failure (a job never stays active because its error could not be prin
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from ..tracebacks import format_exception
+
+
+@dataclass(frozen=True)
+class FailurePlan:
+    """What one failed attempt writes (``Outcomes.plan_failure``), decided before it is sent: the job's error
+    text and detail, and for a retry its delay and new data. A retry's plan can go out with the next claim
+    while the slot runs the job it holds (``ClaimsAhead.fail_ahead``); a final failure is sent and waited for."""
+
+    text: str
+    detail: str
+    retry_delay_ms: int | None
+    retry_data: str | bytes | None = None
+
+    @property
+    def retries(self) -> bool:
+        return self.retry_delay_ms is not None
 
 
 def error_message(error: BaseException) -> str:

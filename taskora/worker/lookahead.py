@@ -26,11 +26,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..adapters.base import ClaimedJob, Completion, InFlightBatch, InFlightClaim
+    from ..adapters.base import ClaimedJob, ClaimResult, Completion, InFlightBatch, InFlightClaim
     from .budget import Permit
     from .runtime import JobRuntime
 
@@ -65,6 +66,9 @@ class SentClaim:
     batch: bool = False
     #: The prefetch room this claim took (prefetch_room.py), given back once its reply is read.
     room: int = 0
+    #: Sends the fused outcome again should its reply be lost (a retried failure's ``fail``); None: ``ack``
+    #: of ``payload``.
+    resend: Callable[[], ClaimResult] | None = None
 
 
 class Lookahead:

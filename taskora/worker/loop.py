@@ -497,6 +497,11 @@ class Worker:
             else:
                 result = self.adapter.ack(runtime.claimed, payload, keep=keep, next_token=next_token, lock_ttl_ms=ttl)
         else:
-            result = self.outcomes.finish_failed(runtime, outcome.error, next_token, ttl)
+            assert outcome.error is not None
+            plan = self.outcomes.plan_failure(runtime, outcome.error)
+            ahead = None if stopping else self.ahead.fail_ahead(lookahead, runtime, plan, outcome.duration)
+            if ahead is not None:
+                return ahead
+            result = self.outcomes.finish_failed(runtime, outcome.error, next_token, ttl, plan)
         self.outcomes.warn_if_lost(runtime, result.status)
         return self.ahead.next_after(lookahead, result, outcome)

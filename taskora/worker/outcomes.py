@@ -11,7 +11,7 @@ from ..errors import MalformedJobError, RetryError, SerializationError, WorkerEr
 from ..retry import retry_delay_ms as retry_delay_ms_of
 from ..retry import should_retry
 from ..workflow import hooks as workflow_hooks
-from .failures import described, error_detail, error_text
+from .failures import FailurePlan, described, error_detail, error_text
 from .reconnect import GaveUp, until_done
 
 if TYPE_CHECKING:
@@ -89,9 +89,9 @@ class Outcomes:
                 log.exception("on_cancel of %s raised for job %s", runtime.task_name, runtime.id)
         return ClaimResult()
 
-    def finish_failed(self, runtime: JobRuntime, error: BaseException | None, next_token: str | None,
-                      ttl: int) -> ClaimResult:  # fmt: skip
-        assert error is not None
+    @staticmethod
+    def plan_failure(runtime: JobRuntime, error: BaseException) -> FailurePlan:
+        """What a failed attempt writes: retried (after how long, with which data) or failed for good, and why."""
         task = runtime.task
         retry_delay_ms, not_retried = None, None
         if should_retry(task.options.retry, error, runtime.attempt):
@@ -103,10 +103,18 @@ class Outcomes:
             except SerializationError as exc:  # the next attempt's data cannot be stored: fail, do not hang
                 retry_delay_ms, not_retried = None, str(exc)
         text = error_text(error) + (f" (not retried: {not_retried})" if not_retried else "")
-        if retry_delay_ms is None:
-            workflow_hooks.on_failed(self.app, runtime.fields, text, error_detail(error))
-        result = self.adapter.fail(runtime.claimed, text, retry_delay_ms=retry_delay_ms, detail=error_detail(error),
-                                   retry_data=retry_data, next_token=next_token, lock_ttl_ms=ttl)
+        return FailurePlan(text, error_detail(error), retry_delay_ms, retry_data)
+
+    def finish_failed(self, runtime: JobRuntime, error: BaseException | None, next_token: str | None,
+                      ttl: int, plan: FailurePlan | None = None) -> ClaimResult:  # fmt: skip
+        assert error is not None
+        task = runtime.task
+        plan = plan or self.plan_failure(runtime, error)
+        text = plan.text
+        if plan.retry_delay_ms is None:
+            workflow_hooks.on_failed(self.app, runtime.fields, text, plan.detail)
+        result = self.adapter.fail(runtime.claimed, text, retry_delay_ms=plan.retry_delay_ms, detail=plan.detail,
+                                   retry_data=plan.retry_data, next_token=next_token, lock_ttl_ms=ttl)
         if result.status == "failed" and not self._has_failed_listener(task):
             log.error("job %s (%s) failed after %d attempt(s): %s: %s", runtime.id, task.name, runtime.attempt,
                       type(error).__name__, text, exc_info=(type(error), error, error.__traceback__))
