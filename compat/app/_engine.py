@@ -64,6 +64,12 @@ class CeleryNative(Taskora):
     #: Returns (``worker_prefetch_multiplier``, ``worker_disable_prefetch``) (set by the Celery app; budget.py).
     worker_prefetch: Callable[[], tuple[Any, Any]] | None = None
 
+    def __init__(self, adapter: Any, *, owns_adapter: bool = False, **options: Any) -> None:
+        super().__init__(adapter, **options)
+        #: An adapter the Celery app built from its broker URL is its own: ``close()`` closes its sockets (left
+        #: to the garbage collector, each was a ResourceWarning wherever a collection found it)
+        self._owns_connections = self._owns_connections or owns_adapter
+
     def select_tasks(self, names: Iterable[str] | None = None, queues: Iterable[str] | None = None) -> list[Any]:
         if names is None and queues is None and self.default_worker_queues is not None:
             queues = self.default_worker_queues()
@@ -124,7 +130,7 @@ class EngineMixin:
                                     prefix=effective.key_prefix.rstrip(":") or None)
         try:
             native = CeleryNative(adapter, retention=retention, serializer=accepting_serializer(self.conf),
-                                  name=self.main or "celery")
+                                  name=self.main or "celery", owns_adapter=not isinstance(adapter, str | None))
         except ConfigurationError as exc:
             raise ImproperlyConfigured(str(exc).replace("unsupported broker URL", "broker_url", 1)) from exc
         native.default_worker_queues = self.default_worker_queues

@@ -65,16 +65,20 @@ def start_long_task():
 
 @app.get("/status/<task_id>")
 def task_status(task_id):
-    task = celery.AsyncResult(task_id)
-    if task.state == "PENDING":
-        response = {"state": task.state, "current": 0, "total": 1, "status": "Pending..."}
-    elif task.state == "FAILURE":
-        response = {"state": task.state, "current": 1, "total": 1, "status": str(task.info)}
-    elif task.state == "SUCCESS" and not isinstance(task.info, dict):
-        response = {"state": task.state, "result": task.info}
+    # One read of the state and its info, as a pair: each ``AsyncResult.state`` or ``.info`` is a read of the
+    # backend of its own (in Celery too), and a task that moves on between two reads (PENDING to PROGRESS,
+    # PROGRESS to SUCCESS) would answer with one state and another's info.
+    meta = celery.backend.get_task_meta(task_id)
+    state, info = meta["status"], meta["result"]
+    if state == "PENDING":
+        response = {"state": state, "current": 0, "total": 1, "status": "Pending..."}
+    elif state == "FAILURE":
+        response = {"state": state, "current": 1, "total": 1, "status": str(info)}
+    elif state == "SUCCESS" and not isinstance(info, dict):
+        response = {"state": state, "result": info}
     else:
-        info = task.info or {}
-        response = {"state": task.state, "current": info.get("current", 0), "total": info.get("total", 1),
+        info = info or {}
+        response = {"state": state, "current": info.get("current", 0), "total": info.get("total", 1),
                     "status": info.get("status", "")}
         if "result" in info:
             response["result"] = info["result"]

@@ -13,7 +13,9 @@ ahead (lookahead.py): the heartbeat keeps its lock, a stop hands it back, and a 
 back uncharged (the supervisor requeues its jobs that were not running). A completed job whose
 completion has not been read back yet is named, with its result, on the child's running board
 (running_board.py) before the slot moves on, so a supervisor whose child died records that
-completion itself instead of running the job again. Only the job that was running re-runs.
+completion itself instead of running the job again. Only the job that was running re-runs. A completion
+waits only if the board has room for it (``CompletionRoom``); one that has none is sent at once, with what
+waits, so every waiting completion is on the board whatever the tasks and results.
 
 Batches are for short jobs only: a job that ran ``BATCH_AFTER_JOBS_UNDER_S`` or longer sends what
 waits at once, with its own completion, in one call. While a job of the batch runs, a watch (a thread
@@ -35,6 +37,7 @@ from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, ClaimResult, Completi
 from . import lookahead as lookahead_module
 from .lookahead import Lookahead, SentClaim
 from .reconnect import OUTAGE, once
+from .running_board import CompletionRoom
 
 if TYPE_CHECKING:
     from ..adapters.base import Adapter
@@ -85,6 +88,8 @@ class BatchClaims:
         self._slots: set[Lookahead] = set()
         #: Set when a slot starts a held job: the watch sleeps without it (an idle worker costs no wake-ups).
         self._busy = threading.Event()
+        #: What the running board has room for: a completion that finds none is sent at once.
+        self.room = CompletionRoom()
 
     # -- the slot's side ----------------------------------------------------------------------------
     def finish(self, lookahead: Lookahead, runtime: JobRuntime, payload: str | bytes, keep: bool,
@@ -102,7 +107,8 @@ class BatchClaims:
         if held == 0 and lookahead.sent is not None:  # the batch in flight brings the next jobs
             self.ahead.settle(lookahead)
             held = lookahead.held_count()
-        if short and held and (lookahead.sent is not None or held > self.send_at):  # rides with a later request
+        waits = short and held > 0 and self._room_for(runtime, completion)  # else sent now, with what waits
+        if waits and (lookahead.sent is not None or held > self.send_at):  # rides with a later request
             with lookahead.lock:
                 lookahead.done.append(completion)
             self.notify("job_deferred", runtime, completion)
@@ -110,7 +116,7 @@ class BatchClaims:
         with lookahead.lock:
             completions, lookahead.done = [*lookahead.done, completion], []
         try:
-            sent = self._send_ahead(lookahead, runtime, completions, lock_ttl_ms) if short and held else None
+            sent = self._send_ahead(lookahead, runtime, completions, lock_ttl_ms) if waits else None
             if sent is not None:
                 return sent
             claim = 0 if held else self.ahead.prefetch.fitting(self.size) if short else 1
@@ -119,6 +125,11 @@ class BatchClaims:
             with lookahead.lock:  # not sent: the earlier ones wait again (this one is finished again by the retry)
                 lookahead.done[:0] = completions[:-1]
             raise
+
+    def _room_for(self, runtime: JobRuntime, completion: Completion) -> bool:
+        """Whether this completion can wait: only on the running board, which a death's supervisor reads."""
+        return self.room.take(runtime.id, (runtime.task_name, runtime.claimed.token, completion.keep,
+                                           completion.result))
 
     def _send_ahead(self, lookahead: Lookahead, runtime: JobRuntime, completions: list[Completion],
                     lock_ttl_ms: int) -> ClaimResult | None:  # fmt: skip
@@ -199,7 +210,9 @@ class BatchClaims:
             if status == "lost":
                 log.warning("job %s (%s): lock lost while running; its outcome was dropped", completion.job.id,
                             completion.job.task)
-        self.notify("completions_recorded", [c.job.id for c in completions])
+        job_ids = [c.job.id for c in completions]
+        self.notify("completions_recorded", job_ids)
+        self.room.give_back(job_ids)  # after the board dropped them: it never holds more than the room counts
 
     # -- the watch's thread ---------------------------------------------------------------------------
     def watch(self, cold: threading.Event) -> None:

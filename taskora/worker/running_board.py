@@ -9,7 +9,9 @@ child's death still leaves the previous complete board readable.
 
 The board also names the jobs a child completed whose completion is still on its way to Redis (a batch
 sends completions with its next request, batches.py), with their results: the supervisor of a child that
-died records those completions itself, so a finished job never runs again.
+died records those completions itself, so a finished job never runs again. Running jobs and completions
+are two parts of the board, each with its own halves: a completion waits only once ``CompletionRoom`` found
+it room in its part, so every waiting completion is on the board, and a full one never hides a running job.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from __future__ import annotations
 import json
 import mmap
 import struct
+import threading
 from typing import Any
 
-#: Bytes per half; a child runs one job per task, so this holds hundreds of running jobs.
+#: Bytes per half of each of the board's two parts (running jobs, completions); read when a board is made, so a
+#: test can shrink it. The running part holds hundreds of running jobs (a child runs one job per task).
 HALF_SIZE = 64 * 1024
 _HEADER = struct.Struct("<II")  # which half is complete (0/1), its length
 
@@ -27,57 +31,110 @@ _HEADER = struct.Struct("<II")  # which half is complete (0/1), its length
 Finished = dict[str, tuple[str, str, bool, "str | bytes"]]
 
 
-class RunningBoard:
-    """Written only by one child (under its own lock), read only by the supervisor once that child died."""
+class _Part:
+    """One JSON object on the board, in two halves written alternately behind a header naming the complete one."""
 
-    def __init__(self) -> None:
-        self._map = mmap.mmap(-1, _HEADER.size + 2 * HALF_SIZE)  # MAP_SHARED | MAP_ANONYMOUS
+    def __init__(self, board: mmap.mmap, offset: int, half_size: int) -> None:
+        self._map, self._offset, self._half_size = board, offset, half_size
         self._half = 0
-        #: Each entry's JSON, made once: a busy child writes the board twice per job, with the same entries.
-        self._fragments: dict[tuple[str, str, str], str] = {}  # (kind, job id, lock token): JSON
+        self._written: tuple[str, ...] | None = None  # the fragments of the last complete write
 
-    def write(self, running: dict[str, tuple[str, str, int]], finished: Finished | None = None) -> bool:
-        """Publish ``{job id: (task, lock token, attempt)}`` and the completions not recorded yet; False when it
-        does not fit (the pipe reports remain; a death then re-runs a completion that did not fit)."""
-        old, fragments = self._fragments, {}
-        for kind, entries in (("r", running), ("f", finished or {})):
-            for job_id, entry in entries.items():
-                key = (kind, job_id, entry[1])
-                fragments[key] = old.get(key) or _fragment(kind, job_id, entry)
-        self._fragments = fragments
-        body = ('{"r":{' + ",".join(f for (k, _, _), f in fragments.items() if k == "r") + '},"f":{'
-                + ",".join(f for (k, _, _), f in fragments.items() if k == "f") + "}}").encode()
-        if len(body) > HALF_SIZE:
+    @staticmethod
+    def size(half_size: int) -> int:
+        return _HEADER.size + 2 * half_size
+
+    def write(self, fragments: tuple[str, ...]) -> bool:
+        if fragments == self._written:
+            return True
+        body = ("{" + ",".join(fragments) + "}").encode()
+        if len(body) > self._half_size:
             return False
         self._half ^= 1
-        start = _HEADER.size + self._half * HALF_SIZE
+        start = self._offset + _HEADER.size + self._half * self._half_size
         self._map[start:start + len(body)] = body
-        self._map[:_HEADER.size] = _HEADER.pack(self._half, len(body))
+        self._map[self._offset:self._offset + _HEADER.size] = _HEADER.pack(self._half, len(body))
+        self._written = fragments
         return True
 
-    def read(self) -> dict[str, tuple[str, str, int]]:
-        """The running jobs of the last complete board."""
-        running = self._raw().get("r", {})
-        return {job_id: (str(task), str(token), int(attempt)) for job_id, (task, token, attempt) in running.items()}
-
-    def read_finished(self) -> Finished:
-        """The completed jobs of the last complete board whose completion had not been recorded."""
-        return {job_id: (str(task), str(token), bool(keep), _value(kind, text))
-                for job_id, (task, token, keep, kind, text) in self._raw().get("f", {}).items()}
-
-    def _raw(self) -> dict[str, Any]:
-        half, length = _HEADER.unpack(self._map[:_HEADER.size])
-        if length == 0 or half > 1 or length > HALF_SIZE:
+    def read(self) -> dict[str, Any]:
+        half, length = _HEADER.unpack(self._map[self._offset:self._offset + _HEADER.size])
+        if length == 0 or half > 1 or length > self._half_size:
             return {}
-        start = _HEADER.size + half * HALF_SIZE
+        start = self._offset + _HEADER.size + half * self._half_size
         try:
             raw: dict[str, Any] = json.loads(self._map[start:start + length])
         except ValueError:
             return {}
         return raw
 
+
+class RunningBoard:
+    """Written only by one child (under its own lock), read only by the supervisor once that child died.
+
+    Running jobs and completions are two separate parts, so neither can crowd out the other: the completions'
+    part holds exactly what the child's batches reserved room for (``CompletionRoom``), and always fits."""
+
+    def __init__(self) -> None:
+        self.half_size = HALF_SIZE
+        part = _Part.size(self.half_size)
+        self._map = mmap.mmap(-1, 2 * part)  # MAP_SHARED | MAP_ANONYMOUS
+        self._running, self._finished = _Part(self._map, 0, self.half_size), _Part(self._map, part, self.half_size)
+        #: Each entry's JSON, made once: a busy child writes the board twice per job, with the same entries.
+        self._fragments: dict[tuple[str, str, str], str] = {}  # (kind, job id, lock token): JSON
+
+    def write(self, running: dict[str, tuple[str, str, int]], finished: Finished | None = None) -> bool:
+        """Publish ``{job id: (task, lock token, attempt)}`` and the completions not recorded yet; False when a
+        part does not fit (that part keeps its last complete contents; the pipe reports remain)."""
+        old, fragments = self._fragments, {}
+        for kind, entries in (("r", running), ("f", finished or {})):
+            for job_id, entry in entries.items():
+                key = (kind, job_id, entry[1])
+                fragments[key] = old.get(key) or _fragment(kind, job_id, entry)
+        self._fragments = fragments
+        running_fits = self._running.write(tuple(f for (k, _, _), f in fragments.items() if k == "r"))
+        finished_fits = self._finished.write(tuple(f for (k, _, _), f in fragments.items() if k == "f"))
+        return running_fits and finished_fits
+
+    def read(self) -> dict[str, tuple[str, str, int]]:
+        """The running jobs of the last complete board."""
+        running = self._running.read()
+        return {job_id: (str(task), str(token), int(attempt)) for job_id, (task, token, attempt) in running.items()}
+
+    def read_finished(self) -> Finished:
+        """The completed jobs of the last complete board whose completion had not been recorded."""
+        return {job_id: (str(task), str(token), bool(keep), _value(kind, text))
+                for job_id, (task, token, keep, kind, text) in self._finished.read().items()}
+
     def close(self) -> None:
         self._map.close()
+
+
+class CompletionRoom:
+    """The room left in a child's board for completions that wait (batches.py): a completion waits only once
+    its entry is counted here, and is counted out only after the board dropped it, so the board's completions
+    never exceed what a half holds. What finds no room is sent at once instead of waiting."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.capacity = HALF_SIZE - 2  # a half holds ``{`` + the entries, each with a comma + ``}``
+        self._taken: dict[str, int] = {}  # job id -> bytes of its entry on the board (with its separator)
+        self._used = 0
+
+    def take(self, job_id: str, entry: tuple[str, str, bool, str | bytes]) -> bool:
+        """Count ``job_id``'s completion on the board if it fits beside the ones counted; False: it does not."""
+        size = len(_fragment("f", job_id, entry)) + 1
+        with self._lock:
+            used = self._used - self._taken.get(job_id, 0)
+            if used + size > self.capacity:
+                return False
+            self._taken[job_id], self._used = size, used + size
+            return True
+
+    def give_back(self, job_ids: list[str]) -> None:
+        """These completions were recorded, and dropped from the board: their room is free again."""
+        with self._lock:
+            for job_id in job_ids:
+                self._used -= self._taken.pop(job_id, 0)
 
 
 def _fragment(kind: str, job_id: str, entry: tuple[Any, ...]) -> str:

@@ -24,6 +24,7 @@ def _round_trip(app: Taskora) -> object:
         return task.dispatch({"ok": True}).result(timeout=10)
     finally:
         app.close()
+        app.adapter.close()  # an adapter given to the app is the test's to close
 
 
 def test_adapter_from_url(redis_url: str) -> None:
@@ -76,6 +77,7 @@ def test_an_idle_worker_waits_quietly_under_a_short_socket_timeout(redis_url: st
         assert task.dispatch(21).result(timeout=10) == 42
     finally:
         app.close()
+        adapter.close()  # the test's own adapter: the app leaves it open
 
 
 def test_adapter_from_a_client(redis_url: str) -> None:
@@ -96,10 +98,13 @@ def test_prefixes_keep_apps_apart(redis_url: str) -> None:
     handle = a.dispatch("same", None)
 
     assert b.adapter.counts("same")["waiting"] == 0
-    assert redis.Redis.from_url(redis_url).exists("taskora:a:{same}:" + handle.id)
+    with redis.Redis.from_url(redis_url) as direct:
+        assert direct.exists("taskora:a:{same}:" + handle.id)
     a.start()
     assert handle.result(timeout=10) == "from a"
     a.close()
+    for app in (a, b):  # adapters given to the apps are the test's to close
+        app.adapter.close()
 
 
 def test_in_memory_engines_are_private() -> None:

@@ -122,6 +122,7 @@ def test_an_open_connection_is_not_checked_again_but_a_new_one_is(redis_url: str
         assert direct.exists(app.adapter.keys.meta), "a new connection wrote before handshaking"
     finally:
         app.close(timeout=5)
+        app.adapter.close()  # an adapter given to the app is the test's to close
         direct.close()
 
 
@@ -136,6 +137,7 @@ def test_an_adapter_that_only_reads_never_writes_meta_on_reconnect(redis_url: st
         assert not direct.exists(app.adapter.keys.meta)
     finally:
         app.close(timeout=5)
+        app.adapter.close()  # an adapter given to the app is the test's to close
         direct.close()
 
 
@@ -225,6 +227,7 @@ def test_a_users_client_keeps_its_own_connect_hook_and_gets_the_check_too(redis_
         assert len(set_up) > before, "the user's connect hook did not run on the new connections"
     finally:
         app.close(timeout=5)
+        app.adapter.close()  # an adapter given to the app is the test's to close
         direct.close()
 
 

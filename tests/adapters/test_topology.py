@@ -378,6 +378,7 @@ def test_a_tls_cluster_runs_tasks_and_workflows_on_the_per_node_fast_path(
         assert {c._tls is not None for c in app.adapter.runner._opened} == {True}
     finally:
         app.close(timeout=5)
+        app.adapter.close()  # an adapter given to the app is the test's to close
     assert sum(moved_replies(node) for node in tls_cluster.masters()) == moved_before
 
 
@@ -395,6 +396,7 @@ def test_a_single_tls_redis_runs_transitions_on_direct_connections(tmp_path: Pat
             assert {c._tls is not None for c in opened} == {True}
         finally:
             app.close(timeout=5)
+            app.adapter.close()  # an adapter given to the app is the test's to close
 
 
 @pytest.mark.cluster
@@ -409,6 +411,7 @@ def test_a_users_tls_cluster_client_runs_tasks(tls_url: str, tls_cluster: TLSRed
         assert type(app.adapter.runner).__name__ == "SlotConnections"
     finally:
         app.close(timeout=5)
+        app.adapter.close()  # the adapter's own per-node connections: the test's adapter, the test's to close
         client.close()  # the user's client is the user's to close; left to the collector it warns
 
 

@@ -15,7 +15,6 @@ import redis
 from taskora import ConfigurationError, Taskora
 from taskora.adapters.base import CollectPush
 from taskora.clock import VirtualClock
-from taskora.redis import redis_adapter
 from taskora.worker.loop import Worker
 from tests.crash_worker import WorkerProcesses, batch_runs, declare_batchy
 from tests.waiting import wait_until
@@ -247,7 +246,7 @@ def spawn_worker(redis_url: str) -> Iterator[Callable[..., subprocess.Popen[str]
 def test_a_batch_of_a_sigkilled_worker_runs_again_with_every_item(redis_url: str, spawn_worker, items: int) -> None:
     """max_size: the batch is written by the push; delay: the claim drains the buffer into the job. Either way
     the items are in the job before the handler starts, so the re-run after the kill has them all."""
-    app = Taskora(redis_adapter(redis_url))
+    app = Taskora(redis_url)  # from the URL: app.close() closes its connections (a given adapter is the caller's)
     batchy = declare_batchy(app)
     doomed = spawn_worker("hang")
     handles = [batchy.dispatch({"n": n}) for n in range(items)]

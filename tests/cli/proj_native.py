@@ -24,6 +24,10 @@ if os.environ.get("TASKORA_TEST_HOLD_COMPLETIONS_S"):  # a test that needs a bat
     from taskora.worker import batches
 
     batches.SEND_WAITING_AFTER_S = float(os.environ["TASKORA_TEST_HOLD_COMPLETIONS_S"])
+if os.environ.get("TASKORA_TEST_BOARD_HALF_SIZE"):  # a test that needs a prefork child's running board to fill
+    from taskora.worker import running_board
+
+    running_board.HALF_SIZE = int(os.environ["TASKORA_TEST_BOARD_HALF_SIZE"])
 
 
 def _mark(name: str, text: str = "") -> None:

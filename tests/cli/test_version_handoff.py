@@ -34,14 +34,14 @@ def test_a_v1_worker_process_leaves_a_v2_job_to_a_v2_worker(start_worker: Callab
     new_app.start()
     try:
         assert newer.result(timeout=20) == "v2 sent ann: v2 only"
+        log = old_worker.log()
+        assert 1 <= log.count("left for a newer worker") <= 2  # once per worker process (-c 2: two under prefork)
+        assert "SchemaVersionMismatchError" not in log
+        assert newer.fields(["attempt"]) == {"attempt": "1"}  # read before the close: a closed app reopens
     finally:
         new_app.close()
         for producer in producers:
             producer.close()
-    log = old_worker.log()
-    assert 1 <= log.count("left for a newer worker") <= 2  # once per worker process (-c 2: two under prefork)
-    assert "SchemaVersionMismatchError" not in log
-    assert newer.fields(["attempt"]) == {"attempt": "1"}
 
 
 def _v2_handler(data: dict[str, Any]) -> str:

@@ -109,6 +109,38 @@ def test_flask_long_task_reports_progress_from_the_app_context(flask_site):
     assert first["total"] == 8 and first["status"].startswith("Monthly report: step ")
 
 
+def test_flask_status_never_answers_one_state_with_another_states_info(flask_site):
+    # Given the status view polled without a pause while 30 tasks go PENDING -> PROGRESS -> SUCCESS: a view that
+    # read the state and its info in two reads answered PROGRESS with "Pending..." and SUCCESS with a step's
+    # meta when the task moved on between them (seen in 2 runs of 2 before the view read them as one pair)
+    project, env = flask_site
+    out = run_client(project, env, """
+    import json, time
+    from app import app
+
+    client = app.test_client()
+    mixed, bodies = [], 0
+    for _ in range(30):
+        location = client.post("/longtask", json={"total": 1}).headers["Location"]
+        deadline, body = time.monotonic() + 30, {"state": "PENDING"}
+        while body["state"] != "SUCCESS" and time.monotonic() < deadline:
+            body = client.get(location).get_json()
+            bodies += 1
+            if body["state"] == "PENDING":
+                expected = "Pending..."
+            elif body["state"] == "PROGRESS":
+                expected = "Monthly report: step 0"
+            else:
+                expected = "Monthly report: done"
+            if body.get("status") != expected:
+                mixed.append(body)
+    print(json.dumps({"mixed": mixed, "bodies": bodies, "last": body}))
+    """)
+    # Then every answer is one state with its own info
+    assert out["mixed"] == [] and out["bodies"] > 60
+    assert out["last"] == {"state": "SUCCESS", "current": 1, "total": 1, "status": "Monthly report: done", "result": 10}
+
+
 FACTORY_CLIENT = """
     import json, time
     from task_app import create_app

@@ -10,7 +10,6 @@ import pytest
 import redis
 
 from taskora import JobFailedError, Taskora
-from taskora.redis import redis_adapter
 from taskora.worker.feeder import FEEDER_MIN_SLOTS
 from tests.crash_worker import WorkerProcesses
 from tests.redis_server import RedisServer
@@ -26,7 +25,7 @@ def spawn_worker(redis_url: str) -> Iterator[Callable[..., subprocess.Popen[str]
 
 
 def producer(url: str) -> Taskora:
-    app = Taskora(redis_adapter(url))
+    app = Taskora(url)  # from the URL: app.close() closes its connections (a given adapter is the caller's to close)
     app.register_task("crashy", None, stall={"interval": 0.5, "max_count": 1})
     return app
 

@@ -42,10 +42,17 @@ def test_sigterm_to_the_process_group_is_a_warm_shutdown(client: Taskora, start_
 
 
 def test_a_second_sigterm_to_the_group_is_a_cold_shutdown(client: Taskora, start_worker, runs) -> None:
-    # Given a prefork worker running a job that would take 60 s, told to stop warm
+    # Given a prefork worker running a job that would take 60 s, told to stop warm; the supervisor is held back
+    # (SIGSTOP) until its child took the signal, as a loaded machine may leave it unscheduled
     worker, handle = _start_slow_job(client, start_worker, runs, 60.0)
+    os.kill(worker.proc.pid, signal.SIGSTOP)
     os.killpg(worker.proc.pid, signal.SIGTERM)
-    wait_until(lambda: "warm shutdown requested" in worker.log(), what="the warm shutdown")
+    wait_until(lambda: "child 0" in worker.log() and "warm shutdown requested" in worker.log(),
+               what="the child's warm shutdown")
+    os.kill(worker.proc.pid, signal.SIGCONT)
+    # A second SIGTERM counts only once the supervisor handled the first: two pending ones are one signal
+    # (the kernel, and Python's handler, merge them), so waiting for the child's line alone made this a warm stop
+    wait_until(lambda: f"{worker.hostname}: warm shutdown requested" in worker.log(), what="the supervisor's")
     # When SIGTERM reaches the group again
     os.killpg(worker.proc.pid, signal.SIGTERM)
     # Then the stop is cold: the worker exits soon and the job goes back to the queue, not lost

@@ -64,3 +64,31 @@ def test_a_busy_child_sends_its_batch_completions_behind_a_slow_job(client: Task
     assert [h.result(timeout=15) for h in before] == [f"done-before{i}" for i in range(8)]
     assert after.result(timeout=15) == "done-after"
     assert victim.state() == "active"
+
+
+def test_completions_that_overflow_the_running_board_are_sent_at_once_not_rerun(
+        client: Taskora, start_worker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    # Given a child whose running board holds only two or three waiting completions (a test hook shrinks it;
+    # a real one fills with many tasks' batches of results near DEFER_RESULT_MAX), short jobs claimed in
+    # batches, and a long job after them while the batch watch waits longer than the test
+    monkeypatch.setenv("TASKORA_TEST_BOARD_HALF_SIZE", "400")
+    monkeypatch.setenv("TASKORA_TEST_HOLD_AHEAD_S", "60")
+    monkeypatch.setenv("TASKORA_TEST_HOLD_COMPLETIONS_S", "60")
+    before = [client.dispatch("slow", {"tag": f"before{i}", "seconds": 0}) for i in range(8)]
+    victim = client.dispatch("slow", {"tag": "victim", "seconds": 30})
+    worker = start_worker("-P", "prefork", "-c", "1")
+    wait_until((tmp_path / "started-victim").exists, what="the long job to start")
+    child = _ran_in(tmp_path, "victim")
+    wait_until(lambda: victim.id in _active_ids(client, worker.hostname), what="the supervisor to see the long job")
+    # When the child is killed while the long job runs
+    os.kill(child, signal.SIGKILL)
+    # Then every short job it completed stays completed with its result, ran once, in that child, and was
+    # neither handed back nor counted lost: a completion that did not fit on the board was sent at once
+    assert [h.result(timeout=15) for h in before] == [f"done-before{i}" for i in range(8)]
+    assert [_ran_in(tmp_path, f"before{i}") for i in range(8)] == [child] * 8
+    jobs = [client.adapter.get_job("slow", h.id) or {} for h in before]
+    assert [(job.get("attempt"), job.get("lostCount")) for job in jobs] == [("1", None)] * 8
+    assert "returned to the queue" not in worker.log()
+    # and the job it was running is still on the board however full: its death is a failed attempt
+    with pytest.raises(JobFailedError, match="WorkerLostError"):
+        victim.result(timeout=15)
