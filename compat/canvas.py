@@ -34,6 +34,10 @@ from .result import GroupResult
 __all__ = ["StampingVisitor", "Signature", "signature", "maybe_signature", "chain", "group", "chord", "subtask",
            "chunks", "xmap", "xstarmap"]
 
+#: Job field every task a canvas sends carries: a task id sent again once its first run ended runs again, as
+#: Celery delivers any message again (a frozen signature used in two canvases); see lua/lib/rerun.lua.
+RESENT_ID_RUNS_AGAIN = {"_rerun": "1"}
+
 
 class Signature(dict):
     """A task invocation as a dict: pass it around, serialize it, compose it with ``|``."""
@@ -231,7 +235,8 @@ class Signature(dict):
         engine = app._engine_task(task, name, merged["queue"])
         data = {"args": _publish._listify(list(self.args)), "kwargs": dict(self.kwargs)}
         return NativeSignature(engine, data, mode="bound" if self.immutable else "prepend", job_id=task_id,
-                               meta={**_publish._execute.meta_fields(meta), **_publish._limit_fields(explicit)},
+                               meta={**_publish._execute.meta_fields(meta), **_publish._limit_fields(explicit),
+                                     **RESENT_ID_RUNS_AGAIN},
                                delay=delay or None, ttl=ttl,
                                priority=_publish.native_priority(merged.get("priority")))
 
