@@ -436,7 +436,17 @@ class chord(Signature):  # noqa: N801 - Celery's name
         return callback
 
     def link_error(self, errback: Any) -> Any:
-        """A chord's errback goes on its body (it fires with a ChordError when a header member fails)."""
+        """A chord's errback goes on its body (it fires with a ChordError when a header member fails), on a chord
+        in its header (which links it through its own header and body) and, with
+        ``task_allow_error_cb_on_chord_header``, on each header task as well (an immutable clone), as Celery
+        5.7's ``chord.link_error`` does."""
+        errback = maybe_signature(errback, app=self._app)
+        if self.app.conf.task_allow_error_cb_on_chord_header:
+            for task in self.tasks:
+                task.link_error(errback.clone(immutable=True))
+        for task in self.tasks:
+            if isinstance(task, chord):
+                task.link_error(errback)
         self.body.link_error(errback)
         return errback
 
@@ -578,6 +588,7 @@ def _is_plain(sig: Signature) -> bool:
 def _to_native(sig: Signature, app: Any) -> Any:
     """Any canvas kind as a native composition (a plain signature, xmap and xstarmap are one node)."""
     if isinstance(sig, _chain):
+        _links_to_steps(sig)
         return NativeChain(*[_to_native(s, app) for s in sig.tasks])
     if isinstance(sig, group):
         return NativeGroup(*[_to_native(m, app) for m in _members(sig)])
@@ -586,6 +597,19 @@ def _to_native(sig: Signature, app: Any) -> Any:
     if isinstance(sig, chunks):
         return _to_native(sig.group(), app)
     return sig._native(app)
+
+
+def _links_to_steps(sig: _chain) -> None:
+    """Move a chain's own callbacks to its last step and its errbacks to every step, in place, as Celery sends
+    a chain inside a canvas (a chord's body chain, a group member): only called on the sending copy, whose
+    step objects then get the task ids the results are read from."""
+    callbacks, errbacks = _as_list(sig.options.pop("link", None)), _as_list(sig.options.pop("link_error", None))
+    steps = sig.tasks
+    for callback in callbacks if steps else ():
+        steps[-1].link(callback)
+    for errback in errbacks:
+        for step in steps:
+            step.link_error(errback)
 
 
 def _result_of(sig: Signature, app: Any, parent: Any = None) -> Any:
