@@ -430,6 +430,17 @@ class chord(Signature):  # noqa: N801 - Celery's name
             return chord(self.tasks, self.body | other, app=self._app)
         return NotImplemented
 
+    def freeze(self, _id: str | None = None, **_: Any) -> Any:
+        """The chord's result is its body's (a body chain's last task's), as Celery's ``chord.freeze``: ``_id`` (or
+        the chord's ``task_id``) becomes that task's id, and the chord's own ``task_id`` follows it."""
+        target = _result_task(self.body)
+        if target is None:
+            return super().freeze(_id)
+        _give_result_id(self.body, _id or self.options.get("task_id"))
+        result = target.freeze()
+        self.options["task_id"] = target.id
+        return result
+
     def link(self, callback: Any) -> Any:
         """A chord's callback follows its body."""
         self.body.link(callback)
@@ -475,6 +486,7 @@ class chord(Signature):  # noqa: N801 - Celery's name
             return _eagerly(self, args, kwargs)
         body = body.clone()
         opts = {**self.options, **{k: v for k, v in options.items() if v is not None}}
+        _give_result_id(body, opts.get("task_id"))
         for callback in _as_list(opts.get("link")):
             body.link(callback)
         for errback in _as_list(opts.get("link_error")):
@@ -597,6 +609,21 @@ def _to_native(sig: Signature, app: Any) -> Any:
     if isinstance(sig, chunks):
         return _to_native(sig.group(), app)
     return sig._native(app)
+
+
+def _result_task(body: Any) -> Signature | None:
+    """The task whose result a chord with ``body`` gives: the body, or a body chain's last task (None for a group or
+    chord body, whose result is not one task's)."""
+    while isinstance(body, _chain) and body.tasks:
+        body = body.tasks[-1]
+    return body if isinstance(body, Signature) and _is_plain(body) and not isinstance(body, _chain) else None
+
+
+def _give_result_id(body: Any, task_id: str | None) -> None:
+    """``chord(...).apply_async(task_id=X)``: X is the id of the chord's result, its body's (last) task."""
+    target = _result_task(body) if task_id else None
+    if target is not None:
+        target.options["task_id"] = task_id
 
 
 def _links_to_steps(sig: _chain) -> None:
