@@ -525,14 +525,15 @@ def _eagerly(canvas: Signature, args: Any, kwargs: Any) -> Any:
 
 def _header_members(header: Any, app: Any) -> list[Signature]:
     """A chord's header as its list of members, as Celery reads it: a group or a chain gives its tasks,
-    any other single signature (a chord, a plain task) is the one member, a list is signatures."""
+    any other single signature (a chord, a plain task) is the one member, a list is signatures: copies, as
+    Celery's ``_maybe_group`` makes them, so linking the chord's header tasks leaves the caller's list alone."""
     if isinstance(header, dict):
         header = maybe_signature(header, app=app)
     if isinstance(header, (group, _chain)):
         return header.tasks
     if isinstance(header, Signature):
         return [header]
-    return [signature(t, app=app) if not isinstance(t, dict) else maybe_signature(t, app=app) for t in header]
+    return [signature(t, app=app) for t in header]
 
 
 def _is_empty(sig: Any) -> bool:

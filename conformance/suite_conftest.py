@@ -29,9 +29,9 @@ def _write(entry):
 LONG_TESTS = {
     "t/integration/test_tasks.py::test_tasks::test_retry": 90.0,
     **{f"t/integration/test_canvas.py::test_chord::{name}": limit for name, limit in {
-        "test_enabling_flag_allow_error_cb_on_chord_header": 120.0,
-        "test_disabling_flag_allow_error_cb_on_chord_header": 200.0,
-        "test_flag_allow_error_cb_on_chord_header_on_upgraded_chord": 110.0,
+        "test_enabling_flag_allow_error_cb_on_chord_header": 150.0,
+        "test_disabling_flag_allow_error_cb_on_chord_header": 220.0,
+        "test_flag_allow_error_cb_on_chord_header_on_upgraded_chord": 120.0,
         "test_nested_chord_header_link_error": 45.0,
     }.items()},
 }

@@ -59,5 +59,7 @@ def test_a_frozen_chord_body_sent_again_runs_again(running):
     body = record.s()
     body_id = body.freeze().id
     for value in (1, 2):
-        assert chord((identity.si(value),), body).delay().id == body_id
+        result = chord((identity.si(value),), body).delay()
+        assert result.id == body_id
         assert seen.get(timeout=20) == [value]  # the body ran again, under the same id
+        result.get(timeout=20)  # ended: a run still going when the id is sent again would drop the resend
