@@ -130,7 +130,9 @@ def fire_chord_errbacks(app: Any, event: Any) -> None:
               if errbacks]  # fmt: skip
     if not bodies:
         return
-    reached = fan_ins_reached_by_a_failure(app.__taskora_app__, event.id)
+    from .canvas import PASSES_FAILURE_ON
+
+    reached = fan_ins_reached_by_a_failure(app.__taskora_app__, event.id, passes_on=PASSES_FAILURE_ON)
     for node, fields, errbacks in bodies:
         if node.get("index") in reached:
             _fire(app, node, fields, errbacks)

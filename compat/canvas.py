@@ -37,6 +37,9 @@ __all__ = ["StampingVisitor", "Signature", "signature", "maybe_signature", "chai
 #: Job field every task a canvas sends carries: a task id sent again once its first run ended runs again, as
 #: Celery delivers any message again (a frozen signature used in two canvases); see lua/lib/rerun.lua.
 RESENT_ID_RUNS_AGAIN = {"_rerun": "1"}
+#: Job field of the first tasks of a chord sent inside another canvas: when a failure settles them (the chord is in
+#: a failed chord's body), Celery runs that chord's body errbacks too (see ``_canvas_worker.fire_chord_errbacks``).
+PASSES_FAILURE_ON = "celery.chord_header"
 
 
 class Signature(dict):
@@ -490,7 +493,7 @@ class chord(Signature):  # noqa: N801 - Celery's name
         for callback in _as_list(opts.get("link")):
             body.link(callback)
         for errback in _as_list(opts.get("link_error")):
-            body.link_error(errback)
+            _link_error_to_body(body, errback)
         lazy_header = getattr(self, "_lazy_header", None)
         if lazy_header is not None:
             return _apply_lazy_chord(lazy_header, body, args, kwargs, app)
@@ -604,9 +607,13 @@ def _to_native(sig: Signature, app: Any) -> Any:
         _links_to_steps(sig)
         return NativeChain(*[_to_native(s, app) for s in sig.tasks])
     if isinstance(sig, group):
+        _group_errbacks_to_members(sig)
         return NativeGroup(*[_to_native(m, app) for m in _members(sig)])
     if isinstance(sig, chord):
-        return NativeChord(NativeGroup(*[_to_native(m, app) for m in _members(sig)]), _to_native(sig.body, app))
+        header = [_to_native(m, app) for m in _members(sig)]
+        for entry in (node for member in header for node in _entry_nodes(member)):
+            entry.options["meta"][PASSES_FAILURE_ON] = "1"
+        return NativeChord(NativeGroup(*header), _to_native(sig.body, app))
     if isinstance(sig, chunks):
         return _to_native(sig.group(), app)
     return sig._native(app)
@@ -625,6 +632,38 @@ def _give_result_id(body: Any, task_id: str | None) -> None:
     target = _result_task(body) if task_id else None
     if target is not None:
         target.options["task_id"] = task_id
+
+
+def _entry_nodes(native: Any) -> list[NativeSignature]:
+    """The native signatures a composition starts with (those its upstream feeds)."""
+    if isinstance(native, NativeChain):
+        return _entry_nodes(native.steps[0])
+    if isinstance(native, NativeGroup):
+        return [node for member in native.members for node in _entry_nodes(member)]
+    if isinstance(native, NativeChord):
+        return _entry_nodes(native.header)
+    return [native]
+
+
+def _link_error_to_body(body: Signature, errback: Any) -> None:
+    """A chord's ``link_error`` option on its body, as Celery 5.7's ``_add_body_callbacks``: a group body with its own
+    ``link_error`` (which replaces its tasks' when it runs) gets it there, any other body through ``link_error``."""
+    if isinstance(body, group) and body.options.get("link_error"):
+        body.options["link_error"] = [*_as_list(body.options["link_error"]), errback]
+    else:
+        body.link_error(errback)
+
+
+def _group_errbacks_to_members(sig: group) -> None:
+    """A group's own ``link_error`` option replaces its tasks' errbacks when it runs (Celery's group); a canvas
+    member (a chord passes them on to its body) links them. In place, on the sending copy."""
+    errbacks = _as_list(sig.options.pop("link_error", None))
+    for member in sig.tasks if errbacks else ():
+        if _is_plain(member):
+            member.options["link_error"] = list(errbacks)
+        else:
+            for errback in errbacks:
+                member.link_error(errback)
 
 
 def _links_to_steps(sig: _chain) -> None:

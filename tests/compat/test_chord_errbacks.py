@@ -9,6 +9,7 @@ import queue
 
 import pytest
 from taskora.compat import chain, chord, group
+from taskora.compat.exceptions import ChordError
 
 from .celery_helpers import make_celery  # noqa: F401 - fixture
 
@@ -98,3 +99,24 @@ def test_a_chain_body_runs_its_errback_once_and_not_for_the_chord_it_would_have_
     with pytest.raises(KeyError):
         workflow.delay().get(timeout=20)
     assert _drained(seen) == ["failed"]
+
+
+def test_a_chord_in_a_failed_chords_group_body_runs_its_body_errback(running):
+    app, seen = running
+    fail, identity, tsum, echo = _tasks(app)
+    workflow = chord([identity.si(1), fail.si()], group(chord([identity.si(2)], tsum.s()), tsum.s()))
+    workflow.link_error(echo.si("chord"))
+    with pytest.raises((KeyError, ChordError)):
+        workflow.delay().get(timeout=20)
+    assert _drained(seen) == ["chord", "chord"]  # the inner chord's body's, and the other body task's
+
+
+def test_a_group_bodys_own_link_error_replaces_its_tasks_and_takes_the_chords(running):
+    app, seen = running
+    fail, identity, tsum, echo = _tasks(app)
+    failing = fail.s()
+    failing.link_error(echo.si("own"))
+    body = group(failing, tsum.s()).set(link_error=echo.si("group"))
+    with pytest.raises(KeyError):
+        chord([identity.si(1)], body).apply_async(link_error=echo.si("chord")).get(timeout=20)
+    assert _drained(seen) == ["chord", "group"]
