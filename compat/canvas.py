@@ -683,11 +683,14 @@ def _result_of(sig: Signature, app: Any, parent: Any = None) -> Any:
     """The result a dispatched canvas element has (its ids were assigned by ``_to_native``)."""
     if isinstance(sig, _chain):
         return _results_of(sig.tasks, app, parent)
+    # The members of a group that follows a group (a chord body group, or a header after one) name that group as
+    # their parent too, so each member's get() raises a failed header's error as Celery's does.
+    inner = parent if isinstance(parent, GroupResult) else None
     if isinstance(sig, chord):
-        header = app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in _members(sig)], parent=parent)
+        header = app.GroupResult(str(uuid.uuid4()), [_result_of(m, app, inner) for m in _members(sig)], parent=parent)
         return _result_of(sig.body, app, header)
     if isinstance(sig, group):
-        return app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in _members(sig)], parent=parent)
+        return app.GroupResult(str(uuid.uuid4()), [_result_of(m, app, inner) for m in _members(sig)], parent=parent)
     return app.AsyncResult(sig.id, task_name=sig.task, parent=parent)
 
 

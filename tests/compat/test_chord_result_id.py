@@ -1,6 +1,7 @@
 # ruff: noqa: F811 - the make_celery fixture is imported, then requested by name
-"""A chord's result id is its body's (a body chain's last task's), as Celery's ``chord.freeze(id)`` and
-``chord.apply_async(task_id=id)`` give it (test_canvas.py's ``test_chain_of_implicit_chords_as_body``)."""
+"""A chord's result as Celery's: its id is its body's (a body chain's last task's), as ``chord.freeze(id)`` and
+``chord.apply_async(task_id=id)`` give it (test_canvas.py's ``test_chain_of_implicit_chords_as_body``), and its
+``get()`` raises a failed header's error whatever the body's shape."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ def tasks(make_celery):
     @app.task(name="cr.tsum")
     def tsum(values):
         return sum(values)
+
+    @app.task(name="cr.fail")
+    def fail():
+        raise KeyError("header failed")
 
     app.__taskora_app__.start(concurrency=2)
     return add, tsum
@@ -54,3 +59,13 @@ def test_freeze_gives_the_body_chains_last_task_id_and_the_send_keeps_it(tasks):
     assert workflow.freeze(wanted).id == wanted
     result = workflow.apply_async()
     assert result.id == wanted and result.get(timeout=20) == 9
+
+
+@pytest.mark.parametrize("body", ["group", "chord"])
+def test_a_body_of_immutable_tasks_raises_the_failed_headers_error_from_get(tasks, body):
+    # test_chord_error_propagation_with_different_body_types: the body's tasks get a ChordError, get() the header's
+    add, _ = tasks
+    fail = add.app.tasks["cr.fail"]
+    second = group(add.si(1, 1), add.si(2, 2)) if body == "group" else chord(group(add.si(1, 1)), add.si(3, 3))
+    with pytest.raises(KeyError, match="header failed"):
+        chain(group(add.si(15, 7), fail.si()), second).apply_async().get(timeout=20)
