@@ -303,7 +303,9 @@ class _chain(Signature):
         steps = _canvas_ids.unalias([s.clone() for s in self.tasks if not _is_empty(s)])
         if not steps:
             return None
-        if args or kwargs:
+        if isinstance(steps[0], chord) and args and not kwargs:  # a chord's call-time args go to its header
+            _prepend_in_place(steps[0], tuple(args))
+        elif args or kwargs:
             steps[0] = steps[0].clone(args, kwargs)
         opts = {**self.options, **{k: v for k, v in options.items() if v is not None}}
         for errback in _as_list(opts.get("link_error")):  # a chain's errback is attached to every step
@@ -634,6 +636,19 @@ def _give_result_id(body: Any, task_id: str | None) -> None:
         target.options["task_id"] = task_id
 
 
+def _prepend_in_place(sig: Signature, args: tuple[Any, ...]) -> None:
+    """Celery's partial application of ``args`` to what ``sig`` starts with (an immutable task ignores them), in
+    place on a sending copy: a chord's header members (``chain(chord(...), x).apply_async((1,))``)."""
+    if isinstance(sig, _chain):
+        if sig.tasks:
+            _prepend_in_place(sig.tasks[0], args)
+    elif isinstance(sig, (group, chord)):
+        for member in sig.tasks:
+            _prepend_in_place(member, args)
+    elif not sig.immutable:
+        sig["args"] = tuple(args) + sig.args
+
+
 def _entry_nodes(native: Any) -> list[NativeSignature]:
     """The native signatures a composition starts with (those its upstream feeds)."""
     if isinstance(native, NativeChain):
@@ -683,14 +698,11 @@ def _result_of(sig: Signature, app: Any, parent: Any = None) -> Any:
     """The result a dispatched canvas element has (its ids were assigned by ``_to_native``)."""
     if isinstance(sig, _chain):
         return _results_of(sig.tasks, app, parent)
-    # The members of a group that follows a group (a chord body group, or a header after one) name that group as
-    # their parent too, so each member's get() raises a failed header's error as Celery's does.
-    inner = parent if isinstance(parent, GroupResult) else None
     if isinstance(sig, chord):
-        header = app.GroupResult(str(uuid.uuid4()), [_result_of(m, app, inner) for m in _members(sig)], parent=parent)
+        header = app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in _members(sig)], parent=parent)
         return _result_of(sig.body, app, header)
     if isinstance(sig, group):
-        return app.GroupResult(str(uuid.uuid4()), [_result_of(m, app, inner) for m in _members(sig)], parent=parent)
+        return app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in _members(sig)], parent=parent)
     return app.AsyncResult(sig.id, task_name=sig.task, parent=parent)
 
 

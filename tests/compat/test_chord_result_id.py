@@ -69,3 +69,26 @@ def test_a_body_of_immutable_tasks_raises_the_failed_headers_error_from_get(task
     second = group(add.si(1, 1), add.si(2, 2)) if body == "group" else chord(group(add.si(1, 1)), add.si(3, 3))
     with pytest.raises(KeyError, match="header failed"):
         chain(group(add.si(15, 7), fail.si()), second).apply_async().get(timeout=20)
+
+
+def test_a_group_bodys_result_names_only_its_own_tasks_and_the_header(tasks):
+    add, _ = tasks
+    result = chord(group(add.si(1, 0), add.si(2, 0)), group(add.si(3, 0), add.si(4, 0))).apply_async()
+    assert result.get(timeout=20) == [3, 4]
+    ids = list(_ids(result.as_tuple()))
+    assert len(ids) == len(set(ids)) == 6, ids  # two group ids and four tasks: the header is not repeated
+
+
+def _ids(node):
+    """Every id in a result's ``as_tuple()``, as Celery's suite walks it (its ``ids_in_as_tuple``)."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, (list, tuple)):
+        for item in node:
+            yield from _ids(item)
+
+
+def test_call_time_args_of_a_chain_starting_with_a_chord_go_to_its_header(tasks):
+    add, tsum = tasks
+    workflow = chain(chord([add.s(1), add.s(2)], tsum.s()), add.s(10))
+    assert workflow.apply_async(args=(5,)).get(timeout=20) == 6 + 7 + 10
