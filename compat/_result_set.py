@@ -9,6 +9,9 @@ from typing import Any
 from ._result_base import ResultBase, assert_will_not_block
 from ._state import get_current_app
 
+#: How long a failed task's (or group's) ``get()`` waits for its parents to end, so that their error wins.
+PARENT_GRACE_S = 1.0
+
 __all__ = ["ResultSet", "GroupResult"]
 
 
@@ -159,7 +162,6 @@ class GroupResult(ResultSet):
         """Raise the parent group's error when it failed. A body is settled a moment before the header member that
         failed ends (the workflow moves first), so the parent gets ``PARENT_GRACE_S`` to end too."""
         from .exceptions import TimeoutError as ResultTimeout
-        from .result import PARENT_GRACE_S
 
         try:
             self.parent.join(timeout=PARENT_GRACE_S, propagate=True, disable_sync_subtasks=False)
