@@ -15,6 +15,7 @@ from typing import Any
 from taskora.errors import TaskoraError
 from taskora.workflow import delete_group, load_group, save_group
 from taskora.workflow.extend import add_to_fan_in
+from taskora.workflow.failure_origin import fan_ins_reached_by_a_failure
 
 from . import _canvas_ids, _replace, _state, states
 from .app import _execute
@@ -108,13 +109,20 @@ def attach(app: Any, native: Any) -> None:
 
 
 def fire_chord_errbacks(app: Any, event: Any) -> None:
-    """Run the errbacks of every chord body the failed workflow settled with a ChordError."""
-    for node in event.extra.get("settled") or ():
-        if not node.get("fanin") or node.get("state") != "failed":
-            continue
-        fields = node.get("fields") or {}
-        errbacks = _json(fields.get("celery.link_error"))
-        if errbacks:
+    """Run the errbacks of every chord body the failed workflow settled with a ChordError because a header part
+    failed (itself, or as a chain's step), not because of another body's ChordError: Celery's rule, see
+    ``taskora/workflow/failure_origin.py``."""
+    bodies = [(node, fields, errbacks) for node in event.extra.get("settled") or ()
+              if node.get("fanin") and node.get("state") == "failed"
+              for fields in [node.get("fields") or {}] for errbacks in [_json(fields.get("celery.link_error"))]
+              if errbacks]  # fmt: skip
+    if not bodies:
+        return
+    from .canvas import PASSES_FAILURE_ON
+
+    reached = fan_ins_reached_by_a_failure(app.__taskora_app__, event.id, passes_on=PASSES_FAILURE_ON)
+    for node, fields, errbacks in bodies:
+        if node.get("index") in reached:
             _fire(app, node, fields, errbacks)
 
 

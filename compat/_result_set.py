@@ -9,6 +9,9 @@ from typing import Any
 from ._result_base import ResultBase, assert_will_not_block
 from ._state import get_current_app
 
+#: How long a failed task's (or group's) ``get()`` waits for its parents to end, so that their error wins.
+PARENT_GRACE_S = 1.0
+
 __all__ = ["ResultSet", "GroupResult"]
 
 
@@ -144,6 +147,26 @@ class GroupResult(ResultSet):
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
+
+    def get(self, timeout: float | None = None, propagate: bool = True, *args: Any, **kwargs: Any) -> list[Any]:
+        """Every value in order; a failed member of a group that follows a failed group (a chord body after its
+        header) raises that group's error, as Celery's members, which follow their parents, do."""
+        try:
+            return self.join(timeout, propagate, *args, **kwargs)
+        except Exception as error:
+            if propagate and isinstance(self.parent, ResultSet):
+                self._throw_parents_error(error)
+            raise
+
+    def _throw_parents_error(self, error: Exception) -> None:
+        """Raise the parent group's error when it failed. A body is settled a moment before the header member that
+        failed ends (the workflow moves first), so the parent gets ``PARENT_GRACE_S`` to end too."""
+        from .exceptions import TimeoutError as ResultTimeout
+
+        try:
+            self.parent.join(timeout=PARENT_GRACE_S, propagate=True, disable_sync_subtasks=False)
+        except ResultTimeout:
+            raise error from None
 
     def as_tuple(self) -> tuple[Any, Any]:
         parent = self.parent

@@ -35,6 +35,13 @@ from .result import GroupResult, allow_join_result
 __all__ = ["StampingVisitor", "Signature", "signature", "maybe_signature", "chain", "group", "chord", "subtask",
            "chunks", "xmap", "xstarmap"]
 
+#: Job field every task a canvas sends carries: a task id sent again once its first run ended runs again, as
+#: Celery delivers any message again (a frozen signature used in two canvases); see lua/lib/rerun.lua.
+RESENT_ID_RUNS_AGAIN = {"_rerun": "1"}
+#: Job field of the first tasks of a chord sent inside another canvas: when a failure settles them (the chord is in
+#: a failed chord's body), Celery runs that chord's body errbacks too (see ``_canvas_worker.fire_chord_errbacks``).
+PASSES_FAILURE_ON = "celery.chord_header"
+
 
 class Signature(dict):
     """A task invocation as a dict: pass it around, serialize it, compose it with ``|``."""
@@ -230,7 +237,8 @@ class Signature(dict):
         engine = app._engine_task(task, name, merged["queue"])
         data = {"args": _publish._listify(list(self.args)), "kwargs": dict(self.kwargs)}
         return NativeSignature(engine, data, mode="bound" if self.immutable else "prepend", job_id=task_id,
-                               meta={**_publish._execute.meta_fields(meta), **_publish._limit_fields(explicit)},
+                               meta={**_publish._execute.meta_fields(meta), **_publish._limit_fields(explicit),
+                                     **RESENT_ID_RUNS_AGAIN},
                                delay=delay or None, ttl=ttl,
                                priority=_publish.native_priority(merged.get("priority")))
 
@@ -294,7 +302,9 @@ class _chain(Signature):
         steps = _canvas_ids.unalias([s.clone() for s in self.tasks if not _is_empty(s)])
         if not steps:
             return None
-        if args or kwargs:
+        if isinstance(steps[0], chord) and args and not kwargs:  # a chord's call-time args go to its header
+            _prepend_in_place(steps[0], tuple(args))
+        elif args or kwargs:
             steps[0] = steps[0].clone(args, kwargs)
         opts = {**self.options, **{k: v for k, v in options.items() if v is not None}}
         for errback in _as_list(opts.get("link_error")):  # a chain's errback is attached to every step
@@ -424,13 +434,34 @@ class chord(Signature):  # noqa: N801 - Celery's name
             return chord(self.tasks, self.body | other, app=self._app)
         return NotImplemented
 
+    def freeze(self, _id: str | None = None, **_: Any) -> Any:
+        """The chord's result is its body's (a body chain's last task's), as Celery's ``chord.freeze``: ``_id`` (or
+        the chord's ``task_id``) becomes that task's id, and the chord's own ``task_id`` follows it."""
+        target = _result_task(self.body)
+        if target is None:
+            return super().freeze(_id)
+        _give_result_id(self.body, _id or self.options.get("task_id"))
+        result = target.freeze()
+        self.options["task_id"] = target.id
+        return result
+
     def link(self, callback: Any) -> Any:
         """A chord's callback follows its body."""
         self.body.link(callback)
         return callback
 
     def link_error(self, errback: Any) -> Any:
-        """A chord's errback goes on its body (it fires with a ChordError when a header member fails)."""
+        """A chord's errback goes on its body (it fires with a ChordError when a header member fails), on a chord
+        in its header (which links it through its own header and body) and, with
+        ``task_allow_error_cb_on_chord_header``, on each header task as well (an immutable clone), as Celery
+        5.7's ``chord.link_error`` does."""
+        errback = maybe_signature(errback, app=self._app)
+        if self.app.conf.task_allow_error_cb_on_chord_header:
+            for task in self.tasks:
+                task.link_error(errback.clone(immutable=True))
+        for task in self.tasks:
+            if isinstance(task, chord):
+                task.link_error(errback)
         self.body.link_error(errback)
         return errback
 
@@ -459,10 +490,11 @@ class chord(Signature):  # noqa: N801 - Celery's name
             return _eagerly(self, args, kwargs)
         body = body.clone()
         opts = {**self.options, **{k: v for k, v in options.items() if v is not None}}
+        _give_result_id(body, opts.get("task_id"))
         for callback in _as_list(opts.get("link")):
             body.link(callback)
         for errback in _as_list(opts.get("link_error")):
-            body.link_error(errback)
+            _link_error_to_body(body, errback)
         lazy_header = getattr(self, "_lazy_header", None)
         if lazy_header is not None:
             return _apply_lazy_chord(lazy_header, body, args, kwargs, app)
@@ -495,14 +527,15 @@ def _eagerly(canvas: Signature, args: Any, kwargs: Any) -> Any:
 
 def _header_members(header: Any, app: Any) -> list[Signature]:
     """A chord's header as its list of members, as Celery reads it: a group or a chain gives its tasks,
-    any other single signature (a chord, a plain task) is the one member, a list is signatures."""
+    any other single signature (a chord, a plain task) is the one member, a list is signatures: copies, as
+    Celery's ``_maybe_group`` makes them, so linking the chord's header tasks leaves the caller's list alone."""
     if isinstance(header, dict):
         header = maybe_signature(header, app=app)
     if isinstance(header, (group, _chain)):
         return header.tasks
     if isinstance(header, Signature):
         return [header]
-    return [signature(t, app=app) if not isinstance(t, dict) else maybe_signature(t, app=app) for t in header]
+    return [signature(t, app=app) for t in header]
 
 
 def _is_empty(sig: Any) -> bool:
@@ -570,14 +603,92 @@ def _is_plain(sig: Signature) -> bool:
 def _to_native(sig: Signature, app: Any) -> Any:
     """Any canvas kind as a native composition (a plain signature, xmap and xstarmap are one node)."""
     if isinstance(sig, _chain):
+        _links_to_steps(sig)
         return NativeChain(*[_to_native(s, app) for s in sig.tasks])
     if isinstance(sig, group):
+        _group_errbacks_to_members(sig)
         return NativeGroup(*[_to_native(m, app) for m in _members(sig)])
     if isinstance(sig, chord):
-        return NativeChord(NativeGroup(*[_to_native(m, app) for m in _members(sig)]), _to_native(sig.body, app))
+        header = [_to_native(m, app) for m in _members(sig)]
+        for entry in (node for member in header for node in _entry_nodes(member)):
+            entry.options["meta"][PASSES_FAILURE_ON] = "1"
+        return NativeChord(NativeGroup(*header), _to_native(sig.body, app))
     if isinstance(sig, chunks):
         return _to_native(sig.group(), app)
     return sig._native(app)
+
+
+def _result_task(body: Any) -> Signature | None:
+    """The task whose result a chord with ``body`` gives: the body, or a body chain's last task (None for a group or
+    chord body, whose result is not one task's)."""
+    while isinstance(body, _chain) and body.tasks:
+        body = body.tasks[-1]
+    return body if isinstance(body, Signature) and _is_plain(body) and not isinstance(body, _chain) else None
+
+
+def _give_result_id(body: Any, task_id: str | None) -> None:
+    """``chord(...).apply_async(task_id=X)``: X is the id of the chord's result, its body's (last) task."""
+    target = _result_task(body) if task_id else None
+    if target is not None:
+        target.options["task_id"] = task_id
+
+
+def _prepend_in_place(sig: Signature, args: tuple[Any, ...]) -> None:
+    """Celery's partial application of ``args`` to what ``sig`` starts with (an immutable task ignores them), in
+    place on a sending copy: a chord's header members (``chain(chord(...), x).apply_async((1,))``)."""
+    if isinstance(sig, _chain):
+        if sig.tasks:
+            _prepend_in_place(sig.tasks[0], args)
+    elif isinstance(sig, (group, chord)):
+        for member in sig.tasks:
+            _prepend_in_place(member, args)
+    elif not sig.immutable:
+        sig["args"] = tuple(args) + sig.args
+
+
+def _entry_nodes(native: Any) -> list[NativeSignature]:
+    """The native signatures a composition starts with (those its upstream feeds)."""
+    if isinstance(native, NativeChain):
+        return _entry_nodes(native.steps[0])
+    if isinstance(native, NativeGroup):
+        return [node for member in native.members for node in _entry_nodes(member)]
+    if isinstance(native, NativeChord):
+        return _entry_nodes(native.header)
+    return [native]
+
+
+def _link_error_to_body(body: Signature, errback: Any) -> None:
+    """A chord's ``link_error`` option on its body, as Celery 5.7's ``_add_body_callbacks``: a group body with its own
+    ``link_error`` (which replaces its tasks' when it runs) gets it there, any other body through ``link_error``."""
+    if isinstance(body, group) and body.options.get("link_error"):
+        body.options["link_error"] = [*_as_list(body.options["link_error"]), errback]
+    else:
+        body.link_error(errback)
+
+
+def _group_errbacks_to_members(sig: group) -> None:
+    """A group's own ``link_error`` option replaces its tasks' errbacks when it runs (Celery's group); a canvas
+    member (a chord passes them on to its body) links them. In place, on the sending copy."""
+    errbacks = _as_list(sig.options.pop("link_error", None))
+    for member in sig.tasks if errbacks else ():
+        if _is_plain(member):
+            member.options["link_error"] = list(errbacks)
+        else:
+            for errback in errbacks:
+                member.link_error(errback)
+
+
+def _links_to_steps(sig: _chain) -> None:
+    """Move a chain's own callbacks to its last step and its errbacks to every step, in place, as Celery sends
+    a chain inside a canvas (a chord's body chain, a group member): only called on the sending copy, whose
+    step objects then get the task ids the results are read from."""
+    callbacks, errbacks = _as_list(sig.options.pop("link", None)), _as_list(sig.options.pop("link_error", None))
+    steps = sig.tasks
+    for callback in callbacks if steps else ():
+        steps[-1].link(callback)
+    for errback in errbacks:
+        for step in steps:
+            step.link_error(errback)
 
 
 def _result_of(sig: Signature, app: Any, parent: Any = None) -> Any:

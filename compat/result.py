@@ -28,7 +28,7 @@ from ._exception_transport import failure_exception, rebuild_exception, retry_ex
 from ._exception_transport import loads_detail as _loads_detail
 from ._exception_transport import text as _text
 from ._result_base import ResultBase, allow_join_result, assert_will_not_block, denied_join_result
-from ._result_set import GroupResult, ResultSet
+from ._result_set import PARENT_GRACE_S, GroupResult, ResultSet
 from ._state import get_current_app
 from .backends._meta import META_FIELD
 from .exceptions import TaskRevokedError, TimeoutError
@@ -55,8 +55,6 @@ IGNORED_RESULT = {"__celery_ignored__": True}
 
 #: First pause of a wait for an id not stored yet (it doubles up to ``get(interval=)``).
 FIRST_LOOKUP_S = 0.005
-#: How long a failed task's ``get()`` waits for its parents to end, so that their error wins (see get()).
-PARENT_GRACE_S = 1.0
 
 
 _NATIVE_STATES = {

@@ -2,6 +2,7 @@
 
     python -m conformance.celery_suite [--files test_tasks.py,...] [--timeout 30] [--celery-version 5.7.0]
                                        [--check-floor] [--write-floor] [--workdir DIR] [--select CLASS]
+                                       [--exclude TEST]
 
 Steps: get the sdist (``pip download``), extract ``t/integration``, rewrite its imports with
 ``scripts/migrate_imports.py``, start a private redis-server, and run each test file through pytest
@@ -157,7 +158,8 @@ def select_files(suite: Path, wanted: list[str] | None, skipped: dict[str, str])
 
 
 def run_file(suite: Path, name: str, redis_url: str, timeout: float, not_applicable: dict[str, str],
-             reference_python: str | None = None, select: str | None = None) -> FileResult:  # fmt: skip
+             reference_python: str | None = None, select: str | None = None,
+             exclude: str | None = None) -> FileResult:  # fmt: skip
     """Run one file in its own pytest process and count its outcomes from the harness log.
 
     ``reference_python``: an interpreter with Celery installed, running the unmigrated suite with Celery's
@@ -165,11 +167,12 @@ def run_file(suite: Path, name: str, redis_url: str, timeout: float, not_applica
     """
     log = Path(tempfile.mkstemp(prefix="conformance-", suffix=".jsonl")[1])
     deselect = [f"t/integration/{entry}" for entry in not_applicable if entry.startswith(f"{name}::")]
+    left_out = [f"t/integration/{name}::{part.strip()}" for part in (exclude or "").split(",") if part.strip()]
     plugin = ["-p", "celery.contrib.pytest"] if reference_python else []
     targets = [f"t/integration/{name}::{part.strip()}" for part in select.split(",")] if select else \
         [f"t/integration/{name}"]
     command = [reference_python or sys.executable, "-m", "pytest", *targets, "-q", "-p",
-               "no:cacheprovider", *plugin, *[arg for node in deselect for arg in ("--deselect", node)]]
+               "no:cacheprovider", *plugin, *[arg for node in deselect + left_out for arg in ("--deselect", node)]]
     started = time.monotonic()
     note, output = "", ""
     try:
@@ -276,6 +279,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--select", metavar="CLASS[,...]",
                         help="run only these classes or tests of each file (e.g. --files test_canvas.py "
                              "--select test_chain,test_group); its floor line is '<file>::<select> <passed>'")
+    parser.add_argument("--exclude", metavar="TEST[,...]",
+                        help="leave these classes or tests of each file out (e.g. --select test_chord --exclude "
+                             "test_chord::test_x); its floor line is '<file>::<select>!<exclude> <passed>'")
     parser.add_argument("--reference-python", metavar="PYTHON",
                         help="run Celery's unmigrated suite with this interpreter (a venv with celery installed) "
                              "to measure Celery's own results; the floor is neither checked nor written")
@@ -310,13 +316,18 @@ def _run_all(suite: Path, wanted: list[str], args: argparse.Namespace) -> dict[s
         for name in files:
             flush(server.url)
             results.append(run_file(suite, name, server.url, args.timeout, not_applicable, args.reference_python,
-                                    args.select))
+                                    args.select, args.exclude))
             print(f"# {name}: {results[-1].passed} passed, {results[-1].failed} failed", flush=True)
     report(results, skipped_files, time.monotonic() - started)
     if args.failures:
         for r in results:
             print("\n".join(f"FAILED {nodeid}" for nodeid in r.failures))
-    return {(f"{r.name}::{args.select}" if args.select else r.name): r.passed for r in results}
+    return {floor_key(r.name, args.select, args.exclude): r.passed for r in results}
+
+
+def floor_key(name: str, select: str | None, exclude: str | None) -> str:
+    """A run's line in floor.txt: the file, then ``::<select>`` and ``!<exclude>`` when the run had them."""
+    return name + (f"::{select}" if select else "") + (f"!{exclude}" if exclude else "")
 
 
 def _floor_verdict(passed: dict[str, int], args: argparse.Namespace) -> int:

@@ -23,7 +23,18 @@ def _write(entry):
 
 #: Tests that take longer than the per-test timeout by design, on Celery too, and their own limit (seconds):
 #: test_retry waits out six ``countdown=5`` retries (30 s and more); Celery's suite gives it no timeout.
-LONG_TESTS = {"t/integration/test_tasks.py::test_tasks::test_retry": 90.0}
+#: test_chord's header-errback tests prove the body never ran by waiting out a 10 s ``await_redis_echo`` per
+#: header shape (seven or six shapes), the "disabling" one a second 10 s wait for a second errback that must
+#: not come, the nested one both waits once.
+LONG_TESTS = {
+    "t/integration/test_tasks.py::test_tasks::test_retry": 90.0,
+    **{f"t/integration/test_canvas.py::test_chord::{name}": limit for name, limit in {
+        "test_enabling_flag_allow_error_cb_on_chord_header": 150.0,
+        "test_disabling_flag_allow_error_cb_on_chord_header": 220.0,
+        "test_flag_allow_error_cb_on_chord_header_on_upgraded_chord": 120.0,
+        "test_nested_chord_header_link_error": 45.0,
+    }.items()},
+}
 
 
 #: After a test's limit, the backstop interrupts its main thread every this many seconds until it returns.

@@ -2,14 +2,15 @@
 -- A job record is 8 + n consecutive ARGV items: id, serialized data, delay ms, priority,
 -- maxAttempts, expireAt ms (0 = none), _v, n, then n items of extra field/value pairs.
 -- luacheck: push ignore 211 (helpers a including script may not use)
+--@include lib/rerun
 
 -- Create the job of the record at ARGV[i]; returns 1 (created) or 0 (the id exists: a resent
--- enqueue is harmless), and the index of the next record.
+-- enqueue is harmless, but see lib/rerun.lua), and the index of the next record.
 local function enqueue_record(i)
   local id = ARGV[i]
   local next_i = i + 8 + tonumber(ARGV[i + 7])
   local job_key = PREFIX .. id
-  if redis.call('EXISTS', job_key) == 1 then
+  if redis.call('EXISTS', job_key) == 1 and not replace_finished(job_key, id, i + 8, next_i - 1) then
     return 0, next_i
   end
   local delay = tonumber(ARGV[i + 2])

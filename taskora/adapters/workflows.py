@@ -56,10 +56,12 @@ class WorkflowOps(RedisCore):
                                                   _text(rest[i + 3]), _text(rest[i + 4]) == "1")
                                          for i in range(0, len(rest), 5)]
 
-    def workflow_add_node(self, wf_id: str, caller: int, task: str, job_id: str) -> tuple[str, int | None]:
-        """Add a root node feeding the fan-in node ``caller`` feeds (lua/workflow_add_node.lua): ('ok', index),
-        else (why not, None)."""
-        reply = self.scripts.workflow_add_node(self.runner, [self.keys.workflow(wf_id)], [caller, task, job_id])
+    def workflow_add_node(self, wf_id: str, caller: int, task: str, job_id: str,
+                          node_json: str) -> tuple[str, int | None]:  # fmt: skip
+        """Add a root node feeding the fan-in node ``caller`` feeds (lua/workflow_add_node.lua), ``node_json``
+        being its object in the graph JSON: ('ok', index), else (why not, None)."""
+        args = [caller, task, job_id, node_json]
+        reply = self.scripts.workflow_add_node(self.runner, [self.keys.workflow(wf_id)], args)
         status = _text(reply[0])
         return status, int(reply[1]) if status == "ok" else None
 

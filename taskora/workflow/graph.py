@@ -34,7 +34,9 @@ class Node:
     version: int
     mode: str
     data: str | bytes | None
-    #: The upstream value is the list of all deps' results (after a group) rather than one value.
+    #: The node joins a group (a chord body, or the step after a group in a chain): its upstream value is the
+    #: list of all deps' results rather than one value (a bound node ignores it, but is a chord body still:
+    #: Celery's cascade fails it with a ChordError and runs its errbacks).
     fanin: bool = False
     #: Extra job-hash fields for the node's job (front-end metadata).
     meta: dict[str, str] = field(default_factory=dict)
@@ -122,7 +124,7 @@ class GraphBuilder:
         job_id = check_job_id(sig.options.get("job_id"), where) or self.new_id()
         fields = {**check_meta(sig.options.get("meta"), where), **step_claim_fields(sig.task, sig.options, where)}
         node = Node(task=sig.task.name, deps=list(deps), job_id=job_id, version=sig.task.options.version,
-                    mode=sig.mode, data=data, fanin=fanin and sig.mode != "bound", meta=fields,
+                    mode=sig.mode, data=data, fanin=fanin, meta=fields,
                     opts={**_node_opts(sig), **step_dedup(where, sig.options)},
                     max_attempts=sig.task.options.retry.attempts)
         self.graph.nodes.append(node)

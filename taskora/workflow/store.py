@@ -54,9 +54,9 @@ class WorkflowStore:
         """Finish node jobs, given (node, final state, error, detail) each, in one round trip."""
         return self.adapter.workflow_settle(wf_id, items, node_fields)
 
-    def add_node(self, wf_id: str, caller: int, task: str, job_id: str) -> tuple[str, int | None]:
+    def add_node(self, wf_id: str, caller: int, task: str, job_id: str, node_json: str) -> tuple[str, int | None]:
         """Add a root node feeding ``caller``'s fan-in dependent (see extend.py); (status, new index or None)."""
-        return self.adapter.workflow_add_node(wf_id, caller, task, job_id)
+        return self.adapter.workflow_add_node(wf_id, caller, task, job_id, node_json)
 
     def enqueue(self, requests: list[EnqueueRequest]) -> list[bool]:
         return self.adapter.enqueue_many(requests)

@@ -191,3 +191,20 @@ def test_select_runs_only_the_named_classes_and_keys_its_floor_line(tmp_path):
     floor = tmp_path / "floor.txt"
     floor.write_text("test_two.py::test_b 2\n")
     assert celery_suite.read_floor(floor) == {"test_two.py::test_b": 2}
+
+
+def test_exclude_leaves_the_named_tests_out_and_keys_its_floor_line(tmp_path):
+    (tmp_path / "conftest.py").write_text((ROOT / "conformance" / "suite_conftest.py").read_text())
+    (tmp_path / "pytest.ini").write_text(celery_suite.PYTEST_INI)
+    (tmp_path / "t" / "integration").mkdir(parents=True)
+    (tmp_path / "t" / "integration" / "test_two.py").write_text(
+        "class test_b:\n    def test_two(self):\n        pass\n    def test_slow(self):\n        pass\n"
+    )
+    result = celery_suite.run_file(tmp_path, "test_two.py", "redis://127.0.0.1:1/0", 20, {}, select="test_b",
+                                   exclude="test_b::test_slow")
+    assert (result.passed, result.failed) == (1, 0)
+    key = celery_suite.floor_key("test_two.py", "test_b", "test_b::test_slow")
+    assert key == "test_two.py::test_b!test_b::test_slow"
+    floor = tmp_path / "floor.txt"
+    floor.write_text("test_two.py::test_b!test_b::test_slow 1\n")
+    assert celery_suite.read_floor(floor) == {"test_two.py::test_b!test_b::test_slow": 1}
