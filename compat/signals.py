@@ -216,11 +216,20 @@ class Signal:
             if all(existing != key for existing, _s, _r in self._receivers):
                 self._receivers.append((key, sender, ref))
         for callback in list(self._on_connect):
-            callback()
+            if self._run_on_connect(callback) and callback in self._on_connect:
+                self._on_connect.remove(callback)
 
-    def on_connect(self, callback: Callable[[], Any]) -> None:
-        """Call ``callback()`` after each receiver connects: the front starts work that only a receiver of this
-        signal needs (e.g. reading every task event for ``task_revoked``) when the first one arrives."""
+    def _run_on_connect(self, callback: Callable[[], bool]) -> bool:
+        try:
+            return bool(callback())
+        except Exception:
+            logger.exception("Signal %s: an on_connect callback raised; dropped", self.name)
+            return True
+
+    def on_connect(self, callback: Callable[[], bool]) -> None:
+        """Call ``callback()`` after each receiver connects, until it returns True (done): the front starts work
+        that only a receiver of this signal needs (reading every task event for ``task_revoked``) when the first
+        one arrives. A callback that raises is logged and dropped: connecting a receiver never fails for it."""
         self._on_connect.append(callback)
 
     def disconnect(

@@ -16,6 +16,7 @@ request. Here:
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from taskora.context import Context as NativeContext
@@ -53,18 +54,27 @@ def attach(app: Any, native: Taskora) -> None:
         return
     app._revoke_signals_attached = True
     terminate.on_terminated(lambda runtime, signum: _on_terminated(app, runtime, signum))
-    if request_log.isEnabledFor(logging.INFO):
+    if request_log.isEnabledFor(logging.INFO) or _project_receives():
         _hear_dropped(app, native)
-    else:
-        _hear_dropped_once_received(app, native)
-        signals.task_revoked.on_connect(lambda: _hear_dropped_once_received(app, native))
+        return
+    app_ref = weakref.ref(app)
+
+    def on_connect() -> bool:  # True: done (listening now, or the app is gone or closed)
+        current = app_ref()
+        if current is None or getattr(current, "_native", None) is None:  # collected, or closed
+            return True
+        if not _project_receives():
+            return False
+        _hear_dropped(current, current._native)
+        return True
+
+    signals.task_revoked.on_connect(on_connect)
 
 
-def _hear_dropped_once_received(app: Any, native: Taskora) -> None:
-    """Listen once a project's receiver is connected (``worker.state``'s own bookkeeping does not count: the
-    ids a ``revoke`` names reach it by broadcast; only expired ids would be missing from it)."""
-    if any(key[0] != worker_state.REVOKED_RECEIVER_UID for key, _ref in signals.task_revoked.receivers):
-        _hear_dropped(app, native)
+def _project_receives() -> bool:
+    """Whether a receiver of the project's listens to ``task_revoked`` (``worker.state``'s own bookkeeping does
+    not count: the ids a ``revoke`` names reach it by broadcast; only expired ids would be missing from it)."""
+    return any(key[0] != worker_state.REVOKED_RECEIVER_UID for key, _ref in signals.task_revoked.receivers)
 
 
 def _hear_dropped(app: Any, native: Taskora) -> None:

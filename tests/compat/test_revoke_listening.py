@@ -65,3 +65,18 @@ def test_info_logging_of_worker_requests_makes_the_worker_listen(quiet_worker_ap
     logging.getLogger("celery.worker.request").setLevel(logging.INFO)
     quiet_worker_app.select_queues()
     assert hears_dropped_jobs(quiet_worker_app)
+
+
+def test_a_closed_app_is_left_alone_by_a_later_receiver(quiet_worker_app: Celery) -> None:
+    """Connecting a receiver never reaches an app closed since (its store may be gone): its wait is dropped."""
+    quiet_worker_app.select_queues()
+    quiet_worker_app.close()
+
+    def receiver(**kwargs: object) -> None:
+        pass
+
+    task_revoked.connect(receiver)
+    try:
+        assert task_revoked._on_connect == []
+    finally:
+        task_revoked.disconnect(receiver)
