@@ -14,6 +14,7 @@ from taskora import Taskora
 from taskora.adapters.redis import Completion, EnqueueRequest
 from taskora.errors import JobFailedError
 from taskora.worker import batches
+from tests.worker.retention import KEEP_EVERY_RESULT
 
 
 def test_ack_many_later_completes_and_claims_with_its_reply_read_later(app: Taskora) -> None:
@@ -38,7 +39,7 @@ def batching(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("batching")
 def test_a_batching_slot_runs_every_job_once_with_results(make_app: Callable[..., Taskora]) -> None:
-    app = make_app()
+    app = make_app(retention=KEEP_EVERY_RESULT)
     runs: Counter[int] = Counter()
     lock = threading.Lock()
 

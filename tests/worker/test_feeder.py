@@ -18,6 +18,7 @@ from taskora import Taskora
 from taskora.adapters.redis import ClaimedJob, Completion, EnqueueRequest
 from taskora.errors import JobFailedError
 from taskora.worker.feeder import FEEDER_MIN_SLOTS
+from tests.worker.retention import KEEP_EVERY_RESULT
 
 SLOTS = FEEDER_MIN_SLOTS * 2
 
@@ -48,7 +49,7 @@ def test_ack_many_completes_a_batch_and_claims_for_idle_slots(app: Taskora) -> N
 
 
 def test_a_fed_group_runs_every_job_once_with_results(make_app: Callable[..., Taskora]) -> None:
-    app = make_app()
+    app = make_app(retention=KEEP_EVERY_RESULT)
     runs: Counter[int] = Counter()
     lock = threading.Lock()
 
@@ -131,7 +132,7 @@ def test_a_warm_stop_in_the_middle_loses_and_doubles_nothing(make_app: Callable[
 def test_bursts_after_quiet_spells_run_every_job_once(make_app: Callable[..., Taskora]) -> None:
     # Idle, one slot keeps the watch and runs what it claims; a burst hands claiming back to the
     # feeder; quiet again, the watch resumes. Every switch must keep every job running exactly once.
-    app = make_app()
+    app = make_app(retention=KEEP_EVERY_RESULT)
     runs: Counter[int] = Counter()
     lock = threading.Lock()
 

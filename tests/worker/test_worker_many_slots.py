@@ -8,10 +8,11 @@ from collections import Counter
 
 from taskora import Taskora
 from taskora.redis import redis_adapter
+from tests.worker.retention import KEEP_EVERY_RESULT
 
 
 def test_a_hundred_slots_run_every_job_exactly_once(redis_url: str) -> None:
-    app = Taskora(redis_adapter(redis_url))
+    app = Taskora(redis_adapter(redis_url), retention=KEEP_EVERY_RESULT)
     runs: Counter[int] = Counter()
     lock = threading.Lock()
 
