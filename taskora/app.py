@@ -333,12 +333,14 @@ class Taskora:
         return worker
 
     def broadcast(self, command: str, *, args: Mapping[str, Any] | None = None, timeout: float = 1.0,
-                  destination: Iterable[str] | None = None) -> dict[str, Any]:  # fmt: skip
+                  destination: Iterable[str] | None = None, limit: int | None = None) -> dict[str, Any]:  # fmt: skip
         """Ask live ``taskora worker`` processes a control command (``ping``, ``active``, ``scheduled``,
-        ``stats``, ``registered``); returns ``{hostname: reply}`` from those that answered within ``timeout``."""
+        ``stats``, ``registered``); returns ``{hostname: reply}`` from those that answered within ``timeout``,
+        or as soon as ``limit`` of them (or every named ``destination``) have."""
         from .worker.control import broadcast
 
-        return broadcast(self, command, args=dict(args or {}), timeout=timeout, destination=destination)
+        return broadcast(self, command, args=dict(args or {}), timeout=timeout, destination=destination,
+                         limit=limit)
 
     def select_tasks(self, names: Iterable[str] | None = None,
                      queues: Iterable[str] | None = None) -> list[Task[Any, Any]]:  # fmt: skip

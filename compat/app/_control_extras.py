@@ -108,10 +108,11 @@ class InspectExtrasMixin:
     app: Any
     destination: Any
     timeout: float
+    limit: int | None
 
     def _ask_with(self, command: str, **arguments: Any) -> dict[str, Any] | None:
         replies = self.app.__taskora_app__.broadcast(command, args=arguments, timeout=self.timeout,
-                                                     destination=self.destination or None)
+                                                     destination=self.destination or None, limit=self.limit)
         return dict(sorted(replies.items())) or None
 
     def clock(self) -> dict[str, Any] | None:

@@ -99,7 +99,7 @@ class Control(ControlExtrasMixin, LiveControlMixin):
 
     def inspect(self, destination: Any = None, timeout: float = 1.0, callback: Any = None, connection: Any = None,
                 limit: Any = None, pattern: Any = None, matcher: Any = None) -> Inspect:  # fmt: skip
-        return Inspect(self.app, destination=destination, timeout=timeout)
+        return Inspect(self.app, destination=destination, timeout=timeout, limit=limit)
 
     def ping(self, destination: Any = None, timeout: float = 1.0, **kwargs: Any) -> list[dict[str, Any]]:
         """``[{node: {"ok": "pong"}}, ...]`` for the workers that answered (Celery's shape)."""
@@ -112,18 +112,21 @@ class Inspect(InspectExtrasMixin):
 
     Every method asks the live workers over taskora's control channel (:meth:`taskora.Taskora.broadcast`,
     what ``taskora inspect`` uses) and answers in Celery's shapes, keyed by each worker's node name;
-    ``reserved`` alone is read from the job store (jobs waiting to be claimed, also names only ever
-    sent with ``send_task``), under the node name ``taskora@store``.
+    ``reserved`` also reads the job store (jobs waiting to be claimed, also names only ever sent with
+    ``send_task``), under the node name ``taskora@store``, unless a ``destination`` leaves that node out.
+    As in Celery, the answer is complete once ``limit`` workers (or every named destination) have replied.
     """
 
-    def __init__(self, app: Any, destination: Any = None, timeout: float = 1.0) -> None:
+    def __init__(self, app: Any, destination: Any = None, timeout: float = 1.0, limit: int | None = None) -> None:
         self.app = app
         self.destination = [destination] if isinstance(destination, str) else destination
         self.timeout = timeout
+        self.limit = limit
 
     def _ask(self, command: str, convert: Callable[[str, Any], Any]) -> dict[str, Any] | None:
         native = self.app.__taskora_app__
-        replies = native.broadcast(command, timeout=self.timeout, destination=self.destination or None)
+        replies = native.broadcast(command, timeout=self.timeout, destination=self.destination or None,
+                                   limit=self.limit)
         return {host: convert(host, reply) for host, reply in sorted(replies.items())} or None
 
     def _stored(self, state: str) -> list[dict[str, Any]]:
@@ -166,7 +169,10 @@ class Inspect(InspectExtrasMixin):
             return [request_info(self.app, j["task"], j["id"], host, worker_pid=j.get("pid"), acknowledged=False)
                     for j in jobs]
 
-        return {**(self._ask("reserved", convert) or {}), STORE_NODE: self._stored("waiting")}
+        answers = self._ask("reserved", convert) or {}
+        if not self.destination or STORE_NODE in self.destination:
+            answers[STORE_NODE] = self._stored("waiting")
+        return answers
 
     def revoked(self) -> dict[str, Any] | None:
         """Each worker's revoked ids: those it was told of (``hello``) and the cancelled jobs of its tasks."""

@@ -194,14 +194,15 @@ def _close_quietly(pubsub: Any) -> None:
 
 
 def broadcast(app: Taskora, command: str, *, args: dict[str, Any] | None = None, timeout: float = 1.0,
-              destination: Iterable[str] | None = None) -> dict[str, Any]:  # fmt: skip
-    """Send ``command`` to live workers; returns ``{hostname: reply}`` from those that answered in time."""
+              destination: Iterable[str] | None = None, limit: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """Send ``command`` to live workers; returns ``{hostname: reply}`` from those that answered in time, without
+    waiting for more than ``limit`` replies (nor more than the named ``destination``s or the listeners)."""
     adapter = app.adapter
     request_id = uuid.uuid4().hex
     targets = list(destination) if destination else None
     request = {"id": request_id, "command": command, "args": args or {}, "destination": targets}
     listeners = adapter.control_publish(json.dumps(request))
-    expected = min(listeners, len(targets)) if targets else listeners
+    expected = min(listeners, len(targets) if targets else listeners, listeners if limit is None else limit)
     replies: dict[str, Any] = {}
     deadline = time.monotonic() + timeout
     while len(replies) < expected:

@@ -94,6 +94,10 @@ class Worker:
         self._active_lock = self.held.lock
         self._stopping = threading.Event()
         self._cold = threading.Event()
+        #: Set by the stop that tears the worker down; a second stop running beside it (a warm stop still waiting
+        #: for a stuck handler after a cold one finished) leaves the torn-down worker alone.
+        self._torn_down = threading.Event()
+        self._teardown_lock = threading.Lock()
         self.service = ServiceThreads(app.events, self._cold)
         self._threads: list[threading.Thread] = []
         self._slot_threads: list[threading.Thread] = []
@@ -255,6 +259,14 @@ class Worker:
             self._abort_active()
             finished = self._join(self._slot_threads, time.monotonic() + 1.0)
         self._join([thread for _feeder, thread in self._feeders], time.monotonic() + 5.0)  # their last acks
+        with self._teardown_lock:
+            if not self._torn_down.is_set():
+                self._tear_down()
+        return finished
+
+    def _tear_down(self) -> None:
+        """Once per worker: hand back what is still held, end the service threads, and say this worker is gone."""
+        self._torn_down.set()
         self._cold.set()
         self._claim_watch.close()
         self._due_alarm.close()
@@ -262,7 +274,6 @@ class Worker:
         self._join(self._threads, time.monotonic() + 2.0)
         self.liveness.gone()
         self.executor.async_loop.stop()
-        return finished
 
     _join = staticmethod(ServiceThreads.join)
 

@@ -81,3 +81,26 @@ def test_a_name_no_worker_knows_waits_as_a_job_and_shows_as_reserved(worker_and_
     # no live worker runs it (nor claims it): it stays PENDING and is not in any worker's lists
     assert result.state == states.PENDING
     assert "billing.charge" not in client.control.inspect(timeout=2).registered()[worker.hostname]
+
+
+def test_a_destination_leaves_the_store_out_and_limit_ends_the_wait_early(worker_and_client, redis_url):
+    """Celery's ``inspect(destination=..., limit=...)``: only the named nodes answer, and the answer is complete
+    once ``limit`` replies came, even with a listener that never replies (here a bare subscriber)."""
+    import time
+
+    import redis
+
+    worker, client = worker_and_client
+    client.send_task("billing.charge", args=[1])
+    node = worker.hostname
+    assert set(client.control.inspect(timeout=2, destination=[node]).reserved()) == {node}
+    assert set(client.control.inspect(timeout=2, destination=[node, "taskora@store"]).reserved()) == {
+        node, "taskora@store"}
+    silent = redis.Redis.from_url(redis_url).pubsub()
+    silent.subscribe(client.__taskora_app__.adapter.keys.control_channel)
+    try:
+        began = time.monotonic()
+        assert client.control.inspect(timeout=3, limit=1).ping() == {node: {"ok": "pong"}}
+        assert time.monotonic() - began < 2.5  # not the 3 s a silent listener makes a limitless ask wait
+    finally:
+        silent.close()

@@ -258,3 +258,35 @@ def test_the_first_process_writes_the_wire_meta(app: Taskora) -> None:
 
     meta = {k.decode(): v.decode() for k, v in app.adapter.client.hgetall(app.adapter.keys.meta).items()}
     assert meta["wireVersion"] == "6" and meta["minCompat"] == "6" and meta["writtenBy"] == "taskora-wire-6"
+
+
+def test_a_warm_stop_outliving_a_cold_one_leaves_the_torn_down_worker_alone(app: Taskora) -> None:
+    """A warm stop waits for a stuck handler; a cold stop beside it tears the worker down, after which the
+    owner may close the app. The warm stop returning later must not use the engine again (in CI it did: its
+    ``mark_gone`` met a connection the owner's close had just taken away)."""
+    started, release = threading.Event(), threading.Event()
+
+    def stuck(_):
+        started.set()
+        release.wait(10)
+
+    task = app.task("stuck", stuck)
+    gone: list[str] = []
+    mark_gone = app.adapter.mark_gone
+
+    def counted(worker_id):
+        gone.append(worker_id)
+        return mark_gone(worker_id)
+
+    app.adapter.mark_gone = counted  # type: ignore[method-assign]
+    worker = Worker(app, [task], concurrency=1)
+    worker.start()
+    task.dispatch(None)
+    assert started.wait(10)
+    warm = threading.Thread(target=worker.stop)
+    warm.start()
+    worker.stop(0.0, cold=True)
+    assert len(gone) == 1
+    release.set()
+    warm.join(10)
+    assert not warm.is_alive() and len(gone) == 1
