@@ -211,7 +211,8 @@ class AsyncResult(ResultBase):
             custom = self._custom_state(job)
             if custom is not None:
                 return custom
-            return (states.STARTED, None) if self.app._tracks_started(job) else (states.PENDING, None)
+            named = {**job, "celery.task": self._stored_name(job)}  # a publish may leave the name out
+            return (states.STARTED, None) if self.app._tracks_started(named) else (states.PENDING, None)
         return _NATIVE_STATES.get(native or "", states.PENDING), None
 
     # -- Celery's properties ------------------------------------------------------------------------
@@ -248,7 +249,13 @@ class AsyncResult(ResultBase):
     @property
     def name(self) -> str | None:
         job = self._fields()
-        return _text(job.get("celery.task")) if job else self._task_name
+        return self._stored_name(job) if job else self._task_name
+
+    def _stored_name(self, job: dict[str, Any]) -> str | None:
+        """The job's ``celery.task``, or its engine task's Celery name when the publish left it out."""
+        from .app._publish_compact import task_name  # compat.app imports this module
+
+        return task_name(job, self._engine_task)
 
     @property
     def args(self) -> list[Any] | None:

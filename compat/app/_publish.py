@@ -31,6 +31,7 @@ from ..result import AsyncResult
 from ..signals import after_task_publish, before_task_publish
 from . import _execute, _unknown
 from ._properties import message_properties, properties_to_keep
+from ._publish_compact import compact_meta
 from ._publish_settings import publish_setting
 from ._times import as_utc, seconds_until
 from .task import settings_of
@@ -205,7 +206,8 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     explicit = {k: v for k, v in options.items() if v is not None}
     check_call_shape(explicit, task_id, link, link_error, name)
     explicit["queue"] = getattr(explicit.get("queue"), "name", explicit.get("queue"))
-    merged = app.router.route(name, args, kwargs, explicit, task=task, task_options=_task_defaults(app, task))
+    defaults = _task_defaults(app, task)
+    merged = app.router.route(name, args, kwargs, explicit, task=task, task_options=defaults)
     _check_limits(merged, name)
     check_call_options(merged, name)
     task_id = task_id or random_uuid()
@@ -229,6 +231,8 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     meta["headers"] = headers or None
     meta["properties"] = properties_to_keep(task_id, merged["queue"], meta["properties"])
     engine = app._engine_task(task, name, merged["queue"])
+    task_ignores = bool(defaults.get("ignore_result")) if task is not None else None
+    meta = compact_meta(meta, task_id, engine.name, task_ignores, explicit)  # fields a reader restores (issue #22)
     _unknown.note_sent(app.__taskora_app__, merged["queue"], engine.name)  # for workers to find unknown names
     steps = (publish_setting(app.conf, "broker_transport_options") or {}).get("priority_steps")
     data = {"args": _listify(args), "kwargs": kwargs}
