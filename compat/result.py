@@ -263,7 +263,8 @@ class AsyncResult(ResultBase):
 
     @property
     def kwargs(self) -> dict[str, Any] | None:
-        return self._envelope().get("kwargs")
+        envelope = self._envelope()
+        return envelope.get("kwargs", {} if "args" in envelope else None)  # a publish leaves out empty kwargs
 
     @property
     def retries(self) -> int | None:
@@ -273,7 +274,11 @@ class AsyncResult(ResultBase):
     @property
     def queue(self) -> str | None:
         job = self._fields()
-        return _text(job.get("celery.queue")) if job else None
+        if not job:
+            return None
+        from .app._publish_compact import is_front_job, queue_name  # compat.app imports this module
+
+        return queue_name(job.get("celery.queue"), self._engine_task, is_front_job(job))
 
     @property
     def worker(self) -> str | None:

@@ -26,6 +26,7 @@ from .._state import get_current_task
 from ..result import CELERY_STATE_KEY, IGNORED_RESULT
 from . import _revoked_stamps
 from ._properties import properties_read
+from ._publish_compact import is_front_job, queue_name
 from ._trace import RetrySignal, TraceOutcome, exception_detail, retry_delay, trace
 from ._worker_errors import envelope_problem, internal_error, reject_invalid
 from .task import Context
@@ -131,6 +132,7 @@ def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
     data = data if isinstance(data, dict) else {}
     meta = _celery_meta(ctx)
     headers = meta.get("headers") or None
+    queue = queue_name(meta.get("queue"), ctx.task, is_front_job(meta, prefix=""))  # a publish may leave it out
     requeued = _redeliveries(data)  # Reject(requeue=True) runs count as attempts, not as retries
     request = Context(
         id=ctx.id, task=task.name, args=list(data.get("args") or []), kwargs=dict(data.get("kwargs") or {}),
@@ -140,10 +142,10 @@ def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
         correlation_id=ctx.id, origin=meta.get("origin"), timelimit=meta.get("timelimit"), headers=headers,
         shadow=meta.get("shadow"), ignore_result=meta.get("ignore_result") == "True",
         argsrepr=meta.get("argsrepr"), kwargsrepr=meta.get("kwargsrepr"),
-        delivery_info={"exchange": "", "routing_key": meta.get("queue"), "priority": _priority(meta.get("priority")),
+        delivery_info={"exchange": "", "routing_key": queue, "priority": _priority(meta.get("priority")),
                        "redelivered": requeued + _stall_recoveries(ctx) > 0},
         callbacks=meta.get("link"), errbacks=meta.get("link_error"),
-        properties=properties_read(ctx.id, meta.get("queue"), meta.get("properties")),
+        properties=properties_read(ctx.id, queue, meta.get("properties")),
     )  # fmt: skip
     if headers:
         request.update({k: v for k, v in headers.items() if isinstance(k, str) and k not in request.__dict__})

@@ -31,7 +31,7 @@ from ..result import AsyncResult
 from ..signals import after_task_publish, before_task_publish
 from . import _execute, _unknown
 from ._properties import message_properties, properties_to_keep
-from ._publish_compact import compact_meta
+from ._publish_compact import call_data, compact_meta
 from ._publish_settings import publish_setting
 from ._times import as_utc, seconds_until
 from .task import settings_of
@@ -235,7 +235,7 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     meta = compact_meta(meta, task_id, engine.name, task_ignores, explicit)  # fields a reader restores (issue #22)
     _unknown.note_sent(app.__taskora_app__, merged["queue"], engine.name)  # for workers to find unknown names
     steps = (publish_setting(app.conf, "broker_transport_options") or {}).get("priority_steps")
-    data = {"args": _listify(args), "kwargs": kwargs}
+    data = call_data(_listify(args), kwargs)
     dispatch_options = {"delay": delay or None, "ttl": ttl, "job_id": task_id,
                         "priority": native_priority(merged.get("priority"), steps),
                         "meta": {**_execute.meta_fields(meta), **_limit_fields(explicit)},
