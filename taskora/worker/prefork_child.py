@@ -19,7 +19,7 @@ from . import liveness, main_thread
 from .batches import BATCH_JOBS, batch_in_this_process
 from .budget import reserve_bound
 from .pools import StopSignals, ThreadPool, WorkerSettings, serve
-from .running_board import Finished, RunningBoard
+from .running_board import RunningBoard
 
 log = logging.getLogger("taskora.worker.supervisor")
 
@@ -33,8 +33,6 @@ class Reporter:
     def __init__(self, conn: Connection, pool: ThreadPool, signals: StopSignals, board: RunningBoard) -> None:
         self.conn = conn
         self.board = board
-        self._running: dict[str, tuple[str, str, int]] = {}
-        self._finished: Finished = {}  # completed, completion not recorded yet (batches.py)
         self.pool = pool
         self.signals = signals
         self.done = 0
@@ -56,8 +54,8 @@ class Reporter:
         with self._lock:
             self._held[runtime.id] = (runtime.task_name, runtime.claimed.token, runtime.attempt, hard, time.monotonic())
             self._reserved.discard(runtime.id)
-            self._running[runtime.id] = (runtime.task_name, runtime.claimed.token, runtime.attempt)
-            self.board.write(self._running, self._finished)  # before the handler runs: a death is this job's
+            # before the handler runs: a death is this job's
+            self.board.started(runtime.id, (runtime.task_name, runtime.claimed.token, runtime.attempt))
         self._mark_changed()
 
     def job_reserved(self, job: Any) -> None:
@@ -88,8 +86,7 @@ class Reporter:
         with self._lock:
             self._held.pop(runtime.id, None)
             self._reserved.discard(runtime.id)
-            if self._running.pop(runtime.id, None) is not None:
-                self.board.write(self._running, self._finished)
+            self.board.ended(runtime.id)
             self.done += 1
         self._mark_changed()
         s = self.pool.settings
@@ -108,15 +105,13 @@ class Reporter:
         (a supervisor records it should this child die), no longer held (it must not go back to the queue)."""
         with self._lock:
             self._held.pop(runtime.id, None)
-            self._running.pop(runtime.id, None)
-            self._finished[runtime.id] = (runtime.task_name, runtime.claimed.token, completion.keep, completion.result)
-            self.board.write(self._running, self._finished)
+            self.board.deferred(runtime.id, (runtime.task_name, runtime.claimed.token, completion.keep,
+                                             completion.result))
         self._mark_changed()
 
     def completions_recorded(self, job_ids: list[str]) -> None:
         with self._lock:
-            if any([self._finished.pop(job_id, None) is not None for job_id in job_ids]):
-                self.board.write(self._running, self._finished)
+            self.board.recorded(job_ids)
 
     def close(self) -> None:
         """Send the final state (nothing held once the worker stopped) and stop reporting."""

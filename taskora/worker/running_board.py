@@ -20,6 +20,7 @@ import json
 import mmap
 import struct
 import threading
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 #: Bytes per half of each of the board's two parts (running jobs, completions); read when a board is made, so a
@@ -32,32 +33,33 @@ Finished = dict[str, tuple[str, str, bool, "str | bytes"]]
 
 
 class _Part:
-    """One JSON object on the board, in two halves written alternately behind a header naming the complete one."""
+    """One JSON object on the board, in two halves written alternately behind a header naming the complete one.
+
+    ``entries`` (job id: that entry's JSON) is what the part should say; ``publish`` writes it."""
 
     def __init__(self, board: mmap.mmap, offset: int, half_size: int) -> None:
         self._map, self._offset, self._half_size = board, offset, half_size
         self._half = 0
-        self._written: tuple[str, ...] | None = None  # the fragments of the last complete write
+        self.entries: dict[str, str] = {}
 
     @staticmethod
     def size(half_size: int) -> int:
         return _HEADER.size + 2 * half_size
 
-    def write(self, fragments: tuple[str, ...]) -> bool:
-        if fragments == self._written:
-            return True
-        body = ("{" + ",".join(fragments) + "}").encode()
+    def publish(self) -> bool:
+        """Write ``entries`` into the half not named complete, then name it; False (the last complete contents
+        stay) when they do not fit."""
+        body = ("{" + ",".join(self.entries.values()) + "}").encode()
         if len(body) > self._half_size:
             return False
         self._half ^= 1
         start = self._offset + _HEADER.size + self._half * self._half_size
         self._map[start:start + len(body)] = body
-        self._map[self._offset:self._offset + _HEADER.size] = _HEADER.pack(self._half, len(body))
-        self._written = fragments
+        _HEADER.pack_into(self._map, self._offset, self._half, len(body))
         return True
 
     def read(self) -> dict[str, Any]:
-        half, length = _HEADER.unpack(self._map[self._offset:self._offset + _HEADER.size])
+        half, length = _HEADER.unpack_from(self._map, self._offset)
         if length == 0 or half > 1 or length > self._half_size:
             return {}
         start = self._offset + _HEADER.size + half * self._half_size
@@ -72,33 +74,70 @@ class RunningBoard:
     """Written only by one child (under its own lock), read only by the supervisor once that child died.
 
     Running jobs and completions are two separate parts, so neither can crowd out the other: the completions'
-    part holds exactly what the child's batches reserved room for (``CompletionRoom``), and always fits."""
+    part holds exactly what the child's batches reserved room for (``CompletionRoom``), and always fits.
+
+    A busy child writes one part per step of a job (``started``: the running part; ``deferred``: the completions'
+    part), not both: a completion that waits leaves its job on the running part until the next write of that part,
+    and a job named in both parts is a completed one (``read``). The running part is rewritten before a completion
+    leaves the completions' part, so a completed job is never named in neither before it is recorded."""
 
     def __init__(self) -> None:
         self.half_size = HALF_SIZE
         part = _Part.size(self.half_size)
         self._map = mmap.mmap(-1, 2 * part)  # MAP_SHARED | MAP_ANONYMOUS
         self._running, self._finished = _Part(self._map, 0, self.half_size), _Part(self._map, part, self.half_size)
-        #: Each entry's JSON, made once: a busy child writes the board twice per job, with the same entries.
-        self._fragments: dict[tuple[str, str, str], str] = {}  # (kind, job id, lock token): JSON
+        #: The running part still names a job that completed since it was last written.
+        self._running_stale = False
+
+    def started(self, job_id: str, entry: tuple[str, str, int]) -> bool:
+        """``job_id`` (task, lock token, attempt) runs now; False when the running part is full (pipe reports
+        remain)."""
+        self._running.entries[job_id] = _running_fragment(job_id, entry)
+        return self._publish_running()
+
+    def ended(self, job_id: str) -> None:
+        """``job_id`` stopped running here, its outcome recorded (or it was handed back)."""
+        if self._running.entries.pop(job_id, None) is not None:
+            self._publish_running()
+
+    def deferred(self, job_id: str, entry: tuple[str, str, bool, str | bytes]) -> bool:
+        """``job_id`` completed (task, lock token, keep, serialized result), its completion not recorded yet; False
+        when it does not fit (``CompletionRoom`` keeps that from happening)."""
+        self._finished.entries[job_id] = _finished_fragment(job_id, entry)
+        if not self._finished.publish():
+            del self._finished.entries[job_id]  # it stays on the running part: a death runs it again
+            return False
+        if self._running.entries.pop(job_id, None) is not None:
+            self._running_stale = True  # dropped from the running part by its next write
+        return True
+
+    def recorded(self, job_ids: list[str]) -> None:
+        """These completions were recorded in Redis: no longer the supervisor's to record."""
+        if self._running_stale:
+            self._publish_running()
+        dropped = [self._finished.entries.pop(job_id, None) for job_id in job_ids]
+        if any(fragment is not None for fragment in dropped):
+            self._finished.publish()
 
     def write(self, running: dict[str, tuple[str, str, int]], finished: Finished | None = None) -> bool:
-        """Publish ``{job id: (task, lock token, attempt)}`` and the completions not recorded yet; False when a
-        part does not fit (that part keeps its last complete contents; the pipe reports remain)."""
-        old, fragments = self._fragments, {}
-        for kind, entries in (("r", running), ("f", finished or {})):
-            for job_id, entry in entries.items():
-                key = (kind, job_id, entry[1])
-                fragments[key] = old.get(key) or _fragment(kind, job_id, entry)
-        self._fragments = fragments
-        running_fits = self._running.write(tuple(f for (k, _, _), f in fragments.items() if k == "r"))
-        finished_fits = self._finished.write(tuple(f for (k, _, _), f in fragments.items() if k == "f"))
-        return running_fits and finished_fits
+        """Publish exactly these running jobs and these completions not recorded yet; False when a part does not
+        fit (that part keeps its last complete contents)."""
+        finished = finished or {}
+        self._finished.entries = {job_id: _finished_fragment(job_id, entry) for job_id, entry in finished.items()}
+        self._running.entries = {job_id: _running_fragment(job_id, entry) for job_id, entry in running.items()}
+        finished_fits = self._finished.publish()
+        return self._publish_running() and finished_fits
+
+    def _publish_running(self) -> bool:
+        fits = self._running.publish()
+        self._running_stale = self._running_stale and not fits
+        return fits
 
     def read(self) -> dict[str, tuple[str, str, int]]:
-        """The running jobs of the last complete board."""
-        running = self._running.read()
-        return {job_id: (str(task), str(token), int(attempt)) for job_id, (task, token, attempt) in running.items()}
+        """The running jobs of the last complete board (not a completed one the running part still names)."""
+        running, finished = self._running.read(), self._finished.read()
+        return {job_id: (str(task), str(token), int(attempt)) for job_id, (task, token, attempt) in running.items()
+                if job_id not in finished}
 
     def read_finished(self) -> Finished:
         """The completed jobs of the last complete board whose completion had not been recorded."""
@@ -122,7 +161,7 @@ class CompletionRoom:
 
     def take(self, job_id: str, entry: tuple[str, str, bool, str | bytes]) -> bool:
         """Count ``job_id``'s completion on the board if it fits beside the ones counted; False: it does not."""
-        size = len(_fragment("f", job_id, entry)) + 1
+        size = len(_finished_fragment(job_id, entry)) + 1
         with self._lock:
             used = self._used - self._taken.get(job_id, 0)
             if used + size > self.capacity:
@@ -137,13 +176,20 @@ class CompletionRoom:
                 self._used -= self._taken.pop(job_id, 0)
 
 
-def _fragment(kind: str, job_id: str, entry: tuple[Any, ...]) -> str:
-    """One entry as ``"id":[...]`` JSON: a running job's (task, token, attempt), or a finished one's
-    (task, token, keep, result kind, result text)."""
-    if kind == "f":
-        task, token, keep, result = entry
-        entry = (task, token, int(keep), *_text(result))
-    return json.dumps(job_id) + ":" + json.dumps(entry, separators=(",", ":"))
+def _running_fragment(job_id: str, entry: tuple[str, str, int]) -> str:
+    """A running job's entry as ``"id":[task,token,attempt]`` JSON (ASCII: non-ASCII characters escaped).
+
+    Built from the C string quoter rather than ``json.dumps`` with separators (which makes an encoder per call):
+    a busy child makes one per job."""
+    task, token, attempt = entry
+    return f"{_quote(job_id)}:[{_quote(task)},{_quote(token)},{int(attempt)}]"
+
+
+def _finished_fragment(job_id: str, entry: tuple[str, str, bool, str | bytes]) -> str:
+    """A completion's entry as ``"id":[task,token,keep,result kind,result text]`` JSON (ASCII)."""
+    task, token, keep, result = entry
+    kind, text = _text(result)
+    return f'{_quote(job_id)}:[{_quote(task)},{_quote(token)},{1 if keep else 0},"{kind}",{_quote(text)}]'
 
 
 def _text(result: str | bytes) -> tuple[str, str]:

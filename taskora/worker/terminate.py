@@ -20,8 +20,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SoftTimeLimitExceeded
@@ -82,21 +81,28 @@ class Terminator:
         self._lock = threading.Lock()
         self._running: dict[str, int] = {}  # job id -> ident of the thread running its handler
         self._interrupts: dict[int, list[Callable[[], Any]]] = {}  # thread ident -> what else stops its handler
+        #: Threads this terminator raised in since their handler started: only theirs can hold one still pending.
+        self._raised: set[int] = set()
 
-    @contextmanager
-    def running(self, runtime: JobRuntime) -> Iterator[None]:
-        """Around one handler call in the current thread: a terminate may interrupt it, never what follows."""
+    def running(self, runtime: JobRuntime) -> _Running:
+        """Around one handler call in the current thread (``with terminator.running(runtime):``): a terminate
+        may interrupt it, never what follows. A plain class, not a generator: it wraps every job."""
+        return _Running(self, runtime)
+
+    def _enter(self, runtime: JobRuntime) -> int:
         ident = threading.get_ident()
         with self._lock:
             self._running[runtime.id] = ident
         runtime.signal.on_abort(lambda reason: self._on_abort(runtime, reason))
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._running.pop(runtime.id, None)
-                self._interrupts.pop(ident, None)
-                raise_in_thread(ident, None)  # one raised too late stays undelivered
+        return ident
+
+    def _exit(self, job_id: str, ident: int) -> None:
+        with self._lock:
+            self._running.pop(job_id, None)
+            self._interrupts.pop(ident, None)
+            if ident in self._raised:  # one raised too late stays undelivered
+                self._raised.discard(ident)
+                raise_in_thread(ident, None)
 
     def on_terminate_here(self, interrupt: Callable[[], Any]) -> None:
         """Also call ``interrupt`` should the handler running in this thread be terminated (e.g. cancel the
@@ -133,6 +139,7 @@ class Terminator:
             if self._running.get(job_id) != ident:
                 return
             interrupts = self._interrupts.pop(ident, [])
+            self._raised.add(ident)
             raise_in_thread(ident, error)
         for interrupt in interrupts:
             interrupt()
@@ -149,3 +156,18 @@ class Terminator:
         except ValueError:
             log.warning("job %s: %s; terminating with SIGTERM", runtime.id, name)
             return int(signal.SIGTERM)
+
+
+class _Running:
+    """``Terminator.running``'s context: the handler's thread is tracked from enter to exit."""
+
+    __slots__ = ("_ident", "_runtime", "_terminator")
+
+    def __init__(self, terminator: Terminator, runtime: JobRuntime) -> None:
+        self._terminator, self._runtime, self._ident = terminator, runtime, 0
+
+    def __enter__(self) -> None:
+        self._ident = self._terminator._enter(self._runtime)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._terminator._exit(self._runtime.id, self._ident)
