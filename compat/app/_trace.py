@@ -22,6 +22,7 @@ from taskora.errors import RetryError
 from .. import signals, states
 from .._state import push_task
 from ..exceptions import Ignore, Reject, Retry
+from ._trace_frames import clear_frames
 from .trace import LOG_FAILURE, LOG_IGNORED, LOG_REJECTED, LOG_RETRY, LOG_SUCCESS, log_context, log_line
 
 log = logging.getLogger("taskora.compat.trace")
@@ -101,6 +102,8 @@ def trace(task: Any, request: Any, *, eager: bool) -> TraceOutcome:
     with task.pushed_request(request), push_task(task):
         signals.task_prerun.send(sender=task, task_id=request.id, task=task, args=args, kwargs=kwargs)
         outcome = _run(task, request, args, kwargs, eager, time.monotonic())
+        if outcome.einfo is not None:  # handled, logged and hooked: what its frames hold can go
+            clear_frames(outcome.einfo.exception)
         signals.task_postrun.send(sender=task, task_id=request.id, task=task, args=args, kwargs=kwargs,
                                   retval=outcome.retval, state=outcome.state)
     return outcome
