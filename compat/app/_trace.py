@@ -15,7 +15,7 @@ import reprlib
 import time
 import traceback as tb_module
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from taskora.errors import RetryError
 
@@ -94,6 +94,12 @@ def _safe(hook: Any, *args: Any, eager: bool) -> None:
         if eager:
             raise
         log.exception("task hook %r raised", hook)
+
+
+def raise_traced(error: BaseException) -> NoReturn:
+    """Raise an eager task's failure to its caller, its finished frames (``trace``'s among them) cleared."""
+    clear_frames(error, callers=1)
+    raise error
 
 
 def trace(task: Any, request: Any, *, eager: bool) -> TraceOutcome:

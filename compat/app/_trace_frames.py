@@ -9,15 +9,33 @@ readable (file names and line numbers live on the traceback, not in the cleared 
 
 from __future__ import annotations
 
+from types import FrameType
+
 __all__ = ["clear_frames"]
 
 
-def clear_frames(exc: BaseException) -> None:
-    """Drop the local variables of every finished frame in ``exc``'s traceback (running ones are skipped)."""
+def clear_frames(exc: BaseException, callers: int = 0) -> None:
+    """Drop the local variables of the finished frames of ``exc``'s traceback (running ones are skipped),
+    and of ``callers`` callers of its first frame.
+
+    A frame keeps its caller alive: once the function that traced the task has returned (the eager
+    ``apply`` raising the failure), ``callers=1`` lets its request and outcome go too.
+    """
     tb = exc.__traceback__
+    if tb is not None:
+        caller = tb.tb_frame.f_back
+        for _ in range(callers):
+            if caller is None:
+                break
+            _clear(caller)
+            caller = caller.f_back
     while tb is not None:
-        try:
-            tb.tb_frame.clear()
-        except RuntimeError:  # the frame is still running (the trace function that caught the exception)
-            pass
+        _clear(tb.tb_frame)
         tb = tb.tb_next
+
+
+def _clear(frame: FrameType) -> None:
+    try:
+        frame.clear()
+    except RuntimeError:  # still running (the trace that caught the exception, the worker's loop)
+        pass

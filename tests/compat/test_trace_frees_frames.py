@@ -58,3 +58,20 @@ def test_an_eager_failure_keeps_a_readable_traceback_but_not_the_locals(test_app
     assert refs[0]() is None
     text = "".join(traceback.format_exception(result.result))
     assert 'raise RuntimeError("crunch failed")' in text and "in crunch" in text
+
+
+def test_a_propagated_eager_failure_does_not_keep_the_request_or_the_locals(test_app):
+    test_app.conf.task_eager_propagates = True
+    refs: list[weakref.ref[object]] = []
+
+    @test_app.task(name="tracefrees.crunch_bound", bind=True)
+    def crunch(self):
+        payload = Payload()
+        refs.extend([weakref.ref(payload), weakref.ref(self.request)])
+        raise RuntimeError("crunch failed")
+
+    with pytest.raises(RuntimeError) as caught:
+        crunch.apply()
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None]
+    assert "in crunch" in "".join(traceback.format_exception(caught.value))
