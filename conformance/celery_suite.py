@@ -200,6 +200,7 @@ def _env(redis_url: str, timeout: float, log: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "TEST_", "NO_WORKER"))}
     env.update(TEST_BROKER=redis_url, TEST_BACKEND=redis_url, REDIS_HOST=host, REDIS_PORT=port,
                CONFORMANCE_RESULTS=str(log), CONFORMANCE_TIMEOUT=str(timeout), PYTHONUNBUFFERED="1")
+    env.setdefault("WORKER_LOGLEVEL", "INFO")  # as Celery's tox.ini runs t/integration (its trace-log tests need it)
     return env
 
 

@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ._discovery import find_related_module
 from .registry import TaskRegistry, check_task_name
 from .task import Task
 
@@ -175,12 +176,7 @@ class TaskMixin:
         if packages is None:
             packages = _django_apps()
         for package in packages or ():
-            module = f"{package}.{related_name}" if related_name else package
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name != module:
-                    raise
+            find_related_module(package, related_name)
 
 
 def _django_apps() -> list[str]:

@@ -15,13 +15,14 @@ import reprlib
 import time
 import traceback as tb_module
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from taskora.errors import RetryError
 
 from .. import signals, states
 from .._state import push_task
 from ..exceptions import Ignore, Reject, Retry
+from ._trace_frames import clear_frames
 from .trace import LOG_FAILURE, LOG_IGNORED, LOG_REJECTED, LOG_RETRY, LOG_SUCCESS, log_context, log_line
 
 log = logging.getLogger("taskora.compat.trace")
@@ -95,12 +96,20 @@ def _safe(hook: Any, *args: Any, eager: bool) -> None:
         log.exception("task hook %r raised", hook)
 
 
+def raise_traced(error: BaseException) -> NoReturn:
+    """Raise an eager task's failure to its caller, its finished frames (``trace``'s among them) cleared."""
+    clear_frames(error, callers=1)
+    raise error
+
+
 def trace(task: Any, request: Any, *, eager: bool) -> TraceOutcome:
     """Run ``task`` for ``request`` (already built) with signals and hooks; never raises task errors."""
     args, kwargs = list(request.args or ()), dict(request.kwargs or {})
     with task.pushed_request(request), push_task(task):
         signals.task_prerun.send(sender=task, task_id=request.id, task=task, args=args, kwargs=kwargs)
         outcome = _run(task, request, args, kwargs, eager, time.monotonic())
+        if outcome.einfo is not None:  # handled, logged and hooked: what its frames hold can go
+            clear_frames(outcome.einfo.exception)
         signals.task_postrun.send(sender=task, task_id=request.id, task=task, args=args, kwargs=kwargs,
                                   retval=outcome.retval, state=outcome.state)
     return outcome

@@ -36,7 +36,7 @@ from ..result import CELERY_STATE_KEY, AsyncResult, EagerResult
 from ._publish_settings import publish_setting
 from ._pydantic import dump_arguments as dump_pydantic_arguments
 from ._retry_args import retry_arguments
-from ._trace import trace
+from ._trace import raise_traced, trace
 
 __all__ = ["Context", "Task", "backoff_countdown"]
 
@@ -424,7 +424,9 @@ class Task:
                               link=link, link_error=link_error, task_id=task_id, retries=(retries or 0) + 1,
                               throw=throw, headers=headers, **options)
         if outcome.state == states.FAILURE and throw:
-            raise outcome.retval
+            error = outcome.retval
+            del outcome, request  # the raised traceback keeps this frame: not the request and outcome with it
+            raise_traced(error)
         app.run_callbacks(self, request, outcome, link, link_error, eager=True)
         tb = outcome.einfo.traceback if outcome.einfo is not None else None
         state = states.SUCCESS if outcome.state == states.IGNORED else outcome.state

@@ -28,7 +28,7 @@ def test_received_and_succeeded_lines_carry_the_requests_argument_reprs(test_app
         return x + y
 
     caplog.set_level(logging.INFO)
-    with start_worker(test_app, pool="solo"):
+    with start_worker(test_app, pool="solo", loglevel="INFO"):
         result = add.s(2, 2).set(argsrepr="HIDDEN", kwargsrepr="ALSO HIDDEN").delay()
         assert result.get(timeout=10) == 4
     assert _records(caplog, result.id) == [
@@ -46,7 +46,7 @@ def test_a_failure_line_without_reprs_shows_the_arguments(test_app, caplog):
         raise ValueError(f"bad {x}")
 
     caplog.set_level(logging.INFO)
-    with start_worker(test_app, pool="solo"):
+    with start_worker(test_app, pool="solo", loglevel="INFO"):
         result = fail.delay(7)
         with pytest.raises(ValueError):
             result.get(timeout=10)

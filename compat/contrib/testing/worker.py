@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from taskora.errors import TaskoraError
+from taskora.errors import ConfigurationError, TaskoraError
 from taskora.worker.control import ControlHandler, ControlServer
 from taskora.worker.pool_choice import make_pool
 from taskora.worker.pools import POOL_NAMES, Pool, WorkerSettings
@@ -27,11 +27,14 @@ from taskora.worker.served import ServedTasks
 
 from ..._result_base import _set_task_join_will_block
 from ...signals import Signal
+from ...utils.log import log_level
 
 __all__ = ["TestWorkController", "WorkerStartError", "anon_nodename", "setup_app_for_worker", "start_worker",
            "test_worker_started", "test_worker_starting", "test_worker_stopped"]
 
 WORKER_LOGLEVEL = os.environ.get("WORKER_LOGLEVEL", "error")
+#: The loggers an embedded worker sets to its level: the root (Celery's lines propagate to it) and taskora's.
+WORKER_LEVEL_LOGGERS = ("", "taskora")
 test_worker_starting = Signal(name="test_worker_starting", providing_args=set())
 test_worker_started = Signal(name="test_worker_started", providing_args={"worker", "consumer"})
 test_worker_stopped = Signal(name="test_worker_stopped", providing_args={"worker"})
@@ -154,12 +157,24 @@ def _queue_list(queues: Iterable[str] | str | None) -> list[str] | None:
 
 
 def setup_app_for_worker(app: Any, loglevel: str | int = WORKER_LOGLEVEL, logfile: str | None = None) -> None:
-    """Finalize ``app`` and make it current and default (as a worker does), and set the worker log level."""
+    """Finalize ``app`` and make it current and default (as a worker does), and set the worker log level.
+
+    The level goes on the root logger, as Celery's ``app.log.setup`` puts it there: the worker's INFO lines
+    (``celery.worker.strategy``'s ``received``, ``celery.app.trace``'s ``succeeded``) then reach the test's
+    ``caplog`` when ``WORKER_LOGLEVEL`` (or ``loglevel``) allows them, and stay out at the default ``error``.
+    Celery's own CI runs its integration suite with ``WORKER_LOGLEVEL=INFO``.
+    """
+    try:
+        level = log_level(loglevel)
+    except ValueError:
+        raise ConfigurationError(f"the embedded worker's loglevel {loglevel!r} is no logging level "
+                                 "(WORKER_LOGLEVEL: DEBUG, INFO, WARNING, ERROR, CRITICAL or a number)") from None
     app.finalize()
     app.set_current()
     app.set_default()
+    for name in WORKER_LEVEL_LOGGERS:
+        logging.getLogger(name).setLevel(level)
     logger = logging.getLogger("taskora")
-    logger.setLevel(loglevel.upper() if isinstance(loglevel, str) else loglevel)
     if logfile and not any(getattr(h, "baseFilename", None) == os.path.abspath(logfile) for h in logger.handlers):
         logger.addHandler(logging.FileHandler(logfile))
 
@@ -175,6 +190,7 @@ def start_worker(app: Any, concurrency: int = 1, pool: str = "solo", loglevel: s
     """
     test_worker_starting.send(sender=app)
     worker = None
+    levels = _logger_levels()
     try:
         setup_app_for_worker(app, loglevel, logfile)
         if perform_ping_check:
@@ -186,6 +202,18 @@ def start_worker(app: Any, concurrency: int = 1, pool: str = "solo", loglevel: s
             yield worker
     finally:
         test_worker_stopped.send(sender=app, worker=worker)
+        _restore_levels(levels)
+
+
+def _logger_levels() -> dict[str, int]:
+    return {name: logging.getLogger(name).level for name in WORKER_LEVEL_LOGGERS}
+
+
+def _restore_levels(levels: dict[str, int]) -> None:
+    """Put back the levels the worker set: a test process outlives its embedded workers, and the next test
+    (or ``caplog.set_level``) should not inherit a stopped worker's ``error`` on the root logger."""
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @contextmanager
