@@ -396,6 +396,7 @@ class group(Signature):  # noqa: N801 - Celery's name
         members = _canvas_ids.unalias([m.clone(args, kwargs) for m in _members(self)])
         if not members:
             return app.GroupResult(str(uuid.uuid4()), [])
+        _delay_entries(members, {**self.options, **options})
         _dispatch_members(members, app)
         results = [_result_of(m, app) for m in members]
         if len(results) == 1 and isinstance(results[0], GroupResult):
@@ -499,6 +500,7 @@ class chord(Signature):  # noqa: N801 - Celery's name
         if lazy_header is not None:
             return _apply_lazy_chord(lazy_header, body, args, kwargs, app)
         header = _canvas_ids.unalias([m.clone(args, kwargs) for m in _members(self)])
+        _delay_entries(header, opts)
         _canvas_ids.thread_ids([group(header, app=app), body])
         native_header = NativeGroup(*[_to_native(m, app) for m in header])
         body_steps = [s for s in body.unchain_tasks() if not _is_empty(s)] if isinstance(body, _chain) else [body]
@@ -644,6 +646,30 @@ def _prepend_in_place(sig: Signature, args: tuple[Any, ...]) -> None:
             _prepend_in_place(member, args)
     elif not sig.immutable:
         sig["args"] = tuple(args) + sig.args
+
+
+#: The send options of a group or chord that delay its members (Celery #7851: ``(group(a, b) | c).apply_async(
+#: countdown=2)`` delays the header tasks; the body runs when they are done).
+_DELAYING_OPTIONS = ("countdown", "eta")
+
+
+def _delay_entries(members: list[Signature], options: dict[str, Any]) -> None:
+    """Give each member's first tasks the group's or chord's ``countdown``/``eta``, in place on the sending
+    copies, as Celery passes a group's send options to each member's ``apply_async``."""
+    timing = {key: options[key] for key in _DELAYING_OPTIONS if options.get(key) is not None}
+    for member in members if timing else ():
+        _delay_first_tasks(member, timing)
+
+
+def _delay_first_tasks(sig: Signature, timing: dict[str, Any]) -> None:
+    if isinstance(sig, _chain):
+        if sig.tasks:
+            _delay_first_tasks(sig.tasks[0], timing)
+    elif isinstance(sig, (group, chord)):
+        for member in sig.tasks:
+            _delay_first_tasks(member, timing)
+    else:
+        sig.options.update(timing)
 
 
 def _entry_nodes(native: Any) -> list[NativeSignature]:
