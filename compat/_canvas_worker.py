@@ -26,7 +26,7 @@ from .exceptions import ChordError
 from .result import AsyncResult, GroupResult
 
 #: Builtins this module implements (Celery registers them on every app).
-CANVAS_BUILTINS = ("celery.map", "celery.starmap", "celery.chord_unlock", "celery.replace_relay")
+CANVAS_BUILTINS = ("celery.map", "celery.starmap", "celery.chord_unlock", "celery.replace_relay", "celery.accumulate")
 #: Seconds between two checks of a lazy chord's header (Celery's ``chord_unlock`` default interval).
 CHORD_UNLOCK_INTERVAL = 1.0
 #: How long a saved group is kept when ``result_expires`` is unset (Celery's default, one day).
@@ -44,6 +44,12 @@ def register_builtins(app: Any) -> None:
     def xstarmap(task: Any, it: Any) -> list[Any]:
         fn = signature(task, app=app).type
         return [fn(*item) for item in it]
+
+    @app.task(name="celery.accumulate", shared=False, lazy=False)
+    def accumulate(*args: Any, **kwargs: Any) -> Any:
+        """Celery's ``accumulate``: its arguments, or the one at ``index`` (joins a group's list into one value)."""
+        index = kwargs.get("index")
+        return args[index] if index is not None else args
 
     @app.task(name="celery.chord_unlock", shared=False, lazy=False, bind=True, max_retries=None,
               ignore_result=True)  # fmt: skip

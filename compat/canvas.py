@@ -502,7 +502,7 @@ class chord(Signature):  # noqa: N801 - Celery's name
         header = _canvas_ids.unalias([m.clone(args, kwargs) for m in _members(self)])
         _delay_entries(header, opts)
         _canvas_ids.thread_ids([group(header, app=app), body])
-        native_header = NativeGroup(*[_to_native(m, app) for m in header])
+        native_header = NativeGroup(*[_header_member_native(m, app) for m in header])
         body_steps = [s for s in body.unchain_tasks() if not _is_empty(s)] if isinstance(body, _chain) else [body]
         native_body = NativeChain(*[_to_native(s, app) for s in body_steps])
         with _canvas_publish.announcing(group(header, app=app), app, _members):
@@ -611,13 +611,39 @@ def _to_native(sig: Signature, app: Any) -> Any:
         _group_errbacks_to_members(sig)
         return NativeGroup(*[_to_native(m, app) for m in _members(sig)])
     if isinstance(sig, chord):
-        header = [_to_native(m, app) for m in _members(sig)]
+        header = [_header_member_native(m, app) for m in _members(sig)]
         for entry in (node for member in header for node in _entry_nodes(member)):
             entry.options["meta"][PASSES_FAILURE_ON] = "1"
         return NativeChord(NativeGroup(*header), _to_native(sig.body, app))
     if isinstance(sig, chunks):
         return _to_native(sig.group(), app)
     return sig._native(app)
+
+
+#: The builtin that joins a header member's list of results into one value (Celery's ``accumulate``).
+ACCUMULATE_TASK = "celery.accumulate"
+
+
+def _header_member_native(member: Signature, app: Any) -> Any:
+    """A chord header member as a native composition whose result is ONE value of the body's list: a member
+    whose result is a list (a chain ending in a group, or in a chord with a group body) is followed by
+    ``celery.accumulate``, which gets that list and returns it whole, so the body gets ``[[42, 42]]`` as with
+    Celery, where the member's GroupResult is one header result (the engine's fan-in would flatten it)."""
+    native = _to_native(member, app)
+    if not _gives_a_list(member):
+        return native
+    joiner = signature(ACCUMULATE_TASK, kwargs={"index": 0}, app=app)
+    return NativeChain(native, joiner._native(app))
+
+
+def _gives_a_list(sig: Any) -> bool:
+    """A canvas whose result is a group's list of results: a group, or a chain or chord that ends in one."""
+    if isinstance(sig, chord):
+        return _gives_a_list(sig.body)
+    if isinstance(sig, _chain):
+        steps = [step for step in sig.tasks if not _is_empty(step)]
+        return bool(steps) and _gives_a_list(steps[-1])
+    return isinstance(sig, group) and not _is_empty(sig)
 
 
 def _result_task(body: Any) -> Signature | None:
