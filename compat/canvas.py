@@ -299,7 +299,7 @@ class _chain(Signature):
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:  # type: ignore[override]
         if _always_eager(self.app):
             return _eagerly(self, args, kwargs)
-        steps = _canvas_ids.unalias([s.clone() for s in self.tasks if not _is_empty(s)])
+        steps = _canvas_ids.unalias([_unroll_group(s.clone()) for s in self.tasks if not _is_empty(s)])
         if not steps:
             return None
         if isinstance(steps[0], chord) and args and not kwargs:  # a chord's call-time args go to its header
@@ -503,7 +503,8 @@ class chord(Signature):  # noqa: N801 - Celery's name
         _delay_entries(header, opts)
         _canvas_ids.thread_ids([group(header, app=app), body])
         native_header = NativeGroup(*[_header_member_native(m, app) for m in header])
-        body_steps = [s for s in body.unchain_tasks() if not _is_empty(s)] if isinstance(body, _chain) else [body]
+        body_steps = [_unroll_group(s) for s in body.unchain_tasks() if not _is_empty(s)] \
+            if isinstance(body, _chain) else [body]
         native_body = NativeChain(*[_to_native(s, app) for s in body_steps])
         with _canvas_publish.announcing(group(header, app=app), app, _members):
             dispatch_workflow(NativeChord(native_header, native_body), cascade="fail")
@@ -538,6 +539,14 @@ def _header_members(header: Any, app: Any) -> list[Signature]:
     if isinstance(header, Signature):
         return [header]
     return [signature(t, app=app) for t in header]
+
+
+def _unroll_group(step: Signature) -> Signature:
+    """A chain step that is a group of one task is that task, as Celery's ``maybe_unroll_group`` sends it: the
+    next step gets its value, not a one-item list (``chain(group(add.s(0, 0)), add.s(-1))`` gives -1)."""
+    if isinstance(step, group) and len(step.tasks) == 1:
+        return step.tasks[0]
+    return step
 
 
 def _is_empty(sig: Any) -> bool:
@@ -606,6 +615,7 @@ def _to_native(sig: Signature, app: Any) -> Any:
     """Any canvas kind as a native composition (a plain signature, xmap and xstarmap are one node)."""
     if isinstance(sig, _chain):
         _links_to_steps(sig)
+        sig["kwargs"]["tasks"] = [_unroll_group(step) for step in sig.tasks]  # the sending copy: results follow it
         return NativeChain(*[_to_native(s, app) for s in sig.tasks])
     if isinstance(sig, group):
         _group_errbacks_to_members(sig)
@@ -790,7 +800,7 @@ class chain(_chain, metaclass=_AnyChain):  # noqa: N801 - Celery's name
     """
 
     def __new__(cls, *tasks: Any, **options: Any) -> Any:
-        built = _chain(*[s for s in _flatten_arg(tasks) if not _is_empty(s)], **options)
+        built = _chain(*[_unroll_group(s) for s in _flatten_arg(tasks) if not _is_empty(s)], **options)
         first = built.tasks[0] if built.tasks else None
         if isinstance(first, group) and len(built.tasks) > 1:
             rest = built.tasks[1:]
