@@ -26,7 +26,10 @@ from .exceptions import ChordError
 from .result import AsyncResult, GroupResult
 
 #: Builtins this module implements (Celery registers them on every app).
-CANVAS_BUILTINS = ("celery.map", "celery.starmap", "celery.chord_unlock", "celery.replace_relay")
+#: The builtin a canvas added to a running chord runs as (one node, replaced by the canvas when it runs).
+ADDED_CANVAS_TASK = "celery.added_canvas"
+CANVAS_BUILTINS = ("celery.map", "celery.starmap", "celery.chord_unlock", "celery.replace_relay", "celery.accumulate",
+                   ADDED_CANVAS_TASK)
 #: Seconds between two checks of a lazy chord's header (Celery's ``chord_unlock`` default interval).
 CHORD_UNLOCK_INTERVAL = 1.0
 #: How long a saved group is kept when ``result_expires`` is unset (Celery's default, one day).
@@ -44,6 +47,17 @@ def register_builtins(app: Any) -> None:
     def xstarmap(task: Any, it: Any) -> list[Any]:
         fn = signature(task, app=app).type
         return [fn(*item) for item in it]
+
+    @app.task(name="celery.accumulate", shared=False, lazy=False)
+    def accumulate(*args: Any, **kwargs: Any) -> Any:
+        """Celery's ``accumulate``: its arguments, or the one at ``index`` (joins a group's list into one value)."""
+        index = kwargs.get("index")
+        return args[index] if index is not None else args
+
+    @app.task(name=ADDED_CANVAS_TASK, bind=True, shared=False, lazy=False)
+    def added_canvas(self: Any, canvas: dict[str, Any]) -> None:
+        """A canvas given to ``add_to_chord``: its node is handed to the canvas, whose final value it gets."""
+        raise self.replace(signature(canvas, app=app))
 
     @app.task(name="celery.chord_unlock", shared=False, lazy=False, bind=True, max_retries=None,
               ignore_result=True)  # fmt: skip
@@ -75,21 +89,23 @@ def unlock_lazy_chord(task: Any, app: Any, members: list[dict[str, Any]], body: 
 
 def add_to_chord(task: Any, sig: Any, lazy: bool = False) -> Any:
     """Celery's ``Task.add_to_chord``: from inside a chord header task, add the task ``sig`` to that chord's
-    header; the body waits for it and gets its result last in its list. The task is sent at once.
+    header; the body waits for it and gets its result last in its list. The task is sent at once. A canvas
+    (``group(...) | tsum.s()``) is added as one node of the builtin ``celery.added_canvas``, which replaces
+    itself with the canvas when it runs (``Task.replace``): the body gets the canvas's final value.
 
     Raises:
         ValueError: the running task is not a member of a chord's header (Celery's message).
-        NotImplementedError: ``lazy=True`` (the task would be sent later by the caller, outside the chord)
-            or ``sig`` is a canvas (a chain, group or chord) rather than one task.
+        NotImplementedError: ``lazy=True`` (the task would be sent later by the caller, outside the chord).
     """
     ctx = getattr(task.request, "_ctx", None)
     wf_id, node = (ctx.meta("_wf"), ctx.meta("_wfNode")) if ctx is not None else (None, None)
     if not wf_id or node in (None, ""):
         raise ValueError("Current task is not member of any chord")
+    if lazy:
+        raise NotImplementedError("Task.add_to_chord sends the task at once (lazy=False), not lazy=True")
     sig = maybe_signature(sig, app=task.app).clone()
-    if lazy or type(sig) is not Signature:
-        raise NotImplementedError("Task.add_to_chord supports one task sent at once (lazy=False), not "
-                                  f"{'lazy=True' if lazy else sig.get('subtask_type')}")
+    if type(sig) is not Signature:  # a chain, group or chord: one node that becomes the canvas
+        sig = signature(ADDED_CANVAS_TASK, args=(dict(sig),), app=task.app, immutable=True)
     native = task.app.__taskora_app__
     try:
         job_id = add_to_fan_in(native, str(wf_id), int(node), sig._native(task.app))

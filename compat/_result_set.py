@@ -28,6 +28,11 @@ class ResultSet(ResultBase):
             self._app = self.results[0].app if self.results else get_current_app()
         return self._app
 
+    @property
+    def backend(self) -> Any:
+        """The backend the results are read from: the app's (Celery's ``ResultSet.backend``)."""
+        return self.app.backend
+
     def __len__(self) -> int:
         return len(self.results)
 

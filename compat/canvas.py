@@ -299,7 +299,7 @@ class _chain(Signature):
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:  # type: ignore[override]
         if _always_eager(self.app):
             return _eagerly(self, args, kwargs)
-        steps = _canvas_ids.unalias([s.clone() for s in self.tasks if not _is_empty(s)])
+        steps = _canvas_ids.unalias([_unroll_group(s.clone()) for s in self.tasks if not _is_empty(s)])
         if not steps:
             return None
         if isinstance(steps[0], chord) and args and not kwargs:  # a chord's call-time args go to its header
@@ -396,6 +396,7 @@ class group(Signature):  # noqa: N801 - Celery's name
         members = _canvas_ids.unalias([m.clone(args, kwargs) for m in _members(self)])
         if not members:
             return app.GroupResult(str(uuid.uuid4()), [])
+        _delay_entries(members, {**self.options, **options})
         _dispatch_members(members, app)
         results = [_result_of(m, app) for m in members]
         if len(results) == 1 and isinstance(results[0], GroupResult):
@@ -499,9 +500,11 @@ class chord(Signature):  # noqa: N801 - Celery's name
         if lazy_header is not None:
             return _apply_lazy_chord(lazy_header, body, args, kwargs, app)
         header = _canvas_ids.unalias([m.clone(args, kwargs) for m in _members(self)])
+        _delay_entries(header, opts)
         _canvas_ids.thread_ids([group(header, app=app), body])
-        native_header = NativeGroup(*[_to_native(m, app) for m in header])
-        body_steps = [s for s in body.unchain_tasks() if not _is_empty(s)] if isinstance(body, _chain) else [body]
+        native_header = NativeGroup(*[_header_member_native(m, app) for m in header])
+        body_steps = [_unroll_group(s) for s in body.unchain_tasks() if not _is_empty(s)] \
+            if isinstance(body, _chain) else [body]
         native_body = NativeChain(*[_to_native(s, app) for s in body_steps])
         with _canvas_publish.announcing(group(header, app=app), app, _members):
             dispatch_workflow(NativeChord(native_header, native_body), cascade="fail")
@@ -536,6 +539,14 @@ def _header_members(header: Any, app: Any) -> list[Signature]:
     if isinstance(header, Signature):
         return [header]
     return [signature(t, app=app) for t in header]
+
+
+def _unroll_group(step: Signature) -> Signature:
+    """A chain step that is a group of one task is that task, as Celery's ``maybe_unroll_group`` sends it: the
+    next step gets its value, not a one-item list (``chain(group(add.s(0, 0)), add.s(-1))`` gives -1)."""
+    if isinstance(step, group) and len(step.tasks) == 1:
+        return step.tasks[0]
+    return step
 
 
 def _is_empty(sig: Any) -> bool:
@@ -604,18 +615,45 @@ def _to_native(sig: Signature, app: Any) -> Any:
     """Any canvas kind as a native composition (a plain signature, xmap and xstarmap are one node)."""
     if isinstance(sig, _chain):
         _links_to_steps(sig)
+        sig["kwargs"]["tasks"] = [_unroll_group(step) for step in sig.tasks]  # the sending copy: results follow it
         return NativeChain(*[_to_native(s, app) for s in sig.tasks])
     if isinstance(sig, group):
         _group_errbacks_to_members(sig)
         return NativeGroup(*[_to_native(m, app) for m in _members(sig)])
     if isinstance(sig, chord):
-        header = [_to_native(m, app) for m in _members(sig)]
+        header = [_header_member_native(m, app) for m in _members(sig)]
         for entry in (node for member in header for node in _entry_nodes(member)):
             entry.options["meta"][PASSES_FAILURE_ON] = "1"
         return NativeChord(NativeGroup(*header), _to_native(sig.body, app))
     if isinstance(sig, chunks):
         return _to_native(sig.group(), app)
     return sig._native(app)
+
+
+#: The builtin that joins a header member's list of results into one value (Celery's ``accumulate``).
+ACCUMULATE_TASK = "celery.accumulate"
+
+
+def _header_member_native(member: Signature, app: Any) -> Any:
+    """A chord header member as a native composition whose result is ONE value of the body's list: a member
+    whose result is a list (a chain ending in a group, or in a chord with a group body) is followed by
+    ``celery.accumulate``, which gets that list and returns it whole, so the body gets ``[[42, 42]]`` as with
+    Celery, where the member's GroupResult is one header result (the engine's fan-in would flatten it)."""
+    native = _to_native(member, app)
+    if not _gives_a_list(member):
+        return native
+    joiner = signature(ACCUMULATE_TASK, kwargs={"index": 0}, app=app)
+    return NativeChain(native, joiner._native(app))
+
+
+def _gives_a_list(sig: Any) -> bool:
+    """A canvas whose result is a group's list of results: a group, or a chain or chord that ends in one."""
+    if isinstance(sig, chord):
+        return _gives_a_list(sig.body)
+    if isinstance(sig, _chain):
+        steps = [step for step in sig.tasks if not _is_empty(step)]
+        return bool(steps) and _gives_a_list(steps[-1])
+    return isinstance(sig, group) and not _is_empty(sig)
 
 
 def _result_task(body: Any) -> Signature | None:
@@ -644,6 +682,30 @@ def _prepend_in_place(sig: Signature, args: tuple[Any, ...]) -> None:
             _prepend_in_place(member, args)
     elif not sig.immutable:
         sig["args"] = tuple(args) + sig.args
+
+
+#: The send options of a group or chord that delay its members (Celery #7851: ``(group(a, b) | c).apply_async(
+#: countdown=2)`` delays the header tasks; the body runs when they are done).
+_DELAYING_OPTIONS = ("countdown", "eta")
+
+
+def _delay_entries(members: list[Signature], options: dict[str, Any]) -> None:
+    """Give each member's first tasks the group's or chord's ``countdown``/``eta``, in place on the sending
+    copies, as Celery passes a group's send options to each member's ``apply_async``."""
+    timing = {key: options[key] for key in _DELAYING_OPTIONS if options.get(key) is not None}
+    for member in members if timing else ():
+        _delay_first_tasks(member, timing)
+
+
+def _delay_first_tasks(sig: Signature, timing: dict[str, Any]) -> None:
+    if isinstance(sig, _chain):
+        if sig.tasks:
+            _delay_first_tasks(sig.tasks[0], timing)
+    elif isinstance(sig, (group, chord)):
+        for member in sig.tasks:
+            _delay_first_tasks(member, timing)
+    else:
+        sig.options.update(timing)
 
 
 def _entry_nodes(native: Any) -> list[NativeSignature]:
@@ -738,7 +800,7 @@ class chain(_chain, metaclass=_AnyChain):  # noqa: N801 - Celery's name
     """
 
     def __new__(cls, *tasks: Any, **options: Any) -> Any:
-        built = _chain(*[s for s in _flatten_arg(tasks) if not _is_empty(s)], **options)
+        built = _chain(*[_unroll_group(s) for s in _flatten_arg(tasks) if not _is_empty(s)], **options)
         first = built.tasks[0] if built.tasks else None
         if isinstance(first, group) and len(built.tasks) > 1:
             rest = built.tasks[1:]

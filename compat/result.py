@@ -334,6 +334,7 @@ class AsyncResult(ResultBase):
         deadline = None if timeout is None else time.monotonic() + timeout
         handle = self._wait_until_final(deadline, interval, on_interval)
         self._cache = None  # read the outcome afresh; a finished job's fields are cached for _final_value
+        handle = self._wait_again_if_resent(handle, deadline, interval, on_interval)
         replacement = self._replacement() if handle is not None else None
         if replacement is not None:  # the task was replaced: its result is the replacement's
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -357,6 +358,15 @@ class AsyncResult(ResultBase):
             self.parent.get(timeout=left, propagate=True, disable_sync_subtasks=False)
         except TimeoutError:
             self.parent.maybe_throw()
+
+    def _wait_again_if_resent(self, handle: Any, deadline: float | None, interval: float, on_interval: Any) -> Any:
+        """Why: a finished task's id sent again (a frozen signature in a second canvas) replaces its job by the new
+        run's; when that happens between the wait and the read, the job read is the new, unfinished one, whose
+        outcome is not there yet (``get()`` returned None, PENDING). Wait for the new run to end instead."""
+        while handle is not None and (job := self._fields()) is not None and job.get("state") not in _FINISHED:
+            handle = self._wait_until_final(deadline, interval, on_interval)
+            self._cache = None
+        return handle
 
     def _wait_until_final(self, deadline: float | None, interval: float, on_interval: Any) -> Any:
         """Wait for the job to end; returns its handle (None: no job, but a ready state was stored for the id).

@@ -100,6 +100,17 @@ def pytest_collection_finish(session):
     _write({"collected": [item.nodeid for item in session.items]})
 
 
+def _xfail_marked(report):
+    """An xfail test's report, whether it failed as expected or passed (a strict XPASS reports "failed").
+
+    Why a strict XPASS counts as an xfail: Celery marks tests xfail for its own known bugs
+    (test_error_propagates_from_chord, Celery issue #6437 on Redis); its run reports them xfailed, and
+    the harness counts them the same way on taskora, where the bug is absent and the test passes.
+    """
+    strict_xpass = report.when == "call" and str(report.longrepr or "").startswith("[XPASS(strict)]")
+    return hasattr(report, "wasxfail") or strict_xpass
+
+
 def pytest_runtest_logreport(report):
     _write({"nodeid": report.nodeid, "when": report.when, "outcome": report.outcome,
-            "xfail": hasattr(report, "wasxfail")})
+            "xfail": _xfail_marked(report)})

@@ -19,11 +19,13 @@ until the job finishes, and the job's outcome replaces it then.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any
 
 from .. import states
 from .._exception_transport import rebuild_exception
 from ..exceptions import ImproperlyConfigured
+from ._cache import ResultCache
 from ._meta import StoredMeta, exception_detail
 
 __all__ = ["Backend", "BaseBackend", "BaseKeyValueStoreBackend", "KeyValueStoreBackend", "states"]
@@ -64,6 +66,7 @@ class Backend:
             raise ValueError(f"store_result needs a state name (e.g. states.SUCCESS), got {state!r}")
         meta = StoredMeta(status=state, result=result, traceback=traceback, stored_ms=self._now_ms(),
                           name=getattr(request, "task", None) if request is not None else None)
+        self._cache.pop(task_id)
         self._write(task_id, meta)
         return result
 
@@ -98,22 +101,35 @@ class Backend:
 
     def forget(self, task_id: str) -> None:
         """Forget ``task_id``'s result: it reads as PENDING (an unknown id) from now on."""
+        self._cache.pop(task_id)
         self._write(task_id, StoredMeta(status=states.PENDING, result=None, stored_ms=self._now_ms(),
                                         forgotten=True))
 
     def mark_as_replaced(self, task_id: str, by_id: str, by_task: str | None = None) -> None:
         """Record that ``task_id``'s result is job ``by_id``'s (``Task.replace``); AsyncResult follows it."""
+        self._cache.pop(task_id)
         self._write(task_id, StoredMeta(status=states.PENDING, result=None, stored_ms=self._now_ms(),
                                         replaced_by={"id": by_id, "task": by_task}))
 
     # -- reads --------------------------------------------------------------------------------------
     def get_task_meta(self, task_id: str, cache: bool = True) -> dict[str, Any]:
-        """Celery's meta dict: ``task_id``, ``status``, ``result``, ``traceback``, ``children``, ``date_done``."""
+        """Celery's meta dict: ``task_id``, ``status``, ``result``, ``traceback``, ``children``, ``date_done``
+        (a finished one kept in ``_cache`` when ``result_cache_max`` turns it on, read from there with ``cache``)."""
+        if cache and task_id in self._cache:
+            return self._cache[task_id]
         result = self.app.AsyncResult(task_id)
         state, info = result._state_and_info()
         done = result.date_done if state in states.READY_STATES else None
-        return {"task_id": task_id, "status": state, "result": info, "traceback": result.traceback,
+        meta = {"task_id": task_id, "status": state, "result": info, "traceback": result.traceback,
                 "children": [], "date_done": done.isoformat() if done else None, "name": result.name}
+        if state in states.READY_STATES:
+            self._cache[task_id] = meta
+        return meta
+
+    @cached_property
+    def _cache(self) -> ResultCache:
+        """Finished tasks' metas (Celery's backend ``_cache``; off unless ``result_cache_max`` is set)."""
+        return ResultCache(self.app.conf.result_cache_max)
 
     def get_state(self, task_id: str) -> str:
         return self.get_task_meta(task_id)["status"]

@@ -34,7 +34,8 @@ def test_partial_args_are_prepended_and_immutable_ignores_them() -> None:
 def test_or_combinations() -> None:
     assert type(add.s(1, 1) | mul.s(2)).__name__ == "_chain"
     assert isinstance(group(add.s(1, 1), add.s(2, 2)) | tsum.s(), chord)
-    assert isinstance(chain(group(add.s(1, 1)), tsum.s()), chord)
+    assert isinstance(chain(group(add.s(1, 1), add.s(2, 2)), tsum.s()), chord)
+    assert type(chain(group(add.s(1, 1)), tsum.s())).__name__ == "_chain"  # a group of one is its task (Celery)
     g = group(add.s(1, 1))
     assert g | group() is g
 

@@ -8,6 +8,7 @@ import queue
 
 import pytest
 from taskora.compat import chord, group
+from taskora.compat.result import AsyncResult
 
 from .celery_helpers import make_celery  # noqa: F401 - fixture
 
@@ -63,3 +64,26 @@ def test_a_frozen_chord_body_sent_again_runs_again(running):
         assert result.id == body_id
         assert seen.get(timeout=20) == [value]  # the body ran again, under the same id
         result.get(timeout=20)  # ended: a run still going when the id is sent again would drop the resend
+
+
+def test_get_waits_for_the_new_run_when_the_id_is_sent_again_between_its_wait_and_its_read(running, monkeypatch):
+    # the test_mutable_errback_* flake: get() on the id saw the old run end, then read the new run's unfinished job
+    # (None, PENDING); the re-send is made to land in that window here, so the race is not left to chance
+    fail, _, _, _ = running
+    task_id = fail.si("first").freeze().id
+    with pytest.raises(KeyError):
+        group([fail.si("first").set(task_id=task_id)]).apply_async().get(timeout=20)
+    real_wait = AsyncResult._wait_until_final
+    resent = []
+
+    def wait_then_resend(self, *args):
+        handle = real_wait(self, *args)
+        if not resent:  # the new run is delayed: unfinished when get() reads
+            resent.append(group([fail.si("second").set(task_id=task_id, countdown=0.3)]).apply_async())
+        return handle
+
+    monkeypatch.setattr(AsyncResult, "_wait_until_final", wait_then_resend)
+    result = AsyncResult(task_id, app=fail.app)
+    with pytest.raises(KeyError):
+        result.get(timeout=20)
+    assert resent and result.state == "FAILURE" and result.info.args == ("expected",)

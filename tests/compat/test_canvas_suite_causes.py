@@ -291,3 +291,36 @@ def test_a_chord_header_task_adds_tasks_to_its_chord_and_the_body_waits_for_them
     assert sorted(result.get(timeout=20)) == [0, 5, 6, 7]
     with pytest.raises(ValueError, match="not member of any chord"):
         add_to_all_to_chord.delay([1], 1).get(timeout=20)
+
+
+def test_a_chord_header_task_adds_a_canvas_to_its_chord_and_the_body_gets_its_final_value(make_celery):
+    # test_canvas.py's test_add_chord_to_chord: add_to_chord(group(...) | tsum.s()) from inside a header task
+    app = make_celery()
+
+    @app.task(name="cs.add")
+    def add(x, y=0):
+        return x + y
+
+    @app.task(name="cs.tsum")
+    def tsum(values):
+        return sum(values)
+
+    @app.task(name="cs.add_chord_to_chord", bind=True)
+    def add_chord_to_chord(self, nums, val):
+        added = self.add_to_chord(group([add.s(num, val) for num in nums]) | tsum.s())
+        return added.id is not None and 0
+
+    @app.task(name="cs.add_chain_to_chord", bind=True)
+    def add_chain_to_chord(self, num):
+        self.add_to_chord(add.s(num, 1) | add.s(10))
+        return 0
+
+    @app.task(name="cs.identity")
+    def identity(x):
+        return x
+
+    app.__taskora_app__.start(concurrency=2)
+    result = (group([add_chord_to_chord.s([1, 2, 3], 4)]) | identity.s())()
+    assert sorted(result.get(timeout=20)) == [0, 5 + 6 + 7]
+    chained = (group([add_chain_to_chord.s(1)]) | identity.s())()  # a chain is added the same way
+    assert chained.get(timeout=20) == [0, 12]
