@@ -306,7 +306,11 @@ def _signature(value: Any, app: Any) -> Any:
 
 
 def _accepts_request_exc_tb(sig: Any) -> bool:
-    """New-style errbacks take ``(request, exc, traceback)`` beyond their stored args (§4.7)."""
+    """New-style errbacks take ``(request, exc, traceback)`` beyond their stored args (§4.7). A ``bind=True``
+    task is always an old-style errback, sent the failed task's id, as Celery decides (its bound header is a
+    partial): so such an errback runs as a task, and may retry."""
+    if getattr(sig.type, "_decorated_bound", False):
+        return False
     try:
         params = inspect.signature(sig.type.run).parameters.values()
     except Exception:

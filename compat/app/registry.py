@@ -68,7 +68,7 @@ def build_task(app: Any, fun: Callable[..., Any], name: str, base: type, bind: b
     attrs: dict[str, Any] = {
         "app": app, "name": name, "run": run, "_decorated": True, "__doc__": fun.__doc__,
         "__module__": fun.__module__, "__wrapped__": run, "__qualname__": fun.__qualname__,
-        "__header__": None, "typing": options.pop("typing", None), "abstract": False,
+        "__header__": None, "typing": options.pop("typing", None), "abstract": False, "_decorated_bound": bind,
     }  # fmt: skip
     attrs.update(options)
     attrs.pop("app")

@@ -46,3 +46,27 @@ def test_a_task_ignoring_results_stores_no_failure_for_its_errback(running):
     quiet_fail.apply_async(link_error=look.s())
     wait_until(lambda: seen, 15, "the errback to run")
     assert seen == [("PENDING", "KeyError")]
+
+
+def test_a_bound_errback_runs_as_a_task_given_the_id_and_may_retry_eagerly(make_celery):
+    """Celery sends a ``bind=True`` errback the failed task's id, as a task, whatever its arity (its header is a
+    partial); so an eager ``apply()`` whose errback retries retries that errback eagerly (Celery's
+    test_link_error_callback_error_callback_retries_eager). Before, it was called with (request, exc, tb) and its
+    retry raised ``Retry`` out of ``apply()``."""
+    app = make_celery()
+    ran = []
+
+    @app.task(name="errback.fail_eager")
+    def fail():
+        raise KeyError("boom")
+
+    @app.task(name="errback.retry_once", bind=True)
+    def retry_once(self, *args, countdown=None):
+        ran.append((args, self.request.retries))
+        if not self.request.retries:
+            raise self.retry(countdown=countdown, max_retries=1)
+        return self.request.retries
+
+    result = fail.apply(link_error=retry_once.s())
+    assert isinstance(result.get(propagate=False), KeyError)
+    assert ran == [((result.id,), 0), ((result.id,), 1)]

@@ -704,3 +704,23 @@ def test_a_job_recovered_from_a_dead_worker_is_marked_redelivered(tmp_path: Any,
         client.close()
     runs = [json.loads(line) for line in deliveries.read_text().splitlines()]
     assert [run["redelivered"] for run in runs] == [False, True]
+
+
+@pytest.mark.usefixtures("adapter_kind")
+def test_task_received_request_carries_celerys_payload_with_the_links(make_celery: Any, connected: Any) -> None:
+    """Celery's worker Request keeps ``(args, kwargs, embed)`` as ``_Request__payload``; its own suite's receivers
+    read the links from there (test_linking_stamped_sig)."""
+    app = make_celery()
+    payloads: list[Any] = []
+    connected(signals.task_received, lambda sender=None, request=None, **kw: payloads.append(request._Request__payload))
+
+    @app.task(name="payload.add")
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    result = add.apply_async((2, 3), link=add.si(1, 1))
+    app.__taskora_app__.start(concurrency=1)
+    assert result.get(timeout=10) == 5
+    args, kwargs, embed = payloads[0]
+    assert (args, kwargs, embed["errbacks"]) == ([2, 3], {}, None)
+    assert embed["callbacks"][0]["task"] == "payload.add" and embed["callbacks"][0]["args"] == [1, 1]
