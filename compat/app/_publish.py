@@ -32,15 +32,13 @@ from ..signals import after_task_publish, before_task_publish
 from . import _execute, _unknown
 from ._properties import message_properties, properties_to_keep
 from ._publish_compact import call_data, compact_meta
+from ._publish_plan import TASK_PUBLISH_DEFAULTS, PublishPlan, plan_for
 from ._publish_settings import publish_setting
 from ._times import as_utc, seconds_until
 from .task import settings_of
 
 __all__ = ["publish", "native_priority", "broker_errors", "send_on_commit"]
 
-#: Task attributes that are default publish options.
-TASK_PUBLISH_DEFAULTS = ("queue", "priority", "expires", "routing_key", "exchange", "time_limit",
-                         "soft_time_limit", "ignore_result")
 DEFAULT_PRIORITY_STEPS = (0, 3, 6, 9)
 #: taskora's dispatch-time flow control, passed to the native dispatch as given (docs/guide/flow-control.md).
 FLOW_OPTIONS = ("debounce", "throttle", "deduplicate", "throw_on_reject")
@@ -203,13 +201,18 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
             task: Any, task_id: str | None, link: Any, link_error: Any, shadow: str | None,
             producer: Any = None) -> Any:  # fmt: skip
     """Dispatch one call; returns its ``AsyncResult`` at once."""
-    explicit = {k: v for k, v in options.items() if v is not None}
-    check_call_shape(explicit, task_id, link, link_error, name)
-    explicit["queue"] = getattr(explicit.get("queue"), "name", explicit.get("queue"))
-    defaults = _task_defaults(app, task)
-    merged = app.router.route(name, args, kwargs, explicit, task=task, task_options=defaults)
-    _check_limits(merged, name)
-    check_call_options(merged, name)
+    explicit = {k: v for k, v in options.items() if v is not None} if options else {}
+    if explicit or task_id is not None or link or link_error:  # nothing to check in a bare delay()
+        check_call_shape(explicit, task_id, link, link_error, name)
+    plan = None if explicit else plan_for(app, task, name, functools.partial(_build_plan, app, task, name))
+    if plan is None:
+        explicit["queue"] = getattr(explicit.get("queue"), "name", explicit.get("queue"))
+        defaults = _task_defaults(app, task)
+        merged = app.router.route(name, args, kwargs, explicit, task=task, task_options=defaults)
+        _check_limits(merged, name)
+        check_call_options(merged, name)
+    else:  # a call without options: what the task, settings and router decide, worked out once
+        defaults, merged = plan.defaults, plan.merged
     task_id = task_id or random_uuid()
     batching = getattr(producer, "batching", False)
     if batching:  # the batch goes out later, at once: an argument that cannot be encoded fails this call now
@@ -218,8 +221,9 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     ids = _execute.parent_ids(task_id)
     headers = dict(merged.get("headers") or {})
     meta = _meta(name, task_id, merged, headers, ids, eta_iso, expires_iso, shadow, link, link_error)
-    meta["properties"] = message_properties(task_id, merged)
     listened = publish_listened(name)
+    if plan is None or listened:
+        meta["properties"] = message_properties(task_id, merged)
     if listened:  # the message as Celery would send it, built only for receivers (most apps have none)
         body = (args, kwargs, {"callbacks": meta.get("link"), "errbacks": meta.get("link_error")})
         message_headers = {"lang": "py", "task": name, "id": task_id, "shadow": shadow, "eta": eta_iso,
@@ -229,11 +233,15 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
                                  retry_policy=None)
         headers = _with_added_headers(headers, message_headers)  # e.g. a tracer's traceparent
     meta["headers"] = headers or None
-    meta["properties"] = properties_to_keep(task_id, merged["queue"], meta["properties"])
-    engine = app._engine_task(task, name, merged["queue"])
+    if plan is None or listened:
+        meta["properties"] = properties_to_keep(task_id, merged["queue"], meta["properties"])
+    else:  # only the broker's own properties and the task's: what the job keeps of them does not change
+        meta["properties"] = plan.kept_properties
+    engine = plan.engine if plan is not None else app._engine_task(task, name, merged["queue"])
     task_ignores = bool(defaults.get("ignore_result")) if task is not None else None
     meta = compact_meta(meta, task_id, engine.name, task_ignores, explicit)  # fields a reader restores (issue #22)
-    _unknown.note_sent(app.__taskora_app__, merged["queue"], engine.name)  # for workers to find unknown names
+    native = plan.native if plan is not None else app.__taskora_app__
+    _unknown.note_sent(native, merged["queue"], engine.name)  # for workers to find unknown names
     steps = (publish_setting(app.conf, "broker_transport_options") or {}).get("priority_steps")
     data = call_data(_listify(args), kwargs)
     dispatch_options = {"delay": delay or None, "ttl": ttl, "job_id": task_id,
@@ -251,6 +259,19 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
                          ignored=bool(merged.get("ignore_result")))
     note_child(result)  # a task sending it has it as a child (compat/_children.py)
     return result
+
+
+def _build_plan(app: Any, task: Any, name: str, version: int, attributes: tuple[Any, ...]) -> PublishPlan:
+    """Work out a call of ``task`` without options as ``publish`` does (raising its errors) and keep the parts
+    that do not depend on the call (compat/app/_publish_plan.py)."""
+    defaults = _task_defaults(app, task)
+    merged = app.router.route(name, (), {}, {"queue": None}, task=task, task_options=defaults)
+    _check_limits(merged, name)
+    check_call_options(merged, name)
+    engine = app._engine_task(task, name, merged["queue"])
+    kept = properties_to_keep("", merged["queue"], message_properties("", merged))  # the id drops out
+    return PublishPlan(app, name, version, attributes, defaults=defaults, merged=merged, engine=engine,
+                       kept_properties=kept)
 
 
 def _dispatch(app: Any, engine: Any, data: Any, options: dict[str, Any]) -> Any:
