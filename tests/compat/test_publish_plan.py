@@ -114,3 +114,19 @@ def test_a_router_function_is_asked_at_every_call(make_celery: Any) -> None:
     assert asked == [(1,), (100,)] and _plan(sized) is None
     native = app.__taskora_app__
     assert [native.tasks[r._engine_task].options.queue for r in (small, big)] == ["small", "big"]
+
+
+def test_the_attributes_a_plan_compares_are_the_publish_defaults_in_order(make_celery: Any) -> None:
+    from taskora.compat.app._publish_plan import TASK_PUBLISH_DEFAULTS, publish_attributes
+
+    app = make_celery()
+    values = {attr: f"v-{attr}" for attr in TASK_PUBLISH_DEFAULTS}
+
+    @app.task(name="plan.attrs")
+    def attrs() -> None:
+        return None
+
+    assert publish_attributes(attrs)[0] is None  # a task has no queue unless given one
+    for attr, value in values.items():
+        setattr(attrs, attr, value)
+    assert publish_attributes(attrs) == tuple(values.values())
