@@ -130,3 +130,42 @@ def test_the_attributes_a_plan_compares_are_the_publish_defaults_in_order(make_c
     for attr, value in values.items():
         setattr(attrs, attr, value)
     assert publish_attributes(attrs) == tuple(values.values())
+
+
+def test_a_receiver_connected_after_the_plan_hears_the_next_call(make_celery: Any) -> None:
+    from taskora.compat.signals import before_task_publish
+
+    app = make_celery()
+    heard: list[Any] = []
+
+    @app.task(name="plan.heard")
+    def heard_task(x: int) -> int:
+        return x
+
+    heard_task.delay(0)
+    assert _plan(heard_task) is not None
+
+    def receiver(sender: Any = None, headers: Any = None, **kwargs: Any) -> None:
+        heard.append((sender, headers["id"]))
+        headers["x-added"] = "yes"
+
+    before_task_publish.connect(receiver)
+    try:
+        result = heard_task.delay(1)
+    finally:
+        before_task_publish.disconnect(receiver)
+    assert heard == [("plan.heard", result.id)]
+    assert '"x-added": "yes"' in _job(app, result)["celery.headers"].replace('":"', '": "')
+
+
+def test_a_batch_of_planned_calls_writes_each_job(make_celery: Any) -> None:
+    app = make_celery()
+
+    @app.task(name="plan.batched")
+    def batched(x: int) -> int:
+        return x
+
+    batched.delay(0)
+    with app.producer_or_acquire() as producer, producer.batch():
+        results = [batched.apply_async((i,), producer=producer) for i in range(3)]
+    assert [_job(app, r)["data"] for r in results] == ['{"args":[0]}', '{"args":[1]}', '{"args":[2]}']
