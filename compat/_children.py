@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
+from ._state import get_current_task
 from .exceptions import IncompleteStream
 
 #: Key of the children list in a job's progress record (beside ``CELERY_STATE_KEY``).
@@ -22,8 +23,6 @@ CHILDREN_KEY = "__children__"
 
 def note_child(result: Any) -> None:
     """Called for each task sent: a running task (not one called directly) records it as its child."""
-    from ._state import get_current_task
-
     current = get_current_task()
     request = current.request if current is not None else None
     if request is None or request.called_directly or request.id is None or request.id == result.id:

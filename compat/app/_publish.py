@@ -26,21 +26,20 @@ from taskora.ids import random_uuid
 
 from .._children import note_child
 from .._publish_listeners import publish_listened
+from .._state import get_current_task
 from ..exceptions import EncodeError, OperationalError
 from ..result import AsyncResult
 from ..signals import after_task_publish, before_task_publish
 from . import _execute, _unknown
 from ._properties import message_properties, properties_to_keep
 from ._publish_compact import call_data, compact_meta
+from ._publish_plan import TASK_PUBLISH_DEFAULTS, PublishPlan, plan_for
 from ._publish_settings import publish_setting
 from ._times import as_utc, seconds_until
 from .task import settings_of
 
 __all__ = ["publish", "native_priority", "broker_errors", "send_on_commit"]
 
-#: Task attributes that are default publish options.
-TASK_PUBLISH_DEFAULTS = ("queue", "priority", "expires", "routing_key", "exchange", "time_limit",
-                         "soft_time_limit", "ignore_result")
 DEFAULT_PRIORITY_STEPS = (0, 3, 6, 9)
 #: taskora's dispatch-time flow control, passed to the native dispatch as given (docs/guide/flow-control.md).
 FLOW_OPTIONS = ("debounce", "throttle", "deduplicate", "throw_on_reject")
@@ -51,6 +50,8 @@ JOB_HARD_FIELD = "timeLimit"
 
 def native_priority(priority: Any, steps: Any = None) -> int:
     """Celery's Redis priority (0 highest, None = 0, grouped in steps) → taskora's (higher first)."""
+    if priority is None and steps is None:  # most calls: 0, in the default steps' first, the highest
+        return 9
     value = 0 if priority is None else max(0, min(9, int(priority)))
     step = max((s for s in (steps or DEFAULT_PRIORITY_STEPS) if s <= value), default=0)
     return 9 - int(step)
@@ -203,13 +204,13 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
             task: Any, task_id: str | None, link: Any, link_error: Any, shadow: str | None,
             producer: Any = None) -> Any:  # fmt: skip
     """Dispatch one call; returns its ``AsyncResult`` at once."""
-    explicit = {k: v for k, v in options.items() if v is not None}
-    check_call_shape(explicit, task_id, link, link_error, name)
-    explicit["queue"] = getattr(explicit.get("queue"), "name", explicit.get("queue"))
-    defaults = _task_defaults(app, task)
-    merged = app.router.route(name, args, kwargs, explicit, task=task, task_options=defaults)
-    _check_limits(merged, name)
-    check_call_options(merged, name)
+    explicit = {k: v for k, v in options.items() if v is not None} if options else {}
+    if explicit or task_id is not None or link or link_error:  # nothing to check in a bare delay()
+        check_call_shape(explicit, task_id, link, link_error, name)
+    plan = None if explicit else plan_for(app, task, name, functools.partial(_build_plan, app, task, name))
+    if plan is not None and task_id is None and shadow is None and not link and not link_error and _plain(plan, name):
+        return _publish_plain(app, plan, name, args, kwargs, producer)
+    defaults, merged = _resolved(app, task, name, args, kwargs, explicit, plan)
     task_id = task_id or random_uuid()
     batching = getattr(producer, "batching", False)
     if batching:  # the batch goes out later, at once: an argument that cannot be encoded fails this call now
@@ -218,8 +219,9 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     ids = _execute.parent_ids(task_id)
     headers = dict(merged.get("headers") or {})
     meta = _meta(name, task_id, merged, headers, ids, eta_iso, expires_iso, shadow, link, link_error)
-    meta["properties"] = message_properties(task_id, merged)
     listened = publish_listened(name)
+    if plan is None or listened:
+        meta["properties"] = message_properties(task_id, merged)
     if listened:  # the message as Celery would send it, built only for receivers (most apps have none)
         body = (args, kwargs, {"callbacks": meta.get("link"), "errbacks": meta.get("link_error")})
         message_headers = {"lang": "py", "task": name, "id": task_id, "shadow": shadow, "eta": eta_iso,
@@ -229,11 +231,13 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
                                  retry_policy=None)
         headers = _with_added_headers(headers, message_headers)  # e.g. a tracer's traceparent
     meta["headers"] = headers or None
-    meta["properties"] = properties_to_keep(task_id, merged["queue"], meta["properties"])
-    engine = app._engine_task(task, name, merged["queue"])
+    meta["properties"] = (plan.kept_properties if plan is not None and not listened  # the same for every call
+                          else properties_to_keep(task_id, merged["queue"], meta["properties"]))
+    engine = plan.engine if plan is not None else app._engine_task(task, name, merged["queue"])
     task_ignores = bool(defaults.get("ignore_result")) if task is not None else None
     meta = compact_meta(meta, task_id, engine.name, task_ignores, explicit)  # fields a reader restores (issue #22)
-    _unknown.note_sent(app.__taskora_app__, merged["queue"], engine.name)  # for workers to find unknown names
+    native = plan.native if plan is not None else app.__taskora_app__
+    _unknown.note_sent(native, merged["queue"], engine.name)  # for workers to find unknown names
     steps = (publish_setting(app.conf, "broker_transport_options") or {}).get("priority_steps")
     data = call_data(_listify(args), kwargs)
     dispatch_options = {"delay": delay or None, "ttl": ttl, "job_id": task_id,
@@ -251,6 +255,74 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
                          ignored=bool(merged.get("ignore_result")))
     note_child(result)  # a task sending it has it as a child (compat/_children.py)
     return result
+
+
+def _resolved(app: Any, task: Any, name: str, args: list[Any], kwargs: dict[str, Any], explicit: dict[str, Any],
+              plan: PublishPlan | None) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """(the task's publish defaults, the call's routed options): the plan's for a call without options (worked
+    out once), else worked out now, checked, naming what is wrong."""
+    if plan is not None:
+        return plan.defaults, plan.merged
+    explicit["queue"] = getattr(explicit.get("queue"), "name", explicit.get("queue"))
+    defaults = _task_defaults(app, task)
+    merged = app.router.route(name, args, kwargs, explicit, task=task, task_options=defaults)
+    _check_limits(merged, name)
+    check_call_options(merged, name)
+    return defaults, merged
+
+
+def _plain(plan: PublishPlan, name: str) -> bool:
+    """Whether this call (no options, id, shadow nor links) writes the plan's plain fields: no clock to read, no
+    task sending it (a parent and root of its own), no publish receiver to build Celery's message for."""
+    return plan.timeless and get_current_task() is None and not publish_listened(name)
+
+
+def _publish_plain(app: Any, plan: PublishPlan, name: str, args: list[Any], kwargs: dict[str, Any],
+                   producer: Any) -> Any:  # fmt: skip
+    """``publish`` of a plain call: what every other call works out, read from the plan (issue #22)."""
+    task_id = random_uuid()
+    batching = getattr(producer, "batching", False)
+    if batching:  # as publish: an argument that cannot be encoded fails this call now
+        app._encode({"args": args, "kwargs": kwargs})
+    engine, merged = plan.engine, plan.merged
+    _unknown.note_sent(plan.native, merged["queue"], engine.name)
+    steps = (publish_setting(app.conf, "broker_transport_options") or {}).get("priority_steps")
+    dispatch_options = {"delay": None, "ttl": None, "job_id": task_id,
+                        "priority": native_priority(merged.get("priority"), steps), "meta": _plain_fields(plan, name)}
+    data = call_data(_listify(args), kwargs)
+    if batching:
+        producer.defer(engine, data, dispatch_options)
+    else:
+        task_id = _dispatch(app, engine, data, dispatch_options)
+    return AsyncResult(task_id, app=app, task_name=name, engine_task=engine.name,
+                       ignored=bool(merged.get("ignore_result")))  # no task sends it: no parent to note it on
+
+
+def _plain_fields(plan: PublishPlan, name: str) -> dict[str, str]:
+    """A copy of the job-hash fields of the plan's plain calls, made as ``publish`` makes them (its root is the
+    job itself, which ``compact_meta`` leaves out: no job id is in them)."""
+    origin = _origin()
+    if plan.plain_fields is None or plan.plain_origin != origin:  # the first call, or a forked child's
+        merged, no_id = plan.merged, "-"
+        meta = _meta(name, no_id, merged, dict(merged.get("headers") or {}), {"parent_id": None, "root_id": no_id},
+                     None, None, None, None, None)
+        meta["properties"] = plan.kept_properties
+        meta = compact_meta(meta, no_id, plan.engine.name, plan.task_ignores, {})
+        plan.plain_fields, plan.plain_origin = _execute.meta_fields(meta), origin
+    return dict(plan.plain_fields)
+
+
+def _build_plan(app: Any, task: Any, name: str, version: int, attributes: tuple[Any, ...]) -> PublishPlan:
+    """Work out a call of ``task`` without options as ``publish`` does (raising its errors) and keep the parts
+    that do not depend on the call (compat/app/_publish_plan.py)."""
+    defaults = _task_defaults(app, task)
+    merged = app.router.route(name, (), {}, {"queue": None}, task=task, task_options=defaults)
+    _check_limits(merged, name)
+    check_call_options(merged, name)
+    engine = app._engine_task(task, name, merged["queue"])
+    kept = properties_to_keep("", merged["queue"], message_properties("", merged))  # the id drops out
+    return PublishPlan(app, name, version, attributes, defaults=defaults, merged=merged, engine=engine,
+                       kept_properties=kept)
 
 
 def _dispatch(app: Any, engine: Any, data: Any, options: dict[str, Any]) -> Any:
