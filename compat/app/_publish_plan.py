@@ -22,7 +22,7 @@ from typing import Any
 
 from .routing import MapRoute
 
-__all__ = ["TASK_PUBLISH_DEFAULTS", "PublishPlan", "plan_for", "publish_attributes"]
+__all__ = ["TASK_PUBLISH_DEFAULTS", "PublishPlan", "forget_plans", "plan_for", "publish_attributes"]
 
 #: Task attributes that are default publish options.
 TASK_PUBLISH_DEFAULTS = ("queue", "priority", "expires", "routing_key", "exchange", "time_limit",
@@ -86,3 +86,10 @@ def plan_for(app: Any, task: Any, name: str, build: Builder) -> PublishPlan | No
 def _routes_by_name(routes: list[Any]) -> bool:
     """True when every router answers from the task name alone (``task_routes`` mappings, or none at all)."""
     return all(type(router) is MapRoute for router in routes)
+
+
+def forget_plans(tasks: Any) -> None:
+    """Drop the plans kept on ``tasks`` (an app closing): a plan holds the native app and engine task it was made
+    for, and an app kept after its close must not keep those alive (their connections with them)."""
+    for task in list(tasks):
+        task.__dict__.pop("_publish_plan", None)

@@ -35,6 +35,7 @@ from ..signals import Signal
 from . import _execute
 from ._engine import BUILTIN_TASKS, EngineMixin
 from ._publish import encode_errors
+from ._publish_plan import forget_plans
 from ._tasks import TaskMixin, django_task_cls
 from ._worker_hooks import WorkerHooksMixin
 from .amqp import AppObjectsMixin
@@ -273,6 +274,7 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin, AppObjectsM
         native, self._native = self._native, None
         if native is not None:
             native.close(timeout=5)
+        forget_plans(self._tasks.values())
         _state.unregister_app(self)
 
 

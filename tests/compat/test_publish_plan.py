@@ -169,3 +169,24 @@ def test_a_batch_of_planned_calls_writes_each_job(make_celery: Any) -> None:
     with app.producer_or_acquire() as producer, producer.batch():
         results = [batched.apply_async((i,), producer=producer) for i in range(3)]
     assert [_job(app, r)["data"] for r in results] == ['{"args":[0]}', '{"args":[1]}', '{"args":[2]}']
+
+
+def test_a_closed_app_keeps_no_plan_holding_its_old_native_app(make_celery: Any) -> None:
+    """An app kept after its close must not keep its native app (and its connections) alive through a plan:
+    Celery's test_backend_leak_in_fixture_teardown keeps 20 closed test apps and expects their backends'
+    sockets to be collected; a plan kept on each task held them all open."""
+    import gc
+    import weakref
+
+    app = make_celery()
+
+    @app.task(name="plan.kept")
+    def kept() -> int:
+        return 1
+
+    kept.delay()
+    old_native = weakref.ref(app.__taskora_app__)
+    assert _plan(kept) is not None
+    app.close()
+    gc.collect()
+    assert _plan(kept) is None and old_native() is None
