@@ -671,17 +671,24 @@ def _give_result_id(body: Any, task_id: str | None) -> None:
         target.options["task_id"] = task_id
 
 
+def _first_tasks(sig: Signature) -> Iterator[Signature]:
+    """The tasks ``sig`` starts with: a chain's first step's, each member's of a group or chord, else ``sig``."""
+    if isinstance(sig, _chain):
+        if sig.tasks:
+            yield from _first_tasks(sig.tasks[0])
+    elif isinstance(sig, (group, chord)):
+        for member in sig.tasks:
+            yield from _first_tasks(member)
+    else:
+        yield sig
+
+
 def _prepend_in_place(sig: Signature, args: tuple[Any, ...]) -> None:
     """Celery's partial application of ``args`` to what ``sig`` starts with (an immutable task ignores them), in
     place on a sending copy: a chord's header members (``chain(chord(...), x).apply_async((1,))``)."""
-    if isinstance(sig, _chain):
-        if sig.tasks:
-            _prepend_in_place(sig.tasks[0], args)
-    elif isinstance(sig, (group, chord)):
-        for member in sig.tasks:
-            _prepend_in_place(member, args)
-    elif not sig.immutable:
-        sig["args"] = tuple(args) + sig.args
+    for task in _first_tasks(sig):
+        if not task.immutable:
+            task["args"] = tuple(args) + task.args
 
 
 #: The send options of a group or chord that delay its members (Celery #7851: ``(group(a, b) | c).apply_async(
@@ -694,18 +701,8 @@ def _delay_entries(members: list[Signature], options: dict[str, Any]) -> None:
     copies, as Celery passes a group's send options to each member's ``apply_async``."""
     timing = {key: options[key] for key in _DELAYING_OPTIONS if options.get(key) is not None}
     for member in members if timing else ():
-        _delay_first_tasks(member, timing)
-
-
-def _delay_first_tasks(sig: Signature, timing: dict[str, Any]) -> None:
-    if isinstance(sig, _chain):
-        if sig.tasks:
-            _delay_first_tasks(sig.tasks[0], timing)
-    elif isinstance(sig, (group, chord)):
-        for member in sig.tasks:
-            _delay_first_tasks(member, timing)
-    else:
-        sig.options.update(timing)
+        for task in _first_tasks(member):
+            task.options.update(timing)
 
 
 def _entry_nodes(native: Any) -> list[NativeSignature]:

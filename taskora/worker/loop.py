@@ -96,7 +96,7 @@ class Worker:
         self._cold = threading.Event()
         #: Set by the stop that tears the worker down; a second stop running beside it (a warm stop still waiting
         #: for a stuck handler after a cold one finished) leaves the torn-down worker alone.
-        self._torn_down = threading.Event()
+        self._torn_down = False
         self._teardown_lock = threading.Lock()
         self.service = ServiceThreads(app.events, self._cold)
         self._threads: list[threading.Thread] = []
@@ -260,13 +260,13 @@ class Worker:
             finished = self._join(self._slot_threads, time.monotonic() + 1.0)
         self._join([thread for _feeder, thread in self._feeders], time.monotonic() + 5.0)  # their last acks
         with self._teardown_lock:
-            if not self._torn_down.is_set():
+            if not self._torn_down:
                 self._tear_down()
         return finished
 
     def _tear_down(self) -> None:
         """Once per worker: hand back what is still held, end the service threads, and say this worker is gone."""
-        self._torn_down.set()
+        self._torn_down = True
         self._cold.set()
         self._claim_watch.close()
         self._due_alarm.close()
