@@ -29,7 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .direct_tls import is_tls_pool, tls_wrapper
-from .socket_timeouts import is_timeout, set_kernel_timeout
+from .socket_timeouts import is_timeout, set_kernel_timeout, shut_down
 
 try:  # installed with redis[hiredis]; where it cannot be imported, the hot path stays with redis-py
     import hiredis
@@ -81,6 +81,11 @@ class DirectConnection:
 
     def where(self) -> str:
         return self._unix_path or f"{self._address[0]}:{self._address[1]}"
+
+    def cut(self, timeout_s: float) -> None:
+        """Wake a read blocked on this connection and bound the next ones (adapters/cutting.py)."""
+        self._timeout = self._connect_timeout = timeout_s
+        shut_down(self._sock)
 
     # -- opening ----------------------------------------------------------------------------------
     def connect(self) -> None:

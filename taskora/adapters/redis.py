@@ -22,6 +22,7 @@ from .claiming import ClaimingOps
 from .collecting import CollectOps
 from .control import ControlOps
 from .core import RedisCore
+from .cutting import ConnectionCutting
 from .dispatch import DispatchOps
 from .flow import FlowOps
 from .job_removal import JobRemoval
@@ -39,7 +40,7 @@ from .workflows import WorkflowOps
 
 class RedisAdapter(DispatchOps, ClaimingOps, WaitingOps, ControlOps, MaintenanceOps, SchedulingOps, WorkflowOps,
                    ObservingOps, VersionReads, CollectOps, MetricsReads, JobRemoval, FlowOps, QueueIndexOps,
-                   WorkerRegistryOps, RedisCore):  # fmt: skip
+                   WorkerRegistryOps, ConnectionCutting, RedisCore):  # fmt: skip
     """Talks to one Redis (or Valkey, or an in-process fakeredis) through the engine scripts."""
 
     kind = "redis"

@@ -18,6 +18,7 @@ import taskora.lua as engine
 from ..errors import from_engine_reply
 from .direct import DirectConnection, InFlight
 from .process_id import current_pid
+from .socket_timeouts import shut_down
 from .topology import FAILOVER_ERRORS
 
 _R = TypeVar("_R")  # what a command sent through _resent_once replies
@@ -109,6 +110,13 @@ class ThreadConnections:
             if connection.pid == pid:
                 connection.disconnect()
 
+    def cut(self, timeout_s: float) -> None:
+        """Shut this process's connections down and bound their later reads and connects (adapters/cutting.py)."""
+        pid = os.getpid()
+        for connection in list(self._opened):
+            if connection.pid == pid:
+                connection.cut(timeout_s)
+
     def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
         """One EVALSHA (every engine script is safe to resend, see ``call``)."""
         return self.call("EVALSHA", sha, numkeys, *keys_and_args)
@@ -163,6 +171,11 @@ class _PooledConnection:
 
     def disconnect(self) -> None:
         self._connection.disconnect()
+
+    def cut(self, timeout_s: float) -> None:
+        connection = self._connection
+        connection.socket_timeout = connection.socket_connect_timeout = timeout_s
+        shut_down(getattr(connection, "_sock", None))
 
     def __del__(self) -> None:
         if self.pid == os.getpid():

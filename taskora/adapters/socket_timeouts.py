@@ -38,3 +38,14 @@ def set_kernel_timeout(sock: socket.socket, seconds: float | None) -> None:
 def is_timeout(exc: OSError) -> bool:
     """A send or read that ran out of time: Python's ``TimeoutError``, or the kernel timeout's ``EAGAIN``."""
     return isinstance(exc, (TimeoutError, BlockingIOError))
+
+
+def shut_down(sock: socket.socket | None) -> None:
+    """End both directions of ``sock``: a read blocked on it in another thread returns at once (a silent
+    peer never would). A socket already closed is left as it is."""
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass

@@ -45,6 +45,7 @@ from .quarantine import Quarantine
 from .reconnect import OUTAGE, Backoff, address_of, once
 from .resize import Retirements
 from .runtime import JobRuntime, lock_ttl_ms
+from .stop_wake import wake_or_cut
 from .store_changed import STORE_CHANGES
 from .threads import ServiceThreads
 
@@ -247,8 +248,7 @@ class Worker:
         self._stopping.set()
         if self.budget is not None:
             self.budget.wake()  # reserved jobs go back to their queues, uncharged
-        for task in self.tasks:
-            self._safely(self.adapter.wake_workers, task.name, self.slots_for(task))
+        wake_or_cut(self.adapter, self._address, [(task.name, self.slots_for(task)) for task in self.tasks])
         for feeder, _thread in self._feeders:
             feeder.wake()
         if cold:

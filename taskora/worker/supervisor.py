@@ -40,6 +40,7 @@ from .pools import WorkerSettings
 from .prefork_child import child_main
 from .reconnect import address_of, once
 from .running_board import Finished, RunningBoard
+from .stop_wake import wake_or_cut
 
 log = logging.getLogger("taskora.worker.supervisor")
 
@@ -137,6 +138,9 @@ class Supervisor:
             children = list(self.children.values())
         for child in children:
             _signal(child.pid, signal.SIGQUIT if cold else signal.SIGTERM)
+        wakes = [(task.name, self.settings.concurrency) for task in self.settings.tasks]
+        threading.Thread(target=wake_or_cut, args=(self.settings.app.adapter, address_of(self.settings.app.adapter),
+                                                   wakes), name="taskora-stop-wake", daemon=True).start()
 
     def wait(self, timeout: float | None) -> bool:
         return self._done.wait(timeout)
@@ -384,9 +388,10 @@ class Supervisor:
                 for job_id in adapter.held_with(task, [token]):
                     if job_id not in child.held:
                         self._requeue(job_id, HeldJob(task, token, 1, None))
-            except CONNECTION_ERRORS as exc:
+            except CONNECTION_ERRORS as exc:  # the other claims' reads would wait on the same unreachable Redis
                 log.warning("could not look for %s's claim of dead child pid %d (%s); its lock's expiry will",
                             task, child.pid, exc)
+                return
 
     def _requeue_unstarted(self, child: Child, running: dict[str, Any]) -> None:
         """Jobs still locked under the dead child's liveness id that it never started (claimed after its last
@@ -398,9 +403,10 @@ class Supervisor:
                 for job_id, token in adapter.locks_of_active(task.name):
                     if liveness.owner_of(token) == child.liveness_id and job_id not in running:
                         self._requeue(job_id, HeldJob(task.name, token, 1, None))
-            except CONNECTION_ERRORS as exc:
-                log.warning("could not look for %s jobs of dead child pid %d (%s); the reclaimers will", task.name,
-                            child.pid, exc)
+            except CONNECTION_ERRORS as exc:  # the other tasks' reads would wait on the same unreachable Redis
+                log.warning("could not look for the jobs of dead child pid %d (%s); the reclaimers will", child.pid,
+                            exc)
+                return
 
     def _record_finished(self, finished: Finished) -> None:
         """Record the completions a dead child's batch had not sent yet (batches.py): those jobs ran to the end

@@ -1,0 +1,45 @@
+"""Waking a stopping worker's slots, or cutting Redis's connections when Redis no longer answers.
+
+A stop wakes every slot blocked on a task's marker (``wake_workers``), so that it sees the stop at once
+instead of after its block. A Redis that went silent without closing its sockets (a suspended VM, a
+firewall dropping the flow) answers neither the wake nor the blocked reads: each would hold the stop for
+its socket timeout, and a blocking one forever. So the wake gets ``WAKE_GRACE_S``; past it, or when it
+fails, the adapter cuts its connections (adapters/cutting.py) and every later call on them gives up after
+``CUT_TIMEOUT_S``. The stop then ends in seconds whatever Redis does; a job claimed in the cut is
+reclaimed like any job whose worker went away.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from .reconnect import once
+
+log = logging.getLogger("taskora.worker")
+
+#: How long a stop waits for Redis to take the wake before it takes Redis for gone silent.
+WAKE_GRACE_S = 2.0
+#: How long any read or connect may take once the connections are cut.
+CUT_TIMEOUT_S = 1.0
+
+
+def wake_or_cut(adapter: Any, address: str, wakes: list[tuple[str, int]]) -> bool:
+    """Wake ``count`` slots of each ``(task, count)``; True if Redis took every wake, else cut and False."""
+    woke = threading.Event()
+
+    def wake_all() -> None:
+        for task, count in wakes:
+            adapter.wake_workers(task, count)
+        woke.set()
+
+    waker = threading.Thread(target=once, args=(address, wake_all), name="taskora-stop-wake", daemon=True)
+    waker.start()
+    waker.join(WAKE_GRACE_S)
+    if woke.is_set():
+        return True
+    log.warning("Redis at %s did not take the stop's wake within %.0f s: cutting its connections so the worker "
+                "can stop (a job claimed meanwhile is reclaimed by the other workers)", address, WAKE_GRACE_S)
+    adapter.cut_connections(CUT_TIMEOUT_S)
+    return False
