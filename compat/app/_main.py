@@ -2,8 +2,9 @@
 
 Both run the ``taskora`` command line in this process with this app as the one ``-A`` names
 (taskora/cli/in_process.py). As in Celery, ``worker_main`` refuses an argv without the ``worker``
-subcommand (ValueError: ``start`` runs the others). With no argv both read ``sys.argv`` past the
-program's name, so ``python proj.py worker -l INFO`` works with ``app.start()`` in ``__main__``.
+subcommand (ConfigurationError, a ValueError as Celery's: ``start`` runs the others). With no argv
+both read ``sys.argv`` past the program's name, so ``python proj.py worker -l INFO`` works with
+``app.start()`` in ``__main__``.
 A command that succeeds returns (None, as Celery's); one that fails raises SystemExit with the exit
 code the shell command would have had, so a ``__main__`` script exits with it.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from taskora.errors import ConfigurationError
 
 __all__ = ["start", "worker_main"]
 
@@ -30,7 +33,7 @@ def worker_main(app: Any, argv: Sequence[str] | None = None) -> None:
     """Run ``celery worker ...`` for ``app``: ``argv`` must hold the ``worker`` subcommand."""
     args = _argv(argv)
     if "worker" not in args:
-        raise ValueError(f"app.worker_main(): the worker sub-command must be given in argv, got {args!r}; "
+        raise ConfigurationError(f"app.worker_main(): the worker sub-command must be given in argv, got {args!r}; "
                          "use app.start() to run other commands")
     start(app, args)
 
@@ -39,5 +42,6 @@ def _argv(argv: Sequence[str] | None) -> list[str]:
     if argv is None:
         return list(sys.argv[1:])
     if isinstance(argv, str):
-        raise TypeError(f"argv must be a list of arguments (e.g. ['worker', '-l', 'INFO']), got the string {argv!r}")
+        raise ConfigurationError(f"argv must be a list of arguments (e.g. ['worker', '-l', 'INFO']), "
+                                 f"got the string {argv!r}")
     return list(argv)

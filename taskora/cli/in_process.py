@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import ConfigurationError
 from . import cli
 from ._app import PRESET_APP, is_app_like
 
@@ -19,9 +20,9 @@ def run_cli(app: Any, argv: Sequence[str]) -> int:
     """Run ``taskora <argv>`` for ``app`` (a Taskora, or a front-end app such as compat's Celery) and return
     the command's exit code (0: success; 2: a usage error, as from the shell)."""
     if not is_app_like(app):
-        raise TypeError(f"run_cli: {app!r} is not a taskora app (a Taskora or an object with __taskora_app__)")
+        raise ConfigurationError(f"run_cli: {app!r} is not a taskora app (a Taskora or an object with __taskora_app__)")
     if isinstance(argv, str):
-        raise TypeError(f"run_cli: argv must be a list of arguments, got the string {argv!r}")
+        raise ConfigurationError(f"run_cli: argv must be a list of arguments, got the string {argv!r}")
     token = PRESET_APP.set(app)
     try:
         cli.main(args=[str(arg) for arg in argv], prog_name="taskora", standalone_mode=True)

@@ -16,6 +16,9 @@ from typing import Any
 import pytest
 from taskora.compat import Celery
 
+from taskora.cli.in_process import run_cli
+from taskora.errors import ConfigurationError
+
 from .helpers import ROOT, wait_until
 
 #: A one-file Celery project that starts its own worker, or any command, from ``__main__``.
@@ -119,9 +122,11 @@ def test_start_exits_with_the_commands_exit_code(redis_url: str, project: Path) 
 def test_worker_main_needs_the_worker_subcommand(redis_url: str) -> None:
     app = Celery("argv", broker=redis_url)
     try:
-        with pytest.raises(ValueError, match="worker sub-command"):
+        with pytest.raises(ValueError, match="worker sub-command"):  # Celery's type; ConfigurationError is one
             app.worker_main(["inspect", "ping"])
-        with pytest.raises(TypeError, match="list of arguments"):
+        with pytest.raises(ConfigurationError, match="is not a taskora app"):
+            run_cli(object(), ["status"])
+        with pytest.raises(ConfigurationError, match="list of arguments"):
             app.start("worker -l INFO")  # type: ignore[arg-type]
     finally:
         app.close()
