@@ -111,6 +111,8 @@ def test_start_passes_other_commands_through(client: Celery, redis_url: str, pro
     purged = run_main(redis_url, project, "purge", "-f")  # app.start() with no argv: sys.argv[1:]
     assert purged.returncode == 0, purged.stderr
     assert purged.stdout.startswith("Purged 3 jobs from ")
+    other = run_main(redis_url, project, "--argv", "-A", "no_such_proj", "status")  # an -A in argv wins
+    assert other.returncode != 0 and "no module named 'no_such_proj'" in other.stderr, other.stderr
 
 
 def test_start_exits_with_the_commands_exit_code(redis_url: str, project: Path) -> None:
