@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from ...sysinfo import is_auto_concurrency
 from ..exceptions import ImproperlyConfigured
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class EffectiveSettings:
     #: redis-py options from ``broker_transport_options`` (``CONNECTION_OPTIONS``) and a ``broker_use_ssl``
     #: mapping (``ssl_cert_reqs``, ``ssl_ca_certs``, ...).
     connection_options: dict[str, Any]
-    worker_concurrency: int | None
+    worker_concurrency: int | str | None  # a number, or "auto" (the CPU budget: taskora/worker/auto_concurrency.py)
     worker_max_tasks_per_child: int | None
     worker_max_memory_per_child: int | None  # KiB, as Celery counts it
     include: tuple[str, ...]  # `imports` then `include`: modules the worker imports at start
@@ -77,6 +78,11 @@ def _names(value: Any) -> tuple[str, ...]:
 
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _concurrency(value: Any) -> int | str | None:
+    """``worker_concurrency``: ``"auto"`` kept (the worker sizes the pool from the CPU budget), else a number."""
+    return "auto" if is_auto_concurrency(value) else _int(value)
 
 
 def _connection_options(transport: dict[str, Any], use_ssl: Any) -> dict[str, Any]:
@@ -133,7 +139,7 @@ def resolve(conf: Settings) -> EffectiveSettings:
         visibility_timeout=_seconds(transport.get("visibility_timeout"), _VT) or 3600.0,
         key_prefix=str(transport.get("global_keyprefix") or ""),
         connection_options=_connection_options(transport, conf.get("broker_use_ssl")),
-        worker_concurrency=_int(conf.get("worker_concurrency")),
+        worker_concurrency=_concurrency(conf.get("worker_concurrency")),
         worker_max_tasks_per_child=_int(conf.get("worker_max_tasks_per_child")),
         worker_max_memory_per_child=_int(conf.get("worker_max_memory_per_child")),
         include=_names(conf.get("imports")) + _names(conf.get("include")),

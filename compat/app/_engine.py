@@ -60,7 +60,7 @@ class CeleryNative(Taskora):
     #: Celery's ``-c N``: N jobs at a time for the whole worker process (taskora/worker/budget.py).
     worker_concurrency_scope = "process"
     #: Returns ``worker_concurrency``, the default of ``-c`` (set by the Celery app).
-    worker_default_concurrency: Callable[[], int | None] | None = None
+    worker_default_concurrency: Callable[[], int | str | None] | None = None  # str: "auto"
     #: Returns (``worker_prefetch_multiplier``, ``worker_disable_prefetch``) (set by the Celery app; budget.py).
     worker_prefetch: Callable[[], tuple[Any, Any]] | None = None
 

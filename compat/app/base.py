@@ -32,7 +32,7 @@ from ..backends.app_mixin import BackendMixin
 from ..exceptions import AlwaysEagerIgnored
 from ..result import AsyncResult, GroupResult, ResultSet
 from ..signals import Signal
-from . import _execute
+from . import _execute, _main
 from ._engine import BUILTIN_TASKS, EngineMixin
 from ._publish import encode_errors
 from ._publish_plan import forget_plans
@@ -268,6 +268,14 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin, AppObjectsM
         from ._bugreport import bugreport
 
         return bugreport(self)
+
+    def start(self, argv: list[str] | None = None) -> None:
+        """Run the command line for this app (``sys.argv`` when no argv): compat/app/_main.py."""
+        _main.start(self, argv)
+
+    def worker_main(self, argv: list[str] | None = None) -> None:
+        """Run ``worker`` for this app with ``argv`` (it must name the subcommand): compat/app/_main.py."""
+        _main.worker_main(self, argv)
 
     def close(self) -> None:
         """Stop this app's in-process worker and event reader, and forget it as current/default app."""

@@ -15,6 +15,7 @@ import importlib.util
 import os
 import sys
 import traceback
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -26,6 +27,8 @@ from ._output import AppLoadError
 
 #: Attribute names tried, in order, when ``-A`` names only a module.
 APP_NAMES = ("app", "celery", "taskora")
+#: The app a command runs when no ``-A`` is given, set while the CLI runs inside a program (cli/in_process.py).
+PRESET_APP: ContextVar[Any] = ContextVar("taskora_cli_preset_app", default=None)
 
 
 @dataclass
@@ -73,6 +76,10 @@ def to_taskora(obj: Any, spec: str) -> Taskora:
 
 def load_app(spec: str | None) -> LoadedApp:
     """Import and resolve ``spec``; every failure is an AppLoadError with a one-line message."""
+    preset = PRESET_APP.get()
+    if not spec and preset is not None:
+        label = str(getattr(preset, "main", None) or getattr(preset, "name", None) or "__main__")
+        return LoadedApp(to_taskora(preset, label), preset, label)
     if not spec:
         spec = os.environ.get("TASKORA_APP") or os.environ.get("CELERY_APP") or ""
         if not spec:

@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from ..sysinfo import is_auto_concurrency
+from ..worker.auto_concurrency import app_default, parse_concurrency, resolve_auto
 from ..worker.autoscale import DEFAULT_KEEPALIVE_S, Autoscaler
 from ..worker.budget import budget_size, default_concurrency
 from ..worker.control import ControlHandler, ControlServer
@@ -44,9 +46,10 @@ def load_beat(app: Any) -> Any:
 
 @click.command(short_help="Run a worker (Celery's worker options accepted).")
 @app_option
-@click.option("-c", "--concurrency", type=click.IntRange(min=1), default=None,
+@click.option("-c", "--concurrency", metavar="N|auto", default=None, callback=parse_concurrency,
               help="Child processes (prefork) or slots per task (threads, asyncio); for a Celery app also the jobs "
-                   "run at once. Default: --autoscale MAX, else the app's worker_concurrency, else CPU count.")
+                   "run at once. 'auto': the CPUs this process may use (prefork: capped to the cgroup CPU quota). "
+                   "Default: --autoscale MAX, else the app's worker_concurrency, else CPU count.")
 @click.option("--max-running", type=click.IntRange(min=1), default=None,
               help="At most N handlers run at once in each worker process, whatever their task (solo: 1; a Celery "
                    "app: its -c, 1 per prefork child; a native app: unbounded across tasks).")
@@ -104,7 +107,7 @@ def _settings(loaded: LoadedApp, hostname: str, opts: dict[str, Any]) -> WorkerS
     app = loaded.app
     include, exclude = split_queues(opts["queues"]), set(split_queues(opts["exclude_queues"]))
     pool = opts["pool"].lower()
-    concurrency = _concurrency(pool, opts, default_concurrency(app))
+    concurrency = _concurrency(pool, opts, app)
     # Before choosing tasks: a front-end registers tasks here (Celery's include/imports/autodiscover).
     loaded.worker_init(hostname=hostname, pool=pool, concurrency=concurrency, queues=include or None)
     tasks = [t for t in app.select_tasks(queues=include or None) if t.options.queue not in exclude]
@@ -124,10 +127,10 @@ def _settings(loaded: LoadedApp, hostname: str, opts: dict[str, Any]) -> WorkerS
     )
 
 
-def _concurrency(pool: str, opts: dict[str, Any], app_default: int | None = None) -> int:
+def _concurrency(pool: str, opts: dict[str, Any], app: Any = None) -> int:
     """solo runs one slot whatever -c says; with --autoscale the pool starts at MIN (at least 1; as Celery, -c is
     then ignored) and the autoscaler resizes it; else -c, else the app's default (a Celery app's
-    ``worker_concurrency``), else CPUs."""
+    ``worker_concurrency``), else CPUs. ``auto`` (either way) is the CPU budget (worker/auto_concurrency.py)."""
     if pool == "solo":
         return 1
     autoscale = parse_autoscale(opts["autoscale"])
@@ -135,7 +138,11 @@ def _concurrency(pool: str, opts: dict[str, Any], app_default: int | None = None
         if opts["concurrency"]:
             log.info("--autoscale %s,%s given: -c %s ignored", *autoscale, opts["concurrency"])
         return max(1, autoscale[1])
-    return opts["concurrency"] or app_default or os.cpu_count() or 1
+    configured = app_default(app)
+    given = opts["concurrency"] or (configured if is_auto_concurrency(configured) else default_concurrency(app))
+    if is_auto_concurrency(given):
+        return resolve_auto(pool)
+    return int(given or os.cpu_count() or 1)
 
 
 def _purge(s: WorkerSettings) -> None:

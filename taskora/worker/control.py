@@ -142,13 +142,23 @@ class ControlListener:
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=0.5)
                     if message and message.get("type") == "message":
-                        self._answer(message["data"])
+                        self._answer_guarded(message["data"])
             except CONNECTION_ERRORS as exc:
                 OUTAGE.lost(address_of(self.app.adapter), exc, "control channel; resubscribing")
                 self._stop.wait(1.0)
             finally:
                 if pubsub is not None:
                     _close_quietly(pubsub)
+
+    def _answer_guarded(self, raw: Any) -> None:
+        """Answer one request; whatever goes wrong with it (but the connection) is logged, and the loop goes on
+        to the next request: one bad command or reply never leaves a worker deaf to ping and shutdown."""
+        try:
+            self._answer(raw)
+        except CONNECTION_ERRORS:
+            raise
+        except Exception:
+            log.exception("control request %.200r could not be answered; the control loop goes on", raw)
 
     def _answer(self, raw: Any) -> None:
         raise NotImplementedError  # each listener answers in its own way
@@ -173,9 +183,20 @@ class ControlServer(ControlListener):
             reply, request = {"error": f"{type(exc).__name__}: {exc}"}, _maybe_json(raw)
         if "id" not in request:
             return
-        self.app.adapter.control_reply(str(request["id"]),
-                                       json.dumps({"hostname": self.handler.hostname, "reply": reply}, default=str),
+        self.app.adapter.control_reply(str(request["id"]), encode_reply(self.handler.hostname, request, reply),
                                        REPLY_TTL_S)
+
+
+def encode_reply(hostname: str, request: dict[str, Any], reply: Any) -> str:
+    """The reply as JSON (values JSON has no type for as text); a reply no encoder can write (a cycle, a
+    ``__str__`` that raises) becomes an error reply that says so, logged, instead of no answer."""
+    try:
+        return json.dumps({"hostname": hostname, "reply": reply}, default=str)
+    except (TypeError, ValueError, RecursionError) as exc:  # a cycle; nesting too deep; a key JSON cannot take
+        command = request.get("command")
+        log.error("control: the reply of %r cannot be encoded as JSON (%s: %s)", command, type(exc).__name__, exc)
+        error = f"the reply of {command!r} cannot be encoded as JSON ({type(exc).__name__}: {exc})"
+        return json.dumps({"hostname": hostname, "reply": {"error": error}})
 
 
 def _maybe_json(raw: Any) -> dict[str, Any]:
