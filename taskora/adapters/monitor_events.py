@@ -1,0 +1,34 @@
+"""The monitor event stream: what a Celery-style ``Dispatcher`` sends, for ``Receiver``s (additive to wire v6).
+
+Celery workers and monitors exchange events (``task-received``, ``worker-heartbeat``, custom types) over the broker.
+Here the job transitions are in each task's ``:events`` stream already; what has no other home is an event a
+program sends itself. Those go to one bounded stream, ``<root>:monitor-events``: one entry per event, its one
+field ``event`` the event as JSON. One key, so it works on a Redis Cluster as is; ``MAXLEN ~`` keeps it bounded
+as the task streams are. A reader pins its start with :meth:`monitor_events_end` and reads with ``read_events``.
+A TypeScript taskora neither writes nor reads it.
+"""
+
+from __future__ import annotations
+
+from .core import RedisCore
+from .replies import _text
+
+#: Entries kept in the monitor stream (approximately, as ``XADD MAXLEN ~``), like a task's event stream.
+MONITOR_EVENTS_MAXLEN = 10000
+
+
+class MonitorEventOps(RedisCore):
+    """Writes to and the end of the monitor event stream (see the module docstring)."""
+
+    def monitor_events_key(self) -> str:
+        return f"{self.keys.root}:monitor-events"
+
+    def publish_monitor_event(self, event_json: str, maxlen: int = MONITOR_EVENTS_MAXLEN) -> str:
+        """Append one event (JSON text); returns its stream id."""
+        return _text(self.client.xadd(self.monitor_events_key(), {"event": event_json}, maxlen=maxlen,
+                                      approximate=True))
+
+    def monitor_events_end(self) -> str:
+        """The id of the stream's last entry ("0-0" when empty): a reader starting there sees only later events."""
+        last = self.client.xrevrange(self.monitor_events_key(), count=1)
+        return _text(last[0][0]) if last else "0-0"
