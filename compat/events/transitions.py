@@ -112,6 +112,9 @@ def _detail(app: Any, engine_task: str, job_id: str) -> dict[str, Any]:
 def _exception_repr(detail: dict[str, Any], message: str) -> str:
     """``ValueError('bad')``, as Celery's ``task-failed`` carries ``repr(exc)``."""
     type_name = detail.get("type") or "Exception"
+    args = detail.get("args")
+    if isinstance(args, list):
+        return f"{type_name}({', '.join(repr(arg) for arg in args)})"
     return f"{type_name}({detail.get('message', message)!r})"
 
 
