@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ._clock import LamportClock
-from .transitions import celery_event, engine_hostname
+from .transitions import celery_event, engine_hostname, jobs_of
 
 Handler = Callable[[dict[str, Any]], Any]
 #: Longest one read blocks, so ``should_stop`` and a ``timeout`` are looked at in time.
@@ -141,20 +141,30 @@ class Receiver:
         assert self._positions is not None
         if entries:
             self._positions[stream] = _text(entries[-1][0])
+        rows = [(_text(entry_id), {_text(k): v for k, v in raw.items()}) for entry_id, raw in entries]
+        task = self._tasks_by_stream.get(stream)
+        events = self._monitor_events(rows) if task is None else self._task_events(task, rows)
+        return [(_order(entry_id), event) for entry_id, event in events if event is not None]
+
+    def _monitor_events(self, rows: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any] | None]]:
+        return [(entry_id, self.event_from_message(json.loads(_text(fields.get("event", b"{}")))))
+                for entry_id, fields in rows]  # fmt: skip
+
+    def _task_events(self, task: str, rows: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, Any]]:
+        """The Celery events of one task stream's entries; the job fields they need are read in one pipeline."""
+        adapter = self.connection.adapter
+        entries = [{k: _text(v) for k, v in fields.items()} for _entry_id, fields in rows]
+        jobs = jobs_of(adapter, task, entries)
+        hostname, decode = engine_hostname(adapter), self._decoder()
         out = []
-        for entry_id, raw in entries:
-            event = self._event_of(stream, _text(entry_id), {_text(k): v for k, v in raw.items()})
-            if event is not None:
-                out.append((_order(_text(entry_id)), event))
+        for (entry_id, _raw), fields in zip(rows, entries, strict=True):
+            event = celery_event(decode, task, entry_id, fields, hostname, jobs.get(fields.get("jobId", "")))
+            out.append((entry_id, None if event is None else self.event_from_message(event)))
         return out
 
-    def _event_of(self, stream: str, entry_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
-        task = self._tasks_by_stream.get(stream)
-        if task is None:
-            return self.event_from_message(json.loads(_text(fields.get("event", b"{}"))))
-        event = celery_event(self.app, task, entry_id, {k: _text(v) for k, v in fields.items()},
-                             engine_hostname(self.connection.adapter))  # fmt: skip
-        return None if event is None else self.event_from_message(event)
+    def _decoder(self) -> Callable[[Any], Any]:
+        serializer = self.app.__taskora_app__.serializer
+        return getattr(serializer, "loads_result", serializer.loads)
 
     def event_from_message(self, body: dict[str, Any], localize: bool = True, now: Callable[[], float] = time.time,
                            CLIENT_CLOCK_MAX_DRIFT: float = 0.1) -> dict[str, Any]:  # noqa: N803
