@@ -45,6 +45,22 @@ def test_dispatcher_events_reach_a_declared_receiver_with_celery_stamps(app):
     assert seen[0]["clock"] < failed[0]["clock"] < seen[1]["clock"]
 
 
+def test_a_dispatcher_disabled_or_outside_its_groups_sends_nothing(app):
+    with app.connection() as connection:
+        receiver = app.events.Receiver(connection, handlers={})
+        receiver.queue(connection.default_channel).declare()
+        with app.events.Dispatcher(connection, enabled=False) as off:
+            assert off.send("task-received", uuid="x") is None
+        with app.events.Dispatcher(connection, groups=["worker"]) as workers_only:
+            assert workers_only.send("task-received", uuid="y") is None
+            sent = workers_only.send("worker-custom", n=1)
+        with app.events.default_dispatcher(hostname="own@test") as own:  # its own connection, released after
+            own.send("worker-custom", n=2)
+        events = list(receiver.itercapture(limit=2, timeout=10))
+    assert [(e["type"], e["n"]) for e in events] == [("worker-custom", 1), ("worker-custom", 2)]
+    assert sent["hostname"] == app.hostname and events[1]["hostname"] == "own@test"
+
+
 def test_a_capture_with_no_event_raises_socket_timeout(app):
     with app.connection() as connection:
         receiver = app.events.Receiver(connection, handlers={})
@@ -75,6 +91,12 @@ def test_worker_transitions_become_started_succeeded_and_failed_events(app):
     def boom():
         raise ValueError("bad input")
 
+    @app.task(name="proj.flaky", bind=True, max_retries=1)
+    def flaky(self):
+        if self.request.retries == 0:
+            raise self.retry(exc=KeyError("once"), countdown=0)
+        return "ok"
+
     state = app.events.State()
     with app.connection() as connection:
         receiver = app.events.Receiver(connection, handlers={"*": state.event})
@@ -85,13 +107,18 @@ def test_worker_transitions_become_started_succeeded_and_failed_events(app):
             bad = boom.delay()
             with pytest.raises(ValueError):
                 bad.get(timeout=10)
-        receiver.capture(limit=6, timeout=10)
+            retried = flaky.delay()
+            assert retried.get(timeout=10) == "ok"
+        types = [e["type"] for e in receiver.itercapture(limit=11, timeout=10)]
     done, failed = state.tasks[ok.id], state.tasks[bad.id]
     assert (done.state, done.result, done.args) == (states.SUCCESS, "42", "(20, 22)")
     assert done.runtime is not None and done.runtime >= 0
     assert failed.state == states.FAILURE and failed.exception == "ValueError('bad input')"
     assert "ValueError: bad input" in failed.traceback
     assert [name for name, _t in state.tasks_by_type("proj.boom")] == [bad.id]
+    assert types[6:] == ["task-received", "task-started", "task-retried", "task-started", "task-succeeded"]
+    again = state.tasks[retried.id]
+    assert again.state == states.SUCCESS and again.retried is not None
 
 
 def test_connection_names_the_engine_and_checks_it_answers(app):
