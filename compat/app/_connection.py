@@ -9,10 +9,18 @@ engine; another ``redis://`` URL opens an engine of its own, closed with the con
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from taskora.errors import BrokerUnreachableError
 from taskora.urls import mask_url
+
+from ..exceptions import OperationalError
 
 __all__ = ["Connection", "EventChannel"]
 
@@ -68,11 +76,19 @@ class Connection:
         app_urls = {self.app.conf.broker_url, self.app.conf.effective().broker_url or "memory://"}
         return self.url not in app_urls and not self.url.startswith("memory")
 
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """An engine that cannot be reached raises kombu's ``OperationalError`` naming this connection's URL."""
+        try:
+            yield
+        except OperationalError:
+            raise
+        except (BrokerUnreachableError, RedisConnectionError, RedisTimeoutError) as exc:
+            raise OperationalError(f"Error connecting to the broker at {self.as_uri()}: {exc}") from exc
+
     def connect(self) -> Connection:
         """Check the engine answers; kombu's ``OperationalError`` naming the address when it does not."""
-        from ._publish import broker_errors
-
-        with broker_errors(self.app):
+        with self.errors():
             self.adapter.connect()
         self._connected = True
         return self

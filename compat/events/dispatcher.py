@@ -72,10 +72,8 @@ class Dispatcher:
     def publish(self, type: str, fields: dict[str, Any], producer: Any = None, blind: bool = False,
                 Event: Any = None, **kwargs: Any) -> None:  # noqa: A002, N803
         """Append the event to the monitor stream; an unreachable engine raises kombu's ``OperationalError``."""
-        from ..app._publish import broker_errors
-
         payload = json.dumps(dict(fields, type=type), default=repr)
-        with broker_errors(self.app):
+        with self.connection.errors():
             self.connection.adapter.publish_monitor_event(payload)
 
     def flush(self, errors: bool = True, groups: bool = True) -> None:

@@ -73,8 +73,10 @@ class Receiver:
         if self._positions is not None:
             return
         adapter = self.connection.adapter
-        self._positions = {adapter.monitor_events_key(): adapter.monitor_events_end()}
-        self._watch_tasks()
+        with self.connection.errors():
+            positions = {adapter.monitor_events_key(): adapter.monitor_events_end()}
+            self._positions = positions
+            self._watch_tasks()
 
     def _watch_tasks(self) -> None:
         """Read the streams of the app's tasks and of those live workers serve (new ones from their end)."""
@@ -125,12 +127,10 @@ class Receiver:
     # -- reading ---------------------------------------------------------------------------------------------
     def _fill(self, block_s: float) -> None:
         """One blocking read of every stream; the events found join ``_pending`` in the order they happened."""
-        from ..app._publish import broker_errors
-
-        if time.monotonic() - self._discovered_at >= REDISCOVER_S:
-            self._watch_tasks()
         assert self._positions is not None
-        with broker_errors(self.app):
+        with self.connection.errors():
+            if time.monotonic() - self._discovered_at >= REDISCOVER_S:
+                self._watch_tasks()
             replies = self.connection.adapter.read_events(dict(self._positions), max(1, int(block_s * 1000)))
         found: list[tuple[tuple[int, int], dict[str, Any]]] = []
         for stream, entries in replies:

@@ -142,7 +142,7 @@ def test_connection_uri_masks_the_password(app):
 def test_ensure_connection_retries_then_raises_naming_the_address(app):
     failures = []
     with app.connection("redis://127.0.0.1:1/0") as connection:
-        with pytest.raises(OperationalError, match="127.0.0.1:1"):
+        with pytest.raises(OperationalError, match="broker at redis://127.0.0.1:1/0"):
             connection.ensure_connection(errback=lambda exc, interval: failures.append(interval), max_retries=2,
                                          interval_start=0.01, interval_step=0.01)
     assert failures == [0.01, 0.02]
@@ -156,3 +156,14 @@ def test_the_migration_guides_events_example_runs_as_written():
     section = guide.split("## Events and monitors", 1)[1].split("\n## ", 1)[0]
     source = section.split("```python\n", 1)[1].split("```", 1)[0]
     exec(compile(source, "migration_guide/api.md#events", "exec"), {})
+
+
+def test_an_unreachable_engine_raises_operational_error_from_receiver_and_dispatcher(app):
+    with app.connection("redis://127.0.0.1:1/0") as connection:
+        receiver = app.events.Receiver(connection, handlers={})
+        with pytest.raises(OperationalError, match="broker at redis://127.0.0.1:1/0"):
+            receiver.queue(connection.default_channel).declare()
+        with pytest.raises(OperationalError, match="broker at redis://127.0.0.1:1/0"):
+            receiver.capture(limit=1, timeout=1)
+        with app.events.Dispatcher(connection) as dispatcher, pytest.raises(OperationalError, match="broker at redis://127.0.0.1:1/0"):
+            dispatcher.send("worker-custom")
