@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from ._clock import LamportClock
+from .receiver import our_connection
 
 
 def utcoffset() -> int:
@@ -28,10 +29,10 @@ class Dispatcher:
                  channel: Any = None, buffer_while_offline: bool = True, app: Any = None, serializer: Any = None,
                  groups: Any = None, delivery_mode: Any = None, buffer_group: Any = None, buffer_limit: int = 24,
                  on_send_buffered: Any = None) -> None:  # fmt: skip
-        connection = connection if connection is not None else getattr(channel, "connection", None)
-        self.app = app if app is not None else connection.app
-        self.connection = connection if connection is not None else self.app.connection_for_write()
-        self._owns_connection = connection is None
+        given = connection if connection is not None else channel
+        self._owns_connection = given is None
+        self.connection = our_connection(given, app)
+        self.app = app if app is not None else self.connection.app
         self.hostname = hostname or self.app.hostname
         self.enabled = enabled
         self.groups = set(groups) if groups else None

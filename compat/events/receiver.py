@@ -53,7 +53,7 @@ class Receiver:
     def __init__(self, channel: Any, handlers: dict[str, Handler] | None = None, routing_key: str = "#",
                  node_id: str | None = None, app: Any = None, queue_prefix: str | None = None, accept: Any = None,
                  queue_ttl: float | None = None, queue_expires: float | None = None) -> None:  # fmt: skip
-        self.connection = getattr(channel, "connection", None) or channel
+        self.connection = our_connection(channel, app)
         self.app = app if app is not None else self.connection.app
         self.handlers = {} if handlers is None else handlers
         self.routing_key = routing_key
@@ -176,6 +176,22 @@ class Receiver:
 
     def wakeup_workers(self, channel: Any = None) -> None:
         """Nothing to wake: taskora workers send no heartbeat events (see docs, "Celery events")."""
+
+
+def our_connection(channel: Any, app: Any) -> Any:
+    """The ``app.connection()`` object behind ``channel`` (a connection or its channel); ``app.connection()`` when
+    none is given and the app is; a ``ConfigurationError`` for anything else (a kombu connection reaches no engine)."""
+    from ..app._connection import Connection
+
+    connection = getattr(channel, "connection", None) or channel
+    if connection is None and app is not None:
+        return app.connection()
+    if not isinstance(connection, Connection):
+        from taskora.errors import ConfigurationError
+
+        raise ConfigurationError(f"expected a connection from app.connection() (or its default_channel), "
+                                 f"got {type(channel).__name__}: {channel!r}")
+    return connection
 
 
 def _block_s(timeout: float | None, idle_since: float) -> float:

@@ -167,3 +167,10 @@ def test_an_unreachable_engine_raises_operational_error_from_receiver_and_dispat
             receiver.capture(limit=1, timeout=1)
         with app.events.Dispatcher(connection) as dispatcher, pytest.raises(OperationalError, match="broker at redis://127.0.0.1:1/0"):
             dispatcher.send("worker-custom")
+
+
+def test_receiver_and_dispatcher_refuse_what_is_not_an_app_connection(app):
+    with pytest.raises(ConfigurationError, match=r"app.connection\(\).*got str"):
+        app.events.Receiver("redis://localhost", handlers={})
+    with pytest.raises(ConfigurationError, match="got object"):
+        app.events.Dispatcher(object())
