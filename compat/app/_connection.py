@@ -181,7 +181,7 @@ def _intervals(start: float, step: float, maximum: float) -> Any:
 
 
 class ConnectionsMixin:
-    """Gives the Celery app ``connection()`` and its aliases, and ``events`` (one per app, made on first use)."""
+    """Gives the Celery app ``connection()`` and its aliases (``app.events`` is compat/events/app_mixin.py)."""
 
     def connection(self, hostname: str | None = None, userid: Any = None, password: Any = None,
                    virtual_host: Any = None, port: Any = None, ssl: Any = None, connect_timeout: Any = None,
@@ -197,9 +197,3 @@ class ConnectionsMixin:
         return Connection(self, url, **kwargs)
 
     broker_connection = connection
-
-    @property
-    def events(self) -> Any:
-        from ..events import Events
-
-        return self.__dict__.setdefault("_events_object", Events(self))

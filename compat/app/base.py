@@ -29,6 +29,7 @@ from taskora import Taskora
 
 from .. import _state
 from ..backends.app_mixin import BackendMixin
+from ..events.app_mixin import EventsMixin
 from ..exceptions import AlwaysEagerIgnored
 from ..result import AsyncResult, GroupResult, ResultSet
 from ..signals import Signal
@@ -48,7 +49,8 @@ from .task import Context, Task
 __all__ = ["Celery", "BUILTIN_TASKS"]
 
 
-class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin, AppObjectsMixin, ConnectionsMixin):
+class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin, AppObjectsMixin, ConnectionsMixin,
+             EventsMixin):
     """A Celery application (``Celery('proj', broker='redis://…')``); see celery-surface §1."""
 
     SYSTEM = "taskora"
