@@ -66,6 +66,7 @@ class Receiver:
         self._tasks_by_stream: dict[str, str] = {}
         self._pending: deque[dict[str, Any]] = deque()
         self._discovered_at = 0.0
+        self._pinned_at = "0-0"
 
     # -- position ---------------------------------------------------------------------------------------
     def pin(self) -> None:
@@ -74,19 +75,21 @@ class Receiver:
             return
         adapter = self.connection.adapter
         with self.connection.errors():
+            self._pinned_at = adapter.stream_time_position()
             positions = {adapter.monitor_events_key(): adapter.monitor_events_end()}
             self._positions = positions
-            self._watch_tasks()
+            self._watch_tasks(at_end=True)
 
-    def _watch_tasks(self) -> None:
-        """Read the streams of the app's tasks and of those live workers serve (new ones from their end)."""
+    def _watch_tasks(self, at_end: bool = False) -> None:
+        """Read the streams of the app's tasks and of those live workers serve: from their end when pinning, and
+        a stream found later from the pin's time (what happened since the pin, not its history)."""
         adapter = self.connection.adapter
         names = set(self.app.__taskora_app__.tasks) | adapter.served_by_live_workers()
         assert self._positions is not None
         for name in sorted(names):
             stream = adapter.keys.events(name)
             if stream not in self._positions:
-                self._positions[stream] = adapter.last_event_id(name)
+                self._positions[stream] = adapter.last_event_id(name) if at_end else self._pinned_at
                 self._tasks_by_stream[stream] = name
         self._discovered_at = time.monotonic()
 

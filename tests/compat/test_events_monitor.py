@@ -79,3 +79,24 @@ def test_a_connection_to_another_broker_url_is_an_engine_of_its_own(memory_app, 
                 local_receiver.capture(limit=1, timeout=0.2)
         events = list(receiver.itercapture(limit=1, timeout=10))
     assert [(e["type"], e["n"], e["hostname"]) for e in events] == [("worker-custom", 1, "remote@test")]
+
+
+def test_a_task_first_served_after_the_declare_is_read_from_the_declare_on(redis_url):
+    from taskora.compat.contrib.testing.worker import start_worker
+
+    monitor, project = Celery("late_proj", broker=redis_url), Celery("late_proj", broker=redis_url)
+    try:
+        old = project.task(name="late_proj.old")(lambda: "before").delay()  # its sending is never seen
+        receiver = monitor.events.Receiver(monitor.connection(), handlers={})
+        receiver.queue(receiver.connection.default_channel).declare()
+        late = project.task(name="late_proj.late")(lambda: "after")
+        with start_worker(project, perform_ping_check=False):
+            sent = late.delay()  # no worker served either task at the declare: the monitor finds them later
+            assert sent.get(timeout=10) == "after" and old.get(timeout=10) == "before"
+            events = [(e["type"], e["uuid"]) for e in receiver.itercapture(limit=5, timeout=10)]
+    finally:
+        monitor.close()
+        project.close()
+    assert [event for event in events if event[1] == old.id] == [("task-started", old.id), ("task-succeeded", old.id)]
+    assert [event for event in events if event[1] == sent.id] == [("task-received", sent.id), ("task-started", sent.id),
+                                                                  ("task-succeeded", sent.id)]
