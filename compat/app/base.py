@@ -29,10 +29,12 @@ from taskora import Taskora
 
 from .. import _state
 from ..backends.app_mixin import BackendMixin
+from ..events.app_mixin import EventsMixin
 from ..exceptions import AlwaysEagerIgnored
 from ..result import AsyncResult, GroupResult, ResultSet
 from ..signals import Signal
 from . import _execute, _main
+from ._connection import ConnectionsMixin
 from ._engine import BUILTIN_TASKS, EngineMixin
 from ._publish import encode_errors
 from ._publish_plan import forget_plans
@@ -47,7 +49,8 @@ from .task import Context, Task
 __all__ = ["Celery", "BUILTIN_TASKS"]
 
 
-class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin, AppObjectsMixin):
+class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin, AppObjectsMixin, ConnectionsMixin,
+             EventsMixin):
     """A Celery application (``Celery('proj', broker='redis://…')``); see celery-surface §1."""
 
     SYSTEM = "taskora"

@@ -385,8 +385,18 @@ class WorkerRegistry(Protocol):
     def served_by_live_workers(self) -> set[str]: ...
 
 
+class MonitorEvents(Protocol):
+    """Events a program sends for monitors (adapters/monitor_events.py); read them with ``read_events``."""
+
+    def monitor_events_key(self) -> str: ...
+    def publish_monitor_event(self, event_json: str, maxlen: int = ...) -> str: ...
+    def monitor_events_end(self) -> str: ...
+    def stream_time_position(self) -> str: ...
+
+
 class Adapter(Lifecycle, Producing, Transitions, JobReading, MetricsReading, JobRemoving, Controlling, Maintaining,
-              Scheduling, WorkflowStoring, Observing, Collecting, QueueIndexing, WorkerRegistry, Protocol):  # fmt: skip
+              Scheduling, WorkflowStoring, Observing, Collecting, QueueIndexing, WorkerRegistry, MonitorEvents,
+              Protocol):  # fmt: skip
     """One store of jobs, reached only through named operations (every state change is one engine script)."""
 
     kind: str

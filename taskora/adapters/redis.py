@@ -28,6 +28,7 @@ from .flow import FlowOps
 from .job_removal import JobRemoval
 from .maintenance import MaintenanceOps
 from .metrics_reads import MetricsReads
+from .monitor_events import MonitorEventOps
 from .observing import ObservingOps
 from .queue_index import QueueIndexOps
 from .replies import PAYLOAD_FIELDS, ClaimInFlight, decode_job
@@ -40,7 +41,7 @@ from .workflows import WorkflowOps
 
 class RedisAdapter(DispatchOps, ClaimingOps, WaitingOps, ControlOps, MaintenanceOps, SchedulingOps, WorkflowOps,
                    ObservingOps, VersionReads, CollectOps, MetricsReads, JobRemoval, FlowOps, QueueIndexOps,
-                   WorkerRegistryOps, ConnectionCutting, RedisCore):  # fmt: skip
+                   WorkerRegistryOps, MonitorEventOps, ConnectionCutting, RedisCore):  # fmt: skip
     """Talks to one Redis (or Valkey, or an in-process fakeredis) through the engine scripts."""
 
     kind = "redis"
