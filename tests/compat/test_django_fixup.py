@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import wait_until
+
 pytest.importorskip("django", reason="the Django fix-up tests need Django (pip install -e '.[test]')")
 pytestmark = pytest.mark.redis_only
 
@@ -101,3 +103,66 @@ def test_without_the_fixup_the_connection_stays_open_after_the_task(tmp_path: Pa
     assert out["value"] > 0 and out["stopped"]
     assert out["django_task"] is False and out["set_up_by_loader"] is False
     assert out["open_after_task"] is True
+
+
+PROJECT = """
+    import json, os
+
+    from django.db import connections
+    from taskora.compat import Celery, signals
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fixup_settings")
+    app = Celery("proj")
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+    @app.task(name="proj.count_types")
+    def count_types():
+        from django.contrib.contenttypes.models import ContentType
+
+        count = ContentType.objects.count()
+        return {"count": count, "open_in_task": connections["default"].connection is not None}
+
+
+    def record_after_postrun(sender=None, task_id=None, **kwargs):
+        # connected after the fix-up's receiver (see below), so it sees what the fix-up left
+        path = os.path.join(os.environ["ANSWER_DIR"], f"{task_id}.json")
+        with open(path, "w") as answer:
+            json.dump({"open_after_task": connections["default"].connection is not None, "pid": os.getpid()}, answer)
+
+
+    @signals.worker_init.connect
+    def connect_recorder(sender=None, **kwargs):  # connected after the app (and its fix-up) was made: runs second
+        signals.task_postrun.connect(record_after_postrun, weak=False)
+"""
+
+
+def test_a_prefork_taskora_worker_closes_the_connection_after_each_task(tmp_path: Path, redis_url: str) -> None:
+    """``taskora worker -A proj -P prefork``: the fix-up installed at the worker's start works in the forked child
+    that runs the task."""
+    from taskora.compat import Celery
+
+    from .projects.harness import project_env, worker
+
+    (tmp_path / "fixup_settings.py").write_text(
+        textwrap.dedent(SETTINGS.format(db=str(tmp_path / "db.sqlite3"), url=redis_url)))
+    (tmp_path / "proj.py").write_text(textwrap.dedent(PROJECT))
+    env = project_env(redis_url, ANSWER_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="fixup_settings",
+                      PYTHONPATH=str(tmp_path))
+    migrate = "import django; django.setup(); from django.core.management import call_command; call_command('migrate')"
+    done = subprocess.run([sys.executable, "-c", migrate], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    client = Celery("client", broker=redis_url, backend=redis_url, fixups=[])
+    try:
+        with worker(tmp_path, env, "-P", "prefork", "-c", "1") as process:
+            result = client.send_task("proj.count_types")
+            value = result.get(timeout=30)
+            answer = tmp_path / f"{result.id}.json"
+            wait_until(answer.exists, what=f"the task_postrun record (worker log: {process.log})")
+            worker_pid = process.proc.pid
+    finally:
+        client.close()
+    assert value["count"] > 0 and value["open_in_task"] is True
+    recorded = json.loads(answer.read_text())
+    assert recorded["open_after_task"] is False and recorded["pid"] != worker_pid  # in the forked child
