@@ -105,6 +105,9 @@ def test_worker_attributes_read_by_celery_code(app: Celery) -> None:
     assert worker.pool_cls.__module__ == "taskora.compat.concurrency.prefork" and worker.pool_cls.uses_processes
     assert (worker.concurrency, worker.loglevel, worker.queues) == (3, 10, ["a", "b"])
     assert app.Worker(pool="threads").pool_cls.__module__ == "taskora.compat.concurrency.thread"
+    from taskora.compat.worker import WorkController  # Celery's celery.worker.WorkController
+
+    assert issubclass(app.Worker, WorkController) and app.Worker is app.Worker
 
 
 @pytest.mark.parametrize(("options", "named"), [({"pool": "eventlet"}, "'eventlet'"),
