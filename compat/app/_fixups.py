@@ -25,7 +25,7 @@ def _resolve(name: Any) -> Any:
     text = str(name)
     if text.startswith("celery."):
         text = "taskora.compat." + text[len("celery."):]
-    module, _, attr = text.replace(":", ".").rpartition(".") if ":" not in text else text.partition(":")
+    module, _, attr = text.partition(":") if ":" in text else text.rpartition(".")
     return getattr(importlib.import_module(module), attr)
 
 
