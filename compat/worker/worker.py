@@ -18,9 +18,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from taskora.worker.control import ControlHandler, ControlServer
+from taskora.worker.live_ops import LiveOps
 from taskora.worker.pool_choice import make_pool
 from taskora.worker.pools import Pool, StopSignals, WorkerSettings, serve
-from taskora.worker.served import ServedTasks
+from taskora.worker.served import ServedTasks, on_tasks_changed
+from taskora.worker.unknown import UnknownTasks
 
 from ..concurrency import BasePool, get_implementation
 from ..exceptions import ImproperlyConfigured
@@ -55,6 +57,8 @@ class WorkController:
         self.queues = _queue_list(queues)
         self.options = options
         self.exitcode: int | None = None
+        #: The running pool (taskora's), while :meth:`start` runs.
+        self.pool: Pool | None = None
         self._signals = StopSignals()
         self._stopped = threading.Event()
         self.app.__taskora_worker_init__(hostname=self.hostname, pool=self.pool_cls.taskora_pool,
@@ -69,7 +73,7 @@ class WorkController:
         native = self.app.__taskora_app__
         native.adapter.connect()
         settings = self._settings(native)
-        pool = make_pool(settings)
+        pool = self.pool = make_pool(settings)
         with self._signal_handlers():
             pool.start()
             try:
@@ -77,6 +81,7 @@ class WorkController:
                     serve(pool, self._signals, name=self.hostname)
             finally:
                 native.events.emit("worker:shutdown", {"hostname": self.hostname, "pool": settings.pool})
+                self.pool = None
                 self._stopped.set()
 
     def stop(self, in_sighandler: bool = False, exitcode: int | None = None) -> None:
@@ -109,19 +114,24 @@ class WorkController:
 
     @contextmanager
     def _services(self, native: Any, settings: WorkerSettings, pool: Pool) -> Iterator[None]:
-        """The remote-control server and the served-tasks record, for as long as the pool runs."""
+        """What ``taskora worker`` runs beside its pool: remote control (with the live operations such as
+        ``add_consumer`` and ``pool_grow``), the served-tasks record, and the handling of unknown tasks' jobs."""
         handler = ControlHandler(native, [t.name for t in settings.tasks], self.hostname, pool=settings.pool,
                                  concurrency=settings.concurrency, active=pool.active, stats=pool.stats,
                                  request_stop=self._signals.request_stop)
         served = ServedTasks(native.adapter, lambda: handler.task_names)
+        handler.ops = LiveOps(pool, autoscaler=None, on_tasks=on_tasks_changed(handler, served),
+                              prepare_queue=getattr(self.app, "select_queues", None))
         control = ControlServer(native, handler)
-        served.start()
-        control.start()
+        unknown = UnknownTasks(native, lambda: list(settings.extra["queues"]), self.hostname)
+        services = (served, control, unknown)
+        for service in services:
+            service.start()
         try:
             yield
         finally:
-            control.stop()
-            served.stop()
+            for service in reversed(services):
+                service.stop()
 
     @contextmanager
     def _signal_handlers(self) -> Iterator[None]:

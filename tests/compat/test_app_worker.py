@@ -89,6 +89,18 @@ def test_building_a_worker_sends_worker_init_with_it_and_consumes_nothing(app: C
         assert result.get(timeout=15) == 2
 
 
+def test_remote_control_live_operations_reach_the_running_pool(app: Celery) -> None:
+    _add(app)
+    worker = app.Worker(pool="threads", concurrency=1)
+    with started(worker):
+        answers_ping(app, worker.hostname)
+        assert worker.pool is not None and worker.pool.size() == 1
+        replies = app.control.pool_grow(2, destination=[worker.hostname], reply=True, timeout=5)
+        assert replies == [{worker.hostname: {"ok": "pool will grow"}}]
+        assert worker.pool.size() == 3
+    assert worker.pool is None
+
+
 def test_terminate_is_a_cold_stop_that_returns_start(app: Celery) -> None:
     _add(app)
     worker = app.Worker(pool="threads", concurrency=1)
