@@ -46,7 +46,9 @@ class TaskMixin:
         """Import ``imports``/``include`` modules and pending ``autodiscover_tasks`` packages."""
         from .. import signals
 
-        signals.import_modules.send(sender=self)
+        for _receiver, response in signals.import_modules.send(sender=self):
+            if isinstance(response, Exception):  # e.g. django.setup() failed: no task module can import, as Celery
+                raise response
         for module in self.conf.effective().include:
             importlib.import_module(module)
         for packages, related_name in self._autodiscover:

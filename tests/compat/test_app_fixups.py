@@ -69,3 +69,25 @@ def test_a_task_class_chosen_by_the_project_is_kept_under_django(django_env: Non
     finally:
         for app in apps:
             app.close()
+
+
+def test_a_failing_import_modules_receiver_stops_the_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As Celery's loader: a fix-up that cannot set its framework up (``django.setup()`` raising) stops the
+    worker's start with that error instead of a later, unrelated import error."""
+    from taskora.compat import signals
+
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+    app = Celery("fx", broker="memory://")
+
+    def broken_setup(sender=None, **kwargs):
+        raise LookupError("settings module 'nowhere.settings' not found")
+
+    signals.import_modules.connect(broken_setup, sender=app, weak=False)
+    try:
+        with pytest.raises(LookupError, match="nowhere.settings"):
+            app.loader.import_default_modules()
+        with pytest.raises(LookupError, match="nowhere.settings"):
+            app.Worker(pool="solo")
+    finally:
+        signals.import_modules.disconnect(broken_setup, sender=app)
+        app.close()
