@@ -89,13 +89,36 @@ def unregister_app(app: Any) -> None:
     with _lock:
         if app in _apps:
             _apps.remove(app)
+    release_app(app)
+
+
+def release_app(app: Any) -> None:
+    """Stop ``app`` being the current or default app (a worker built for it made it both); it stays known."""
+    with _lock:
         for key in ("explicit", "last", "fallback"):
             if _default[key] is app:
                 _default[key] = None
-        if _default["last"] is None and _apps:
-            _default["last"] = _apps[-1]
+        others = [known for known in _apps if known is not app]
+        if _default["last"] is None and others:
+            _default["last"] = others[-1]
     if _current_app.get() is app:
         _current_app.set(None)
+
+
+class _ThreadLocalView:
+    """``_state._tls.current_app``: Celery's per-thread current app, here the per-context one (``contextvars``),
+    so code that saves and restores Celery's attribute restores ours."""
+
+    @property
+    def current_app(self) -> Any:
+        return _current_app.get()
+
+    @current_app.setter
+    def current_app(self, app: Any) -> None:
+        _current_app.set(app)
+
+
+_tls = _ThreadLocalView()
 
 
 def apps() -> list[Any]:

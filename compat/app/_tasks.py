@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import threading
 import warnings
 from collections.abc import Callable
@@ -14,22 +13,13 @@ from ._discovery import find_related_module
 from .registry import TaskRegistry, check_task_name
 from .task import Task
 
-__all__ = ["TaskMixin", "django_task_cls"]
+__all__ = ["DJANGO_TASK_CLS", "TaskMixin"]
 
 #: The task class under a second name: in TaskMixin's annotations, ``Task`` is the mixin's own property.
 _Task = Task
 
-#: The base of an app's tasks under Django (Celery's Django fixup switches ``task_cls`` to it).
-#: Celery's ``@task(pydantic=True, ...)`` options (``compat.app._pydantic``).
+#: The base of an app's tasks under Django (the Django fix-up switches ``task_cls`` to it).
 DJANGO_TASK_CLS = "taskora.compat.contrib.django.task:DjangoTask"
-
-
-def django_task_cls() -> str | None:
-    """``DjangoTask`` when the app is made with ``DJANGO_SETTINGS_MODULE`` set and Django installed (its tasks
-    then have ``delay_on_commit``), else None: what Celery's Django fixup decides at app creation."""
-    if not os.environ.get("DJANGO_SETTINGS_MODULE") or importlib.util.find_spec("django") is None:
-        return None
-    return DJANGO_TASK_CLS
 
 
 class TaskMixin:
@@ -56,7 +46,9 @@ class TaskMixin:
         """Import ``imports``/``include`` modules and pending ``autodiscover_tasks`` packages."""
         from .. import signals
 
-        signals.import_modules.send(sender=self)
+        for _receiver, response in signals.import_modules.send(sender=self):
+            if isinstance(response, Exception):  # e.g. django.setup() failed: no task module can import, as Celery
+                raise response
         for module in self.conf.effective().include:
             importlib.import_module(module)
         for packages, related_name in self._autodiscover:

@@ -39,10 +39,12 @@ class WorkerHooksMixin:
 
     def __taskora_worker_init__(self, hostname: str | None = None, pool: str | None = None,
                                 concurrency: int | None = None, queues: Iterable[str] | None = None,
-                                loglevel: int | str | None = None, logfile: str | None = None) -> None:  # fmt: skip
+                                loglevel: int | str | None = None, logfile: str | None = None,
+                                worker: Any = None) -> None:  # fmt: skip
         """Called by ``taskora worker -A`` before it starts: imports, default app, logging, signals wiring.
 
-        ``loglevel``/``logfile`` default to what the CLI's first logging setup used.
+        ``loglevel``/``logfile`` default to what the CLI's first logging setup used. ``worker``: the
+        ``app.Worker`` object being built, the sender of ``worker_init`` (else the app is).
         """
         from .. import signals
         from ..utils.log import set_current_task_getter
@@ -67,7 +69,7 @@ class WorkerHooksMixin:
             # in each process that runs tasks, after the banner (which stays on the terminal)
             native.on("worker:process-init", lambda *_: redirect_stdouts(self.conf))
         signals.celeryd_after_setup.send(sender=self.hostname, instance=self, conf=self.conf)
-        signals.worker_init.send(sender=self)
+        signals.worker_init.send(sender=self if worker is None else worker)
         _relay_worker_events(self, native)
 
     def __taskora_beat_init__(self, loglevel: int | str | None = None, logfile: str | None = None) -> None:

@@ -36,9 +36,10 @@ from ..signals import Signal
 from . import _execute, _main
 from ._connection import ConnectionsMixin
 from ._engine import BUILTIN_TASKS, EngineMixin
+from ._fixups import FixupsMixin
 from ._publish import encode_errors
 from ._publish_plan import forget_plans
-from ._tasks import TaskMixin, django_task_cls
+from ._tasks import TaskMixin
 from ._worker_hooks import WorkerHooksMixin
 from .amqp import AppObjectsMixin
 from .config import Settings
@@ -50,7 +51,7 @@ __all__ = ["Celery", "BUILTIN_TASKS"]
 
 
 class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin, AppObjectsMixin, ConnectionsMixin,
-             EventsMixin):
+             EventsMixin, FixupsMixin):
     """A Celery application (``Celery('proj', broker='redis://…')``); see celery-surface §1."""
 
     SYSTEM = "taskora"
@@ -77,7 +78,6 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin, AppObjectsM
         self.conf = Settings(changes, auto=auto, namespace=namespace, on_configure=self._on_configured)
         if config_source is not None:
             self.conf.config_from_object(config_source, silent=config_source_silent)
-        self._task_cls_spec = task_cls or django_task_cls()
         self._tasks = TaskRegistry()
         self._finalized = False
         self._lock = threading.RLock()
@@ -89,6 +89,7 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin, AppObjectsM
         self._control: Any = None
         self.user_options: dict[str, set[Any]] = {"worker": set(), "beat": set(), "preload": set()}
         self.steps: dict[str, set[Any]] = {"worker": set(), "consumer": set()}
+        self._install_fixups(fixups, task_cls, Celery)
         _state.register_app(self)
         if set_as_current:
             self.set_current()

@@ -12,7 +12,8 @@ import reprlib
 from typing import Any
 
 __all__ = ["LOG_RECEIVED", "LOG_SUCCESS", "LOG_FAILURE", "LOG_INTERNAL_ERROR", "LOG_IGNORED", "LOG_REJECTED",
-           "LOG_RETRY", "log_context", "log_line", "task_name"]
+           "LOG_RETRY", "log_context", "log_line", "reset_worker_optimizations", "setup_worker_optimizations",
+           "task_name"]
 
 LOG_RECEIVED = "Task %(name)s[%(id)s] received"
 LOG_SUCCESS = "Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s"
@@ -51,3 +52,24 @@ def log_line(logger: logging.Logger, level: int, fmt: str, context: dict[str, An
     """Log ``fmt % context`` with the context also as ``record.data`` (Celery's ``extra={'data': …}``)."""
     if logger.isEnabledFor(level):
         logger.log(level, fmt, context, exc_info=exc_info, extra={"data": context})
+
+
+def setup_worker_optimizations(app: Any, hostname: str | None = None) -> None:
+    """What building a worker does to process state: ``app`` becomes the current and default app, and its
+    tasks may not block on results (Celery's ``task_join_will_block``)."""
+    from .._result_base import _set_task_join_will_block
+
+    app.set_current()
+    app.set_default()
+    _set_task_join_will_block(True)
+
+
+def reset_worker_optimizations(app: Any = None) -> None:
+    """Undo :func:`setup_worker_optimizations` (a test that built a worker in its own process cleans up):
+    ``app`` stops being the current/default app and waiting on results is allowed again."""
+    from .. import _state
+    from .._result_base import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+    if app is not None:
+        _state.release_app(app)
