@@ -287,6 +287,10 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin, AppObjectsM
         if native is not None:
             native.close(timeout=5)
         forget_plans(self._tasks.values())
+        for fixup in self._fixups:
+            close_fixup = getattr(fixup, "close", None)  # a project's own fix-up need not have one
+            if callable(close_fixup):
+                close_fixup()
         _state.unregister_app(self)
 
 

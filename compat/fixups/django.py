@@ -73,6 +73,14 @@ class DjangoFixup:
         signals.worker_init.connect(self.on_worker_init, dispatch_uid=self._worker_init_uid)
         return self
 
+    def close(self) -> None:
+        """Disconnect every receiver this fix-up and its worker part connected (the app is closing): a closed
+        app's fix-up must not act on the tasks of the apps that come after it in the process."""
+        signals.import_modules.disconnect(self.on_import_modules, sender=self.app)
+        signals.worker_init.disconnect(dispatch_uid=self._worker_init_uid)
+        if self._worker_fixup is not None:
+            self._worker_fixup.uninstall()
+
     @property
     def worker_fixup(self) -> DjangoWorkerFixup:
         if self._worker_fixup is None:
@@ -157,6 +165,12 @@ class DjangoWorkerFixup:
         self.close_cache()
         return self
 
+    def uninstall(self) -> None:
+        signals.beat_embedded_init.disconnect(self.close_database)
+        signals.task_prerun.disconnect(self.on_task_prerun)
+        signals.task_postrun.disconnect(self.on_task_postrun)
+        signals.worker_process_init.disconnect(self.on_worker_process_init)
+
     def on_worker_process_init(self, **kwargs: Any) -> None:
         """In a new worker process: drop the connections inherited from the parent without talking to the
         server (closing them properly would also break the parent's), then close what is left."""
@@ -177,14 +191,19 @@ class DjangoWorkerFixup:
 
     def on_task_prerun(self, sender: Any = None, **kwargs: Any) -> None:
         """Before a task: a connection the server may have dropped since the last task is closed."""
-        if not _is_eager(sender):
+        if self._runs_here(sender):
             self.close_database()
 
     def on_task_postrun(self, sender: Any = None, **kwargs: Any) -> None:
         """After a task: its connections and caches are closed (none is kept open between tasks)."""
-        if not _is_eager(sender):
+        if self._runs_here(sender):
             self.close_database()
             self.close_cache()
+
+    def _runs_here(self, task: Any) -> bool:
+        """A task of this fix-up's app run by a worker (an eager call leaves the caller's connections alone)."""
+        owner = getattr(task, "_app", None) or getattr(task, "app", None)
+        return not _is_eager(task) and (owner is None or owner is self.app)
 
     def close_database(self, **kwargs: Any) -> None:
         """Close the connections, or only every ``2 * CELERY_DB_REUSE_MAX`` calls when that is set."""

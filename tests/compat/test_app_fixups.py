@@ -91,3 +91,28 @@ def test_a_failing_import_modules_receiver_stops_the_loader(monkeypatch: pytest.
     finally:
         signals.import_modules.disconnect(broken_setup, sender=app)
         app.close()
+
+
+def test_a_django_fixup_acts_on_its_own_apps_tasks_until_its_app_closes(django_env: None) -> None:
+    from taskora.compat import signals
+
+    mine_app, other_app = Celery("dj", broker="memory://"), Celery("other", broker="memory://")
+    closed: list[str] = []
+    worker_fixup = mine_app._fixups[0].worker_fixup
+    worker_fixup.close_database = lambda **kwargs: closed.append("database")  # no Django database in this test
+    worker_fixup.close_cache = lambda: None
+    try:
+        worker_fixup.install()
+        closed.clear()
+        mine = mine_app.task(name="fx.mine")(lambda: None)
+        theirs = other_app.task(name="fx.theirs")(lambda: None)
+        signals.task_postrun.send(sender=theirs, task_id="1", task=theirs)
+        assert closed == []
+        signals.task_postrun.send(sender=mine, task_id="2", task=mine)
+        assert closed == ["database"]
+        mine_app.close()
+        signals.task_postrun.send(sender=mine, task_id="3", task=mine)
+        assert closed == ["database"], "a closed app's fix-up still acted"
+    finally:
+        mine_app.close()
+        other_app.close()
