@@ -69,10 +69,6 @@ class WireGate:
     def mark_passed(self) -> None:
         self._passed = self.armed = True
 
-    def reopen(self) -> None:
-        """Make the next write handshake again (a new connection could not check the store itself)."""
-        self._passed = False
-
     def ensure(self, handshake: Callable[[], object]) -> None:
         if self._passed:
             return

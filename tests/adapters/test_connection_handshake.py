@@ -10,15 +10,17 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import redis
 
 from taskora import SchemaVersionMismatchError, Task, Taskora
+from taskora.adapters.connection_check import ConnectionCheck
 from taskora.redis import redis_adapter
 from tests.redis_cluster import RedisCluster, RedisSentinels
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, free_port
 from tests.waiting import wait_until
 
 #: What TypeScript's wire-7 recording (23-version-mismatch) leaves in ``taskora:meta``.
@@ -158,6 +160,26 @@ def test_a_cluster_whose_store_changed_while_connections_were_down_is_refused(
         refused_and_nothing_written(app, prefix, cluster_nodes)
     finally:
         app.close(timeout=5)
+
+
+@pytest.mark.cluster
+def test_a_new_cluster_connection_whose_meta_node_cannot_answer_is_checked_through_the_cluster_client(
+        cluster_url: str, cluster_nodes: list[redis.Redis], prefix: str) -> None:  # fmt: skip
+    """The node holding ``taskora:meta`` unreachable from the check (a failover, a connection that died): the check
+    asks the cluster client, and refuses the replaced store, rather than letting the connection through unchecked."""
+    app = Taskora(redis_adapter(cluster_url, prefix=prefix))
+    unreachable = redis.Redis(port=free_port(), socket_connect_timeout=1)  # nothing listens there
+    try:
+        dispatched_once_then_store_replaced(app, prefix, cluster_nodes)
+        adapter = app.adapter
+        meta_node = SimpleNamespace(name="127.0.0.1:1", redis_connection=unreachable)
+        check = ConnectionCheck(adapter.wire_gate, adapter.scripts.handshake, adapter.keys.meta,
+                                adapter.handshake_arguments, lambda: meta_node, adapter.client)  # fmt: skip
+        with pytest.raises(SchemaVersionMismatchError, match="theirs_too_new"):
+            check.verify(lambda *command: pytest.fail(f"sent {command[0]} on the new connection"), "127.0.0.1:2")
+    finally:
+        app.close(timeout=5)
+        unreachable.close()
 
 
 def test_a_sentinel_master_whose_store_changed_while_connections_were_down_is_refused(
