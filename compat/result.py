@@ -123,11 +123,22 @@ class AsyncResult(ResultBase):
         native = self.app.__taskora_app__
         if self._engine_task is None:
             among = self.app._engine_names_for(self._task_name)
-            handle = native.locate(self.id, among)
+            handle = native.locate(self.id, among) or self._locate_unregistered(among)
             if handle is None:
                 return None
             self._engine_task = handle.task
         return native.handle(self._engine_task, self.id)
+
+    def _locate_unregistered(self, searched: list[str] | None) -> Any:
+        """Look among the task names producers sent (adapters/queue_index.py) that this app does not register: a
+        web process that never imported a task's module still reads its result from the id, as Celery does."""
+        from .app._publish_compact import celery_name  # compat.app imports this module
+
+        native = self.app.__taskora_app__
+        names = native.adapter.sent_tasks() - set(native.tasks if searched is None else searched)
+        if self._task_name is not None:
+            names = {n for n in names if celery_name(n) == self._task_name}
+        return native.locate(self.id, sorted(names)) if names else None
 
     def _fields(self) -> dict[str, Any] | None:
         if self._cache is not None:

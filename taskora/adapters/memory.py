@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..clock import Clock
+from .base import IN_PROCESS_ADDRESS
 from .redis import RedisAdapter
 
 
@@ -24,7 +25,7 @@ class MemoryAdapter(RedisAdapter):
         self.server = fakeredis.FakeServer(version=(7, 0))
         client: Any = fakeredis.FakeRedis(server=self.server)
         blocking: Any = fakeredis.FakeRedis(server=self.server)
-        super().__init__(client, blocking, prefix=prefix, clock=clock, address="memory://")
+        super().__init__(client, blocking, prefix=prefix, clock=clock, address=IN_PROCESS_ADDRESS)
 
     def flush(self) -> None:
         """Forget everything stored (this engine is private to its app, so nothing else is touched)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from ..adapters.base import IN_PROCESS_ADDRESS
 from ..sysinfo import is_auto_concurrency
 from ..worker.auto_concurrency import app_default, parse_concurrency, resolve_auto
 from ..worker.autoscale import DEFAULT_KEEPALIVE_S, Autoscaler
@@ -154,6 +155,7 @@ def _purge(s: WorkerSettings) -> None:
 def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
     app = s.app
     click.echo(banner(loaded, s), err=True)
+    _warn_if_in_process(s)
     signals = StopSignals()
     signals.install()
     pool = make_pool(s)
@@ -188,6 +190,15 @@ def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
         app.events.emit("worker:shutdown", {"hostname": s.hostname, "pool": s.pool})
     log.info("%s stopped.", s.hostname)
     sys.stdout.flush()
+
+
+def _warn_if_in_process(s: WorkerSettings) -> None:
+    """A worker on the in-process engine (no broker configured) can only ever run jobs its own process sends: say so
+    at start, where Celery, with no broker set, would be trying ``amqp://localhost`` instead."""
+    if s.app.adapter.address == IN_PROCESS_ADDRESS:
+        log.warning("%s: no broker configured (%s, the in-process engine): this worker runs only jobs sent from "
+                    "inside its own process; set broker_url (or the app's Redis URL) for other processes to reach it",
+                    s.hostname, IN_PROCESS_ADDRESS)
 
 
 def _autoscaler(s: WorkerSettings, pool: Pool) -> Autoscaler | None:
