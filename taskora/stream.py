@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .adapters.base import CONNECTION_ERRORS
+from .errors import SchemaVersionMismatchError
 
 if TYPE_CHECKING:
     from .app import Taskora
@@ -116,6 +117,8 @@ class EventStream:
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             fields = self._wait_alone(task, job_id, deadline, missing_ends)
+        except SchemaVersionMismatchError:
+            raise  # a store this process cannot speak to (a replaced one): no outage to wait out
         except CONNECTION_ERRORS as exc:
             log.warning("reading the events of %s failed (%s); the shared reader takes over", task, exc)
             fields = _NOT_ALONE

@@ -21,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..errors import SchemaVersionMismatchError
 from .direct import DirectConnection, InFlight
 from .scripts import ThreadConnections
 
@@ -91,9 +92,13 @@ class SlotConnections(ThreadConnections):
     def _routed(self, command: tuple[Any, ...], direct: Callable[[DirectConnection], _R],
                 fallback: Callable[[], _R]) -> _R:  # fmt: skip
         """``direct`` on the key's node; on a lost connection or a redirect, ``fallback`` through the cluster
-        client after a slot-map refresh (the cluster client then retries and redirects on its own)."""
+        client after a slot-map refresh (the cluster client then retries and redirects on its own). A new
+        connection refused by the wire check (StoreChangedError, a connection error too) is no lost connection:
+        it is raised, never retried through the cluster client (which once let the read through, 3 runs in 6)."""
         try:
             return direct(self._connection_for(_first_key(command)))
+        except SchemaVersionMismatchError:
+            raise
         except (RedisConnectionError, RedisTimeoutError, OSError):
             pass
         except ResponseError as exc:
