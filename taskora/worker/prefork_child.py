@@ -20,6 +20,7 @@ from .batches import BATCH_JOBS, batch_in_this_process
 from .budget import reserve_bound
 from .pools import StopSignals, ThreadPool, WorkerSettings, serve
 from .running_board import RunningBoard
+from .stop_wake import start_unless_stopped
 
 log = logging.getLogger("taskora.worker.supervisor")
 
@@ -185,12 +186,12 @@ def child_main(settings: WorkerSettings, conn: Connection, index: int, board: Ru
     pool.slots = lambda: 1  # type: ignore[method-assign]
     runner = main_thread.install() if main_thread.applies(pool) else None  # one job at a time: on this thread
     batch_in_this_process(batch_size(settings))  # a busy child claims and completes in batches (batches.py)
-    pool.start()
     name = f"child {index} (pid {os.getpid()})"
-    if runner is not None:
-        serve_with_handlers_on_main_thread(pool, signals, runner, name)
-    else:
-        serve(pool, signals, name=name)
+    if start_unless_stopped(pool.start, settings.app.adapter, signals):  # else stopped before: nothing is held
+        if runner is not None:
+            serve_with_handlers_on_main_thread(pool, signals, runner, name)
+        else:
+            serve(pool, signals, name=name)
     reporter.close()
     conn.close()
     settings.app.events.emit("worker:process-shutdown", {"hostname": settings.hostname, "pid": os.getpid(),

@@ -7,12 +7,16 @@ its socket timeout, and a blocking one forever. So the wake gets ``WAKE_GRACE_S`
 fails, the adapter cuts its connections (adapters/cutting.py) and every later call on them gives up after
 ``CUT_TIMEOUT_S``. The stop then ends in seconds whatever Redis does; a job claimed in the cut is
 reclaimed like any job whose worker went away.
+
+A prefork child may still be starting (connecting, handshaking) when the stop comes: its supervisor says
+ready once the children are forked. ``start_unless_stopped`` cuts at once there, since a start holds no job.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from .reconnect import once
@@ -43,3 +47,29 @@ def wake_or_cut(adapter: Any, address: str, wakes: list[tuple[str, int]]) -> boo
                 "can stop (a job claimed meanwhile is reclaimed by the other workers)", address, WAKE_GRACE_S)
     adapter.cut_connections(CUT_TIMEOUT_S)
     return False
+
+
+def start_unless_stopped(start: Callable[[], None], adapter: Any, signals: Any) -> bool:
+    """Run ``start``; True once it returned. A stop requested meanwhile (``signals``: a StopSignals) cuts the
+    adapter's connections, so a start held by a silent Redis (a read waits out its 30 s socket timeout) ends at
+    once: False when the start was given up that way. A start failing for any other reason raises, as before."""
+    started = threading.Event()
+
+    def cut_if_stopped() -> None:
+        signals.changed.wait()  # not cleared here: ``serve`` reads it next
+        if signals.terms and not started.is_set():
+            log.warning("stop requested while starting: cutting the connections to Redis (no job is held yet)")
+            adapter.cut_connections(CUT_TIMEOUT_S)
+
+    threading.Thread(target=cut_if_stopped, name="taskora-start-watch", daemon=True).start()
+    try:
+        start()
+    except Exception:
+        if not signals.terms:
+            raise
+        log.info("start given up: a stop was requested before the connection to Redis was made")
+        return False
+    finally:
+        started.set()
+        signals.changed.set()  # ends the watcher; ``serve`` only looks again at the signal counts
+    return True

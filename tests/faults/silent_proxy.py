@@ -26,6 +26,10 @@ class SilentProxy:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def relayed(self) -> int:
+        """How many client connections are open through the relay now."""
+        return len(self._peer) // 2
+
     def silence(self) -> None:
         self._silent.set()
 

@@ -6,15 +6,20 @@ The stop takes Redis for gone once it does not answer the stop's wake, cuts the 
 from __future__ import annotations
 
 import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from taskora import Taskora
+from taskora.worker.pools import StopSignals
+from taskora.worker.stop_wake import CUT_TIMEOUT_S, start_unless_stopped
 
 from ..cli.helpers import WorkerProcess
 from ..redis_server import RedisServer
+from ..waiting import wait_until
 from .silent_proxy import SilentProxy
 
 #: Well under the 30 s a single read waits on a silent peer by default (a stop took minutes before).
@@ -44,3 +49,25 @@ def test_a_worker_stops_promptly_when_redis_goes_silent(proxy: SilentProxy, redi
     finally:
         worker.stop()
         client.close()
+
+
+def test_a_stop_ends_a_start_that_a_silent_redis_holds(proxy: SilentProxy) -> None:
+    """A prefork child may still be connecting when the stop comes (its supervisor is ready once the children
+    are forked). The stop cuts its connections at once: the start's read no longer waits out its 30 s socket
+    timeout (a child held its worker's stop 22 s that way: the prefork case above failed 1 CI run, 3 local
+    runs in 5)."""
+    app = Taskora(proxy.url)
+    signals = StopSignals(repeat_term=False)  # not installed: request_stop() is what the child's SIGTERM does
+    proxy.silence()
+
+    def stop_once_connecting() -> None:
+        wait_until(lambda: proxy.relayed() > 0, what="the start to connect through the silent relay")
+        signals.request_stop()
+
+    threading.Thread(target=stop_once_connecting, daemon=True).start()
+    began = time.monotonic()
+    try:
+        assert start_unless_stopped(app.adapter.connect, app.adapter, signals) is False
+        assert time.monotonic() - began < 10 * CUT_TIMEOUT_S
+    finally:
+        app.close(timeout=1)
