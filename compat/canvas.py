@@ -8,9 +8,9 @@ Redis and is advanced by the engine's Lua script, with ``cascade="fail"`` so a f
 remaining steps with the same error (a chord body with ``ChordError``), as Celery does.
 
 This module is past 400 lines because ``chain``, ``group`` and ``chord`` refer to each other (``|`` upgrades,
-conversion to native nodes), and ``xmap``/``xstarmap``/``chunks`` build on them; ``Signature``, which they all
-extend, is in ``_signature.py`` below it, and the worker-side parts (builtins, chord errbacks, saved groups) are in
-``_canvas_worker.py``.
+conversion to native nodes), and ``chunks`` sends a group; ``Signature``, which they all extend, is in
+``_signature.py`` below it, ``xmap``/``xstarmap`` in ``_canvas_map.py``, and the worker-side parts (builtins, chord
+errbacks, saved groups) are in ``_canvas_worker.py``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from taskora.workflow import Signature as NativeSignature
 from taskora.workflow.dispatch import dispatch_workflow
 
 from . import _canvas_ids, _canvas_publish
+from ._canvas_map import xmap, xstarmap
 from ._signature import RESENT_ID_RUNS_AGAIN as RESENT_ID_RUNS_AGAIN
 from ._signature import Signature, _as_list, _flatten_arg, maybe_signature, signature
 from ._stamping import StampingVisitor, stamp_headers
@@ -583,43 +584,7 @@ class chain(_chain, metaclass=_AnyChain):  # noqa: N801 - Celery's name
 subtask = signature
 
 
-# -- the Celery builtins' signatures (``task.map/starmap/chunks``) -------------------------------------
-# ``xmap``/``xstarmap`` are ONE ``celery.map``/``celery.starmap`` task calling the task per item (the builtins are
-# in ``_canvas_worker``); ``chunks`` sends a group of ``xstarmap`` tasks, one workflow node per chunk. All three
-# are immutable: call-time args are ignored, as in Celery.
-class xmap(Signature):  # noqa: N801 - Celery's name
-    """``task.map(it)``: ONE ``celery.map`` task calling ``task(item)`` for each item; its result is the list."""
-
-    builtin, kind = "celery.map", "xmap"
-
-    def __init__(self, task: Any, it: Any, app: Any = None, **options: Any) -> None:
-        task = maybe_signature(task, app=app)
-        app = app or getattr(task, "_app", None)
-        if isinstance(it, (str, bytes)) or not isinstance(it, Iterable):
-            raise TypeError(f"{self.builtin}: the items must be an iterable (list, tuple, generator), got {it!r}")
-        super().__init__(self.builtin, (), {"task": task, "it": list(it)}, options, subtask_type=self.kind,
-                         immutable=True, app=app)
-
-    @classmethod
-    def _from(cls, d: dict[str, Any], app: Any) -> Signature:
-        kw = d["kwargs"]
-        return cls(maybe_signature(kw["task"], app=app), kw["it"], app=app, **d.get("options", {}))
-
-    def __repr__(self) -> str:
-        task, it = self.kwargs["task"], self.kwargs["it"]
-        return f"[{task.task}(x) for x in {_short(it)}]"
-
-
-class xstarmap(xmap):  # noqa: N801 - Celery's name
-    """``task.starmap(it)``: ONE ``celery.starmap`` task calling ``task(*args)`` for each args tuple."""
-
-    builtin, kind = "celery.starmap", "xstarmap"
-
-    def __repr__(self) -> str:
-        task, it = self.kwargs["task"], self.kwargs["it"]
-        return f"[{task.task}(*x) for x in {_short(it)}]"
-
-
+# -- ``task.chunks``: a group of ``xstarmap`` tasks (``xmap``/``xstarmap`` are in ``_canvas_map.py``) ----------
 class chunks(Signature):  # noqa: N801 - Celery's name
     """``task.chunks(it, n)``: the argument tuples split into chunks of ``n``, one ``xstarmap`` task each.
 
@@ -658,10 +623,6 @@ class chunks(Signature):  # noqa: N801 - Celery's name
     @classmethod
     def apply_chunks(cls, task: Any, it: Any, n: int, app: Any = None) -> Any:
         return cls(task, it, n, app=app)()
-
-
-def _short(items: list[Any]) -> str:
-    return repr(items) if len(items) <= 3 else f"[{', '.join(map(repr, items[:3]))}, ...]"
 
 
 Signature.TYPES.update({"chain": _chain, "group": group, "chord": chord, "xmap": xmap, "xstarmap": xstarmap,
