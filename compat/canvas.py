@@ -7,15 +7,17 @@ its args, Celery's partial application), an immutable one (``.si``) a ``bound`` 
 Redis and is advanced by the engine's Lua script, with ``cascade="fail"`` so a failing step fails the
 remaining steps with the same error (a chord body with ``ChordError``), as Celery does.
 
-This module is past 400 lines because ``Signature``, ``chain``, ``group`` and ``chord`` refer to each
-other (``|`` upgrades, conversion to native nodes), and ``xmap``/``xstarmap``/``chunks`` build on them (in
-their own module they made an import cycle); the worker-side parts (builtins, chord errbacks, saved groups)
-are in ``_canvas_worker.py``.
+This module is a little past 400 lines because ``chain``, ``group``, ``chord`` and ``chunks`` build each other
+(``|`` upgrades a group followed by a step to a chord, ``chain(...)`` may return one, ``chunks`` sends a group).
+What they build on is in modules below it, which never import it: ``Signature`` and ``signature`` in
+``_signature.py`` (its ``is_kind`` tests for the classes defined here through ``Signature.TYPES``), ``xmap`` and
+``xstarmap`` in ``_canvas_map.py``, the conversion to native nodes and the sending helpers in ``_canvas_send.py``;
+the worker-side parts (builtins, chord errbacks, saved groups) are in ``_canvas_worker.py``. Every name this
+module exported is still importable from it.
 """
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -23,224 +25,38 @@ from typing import Any
 from taskora.workflow import Chain as NativeChain
 from taskora.workflow import Chord as NativeChord
 from taskora.workflow import Group as NativeGroup
-from taskora.workflow import Signature as NativeSignature
 from taskora.workflow.dispatch import dispatch_workflow
 
 from . import _canvas_ids, _canvas_publish
-from ._stamping import StampingVisitor, stamp_headers, stamp_links, stamps_as_headers
+from ._canvas_map import xmap, xstarmap
+from ._canvas_send import PASSES_FAILURE_ON as PASSES_FAILURE_ON
+from ._canvas_send import (
+    _always_eager,
+    _apply_lazy_chord,
+    _delay_entries,
+    _eagerly,
+    _give_result_id,
+    _header_member_native,
+    _header_members,
+    _is_empty,
+    _is_plain,
+    _link_error_to_body,
+    _members,
+    _prepend_in_place,
+    _result_of,
+    _result_task,
+    _results_of,
+    _to_native,
+    _unroll_group,
+)
+from ._signature import RESENT_ID_RUNS_AGAIN as RESENT_ID_RUNS_AGAIN
+from ._signature import Signature, _as_list, _flatten_arg, maybe_signature, signature
+from ._stamping import StampingVisitor, stamp_headers
 from ._state import get_current_app
-from .app import _publish
-from .result import GroupResult, allow_join_result
+from .result import GroupResult
 
 __all__ = ["StampingVisitor", "Signature", "signature", "maybe_signature", "chain", "group", "chord", "subtask",
            "chunks", "xmap", "xstarmap"]
-
-#: Job field every task a canvas sends carries: a task id sent again once its first run ended runs again, as
-#: Celery delivers any message again (a frozen signature used in two canvases); see lua/lib/rerun.lua.
-RESENT_ID_RUNS_AGAIN = {"_rerun": "1"}
-#: Job field of the first tasks of a chord sent inside another canvas: when a failure settles them (the chord is in
-#: a failed chord's body), Celery runs that chord's body errbacks too (see ``_canvas_worker.fire_chord_errbacks``).
-PASSES_FAILURE_ON = "celery.chord_header"
-
-
-class Signature(dict):
-    """A task invocation as a dict: pass it around, serialize it, compose it with ``|``."""
-
-    TYPES: dict[str, type[Signature]] = {}
-
-    def __init__(self, task: Any = None, args: Any = None, kwargs: Any = None, options: Any = None,
-                 type: Any = None, subtask_type: str | None = None, immutable: bool = False, app: Any = None,
-                 **ex: Any) -> None:  # fmt: skip
-        if isinstance(task, dict):  # Signature(dict) copies
-            super().__init__(copy.deepcopy(dict(task)))
-            self["args"] = tuple(self.get("args") or ())
-            self._app = app
-            return
-        self._app = app or getattr(task, "_app", None) or getattr(type, "_app", None)
-        name = task if isinstance(task, str) or task is None else task.name
-        super().__init__(task=name, args=tuple(args or ()), kwargs=dict(kwargs or {}),
-                         options={**(options or {}), **ex}, subtask_type=subtask_type, immutable=bool(immutable))
-
-    # -- dict-backed properties -----------------------------------------------------------------
-    task = property(lambda self: self.get("task"))
-    name = property(lambda self: self.get("task"))
-    args = property(lambda self: tuple(self.get("args") or ()),
-                    lambda self, value: self.__setitem__("args", tuple(value)))
-    kwargs = property(lambda self: self.get("kwargs") or {},
-                      lambda self, value: self.__setitem__("kwargs", dict(value)))
-    options = property(lambda self: self.setdefault("options", {}),
-                       lambda self, value: self.__setitem__("options", dict(value)))
-    subtask_type = property(lambda self: self.get("subtask_type"))
-    immutable = property(lambda self: bool(self.get("immutable")))
-    id = property(lambda self: self.options.get("task_id"))
-
-    @property
-    def app(self) -> Any:
-        return self._app or get_current_app()
-
-    @property
-    def type(self) -> Any:
-        return self.app.tasks[self.task]
-
-    def __json__(self) -> dict[str, Any]:
-        return dict(self)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Signature:
-        """Copies the dict (nested signatures too) but shares the app, which holds locks and connections."""
-        clone = type(self).__new__(type(self))
-        dict.update(clone, {k: copy.deepcopy(v, memo) for k, v in self.items()})
-        clone._app = self._app
-        return clone
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], app: Any = None) -> Signature:
-        kind = d.get("subtask_type")
-        target = cls.TYPES.get(kind, Signature) if kind else Signature
-        return target._from(d, app)
-
-    @classmethod
-    def _from(cls, d: dict[str, Any], app: Any) -> Signature:
-        return cls(dict(d), app=app)
-
-    # -- partial application ----------------------------------------------------------------------
-    def _merge(self, args: Any = None, kwargs: Any = None, options: Any = None) -> tuple[tuple, dict, dict]:
-        opts = {**self.options, **{k: v for k, v in (options or {}).items() if v is not None}}
-        if self.immutable:
-            return self.args, dict(self.kwargs), opts
-        return tuple(args or ()) + self.args, {**self.kwargs, **(kwargs or {})}, opts
-
-    def clone(self, args: Any = None, kwargs: Any = None, **opts: Any) -> Signature:
-        new_args, new_kwargs, new_opts = self._merge(args, kwargs, opts)
-        sig = Signature.from_dict({**copy.deepcopy(dict(self)), "args": new_args, "kwargs": new_kwargs,
-                                   "options": copy.deepcopy(new_opts)}, app=self._app)
-        return sig
-
-    partial = clone
-
-    def replace(self, args: Any = None, kwargs: Any = None, options: Any = None) -> Signature:
-        sig = self.clone()
-        if args is not None:
-            sig["args"] = tuple(args)
-        if kwargs is not None:
-            sig["kwargs"] = dict(kwargs)
-        if options is not None:
-            sig["options"] = dict(options)
-        return sig
-
-    def set(self, immutable: bool | None = None, **options: Any) -> Signature:
-        if immutable is not None:
-            self["immutable"] = bool(immutable)
-        self.options.update(options)
-        return self
-
-    def set_immutable(self, immutable: bool) -> None:
-        self["immutable"] = bool(immutable)
-
-    def link(self, callback: Any) -> Any:
-        links = self.options.setdefault("link", [])
-        if callback not in links:
-            links.append(callback)
-        return callback
-
-    def link_error(self, errback: Any) -> Any:
-        errbacks = self.options.setdefault("link_error", [])
-        if errback not in errbacks:
-            errbacks.append(errback)
-        return errback
-
-    def on_error(self, errback: Any) -> Signature:
-        self.link_error(errback)
-        return self
-
-    def freeze(self, _id: str | None = None, **_: Any) -> Any:
-        """Assign the task id now (if absent) and return the result it will have."""
-        self.options.setdefault("task_id", _id or str(uuid.uuid4()))
-        return self.app.AsyncResult(self.id, task_name=self.task)
-
-    # -- stamping (see _stamping.py) ------------------------------------------------------------------
-    def stamp(self, visitor: StampingVisitor | None = None, append_stamps: bool = False, **headers: Any) -> Signature:
-        """Stamp this signature (and its links) with ``headers`` and/or the stamps ``visitor`` decides."""
-        self.stamp_links(visitor, append_stamps, **headers)
-        extra = (visitor.on_signature(self, **headers) or {}) if visitor is not None else None
-        return self.set(**stamp_headers(self, extra, append_stamps, **headers))
-
-    def stamp_links(self, visitor: StampingVisitor | None, append_stamps: bool = False, **headers: Any) -> None:
-        stamp_links(self, visitor, append_stamps, **headers)
-
-    def _stamp_headers(self, visitor_headers: Any = None, append_stamps: bool = False, self_headers: bool = True,
-                       **headers: Any) -> dict[str, Any]:  # fmt: skip
-        return stamp_headers(self, visitor_headers, append_stamps, self_headers, **headers)
-
-    def _stamp_parts(self, visitor: StampingVisitor | None, append_stamps: bool, start: str, end: str,
-                     parts: list[Signature], **headers: Any) -> dict[str, Any]:  # fmt: skip
-        """Stamp a composite: its own stamps from ``visitor.<start>``, then its links, then each part."""
-        extra = (getattr(visitor, start)(self, **headers) or {}) if visitor is not None else None
-        headers = stamp_headers(self, extra, append_stamps, **headers)
-        self.stamp_links(visitor, append_stamps, **headers)
-        for part in parts:
-            part.stamp(visitor, append_stamps, **headers)
-        if visitor is not None:
-            getattr(visitor, end)(self, **headers)
-        return headers
-
-    # -- calling ------------------------------------------------------------------------------------
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        new_args, new_kwargs, _ = self._merge(args, kwargs)
-        return self.type(*new_args, **new_kwargs)
-
-    def delay(self, *args: Any, **kwargs: Any) -> Any:
-        return self.apply_async(args, kwargs)
-
-    def apply_async(self, args: Any = None, kwargs: Any = None, route_name: Any = None, **options: Any) -> Any:
-        new_args, new_kwargs, opts = self._merge(args, kwargs, options)
-        opts = _with_stamp_headers(opts)
-        if self.task in self.app.tasks:
-            return self.type.apply_async(new_args, new_kwargs, **opts)
-        return self.app.send_task(self.task, new_args, new_kwargs, **opts)
-
-    def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
-        new_args, new_kwargs, opts = self._merge(args, kwargs, options)
-        return self.type.apply(new_args, new_kwargs, **opts)
-
-    def __invert__(self) -> Any:
-        return self.apply_async().get()
-
-    def __or__(self, other: Any) -> Any:
-        if isinstance(other, _chain):
-            return _chain(self, *other.tasks, app=self._app)
-        if isinstance(other, group):
-            members = list(other.tasks)
-            return _chain(self, members[0] if len(members) == 1 else other, app=self._app)
-        if isinstance(other, Signature):
-            return _chain(self, other, app=self._app)
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        args = ", ".join([*map(repr, self.args), *(f"{k}={v!r}" for k, v in self.kwargs.items())])
-        return f"{self.task}({args}){'!' if self.immutable else ''}"
-
-    # -- to the native engine -----------------------------------------------------------------------
-    def _native(self, app: Any) -> Any:
-        """This signature as a native node: prepend mode, or bound when immutable."""
-        name, opts = self.task, _with_stamp_headers(dict(self.options))
-        task = app.tasks[name] if name in app.tasks else None
-        explicit = {k: v for k, v in opts.items() if v is not None and k not in ("link", "link_error")}
-        merged = app.router.route(name, list(self.args), dict(self.kwargs), explicit, task=task,
-                                  task_options=_publish._task_defaults(app, task))
-        task_id = opts.get("task_id") or str(uuid.uuid4())
-        self.options["task_id"] = task_id
-        _publish.check_call_options(merged, name)
-        delay, ttl, eta_iso, expires_iso = _publish._timing(app, merged)
-        ids = {"root_id": merged.get("root_id") or task_id, "parent_id": merged.get("parent_id")}
-        meta = _publish._meta(name, task_id, merged, dict(merged.get("headers") or {}), ids, eta_iso,
-                              expires_iso, None, opts.get("link"), opts.get("link_error"))
-        engine = app._engine_task(task, name, merged["queue"])
-        data = {"args": _publish._listify(list(self.args)), "kwargs": dict(self.kwargs)}
-        return NativeSignature(engine, data, mode="bound" if self.immutable else "prepend", job_id=task_id,
-                               meta={**_publish._execute.meta_fields(meta), **_publish._limit_fields(explicit),
-                                     **RESENT_ID_RUNS_AGAIN},
-                               delay=delay or None, ttl=ttl,
-                               priority=_publish.native_priority(merged.get("priority")))
 
 
 class _chain(Signature):
@@ -517,82 +333,6 @@ class chord(Signature):  # noqa: N801 - Celery's name
         return self.body.apply((results,))
 
 
-def _always_eager(app: Any) -> bool:
-    return bool(app.conf.task_always_eager)
-
-
-def _eagerly(canvas: Signature, args: Any, kwargs: Any) -> Any:
-    """``task_always_eager``: Celery's canvases run inline with ``apply()`` (their results may be waited on
-    inside, as each step's value feeds the next), instead of being sent to workers that may not exist."""
-    with allow_join_result():
-        return canvas.apply(args, kwargs)
-
-
-def _header_members(header: Any, app: Any) -> list[Signature]:
-    """A chord's header as its list of members, as Celery reads it: a group or a chain gives its tasks,
-    any other single signature (a chord, a plain task) is the one member, a list is signatures: copies, as
-    Celery's ``_maybe_group`` makes them, so linking the chord's header tasks leaves the caller's list alone."""
-    if isinstance(header, dict):
-        header = maybe_signature(header, app=app)
-    if isinstance(header, (group, _chain)):
-        return header.tasks
-    if isinstance(header, Signature):
-        return [header]
-    return [signature(t, app=app) for t in header]
-
-
-def _unroll_group(step: Signature) -> Signature:
-    """A chain step that is a group of one task is that task, as Celery's ``maybe_unroll_group`` sends it: the
-    next step gets its value, not a one-item list (``chain(group(add.s(0, 0)), add.s(-1))`` gives -1)."""
-    if isinstance(step, group) and len(step.tasks) == 1:
-        return step.tasks[0]
-    return step
-
-
-def _is_empty(sig: Any) -> bool:
-    """An empty group or chain (or a chain of only such): a step Celery skips when it sends a chain."""
-    if isinstance(sig, (group, _chain)) and not isinstance(sig, chord):
-        return all(_is_empty(t) for t in sig.tasks)
-    return False
-
-
-def _members(sig: Any) -> list[Signature]:
-    """A group's (or chord header's) tasks as Celery sends them: nested groups unrolled into it (their
-    members run in parallel with the others, their results in line), empty chains and groups left out."""
-    members: list[Signature] = []
-    for task in sig.tasks:
-        if isinstance(task, group):
-            members.extend(_members(task))
-        elif not _is_empty(task):
-            members.append(task)
-    return members
-
-
-def _apply_lazy_chord(header: Iterator[Any], body: Signature, args: Any, kwargs: Any, app: Any) -> Any:
-    """Send each header member as the generator yields it, then ``celery.chord_unlock`` to join them."""
-    group_id = str(uuid.uuid4())
-    body_id = _canvas_ids.lazy_chord_result_id(body)
-    results = []
-    for item in header:
-        member = maybe_signature(item, app=app)
-        member = member.clone(args, kwargs) if (args or kwargs) else member
-        results.append(member.apply_async(group_id=group_id))
-    members = [{"id": r.id, "task": getattr(r, "_task_name", None)} for r in results]
-    app.send_task("celery.chord_unlock", (group_id, members, dict(body)))
-    parent = app.GroupResult(group_id, results)
-    return app.AsyncResult(body_id, task_name=None, parent=parent)
-
-
-def _with_stamp_headers(options: dict[str, Any]) -> dict[str, Any]:
-    """Send options with the stamps moved into the message headers (where the worker's request reads them)."""
-    stamped = stamps_as_headers(options)
-    if not stamped:
-        return options
-    rest = {k: v for k, v in options.items() if k not in stamped}
-    rest["headers"] = {**(options.get("headers") or {}), **stamped}
-    return rest
-
-
 def _dispatch_members(members: list[Signature], app: Any) -> None:
     """Send a group's members. Plain task members go as one workflow: with the ``fail`` cascade a failing
     member ends only what depends on it, so its siblings run on, and 10,000 members cost a few round trips
@@ -604,182 +344,6 @@ def _dispatch_members(members: list[Signature], app: Any) -> None:
     for member in members:  # each its own workflow: a failing member does not stop its siblings
         with _canvas_publish.announcing(member, app, _members):
             dispatch_workflow(_to_native(member, app), cascade="fail")
-
-
-def _is_plain(sig: Signature) -> bool:
-    """One task (xmap and xstarmap included: each is one node), not a canvas of several."""
-    return not isinstance(sig, (_chain, group, chord, chunks))
-
-
-def _to_native(sig: Signature, app: Any) -> Any:
-    """Any canvas kind as a native composition (a plain signature, xmap and xstarmap are one node)."""
-    if isinstance(sig, _chain):
-        _links_to_steps(sig)
-        sig["kwargs"]["tasks"] = [_unroll_group(step) for step in sig.tasks]  # the sending copy: results follow it
-        return NativeChain(*[_to_native(s, app) for s in sig.tasks])
-    if isinstance(sig, group):
-        _group_errbacks_to_members(sig)
-        return NativeGroup(*[_to_native(m, app) for m in _members(sig)])
-    if isinstance(sig, chord):
-        header = [_header_member_native(m, app) for m in _members(sig)]
-        for entry in (node for member in header for node in _entry_nodes(member)):
-            entry.options["meta"][PASSES_FAILURE_ON] = "1"
-        return NativeChord(NativeGroup(*header), _to_native(sig.body, app))
-    if isinstance(sig, chunks):
-        return _to_native(sig.group(), app)
-    return sig._native(app)
-
-
-#: The builtin that joins a header member's list of results into one value (Celery's ``accumulate``).
-ACCUMULATE_TASK = "celery.accumulate"
-
-
-def _header_member_native(member: Signature, app: Any) -> Any:
-    """A chord header member as a native composition whose result is ONE value of the body's list: a member
-    whose result is a list (a chain ending in a group, or in a chord with a group body) is followed by
-    ``celery.accumulate``, which gets that list and returns it whole, so the body gets ``[[42, 42]]`` as with
-    Celery, where the member's GroupResult is one header result (the engine's fan-in would flatten it)."""
-    native = _to_native(member, app)
-    if not _gives_a_list(member):
-        return native
-    joiner = signature(ACCUMULATE_TASK, kwargs={"index": 0}, app=app)
-    return NativeChain(native, joiner._native(app))
-
-
-def _gives_a_list(sig: Any) -> bool:
-    """A canvas whose result is a group's list of results: a group, or a chain or chord that ends in one."""
-    if isinstance(sig, chord):
-        return _gives_a_list(sig.body)
-    if isinstance(sig, _chain):
-        steps = [step for step in sig.tasks if not _is_empty(step)]
-        return bool(steps) and _gives_a_list(steps[-1])
-    return isinstance(sig, group) and not _is_empty(sig)
-
-
-def _result_task(body: Any) -> Signature | None:
-    """The task whose result a chord with ``body`` gives: the body, or a body chain's last task (None for a group or
-    chord body, whose result is not one task's)."""
-    while isinstance(body, _chain) and body.tasks:
-        body = body.tasks[-1]
-    return body if isinstance(body, Signature) and _is_plain(body) and not isinstance(body, _chain) else None
-
-
-def _give_result_id(body: Any, task_id: str | None) -> None:
-    """``chord(...).apply_async(task_id=X)``: X is the id of the chord's result, its body's (last) task."""
-    target = _result_task(body) if task_id else None
-    if target is not None:
-        target.options["task_id"] = task_id
-
-
-def _first_tasks(sig: Signature) -> Iterator[Signature]:
-    """The tasks ``sig`` starts with: a chain's first step's, each member's of a group or chord, else ``sig``."""
-    if isinstance(sig, _chain):
-        if sig.tasks:
-            yield from _first_tasks(sig.tasks[0])
-    elif isinstance(sig, (group, chord)):
-        for member in sig.tasks:
-            yield from _first_tasks(member)
-    else:
-        yield sig
-
-
-def _prepend_in_place(sig: Signature, args: tuple[Any, ...]) -> None:
-    """Celery's partial application of ``args`` to what ``sig`` starts with (an immutable task ignores them), in
-    place on a sending copy: a chord's header members (``chain(chord(...), x).apply_async((1,))``)."""
-    for task in _first_tasks(sig):
-        if not task.immutable:
-            task["args"] = tuple(args) + task.args
-
-
-#: The send options of a group or chord that delay its members (Celery #7851: ``(group(a, b) | c).apply_async(
-#: countdown=2)`` delays the header tasks; the body runs when they are done).
-_DELAYING_OPTIONS = ("countdown", "eta")
-
-
-def _delay_entries(members: list[Signature], options: dict[str, Any]) -> None:
-    """Give each member's first tasks the group's or chord's ``countdown``/``eta``, in place on the sending
-    copies, as Celery passes a group's send options to each member's ``apply_async``."""
-    timing = {key: options[key] for key in _DELAYING_OPTIONS if options.get(key) is not None}
-    for member in members if timing else ():
-        for task in _first_tasks(member):
-            task.options.update(timing)
-
-
-def _entry_nodes(native: Any) -> list[NativeSignature]:
-    """The native signatures a composition starts with (those its upstream feeds)."""
-    if isinstance(native, NativeChain):
-        return _entry_nodes(native.steps[0])
-    if isinstance(native, NativeGroup):
-        return [node for member in native.members for node in _entry_nodes(member)]
-    if isinstance(native, NativeChord):
-        return _entry_nodes(native.header)
-    return [native]
-
-
-def _link_error_to_body(body: Signature, errback: Any) -> None:
-    """A chord's ``link_error`` option on its body, as Celery 5.7's ``_add_body_callbacks``: a group body with its own
-    ``link_error`` (which replaces its tasks' when it runs) gets it there, any other body through ``link_error``."""
-    if isinstance(body, group) and body.options.get("link_error"):
-        body.options["link_error"] = [*_as_list(body.options["link_error"]), errback]
-    else:
-        body.link_error(errback)
-
-
-def _group_errbacks_to_members(sig: group) -> None:
-    """A group's own ``link_error`` option replaces its tasks' errbacks when it runs (Celery's group); a canvas
-    member (a chord passes them on to its body) links them. In place, on the sending copy."""
-    errbacks = _as_list(sig.options.pop("link_error", None))
-    for member in sig.tasks if errbacks else ():
-        if _is_plain(member):
-            member.options["link_error"] = list(errbacks)
-        else:
-            for errback in errbacks:
-                member.link_error(errback)
-
-
-def _links_to_steps(sig: _chain) -> None:
-    """Move a chain's own callbacks to its last step and its errbacks to every step, in place, as Celery sends
-    a chain inside a canvas (a chord's body chain, a group member): only called on the sending copy, whose
-    step objects then get the task ids the results are read from."""
-    callbacks, errbacks = _as_list(sig.options.pop("link", None)), _as_list(sig.options.pop("link_error", None))
-    steps = sig.tasks
-    for callback in callbacks if steps else ():
-        steps[-1].link(callback)
-    for errback in errbacks:
-        for step in steps:
-            step.link_error(errback)
-
-
-def _result_of(sig: Signature, app: Any, parent: Any = None) -> Any:
-    """The result a dispatched canvas element has (its ids were assigned by ``_to_native``)."""
-    if isinstance(sig, _chain):
-        return _results_of(sig.tasks, app, parent)
-    if isinstance(sig, chord):
-        header = app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in _members(sig)], parent=parent)
-        return _result_of(sig.body, app, header)
-    if isinstance(sig, group):
-        return app.GroupResult(str(uuid.uuid4()), [_result_of(m, app) for m in _members(sig)], parent=parent)
-    return app.AsyncResult(sig.id, task_name=sig.task, parent=parent)
-
-
-def _results_of(steps: list[Signature], app: Any, parent: Any = None) -> Any:
-    """The last step's AsyncResult, with ``.parent`` links back through the earlier steps."""
-    result = parent
-    for step in steps:
-        result = _result_of(step, app, result)
-    return result
-
-
-def _as_list(value: Any) -> list[Any]:
-    if not value:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def _flatten_arg(values: tuple[Any, ...]) -> list[Any]:
-    if len(values) == 1 and not isinstance(values[0], dict) and isinstance(values[0], Iterable):
-        return list(values[0])
-    return list(values)
 
 
 class _AnyChain(type):
@@ -805,69 +369,10 @@ class chain(_chain, metaclass=_AnyChain):  # noqa: N801 - Celery's name
         return built
 
 
-def signature(varies: Any, *args: Any, **kwargs: Any) -> Signature:
-    """A signature from a task name, a task, a dict, or another signature (cloned)."""
-    app = kwargs.get("app")
-    if isinstance(varies, dict):
-        if isinstance(varies, Signature):
-            return varies.clone()
-        return Signature.from_dict(varies, app=app)
-    return Signature(varies, *args, **kwargs)
-
-
 subtask = signature
 
 
-def maybe_signature(d: Any, app: Any = None, clone: bool = False) -> Any:
-    """None stays None; a dict becomes the right Signature subclass."""
-    if d is None:
-        return None
-    if isinstance(d, Signature):
-        if app is not None and d._app is None:
-            d._app = app
-        return d.clone() if clone else d
-    if isinstance(d, dict):
-        return Signature.from_dict(d, app=app)
-    return d
-
-
-# -- the Celery builtins' signatures (``task.map/starmap/chunks``) -------------------------------------
-# ``xmap``/``xstarmap`` are ONE ``celery.map``/``celery.starmap`` task calling the task per item (the builtins are
-# in ``_canvas_worker``); ``chunks`` sends a group of ``xstarmap`` tasks, one workflow node per chunk. All three
-# are immutable: call-time args are ignored, as in Celery.
-class xmap(Signature):  # noqa: N801 - Celery's name
-    """``task.map(it)``: ONE ``celery.map`` task calling ``task(item)`` for each item; its result is the list."""
-
-    builtin, kind = "celery.map", "xmap"
-
-    def __init__(self, task: Any, it: Any, app: Any = None, **options: Any) -> None:
-        task = maybe_signature(task, app=app)
-        app = app or getattr(task, "_app", None)
-        if isinstance(it, (str, bytes)) or not isinstance(it, Iterable):
-            raise TypeError(f"{self.builtin}: the items must be an iterable (list, tuple, generator), got {it!r}")
-        super().__init__(self.builtin, (), {"task": task, "it": list(it)}, options, subtask_type=self.kind,
-                         immutable=True, app=app)
-
-    @classmethod
-    def _from(cls, d: dict[str, Any], app: Any) -> Signature:
-        kw = d["kwargs"]
-        return cls(maybe_signature(kw["task"], app=app), kw["it"], app=app, **d.get("options", {}))
-
-    def __repr__(self) -> str:
-        task, it = self.kwargs["task"], self.kwargs["it"]
-        return f"[{task.task}(x) for x in {_short(it)}]"
-
-
-class xstarmap(xmap):  # noqa: N801 - Celery's name
-    """``task.starmap(it)``: ONE ``celery.starmap`` task calling ``task(*args)`` for each args tuple."""
-
-    builtin, kind = "celery.starmap", "xstarmap"
-
-    def __repr__(self) -> str:
-        task, it = self.kwargs["task"], self.kwargs["it"]
-        return f"[{task.task}(*x) for x in {_short(it)}]"
-
-
+# -- ``task.chunks``: a group of ``xstarmap`` tasks (``xmap``/``xstarmap`` are in ``_canvas_map.py``) ----------
 class chunks(Signature):  # noqa: N801 - Celery's name
     """``task.chunks(it, n)``: the argument tuples split into chunks of ``n``, one ``xstarmap`` task each.
 
@@ -906,10 +411,6 @@ class chunks(Signature):  # noqa: N801 - Celery's name
     @classmethod
     def apply_chunks(cls, task: Any, it: Any, n: int, app: Any = None) -> Any:
         return cls(task, it, n, app=app)()
-
-
-def _short(items: list[Any]) -> str:
-    return repr(items) if len(items) <= 3 else f"[{', '.join(map(repr, items[:3]))}, ...]"
 
 
 Signature.TYPES.update({"chain": _chain, "group": group, "chord": chord, "xmap": xmap, "xstarmap": xstarmap,
