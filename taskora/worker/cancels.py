@@ -54,7 +54,9 @@ class CancelListener:
         if self._pubsub is None:
             self.subscribe()
         while not self.cold.is_set():
-            message = self._pubsub.get_message(timeout=0.5)
+            # a cold stop joins this thread: the poll bounds how long a stop waits on it (a select on the socket,
+            # no Redis command per poll)
+            message = self._pubsub.get_message(timeout=0.1)
             if message and message.get("type") == "message":
                 self.on_message(message["data"])
 

@@ -140,7 +140,8 @@ class ControlListener:
                 pubsub = self.app.adapter.pubsub()
                 pubsub.subscribe(channel)
                 while not self._stop.is_set():
-                    message = pubsub.get_message(timeout=0.5)
+                    # stop() joins this thread: the poll bounds how long it waits (a select, no command per poll)
+                    message = pubsub.get_message(timeout=0.1)
                     if message and message.get("type") == "message":
                         self._answer_guarded(message["data"])
             except CONNECTION_ERRORS as exc:

@@ -350,6 +350,7 @@ def not_redis() -> Iterator[str]:
     thread.start()
     yield f"redis://:s3cret@127.0.0.1:{server.getsockname()[1]}/0"
     stop.set()
+    server.shutdown(socket.SHUT_RDWR)  # wakes the accept() the thread is blocked in (a close alone does not)
     server.close()
     thread.join(5)
 
