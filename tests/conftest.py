@@ -25,7 +25,8 @@ from .redis_server import RedisServer
 #: otherwise silently stop running on the cluster).
 CLUSTER_SUITE = {"worker/test_worker_behaviour.py", "api/test_dispatch.py", "workflow/test_workflow.py",
                  "scheduler/test_scheduler.py", "api/test_retry.py", "adapters/test_adapters.py",
-                 "adapters/test_wait_then_claim.py", "adapters/test_topology.py", "adapters/test_monitor_events.py"}
+                 "adapters/test_wait_then_claim.py", "adapters/test_topology.py", "adapters/test_monitor_events.py",
+                 "worker/test_own_wake.py"}
 TESTS = Path(__file__).resolve().parent
 _missing = sorted(path for path in CLUSTER_SUITE if not (TESTS / path).is_file())
 if _missing:

@@ -107,6 +107,11 @@ class Keys:
     def marker(self, task: str) -> str:
         return self.task_prefix(task) + "marker"
 
+    def own_wake(self, task: str, worker: str) -> str:
+        """One worker's wake-up for its idle claimers of ``task`` (a sorted set, as the marker, in its slot): a
+        stop or a shrink wakes that worker's own slots, which the marker's shared wakes cannot promise."""
+        return self.task_prefix(task) + "wake:" + worker
+
     def rate_limit(self, task: str) -> str:
         """The task's limiter (hash: ``interval`` ms between starts, ``tat`` next start ms); additive to wire v6."""
         return self.task_prefix(task) + "ratelimit"

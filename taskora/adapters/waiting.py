@@ -1,6 +1,14 @@
-"""Waiting for work: blocking on a task's marker, the fused wait-then-claim, and waking blocked claimers."""
+"""Waiting for work: blocking on a task's marker, the fused wait-then-claim, and waking blocked claimers.
+
+A claimer blocks on the task's marker and, when it names its worker (``worker``), on that worker's own wake key
+too (``Keys.own_wake``). A wake on the marker reaches whichever claimers of any worker waited longest, the right
+thing for work that any worker may take; a stop or a shrink must reach its own worker's slots, or it waits out
+their block (5 s) while another worker's idle slots took its wakes.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from redis.exceptions import NoScriptError, ResponseError
 
@@ -11,11 +19,15 @@ from .core import RedisCore
 from .replies import _claim_reply
 from .scripts import ThreadConnections
 
+#: How long an own wake key outlives its last wake: wakes for slots that were busy then are not left behind.
+OWN_WAKE_TTL_MS = 60_000
+
 
 class WaitingOps(RedisCore):
     """The marker sorted set (``taskora:...:marker``) says when a claim may succeed."""
 
-    def wait_then_claim(self, task: str, timeout_s: float, token: str, lock_ttl_ms: int) -> ClaimResult:
+    def wait_then_claim(self, task: str, timeout_s: float, token: str, lock_ttl_ms: int,
+                        worker: str | None = None) -> ClaimResult:  # fmt: skip
         """Block on the marker (``wait_for_work``), then claim. On a real Redis both go out in one write
         on this thread's connection: Redis runs the claim the moment the wait ends, and the caller wakes
         once, to the claim's reply. A claim after a wait that timed out is what the caller sends next
@@ -25,10 +37,10 @@ class WaitingOps(RedisCore):
         args = [self.keys.task_prefix(task), "", token, lock_ttl_ms]
         if timeout_s <= 0 or not (isinstance(self.runner, ThreadConnections) and isinstance(self.clock, SystemClock)):
             if timeout_s > 0:
-                self.wait_for_work(task, timeout_s)
+                self.wait_for_work(task, timeout_s, worker)
             args[1] = self.now_ms()
             return _claim_reply(task, token, claim(self.runner, keys, args))
-        marker_wait = ("BZPOPMIN", self.keys.marker(task), self._block_s(timeout_s))
+        marker_wait = ("BZPOPMIN", *self._wait_keys(task, worker), self._block_s(timeout_s))
         waited, reply = self.runner.call_many(marker_wait, ("EVALSHA", claim.sha, len(keys), *keys, *args))
         if isinstance(waited, Exception):
             raise waited
@@ -38,14 +50,28 @@ class WaitingOps(RedisCore):
             raise from_engine_reply(str(reply)) from reply
         return _claim_reply(task, token, reply)
 
-    def wait_for_work(self, task: str, timeout_s: float) -> bool:
-        """Block until a marker says a claim may succeed, or the timeout passes."""
+    def wait_for_work(self, task: str, timeout_s: float, worker: str | None = None) -> bool:
+        """Block until a marker (or ``worker``'s own wake) says a claim may succeed, or the timeout passes."""
+        keys = self._wait_keys(task, worker)
         if isinstance(self.runner, ThreadConnections):  # the calling thread's own connection: no pool on the way
-            return self.runner.call("BZPOPMIN", self.keys.marker(task), self._block_s(timeout_s)) is not None
-        return self.blocking.bzpopmin(self.keys.marker(task), timeout=max(timeout_s, 0.001)) is not None
+            return self.runner.call("BZPOPMIN", *keys, self._block_s(timeout_s)) is not None
+        return self.blocking.bzpopmin(keys, timeout=max(timeout_s, 0.001)) is not None
 
-    def wake_workers(self, task: str, count: int) -> None:
-        """Wake up to ``count`` blocked claimers of ``task`` (used to stop a worker promptly)."""
-        members = {f"wake:{i}": 0 for i in range(count)}
-        if members:
+    def wake_workers(self, task: str, count: int, worker: str | None = None) -> None:
+        """Wake up to ``count`` blocked claimers of ``task``: of any worker, or only ``worker``'s own (a stop, a
+        shrink), whose wakes expire unused after ``OWN_WAKE_TTL_MS``."""
+        members: dict[Any, float] = {f"wake:{i}": 0 for i in range(count)}
+        if not members:
+            return
+        if worker is None:
             self.client.zadd(self.keys.marker(task), members)
+            return
+        key = self.keys.own_wake(task, worker)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(key, members)
+        pipe.pexpire(key, OWN_WAKE_TTL_MS)
+        pipe.execute()
+
+    def _wait_keys(self, task: str, worker: str | None) -> list[str]:
+        marker = self.keys.marker(task)
+        return [marker] if worker is None else [marker, self.keys.own_wake(task, worker)]

@@ -44,7 +44,7 @@ class SlotFeeder:
 
     def __init__(self, adapter: Adapter, task: Task[Any, Any], slots: int, *, lock_ttl_ms: int,
                  stopping: threading.Event, cold: threading.Event, new_token: Any,
-                 due_alarm: DueAlarm | None = None) -> None:  # fmt: skip
+                 due_alarm: DueAlarm | None = None, worker: str | None = None) -> None:  # fmt: skip
         self.adapter = adapter
         self.task = task
         self.lock_ttl_ms = lock_ttl_ms
@@ -52,6 +52,7 @@ class SlotFeeder:
         self._cold = cold
         self._new_token = new_token
         self._due_alarm = due_alarm
+        self._worker = worker  # the worker's wake id: its stop wakes the watching slot (adapters/waiting.py)
         self._lock = threading.Lock()
         self._job_ready = threading.Condition(self._lock)  # slots wait here for a job
         self._work_ready = threading.Condition(self._lock)  # the feeder waits here for something to send
@@ -96,7 +97,7 @@ class SlotFeeder:
         job, more = None, False
         try:
             claimed = wait_then_claim(self.adapter, self.task.name, next_due_ms, self._new_token(), self.lock_ttl_ms,
-                                      self._due_alarm)
+                                      self._due_alarm, self._worker)
             job, more = claimed.job, claimed.more
             if job is not None and self._stopping.is_set():  # a stop ended the wait: it goes straight back
                 self._hand_back([job])

@@ -32,14 +32,14 @@ def wait_timeout(adapter: Adapter, next_due_ms: int | None) -> float:
     return min(MAX_BLOCK_S, max(0.0, (next_due_ms - adapter.now_ms()) / 1000))
 
 
-def wait_then_claim(adapter: Adapter, task: str, next_due_ms: int | None, token: str,
-                    lock_ttl_ms: int, alarm: DueAlarm | None = None) -> ClaimResult:  # fmt: skip
+def wait_then_claim(adapter: Adapter, task: str, next_due_ms: int | None, token: str, lock_ttl_ms: int,
+                    alarm: DueAlarm | None = None, worker: str | None = None) -> ClaimResult:  # fmt: skip
     """One slot's wait: the claim runs in Redis as soon as the wait ends (at the latest when ``alarm``
-    wakes the marker for the delayed job due next)."""
+    wakes the marker for the delayed job due next, or ``worker``'s own stop wakes it)."""
     timeout = wait_timeout(adapter, next_due_ms)
     if alarm is not None and next_due_ms is not None and timeout < MAX_BLOCK_S:
         alarm.expect(task, next_due_ms)
-    return adapter.wait_then_claim(task, timeout, token, lock_ttl_ms)
+    return adapter.wait_then_claim(task, timeout, token, lock_ttl_ms, worker)
 
 
 class DueAlarm:

@@ -73,6 +73,7 @@ class Worker:
         self.tasks = [t for t in tasks if t.handler is not None]
         self.concurrency = concurrency
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
+        self.wake_id = uuid.uuid4().hex[:12]  # its own wake key's name (Keys.own_wake); two workers may share a name
         self.executor = Executor(app)
         #: This process's liveness key and lock tokens (liveness.py); plain tokens until ``start()`` beats.
         self.liveness = Liveness(self.adapter, self.name)
@@ -196,7 +197,7 @@ class Worker:
                     feeder.retire(leaving)
                 else:
                     self.retirements.add(task.name, leaving)
-                    self._safely(self.adapter.wake_workers, task.name, leaving)
+                    self._safely(self.adapter.wake_workers, task.name, leaving, self.wake_id)
         return self.size()
 
     def serve_tasks(self, tasks: list[Task[Any, Any]], slots: int) -> None:
@@ -226,11 +227,11 @@ class Worker:
                     feeder.retire(count)
                 else:
                     self.retirements.add(task.name, count)
-                self._safely(self.adapter.wake_workers, task.name, count)
+                self._safely(self.adapter.wake_workers, task.name, count, self.wake_id)
 
     def _start_feeder(self, task: Task[Any, Any], slots: int) -> SlotFeeder:
         feeder = SlotFeeder(self.adapter, task, slots, lock_ttl_ms=self._lock_ttl_ms(task), stopping=self._stopping,
-                            cold=self._cold, new_token=self._new_token, due_alarm=self._due_alarm)
+                            cold=self._cold, new_token=self._new_token, due_alarm=self._due_alarm, worker=self.wake_id)
         self._feeders.append((feeder, self._spawn(f"taskora-feeder-{task.name}", feeder.run, restart=True)))
         return feeder
 
@@ -248,7 +249,8 @@ class Worker:
         self._stopping.set()
         if self.budget is not None:
             self.budget.wake()  # reserved jobs go back to their queues, uncharged
-        wake_or_cut(self.adapter, self._address, [(task.name, self.slots_for(task)) for task in self.tasks])
+        wake_or_cut(self.adapter, self._address, [(task.name, self.slots_for(task)) for task in self.tasks],
+                    self.wake_id)
         for feeder, _thread in self._feeders:
             feeder.wake()
         if cold:
@@ -384,7 +386,7 @@ class Worker:
         claimed = parked.claim(task, self._new_token(), ttl)
         while claimed.job is None and not self._stopping.is_set() and not self.retirements.pending(task.name):
             claimed = wait_then_claim(self.adapter, task.name, claimed.next_due_ms, self._new_token(), ttl,
-                                      self._due_alarm)
+                                      self._due_alarm, self.wake_id)
             if claimed.job is None and parked.waiting_for(task):
                 claimed = parked.claim(task, self._new_token(), ttl)
             if claimed.job is not None and self._stopping.is_set():

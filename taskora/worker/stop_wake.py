@@ -29,13 +29,14 @@ WAKE_GRACE_S = 2.0
 CUT_TIMEOUT_S = 1.0
 
 
-def wake_or_cut(adapter: Any, address: str, wakes: list[tuple[str, int]]) -> bool:
-    """Wake ``count`` slots of each ``(task, count)``; True if Redis took every wake, else cut and False."""
+def wake_or_cut(adapter: Any, address: str, wakes: list[tuple[str, int]], worker: str | None = None) -> bool:
+    """Wake ``count`` slots of each ``(task, count)`` (``worker``'s own, or any); True if Redis took every wake,
+    else cut and False."""
     woke = threading.Event()
 
     def wake_all() -> None:
         for task, count in wakes:
-            adapter.wake_workers(task, count)
+            adapter.wake_workers(task, count, worker)
         woke.set()
 
     waker = threading.Thread(target=once, args=(address, wake_all), name="taskora-stop-wake", daemon=True)
