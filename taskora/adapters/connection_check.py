@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from redis.exceptions import AskError, NoScriptError, ResponseError
+from redis.exceptions import AskError, ClusterDownError, NoScriptError, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -108,7 +108,31 @@ class ConnectionCheck:
         except ResponseError as exc:
             if self._meta_node is None or not str(exc).startswith(("MOVED ", "ASK ")):
                 raise
+        if self._refreshing_topology():
+            return self._asked_on_this_connection(run, address)
         return self._handshake(lambda *command: self._cluster.execute_command(*command))
+
+    def _refreshing_topology(self) -> bool:
+        """Whether this thread is inside the cluster client's topology refresh (redis-py 8 names the refreshing
+        thread in ``NodesManager._initializing_thread_id``). The refresh holds a lock every other command waits
+        on, and asking the cluster client from inside it nests that client's retries and backoffs inside the
+        refresh's own, once per node: a worker and a dispatch hung past 120 s on a cluster whose meta node was
+        down (test_topology's slot-without-node test, 2 local runs in 2 and 1 CI run)."""
+        manager = getattr(self._cluster, "nodes_manager", None)
+        return getattr(manager, "_initializing_thread_id", None) == threading.get_ident()
+
+    def _asked_on_this_connection(self, run: Run, address: str) -> Any:
+        """Inside a topology refresh, the handshake goes on the new connection itself: its node answers when it
+        holds ``taskora:meta`` now (a failover moved it there), and the connection is refused otherwise, without
+        a wait. The refresh then asks its next node (one it still has a connection to needs no check)."""
+        try:
+            return self._handshake(run)
+        except ResponseError as exc:  # redis-py's MovedError/AskError/ClusterDownError/TryAgainError, or the text
+            if not isinstance(exc, (AskError, ClusterDownError, TryAgainError)) and not _cluster_redirect(exc):
+                raise
+            raise RedisConnectionError(f"{address} cannot be checked during a topology refresh: the node holding "
+                                       f"{self._meta_key} cannot answer, and {address} does not hold it ({exc})"
+                                       ) from exc  # fmt: skip
 
     def _where_meta_is(self, run: Run, address: str) -> Run:
         """``run`` itself, unless on a cluster ``taskora:meta`` is on another node: then that node's client."""
@@ -135,6 +159,11 @@ class ConnectionCheck:
             if refused is None:
                 raise
             raise refused from exc
+
+
+def _cluster_redirect(error: ResponseError) -> bool:
+    """An error reply read raw (a DirectConnection's): the node does not serve the key now."""
+    return str(error).startswith(("MOVED ", "ASK ", "CLUSTERDOWN", "TRYAGAIN"))
 
 
 def _resent_once(client: Any) -> Run:

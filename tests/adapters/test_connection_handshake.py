@@ -182,6 +182,33 @@ def test_a_new_cluster_connection_whose_meta_node_cannot_answer_is_checked_throu
         unreachable.close()
 
 
+@pytest.mark.cluster
+def test_inside_a_topology_refresh_a_new_connection_is_checked_on_itself_never_through_the_cluster_client(
+        cluster_url: str, cluster_nodes: list[redis.Redis], prefix: str) -> None:  # fmt: skip
+    """The refresh holds the lock every command waits on: asking the cluster client from inside it nested that
+    client's retries in the refresh's, per node, and hung a worker past 120 s while meta's node was down. There the
+    new connection's own node answers when it holds meta, and a connection to any other node is refused at once."""
+    app = Taskora(redis_adapter(cluster_url, prefix=prefix))
+    unreachable = redis.Redis(port=free_port(), socket_connect_timeout=1)  # meta's node as the stale map says
+    try:
+        task_of(app, "add").dispatch({"x": 1})  # the first handshake: the check is armed from here on
+        adapter = app.adapter
+        owner_port = adapter.client.get_node_from_key(adapter.keys.meta).port
+        owner = next(n for n in cluster_nodes if n.connection_pool.connection_kwargs["port"] == owner_port)
+        other = next(n for n in cluster_nodes if n is not owner)
+        refreshing = SimpleNamespace(nodes_manager=SimpleNamespace(_initializing_thread_id=threading.get_ident()),
+                                     execute_command=lambda *c: pytest.fail("asked the cluster client in its refresh"))
+        check = ConnectionCheck(adapter.wire_gate, adapter.scripts.handshake, adapter.keys.meta,
+                                adapter.handshake_arguments, lambda: SimpleNamespace(name="127.0.0.1:1",
+                                redis_connection=unreachable), refreshing)  # fmt: skip
+        check.verify(owner.execute_command, f"127.0.0.1:{owner_port}")  # it holds meta: checked on itself
+        with pytest.raises(redis.ConnectionError, match="during a topology refresh"):
+            check.verify(other.execute_command, "127.0.0.1:2")
+    finally:
+        app.close(timeout=5)
+        unreachable.close()
+
+
 def test_a_sentinel_master_whose_store_changed_while_connections_were_down_is_refused(
         redis_sentinels: RedisSentinels, prefix: str) -> None:  # fmt: skip
     app = Taskora(redis_adapter(redis_sentinels.url, prefix=prefix))
