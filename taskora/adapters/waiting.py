@@ -72,6 +72,11 @@ class WaitingOps(RedisCore):
         pipe.pexpire(key, OWN_WAKE_TTL_MS)
         pipe.execute()
 
+    def forget_wakes(self, tasks: list[str], worker: str) -> None:
+        """Drop ``worker``'s own wake keys once its slots are gone: a stopped worker leaves no key behind."""
+        for task in tasks:  # one key per task, each in its task's slot (a cluster spreads them)
+            self.client.delete(self.keys.own_wake(task, worker))
+
     def _wait_keys(self, task: str, worker: str | None) -> list[str]:
         marker = self.keys.marker(task)
         return [marker] if worker is None else [marker, self.keys.own_wake(task, worker)]

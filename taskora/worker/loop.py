@@ -274,6 +274,7 @@ class Worker:
         self._due_alarm.close()
         self._requeue_abandoned()
         self._join(self._threads, time.monotonic() + 2.0)
+        self._safely(self.adapter.forget_wakes, [task.name for task in self.tasks], self.wake_id)
         self.liveness.gone()
         self.executor.async_loop.stop()
 

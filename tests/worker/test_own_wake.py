@@ -1,8 +1,8 @@
 """A worker's stop wakes its own idle slots, on both engines, when other workers' idle slots wait on the same
 queue. A wake on the task's marker goes to whichever claimers waited longest: another worker's, started first,
 took them, and the stopping worker's slots waited out their whole block (``idle.MAX_BLOCK_S``, 5 s) before they
-saw the stop (4 tests of test_version_handoff.py paid it in teardown). Its own wake key ends that
-(adapters/waiting.py)."""
+saw the stop (4 tests of test_version_handoff.py paid it in teardown). Its own wake key ends that,
+and is gone once the worker has stopped (adapters/waiting.py)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ def test_a_stop_wakes_its_own_slots_before_other_workers_idle_ones(make_app: Cal
         assert second.stop(timeout=MAX_BLOCK_S + 1)
         # Then its slots saw the stop at once, not after their block, and the others still serve
         assert time.monotonic() - began < MAX_BLOCK_S / 2
+        assert not second_app.adapter.client.exists(second_app.adapter.keys.own_wake("mail", second.wake_id))
         assert mail.dispatch({"to": "ann"}).result(timeout=10) == {"to": "ann"}
     finally:
         for other in others:
