@@ -33,6 +33,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import SchemaVersionMismatchError
 from .handshake import WireGate, check_window, stored_meta, unreadable_meta
+from .slot_connections import is_redirect
 from .topology import FAILOVER_ERRORS, is_cluster_client
 
 #: Sends one command on a connection and returns its reply (error replies raise).
@@ -128,7 +129,7 @@ class ConnectionCheck:
         try:
             return self._handshake(run)
         except ResponseError as exc:  # redis-py's MovedError/AskError/ClusterDownError/TryAgainError, or the text
-            if not isinstance(exc, (AskError, ClusterDownError, TryAgainError)) and not _cluster_redirect(exc):
+            if not isinstance(exc, (AskError, ClusterDownError, TryAgainError)) and not is_redirect(exc):
                 raise
             raise RedisConnectionError(f"{address} cannot be checked during a topology refresh: the node holding "
                                        f"{self._meta_key} cannot answer, and {address} does not hold it ({exc})"
@@ -159,11 +160,6 @@ class ConnectionCheck:
             if refused is None:
                 raise
             raise refused from exc
-
-
-def _cluster_redirect(error: ResponseError) -> bool:
-    """An error reply read raw (a DirectConnection's): the node does not serve the key now."""
-    return str(error).startswith(("MOVED ", "ASK ", "CLUSTERDOWN", "TRYAGAIN"))
 
 
 def _resent_once(client: Any) -> Run:

@@ -68,7 +68,7 @@ class SlotConnections(ThreadConnections):
     def call_many(self, *commands: tuple[Any, ...]) -> list[Any]:
         """``commands`` (all on one slot: the engine's calls are) in one write, one reply each."""
         replies = self._routed(commands[0], lambda c: c.call_many(list(commands)), lambda: self._one_by_one(commands))
-        if any(_is_redirect(r) for r in replies):
+        if any(is_redirect(r) for r in replies):
             self._client.nodes_manager.initialize()
             return self._one_by_one(commands)
         return replies
@@ -102,7 +102,7 @@ class SlotConnections(ThreadConnections):
         except (RedisConnectionError, RedisTimeoutError, OSError):
             pass
         except ResponseError as exc:
-            if not _is_redirect(exc):
+            if not is_redirect(exc):
                 raise
         self._refresh()
         return fallback()
@@ -133,7 +133,7 @@ class _Redirectable(InFlight):
         try:
             return self._inner.result()
         except ResponseError as exc:
-            if not _is_redirect(exc):
+            if not is_redirect(exc):
                 raise
         return self._owner.again(self._command)
 
@@ -177,5 +177,6 @@ def _first_key(command: tuple[Any, ...]) -> Any:
     return command[1]
 
 
-def _is_redirect(reply: Any) -> bool:
+def is_redirect(reply: Any) -> bool:
+    """An error reply read raw (a DirectConnection's) saying the node does not serve the key now."""
     return isinstance(reply, ResponseError) and str(reply).startswith(_REDIRECTS)
