@@ -55,7 +55,7 @@ class EventStream:
         self.app = app
         self.adapter = app.adapter
         self._lock = threading.Lock()
-        self._positions: dict[str, str] = {}
+        self._positions: dict[str, str | None] = {}  # None: the stream's end, not read yet (listen)
         self._tasks_by_stream: dict[str, str] = {}
         self._waiters: dict[tuple[str, str], list[Callback]] = defaultdict(list)
         self._waiting_on: Counter[str] = Counter()  # waiters per task
@@ -171,25 +171,56 @@ class EventStream:
 
     # -- listeners --------------------------------------------------------------------------------
     def listen(self, task: str) -> None:
-        """Start turning ``task``'s stream entries into task and app events."""
+        """Start turning ``task``'s stream entries into task and app events.
+
+        Registering a task on an app with listeners comes here, often at import time, so an unreachable Redis
+        never makes it raise: the reader finds where the stream ends once Redis answers again.
+        """
         with self._lock:
             self._listening.add(task)
-        self.watch(task)
+        try:
+            self.watch(task)
+        except CONNECTION_ERRORS as exc:
+            log.warning("listening to %s's events: Redis did not answer (%s); they are read once it does", task, exc)
+            self._watch_from_end_later(task)
 
     # -- the reader ---------------------------------------------------------------------------------
     def watch(self, task: str) -> None:
         stream = self.adapter.keys.events(task)
         with self._lock:
-            if stream in self._positions:
+            if self._positions.get(stream) is not None:
                 self._ensure_thread()
                 return
-        start = self.adapter.last_event_id(task)
+        start = self.adapter.last_event_id(task)  # also for an end listen left to find: a waiter looks next
         with self._lock:
-            if stream not in self._positions:
+            if self._positions.get(stream) is None:
                 self._positions[stream] = start
                 self._tasks_by_stream[stream] = task
             self._ensure_thread()
             self._wakeup.notify_all()
+
+    def _watch_from_end_later(self, task: str) -> None:
+        stream = self.adapter.keys.events(task)
+        with self._lock:
+            if stream not in self._positions:
+                self._positions[stream] = None
+                self._tasks_by_stream[stream] = task
+            self._ensure_thread()
+            self._wakeup.notify_all()
+
+    def _with_ends_found(self, positions: dict[str, str | None]) -> dict[str, str]:
+        """``positions`` with each stream whose end is not known yet read now (raises while Redis is away)."""
+        found: dict[str, str] = {}
+        for stream, position in positions.items():
+            task = self._tasks_by_stream.get(stream)
+            if position is None and task is not None:
+                position = self.adapter.last_event_id(task)
+                with self._lock:
+                    if stream in self._positions and self._positions[stream] is None:
+                        self._positions[stream] = position
+            if position is not None:
+                found[stream] = position
+        return found
 
     def _ensure_thread(self) -> None:
         self._stopped = False
@@ -217,7 +248,7 @@ class EventStream:
                     return
                 positions = dict(self._positions)
             try:
-                replies = self.adapter.read_events(positions, block_ms=self.BLOCK_MS)
+                replies = self.adapter.read_events(self._with_ends_found(positions), block_ms=self.BLOCK_MS)
                 backoff = 0.05
             except CONNECTION_ERRORS as exc:
                 log.warning("event stream read failed (%s); retrying in %.2fs", exc, backoff)
