@@ -24,7 +24,8 @@ def quiet_worker_app(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setattr(task_revoked, "_receivers", own)  # worker.state's bookkeeping stays, as in a worker
     monkeypatch.setattr(task_revoked, "_on_connect", [])
     request_log = logging.getLogger("celery.worker.request")
-    monkeypatch.setattr(request_log, "level", logging.WARNING)
+    level_before = request_log.level
+    request_log.setLevel(logging.WARNING)  # setLevel, not the attribute: it also clears isEnabledFor's cache
     app = Celery("revoke_listening", broker=redis_url)
 
     @app.task
@@ -35,6 +36,7 @@ def quiet_worker_app(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
         yield app
     finally:
         app.close()
+        request_log.setLevel(level_before)
 
 
 def hears_dropped_jobs(app: Celery) -> bool:
