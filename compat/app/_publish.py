@@ -222,13 +222,9 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     listened = publish_listened(name)
     if plan is None or listened:
         meta["properties"] = message_properties(task_id, merged)
-    if listened:  # the message as Celery would send it, built only for receivers (most apps have none)
-        body = (args, kwargs, {"callbacks": meta.get("link"), "errbacks": meta.get("link_error")})
-        message_headers = {"lang": "py", "task": name, "id": task_id, "shadow": shadow, "eta": eta_iso,
-                           "expires": expires_iso, "retries": merged.get("retries", 0), **headers}
-        before_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
-                                 headers=message_headers, properties=meta["properties"], declare=[],
-                                 retry_policy=None)
+    if listened:
+        body, message_headers = _before_publish(name, args, kwargs, meta, merged, headers, task_id, eta_iso,
+                                                expires_iso, shadow)  # fmt: skip
         headers = _with_added_headers(headers, message_headers)  # e.g. a tracer's traceparent
     meta["headers"] = headers or None
     meta["properties"] = (plan.kept_properties if plan is not None and not listened  # the same for every call
@@ -238,12 +234,8 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     meta = compact_meta(meta, task_id, engine.name, task_ignores, explicit)  # fields a reader restores (issue #22)
     native = plan.native if plan is not None else app.__taskora_app__
     _unknown.note_sent(native, merged["queue"], engine.name)  # for workers to find unknown names
-    steps = (publish_setting(app.conf, "broker_transport_options") or {}).get("priority_steps")
     data = call_data(_listify(args), kwargs)
-    dispatch_options = {"delay": delay or None, "ttl": ttl, "job_id": task_id,
-                        "priority": native_priority(merged.get("priority"), steps),
-                        "meta": {**_execute.meta_fields(meta), **_limit_fields(explicit)},
-                        **{k: explicit[k] for k in FLOW_OPTIONS if k in explicit}}
+    dispatch_options = _dispatch_options(app, task_id, merged, explicit, meta, delay, ttl)
     if batching:
         producer.defer(engine, data, dispatch_options)
     else:  # serializes before anything is sent; a deduplicated call answers with the job holding its key
@@ -255,6 +247,29 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
                          ignored=bool(merged.get("ignore_result")))
     note_child(result)  # a task sending it has it as a child (compat/_children.py)
     return result
+
+
+def _before_publish(name: str, args: list[Any], kwargs: dict[str, Any], meta: dict[str, Any],
+                    merged: dict[str, Any], headers: dict[str, Any], task_id: str, eta_iso: str | None,
+                    expires_iso: str | None, shadow: str | None) -> tuple[tuple[Any, ...], dict[str, Any]]:  # fmt: skip
+    """Send ``before_task_publish`` the message as Celery would send it, built only when someone listens (most
+    apps have nobody); returns its body and headers, which ``after_task_publish`` gets too."""
+    body = (args, kwargs, {"callbacks": meta.get("link"), "errbacks": meta.get("link_error")})
+    message_headers = {"lang": "py", "task": name, "id": task_id, "shadow": shadow, "eta": eta_iso,
+                       "expires": expires_iso, "retries": merged.get("retries", 0), **headers}
+    before_task_publish.send(sender=name, body=body, exchange="", routing_key=merged["queue"],
+                             headers=message_headers, properties=meta["properties"], declare=[], retry_policy=None)
+    return body, message_headers
+
+
+def _dispatch_options(app: Any, task_id: str, merged: dict[str, Any], explicit: dict[str, Any],
+                      meta: dict[str, Any], delay: float, ttl: float | None) -> dict[str, Any]:  # fmt: skip
+    """The engine's options for the call: its timing, id, priority on the engine's scale, Celery fields, flow."""
+    steps = (publish_setting(app.conf, "broker_transport_options") or {}).get("priority_steps")
+    return {"delay": delay or None, "ttl": ttl, "job_id": task_id,
+            "priority": native_priority(merged.get("priority"), steps),
+            "meta": {**_execute.meta_fields(meta), **_limit_fields(explicit)},
+            **{k: explicit[k] for k in FLOW_OPTIONS if k in explicit}}
 
 
 def _resolved(app: Any, task: Any, name: str, args: list[Any], kwargs: dict[str, Any], explicit: dict[str, Any],

@@ -78,22 +78,13 @@ class Worker:
         #: This process's liveness key and lock tokens (liveness.py); plain tokens until ``start()`` beats.
         self.liveness = Liveness(self.adapter, self.name)
         self._new_token = _new_token
-        #: The jobs held here (held.py). ``active``: running; ``reserved``: claimed ahead (lookahead.py), not
-        #: started, kept by the heartbeat; ``_cancel_before_start``: cancels of jobs not running here, so a job
-        #: claimed (ahead, or with a reply on its way) and not started yet never starts.
-        self.held = HeldJobs()
-        #: Runs a job handed back from a process that died with it alone here (quarantine.py).
-        self.quarantine = Quarantine(self.held, self._notify)
-        self.active = self.held.active
-        self.reserved = self.held.reserved
-        self._cancel_before_start = self.held.cancel_before_start
+        self._hold_jobs()
         #: Claims slots sent ahead and have not read; a job such a claim took is handed back once the job
         #: before it has run too long (lookahead.py).
         self._claim_watch = ClaimWatch()
         #: Ends idle slots' waits the moment a delayed job falls due (idle.py).
         self._due_alarm = DueAlarm(self.adapter)
         self.processed = 0
-        self._active_lock = self.held.lock
         self._stopping = threading.Event()
         self._cold = threading.Event()
         #: Set by the stop that tears the worker down; a second stop running beside it (a warm stop still waiting
@@ -113,6 +104,16 @@ class Worker:
         self._feeder_of: dict[str, SlotFeeder] = {}
         self._resize_lock = threading.Lock()
         self._make_collaborators()
+
+    def _hold_jobs(self) -> None:
+        """The jobs held here (held.py). ``active``: running; ``reserved``: claimed ahead (lookahead.py), not
+        started, kept by the heartbeat; ``_cancel_before_start``: cancels of jobs not running here, so a job
+        claimed (ahead, or with a reply on its way) and not started yet never starts."""
+        self.held = HeldJobs()
+        #: Runs a job handed back from a process that died with it alone here (quarantine.py).
+        self.quarantine = Quarantine(self.held, self._notify)
+        self.active, self.reserved = self.held.active, self.held.reserved
+        self._cancel_before_start, self._active_lock = self.held.cancel_before_start, self.held.lock
 
     def _make_collaborators(self) -> None:
         """The parts the worker owns beside its slots, each sharing what it holds (``held``) and its stop flags."""
