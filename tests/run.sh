@@ -20,4 +20,7 @@ ruff check taskora compat tests scripts conformance
 echo "== mypy (strict on taskora, default checks on taskora.compat)"
 scripts/typecheck.sh
 echo "== pytest"
-python -m pytest -q -p no:cacheprovider "$@"
+# In two processes (pytest-xdist), a test file at a time: a module's fixtures (its project on sys.path, its Redis
+# Cluster) stay in one process, and each process starts its own redis-server on free loopback ports.
+# TASKORA_TEST_PROCESSES=0 runs every test in this process (for pdb), N in N processes.
+python -m pytest -q -p no:cacheprovider -n "${TASKORA_TEST_PROCESSES:-2}" --dist loadfile "$@"
