@@ -19,6 +19,7 @@ from taskora import BrokerUnreachableError, Taskora
 from taskora.redis import redis_adapter
 from tests.adapters.test_topology import run_through_failover
 from tests.redis_sentinel_tls import TLSRedisSentinels
+from tests.waiting import collect_dropped_connections
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +28,7 @@ def tls_sentinels() -> Iterator[TLSRedisSentinels]:
     sentinels = TLSRedisSentinels().start()
     yield sentinels
     sentinels.stop()
+    collect_dropped_connections()  # the failover's, and the refused handshake's (a two-process run met one later)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from taskora.worker.control import ControlHandler, ControlServer
 from taskora.worker.loop import Worker
 from tests.redis_cluster import Certificates, RedisCluster, RedisSentinels, TLSRedisCluster
 from tests.redis_server import RedisServer, free_port
-from tests.waiting import wait_until
+from tests.waiting import collect_dropped_connections, wait_until
 
 # -- URLs ---------------------------------------------------------------------------------------------
 
@@ -351,21 +351,9 @@ def tls_cluster() -> Iterator[TLSRedisCluster]:
     cluster = TLSRedisCluster().start()
     yield cluster
     cluster.stop()
-    # Node connections redis-py's cluster client dropped from its map (a failover, a refused handshake) unclosed
-    # become garbage only once the last worker thread holding them has ended: collect them with the module, not in
-    # whichever later test the collector happens to run in (a full run met one in test_wait_then_claim again, and
-    # once more after the collection ran while a closed app's thread still held one: wait for those to end first).
-    deadline = time.monotonic() + 10
-    while _taskora_threads() and time.monotonic() < deadline:
-        _taskora_threads()[0].join(max(0.0, deadline - time.monotonic()))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
-
-
-def _taskora_threads() -> list[threading.Thread]:
-    """Threads of taskora apps still running (their names start with "taskora")."""
-    return [t for t in threading.enumerate() if t.name.startswith("taskora")]
+    # Node connections the cluster client dropped from its map (a failover, a refused handshake) are collected
+    # here (a full run met them in test_wait_then_claim's set-up, twice).
+    collect_dropped_connections()
 
 
 @pytest.fixture
