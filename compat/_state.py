@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextvars
 import threading
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,9 +35,10 @@ _current_app: contextvars.ContextVar[Any] = contextvars.ContextVar("taskora_comp
 _task_stack: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar("taskora_compat_tasks", default=())
 _lock = threading.RLock()
 _default: dict[str, Any] = {"explicit": None, "last": None, "fallback": None}
-#: Every app created in this process, oldest first, held weakly (as Celery does): an app that is dropped
-#: disappears, and shared tasks imported later are not registered on it.
-_apps: list[weakref.ReferenceType[Any]] = []
+#: Every app created in this process, oldest first, until it is closed (``app.close()``). Celery holds its apps
+#: weakly; here an app that is dropped without being closed stays known, so shared tasks imported later still
+#: register on it.
+_apps: list[Any] = []
 #: Callbacks ``fn(app)`` run for each app when it finalizes (shared tasks register through these).
 _on_finalize: list[Callable[[Any], Any]] = []
 #: The class of the fallback app (``Celery``), set by app/base.py where it is defined: this module is imported by
@@ -83,20 +83,14 @@ def get_current_app() -> Any:
 
 def register_app(app: Any) -> None:
     with _lock:
-        _apps.append(weakref.ref(app))
-
-
-def _live_apps() -> list[Any]:
-    """The apps still alive, oldest first, forgetting the dropped ones (called with the lock held)."""
-    alive = [ref() for ref in _apps]
-    _apps[:] = [ref for ref, app in zip(_apps, alive, strict=True) if app is not None]
-    return [app for app in alive if app is not None]
+        _apps.append(app)
 
 
 def unregister_app(app: Any) -> None:
     """Forget a closed app so it stops being anyone's current or default app."""
     with _lock:
-        _apps[:] = [ref for ref in _apps if (known := ref()) is not None and known is not app]
+        if app in _apps:
+            _apps.remove(app)
     release_app(app)
 
 
@@ -106,7 +100,7 @@ def release_app(app: Any) -> None:
         for key in ("explicit", "last", "fallback"):
             if _default[key] is app:
                 _default[key] = None
-        others = [known for known in _live_apps() if known is not app]
+        others = [known for known in _apps if known is not app]
         if _default["last"] is None and others:
             _default["last"] = others[-1]
     if _current_app.get() is app:
@@ -132,14 +126,14 @@ _tls = _ThreadLocalView()
 def apps() -> list[Any]:
     """The live apps of this process, oldest first."""
     with _lock:
-        return _live_apps()
+        return list(_apps)
 
 
 def connect_on_app_finalize(callback: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """Run ``callback(app)`` for every app that exists now (finalized or not) and every future app."""
     with _lock:
         _on_finalize.append(callback)
-        existing = _live_apps()
+        existing = list(_apps)
     for app in existing:
         callback(app)
     return callback
