@@ -182,7 +182,7 @@ class EventStream:
             self.watch(task)
         except CONNECTION_ERRORS as exc:
             log.warning("listening to %s's events: Redis did not answer (%s); they are read once it does", task, exc)
-            self._watch_from_end_later(task)
+            self._read_from(task, None)
 
     # -- the reader ---------------------------------------------------------------------------------
     def watch(self, task: str) -> None:
@@ -191,19 +191,14 @@ class EventStream:
             if self._positions.get(stream) is not None:
                 self._ensure_thread()
                 return
-        start = self.adapter.last_event_id(task)  # also for an end listen left to find: a waiter looks next
+        self._read_from(task, self.adapter.last_event_id(task))  # also for an end listen left: a waiter looks next
+
+    def _read_from(self, task: str, start: str | None) -> None:
+        """Read ``task``'s stream from ``start`` (None: its end, which the reader finds) unless its place is known."""
+        stream = self.adapter.keys.events(task)
         with self._lock:
             if self._positions.get(stream) is None:
                 self._positions[stream] = start
-                self._tasks_by_stream[stream] = task
-            self._ensure_thread()
-            self._wakeup.notify_all()
-
-    def _watch_from_end_later(self, task: str) -> None:
-        stream = self.adapter.keys.events(task)
-        with self._lock:
-            if stream not in self._positions:
-                self._positions[stream] = None
                 self._tasks_by_stream[stream] = task
             self._ensure_thread()
             self._wakeup.notify_all()
