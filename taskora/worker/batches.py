@@ -2,11 +2,12 @@
 
 One script call per job (complete it, claim the next) costs Redis a call's fixed overhead and the child
 a request's encoding and reply parsing for every job; with no-op handlers that is most of the work. A
-busy child of the prefork pool therefore claims ``BATCH_JOBS`` jobs in one ``ack_many`` call and runs
-them in order. A job it completes does not get a call of its own: its completion waits for the
-child's next request, which goes out once half the batch is left to run (completing the jobs that
-waited, claiming the next batch) and whose reply is read when the batch has run out, so a busy child
-does not wait on the network: Redis runs the next batch's script while the rest of this one runs.
+busy child of the prefork pool therefore claims ``BATCH_JOBS`` jobs in one ``ack_many`` call (under
+Celery's prefetch bound, as many as the bound has room for: prefetch_room.py) and runs them in order. A
+job it completes does not get a call of its own: its completion waits for the child's next request,
+which goes out once half the batch is left to run (completing the jobs that waited, claiming the next
+batch) and whose reply is read when the batch has run out, so a busy child does not wait on the
+network: Redis runs the next batch's script while the rest of this one runs.
 
 Crash safety stays where it was. A job of the batch not started yet is reserved, like a job claimed
 ahead (lookahead.py): the heartbeat keeps its lock, a stop hands it back, and a child's death gives it
@@ -82,8 +83,6 @@ class BatchClaims:
         self.ahead = ahead
         self.adapter: Adapter = ahead.adapter
         self.size = size
-        #: The next batch is claimed once this few jobs are left to run: its reply comes while they run.
-        self.send_at = max(1, size // 2)
         self.notify = notify
         self._slots: set[Lookahead] = set()
         #: Set when a slot starts a held job: the watch sleeps without it (an idle worker costs no wake-ups).
@@ -108,7 +107,7 @@ class BatchClaims:
             self.ahead.settle(lookahead)
             held = lookahead.held_count()
         waits = short and held > 0 and self._room_for(runtime, completion)  # else sent now, with what waits
-        if waits and (lookahead.sent is not None or held > self.send_at):  # rides with a later request
+        if waits and (lookahead.sent is not None or held > self._send_at()):  # rides with a later request
             with lookahead.lock:
                 lookahead.done.append(completion)
             self.notify("job_deferred", runtime, completion)
@@ -126,6 +125,13 @@ class BatchClaims:
                 lookahead.done[:0] = completions[:-1]
             raise
 
+    def _send_at(self) -> int:
+        """The next batch is claimed once this few jobs are left to run, so that its reply comes while they run:
+        half a batch, a batch being what the prefetch bound lets the slot hold (a Celery child's share of
+        ``-c`` x ``worker_prefetch_multiplier``, and the job it runs). Sent later, under a bound, the claim would
+        find room for fewer jobs; sent sooner, it would carry fewer completions."""
+        return max(1, self.ahead.prefetch.batch_size(self.size) // 2)
+
     def _room_for(self, runtime: JobRuntime, completion: Completion) -> bool:
         """Whether this completion can wait: only on the running board, which a death's supervisor reads."""
         return self.room.take(runtime.id, (runtime.task_name, runtime.claimed.token, completion.keep,
@@ -133,15 +139,18 @@ class BatchClaims:
 
     def _send_ahead(self, lookahead: Lookahead, runtime: JobRuntime, completions: list[Completion],
                     lock_ttl_ms: int) -> ClaimResult | None:  # fmt: skip
-        """Few jobs of the batch are left: send what waits with the next batch's claim, read it once they ran.
-        None (nothing sent) when the next batch would not fit the prefetch bound (prefetch_room.py)."""
+        """Few jobs of the batch are left: send what waits with the next batch's claim, read it once they ran. The
+        batch claims as many jobs as the prefetch bound has room for (prefetch_room.py); None (nothing sent) when
+        it has room for none."""
+        jobs = self.ahead.prefetch.room_ahead(self.size, starting=1)  # one starts now
+
         def send() -> SentClaim:
-            request = self.adapter.ack_many_later(runtime.task_name, completions, claim=self.size,
+            request = self.adapter.ack_many_later(runtime.task_name, completions, claim=jobs,
                                                   token=self.ahead.new_token(), lock_ttl_ms=lock_ttl_ms)
             self.notify("job_deferred", runtime, completions[-1])  # on the board until the reply is read
             return SentClaim(request, completions=completions, batch=True)
 
-        if not self.ahead.claim_ahead(lookahead, send, jobs=self.size, starting=1):  # one starts now
+        if not jobs or not self.ahead.claim_ahead(lookahead, send, jobs=jobs, starting=1):
             return None
         return ClaimResult(status="ok", job=self.ahead.pop_now(lookahead))
 

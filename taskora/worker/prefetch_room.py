@@ -72,6 +72,20 @@ class PrefetchRoom:
             with self.held.lock:
                 self.ahead -= jobs
 
+    def room_ahead(self, jobs: int, starting: int = 0) -> int:
+        """How many of ``jobs`` a claim sent ahead as the caller starts its next job may bring: all without a
+        bound, else as many as the bound has room for (0: none). ``take`` checks again as it counts them."""
+        bound = self.bound
+        if bound is None:
+            return jobs
+        with self.held.lock:
+            return max(0, min(jobs, bound - (len(self.held.reserved) - starting) - self.ahead))
+
+    def batch_size(self, jobs: int) -> int:
+        """A batch of ``jobs`` as the bound lets one slot hold it: its reserved jobs and the one it runs."""
+        bound = self.bound
+        return jobs if bound is None else max(1, min(jobs, bound + 1))
+
     def fitting(self, jobs: int) -> int:
         """How many of ``jobs`` to claim at once when one of them starts right away and the rest wait (a batch
         claimed by a slot holding nothing): all without a bound, else at least the one that starts."""

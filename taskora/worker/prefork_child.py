@@ -163,13 +163,14 @@ PR_SET_PDEATHSIG = 1
 
 
 def batch_size(settings: WorkerSettings) -> int:
-    """Jobs per batch in this child: ``BATCH_JOBS``, or fewer where Celery's prefetch bounds the jobs a child
-    holds reserved (``budget.reserve_bound``). A batch's next claim goes out with half of it left, so up to
-    1.5 batches wait at once: two thirds of the bound, and 1 (no batches) for a bound under 3 or prefetch off."""
+    """Jobs per batch in this child: ``BATCH_JOBS``, and 1 (no batches) where Celery's prefetch lets a child hold
+    fewer than 3 jobs reserved (``budget.reserve_bound``) or is off. Under a larger bound a batch claims only what
+    the bound has room for (``PrefetchRoom.room_ahead``), so ``inspect reserved`` never shows more than -c x
+    ``worker_prefetch_multiplier``."""
     extra = settings.extra
     bound = reserve_bound(settings.app, "prefork", settings.concurrency, extra.get("prefetch_multiplier"),
                           bool(extra.get("disable_prefetch")))
-    return BATCH_JOBS if bound is None else max(1, min(BATCH_JOBS, 2 * bound // 3))
+    return 1 if bound is not None and bound < 3 else BATCH_JOBS
 
 
 def child_main(settings: WorkerSettings, conn: Connection, index: int, board: RunningBoard, liveness_id: str,

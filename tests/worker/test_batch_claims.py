@@ -82,3 +82,55 @@ def test_failures_in_a_batch_take_their_own_transitions(make_app: Callable[..., 
                 handle.result(timeout=30)
         else:
             assert handle.result(timeout=30) == n
+
+
+class Requests:
+    """Counts the requests that recorded completions and the most jobs held reserved at once (a job hook)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.reserved = 0
+        self.most_reserved = 0
+
+    def completions_recorded(self, job_ids: list[str]) -> None:
+        self.requests += 1
+
+    def job_reserved(self, job: object) -> None:
+        self.reserved += 1
+        self.most_reserved = max(self.most_reserved, self.reserved)
+
+    def job_started(self, runtime: object) -> None:
+        self.reserved = max(0, self.reserved - 1)
+
+
+@pytest.mark.usefixtures("batching")
+def test_under_a_prefetch_bound_a_batch_claims_what_fits_and_is_sent_ahead(app: Taskora) -> None:
+    """``worker_prefetch_multiplier`` 4: each batch claims the jobs the bound has room for, so a busy slot
+    still completes about three jobs per request and never holds more than four reserved beside the one
+    starting. Before, a batch asked for a whole batch (8), which never fit: every request went out at once and
+    was waited for, one per job here (a prefork child under this bound used batches of 2: two jobs a request)."""
+    from taskora.worker.pools import ThreadPool, WorkerSettings
+
+    ran: Counter[int] = Counter()
+    all_ran = threading.Event()
+
+    def count(d: dict[str, int]) -> None:
+        ran[d["i"]] += 1
+        if len(ran) == 600:
+            all_ran.set()
+
+    task = app.task("bounded", count, keep_result=False)
+    task.dispatch_many([{"i": i} for i in range(600)])
+    hooks = Requests()
+    settings = WorkerSettings(app=app, tasks=[task], hostname="bounded@test", concurrency=1,
+                              extra={"prefetch_multiplier": 4})
+    pool = ThreadPool(settings, hooks=[hooks])
+    pool.start()
+    try:
+        assert all_ran.wait(60)
+    finally:
+        pool.request_stop(cold=False)
+        pool.wait(10)
+    assert set(ran.values()) == {1} and app.adapter.counts("bounded")["active"] == 0
+    assert hooks.most_reserved <= 5, hooks.most_reserved  # four reserved, and the first of a batch, which starts now
+    assert 600 / hooks.requests >= 2.5, hooks.requests
