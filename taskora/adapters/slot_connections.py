@@ -24,6 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..errors import SchemaVersionMismatchError
 from .direct import DirectConnection, InFlight
 from .scripts import ThreadConnections
+from .topology import FAILOVER_ERRORS
 
 _R = TypeVar("_R")
 
@@ -81,10 +82,19 @@ class SlotConnections(ThreadConnections):
         return [_Redirectable(one, command, self) for one, command in zip(sent, commands, strict=True)]
 
     def _one_by_one(self, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
+        """``commands`` through the cluster client, in order, an error reply in the list for each that gets one.
+
+        A failover error (CLUSTERDOWN, TRYAGAIN, READONLY, no node for the slot) the client's own retries did not
+        outlast is raised, and the commands after it are not sent. Written together on a node's connection, they
+        would all have had that answer; sent one by one, the next could run once the cluster is back, after the
+        error that its caller raises: a claim behind a marker wait (wait_then_claim) then took a job that no slot
+        ran, left active until its lock ran out (the stall interval, 30 s by default)."""
         replies: list[Any] = []
         for command in commands:
             try:
                 replies.append(self._client.execute_command(*command))
+            except FAILOVER_ERRORS:
+                raise
             except ResponseError as exc:
                 replies.append(exc)
         return replies

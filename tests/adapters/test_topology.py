@@ -8,7 +8,6 @@ producer and a worker run, and check that no dispatched job is lost and both go 
 from __future__ import annotations
 
 import gc
-import os
 import threading
 import time
 import warnings
@@ -20,11 +19,12 @@ import pytest
 import redis
 from redis.cluster import ClusterNode
 from redis.cluster import RedisCluster as ClusterClient
-from redis.exceptions import RedisClusterException
+from redis.exceptions import ClusterDownError, RedisClusterException
 from redis.sentinel import Sentinel
 
 from taskora import ConfigurationError, Taskora, TaskoraError, chain
 from taskora.adapters.base import CONNECTION_ERRORS
+from taskora.adapters.slot_connections import SlotConnections
 from taskora.adapters.topology import parse_topology_url
 from taskora.redis import redis_adapter
 from taskora.worker.control import ControlHandler, ControlServer
@@ -305,9 +305,6 @@ def test_killing_a_cluster_master_mid_load_loses_no_job(cluster_url: str, redis_
     assert timings["worker_resumed_s"] < 20
 
 
-@pytest.mark.skipif(not os.environ.get("TASKORA_KNOWN_FLAKY"), reason=(
-    "known flaky, run with TASKORA_KNOWN_FLAKY=1: about one run in four on 2 cores, the first job dispatched after "
-    "the nodes are back waits past 30 s (docs/architecture.md, 'Where the tests are')"))
 def test_while_a_slot_has_no_node_the_cluster_is_down_and_taskora_waits_it_out(
         cluster_url: str, redis_cluster: RedisCluster) -> None:  # fmt: skip
     """A master and its replica both gone: every node answers CLUSTERDOWN. That is an unreachable store to
@@ -332,6 +329,41 @@ def test_while_a_slot_has_no_node_the_cluster_is_down_and_taskora_waits_it_out(
         assert [task.dispatch(n).result(timeout=30) for n in range(5)] == list(range(5))
     finally:
         app.close(timeout=5)
+        # An app leaves open the adapter it was given: one of its node connections, collected unclosed at the
+        # end of a run of this test alone, failed that run (filterwarnings = error) after the test had passed.
+        app.adapter.close()
+
+
+class DownCluster:
+    """A cluster client with no node reachable and every command answered CLUSTERDOWN past its own retries; it
+    records the commands sent through it."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.nodes_manager = self
+
+    def get_node_from_slot(self, slot: int) -> object:
+        raise redis.ConnectionError("no node reachable")
+
+    def initialize(self) -> None:
+        raise RedisClusterException("no node reachable")
+
+    @staticmethod
+    def keyslot(key: object) -> int:
+        return 0
+
+    def execute_command(self, *command: object) -> object:
+        self.sent.append(str(command[0]))
+        raise ClusterDownError("The cluster is down")
+
+
+def test_a_claim_is_not_sent_after_its_marker_wait_failed_over_on_a_cluster() -> None:
+    """The race the slot-without-node test met one run in four: sent after the wait's CLUSTERDOWN, the claim ran
+    once the cluster was back and took a job the slot never got (the wait's error was raised)."""
+    cluster = DownCluster()
+    with pytest.raises(ClusterDownError):
+        SlotConnections(cluster).call_many(("BZPOPMIN", "{t}:marker", 5), ("EVALSHA", "sha", 1, "{t}:wait", "arg"))
+    assert cluster.sent == ["BZPOPMIN"]
 
 
 def test_killing_the_sentinel_master_mid_load_loses_no_job(redis_sentinels: RedisSentinels) -> None:
