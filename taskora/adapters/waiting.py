@@ -42,8 +42,8 @@ class WaitingOps(RedisCore):
             return _claim_reply(task, token, claim(self.runner, keys, args))
         marker_wait = ("BZPOPMIN", *self._wait_keys(task, worker), self._block_s(timeout_s))
         waited, reply = self.runner.call_many(marker_wait, ("EVALSHA", claim.sha, len(keys), *keys, *args))
-        if isinstance(waited, Exception):
-            raise waited
+        if isinstance(waited, Exception) and not _took_a_job(reply):
+            raise waited  # a job the claim took is returned whatever the wait met: raised, nobody would run it
         if isinstance(reply, NoScriptError):  # Redis lost its script cache; the claim did not run
             reply = claim(self.runner, keys, args)
         elif isinstance(reply, ResponseError):
@@ -80,3 +80,8 @@ class WaitingOps(RedisCore):
     def _wait_keys(self, task: str, worker: str | None) -> list[str]:
         marker = self.keys.marker(task)
         return [marker] if worker is None else [marker, self.keys.own_wake(task, worker)]
+
+
+def _took_a_job(reply: Any) -> bool:
+    """Whether a claim script's reply names a job it claimed (``{id, more, fields...}``, not ``{'', due}``)."""
+    return isinstance(reply, list) and len(reply) > 2 and reply[0] not in (b"", "")

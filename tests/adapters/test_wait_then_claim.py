@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
 import redis
 
 from taskora import Taskora
@@ -80,6 +81,29 @@ def test_a_lost_script_cache_does_not_lose_the_claim(redis_url: str) -> None:
         _enqueue(app, "flushed", "j")
         redis.Redis.from_url(redis_url).script_flush()
         job = app.adapter.wait_then_claim("flushed", 1.0, "tok", 30_000).job
+        assert job is not None and job.id == "j"
+    finally:
+        app.close()
+
+
+def test_a_job_claimed_behind_a_failed_wait_is_returned_not_dropped(redis_url: str) -> None:
+    """The wait and the claim go out together; should the wait's reply be an error while the claim took a job,
+    the job is returned (raised instead, it would stay active, run by nobody, until its lock ran out). A failed
+    wait whose claim took nothing is raised."""
+    app = Taskora(redis_url)
+    try:
+        app.task("behind", lambda d: d)
+        runner = app.adapter.runner
+        real = runner.call_many
+
+        def wait_failed(*commands):
+            return [redis.ConnectionError("the wait's connection broke"), *real(*commands)[1:]]
+
+        runner.call_many = wait_failed
+        with pytest.raises(redis.ConnectionError):
+            app.adapter.wait_then_claim("behind", 0.1, "tok", 30_000)
+        _enqueue(app, "behind", "j")
+        job = app.adapter.wait_then_claim("behind", 1.0, "tok", 30_000).job
         assert job is not None and job.id == "j"
     finally:
         app.close()
