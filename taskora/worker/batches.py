@@ -130,7 +130,7 @@ class BatchClaims:
         half a batch, a batch being what the prefetch bound lets the slot hold (a Celery child's share of
         ``-c`` x ``worker_prefetch_multiplier``, and the job it runs). Sent later, under a bound, the claim would
         find room for fewer jobs; sent sooner, it would carry fewer completions."""
-        return max(1, self.ahead.prefetch.batch_size(self.size) // 2)
+        return max(1, self.ahead.prefetch.batch_within(self.size) // 2)
 
     def _room_for(self, runtime: JobRuntime, completion: Completion) -> bool:
         """Whether this completion can wait: only on the running board, which a death's supervisor reads."""

@@ -81,7 +81,7 @@ class PrefetchRoom:
         with self.held.lock:
             return max(0, min(jobs, bound - (len(self.held.reserved) - starting) - self.ahead))
 
-    def batch_size(self, jobs: int) -> int:
+    def batch_within(self, jobs: int) -> int:
         """A batch of ``jobs`` as the bound lets one slot hold it: its reserved jobs and the one it runs."""
         bound = self.bound
         return jobs if bound is None else max(1, min(jobs, bound + 1))
@@ -89,8 +89,4 @@ class PrefetchRoom:
     def fitting(self, jobs: int) -> int:
         """How many of ``jobs`` to claim at once when one of them starts right away and the rest wait (a batch
         claimed by a slot holding nothing): all without a bound, else at least the one that starts."""
-        bound = self.bound
-        if bound is None:
-            return jobs
-        with self.held.lock:
-            return max(1, min(jobs, bound - len(self.held.reserved) - self.ahead + 1))
+        return max(1, self.room_ahead(jobs, starting=1))

@@ -76,12 +76,12 @@ def test_a_batch_claims_what_the_bound_has_room_for() -> None:
 
     held = HeldJobs()
     room = PrefetchRoom(held)
-    assert room.room_ahead(8, starting=1) == 8 and room.batch_size(8) == 8  # no bound: a whole batch
+    assert room.room_ahead(8, starting=1) == 8 and room.batch_within(8) == 8  # no bound: a whole batch
     room.bound = 4  # a Celery child's share of -c 2 x worker_prefetch_multiplier 4
-    assert room.batch_size(8) == 5  # four reserved and the one it runs
+    assert room.batch_within(8) == 5  # four reserved and the one it runs
     held.reserved.update({"a": object(), "b": object()})  # type: ignore[dict-item]
     assert room.room_ahead(8, starting=1) == 3  # "a" starts now: three more fit beside "b"
     assert room.take(3, starting=1) == (3, None) and room.room_ahead(8, starting=1) == 0
     room.give(3)
     room.bound = 0
-    assert room.room_ahead(8, starting=1) == 0 and room.batch_size(8) == 1
+    assert room.room_ahead(8, starting=1) == 0 and room.batch_within(8) == 1
