@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
@@ -145,14 +144,28 @@ def finalize_callbacks() -> list[Callable[[Any], Any]]:
 
 
 # -- the current task ---------------------------------------------------------------------------
-@contextmanager
-def push_task(task: Any) -> Iterator[None]:
-    """Make ``task`` the current task for the duration of the block (nested calls stack)."""
-    token = _task_stack.set((*_task_stack.get(), task))
-    try:
-        yield
-    finally:
-        _task_stack.reset(token)
+class Stacked:
+    """``with Stacked(var, item):`` puts ``item`` on top of the tuple stack held in ``var`` for the block.
+
+    A class rather than a generator context manager: a worker enters two of them for every job it runs,
+    and this costs a third of what a generator does."""
+
+    __slots__ = ("_var", "_item", "_token")
+
+    def __init__(self, var: contextvars.ContextVar[tuple[Any, ...]], item: Any) -> None:
+        self._var, self._item = var, item
+
+    def __enter__(self) -> Any:
+        self._token = self._var.set((*self._var.get(), self._item))
+        return self._item
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._var.reset(self._token)
+
+
+def push_task(task: Any) -> Stacked:
+    """Make ``task`` the current task for the duration of the ``with`` block (nested calls stack)."""
+    return Stacked(_task_stack, task)
 
 
 def get_current_task() -> Any:

@@ -164,8 +164,12 @@ class Signal:
         self.use_caching = use_caching
         self.name = name
         self._lock = threading.Lock()
-        # (lookup key, wanted sender, reference to the receiver)
+        # (lookup key, wanted sender, reference to the receiver); replaced, never changed in place, so a
+        # reader holds a consistent list without copying it (and ``_unfiltered`` knows which list it saw)
         self._receivers: list[tuple[tuple[Any, Any], Any, Callable[[], Any]]] = []
+        # (the receiver list, its references) when no receiver of that list filters by sender: the task
+        # signals are sent several times per job, and then every send reaches every receiver.
+        self._unfiltered: tuple[list[Any], tuple[Callable[[], Any], ...]] = ([], ())
         self._dead = False
         self._on_connect: list[Callable[[], Any]] = []
 
@@ -214,7 +218,7 @@ class Signal:
         with self._lock:
             self._drop_dead()
             if all(existing != key for existing, _s, _r in self._receivers):
-                self._receivers.append((key, sender, ref))
+                self._receivers = [*self._receivers, (key, sender, ref)]
         for callback in list(self._on_connect):
             if self._run_on_connect(callback) and callback in self._on_connect:
                 self._on_connect.remove(callback)
@@ -249,7 +253,7 @@ class Signal:
             self._drop_dead()
             for index, (existing, _sender, _ref) in enumerate(self._receivers):
                 if existing == key:
-                    del self._receivers[index]
+                    self._receivers = self._receivers[:index] + self._receivers[index + 1:]
                     return True
         return False
 
@@ -280,12 +284,21 @@ class Signal:
     def _live_receivers(self, sender: Any) -> list[Callable[..., Any]]:
         if not self._receivers:  # most signals have nobody listening; sent several times per task
             return []
+        listed, refs = self._unfiltered
+        if listed is not self._receivers or self._dead:
+            refs = self._matching_refs(sender)
+        return [receiver for receiver in (ref() for ref in refs) if receiver is not None]
+
+    def _matching_refs(self, sender: Any) -> tuple[Callable[[], Any], ...]:
         with self._lock:
             self._drop_dead()
-            entries = list(self._receivers)
+            entries = self._receivers
+        if all(wanted is None for _key, wanted, _ref in entries):
+            refs = tuple(ref for _key, _wanted, ref in entries)
+            self._unfiltered = (entries, refs)
+            return refs
         # Match outside the lock: resolving a lazy sender may import code that connects receivers.
-        refs = [ref for _key, wanted, ref in entries if _sender_matches(wanted, sender)]
-        return [receiver for receiver in (ref() for ref in refs) if receiver is not None]
+        return tuple(ref for _key, wanted, ref in entries if _sender_matches(wanted, sender))
 
     def _mark_dead(self) -> None:
         # Called from garbage collection, possibly while the lock is held: only flag, clean up later.

@@ -20,8 +20,7 @@ import functools
 import inspect
 import random
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from taskora.ids import random_uuid
@@ -30,7 +29,7 @@ from .. import exceptions as exc_mod
 from .. import states
 from .._canvas_api import canvas
 from .._result_base import denied_join_result
-from .._state import get_current_app, push_task
+from .._state import Stacked, get_current_app, push_task
 from ..exceptions import Retry
 from ..result import CELERY_STATE_KEY, AsyncResult, EagerResult
 from ._publish_settings import publish_setting
@@ -309,13 +308,9 @@ class Task:
             default = self.__dict__["_default_request"] = Context()
         return default
 
-    @contextmanager
-    def pushed_request(self, request: Context) -> Iterator[Context]:
-        token = self._requests.set((*self._requests.get(), request))
-        try:
-            yield request
-        finally:
-            self._requests.reset(token)
+    def pushed_request(self, request: Context) -> Stacked:
+        """``with task.pushed_request(request):`` ``self.request`` is ``request`` inside the block."""
+        return Stacked(self._requests, request)
 
     def push_request(self, *args: Any, **kwargs: Any) -> None:
         self._requests.set((*self._requests.get(), Context(*args, **kwargs)))

@@ -229,6 +229,40 @@ def test_has_listeners(sig: Signal) -> None:
     assert sig.has_listeners("x") and not sig.has_listeners("y")
 
 
+
+def test_every_change_to_the_receivers_is_heard_by_the_next_send(sig: Signal) -> None:
+    """A send reuses the receivers it found while nobody filters by sender; a connect, a disconnect, a
+    receiver collected, or a receiver with a sender filter changes what the next send reaches."""
+    calls: list[str] = []
+
+    def first(**kwargs: Any) -> None:
+        calls.append("first")
+
+    def second(**kwargs: Any) -> None:
+        calls.append("second")
+
+    sig.connect(first)
+    sig.send(sender=None)
+    sig.connect(second)
+    sig.send(sender=None)
+    sig.disconnect(first)
+    sig.send(sender=None)
+    assert calls == ["first", "first", "second", "second"]
+
+    calls.clear()
+    sig.connect(lambda **kw: calls.append("filtered"), sender="only-this", weak=False)
+    sig.send(sender="another")
+    sig.send(sender="only-this")
+    assert calls == ["second", "second", "filtered"]
+
+    calls.clear()
+    del second
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+    sig.send(sender="only-this")
+    assert calls == ["filtered"]
+
 def test_named_signals_exist_with_celerys_arguments() -> None:
     expected = {
         "task_prerun": {"task_id", "task", "args", "kwargs"},
