@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from . import charts, config, report
+from . import charts, config, pinning, report
 from .redis_server import RedisServer
 from .workers import REPO_ROOT, signal_group, worker_env
 
@@ -39,6 +40,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=None, help="runs per scenario (3; 1 with --quick)")
     parser.add_argument("--out", default=None, help="file prefix (default bench/results/latest-<mode>)")
     parser.add_argument("--redis-server", default=None, help="redis-server binary")
+    parser.add_argument("--pin", action="store_true",
+                        help="workers on CPUs of their own, Redis and the load on another (bench/pinning.py)")
     args = parser.parse_args(argv)
     args.mode = "quick" if args.quick else "full"
     args.runs = args.runs or (1 if args.quick else 3)
@@ -52,6 +55,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     unknown |= set(args.results.split(",")) - set(config.RESULT_MODES)
     if unknown or not args.libs or not args.scenario_list or not args.result_modes or args.runs < 1:
         parser.error(f"nothing to run or unknown names: {', '.join(sorted(unknown)) or '-'}")
+    if args.pin and not pinning.can_pin():
+        parser.error(f"--pin needs at least 2 usable CPUs; this process may use {len(os.sched_getaffinity(0))}")
     if args.load_seconds is not None and args.load_seconds <= 0:
         parser.error(f"--load-seconds must be positive, got {args.load_seconds}")
     return args
@@ -187,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     _check_apps_in_sync()
     started = datetime.datetime.now(datetime.timezone.utc)
     with RedisServer(args.redis_server) as server:
+        if args.pin:
+            pinning.start_pinning(server.process.pid)
         machine = report.machine_info(server.version())
         libs, skipped = _probe(args.libs, server.url, args.mode)
         results, errors = _run_session(args, server, libs)
@@ -196,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         "scenarios": args.scenario_list, "result_modes": args.result_modes,
         "load_seconds": args.load_seconds or (config.QUICK if args.quick else config.FULL).load_seconds,
         "skipped": skipped, "results": results, "errors": errors,
+        "pinned": pinning.description() if args.pin else None,
     }
     text = report.render(doc)
     print(text)

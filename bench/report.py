@@ -250,6 +250,13 @@ MODE_TITLES = {
 }
 
 
+def _pinned_note(doc: dict) -> str:
+    if not doc.get("pinned"):
+        return ""
+    return (f" Pinned (`--pin`): Redis and the measuring processes on CPU {doc['pinned']['load']}, every "
+            f"library's workers on CPU {doc['pinned']['workers']} (bench/pinning.py).")
+
+
 def render(doc: dict) -> str:
     """The whole report (header, a table per results configuration, calibration, errors)."""
     m = doc["machine"]
@@ -264,7 +271,7 @@ def render(doc: dict) -> str:
         "Cells: median (min–max) over the runs; *italics*: why there is no number. ↑ higher is better, "
         "↓ lower is better; the ratio columns divide medians (taskora ÷ the best of the peers "
         f"{', '.join(PEERS)} in that row; ÷ {BASELINE}). Latency under load: "
-        f"{doc.get('load_seconds', '?')} s of steady arrivals per library.",
+        f"{doc.get('load_seconds', '?')} s of steady arrivals per library." + _pinned_note(doc),
     ]
     for mode in doc.get("result_modes", ["stored"]):
         out += ["", f"### {MODE_TITLES[mode]}", "",

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import stamps
+from . import pinning, stamps
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POLL_INTERVAL = 0.005  # seconds between two looks at the stamp file (a stat call, no Redis traffic)
@@ -56,6 +56,7 @@ class Worker:
         self.proc = subprocess.Popen(
             self.argv, env=self.env, cwd=str(REPO_ROOT), stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=pinning.worker_preexec(),
         )
         _LIVE.add(self)
         return self
