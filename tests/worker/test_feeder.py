@@ -13,11 +13,13 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
+import redis
 
 from taskora import Taskora
 from taskora.adapters.redis import ClaimedJob, Completion, EnqueueRequest
 from taskora.errors import JobFailedError
-from taskora.worker.feeder import FEEDER_MIN_SLOTS
+from taskora.worker.feeder import FEEDER_MIN_SLOTS, WATCHERS
+from tests.waiting import wait_until
 from tests.worker.retention import KEEP_EVERY_RESULT
 
 SLOTS = FEEDER_MIN_SLOTS * 2
@@ -150,3 +152,22 @@ def test_bursts_after_quiet_spells_run_every_job_once(make_app: Callable[..., Ta
         assert [h.result(timeout=60) for h in burst] == list(range(n + 1, n + 301))
         n += 301
     assert set(runs.values()) == {1} and len(runs) == n
+
+
+def _slots_on_the_marker(client: redis.Redis) -> int:
+    return sum(1 for c in client.client_list() if c.get("cmd") == "bzpopmin")
+
+
+@pytest.mark.parametrize("adapter_kind", ["redis"])
+def test_an_idle_fed_group_keeps_several_slots_on_the_watch(make_app: Callable[..., Taskora], redis_url: str) -> None:
+    # While one watching slot runs the job it claimed, another is already blocked on the marker: the next
+    # arrival is claimed by that slot itself instead of being reported as a burst and handed over by the
+    # feeder. Checked through Redis: the clients blocked on the marker, after every job.
+    app = make_app()
+    task = app.task("fed-watchers", lambda n: n, concurrency=SLOTS)
+    client = redis.Redis.from_url(redis_url)
+    app.start()
+    for n in range(5):
+        wait_until(lambda: _slots_on_the_marker(client) == WATCHERS, what=f"{WATCHERS} watchers")
+        assert task.dispatch(n).result(timeout=5) == n
+    client.close()
