@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -55,8 +54,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     unknown |= set(args.results.split(",")) - set(config.RESULT_MODES)
     if unknown or not args.libs or not args.scenario_list or not args.result_modes or args.runs < 1:
         parser.error(f"nothing to run or unknown names: {', '.join(sorted(unknown)) or '-'}")
-    if args.pin and not pinning.can_pin():
-        parser.error(f"--pin needs at least 2 usable CPUs; this process may use {len(os.sched_getaffinity(0))}")
+    if args.pin and pinning.cannot_pin():
+        parser.error(pinning.cannot_pin())
     if args.load_seconds is not None and args.load_seconds <= 0:
         parser.error(f"--load-seconds must be positive, got {args.load_seconds}")
     return args

@@ -15,6 +15,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from . import stamps
 from .scenarios import (
@@ -43,9 +44,9 @@ def measured_rate(ctx: Context, pool: tuple[str, int]) -> float:
     return LOAD_FRACTION * min(enqueue, process)
 
 
-def _arrivals(ctx: Context, rate: float, seconds: float) -> list[float]:
-    """Dispatch on a fixed schedule for ``seconds``; every PROBE_EVERY-th also waits for its result."""
-    driver, probe = ctx.driver, stores_results()
+def send_arrivals(driver: Any, rate: float, seconds: float, probe: bool) -> list[float]:
+    """Dispatch on a fixed schedule for ``seconds``; with ``probe`` every PROBE_EVERY-th also waits for its
+    result, and the round trips of those are returned."""
     count = max(1, int(rate * seconds))
     round_trips = []
     start = time.perf_counter()
@@ -71,7 +72,7 @@ def latency_load(ctx: Context) -> dict:
         with start_worker(ctx.lib, *pool, ctx.url, path) as worker:
             first_job(ctx, worker, path)
             t0 = time.perf_counter()
-            round_trips = _arrivals(ctx, rate, ctx.load_seconds)
+            round_trips = send_arrivals(ctx.driver, rate, ctx.load_seconds, stores_results())
             achieved = count / (time.perf_counter() - t0)
             wait_for_stamps(path, 1 + count, 60 + ctx.load_seconds, worker)
         pickups = [start - sent for i, sent, start, _e in stamps.read(path) if i >= 0 and sent]

@@ -20,32 +20,26 @@ from collections import defaultdict
 
 import redis
 
+from taskora.adapters.keys import Keys
+
 from . import pinning, stamps
+from .load import send_arrivals
 from .redis_server import RedisServer
 from .scenarios import driver_class, start_worker
 from .workers import wait_for_stamps
 
 SAMPLE_EVERY_S = 0.02
-QUEUE_KEYS = ("wait", "active", "prioritized")
+QUEUE_KEYS = ("wait", "prioritized", "active")  # the first three of a task's queue keys (adapters/keys.py)
 
 
 def _sample_queue(url: str, stop: threading.Event, into: list[tuple[float, ...]]) -> None:
     client = redis.Redis.from_url(url)
+    wait, prioritized, active = Keys().queue("bench-noop")[:3]
     while not stop.is_set():
         pipe = client.pipeline(transaction=False)
-        pipe.llen("taskora:{bench-noop}:wait").llen("taskora:{bench-noop}:active")
-        pipe.zcard("taskora:{bench-noop}:prioritized")
+        pipe.llen(wait).zcard(prioritized).llen(active)
         into.append((time.time(), *pipe.execute()))
         stop.wait(SAMPLE_EVERY_S)
-
-
-def _send(driver: object, rate: float, seconds: float) -> None:
-    start = time.perf_counter()
-    for k in range(int(rate * seconds)):
-        pause = start + k / rate - time.perf_counter()
-        if pause > 0:
-            time.sleep(pause)
-        driver.dispatch({"i": k, "t": time.time()})  # type: ignore[attr-defined]
 
 
 def _run(args: argparse.Namespace, url: str, path: str) -> list[tuple[float, ...]]:
@@ -55,9 +49,9 @@ def _run(args: argparse.Namespace, url: str, path: str) -> list[tuple[float, ...
         wait_for_stamps(path, 1, 60, worker)
         sampler = threading.Thread(target=_sample_queue, args=(url, stop, samples), daemon=True)
         sampler.start()
-        _send(driver, args.rate, args.seconds)
+        send_arrivals(driver, args.rate, args.seconds, probe=False)
         stop.set()
-        wait_for_stamps(path, 1 + int(args.rate * args.seconds), 60 + args.seconds, worker)
+        wait_for_stamps(path, 1 + max(1, int(args.rate * args.seconds)), 60 + args.seconds, worker)
     driver.close()
     return samples
 
@@ -91,8 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--slow-ms", type=float, default=5.0, help="a pickup slower than this is listed")
     parser.add_argument("--pin", action="store_true", help="as python -m bench --pin")
     args = parser.parse_args(argv)
-    if args.pin and not pinning.can_pin():
-        parser.error("--pin needs at least 2 usable CPUs")
+    if args.pin and pinning.cannot_pin():
+        parser.error(pinning.cannot_pin())
     with RedisServer() as server, tempfile.TemporaryDirectory(prefix="bench-trace-") as tmp:
         os.environ["BENCH_REDIS_URL"], os.environ["BENCH_RESULTS"] = server.url, args.results
         if args.pin:

@@ -17,22 +17,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-#: Set by the harness for its children when ``--pin`` is given; the measuring child and the worker
-#: launcher read it.
-PIN_ENV = "BENCH_PIN"
+#: The worker CPUs (``1`` or ``1,2,3``), set by the harness for its children when ``--pin`` is given; the
+#: worker launcher of every measuring child reads it. Unset: nothing is pinned.
+WORKER_CPUS_ENV = "BENCH_PIN_WORKERS"
 
 
 def _usable() -> list[int]:
     return sorted(os.sched_getaffinity(0))
 
 
-def can_pin() -> bool:
-    """Pinning needs one CPU for Redis and the load and at least one more for the workers."""
-    return len(_usable()) >= 2
-
-
-def enabled() -> bool:
-    return os.environ.get(PIN_ENV) == "1"
+def cannot_pin() -> str | None:
+    """Why ``--pin`` cannot work here (it needs one CPU for Redis and the load, one more for the workers)."""
+    usable = len(_usable())
+    return None if usable >= 2 else f"--pin needs at least 2 usable CPUs; this process may use {usable}"
 
 
 def load_cpus() -> set[int]:
@@ -54,21 +51,21 @@ def worker_preexec() -> Callable[[], None] | None:
 
     The CPUs are chosen here, in the parent, which still sees every CPU the session may use (a
     measuring child itself runs on the load CPU only)."""
-    if not enabled():
+    listed = os.environ.get(WORKER_CPUS_ENV)
+    if not listed:
         return None
-    cpus = set(map(int, os.environ[PIN_ENV + "_WORKERS"].split(",")))
+    cpus = set(map(int, listed.split(",")))
     return lambda: os.sched_setaffinity(0, cpus)
 
 
 def start_pinning(redis_pid: int) -> None:
     """The harness's part: Redis and this process to the load CPU (the measuring children inherit it), and the
     worker CPUs written where the worker launcher of every child reads them."""
-    os.environ[PIN_ENV] = "1"
-    os.environ[PIN_ENV + "_WORKERS"] = ",".join(map(str, sorted(worker_cpus())))
+    os.environ[WORKER_CPUS_ENV] = ",".join(map(str, sorted(worker_cpus())))
     pin_process(redis_pid, load_cpus())
     os.sched_setaffinity(0, load_cpus())
 
 
 def description() -> dict[str, str]:
     """Which CPUs did what, for the report (called after ``start_pinning``)."""
-    return {"load": ",".join(map(str, sorted(load_cpus()))), "workers": os.environ[PIN_ENV + "_WORKERS"]}
+    return {"load": ",".join(map(str, sorted(load_cpus()))), "workers": os.environ[WORKER_CPUS_ENV]}

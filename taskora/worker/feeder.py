@@ -124,7 +124,7 @@ class SlotFeeder:
         claim brings, they run."""
         if not self._parked:  # the feeder took over while this slot waited
             return
-        spare = self._idle_slots - 1 - self._watching - self._open_watches - len(self._ready)
+        spare = self._unwatched_idle() - 1  # this slot is still counted idle until it returns its job
         if took_a_job and not more and (spare > 0 or self._watching > 0):
             if spare > 0 and self._watching + self._open_watches < WATCHERS:
                 self._open_watches += 1  # with the same next-due time
@@ -133,6 +133,11 @@ class SlotFeeder:
         self._parked = False
         self._open_watches = 0
         self._work_ready.notify()
+
+    def _unwatched_idle(self) -> int:
+        """Idle slots free to take a watch (lock held): not watching, not promised a place on the watch, not
+        about to take a ready job."""
+        return self._idle_slots - self._watching - self._open_watches - len(self._ready)
 
     def complete(self, job: ClaimedJob, result: str | bytes, keep: bool) -> str | None:
         """Hand in a completed job. Returns None when the feeder will send it, or the ack's status when
@@ -183,7 +188,7 @@ class SlotFeeder:
         with self._lock:
             while True:
                 stopping = self._stopping.is_set()
-                wanted = 0 if stopping else max(0, self._idle_slots - self._watching - len(self._ready))
+                wanted = 0 if stopping else max(0, self._unwatched_idle())  # not parked: no place on the watch is open
                 last = stopping and self._live_slots == 0
                 if self._completions or wanted or last:
                     completions, self._completions = self._completions, []
@@ -218,7 +223,7 @@ class SlotFeeder:
             if self._completions:  # something arrived meanwhile: send it first
                 return
             self._parked, self._watch_due_ms = True, next_due_ms
-            spare = self._idle_slots - self._watching - len(self._ready)
+            spare = self._unwatched_idle()
             self._open_watches = max(0 if self._watching else 1, min(WATCHERS - self._watching, spare))
             self._job_ready.notify(len(self._ready) + self._open_watches)  # a ready job first, then the watch
             while self._parked and not self._stopping.is_set():
