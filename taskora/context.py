@@ -58,6 +58,14 @@ class AbortSignal:
     def on_abort(self, callback: Callable[[str], Any]) -> None:
         self._callbacks.append(callback)
 
+    def forget(self, callback: Callable[[str], Any]) -> None:
+        """Stop calling ``callback`` (registered with ``on_abort``; nothing happens if it was not). A listener
+        that names its job forgets itself when done: kept, it and the job would only be freed by the cyclic
+        garbage collector, which then has a job's worth of objects to find per job."""
+        with self._lock:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
     def raise_if_aborted(self, job_id: str = "") -> None:
         if self._aborted:
             raise CancelledError(job_id, self.reason)

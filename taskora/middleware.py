@@ -35,10 +35,23 @@ class MiddlewareContext:
 
 def compose(middleware: Sequence[Middleware], handler: Callable[[MiddlewareContext], Any]) -> Callable[..., Any]:
     """Build the onion: ``middleware[0]`` outermost, ``handler`` innermost."""
+    return _Onion(tuple(middleware), handler)
 
-    def run(mctx: MiddlewareContext, index: int = 0) -> Any:
-        if index == len(middleware):
-            mctx.result = handler(mctx)
+
+class _Onion:
+    """A composed chain. An object rather than a closure that calls itself: the worker composes one per job,
+    and a closure naming itself is a reference cycle, which would keep the job's context and handler alive
+    until the cyclic garbage collector came round, instead of freeing them as the job ends."""
+
+    __slots__ = ("_handler", "_middleware")
+
+    def __init__(self, middleware: tuple[Middleware, ...], handler: Callable[[MiddlewareContext], Any]) -> None:
+        self._middleware = middleware
+        self._handler = handler
+
+    def __call__(self, mctx: MiddlewareContext, index: int = 0) -> Any:
+        if index == len(self._middleware):
+            mctx.result = self._handler(mctx)
             return mctx.result
         called = False
 
@@ -47,11 +60,9 @@ def compose(middleware: Sequence[Middleware], handler: Callable[[MiddlewareConte
             if called:
                 raise RuntimeError("middleware called call_next() twice")
             called = True
-            return run(mctx, index + 1)
+            return self(mctx, index + 1)
 
-        returned = middleware[index](mctx, call_next)
+        returned = self._middleware[index](mctx, call_next)
         if returned is not None:
             mctx.result = returned
         return mctx.result
-
-    return run

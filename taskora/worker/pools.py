@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from . import limits
 from .budget import apply_prefetch, budget_size
+from .heap import freeze_start_up
 from .loop import Worker
 from .process_death import die_by
 from .wakeup import Wakeup
@@ -144,6 +145,7 @@ class ThreadPool:
             self.worker.executor.terminator.kill_process = terminate_process
         self.worker.job_hooks.append(JobLogger())
         self.worker.job_hooks.extend(self.hooks)
+        freeze_start_up()  # after worker_process_init's handlers, before the first job (heap.py)
         self.worker.start()
 
     def running_budget(self) -> int | None:

@@ -89,14 +89,16 @@ class Terminator:
         may interrupt it, never what follows. A plain class, not a generator: it wraps every job."""
         return _Running(self, runtime)
 
-    def _enter(self, runtime: JobRuntime) -> int:
+    def _enter(self, runtime: JobRuntime, listener: Callable[[str], Any]) -> int:
         ident = threading.get_ident()
         with self._lock:
             self._running[runtime.id] = ident
-        runtime.signal.on_abort(lambda reason: self._on_abort(runtime, reason))
+        runtime.signal.on_abort(listener)
         return ident
 
-    def _exit(self, job_id: str, ident: int) -> None:
+    def _exit(self, runtime: JobRuntime, ident: int, listener: Callable[[str], Any]) -> None:
+        runtime.signal.forget(listener)  # the listener names the runtime: left on its signal, the two form a cycle
+        job_id = runtime.id
         with self._lock:
             self._running.pop(job_id, None)
             self._interrupts.pop(ident, None)
@@ -167,7 +169,11 @@ class _Running:
         self._terminator, self._runtime, self._ident = terminator, runtime, 0
 
     def __enter__(self) -> None:
-        self._ident = self._terminator._enter(self._runtime)
+        self._ident = self._terminator._enter(self._runtime, self.aborted)
 
     def __exit__(self, *exc_info: object) -> None:
-        self._terminator._exit(self._runtime.id, self._ident)
+        self._terminator._exit(self._runtime, self._ident, self.aborted)
+
+    def aborted(self, reason: str) -> None:
+        """The job's abort signal fired while its handler runs here."""
+        self._terminator._on_abort(self._runtime, reason)

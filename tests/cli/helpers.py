@@ -19,7 +19,7 @@ from ..waiting import wait_until  # noqa: F401 - re-exported for the CLI tests
 ROOT = Path(__file__).resolve().parents[2]
 PROJ = "tests.cli.proj_native"
 #: Task names of proj_native, registered handler-less on the test's client app.
-TASKS = ("add", "noop", "whoami", "ids", "slow", "careful", "stuck", "slow_async")
+TASKS = ("add", "noop", "whoami", "ids", "gc_frozen", "slow", "careful", "stuck", "slow_async")
 
 
 def env_for(url: str, workdir: Path) -> dict[str, str]:

@@ -54,6 +54,14 @@ def whoami(data: Any) -> int:
     return os.getpid()
 
 
+@app.task("gc_frozen")
+def gc_frozen(data: Any) -> int:
+    """How many objects the worker process froze out of the garbage collector's walks (worker/heap.py)."""
+    import gc
+
+    return gc.get_freeze_count()
+
+
 @app.task("ids")
 def ids(data: Any) -> list[int]:
     """The uid and gid the worker runs as (for --uid/--gid)."""
