@@ -76,9 +76,9 @@ def wait_first_run(path: str, task: str, worker) -> None:
         time.sleep(0.001)
 
 
-def one_run(lib: str, pool: str, concurrency: int, n: int, server: RedisServer, stats: bool,
+def one_run(lib: str, pool: str, concurrency: int, n: int, server: RedisServer, url: str, stats: bool,
             task: str = "noop") -> dict:
-    client = redis.Redis.from_url(server.url)
+    client = redis.Redis.from_url(url)
     client.flushall()
     driver = driver_class(lib)()
     payloads = [{"i": i} for i in range(n)]
@@ -90,7 +90,7 @@ def one_run(lib: str, pool: str, concurrency: int, n: int, server: RedisServer, 
     client.config_resetstat()
     with tempfile.TemporaryDirectory(prefix="bench-cpu-") as tmp:
         path = str(Path(tmp) / "stamps")
-        with start_worker(lib, pool, concurrency, server.url, path) as worker:
+        with start_worker(lib, pool, concurrency, url, path) as worker:
             wait_first_run(path, task, worker)
             t0, pids = time.perf_counter(), tree(worker.proc.pid)
             before, redis_before = cpu_of(pids), cpu_seconds(server.process.pid)
@@ -107,6 +107,11 @@ def one_run(lib: str, pool: str, concurrency: int, n: int, server: RedisServer, 
             "commands": {k: (v["calls"] / n, v["usec_per_call"]) for k, v in commands.items()}}
 
 
+def _socket_args(args: argparse.Namespace, directory: str) -> tuple[str, ...]:
+    """The server also listens on a unix socket in ``directory`` with ``--unix-socket``."""
+    return ("--unixsocket", f"{directory}/redis.sock", "--unixsocketperm", "700") if args.unix_socket else ()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lib", default="taskora")
@@ -118,12 +123,16 @@ def main() -> None:
     parser.add_argument("--commandstats", action="store_true", help="print Redis calls and usec per job")
     parser.add_argument("--task", default="noop", choices=["noop", "flaky"],
                         help="flaky: the retries scenario's task (fails twice, then succeeds; use one process)")
+    parser.add_argument("--unix-socket", action="store_true",
+                        help="reach Redis over a unix socket instead of TCP loopback (docs/operations/performance.md)")
     args = parser.parse_args()
     os.environ[appenv.RESULTS_ENV] = args.results
-    with RedisServer() as server:
-        os.environ[appenv.URL_ENV] = server.url
+    with tempfile.TemporaryDirectory(prefix="bench-sock-") as tmp, \
+            RedisServer(extra_args=_socket_args(args, tmp)) as server:
+        url = f"unix://{tmp}/redis.sock" if args.unix_socket else server.url
+        os.environ[appenv.URL_ENV] = url
         importlib.reload(appenv)  # the app modules (imported later) read both at import
-        rows = [one_run(args.lib, args.pool, args.concurrency, args.jobs, server, args.commandstats, args.task)
+        rows = [one_run(args.lib, args.pool, args.concurrency, args.jobs, server, url, args.commandstats, args.task)
                 for _ in range(args.runs)]
     for row in rows:
         print(f"{args.lib} {args.task} {args.pool} c={args.concurrency} {args.results}: "

@@ -19,5 +19,6 @@ class RedisServer(LocalRedis):
     """``with RedisServer() as srv:``; ``srv.url`` is ``redis://127.0.0.1:<port>/0``. The project's one launcher
     (taskora/testing/redis_server.py), preferring Debian's binary when there is one."""
 
-    def __init__(self, binary: str | None = None) -> None:
-        super().__init__(binary=binary or (DEFAULT_BINARY if shutil.which(DEFAULT_BINARY) else None))
+    def __init__(self, binary: str | None = None, extra_args: tuple[str, ...] = ()) -> None:
+        found = binary or (DEFAULT_BINARY if shutil.which(DEFAULT_BINARY) else None)
+        super().__init__(extra_args=extra_args, binary=found)
