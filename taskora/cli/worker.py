@@ -120,7 +120,7 @@ def _settings(loaded: LoadedApp, hostname: str, opts: dict[str, Any]) -> WorkerS
         app=app, tasks=tasks, hostname=hostname, concurrency=concurrency, pool=pool,
         soft_time_limit=opts["soft_time_limit"], time_limit=opts["time_limit"],
         max_tasks_per_child=opts["max_tasks_per_child"], max_memory_per_child=opts["max_memory_per_child"],
-        max_running=opts["max_running"],
+        max_running=opts["max_running"], owns_process=True,
         extra={"queues": sorted({t.options.queue for t in tasks}), "beat": bool(opts["beat"]),
                "autoscale": None if pool == "solo" else parse_autoscale(opts["autoscale"]),
                "autoscale_keepalive": opts["autoscale_keepalive"],

@@ -17,7 +17,8 @@ import gc
 def freeze_start_up() -> None:
     """Collect the garbage start-up left once, then take every object still alive out of later collections.
     Called as a worker process's pool starts (pools.ThreadPool, which also serves each prefork child, after the
-    ``worker:process-init`` handlers ran; the prefork supervisor before it forks): objects made by start-up and
-    kept are never garbage, so walking them again is pure pause."""
+    ``worker:process-init`` handlers ran; the prefork supervisor before it forks), only where the worker is what
+    the process is for (``WorkerSettings.owns_process``): objects made by start-up and kept are never garbage, so
+    walking them again is pure pause. In a host that embeds a worker, objects the host drops later would be."""
     gc.collect()
     gc.freeze()

@@ -53,6 +53,11 @@ class WorkerSettings:
     #: At most this many handlers at once per process, for any app and pool (budget.py); None: the pool's default.
     max_running: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: True when running this worker is what the process is for (``taskora worker``; a prefork child always):
+    #: its start-up objects are then frozen out of the garbage collector's walks (heap.py). An embedded worker
+    #: (a test fixture, a program calling ``WorkController.start``) leaves its host's collector alone: frozen
+    #: objects the host later drops would never be collected.
+    owns_process: bool = False
 
 
 class Pool(Protocol):
@@ -145,7 +150,8 @@ class ThreadPool:
             self.worker.executor.terminator.kill_process = terminate_process
         self.worker.job_hooks.append(JobLogger())
         self.worker.job_hooks.extend(self.hooks)
-        freeze_start_up()  # after worker_process_init's handlers, before the first job (heap.py)
+        if s.owns_process:
+            freeze_start_up()  # after worker_process_init's handlers, before the first job (heap.py)
         self.worker.start()
 
     def running_budget(self) -> int | None:

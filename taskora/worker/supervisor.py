@@ -108,7 +108,8 @@ class Supervisor:
 
     # -- pool surface ---------------------------------------------------------------------------
     def start(self) -> None:
-        freeze_start_up()  # the children inherit it: each then freezes only what it made itself (heap.py)
+        if self.settings.owns_process:
+            freeze_start_up()  # the children inherit it: each then freezes only what it made itself (heap.py)
         for index in range(self.settings.concurrency):
             self._spawn(index)
         self._monitor = threading.Thread(target=self._monitor_loop, name="taskora-supervisor", daemon=True)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from taskora import Taskora
+from taskora.worker.pools import ThreadPool, WorkerSettings
 
 #: Unreachable objects allowed per job: none is made per job, but the test's own waiting may leave a few.
 PER_JOB_ALLOWED = 0.2
@@ -61,3 +62,19 @@ def test_a_worker_process_freezes_its_start_up_objects(start_worker: Any, client
     start-up objects are frozen, 0 otherwise (a prefork child inherits what its supervisor froze before forking)."""
     start_worker("-P", pool, "-c", "1")
     assert client.tasks["gc_frozen"].dispatch(None).result(timeout=20) > 10_000
+
+
+def test_an_embedded_worker_leaves_its_hosts_collector_alone(app: Taskora) -> None:
+    """A pool started inside another program (a test fixture, ``WorkController.start``) freezes nothing: an object
+    frozen there that the host drops later would never be collected (Celery's own suite checks that a result
+    backend is freed once its fixture ends)."""
+    task = app.task("embedded", lambda n: n)
+    pool = ThreadPool(WorkerSettings(app=app, tasks=[task], hostname="embedded@test", concurrency=1))
+    frozen_before = gc.get_freeze_count()
+    pool.start()
+    try:
+        assert task.dispatch(1).result(timeout=10) == 1
+        assert gc.get_freeze_count() == frozen_before
+    finally:
+        pool.request_stop(cold=False)
+        pool.wait(10)
