@@ -16,9 +16,11 @@ import gc
 
 def freeze_start_up() -> None:
     """Collect the garbage start-up left once, then take every object still alive out of later collections.
-    Called as a worker process's pool starts (pools.ThreadPool, which also serves each prefork child, after the
-    ``worker:process-init`` handlers ran; the prefork supervisor before it forks), only where the worker is what
-    the process is for (``WorkerSettings.owns_process``): objects made by start-up and kept are never garbage, so
-    walking them again is pure pause. In a host that embeds a worker, objects the host drops later would be."""
+    Called as a worker process's pool starts (pools.ThreadPool, after the ``worker:process-init`` handlers ran),
+    only where the worker is what the process is for (``WorkerSettings.owns_process``): objects made by start-up
+    and kept are never garbage, so walking them again is pure pause. In a host that embeds a worker, objects the
+    host drops later would be. Not in the prefork pool: a child inherits its supervisor's pipes and sockets,
+    and one of them that only the collector closes would then stay open for the child's life (with the freeze
+    there, two CI runs in a row failed a prefork test, each a different one, where none had failed before)."""
     gc.collect()
     gc.freeze()

@@ -53,7 +53,7 @@ class WorkerSettings:
     #: At most this many handlers at once per process, for any app and pool (budget.py); None: the pool's default.
     max_running: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    #: True when running this worker is what the process is for (``taskora worker``; a prefork child always):
+    #: True when running this worker is what the process is for (``taskora worker``; not a prefork child):
     #: its start-up objects are then frozen out of the garbage collector's walks (heap.py). An embedded worker
     #: (a test fixture, a program calling ``WorkController.start``) leaves its host's collector alone: frozen
     #: objects the host later drops would never be collected.

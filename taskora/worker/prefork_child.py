@@ -182,7 +182,7 @@ def child_main(settings: WorkerSettings, conn: Connection, index: int, board: Ru
     liveness.adopt(liveness_id)
     signals = StopSignals(repeat_term=False)  # cold only by the supervisor's SIGQUIT (see StopSignals)
     signals.install(interrupt=False, hangup=False)  # Ctrl-C reaches the whole group: only the supervisor acts
-    pool = ThreadPool(replace(settings, owns_process=True), index=index, enforce_hard=False)  # a process of its own
+    pool = ThreadPool(replace(settings, owns_process=False), index=index, enforce_hard=False)  # no freeze: heap.py
     reporter = Reporter(conn, pool, signals, board)
     pool.hooks.append(reporter)
     pool.slots = lambda: 1  # type: ignore[method-assign]

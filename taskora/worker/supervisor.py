@@ -36,7 +36,6 @@ from ..retry import should_retry
 from ..workflow import hooks as workflow_hooks
 from . import liveness
 from .failures import error_detail, error_text
-from .heap import freeze_start_up
 from .pools import WorkerSettings
 from .prefork_child import child_main
 from .reconnect import address_of, once
@@ -108,8 +107,6 @@ class Supervisor:
 
     # -- pool surface ---------------------------------------------------------------------------
     def start(self) -> None:
-        if self.settings.owns_process:
-            freeze_start_up()  # the children inherit it: each then freezes only what it made itself (heap.py)
         for index in range(self.settings.concurrency):
             self._spawn(index)
         self._monitor = threading.Thread(target=self._monitor_loop, name="taskora-supervisor", daemon=True)
