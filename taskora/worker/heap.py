@@ -20,7 +20,6 @@ def freeze_start_up() -> None:
     only where the worker is what the process is for (``WorkerSettings.owns_process``): objects made by start-up
     and kept are never garbage, so walking them again is pure pause. In a host that embeds a worker, objects the
     host drops later would be. Not in the prefork pool: a child inherits its supervisor's pipes and sockets,
-    and one of them that only the collector closes would then stay open for the child's life (with the freeze
-    there, two CI runs in a row failed a prefork test, each a different one, where none had failed before)."""
+    which the collector must stay free to close (frozen there, prefork tests failed in CI; not traced)."""
     gc.collect()
     gc.freeze()
