@@ -250,6 +250,7 @@ def _positive_seconds(value: Any, name: str) -> float:
 
 
 def check_priority(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
-        raise ConfigurationError(f"priority: must be an integer from 0 to 1000 (higher runs first), got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not -1000 <= value <= 1000:
+        raise ConfigurationError(f"priority: must be an integer from -1000 to 1000 (higher runs first, 0 the default), "
+                                 f"got {value!r}")
     return value

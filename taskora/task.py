@@ -75,7 +75,7 @@ class Task(Generic[In, Out]):
     def dispatch(self, data: Any = None, **options: Any) -> ResultHandle[Out]:
         """Enqueue one job and return its handle at once.
 
-        Options: ``delay`` (seconds or "5m"), ``priority`` (0-1000, higher first), ``ttl`` (expire
+        Options: ``delay`` (seconds or "5m"), ``priority`` (-1000 to 1000, higher first), ``ttl`` (expire
         unless started within it), ``job_id`` (a dispatch with the id of an existing job creates
         nothing), ``meta`` (a dict stored on the job as strings; handlers read it with
         ``ctx.meta(name)``/``ctx.metas(prefix)``), and the flow control of taskora/flow_control.py

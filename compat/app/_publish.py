@@ -49,12 +49,14 @@ JOB_HARD_FIELD = "timeLimit"
 
 
 def native_priority(priority: Any, steps: Any = None) -> int:
-    """Celery's Redis priority (0 highest, None = 0, grouped in steps) → taskora's (higher first)."""
+    """Celery's Redis priority (0 highest, None = 0, grouped in steps) → taskora's (higher first): the step,
+    negated. The default step is native 0, the engine's FIFO list (the cheapest to store and claim), and every
+    other step is below 0, which the engine claims after that list, lowest last."""
     if priority is None and steps is None:  # most calls: 0, in the default steps' first, the highest
-        return 9
+        return 0
     value = 0 if priority is None else max(0, min(9, int(priority)))
     step = max((s for s in (steps or DEFAULT_PRIORITY_STEPS) if s <= value), default=0)
-    return 9 - int(step)
+    return -int(step)
 
 
 def _task_defaults(app: Any, task: Any) -> dict[str, Any]:

@@ -11,7 +11,8 @@ keeps construction, configuration shortcuts, sending, results and control.
   given to :meth:`select_queues` (the CLI passes its ``-Q`` list) and every declared ``task_queues``.
 * **Priorities.** Celery on Redis treats 0 as the highest priority and no priority as 0; priorities
   fall into ``broker_transport_options['priority_steps']`` (default 0, 3, 6, 9). Native priority is
-  ``9 - step`` (higher runs first), so the order is Celery's.
+  ``-step`` (higher runs first; 0 waits in the engine's FIFO list, a negative one after it), so the
+  order is Celery's.
 * ``acks_late``/``reject_on_worker_lost``: a taskora job is held under a heart-beaten lock and a dead
   worker's job is recovered by the stall sweep, so delivery is at-least-once either way; both
   settings are accepted and kept in the task's ``extra`` options for the worker to consult.

@@ -51,13 +51,18 @@ local function promote_due(limit)
   end
 end
 
+-- The next waiting id in claim order: priorities above 0 (a negative score), then the FIFO list of
+-- priority 0, then priorities below 0; false when nothing waits.
 local function pop_waiting()
-  local top = redis.call('ZRANGE', PRIORITIZED, '0', '0')
-  if #top > 0 then
-    redis.call('ZREM', PRIORITIZED, top[1])
-    return top[1]
+  local top = redis.call('ZRANGE', PRIORITIZED, '0', '0', 'WITHSCORES')
+  if #top == 0 or tonumber(top[2]) >= 0 then
+    local id = redis.call('RPOP', WAIT)
+    if id or #top == 0 then
+      return id
+    end
   end
-  return redis.call('RPOP', WAIT)
+  redis.call('ZREM', PRIORITIZED, top[1])
+  return top[1]
 end
 
 -- Next delayed run time as a string, or '' when nothing is delayed.

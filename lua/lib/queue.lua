@@ -30,9 +30,10 @@ local function wake()
   redis.call('ZADD', MARKER, '0', '0')
 end
 
--- Put a job id where a claim will find it: the FIFO list for priority 0, the priority zset otherwise.
+-- Put a job id where a claim will find it: the FIFO list for priority 0, the priority zset otherwise,
+-- scored -(priority * 1e13) + ts: below 0 for a priority above 0, above 1e13 for one below 0.
 local function push_waiting(id, priority, ts, at_front)
-  if priority > 0 then
+  if priority ~= 0 then
     redis.call('ZADD', PRIORITIZED, tostring(-(priority * 1e13) + ts), id)
   elseif at_front then
     redis.call('RPUSH', WAIT, id)

@@ -33,12 +33,16 @@ class PageReads(RedisCore):
 
 
 def waiting_slice(client: Any, keys: Any, task: str, start: int, stop: int) -> list[str]:
-    """Waiting job ids ``start..stop`` (inclusive, ``stop`` >= 0) in claim order: the priority zset first, then
-    the FIFO list from its oldest end. Reads only that slice, whatever the queue's length."""
+    """Waiting job ids ``start..stop`` (inclusive, ``stop`` >= 0) in claim order: the zset's priorities above 0
+    (negative scores), the FIFO list of priority 0 from its oldest end, then the zset's priorities below 0.
+    Reads only that slice, whatever the queue's length."""
     prioritized, fifo = keys.state_set(task, "prioritized"), keys.state_set(task, "wait")
-    ahead = int(client.zcard(prioritized))
-    ids = list(client.zrange(prioritized, start, stop)) if start < ahead else []
-    if stop >= ahead:  # the FIFO list's oldest job is its last element (LPUSH adds, a claim takes the tail)
-        first, last = max(start - ahead, 0), stop - ahead
+    above = int(client.zcount(prioritized, "-inf", "(0"))
+    listed = int(client.llen(fifo)) if stop >= above else 0
+    ids = list(client.zrange(prioritized, start, min(stop, above - 1))) if start < above else []
+    first, last = max(start - above, 0), min(stop - above, listed - 1)
+    if first <= last:  # the FIFO list's oldest job is its last element (LPUSH adds, a claim takes the tail)
         ids += list(client.lrange(fifo, -(last + 1), -(first + 1)))[::-1]
+    if stop >= above + listed:  # past the list: the zset again, from its first rank below priority 0
+        ids += list(client.zrange(prioritized, max(start, above + listed) - listed, stop - listed))
     return [_text(i) for i in ids]

@@ -104,13 +104,11 @@ class JobReads(RedisCore):
     def list_ids(self, task: str, state: str, start: int = 0, stop: int = -1) -> list[str]:
         """Job ids of ``task`` in ``state`` (newest first for finished states)."""
         k = self.keys
-        if state == "waiting" and stop >= 0:  # a bounded read reads only its slice
-            return waiting_slice(self.client, self.keys, task, start, stop)
         if state == "waiting":
-            prio = self.client.zrange(k.state_set(task, "prioritized"), 0, -1)
-            fifo = self.client.lrange(k.state_set(task, "wait"), 0, -1)[::-1]
-            ids = prio + fifo
-            return [_text(i) for i in ids[start : None if stop == -1 else stop + 1]]
+            if stop < 0:  # to the end: the last of every waiting job
+                stop = int(self.client.zcard(k.state_set(task, "prioritized"))) \
+                    + int(self.client.llen(k.state_set(task, "wait"))) - 1
+            return waiting_slice(self.client, self.keys, task, start, stop) if stop >= start else []
         if state == "active":
             return [_text(i) for i in self.client.lrange(k.state_set(task, "active"), start, stop)]
         if state == "delayed":

@@ -63,6 +63,8 @@ BAD_DISPATCHES: list[tuple[str, Any, dict[str, Any], type[TaskoraError], tuple[s
     ("ttl overflow", 1, {"ttl": 1e30}, ConfigurationError, ("ttl", "out of range")),
     ("ttl negative", 1, {"ttl": "-5s"}, ConfigurationError, ("ttl", "'-5s'")),
     ("priority text", 1, {"priority": "x"}, ConfigurationError, ("priority", "'x'")),
+    ("priority too high", 1, {"priority": 1001}, ConfigurationError, ("priority", "-1000 to 1000", "1001")),
+    ("priority too low", 1, {"priority": -1001}, ConfigurationError, ("priority", "-1000 to 1000", "-1001")),
     ("meta value surrogate", 1, {"meta": {"a": "\ud800"}}, ConfigurationError, ("meta['a']", "surrogate")),
     ("meta name surrogate", 1, {"meta": {"\ud800": 1}}, ConfigurationError, ("meta field name", "surrogate")),
     ("job id surrogate", 1, {"job_id": "\ud800"}, ConfigurationError, ("job_id", "surrogate")),

@@ -61,16 +61,19 @@ def test_jobs_run_by_priority_then_in_dispatch_order(make_app) -> None:
     app = make_app()
     seen: list[str] = []
     record = app.task("record", lambda name: seen.append(name), concurrency=1)
-    record.dispatch("low-1")
+    record.dispatch("below-1", priority=-1)
+    record.dispatch("plain-1")
     record.dispatch("high", priority=10)
-    record.dispatch("low-2")
+    last = record.dispatch("lowest", priority=-5)
+    record.dispatch("plain-2")
     record.dispatch("mid", priority=5)
-    last = record.dispatch("low-3")
+    record.dispatch("below-2", priority=-1)
+    record.dispatch("plain-3")
 
     app.start()
     last.result(timeout=10)
 
-    assert seen == ["high", "mid", "low-1", "low-2", "low-3"]
+    assert seen == ["high", "mid", "plain-1", "plain-2", "plain-3", "below-1", "below-2", "lowest"]
 
 
 def test_delayed_job_waits_for_its_delay(app: Taskora) -> None:

@@ -8,15 +8,15 @@ from taskora import Taskora
 
 def test_waiting_ids_are_the_claim_order_slice_of_every_waiting_job(app: Taskora) -> None:
     app.register_task("t", None)
-    for n in range(5):
-        app.dispatch("t", n)
-    for n in range(3):
-        app.dispatch("t", f"urgent {n}", priority=n + 1)
-    everything = app.adapter.list_ids("t", "waiting")
-    assert len(everything) == 8
-    for start in range(9):
-        for stop in range(start, 10):
-            assert app.adapter.waiting_ids("t", start, stop) == everything[start:stop + 1], (start, stop)
+    plain = [app.dispatch("t", n).id for n in range(5)]
+    urgent = [app.dispatch("t", f"urgent {n}", priority=n + 1).id for n in range(3)]
+    background = [app.dispatch("t", f"background {n}", priority=-1 - n).id for n in range(2)]
+    claim_order = urgent[::-1] + plain + background  # priorities above 0, the FIFO list, priorities below 0
+    assert app.adapter.list_ids("t", "waiting") == claim_order
+    assert app.adapter.list_ids("t", "waiting", 3) == claim_order[3:]
+    for start in range(11):
+        for stop in range(start, 12):
+            assert app.adapter.waiting_ids("t", start, stop) == claim_order[start:stop + 1], (start, stop)
 
 
 def test_waiting_ids_without_prioritized_jobs(app: Taskora) -> None:

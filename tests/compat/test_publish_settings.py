@@ -51,11 +51,11 @@ def test_each_change_of_a_setting_between_two_publishes_applies_to_the_second(ap
 
 def test_a_dict_setting_replaced_or_changed_in_place_applies_to_the_next_publish(app: Any) -> None:
     add = app.tasks["pub.add"]
-    assert _job(app, add.apply_async((1, 2), priority=5))["priority"] == "6"  # steps 0, 3, 6, 9: 5 is in 3's
+    assert _job(app, add.apply_async((1, 2), priority=5))["priority"] == "-3"  # steps 0, 3, 6, 9: 5 is in 3's
     app.conf.broker_transport_options = {"priority_steps": [0, 9]}
-    assert _job(app, add.apply_async((1, 2), priority=5))["priority"] == "9"  # now in 0's
+    assert _job(app, add.apply_async((1, 2), priority=5))["priority"] == "0"  # now in 0's
     app.conf.broker_transport_options["priority_steps"] = [0, 3, 6, 9]
-    assert _job(app, add.apply_async((1, 2), priority=5))["priority"] == "6"
+    assert _job(app, add.apply_async((1, 2), priority=5))["priority"] == "-3"
 
 
 def test_settings_read_live_from_a_source_object_are_not_kept(app: Any) -> None:

@@ -224,9 +224,27 @@ def test_routing_precedence_and_per_call_queue(make_celery):
 
 
 def test_priority_zero_is_highest_on_the_celery_scale():
-    assert native_priority(None) == native_priority(0) == native_priority(2) == 9
-    assert native_priority(3) == 6 and native_priority(9) == 0
-    assert native_priority(5, [0, 5]) == 4
+    assert native_priority(None) == native_priority(0) == native_priority(2) == 0
+    assert native_priority(3) == -3 and native_priority(9) == -9
+    assert native_priority(5, [0, 5]) == -5
+
+
+def test_jobs_run_in_celerys_priority_order_the_default_first_and_in_the_fifo_list(make_celery):
+    app = make_celery()
+    seen = []
+
+    @app.task(name="order.record")
+    def record(name):
+        seen.append(name)
+
+    calls = [("p9", 9), ("plain-1", None), ("p3", 3), ("p0", 0), ("p6", 6), ("plain-2", None), ("p4", 4)]
+    sent = {name: record.apply_async((name,), priority=priority) for name, priority in calls}
+    native = app.__taskora_app__
+    fifo = native.adapter.keys.state_set("order.record", "wait")
+    assert native.adapter.client.llen(fifo) == 3  # the default step waits in the engine's FIFO list
+    native.start(concurrency=1)
+    sent["p9"].get(timeout=10)  # the lowest priority runs last
+    assert seen == ["plain-1", "p0", "plain-2", "p3", "p4", "p6", "p9"]
 
 
 def test_countdown_beats_eta_and_naive_eta_is_in_app_timezone(make_celery):
