@@ -140,7 +140,7 @@ def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
         expires=meta.get("expires"), root_id=meta.get("root_id") or ctx.id, parent_id=meta.get("parent_id"),
         group=meta.get("group"), group_index=meta.get("group_index"), hostname=app.hostname,
         correlation_id=ctx.id, origin=meta.get("origin"), timelimit=meta.get("timelimit"), headers=headers,
-        shadow=meta.get("shadow"), ignore_result=meta.get("ignore_result") == "True",
+        shadow=meta.get("shadow"), ignore_result=_sent_ignore_result(meta, task),
         argsrepr=meta.get("argsrepr"), kwargsrepr=meta.get("kwargsrepr"),
         delivery_info={"exchange": "", "routing_key": queue, "priority": _priority(meta.get("priority")),
                        "redelivered": requeued + _stall_recoveries(ctx) > 0},
@@ -152,6 +152,13 @@ def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
     request._ctx = ctx
     request._explicit_ignore_result = {"True": True, "False": False}.get(str(meta.get("ignore_result")))
     return request
+
+
+def _sent_ignore_result(meta: dict[str, Any], task: Any) -> bool:
+    """The call's ``ignore_result`` as Celery's message would carry it: the stored one, else the task's own,
+    which a publish leaves out (compat/app/_publish_compact.py)."""
+    stored = meta.get("ignore_result")
+    return stored == "True" if stored is not None else bool(task.resolved("ignore_result"))
 
 
 def _priority(stored: Any) -> int | None:

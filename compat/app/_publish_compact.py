@@ -12,10 +12,10 @@ absent field as its value:
 - ``celery.queue`` equal to the queue the engine task's name implies: ``<queue>`` for a ``<queue>::<name>``
   twin, else ``celery`` (Celery's own ``task_default_queue``, a constant: the same for every reader whatever
   its settings), see :func:`queue_name`;
-- ``celery.ignore_result`` False when the call did not pass one and the task itself resolves False
-  (``Task.resolved("ignore_result")``): what the worker falls back to when the field is absent. Celery's
-  message carries the producer's value; the two differ only for a producer and a worker configured with
-  different ``task_ignore_result``/``ignore_result`` for the same task.
+- ``celery.ignore_result`` when the call did not pass one and it is what the task itself resolves
+  (``Task.resolved("ignore_result")``, True or False): what the worker falls back to when the field is
+  absent. Celery's message carries the producer's value; the two differ only for a producer and a worker
+  configured with different ``task_ignore_result``/``ignore_result`` for the same task.
 
 The job's data, ``{"args": [...], "kwargs": {...}}``, leaves out an empty ``kwargs`` (:func:`call_data`):
 every reader of the envelope takes a missing ``kwargs`` as ``{}``.
@@ -57,7 +57,8 @@ def compact_meta(meta: dict[str, Any], task_id: str, engine_name: str, task_igno
         meta["task"] = None
     if meta.get("queue") == implied_queue(engine_name):
         meta["queue"] = None
-    if "ignore_result" not in explicit and not meta.get("ignore_result") and task_ignores is False:
+    sent_as_task = task_ignores is not None and bool(meta.get("ignore_result")) is task_ignores
+    if "ignore_result" not in explicit and sent_as_task:
         meta["ignore_result"] = None
     return meta
 

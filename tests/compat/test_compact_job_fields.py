@@ -26,8 +26,12 @@ def _fields(app: Any, engine_task: str, job_id: str) -> dict[str, str]:
             for k, v in job.items()}
 
 
+seen_ignore_result: list[bool] = []
+
+
 @pytest.fixture
 def app(make_celery: Any) -> Any:
+    seen_ignore_result.clear()
     celery = make_celery()
 
     @celery.task(name="cmp.add")
@@ -45,6 +49,10 @@ def app(make_celery: Any) -> Any:
                 "args": req.args, "kwargs": req.kwargs, "routing_key": req.delivery_info["routing_key"],
                 "properties_key": req.properties["delivery_info"]["routing_key"], "origin": req.origin,
                 "ignore_result": req.ignore_result}  # fmt: skip
+
+    @celery.task(bind=True, name="cmp.quiet", ignore_result=True)
+    def quiet(self: Any) -> None:
+        seen_ignore_result.append(self.request.ignore_result)
 
     @celery.task(bind=True, name="cmp.parent")
     def parent(self: Any) -> str:
@@ -107,3 +115,14 @@ def test_a_call_made_by_a_task_keeps_its_root_and_parent(app: Celery) -> None:
     seen = child.get(timeout=10)
     assert (seen["root_id"], seen["parent_id"]) == (parent.id, parent.id)
     assert _fields(app, "cmp.request", child_id)["celery.root_id"] == parent.id
+
+
+def test_a_task_that_ignores_results_leaves_the_field_out_and_its_request_still_says_so(app: Celery) -> None:
+    sent = app.tasks["cmp.quiet"].delay()
+    assert "celery.ignore_result" not in _fields(app, "cmp.quiet", sent.id)
+    kept = app.tasks["cmp.quiet"].apply_async(ignore_result=False)  # the call's own: written
+    assert _fields(app, "cmp.quiet", kept.id)["celery.ignore_result"] == "False"
+    app.__taskora_app__.start(concurrency=1)
+    assert kept.get(timeout=10) is None
+    assert seen_ignore_result == [True, False]  # as Celery's message carries it: the task's, then the call's
+    assert app.__taskora_app__.adapter.get_job("cmp.quiet", sent.id) is None  # its result was not kept

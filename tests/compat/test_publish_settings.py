@@ -43,10 +43,13 @@ def test_each_change_of_a_setting_between_two_publishes_applies_to_the_second(ap
     del app.conf["task_always_eager"]  # back to the default
     assert not isinstance(add.delay(1, 2), EagerResult)
     app.conf.update(task_ignore_result=True)
-    assert _job(app, add.delay(1, 2))["celery.ignore_result"] == "True"
+    ignored = add.delay(1, 2)
+    # as the task now resolves it: left out of the job (the worker reads the task's; issue #22)
+    assert ignored.ignored and "celery.ignore_result" not in _job(app, ignored)
     app.conf.task_ignore_result = False
-    # False, as the task now resolves it: left out of the job (the worker reads the task's; issue #22)
-    assert "celery.ignore_result" not in _job(app, add.delay(1, 2))
+    kept = add.delay(1, 2)
+    assert not kept.ignored and "celery.ignore_result" not in _job(app, kept)
+    assert _job(app, add.apply_async((1, 2), ignore_result=True))["celery.ignore_result"] == "True"  # the call's
 
 
 def test_a_dict_setting_replaced_or_changed_in_place_applies_to_the_next_publish(app: Any) -> None:
