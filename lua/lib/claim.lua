@@ -7,12 +7,21 @@
 -- starts, and `tat`, the epoch ms from which the next job may start. No hash: no limit.
 local RATE_KEY = PREFIX .. 'ratelimit'
 
+-- What a script looks up once, however many jobs it claims (ack_many claims several), because nothing
+-- a claim does changes it: whether due jobs were promoted, and whether the task has no rate limit.
+-- A woken worker is woken once too: the marker's one member says only that work is there.
+local claimed_once = {promoted = false, unlimited = false, woken = false}
+
 -- The ms interval of the task's rate limit (nil when unlimited), and the epoch ms the next start is
 -- due at when that is still ahead (nil when a job may start now).
 local function rate_limit()
+  if claimed_once.unlimited then
+    return nil, nil
+  end
   local rate = redis.call('HMGET', RATE_KEY, 'interval', 'tat')
   local interval = tonumber(rate[1])
   if not interval then
+    claimed_once.unlimited = true
     return nil, nil
   end
   local due = tonumber(rate[2]) or 0
@@ -79,7 +88,10 @@ end
 -- hash) or {'', next_due_ms}; over the rate limit, next_due_ms is when the next job may start.
 -- A job whose concurrency key is full is skipped (lib/concurrency).
 local function claim_next(token, lock_ttl)
-  promote_due(100)
+  if not claimed_once.promoted then
+    promote_due(100)
+    claimed_once.promoted = true
+  end
   local rate_interval, rate_due = rate_limit()
   if rate_due and has_waiting() then
     return {'', string.format('%.0f', rate_due)}
@@ -93,10 +105,13 @@ local function claim_next(token, lock_ttl)
       break
     end
     local job_key = PREFIX .. id
-    local expire_at = tonumber(redis.call('HGET', job_key, 'expireAt')) or 0
+    local job = redis.call('HMGET', job_key, 'state', 'expireAt', 'collectKey', 'concurrencyKey',
+      'concurrencyLimit')
+    local expire_at = tonumber(job[2]) or 0
     if expire_at > 0 and NOW >= expire_at then
       expire_job(id, job_key)
-    elseif redis.call('EXISTS', job_key) == 1 and collect_drain(id, job_key) and take_slot(id, job_key) then
+    elseif (job[1] or redis.call('EXISTS', job_key) == 1) and collect_drain(id, job_key, job[3])
+        and take_slot(id, job[4], job[5]) then
       redis.call('LPUSH', ACTIVE, id)
       redis.call('SET', job_key .. ':lock', token, 'PX', lock_ttl)
       redis.call('HSET', job_key, 'state', 'active', 'processedOn', NOW_S)
@@ -106,8 +121,9 @@ local function claim_next(token, lock_ttl)
       emit('active', id)
       put_back_held()
       local more = has_waiting()
-      if more then
+      if more and not claimed_once.woken then
         wake()
+        claimed_once.woken = true
       end
       local reply = redis.call('HGETALL', job_key)
       table.insert(reply, 1, more and '1' or '0')

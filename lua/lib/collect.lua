@@ -77,9 +77,8 @@ end
 
 -- At claim, a flush job takes its buffer: the items become its data (so a re-run after a crash or a
 -- retry has them) and `collectKey` goes. Returns false, having deleted the job, when the buffer is empty
--- (an earlier flush took it); true for every other job.
-local function collect_drain(id, job_key)
-  local key = redis.call('HGET', job_key, 'collectKey')
+-- (an earlier flush took it); true for every other job. `key`: the job's `collectKey` (false: none).
+local function collect_drain(id, job_key, key)
   if not key then
     return true
   end

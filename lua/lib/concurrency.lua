@@ -18,15 +18,15 @@ local function slot_counter(key)
   return PREFIX .. 'conc:' .. key
 end
 
--- Take a slot of the job's concurrency key. True when the job may start (it has no key, or a slot
--- was free and is now taken); false when the key is full, and the job is held aside.
-local function take_slot(id, job_key)
-  local conc = redis.call('HMGET', job_key, 'concurrencyKey', 'concurrencyLimit')
-  local limit = tonumber(conc[2]) or 0
-  if not conc[1] or conc[1] == '' or limit <= 0 then
+-- Take a slot of the job's concurrency key (`key`, `limit`: its hash fields `concurrencyKey` and
+-- `concurrencyLimit`, read by the claim). True when the job may start (it has no key, or a slot was
+-- free and is now taken); false when the key is full, and the job is held aside.
+local function take_slot(id, key, limit)
+  limit = tonumber(limit) or 0
+  if not key or key == '' or limit <= 0 then
     return true
   end
-  local counter = slot_counter(conc[1])
+  local counter = slot_counter(key)
   if (tonumber(redis.call('GET', counter)) or 0) >= limit then
     HELD[#HELD + 1] = id
     return false
@@ -63,8 +63,13 @@ end
 -- the string `<prefix>singleton` as it started, and a job of the task is active. This holds for every
 -- job of the task, whoever produced it (a TypeScript producer writes no concurrency key; TypeScript's
 -- own claim enforces its worker's singleton the same way, from the active list).
+-- The string is read once per script (ack_many claims several jobs; no script writes it).
+local singleton = nil
 local function singleton_busy()
-  return redis.call('LLEN', ACTIVE) > 0 and redis.call('EXISTS', PREFIX .. 'singleton') == 1
+  if singleton == nil then
+    singleton = redis.call('EXISTS', PREFIX .. 'singleton') == 1
+  end
+  return singleton and redis.call('LLEN', ACTIVE) > 0
 end
 
 -- Free the slot of a job leaving active (completed, failed, retried, cancelled, given back, stalled)
