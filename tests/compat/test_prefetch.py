@@ -224,13 +224,16 @@ def test_claims_ahead_count_against_the_prefetch_bound(pfproj, redis_url):
     """``-c 1 --prefetch-multiplier 1`` with two busy tasks: the child holds at most one job unstarted beyond the
     one about to start (its permit taken, its handler not yet marked), whether reserved for the budget or claimed
     ahead. Before, a job claimed ahead by the running slot came on top of the other slot's reserved job: three
-    or four held unstarted for a third of the time. What may still pass the bound in passing is a job the other
-    slot's finish claimed in the same moment, which goes straight back to the front of its queue uncharged."""
+    or four held unstarted for a third of the time. What may still pass the bound in passing is a job a slot's
+    finish claimed in the same moment, which goes straight back to the front of its queue uncharged; both slots
+    may do so at once (four held, 3 polls of 6,377 in one full-suite run)."""
     proj, start = pfproj
     held, most_reserved = _drain(proj, redis_url, lambda: start("a", "-P", "prefork", "-c", "1",
                                                                 "--prefetch-multiplier", "1"), 2000, tasks=2)
     busy = sum(polls for unstarted, polls in held.seen.items() if unstarted)
     past = sum(polls for unstarted, polls in held.seen.items() if unstarted > 2)
+    both_past = sum(polls for unstarted, polls in held.seen.items() if unstarted > 3)
     # Over the bound in passing: 0.3-0.75 % of polls on a quiet machine, 6.7 % once in CI beside another suite;
     # 30-45 % before claims ahead counted against it.
-    assert held.most <= 3 and past <= busy * 0.15 and most_reserved <= 1, (held.seen, most_reserved)
+    assert held.most <= 4 and past <= busy * 0.15 and both_past <= busy * 0.01 and most_reserved <= 1, \
+        (held.seen, most_reserved)
