@@ -13,6 +13,10 @@ from .errors import ConfigurationError, reject_unknown
 from .ttl import parse_ttl
 
 BACKOFF_STRATEGIES = ("fixed", "linear", "exponential")
+#: ``retry.attempts`` at or above this has no bound: the task retries until it succeeds or stops retrying itself
+#: (Celery's ``Task.retry`` counts its own). Its jobs store no ``maxAttempts`` field, since every one of them would
+#: hold this same number; the worker reads the bound from the task instead (``stored_max_attempts``).
+UNBOUNDED_ATTEMPTS = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,11 @@ def parse_retry(value: RetryPolicy | Mapping[str, Any] | int | None, base: Retry
     reject_unknown("retry", value, RetryPolicy.__dataclass_fields__)
     policy = replace(base, **value)
     return _check_retry(policy)
+
+
+def stored_max_attempts(policy: RetryPolicy) -> int | None:
+    """The ``maxAttempts`` a new job of this policy stores: None (no field) when its attempts have no bound."""
+    return None if policy.attempts >= UNBOUNDED_ATTEMPTS else policy.attempts
 
 
 def _check_retry(policy: RetryPolicy) -> RetryPolicy:

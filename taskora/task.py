@@ -18,7 +18,7 @@ from .flow_control import dispatch_flow, parse_flow, without_flow
 from .handles import ResultHandle
 from .ids import random_uuid
 from .job_fields import check_job_id, check_meta
-from .options import TaskOptions, check_priority
+from .options import TaskOptions, check_priority, stored_max_attempts
 from .validation import TaskIO
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ class Task(Generic[In, Out]):
             data=self.app.serializer.dumps(data),
             delay_ms=delay_ms,
             priority=priority,
-            max_attempts=defaults.retry.attempts,
+            max_attempts=stored_max_attempts(defaults.retry),
             expire_at_ms=expire_at,
             version=defaults.version,
             fields=meta,

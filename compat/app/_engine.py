@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from taskora import Taskora
 from taskora.app import TOPOLOGY_PREFIXES
 from taskora.errors import ConfigurationError, RetryError
+from taskora.options import UNBOUNDED_ATTEMPTS
 from taskora.rate_limits import parse_rate_limit
 
 from ..exceptions import ImproperlyConfigured
@@ -39,8 +40,8 @@ __all__ = ["EngineMixin", "BUILTIN_TASKS", "CeleryNative", "UNLIMITED_ATTEMPTS",
 #: Names Celery always registers (canvas fills in the behaviour of the ones it needs).
 BUILTIN_TASKS = ("celery.accumulate", "celery.backend_cleanup", "celery.chain", "celery.chord",
                  "celery.chord_unlock", "celery.chunks", "celery.group", "celery.map", "celery.starmap")
-#: Native retry attempts of a Celery task: retries are counted (and limited) by ``Task.retry``.
-UNLIMITED_ATTEMPTS = 2**31 - 1
+#: Native retry attempts of a Celery task: none, retries are counted (and limited) by ``Task.retry``.
+UNLIMITED_ATTEMPTS = UNBOUNDED_ATTEMPTS
 #: Options a Celery task keeps in the native task's ``extra`` (read by the worker / CLI).
 EXTRA_OPTIONS = ("celery_task", "soft_time_limit", "time_limit", "acks_late", "reject_on_worker_lost",
                  "rate_limit", "celery_queue")

@@ -1,6 +1,7 @@
 -- Job creation, inlined by enqueue.lua and enqueue_many.lua (needs lib/queue included first).
 -- A job record is 8 + n consecutive ARGV items: id, serialized data, delay ms, priority,
--- maxAttempts, expireAt ms (0 = none), _v, n, then n items of extra field/value pairs.
+-- maxAttempts ('' = no field: the task's attempts have no bound and its worker reads them from the
+-- task), expireAt ms (0 = none), _v, n, then n items of extra field/value pairs.
 -- luacheck: push ignore 211 (helpers a including script may not use)
 --@include lib/rerun
 
@@ -14,8 +15,15 @@ local function enqueue_record(i)
     return 0, next_i
   end
   local delay = tonumber(ARGV[i + 2])
-  local fields = {'ts', NOW_S, '_v', ARGV[i + 6], 'attempt', '1', 'maxAttempts', ARGV[i + 4],
-    'priority', ARGV[i + 3], 'data', ARGV[i + 1]}
+  local fields = {'ts', NOW_S, '_v', ARGV[i + 6], 'attempt', '1'}
+  if ARGV[i + 4] ~= '' then
+    fields[7] = 'maxAttempts'
+    fields[8] = ARGV[i + 4]
+  end
+  fields[#fields + 1] = 'priority'
+  fields[#fields + 1] = ARGV[i + 3]
+  fields[#fields + 1] = 'data'
+  fields[#fields + 1] = ARGV[i + 1]
   if tonumber(ARGV[i + 5]) > 0 then
     fields[#fields + 1] = 'expireAt'
     fields[#fields + 1] = ARGV[i + 5]

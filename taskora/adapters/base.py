@@ -77,7 +77,8 @@ class EnqueueRequest:
     data: str | bytes
     delay_ms: int = 0
     priority: int = 0
-    max_attempts: int = 1
+    #: None: the job stores no ``maxAttempts``; its worker reads the task's (options.UNBOUNDED_ATTEMPTS).
+    max_attempts: int | None = 1
     expire_at_ms: int = 0
     version: int = 1
     fields: dict[str, str] = field(default_factory=dict)

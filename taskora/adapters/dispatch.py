@@ -19,7 +19,8 @@ class DispatchOps(RedisCore):
     @staticmethod
     def _job_record(req: EnqueueRequest) -> list[Any]:
         """One job as the engine's record (lua/lib/enqueue.lua): 8 fixed items, then extra field pairs."""
-        record: list[Any] = [req.id, req.data, req.delay_ms, req.priority, req.max_attempts, req.expire_at_ms,
+        max_attempts = "" if req.max_attempts is None else req.max_attempts  # "": no field is stored
+        record: list[Any] = [req.id, req.data, req.delay_ms, req.priority, max_attempts, req.expire_at_ms,
                              req.version, 2 * len(req.fields)]
         for name, value in req.fields.items():
             record += (name, value)

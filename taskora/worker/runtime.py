@@ -27,7 +27,8 @@ class JobRuntime:
         self.claimed = claimed
         self.id = claimed.id
         self.attempt = int(fields.get("attempt", 1))
-        self.max_attempts = int(fields.get("maxAttempts", 1))
+        stored = fields.get("maxAttempts")  # none on the jobs of a task whose attempts have no bound
+        self.max_attempts = task.options.retry.attempts if stored is None else int(stored)
         self.timestamp = int(fields.get("ts", 0))
         self.version = int(fields.get("_v", 1))
         self.signal = AbortSignal()

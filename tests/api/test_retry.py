@@ -13,7 +13,7 @@ import pytest
 
 from taskora import JobFailedError, RetryError, Taskora
 from taskora import TimeoutError as TaskoraTimeout
-from taskora.options import RetryPolicy, parse_retry
+from taskora.options import UNBOUNDED_ATTEMPTS, RetryPolicy, parse_retry
 from taskora.retry import backoff_delay, should_retry
 
 
@@ -33,6 +33,33 @@ def _retry_delays(app: Taskora, retry: dict, attempts_to_fail: int) -> tuple[lis
     app.start()
     result = task.dispatch(None).result(timeout=20)
     return delays, result
+
+
+def _stored_fields(app: Taskora, task: str, job_id: str) -> dict[bytes, bytes]:
+    return app.adapter.client.hgetall(app.adapter.keys.task_prefix(task) + job_id)
+
+
+def test_jobs_of_a_task_without_a_bound_on_attempts_store_no_max_attempts(app: Taskora) -> None:
+    """Every such job would hold the same 2**31-1 (the Celery front's tasks all do): the worker reads it from the
+    task instead, so ``ctx.max_attempts`` and the retries are as if it were stored."""
+    seen: list[tuple[int, int]] = []
+
+    def flaky(data, ctx):
+        seen.append((ctx.attempt, ctx.max_attempts))
+        if ctx.attempt < 3:
+            raise ConnectionError(f"attempt {ctx.attempt}")
+        return ctx.attempt
+
+    unbounded = app.task("unbounded", flaky, retry={"attempts": UNBOUNDED_ATTEMPTS, "delay": 0, "jitter": False})
+    bounded = app.task("bounded", flaky, retry={"attempts": 3, "delay": 0, "jitter": False})
+    handles = {"unbounded": unbounded.dispatch(None), "bounded": bounded.dispatch(None)}
+    stored = {name: _stored_fields(app, name, h.id).get(b"maxAttempts") for name, h in handles.items()}
+    app.start()
+
+    assert [h.result(timeout=20) for h in handles.values()] == [3, 3]
+    assert stored == {"unbounded": None, "bounded": b"3"}
+    assert sorted(seen) == [(1, 3), (1, UNBOUNDED_ATTEMPTS), (2, 3), (2, UNBOUNDED_ATTEMPTS), (3, 3),
+                            (3, UNBOUNDED_ATTEMPTS)]
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,7 @@ def test_a_plain_call_writes_none_of_the_fields_its_job_implies(app: Celery) -> 
     assert [name for name in IMPLIED if name in fields] == []
     assert fields["data"] == '{"args":[1,2]}'  # no empty kwargs
     assert fields["celery.origin"].startswith("gen")
+    assert "maxAttempts" not in fields  # Task.retry bounds a Celery task's runs: the engine holds no bound
 
 
 def test_a_reader_that_never_saw_the_call_reads_the_left_out_fields_back(app: Celery) -> None:
