@@ -111,9 +111,10 @@ def parse_retry(value: RetryPolicy | Mapping[str, Any] | int | None, base: Retry
     return _check_retry(policy)
 
 
-def stored_max_attempts(policy: RetryPolicy) -> int | None:
-    """The ``maxAttempts`` a new job of this policy stores: None (no field) when its attempts have no bound."""
-    return None if policy.attempts >= UNBOUNDED_ATTEMPTS else policy.attempts
+def stored_max_attempts(attempts: int) -> int | None:
+    """The ``maxAttempts`` a new job of a task with these ``retry.attempts`` stores: None (no field) when they
+    have no bound."""
+    return None if attempts >= UNBOUNDED_ATTEMPTS else attempts
 
 
 def _check_retry(policy: RetryPolicy) -> RetryPolicy:

@@ -127,7 +127,7 @@ class Task(Generic[In, Out]):
             data=self.app.serializer.dumps(data),
             delay_ms=delay_ms,
             priority=priority,
-            max_attempts=stored_max_attempts(defaults.retry),
+            max_attempts=stored_max_attempts(defaults.retry.attempts),
             expire_at_ms=expire_at,
             version=defaults.version,
             fields=meta,

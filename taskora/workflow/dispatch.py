@@ -10,6 +10,7 @@ from ..claim_control import node_claim_fields
 from ..dispatch_hooks import before_dispatch
 from ..durations import to_ms
 from ..errors import ConfigurationError
+from ..options import stored_max_attempts
 from .graph import Node, build_graph, node_input
 from .handle import WorkflowHandle
 from .step_options import enqueue_steps, step_of
@@ -62,6 +63,7 @@ def job_request(app: Taskora, wf_id: str, index: int, task: str, job_id: str, da
     fields = {**{str(k): str(v) for k, v in (meta.get("fields") or {}).items()}, "_wf": wf_id, "_wfNode": str(index)}
     if local is not None and "concurrencyKey" not in fields:  # a step's own key wins; its own limit too
         fields.update({k: v for k, v in node_claim_fields(local, data).items() if k not in fields})
-    request = EnqueueRequest(task=task, id=job_id, data=data, delay_ms=delay, priority=priority, max_attempts=attempts,
+    request = EnqueueRequest(task=task, id=job_id, data=data, delay_ms=delay, priority=priority,
+                             max_attempts=stored_max_attempts(attempts),
                              expire_at_ms=expire_at, version=version, fields=fields)
     return before_dispatch(app, local.options.middleware if local else (), request)

@@ -58,17 +58,18 @@ def test_meta_given_at_dispatch_reaches_the_handler(app: Taskora) -> None:
 
 
 def test_jobs_run_by_priority_then_in_dispatch_order(make_app) -> None:
-    app = make_app()
+    """Within a priority the zset orders by dispatch time in ms (two jobs of one ms by id, as in TypeScript's
+    layout): the virtual clock gives each dispatch its own ms, as a real producer's do a ms apart."""
+    clock = VirtualClock()
+    app = make_app(clock=clock)
     seen: list[str] = []
     record = app.task("record", lambda name: seen.append(name), concurrency=1)
-    record.dispatch("below-1", priority=-1)
-    record.dispatch("plain-1")
-    record.dispatch("high", priority=10)
-    last = record.dispatch("lowest", priority=-5)
-    record.dispatch("plain-2")
-    record.dispatch("mid", priority=5)
-    record.dispatch("below-2", priority=-1)
-    record.dispatch("plain-3")
+    handles = {}
+    for name, priority in (("below-1", -1), ("plain-1", 0), ("high", 10), ("lowest", -5), ("plain-2", 0),
+                           ("mid", 5), ("below-2", -1), ("plain-3", 0)):
+        handles[name] = record.dispatch(name, priority=priority)
+        clock.advance(0.001)
+    last = handles["lowest"]
 
     app.start()
     last.result(timeout=10)

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from taskora import JobFailedError, RetryError, Taskora
+from taskora import JobFailedError, RetryError, Taskora, chain
 from taskora import TimeoutError as TaskoraTimeout
 from taskora.options import UNBOUNDED_ATTEMPTS, RetryPolicy, parse_retry
 from taskora.retry import backoff_delay, should_retry
@@ -60,6 +60,17 @@ def test_jobs_of_a_task_without_a_bound_on_attempts_store_no_max_attempts(app: T
     assert stored == {"unbounded": None, "bounded": b"3"}
     assert sorted(seen) == [(1, 3), (1, UNBOUNDED_ATTEMPTS), (2, 3), (2, UNBOUNDED_ATTEMPTS), (3, 3),
                             (3, UNBOUNDED_ATTEMPTS)]
+
+
+def test_workflow_steps_of_a_task_without_a_bound_on_attempts_store_no_max_attempts(app: Taskora) -> None:
+    unbounded = app.task("unbounded", lambda n: n + 1, retry=UNBOUNDED_ATTEMPTS)
+    bounded = app.task("bounded", lambda n: n * 2, retry=2)
+    handle = chain(unbounded.s(1), bounded.s(), unbounded.s()).dispatch()
+    app.start()
+
+    assert handle.result(timeout=20) == 5
+    steps = zip(("unbounded", "bounded", "unbounded"), handle.job_ids(), strict=True)
+    assert [_stored_fields(app, task, job_id).get(b"maxAttempts") for task, job_id in steps] == [None, b"2", None]
 
 
 @pytest.mark.parametrize(
