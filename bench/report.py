@@ -58,7 +58,8 @@ METRICS = [
     ("scale", "enqueue_large_ratio", "scale: enqueue, largest ÷ smallest backlog", "×", True),
     ("scale", "bytes_max", "scale: Redis memory per waiting job, most of any step", "B", False),
     ("scale", "claim_small_per_s", "scale: claim c=1, draining the smallest backlog (median of 3)", "jobs/s", True),
-    ("scale", "claim_large_per_s", "scale: claim c=1, 1,000 (100) off the largest backlog (median of 3)", "jobs/s", True),
+    ("scale", "claim_large_per_s", "scale: claim c=1, 1,000 (100) off the largest backlog (median of 3)",
+     "jobs/s", True),
     ("scale", "claim_large_ratio", "scale: claim, largest ÷ smallest backlog", "×", True),
 ]
 CALIBRATION = [
