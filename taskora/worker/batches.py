@@ -226,12 +226,17 @@ class BatchClaims:
     # -- the watch's thread ---------------------------------------------------------------------------
     def watch(self, cold: threading.Event) -> None:
         """A slot whose job has run ``SEND_WAITING_AFTER_S`` sends the completions waiting behind it; one whose
-        job has run ``RELEASE_AHEAD_AFTER_S`` also hands back the jobs of its batch queued behind it."""
+        job has run ``RELEASE_AHEAD_AFTER_S`` also hands back the jobs of its batch queued behind it.
+
+        Woken by a job that starts, the watch first waits ``SEND_WAITING_AFTER_S`` (nothing to do before a job
+        has run that long) and looks only then, with ``_busy`` left set meanwhile: a slot running jobs shorter
+        than that wakes it at most once per wait, not once per job (each wake is a thread switch the slot pays)."""
         while not cold.is_set():
             self._busy.clear()
-            if not any(lookahead.busy_since is not None for lookahead in list(self._slots)):
-                self._busy.wait(IDLE_LOOK_EVERY_S)  # until a slot starts a held job (or, now and then, a stop)
-            elif not cold.wait(SEND_WAITING_AFTER_S):
+            idle = not any(lookahead.busy_since is not None for lookahead in list(self._slots))
+            if idle and not self._busy.wait(IDLE_LOOK_EVERY_S):
+                continue  # nothing started: look again whether the worker stopped
+            if not cold.wait(SEND_WAITING_AFTER_S):
                 self._look(time.monotonic())
 
     def _look(self, now: float) -> None:

@@ -5,8 +5,10 @@ the slot's logic runs in-process (the crash-safety half is tests/worker/test_pre
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 
@@ -62,6 +64,35 @@ def test_a_batching_slot_runs_every_job_once_with_results(make_app: Callable[...
     assert [h.result(timeout=60) for h in handles] == [n * 2 for n in range(300)]
     assert set(runs.values()) == {1} and len(runs) == 300
     assert Deferrals.count > 0  # the batch way was taken
+
+
+class CountingEvent(threading.Event):
+    """An event that counts the waits a ``set`` ended (each one a thread woken up)."""
+
+    woken = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        woken = super().wait(timeout)
+        CountingEvent.woken += woken
+        return woken
+
+
+@pytest.mark.usefixtures("batching")
+def test_the_batch_watch_sleeps_through_short_jobs(make_app: Callable[..., Taskora],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Each wake of the batch watch is a thread switch its busy slot pays for: jobs shorter than
+    ``SEND_WAITING_AFTER_S`` wake it at most once per that wait, not once per job."""
+    monkeypatch.setattr(batches, "threading", SimpleNamespace(Event=CountingEvent, Thread=threading.Thread))
+    CountingEvent.woken = 0
+    app = make_app()
+    task = app.task("short", lambda n: None, concurrency=1)
+    app.start()
+    began = time.monotonic()
+    handles = task.dispatch_many(list(range(400)))
+    for handle in handles:
+        handle.result(timeout=60)
+    waits = (time.monotonic() - began) / batches.SEND_WAITING_AFTER_S
+    assert CountingEvent.woken <= waits + 2  # before: a wake every few jobs, however short
 
 
 @pytest.mark.usefixtures("batching")
