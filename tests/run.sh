@@ -16,7 +16,7 @@ fi
 echo "== luacheck (engine scripts, as Redis receives them)"
 python scripts/lint_lua.py
 echo "== ruff"
-ruff check taskora compat tests scripts conformance
+ruff check taskora compat tests scripts conformance bench
 echo "== mypy (strict on taskora, default checks on taskora.compat)"
 scripts/typecheck.sh
 echo "== pytest"
