@@ -35,13 +35,11 @@ if TYPE_CHECKING:
     from .registry import TaskRegistry
     from .task import Task
 
-__all__ = ["EngineMixin", "BUILTIN_TASKS", "CeleryNative", "UNLIMITED_ATTEMPTS", "EXTRA_OPTIONS"]
+__all__ = ["EngineMixin", "BUILTIN_TASKS", "CeleryNative", "EXTRA_OPTIONS"]
 
 #: Names Celery always registers (canvas fills in the behaviour of the ones it needs).
 BUILTIN_TASKS = ("celery.accumulate", "celery.backend_cleanup", "celery.chain", "celery.chord",
                  "celery.chord_unlock", "celery.chunks", "celery.group", "celery.map", "celery.starmap")
-#: Native retry attempts of a Celery task: none, retries are counted (and limited) by ``Task.retry``.
-UNLIMITED_ATTEMPTS = UNBOUNDED_ATTEMPTS
 #: Options a Celery task keeps in the native task's ``extra`` (read by the worker / CLI).
 EXTRA_OPTIONS = ("celery_task", "soft_time_limit", "time_limit", "acks_late", "reject_on_worker_lost",
                  "rate_limit", "celery_queue")
@@ -182,7 +180,8 @@ class EngineMixin:
                 del extra[key]
         return native.register_task(
             engine_name, _execute.make_handler(self, task), allowed_extra=EXTRA_OPTIONS, queue=queue,
-            retry={"attempts": UNLIMITED_ATTEMPTS, "retry_on": (RetryError,), "backoff": "fixed", "delay": 0,
+            # unbounded: Task.retry counts and limits a Celery task's retries (its jobs store no maxAttempts)
+            retry={"attempts": UNBOUNDED_ATTEMPTS, "retry_on": (RetryError,), "backoff": "fixed", "delay": 0,
                    "jitter": False},
             keep_result=not task.resolved("ignore_result"), **self._stall_options(task), **extra)  # fmt: skip
 
