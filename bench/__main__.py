@@ -94,7 +94,7 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else "(no output)"
 
 
-def _run_one(lib: str, scenario: str, url: str, args, extra: list[str]) -> tuple[dict | None, str | None]:
+def run_one(lib: str, scenario: str, url: str, args, extra: list[str]) -> tuple[dict | None, str | None]:
     sizes = config.QUICK if args.quick else config.FULL
     load = (args.load_seconds or sizes.load_seconds) if scenario == "latency_load" else 0
     timeout = {"scale": sizes.scale_timeout, "delayed": sizes.delayed_timeout}.get(scenario, sizes.timeout + load)
@@ -175,7 +175,7 @@ def _run_session(args, server, libs: list[str]) -> tuple[dict, dict]:
             so_far = results.get(mode, {}).get(lib, {})
             extra = ["--results", mode] + (_load_args(args, so_far) if scenario == "latency_load" else [])
             t0 = time.monotonic()
-            result, error = _run_one(lib, scenario, server.url, args, extra)
+            result, error = run_one(lib, scenario, server.url, args, extra)
             _print_progress(run, args, f"{lib}/{mode}"[:16], scenario, result, error, time.monotonic() - t0)
             key = "calibration" if lib == "redis" else mode
             if result is not None:

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=["quick", "full"], default="full")
     parser.add_argument("--results", choices=config.RESULT_MODES, default="stored")
     parser.add_argument("--rate", type=float, help="latency_load: arrivals per second")
-    parser.add_argument("--pool", help="latency_load: worker pool as POOL:CONCURRENCY")
+    parser.add_argument("--pool", help="latency_load, process_best: worker pool as POOL:CONCURRENCY")
     parser.add_argument("--load-seconds", type=float, help="latency_load: duration of the arrivals")
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--scenario", choices=sorted(SCENARIOS))

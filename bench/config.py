@@ -60,6 +60,24 @@ PROCESS_POOLS = {
     "process_threads100": ("threads", 100),
     "process_prefork2": ("prefork", 2),
 }
+#: The pools ``python -m bench.sweep`` tries for the ``process_best`` scenario ("best on 2 cores"). ``hybrid`` is
+#: two processes (one per core) sharing ``concurrency`` slots: Dramatiq's processes x threads, Taskiq's workers x
+#: async tasks, arq's processes x ``max_jobs``; a library with no such pool skips it.
+HYBRID_PROCESSES = 2
+SWEEP_POOLS = (("prefork", 2), ("prefork", 4), ("prefork", 8), ("threads", 8), ("threads", 100), ("hybrid", 16))
+#: What each library runs in ``process_best``: the pool of SWEEP_POOLS it processed the most jobs/s with, results
+#: ignored, in ``python -m bench.sweep --runs 3`` on the benchmark's 2-core machine
+#: (bench/results/sweep-2026-12-05.md; bench/README.md, "Best on 2 cores").
+BEST_POOLS: dict[str, tuple[str, int]] = {
+    "taskora": ("prefork", 4),
+    "compat": ("prefork", 4),
+    "dramatiq": ("prefork", 4),
+    "huey": ("prefork", 8),
+    "taskiq": ("hybrid", 16),
+    "rq": ("prefork", 4),
+    "arq": ("hybrid", 16),
+    "celery": ("prefork", 2),  # 1,434 against 1,427 with prefork 4: a tie
+}
 LATENCY_POOL = ("threads", 10)
 # one worker process, so a job's three runs are counted in one place (bench/flaky.py)
 RETRY_POOL = ("solo", 1)
@@ -71,5 +89,5 @@ WORKFLOW_POOL = ("threads", 10)
 DELAYED_POOL = ("threads", 10)  # the one slot that claims at the smallest and at the largest backlog
 MEMORY_POOL = ("threads", 10)
 
-SCENARIOS = ("enqueue_single", "enqueue_bulk", *PROCESS_POOLS, "retries", "latency", "latency_load", "memory",
-             "workflows", "delayed", "scale")
+SCENARIOS = ("enqueue_single", "enqueue_bulk", *PROCESS_POOLS, "process_best", "retries", "latency", "latency_load",
+             "memory", "workflows", "delayed", "scale")

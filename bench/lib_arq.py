@@ -12,7 +12,7 @@ import shlex
 import sys
 
 from .async_driver import AsyncDriver
-from .unsupported import Unsupported
+from .unsupported import Unsupported, hybrid_slots
 
 
 class ArqDriver(AsyncDriver):
@@ -81,11 +81,12 @@ class ArqDriver(AsyncDriver):
     @classmethod
     def worker_argv(cls, pool: str, concurrency: int) -> list[str]:
         one = [sys.executable, "-m", cls.app_module]
-        if pool != "prefork":
+        if pool not in ("prefork", "hybrid"):
             slots = 1 if pool == "solo" else concurrency
             return ["env", f"BENCH_CONCURRENCY={slots}", *one]
-        each = f"BENCH_CONCURRENCY=1 {shlex.join(one)}"
-        return ["sh", "-c", " & ".join([each] * concurrency) + " & wait"]
+        processes, slots = (concurrency, 1) if pool == "prefork" else hybrid_slots(concurrency)
+        each = f"BENCH_CONCURRENCY={slots} {shlex.join(one)}"
+        return ["sh", "-c", " & ".join([each] * processes) + " & wait"]
 
     def close(self) -> None:
         self.run(self.pool.aclose())

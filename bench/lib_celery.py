@@ -11,6 +11,7 @@ import importlib
 import sys
 import time
 
+from .unsupported import NO_HYBRID, Unsupported
 from .workers import taskora_cli_argv, wait_until
 
 
@@ -111,6 +112,8 @@ class CeleryDriver:
 
     @classmethod
     def worker_argv(cls, pool: str, concurrency: int) -> list[str]:
+        if pool == "hybrid":  # a prefork child runs one task at a time
+            raise Unsupported(NO_HYBRID)
         argv = [sys.executable, "-m", "celery", "-A", cls.app_module, "worker", "-P", pool]
         if pool != "solo":
             argv += ["-c", str(concurrency)]
@@ -134,5 +137,7 @@ class CompatDriver(CeleryDriver):
 
     @classmethod
     def worker_argv(cls, pool: str, concurrency: int) -> list[str]:
+        if pool == "hybrid":  # as in Celery, a prefork child runs one task at a time
+            raise Unsupported(NO_HYBRID)
         return taskora_cli_argv() + ["worker", "-A", cls.app_module, "-P", pool,
                                      "-c", str(concurrency), "-l", "warning"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from .unsupported import Unsupported
+from .unsupported import Unsupported, hybrid_slots
 
 WORKER_ENV = {
     "dramatiq_queue_prefetch": "1000",  # messages fetched per worker process per Redis round trip
@@ -84,7 +84,8 @@ class DramatiqDriver:
 
     @classmethod
     def worker_argv(cls, pool: str, concurrency: int) -> list[str]:
-        processes, threads = {"solo": (1, 1), "threads": (1, concurrency), "prefork": (concurrency, 1)}[pool]
+        processes, threads = {"solo": (1, 1), "threads": (1, concurrency), "prefork": (concurrency, 1),
+                              "hybrid": hybrid_slots(concurrency)}[pool]
         return [sys.executable, "-m", "dramatiq", cls.app_module, "-p", str(processes), "-t", str(threads)]
 
     def close(self) -> None:

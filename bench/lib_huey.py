@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-from .unsupported import Unsupported
+from .unsupported import NO_HYBRID, Unsupported
 
 
 class HueyDriver:
@@ -78,6 +78,8 @@ class HueyDriver:
 
     @classmethod
     def worker_argv(cls, pool: str, concurrency: int) -> list[str]:
+        if pool == "hybrid":
+            raise Unsupported(NO_HYBRID)
         kind, workers = {"solo": ("thread", 1), "threads": ("thread", concurrency),
                          "prefork": ("process", concurrency)}[pool]
         # -q: warnings only (Huey logs every task at INFO); -n: no periodic-task scheduler;

@@ -12,7 +12,7 @@ import importlib
 import sys
 import time
 
-from .unsupported import Unsupported
+from .unsupported import NO_HYBRID, Unsupported
 
 WORKER_CLASS = "rq.worker.SimpleWorker"
 
@@ -84,6 +84,8 @@ class RQDriver:
         from .appenv import REDIS_URL
 
         common = ["-w", WORKER_CLASS, "-u", REDIS_URL]
+        if pool == "hybrid":
+            raise Unsupported(NO_HYBRID)
         if pool == "prefork":
             return [sys.executable, "-m", "rq.cli", "worker-pool", "-n", str(concurrency), *common,
                     "--logging-level", "WARNING", "bench"]

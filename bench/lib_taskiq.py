@@ -11,7 +11,7 @@ import importlib
 import sys
 
 from .async_driver import AsyncDriver
-from .unsupported import Unsupported
+from .unsupported import Unsupported, hybrid_slots
 
 
 class TaskiqDriver(AsyncDriver):
@@ -71,7 +71,8 @@ class TaskiqDriver(AsyncDriver):
 
     @classmethod
     def worker_argv(cls, pool: str, concurrency: int) -> list[str]:
-        workers, tasks = {"solo": (1, 1), "threads": (1, concurrency), "prefork": (concurrency, 1)}[pool]
+        workers, tasks = {"solo": (1, 1), "threads": (1, concurrency), "prefork": (concurrency, 1),
+                          "hybrid": hybrid_slots(concurrency)}[pool]
         return [sys.executable, "-m", "taskiq", "worker", f"{cls.app_module}:broker",
                 "--workers", str(workers), "--max-async-tasks", str(tasks), "--log-level", "WARNING"]
 

@@ -13,6 +13,7 @@ import time
 
 import redis
 
+from .unsupported import NO_HYBRID, Unsupported
 from .workers import taskora_cli_argv
 
 TASK_NAME = "bench-noop"
@@ -74,6 +75,8 @@ class TaskoraDriver:
 
     @classmethod
     def worker_argv(cls, pool: str, concurrency: int) -> list[str]:
+        if pool == "hybrid":  # a prefork child has one slot
+            raise Unsupported(NO_HYBRID)
         return taskora_cli_argv() + ["worker", "-A", cls.app_module, "-P", pool,
                                      "-c", str(concurrency), "-l", "warning"]
 

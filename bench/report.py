@@ -23,6 +23,7 @@ METRICS = [
     ("process_c1", "jobs_per_s", "process, c=1 (solo)", "jobs/s", True),
     ("process_threads100", "jobs_per_s", "process, threads c=100", "jobs/s", True),
     ("process_prefork2", "jobs_per_s", "process, prefork c=2", "jobs/s", True),
+    ("process_best", "jobs_per_s", "process, best on 2 cores (pools below)", "jobs/s", True),
     ("retries", "jobs_per_s", "retries: jobs failing twice, then succeeding (c=1)", "jobs/s", True),
     ("latency", "rt_p50_ms", "round trip p50", "ms", False),
     ("latency", "rt_p95_ms", "round trip p95", "ms", False),
@@ -81,6 +82,7 @@ FLOORS = [
     ("process_c1", "jobs_per_s", "process, c=1 ÷ EVALSHA/s", "evalsha_per_s"),
     ("process_threads100", "jobs_per_s", "process, threads c=100 ÷ EVALSHA/s", "evalsha_per_s"),
     ("process_prefork2", "jobs_per_s", "process, prefork c=2 ÷ EVALSHA/s", "evalsha_per_s"),
+    ("process_best", "jobs_per_s", "process, best on 2 cores ÷ EVALSHA/s", "evalsha_per_s"),
     ("latency", "rt_p50_ms", "round trip p50 ÷ bare round trip p50", "bare_rt_p50_ms"),
     ("latency", "pickup_p50_ms", "pickup p50, paced ÷ bare pickup p50", "bare_pickup_p50_ms"),
     ("latency_load", "load_pickup_p50_ms", "under load: pickup p50 ÷ bare pickup p50", "bare_pickup_p50_ms"),
@@ -185,6 +187,15 @@ def table(results: dict, errors: dict, libs: list[str], runs: int, scenarios: li
     return "\n".join(lines)
 
 
+def pools_line(results: dict, libs: list[str]) -> str | None:
+    """Which pool each library ran in ``process_best`` (the ``pool`` its runs report), None when none ran."""
+    pools = {lib: run["pool"] for lib in libs for run in _runs(results, lib, "process_best") if "pool" in run}
+    if not pools:
+        return None
+    return "Best on 2 cores ran: " + ", ".join(f"{lib} `{pool}`" for lib, pool in pools.items()) + \
+        " (bench/config.py `BEST_POOLS`; `hybrid N`: two processes sharing N slots)."
+
+
 def calibration_table(results: dict, runs: int) -> str:
     lines = ["| calibration | unit | value |", "|---|---|---:|"]
     for scenario, metric, label, unit, higher in CALIBRATION:
@@ -275,8 +286,11 @@ def render(doc: dict) -> str:
         f"{doc.get('load_seconds', '?')} s of steady arrivals per library." + _pinned_note(doc),
     ]
     for mode in doc.get("result_modes", ["stored"]):
+        results = doc["results"].get(mode, {})
         out += ["", f"### {MODE_TITLES[mode]}", "",
-                table(doc["results"].get(mode, {}), doc["errors"], doc["libs"], doc["runs"], doc["scenarios"], mode)]
+                table(results, doc["errors"], doc["libs"], doc["runs"], doc["scenarios"], mode)]
+        pools = pools_line(results, doc["libs"])
+        out += ["", pools] if pools else []
     out += ["", "### calibration", "", calibration_table(doc["results"].get("calibration", {}), doc["runs"])]
     for mode in doc.get("result_modes", ["stored"]):
         merged = {**doc["results"].get(mode, {}), "calibration": doc["results"].get("calibration", {})}

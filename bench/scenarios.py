@@ -57,6 +57,7 @@ class Context:
         self._driver = None
         # latency under load (bench/load.py): rate and pool from the harness (None: measure here)
         self.load_rate: float | None = None
+        # the worker pool of latency_load and of process_best, from the harness or the sweep (bench/sweep.py)
         self.load_pool: tuple[str, int] | None = None
         self.load_seconds: float = sizes.load_seconds
 
@@ -188,6 +189,13 @@ def process_threads100(ctx: Context) -> dict:
 
 def process_prefork2(ctx: Context) -> dict:
     return run_process(ctx, *config.PROCESS_POOLS["process_prefork2"])
+
+
+def process_best(ctx: Context) -> dict:
+    """The library's fastest pool on this machine (config.BEST_POOLS, found by bench/sweep.py), or the pool the
+    sweep is trying: its jobs/s and which pool it was."""
+    pool, concurrency = ctx.load_pool or config.BEST_POOLS[ctx.lib]
+    return {**run_process(ctx, pool, concurrency), "pool": f"{pool} {concurrency}"}
 
 
 def retries(ctx: Context) -> dict:
@@ -367,6 +375,7 @@ SCENARIOS = {
     "process_c1": process_c1,
     "process_threads100": process_threads100,
     "process_prefork2": process_prefork2,
+    "process_best": process_best,
     "retries": retries,
     "latency": latency,
     "memory": memory,

@@ -106,3 +106,44 @@ def test_no_ratio_against_a_negative_memory_delta() -> None:
     text = report.table(results, {}, ["taskora", "huey", "celery"], 1, ["memory"], "stored")
     row = dict(zip(_row(text, "scenario"), _row(text, "Redis memory per completed job"), strict=True))
     assert row["taskora ÷ best peer"] == "0.40×"  # against celery's 400 B, not huey's -14 B
+
+
+def test_best_on_two_cores_names_the_pool_each_library_ran() -> None:
+    results = {"taskora": {"process_best": [{"jobs_per_s": 20000.0, "pool": "prefork 4"}]},
+               "dramatiq": {"process_best": [{"jobs_per_s": 10000.0, "pool": "prefork 4"}]},
+               "taskiq": {"process_best": [{"jobs_per_s": 7000.0, "pool": "hybrid 16"}]}}
+    doc = {"mode": "full", "runs": 1, "date": "today", "libs": ["taskora", "dramatiq", "taskiq"],
+           "scenarios": ["process_best"], "result_modes": ["ignored"], "results": {"ignored": results},
+           "errors": {}, "machine": {"cpus": 2, "cpu": "x", "system": "Linux", "python": "3.11",
+                                     "redis_server": "7", "packages": {}}}
+    text = report.render(doc)
+    row = dict(zip(_row(text, "scenario"), _row(text, "process, best on 2 cores (pools below)"), strict=True))
+    assert row["taskora ÷ best peer"] == "2.00×"
+    assert "Best on 2 cores ran: taskora `prefork 4`, dramatiq `prefork 4`, taskiq `hybrid 16`" in text
+
+
+def test_the_sweep_names_each_librarys_fastest_pool_and_why_a_pool_is_missing() -> None:
+    from bench import config, sweep
+
+    labels = [f"{pool} {concurrency}" for pool, concurrency in config.SWEEP_POOLS]
+    found = {"huey": {label: [1000.0, 3000.0, 2000.0] for label in labels},
+             "rq": {label: ["no thread pool"] if label == "threads 100" else [500.0] for label in labels}}
+    found["huey"]["prefork 8"] = [4000.0, 1.0, 5000.0]  # median 4,000: the fastest
+    found["huey"]["hybrid 16"] = [9000.0, "boom"]  # a run with no number: no median to compare
+    args = argparse.Namespace(mode="full", results="ignored", runs=3)
+    text = sweep.render(found, args, {"cpus": 2, "python": "3.11", "redis_server": "7"})
+    huey = dict(zip(["library", *labels, "fastest"], _row(text, "huey"), strict=True))
+    assert (huey["prefork 8"], huey["prefork 2"], huey["fastest"]) == ("4,000", "2,000", "prefork 8")
+    assert huey["hybrid 16"] == "*boom*"
+    assert dict(zip(["library", *labels], _row(text, "rq")[:-1], strict=True))["threads 100"] == "*no thread pool*"
+
+
+def test_the_hybrid_pool_is_two_processes_or_a_reason() -> None:
+    from bench.lib_dramatiq import DramatiqDriver
+    from bench.lib_taskora import TaskoraDriver
+    from bench.unsupported import Unsupported
+
+    argv = DramatiqDriver.worker_argv("hybrid", 16)
+    assert argv[argv.index("-p") + 1:argv.index("-p") + 4] == ["2", "-t", "8"]
+    with pytest.raises(Unsupported, match="no processes with several slots each"):
+        TaskoraDriver.worker_argv("hybrid", 16)
