@@ -16,6 +16,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
+from ..sysinfo import cpu_budget
 from . import liveness, main_thread
 from .batches import BATCH_JOBS, batch_in_this_process
 from .budget import reserve_bound
@@ -187,7 +188,8 @@ def child_main(settings: WorkerSettings, conn: Connection, index: int, board: Ru
     pool.hooks.append(reporter)
     pool.slots = lambda: 1  # type: ignore[method-assign]
     runner = main_thread.install() if main_thread.applies(pool) else None  # one job at a time: on this thread
-    batch_in_this_process(batch_size(settings))  # a busy child claims and completes in batches (batches.py)
+    # a busy child claims and completes in batches (batches.py)
+    batch_in_this_process(batch_size(settings), crowded=settings.concurrency > cpu_budget().count)
     name = f"child {index} (pid {os.getpid()})"
     if start_unless_stopped(pool.start, settings.app.adapter, signals):  # else stopped before: nothing is held
         if runner is not None:

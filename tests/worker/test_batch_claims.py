@@ -134,12 +134,8 @@ class Requests:
         self.reserved = max(0, self.reserved - 1)
 
 
-@pytest.mark.usefixtures("batching")
-def test_under_a_prefetch_bound_a_batch_claims_what_fits_and_is_sent_ahead(app: Taskora) -> None:
-    """``worker_prefetch_multiplier`` 4: each batch claims the jobs the bound has room for, so a busy slot
-    still completes about three jobs per request and never holds more than four reserved beside the one
-    starting. Before, a batch asked for a whole batch (8), which never fit: every request went out at once and
-    was waited for, one per job here (a prefork child under this bound used batches of 2: two jobs a request)."""
+def _drain_under_prefetch_bound(app: Taskora, jobs: int = 600) -> Requests:
+    """Run ``jobs`` no-op jobs on one batching slot under ``worker_prefetch_multiplier`` 4; its requests."""
     from taskora.worker.pools import ThreadPool, WorkerSettings
 
     ran: Counter[int] = Counter()
@@ -147,11 +143,11 @@ def test_under_a_prefetch_bound_a_batch_claims_what_fits_and_is_sent_ahead(app: 
 
     def count(d: dict[str, int]) -> None:
         ran[d["i"]] += 1
-        if len(ran) == 600:
+        if len(ran) == jobs:
             all_ran.set()
 
     task = app.task("bounded", count, keep_result=False)
-    task.dispatch_many([{"i": i} for i in range(600)])
+    task.dispatch_many([{"i": i} for i in range(jobs)])
     hooks = Requests()
     settings = WorkerSettings(app=app, tasks=[task], hostname="bounded@test", concurrency=1,
                               extra={"prefetch_multiplier": 4})
@@ -163,5 +159,27 @@ def test_under_a_prefetch_bound_a_batch_claims_what_fits_and_is_sent_ahead(app: 
         pool.request_stop(cold=False)
         pool.wait(10)
     assert set(ran.values()) == {1} and app.adapter.counts("bounded")["active"] == 0
+    return hooks
+
+
+@pytest.mark.usefixtures("batching")
+def test_under_a_prefetch_bound_a_batch_claims_what_fits_and_is_sent_ahead(app: Taskora) -> None:
+    """``worker_prefetch_multiplier`` 4: each batch claims the jobs the bound has room for, so a busy slot
+    still completes about three jobs per request and never holds more than four reserved beside the one
+    starting. Before, a batch asked for a whole batch (8), which never fit: every request went out at once and
+    was waited for, one per job here (a prefork child under this bound used batches of 2: two jobs a request)."""
+    hooks = _drain_under_prefetch_bound(app)
     assert hooks.most_reserved <= 5, hooks.most_reserved  # four reserved, and the first of a batch, which starts now
     assert 600 / hooks.requests >= 2.5, hooks.requests
+
+
+@pytest.mark.usefixtures("batching")
+def test_a_child_among_more_children_than_cpus_sends_its_batch_later(app: Taskora,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the same bound, a prefork child of a worker with more children than CPUs claims its next batch
+    once one job is left rather than half the batch: the claim finds room for more jobs, so a request carries
+    about four jobs instead of three, and the bound still holds."""
+    monkeypatch.setattr(batches, "_crowded_here", True)
+    hooks = _drain_under_prefetch_bound(app)
+    assert hooks.most_reserved <= 5, hooks.most_reserved
+    assert 600 / hooks.requests >= 3.5, hooks.requests
