@@ -51,7 +51,11 @@ def test_a_child_killed_with_a_claim_in_flight_hands_that_job_back_too(
     victim = client.dispatch("slow", {"tag": "victim", "seconds": 30})
     ahead = client.dispatch("slow", {"tag": "ahead", "seconds": 0})
     worker = start_worker("-P", "prefork", "-c", "1")
-    assert [h.result(timeout=15) for h in quick] == ["done-quick0", "done-quick1", "done-quick2"]
+    try:
+        assert [h.result(timeout=15) for h in quick] == ["done-quick0", "done-quick1", "done-quick2"]
+    except TimeoutError as exc:  # seen twice in CI, never here: say where each job was, and what the worker said
+        states = {h.id: h.state() for h in [*quick, victim, ahead]}
+        raise AssertionError(f"{exc}; job states {states}; worker log:\n{worker.log()[-6000:]}") from exc
     marker = tmp_path / "started-victim"
     wait_until(marker.exists, what="the long job to start")
     wait_until(lambda: ahead.state() == "active", what="the next job to be claimed ahead")
