@@ -150,8 +150,12 @@ def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
     if headers:
         request.update({k: v for k, v in headers.items() if isinstance(k, str) and k not in request.__dict__})
     request._ctx = ctx
-    request._explicit_ignore_result = {"True": True, "False": False}.get(str(meta.get("ignore_result")))
+    request._explicit_ignore_result = _STORED_BOOLEANS.get(meta.get("ignore_result"))
     return request
+
+
+#: A stored ``celery.ignore_result`` field as the call's explicit value (absent: the call left it out).
+_STORED_BOOLEANS = {"True": True, "False": False}
 
 
 def _sent_ignore_result(meta: dict[str, Any], task: Any) -> bool:

@@ -41,8 +41,14 @@ def properties_to_keep(task_id: str, queue: str | None, properties: dict[str, An
 
 
 def properties_read(task_id: str, queue: str | None, kept: dict[str, Any] | None) -> dict[str, Any]:
-    """``request.properties`` of a job: the broker's own, rebuilt, then what the job kept."""
-    return {**message_properties(task_id, {"queue": queue}), **(kept or {})}
+    """``request.properties`` of a job: the broker's own, rebuilt, then what the job kept. The same as
+    ``message_properties(task_id, {"queue": queue})`` without its scan of the caller's options: read once per job
+    a worker runs."""
+    properties: dict[str, Any] = {"correlation_id": task_id, "delivery_mode": PERSISTENT,
+                                  "delivery_info": {"exchange": "", "routing_key": queue}, "priority": 0}
+    if kept:
+        properties.update(kept)
+    return properties
 
 
 _ABSENT = object()
