@@ -155,7 +155,7 @@ def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
 
 
 #: A stored ``celery.ignore_result`` field as the call's explicit value (absent: the call left it out).
-_STORED_BOOLEANS = {"True": True, "False": False}
+_STORED_BOOLEANS: dict[Any, bool] = {"True": True, "False": False}
 
 
 def _sent_ignore_result(meta: dict[str, Any], task: Any) -> bool:
