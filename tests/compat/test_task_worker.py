@@ -15,6 +15,8 @@ from taskora.compat.app._publish import native_priority
 from taskora.compat.app.task import backoff_countdown
 from taskora.compat.exceptions import TaskRevokedError, TimeoutError
 
+from taskora.clock import VirtualClock
+
 from .celery_helpers import make_celery, wait_until  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("adapter_kind")
@@ -230,6 +232,8 @@ def test_priority_zero_is_highest_on_the_celery_scale():
 
 
 def test_jobs_run_in_celerys_priority_order_the_default_first_and_in_the_fifo_list(make_celery):
+    """p3 and p4 share the step 3 (kombu's steps 0, 3, 6, 9), where the engine orders by dispatch time in ms:
+    the virtual clock gives each call its own ms, as a real producer's calls a ms apart (in one ms: by job id)."""
     app = make_celery()
     seen = []
 
@@ -237,9 +241,13 @@ def test_jobs_run_in_celerys_priority_order_the_default_first_and_in_the_fifo_li
     def record(name):
         seen.append(name)
 
-    calls = [("p9", 9), ("plain-1", None), ("p3", 3), ("p0", 0), ("p6", 6), ("plain-2", None), ("p4", 4)]
-    sent = {name: record.apply_async((name,), priority=priority) for name, priority in calls}
     native = app.__taskora_app__
+    clock = native.adapter.clock = VirtualClock()
+    calls = [("p9", 9), ("plain-1", None), ("p3", 3), ("p0", 0), ("p6", 6), ("plain-2", None), ("p4", 4)]
+    sent = {}
+    for name, priority in calls:
+        sent[name] = record.apply_async((name,), priority=priority)
+        clock.advance(0.001)
     fifo = native.adapter.keys.state_set("order.record", "wait")
     assert native.adapter.client.llen(fifo) == 3  # the default step waits in the engine's FIFO list
     native.start(concurrency=1)
