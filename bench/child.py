@@ -42,7 +42,7 @@ def _context(args: argparse.Namespace) -> Context:
     ctx.load_rate = args.rate
     if args.pool:
         pool, concurrency = args.pool.split(":")
-        ctx.load_pool = (pool, int(concurrency))
+        ctx.pool = (pool, int(concurrency))
     if args.load_seconds:
         ctx.load_seconds = args.load_seconds
     return ctx

@@ -64,7 +64,7 @@ def send_arrivals(driver: Any, rate: float, seconds: float, probe: bool) -> list
 
 def latency_load(ctx: Context) -> dict:
     """Pickup and round-trip percentiles at LOAD_FRACTION of the library's max arrival rate."""
-    pool = ctx.load_pool or DEFAULT_POOL
+    pool = ctx.pool or DEFAULT_POOL
     rate = ctx.load_rate or measured_rate(ctx, pool)
     count = max(1, int(rate * ctx.load_seconds))
     with tempfile.TemporaryDirectory(prefix="bench-stamps-") as tmp:

@@ -57,8 +57,8 @@ class Context:
         self._driver = None
         # latency under load (bench/load.py): rate and pool from the harness (None: measure here)
         self.load_rate: float | None = None
-        # the worker pool of latency_load and of process_best, from the harness or the sweep (bench/sweep.py)
-        self.load_pool: tuple[str, int] | None = None
+        # the worker pool latency_load and process_best run, when the harness or the sweep (bench/sweep.py) names it
+        self.pool: tuple[str, int] | None = None
         self.load_seconds: float = sizes.load_seconds
 
     @property
@@ -194,7 +194,7 @@ def process_prefork2(ctx: Context) -> dict:
 def process_best(ctx: Context) -> dict:
     """The library's fastest pool on this machine (config.BEST_POOLS, found by bench/sweep.py), or the pool the
     sweep is trying: its jobs/s and which pool it was."""
-    pool, concurrency = ctx.load_pool or config.BEST_POOLS[ctx.lib]
+    pool, concurrency = ctx.pool or config.BEST_POOLS[ctx.lib]
     return {**run_process(ctx, pool, concurrency), "pool": f"{pool} {concurrency}"}
 
 

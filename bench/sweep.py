@@ -34,7 +34,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     args.libs = [lib for lib in config.LIBRARIES if lib in args.only.split(",")]
     if not args.libs or args.runs < 1:
         parser.error("nothing to run: --only names no library, or --runs < 1")
-    args.mode, args.load_seconds = ("quick" if args.quick else "full"), None
+    args.mode, args.load_seconds = ("quick" if args.quick else "full"), None  # what run_one reads besides quick
     return args
 
 
