@@ -20,7 +20,7 @@ app.conf.update(
     result_serializer="json",
     accept_content=["json"],
     task_acks_late=False,
-    worker_prefetch_multiplier=4,
+    worker_prefetch_multiplier=64,
     worker_disable_rate_limits=True,
     task_track_started=False,
     task_ignore_result=not STORE_RESULTS,  # BENCH_RESULTS=stored|ignored

@@ -84,7 +84,7 @@ def compat_dispatcher(url: str, store: bool, bulk: bool) -> Callable[[dict[str, 
 
     app = Celery("bench", broker=url, backend=url)
     app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"],
-                    task_acks_late=False, worker_prefetch_multiplier=4, worker_disable_rate_limits=True,
+                    task_acks_late=False, worker_prefetch_multiplier=64, worker_disable_rate_limits=True,
                     task_track_started=False, task_ignore_result=not store,
                     broker_connection_retry_on_startup=True)  # fmt: skip
 

@@ -29,7 +29,7 @@ def _app() -> Celery:
     """bench/celery_app.py's settings, results ignored, on the in-process engine."""
     app = Celery("front-handler-cost", broker="memory://", backend="memory://")
     app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"],
-                    task_acks_late=False, worker_prefetch_multiplier=4, worker_disable_rate_limits=True,
+                    task_acks_late=False, worker_prefetch_multiplier=64, worker_disable_rate_limits=True,
                     task_track_started=False, task_ignore_result=True)
 
     @app.task(name="bench-noop")
