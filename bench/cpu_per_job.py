@@ -7,6 +7,7 @@ worker's whole process tree and of ``redis-server`` when the first and the last 
 so start-up and shutdown are left out. Optionally it prints Redis's ``INFO commandstats`` per job.
 
     python -m bench.cpu_per_job --lib taskora --pool prefork -c 2 -n 10000 --results ignored --runs 3
+    python -m bench.cpu_per_job --lib compat --pool prefork -c 2 --worker-arg=--prefetch-multiplier --worker-arg=4
 
 Linux only (``/proc``). Numbers per run and the median; see bench/README.md "Profiles".
 """
@@ -19,6 +20,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -77,7 +79,7 @@ def wait_first_run(path: str, task: str, worker) -> None:
 
 
 def one_run(lib: str, pool: str, concurrency: int, n: int, server: RedisServer, url: str, stats: bool,
-            task: str = "noop") -> dict:
+            task: str = "noop", worker_args: Sequence[str] = ()) -> dict:
     client = redis.Redis.from_url(url)
     client.flushall()
     driver = driver_class(lib)()
@@ -90,7 +92,7 @@ def one_run(lib: str, pool: str, concurrency: int, n: int, server: RedisServer, 
     client.config_resetstat()
     with tempfile.TemporaryDirectory(prefix="bench-cpu-") as tmp:
         path = str(Path(tmp) / "stamps")
-        with start_worker(lib, pool, concurrency, url, path) as worker:
+        with start_worker(lib, pool, concurrency, url, path, worker_args) as worker:
             wait_first_run(path, task, worker)
             t0, pids = time.perf_counter(), tree(worker.proc.pid)
             before, redis_before = cpu_of(pids), cpu_seconds(server.process.pid)
@@ -125,6 +127,9 @@ def main() -> None:
                         help="flaky: the retries scenario's task (fails twice, then succeeds; use one process)")
     parser.add_argument("--unix-socket", action="store_true",
                         help="reach Redis over a unix socket instead of TCP loopback (docs/operations/performance.md)")
+    parser.add_argument("--worker-arg", action="append", default=[], metavar="ARG",
+                        help="one more argument for the worker's command line, repeatable "
+                             "(--worker-arg=--prefetch-multiplier --worker-arg=64)")
     args = parser.parse_args()
     os.environ[appenv.RESULTS_ENV] = args.results
     with tempfile.TemporaryDirectory(prefix="bench-sock-") as tmp, \
@@ -132,8 +137,8 @@ def main() -> None:
         url = f"unix://{tmp}/redis.sock" if args.unix_socket else server.url
         os.environ[appenv.URL_ENV] = url
         importlib.reload(appenv)  # the app modules (imported later) read both at import
-        rows = [one_run(args.lib, args.pool, args.concurrency, args.jobs, server, url, args.commandstats, args.task)
-                for _ in range(args.runs)]
+        rows = [one_run(args.lib, args.pool, args.concurrency, args.jobs, server, url, args.commandstats, args.task,
+                        args.worker_arg) for _ in range(args.runs)]
     for row in rows:
         print(f"{args.lib} {args.task} {args.pool} c={args.concurrency} {args.results}: "
               f"{row['jobs_per_s']:,.0f} jobs/s, "

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -76,14 +77,16 @@ class Context:
         self.redis.close()
 
 
-def start_worker(lib: str, pool: str, concurrency: int, url: str, stamp_file: str | None) -> Worker:
-    """Start a library's worker with its own command (from the driver class: no app, no connection).
+def start_worker(lib: str, pool: str, concurrency: int, url: str, stamp_file: str | None,
+                 extra_argv: Sequence[str] = ()) -> Worker:
+    """Start a library's worker with its own command (from the driver class: no app, no connection),
+    ``extra_argv`` appended to it (a tool trying one option of that worker; the scenarios pass none).
 
     Raises ``Unsupported`` when the library has no such pool; a driver's ``worker_env()`` (if it has
     one) adds the environment variables its worker is tuned with.
     """
     cls = driver_class(lib)
-    argv = cls.worker_argv(pool, concurrency)
+    argv = [*cls.worker_argv(pool, concurrency), *extra_argv]
     env = worker_env(url, stamp_file)
     env.update(getattr(cls, "worker_env", dict)())
     return Worker(argv, env)

@@ -147,3 +147,15 @@ def test_the_hybrid_pool_is_two_processes_or_a_reason() -> None:
     assert argv[argv.index("-p") + 1:argv.index("-p") + 4] == ["2", "-t", "8"]
     with pytest.raises(Unsupported, match="no processes with several slots each"):
         TaskoraDriver.worker_argv("hybrid", 16)
+
+
+def test_a_tool_can_pass_one_more_option_to_the_worker_it_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import scenarios
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(scenarios, "Worker", lambda argv, env: started.append(argv))
+    scenarios.start_worker("compat", "prefork", 2, "redis://127.0.0.1:1/0", None, ["--prefetch-multiplier", "64"])
+    scenarios.start_worker("compat", "prefork", 2, "redis://127.0.0.1:1/0", None)
+    with_option, plain = started
+    assert with_option == [*plain, "--prefetch-multiplier", "64"]
+    assert plain[plain.index("-P"):plain.index("-P") + 4] == ["-P", "prefork", "-c", "2"]
