@@ -588,7 +588,8 @@ def test_task_revoked_once_for_revoked_expired_and_terminated_jobs(tmp_path: Any
         waiting = client.send_task("revproj.add", (1, 2), countdown=60)
         client.control.revoke(waiting.id)
         expiring = client.send_task("revproj.add", (3, 4), countdown=1, expires=0.5)
-        running = client.send_task("revproj.slow", (1.0,))
+        running = client.send_task("revproj.slow", (30.0,))  # the terminate ends it: on a loaded machine a short
+        # one could end by itself before the revoke reaches its worker, and send no signal
         wait_until(lambda: running._handle().state() == "active", what="the slow job to start")
         client.control.revoke(running.id, terminate=True)
         try:
