@@ -57,6 +57,7 @@ RESULT_MODES = ("stored", "ignored")  # --results: results kept by every library
 # scenario name -> (pool, concurrency) of the worker it starts, for the process scenarios
 PROCESS_POOLS = {
     "process_c1": ("solo", 1),
+    "process_prefork1": ("prefork", 1),  # one slot in the pool Celery runs by default (and taskora recommends)
     "process_threads100": ("threads", 100),
     "process_prefork2": ("prefork", 2),
 }

@@ -21,6 +21,7 @@ METRICS = [
     ("enqueue_single", "jobs_per_s", "enqueue, single", "jobs/s", True),
     ("enqueue_bulk", "jobs_per_s", "enqueue, bulk (batches of 50)", "jobs/s", True),
     ("process_c1", "jobs_per_s", "process, c=1 (solo)", "jobs/s", True),
+    ("process_prefork1", "jobs_per_s", "process, prefork c=1", "jobs/s", True),
     ("process_threads100", "jobs_per_s", "process, threads c=100", "jobs/s", True),
     ("process_prefork2", "jobs_per_s", "process, prefork c=2", "jobs/s", True),
     ("process_best", "jobs_per_s", "process, best on 2 cores (pools below)", "jobs/s", True),
@@ -80,6 +81,7 @@ CALIBRATION = [
 FLOORS = [
     ("enqueue_single", "jobs_per_s", "enqueue, single ÷ EVALSHA/s", "evalsha_per_s"),
     ("process_c1", "jobs_per_s", "process, c=1 ÷ EVALSHA/s", "evalsha_per_s"),
+    ("process_prefork1", "jobs_per_s", "process, prefork c=1 ÷ EVALSHA/s", "evalsha_per_s"),
     ("process_threads100", "jobs_per_s", "process, threads c=100 ÷ EVALSHA/s", "evalsha_per_s"),
     ("process_prefork2", "jobs_per_s", "process, prefork c=2 ÷ EVALSHA/s", "evalsha_per_s"),
     ("process_best", "jobs_per_s", "process, best on 2 cores ÷ EVALSHA/s", "evalsha_per_s"),

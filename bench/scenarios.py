@@ -186,6 +186,10 @@ def process_c1(ctx: Context) -> dict:
     return run_process(ctx, *config.PROCESS_POOLS["process_c1"])
 
 
+def process_prefork1(ctx: Context) -> dict:
+    return run_process(ctx, *config.PROCESS_POOLS["process_prefork1"])
+
+
 def process_threads100(ctx: Context) -> dict:
     return run_process(ctx, *config.PROCESS_POOLS["process_threads100"])
 
@@ -376,6 +380,7 @@ SCENARIOS = {
     "enqueue_single": enqueue_single,
     "enqueue_bulk": enqueue_bulk,
     "process_c1": process_c1,
+    "process_prefork1": process_prefork1,
     "process_threads100": process_threads100,
     "process_prefork2": process_prefork2,
     "process_best": process_best,

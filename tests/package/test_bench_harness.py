@@ -159,3 +159,13 @@ def test_a_tool_can_pass_one_more_option_to_the_worker_it_starts(monkeypatch: py
     with_option, plain = started
     assert with_option == [*plain, "--prefetch-multiplier", "64"]
     assert plain[plain.index("-P"):plain.index("-P") + 4] == ["-P", "prefork", "-c", "2"]
+
+
+def test_every_process_pool_is_a_scenario_with_a_row_and_a_floor() -> None:
+    from bench import config, scenarios
+
+    for name in config.PROCESS_POOLS:
+        assert name in scenarios.SCENARIOS and name in config.SCENARIOS
+        assert any(metric[0] == name for metric in report.METRICS)
+        assert any(floor[0] == name for floor in report.FLOORS)
+    assert config.PROCESS_POOLS["process_prefork1"] == ("prefork", 1)
