@@ -18,13 +18,17 @@ EXTRA_PROPERTIES = ("app_id", "user_id", "message_id", "type", "cluster_id", "ex
 PERSISTENT = 2
 
 
+def _broker_properties(task_id: str, queue: str | None, delivery_mode: Any = None,
+                       priority: Any = None) -> dict[str, Any]:
+    """The properties a Redis broker sets on every message (a persistent, priority-0 one unless told)."""
+    return {"correlation_id": task_id, "delivery_mode": delivery_mode or PERSISTENT,
+            "delivery_info": {"exchange": "", "routing_key": queue}, "priority": priority or 0}
+
+
 def message_properties(task_id: str, options: dict[str, Any]) -> dict[str, Any]:
     """The properties of the message this call would be: the broker's own, then those the caller gave."""
-    properties: dict[str, Any] = {
-        "correlation_id": task_id, "delivery_mode": options.get("delivery_mode") or PERSISTENT,
-        "delivery_info": {"exchange": "", "routing_key": options.get("queue")},
-        "priority": options.get("priority") or 0,
-    }  # fmt: skip
+    properties = _broker_properties(task_id, options.get("queue"), options.get("delivery_mode"),
+                                    options.get("priority"))
     properties.update((key, options[key]) for key in EXTRA_PROPERTIES if options.get(key) is not None)
     return properties
 
@@ -35,17 +39,15 @@ def properties_to_keep(task_id: str, queue: str | None, properties: dict[str, An
     Most messages carry only the broker's own properties, which the job's id and queue give back. Keeping
     them would cost ~150 bytes per job and, past Redis's 64-byte limit for a compact hash value, turn
     every waiting job's hash into a full hash table (about four times the memory)."""
-    rebuilt = message_properties(task_id, {"queue": queue})
+    rebuilt = _broker_properties(task_id, queue)
     kept = {key: value for key, value in properties.items() if rebuilt.get(key, _ABSENT) != value}
     return kept or None
 
 
 def properties_read(task_id: str, queue: str | None, kept: dict[str, Any] | None) -> dict[str, Any]:
-    """``request.properties`` of a job: the broker's own, rebuilt, then what the job kept. The same as
-    ``message_properties(task_id, {"queue": queue})`` without its scan of the caller's options: read once per job
-    a worker runs."""
-    properties: dict[str, Any] = {"correlation_id": task_id, "delivery_mode": PERSISTENT,
-                                  "delivery_info": {"exchange": "", "routing_key": queue}, "priority": 0}
+    """``request.properties`` of a job: the broker's own, rebuilt, then what the job kept (read once per job a
+    worker runs, so without ``message_properties``' scan of the caller's options)."""
+    properties = _broker_properties(task_id, queue)
     if kept:
         properties.update(kept)
     return properties
