@@ -182,20 +182,13 @@ def _check_each_once(seen: list[int], n: int) -> None:
                        f"(e.g. {repeated[:5]}), {len(missing)} missing (e.g. {missing[:5]})")
 
 
-def process_c1(ctx: Context) -> dict:
-    return run_process(ctx, *config.PROCESS_POOLS["process_c1"])
+def _in_pool(name: str):
+    """The process scenario ``name``: ``run_process`` in its pool of ``config.PROCESS_POOLS``."""
+    def run(ctx: Context) -> dict:
+        return run_process(ctx, *config.PROCESS_POOLS[name])
 
-
-def process_prefork1(ctx: Context) -> dict:
-    return run_process(ctx, *config.PROCESS_POOLS["process_prefork1"])
-
-
-def process_threads100(ctx: Context) -> dict:
-    return run_process(ctx, *config.PROCESS_POOLS["process_threads100"])
-
-
-def process_prefork2(ctx: Context) -> dict:
-    return run_process(ctx, *config.PROCESS_POOLS["process_prefork2"])
+    run.__name__ = name
+    return run
 
 
 def process_best(ctx: Context) -> dict:
@@ -379,10 +372,7 @@ def calibration(ctx: Context) -> dict:
 SCENARIOS = {
     "enqueue_single": enqueue_single,
     "enqueue_bulk": enqueue_bulk,
-    "process_c1": process_c1,
-    "process_prefork1": process_prefork1,
-    "process_threads100": process_threads100,
-    "process_prefork2": process_prefork2,
+    **{name: _in_pool(name) for name in config.PROCESS_POOLS},
     "process_best": process_best,
     "retries": retries,
     "latency": latency,
