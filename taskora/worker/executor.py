@@ -84,6 +84,14 @@ def _run_until_stopped(loop: asyncio.AbstractEventLoop) -> None:
         loop.close()
 
 
+def _middleware_for(app: Taskora, runtime: JobRuntime) -> list[Any]:
+    """The app's and the task's middleware that apply to this job, outermost first."""
+    installed, own = app.middleware, runtime.task.options.middleware
+    if not installed and not own:  # most apps install none: no tuple to build per job
+        return []
+    return [m for m in (*installed, *own) if _applies(m, runtime)]
+
+
 def _applies(middleware: Any, runtime: JobRuntime) -> bool:
     """A middleware may say it has nothing to do for a job (``applies_to(task, fields) -> bool``), so a job
     that needs none of the installed ones keeps the cheapest path (no ctx, no chain)."""
@@ -144,7 +152,7 @@ class Executor:
         task = runtime.task
         try:
             data = task.io.for_handler(runtime.decode_data(), runtime.version)  # migrate, validate
-            middleware = [m for m in (*self.app.middleware, *task.options.middleware) if _applies(m, runtime)]
+            middleware = _middleware_for(self.app, runtime)
             if not middleware and not task.accepts_context:  # the common, cheapest path: no ctx to build
                 result = self._with_timeout(runtime, lambda: self._call_handler(task, data, None))
                 return Outcome("completed", result=task.io.for_result(result))
@@ -160,7 +168,7 @@ class Executor:
 
     def _call_handler(self, task: Any, data: Any, ctx: Context | None) -> Any:
         result = task.handler(data, ctx) if task.accepts_context else task.handler(data)
-        if inspect.isawaitable(result):
+        if result is not None and inspect.isawaitable(result):  # None, the commonest result, is no coroutine
             result = self.async_loop.run(result, self.terminator.on_terminate_here)
         return result
 

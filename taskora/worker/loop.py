@@ -410,12 +410,13 @@ class Worker:
             if admitted is None:
                 return None  # handed back (a stop, the prefetch bound), cancelled or lost while it waited
             job, permit = admitted  # another job of its task when the bound turned this one back
+        if permit is None:  # no budget: no permit for a limit to hand over (abandoned.py)
+            return self._process_held(job, feeder, lookahead, None)
         try:
             with holding(job.id, permit):  # a handler abandoned past its limit keeps the permit (abandoned.py)
                 return self._process_held(job, feeder, lookahead, permit)
         finally:
-            if permit is not None:
-                permit.release()
+            permit.release()
 
     def _process_held(self, job: ClaimedJob, feeder: SlotFeeder | None, lookahead: Lookahead | None,
                       permit: Permit | None) -> ClaimedJob | None:  # fmt: skip

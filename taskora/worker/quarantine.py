@@ -23,8 +23,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -68,27 +67,20 @@ class Quarantine:
     def __init__(self, held: HeldJobs, notify: Callable[..., None]) -> None:
         self.held = held
         self.notify = notify
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._running = 0
         self._alone = False
         self._suspects_waiting = 0
+        #: Threads inside a wait on ``_changed``: a job that leaves wakes them, and with none there skips it.
+        self._sleepers = 0
 
-    @contextmanager
-    def admit(self, job: ClaimedJob) -> Iterator[bool]:
-        """Hold the job's place for as long as it runs (and is reported running). Yields False when the job
-        is no longer this worker's once its wait ended (its lock was lost meanwhile): it must not run."""
-        waited: list[bool] = []
-
-        def reserve() -> None:
-            waited.append(True)
-            self._reserve(job)
-
-        enter = self._enter_alone if is_suspect(job.fields) else self._enter
-        alone = enter(WAIT_ALONE_S, reserve)
-        try:
-            yield not waited or self._unreserve(job)
-        finally:
-            self._leave(alone)
+    def admit(self, job: ClaimedJob) -> _Admission:
+        """Hold the job's place for as long as it runs (and is reported running):
+        ``with quarantine.admit(job) as still_ours:``. ``still_ours`` is False when the job is no longer this
+        worker's once its wait ended (its lock was lost meanwhile): it must not run. A plain class, not a
+        generator: it wraps every job."""
+        return _Admission(self, job)
 
     def _reserve(self, job: ClaimedJob) -> None:
         """Before the first wait: the heartbeat keeps its lock from now on (heartbeat.py)."""
@@ -103,35 +95,75 @@ class Quarantine:
             self.notify("job_released", job)
         return ours
 
-    def _enter(self, wait_s: float, before_wait: Callable[[], None]) -> bool:
-        """An ordinary job: waits only while a suspect runs or is about to (so suspects are not starved)."""
-        with self._changed:
-            deadline = time.monotonic() + wait_s
-            if self._alone or self._suspects_waiting:
-                before_wait()
-            while self._alone or self._suspects_waiting:
-                if not self._changed.wait(deadline - time.monotonic()):
-                    break  # a suspect outlived its wait: run beside it, as it would beside us
+    def _enter(self, job: ClaimedJob) -> tuple[bool, bool]:
+        """An ordinary job: waits only while a suspect runs or is about to (so suspects are not starved).
+        Returns (alone, waited)."""
+        with self._lock:
+            if not (self._alone or self._suspects_waiting):  # the common case: nothing to wait for
+                self._running += 1
+                return False, False
+        self._reserve(job)
+        with self._lock:
+            deadline = time.monotonic() + WAIT_ALONE_S
+            while (self._alone or self._suspects_waiting) and self._wait(deadline):
+                pass  # a suspect outlived its wait: run beside it, as it would beside us
             self._running += 1
-            return False
+            return False, True
 
-    def _enter_alone(self, wait_s: float, before_wait: Callable[[], None]) -> bool:
-        with self._changed:
+    def _enter_alone(self, job: ClaimedJob) -> tuple[bool, bool]:
+        with self._lock:
             self._suspects_waiting += 1
-            deadline = time.monotonic() + wait_s
-            if self._running or self._alone:
-                before_wait()
-            while (self._running or self._alone) and self._changed.wait(max(0.0, deadline - time.monotonic())):
+            waited = bool(self._running or self._alone)
+        if waited:
+            self._reserve(job)
+        with self._lock:
+            deadline = time.monotonic() + WAIT_ALONE_S
+            while (self._running or self._alone) and self._wait(deadline):
                 pass
             self._suspects_waiting -= 1
             alone = not self._running and not self._alone
             self._alone = self._alone or alone
             self._running += 1
-            return alone
+            self._wake_sleepers()  # fewer suspects waiting: an ordinary job may go
+            return alone, waited
+
+    def _wait(self, deadline: float) -> bool:
+        """Wait (lock held) for a change until ``deadline``; False once it has passed."""
+        self._sleepers += 1
+        try:
+            return self._changed.wait(max(0.0, deadline - time.monotonic()))
+        finally:
+            self._sleepers -= 1
 
     def _leave(self, alone: bool) -> None:
-        with self._changed:
+        with self._lock:
             self._running -= 1
             if alone:
                 self._alone = False
+            self._wake_sleepers()
+
+    def _wake_sleepers(self) -> None:
+        if self._sleepers:
             self._changed.notify_all()
+
+
+class _Admission:
+    """``Quarantine.admit``'s context: the job's place is held from enter to exit."""
+
+    __slots__ = ("_alone", "_job", "_quarantine")
+
+    def __init__(self, quarantine: Quarantine, job: ClaimedJob) -> None:
+        self._quarantine, self._job, self._alone = quarantine, job, False
+
+    def __enter__(self) -> bool:
+        quarantine, job = self._quarantine, self._job
+        enter = quarantine._enter_alone if is_suspect(job.fields) else quarantine._enter
+        self._alone, waited = enter(job)
+        try:
+            return not waited or quarantine._unreserve(job)
+        except BaseException:  # the place is taken: give it back, as __exit__ would
+            quarantine._leave(self._alone)
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._quarantine._leave(self._alone)

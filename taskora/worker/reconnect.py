@@ -142,7 +142,7 @@ class GaveUp(Exception):
 def until_done(address: str, fn: Callable[[], T], give_up: threading.Event) -> T:
     """Call ``fn()`` until it gets through to Redis, backing off between attempts; raises ``GaveUp`` (from the
     last connection error) once ``give_up`` is set while Redis is still unreachable."""
-    backoff = Backoff()
+    backoff = None  # made at the first failure: most calls get through at once (one per job, outcomes.py)
     while True:
         started = time.monotonic()
         try:
@@ -151,6 +151,7 @@ def until_done(address: str, fn: Callable[[], T], give_up: threading.Event) -> T
             OUTAGE.lost(address, exc, getattr(fn, "__name__", ""), started)
             if give_up.is_set():
                 raise GaveUp(str(exc)) from exc
+            backoff = backoff or Backoff()
             backoff.wait(give_up)
             continue
         OUTAGE.back(started)
