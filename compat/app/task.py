@@ -264,8 +264,8 @@ class Task:
         value = getattr(self, attr, None)
         if value is None:
             setting = settings_of(self.from_config).get(attr)
-            if setting is not None:
-                value = self._get_app().conf.get(setting)
+            if setting is not None:  # read on every publish and every job a worker runs: kept per settings version
+                value = publish_setting(self._get_app().conf, setting)
         return value
 
     @classmethod

@@ -118,7 +118,8 @@ class ClaimWatch:
     the slot read meanwhile is dropped when its time comes."""
 
     def __init__(self) -> None:
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()  # taken directly on the hot path: Condition's own __enter__ is Python code
+        self._changed = threading.Condition(self._lock)
         self._watched: dict[Lookahead, tuple[SentClaim, float]] = {}
         self._sleeping_for_good = False
         self._closed = False
@@ -126,7 +127,7 @@ class ClaimWatch:
     def sent(self, lookahead: Lookahead, claim: SentClaim) -> None:
         """Watch ``claim``, which ``lookahead``'s slot just sent, or look at it again later."""
         wait = min(RELEASE_AHEAD_AFTER_S * 2**claim.looks, LOOK_AGAIN_AT_MOST_S)
-        with self._changed:
+        with self._lock:
             self._watched[lookahead] = (claim, time.monotonic() + wait)
             if self._sleeping_for_good:
                 self._sleeping_for_good = False
