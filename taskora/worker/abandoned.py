@@ -15,8 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,18 +27,21 @@ _lock = threading.Lock()
 _permits: dict[str, Permit] = {}
 
 
-@contextmanager
-def holding(job_id: str, permit: Permit | None) -> Iterator[None]:
-    """While a slot runs ``job_id`` under ``permit``, a limit that abandons its handler finds the permit here."""
-    if permit is None:
-        yield
-        return
-    with _lock:
-        _permits[job_id] = permit
-    try:
-        yield
-    finally:
-        _forget(job_id, permit)
+class holding:  # noqa: N801 - used as a function: ``with holding(job_id, permit):``
+    """While a slot runs ``job_id`` under ``permit``, a limit that abandons its handler finds the permit here.
+    A plain class, not a generator: it wraps every job a budgeted worker runs."""
+
+    __slots__ = ("_job_id", "_permit")
+
+    def __init__(self, job_id: str, permit: Permit) -> None:
+        self._job_id, self._permit = job_id, permit
+
+    def __enter__(self) -> None:
+        with _lock:
+            _permits[self._job_id] = self._permit
+
+    def __exit__(self, *exc_info: object) -> None:
+        _forget(self._job_id, self._permit)
 
 
 def keep_place_until_done(job_id: str, done: threading.Event, what: str) -> None:

@@ -155,13 +155,16 @@ class RunBudget:
     def __init__(self, limit: int) -> None:
         self.limit = check_max_running(limit, "RunBudget limit") or 1
         self.running = 0
-        self._changed = threading.Condition()
+        #: Taken directly by the per-job fast paths (``try_acquire``, ``release``): Condition's own ``with`` is
+        #: Python code, and so is an RLock's ownership check.
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._tickets = count()
         self._waiting: deque[int] = deque()
 
     def try_acquire(self) -> Permit | None:
         """A permit at once if one is free and nobody waits for one (the uncontended fast path), else None."""
-        with self._changed:
+        with self._lock:
             if self._waiting or self.running >= self.limit:
                 return None
             self.running += 1
@@ -185,7 +188,7 @@ class RunBudget:
                     self._changed.notify_all()  # the next in line may go now
 
     def release(self) -> None:
-        with self._changed:
+        with self._lock:
             self.running -= 1
             if self._waiting:
                 self._changed.notify_all()

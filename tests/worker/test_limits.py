@@ -8,7 +8,7 @@ import time
 import pytest
 
 from taskora.errors import ConfigurationError, SoftTimeLimitExceeded, TimeLimitExceeded
-from taskora.worker.limits import SoftLimit, TimeLimitMiddleware, limits_for
+from taskora.worker.limits import SoftLimit, TimeLimitMiddleware, TimeLimits, limits_for
 
 
 def _busy(seconds: float) -> str:
@@ -70,6 +70,9 @@ def test_the_middleware_steps_aside_only_for_jobs_no_limit_covers(make_app) -> N
     assert middleware.applies_to(limited, {})
     assert middleware.applies_to(plain, {"timeLimit": b"2"})
     assert TimeLimitMiddleware(app, soft=3).applies_to(plain, {})
+    # ... as does a limit set live (the time_limit control command), while an empty job field sets none
+    assert TimeLimitMiddleware(app, overrides={"plain": TimeLimits(soft=1.0)}).applies_to(plain, {})
+    assert not middleware.applies_to(plain, {"timeLimit": "", "softTimeLimit": ""})
     # and a hard limit a supervisor enforces (prefork) leaves nothing for the middleware to do
     assert not TimeLimitMiddleware(app, hard=3, enforce_hard=False).applies_to(plain, {})
 
