@@ -84,6 +84,11 @@ def _run_until_stopped(loop: asyncio.AbstractEventLoop) -> None:
         loop.close()
 
 
+#: Result types that are never awaitable: most handlers return one (or None), and ``inspect.isawaitable`` asks an
+#: abstract base class, a few microseconds of every job.
+_PLAIN_RESULTS = frozenset({dict, list, tuple, str, bytes, int, float, bool})
+
+
 def _middleware_for(app: Taskora, runtime: JobRuntime) -> list[Any]:
     """The app's and the task's middleware that apply to this job, outermost first."""
     installed, own = app.middleware, runtime.task.options.middleware
@@ -168,7 +173,7 @@ class Executor:
 
     def _call_handler(self, task: Any, data: Any, ctx: Context | None) -> Any:
         result = task.handler(data, ctx) if task.accepts_context else task.handler(data)
-        if result is not None and inspect.isawaitable(result):  # None, the commonest result, is no coroutine
+        if result is not None and type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result):
             result = self.async_loop.run(result, self.terminator.on_terminate_here)
         return result
 
