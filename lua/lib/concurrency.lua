@@ -74,8 +74,8 @@ end
 
 -- Free the slot of a job leaving active (completed, failed, retried, cancelled, given back, stalled)
 -- and wake a worker for the jobs that waited on it.
-local function free_slot(job_key)
-  local key = redis.call('HGET', job_key, 'concurrencyKey')
+-- `free_slot_of` takes the job's `concurrencyKey` field as read already (false or '' when it has none).
+local function free_slot_of(key)
   if not key or key == '' then
     return
   end
@@ -84,5 +84,9 @@ local function free_slot(job_key)
     redis.call('DEL', counter)
   end
   wake()
+end
+
+local function free_slot(job_key)
+  free_slot_of(redis.call('HGET', job_key, 'concurrencyKey'))
 end
 -- luacheck: pop

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from taskora import Taskora
+from taskora.adapters.redis import ClaimedJob, Completion, EnqueueRequest
 from taskora.errors import JobFailedError
 from taskora.memory import memory_adapter
 from taskora.redis import redis_adapter
@@ -116,3 +117,20 @@ def test_a_retried_attempt_is_not_counted_as_failed(conf22: Taskora) -> None:
 
     assert attempts == [1, 2]
     assert metric_keys(dump_metrics(conf22)) == {"taskora:conf22:{flaky}:metrics:completed:<bucket>": ("string", 1)}
+
+
+def test_a_batch_counts_the_completions_it_records_and_no_lost_one(conf22: Taskora) -> None:
+    """``ack_many`` counts its completions in one step (lua/ack_many.lua): the ones it refused are not counted,
+    and a completion whose result nobody reads leaves nothing of its job behind, lock included."""
+    conf22.task("ok", lambda data: data)
+    conf22.adapter.enqueue_many([EnqueueRequest("ok", f"job-{i}", b"null") for i in range(3)])
+    claimed = conf22.adapter.ack_many("ok", [], claim=2, token="t1", lock_ttl_ms=30_000).jobs
+    refused = Completion(ClaimedJob("ok", "job-2", "not-its-token", {}), b'"x"')
+
+    batch = conf22.adapter.ack_many("ok", [Completion(claimed[0], b'"a"'), Completion(claimed[1], b'"b"', keep=False),
+                                           refused], claim=0, token="t2", lock_ttl_ms=30_000)  # fmt: skip
+
+    assert batch.statuses == ["ok", "ok", "lost"]
+    assert metric_keys(dump_metrics(conf22)) == {"taskora:conf22:{ok}:metrics:completed:<bucket>": ("string", 2)}
+    assert all(0 < entry["pttl"] <= DAY_MS for entry in dump_metrics(conf22).values())
+    assert not conf22.adapter.raw_client().keys("taskora:conf22:{ok}:job-1*")
