@@ -97,26 +97,23 @@ class Quarantine:
 
     def _enter(self, job: ClaimedJob) -> tuple[bool, bool]:
         """An ordinary job: waits only while a suspect runs or is about to (so suspects are not starved).
-        Returns (alone, waited)."""
+        Returns (alone, waited): never alone, and whether it had to wait (it was reserved meanwhile)."""
         with self._lock:
-            if not (self._alone or self._suspects_waiting):  # the common case: nothing to wait for
-                self._running += 1
-                return False, False
-        self._reserve(job)
-        with self._lock:
-            deadline = time.monotonic() + WAIT_ALONE_S
-            while (self._alone or self._suspects_waiting) and self._wait(deadline):
-                pass  # a suspect outlived its wait: run beside it, as it would beside us
+            waited = bool(self._alone or self._suspects_waiting)
+            if waited:
+                self._reserve(job)
+                deadline = time.monotonic() + WAIT_ALONE_S
+                while (self._alone or self._suspects_waiting) and self._wait(deadline):
+                    pass  # past the deadline a suspect outlived its wait: run beside it, as it would beside us
             self._running += 1
-            return False, True
+            return False, waited
 
     def _enter_alone(self, job: ClaimedJob) -> tuple[bool, bool]:
         with self._lock:
             self._suspects_waiting += 1
             waited = bool(self._running or self._alone)
-        if waited:
-            self._reserve(job)
-        with self._lock:
+            if waited:
+                self._reserve(job)
             deadline = time.monotonic() + WAIT_ALONE_S
             while (self._running or self._alone) and self._wait(deadline):
                 pass
