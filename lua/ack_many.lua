@@ -15,16 +15,10 @@
 
 local token, lock_ttl, wanted, n = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local reply = {}
-local completed = 0
 for i = 0, n - 1 do
   local at = 7 + i * 4
-  local status = complete_job(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3])
-  if status == 'ok' then
-    completed = completed + 1
-  end
-  reply[#reply + 1] = status
+  reply[#reply + 1] = complete_job(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3])
 end
-count_throughput('completed', completed)
 local due_at = #reply + 1
 reply[due_at] = ''
 for _ = 1, wanted do

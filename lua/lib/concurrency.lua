@@ -74,8 +74,8 @@ end
 
 -- Free the slot of a job leaving active (completed, failed, retried, cancelled, given back, stalled)
 -- and wake a worker for the jobs that waited on it.
--- `free_slot_of` takes the job's `concurrencyKey` field as read already (false or '' when it has none).
-local function free_slot_of(key)
+local function free_slot(job_key)
+  local key = redis.call('HGET', job_key, 'concurrencyKey')
   if not key or key == '' then
     return
   end
@@ -84,9 +84,5 @@ local function free_slot_of(key)
     redis.call('DEL', counter)
   end
   wake()
-end
-
-local function free_slot(job_key)
-  free_slot_of(redis.call('HGET', job_key, 'concurrencyKey'))
 end
 -- luacheck: pop

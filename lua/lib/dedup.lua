@@ -5,14 +5,10 @@
 
 -- Release the dedup key a job holds as it reaches a final state (completed, failed, cancelled,
 -- expired) or is deleted. Only the owner releases: a key another job took over since is kept.
--- `release_dedup_of` takes the job's `dedupKey` field as read already (false when it has none).
-local function release_dedup_of(id, key)
+local function release_dedup(id, job_key)
+  local key = redis.call('HGET', job_key, 'dedupKey')
   if key and redis.call('GET', key) == id then
     redis.call('DEL', key)
   end
-end
-
-local function release_dedup(id, job_key)
-  release_dedup_of(id, redis.call('HGET', job_key, 'dedupKey'))
 end
 -- luacheck: pop

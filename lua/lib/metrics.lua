@@ -7,15 +7,10 @@
 
 local METRICS_TTL_S = 86400
 
--- Count `n` jobs (1 when left out) that ended as `kind` ('completed' or 'failed') in the current minute's
--- bucket: a batch counts its completions in one call. The bucket gets its ttl when this call created it.
-local function count_throughput(kind, n)
-  n = n or 1
-  if n < 1 then
-    return
-  end
+-- Count one job that ended as `kind` ('completed' or 'failed') in the current minute's bucket.
+local function count_throughput(kind)
   local key = PREFIX .. 'metrics:' .. kind .. ':' .. string.format('%.0f', math.floor(NOW / 60000) * 60000)
-  if redis.call('INCRBY', key, n) == n then
+  if redis.call('INCR', key) == 1 then
     redis.call('EXPIRE', key, METRICS_TTL_S)
   end
 end

@@ -120,8 +120,8 @@ def test_a_retried_attempt_is_not_counted_as_failed(conf22: Taskora) -> None:
 
 
 def test_a_batch_counts_the_completions_it_records_and_no_lost_one(conf22: Taskora) -> None:
-    """``ack_many`` counts its completions in one step (lua/ack_many.lua): the ones it refused are not counted,
-    and a completion whose result nobody reads leaves nothing of its job behind, lock included."""
+    """``ack_many`` counts each completion it records (lua/lib/complete.lua), not the ones it refused, and a
+    completion whose result nobody reads leaves nothing of its job behind, lock included."""
     conf22.task("ok", lambda data: data)
     conf22.adapter.enqueue_many([EnqueueRequest("ok", f"job-{i}", b"null") for i in range(3)])
     claimed = conf22.adapter.ack_many("ok", [], claim=2, token="t1", lock_ttl_ms=30_000).jobs
