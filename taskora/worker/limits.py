@@ -74,17 +74,13 @@ def limits_for(task: Task[Any, Any], default_soft: float | None = None, default_
     if job_meta is not None:
         soft = _job_seconds(job_meta(JOB_SOFT_FIELD), soft)
         hard = _job_seconds(job_meta(JOB_HARD_FIELD), hard)
+    if soft is None and hard is None:
+        return NO_LIMITS  # the common case, read up to three times per job: nothing to check or build
     return TimeLimits(_seconds(soft, f"{task.name}: soft_time_limit"), _seconds(hard, f"{task.name}: time_limit"))
 
 
-#: What ``limits`` returns when nothing sets a limit.
+#: What ``limits_for`` returns when nothing sets a limit.
 NO_LIMITS = TimeLimits()
-
-
-def _no_job_limits(job_meta: Callable[[str], Any]) -> bool:
-    """Whether the job sets neither limit of its own (an absent or empty field, as ``_job_seconds`` reads it)."""
-    soft, hard = job_meta(JOB_SOFT_FIELD), job_meta(JOB_HARD_FIELD)
-    return (soft is None or soft == "") and (hard is None or hard == "")
 
 
 def _job_seconds(raw: Any, fallback: Any) -> Any:
@@ -135,16 +131,7 @@ class TimeLimitMiddleware:
         self.enforce_hard = enforce_hard
 
     def limits(self, task: Task[Any, Any], job_meta: Callable[[str], Any] | None = None) -> TimeLimits:
-        override = self.overrides.get(task.name)
-        if override is None and self._unset(task) and (job_meta is None or _no_job_limits(job_meta)):
-            return NO_LIMITS  # the common case, read several times per job: nothing to resolve or check
-        return limits_for(task, self.default_soft, self.default_hard, job_meta, override)
-
-    def _unset(self, task: Task[Any, Any]) -> bool:
-        """No default and no limit of the task's own."""
-        extra = task.options.extra
-        return (self.default_soft is None and self.default_hard is None
-                and "soft_time_limit" not in extra and "time_limit" not in extra)
+        return limits_for(task, self.default_soft, self.default_hard, job_meta, self.overrides.get(task.name))
 
     def applies_to(self, task: Task[Any, Any], fields: dict[str, Any]) -> bool:
         """False when no limit covers this job: the executor then skips this middleware altogether."""
