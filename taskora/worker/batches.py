@@ -265,7 +265,7 @@ class BatchClaims:
         """Behind a slow job: hand back the batch's jobs not started, to the front of the queue."""
         with lookahead.lock:
             queued, lookahead.queue = list(lookahead.queue), deque()
-        for job in queued:
+        for job in reversed(queued):  # each goes to the front of the queue: the last first keeps their order
             self.ahead.release_reserved(job)
         if queued:
             log.debug("%d job(s) of a batch, behind a slow job, returned to the queue", len(queued))

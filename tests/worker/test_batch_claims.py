@@ -16,6 +16,8 @@ from taskora import Taskora
 from taskora.adapters.redis import Completion, EnqueueRequest
 from taskora.errors import JobFailedError
 from taskora.worker import batches
+from taskora.worker.loop import Worker
+from tests.waiting import wait_until
 from tests.worker.retention import KEEP_EVERY_RESULT
 
 
@@ -183,3 +185,28 @@ def test_a_child_among_more_children_than_cpus_sends_its_batch_later(app: Taskor
     hooks = _drain_under_prefetch_bound(app)
     assert hooks.most_reserved <= 5, hooks.most_reserved
     assert 600 / hooks.requests >= 3.5, hooks.requests
+
+
+@pytest.mark.usefixtures("batching")
+def test_a_batch_behind_a_slow_job_goes_back_to_the_front_in_its_order(app: Taskora) -> None:
+    # Job 1 runs long with jobs 2..8 of its batch queued behind it: the batch watch hands them back to the
+    # front of the queue, where the next claims find them in their order, ahead of the jobs never claimed.
+    release, blocking = threading.Event(), threading.Event()
+
+    def handler(data: dict[str, int]) -> None:
+        if data["i"] == 1:
+            blocking.set()
+            release.wait(15)
+
+    task = app.task("batch-order", handler)
+    handles = task.dispatch_many([{"i": i} for i in range(20)])
+    worker = Worker(app, [task], concurrency=1)
+    worker.start()
+    try:
+        assert blocking.wait(10)
+        wait_until(lambda: app.adapter.counts("batch-order")["active"] == 1, what="job 1's batch handed back")
+        claimed = [app.adapter.claim("batch-order", f"next-{i}", 30_000).job for i in range(18)]
+    finally:
+        release.set()
+        worker.stop(timeout=10)
+    assert [job.id for job in claimed if job] == [handle.id for handle in handles[2:]]
