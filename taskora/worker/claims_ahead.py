@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, ClaimResult
 from .batches import BatchClaims, size_in_this_process
 from .failures import FailurePlan
-from .lookahead import ClaimWatch, Lookahead, SentClaim
+from .lookahead import IN_FLIGHT_AT_MOST, ClaimWatch, Lookahead, SentClaim
 from .prefetch_room import PrefetchRoom
 from .reconnect import OUTAGE, once
 from .runtime import JobRuntime, lock_ttl_ms
@@ -98,7 +98,17 @@ class ClaimsAhead:
 
         if not self.claim_ahead(lookahead, send, starting=1):  # the job held is started now: not counted
             return None
-        return ClaimResult(job=self.pop_now(lookahead))
+        job = self.pop_now(lookahead)
+        if self._second_claim_fits(lookahead):
+            self.claim_ahead(lookahead, lambda: SentClaim(self.adapter.claim_later(runtime.task_name, self.new_token(),
+                                                                                    lock_ttl)), with_permit=False)
+        return ClaimResult(job=job)
+
+    def _second_claim_fits(self, lookahead: Lookahead) -> bool:
+        """Whether a slot without batches that holds nothing now claims one more ahead (lookahead.py): then the
+        reply it reads as a job ends is the one sent two jobs earlier."""
+        return (self.batches is None and lookahead.more and not lookahead.holds()
+                and len(lookahead.in_flight) < IN_FLIGHT_AT_MOST and not self.stopping.is_set())
 
     def pop_now(self, lookahead: Lookahead) -> ClaimedJob | None:
         """``pop_ahead`` right after a claim ahead took a permit for it: without a job (cancelled meanwhile, a
@@ -109,10 +119,11 @@ class ClaimsAhead:
         return job
 
     def claim_ahead(self, lookahead: Lookahead, send: Callable[[], SentClaim], jobs: int = 1,
-                    starting: int = 0) -> bool:  # fmt: skip
+                    starting: int = 0, with_permit: bool = True) -> bool:  # fmt: skip
         """Send the claim ``send()`` makes if the ``jobs`` it may bring fit the prefetch bound (prefetch_room.py;
-        ``starting``: jobs the slot holds and starts now); False, nothing sent, when they do not."""
-        taken = self.prefetch.take(jobs, starting)
+        ``starting``: jobs the slot holds and starts now); False, nothing sent, when they do not. Without
+        ``with_permit`` no job starts now: the claim takes no permit for one."""
+        taken = self.prefetch.take(jobs, starting, with_permit)
         if taken is None:
             return False
         room, permit = taken
@@ -124,8 +135,9 @@ class ClaimsAhead:
                 permit.release()
             raise
         sent.room = room
-        self._drop_permit(lookahead)  # an earlier one left unused (not expected): never two
-        lookahead.permit = permit
+        if with_permit:
+            self._drop_permit(lookahead)  # an earlier one left unused (not expected): never two
+            lookahead.permit = permit
         self.send_ahead(lookahead, sent)
         return True
 
@@ -142,7 +154,7 @@ class ClaimsAhead:
         the slot runs the job it holds meanwhile, so a retry costs one script call and no wait, as a completion
         does (``ack_later``). None where that does not apply (no job held, a batch in flight, a final failure,
         a slow job, no prefetch room): the caller sends the failure and waits."""
-        if (lookahead is None or lookahead.ahead is None or lookahead.sent is not None or not plan.retries
+        if (lookahead is None or not lookahead.holds() or not self._room_in_flight(lookahead) or not plan.retries
                 or self.stopping.is_set() or not Lookahead.worth_it(duration_s)):
             return None
         ttl = lock_ttl_ms(runtime.task)
@@ -161,26 +173,44 @@ class ClaimsAhead:
             return None
         return ClaimResult(job=self.pop_now(lookahead))
 
+    def _room_in_flight(self, lookahead: Lookahead) -> bool:
+        """Whether the slot may send one more request ahead: a batch slot none while one is in flight."""
+        if self.batches is not None:
+            return not lookahead.in_flight
+        return len(lookahead.in_flight) < IN_FLIGHT_AT_MOST
+
     def send_ahead(self, lookahead: Lookahead, sent: SentClaim) -> None:
-        lookahead.sent = sent
+        lookahead.in_flight.append(sent)
         self.claim_watch.sent(lookahead, sent)
         self.notify("claim_sent", sent.request.task, sent.request.token)
 
-    def settle(self, lookahead: Lookahead, *, batch_may_wait: bool = False) -> None:
-        """Read the reply of the slot's request in flight: note a lost completion, hold the job it claimed
-        (unless the claim watch handed that job back meanwhile). With ``batch_may_wait``, a batch's reply is
-        left unread while the slot still holds jobs to run (batches.py reads it when they run out)."""
+    def settle(self, lookahead: Lookahead, *, batch_may_wait: bool = False, leave: int = 0) -> None:
+        """Read the replies of the slot's requests in flight, oldest first, until ``leave`` are left: note a lost
+        completion, hold the job each claimed (unless the claim watch handed it back meanwhile). With
+        ``batch_may_wait``, a batch's reply is left unread while the slot still holds jobs to run (batches.py
+        reads it when they run out)."""
         lookahead.busy_since = None
-        if batch_may_wait and lookahead.sent is not None and lookahead.sent.batch and lookahead.holds():
+        sent = lookahead.sent
+        if batch_may_wait and sent is not None and sent.batch and lookahead.holds():
             return
-        with lookahead.lock:
-            sent, lookahead.sent = lookahead.sent, None
-        if sent is None:
+        in_flight = lookahead.in_flight
+        while len(in_flight) > leave:
+            with lookahead.lock:
+                sent = in_flight.popleft()
+            try:
+                self._read(lookahead, sent)
+            finally:
+                self.prefetch.give(sent.room)  # what it brought is reserved by now, or handed back
+
+    def settle_to_finish(self, lookahead: Lookahead) -> None:
+        """Read what a slot finishing a job needs: the reply sent two jobs earlier (the one sent one job earlier
+        is read only if the slot holds no job to run next), or, with batches, a batch's reply once it is due."""
+        if self.batches is not None:
+            self.settle(lookahead, batch_may_wait=True)
             return
-        try:
-            self._read(lookahead, sent)
-        finally:
-            self.prefetch.give(sent.room)  # what it brought is reserved by now, or handed back
+        self.settle(lookahead, leave=IN_FLIGHT_AT_MOST - 1)
+        if not lookahead.holds():
+            self.settle(lookahead)
 
     def _read(self, lookahead: Lookahead, sent: SentClaim) -> None:
         if sent.batch and self.batches is not None:
@@ -203,12 +233,21 @@ class ClaimsAhead:
         assert isinstance(result, ClaimResult)  # a claim's or a fused finish's reply, not a batch's
         if sent.runtime is not None:
             self.outcomes.warn_if_lost(sent.runtime, result.status)
+        lookahead.more = result.more
         if result.job is not None and not sent.released and self.still_held(result.job, sent):
-            lookahead.ahead = result.job
+            self._hold(lookahead, result.job)
             with self.held.lock:
                 self.held.reserved[result.job.id] = result.job
             self.notify("job_reserved", result.job)
         self.notify("claim_read", sent.request.token)
+
+    @staticmethod
+    def _hold(lookahead: Lookahead, job: ClaimedJob) -> None:
+        if lookahead.ahead is None:
+            lookahead.ahead = job
+        else:  # a second claim's job, after the first's
+            with lookahead.lock:
+                lookahead.queue.append(job)
 
     def still_held(self, job: ClaimedJob, sent: SentClaim) -> bool:
         """Whether a job claimed ahead is still this worker's. Nobody kept its lock while the reply was unread;
@@ -233,26 +272,33 @@ class ClaimsAhead:
                 self._release_claimed_ahead(lookahead, sent)
 
     def _release_claimed_ahead(self, lookahead: Lookahead, sent: SentClaim) -> None:
-        """The job before the one ``sent`` claimed is still running: hand the claimed job back to the front of
-        the queue, for an idle slot or worker, instead of keeping it waiting. Under the slot's lock, so the slot
-        reads the claim either before (and runs that job itself) or after (and knows it is gone)."""
-        request = sent.request
+        """The job running when ``sent`` went out is still running: hand the jobs the slot's unread claims took
+        back to the front of the queue, for an idle slot or worker, instead of keeping them waiting. Under the
+        slot's lock, so the slot reads each claim either before (and runs that job itself) or after (and knows
+        it is gone)."""
         with lookahead.lock:
-            if lookahead.sent is not sent:
+            if sent not in lookahead.in_flight:
                 return  # the slot read it meanwhile
-            ids = self._safely(self.adapter.held_with, request.task, [request.token])
-            if not ids:  # it has not run yet, or took no job (another worker emptied the queue first)
-                sent.looks += 1
-                self.claim_watch.sent(lookahead, sent)
-                return
-            with self.held.lock:
-                if any(job_id in self.held.cancel_before_start for job_id in ids):
-                    return  # the slot finishes the cancel when it reads the claim
-            sent.released = True  # also if a nack's reply is lost: a job it did not requeue lapses to stall recovery
-            for job_id in ids:
-                if self._safely(self._nack_unstarted, request.task, job_id, request.token):
-                    log.debug("job %s (%s), claimed ahead behind a slow job, returned to the queue", job_id,
-                              request.task)
+            for claim in reversed(list(lookahead.in_flight)):  # each goes to the front: the newest first keeps order
+                if not claim.released:
+                    self._release_claim(lookahead, claim)
+
+    def _release_claim(self, lookahead: Lookahead, sent: SentClaim) -> None:
+        """Hand back what one unread claim took (called under the slot's lock), or look again later."""
+        request = sent.request
+        ids = self._safely(self.adapter.held_with, request.task, [request.token])
+        if not ids:  # it has not run yet, or took no job (another worker emptied the queue first)
+            sent.looks += 1
+            self.claim_watch.sent(lookahead, sent)
+            return
+        with self.held.lock:
+            if any(job_id in self.held.cancel_before_start for job_id in ids):
+                return  # the slot finishes the cancel when it reads the claim
+        sent.released = True  # also if a nack's reply is lost: a job it did not requeue lapses to stall recovery
+        for job_id in ids:
+            if self._safely(self._nack_unstarted, request.task, job_id, request.token):
+                log.debug("job %s (%s), claimed ahead behind a slow job, returned to the queue", job_id,
+                          request.task)
 
     def pop_ahead(self, lookahead: Lookahead) -> ClaimedJob | None:
         """The job claimed ahead (or the next of the slot's batch), to run now; None without one, or once a stop
@@ -293,7 +339,7 @@ class ClaimsAhead:
         with lookahead.lock:
             job, lookahead.ahead = lookahead.ahead, None
             queued, lookahead.queue = list(lookahead.queue), type(lookahead.queue)()
-        for held in ([job] if job is not None else []) + queued:
+        for held in reversed(([job] if job is not None else []) + queued):  # to the front, so the last first
             self.release_reserved(held)
         if self.batches is not None:
             self.batches.flush(lookahead)

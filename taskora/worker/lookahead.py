@@ -14,11 +14,19 @@ queue, and a crash leaves it to the supervisor or to stall recovery like any job
 So a slot claims ahead only where that wait is short: after a job that ran under
 ``AHEAD_AFTER_JOBS_UNDER_S``, and, to begin with, only when its claim reported more jobs waiting.
 
+A no-op job is shorter than that round trip on a loaded machine, though: the reply of the claim sent as
+the job before began is often not there yet when the job ends. So a slot without batches
+(``solo``, one-slot groups) keeps up to ``IN_FLIGHT_AT_MOST`` requests in flight: once it holds no job
+and has one request in flight, it claims one more ahead, and from then on it reads, as a job ends, the reply
+sent two jobs earlier. It still sends each completion as its job ends; what it has claimed and not
+started is at most two jobs, each reserved or in an unread claim the watch keeps an eye on.
+
 A short job can be followed by a slow one, though. While a slot runs a job, its claim ahead is in
 flight, the reply unread on the slot's own connection, so the worker's claim watch (``ClaimWatch``)
 keeps an eye on it from another thread: once the job before has run ``RELEASE_AHEAD_AFTER_S``, the
 watch finds the job that claim took by its lock token and hands it back to the front of the queue,
-where an idle slot or worker takes it. The slot, reading the reply later, knows not to run it.
+where an idle slot or worker takes it (every claim of the slot still unread). The slot, reading the reply
+later, knows not to run it.
 """
 
 from __future__ import annotations
@@ -41,6 +49,9 @@ AHEAD_AFTER_JOBS_UNDER_S = 0.002
 #: A job claimed ahead that has waited this long (seconds) behind the job its slot runs goes back to the
 #: front of the queue: that job turned out slow, and another slot or worker may be idle.
 RELEASE_AHEAD_AFTER_S = 0.05
+#: Requests a slot without batches keeps in flight at most: the reply it reads as a job ends was sent two
+#: jobs earlier, so a no-op job does not wait for it (bench/README.md, "Profiles").
+IN_FLIGHT_AT_MOST = 2
 #: Longest the watch waits before it looks again for the job of a claim that had taken none yet.
 LOOK_AGAIN_AT_MOST_S = 5.0
 
@@ -72,18 +83,22 @@ class SentClaim:
 
 
 class Lookahead:
-    """One slot's claim-ahead state: the job it holds but has not started, and the request in flight.
+    """One slot's claim-ahead state: the jobs it holds but has not started, and its requests in flight.
 
-    ``lock`` is held by the slot while it takes the request to read its reply, and by the claim watch
-    while it hands back the job that request took: one or the other has that job, never both. In a prefork
-    child (batches.py) a slot also holds a batch: ``queue``, jobs claimed together and not started, and ``done``,
-    jobs it completed whose completion rides with its next request; both change only under ``lock``."""
+    ``lock`` is held by the slot while it takes a request to read its reply, and by the claim watch
+    while it hands back the jobs the slot's requests took: one or the other has such a job, never both.
+    ``queue`` holds the jobs after ``ahead``: a second claim's, or in a prefork child (batches.py) the rest of a
+    batch, with ``done``, jobs it completed whose completion rides with its next request; both change only under
+    ``lock``."""
 
-    __slots__ = ("ahead", "busy_since", "done", "lock", "permit", "queue", "sent")
+    __slots__ = ("ahead", "busy_since", "done", "in_flight", "lock", "more", "permit", "queue")
 
     def __init__(self) -> None:
         self.ahead: ClaimedJob | None = None
-        self.sent: SentClaim | None = None
+        #: Requests sent and not read yet, oldest first (replies come in that order).
+        self.in_flight: deque[SentClaim] = deque()
+        #: Whether the last reply read said more jobs were waiting: a slot then claims a second one ahead.
+        self.more = False
         self.lock = threading.Lock()
         self.queue: deque[ClaimedJob] = deque()
         self.done: list[Completion] = []
@@ -92,6 +107,12 @@ class Lookahead:
         #: The running budget's permit for the job the slot starts next, taken with a claim ahead
         #: (prefetch_room.py); that job's wait for the budget uses it (budget.ReservedWait).
         self.permit: Permit | None = None
+
+    @property
+    def sent(self) -> SentClaim | None:
+        """The oldest request in flight, whose reply comes next; None without one."""
+        in_flight = self.in_flight
+        return in_flight[0] if in_flight else None
 
     def take_permit(self) -> Permit | None:
         permit, self.permit = self.permit, None
@@ -114,8 +135,9 @@ class ClaimWatch:
     """The slots' claims in flight, each with when to look at it; ``due()`` hands over the overdue ones.
 
     A busy slot sends a claim for every job it runs, so sending must cost next to nothing: it records
-    the claim, and wakes the watching thread only when that thread sleeps without a deadline. A claim
-    the slot read meanwhile is dropped when its time comes."""
+    the claim, and wakes the watching thread only when that thread sleeps without a deadline. The watch
+    keeps the slot's latest claim: when it comes due still unread, so are the slot's claims sent before
+    it, and all of them are handed back. A claim the slot read meanwhile is dropped when its time comes."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # taken directly on the hot path: Condition's own __enter__ is Python code
@@ -141,7 +163,7 @@ class ClaimWatch:
                 due = [(slot, claim) for slot, (claim, at) in self._watched.items() if at <= now]
                 for slot, _claim in due:
                     del self._watched[slot]
-                unread = [(slot, claim) for slot, claim in due if slot.sent is claim]
+                unread = [(slot, claim) for slot, claim in due if claim in slot.in_flight]
                 if unread:
                     return unread
                 next_at = min((at for _claim, at in self._watched.values()), default=None)

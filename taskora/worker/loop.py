@@ -480,7 +480,7 @@ class Worker:
         a fed slot hands a completed job to its feeder."""
         task = runtime.task
         if lookahead is not None:
-            self.ahead.settle(lookahead, batch_may_wait=True)  # the previous reply first: it may bring a job
+            self.ahead.settle_to_finish(lookahead)  # an earlier reply first: it may bring the next job
         holds_next = lookahead is not None and lookahead.holds()
         # a leaving slot claims no next; nor does one whose next claim takes a job parked for it (version_handoff)
         stopping = (self._stopping.is_set() or self.retirements.pending(task.name)

@@ -46,15 +46,17 @@ class PrefetchRoom:
         bound = self.bound
         return bound is not None and len(self.held.reserved) + self.ahead >= bound
 
-    def take(self, jobs: int, starting: int = 0) -> tuple[int, Permit | None] | None:
+    def take(self, jobs: int, starting: int = 0, with_permit: bool = True) -> tuple[int, Permit | None] | None:
         """Room for a claim ahead of ``jobs`` jobs, sent as the caller starts its next job: (how many jobs it
         counted, the permit for the job starting), (0, None) without a bound, None when they do not fit or the
-        job starting would wait for the budget. ``starting``: that job, if it is among the reserved ones."""
+        job starting would wait for the budget. ``starting``: that job, if it is among the reserved ones.
+        Without ``with_permit`` no job starts now (a slot's second claim ahead): no permit is taken."""
         bound = self.bound
         if bound is None:
             return 0, None
-        permit = None if self.budget is None else self.budget.try_acquire()
-        if self.budget is not None and permit is None:
+        budget = self.budget if with_permit else None
+        permit = None if budget is None else budget.try_acquire()
+        if budget is not None and permit is None:
             return None
         with self.held.lock:
             fits = len(self.held.reserved) - starting + self.ahead + jobs <= bound

@@ -1,9 +1,10 @@
-"""Claiming one job ahead in a slot of its own (taskora/worker/lookahead.py), on both engines.
+"""Claiming ahead in a slot of its own (taskora/worker/lookahead.py), on both engines.
 
 After a short job, with more jobs waiting, a solo slot holds the next job claimed while it runs the
-current one. These tests pin what that must not change: every job runs once and in order, a stop
-hands the job held ahead back to the front of the queue without running it, and a cancel that comes
-while the job is held ahead means it never starts.
+current one, and once busy it keeps two requests in flight. These tests pin what that must not change:
+every job runs once and in order, a stop hands the jobs held ahead back to the front of the queue, in
+their order, without running them, a cancel that comes while a job is held ahead means it never starts,
+and jobs claimed behind a slow one go back for an idle worker.
 """
 
 from __future__ import annotations
@@ -53,21 +54,23 @@ def test_a_backlog_of_short_jobs_runs_once_each_in_order_mostly_claimed_ahead(ap
     assert app.adapter.counts("short")["active"] == 0
 
 
-class SlowSecondJob:
-    """A task whose backlog is jobs 0..count-1: job 1 blocks until ``release`` is set, the others return at
-    once, so the slot claims job 2 ahead as job 1 starts (claiming ahead is allowed after any job here)."""
+class SlowJobAt:
+    """A task whose backlog is jobs 0..count-1: job ``slow`` blocks until ``release`` is set, the others return at
+    once (claiming ahead is allowed after any job here). With ``slow`` 1 the slot claims job 2 ahead as job 1
+    starts; from job 5 on it has two claims in flight as a job starts (the jobs after it)."""
 
-    def __init__(self, app: Taskora, name: str, monkeypatch: pytest.MonkeyPatch, count: int = 4,
+    def __init__(self, app: Taskora, name: str, monkeypatch: pytest.MonkeyPatch, count: int = 4, slow: int = 1,
                  **options: Any) -> None:  # fmt: skip
         monkeypatch.setattr(lookahead, "AHEAD_AFTER_JOBS_UNDER_S", 1.0)  # however slow this machine runs job 0
         self.release, self.blocking = threading.Event(), threading.Event()
         self.runs: list[int] = []
+        self.slow = slow
         self.task = app.task(name, self._handler, **options)
         self.handles = self.task.dispatch_many([{"i": i} for i in range(count)])
 
     def _handler(self, data: dict[str, int]) -> None:
         self.runs.append(data["i"])
-        if data["i"] == 1:
+        if data["i"] == self.slow:
             self.blocking.set()
             self.release.wait(15)
 
@@ -78,7 +81,7 @@ def _one_job_held_ahead(app: Taskora, name: str,
     claimed ahead (active in the store, not started), and stays there: the claim watch's patience is made
     longer than the test."""
     monkeypatch.setattr(lookahead, "RELEASE_AHEAD_AFTER_S", 60.0)
-    backlog = SlowSecondJob(app, name, monkeypatch)
+    backlog = SlowJobAt(app, name, monkeypatch)
     worker = Worker(app, [backlog.task], concurrency=1)
     worker.start()
     assert backlog.blocking.wait(10)
@@ -131,7 +134,7 @@ def test_a_job_claimed_ahead_behind_a_slow_one_goes_back_for_an_idle_worker(app:
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     # Job 0 is short, so its slot claims job 2 ahead as job 1 starts; job 1 then runs long. Job 2 must not
     # wait for it while another worker idles: it goes back to the queue, and the idle worker runs it.
-    backlog = SlowSecondJob(app, "slow-after-short", monkeypatch)
+    backlog = SlowJobAt(app, "slow-after-short", monkeypatch)
     task, handles, runs, release = backlog.task, backlog.handles, backlog.runs, backlog.release
     sent = ClaimsSent()
     busy, idle = Worker(app, [task], concurrency=1), Worker(app, [task], concurrency=1)
@@ -159,7 +162,7 @@ def test_a_job_whose_claim_ahead_outlived_its_lock_does_not_run_twice(app: Tasko
     # and stall recovery returns it to the queue. Reading the old claim afterwards, the slot must not run it
     # on the strength of that claim: it runs once, when claimed again.
     monkeypatch.setattr(lookahead, "RELEASE_AHEAD_AFTER_S", 60.0)
-    backlog = SlowSecondJob(app, "lapsed-ahead", monkeypatch, count=3, stall={"interval": 0.3, "max_count": 5})
+    backlog = SlowJobAt(app, "lapsed-ahead", monkeypatch, count=3, stall={"interval": 0.3, "max_count": 5})
     task, handles, runs, requeued = backlog.task, backlog.handles, backlog.runs, backlog.release  # job 1 ends then
     requeued_events = []
     task.on("stalled", lambda event: (requeued_events.append(event), requeued.set()))
@@ -207,3 +210,49 @@ def test_a_completion_whose_reply_is_lost_is_sent_again(app: Taskora) -> None:
         worker.stop(timeout=10)
     assert len(lost) == 5 and runs == list(range(40))
     assert app.adapter.counts("lost-reply")["active"] == 0
+
+
+def test_a_slot_two_claims_ahead_hands_both_back_in_order_on_a_stop(app: Taskora,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # A busy slot keeps two requests in flight: as job 5 starts, jobs 6 and 7 are claimed and not started.
+    # A stop gives both back to the front of the queue, unstarted, in their order, ahead of job 8.
+    monkeypatch.setattr(lookahead, "RELEASE_AHEAD_AFTER_S", 60.0)
+    backlog = SlowJobAt(app, "two-ahead", monkeypatch, count=9, slow=5)
+    handles, hooks = backlog.handles, Reservations()
+    worker = Worker(app, [backlog.task], concurrency=1)
+    worker.job_hooks.append(hooks)
+    worker.start()
+    assert backlog.blocking.wait(10)
+    wait_until(lambda: [h.state() for h in handles[6:9]] == ["active", "active", "waiting"],
+               what="jobs 6 and 7 claimed ahead as job 5 runs")
+    stopper = threading.Thread(target=worker.stop, kwargs={"timeout": 10})
+    stopper.start()
+    wait_until(worker._stopping.is_set, what="the stop to begin")
+    backlog.release.set()
+    stopper.join(15)
+    assert backlog.runs == [0, 1, 2, 3, 4, 5]
+    assert sorted(hooks.released) == sorted([handles[6].id, handles[7].id])
+    assert app.adapter.counts("two-ahead")["active"] == 0
+    claimed = [app.adapter.claim("two-ahead", f"next-{i}", 30_000).job for i in range(3)]
+    assert [job.id for job in claimed if job] == [handles[6].id, handles[7].id, handles[8].id]
+
+
+def test_both_jobs_claimed_ahead_behind_a_slow_one_go_back_for_an_idle_worker(
+        app: Taskora, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    # Job 5 runs long with jobs 6 and 7 claimed behind it: the claim watch hands both back, and the idle
+    # worker runs every job after job 5 while job 5 is still running.
+    backlog = SlowJobAt(app, "two-behind-slow", monkeypatch, count=10, slow=5)
+    handles = backlog.handles
+    busy, idle = Worker(app, [backlog.task], concurrency=1), Worker(app, [backlog.task], concurrency=1)
+    busy.start()
+    try:
+        assert backlog.blocking.wait(10)
+        idle.start()
+        assert [h.result(timeout=10) for h in handles[6:]] == [None] * 4
+        assert handles[5].state() == "active"
+    finally:
+        backlog.release.set()
+        busy.stop(timeout=10)
+        idle.stop(timeout=10)
+    assert sorted(backlog.runs) == list(range(10)) and busy.reserved == {} and idle.reserved == {}
+    assert app.adapter.counts("two-behind-slow")["completed"] == 10
