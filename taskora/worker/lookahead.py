@@ -1,4 +1,4 @@
-"""Claiming one job ahead, for a slot of its own (``solo``, each prefork child, a group of few thread slots).
+"""Claiming ahead, for a slot of its own (``solo``, each prefork child, a group of few thread slots).
 
 A busy slot finishes a job with one script that completes it and claims the next, and then waits
 for the reply before it can run anything: on loopback that round trip is as long as a short handler,

@@ -4,7 +4,8 @@ Each task gets ``concurrency`` slot threads; with ``max_running`` a budget (budg
 many handlers of any task run at once, claimed jobs waiting for it as reserved jobs. An idle slot blocks on
 the task's marker with its claim queued behind the wait (Redis runs it as the wait ends), runs the job, and
 finishes it with a fused finish-and-claim-next script, so a busy slot costs one round trip per job; after short jobs it
-claims one ahead and runs it while that round trip is on its way (lookahead.py, claims_ahead.py). Beside
+claims ahead (up to two requests in flight) and runs a job it holds while those are on their way (lookahead.py,
+claims_ahead.py). Beside
 the slots run a heartbeat (heartbeat.py: extends the locks of held jobs, learns of cancels), a cancel
 listener (cancels.py: pub/sub, instant cancel) and maintenance (maintenance.py: stall sweep, retention).
 The Worker owns these collaborators and the registry of what it holds (held.py); it wires them together,
