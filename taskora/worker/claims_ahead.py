@@ -154,8 +154,8 @@ class ClaimsAhead:
         the slot runs the job it holds meanwhile, so a retry costs one script call and no wait, as a completion
         does (``ack_later``). None where that does not apply (no job held, a batch in flight, a final failure,
         a slow job, no prefetch room): the caller sends the failure and waits."""
-        if (lookahead is None or not lookahead.holds() or not self._room_in_flight(lookahead) or not plan.retries
-                or self.stopping.is_set() or not Lookahead.worth_it(duration_s)):
+        if (lookahead is None or not self._holds_next(lookahead) or not self._room_in_flight(lookahead)
+                or not plan.retries or self.stopping.is_set() or not Lookahead.worth_it(duration_s)):
             return None
         ttl = lock_ttl_ms(runtime.task)
 
@@ -172,6 +172,10 @@ class ClaimsAhead:
         if not self.claim_ahead(lookahead, send, starting=1):  # the job held is started now: not counted
             return None
         return ClaimResult(job=self.pop_now(lookahead))
+
+    def _holds_next(self, lookahead: Lookahead) -> bool:
+        """Whether the slot holds a job claimed ahead to run next (a batch slot's queue runs its own way)."""
+        return lookahead.ahead is not None if self.batches is not None else lookahead.holds()
 
     def _room_in_flight(self, lookahead: Lookahead) -> bool:
         """Whether the slot may send one more request ahead: a batch slot none while one is in flight."""
@@ -243,7 +247,8 @@ class ClaimsAhead:
 
     @staticmethod
     def _hold(lookahead: Lookahead, job: ClaimedJob) -> None:
-        if lookahead.ahead is None:
+        """Hold a claimed job after those held already (``pop_ahead`` takes ``ahead``, then ``queue``)."""
+        if lookahead.ahead is None and not lookahead.queue:
             lookahead.ahead = job
         else:  # a second claim's job, after the first's
             with lookahead.lock:

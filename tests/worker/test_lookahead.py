@@ -10,13 +10,16 @@ and jobs claimed behind a slow one go back for an idle worker.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from taskora import Taskora
+from taskora.adapters.base import ClaimedJob
 from taskora.worker import lookahead
+from taskora.worker.claims_ahead import ClaimsAhead
+from taskora.worker.lookahead import Lookahead
 from taskora.worker.loop import Worker
 from tests.waiting import wait_until
 
@@ -256,3 +259,13 @@ def test_both_jobs_claimed_ahead_behind_a_slow_one_go_back_for_an_idle_worker(
         idle.stop(timeout=10)
     assert sorted(backlog.runs) == list(range(10)) and busy.reserved == {} and idle.reserved == {}
     assert app.adapter.counts("two-behind-slow")["completed"] == 10
+
+
+def test_a_job_read_while_an_earlier_one_is_held_runs_after_it() -> None:
+    # A slot that holds a second claim's job in its queue (the first one started) and reads one more claim
+    # must run the job it held first: pop_ahead takes ``ahead``, then the queue in order.
+    slot = Lookahead()
+    earlier, later = cast(ClaimedJob, object()), cast(ClaimedJob, object())
+    slot.queue.append(earlier)
+    ClaimsAhead._hold(slot, later)
+    assert slot.ahead is None and list(slot.queue) == [earlier, later]
