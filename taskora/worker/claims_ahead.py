@@ -81,9 +81,12 @@ class ClaimsAhead:
             result.job = self.pop_ahead(lookahead)
         elif result.more and not self.stopping.is_set() and Lookahead.worth_it(outcome.duration):
             task = self.app.get_task(result.job.task)
-            self.claim_ahead(lookahead, lambda: SentClaim(self.adapter.claim_later(task.name, self.new_token(),
-                                                                                    lock_ttl_ms(task))))
+            self.claim_ahead(lookahead, self._plain_claim(task.name, lock_ttl_ms(task)))
         return result
+
+    def _plain_claim(self, task: str, lock_ttl: int) -> Callable[[], SentClaim]:
+        """What sends a claim of one job of ``task`` ahead, its reply read later (for ``claim_ahead``)."""
+        return lambda: SentClaim(self.adapter.claim_later(task, self.new_token(), lock_ttl))
 
     def finish_ahead(self, lookahead: Lookahead | None, runtime: JobRuntime, payload: str | bytes, keep: bool,
                      lock_ttl: int) -> ClaimResult | None:  # fmt: skip
@@ -100,8 +103,7 @@ class ClaimsAhead:
             return None
         job = self.pop_now(lookahead)
         if self._second_claim_fits(lookahead):
-            self.claim_ahead(lookahead, lambda: SentClaim(self.adapter.claim_later(runtime.task_name, self.new_token(),
-                                                                                    lock_ttl)), with_permit=False)
+            self.claim_ahead(lookahead, self._plain_claim(runtime.task_name, lock_ttl), with_permit=False)
         return ClaimResult(job=job)
 
     def _second_claim_fits(self, lookahead: Lookahead) -> bool:
