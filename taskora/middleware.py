@@ -5,7 +5,8 @@
 
 A middleware object may also define ``applies_to(task, fields) -> bool``: when it returns False for
 a job, the worker leaves that middleware out of the job's chain, and a job that no middleware
-applies to runs its handler directly (no context object, no chain), the worker's cheapest path.
+applies to runs its handler directly (no chain, and a context object only for a handler that takes one),
+the worker's cheapest path.
 """
 
 from __future__ import annotations

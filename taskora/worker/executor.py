@@ -158,8 +158,9 @@ class Executor:
         try:
             data = task.io.for_handler(runtime.decode_data(), runtime.version)  # migrate, validate
             middleware = _middleware_for(self.app, runtime)
-            if not middleware and not task.accepts_context:  # the common, cheapest path: no ctx to build
-                result = self._with_timeout(runtime, lambda: self._call_handler(task, data, None))
+            if not middleware:  # the common, cheapest path: no chain to build (nor a ctx, unless the handler takes one)
+                ctx = Context(runtime) if task.accepts_context else None
+                result = self._with_timeout(runtime, lambda: self._call_handler(task, data, ctx))
                 return Outcome("completed", result=task.io.for_result(result))
             ctx = Context(runtime)
             chain = compose(middleware, lambda mctx: self._call_handler(task, mctx.data, ctx))
