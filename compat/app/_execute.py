@@ -24,6 +24,7 @@ from .._children import store_children
 from .._result_base import ResultBase
 from .._state import get_current_task
 from ..result import CELERY_STATE_KEY, IGNORED_RESULT
+from ..worker import state as worker_state
 from . import _revoked_stamps
 from ._properties import properties_read
 from ._publish_compact import is_front_job, queue_name
@@ -134,19 +135,20 @@ def worker_request(app: Any, task: Any, data: Any, ctx: Any) -> Any:
     headers = meta.get("headers") or None
     queue = queue_name(meta.get("queue"), ctx.task, is_front_job(meta, prefix=""))  # a publish may leave it out
     requeued = _redeliveries(data)  # Reject(requeue=True) runs count as attempts, not as retries
-    request = Context(
-        id=ctx.id, task=task.name, args=list(data.get("args") or []), kwargs=dict(data.get("kwargs") or {}),
-        retries=max(0, ctx.attempt - 1 - requeued), is_eager=False, called_directly=False, eta=meta.get("eta"),
-        expires=meta.get("expires"), root_id=meta.get("root_id") or ctx.id, parent_id=meta.get("parent_id"),
-        group=meta.get("group"), group_index=meta.get("group_index"), hostname=app.hostname,
-        correlation_id=ctx.id, origin=meta.get("origin"), timelimit=meta.get("timelimit"), headers=headers,
-        shadow=meta.get("shadow"), ignore_result=_sent_ignore_result(meta, task),
-        argsrepr=meta.get("argsrepr"), kwargsrepr=meta.get("kwargsrepr"),
-        delivery_info={"exchange": "", "routing_key": queue, "priority": _priority(meta.get("priority")),
-                       "redelivered": requeued + _stall_recoveries(ctx) > 0},
-        callbacks=meta.get("link"), errbacks=meta.get("link_error"),
-        properties=properties_read(ctx.id, queue, meta.get("properties")),
-    )  # fmt: skip
+    request = Context({  # one dict, not keywords: a keyword call copies all of them twice more on its way in
+        "id": ctx.id, "task": task.name, "args": list(data.get("args") or []),
+        "kwargs": dict(data.get("kwargs") or {}), "retries": max(0, ctx.attempt - 1 - requeued), "is_eager": False,
+        "called_directly": False, "eta": meta.get("eta"), "expires": meta.get("expires"),
+        "root_id": meta.get("root_id") or ctx.id, "parent_id": meta.get("parent_id"), "group": meta.get("group"),
+        "group_index": meta.get("group_index"), "hostname": app.hostname, "correlation_id": ctx.id,
+        "origin": meta.get("origin"), "timelimit": meta.get("timelimit"), "headers": headers,
+        "shadow": meta.get("shadow"), "ignore_result": _sent_ignore_result(meta, task),
+        "argsrepr": meta.get("argsrepr"), "kwargsrepr": meta.get("kwargsrepr"),
+        "delivery_info": {"exchange": "", "routing_key": queue, "priority": _priority(meta.get("priority")),
+                          "redelivered": requeued + _stall_recoveries(ctx) > 0},
+        "callbacks": meta.get("link"), "errbacks": meta.get("link_error"),
+        "properties": properties_read(ctx.id, queue, meta.get("properties")),
+    })  # fmt: skip
     if headers:
         request.update({k: v for k, v in headers.items() if isinstance(k, str) and k not in request.__dict__})
     request._ctx = ctx
@@ -189,7 +191,7 @@ def make_handler(app: Any, task: Any) -> Callable[[Any, Any], Any]:
             if task.resolved("track_started"):
                 ctx.progress({CELERY_STATE_KEY: {"state": states.STARTED,
                                                  "meta": {"pid": os.getpid(), "hostname": app.hostname}}})
-            outcome = trace(task, request, eager=False)
+            outcome = _traced_here(task, request)
             store_failure_before_errbacks(app, task, request, outcome)
             app.run_callbacks(task, request, outcome, request.callbacks, request.errbacks, eager=False)
             store_children(app, ctx, request)
@@ -201,6 +203,18 @@ def make_handler(app: Any, task: Any) -> Callable[[Any, Any], Any]:
     handle.__name__ = f"celery_task_{task.name}"
     handle.__qualname__ = handle.__name__
     return handle
+
+
+def _traced_here(task: Any, request: Any) -> TraceOutcome:
+    """``trace`` with this process's ``worker.state`` kept around it: active while it runs, then ready
+    (and among the successful requests when it succeeded), also when tracing itself fails."""
+    worker_state.task_accepted(request)
+    outcome = None
+    try:
+        outcome = trace(task, request, eager=False)
+    finally:
+        worker_state.task_ready(request, successful=outcome is not None and outcome.state == states.SUCCESS)
+    return outcome
 
 
 def received(app: Any, task: Any, request: Any) -> None:

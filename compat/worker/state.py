@@ -1,8 +1,9 @@
 """The worker process's task bookkeeping (``celery.worker.state``).
 
-Kept from the task signals the worker sends (``task_prerun``/``task_postrun``/``task_success``/
-``task_revoked``), so it describes what *this* process ran, as Celery's does. It is per process: a
-test or a remote-control command reading it must run in the worker's process.
+The worker's handler marks each request accepted before it runs and ready after it (compat/app/_execute.py,
+as Celery's request does), and ``task_revoked`` adds revoked ids, so it describes what *this* process ran,
+as Celery's does. It is per process: a test or a remote-control command reading it must run in the
+worker's process.
 """
 
 from __future__ import annotations
@@ -83,35 +84,12 @@ def task_ready(request: Any, successful: bool = False) -> None:
         successful_requests.add(request.id)
 
 
-def _worker_request(task: Any, task_id: str | None) -> Any:
-    """The request of a task a worker runs (eager and direct calls are not the worker's bookkeeping)."""
-    request = getattr(task, "request", None)
-    if request is None or getattr(request, "id", None) != task_id or getattr(request, "is_eager", False):
-        return None
-    return request
-
-
-def _on_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, **kwargs: Any) -> None:
-    request = _worker_request(task, task_id)
-    if request is not None:
-        task_accepted(request)
-
-
-def _on_postrun(sender: Any = None, task_id: str | None = None, task: Any = None, state: str | None = None,
-                **kwargs: Any) -> None:  # fmt: skip
-    request = _worker_request(task, task_id)
-    if request is not None:
-        task_ready(request, successful=state == "SUCCESS")
-
-
 def _on_revoked(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
     task_id = getattr(request, "id", None)
     if task_id:
         revoked.add(task_id)
 
 
-signals.task_prerun.connect(_on_prerun, weak=False)
-signals.task_postrun.connect(_on_postrun, weak=False)
 #: The dispatch uid of this module's own ``task_revoked`` receiver: bookkeeping that does not, by itself, make a
 #: worker read every task event (compat/app/_revoke.py); ids revoked by ``revoke`` arrive by broadcast anyway.
 REVOKED_RECEIVER_UID = "taskora.compat.worker.state.revoked"

@@ -169,6 +169,27 @@ def test_a_prefork_embedded_worker_keeps_its_bookkeeping_in_the_test_process(tes
         signals.task_received.disconnect(on_received)
 
 
+def test_worker_state_counts_each_run_and_drops_it_when_it_ends_also_through_sys_exit(test_app):
+    """The handler keeps ``worker.state`` around the trace itself: a task leaving through ``sys.exit()`` (past the
+    trace's own error handling) is still counted and no longer active once its job has failed."""
+
+    @test_app.task(name="contribtests.leave")
+    def leave():
+        raise SystemExit(3)
+
+    mul = _mul(test_app)
+    with start_worker(test_app, pool="solo"):  # its start runs celery.ping: counted before ours
+        counted = worker_state.all_total_count[0]
+        done, left = mul.delay(2, 3), leave.delay()
+        assert done.get(timeout=10) == 6
+        with pytest.raises(Exception, match="sys.exit"):
+            left.get(timeout=10)
+        assert worker_state.all_total_count[0] == counted + 2
+        assert {done.id, left.id}.isdisjoint(worker_state.active_requests)
+        assert done.id in worker_state.successful_requests and left.id not in worker_state.successful_requests
+        assert worker_state.total_count["contribtests.leave"] >= 1
+
+
 def test_revoke_by_stamped_headers_is_answered_and_remembered_by_the_worker(test_app):
     _mul(test_app)
     worker_state.revoked_stamps.clear()
