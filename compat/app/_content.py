@@ -18,6 +18,8 @@ from kombu.serialization import prepare_accept_content, registry
 
 from taskora.serialization import JsonSerializer, KombuSerializer, Serializer
 
+from ..result import IGNORED_RESULT
+
 __all__ = ["AcceptingSerializer", "accepting_serializer", "content_type_of"]
 
 
@@ -38,9 +40,11 @@ class AcceptingSerializer:
         self.accept = frozenset(prepare_accept_content(list(accept)))
         self.result_accept = self.accept if result_accept is None else frozenset(
             prepare_accept_content(list(result_accept)))
+        #: What every job of a task ignoring its result ends with, encoded once rather than per job.
+        self._ignored = inner.dumps(IGNORED_RESULT)
 
     def dumps(self, value: Any) -> str | bytes:
-        return self.inner.dumps(value)
+        return self._ignored if value is IGNORED_RESULT else self.inner.dumps(value)
 
     def loads(self, raw: str | bytes) -> Any:
         """Load job data (and anything else the engine stores), if ``accept_content`` allows this content."""
