@@ -40,11 +40,16 @@ class AcceptingSerializer:
         self.accept = frozenset(prepare_accept_content(list(accept)))
         self.result_accept = self.accept if result_accept is None else frozenset(
             prepare_accept_content(list(result_accept)))
-        #: What every job of a task ignoring its result ends with, encoded once rather than per job.
-        self._ignored = inner.dumps(IGNORED_RESULT)
+        #: What every job of a task ignoring its result ends with, encoded on first use rather than per job
+        #: (not here: an app that never runs a job must not need its serializer's library installed).
+        self._ignored: str | bytes | None = None
 
     def dumps(self, value: Any) -> str | bytes:
-        return self._ignored if value is IGNORED_RESULT else self.inner.dumps(value)
+        if value is not IGNORED_RESULT:
+            return self.inner.dumps(value)
+        if self._ignored is None:
+            self._ignored = self.inner.dumps(IGNORED_RESULT)
+        return self._ignored
 
     def loads(self, raw: str | bytes) -> Any:
         """Load job data (and anything else the engine stores), if ``accept_content`` allows this content."""
