@@ -15,6 +15,7 @@ jobs of a name nobody serves.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,10 @@ class ServedTasks:
         self.adapter = adapter
         self.names = names
         self.worker_id = new_worker_id()
+        #: One write at a time, each of the names as they are when it starts. Without it a beat that read the names
+        #: just before ``cancel_consumer`` changed them could write them after that command's own write: the
+        #: dropped names would stay served until the next beat.
+        self._writing = threading.Lock()
         self._beat = Periodic("taskora-served-tasks", self.publish, BEAT_EVERY_S,
                               what="writing this worker's task names")
 
@@ -57,7 +62,8 @@ class ServedTasks:
     def publish(self) -> None:
         """Write the names; a Redis at ``maxmemory`` refusing it is logged, and the next beat tries again."""
         try:
-            self.adapter.publish_served(self.worker_id, self.names(), int(SERVED_TTL_S * 1000))
+            with self._writing:
+                self.adapter.publish_served(self.worker_id, self.names(), int(SERVED_TTL_S * 1000))
         except Exception as exc:  # a lost connection is re-raised too: Periodic logs it
             if not refused_when_full(exc):
                 raise

@@ -5,6 +5,7 @@ slow to answer control requests keeps its jobs; a name nobody serves is still fa
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -139,3 +140,36 @@ def _answers(app: Taskora) -> bool:
         return app.adapter.counts("ghost") is not None
     except CONNECTION_ERRORS:
         return False
+
+
+def test_a_beat_that_read_the_names_before_a_change_does_not_write_over_it(app):
+    """A beat reads the names, then writes them. When ``cancel_consumer`` changes the names and writes them in
+    between, the beat's older write must not land after it: the dropped name would stay served until the next beat
+    (seen in the CLI's cancel_consumer test under load)."""
+    names = ["a", "b"]
+    beat_read, release_beat = threading.Event(), threading.Event()
+
+    class BeatHeldAtItsWrite:  # the adapter, with the first write (the beat's) held until the change is made
+        def __init__(self, adapter):
+            self.adapter, self.first = adapter, True
+
+        def publish_served(self, worker_id, served_names, ttl_ms):
+            if self.first:
+                self.first = False
+                beat_read.set()
+                release_beat.wait(5)
+            self.adapter.publish_served(worker_id, served_names, ttl_ms)
+
+    served = ServedTasks(BeatHeldAtItsWrite(app.adapter), lambda: list(names))
+    beat = threading.Thread(target=served.publish)
+    beat.start()
+    assert beat_read.wait(5)
+    names[:] = ["b"]  # cancel_consumer dropped the tasks of "a"
+    change = threading.Thread(target=served.refresh)
+    change.start()
+    change.join(0.3)  # writes one at a time: it waits for the beat's (without that, it is done by now)
+    release_beat.set()
+    beat.join(5)
+    change.join(5)
+    assert app.adapter.served_by_live_workers() == {"b"}
+    app.adapter.withdraw_served(served.worker_id)
