@@ -209,12 +209,13 @@ def _traced_here(task: Any, request: Any) -> TraceOutcome:
     """``trace`` with this process's ``worker.state`` kept around it: active while it runs, then ready
     (and among the successful requests when it succeeded), also when tracing itself fails."""
     worker_state.task_accepted(request)
-    outcome = None
+    succeeded = False
     try:
         outcome = trace(task, request, eager=False)
+        succeeded = outcome.state == states.SUCCESS
+        return outcome
     finally:
-        worker_state.task_ready(request, successful=outcome is not None and outcome.state == states.SUCCESS)
-    return outcome
+        worker_state.task_ready(request, successful=succeeded)
 
 
 def received(app: Any, task: Any, request: Any) -> None:
