@@ -12,6 +12,7 @@ from . import event_values
 from .adapters.base import Adapter
 from .adapters.redis import RedisAdapter
 from .adapters.topology import CLUSTER_SCHEMES, SENTINEL_SCHEMES
+from .background import BackgroundSender
 from .cleaning import DEFAULT_BATCH as CLEAN_BATCH
 from .clock import Clock
 from .durations import Duration
@@ -62,6 +63,8 @@ class Taskora:
         serializer: ``"json"`` (default), a kombu serializer name, or an object with dumps/loads.
         allow_pickle: must be True for ``serializer="pickle"``, whose payloads run code when loaded.
         validate_on_dispatch: validate input against the task's schema before enqueueing (default True).
+        background_dispatch: ``dispatch()`` queues the job and returns before it is in Redis; a sender thread
+            writes queued jobs in batches (taskora/background.py: what it gives up, and when a job is durable).
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class Taskora:
         scheduler: Mapping[str, Any] | None = None,
         allow_pickle: bool = False,
         validate_on_dispatch: bool = True,
+        background_dispatch: bool = False,
     ) -> None:
         self.adapter: Adapter = resolve_adapter(adapter, clock)
         #: Built here from a URL: its sockets are ours to close (a user's adapter or client is theirs).
@@ -86,6 +90,10 @@ class Taskora:
         self.name = name or "taskora"
         #: Validate input against a task's schema at dispatch (``dispatch(..., skip_validation=True)`` per call).
         self.validate_on_dispatch = bool(validate_on_dispatch)
+        #: ``dispatch()`` returns before the job is in Redis (taskora/background.py); never in a process running jobs.
+        self.background_dispatch = bool(background_dispatch)
+        self._sender: BackgroundSender | None = None
+        self._runs_jobs_here = False  # a Worker of this app runs in this process: dispatch waits (background.py)
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.events = Emitter(APP_EVENTS, "app")
         #: The workflow entry points a signature's ``dispatch()`` and a handle's ``cancel()`` call.
@@ -165,6 +173,22 @@ class Taskora:
     def dispatch(self, task: str, data: Any = None, **options: Any) -> ResultHandle[Any]:
         """Dispatch by task name (the task must be registered, possibly as a contract without handler)."""
         return self.get_task(task).dispatch(data, **options)
+
+    def background_sender(self) -> BackgroundSender | None:
+        """The sender a dispatch hands its job to, or None when dispatches wait (the default, and in a worker)."""
+        if not self.background_dispatch or self._runs_jobs_here:
+            return None
+        if self._sender is None:
+            with self._stream_lock:
+                if self._sender is None:
+                    self._sender = BackgroundSender(self.adapter)
+        return self._sender
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every job dispatched in the background so far is in Redis (or its handle holds the error
+        that kept it out); TimeoutError after ``timeout`` seconds. Nothing to wait for when dispatches wait."""
+        if self._sender is not None:
+            self._sender.flush(timeout)
 
     def handle(self, task: str, job_id: str) -> ResultHandle[Any]:
         return ResultHandle(self, task, job_id)
@@ -353,6 +377,8 @@ class Taskora:
     def close(self, timeout: float | None = None) -> None:
         """Stop the scheduler, the worker (finishing active jobs, up to ``timeout`` seconds) and the event reader,
         and close the connections of an app built from a URL (they reopen if the app is used again)."""
+        if self._sender is not None:
+            self._sender.close()  # before the connections it writes on close
         if self.scheduler_runner is not None:
             self.scheduler_runner.stop()
             self.scheduler_runner = None

@@ -11,6 +11,7 @@ from .errors import CancelledError, ExpiredError, JobFailedError, JobNotFoundErr
 
 if TYPE_CHECKING:
     from .app import Taskora
+    from .background import BackgroundSender
 
 T = TypeVar("T")
 
@@ -31,22 +32,60 @@ class ResultHandle(Generic[T]):
     ``enqueued`` is False when flow control rejected the dispatch; ``existing_id`` then names the
     job that holds the key. ``created`` marks a handle whose dispatch just wrote the job, so an unbounded wait
     on it need not first check that the job exists (every other handle does, see ``result``).
+
+    Under background dispatch (taskora/background.py) the job may not be in Redis yet: ``enqueued`` is None
+    until it is, and every method that reads or waits for the job first waits for its send, raising the error
+    that kept it out, if any (``ensure_enqueued()`` does only that).
     """
 
     #: How often an unbounded ``result()`` checks that its job still exists.
     RECHECK_S = 30.0
 
-    def __init__(self, app: Taskora, task: str, job_id: str, *, enqueued: bool = True,
-                 existing_id: str | None = None, created: bool = False) -> None:  # fmt: skip
+    def __init__(self, app: Taskora, task: str, job_id: str, *, enqueued: bool | None = True,
+                 existing_id: str | None = None, created: bool = False, sender: BackgroundSender | None = None,
+                 seq: int = 0) -> None:  # fmt: skip
         self.app = app
         self.task = task
         self.id = job_id
-        self.enqueued = enqueued
+        self._enqueued = enqueued
         self.existing_id = existing_id
         self._created = created
+        self._sender = sender  # set while the job waits in a background sender's queue, as its ``seq``-th
+        self._seq = seq
+        self._send_error: BaseException | None = None
 
     def __repr__(self) -> str:
         return f"<ResultHandle {self.task} {self.id}>"
+
+    # -- the enqueue --------------------------------------------------------------------------------
+    @property
+    def enqueued(self) -> bool | None:
+        """True once the job is created; False when nothing was (flow control, or its id exists); None while a
+        background dispatch has not reached Redis (or failed: ``ensure_enqueued()`` raises why)."""
+        return self._enqueued
+
+    def ensure_enqueued(self, timeout: float | None = None) -> bool:
+        """Wait until the dispatch reached Redis and return ``enqueued``; raises the error that kept the job out,
+        or TimeoutError. Immediate for a dispatch that waited (the default)."""
+        self._wait_sent(timeout)
+        return bool(self._enqueued)
+
+    async def aensure_enqueued(self, timeout: float | None = None) -> bool:
+        return await asyncio.get_running_loop().run_in_executor(None, self.ensure_enqueued, timeout)
+
+    def _wait_sent(self, timeout: float | None = None) -> None:
+        sender = self._sender
+        if sender is not None:
+            sender.wait_sent(self._seq, timeout)
+            self._sender = None
+        if self._send_error is not None:
+            raise self._send_error
+
+    def _sent(self, created: bool | None, error: BaseException | None) -> None:
+        """The background sender's outcome for this job (taskora/background.py)."""
+        self._enqueued, self._created, self._send_error = created, bool(created), error
+        if created is False:
+            self.existing_id = self.id  # a job of this id existed: the dispatch created nothing
 
     # -- waiting ----------------------------------------------------------------------------------
     def result(self, timeout: float | None = None) -> T:
@@ -55,6 +94,7 @@ class ResultHandle(Generic[T]):
         An id with no job (never dispatched, or finished and trimmed by retention before this wait) raises
         JobNotFoundError at once: the wait's first read of the job sees it missing.
         """
+        self._wait_sent()
         if timeout is None and not self._created:
             self._check_exists()
         fields = self._wait_final(timeout)
@@ -81,6 +121,8 @@ class ResultHandle(Generic[T]):
     async def aresult(self, timeout: float | None = None) -> T:
         """Await the job's return value without blocking the event loop."""
         loop = asyncio.get_running_loop()
+        if self._sender is not None or self._send_error is not None:
+            await loop.run_in_executor(None, self._wait_sent)
         if timeout is None and not self._created:
             await loop.run_in_executor(None, self._check_exists)
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
@@ -149,6 +191,7 @@ class ResultHandle(Generic[T]):
     # -- reading ----------------------------------------------------------------------------------
     def state(self) -> str | None:
         """waiting, delayed, active, retrying, completed, failed, cancelled, expired; None if unknown."""
+        self._wait_sent()
         return _text(self.app.adapter.get_fields(self.task, self.id, ["state"])["state"])
 
     def fields(self, names: list[str] | tuple[str, ...] | None = None) -> dict[str, Any] | None:
@@ -156,21 +199,25 @@ class ResultHandle(Generic[T]):
 
         Front-ends (the Celery compat layer) read the metadata they stored with ``dispatch(meta=...)`` here.
         """
+        self._wait_sent()
         if names is None:
             return self.app.adapter.get_job(self.task, self.id)
         values = self.app.adapter.get_fields(self.task, self.id, list(names))
         return values if any(v is not None for v in values.values()) else None
 
     def progress(self) -> Any:
+        self._wait_sent()
         raw = self.app.adapter.get_fields(self.task, self.id, ["progress"])["progress"]
         return None if raw is None else self.app.serializer.loads(raw)
 
     def logs(self) -> list[dict[str, Any]]:
         """The job's log entries, oldest first; ``meta`` is None for an entry stored without one."""
+        self._wait_sent()
         return [{"meta": None, **json.loads(line)} for line in self.app.adapter.get_logs(self.task, self.id)]
 
     def cancel(self, reason: str | None = None) -> str:
         """Cancel the job: waiting/delayed at once; active through its worker. Returns what happened."""
+        self._wait_sent()
         return self.app.adapter.cancel(self.task, self.id, reason or "")
 
     async def astate(self) -> str | None:

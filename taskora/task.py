@@ -80,7 +80,8 @@ class Task(Generic[In, Out]):
         nothing), ``meta`` (a dict stored on the job as strings; handlers read it with
         ``ctx.meta(name)``/``ctx.metas(prefix)``), and the flow control of taskora/flow_control.py
         (``debounce``, ``throttle``, ``deduplicate``, ``throw_on_reject``). Errors (bad option,
-        unserializable data) raise here, before anything is written.
+        unserializable data) raise here, before anything is written. Under ``background_dispatch`` a dispatch
+        without flow control returns before the job is in Redis (taskora/background.py).
         """
         if self.options.collect is not None:  # an item for the task's buffer, not a job (taskora/collect.py)
             return collect.push(self, data, options)
@@ -88,6 +89,10 @@ class Task(Generic[In, Out]):
         request = self.build_request(data, without_flow(options))
         if flow is not None:
             return dispatch_flow(self, request, flow)
+        sender = self.app.background_sender()
+        if sender is not None:  # returns before the job is in Redis (taskora/background.py)
+            return sender.submit(request, lambda seq: ResultHandle(self.app, self.name, request.id, enqueued=None,
+                                                                   sender=sender, seq=seq))
         created = self.app.adapter.enqueue(request)
         return ResultHandle(self.app, self.name, request.id, enqueued=created,
                             existing_id=None if created else request.id, created=created)
