@@ -90,5 +90,6 @@ WORKFLOW_POOL = ("threads", 10)
 DELAYED_POOL = ("threads", 10)  # the one slot that claims at the smallest and at the largest backlog
 MEMORY_POOL = ("threads", 10)
 
-SCENARIOS = ("enqueue_single", "enqueue_bulk", *PROCESS_POOLS, "process_best", "retries", "latency", "latency_load",
+SCENARIOS = ("enqueue_single", "enqueue_background", "enqueue_bulk", *PROCESS_POOLS, "process_best", "retries",
+             "latency", "latency_load",
              "memory", "workflows", "delayed", "scale")

@@ -38,6 +38,17 @@ class TaskoraDriver:
     def dispatch(self, payload: dict):
         return self.task.dispatch(payload)
 
+    def dispatch_in_background(self, payloads: list[dict]) -> list:
+        """One ``dispatch`` per payload with ``background_dispatch`` on (each returns before Redis has its job),
+        then ``app.flush()``: the handles come back once every job is in Redis."""
+        self.app.background_dispatch = True
+        try:
+            handles = [self.task.dispatch(payload) for payload in payloads]
+            self.app.flush()
+        finally:
+            self.app.background_dispatch = False
+        return handles
+
     def dispatch_batch(self, payloads: list[dict]) -> list:
         """``dispatch_many``: the whole batch in one pipeline round trip."""
         return self.task.dispatch_many(payloads)

@@ -19,6 +19,8 @@ from .config import BASELINE, PEERS
 # (scenario, metric, label, unit, higher is better), in table order
 METRICS = [
     ("enqueue_single", "jobs_per_s", "enqueue, single", "jobs/s", True),
+    ("enqueue_background", "jobs_per_s", "enqueue, single, not waiting per call (to the last job in Redis)",
+     "jobs/s", True),
     ("enqueue_bulk", "jobs_per_s", "enqueue, bulk (batches of 50)", "jobs/s", True),
     ("process_c1", "jobs_per_s", "process, c=1 (solo)", "jobs/s", True),
     ("process_prefork1", "jobs_per_s", "process, prefork c=1", "jobs/s", True),
