@@ -263,8 +263,12 @@ class Taskora:
         """Point this app (and so every task of it) at another engine; returns the adapter it used.
 
         The TestRunner and the pytest plugin use it to run a production app in memory or on a test Redis.
-        The event reader, tied to the old engine, is stopped; a new one starts on the new engine.
+        The event reader, tied to the old engine, is stopped; a new one starts on the new engine. Jobs dispatched
+        in the background before are written to the old engine first.
         """
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
         with self._stream_lock:
             stream, self._stream = self._stream, None
         if stream is not None:

@@ -112,6 +112,8 @@ class BackgroundSender:
             thread.join()
         with self._changed:
             self._thread, self._stopping = None, False
+            if self._queue:  # dispatched while the thread was stopping: a new one sends it
+                self._start()
 
     # -- the sender thread ----------------------------------------------------------------------------
     def _start(self) -> None:

@@ -203,3 +203,35 @@ def test_a_closed_app_dispatches_again_in_the_background(redis_url: str) -> None
 
     assert echo.dispatch(1).ensure_enqueued(timeout=10) is True
     app.close()
+
+
+def test_a_test_runner_wrapping_a_background_app_dispatches_and_runs_at_once() -> None:
+    from taskora.testing import TestRunner
+
+    app = Taskora(background_dispatch=True)
+    double = app.task("double", lambda n: n * 2)
+    runner = TestRunner.from_app(app)
+
+    handle = runner.dispatch(double, 21)
+
+    assert handle.enqueued is True
+    assert runner.process_all() == 1 and handle.result(timeout=5) == 42
+    runner.dispose()
+    assert app.background_sender() is not None  # the app dispatches in the background again
+    app.close()
+
+
+def test_a_rebound_app_writes_its_queued_jobs_to_the_engine_they_were_dispatched_on(redis_url: str) -> None:
+    from taskora.memory import memory_adapter
+
+    app = Taskora(redis_url, background_dispatch=True)
+    echo = app.task("echo", lambda data: data)
+    handles = [echo.dispatch(i) for i in range(100)]
+    on_redis = app.rebind(memory_adapter())
+
+    assert all(h.enqueued is True for h in handles)
+    assert on_redis.counts("echo")["waiting"] == 100 and app.adapter.counts("echo")["waiting"] == 0
+    echo.dispatch(100).ensure_enqueued(timeout=10)
+    assert app.adapter.counts("echo")["waiting"] == 1
+    app.close()
+    on_redis.close()
