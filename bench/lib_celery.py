@@ -135,6 +135,22 @@ class CompatDriver(CeleryDriver):
 
         verify_drained(self.app.conf.broker_url, timeout, task)
 
+    def dispatch_in_background(self, payloads: list[dict]) -> None:
+        """``noop.delay(payload)`` per payload with ``taskora_background_dispatch`` on (each returns before Redis
+        has its job), then a flush of the app underneath, which returns once every job is in Redis."""
+        self.app.conf.taskora_background_dispatch = True
+        try:
+            for payload in payloads:
+                self.task.delay(payload)
+            self.app.__taskora_app__.flush()
+        finally:
+            self.app.conf.taskora_background_dispatch = False
+
+    def jobs_waiting(self) -> int:
+        from .lib_taskora import jobs_waiting
+
+        return jobs_waiting(self.app.conf.broker_url)
+
     @classmethod
     def worker_argv(cls, pool: str, concurrency: int) -> list[str]:
         if pool == "hybrid":  # as in Celery, a prefork child runs one task at a time

@@ -38,16 +38,19 @@ class TaskoraDriver:
     def dispatch(self, payload: dict):
         return self.task.dispatch(payload)
 
-    def dispatch_in_background(self, payloads: list[dict]) -> list:
+    def dispatch_in_background(self, payloads: list[dict]) -> None:
         """One ``dispatch`` per payload with ``background_dispatch`` on (each returns before Redis has its job),
-        then ``app.flush()``: the handles come back once every job is in Redis."""
+        then ``app.flush()``, which returns once every job is in Redis."""
         self.app.background_dispatch = True
         try:
-            handles = [self.task.dispatch(payload) for payload in payloads]
+            for payload in payloads:
+                self.task.dispatch(payload)
             self.app.flush()
         finally:
             self.app.background_dispatch = False
-        return handles
+
+    def jobs_waiting(self) -> int:
+        return jobs_waiting(self.redis_url)
 
     def dispatch_batch(self, payloads: list[dict]) -> list:
         """``dispatch_many``: the whole batch in one pipeline round trip."""
@@ -93,6 +96,15 @@ class TaskoraDriver:
 
     def close(self) -> None:
         self.app.close()
+
+
+def jobs_waiting(redis_url: str, task: str = TASK_NAME) -> int:
+    """The jobs of ``task`` waiting in Redis (its wait list and priority set, wireVersion 6)."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return client.llen(f"taskora:{{{task}}}:wait") + client.zcard(f"taskora:{{{task}}}:prioritized")
+    finally:
+        client.close()
 
 
 def verify_drained(redis_url: str, timeout: float, task: str = TASK_NAME) -> None:

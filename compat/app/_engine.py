@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskora import Taskora
 from taskora.app import TOPOLOGY_PREFIXES
+from taskora.background import BackgroundSender
 from taskora.errors import ConfigurationError, RetryError
 from taskora.options import UNBOUNDED_ATTEMPTS
 from taskora.rate_limits import parse_rate_limit
@@ -28,6 +29,7 @@ from ..exceptions import ImproperlyConfigured
 from . import _execute
 from ._annotations import annotated
 from ._content import accepting_serializer
+from ._publish_settings import publish_setting
 from .routing import Router
 
 if TYPE_CHECKING:
@@ -62,6 +64,8 @@ class CeleryNative(Taskora):
     worker_default_concurrency: Callable[[], int | str | None] | None = None  # str: "auto"
     #: Returns (``worker_prefetch_multiplier``, ``worker_disable_prefetch``) (set by the Celery app; budget.py).
     worker_prefetch: Callable[[], tuple[Any, Any]] | None = None
+    #: Returns the ``taskora_background_dispatch`` setting (set by the Celery app), read at each publish.
+    background_setting: Callable[[], Any] | None = None
 
     def __init__(self, adapter: Any, *, owns_adapter: bool = False, **options: Any) -> None:
         super().__init__(adapter, **options)
@@ -73,6 +77,12 @@ class CeleryNative(Taskora):
         if names is None and queues is None and self.default_worker_queues is not None:
             queues = self.default_worker_queues()
         return super().select_tasks(names, queues)
+
+    def background_sender(self) -> BackgroundSender | None:
+        """As the native app's, with ``background_dispatch`` following the Celery app's setting as it changes."""
+        if self.background_setting is not None:
+            self.background_dispatch = bool(self.background_setting())
+        return super().background_sender()
 
 
 class EngineMixin:
@@ -136,6 +146,7 @@ class EngineMixin:
         native.worker_default_concurrency = lambda: self.conf.effective().worker_concurrency
         native.worker_prefetch = lambda: (self.conf.get("worker_prefetch_multiplier"),
                                           self.conf.get("worker_disable_prefetch"))
+        native.background_setting = lambda: publish_setting(self.conf, "taskora_background_dispatch")
         return native
 
     @property
