@@ -122,10 +122,12 @@ class BackgroundSender:
 
     def _run(self) -> None:
         while (batch := self._take()) is not None:
-            self._send(batch)
-            with self._changed:
-                self._settled_seq = batch[-1][0]
-                self._changed.notify_all()
+            try:
+                self._send(batch)
+            finally:  # whatever happened, nobody waits for this batch forever
+                with self._changed:
+                    self._settled_seq = batch[-1][0]
+                    self._changed.notify_all()
 
     def _take(self) -> list[tuple[int, EnqueueRequest, ResultHandle[Any]]] | None:
         """The next batch, oldest first; None once stopping with nothing queued."""
