@@ -93,7 +93,7 @@ class Taskora:
         #: ``dispatch()`` returns before the job is in Redis (taskora/background.py); never in a process running jobs.
         self.background_dispatch = bool(background_dispatch)
         self._sender: BackgroundSender | None = None
-        self._runs_jobs_here = False  # a Worker of this app runs in this process: dispatch waits (background.py)
+        self._dispatch_waits = False  # its worker or scheduler runs in this process: dispatches wait (background.py)
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.events = Emitter(APP_EVENTS, "app")
         #: The workflow entry points a signature's ``dispatch()`` and a handle's ``cancel()`` call.
@@ -175,8 +175,9 @@ class Taskora:
         return self.get_task(task).dispatch(data, **options)
 
     def background_sender(self) -> BackgroundSender | None:
-        """The sender a dispatch hands its job to, or None when dispatches wait (the default, and in a worker)."""
-        if not self.background_dispatch or self._runs_jobs_here:
+        """The sender a dispatch hands its job to, or None when dispatches wait (the default; beside a worker or the
+        scheduler of this app)."""
+        if not self.background_dispatch or self._dispatch_waits:
             return None
         if self._sender is None:
             with self._stream_lock:
@@ -380,9 +381,13 @@ class Taskora:
 
     def close(self, timeout: float | None = None) -> None:
         """Stop the scheduler, the worker (finishing active jobs, up to ``timeout`` seconds) and the event reader,
-        and close the connections of an app built from a URL (they reopen if the app is used again)."""
+        and close the connections of an app built from a URL (they reopen if the app is used again).
+
+        Jobs dispatched in the background are written first, however long Redis takes to answer: ``flush(t)``
+        before ``close()`` bounds that wait (TimeoutError names how many jobs are still queued).
+        """
         if self._sender is not None:
-            self._sender.close()  # before the connections it writes on close
+            self._sender.close()  # before the connections it writes on
         if self.scheduler_runner is not None:
             self.scheduler_runner.stop()
             self.scheduler_runner = None

@@ -10,8 +10,8 @@ is retried until Redis answers (a resent job creates nothing twice: an enqueue o
 nothing). What the mode gives up is the waiting dispatch's promise that a returned call is durable: a process
 killed (SIGKILL, power loss) before the sender wrote a job loses it. ``handle.ensure_enqueued()``,
 ``app.flush()``, ``app.close()`` and a normal interpreter exit (an ``atexit`` flush) are the points after
-which everything dispatched before is in Redis. A process that runs jobs (a worker) always waits: a job's
-completion must not be recorded before the jobs its handler dispatched.
+which everything dispatched before is in Redis. A process running a worker or the scheduler of the app always
+waits: a job's completion, or a schedule's run, must not be recorded before the jobs it dispatched.
 """
 
 from __future__ import annotations

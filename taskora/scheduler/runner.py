@@ -64,6 +64,7 @@ class SchedulerRunner:
         options = getattr(app, "scheduler_options", {}) or {}
         reject_unknown("scheduler", options, {"poll_interval", "lock_ttl", "prune"})
         self.app = app
+        app._dispatch_waits = True  # a run it records as fired is in Redis (taskora/background.py)
         self.tick = to_seconds(tick if tick is not None else options.get("poll_interval", DEFAULT_TICK), name="tick")
         self.lock_ttl = to_seconds(lock_ttl if lock_ttl is not None else options.get("lock_ttl", DEFAULT_LOCK_TTL),
                                    name="lock_ttl")

@@ -61,7 +61,7 @@ class TestRunner:
         self._steps = StepRecorder()
         self.timeline = Timeline(self.app, self.clock, self.process_all)
         #: The runner runs the app's jobs here, so its dispatches wait, as in a worker (taskora/background.py).
-        self._ran_jobs_before, self.app._runs_jobs_here = self.app._runs_jobs_here, True
+        self._ran_jobs_before, self.app._dispatch_waits = self.app._dispatch_waits, True
 
     @classmethod
     def from_app(cls, app: Taskora, *, start_ms: int | None = None) -> TestRunner:
@@ -170,7 +170,7 @@ class TestRunner:
         if self._wrapped is not None:
             self.app.rebind(self._wrapped)
             self._wrapped = None
-            self.app._runs_jobs_here = self._ran_jobs_before
+            self.app._dispatch_waits = self._ran_jobs_before
         else:
             self.app.close()
 

@@ -65,7 +65,7 @@ class Worker:
     def __init__(self, app: Taskora, tasks: Iterable[Task[Any, Any]], *, concurrency: int | None = None,
                  name: str | None = None, max_running: int | None = None) -> None:  # fmt: skip
         self.app = app
-        app._runs_jobs_here = True  # what its handlers dispatch is in Redis before they end (background.py)
+        app._dispatch_waits = True  # what its handlers dispatch is in Redis before they end (background.py)
         limit = check_max_running(max_running)
         #: At most this many handlers run at once in this process (budget.py); None: each task's slots bound it.
         self.budget = None if limit is None else RunBudget(limit)

@@ -235,3 +235,14 @@ def test_a_rebound_app_writes_its_queued_jobs_to_the_engine_they_were_dispatched
     assert app.adapter.counts("echo")["waiting"] == 1
     app.close()
     on_redis.close()
+
+
+def test_dispatches_wait_in_a_process_that_runs_the_scheduler(make_app) -> None:
+    from taskora.scheduler.runner import SchedulerRunner
+
+    app = make_app(background_dispatch=True)
+    assert app.background_sender() is not None
+
+    SchedulerRunner(app)
+
+    assert app.background_sender() is None  # a run recorded as fired is in Redis
