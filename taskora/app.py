@@ -93,6 +93,7 @@ class Taskora:
         #: ``dispatch()`` returns before the job is in Redis (taskora/background.py); never in a process running jobs.
         self.background_dispatch = bool(background_dispatch)
         self._sender: BackgroundSender | None = None
+        self._sender_lock = threading.Lock()
         self._dispatch_waits = False  # its worker or scheduler runs in this process: dispatches wait (background.py)
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.events = Emitter(APP_EVENTS, "app")
@@ -180,7 +181,7 @@ class Taskora:
         if not self.background_dispatch or self._dispatch_waits:
             return None
         if self._sender is None:
-            with self._stream_lock:
+            with self._sender_lock:
                 if self._sender is None:
                     self._sender = BackgroundSender(self.adapter)
         return self._sender

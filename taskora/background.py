@@ -17,17 +17,18 @@ waits: a job's completion, or a schedule's run, must not be recorded before the 
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import threading
-import time
 import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .adapters.base import CONNECTION_ERRORS, EnqueueRequest
+from .adapters.base import EnqueueRequest
 from .errors import TimeoutError
+from .worker.reconnect import address_of, until_done
 
 if TYPE_CHECKING:
     from .adapters.base import Adapter
@@ -40,12 +41,8 @@ BATCH = 1000
 #: Queued jobs a dispatch waits behind: a producer faster than Redis (or facing a Redis that is down) slows
 #: to Redis's pace instead of growing without bound.
 MAX_QUEUED = 10_000
-#: How long the exit flush waits for Redis before it names the jobs it could not write.
+#: How long the exit flush waits for Redis before it gives up on the jobs it could not write, naming them.
 EXIT_WAIT_S = 30.0
-#: Back-off between attempts while Redis does not answer: doubling from the first, up to the last.
-RETRY_DELAYS = (0.05, 5.0)
-#: How often a Redis outage is logged again while it lasts.
-WARN_EVERY_S = 10.0
 
 
 class BackgroundSender:
@@ -68,6 +65,7 @@ class BackgroundSender:
         self._thread: threading.Thread | None = None
         self._idle = False  # the sender waits for work: a queued job must wake it
         self._stopping = False
+        self._give_up = threading.Event()  # set at exit once EXIT_WAIT_S passed: stop retrying an absent Redis
 
     # -- the dispatching side ---------------------------------------------------------------------
     def submit(self, request: EnqueueRequest, handle_for: Callable[[int], ResultHandle[Any]]) -> ResultHandle[Any]:
@@ -157,19 +155,10 @@ class BackgroundSender:
             handle._sent(was_created, None)
 
     def _write(self, requests: list[EnqueueRequest]) -> list[bool]:
-        """``enqueue_many``, again after each connection error until Redis answers (a resent job is harmless)."""
-        delay, warned_at = RETRY_DELAYS[0], None
-        while True:
-            try:
-                return self._adapter.enqueue_many(requests)
-            except CONNECTION_ERRORS as exc:
-                now = time.monotonic()
-                if warned_at is None or now - warned_at >= WARN_EVERY_S:
-                    log.warning("background dispatch: Redis does not answer (%s); %d jobs wait to be sent, "
-                                "retrying", exc, len(requests))
-                    warned_at = now
-                time.sleep(delay)  # nothing to wait on: Redis sends no signal when it is back
-                delay = min(delay * 2, RETRY_DELAYS[1])
+        """``enqueue_many``, again after each connection error until Redis answers (worker/reconnect.py: one
+        warning per outage, a growing pause). A resent job is harmless: an existing id is not written twice."""
+        send = functools.partial(self._adapter.enqueue_many, requests)
+        return until_done(address_of(self._adapter), send, self._give_up)
 
 
 def _flush_at_exit(ref: weakref.ref[BackgroundSender]) -> None:
@@ -179,8 +168,9 @@ def _flush_at_exit(ref: weakref.ref[BackgroundSender]) -> None:
     try:
         sender.flush(EXIT_WAIT_S)
     except TimeoutError:
-        log.error("background dispatch: %d jobs were still unsent when the process exited (Redis did not answer "
-                  "for %.0fs); they are lost", len(sender._queue), EXIT_WAIT_S)
+        sender._give_up.set()  # the batch being retried fails, naming its jobs (BackgroundSender._send)
+        log.error("background dispatch: %d more jobs were still unsent when the process exited (Redis did not "
+                  "answer for %.0fs); they are lost", len(sender._queue), EXIT_WAIT_S)
 
 
 def _reset_in_child(ref: weakref.ref[BackgroundSender]) -> None:
