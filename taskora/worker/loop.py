@@ -38,6 +38,7 @@ from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
 from .heartbeat import Heartbeat
 from .held import HeldJobs
 from .idle import DueAlarm, wait_then_claim
+from .job_hooks import JobHooks
 from .liveness import Liveness
 from .lookahead import ClaimWatch, Lookahead
 from .maintenance import Maintenance
@@ -99,7 +100,7 @@ class Worker:
         self._feeders: list[tuple[SlotFeeder, threading.Thread]] = []
         #: Observers with ``job_started(runtime)`` / ``job_finished(runtime, outcome)`` (CLI logs, prefork
         #: supervisor bookkeeping); called in the slot thread, errors logged and ignored.
-        self.job_hooks: list[Any] = []
+        self.job_hooks = JobHooks()
         #: Slots per task now (``pool_grow``/``pool_shrink`` change it live, resize.py), and slots asked to leave.
         self.slot_counts: dict[str, int] = {}
         self.retirements = Retirements()
@@ -465,14 +466,7 @@ class Worker:
         return next_job
 
     def _notify(self, name: str, *args: Any) -> None:
-        for hook in self.job_hooks:
-            method = getattr(hook, name, None)  # a hook implements the events it cares about
-            if method is None:
-                continue
-            try:
-                method(*args)
-            except Exception:
-                log.exception("worker job hook %r.%s raised", hook, name)
+        self.job_hooks.call(name, *args)
 
     # -- finishing ------------------------------------------------------------------------------
     def _finish(self, runtime: JobRuntime, outcome: Outcome, feeder: SlotFeeder | None = None,
