@@ -13,4 +13,7 @@
 --@include lib/complete
 
 local status = complete_job(ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+if status == 'ok' then
+  count_throughput('completed')
+end
 return with_next_claim(status, ARGV[7], ARGV[8])

@@ -14,10 +14,17 @@
 --@include lib/complete
 
 local token, lock_ttl, wanted, n = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
-local reply = {}
+local reply, completed = {}, 0
 for i = 0, n - 1 do
   local at = 7 + i * 4
-  reply[#reply + 1] = complete_job(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3])
+  local status = complete_job(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3])
+  if status == 'ok' then
+    completed = completed + 1
+  end
+  reply[#reply + 1] = status
+end
+if completed > 0 then
+  count_throughput('completed', completed)
 end
 local due_at = #reply + 1
 reply[due_at] = ''

@@ -63,7 +63,11 @@ end
 -- The next waiting id in claim order: priorities above 0 (a negative score), then the FIFO list of
 -- priority 0, then priorities below 0; false when nothing waits.
 local function pop_waiting()
+  if prioritized_empty then
+    return redis.call('RPOP', WAIT)
+  end
   local top = redis.call('ZRANGE', PRIORITIZED, '0', '0', 'WITHSCORES')
+  prioritized_empty = #top == 0
   if #top == 0 or tonumber(top[2]) >= 0 then
     local id = redis.call('RPOP', WAIT)
     if id or #top == 0 then
@@ -81,6 +85,41 @@ local function next_due()
     return head[2]
   end
   return ''
+end
+
+-- A job hash's fields by name, from HGETALL's flat reply.
+local function field_table(flat)
+  local fields = {}
+  for i = 1, #flat, 2 do
+    fields[flat[i]] = flat[i + 1]
+  end
+  return fields
+end
+
+-- The claim's reply {id, more, field, value, ...} for the job whose hash `flat` (HGETALL's reply) was read
+-- before the claim's HSET: with `state` and `processedOn` as that HSET set them (a field it adds comes last,
+-- as in the hash itself), so one read serves both the claim's checks and its reply.
+local function started_reply(id, more, flat)
+  local reply, seen = {id, more and '1' or '0'}, {}
+  local started = {state = 'active', processedOn = NOW_S}
+  for i = 1, #flat, 2 do
+    local name = flat[i]
+    local value = started[name]
+    if value then
+      seen[name] = true
+    else
+      value = flat[i + 1]
+    end
+    reply[i + 2] = name
+    reply[i + 3] = value
+  end
+  for _, name in ipairs({'state', 'processedOn'}) do
+    if not seen[name] then
+      reply[#reply + 1] = name
+      reply[#reply + 1] = started[name]
+    end
+  end
+  return reply
 end
 
 -- Claim the next runnable job under `token` for `lock_ttl` ms.
@@ -105,13 +144,13 @@ local function claim_next(token, lock_ttl)
       break
     end
     local job_key = PREFIX .. id
-    local job = redis.call('HMGET', job_key, 'state', 'expireAt', 'collectKey', 'concurrencyKey',
-      'concurrencyLimit')
-    local expire_at = tonumber(job[2]) or 0
+    local flat = redis.call('HGETALL', job_key)  -- read once: what the claim checks, and its reply
+    local job = field_table(flat)
+    local expire_at = tonumber(job.expireAt) or 0
     if expire_at > 0 and NOW >= expire_at then
       expire_job(id, job_key)
-    elseif (job[1] or redis.call('EXISTS', job_key) == 1) and collect_drain(id, job_key, job[3])
-        and take_slot(id, job[4], job[5]) then
+    elseif #flat > 0 and collect_drain(id, job_key, job.collectKey)
+        and take_slot(id, job.concurrencyKey, job.concurrencyLimit) then
       redis.call('LPUSH', ACTIVE, id)
       redis.call('SET', job_key .. ':lock', token, 'PX', lock_ttl)
       redis.call('HSET', job_key, 'state', 'active', 'processedOn', NOW_S)
@@ -125,10 +164,10 @@ local function claim_next(token, lock_ttl)
         wake()
         claimed_once.woken = true
       end
-      local reply = redis.call('HGETALL', job_key)
-      table.insert(reply, 1, more and '1' or '0')
-      table.insert(reply, 1, id)
-      return reply
+      if job.collectKey then  -- collect_drain rewrote the hash: read it again
+        flat = redis.call('HGETALL', job_key)
+      end
+      return started_reply(id, more, flat)
     end
   end
   return {'', due_after_held(put_back_held(), next_due())}

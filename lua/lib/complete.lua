@@ -1,4 +1,5 @@
--- Completing a held job, inlined by ack.lua and ack_many.lua (needs lib/queue and lib/metrics first).
+-- Completing a held job, inlined by ack.lua and ack_many.lua (needs lib/queue first). The caller counts
+-- the completions in the throughput metrics (lib/metrics), a batch once for all its jobs.
 -- luacheck: push ignore 211 (helpers a including script may not use)
 
 -- A kept result of at most INLINE_RESULT_MAX bytes also rides on the 'completed' event (an additive
@@ -20,7 +21,6 @@ local function complete_job(id, token, result, keep)
     release_dedup(id, job_key)
     redis.call('DEL', job_key, job_key .. ':logs')
   end
-  count_throughput('completed')
   if keep == '1' and #result <= INLINE_RESULT_MAX then
     emit('completed', id, 'result', result)
   else

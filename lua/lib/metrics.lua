@@ -7,10 +7,12 @@
 
 local METRICS_TTL_S = 86400
 
--- Count one job that ended as `kind` ('completed' or 'failed') in the current minute's bucket.
-local function count_throughput(kind)
+-- Count `n` jobs (one when not given) that ended as `kind` ('completed' or 'failed') in the current
+-- minute's bucket: a batch counts its jobs in one call.
+local function count_throughput(kind, n)
+  n = n or 1
   local key = PREFIX .. 'metrics:' .. kind .. ':' .. string.format('%.0f', math.floor(NOW / 60000) * 60000)
-  if redis.call('INCR', key) == 1 then
+  if redis.call('INCRBY', key, n) == n then
     redis.call('EXPIRE', key, METRICS_TTL_S)
   end
 end

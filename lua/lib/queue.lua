@@ -30,11 +30,16 @@ local function wake()
   redis.call('ZADD', MARKER, '0', '0')
 end
 
+-- True while this script knows the priority zset is empty: it looked, and pushed no job with a priority since.
+-- A batch claim (ack_many) then looks once, not once per job.
+local prioritized_empty = false
+
 -- Put a job id where a claim will find it: the FIFO list for priority 0, the priority zset otherwise,
 -- scored -(priority * 1e13) + ts: below 0 for a priority above 0, above 1e13 for one below 0.
 local function push_waiting(id, priority, ts, at_front)
   if priority ~= 0 then
     redis.call('ZADD', PRIORITIZED, tostring(-(priority * 1e13) + ts), id)
+    prioritized_empty = false
   elseif at_front then
     redis.call('RPUSH', WAIT, id)
   else
@@ -43,7 +48,10 @@ local function push_waiting(id, priority, ts, at_front)
 end
 
 local function has_waiting()
-  return redis.call('LLEN', WAIT) > 0 or redis.call('ZCARD', PRIORITIZED) > 0
+  if redis.call('LLEN', WAIT) > 0 then
+    return true
+  end
+  return not prioritized_empty and redis.call('ZCARD', PRIORITIZED) > 0
 end
 
 -- A job holds its lock while a worker runs it. The ending transitions accept the holder's token,

@@ -35,6 +35,37 @@ def test_ack_many_later_completes_and_claims_with_its_reply_read_later(app: Task
     assert app.adapter.get_job("later", first.id)["state"] == "completed"  # type: ignore[index]
 
 
+def test_a_batch_claim_replies_each_job_as_started(app: Taskora) -> None:
+    """Each claimed job comes back as the claim left its hash: the engine reads a job once, before the claim
+    writes it, and its reply must still say ``active`` and when it started."""
+    app.task("started", lambda d: d)
+    app.adapter.enqueue_many([EnqueueRequest("started", f"job-{i}", b"null", fields={"custom": f"v{i}"})
+                              for i in range(3)])
+    batch = app.adapter.ack_many("started", [], claim=3, token="t1", lock_ttl_ms=30_000)
+    assert [job.id for job in batch.jobs] == ["job-0", "job-1", "job-2"]
+    for job in batch.jobs:
+        stored = app.adapter.get_job("started", job.id)
+        assert stored is not None and stored["state"] == "active" and stored.get("processedOn")
+        assert {name: job.fields[name] for name in stored} == stored  # the whole hash, nothing stale
+
+
+def test_a_claim_counts_a_priority_job_it_put_back_as_work_left(app: Taskora) -> None:
+    """A job held aside for its full concurrency key goes back to the priority queue during the claim that met
+    it; a claim that then took another job must still report work left (its worker's next claim, the marker),
+    although it saw the priority queue empty on its way."""
+    app.task("keyed", lambda d: d)
+    keyed = {"concurrencyKey": "k", "concurrencyLimit": "1"}
+    app.adapter.enqueue_many([EnqueueRequest("keyed", "first", b"null", priority=5, fields=keyed)])
+    first = app.adapter.claim("keyed", "t0", 30_000).job  # the key's one slot is taken
+    assert first is not None
+    app.adapter.enqueue_many([EnqueueRequest("keyed", "second", b"null", priority=5, fields=keyed),
+                              EnqueueRequest("keyed", "plain", b"null")])
+    claimed = app.adapter.claim("keyed", "t1", 30_000)
+    assert claimed.job is not None and claimed.job.id == "plain" and claimed.more
+    done = app.adapter.ack_many("keyed", [Completion(first, b"null", True)], claim=3, token="t2", lock_ttl_ms=30_000)
+    assert done.statuses == ["ok"] and [job.id for job in done.jobs] == ["second"]
+
+
 @pytest.fixture
 def batching(monkeypatch: pytest.MonkeyPatch) -> None:
     """Workers made in this process work in batches (as a prefork child's)."""
