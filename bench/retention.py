@@ -38,7 +38,8 @@ def _records(app: Taskora) -> int:
     return app.adapter.counts("noop")["completed"]
 
 
-def _sample(app: Taskora, stop: threading.Event, peaks: list[int]) -> None:
+def _sample_peaks(app: Taskora, stop: threading.Event, peaks: list[int]) -> None:
+    """The drain's sampler thread: the completed records every ``SAMPLE_EVERY_S``."""
     while not stop.wait(SAMPLE_EVERY_S):
         peaks.append(_records(app))
 
@@ -50,7 +51,7 @@ def run(jobs: int, slots: int) -> dict[str, float]:
         for start in range(0, jobs, 10_000):
             task.dispatch_many([None] * min(10_000, jobs - start))
         worker, stop, samples = Worker(app, [task], concurrency=slots), threading.Event(), []
-        sampler = threading.Thread(target=_sample, args=(app, stop, samples), daemon=True)
+        sampler = threading.Thread(target=_sample_peaks, args=(app, stop, samples), daemon=True)
         began = time.monotonic()
         worker.start()
         sampler.start()

@@ -29,9 +29,12 @@ class Maintenance:
     unreachable only skips a round (reported once per outage, reconnect.py).
     """
 
-    #: Jobs one trim call deletes per state at most (one call stays short), and the longest a worker's
-    #: maintenance spends trimming one task per round, calling again while each call deleted a whole batch.
-    TRIM_BATCH = 1000
+    #: Jobs one trim call deletes per state at most, and the longest a worker's maintenance spends trimming one
+    #: task per round, calling again while each call deleted a whole batch. Redis runs nothing else while a call
+    #: runs: 1,000 jobs held it about 2.5 ms, several times a second at a few thousand finished jobs a second,
+    #: which every client of that Redis met as a latency tail; 100 hold it about 0.25 ms, for the same CPU per job
+    #: (bench/README.md, "The retention trim held Redis").
+    TRIM_BATCH = 100
     TRIM_BUDGET_S = 2.0
 
     def __init__(self, app: Taskora, tasks: list[Task[Any, Any]], cold: threading.Event, address: str) -> None:
