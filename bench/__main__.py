@@ -36,6 +36,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="comma-separated among stored,ignored (default both; stored with --quick)")
     parser.add_argument("--load-seconds", type=float, default=None,
                         help="duration of latency_load's steady arrivals (30 s; 1 s with --quick)")
+    parser.add_argument("--load-rate", type=float, default=None,
+                        help="latency_load at this many arrivals a second for every library, instead of half of "
+                             "each library's own max (compares the tails at one load)")
     parser.add_argument("--runs", type=int, default=None, help="runs per scenario (3; 1 with --quick)")
     parser.add_argument("--out", default=None, help="file prefix (default bench/results/latest-<mode>)")
     parser.add_argument("--redis-server", default=None, help="redis-server binary")
@@ -58,6 +61,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         parser.error(pinning.cannot_pin())
     if args.load_seconds is not None and args.load_seconds <= 0:
         parser.error(f"--load-seconds must be positive, got {args.load_seconds}")
+    if args.load_rate is not None and args.load_rate <= 0:
+        parser.error(f"--load-rate must be positive, got {args.load_rate}")
     return args
 
 
@@ -142,13 +147,16 @@ def _short(value) -> str:
 
 
 def _load_args(args, so_far: dict) -> list[str]:
-    """latency_load's rate and pool from this run's own measurements of the library (if any).
+    """latency_load's rate and pool: ``--load-rate`` when given, else from this run's own measurements of the
+    library (if any).
 
     Half of the lower of its enqueue rate (one producer sends the arrivals) and its best processing
     rate, with the worker pool of that best processing scenario; without those measurements the
     scenario measures them itself.
     """
     extra = ["--load-seconds", str(args.load_seconds)] if args.load_seconds else []
+    if args.load_rate:  # one load for every library, in the pool the scenario picks by itself
+        return [*extra, "--rate", f"{args.load_rate:.1f}"]
     last = {scenario: runs[-1] for scenario, runs in so_far.items() if runs}
     enqueue = last.get("enqueue_single", {}).get("jobs_per_s")
     processed = {s: last[s]["jobs_per_s"] for s in config.PROCESS_POOLS
@@ -201,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine, "libs": [lib for lib in config.LIBRARIES if lib in libs],
         "scenarios": args.scenario_list, "result_modes": args.result_modes,
         "load_seconds": args.load_seconds or (config.QUICK if args.quick else config.FULL).load_seconds,
+        "load_rate": args.load_rate,
         "skipped": skipped, "results": results, "errors": errors,
         "pinned": pinning.description() if args.pin else None,
     }

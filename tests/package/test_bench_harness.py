@@ -59,7 +59,7 @@ def test_a_failed_cell_says_error_not_a_reason() -> None:
 
 
 def test_load_rate_is_half_the_lower_of_enqueue_and_the_best_pool() -> None:
-    args = argparse.Namespace(load_seconds=None)
+    args = argparse.Namespace(load_seconds=None, load_rate=None)
     so_far = {"enqueue_single": [{"jobs_per_s": 9000.0}], "process_c1": [{"jobs_per_s": 1000.0}],
               "process_prefork2": [{"jobs_per_s": 3000.0}], "process_threads100": [{"unsupported": "x"}]}
     assert _load_args(args, so_far) == ["--rate", "1500.0", "--pool", "prefork:2"]
@@ -68,8 +68,19 @@ def test_load_rate_is_half_the_lower_of_enqueue_and_the_best_pool() -> None:
 
 
 def test_load_without_measurements_lets_the_scenario_measure() -> None:
-    args = argparse.Namespace(load_seconds=5.0)
+    args = argparse.Namespace(load_seconds=5.0, load_rate=None)
     assert _load_args(args, {"enqueue_single": [{"jobs_per_s": 10.0}]}) == ["--load-seconds", "5.0"]
+
+
+def test_one_load_rate_for_every_library_overrides_the_measured_one() -> None:
+    args = argparse.Namespace(load_seconds=None, load_rate=1800.0)
+    so_far = {"enqueue_single": [{"jobs_per_s": 9000.0}], "process_c1": [{"jobs_per_s": 1000.0}]}
+    assert _load_args(args, so_far) == ["--rate", "1800.0"]
+    doc = {"mode": "full", "runs": 1, "date": "today", "libs": ["taskora"], "scenarios": ["latency_load"],
+           "result_modes": ["stored"], "results": {}, "errors": {}, "skipped": {}, "load_seconds": 30,
+           "load_rate": 1800.0, "machine": {"cpus": 2, "cpu": "x", "system": "x", "python": "3.11",
+                                            "redis_server": "x", "packages": {}}}
+    assert "at 1,800 jobs/s for every library" in report.render(doc)
 
 
 def test_charts_are_svg_files_next_to_the_table(tmp_path: Path) -> None:
