@@ -30,8 +30,8 @@ local function wake()
   redis.call('ZADD', MARKER, '0', '0')
 end
 
--- True while this script knows the priority zset is empty: it looked, and pushed no job with a priority since.
--- A batch claim (ack_many) then looks once, not once per job.
+-- True while this script knows the priority zset is empty: it looked, and pushed no job with a
+-- priority since. A batch claim (ack_many) then looks once, not once per job.
 local prioritized_empty = false
 
 -- Put a job id where a claim will find it: the FIFO list for priority 0, the priority zset otherwise,
