@@ -37,10 +37,12 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def bound_socket() -> socket.socket:
+    """A loopback socket bound to a port of its own, handed to the server as it is: a port found free and bound
+    again later can be taken meanwhile by another test process's server."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 class LiveBoard:
@@ -60,12 +62,13 @@ class LiveBoard:
         self.app.schedule("nightly", task="flaky", every="1h")
         self.app.schedules.sync()
         self.app.start()
-        self.port = free_port()
+        sock = bound_socket()
+        self.port = int(sock.getsockname()[1])
         web = create_board(self.app, auth=PASSWORD, read_only=read_only)
         config = uvicorn.Config(web, host="127.0.0.1", port=self.port, log_level="warning",
                                 timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
         self.thread.start()
         wait_until(lambda: self.server.started, what="the board to listen")
 
