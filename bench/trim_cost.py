@@ -33,13 +33,17 @@ def _completed_jobs(app: Taskora, jobs: int) -> None:
                                      token="fill", lock_ttl_ms=30_000)
 
 
+def _text(command: bytes | str) -> str:
+    return command.decode("utf-8", "replace") if isinstance(command, bytes) else command
+
+
 def _timed_trim(app: Taskora, client: redis.Redis, size: int) -> tuple[int, int]:
     """Jobs one trim call of ``size`` deleted, and the µs Redis spent on it."""
     client.slowlog_reset()
     deleted = app.adapter.trim("noop", completed_age_ms=DAY_MS, completed_count=100, failed_age_ms=DAY_MS,
                                failed_count=100, batch=size)
     entries: list[dict[str, Any]] = client.slowlog_get(16)
-    durations = [e["duration"] for e in entries if str(e["command"]).upper().startswith(("EVALSHA", "B'EVALSHA"))]
+    durations = [e["duration"] for e in entries if _text(e["command"]).upper().startswith("EVALSHA")]
     return deleted, max(durations, default=0)
 
 

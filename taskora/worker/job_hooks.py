@@ -9,7 +9,7 @@ so each event's methods are looked up once, and again only when a hook is added.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("taskora.worker")
@@ -29,12 +29,6 @@ class JobHooks:
     def extend(self, hooks: list[Any]) -> None:
         for hook in hooks:
             self.append(hook)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(list(self._hooks))
-
-    def __len__(self) -> int:
-        return len(self._hooks)
 
     def call(self, event: str, *args: Any) -> None:
         """Each hook's ``event(*args)``; a hook that raises is logged and the others still run."""

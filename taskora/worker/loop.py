@@ -81,6 +81,9 @@ class Worker:
         #: This process's liveness key and lock tokens (liveness.py); plain tokens until ``start()`` beats.
         self.liveness = Liveness(self.adapter, self.name)
         self._new_token = _new_token
+        #: Observers with ``job_started(runtime)`` / ``job_finished(runtime, outcome)`` (CLI logs, prefork
+        #: supervisor bookkeeping); called in the slot thread, errors logged and ignored.
+        self.job_hooks = JobHooks()
         self._hold_jobs()
         #: Claims slots sent ahead and have not read; a job such a claim took is handed back once the job
         #: before it has run too long (lookahead.py).
@@ -98,9 +101,6 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._slot_threads: list[threading.Thread] = []
         self._feeders: list[tuple[SlotFeeder, threading.Thread]] = []
-        #: Observers with ``job_started(runtime)`` / ``job_finished(runtime, outcome)`` (CLI logs, prefork
-        #: supervisor bookkeeping); called in the slot thread, errors logged and ignored.
-        self.job_hooks = JobHooks()
         #: Slots per task now (``pool_grow``/``pool_shrink`` change it live, resize.py), and slots asked to leave.
         self.slot_counts: dict[str, int] = {}
         self.retirements = Retirements()
@@ -114,7 +114,7 @@ class Worker:
         claimed (ahead, or with a reply on its way) and not started yet never starts."""
         self.held = HeldJobs()
         #: Runs a job handed back from a process that died with it alone here (quarantine.py).
-        self.quarantine = Quarantine(self.held, self._notify)
+        self.quarantine = Quarantine(self.held, self.job_hooks.call)
         self.active, self.reserved = self.held.active, self.held.reserved
         self._cancel_before_start, self._active_lock = self.held.cancel_before_start, self.held.lock
 
@@ -127,10 +127,10 @@ class Worker:
         self.maintenance = Maintenance(app, self.tasks, self._cold, address)
         self.outcomes = Outcomes(app, self.held, self._cold, address)
         self.ahead = ClaimsAhead(app, self.held, self.outcomes, self._claim_watch, stopping=self._stopping,
-                                 cold=self._cold, new_token=lambda: self._new_token(), notify=self._notify,
+                                 cold=self._cold, new_token=lambda: self._new_token(), notify=self.job_hooks.call,
                                  address=address, budget=self.budget)
         self._reserved_wait = None if self.budget is None else ReservedWait(
-            self.budget, self.ahead.prefetch, self._stopping, self._notify, self.ahead.release_reserved,
+            self.budget, self.ahead.prefetch, self._stopping, self.job_hooks.call, self.ahead.release_reserved,
             self.adapter.now_ms, self._claim_now)
         if self.budget is not None:
             self.held.on_cancel = self.budget.wake
@@ -445,7 +445,7 @@ class Worker:
             cancelled = bool(self._cancel_before_start) and job.id in self._cancel_before_start
             if cancelled:  # cancelled after it was claimed, before it started: it never starts
                 del self._cancel_before_start[job.id]
-        self._notify("job_started", runtime)
+        self.job_hooks.call("job_started", runtime)
         try:
             if cancelled:
                 runtime.signal.abort("cancelled")
@@ -458,15 +458,12 @@ class Worker:
             with self._active_lock:
                 still_ours = self.active.pop(job.id, None) is not None
         if not still_ours:  # a cold stop already handed it back
-            self._notify("job_finished", runtime, None)
+            self.job_hooks.call("job_finished", runtime, None)
             return None
         self.processed += 1
         next_job = self.outcomes.reliably(runtime, lambda: self._finish(runtime, outcome, feeder, lookahead)).job
-        self._notify("job_finished", runtime, outcome)
+        self.job_hooks.call("job_finished", runtime, outcome)
         return next_job
-
-    def _notify(self, name: str, *args: Any) -> None:
-        self.job_hooks.call(name, *args)
 
     # -- finishing ------------------------------------------------------------------------------
     def _finish(self, runtime: JobRuntime, outcome: Outcome, feeder: SlotFeeder | None = None,
