@@ -37,12 +37,10 @@ pytestmark = [
 ]
 
 
-def bound_socket() -> socket.socket:
-    """A loopback socket bound to a port of its own, handed to the server as it is: a port found free and bound
-    again later can be taken meanwhile by another test process's server."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    return sock
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class LiveBoard:
@@ -62,13 +60,12 @@ class LiveBoard:
         self.app.schedule("nightly", task="flaky", every="1h")
         self.app.schedules.sync()
         self.app.start()
-        sock = bound_socket()
-        self.port = int(sock.getsockname()[1])
+        self.port = free_port()
         web = create_board(self.app, auth=PASSWORD, read_only=read_only)
         config = uvicorn.Config(web, host="127.0.0.1", port=self.port, log_level="warning",
                                 timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         wait_until(lambda: self.server.started, what="the board to listen")
 
