@@ -66,6 +66,27 @@ def test_a_claim_counts_a_priority_job_it_put_back_as_work_left(app: Taskora) ->
     assert done.statuses == ["ok"] and [job.id for job in done.jobs] == ["second"]
 
 
+def test_a_batch_of_hundreds_of_completions_settles_each_job_once(app: Taskora) -> None:
+    """A feeder's batch can carry every completion of a hundred slots: each job must end as a lone completion
+    would leave it (kept or deleted, unlocked, its concurrency slot freed), and a job named twice completes once."""
+    app.task("bulk", lambda d: d)
+    keyed = {"concurrencyKey": "k", "concurrencyLimit": "1000"}
+    app.adapter.enqueue_many([EnqueueRequest("bulk", f"job-{i}", b"null", fields=keyed) for i in range(301)])
+    held = app.adapter.ack_many("bulk", [], claim=301, token="t1", lock_ttl_ms=30_000).jobs
+    assert len(held) == 301
+    done = [Completion(job, b'"r"', keep=i % 2 == 0) for i, job in enumerate(held)]
+    batch = app.adapter.ack_many("bulk", [*done, done[0]], claim=0, token="", lock_ttl_ms=30_000)
+
+    assert batch.statuses == ["ok"] * 301 + ["lost"]
+    assert app.adapter.counts("bulk")["completed"] == 151 and app.adapter.counts("bulk")["active"] == 0
+    assert app.adapter.locks_of_active("bulk") == []
+    assert app.adapter.get_job("bulk", "job-300")["result"] == b'"r"'  # type: ignore[index]
+    assert app.adapter.get_job("bulk", "job-299") is None  # kept only when asked
+    assert app.adapter.stall_sweep("bulk", 1) == ([], [])
+    app.adapter.enqueue_many([EnqueueRequest("bulk", "after", b"null", fields={**keyed, "concurrencyLimit": "1"})])
+    assert app.adapter.claim("bulk", "t2", 30_000).job is not None  # every slot of the key was freed
+
+
 @pytest.fixture
 def batching(monkeypatch: pytest.MonkeyPatch) -> None:
     """Workers made in this process work in batches (as a prefork child's)."""
