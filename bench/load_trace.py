@@ -4,9 +4,11 @@ The harness's ``latency_load`` gives percentiles; this tool also says *when* the
 and what the queue did meanwhile. It starts its own ``redis-server``, one worker (``--pool``, ``-c``),
 sends ``--rate`` arrivals a second for ``--seconds`` from this process, and samples the task's Redis
 lists every 20 ms. It prints the pickup percentiles, then each 100 ms window that held a pickup over
-``--slow-ms`` (how many, the worst), then the samples where jobs queued in Redis. ``--pin`` places the
-processes as ``python -m bench --pin`` does (bench/pinning.py). Written for the taskora worker's keys;
-the pickup figures hold for any library the harness drives.
+``--slow-ms`` (how many, the worst), then the samples where jobs queued in Redis, then where the CPU went
+while the arrivals ran: how busy each CPU was, and the share of a CPU that ``redis-server``, the worker's
+processes and this one (the producer) took. ``--pin`` places the processes as ``python -m bench --pin`` does
+(bench/pinning.py). Written for the taskora worker's keys; the pickup and CPU figures hold for any library
+the harness drives.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from taskora.adapters.keys import Keys
 
 from . import pinning, stamps
 from .load import send_arrivals
+from .proc_cpu import cpu_of, tree
 from .redis_server import RedisServer
 from .scenarios import driver_class, start_worker
 from .workers import wait_for_stamps
@@ -42,18 +45,56 @@ def _sample_queue(url: str, stop: threading.Event, into: list[tuple[float, ...]]
         stop.wait(SAMPLE_EVERY_S)
 
 
-def _run(args: argparse.Namespace, url: str, path: str) -> list[tuple[float, ...]]:
+def _cpu_busy() -> dict[str, tuple[int, int]]:
+    """Per CPU (``cpu0``...): jiffies spent in total and idle (idle + iowait) since boot, from /proc/stat."""
+    busy = {}
+    with open("/proc/stat") as stat:
+        for line in stat:
+            name, *values = line.split()
+            if name.startswith("cpu") and name != "cpu":
+                counts = [int(v) for v in values]
+                busy[name] = (sum(counts), counts[3] + counts[4])
+    return busy
+
+
+class CpuUse:
+    """Where the CPU went between ``start`` and ``stop``: each CPU's busy share, and each role's share of one CPU."""
+
+    def __init__(self, roles: dict[str, list[int]]) -> None:
+        self.roles = roles
+
+    def start(self) -> None:
+        self._t0, self._cpus0 = time.monotonic(), _cpu_busy()
+        self._procs0 = {role: cpu_of(pids) for role, pids in self.roles.items()}
+
+    def stop(self) -> str:
+        seconds, cpus = time.monotonic() - self._t0, _cpu_busy()
+        busy = ", ".join(f"{name} {1 - (cpus[name][1] - idle0) / max(1, cpus[name][0] - total0):.0%}"
+                         for name, (total0, idle0) in self._cpus0.items())
+        shares = ", ".join(f"{role} {self._used(role) / seconds:.0%}" for role in self.roles)
+        return f"CPU while the arrivals ran ({seconds:.1f} s): busy {busy}; of one CPU: {shares}"
+
+    def _used(self, role: str) -> float:
+        """CPU seconds the role's processes used since ``start`` (a process gone by then counts 0)."""
+        before = self._procs0[role]
+        return sum(max(0.0, now - before[pid]) for pid, now in cpu_of(self.roles[role]).items())
+
+
+def _run(args: argparse.Namespace, url: str, path: str, redis_pid: int) -> tuple[list[tuple[float, ...]], str]:
     driver, samples, stop = driver_class(args.lib)(), [], threading.Event()
     with start_worker(args.lib, args.pool, args.concurrency, url, path) as worker:
         driver.dispatch({"i": -1, "t": time.time()})  # the worker is up once this one ran
         wait_for_stamps(path, 1, 60, worker)
         sampler = threading.Thread(target=_sample_queue, args=(url, stop, samples), daemon=True)
         sampler.start()
+        use = CpuUse({"redis-server": [redis_pid], "worker": tree(worker.proc.pid), "producer": [os.getpid()]})
+        use.start()
         send_arrivals(driver, args.rate, args.seconds, probe=False)
+        cpu = use.stop()
         stop.set()
         wait_for_stamps(path, 1 + max(1, int(args.rate * args.seconds)), 60 + args.seconds, worker)
     driver.close()
-    return samples
+    return samples, cpu
 
 
 def _report(args: argparse.Namespace, path: str, samples: list[tuple[float, ...]]) -> None:
@@ -92,8 +133,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.pin:
             pinning.start_pinning(server.process.pid)
         path = os.path.join(tmp, "stamps")
-        samples = _run(args, server.url, path)
+        samples, cpu = _run(args, server.url, path, server.process.pid)
         _report(args, path, samples)
+        print(cpu)
 
 
 if __name__ == "__main__":
