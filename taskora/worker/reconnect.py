@@ -28,6 +28,8 @@ T = TypeVar("T")
 #: First and longest pause between two attempts of a loop that retries while Redis is unreachable.
 FIRST_BACKOFF_S = 0.05
 MAX_BACKOFF_S = 2.0
+#: How long after a stop cut this process's connections (stop_wake.py) their failures are taken as the cut's.
+CUT_QUIET_S = 10.0
 
 
 class Outage:
@@ -37,13 +39,24 @@ class Outage:
     success after it), however many threads fail or recover; a forked child starts with a clean record.
     A call that was already under way when the outage began (or ended) says nothing about the connection
     now: given its start (``started``, time.monotonic()), its success does not end the outage, nor does its
-    failure start a new one.
+    failure start a new one. Neither does a failure of a connection this process cut itself to stop (``cut``).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._since: float | None = None
         self._back_at = 0.0
+        self._cut_until: dict[str, float] = {}
+
+    def cut(self, address: str) -> None:
+        """A stopping worker is cutting its connections to ``address`` (stop_wake.py): for ``CUT_QUIET_S`` the
+        failures its threads meet there are that cut's (logged at DEBUG), not an outage to warn about."""
+        with self._lock:
+            self._cut_until[address] = time.monotonic() + CUT_QUIET_S
+
+    def _after_cut(self, address: str) -> bool:
+        until = self._cut_until.get(address)
+        return until is not None and time.monotonic() < until
 
     @property
     def down(self) -> bool:
@@ -54,6 +67,9 @@ class Outage:
         answers but was replaced (StoreChangedError) is no outage: it is reported as such (store_changed.py)."""
         if is_store_change(error):
             STORE_CHANGES.report(address, error)
+            return
+        if self._after_cut(address):
+            log.debug("connection to %s failed after this worker cut it to stop: %s", mask_url(address), error)
             return
         with self._lock:
             stale = started is not None and started < self._back_at  # sent on a connection the outage broke
@@ -82,6 +98,7 @@ class Outage:
         self._lock = threading.Lock()
         self._since = None
         self._back_at = 0.0
+        self._cut_until = {}
 
 
 #: The process's record: shared by every thread, fresh in every forked child.

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .reconnect import once
+from .reconnect import OUTAGE, address_of, once
 
 log = logging.getLogger("taskora.worker")
 
@@ -46,6 +46,7 @@ def wake_or_cut(adapter: Any, address: str, wakes: list[tuple[str, int]], worker
         return True
     log.warning("Redis at %s did not take the stop's wake within %.0f s: cutting its connections so the worker "
                 "can stop (a job claimed meanwhile is reclaimed by the other workers)", address, WAKE_GRACE_S)
+    OUTAGE.cut(address)
     adapter.cut_connections(CUT_TIMEOUT_S)
     return False
 
@@ -59,7 +60,9 @@ def start_unless_stopped(start: Callable[[], None], adapter: Any, signals: Any) 
     def cut_if_stopped() -> None:
         signals.changed.wait()  # not cleared here: ``serve`` reads it next
         if signals.terms and not started.is_set():
-            log.warning("stop requested while starting: cutting the connections to Redis (no job is held yet)")
+            # INFO: stopping a worker that is still starting (a Ctrl-C at once) is nothing to warn about
+            log.info("stop requested while starting: cutting the connections to Redis (no job is held yet)")
+            OUTAGE.cut(address_of(adapter))
             adapter.cut_connections(CUT_TIMEOUT_S)
 
     threading.Thread(target=cut_if_stopped, name="taskora-start-watch", daemon=True).start()

@@ -44,6 +44,25 @@ def test_calls_under_way_when_the_outage_began_or_ended_say_nothing(caplog: pyte
     assert len(_messages(caplog, logging.WARNING)) == 1 and len(_messages(caplog, logging.INFO)) == 1
 
 
+def test_failures_after_a_stop_cut_the_connections_are_the_cuts_not_an_outage(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A stop that cuts its connections (stop_wake.py) breaks its own listeners' reads: no outage to warn about
+    for that address then; another address, or the same one once the quiet window is over, still warns."""
+    outage = Outage()
+    with caplog.at_level(logging.DEBUG, logger="taskora.worker"):
+        outage.cut(URL)
+        outage.lost(URL, ConnectionError("Connection closed by server."))
+        assert not outage.down and _messages(caplog, logging.WARNING) == []
+        assert any("after this worker cut it to stop" in m for m in _messages(caplog, logging.DEBUG))
+        outage.lost("redis://other:6379/0", ConnectionError("refused"))
+        monkeypatch.setattr("taskora.worker.reconnect.CUT_QUIET_S", 0.0)
+        later = Outage()
+        later.cut(URL)
+        later.lost(URL, ConnectionError("refused"))
+    assert _messages(caplog, logging.WARNING) == ["Redis unreachable at redis://other:6379/0: refused; retrying",
+                                                  "Redis unreachable at redis://:****@cache:6379/0: refused; retrying"]
+
+
 def test_once_and_until_done_report_to_the_process_record() -> None:
     def refused() -> None:
         raise CONNECTION_ERRORS[0]("refused")
