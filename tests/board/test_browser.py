@@ -37,10 +37,12 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def bound_socket() -> socket.socket:
+    """A loopback socket bound to a port of its own, handed to the server as it is: a port found free and bound
+    again later can be taken meanwhile by another test process's server."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 class LiveBoard:
@@ -60,12 +62,13 @@ class LiveBoard:
         self.app.schedule("nightly", task="flaky", every="1h")
         self.app.schedules.sync()
         self.app.start()
-        self.port = free_port()
-        web = create_board(self.app, auth=PASSWORD, read_only=read_only)
+        sock = bound_socket()
+        self.port = int(sock.getsockname()[1])
+        web = self.web = create_board(self.app, auth=PASSWORD, read_only=read_only)
         config = uvicorn.Config(web, host="127.0.0.1", port=self.port, log_level="warning",
                                 timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
         self.thread.start()
         wait_until(lambda: self.server.started, what="the board to listen")
 
@@ -212,6 +215,24 @@ def test_clean_by_age_from_the_task_page(live: LiveBoard, page: Any) -> None:
     expect(page.locator(f'#jobs tr[data-job="{recent[0].id}"]')).to_have_count(1)
     shot(page, "9-cleaned-by-age")
     assert all(live.app.inspect().find(h.id) is None for h in old)
+
+
+def test_a_live_refresh_keeps_the_age_typed_for_clean(live: LiveBoard, page: Any) -> None:
+    """Jobs finishing while someone types an age redraw the task page: what they typed must stay (it went back to
+    1h, and a Clean then deleted by the wrong age), and the redraw waits until they leave the box."""
+    fetch = live.app.get_task("fetch")
+    fetch.dispatch({"id": 1}).result(timeout=10)
+    page.goto(live.url)
+    page.fill("#password", PASSWORD)
+    page.click("#login button")
+    page.goto(live.url + "#/task/fetch/completed/0")
+    expect(page.locator("#jobs tr[data-job]")).to_have_count(1)
+    wait_until(live.web.state.board.hub.reading.is_set, what="the page's event stream to be read")
+    page.fill("#clean-age", "15m")  # the box keeps the focus
+    fetch.dispatch({"id": 2}).result(timeout=10)
+    page.locator("#main h1").click()  # leaving the box lets the waiting redraw run
+    expect(page.locator("#jobs tr[data-job]")).to_have_count(2)
+    expect(page.locator("#clean-age")).to_have_value("15m")
 
 
 def test_a_read_only_board_shows_no_action_buttons(redis_url: str) -> None:

@@ -11,7 +11,7 @@ let refreshTimer = null;
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
-    if (key === "onclick") node.addEventListener("click", value);
+    if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
     else if (value !== null && value !== undefined && value !== false) node.setAttribute(key, value);
   }
   for (const child of children.flat()) {
@@ -110,11 +110,14 @@ async function overview() {
 }
 
 const FINISHED = ["completed", "failed", "expired", "cancelled"];
+// The age typed in "Clean by age": a live refresh draws the page again, and must not put the box back to 1h.
+let cleanAge = "1h";
 
 // "Clean by age": delete this task's jobs in a finished state that finished longer ago than the age typed.
 function cleanControl(name, state) {
   if (session.readOnly || !FINISHED.includes(state)) return null;
-  const age = el("input", { id: "clean-age", value: "1h", size: "6", title: "an age: 30s, 15m, 1h, 7d (0: all)" });
+  const age = el("input", { id: "clean-age", value: cleanAge, size: "6", title: "an age: 30s, 15m, 1h, 7d (0: all)",
+                            oninput: () => { cleanAge = age.value; } });
   const path = () => "tasks/" + encodeURIComponent(name) + "/clean?state=" + state +
                      "&olderThan=" + encodeURIComponent(age.value.trim());
   return el("span", { class: "clean" }, "finished more than ", age, " ago: ",
@@ -328,8 +331,27 @@ function startLive() {
   liveSource.onerror = () => { badge.textContent = "reconnecting"; badge.classList.remove("on"); };
   liveSource.addEventListener("jobs", () => {
     clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(render, 250);  // one re-read per burst of events
+    refreshTimer = setTimeout(liveRefresh, 250);  // one re-read per burst of events
   });
+}
+
+// A live re-read draws the page anew: while someone types in one of its boxes, it waits (their focus and
+// their text stay), and runs once, when they leave the box.
+let waitingOn = null;  // the box a re-read waits on
+function liveRefresh() {
+  const typing = document.activeElement;
+  if (typing && typing.tagName === "INPUT" && document.getElementById("main").contains(typing)) {
+    if (waitingOn !== typing) {
+      waitingOn = typing;
+      typing.addEventListener("blur", () => {
+        waitingOn = null;
+        clearTimeout(refreshTimer);
+        refreshTimer = setTimeout(liveRefresh, 0);
+      }, { once: true });
+    }
+    return;
+  }
+  render();
 }
 
 // The page arrives with the session embedded (page.py), so its data is asked for at once; after a login
