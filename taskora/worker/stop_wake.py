@@ -46,9 +46,14 @@ def wake_or_cut(adapter: Any, address: str, wakes: list[tuple[str, int]], worker
         return True
     log.warning("Redis at %s did not take the stop's wake within %.0f s: cutting its connections so the worker "
                 "can stop (a job claimed meanwhile is reclaimed by the other workers)", address, WAKE_GRACE_S)
+    _cut(adapter, address)
+    return False
+
+
+def _cut(adapter: Any, address: str) -> None:
+    """Cut the adapter's connections, first telling the outage record that the failures to come are this cut's."""
     OUTAGE.cut(address)
     adapter.cut_connections(CUT_TIMEOUT_S)
-    return False
 
 
 def start_unless_stopped(start: Callable[[], None], adapter: Any, signals: Any) -> bool:
@@ -62,8 +67,7 @@ def start_unless_stopped(start: Callable[[], None], adapter: Any, signals: Any) 
         if signals.terms and not started.is_set():
             # INFO: stopping a worker that is still starting (a Ctrl-C at once) is nothing to warn about
             log.info("stop requested while starting: cutting the connections to Redis (no job is held yet)")
-            OUTAGE.cut(address_of(adapter))
-            adapter.cut_connections(CUT_TIMEOUT_S)
+            _cut(adapter, address_of(adapter))
 
     threading.Thread(target=cut_if_stopped, name="taskora-start-watch", daemon=True).start()
     try:
