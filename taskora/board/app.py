@@ -283,7 +283,8 @@ def api_schedule_action(board: Board, request: Request) -> Any:
 
 # -- live -------------------------------------------------------------------------------------------------
 async def api_events(request: Request) -> Response:
-    """Server-Sent Events: a ``jobs`` event per batch of engine events (task, event, jobId)."""
+    """Server-Sent Events: ``ready`` once no engine event can miss this connection (the page re-reads then:
+    see live.py), then a ``jobs`` event per batch of engine events (task, event, jobId)."""
     board: Board = request.app.state.board
     refused = board.refusal(request, write=False)
     if refused is not None:
@@ -298,11 +299,11 @@ async def _sse(hub: EventHub) -> AsyncIterator[str]:
         yield "retry: 2000\n: connected\n\n"
         while True:
             try:
-                batch = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_S)
+                name, data = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_S)
             except asyncio.TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
-            yield f"event: jobs\ndata: {json.dumps(batch)}\n\n"
+            yield f"event: {name}\ndata: {json.dumps(data)}\n\n"
     finally:
         hub.unsubscribe(queue)
 

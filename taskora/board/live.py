@@ -3,6 +3,10 @@
 A browser holds one Server-Sent Events connection; the hub's thread does the only XREAD (blocking, through
 the adapter) and hands each batch of events to every connection's queue on that connection's event loop.
 No browser polls: a page re-reads what it shows when events arrive. The thread runs while someone listens.
+
+Each connection's first item is ``ready``: from then on no event misses it. A page was drawn before its
+connection was ready (and again before a reconnect was), so it re-reads once on ``ready``: whatever changed
+in between shows.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("taskora.board")
 
 Batch = list[dict[str, str]]
+#: What a connection's queue holds: an SSE event's name ("ready" or "jobs") and its data.
+Item = tuple[str, Batch]
+READY: Item = ("ready", [])
 
 
 def _text(value: Any) -> str:
@@ -37,25 +44,28 @@ class EventHub:
     def __init__(self, app: Taskora) -> None:
         self.app = app
         self._lock = threading.Lock()
-        self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Batch]]] = []
+        self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Item]]] = []
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
         #: Set once the reader has taken its start positions: events after that reach every listener.
         self.reading = threading.Event()
 
-    def subscribe(self) -> asyncio.Queue[Batch]:
-        """A queue of event batches for one connection; call from the connection's event loop."""
-        queue: asyncio.Queue[Batch] = asyncio.Queue(self.QUEUE_SIZE)
-        with self._lock:
+    def subscribe(self) -> asyncio.Queue[Item]:
+        """A queue of items for one connection, ``READY`` first (see the module's docstring), then ("jobs", batch)
+        per batch of events; call from the connection's event loop."""
+        queue: asyncio.Queue[Item] = asyncio.Queue(self.QUEUE_SIZE)
+        with self._lock:  # the reader marks itself reading under this lock: READY comes from here or from it
             self._subscribers.append((asyncio.get_running_loop(), queue))
             if self._thread is None or not self._thread.is_alive():
                 self._stopped.clear()
                 self.reading.clear()
                 self._thread = threading.Thread(target=self._run, name="taskora-board-events", daemon=True)
                 self._thread.start()
+            elif self.reading.is_set():
+                queue.put_nowait(READY)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[Batch]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[Item]) -> None:
         with self._lock:
             self._subscribers = [(lp, q) for lp, q in self._subscribers if q is not queue]
 
@@ -72,23 +82,49 @@ class EventHub:
 
     # -- the reader thread --------------------------------------------------------------------
     def _run(self) -> None:
-        adapter = self.app.adapter
-        streams = {adapter.keys.events(name): name for name in self.app.tasks}
-        positions = {stream: adapter.last_event_id(task) for stream, task in streams.items()}
-        self.reading.set()
-        while not self._stopped.is_set() and self.listeners:
+        streams = {self.app.adapter.keys.events(name): name for name in self.app.tasks}
+        positions = self._start_positions(streams)
+        while positions is not None and self._still_wanted():
             if not positions:  # an app without tasks: nothing to read, and XREAD would not block
                 self._stopped.wait(self.BLOCK_MS / 1000)
                 continue
             try:
-                replies = adapter.read_events(positions, block_ms=self.BLOCK_MS)
+                replies = self.app.adapter.read_events(positions, block_ms=self.BLOCK_MS)
             except CONNECTION_ERRORS as exc:
                 log.warning("board: reading the event streams failed (%s); retrying", exc)
                 self._stopped.wait(1.0)
                 continue
             batch = self._batch(replies, streams, positions)
             if batch:
-                self._publish(batch)
+                self._publish(("jobs", batch))
+
+    def _start_positions(self, streams: dict[str, str]) -> dict[str, str] | None:
+        """Each stream's last id, taken again while Redis is away, then READY to every listener; None once
+        nobody listens any more."""
+        while self._still_wanted():
+            try:
+                positions = {stream: self.app.adapter.last_event_id(task) for stream, task in streams.items()}
+            except CONNECTION_ERRORS as exc:
+                log.warning("board: reading where the event streams end failed (%s); retrying", exc)
+                self._stopped.wait(1.0)
+                continue
+            with self._lock:  # one step with the snapshot: a listener joining later sees reading set (subscribe)
+                self.reading.set()
+                listening_now = list(self._subscribers)
+            _offer_to(listening_now, READY)
+            return positions
+        return None
+
+    def _still_wanted(self) -> bool:
+        """Whether to read on. The thread that says no forgets itself in the same step, so a listener arriving
+        while it ends starts a new reader rather than joining one that is leaving."""
+        with self._lock:
+            if self._subscribers and not self._stopped.is_set():
+                return True
+            self.reading.clear()
+            if self._thread is threading.current_thread():
+                self._thread = None
+            return False
 
     @staticmethod
     def _batch(replies: list[Any], streams: dict[str, str], positions: dict[str, str]) -> Batch:
@@ -102,18 +138,23 @@ class EventHub:
                               "jobId": decoded.get("jobId", "")})
         return batch
 
-    def _publish(self, batch: Batch) -> None:
+    def _publish(self, item: Item) -> None:
         with self._lock:
             subscribers = list(self._subscribers)
-        for loop, queue in subscribers:
-            try:
-                loop.call_soon_threadsafe(_offer, queue, batch)
-            except RuntimeError:  # that connection's loop has closed; it unsubscribes on its way out
-                pass
+        _offer_to(subscribers, item)
 
 
-def _offer(queue: asyncio.Queue[Batch], batch: Batch) -> None:
+def _offer_to(subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Item]]], item: Item) -> None:
+    """Hand ``item`` to each subscriber's queue on its own event loop (called from the reader thread)."""
+    for loop, queue in subscribers:
+        try:
+            loop.call_soon_threadsafe(_offer, queue, item)
+        except RuntimeError:  # that connection's loop has closed; it unsubscribes on its way out
+            pass
+
+
+def _offer(queue: asyncio.Queue[Item], item: Item) -> None:
     try:
-        queue.put_nowait(batch)
+        queue.put_nowait(item)
     except asyncio.QueueFull:
         pass

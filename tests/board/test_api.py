@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from taskora import JobFailedError, Taskora, chain, chord
 from taskora.board import create_board
-from taskora.board.live import EventHub
+from taskora.board.live import READY, EventHub
 from taskora.board.views import WorkerRoster
 
 from ..waiting import wait_until
@@ -146,14 +146,14 @@ def test_one_hub_reader_fans_events_out_to_every_listener(app: Taskora) -> None:
     app.register_task("t", None)
     hub = EventHub(app)
 
-    async def two_listeners() -> list[list[dict[str, str]]]:
+    async def two_listeners() -> list[tuple[str, list[dict[str, str]]]]:
         first, second = hub.subscribe(), hub.subscribe()
-        assert await asyncio.to_thread(hub.reading.wait, 5)
+        assert [await asyncio.wait_for(q.get(), timeout=5) for q in (first, second)] == [READY, READY]
         job_id = await asyncio.to_thread(lambda: app.dispatch("t", 1).id)
         got = [await asyncio.wait_for(q.get(), timeout=5) for q in (first, second)]
         hub.unsubscribe(first)
         hub.unsubscribe(second)
-        assert all(batch == [{"task": "t", "event": "waiting", "jobId": job_id}] for batch in got)
+        assert all(item == ("jobs", [{"task": "t", "event": "waiting", "jobId": job_id}]) for item in got)
         return got
 
     try:
@@ -161,6 +161,54 @@ def test_one_hub_reader_fans_events_out_to_every_listener(app: Taskora) -> None:
     finally:
         hub.stop()
     assert hub.listeners == 0
+
+
+def test_a_listener_joining_a_reading_hub_is_ready_at_once_and_misses_no_later_event(app: Taskora) -> None:
+    """READY is the page's cue to read again: it comes once every later event reaches the listener, whether the
+    hub's reader was started for it or was already reading (the dispatch right after READY is the proof)."""
+    app.register_task("t", None)
+    hub = EventHub(app)
+
+    async def late_listener() -> tuple[str, list[dict[str, str]]]:
+        first = hub.subscribe()
+        assert await asyncio.wait_for(first.get(), timeout=5) == READY
+        late = hub.subscribe()
+        assert late.get_nowait() == READY  # the reader was already reading: no wait
+        job_id = await asyncio.to_thread(lambda: app.dispatch("t", 1).id)
+        item = await asyncio.wait_for(late.get(), timeout=5)
+        for queue in (first, late):
+            hub.unsubscribe(queue)
+        assert item == ("jobs", [{"task": "t", "event": "waiting", "jobId": job_id}])
+        return item
+
+    try:
+        asyncio.run(late_listener())
+    finally:
+        hub.stop()
+
+
+def test_listeners_coming_and_going_are_each_ready_and_the_last_hears_events(app: Taskora) -> None:
+    """The reader ends once nobody listens. A listener arriving right after the last one left meets either that
+    reader, still in its read, or a new one: READY and the events reach it both ways."""
+    app.register_task("t", None)
+    hub = EventHub(app)
+
+    async def come_and_go() -> None:
+        for _ in range(20):  # each round: the only listener leaves, a new one arrives at once
+            queue = hub.subscribe()
+            assert await asyncio.wait_for(queue.get(), timeout=5) == READY
+            hub.unsubscribe(queue)
+        last = hub.subscribe()
+        assert await asyncio.wait_for(last.get(), timeout=5) == READY
+        job_id = await asyncio.to_thread(lambda: app.dispatch("t", 1).id)
+        assert await asyncio.wait_for(last.get(), timeout=5) == ("jobs", [{"task": "t", "event": "waiting",
+                                                                            "jobId": job_id}])
+        hub.unsubscribe(last)
+
+    try:
+        asyncio.run(come_and_go())
+    finally:
+        hub.stop()
 
 
 def test_metrics_are_served_behind_the_boards_auth_when_taskora_prometheus_exists(

@@ -235,6 +235,33 @@ def test_a_live_refresh_keeps_the_age_typed_for_clean(live: LiveBoard, page: Any
     expect(page.locator("#clean-age")).to_have_value("15m")
 
 
+def test_a_job_that_ended_while_the_pages_stream_started_shows(
+        live: LiveBoard, page: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Between a page's draw and the moment its event stream is read, events reach nobody. The stream's ``ready``
+    makes the page read itself again: a job that completed in that window shows, with no later event."""
+    adapter, entered, release = live.app.adapter, threading.Event(), threading.Event()
+    last_event_id = adapter.last_event_id
+
+    def held_at_the_start(task: str) -> str:
+        if threading.current_thread().name == "taskora-board-events":  # the board's reader, not a result wait
+            entered.set()
+            release.wait(10)
+        return last_event_id(task)
+
+    monkeypatch.setattr(adapter, "last_event_id", held_at_the_start)
+    fetch = live.app.get_task("fetch")
+    fetch.dispatch({"id": 1}).result(timeout=10)
+    page.goto(live.url)
+    page.fill("#password", PASSWORD)
+    page.click("#login button")
+    page.goto(live.url + "#/task/fetch/completed/0")
+    expect(page.locator("#jobs tr[data-job]")).to_have_count(1)
+    assert entered.wait(10), "the page's event stream never started its reader"
+    fetch.dispatch({"id": 2}).result(timeout=10)  # its events are written before the reader knows where to start
+    release.set()
+    expect(page.locator("#jobs tr[data-job]")).to_have_count(2)
+
+
 def test_a_read_only_board_shows_no_action_buttons(redis_url: str) -> None:
     board = LiveBoard(redis_url, read_only=True)
     try:

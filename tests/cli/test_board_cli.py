@@ -67,6 +67,8 @@ def test_the_board_serves_on_localhost_and_lists_live_workers(
         with web.stream("GET", "/api/events") as events:  # an open page's event stream...
             lines = events.iter_lines()  # kept: a dropped iterator would close the stream
             assert next(lines) == "retry: 2000"
+            # ...is told once no event can miss it: the page reads itself again then (board/live.py)
+            assert [next(lines) for _ in range(4)] == [": connected", "", "event: ready", "data: []"]
             os.killpg(proc.pid, signal.SIGTERM)
             output, _ = proc.communicate(timeout=10)  # ...does not hold the stop up
     assert f"taskora board on http://127.0.0.1:{port}/" in output

@@ -305,7 +305,7 @@ async function render() {
   try {
     const content = await route()();
     if (mine === renderCount) {
-      main.replaceChildren(...[content].flat(2).filter(Boolean));
+      drawUnlessSame(main, [content].flat(2).filter(Boolean));
       // When this page load first drew its data, for bench/board_load.py (the browser's own clock).
       if (!performance.getEntriesByName("board:drawn").length) performance.mark("board:drawn");
     }
@@ -314,6 +314,14 @@ async function render() {
       main.replaceChildren(el("p", { class: "error" }, error.message));
     }
   }
+}
+
+// A re-read that found nothing new leaves the page as it is: a click or a selection in progress is not lost to
+// elements drawn anew.
+function drawUnlessSame(main, nodes) {
+  const fresh = document.createElement("div");
+  fresh.append(...nodes);
+  if (fresh.innerHTML !== main.innerHTML) main.replaceChildren(...fresh.childNodes);
 }
 
 function showLogin() {
@@ -329,10 +337,14 @@ function startLive() {
   liveSource = new EventSource("api/events");
   liveSource.onopen = () => { badge.textContent = "live"; badge.classList.add("on"); };
   liveSource.onerror = () => { badge.textContent = "reconnecting"; badge.classList.remove("on"); };
-  liveSource.addEventListener("jobs", () => {
+  const reread = () => {
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(liveRefresh, 250);  // one re-read per burst of events
-  });
+  };
+  liveSource.addEventListener("jobs", reread);
+  // "ready": from now on no event misses this page, at its first connect and after a reconnect alike; what
+  // changed before (while it was drawn, while the connection was down) shows once it is read again.
+  liveSource.addEventListener("ready", reread);
 }
 
 // A live re-read draws the page anew: while someone types in one of its boxes, it waits (their focus and
