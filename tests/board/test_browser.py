@@ -110,6 +110,13 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"board-{name}.png"), full_page=True)
 
 
+def log_in(page: Any, url: str) -> None:
+    """Open the board at ``url`` and log in with the test password."""
+    page.goto(url)
+    page.fill("#password", PASSWORD)
+    page.click("#login button")
+
+
 def test_operate_a_failed_job_and_a_schedule_in_the_browser(live: LiveBoard, page: Any) -> None:
     handle = live.app.dispatch("flaky", {"order": 42})
     with pytest.raises(JobFailedError):
@@ -157,9 +164,7 @@ def test_a_workflow_is_drawn_with_each_nodes_state(live: LiveBoard, page: Any) -
     fetch, total = live.app.get_task("fetch"), live.app.get_task("total")
     done = chord([fetch.s({"id": i}) for i in (1, 2, 3)], total.s()).dispatch(name="nightly totals")
     assert done.result(timeout=10) == 60
-    page.goto(live.url)
-    page.fill("#password", PASSWORD)
-    page.click("#login button")
+    log_in(page, live.url)
     page.click('a[href="#/workflows"]')
     page.locator(f'tr[data-workflow="{done.id}"] a').click()
     expect(page.locator("#workflow-state")).to_have_text("completed")
@@ -180,9 +185,7 @@ def test_the_overview_charts_the_engines_per_minute_counters(live: LiveBoard, pa
         key = f"{live.app.adapter.keys.task_prefix('flaky')}metrics:{kind}:{minute}"
         client.incrby(key, times)
         client.expire(key, 86400)
-    page.goto(live.url)
-    page.fill("#password", PASSWORD)
-    page.click("#login button")
+    log_in(page, live.url)
     bars = page.locator("#chart > div")
     expect(bars).to_have_count(60)
     expect(page.locator('#chart > div[title$=": 7 completed, 2 failed"]')).to_have_count(1)
@@ -202,9 +205,7 @@ def test_clean_by_age_from_the_task_page(live: LiveBoard, page: Any) -> None:
     recent = [fetch.dispatch({"id": i}) for i in range(2)]
     for handle in recent:
         handle.result(timeout=10)
-    page.goto(live.url)
-    page.fill("#password", PASSWORD)
-    page.click("#login button")
+    log_in(page, live.url)
     page.goto(live.url + "#/task/fetch/completed/0")
     expect(page.locator("#jobs tr[data-job]")).to_have_count(5)
     page.fill("#clean-age", "15m")
@@ -222,9 +223,7 @@ def test_a_live_refresh_keeps_the_age_typed_for_clean(live: LiveBoard, page: Any
     1h, and a Clean then deleted by the wrong age), and the redraw waits until they leave the box."""
     fetch = live.app.get_task("fetch")
     fetch.dispatch({"id": 1}).result(timeout=10)
-    page.goto(live.url)
-    page.fill("#password", PASSWORD)
-    page.click("#login button")
+    log_in(page, live.url)
     page.goto(live.url + "#/task/fetch/completed/0")
     expect(page.locator("#jobs tr[data-job]")).to_have_count(1)
     wait_until(live.web.state.board.hub.reading.is_set, what="the page's event stream to be read")
@@ -251,9 +250,7 @@ def test_a_job_that_ended_while_the_pages_stream_started_shows(
     monkeypatch.setattr(adapter, "last_event_id", held_at_the_start)
     fetch = live.app.get_task("fetch")
     fetch.dispatch({"id": 1}).result(timeout=10)
-    page.goto(live.url)
-    page.fill("#password", PASSWORD)
-    page.click("#login button")
+    log_in(page, live.url)
     page.goto(live.url + "#/task/fetch/completed/0")
     expect(page.locator("#jobs tr[data-job]")).to_have_count(1)
     assert entered.wait(10), "the page's event stream never started its reader"
@@ -271,9 +268,7 @@ def test_a_read_only_board_shows_no_action_buttons(redis_url: str) -> None:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
             page = browser.new_page()
-            page.goto(board.url)
-            page.fill("#password", PASSWORD)
-            page.click("#login button")
+            log_in(page, board.url)
             page.goto(f"{board.url}#/job/{handle.id}")
             expect(page.locator("#traceback")).to_contain_text("RuntimeError")
             for where, title in (("#/dlq", "Dead letters"), ("#/schedules", "Schedules"),
@@ -292,9 +287,7 @@ def test_the_versions_page_says_when_since_can_be_raised(live: LiveBoard, page: 
     old.task("mail", lambda data: data)
     stale = [old.dispatch("mail", {"to": to}, delay="1h") for to in ("a", "b")]
     live.app.dispatch("mail", {"to": "c"}, delay="1h")
-    page.goto(live.url)
-    page.fill("#password", PASSWORD)
-    page.click("#login button")
+    log_in(page, live.url)
     page.click('a[href="#/versions"]')
     row = page.locator('#versions tr[data-task="mail"]')
     expect(row.locator("td.delayed")).to_have_text("v1: 2, v2: 1")
