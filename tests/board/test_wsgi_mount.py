@@ -27,6 +27,7 @@ def test_the_board_serves_under_a_flask_app_through_wsgi(app: Taskora) -> None:
     client = Client(flask_app)
     assert client.get("/hello").get_data(as_text=True) == "flask says hi"
     assert '<base href="/board/">' in client.get("/board/").get_data(as_text=True)
-    assert client.get("/board/api/overview").status_code == 401
-    assert client.post("/board/api/login", json={"password": PASSWORD}).status_code == 200
+    # buffered: read each body whole, or the board's request stays pending in a2wsgi's event loop
+    assert client.get("/board/api/overview", buffered=True).status_code == 401
+    assert client.post("/board/api/login", json={"password": PASSWORD}, buffered=True).status_code == 200
     assert client.get("/board/api/overview").get_json()["tasks"]["t"]["waiting"] == 1
