@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..adapters.base import CONNECTION_ERRORS
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("taskora.board")
 
 Batch = list[dict[str, str]]
+_T = TypeVar("_T")  # what a read of the reader thread returns
 #: What a connection's queue holds: an SSE event's name ("ready" or "jobs") and its data.
 Item = tuple[str, Batch]
 READY: Item = ("ready", [])
@@ -83,36 +85,38 @@ class EventHub:
     # -- the reader thread --------------------------------------------------------------------
     def _run(self) -> None:
         streams = {self.app.adapter.keys.events(name): name for name in self.app.tasks}
-        positions = self._start_positions(streams)
-        while positions is not None and self._still_wanted():
-            if not positions:  # an app without tasks: nothing to read, and XREAD would not block
-                self._stopped.wait(self.BLOCK_MS / 1000)
-                continue
-            try:
-                replies = self.app.adapter.read_events(positions, block_ms=self.BLOCK_MS)
-            except CONNECTION_ERRORS as exc:
-                log.warning("board: reading the event streams failed (%s); retrying", exc)
-                self._stopped.wait(1.0)
-                continue
+        positions = self._while_wanted("reading where the event streams end",
+                                       lambda: {s: self.app.adapter.last_event_id(t) for s, t in streams.items()})
+        if positions is None:
+            return
+        self._announce_ready()
+        while not positions and self._still_wanted():  # an app without tasks: nothing to read, XREAD would not block
+            self._stopped.wait(self.BLOCK_MS / 1000)
+        while positions:
+            replies = self._while_wanted("reading the event streams",
+                                         lambda: self.app.adapter.read_events(positions, block_ms=self.BLOCK_MS))
+            if replies is None:
+                return
             batch = self._batch(replies, streams, positions)
             if batch:
                 self._publish(("jobs", batch))
 
-    def _start_positions(self, streams: dict[str, str]) -> dict[str, str] | None:
-        """Each stream's last id, taken again while Redis is away, then READY to every listener; None once
-        nobody listens any more."""
+    def _announce_ready(self) -> None:
+        """Mark the reader as reading and hand READY to every listener, in one step with the snapshot of them: one
+        joining later sees reading set, and gets READY from ``subscribe``."""
+        with self._lock:
+            self.reading.set()
+            listening_now = list(self._subscribers)
+        _offer_to(listening_now, READY)
+
+    def _while_wanted(self, doing: str, read: Callable[[], _T]) -> _T | None:
+        """``read()``, tried again a second later while Redis is away; None once nobody listens any more."""
         while self._still_wanted():
             try:
-                positions = {stream: self.app.adapter.last_event_id(task) for stream, task in streams.items()}
+                return read()
             except CONNECTION_ERRORS as exc:
-                log.warning("board: reading where the event streams end failed (%s); retrying", exc)
+                log.warning("board: %s failed (%s); retrying", doing, exc)
                 self._stopped.wait(1.0)
-                continue
-            with self._lock:  # one step with the snapshot: a listener joining later sees reading set (subscribe)
-                self.reading.set()
-                listening_now = list(self._subscribers)
-            _offer_to(listening_now, READY)
-            return positions
         return None
 
     def _still_wanted(self) -> bool:

@@ -187,6 +187,33 @@ def test_a_listener_joining_a_reading_hub_is_ready_at_once_and_misses_no_later_e
         hub.stop()
 
 
+def test_a_reader_starting_while_redis_is_away_tries_again_and_is_then_ready(
+        app: Taskora, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Finding where the streams end is the reader's first read: a Redis away then is waited out, as for its
+    later reads, and the listener is READY once it is back (the thread died there before, silently)."""
+    app.register_task("t", None)
+    hub, failures = EventHub(app), [ConnectionError("Redis is away")]
+    last_event_id = app.adapter.last_event_id
+
+    def away_once(task: str) -> str:
+        if failures:
+            raise failures.pop()
+        return last_event_id(task)
+
+    monkeypatch.setattr(app.adapter, "last_event_id", away_once)
+
+    async def listen() -> None:
+        queue = hub.subscribe()
+        assert await asyncio.wait_for(queue.get(), timeout=5) == READY
+        hub.unsubscribe(queue)
+
+    try:
+        asyncio.run(listen())
+    finally:
+        hub.stop()
+    assert failures == []
+
+
 def test_listeners_coming_and_going_are_each_ready_and_the_last_hears_events(app: Taskora) -> None:
     """The reader ends once nobody listens. A listener arriving right after the last one left meets either that
     reader, still in its read, or a new one: READY and the events reach it both ways."""
