@@ -21,6 +21,8 @@ import time
 
 import redis
 
+from . import pinning
+
 
 def other_side(url: str, key: str, count: int, reply_key: str | None) -> None:
     """Take ``count`` values off ``key``: print how late each time stamp arrived, or echo each value to
@@ -58,10 +60,12 @@ def measure_round_trip(url: str, count: int) -> list[float]:
 
 
 def _start(url: str, key: str, count: int, reply_key: str | None = None) -> subprocess.Popen:
-    """The other process, once it is connected and waiting."""
+    """The other process, once it is connected and waiting. It plays a worker, so it runs where the workers
+    run: with ``--pin``, on the worker CPUs. On the load CPU, beside Redis and the producer, its wake-up
+    skips the cross-CPU one every library's worker pays, and the floor read about half of what it is."""
     extra = [reply_key] if reply_key else []
     process = subprocess.Popen([sys.executable, "-m", "bench.bare_pickup", url, key, str(count), *extra],
-                               stdout=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, text=True, preexec_fn=pinning.worker_preexec())
     assert process.stdout is not None
     if process.stdout.readline().strip() != "ready":
         process.kill()

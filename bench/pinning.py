@@ -8,7 +8,8 @@ from run to run unpinned, and stayed at 0.5 ms with the worker alone on its CPU.
 
 With ``--pin`` the harness keeps Redis and every measuring process (the ones that dispatch and time)
 on the first CPU this process may use, and every worker process, with its pool children and threads,
-on the others. Every library is pinned the same way. The price: the workers share what is left, one
+on the others. Every library is pinned the same way, and so is the calibration's bare consumer, which plays a
+worker (bench/bare_pickup.py). The price: the workers share what is left, one
 CPU on a 2-vCPU machine, so throughput measured with ``--pin`` is the throughput of that share.
 """
 

@@ -7,6 +7,7 @@ table cannot silently compare against the wrong peer or hide why a cell is empty
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -180,3 +181,19 @@ def test_every_process_pool_is_a_scenario_with_a_row_and_a_floor() -> None:
         assert any(metric[0] == name for metric in report.METRICS)
         assert any(floor[0] == name for floor in report.FLOORS)
     assert config.PROCESS_POOLS["process_prefork1"] == ("prefork", 1)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning needs two usable CPUs")
+def test_the_bare_pickup_consumer_runs_where_the_workers_run(redis_url: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The floor's consumer plays a worker: with ``--pin`` it must pay the same cross-CPU wake-up."""
+    from bench import bare_pickup, pinning
+
+    worker_cpu = max(os.sched_getaffinity(0))
+    monkeypatch.setenv(pinning.WORKER_CPUS_ENV, str(worker_cpu))
+    consumer = bare_pickup._start(redis_url, "bench:test-floor", 1)
+    try:
+        assert os.sched_getaffinity(consumer.pid) == {worker_cpu}
+    finally:
+        consumer.kill()
+        consumer.communicate()
