@@ -61,8 +61,8 @@ def measure_round_trip(url: str, count: int) -> list[float]:
 
 def _start(url: str, key: str, count: int, reply_key: str | None = None) -> subprocess.Popen:
     """The other process, once it is connected and waiting. It plays a worker, so it runs where the workers
-    run: with ``--pin``, on the worker CPUs. On the load CPU, beside Redis and the producer, its wake-up
-    skips the cross-CPU one every library's worker pays, and the floor read about half of what it is."""
+    run: with ``--pin``, on the worker CPUs. On the load CPU, beside Redis and the producer, its wake-up would
+    skip the cross-CPU one every library's worker pays, and the floor would read about half of what it is."""
     extra = [reply_key] if reply_key else []
     process = subprocess.Popen([sys.executable, "-m", "bench.bare_pickup", url, key, str(count), *extra],
                                stdout=subprocess.PIPE, text=True, preexec_fn=pinning.worker_preexec())
