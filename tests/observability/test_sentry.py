@@ -38,7 +38,9 @@ def sentry() -> Iterator[list[dict[str, Any]]]:
                     default_integrations=False, auto_enabling_integrations=False)
     yield Captured.events
     sentry_sdk.get_client().close()
-    sentry_sdk.init()  # a client without a DSN: sends nothing
+    # A client without a DSN, and without the default integrations: those patch logging, threading and the
+    # standard library for the rest of the process (its logging one kept a later test's failed task's locals alive).
+    sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
 
 
 def of_type(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
