@@ -147,7 +147,8 @@ class Executor:
     def _execute_timed(self, runtime: JobRuntime) -> Outcome:
         started = time.monotonic()
         with self.terminator.running(runtime):
-            outcome = self._execute(runtime)
+            # a cancel heard between the claim and here found no handler to stop: it never starts
+            outcome = Outcome("cancelled") if self.terminator.stopped_before_start(runtime) else self._execute(runtime)
         outcome.duration = time.monotonic() - started
         if runtime.signal.reason == "cancelled":
             outcome.kind = "cancelled"

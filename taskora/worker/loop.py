@@ -449,6 +449,7 @@ class Worker:
         try:
             if cancelled:
                 runtime.signal.abort("cancelled")
+                self.executor.terminator.tell_if_terminated(runtime)  # a terminate is heard even before a start
                 outcome = Outcome("cancelled")
             else:
                 outcome = self.executor.execute(runtime)

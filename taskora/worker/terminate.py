@@ -83,6 +83,8 @@ class Terminator:
         self._interrupts: dict[int, list[Callable[[], Any]]] = {}  # thread ident -> what else stops its handler
         #: Threads this terminator raised in since their handler started: only theirs can hold one still pending.
         self._raised: set[int] = set()
+        #: Running jobs whose terminate the listeners were told of: once each, however the terminate was heard.
+        self._told: set[str] = set()
 
     def running(self, runtime: JobRuntime) -> _Running:
         """Around one handler call in the current thread (``with terminator.running(runtime):``): a terminate
@@ -101,6 +103,7 @@ class Terminator:
         job_id = runtime.id
         with self._lock:
             self._running.pop(job_id, None)
+            self._told.discard(job_id)
             self._interrupts.pop(ident, None)
             if ident in self._raised:  # one raised too late stays undelivered
                 self._raised.discard(ident)
@@ -123,18 +126,48 @@ class Terminator:
             return
         with self._lock:
             ident = self._running.get(runtime.id)
-        if ident is None:
+        if ident is None or not self._tell(runtime, signum):
             return
+        if self.kill_process is None:
+            self._raise_in_handler(runtime.id, ident, Terminated)
+        elif self.kill_process(signum) is False:  # declined: a SIGUSR1 for a handler off the main thread
+            self._raise_in_handler(runtime.id, ident, SoftTimeLimitExceeded)
+
+    def stopped_before_start(self, runtime: JobRuntime) -> bool:
+        """Whether a job about to start (its handler tracked by ``running``) was cancelled already: the cancel came
+        between its claim and its start, when no abort listener was there to hear it. Its handler must not start,
+        and a terminate is told to the listeners as for a running handler (Celery's ``task_revoked``)."""
+        reason = runtime.signal.reason
+        if reason not in ("cancelled", "lost"):  # "lost": a heartbeat found it ended (a terminate finishes it)
+            return False
+        terminated = self.tell_if_terminated(runtime)
+        return reason == "cancelled" or terminated
+
+    def tell_if_terminated(self, runtime: JobRuntime) -> bool:
+        """Tell the listeners (once) if the job's cancel asked to terminate it; whether it did. For a job cancelled
+        before its handler started: there is nothing to stop, but its terminate is still heard."""
+        signum = self._signal_of(runtime)
+        if signum is None:
+            return False
+        self._tell(runtime, signum)
+        with self._lock:
+            if runtime.id not in self._running:  # not tracked by ``running``: nothing will forget it later
+                self._told.discard(runtime.id)
+        return True
+
+    def _tell(self, runtime: JobRuntime, signum: int) -> bool:
+        """Call the terminate listeners for ``runtime``, unless they were told of it already; whether they were now."""
+        with self._lock:
+            if runtime.id in self._told:
+                return False
+            self._told.add(runtime.id)
         log.warning("Task %s[%s] terminated (signal %s)", runtime.task_name, runtime.id, signal.Signals(signum).name)
         for listener in list(_listeners):
             try:
                 listener(runtime, signum)
             except Exception:
                 log.exception("a terminate listener raised for job %s", runtime.id)
-        if self.kill_process is None:
-            self._raise_in_handler(runtime.id, ident, Terminated)
-        elif self.kill_process(signum) is False:  # declined: a SIGUSR1 for a handler off the main thread
-            self._raise_in_handler(runtime.id, ident, SoftTimeLimitExceeded)
+        return True
 
     def _raise_in_handler(self, job_id: str, ident: int, error: type[BaseException]) -> None:
         with self._lock:

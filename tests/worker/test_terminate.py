@@ -9,7 +9,7 @@ import time
 import pytest
 
 from taskora.worker.loop import Worker
-from taskora.worker.terminate import Terminated, signal_number
+from taskora.worker.terminate import Terminated, on_terminated, signal_number
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("adapter_kind")
@@ -97,3 +97,36 @@ def test_signal_names_as_celery_accepts_them(given, number):
 def test_an_unknown_signal_is_refused_naming_it():
     with pytest.raises(ValueError, match="unknown signal 'SIGNOPE'"):
         signal_number("SIGNOPE")
+
+
+def test_a_terminate_heard_between_claim_and_start_is_told_and_the_handler_never_starts(make_app):
+    # The cancel's message can come after the job is held but before its handler is tracked, when no abort
+    # listener is there to hear it. It used to be lost: the handler then ran to its end, and nobody was told.
+    app = make_app()
+    ran: list[int] = []
+    told: list[tuple[str, int]] = []
+    task = app.task("held-then-terminated", lambda data: ran.append(data))
+    worker = Worker(app, [task])
+
+    class TerminateBeforeStart:
+        """A job hook: the job is held and not started; it is terminated, and the hook waits until that is heard."""
+
+        def job_started(self, runtime):
+            assert app.adapter.cancel(task.name, runtime.id, "terminated", terminate="SIGTERM") == "terminated"
+            assert runtime.signal.wait(10), "the worker heard the cancel"
+
+        def job_finished(self, runtime, outcome):
+            pass
+
+    worker.job_hooks.append(TerminateBeforeStart())
+    stop_telling = on_terminated(lambda runtime, signum: told.append((runtime.id, signum)))
+    worker.start()
+    try:
+        handle = task.dispatch(1)
+        wait_until(lambda: told, 10, "the terminate to be told")
+        assert told == [(handle.id, signal_number("SIGTERM"))]
+        assert handle.state() == "cancelled"
+    finally:
+        worker.stop(5)
+        stop_telling()
+    assert ran == []
