@@ -448,11 +448,8 @@ class Worker:
         self.job_hooks.call("job_started", runtime)
         try:
             if cancelled:
-                runtime.signal.abort("cancelled")
-                self.executor.terminator.tell_if_terminated(runtime)  # a terminate is heard even before a start
-                outcome = Outcome("cancelled")
-            else:
-                outcome = self.executor.execute(runtime)
+                runtime.signal.abort("cancelled")  # the executor finds it so and never starts the handler
+            outcome = self.executor.execute(runtime)
         finally:
             if permit is not None:
                 permit.release()  # before the finishing round trip: the next job in line runs meanwhile

@@ -140,20 +140,10 @@ class Terminator:
         reason = runtime.signal.reason
         if reason not in ("cancelled", "lost"):  # "lost": a heartbeat found it ended (a terminate finishes it)
             return False
-        terminated = self.tell_if_terminated(runtime)
-        return reason == "cancelled" or terminated
-
-    def tell_if_terminated(self, runtime: JobRuntime) -> bool:
-        """Tell the listeners (once) if the job's cancel asked to terminate it; whether it did. For a job cancelled
-        before its handler started: there is nothing to stop, but its terminate is still heard."""
         signum = self._signal_of(runtime)
-        if signum is None:
-            return False
-        self._tell(runtime, signum)
-        with self._lock:
-            if runtime.id not in self._running:  # not tracked by ``running``: nothing will forget it later
-                self._told.discard(runtime.id)
-        return True
+        if signum is not None:  # nothing to stop, but the terminate is still heard
+            self._tell(runtime, signum)
+        return reason == "cancelled" or signum is not None
 
     def _tell(self, runtime: JobRuntime, signum: int) -> bool:
         """Call the terminate listeners for ``runtime``, unless they were told of it already; whether they were now."""
