@@ -34,9 +34,10 @@ def add_logs(app: Taskora, jobs: int) -> None:
 
 
 def script_calls_us(client: Any) -> list[int]:
-    """Durations (µs) of the EVALSHA calls in the SLOWLOG (the only scripts run meanwhile are the clean's)."""
+    """Durations (µs) of the script calls (FCALL or EVALSHA) in the SLOWLOG (the only scripts run meanwhile are the
+    clean's)."""
     entries = client.slowlog_get(1_000_000)
-    return [int(e["duration"]) for e in entries if e["command"].upper().startswith(b"EVALSHA")]
+    return [int(e["duration"]) for e in entries if e["command"].upper().startswith((b"EVALSHA", b"FCALL"))]
 
 
 def main() -> None:

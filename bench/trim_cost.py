@@ -43,7 +43,7 @@ def _timed_trim(app: Taskora, client: redis.Redis, size: int) -> tuple[int, int]
     deleted = app.adapter.trim("noop", completed_age_ms=DAY_MS, completed_count=100, failed_age_ms=DAY_MS,
                                failed_count=100, batch=size)
     entries: list[dict[str, Any]] = client.slowlog_get(16)
-    durations = [e["duration"] for e in entries if _text(e["command"]).upper().startswith("EVALSHA")]
+    durations = [e["duration"] for e in entries if _text(e["command"]).upper().startswith(("EVALSHA", "FCALL"))]
     return deleted, max(durations, default=0)
 
 

@@ -1,4 +1,5 @@
-"""Lint the engine as Redis receives it: each script with its includes inlined, under luacheck."""
+"""Lint the engine as Redis receives it, under luacheck: each script with its includes inlined (``EVALSHA``), and
+the function library that holds them all (``FCALL``)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name in engine.names():
             Path(tmp, f"{name}.lua").write_text(engine.load(name), encoding="utf-8")
+        Path(tmp, "library.lua").write_text(engine.library("taskora")[0], encoding="utf-8")
         return subprocess.call(["luacheck", "--config", str(config), "--no-color", "-q", tmp])
 
 

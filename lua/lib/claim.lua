@@ -5,12 +5,16 @@
 -- The task's rate limit, shared by every worker (Celery's token bucket of capacity 1): a hash at
 -- `<prefix>ratelimit` (same hash tag as the task's other keys) with `interval`, the ms between two
 -- starts, and `tat`, the epoch ms from which the next job may start. No hash: no limit.
-local RATE_KEY = PREFIX .. 'ratelimit'
+local RATE_KEY
 
 -- What a script looks up once, however many jobs it claims (ack_many claims several), because nothing
 -- a claim does changes it: whether due jobs were promoted, and whether the task has no rate limit.
 -- A woken worker is woken once too: the marker's one member says only that work is there.
-local claimed_once = {promoted = false, unlimited = false, woken = false}
+local claimed_once
+--@per-call
+RATE_KEY = PREFIX .. 'ratelimit'
+claimed_once = {promoted = false, unlimited = false, woken = false}
+--@end-per-call
 
 -- The ms interval of the task's rate limit (nil when unlimited), and the epoch ms the next start is
 -- due at when that is still ahead (nil when a job may start now).

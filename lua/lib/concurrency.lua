@@ -7,7 +7,10 @@
 -- luacheck: push ignore 211 (helpers a including script may not use)
 
 -- Ids the running claim held aside because their key was full (put back by put_back_held).
-local HELD = {}
+local HELD
+--@per-call
+HELD = {}
+--@end-per-call
 
 -- How many ms a claim that held jobs back asks its caller to look again at the latest (the
 -- TypeScript claim re-arms its marker 1 s ahead for the same reason): a slot freed by a worker that
@@ -64,7 +67,10 @@ end
 -- job of the task, whoever produced it (a TypeScript producer writes no concurrency key; TypeScript's
 -- own claim enforces its worker's singleton the same way, from the active list).
 -- The string is read once per script (ack_many claims several jobs; no script writes it).
-local singleton = nil
+local singleton
+--@per-call
+singleton = nil
+--@end-per-call
 local function singleton_busy()
   if singleton == nil then
     singleton = redis.call('EXISTS', PREFIX .. 'singleton') == 1

@@ -4,7 +4,10 @@
 -- A script that includes this file takes KEYS[12] = `taskora:{<task>}:newer`, after the queue keys.
 -- luacheck: push ignore 211 (helpers a including script may not use)
 
-local NEWER = KEYS[12]
+local NEWER
+--@per-call
+NEWER = KEYS[12]
+--@end-per-call
 
 -- The job's payload version as stored (`_v`, 1 when absent).
 local function payload_version(job_key)

@@ -7,18 +7,26 @@
 -- and ARGV[1] = the job key prefix `taskora:{<task>}:`, ARGV[2] = the caller's clock in epoch ms, or
 -- '' for Redis' own clock (only sent by a claim queued behind a blocking wait: its caller cannot know
 -- when it will run).
--- luacheck: push ignore 211 (helpers a including script may not use)
+-- luacheck: push ignore 211 231 (helpers and keys a including script may not use)
 
-local WAIT, PRIORITIZED, ACTIVE, DELAYED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local COMPLETED, FAILED, EXPIRED, CANCELLED = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local EVENTS, STALLED, MARKER = KEYS[9], KEYS[10], KEYS[11]
-local PREFIX = ARGV[1]
-local NOW_S = ARGV[2]
+local WAIT, PRIORITIZED, ACTIVE, DELAYED, COMPLETED, FAILED, EXPIRED, CANCELLED, EVENTS, STALLED, MARKER
+local PREFIX, NOW_S, NOW
+-- True while this script knows the priority zset is empty: it looked, and pushed no job with a
+-- priority since. A batch claim (ack_many) then looks once, not once per job.
+local prioritized_empty
+--@per-call
+WAIT, PRIORITIZED, ACTIVE, DELAYED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+COMPLETED, FAILED, EXPIRED, CANCELLED = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+EVENTS, STALLED, MARKER = KEYS[9], KEYS[10], KEYS[11]
+PREFIX = ARGV[1]
+NOW_S = ARGV[2]
 if NOW_S == '' then
   local clock = redis.call('TIME')
   NOW_S = string.format('%.0f', tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000))
 end
-local NOW = tonumber(NOW_S)
+NOW = tonumber(NOW_S)
+prioritized_empty = false
+--@end-per-call
 
 -- Append a lifecycle event; extra field/value pairs follow the job id.
 local function emit(event, id, ...)
@@ -29,10 +37,6 @@ end
 local function wake()
   redis.call('ZADD', MARKER, '0', '0')
 end
-
--- True while this script knows the priority zset is empty: it looked, and pushed no job with a
--- priority since. A batch claim (ack_many) then looks once, not once per job.
-local prioritized_empty = false
 
 -- Put a job id where a claim will find it: the FIFO list for priority 0, the priority zset otherwise,
 -- scored -(priority * 1e13) + ts: below 0 for a priority above 0, above 1e13 for one below 0.

@@ -5,7 +5,10 @@
 -- past just means "a job may start now"), so a refund never allows a burst.
 -- luacheck: push ignore 211 (helpers a including script may not use)
 
-local RATE_REFUND_KEY = PREFIX .. 'ratelimit'
+local RATE_REFUND_KEY
+--@per-call
+RATE_REFUND_KEY = PREFIX .. 'ratelimit'
+--@end-per-call
 
 local function refund_start()
   local rate = redis.call('HMGET', RATE_REFUND_KEY, 'interval', 'tat')

@@ -78,7 +78,7 @@ class ClaimingOps(RedisCore):
             return script(self.runner, keys, args)
 
         if isinstance(self.runner, ThreadConnections):
-            (sent,) = self.runner.send(("EVALSHA", script.sha, len(keys), *keys, *args))
+            (sent,) = self.runner.send(script.command(keys, args))
         else:  # the in-memory engine has no socket to send ahead on: it runs now
             sent = InFlight.settled(resend())
         return BatchInFlight(sent, resend, task, token, len(completions))
@@ -102,7 +102,7 @@ class ClaimingOps(RedisCore):
             return script(self.runner, keys, args)
 
         if isinstance(self.runner, ThreadConnections):
-            (sent,) = self.runner.send(("EVALSHA", script.sha, len(keys), *keys, *args))
+            (sent,) = self.runner.send(script.command(keys, args))
         else:  # the in-memory engine has no socket to send ahead on: it runs now
             sent = InFlight.settled(resend())
         return ClaimInFlight(sent, resend, task, token, fused)

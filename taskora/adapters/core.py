@@ -10,9 +10,10 @@ dead connection. Every concern of the adapter (adapters/dispatch.py, claiming.py
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
-from redis.exceptions import AuthenticationError, InvalidResponse, NoScriptError, ResponseError
+from redis.exceptions import AuthenticationError, InvalidResponse, ResponseError
 
 from ..clock import Clock, SystemClock
 from ..errors import BrokerUnreachableError, TaskoraError
@@ -21,7 +22,7 @@ from . import connection_check
 from .base import CONNECTION_ERRORS
 from .handshake import WireGate, check_window, stored_meta, unreadable_meta
 from .keys import MIN_COMPAT, WIRE_VERSION, Keys
-from .scripts import ScriptSet, ThreadConnections
+from .scripts import ScriptSet, ThreadConnections, is_missing
 from .slot_connections import thread_connections_of
 from .topology import is_cluster_client
 
@@ -50,7 +51,7 @@ class RedisCore:
         self.prefix = prefix
         self.clock: Clock = clock or SystemClock()
         self.address = mask_url(address)  # shown in banners, reprs and errors: never with its password
-        self.scripts = ScriptSet()
+        self.scripts = ScriptSet(_functions_client(client, self.keys.cluster))
         self._scripts_loaded = False
         #: What transition scripts are sent through: the calling thread's own connection on a real
         #: Redis, the client itself otherwise (the in-memory engine has no sockets to save).
@@ -121,14 +122,14 @@ class RedisCore:
         if self.keys.cluster:  # a cluster pipeline cannot run scripts (redis-py refuses): one call each
             return [script(self.client, keys, args) for keys, args in calls]
         if isinstance(self.runner, ThreadConnections):
-            replies = self.runner.call_many(*(("EVALSHA", script.sha, len(keys), *keys, *args) for keys, args in calls))
+            replies = self.runner.call_many(*(script.command(keys, args) for keys, args in calls))
         else:
             pipe = self.client.pipeline(transaction=False)
             for keys, args in calls:
                 script.queue_in(pipe, keys, args)
             replies = pipe.execute(raise_on_error=False)
-        missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
-        if missing:  # Redis lost its script cache; those calls never ran, so resend only them
+        missing = [i for i, r in enumerate(replies) if is_missing(r)]
+        if missing:  # Redis lost the engine (its script cache, its functions); those calls never ran: resend them
             self.scripts.load_all(self.client)
             for i in missing:
                 replies[i] = script(self.runner, *calls[i])
@@ -145,6 +146,16 @@ class RedisCore:
 def _has_sockets(client: Any) -> bool:
     """A redis-py client of a real server (the in-memory engine's fakeredis client is not one)."""
     return type(client).__module__.split(".")[0] == "redis" and hasattr(client, "connection_pool")
+
+
+def _functions_client(client: Any, cluster: bool) -> Any:
+    """The client that loads the engine's function library, or None where scripts go by EVALSHA: a cluster (each
+    node would need its own library, and redis-py routes no FCALL by key there), the in-memory engine, or a
+    deployment that turned functions off (``TASKORA_REDIS_FUNCTIONS=0``: a proxy in front of Redis that passes
+    EVALSHA through but not FCALL)."""
+    if cluster or not _has_sockets(client) or os.environ.get("TASKORA_REDIS_FUNCTIONS", "1") == "0":
+        return None
+    return client
 
 
 def _longest_block(client: Any) -> float:

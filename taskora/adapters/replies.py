@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 from ..errors import from_engine_reply
 from .base import BatchResult, ClaimedJob, ClaimResult
 from .direct import InFlight
+from .scripts import is_missing
 
 #: Job hash fields that hold serialized payloads; kept as bytes so any serializer round-trips.
 PAYLOAD_FIELDS = frozenset({"data", "result", "progress"})
@@ -101,10 +102,10 @@ class ClaimInFlight:
         Redis ran the script is unknown: every script is harmless to run again)."""
         try:
             reply = self._sent.result()
-        except NoScriptError:
-            reply = self._resend()
         except ResponseError as exc:
-            raise from_engine_reply(str(exc)) from exc
+            if not is_missing(exc):
+                raise from_engine_reply(str(exc)) from exc
+            reply = self._resend()  # the server had lost the engine: it did not run
         if self.fused:
             return _finish_reply(self.task, self.token, reply)
         return _claim_reply(self.task, self.token, reply)
@@ -125,8 +126,8 @@ class BatchInFlight:
         a completion already recorded reports 'lost')."""
         try:
             reply = self._sent.result()
-        except NoScriptError:
-            reply = self._resend()
         except ResponseError as exc:
-            raise from_engine_reply(str(exc)) from exc
+            if not is_missing(exc):
+                raise from_engine_reply(str(exc)) from exc
+            reply = self._resend()  # the server had lost the engine: it did not run
         return _batch_reply(self.task, self.token, self.completions, reply)

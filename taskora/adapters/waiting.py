@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 from ..clock import SystemClock
 from ..errors import from_engine_reply
 from .base import ClaimResult
 from .core import RedisCore
 from .replies import _claim_reply
-from .scripts import ThreadConnections
+from .scripts import ThreadConnections, is_missing
 
 #: How long an own wake key outlives its last wake: wakes for slots that were busy then are not left behind.
 OWN_WAKE_TTL_MS = 60_000
@@ -41,10 +41,10 @@ class WaitingOps(RedisCore):
             args[1] = self.now_ms()
             return _claim_reply(task, token, claim(self.runner, keys, args))
         marker_wait = ("BZPOPMIN", *self._wait_keys(task, worker), self._block_s(timeout_s))
-        waited, reply = self.runner.call_many(marker_wait, ("EVALSHA", claim.sha, len(keys), *keys, *args))
+        waited, reply = self.runner.call_many(marker_wait, claim.command(keys, args))
         if isinstance(waited, Exception) and not _took_a_job(reply):
             raise waited  # a job the claim took is returned whatever the wait met: raised, nobody would run it
-        if isinstance(reply, NoScriptError):  # Redis lost its script cache; the claim did not run
+        if is_missing(reply):  # Redis lost the engine (its script cache, its functions); the claim did not run
             reply = claim(self.runner, keys, args)
         elif isinstance(reply, ResponseError):
             raise from_engine_reply(str(reply)) from reply

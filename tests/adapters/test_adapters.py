@@ -14,6 +14,7 @@ from taskora import BrokerUnreachableError, ConfigurationError, Taskora
 from taskora.errors import TaskoraError
 from taskora.memory import memory_adapter
 from taskora.redis import redis_adapter
+from tests.adapters.engine_loss import forget_engine
 from tests.redis_server import free_port
 
 
@@ -143,14 +144,18 @@ def test_a_redis_only_process_never_loads_the_in_memory_engine() -> None:
     assert out.stdout.split() == ["False", "True"]
 
 
-def test_dispatch_many_survives_a_lost_script_cache(redis_url: str) -> None:
-    """Batches go out on the thread's own connection; a Redis that forgot its scripts (restart, failover,
-    SCRIPT FLUSH) answers NOSCRIPT without running them, and each batch is sent again, once."""
+@pytest.mark.parametrize("functions", ["1", "0"], ids=["function-library", "evalsha"])
+def test_dispatch_many_survives_a_server_that_lost_the_engine(redis_url: str, functions: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Batches go out on the thread's own connection; a Redis that forgot the engine (restart, failover, SCRIPT
+    or FUNCTION FLUSH) answers NOSCRIPT or "Function not found" without running it, and each batch is sent again,
+    once."""
+    monkeypatch.setenv("TASKORA_REDIS_FUNCTIONS", functions)
     app = Taskora(redis_url)
     try:
         task = app.task("flushed-batch", lambda d: d)
-        task.dispatch_many([0])  # the scripts are loaded
-        redis.Redis.from_url(redis_url).script_flush()
+        task.dispatch_many([0])  # the engine is loaded
+        forget_engine(redis_url)
         handles = task.dispatch_many(list(range(250)))  # three script calls of up to 100 jobs
         assert [h.enqueued for h in handles] == [True] * 250
         assert app.adapter.counts("flushed-batch")["waiting"] == 251

@@ -21,6 +21,7 @@ from taskora.adapters.redis import EnqueueRequest
 from taskora.clock import VirtualClock
 from taskora.worker.feeder import FEEDER_MIN_SLOTS
 from taskora.worker.loop import Worker
+from tests.adapters.engine_loss import forget_engine
 
 
 def _enqueue(app: Taskora, task: str, job_id: str, delay_ms: int = 0) -> None:
@@ -74,12 +75,15 @@ def test_with_a_virtual_clock_the_claim_uses_that_clock(make_app: Callable[..., 
     assert job is not None and job.fields["processedOn"] == "1000000"
 
 
-def test_a_lost_script_cache_does_not_lose_the_claim(redis_url: str) -> None:
+@pytest.mark.parametrize("functions", ["1", "0"], ids=["function-library", "evalsha"])
+def test_a_server_that_lost_the_engine_does_not_lose_the_claim(redis_url: str, functions: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("TASKORA_REDIS_FUNCTIONS", functions)
     app = Taskora(redis_url)
     try:
         app.task("flushed", lambda d: d)
         _enqueue(app, "flushed", "j")
-        redis.Redis.from_url(redis_url).script_flush()
+        forget_engine(redis_url)
         job = app.adapter.wait_then_claim("flushed", 1.0, "tok", 30_000).job
         assert job is not None and job.id == "j"
     finally:
