@@ -108,18 +108,25 @@ class ScriptSet:
         return self.functions
 
     def _library_ready(self) -> bool:
-        """Whether the server has the engine's library now (loading it if not); False when it will not run it."""
+        """Whether the server has the engine's library now (loading it if not) and lets this client call it; False
+        when it has no functions, or an ACL forbids loading or calling them."""
         try:
             if not self._client.function_list(library=self.library_name):
-                self._client.function_load(self.library_text)
+                self._load_library()
+            self._client.fcall(f"{self.library_name}_ready", 0)
             return True
         except FAILOVER_ERRORS:
             raise
         except ResponseError as exc:
-            if "already exists" in str(exc):  # another process loaded it between the two commands
-                return True
             log.info("Redis runs no function library here (%s): engine scripts go by EVALSHA", exc)
             return False
+
+    def _load_library(self) -> None:
+        try:
+            self._client.function_load(self.library_text)
+        except ResponseError as exc:
+            if "already exists" not in str(exc):  # else another process loaded it between the look and the load
+                raise
 
     def load_all(self, client: Any) -> None:
         """Put the engine on the server: the function library, or every script in the script cache."""

@@ -47,7 +47,7 @@ def test_on_redis_7_every_transition_runs_in_the_engines_function_library(app: T
     server = redis.Redis.from_url(redis_url)
     (library,) = server.function_list(library=app.adapter.scripts.library_name)
     fields = dict(zip(library[::2], library[1::2], strict=True))
-    assert len(fields[b"functions"]) == len(engine.names())
+    assert len(fields[b"functions"]) == len(engine.names()) + 1  # and one that says whether a client may call them
     assert server.info("commandstats")["cmdstat_fcall"]["calls"] >= 3  # the enqueue, the claim, the ack
     assert app.adapter.get_job("lib", "j1")["state"] == "completed"
 
@@ -74,12 +74,15 @@ def test_with_functions_turned_off_the_scripts_go_by_sha(redis_url: str, monkeyp
         app.close()
 
 
-def test_a_user_refused_functions_gets_every_script_by_sha(redis_url: str) -> None:
-    """An ACL (or a managed service) that forbids FUNCTION and FCALL: the first call finds out, and jobs still run."""
+@pytest.mark.parametrize("refused", [["-function", "-fcall", "-fcall_ro"], ["-fcall", "-fcall_ro"]],
+                         ids=["functions", "only-fcall"])
+def test_a_user_refused_functions_gets_every_script_by_sha(redis_url: str, refused: list[str]) -> None:
+    """An ACL (or a managed service) that forbids functions, or only calling them (the library may be loaded and
+    listed, but FCALL is refused): the first call finds out, and jobs still run."""
     admin = redis.Redis.from_url(redis_url)
     user = f"nofunctions-{uuid.uuid4().hex[:8]}"
     admin.acl_setuser(user, enabled=True, passwords=["+secret"], keys=["*"], channels=["*"],
-                      commands=["+@all", "-function", "-fcall", "-fcall_ro"])  # fmt: skip
+                      commands=["+@all", *refused])  # fmt: skip
     host, port = admin.connection_pool.connection_kwargs["host"], admin.connection_pool.connection_kwargs["port"]
     app = Taskora(f"redis://{user}:secret@{host}:{port}/0")
     try:
