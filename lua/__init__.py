@@ -63,7 +63,8 @@ def library(name: str) -> tuple[str, dict[str, str]]:
     shared = _PER_CALL.sub("", _inline(every_include, set()))
     functions = {script: f"{name}_{script}" for script in scripts}
     registrations = "".join(_registration(functions[script], script) for script in scripts)
-    ready = f"redis.register_function('{name}_ready', function() return 1 end)\n"  # asks: may this client FCALL?
+    ready = (f"redis.register_function{{function_name='{name}_ready', callback=function() return 1 end, "
+             "flags={'no-writes'}}\n")  # may this client FCALL? (no-writes: answered at maxmemory too)
     return f"#!lua name={name}\nlocal KEYS, ARGV\n{shared}\n{registrations}{ready}", functions
 
 

@@ -22,7 +22,7 @@ from . import connection_check
 from .base import CONNECTION_ERRORS
 from .handshake import WireGate, check_window, stored_meta, unreadable_meta
 from .keys import MIN_COMPAT, WIRE_VERSION, Keys
-from .scripts import ScriptSet, ThreadConnections, is_missing
+from .scripts import ScriptSet, ThreadConnections, is_missing, must_resend
 from .slot_connections import thread_connections_of
 from .topology import is_cluster_client
 
@@ -128,11 +128,11 @@ class RedisCore:
             for keys, args in calls:
                 script.queue_in(pipe, keys, args)
             replies = pipe.execute(raise_on_error=False)
-        missing = [i for i, r in enumerate(replies) if is_missing(r)]
-        if missing:  # Redis lost the engine (its script cache, its functions); those calls never ran: resend them
+        unrun = [i for i, r in enumerate(replies) if must_resend(r)]
+        if any(is_missing(replies[i]) for i in unrun):  # Redis lost the engine (its script cache, its functions)
             self.scripts.load_all(self.client)
-            for i in missing:
-                replies[i] = script(self.runner, *calls[i])
+        for i in unrun:  # those calls never ran: send them again
+            replies[i] = script(self.runner, *calls[i])
         for r in replies:
             if isinstance(r, Exception):
                 raise r

@@ -13,7 +13,7 @@ from redis.exceptions import ResponseError
 from ..errors import from_engine_reply
 from .base import BatchResult, ClaimedJob, ClaimResult
 from .direct import InFlight
-from .scripts import is_missing
+from .scripts import must_resend
 
 #: Job hash fields that hold serialized payloads; kept as bytes so any serializer round-trips.
 PAYLOAD_FIELDS = frozenset({"data", "result", "progress"})
@@ -103,9 +103,9 @@ class ClaimInFlight:
         try:
             reply = self._sent.result()
         except ResponseError as exc:
-            if not is_missing(exc):
+            if not must_resend(exc):
                 raise from_engine_reply(str(exc)) from exc
-            reply = self._resend()  # the server had lost the engine: it did not run
+            reply = self._resend()  # it did not run (see must_resend)
         if self.fused:
             return _finish_reply(self.task, self.token, reply)
         return _claim_reply(self.task, self.token, reply)
@@ -127,7 +127,7 @@ class BatchInFlight:
         try:
             reply = self._sent.result()
         except ResponseError as exc:
-            if not is_missing(exc):
+            if not must_resend(exc):
                 raise from_engine_reply(str(exc)) from exc
-            reply = self._resend()  # the server had lost the engine: it did not run
+            reply = self._resend()  # it did not run (see must_resend)
         return _batch_reply(self.task, self.token, self.completions, reply)

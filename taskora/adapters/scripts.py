@@ -35,6 +35,20 @@ def is_missing(error: object) -> bool:
         isinstance(error, ResponseError) and str(error).startswith("Function not found"))
 
 
+def refused_for_memory(error: object) -> bool:
+    """Whether ``error`` is Redis at ``maxmemory`` (``noeviction``) refusing a script call. Nothing ran: a function
+    (without the ``allow-oom`` flag) is refused whole, and a script sent by ``EVALSHA`` is stopped at its first
+    write that needs memory only while it has written nothing. By ``EVALSHA`` a claim or a completion, which free
+    memory before they add any, still run, so a full Redis still drains while an enqueue is still refused: a call
+    refused as a function is sent again by ``EVALSHA`` (one refused by ``EVALSHA`` gets the same answer again)."""
+    return isinstance(error, ResponseError) and "used memory > 'maxmemory'" in str(error)
+
+
+def must_resend(error: object) -> bool:
+    """Whether a script call that failed with ``error`` did not run and is to be sent again through ``Script``."""
+    return is_missing(error) or refused_for_memory(error)
+
+
 class Script:
     """One engine script: its text and SHA1 for ``EVALSHA``, its name in the function library for ``FCALL``."""
 
@@ -55,22 +69,32 @@ class Script:
 
     def __call__(self, client: Any, keys: list[str], args: list[Any]) -> Any:
         try:
-            return self._run(client, keys, args)
+            return self._run(client, keys, args, self._set.runs_functions())
         except FAILOVER_ERRORS:  # not the script's answer: the store is failing over (see topology.py)
             raise
         except ResponseError as exc:
+            if refused_for_memory(exc):
+                return self._answer(client, keys, args, by_function=False)
             if not is_missing(exc):
                 raise from_engine_reply(str(exc)) from exc
         self._set.load_all(client)  # the call did not run: load and send it again
+        return self._answer(client, keys, args, self._set.runs_functions())
+
+    def _answer(self, client: Any, keys: list[str], args: list[Any], by_function: bool) -> Any:
+        """The script's reply to a call sent again; by ``EVALSHA``, a script cache without it is loaded first."""
         try:
-            return self._run(client, keys, args)
+            try:
+                return self._run(client, keys, args, by_function)
+            except NoScriptError:
+                client.script_load(self.text)
+                return self._run(client, keys, args, by_function)
         except FAILOVER_ERRORS:
             raise
         except ResponseError as exc:
             raise from_engine_reply(str(exc)) from exc
 
-    def _run(self, client: Any, keys: list[str], args: list[Any]) -> Any:
-        if self._set.runs_functions():
+    def _run(self, client: Any, keys: list[str], args: list[Any], by_function: bool) -> Any:
+        if by_function:
             return client.fcall(self.function, len(keys), *keys, *args)
         return client.evalsha(self.sha, len(keys), *keys, *args)
 

@@ -17,7 +17,7 @@ from ..errors import from_engine_reply
 from .base import ClaimResult
 from .core import RedisCore
 from .replies import _claim_reply
-from .scripts import ThreadConnections, is_missing
+from .scripts import ThreadConnections, must_resend
 
 #: How long an own wake key outlives its last wake: wakes for slots that were busy then are not left behind.
 OWN_WAKE_TTL_MS = 60_000
@@ -44,7 +44,7 @@ class WaitingOps(RedisCore):
         waited, reply = self.runner.call_many(marker_wait, claim.command(keys, args))
         if isinstance(waited, Exception) and not _took_a_job(reply):
             raise waited  # a job the claim took is returned whatever the wait met: raised, nobody would run it
-        if is_missing(reply):  # Redis lost the engine (its script cache, its functions); the claim did not run
+        if must_resend(reply):  # the claim did not run (Redis lost the engine, or is at maxmemory)
             reply = claim(self.runner, keys, args)
         elif isinstance(reply, ResponseError):
             raise from_engine_reply(str(reply)) from reply
