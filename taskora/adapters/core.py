@@ -22,7 +22,7 @@ from . import connection_check
 from .base import CONNECTION_ERRORS
 from .handshake import WireGate, check_window, stored_meta, unreadable_meta
 from .keys import MIN_COMPAT, WIRE_VERSION, Keys
-from .scripts import ScriptSet, ThreadConnections, is_missing, must_resend
+from .scripts import ScriptSet, ThreadConnections, is_missing, refused_for_memory
 from .slot_connections import thread_connections_of
 from .topology import is_cluster_client
 
@@ -128,11 +128,14 @@ class RedisCore:
             for keys, args in calls:
                 script.queue_in(pipe, keys, args)
             replies = pipe.execute(raise_on_error=False)
-        unrun = [i for i, r in enumerate(replies) if must_resend(r)]
-        if any(is_missing(replies[i]) for i in unrun):  # Redis lost the engine (its script cache, its functions)
+        missing = [i for i, r in enumerate(replies) if is_missing(r)]
+        if missing:  # Redis lost the engine (its script cache, its functions); those calls never ran: resend them
             self.scripts.load_all(self.client)
-        for i in unrun:  # those calls never ran: send them again
-            replies[i] = script(self.runner, *calls[i])
+            for i in missing:
+                replies[i] = script(self.runner, *calls[i])
+        if self.scripts.functions:  # a function refused whole at maxmemory: by EVALSHA, as scripts were before
+            for i in [i for i, r in enumerate(replies) if refused_for_memory(r)]:
+                replies[i] = script.reply_by_sha(self.runner, *calls[i])
         for r in replies:
             if isinstance(r, Exception):
                 raise r

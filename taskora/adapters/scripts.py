@@ -83,15 +83,30 @@ class Script:
     def _answer(self, client: Any, keys: list[str], args: list[Any], by_function: bool) -> Any:
         """The script's reply to a call sent again; by ``EVALSHA``, a script cache without it is loaded first."""
         try:
-            try:
-                return self._run(client, keys, args, by_function)
-            except NoScriptError:
-                client.script_load(self.text)
-                return self._run(client, keys, args, by_function)
+            if by_function:
+                return self._run(client, keys, args, by_function=True)
+            return self._answer_raw(client, keys, args)
         except FAILOVER_ERRORS:
             raise
         except ResponseError as exc:
             raise from_engine_reply(str(exc)) from exc
+
+    def reply_by_sha(self, client: Any, keys: list[str], args: list[Any]) -> Any:
+        """This script's reply by ``EVALSHA`` (loaded into the script cache first if need be), an error reply as its
+        exception, not raised: what a pipeline of such calls holds in its place."""
+        try:
+            return self._answer_raw(client, keys, args)
+        except FAILOVER_ERRORS:
+            raise
+        except ResponseError as exc:
+            return exc
+
+    def _answer_raw(self, client: Any, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return self._run(client, keys, args, by_function=False)
+        except NoScriptError:
+            client.script_load(self.text)
+            return self._run(client, keys, args, by_function=False)
 
     def _run(self, client: Any, keys: list[str], args: list[Any], by_function: bool) -> Any:
         if by_function:
