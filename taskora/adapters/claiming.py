@@ -119,7 +119,7 @@ class ClaimingOps(RedisCore):
         if not jobs:
             return []
         if not self._scripts_loaded:
-            self.scripts.load_all(self.client)
+            self.scripts.preload(self.client)
             self._scripts_loaded = True
         calls = [([self.keys.job(j.task, j.id), self.keys.lock(j.task, j.id)], [j.token, lock_ttl_ms])
                  for j in jobs]

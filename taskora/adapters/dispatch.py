@@ -37,7 +37,7 @@ class DispatchOps(RedisCore):
             return []
         self.ensure_handshake()
         if not self._scripts_loaded:
-            self.scripts.load_all(self.client)
+            self.scripts.preload(self.client)
             self._scripts_loaded = True
         batches: list[list[int]] = []  # indexes into ``requests``, one task per batch
         open_batch: dict[str, list[int]] = {}

@@ -68,17 +68,18 @@ class Script:
         return ("EVALSHA", self.sha, len(keys), *keys, *args)
 
     def __call__(self, client: Any, keys: list[str], args: list[Any]) -> Any:
+        by_function = self._set.runs_functions()
         try:
-            return self._run(client, keys, args, self._set.runs_functions())
+            return self._run(client, keys, args, by_function)
         except FAILOVER_ERRORS:  # not the script's answer: the store is failing over (see topology.py)
             raise
         except ResponseError as exc:
-            if refused_for_memory(exc):
-                return self._answer(client, keys, args, by_function=False)
-            if not is_missing(exc):
+            if not must_resend(exc):
                 raise from_engine_reply(str(exc)) from exc
-        self._set.load_all(client)  # the call did not run: load and send it again
-        return self._answer(client, keys, args, self._set.runs_functions())
+            if by_function and is_missing(exc):  # the server lost the library: load it (by EVALSHA: _answer loads)
+                self._set.load_all(client)
+            by_function = by_function and not refused_for_memory(exc) and self._set.runs_functions()
+        return self._answer(client, keys, args, by_function)  # it did not run: send it again
 
     def _answer(self, client: Any, keys: list[str], args: list[Any], by_function: bool) -> Any:
         """The script's reply to a call sent again; by ``EVALSHA``, a script cache without it is loaded first."""
@@ -114,7 +115,7 @@ class Script:
         return client.evalsha(self.sha, len(keys), *keys, *args)
 
     def queue_in(self, pipe: Any, keys: list[str], args: list[Any]) -> None:
-        """Queue this script on a pipeline (the caller preloads with ``ScriptSet.load_all``)."""
+        """Queue this script on a pipeline (the caller preloads with ``ScriptSet.preload``)."""
         if self._set.runs_functions():
             pipe.fcall(self.function, len(keys), *keys, *args)
         else:
@@ -167,8 +168,16 @@ class ScriptSet:
             if "already exists" not in str(exc):  # else another process loaded it between the look and the load
                 raise
 
+    def preload(self, client: Any) -> None:
+        """Have the engine on the server before calls that cannot load it midway (a redis-py pipeline): the library
+        is there once the first call asked for it; scripts are put in the script cache."""
+        if not self.runs_functions():
+            for script in self.by_name.values():
+                client.script_load(script.text)
+
     def load_all(self, client: Any) -> None:
-        """Put the engine on the server: the function library, or every script in the script cache."""
+        """Put the engine on the server again, after it answered that it lost it: the function library, or every
+        script in the script cache."""
         if self.runs_functions():
             try:
                 self._client.function_load(self.library_text, replace=True)

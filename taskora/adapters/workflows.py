@@ -72,7 +72,7 @@ class WorkflowOps(RedisCore):
         when active."""
         if not items:
             return []
-        self.scripts.load_all(self.client)
+        self.scripts.preload(self.client)
         calls = []
         for n, final, error, detail in items:
             keys = self.keys.queue(n.task) + [self.keys.cancel_channel(n.task)]
