@@ -122,13 +122,13 @@ class Task(Generic[In, Out]):
             delay_ms = to_ms(options["delay"], name="delay") if options.get("delay") is not None else 0
             priority = check_priority(options.get("priority", defaults.priority))
             meta = check_meta(options.get("meta"), f"{self.name}.dispatch")
-        expire_at = 0
+        expire_at, minted = 0, "" if job_id else random_uuid()
         if not claims_nothing(self, options):  # ttl, concurrency key (claim_control.py)
             expire_at, claim_fields = claim_control(self, data, options, delay_ms)
             meta = {**meta, **claim_fields}
         return before_dispatch(self.app, self.options.middleware, EnqueueRequest(
             task=self.name,
-            id=job_id or random_uuid(),
+            id=job_id or minted,
             data=self.app.serializer.dumps(data),
             delay_ms=delay_ms,
             priority=priority,
@@ -136,6 +136,7 @@ class Task(Generic[In, Out]):
             expire_at_ms=expire_at,
             version=defaults.version,
             fields=meta,
+            minted_id=minted,
         ))
 
     # -- collect buffers (taskora/collect.py) -------------------------------------------------------

@@ -82,6 +82,14 @@ class EnqueueRequest:
     expire_at_ms: int = 0
     version: int = 1
     fields: dict[str, str] = field(default_factory=dict)
+    #: The id ``build_request`` made for this request ("" when the caller chose one). No other job can have it,
+    #: so Redis answering that it exists means an earlier send of this very request got through (its reply was
+    #: lost with a connection, and the request was sent again): the job was created all the same.
+    minted_id: str = ""
+
+    def created(self, reply: Any) -> bool:
+        """Whether the engine's 1/0 ``reply`` for this request means its job now exists because of it."""
+        return bool(reply) or (self.id == self.minted_id != "")
 
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs a flow-controlled dispatch about 1 µs; never mutated

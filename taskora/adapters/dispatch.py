@@ -29,7 +29,7 @@ class DispatchOps(RedisCore):
     def enqueue(self, req: EnqueueRequest) -> bool:
         self.ensure_handshake()
         args = [self.keys.task_prefix(req.task), self.now_ms(), *self._job_record(req)]
-        return bool(self.scripts.enqueue(self.runner, self.keys.queue(req.task), args))
+        return req.created(self.scripts.enqueue(self.runner, self.keys.queue(req.task), args))
 
     def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[bool]:
         """Enqueue many jobs in one round trip: one script call per task and batch, pipelined."""
@@ -58,5 +58,5 @@ class DispatchOps(RedisCore):
         created = [False] * len(requests)
         for batch, reply in zip(batches, self._pipeline_scripts(self.scripts.enqueue_many, calls), strict=True):
             for i, flag in zip(batch, reply, strict=True):
-                created[i] = bool(flag)
+                created[i] = requests[i].created(flag)
         return created

@@ -303,3 +303,19 @@ def test_threads_waiting_at_once_each_get_their_own_result(app: Taskora) -> None
     slow.set()
     assert done_before.result(timeout=1) == 70
     assert outcomes == {-2: "TimeoutError", -1: "JobFailedError", **{n: n * 10 for n in range(12)}}
+
+
+def test_an_enqueue_sent_again_after_its_reply_was_lost_still_reports_the_job_created(make_app) -> None:
+    """A connection lost between the write and its reply makes the caller send the enqueue again (the adapter's
+    resend on a fresh connection, a background sender's retry), and Redis then answers that the job exists. For an
+    id taskora made for this dispatch that can only be the first send's job: the handle says it was enqueued. For
+    an id the caller chose, another dispatch may have made it: the answer stays "already there"."""
+    app = make_app()
+    task = app.task("resent", lambda d: d)
+    minted = task.build_request({"n": 1}, {})
+    chosen = task.build_request({"n": 2}, {"job_id": "chosen-id"})
+    assert [app.adapter.enqueue(minted), app.adapter.enqueue(chosen)] == [True, True]
+    assert [app.adapter.enqueue(minted), app.adapter.enqueue(chosen)] == [True, False]  # sent again
+    assert app.adapter.enqueue_many([minted, chosen]) == [True, False]
+    assert task.dispatch({"n": 3}, job_id="chosen-id").enqueued is False
+    assert app.adapter.counts("resent")["waiting"] == 2
