@@ -29,6 +29,16 @@ def _enqueue(app: Taskora, task: str, job_id: str, delay_ms: int = 0) -> None:
     app.adapter.enqueue(EnqueueRequest(task, job_id, b'"in"', delay_ms=delay_ms))
 
 
+def _one_job_by_sha(app: Taskora, task: str) -> None:
+    """A job enqueued, claimed and completed through an app whose scripts go by EVALSHA."""
+    app.task(task, lambda d: d)
+    _enqueue(app, task, "j1")
+    job = app.adapter.claim(task, "tok", 30_000).job
+    assert job is not None and app.adapter.ack(job, b'"out"').job is None
+    assert app.adapter.scripts.functions is False
+    assert app.adapter.get_job(task, "j1")["state"] == "completed"
+
+
 @pytest.fixture
 def app(redis_url: str) -> Iterator[Taskora]:
     app = Taskora(redis_url)
@@ -63,13 +73,8 @@ def test_with_functions_turned_off_the_scripts_go_by_sha(redis_url: str, monkeyp
     monkeypatch.setenv("TASKORA_REDIS_FUNCTIONS", "0")
     app = Taskora(redis_url)
     try:
-        app.task("sha", lambda d: d)
-        _enqueue(app, "sha", "j1")
-        job = app.adapter.claim("sha", "tok", 30_000).job
-        assert job is not None and app.adapter.ack(job, b'"out"').job is None
-        assert app.adapter.scripts.functions is False
+        _one_job_by_sha(app, "sha")
         assert app.adapter.scripts.claim.command(["k"], [])[0] == "EVALSHA"
-        assert app.adapter.get_job("sha", "j1")["state"] == "completed"
     finally:
         app.close()
 
@@ -86,12 +91,7 @@ def test_a_user_refused_functions_gets_every_script_by_sha(redis_url: str, refus
     host, port = admin.connection_pool.connection_kwargs["host"], admin.connection_pool.connection_kwargs["port"]
     app = Taskora(f"redis://{user}:secret@{host}:{port}/0")
     try:
-        app.task("refused", lambda d: d)
-        _enqueue(app, "refused", "j1")
-        job = app.adapter.claim("refused", "tok", 30_000).job
-        assert job is not None and app.adapter.ack(job, b'"out"').job is None
-        assert app.adapter.scripts.functions is False
-        assert app.adapter.get_job("refused", "j1")["state"] == "completed"
+        _one_job_by_sha(app, "refused")
     finally:
         app.close()
         admin.acl_deluser(user)
