@@ -74,11 +74,12 @@ class Script:
         except FAILOVER_ERRORS:  # not the script's answer: the store is failing over (see topology.py)
             raise
         except ResponseError as exc:
-            if not must_resend(exc):
+            refused_as_function = by_function and refused_for_memory(exc)  # by EVALSHA it is the script's answer
+            if not (is_missing(exc) or refused_as_function):
                 raise from_engine_reply(str(exc)) from exc
             if by_function and is_missing(exc):  # the server lost the library: load it (by EVALSHA: _answer loads)
                 self._set.load_all(client)
-            by_function = by_function and not refused_for_memory(exc) and self._set.runs_functions()
+            by_function = not refused_as_function and self._set.runs_functions()
         return self._answer(client, keys, args, by_function)  # it did not run: send it again
 
     def _answer(self, client: Any, keys: list[str], args: list[Any], by_function: bool) -> Any:
