@@ -13,6 +13,8 @@ from typing import Any
 
 import redis
 
+from taskora.errors import ConfigurationError
+
 from .redis_server import RedisServer, free_port
 
 #: A replica that never finished its first sync cannot be promoted; Redis waits 5 s before a diskless sync by
@@ -20,6 +22,22 @@ from .redis_server import RedisServer, free_port
 FAST_REPLICATION = ("--repl-diskless-sync-delay", "0")
 #: How long a master may be silent before its replica takes over (ms): short, so a failover test is quick.
 NODE_TIMEOUT_MS = 1000
+#: How many times a set of servers is built again on fresh ports. A port is picked free and bound a moment
+#: later, when the whole set starts: another process (a client's outgoing connection, the other xdist
+#: worker's servers) may take it in between, and the server then exits at once.
+SET_ATTEMPTS = 5
+
+
+def start_all(servers: list[RedisServer]) -> bool:
+    """Start every server of a set; False, with all of them stopped, as soon as one does not start."""
+    for server in servers:
+        try:
+            server.start()
+        except (ConfigurationError, RuntimeError):
+            for started in servers:
+                started.stop()
+            return False
+    return True
 
 
 def cluster_port() -> int:
@@ -51,7 +69,11 @@ class RedisCluster:
         if cli is None:
             raise RuntimeError("redis-cli is not installed (apt-get install -y redis-tools)")
         self.cli = cli
-        self.nodes = [self._node() for _ in range(masters * 2)]
+        self.size = masters * 2
+        self.nodes = self._new_nodes()
+
+    def _new_nodes(self) -> list[RedisServer]:
+        return [self._node() for _ in range(self.size)]
 
     @staticmethod
     def _node() -> RedisServer:
@@ -67,13 +89,21 @@ class RedisCluster:
         return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes[:3]) + "/"
 
     def start(self) -> RedisCluster:
-        for node in self.nodes:
-            node.start()
+        self._start_nodes()
         addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
         subprocess.run([self.cli, "--cluster", "create", *addresses, "--cluster-replicas", "1", "--cluster-yes"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)  # fmt: skip
         self.wait_healthy()
         return self
+
+    def _start_nodes(self) -> None:
+        """Every node up on its port; the nodes know nothing of each other yet, so a set with a port taken
+        is simply replaced by a new one."""
+        for _attempt in range(SET_ATTEMPTS):
+            if start_all(self.nodes):
+                return
+            self.nodes = self._new_nodes()
+        raise RuntimeError(f"the test cluster's nodes did not start in {SET_ATTEMPTS} sets of fresh ports")
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
         """Until every running node reports ``cluster_state:ok`` and every slot has a master."""
@@ -166,9 +196,16 @@ class RedisSentinels:
     service = "mymaster"
 
     def __init__(self) -> None:
-        self.master = RedisServer(extra_args=FAST_REPLICATION)
+        self._build()
+
+    def _build(self) -> None:
+        # The master's port is fixed: the replica and the sentinels are told it before it starts.
+        self.master = RedisServer(free_port(), FAST_REPLICATION)
         self.replica = RedisServer(extra_args=("--replicaof", "127.0.0.1", str(self.master.port), *FAST_REPLICATION))
         self.sentinels = [SentinelServer(self._sentinel_conf()) for _ in range(3)]
+
+    def servers(self) -> list[RedisServer]:
+        return [self.master, self.replica, *self.sentinels]
 
     def _sentinel_conf(self) -> Path:
         conf = Path(tempfile.mkdtemp(prefix="taskora-sentinel-")) / "sentinel.conf"
@@ -183,12 +220,12 @@ class RedisSentinels:
         return f"redis+sentinel://{hosts}/{self.service}/0"
 
     def start(self) -> RedisSentinels:
-        self.master.start()
-        self.replica.start()
-        for sentinel in self.sentinels:
-            sentinel.start()
-        self.wait_watched()
-        return self
+        for _attempt in range(SET_ATTEMPTS):
+            if start_all(self.servers()):
+                self.wait_watched()
+                return self
+            self._build()  # a port was taken: the set is built again on fresh ports
+        raise RuntimeError(f"the test sentinel set did not start in {SET_ATTEMPTS} sets of fresh ports")
 
     def client(self, port: int, **options: Any) -> redis.Redis:
         """A client of one of the set's servers (the TLS set's override speaks TLS)."""
@@ -217,7 +254,7 @@ class RedisSentinels:
             return bool(replicas) and len(others) >= 2
 
     def stop(self) -> None:
-        for server in (*self.sentinels, self.replica, self.master):
+        for server in reversed(self.servers()):
             server.stop()
 
 
@@ -272,6 +309,10 @@ class TLSRedisCluster(RedisCluster):
         self.certs = Certificates(Path(tempfile.mkdtemp(prefix="taskora-tls-")))
         self.tls_ports: dict[int, int] = {}  # plain port -> TLS port, per node
         super().__init__(masters)
+
+    def _new_nodes(self) -> list[RedisServer]:
+        self.tls_ports.clear()
+        return super()._new_nodes()
 
     def _node(self) -> RedisServer:  # type: ignore[override]
         # With tls-cluster the bus port is the TLS port + 10000; the plain port is any other free one.

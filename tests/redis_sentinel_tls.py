@@ -73,6 +73,9 @@ class TLSRedisSentinels(RedisSentinels):
 
     def __init__(self) -> None:
         self.certs = Certificates(Path(tempfile.mkdtemp(prefix="taskora-sentinel-tls-")))
+        super().__init__()
+
+    def _build(self) -> None:
         self.master = TLSRedisServer(self.certs, FAST_REPLICATION)
         self.replica = TLSRedisServer(self.certs, ("--replicaof", "127.0.0.1", str(self.master.port),
                                                    *FAST_REPLICATION))  # fmt: skip

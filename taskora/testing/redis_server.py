@@ -72,6 +72,7 @@ class LocalRedis:
                  "--dir", self.dir, "--loglevel", "warning", *self.extra_args],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
             if self._wait_ready(timeout):
+                self._fixed_port = True  # the server's address from now on: restart() comes back on it
                 return self
             if not self._fixed_port:
                 self.port = free_port()  # another process took the port between the probe and the bind
