@@ -4,7 +4,6 @@ ports, without persistence. Started by session fixtures only when a test asks fo
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,7 +14,7 @@ import redis
 
 from taskora.errors import ConfigurationError
 
-from .redis_server import RedisServer, free_port
+from .redis_server import RedisServer, quiet_port
 
 #: A replica that never finished its first sync cannot be promoted; Redis waits 5 s before a diskless sync by
 #: default, so a master killed early would take its slots down with it.
@@ -41,17 +40,8 @@ def start_all(servers: list[RedisServer]) -> bool:
 
 
 def cluster_port() -> int:
-    """A free port whose cluster bus port (port + 10000) is free and valid too."""
-    while True:
-        port = free_port()
-        if port + 10000 > 65535:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 10000))
-            except OSError:
-                continue
-        return port
+    """A free port whose cluster bus port (port + 10000) is free too, both out of reach of outgoing connections."""
+    return quiet_port(with_bus=True)
 
 
 def replica_in_sync(client: redis.Redis) -> bool:
@@ -200,7 +190,7 @@ class RedisSentinels:
 
     def _build(self) -> None:
         # The master's port is fixed: the replica and the sentinels are told it before it starts.
-        self.master = RedisServer(free_port(), FAST_REPLICATION)
+        self.master = RedisServer(quiet_port(), FAST_REPLICATION)
         self.replica = RedisServer(extra_args=("--replicaof", "127.0.0.1", str(self.master.port), *FAST_REPLICATION))
         self.sentinels = [SentinelServer(self._sentinel_conf()) for _ in range(3)]
 
@@ -320,9 +310,9 @@ class TLSRedisCluster(RedisCluster):
         tls_port = cluster_port()
         while tls_port in taken or tls_port + 10000 in taken:
             tls_port = cluster_port()
-        port = free_port()
+        port = quiet_port()
         while port in taken or port in (tls_port, tls_port + 10000):
-            port = free_port()
+            port = quiet_port()
         self.tls_ports[port] = tls_port
         conf = Path(tempfile.mkdtemp(prefix="taskora-cluster-")) / "nodes.conf"
         return RedisServer(port, ("--cluster-enabled", "yes", "--cluster-config-file", str(conf),

@@ -15,14 +15,14 @@ from typing import Any
 import redis
 
 from .redis_cluster import FAST_REPLICATION, Certificates, RedisSentinels, SentinelServer
-from .redis_server import RedisServer, free_port
+from .redis_server import RedisServer, free_port, quiet_port
 
 
 class TLSRedisServer(RedisServer):
     """``redis-server --port 0 --tls-port <port>``: no plain port at all; readiness is asked over TLS."""
 
     def __init__(self, certs: Certificates, extra_args: tuple[str, ...] = ()) -> None:
-        port = free_port()  # fixed: the replica and the sentinels are told it before it starts
+        port = quiet_port()  # fixed: the replica and the sentinels are told it before it starts
         super().__init__(port, ("--port", "0", "--tls-port", str(port), "--tls-replication", "yes",
                                 *certs.server_args(), *extra_args))  # fmt: skip
         self.certs = certs

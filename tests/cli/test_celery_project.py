@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from taskora.compat import Celery
 
-from ..redis_server import RedisServer, free_port
+from ..redis_server import RedisServer, free_port, quiet_port
 from .helpers import ROOT, wait_until
 
 APP = """
@@ -133,7 +133,7 @@ def test_shell_and_report_for_a_celery_app(redis_url: str, project: Path) -> Non
 
 
 def test_worker_for_a_celery_app_waits_for_redis_with_the_apps_retry_settings(project: Path) -> None:
-    port = free_port()
+    port = quiet_port()  # told to the worker long before the server takes it
     url = f"redis://127.0.0.1:{port}/0"
     log_path = project / "early.log"
     with open(log_path, "w") as log:

@@ -13,13 +13,13 @@ import pytest
 from taskora import Taskora
 from taskora.worker.control import broadcast
 
-from ..redis_server import RedisServer, free_port
+from ..redis_server import RedisServer, free_port, quiet_port
 from .helpers import PROJ, ROOT, WorkerProcess, client_app, env_for, run_cli, wait_until
 
 
 def test_worker_started_before_redis_retries_then_runs_jobs(tmp_path: Path) -> None:
     # Given a worker started while nothing listens on its Redis port
-    port = free_port()
+    port = quiet_port()  # told to the worker long before the server takes it
     url = f"redis://127.0.0.1:{port}/0"
     worker = WorkerProcess(url, tmp_path, "-P", "threads", "-c", "1")
     server = RedisServer(port=port)

@@ -15,6 +15,7 @@ from taskora.errors import ConfigurationError
 from taskora.testing.redis_server import LocalRedis
 
 from ..redis_cluster import RedisCluster, RedisSentinels
+from ..redis_server import CLUSTER_BUS_OFFSET, bindable, ephemeral_start, quiet_port
 
 
 @contextmanager
@@ -70,3 +71,11 @@ def test_a_sentinel_set_whose_master_port_was_taken_is_built_again_around_the_ne
         assert sentinels.master_port() == sentinels.master.port
     finally:
         sentinels.stop()
+
+
+def test_a_port_told_in_advance_is_one_no_outgoing_connection_can_be_given() -> None:
+    for with_bus in (False, True):
+        port = quiet_port(with_bus=with_bus)
+        highest = port + CLUSTER_BUS_OFFSET if with_bus else port
+        assert highest < ephemeral_start()
+        assert bindable(port) and (not with_bus or bindable(port + CLUSTER_BUS_OFFSET))
