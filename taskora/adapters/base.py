@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+# Part of the contract: a worker calls it as it starts (TASKORA_SPIN_US is for processes that dispatch).
+from .reply_spin import stop_spinning_in_this_process as stop_spinning_in_this_process
 from .topology import FAILOVER_ERRORS
 
 if TYPE_CHECKING:

@@ -29,6 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .direct_tls import is_tls_pool, tls_wrapper
+from .reply_spin import ReplySpin, spin_budget_s
 from .socket_timeouts import is_timeout, set_kernel_timeout, shut_down
 
 try:  # installed with redis[hiredis]; where it cannot be imported, the hot path stays with redis-py
@@ -66,6 +67,8 @@ class DirectConnection:
         self._connect_timeout = kwargs.get("socket_connect_timeout") or self._timeout
         self._keepalive = bool(kwargs.get("socket_keepalive"))
         self._tls = tls_wrapper(pool)  # None: plain TCP or Unix (direct_tls.py)
+        #: Whether and how long a reply is polled for before sleeping on the socket (reply_spin.py; never on TLS).
+        self.spin = ReplySpin(spin_budget_s() if self._tls is None else 0.0)
         self._sock: socket.socket | None = None
         #: The process that opened it: a forked child never closes its parent's socket.
         self.pid = os.getpid()
@@ -158,7 +161,7 @@ class DirectConnection:
             self._settle(None)  # replies come in order: read those of commands sent ahead first
         if self._sock is None:
             self.connect()
-        reply = self._round_trip(hiredis.pack_command(command), 1)[0]
+        reply = self._round_trip(hiredis.pack_command(command), 1, self.spin.wanted((command,)))[0]
         if isinstance(reply, hiredis.ReplyError):
             raise _error(reply)
         return reply
@@ -172,7 +175,8 @@ class DirectConnection:
         if self._sock is None:
             self.connect()
         packed = b"".join(hiredis.pack_command(command) for command in commands)
-        return [_error(r) if isinstance(r, hiredis.ReplyError) else r for r in self._round_trip(packed, len(commands))]
+        return [_error(r) if isinstance(r, hiredis.ReplyError) else r
+                for r in self._round_trip(packed, len(commands), self.spin.wanted(commands))]
 
     def send(self, *commands: tuple[Any, ...]) -> list[InFlight]:
         """Send ``commands`` in one write without waiting for their replies: the caller works meanwhile and
@@ -184,7 +188,8 @@ class DirectConnection:
             self._sock.sendall(b"".join(hiredis.pack_command(command) for command in commands))  # type: ignore[union-attr]
         except OSError as exc:
             raise self._lost(exc) from exc
-        pending = [InFlight(self) for _ in commands]
+        spin = self.spin.wanted(commands)
+        pending = [InFlight(self, spin) for _ in commands]
         self._in_flight.extend(pending)
         return pending
 
@@ -193,7 +198,7 @@ class DirectConnection:
         while self._in_flight:
             pending = self._in_flight[0]
             try:
-                reply = self._read_reply()
+                reply = self._read_reply(pending.spin)
             except (OSError, RedisConnectionError) as exc:
                 failure = exc if isinstance(exc, RedisConnectionError) else self._lost(exc)
                 self.disconnect()  # every command still in flight fails: no reply will come for any of them
@@ -204,10 +209,10 @@ class DirectConnection:
             if pending is target:
                 return
 
-    def _round_trip(self, packed: bytes, count: int) -> list[Any]:
+    def _round_trip(self, packed: bytes, count: int, spin: bool = False) -> list[Any]:
         try:
             self._sock.sendall(packed)  # type: ignore[union-attr]
-            return [self._read_reply() for _ in range(count)]
+            return [self._read_reply(spin) for _ in range(count)]
         except RedisConnectionError:
             self.disconnect()
             raise
@@ -220,11 +225,14 @@ class DirectConnection:
             self.disconnect()
             raise
 
-    def _read_reply(self) -> Any:
+    def _read_reply(self, spin: bool = False) -> Any:
+        """One whole reply; ``spin``: the socket is polled first, for up to the spin's budget (reply_spin.py)."""
         reader = self._reader
         reply = reader.gets()
         while reply is False:
-            n = self._sock.recv_into(self._buffer)  # type: ignore[union-attr]
+            n = self.spin.receive(self._sock, self._buffer) if spin else None  # type: ignore[arg-type]
+            if n is None:
+                n = self._sock.recv_into(self._buffer)  # type: ignore[union-attr]
             if n == 0:
                 raise RedisConnectionError(f"Redis at {self.where()} closed the connection")
             reader.feed(self._buffer, 0, n)
@@ -243,10 +251,12 @@ class DirectConnection:
 class InFlight:
     """A command sent without waiting: ``result()`` reads its reply (or raises what went wrong)."""
 
-    __slots__ = ("_connection", "_done", "_reply", "_failure")
+    __slots__ = ("_connection", "_done", "_reply", "_failure", "spin")
 
-    def __init__(self, connection: DirectConnection | None = None) -> None:
+    def __init__(self, connection: DirectConnection | None = None, spin: bool = False) -> None:
         self._connection = connection
+        #: Whether its reply may be polled for (reply_spin.py): it does not block by design.
+        self.spin = spin
         self._done = connection is None
         self._reply: Any = None
         self._failure: BaseException | None = None

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, ClaimResult
+from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, ClaimResult, stop_spinning_in_this_process
 from ..errors import MalformedJobError, SchemaVersionMismatchError, SerializationError
 from ..ids import lock_token
 from ..job_thread import ran_here
@@ -142,6 +142,7 @@ class Worker:
         return self.concurrency if self.concurrency is not None else task.options.concurrency
 
     def start(self) -> None:
+        stop_spinning_in_this_process()  # TASKORA_SPIN_US is for processes that dispatch (adapters/reply_spin.py)
         self.adapter.connect()
         self.liveness.beat()  # before any claim under a token that names this worker
         self._new_token = self.liveness.new_token  # names this worker once its key is written

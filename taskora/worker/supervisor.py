@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from ..adapters.base import CONNECTION_ERRORS, ClaimedJob
+from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, stop_spinning_in_this_process
 from ..errors import TaskoraError, TimeLimitExceeded, WorkerLostError
 from ..retry import retry_delay_ms as retry_delay_ms_of
 from ..retry import should_retry
@@ -107,6 +107,7 @@ class Supervisor:
 
     # -- pool surface ---------------------------------------------------------------------------
     def start(self) -> None:
+        stop_spinning_in_this_process()  # its children fork with it (adapters/reply_spin.py)
         for index in range(self.settings.concurrency):
             self._spawn(index)
         self._monitor = threading.Thread(target=self._monitor_loop, name="taskora-supervisor", daemon=True)

@@ -18,9 +18,20 @@ from redis.exceptions import AuthenticationError, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from taskora import Taskora
+from taskora.adapters import reply_spin
 from taskora.adapters.direct import DirectConnection
+from taskora.adapters.reply_spin import MOST_SPIN_US, SPIN_VARIABLE
 from taskora.adapters.scripts import ThreadConnections
 from tests.redis_server import RedisServer, free_port
+
+
+@pytest.fixture(autouse=True, params=["sleeping", "spinning"])
+def reply_wait(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every behaviour here holds whether a reply is waited for asleep or by spinning (adapters/reply_spin.py)."""
+    if request.param == "spinning":
+        monkeypatch.setenv(SPIN_VARIABLE, str(MOST_SPIN_US))
+        monkeypatch.setattr(reply_spin, "_spinning_allowed", True)  # a worker started earlier turned it off
+    return str(request.param)
 
 
 def _pool(url: str) -> redis.ConnectionPool:
