@@ -193,6 +193,13 @@ def _run_session(args, server, libs: list[str]) -> tuple[dict, dict]:
     return results, errors
 
 
+def _taskora_spin_us() -> str:
+    """What taskora's dispatching processes ran with (the children read it in bench/appenv.py, as here)."""
+    from .appenv import taskora_spin_us
+
+    return taskora_spin_us()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # unwinds: stops the child and redis-server
@@ -212,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_rate": args.load_rate,
         "skipped": skipped, "results": results, "errors": errors,
         "pinned": pinning.description() if args.pin else None,
+        "taskora_spin_us": _taskora_spin_us(),
     }
     text = report.render(doc)
     print(text)

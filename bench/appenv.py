@@ -17,6 +17,22 @@ RESULT_MODES = ("stored", "ignored")
 
 REDIS_URL = os.environ.get(URL_ENV, "redis://127.0.0.1:6379/0")
 
+#: taskora's reply spinning (taskora/adapters/reply_spin.py) in the processes that dispatch, as a user whose
+#: producers wait on Redis's replies would set it (bench/README.md, Settings); its workers turn it off
+#: themselves. ``TASKORA_SPIN_US=0 python -m bench ...`` measures without it.
+SPIN_US = "100"
+
+
+def taskora_spin_us() -> str:
+    """``TASKORA_SPIN_US`` for this process: as the caller gave it, else ``SPIN_US``; "0" under ``--pin``, which
+    puts the dispatching process on Redis's own CPU, where spinning only keeps Redis from running."""
+    if os.environ.get("BENCH_PIN_WORKERS"):  # bench/pinning.py's WORKER_CPUS_ENV, set for children under --pin
+        return "0"
+    return os.environ.get("TASKORA_SPIN_US") or SPIN_US
+
+
+os.environ["TASKORA_SPIN_US"] = taskora_spin_us()
+
 
 def results_mode() -> str:
     """The results configuration of this process; a wrong value is an error, not a silent default."""

@@ -280,6 +280,14 @@ def _pinned_note(doc: dict) -> str:
             f"library's workers on CPU {doc['pinned']['workers']} (bench/pinning.py).")
 
 
+def _spin_note(doc: dict) -> str:
+    spin = doc.get("taskora_spin_us")
+    if spin is None:  # a report of a run before the setting existed
+        return ""
+    return (f" taskora's and the front's dispatching processes ran with `TASKORA_SPIN_US={spin}` (bench/README.md, "
+            "Settings).")
+
+
 def render(doc: dict) -> str:
     """The whole report (header, a table per results configuration, calibration, errors)."""
     m = doc["machine"]
@@ -294,7 +302,8 @@ def render(doc: dict) -> str:
         "Cells: median (min–max) over the runs; *italics*: why there is no number. ↑ higher is better, "
         "↓ lower is better; the ratio columns divide medians (taskora ÷ the best of the peers "
         f"{', '.join(PEERS)} in that row; ÷ {BASELINE}). Latency under load: "
-        f"{doc.get('load_seconds', '?')} s of steady arrivals per library, {_load_rule(doc)}." + _pinned_note(doc),
+        f"{doc.get('load_seconds', '?')} s of steady arrivals per library, {_load_rule(doc)}."
+        + _pinned_note(doc) + _spin_note(doc),
     ]
     for mode in doc.get("result_modes", ["stored"]):
         results = doc["results"].get(mode, {})
