@@ -22,6 +22,7 @@ from . import connection_check
 from .base import CONNECTION_ERRORS
 from .handshake import WireGate, check_window, stored_meta, unreadable_meta
 from .keys import MIN_COMPAT, WIRE_VERSION, Keys
+from .reply_spin import spin_budget_s
 from .scripts import ScriptSet, ThreadConnections, is_missing, refused_for_memory
 from .slot_connections import thread_connections_of
 from .topology import is_cluster_client
@@ -53,6 +54,7 @@ class RedisCore:
         self.address = mask_url(address)  # shown in banners, reprs and errors: never with its password
         self.scripts = ScriptSet(_functions_client(client, self.keys.cluster))
         self._scripts_loaded = False
+        spin_budget_s()  # a bad TASKORA_SPIN_US is refused here, naming it, not at the first call of some thread
         #: What transition scripts are sent through: the calling thread's own connection on a real
         #: Redis, the client itself otherwise (the in-memory engine has no sockets to save).
         self.runner: Any = ThreadConnections(client) if _has_sockets(client) else thread_connections_of(client)

@@ -68,6 +68,12 @@ def test_a_bad_budget_is_refused_naming_the_variable_and_the_value(monkeypatch: 
         spin_budget_s()
 
 
+def test_an_app_with_a_bad_budget_is_refused_when_it_is_made(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> None:
+    monkeypatch.setenv(SPIN_VARIABLE, "fast")
+    with pytest.raises(ConfigurationError, match=SPIN_VARIABLE):
+        Taskora(redis_url)
+
+
 def test_commands_that_wait_by_design_are_never_spun_for() -> None:
     assert may_block(("BZPOPMIN", "k", 1)) and may_block((b"blpop", "k", 1)) and may_block(("WAIT", 1, 0))
     assert may_block(("XREAD", "COUNT", 1, "BLOCK", 100, "STREAMS", "s", "$"))
