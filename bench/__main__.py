@@ -193,11 +193,11 @@ def _run_session(args, server, libs: list[str]) -> tuple[dict, dict]:
     return results, errors
 
 
-def _taskora_spin_us() -> str:
-    """What taskora's dispatching processes ran with (the children read it in bench/appenv.py, as here)."""
-    from .appenv import taskora_spin_us
+def _taskora_spin() -> dict:
+    """What taskora's dispatching processes ran with, and in which scenarios (bench/appenv.py decides, per child)."""
+    from .appenv import SPIN_SCENARIOS, spin_us_asked
 
-    return taskora_spin_us()
+    return {"us": spin_us_asked(), "scenarios": list(SPIN_SCENARIOS)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_rate": args.load_rate,
         "skipped": skipped, "results": results, "errors": errors,
         "pinned": pinning.description() if args.pin else None,
-        "taskora_spin_us": _taskora_spin_us(),
+        "taskora_spin": _taskora_spin(),
     }
     text = report.render(doc)
     print(text)

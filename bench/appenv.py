@@ -17,18 +17,27 @@ RESULT_MODES = ("stored", "ignored")
 
 REDIS_URL = os.environ.get(URL_ENV, "redis://127.0.0.1:6379/0")
 
-#: taskora's reply spinning (taskora/adapters/reply_spin.py) in the processes that dispatch, as a user whose
-#: producers wait on Redis's replies would set it (bench/README.md, Settings); its workers turn it off
-#: themselves. ``TASKORA_SPIN_US=0 python -m bench ...`` measures without it.
+#: taskora's reply spinning (taskora/adapters/reply_spin.py) for the processes that dispatch, as a user whose
+#: producers wait on Redis's replies and have a CPU to themselves would set it (bench/README.md, Settings): on in
+#: the scenarios where no worker runs while they dispatch, off where the workers need every CPU of this small
+#: machine (spinning there took it from them: Profiles, "Waiting for a reply without sleeping"). Workers turn it
+#: off in their own processes anyway. ``TASKORA_SPIN_US=0 python -m bench ...`` measures without it.
 SPIN_US = "100"
+SPIN_SCENARIOS = ("enqueue_single", "enqueue_background", "enqueue_bulk", "scale")
+SCENARIO_ENV = "BENCH_SCENARIO"  # set by bench/child.py for the scenario it runs
 
 
-def taskora_spin_us() -> str:
-    """``TASKORA_SPIN_US`` for this process: as the caller gave it, else ``SPIN_US``; "0" under ``--pin``, which
-    puts the dispatching process on Redis's own CPU, where spinning only keeps Redis from running."""
+def spin_us_asked() -> str:
+    """The budget the run asked for: ``TASKORA_SPIN_US`` as the caller gave it, else ``SPIN_US``; "0" under
+    ``--pin``, which puts the dispatching process on Redis's own CPU, where spinning only keeps Redis waiting."""
     if os.environ.get("BENCH_PIN_WORKERS"):  # bench/pinning.py's WORKER_CPUS_ENV, set for children under --pin
         return "0"
     return os.environ.get("TASKORA_SPIN_US") or SPIN_US
+
+
+def taskora_spin_us() -> str:
+    """``TASKORA_SPIN_US`` for this process: the run's budget in a scenario of ``SPIN_SCENARIOS``, else "0"."""
+    return spin_us_asked() if os.environ.get(SCENARIO_ENV) in SPIN_SCENARIOS else "0"
 
 
 os.environ["TASKORA_SPIN_US"] = taskora_spin_us()

@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ["BENCH_REDIS_URL"] = args.url  # read by the app modules at import (bench/appenv.py)
     os.environ["BENCH_RESULTS"] = args.results  # inherited by the workers this process starts
+    os.environ["BENCH_SCENARIO"] = args.scenario or ""  # bench/appenv.py: whether taskora's producer spins
     if args.probe:
         return _probe(args.lib)
     signal.signal(signal.SIGTERM, stop_all_workers)  # the harness's timeout also stops our workers

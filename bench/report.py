@@ -281,11 +281,14 @@ def _pinned_note(doc: dict) -> str:
 
 
 def _spin_note(doc: dict) -> str:
-    spin = doc.get("taskora_spin_us")
+    spin = doc.get("taskora_spin")
     if spin is None:  # a report of a run before the setting existed
         return ""
-    return (f" taskora's and the front's dispatching processes ran with `TASKORA_SPIN_US={spin}` (bench/README.md, "
-            "Settings).")
+    if spin["us"] == "0":
+        return " taskora's and the front's dispatching processes ran without reply spinning (`TASKORA_SPIN_US=0`)."
+    return (f" taskora's and the front's dispatching processes ran with `TASKORA_SPIN_US={spin['us']}` in "
+            f"{', '.join(spin['scenarios'])} (no worker runs while they dispatch), without it elsewhere "
+            "(bench/README.md, Settings).")
 
 
 def render(doc: dict) -> str:
