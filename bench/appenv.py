@@ -40,7 +40,8 @@ def taskora_spin_us() -> str:
     return spin_us_asked() if os.environ.get(SCENARIO_ENV) in SPIN_SCENARIOS else "0"
 
 
-os.environ["TASKORA_SPIN_US"] = taskora_spin_us()
+if SCENARIO_ENV in os.environ:  # a scenario's processes (bench/child.py and its workers), never the harness itself
+    os.environ["TASKORA_SPIN_US"] = taskora_spin_us()
 
 
 def results_mode() -> str:
