@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+from .pinning import WORKER_CPUS_ENV
+
 URL_ENV = "BENCH_REDIS_URL"
 RESULTS_ENV = "BENCH_RESULTS"  # "stored" (default) or "ignored"
 CONCURRENCY_ENV = "BENCH_CONCURRENCY"  # read by apps whose concurrency is a setting (arq)
@@ -30,7 +32,7 @@ SCENARIO_ENV = "BENCH_SCENARIO"  # set by bench/child.py for the scenario it run
 def spin_us_asked() -> str:
     """The budget the run asked for: ``TASKORA_SPIN_US`` as the caller gave it, else ``SPIN_US``; "0" under
     ``--pin``, which puts the dispatching process on Redis's own CPU, where spinning only keeps Redis waiting."""
-    if os.environ.get("BENCH_PIN_WORKERS"):  # bench/pinning.py's WORKER_CPUS_ENV, set for children under --pin
+    if os.environ.get(WORKER_CPUS_ENV):  # set for every child under --pin
         return "0"
     return os.environ.get("TASKORA_SPIN_US") or SPIN_US
 

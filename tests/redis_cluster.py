@@ -39,11 +39,6 @@ def start_all(servers: list[RedisServer]) -> bool:
     return True
 
 
-def cluster_port() -> int:
-    """A free port whose cluster bus port (port + 10000) is free too, both out of reach of outgoing connections."""
-    return quiet_port(with_bus=True)
-
-
 def replica_in_sync(client: redis.Redis) -> bool:
     """True for a master, or for a replica whose link to its master is up (it can be promoted)."""
     info = client.info("replication")
@@ -67,7 +62,7 @@ class RedisCluster:
 
     @staticmethod
     def _node() -> RedisServer:
-        port = cluster_port()
+        port = quiet_port(with_bus=True)
         conf = Path(tempfile.mkdtemp(prefix="taskora-cluster-")) / "nodes.conf"
         return RedisServer(port, ("--cluster-enabled", "yes", "--cluster-config-file", str(conf),
                                   "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
@@ -307,9 +302,9 @@ class TLSRedisCluster(RedisCluster):
     def _node(self) -> RedisServer:  # type: ignore[override]
         # With tls-cluster the bus port is the TLS port + 10000; the plain port is any other free one.
         taken = {p for plain, tls in self.tls_ports.items() for p in (plain, tls, tls + 10000)}
-        tls_port = cluster_port()
+        tls_port = quiet_port(with_bus=True)
         while tls_port in taken or tls_port + 10000 in taken:
-            tls_port = cluster_port()
+            tls_port = quiet_port(with_bus=True)
         port = quiet_port()
         while port in taken or port in (tls_port, tls_port + 10000):
             port = quiet_port()

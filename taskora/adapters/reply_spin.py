@@ -50,14 +50,15 @@ def may_block(command: tuple[Any, ...]) -> bool:
     return name in BLOCKING_COMMANDS
 
 
+#: False once this process is a worker's (``stop_spinning_in_this_process``).
+_spinning_allowed = True
+
+
 def stop_spinning_in_this_process() -> None:
     """No connection of this process spins from now on: a worker's calls read replies it sent ahead while a job
     ran, and its threads would only take CPU and the GIL from each other (bench/README.md measured it)."""
     global _spinning_allowed
     _spinning_allowed = False
-
-
-_spinning_allowed = True
 
 
 class ReplySpin:
@@ -87,12 +88,9 @@ class ReplySpin:
             self._paused -= 1
             return None
         n = receive_polling(sock, buffer, self.budget_s)
-        if n is not None:
-            self._misses = 0
-        elif self._misses + 1 >= self.MISSES_TO_PAUSE:
+        self._misses = 0 if n is not None else self._misses + 1
+        if self._misses == self.MISSES_TO_PAUSE:
             self._misses, self._paused = 0, self.PAUSE_READS
-        else:
-            self._misses += 1
         return n
 
 

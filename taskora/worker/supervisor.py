@@ -107,7 +107,7 @@ class Supervisor:
 
     # -- pool surface ---------------------------------------------------------------------------
     def start(self) -> None:
-        stop_spinning_in_this_process()  # its children fork with it (adapters/reply_spin.py)
+        stop_spinning_in_this_process()  # a worker process too, though it runs no job (adapters/reply_spin.py)
         for index in range(self.settings.concurrency):
             self._spawn(index)
         self._monitor = threading.Thread(target=self._monitor_loop, name="taskora-supervisor", daemon=True)
