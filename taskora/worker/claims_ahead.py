@@ -130,17 +130,19 @@ class ClaimsAhead:
             return False
         room, permit = taken
         try:
-            sent = send()
+            with lookahead.lock:  # the claim watch hands back the slot's claims as they stand before or after it
+                sent = send()
+                sent.room = room
+                lookahead.in_flight.append(sent)
         except BaseException:
             self.prefetch.give(room)
             if permit is not None:
                 permit.release()
             raise
-        sent.room = room
         if with_permit:
             self._drop_permit(lookahead)  # an earlier one left unused (not expected): never two
             lookahead.permit = permit
-        self.send_ahead(lookahead, sent)
+        self._watch(lookahead, sent)
         return True
 
     @staticmethod
@@ -185,8 +187,7 @@ class ClaimsAhead:
             return not lookahead.in_flight
         return len(lookahead.in_flight) < IN_FLIGHT_AT_MOST
 
-    def send_ahead(self, lookahead: Lookahead, sent: SentClaim) -> None:
-        lookahead.in_flight.append(sent)
+    def _watch(self, lookahead: Lookahead, sent: SentClaim) -> None:
         self.claim_watch.sent(lookahead, sent)
         self.notify("claim_sent", sent.request.task, sent.request.token)
 
@@ -282,30 +283,35 @@ class ClaimsAhead:
         """The job running when ``sent`` went out is still running: hand the jobs the slot's unread claims took
         back to the front of the queue, for an idle slot or worker, instead of keeping them waiting. Under the
         slot's lock, so the slot reads each claim either before (and runs that job itself) or after (and knows
-        it is gone)."""
+        it is gone). A claim sent after ``sent`` means that job has ended: that claim's own watch decides then.
+        The slot sends under the same lock, so a claim it sends later takes the jobs handed back, oldest first."""
         with lookahead.lock:
-            if sent not in lookahead.in_flight:
-                return  # the slot read it meanwhile
+            if not lookahead.in_flight or lookahead.in_flight[-1] is not sent:
+                return  # the slot read it meanwhile, or sent another since
+            found_all = True
             for claim in reversed(list(lookahead.in_flight)):  # each goes to the front: the newest first keeps order
                 if not claim.released:
-                    self._release_claim(lookahead, claim)
+                    found_all = self._release_claim(claim) and found_all
+            if not found_all:  # the newest claim stands for them all: it is looked at again later
+                sent.looks += 1
+                self.claim_watch.sent(lookahead, sent)
 
-    def _release_claim(self, lookahead: Lookahead, sent: SentClaim) -> None:
-        """Hand back what one unread claim took (called under the slot's lock), or look again later."""
+    def _release_claim(self, sent: SentClaim) -> bool:
+        """Hand back what one unread claim took (called under the slot's lock); False when it holds no job: it
+        has not run yet, or took none (another worker emptied the queue first)."""
         request = sent.request
         ids = self._safely(self.adapter.held_with, request.task, [request.token])
-        if not ids:  # it has not run yet, or took no job (another worker emptied the queue first)
-            sent.looks += 1
-            self.claim_watch.sent(lookahead, sent)
-            return
+        if not ids:
+            return False
         with self.held.lock:
             if any(job_id in self.held.cancel_before_start for job_id in ids):
-                return  # the slot finishes the cancel when it reads the claim
+                return True  # the slot finishes the cancel when it reads the claim
         sent.released = True  # also if a nack's reply is lost: a job it did not requeue lapses to stall recovery
         for job_id in ids:
             if self._safely(self._nack_unstarted, request.task, job_id, request.token):
                 log.debug("job %s (%s), claimed ahead behind a slow job, returned to the queue", job_id,
                           request.task)
+        return True
 
     def pop_ahead(self, lookahead: Lookahead) -> ClaimedJob | None:
         """The job claimed ahead (or the next of the slot's batch), to run now; None without one, or once a stop

@@ -269,3 +269,64 @@ def test_a_job_read_while_an_earlier_one_is_held_runs_after_it() -> None:
     slot.queue.append(earlier)
     ClaimsAhead._hold(slot, later)
     assert slot.ahead is None and list(slot.queue) == [earlier, later]
+
+
+def test_a_claim_sent_while_the_watch_hands_back_takes_the_job_handed_back(app: Taskora,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # A busy slot sends its finish (claiming one job) and then a second claim. Here the second waits until the
+    # first claim is due and the watch is handing its job back, then goes out: it must wait for the hand-back and
+    # take that job, so jobs run in order. Before this was fixed it went out meanwhile and took the next job, and
+    # the job handed back ran after it.
+    monkeypatch.setattr(lookahead, "AHEAD_AFTER_JOBS_UNDER_S", 1.0)  # however slow this machine runs a job
+    monkeypatch.setattr(lookahead, "RELEASE_AHEAD_AFTER_S", 0.05)
+    runs: list[int] = []
+    task = app.task("sent-during-release", lambda d: runs.append(d["i"]))
+    handles = task.dispatch_many([{"i": i} for i in range(12)])
+    releasing, second_sent = threading.Event(), threading.Event()
+    real_claim_ahead, real_release = ClaimsAhead.claim_ahead, ClaimsAhead._release_claim
+    sent_while_releasing: list[bool] = []
+
+    def claim_ahead(self: ClaimsAhead, *args: Any, with_permit: bool = True, **kwargs: Any) -> bool:
+        if not with_permit and not releasing.is_set():  # the first second claim waits for the watch
+            assert releasing.wait(10), "the watch should find the slot's first claim due"
+            sent = real_claim_ahead(self, *args, with_permit=False, **kwargs)
+            second_sent.set()
+            return sent
+        return real_claim_ahead(self, *args, with_permit=with_permit, **kwargs)
+
+    def release_claim(self: ClaimsAhead, claim: Any) -> bool:
+        if not releasing.is_set():  # the first hand-back: watch what the slot sends meanwhile
+            releasing.set()
+            sent_while_releasing.append(second_sent.wait(0.5))  # the window the old code sent in
+        return real_release(self, claim)
+
+    monkeypatch.setattr(ClaimsAhead, "claim_ahead", claim_ahead)
+    monkeypatch.setattr(ClaimsAhead, "_release_claim", release_claim)
+    worker = Worker(app, [task], concurrency=1)
+    worker.start()
+    try:
+        assert [h.result(timeout=15) for h in handles] == [None] * 12
+    finally:
+        worker.stop(timeout=10)
+    assert sent_while_releasing == [False], "the slot sent a claim while the watch was handing its claims back"
+    assert runs == list(range(12))
+    assert app.adapter.counts("sent-during-release")["active"] == 0
+
+
+def test_the_watch_leaves_the_claims_of_a_slot_that_sent_another_since(app: Taskora) -> None:
+    # The watch found a claim due, but before it took the slot's lock the slot ended its job and sent another:
+    # the job the claim was sent behind is over, so nothing goes back now (the newer claim is watched itself).
+    task = app.task("sent-since", lambda d: None)
+    handles = task.dispatch_many([{"i": i} for i in range(3)])
+    worker = Worker(app, [task], concurrency=1)
+    slot = Lookahead()
+    older = worker.ahead._plain_claim(task.name, 30_000)()
+    newer = worker.ahead._plain_claim(task.name, 30_000)()
+    slot.in_flight.extend([older, newer])
+    worker.ahead._release_claimed_ahead(slot, older)
+    assert not older.released and not newer.released
+    assert [h.state() for h in handles] == ["active", "active", "waiting"]
+    worker.ahead._release_claimed_ahead(slot, newer)
+    assert older.released and newer.released
+    assert [h.state() for h in handles] == ["waiting", "waiting", "waiting"]
+    assert [app.adapter.claim("sent-since", f"t{i}", 30_000).job.id for i in range(2)] == [h.id for h in handles[:2]]
