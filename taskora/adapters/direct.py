@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import socket
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -70,6 +71,8 @@ class DirectConnection:
         #: Whether and how long a reply is polled for before sleeping on the socket (reply_spin.py; never on TLS).
         self.spin = ReplySpin(spin_budget_s() if self._tls is None else 0.0)
         self._sock: socket.socket | None = None
+        #: Closes ``_sock`` once this connection is collected (``_close_when_collected``).
+        self._closer: weakref.finalize[Any, Any] | None = None
         #: The process that opened it: a forked child never closes its parent's socket.
         self.pid = os.getpid()
         self._reader: Any = None
@@ -99,6 +102,7 @@ class DirectConnection:
         except OSError as exc:
             raise RedisConnectionError(f"Error connecting to Redis at {self.where()}: {exc}") from exc
         self._sock, self._reader = sock, hiredis.Reader()
+        self._closer = _close_when_collected(self, sock)
         try:
             self._introduce()
             if self.after_connect is not None:
@@ -137,14 +141,10 @@ class DirectConnection:
         if self._client_name:
             self.call("CLIENT", "SETNAME", self._client_name)
 
-    def __del__(self) -> None:
-        """A connection whose thread ended closes its socket when collected, without a ResourceWarning."""
-        sock = getattr(self, "_sock", None)
-        if sock is not None and getattr(self, "pid", None) == os.getpid():
-            sock.close()
-
     def disconnect(self) -> None:
         sock, self._sock, self._reader = self._sock, None, None
+        if self._closer is not None:
+            self._closer.detach()
         while self._in_flight:
             self._in_flight.popleft().fail(RedisConnectionError(f"connection to Redis at {self.where()} was closed "
                                                                 "before the reply was read"))
@@ -246,6 +246,23 @@ class DirectConnection:
         if is_timeout(exc):
             return RedisTimeoutError(f"Timeout reading from Redis at {self.where()}")
         return RedisConnectionError(f"Error talking to Redis at {self.where()}: {exc}")
+
+
+def _close_when_collected(connection: DirectConnection, sock: socket.socket) -> weakref.finalize[Any, Any]:
+    """Close ``sock`` when ``connection`` is collected (its thread ended), without a ResourceWarning.
+
+    Not ``__del__``: a connection collected as part of a reference cycle (a request in flight points back at it,
+    an app dropped unclosed) has its socket in the same garbage, and the collector finalizes those in no set
+    order, so the socket could warn that it was never closed before ``__del__`` closed it. Held by the
+    finalizer, the socket is not garbage until the connection is gone. A forked child's copy never closes it."""
+    closer = weakref.finalize(connection, _close_in_opener, sock, os.getpid())
+    closer.atexit = False  # at exit the process's sockets go with it
+    return closer
+
+
+def _close_in_opener(sock: socket.socket, pid: int) -> None:
+    if os.getpid() == pid:
+        sock.close()
 
 
 class InFlight:

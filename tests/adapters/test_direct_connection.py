@@ -7,9 +7,11 @@ and recover from a restarted server.
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -23,6 +25,7 @@ from taskora.adapters.direct import DirectConnection
 from taskora.adapters.reply_spin import MOST_SPIN_US, SPIN_VARIABLE
 from taskora.adapters.scripts import ThreadConnections
 from tests.redis_server import RedisServer, free_port
+from tests.waiting import wait_until
 
 
 @pytest.fixture(autouse=True, params=["sleeping", "spinning"])
@@ -250,3 +253,28 @@ def test_without_hiredis_the_hot_path_stays_with_redis_py_and_jobs_still_run(red
     done = subprocess.run([sys.executable, "-c", script, redis_url], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["_PooledConnection", "True"]
+
+
+def test_a_connection_collected_in_a_reference_cycle_closes_its_socket_without_a_warning(
+        redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A connection whose thread ended goes with its app, often in a cycle (a request in flight points back at
+    it): the collector finalizes such garbage in no set order, and the socket must not warn that nobody closed it
+    (a ResourceWarning, an error in this suite) before the connection closes it."""
+    monitor = redis.Redis.from_url(redis_url)
+    before = len(monitor.client_list())
+    warned: list[str] = []
+    monkeypatch.setattr(warnings, "showwarning", lambda message, *args, **kwargs: warned.append(str(message)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ResourceWarning)
+        for _round in range(5):
+            _connections_left_in_cycles(redis_url, 50)
+            gc.collect()
+    assert warned == []
+    wait_until(lambda: len(monitor.client_list()) <= before, what="the server to see every connection closed")
+
+
+def _connections_left_in_cycles(redis_url: str, count: int) -> None:
+    connections = [DirectConnection(_pool(redis_url)) for _ in range(count)]
+    for connection in connections:
+        connection.call("PING")
+        connection.send(("PING",))  # unread: the request in flight and its connection point at each other
