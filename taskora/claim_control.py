@@ -23,7 +23,8 @@ def claims_nothing(task: Task[Any, Any], options: Mapping[str, Any]) -> bool:
     defaults = task.options
     if defaults.ttl is not None or defaults.concurrency_key is not None or defaults.singleton:
         return False
-    return not options or all(options.get(name) is None for name in CLAIM_DISPATCH_OPTIONS)
+    return (not options or CLAIM_DISPATCH_OPTIONS.isdisjoint(options)
+            or all(options.get(name) is None for name in CLAIM_DISPATCH_OPTIONS))
 
 
 def claim_control(task: Task[Any, Any], data: Any, options: Mapping[str, Any],

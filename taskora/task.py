@@ -14,7 +14,7 @@ from .dispatch_hooks import before_dispatch
 from .durations import to_ms
 from .errors import ConfigurationError, reject_unknown
 from .events import TASK_EVENTS, Emitter
-from .flow_control import dispatch_flow, parse_flow, without_flow
+from .flow_control import DISPATCH_FLOW_OPTIONS, FlowControl, dispatch_flow, parse_flow, without_flow
 from .handles import ResultHandle
 from .ids import random_uuid
 from .job_fields import check_job_id, check_meta
@@ -85,8 +85,12 @@ class Task(Generic[In, Out]):
         """
         if self.options.collect is not None:  # an item for the task's buffer, not a job (taskora/collect.py)
             return collect.push(self, data, options)
-        flow = parse_flow(f"{self.name}.dispatch", options) if options else None
-        request = self.build_request(data, without_flow(options))
+        flow: FlowControl | None = None
+        job_options: Mapping[str, Any] = options
+        if options and not DISPATCH_FLOW_OPTIONS.isdisjoint(options):  # most dispatches skip flow control at once
+            flow = parse_flow(f"{self.name}.dispatch", options)
+            job_options = without_flow(options)
+        request = self.build_request(data, job_options)
         if flow is not None:
             return dispatch_flow(self, request, flow)
         sender = self.app.background_sender()
@@ -116,12 +120,18 @@ class Task(Generic[In, Out]):
         defaults = self.options  # validated when the task was declared: a dispatch without options skips checks
         job_id, delay_ms, priority, meta = None, 0, defaults.priority, {}
         data = self.io.for_dispatch(data, self.app.validate_on_dispatch and not options.get("skip_validation"))
-        if options:
-            reject_unknown(f"{self.name}.dispatch", options, DISPATCH_OPTIONS)
-            job_id = check_job_id(options.get("job_id"), f"{self.name}.dispatch")
-            delay_ms = to_ms(options["delay"], name="delay") if options.get("delay") is not None else 0
-            priority = check_priority(options.get("priority", defaults.priority))
-            meta = check_meta(options.get("meta"), f"{self.name}.dispatch")
+        if options:  # each check only for an option given (the Celery front gives ``meta`` on every call)
+            where = f"{self.name}.dispatch"
+            if not DISPATCH_OPTIONS.issuperset(options):
+                reject_unknown(where, options, DISPATCH_OPTIONS)
+            if options.get("job_id") is not None:
+                job_id = check_job_id(options["job_id"], where)
+            if options.get("delay") is not None:
+                delay_ms = to_ms(options["delay"], name="delay")
+            if "priority" in options:
+                priority = check_priority(options["priority"])
+            if options.get("meta") is not None:
+                meta = check_meta(options["meta"], where)
         expire_at, minted = 0, "" if job_id else random_uuid()
         if not claims_nothing(self, options):  # ttl, concurrency key (claim_control.py)
             expire_at, claim_fields = claim_control(self, data, options, delay_ms)

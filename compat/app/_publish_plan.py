@@ -33,7 +33,7 @@ class PublishPlan:
     """The parts of a no-option publish of one task that only its task, settings and router decide."""
 
     __slots__ = ("app", "name", "version", "router", "native", "attributes", "defaults", "merged", "engine",
-                 "kept_properties", "task_ignores", "timeless", "plain_fields", "plain_origin")
+                 "kept_properties", "task_ignores", "timeless", "plain_options", "plain_origin")
 
     def __init__(self, app: Any, name: str, version: int, attributes: tuple[Any, ...], *, defaults: dict[str, Any],
                  merged: dict[str, Any], engine: Any, kept_properties: dict[str, Any] | None) -> None:  # fmt: skip
@@ -44,9 +44,10 @@ class PublishPlan:
         self.task_ignores = bool(defaults.get("ignore_result"))
         #: No countdown/eta/expires among the task's options: its plain calls need no clock.
         self.timeless = all(merged.get(key) is None for key in ("countdown", "eta", "expires"))
-        #: The job-hash fields of a plain call (no task sending it, no shadow, no links, no publish receivers):
-        #: the same for every such call from the process whose ``origin`` they carry (made at its first).
-        self.plain_fields: dict[str, str] | None = None
+        #: The engine's options of a plain call (no task sending it, no shadow, no links, no publish receivers):
+        #: its job-hash fields and priority, the same for every such call from the process whose ``origin`` they
+        #: carry (made at its first; _publish.py ``_plain_options``).
+        self.plain_options: dict[str, Any] | None = None
         self.plain_origin = ""
 
     def holds(self, app: Any, name: str, version: int, attributes: tuple[Any, ...]) -> bool:

@@ -65,6 +65,8 @@ BAD_DISPATCHES: list[tuple[str, Any, dict[str, Any], type[TaskoraError], tuple[s
     ("priority text", 1, {"priority": "x"}, ConfigurationError, ("priority", "'x'")),
     ("priority too high", 1, {"priority": 1001}, ConfigurationError, ("priority", "-1000 to 1000", "1001")),
     ("priority too low", 1, {"priority": -1001}, ConfigurationError, ("priority", "-1000 to 1000", "-1001")),
+    ("priority None", 1, {"priority": None}, ConfigurationError, ("priority", "None")),
+    ("unknown beside flow", 1, {"deduplicate": {"key": "k"}, "retries": 3}, ConfigurationError, ("retries",)),
     ("meta value surrogate", 1, {"meta": {"a": "\ud800"}}, ConfigurationError, ("meta['a']", "surrogate")),
     ("meta name surrogate", 1, {"meta": {"\ud800": 1}}, ConfigurationError, ("meta field name", "surrogate")),
     ("job id surrogate", 1, {"job_id": "\ud800"}, ConfigurationError, ("job_id", "surrogate")),
@@ -85,6 +87,13 @@ def test_bad_dispatch_raises_naming_the_value_and_writes_nothing(app: Taskora, d
         echo.dispatch_many([1, (data, options)])  # a bad item fails the batch: not even the good one is sent
     assert _task_keys(app, "echo") == []
     assert sum(app.adapter.counts("echo").values()) == 0
+
+
+def test_options_given_as_none_are_options_not_given(app: Taskora) -> None:
+    echo = app.task("echo", lambda d: d)
+    handle = echo.dispatch(1, job_id=None, delay=None, meta=None, ttl=None, deduplicate=None)
+    assert handle.enqueued and handle.state() == "waiting"
+    assert app.adapter.counts("echo")["waiting"] == 1
 
 
 def test_a_good_job_id_is_used_as_given(app: Taskora) -> None:
