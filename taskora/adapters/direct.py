@@ -255,7 +255,7 @@ def _close_when_collected(connection: DirectConnection, sock: socket.socket) -> 
     an app dropped unclosed) has its socket in the same garbage, and the collector finalizes those in no set
     order, so the socket could warn that it was never closed before ``__del__`` closed it. Held by the
     finalizer, the socket is not garbage until the connection is gone. A forked child's copy never closes it."""
-    closer = weakref.finalize(connection, _close_in_opener, sock, os.getpid())
+    closer = weakref.finalize(connection, _close_in_opener, sock, connection.pid)
     closer.atexit = False  # at exit the process's sockets go with it
     return closer
 
