@@ -43,7 +43,7 @@ def check_meta(value: Any, where: str) -> dict[str, str]:
     """``meta`` as job-hash fields: a dict of names to values, stored as (UTF-8) strings."""
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # a plain dict skips the ABC's check
         raise ConfigurationError(f"{where}: meta must be a dict of name -> value, got {type(value).__name__} "
                                  f"({value!r})")
     fields = {str(k): str(v) for k, v in value.items()}

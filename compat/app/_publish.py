@@ -209,7 +209,7 @@ def publish(app: Any, name: str, args: list[Any], kwargs: dict[str, Any], option
     explicit = {k: v for k, v in options.items() if v is not None} if options else {}
     if explicit or task_id is not None or link or link_error:  # nothing to check in a bare delay()
         check_call_shape(explicit, task_id, link, link_error, name)
-    plan = None if explicit else plan_for(app, task, name, functools.partial(_build_plan, app, task, name))
+    plan = None if explicit else plan_for(app, task, name, _build_plan)
     if plan is not None and task_id is None and shadow is None and not link and not link_error and _plain(plan, name):
         return _publish_plain(app, plan, name, args, kwargs, producer)
     defaults, merged = _resolved(app, task, name, args, kwargs, explicit, plan)

@@ -65,12 +65,13 @@ def publish_attributes(task: Any) -> tuple[Any, ...]:
             getattr(task, "soft_time_limit", None), getattr(task, "ignore_result", None))
 
 
-Builder = Callable[[int, tuple[Any, ...]], PublishPlan]
+Builder = Callable[[Any, Any, str, int, tuple[Any, ...]], PublishPlan]
 
 
 def plan_for(app: Any, task: Any, name: str, build: Builder) -> PublishPlan | None:
-    """The task's plan for a call without options, made by ``build(version, attributes)`` when the kept one no
-    longer holds; None when nothing may be kept (no task object, live settings, a router function)."""
+    """The task's plan for a call without options, made by ``build(app, task, name, version, attributes)`` when
+    the kept one no longer holds (a function, not a closure made on every call); None when nothing may be kept
+    (no task object, live settings, a router function)."""
     if task is None:
         return None
     version = app.conf.version
@@ -79,7 +80,7 @@ def plan_for(app: Any, task: Any, name: str, build: Builder) -> PublishPlan | No
     attributes = publish_attributes(task)
     plan: PublishPlan | None = task.__dict__.get("_publish_plan")
     if plan is None or not plan.holds(app, name, version, attributes):
-        plan = build(version, attributes)
+        plan = build(app, task, name, version, attributes)
         task.__dict__["_publish_plan"] = plan
     return plan
 

@@ -21,6 +21,9 @@ def note_sent(native: Any, queue: str, engine_name: str) -> None:
     """Record, once per process, that ``engine_name`` jobs go to ``queue`` (adapters/queue_index.py). Best effort:
     a broker that cannot take the note is left to the dispatch that follows, which reports it as Celery would
     (kombu's OperationalError), and the note is tried again with the next send."""
+    seen = _noted.get(native)
+    if seen is not None and (queue, engine_name) in seen:  # every send after the first: a set test, no lock
+        return
     with _lock:
         seen = _noted.setdefault(native, set())
         if (queue, engine_name) in seen:

@@ -34,7 +34,7 @@ from ..events.app_mixin import EventsMixin
 from ..exceptions import AlwaysEagerIgnored
 from ..result import AsyncResult, GroupResult, ResultSet
 from ..signals import Signal
-from . import _execute, _main
+from . import _execute, _main, _publish
 from ._connection import ConnectionsMixin
 from ._engine import BUILTIN_TASKS, EngineMixin
 from ._fixups import FixupsMixin
@@ -212,8 +212,6 @@ class Celery(TaskMixin, EngineMixin, WorkerHooksMixin, BackendMixin, AppObjectsM
     def _send(self, name: str, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any], *,
               task: Task | None, task_id: str | None, link: Any = None, link_error: Any = None,
               shadow: str | None = None, producer: Any = None) -> AsyncResult:  # fmt: skip
-        from . import _publish
-
         return _publish.publish(self, name, args, kwargs, options, task=task, task_id=task_id, link=link,
                                 link_error=link_error, shadow=shadow, producer=producer)
 

@@ -568,6 +568,6 @@ def _check_call(args: Any, kwargs: Any) -> tuple[list[Any], dict[str, Any]]:
         raise TypeError("task args must be a list or tuple")
     if kwargs is None:
         kwargs = {}
-    if not isinstance(kwargs, Mapping):
+    if type(kwargs) is not dict and not isinstance(kwargs, Mapping):  # a plain dict skips the ABC's check
         raise TypeError("task keyword arguments must be a mapping")
     return list(args), dict(kwargs)
