@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ..context import Context
 from ..errors import TimeoutError, WorkerLostError
 from ..middleware import MiddlewareContext, compose
-from . import main_thread
-from .abandoned import keep_place_until_done
+from . import handler_threads, main_thread
+from .abandoned import Ended, keep_place_until_done
 from .interrupt import stop_overrunning
 from .limits import soft_limited
 from .terminate import Terminator
@@ -113,7 +113,7 @@ def _exit_as_error(runtime: JobRuntime, exit_: SystemExit) -> WorkerLostError:
     return error
 
 
-def _stop_in_background(thread: threading.Thread, done: threading.Event, what: str) -> None:
+def _stop_in_background(thread: threading.Thread, done: Ended, what: str) -> None:
     threading.Thread(target=stop_overrunning, args=(thread, done, what), name="taskora-interrupt",
                      daemon=True).start()
 
@@ -186,24 +186,11 @@ class Executor:
         timeout = runtime.task.options.timeout
         if timeout is None:
             return call()
-        box: dict[str, Any] = {}
-        done = threading.Event()
-
-        def target() -> None:
-            try:
-                box["result"] = call()
-            except BaseException as exc:  # handed back to the slot thread below
-                box["error"] = exc
-            finally:
-                done.set()
-
-        thread = threading.Thread(target=target, name=f"taskora-job-{runtime.id}", daemon=True)
-        thread.start()
-        if not done.wait(timeout):
+        run = handler_threads.start(call, f"taskora-job-{runtime.id}")
+        if not run.wait(timeout) and run.abandon():
+            what = f"{runtime.task_name} job {runtime.id}"
             runtime.signal.abort("timeout")
-            _stop_in_background(thread, done, f"{runtime.task_name} job {runtime.id}")
-            keep_place_until_done(runtime.id, done, f"{runtime.task_name} job {runtime.id}")  # (abandoned.py)
-            raise TimeoutError(f"{runtime.task_name} job {runtime.id} exceeded its timeout of {timeout}s")
-        if "error" in box:
-            raise box["error"]
-        return box.get("result")
+            _stop_in_background(run.thread, run, what)
+            keep_place_until_done(runtime.id, run, what)  # (abandoned.py)
+            raise TimeoutError(f"{what} exceeded its timeout of {timeout}s")
+        return run.outcome()

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, SoftTimeLimitExceeded, TimeLimitExceeded
-from . import main_thread
+from . import handler_threads, main_thread
 from .abandoned import keep_place_until_done
+from .alarms import set_alarm
 from .interrupt import raise_in_thread
 
 if TYPE_CHECKING:
@@ -101,9 +102,7 @@ class SoftLimit:
         self._lock = threading.Lock()
         self._armed = True
         self._fired = False
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        self._alarm = set_alarm(seconds, self._fire)
 
     def _fire(self) -> None:
         with self._lock:
@@ -113,7 +112,7 @@ class SoftLimit:
     def disarm(self) -> None:
         with self._lock:
             self._armed = False
-            self._timer.cancel()
+            self._alarm.cancel()
             if self._fired:  # raised but maybe not delivered yet: never let it escape into the worker
                 raise_in_thread(self._ident, None)
 
@@ -145,25 +144,12 @@ class TimeLimitMiddleware:
         return _with_soft_limit(call_next, limits.soft)
 
     def _with_hard_limit(self, mctx: MiddlewareContext, call_next: Callable[[], Any], limits: TimeLimits) -> Any:
-        box: dict[str, Any] = {}
-        done = threading.Event()
-
-        def target() -> None:
-            try:
-                box["result"] = _with_soft_limit(call_next, limits.soft)
-            except BaseException as exc:  # handed to the slot thread below
-                box["error"] = exc
-            finally:
-                done.set()
-
-        threading.Thread(target=target, name=f"taskora-limited-{mctx.id}", daemon=True).start()
-        if not done.wait(limits.hard):
+        run = handler_threads.start(lambda: _with_soft_limit(call_next, limits.soft), f"taskora-limited-{mctx.id}")
+        if not run.wait(limits.hard) and run.abandon():
             mctx.ctx.signal.abort("timeout")
-            keep_place_until_done(mctx.id, done, f"{mctx.task} job {mctx.id}")  # in the running budget (abandoned.py)
+            keep_place_until_done(mctx.id, run, f"{mctx.task} job {mctx.id}")  # its budget place (abandoned.py)
             raise TimeLimitExceeded(f"{mctx.task} job {mctx.id} exceeded its hard time limit of {limits.hard:g}s")
-        if "error" in box:
-            raise box["error"]
-        return box.get("result")
+        return run.outcome()
 
 
 def _with_soft_limit(call_next: Callable[[], Any], soft: float | None) -> Any:

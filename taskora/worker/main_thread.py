@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SoftTimeLimitExceeded
+from .alarms import set_alarm
 from .process_death import die_by
 
 if TYPE_CHECKING:
@@ -200,9 +201,7 @@ class SignalSoftLimit:
         self._error = SoftTimeLimitExceeded(f"soft time limit ({seconds:g}s) exceeded")
         self._lock = threading.Lock()
         self._armed = True
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        self._alarm = set_alarm(seconds, self._fire)
 
     def _fire(self) -> None:
         with self._lock:
@@ -211,8 +210,8 @@ class SignalSoftLimit:
                 self._runner.interrupt(self._error)
 
     def disarm(self) -> None:
-        self._armed = False  # first: a timer firing from here on raises nothing
-        self._timer.cancel()
+        self._armed = False  # first: an alarm firing from here on raises nothing
+        self._alarm.cancel()
         self._runner.cancel_interrupt(self._error)
 
 
