@@ -34,15 +34,16 @@ class Alarm:
     """One armed alarm; ``cancel()`` makes sure its function is not called from then on (unless it is already
     running: the caller's own lock settles that race, as SoftLimit's does)."""
 
-    __slots__ = ("_action", "cancelled", "due")
+    __slots__ = ("_action", "_owner", "cancelled", "due")
 
-    def __init__(self, due: float, action: Callable[[], Any]) -> None:
+    def __init__(self, owner: _Alarms, due: float, action: Callable[[], Any]) -> None:
+        self._owner = owner  # the heap it is in (a forked child's new one holds none of its parent's alarms)
         self.due = due
         self._action = action
         self.cancelled = False
 
     def cancel(self) -> None:
-        _ALARMS.cancel(self)
+        self._owner.cancel(self)
 
 
 class _Alarms:
@@ -57,7 +58,7 @@ class _Alarms:
         self._thread: threading.Thread | None = None
 
     def set(self, seconds: float, action: Callable[[], Any]) -> Alarm:
-        alarm = Alarm(time.monotonic() + seconds, action)
+        alarm = Alarm(self, time.monotonic() + seconds, action)
         with self._lock:
             wake = not self._heap or alarm.due < self._heap[0][0]
             heapq.heappush(self._heap, (alarm.due, next(self._order), alarm))
