@@ -18,6 +18,7 @@ Invariants:
 from __future__ import annotations
 
 import contextvars
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -68,7 +69,7 @@ class HandlerRun:
             return True
 
     def outcome(self) -> Any:
-        """What the handler returned, or its exception raised here (call once ``done`` is set)."""
+        """What the handler returned, or its exception raised here (call once ``wait`` said it ended)."""
         if self._error is not None:
             raise self._error
         return self._result
@@ -142,3 +143,14 @@ def start(call: Callable[[], Any], name: str) -> HandlerRun:
     run = HandlerRun(call, handler_thread.thread)
     handler_thread.give(run)
     return run
+
+
+def _forget_in_child() -> None:
+    """A forked child (a prefork pool's) has none of its parent's threads: an idle one listed here would be given
+    a handler nobody runs, and the lock may have been held by one of them at the fork."""
+    global _lock
+    _lock = threading.Lock()
+    _idle.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)

@@ -4,6 +4,7 @@ per job."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 import pytest
@@ -56,3 +57,15 @@ def test_cancelled_alarms_do_not_pile_up_under_a_long_limit() -> None:
     assert len(alarms._ALARMS._heap) <= 2 * (alarms.COMPACT_MIN + len(held))
     for alarm in held:
         alarm.cancel()
+
+
+def test_a_forked_child_rings_its_own_alarms() -> None:
+    """A prefork child has none of its parent's threads, so it needs an alarm thread of its own."""
+    alarms.set_alarm(600, lambda: None).cancel()  # the parent's alarm thread is running now
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 when its alarm rang
+        rang = threading.Event()
+        alarms.set_alarm(0.01, rang.set)
+        os._exit(0 if rang.wait(5) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

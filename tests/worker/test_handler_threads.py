@@ -4,6 +4,7 @@ again once its handler ended in time, never once it overran; each handler starts
 from __future__ import annotations
 
 import contextvars
+import os
 import threading
 
 import pytest
@@ -75,6 +76,18 @@ def test_an_idle_handler_thread_ends_after_its_idle_time(monkeypatch: pytest.Mon
     run.thread.join(5)
     assert not run.thread.is_alive() and handler_threads._idle == []
     assert _finished(lambda: "new").outcome() == "new"  # a new thread is started for the next handler
+
+
+def test_a_forked_child_starts_its_own_handler_threads() -> None:
+    """A prefork child has none of its parent's threads: an idle one still listed would take a handler that nobody
+    runs, and the job would time out without having run."""
+    _finished(lambda: None)  # the parent now has an idle handler thread
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 when its handler ran
+        run = handler_threads.start(lambda: 42, "taskora-test")
+        os._exit(0 if run.wait(5) and run.outcome() == 42 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_jobs_with_a_timeout_run_one_after_another_on_one_handler_thread(app: Taskora) -> None:
