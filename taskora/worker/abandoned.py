@@ -15,18 +15,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .budget import Permit
 
 log = logging.getLogger("taskora.worker")
-
-class Ended(Protocol):
-    """What an abandoned handler is waited on with: its ``HandlerRun`` (handler_threads.py), or an ``Event``."""
-
-    def wait(self, timeout: float | None = None) -> bool: ...
-
 
 _lock = threading.Lock()
 #: Job id -> the permit its handler runs under now (the slot's, or the abandoned thread's once handed over).
@@ -50,7 +44,7 @@ class holding:  # noqa: N801 - used as a function: ``with holding(job_id, permit
         _forget(self._job_id, self._permit)
 
 
-def keep_place_until_done(job_id: str, done: Ended, what: str) -> None:
+def keep_place_until_done(job_id: str, done: threading.Event, what: str) -> None:
     """The handler of ``job_id`` is abandoned (its attempt failed, its thread runs on until ``done``): it keeps
     the permit it runs under until then, and the slot's own release of that permit does nothing."""
     with _lock:
@@ -66,7 +60,7 @@ def keep_place_until_done(job_id: str, done: Ended, what: str) -> None:
                      daemon=True).start()
 
 
-def _release_when_done(job_id: str, kept: Permit, done: Ended, what: str) -> None:
+def _release_when_done(job_id: str, kept: Permit, done: threading.Event, what: str) -> None:
     started = time.monotonic()
     done.wait()
     kept.release()

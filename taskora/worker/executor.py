@@ -16,7 +16,7 @@ from ..context import Context
 from ..errors import TimeoutError, WorkerLostError
 from ..middleware import MiddlewareContext, compose
 from . import handler_threads, main_thread
-from .abandoned import Ended, keep_place_until_done
+from .abandoned import keep_place_until_done
 from .interrupt import stop_overrunning
 from .limits import soft_limited
 from .terminate import Terminator
@@ -113,7 +113,7 @@ def _exit_as_error(runtime: JobRuntime, exit_: SystemExit) -> WorkerLostError:
     return error
 
 
-def _stop_in_background(thread: threading.Thread, done: Ended, what: str) -> None:
+def _stop_in_background(thread: threading.Thread, done: threading.Event, what: str) -> None:
     threading.Thread(target=stop_overrunning, args=(thread, done, what), name="taskora-interrupt",
                      daemon=True).start()
 
@@ -187,10 +187,11 @@ class Executor:
         if timeout is None:
             return call()
         run = handler_threads.start(call, f"taskora-job-{runtime.id}")
-        if not run.wait(timeout) and run.abandon():
+        done = None if run.wait(timeout) else run.abandon()  # None: it ended in time (or just as time ran out)
+        if done is not None:
             what = f"{runtime.task_name} job {runtime.id}"
             runtime.signal.abort("timeout")
-            _stop_in_background(run.thread, run, what)
-            keep_place_until_done(runtime.id, run, what)  # (abandoned.py)
+            _stop_in_background(run.thread, done, what)
+            keep_place_until_done(runtime.id, done, what)  # (abandoned.py)
             raise TimeoutError(f"{what} exceeded its timeout of {timeout}s")
         return run.outcome()

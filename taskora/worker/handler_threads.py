@@ -37,36 +37,36 @@ _idle: list[_HandlerThread] = []
 
 
 class HandlerRun:
-    """One handler call in a handler thread: ``wait(limit)`` says whether it ended in time (any thread may wait,
-    as on an ``Event``), then ``outcome()`` returns or raises what it did."""
+    """One handler call in a handler thread: the slot's ``wait(limit)`` says whether it ended in time, then
+    ``outcome()`` returns or raises what it did. Past the limit, ``abandon()``; then ``done`` is set once it ends."""
 
-    __slots__ = ("_abandoned", "_call", "_ended", "_error", "_finished", "_result", "thread")
+    __slots__ = ("_abandoned", "_call", "_ended", "_error", "_finished", "_result", "done", "thread")
 
     def __init__(self, call: Callable[[], Any], thread: threading.Thread) -> None:
         self._call = call
         self.thread = thread
-        self._ended = threading.Lock()  # held until the handler ends: a wait is one C call, no Condition per job
+        self._ended = threading.Lock()  # held until the handler ends: the slot's wait is one C call, no Condition
         self._ended.acquire()
         self._result: Any = None
         self._error: BaseException | None = None
         self._finished = False  # set under _lock, with the decision whether its thread is used again
         self._abandoned = False
+        #: Set once an abandoned handler ended (abandoned.py and interrupt.py wait on it); made by ``abandon()``.
+        self.done: threading.Event | None = None
 
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait up to ``timeout`` seconds (None: for good) for the handler to end; True when it has."""
-        ended = self._ended.acquire(timeout=-1 if timeout is None else timeout)
-        if ended:
-            self._ended.release()  # for the next waiter (abandoned.py and interrupt.py wait on an overrun one)
-        return ended
+    def wait(self, limit: float | None) -> bool:
+        """The slot waits up to ``limit`` seconds (None: for good) for the handler to end, once; True when it has."""
+        return self._ended.acquire(timeout=-1 if limit is None else limit)
 
-    def abandon(self) -> bool:
-        """The slot stops waiting (the limit passed): True when the handler still runs, and its thread will end
-        with it; False when it ended meanwhile, and ``outcome()`` holds what it did."""
+    def abandon(self) -> threading.Event | None:
+        """The slot stops waiting (the limit passed): the event set once the handler ends, while it still runs,
+        and its thread will end with it; None when it ended meanwhile, and ``outcome()`` holds what it did."""
         with _lock:
             if self._finished:
-                return False
+                return None
             self._abandoned = True
-            return True
+            self.done = threading.Event()
+            return self.done
 
     def outcome(self) -> Any:
         """What the handler returned, or its exception raised here (call once ``wait`` said it ended)."""
@@ -86,6 +86,7 @@ class _HandlerThread:
 
     def __init__(self) -> None:
         self._runs: queue.SimpleQueue[HandlerRun] = queue.SimpleQueue()
+        self._current: HandlerRun | None = None
         self.thread = threading.Thread(target=self._serve, name="taskora-handler", daemon=True)
         self.thread.start()
 
@@ -95,20 +96,27 @@ class _HandlerThread:
     def _serve(self) -> None:
         try:
             self._serve_runs()
-        except HandlerInterrupted:  # aimed at an overrun handler, landed after it ended: nothing is left to stop
-            pass
+        except HandlerInterrupted:
+            # Aimed at an overrun handler, it landed after the handler ended, in the bookkeeping: the abandoned
+            # handler's waiters must still hear that it ended (the interrupter sends no other before a second).
+            current = self._current
+            if current is not None and current.done is not None:
+                current.done.set()
 
     def _serve_runs(self) -> None:
         reuse = True
         while reuse:
-            run = self._next_run()
+            run = self._current = self._next_run()
             if run is None:
                 return
             try:
                 run._run()
                 reuse = self._finish(run)
-            finally:  # also when an interrupt aimed at an overrun handler lands in the bookkeeping
+            finally:
                 run._ended.release()
+                if run.done is not None:  # abandoned: it ends here, and so does this thread
+                    run.done.set()
+            self._current = None
             del run  # an idle thread keeps nothing of the job it ran (its data, its result) alive
 
     def _next_run(self) -> HandlerRun | None:

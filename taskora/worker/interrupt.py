@@ -12,10 +12,6 @@ from __future__ import annotations
 import ctypes
 import logging
 import threading
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .abandoned import Ended
 
 log = logging.getLogger("taskora.worker")
 
@@ -48,7 +44,7 @@ def interrupt(thread: threading.Thread) -> bool:
     return raise_in_thread(ident, HandlerInterrupted)
 
 
-def stop_overrunning(thread: threading.Thread, done: Ended, what: str) -> None:
+def stop_overrunning(thread: threading.Thread, done: threading.Event, what: str) -> None:
     """After a grace period, interrupt ``thread`` until ``done``; log that it did not end (it then runs on)."""
     if done.wait(GRACE_S):
         return
