@@ -34,11 +34,10 @@ class Alarm:
     """One armed alarm; ``cancel()`` makes sure its function is not called from then on (unless it is already
     running: the caller's own lock settles that race, as SoftLimit's does)."""
 
-    __slots__ = ("_action", "_owner", "cancelled", "due")
+    __slots__ = ("_action", "_owner", "cancelled")
 
-    def __init__(self, owner: _Alarms, due: float, action: Callable[[], Any]) -> None:
+    def __init__(self, owner: _Alarms, action: Callable[[], Any]) -> None:
         self._owner = owner  # the heap it is in (a forked child's new one holds none of its parent's alarms)
-        self.due = due
         self._action = action
         self.cancelled = False
 
@@ -58,10 +57,10 @@ class _Alarms:
         self._thread: threading.Thread | None = None
 
     def set(self, seconds: float, action: Callable[[], Any]) -> Alarm:
-        alarm = Alarm(self, time.monotonic() + seconds, action)
+        alarm, due = Alarm(self, action), time.monotonic() + seconds
         with self._lock:
-            wake = not self._heap or alarm.due < self._heap[0][0]
-            heapq.heappush(self._heap, (alarm.due, next(self._order), alarm))
+            wake = not self._heap or due < self._heap[0][0]
+            heapq.heappush(self._heap, (due, next(self._order), alarm))
             if self._thread is None:  # the first alarm of this process (a forked child starts anew: below)
                 self._thread = threading.Thread(target=self._serve, name="taskora-alarms", daemon=True)
                 self._thread.start()
