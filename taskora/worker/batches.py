@@ -122,8 +122,9 @@ class BatchClaims:
             sent = self._send_ahead(lookahead, runtime, completions, lock_ttl_ms) if waits else None
             if sent is not None:
                 return sent
-            claim = 0 if held else self.ahead.prefetch.fitting(self.size) if short else 1
-            return self._exchange(lookahead, completions, lock_ttl_ms, claim)
+            if held or not short:
+                return self._exchange(lookahead, completions, lock_ttl_ms, 0 if held else 1)
+            return self._exchange_fitting(lookahead, completions, lock_ttl_ms)
         except BaseException:
             with lookahead.lock:  # not sent: the earlier ones wait again (this one is finished again by the retry)
                 lookahead.done[:0] = completions[:-1]
@@ -164,6 +165,16 @@ class BatchClaims:
         if not jobs or not self.ahead.claim_ahead(lookahead, send, jobs=jobs, starting=1):
             return None
         return ClaimResult(status="ok", job=self.ahead.pop_now(lookahead))
+
+    def _exchange_fitting(self, lookahead: Lookahead, completions: list[Completion],
+                          lock_ttl_ms: int) -> ClaimResult:  # fmt: skip
+        """``_exchange`` claiming a batch, one job to start and as many to wait as the prefetch bound has room for,
+        that room counted while the request is out (prefetch_room.py, ``take_fitting``)."""
+        claim, room = self.ahead.prefetch.take_fitting(self.size)
+        try:
+            return self._exchange(lookahead, completions, lock_ttl_ms, claim)
+        finally:
+            self.ahead.prefetch.give(room)  # what it brought is reserved by now, or the request failed
 
     def _exchange(self, lookahead: Lookahead, completions: list[Completion], lock_ttl_ms: int,
                   claim: int) -> ClaimResult:  # fmt: skip

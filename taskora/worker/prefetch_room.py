@@ -88,7 +88,16 @@ class PrefetchRoom:
         bound = self.bound
         return jobs if bound is None else max(1, min(jobs, bound + 1))
 
-    def fitting(self, jobs: int) -> int:
-        """How many of ``jobs`` to claim at once when one of them starts right away and the rest wait (a batch
-        claimed by a slot holding nothing): all without a bound, else at least the one that starts."""
-        return max(1, self.room_ahead(jobs, starting=1))
+    def take_fitting(self, jobs: int) -> tuple[int, int]:
+        """For a batch claimed by a slot holding nothing, one of its jobs to start right away and the rest to
+        wait: (how many to claim, the room counted for the rest until the caller ``give``s it back). All without
+        a bound, else at least the one that starts. The rest is counted as the claim goes out, so another slot
+        claiming meanwhile leaves room for it: counted only once read, two slots finishing together each
+        claimed up to the whole bound, and the second's jobs were held past it."""
+        bound = self.bound
+        if bound is None:
+            return jobs, 0
+        with self.held.lock:
+            claim = max(1, min(jobs, bound - (len(self.held.reserved) - 1) - self.ahead))
+            self.ahead += claim - 1
+        return claim, claim - 1

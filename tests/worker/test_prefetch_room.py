@@ -85,3 +85,22 @@ def test_a_batch_claims_what_the_bound_has_room_for() -> None:
     room.give(3)
     room.bound = 0
     assert room.room_ahead(8, starting=1) == 0 and room.batch_within(8) == 1
+
+
+def test_a_batch_claimed_by_a_slot_holding_nothing_counts_its_waiting_jobs_until_read() -> None:
+    """Two slots of a prefork child finishing together each claim a batch holding nothing: the second must see
+    the room the first's request takes, or both claim the whole bound and one's jobs are held past it."""
+    from taskora.worker.held import HeldJobs
+
+    held = HeldJobs()
+    room = PrefetchRoom(held)
+    assert room.take_fitting(8) == (8, 0)  # no bound: a whole batch, nothing counted
+    room.bound = 1  # -c 1 x --prefetch-multiplier 1
+    assert room.take_fitting(8) == (2, 1)  # one starts, one waits: the room it takes is counted at once
+    assert room.take_fitting(8) == (1, 0)  # the other slot meanwhile: only the job it starts
+    room.give(1)
+    held.reserved["a"] = object()  # type: ignore[assignment]  # what the first request brought, read
+    assert room.take_fitting(8) == (1, 0) and room.ahead == 0
+    room.bound = 0
+    del held.reserved["a"]
+    assert room.take_fitting(8) == (1, 0)  # prefetch disabled: only the job that starts
