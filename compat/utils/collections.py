@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -17,7 +18,10 @@ class LimitedSet:
     Members are stamped with :func:`time.monotonic` (as in Celery 5.7), so a wall-clock step never expires
     them early or keeps them forever.
 
-    The worker keeps revoked and finished ids in these so that a long-running process stays bounded.
+    The worker keeps revoked and finished ids in these so that a long-running process stays bounded. Its slots
+    add to them from several threads at once (every job that succeeds is added), so every read and write holds
+    one lock: past ``maxlen`` each ``add`` purges, which walks the members, and a walk another thread changed
+    raised ``RuntimeError`` in the job that had just succeeded (Celery's worker updates its own from one thread).
     """
 
     def __init__(self, maxlen: int = 0, expires: float = 0, data: Iterable[Any] | None = None,
@@ -26,55 +30,63 @@ class LimitedSet:
         self.expires = 0 if expires is None else expires
         self.minlen = minlen
         self._data: OrderedDict[Any, float] = OrderedDict()
+        self._lock = threading.RLock()  # update() adds, add() purges: both under it
         self.update(data or ())
 
     def add(self, item: Any, now: float | None = None) -> None:
-        self._data.pop(item, None)
         stamp = time.monotonic() if now is None else now
-        self._data[item] = stamp
-        if self.maxlen and len(self._data) > self.maxlen:
-            self.purge(now=stamp)
+        with self._lock:
+            self._data.pop(item, None)
+            self._data[item] = stamp
+            if self.maxlen and len(self._data) > self.maxlen:
+                self.purge(now=stamp)
 
     def update(self, other: Iterable[Any]) -> None:
         if isinstance(other, LimitedSet):
-            for item, when in other._data.items():
+            for item, when in other.as_dict().items():
                 self.add(item, when)
             return
         for item in other:
             self.add(item)
 
     def discard(self, item: Any) -> None:
-        self._data.pop(item, None)
+        with self._lock:
+            self._data.pop(item, None)
 
     pop_value = discard
 
     def pop(self, default: Any = None) -> Any:
         """Remove and return the oldest member (``default`` when empty)."""
-        if not self._data:
-            return default
-        return self._data.popitem(last=False)[0]
+        with self._lock:
+            if not self._data:
+                return default
+            return self._data.popitem(last=False)[0]
 
     def clear(self) -> None:
-        self._data.clear()
+        with self._lock:
+            self._data.clear()
 
     def purge(self, now: float | None = None) -> None:
         """Drop members past ``maxlen``, and those older than ``expires`` (keeping at least ``minlen``)."""
-        while self.maxlen and len(self._data) > self.maxlen:
-            self._data.popitem(last=False)
-        if self.expires:
-            limit = (time.monotonic() if now is None else now) - self.expires
-            while len(self._data) > self.minlen and next(iter(self._data.values())) < limit:
+        with self._lock:
+            while self.maxlen and len(self._data) > self.maxlen:
                 self._data.popitem(last=False)
+            if self.expires:
+                limit = (time.monotonic() if now is None else now) - self.expires
+                while len(self._data) > self.minlen and next(iter(self._data.values())) < limit:
+                    self._data.popitem(last=False)
 
     def as_dict(self) -> dict[Any, float]:
         """``{member: time added}``."""
-        return dict(self._data)
+        with self._lock:
+            return dict(self._data)
 
     def __contains__(self, item: Any) -> bool:
         return item in self._data
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(list(self._data))
+        with self._lock:
+            return iter(list(self._data))
 
     def __len__(self) -> int:
         return len(self._data)
@@ -84,7 +96,7 @@ class LimitedSet:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, LimitedSet):
-            return set(self._data) == set(other._data)
+            return set(self) == set(other)
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]

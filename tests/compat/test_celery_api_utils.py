@@ -57,3 +57,33 @@ def test_limited_set_bounds_and_expires():
     assert list(expiring) == ["new"] and set(expiring.as_dict()) == {"new"}
     expiring.discard("new")
     assert not expiring and expiring.pop() is None
+
+
+def test_a_limited_set_takes_adds_from_many_threads_at_once():
+    """A worker's slots add every job that succeeded to ``successful_requests`` from their own threads; past
+    ``maxlen`` each add purges, walking the members. Unlocked, a walk that another thread changed raised
+    RuntimeError ("OrderedDict mutated during iteration") in the job that had just succeeded."""
+    import sys
+    import threading
+
+    members = LimitedSet(maxlen=50, expires=3600)
+    errors: list[BaseException] = []
+
+    def add_many(first: int) -> None:
+        try:
+            for i in range(first, first + 20_000):
+                members.add(i)
+        except BaseException as exc:  # noqa: BLE001 (what the test looks for)
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        threads = [threading.Thread(target=add_many, args=(k * 100_000,)) for k in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == [] and len(members) == 50, (errors[:1], len(members))
