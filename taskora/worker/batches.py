@@ -122,9 +122,9 @@ class BatchClaims:
             sent = self._send_ahead(lookahead, runtime, completions, lock_ttl_ms) if waits else None
             if sent is not None:
                 return sent
-            if held or not short:
-                return self._exchange(lookahead, completions, lock_ttl_ms, 0 if held else 1)
-            return self._exchange_fitting(lookahead, completions, lock_ttl_ms)
+            if held:
+                return self._exchange(lookahead, completions, lock_ttl_ms, 0)
+            return self._exchange_fitting(lookahead, completions, lock_ttl_ms, self.size if short else 1)
         except BaseException:
             with lookahead.lock:  # not sent: the earlier ones wait again (this one is finished again by the retry)
                 lookahead.done[:0] = completions[:-1]
@@ -166,11 +166,13 @@ class BatchClaims:
             return None
         return ClaimResult(status="ok", job=self.ahead.pop_now(lookahead))
 
-    def _exchange_fitting(self, lookahead: Lookahead, completions: list[Completion],
-                          lock_ttl_ms: int) -> ClaimResult:  # fmt: skip
-        """``_exchange`` claiming a batch, one job to start and as many to wait as the prefetch bound has room for,
-        that room counted while the request is out (prefetch_room.py, ``take_fitting``)."""
-        claim, room = self.ahead.prefetch.take_fitting(self.size)
+    def _exchange_fitting(self, lookahead: Lookahead, completions: list[Completion], lock_ttl_ms: int,
+                          jobs: int) -> ClaimResult:  # fmt: skip
+        """``_exchange`` claiming up to ``jobs``: one to start if a permit is free, and as many to wait as the
+        prefetch bound has room for, that room counted while the request is out (prefetch_room.py, ``take_fitting``).
+        None at all when none could start or wait: the slot then claims once a permit is its own."""
+        claim, room, permit = self.ahead.prefetch.take_fitting(jobs)
+        lookahead.give_permit(permit)  # the first job it brings runs with it (budget.ReservedWait.wait)
         try:
             return self._exchange(lookahead, completions, lock_ttl_ms, claim)
         finally:

@@ -275,11 +275,17 @@ class ReservedWait:
         with self.held.lock:
             self.held.reserved[job.id] = job  # hand_back takes what ``reserved`` holds (or records its cancel)
         self.hand_back(job)
+        return self.claim_with_permit(job.task)
+
+    def claim_with_permit(self, task: str) -> tuple[ClaimedJob, Permit] | None:
+        """Wait in line for a permit holding nothing, then claim one job of ``task`` to run at once with it: None
+        (the permit given back) when none is due, or a stop came. What a slot does instead of claiming a job
+        that would go straight back (``PrefetchRoom.take_one``), and after a job did."""
         permit = self.budget.acquire(self.stopping.is_set)
         if permit is None:
             return None
         try:
-            claimed = self.claim_now(job.task)
+            claimed = self.claim_now(task)
         except BaseException:
             permit.release()
             raise

@@ -118,6 +118,12 @@ class Lookahead:
         permit, self.permit = self.permit, None
         return permit
 
+    def give_permit(self, permit: Permit | None) -> None:
+        """Hold ``permit`` for the job the slot starts next; one held already, left unused, is released: never two."""
+        earlier, self.permit = self.permit, permit
+        if earlier is not None:
+            earlier.release()
+
     def holds(self) -> bool:
         """Whether the slot holds a job it has not started (claimed ahead, or the rest of a batch)."""
         return self.ahead is not None or bool(self.queue)

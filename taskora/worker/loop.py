@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, ClaimResult, stop_spinning_in_this_process
@@ -43,6 +43,7 @@ from .liveness import Liveness
 from .lookahead import ClaimWatch, Lookahead
 from .maintenance import Maintenance
 from .outcomes import Outcomes
+from .prefetch_room import with_next_claim
 from .quarantine import Quarantine
 from .reconnect import OUTAGE, Backoff, address_of, once
 from .resize import Retirements
@@ -322,7 +323,7 @@ class Worker:
                     job = self._process(claimed, lookahead=lookahead)
                 else:
                     self.ahead.settle(lookahead)
-                    job = self.ahead.pop_or_flush(lookahead) or self._claim_or_wait(task)
+                    job = self.ahead.pop_or_flush(lookahead) or self._claim_next(task, lookahead)
                 OUTAGE.back(started)
                 backoff.reset()
             except CONNECTION_ERRORS as exc:
@@ -382,14 +383,60 @@ class Worker:
                     progressed = True
         return ran
 
-    def _claim_or_wait(self, task: Task[Any, Any]) -> ClaimedJob | None:
-        """Claim a job; with none to claim, wait for one and claim it as the wait ends. A job claimed by a
-        wait that a stop ended goes straight back to the front of the queue."""
+    def _fused(self, claims_next: bool, lookahead: Lookahead | None,
+               send: Callable[[str | None], ClaimResult]) -> ClaimResult:  # fmt: skip
+        """``send(next_token)``: a finished job's outcome, with the slot's next claim fused in when it claims one
+        and that job may start or wait (prefetch_room.py, ``with_next_claim``)."""
+        if not claims_next:
+            return send(None)
+        return with_next_claim(self.ahead.prefetch, lookahead, self._new_token, send)
+
+    def _claim_next(self, task: Task[Any, Any], lookahead: Lookahead) -> ClaimedJob | None:
+        """The slot's next job when it holds none. Under a running budget the job must be able to start at once or
+        wait within the prefetch bound (prefetch_room.py, ``take_one``): if neither, the slot claims once a permit
+        is its own; the permit rides in ``lookahead`` to ``_process``."""
+        wait = self._reserved_wait
+        if wait is None or self.retirements.pending(task.name):
+            return self._claim_or_wait(task)
+        taken = wait.prefetch.take_one()
+        if taken is None:
+            admitted = wait.claim_with_permit(task.name)
+            if admitted is None:
+                return self._claim_or_wait(task)
+            lookahead.give_permit(admitted[1])
+            return admitted[0]
+        claimed = self._claim_with_room(task, lookahead, *taken)
+        return claimed.job if claimed.job is not None else self._claim_or_wait(task, claimed)
+
+    def _claim_with_room(self, task: Task[Any, Any], lookahead: Lookahead, counted: int,
+                         permit: Permit | None) -> ClaimResult:  # fmt: skip
+        """One claim without waiting, with the room or the permit ``take_one`` took for its job: the permit goes
+        with the job to ``_process`` (through ``lookahead``), or back at once when none came or the claim failed."""
+        try:
+            claimed = self.maintenance.parked.claim(task, self._new_token(), self._lock_ttl_ms(task))
+        except BaseException:
+            if permit is not None:
+                permit.release()
+            raise
+        finally:
+            self.ahead.prefetch.give(counted)
+        if claimed.job is None:
+            if permit is not None:
+                permit.release()  # the wait that follows holds nothing
+        else:
+            lookahead.give_permit(permit)
+        return claimed
+
+    def _claim_or_wait(self, task: Task[Any, Any], claimed: ClaimResult | None = None) -> ClaimedJob | None:
+        """Claim a job (unless ``claimed`` is a claim made just now that found none); with none to claim, wait for
+        one and claim it as the wait ends. A job claimed by a wait that a stop ended goes straight back to the
+        front of the queue."""
         ttl = self._lock_ttl_ms(task)
         if self.retirements.pending(task.name):
             return None  # a slot is to leave: this one claims nothing and leaves on its next turn
         parked = self.maintenance.parked  # jobs parked for this worker's version are claimed first (version_handoff)
-        claimed = parked.claim(task, self._new_token(), ttl)
+        if claimed is None:
+            claimed = parked.claim(task, self._new_token(), ttl)
         while claimed.job is None and not self._stopping.is_set() and not self.retirements.pending(task.name):
             claimed = wait_then_claim(self.adapter, task.name, claimed.next_due_ms, self._new_token(), ttl,
                                       self._due_alarm, self.wake_id)
@@ -477,7 +524,7 @@ class Worker:
         # a leaving slot claims no next; nor does one whose next claim takes a job parked for it (version_handoff)
         stopping = (self._stopping.is_set() or self.retirements.pending(task.name)
                     or self.maintenance.parked.waiting_for(task))
-        next_token = None if stopping or feeder is not None or holds_next else self._new_token()
+        claims_next = not (stopping or feeder is not None or holds_next)
         ttl = self._lock_ttl_ms(task)
         if runtime.signal.reason == "shutdown" and outcome.kind != "completed":
             self.adapter.nack(task.name, runtime.id, runtime.claimed.token)
@@ -503,13 +550,16 @@ class Worker:
                     and (fused := self.ahead.finish_ahead(lookahead, runtime, payload, keep, ttl)) is not None:
                 return fused  # else the prefetch bound had no room: acknowledged below, the held job runs next
             else:
-                result = self.adapter.ack(runtime.claimed, payload, keep=keep, next_token=next_token, lock_ttl_ms=ttl)
+                result = self._fused(claims_next, lookahead, lambda token: self.adapter.ack(
+                    runtime.claimed, payload, keep=keep, next_token=token, lock_ttl_ms=ttl))
         else:
             assert outcome.error is not None
             plan = self.outcomes.plan_failure(runtime, outcome.error)
             ahead = None if stopping else self.ahead.fail_ahead(lookahead, runtime, plan, outcome.duration)
             if ahead is not None:
                 return ahead
-            result = self.outcomes.finish_failed(runtime, outcome.error, next_token, ttl, plan)
+            error = outcome.error
+            result = self._fused(claims_next, lookahead,
+                                 lambda token: self.outcomes.finish_failed(runtime, error, token, ttl, plan))
         self.outcomes.warn_if_lost(runtime, result.status)
         return self.ahead.next_after(lookahead, result, outcome)

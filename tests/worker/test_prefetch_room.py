@@ -94,13 +94,71 @@ def test_a_batch_claimed_by_a_slot_holding_nothing_counts_its_waiting_jobs_until
 
     held = HeldJobs()
     room = PrefetchRoom(held)
-    assert room.take_fitting(8) == (8, 0)  # no bound: a whole batch, nothing counted
+    assert room.take_fitting(8) == (8, 0, None)  # no bound: a whole batch, nothing counted
     room.bound = 1  # -c 1 x --prefetch-multiplier 1
-    assert room.take_fitting(8) == (2, 1)  # one starts, one waits: the room it takes is counted at once
-    assert room.take_fitting(8) == (1, 0)  # the other slot meanwhile: only the job it starts
+    assert room.take_fitting(8) == (2, 1, None)  # one starts, one waits: the room it takes is counted at once
+    assert room.take_fitting(8) == (1, 0, None)  # the other slot meanwhile: only the job it starts
     room.give(1)
     held.reserved["a"] = object()  # type: ignore[assignment]  # what the first request brought, read
-    assert room.take_fitting(8) == (1, 0) and room.ahead == 0
+    assert room.take_fitting(8) == (1, 0, None) and room.ahead == 0
     room.bound = 0
     del held.reserved["a"]
-    assert room.take_fitting(8) == (1, 0)  # prefetch disabled: only the job that starts
+    assert room.take_fitting(8) == (1, 0, None)  # prefetch disabled: only the job that starts
+
+
+def test_under_a_budget_a_batch_counts_a_job_to_start_only_with_a_permit_for_it() -> None:
+    """A prefork child runs one job at a time: a batch claimed while another slot's job runs has no job that starts
+    at once, so it claims only what the bound lets wait (before, one more, which the bound then turned back)."""
+    from taskora.worker.budget import RunBudget
+    from taskora.worker.held import HeldJobs
+
+    held, budget = HeldJobs(), RunBudget(1)
+    room = PrefetchRoom(held, budget)
+    room.bound = 2
+    claim, counted, permit = room.take_fitting(8)
+    assert (claim, counted) == (3, 2) and permit is not None  # the permit was free: it goes with the first job
+    room.give(counted)
+    assert room.take_fitting(8)[:2] == (2, 2)  # its job runs: the next batch only waits, within the bound
+    room.give(2)
+    permit.release()
+
+
+def test_a_slot_holding_nothing_claims_only_a_job_that_may_start_or_wait() -> None:
+    from taskora.worker.budget import RunBudget
+    from taskora.worker.held import HeldJobs
+
+    held, budget = HeldJobs(), RunBudget(1)
+    room = PrefetchRoom(held, budget)
+    assert room.take_one() == (0, None)  # no bound: a job claimed now may always wait reserved
+    room.bound = 1
+    counted, permit = room.take_one()  # type: ignore[misc]
+    assert counted == 0 and permit is not None  # a permit is free: the job starts with it
+    assert room.take_one() == (1, None) and room.ahead == 1  # no permit: it waits, its room counted
+    assert room.take_one() is None  # neither: the slot waits for a permit before it claims
+    room.give(1)
+    held.reserved["a"] = object()  # type: ignore[assignment]
+    assert room.take_one() is None
+    assert room.take_fitting(8) == (0, 0, None)  # a batch claims none either
+    permit.release()
+    assert PrefetchRoom(held).take_one() == (0, None)  # no budget: a claimed job starts at once
+
+
+def test_slots_of_several_tasks_under_one_budget_hand_back_few_jobs(app: Taskora) -> None:
+    """Six tasks, one job running at a time, at most one reserved (a Celery ``-c 1 --prefetch-multiplier 1``
+    worker): each task's slot claims only jobs that can start or wait within the bound. Before, a slot claimed
+    whenever its last job ended, and most jobs went back to their queue unstarted and were claimed again."""
+    runs: list[int] = []
+    tasks = [app.task(f"short{k}", lambda d: runs.append(d["i"])) for k in range(6)]
+    handles = [tasks[i % 6].dispatch({"i": i}) for i in range(600)]
+    hooks = ClaimsSent()
+    pool = ThreadPool(WorkerSettings(app=app, tasks=tasks, hostname="room@test", concurrency=1, max_running=1,
+                                     extra={"prefetch_multiplier": 1}), hooks=[hooks])
+    pool.start()
+    try:
+        for handle in handles:
+            handle.result(timeout=60)
+    finally:
+        pool.request_stop(cold=False)
+        pool.wait(10)
+    assert sorted(runs) == list(range(600))
+    assert len(hooks.released) <= 6, len(hooks.released)  # 90-128 of 600 before
