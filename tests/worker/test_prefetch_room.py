@@ -23,21 +23,25 @@ class ClaimsSent(Reservations):
         self.sent += 1
 
 
+def _run_pool(app: Taskora, tasks: list[Any], handles: list[Any], **settings: Any) -> ClaimsSent:
+    """Serve ``tasks`` with a threads pool of ``settings`` until every handle's job is done; the hooks it recorded."""
+    hooks = ClaimsSent()
+    pool = ThreadPool(WorkerSettings(app=app, tasks=tasks, hostname="room@test", **settings), hooks=[hooks])
+    pool.start()
+    try:
+        for handle in handles:
+            handle.result(timeout=60)
+    finally:
+        pool.request_stop(cold=False)
+        pool.wait(10)
+    return hooks
+
+
 def _drain(app: Taskora, **extra: Any) -> ClaimsSent:
     """300 no-op jobs through a one-slot threads pool started with the command line's ``extra`` options."""
     runs: list[int] = []
     task = app.task("short", lambda d: runs.append(d["i"]))
-    handles = task.dispatch_many([{"i": i} for i in range(300)])
-    hooks = ClaimsSent()
-    pool = ThreadPool(WorkerSettings(app=app, tasks=[task], hostname="room@test", concurrency=1, extra=extra),
-                      hooks=[hooks])
-    pool.start()
-    try:
-        for handle in handles:
-            handle.result(timeout=30)
-    finally:
-        pool.request_stop(cold=False)
-        pool.wait(10)
+    hooks = _run_pool(app, [task], task.dispatch_many([{"i": i} for i in range(300)]), concurrency=1, extra=extra)
     assert runs == list(range(300))
     assert app.adapter.counts("short")["active"] == 0
     return hooks
@@ -150,15 +154,6 @@ def test_slots_of_several_tasks_under_one_budget_hand_back_few_jobs(app: Taskora
     runs: list[int] = []
     tasks = [app.task(f"short{k}", lambda d: runs.append(d["i"])) for k in range(6)]
     handles = [tasks[i % 6].dispatch({"i": i}) for i in range(600)]
-    hooks = ClaimsSent()
-    pool = ThreadPool(WorkerSettings(app=app, tasks=tasks, hostname="room@test", concurrency=1, max_running=1,
-                                     extra={"prefetch_multiplier": 1}), hooks=[hooks])
-    pool.start()
-    try:
-        for handle in handles:
-            handle.result(timeout=60)
-    finally:
-        pool.request_stop(cold=False)
-        pool.wait(10)
+    hooks = _run_pool(app, tasks, handles, concurrency=1, max_running=1, extra={"prefetch_multiplier": 1})
     assert sorted(runs) == list(range(600))
     assert len(hooks.released) <= 6, len(hooks.released)  # 90-128 of 600 before
