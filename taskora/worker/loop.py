@@ -401,8 +401,8 @@ class Worker:
         taken = wait.prefetch.take_one()
         if taken is None:
             admitted = wait.claim_with_permit(task.name)
-            if admitted is None:
-                return self._claim_or_wait(task)
+            if admitted is None:  # none due, or a stop came while it waited: then it claims nothing more
+                return None if self._stopping.is_set() else self._claim_or_wait(task)
             lookahead.give_permit(admitted[1])
             return admitted[0]
         claimed = self._claim_with_room(task, lookahead, *taken)

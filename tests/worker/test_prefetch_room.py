@@ -157,3 +157,24 @@ def test_slots_of_several_tasks_under_one_budget_hand_back_few_jobs(app: Taskora
     hooks = _run_pool(app, tasks, handles, concurrency=1, max_running=1, extra={"prefetch_multiplier": 1})
     assert sorted(runs) == list(range(600))
     assert len(hooks.released) <= 6, len(hooks.released)  # 90-128 of 600 before
+
+
+def test_a_slot_waiting_in_line_for_a_permit_claims_nothing_once_a_stop_came(app: Taskora) -> None:
+    """A warm stop claims nothing more: a slot that was waiting for a permit to claim with (the budget busy, the
+    bound full) must not claim when the stop ends its wait. Before, it went on to an ordinary claim."""
+    from taskora.worker.lookahead import Lookahead
+    from taskora.worker.loop import Worker
+
+    task = app.task("waits", lambda d: None)
+    task.dispatch({})
+    worker = Worker(app, [task], concurrency=1, max_running=1)
+    worker.ahead.prefetch.bound = 0  # --disable-prefetch
+    assert worker.budget is not None
+    running = worker.budget.try_acquire()  # another task's job holds the only permit
+    worker._stopping.set()
+    try:
+        assert worker._claim_next(task, Lookahead()) is None
+    finally:
+        assert running is not None
+        running.release()
+    assert app.adapter.counts("waits")["waiting"] == 1  # still there for the next worker
