@@ -21,7 +21,7 @@ class LimitedSet:
     The worker keeps revoked and finished ids in these so that a long-running process stays bounded. Its slots
     add to them from several threads at once (every job that succeeds is added), so every read and write holds
     one lock: past ``maxlen`` each ``add`` purges, which walks the members, and a walk another thread changed
-    raised ``RuntimeError`` in the job that had just succeeded (Celery's worker updates its own from one thread).
+    raised ``RuntimeError`` in the job that had just succeeded.
     """
 
     def __init__(self, maxlen: int = 0, expires: float = 0, data: Iterable[Any] | None = None,

@@ -117,7 +117,7 @@ class ClaimsAhead:
         stop) the permit goes back at once, not held while the slot claims and maybe waits."""
         job = self.pop_ahead(lookahead)
         if job is None:
-            self._drop_permit(lookahead)
+            lookahead.give_permit(None)  # a permit taken for a next job it no longer starts
         return job
 
     def claim_ahead(self, lookahead: Lookahead, send: Callable[[], SentClaim], jobs: int = 1,
@@ -140,17 +140,9 @@ class ClaimsAhead:
                 permit.release()
             raise
         if with_permit:
-            self._drop_permit(lookahead)  # an earlier one left unused (not expected): never two
-            lookahead.permit = permit
+            lookahead.give_permit(permit)  # an earlier one left unused (not expected) is released: never two
         self._watch(lookahead, sent)
         return True
-
-    @staticmethod
-    def _drop_permit(lookahead: Lookahead) -> None:
-        """Release a permit taken for a next job that the slot no longer has to start."""
-        permit = lookahead.take_permit()
-        if permit is not None:
-            permit.release()
 
     def fail_ahead(self, lookahead: Lookahead | None, runtime: JobRuntime, plan: FailurePlan,
                    duration_s: float) -> ClaimResult | None:  # fmt: skip
@@ -336,7 +328,7 @@ class ClaimsAhead:
         goes to claim (and maybe wait)."""
         job = self.pop_ahead(lookahead)
         if job is None:
-            self._drop_permit(lookahead)
+            lookahead.give_permit(None)  # a permit taken for a next job it no longer starts
             if self.batches is not None:
                 self.batches.flush(lookahead)
         return job
@@ -344,7 +336,7 @@ class ClaimsAhead:
     def give_back(self, lookahead: Lookahead) -> None:
         """A stopping slot returns the job it claimed ahead to the front of the queue (or, if it was cancelled
         meanwhile, records the cancel): it never started."""
-        self._drop_permit(lookahead)
+        lookahead.give_permit(None)  # a permit taken for a next job it no longer starts
         try:
             self.settle(lookahead)
         except CONNECTION_ERRORS:

@@ -187,7 +187,7 @@ class Executor:
         if timeout is None:
             return call()
         run = handler_threads.start(call, f"taskora-job-{runtime.id}")
-        done = None if run.wait(timeout) else run.abandon()  # None: it ended in time (or just as time ran out)
+        done = run.within(timeout)
         if done is not None:
             what = f"{runtime.task_name} job {runtime.id}"
             runtime.signal.abort("timeout")

@@ -68,6 +68,11 @@ class HandlerRun:
             self.done = threading.Event()
             return self.done
 
+    def within(self, limit: float | None) -> threading.Event | None:
+        """``wait(limit)``, then ``abandon()`` if the handler is still running: None when it ended in time (or just
+        as time ran out; ``outcome()`` holds what it did), else the event set once it ends."""
+        return None if self.wait(limit) else self.abandon()
+
     def outcome(self) -> Any:
         """What the handler returned, or its exception raised here (call once ``wait`` said it ended)."""
         if self._error is not None:

@@ -145,7 +145,7 @@ class TimeLimitMiddleware:
 
     def _with_hard_limit(self, mctx: MiddlewareContext, call_next: Callable[[], Any], limits: TimeLimits) -> Any:
         run = handler_threads.start(lambda: _with_soft_limit(call_next, limits.soft), f"taskora-limited-{mctx.id}")
-        done = None if run.wait(limits.hard) else run.abandon()  # None: it ended in time (or just as time ran out)
+        done = run.within(limits.hard)
         if done is not None:
             mctx.ctx.signal.abort("timeout")
             keep_place_until_done(mctx.id, done, f"{mctx.task} job {mctx.id}")  # its budget place (abandoned.py)

@@ -57,16 +57,8 @@ class PrefetchRoom:
         wait within the bound. The slot then waits in line for a permit before it claims (budget.ReservedWait
         .claim_with_permit) instead of claiming a job that goes straight back to its queue: with several tasks in
         one process, most jobs went that way, each claimed twice."""
-        if self.bound is None or self.budget is None:
-            return 0, None
-        permit = self.budget.try_acquire()
-        if permit is not None:
-            return 0, permit
-        with self.held.lock:
-            if self.full():
-                return None
-            self.ahead += 1
-        return 1, None
+        claim, counted, permit = self.take_fitting(1)
+        return None if claim == 0 else (counted, permit)
 
     def take(self, jobs: int, starting: int = 0, with_permit: bool = True) -> tuple[int, Permit | None] | None:
         """Room for a claim ahead of ``jobs`` jobs, sent as the caller starts its next job: (how many jobs it
