@@ -66,4 +66,4 @@ class Heartbeat:
                     if status == "cancelled":
                         self.held.note_cancel(job.id)
                     elif status == "lost":
-                        self.held.reserved.pop(job.id, None)
+                        self.held.drop_lost(job.id)

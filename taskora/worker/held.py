@@ -27,17 +27,22 @@ class HeldJobs:
         self.active: dict[str, JobRuntime] = {}
         self.reserved: dict[str, ClaimedJob] = {}
         self.cancel_before_start: dict[str, None] = {}
-        #: Called (with ``lock`` held) when a cancel of a job not running here is noted: wakes jobs waiting
-        #: to run (budget.py), so a cancelled reserved job is handed back at once.
-        self.on_cancel: Callable[[], None] | None = None
+        #: Called (with ``lock`` held) when a job not running here is cancelled or its lock lost: wakes the jobs
+        #: waiting in line to run (budget.py), so such a reserved job leaves the line at once.
+        self.wake_waiters: Callable[[], None] | None = None
 
     def note_cancel(self, job_id: str) -> None:
         """Remember a cancel for a job that has not started here (call with ``lock`` held)."""
         self.cancel_before_start[job_id] = None
         if len(self.cancel_before_start) > self.CANCELS_REMEMBERED:
             del self.cancel_before_start[next(iter(self.cancel_before_start))]
-        if self.on_cancel is not None:
-            self.on_cancel()
+        if self.wake_waiters is not None:
+            self.wake_waiters()
+
+    def drop_lost(self, job_id: str) -> None:
+        """Forget a reserved job whose lock was lost (stall recovery returns it); call with ``lock`` held."""
+        if self.reserved.pop(job_id, None) is not None and self.wake_waiters is not None:
+            self.wake_waiters()
 
     def snapshot(self) -> tuple[list[JobRuntime], list[ClaimedJob]]:
         """The running runtimes and the jobs held ahead, as lists the caller may walk without the lock."""

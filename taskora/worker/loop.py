@@ -134,7 +134,7 @@ class Worker:
             self.budget, self.ahead.prefetch, self._stopping, self.job_hooks.call, self.ahead.release_reserved,
             self.adapter.now_ms, self._claim_now)
         if self.budget is not None:
-            self.held.on_cancel = self.budget.wake
+            self.held.wake_waiters = self.budget.wake
 
     # -- lifecycle ----------------------------------------------------------------------------
     def slots_for(self, task: Task[Any, Any]) -> int:

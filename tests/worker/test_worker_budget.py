@@ -14,7 +14,7 @@ import pytest
 
 from taskora import CancelledError, Taskora
 from taskora.errors import ConfigurationError
-from taskora.worker.budget import RunBudget, budget_size, check_max_running
+from taskora.worker.budget import Permit, RunBudget, budget_size, check_max_running
 from taskora.worker.loop import Worker
 from tests.waiting import wait_until
 
@@ -58,6 +58,64 @@ def test_a_waiter_gives_up_when_woken_and_the_next_in_line_goes() -> None:
     assert held is not None
     held.release()
     assert budget.acquire(lambda: False) is not None
+
+
+def test_a_permit_coming_free_wakes_only_the_first_in_line() -> None:
+    """Each waiter checks ``give_up`` as it queues and once more when its turn comes, never in between: with one
+    condition for all, every release woke every waiter (a prefork child serving six tasks paid ~17 thread
+    switches per job for it). Each waiter holds its permit until told to let go, so the others have been woken
+    (were they to be) before it does."""
+    budget = RunBudget(1)
+    first = budget.acquire(lambda: False)
+    assert first is not None
+    looks = [0, 0, 0]
+    holding = [threading.Event() for _ in looks]
+    let_go = [threading.Event() for _ in looks]
+    threads = []
+    for n in range(3):
+        def wait(n: int = n) -> None:
+            def give_up() -> bool:
+                looks[n] += 1
+                return False
+
+            permit = budget.acquire(give_up)
+            assert permit is not None
+            holding[n].set()
+            let_go[n].wait(5)
+            permit.release()
+
+        threads.append(threading.Thread(target=wait))
+        threads[-1].start()
+        wait_until(lambda n=n: budget.waiting() == n + 1, 5, f"waiter {n} to queue")
+    first.release()
+    for n in range(3):
+        assert holding[n].wait(5), f"waiter {n} never got its permit"
+        let_go[n].set()
+    for thread in threads:
+        thread.join(5)
+    assert looks == [2, 2, 2]
+    assert budget.running == 0 and budget.waiting() == 0
+
+
+def test_a_waiter_behind_others_gives_up_when_woken() -> None:
+    budget = RunBudget(1)
+    held = budget.acquire(lambda: False)
+    assert held is not None
+    stop = threading.Event()
+    results: dict[str, object] = {}
+    ahead = threading.Thread(target=lambda: results.setdefault("ahead", budget.acquire(lambda: False)))
+    ahead.start()
+    wait_until(lambda: budget.waiting() == 1, 5, "the first waiter to queue")
+    quitter = threading.Thread(target=lambda: results.setdefault("quitter", budget.acquire(stop.is_set)))
+    quitter.start()
+    wait_until(lambda: budget.waiting() == 2, 5, "the quitter to queue behind it")
+    stop.set()
+    budget.wake()
+    quitter.join(5)
+    assert results["quitter"] is None and budget.waiting() == 1
+    held.release()
+    ahead.join(5)
+    assert isinstance(results["ahead"], Permit)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
@@ -192,6 +250,41 @@ def test_past_the_prefetch_bound_a_claimed_job_goes_back_to_its_queue_and_runs_i
         assert (held_b.result(timeout=10), turned_back.result(timeout=10)) == ("b1", "c1")
         assert ran == ["b1", "c1"]  # first come, first served
         assert app.adapter.get_fields("c", turned_back.id, ["attempt"])["attempt"] == "1"  # not charged
+    finally:
+        release.set()
+        worker.stop(timeout=10)
+
+
+def test_a_reserved_job_whose_lock_is_lost_leaves_the_line_at_once(app: Taskora) -> None:
+    """Behind another waiter, with a job still running: it is not woken by a permit coming free, so the heartbeat
+    that finds its lock lost wakes the line (stall recovery returns the job; it never runs here)."""
+    started, release, ran = threading.Event(), threading.Event(), []
+    a = app.task("a", lambda _: (started.set(), release.wait(20)), stall={"interval": 0.6})
+    b = app.task("b", lambda data: ran.append(data) or data, stall={"interval": 0.6})
+    c = app.task("c", lambda data: ran.append(data) or data, stall={"interval": 0.6})
+    extend_locks = app.adapter.extend_locks
+    lost: set[str] = set()
+
+    def losing(jobs: list[Any], ttl: int) -> list[str]:
+        statuses = extend_locks(jobs, ttl)
+        return ["lost" if job.id in lost else status for job, status in zip(jobs, statuses, strict=True)]
+
+    app.adapter.extend_locks = losing  # type: ignore[method-assign]
+    worker = Worker(app, [a, b, c], concurrency=1, max_running=1)
+    assert worker.budget is not None
+    worker.start()
+    try:
+        a.dispatch(None)
+        assert started.wait(10)
+        first = b.dispatch("b1")
+        wait_until(lambda: _reserved_here(worker, first.id), 10, "b1 to be reserved")
+        behind = c.dispatch("c1")
+        wait_until(lambda: _reserved_here(worker, behind.id) and worker.budget.waiting() == 2, 10, "c1 in line")
+        lost.add(behind.id)
+        wait_until(lambda: worker.budget.waiting() == 1, 10, "c1 to leave the line while a still runs")
+        assert not release.is_set() and not _reserved_here(worker, behind.id)
+        release.set()
+        assert first.result(timeout=10) == "b1" and ran == ["b1"]
     finally:
         release.set()
         worker.stop(timeout=10)
