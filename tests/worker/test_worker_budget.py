@@ -43,21 +43,29 @@ def test_permits_go_out_in_the_order_they_were_asked_for() -> None:
     assert budget.running == 0
 
 
-def test_a_waiter_gives_up_when_woken_and_the_next_in_line_goes() -> None:
+@pytest.mark.parametrize("behind", [0, 1])
+def test_a_waiter_gives_up_when_woken_and_the_next_in_line_goes(behind: int) -> None:
+    """``behind``: waiters in line before the quitter (none: a release would wake it; one: only ``wake`` does)."""
     budget = RunBudget(1)
     held = budget.acquire(lambda: False)
+    assert held is not None
     stop = threading.Event()
     results: dict[str, object] = {}
+    ahead = [threading.Thread(target=lambda: results.setdefault("ahead", budget.acquire(lambda: False)))][:behind]
     quitter = threading.Thread(target=lambda: results.setdefault("quitter", budget.acquire(stop.is_set)))
-    quitter.start()
-    wait_until(lambda: budget.waiting() == 1, 5, "the quitter to queue")
+    for n, thread in enumerate([*ahead, quitter]):
+        thread.start()
+        wait_until(lambda n=n: budget.waiting() == n + 1, 5, f"waiter {n} to queue")
     stop.set()
     budget.wake()
     quitter.join(5)
-    assert results["quitter"] is None and budget.waiting() == 0
-    assert held is not None
+    assert results["quitter"] is None and budget.waiting() == behind
     held.release()
-    assert budget.acquire(lambda: False) is not None
+    for thread in ahead:
+        thread.join(5)
+        assert isinstance(results["ahead"], Permit)
+    if not behind:
+        assert budget.acquire(lambda: False) is not None
 
 
 def test_a_permit_coming_free_wakes_only_the_first_in_line() -> None:
@@ -95,27 +103,6 @@ def test_a_permit_coming_free_wakes_only_the_first_in_line() -> None:
         thread.join(5)
     assert looks == [2, 2, 2]
     assert budget.running == 0 and budget.waiting() == 0
-
-
-def test_a_waiter_behind_others_gives_up_when_woken() -> None:
-    budget = RunBudget(1)
-    held = budget.acquire(lambda: False)
-    assert held is not None
-    stop = threading.Event()
-    results: dict[str, object] = {}
-    ahead = threading.Thread(target=lambda: results.setdefault("ahead", budget.acquire(lambda: False)))
-    ahead.start()
-    wait_until(lambda: budget.waiting() == 1, 5, "the first waiter to queue")
-    quitter = threading.Thread(target=lambda: results.setdefault("quitter", budget.acquire(stop.is_set)))
-    quitter.start()
-    wait_until(lambda: budget.waiting() == 2, 5, "the quitter to queue behind it")
-    stop.set()
-    budget.wake()
-    quitter.join(5)
-    assert results["quitter"] is None and budget.waiting() == 1
-    held.release()
-    ahead.join(5)
-    assert isinstance(results["ahead"], Permit)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
@@ -228,40 +215,54 @@ def test_a_celery_threads_pool_resizes_its_budget_with_the_pool(app: Taskora) ->
         pool.wait(10)
 
 
-def test_past_the_prefetch_bound_a_claimed_job_goes_back_to_its_queue_and_runs_in_turn(app: Taskora) -> None:
+@dataclass
+class ARunning:
+    worker: Worker
+    b: Any
+    c: Any
+    release: threading.Event
+    ran: list[Any]
+
+
+@contextmanager
+def a_running(app: Taskora, bound: int | None = None) -> Iterator[ARunning]:
+    """A one-permit worker of tasks a, b and c (prefetch ``bound``), a's job running until ``release`` is set."""
     started, release, ran = threading.Event(), threading.Event(), []
     a = app.task("a", lambda _: (started.set(), release.wait(20)), stall={"interval": 0.6})
     b = app.task("b", lambda data: ran.append(data) or data, stall={"interval": 0.6})
     c = app.task("c", lambda data: ran.append(data) or data, stall={"interval": 0.6})
     worker = Worker(app, [a, b, c], concurrency=1, max_running=1)
     assert worker.budget is not None
-    worker.ahead.prefetch.bound = 1  # -c 1 x worker_prefetch_multiplier 1
+    worker.ahead.prefetch.bound = bound
     worker.start()
     try:
         a.dispatch(None)
         assert started.wait(10)
-        held_b = b.dispatch("b1")
-        wait_until(lambda: _reserved_here(worker, held_b.id), 10, "b1 to be reserved")
-        turned_back = c.dispatch("c1")
-        # c's slot claimed c1, found the bound reached, handed it back, and now waits in line holding nothing
-        wait_until(lambda: worker.budget.waiting() == 2 and turned_back.state() == "waiting", 10, "c1 to go back")
-        assert list(worker.held.reserved) == [held_b.id]
-        release.set()
-        assert (held_b.result(timeout=10), turned_back.result(timeout=10)) == ("b1", "c1")
-        assert ran == ["b1", "c1"]  # first come, first served
-        assert app.adapter.get_fields("c", turned_back.id, ["attempt"])["attempt"] == "1"  # not charged
+        yield ARunning(worker, b, c, release, ran)
     finally:
         release.set()
         worker.stop(timeout=10)
 
 
+def test_past_the_prefetch_bound_a_claimed_job_goes_back_to_its_queue_and_runs_in_turn(app: Taskora) -> None:
+    with a_running(app, bound=1) as r:  # -c 1 x worker_prefetch_multiplier 1
+        worker = r.worker
+        assert worker.budget is not None
+        held_b = r.b.dispatch("b1")
+        wait_until(lambda: _reserved_here(worker, held_b.id), 10, "b1 to be reserved")
+        turned_back = r.c.dispatch("c1")
+        # c's slot claimed c1, found the bound reached, handed it back, and now waits in line holding nothing
+        wait_until(lambda: worker.budget.waiting() == 2 and turned_back.state() == "waiting", 10, "c1 to go back")
+        assert list(worker.held.reserved) == [held_b.id]
+        r.release.set()
+        assert (held_b.result(timeout=10), turned_back.result(timeout=10)) == ("b1", "c1")
+        assert r.ran == ["b1", "c1"]  # first come, first served
+        assert app.adapter.get_fields("c", turned_back.id, ["attempt"])["attempt"] == "1"  # not charged
+
+
 def test_a_reserved_job_whose_lock_is_lost_leaves_the_line_at_once(app: Taskora) -> None:
     """Behind another waiter, with a job still running: it is not woken by a permit coming free, so the heartbeat
     that finds its lock lost wakes the line (stall recovery returns the job; it never runs here)."""
-    started, release, ran = threading.Event(), threading.Event(), []
-    a = app.task("a", lambda _: (started.set(), release.wait(20)), stall={"interval": 0.6})
-    b = app.task("b", lambda data: ran.append(data) or data, stall={"interval": 0.6})
-    c = app.task("c", lambda data: ran.append(data) or data, stall={"interval": 0.6})
     extend_locks = app.adapter.extend_locks
     lost: set[str] = set()
 
@@ -270,21 +271,15 @@ def test_a_reserved_job_whose_lock_is_lost_leaves_the_line_at_once(app: Taskora)
         return ["lost" if job.id in lost else status for job, status in zip(jobs, statuses, strict=True)]
 
     app.adapter.extend_locks = losing  # type: ignore[method-assign]
-    worker = Worker(app, [a, b, c], concurrency=1, max_running=1)
-    assert worker.budget is not None
-    worker.start()
-    try:
-        a.dispatch(None)
-        assert started.wait(10)
-        first = b.dispatch("b1")
+    with a_running(app) as r:
+        worker = r.worker
+        assert worker.budget is not None
+        first = r.b.dispatch("b1")
         wait_until(lambda: _reserved_here(worker, first.id), 10, "b1 to be reserved")
-        behind = c.dispatch("c1")
+        behind = r.c.dispatch("c1")
         wait_until(lambda: _reserved_here(worker, behind.id) and worker.budget.waiting() == 2, 10, "c1 in line")
         lost.add(behind.id)
         wait_until(lambda: worker.budget.waiting() == 1, 10, "c1 to leave the line while a still runs")
-        assert not release.is_set() and not _reserved_here(worker, behind.id)
-        release.set()
-        assert first.result(timeout=10) == "b1" and ran == ["b1"]
-    finally:
-        release.set()
-        worker.stop(timeout=10)
+        assert not r.release.is_set() and not _reserved_here(worker, behind.id)
+        r.release.set()
+        assert first.result(timeout=10) == "b1" and r.ran == ["b1"]
