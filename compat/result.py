@@ -341,7 +341,7 @@ class AsyncResult(ResultBase):
         if disable_sync_subtasks:
             assert_will_not_block()
         if follow_parents and propagate and self.parent is not None:
-            self.parent.maybe_throw()
+            self._throw_ancestors_error()
         deadline = None if timeout is None else time.monotonic() + timeout
         handle = self._wait_until_final(deadline, interval, on_interval)
         self._cache = None  # read the outcome afresh; a finished job's fields are cached for _final_value
@@ -368,7 +368,19 @@ class AsyncResult(ResultBase):
         try:
             self.parent.get(timeout=left, propagate=True, disable_sync_subtasks=False)
         except TimeoutError:
-            self.parent.maybe_throw()
+            self._throw_ancestors_error()
+
+    def _throw_ancestors_error(self) -> None:
+        """Raise the error of the earliest failed step before this one, as Celery does (it walks the parents from
+        the chain's first step): a failure early in a chain ends the steps after it with errors of its making (a
+        chord's ``ChordError``), and the immediate parent's would hide the cause."""
+        ancestors = []
+        node = self.parent
+        while node is not None:
+            ancestors.append(node)
+            node = node.parent
+        for node in reversed(ancestors):
+            node.maybe_throw()
 
     def _wait_again_if_resent(self, handle: Any, deadline: float | None, interval: float, on_interval: Any) -> Any:
         """Why: a finished task's id sent again (a frozen signature in a second canvas) replaces its job by the new

@@ -11,6 +11,7 @@ import uuid
 import pytest
 from taskora.compat import chain, chord, group, signature
 
+from ..waiting import wait_until
 from .celery_helpers import make_celery  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("adapter_kind")
@@ -61,14 +62,23 @@ def test_freeze_gives_the_body_chains_last_task_id_and_the_send_keeps_it(tasks):
     assert result.id == wanted and result.get(timeout=20) == 9
 
 
+@pytest.mark.parametrize("settled", [False, True])
 @pytest.mark.parametrize("body", ["group", "chord"])
-def test_a_body_of_immutable_tasks_raises_the_failed_headers_error_from_get(tasks, body):
-    # test_chord_error_propagation_with_different_body_types: the body's tasks get a ChordError, get() the header's
+def test_a_body_of_immutable_tasks_raises_the_failed_headers_error_from_get(tasks, body, settled):
+    """test_chord_error_propagation_with_different_body_types: the body's tasks get a ChordError, get() the header's.
+    ``settled``: get() is called once every step has ended, when the body's own header holds a ChordError too:
+    the earliest failed step's error wins, as Celery walks the parents from the chain's first step."""
     add, _ = tasks
     fail = add.app.tasks["cr.fail"]
     second = group(add.si(1, 1), add.si(2, 2)) if body == "group" else chord(group(add.si(1, 1)), add.si(3, 3))
+    result = chain(group(add.si(15, 7), fail.si()), second).apply_async()
+    if settled:
+        steps = [result]
+        while steps[-1].parent is not None:
+            steps.append(steps[-1].parent)
+        wait_until(lambda: all(step.ready() for step in steps), 20, "every step of the chain to end")
     with pytest.raises(KeyError, match="header failed"):
-        chain(group(add.si(15, 7), fail.si()), second).apply_async().get(timeout=20)
+        result.get(timeout=20)
 
 
 def test_a_group_bodys_result_names_only_its_own_tasks_and_the_header(tasks):
