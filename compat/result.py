@@ -31,7 +31,7 @@ from ._result_base import ResultBase, allow_join_result, assert_will_not_block, 
 from ._result_set import PARENT_GRACE_S, GroupResult, ResultSet
 from ._state import get_current_app
 from .backends._meta import META_FIELD
-from .exceptions import TaskRevokedError, TimeoutError
+from .exceptions import ChordError, TaskRevokedError, TimeoutError
 
 __all__ = [
     "ResultBase",
@@ -341,7 +341,7 @@ class AsyncResult(ResultBase):
         if disable_sync_subtasks:
             assert_will_not_block()
         if follow_parents and propagate and self.parent is not None:
-            self._throw_ancestors_error()
+            self._throw_ancestors_error(derived=False)
         deadline = None if timeout is None else time.monotonic() + timeout
         handle = self._wait_until_final(deadline, interval, on_interval)
         self._cache = None  # read the outcome afresh; a finished job's fields are cached for _final_value
@@ -370,17 +370,23 @@ class AsyncResult(ResultBase):
         except TimeoutError:
             self._throw_ancestors_error()
 
-    def _throw_ancestors_error(self) -> None:
+    def _throw_ancestors_error(self, derived: bool = True) -> None:
         """Raise the error of the earliest failed step before this one, as Celery does (it walks the parents from
         the chain's first step): a failure early in a chain ends the steps after it with errors of its making (a
-        chord's ``ChordError``), and the immediate parent's would hide the cause."""
+        chord's ``ChordError``), and the immediate parent's would hide the cause. Without ``derived``, a step's
+        ``ChordError`` is passed over: its cause may not have ended yet (the workflow settles a chord's body before
+        the failed header member's own job ends), and the wait that follows gives it the time to."""
         ancestors = []
         node = self.parent
         while node is not None:
             ancestors.append(node)
             node = node.parent
         for node in reversed(ancestors):
-            node.maybe_throw()
+            try:
+                node.maybe_throw()
+            except ChordError:
+                if derived:
+                    raise
 
     def _wait_again_if_resent(self, handle: Any, deadline: float | None, interval: float, on_interval: Any) -> Any:
         """Why: a finished task's id sent again (a frozen signature in a second canvas) replaces its job by the new
