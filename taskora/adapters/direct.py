@@ -154,6 +154,11 @@ class DirectConnection:
             except OSError:
                 pass
 
+    @property
+    def has_unread(self) -> bool:
+        """Whether replies to commands sent ahead are still to be read here (the connection is nobody else's then)."""
+        return bool(self._in_flight)
+
     # -- calling ----------------------------------------------------------------------------------
     def call(self, *command: Any) -> Any:
         """Send one command and return its reply; error replies raise (NoScriptError, ResponseError)."""

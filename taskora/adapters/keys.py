@@ -112,6 +112,11 @@ class Keys:
         stop or a shrink wakes that worker's own slots, which the marker's shared wakes cannot promise."""
         return self.task_prefix(task) + "wake:" + worker
 
+    def shared_wait(self, worker: str) -> str:
+        """Where one worker's shared wait (worker/shared_wait.py) is told to look again, its idle slots having changed
+        while it blocked: a sorted set, as a wake key. Only on a single Redis (a cluster never shares a wait)."""
+        return f"{self.root}:wait:{worker}"
+
     def rate_limit(self, task: str) -> str:
         """The task's limiter (hash: ``interval`` ms between starts, ``tat`` next start ms); additive to wire v6."""
         return self.task_prefix(task) + "ratelimit"

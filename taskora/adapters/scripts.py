@@ -206,6 +206,10 @@ def _library(scripts: dict[str, Script]) -> tuple[str, str]:
     return name, text
 
 
+#: Parked connections a process keeps open for the next thread that needs one (``ThreadConnections.park``).
+SPARES_KEPT = 16
+
+
 class ThreadConnections:
     """Script calls on a connection owned by the calling thread.
 
@@ -224,6 +228,9 @@ class ThreadConnections:
         self._direct = DirectConnection.supports(self._pool)
         self._local = threading.local()
         self._opened: weakref.WeakSet[Any] = weakref.WeakSet()
+        #: Connections their threads parked while idle (``park``), for the next thread that needs one.
+        self._spares: list[Any] = []
+        self._spares_lock = threading.Lock()
         #: The wire check each new direct connection runs (connection_check.py; pooled ones get it from the pool).
         self.after_connect: Callable[[Any], None] | None = None
 
@@ -231,10 +238,37 @@ class ThreadConnections:
         pid = current_pid()  # no system call per script call (process_id.py)
         held = getattr(self._local, "held", None)
         if held is None or held[0] != pid:
-            connection = self._direct_connection() if self._direct else _PooledConnection(self._pool)
-            self._opened.add(connection)
+            connection = self._spare(pid)
+            if connection is None:
+                connection = self._direct_connection() if self._direct else _PooledConnection(self._pool)
+                self._opened.add(connection)
             held = self._local.held = (pid, connection)
         return held[1]
+
+    def park(self) -> None:
+        """Let another thread have this thread's connection until this one calls again (an idle slot waiting
+        through the worker's shared wait, worker/shared_wait.py): a process then holds about as many
+        connections as it has threads busy at once, not one per thread. Kept when replies sent ahead on it are
+        still unread (they are this thread's to read). Past ``SPARES_KEPT`` parked at once it is closed instead:
+        after a burst that kept every slot busy, an idle process goes back to holding few."""
+        held = getattr(self._local, "held", None)
+        if held is None or held[0] != current_pid() or held[1].has_unread:
+            return
+        self._local.held = None
+        with self._spares_lock:
+            if len(self._spares) < SPARES_KEPT:
+                self._spares.append(held[1])
+                return
+        held[1].disconnect()
+
+    def _spare(self, pid: int) -> Any:
+        """A parked connection of this process, or None (a forked child drops its parent's: never its to use)."""
+        with self._spares_lock:
+            while self._spares:
+                connection = self._spares.pop()
+                if connection.pid == pid:
+                    return connection
+        return None
 
     def _direct_connection(self) -> DirectConnection:
         """A new direct connection running the wire check on connect (a pooled one gets it from its pool)."""
@@ -314,6 +348,9 @@ class _PooledConnection:
 
     def disconnect(self) -> None:
         self._connection.disconnect()
+
+    #: redis-py's connection runs each command at once (``send`` does not send ahead): nothing is left unread.
+    has_unread = False
 
     def cut(self, timeout_s: float) -> None:
         connection = self._connection

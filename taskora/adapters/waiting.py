@@ -8,6 +8,7 @@ their block (5 s) while another worker's idle slots took its wakes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from redis.exceptions import ResponseError
@@ -15,8 +16,8 @@ from redis.exceptions import ResponseError
 from ..clock import SystemClock
 from ..errors import from_engine_reply
 from .base import ClaimResult
-from .core import RedisCore
-from .replies import _claim_reply
+from .core import RedisCore, _longest_block
+from .replies import _claim_reply, _text
 from .scripts import ThreadConnections, must_resend
 
 #: How long an own wake key outlives its last wake: wakes for slots that were busy then are not left behind.
@@ -76,6 +77,42 @@ class WaitingOps(RedisCore):
         """Drop ``worker``'s own wake keys once its slots are gone: a stopped worker leaves no key behind."""
         for task in tasks:  # one key per task, each in its task's slot (a cluster spreads them)
             self.client.delete(self.keys.own_wake(task, worker))
+        if self.shares_waits():
+            self.client.delete(self.keys.shared_wait(worker))
+
+    # -- one wait for many idle slots (worker/shared_wait.py) ---------------------------------------------
+    def shares_waits(self) -> bool:
+        """Whether one blocking command may wait on several tasks' keys: not on a cluster, whose tasks' keys
+        live in slots of their own (a command's keys must share one)."""
+        return not self.keys.cluster
+
+    def wait_for_any(self, tasks: Sequence[str], timeout_s: float, worker: str) -> tuple[str, bool] | None:
+        """Block until the marker or ``worker``'s own wake of one of ``tasks`` is woken: (that task, whether it was
+        the own wake), popped as one slot's wait would pop it; None when ``timeout_s`` passed or the worker's
+        shared wait was told to look again (``wake_shared_wait``). On the calling thread's own connection, as a
+        slot's wait: the shared wait blocks once per pickup, on a hundred keys and more."""
+        keys = [self.keys.shared_wait(worker)]
+        for task in tasks:
+            keys += self._wait_keys(task, worker)
+        if isinstance(self.runner, ThreadConnections):
+            popped = self.runner.call("BZPOPMIN", *keys, self._block_s(timeout_s))
+        else:
+            popped = self.blocking.bzpopmin(keys, timeout=max(min(timeout_s, _longest_block(self.blocking)), 0.001))
+        return None if popped is None else _popped_from(_text(popped[0]), tasks, worker, self.keys)
+
+    def wake_shared_wait(self, worker: str) -> None:
+        """Make ``worker``'s shared wait look again at which tasks have idle slots (it expires unused, as own wakes)."""
+        key = self.keys.shared_wait(worker)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(key, {"look": 0})
+        pipe.pexpire(key, OWN_WAKE_TTL_MS)
+        pipe.execute()
+
+    def park_connection(self) -> None:
+        """Let another thread have the calling thread's connection until it calls again (``ThreadConnections.park``)."""
+        park = getattr(self.runner, "park", None)
+        if park is not None:
+            park()
 
     def _wait_keys(self, task: str, worker: str | None) -> list[str]:
         marker = self.keys.marker(task)
@@ -85,3 +122,12 @@ class WaitingOps(RedisCore):
 def _took_a_job(reply: Any) -> bool:
     """Whether a claim script's reply names a job it claimed (``{id, more, fields...}``, not ``{'', due}``)."""
     return isinstance(reply, list) and len(reply) > 2 and reply[0] not in (b"", "")
+
+
+def _popped_from(key: str, tasks: Sequence[str], worker: str, keys: Any) -> tuple[str, bool] | None:
+    """Which task's wait key ``key`` is, and whether it is ``worker``'s own wake (None: the shared wait's own)."""
+    for task in tasks:
+        marker, own = keys.marker(task), keys.own_wake(task, worker)
+        if key in (marker, own):
+            return task, key == own
+    return None
