@@ -244,6 +244,9 @@ class ReservedWait:
         self.notify = notify
         self.hand_back = hand_back
         self.claim_now = claim_now
+        #: Lets another thread have the slot's connection while it waits in line (the worker's shared wait sets
+        #: it, shared_wait.py: with many slots, those waiting for a permit would each hold one). None: it keeps it.
+        self.park: Callable[[], None] | None = None
 
     def wait(self, job: ClaimedJob, permit: Permit | None = None) -> tuple[ClaimedJob, Permit] | None:
         """The job to run now (``job``, or one claimed instead of it after a turn back) and its permit, or None
@@ -255,6 +258,8 @@ class ReservedWait:
         if not self._reserve(job):
             return self._turn_back(job)
         self.notify("job_reserved", job)
+        if self.park is not None:
+            self.park()
         permit = self.budget.acquire(lambda: self._gives_up(job.id))
         if permit is not None and not self._expired(job):
             with self.held.lock:
@@ -290,6 +295,8 @@ class ReservedWait:
         """Wait in line for a permit holding nothing, then claim one job of ``task`` to run at once with it: None
         (the permit given back) when none is due, or a stop came. What a slot does instead of claiming a job
         that would go straight back (``PrefetchRoom.take_one``), and after a job did."""
+        if self.park is not None:
+            self.park()
         permit = self.budget.acquire(self.stopping.is_set)
         if permit is None:
             return None

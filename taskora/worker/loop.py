@@ -37,7 +37,7 @@ from .failures import described
 from .feeder import FEEDER_MIN_SLOTS, SlotFeeder
 from .heartbeat import Heartbeat
 from .held import HeldJobs
-from .idle import DueAlarm, wait_then_claim
+from .idle import DueAlarm, wait_then_claim, wait_timeout
 from .job_hooks import JobHooks
 from .liveness import Liveness
 from .lookahead import ClaimWatch, Lookahead
@@ -48,6 +48,7 @@ from .quarantine import Quarantine
 from .reconnect import OUTAGE, Backoff, address_of, once
 from .resize import Retirements
 from .runtime import JobRuntime, lock_ttl_ms
+from .shared_wait import SharedWait, shared_from_slots
 from .stop_wake import wake_or_cut
 from .store_changed import STORE_CHANGES
 from .threads import ServiceThreads
@@ -107,6 +108,9 @@ class Worker:
         self.retirements = Retirements()
         self._feeder_of: dict[str, SlotFeeder] = {}
         self._resize_lock = threading.Lock()
+        #: The one wait of this process's idle slots when it has many (shared_wait.py); None: each waits on its own.
+        self._shared_wait: SharedWait | None = None
+        self._shared_from = shared_from_slots()  # a bad $TASKORA_SHARED_WAIT_FROM is refused before anything starts
         self._make_collaborators()
 
     def _hold_jobs(self) -> None:
@@ -149,6 +153,7 @@ class Worker:
         self._new_token = self.liveness.new_token  # names this worker once its key is written
         apply_rate_limits(self.app, self.tasks)  # the tasks' declared limits, shared with every other worker
         self.cancels.subscribe()  # before any claim, so no cancel of a job we hold can be missed
+        self._share_waits_if_many()
         for task in self.tasks:
             slots = self.slots_for(task)
             if slots >= FEEDER_MIN_SLOTS:
@@ -163,6 +168,18 @@ class Worker:
         self._threads.append(self._spawn("taskora-maintenance", self.maintenance.run, restart=True))
         self._threads.append(self._spawn("taskora-cancel", self.cancels.run, restart=True))
         self.app.events.emit("worker:ready", self)
+
+    def _share_waits_if_many(self) -> None:
+        """Give the idle slots one wait (shared_wait.py) when this process has ``SHARED_FROM_SLOTS`` slots of their
+        own or more (``$TASKORA_SHARED_WAIT_FROM``), as the worker starts (a later grow keeps what it chose)."""
+        own_slots = sum(slots for slots in map(self.slots_for, self.tasks) if slots < FEEDER_MIN_SLOTS)
+        threshold = self._shared_from
+        if threshold is None or own_slots < threshold or not self.adapter.shares_waits():
+            return
+        self._shared_wait = SharedWait(self.adapter, self.wake_id, self._cold, self._address)
+        if self._reserved_wait is not None:
+            self._reserved_wait.park = self.adapter.park_connection
+        self._threads.append(self._spawn("taskora-shared-wait", self._shared_wait.run, restart=True))
 
     def _spawn_slots(self, task: Task[Any, Any], first: int, count: int) -> None:
         feeder = self._feeder_of.get(task.name)
@@ -203,7 +220,7 @@ class Worker:
                     feeder.retire(leaving)
                 else:
                     self.retirements.add(task.name, leaving)
-                    self._safely(self.adapter.wake_workers, task.name, leaving, self.wake_id)
+                    self._wake_idle(task.name, leaving)
         return self.size()
 
     def serve_tasks(self, tasks: list[Task[Any, Any]], slots: int) -> None:
@@ -233,7 +250,13 @@ class Worker:
                     feeder.retire(count)
                 else:
                     self.retirements.add(task.name, count)
-                self._safely(self.adapter.wake_workers, task.name, count, self.wake_id)
+                self._wake_idle(task.name, count)
+
+    def _wake_idle(self, task: str, count: int) -> None:
+        """Wake ``count`` of this worker's idle slots of ``task`` (a shrink, a dropped task): they look again."""
+        if self._shared_wait is not None:
+            self._shared_wait.wake(task)
+        self._safely(self.adapter.wake_workers, task, count, self.wake_id)
 
     def _start_feeder(self, task: Task[Any, Any], slots: int) -> SlotFeeder:
         feeder = SlotFeeder(self.adapter, task, slots, lock_ttl_ms=self._lock_ttl_ms(task), stopping=self._stopping,
@@ -255,6 +278,8 @@ class Worker:
         self._stopping.set()
         if self.budget is not None:
             self.budget.wake()  # reserved jobs go back to their queues, uncharged
+        if self._shared_wait is not None:
+            self._shared_wait.wake()
         wake_or_cut(self.adapter, self._address, [(task.name, self.slots_for(task)) for task in self.tasks],
                     self.wake_id)
         for feeder, _thread in self._feeders:
@@ -278,6 +303,8 @@ class Worker:
         self._cold.set()
         self._claim_watch.close()
         self._due_alarm.close()
+        if self._shared_wait is not None:
+            self._shared_wait.close()
         self._requeue_abandoned()
         self._join(self._threads, time.monotonic() + 2.0)
         self._safely(self.adapter.forget_wakes, [task.name for task in self.tasks], self.wake_id)
@@ -438,14 +465,25 @@ class Worker:
         if claimed is None:
             claimed = parked.claim(task, self._new_token(), ttl)
         while claimed.job is None and not self._stopping.is_set() and not self.retirements.pending(task.name):
-            claimed = wait_then_claim(self.adapter, task.name, claimed.next_due_ms, self._new_token(), ttl,
-                                      self._due_alarm, self.wake_id)
+            claimed = self._wait_then_claim(task, claimed.next_due_ms, ttl)
             if claimed.job is None and parked.waiting_for(task):
                 claimed = parked.claim(task, self._new_token(), ttl)
             if claimed.job is not None and self._stopping.is_set():
                 self.adapter.nack(task.name, claimed.job.id, claimed.job.token, unstarted=True)
                 return None
         return claimed.job
+
+    def _wait_then_claim(self, task: Task[Any, Any], next_due_ms: int | None, ttl: int) -> ClaimResult:
+        """An idle slot's wait and the claim as it ends: fused on the slot's own connection (idle.py), or, among many
+        slots, through the shared wait, claiming once woken (nothing when a stop or a shrink woke it)."""
+        shared = self._shared_wait
+        if shared is None:
+            return wait_then_claim(self.adapter, task.name, next_due_ms, self._new_token(), ttl, self._due_alarm,
+                                   self.wake_id)
+        shared.wait(task.name, wait_timeout(self.adapter, next_due_ms))
+        if self._stopping.is_set() or self.retirements.pending(task.name):
+            return ClaimResult()
+        return self.adapter.claim(task.name, self._new_token(), ttl)
 
     _lock_ttl_ms = staticmethod(lock_ttl_ms)
 

@@ -7,11 +7,14 @@ thread pool and settings defined there: choosing among all of them from ``pools.
 from __future__ import annotations
 
 from .pools import POOL_NAMES, AsyncioPool, Pool, SoloPool, ThreadPool, WorkerSettings
+from .shared_wait import shared_from_slots
 from .supervisor import Supervisor
 
 
 def make_pool(settings: WorkerSettings) -> Pool:
-    """The pool strategy named by ``settings.pool``."""
+    """The pool strategy named by ``settings.pool``. Settings read from the environment are checked here, before
+    any process starts: a prefork child refusing one would die, and be started again, as long as the pool runs."""
+    shared_from_slots()
     if settings.pool == "prefork":
         return Supervisor(settings)
     classes: dict[str, type[ThreadPool]] = {"threads": ThreadPool, "solo": SoloPool, "asyncio": AsyncioPool}

@@ -1,0 +1,172 @@
+"""Idle slots sharing one wait (taskora/worker/shared_wait.py), on both engines: a worker process with
+``SHARED_FROM_SLOTS`` slots of their own or more blocks on Redis once for all of them, not once each. These pin
+what the slots keep from waiting on their own: every task's job is picked up, a stop and a shrink end the waits at
+once, a delayed job starts when due, and a wake for a task whose slots are all busy goes to another worker."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from taskora import Taskora
+from taskora.errors import ConfigurationError
+from taskora.worker.idle import MAX_BLOCK_S
+from taskora.worker.loop import Worker
+from taskora.worker.shared_wait import FROM_VARIABLE, SHARED_FROM_SLOTS, SharedWait
+from tests.waiting import wait_until
+
+#: More tasks than it takes to share (one slot each).
+TASKS = SHARED_FROM_SLOTS + 4
+
+
+def _waiting(shared: SharedWait) -> int:
+    """How many slots wait in ``shared`` now."""
+    with shared._lock:
+        return sum(len(waiting) for waiting in shared._waiting.values())
+
+
+@contextmanager
+def many_tasks(app: Taskora, handler: Callable[[Any], Any] = lambda data: data,
+               **worker: Any) -> Iterator[tuple[Worker, SharedWait, list[Any]]]:  # fmt: skip
+    """A one-slot-per-task worker of ``TASKS`` tasks, every slot waiting in the shared wait."""
+    tasks = [app.task(f"t{i}", handler) for i in range(TASKS)]
+    running = Worker(app, tasks, concurrency=1, **worker)
+    running.start()
+    try:
+        shared = running._shared_wait
+        assert shared is not None, "a worker of this many slots shares their wait"
+        wait_until(lambda: _waiting(shared) == TASKS, 10, "every slot to wait")
+        yield running, shared, tasks
+    finally:
+        running.stop(timeout=10)
+
+
+def _first_held(started: threading.Event, release: threading.Event) -> Callable[[Any], Any]:
+    """A handler holding the job "first" until ``release`` is set (``started``: it runs); it returns the rest."""
+    def handler(data: Any) -> Any:
+        if data == "first":
+            started.set()
+            release.wait(20)
+        return data
+
+    return handler
+
+
+def test_fewer_slots_wait_on_their_own(app: Taskora) -> None:
+    tasks = [app.task(f"few{i}", lambda data: data) for i in range(3)]
+    running = Worker(app, tasks, concurrency=SHARED_FROM_SLOTS // 3 - 1)
+    running.start()
+    try:
+        assert running._shared_wait is None
+        assert tasks[0].dispatch(1).result(timeout=10) == 1
+    finally:
+        running.stop(timeout=10)
+
+
+@pytest.mark.parametrize(("setting", "shared"), [("0", False), ("3", True)])
+def test_the_threshold_moves_with_the_environment(app: Taskora, monkeypatch: pytest.MonkeyPatch, setting: str,
+                                                  shared: bool) -> None:  # fmt: skip
+    monkeypatch.setenv(FROM_VARIABLE, setting)
+    tasks = [app.task(f"few{i}", lambda data: data) for i in range(3)]
+    running = Worker(app, tasks, concurrency=1)
+    running.start()
+    try:
+        assert (running._shared_wait is not None) is shared
+        assert [task.dispatch(i).result(timeout=10) for i, task in enumerate(tasks)] == [0, 1, 2]
+    finally:
+        running.stop(timeout=10)
+
+
+def test_a_bad_threshold_is_refused_naming_the_variable(app: Taskora, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(FROM_VARIABLE, "lots")
+    with pytest.raises(ConfigurationError, match=f"{FROM_VARIABLE} must be a whole number.*'lots'"):
+        Worker(app, [app.task("one", lambda data: data)], concurrency=1)
+
+
+def test_every_tasks_job_is_picked_up_from_the_shared_wait(app: Taskora) -> None:
+    with many_tasks(app) as (_worker, shared, tasks):
+        handles = [task.dispatch(i) for i, task in enumerate(tasks)]
+        assert [handle.result(timeout=10) for handle in handles] == list(range(TASKS))
+        wait_until(lambda: _waiting(shared) == TASKS, 10, "every slot back in the wait")
+        again = [task.dispatch(-i) for i, task in enumerate(tasks[:3])]  # the watch still covers their tasks
+        assert [handle.result(timeout=10) for handle in again] == [0, -1, -2]
+
+
+def test_a_stop_ends_the_shared_waits_at_once(app: Taskora) -> None:
+    with many_tasks(app) as (running, _shared, _tasks):
+        began = time.monotonic()
+        assert running.stop(timeout=MAX_BLOCK_S + 1)
+        assert time.monotonic() - began < MAX_BLOCK_S / 2
+
+
+def test_a_shrink_wakes_the_waiting_slots_that_leave(app: Taskora) -> None:
+    with many_tasks(app) as (running, shared, tasks):
+        running.grow(1)
+        wait_until(lambda: _waiting(shared) == 2 * TASKS, 10, "the new slots to wait too")
+        began = time.monotonic()
+        running.shrink(1)
+        wait_until(lambda: _waiting(shared) == TASKS, MAX_BLOCK_S / 2, "one slot of each task to leave")
+        assert time.monotonic() - began < MAX_BLOCK_S / 2
+        assert tasks[-1].dispatch("still").result(timeout=10) == "still"
+
+
+def test_a_delayed_job_starts_when_due_under_the_shared_wait(app: Taskora) -> None:
+    with many_tasks(app) as (_worker, _shared, tasks):
+        sent = time.monotonic()
+        handle = tasks[5].dispatch("later", delay=0.4)
+        assert handle.result(timeout=MAX_BLOCK_S + 5) == "later"
+        assert 0.4 <= time.monotonic() - sent < MAX_BLOCK_S  # woken when due, not after a whole block
+
+
+@pytest.mark.no_cluster
+def test_a_wake_for_a_task_whose_slots_are_busy_goes_to_another_worker(make_app: Callable[..., Taskora]) -> None:
+    """The watch keeps watching a task after its last waiting slot went to a job; a wake it then pops finds no slot
+    waiting and goes back to the marker, where another worker's idle slot takes it. Kept, the second job would
+    wait for the first to end."""
+    first_app, second_app = make_app(), make_app()
+    started, release = threading.Event(), threading.Event()
+    slow = _first_held(started, release)
+
+    with many_tasks(first_app, slow) as (_worker, _shared, tasks):
+        first = tasks[0].dispatch("first")
+        assert started.wait(10)
+        other = Worker(second_app, [second_app.task("t0", slow)], concurrency=1)
+        other.start()
+        try:
+            second = tasks[0].dispatch("second")
+            assert second.result(timeout=MAX_BLOCK_S / 2) == "second"  # the first job still runs
+            assert not release.is_set()
+        finally:
+            release.set()
+            other.stop(timeout=10)
+        assert first.result(timeout=10) == "first"
+
+
+def test_a_wake_given_back_is_not_taken_again_until_a_slot_of_its_task_waits(app: Taskora) -> None:
+    """Alone, the worker's watch gives a busy task's wake back once, and stops watching the task: still watched, it
+    would pop the wake it gave back at once, and again, as long as the task's slot is busy."""
+    started, release = threading.Event(), threading.Event()
+    slow = _first_held(started, release)
+
+    given_back: list[str] = []
+    wake_workers = app.adapter.wake_workers
+
+    def counting(task: str, count: int, worker: str | None = None) -> None:
+        if worker is None:
+            given_back.append(task)
+        wake_workers(task, count, worker)
+
+    app.adapter.wake_workers = counting  # type: ignore[method-assign]
+    with many_tasks(app, slow) as (_worker, _shared, tasks):
+        first = tasks[0].dispatch("first")
+        assert started.wait(10)
+        second = tasks[0].dispatch("second")
+        threading.Event().wait(0.5)  # time itself: a watch taking its own wake back would have done so many times
+        assert given_back.count("t0") <= 1
+        release.set()
+        assert (first.result(timeout=10), second.result(timeout=10)) == ("first", "second")
