@@ -340,9 +340,9 @@ class AsyncResult(ResultBase):
             return None
         if disable_sync_subtasks:
             assert_will_not_block()
-        if follow_parents and propagate and self.parent is not None:
-            self._throw_ancestors_error(derived=False)
         deadline = None if timeout is None else time.monotonic() + timeout
+        if follow_parents and propagate and self.parent is not None:
+            self._first_look_at_parents(deadline, interval)
         handle = self._wait_until_final(deadline, interval, on_interval)
         self._cache = None  # read the outcome afresh; a finished job's fields are cached for _final_value
         handle = self._wait_again_if_resent(handle, deadline, interval, on_interval)
@@ -369,6 +369,21 @@ class AsyncResult(ResultBase):
             self.parent.get(timeout=left, propagate=True, disable_sync_subtasks=False)
         except TimeoutError:
             self._throw_ancestors_error()
+
+    def _first_look_at_parents(self, deadline: float | None, interval: float) -> None:
+        """Raise a failed parent's error before waiting for this task, as Celery does. That failure ends this task
+        too (the workflow fails the steps after it) a moment later, and that moment is waited for (up to
+        ``PARENT_GRACE_S``, within the caller's deadline), so that whoever reads this task's state once ``get()``
+        raised finds it ended, as Celery's test_header_failure_fails_the_chords_after_it does."""
+        try:
+            self._throw_ancestors_error(derived=False)
+        except Exception:
+            left = PARENT_GRACE_S if deadline is None else min(PARENT_GRACE_S, max(0.0, deadline - time.monotonic()))
+            try:
+                self._wait_until_final(time.monotonic() + left, interval, None)
+            except TimeoutError:
+                pass  # it did not end in time: the parent's error is raised all the same
+            raise
 
     def _throw_ancestors_error(self, derived: bool = True) -> None:
         """Raise the error of the earliest failed step before this one, as Celery does (it walks the parents from
