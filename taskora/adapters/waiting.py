@@ -16,7 +16,7 @@ from redis.exceptions import ResponseError
 from ..clock import SystemClock
 from ..errors import from_engine_reply
 from .base import ClaimResult
-from .core import RedisCore, _longest_block
+from .core import RedisCore
 from .replies import _claim_reply, _text
 from .scripts import ThreadConnections, must_resend
 
@@ -53,10 +53,13 @@ class WaitingOps(RedisCore):
 
     def wait_for_work(self, task: str, timeout_s: float, worker: str | None = None) -> bool:
         """Block until a marker (or ``worker``'s own wake) says a claim may succeed, or the timeout passes."""
-        keys = self._wait_keys(task, worker)
+        return self._pop_first(self._wait_keys(task, worker), timeout_s) is not None
+
+    def _pop_first(self, keys: list[str], timeout_s: float) -> Any:
+        """``BZPOPMIN`` on ``keys``: (key, member, score) of the first woken, or None once ``timeout_s`` passed."""
         if isinstance(self.runner, ThreadConnections):  # the calling thread's own connection: no pool on the way
-            return self.runner.call("BZPOPMIN", *keys, self._block_s(timeout_s)) is not None
-        return self.blocking.bzpopmin(keys, timeout=max(timeout_s, 0.001)) is not None
+            return self.runner.call("BZPOPMIN", *keys, self._block_s(timeout_s))
+        return self.blocking.bzpopmin(keys, timeout=max(timeout_s, 0.001))
 
     def wake_workers(self, task: str, count: int, worker: str | None = None) -> None:
         """Wake up to ``count`` blocked claimers of ``task``: of any worker, or only ``worker``'s own (a stop, a
@@ -91,14 +94,12 @@ class WaitingOps(RedisCore):
         the own wake), popped as one slot's wait would pop it; None when ``timeout_s`` passed or the worker's
         shared wait was told to look again (``wake_shared_wait``). On the calling thread's own connection, as a
         slot's wait: the shared wait blocks once per pickup, on a hundred keys and more."""
-        keys = [self.keys.shared_wait(worker)]
+        woken_by: dict[str, tuple[str, bool] | None] = {self.keys.shared_wait(worker): None}
         for task in tasks:
-            keys += self._wait_keys(task, worker)
-        if isinstance(self.runner, ThreadConnections):
-            popped = self.runner.call("BZPOPMIN", *keys, self._block_s(timeout_s))
-        else:
-            popped = self.blocking.bzpopmin(keys, timeout=max(min(timeout_s, _longest_block(self.blocking)), 0.001))
-        return None if popped is None else _popped_from(_text(popped[0]), tasks, worker, self.keys)
+            marker, own = self._wait_keys(task, worker)
+            woken_by[marker], woken_by[own] = (task, False), (task, True)
+        popped = self._pop_first(list(woken_by), timeout_s)
+        return None if popped is None else woken_by.get(_text(popped[0]))
 
     def wake_shared_wait(self, worker: str) -> None:
         """Make ``worker``'s shared wait look again at which tasks have idle slots (it expires unused, as own wakes)."""
@@ -123,11 +124,3 @@ def _took_a_job(reply: Any) -> bool:
     """Whether a claim script's reply names a job it claimed (``{id, more, fields...}``, not ``{'', due}``)."""
     return isinstance(reply, list) and len(reply) > 2 and reply[0] not in (b"", "")
 
-
-def _popped_from(key: str, tasks: Sequence[str], worker: str, keys: Any) -> tuple[str, bool] | None:
-    """Which task's wait key ``key`` is, and whether it is ``worker``'s own wake (None: the shared wait's own)."""
-    for task in tasks:
-        marker, own = keys.marker(task), keys.own_wake(task, worker)
-        if key in (marker, own):
-            return task, key == own
-    return None

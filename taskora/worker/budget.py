@@ -193,8 +193,7 @@ class RunBudget:
     def release(self) -> None:
         with self._lock:
             self.running -= 1
-            if self._waiting:
-                self._wake_first()
+            self._wake_first()
 
     def _wake_first(self) -> None:
         """Wake the first in line when a permit is free for it (call with ``_lock`` held)."""
