@@ -8,9 +8,10 @@ it sends every completion gathered so far and a claim for every idle slot as one
 script call, and hands out what it claimed. Under load, batches form by themselves (whatever
 finished while the previous call was in flight); with one job at a time, each call carries one job.
 
-When the queue runs dry, up to ``WATCHERS`` idle slots keep the watch: each blocks on the task's
-marker with its claim queued behind the wait (``wait_then_claim``) and runs the job that arrives
-itself, so a job reaching an idle worker is not passed from thread to thread. With nothing else
+When the queue runs dry, up to ``WATCHERS`` idle slots keep the watch: each waits as an idle slot of its own
+does (on the task's marker with its claim queued behind the wait, or through the process's shared wait,
+shared_wait.py) and runs the job that arrives itself, so a job reaching an idle worker is not passed from
+thread to thread. With nothing else
 waiting, a watcher's place passes to another idle slot; a burst (the claim reports more jobs
 waiting) or no idle slot left hands claiming back to the feeder, and watchers still blocked then
 run whatever their own claim brings. The feeder claims only for idle slots that are not watching.
@@ -27,11 +28,12 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, Completion
-from .idle import DueAlarm, wait_then_claim
 from .reconnect import OUTAGE, GaveUp, address_of, until_done
 
 if TYPE_CHECKING:
-    from ..adapters.base import Adapter
+    from collections.abc import Callable
+
+    from ..adapters.base import Adapter, ClaimResult
     from ..task import Task
 
 log = logging.getLogger("taskora.worker")
@@ -50,15 +52,19 @@ class SlotFeeder:
 
     def __init__(self, adapter: Adapter, task: Task[Any, Any], slots: int, *, lock_ttl_ms: int,
                  stopping: threading.Event, cold: threading.Event, new_token: Any,
-                 due_alarm: DueAlarm | None = None, worker: str | None = None) -> None:  # fmt: skip
+                 wait_then_claim: Callable[[int | None], ClaimResult],
+                 park: Callable[[], None] = lambda: None) -> None:  # fmt: skip
+        """``wait_then_claim(next_due_ms)`` is a watching slot's wait and claim, the same as an idle slot of its
+        own (the worker's: on the slot's connection, or through the process's shared wait); ``park`` lets go of
+        the calling thread's connection while it waits on this feeder (a no-op unless the wait is shared)."""
         self.adapter = adapter
         self.task = task
         self.lock_ttl_ms = lock_ttl_ms
         self._stopping = stopping
         self._cold = cold
         self._new_token = new_token
-        self._due_alarm = due_alarm
-        self._worker = worker  # the worker's wake id: its stop wakes the watching slot (adapters/waiting.py)
+        self._wait_then_claim = wait_then_claim
+        self._park_connection = park
         self._lock = threading.Lock()
         self._job_ready = threading.Condition(self._lock)  # slots wait here for a job
         self._work_ready = threading.Condition(self._lock)  # the feeder waits here for something to send
@@ -83,6 +89,8 @@ class SlotFeeder:
             self._idle_slots += 1
             self._work_ready.notify()
             while True:
+                if not (self._ready or self._open_watches or self._retiring or self._stopping.is_set()):
+                    self._park_connection()  # an idle slot holds none: it acknowledges through the feeder
                 while not (self._ready or self._open_watches or self._retiring or self._stopping.is_set()):
                     self._job_ready.wait()
                 if self._ready or self._stopping.is_set() or self._retiring:
@@ -102,8 +110,7 @@ class SlotFeeder:
         self._lock.release()
         job, more = None, False
         try:
-            claimed = wait_then_claim(self.adapter, self.task.name, next_due_ms, self._new_token(), self.lock_ttl_ms,
-                                      self._due_alarm, self._worker)
+            claimed = self._wait_then_claim(next_due_ms)
             job, more = claimed.job, claimed.more
             if job is not None and self._stopping.is_set():  # a stop ended the wait: it goes straight back
                 self._hand_back([job])
@@ -226,6 +233,7 @@ class SlotFeeder:
             spare = self._unwatched_idle()
             self._open_watches = max(0 if self._watching else 1, min(WATCHERS - self._watching, spare))
             self._job_ready.notify(len(self._ready) + self._open_watches)  # a ready job first, then the watch
+            self._park_connection()  # the slots acknowledge for themselves until the watch ends
             while self._parked and not self._stopping.is_set():
                 self._work_ready.wait()
             self._open_watches = 0

@@ -48,7 +48,7 @@ from .quarantine import Quarantine
 from .reconnect import OUTAGE, Backoff, address_of, once
 from .resize import Retirements
 from .runtime import JobRuntime, lock_ttl_ms
-from .shared_wait import SharedWait, shared_from_slots
+from .shared_wait import SharedWait, idle_waits, shared_from_slots
 from .stop_wake import wake_or_cut
 from .store_changed import STORE_CHANGES
 from .threads import ServiceThreads
@@ -170,11 +170,11 @@ class Worker:
         self.app.events.emit("worker:ready", self)
 
     def _share_waits_if_many(self) -> None:
-        """Give the idle slots one wait (shared_wait.py) when this process has ``SHARED_FROM_SLOTS`` slots of their
-        own or more (``$TASKORA_SHARED_WAIT_FROM``), as the worker starts (a later grow keeps what it chose)."""
-        own_slots = sum(slots for slots in map(self.slots_for, self.tasks) if slots < FEEDER_MIN_SLOTS)
+        """Give the idle slots one wait (shared_wait.py) when this process has ``SHARED_FROM_SLOTS`` idle waits or
+        more (``$TASKORA_SHARED_WAIT_FROM``), as the worker starts (a later grow keeps what it chose)."""
         threshold = self._shared_from
-        if threshold is None or own_slots < threshold or not self.adapter.shares_waits():
+        if threshold is None or idle_waits(map(self.slots_for, self.tasks)) < threshold \
+                or not self.adapter.shares_waits():
             return
         self._shared_wait = SharedWait(self.adapter, self.wake_id, self._cold, self._address)
         if self._reserved_wait is not None:
@@ -259,8 +259,11 @@ class Worker:
         self._safely(self.adapter.wake_workers, task, count, self.wake_id)
 
     def _start_feeder(self, task: Task[Any, Any], slots: int) -> SlotFeeder:
-        feeder = SlotFeeder(self.adapter, task, slots, lock_ttl_ms=self._lock_ttl_ms(task), stopping=self._stopping,
-                            cold=self._cold, new_token=self._new_token, due_alarm=self._due_alarm, worker=self.wake_id)
+        ttl = self._lock_ttl_ms(task)
+        feeder = SlotFeeder(self.adapter, task, slots, lock_ttl_ms=ttl, stopping=self._stopping, cold=self._cold,
+                            new_token=self._new_token,
+                            wait_then_claim=lambda next_due_ms: self._wait_then_claim(task, next_due_ms, ttl),
+                            **({"park": self.adapter.park_connection} if self._shared_wait is not None else {}))
         self._feeders.append((feeder, self._spawn(f"taskora-feeder-{task.name}", feeder.run, restart=True)))
         return feeder
 
@@ -475,12 +478,16 @@ class Worker:
 
     def _wait_then_claim(self, task: Task[Any, Any], next_due_ms: int | None, ttl: int) -> ClaimResult:
         """An idle slot's wait and the claim as it ends: fused on the slot's own connection (idle.py), or, among many
-        slots, through the shared wait, claiming once woken (nothing when a stop or a shrink woke it)."""
+        slots, through the shared wait, whose watch claims for the slot as the marker wakes; the slot claims itself
+        after a wait that timed out or failed (nothing when a stop or a shrink woke it)."""
         shared = self._shared_wait
         if shared is None:
             return wait_then_claim(self.adapter, task.name, next_due_ms, self._new_token(), ttl, self._due_alarm,
                                    self.wake_id)
-        shared.wait(task.name, wait_timeout(self.adapter, next_due_ms))
+        claimed = shared.wait(task.name, wait_timeout(self.adapter, next_due_ms),
+                              lambda: self.adapter.claim(task.name, self._new_token(), ttl))
+        if claimed is not None:
+            return claimed  # should a stop have come meanwhile, the caller hands its job back
         if self._stopping.is_set() or self.retirements.pending(task.name):
             return ClaimResult()
         return self.adapter.claim(task.name, self._new_token(), ttl)

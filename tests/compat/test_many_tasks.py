@@ -45,8 +45,8 @@ def _clients(url: str, name: str) -> tuple[int, int]:
     return len(ours), sum(c.get("cmd") in ("bzpopmin", "blpop", "bzmpop") for c in ours)
 
 
-@pytest.mark.parametrize("pool", [["-P", "prefork", "-c", "2"], ["-P", "threads", "-c", "4"]],
-                         ids=["prefork", "threads"])
+@pytest.mark.parametrize("pool", [["-P", "prefork", "-c", "2"], ["-P", "threads", "-c", "4"],
+                                  ["-P", "threads", "-c", "8"]], ids=["prefork", "threads", "threads-fed"])
 def test_a_worker_of_fifty_tasks_holds_few_connections_and_runs_each_job_once(
         tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch, pool: list[str]) -> None:  # fmt: skip
     name = f"many-{uuid.uuid4().hex[:8]}"
@@ -57,7 +57,8 @@ def test_a_worker_of_fifty_tasks_holds_few_connections_and_runs_each_job_once(
         worker.wait_ready(module.app)
         results = [module.TASKS[i % TASKS].delay(i) for i in range(10 * TASKS)]
         assert [result.get(timeout=30) for result in results] == list(range(10 * TASKS))
-        # every slot has run a job and waits again: were 124 connections (112 blocked), and 230 (224)
+        # every slot has run a job and waits again: were 124 connections (112 blocked), 230 (224), and 245 (112)
+        # at -c 8, where each task's feeder kept two slots on the watch
         wait_until(lambda: _clients(redis_url, name)[1] <= 3, 10, "the slots to wait together")
         connections, _blocked = _clients(redis_url, name)
         assert connections <= 60, connections

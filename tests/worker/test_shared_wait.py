@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 
 from taskora import Taskora
+from taskora.adapters.base import ClaimResult
 from taskora.errors import ConfigurationError
+from taskora.worker.feeder import FEEDER_MIN_SLOTS, WATCHERS
 from taskora.worker.idle import MAX_BLOCK_S
 from taskora.worker.loop import Worker
-from taskora.worker.shared_wait import FROM_VARIABLE, SHARED_FROM_SLOTS, SharedWait
+from taskora.worker.shared_wait import FROM_VARIABLE, SHARED_FROM_SLOTS, SharedWait, idle_waits
 from tests.waiting import wait_until
 
 #: More tasks than it takes to share (one slot each).
@@ -170,3 +172,110 @@ def test_a_wake_given_back_is_not_taken_again_until_a_slot_of_its_task_waits(app
         assert given_back.count("t0") <= 1
         release.set()
         assert (first.result(timeout=10), second.result(timeout=10)) == ("first", "second")
+
+
+def test_a_feeders_group_counts_its_watchers_toward_sharing() -> None:
+    assert idle_waits([1] * 10) == 10
+    assert idle_waits([FEEDER_MIN_SLOTS - 1, FEEDER_MIN_SLOTS, 100]) == FEEDER_MIN_SLOTS - 1 + 2 * WATCHERS
+
+
+def test_the_watchers_of_feeders_groups_share_the_wait(app: Taskora) -> None:
+    """``-P threads -c 8`` over many tasks: each task's feeder keeps two slots on the watch, which blocked on a
+    connection each (50 tasks held 112 blocked connections); they wait in the shared wait now."""
+    count = SHARED_FROM_SLOTS // WATCHERS + 1
+    tasks = [app.task(f"fed{i}", lambda data: data) for i in range(count)]
+    running = Worker(app, tasks, concurrency=FEEDER_MIN_SLOTS)
+    running.start()
+    try:
+        shared = running._shared_wait
+        assert shared is not None
+        wait_until(lambda: _waiting(shared) == WATCHERS * count, 10, "two watchers of each task to wait")
+        handles = [task.dispatch(i) for i, task in enumerate(tasks)]
+        assert [handle.result(timeout=10) for handle in handles] == list(range(count))
+        wait_until(lambda: _waiting(shared) == WATCHERS * count, 10, "the watch kept again")
+        burst = [tasks[0].dispatch(-i) for i in range(50)]  # more than the watchers: the feeder takes over
+        assert [handle.result(timeout=10) for handle in burst] == [-i for i in range(50)]
+    finally:
+        running.stop(timeout=10)
+
+
+@contextmanager
+def one_waiter(app: Taskora, claim: Callable[[], ClaimResult],
+               timeout_s: float = MAX_BLOCK_S) -> Iterator[tuple[SharedWait, list[Any]]]:  # fmt: skip
+    """A shared wait with its watch running and one slot of ``t0`` in it; the list gets what its ``wait`` returns."""
+    app.adapter.connect()
+    shared = SharedWait(app.adapter, "w-test", threading.Event(), "test")
+    watch = threading.Thread(target=shared.run, daemon=True)
+    watch.start()
+    returned: list[Any] = []
+    slot = threading.Thread(target=lambda: returned.append(shared.wait("t0", timeout_s, claim)), daemon=True)
+    slot.start()
+    try:
+        wait_until(lambda: _waiting(shared) == 1, 10, "the slot to wait")
+        yield shared, returned
+    finally:
+        shared.close()
+        slot.join(10)
+        watch.join(10)
+
+
+def test_the_watch_claims_for_the_slot_it_wakes(app: Taskora) -> None:
+    """The claim goes out as the marker's wake is popped, not after the slot's thread woke (0.2 ms on a threads
+    pool); the slot gets the job it took."""
+    task = app.task("t0", lambda data: data)
+    with one_waiter(app, lambda: app.adapter.claim("t0", "token-1", 30_000)) as (_shared, returned):
+        task.dispatch("x")
+        wait_until(lambda: returned, 10, "the slot to be woken")
+        job = returned[0].job
+        assert job is not None and job.token == "token-1"
+        assert app.adapter.nack("t0", job.id, job.token, unstarted=True)
+
+
+def test_a_claim_made_for_a_slot_reaches_it_when_a_stop_comes_meanwhile(app: Taskora) -> None:
+    """A stop waking the slot while the watch claims for it must not leave the claimed job with nobody: the slot
+    waits for the claim's answer and hands the job back itself (as after a fused wait and claim)."""
+    claimed, in_claim, go_on = ClaimResult(more=True), threading.Event(), threading.Event()
+
+    def slow_claim() -> ClaimResult:
+        in_claim.set()
+        go_on.wait(10)
+        return claimed
+
+    with one_waiter(app, slow_claim) as (shared, returned):
+        app.adapter.wake_workers("t0", 1)
+        assert in_claim.wait(10)
+        shared.wake()
+        go_on.set()
+        wait_until(lambda: returned, 10, "the slot to be woken")
+        assert returned[0] is claimed
+
+
+def test_a_claim_made_for_a_slot_reaches_it_when_its_wait_times_out_meanwhile(app: Taskora) -> None:
+    claimed, left = ClaimResult(more=True), threading.Event()
+
+    def claim_until_the_slot_timed_out() -> ClaimResult:
+        left.wait(10)
+        return claimed
+
+    with one_waiter(app, claim_until_the_slot_timed_out, timeout_s=1.0) as (shared, returned):
+        leave = shared._leave
+
+        def leaving(task: str, waiter: Any) -> bool:
+            taken = leave(task, waiter)
+            left.set()
+            return taken
+
+        shared._leave = leaving  # type: ignore[method-assign]
+        app.adapter.wake_workers("t0", 1)
+        wait_until(lambda: returned, 10, "the slot to be answered")
+        assert returned[0] is claimed
+
+
+def test_a_claim_that_fails_for_a_slot_leaves_it_to_claim_itself(app: Taskora) -> None:
+    def lost() -> ClaimResult:
+        raise ConnectionError("gone")
+
+    with one_waiter(app, lost) as (_shared, returned):
+        app.adapter.wake_workers("t0", 1)
+        wait_until(lambda: returned, 10, "the slot to be woken")
+        assert returned == [None]
