@@ -16,7 +16,9 @@ waiting, a watcher's place passes to another idle slot; a burst (the claim repor
 waiting) or no idle slot left hands claiming back to the feeder, and watchers still blocked then
 run whatever their own claim brings. The feeder claims only for idle slots that are not watching.
 While slots watch, a slot that finishes acknowledges its job
-itself: no completion ever waits on an idle queue. Only completed jobs go through the feeder;
+itself: no completion ever waits on an idle queue. In a process whose idle slots share one wait
+(shared_wait.py) it hands the job in as ever, and the feeder, woken, sends it at once: a slot there
+holds no connection of its own. Only completed jobs go through the feeder;
 failures, retries, cancels and shutdown hand-backs stay on the slot's own transitions.
 """
 
@@ -53,10 +55,12 @@ class SlotFeeder:
     def __init__(self, adapter: Adapter, task: Task[Any, Any], slots: int, *, lock_ttl_ms: int,
                  stopping: threading.Event, cold: threading.Event, new_token: Any,
                  wait_then_claim: Callable[[int | None], ClaimResult],
-                 park: Callable[[], None] = lambda: None) -> None:  # fmt: skip
+                 park: Callable[[], None] | None = None) -> None:  # fmt: skip
         """``wait_then_claim(next_due_ms)`` is a watching slot's wait and claim, the same as an idle slot of its
-        own (the worker's: on the slot's connection, or through the process's shared wait); ``park`` lets go of
-        the calling thread's connection while it waits on this feeder (a no-op unless the wait is shared)."""
+        own (the worker's: on the slot's connection, or through the process's shared wait). With ``park`` (a
+        process sharing its wait) a thread lets go of its connection while it waits on this feeder, and the feeder
+        sends every completion, also while slots keep the watch: a slot then never needs a connection to
+        acknowledge, where a hundred slots acknowledging at once took a hundred."""
         self.adapter = adapter
         self.task = task
         self.lock_ttl_ms = lock_ttl_ms
@@ -64,7 +68,8 @@ class SlotFeeder:
         self._cold = cold
         self._new_token = new_token
         self._wait_then_claim = wait_then_claim
-        self._park_connection = park
+        self._park_connection = park or (lambda: None)
+        self._sends_every_completion = park is not None
         self._lock = threading.Lock()
         self._job_ready = threading.Condition(self._lock)  # slots wait here for a job
         self._work_ready = threading.Condition(self._lock)  # the feeder waits here for something to send
@@ -150,7 +155,7 @@ class SlotFeeder:
         """Hand in a completed job. Returns None when the feeder will send it, or the ack's status when
         the feeder is blocked on an empty queue and the calling slot acknowledged the job itself."""
         with self._lock:
-            if not self._parked:
+            if not self._parked or self._sends_every_completion:
                 self._completions.append(Completion(job, result, keep))
                 self._work_ready.notify()
                 return None
@@ -195,11 +200,14 @@ class SlotFeeder:
         with self._lock:
             while True:
                 stopping = self._stopping.is_set()
-                wanted = 0 if stopping else max(0, self._unwatched_idle())  # not parked: no place on the watch is open
+                # parked: the watch claims, and this only sends what slots handed in (``_sends_every_completion``)
+                wanted = 0 if stopping or self._parked else max(0, self._unwatched_idle())
                 last = stopping and self._live_slots == 0
                 if self._completions or wanted or last:
                     completions, self._completions = self._completions, []
                     return completions, wanted, last
+                if self._parked:
+                    self._park_connection()
                 self._work_ready.wait()
 
     def _exchange(self, completions: list[Completion], wanted: int) -> tuple[int, int | None]:
@@ -225,7 +233,8 @@ class SlotFeeder:
 
     def _park(self, next_due_ms: int | None) -> None:
         """With the queue empty, hand the wait on the marker to an idle slot (see ``next_job``) and sleep
-        until it ends; slots acknowledge for themselves meanwhile."""
+        until it ends; slots acknowledge for themselves meanwhile, or (``_sends_every_completion``) hand their
+        jobs in, and this returns to send them while the watch goes on."""
         with self._lock:
             if self._completions:  # something arrived meanwhile: send it first
                 return
@@ -233,10 +242,11 @@ class SlotFeeder:
             spare = self._unwatched_idle()
             self._open_watches = max(0 if self._watching else 1, min(WATCHERS - self._watching, spare))
             self._job_ready.notify(len(self._ready) + self._open_watches)  # a ready job first, then the watch
-            self._park_connection()  # the slots acknowledge for themselves until the watch ends
-            while self._parked and not self._stopping.is_set():
+            self._park_connection()
+            while self._parked and not self._stopping.is_set() and not self._completions:
                 self._work_ready.wait()
-            self._open_watches = 0
+            if not self._parked or self._stopping.is_set():
+                self._open_watches = 0  # else the watch goes on while this sends what slots handed in
 
     def _hand_out(self, jobs: list[ClaimedJob]) -> None:
         with self._lock:

@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,23 +48,45 @@ def _clients(url: str, name: str) -> tuple[int, int]:
     return len(ours), sum(c.get("cmd") in ("bzpopmin", "blpop", "bzmpop") for c in ours)
 
 
+@contextmanager
+def most_seen(count: Callable[[], int]) -> Iterator[list[int]]:
+    """The highest ``count()`` seen, looked at every 20 ms while the block runs (in the list once it ends)."""
+    most, done = [0], threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.02):
+            most[0] = max(most[0], count())
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield most
+    finally:
+        done.set()
+        watcher.join(10)
+
+
 @pytest.mark.parametrize("pool", [["-P", "prefork", "-c", "2"], ["-P", "threads", "-c", "4"],
-                                  ["-P", "threads", "-c", "8"]], ids=["prefork", "threads", "threads-fed"])
+                                  ["-P", "threads", "-c", "8"], ["-P", "threads", "-c", "32"]],
+                         ids=["prefork", "threads", "threads-fed", "threads-32"])
 def test_a_worker_of_fifty_tasks_holds_few_connections_and_runs_each_job_once(
         tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch, pool: list[str]) -> None:  # fmt: skip
     name = f"many-{uuid.uuid4().hex[:8]}"
     named = f"{redis_url}?client_name={name}"
-    module = import_project(tmp_path, "manyproj", PROJECT, named, monkeypatch)
+    module = import_project(tmp_path, "manyproj", PROJECT, redis_url, monkeypatch)  # its connections not named
     worker = CeleryWorker(tmp_path, "manyproj", named, f"many{uuid.uuid4().hex[:6]}@test", *pool)
     try:
         worker.wait_ready(module.app)
-        results = [module.TASKS[i % TASKS].delay(i) for i in range(10 * TASKS)]
-        assert [result.get(timeout=30) for result in results] == list(range(10 * TASKS))
+        assert [task.delay(i).get(timeout=30) for i, task in enumerate(module.TASKS)] == list(range(TASKS))
         # every slot has run a job and waits again: were 124 connections (112 blocked), 230 (224), and 245 (112)
         # at -c 8, where each task's feeder kept two slots on the watch
         wait_until(lambda: _clients(redis_url, name)[1] <= 3, 10, "the slots to wait together")
         connections, _blocked = _clients(redis_url, name)
         assert connections <= 60, connections
+        with most_seen(lambda: _clients(redis_url, name)[0]) as most:
+            results = [module.TASKS[i % TASKS].delay(i) for i in range(40 * TASKS)]
+            assert [result.get(timeout=30) for result in results] == list(range(40 * TASKS))
+        assert most[0] <= 100, most[0]  # 5,046 at -c 100 without the shared wait (bench/README.md)
     finally:
         worker.stop()
         module.app.close()
