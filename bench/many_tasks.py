@@ -2,14 +2,16 @@
 what sharing its idle slots' wait costs (taskora/worker/shared_wait.py).
 
 Every slot of a worker process is a thread with a connection of its own, and a slot per task and child adds up:
-50 tasks at ``-P prefork -c 2`` held 124 connections. From 32 slots of their own in a process, idle slots share
-one wait; ``TASKORA_SHARED_WAIT_FROM=0`` turns that off. Each round runs both, one after the other, on the same
-redis-server, and prints per worker: connections idle (and how many blocked), the most seen during a drain of
-``-n`` jobs round-robin over the tasks, the drain's time, and the round trip (``delay().get()``) of jobs sent one
-at a time.
+50 tasks at ``-P prefork -c 2`` held 124 connections. From 32 idle waits in a process (a slot of its own, or a
+feeder's two watchers), idle slots share one wait; ``TASKORA_SHARED_WAIT_FROM=0`` turns that off. Each round runs
+both, one after the other, on the same redis-server, and prints per worker: connections idle (and how many
+blocked), the most seen during a drain of ``-n`` jobs sent round-robin over the tasks to the idle worker, the
+drain's time and how many of its jobs went back unstarted (claimed past the prefetch bound, so claimed twice), and
+the round trip (``delay().get()``) of jobs sent one at a time.
 
     python -m bench.many_tasks --tasks 50 --rounds 2 -- -P prefork -c 2
     python -m bench.many_tasks --tasks 50 --rounds 2 -- -P threads -c 4
+    python -m bench.many_tasks --tasks 50 --rounds 1 -- -P threads -c 100
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from types import ModuleType
 import redis
 
 from .redis_server import RedisServer
-from .task_mix import _project
+from .task_mix import _project, _requeued
 
 #: The two ways a run's worker waits: the default (shared from 32 slots), and each slot on its own.
 WAYS = {"shared": None, "own": "0"}
@@ -99,13 +101,14 @@ def one_way(project: ModuleType, url: str, directory: str, jobs: int, worker_arg
     try:
         idle, blocked = _until_idle(client, project)
         elapsed, peak = _drain(client, project, jobs)
+        handed_back = _requeued(client, len(project.TASKS))
         trips = _round_trips(project)
     finally:
         worker.terminate()
         worker.wait(30)
     p50, p90 = statistics.median(trips), trips[int(len(trips) * 0.9)]
     return (f"{idle} connections idle ({blocked} blocked), {peak} at most in the drain; {jobs} jobs in "
-            f"{elapsed:.2f} s; round trip p50 {p50:.3f} ms, p90 {p90:.3f} ms")
+            f"{elapsed:.2f} s, {handed_back} handed back unstarted; round trip p50 {p50:.3f} ms, p90 {p90:.3f} ms")
 
 
 def main() -> None:
