@@ -212,6 +212,11 @@ class RunBudget:
             for turn in self._waiting:
                 turn.notify()
 
+    def free(self) -> int:
+        """Permits a caller could take now: none while anybody waits in line (they go first)."""
+        with self._lock:
+            return 0 if self._waiting else max(0, self.limit - self.running)
+
     def waiting(self) -> int:
         with self._lock:
             return len(self._waiting)

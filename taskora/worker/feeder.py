@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 
     from ..adapters.base import Adapter, ClaimResult
     from ..task import Task
+    from .budget import Permit, ReservedWait
+
+#: A job for a slot, and the permit it starts with when the slot waited in line for one (else None).
+FedJob = tuple[ClaimedJob, "Permit | None"]
 
 log = logging.getLogger("taskora.worker")
 
@@ -54,13 +58,15 @@ class SlotFeeder:
 
     def __init__(self, adapter: Adapter, task: Task[Any, Any], slots: int, *, lock_ttl_ms: int,
                  stopping: threading.Event, cold: threading.Event, new_token: Any,
-                 wait_then_claim: Callable[[int | None], ClaimResult],
-                 park: Callable[[], None] | None = None) -> None:  # fmt: skip
+                 wait_then_claim: Callable[[int | None], ClaimResult], park: Callable[[], None] | None = None,
+                 reserved_wait: ReservedWait | None = None) -> None:  # fmt: skip
         """``wait_then_claim(next_due_ms)`` is a watching slot's wait and claim, the same as an idle slot of its
         own (the worker's: on the slot's connection, or through the process's shared wait). With ``park`` (a
         process sharing its wait) a thread lets go of its connection while it waits on this feeder, and the feeder
         sends every completion, also while slots keep the watch: a slot then never needs a connection to
-        acknowledge, where a hundred slots acknowledging at once took a hundred."""
+        acknowledge, where a hundred slots acknowledging at once took a hundred. With ``reserved_wait`` (a running
+        budget and a prefetch bound, budget.py) the feeder claims only the jobs that may start or wait within the
+        bound, and when none may, one idle slot waits in line for a permit and claims with it (``_to_line_or_park``)."""
         self.adapter = adapter
         self.task = task
         self.lock_ttl_ms = lock_ttl_ms
@@ -70,6 +76,7 @@ class SlotFeeder:
         self._wait_then_claim = wait_then_claim
         self._park_connection = park or (lambda: None)
         self._sends_every_completion = park is not None
+        self._reserved_wait = reserved_wait
         self._lock = threading.Lock()
         self._job_ready = threading.Condition(self._lock)  # slots wait here for a job
         self._work_ready = threading.Condition(self._lock)  # the feeder waits here for something to send
@@ -82,32 +89,79 @@ class SlotFeeder:
         self._open_watches = 0  # places on the watch that the next idle slots take
         self._watching = 0  # slots blocked on the marker now
         self._watch_due_ms: int | None = None  # when the next delayed job is due, for the watch's timeout
+        self._line_places = 0  # the place in the permit line an idle slot is to take (``_to_line_or_park``)
+        self._in_line = 0  # slots in the permit line now, or claiming with the permit they got
+        self._line_found_none = False  # the last slot back from the line claimed nothing: the queue ran dry
+        #: Jobs in ``_ready`` counted against the prefetch bound (``_room_for``), given back as slots take them.
+        self._counted_ready = 0
 
     # -- the slots' side ----------------------------------------------------------------------------
-    def next_job(self) -> ClaimedJob | None:
+    def next_job(self) -> FedJob | None:
         """Block until a job is claimed for this slot; None once the worker stops and none is left.
 
         While the queue is empty, up to ``WATCHERS`` idle slots take the watch instead: each waits on the
         marker itself and runs the job its own claim brings, so a job arriving at an idle worker is not
-        handed from thread to thread on its way to a handler."""
+        handed from thread to thread on its way to a handler. A slot sent to the permit line claims its job
+        with the permit it got (``_to_line_or_park``)."""
         with self._lock:
             self._idle_slots += 1
             self._work_ready.notify()
             while True:
-                if not (self._ready or self._open_watches or self._retiring or self._stopping.is_set()):
+                if not self._has_turn():
                     self._park_connection()  # an idle slot holds none: it acknowledges through the feeder
-                while not (self._ready or self._open_watches or self._retiring or self._stopping.is_set()):
+                while not self._has_turn():
                     self._job_ready.wait()
                 if self._ready or self._stopping.is_set() or self._retiring:
                     self._idle_slots -= 1
                     if not self._ready and not self._stopping.is_set():
                         self._retiring -= 1  # pool_shrink: this idle slot leaves (its loop ends on None)
-                    return self._ready.popleft() if self._ready else None
-                self._open_watches -= 1
-                job = self._keep_watch(self._watch_due_ms)
-                if job is not None:
+                    return (self._take_ready(), None) if self._ready else None
+                fed = self._wait_in_line() if self._line_places else self._watch_once()
+                if fed is not None:
                     self._idle_slots -= 1
-                    return job
+                    return fed
+
+    def _take_ready(self) -> ClaimedJob:
+        """The next claimed job (lock held); its room in the prefetch bound goes back as this slot takes it, to
+        start or be reserved (budget.ReservedWait): counted until then, other feeders claim no more than fits."""
+        if self._counted_ready:
+            self._counted_ready -= 1
+            self._give_room(1)
+        return self._ready.popleft()
+
+    def _give_room(self, jobs: int) -> None:
+        if jobs and self._reserved_wait is not None:
+            self._reserved_wait.prefetch.give(jobs)
+
+    def _has_turn(self) -> bool:
+        """Whether an idle slot has something to do (lock held): a job, a watch or line place, a shrink, a stop."""
+        return bool(self._ready or self._open_watches or self._line_places or self._retiring
+                    or self._stopping.is_set())
+
+    def _watch_once(self) -> FedJob | None:
+        self._open_watches -= 1
+        job = self._keep_watch(self._watch_due_ms)
+        return None if job is None else (job, None)
+
+    def _wait_in_line(self) -> FedJob | None:
+        """Wait in the permit line and claim one job with the permit (called and returning with the lock held);
+        the feeder claims again once this slot leaves the line."""
+        assert self._reserved_wait is not None  # a line place is given only under a budget
+        self._line_places -= 1
+        self._in_line += 1
+        self._lock.release()
+        admitted = None
+        try:
+            admitted = self._reserved_wait.claim_with_permit(self.task.name)
+        except CONNECTION_ERRORS as exc:
+            OUTAGE.lost(address_of(self.adapter), exc, f"slot of {self.task.name} claiming with its permit")
+            self._cold.wait(0.5)
+        finally:
+            self._lock.acquire()
+            self._in_line -= 1
+            self._line_found_none = admitted is None
+            self._work_ready.notify()
+        return admitted
 
     def _keep_watch(self, next_due_ms: int | None) -> ClaimedJob | None:
         """Wait on the marker and claim one job as the wait ends (called and returning with the lock held)."""
@@ -149,7 +203,8 @@ class SlotFeeder:
     def _unwatched_idle(self) -> int:
         """Idle slots free to take a watch (lock held): not watching, not promised a place on the watch, not
         about to take a ready job."""
-        return self._idle_slots - self._watching - self._open_watches - len(self._ready)
+        return (self._idle_slots - self._watching - self._open_watches - len(self._ready) - self._line_places
+                - self._in_line)
 
     def complete(self, job: ClaimedJob, result: str | bytes, keep: bool) -> str | None:
         """Hand in a completed job. Returns None when the feeder will send it, or the ack's status when
@@ -187,21 +242,53 @@ class SlotFeeder:
     def run(self) -> None:
         while True:
             completions, wanted, last = self._take_work()
-            if completions or wanted:
-                claimed, next_due_ms = self._exchange(completions, wanted)
-                if wanted and claimed < wanted and not self._stopping.is_set():
+            asked, counted = self._room_for(wanted)
+            if completions or asked:
+                claimed, next_due_ms = 0, None
+                try:
+                    claimed, next_due_ms = self._exchange(completions, asked, counted)
+                finally:
+                    self._give_room(counted - min(claimed, counted))  # what no job came for
+                if asked and claimed < asked and not self._stopping.is_set():
                     self._park(next_due_ms)
+            if wanted and not asked and not self._stopping.is_set():
+                self._to_line_or_park()
             if last:
                 break
         self._return_unstarted()
+
+    def _room_for(self, wanted: int) -> tuple[int, int]:
+        """(How many of ``wanted`` jobs to claim, how many of those are counted against the prefetch bound): under a
+        bound only those that may start at once or wait within it, counted until a slot takes each. Claimed past it,
+        a job went straight back to its queue unstarted, and a slot claimed it again (1,545 of 2,050 jobs for 50
+        tasks at ``-P threads -c 8``)."""
+        if not wanted or self._reserved_wait is None:
+            return wanted, 0
+        return self._reserved_wait.prefetch.take_room(wanted)
+
+    def _to_line_or_park(self) -> None:
+        """No job may start or wait here now: one idle slot waits in the permit line, first come first served with
+        every other slot of the process, and claims with its permit; the feeder claims again once it is back. When
+        the last one back claimed nothing, the queue ran dry: the watch is kept instead (``_park``)."""
+        with self._lock:
+            found_none, self._line_found_none = self._line_found_none, False
+        if found_none:
+            self._park(None)
+            return
+        with self._lock:
+            if not (self._line_places or self._in_line) and self._unwatched_idle() > 0:
+                self._line_places = 1
+                self._job_ready.notify()
 
     def _take_work(self) -> tuple[list[Completion], int, bool]:
         """Wait until there is something to send; returns (completions, jobs to claim, is this the last round)."""
         with self._lock:
             while True:
                 stopping = self._stopping.is_set()
-                # parked: the watch claims, and this only sends what slots handed in (``_sends_every_completion``)
-                wanted = 0 if stopping or self._parked else max(0, self._unwatched_idle())
+                # parked: the watch claims, and this only sends what slots handed in (``_sends_every_completion``);
+                # a slot in the permit line: it claims, and this claims again once it is back
+                waiting_aside = self._parked or self._line_places or self._in_line
+                wanted = 0 if stopping or waiting_aside else max(0, self._unwatched_idle())
                 last = stopping and self._live_slots == 0
                 if self._completions or wanted or last:
                     completions, self._completions = self._completions, []
@@ -210,7 +297,7 @@ class SlotFeeder:
                     self._park_connection()
                 self._work_ready.wait()
 
-    def _exchange(self, completions: list[Completion], wanted: int) -> tuple[int, int | None]:
+    def _exchange(self, completions: list[Completion], wanted: int, counted: int = 0) -> tuple[int, int | None]:
         """Send the completions and claim up to ``wanted`` jobs; resends until Redis answers (a resent
         completion finds its job no longer held and reports 'lost', never completing it twice)."""
         def send() -> Any:
@@ -228,7 +315,7 @@ class SlotFeeder:
                 log.warning("job %s (%s): lock lost while running; its outcome was dropped", completion.job.id,
                             self.task.name)
         if batch.jobs:
-            self._hand_out(batch.jobs)
+            self._hand_out(batch.jobs, min(counted, len(batch.jobs)))
         return len(batch.jobs), batch.next_due_ms
 
     def _park(self, next_due_ms: int | None) -> None:
@@ -239,6 +326,7 @@ class SlotFeeder:
             if self._completions:  # something arrived meanwhile: send it first
                 return
             self._parked, self._watch_due_ms = True, next_due_ms
+            self._line_found_none = False  # what it said is what parking does
             spare = self._unwatched_idle()
             self._open_watches = max(0 if self._watching else 1, min(WATCHERS - self._watching, spare))
             self._job_ready.notify(len(self._ready) + self._open_watches)  # a ready job first, then the watch
@@ -248,15 +336,18 @@ class SlotFeeder:
             if not self._parked or self._stopping.is_set():
                 self._open_watches = 0  # else the watch goes on while this sends what slots handed in
 
-    def _hand_out(self, jobs: list[ClaimedJob]) -> None:
+    def _hand_out(self, jobs: list[ClaimedJob], counted: int = 0) -> None:
         with self._lock:
             self._ready.extend(jobs)
+            self._counted_ready += counted
             self._job_ready.notify(len(jobs))
 
     def _return_unstarted(self) -> None:
         """Jobs claimed for slots that stopped before taking them go back to the front of the queue."""
         with self._lock:
             unstarted, self._ready = list(self._ready), deque()
+            counted, self._counted_ready = self._counted_ready, 0
+        self._give_room(counted)
         self._hand_back(unstarted)
 
     def _hand_back(self, jobs: list[ClaimedJob]) -> None:

@@ -263,6 +263,7 @@ class Worker:
         feeder = SlotFeeder(self.adapter, task, slots, lock_ttl_ms=ttl, stopping=self._stopping, cold=self._cold,
                             new_token=self._new_token,
                             wait_then_claim=lambda next_due_ms: self._wait_then_claim(task, next_due_ms, ttl),
+                            reserved_wait=self._reserved_wait,
                             **({"park": self.adapter.park_connection} if self._shared_wait is not None else {}))
         self._feeders.append((feeder, self._spawn(f"taskora-feeder-{task.name}", feeder.run, restart=True)))
         return feeder
@@ -369,9 +370,10 @@ class Worker:
     def _fed_slot_loop(self, feeder: SlotFeeder) -> None:
         """A slot of a group with a feeder: take a claimed job, run it, hand it back, repeat."""
         try:
-            while (job := feeder.next_job()) is not None:
+            while (fed := feeder.next_job()) is not None:
+                job, permit = fed
                 try:
-                    self._process(job, feeder)
+                    self._process(job, feeder, permit=permit)
                 except Exception as exc:  # a bug here must not take the slot down with it, nor leave its job active
                     self._report_slot_error(feeder.task.name, job)
                     self.outcomes.fail_held(job, exc)
@@ -498,11 +500,11 @@ class Worker:
         """One job of ``task_name`` if one is due, without waiting (budget.py: a slot holding a permit)."""
         return self.adapter.claim(task_name, self._new_token(), self._lock_ttl_ms(self.app.get_task(task_name))).job
 
-    def _process(self, job: ClaimedJob, feeder: SlotFeeder | None = None,
-                 lookahead: Lookahead | None = None) -> ClaimedJob | None:  # fmt: skip
-        permit = None
+    def _process(self, job: ClaimedJob, feeder: SlotFeeder | None = None, lookahead: Lookahead | None = None,
+                 permit: Permit | None = None) -> ClaimedJob | None:  # fmt: skip
+        """Run ``job`` (under a budget, once a permit is its own: ``permit``, one its slot waited in line for)."""
         if self._reserved_wait is not None:
-            admitted = self._reserved_wait.wait(job, None if lookahead is None else lookahead.take_permit())
+            admitted = self._reserved_wait.wait(job, permit or (None if lookahead is None else lookahead.take_permit()))
             if admitted is None:
                 return None  # handed back (a stop, the prefetch bound), cancelled or lost while it waited
             job, permit = admitted  # another job of its task when the bound turned this one back

@@ -82,6 +82,20 @@ class PrefetchRoom:
             return None
         return jobs, permit
 
+    def take_room(self, jobs: int) -> tuple[int, int]:
+        """For a feeder's claim for ``jobs`` idle slots (feeder.py): (how many may be claimed now, how many of them
+        are counted until the caller ``give``s them back, one by one as slots take the jobs). All without a bound
+        (none counted), else those that may start at once (permits free, nobody in line) or wait within the bound;
+        0 when none may."""
+        bound = self.bound
+        if bound is None:
+            return jobs, 0
+        free = jobs if self.budget is None else self.budget.free()
+        with self.held.lock:
+            claim = max(0, min(jobs, free + bound - len(self.held.reserved) - self.ahead))
+            self.ahead += claim
+        return claim, claim
+
     def give(self, jobs: int) -> None:
         """A claim ahead was read (its job, if any, is reserved by now) or never sent: its room is free again."""
         if jobs:

@@ -18,6 +18,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import redis
+
+from taskora.worker.feeder import WATCHERS
 
 from ..cli.budget_records import most_at_once, runs
 from .celery_helpers import CeleryWorker, import_project, wait_until
@@ -173,3 +176,28 @@ def test_a_reserved_job_of_a_killed_prefork_child_runs_once_uncharged(tmp_path, 
     b_runs = [r for r in runs(tmp_path / "runs") if r["tag"] == "b-waits"]
     assert len(b_runs) == 1 and b_runs[0]["pid"] != int(started.read_text()), b_runs
     assert native.adapter.get_fields(bproj.task_b.name, waiting.id, ["attempt"])["attempt"] == "1"
+
+
+def test_fed_slots_claim_within_the_bound_and_a_full_one_starves_no_task(tmp_path, redis_url, bproj, start):
+    """``-c 8`` threads: each task's slots have a feeder. With the budget and the prefetch bound full of one task's
+    jobs, a burst of another's is claimed as room comes (a slot waits in the permit line, feeder.py), every job runs
+    once, at most 8 at a time, and only what the two watching slots took went back to its queue unstarted (8 did,
+    one per slot, when the feeder claimed for every idle slot)."""
+    worker = start("-P", "threads", "-c", "8", "--prefetch-multiplier", "1")
+    inspect = bproj.app.control.inspect(destination=[worker.hostname], timeout=2)
+    for i in range(8):
+        bproj.task_b.delay(f"b{i}", 0.5)
+    wait_until(lambda: len(list((tmp_path / "runs").glob("started-b*"))) == 8, 15)  # the budget full
+    for i in range(8):
+        bproj.task_c.delay(f"c{i}", 0.0)  # each slot of c claims one, reserved: the bound full
+    wait_until(lambda: len((inspect.reserved() or {}).get(worker.hostname, [])) == 8, 15)
+    with bproj.app.producer_or_acquire() as producer, producer.batch():  # a burst: sent in one write
+        for i in range(20):
+            bproj.task_a.apply_async((f"a{i}", 0.0), producer=producer)
+    recorded = _runs(tmp_path, 36, timeout=60)
+    expected = [f"a{i}" for i in range(20)] + [f"{t}{i}" for t in "bc" for i in range(8)]
+    assert sorted(r["tag"] for r in recorded) == sorted(expected)
+    assert most_at_once(recorded) <= 8, recorded
+    events = redis.Redis.from_url(redis_url).xrange("taskora:{bproj.task_a}:events")
+    handed_back = sum(fields.get(b"reason") == b"requeued" for _id, fields in events)
+    assert handed_back <= WATCHERS, handed_back  # a watching slot claims as a job arrives, room or not
