@@ -27,14 +27,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..adapters.base import CONNECTION_ERRORS, ClaimedJob, Completion
 from .reconnect import OUTAGE, GaveUp, address_of, until_done
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from ..adapters.base import Adapter, ClaimResult
     from ..task import Task
     from .budget import Permit, ReservedWait
@@ -43,6 +42,8 @@ if TYPE_CHECKING:
 FedJob = tuple[ClaimedJob, "Permit | None"]
 
 log = logging.getLogger("taskora.worker")
+
+_T = TypeVar("_T")
 
 #: A task with at least this many slots in one process gets a feeder (measured: with fewer, a slot's
 #: own fused ack-and-claim is as fast and adds no thread hand-off to a job's latency).
@@ -147,17 +148,14 @@ class SlotFeeder:
         """Wait in the permit line and claim one job with the permit (called and returning with the lock held);
         the feeder claims again once this slot leaves the line."""
         assert self._reserved_wait is not None  # a line place is given only under a budget
+        wait = self._reserved_wait
         self._line_places -= 1
         self._in_line += 1
-        self._lock.release()
         admitted = None
         try:
-            admitted = self._reserved_wait.claim_with_permit(self.task.name)
-        except CONNECTION_ERRORS as exc:
-            OUTAGE.lost(address_of(self.adapter), exc, f"slot of {self.task.name} claiming with its permit")
-            self._cold.wait(0.5)
+            admitted = self._unlocked(lambda: wait.claim_with_permit(self.task.name),
+                                      f"slot of {self.task.name} claiming with its permit")
         finally:
-            self._lock.acquire()
             self._in_line -= 1
             self._line_found_none = admitted is None
             self._work_ready.notify()
@@ -166,22 +164,30 @@ class SlotFeeder:
     def _keep_watch(self, next_due_ms: int | None) -> ClaimedJob | None:
         """Wait on the marker and claim one job as the wait ends (called and returning with the lock held)."""
         self._watching += 1
-        self._lock.release()
-        job, more = None, False
         try:
-            claimed = self._wait_then_claim(next_due_ms)
-            job, more = claimed.job, claimed.more
-            if job is not None and self._stopping.is_set():  # a stop ended the wait: it goes straight back
-                self._hand_back([job])
-                job = None
-        except CONNECTION_ERRORS as exc:
-            OUTAGE.lost(address_of(self.adapter), exc, f"feeder of {self.task.name} waiting for work")
-            self._cold.wait(0.5)
+            claimed = self._unlocked(lambda: self._wait_then_claim(next_due_ms),
+                                     f"feeder of {self.task.name} waiting for work")
         finally:
-            self._lock.acquire()
             self._watching -= 1
+        job, more = (claimed.job, claimed.more) if claimed is not None else (None, False)
+        if job is not None and self._stopping.is_set():  # a stop ended the wait: it goes straight back
+            unstarted, job = [job], None
+            self._unlocked(lambda: self._hand_back(unstarted), f"feeder of {self.task.name} handing a job back")
         self._after_watch(job is not None, more)
         return job
+
+    def _unlocked(self, call: Callable[[], _T], what: str) -> _T | None:
+        """``call()`` with the lock released (called and returning with it held); None after a connection error,
+        reported as ``what``, once the outage's pause passed."""
+        self._lock.release()
+        try:
+            return call()
+        except CONNECTION_ERRORS as exc:
+            OUTAGE.lost(address_of(self.adapter), exc, what)
+            self._cold.wait(0.5)
+            return None
+        finally:
+            self._lock.acquire()
 
     def _after_watch(self, took_a_job: bool, more: bool) -> None:
         """Who watches next (lock held). With a job and nothing else waiting, another idle slot takes this

@@ -179,32 +179,40 @@ def test_a_feeders_group_counts_its_watchers_toward_sharing() -> None:
     assert idle_waits([FEEDER_MIN_SLOTS - 1, FEEDER_MIN_SLOTS, 100]) == FEEDER_MIN_SLOTS - 1 + 2 * WATCHERS
 
 
-def test_the_watchers_of_feeders_groups_share_the_wait(app: Taskora) -> None:
-    """``-P threads -c 8`` over many tasks: each task's feeder keeps two slots on the watch, which blocked on a
-    connection each (50 tasks held 112 blocked connections); they wait in the shared wait now."""
-    count = SHARED_FROM_SLOTS // WATCHERS + 1
-    tasks = [app.task(f"fed{i}", lambda data: data) for i in range(count)]
+#: Tasks of 8 slots (a feeder each) it takes to share: two watchers each.
+FED_TASKS = SHARED_FROM_SLOTS // WATCHERS + 1
+
+
+@contextmanager
+def fed_tasks(app: Taskora) -> Iterator[tuple[SharedWait, list[Any]]]:
+    """A worker of ``FED_TASKS`` tasks of ``FEEDER_MIN_SLOTS`` slots, two watchers of each in the shared wait."""
+    tasks = [app.task(f"fed{i}", lambda data: data) for i in range(FED_TASKS)]
     running = Worker(app, tasks, concurrency=FEEDER_MIN_SLOTS)
     running.start()
     try:
         shared = running._shared_wait
         assert shared is not None
-        wait_until(lambda: _waiting(shared) == WATCHERS * count, 10, "two watchers of each task to wait")
-        handles = [task.dispatch(i) for i, task in enumerate(tasks)]
-        assert [handle.result(timeout=10) for handle in handles] == list(range(count))
-        wait_until(lambda: _waiting(shared) == WATCHERS * count, 10, "the watch kept again")
-        burst = [tasks[0].dispatch(-i) for i in range(50)]  # more than the watchers: the feeder takes over
-        assert [handle.result(timeout=10) for handle in burst] == [-i for i in range(50)]
+        wait_until(lambda: _waiting(shared) == WATCHERS * FED_TASKS, 10, "two watchers of each task to wait")
+        yield shared, tasks
     finally:
         running.stop(timeout=10)
+
+
+def test_the_watchers_of_feeders_groups_share_the_wait(app: Taskora) -> None:
+    """``-P threads -c 8`` over many tasks: each task's feeder keeps two slots on the watch, which blocked on a
+    connection each (50 tasks held 112 blocked connections); they wait in the shared wait now."""
+    with fed_tasks(app) as (shared, tasks):
+        handles = [task.dispatch(i) for i, task in enumerate(tasks)]
+        assert [handle.result(timeout=10) for handle in handles] == list(range(FED_TASKS))
+        wait_until(lambda: _waiting(shared) == WATCHERS * FED_TASKS, 10, "the watch kept again")
+        burst = [tasks[0].dispatch(-i) for i in range(50)]  # more than the watchers: the feeder takes over
+        assert [handle.result(timeout=10) for handle in burst] == [-i for i in range(50)]
 
 
 def test_a_fed_slot_hands_its_completion_to_the_feeder_while_slots_keep_the_watch(app: Taskora) -> None:
     """With the queue empty a fed slot acknowledged its job itself, on a connection of its own: a hundred slots of
     a task took a hundred at once in a burst (657 to 1,774 for 50 tasks at ``-P threads -c 100``). Sharing the
     wait, the feeder sends every completion, and slots hold none."""
-    count = SHARED_FROM_SLOTS // WATCHERS + 1
-    tasks = [app.task(f"fed{i}", lambda data: data) for i in range(count)]
     acked_alone: list[str] = []
     ack = app.adapter.ack
 
@@ -213,16 +221,9 @@ def test_a_fed_slot_hands_its_completion_to_the_feeder_while_slots_keep_the_watc
         return ack(job, *args, **kwargs)
 
     app.adapter.ack = counting  # type: ignore[method-assign]
-    running = Worker(app, tasks, concurrency=FEEDER_MIN_SLOTS)
-    running.start()
-    try:
-        shared = running._shared_wait
-        assert shared is not None
-        wait_until(lambda: _waiting(shared) == WATCHERS * count, 10, "two watchers of each task to wait")
+    with fed_tasks(app) as (_shared, tasks):
         assert [tasks[0].dispatch(i).result(timeout=10) for i in range(5)] == list(range(5))  # one at a time
         assert acked_alone == []
-    finally:
-        running.stop(timeout=10)
 
 
 @contextmanager
