@@ -4,9 +4,10 @@ With a handful of slots, each slot finishing a job and claiming the next in one 
 the cheapest loop. With dozens, those round trips run side by side, and a hundred threads waking
 for a hundred replies spend more time passing the GIL around than running Python. A feeder gives
 such a group one Redis conversation instead: slots hand it their completed jobs and wait for work;
-it sends every completion gathered so far and a claim for every idle slot as one ``ack_many``
-script call, and hands out what it claimed. Under load, batches form by themselves (whatever
-finished while the previous call was in flight); with one job at a time, each call carries one job.
+it sends every completion gathered so far and a claim for every idle slot (within the prefetch bound,
+``_room_for``) as one ``ack_many`` script call, and hands out what it claimed. Under load, batches form by
+themselves (whatever finished while the previous call was in flight); with one job at a time, each call
+carries one job.
 
 When the queue runs dry, up to ``WATCHERS`` idle slots keep the watch: each waits as an idle slot of its own
 does (on the task's marker with its claim queued behind the wait, or through the process's shared wait,
