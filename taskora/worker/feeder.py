@@ -333,7 +333,7 @@ class SlotFeeder:
             if self._completions:  # something arrived meanwhile: send it first
                 return
             self._parked, self._watch_due_ms = True, next_due_ms
-            self._line_found_none = False  # what it said is what parking does
+            self._line_found_none = False  # parked now: an older 'the queue ran dry' must not park it again later
             spare = self._unwatched_idle()
             self._open_watches = max(0 if self._watching else 1, min(WATCHERS - self._watching, spare))
             self._job_ready.notify(len(self._ready) + self._open_watches)  # a ready job first, then the watch

@@ -60,7 +60,7 @@ OUTAGE_PAUSE_S = 0.5
 def idle_waits(slots_per_task: Iterable[int]) -> int:
     """How many waits a process's idle slots would block in, one connection each: every slot of its own, and the
     watchers of a feeder's group (feeder.py: its other idle slots wait on the feeder, not on Redis)."""
-    return sum(slots if slots < FEEDER_MIN_SLOTS else min(slots, WATCHERS) for slots in slots_per_task)
+    return sum(slots if slots < FEEDER_MIN_SLOTS else WATCHERS for slots in slots_per_task)
 
 
 def shared_from_slots() -> int | None:
