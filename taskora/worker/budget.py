@@ -153,7 +153,8 @@ class RunBudget:
     Each waiter sleeps on a condition of its own, and a permit coming free wakes only the first in line: with
     one condition for all, every release woke every waiting slot to find it was not its turn. A prefork child
     serving six tasks paid about 17 thread switches per job for that (bench/README.md, "Profiles"). ``wake``
-    still wakes them all, for what changes every waiter's ``give_up`` (a stop, a cancel, a lost lock).
+    still wakes them all, for what changes every waiter's ``give_up`` (a stop, a cancel, a lost lock), and
+    ``wake_one_empty_handed`` the first waiter holding no job, for room in the prefetch bound (ReservedWait).
     """
 
     def __init__(self, limit: int) -> None:
@@ -164,6 +165,8 @@ class RunBudget:
         self._lock = threading.Lock()
         #: The waiters in line, first to go first: each one's condition (over ``_lock``).
         self._waiting: deque[threading.Condition] = deque()
+        #: Those of ``_waiting`` that hold no job (a slot waiting to claim with its permit, ReservedWait).
+        self._empty_handed: set[threading.Condition] = set()
 
     def try_acquire(self) -> Permit | None:
         """A permit at once if one is free and nobody waits for one (the uncontended fast path), else None."""
@@ -173,12 +176,14 @@ class RunBudget:
             self.running += 1
             return Permit(self)
 
-    def acquire(self, give_up: Callable[[], bool]) -> Permit | None:
+    def acquire(self, give_up: Callable[[], bool], *, empty_handed: bool = False) -> Permit | None:
         """Wait for a permit; None as soon as ``give_up()`` is true (checked whenever ``wake`` is called, and
-        when this waiter's turn comes)."""
+        when this waiter's turn comes). ``empty_handed``: the waiter holds no job (``wake_one_empty_handed``)."""
         with self._lock:
             turn = threading.Condition(self._lock)
             self._waiting.append(turn)
+            if empty_handed:
+                self._empty_handed.add(turn)
             try:
                 while not give_up():
                     if self._waiting[0] is turn and self.running < self.limit:
@@ -188,6 +193,7 @@ class RunBudget:
                 return None
             finally:
                 self._waiting.remove(turn)
+                self._empty_handed.discard(turn)
                 self._wake_first()  # the next in line may go now
 
     def release(self) -> None:
@@ -211,6 +217,19 @@ class RunBudget:
         with self._lock:
             for turn in self._waiting:
                 turn.notify()
+
+    def wake_one_empty_handed(self) -> None:
+        """Make the first waiter holding no job check its ``give_up`` again: room came free in the prefetch bound,
+        and one such waiter may claim a job to wait reserved instead (ReservedWait.wait_in_line). One, not all: if
+        it finds room it claims into it, and the room comes back (``PrefetchRoom.give``) for the next one; woken all
+        at once, each would see the same room. The unlocked look is safe: a waiter joins, and checks its
+        ``give_up``, under the lock before it sleeps, so one that joined after the look saw the room already."""
+        if not self._empty_handed:
+            return
+        with self._lock:
+            first = next((turn for turn in self._waiting if turn in self._empty_handed), None)
+            if first is not None:
+                first.notify()
 
     def free(self) -> int:
         """Permits a caller could take now: none while anybody waits in line (they go first)."""
@@ -297,13 +316,28 @@ class ReservedWait:
 
     def claim_with_permit(self, task: str) -> tuple[ClaimedJob, Permit] | None:
         """Wait in line for a permit holding nothing, then claim one job of ``task`` to run at once with it: None
-        (the permit given back) when none is due, or a stop came. What a slot does instead of claiming a job
-        that would go straight back (``PrefetchRoom.take_one``), and after a job did."""
+        (the permit given back) when none is due, a stop came, or the bound has room again (``wait_in_line``).
+        What a slot does after a job it claimed went straight back."""
+        permit = self.wait_in_line()
+        return None if permit is None else self.claim_with(permit, task)
+
+    def wait_in_line(self) -> Permit | None:
+        """Wait for a permit holding nothing, what a slot does instead of claiming a job that would go straight
+        back (``PrefetchRoom.take_one``): the permit, or None once a stop came or the bound has room for a job to
+        wait in. It came because the bound was full, maybe only of claims other slots had out for a moment, given
+        back since (``PrefetchRoom.give`` wakes it): kept in line, it waited for the permit of a long job while its
+        task's job waited in the queue, neither reserved here nor taken elsewhere (a prefork child starting up)."""
         if self.park is not None:
             self.park()
-        permit = self.budget.acquire(self.stopping.is_set)
-        if permit is None:
-            return None
+        return self.budget.acquire(self._leaves_line, empty_handed=True)
+
+    def _leaves_line(self) -> bool:
+        """Called under the budget's lock: ``full`` reads ``held`` without its lock (single reads; taking it here
+        could deadlock with ``HeldJobs.wake_waiters``, which takes the budget's under it)."""
+        return self.stopping.is_set() or not self.prefetch.full()
+
+    def claim_with(self, permit: Permit, task: str) -> tuple[ClaimedJob, Permit] | None:
+        """One job of ``task`` claimed to start with ``permit``; None, the permit given back, when none is due."""
         try:
             claimed = self.claim_now(task)
         except BaseException:

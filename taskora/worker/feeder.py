@@ -147,18 +147,20 @@ class SlotFeeder:
 
     def _wait_in_line(self) -> FedJob | None:
         """Wait in the permit line and claim one job with the permit (called and returning with the lock held);
-        the feeder claims again once this slot leaves the line."""
+        the feeder claims again once this slot leaves the line, with its permit or because the bound has room."""
         assert self._reserved_wait is not None  # a line place is given only under a budget
         wait = self._reserved_wait
         self._line_places -= 1
         self._in_line += 1
-        admitted = None
+        permit = admitted = None
         try:
-            admitted = self._unlocked(lambda: wait.claim_with_permit(self.task.name),
-                                      f"slot of {self.task.name} claiming with its permit")
+            permit = self._unlocked(wait.wait_in_line, f"slot of {self.task.name} waiting for a permit")
+            if permit is not None:
+                admitted = self._unlocked(lambda: wait.claim_with(permit, self.task.name),
+                                          f"slot of {self.task.name} claiming with its permit")
         finally:
             self._in_line -= 1
-            self._line_found_none = admitted is None
+            self._line_found_none = permit is not None and admitted is None
             self._work_ready.notify()
         return admitted
 

@@ -426,15 +426,18 @@ class Worker:
     def _claim_next(self, task: Task[Any, Any], lookahead: Lookahead) -> ClaimedJob | None:
         """The slot's next job when it holds none. Under a running budget the job must be able to start at once or
         wait within the prefetch bound (prefetch_room.py, ``take_one``): if neither, the slot claims once a permit
-        is its own; the permit rides in ``lookahead`` to ``_process``."""
+        is its own, or tries again once the bound has room; the permit rides in ``lookahead`` to ``_process``."""
         wait = self._reserved_wait
         if wait is None or self.retirements.pending(task.name):
             return self._claim_or_wait(task)
         taken = wait.prefetch.take_one()
         if taken is None:
-            admitted = wait.claim_with_permit(task.name)
-            if admitted is None:  # none due, or a stop came while it waited: then it claims nothing more
-                return None if self._stopping.is_set() else self._claim_or_wait(task)
+            permit = wait.wait_in_line()
+            if permit is None:  # a stop came (it claims nothing more), or room: the slot's next turn takes it
+                return None
+            admitted = wait.claim_with(permit, task.name)
+            if admitted is None:  # none due: it waits for one, as any idle slot
+                return self._claim_or_wait(task)
             lookahead.give_permit(admitted[1])
             return admitted[0]
         claimed = self._claim_with_room(task, lookahead, *taken)

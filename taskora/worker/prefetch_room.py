@@ -97,10 +97,13 @@ class PrefetchRoom:
         return claim, claim
 
     def give(self, jobs: int) -> None:
-        """A claim ahead was read (its job, if any, is reserved by now) or never sent: its room is free again."""
+        """A claim ahead was read (its job, if any, is reserved by now) or never sent: its room is free again, for a
+        slot that found the bound full of such claims and waits in line for a permit (budget.ReservedWait)."""
         if jobs:
             with self.held.lock:
                 self.ahead -= jobs
+            if self.budget is not None:
+                self.budget.wake_one_empty_handed()
 
     def room_ahead(self, jobs: int, starting: int = 0) -> int:
         """How many of ``jobs`` a claim sent ahead as the caller starts its next job may bring: all without a

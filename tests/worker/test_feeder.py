@@ -171,3 +171,31 @@ def test_an_idle_fed_group_keeps_several_slots_on_the_watch(make_app: Callable[.
         wait_until(lambda: _slots_on_the_marker(client) == WATCHERS, what=f"{WATCHERS} watchers")
         assert task.dispatch(n).result(timeout=5) == n
     client.close()
+
+
+def test_a_fed_slot_in_the_permit_line_leaves_it_once_the_bound_has_room(app: Taskora) -> None:
+    """The feeder found no room (the only permit held by a long job, the bound full of a claim out for a moment)
+    and sent a slot to wait in line for a permit. Once that claim's room is back, the slot leaves the line and the
+    feeder claims the job that came meanwhile, to wait reserved. Before, it stayed unclaimed until the permit."""
+    from taskora.worker.loop import Worker
+
+    task = app.task("fed-in-line", lambda d: None)
+    worker = Worker(app, [task], concurrency=SLOTS, max_running=1)
+    budget, room = worker.budget, worker.ahead.prefetch
+    assert budget is not None
+    room.bound = 1
+    running = budget.try_acquire()  # a long job of another task holds the only permit
+    room.ahead = 1  # a claim ahead of another slot is out: the bound is full for now
+    worker.start()
+    try:
+        wait_until(lambda: budget.waiting() == 1, what="a fed slot waiting in line for a permit")
+        handle = task.dispatch({})
+        room.give(1)  # that claim brought nothing: its room is back
+        wait_until(lambda: app.adapter.get_fields("fed-in-line", handle.id, ["state"])["state"] == "active",
+                   what="the job claimed to wait reserved, the permit still held")
+        assert list(worker.held.reserved) == [handle.id]
+        assert running is not None
+        running.release()
+        assert handle.result(timeout=10) is None  # and it runs with the permit once the long job is done
+    finally:
+        worker.stop(10)

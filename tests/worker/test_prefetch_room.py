@@ -178,3 +178,40 @@ def test_a_slot_waiting_in_line_for_a_permit_claims_nothing_once_a_stop_came(app
         assert running is not None
         running.release()
     assert app.adapter.counts("waits")["waiting"] == 1  # still there for the next worker
+
+
+def test_a_slot_in_line_because_of_claims_out_for_a_moment_claims_once_their_room_is_back(app: Taskora) -> None:
+    """A slot holding nothing finds the bound full only of another slot's claim ahead, not read yet, and the only
+    permit held by a long job: it waits in line. Once that claim's room is given back, it leaves the line and claims
+    its task's job to wait reserved, as Celery prefetches. Before, it waited for the long job's permit: a prefork child
+    starting up left a job waiting in its queue for the whole run of another (test_run_budget, the killed child)."""
+    import threading
+
+    from taskora.worker.lookahead import Lookahead
+    from taskora.worker.loop import Worker
+    from tests.waiting import wait_until
+
+    task = app.task("waits", lambda d: None)
+    handle = task.dispatch({})
+    worker = Worker(app, [task], concurrency=1, max_running=1)
+    worker.ahead.prefetch.bound = 1
+    budget = worker.budget
+    assert budget is not None
+    running = budget.try_acquire()  # a long job of another task holds the only permit
+    worker.ahead.prefetch.ahead = 1  # another slot's claim ahead is out: the bound is full for now
+    claimed: list[Any] = []
+    slot = threading.Thread(target=lambda: claimed.append(worker._claim_next(task, Lookahead())), daemon=True)
+    slot.start()
+    try:
+        wait_until(lambda: budget.waiting() == 1, 10, "the slot to wait in line for a permit")
+        worker.ahead.prefetch.give(1)  # that claim brought nothing: its room is back
+        slot.join(10)
+        assert claimed == [None]  # out of the line, without the permit: the slot's next turn claims
+        job = worker._claim_next(task, Lookahead())
+        assert job is not None and job.id == handle.id and worker.ahead.prefetch.ahead == 0
+    finally:
+        worker._stopping.set()
+        budget.wake()
+        assert running is not None
+        running.release()
+        slot.join(10)
