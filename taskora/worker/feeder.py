@@ -21,12 +21,19 @@ itself: no completion ever waits on an idle queue. In a process whose idle slots
 (shared_wait.py) it hands the job in as ever, and the feeder, woken, sends it at once: a slot there
 holds no connection of its own. Only completed jobs go through the feeder;
 failures, retries, cancels and shutdown hand-backs stay on the slot's own transitions.
+
+In such a process (a project of many tasks) a group also starts its slot threads as jobs need them
+(``start_slot``): ``FIRST_THREADS`` at first, another for each job or place on the watch or in the permit line
+that no idle thread is left to take, up to its slots, and a thread idle for ``IDLE_THREAD_SECONDS`` leaves again
+while more than ``FIRST_THREADS`` are idle. The feeder claims for its slots, started or not. Each task had a thread
+per slot from the start: 50 tasks at ``-P threads -c 100`` ran 5,668 threads.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -53,22 +60,29 @@ FEEDER_MIN_SLOTS = 8
 #: job that arrives while the watch passes from slot to slot finds nobody waiting, reports a burst, and
 #: goes through the feeder: at 4,175 jobs/s (8 slots) that was most jobs, each handed from thread to thread.
 WATCHERS = 2
+#: Slot threads a group that starts them as jobs need them (``start_slot``) starts at once, and keeps idle.
+FIRST_THREADS = WATCHERS + 1
+#: How long a slot thread of such a group stays idle before it leaves (while more than FIRST_THREADS are idle).
+IDLE_THREAD_SECONDS = 30.0
 
 
 class SlotFeeder:
-    """Claims for and acknowledges the jobs of ``slots`` slot threads of one task."""
+    """Claims for and acknowledges the jobs of a group of slot threads of one task."""
 
-    def __init__(self, adapter: Adapter, task: Task[Any, Any], slots: int, *, lock_ttl_ms: int,
+    def __init__(self, adapter: Adapter, task: Task[Any, Any], *, lock_ttl_ms: int,
                  stopping: threading.Event, cold: threading.Event, new_token: Any,
                  wait_then_claim: Callable[[int | None], ClaimResult], park: Callable[[], None] | None = None,
-                 reserved_wait: ReservedWait | None = None) -> None:  # fmt: skip
+                 reserved_wait: ReservedWait | None = None,
+                 start_slot: Callable[[], None] | None = None) -> None:  # fmt: skip
         """``wait_then_claim(next_due_ms)`` is a watching slot's wait and claim, the same as an idle slot of its
         own (the worker's: on the slot's connection, or through the process's shared wait). With ``park`` (a
         process sharing its wait) a thread lets go of its connection while it waits on this feeder, and the feeder
         sends every completion, also while slots keep the watch: a slot then never needs a connection to
         acknowledge, where a hundred slots acknowledging at once took a hundred. With ``reserved_wait`` (a running
         budget and a prefetch bound, budget.py) the feeder claims only the jobs that may start or wait within the
-        bound, and when none may, one idle slot waits in line for a permit and claims with it (``_to_line_or_park``)."""
+        bound, and when none may, one idle slot waits in line for a permit and claims with it (``_to_line_or_park``).
+        With ``start_slot`` (starts one more slot thread on this feeder) the group starts its threads as jobs need
+        them: ``add_slots`` says how many the caller starts now, this starts the rest when they are needed."""
         self.adapter = adapter
         self.task = task
         self.lock_ttl_ms = lock_ttl_ms
@@ -85,7 +99,10 @@ class SlotFeeder:
         self._ready: deque[ClaimedJob] = deque()
         self._completions: list[Completion] = []
         self._idle_slots = 0
-        self._live_slots = slots
+        self._live_slots = 0  # slot threads started and not ended (``add_slots`` counts the first)
+        self._start_slot = start_slot
+        self._unstarted = 0  # slots of the group without a thread yet (only with ``start_slot``)
+        self._starting = 0  # threads started that have not asked for work yet
         self._retiring = 0  # slots asked to leave by pool_shrink (the next idle ones do)
         self._parked = False  # True while idle slots keep the watch on the marker
         self._open_watches = 0  # places on the watch that the next idle slots take
@@ -98,21 +115,26 @@ class SlotFeeder:
         self._counted_ready = 0
 
     # -- the slots' side ----------------------------------------------------------------------------
-    def next_job(self) -> FedJob | None:
+    def next_job(self, first: bool = False) -> FedJob | None:
         """Block until a job is claimed for this slot; None once the worker stops and none is left.
 
         While the queue is empty, up to ``WATCHERS`` idle slots take the watch instead: each waits on the
         marker itself and runs the job its own claim brings, so a job arriving at an idle worker is not
         handed from thread to thread on its way to a handler. A slot sent to the permit line claims its job
-        with the permit it got (``_to_line_or_park``)."""
+        with the permit it got (``_to_line_or_park``). A spare thread idle too long leaves (``_wait_for_turn``).
+        ``first``: the thread's first call (it was counted as starting until now, ``_threads_needed``)."""
         with self._lock:
+            if first:
+                self._starting -= 1
             self._idle_slots += 1
             self._work_ready.notify()
             while True:
                 if not self._has_turn():
                     self._park_connection()  # an idle slot holds none: it acknowledges through the feeder
-                while not self._has_turn():
-                    self._job_ready.wait()
+                if not self._wait_for_turn():
+                    self._idle_slots -= 1
+                    self._unstarted += 1  # its slot stays the group's: a thread starts again when a job needs it
+                    return None
                 if self._ready or self._stopping.is_set() or self._retiring:
                     self._idle_slots -= 1
                     if not self._ready and not self._stopping.is_set():
@@ -122,6 +144,57 @@ class SlotFeeder:
                 if fed is not None:
                     self._idle_slots -= 1
                     return fed
+
+    def _wait_for_turn(self) -> bool:
+        """Wait until this idle slot has a turn (lock held); False when its thread is to leave instead: in a group
+        that starts threads as jobs need them, one idle for ``IDLE_THREAD_SECONDS`` while more than
+        ``FIRST_THREADS`` are idle (the thread leaves, its slot does not)."""
+        if self._start_slot is None:
+            while not self._has_turn():
+                self._job_ready.wait()
+            return True
+        idle_until = time.monotonic() + IDLE_THREAD_SECONDS
+        while not self._has_turn():
+            left = idle_until - time.monotonic()
+            if left <= 0:
+                if self._idle_slots > FIRST_THREADS:
+                    return False
+                idle_until, left = time.monotonic() + IDLE_THREAD_SECONDS, IDLE_THREAD_SECONDS
+            self._job_ready.wait(left)
+        return True
+
+    def _threads_needed(self) -> int:
+        """Slot threads to start for the jobs and places waiting that no idle thread is left to take (lock held);
+        counted as started here, so the caller starts them (``_start_threads``) with the lock released or not."""
+        if not self._unstarted or self._stopping.is_set():
+            return 0
+        takers = self._idle_slots + self._starting - self._watching - self._in_line
+        needed = min(self._unstarted, len(self._ready) + self._open_watches + self._line_places - takers)
+        if needed <= 0:
+            return 0
+        self._unstarted -= needed
+        self._live_slots += needed
+        self._starting += needed
+        return needed
+
+    def _start_threads(self, count: int) -> None:
+        """Start ``count`` slot threads counted by ``_threads_needed`` (lock not held). One the system refuses (its
+        limit of threads) is a slot without a thread again: its jobs wait for the threads running, none is lost."""
+        start = self._start_slot
+        if start is None:
+            return
+        for started in range(count):
+            try:
+                start()
+            except RuntimeError as exc:  # "can't start new thread"
+                log.warning("%s: could not start %d slot thread(s) (%s); the running ones go on", self.task.name,
+                            count - started, exc)
+                with self._lock:
+                    self._live_slots -= count - started
+                    self._starting -= count - started
+                    self._unstarted += count - started
+                    self._work_ready.notify()
+                return
 
     def _take_ready(self) -> ClaimedJob:
         """The next claimed job (lock held); its room in the prefetch bound goes back as this slot takes it, to
@@ -212,8 +285,13 @@ class SlotFeeder:
     def _unwatched_idle(self) -> int:
         """Idle slots free to take a watch (lock held): not watching, not promised a place on the watch, not
         about to take a ready job."""
-        return (self._idle_slots - self._watching - self._open_watches - len(self._ready) - self._line_places
-                - self._in_line)
+        return (self._idle_slots + self._starting - self._watching - self._open_watches - len(self._ready)
+                - self._line_places - self._in_line)
+
+    def _free_slots(self) -> int:
+        """Slots to claim for (lock held): the unwatched idle ones, and those without a thread yet, less what is
+        promised already to slots that are to start (``_threads_needed``)."""
+        return max(0, self._unwatched_idle() + self._unstarted)
 
     def complete(self, job: ClaimedJob, result: str | bytes, keep: bool) -> str | None:
         """Hand in a completed job. Returns None when the feeder will send it, or the ack's status when
@@ -225,15 +303,25 @@ class SlotFeeder:
                 return None
         return self.adapter.ack(job, result, keep=keep).status
 
-    def add_slots(self, n: int) -> None:
-        """``pool_grow``: ``n`` more slot threads (started by the worker) will ask this feeder for work."""
+    def add_slots(self, n: int) -> int:
+        """``n`` more slots (the group's first, or ``pool_grow``/``add_consumer``'s); returns how many threads the
+        caller starts now to ask this feeder for work: all, or with ``start_slot`` up to ``FIRST_THREADS`` in
+        all, the rest started as jobs need them."""
         with self._lock:
-            self._live_slots += n
+            now = n if self._start_slot is None else max(0, min(n, FIRST_THREADS - self._live_slots))
+            self._live_slots += now
+            self._starting += now
+            self._unstarted += n - now
+            self._work_ready.notify()
+            return now
 
     def retire(self, n: int) -> None:
-        """``pool_shrink``: the next ``n`` slots that are idle leave (``next_job`` returns None to them)."""
+        """``pool_shrink``: ``n`` slots leave, those without a thread first, then the next ones that are idle
+        (``next_job`` returns None to them)."""
         with self._lock:
-            self._retiring += n
+            unstarted = min(n, self._unstarted)
+            self._unstarted -= unstarted
+            self._retiring += n - unstarted
             self._job_ready.notify_all()
 
     def slot_exited(self) -> None:
@@ -285,9 +373,11 @@ class SlotFeeder:
             self._park(None)
             return
         with self._lock:
-            if not (self._line_places or self._in_line) and self._unwatched_idle() > 0:
+            if not (self._line_places or self._in_line) and self._free_slots() > 0:
                 self._line_places = 1
                 self._job_ready.notify()
+            starting = self._threads_needed()  # none idle: a thread to take the place
+        self._start_threads(starting)
 
     def _take_work(self) -> tuple[list[Completion], int, bool]:
         """Wait until there is something to send; returns (completions, jobs to claim, is this the last round)."""
@@ -297,7 +387,7 @@ class SlotFeeder:
                 # parked: the watch claims, and this only sends what slots handed in (``_sends_every_completion``);
                 # a slot in the permit line: it claims, and this claims again once it is back
                 waiting_aside = self._parked or self._line_places or self._in_line
-                wanted = 0 if stopping or waiting_aside else max(0, self._unwatched_idle())
+                wanted = 0 if stopping or waiting_aside else self._free_slots()
                 last = stopping and self._live_slots == 0
                 if self._completions or wanted or last:
                     completions, self._completions = self._completions, []
@@ -336,9 +426,12 @@ class SlotFeeder:
                 return
             self._parked, self._watch_due_ms = True, next_due_ms
             self._line_found_none = False  # parked now: an older 'the queue ran dry' must not park it again later
-            spare = self._unwatched_idle()
+            spare = self._free_slots()
             self._open_watches = max(0 if self._watching else 1, min(WATCHERS - self._watching, spare))
             self._job_ready.notify(len(self._ready) + self._open_watches)  # a ready job first, then the watch
+            starting = self._threads_needed()  # for places on the watch no idle thread is left to take
+            if starting:
+                self._unlocked(lambda: self._start_threads(starting), f"feeder of {self.task.name} starting slots")
             self._park_connection()
             while self._parked and not self._stopping.is_set() and not self._completions:
                 self._work_ready.wait()
@@ -350,6 +443,8 @@ class SlotFeeder:
             self._ready.extend(jobs)
             self._counted_ready += counted
             self._job_ready.notify(len(jobs))
+            starting = self._threads_needed()
+        self._start_threads(starting)  # for the jobs no idle thread is left to take
 
     def _return_unstarted(self) -> None:
         """Jobs claimed for slots that stopped before taking them go back to the front of the queue."""

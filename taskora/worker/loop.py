@@ -102,6 +102,8 @@ class Worker:
         self.service = ServiceThreads(app.events, self._cold)
         self._threads: list[threading.Thread] = []
         self._slot_threads: list[threading.Thread] = []
+        self._fed_spawn_lock = threading.Lock()
+        self._fed_threads_started: dict[str, int] = {}  # per task: names the next thread of a group with a feeder
         self._feeders: list[tuple[SlotFeeder, threading.Thread]] = []
         #: Slots per task now (``pool_grow``/``pool_shrink`` change it live, resize.py), and slots asked to leave.
         self.slot_counts: dict[str, int] = {}
@@ -157,7 +159,7 @@ class Worker:
         for task in self.tasks:
             slots = self.slots_for(task)
             if slots >= FEEDER_MIN_SLOTS:
-                self._feeder_of[task.name] = self._start_feeder(task, slots)
+                self._feeder_of[task.name] = self._start_feeder(task)
             self._spawn_slots(task, 0, slots)
         self._threads.append(self._spawn("taskora-due-alarm", self._due_alarm.run, restart=True))
         self._threads.append(self._spawn("taskora-claim-watch", self.ahead.watch, restart=True))
@@ -182,11 +184,26 @@ class Worker:
         self._threads.append(self._spawn("taskora-shared-wait", self._shared_wait.run, restart=True))
 
     def _spawn_slots(self, task: Task[Any, Any], first: int, count: int) -> None:
+        """``count`` more slots of ``task``: a thread each, or for a group with a feeder the threads it starts now
+        (``SlotFeeder.add_slots``: in a process of many tasks, a few, and the rest as jobs need them)."""
         feeder = self._feeder_of.get(task.name)
-        for i in range(first, first + count):
-            loop, args = (self._slot_loop, (task,)) if feeder is None else (self._fed_slot_loop, (feeder,))
-            self._slot_threads.append(self._spawn(f"taskora-slot-{task.name}-{i}", loop, *args))
+        if feeder is None:
+            for i in range(first, first + count):
+                self._slot_threads.append(self._spawn(f"taskora-slot-{task.name}-{i}", self._slot_loop, task))
+        else:
+            for _ in range(feeder.add_slots(count)):
+                self._spawn_fed_slot(task.name, feeder)
         self.slot_counts[task.name] = first + count
+
+    def _spawn_fed_slot(self, task_name: str, feeder: SlotFeeder) -> None:
+        """One more slot thread of a group with a feeder (at its start, or started by the feeder as a job needs it);
+        threads that left are forgotten here, so a long-lived worker's list holds the live ones and a few more."""
+        with self._fed_spawn_lock:  # never held while taking another lock: the feeder calls this under its own
+            number = self._fed_threads_started[task_name] = self._fed_threads_started.get(task_name, 0) + 1
+            if len(self._slot_threads) > 2 * sum(map(self.slots_for, self.tasks)) + 64:
+                self._slot_threads = [thread for thread in self._slot_threads if thread.is_alive()]
+            self._slot_threads.append(self._spawn(f"taskora-slot-{task_name}-{number - 1}", self._fed_slot_loop,
+                                                  feeder))
 
     def size(self) -> int:
         """Slots per task now (the largest, should tasks differ)."""
@@ -199,9 +216,6 @@ class Worker:
                 current = self.slots_for(task)
                 if current == 0:  # not served (cancel_consumer)
                     continue
-                feeder = self._feeder_of.get(task.name)
-                if feeder is not None:
-                    feeder.add_slots(n)
                 self._spawn_slots(task, current, n)
         return self.size()
 
@@ -231,9 +245,6 @@ class Worker:
                 if task not in self.tasks:
                     self.tasks.append(task)  # the heartbeat, maintenance and cancel listener share this list
                     self.cancels.add_channel(task)
-                feeder = self._feeder_of.get(task.name)
-                if feeder is not None:
-                    feeder.add_slots(slots)
                 self._spawn_slots(task, self.slot_counts.get(task.name, 0), slots)
 
     def drop_tasks(self, names: set[str]) -> None:
@@ -258,13 +269,17 @@ class Worker:
             self._shared_wait.wake(task)
         self._safely(self.adapter.wake_workers, task, count, self.wake_id)
 
-    def _start_feeder(self, task: Task[Any, Any], slots: int) -> SlotFeeder:
+    def _start_feeder(self, task: Task[Any, Any]) -> SlotFeeder:
+        """A feeder for ``task``'s slots. In a process whose idle slots share one wait (many tasks) its threads park
+        their connections and start as jobs need them: a thread per slot of every task added up to thousands."""
         ttl = self._lock_ttl_ms(task)
-        feeder = SlotFeeder(self.adapter, task, slots, lock_ttl_ms=ttl, stopping=self._stopping, cold=self._cold,
+        shared = self._shared_wait is not None
+        feeder = SlotFeeder(self.adapter, task, lock_ttl_ms=ttl, stopping=self._stopping, cold=self._cold,
                             new_token=self._new_token,
                             wait_then_claim=lambda next_due_ms: self._wait_then_claim(task, next_due_ms, ttl),
                             reserved_wait=self._reserved_wait,
-                            **({"park": self.adapter.park_connection} if self._shared_wait is not None else {}))
+                            park=self.adapter.park_connection if shared else None,
+                            start_slot=(lambda: self._spawn_fed_slot(task.name, feeder)) if shared else None)
         self._feeders.append((feeder, self._spawn(f"taskora-feeder-{task.name}", feeder.run, restart=True)))
         return feeder
 
@@ -370,7 +385,9 @@ class Worker:
     def _fed_slot_loop(self, feeder: SlotFeeder) -> None:
         """A slot of a group with a feeder: take a claimed job, run it, hand it back, repeat."""
         try:
-            while (fed := feeder.next_job()) is not None:
+            first = True
+            while (fed := feeder.next_job(first)) is not None:
+                first = False
                 job, permit = fed
                 try:
                     self._process(job, feeder, permit=permit)
