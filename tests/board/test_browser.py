@@ -111,10 +111,13 @@ def shot(page: Any, name: str) -> None:
 
 
 def log_in(page: Any, url: str) -> None:
-    """Open the board at ``url`` and log in with the test password."""
+    """Open the board at ``url`` and log in with the test password, until the board shows itself logged in: the
+    page reads its session (the CSRF token its writes carry) after the login's answer, and a test that clicked a
+    write before that read was refused for a missing token."""
     page.goto(url)
     page.fill("#password", PASSWORD)
     page.click("#login button")
+    expect(page.locator("#logout")).to_be_visible()
 
 
 def test_operate_a_failed_job_and_a_schedule_in_the_browser(live: LiveBoard, page: Any) -> None:

@@ -5,6 +5,7 @@ once as the group has slots, a shrink leaves no more slots than asked, and threa
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,16 +103,29 @@ def test_a_shrink_takes_the_slots_without_a_thread_first(app: Taskora) -> None:
 
 
 def test_a_thread_the_system_refuses_leaves_its_slot_for_later_and_loses_no_job(
-        app: Taskora, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
-    """A container's process limit refuses the threads a burst needs: the jobs run on the threads there are."""
+        app: Taskora, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A container's process limit refuses the threads a burst needs: it is logged, naming the task, and the
+    jobs run on the threads there are."""
+    warnings: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("taskora.worker")  # its own handler: another test may have stopped propagation
+    logger.addHandler(handler)
     gate = Gate()
-    gate.opened.set()
-    with many_tasks(app, gate) as (worker, tasks):
-        def refused(task_name: str, feeder: Any) -> None:
-            raise RuntimeError("can't start new thread")
+    try:
+        with many_tasks(app, gate) as (worker, tasks):
+            def refused(task_name: str, feeder: Any) -> None:
+                raise RuntimeError("can't start new thread")
 
-        monkeypatch.setattr(worker, "_spawn_fed_slot", refused)
-        burst = [tasks[0].dispatch(i) for i in range(SLOTS + 5)]
-        assert [handle.result(timeout=10) for handle in burst] == list(range(SLOTS + 5))
-        assert gate.most <= FIRST_THREADS and _threads_of(tasks[0].name) == FIRST_THREADS
-    assert "could not start" in caplog.text and "can't start new thread" in caplog.text
+            monkeypatch.setattr(worker, "_spawn_fed_slot", refused)
+            burst = tasks[0].dispatch_many(list(range(SLOTS + 5)))
+            wait_until(lambda: gate.running == FIRST_THREADS, 10, "a job on each thread there is")
+            wait_until(lambda: any("could not start" in w for w in warnings), 10, "the refusal to be logged")
+            assert _threads_of(tasks[0].name) == FIRST_THREADS
+            gate.opened.set()
+            assert [handle.result(timeout=10) for handle in burst] == list(range(SLOTS + 5))
+            assert gate.most == FIRST_THREADS
+    finally:
+        logger.removeHandler(handler)
+    refusal = next(w for w in warnings if "could not start" in w)
+    assert tasks[0].name in refusal and "can't start new thread" in refusal, refusal
