@@ -45,7 +45,7 @@ def measure_round_trip(url: str, count: int) -> list[float]:
     key, reply_key = "bench:bare-round-trip", "bench:bare-round-trip:reply"
     client = redis.Redis.from_url(url)
     client.delete(key, reply_key)
-    echoer = _start(url, key, count, reply_key)
+    echoer = start_consumer(url, key, count, reply_key)
     try:
         times = []
         for _ in range(count):
@@ -59,7 +59,7 @@ def measure_round_trip(url: str, count: int) -> list[float]:
     return times
 
 
-def _start(url: str, key: str, count: int, reply_key: str | None = None) -> subprocess.Popen:
+def start_consumer(url: str, key: str, count: int, reply_key: str | None = None) -> subprocess.Popen:
     """The other process, once it is connected and waiting. It plays a worker, so it runs where the workers
     run: with ``--pin``, on the worker CPUs. On the load CPU, beside Redis and the producer, its wake-up would
     skip the cross-CPU one every library's worker pays, and the floor would read about half of what it is."""
@@ -85,7 +85,7 @@ def measure(url: str, count: int, rate: float) -> list[float]:
     key = "bench:bare-pickup"
     client = redis.Redis.from_url(url)
     client.delete(key)
-    consumer = _start(url, key, count)
+    consumer = start_consumer(url, key, count)
     try:
         start = time.perf_counter()
         for k in range(count):

@@ -45,16 +45,17 @@ def worker_env(redis_url: str, stamp_file: str | None) -> dict[str, str]:
 class Worker:
     """``with Worker(argv, env) as w:`` runs one worker for the duration of the block."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], stop_timeout: float = 20.0):
+    def __init__(self, argv: list[str], env: dict[str, str], stop_timeout: float = 20.0, cwd: Path = REPO_ROOT):
         self.argv = argv
         self.env = env
+        self.cwd = cwd  # another checkout's, to run its code (bench/pickup_ab.py)
         self.stop_timeout = stop_timeout
         self.proc: subprocess.Popen | None = None
         self._log = tempfile.NamedTemporaryFile(prefix="bench-worker-", suffix=".log", delete=False)
 
     def start(self) -> Worker:
         self.proc = subprocess.Popen(
-            self.argv, env=self.env, cwd=str(REPO_ROOT), stdin=subprocess.DEVNULL,
+            self.argv, env=self.env, cwd=str(self.cwd), stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=pinning.worker_preexec(),
         )

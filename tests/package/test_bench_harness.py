@@ -191,9 +191,34 @@ def test_the_bare_pickup_consumer_runs_where_the_workers_run(redis_url: str,
 
     worker_cpu = max(os.sched_getaffinity(0))
     monkeypatch.setenv(pinning.WORKER_CPUS_ENV, str(worker_cpu))
-    consumer = bare_pickup._start(redis_url, "bench:test-floor", 1)
+    consumer = bare_pickup.start_consumer(redis_url, "bench:test-floor", 1)
     try:
         assert os.sched_getaffinity(consumer.pid) == {worker_cpu}
     finally:
         consumer.kill()
         consumer.communicate()
+
+
+def test_pickup_ab_divides_each_side_by_the_floor_measured_beside_it() -> None:
+    from bench import pickup_ab
+
+    pickups = {"floor": [0.0002] * 9, "a": [0.0003] * 9, "b": [0.0005] * 9}
+    text = pickup_ab.table(pickups, {"a": "A: old", "b": "B: new"})
+    assert _row(text, "bare LPUSH → BLPOP")[1:] == ["0.200", "0.200", "0.200", "1.00"]
+    assert _row(text, "A: old")[-1] == "1.50" and _row(text, "B: new")[-1] == "2.50"
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning needs two usable CPUs")
+def test_pickup_ab_runs_the_workers_of_two_checkouts_side_by_side(tmp_path: Path) -> None:
+    """Side B's worker runs the other checkout's code: there, its handler's stamp also leaves a file behind."""
+    other = tmp_path / "other"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{REPO}", str(other)], check=True)
+    left_behind = tmp_path / "ran-from-the-other-checkout"
+    stamps = other / "bench" / "stamps.py"
+    stamps.write_text(stamps.read_text() + f"\n_first = stamp\n\n\ndef stamp(data, started_at):\n"
+                      f"    open({str(left_behind)!r}, 'w').close()\n    _first(data, started_at)\n")
+    run = subprocess.run([sys.executable, "-m", "bench.pickup_ab", "--b", str(other), "--jobs", "5",
+                          "--rate", "100"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert f"| B: {other.resolve()} |" in run.stdout and f"| A: {REPO} |" in run.stdout
+    assert left_behind.exists()
