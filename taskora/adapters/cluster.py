@@ -6,15 +6,32 @@ from __future__ import annotations
 from typing import Any
 
 from redis import cluster as redis_cluster
+from redis.exceptions import RedisClusterException
 
 from ..clock import Clock
 from ..urls import mask_url
+from .connection_check import StoreChangedError
 from .redis import RedisAdapter
 from .topology import TopologyURL, connection_options
 
-#: redis-py's cluster client and node address (untyped there).
-RedisCluster: Any = redis_cluster.RedisCluster
+#: redis-py's node address (untyped there).
 ClusterNode: Any = redis_cluster.ClusterNode
+
+
+class RedisCluster(redis_cluster.RedisCluster):
+    """redis-py's cluster client, through which a connection the wire check refused (connection_check.py) fails
+    with that refusal, as it does from redis-py 8.2 on. Before (8.1 is the last release for Python 3.10), a
+    refusal met while the client mapped the cluster came wrapped in a RedisClusterException: a dispatch to a
+    replaced store raised that instead of a SchemaVersionMismatchError, and a worker took it for a failover."""
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().execute_command(*args, **kwargs)  # type: ignore[no-untyped-call]
+        except RedisClusterException as exc:
+            refused = exc.__cause__
+            if isinstance(refused, StoreChangedError):
+                raise refused from exc
+            raise
 
 #: Connection options every cluster client gets (the user's win): see from_url in redis.py for the reasons.
 _COMMON = {"socket_connect_timeout": 5, "socket_timeout": 30, "health_check_interval": 30,
