@@ -270,10 +270,15 @@ class Certificates:
             raise RuntimeError("openssl is not installed (apt-get install -y openssl)")
         self.ca, self.cert, self.key = directory / "ca.crt", directory / "server.crt", directory / "server.key"
         ca_key, request, extensions = directory / "ca.key", directory / "server.csr", directory / "san.ext"
-        extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        # The extensions a real CA and server certificate carry: Python 3.13 verifies strictly (VERIFY_X509_STRICT)
+        # and refuses a CA without keyUsage.
+        extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                              "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n"
+                              "authorityKeyIdentifier=keyid,issuer\n")
         for command in (
             ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", self.ca, "-days", "2",
-             "-subj", "/CN=taskora test CA"],
+             "-subj", "/CN=taskora test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
             ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key, "-out", request, "-subj", "/CN=127.0.0.1"],
             ["x509", "-req", "-in", request, "-CA", self.ca, "-CAkey", ca_key, "-CAcreateserial", "-out", self.cert,
              "-days", "2", "-extfile", extensions],
