@@ -185,8 +185,8 @@ def test_fed_slots_claim_within_the_bound_and_a_full_one_starves_no_task(tmp_pat
     one per slot, when the feeder claimed for every idle slot)."""
     worker = start("-P", "threads", "-c", "8", "--prefetch-multiplier", "1")
     inspect = bproj.app.control.inspect(destination=[worker.hostname], timeout=2)
-    for i in range(8):
-        bproj.task_b.delay(f"b{i}", 0.5)
+    for i in range(8):  # long enough for c's claims and the reserved count read while they run (0.5 s was not, once)
+        bproj.task_b.delay(f"b{i}", 2.0)
     wait_until(lambda: len(list((tmp_path / "runs").glob("started-b*"))) == 8, 15)  # the budget full
     for i in range(8):
         bproj.task_c.delay(f"c{i}", 0.0)  # each slot of c claims one, reserved: the bound full
