@@ -104,15 +104,14 @@ def measure(a: Path, b: Path, pool: str, jobs: int, rate: float, results: str) -
 
 
 def _place(servers: list[RedisServer]) -> None:
-    """As ``--pin`` (bench/pinning.py): Redis and this process on the load CPU, workers on the others."""
+    """As ``--pin`` (bench/pinning.py): both Redis servers and this process on the load CPU, workers on the others."""
     problem = pinning.cannot_pin()
     if problem:
         raise SystemExit(problem)
-    os.environ[pinning.WORKER_CPUS_ENV] = ",".join(map(str, sorted(pinning.worker_cpus())))
-    for server in servers:
-        assert server.process is not None
-        pinning.pin_process(server.process.pid, pinning.load_cpus())
-    os.sched_setaffinity(0, pinning.load_cpus())
+    first, *others = [server.process.pid for server in servers if server.process is not None]
+    pinning.start_pinning(first)
+    for pid in others:
+        pinning.pin_process(pid, pinning.load_cpus())
 
 
 def table(pickups: dict[str, list[float]], names: dict[str, str]) -> str:
