@@ -74,14 +74,17 @@ class ClaimsAhead:
 
     def next_after(self, lookahead: Lookahead | None, result: ClaimResult, outcome: Outcome) -> ClaimResult:
         """A slot of its own runs next the job its finish claimed, else the one it holds ahead. After a short job
-        with more waiting, it also claims one ahead now, to run the job just claimed while that reply comes."""
+        with more waiting, it also claims one ahead now, to run the job just claimed while that reply comes.
+        Under a running budget the job just claimed got its permit with that claim (``with_next_claim``): the
+        claim ahead takes no second one, which a budget of one slot would never have free."""
         if lookahead is None:
             return result
         if result.job is None:
             result.job = self.pop_ahead(lookahead)
         elif result.more and not self.stopping.is_set() and Lookahead.worth_it(outcome.duration):
             task = self.app.get_task(result.job.task)
-            self.claim_ahead(lookahead, self._plain_claim(task.name, lock_ttl_ms(task)))
+            self.claim_ahead(lookahead, self._plain_claim(task.name, lock_ttl_ms(task)),
+                             with_permit=lookahead.permit is None)
         return result
 
     def _plain_claim(self, task: str, lock_ttl: int) -> Callable[[], SentClaim]:

@@ -52,6 +52,19 @@ def test_a_native_app_without_a_bound_keeps_claiming_ahead(app: Taskora) -> None
     assert hooks.sent > 150 and len(hooks.reserved) > 150, (hooks.sent, len(hooks.reserved))
 
 
+def test_a_one_slot_worker_under_a_budget_of_one_claims_ahead_too(app: Taskora) -> None:
+    """A Celery ``-P solo`` worker: one slot, a running budget of one, room for four. The job a slot's finish
+    claims gets the one permit with that claim, so the claim sent ahead as it starts must take no second one.
+    Before, it asked for one, never got it, and the slot waited for every reply (the front's ``-P solo`` ran
+    at half the speed of a ``-P prefork -c 1`` child)."""
+    runs: list[int] = []
+    task = app.task("short", lambda d: runs.append(d["i"]))
+    handles = task.dispatch_many([{"i": i} for i in range(300)])
+    hooks = _run_pool(app, [task], handles, concurrency=1, max_running=1, extra={"prefetch_multiplier": 4})
+    assert runs == list(range(300))
+    assert hooks.sent > 150 and len(hooks.reserved) > 150, (hooks.sent, len(hooks.reserved))
+
+
 def test_disable_prefetch_turns_claiming_ahead_off_without_a_budget(app: Taskora) -> None:
     hooks = _drain(app, disable_prefetch=True)
     assert (hooks.sent, hooks.reserved) == (0, []), (hooks.sent, len(hooks.reserved))
