@@ -127,7 +127,7 @@ class ClaimsAhead:
                     starting: int = 0, with_permit: bool = True) -> bool:  # fmt: skip
         """Send the claim ``send()`` makes if the ``jobs`` it may bring fit the prefetch bound (prefetch_room.py;
         ``starting``: jobs the slot holds and starts now); False, nothing sent, when they do not. Without
-        ``with_permit`` no job starts now: the claim takes no permit for one."""
+        ``with_permit`` the claim takes no permit: no job starts now, or the one starting holds its own already."""
         taken = self.prefetch.take(jobs, starting, with_permit)
         if taken is None:
             return False

@@ -64,7 +64,8 @@ class PrefetchRoom:
         """Room for a claim ahead of ``jobs`` jobs, sent as the caller starts its next job: (how many jobs it
         counted, the permit for the job starting), (0, None) without a bound, None when they do not fit or the
         job starting would wait for the budget. ``starting``: that job, if it is among the reserved ones.
-        Without ``with_permit`` no job starts now (a slot's second claim ahead): no permit is taken."""
+        Without ``with_permit`` no permit is taken: no job starts now (a slot's second claim ahead), or the one
+        starting got its permit with the claim that brought it (``ClaimsAhead.next_after``)."""
         bound = self.bound
         if bound is None:
             return 0, None
