@@ -74,17 +74,14 @@ class ClaimsAhead:
 
     def next_after(self, lookahead: Lookahead | None, result: ClaimResult, outcome: Outcome) -> ClaimResult:
         """A slot of its own runs next the job its finish claimed, else the one it holds ahead. After a short job
-        with more waiting, it also claims one ahead now, to run the job just claimed while that reply comes.
-        Under a running budget the job just claimed got its permit with that claim (``with_next_claim``): the
-        claim ahead takes no second one, which a budget of one slot would never have free."""
+        with more waiting, it also claims one ahead now, to run the job just claimed while that reply comes."""
         if lookahead is None:
             return result
         if result.job is None:
             result.job = self.pop_ahead(lookahead)
         elif result.more and not self.stopping.is_set() and Lookahead.worth_it(outcome.duration):
             task = self.app.get_task(result.job.task)
-            self.claim_ahead(lookahead, self._plain_claim(task.name, lock_ttl_ms(task)),
-                             with_permit=lookahead.permit is None)
+            self.claim_ahead(lookahead, self._plain_claim(task.name, lock_ttl_ms(task)))
         return result
 
     def _plain_claim(self, task: str, lock_ttl: int) -> Callable[[], SentClaim]:
@@ -127,7 +124,10 @@ class ClaimsAhead:
                     starting: int = 0, with_permit: bool = True) -> bool:  # fmt: skip
         """Send the claim ``send()`` makes if the ``jobs`` it may bring fit the prefetch bound (prefetch_room.py;
         ``starting``: jobs the slot holds and starts now); False, nothing sent, when they do not. Without
-        ``with_permit`` the claim takes no permit: no job starts now, or the one starting holds its own already."""
+        ``with_permit`` no job starts now: the claim takes no permit for one. Nor does it when the job starting holds
+        its permit already, taken with the claim that brought it (``with_next_claim``): a budget of one slot would
+        never have a second free, and the slot would never claim ahead."""
+        with_permit = with_permit and lookahead.permit is None
         taken = self.prefetch.take(jobs, starting, with_permit)
         if taken is None:
             return False
@@ -143,7 +143,7 @@ class ClaimsAhead:
                 permit.release()
             raise
         if with_permit:
-            lookahead.give_permit(permit)  # an earlier one left unused (not expected) is released: never two
+            lookahead.give_permit(permit)
         self._watch(lookahead, sent)
         return True
 

@@ -65,7 +65,7 @@ class PrefetchRoom:
         counted, the permit for the job starting), (0, None) without a bound, None when they do not fit or the
         job starting would wait for the budget. ``starting``: that job, if it is among the reserved ones.
         Without ``with_permit`` no permit is taken: no job starts now (a slot's second claim ahead), or the one
-        starting got its permit with the claim that brought it (``ClaimsAhead.next_after``)."""
+        starting holds its permit already (``ClaimsAhead.claim_ahead``)."""
         bound = self.bound
         if bound is None:
             return 0, None

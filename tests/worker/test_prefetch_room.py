@@ -37,11 +37,13 @@ def _run_pool(app: Taskora, tasks: list[Any], handles: list[Any], **settings: An
     return hooks
 
 
-def _drain(app: Taskora, **extra: Any) -> ClaimsSent:
-    """300 no-op jobs through a one-slot threads pool started with the command line's ``extra`` options."""
+def _drain(app: Taskora, max_running: int | None = None, **extra: Any) -> ClaimsSent:
+    """300 no-op jobs through a one-slot threads pool started with the command line's ``extra`` options (and a
+    running budget of ``max_running``, as a Celery app's worker has)."""
     runs: list[int] = []
     task = app.task("short", lambda d: runs.append(d["i"]))
-    hooks = _run_pool(app, [task], task.dispatch_many([{"i": i} for i in range(300)]), concurrency=1, extra=extra)
+    hooks = _run_pool(app, [task], task.dispatch_many([{"i": i} for i in range(300)]), concurrency=1,
+                      max_running=max_running, extra=extra)
     assert runs == list(range(300))
     assert app.adapter.counts("short")["active"] == 0
     return hooks
@@ -57,11 +59,7 @@ def test_a_one_slot_worker_under_a_budget_of_one_claims_ahead_too(app: Taskora) 
     claims gets the one permit with that claim, so the claim sent ahead as it starts must take no second one.
     Before, it asked for one, never got it, and the slot waited for every reply (the front's ``-P solo`` ran
     at half the speed of a ``-P prefork -c 1`` child)."""
-    runs: list[int] = []
-    task = app.task("short", lambda d: runs.append(d["i"]))
-    handles = task.dispatch_many([{"i": i} for i in range(300)])
-    hooks = _run_pool(app, [task], handles, concurrency=1, max_running=1, extra={"prefetch_multiplier": 4})
-    assert runs == list(range(300))
+    hooks = _drain(app, max_running=1, prefetch_multiplier=4)
     assert hooks.sent > 150 and len(hooks.reserved) > 150, (hooks.sent, len(hooks.reserved))
 
 
