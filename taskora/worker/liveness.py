@@ -76,6 +76,8 @@ class Liveness:
         #: Whether tokens name us: not while a full Redis has refused every beat so far (nothing to keep them).
         self._keyed = True
         self._beaten = False
+        #: Whether our last beat was refused by a full Redis (``reclaim`` trusts no missing key meanwhile).
+        self._refused = False
         self._full_reported = False
 
     def new_token(self) -> str:
@@ -95,13 +97,14 @@ class Liveness:
         except Exception as exc:
             if not refused_when_full(exc):
                 raise
-            self._keyed = self._beaten
+            self._keyed, self._refused = self._beaten, True
             if not self._full_reported:
                 self._full_reported = True
                 log.warning("Redis at %s is full (maxmemory) and refused this worker's liveness key; its jobs are "
                             "recovered by lock expiry until a beat gets through", address_of(self.adapter))
             return
         self._keyed = self._beaten = True
+        self._refused = False
 
     def beat_until(self, stopped: threading.Event) -> None:
         """Refresh the liveness key until ``stopped``; a failed beat is retried at the next tick."""
@@ -138,7 +141,9 @@ class Liveness:
                 if (owner := owner_of(token)) is not None and owner != self.worker_id]
         if not held:
             return []
-        alive = self.adapter.alive({owner for _job_id, _token, owner in held})
+        alive = self.adapter.alive({owner for _job_id, _token, owner in held} | {self.worker_id})
+        if not self._keys_kept(alive):
+            return []
         reclaimed = []
         for job_id, token, owner in held:
             if owner in alive:
@@ -149,3 +154,10 @@ class Liveness:
                             "failed (lost too often)" if status == "failed" else status)
                 reclaimed.append(job_id)
         return reclaimed
+
+    def _keys_kept(self, alive: set[str]) -> bool:
+        """Whether a missing liveness key means a gone worker: not while our own key is missing or our last beat
+        was refused. A Redis at ``maxmemory`` refuses every worker's beats alike, so every key lapses, ours too;
+        reclaiming then took live workers' running jobs (a prefork child took its sibling's every half second,
+        their supervisor's beats refused, and both ran them), where the stall sweep waits for their locks."""
+        return self.worker_id in alive and not self._refused

@@ -18,7 +18,9 @@ def _lost_once(app: Taskora, task: str, data: Any) -> str:
     """A job handed back as lost (``lostCount`` 1): claimed by a worker that is gone, then reclaimed."""
     handle = app.dispatch(task, data)
     assert app.adapter.claim(task, Liveness(app.adapter, "gone@host").new_token(), 30_000).job.id == handle.id
-    assert Liveness(app.adapter, "me@host").reclaim(app.get_task(task)) == [handle.id]
+    me = Liveness(app.adapter, "me@host")
+    me.beat()  # its own key there: a missing one means a gone worker
+    assert me.reclaim(app.get_task(task)) == [handle.id]
     return handle.id
 
 

@@ -17,9 +17,16 @@ def _claimed_by_a_gone_worker(app: Taskora, task: str) -> str:
     return handle.id
 
 
+def _live(app: Taskora, name: str) -> Liveness:
+    """A worker's liveness that has beaten: its own key is there, so a missing key means a gone worker."""
+    liveness = Liveness(app.adapter, name)
+    liveness.beat()
+    return liveness
+
+
 def test_a_gone_workers_job_is_requeued_then_fails_past_max_lost(app: Taskora) -> None:
     task = app.task("t", lambda _: None, stall={"max_lost": 1})
-    me = Liveness(app.adapter, "me@host")
+    me = _live(app, "me@host")
     job_id = _claimed_by_a_gone_worker(app, "t")
     assert me.reclaim(task) == [job_id]
     job = app.adapter.get_job("t", job_id)
@@ -37,18 +44,30 @@ def test_a_live_workers_job_is_left_alone(app: Taskora) -> None:
     owner.beat()
     handle = app.dispatch("t", None)
     app.adapter.claim("t", owner.new_token(), 30_000)
-    assert Liveness(app.adapter, "other@host").reclaim(task) == []
+    assert _live(app, "other@host").reclaim(task) == []
     assert app.adapter.get_job("t", handle.id)["state"] == "active"
 
 
 def test_max_lost_none_redelivers_until_done(app: Taskora) -> None:
     task = app.task("t", lambda _: None, stall={"max_lost": None})
-    me = Liveness(app.adapter, "me@host")
+    me = _live(app, "me@host")
     job_id = _claimed_by_a_gone_worker(app, "t")
     for _ in range(30):
         assert me.reclaim(task) == [job_id]
         app.adapter.claim("t", Liveness(app.adapter, "gone").new_token(), 30_000)
     assert app.adapter.get_job("t", job_id)["lostCount"] == "30"
+
+
+def test_a_reclaimer_without_its_own_key_takes_nothing_until_it_beats(app: Taskora) -> None:
+    """A reclaimer whose own key is missing cannot tell a gone worker from keys that are not being kept (a full
+    Redis refuses every worker's beat alike): it leaves the job where it is until its own key is there."""
+    task = app.task("t", lambda _: None)
+    me = Liveness(app.adapter, "me@host")
+    job_id = _claimed_by_a_gone_worker(app, "t")
+    assert me.reclaim(task) == []
+    assert app.adapter.get_job("t", job_id)["state"] == "active"
+    me.beat()
+    assert me.reclaim(task) == [job_id]
 
 
 @pytest.mark.parametrize("bad", [-1, "3", True, 1.5])

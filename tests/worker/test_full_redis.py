@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from taskora import Taskora
 from taskora.errors import TaskoraError
+from taskora.worker.liveness import Liveness
 
 from ..cli.helpers import WorkerProcess, client_app
 from ..redis_server import RedisServer
@@ -64,3 +66,28 @@ def test_a_worker_started_against_a_full_redis_drains_its_queue(full_server: Red
         client.close()
         if worker is not None:
             worker.stop()
+
+
+def test_a_reclaimer_whose_beat_was_refused_takes_no_job_until_a_beat_gets_through(full_server: RedisServer) -> None:
+    """A full Redis refuses every worker's beat alike, so a key that lapsed then says nothing of its worker. A
+    reclaimer whose last beat was refused takes no job even at a moment Redis takes writes again (memory freed as
+    the queue drains), though its own key lasts; before, a prefork child took its sibling's running jobs so, and
+    both ran them. Once its own beat gets through, a gone worker's job is reclaimed as ever."""
+    app = Taskora(full_server.url)
+    task = app.task("t", lambda _: None)
+    control = redis.Redis.from_url(full_server.url)
+    try:
+        me = Liveness(app.adapter, "me@host")
+        me.beat()
+        handle = app.dispatch("t", None)
+        assert app.adapter.claim("t", Liveness(app.adapter, "gone@host").new_token(), 30_000).job.id == handle.id
+        control.config_set("maxmemory", 1)  # full: every write refused
+        me.beat()  # refused, reported
+        control.config_set("maxmemory", "2mb")  # writes taken again; the next beat is half a second away
+        assert me.reclaim(task) == []
+        assert app.adapter.get_job("t", handle.id)["state"] == "active"
+        me.beat()
+        assert me.reclaim(task) == [handle.id]
+    finally:
+        control.close()
+        app.close()
