@@ -5,7 +5,8 @@ the cheapest loop. With dozens, those round trips run side by side, and a hundre
 for a hundred replies spend more time passing the GIL around than running Python. A feeder gives
 such a group one Redis conversation instead: slots hand it their completed jobs and wait for work;
 it sends every completion gathered so far and a claim for every idle slot (within the prefetch bound,
-``_room_for``) as one ``ack_many`` script call, and hands out what it claimed. Under load, batches form by
+``_room_for``) as one ``ack_many`` script call, and hands out what it claimed, waking one slot for it: slots
+back from short jobs take the rest, and more wake only while those fall behind (``_wake``). Under load, batches form by
 themselves (whatever finished while the previous call was in flight); with one job at a time, each call
 carries one job.
 
@@ -60,6 +61,13 @@ FEEDER_MIN_SLOTS = 8
 #: job that arrives while the watch passes from slot to slot finds nobody waiting, reports a burst, and
 #: goes through the feeder: at 4,175 jobs/s (8 slots) that was most jobs, each handed from thread to thread.
 WATCHERS = 2
+#: A slot taking a ready job wakes a sleeping one for the jobs behind it only when the slot before it took one
+#: longer ago than this (seconds): the slots awake do not keep up. 50 us is a take rate of 20,000 jobs/s, above what
+#: a hundred threads of jobs that block reach here (bench/README.md, "Profiles").
+SLOW_TAKES_S = 0.00005
+#: When ready jobs wait and no slot took one for this long (seconds), every slot awake runs a long job: the feeder
+#: wakes a sleeping slot for each ready job (``_wait_for_work``).
+STALLED_TAKES_S = 0.002
 #: Slot threads a group that starts them as jobs need them (``start_slot``) starts at once, and keeps idle.
 FIRST_THREADS = WATCHERS + 1
 #: How long a slot thread of such a group stays idle before it leaves (while more than FIRST_THREADS are idle).
@@ -113,6 +121,9 @@ class SlotFeeder:
         self._line_found_none = False  # the last slot back from the line claimed nothing: the queue ran dry
         #: Jobs in ``_ready`` counted against the prefetch bound (``_room_for``), given back as slots take them.
         self._counted_ready = 0
+        self._sleeping = 0  # idle slots waiting on ``_job_ready`` now
+        self._waking = 0  # of those, woken by ``_wake`` and not back yet
+        self._last_take = 0.0  # when a slot last took a ready job (``time.monotonic``)
 
     # -- the slots' side ----------------------------------------------------------------------------
     def next_job(self, first: bool = False) -> FedJob | None:
@@ -139,7 +150,7 @@ class SlotFeeder:
                     self._idle_slots -= 1
                     if not self._ready and not self._stopping.is_set():
                         self._retiring -= 1  # pool_shrink: this idle slot leaves (its loop ends on None)
-                    return (self._take_ready(), None) if self._ready else None
+                    return self._take_and_pass_on() if self._ready else None
                 fed = self._wait_in_line() if self._line_places else self._watch_once()
                 if fed is not None:
                     self._idle_slots -= 1
@@ -151,7 +162,7 @@ class SlotFeeder:
         ``FIRST_THREADS`` are idle (the thread leaves, its slot does not)."""
         if self._start_slot is None:
             while not self._has_turn():
-                self._job_ready.wait()
+                self._sleep()
             return True
         idle_until = time.monotonic() + IDLE_THREAD_SECONDS
         while not self._has_turn():
@@ -160,8 +171,30 @@ class SlotFeeder:
                 if self._idle_slots > FIRST_THREADS:
                     return False
                 idle_until, left = time.monotonic() + IDLE_THREAD_SECONDS, IDLE_THREAD_SECONDS
-            self._job_ready.wait(left)
+            self._sleep(left)
         return True
+
+    def _sleep(self, timeout: float | None = None) -> None:
+        """An idle slot waits for its turn (lock held), counted for ``_wake``."""
+        self._sleeping += 1
+        try:
+            self._job_ready.wait(timeout)
+        finally:
+            self._sleeping -= 1
+            self._waking = max(0, self._waking - 1)  # this one, or (timed out) one on its way: the next is woken
+
+    def _wake(self, slots: int = 1) -> None:
+        """Wake up to ``slots`` sleeping slots for the jobs in ``_ready``, less those on their way already (lock held).
+
+        A batch handed out wakes one slot, not one per job. A slot back from its job takes the next ready one
+        itself, and a slot taking a job wakes another only while the slots awake do not keep up (``SLOW_TAKES_S``),
+        so short jobs run on the few threads awake and jobs that block start as fast as slots wake, one after
+        another. Woken one per job, at ``-c 100`` each no-op job cost four or five thread switches and as many
+        passes of the GIL (bench/README.md, "Profiles")."""
+        woken = min(slots, self._sleeping - self._waking)
+        if woken > 0:
+            self._waking += woken
+            self._job_ready.notify(woken)
 
     def _threads_needed(self) -> int:
         """Slot threads to start for the jobs and places waiting that no idle thread is left to take (lock held);
@@ -203,6 +236,15 @@ class SlotFeeder:
             self._counted_ready -= 1
             self._give_room(1)
         return self._ready.popleft()
+
+    def _take_and_pass_on(self) -> FedJob:
+        """The next ready job for this slot (lock held), waking another for the jobs behind it when takes are slow."""
+        job = self._take_ready()
+        now = time.monotonic()
+        slow, self._last_take = now - self._last_take > SLOW_TAKES_S, now
+        if slow and self._ready:
+            self._wake()
+        return job, None
 
     def _give_room(self, jobs: int) -> None:
         if jobs and self._reserved_wait is not None:
@@ -394,7 +436,19 @@ class SlotFeeder:
                     return completions, wanted, last
                 if self._parked:
                     self._park_connection()
-                self._work_ready.wait()
+                self._wait_for_work()
+
+    def _wait_for_work(self) -> None:
+        """The feeder waits for something to send (lock held). While jobs are ready and slots sleep, it looks again
+        after ``STALLED_TAKES_S``: when no slot took a job meanwhile, every slot awake runs a long job, and a sleeping
+        slot is woken for each ready job (``_wake`` woke one for them)."""
+        if not (self._ready and self._sleeping > self._waking):
+            self._work_ready.wait()
+            return
+        last_take = self._last_take
+        self._work_ready.wait(STALLED_TAKES_S)
+        if self._last_take == last_take and self._ready:
+            self._wake(len(self._ready))
 
     def _exchange(self, completions: list[Completion], wanted: int, counted: int = 0) -> tuple[int, int | None]:
         """Send the completions and claim up to ``wanted`` jobs; resends until Redis answers (a resent
@@ -442,7 +496,7 @@ class SlotFeeder:
         with self._lock:
             self._ready.extend(jobs)
             self._counted_ready += counted
-            self._job_ready.notify(len(jobs))
+            self._wake()
             starting = self._threads_needed()
         self._start_threads(starting)  # for the jobs no idle thread is left to take
 

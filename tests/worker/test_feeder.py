@@ -154,6 +154,29 @@ def test_bursts_after_quiet_spells_run_every_job_once(make_app: Callable[..., Ta
     assert set(runs.values()) == {1} and len(runs) == n
 
 
+def test_jobs_that_block_run_on_every_slot_at_once_also_after_short_ones(make_app: Callable[..., Taskora]) -> None:
+    """A batch handed out wakes one slot, and a slot taking a job wakes another only while takes are slow
+    (feeder.py, ``_wake``), so short jobs run on the few threads awake. Jobs that block must still run on every slot
+    at once, also right after short ones: the threads awake then take the first blocking jobs and no slot takes
+    the rest, so the feeder wakes the sleeping slots for them (``_wait_for_work``). Each blocking job waits at a
+    barrier of all the slots; a job left in line breaks it, and the jobs fail."""
+    app = make_app()
+    barrier = threading.Barrier(SLOTS, timeout=10)
+
+    def run(n: int) -> int:
+        if n >= 0:
+            barrier.wait()
+        return n
+
+    task = app.task("fed-blocking", run, concurrency=SLOTS)
+    app.start()
+    for _round in range(3):
+        short = task.dispatch_many([-1] * 300)
+        blocking = task.dispatch_many(list(range(SLOTS)))
+        assert [h.result(timeout=30) for h in blocking] == list(range(SLOTS))
+        assert all(h.result(timeout=5) == -1 for h in short)
+
+
 def _slots_on_the_marker(client: redis.Redis) -> int:
     return sum(1 for c in client.client_list() if c.get("cmd") == "bzpopmin")
 
