@@ -146,17 +146,23 @@ def test_the_bound_reads_the_celery_settings_and_the_command_line():
     app.close()
 
 
-#: (jobs active and not marked started, jobs active) over the active lists KEYS, the started set ARGV[1]: one
-#: script, so both counts are of one moment.
+#: (jobs active and not marked started, jobs active, then each unstarted job's id and lock token) over the active
+#: lists KEYS (whose job keys are the list's name less "active", then the id), the started set ARGV[1]: one script,
+#: so the counts are of one moment.
 COUNT_HELD = """
-local unstarted, active = 0, 0
+local unstarted, active, held = 0, 0, {}
 for _, key in ipairs(KEYS) do
+  local prefix = string.sub(key, 1, -7)
   for _, id in ipairs(redis.call('LRANGE', key, 0, -1)) do
     active = active + 1
-    if redis.call('SISMEMBER', ARGV[1], id) == 0 then unstarted = unstarted + 1 end
+    if redis.call('SISMEMBER', ARGV[1], id) == 0 then
+      unstarted = unstarted + 1
+      table.insert(held, id)
+      table.insert(held, redis.call('GET', prefix .. id .. ':lock') or '')
+    end
   end
 end
-return {unstarted, active}
+return {unstarted, active, unpack(held)}
 """
 
 
@@ -172,6 +178,8 @@ class HeldWatch:
         self.most_active = 0
         #: How many polls saw each number of jobs held unstarted.
         self.seen: Counter[int] = Counter()
+        #: The jobs held unstarted (id, lock token) when the most were seen: who held them, should a test fail.
+        self.worst: list[tuple[str, str]] = []
         self.polls = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -180,7 +188,10 @@ class HeldWatch:
     def _run(self) -> None:
         count = self.client.register_script(COUNT_HELD)
         while not self._stop.is_set():
-            unstarted, active = count(keys=self.keys, args=["pf:started"])
+            unstarted, active, *held = count(keys=self.keys, args=["pf:started"])
+            if unstarted > self.most:
+                pairs = zip(held[::2], held[1::2], strict=True)
+                self.worst = [(job_id.decode(), token.decode()) for job_id, token in pairs]
             self.most, self.most_active = max(self.most, unstarted), max(self.most_active, active)
             self.seen[unstarted] += 1
             self.polls += 1
@@ -217,7 +228,7 @@ def test_with_prefetch_disabled_a_busy_child_claims_nothing_ahead(pfproj, redis_
     proj, start = pfproj
     held, most_reserved = _drain(proj, redis_url, lambda: start("a", "-P", "prefork", "-c", "1",
                                                                 "--disable-prefetch"), 2000, tasks=1)
-    assert (held.most_active, most_reserved) == (1, 0), (held.most_active, held.most, most_reserved)
+    assert (held.most_active, most_reserved) == (1, 0), (held.most_active, held.most, most_reserved, held.worst)
 
 
 def test_claims_ahead_count_against_the_prefetch_bound(pfproj, redis_url):
@@ -234,4 +245,4 @@ def test_claims_ahead_count_against_the_prefetch_bound(pfproj, redis_url):
     busy = sum(polls for unstarted, polls in held.seen.items() if unstarted)
     past = sum(polls for unstarted, polls in held.seen.items() if unstarted > 2)
     assert held.most <= 3 and past <= busy * 0.02 and most_reserved <= 1, \
-        (held.seen, most_reserved)
+        (held.seen, most_reserved, held.worst)
