@@ -180,6 +180,8 @@ class HeldWatch:
         self.seen: Counter[int] = Counter()
         #: The jobs held unstarted (id, lock token) when the most were seen: who held them, should a test fail.
         self.worst: list[tuple[str, str]] = []
+        #: The worker's warnings and errors once drained (``_drain``): a child's death, a hand-back.
+        self.log_tail = ""
         self.polls = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -203,9 +205,9 @@ class HeldWatch:
         return self.most
 
 
-def _drain(proj, redis_url: str, start_worker, jobs: int, tasks: int) -> tuple[int, int]:
+def _drain(proj, redis_url: str, start_worker, jobs: int, tasks: int) -> tuple[HeldWatch, int]:
     """Enqueue ``jobs`` no-op jobs over the first ``tasks`` no-op tasks, then start the worker (``start_worker()``)
-    and let it drain them while watching Redis and ``inspect reserved``; returns (the most jobs active at once,
+    and let it drain them while watching Redis and ``inspect reserved``; returns (the watch of the jobs held,
     the most jobs the worker showed reserved). The backlog is complete before the worker starts, so no slot
     waits idle meanwhile: an idle slot's blocking claim may land while the bound is full (that job goes
     straight back to its queue, briefly active), which would blur what is measured here."""
@@ -219,6 +221,8 @@ def _drain(proj, redis_url: str, start_worker, jobs: int, tasks: int) -> tuple[i
     held.stop()
     most_reserved = reserved.stop()
     assert held.polls >= 100 and reserved.polls >= 3, (held.polls, reserved.polls)
+    warnings = [line for line in worker.log().splitlines() if "WARNING/" in line or "ERROR/" in line]
+    held.log_tail = "\n".join(warnings)[-3000:]
     return held, most_reserved[worker.hostname]
 
 
@@ -228,7 +232,8 @@ def test_with_prefetch_disabled_a_busy_child_claims_nothing_ahead(pfproj, redis_
     proj, start = pfproj
     held, most_reserved = _drain(proj, redis_url, lambda: start("a", "-P", "prefork", "-c", "1",
                                                                 "--disable-prefetch"), 2000, tasks=1)
-    assert (held.most_active, most_reserved) == (1, 0), (held.most_active, held.most, most_reserved, held.worst)
+    assert (held.most_active, most_reserved) == (1, 0), \
+        (held.most_active, held.most, most_reserved, held.worst, held.log_tail)
 
 
 def test_claims_ahead_count_against_the_prefetch_bound(pfproj, redis_url):
@@ -245,4 +250,4 @@ def test_claims_ahead_count_against_the_prefetch_bound(pfproj, redis_url):
     busy = sum(polls for unstarted, polls in held.seen.items() if unstarted)
     past = sum(polls for unstarted, polls in held.seen.items() if unstarted > 2)
     assert held.most <= 3 and past <= busy * 0.02 and most_reserved <= 1, \
-        (held.seen, most_reserved, held.worst)
+        (held.seen, most_reserved, held.worst, held.log_tail)
