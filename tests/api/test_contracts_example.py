@@ -4,7 +4,6 @@ service runs here, and the two share only ``billing_contracts``."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pytest
 
 from taskora import JobFailedError, ValidationError
 from tests.paths import ROOT
+from tests.processes import kill_process_group
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.redis_only
@@ -46,8 +46,7 @@ def billing(redis_url: str, tmp_path: Path) -> Iterator[Any]:
         yield producer
     finally:
         producer.close()
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(10)
+        kill_process_group(worker)
         log.close()
         sys.path.remove(str(EXAMPLE))
 

@@ -19,6 +19,7 @@ from taskora.compat import Celery
 from taskora.cli.in_process import run_cli
 from taskora.errors import ConfigurationError
 
+from ..processes import kill_process_group
 from .helpers import ROOT, wait_until
 
 #: A one-file Celery project that starts its own worker, or any command, from ``__main__``.
@@ -77,9 +78,7 @@ def worker_main(redis_url: str, project: Path) -> Iterator[tuple[subprocess.Pope
                             env=_env(redis_url, project), stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip
     yield proc, node
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+    kill_process_group(proc)
     log.close()
 
 

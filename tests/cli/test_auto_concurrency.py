@@ -16,6 +16,7 @@ from taskora.compat import Celery
 
 from taskora.sysinfo import cpu_budget
 
+from ..processes import kill_process_group
 from .helpers import ROOT, wait_until
 
 APP = """
@@ -57,9 +58,7 @@ def _stats_of_worker(url: str, tmp_path: Path, *args: str, **extra: str) -> tupl
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(30) == 0, log_path.read_text()
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+            kill_process_group(proc)
             client.close()
     return found, log_path.read_text()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ..processes import kill_process_group
 from .helpers import PROJ, ROOT, WorkerProcess, env_for, run_cli, wait_until
 
 
@@ -39,9 +40,7 @@ def board_process(redis_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.P
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     yield proc, port
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+    kill_process_group(proc)
 
 
 def test_the_board_serves_on_localhost_and_lists_live_workers(

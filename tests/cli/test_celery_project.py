@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 from taskora.compat import Celery
 
+from ..processes import kill_process_group
 from ..redis_server import RedisServer, free_port, quiet_port
 from .helpers import ROOT, wait_until
 
@@ -63,9 +63,7 @@ def worker(redis_url: str, project: Path) -> Iterator[subprocess.Popen[Any]]:
                              "-c", "2", "-l", "info"], cwd=project, env=_env(redis_url, project), stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     yield proc
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+    kill_process_group(proc)
     log.close()
 
 
@@ -152,7 +150,5 @@ def test_worker_for_a_celery_app_waits_for_redis_with_the_apps_retry_settings(pr
         finally:
             app.close()
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        kill_process_group(proc)
         server.stop()

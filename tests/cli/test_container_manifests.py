@@ -27,6 +27,7 @@ import pytest
 import yaml
 from taskora.compat import Celery
 
+from ..processes import kill_process_group
 from .helpers import ROOT, wait_until
 
 GUIDE = ROOT / "docs" / "migration" / "deployment.md"
@@ -157,9 +158,7 @@ def test_the_kubernetes_worker_runs_answers_its_liveness_probe_and_stops_warm(cl
         assert running.get(timeout=1) == "finished", log.read_text()
         assert _probe_passes(probe_argv, env, project, probe["timeoutSeconds"]) is False
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(10)
+        kill_process_group(worker)
 
 
 # -- docker-compose ------------------------------------------------------------------------------
@@ -198,6 +197,4 @@ def test_the_compose_worker_and_beat_start_as_docker_starts_them(client: Celery,
         assert running.get(timeout=1) == "finished"
     finally:
         for proc in started.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+            kill_process_group(proc)

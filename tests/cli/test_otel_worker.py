@@ -26,6 +26,8 @@ from opentelemetry.trace import SpanKind  # noqa: E402
 from taskora.otel import OpenTelemetryMiddleware  # noqa: E402
 from taskora.worker.control import broadcast  # noqa: E402
 
+from ..processes import kill_process_group  # noqa: E402
+
 
 @pytest.fixture
 def otel_worker(redis_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[subprocess.Popen[Any]]:
@@ -36,9 +38,7 @@ def otel_worker(redis_url: str, tmp_path: Path, request: pytest.FixtureRequest) 
                                 cwd=ROOT, env=env_for(redis_url, tmp_path), stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         yield proc
-        if proc.poll() is None:
-            os.killpg(proc.pid, 9)
-        proc.wait(10)
+        kill_process_group(proc)
 
 
 def exported_by_worker(directory: Path) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 from taskora.compat import Celery
 
+from ..processes import kill_process_group
 from ..waiting import wait_until  # noqa: F401 - re-exported for the compat tests
 
 
@@ -63,12 +63,7 @@ class CeleryWorker:
         return self
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(10)
+        kill_process_group(self.proc)
         self._log.close()
 
 

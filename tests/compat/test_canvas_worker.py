@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from ..processes import kill_process_group
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -43,8 +45,7 @@ def proj(redis_server, tmp_path_factory):
         try:
             proc.wait(20)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+            kill_process_group(proc, 5)
         module.app.close()
         os.environ.pop("CANVAS_BROKER_URL", None)
 

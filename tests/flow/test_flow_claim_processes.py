@@ -18,6 +18,8 @@ from taskora.redis import redis_adapter
 from tests.paths import ROOT
 from tests.waiting import wait_until
 
+from ..processes import kill_process_group
+
 TASK, TENANT = "tenant-job", "t1"
 
 
@@ -33,9 +35,7 @@ def workers(redis_url: str) -> Iterator[list[subprocess.Popen[bytes]]]:
     procs = [spawn(redis_url) for _ in range(4)]
     yield procs
     for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        kill_process_group(proc)
 
 
 class ActiveSampler:

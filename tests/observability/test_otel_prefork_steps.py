@@ -8,7 +8,6 @@ reference. Spans are exported in the worker by tests/observability/proj_otel_ste
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,6 +25,8 @@ pytest.importorskip("opentelemetry.sdk.trace")
 
 from taskora.worker.control import broadcast  # noqa: E402
 
+from ..processes import kill_process_group
+
 POOLS = {"threads": ("-P", "threads", "-c", "1"),
          "prefork-budget-1": ("-P", "prefork", "-c", "1", "--max-running", "1")}
 
@@ -39,9 +40,7 @@ def steps_worker(redis_url: str, tmp_path: Path, request: pytest.FixtureRequest)
                                 cwd=ROOT, env=env_for(redis_url, tmp_path), stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         yield proc
-        if proc.poll() is None:
-            os.killpg(proc.pid, 9)
-        proc.wait(10)
+        kill_process_group(proc)
 
 
 def exported(directory: Path) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ...processes import kill_process_group
 from ...waiting import wait_until  # noqa: F401 - re-exported for the project tests
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -71,8 +72,7 @@ class WorkerProcess:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+                kill_process_group(self.proc, 5)
         self._out.close()
         return self.proc.returncode
 
