@@ -14,6 +14,7 @@ from typing import Any
 from taskora import Taskora
 from taskora.worker.control import broadcast
 
+from ..processes import kill_process_group
 from ..waiting import wait_until  # noqa: F401 - re-exported for the CLI tests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,25 +73,5 @@ class WorkerProcess:
         return self.proc.wait(timeout)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # the worker's own session: it and its children
-            except ProcessLookupError:
-                pass
-            self.proc.wait(10)
-            # its prefork children too: one still exiting can hold a blocking claim open in Redis, which the
-            # next test's first job would wake, claiming it for a worker already gone
-            wait_until(lambda: not _group_running(self.proc.pid), 10, f"the processes of {self.hostname} to exit")
+        kill_process_group(self.proc)  # it and its prefork children (tests/processes.py says why all of them)
         self._log.close()
-
-
-def _group_running(pgid: int) -> bool:
-    """Whether a process of group ``pgid`` still runs (a zombie has closed its sockets already)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            state, _ppid, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
-        except (OSError, ValueError):
-            continue
-        if int(pgrp) == pgid and state != "Z":
-            return True
-    return False
