@@ -13,9 +13,10 @@ carries one job.
 When the queue runs dry, up to ``WATCHERS`` idle slots keep the watch: each waits as an idle slot of its own
 does (on the task's marker with its claim queued behind the wait, or through the process's shared wait,
 shared_wait.py) and runs the job that arrives itself, so a job reaching an idle worker is not passed from
-thread to thread. With nothing else
-waiting, a watcher's place passes to another idle slot; a burst (the claim reports more jobs
-waiting) or no idle slot left hands claiming back to the feeder, and watchers still blocked then
+thread to thread. With nothing else waiting, a watcher that took a job takes its place again once back
+from it, and another idle slot is woken for the place meanwhile only if fewer than ``WATCHERS - 1`` still
+watch (``_rejoin_watch``); a burst (the claim reports more jobs waiting) or no idle slot left hands claiming
+back to the feeder, and watchers still blocked then
 run whatever their own claim brings. The feeder claims only for idle slots that are not watching.
 While slots watch, a slot that finishes acknowledges its job
 itself: no completion ever waits on an idle queue. In a process whose idle slots share one wait
@@ -60,7 +61,10 @@ FEEDER_MIN_SLOTS = 8
 #: How many idle slots of a fed group wait on the marker at once while the queue is empty. With one, a
 #: job that arrives while the watch passes from slot to slot finds nobody waiting, reports a burst, and
 #: goes through the feeder: at 4,175 jobs/s (8 slots) that was most jobs, each handed from thread to thread.
-WATCHERS = 2
+#: A slot that takes a job off the watch wakes a sleeping slot for its place only when fewer than
+#: ``WATCHERS - 1`` are left watching, and takes its place again itself once back (``_rejoin_watch``): so one job
+#: at a time wakes no thread beside it, and under load two slots still watch while jobs run.
+WATCHERS = 3
 #: A slot taking a ready job wakes a sleeping one for the jobs behind it only when the slot before it took one
 #: longer ago than this (seconds): the slots awake do not keep up. 50 us is a take rate of 20,000 jobs/s, above what
 #: a hundred threads of jobs that block reach here (bench/README.md, "Profiles").
@@ -139,6 +143,7 @@ class SlotFeeder:
                 self._starting -= 1
             self._idle_slots += 1
             self._work_ready.notify()
+            self._rejoin_watch()
             while True:
                 if not self._has_turn():
                     self._park_connection()  # an idle slot holds none: it acknowledges through the feeder
@@ -308,21 +313,33 @@ class SlotFeeder:
             self._lock.acquire()
 
     def _after_watch(self, took_a_job: bool, more: bool) -> None:
-        """Who watches next (lock held). With a job and nothing else waiting, another idle slot takes this
-        slot's place on the watch; when more jobs wait (a burst), no slot is left to watch, or a wait ended
-        without a job, the feeder takes over again. Watchers still blocked then keep waiting: whatever their
-        claim brings, they run."""
-        if not self._parked:  # the feeder took over while this slot waited
+        """Who watches next (lock held). With a job and nothing else waiting, the watch goes on: this slot takes
+        its place again once back from the job (``_rejoin_watch``), and if fewer than ``WATCHERS - 1`` are left
+        watching meanwhile, an idle slot is woken for it now. When more jobs wait (a burst), no slot is left to
+        watch, or a wait ended without a job, the feeder takes over again. Watchers still blocked then keep
+        waiting: whatever their claim brings, they run."""
+        if not self._parked:  # the feeder took over while this slot waited: it claims for this slot too now
+            self._work_ready.notify()
             return
         spare = self._unwatched_idle() - 1  # this slot is still counted idle until it returns its job
         if took_a_job and not more and (spare > 0 or self._watching > 0):
-            if spare > 0 and self._watching + self._open_watches < WATCHERS:
+            if spare > 0 and self._watching + self._open_watches < WATCHERS - 1:
                 self._open_watches += 1  # with the same next-due time
                 self._job_ready.notify()
             return
         self._parked = False
         self._open_watches = 0
         self._work_ready.notify()
+
+    def _rejoin_watch(self) -> None:
+        """A slot back from its job takes a place on a watch short of ``WATCHERS`` itself (lock held).
+
+        A slot that takes a job off a full watch leaves its place open (``_after_watch``) rather than wake a sleeping
+        slot for it: on a worker's one CPU that wake ran beside the job's start and cost a paced pickup 20-30 us
+        (bench/README.md, "Profiles"). The slot, back, is awake anyway."""
+        busy_elsewhere = self._ready or self._line_places or self._retiring or self._stopping.is_set()
+        if self._parked and not busy_elsewhere and self._watching + self._open_watches < WATCHERS:
+            self._open_watches += 1
 
     def _unwatched_idle(self) -> int:
         """Idle slots free to take a watch (lock held): not watching, not promised a place on the watch, not

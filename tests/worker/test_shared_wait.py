@@ -192,7 +192,7 @@ def fed_tasks(app: Taskora) -> Iterator[tuple[SharedWait, list[Any]]]:
     try:
         shared = running._shared_wait
         assert shared is not None
-        wait_until(lambda: _waiting(shared) == WATCHERS * FED_TASKS, 10, "two watchers of each task to wait")
+        wait_until(lambda: _waiting(shared) == WATCHERS * FED_TASKS, 10, "the watchers of each task to wait")
         yield shared, tasks
     finally:
         running.stop(timeout=10)
