@@ -83,15 +83,17 @@ def _pickups(path: str) -> list[float]:
     return [started - sent for i, sent, started, _end in stamps.read(path) if i >= 0 and sent]
 
 
-def measure(a: Path, b: Path, pool: str, jobs: int, rate: float, results: str) -> dict[str, list[float]]:
-    """Pickup times (seconds) of the bare floor and of each side's worker, measured in one interleaved run."""
+def measure(a: Path, b: Path, pools: tuple[str, str], jobs: int, rate: float,
+            results: str) -> dict[str, list[float]]:  # fmt: skip
+    """Pickup times (seconds) of the bare floor and of each side's worker (``pools``: A's and B's), measured in one
+    interleaved run."""
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-ab-") as tmp:
         servers = [stack.enter_context(RedisServer()) for _ in (a, b)]
         _place(servers)
         consumer = bare_pickup.start_consumer(servers[0].url, BARE_KEY, jobs)
         files = [str(Path(tmp) / side) for side in ("a", "b")]
         workers = [stack.enter_context(_worker(checkout, server.url, pool, path, results))
-                   for checkout, server, path in zip((a, b), servers, files, strict=True)]
+                   for checkout, server, pool, path in zip((a, b), servers, pools, files, strict=True)]
         tasks = [_producer(server.url, results) for server in servers]
         for task, path, worker in zip(tasks, files, workers, strict=True):
             task.dispatch({"i": -1})  # the worker is up once its first stamp is written
@@ -131,15 +133,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--b", type=Path, default=REPO_ROOT, help="checkout side B's worker runs from")
     parser.add_argument("--pool", default="threads:10", help="POOL:CONCURRENCY of both workers (the latency "
                         "scenario's)")
+    parser.add_argument("--pool-b", help="POOL:CONCURRENCY of side B's worker when it differs from A's (one "
+                        "version's two pools side by side)")
     parser.add_argument("--jobs", type=int, default=1000, help="pickups per side")
     parser.add_argument("--rate", type=float, default=200.0, help="arrivals a second, all three streams together")
     parser.add_argument("--results", choices=("stored", "ignored"), default="stored")
     args = parser.parse_args(argv)
     a, b = args.a.resolve(), args.b.resolve()
-    pickups = measure(a, b, args.pool, args.jobs, args.rate, args.results)
-    print(f"{args.jobs} pickups per side, {args.rate:g} arrivals/s in all, -P {args.pool.replace(':', ' -c ')}, "
-          f"results {args.results}")
-    print(table(pickups, {"a": f"A: {a}", "b": f"B: {b}"}))
+    pools = (args.pool, args.pool_b or args.pool)
+    pickups = measure(a, b, pools, args.jobs, args.rate, args.results)
+    print(f"{args.jobs} pickups per side, {args.rate:g} arrivals/s in all, results {args.results}")
+    print(table(pickups, {side: f"{side.upper()}: {checkout}, -P {pool.replace(':', ' -c ')}"
+                          for side, checkout, pool in zip("ab", (a, b), pools, strict=True)}))
     return 0
 
 
