@@ -210,15 +210,17 @@ def test_pickup_ab_divides_each_side_by_the_floor_measured_beside_it() -> None:
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning needs two usable CPUs")
 def test_pickup_ab_runs_the_workers_of_two_checkouts_side_by_side(tmp_path: Path) -> None:
-    """Side B's worker runs the other checkout's code: there, its handler's stamp also leaves a file behind."""
+    """Side B's worker runs the other checkout's code (there, its handler's stamp also leaves a file behind), and
+    on the pool ``--pool-b`` names."""
     other = tmp_path / "other"
     subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{REPO}", str(other)], check=True)
     left_behind = tmp_path / "ran-from-the-other-checkout"
     stamps = other / "bench" / "stamps.py"
     stamps.write_text(stamps.read_text() + f"\n_first = stamp\n\n\ndef stamp(data, started_at):\n"
                       f"    open({str(left_behind)!r}, 'w').close()\n    _first(data, started_at)\n")
-    run = subprocess.run([sys.executable, "-m", "bench.pickup_ab", "--b", str(other), "--jobs", "5",
-                          "--rate", "100"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    run = subprocess.run([sys.executable, "-m", "bench.pickup_ab", "--b", str(other), "--pool-b", "threads:7",
+                          "--jobs", "5", "--rate", "100"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert f"| B: {other.resolve()} |" in run.stdout and f"| A: {REPO} |" in run.stdout
+    assert f"| B: {other.resolve()}, -P threads -c 7 |" in run.stdout
+    assert f"| A: {REPO}, -P threads -c 10 |" in run.stdout
     assert left_behind.exists()
