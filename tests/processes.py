@@ -32,9 +32,9 @@ def _running_in_group(pgid: int) -> list[int]:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue  # exited while we looked
-        state, group = fields[0], int(fields[2])
+            state, group = fields[0], int(fields[2])
+        except (OSError, IndexError, ValueError):
+            continue  # exited while we looked (its stat gone or cut short)
         if group == pgid and state not in ("Z", "X"):
             running.append(int(stat.parent.name))
     return running

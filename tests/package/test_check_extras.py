@@ -3,24 +3,13 @@ and each use works where its extra is installed (this test's virtualenv holds th
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from types import ModuleType
 
 import pytest
 
-from tests.paths import ROOT
+from tests.paths import load_script
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_extras", ROOT / "scripts" / "check_extras.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-check_extras = _load()
+check_extras = load_script("check_extras")
 
 
 def test_every_extra_of_setup_cfg_has_a_checked_use() -> None:

@@ -4,29 +4,23 @@ claim, from the oldest ``python_requires`` admits up without a gap, so no claime
 from __future__ import annotations
 
 import configparser
-import importlib.util
 import sys
 from pathlib import Path
 
-from tests.paths import ROOT
+from tests.paths import ROOT, load_script
 
-
-def _claimed(setup_cfg: Path = ROOT / "setup.cfg") -> list[str]:
-    spec = importlib.util.spec_from_file_location("claimed_pythons", ROOT / "scripts" / "claimed_pythons.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.claimed_versions(setup_cfg)
+claimed_pythons = load_script("claimed_pythons")
 
 
 def test_the_claimed_versions_start_at_python_requires_and_leave_no_gap() -> None:
     config = configparser.ConfigParser()
     config.read(ROOT / "setup.cfg")
     oldest = config["options"]["python_requires"].removeprefix(">=")
-    minors = [int(version.split(".")[1]) for version in _claimed()]
-    assert _claimed()[0] == oldest
+    claimed = claimed_pythons.claimed_versions()
+    minors = [int(version.split(".")[1]) for version in claimed]
+    assert claimed[0] == oldest
     assert minors == list(range(minors[0], minors[0] + len(minors)))
-    assert f"{sys.version_info[0]}.{sys.version_info[1]}" in _claimed()  # the suite runs on a claimed Python
+    assert f"{sys.version_info[0]}.{sys.version_info[1]}" in claimed  # the suite runs on a claimed Python
 
 
 def test_only_python_3_classifiers_with_a_minor_version_are_read(tmp_path: Path) -> None:
@@ -34,4 +28,4 @@ def test_only_python_3_classifiers_with_a_minor_version_are_read(tmp_path: Path)
     cfg.write_text("[metadata]\nclassifiers =\n    Programming Language :: Python :: 3\n"
                    "    Programming Language :: Python :: 3.12\n    Framework :: Celery\n"
                    "    Programming Language :: Python :: 3 :: Only\n    Programming Language :: Python :: 3.13\n")
-    assert _claimed(cfg) == ["3.12", "3.13"]
+    assert claimed_pythons.claimed_versions(cfg) == ["3.12", "3.13"]

@@ -181,7 +181,6 @@ def _slots_on_the_marker(client: redis.Redis) -> int:
     return sum(1 for c in client.client_list() if c.get("cmd") == "bzpopmin")
 
 
-
 def test_jobs_one_at_a_time_run_on_the_watching_slots_and_wake_no_other(make_app: Callable[..., Taskora]) -> None:
     # A slot that takes a job off a full watch leaves its place open and takes it again once back, so a job
     # arriving at an idle group wakes no sleeping slot beside its start: one job at a time runs on the WATCHERS
@@ -195,6 +194,7 @@ def test_jobs_one_at_a_time_run_on_the_watching_slots_and_wake_no_other(make_app
     for n in range(3 * SLOTS):
         assert task.dispatch(n).result(timeout=5) == n
     assert 1 <= len(threads) <= SLOTS // 2, sorted(threads)
+
 
 @pytest.mark.parametrize("adapter_kind", ["redis"])
 def test_an_idle_fed_group_keeps_several_slots_on_the_watch(make_app: Callable[..., Taskora], redis_url: str) -> None:
