@@ -6,7 +6,8 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
@@ -184,12 +185,26 @@ def _run(loaded: LoadedApp, s: WorkerSettings, beat: Any) -> None:
             beat.stop()
         if autoscaler is not None:
             autoscaler.stop()
-        unknown.stop()
-        control.stop()
-        served.stop()
+        _stop_together([unknown.stop, control.stop, served.stop])
         app.events.emit("worker:shutdown", {"hostname": s.hostname, "pool": s.pool})
     log.info("%s stopped.", s.hostname)
     sys.stdout.flush()
+
+
+def _stop_together(stops: list[Callable[[], None]]) -> None:
+    """Run the services' stops side by side: each waits for the Redis call its thread may be in, and against a Redis
+    gone silent (the connections cut, each call given up after a second) one after the other added seconds to a stop."""
+    def guarded(stop: Callable[[], None]) -> None:
+        try:
+            stop()
+        except Exception:  # one failing stop must not keep the others from running
+            log.exception("stopping %s failed", getattr(stop, "__qualname__", stop))
+
+    threads = [threading.Thread(target=guarded, args=(stop,), name="taskora-stop-service") for stop in stops]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def _warn_if_in_process(s: WorkerSettings) -> None:

@@ -326,8 +326,11 @@ class Worker:
             self._shared_wait.close()
         self._requeue_abandoned()
         self._join(self._threads, time.monotonic() + 2.0)
-        self._safely(self.adapter.forget_wakes, [task.name for task in self.tasks], self.wake_id)
-        self.liveness.gone()
+        if OUTAGE.was_cut(self._address):  # Redis went silent: each goodbye would wait out its timeout; keys lapse
+            log.debug("stopping without removing this worker's keys: its connections to Redis were cut")
+        else:
+            self._safely(self.adapter.forget_wakes, [task.name for task in self.tasks], self.wake_id)
+            self.liveness.gone()
         self.executor.async_loop.stop()
 
     _join = staticmethod(ServiceThreads.join)
@@ -374,8 +377,8 @@ class Worker:
                 backoff.reset()
             except CONNECTION_ERRORS as exc:
                 OUTAGE.lost(self._address, exc, f"slot of {task.name}", started)
-                backoff.wait(self._stopping)
-                self._after_reconnect()
+                if not backoff.wait(self._stopping):
+                    self._after_reconnect()
             except Exception as exc:  # a bug here must not take the slot down with it, nor leave its job active
                 self._report_slot_error(task.name, claimed)
                 self.outcomes.fail_held(claimed, exc)

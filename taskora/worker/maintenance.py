@@ -49,15 +49,22 @@ class Maintenance:
     def run(self) -> None:
         last_sweep: dict[str, float] = {}
         while not self.cold.wait(min(TRIM_EVERY_S, self._shortest_stall_interval())):
-            now = time.monotonic()
-            for task in self.tasks:
-                if now - last_sweep.get(task.name, 0.0) >= task.options.stall.interval:
-                    last_sweep[task.name] = now
-                    once(self.address, self.adapter.stall_sweep, task.name, task.options.stall.max_count)
-                once(self.address, self.trim, task)
-            once(self.address, workflow_hooks.sweep_expired, self.app)
-            once_silent_on_success(self.address, self.parked.look, self.tasks)  # jobs parked for our versions
-            self.run_timed_work()
+            self._round(last_sweep)
+
+    def _round(self, last_sweep: dict[str, float]) -> None:
+        """Sweep and trim each task, then the rest. A stop (``cold``) ends the round between two calls: against a
+        Redis gone silent each call waits out its timeout, and a round of many tasks held a worker's stop seconds."""
+        now = time.monotonic()
+        for task in self.tasks:
+            if self.cold.is_set():
+                return
+            if now - last_sweep.get(task.name, 0.0) >= task.options.stall.interval:
+                last_sweep[task.name] = now
+                once(self.address, self.adapter.stall_sweep, task.name, task.options.stall.max_count)
+            once(self.address, self.trim, task)
+        once(self.address, workflow_hooks.sweep_expired, self.app)
+        once_silent_on_success(self.address, self.parked.look, self.tasks)  # jobs parked for our versions
+        self.run_timed_work()
 
     def run_timed_work(self) -> None:
         """Fire what registered time-based features (taskora.clock.TimedWork) have due; one failing is logged."""

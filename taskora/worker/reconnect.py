@@ -54,7 +54,9 @@ class Outage:
         with self._lock:
             self._cut_until[address] = time.monotonic() + CUT_QUIET_S
 
-    def _after_cut(self, address: str) -> bool:
+    def was_cut(self, address: str) -> bool:
+        """Whether this process's stop cut its connections to ``address`` (within ``CUT_QUIET_S``): Redis went
+        silent, so a goodbye call (a key deleted, names withdrawn) would only wait out its timeout; the keys lapse."""
         until = self._cut_until.get(address)
         return until is not None and time.monotonic() < until
 
@@ -68,7 +70,7 @@ class Outage:
         if is_store_change(error):
             STORE_CHANGES.report(address, error)
             return
-        if self._after_cut(address):
+        if self.was_cut(address):
             log.debug("connection to %s failed after this worker cut it to stop: %s", mask_url(address), error)
             return
         with self._lock:

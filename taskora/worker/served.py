@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..adapters.base import CONNECTION_ERRORS
 from .liveness import BEAT_EVERY_S, new_worker_id, refused_when_full
+from .reconnect import OUTAGE, address_of
 from .threads import Periodic
 
 if TYPE_CHECKING:
@@ -72,6 +73,8 @@ class ServedTasks:
     def stop(self) -> None:
         """A clean stop: the names leave with the worker."""
         self._beat.stop()
+        if OUTAGE.was_cut(address_of(self.adapter)):  # Redis went silent: the names lapse in SERVED_TTL_S
+            return
         try:
             self.adapter.withdraw_served(self.worker_id)
         except CONNECTION_ERRORS as exc:  # they lapse on their own

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from taskora import Taskora
 from taskora.worker.loop import Worker
@@ -31,3 +32,22 @@ def test_one_round_trims_a_backlog_many_batches_long(make_app: Callable[..., Tas
     keys = {k.decode()[len(prefix):] for k in app.adapter.client.scan_iter(match=prefix + "*")}
     job_keys = {k for k in keys if _JOB_ID.fullmatch(k)}
     assert len(job_keys) == 15  # the records of the jobs kept, and nothing else of the trimmed ones
+
+
+def test_a_stop_ends_a_maintenance_round_between_two_calls(make_app: Callable[..., Taskora]) -> None:
+    # Against a Redis gone silent each call of a round waits out its timeout (a second once the stop cut the
+    # connections): a round over many tasks held a stopping worker's last join for seconds. A stop that comes while
+    # one task is trimmed ends the round there.
+    app = make_app()
+    tasks = [app.task(f"kept-{n}", lambda d: d) for n in range(5)]
+    worker = Worker(app, tasks)
+    trimmed: list[str] = []
+
+    def trim_then_stop(task: Any) -> int:
+        trimmed.append(task.name)
+        worker.maintenance.cold.set()  # the stop's tear-down, while this call is under way
+        return 0
+
+    worker.maintenance.trim = trim_then_stop  # type: ignore[method-assign]
+    worker.maintenance._round({})
+    assert trimmed == ["kept-0"]

@@ -13,6 +13,7 @@ from taskora import Taskora
 from taskora.adapters.base import CONNECTION_ERRORS
 from taskora.redis import redis_adapter
 from taskora.worker.control import ControlHandler, ControlServer
+from taskora.worker.reconnect import OUTAGE, address_of
 from taskora.worker.served import ServedTasks, on_tasks_changed
 from taskora.worker.unknown import UnknownTasks
 
@@ -173,3 +174,16 @@ def test_a_beat_that_read_the_names_before_a_change_does_not_write_over_it(app):
     change.join(5)
     assert app.adapter.served_by_live_workers() == {"b"}
     app.adapter.withdraw_served(served.worker_id)
+
+
+def test_a_stop_that_cut_its_connections_leaves_the_names_to_lapse(app):
+    # A stop that found Redis silent cut the connections (stop_wake.py): withdrawing the names would only wait out
+    # the cut's timeout, a second added to the stop; they lapse by themselves within SERVED_TTL_S.
+    served = ServedTasks(app.adapter, lambda: ["kept"])
+    served.start()
+    OUTAGE.cut(address_of(app.adapter))
+    try:
+        served.stop()
+    finally:
+        OUTAGE.reset()
+    assert app.adapter.served_by_live_workers() == {"kept"}
