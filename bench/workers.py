@@ -54,6 +54,10 @@ class Worker:
         self._log = tempfile.NamedTemporaryFile(prefix="bench-worker-", suffix=".log", delete=False)
 
     def start(self) -> Worker:
+        """Start the worker; a second call (``with w.start():`` enters too) keeps the one running: a second process
+        would consume beside the first, unwatched, and outlive the block."""
+        if self.proc is not None:
+            return self
         self.proc = subprocess.Popen(
             self.argv, env=self.env, cwd=str(self.cwd), stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -224,3 +224,15 @@ def test_pickup_ab_runs_the_workers_of_two_checkouts_side_by_side(tmp_path: Path
     assert f"| B: {other.resolve()}, -P threads -c 7 |" in run.stdout
     assert f"| A: {REPO}, -P threads -c 10 |" in run.stdout
     assert left_behind.exists()
+
+
+def test_a_worker_started_twice_runs_one_process(tmp_path: Path) -> None:
+    # ``with start_worker(...).start() as w`` starts it, and entering the block starts it again: the second process
+    # consumed beside the first, unwatched, and outlived the block (a throw-away script measured two workers so).
+    from bench.workers import Worker
+
+    worker = Worker([sys.executable, "-c", "import time; time.sleep(60)"], dict(os.environ), cwd=tmp_path)
+    with worker.start() as running:
+        first = running.proc
+        assert worker.start().proc is first
+    assert first is not None and first.poll() is not None
