@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 
@@ -180,6 +181,9 @@ class HeldWatch:
         self.seen: Counter[int] = Counter()
         #: The jobs held unstarted (id, lock token) when the most were seen: who held them, should a test fail.
         self.worst: list[tuple[str, str]] = []
+        #: Redis's clients (address, age in s, last command) when the most jobs were active, if more than one was.
+        self.clients: list[tuple[str, str, str]] = []
+        self.started = time.monotonic()
         #: The worker's warnings and errors once drained (``_drain``): a child's death, a hand-back.
         self.log_tail = ""
         self.polls = 0
@@ -194,6 +198,9 @@ class HeldWatch:
             if unstarted > self.most:
                 pairs = zip(held[::2], held[1::2], strict=True)
                 self.worst = [(job_id.decode(), token.decode()) for job_id, token in pairs]
+            if active > max(self.most_active, 1):  # who was connected then: a client older than this watch is
+                self.clients = [(c.get("addr"), c.get("age"), c.get("cmd"))  # a leftover (the flake of stop 51)
+                                for c in self.client.client_list()]
             self.most, self.most_active = max(self.most, unstarted), max(self.most_active, active)
             self.seen[unstarted] += 1
             self.polls += 1
@@ -233,7 +240,8 @@ def test_with_prefetch_disabled_a_busy_child_claims_nothing_ahead(pfproj, redis_
     held, most_reserved = _drain(proj, redis_url, lambda: start("a", "-P", "prefork", "-c", "1",
                                                                 "--disable-prefetch"), 2000, tasks=1)
     assert (held.most_active, most_reserved) == (1, 0), \
-        (held.most_active, held.most, most_reserved, held.worst, held.log_tail)
+        (held.most_active, held.most, most_reserved, held.worst, held.log_tail,
+         f"clients then ({time.monotonic() - held.started:.1f} s after the watch began): {held.clients}")
 
 
 def test_claims_ahead_count_against_the_prefetch_bound(pfproj, redis_url):
