@@ -98,6 +98,8 @@ class Worker:
         #: Set by the stop that tears the worker down; a second stop running beside it (a warm stop still waiting
         #: for a stuck handler after a cold one finished) leaves the torn-down worker alone.
         self._torn_down = False
+        #: Set once the stop found Redis silent and cut its connections: the tear-down's goodbyes are skipped then.
+        self._cut = False
         self._teardown_lock = threading.Lock()
         self.service = ServiceThreads(app.events, self._cold)
         self._threads: list[threading.Thread] = []
@@ -299,8 +301,8 @@ class Worker:
             self.budget.wake()  # reserved jobs go back to their queues, uncharged
         if self._shared_wait is not None:
             self._shared_wait.wake()
-        wake_or_cut(self.adapter, self._address, [(task.name, self.slots_for(task)) for task in self.tasks],
-                    self.wake_id)
+        wakes = [(task.name, self.slots_for(task)) for task in self.tasks]
+        self._cut = not wake_or_cut(self.adapter, self._address, wakes, self.wake_id)
         for feeder, _thread in self._feeders:
             feeder.wake()
         if cold:
@@ -326,7 +328,7 @@ class Worker:
             self._shared_wait.close()
         self._requeue_abandoned()
         self._join(self._threads, time.monotonic() + 2.0)
-        if OUTAGE.was_cut(self._address):  # Redis went silent: each goodbye would wait out its timeout; keys lapse
+        if self._cut:  # Redis went silent: each goodbye would wait out its timeout; the keys lapse by themselves
             log.debug("stopping without removing this worker's keys: its connections to Redis were cut")
         else:
             self._safely(self.adapter.forget_wakes, [task.name for task in self.tasks], self.wake_id)

@@ -55,8 +55,9 @@ class Outage:
             self._cut_until[address] = time.monotonic() + CUT_QUIET_S
 
     def was_cut(self, address: str) -> bool:
-        """Whether this process's stop cut its connections to ``address`` (within ``CUT_QUIET_S``): Redis went
-        silent, so a goodbye call (a key deleted, names withdrawn) would only wait out its timeout; the keys lapse."""
+        """Whether this process's stop cut its connections to ``address`` within ``CUT_QUIET_S``: Redis went silent,
+        so a goodbye from a part that does not see the stop itself (the served names) would only wait out its
+        timeout. A pool's own tear-down keeps what its stop found instead (``Worker._cut``, ``Supervisor._cut``)."""
         until = self._cut_until.get(address)
         return until is not None and time.monotonic() < until
 
