@@ -9,14 +9,18 @@ third stream between them: whatever the machine does, it does to all three alike
 
 ``--a`` and ``--b`` name the checkouts the workers run from (this one by default), so a change to the worker
 is measured against the code it changes. Both sides are dispatched to by this checkout's client, so a
-change to the dispatching side shows on both alike: this compares workers only. Placed as ``python -m bench
---pin`` places processes (bench/pinning.py): Redis and this process on the first CPU, the workers and the
-bare consumer on the others.
+change to the dispatching side shows on both alike: this compares workers only. ``--b-lib huey`` (any
+library of ``python -m bench``) makes side B that library instead, dispatched by its own client and run by
+its own worker, as the latency scenario runs it: taskora's paced pickup against a peer's at the same
+moments, where two scenarios of one run are minutes apart. Placed as ``python -m bench --pin`` places
+processes (bench/pinning.py): Redis and this process on the first CPU, the workers and the bare consumer on
+the others.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import os
 import sys
@@ -29,7 +33,7 @@ import redis
 
 from taskora import Taskora
 
-from . import bare_pickup, pinning, stamps
+from . import appenv, bare_pickup, pinning, scenarios, stamps
 from .lib_taskora import TASK_NAME, TaskoraDriver
 from .redis_server import RedisServer
 from .report import percentile
@@ -60,6 +64,21 @@ def _worker(checkout: Path, url: str, pool: str, stamp_file: str, results: str) 
     return Worker(TaskoraDriver.worker_argv(name, int(concurrency)), env, cwd=checkout)
 
 
+def _taskora_side(checkout: Path, url: str, pool: str, stamp_file: str, results: str) -> tuple[Worker, object]:
+    """A side of two taskora versions: ``checkout``'s worker, and this checkout's client to dispatch with."""
+    return _worker(checkout, url, pool, stamp_file, results), _producer(url, results)
+
+
+def _peer_side(lib: str, url: str, pool: str, stamp_file: str, results: str) -> tuple[Worker, object]:
+    """Side B as another library (``--b-lib``): its worker, and its driver to dispatch with. A peer's app module
+    takes the Redis URL and the results configuration from bench/appenv.py when first imported, and appenv
+    read them from the environment when this process imported it: they are set, and appenv read again."""
+    os.environ[appenv.URL_ENV], os.environ[appenv.RESULTS_ENV] = url, results
+    importlib.reload(appenv)
+    name, concurrency = pool.split(":")
+    return scenarios.start_worker(lib, name, int(concurrency), url, stamp_file), scenarios.load_driver(lib)
+
+
 def _send_in_turn(tasks: list, bare: redis.Redis, jobs: int, rate: float) -> None:
     """``jobs`` arrivals per side, the sides and the bare floor in turn, ``rate`` arrivals a second in all. The
     order within a turn goes through every permutation: a stream always sent first (or right after the floor's
@@ -84,17 +103,19 @@ def _pickups(path: str) -> list[float]:
 
 
 def measure(a: Path, b: Path, pools: tuple[str, str], jobs: int, rate: float,
-            results: str) -> dict[str, list[float]]:  # fmt: skip
-    """Pickup times (seconds) of the bare floor and of each side's worker (``pools``: A's and B's), measured in one
-    interleaved run."""
+            results: str, b_lib: str = "taskora") -> dict[str, list[float]]:  # fmt: skip
+    """Pickup times (seconds) of the bare floor and of each side's worker (``pools``: A's and B's; side B another
+    library's when ``b_lib`` names one), measured in one interleaved run."""
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-ab-") as tmp:
         servers = [stack.enter_context(RedisServer()) for _ in (a, b)]
         _place(servers)
         consumer = bare_pickup.start_consumer(servers[0].url, BARE_KEY, jobs)
         files = [str(Path(tmp) / side) for side in ("a", "b")]
-        workers = [stack.enter_context(_worker(checkout, server.url, pool, path, results))
-                   for checkout, server, pool, path in zip((a, b), servers, pools, files, strict=True)]
-        tasks = [_producer(server.url, results) for server in servers]
+        sides = [_taskora_side(a, servers[0].url, pools[0], files[0], results),
+                 _taskora_side(b, servers[1].url, pools[1], files[1], results) if b_lib == "taskora"
+                 else _peer_side(b_lib, servers[1].url, pools[1], files[1], results)]
+        workers = [stack.enter_context(worker) for worker, _task in sides]
+        tasks = [task for _worker, task in sides]
         for task, path, worker in zip(tasks, files, workers, strict=True):
             task.dispatch({"i": -1})  # the worker is up once its first stamp is written
             wait_for_stamps(path, 1, 60, worker)
@@ -135,16 +156,19 @@ def main(argv: list[str] | None = None) -> int:
                         "scenario's)")
     parser.add_argument("--pool-b", help="POOL:CONCURRENCY of side B's worker when it differs from A's (one "
                         "version's two pools side by side)")
+    parser.add_argument("--b-lib", default="taskora", help="the library side B runs (huey, dramatiq, ...; --b is "
+                        "then unused): taskora's pickup against a peer's at the same moments")
     parser.add_argument("--jobs", type=int, default=1000, help="pickups per side")
     parser.add_argument("--rate", type=float, default=200.0, help="arrivals a second, all three streams together")
     parser.add_argument("--results", choices=("stored", "ignored"), default="stored")
     args = parser.parse_args(argv)
     a, b = args.a.resolve(), args.b.resolve()
     pools = (args.pool, args.pool_b or args.pool)
-    pickups = measure(a, b, pools, args.jobs, args.rate, args.results)
+    pickups = measure(a, b, pools, args.jobs, args.rate, args.results, args.b_lib)
     print(f"{args.jobs} pickups per side, {args.rate:g} arrivals/s in all, results {args.results}")
-    print(table(pickups, {side: f"{side.upper()}: {checkout}, -P {pool.replace(':', ' -c ')}"
-                          for side, checkout, pool in zip("ab", (a, b), pools, strict=True)}))
+    sides = (str(a), str(b) if args.b_lib == "taskora" else args.b_lib)
+    print(table(pickups, {side: f"{side.upper()}: {where}, -P {pool.replace(':', ' -c ')}"
+                          for side, where, pool in zip("ab", sides, pools, strict=True)}))
     return 0
 
 

@@ -226,6 +226,18 @@ def test_pickup_ab_runs_the_workers_of_two_checkouts_side_by_side(tmp_path: Path
     assert left_behind.exists()
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning needs two usable CPUs")
+def test_pickup_ab_runs_a_peer_library_as_side_b() -> None:
+    """``--b-lib huey``: side B is Huey's own consumer, dispatched to by Huey's client, on its own Redis (its
+    pickups are all there, or the run would have waited for the missing stamps and failed)."""
+    pytest.importorskip("huey")  # a benchmark requirement (bench/requirements.txt), not taskora's
+    run = subprocess.run([sys.executable, "-m", "bench.pickup_ab", "--b-lib", "huey", "--jobs", "5", "--rate", "100"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "| B: huey, -P threads -c 10 |" in run.stdout
+    assert f"| A: {REPO}, -P threads -c 10 |" in run.stdout
+
+
 def test_a_worker_started_twice_runs_one_process(tmp_path: Path) -> None:
     # ``with start_worker(...).start() as w`` starts it, and entering the block starts it again: the second process
     # consumed beside the first, unwatched, and outlived the block (a throw-away script measured two workers so).
