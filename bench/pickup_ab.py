@@ -33,7 +33,7 @@ import redis
 
 from taskora import Taskora
 
-from . import appenv, bare_pickup, pinning, scenarios, stamps
+from . import appenv, bare_pickup, config, pinning, scenarios, stamps
 from .lib_taskora import TASK_NAME, TaskoraDriver
 from .redis_server import RedisServer
 from .report import percentile
@@ -156,15 +156,19 @@ def main(argv: list[str] | None = None) -> int:
                         "scenario's)")
     parser.add_argument("--pool-b", help="POOL:CONCURRENCY of side B's worker when it differs from A's (one "
                         "version's two pools side by side)")
-    parser.add_argument("--b-lib", default="taskora", help="the library side B runs (huey, dramatiq, ...; --b is "
-                        "then unused): taskora's pickup against a peer's at the same moments")
+    parser.add_argument("--b-lib", default="taskora", choices=config.LIBRARIES, help="the library side B runs "
+                        "(huey, compat, ...; --b is then unused): taskora's pickup beside another's, same moments")
     parser.add_argument("--jobs", type=int, default=1000, help="pickups per side")
     parser.add_argument("--rate", type=float, default=200.0, help="arrivals a second, all three streams together")
     parser.add_argument("--results", choices=("stored", "ignored"), default="stored")
     args = parser.parse_args(argv)
     a, b = args.a.resolve(), args.b.resolve()
     pools = (args.pool, args.pool_b or args.pool)
-    pickups = measure(a, b, pools, args.jobs, args.rate, args.results, args.b_lib)
+    try:
+        pickups = measure(a, b, pools, args.jobs, args.rate, args.results, args.b_lib)
+    except ImportError as exc:  # a peer not installed: bench/requirements.txt has them
+        raise SystemExit(f"--b-lib {args.b_lib}: its app does not import ({exc}); "
+                         "pip install -r bench/requirements.txt") from exc
     print(f"{args.jobs} pickups per side, {args.rate:g} arrivals/s in all, results {args.results}")
     sides = (str(a), str(b) if args.b_lib == "taskora" else args.b_lib)
     print(table(pickups, {side: f"{side.upper()}: {where}, -P {pool.replace(':', ' -c ')}"
