@@ -52,8 +52,9 @@ class Maintenance:
             self._round(last_sweep)
 
     def _round(self, last_sweep: dict[str, float]) -> None:
-        """Sweep and trim each task, then the rest. A stop (``cold``) ends the round between two calls: against a
-        Redis gone silent each call waits out its timeout, and a round of many tasks held a worker's stop seconds."""
+        """Sweep and trim each task, then the rest. A stop (``cold``) ends the round before the next task, or before
+        the round's last calls: against a Redis gone silent each call waits out its timeout, and a round of many
+        tasks held a worker's stop seconds."""
         now = time.monotonic()
         for task in self.tasks:
             if self.cold.is_set():
@@ -62,6 +63,8 @@ class Maintenance:
                 last_sweep[task.name] = now
                 once(self.address, self.adapter.stall_sweep, task.name, task.options.stall.max_count)
             once(self.address, self.trim, task)
+        if self.cold.is_set():
+            return
         once(self.address, workflow_hooks.sweep_expired, self.app)
         once_silent_on_success(self.address, self.parked.look, self.tasks)  # jobs parked for our versions
         self.run_timed_work()

@@ -51,3 +51,19 @@ def test_a_stop_ends_a_maintenance_round_between_two_calls(make_app: Callable[..
     worker.maintenance.trim = trim_then_stop  # type: ignore[method-assign]
     worker.maintenance._round({})
     assert trimmed == ["kept-0"]
+
+
+def test_a_stop_during_the_last_trim_skips_the_round_s_last_calls(make_app: Callable[..., Taskora]) -> None:
+    # The calls after the tasks' (expired workflows, parked jobs, timed work) wait out their timeouts alike.
+    app = make_app()
+    worker = Worker(app, [app.task("kept", lambda d: d)])
+    after_tasks: list[str] = []
+
+    def trim_then_stop(task: Any) -> int:
+        worker.maintenance.cold.set()
+        return 0
+
+    worker.maintenance.trim = trim_then_stop  # type: ignore[method-assign]
+    worker.maintenance.run_timed_work = lambda: after_tasks.append("timed work")  # type: ignore[method-assign]
+    worker.maintenance._round({})
+    assert after_tasks == []
